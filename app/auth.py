@@ -1,0 +1,205 @@
+"""Who is signed in, and what they may do.
+
+- Passwords are hashed with argon2id.
+- Sessions are server-side rows (``web_sessions``) shared by every web node;
+  the cookie carries a random token and the database keeps only its SHA-256,
+  so a leaked database does not leak live sessions. A new token is issued at
+  every sign-in and role change; sign-out deletes the row. Sessions end after
+  an idle period and at an absolute lifetime.
+- Access is deny-by-default: every route declares ``opt={"access": ...}``
+  (``"public"``, ``"signed_in"`` or a tuple of roles); a route without a rule
+  answers 403 (see ``access_guard``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.db import utcnow, write_session
+from app.models.accounts import ROLES, User, WebSession
+
+SESSION_COOKIE = "eclor_session"
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so timing does not tell who has an account.
+_DUMMY_HASH = _hasher.hash("eclor-dummy-password")
+
+STAFF_ROLES = ("staff", "admin")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def validate_password(password: str) -> str | None:
+    """A French message when the password is too weak, else None."""
+    if len(password) < 10:
+        return "Le mot de passe doit comporter au moins 10 caractères."
+    if len(password) > 256:
+        return "Le mot de passe est trop long (256 caractères au plus)."
+    return None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The signed-in person as the request sees it (a detached snapshot)."""
+
+    id: int
+    email: str
+    role: str
+    display_name: str
+    session_id: str
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.email.split("@")[0]
+
+
+def start_session(session: Session, user: User, *, idle_minutes: int, absolute_days: int,
+                  user_agent: str = "", replace: str | None = None) -> str:
+    """Create a session row for ``user`` and return the cookie token.
+
+    ``replace`` is the cookie token of the session being replaced (sign-in
+    over an existing session, role change): that row is deleted so the old
+    cookie is worthless.
+    """
+    if replace:
+        session.execute(delete(WebSession).where(WebSession.id == _digest(replace)))
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(WebSession(
+        id=_digest(token),
+        user_id=user.id,  # type: ignore[arg-type]
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(days=absolute_days),
+        user_agent=user_agent[:200],
+    ))
+    user.last_seen_at = now
+    session.add(user)
+    return token
+
+
+def end_session(engine: Engine, token: str) -> None:
+    with write_session(engine) as session:
+        session.execute(delete(WebSession).where(WebSession.id == _digest(token)))
+
+
+def end_all_sessions(session: Session, user_id: int) -> None:
+    session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
+def load_user(engine: Engine, token: str, *, idle_minutes: int) -> CurrentUser | None:
+    """The user behind a cookie token, or None if the session is unknown, idle or expired."""
+    if not token or len(token) > 100:
+        return None
+    sid = _digest(token)
+    now = utcnow()
+    with Session(engine) as session:
+        row = session.execute(
+            select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.id == sid)
+        ).first()
+        if row is None:
+            return None
+        ws, user = row
+        idle_limit = ws.last_seen_at + timedelta(minutes=idle_minutes)
+        if ws.expires_at <= now or idle_limit <= now or not user.is_active:
+            session.close()
+            end_session(engine, token)
+            return None
+        current = CurrentUser(user.id, user.email, user.role, user.display_name, sid)  # type: ignore[arg-type]
+        touch = now - ws.last_seen_at > timedelta(minutes=5)
+    if touch:
+        # Sliding idle timeout, written at most every 5 minutes per session.
+        with write_session(engine) as session:
+            ws_row = session.get(WebSession, sid)
+            if ws_row is not None:
+                ws_row.last_seen_at = now
+    return current
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    user = session.scalars(select(User).where(User.email == normalise_email(email))).first()
+    if user is None or not user.is_active:
+        verify_password(None, password)
+        return None
+    return user if verify_password(user.password_hash, password) else None
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(session: Session, email: str, *, role: str = "resident", password: str | None = None,
+                display_name: str = "") -> User:
+    if role not in ROLES:
+        raise ValueError(f"rôle inconnu : {role} (attendu : {', '.join(ROLES)})")
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 254:
+        raise ValueError("adresse e-mail invalide")
+    user = User(email=email, role=role, display_name=display_name,
+                password_hash=hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    return user
+
+
+# --- access rules ---------------------------------------------------------------------
+
+def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+    return connection.scope.get("eclor_user")  # type: ignore[return-value]
+
+
+def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Deny by default: the route must declare who may use it."""
+    rule = handler.opt.get("access")
+    user = current_user(connection)
+    if rule is None:
+        raise PermissionDeniedException("Cette page n'a pas de règle d'accès.")
+    if rule == "public":
+        return
+    if user is None:
+        raise NotAuthorizedException("Connectez-vous pour continuer.")
+    if rule == "signed_in":
+        return
+    if isinstance(rule, (tuple, list)) and user.role in rule:
+        return
+    raise PermissionDeniedException("Vous n'avez pas accès à cette page.")
+
+
+PUBLIC: dict[str, Any] = {"access": "public"}
+SIGNED_IN: dict[str, Any] = {"access": "signed_in"}
+STAFF: dict[str, Any] = {"access": STAFF_ROLES}
+ADMIN: dict[str, Any] = {"access": ("admin",)}
+MERCHANT: dict[str, Any] = {"access": ("merchant", "admin")}

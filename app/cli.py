@@ -1,0 +1,211 @@
+"""The ``eclor`` command (see README.md and DESIGN.md for the contract)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+
+from app.settings import Settings, SettingsError, get_settings
+
+log = logging.getLogger("eclor.cli")
+
+# Subcommands added by domains: name -> (configure parser, run). Run returns an exit code.
+Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace, Settings], int]]
+COMMANDS: dict[str, tuple[str, Command]] = {}
+
+
+def command(name: str, help_text: str) -> Callable[[Command], Command]:
+    def register(cmd: Command) -> Command:
+        COMMANDS[name] = (help_text, cmd)
+        return cmd
+
+    return register
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.db import make_engine
+
+    return make_engine(settings.resolved_database_url)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app import logs
+
+    logs.setup()
+    background = None
+    if args.with_worker:
+        background = start_background_services(settings)
+    try:
+        if args.workers > 1:
+            uvicorn.run("app.asgi:app", host=args.host, port=args.port, workers=args.workers,
+                        proxy_headers=True, log_config=None, access_log=False)
+        else:
+            from app.main import create_app
+
+            uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=True,
+                        log_config=None, access_log=False)
+    finally:
+        if background:
+            background()
+    return 0
+
+
+def start_background_services(settings: Settings) -> Callable[[], None]:
+    """Start the worker (and, on embedded defaults, the MQTT broker) in this process.
+
+    Returns a function that stops them.
+    """
+    from workers import runner
+
+    stops: list[Callable[[], None]] = []
+    broker = None
+    if not settings.mqtt_url:
+        try:
+            from app.mqtt_broker import EmbeddedBroker
+        except ImportError:
+            EmbeddedBroker = None  # type: ignore[assignment,misc]
+        if EmbeddedBroker is not None:
+            broker = EmbeddedBroker(port=settings.mqtt_embedded_port).start_in_thread()
+            settings.mqtt_url = f"mqtt://127.0.0.1:{broker.port}"
+            stops.append(broker.stop)
+            log.info("embedded MQTT broker started", extra={"url": settings.mqtt_url})
+
+    engine = _engine(settings)
+    loop = asyncio.new_event_loop()
+    stop_event = asyncio.Event()
+
+    async def main() -> None:
+        await runner.run(settings, engine, stop=stop_event, install_signals=False)
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="eclor-worker", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        loop.call_soon_threadsafe(stop_event.set)
+        thread.join(timeout=15)
+        for fn in reversed(stops):
+            fn()
+
+    return stop
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from app import logs
+    from workers import runner
+
+    logs.setup()
+    engine = _engine(settings)
+    ran = asyncio.run(runner.run(settings, engine, once=args.once))
+    if args.once:
+        print(f"{ran} job(s) run")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from app.migrate import upgrade
+
+    if args.action == "upgrade":
+        upgrade(settings.resolved_database_url)
+        print("database schema is up to date")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.demo import load_all
+    from app.migrate import upgrade
+
+    upgrade(settings.resolved_database_url)
+    said = load_all(_engine(settings), seed=args.seed)
+    for line in said:
+        print(line)
+    if not said:
+        print("demo data already loaded")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import IntegrityError
+
+    from app import auth
+    from app.db import write_session
+
+    if args.password:
+        problem = auth.validate_password(args.password)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
+    try:
+        with write_session(_engine(settings)) as session:
+            user = auth.create_user(session, args.email, role=args.role, password=args.password)
+            print(f"user {user.email} created with role {user.role} (id {user.id})")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except IntegrityError:
+        print(f"error: a user with e-mail {args.email} already exists", file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eclor", description="Eclor, the open platform of a smart territory.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the web app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="web processes (default 1)")
+    p.add_argument("--with-worker", action="store_true",
+                   help="also run the job worker (and, without ECLOR_MQTT_URL, the embedded MQTT broker) "
+                        "in this process: one command for a single machine")
+    p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser("worker", help="run the worker")
+    p.add_argument("--once", action="store_true", help="run the jobs due now, then exit")
+    p.set_defaults(run=cmd_worker)
+
+    p = sub.add_parser("db", help="database schema")
+    p.add_argument("action", choices=["upgrade"])
+    p.set_defaults(run=cmd_db)
+
+    p = sub.add_parser("demo", help="load demo data (idempotent)")
+    p.add_argument("--seed", type=int, default=2026)
+    p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("users", help="manage users")
+    users = p.add_subparsers(dest="action", required=True)
+    pc = users.add_parser("create", help="create a user")
+    pc.add_argument("email")
+    pc.add_argument("--role", required=True, choices=["resident", "merchant", "staff", "admin"])
+    pc.add_argument("--password", default=None)
+    pc.set_defaults(run=cmd_users)
+
+    import app.cli_commands  # noqa: F401  (registers the domains' commands)
+
+    for name, (help_text, (configure, run)) in sorted(COMMANDS.items()):
+        p = sub.add_parser(name, help=help_text)
+        configure(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except (SettingsError, ValueError) as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return int(args.run(args, settings) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""``eclor demo``: believable demo content so a newcomer sees a living app.
+
+Each domain registers a loader with ``@demo_loader(order)``; loaders get a
+write session and must be idempotent (running ``eclor demo`` twice adds
+nothing the second time).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app import auth
+from app.db import write_session
+from app.models.accounts import User
+
+DEMO_PASSWORD = "eclor-demo-2026"
+
+# (e-mail, role, display name, commune)
+DEMO_USERS = [
+    ("admin@eclor.test", "admin", "Admin Eclor", "57038"),
+    ("agent@eclor.test", "staff", "Nadia (agente)", "57038"),
+    ("commercant@eclor.test", "merchant", "Marc Boulanger", "54580"),
+    ("fleuriste@eclor.test", "merchant", "Sophie Fleurs", "57038"),
+    ("habitant@eclor.test", "resident", "Julien", "57038"),
+    ("voisine@eclor.test", "resident", "Camille", "54580"),
+    ("frontalier@eclor.test", "resident", "Luca", "57602"),
+]
+
+
+@dataclass(frozen=True)
+class DemoLoader:
+    order: int
+    name: str
+    fn: Callable[[Session, random.Random], str | None]
+
+
+LOADERS: list[DemoLoader] = []
+
+
+def demo_loader(order: int) -> Callable[[Callable[[Session, random.Random], str | None]], Callable[[Session, random.Random], str | None]]:
+    def register(fn: Callable[[Session, random.Random], str | None]) -> Callable[[Session, random.Random], str | None]:
+        LOADERS[:] = [loader for loader in LOADERS if loader.name != fn.__module__ + "." + fn.__name__]
+        LOADERS.append(DemoLoader(order, fn.__module__ + "." + fn.__name__, fn))
+        LOADERS.sort(key=lambda loader: loader.order)
+        return fn
+
+    return register
+
+
+def demo_user(session: Session, email: str) -> User:
+    user = session.scalars(select(User).where(User.email == email)).first()
+    if user is None:
+        raise LookupError(f"demo user {email} missing: run the users loader first")
+    return user
+
+
+@demo_loader(order=0)
+def load_users(session: Session, rng: random.Random) -> str | None:
+    created = 0
+    for email, role, name, insee in DEMO_USERS:
+        if session.scalars(select(User.id).where(User.email == email)).first():
+            continue
+        user = auth.create_user(session, email, role=role, password=DEMO_PASSWORD, display_name=name)
+        user.commune_insee = insee
+        created += 1
+    return f"{created} demo accounts (password: {DEMO_PASSWORD})" if created else None
+
+
+def load_all(engine: Engine, seed: int = 2026) -> list[str]:
+    """Run every registered loader, each in its own transaction; return what they said."""
+    import app.demo_loaders  # noqa: F401  (registers the domains' loaders)
+
+    said: list[str] = []
+    for loader in LOADERS:
+        rng = random.Random(f"{seed}:{loader.name}")
+        with write_session(engine) as session:
+            message = loader.fn(session, rng)
+        if message:
+            said.append(f"{loader.name.split('.')[-2]}: {message}")
+    return said

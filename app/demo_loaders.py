@@ -1,0 +1,3 @@
+"""Imports every module that registers an ``eclor demo`` loader."""
+
+import app.demo  # noqa: F401  accounts

@@ -1,0 +1,77 @@
+"""Error pages: a clear French message, the protocol's own format on APIs, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from app.i18n import gettext as _
+from app.templating import page
+
+log = logging.getLogger("eclor.errors")
+
+API_PREFIXES = ("/open311/", "/api/", "/ngsi-ld/", "/push/", "/healthz", "/schema")
+
+TITLES = {
+    400: "Demande incorrecte",
+    401: "Connexion nécessaire",
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Méthode non autorisée",
+    413: "Envoi trop volumineux",
+    429: "Trop de demandes",
+    500: "Erreur du serveur",
+    503: "Service indisponible",
+}
+MESSAGES = {
+    400: "La demande n'a pas pu être comprise. Vérifiez ce que vous avez saisi.",
+    401: "Connectez-vous pour continuer.",
+    403: "Vous n'avez pas accès à cette page, ou le formulaire a expiré : rechargez la page et réessayez.",
+    404: "Cette page n'existe pas ou n'existe plus.",
+    405: "Cette action n'est pas possible ici.",
+    413: "Le fichier ou le formulaire envoyé est trop volumineux.",
+    429: "Vous avez fait trop de demandes en peu de temps. Patientez un peu puis réessayez.",
+    500: "Une erreur inattendue s'est produite. L'équipe technique a été prévenue.",
+    503: "Le service est momentanément indisponible. Réessayez dans quelques instants.",
+}
+
+
+def _is_api(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    return path.startswith(API_PREFIXES) or path.endswith((".json", ".xml"))
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        detail = exc.detail if exc.detail and exc.detail != TITLES.get(status) else ""
+        headers = dict(exc.headers or {})
+    else:
+        status = HTTP_500_INTERNAL_SERVER_ERROR
+        detail = ""
+        headers = {}
+        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path, "method": request.method})
+    if status >= 500 and isinstance(exc, HTTPException):
+        log.error("server error", extra={"path": request.url.path, "status": status, "detail": str(exc.detail)})
+    message = _(MESSAGES.get(status, MESSAGES[400]))
+    # Only messages written for people (French, from Eclor's code) are shown; framework details are not.
+    if detail and status < 500 and _looks_human(detail):
+        message = _(detail)
+    if _is_api(request):
+        return Response({"status_code": status, "detail": message}, status_code=status,
+                        media_type=MediaType.JSON, headers=headers)
+    if status == 401 and request.method == "GET" and request.headers.get("hx-request") != "true":
+        return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)  # type: ignore[return-value]
+    template: Template = page(request, "errors/error.html", status_code=status, headers=headers,
+                              status=status, title=_(TITLES.get(status, TITLES[400])), message=message)
+    return template  # type: ignore[return-value]
+
+
+def _looks_human(detail: str) -> bool:
+    return any(ch in detail for ch in "éèàçêâôùî") or detail.endswith((".", "!"))

@@ -1,0 +1,66 @@
+"""Translations: French first (the source language of every string), English second.
+
+Strings in code and templates are written in French and go through
+``gettext``; English catalogues live in ``app/locale/en/*.po`` (one file per
+domain, merged at load). The locale of the current request is held in a
+context variable, so the same Jinja environment serves every language.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+from contextvars import ContextVar
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+SOURCE_LOCALE = "fr"
+LOCALES = ("fr", "en")
+LOCALE_NAMES = {"fr": "Français", "en": "English"}
+
+current_locale: ContextVar[str] = ContextVar("eclor_locale", default=SOURCE_LOCALE)
+
+
+@lru_cache(maxsize=None)
+def translations(locale: str) -> _gettext.NullTranslations:
+    """The merged catalogue of ``locale`` (French is the source: no catalogue needed)."""
+    folder = LOCALE_DIR / locale
+    if locale == SOURCE_LOCALE or not folder.is_dir():
+        return _gettext.NullTranslations()
+    merged = Catalog(locale=locale)
+    for po in sorted(folder.glob("*.po")):
+        with po.open("rb") as fh:
+            for message in read_po(fh, locale=locale):
+                if message.id and message.string:
+                    merged[message.id] = message
+    buf = BytesIO()
+    write_mo(buf, merged)
+    buf.seek(0)
+    return _gettext.GNUTranslations(buf)
+
+
+def gettext(message: str) -> str:
+    return translations(current_locale.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(current_locale.get()).ngettext(singular, plural, n)
+
+
+_ = gettext
+
+
+def pick_locale(cookie: str | None, accept_language: str | None) -> str:
+    """The person's choice (cookie ``lang``) first, then the browser's, then French."""
+    if cookie in LOCALES:
+        return cookie  # type: ignore[return-value]
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LOCALES:
+            return tag
+    return SOURCE_LOCALE

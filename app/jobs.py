@@ -1,0 +1,239 @@
+"""The job queue (transactional outbox) shared by the web app, the CLI and the worker.
+
+- ``enqueue()`` adds a job inside the caller's transaction: the job exists if
+  and only if the change that needs it was committed.
+- ``claim()`` takes due jobs for one worker. On PostgreSQL the candidates are
+  locked with ``FOR UPDATE SKIP LOCKED``; on SQLite the claim runs in a
+  ``BEGIN IMMEDIATE`` transaction and the update is conditional on the state
+  it read, so two workers never run the same job. A job whose worker died
+  (lease expired) is claimed again.
+- ``complete()`` / ``fail()`` end a claimed job; they only apply while the
+  worker still holds the job (fencing on ``locked_by``), so a worker whose
+  lease was taken over cannot overwrite the new owner's result.
+- A failing job is retried with exponential backoff and jitter until its last
+  try, then ends ``failed`` with its last error.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.db import utcnow, write_session
+from app.models.jobs import Job
+
+BACKOFF_BASE_S = 5.0
+BACKOFF_MAX_S = 3600.0
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+
+class JobContext:
+    """What a handler gets besides its payload: the engine and its own lease."""
+
+    def __init__(self, engine: Engine, worker_id: str, job: ClaimedJob, lease_s: int, settings: Any):
+        self.engine = engine
+        self.worker_id = worker_id
+        self.job = job
+        self.lease_s = lease_s
+        self.settings = settings
+
+    def extend_lease(self) -> bool:
+        """Keep the job for another lease period; False if another worker took it over."""
+        return extend_lease(self.engine, self.job.id, self.worker_id, self.lease_s)
+
+
+class RetryLater(Exception):
+    """Raised by a handler to be retried at a given time without it counting as an error."""
+
+    def __init__(self, delay_s: float, reason: str = ""):
+        super().__init__(reason or f"retry in {delay_s:.0f} s")
+        self.delay_s = delay_s
+
+
+Handler = Callable[[JobContext, dict[str, Any]], Awaitable[None] | None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def job_handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the function that runs jobs of ``kind``."""
+
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    run_at: datetime | None = None,
+    max_attempts: int = 8,
+    dedupe_key: str | None = None,
+) -> Job:
+    """Add a job in the caller's transaction (committed with the change that needs it).
+
+    With a ``dedupe_key``, a second job with the same key is not added (the
+    existing one is returned), so a replayed request never schedules twice.
+    """
+    if dedupe_key is not None:
+        existing = session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).first()
+        if existing is not None:
+            return existing
+    job = Job(
+        kind=kind,
+        payload=json.dumps(payload or {}, separators=(",", ":"), default=str),
+        run_at=run_at or utcnow(),
+        max_attempts=max_attempts,
+        dedupe_key=dedupe_key,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim(engine: Engine, worker_id: str, *, limit: int = 20, lease_s: int = 60) -> list[ClaimedJob]:
+    """Claim up to ``limit`` due jobs (queued and due, or running with an expired lease)."""
+    now = utcnow()
+    due = or_(
+        and_(Job.status == "queued", Job.run_at <= now),
+        and_(Job.status == "running", Job.lease_until < now),
+    )
+    candidates = (
+        select(Job.id)
+        .where(due)
+        .order_by(Job.run_at, Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(Job)
+        .where(Job.id.in_(candidates.scalar_subquery()))  # type: ignore[union-attr]
+        .where(due)
+        .values(
+            status="running",
+            attempts=Job.attempts + 1,
+            locked_by=worker_id,
+            lease_until=now + timedelta(seconds=lease_s),
+            updated_at=now,
+        )
+        .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+        .execution_options(synchronize_session=False)
+    )
+    with write_session(engine) as session:
+        rows = session.execute(stmt).all()
+        claimed: list[ClaimedJob] = []
+        for row in rows:
+            if row.attempts > row.max_attempts:
+                # Its worker died during the last try: it ends here, not run again.
+                _finish(session, row.id, worker_id, "failed", "lease expired on the last attempt")
+                continue
+            claimed.append(
+                ClaimedJob(row.id, row.kind, json.loads(row.payload), row.attempts, row.max_attempts)
+            )
+    claimed.sort(key=lambda j: j.id)
+    return claimed
+
+
+def extend_lease(engine: Engine, job_id: int, worker_id: str, lease_s: int) -> bool:
+    now = utcnow()
+    with write_session(engine) as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+            .values(lease_until=now + timedelta(seconds=lease_s), updated_at=now)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _finish(session: Session, job_id: int, worker_id: str, status: str, error: str | None) -> bool:
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+        .values(status=status, last_error=error, finished_at=now, updated_at=now, lease_until=None)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def complete(engine: Engine, job: ClaimedJob, worker_id: str) -> bool:
+    with write_session(engine) as session:
+        return _finish(session, job.id, worker_id, "done", None)
+
+
+def backoff_seconds(attempts: int, *, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter in [0.5, 1.5) of the nominal delay."""
+    nominal = min(BACKOFF_MAX_S, BACKOFF_BASE_S * (2 ** max(0, attempts - 1)))
+    return nominal * (0.5 + (rng or random).random())
+
+
+def fail(engine: Engine, job: ClaimedJob, worker_id: str, error: str, *, delay_s: float | None = None,
+         count_attempt: bool = True) -> str:
+    """Record a failed try: retry later with backoff, or end ``failed`` after the last try.
+
+    Returns the job's new state (``queued`` or ``failed``), or ``lost`` when
+    the worker no longer held the job.
+    """
+    now = utcnow()
+    error = error[:4000]
+    with write_session(engine) as session:
+        last = count_attempt and job.attempts >= job.max_attempts
+        if last:
+            return "failed" if _finish(session, job.id, worker_id, "failed", error) else "lost"
+        delay = delay_s if delay_s is not None else backoff_seconds(job.attempts)
+        values: dict[str, Any] = {
+            "status": "queued",
+            "last_error": error,
+            "run_at": now + timedelta(seconds=delay),
+            "lease_until": None,
+            "locked_by": None,
+            "updated_at": now,
+        }
+        if not count_attempt:
+            values["attempts"] = Job.attempts - 1
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.locked_by == worker_id, Job.status == "running")
+            .values(**values)
+        )
+        return "queued" if result.rowcount == 1 else "lost"  # type: ignore[attr-defined]
+
+
+def counts(session: Session) -> dict[str, int]:
+    """How many jobs are in each state (for /healthz and the staff pages)."""
+    from sqlalchemy import func
+
+    rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    return {status: n for status, n in rows}
+
+
+__all__ = [
+    "ClaimedJob",
+    "HANDLERS",
+    "JobContext",
+    "RetryLater",
+    "claim",
+    "complete",
+    "counts",
+    "enqueue",
+    "fail",
+    "job_handler",
+]

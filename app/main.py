@@ -1,0 +1,74 @@
+"""create_app(): the one place where Eclor's web app is wired."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from sqlalchemy.engine import Engine
+
+from app import logs
+from app.auth import PUBLIC, access_guard
+from app.db import make_engine
+from app.deps import provide_db
+from app.errors import handle_exception
+from app.routes import MODULES
+from app.settings import Settings, get_settings
+from app.templating import STATIC, make_environment
+from app.web import EclorMiddleware
+
+os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Litestar:
+    settings = settings or get_settings()
+    settings.prepare()
+    engine = engine or make_engine(settings.resolved_database_url)
+    logs.setup()
+
+    handlers: list[Any] = [route for module in MODULES for route in module.ROUTES]
+    handlers.append(
+        create_static_files_router(
+            path="/static",
+            directories=[STATIC],
+            opt=PUBLIC,
+            cache_control=CacheControlHeader(max_age=31_536_000, public=True),
+            include_in_schema=False,
+            name="static",
+        )
+    )
+
+    env = make_environment()
+    app = Litestar(
+        route_handlers=handlers,
+        dependencies={"db": Provide(provide_db)},
+        guards=[access_guard],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.https,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
+        exception_handlers={Exception: handle_exception},
+        openapi_config=OpenAPIConfig(title="Eclor", version="0.1.0", path="/schema"),
+        request_max_body_size=settings.max_upload_bytes * 4,
+        debug=False,
+    )
+    # Outermost layer, around routing and the exception handler, so that every
+    # response (404s and errors included) gets the security headers and the locale.
+    app.asgi_handler = EclorMiddleware(app.asgi_handler, settings=settings, engine=engine)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.jinja = env
+    return app

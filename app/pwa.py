@@ -1,0 +1,63 @@
+"""The installable shell: web app manifest and service worker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from typing import Any
+
+from app.templating import STATIC, static_url
+
+THEME = "#0b5d3b"
+BACKGROUND = "#f6f7f4"
+
+# What the service worker keeps so the app opens, and says it is offline, without network.
+SHELL_STATIC = [
+    "css/eclor.css",
+    "vendor/htmx-2.0.11.min.js",
+    "js/eclor.js",
+    "icons/icon-192.png",
+    "icons/icon-512.png",
+    "icons/maskable-512.png",
+]
+
+
+def manifest() -> dict[str, Any]:
+    return {
+        "id": "/",
+        "name": "Eclor — Pays-Haut Val d'Alzette",
+        "short_name": "Eclor",
+        "description": "Signalements, covoiturage, partage, commerces et alertes du territoire.",
+        "lang": "fr",
+        "dir": "ltr",
+        "start_url": "/?source=pwa",
+        "scope": "/",
+        "display": "standalone",
+        "orientation": "portrait",
+        "theme_color": THEME,
+        "background_color": BACKGROUND,
+        "categories": ["government", "utilities", "navigation"],
+        "icons": [
+            {"src": "/static/icons/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any"},
+            {"src": "/static/icons/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any"},
+            {"src": "/static/icons/maskable-512.png", "sizes": "512x512", "type": "image/png",
+             "purpose": "maskable"},
+        ],
+        "shortcuts": [
+            {"name": "Signaler un dépôt sauvage", "url": "/reports/new"},
+            {"name": "Covoiturage", "url": "/carpool"},
+        ],
+    }
+
+
+@lru_cache(maxsize=1)
+def service_worker_js() -> bytes:
+    precache = ["/offline"] + [static_url(p) for p in SHELL_STATIC]
+    source = (STATIC / "js" / "sw.js").read_text()
+    version = hashlib.sha256((json.dumps(precache) + source).encode()).hexdigest()[:12]
+    return (
+        source.replace("__CACHE_VERSION__", version)
+        .replace("__PRECACHE__", json.dumps(precache))
+        .encode()
+    )

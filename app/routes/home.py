@@ -1,0 +1,84 @@
+"""Home, about/legal, the PWA shell (manifest, service worker, offline page), health, language."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from sqlalchemy import select, text
+from sqlmodel import Session
+
+from app import pwa
+from app.auth import PUBLIC, current_user
+from app.home import load_panels
+from app.i18n import LOCALES, gettext as _
+from app.models.territory import Commune
+from app.templating import page
+
+
+@get("/", opt=PUBLIC, sync_to_thread=True, name="home")
+def home(request: Request[Any, Any, Any], db: Session) -> Template:
+    panels = load_panels(db, current_user(request))
+    communes = db.scalars(select(Commune).order_by(Commune.name)).all()
+    return page(request, "home/index.html", section="home", panels=panels, communes=communes)
+
+
+@get("/about", opt=PUBLIC, name="about")
+async def about(request: Request[Any, Any, Any]) -> Template:
+    return page(request, "home/about.html", section="about")
+
+
+@get("/offline", opt=PUBLIC, name="offline")
+async def offline(request: Request[Any, Any, Any]) -> Template:
+    return page(request, "home/offline.html")
+
+
+@get("/manifest.webmanifest", opt=PUBLIC, name="manifest")
+async def manifest() -> Response[bytes]:
+    return Response(
+        json.dumps(pwa.manifest(), ensure_ascii=False).encode(),
+        media_type="application/manifest+json",
+        headers={"cache-control": "public, max-age=3600"},
+    )
+
+
+@get("/sw.js", opt=PUBLIC, name="service_worker")
+async def service_worker() -> Response[bytes]:
+    return Response(
+        pwa.service_worker_js(),
+        media_type="text/javascript",
+        headers={"cache-control": "no-cache", "service-worker-allowed": "/"},
+    )
+
+
+@get("/healthz", opt=PUBLIC, sync_to_thread=True, name="healthz")
+def healthz(db: Session) -> Response[dict[str, str]]:
+    try:
+        db.execute(text("SELECT 1"))
+    except Exception as exc:  # the database does not answer: say so, with 503
+        return Response({"status": "error", "database": type(exc).__name__}, status_code=503)
+    return Response({"status": "ok", "database": "ok"}, headers={"cache-control": "no-store"})
+
+
+@post("/lang", opt=PUBLIC, name="set_language")
+async def set_language(
+    request: Request[Any, Any, Any],
+    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Redirect:
+    lang = data.get("lang", "")
+    back = data.get("next", "/")
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/"
+    response = Redirect(back, status_code=303)
+    if lang in LOCALES:
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", httponly=True,
+                            secure=request.app.state.settings.https)
+    return response
+
+
+ROUTES = [home, about, offline, manifest, service_worker, healthz, set_language]
+_ = _

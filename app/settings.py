@@ -1,0 +1,140 @@
+"""Eclor's settings: one class, read from environment variables prefixed ``ECLOR_``.
+
+Every field is documented in README.md ("Configuration"). In development a
+secret key is created once under ``var/`` so that the web app and the worker
+share it; in production (``ECLOR_ENV=production``) a missing secret key is a
+startup error.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ECLOR_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    var_dir: Path = ROOT / "var"
+    database_url: str = ""
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"])
+    media_dir: Path | None = None
+    default_locale: str = "fr"
+
+    # MQTT: unset URL means "start the embedded broker in-process".
+    mqtt_url: str = ""
+    mqtt_prefix: str = "eclor"
+    mqtt_embedded_port: int = 18830
+
+    # Web Push (VAPID).
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:contact@eclor.example"
+
+    # E-mail: unset SMTP host means "write messages under var/mail/".
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    mail_from: str = "Eclor <no-reply@eclor.example>"
+
+    # Map tiles for Leaflet (the authority may host its own tile server).
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "© OpenStreetMap"
+
+    # Sessions.
+    session_idle_minutes: int = 60 * 24 * 7
+    session_absolute_days: int = 30
+
+    # Worker.
+    worker_lease_seconds: int = 60
+    worker_poll_seconds: float = 1.0
+    worker_batch: int = 20
+
+    # Uploads.
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+    @field_validator("var_dir", "media_dir", mode="before")
+    @classmethod
+    def _expand(cls, value: object) -> object:
+        if isinstance(value, str) and value:
+            return Path(value).expanduser()
+        return value
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir / 'eclor.db'}"
+
+    @property
+    def resolved_media_dir(self) -> Path:
+        return self.media_dir or (self.var_dir / "media")
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail"
+
+    def prepare(self) -> "Settings":
+        """Create ``var/`` folders and resolve the secret key; raise SettingsError if unusable."""
+        if self.production:
+            if not self.secret_key or len(self.secret_key) < 32:
+                raise SettingsError(
+                    "ECLOR_SECRET_KEY must be set (at least 32 characters) when ECLOR_ENV=production. "
+                    "Generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+            if not self.database_url:
+                raise SettingsError("ECLOR_DATABASE_URL must be set when ECLOR_ENV=production.")
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.resolved_media_dir.mkdir(parents=True, exist_ok=True)
+        if not self.secret_key:
+            self.secret_key = _dev_secret(self.var_dir)
+        return self
+
+
+def _dev_secret(var_dir: Path) -> str:
+    """The development secret key, created once under var/ and shared by web and worker."""
+    path = var_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(48)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(key)
+        tmp.chmod(0o600)
+        try:
+            # Two processes starting at once: the first link wins, both read it.
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings().prepare()

@@ -1,0 +1,80 @@
+/* Eclor service worker: the app shell offline, push notifications. */
+"use strict";
+const CACHE = "eclor-shell-__CACHE_VERSION__";
+const PRECACHE = __PRECACHE__;
+const OFFLINE_URL = "/offline";
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches.open(CACHE).then((cache) => cache.addAll(PRECACHE)).then(() => self.skipWaiting())
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(
+        keys.filter((k) => k.startsWith("eclor-shell-") && k !== CACHE).map((k) => caches.delete(k))
+      ))
+      .then(() => self.clients.claim())
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+
+  if (request.mode === "navigate") {
+    // Pages: always fresh from the network; the offline page when there is none.
+    event.respondWith(
+      fetch(request).catch(() => caches.match(OFFLINE_URL, { ignoreSearch: true }))
+    );
+    return;
+  }
+  if (url.pathname.startsWith("/static/")) {
+    // Static files carry a content hash: cache first.
+    event.respondWith(
+      caches.match(request).then((hit) => hit || fetch(request).then((response) => {
+        if (response.ok) {
+          const copy = response.clone();
+          caches.open(CACHE).then((cache) => cache.put(request, copy));
+        }
+        return response;
+      }))
+    );
+  }
+});
+
+self.addEventListener("push", (event) => {
+  let data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = { body: event.data && event.data.text() }; }
+  const title = data.title || "Eclor";
+  const options = {
+    body: data.body || "",
+    tag: data.tag || undefined,
+    renotify: Boolean(data.tag),
+    icon: "/static/icons/icon-192.png",
+    badge: "/static/icons/icon-192.png",
+    lang: data.lang || "fr",
+    data: { url: data.url || "/" },
+    requireInteraction: data.urgency === "high",
+  };
+  // Every push shows a notification (required on iOS and by the browsers' push contract).
+  event.waitUntil(self.registration.showNotification(title, options));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin);
+  if (target.origin !== self.location.origin) return;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      for (const w of windows) {
+        if (w.url === target.href && "focus" in w) return w.focus();
+      }
+      return self.clients.openWindow(target.href);
+    })
+  );
+});

@@ -1,0 +1,82 @@
+"""Jinja2 for Eclor's pages: one environment, French by default, strings through gettext."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request
+from litestar.response import Template
+
+from app import i18n
+from app.auth import current_user
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+VERSION = "0.1.0"
+
+
+@lru_cache(maxsize=512)
+def static_url(path: str) -> str:
+    """URL of a static file with a content hash, so it can be cached for a year."""
+    file = STATIC / path
+    try:
+        digest = hashlib.sha256(file.read_bytes()).hexdigest()[:10]
+    except OSError:
+        digest = VERSION
+    return f"/static/{path}?v={digest}"
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        static=static_url,
+        locales=i18n.LOCALE_NAMES,
+        version=VERSION,
+    )
+    env.filters["dt"] = format_datetime
+    env.filters["d"] = format_date
+    return env
+
+
+def format_datetime(value: Any, fmt: str = "short") -> str:
+    from babel.dates import format_datetime as babel_dt
+
+    if value is None:
+        return ""
+    return babel_dt(value, format=fmt, tzinfo="Europe/Paris", locale=i18n.current_locale.get())
+
+
+def format_date(value: Any, fmt: str = "medium") -> str:
+    from babel.dates import format_date as babel_d
+
+    if value is None:
+        return ""
+    return babel_d(value, format=fmt, locale=i18n.current_locale.get())
+
+
+def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 200,
+         headers: dict[str, str] | None = None, **context: Any) -> Template:
+    """Render a page with what every template needs (user, nonce, locale, active section)."""
+    scope = request.scope
+    context.setdefault("section", "")
+    context.update(
+        user=current_user(request),
+        csp_nonce=scope.get("eclor_nonce", ""),
+        locale=scope.get("eclor_locale", i18n.SOURCE_LOCALE),
+        path=request.url.path,
+        htmx=request.headers.get("hx-request") == "true",
+    )
+    return Template(template_name=template, context=context, status_code=status_code,
+                    headers=headers)

@@ -1,0 +1,212 @@
+"""Shared fixtures: a fresh database per test (SQLite by default, PostgreSQL with
+ECLOR_TEST_DATABASE_URL), the app, a test client, and the personas."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+
+os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
+
+from app import auth  # noqa: E402
+from app.db import make_engine, write_session  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+from app.settings import Settings  # noqa: E402
+
+PG_URL = os.environ.get("ECLOR_TEST_DATABASE_URL", "")
+SEED_TABLES = {"territories", "communes", "alembic_version"}
+PERSONA_PASSWORD = "persona-password-2026"
+
+
+def using_postgres() -> bool:
+    return PG_URL.startswith("postgresql")
+
+
+def _pg_schema_url(schema: str) -> str:
+    url = make_url(PG_URL)
+    query = dict(url.query)
+    query["options"] = f"-csearch_path={schema}"
+    return url.set(query=query).render_as_string(hide_password=False)
+
+
+def fresh_database_url(tmp_path: Path) -> str:
+    """A brand-new, empty database (SQLite file, or a new PostgreSQL schema)."""
+    if using_postgres():
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        return _pg_schema_url(schema)
+    return f"sqlite:///{tmp_path / 'fresh.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once per test session; tests start from a copy (SQLite) or a cleaned schema (PostgreSQL)."""
+    base = tmp_path_factory.mktemp("db")
+    url = fresh_database_url(base)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def db_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    if using_postgres():
+        engine = create_engine(migrated_template)
+        with engine.begin() as conn:
+            tables = [
+                r[0] for r in conn.execute(text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                ))
+                if r[0] not in SEED_TABLES
+            ]
+            if tables:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        yield migrated_template
+    else:
+        src = Path(make_url(migrated_template).database or "")
+        dst = tmp_path / "eclor.db"
+        shutil.copyfile(src, dst)
+        yield f"sqlite:///{dst}"
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        var_dir=tmp_path / "var",
+        database_url=db_url,
+        secret_key="test-secret-key-" + "x" * 32,
+        allowed_hosts=["testserver.local", "127.0.0.1", "localhost"],
+        worker_poll_seconds=0.05,
+        mqtt_url=os.environ.get("ECLOR_TEST_MQTT_URL", ""),
+    ).prepare()
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings.resolved_database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
+    return create_app(settings, engine)
+
+
+class EclorClient(TestClient):  # type: ignore[type-arg]
+    """A test client that knows how to send the CSRF token like a page would."""
+
+    def csrf_token(self) -> str:
+        token = self.cookies.get("csrftoken")
+        if not token:
+            self.get("/about")
+            token = self.cookies.get("csrftoken")
+        assert token, "no CSRF cookie was set"
+        return token
+
+    def post_form(self, url: str, data: dict | None = None, **kwargs):  # type: ignore[no-untyped-def]
+        data = dict(data or {})
+        data.setdefault("_csrf_token", self.csrf_token())
+        kwargs.setdefault("follow_redirects", False)
+        return self.post(url, data=data, **kwargs)
+
+    def post_json(self, url: str, json: object, **kwargs):  # type: ignore[no-untyped-def]
+        headers = dict(kwargs.pop("headers", {}) or {})
+        headers.setdefault("x-csrftoken", self.csrf_token())
+        return self.post(url, json=json, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def client(app) -> Iterator[EclorClient]:  # type: ignore[no-untyped-def]
+    with EclorClient(app=app) as c:
+        yield c
+
+
+_PASSWORD_HASH: list[str] = []
+
+
+def _persona_hash() -> str:
+    if not _PASSWORD_HASH:
+        _PASSWORD_HASH.append(auth.hash_password(PERSONA_PASSWORD))
+    return _PASSWORD_HASH[0]
+
+
+@dataclass
+class Persona:
+    id: int
+    email: str
+    role: str
+    client: EclorClient
+
+
+PERSONAS = {
+    "resident": ("resident@eclor.test", "resident", "Julie"),
+    "other_resident": ("voisin@eclor.test", "resident", "Karim"),
+    "merchant": ("boulanger@eclor.test", "merchant", "Marc"),
+    "other_merchant": ("fleuriste@eclor.test", "merchant", "Sophie"),
+    "staff": ("agent@eclor.test", "staff", "Nadia"),
+    "admin": ("admin@eclor.test", "admin", "Admin"),
+}
+
+
+def make_persona(app, engine: Engine, settings: Settings, key: str) -> Persona:  # type: ignore[no-untyped-def]
+    email, role, name = PERSONAS[key]
+    with write_session(engine) as session:
+        user = auth.create_user(session, email, role=role, display_name=name)
+        user.password_hash = _persona_hash()
+        token = auth.start_session(session, user, idle_minutes=settings.session_idle_minutes,
+                                   absolute_days=settings.session_absolute_days)
+        user_id = user.id
+    client = EclorClient(app=app)
+    client.__enter__()
+    client.cookies.set(auth.SESSION_COOKIE, token)
+    return Persona(user_id, email, role, client)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def personas(app, engine: Engine, settings: Settings) -> Iterator[dict[str, Persona]]:  # type: ignore[no-untyped-def]
+    made: dict[str, Persona] = {}
+
+    class Lazy(dict):  # personas are created on first use, so tests pay only for those they need
+        def __missing__(self, key: str) -> Persona:
+            made[key] = make_persona(app, engine, settings, key)
+            self[key] = made[key]
+            return made[key]
+
+    yield Lazy()  # type: ignore[misc]
+    for persona in made.values():
+        persona.client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def resident(personas) -> Persona:  # type: ignore[no-untyped-def]
+    return personas["resident"]
+
+
+@pytest.fixture
+def staff(personas) -> Persona:  # type: ignore[no-untyped-def]
+    return personas["staff"]
+
+
+@pytest.fixture
+def merchant(personas) -> Persona:  # type: ignore[no-untyped-def]
+    return personas["merchant"]
+
+
+@pytest.fixture
+def admin(personas) -> Persona:  # type: ignore[no-untyped-def]
+    return personas["admin"]

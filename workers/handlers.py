@@ -1,0 +1,3 @@
+"""Imports every module that registers job handlers (``app.jobs.job_handler``)."""
+
+import app.mail  # noqa: F401  e-mail outbox

@@ -1,0 +1,71 @@
+"""The route × role access table.
+
+Each domain adds a module here (``tests/access/<domain>.py``) with ``ROWS``:
+one ``Row`` per route, giving for every role the status it must answer.
+``tests/test_access.py`` checks every row, and fails for any route of the
+app that no row covers, so a new route without a rule fails the suite.
+
+Roles: anonymous, resident, other_resident, merchant, other_merchant, staff, admin.
+Owned objects made by ``setup`` belong to ``resident`` (or ``merchant`` for
+shops), so ``other_resident`` / ``other_merchant`` show what a stranger gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = ("anonymous", "resident", "other_resident", "merchant", "other_merchant", "staff", "admin")
+
+
+@dataclass
+class AccessContext:
+    """What a row's ``setup`` gets: the engine, the settings and the personas' user ids by role."""
+
+    engine: Any
+    settings: Any
+    user_ids: dict[str, int]
+
+
+@dataclass
+class Row:
+    method: str
+    path: str  # a route path; {placeholders} are filled from what setup returns
+    expect: dict[str, int | tuple[int, ...]]  # role -> status, or a tuple of acceptable statuses
+    setup: Callable[[AccessContext], dict[str, Any]] | None = None
+    data: dict[str, Any] | None = None  # form fields for unsafe methods (the CSRF token is added)
+    json: Any = None
+    route: str | None = (
+        None  # the app's route template when it differs from ``path`` (e.g. "/reports/{report_id:int}")
+    )
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def same_for_all(status: int | tuple[int, ...]) -> dict[str, int | tuple[int, ...]]:
+    return {role: status for role in ROLES}
+
+
+def signed_in_only(
+    status: int | tuple[int, ...] = 200, *, anonymous: int | tuple[int, ...] = 303
+) -> dict[str, int | tuple[int, ...]]:
+    return {role: (anonymous if role == "anonymous" else status) for role in ROLES}
+
+
+def roles_only(
+    allowed: tuple[str, ...],
+    status: int | tuple[int, ...] = 200,
+    *,
+    denied: int = 403,
+    anonymous: int | tuple[int, ...] = 303,
+) -> dict[str, int | tuple[int, ...]]:
+    out: dict[str, int | tuple[int, ...]] = {}
+    for role in ROLES:
+        if role == "anonymous":
+            out[role] = anonymous
+        elif role in allowed:
+            out[role] = status
+        else:
+            out[role] = denied
+    return out

@@ -39,16 +39,30 @@ def _pg_schema_url(schema: str) -> str:
     return url.set(query=query).render_as_string(hide_password=False)
 
 
+_SCHEMAS: list[str] = []
+
+
 def fresh_database_url(tmp_path: Path) -> str:
-    """A brand-new, empty database (SQLite file, or a new PostgreSQL schema)."""
+    """A brand-new, empty database (SQLite file, or a new PostgreSQL schema dropped at the end)."""
     if using_postgres():
         schema = f"t_{uuid.uuid4().hex[:12]}"
+        _SCHEMAS.append(schema)
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
         return _pg_schema_url(schema)
     return f"sqlite:///{tmp_path / 'fresh.db'}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not (using_postgres() and _SCHEMAS):
+        return
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for schema in _SCHEMAS:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

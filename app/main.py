@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
 from litestar import Litestar
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # response (404s and errors included) gets the security headers and the locale.
     app.asgi_handler = EclorMiddleware(app.asgi_handler, settings=settings, engine=engine)
     app.state.settings = settings
+    app.state.cache_ns = uuid.uuid4().hex  # per-app key space of app.cache
     app.state.engine = engine
     app.state.jinja = env
     return app

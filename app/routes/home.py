@@ -12,7 +12,9 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from app import pwa
+import anyio
+
+from app import cache, pwa
 from app.auth import PUBLIC, current_user
 from app.home import load_panels
 from app.i18n import LOCALES, gettext as _
@@ -20,10 +22,34 @@ from app.models.territory import Commune
 from app.templating import page
 
 
-@get("/", opt=PUBLIC, sync_to_thread=True, name="home")
-def home(request: Request[Any, Any, Any], db: Session) -> Template:
-    panels = load_panels(db, current_user(request))
-    communes = db.scalars(select(Commune).order_by(Commune.name)).all()
+# What the anonymous home page shows is the same for everyone: computed at most
+# every few seconds per process (an alert shows up within that delay).
+ANONYMOUS_PANELS_TTL_S = 5.0
+COMMUNES_TTL_S = 300.0
+
+
+def _home_data(engine: Any, ns: str, user: Any) -> tuple[list[Any], list[Commune]]:
+    with Session(engine) as db:
+        communes = cache.get_or_compute(
+            ("communes", ns), COMMUNES_TTL_S,
+            lambda: list(db.scalars(select(Commune).order_by(Commune.name)).all()),
+        )
+        if user is None:
+            panels = cache.get_or_compute(("home-panels", ns), ANONYMOUS_PANELS_TTL_S,
+                                          lambda: load_panels(db, None))
+        else:
+            panels = load_panels(db, user)
+    return panels, communes
+
+
+@get("/", opt=PUBLIC, name="home")
+async def home(request: Request[Any, Any, Any]) -> Template:
+    user = current_user(request)
+    engine, ns = request.app.state.engine, request.app.state.cache_ns
+    if user is None and cache.fresh(("home-panels", ns)) and cache.fresh(("communes", ns)):
+        panels, communes = _home_data(engine, ns, None)  # from memory: no database round trip
+    else:
+        panels, communes = await anyio.to_thread.run_sync(_home_data, engine, ns, user)
     return page(request, "home/index.html", section="home", panels=panels, communes=communes)
 
 
@@ -81,4 +107,3 @@ async def set_language(
 
 
 ROUTES = [home, about, offline, manifest, service_worker, healthz, set_language]
-_ = _

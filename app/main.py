@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_config=OpenAPIConfig(title="Eclor", version="0.1.0", path="/schema"),
         request_max_body_size=settings.max_upload_bytes * 4,
         debug=False,
+        logging_config=None,
     )
     # Outermost layer, around routing and the exception handler, so that every
     # response (404s and errors included) gets the security headers and the locale.

@@ -46,10 +46,10 @@ from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import urlsplit
 
 import aiohttp
-import http_ece
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid.jwt import sign as _vapid_jwt_sign
+from pywebpush import WebPusher
 
 __all__ = [
     "MAX_PLAINTEXT_BYTES",
@@ -522,13 +522,9 @@ def encrypt_payload(subscription: PushSubscriptionInfo, plaintext: bytes) -> byt
     """
     if not plaintext:
         raise ValueError("a push message needs a body")
-    return http_ece.encrypt(
-        check_payload_size(plaintext),
-        private_key=ec.generate_private_key(ec.SECP256R1()),
-        dh=subscription.public_point,
-        auth_secret=subscription.auth_secret,
-        version="aes128gcm",
-    )
+    pusher = WebPusher({"endpoint": subscription.endpoint,
+                        "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}})
+    return bytes(pusher.encode(check_payload_size(plaintext), content_encoding="aes128gcm")["body"])
 
 
 def validate_topic(topic: str | None) -> str | None:

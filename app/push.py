@@ -1,8 +1,9 @@
 """Web Push for Eclor: VAPID keys, subscriptions, payload encryption and delivery.
 
-This is the one module over ``py_vapid`` (VAPID keys and JWT signing) and
-``http_ece`` (RFC 8291 ``aes128gcm`` payload encryption); nothing else in
-Eclor imports them. The HTTP side uses one pooled ``aiohttp`` client.
+This is the one module over ``pywebpush`` (RFC 8291 ``aes128gcm`` payload
+encryption with ``WebPusher.encode``) and ``py_vapid`` (VAPID keys and JWT
+signing); nothing else in Eclor imports them. The HTTP side uses one pooled
+``aiohttp`` client.
 
 What it does differently from ``pywebpush.webpush()`` (measured by
 ``bench/push_fanout.py``):

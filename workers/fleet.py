@@ -1,0 +1,1004 @@
+"""Lighting and sensor fleet simulator behind ``eclor fleet``.
+
+The fleet plays streetlights and sensors against an MQTT broker, speaking the
+MQTT contract of DESIGN.md under the prefix ``{p}`` (MQTT 5, JSON payloads):
+
+* ``{p}/cmd/light/{id}`` (received, QoS 1): ``setLevel`` commands. A light
+  deduplicates on ``command_id`` (a repeated command is not applied again;
+  its last answer is sent again), refuses a command whose ``expires_at`` has
+  passed (ack ``expired``, never applied), rejects malformed ones (ack
+  ``rejected``), otherwise acks ``accepted``, ramps to the level over
+  ``ramp_s`` seconds and acks ``applied`` with ``actual_level`` once there. A
+  newer command replaces one still ramping; the replaced one is acked
+  ``applied`` with the level reached at that moment.
+* ``{p}/ack/light/{id}`` (sent, QoS 1): ``command_id, status, actual_level, ts``.
+* ``{p}/tele/light/{id}`` (sent every period, QoS 0): ``ts, level, power_w,
+  energy_wh, status``. Power is ``standby + nominal x max(level, driver floor)``
+  while lit (driver floor 10 %, standby 0.7 W), standby alone when off or when
+  the lamp is defective; energy integrates power over time.
+* ``{p}/tele/sensor/{id}`` (sent every period, QoS 0): ``ts, kind`` and the
+  measures of the kind: ``waste_centre`` (cumulative ``arrivals``,
+  ``admissions``, ``exits`` and ``bays``), ``traffic`` (``intensity``,
+  ``occupancy``, ``averageVehicleSpeed``, ``congested``), ``air_quality``
+  (``no2``, ``pm10``, ``pm25``, ``o3`` in µg/m³), ``fill_level``
+  (``fillingLevel`` 0..1).
+* ``{p}/status/{id}`` (sent, retained, QoS 1): ``"online"`` / ``"offline"``
+  (JSON strings).
+
+Status and the last will: the whole fleet shares one MQTT connection, like a
+gateway in front of its devices, and a connection carries one will. The
+fleet's will is a retained ``"offline"`` on ``{p}/status/{gateway_id}``. Each
+device's own status is published retained ``"online"`` on every (re)connect
+and retained ``"offline"`` on a clean :meth:`Fleet.stop`. After an abrupt
+loss (:meth:`Fleet.kill`, a crash) only the gateway's status turns offline:
+the server must decide a device is offline from the age of its last data
+(N x the period), not from its retained status alone.
+
+Knobs for tests and demos: ``fault_rate`` (share of lamps that start
+``defectiveLamp``), ``drop_rate`` (acks and telemetry silently not sent),
+``never_ack`` (devices that ignore commands but keep reporting), ``silent``
+(devices that publish nothing and ignore commands while their status still
+says online), ``period``, ``seed`` (same seed, same simulated values),
+``full_speed`` (telemetry back to back, for benchmarks) and :meth:`Fleet.kill`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import math
+import os
+import random
+import re
+import signal
+import socket
+import ssl
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+__all__ = [
+    "SENSOR_KINDS",
+    "Fleet",
+    "FleetStats",
+    "SimulatedLight",
+    "default_light_ids",
+    "demo_sensors",
+    "light_power_w",
+    "main",
+    "parse_mqtt_url",
+    "parse_sensor_spec",
+]
+
+logger = logging.getLogger("eclor.fleet")
+
+DEFAULT_PREFIX = "eclor"
+# Without ECLOR_MQTT_URL, `eclor serve` runs the embedded broker on this port.
+DEFAULT_EMBEDDED_PORT = 18830
+DEFAULT_URL = f"mqtt://127.0.0.1:{DEFAULT_EMBEDDED_PORT}"
+STANDBY_W = 0.7
+DRIVER_FLOOR = 0.10
+MAX_RAMP_S = 3600.0
+REMEMBERED_COMMANDS = 512
+SENSOR_KINDS = ("waste_centre", "traffic", "air_quality", "fill_level")
+_SENSOR_ID_PREFIX = {"waste_centre": "WC", "traffic": "TR", "air_quality": "AQ", "fill_level": "FL"}
+_ONLINE = json.dumps("online").encode()
+_OFFLINE = json.dumps("offline").encode()
+
+try:
+    _LOCAL_TZ: Any = ZoneInfo("Europe/Paris")
+except ZoneInfoNotFoundError:  # no tz database: simulate on UTC
+    _LOCAL_TZ = UTC
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """Parse an ISO 8601 time (``Z`` or offset; naive means UTC) or epoch seconds."""
+    if isinstance(value, bool):
+        raise TypeError("not a time")
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if not isinstance(value, str):
+        raise TypeError("not a time")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def light_power_w(level: float, nominal_w: float, *, defective: bool = False) -> float:
+    """Electrical power of a lamp at ``level`` (0..100): driver floor while lit, standby."""
+    if defective or level <= 0:
+        return STANDBY_W
+    return STANDBY_W + nominal_w * max(level / 100.0, DRIVER_FLOOR)
+
+
+def parse_mqtt_url(url: str) -> dict[str, Any]:
+    """Turn ``mqtt://[user[:password]@]host[:port]`` (or ``mqtts://``) into aiomqtt arguments."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp"):
+        raise ValueError(f"unsupported MQTT URL scheme: {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"MQTT URL without a host: {url!r}")
+    tls = parts.scheme == "mqtts"
+    args: dict[str, Any] = {
+        "hostname": parts.hostname,
+        "port": parts.port or (8883 if tls else 1883),
+    }
+    if parts.username:
+        args["username"] = unquote(parts.username)
+        args["password"] = unquote(parts.password) if parts.password else None
+    if tls:
+        args["tls_context"] = ssl.create_default_context()
+    return args
+
+
+# --------------------------------------------------------------------------- lights
+
+
+@dataclass
+class SimulatedLight:
+    """One streetlight: the level it ramps to, its energy meter and the commands it saw."""
+
+    device_id: str
+    nominal_w: float = 70.0
+    defective: bool = False
+    start_level: float = 0.0
+    target: float = 0.0
+    ramp_from: float = 0.0
+    ramp_to: float = 0.0
+    energy_wh: float = 0.0
+    metered_until: float | None = None
+    active_command: str | None = None
+    ramp_task: asyncio.Task[None] | None = None
+    answers: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+
+    def level_at(self, t: float) -> float:
+        """Light level (0..100) at event-loop time ``t``."""
+        if t >= self.ramp_to or self.ramp_to <= self.ramp_from:
+            return self.target
+        if t <= self.ramp_from:
+            return self.start_level
+        share = (t - self.ramp_from) / (self.ramp_to - self.ramp_from)
+        return self.start_level + (self.target - self.start_level) * share
+
+    def power_at(self, t: float) -> float:
+        return light_power_w(self.level_at(t), self.nominal_w, defective=self.defective)
+
+    def advance(self, t: float) -> None:
+        """Integrate energy up to ``t`` (Simpson's rule on each linear piece of the ramp)."""
+        since = self.metered_until
+        self.metered_until = t
+        if since is None or t <= since:
+            return
+        cuts = [since]
+        if since < self.ramp_to < t:
+            cuts.append(self.ramp_to)
+        cuts.append(t)
+        for a, b in itertools.pairwise(cuts):
+            mean_power = (self.power_at(a) + 4 * self.power_at((a + b) / 2) + self.power_at(b)) / 6
+            self.energy_wh += mean_power * (b - a) / 3600.0
+
+    def set_target(self, level: float, ramp_s: float, t: float) -> None:
+        """Start ramping from the current level to ``level`` over ``ramp_s`` seconds."""
+        self.advance(t)
+        self.start_level = self.level_at(t)
+        self.target = level
+        self.ramp_from = t
+        self.ramp_to = t + ramp_s
+
+    def remember(self, command_id: str, answer: dict[str, Any]) -> None:
+        """Keep the latest answer to a command (bounded memory, oldest forgotten first)."""
+        self.answers[command_id] = answer
+        self.answers.move_to_end(command_id)
+        while len(self.answers) > REMEMBERED_COMMANDS:
+            self.answers.popitem(last=False)
+
+
+# --------------------------------------------------------------------------- sensors
+
+
+def _local_hour(moment: datetime) -> tuple[float, int]:
+    local = moment.astimezone(_LOCAL_TZ)
+    return local.hour + local.minute / 60.0, local.weekday()
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean <= 0:
+        return 0
+    if mean > 50:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    threshold, count, product = math.exp(-mean), 0, rng.random()
+    while product > threshold:
+        count += 1
+        product *= rng.random()
+    return count
+
+
+def _commute_factor(hour: float, weekday: int) -> float:
+    """Relative cross-border traffic (1.0 at the morning peak towards Luxembourg)."""
+    weekend = weekday >= 5
+    morning = math.exp(-((hour - 7.3) ** 2) / 1.2)
+    evening = 0.85 * math.exp(-((hour - 17.5) ** 2) / 1.8)
+    day = 0.35 if 6 <= hour <= 21 else 0.05
+    factor = max(morning + evening, day)
+    return factor * (0.45 if weekend else 1.0)
+
+
+class Sensor:
+    """A simulated sensor: ``measures()`` returns its next reading."""
+
+    kind = ""
+
+    def __init__(self, device_id: str, rng: random.Random) -> None:
+        self.device_id = device_id
+        self.rng = rng
+
+    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class WasteCentreGate(Sensor):
+    """Counting gates at a waste centre: vehicles queue, take one of the bays, leave.
+
+    Open Monday to Saturday 9:00-18:00 local time (always, with ``always_open``),
+    about 30 vehicles an hour on weekdays and 42 on Saturdays, 15 min on site.
+    """
+
+    kind = "waste_centre"
+
+    def __init__(
+        self, device_id: str, rng: random.Random, *, bays: int = 12, always_open: bool = False
+    ) -> None:
+        super().__init__(device_id, rng)
+        self.bays = bays
+        self.always_open = always_open
+        self.dwell_s = 15 * 60.0
+        self.arrivals = self.admissions = self.exits = 0
+        self.queue = self.on_site = 0
+
+    def arrival_rate_per_h(self, moment: datetime) -> float:
+        hour, weekday = _local_hour(moment)
+        if self.always_open:
+            return 30.0
+        if weekday == 6 or not 9 <= hour < 18:
+            return 0.0
+        return 42.0 if weekday == 5 else 30.0
+
+    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
+        rng = self.rng
+        arrived = _poisson(rng, self.arrival_rate_per_h(moment) * elapsed_s / 3600.0)
+        leave_p = 1.0 - math.exp(-elapsed_s / self.dwell_s)
+        left = sum(1 for _ in range(self.on_site) if rng.random() < leave_p)
+        self.on_site -= left
+        self.queue += arrived
+        admitted = min(self.queue, self.bays - self.on_site)
+        self.queue -= admitted
+        self.on_site += admitted
+        self.arrivals += arrived
+        self.admissions += admitted
+        self.exits += left
+        return {
+            "arrivals": self.arrivals,
+            "admissions": self.admissions,
+            "exits": self.exits,
+            "bays": self.bays,
+        }
+
+
+class TrafficCounter(Sensor):
+    """Traffic at a border crossing (Smart Data Models ``TrafficFlowObserved`` measures)."""
+
+    kind = "traffic"
+
+    def __init__(self, device_id: str, rng: random.Random, *, capacity_per_h: float = 1500.0):
+        super().__init__(device_id, rng)
+        self.capacity_per_h = capacity_per_h
+        self.peak_per_h = capacity_per_h * rng.uniform(0.75, 0.95)
+        self.free_speed = rng.uniform(60.0, 75.0)
+
+    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
+        rng = self.rng
+        hour, weekday = _local_hour(moment)
+        flow = self.peak_per_h * _commute_factor(hour, weekday) * rng.uniform(0.9, 1.1)
+        ratio = min(flow / self.capacity_per_h, 1.2)
+        speed = max(8.0, self.free_speed * (1.0 - 0.8 * ratio**4) + rng.gauss(0, 2.0))
+        occupancy = min(0.98, max(0.0, 0.04 + 0.55 * ratio**2 + rng.gauss(0, 0.01)))
+        return {
+            "intensity": _poisson(rng, flow * elapsed_s / 3600.0),
+            "occupancy": round(occupancy, 3),
+            "averageVehicleSpeed": round(speed, 1),
+            "congested": ratio > 0.8 or speed < 30.0,
+        }
+
+
+class AirQualityStation(Sensor):
+    """Air quality near a road: NO2 follows traffic, O3 follows the sun (µg/m³)."""
+
+    kind = "air_quality"
+
+    def __init__(self, device_id: str, rng: random.Random) -> None:
+        super().__init__(device_id, rng)
+        self.values = {"no2": 20.0, "pm10": 18.0, "pm25": 10.0, "o3": 45.0}
+
+    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
+        rng = self.rng
+        hour, weekday = _local_hour(moment)
+        traffic = _commute_factor(hour, weekday)
+        sun = max(0.0, math.sin(math.pi * (hour - 6.0) / 14.0)) if 6 <= hour <= 20 else 0.0
+        targets = {
+            "no2": 12.0 + 35.0 * traffic,
+            "pm10": 15.0 + 10.0 * traffic,
+            "pm25": 8.0 + 6.0 * traffic,
+            "o3": 30.0 + 60.0 * sun - 10.0 * traffic,
+        }
+        blend = 1.0 - math.exp(-elapsed_s / 900.0)
+        for name, target in targets.items():
+            value = self.values[name] + (target - self.values[name]) * blend
+            value += rng.gauss(0, 0.6)
+            self.values[name] = max(0.5, value)
+        self.values["pm25"] = min(self.values["pm25"], self.values["pm10"])
+        return {name: round(value, 1) for name, value in self.values.items()}
+
+
+class FillLevelSensor(Sensor):
+    """A bin's fill level: fills over a few days, emptied by a collection round."""
+
+    kind = "fill_level"
+
+    def __init__(self, device_id: str, rng: random.Random) -> None:
+        super().__init__(device_id, rng)
+        self.level = rng.uniform(0.0, 0.8)
+        self.fill_per_h = 1.0 / (24.0 * rng.uniform(2.0, 5.0))
+
+    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
+        rng = self.rng
+        hours = elapsed_s / 3600.0
+        self.level = min(1.0, self.level + self.fill_per_h * hours * rng.uniform(0.5, 1.5))
+        if self.level >= 0.85 and rng.random() < 1.0 - math.exp(-0.3 * hours):
+            self.level = rng.uniform(0.0, 0.05)
+        return {"fillingLevel": round(self.level, 3)}
+
+
+def _make_sensor(device_id: str, kind: str, rng: random.Random, always_open: bool) -> Sensor:
+    if kind == "waste_centre":
+        return WasteCentreGate(device_id, rng, always_open=always_open)
+    if kind == "traffic":
+        return TrafficCounter(device_id, rng)
+    if kind == "air_quality":
+        return AirQualityStation(device_id, rng)
+    if kind == "fill_level":
+        return FillLevelSensor(device_id, rng)
+    raise ValueError(f"unknown sensor kind {kind!r} (one of {', '.join(SENSOR_KINDS)})")
+
+
+def demo_sensors() -> dict[str, str]:
+    """The territory's demo sensors: a waste centre, three border crossings, air, bins."""
+    return {
+        "WC-AUD-01": "waste_centre",
+        "TR-AUD-01": "traffic",  # Audun-le-Tiche <-> Esch-sur-Alzette
+        "TR-RUS-01": "traffic",  # Russange <-> Belval
+        "TR-RED-01": "traffic",  # Rédange <-> Belvaux
+        "AQ-VIL-01": "air_quality",
+        "FL-AUD-0001": "fill_level",
+        "FL-VIL-0001": "fill_level",
+        "FL-THI-0001": "fill_level",
+    }
+
+
+def parse_sensor_spec(spec: str) -> dict[str, str]:
+    """``demo``, ``none``, a count (kinds in turn) or ``ID:kind,ID:kind``."""
+    spec = spec.strip()
+    if spec in ("", "none", "0"):
+        return {}
+    if spec == "demo":
+        return demo_sensors()
+    if spec.isdigit():
+        counters: dict[str, int] = {}
+        sensors: dict[str, str] = {}
+        for index in range(int(spec)):
+            kind = SENSOR_KINDS[index % len(SENSOR_KINDS)]
+            counters[kind] = counters.get(kind, 0) + 1
+            sensors[f"{_SENSOR_ID_PREFIX[kind]}-SIM-{counters[kind]:04d}"] = kind
+        return sensors
+    sensors = {}
+    for item in spec.split(","):
+        device_id, sep, kind = item.strip().partition(":")
+        if not sep or not device_id or kind not in SENSOR_KINDS:
+            raise ValueError(f"bad sensor {item!r}: expected ID:kind with kind in {SENSOR_KINDS}")
+        sensors[device_id] = kind
+    return sensors
+
+
+def _default_gateway_id() -> str:
+    """``GW-FLEET-<host name>``: stable across restarts, so its retained status is replaced."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname()) or "local"
+    return f"GW-FLEET-{host}"
+
+
+def default_url() -> str:
+    """``$ECLOR_MQTT_URL``, else the embedded broker of ``eclor serve`` on this machine."""
+    url = os.environ.get("ECLOR_MQTT_URL")
+    if url:
+        return url
+    port = os.environ.get("ECLOR_MQTT_EMBEDDED_PORT") or str(DEFAULT_EMBEDDED_PORT)
+    return f"mqtt://127.0.0.1:{port}"
+
+
+def default_light_ids(count: int, prefix: str = "SL-AUD-") -> list[str]:
+    """``SL-AUD-0001`` ... for ``count`` lights."""
+    return [f"{prefix}{index:04d}" for index in range(1, count + 1)]
+
+
+# --------------------------------------------------------------------------- fleet
+
+
+async def _publish(
+    client: aiomqtt.Client,
+    topic: str,
+    payload: bytes,
+    *,
+    qos: int,
+    retain: bool = False,
+    properties: Properties | None = None,
+) -> None:
+    """``client.publish`` that never loses a cancellation.
+
+    aiomqtt waits for paho's confirmation with ``asyncio.wait_for``, which on
+    Python 3.11 swallows a cancellation that arrives as the confirmation does;
+    a back-to-back publisher would then never stop. Re-raise it here.
+    """
+    await client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+@dataclass
+class FleetStats:
+    """What the fleet did, for tests and benchmarks."""
+
+    commands_received: int = 0
+    commands_applied: int = 0
+    duplicates: int = 0
+    expired: int = 0
+    rejected: int = 0
+    acks_sent: int = 0
+    telemetry_sent: int = 0
+    dropped: int = 0
+    connections: int = 0
+
+
+class Fleet:
+    """Streetlights and sensors behind one MQTT 5 connection.
+
+    Args:
+        url: broker URL, ``mqtt://host:port``.
+        prefix: topic prefix ``{p}``.
+        lights: streetlight device ids.
+        sensors: sensor device id -> kind (see :data:`SENSOR_KINDS`).
+        period: seconds between two telemetry rounds.
+        seed: seed of every random choice (values, faults, drops); None: random.
+        fault_rate: share of lamps that report ``defectiveLamp`` from the start.
+        drop_rate: probability that an ack or a telemetry message is silently lost.
+        never_ack: lights that ignore commands (no ack, no change) but keep reporting.
+        silent: devices that send nothing at all and ignore commands.
+        full_speed: publish telemetry rounds back to back (benchmarks).
+        nominal_power_w: lamp power at 100 % (LED, 70 W).
+        initial_level: level of every lamp at start; None: 100 between 18:00 and
+            07:00 local time, else 0, until the server sends commands.
+        gateway_id: id whose status topic carries the connection's last will
+            (default ``GW-FLEET-<host name>``).
+        client_id: MQTT client id (default derived from the gateway id, with a random
+            suffix unless ``session_expiry`` asks for a persistent session).
+        keepalive: MQTT keep-alive in seconds.
+        reconnect: reconnect with backoff when the connection is lost.
+        always_open: waste centres open around the clock (demos at any hour).
+        session_expiry: MQTT session expiry; > 0 keeps commands sent while the
+            fleet is away (a persistent session).
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        prefix: str = DEFAULT_PREFIX,
+        *,
+        lights: Iterable[str] = (),
+        sensors: Mapping[str, str] | None = None,
+        period: float = 10.0,
+        seed: int | None = None,
+        fault_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        never_ack: Iterable[str] = (),
+        silent: Iterable[str] = (),
+        full_speed: bool = False,
+        nominal_power_w: float = 70.0,
+        initial_level: float | None = None,
+        gateway_id: str | None = None,
+        client_id: str | None = None,
+        keepalive: int = 30,
+        reconnect: bool = True,
+        always_open: bool = False,
+        session_expiry: int = 0,
+    ) -> None:
+        if period <= 0:
+            raise ValueError("period must be positive")
+        if not 0.0 <= fault_rate <= 1.0 or not 0.0 <= drop_rate <= 1.0:
+            raise ValueError("fault_rate and drop_rate are probabilities (0..1)")
+        self.url = url
+        self.prefix = prefix.rstrip("/")
+        self.period = period
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        self.drop_rate = drop_rate
+        self.full_speed = full_speed
+        self.keepalive = keepalive
+        self.reconnect = reconnect
+        self.session_expiry = session_expiry
+        self.gateway_id = gateway_id or _default_gateway_id()
+        if client_id is None:
+            # A persistent session needs the same id after a restart; otherwise stay unique.
+            suffix = "" if session_expiry > 0 else f"-{uuid.uuid4().hex[:8]}"
+            client_id = f"eclor-fleet-{self.gateway_id}{suffix}"
+        self.client_id = client_id
+        self.never_ack = set(never_ack)
+        self.silent = set(silent)
+        self.stats = FleetStats()
+        self.ready = asyncio.Event()
+
+        level = initial_level if initial_level is not None else self._default_level()
+        fault_rng = random.Random(f"{self.seed}:faults")
+        self.lights: dict[str, SimulatedLight] = {}
+        for device_id in lights:
+            light = SimulatedLight(
+                device_id,
+                nominal_w=nominal_power_w,
+                defective=fault_rng.random() < fault_rate,
+                start_level=level,
+                target=level,
+            )
+            self.lights[device_id] = light
+        self.sensors: dict[str, Sensor] = {
+            device_id: _make_sensor(
+                device_id, kind, random.Random(f"{self.seed}:{device_id}"), always_open
+            )
+            for device_id, kind in (sensors or {}).items()
+        }
+        self._sensor_clock: dict[str, float] = {}
+        self._drop_rng = random.Random(f"{self.seed}:drops")
+        self._json_properties = Properties(PacketTypes.PUBLISH)
+        self._json_properties.ContentType = "application/json"
+        self._json_properties.PayloadFormatIndicator = 1
+        self._client: aiomqtt.Client | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self._killed = False
+
+    @staticmethod
+    def _default_level() -> float:
+        hour, _ = _local_hour(datetime.now(UTC))
+        return 100.0 if hour >= 18 or hour < 7 else 0.0
+
+    # ---------------------------------------------------------------- topics
+
+    def topic(self, kind: str, device_id: str) -> str:
+        """``{p}/{kind}/{id}``, e.g. ``topic("tele/light", "SL-AUD-0001")``."""
+        return f"{self.prefix}/{kind}/{device_id}"
+
+    # ---------------------------------------------------------------- control
+
+    def set_defective(self, device_id: str, defective: bool = True) -> None:
+        """Break (or repair) a lamp: status ``defectiveLamp``, standby power only."""
+        light = self.lights[device_id]
+        light.advance(asyncio.get_running_loop().time())
+        light.defective = defective
+
+    def set_silent(self, device_id: str, silent: bool = True) -> None:
+        """Make a device go quiet (or speak again) without touching its status."""
+        if silent:
+            self.silent.add(device_id)
+        else:
+            self.silent.discard(device_id)
+
+    async def stop(self) -> None:
+        """Stop cleanly: every device's status becomes ``"offline"``, then disconnect."""
+        self._stop_event().set()
+
+    async def kill(self) -> None:
+        """Drop the connection abruptly (no DISCONNECT): the broker publishes the will."""
+        self._killed = True
+        client = self._client
+        if client is not None:
+            sock = client._client.socket()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        self._stop_event().set()
+
+    def _stop_event(self) -> asyncio.Event:
+        if self._stop_requested is None:
+            self._stop_requested = asyncio.Event()
+        return self._stop_requested
+
+    # ---------------------------------------------------------------- main loop
+
+    def _make_client(self) -> aiomqtt.Client:
+        properties = None
+        if self.session_expiry > 0:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = self.session_expiry
+        return aiomqtt.Client(
+            **parse_mqtt_url(self.url),
+            identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=self.session_expiry <= 0,
+            properties=properties,
+            keepalive=self.keepalive,
+            will=aiomqtt.Will(self.topic("status", self.gateway_id), _OFFLINE, qos=1, retain=True),
+            max_queued_incoming_messages=10_000,
+        )
+
+    async def run(self) -> None:
+        """Connect and play the fleet until :meth:`stop` or :meth:`kill`."""
+        stop = self._stop_event()
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                async with self._make_client() as client:
+                    self._client = client
+                    self.stats.connections += 1
+                    backoff = 1.0
+                    await self._serve(client, stop)
+            except aiomqtt.MqttError as exc:
+                if stop.is_set():
+                    break
+                if not self.reconnect:
+                    raise
+                logger.warning("fleet: connection lost (%s); retrying in %.0f s", exc, backoff)
+            finally:
+                self._client = None
+                self.ready.clear()
+            if stop.is_set():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, 30.0)
+        for light in self.lights.values():
+            if light.ramp_task is not None:
+                light.ramp_task.cancel()
+
+    async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        await client.subscribe(f"{self.prefix}/cmd/light/+", qos=1)
+        await self._publish_status(client, _ONLINE)
+        logger.info(
+            "fleet %s online: %d lights, %d sensors, prefix %s",
+            self.gateway_id,
+            len(self.lights),
+            len(self.sensors),
+            self.prefix,
+        )
+        self.ready.set()
+        workers = [
+            asyncio.create_task(self._command_loop(client), name="fleet-commands"),
+            asyncio.create_task(self._telemetry_loop(client), name="fleet-telemetry"),
+        ]
+        stopper = asyncio.create_task(stop.wait(), name="fleet-stop")
+        try:
+            done, _ = await asyncio.wait([*workers, stopper], return_when=asyncio.FIRST_COMPLETED)
+            if self._killed:
+                # Let the command loop see the dropped connection and consume its error.
+                await asyncio.wait([workers[0]], timeout=2.0)
+        finally:
+            for task in (*workers, stopper):
+                task.cancel()
+            await asyncio.gather(*workers, stopper, return_exceptions=True)
+        for task in done:
+            if task is not stopper and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        if self._killed:
+            return
+        self.ready.clear()
+        await self._publish_status(client, _OFFLINE)
+        logger.info("fleet %s stopped", self.gateway_id)
+
+    async def _publish_status(self, client: aiomqtt.Client, payload: bytes) -> None:
+        for device_id in (*self.lights, *self.sensors, self.gateway_id):
+            await _publish(client, self.topic("status", device_id), payload, qos=1, retain=True)
+
+    async def _send(
+        self, client: aiomqtt.Client, topic: str, payload: dict[str, Any], qos: int
+    ) -> bool:
+        if self.drop_rate and self._drop_rng.random() < self.drop_rate:
+            self.stats.dropped += 1
+            return False
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        await _publish(client, topic, body, qos=qos, properties=self._json_properties)
+        return True
+
+    # ---------------------------------------------------------------- commands
+
+    async def _command_loop(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            device_id = str(message.topic).rsplit("/", 1)[-1]
+            payload = message.payload
+            if isinstance(payload, bytes | bytearray):
+                await self.handle_command(client, device_id, bytes(payload))
+
+    async def handle_command(self, client: aiomqtt.Client, device_id: str, raw: bytes) -> None:
+        """Apply one command received on ``{p}/cmd/light/{device_id}``."""
+        light = self.lights.get(device_id)
+        if light is None:
+            return  # another fleet's device
+        self.stats.commands_received += 1
+        if device_id in self.silent or device_id in self.never_ack:
+            return
+        try:
+            command = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            logger.warning("fleet: %s got a command that is not JSON", device_id)
+            return
+        command_id = command.get("command_id") if isinstance(command, dict) else None
+        if not isinstance(command_id, str) or not command_id:
+            logger.warning("fleet: %s got a command without command_id", device_id)
+            return
+        loop_now = asyncio.get_running_loop().time()
+        previous = light.answers.get(command_id)
+        if previous is not None:
+            self.stats.duplicates += 1
+            await self._ack(client, light, command_id, previous["status"], previous["actual_level"])
+            return
+        try:
+            expires_at = command.get("expires_at")
+            expired = expires_at is not None and _parse_time(expires_at) <= datetime.now(UTC)
+            level = command.get("level")
+            ramp_s = command.get("ramp_s") or 0
+            valid = (
+                command.get("kind") == "setLevel"
+                and isinstance(level, int | float)
+                and not isinstance(level, bool)
+                and 0 <= level <= 100
+                and isinstance(ramp_s, int | float)
+                and not isinstance(ramp_s, bool)
+                and 0 <= ramp_s
+            )
+        except (TypeError, ValueError, OverflowError):
+            expired, valid, level, ramp_s = False, False, None, 0
+        current = round(light.level_at(loop_now))
+        if expired:
+            self.stats.expired += 1
+            await self._ack(client, light, command_id, "expired", current)
+            return
+        if not valid or level is None:
+            self.stats.rejected += 1
+            await self._ack(client, light, command_id, "rejected", current)
+            return
+        await self._ack(client, light, command_id, "accepted", current)
+        await self._supersede(client, light, loop_now)
+        ramp = min(float(ramp_s), MAX_RAMP_S)
+        light.set_target(float(level), ramp, loop_now)
+        light.active_command = command_id
+        self.stats.commands_applied += 1
+        if ramp <= 0:
+            light.active_command = None
+            await self._ack(client, light, command_id, "applied", round(light.target))
+        else:
+            light.ramp_task = asyncio.create_task(
+                self._finish_ramp(client, light, command_id, ramp)
+            )
+
+    async def _supersede(self, client: aiomqtt.Client, light: SimulatedLight, t: float) -> None:
+        """A new command replaces one still ramping: the old one took effect until now."""
+        if light.ramp_task is not None:
+            light.ramp_task.cancel()
+            light.ramp_task = None
+        if light.active_command is not None:
+            command_id, light.active_command = light.active_command, None
+            await self._ack(client, light, command_id, "applied", round(light.level_at(t)))
+
+    async def _finish_ramp(
+        self, client: aiomqtt.Client, light: SimulatedLight, command_id: str, ramp: float
+    ) -> None:
+        await asyncio.sleep(ramp)
+        if light.active_command == command_id:
+            light.active_command = None
+            light.ramp_task = None
+            with contextlib.suppress(aiomqtt.MqttError):
+                await self._ack(client, light, command_id, "applied", round(light.target))
+
+    async def _ack(
+        self,
+        client: aiomqtt.Client,
+        light: SimulatedLight,
+        command_id: str,
+        status: str,
+        level: int,
+    ) -> None:
+        light.remember(command_id, {"status": status, "actual_level": level})
+        payload = {
+            "command_id": command_id,
+            "status": status,
+            "actual_level": level,
+            "ts": _iso(datetime.now(UTC)),
+        }
+        if await self._send(client, self.topic("ack/light", light.device_id), payload, qos=1):
+            self.stats.acks_sent += 1
+
+    # ---------------------------------------------------------------- telemetry
+
+    async def _telemetry_loop(self, client: aiomqtt.Client) -> None:
+        loop = asyncio.get_running_loop()
+        next_round = loop.time()
+        while True:
+            await self.publish_telemetry(client)
+            if self.full_speed:
+                await asyncio.sleep(0)
+                continue
+            next_round += self.period
+            delay = next_round - loop.time()
+            if delay < 0:  # running late: skip the missed rounds
+                next_round = loop.time()
+                delay = 0.0
+            await asyncio.sleep(delay)
+
+    def light_telemetry(self, light: SimulatedLight, t: float, moment: datetime) -> dict[str, Any]:
+        """The telemetry payload of one light at loop time ``t``."""
+        light.advance(t)
+        level = light.level_at(t)
+        return {
+            "ts": _iso(moment),
+            "level": round(level),
+            "power_w": round(light.power_at(t), 2),
+            "energy_wh": round(light.energy_wh, 3),
+            "status": "defectiveLamp" if light.defective else "ok",
+        }
+
+    async def publish_telemetry(self, client: aiomqtt.Client) -> None:
+        """One telemetry round: every light and sensor that is not silent reports once."""
+        loop_now = asyncio.get_running_loop().time()
+        moment = datetime.now(UTC)
+        for device_id, light in self.lights.items():
+            if device_id in self.silent:
+                light.advance(loop_now)
+                continue
+            payload = self.light_telemetry(light, loop_now, moment)
+            if await self._send(client, self.topic("tele/light", device_id), payload, qos=0):
+                self.stats.telemetry_sent += 1
+        for device_id, sensor in self.sensors.items():
+            last = self._sensor_clock.get(device_id)
+            self._sensor_clock[device_id] = loop_now
+            elapsed = self.period if last is None else max(loop_now - last, 0.0)
+            measures = sensor.measures(moment, elapsed)
+            if device_id in self.silent:
+                continue
+            payload = {"ts": _iso(moment), "kind": sensor.kind, **measures}
+            if await self._send(client, self.topic("tele/sensor", device_id), payload, qos=0):
+                self.stats.telemetry_sent += 1
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _id_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eclor fleet", description="Simulate Eclor's streetlights and sensors over MQTT."
+    )
+    parser.add_argument(
+        "--url",
+        default=default_url(),
+        help="broker URL, mqtt://host:port (default: $ECLOR_MQTT_URL, else the "
+        "embedded broker of `eclor serve`: %(default)s)",
+    )
+    parser.add_argument(
+        "--prefix",
+        default=os.environ.get("ECLOR_MQTT_PREFIX") or DEFAULT_PREFIX,
+        help="topic prefix (default: $ECLOR_MQTT_PREFIX or eclor)",
+    )
+    parser.add_argument("--lights", type=int, default=20, help="number of streetlights")
+    parser.add_argument(
+        "--light-prefix",
+        default="SL-AUD-",
+        help="id prefix of generated lights (default %(default)s)",
+    )
+    parser.add_argument(
+        "--light-ids",
+        type=_id_list,
+        default=None,
+        help="comma-separated light ids (replaces --lights)",
+    )
+    parser.add_argument(
+        "--sensors",
+        default="demo",
+        help=f"'demo', 'none', a count, or ID:kind,... (kinds: {', '.join(SENSOR_KINDS)})",
+    )
+    parser.add_argument("--period", type=float, default=10.0, help="telemetry period, seconds")
+    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of defective lamps")
+    parser.add_argument(
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        help="probability that an ack or telemetry message is lost",
+    )
+    parser.add_argument("--never-ack", type=_id_list, default=[], help="lights that never ack")
+    parser.add_argument("--silent", type=_id_list, default=[], help="devices that send nothing")
+    parser.add_argument("--nominal-power", type=float, default=70.0, help="lamp power in W")
+    parser.add_argument("--gateway-id", default=None, help="id of the fleet's own status topic")
+    parser.add_argument(
+        "--always-open", action="store_true", help="waste centres open around the clock"
+    )
+    parser.add_argument(
+        "--full-speed", action="store_true", help="telemetry back to back (benchmarks)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="stop cleanly after this many seconds"
+    )
+    parser.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``eclor fleet``: run the simulator until Ctrl-C, SIGTERM or ``--duration``."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        sensors = parse_sensor_spec(args.sensors)
+        parse_mqtt_url(args.url)
+    except ValueError as exc:
+        print(f"eclor fleet: {exc}")
+        return 2
+    lights = args.light_ids if args.light_ids else default_light_ids(args.lights, args.light_prefix)
+
+    async def play() -> None:
+        fleet = Fleet(
+            args.url,
+            args.prefix,
+            lights=lights,
+            sensors=sensors,
+            period=args.period,
+            seed=args.seed,
+            fault_rate=args.fault_rate,
+            drop_rate=args.drop_rate,
+            never_ack=args.never_ack,
+            silent=args.silent,
+            full_speed=args.full_speed,
+            nominal_power_w=args.nominal_power,
+            gateway_id=args.gateway_id,
+            always_open=args.always_open,
+        )
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, lambda: asyncio.ensure_future(fleet.stop()))
+        if args.duration is not None:
+            loop.call_later(args.duration, lambda: asyncio.ensure_future(fleet.stop()))
+        await fleet.run()
+        logger.info("fleet stats: %s", fleet.stats)
+
+    try:
+        asyncio.run(play())
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -22,6 +22,7 @@ from app.db import make_engine, write_session  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from tests.mqtt_fixtures import embedded_broker, mqtt_url, topic_prefix  # noqa: E402,F401  (shared MQTT fixtures)
 
 PG_URL = os.environ.get("ECLOR_TEST_DATABASE_URL", "")
 SEED_TABLES = {"territories", "communes", "alembic_version"}
@@ -202,7 +203,7 @@ def personas(app, engine: Engine, settings: Settings) -> Iterator[dict[str, Pers
             return made[key]
 
     yield Lazy()  # type: ignore[misc]
-    for persona in made.values():
+    for persona in reversed(list(made.values())):  # last opened, first closed: Litestar test clients of one app must exit in that order
         persona.client.__exit__(None, None, None)
 
 

@@ -1,0 +1,587 @@
+"""Neighbour sharing: the loan calendar, gifts, lapsing ads, reminders and "looking for" requests.
+
+- The calendar never double-books: a loan request reads the item's holding
+  loans and inserts its own inside one write transaction that first locks
+  the item row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write
+  transactions are already serialised), so two concurrent requests for
+  overlapping dates cannot both succeed.
+- Ads lapse 30 days after they were published or last renewed: a lapsed ad
+  is simply no longer listed (the query compares ``expires_at`` with now).
+- Reminders (the day before pick-up, on the due date, when overdue) are
+  sent by an hourly sweep job; each one is recorded in ``sharing_reminders``
+  under a unique key before it is queued, so it goes out once however many
+  times the sweep runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.db import utcnow, write_session
+from app.demo import demo_loader
+from app.i18n import gettext as _
+from app.jobs import JobContext, enqueue, job_handler
+from app.models.accounts import User
+from app.models.sharing import (
+    HOLDING_STATES,
+    CategoryWatch,
+    ItemReport,
+    Loan,
+    LoanMessage,
+    LoanReminder,
+    SharedItem,
+    SharedPhoto,
+    WantedRequest,
+)
+from app.notify import notify
+from app.privacy import privacy_eraser, privacy_exporter
+
+PARIS = ZoneInfo("Europe/Paris")
+LAPSE = timedelta(days=30)
+BOOKING_HORIZON_DAYS = 120
+TOPIC = "sharing"
+
+CATEGORIES: dict[str, str] = {
+    "tools": "Outils, bricolage",
+    "garden": "Jardin",
+    "kitchen": "Cuisine, réception",
+    "kids": "Enfants, puériculture",
+    "sports": "Sport, loisirs",
+    "books": "Livres, jeux",
+    "electronics": "Électronique",
+    "furniture": "Meubles, maison",
+    "clothes": "Vêtements",
+    "other": "Autre",
+}
+CONDITIONS: dict[str, str] = {
+    "new": "Neuf",
+    "good": "Bon état",
+    "fair": "État correct",
+    "worn": "Usé mais fonctionne",
+}
+LOAN_LABELS = {
+    "requested": "Demandé",
+    "accepted": "Accepté",
+    "picked_up": "En cours",
+    "returned": "Rendu",
+    "declined": "Refusé",
+    "cancelled": "Annulé",
+    "reserved": "Réservé",
+    "handed_over": "Donné",
+}
+
+
+class SharingError(ValueError):
+    """A request that cannot be honoured; the message is French, for the person."""
+
+
+def local_today(now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(PARIS).date()
+
+
+# --- ads --------------------------------------------------------------------------------------
+
+def publish(session: Session, item: SharedItem, now: datetime | None = None) -> SharedItem:
+    now = now or utcnow()
+    item.created_at = item.renewed_at = now
+    item.expires_at = now + LAPSE
+    session.add(item)
+    session.flush()
+    ensure_sweep(session, now)
+    return item
+
+
+def renew(item: SharedItem, now: datetime | None = None) -> None:
+    """Another 30 days from now (also brings a lapsed ad back)."""
+    now = now or utcnow()
+    if item.status not in ("active", "paused"):
+        raise SharingError(_("Cette annonce ne peut plus être renouvelée."))
+    item.renewed_at = now
+    item.expires_at = now + LAPSE
+
+
+def is_listed(item: SharedItem, now: datetime | None = None) -> bool:
+    return item.status == "active" and item.expires_at > (now or utcnow())
+
+
+def listed_filter(now: datetime):  # type: ignore[no-untyped-def]
+    return and_(SharedItem.status == "active", SharedItem.expires_at > now)
+
+
+def search(session: Session, *, q: str = "", category: str = "", commune: str = "", kind: str = "",
+           now: datetime | None = None, limit: int = 60) -> list[SharedItem]:
+    """Listed ads (active, not lapsed) matching the filters, newest first."""
+    now = now or utcnow()
+    stmt = select(SharedItem).where(listed_filter(now))
+    if q:
+        like = f"%{q.lower()[:80]}%"
+        stmt = stmt.where(or_(func.lower(SharedItem.title).like(like),
+                              func.lower(SharedItem.description).like(like)))
+    if category in CATEGORIES:
+        stmt = stmt.where(SharedItem.category == category)
+    if commune:
+        stmt = stmt.where(SharedItem.commune_insee == commune)
+    if kind in ("lend", "give"):
+        stmt = stmt.where(SharedItem.kind == kind)
+    return list(session.scalars(stmt.order_by(SharedItem.renewed_at.desc()).limit(limit)).all())  # type: ignore[attr-defined]
+
+
+def report_item(session: Session, item: SharedItem, reporter_id: int, reason: str) -> bool:
+    """Record a report of an abusive ad; False when this person already reported it."""
+    if session.scalars(select(ItemReport.id).where(ItemReport.item_id == item.id,
+                                                   ItemReport.reporter_id == reporter_id)).first():
+        return False
+    session.add(ItemReport(item_id=item.id, reporter_id=reporter_id, reason=reason[:500]))  # type: ignore[arg-type]
+    session.flush()
+    return True
+
+
+# --- loans ------------------------------------------------------------------------------------
+
+def _lock_item(session: Session, item_id: int) -> SharedItem:
+    item = session.scalars(select(SharedItem).where(SharedItem.id == item_id)
+                           .with_for_update().execution_options(populate_existing=True)).first()
+    if item is None:
+        raise SharingError(_("Cette annonce n'existe plus."))
+    return item
+
+
+def overlapping(session: Session, item_id: int, start: date, end: date, *, exclude: int | None = None) -> bool:
+    stmt = select(Loan.id).where(
+        Loan.item_id == item_id, Loan.kind == "loan", Loan.status.in_(HOLDING_STATES),  # type: ignore[attr-defined]
+        Loan.start_on <= end, Loan.end_on >= start,  # type: ignore[operator]
+    )
+    if exclude is not None:
+        stmt = stmt.where(Loan.id != exclude)
+    return session.scalars(stmt.limit(1)).first() is not None
+
+
+def booked_ranges(session: Session, item_id: int, today: date) -> list[tuple[date, date, str]]:
+    rows = session.execute(
+        select(Loan.start_on, Loan.end_on, Loan.status).where(
+            Loan.item_id == item_id, Loan.kind == "loan", Loan.status.in_(HOLDING_STATES),  # type: ignore[attr-defined]
+            Loan.end_on >= today,  # type: ignore[operator]
+        ).order_by(Loan.start_on)
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def request_loan(session: Session, item_id: int, borrower_id: int, start: date, end: date,
+                 message: str = "", now: datetime | None = None) -> Loan:
+    """Ask to borrow an object for [start, end] (both inclusive), in the caller's write transaction."""
+    now = now or utcnow()
+    today = local_today(now)
+    item = _lock_item(session, item_id)
+    if item.kind != "lend" or not is_listed(item, now):
+        raise SharingError(_("Cet objet n'est pas disponible au prêt."))
+    if item.owner_id == borrower_id:
+        raise SharingError(_("Vous ne pouvez pas emprunter votre propre objet."))
+    if start < today:
+        raise SharingError(_("La date de début est passée."))
+    if end < start:
+        raise SharingError(_("La date de retour doit suivre la date de début."))
+    if (end - start).days + 1 > item.max_days:
+        raise SharingError(_("Ce prêt est limité à %(n)s jours.") % {"n": item.max_days})
+    if start > today + timedelta(days=BOOKING_HORIZON_DAYS):
+        raise SharingError(_("On ne réserve pas plus de quatre mois à l'avance."))
+    if overlapping(session, item_id, start, end):
+        raise SharingError(_("L'objet est déjà réservé sur une partie de ces dates. Choisissez d'autres dates."))
+    loan = Loan(item_id=item_id, borrower_id=borrower_id, kind="loan", status="requested",
+                start_on=start, end_on=end, created_at=now, updated_at=now)
+    session.add(loan)
+    session.flush()
+    if message.strip():
+        session.add(LoanMessage(loan_id=loan.id, sender_id=borrower_id, body=message.strip()[:2000],  # type: ignore[arg-type]
+                                created_at=now))
+    notify(session, [item.owner_id], topic=TOPIC,
+           title=_("Demande de prêt : %(title)s") % {"title": item.title},
+           body=_("Du %(start)s au %(end)s. Acceptez ou refusez la demande.")
+           % {"start": start.strftime("%d/%m"), "end": end.strftime("%d/%m")},
+           url=f"/sharing/loans/{loan.id}", dedupe=f"loan-requested:{loan.id}")
+    return loan
+
+
+def reserve_gift(session: Session, item_id: int, taker_id: int, message: str = "",
+                 now: datetime | None = None) -> Loan:
+    now = now or utcnow()
+    item = _lock_item(session, item_id)
+    if item.kind != "give" or not is_listed(item, now):
+        raise SharingError(_("Ce don n'est plus disponible."))
+    if item.owner_id == taker_id:
+        raise SharingError(_("Vous ne pouvez pas réserver votre propre don."))
+    taken = session.scalars(select(Loan.id).where(Loan.item_id == item_id, Loan.kind == "gift",
+                                                  Loan.status == "reserved")).first()
+    if taken:
+        raise SharingError(_("Ce don est déjà réservé par un voisin."))
+    loan = Loan(item_id=item_id, borrower_id=taker_id, kind="gift", status="reserved",
+                created_at=now, updated_at=now)
+    session.add(loan)
+    session.flush()
+    if message.strip():
+        session.add(LoanMessage(loan_id=loan.id, sender_id=taker_id, body=message.strip()[:2000],  # type: ignore[arg-type]
+                                created_at=now))
+    notify(session, [item.owner_id], topic=TOPIC,
+           title=_("Votre don est réservé : %(title)s") % {"title": item.title},
+           body=_("Convenez d'un moment pour le remettre."), url=f"/sharing/loans/{loan.id}",
+           dedupe=f"gift-reserved:{loan.id}")
+    return loan
+
+
+# Who may do what: action -> (allowed states, new state, actor: owner / borrower / either).
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "accept": (("requested",), "accepted", "owner"),
+    "decline": (("requested",), "declined", "owner"),
+    "cancel": (("requested", "accepted", "reserved"), "cancelled", "either"),
+    "pickup": (("accepted",), "picked_up", "owner"),
+    "return": (("picked_up",), "returned", "owner"),
+    "handover": (("reserved",), "handed_over", "owner"),
+}
+
+
+def move_loan(session: Session, loan_id: int, actor_id: int, action: str, now: datetime | None = None) -> Loan:
+    """Change a loan's state if ``actor_id`` may; raises SharingError otherwise (nothing changes)."""
+    now = now or utcnow()
+    if action not in TRANSITIONS:
+        raise SharingError(_("Action inconnue."))
+    loan = session.get(Loan, loan_id, populate_existing=True)
+    if loan is None:
+        raise SharingError(_("Ce prêt n'existe pas."))
+    item = _lock_item(session, loan.item_id)
+    session.refresh(loan)
+    states, target, actor = TRANSITIONS[action]
+    is_owner, is_borrower = item.owner_id == actor_id, loan.borrower_id == actor_id
+    if not (is_owner or is_borrower):
+        raise SharingError(_("Ce prêt ne vous concerne pas."))
+    if (actor == "owner" and not is_owner) or (actor == "borrower" and not is_borrower):
+        raise SharingError(_("Seul le propriétaire de l'objet peut faire cela."))
+    if loan.status not in states:
+        raise SharingError(_("Ce prêt a déjà changé d'état. Rechargez la page."))
+    loan.status = target
+    loan.updated_at = now
+    if target == "picked_up":
+        loan.picked_up_at = now
+    if target in ("returned", "handed_over"):
+        loan.returned_at = now
+    if target == "handed_over":
+        item.status = "given"
+        session.add(item)
+    session.add(loan)
+    other = loan.borrower_id if is_owner else item.owner_id
+    titles = {
+        "accepted": _("Prêt accepté : %(title)s"),
+        "declined": _("Prêt refusé : %(title)s"),
+        "cancelled": _("Annulé : %(title)s"),
+        "picked_up": _("Objet remis : %(title)s"),
+        "returned": _("Objet rendu : %(title)s"),
+        "handed_over": _("Don remis : %(title)s"),
+    }
+    notify(session, [other], topic=TOPIC, title=titles[target] % {"title": item.title},
+           body=_("Voir le détail et les messages."), url=f"/sharing/loans/{loan.id}",
+           dedupe=f"loan-{target}:{loan.id}")
+    if target == "accepted":
+        ensure_sweep(session, now)
+    return loan
+
+
+def extend_loan(session: Session, loan_id: int, actor_id: int, new_end: date, now: datetime | None = None) -> Loan:
+    """Move the return date later, only when no other reservation follows in the way."""
+    now = now or utcnow()
+    loan = session.get(Loan, loan_id, populate_existing=True)
+    if loan is None or loan.kind != "loan":
+        raise SharingError(_("Ce prêt n'existe pas."))
+    item = _lock_item(session, loan.item_id)
+    session.refresh(loan)
+    if actor_id not in (loan.borrower_id, item.owner_id):
+        raise SharingError(_("Ce prêt ne vous concerne pas."))
+    if loan.status not in ("accepted", "picked_up"):
+        raise SharingError(_("Seul un prêt en cours peut être prolongé."))
+    assert loan.start_on is not None and loan.end_on is not None
+    if new_end <= loan.end_on:
+        raise SharingError(_("La nouvelle date de retour doit être après l'actuelle."))
+    if (new_end - loan.start_on).days + 1 > item.max_days * 2:
+        raise SharingError(_("Prolongation trop longue (%(n)s jours au plus en tout).") % {"n": item.max_days * 2})
+    if overlapping(session, item.id, loan.end_on + timedelta(days=1), new_end, exclude=loan.id):  # type: ignore[arg-type]
+        raise SharingError(_("Impossible de prolonger : un voisin a réservé l'objet juste après."))
+    loan.end_on = new_end
+    loan.updated_at = now
+    session.add(loan)
+    other = item.owner_id if actor_id == loan.borrower_id else loan.borrower_id
+    notify(session, [other], topic=TOPIC, title=_("Prêt prolongé : %(title)s") % {"title": item.title},
+           body=_("Nouvelle date de retour : %(d)s.") % {"d": new_end.strftime("%d/%m/%Y")},
+           url=f"/sharing/loans/{loan.id}", dedupe=f"loan-extended:{loan.id}:{new_end.isoformat()}")
+    return loan
+
+
+def post_message(session: Session, loan_id: int, sender_id: int, body: str, now: datetime | None = None) -> LoanMessage:
+    now = now or utcnow()
+    body = body.strip()
+    if not body:
+        raise SharingError(_("Le message est vide."))
+    if len(body) > 2000:
+        raise SharingError(_("Le message est trop long (2000 caractères au plus)."))
+    loan = session.get(Loan, loan_id)
+    item = session.get(SharedItem, loan.item_id) if loan else None
+    if loan is None or item is None or sender_id not in (loan.borrower_id, item.owner_id):
+        raise SharingError(_("Ce prêt ne vous concerne pas."))
+    message = LoanMessage(loan_id=loan_id, sender_id=sender_id, body=body, created_at=now)
+    session.add(message)
+    session.flush()
+    other = item.owner_id if sender_id == loan.borrower_id else loan.borrower_id
+    notify(session, [other], topic=TOPIC, title=_("Nouveau message : %(title)s") % {"title": item.title},
+           body=body[:140], url=f"/sharing/loans/{loan_id}", dedupe=f"loan-message:{message.id}")
+    return message
+
+
+# --- "looking for" ----------------------------------------------------------------------------
+
+def post_wanted(session: Session, wanted: WantedRequest, now: datetime | None = None) -> int:
+    """Publish a request and tell the neighbours who follow its category; returns how many were told."""
+    now = now or utcnow()
+    wanted.created_at = now
+    wanted.expires_at = now + LAPSE
+    session.add(wanted)
+    session.flush()
+    watchers = session.scalars(
+        select(CategoryWatch.user_id).join(User, User.id == CategoryWatch.user_id)
+        .where(CategoryWatch.category == wanted.category, CategoryWatch.user_id != wanted.user_id,
+               User.is_active)
+    ).all()
+    notify(session, watchers, topic=TOPIC,
+           title=_("Un voisin cherche : %(title)s") % {"title": wanted.title},
+           body=wanted.description[:140] or _("Vous pouvez peut-être l'aider."),
+           url=f"/sharing/wanted/{wanted.id}", dedupe=f"wanted:{wanted.id}")
+    return len(watchers)
+
+
+def set_watches(session: Session, user_id: int, categories: Sequence[str]) -> None:
+    chosen = {c for c in categories if c in CATEGORIES}
+    current = set(session.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user_id)).all())
+    for category in current - chosen:
+        row = session.get(CategoryWatch, (user_id, category))
+        if row is not None:
+            session.delete(row)
+    for category in chosen - current:
+        session.add(CategoryWatch(user_id=user_id, category=category))
+
+
+# --- reminders --------------------------------------------------------------------------------
+
+def _remind_once(session: Session, loan: Loan, kind: str, for_date: date, now: datetime) -> bool:
+    """Record the reminder; False when it was already sent (so nothing is queued twice)."""
+    if session.scalars(select(LoanReminder.id).where(
+            LoanReminder.loan_id == loan.id, LoanReminder.kind == kind, LoanReminder.for_date == for_date)).first():
+        return False
+    try:
+        with session.begin_nested():
+            session.add(LoanReminder(loan_id=loan.id, kind=kind, for_date=for_date, sent_at=now))  # type: ignore[arg-type]
+    except IntegrityError:
+        return False  # another sweep recorded it first
+    return True
+
+
+def send_reminders(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Reminders due now (day before pick-up, due date, overdue), each sent once; returns counts."""
+    now = now or utcnow()
+    today = local_today(now)
+    sent = {"pickup_eve": 0, "due": 0, "overdue": 0}
+    rows = session.execute(
+        select(Loan, SharedItem).join(SharedItem, SharedItem.id == Loan.item_id).where(
+            Loan.kind == "loan",
+            or_(
+                and_(Loan.status == "accepted", Loan.start_on == today + timedelta(days=1)),
+                and_(Loan.status == "picked_up", Loan.end_on <= today),  # type: ignore[operator]
+            ),
+        )
+    ).all()
+    for loan, item in rows:
+        assert loan.end_on is not None
+        if loan.status == "accepted":
+            if _remind_once(session, loan, "pickup_eve", loan.start_on, now):  # type: ignore[arg-type]
+                notify(session, [loan.borrower_id, item.owner_id], topic=TOPIC,
+                       title=_("Demain : %(title)s") % {"title": item.title},
+                       body=_("Le prêt commence demain. Convenez de l'heure de remise."),
+                       url=f"/sharing/loans/{loan.id}", dedupe=f"loan-eve:{loan.id}:{loan.start_on}")
+                sent["pickup_eve"] += 1
+        elif loan.end_on == today:
+            if _remind_once(session, loan, "due", loan.end_on, now):
+                notify(session, [loan.borrower_id], topic=TOPIC,
+                       title=_("À rendre aujourd'hui : %(title)s") % {"title": item.title},
+                       body=_("Pensez à rapporter l'objet à son propriétaire."),
+                       url=f"/sharing/loans/{loan.id}", dedupe=f"loan-due:{loan.id}:{loan.end_on}")
+                sent["due"] += 1
+        elif _remind_once(session, loan, "overdue", loan.end_on, now):
+            notify(session, [loan.borrower_id, item.owner_id], topic=TOPIC,
+                   title=_("En retard : %(title)s") % {"title": item.title},
+                   body=_("La date de retour est passée (%(d)s). Rendez l'objet ou demandez une prolongation.")
+                   % {"d": loan.end_on.strftime("%d/%m")},
+                   url=f"/sharing/loans/{loan.id}", urgency="high",
+                   dedupe=f"loan-overdue:{loan.id}:{loan.end_on}")
+            sent["overdue"] += 1
+    return sent
+
+
+def warn_lapsing(session: Session, now: datetime | None = None) -> int:
+    """Tell owners three days before their ad lapses (once per expiry date)."""
+    now = now or utcnow()
+    items = session.scalars(select(SharedItem).where(
+        SharedItem.status == "active", SharedItem.expires_at > now,
+        SharedItem.expires_at <= now + timedelta(days=3))).all()
+    for item in items:
+        notify(session, [item.owner_id], topic=TOPIC,
+               title=_("Votre annonce expire bientôt : %(title)s") % {"title": item.title},
+               body=_("Renouvelez-la pour la garder visible 30 jours de plus."),
+               url=f"/sharing/items/{item.id}", dedupe=f"item-lapse:{item.id}:{item.expires_at.date()}")
+    return len(items)
+
+
+SWEEP_KIND = "sharing.sweep"
+
+
+def ensure_sweep(session: Session, now: datetime | None = None) -> None:
+    """Make sure the hourly sweep is scheduled (one job per hour, whoever asks)."""
+    now = now or utcnow()
+    slot = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    enqueue(session, SWEEP_KIND, {}, run_at=slot, dedupe_key=f"{SWEEP_KIND}:{slot:%Y%m%d%H}")
+
+
+@job_handler(SWEEP_KIND)
+def run_sweep(ctx: JobContext, payload: dict[str, object]) -> None:
+    now = utcnow()
+    with write_session(ctx.engine) as session:
+        send_reminders(session, now)
+        warn_lapsing(session, now)
+        open_loans = session.scalars(select(Loan.id).where(
+            Loan.status.in_(("accepted", "picked_up"))).limit(1)).first()  # type: ignore[attr-defined]
+        live_ads = session.scalars(select(SharedItem.id).where(SharedItem.status == "active").limit(1)).first()
+        if open_loans or live_ads:
+            ensure_sweep(session, now)
+
+
+def user_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    rows = session.execute(select(User.id, User.display_name, User.email).where(User.id.in_(list(set(ids))))).all()  # type: ignore[union-attr]
+    return {r[0]: (r[1] or r[2].split("@")[0]) for r in rows}
+
+
+
+# --- privacy ----------------------------------------------------------------------------------
+
+def _row(obj: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in obj.model_dump().items()}
+
+
+def _photo_paths(names: Sequence[str], media_dir: Path) -> list[Path]:
+    from app import images
+
+    paths = []
+    for name in names:
+        try:
+            paths.append(images.open_path(name, media_dir))
+        except (images.InvalidPhotoName, FileNotFoundError):
+            continue
+    return paths
+
+
+@privacy_exporter("sharing")
+def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
+    items = session.scalars(select(SharedItem).where(SharedItem.owner_id == user_id)).all()
+    photos = session.scalars(select(SharedPhoto).where(
+        SharedPhoto.item_id.in_([i.id for i in items]))).all() if items else []  # type: ignore[attr-defined]
+    data = {
+        "items": [_row(i) for i in items],
+        "photos": [_row(p) for p in photos],
+        "loans_as_borrower": [_row(ln) for ln in session.scalars(select(Loan).where(Loan.borrower_id == user_id))],
+        "messages_sent": [_row(m) for m in session.scalars(select(LoanMessage).where(LoanMessage.sender_id == user_id))],
+        "wanted": [_row(w) for w in session.scalars(select(WantedRequest).where(WantedRequest.user_id == user_id))],
+        "followed_categories": list(session.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user_id))),
+        "reports_made": [_row(r) for r in session.scalars(select(ItemReport).where(ItemReport.reporter_id == user_id))],
+    }
+    return data, _photo_paths([p.display_name for p in photos], media_dir)
+
+
+@privacy_eraser("sharing")
+def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
+    """Tell the other party of open loans, then delete the person's ads, loans, messages and requests."""
+    own_items = select(SharedItem.id).where(SharedItem.owner_id == user_id)
+    open_loans = session.execute(select(Loan, SharedItem).join(SharedItem, SharedItem.id == Loan.item_id).where(
+        Loan.status.in_(("requested", "accepted", "picked_up", "reserved")),  # type: ignore[attr-defined]
+        or_(Loan.borrower_id == user_id, SharedItem.owner_id == user_id))).all()
+    for loan, item in open_loans:
+        other = loan.borrower_id if item.owner_id == user_id else item.owner_id
+        notify(session, [other], topic=TOPIC, title=_("Prêt annulé : %(title)s") % {"title": item.title},
+               body=_("L'autre personne a supprimé son compte."), url="/sharing/mine")
+    photos = session.scalars(select(SharedPhoto).where(SharedPhoto.item_id.in_(own_items))).all()  # type: ignore[attr-defined]
+    files = _photo_paths([n for p in photos for n in (p.display_name, p.thumb_name)], media_dir)
+    loans = select(Loan.id).where(or_(Loan.borrower_id == user_id, Loan.item_id.in_(own_items)))  # type: ignore[attr-defined]
+    session.execute(delete(LoanMessage).where(or_(LoanMessage.loan_id.in_(loans), LoanMessage.sender_id == user_id)))  # type: ignore[attr-defined]
+    session.execute(delete(LoanReminder).where(LoanReminder.loan_id.in_(loans)))  # type: ignore[attr-defined]
+    session.execute(delete(Loan).where(Loan.id.in_(loans)))  # type: ignore[union-attr]
+    session.execute(delete(ItemReport).where(or_(ItemReport.reporter_id == user_id, ItemReport.item_id.in_(own_items))))  # type: ignore[attr-defined]
+    session.execute(delete(SharedPhoto).where(SharedPhoto.item_id.in_(own_items)))  # type: ignore[attr-defined]
+    session.execute(delete(SharedItem).where(SharedItem.owner_id == user_id))
+    session.execute(delete(WantedRequest).where(WantedRequest.user_id == user_id))
+    session.execute(delete(CategoryWatch).where(CategoryWatch.user_id == user_id))
+    return files
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+# (owner, kind, title, category, condition, commune, description, motif, colours)
+DEMO_ITEMS = [
+    ("habitant@eclor.test", "lend", "Perceuse à percussion", "tools", "good", "57038",
+     "Perceuse Bosch 700 W avec coffret de forets béton et bois.", "box", ((225, 232, 240), (40, 110, 60))),
+    ("habitant@eclor.test", "lend", "Tente 4 places", "sports", "fair", "57038",
+     "Tente familiale, montage en 10 minutes. Idéale pour un week-end.", "box", ((220, 236, 224), (60, 130, 80))),
+    ("voisine@eclor.test", "lend", "Appareil à raclette 8 personnes", "kitchen", "good", "54580",
+     "Avec grill. Rendu propre, merci !", "box", ((245, 232, 220), (150, 60, 40))),
+    ("voisine@eclor.test", "give", "Poussette pliable", "kids", "good", "54580",
+     "Poussette légère, servie pour un enfant. À venir chercher.", "box", ((238, 228, 245), (110, 70, 150))),
+    ("frontalier@eclor.test", "lend", "Taille-haie électrique", "garden", "good", "57602",
+     "Lame de 55 cm, rallonge fournie.", "box", ((228, 242, 222), (70, 140, 50))),
+    ("frontalier@eclor.test", "give", "Lot de romans policiers", "books", "worn", "57602",
+     "Une vingtaine de poches, à donner ensemble.", "box", ((245, 240, 225), (170, 120, 40))),
+]
+
+
+@demo_loader(order=71)
+def load_demo(session: Session, rng: Any) -> str | None:
+    from app.shops import demo_photo, demo_store
+
+    now = utcnow()
+    created: dict[str, SharedItem] = {}
+    for owner_email, kind, title, category, condition, commune, description, motif, colours in DEMO_ITEMS:
+        owner = session.scalars(select(User).where(User.email == owner_email)).first()
+        if owner is None or session.scalars(select(SharedItem.id).where(
+                SharedItem.owner_id == owner.id, SharedItem.title == title)).first():
+            continue
+        item = SharedItem(owner_id=owner.id, kind=kind, title=title, category=category, condition=condition,  # type: ignore[arg-type]
+                          commune_insee=commune, description=description, max_days=7,
+                          availability="le soir et le week-end", expires_at=now)
+        publish(session, item, now - timedelta(days=rng.randint(1, 12)))
+        display, thumb, width, height = demo_store(demo_photo(title[:22], colours[0], colours[1], motif, rng))
+        session.add(SharedPhoto(item_id=item.id, display_name=display, thumb_name=thumb, width=width,  # type: ignore[arg-type]
+                                height=height))
+        created[title] = item
+    if not created:
+        return None
+    julien = session.scalars(select(User).where(User.email == "habitant@eclor.test")).first()
+    camille = session.scalars(select(User).where(User.email == "voisine@eclor.test")).first()
+    raclette = created.get("Appareil à raclette 8 personnes")
+    if julien is not None and camille is not None and raclette is not None:
+        start = local_today(now) + timedelta(days=3)
+        loan = request_loan(session, raclette.id, julien.id, start, start + timedelta(days=1),  # type: ignore[arg-type]
+                            "Bonjour Camille, pour une soirée entre amis samedi. Merci !", now)
+        move_loan(session, loan.id, camille.id, "accept", now)  # type: ignore[arg-type]
+        post_message(session, loan.id, camille.id, "Avec plaisir ! Passez vendredi après 18 h.", now)  # type: ignore[arg-type]
+        session.add(CategoryWatch(user_id=camille.id, category="garden"))  # type: ignore[arg-type]
+        post_wanted(session, WantedRequest(user_id=julien.id, title="Échelle 3 plans", category="tools",  # type: ignore[arg-type]
+                                           commune_insee="57038", description="Pour nettoyer les gouttières, un samedi.",
+                                           expires_at=now), now)
+    return f"{len(created)} shared objects, a loan and a request"

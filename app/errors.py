@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,9 @@ from app.templating import page
 log = logging.getLogger("eclor.errors")
 
 API_PREFIXES = ("/open311/", "/api/", "/ngsi-ld/", "/push/", "/healthz", "/schema")
+
+# Protocols with their own error format (e.g. Open311): path prefix -> fn(request, status, message).
+ERROR_RENDERERS: dict[str, Callable[[Request[Any, Any, Any], int, str], Response[Any]]] = {}
 
 TITLES = {
     400: "Demande incorrecte",
@@ -63,6 +67,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     # Only messages written for people (French, from Eclor's code) are shown; framework details are not.
     if detail and status < 500 and _looks_human(detail):
         message = _(detail)
+    for prefix, render in ERROR_RENDERERS.items():
+        if request.url.path.startswith(prefix):
+            return render(request, status, message)
     if _is_api(request):
         return Response({"status_code": status, "detail": message}, status_code=status,
                         media_type=MediaType.JSON, headers=headers)

@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.utils.sync import AsyncCallable
 from litestar.contrib.jinja import JinjaTemplateEngine
 from sqlalchemy.engine import Engine
 
@@ -28,6 +29,22 @@ from app.templating import STATIC, make_environment
 from app.web import EclorMiddleware
 
 os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
+
+
+def _single_thread_wrapper(app: Litestar) -> None:
+    """Undo a double ``sync_to_thread`` wrapping of sync handlers that share a path.
+
+    Litestar re-registers the handlers already on a path when a handler for
+    another method is added to it, and wraps a sync handler once more each
+    time: it would then answer with an un-awaited coroutine. Keep one wrapper.
+    """
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            fn = getattr(handler, "_fn", None)
+            while isinstance(fn, AsyncCallable) and isinstance(fn.func, AsyncCallable):
+                fn = fn.func
+            if fn is not None:
+                handler._fn = fn
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Litestar:
@@ -67,6 +84,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         debug=False,
         logging_config=None,
     )
+    _single_thread_wrapper(app)
     # Outermost layer, around routing and the exception handler, so that every
     # response (404s and errors included) gets the security headers and the locale.
     app.asgi_handler = EclorMiddleware(app.asgi_handler, settings=settings, engine=engine)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +22,30 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class SettingsError(RuntimeError):
     """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+class OIDCProvider(BaseModel):
+    """One OpenID Connect provider (FranceConnect, the authority's own identity provider...).
+
+    ``issuer`` is enough when the provider publishes
+    ``{issuer}/.well-known/openid-configuration``; ``discovery_url`` overrides
+    where that document is read. ``role`` is the Eclor role given to accounts
+    created through this provider.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    label: str = Field(min_length=1, max_length=80)
+    issuer: str = ""
+    discovery_url: str = ""
+    client_id: str = Field(min_length=1)
+    client_secret: str = ""
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    role: Literal["resident", "merchant", "staff", "admin"] = "resident"
+    token_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = "client_secret_basic"
+
+    @property
+    def metadata_url(self) -> str:
+        return self.discovery_url or self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
 class Settings(BaseSettings):
@@ -60,6 +84,10 @@ class Settings(BaseSettings):
     # Sessions.
     session_idle_minutes: int = 60 * 24 * 7
     session_absolute_days: int = 30
+
+    # Accounts: password reset links, OpenID Connect providers (a JSON list, see OIDCProvider).
+    password_reset_minutes: int = 30
+    oidc_providers: list[OIDCProvider] = Field(default_factory=list)
 
     # Worker.
     worker_lease_seconds: int = 60

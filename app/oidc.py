@@ -1,0 +1,288 @@
+"""OpenID Connect sign-in (FranceConnect, the authority's identity provider...), through authlib.
+
+The one module that talks to authlib and to providers:
+
+- ``begin()`` starts an authorization code flow with PKCE (S256): it keeps
+  ``state``, ``nonce`` (43 characters each) and the code verifier server-side
+  in ``oidc_logins``, bound to the browser by a random cookie, and returns the
+  provider's authorization URL.
+- ``finish()`` takes the callback: the state must match a row made for this
+  browser and this provider (the row is deleted on first use), the code is
+  exchanged with the verifier, and the ID token's signature (the provider's
+  JWKS), ``iss``, ``aud`` (and ``azp``), ``exp``, ``iat`` and ``nonce`` are
+  verified before anything else is read from it.
+- ``account_for()`` finds the account bound to (issuer, subject), or creates
+  one; it never links an account because an e-mail address matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.oidc.core import CodeIDToken
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from app import auth
+from app.db import utcnow
+from app.models.accounts import Identity, OIDCLogin, User
+from app.settings import OIDCProvider, Settings
+
+log = logging.getLogger("eclor.oidc")
+
+BINDING_COOKIE = "eclor_oidc"
+LOGIN_TTL = timedelta(minutes=10)
+LEEWAY_S = 60
+HTTP_TIMEOUT_S = 10.0
+METADATA_TTL_S = 3600.0
+# Asymmetric signatures only: an ID token signed with the client secret (HS*) or unsigned is refused.
+ALLOWED_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+
+
+class OIDCError(Exception):
+    """The sign-in cannot go on; ``reason`` is for the log, the person gets a French message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VerifiedLogin:
+    provider: OIDCProvider
+    issuer: str
+    subject: str
+    claims: dict[str, Any]
+    next_url: str
+    link_user_id: int | None
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def providers(settings: Settings) -> list[OIDCProvider]:
+    return list(settings.oidc_providers)
+
+
+def provider(settings: Settings, name: str) -> OIDCProvider | None:
+    return next((p for p in settings.oidc_providers if p.name == name), None)
+
+
+def redirect_uri(settings: Settings, prov: OIDCProvider) -> str:
+    return f"{settings.base_url.rstrip('/')}/login/oidc/{prov.name}/callback"
+
+
+# --- provider metadata and keys (cached per process) ------------------------------------
+
+_cache_lock = threading.Lock()
+_metadata: dict[str, tuple[float, dict[str, Any]]] = {}
+_jwks: dict[str, dict[str, Any]] = {}
+
+
+def metadata(prov: OIDCProvider) -> dict[str, Any]:
+    """The provider's discovery document (cached for an hour)."""
+    url = prov.metadata_url
+    with _cache_lock:
+        cached = _metadata.get(url)
+    if cached and time.monotonic() - cached[0] < METADATA_TTL_S:
+        return cached[1]
+    try:
+        resp = httpx.get(url, timeout=HTTP_TIMEOUT_S, follow_redirects=False)
+        resp.raise_for_status()
+        doc = resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise OIDCError(f"discovery failed for {prov.name}: {exc}") from exc
+    for key in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"):
+        if not isinstance(doc.get(key), str):
+            raise OIDCError(f"discovery document of {prov.name} lacks {key}")
+    if prov.issuer and doc["issuer"].rstrip("/") != prov.issuer.rstrip("/"):
+        raise OIDCError(f"discovery issuer {doc['issuer']!r} is not the configured {prov.issuer!r}")
+    with _cache_lock:
+        _metadata[url] = (time.monotonic(), doc)
+    return doc
+
+
+def _key_set(meta: dict[str, Any], *, refresh: bool = False) -> KeySet:
+    uri = meta["jwks_uri"]
+    with _cache_lock:
+        data = None if refresh else _jwks.get(uri)
+    if data is None:
+        try:
+            resp = httpx.get(uri, timeout=HTTP_TIMEOUT_S, follow_redirects=False)
+            resp.raise_for_status()
+            data = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise OIDCError(f"JWKS fetch failed: {exc}") from exc
+        with _cache_lock:
+            _jwks[uri] = data
+    return KeySet.import_key_set(data)
+
+
+# --- the flow ----------------------------------------------------------------------------------
+
+def begin(session: Session, settings: Settings, prov: OIDCProvider, *, browser_token: str,
+          next_url: str = "/", link_user_id: int | None = None) -> str:
+    """Record a pending sign-in and return the provider's authorization URL."""
+    meta = metadata(prov)
+    state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64)
+    now = utcnow()
+    session.execute(delete(OIDCLogin).where(OIDCLogin.expires_at < now))
+    session.add(OIDCLogin(
+        id=_digest(state), provider=prov.name, nonce=nonce, code_verifier=verifier,
+        browser=_digest(browser_token), next_url=next_url[:500], link_user_id=link_user_id,
+        created_at=now, expires_at=now + LOGIN_TTL,
+    ))
+    return add_params_to_uri(meta["authorization_endpoint"], [
+        ("response_type", "code"),
+        ("client_id", prov.client_id),
+        ("redirect_uri", redirect_uri(settings, prov)),
+        ("scope", " ".join(prov.scopes)),
+        ("state", state),
+        ("nonce", nonce),
+        ("code_challenge", create_s256_code_challenge(verifier)),
+        ("code_challenge_method", "S256"),
+    ])
+
+
+def take_login(session: Session, prov: OIDCProvider, state: str, browser_token: str | None) -> OIDCLogin:
+    """The pending sign-in of this state, deleted now (single use); refused if it is not this browser's."""
+    if not state or len(state) > 200:
+        raise OIDCError("missing state")
+    row = session.get(OIDCLogin, _digest(state))
+    if row is None:
+        raise OIDCError("unknown or already used state")
+    session.delete(row)
+    session.flush()
+    if row.provider != prov.name:
+        raise OIDCError("state was issued for another provider")
+    if row.expires_at <= utcnow():
+        raise OIDCError("state expired")
+    if not browser_token or not secrets.compare_digest(row.browser, _digest(browser_token)):
+        raise OIDCError("state is bound to another browser")
+    return row
+
+
+def exchange_and_verify(settings: Settings, prov: OIDCProvider, login: OIDCLogin, code: str) -> VerifiedLogin:
+    """Trade the code for tokens (with the PKCE verifier) and verify the ID token."""
+    if not code or len(code) > 2000:
+        raise OIDCError("missing code")
+    meta = metadata(prov)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri(settings, prov),
+            "code_verifier": login.code_verifier}
+    auth_: tuple[str, str] | None = None
+    if prov.token_auth_method == "client_secret_basic":
+        auth_ = (prov.client_id, prov.client_secret)
+    else:
+        form["client_id"] = prov.client_id
+        if prov.token_auth_method == "client_secret_post":
+            form["client_secret"] = prov.client_secret
+    try:
+        resp = httpx.post(meta["token_endpoint"], data=form, auth=auth_, timeout=HTTP_TIMEOUT_S,
+                          headers={"accept": "application/json"}, follow_redirects=False)
+        token = resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise OIDCError(f"token request failed: {exc}") from exc
+    if resp.status_code != 200 or not isinstance(token, dict):
+        raise OIDCError(f"token request refused ({resp.status_code}): {str(token)[:200]}")
+    id_token = token.get("id_token")
+    if not isinstance(id_token, str):
+        raise OIDCError("no id_token in the token response")
+    claims = verify_id_token(meta, prov, id_token, nonce=login.nonce, access_token=token.get("access_token"))
+    return VerifiedLogin(prov, claims["iss"], str(claims["sub"]), claims, login.next_url, login.link_user_id)
+
+
+def verify_id_token(meta: dict[str, Any], prov: OIDCProvider, id_token: str, *, nonce: str,
+                    access_token: str | None = None) -> dict[str, Any]:
+    """Check the signature with the provider's keys, then iss, aud/azp, exp, iat and nonce."""
+    algs = [a for a in meta.get("id_token_signing_alg_values_supported", ALLOWED_ALGS) if a in ALLOWED_ALGS]
+    registry = JWSRegistry(algorithms=algs or ["RS256"])
+    try:
+        try:
+            decoded = jwt.decode(id_token, _key_set(meta), registry=registry)
+        except InvalidKeyIdError:
+            decoded = jwt.decode(id_token, _key_set(meta, refresh=True), registry=registry)
+    except (JoseError, ValueError) as exc:
+        raise OIDCError(f"ID token signature refused: {exc}") from exc
+    options: dict[str, Any] = {
+        "iss": {"essential": True, "value": meta["issuer"]},
+        "aud": {"essential": True, "value": prov.client_id},
+        "sub": {"essential": True},
+        "exp": {"essential": True},
+        "iat": {"essential": True},
+        "nonce": {"essential": True, "value": nonce},
+    }
+    params: dict[str, Any] = {"nonce": nonce, "client_id": prov.client_id}
+    if access_token:
+        params["access_token"] = access_token
+    id_claims = CodeIDToken(decoded.claims, decoded.header, options, params)
+    try:
+        id_claims.validate(leeway=LEEWAY_S)
+    except (JoseError, ValueError) as exc:
+        raise OIDCError(f"ID token claims refused: {exc}") from exc
+    if not isinstance(id_claims.get("sub"), str) or not id_claims["sub"] or len(id_claims["sub"]) > 255:
+        raise OIDCError("ID token subject is unusable")
+    return dict(id_claims)
+
+
+def account_for(session: Session, login: VerifiedLogin) -> User:
+    """The account bound to (issuer, subject); a new one if none (never matched by e-mail)."""
+    now = utcnow()
+    identity = session.scalars(
+        select(Identity).where(Identity.issuer == login.issuer, Identity.subject == login.subject)
+    ).first()
+    if login.link_user_id is not None:
+        if identity is not None and identity.user_id != login.link_user_id:
+            raise OIDCError("this identity already belongs to another account")
+        if identity is None:
+            session.add(Identity(user_id=login.link_user_id, provider=login.provider.name, issuer=login.issuer,
+                                 subject=login.subject, created_at=now, last_used_at=now))
+        user = session.get(User, login.link_user_id)
+        if user is None or not user.is_active:
+            raise OIDCError("the account to link is gone")
+        return user
+    if identity is not None:
+        user = session.get(User, identity.user_id)
+        if user is None or not user.is_active:
+            raise OIDCError("the account of this identity is disabled")
+        identity.last_used_at = now
+        session.add(identity)
+        return user
+    email = _new_account_email(session, login)
+    name = str(login.claims.get("given_name") or login.claims.get("name") or "")[:80]
+    user = auth.create_user(session, email, role=login.provider.role, display_name=name)
+    session.add(Identity(user_id=user.id, provider=login.provider.name, issuer=login.issuer,  # type: ignore[arg-type]
+                         subject=login.subject, created_at=now, last_used_at=now))
+    session.flush()
+    return user
+
+
+class EmailTaken(OIDCError):
+    """A password account already uses the provider's e-mail address: the person must link it themselves."""
+
+
+def _new_account_email(session: Session, login: VerifiedLogin) -> str:
+    email = login.claims.get("email")
+    if isinstance(email, str) and "@" in email and len(email) <= 254:
+        email = auth.normalise_email(email)
+        if session.scalars(select(User.id).where(User.email == email)).first() is not None:
+            raise EmailTaken("an account already uses this e-mail address")
+        return email
+    # No usable address from the provider: a unique placeholder the person can change later.
+    return f"{_digest(login.issuer + '|' + login.subject)[:24]}@oidc.invalid"

@@ -1,0 +1,92 @@
+"""The staff hub (/staff) and the administration of accounts (list, search, roles)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from app import accounts
+from app.auth import ADMIN, STAFF, current_user
+from app.i18n import gettext as _
+from app.models.accounts import ROLES, User
+from app.sections import STAFF_LINKS, staff_link
+from app.templating import page
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+PAGE_SIZE = 25
+ROLE_NAMES = {"resident": "Habitant", "merchant": "Commerçant", "staff": "Agent", "admin": "Administrateur"}
+
+staff_link(900, "/admin/users", "Comptes et rôles",
+           "Chercher une personne, changer son rôle.", roles=("admin",))
+
+
+@get("/staff", opt=STAFF, name="staff_hub")
+async def staff_hub(request: Request[Any, Any, Any]) -> Template:
+    user = current_user(request)
+    links = [link for link in STAFF_LINKS if not link.roles or user.role in link.roles]  # type: ignore[union-attr]
+    return page(request, "admin/staff.html", section="staff", links=links)
+
+
+def _users_page(request: Request[Any, Any, Any], db: Session, q: str, page_no: int, *, status_code: int = 200,
+                error: str = "", notice: str = "") -> Template:
+    q = q.strip()[:100]
+    query = select(User)
+    count = select(func.count()).select_from(User)
+    if q:
+        like = f"%{q.lower()}%"
+        cond = or_(func.lower(User.email).like(like), func.lower(User.display_name).like(like))
+        query = query.where(cond)
+        count = count.where(cond)
+    total = int(db.scalar(count) or 0)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page_no = min(max(1, page_no), pages)
+    users = db.scalars(query.order_by(User.email).offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+
+    def url(n: int) -> str:
+        params = {"q": q, "page": n} if q else {"page": n}
+        return "/admin/users?" + urlencode(params)
+
+    return page(request, "admin/users.html", status_code=status_code, section="staff", users=users, q=q,
+                page_no=page_no, pages=pages, total=total, roles=ROLES, role_names=ROLE_NAMES,
+                prev_url=url(page_no - 1) if page_no > 1 else "", next_url=url(page_no + 1) if page_no < pages else "",
+                back=url(page_no), error=error, notice=notice)
+
+
+@get("/admin/users", opt=ADMIN, sync_to_thread=True, name="admin_users")
+def admin_users(request: Request[Any, Any, Any], db: Session, q: str = "", page: str = "1",
+                changed: str = "") -> Template:
+    page_no = int(page) if page.isdigit() and len(page) < 7 else 1
+    notice = _("Le rôle a été changé ; la personne devra se reconnecter.") if changed == "1" else ""
+    return _users_page(request, db, q, page_no, notice=notice)
+
+
+@post("/admin/users/{user_id:int}/role", opt=ADMIN, sync_to_thread=True, name="admin_user_role")
+def admin_user_role(request: Request[Any, Any, Any], db: Session, user_id: int, data: Form) -> Template | Redirect:
+    target = db.get(User, user_id)
+    if target is None:
+        raise NotFoundException()
+    back = data.get("back", "/admin/users")
+    if not back.startswith("/admin/users"):
+        back = "/admin/users"
+    role = data.get("role", "")
+    if role not in ROLES:
+        return _users_page(request, db, "", 1, status_code=400, error=_("Rôle inconnu."))
+    if target.id == current_user(request).id:  # type: ignore[union-attr]
+        return _users_page(request, db, "", 1, status_code=400, error=_(
+            "Vous ne pouvez pas changer votre propre rôle : demandez à un autre administrateur."))
+    accounts.change_role(db, target, role)
+    db.commit()
+    sep = "&" if "?" in back else "?"
+    return Redirect(f"{back}{sep}changed=1", status_code=303)
+
+
+ROUTES = [staff_hub, admin_users, admin_user_role]

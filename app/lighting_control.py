@@ -1,0 +1,512 @@
+"""Lighting in the database: overrides, per-device commands, reconciliation, alarms, energy.
+
+Shared by the staff pages, the CLI (``eclor lights set``) and the worker. Every
+function takes a session inside the caller's write transaction, so a decision
+and its commands are committed together (outbox) and the relay publishes them.
+
+Commands
+--------
+A staff action on a group of thousands of lights is one override row and one
+``light_commands`` row per light. A new command for a light supersedes that
+light's open commands (never published again); a new override replaces the
+previous active override of its target. Each command carries ``expires_at``:
+the override's expiry, or a delivery window (:data:`COMMAND_TTL`) for
+open-ended overrides and program levels, after which it is never sent and a
+device refuses it. :func:`reconcile` compares each light's target with what its
+override or program asks for now and issues what differs, re-issuing a command
+that expired while the light was unreachable once the light reports again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlmodel import Session
+
+from app import lighting
+from app.i18n import gettext as _
+from app.lighting import Calendar, LightingError, Position, Program
+from app.models.lighting import (
+    OPEN_COMMAND_STATES,
+    LightAlarm,
+    LightCalendar,
+    LightCommand,
+    LightDaily,
+    LightGroup,
+    LightHourly,
+    LightOverride,
+    LightProgram,
+    Streetlight,
+)
+from app.models.territory import Territory
+
+UTC = dt.UTC
+COMMAND_TTL = dt.timedelta(minutes=15)
+MAX_OVERRIDE_MINUTES = 7 * 24 * 60
+OFFLINE_PERIODS = 3
+FAULT_STATUSES = ("defectiveLamp", "columnIssue", "brokenLantern", "lampFailure", "supplyLoss")
+_CHUNK = 500
+
+
+def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def new_command_id() -> str:
+    return uuid.uuid4().hex
+
+
+def territory_position_default() -> Position:
+    """The Pays-Haut Val d'Alzette, when no territory row says otherwise."""
+    return Position(49.47, 5.94, "Europe/Paris")
+
+
+def territory_position(session: Session) -> Position:
+    """Where sun events are computed: the (first) territory's centre and time zone."""
+    territory = session.scalars(select(Territory).order_by(Territory.id)).first()
+    if territory is None:
+        return territory_position_default()
+    return Position(territory.lat, territory.lon, territory.timezone)
+
+
+# --------------------------------------------------------------------------- programs
+
+
+def load_program(row: LightProgram) -> Program:
+    return Program.from_dict(json.loads(row.definition))
+
+
+def load_calendar(session: Session, row: LightCalendar) -> Calendar:
+    programs = {p.name: load_program(p) for p in session.scalars(select(LightProgram)).all()}
+    return Calendar.from_dict(json.loads(row.definition), programs)
+
+
+def group_source(session: Session, group: LightGroup, cache: dict[tuple[str, int], Any] | None = None
+                 ) -> lighting.ProgramSource | None:
+    """The group's calendar (first) or program, or None when it has neither."""
+    cache = cache if cache is not None else {}
+    if group.calendar_id is not None:
+        key = ("calendar", group.calendar_id)
+        if key not in cache:
+            row = session.get(LightCalendar, group.calendar_id)
+            cache[key] = load_calendar(session, row) if row else None
+        if cache[key] is not None:
+            return cache[key]
+    if group.program_id is not None:
+        key = ("program", group.program_id)
+        if key not in cache:
+            row = session.get(LightProgram, group.program_id)
+            cache[key] = load_program(row) if row else None
+        return cache[key]
+    return None
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def issue_commands(session: Session, lights: Sequence[tuple[str, str]], *, level: int, reason: str,
+                   expires_at: dt.datetime, now: dt.datetime, override_id: int | None = None,
+                   ramp_s: int = 0) -> int:
+    """One command per (light id, device id); supersedes their open commands. Returns the count."""
+    if not lights:
+        return 0
+    light_ids = [light_id for light_id, _device in lights]
+    for part in chunks(light_ids):
+        session.execute(
+            update(LightCommand)
+            .where(LightCommand.light_id.in_(part), LightCommand.state.in_(OPEN_COMMAND_STATES))  # type: ignore[attr-defined]
+            .values(state="superseded", finished_at=now)
+        )
+    rows = []
+    targets = []
+    for light_id, device_id in lights:
+        command_id = new_command_id()
+        rows.append({
+            "command_id": command_id, "light_id": light_id, "device_id": device_id,
+            "override_id": override_id, "level": level, "ramp_s": ramp_s, "reason": reason,
+            "state": "queued", "issued_at": now, "expires_at": expires_at, "attempts": 0,
+            "next_attempt_at": now,
+        })
+        targets.append({"b_id": light_id, "b_level": level, "b_reason": reason, "b_cmd": command_id,
+                        "b_exp": expires_at})
+    for part in chunks(rows, 1000):
+        session.execute(LightCommand.__table__.insert(), list(part))  # type: ignore[attr-defined]
+    table = Streetlight.__table__  # type: ignore[attr-defined]
+    from sqlalchemy import bindparam
+
+    stmt = (
+        table.update()
+        .where(table.c.id == bindparam("b_id"))
+        .values(target_level=bindparam("b_level"), target_reason=bindparam("b_reason"),
+                target_command_id=bindparam("b_cmd"), target_expires_at=bindparam("b_exp"))
+    )
+    session.connection().execute(stmt, targets)
+    return len(rows)
+
+
+def lights_of(session: Session, scope: str, target_id: str) -> list[tuple[str, str]]:
+    """(light id, device id) of a group's lights or of one light."""
+    if scope == "group":
+        query = select(Streetlight.id, Streetlight.device_id).where(Streetlight.group_id == target_id)
+    else:
+        query = select(Streetlight.id, Streetlight.device_id).where(Streetlight.id == target_id)
+    return [(row[0], row[1]) for row in session.execute(query.order_by(Streetlight.id)).all()]
+
+
+@dataclass(frozen=True)
+class OverrideResult:
+    override: LightOverride
+    commands: int
+
+
+def _check_target(session: Session, scope: str, target_id: str) -> None:
+    if scope not in ("group", "light"):
+        raise LightingError(_("Cible inconnue : un groupe ou un point lumineux."), "scope")
+    model = LightGroup if scope == "group" else Streetlight
+    if not target_id or session.get(model, target_id) is None:
+        message = (_("Groupe inconnu : « {id} ».") if scope == "group"
+                   else _("Point lumineux inconnu : « {id} »."))
+        raise LightingError(message.format(id=target_id), "target")
+
+
+def set_override(session: Session, scope: str, target_id: str, level: Any, minutes: Any = None, *,
+                 user_id: int | None = None, now: dt.datetime) -> OverrideResult:
+    """Override a group or a light at ``level`` for ``minutes`` (None: until "back to program")."""
+    _check_target(session, scope, target_id)
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
+        raise LightingError(_("Le niveau doit être un entier entre 0 et 100."), "level")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int)
+                                or not 1 <= minutes <= MAX_OVERRIDE_MINUTES):
+        raise LightingError(_("La durée doit être un nombre entier de minutes entre 1 et {max}.")
+                            .format(max=MAX_OVERRIDE_MINUTES), "minutes")
+    lights = lights_of(session, scope, target_id)
+    if not lights:
+        raise LightingError(_("Ce groupe n'a aucun point lumineux."), "target")
+    _end_overrides(session, scope, target_id, "replaced", now)
+    expires_at = now + dt.timedelta(minutes=minutes) if minutes else None
+    override = LightOverride(scope=scope, target_id=target_id, level=level, expires_at=expires_at,
+                             state="active", created_by=user_id, created_at=now)
+    session.add(override)
+    session.flush()
+    delivery = expires_at if expires_at is not None else now + COMMAND_TTL
+    count = issue_commands(session, lights, level=level, reason="override", expires_at=delivery, now=now,
+                           override_id=override.id)
+    return OverrideResult(override, count)
+
+
+def _end_overrides(session: Session, scope: str, target_id: str, state: str, now: dt.datetime) -> None:
+    conditions = [and_(LightOverride.scope == scope, LightOverride.target_id == target_id)]
+    if scope == "group":  # a group override also replaces its lights' own overrides
+        light_ids = select(Streetlight.id).where(Streetlight.group_id == target_id)
+        conditions.append(and_(LightOverride.scope == "light", LightOverride.target_id.in_(light_ids)))  # type: ignore[attr-defined]
+    session.execute(
+        update(LightOverride).where(LightOverride.state == "active", or_(*conditions))
+        .values(state=state, ended_at=now).execution_options(synchronize_session=False)
+    )
+
+
+def resume_program(session: Session, scope: str, target_id: str, *, now: dt.datetime) -> int:
+    """"Back to program": end the target's overrides and send the program's level. Returns commands."""
+    _check_target(session, scope, target_id)
+    _end_overrides(session, scope, target_id, "cancelled", now)
+    if scope == "group":
+        return reconcile(session, now, group_ids=[target_id])
+    light = session.get(Streetlight, target_id)
+    return reconcile(session, now, group_ids=[light.group_id] if light and light.group_id else [],
+                     light_ids=[target_id])
+
+
+def reconcile(session: Session, now: dt.datetime, *, group_ids: Sequence[str] | None = None,
+              light_ids: Sequence[str] | None = None) -> int:
+    """Issue the commands that bring targets in line with overrides and programs. Returns the count."""
+    session.execute(
+        update(LightOverride)
+        .where(LightOverride.state == "active", LightOverride.expires_at.is_not(None),  # type: ignore[union-attr]
+               LightOverride.expires_at <= now)  # type: ignore[operator]
+        .values(state="expired", ended_at=now).execution_options(synchronize_session=False)
+    )
+    active = session.scalars(select(LightOverride).where(LightOverride.state == "active")).all()
+    group_override = {o.target_id: o for o in active if o.scope == "group"}
+    light_override = {o.target_id: o for o in active if o.scope == "light"}
+    position = territory_position(session)
+    groups_query = select(LightGroup)
+    if group_ids is not None:
+        groups_query = groups_query.where(LightGroup.id.in_(list(group_ids)))  # type: ignore[attr-defined]
+    cache: dict[tuple[str, int], Any] = {}
+    issued = 0
+    for group in session.scalars(groups_query).all():
+        source = group_source(session, group, cache)
+        program_cmd: lighting.Command | None = None
+        if source is not None:
+            level = lighting.level_at(source, now, position)
+            change = lighting.next_change(source, now, position)
+            until = change[0].astimezone(UTC) if change else None
+            program_cmd = lighting.Command(level, lighting.Reason.PROGRAM, until)
+        query = select(Streetlight.id, Streetlight.device_id, Streetlight.target_level,
+                       Streetlight.target_reason, Streetlight.target_command_id, Streetlight.offline,
+                       Streetlight.last_seen_at).where(Streetlight.group_id == group.id)
+        if light_ids is not None:
+            query = query.where(Streetlight.id.in_(list(light_ids)))  # type: ignore[attr-defined]
+        rows = session.execute(query).all()
+        stale = _stale_targets(session, [r.target_command_id for r in rows if r.target_command_id])
+        wanted: dict[tuple[int, str, dt.datetime, int | None], list[tuple[str, str]]] = {}
+        for row in rows:
+            override = light_override.get(row.id) or group_override.get(group.id)
+            if override is not None:
+                desired = lighting.Command(override.level, lighting.Reason.OVERRIDE, override.expires_at)
+                override_id = override.id
+            elif program_cmd is not None:
+                desired, override_id = program_cmd, None
+            else:
+                continue
+            differs = row.target_level != desired.level or row.target_reason != desired.reason.value
+            retry = (not differs and row.target_command_id in stale and not row.offline
+                     and row.last_seen_at is not None)
+            if not (differs or retry):
+                continue
+            deadline = now + COMMAND_TTL
+            if desired.expires_at is not None:
+                deadline = min(deadline, desired.expires_at) if desired.reason == lighting.Reason.PROGRAM \
+                    else desired.expires_at
+            if deadline <= now:
+                deadline = now + dt.timedelta(minutes=1)
+            wanted.setdefault((desired.level, desired.reason.value, deadline, override_id), []).append(
+                (row.id, row.device_id))
+        for (level, reason, deadline, override_id), lights in wanted.items():
+            issued += issue_commands(session, lights, level=level, reason=reason, expires_at=deadline,
+                                     now=now, override_id=override_id)
+    return issued
+
+
+def _stale_targets(session: Session, command_ids: Sequence[str]) -> set[str]:
+    """Command ids among ``command_ids`` that ended without being applied (expired or failed)."""
+    stale: set[str] = set()
+    for part in chunks(list(command_ids)):
+        stale.update(session.scalars(
+            select(LightCommand.command_id).where(LightCommand.command_id.in_(part),  # type: ignore[attr-defined]
+                                                  LightCommand.state.in_(("expired", "failed")))  # type: ignore[attr-defined]
+        ).all())
+    return stale
+
+
+def expire_commands(session: Session, now: dt.datetime) -> int:
+    """Open commands whose expiry passed become ``expired``. Returns how many."""
+    result = session.execute(
+        update(LightCommand)
+        .where(LightCommand.state.in_(OPEN_COMMAND_STATES), LightCommand.expires_at <= now)  # type: ignore[attr-defined]
+        .values(state="expired", finished_at=now).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def command_counts(session: Session, light_ids_query: Any = None, since: dt.datetime | None = None
+                   ) -> dict[str, int]:
+    query = select(LightCommand.state, func.count()).group_by(LightCommand.state)
+    if light_ids_query is not None:
+        query = query.where(LightCommand.light_id.in_(light_ids_query))  # type: ignore[attr-defined]
+    if since is not None:
+        query = query.where(LightCommand.issued_at >= since)
+    return {state: int(count) for state, count in session.execute(query).all()}
+
+
+# --------------------------------------------------------------------------- alarms & offline
+
+
+def raise_alarm(session: Session, device_id: str, kind: str, now: dt.datetime, device_kind: str = "light",
+                severity: str = "major") -> bool:
+    """Open an alarm unless one of that kind is already open for the device."""
+    exists = session.scalars(select(LightAlarm.id).where(
+        LightAlarm.device_id == device_id, LightAlarm.kind == kind, LightAlarm.cleared_at.is_(None)  # type: ignore[union-attr]
+    )).first()
+    if exists:
+        return False
+    session.add(LightAlarm(device_id=device_id, device_kind=device_kind, kind=kind, severity=severity,
+                           raised_at=now))
+    return True
+
+
+def clear_alarms(session: Session, device_ids: Sequence[str], kinds: Sequence[str], now: dt.datetime) -> None:
+    for part in chunks(list(device_ids)):
+        session.execute(
+            update(LightAlarm)
+            .where(LightAlarm.device_id.in_(part), LightAlarm.kind.in_(list(kinds)),  # type: ignore[attr-defined]
+                   LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
+            .values(cleared_at=now).execution_options(synchronize_session=False)
+        )
+
+
+def sweep_offline(session: Session, now: dt.datetime, periods: int = OFFLINE_PERIODS) -> list[str]:
+    """Lights and sensors without data for ``periods`` reporting periods become offline (alarm).
+
+    Decided from the last data received, never from keep-alives or retained status.
+    """
+    from app.models.sensors import Sensor
+
+    went: list[str] = []
+    for model, kind in ((Streetlight, "light"), (Sensor, "sensor")):
+        rows = session.execute(select(model.id, model.device_id if kind == "light" else model.id,  # type: ignore[attr-defined]
+                                      model.last_seen_at, model.reporting_period_s)
+                               .where(model.offline.is_(False), model.last_seen_at.is_not(None))).all()  # type: ignore[attr-defined]
+        late = [(row[0], row[1]) for row in rows
+                if row[2] + dt.timedelta(seconds=row[3] * periods) < now]
+        for part in chunks([r[0] for r in late]):
+            session.execute(update(model).where(model.id.in_(part)).values(offline=True)  # type: ignore[attr-defined]
+                            .execution_options(synchronize_session=False))
+        for _id, device_id in late:
+            raise_alarm(session, device_id, "offline", now, device_kind=kind)
+            went.append(device_id)
+    return went
+
+
+def is_offline(last_seen_at: dt.datetime | None, period_s: int, now: dt.datetime,
+               periods: int = OFFLINE_PERIODS) -> bool:
+    return last_seen_at is not None and last_seen_at + dt.timedelta(seconds=period_s * periods) < now
+
+
+# --------------------------------------------------------------------------- history
+
+
+def roll_up(session: Session, now: dt.datetime, *, raw_days: int = 2, hourly_days: int = 35,
+            limit: int = 50_000) -> tuple[int, int]:
+    """Downsample: drop raw readings older than ``raw_days`` (their hours are kept) and fold hours
+    older than ``hourly_days`` into days. Returns (raw rows dropped, hours folded)."""
+    from app.models.lighting import LightReading
+    from app.models.sensors import SensorMeasure
+
+    raw_cut = now - dt.timedelta(days=raw_days)
+    dropped = session.execute(LightReading.__table__.delete().where(LightReading.ts < raw_cut)).rowcount  # type: ignore[attr-defined]
+    session.execute(SensorMeasure.__table__.delete().where(SensorMeasure.ts < raw_cut))  # type: ignore[attr-defined]
+    hour_cut = (now - dt.timedelta(days=hourly_days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    hours = session.execute(
+        select(LightHourly.id, LightHourly.light_id, LightHourly.hour, LightHourly.samples,
+               LightHourly.level_sum, LightHourly.power_sum_w, LightHourly.energy_wh)
+        .where(LightHourly.hour < hour_cut).limit(limit)
+    ).all()
+    days: dict[tuple[str, dt.date], list[float]] = {}
+    for row in hours:
+        cell = days.setdefault((row.light_id, row.hour.astimezone(UTC).date()), [0, 0.0, 0.0, 0.0])
+        cell[0] += row.samples
+        cell[1] += row.level_sum
+        cell[2] += row.power_sum_w
+        cell[3] += row.energy_wh
+    if days:
+        upsert(session, LightDaily, ["light_id", "day"], [
+            {"light_id": light_id, "day": day, "samples": int(c[0]), "level_sum": c[1], "power_sum_w": c[2],
+             "energy_wh": c[3]} for (light_id, day), c in days.items()
+        ], add=["samples", "level_sum", "power_sum_w", "energy_wh"])
+        for part in chunks([row.id for row in hours]):
+            session.execute(LightHourly.__table__.delete().where(LightHourly.id.in_(part)))  # type: ignore[attr-defined]
+    return int(dropped or 0), len(hours)
+
+
+def upsert(session: Session, model: Any, keys: list[str], rows: list[dict[str, Any]], *,
+           add: Sequence[str] = (), replace: Sequence[str] = ()) -> None:
+    """Insert rows; on a key conflict add the ``add`` columns and overwrite the ``replace`` ones."""
+    if not rows:
+        return
+    table = model.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(table)
+    values = {name: table.c[name] + stmt.excluded[name] for name in add}
+    values.update({name: stmt.excluded[name] for name in replace})
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=values) if values else \
+        stmt.on_conflict_do_nothing(index_elements=keys)
+    for part in chunks(rows, 1000):
+        session.execute(stmt, list(part))
+
+
+# --------------------------------------------------------------------------- energy
+
+
+def monthly_energy_kwh(session: Session, tz: str = "Europe/Paris", light_ids_query: Any = None
+                       ) -> dict[str, float]:
+    """Measured energy per local month (``YYYY-MM`` → kWh), from the hourly and daily history."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    months: dict[str, float] = {}
+    hq = select(LightHourly.hour, func.sum(LightHourly.energy_wh)).group_by(LightHourly.hour)
+    dq = select(LightDaily.day, func.sum(LightDaily.energy_wh)).group_by(LightDaily.day)
+    if light_ids_query is not None:
+        hq = hq.where(LightHourly.light_id.in_(light_ids_query))  # type: ignore[attr-defined]
+        dq = dq.where(LightDaily.light_id.in_(light_ids_query))  # type: ignore[attr-defined]
+    for hour, wh in session.execute(hq).all():
+        key = hour.astimezone(zone).strftime("%Y-%m")
+        months[key] = months.get(key, 0.0) + float(wh or 0) / 1000.0
+    for day, wh in session.execute(dq).all():
+        key = day.strftime("%Y-%m")
+        months[key] = months.get(key, 0.0) + float(wh or 0) / 1000.0
+    return dict(sorted(months.items()))
+
+
+@dataclass(frozen=True)
+class EnergyRow:
+    month: str
+    start: dt.datetime
+    end: dt.datetime
+    measured_kwh: float
+    programmed_kwh: float
+    baselines: dict[str, float]
+
+
+def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[EnergyRow]:
+    """Per month: measured kWh, kWh the programs predict, and each baseline's kWh, for the fleet.
+
+    Baselines (``app.lighting.BASELINES``) use the same lamp count and period;
+    ``led_full`` is the installed lamps at their nominal power all night.
+    """
+    position = territory_position(session)
+    zone = position.tz
+    measured = monthly_energy_kwh(session, position.timezone)
+    groups = session.scalars(select(LightGroup)).all()
+    cache: dict[tuple[str, int], Any] = {}
+    sources = {g.id: group_source(session, g, cache) for g in groups}
+    power_by_group: dict[str | None, list[float]] = {}
+    for group_id, nominal in session.execute(select(Streetlight.group_id, Streetlight.nominal_w)).all():
+        power_by_group.setdefault(group_id, []).append(float(nominal))
+    count = sum(len(v) for v in power_by_group.values())
+    installed_w = sum(sum(v) for v in power_by_group.values())
+    local_now = now.astimezone(zone)
+    first = local_now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    rows: list[EnergyRow] = []
+    all_night = lighting.BASELINES["led_70_all_night"].program
+    for back in range(months - 1, -1, -1):
+        year, month = first.year, first.month - back
+        while month < 1:
+            year, month = year - 1, month + 12
+        start = dt.datetime(year, month, 1, tzinfo=zone)
+        end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
+        end = min(end, local_now)
+        key = f"{year:04d}-{month:02d}"
+        programmed = 0.0
+        for group_id, powers in power_by_group.items():
+            source = sources.get(group_id) if group_id else None
+            if source is None:
+                source = all_night
+            for nominal, same in _grouped(powers):
+                programmed += same * lighting.energy_between_kwh(source, nominal, position, start, end)
+        baselines = {key_: count * lighting.energy_between_kwh(
+            b.program, b.nominal_w, position, start, end, driver_floor=b.driver_floor, standby_w=b.standby_w)
+            for key_, b in lighting.BASELINES.items()}
+        baselines["led_full"] = lighting.energy_between_kwh(all_night, installed_w, position, start, end,
+                                                            driver_floor=0.0, standby_w=0.0)
+        rows.append(EnergyRow(key, start, end, measured.get(key, 0.0), programmed, baselines))
+    return rows
+
+
+def _grouped(values: list[float]) -> list[tuple[float, int]]:
+    counts: dict[float, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return list(counts.items())

@@ -1,0 +1,214 @@
+"""Public lighting: inventory, programs, overrides, commands, telemetry, alarms.
+
+- ``light_cabinets``, ``light_groups``, ``streetlights``: the inventory. Ids are
+  text (``CAB-AUD-01``, ``AUD-GARE``, ``SL-AUD-0001``): they end the NGSI-LD
+  URNs and the CLI takes them. A light's ``device_id`` names its MQTT topics.
+- Per light, TALQ's three values: the target (``target_*``: the last command
+  Eclor decided), the command in effect (``effect_*``: the last command the
+  device acknowledged as applied) and the actual state (``actual_level``,
+  ``power_w``, ``status``, ``last_seen_at``: from telemetry).
+- ``light_programs`` and ``light_calendars`` keep their definition as JSON
+  (``app.lighting.Program.to_dict`` / ``Calendar.to_dict``), validated by
+  ``app.lighting`` before they are stored.
+- ``light_overrides``: a staff override of a group or a light, with its expiry;
+  a new one replaces the previous one of the same target.
+- ``light_commands``: one row per command and device, written in the same
+  transaction as the decision (outbox), then published by the relay.
+- ``light_readings`` (raw, kept a few days), ``light_hourly`` (kept weeks) and
+  ``light_daily`` (kept): the telemetry time series, downsampled, never dropped.
+- ``light_alarms``: faults and offline devices, open until cleared.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import utcnow
+
+COMMAND_STATES = (
+    "queued",      # decided, not published yet
+    "sent",        # published to the broker, no answer yet
+    "accepted",    # the device took it (ramping)
+    "applied",     # the device reached the level
+    "failed",      # the device rejected it
+    "expired",     # its expiry passed before it was applied
+    "cancelled",   # withdrawn before it was applied
+    "superseded",  # a newer command for the same light replaced it
+)
+OPEN_COMMAND_STATES = ("queued", "sent", "accepted")
+
+
+class LightCabinet(SQLModel, table=True):
+    __tablename__ = "light_cabinets"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    commune_insee: str | None = Field(default=None, max_length=5)
+    lat: float | None = None
+    lon: float | None = None
+    working_mode: str = Field(default="automatic", max_length=20)
+
+
+class LightProgram(SQLModel, table=True):
+    __tablename__ = "light_programs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    definition: str = Field(sa_column=Column(Text, nullable=False))  # Program.to_dict() as JSON
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LightCalendar(SQLModel, table=True):
+    __tablename__ = "light_calendars"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    definition: str = Field(sa_column=Column(Text, nullable=False))  # Calendar.to_dict() as JSON
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LightGroup(SQLModel, table=True):
+    __tablename__ = "light_groups"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    commune_insee: str | None = Field(default=None, max_length=5, index=True)
+    cabinet_id: str | None = Field(default=None, foreign_key="light_cabinets.id", max_length=64)
+    program_id: int | None = Field(default=None, foreign_key="light_programs.id")
+    calendar_id: int | None = Field(default=None, foreign_key="light_calendars.id")
+
+
+class Streetlight(SQLModel, table=True):
+    __tablename__ = "streetlights"
+
+    id: str = Field(primary_key=True, max_length=64)
+    device_id: str = Field(max_length=64, unique=True)
+    group_id: str | None = Field(default=None, foreign_key="light_groups.id", max_length=64, index=True)
+    cabinet_id: str | None = Field(default=None, foreign_key="light_cabinets.id", max_length=64)
+    commune_insee: str | None = Field(default=None, max_length=5)
+    street: str = Field(default="", max_length=200)
+    lat: float
+    lon: float
+    model: str = Field(default="", max_length=120)
+    technology: str = Field(default="LED", max_length=20)  # LED, HPS, MH, CFL...
+    nominal_w: float = 70.0
+    circuit: str = Field(default="", max_length=64)
+    reporting_period_s: int = 60
+    # TALQ: target command
+    target_level: int | None = None
+    target_reason: str | None = Field(default=None, max_length=12)
+    target_command_id: str | None = Field(default=None, max_length=40)
+    target_expires_at: datetime | None = None
+    # TALQ: command in effect (acknowledged as applied)
+    effect_level: int | None = None
+    effect_reason: str | None = Field(default=None, max_length=12)
+    effect_at: datetime | None = None
+    # TALQ: actual state (telemetry)
+    actual_level: int | None = None
+    power_w: float | None = None
+    energy_wh: float | None = None
+    status: str = Field(default="ok", max_length=20)
+    last_seen_at: datetime | None = None
+    offline: bool = False
+    last_switch_on_at: datetime | None = None
+    last_switch_off_at: datetime | None = None
+
+
+class LightOverride(SQLModel, table=True):
+    __tablename__ = "light_overrides"
+    __table_args__ = (Index("ix_light_overrides_target", "scope", "target_id", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=8)  # group | light
+    target_id: str = Field(max_length=64)
+    level: int
+    expires_at: datetime | None = None
+    state: str = Field(default="active", max_length=12)  # active, replaced, cancelled, expired
+    created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class LightCommand(SQLModel, table=True):
+    __tablename__ = "light_commands"
+    __table_args__ = (
+        Index("ix_light_commands_due", "state", "next_attempt_at"),
+        Index("ix_light_commands_light", "light_id", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    command_id: str = Field(max_length=40, unique=True)
+    light_id: str = Field(foreign_key="streetlights.id", max_length=64, ondelete="CASCADE")
+    device_id: str = Field(max_length=64)
+    override_id: int | None = Field(default=None, foreign_key="light_overrides.id", ondelete="SET NULL")
+    level: int
+    ramp_s: int = 0
+    reason: str = Field(max_length=12)  # override, program, sensor
+    state: str = Field(default="queued", max_length=12)
+    issued_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    sent_at: datetime | None = None
+    accepted_at: datetime | None = None
+    finished_at: datetime | None = None
+    actual_level: int | None = None
+    last_error: str | None = Field(default=None, max_length=200)
+
+
+class LightReading(SQLModel, table=True):
+    __tablename__ = "light_readings"
+    __table_args__ = (Index("ix_light_readings_light_ts", "light_id", "ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    light_id: str = Field(max_length=64)
+    ts: datetime = Field(index=True)
+    level: int | None = None
+    power_w: float | None = None
+    energy_wh: float | None = None
+    status: str = Field(default="ok", max_length=20)
+
+
+class LightHourly(SQLModel, table=True):
+    __tablename__ = "light_hourly"
+    __table_args__ = (UniqueConstraint("light_id", "hour", name="uq_light_hourly"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    light_id: str = Field(max_length=64)
+    hour: datetime = Field(index=True)  # start of the UTC hour
+    samples: int = 0
+    level_sum: float = 0.0
+    power_sum_w: float = 0.0
+    energy_wh: float = 0.0  # increase of the device's energy counter within the hour
+
+
+class LightDaily(SQLModel, table=True):
+    __tablename__ = "light_daily"
+    __table_args__ = (UniqueConstraint("light_id", "day", name="uq_light_daily"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    light_id: str = Field(max_length=64)
+    day: date = Field(index=True)  # UTC day
+    samples: int = 0
+    level_sum: float = 0.0
+    power_sum_w: float = 0.0
+    energy_wh: float = 0.0
+
+
+class LightAlarm(SQLModel, table=True):
+    __tablename__ = "light_alarms"
+    __table_args__ = (Index("ix_light_alarms_open", "device_id", "kind", "cleared_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(max_length=64)
+    device_kind: str = Field(default="light", max_length=12)  # light | sensor
+    kind: str = Field(max_length=30)  # offline, defectiveLamp, columnIssue, brokenLantern, ...
+    severity: str = Field(default="major", max_length=10)
+    raised_at: datetime = Field(default_factory=utcnow)
+    cleared_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")

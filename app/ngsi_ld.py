@@ -1,0 +1,306 @@
+"""NGSI-LD read API over lights, groups, cabinets and sensors, as FIWARE Smart Data Models entities.
+
+Entities are built in the normalised form: ``id`` is a URN
+(``urn:ngsi-ld:Streetlight:SL-AUD-0001``), properties are
+``{"type": "Property", "value": ..., "observedAt": "...Z"}``, relationships
+``{"type": "Relationship", "object": "urn:..."}``, locations
+``{"type": "GeoProperty", "value": {GeoJSON}}``. The ``@context`` is Eclor's
+own document (:data:`CONTEXT`), served from ``/ngsi-ld/v1/context.jsonld``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.models.lighting import LightCabinet, LightGroup, LightOverride, Streetlight
+from app.models.sensors import Sensor
+
+CONTEXT_PATH = "/ngsi-ld/v1/context.jsonld"
+CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+SDM = "https://smartdatamodels.org/"
+TYPES = ("Streetlight", "StreetlightGroup", "StreetlightControlCabinet", "TrafficFlowObserved",
+         "AirQualityObserved", "WasteContainer")
+SENSOR_TYPES = {"traffic": "TrafficFlowObserved", "air_quality": "AirQualityObserved",
+                "fill_level": "WasteContainer"}
+KIND_OF_TYPE = {v: k for k, v in SENSOR_TYPES.items()}
+_MODEL = {"Streetlight": "dataModel.Streetlighting", "StreetlightGroup": "dataModel.Streetlighting",
+          "StreetlightControlCabinet": "dataModel.Streetlighting", "TrafficFlowObserved": "dataModel.Transportation",
+          "AirQualityObserved": "dataModel.Environment", "WasteContainer": "dataModel.WasteManagement"}
+_ATTRS = {
+    "Streetlight": ("status", "powerState", "illuminanceLevel", "dateLastSwitchingOn", "dateLastSwitchingOff",
+                    "controllingMethod", "refStreetlightGroup", "refStreetlightControlCabinet", "lanternModel",
+                    "powerConsumption"),
+    "StreetlightGroup": ("powerState", "illuminanceLevel", "activeProgramId", "switchingMode", "refStreetlight",
+                         "refStreetlightControlCabinet"),
+    "StreetlightControlCabinet": ("workingMode", "energyConsumed", "totalActivePower", "refStreetlightGroup"),
+    "TrafficFlowObserved": ("dateObserved", "intensity", "occupancy", "averageVehicleSpeed", "congested",
+                            "laneDirection"),
+    "AirQualityObserved": ("dateObserved", "no2", "pm10", "pm25", "o3", "airQualityIndex", "airQualityLevel"),
+    "WasteContainer": ("fillingLevel", "status", "storedWasteKind", "dateLastReading"),
+}
+CONTEXT: dict[str, Any] = {
+    "@context": [
+        {
+            **{name: f"{SDM}{_MODEL[name]}/{name}" for name in TYPES},
+            **{attr: f"{SDM}{_MODEL[t]}/{attr}" for t, attrs in _ATTRS.items() for attr in attrs},
+            "name": "https://schema.org/name",
+            "address": "https://schema.org/address",
+        },
+        CORE_CONTEXT,
+    ]
+}
+
+
+class NgsiError(Exception):
+    """An NGSI-LD error (ProblemDetails)."""
+
+    def __init__(self, status: int, kind: str, title: str, detail: str = "") -> None:
+        super().__init__(title)
+        self.status, self.kind, self.title, self.detail = status, kind, title, detail
+
+    def body(self) -> dict[str, Any]:
+        out = {"type": f"https://uri.etsi.org/ngsi-ld/errors/{self.kind}", "title": self.title}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+def urn(entity_type: str, local_id: str) -> str:
+    return f"urn:ngsi-ld:{entity_type}:{local_id}"
+
+
+def parse_urn(value: str) -> tuple[str, str]:
+    parts = value.split(":", 3)
+    if len(parts) != 4 or parts[0] != "urn" or parts[1] != "ngsi-ld" or not parts[2] or not parts[3]:
+        raise NgsiError(400, "BadRequestData", "Invalid entity id", f"not an NGSI-LD URN: {value[:100]}")
+    return parts[2], parts[3]
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _prop(value: Any, observed: dt.datetime | None = None, unit: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "Property", "value": value}
+    if observed is not None:
+        out["observedAt"] = _time(observed)
+    if unit:
+        out["unitCode"] = unit
+    return out
+
+
+def _datetime_prop(value: dt.datetime | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"type": "Property", "value": {"@type": "DateTime", "@value": _time(value)}}
+
+
+def _rel(objects: str | list[str]) -> dict[str, Any]:
+    return {"type": "Relationship", "object": objects}
+
+
+def _geo(lat: float | None, lon: float | None) -> dict[str, Any] | None:
+    if lat is None or lon is None:
+        return None
+    return {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}}
+
+
+def _power_state(level: int | None) -> str | None:
+    if level is None:
+        return None
+    return "off" if level == 0 else ("on" if level >= 100 else "low")
+
+
+def streetlight(light: Streetlight) -> dict[str, Any]:
+    seen = light.last_seen_at
+    entity: dict[str, Any] = {
+        "id": urn("Streetlight", light.id), "type": "Streetlight",
+        "location": _geo(light.lat, light.lon),
+        "status": _prop(light.status, seen),
+        "powerState": _prop(_power_state(light.actual_level), seen) if light.actual_level is not None else None,
+        "illuminanceLevel": _prop(round(light.actual_level / 100, 2), seen) if light.actual_level is not None else None,
+        "dateLastSwitchingOn": _datetime_prop(light.last_switch_on_at),
+        "dateLastSwitchingOff": _datetime_prop(light.last_switch_off_at),
+        "controllingMethod": _prop("group" if light.group_id else "individual"),
+        "refStreetlightGroup": _rel(urn("StreetlightGroup", light.group_id)) if light.group_id else None,
+        "refStreetlightControlCabinet": _rel(urn("StreetlightControlCabinet", light.cabinet_id))
+        if light.cabinet_id else None,
+        "lanternModel": _prop(f"{light.technology} {light.nominal_w:g} W" + (f" {light.model}" if light.model else "")),
+        "powerConsumption": _prop(light.power_w, seen, "WTT") if light.power_w is not None else None,
+        "address": _prop({"streetAddress": light.street, "addressCountry": "FR"}) if light.street else None,
+    }
+    return {k: v for k, v in entity.items() if v is not None}
+
+
+def _group_entity(session: Session, group: LightGroup) -> dict[str, Any]:
+    rows = session.execute(select(Streetlight.id, Streetlight.lat, Streetlight.lon, Streetlight.actual_level)
+                           .where(Streetlight.group_id == group.id).order_by(Streetlight.id)).all()
+    levels = [r.actual_level for r in rows if r.actual_level is not None]
+    mean = round(sum(levels) / len(levels) / 100, 2) if levels else None
+    override = session.scalars(select(LightOverride).where(
+        LightOverride.state == "active", LightOverride.scope == "group", LightOverride.target_id == group.id)).first()
+    lat = sum(r.lat for r in rows) / len(rows) if rows else None
+    lon = sum(r.lon for r in rows) / len(rows) if rows else None
+    program = group.calendar_id and f"calendar-{group.calendar_id}" or (group.program_id and f"program-{group.program_id}")
+    entity: dict[str, Any] = {
+        "id": urn("StreetlightGroup", group.id), "type": "StreetlightGroup", "name": _prop(group.name),
+        "location": _geo(lat, lon),
+        "powerState": _prop("off" if mean == 0 else ("on" if mean == 1 else "low")) if mean is not None else None,
+        "illuminanceLevel": _prop(mean) if mean is not None else None,
+        "activeProgramId": _prop(program) if program else None,
+        "switchingMode": _prop("manual" if override else "automatic"),
+        "refStreetlight": _rel([urn("Streetlight", r.id) for r in rows]) if rows else None,
+        "refStreetlightControlCabinet": _rel(urn("StreetlightControlCabinet", group.cabinet_id))
+        if group.cabinet_id else None,
+    }
+    return {k: v for k, v in entity.items() if v is not None}
+
+
+def _cabinet_entity(session: Session, cabinet: LightCabinet) -> dict[str, Any]:
+    energy, power = session.execute(select(func.sum(Streetlight.energy_wh), func.sum(Streetlight.power_w))
+                                    .where(Streetlight.cabinet_id == cabinet.id)).one()
+    groups = session.scalars(select(LightGroup.id).where(LightGroup.cabinet_id == cabinet.id)
+                             .order_by(LightGroup.id)).all()
+    entity: dict[str, Any] = {
+        "id": urn("StreetlightControlCabinet", cabinet.id), "type": "StreetlightControlCabinet",
+        "name": _prop(cabinet.name), "location": _geo(cabinet.lat, cabinet.lon),
+        "workingMode": _prop(cabinet.working_mode),
+        "energyConsumed": _prop(round((energy or 0) / 1000, 3), unit="KWH"),
+        "totalActivePower": _prop(round((power or 0) / 1000, 3), unit="KWT"),
+        "refStreetlightGroup": _rel([urn("StreetlightGroup", g) for g in groups]) if groups else None,
+    }
+    return {k: v for k, v in entity.items() if v is not None}
+
+
+def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
+    from app.sensors import air_quality_index
+
+    entity_type = SENSOR_TYPES[sensor.kind]
+    values = json.loads(sensor.last_values or "{}")
+    meta = json.loads(sensor.meta or "{}")
+    seen = sensor.last_seen_at
+    entity: dict[str, Any] = {"id": urn(entity_type, sensor.id), "type": entity_type, "name": _prop(sensor.name),
+                              "location": _geo(sensor.lat, sensor.lon)}
+    if entity_type == "TrafficFlowObserved":
+        entity.update({
+            "dateObserved": _datetime_prop(seen),
+            "intensity": _prop(values.get("intensity"), seen) if "intensity" in values else None,
+            "occupancy": _prop(values.get("occupancy"), seen) if "occupancy" in values else None,
+            "averageVehicleSpeed": _prop(values.get("averageVehicleSpeed"), seen, "KMH")
+            if "averageVehicleSpeed" in values else None,
+            "congested": _prop(bool(values.get("congested")), seen) if "congested" in values else None,
+            "laneDirection": _prop(meta.get("laneDirection", "forward")),
+        })
+    elif entity_type == "AirQualityObserved":
+        entity["dateObserved"] = _datetime_prop(seen)
+        for name in ("no2", "pm10", "pm25", "o3"):
+            if name in values:
+                entity[name] = _prop(values[name], seen, "GQ")
+        index = air_quality_index(values)
+        if index:
+            entity["airQualityIndex"] = _prop(index[0], seen)
+            entity["airQualityLevel"] = _prop(index[1], seen)
+    else:
+        entity.update({
+            "fillingLevel": _prop(values.get("fillingLevel"), seen) if "fillingLevel" in values else None,
+            "status": _prop("ok"),
+            "storedWasteKind": _prop(meta.get("storedWasteKind", "refuse")),
+            "dateLastReading": _datetime_prop(seen),
+        })
+    return {k: v for k, v in entity.items() if v is not None}
+
+
+def _project(entity: dict[str, Any], attrs: set[str] | None, key_values: bool) -> dict[str, Any] | None:
+    if attrs is not None:
+        kept = {k: v for k, v in entity.items() if k in attrs}
+        if not kept:
+            return None
+        entity = {"id": entity["id"], "type": entity["type"], **kept}
+    if key_values:
+        return {k: (v.get("value", v.get("object")) if isinstance(v, dict) else v) for k, v in entity.items()}
+    return entity
+
+
+def _entities_of(session: Session, entity_type: str, ids: list[str] | None) -> Iterator[dict[str, Any]]:
+    if entity_type == "Streetlight":
+        query = select(Streetlight).order_by(Streetlight.id)
+        if ids is not None:
+            query = query.where(Streetlight.id.in_(ids))  # type: ignore[attr-defined]
+        for offset in range(0, 10**9, 1000):
+            batch = session.scalars(query.offset(offset).limit(1000)).all()
+            yield from (streetlight(light) for light in batch)
+            if len(batch) < 1000:
+                return
+    elif entity_type == "StreetlightGroup":
+        query = select(LightGroup).order_by(LightGroup.id)
+        if ids is not None:
+            query = query.where(LightGroup.id.in_(ids))  # type: ignore[attr-defined]
+        yield from (_group_entity(session, g) for g in session.scalars(query).all())
+    elif entity_type == "StreetlightControlCabinet":
+        query = select(LightCabinet).order_by(LightCabinet.id)
+        if ids is not None:
+            query = query.where(LightCabinet.id.in_(ids))  # type: ignore[attr-defined]
+        yield from (_cabinet_entity(session, c) for c in session.scalars(query).all())
+    elif entity_type in KIND_OF_TYPE:
+        query = select(Sensor).where(Sensor.kind == KIND_OF_TYPE[entity_type]).order_by(Sensor.id)
+        if ids is not None:
+            query = query.where(Sensor.id.in_(ids))  # type: ignore[attr-defined]
+        yield from (_sensor_entity(s) for s in session.scalars(query).all())
+
+
+def _split(value: str | None) -> list[str] | None:
+    if value is None or not value.strip():
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def query_entities(session: Session, *, type_: str | None, id_: str | None, attrs: str | None,
+                   limit: int, offset: int, key_values: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """The entities matching the filters, one page of them and the total count."""
+    types, ids, attr_list = _split(type_), _split(id_), _split(attrs)
+    if types is None and ids is None and attr_list is None:
+        raise NgsiError(400, "BadRequestData", "Too broad query",
+                        "give at least one of type, id or attrs")
+    if not 0 <= limit <= 1000:
+        raise NgsiError(400, "BadRequestData", "Invalid limit", "limit must be between 0 and 1000")
+    if offset < 0:
+        raise NgsiError(400, "BadRequestData", "Invalid offset", "offset must be >= 0")
+    by_type: dict[str, list[str]] | None = None
+    if ids is not None:
+        by_type = {}
+        for value in ids:
+            entity_type, local = parse_urn(value)
+            by_type.setdefault(entity_type, []).append(local)
+    wanted = [t for t in (types or TYPES) if t in TYPES]
+    if by_type is not None:
+        wanted = [t for t in wanted if t in by_type]
+    attr_set = set(attr_list) if attr_list is not None else None
+    page: list[dict[str, Any]] = []
+    count = 0
+    for entity_type in wanted:
+        for entity in _entities_of(session, entity_type, by_type.get(entity_type) if by_type else None):
+            projected = _project(entity, attr_set, key_values)
+            if projected is None:
+                continue
+            if offset <= count < offset + limit:
+                page.append(projected)
+            count += 1
+    return page, count
+
+
+def get_entity(session: Session, entity_id: str, attrs: str | None, key_values: bool = False) -> dict[str, Any]:
+    entity_type, local = parse_urn(entity_id)
+    if entity_type in TYPES:
+        for entity in _entities_of(session, entity_type, [local]):
+            projected = _project(entity, set(_split(attrs) or []) or None, key_values)
+            if projected is not None:
+                return projected
+    raise NgsiError(404, "ResourceNotFound", "Entity not found", entity_id[:200])

@@ -1,0 +1,602 @@
+"""Public lighting, staff pages: map and state, groups and lights (override, back to program),
+programs and calendars, alarms, energy and savings, inventory import."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app import lighting
+from app import lighting_control as control
+from app.auth import STAFF, current_user
+from app.db import utcnow
+from app.forms import parse_form
+from app.i18n import gettext as _
+from app.lighting import LightingError
+from app.lighting_inventory import InventoryError, import_inventory
+from app.models.lighting import (
+    LightAlarm,
+    LightCabinet,
+    LightCalendar,
+    LightCommand,
+    LightGroup,
+    LightOverride,
+    LightProgram,
+    LightReading,
+    Streetlight,
+)
+from app.models.sensors import Sensor
+from app.sections import staff_link
+from app.templating import page
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+
+staff_link(30, "/staff/lighting", "Éclairage public",
+           "Carte, groupes, programmes, alarmes et énergie.")
+
+STATE_LABELS = {
+    "queued": "En attente", "sent": "Envoyée", "accepted": "Acceptée", "applied": "Appliquée",
+    "failed": "Refusée", "expired": "Expirée", "cancelled": "Annulée", "superseded": "Remplacée",
+}
+REASON_LABELS = {"override": "Forçage", "program": "Programme", "sensor": "Détection"}
+ALARM_LABELS = {"offline": "Hors ligne", "defectiveLamp": "Lampe défectueuse", "columnIssue": "Problème de mât",
+                "brokenLantern": "Lanterne cassée", "lampFailure": "Panne de lampe", "supplyLoss": "Perte d'alimentation"}
+MAP_W, MAP_H = 800, 520
+
+
+class OverrideForm(BaseModel):
+    level: int = Field(ge=0, le=100)
+    minutes: int | None = Field(default=None, ge=1, le=control.MAX_OVERRIDE_MINUTES)
+
+
+def _labels() -> dict[str, Any]:
+    return {"state_labels": STATE_LABELS, "reason_labels": REASON_LABELS, "alarm_labels": ALARM_LABELS}
+
+
+def light_state(light: Streetlight, now: Any) -> str:
+    """``offline``, ``fault``, ``off``, ``dimmed``, ``on`` or ``unknown`` (for the map and badges)."""
+    if light.offline or control.is_offline(light.last_seen_at, light.reporting_period_s, now):
+        return "offline"
+    if light.status != "ok":
+        return "fault"
+    if light.actual_level is None:
+        return "unknown"
+    if light.actual_level == 0:
+        return "off"
+    return "dimmed" if light.actual_level < 100 else "on"
+
+
+def _projection(points: list[tuple[float, float]]) -> tuple[Any, tuple[float, float, float, float]]:
+    lats = [p[0] for p in points] or [49.47]
+    lons = [p[1] for p in points] or [5.94]
+    south, north, west, east = min(lats), max(lats), min(lons), max(lons)
+    pad_lat = max((north - south) * 0.05, 0.002)
+    pad_lon = max((east - west) * 0.05, 0.002)
+    south, north, west, east = south - pad_lat, north + pad_lat, west - pad_lon, east + pad_lon
+    import math
+
+    kx = math.cos(math.radians((south + north) / 2))
+    span_x, span_y = (east - west) * kx, north - south
+    scale = min(MAP_W / span_x, MAP_H / span_y)
+    off_x = (MAP_W - span_x * scale) / 2
+    off_y = (MAP_H - span_y * scale) / 2
+
+    def project(lat: float, lon: float) -> tuple[float, float]:
+        return round(off_x + (lon - west) * kx * scale, 1), round(off_y + (north - lat) * scale, 1)
+
+    return project, (south, north, west, east)
+
+
+def _map(db: Session, now: Any, group_id: str | None = None) -> dict[str, Any]:
+    query = select(Streetlight)
+    if group_id:
+        query = query.where(Streetlight.group_id == group_id)
+    lights = db.scalars(query).all()
+    sensors = [] if group_id else db.scalars(select(Sensor).where(Sensor.lat.is_not(None))).all()  # type: ignore[union-attr]
+    project, _bbox = _projection([(l.lat, l.lon) for l in lights] + [(s.lat, s.lon) for s in sensors])  # type: ignore[misc]
+    dots = []
+    counts: dict[str, int] = {}
+    for light in lights:
+        state = light_state(light, now)
+        counts[state] = counts.get(state, 0) + 1
+        x, y = project(light.lat, light.lon)
+        dots.append((x, y, state, light))
+    order = {"on": 0, "dimmed": 1, "off": 2, "unknown": 3, "fault": 4, "offline": 5}
+    dots.sort(key=lambda d: order[d[2]])  # problems drawn last, on top
+    marks = []
+    for sensor in sensors:
+        x, y = project(sensor.lat, sensor.lon)  # type: ignore[arg-type]
+        stale = sensor.offline or control.is_offline(sensor.last_seen_at, sensor.reporting_period_s, now)
+        marks.append((x, y, sensor, stale))
+    return {"dots": dots, "marks": marks, "map_counts": counts, "map_w": MAP_W, "map_h": MAP_H,
+            "total": len(lights)}
+
+
+# --------------------------------------------------------------------------- overview
+
+
+@get("/staff/lighting", opt=STAFF, sync_to_thread=True, name="staff_lighting")
+def overview(request: Request[Any, Any, Any], db: Session) -> Template:
+    now = utcnow()
+    groups = db.scalars(select(LightGroup).order_by(LightGroup.commune_insee, LightGroup.name)).all()
+    per_group = dict(db.execute(select(Streetlight.group_id, func.count()).group_by(Streetlight.group_id)).all())
+    overrides = {o.target_id: o for o in db.scalars(select(LightOverride).where(
+        LightOverride.state == "active", LightOverride.scope == "group")).all()}
+    open_alarms = int(db.scalar(select(func.count()).select_from(LightAlarm)
+                                .where(LightAlarm.cleared_at.is_(None))) or 0)  # type: ignore[union-attr]
+    pending = int(db.scalar(select(func.count()).select_from(LightCommand).where(
+        LightCommand.state.in_(("queued", "sent", "accepted")))) or 0)  # type: ignore[attr-defined]
+    programs = {p.id: p.name for p in db.scalars(select(LightProgram)).all()}
+    calendars = {c.id: c.name for c in db.scalars(select(LightCalendar)).all()}
+    return page(request, "lighting/overview.html", section="staff", groups=groups, per_group=per_group,
+                overrides=overrides, open_alarms=open_alarms, pending=pending, programs=programs,
+                calendars=calendars, **_map(db, now), **_labels())
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def _group(db: Session, group_id: str) -> LightGroup:
+    group = db.get(LightGroup, group_id)
+    if group is None:
+        raise NotFoundException()
+    return group
+
+
+def _group_page(request: Request[Any, Any, Any], db: Session, group: LightGroup, *, status_code: int = 200,
+                errors: dict[str, str] | None = None, form: dict[str, Any] | None = None,
+                done: str | None = None) -> Template:
+    now = utcnow()
+    lights = db.scalars(select(Streetlight).where(Streetlight.group_id == group.id)
+                        .order_by(Streetlight.id).limit(200)).all()
+    ids = select(Streetlight.id).where(Streetlight.group_id == group.id)
+    since = now - timedelta(days=1)
+    counts = control.command_counts(db, ids, since)
+    override = db.scalars(select(LightOverride).where(
+        LightOverride.state == "active", LightOverride.scope == "group", LightOverride.target_id == group.id)).first()
+    source = control.group_source(db, group)
+    position = control.territory_position(db)
+    schedule = lighting.schedule(source, lighting.night_of(now, position), position) if source else []
+    return page(request, "lighting/group.html", section="staff", status_code=status_code, group=group,
+                lights=lights, counts=counts, override=override, schedule=schedule, now=now,
+                errors=errors or {}, form=form or {}, done=done, state_of=lambda l: light_state(l, now),
+                programs=db.scalars(select(LightProgram).order_by(LightProgram.name)).all(),
+                calendars=db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all(),
+                cabinet=db.get(LightCabinet, group.cabinet_id) if group.cabinet_id else None,
+                **_map(db, now, group.id), **_labels())
+
+
+@get("/staff/lighting/groups/{group_id:str}", opt=STAFF, sync_to_thread=True, name="staff_lighting_group")
+def group_detail(request: Request[Any, Any, Any], db: Session, group_id: str,
+                 done: str | None = Parameter(default=None, max_length=40)) -> Template:
+    return _group_page(request, db, _group(db, group_id), done=done)
+
+
+def _override(request: Request[Any, Any, Any], db: Session, scope: str, target_id: str, data: dict[str, Any]
+              ) -> tuple[int | None, dict[str, str]]:
+    form, errors = parse_form(OverrideForm, data)
+    if form is None:
+        return None, errors
+    user = current_user(request)
+    try:
+        result = control.set_override(db, scope, target_id, form.level, form.minutes,
+                                      user_id=user.id if user else None, now=utcnow())
+    except LightingError as exc:
+        return None, {exc.field or "level": exc.message}
+    return result.commands, {}
+
+
+@post("/staff/lighting/groups/{group_id:str}/override", opt=STAFF, sync_to_thread=True,
+      name="staff_lighting_group_override")
+def group_override(request: Request[Any, Any, Any], db: Session, group_id: str, data: Form) -> Template | Redirect:
+    group = _group(db, group_id)
+    count, errors = _override(request, db, "group", group.id, data)
+    if errors:
+        db.rollback()
+        return _group_page(request, db, group, status_code=400, errors=errors, form=data)
+    db.commit()
+    return Redirect(f"/staff/lighting/groups/{group.id}?done=override-{count}", status_code=303)
+
+
+@post("/staff/lighting/groups/{group_id:str}/resume", opt=STAFF, sync_to_thread=True,
+      name="staff_lighting_group_resume")
+def group_resume(request: Request[Any, Any, Any], db: Session, group_id: str) -> Redirect:
+    group = _group(db, group_id)
+    count = control.resume_program(db, "group", group.id, now=utcnow())
+    db.commit()
+    return Redirect(f"/staff/lighting/groups/{group.id}?done=resume-{count}", status_code=303)
+
+
+@post("/staff/lighting/groups/{group_id:str}/program", opt=STAFF, sync_to_thread=True,
+      name="staff_lighting_group_program")
+def group_program(request: Request[Any, Any, Any], db: Session, group_id: str, data: Form) -> Template | Redirect:
+    group = _group(db, group_id)
+    errors: dict[str, str] = {}
+    values: dict[str, int | None] = {}
+    for name, model in (("program_id", LightProgram), ("calendar_id", LightCalendar)):
+        raw = data.get(name) if isinstance(data.get(name), str) else ""
+        if not raw:
+            values[name] = None
+        elif raw.isdigit() and db.get(model, int(raw)) is not None:
+            values[name] = int(raw)
+        else:
+            errors[name] = _("Choix invalide.")
+    if errors:
+        db.rollback()
+        return _group_page(request, db, group, status_code=400, errors=errors)
+    group.program_id, group.calendar_id = values["program_id"], values["calendar_id"]
+    db.add(group)
+    db.flush()
+    count = control.reconcile(db, utcnow(), group_ids=[group.id])
+    db.commit()
+    return Redirect(f"/staff/lighting/groups/{group.id}?done=program-{count}", status_code=303)
+
+
+# --------------------------------------------------------------------------- lights
+
+
+def _light(db: Session, light_id: str) -> Streetlight:
+    light = db.get(Streetlight, light_id)
+    if light is None:
+        raise NotFoundException()
+    return light
+
+
+def _light_page(request: Request[Any, Any, Any], db: Session, light: Streetlight, *, status_code: int = 200,
+                errors: dict[str, str] | None = None, form: dict[str, Any] | None = None,
+                done: str | None = None) -> Template:
+    now = utcnow()
+    history = db.scalars(select(LightCommand).where(LightCommand.light_id == light.id)
+                         .order_by(LightCommand.id.desc()).limit(10)).all()  # type: ignore[union-attr]
+    readings = db.scalars(select(LightReading).where(LightReading.light_id == light.id)
+                          .order_by(LightReading.ts.desc()).limit(12)).all()  # type: ignore[attr-defined]
+    alarms = db.scalars(select(LightAlarm).where(LightAlarm.device_id == light.device_id)
+                        .order_by(LightAlarm.id.desc()).limit(10)).all()  # type: ignore[union-attr]
+    target = db.scalars(select(LightCommand).where(LightCommand.command_id == light.target_command_id)).first() \
+        if light.target_command_id else None
+    override = db.scalars(select(LightOverride).where(
+        LightOverride.state == "active", LightOverride.scope == "light", LightOverride.target_id == light.id)).first()
+    return page(request, "lighting/light.html", section="staff", status_code=status_code, light=light,
+                state=light_state(light, now), history=history, readings=readings, alarms=alarms, target=target,
+                override=override, group=db.get(LightGroup, light.group_id) if light.group_id else None,
+                errors=errors or {}, form=form or {}, done=done, now=now, **_labels())
+
+
+@get("/staff/lighting/lights/{light_id:str}", opt=STAFF, sync_to_thread=True, name="staff_lighting_light")
+def light_detail(request: Request[Any, Any, Any], db: Session, light_id: str,
+                 done: str | None = Parameter(default=None, max_length=40)) -> Template:
+    return _light_page(request, db, _light(db, light_id), done=done)
+
+
+@post("/staff/lighting/lights/{light_id:str}/override", opt=STAFF, sync_to_thread=True,
+      name="staff_lighting_light_override")
+def light_override(request: Request[Any, Any, Any], db: Session, light_id: str, data: Form) -> Template | Redirect:
+    light = _light(db, light_id)
+    _count, errors = _override(request, db, "light", light.id, data)
+    if errors:
+        db.rollback()
+        return _light_page(request, db, light, status_code=400, errors=errors, form=data)
+    db.commit()
+    return Redirect(f"/staff/lighting/lights/{light.id}?done=override", status_code=303)
+
+
+@post("/staff/lighting/lights/{light_id:str}/resume", opt=STAFF, sync_to_thread=True,
+      name="staff_lighting_light_resume")
+def light_resume(request: Request[Any, Any, Any], db: Session, light_id: str) -> Redirect:
+    light = _light(db, light_id)
+    control.resume_program(db, "light", light.id, now=utcnow())
+    db.commit()
+    return Redirect(f"/staff/lighting/lights/{light.id}?done=resume", status_code=303)
+
+
+# --------------------------------------------------------------------------- programs and calendars
+
+
+def _steps_text(definition: dict[str, Any]) -> str:
+    return "\n".join(f"{s['at']} {s['level']}" for s in definition.get("steps", []))
+
+
+def _program_from_form(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
+    form = {k: (data.get(k) if isinstance(data.get(k), str) else "") for k in
+            ("name", "steps", "boost_level", "hold_s", "twilight_deg")}
+    errors: dict[str, str] = {}
+    name = form["name"].strip()
+    if not name or len(name) > 120:
+        errors["name"] = _("Donnez un nom au programme (120 caractères au plus).")
+    steps = []
+    for number, line in enumerate(form["steps"].splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        at, _sep, level = line.rpartition(" ")
+        if not at or not level.strip().lstrip("-").isdigit():
+            errors["steps"] = _("Ligne {n} : écrivez le début puis le niveau, par exemple « dusk 100 » ou "
+                                "« 22:00 50 ».").format(n=number)
+            break
+        steps.append({"at": at.strip(), "level": int(level)})
+    definition: dict[str, Any] = {"name": name, "steps": steps}
+    for key, kind in (("boost_level", int), ("hold_s", int), ("twilight_deg", float)):
+        raw = form[key].strip().replace(",", ".")
+        if raw:
+            try:
+                definition[key] = kind(raw)
+            except ValueError:
+                errors[key] = _("Un nombre est attendu.")
+    if not errors:
+        try:
+            lighting.Program.from_dict(definition)
+        except LightingError as exc:
+            field = (exc.field or "steps").split(".")[0].split("[")[0]
+            errors[field if field in form else "steps"] = exc.message
+    return form, (None if errors else definition), errors
+
+
+@get("/staff/lighting/programs", opt=STAFF, sync_to_thread=True, name="staff_lighting_programs")
+def programs(request: Request[Any, Any, Any], db: Session) -> Template:
+    rows = db.scalars(select(LightProgram).order_by(LightProgram.name)).all()
+    calendars = db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all()
+    position = control.territory_position(db)
+    today = lighting.night_of(utcnow(), position)
+    previews = {}
+    for row in rows:
+        try:
+            previews[row.id] = lighting.schedule(control.load_program(row), today, position)
+        except LightingError:
+            previews[row.id] = []
+    return page(request, "lighting/programs.html", section="staff", rows=rows, calendars=calendars,
+                previews=previews)
+
+
+def _program_editor(request: Request[Any, Any, Any], *, form: dict[str, Any], action: str,
+                    errors: dict[str, str] | None = None, status_code: int = 200) -> Template:
+    return page(request, "lighting/program_form.html", section="staff", form=form, action=action,
+                errors=errors or {}, status_code=status_code)
+
+
+@get("/staff/lighting/programs/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_program_new")
+def program_new(request: Request[Any, Any, Any]) -> Template:
+    form = {"name": "", "steps": "dusk 100\n22:30 50\n05:30 100\ndawn 0", "boost_level": "", "hold_s": "",
+            "twilight_deg": "3"}
+    return _program_editor(request, form=form, action="/staff/lighting/programs/new")
+
+
+@post("/staff/lighting/programs/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_program_create")
+def program_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+    form, definition, errors = _program_from_form(data)
+    if definition is not None and db.scalars(select(LightProgram).where(LightProgram.name == definition["name"])).first():
+        errors, definition = {"name": _("Un programme porte déjà ce nom.")}, None
+    if definition is None:
+        db.rollback()
+        return _program_editor(request, form=form, action="/staff/lighting/programs/new", errors=errors,
+                               status_code=400)
+    program = lighting.Program.from_dict(definition)
+    db.add(LightProgram(name=program.name, definition=json.dumps(program.to_dict())))
+    db.commit()
+    return Redirect("/staff/lighting/programs", status_code=303)
+
+
+@get("/staff/lighting/programs/{program_id:int}", opt=STAFF, sync_to_thread=True, name="staff_lighting_program")
+def program_edit(request: Request[Any, Any, Any], db: Session, program_id: int) -> Template:
+    row = db.get(LightProgram, program_id)
+    if row is None:
+        raise NotFoundException()
+    definition = json.loads(row.definition)
+    form = {"name": row.name, "steps": _steps_text(definition),
+            "boost_level": "" if definition.get("boost_level") is None else str(definition["boost_level"]),
+            "hold_s": str(definition.get("hold_s") or ""), "twilight_deg": str(definition.get("twilight_deg", 3))}
+    return _program_editor(request, form=form, action=f"/staff/lighting/programs/{row.id}")
+
+
+@post("/staff/lighting/programs/{program_id:int}", opt=STAFF, sync_to_thread=True,
+      name="staff_lighting_program_update")
+def program_update(request: Request[Any, Any, Any], db: Session, program_id: int, data: Form) -> Template | Redirect:
+    row = db.get(LightProgram, program_id)
+    if row is None:
+        raise NotFoundException()
+    form, definition, errors = _program_from_form(data)
+    if definition is not None:
+        clash = db.scalars(select(LightProgram).where(LightProgram.name == definition["name"],
+                                                      LightProgram.id != row.id)).first()
+        if clash:
+            errors, definition = {"name": _("Un programme porte déjà ce nom.")}, None
+    if definition is None:
+        db.rollback()
+        return _program_editor(request, form=form, action=f"/staff/lighting/programs/{row.id}", errors=errors,
+                               status_code=400)
+    program = lighting.Program.from_dict(definition)
+    row.name, row.definition, row.updated_at = program.name, json.dumps(program.to_dict()), utcnow()
+    db.add(row)
+    db.flush()
+    users = db.scalars(select(LightGroup.id).where(LightGroup.program_id == row.id)).all()
+    if users:
+        control.reconcile(db, utcnow(), group_ids=list(users))
+    db.commit()
+    return Redirect("/staff/lighting/programs", status_code=303)
+
+
+def _calendar_editor(request: Request[Any, Any, Any], db: Session, *, name: str, text: str, action: str,
+                     error: str | None = None, status_code: int = 200) -> Template:
+    names = db.scalars(select(LightProgram.name).order_by(LightProgram.name)).all()
+    return page(request, "lighting/calendar_form.html", section="staff", name=name, text=text, action=action,
+                error=error, program_names=names, status_code=status_code)
+
+
+def _calendar_from_form(db: Session, data: dict[str, Any], exclude_id: int | None = None
+                        ) -> tuple[str, str, str | None]:
+    name = (data.get("name") if isinstance(data.get("name"), str) else "").strip()
+    text = data.get("definition") if isinstance(data.get("definition"), str) else ""
+    if not name or len(name) > 120:
+        return name, text, _("Donnez un nom au calendrier (120 caractères au plus).")
+    clash = select(LightCalendar).where(LightCalendar.name == name)
+    if exclude_id is not None:
+        clash = clash.where(LightCalendar.id != exclude_id)
+    if db.scalars(clash).first():
+        return name, text, _("Un calendrier porte déjà ce nom.")
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        return name, text, _("JSON illisible : {error}.").format(error=exc)
+    programs = {p.name: control.load_program(p) for p in db.scalars(select(LightProgram)).all()}
+    try:
+        lighting.Calendar.from_dict(raw, programs)
+    except LightingError as exc:
+        return name, text, exc.message
+    return name, text, None
+
+
+@get("/staff/lighting/calendars/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_calendar_new")
+def calendar_new(request: Request[Any, Any, Any], db: Session) -> Template:
+    names = db.scalars(select(LightProgram.name).order_by(LightProgram.name)).all()
+    default = names[0] if names else ""
+    text = json.dumps({"default": default, "rules": []}, ensure_ascii=False, indent=2)
+    return _calendar_editor(request, db, name="", text=text, action="/staff/lighting/calendars/new")
+
+
+@post("/staff/lighting/calendars/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_calendar_create")
+def calendar_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+    name, text, error = _calendar_from_form(db, data)
+    if error:
+        db.rollback()
+        return _calendar_editor(request, db, name=name, text=text, action="/staff/lighting/calendars/new",
+                                error=error, status_code=400)
+    db.add(LightCalendar(name=name, definition=json.dumps(json.loads(text), ensure_ascii=False)))
+    db.commit()
+    return Redirect("/staff/lighting/programs", status_code=303)
+
+
+@get("/staff/lighting/calendars/{calendar_id:int}", opt=STAFF, sync_to_thread=True,
+     name="staff_lighting_calendar")
+def calendar_edit(request: Request[Any, Any, Any], db: Session, calendar_id: int) -> Template:
+    row = db.get(LightCalendar, calendar_id)
+    if row is None:
+        raise NotFoundException()
+    text = json.dumps(json.loads(row.definition), ensure_ascii=False, indent=2)
+    return _calendar_editor(request, db, name=row.name, text=text, action=f"/staff/lighting/calendars/{row.id}")
+
+
+@post("/staff/lighting/calendars/{calendar_id:int}", opt=STAFF, sync_to_thread=True,
+      name="staff_lighting_calendar_update")
+def calendar_update(request: Request[Any, Any, Any], db: Session, calendar_id: int, data: Form
+                    ) -> Template | Redirect:
+    row = db.get(LightCalendar, calendar_id)
+    if row is None:
+        raise NotFoundException()
+    name, text, error = _calendar_from_form(db, data, exclude_id=row.id)
+    if error:
+        db.rollback()
+        return _calendar_editor(request, db, name=name, text=text, action=f"/staff/lighting/calendars/{row.id}",
+                                error=error, status_code=400)
+    row.name, row.definition, row.updated_at = name, json.dumps(json.loads(text), ensure_ascii=False), utcnow()
+    db.add(row)
+    db.flush()
+    users = db.scalars(select(LightGroup.id).where(LightGroup.calendar_id == row.id)).all()
+    if users:
+        control.reconcile(db, utcnow(), group_ids=list(users))
+    db.commit()
+    return Redirect("/staff/lighting/programs", status_code=303)
+
+
+# --------------------------------------------------------------------------- alarms
+
+
+@get("/staff/lighting/alarms", opt=STAFF, sync_to_thread=True, name="staff_lighting_alarms")
+def alarms(request: Request[Any, Any, Any], db: Session,
+           show: str = Parameter(default="open", pattern="^(open|all)$")) -> Template:
+    query = select(LightAlarm)
+    if show == "open":
+        query = query.where(LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
+    rows = db.scalars(query.order_by(LightAlarm.raised_at.desc()).limit(300)).all()  # type: ignore[attr-defined]
+    light_ids = {l.device_id: l.id for l in db.scalars(select(Streetlight).where(
+        Streetlight.device_id.in_([r.device_id for r in rows if r.device_kind == "light"]))).all()}  # type: ignore[attr-defined]
+    return page(request, "lighting/alarms.html", section="staff", rows=rows, show=show, light_ids=light_ids,
+                **_labels())
+
+
+@post("/staff/lighting/alarms/{alarm_id:int}/ack", opt=STAFF, sync_to_thread=True, name="staff_lighting_alarm_ack")
+def alarm_ack(request: Request[Any, Any, Any], db: Session, alarm_id: int) -> Redirect:
+    alarm = db.get(LightAlarm, alarm_id)
+    if alarm is None:
+        raise NotFoundException()
+    if alarm.acknowledged_at is None:
+        user = current_user(request)
+        alarm.acknowledged_at, alarm.acknowledged_by = utcnow(), user.id if user else None
+        db.add(alarm)
+        db.commit()
+    return Redirect("/staff/lighting/alarms", status_code=303)
+
+
+# --------------------------------------------------------------------------- energy
+
+
+@get("/staff/lighting/energy", opt=STAFF, sync_to_thread=True, name="staff_lighting_energy")
+def energy(request: Request[Any, Any, Any], db: Session) -> Template:
+    now = utcnow()
+    rows = control.energy_report(db, now, months=6)
+    position = control.territory_position(db)
+    year = now.astimezone(position.tz).year - 1
+    # Labels hold "%" ("50 %"): translated here, not by the template's formatting gettext.
+    per_lamp = {key: (b, b.yearly_kwh(position, year), _(b.label), _(b.description))
+                for key, b in lighting.BASELINES.items()}
+    lamps = int(db.scalar(select(func.count()).select_from(Streetlight)) or 0)
+    by_tech = dict(db.execute(select(Streetlight.technology, func.count()).group_by(Streetlight.technology)).all())
+    peak = max([max(r.measured_kwh, r.baselines["hps_150_all_night"], r.programmed_kwh) for r in rows] or [1.0]) or 1.0
+    measured_rows = [r for r in rows if r.measured_kwh > 0]  # savings only where telemetry exists
+    totals = {
+        "measured": sum(r.measured_kwh for r in measured_rows),
+        "programmed": sum(r.programmed_kwh for r in measured_rows),
+        "hps": sum(r.baselines["hps_150_all_night"] for r in measured_rows),
+        "led_full": sum(r.baselines["led_full"] for r in measured_rows),
+        "months": len(measured_rows),
+    }
+    return page(request, "lighting/energy.html", section="staff", rows=rows, per_lamp=per_lamp, year=year,
+                lamps=lamps, by_tech=by_tech, peak=peak, totals=totals, savings=_savings)
+
+
+def _savings(actual: float, baseline: float) -> str:
+    if baseline <= 0 or actual <= 0:
+        return "—"
+    return f"{lighting.savings(actual, baseline) * 100:.0f} %"
+
+
+# --------------------------------------------------------------------------- inventory import
+
+
+@get("/staff/lighting/import", opt=STAFF, sync_to_thread=True, name="staff_lighting_import_form")
+def import_form(request: Request[Any, Any, Any]) -> Template:
+    return page(request, "lighting/import.html", section="staff", error=None, result=None)
+
+
+@post("/staff/lighting/import", opt=STAFF, sync_to_thread=True, name="staff_lighting_import")
+def import_upload(request: Request[Any, Any, Any], db: Session, data: Upload) -> Template:
+    upload = data.get("file")
+    content, filename = b"", ""
+    if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", ""):
+        content = upload.file.read(10 * 1024 * 1024 + 1)
+        filename = upload.filename
+    if not content:
+        return page(request, "lighting/import.html", section="staff", status_code=400, result=None,
+                    error=_("Choisissez un fichier CSV ou GeoJSON."))
+    try:
+        result = import_inventory(db, content, filename)
+    except InventoryError as exc:
+        db.rollback()
+        return page(request, "lighting/import.html", section="staff", status_code=400, result=None,
+                    error=str(exc))
+    db.commit()
+    return page(request, "lighting/import.html", section="staff", error=None, result=result)
+
+
+ROUTES = [overview, group_detail, group_override, group_resume, group_program, light_detail, light_override,
+          light_resume, programs, program_new, program_create, program_edit, program_update, calendar_new,
+          calendar_create, calendar_edit, calendar_update, alarms, alarm_ack, energy, import_form, import_upload]

@@ -1,0 +1,203 @@
+"""Sensors for residents: the waste centre's waiting time (live, forecast, quiet hours, a "tell me"
+alert), traffic at the border crossings and air quality, the home panel; the NGSI-LD read API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app import ngsi_ld, sensors
+from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
+from app.db import utcnow
+from app.forms import parse_form
+from app.home import home_panel
+from app.models.sensors import WasteWaitWatch
+from app.templating import page
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+BUSY_MIN = 10.0
+
+
+def traffic_state(values: dict[str, Any]) -> str:
+    """``fluid``, ``dense`` or ``congested`` from a crossing's last measures."""
+    if values.get("congested"):
+        return "congested"
+    occupancy = values.get("occupancy")
+    return "dense" if isinstance(occupancy, int | float) and occupancy >= 0.25 else "fluid"
+
+
+TRAFFIC_LABELS = {"fluid": "Fluide", "dense": "Dense", "congested": "Saturé"}
+AQI_LABELS = {1: "Bon", 2: "Moyen", 3: "Dégradé", 4: "Mauvais", 5: "Très mauvais", 6: "Extrêmement mauvais"}
+
+
+def _crossings(db: Session) -> list[dict[str, Any]]:
+    now = utcnow()
+    out = []
+    for sensor, values in sensors.latest_by_kind(db, "traffic"):
+        meta = sensors.sensor_meta(sensor)
+        stale = sensor.last_seen_at is None or sensor.last_seen_at < now - dt.timedelta(
+            seconds=sensor.reporting_period_s * 3)
+        out.append({"sensor": sensor, "measures": values, "state": traffic_state(values), "stale": stale,
+                    "towards": meta.get("towards", "")})
+    return out
+
+
+def _air(db: Session) -> list[dict[str, Any]]:
+    out = []
+    for sensor, values in sensors.latest_by_kind(db, "air_quality"):
+        out.append({"sensor": sensor, "measures": values, "index": sensors.air_quality_index(values)})
+    return out
+
+
+def _wait_label(panel: sensors.WastePanel | None) -> dict[str, Any]:
+    if panel is None or panel.estimate is None:
+        return {"known": False}
+    estimate = panel.estimate
+    if estimate.saturated:
+        return {"known": True, "saturated": True, "busy": True, "stale": estimate.stale}
+    if estimate.wait_min is None:
+        return {"known": False, "stale": estimate.stale}
+    return {"known": True, "saturated": False, "minutes": round(estimate.wait_min),
+            "busy": estimate.wait_min >= BUSY_MIN, "stale": estimate.stale}
+
+
+@home_panel("waste_centre", 40, "sensors/_home_panel.html")
+def waste_home_panel(db: Session, user: CurrentUser | None) -> dict[str, Any] | None:
+    panel = sensors.waste_panel(db, utcnow())
+    crossings = _crossings(db)
+    if panel is None and not crossings:
+        return None
+    return {"waste": panel, "wait": _wait_label(panel), "crossings": crossings, "traffic_labels": TRAFFIC_LABELS}
+
+
+class WatchForm(BaseModel):
+    threshold: int = Field(ge=1, le=120)
+
+
+def _waste_page(request: Request[Any, Any, Any], db: Session, *, status_code: int = 200,
+                errors: dict[str, str] | None = None, watched: bool = False) -> Template:
+    now = utcnow()
+    panel = sensors.waste_panel(db, now)
+    user = current_user(request)
+    watch = None
+    if user is not None and panel is not None:
+        watch = db.scalars(select(WasteWaitWatch).where(
+            WasteWaitWatch.user_id == user.id, WasteWaitWatch.sensor_id == panel.sensor.id,
+            WasteWaitWatch.until > now, WasteWaitWatch.notified_at.is_(None))).first()  # type: ignore[union-attr]
+    headers = {"vary": "HX-Request", "cache-control": "no-cache"}
+    template = "sensors/_waste_live.html" if request.headers.get("hx-request") == "true" \
+        and request.headers.get("hx-target") == "waste-live" else "sensors/waste_centre.html"
+    return page(request, template, section="home", status_code=status_code, waste=panel, wait=_wait_label(panel),
+                watch=watch, errors=errors or {}, watched=watched, headers=headers, now=now)
+
+
+@get("/waste-centre", opt=PUBLIC, sync_to_thread=True, name="waste_centre")
+def waste_centre(request: Request[Any, Any, Any], db: Session,
+                 watched: str | None = Parameter(default=None, max_length=1)) -> Template:
+    return _waste_page(request, db, watched=bool(watched))
+
+
+@post("/waste-centre/watch", opt=SIGNED_IN, sync_to_thread=True, name="waste_centre_watch")
+def waste_centre_watch(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+    form, errors = parse_form(WatchForm, data)
+    panel = sensors.waste_panel(db, utcnow())
+    if panel is None:
+        raise NotFoundException()
+    if form is None:
+        db.rollback()
+        return _waste_page(request, db, status_code=400, errors=errors)
+    user = current_user(request)
+    assert user is not None
+    now = utcnow()
+    local = now.astimezone(sensors.TZ)
+    end_of_day = (local + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    for old in db.scalars(select(WasteWaitWatch).where(WasteWaitWatch.user_id == user.id,
+                                                       WasteWaitWatch.notified_at.is_(None))).all():  # type: ignore[union-attr]
+        db.delete(old)
+    db.add(WasteWaitWatch(user_id=user.id, sensor_id=panel.sensor.id, threshold_min=form.threshold,
+                          created_at=now, until=end_of_day.astimezone(dt.UTC)))
+    db.commit()
+    return Redirect("/waste-centre?watched=1", status_code=303)
+
+
+@get("/traffic", opt=PUBLIC, sync_to_thread=True, name="traffic")
+def traffic(request: Request[Any, Any, Any], db: Session) -> Template:
+    return page(request, "sensors/traffic.html", section="home", crossings=_crossings(db), air=_air(db),
+                traffic_labels=TRAFFIC_LABELS, aqi_labels=AQI_LABELS,
+                headers={"cache-control": "no-cache"})
+
+
+# --------------------------------------------------------------------------- NGSI-LD
+
+
+def _ngsi_response(request: Request[Any, Any, Any], body: Any, status: int = 200,
+                   headers: dict[str, str] | None = None) -> Response[bytes]:
+    base = request.app.state.settings.base_url.rstrip("/")
+    context_url = base + ngsi_ld.CONTEXT_PATH
+    out_headers = dict(headers or {})
+    accept = request.headers.get("accept", "")
+    if "application/ld+json" in accept:
+        media = "application/ld+json"
+        if isinstance(body, list):
+            body = [{**item, "@context": context_url} for item in body]
+        elif isinstance(body, dict):
+            body = {**body, "@context": context_url}
+    else:
+        media = "application/json"
+        out_headers["link"] = (f'<{context_url}>; rel="http://www.w3.org/ns/json-ld#context"; '
+                               'type="application/ld+json"')
+    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=status, media_type=media,
+                    headers=out_headers)
+
+
+def _ngsi_error(error: ngsi_ld.NgsiError) -> Response[bytes]:
+    return Response(json.dumps(error.body()).encode(), status_code=error.status, media_type="application/json")
+
+
+@get("/ngsi-ld/v1/entities", opt=PUBLIC, sync_to_thread=True, name="ngsi_entities")
+def ngsi_entities(request: Request[Any, Any, Any], db: Session) -> Response[bytes]:
+    params = request.query_params
+    try:
+        try:
+            limit = int(params.get("limit", "20"))
+            offset = int(params.get("offset", "0"))
+        except ValueError:
+            raise ngsi_ld.NgsiError(400, "BadRequestData", "Invalid limit or offset") from None
+        options = (params.get("options") or "").split(",")
+        entities, total = ngsi_ld.query_entities(
+            db, type_=params.get("type"), id_=params.get("id"), attrs=params.get("attrs"), limit=limit,
+            offset=offset, key_values="keyValues" in options)
+    except ngsi_ld.NgsiError as exc:
+        return _ngsi_error(exc)
+    headers = {"ngsild-results-count": str(total)} if (params.get("count") or "").lower() == "true" else {}
+    return _ngsi_response(request, entities, headers=headers)
+
+
+@get("/ngsi-ld/v1/entities/{entity_id:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_entity")
+def ngsi_entity(request: Request[Any, Any, Any], db: Session, entity_id: str) -> Response[bytes]:
+    params = request.query_params
+    try:
+        entity = ngsi_ld.get_entity(db, entity_id, params.get("attrs"),
+                                    key_values="keyValues" in (params.get("options") or "").split(","))
+    except ngsi_ld.NgsiError as exc:
+        return _ngsi_error(exc)
+    return _ngsi_response(request, entity)
+
+
+@get(ngsi_ld.CONTEXT_PATH, opt=PUBLIC, name="ngsi_context")
+async def ngsi_context() -> Response[bytes]:
+    return Response(json.dumps(ngsi_ld.CONTEXT, indent=1).encode(), media_type="application/ld+json",
+                    headers={"cache-control": "public, max-age=86400"})
+
+
+ROUTES = [waste_centre, waste_centre_watch, traffic, ngsi_entities, ngsi_entity, ngsi_context]

@@ -1,0 +1,283 @@
+"""Sensors: ingestion of ``tele/sensor`` measures, the waste-centre waiting time, live views.
+
+Shared by the worker (ingestion, inside the relay's batch transaction), the
+public pages (``/waste-centre``, ``/traffic``, the home panel) and NGSI-LD.
+The waiting-time estimate and forecast are ``app.waste_centre``'s; this module
+feeds them from the database and keeps one estimate per minute as history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app import waste_centre
+from app.i18n import gettext as _
+from app.models.sensors import (
+    Sensor,
+    SensorHourly,
+    SensorMeasure,
+    WasteCentreEstimate,
+    WasteWaitWatch,
+)
+from app.privacy import privacy_eraser, privacy_exporter
+
+UTC = dt.UTC
+TZ = ZoneInfo("Europe/Paris")
+MEASURES = {
+    "waste_centre": ("arrivals", "admissions", "exits", "bays"),
+    "traffic": ("intensity", "occupancy", "averageVehicleSpeed", "congested"),
+    "air_quality": ("no2", "pm10", "pm25", "o3"),
+    "fill_level": ("fillingLevel",),
+}
+
+
+def _clean(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in MEASURES.get(kind, ()):
+        value = data.get(name)
+        if isinstance(value, bool) or isinstance(value, int | float) and math.isfinite(value) and -1e9 < value < 1e9:
+            out[name] = value
+    return out
+
+
+def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.datetime) -> int:
+    """Store sensor readings (raw and hourly), update each sensor's latest values; returns rows."""
+    from app.lighting_control import clear_alarms, upsert
+    from app.lighting_relay import parse_ts
+
+    ids = sorted({item.device_id for item in items})
+    sensors = {s.id: s for s in session.scalars(select(Sensor).where(Sensor.id.in_(ids))).all()}  # type: ignore[attr-defined]
+    raw: list[dict[str, Any]] = []
+    hours: dict[tuple[str, dt.datetime], list[Any]] = {}
+    touched_waste: set[str] = set()
+    back: list[str] = []
+    for item in sorted(items, key=lambda i: i.received_at):
+        sensor = sensors.get(item.device_id)
+        data = item.payload
+        if sensor is None or not isinstance(data, dict):
+            continue
+        values = _clean(sensor.kind, data)
+        if not values:
+            continue
+        ts = parse_ts(data.get("ts"), item.received_at)
+        raw.append({"sensor_id": sensor.id, "ts": ts, "values_json": json.dumps(values)})
+        hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        cell = hours.setdefault((sensor.id, hour), [0, {}])
+        cell[0] += 1
+        for name, value in values.items():
+            cell[1][name] = cell[1].get(name, 0.0) + float(value)
+        if sensor.offline:
+            back.append(sensor.id)
+        sensor.offline = False
+        sensor.last_values = json.dumps({**values, "ts": ts.isoformat()})
+        sensor.last_seen_at = item.received_at
+        if sensor.kind == "waste_centre":
+            touched_waste.add(sensor.id)
+    if not raw:
+        return 0
+    session.execute(SensorMeasure.__table__.insert(), raw)  # type: ignore[attr-defined]
+    # Hourly sums merge in Python (JSON column): read the hours touched, add, write back.
+    for (sensor_id, hour), (count, sums) in hours.items():
+        row = session.scalars(select(SensorHourly).where(SensorHourly.sensor_id == sensor_id,
+                                                         SensorHourly.hour == hour)).first()
+        if row is None:
+            upsert(session, SensorHourly, ["sensor_id", "hour"],
+                   [{"sensor_id": sensor_id, "hour": hour, "samples": count, "sums_json": json.dumps(sums)}])
+        else:
+            merged = json.loads(row.sums_json)
+            for name, value in sums.items():
+                merged[name] = merged.get(name, 0.0) + value
+            row.samples += count
+            row.sums_json = json.dumps(merged)
+    if back:
+        clear_alarms(session, back, ["offline"], now)
+    for sensor_id in touched_waste:
+        record_estimate(session, sensors[sensor_id], now)
+    session.flush()
+    return len(raw)
+
+
+# --------------------------------------------------------------------------- waste centre
+
+
+def _meta(sensor: Sensor) -> dict[str, Any]:
+    try:
+        meta = json.loads(sensor.meta or "{}")
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def gate_readings(session: Session, sensor_id: str, since: dt.datetime) -> list[waste_centre.GateReading]:
+    rows = session.execute(
+        select(SensorMeasure.ts, SensorMeasure.values_json)
+        .where(SensorMeasure.sensor_id == sensor_id, SensorMeasure.ts >= since).order_by(SensorMeasure.ts)
+    ).all()
+    readings = []
+    for ts, values_json in rows:
+        values = json.loads(values_json)
+        readings.append(waste_centre.GateReading(
+            ts=ts, arrivals=_int(values.get("arrivals")), admissions=_int(values.get("admissions")),
+            exits=_int(values.get("exits"))))
+    return readings
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else None
+
+
+def live_estimate(session: Session, sensor: Sensor, now: dt.datetime) -> waste_centre.WaitEstimate | None:
+    """The waiting time now, from the gate readings of the last 12 hours.
+
+    The counters' increase is taken from the window's first reading, when the
+    site and its queue are taken as empty (before opening, or a quiet hour).
+    """
+    readings = gate_readings(session, sensor.id, now - dt.timedelta(hours=12))
+    if not readings:
+        return None
+    meta = _meta(sensor)
+    bays = int(meta.get("bays") or waste_centre.DEFAULT_BAYS)
+    dwell = float(meta.get("dwell_min") or waste_centre.DEFAULT_DWELL_MIN)
+    return waste_centre.estimate_wait(readings, now, bays=bays, dwell_min=dwell)
+
+
+def record_estimate(session: Session, sensor: Sensor, now: dt.datetime) -> waste_centre.WaitEstimate | None:
+    """Keep the estimate (one per minute) and tell the people who asked when it drops low enough."""
+    from app.lighting_control import upsert
+
+    estimate = live_estimate(session, sensor, now)
+    if estimate is None:
+        return None
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    upsert(session, WasteCentreEstimate, ["sensor_id", "ts"], [{
+        "sensor_id": sensor.id, "ts": minute, "wait_min": estimate.wait_min, "method": estimate.method,
+        "queue": estimate.queue, "on_site": estimate.on_site, "saturated": estimate.saturated,
+    }], replace=["wait_min", "method", "queue", "on_site", "saturated"])
+    if estimate.wait_min is not None and not estimate.stale:
+        notify_watchers(session, sensor, estimate.wait_min, now)
+    return estimate
+
+
+def notify_watchers(session: Session, sensor: Sensor, wait_min: float, now: dt.datetime) -> int:
+    """Push "the wait dropped under your threshold" once to each watcher whose threshold is met."""
+    from app.notify import notify
+
+    watches = session.scalars(select(WasteWaitWatch).where(
+        WasteWaitWatch.sensor_id == sensor.id, WasteWaitWatch.notified_at.is_(None),  # type: ignore[union-attr]
+        WasteWaitWatch.until > now, WasteWaitWatch.threshold_min >= wait_min)).all()
+    for watch in watches:
+        watch.notified_at = now
+        notify(session, [watch.user_id], topic="waste_centre",
+               title=_("Déchèterie : l'attente est de {minutes} min").format(minutes=round(wait_min)),
+               body=_("L'attente est passée sous {threshold} min à {name}.").format(
+                   threshold=watch.threshold_min, name=sensor.name),
+               url="/waste-centre", email=False, urgency="normal", ttl_s=1800,
+               dedupe=f"waste-wait:{watch.id}")
+    return len(watches)
+
+
+def wait_history(session: Session, sensor_id: str, now: dt.datetime, weeks: int = 8
+                 ) -> list[tuple[dt.datetime, float | None]]:
+    since = now - dt.timedelta(weeks=weeks, days=1)
+    return [(ts, wait) for ts, wait in session.execute(
+        select(WasteCentreEstimate.ts, WasteCentreEstimate.wait_min)
+        .where(WasteCentreEstimate.sensor_id == sensor_id, WasteCentreEstimate.ts >= since)
+    ).all()]
+
+
+@dataclass(frozen=True)
+class WastePanel:
+    sensor: Sensor
+    estimate: waste_centre.WaitEstimate | None
+    forecast_next: list[tuple[dt.datetime, float | None]]
+    quiet_hours: list[tuple[dt.datetime, float]]
+    quiet_day: dt.date
+
+
+def waste_panel(session: Session, now: dt.datetime, sensor_id: str | None = None) -> WastePanel | None:
+    """Live wait, the next hours' forecast and the quietest hours (today, else the next open day)."""
+    query = select(Sensor).where(Sensor.kind == "waste_centre")
+    if sensor_id:
+        query = query.where(Sensor.id == sensor_id)
+    sensor = session.scalars(query.order_by(Sensor.id)).first()
+    if sensor is None:
+        return None
+    estimate = live_estimate(session, sensor, now)
+    history = wait_history(session, sensor.id, now)
+    local = now.astimezone(TZ)
+    forecast_next = []
+    for step in range(1, 5):
+        at = (local + dt.timedelta(hours=step)).replace(minute=0, second=0, microsecond=0)
+        forecast_next.append((at, waste_centre.forecast(history, at)))
+    quiet: list[tuple[dt.datetime, float]] = []
+    day = local.date()
+    for offset in range(7):
+        day = local.date() + dt.timedelta(days=offset)
+        quiet = waste_centre.best_hours(history, day, count=3, now=now if offset == 0 else None)
+        if quiet:
+            break
+    return WastePanel(sensor, estimate, forecast_next, quiet, day)
+
+
+def latest_by_kind(session: Session, kind: str) -> list[tuple[Sensor, dict[str, Any]]]:
+    out = []
+    for sensor in session.scalars(select(Sensor).where(Sensor.kind == kind).order_by(Sensor.id)).all():
+        try:
+            values = json.loads(sensor.last_values or "{}")
+        except ValueError:
+            values = {}
+        out.append((sensor, values))
+    return out
+
+
+def sensor_meta(sensor: Sensor) -> dict[str, Any]:
+    return _meta(sensor)
+
+
+def air_quality_index(values: dict[str, Any]) -> tuple[int, str] | None:
+    """European Air Quality Index band (1 good … 6 extremely poor) from NO2, PM10, PM2.5, O3 (µg/m³)."""
+    bands = {
+        "pm25": (10, 20, 25, 50, 75), "pm10": (20, 40, 50, 100, 150),
+        "no2": (40, 90, 120, 230, 340), "o3": (50, 100, 130, 240, 380),
+    }
+    worst = 0
+    for name, limits in bands.items():
+        value = values.get(name)
+        if not isinstance(value, int | float):
+            continue
+        band = next((i for i, limit in enumerate(limits) if value <= limit), len(limits))
+        worst = max(worst, band + 1)
+    if worst == 0:
+        return None
+    labels = ("good", "fair", "moderate", "poor", "veryPoor", "extremelyPoor")
+    return worst, labels[worst - 1]
+
+
+# --------------------------------------------------------------------------- personal data
+
+
+@privacy_exporter("waste_centre")
+def export_watches(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
+    """The person's "tell me when the wait drops" requests."""
+    rows = session.scalars(select(WasteWaitWatch).where(WasteWaitWatch.user_id == user_id)
+                           .order_by(WasteWaitWatch.id)).all()
+    return [{"sensor": w.sensor_id, "threshold_min": w.threshold_min, "created_at": w.created_at.isoformat(),
+             "until": w.until.isoformat(),
+             "notified_at": w.notified_at.isoformat() if w.notified_at else None} for w in rows], []
+
+
+@privacy_eraser("waste_centre")
+def erase_watches(session: Session, user_id: int, media_dir: Path) -> list[Path]:
+    for watch in session.scalars(select(WasteWaitWatch).where(WasteWaitWatch.user_id == user_id)).all():
+        session.delete(watch)
+    return []

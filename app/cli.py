@@ -212,4 +212,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the imported module's main, so that domain commands registered on
+    # ``app.cli`` (not on ``__main__``) are found with ``python -m app.cli``.
+    from app.cli import main as _main
+
+    raise SystemExit(_main())

@@ -468,6 +468,10 @@ async def _publish(
         raise asyncio.CancelledError
 
 
+# How many commands the simulated fleet handles at once (each device stays in order).
+COMMAND_CONCURRENCY = 256
+
+
 @dataclass
 class FleetStats:
     """What the fleet did, for tests and benchmarks."""
@@ -557,6 +561,8 @@ class Fleet:
         self.never_ack = set(never_ack)
         self.silent = set(silent)
         self.stats = FleetStats()
+        # Commands of one device are handled in order; devices answer in parallel.
+        self._device_locks: dict[str, asyncio.Lock] = {}
         self.ready = asyncio.Event()
 
         level = initial_level if initial_level is not None else self._default_level()
@@ -730,11 +736,37 @@ class Fleet:
     # ---------------------------------------------------------------- commands
 
     async def _command_loop(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            device_id = str(message.topic).rsplit("/", 1)[-1]
-            payload = message.payload
-            if isinstance(payload, bytes | bytearray):
-                await self.handle_command(client, device_id, bytes(payload))
+        """Answer commands as a fleet of independent devices does: each device in
+        order, all devices at once (bounded), so one device's acks never wait for
+        another's."""
+        slots = asyncio.Semaphore(COMMAND_CONCURRENCY)
+        pending: set[asyncio.Task[None]] = set()
+        try:
+            async for message in client.messages:
+                device_id = str(message.topic).rsplit("/", 1)[-1]
+                payload = message.payload
+                if isinstance(payload, bytes | bytearray):
+                    await slots.acquire()
+                    task = asyncio.create_task(
+                        self._handle_in_order(client, device_id, bytes(payload), slots)
+                    )
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+        finally:
+            for task in pending:
+                task.cancel()
+
+    async def _handle_in_order(
+        self, client: aiomqtt.Client, device_id: str, raw: bytes, slots: asyncio.Semaphore
+    ) -> None:
+        try:
+            lock = self._device_locks.setdefault(device_id, asyncio.Lock())
+            async with lock:
+                await self.handle_command(client, device_id, raw)
+        except aiomqtt.MqttError as exc:
+            logger.warning("fleet: %s could not answer a command: %s", device_id, exc)
+        finally:
+            slots.release()
 
     async def handle_command(self, client: aiomqtt.Client, device_id: str, raw: bytes) -> None:
         """Apply one command received on ``{p}/cmd/light/{device_id}``."""

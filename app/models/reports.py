@@ -1,0 +1,137 @@
+"""Dump-site reports: the report, its photos and history, followers, thanks, and staff lists.
+
+The reporter's identity and contact stay with staff: public pages, Open311
+and open data only see the report itself (category, coarse place,
+description, photos, status).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import utcnow
+
+
+class Report(SQLModel, table=True):
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_status_created", "status", "created_at"),
+        Index("ix_reports_lat_lon", "lat", "lon"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=32, index=True)
+    status: str = Field(default="new", max_length=16)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    volume: str | None = Field(default=None, max_length=16)
+    witnessed: bool = Field(default=False)
+    lat: float
+    lon: float
+    approximate: bool = Field(default=False)  # placed at the commune's centre, no precise position
+    address: str = Field(default="", max_length=200)  # the reporter's words ("derrière le stade")
+    commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5, index=True)
+    reporter_id: int | None = Field(default=None, foreign_key="users.id", index=True, ondelete="SET NULL")
+    contact_email: str | None = Field(default=None, max_length=254)  # Open311 reports without an account
+    contact_name: str | None = Field(default=None, max_length=160)
+    source: str = Field(default="web", max_length=16)  # web, open311, staff
+    api_key_id: int | None = Field(default=None, foreign_key="report_api_keys.id", ondelete="SET NULL")
+    idempotency_key: str | None = Field(default=None, max_length=64, unique=True)
+    token: str | None = Field(default=None, max_length=64, unique=True)  # Open311 token
+    duplicate_of_id: int | None = Field(default=None, foreign_key="reports.id", ondelete="SET NULL")
+    reject_reason_id: int | None = Field(default=None, foreign_key="report_reject_reasons.id",
+                                         ondelete="SET NULL")
+    status_notes: str = Field(default="", max_length=2000)  # the last public word from staff
+    thanks_count: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = None
+    expected_at: datetime | None = None  # when the collection is scheduled
+
+
+class ReportPhoto(SQLModel, table=True):
+    __tablename__ = "report_photos"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="reports.id", index=True, ondelete="CASCADE")
+    kind: str = Field(default="overview", max_length=16)  # overview, after
+    display_name: str = Field(max_length=64, unique=True)
+    thumb_name: str = Field(max_length=64, unique=True)
+    width: int
+    height: int
+    sha256: str = Field(max_length=64)
+    uploaded_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReportEvent(SQLModel, table=True):
+    """One line of a report's history. ``public`` lines are shown to the reporter and followers."""
+
+    __tablename__ = "report_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="reports.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(default_factory=utcnow)
+    actor_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    kind: str = Field(max_length=16)  # created, status, note, category, moved, reopened, photo
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    public: bool = Field(default=True)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+
+
+class ReportFollow(SQLModel, table=True):
+    __tablename__ = "report_follows"
+
+    report_id: int = Field(foreign_key="reports.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", primary_key=True, index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReportThanks(SQLModel, table=True):
+    __tablename__ = "report_thanks"
+
+    report_id: int = Field(foreign_key="reports.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", primary_key=True, index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RejectReason(SQLModel, table=True):
+    """A reason staff pick when rejecting a report (a managed list)."""
+
+    __tablename__ = "report_reject_reasons"
+    __table_args__ = (UniqueConstraint("label", name="uq_report_reject_reasons_label"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str = Field(max_length=200)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ResponseTemplate(SQLModel, table=True):
+    """A prepared answer staff can insert when they change a report's status."""
+
+    __tablename__ = "report_response_templates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=120)
+    body: str = Field(max_length=2000)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReportApiKey(SQLModel, table=True):
+    """An Open311 API key issued by staff. Only its SHA-256 is stored; ``prefix`` helps recognise it."""
+
+    __tablename__ = "report_api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    key_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=12)
+    created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

@@ -1,0 +1,307 @@
+"""Open311 GeoReport v2 under ``/open311/v2/``: discovery, services, requests, tokens (JSON and XML).
+
+Reading is public; ``POST requests`` needs an ``api_key`` issued by staff
+(it is authenticated by that key, not by cookies, hence no CSRF token).
+Every error answers in the spec's format: ``[{"code", "description"}]`` or
+``<errors><error><code/><description/></error></errors>``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+from litestar import Request, Response, get, post
+from litestar.exceptions import TooManyRequestsException
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app import open311 as o3
+from app import ratelimit
+from app import reports as rp
+from app.auth import PUBLIC
+from app.db import read_session, utcnow, write_session
+from app.errors import ERROR_RENDERERS
+from app.models.reports import Report, ReportEvent
+from app.models.territory import Commune
+
+MAX_RESULTS = 1000
+MAX_SPAN = timedelta(days=90)
+POST_LIMIT = ratelimit.Limit("open311_post", 600, 60 * 60)
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+class Open311Error(Exception):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+def _split(name: str) -> tuple[str, str]:
+    stem, dot, fmt = name.rpartition(".")
+    if not dot or fmt not in o3.FORMATS:
+        raise Open311Error(404, "Unknown format: use .json or .xml")
+    return stem, fmt
+
+
+def _answer(fmt: str, data: Any, root: str = "", item: str | None = None, status: int = 200) -> Response[bytes]:
+    body = o3.to_xml(root, item, data) if fmt == "xml" else json.dumps(data, ensure_ascii=False).encode()
+    return Response(body, status_code=status, media_type=o3.FORMATS[fmt],
+                    headers={"Cache-Control": "no-store" if status >= 400 else "public, max-age=60"})
+
+
+def _error(fmt: str, exc: Open311Error) -> Response[bytes]:
+    return Response(o3.errors_body(fmt, exc.code, exc.description), status_code=exc.code,
+                    media_type=o3.FORMATS[fmt], headers={"Cache-Control": "no-store"})
+
+
+def _framework_error(request: Request[Any, Any, Any], status: int, message: str) -> Response[bytes]:
+    """Errors raised outside the handlers (405, 413, 500...), in the spec's format."""
+    code = status if status in (400, 403, 404, 429) or status >= 500 else 400
+    return _error(_guess_fmt(request.url.path), Open311Error(code, message))
+
+
+ERROR_RENDERERS["/open311/"] = _framework_error
+
+
+def _guess_fmt(name: str) -> str:
+    return "xml" if name.endswith(".xml") else "json"
+
+
+def _param(request: Request[Any, Any, Any], key: str) -> str | None:
+    value = request.query_params.get(key)
+    return value.strip() if value and value.strip() else None  # empty behaves like absent
+
+
+def _parse_date(value: str, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)  # Python 3.11 reads "Z" too
+    except ValueError:
+        raise Open311Error(400, f"{name} must be an ISO 8601 date-time with a zone") from None
+    if parsed.tzinfo is None:
+        raise Open311Error(400, f"{name} must carry a time zone (e.g. 2026-11-22T10:00:00+01:00)")
+    return parsed
+
+
+def _rows(db: Session, reports: list[Report], base_url: str) -> list[dict[str, Any]]:
+    communes = {c.insee: c for c in db.scalars(select(Commune))}
+    photos = rp.photos_of(db, [r.id for r in reports], "overview")  # type: ignore[misc]
+    return [o3.request_row(r, communes.get(r.commune_insee or ""), (photos.get(r.id) or [None])[0], base_url)  # type: ignore[arg-type]
+            for r in reports]
+
+
+def _discovery(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    base = request.app.state.settings.base_url.rstrip("/")
+    return {
+        "changeset": o3.CHANGESET,
+        "contact": "Communauté de communes Pays-Haut Val d'Alzette, " + base,
+        "key_service": base + "/staff/reports/api-keys",
+        "endpoints": [{
+            "specification": o3.SPEC_URL,
+            "url": base + "/open311/v2",
+            "changeset": o3.CHANGESET,
+            "type": "production",
+            "formats": ["text/xml", "application/json"],
+        }],
+    }
+
+
+@get("/open311/v2/{name:str}", opt=PUBLIC, sync_to_thread=True, name="open311_root", include_in_schema=True)
+def root(request: Request[Any, Any, Any], db: Session, name: str) -> Response[bytes]:
+    """``discovery``, ``services`` and ``requests`` (GET), as ``.json`` or ``.xml``."""
+    fmt = _guess_fmt(name)
+    try:
+        stem, fmt = _split(name)
+        if stem == "discovery":
+            return _answer(fmt, _discovery(request), "discovery")
+        if stem == "services":
+            return _answer(fmt, o3.services(), "services", "service")
+        if stem == "requests":
+            return _answer(fmt, _list_requests(request, db), "service_requests", "request")
+        raise Open311Error(404, "Not found")
+    except Open311Error as exc:
+        return _error(fmt, exc)
+
+
+def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[str, Any]]:
+    base = request.app.state.settings.base_url
+    stmt = select(Report).where(Report.status.in_(rp.PUBLIC_STATUSES))  # type: ignore[attr-defined]
+    ids_param = _param(request, "service_request_id")
+    if ids_param:
+        ids = []
+        for part in ids_param.split(","):
+            ident = rp.id_from_number(part)
+            if part.strip() and ident is None:
+                raise Open311Error(400, f"Unknown service_request_id: {part.strip()[:40]}")
+            if ident is not None:
+                ids.append(ident)
+        if len(ids) > MAX_RESULTS:
+            raise Open311Error(400, f"At most {MAX_RESULTS} service_request_id values")
+        rows = list(db.scalars(stmt.where(Report.id.in_(ids)).order_by(Report.id)))  # type: ignore[attr-defined]
+        return _rows(db, rows, base)
+    codes = _param(request, "service_code")
+    if codes:
+        wanted = [c.strip() for c in codes.split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in rp.CATEGORIES]
+        if unknown:
+            raise Open311Error(400, f"Unknown service_code: {unknown[0][:40]}")
+        stmt = stmt.where(Report.category.in_(wanted))  # type: ignore[attr-defined]
+    start_raw, end_raw = _param(request, "start_date"), _param(request, "end_date")
+    end = _parse_date(end_raw, "end_date") if end_raw else utcnow()
+    start = _parse_date(start_raw, "start_date") if start_raw else end - MAX_SPAN
+    if start > end:
+        raise Open311Error(400, "start_date must be before end_date")
+    if end - start > MAX_SPAN:
+        raise Open311Error(400, "start_date and end_date must be at most 90 days apart")
+    stmt = stmt.where(Report.created_at >= start, Report.created_at <= end)
+    status = _param(request, "status")
+    if status:
+        wanted_status = {s.strip() for s in status.split(",") if s.strip()}
+        if not wanted_status <= {"open", "closed"}:
+            raise Open311Error(400, "status must be open, closed or both (open,closed)")
+        states = [s for s in rp.PUBLIC_STATUSES if ("open" if rp.is_open(s) else "closed") in wanted_status]
+        stmt = stmt.where(Report.status.in_(states))  # type: ignore[attr-defined]
+    rows = list(db.scalars(stmt.order_by(Report.created_at.desc()).limit(MAX_RESULTS)))  # type: ignore[attr-defined]
+    return _rows(db, rows, base)
+
+
+@get("/open311/v2/services/{name:str}", opt=PUBLIC, name="open311_service")
+async def service(name: str) -> Response[bytes]:
+    fmt = _guess_fmt(name)
+    try:
+        code, fmt = _split(name)
+        if code not in rp.CATEGORIES:
+            raise Open311Error(404, f"Unknown service_code: {code[:40]}")
+        return _answer(fmt, o3.service_definition(code), "service_definition")
+    except Open311Error as exc:
+        return _error(fmt, exc)
+
+
+@get("/open311/v2/requests/{name:str}", opt=PUBLIC, sync_to_thread=True, name="open311_request")
+def one_request(request: Request[Any, Any, Any], db: Session, name: str) -> Response[bytes]:
+    fmt = _guess_fmt(name)
+    try:
+        ident, fmt = _split(name)
+        report_id = rp.id_from_number(ident)
+        report = db.get(Report, report_id) if report_id else None
+        if report is None or report.status not in rp.PUBLIC_STATUSES:
+            raise Open311Error(404, f"Unknown service_request_id: {ident[:40]}")
+        return _answer(fmt, _rows(db, [report], request.app.state.settings.base_url), "service_requests", "request")
+    except Open311Error as exc:
+        return _error(fmt, exc)
+
+
+@get("/open311/v2/tokens/{name:str}", opt=PUBLIC, sync_to_thread=True, name="open311_token")
+def token(db: Session, name: str) -> Response[bytes]:
+    fmt = _guess_fmt(name)
+    try:
+        tok, fmt = _split(name)
+        report = db.scalars(select(Report).where(Report.token == tok)).first() if tok else None
+        if report is None:
+            raise Open311Error(404, "Unknown token")
+        row = {"service_request_id": rp.number(report) if report.status != "hidden" else None, "token": tok}
+        return _answer(fmt, [row], "service_requests", "request")
+    except Open311Error as exc:
+        return _error(fmt, exc)
+
+
+def _attribute(form: Any, code: str) -> str | None:
+    value = form.get(f"attribute[{code}]")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+@post("/open311/v2/{name:str}", opt={**PUBLIC, "exclude_from_csrf": True}, name="open311_post")
+async def create_request(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
+    """``POST requests.{json,xml}``: a report from a partner application, authenticated by ``api_key``."""
+    fmt = _guess_fmt(name)
+    settings = request.app.state.settings
+    engine = request.app.state.engine
+    try:
+        stem, fmt = _split(name)
+        if stem != "requests":
+            raise Open311Error(404, "Not found")
+        form = await request.form()
+        fields = {k: v.strip() for k, v in form.items() if isinstance(v, str) and v.strip()}
+    except Open311Error as exc:
+        return _error(fmt, exc)
+
+    def work() -> list[dict[str, Any]]:
+        with write_session(engine) as db:
+            key = rp.check_api_key(db, fields.get("api_key", ""))
+            if key is None:
+                raise Open311Error(403, "api_key missing, unknown or revoked")
+            key.last_used_at = utcnow()
+            key_id = key.id
+            ratelimit.check(db, settings.secret_key, [(POST_LIMIT, str(key_id))])
+        code = fields.get("service_code")
+        if not code:
+            raise Open311Error(400, "service_code is required")
+        if code not in rp.CATEGORIES:
+            raise Open311Error(404, f"Unknown service_code: {code[:40]}")
+        description = fields.get("description", "")
+        if len(description) > 4000:
+            raise Open311Error(400, "description is longer than 4000 characters")
+        lat = lon = None
+        commune_insee = None
+        if "lat" in fields or "long" in fields:
+            try:
+                lat, lon = float(fields["lat"]), float(fields["long"])
+            except (KeyError, ValueError):
+                raise Open311Error(400, "lat and long must both be decimal degrees (WGS 84)") from None
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise Open311Error(400, "lat and long are out of range")
+        elif "address_string" in fields:
+            with read_session(engine) as db:
+                text = fields["address_string"].lower()
+                match = next((c for c in db.scalars(select(Commune)) if c.name.lower() in text or c.postcode in text),
+                             None)
+            if match is None:
+                raise Open311Error(400, "address_string does not name a commune of the territory: send lat and long")
+            commune_insee = match.insee
+        elif "address_id" in fields:
+            raise Open311Error(400, "address_id is not supported here: send lat and long")
+        else:
+            raise Open311Error(400, "A location is required: lat and long, or address_string")
+        volume = _attribute(form, "volume")
+        if volume is not None and volume not in rp.VOLUMES:
+            raise Open311Error(400, "attribute[volume] must be one of " + ", ".join(rp.VOLUMES))
+        witnessed = _attribute(form, "witnessed")
+        if witnessed is not None and witnessed not in o3.WITNESSED:
+            raise Open311Error(400, "attribute[witnessed] must be yes or no")
+        email = fields.get("email")
+        if email and not _EMAIL_RE.match(email):
+            raise Open311Error(400, "email is not a valid address")
+        name_parts = [fields.get("first_name", ""), fields.get("last_name", "")]
+        contact_name = " ".join(p for p in name_parts if p)[:160] or None
+        new = rp.NewReport(category=code, description=description, volume=volume, witnessed=witnessed == "yes",
+                           lat=lat, lon=lon, commune_insee=commune_insee,
+                           address=fields.get("address_string", "")[:200], contact_email=email[:254] if email else None,
+                           contact_name=contact_name, source="open311", api_key_id=key_id)
+        try:
+            created = rp.create_report(engine, new, settings.resolved_media_dir)
+        except rp.ReportError as exc:
+            raise Open311Error(400, exc.message) from None
+        report = created.report
+        extra = [f"{k}: {fields[k][:500]}" for k in ("media_url", "phone", "device_id", "account_id") if k in fields]
+        if extra:
+            with write_session(engine) as db:
+                db.add(ReportEvent(report_id=report.id, kind="note", public=False,  # type: ignore[arg-type]
+                                   text="Open311 : " + " · ".join(extra)))
+        return [{"service_request_id": rp.number(report), "token": report.token,
+                 "service_notice": "Signalement reçu ; il sera examiné par les agents de la communauté de communes.",
+                 "account_id": None}]
+
+    try:
+        rows = await anyio.to_thread.run_sync(work)
+    except Open311Error as exc:
+        return _error(fmt, exc)
+    except TooManyRequestsException:
+        return _error(fmt, Open311Error(429, "Too many requests with this api_key: retry later"))
+    return _answer(fmt, rows, "service_requests", "request", status=201)
+
+
+ROUTES = [root, service, one_request, token, create_request]

@@ -1,0 +1,185 @@
+"""Carpooling: common places, ads (offers and requests), bookings, messages,
+saved searches, profiles, reports and blocks.
+
+A regular commute with a return is two ads (``leg`` outward / return) that
+share a ``pair_id``: each direction has its own schedule and its own seats,
+as a passenger may ride one way only. Positions are WGS 84 degrees in plain
+indexed columns, so the search can prefilter with bounding boxes on any
+database.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import utcnow
+
+
+class CarpoolPlace(SQLModel, table=True):
+    """A common meeting point besides the communes' centres (park-and-ride, station, business district)."""
+
+    __tablename__ = "carpool_places"
+
+    id: int | None = Field(default=None, primary_key=True)
+    territory_id: int | None = Field(default=None, foreign_key="territories.id", index=True)
+    slug: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=120)
+    kind: str = Field(default="place", max_length=16)  # park_ride, station, district, town
+    country: str = Field(default="FR", max_length=2)
+    lat: float
+    lon: float
+
+
+class CarpoolAd(SQLModel, table=True):
+    """One direction of a trip offered by a driver or asked for by a passenger."""
+
+    __tablename__ = "carpool_ads"
+    __table_args__ = (
+        # The search's prefilter is answered from this index (a range on the destination's latitude,
+        # the other conditions checked on the index entries), so only matching rows are read from the table.
+        Index("ix_carpool_ads_search", "status", "role", "frequency", "to_lat", "to_lon", "from_lat", "from_lon",
+              "days_mask", "window_start", "window_end", "seats_left", "departure_at"),
+        Index("ix_carpool_ads_departure", "status", "role", "departure_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    role: str = Field(max_length=10)  # driver, passenger
+    frequency: str = Field(max_length=10)  # punctual, regular
+    leg: str = Field(default="outward", max_length=8)  # outward, return
+    pair_id: int | None = Field(default=None, index=True)  # the id of the outward ad of a pair
+    from_label: str = Field(max_length=120)
+    from_lat: float
+    from_lon: float
+    to_label: str = Field(max_length=120)
+    to_lat: float
+    to_lon: float
+    distance_m: int  # estimated road distance
+    cross_border: bool = Field(default=False)
+    departure_at: datetime | None = None  # one-off trips
+    margin_min: int = Field(default=15)  # one-off trips
+    # Regular trips: JSON {"0": [minute_of_day, margin_min], ...}, weekday 0 = Monday, local time.
+    schedule: str = Field(default="{}", max_length=400)
+    days_mask: int = Field(default=0)  # bit d set when the trip runs on weekday d (one-off: its day)
+    window_start: int = Field(default=0)  # earliest local minute of day (time - margin), for the prefilter
+    window_end: int = Field(default=1439)  # latest local minute of day (time + margin)
+    valid_until: date | None = None  # regular trips: last day (none: until closed)
+    seats: int = Field(default=1)
+    seats_left: int = Field(default=1)
+    price_per_km_cents: int = Field(default=0)  # per passenger, drivers only
+    comment: str = Field(default="", max_length=500)
+    status: str = Field(default="active", max_length=10)  # active, closed, hidden
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CarpoolBooking(SQLModel, table=True):
+    """A request to share an ad: a passenger asking a driver, or a driver offering a passenger a ride.
+
+    The ad's owner accepts or declines; either party can cancel. Seats are
+    taken from the ad when the request is made and given back when it is
+    declined or cancelled.
+    """
+
+    __tablename__ = "carpool_bookings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ad_id: int = Field(foreign_key="carpool_ads.id", index=True, ondelete="CASCADE")
+    requester_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    owner_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    seats: int = Field(default=1)
+    status: str = Field(default="pending", max_length=10)  # pending, accepted, declined, cancelled
+    cancelled_by: int | None = None
+    distance_m: int = Field(default=0)
+    price_cents: int = Field(default=0)  # per seat, for the whole trip
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    accepted_at: datetime | None = None
+
+
+class CarpoolMessage(SQLModel, table=True):
+    __tablename__ = "carpool_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: int = Field(foreign_key="carpool_bookings.id", index=True, ondelete="CASCADE")
+    sender_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    body: str = Field(max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CarpoolSearch(SQLModel, table=True):
+    """A saved search: the person is told once about each new ad that matches it."""
+
+    __tablename__ = "carpool_searches"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    role: str = Field(default="driver", max_length=10)  # the role of the ads sought
+    frequency: str = Field(default="regular", max_length=10)
+    from_label: str = Field(max_length=120)
+    from_lat: float
+    from_lon: float
+    to_label: str = Field(max_length=120)
+    to_lat: float
+    to_lon: float
+    on_date: date | None = None
+    days_mask: int = Field(default=0)
+    minute: int = Field(default=450)
+    margin_min: int = Field(default=30)
+    radius_m: int = Field(default=5000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CarpoolAlertSent(SQLModel, table=True):
+    """One row per (saved search, ad) already told about: an alert is sent once."""
+
+    __tablename__ = "carpool_alerts_sent"
+    __table_args__ = (UniqueConstraint("search_id", "ad_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    search_id: int = Field(foreign_key="carpool_searches.id", index=True, ondelete="CASCADE")
+    ad_id: int = Field(foreign_key="carpool_ads.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CarpoolProfile(SQLModel, table=True):
+    """What carpoolers show each other: a first name, optionally a phone and a photo."""
+
+    __tablename__ = "carpool_profiles"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    first_name: str = Field(default="", max_length=40)
+    phone: str = Field(default="", max_length=20)  # shown only after a booking is accepted
+    about: str = Field(default="", max_length=300)
+    photo_name: str | None = Field(default=None, max_length=40)
+    thumb_name: str | None = Field(default=None, max_length=40)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CarpoolReport(SQLModel, table=True):
+    """An ad reported as abusive, for staff moderation."""
+
+    __tablename__ = "carpool_reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ad_id: int = Field(foreign_key="carpool_ads.id", index=True, ondelete="CASCADE")
+    reporter_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    reason: str = Field(max_length=20)
+    details: str = Field(default="", max_length=1000)
+    status: str = Field(default="open", max_length=10)  # open, hidden (ad hidden), dismissed
+    created_at: datetime = Field(default_factory=utcnow)
+    handled_by: int | None = None
+    handled_at: datetime | None = None
+
+
+class CarpoolBlock(SQLModel, table=True):
+    """``blocker`` no longer sees ``blocked``'s ads, and ``blocked`` can no longer contact ``blocker``."""
+
+    __tablename__ = "carpool_blocks"
+
+    blocker_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    blocked_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)

@@ -86,7 +86,9 @@ def test_a_merchant_adds_a_product_with_a_photo_a_resident_orders_it_and_sees_it
         r_page.wait_for_url(f"**/shops/{slug}")
         product = r_page.locator(".product").filter(has_text="Tarte aux mirabelles")
         product.wait_for()
-        assert product.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+        photo = product.locator("img")
+        photo.scroll_into_view_if_needed()  # product photos load lazily
+        r_page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=photo.element_handle())
         product.locator("input[type=number]").fill("2")
         r_page.screenshot(path=str(SHOTS / "shops-shop.png"), full_page=True)
         _no_sideways_scroll(r_page)

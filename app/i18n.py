@@ -27,17 +27,23 @@ current_locale: ContextVar[str] = ContextVar("eclor_locale", default=SOURCE_LOCA
 
 
 @lru_cache(maxsize=None)
-def translations(locale: str) -> _gettext.NullTranslations:
-    """The merged catalogue of ``locale`` (French is the source: no catalogue needed)."""
-    folder = LOCALE_DIR / locale
-    if locale == SOURCE_LOCALE or not folder.is_dir():
-        return _gettext.NullTranslations()
+def catalogue(locale: str) -> Catalog:
+    """Every translated message of ``locale``, merged from its ``*.po`` files."""
     merged = Catalog(locale=locale)
-    for po in sorted(folder.glob("*.po")):
+    for po in sorted((LOCALE_DIR / locale).glob("*.po")):
         with po.open("rb") as fh:
             for message in read_po(fh, locale=locale):
                 if message.id and message.string:
                     merged[message.id] = message
+    return merged
+
+
+@lru_cache(maxsize=None)
+def translations(locale: str) -> _gettext.NullTranslations:
+    """The merged catalogue of ``locale`` (French is the source: no catalogue needed)."""
+    if locale == SOURCE_LOCALE or not (LOCALE_DIR / locale).is_dir():
+        return _gettext.NullTranslations()
+    merged = catalogue(locale)
     buf = BytesIO()
     write_mo(buf, merged)
     buf.seek(0)

@@ -1,0 +1,281 @@
+"""Alerts: the public list with its history, one alert (also as CAP 1.2), and the staff pages to
+write, preview, send, update and cancel an alert or import a CAP message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from app import alerts, cap
+from app.auth import PUBLIC, STAFF, current_user
+from app.db import utcnow
+from app.i18n import gettext as _
+from app.models.push import Alert, PushSubscription
+from app.routes.push import getlist
+from app.templating import page
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+PAGE_SIZE = 20
+STATE_LABELS = {"active": "En cours", "updated": "Remplacée", "cancelled": "Levée"}
+MSG_LABELS = {"Alert": "Alerte", "Update": "Mise à jour", "Cancel": "Fin d’alerte"}
+SOURCE_LABELS = {"staff": "Formulaire des agents", "cli": "Ligne de commande", "cap": "Import CAP",
+                 "demo": "Démonstration"}
+
+
+def _context(db: Session) -> dict[str, Any]:
+    return {"topics": alerts.TOPICS, "communes": alerts.commune_names(db), "urgencies": alerts.URGENCIES,
+            "state_labels": STATE_LABELS, "msg_labels": MSG_LABELS, "source_labels": SOURCE_LABELS, "unpack": alerts.unpack, "now": utcnow()}
+
+
+def _is_current(alert: Alert, now: datetime) -> bool:
+    return (alert.state == "active" and alert.msg_type != "Cancel"
+            and (alert.expires_at is None or alert.expires_at > now))
+
+
+# --- public -------------------------------------------------------------------------------------
+
+@get("/alerts", opt=PUBLIC, sync_to_thread=True, name="alerts")
+def alert_list(request: Request[Any, Any, Any], db: Session, commune: str | None = None,
+               page_: int = Parameter(query="page", default=1, ge=1, le=1000)) -> Template:
+    names = alerts.commune_names(db)
+    if commune not in names:
+        commune = None
+    current = alerts.active_alerts(db, commune=commune, limit=50)
+    now = utcnow()
+    page_number = max(1, min(page_, 1000))
+    history_query = select(Alert).where(or_(Alert.state != "active", Alert.msg_type == "Cancel",
+                                            Alert.expires_at <= now))  # type: ignore[operator]
+    if commune:
+        history_query = history_query.where(or_(Alert.communes == ",", Alert.communes.like(f"%,{commune},%")))  # type: ignore[attr-defined]
+    history = db.scalars(history_query.order_by(Alert.sent_at.desc(), Alert.id.desc())
+                         .offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+    return page(request, "alerts/list.html", section="alerts", current=current, history=history[:PAGE_SIZE],
+                more=len(history) > PAGE_SIZE, page_number=page_number, commune=commune, **_context(db))
+
+
+@get("/alerts/{ref:str}", opt=PUBLIC, sync_to_thread=True, name="alert")
+def alert_detail(request: Request[Any, Any, Any], db: Session, ref: str) -> Template | Response[bytes]:
+    """``/alerts/12``: the page; ``/alerts/12.cap``: the same alert as a CAP 1.2 document."""
+    as_cap = ref.endswith(".cap")
+    number = ref[:-4] if as_cap else ref
+    if not number.isdigit() or len(number) > 12:
+        raise NotFoundException()
+    alert = db.get(Alert, int(number))
+    if alert is None:
+        raise NotFoundException()
+    if as_cap:
+        document = alerts.to_cap(db, alert, request.app.state.settings.base_url)
+        return Response(document, media_type="application/cap+xml; charset=utf-8",
+                        headers={"content-disposition": f'inline; filename="eclor-alert-{alert.id}.cap"'})
+    thread = alerts.thread_of(db, alert)
+    return page(request, "alerts/detail.html", section="alerts", alert=alert, thread=thread,
+                latest=thread[-1] if thread else alert, current=_is_current(alert, utcnow()), **_context(db))
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+def _parse_local(value: str) -> datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise alerts.AlertError(_("Date et heure invalides."), "expires") from None
+    if naive.tzinfo is None:
+        naive = naive.replace(tzinfo=alerts.TZ)
+    return naive
+
+
+def _form_values(data: dict[str, Any]) -> dict[str, Any]:
+    def text(name: str) -> str:
+        value = data.get(name, "")
+        return value if isinstance(value, str) else ""
+
+    return {"title": text("title"), "body": text("body"), "link": text("link"), "topic": text("topic"),
+            "urgency": text("urgency") or "normal", "expires": text("expires"), "communes": getlist(data, "communes"),
+            "note": text("note")[:500]}
+
+
+def _clean(db: Session, form: dict[str, Any]) -> alerts.AlertInput:
+    expires = _parse_local(form["expires"])
+    return alerts.clean_input(db, title=form["title"], body=form["body"], topic=form["topic"],
+                              communes=form["communes"], urgency=form["urgency"], link=form["link"],
+                              expires_at=expires)
+
+
+def _editor(request: Request[Any, Any, Any], db: Session, *, form: dict[str, Any], action: str,
+            original: Alert | None = None, status_code: int = 200, errors: dict[str, str] | None = None,
+            preview: dict[str, Any] | None = None, reach: int | None = None) -> Template:
+    return page(request, "alerts/staff_form.html", section="staff", status_code=status_code, form=form,
+                action=action, original=original, errors=errors or {}, preview=preview, reach=reach,
+                **_context(db))
+
+
+def _reach(db: Session, data: alerts.AlertInput) -> int:
+    conditions = [PushSubscription.topics.like(f"%,{data.topic},%")]  # type: ignore[attr-defined]
+    if data.communes:
+        conditions.append(or_(PushSubscription.communes == ",",
+                              *[PushSubscription.communes.like(f"%,{c},%") for c in data.communes]))  # type: ignore[attr-defined]
+    return int(db.scalar(select(func.count()).select_from(PushSubscription).where(*conditions)) or 0)
+
+
+def _blank_form() -> dict[str, Any]:
+    return {"title": "", "body": "", "link": "", "topic": "traffic", "urgency": "normal", "expires": "",
+            "communes": [], "note": ""}
+
+
+@get("/staff/alerts", opt=STAFF, sync_to_thread=True, name="staff_alerts")
+def staff_alerts(request: Request[Any, Any, Any], db: Session) -> Template:
+    rows = db.scalars(select(Alert).order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(100)).all()
+    counts = {a.id: alerts.delivery_counts(db, a.id) for a in rows}  # type: ignore[arg-type]
+    subscribers = int(db.scalar(select(func.count()).select_from(PushSubscription)) or 0)
+    return page(request, "alerts/staff_list.html", section="staff", rows=rows, counts=counts,
+                subscribers=subscribers, **_context(db))
+
+
+@get("/staff/alerts/new", opt=STAFF, sync_to_thread=True, name="staff_alert_new")
+def staff_alert_new(request: Request[Any, Any, Any], db: Session) -> Template:
+    return _editor(request, db, form=_blank_form(), action="/staff/alerts/new")
+
+
+@post("/staff/alerts/new", opt=STAFF, sync_to_thread=True, name="staff_alert_create")
+def staff_alert_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+    form = _form_values(data)
+    try:
+        clean = _clean(db, form)
+    except alerts.AlertError as exc:
+        db.rollback()
+        return _editor(request, db, form=form, action="/staff/alerts/new", status_code=400,
+                       errors={exc.field: exc.message})
+    if data.get("do") != "send":
+        db.rollback()
+        return _editor(request, db, form=form, action="/staff/alerts/new", preview=_preview(clean),
+                       reach=_reach(db, clean))
+    alert = alerts.publish(db, clean, source="staff", sender=alerts.cap_sender(request.app.state.settings),
+                           user_id=current_user(request).id)  # type: ignore[union-attr]
+    db.commit()
+    return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
+
+
+def _preview(data: alerts.AlertInput, prefix: str = "") -> dict[str, Any]:
+    return {"title": prefix + data.title, "body": data.body, "urgency": data.urgency,
+            "topic": alerts.topic_label(data.topic)}
+
+
+def _staff_alert(db: Session, alert_id: int) -> Alert:
+    alert = db.get(Alert, alert_id)
+    if alert is None:
+        raise NotFoundException()
+    return alert
+
+
+@get("/staff/alerts/{alert_id:int}", opt=STAFF, sync_to_thread=True, name="staff_alert")
+def staff_alert(request: Request[Any, Any, Any], db: Session, alert_id: int, sent: str | None = None) -> Template:
+    alert = _staff_alert(db, alert_id)
+    thread = alerts.thread_of(db, alert)
+    counts = {a.id: alerts.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
+    return page(request, "alerts/staff_detail.html", section="staff", alert=alert, thread=thread, counts=counts,
+                latest=thread[-1], sent=bool(sent), current=_is_current(thread[-1], utcnow()), **_context(db))
+
+
+def _form_from(alert: Alert) -> dict[str, Any]:
+    expires = alert.expires_at.astimezone(alerts.TZ).strftime("%Y-%m-%dT%H:%M") if alert.expires_at else ""
+    return {"title": alert.title, "body": alert.body, "link": alert.link, "topic": alert.topic,
+            "urgency": alert.push_urgency if alert.push_urgency in alerts.URGENCIES else "normal",
+            "expires": expires, "communes": alerts.unpack(alert.communes), "note": ""}
+
+
+@get("/staff/alerts/{alert_id:int}/update", opt=STAFF, sync_to_thread=True, name="staff_alert_edit")
+def staff_alert_edit(request: Request[Any, Any, Any], db: Session, alert_id: int) -> Template | Redirect:
+    alert = _staff_alert(db, alert_id)
+    latest = alerts.latest_of_thread(db, alert)
+    if latest.id != alert.id:
+        return Redirect(f"/staff/alerts/{latest.id}/update", status_code=303)
+    return _editor(request, db, form=_form_from(alert), action=f"/staff/alerts/{alert.id}/update", original=alert)
+
+
+@post("/staff/alerts/{alert_id:int}/update", opt=STAFF, sync_to_thread=True, name="staff_alert_update")
+def staff_alert_update(request: Request[Any, Any, Any], db: Session, alert_id: int, data: Form) -> Template | Redirect:
+    original = _staff_alert(db, alert_id)
+    form = _form_values(data)
+    action = f"/staff/alerts/{alert_id}/update"
+    try:
+        clean = _clean(db, form)
+        if data.get("do") != "send":
+            db.rollback()
+            return _editor(request, db, form=form, action=action, original=original,
+                           preview=_preview(clean, _("Mise à jour : ")), reach=_reach(db, clean))
+        alert = alerts.amend(db, original, clean, source="staff",
+                             sender=alerts.cap_sender(request.app.state.settings),
+                             user_id=current_user(request).id, note=form["note"])  # type: ignore[union-attr]
+    except alerts.AlertError as exc:
+        db.rollback()
+        return _editor(request, db, form=form, action=action, original=original, status_code=400,
+                       errors={exc.field: exc.message})
+    db.commit()
+    return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
+
+
+@post("/staff/alerts/{alert_id:int}/cancel", opt=STAFF, sync_to_thread=True, name="staff_alert_cancel")
+def staff_alert_cancel(request: Request[Any, Any, Any], db: Session, alert_id: int, data: Form) -> Template | Redirect:
+    original = _staff_alert(db, alert_id)
+    note = data.get("note", "") if isinstance(data.get("note"), str) else ""
+    try:
+        alert = alerts.amend(db, original, None, source="staff", sender=alerts.cap_sender(request.app.state.settings),
+                             user_id=current_user(request).id, note=note.strip()[:500])  # type: ignore[union-attr]
+    except alerts.AlertError as exc:
+        db.rollback()
+        thread = alerts.thread_of(db, original)
+        counts = {a.id: alerts.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
+        return page(request, "alerts/staff_detail.html", section="staff", status_code=400, alert=original,
+                    thread=thread, counts=counts, latest=thread[-1], sent=False, error=exc.message,
+                    current=_is_current(thread[-1], utcnow()), **_context(db))
+    db.commit()
+    return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
+
+
+@get("/staff/alerts/import", opt=STAFF, sync_to_thread=True, name="staff_alert_import_form")
+def staff_alert_import_form(request: Request[Any, Any, Any], db: Session) -> Template:
+    return page(request, "alerts/staff_import.html", section="staff", error=None, xml="", topic="auto",
+                **_context(db))
+
+
+@post("/staff/alerts/import", opt=STAFF, sync_to_thread=True, name="staff_alert_import")
+def staff_alert_import(request: Request[Any, Any, Any], db: Session, data: Upload) -> Template | Redirect:
+    xml_text = data.get("xml") if isinstance(data.get("xml"), str) else ""
+    topic = data.get("topic") if isinstance(data.get("topic"), str) else "auto"
+    document = (xml_text or "").strip().encode("utf-8")
+    upload = data.get("file")
+    if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", ""):
+        document = upload.file.read(cap.MAX_BYTES + 1)
+    error: str | None = None
+    if not document:
+        error = _("Collez le message CAP ou choisissez un fichier.")
+    else:
+        try:
+            alert = alerts.import_cap(db, document, user_id=current_user(request).id,  # type: ignore[union-attr]
+                                      topic=None if topic in ("", "auto") else topic)
+        except cap.CapError as exc:
+            error = _("Message CAP invalide — {path} : {message}").format(path=exc.path, message=exc.message)
+        except alerts.AlertError as exc:
+            error = exc.message
+    if error is not None:
+        db.rollback()
+        return page(request, "alerts/staff_import.html", section="staff", status_code=400, error=error,
+                    xml=xml_text[:20_000], topic=topic, **_context(db))
+    db.commit()
+    return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
+
+
+ROUTES = [alert_list, alert_detail, staff_alerts, staff_alert_new, staff_alert_create, staff_alert,
+          staff_alert_edit, staff_alert_update, staff_alert_cancel, staff_alert_import_form, staff_alert_import]

@@ -1,0 +1,198 @@
+"""Web Push subscriptions (the JSON API the page script calls) and one's notification settings.
+
+``POST /push/subscriptions`` takes the browser's ``PushSubscription`` JSON plus
+``topics`` and ``communes`` (DESIGN.md); ``DELETE /push/subscriptions`` or
+``POST /push/subscriptions/delete`` removes one of the person's own. The
+settings page ``/me/push`` works without JavaScript: it saves topics,
+communes and quiet hours for every device of the person, lists the devices
+and unsubscribes them; the script only adds "turn on notifications on this
+device", after a tap.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import anyio
+from litestar import Request, Response, delete, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app import alerts
+from app.auth import SIGNED_IN, current_user
+from app.i18n import gettext as _
+from app.models.push import PushSubscription
+from app.templating import page
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+MAX_JSON_BYTES = 16 * 1024
+
+
+def getlist(data: dict[str, Any], key: str) -> list[str]:
+    value = data.get(key)
+    if value is None:
+        return []
+    return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v]
+
+
+def _problem(status: int, message: str) -> Response[dict[str, Any]]:
+    return Response({"status_code": status, "detail": message}, status_code=status)
+
+
+def _read_json(body: bytes) -> Any:
+    if len(body) > MAX_JSON_BYTES:
+        raise ValueError(_("Demande trop volumineuse."))
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(_("Le corps de la demande doit être du JSON.")) from None
+
+
+def _allow_loopback(request: Request[Any, Any, Any]) -> bool:
+    return not request.app.state.settings.production
+
+
+@post("/push/subscriptions", opt=SIGNED_IN, sync_to_thread=True, name="push_subscribe", status_code=201)
+def subscribe(request: Request[Any, Any, Any], db: Session, body: bytes) -> Response[Any]:
+    user = current_user(request)
+    try:
+        data = _read_json(body)
+        row, created = alerts.save_subscription(
+            db, user.id, data, allow_insecure_loopback=_allow_loopback(request),  # type: ignore[union-attr]
+            user_agent=request.headers.get("user-agent", ""))
+    except (ValueError, alerts.SubscriptionError) as exc:
+        db.rollback()
+        return _problem(400, str(exc))
+    db.commit()
+    return Response({"id": row.id, "endpoint": row.endpoint, "topics": alerts.unpack(row.topics),
+                     "communes": alerts.unpack(row.communes), "device": row.device},
+                    status_code=201 if created else 200)
+
+
+def _endpoint_from(data: Any) -> str | None:
+    if isinstance(data, dict) and isinstance(data.get("endpoint"), str) and data["endpoint"]:
+        return str(data["endpoint"])
+    return None
+
+
+def _remove_and_commit(db: Session, user_id: int, endpoint: str | None, subscription_id: int | None) -> bool:
+    if not alerts.remove_subscription(db, user_id, endpoint=endpoint, subscription_id=subscription_id):
+        db.rollback()
+        return False
+    db.commit()
+    return True
+
+
+@delete("/push/subscriptions", opt=SIGNED_IN, name="push_unsubscribe", status_code=200)
+async def unsubscribe(request: Request[Any, Any, Any], db: Session) -> Response[Any]:
+    try:
+        endpoint = _endpoint_from(_read_json(await request.body()))
+    except ValueError as exc:
+        return _problem(400, str(exc))
+    if endpoint is None:
+        return _problem(400, _("« endpoint » manquant."))
+    user_id = current_user(request).id  # type: ignore[union-attr]
+    if not await anyio.to_thread.run_sync(_remove_and_commit, db, user_id, endpoint, None):
+        return _problem(404, _("Cet abonnement n’existe pas ou n’est pas le vôtre."))
+    return Response(None, status_code=204)
+
+
+@post("/push/subscriptions/delete", opt=SIGNED_IN, name="push_unsubscribe_post")
+async def unsubscribe_post(request: Request[Any, Any, Any], db: Session) -> Response[Any]:
+    """The same as DELETE, for forms (no JavaScript: answers with a redirect) and for JSON clients."""
+    user_id = current_user(request).id  # type: ignore[union-attr]
+    is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    subscription_id: int | None = None
+    if is_form:
+        fields = await request.form()
+        endpoint = fields.get("endpoint") or None
+        raw_id = fields.get("id") or ""
+        subscription_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else None
+        if not isinstance(endpoint, str):
+            endpoint = None
+    else:
+        try:
+            endpoint = _endpoint_from(_read_json(await request.body()))
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        if endpoint is None:
+            return _problem(400, _("« endpoint » manquant."))
+    removed = await anyio.to_thread.run_sync(_remove_and_commit, db, user_id, endpoint, subscription_id)
+    if not removed:
+        return _problem(404, _("Cet abonnement n’existe pas ou n’est pas le vôtre."))
+    if is_form:
+        return Redirect("/me/push?removed=1", status_code=303)  # type: ignore[return-value]
+    return Response(None, status_code=204)
+
+
+# --- settings page ----------------------------------------------------------------------------------
+
+def _settings_page(request: Request[Any, Any, Any], db: Session, *, status_code: int = 200, notice: str = "",
+                   errors: dict[str, str] | None = None, form: dict[str, Any] | None = None) -> Template:
+    user = current_user(request)
+    devices = db.scalars(select(PushSubscription).where(PushSubscription.user_id == user.id)  # type: ignore[union-attr]
+                         .order_by(PushSubscription.updated_at.desc())).all()  # type: ignore[attr-defined]
+    if form is None:
+        latest = devices[0] if devices else None
+        form = {
+            "topics": alerts.unpack(latest.topics) if latest else list(alerts.DEFAULT_TOPICS),
+            "communes": alerts.unpack(latest.communes) if latest else [],
+            "quiet_start": alerts.format_minutes(latest.quiet_start) if latest else "",
+            "quiet_end": alerts.format_minutes(latest.quiet_end) if latest else "",
+        }
+    return page(request, "push/settings.html", status_code=status_code, section="me", devices=devices,
+                form=form, errors=errors or {}, notice=notice, topics=alerts.TOPICS,
+                communes=alerts.commune_names(db), vapid_key=alerts.vapid_public_key(request.app.state.settings),
+                format_minutes=alerts.format_minutes, unpack=alerts.unpack)
+
+
+@get("/me/push", opt=SIGNED_IN, sync_to_thread=True, name="push_settings")
+def push_settings(request: Request[Any, Any, Any], db: Session, saved: str | None = None,
+                  removed: str | None = None) -> Template:
+    notice = ""
+    if saved:
+        notice = _("Vos choix sont enregistrés pour tous vos appareils.")
+    elif removed:
+        notice = _("L’appareil ne recevra plus de notifications.")
+    return _settings_page(request, db, notice=notice)
+
+
+@post("/me/push", opt=SIGNED_IN, sync_to_thread=True, name="push_settings_save")
+def push_settings_save(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+    topics = getlist(data, "topics")
+    communes = getlist(data, "communes")
+    form = {"topics": topics, "communes": communes, "quiet_start": str(data.get("quiet_start") or ""),
+            "quiet_end": str(data.get("quiet_end") or "")}
+    errors: dict[str, str] = {}
+    if not topics:
+        errors["topics"] = _("Choisissez au moins un sujet.")
+    elif set(topics) - set(alerts.TOPICS):
+        errors["topics"] = _("Sujet inconnu.")
+    if set(communes) - set(alerts.commune_names(db)):
+        errors["communes"] = _("Commune inconnue.")
+    quiet: list[int | None] = []
+    for name in ("quiet_start", "quiet_end"):
+        try:
+            quiet.append(alerts.parse_minutes(form[name], name))
+        except alerts.AlertError as exc:
+            errors[name] = exc.message
+            quiet.append(None)
+    if not errors and (quiet[0] is None) != (quiet[1] is None):
+        errors["quiet_end"] = _("Indiquez le début et la fin des heures calmes, ou aucun des deux.")
+    user_id = current_user(request).id  # type: ignore[union-attr]
+    has_device = db.scalar(select(PushSubscription.id).where(PushSubscription.user_id == user_id).limit(1))
+    if not errors and has_device is None:
+        errors["__all__"] = _("Aucun appareil n’est abonné : activez d’abord les notifications sur cet appareil.")
+    if errors:
+        db.rollback()
+        return _settings_page(request, db, status_code=400, errors=errors, form=form)
+    alerts.update_preferences(db, user_id, topics, communes, quiet[0], quiet[1])
+    db.commit()
+    return Redirect("/me/push?saved=1", status_code=303)
+
+
+ROUTES = [subscribe, unsubscribe, unsubscribe_post, push_settings, push_settings_save]

@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from litestar import Litestar
-from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
@@ -26,7 +25,7 @@ from app.errors import handle_exception
 from app.routes import MODULES
 from app.settings import Settings, get_settings
 from app.templating import STATIC, make_environment
-from app.web import EclorMiddleware
+from app.web import EclorMiddleware, GzipMiddleware
 
 os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
 
@@ -76,7 +75,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             cookie_httponly=True,
             cookie_samesite="lax",
         ),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
         exception_handlers={Exception: handle_exception},
         openapi_config=OpenAPIConfig(title="Eclor", version="0.1.0", path="/schema"),
@@ -87,7 +85,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     _single_thread_wrapper(app)
     # Outermost layer, around routing and the exception handler, so that every
     # response (404s and errors included) gets the security headers and the locale.
-    app.asgi_handler = EclorMiddleware(app.asgi_handler, settings=settings, engine=engine)
+    app.asgi_handler = EclorMiddleware(GzipMiddleware(app.asgi_handler), settings=settings, engine=engine)
     app.state.settings = settings
     app.state.cache_ns = uuid.uuid4().hex  # per-app key space of app.cache
     app.state.engine = engine

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import secrets
+import zlib
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
@@ -126,3 +127,86 @@ class EclorMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             current_locale.reset(token)
+
+
+COMPRESSIBLE_TYPES = (
+    b"text/", b"application/json", b"application/javascript", b"application/xml",
+    b"application/manifest+json", b"application/ld+json", b"application/geo+json",
+    b"application/cap+xml", b"image/svg+xml",
+)
+GZIP_MIN_BYTES = 500
+GZIP_MAX_BUFFER = 4 * 1024 * 1024
+
+
+def gzip_bytes(body: bytes, level: int = 6) -> bytes:
+    """One-shot gzip (RFC 1952) of a whole body."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return compressor.compress(body) + compressor.flush()
+
+
+class GzipMiddleware:
+    """Compresses text responses for clients that accept gzip.
+
+    Whole bodies are compressed in one pass (pages, JSON, static text files);
+    a body still streaming past GZIP_MAX_BUFFER goes out as it is. Images,
+    partial content and already encoded responses are passed through.
+    """
+
+    def __init__(self, app: ASGIApp, level: int = 6) -> None:
+        self.app = app
+        self.level = level
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or "gzip" not in (_header(scope["headers"], b"accept-encoding") or ""):  # type: ignore[arg-type]
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+        chunks: list[bytes] = []
+        size = 0
+        passthrough = False
+
+        async def release(body: bytes, *, more: bool, compress: bool) -> None:
+            nonlocal held
+            assert held is not None
+            out = [(k, v) for k, v in held.get("headers", []) if k.lower() not in (b"content-length",)]
+            if compress:
+                body = gzip_bytes(body, self.level)
+                out.append((b"content-encoding", b"gzip"))
+            if not more:
+                out.append((b"content-length", str(len(body)).encode()))
+            vary = [v for k, v in out if k.lower() == b"vary"]
+            if not any(b"accept-encoding" in v.lower() for v in vary):
+                out.append((b"vary", b"Accept-Encoding"))
+            held["headers"] = out  # type: ignore[typeddict-item]
+            await send(held)
+            held = None
+            await send({"type": "http.response.body", "body": body, "more_body": more})
+
+        async def wrapped(message: Message) -> None:
+            nonlocal held, size, passthrough
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                encoded = any(k.lower() == b"content-encoding" for k, _ in headers)
+                if message["status"] in (204, 206, 304) or encoded or not ctype.startswith(COMPRESSIBLE_TYPES):
+                    passthrough = True
+                    await send(message)
+                else:
+                    held = message
+                return
+            if message["type"] != "http.response.body" or passthrough:
+                await send(message)
+                return
+            body = message.get("body", b"")
+            chunks.append(body)
+            size += len(body)
+            if message.get("more_body", False):
+                if size > GZIP_MAX_BUFFER:
+                    passthrough = True
+                    await release(b"".join(chunks), more=True, compress=False)
+                    chunks.clear()
+                return
+            whole = b"".join(chunks)
+            await release(whole, more=False, compress=len(whole) >= GZIP_MIN_BYTES)
+
+        await self.app(scope, receive, wrapped)

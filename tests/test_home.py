@@ -142,3 +142,21 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine):
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+
+
+def test_pages_are_gzipped_only_for_clients_that_accept_it(client):
+    import gzip
+
+    r = client.get("/about", headers={"accept-encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and "accept-encoding" in r.headers["vary"].lower()
+    assert "Mentions légales" in r.text  # the client decompressed a valid gzip body
+    raw = client.get("/about", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in raw.headers and "Mentions légales" in raw.text
+    assert len(gzip.compress(raw.content)) < len(raw.content)
+
+
+def test_images_and_tiny_answers_are_not_gzipped(client):
+    icon = client.get("/static/icons/icon-192.png", headers={"accept-encoding": "gzip"})
+    assert icon.status_code == 200 and "content-encoding" not in icon.headers
+    health = client.get("/healthz", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in health.headers and health.json()["status"] == "ok"

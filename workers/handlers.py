@@ -2,3 +2,7 @@
 
 import app.mail  # noqa: F401  e-mail outbox
 import app.notify  # noqa: F401  notifications to people
+import app.sharing  # noqa: F401  sharing: hourly sweep (loan reminders, lapsing ads)
+import app.carpool  # noqa: F401  carpool: saved-search alerts, departure reminders
+import app.alerts  # noqa: F401  push: alert fan-out, personal push notifications
+import app.lighting_relay  # noqa: F401  lighting: the MQTT relay service (commands, telemetry, alarms)

@@ -7,5 +7,10 @@ complete (Alembic, tests and the app rely on it).
 from app.models.territory import Commune, Territory
 from app.models.accounts import User, WebSession
 from app.models.jobs import Job
+from app.models import sharing, shops  # noqa: F401  (neighbour sharing, local shops)
+from app.models import carpool  # noqa: F401  (carpooling)
+from app.models import push  # noqa: F401  (Web Push subscriptions, alerts, deliveries)
+from app.models import reports  # noqa: F401  (dump-site reports)
+from app.models import lighting, sensors  # noqa: F401  (public lighting, sensors)
 
 __all__ = ["Commune", "Job", "Territory", "User", "WebSession"]

@@ -181,8 +181,11 @@ def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser 
     return connection.scope.get("eclor_user")  # type: ignore[return-value]
 
 
-def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Deny by default: the route must declare who may use it."""
+async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Deny by default: the route must declare who may use it.
+
+    Async on purpose: it does no I/O, and a sync guard would be sent to a thread.
+    """
     rule = handler.opt.get("access")
     user = current_user(connection)
     if rule is None:

@@ -29,10 +29,10 @@ def get_or_compute(key: Any, ttl_s: float, compute: Callable[[], T]) -> T:
     return value
 
 
-def fresh(key: Any) -> bool:
-    """True when ``key`` has a value that has not expired (reading it needs no I/O)."""
+def peek(key: Any) -> Any | None:
+    """The value of ``key`` if it is there and has not expired, else None (no computing)."""
     hit = _values.get(key)
-    return hit is not None and hit[0] > time.monotonic()
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
 
 def clear() -> None:

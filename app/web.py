@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 import zlib
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,14 +23,14 @@ from app.settings import Settings
 
 
 def _cookies(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The request's cookies (RFC 6265 ``name=value; ...``), malformed pairs skipped."""
     jar: dict[str, str] = {}
     for name, value in headers:
         if name == b"cookie":
-            try:
-                parsed = SimpleCookie(value.decode("latin-1"))
-            except CookieError:
-                continue
-            jar.update({k: m.value for k, m in parsed.items()})
+            for pair in value.decode("latin-1").split(";"):
+                key, sep, val = pair.strip().partition("=")
+                if sep and key:
+                    jar.setdefault(key, val.strip().strip('"'))
     return jar
 
 
@@ -160,6 +159,9 @@ class GzipMiddleware:
         if scope["type"] != "http" or "gzip" not in (_header(scope["headers"], b"accept-encoding") or ""):  # type: ignore[arg-type]
             await self.app(scope, receive, send)
             return
+        # Pages are made per request: compress fast. Static files are compressed
+        # once per visitor at most (they are cached for a year): compress well.
+        level = self.level if scope["path"].startswith("/static/") else 1
         held: Message | None = None
         chunks: list[bytes] = []
         size = 0
@@ -170,7 +172,7 @@ class GzipMiddleware:
             assert held is not None
             out = [(k, v) for k, v in held.get("headers", []) if k.lower() not in (b"content-length",)]
             if compress:
-                body = gzip_bytes(body, self.level)
+                body = gzip_bytes(body, level)
                 out.append((b"content-encoding", b"gzip"))
             if not more:
                 out.append((b"content-length", str(len(body)).encode()))

@@ -29,7 +29,8 @@ COMMUNES_TTL_S = 300.0
 
 
 def _home_data(engine: Any, ns: str, user: Any) -> tuple[list[Any], list[Commune]]:
-    with Session(engine) as db:
+    """The home page's panels and communes; a session is opened only if something must be read."""
+    with Session(engine) as db:  # no connection is taken until a query runs
         communes = cache.get_or_compute(
             ("communes", ns), COMMUNES_TTL_S,
             lambda: list(db.scalars(select(Commune).order_by(Commune.name)).all()),
@@ -46,9 +47,10 @@ def _home_data(engine: Any, ns: str, user: Any) -> tuple[list[Any], list[Commune
 async def home(request: Request[Any, Any, Any]) -> Template:
     user = current_user(request)
     engine, ns = request.app.state.engine, request.app.state.cache_ns
-    if user is None and cache.fresh(("home-panels", ns)) and cache.fresh(("communes", ns)):
-        panels, communes = _home_data(engine, ns, None)  # from memory: no database round trip
-    else:
+    # Anonymous visitors are served from memory while it is fresh: no thread, no database.
+    panels = cache.peek(("home-panels", ns)) if user is None else None
+    communes = cache.peek(("communes", ns))
+    if panels is None or communes is None:
         panels, communes = await anyio.to_thread.run_sync(_home_data, engine, ns, user)
     return page(request, "home/index.html", section="home", panels=panels, communes=communes)
 

@@ -112,22 +112,28 @@ def main() -> int:
                 results[name] = wrk(url, args.seconds, ["Accept-Encoding: gzip"])
                 if name == "real":
                     weight = page_weight(url)
+                    # A returning visitor sends back the CSRF cookie it was given.
+                    with urllib.request.urlopen(url) as r:
+                        cookie = r.headers["set-cookie"].split(";")[0]
+                    results["real-returning"] = wrk(url, args.seconds, ["Accept-Encoding: gzip", f"Cookie: {cookie}"])
             finally:
                 proc.terminate()
                 proc.wait(timeout=20)
 
     bare, real = results["bare"], results["real"]
     ratio = real["rps"] / bare["rps"]
+    ratio_returning = results["real-returning"]["rps"] / bare["rps"]
     total_kb = sum(weight.values()) / 1024
     print("Home page, uvicorn 2 workers, wrk -t2 -c32, %d s" % args.seconds)
-    print(f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for name in ("bare", "real"):
+    labels = {"bare": "bare", "real": "real, first visit (no cookie)", "real-returning": "real, returning visitor"}
+    print(f"{'':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name in ("bare", "real", "real-returning"):
         r = results[name]
-        print(f"{name:8} {r['rps']:>10.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['errors']:>8.0f}")
-    print(f"ratio real/bare throughput: {ratio:.2f} (target >= 0.60)")
+        print(f"{labels[name]:32} {r['rps']:>10.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['errors']:>8.0f}")
+    print(f"ratio real/bare throughput: first visit {ratio:.2f}, returning visitor {ratio_returning:.2f} (target >= 0.60)")
     print("page weight (gzip): " + ", ".join(f"{k} {v / 1024:.1f} KB" for k, v in weight.items())
           + f"; total {total_kb:.1f} KB (target <= 50 KB)")
-    ok = ratio >= 0.60 and total_kb <= 50 and real["errors"] == 0
+    ok = min(ratio, ratio_returning) >= 0.60 and total_kb <= 50 and real["errors"] == 0
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

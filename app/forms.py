@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 from pydantic import BaseModel, ValidationError
 
 from app.i18n import gettext as _
 
 M = TypeVar("M", bound=BaseModel)
+
+# Request bodies of HTML forms, for handlers' ``data`` parameter.
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+TextForm = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 _MESSAGES = {
     "missing": "Ce champ est obligatoire.",

@@ -9,9 +9,8 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, Parameter
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
@@ -20,7 +19,7 @@ from sqlmodel import Session
 from app import accounts, auth, oidc, ratelimit
 from app.auth import PUBLIC, SIGNED_IN, current_user
 from app.db import begin_write, utcnow
-from app.forms import parse_form
+from app.forms import TextForm as Form, parse_form
 from app.i18n import gettext as _
 from app.models.accounts import Identity, User, WebSession
 from app.sections import ACCOUNT_LINKS
@@ -28,7 +27,6 @@ from app.templating import page
 
 log = logging.getLogger("eclor.accounts")
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 RECENT_SIGN_IN = timedelta(minutes=15)
 
 

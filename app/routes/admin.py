@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app import accounts
+from app.forms import TextForm as Form
 from app.auth import ADMIN, STAFF, current_user
 from app.i18n import gettext as _
 from app.models.accounts import ROLES, User
 from app.sections import STAFF_LINKS, staff_link
 from app.templating import page
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE_SIZE = 25
 ROLE_NAMES = {"resident": "Habitant", "merchant": "Commerçant", "staff": "Agent", "admin": "Administrateur"}
 

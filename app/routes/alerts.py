@@ -4,17 +4,17 @@ write, preview, send, update and cancel an alert or import a CAP message."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, Parameter
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app import alerts, cap
+from app.forms import Form, Multipart as Upload
 from app.auth import PUBLIC, STAFF, current_user
 from app.db import utcnow
 from app.i18n import gettext as _
@@ -22,8 +22,6 @@ from app.models.push import Alert, PushSubscription
 from app.routes.push import getlist
 from app.templating import page
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 PAGE_SIZE = 20
 STATE_LABELS = {"active": "En cours", "updated": "Remplacée", "cancelled": "Levée"}
 MSG_LABELS = {"Alert": "Alerte", "Update": "Mise à jour", "Cancel": "Fin d’alerte"}

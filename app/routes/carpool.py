@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import Body
 from litestar.response import File, Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app import carpool as cp
+from app.forms import TextForm as Form, Multipart
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow
 from app.home import home_panel
@@ -33,8 +32,6 @@ from app.models.carpool import (
 from app.sections import account_link, staff_link
 from app.templating import page
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 MARGINS = (0, 10, 15, 30, 45, 60)
 RADII = (2000, 5000, 10000)

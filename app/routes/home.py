@@ -17,7 +17,7 @@ import anyio
 from app import cache, pwa
 from app.auth import PUBLIC, current_user
 from app.home import load_panels
-from app.i18n import LOCALES, gettext as _
+from app.i18n import LOCALES
 from app.models.territory import Commune
 from app.templating import page
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, Parameter
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -20,7 +19,7 @@ from app import lighting
 from app import lighting_control as control
 from app.auth import STAFF, current_user
 from app.db import utcnow
-from app.forms import parse_form
+from app.forms import Form, Multipart as Upload, parse_form
 from app.i18n import gettext as _
 from app.lighting import LightingError
 from app.lighting_inventory import InventoryError, import_inventory
@@ -39,8 +38,6 @@ from app.models.sensors import Sensor
 from app.sections import staff_link
 from app.templating import page
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 staff_link(30, "/staff/lighting", "Éclairage public",
            "Carte, groupes, programmes, alarmes et énergie.")

@@ -12,23 +12,21 @@ device", after a tap.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
 from litestar import Request, Response, delete, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlmodel import Session
 
 from app import alerts
+from app.forms import Form
 from app.auth import SIGNED_IN, current_user
 from app.i18n import gettext as _
 from app.models.push import PushSubscription
 from app.templating import page
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 MAX_JSON_BYTES = 16 * 1024
 
 

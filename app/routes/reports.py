@@ -6,15 +6,13 @@ import math
 import uuid
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import anyio
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
 from litestar.response import File, Redirect, Template
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select
@@ -24,7 +22,7 @@ from app import images, ratelimit
 from app import reports as rp
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import read_session, utcnow, write_session
-from app.forms import parse_form
+from app.forms import TextForm as Form, parse_form
 from app.home import home_panel
 from app.i18n import gettext as _
 from app.models.reports import (
@@ -40,7 +38,6 @@ from app.models.territory import Commune
 from app.sections import staff_link
 from app.templating import page
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PARIS = ZoneInfo("Europe/Paris")
 PAGE_SIZE = 50
 REPORT_LIMIT = ratelimit.Limit("report_create", 30, 60 * 60)

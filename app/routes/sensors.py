@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, Parameter
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -19,12 +18,11 @@ from sqlmodel import Session
 from app import ngsi_ld, sensors
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow
-from app.forms import parse_form
+from app.forms import Form, parse_form
 from app.home import home_panel
 from app.models.sensors import WasteWaitWatch
 from app.templating import page
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 BUSY_MIN = 10.0
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
 from litestar.response import File, Redirect, Template
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
@@ -19,7 +17,7 @@ from app import images
 from app import sharing as logic
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow
-from app.forms import parse_form
+from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
 from app.models.sharing import (
     CategoryWatch,
@@ -34,8 +32,6 @@ from app.models.territory import Commune
 from app.sections import account_link, staff_link
 from app.templating import page
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 PHOTO_CACHE = "public, max-age=31536000, immutable"
 MAX_PHOTOS = 4
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
 from litestar.response import File, Redirect, Template
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select
@@ -20,7 +18,7 @@ from app import images
 from app import shops as logic
 from app.auth import MERCHANT, PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow
-from app.forms import parse_form
+from app.forms import Form, Multipart, parse_form
 from app.home import home_panel
 from app.i18n import gettext as _
 from app.models.accounts import User
@@ -38,8 +36,6 @@ from app.models.territory import Commune
 from app.sections import account_link
 from app.templating import page
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 PHOTO_CACHE = "public, max-age=31536000, immutable"
 MAX_SHOP_PHOTOS = 6
 

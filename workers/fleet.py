@@ -58,6 +58,7 @@ import signal
 import socket
 import ssl
 import uuid
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -239,7 +240,7 @@ def _commute_factor(hour: float, weekday: int) -> float:
     return factor * (0.45 if weekend else 1.0)
 
 
-class Sensor:
+class Sensor(ABC):
     """A simulated sensor: ``measures()`` returns its next reading."""
 
     kind = ""
@@ -248,8 +249,9 @@ class Sensor:
         self.device_id = device_id
         self.rng = rng
 
+    @abstractmethod
     def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
-        raise NotImplementedError
+        """The sensor's measures at ``moment`` (``elapsed_s`` since the last reading)."""
 
 
 class WasteCentreGate(Sensor):

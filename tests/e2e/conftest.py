@@ -63,7 +63,7 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(app: Any, settings: Any) -> Iterator[LiveServer]:
-    settings.base_url = f"http://127.0.0.1"  # links in e-mails are not followed by browser tests
+    settings.base_url = "http://127.0.0.1"  # links in e-mails are not followed by browser tests
     with LiveServer(app) as server:
         yield server
 

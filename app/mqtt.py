@@ -30,6 +30,8 @@ from paho.mqtt.properties import Properties
 log = logging.getLogger("eclor.mqtt")
 # aiomqtt logs a warning for every publish waiting for its acknowledgement beyond a few: with
 # hundreds of commands in flight on purpose, only its errors are worth reading.
+# aiomqtt warns when more publishes than this wait for their acknowledgement.
+PENDING_CALLS_WARNING = 2_000
 _client_log = logging.getLogger("eclor.mqtt.client")
 _client_log.setLevel(logging.ERROR)
 
@@ -124,7 +126,7 @@ class MqttLink:
         if self.session_expiry_s > 0:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = self.session_expiry_s
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             **self.options,
             identifier=self.client_id,
             logger=_client_log,
@@ -137,6 +139,9 @@ class MqttLink:
             max_inflight_messages=self.max_inflight,
             max_queued_incoming_messages=100_000,
         )
+        # Many publishes in flight at once is the relay's normal load, not a warning.
+        client.pending_calls_threshold = max(PENDING_CALLS_WARNING, self.max_inflight * 2)
+        return client
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, subscribe and receive until ``stop`` is set, reconnecting with backoff."""

@@ -647,7 +647,7 @@ class Fleet:
         if self.session_expiry > 0:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = self.session_expiry
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             **parse_mqtt_url(self.url),
             identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
@@ -657,6 +657,9 @@ class Fleet:
             will=aiomqtt.Will(self.topic("status", self.gateway_id), _OFFLINE, qos=1, retain=True),
             max_queued_incoming_messages=10_000,
         )
+        # A fleet answering hundreds of devices at once has many publishes pending.
+        client.pending_calls_threshold = COMMAND_CONCURRENCY * 4
+        return client
 
     async def run(self) -> None:
         """Connect and play the fleet until :meth:`stop` or :meth:`kill`."""

@@ -57,10 +57,10 @@ from app.lighting_relay import RelayConfig, mqtt_relay
 from app.migrate import upgrade
 from app.models.lighting import LightCommand, LightReading
 from app.mqtt import parse_url
+from bench.report import write_section
 from tests.lighting_helpers import seed_lights
 
 HEADING = "## Lighting"
-INTRO = "Latest benchmark figures; rerun with the command under each heading."
 
 
 # --------------------------------------------------------------------------- baselines
@@ -273,25 +273,6 @@ async def ingestion(engine: Any, url: str, lights: list[str], seconds: float, pr
             "db_seconds_per_1000": relay.stats.ingest_seconds / max(relay.stats.ingested, 1) * 1000}
 
 
-# --------------------------------------------------------------------------- report
-
-
-def write_section(text_: str) -> Path:
-    path = ROOT / "docs" / "benchmarks.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{INTRO}\n"
-    lines = current.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text_.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        before = "\n".join(lines[:start]).rstrip("\n")
-        after = "\n".join(lines[end:]).strip("\n")
-        new = before + "\n\n" + text_.rstrip("\n") + "\n" + (f"\n{after}\n" if after else "")
-    path.write_text(new, encoding="utf-8")
-    return path
-
-
 def fresh_database(database_url: str | None) -> tuple[str, Any]:
     if not database_url:
         folder = tempfile.mkdtemp(prefix="eclor-bench-")
@@ -408,7 +389,7 @@ def main() -> int:
             f"`applied`), each answer recorded; telemetry is written in batches "
             f"({ingest['db_seconds_per_1000'] * 1000:.1f} ms of database time per 1,000 messages).\n"
         )
-        print(f"wrote {write_section(section)}")
+        print(f"wrote {write_section(HEADING, section)}")
     return 0 if ok_cmd and ok_ingest else 1
 
 

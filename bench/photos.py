@@ -58,9 +58,9 @@ import pillow_heif
 from PIL import ExifTags, Image, ImageDraw, ImageFilter, ImageOps, TiffImagePlugin
 
 from app import images
+from bench.report import write_section
 
 HEADING = "## Photos"
-INTRO = "Latest benchmark figures; rerun with the command under each heading."
 SIZE = (4000, 3000)
 SOURCE_QUALITY = 92
 BASELINE_QUALITY = 80
@@ -222,25 +222,6 @@ def spawn(case: str, path: Path, runs: int) -> dict[str, Any]:
 # Report
 
 
-def write_section(text: str) -> Path:
-    """Replace (or add) the "Photos" section of docs/benchmarks.md, leaving the others alone."""
-    path = ROOT / "docs" / "benchmarks.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    current = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{INTRO}\n"
-    lines = current.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        before = "\n".join(lines[:start]).rstrip("\n")
-        after = "\n".join(lines[end:]).strip("\n")
-        new = before + "\n\n" + text.rstrip("\n") + "\n" + (f"\n{after}\n" if after else "")
-    path.write_text(new, encoding="utf-8")
-    return path
-
 
 def main() -> int:
     """Run every case; exit status 1 if a target is missed."""
@@ -347,7 +328,7 @@ measured {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}.
 | Eclor peak RSS | {ours["peak_rss_mib"]:.0f} MiB (target < {PEAK_RSS_TARGET_MIB:.0f} MiB: {"met" if memory_ok else "MISSED"}) |
 | what the JPEG draft (decode at 1/2 scale) saves | {saved_ms:.0f} ms and {saved_mib:.0f} MiB per photo |
 """
-        print(f"wrote {write_section(section).relative_to(ROOT)}")
+        print(f"wrote {write_section(HEADING, section).relative_to(ROOT)}")
     return 0 if time_ok and memory_ok else 1
 
 

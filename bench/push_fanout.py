@@ -49,10 +49,10 @@ from app.push import (
     encrypt_payload,
     generate_vapid_keys,
 )
+from bench.report import write_section
 from tests.pushreceiver import PushReceiver
 
 HEADING = "## Push fan-out"
-INTRO = "Latest benchmark figures; rerun with the command under each heading."
 PAYLOAD = {
     "title": "Alerte crue — Audun-le-Tiche",
     "body": "Vigilance orange crues sur l'Alzette : évitez les berges jusqu'à demain 18 h.",
@@ -155,25 +155,6 @@ def compare_with_pywebpush(
         ours, encode, per_call = ours + t1 - t0, encode + t2 - t1, per_call + t3 - t2
     return ours, encode, per_call
 
-
-def write_section(text: str) -> Path:
-    """Replace (or add) the "Push fan-out" section of docs/benchmarks.md."""
-    path = ROOT / "docs" / "benchmarks.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    current = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{INTRO}\n"
-    lines = current.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        before = "\n".join(lines[:start]).rstrip("\n")
-        after = "\n".join(lines[end:]).strip("\n")
-        new = before + "\n\n" + text.rstrip("\n") + "\n" + (f"\n{after}\n" if after else "")
-    path.write_text(new, encoding="utf-8")
-    return path
 
 
 def main() -> int:
@@ -316,7 +297,7 @@ cryptography {cryptography.__version__}; measured {time.strftime("%Y-%m-%d %H:%M
 | sender RSS over time (MiB) | {curve} |
 | sender peak RSS (whole process, incl. setup) | {peak_rss_mib():.0f} MiB |
 """
-        print(f"wrote {write_section(section).relative_to(ROOT)}")
+        print(f"wrote {write_section(HEADING, section).relative_to(ROOT)}")
     return 0 if ok else 1
 
 

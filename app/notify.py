@@ -56,7 +56,6 @@ def notify(session: Session, user_ids: Iterable[int], *, topic: str, title: str,
 def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     from sqlalchemy.orm import Session as OrmSession
 
-    from app.mail import build_message, write_to_dir  # noqa: F401  (same module as the outbox)
     from app.models.accounts import User
 
     message = Message(**payload)

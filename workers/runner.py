@@ -125,7 +125,7 @@ async def run(
                 continue
             if running and not once:
                 # Wait for a slot or for a job to finish before claiming again.
-                await asyncio.wait(running | {asyncio.ensure_future(asyncio.sleep(settings.worker_poll_seconds))},
+                await asyncio.wait(running, timeout=settings.worker_poll_seconds,
                                    return_when=asyncio.FIRST_COMPLETED)
                 continue
             if once:

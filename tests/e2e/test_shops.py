@@ -101,10 +101,12 @@ def test_a_merchant_adds_a_product_with_a_photo_a_resident_orders_it_and_sees_it
         page.goto(live_server.url + "/shops/manage")
         order_row = page.locator(".dash-order").filter(has_text="Julie")
         order_row.get_by_role("button", name="Accepter").click()
-        page.wait_for_load_state("networkidle")
+        # Wait for the order's state badge, not for the network: the click's request may not have started yet.
+        page.locator(".dash-order").filter(has_text="Julie").locator(".state-accepted").wait_for()
         page.locator(".dash-order").filter(has_text="Julie").get_by_role("button", name="Prête").click()
-        page.wait_for_load_state("networkidle")
-        assert "Prête" in page.locator(".dash-order").filter(has_text="Julie").inner_text()
+        ready = page.locator(".dash-order").filter(has_text="Julie").locator(".state-ready")
+        ready.wait_for()
+        assert ready.inner_text() == "Prête"
         _no_sideways_scroll(page)
 
         # The resident sees it ready.

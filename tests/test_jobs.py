@@ -74,7 +74,7 @@ def test_two_workers_racing_over_1000_jobs_run_each_exactly_once(engine, setting
     out = tmp_path / "runs.txt"
     with write_session(engine) as s:
         s.execute(insert(Job), [
-            {"kind": "test.record", "payload": f'{{"file": "{out}", "sleep": 0.001}}', "status": "queued",
+            {"kind": "test.record", "payload": f'{{"file": "{out}", "sleep": 0.02}}', "status": "queued",
              "attempts": 0, "max_attempts": 3, "run_at": utcnow(), "created_at": utcnow(), "updated_at": utcnow()}
             for _ in range(1000)
         ])

@@ -65,9 +65,10 @@ class Settings(BaseSettings):
     mqtt_prefix: str = "eclor"
     mqtt_embedded_port: int = 18830
 
-    # Web Push (VAPID).
+    # Web Push (VAPID). An unset subject is derived in development (see resolve_vapid_subject)
+    # and refused in production.
     vapid_private_key: str = ""
-    vapid_subject: str = "mailto:contact@eclor.example"
+    vapid_subject: str = ""
 
     # E-mail: unset SMTP host means "write messages under var/mail/".
     smtp_host: str = ""
@@ -136,11 +137,57 @@ class Settings(BaseSettings):
                 )
             if not self.database_url:
                 raise SettingsError("ECLOR_DATABASE_URL must be set when ECLOR_ENV=production.")
+        self.vapid_subject = resolve_vapid_subject(self)
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.resolved_media_dir.mkdir(parents=True, exist_ok=True)
         if not self.secret_key:
             self.secret_key = _dev_secret(self.var_dir)
         return self
+
+
+#: Last resort in development when neither ECLOR_BASE_URL nor ECLOR_MAIL_FROM names a
+#: public domain: the site of the authority the demo territory belongs to.
+DEVELOPMENT_VAPID_SUBJECT = "https://www.ccphva.com/"
+
+
+def resolve_vapid_subject(settings: Settings) -> str:
+    """The VAPID subject push services will see, checked as push services check it.
+
+    Production: ``ECLOR_VAPID_SUBJECT`` must be set and valid (SettingsError
+    otherwise). Development and tests: a valid subject is kept; otherwise one
+    is derived from ``ECLOR_BASE_URL`` (an https site), then the address of
+    ``ECLOR_MAIL_FROM``, then :data:`DEVELOPMENT_VAPID_SUBJECT`, so that pushes
+    leave a fresh install.
+    """
+    from email.utils import parseaddr
+
+    from app.push import InvalidVapidConfig, validate_vapid_subject
+
+    given = settings.vapid_subject.strip()
+    try:
+        if given:
+            return validate_vapid_subject(given)
+        if settings.production:
+            raise InvalidVapidConfig("ECLOR_VAPID_SUBJECT is not set.")
+    except InvalidVapidConfig as exc:
+        if settings.production:
+            raise SettingsError(
+                f"ECLOR_VAPID_SUBJECT must be a real contact when ECLOR_ENV=production ({exc}). "
+                "Set it to mailto:someone@your-domain.fr or https://your-domain.fr: push services "
+                "refuse placeholders."
+            ) from exc
+    candidates = []
+    if settings.base_url.startswith("https://"):
+        candidates.append(settings.base_url.rstrip("/"))
+    address = parseaddr(settings.mail_from)[1]
+    if address:
+        candidates.append(f"mailto:{address}")
+    for candidate in candidates:
+        try:
+            return validate_vapid_subject(candidate)
+        except InvalidVapidConfig:
+            continue
+    return DEVELOPMENT_VAPID_SUBJECT
 
 
 def _dev_secret(var_dir: Path) -> str:

@@ -61,10 +61,11 @@ def make_user(engine: Any, email: str) -> int:
 
 
 def subscribe(engine: Any, receiver: PushReceiver, user_id: int, n: int = 1, *, topics: tuple[str, ...] = ("traffic",),
-              communes: tuple[str, ...] = (), quiet: tuple[int, int] | None = None) -> list[tuple[str, int]]:
+              communes: tuple[str, ...] = (), quiet: tuple[int, int] | None = None,
+              public_key: str = VAPID_PUBLIC) -> list[tuple[str, int]]:
     """``n`` subscriptions on the receiver stored for ``user_id``: (receiver name, row id) each."""
     names = [uuid.uuid4().hex[:16] for _ in range(n)]
-    made = receiver.make_subscription_jsons(names, VAPID_PUBLIC)
+    made = receiver.make_subscription_jsons(names, public_key)
     rows = []
     with write_session(engine) as session:
         for name, sub in zip(names, made, strict=True):

@@ -55,7 +55,7 @@ from sqlalchemy import Integer, delete, exists, func, insert, literal, or_, sele
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app import cap
+from app import cap, xmltext
 from app import push as webpush
 from app.db import utcnow, write_session
 from app.i18n import gettext as _
@@ -648,18 +648,19 @@ def to_cap(session: Session, alert: Alert, base_url: str) -> bytes:
             sender, identifier, sent = token.split(",")
             references.append(cap.CapReference(sender, identifier, cap.parse_time(sent)))
     link = alert.link or f"/alerts/{alert.id}"
+    clean = xmltext.clean  # what people typed may hold characters XML cannot carry
     info = cap.CapInfo(
-        language="fr-FR", category=[alert.category], event=alert.event,  # type: ignore[list-item]
+        language="fr-FR", category=[alert.category], event=clean(alert.event),  # type: ignore[list-item]
         urgency=alert.cap_urgency, severity=alert.severity, certainty=alert.certainty,  # type: ignore[arg-type]
         onset=alert.onset_at, expires=alert.expires_at.replace(microsecond=0) if alert.expires_at else None,
-        senderName=alert.sender_name or None, headline=alert.title, description=alert.body or None,
-        instruction=alert.instruction or None, web=link if link.startswith("https://") else base + link,
-        areas=[cap.CapArea(areaDesc=alert.area_desc or _("Tout le territoire"),
+        senderName=clean(alert.sender_name) or None, headline=clean(alert.title), description=clean(alert.body) or None,
+        instruction=clean(alert.instruction) or None, web=link if link.startswith("https://") else base + link,
+        areas=[cap.CapArea(areaDesc=clean(alert.area_desc) or _("Tout le territoire"),
                            geocodes=[cap.CapValue("INSEE", code) for code in codes])],
     )
     document = cap.CapAlert(
         identifier=alert.identifier, sender=alert.sender, sent=alert.sent_at, status=alert.status,  # type: ignore[arg-type]
-        msgType=alert.msg_type, scope=alert.scope, note=alert.note, references=references,  # type: ignore[arg-type]
+        msgType=alert.msg_type, scope=alert.scope, note=clean(alert.note) if alert.note else alert.note, references=references,  # type: ignore[arg-type]
         infos=[info],
     )
     return cap.to_xml(document)

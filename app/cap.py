@@ -48,6 +48,7 @@ from defusedxml.common import (
     ExternalReferenceForbidden,
 )
 
+from app import xmltext
 from app.i18n import gettext as _
 
 __all__ = [
@@ -1069,12 +1070,6 @@ def validate(alert: CapAlert) -> None:
 # --------------------------------------------------------------------------
 
 
-def _escape(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
-    )
-
-
 class _Writer:
     """Indented CAP XML, one element per line; text is escaped exactly."""
 
@@ -1092,7 +1087,7 @@ class _Writer:
 
     def leaf(self, name: str, value: str | None) -> None:
         if value is not None:
-            self.lines.append(f"{'  ' * self.depth}<{name}>{_escape(value)}</{name}>")
+            self.lines.append(f"{'  ' * self.depth}<{name}>{xmltext.text(value)}</{name}>")
 
     def values(self, name: str, pairs: Iterable[CapValue]) -> None:
         for pair in pairs:

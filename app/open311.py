@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import escape
 
 from app import reports as rp
+from app import xmltext
 from app.models.reports import Report, ReportPhoto
 from app.models.territory import Commune
 
@@ -98,7 +98,7 @@ def _xml_value(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return escape(str(value))
+    return xmltext.text(str(value))
 
 
 def _xml_element(tag: str, value: Any) -> str:

@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     def mail_dir(self) -> Path:
         return self.var_dir / "mail"
 
-    def prepare(self) -> "Settings":
+    def prepare(self) -> Settings:
         """Create ``var/`` folders and resolve the secret key; raise SettingsError if unusable."""
         if self.production:
             if not self.secret_key or len(self.secret_key) < 32:

@@ -18,8 +18,28 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "heads") -> None:
-    """Apply every migration (all domain branches) up to their heads."""
+    """Apply every migration (all domain branches) up to their heads, then refresh the planner's statistics."""
     command.upgrade(alembic_config(url), revision)
+    analyze(url)
+
+
+def analyze(url: str) -> None:
+    """``ANALYZE`` on SQLite, so the planner picks the indexes it has (PostgreSQL's autovacuum does it there).
+
+    Also run periodically by the worker's retention (``app.retention``).
+    """
+    if not url.startswith("sqlite"):
+        return
+    from app.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -7,6 +7,7 @@ complete (Alembic, tests and the app rely on it).
 from app.models.territory import Commune, Territory
 from app.models.accounts import User, WebSession
 from app.models.jobs import Job
+from app.models import retention  # noqa: F401  (monthly counts of purged rows)
 from app.models import sharing, shops  # noqa: F401  (neighbour sharing, local shops)
 from app.models import carpool  # noqa: F401  (carpooling)
 from app.models import push  # noqa: F401  (Web Push subscriptions, alerts, deliveries)

@@ -36,7 +36,7 @@ class WebSession(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
+    expires_at: datetime = Field(index=True)  # retention drops expired sessions
     user_agent: str = Field(default="", max_length=200)
 
 

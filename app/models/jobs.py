@@ -14,7 +14,13 @@ JOB_STATES = ("queued", "running", "done", "failed")
 
 class Job(SQLModel, table=True):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_due", "status", "run_at"),)
+    __table_args__ = (
+        # The claim reads due jobs and expired leases in index order (app.jobs.claim);
+        # retention reads finished jobs by their end (app.retention).
+        Index("ix_jobs_due", "status", "run_at", "id"),
+        Index("ix_jobs_lease", "status", "lease_until"),
+        Index("ix_jobs_finished", "finished_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=64)

@@ -17,6 +17,11 @@
 - ``light_readings`` (raw, kept a few days), ``light_hourly`` (kept weeks) and
   ``light_daily`` (kept): the telemetry time series, downsampled, never dropped.
 - ``light_alarms``: faults and offline devices, open until cleared.
+- ``light_energy_months``: measured energy per group and local month, added to
+  as telemetry is ingested, so the energy page never reads the history.
+- ``light_energy_models``: the modelled energy of one lamp for a month under a
+  program and calendar (or a baseline), keyed by what it depends on; a past
+  month is computed once, the current one again after an hour.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ class LightGroup(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     commune_insee: str | None = Field(default=None, max_length=5, index=True)
-    cabinet_id: str | None = Field(default=None, foreign_key="light_cabinets.id", max_length=64)
+    cabinet_id: str | None = Field(default=None, foreign_key="light_cabinets.id", max_length=64, index=True)
     program_id: int | None = Field(default=None, foreign_key="light_programs.id")
     calendar_id: int | None = Field(default=None, foreign_key="light_calendars.id")
 
@@ -87,7 +92,7 @@ class Streetlight(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     device_id: str = Field(max_length=64, unique=True)
     group_id: str | None = Field(default=None, foreign_key="light_groups.id", max_length=64, index=True)
-    cabinet_id: str | None = Field(default=None, foreign_key="light_cabinets.id", max_length=64)
+    cabinet_id: str | None = Field(default=None, foreign_key="light_cabinets.id", max_length=64, index=True)
     commune_insee: str | None = Field(default=None, max_length=5)
     street: str = Field(default="", max_length=200)
     lat: float
@@ -137,6 +142,8 @@ class LightCommand(SQLModel, table=True):
     __table_args__ = (
         Index("ix_light_commands_due", "state", "next_attempt_at"),
         Index("ix_light_commands_light", "light_id", "state"),
+        Index("ix_light_commands_light_issued", "light_id", "issued_at"),  # a light's or group's history
+        Index("ix_light_commands_finished", "finished_at"),  # retention
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -201,7 +208,11 @@ class LightDaily(SQLModel, table=True):
 
 class LightAlarm(SQLModel, table=True):
     __tablename__ = "light_alarms"
-    __table_args__ = (Index("ix_light_alarms_open", "device_id", "kind", "cleared_at"),)
+    __table_args__ = (
+        Index("ix_light_alarms_open", "device_id", "kind", "cleared_at"),
+        Index("ix_light_alarms_cleared_raised", "cleared_at", "raised_at"),  # open alarms, newest first; retention
+        Index("ix_light_alarms_raised", "raised_at"),  # every alarm, newest first
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     device_id: str = Field(max_length=64)
@@ -212,3 +223,25 @@ class LightAlarm(SQLModel, table=True):
     cleared_at: datetime | None = None
     acknowledged_at: datetime | None = None
     acknowledged_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+class LightEnergyMonth(SQLModel, table=True):
+    __tablename__ = "light_energy_months"
+    __table_args__ = (UniqueConstraint("month", "group_id", name="uq_light_energy_months"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7)  # YYYY-MM in the territory's time zone
+    group_id: str = Field(default="", max_length=64)  # "" for lights outside any group
+    energy_wh: float = 0.0
+
+
+class LightEnergyModel(SQLModel, table=True):
+    __tablename__ = "light_energy_models"
+    __table_args__ = (UniqueConstraint("source_key", "nominal_w", "month", name="uq_light_energy_models"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_key: str = Field(max_length=80)  # digest of program + calendar + position, or baseline:<key>
+    nominal_w: float
+    month: str = Field(max_length=7)
+    kwh: float  # one lamp, from the start of the month to ``through``
+    through: datetime  # end of what was computed (the month's end once the month is over)

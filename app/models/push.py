@@ -107,6 +107,7 @@ class PushDelivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("message_key", "subscription_id", name="uq_push_deliveries_message_subscription"),
         Index("ix_push_deliveries_due", "message_key", "status", "next_at"),
+        Index("ix_push_deliveries_finished", "finished_at"),  # retention
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -42,7 +42,10 @@ class Sensor(SQLModel, table=True):
 
 class SensorMeasure(SQLModel, table=True):
     __tablename__ = "sensor_measures"
-    __table_args__ = (Index("ix_sensor_measures_sensor_ts", "sensor_id", "ts"),)
+    __table_args__ = (
+        Index("ix_sensor_measures_sensor_ts", "sensor_id", "ts"),
+        Index("ix_sensor_measures_ts", "ts"),  # the roll-up drops raw measures by age
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     sensor_id: str = Field(max_length=64)

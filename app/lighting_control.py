@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session
 
-from app import lighting
+from app import events, lighting
 from app.i18n import gettext as _
 from app.lighting import Calendar, LightingError, Position, Program
 from app.models.lighting import (
@@ -327,19 +327,25 @@ def raise_alarm(session: Session, device_id: str, kind: str, now: dt.datetime, d
     )).first()
     if exists:
         return False
-    session.add(LightAlarm(device_id=device_id, device_kind=device_kind, kind=kind, severity=severity,
-                           raised_at=now))
+    alarm = LightAlarm(device_id=device_id, device_kind=device_kind, kind=kind, severity=severity, raised_at=now)
+    session.add(alarm)
+    session.flush()
+    events.publish(session, "alarms", str(alarm.id), "raised",
+                   {"device_id": device_id, "device_kind": device_kind, "alarm": kind, "severity": severity})
     return True
 
 
 def clear_alarms(session: Session, device_ids: Sequence[str], kinds: Sequence[str], now: dt.datetime) -> None:
+    cleared: list[tuple[int, str, str]] = []
     for part in chunks(list(device_ids)):
-        session.execute(
-            update(LightAlarm)
-            .where(LightAlarm.device_id.in_(part), LightAlarm.kind.in_(list(kinds)),  # type: ignore[attr-defined]
-                   LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
-            .values(cleared_at=now).execution_options(synchronize_session=False)
-        )
+        open_ = (LightAlarm.device_id.in_(part), LightAlarm.kind.in_(list(kinds)),  # type: ignore[attr-defined]
+                 LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
+        cleared.extend(session.execute(select(LightAlarm.id, LightAlarm.device_id, LightAlarm.kind)
+                                       .where(*open_)).tuples().all())
+        session.execute(update(LightAlarm).where(*open_).values(cleared_at=now)
+                        .execution_options(synchronize_session=False))
+    events.publish_many(session, [("alarms", str(alarm_id), "cleared", {"device_id": device_id, "alarm": kind})
+                                  for alarm_id, device_id, kind in cleared])
 
 
 def sweep_offline(session: Session, now: dt.datetime, periods: int = OFFLINE_PERIODS) -> list[str]:

@@ -47,6 +47,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.engine import Engine
 
+from app import events
 from app import lighting_control as control
 from app.db import utcnow, write_session
 from app.models.lighting import (
@@ -367,6 +368,11 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
         conn.execute(table.update().where(table.c.id == bindparam("b_id"), _state_in(table.c.state, OPEN_COMMAND_STATES))
                      .values(state=bindparam("b_state"), finished_at=bindparam("b_ts"),
                              actual_level=bindparam("b_level"), last_error=bindparam("b_error")), finished)
+    changes = [("lights", e["b_id"], "applied", {"level": e["b_level"], "reason": e["b_reason"]}) for e in effects]
+    failed_lights = {row.id: row.light_id for row in rows}
+    changes += [("lights", failed_lights[f["b_id"]], "command_failed", {"state": f["b_state"], "error": f["b_error"]})
+                for f in finished if f["b_state"] != "applied"]
+    events.publish_many(session, changes)
     if effects:
         lights = Streetlight.__table__  # type: ignore[attr-defined]
         conn.execute(lights.update().where(lights.c.id == bindparam("b_id"))
@@ -459,6 +465,11 @@ def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.date
         ),
         [{k: v for k, v in s.items() if k.startswith("b_")} for s in state.values()],
     )
+    events.publish_many(session, [
+        ("lights", s["b_id"], "state", {"level": s["b_level"], "status": s["b_status"], "power_w": s["b_power"]})
+        for s in state.values()
+        if s["b_level"] != s["prev_level"] or s["b_status"] != s["prev_status"] or s["was_offline"]
+    ])
     back_online = [s["device_id"] for s in state.values() if s["was_offline"]]
     if back_online:
         control.clear_alarms(session, back_online, ["offline"], now)

@@ -17,7 +17,7 @@ from litestar.utils.sync import AsyncCallable
 from litestar.contrib.jinja import JinjaTemplateEngine
 from sqlalchemy.engine import Engine
 
-from app import logs
+from app import events, logs
 from app.auth import PUBLIC, access_guard
 from app.db import make_engine
 from app.deps import provide_db
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         request_max_body_size=settings.max_upload_bytes * 4,
         debug=False,
         logging_config=None,
+        on_shutdown=[events.stop_hub],
     )
     _single_thread_wrapper(app)
     # Outermost layer, around routing and the exception handler, so that every

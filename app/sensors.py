@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import waste_centre
+from app import events, waste_centre
 from app.i18n import gettext as _
 from app.models.sensors import (
     Sensor,
@@ -104,6 +104,10 @@ def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.date
     for sensor_id in touched_waste:
         record_estimate(session, sensors[sensor_id], now)
     session.flush()
+    events.publish_many(session, [
+        ("sensors", row["sensor_id"], "reading", {"ts": row["ts"].isoformat(), "values": json.loads(row["values_json"])})
+        for row in raw
+    ])
     return len(raw)
 
 

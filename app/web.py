@@ -190,7 +190,8 @@ class GzipMiddleware:
                 headers = message.get("headers", [])
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 encoded = any(k.lower() == b"content-encoding" for k, _ in headers)
-                if message["status"] in (204, 206, 304) or encoded or not ctype.startswith(COMPRESSIBLE_TYPES):
+                if (message["status"] in (204, 206, 304) or encoded or not ctype.startswith(COMPRESSIBLE_TYPES)
+                        or ctype.startswith(b"text/event-stream")):  # a stream is never held back
                     passthrough = True
                     await send(message)
                 else:

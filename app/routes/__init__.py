@@ -9,5 +9,6 @@ from app.routes import sharing, shops
 from app.routes import alerts, push
 from app.routes import open311, reports
 from app.routes import lighting, sensors
+from app.routes import ops
 
-MODULES = [home, accounts, admin, carpool, sharing, shops, alerts, push, reports, open311, lighting, sensors]
+MODULES = [home, accounts, admin, carpool, sharing, shops, alerts, push, reports, open311, lighting, sensors, ops]

@@ -61,7 +61,13 @@ from app.db import utcnow, write_session
 from app.i18n import gettext as _
 from app.jobs import JobContext, RetryLater, enqueue, job_handler
 from app.models.accounts import User
-from app.models.push import Alert, PushDelivery, PushSubscription
+from app.models.push import (
+    Alert,
+    NotificationDigestItem,
+    NotificationPreferences,
+    PushDelivery,
+    PushSubscription,
+)
 from app.models.territory import Commune
 
 log = logging.getLogger("eclor.alerts")
@@ -300,6 +306,9 @@ def save_subscription(session: Session, user_id: int, data: Any, *, allow_insecu
     row.updated_at = now
     session.add(row)
     session.flush()
+    from app import preferences
+
+    preferences.follow_account(session, row, data)
     # A person keeps at most MAX_DEVICES subscriptions: the oldest goes first.
     ids = session.scalars(select(PushSubscription.id).where(PushSubscription.user_id == user_id)
                           .order_by(PushSubscription.updated_at.desc(), PushSubscription.id.desc())).all()  # type: ignore[union-attr]
@@ -936,6 +945,16 @@ def _finish_alert(engine: Engine, alert_id: int) -> None:
                         .values(fanout_done_at=utcnow()))
 
 
+def _email_alert(ctx: JobContext, alert_id: int) -> None:
+    """The e-mail channel of an alert (immediate or digest), for the accounts that chose it."""
+    from app import preferences
+
+    with write_session(ctx.engine) as session:
+        alert = session.get(Alert, alert_id)
+        if alert is not None and alert.fanout_done_at is None and alert.state in ("active", "cancelled"):
+            preferences.email_alert(session, alert, ctx.settings.base_url)
+
+
 @job_handler("push.alert")
 async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Fan an alert out to its subscriptions (the ``push.alert`` job)."""
@@ -943,6 +962,7 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     if planned is None:
         return
     out, _done = planned
+    await asyncio.to_thread(_email_alert, ctx, int(payload["alert_id"]))
     await send_outgoing(ctx, out)
     await asyncio.to_thread(_finish_alert, ctx.engine, int(payload["alert_id"]))
 
@@ -983,21 +1003,25 @@ def _register_channel() -> None:
     from app.notify import Message, channel
 
     @channel("push")
-    def push_channel(ctx: JobContext, message: Message) -> None:
-        """Hand a personal notification to the ``push.user`` job (once per notification job)."""
+    def push_channel(ctx: JobContext, message: Message) -> bool:
+        """Hand a personal notification to the ``push.user`` job (once per notification job).
+
+        Returns whether the person has a device for the topic (else ``app.notify`` falls back to e-mail).
+        """
         if message.topic not in TOPICS:
-            return
+            return False
         with write_session(ctx.engine) as session:
             has_device = session.scalar(select(func.count()).select_from(PushSubscription).where(
                 PushSubscription.user_id == message.user_id,
                 PushSubscription.topics.like(f"%,{message.topic},%")))  # type: ignore[attr-defined]
             if not has_device:
-                return
+                return False
             enqueue(session, "push.user", {
                 "user_id": message.user_id, "topic": message.topic, "title": message.title,
                 "body": message.body, "url": message.url, "urgency": message.urgency, "ttl_s": message.ttl_s,
                 "queued_at": utcnow().isoformat(),
             }, dedupe_key=f"push.user:{ctx.job.id}", max_attempts=20)
+        return True
 
 
 _register_channel()
@@ -1046,13 +1070,21 @@ def _register_hooks() -> None:
                                 "finished_at": d.finished_at.isoformat() if d.finished_at else None}
                                for d in deliveries],
             })
-        return {"subscriptions": out}, []
+        from app import preferences
+
+        choices = preferences.load(session, user_id)
+        return {"preferences": {"topics": choices.topics, "communes": choices.communes,
+                                "quiet_hours": [format_minutes(choices.quiet_start), format_minutes(choices.quiet_end)]
+                                if choices.quiet_start is not None else None, "email": choices.email_mode},
+                "subscriptions": out}, []
 
     @privacy_eraser("push")
     def erase_push(session: Session, user_id: int, media_dir: Path) -> list[Path]:
         subs = select(PushSubscription.id).where(PushSubscription.user_id == user_id)
         session.execute(delete(PushDelivery).where(PushDelivery.subscription_id.in_(subs.scalar_subquery())))  # type: ignore[union-attr]
         session.execute(delete(PushSubscription).where(PushSubscription.user_id == user_id))
+        session.execute(delete(NotificationDigestItem).where(NotificationDigestItem.user_id == user_id))
+        session.execute(delete(NotificationPreferences).where(NotificationPreferences.user_id == user_id))
         session.execute(update(Alert).where(Alert.created_by == user_id).values(created_by=None))
         return []
 

@@ -1,9 +1,10 @@
 """Telling a person that something happened to them (their report, booking, order...).
 
 ``notify()`` queues one ``notify.user`` job per recipient in the caller's
-transaction. The job sends an e-mail (if the person wants e-mail for that
-topic) and hands the message to every other registered channel (Web Push
-registers one), so every domain tells people through one path.
+transaction. The job hands the message to every registered channel (Web Push
+registers one) and sends an e-mail when the message asks for one, or when no
+channel reached the person (no device subscribed), so every domain tells
+people through one path.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Message:
     ttl_s: int = 86_400
 
 
-Channel = Callable[[JobContext, Message], None]
+Channel = Callable[[JobContext, Message], bool | None]  # True: the person was reached
 CHANNELS: dict[str, Channel] = {}
 
 
@@ -64,7 +65,12 @@ def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         if user is None or not user.is_active:
             return  # the account was deleted meanwhile: nothing to send
         email = user.email
-    if message.email:
+    reached = False
+    for _name, fn in sorted(CHANNELS.items()):
+        reached = bool(fn(ctx, message)) or reached
+    if message.email or not reached:
+        # A message meant for a device only (``email=False``) still reaches a person who has no
+        # device for it (no JavaScript, permission refused, iPhone without the app): by e-mail.
         from app.db import write_session
         from app.mail import send_mail
 
@@ -73,5 +79,3 @@ def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         with write_session(ctx.engine) as session:
             send_mail(session, email, message.title, text,
                       dedupe_key=f"mail:notify:{ctx.job.id}")
-    for name, fn in sorted(CHANNELS.items()):
-        fn(ctx, message)

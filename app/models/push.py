@@ -123,3 +123,44 @@ class PushDelivery(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+EMAIL_MODES = ("off", "immediate", "daily")
+
+
+class NotificationPreferences(SQLModel, table=True):
+    """What a person wants to hear about: it belongs to the account, devices follow it.
+
+    One row per account (none yet: the defaults). Saving it copies topics,
+    communes and quiet hours to every subscribed device, and a device that
+    subscribes takes them, so choices work with no device at all (no
+    JavaScript, permission refused, iPhone without the app installed).
+    ``email_mode`` adds an e-mail channel: ``immediate`` (one e-mail per
+    alert), ``daily`` (one digest a day) or ``off``.
+    """
+
+    __tablename__ = "notification_preferences"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    topics: str = Field(default=",", max_length=300)
+    communes: str = Field(default=",", max_length=300)
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+    email_mode: str = Field(default="off", max_length=10)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class NotificationDigestItem(SQLModel, table=True):
+    """One line of a person's next daily e-mail digest (``key`` makes a retried fan-out add it once)."""
+
+    __tablename__ = "notification_digest_items"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_notification_digest_items_user_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=40)
+    title: str = Field(max_length=200)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    url: str = Field(default="/", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None

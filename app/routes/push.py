@@ -3,8 +3,9 @@
 ``POST /push/subscriptions`` takes the browser's ``PushSubscription`` JSON plus
 ``topics`` and ``communes`` (DESIGN.md); ``DELETE /push/subscriptions`` or
 ``POST /push/subscriptions/delete`` removes one of the person's own. The
-settings page ``/me/push`` works without JavaScript: it saves topics,
-communes and quiet hours for every device of the person, lists the devices
+settings page ``/me/push`` works without JavaScript and without any device:
+topics, communes, quiet hours and the e-mail channel belong to the account
+(``app.preferences``) and every device follows them; it lists the devices
 and unsubscribes them; the script only adds "turn on notifications on this
 device", after a tap.
 """
@@ -20,9 +21,9 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import alerts
-from app.forms import Form
+from app import alerts, preferences
 from app.auth import SIGNED_IN, current_user
+from app.forms import Form
 from app.i18n import gettext as _
 from app.models.push import PushSubscription
 from app.templating import page
@@ -135,17 +136,15 @@ def _settings_page(request: Request[Any, Any, Any], db: Session, *, status_code:
     devices = db.scalars(select(PushSubscription).where(PushSubscription.user_id == user.id)  # type: ignore[union-attr]
                          .order_by(PushSubscription.updated_at.desc())).all()  # type: ignore[attr-defined]
     if form is None:
-        latest = devices[0] if devices else None
-        form = {
-            "topics": alerts.unpack(latest.topics) if latest else list(alerts.DEFAULT_TOPICS),
-            "communes": alerts.unpack(latest.communes) if latest else [],
-            "quiet_start": alerts.format_minutes(latest.quiet_start) if latest else "",
-            "quiet_end": alerts.format_minutes(latest.quiet_end) if latest else "",
-        }
+        choices = preferences.load(db, user.id)  # type: ignore[union-attr]
+        form = {"topics": choices.topics, "communes": choices.communes,
+                "quiet_start": alerts.format_minutes(choices.quiet_start),
+                "quiet_end": alerts.format_minutes(choices.quiet_end), "email_mode": choices.email_mode}
     return page(request, "push/settings.html", status_code=status_code, section="me", devices=devices,
                 form=form, errors=errors or {}, notice=notice, topics=alerts.TOPICS,
                 communes=alerts.commune_names(db), vapid_key=alerts.vapid_public_key(request.app.state.settings),
-                format_minutes=alerts.format_minutes, unpack=alerts.unpack)
+                format_minutes=alerts.format_minutes, unpack=alerts.unpack,
+                email_modes=preferences.EMAIL_MODE_LABELS)
 
 
 @get("/me/push", opt=SIGNED_IN, sync_to_thread=True, name="push_settings")
@@ -153,7 +152,7 @@ def push_settings(request: Request[Any, Any, Any], db: Session, saved: str | Non
                   removed: str | None = None) -> Template:
     notice = ""
     if saved:
-        notice = _("Vos choix sont enregistrés pour tous vos appareils.")
+        notice = _("Vos choix sont enregistrés pour votre compte et tous vos appareils.")
     elif removed:
         notice = _("L’appareil ne recevra plus de notifications.")
     return _settings_page(request, db, notice=notice)
@@ -163,8 +162,9 @@ def push_settings(request: Request[Any, Any, Any], db: Session, saved: str | Non
 def push_settings_save(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
     topics = getlist(data, "topics")
     communes = getlist(data, "communes")
+    email_mode = str(data.get("email_mode") or "off")
     form = {"topics": topics, "communes": communes, "quiet_start": str(data.get("quiet_start") or ""),
-            "quiet_end": str(data.get("quiet_end") or "")}
+            "quiet_end": str(data.get("quiet_end") or ""), "email_mode": email_mode}
     errors: dict[str, str] = {}
     if not topics:
         errors["topics"] = _("Choisissez au moins un sujet.")
@@ -181,14 +181,14 @@ def push_settings_save(request: Request[Any, Any, Any], db: Session, data: Form)
             quiet.append(None)
     if not errors and (quiet[0] is None) != (quiet[1] is None):
         errors["quiet_end"] = _("Indiquez le début et la fin des heures calmes, ou aucun des deux.")
-    user_id = current_user(request).id  # type: ignore[union-attr]
-    has_device = db.scalar(select(PushSubscription.id).where(PushSubscription.user_id == user_id).limit(1))
-    if not errors and has_device is None:
-        errors["__all__"] = _("Aucun appareil n’est abonné : activez d’abord les notifications sur cet appareil.")
+    if email_mode not in preferences.EMAIL_MODE_LABELS:
+        errors["email_mode"] = _("Choix d’e-mail inconnu.")
     if errors:
         db.rollback()
         return _settings_page(request, db, status_code=400, errors=errors, form=form)
-    alerts.update_preferences(db, user_id, topics, communes, quiet[0], quiet[1])
+    user_id = current_user(request).id  # type: ignore[union-attr]
+    preferences.save(db, user_id, preferences.Choices(topics=topics, communes=communes, quiet_start=quiet[0],
+                                                      quiet_end=quiet[1], email_mode=email_mode))
     db.commit()
     return Redirect("/me/push?saved=1", status_code=303)
 

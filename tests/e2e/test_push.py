@@ -60,7 +60,7 @@ def test_the_settings_page_saves_topics_communes_and_quiet_hours(live_server, ph
     no_sideways_scroll(page)
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "push-settings.png"), full_page=True, caret="initial")
-    page.get_by_role("button", name="Enregistrer pour tous mes appareils").click()
+    page.get_by_role("button", name="Enregistrer mes choix").click()
     page.wait_for_url("**/me/push?saved=1")
     assert "Vos choix sont enregistrés" in page.locator(".notice").inner_text()
     assert page.get_by_label("Météo").is_checked() and page.get_by_label("Villerupt").is_checked()

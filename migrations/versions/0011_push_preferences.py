@@ -1,8 +1,8 @@
 """Notification choices belong to the account: notification_preferences (with an e-mail channel) and
 notification_digest_items; each account's choices are carried over from its latest subscribed device.
 
-Revision ID: 0008_push_preferences
-Revises: 0004_push
+Revision ID: 0011_push_preferences
+Revises: 0009_push_scale
 Create Date: 2026-12-06 14:40:00
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0008_push_preferences'
-down_revision = '0004_push'
+revision = '0011_push_preferences'
+down_revision = '0009_push_scale'
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""Lighting in the database: overrides, per-device commands, reconciliation, alarms, energy.
+"""Lighting in the database: overrides, per-device commands, reconciliation, alarms, history.
 
 Shared by the staff pages, the CLI (``eclor lights set``) and the worker. Every
 function takes a session inside the caller's write transaction, so a decision
@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app import events, lighting
+from app.db import write_session
 from app.i18n import gettext as _
 from app.lighting import Calendar, LightingError, Position, Program
 from app.models.lighting import (
@@ -380,20 +383,28 @@ def is_offline(last_seen_at: dt.datetime | None, period_s: int, now: dt.datetime
 
 
 def roll_up(session: Session, now: dt.datetime, *, raw_days: int = 2, hourly_days: int = 35,
-            limit: int = 50_000) -> tuple[int, int]:
-    """Downsample: drop raw readings older than ``raw_days`` (their hours are kept) and fold hours
-    older than ``hourly_days`` into days. Returns (raw rows dropped, hours folded)."""
+            limit: int = 5_000) -> tuple[int, int]:
+    """Downsample, one bounded step: drop up to ``limit`` raw readings (and sensor measures) older than
+    ``raw_days`` (their hours are kept) and fold up to ``limit`` hours older than ``hourly_days`` into
+    days. Returns (raw rows dropped, hours folded); call again in a new transaction while either is
+    ``limit`` (``roll_up_all``), so the write lock is never held long."""
     from app.models.lighting import LightReading
     from app.models.sensors import SensorMeasure
 
     raw_cut = now - dt.timedelta(days=raw_days)
-    dropped = session.execute(LightReading.__table__.delete().where(LightReading.ts < raw_cut)).rowcount  # type: ignore[attr-defined]
-    session.execute(SensorMeasure.__table__.delete().where(SensorMeasure.ts < raw_cut))  # type: ignore[attr-defined]
+    readings = LightReading.__table__  # type: ignore[attr-defined]
+    measures = SensorMeasure.__table__  # type: ignore[attr-defined]
+    dropped = session.execute(readings.delete().where(readings.c.id.in_(
+        select(readings.c.id).where(readings.c.ts < raw_cut).order_by(readings.c.ts).limit(limit)
+        .scalar_subquery()))).rowcount  # type: ignore[attr-defined]
+    measured = session.execute(measures.delete().where(measures.c.id.in_(
+        select(measures.c.id).where(measures.c.ts < raw_cut).order_by(measures.c.ts).limit(limit)
+        .scalar_subquery()))).rowcount  # type: ignore[attr-defined]
     hour_cut = (now - dt.timedelta(days=hourly_days)).replace(hour=0, minute=0, second=0, microsecond=0)
     hours = session.execute(
         select(LightHourly.id, LightHourly.light_id, LightHourly.hour, LightHourly.samples,
                LightHourly.level_sum, LightHourly.power_sum_w, LightHourly.energy_wh)
-        .where(LightHourly.hour < hour_cut).limit(limit)
+        .where(LightHourly.hour < hour_cut).order_by(LightHourly.hour).limit(limit)
     ).all()
     days: dict[tuple[str, dt.date], list[float]] = {}
     for row in hours:
@@ -409,7 +420,23 @@ def roll_up(session: Session, now: dt.datetime, *, raw_days: int = 2, hourly_day
         ], add=["samples", "level_sum", "power_sum_w", "energy_wh"])
         for part in chunks([row.id for row in hours]):
             session.execute(LightHourly.__table__.delete().where(LightHourly.id.in_(part)))  # type: ignore[attr-defined]
-    return int(dropped or 0), len(hours)
+    return max(int(dropped or 0), int(measured or 0)), len(hours)
+
+
+def roll_up_all(engine: Engine, now: dt.datetime, *, limit: int = 5_000, max_steps: int = 200,
+                pause_s: float = 0.0) -> tuple[int, int]:
+    """Run ``roll_up`` step after step, each in its own short write transaction, until it is done."""
+    total_dropped = total_folded = 0
+    for _step in range(max_steps):
+        with write_session(engine) as session:
+            dropped, folded = roll_up(session, now, limit=limit)
+        total_dropped += dropped
+        total_folded += folded
+        if dropped < limit and folded < limit:
+            break
+        if pause_s:
+            time.sleep(pause_s)
+    return total_dropped, total_folded
 
 
 def upsert(session: Session, model: Any, keys: list[str], rows: list[dict[str, Any]], *,
@@ -430,89 +457,3 @@ def upsert(session: Session, model: Any, keys: list[str], rows: list[dict[str, A
         stmt.on_conflict_do_nothing(index_elements=keys)
     for part in chunks(rows, 1000):
         session.execute(stmt, list(part))
-
-
-# --------------------------------------------------------------------------- energy
-
-
-def monthly_energy_kwh(session: Session, tz: str = "Europe/Paris", light_ids_query: Any = None
-                       ) -> dict[str, float]:
-    """Measured energy per local month (``YYYY-MM`` → kWh), from the hourly and daily history."""
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(tz)
-    months: dict[str, float] = {}
-    hq = select(LightHourly.hour, func.sum(LightHourly.energy_wh)).group_by(LightHourly.hour)
-    dq = select(LightDaily.day, func.sum(LightDaily.energy_wh)).group_by(LightDaily.day)
-    if light_ids_query is not None:
-        hq = hq.where(LightHourly.light_id.in_(light_ids_query))  # type: ignore[attr-defined]
-        dq = dq.where(LightDaily.light_id.in_(light_ids_query))  # type: ignore[attr-defined]
-    for hour, wh in session.execute(hq).all():
-        key = hour.astimezone(zone).strftime("%Y-%m")
-        months[key] = months.get(key, 0.0) + float(wh or 0) / 1000.0
-    for day, wh in session.execute(dq).all():
-        key = day.strftime("%Y-%m")
-        months[key] = months.get(key, 0.0) + float(wh or 0) / 1000.0
-    return dict(sorted(months.items()))
-
-
-@dataclass(frozen=True)
-class EnergyRow:
-    month: str
-    start: dt.datetime
-    end: dt.datetime
-    measured_kwh: float
-    programmed_kwh: float
-    baselines: dict[str, float]
-
-
-def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[EnergyRow]:
-    """Per month: measured kWh, kWh the programs predict, and each baseline's kWh, for the fleet.
-
-    Baselines (``app.lighting.BASELINES``) use the same lamp count and period;
-    ``led_full`` is the installed lamps at their nominal power all night.
-    """
-    position = territory_position(session)
-    zone = position.tz
-    measured = monthly_energy_kwh(session, position.timezone)
-    groups = session.scalars(select(LightGroup)).all()
-    cache: dict[tuple[str, int], Any] = {}
-    sources = {g.id: group_source(session, g, cache) for g in groups}
-    power_by_group: dict[str | None, list[float]] = {}
-    for group_id, nominal in session.execute(select(Streetlight.group_id, Streetlight.nominal_w)).all():
-        power_by_group.setdefault(group_id, []).append(float(nominal))
-    count = sum(len(v) for v in power_by_group.values())
-    installed_w = sum(sum(v) for v in power_by_group.values())
-    local_now = now.astimezone(zone)
-    first = local_now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    rows: list[EnergyRow] = []
-    all_night = lighting.BASELINES["led_70_all_night"].program
-    for back in range(months - 1, -1, -1):
-        year, month = first.year, first.month - back
-        while month < 1:
-            year, month = year - 1, month + 12
-        start = dt.datetime(year, month, 1, tzinfo=zone)
-        end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
-        end = min(end, local_now)
-        key = f"{year:04d}-{month:02d}"
-        programmed = 0.0
-        for group_id, powers in power_by_group.items():
-            source = sources.get(group_id) if group_id else None
-            if source is None:
-                source = all_night
-            for nominal, same in _grouped(powers):
-                programmed += same * lighting.energy_between_kwh(source, nominal, position, start, end)
-        baselines = {key_: count * lighting.energy_between_kwh(
-            b.program, b.nominal_w, position, start, end, driver_floor=b.driver_floor, standby_w=b.standby_w)
-            for key_, b in lighting.BASELINES.items()}
-        baselines["led_full"] = lighting.energy_between_kwh(all_night, installed_w, position, start, end,
-                                                            driver_floor=0.0, standby_w=0.0)
-        rows.append(EnergyRow(key, start, end, measured.get(key, 0.0), programmed, baselines))
-    return rows
-
-
-def _grouped(values: list[float]) -> list[tuple[float, int]]:
-    counts: dict[float, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return list(counts.items())

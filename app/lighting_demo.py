@@ -21,11 +21,12 @@ from sqlmodel import Session
 from app import lighting
 from app.db import utcnow
 from app.demo import demo_loader
-from app.lighting_control import territory_position
+from app.lighting_control import territory_position, upsert
 from app.models.lighting import (
     LightCabinet,
     LightCalendar,
     LightDaily,
+    LightEnergyMonth,
     LightGroup,
     LightProgram,
     Streetlight,
@@ -217,6 +218,14 @@ def _energy_history(session: Session, rng: random.Random, now: dt.datetime, ligh
                          "level_sum": 0.0, "power_sum_w": 0.0, "energy_wh": round(kwh * 1000, 1)})
     for start in range(0, len(rows), 5000):
         session.execute(LightDaily.__table__.insert(), rows[start:start + 5000])  # type: ignore[attr-defined]
+    group_of = {str(light["id"]): str(light["group_id"]) for light in lights}
+    months: dict[tuple[str, str], float] = {}  # what ingestion keeps for the energy page
+    for row in rows:
+        key = (row["day"].strftime("%Y-%m"), group_of[row["light_id"]])
+        months[key] = months.get(key, 0.0) + row["energy_wh"]
+    upsert(session, LightEnergyMonth, ["month", "group_id"], [
+        {"month": month, "group_id": group_id, "energy_wh": wh} for (month, group_id), wh in months.items()
+    ], add=["energy_wh"])
     return len(days)
 
 

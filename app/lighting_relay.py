@@ -53,6 +53,7 @@ from app.db import utcnow, write_session
 from app.models.lighting import (
     OPEN_COMMAND_STATES,
     LightCommand,
+    LightEnergyMonth,
     LightHourly,
     LightReading,
     Streetlight,
@@ -392,13 +393,15 @@ def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.date
     for part in control.chunks(devices):
         for row in session.execute(
             select(Streetlight.id, Streetlight.device_id, Streetlight.energy_wh, Streetlight.status,
-                   Streetlight.offline, Streetlight.actual_level)
+                   Streetlight.offline, Streetlight.actual_level, Streetlight.group_id)
             .where(Streetlight.device_id.in_(part))  # type: ignore[attr-defined]
         ).all():
             known[row.device_id] = row
     state: dict[str, dict[str, Any]] = {}
     raw: list[dict[str, Any]] = []
     hours: dict[tuple[str, dt.datetime], list[float]] = {}
+    months: dict[tuple[str, str], float] = {}  # (local month, group) -> Wh, for the energy page
+    zone = control.territory_position(session).tz
     ordered = sorted(items, key=lambda i: i.received_at)
     for item in ordered:
         light = known.get(item.device_id)
@@ -446,6 +449,9 @@ def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.date
         cell[1] += level or 0.0
         cell[2] += power or 0.0
         cell[3] += max(0.0, delta)
+        if delta > 0:
+            month = (ts.astimezone(zone).strftime("%Y-%m"), light.group_id or "")
+            months[month] = months.get(month, 0.0) + delta
         stats.light_readings += 1
     if not raw:
         return
@@ -455,6 +461,9 @@ def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.date
         {"light_id": light_id, "hour": hour, "samples": int(c[0]), "level_sum": c[1], "power_sum_w": c[2],
          "energy_wh": c[3]} for (light_id, hour), c in hours.items()
     ], add=["samples", "level_sum", "power_sum_w", "energy_wh"])
+    control.upsert(session, LightEnergyMonth, ["month", "group_id"], [
+        {"month": month, "group_id": group_id, "energy_wh": wh} for (month, group_id), wh in months.items()
+    ], add=["energy_wh"])
     lights = Streetlight.__table__  # type: ignore[attr-defined]
     conn.execute(
         lights.update().where(lights.c.id == bindparam("b_id")).values(
@@ -621,8 +630,7 @@ class Relay:
             with write_session(self.engine) as session:
                 self.stats.reconciled += control.reconcile(session, now)
         if rollup:
-            with write_session(self.engine) as session:
-                control.roll_up(session, now)
+            control.roll_up_all(self.engine, now, pause_s=0.02)
 
     async def _housekeeping_loop(self, stop: asyncio.Event) -> None:
         last_reconcile = last_rollup = -math.inf

@@ -95,6 +95,17 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     worker_batch: int = 20
 
+    # Retention (app.retention, run by the worker): days kept after a row is finished; 0 keeps forever.
+    retention_commands_days: int = 90     # finished lighting commands (monthly counts kept)
+    retention_deliveries_days: int = 90   # finished push deliveries (monthly counts kept)
+    retention_jobs_days: int = 90         # done and failed jobs (monthly counts kept)
+    retention_alarms_days: int = 365      # cleared alarms
+    retention_estimates_days: int = 90    # waste-centre wait estimates (forecasts read 8 weeks)
+    retention_daily_days: int = 400       # per-light days and per-sensor hours (energy per group and month is kept)
+    retention_mail_days: int = 30         # e-mail files under var/mail (no SMTP configured)
+    retention_batch: int = 500            # rows per transaction; the write lock is released between batches
+    retention_every_minutes: float = 60.0  # how often the worker runs retention (expired sessions included)
+
     # Uploads.
     max_upload_bytes: int = 10 * 1024 * 1024
 

@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from astral import Observer
 from astral import sun as astral_sun
-from sqlalchemy import select
 
-from app import lighting
+from app import lighting, lighting_energy
 from app import lighting_control as control
 from app.db import read_session, utcnow, write_session
-from app.models.lighting import LightDaily
+from app.lighting_relay import Inbound, ingest
+from app.models.lighting import LightGroup, LightHourly, LightProgram
 from tests.lighting_helpers import seed_lights
 
 UTC = dt.UTC
@@ -68,12 +69,13 @@ def test_the_energy_page_compares_measured_consumption_with_both_baselines(engin
         position = control.territory_position(session)
     local = now.astimezone(position.tz)
     day = local.date().replace(day=1)
-    with write_session(engine) as session:
-        session.execute(LightDaily.__table__.insert(), [
-            {"light_id": f"SL-T-{i:04d}", "day": day, "samples": 10, "level_sum": 0.0, "power_sum_w": 0.0,
-             "energy_wh": 300.0} for i in range(1, 11)])
+    first = dt.datetime.combine(day, dt.time(12), tzinfo=position.tz)  # noon on the 1st, local time
+    ingest(engine, [Inbound("tele_light", f"SL-T-{i:04d}", {"ts": (first + dt.timedelta(minutes=m)).isoformat(),
+                                                             "level": 100, "power_w": 70.0,
+                                                             "energy_wh": 1000.0 + 300.0 * (m > 0)}, first)
+                    for i in range(1, 11) for m in (0, 1)], now=first)
     with read_session(engine) as session:
-        rows = control.energy_report(session, now, months=2)
+        rows = lighting_energy.energy_report(session, now, months=2)
     current = rows[-1]
     start = dt.datetime(local.year, local.month, 1, tzinfo=position.tz)
     hps = lighting.BASELINES["hps_150_all_night"]
@@ -86,5 +88,33 @@ def test_the_energy_page_compares_measured_consumption_with_both_baselines(engin
     assert page.status_code == 200
     assert "Sodium haute pression 150 W" in page.text and "LED à pleine puissance" in page.text
     assert "699 kWh" in page.text  # the published reference is stated next to the recomputed one
+
+
+def test_energy_figures_are_kept_per_group_and_month_and_follow_a_program_change(engine, staff):
+    seed_lights(engine, 4)  # group G1, LED 70 W, no program: all night
+    now = utcnow()
     with read_session(engine) as session:
-        assert len(session.scalars(select(LightDaily)).all()) == 10
+        position = control.territory_position(session)
+    moment = now - dt.timedelta(minutes=30)
+    ingest(engine, [Inbound("tele_light", f"SL-T-{i:04d}", {"ts": (moment + dt.timedelta(minutes=m)).isoformat(),
+                                                             "level": 100, "power_w": 70.0,
+                                                             "energy_wh": 500.0 + 250.0 * m}, moment)
+                    for i in range(1, 5) for m in (0, 1)], now=moment)
+    with write_session(engine) as session:  # the roll-up and retention may drop the history: the figure stays
+        session.execute(LightHourly.__table__.delete())
+    with read_session(engine) as session:
+        before = lighting_energy.energy_report(session, now, months=1)[-1]
+    month = moment.astimezone(position.tz).strftime("%Y-%m")
+    assert before.month == month and abs(before.measured_kwh - 1.0) < 1e-9  # 4 lamps × 250 Wh
+
+    with write_session(engine) as session:
+        program = LightProgram(name="Extinction 23 h", definition=json.dumps(lighting.Program.from_pairs(
+            [("dusk", 100), ("23:00", 0)]).to_dict()))
+        session.add(program)
+        session.flush()
+        session.get(LightGroup, "G1").program_id = program.id
+    with read_session(engine) as session:
+        after = lighting_energy.energy_report(session, now, months=1)[-1]
+    assert after.programmed_kwh < before.programmed_kwh  # off at 23:00 instead of all night
+    assert after.measured_kwh == before.measured_kwh
+    assert after.baselines == before.baselines

@@ -6,3 +6,4 @@ import app.sharing  # noqa: F401  sharing: hourly sweep (loan reminders, lapsing
 import app.carpool  # noqa: F401  carpool: saved-search alerts, departure reminders
 import app.alerts  # noqa: F401  push: alert fan-out, personal push notifications
 import app.lighting_relay  # noqa: F401  lighting: the MQTT relay service (commands, telemetry, alarms)
+import app.retention  # noqa: F401  retention: old rows deleted in small batches (worker service)

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from app import lighting
 from app import lighting_control as control
+from app import lighting_energy
 from app.auth import STAFF, current_user
 from app.db import utcnow
 from app.forms import Form, Multipart as Upload, parse_form
@@ -539,7 +540,7 @@ def alarm_ack(request: Request[Any, Any, Any], db: Session, alarm_id: int) -> Re
 @get("/staff/lighting/energy", opt=STAFF, sync_to_thread=True, name="staff_lighting_energy")
 def energy(request: Request[Any, Any, Any], db: Session) -> Template:
     now = utcnow()
-    rows = control.energy_report(db, now, months=6)
+    rows = lighting_energy.energy_report(db, now, months=6)
     position = control.territory_position(db)
     year = now.astimezone(position.tz).year - 1
     # Labels hold "%" ("50 %"): translated here, not by the template's formatting gettext.

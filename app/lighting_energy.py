@@ -1,0 +1,186 @@
+"""Energy per month for the staff energy page, at a cost that does not grow with the fleet or its history.
+
+- Measured: ``light_energy_months`` (per group and local month), added to by
+  telemetry ingestion (``app.lighting_relay``); the page sums a few rows per
+  group instead of the hourly and daily history.
+- Modelled (what the programs predict, and each baseline): the energy of one
+  lamp for a month under a program and calendar is cached in
+  ``light_energy_models``, keyed by a digest of what it depends on (the
+  program or calendar definitions, the position) and the lamp's wattage. A
+  past month is computed once; the current month again once its figure is an
+  hour old. The page multiplies by the lamp counts per group and wattage (one
+  grouped query).
+
+Called by the staff energy page (``app.routes.lighting``) and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app import lighting
+from app import lighting_control as control
+from app.db import write_session
+from app.lighting import Position
+from app.models.lighting import (
+    LightCalendar,
+    LightEnergyModel,
+    LightEnergyMonth,
+    LightGroup,
+    LightProgram,
+    Streetlight,
+)
+
+REFRESH = dt.timedelta(hours=1)  # the current month's modelled figures are at most this old
+
+
+@dataclass(frozen=True)
+class EnergyRow:
+    month: str
+    start: dt.datetime
+    end: dt.datetime
+    measured_kwh: float
+    programmed_kwh: float
+    baselines: dict[str, float]
+
+
+def monthly_energy_kwh(session: Session, months: Sequence[str] | None = None) -> dict[str, float]:
+    """Measured energy per local month (``YYYY-MM`` → kWh) of the whole fleet."""
+    query = select(LightEnergyMonth.month, func.sum(LightEnergyMonth.energy_wh)).group_by(LightEnergyMonth.month)
+    if months is not None:
+        query = query.where(LightEnergyMonth.month.in_(list(months)))  # type: ignore[attr-defined]
+    return {month: float(wh or 0) / 1000.0 for month, wh in session.execute(query).all()}
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:40]
+
+
+def _source_keys(session: Session, position: Position) -> tuple[dict[str, Any], dict[str | None, str]]:
+    """Per group: the key of what its lamps follow; and the sources by key (loaded once each)."""
+    where = (position.latitude, position.longitude, position.timezone)
+    programs = {p.id: p for p in session.scalars(select(LightProgram)).all()}
+    calendars = {c.id: c for c in session.scalars(select(LightCalendar)).all()}
+    every_program = sorted((p.name, p.definition) for p in programs.values())
+    sources: dict[str, Any] = {}
+    cache: dict[tuple[str, int], Any] = {}
+    by_group: dict[str | None, str] = {}
+    default = "default:" + _digest("all-night", where)
+    for group in session.execute(select(LightGroup.id, LightGroup.program_id, LightGroup.calendar_id)).all():
+        key = default
+        if group.calendar_id in calendars:
+            key = "calendar:" + _digest(calendars[group.calendar_id].definition, every_program, where)
+        elif group.program_id in programs:
+            key = "program:" + _digest(programs[group.program_id].definition, where)
+        if key != default and key not in sources:
+            row = LightGroup(id=group.id, name="", program_id=group.program_id, calendar_id=group.calendar_id)
+            source = control.group_source(session, row, cache)
+            if source is None:
+                key = default
+            else:
+                sources[key] = source
+        by_group[group.id] = key
+    sources[default] = None
+    return sources, by_group
+
+
+class _Models:
+    """The one-lamp monthly figures, read from the cache in one query and completed where missing."""
+
+    def __init__(self, session: Session, months: list[tuple[str, dt.datetime, dt.datetime]], now: dt.datetime):
+        self.session = session
+        self.months = months
+        self.now = now
+        keys = [m for m, _, _ in months]
+        self.rows = {(r.source_key, r.nominal_w, r.month): r for r in session.scalars(
+            select(LightEnergyModel).where(LightEnergyModel.month.in_(keys))).all()}  # type: ignore[attr-defined]
+        self.fresh: list[dict[str, Any]] = []
+
+    def kwh(self, key: str, nominal_w: float, month: str, start: dt.datetime, end: dt.datetime,
+            compute: Any) -> float:
+        row = self.rows.get((key, nominal_w, month))
+        if row is not None and (row.through >= end or self.now - row.through < REFRESH):
+            return float(row.kwh)
+        value = float(compute(start, end))
+        self.fresh.append({"source_key": key, "nominal_w": nominal_w, "month": month, "kwh": value,
+                           "through": end})
+        self.rows[(key, nominal_w, month)] = LightEnergyModel(source_key=key, nominal_w=nominal_w, month=month,
+                                                              kwh=value, through=end)
+        return value
+
+    def save(self) -> None:
+        """Store what was computed (own short write transaction: the page's session only reads)."""
+        if not self.fresh:
+            return
+        engine = self.session.get_bind()
+        with write_session(engine) as writer:  # type: ignore[arg-type]
+            control.upsert(writer, LightEnergyModel, ["source_key", "nominal_w", "month"], self.fresh,
+                           replace=["kwh", "through"])
+        self.fresh = []
+
+
+def _months(now: dt.datetime, zone: Any, count: int) -> list[tuple[str, dt.datetime, dt.datetime]]:
+    local_now = now.astimezone(zone)
+    out = []
+    for back in range(count - 1, -1, -1):
+        year, month = local_now.year, local_now.month - back
+        while month < 1:
+            year, month = year - 1, month + 12
+        start = dt.datetime(year, month, 1, tzinfo=zone)
+        end = min(dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone), local_now)
+        out.append((f"{year:04d}-{month:02d}", start, end))
+    return out
+
+
+def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[EnergyRow]:
+    """Per month: measured kWh, kWh the programs predict, and each baseline's kWh, for the fleet.
+
+    Baselines (``app.lighting.BASELINES``) use the same lamp count and period;
+    ``led_full`` is the installed lamps at their nominal power all night.
+    """
+    position = control.territory_position(session)
+    periods = _months(now, position.tz, months)
+    measured = monthly_energy_kwh(session, [m for m, _, _ in periods])
+    sources, by_group = _source_keys(session, position)
+    lamps: dict[tuple[str, float], int] = {}  # (source key, wattage) -> lamps
+    count, installed_w = 0, 0.0
+    default = next(k for k in sources if k.startswith("default:"))
+    for group_id, nominal, n in session.execute(
+            select(Streetlight.group_id, Streetlight.nominal_w, func.count())
+            .group_by(Streetlight.group_id, Streetlight.nominal_w)).all():
+        key = by_group.get(group_id, default) if group_id else default
+        lamps[(key, float(nominal))] = lamps.get((key, float(nominal)), 0) + int(n)
+        count += int(n)
+        installed_w += float(nominal) * int(n)
+    all_night = lighting.BASELINES["led_70_all_night"].program
+    models = _Models(session, periods, now)
+    where = _digest(position.latitude, position.longitude, position.timezone)[:12]
+    rows: list[EnergyRow] = []
+    for month, start, end in periods:
+        programmed = 0.0
+        for (key, nominal), n in lamps.items():
+            source = sources[key] or all_night
+            programmed += n * models.kwh(key, nominal, month, start, end, lambda a, b, s=source, w=nominal:
+                                         lighting.energy_between_kwh(s, w, position, a, b))
+        baselines = {}
+        for name, b in lighting.BASELINES.items():
+            one = models.kwh(f"baseline:{name}:{where}", b.nominal_w, month, start, end, lambda a, b_, b=b:
+                             lighting.energy_between_kwh(b.program, b.nominal_w, position, a, b_,
+                                                         driver_floor=b.driver_floor, standby_w=b.standby_w))
+            baselines[name] = count * one
+        # All night at nominal power, no driver floor or standby: proportional to the installed watts.
+        per_watt = models.kwh(f"baseline:led_full:{where}", 1.0, month, start, end, lambda a, b:
+                              lighting.energy_between_kwh(all_night, 1.0, position, a, b,
+                                                          driver_floor=0.0, standby_w=0.0))
+        baselines["led_full"] = installed_w * per_watt
+        rows.append(EnergyRow(month, start, end, measured.get(month, 0.0), programmed, baselines))
+    models.save()
+    return rows

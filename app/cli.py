@@ -9,8 +9,12 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from app.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from app.mqtt_broker import EmbeddedBroker
 
 log = logging.getLogger("eclor.cli")
 
@@ -57,6 +61,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def embedded_broker(settings: Settings) -> EmbeddedBroker:
+    """The in-process MQTT broker as the settings describe it (not started)."""
+    from app.mqtt_broker import EmbeddedBroker
+
+    return EmbeddedBroker(port=settings.mqtt_embedded_port, max_packet_size=settings.mqtt_max_packet_bytes)
+
+
 def start_background_services(settings: Settings) -> Callable[[], None]:
     """Start the worker (and, on embedded defaults, the MQTT broker) in this process.
 
@@ -72,7 +83,7 @@ def start_background_services(settings: Settings) -> Callable[[], None]:
         except ImportError:
             EmbeddedBroker = None  # type: ignore[assignment,misc]
         if EmbeddedBroker is not None:
-            broker = EmbeddedBroker(port=settings.mqtt_embedded_port).start_in_thread()
+            broker = embedded_broker(settings).start_in_thread()
             settings.mqtt_url = f"mqtt://127.0.0.1:{broker.port}"
             stops.append(broker.stop)
             log.info("embedded MQTT broker started", extra={"url": settings.mqtt_url})

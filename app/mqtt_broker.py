@@ -527,9 +527,11 @@ class _Session:
         "expiry_handle",
         "inbound_qos2",
         "inflight",
+        "last_progress",
         "next_packet_id",
         "pending",
         "subscriptions",
+        "waiting",
     )
 
     def __init__(self, broker: EmbeddedBroker, client_id: str, expiry: int) -> None:
@@ -544,23 +546,53 @@ class _Session:
         self.next_packet_id = 1
         self.expiry_handle: asyncio.TimerHandle | None = None
         self.delayed_will: tuple[_Will, asyncio.TimerHandle] | None = None
+        # Publishers whose reading is paused until this session's queue drains (backpressure).
+        self.waiting: set[_Connection] = set()
+        self.last_progress = 0.0
 
     def deliver(
         self, message: _Message, qos: int, retain: bool, sub_ids: tuple[int, ...], now: float
-    ) -> None:
-        """Send ``message`` now, or queue it (QoS > 0) when the window is full or we are offline."""
+    ) -> bool:
+        """Send ``message`` now, or queue it (QoS > 0) when the window is full or we are offline.
+
+        Returns True when the queue of this online session is full: the
+        publisher must then be held (its next packets are not read) until the
+        queue drains, so a message the broker acknowledged is never dropped.
+        Offline sessions keep at most ``max_queued_messages``; past that, new
+        messages are dropped and counted (holding every publisher for a client
+        that may never come back would stop the whole territory).
+        """
         conn = self.conn
         if qos == 0:
             if conn is not None:
                 conn.send_publish(message, 0, retain, 0, False, sub_ids, now)
-            return
+            return False
         outgoing = _Outgoing(message, qos, retain, sub_ids)
         if conn is not None and not self.pending and len(self.inflight) < conn.send_quota:
             self._send_new(conn, outgoing, now)
-        elif len(self.pending) < self.broker.max_queued_messages:
+            return False
+        limit = self.broker.max_queued_messages
+        if conn is not None and len(self.pending) < 2 * limit:
+            # Past the limit only by what held publishers had already sent; twice the limit
+            # is reached only by a client that publishes to itself without reading.
+            if not self.pending:
+                self.last_progress = now
+            self.pending.append(outgoing)
+            return len(self.pending) >= limit
+        if conn is not None:
+            self.broker._note_dropped(self.client_id, "queue full", queued=True)
+            return True
+        if len(self.pending) < limit:
             self.pending.append(outgoing)
         else:
-            self.broker._note_dropped(self.client_id, "queue full")
+            self.broker._note_dropped(self.client_id, "offline queue full", queued=True)
+        return False
+
+    def release_waiting(self) -> None:
+        """Let the held publishers read again (queue drained, or this client went away)."""
+        waiting, self.waiting = self.waiting, set()
+        for publisher in waiting:
+            publisher.release(self)
 
     def _send_new(self, conn: _Connection, outgoing: _Outgoing, now: float) -> None:
         packet_id = self.next_packet_id
@@ -587,6 +619,8 @@ class _Session:
             if expires_at is not None and expires_at <= now:
                 continue
             self._send_new(conn, outgoing, now)
+        if self.waiting and len(pending) <= self.broker.max_queued_messages // 2:
+            self.release_waiting()
 
     def resume(self, now: float) -> None:
         """After a reconnect: resend unacknowledged messages (DUP), then the queue."""
@@ -635,6 +669,7 @@ class _Session:
             del self.inflight[packet_id]
         else:
             return
+        self.last_progress = now
         self.pump(now)
 
 
@@ -662,6 +697,12 @@ class _Connection(asyncio.Protocol):
         self.send_quota = broker.max_inflight
         self.max_outgoing_packet = 0  # 0: no limit announced by the client
         self.topic_aliases: dict[int, str] = {}
+        # Reading stops while our socket to this client is full (write_paused) or while a
+        # session this client publishes to has a full queue (holds): TCP then slows it down.
+        self.write_paused = False
+        self.holds: set[_Session] = set()
+        self.reading_paused = False
+        self.stall_timer: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------- asyncio protocol
 
@@ -684,6 +725,12 @@ class _Connection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+        for session in self.holds:
+            session.waiting.discard(self)
+        self.holds.clear()
         self.broker._connections.discard(self)
         self.broker._detach(self, publish_will=True)
         logger.debug("connection closed: %s (%s)", self.client_id or "-", self.peer)
@@ -691,17 +738,76 @@ class _Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         # The client does not read what we send: stop reading what it sends (and so
         # stop queueing acknowledgements for it) until its socket drains.
-        if self.transport is not None and not self.closing:
-            self.transport.pause_reading()
+        self.write_paused = True
+        self._sync_reading()
 
     def resume_writing(self) -> None:
-        if self.transport is not None and not self.closing:
+        self.write_paused = False
+        self._sync_reading()
+
+    def _sync_reading(self) -> None:
+        paused = self.write_paused or bool(self.holds)
+        if paused == self.reading_paused or self.transport is None or self.closing:
+            return
+        self.reading_paused = paused
+        if paused:
+            self.transport.pause_reading()
+        else:
             self.transport.resume_reading()
+
+    def hold(self, sessions: list[_Session]) -> None:
+        """Stop reading this publisher until every session in ``sessions`` has room again."""
+        for session in sessions:
+            if session.conn is not None and session.conn is not self:
+                session.waiting.add(self)
+                self.holds.add(session)
+        if self.holds:
+            self.broker.publishers_held += 1
+            self._sync_reading()
+            if self.stall_timer is None:
+                self.stall_timer = self.loop.call_later(self.broker.stall_timeout, self._check_stall)
+
+    def release(self, session: _Session) -> None:
+        self.holds.discard(session)
+        if self.holds or self.closing:
+            return
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+        self._sync_reading()
+        # Packets already read before the hold are handled now, in order.
+        self.loop.call_soon(self._process)
+
+    def _check_stall(self) -> None:
+        """A subscriber that acknowledged nothing for ``stall_timeout`` seconds is disconnected.
+
+        Its session stays (and keeps its bounded queue) like any offline
+        session, and the publishers it held can go on.
+        """
+        self.stall_timer = None
+        now = self.loop.time()
+        for session in list(self.holds):
+            conn = session.conn
+            if conn is not None and now - session.last_progress >= self.broker.stall_timeout:
+                logger.warning(
+                    "disconnecting %s: it acknowledged nothing for %.0f s while %d messages waited "
+                    "and publishers were held",
+                    session.client_id,
+                    now - session.last_progress,
+                    len(session.pending),
+                )
+                conn.close(RC_QUOTA_EXCEEDED)
+                self.broker._detach(conn, publish_will=True)
+        if self.holds and not self.closing:
+            self.stall_timer = self.loop.call_later(self.broker.stall_timeout, self._check_stall)
 
     def data_received(self, data: bytes) -> None:
         self.last_rx = self.loop.time()
+        self.buffer += data
+        self._process()
+
+    def _process(self) -> None:
         buffer = self.buffer
-        buffer += data
         size = len(buffer)
         pos = 0
         limit = self.broker.max_packet_size
@@ -709,7 +815,7 @@ class _Connection(asyncio.Protocol):
             if not self.version and size and buffer[0] != CONNECT << 4:
                 # Not MQTT at all (an HTTP probe, a stray client): do not wait for more.
                 raise _ProtocolViolation(RC_PROTOCOL_ERROR, "first packet is not CONNECT")
-            while not self.closing and size - pos >= 2:
+            while not self.closing and not self.holds and size - pos >= 2:
                 length, multiplier, index = 0, 1, pos + 1
                 while True:
                     if index >= size:
@@ -726,7 +832,12 @@ class _Connection(asyncio.Protocol):
                 if length < 0:
                     break
                 if index - pos + length > limit:
-                    raise _ProtocolViolation(RC_PACKET_TOO_LARGE, f"packet of {length} bytes")
+                    raise _ProtocolViolation(
+                        RC_PACKET_TOO_LARGE,
+                        f"packet of {index - pos + length} bytes is over the limit of {limit} bytes "
+                        "(ECLOR_MQTT_MAX_PACKET_BYTES)"
+                        + ("" if self.version == 5 else "; MQTT 3.1.1 cannot tell the client why"),
+                    )
                 end = index + length
                 if end > size:
                     break
@@ -816,10 +927,10 @@ class _Connection(asyncio.Protocol):
             if cacheable and message.qos0_packets is not None:
                 message.qos0_packets[(v5, retain)] = packet
         if self.max_outgoing_packet and len(packet) > self.max_outgoing_packet:
-            self.broker._note_dropped(self.client_id, "larger than the client accepts")
+            self.broker._note_dropped(self.client_id, "larger than the client accepts", qos0=qos == 0)
             return False
         if qos == 0 and transport.get_write_buffer_size() > self.broker.max_write_buffer:
-            self.broker._note_dropped(self.client_id, "slow reader")
+            self.broker._note_dropped(self.client_id, "slow reader", qos0=True)
             return False
         transport.write(packet)
         self.broker.messages_sent += 1
@@ -1048,10 +1159,14 @@ class _Connection(asyncio.Protocol):
             expires_at=None if expiry is None else now + expiry,
             sender=self.client_id,
         )
-        receivers = self.broker._publish(message, now)
+        receivers, full = self.broker._publish(message, now)
         if qos:
+            # Acknowledged once queued for every receiver: nothing acknowledged is dropped
+            # while they are online, since a full queue holds this publisher (below).
             reason = RC_SUCCESS if receivers or self.version != 5 else RC_NO_MATCHING_SUBSCRIBERS
             self.send_ack(PUBACK if qos == 1 else PUBREC, packet_id, reason)
+        if full:
+            self.hold(full)
 
     def _on_subscribe(self, body: bytes) -> None:
         reader = _Reader(body)
@@ -1179,6 +1294,16 @@ class EmbeddedBroker:
         topic_alias_maximum: topic aliases a client may use towards us.
         connect_timeout: seconds a new connection has to send CONNECT.
         max_write_buffer: bytes buffered for a slow reader before QoS 0 is dropped.
+        stall_timeout: seconds a subscriber may hold publishers without acknowledging
+            anything before it is disconnected.
+
+    Backpressure: when an online subscriber's queue reaches ``max_queued_messages``,
+    the publishers sending to it are not read any further (TCP slows them down)
+    until the queue is half empty; so a QoS 1/2 message the broker acknowledged
+    is never dropped for an online subscriber. What is dropped (QoS 0 for a slow
+    reader or a too-large packet, QoS 1/2 past the queue of an offline session)
+    is counted in :attr:`messages_dropped`, split in :attr:`qos0_dropped` and
+    :attr:`queued_dropped`.
     """
 
     def __init__(
@@ -1196,6 +1321,7 @@ class EmbeddedBroker:
         topic_alias_maximum: int = 32,
         connect_timeout: float = 10.0,
         max_write_buffer: int = 8 << 20,
+        stall_timeout: float = 60.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -1209,9 +1335,13 @@ class EmbeddedBroker:
         self.topic_alias_maximum = min(topic_alias_maximum, 65535)
         self.connect_timeout = connect_timeout
         self.max_write_buffer = max_write_buffer
+        self.stall_timeout = stall_timeout
         self.messages_received = 0
         self.messages_sent = 0
         self.messages_dropped = 0
+        self.qos0_dropped = 0
+        self.queued_dropped = 0
+        self.publishers_held = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
@@ -1290,16 +1420,33 @@ class EmbeddedBroker:
             raise RuntimeError("broker not started")
         return self._loop
 
-    def _note_dropped(self, client_id: str, why: str) -> None:
+    def stats(self) -> dict[str, int]:
+        """Counters for operations: messages in, out, dropped (QoS 0 / queued), publishers held."""
+        return {
+            "received": self.messages_received,
+            "sent": self.messages_sent,
+            "dropped": self.messages_dropped,
+            "qos0_dropped": self.qos0_dropped,
+            "queued_dropped": self.queued_dropped,
+            "publishers_held": self.publishers_held,
+        }
+
+    def _note_dropped(
+        self, client_id: str, why: str, *, qos0: bool = False, queued: bool = False
+    ) -> None:
         self.messages_dropped += 1
+        self.qos0_dropped += qos0
+        self.queued_dropped += queued
         now = self._require_loop().time()
         if now - self._last_drop_log >= 10.0:
             self._last_drop_log = now
             logger.warning(
-                "dropping messages for %s (%s); %d dropped so far",
+                "dropping messages for %s (%s); %d dropped so far (%d at QoS 0, %d from offline queues)",
                 client_id,
                 why,
                 self.messages_dropped,
+                self.qos0_dropped,
+                self.queued_dropped,
             )
 
     def _attach(
@@ -1352,6 +1499,7 @@ class EmbeddedBroker:
             return
         conn.session = None
         session.conn = None
+        session.release_waiting()
         if conn.timer is not None:
             conn.timer.cancel()
             conn.timer = None
@@ -1402,6 +1550,7 @@ class EmbeddedBroker:
         session.subscriptions.clear()
         session.inflight.clear()
         session.pending.clear()
+        session.release_waiting()
         if self._sessions.get(session.client_id) is session:
             del self._sessions[session.client_id]
 
@@ -1458,16 +1607,21 @@ class EmbeddedBroker:
                 continue
             session.deliver(message, min(message.qos, sub.qos), True, sub_ids, now)
 
-    def _publish(self, message: _Message, now: float) -> int:
-        """Store (if retained) and route a message; return the number of receiving sessions."""
+    def _publish(self, message: _Message, now: float) -> tuple[int, list[_Session]]:
+        """Store (if retained) and route a message.
+
+        Returns the number of receiving sessions and the online sessions whose
+        queue is now full (the publisher is held until they drain).
+        """
         self.messages_received += 1
         if message.retain:
             self._store_retained(message)
         if message.expires_at is not None and message.expires_at <= now:
-            return 0
+            return 0, []
         nodes = self._tree.match(message.topic)
         if not nodes:
-            return 0
+            return 0, []
+        full: list[_Session] = []
         sender = message.sender
         qos = message.qos
         retain = message.retain
@@ -1491,17 +1645,19 @@ class EmbeddedBroker:
             if node.shared:
                 for group, members in node.shared.items():
                     chosen = self._pick_shared_member(node, group, members)
-                    chosen.session.deliver(
+                    if chosen.session.deliver(
                         message,
                         min(qos, chosen.qos),
                         retain and chosen.retain_as_published,
                         (chosen.sub_id,) if chosen.sub_id else _NO_SUB_IDS,
                         now,
-                    )
+                    ):
+                        full.append(chosen.session)
                     shared += 1
         for session, (sub_qos, retain_as_published, ids) in targets.items():
-            session.deliver(message, min(sub_qos, qos), retain and retain_as_published, ids, now)
-        return len(targets) + shared
+            if session.deliver(message, min(sub_qos, qos), retain and retain_as_published, ids, now):
+                full.append(session)
+        return len(targets) + shared, full
 
     @staticmethod
     def _pick_shared_member(node: _Node, group: str, members: list[_Subscription]) -> _Subscription:

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     mqtt_url: str = ""
     mqtt_prefix: str = "eclor"
     mqtt_embedded_port: int = 18830
+    mqtt_max_packet_bytes: int = Field(default=1 << 20, ge=1024, le=256 << 20)  # embedded broker
 
     # Web Push (VAPID). An unset subject is derived in development (see resolve_vapid_subject)
     # and refused in production.

@@ -226,7 +226,26 @@ def _energy_history(session: Session, rng: random.Random, now: dt.datetime, ligh
     upsert(session, LightEnergyMonth, ["month", "group_id"], [
         {"month": month, "group_id": group_id, "energy_wh": wh} for (month, group_id), wh in months.items()
     ], add=["energy_wh"])
+    _history_into_store(session, lights, rows)
     return len(days)
+
+
+def _history_into_store(session: Session, lights: list[dict[str, object]], rows: list[dict[str, object]]) -> None:
+    """The same daily energy in the one time-series store (lights, their groups and cabinets)."""
+    from app import timeseries
+    from app.ngsi_ld import urn
+
+    by_id = {str(light["id"]): light for light in lights}
+    samples = []
+    for row in rows:
+        light = by_id[str(row["light_id"])]
+        moment = dt.datetime.combine(row["day"], dt.time(12), tzinfo=dt.UTC)  # type: ignore[arg-type]
+        kwh = float(row["energy_wh"]) / 1000  # type: ignore[arg-type]
+        for entity_type, key in (("Streetlight", "id"), ("StreetlightGroup", "group_id"),
+                                 ("StreetlightControlCabinet", "cabinet_id")):
+            if light.get(key):
+                samples.append(timeseries.Sample(urn(entity_type, str(light[key])), "energyConsumed", moment, kwh))
+    timeseries.record(session, samples, daily_only=True)
 
 
 def _wait_history(session: Session, rng: random.Random, now: dt.datetime) -> int:

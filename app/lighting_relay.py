@@ -47,9 +47,10 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.engine import Engine
 
-from app import events
+from app import events, timeseries
 from app import lighting_control as control
 from app.db import utcnow, write_session
+from app.ngsi_ld import urn as ngsi_urn
 from app.models.lighting import (
     OPEN_COMMAND_STATES,
     LightCommand,
@@ -387,17 +388,32 @@ def _number(value: Any, low: float, high: float) -> float | None:
     return float(value) if low <= value <= high else None
 
 
+def light_samples(light: Any, ts: dt.datetime, level: float | None, power: float | None,
+                  energy_wh: float | None) -> list[timeseries.Sample]:
+    """A light reading as measures of the light, its group and its cabinet (NGSI-LD names and units)."""
+    entities = [ngsi_urn("Streetlight", light.id)]
+    if light.group_id:
+        entities.append(ngsi_urn("StreetlightGroup", light.group_id))
+    if light.cabinet_id:
+        entities.append(ngsi_urn("StreetlightControlCabinet", light.cabinet_id))
+    values = {"illuminanceLevel": None if level is None else level / 100, "powerConsumption": power,
+              "energyConsumed": None if energy_wh is None else energy_wh / 1000}
+    return [timeseries.Sample(entity, name, ts, value) for entity in entities
+            for name, value in values.items() if value is not None]
+
+
 def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.datetime, stats: IngestStats) -> None:
     devices = sorted({i.device_id for i in items})
     known: dict[str, Any] = {}
     for part in control.chunks(devices):
         for row in session.execute(
             select(Streetlight.id, Streetlight.device_id, Streetlight.energy_wh, Streetlight.status,
-                   Streetlight.offline, Streetlight.actual_level, Streetlight.group_id)
+                   Streetlight.offline, Streetlight.actual_level, Streetlight.group_id, Streetlight.cabinet_id)
             .where(Streetlight.device_id.in_(part))  # type: ignore[attr-defined]
         ).all():
             known[row.device_id] = row
     state: dict[str, dict[str, Any]] = {}
+    samples: list[timeseries.Sample] = []
     raw: list[dict[str, Any]] = []
     hours: dict[tuple[str, dt.datetime], list[float]] = {}
     months: dict[tuple[str, str], float] = {}  # (local month, group) -> Wh, for the energy page
@@ -453,8 +469,10 @@ def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.date
             month = (ts.astimezone(zone).strftime("%Y-%m"), light.group_id or "")
             months[month] = months.get(month, 0.0) + delta
         stats.light_readings += 1
+        samples.extend(light_samples(light, ts, level, power, max(0.0, delta) if energy is not None else None))
     if not raw:
         return
+    timeseries.record(session, samples)
     conn = session.connection()
     conn.execute(LightReading.__table__.insert(), raw)  # type: ignore[attr-defined]
     control.upsert(session, LightHourly, ["light_id", "hour"], [

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import events, waste_centre
+from app import events, timeseries, waste_centre
 from app.i18n import gettext as _
 from app.models.sensors import (
     Sensor,
@@ -29,6 +29,8 @@ from app.models.sensors import (
     WasteCentreEstimate,
     WasteWaitWatch,
 )
+from app.ngsi_ld import SENSOR_TYPES
+from app.ngsi_ld import urn as ngsi_urn
 from app.privacy import privacy_eraser, privacy_exporter
 
 UTC = dt.UTC
@@ -58,6 +60,7 @@ def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.date
     ids = sorted({item.device_id for item in items})
     sensors = {s.id: s for s in session.scalars(select(Sensor).where(Sensor.id.in_(ids))).all()}  # type: ignore[attr-defined]
     raw: list[dict[str, Any]] = []
+    samples: list[timeseries.Sample] = []
     hours: dict[tuple[str, dt.datetime], list[Any]] = {}
     touched_waste: set[str] = set()
     back: list[str] = []
@@ -71,6 +74,8 @@ def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.date
             continue
         ts = parse_ts(data.get("ts"), item.received_at)
         raw.append({"sensor_id": sensor.id, "ts": ts, "values_json": json.dumps(values)})
+        entity = ngsi_urn(SENSOR_TYPES.get(sensor.kind, "Device"), sensor.id)
+        samples.extend(timeseries.Sample(entity, name, ts, float(value)) for name, value in values.items())
         hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         cell = hours.setdefault((sensor.id, hour), [0, {}])
         cell[0] += 1
@@ -86,6 +91,7 @@ def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.date
     if not raw:
         return 0
     session.execute(SensorMeasure.__table__.insert(), raw)  # type: ignore[attr-defined]
+    timeseries.record(session, samples)
     # Hourly sums merge in Python (JSON column): read the hours touched, add, write back.
     for (sensor_id, hour), (count, sums) in hours.items():
         row = session.scalars(select(SensorHourly).where(SensorHourly.sensor_id == sensor_id,

@@ -14,5 +14,6 @@ from app.models import push  # noqa: F401  (Web Push subscriptions, alerts, deli
 from app.models import reports  # noqa: F401  (dump-site reports)
 from app.models import lighting, sensors  # noqa: F401  (public lighting, sensors)
 from app.models import events  # noqa: F401  (the event outbox of live views)
+from app.models import measures  # noqa: F401  (the one time-series store)
 
 __all__ = ["Commune", "Job", "Territory", "User", "WebSession"]

@@ -6,13 +6,17 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, Response, get
 from litestar.exceptions import ValidationException
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+from sqlmodel import Session
 
-from app import events
-from app.auth import STAFF
+from app import events, ngsi_ld, ngsi_temporal
+from app.auth import PUBLIC, STAFF
+from app.db import utcnow
 from app.i18n import gettext as _
+from app.lighting_control import territory_position
+from app.ops import history
 
 RETRY_MS = 2000
 
@@ -58,4 +62,42 @@ async def ops_stream(request: Request[Any, Any, Any], layers: str | None = None)
     return ServerSentEvent(messages(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-ROUTES = [ops_stream]
+def _history(db: Session, id: str, range: str) -> list[history.Series]:  # noqa: A002
+    try:
+        return history.load(db, id, range, utcnow())
+    except history.HistoryError as exc:
+        raise ValidationException(str(exc)) from None
+
+
+@get("/staff/ops/history.json", opt=STAFF, sync_to_thread=True, name="ops_history_json")
+def ops_history_json(db: Session, id: str, range: str = "week") -> dict[str, Any]:  # noqa: A002
+    """The measures of one entity (NGSI-LD URN) over a day, week, month or year, for charts."""
+    return history.as_json(id, range, _history(db, id, range))
+
+
+@get("/staff/ops/history.csv", opt=STAFF, sync_to_thread=True, name="ops_history_csv")
+def ops_history_csv(db: Session, id: str, range: str = "week") -> Response[str]:  # noqa: A002
+    name = id.rsplit(":", 1)[-1].replace('"', "")
+    return Response(history.as_csv(_history(db, id, range)), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{name}-{range}.csv"'})
+
+
+@get("/staff/ops/history.svg", opt=STAFF, sync_to_thread=True, name="ops_history_svg")
+def ops_history_svg(db: Session, id: str, range: str = "week") -> Response[str]:  # noqa: A002
+    return Response(history.as_svg(_history(db, id, range), territory_position(db).tz),
+                    media_type="image/svg+xml")
+
+
+@get("/ngsi-ld/v1/temporal/entities/{entity_id:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_temporal")
+def ngsi_temporal_entity(request: Request[Any, Any, Any], db: Session, entity_id: str) -> Response[bytes]:
+    """NGSI-LD temporal representation of an entity, from the one time-series store."""
+    try:
+        body = ngsi_temporal.temporal_entity(db, entity_id, request.query_params, utcnow())
+    except ngsi_ld.NgsiError as exc:
+        return Response(json.dumps(exc.body()).encode(), status_code=exc.status, media_type="application/json")
+    context = request.app.state.settings.base_url.rstrip("/") + ngsi_ld.CONTEXT_PATH
+    return Response(json.dumps(body, ensure_ascii=False).encode(), media_type="application/json", headers={
+        "link": f'<{context}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'})
+
+
+ROUTES = [ops_stream, ops_history_json, ops_history_csv, ops_history_svg, ngsi_temporal_entity]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.access import Row, roles_only
+from typing import Any
+
+from app import timeseries
+from app.db import utcnow, write_session
+from tests.access import AccessContext, Row, roles_only, same_for_all
+
+LIGHT = "urn:ngsi-ld:Streetlight:SL-T-0001"
 
 STAFF = ("staff", "admin")
 
@@ -11,7 +17,21 @@ def staff_only(status: int | tuple[int, ...] = 200) -> dict[str, int | tuple[int
     return roles_only(STAFF, status)
 
 
+def history(ctx: AccessContext) -> dict[str, Any]:
+    with write_session(ctx.engine) as session:
+        timeseries.record(session, [timeseries.Sample(LIGHT, "illuminanceLevel", utcnow(), 0.5)])
+    return {}
+
+
+H = "?id=" + LIGHT + "&range=day"
+
 ROWS = [
+    Row("GET", "/staff/ops/history.json" + H, roles_only(STAFF, 200, anonymous=401), setup=history, route="/staff/ops/history.json"),
+    Row("GET", "/staff/ops/history.csv" + H, staff_only(), setup=history, route="/staff/ops/history.csv"),
+    Row("GET", "/staff/ops/history.svg" + H, staff_only(), setup=history, route="/staff/ops/history.svg"),
+    Row("GET", "/ngsi-ld/v1/temporal/entities/" + LIGHT, same_for_all(200), setup=history,
+        route="/ngsi-ld/v1/temporal/entities/{entity_id:str}",
+        notes="open data, like the NGSI-LD entities it is the history of"),
     # A staff stream never ends: the row asks with a malformed resume id, which staff get a 400 for.
     Row("GET", "/staff/ops/stream?since=hier", staff_only(400), route="/staff/ops/stream"),
 ]

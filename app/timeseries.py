@@ -1,0 +1,219 @@
+"""The one time-series store: record measures from any domain, read them back aggregated over any period.
+
+- ``record(session, samples)``: in the caller's transaction, fold samples into
+  the hourly and daily rows (count, sum, min, max) of ``app.models.measures``.
+  Lights (with their group and cabinet) and sensors feed it at ingestion; the
+  next domains feed it the same way and appear in history and NGSI-LD.
+- ``aggregate(session, entity, measures, start, end, period)``: buckets of
+  ``period`` (an ISO 8601 duration: ``PT1H``, ``P1D``, ``P1W``, ``P1M``...)
+  from ``start``, each with count, sum, min, max and mean, from the hourly
+  rows (periods under a day) or the daily rows.
+- ``prune(session, before)``: drop hourly rows older than ``before`` (days stay).
+
+Used by the history pages and CSV (operations centre), the NGSI-LD temporal API and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.models.measures import MeasureDaily, MeasureHourly
+
+UTC = dt.UTC
+_DURATION = re.compile(
+    r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$")
+MAX_BUCKETS = 20_000
+
+
+@dataclass(frozen=True)
+class Sample:
+    entity: str     # an NGSI-LD URN
+    measure: str    # an attribute name
+    ts: dt.datetime
+    value: float
+
+
+@dataclass(frozen=True)
+class Period:
+    """An ISO 8601 duration as calendar months plus seconds."""
+
+    months: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        match = _DURATION.match(text or "")
+        if not match or text in ("P", "PT") or text.endswith("T"):
+            raise ValueError(f"not an ISO 8601 duration: {text!r}")
+        n = {k: int(v or 0) for k, v in match.groupdict().items()}
+        period = cls(n["years"] * 12 + n["months"],
+                     ((n["weeks"] * 7 + n["days"]) * 24 + n["hours"]) * 3600 + n["minutes"] * 60 + n["seconds"])
+        if period.months == 0 and period.seconds < 3600:
+            raise ValueError("the shortest period kept is one hour (PT1H)")
+        return period
+
+    @property
+    def daily(self) -> bool:
+        return self.months > 0 or self.seconds % 86400 == 0
+
+    def after(self, moment: dt.datetime) -> dt.datetime:
+        if self.months:
+            month = moment.month - 1 + self.months
+            year = moment.year + month // 12
+            moment = moment.replace(year=year, month=month % 12 + 1)
+        return moment + dt.timedelta(seconds=self.seconds)
+
+
+@dataclass
+class Bucket:
+    start: dt.datetime
+    end: dt.datetime
+    count: int = 0
+    total: float = 0.0
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    def add(self, count: int, total: float, low: float | None, high: float | None) -> None:
+        self.count += count
+        self.total += total
+        if low is not None:
+            self.low = low if self.low is None else min(self.low, low)
+        if high is not None:
+            self.high = high if self.high is None else max(self.high, high)
+
+    def value(self, method: str) -> float | int | None:
+        """The bucket's value for an NGSI-LD aggregation method."""
+        if self.count == 0:
+            return None
+        return {"avg": self.mean, "sum": self.total, "min": self.low, "max": self.high,
+                "totalCount": self.count}.get(method)
+
+
+@dataclass
+class _Cell:
+    count: int = 0
+    total: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _fold(samples: Iterable[Sample]) -> tuple[dict[tuple[str, str, dt.datetime], _Cell],
+                                               dict[tuple[str, str, dt.date], _Cell]]:
+    hours: dict[tuple[str, str, dt.datetime], _Cell] = {}
+    days: dict[tuple[str, str, dt.date], _Cell] = {}
+    for s in samples:
+        if not math.isfinite(s.value):
+            continue
+        moment = s.ts.astimezone(UTC)
+        for cells, key in ((hours, (s.entity, s.measure, moment.replace(minute=0, second=0, microsecond=0))),
+                           (days, (s.entity, s.measure, moment.date()))):
+            cell = cells.get(key)  # type: ignore[call-overload]
+            if cell is None:
+                cell = cells[key] = _Cell()  # type: ignore[index]
+            cell.count += 1
+            cell.total += s.value
+            cell.low = min(cell.low, s.value)
+            cell.high = max(cell.high, s.value)
+    return hours, days
+
+
+def _upsert(session: Session, model: Any, slot: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    table = model.__table__
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        least, greatest = func.least, func.greatest
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        least, greatest = func.min, func.max  # SQLite's scalar min()/max() of two values
+    stmt = dialect_insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=["entity", "measure", slot], set_={
+        "count": table.c.count + stmt.excluded.count,
+        "total": table.c.total + stmt.excluded.total,
+        "low": least(func.coalesce(table.c.low, stmt.excluded.low), stmt.excluded.low),
+        "high": greatest(func.coalesce(table.c.high, stmt.excluded.high), stmt.excluded.high),
+    })
+    rows.sort(key=lambda r: (r["entity"], r["measure"], r[slot]))  # same lock order in every writer
+    for start in range(0, len(rows), 1000):
+        session.execute(stmt, rows[start:start + 1000])
+
+
+def record(session: Session, samples: Iterable[Sample], *, daily_only: bool = False) -> int:
+    """Fold samples into the hourly and daily rows; returns how many samples were kept.
+
+    ``daily_only``: samples that each stand for a whole day (imported history) go to the daily rows only.
+    """
+    hours, days = _fold(samples)
+    if daily_only:
+        hours = {}
+    _upsert(session, MeasureHourly, "hour", [
+        {"entity": e, "measure": m, "hour": h, "count": c.count, "total": c.total, "low": c.low, "high": c.high}
+        for (e, m, h), c in hours.items()])
+    _upsert(session, MeasureDaily, "day", [
+        {"entity": e, "measure": m, "day": d, "count": c.count, "total": c.total, "low": c.low, "high": c.high}
+        for (e, m, d), c in days.items()])
+    return sum(c.count for c in days.values())
+
+
+def measures_of(session: Session, entity: str) -> list[str]:
+    """The measures the store holds for an entity."""
+    return list(session.scalars(select(MeasureDaily.measure).where(MeasureDaily.entity == entity)
+                                .group_by(MeasureDaily.measure).order_by(MeasureDaily.measure)).all())
+
+
+def aggregate(session: Session, entity: str, measures: Sequence[str], start: dt.datetime, end: dt.datetime,
+              period: Period) -> dict[str, list[Bucket]]:
+    """Per measure, the buckets of ``period`` from ``start`` to ``end`` (the last one may be shorter)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    edges = [start]
+    while edges[-1] < end:
+        if len(edges) > MAX_BUCKETS:
+            raise ValueError("too many periods in that range")
+        edges.append(min(period.after(edges[-1]), end))
+    out = {m: [Bucket(a, b) for a, b in zip(edges, edges[1:], strict=False)] for m in measures}
+    if not measures or len(edges) < 2:
+        return out
+    if period.daily:
+        slot: Any = MeasureDaily.day
+        query = select(MeasureDaily.measure, MeasureDaily.day, MeasureDaily.count, MeasureDaily.total,
+                       MeasureDaily.low, MeasureDaily.high).where(
+            MeasureDaily.entity == entity, MeasureDaily.measure.in_(list(measures)),  # type: ignore[attr-defined]
+            MeasureDaily.day >= start.date(), MeasureDaily.day < (end + dt.timedelta(days=1)).date())
+    else:
+        slot = MeasureHourly.hour
+        query = select(MeasureHourly.measure, MeasureHourly.hour, MeasureHourly.count, MeasureHourly.total,
+                       MeasureHourly.low, MeasureHourly.high).where(
+            MeasureHourly.entity == entity, MeasureHourly.measure.in_(list(measures)),  # type: ignore[attr-defined]
+            MeasureHourly.hour >= start.replace(minute=0, second=0, microsecond=0), MeasureHourly.hour < end)
+    for measure, when, count, total, low, high in session.execute(query.order_by(slot)).all():
+        moment = when if isinstance(when, dt.datetime) else dt.datetime.combine(when, dt.time(0), tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+        if moment < start.replace(hour=0, minute=0, second=0, microsecond=0) and period.daily:
+            continue
+        index = max(0, bisect.bisect_right(edges, moment) - 1)
+        if index < len(edges) - 1 and moment < end:
+            out[measure][index].add(count, total, low, high)
+    return out
+
+
+def prune(session: Session, before: dt.datetime) -> int:
+    """Forget hourly rows older than ``before``; the daily rows keep the long history."""
+    table = MeasureHourly.__table__  # type: ignore[attr-defined]
+    return session.execute(table.delete().where(table.c.hour < before)).rowcount or 0

@@ -98,7 +98,7 @@ def start_background_services(settings: Settings) -> Callable[[], None]:
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="eclor-worker", daemon=True)
     thread.start()
     if broker is not None:  # embedded defaults: the demo fleet plays the inventory so the app shows it living
-        from app.lighting_fleet import start_demo_fleet
+        from app.lighting.fleet import start_demo_fleet
 
         stops.append(start_demo_fleet(settings, engine))
 

@@ -1,3 +1,3 @@
 """Imports every module that registers an ``eclor`` subcommand (``app.cli.command``)."""
-import app.alerts  # noqa: F401  eclor vapid, eclor alert
-import app.lighting_cli  # noqa: F401  eclor lights, eclor fleet
+import app.alerts.publish  # noqa: F401  eclor vapid, eclor alert
+import app.lighting.cli  # noqa: F401  eclor lights, eclor fleet

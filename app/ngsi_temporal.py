@@ -18,8 +18,8 @@ from typing import Any
 from sqlmodel import Session
 
 from app import timeseries
-from app.ngsi_ld import NgsiError, parse_urn
-from app.ngsi_ld import _time as ngsi_time
+from app.sensors.ngsi_ld import NgsiError, parse_urn
+from app.sensors.ngsi_ld import _time as ngsi_time
 
 METHODS = ("totalCount", "sum", "avg", "min", "max")
 DEFAULT_SPAN = dt.timedelta(days=30)

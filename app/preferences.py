@@ -16,7 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app import alerts
+from app.alerts import publish as alerts
 from app.db import utcnow, write_session
 from app.i18n import gettext as _
 from app.jobs import JobContext, enqueue, job_handler

@@ -145,7 +145,7 @@ def _fold(session: Any, source: str, rows: list[Any]) -> None:
         counts[(month, key)] = counts.get((month, key), 0) + 1
     if not counts:
         return
-    from app.lighting_control import upsert
+    from app.lighting.control import upsert
 
     upsert(session, HistoryMonth, ["source", "month", "key"], [
         {"source": source, "month": month, "key": key, "count": n} for (month, key), n in counts.items()

@@ -16,9 +16,9 @@ Each search is a passenger (or a driver looking for passengers) starting near
 a commune. In one run, taking turns, it times:
 
 - the **baseline**: the bare SQL query that fetches the same candidates
-  (``app.carpool.candidates_statement`` executed on the same connection and
+  (``app.carpool.ads.candidates_statement`` executed on the same connection and
   fetched, nothing else);
-- the **search**: ``app.carpool.search`` (the same query, then the scoring
+- the **search**: ``app.carpool.ads.search`` (the same query, then the scoring
   and ranking in Python).
 
 It prints the median and p99 of both, their ratio, the candidates fetched
@@ -47,7 +47,7 @@ os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from app import carpool as cp
+from app.carpool import ads as cp
 from app.db import make_engine, read_session, write_session
 from app.migrate import upgrade
 from app.models.accounts import User
@@ -264,7 +264,7 @@ def main() -> None:
         "| figure | median | p99 |",
         "|---|---|---|",
         f"| baseline: bare SQL query fetching the same candidates | {b_med:.2f} ms | {b_p99:.2f} ms |",
-        f"| `app.carpool.search` (same query + scoring and ranking) | {f_med:.2f} ms | {f_p99:.2f} ms |",
+        f"| `app.carpool.ads.search` (same query + scoring and ranking) | {f_med:.2f} ms | {f_p99:.2f} ms |",
         f"| ratio search / baseline | {f_med / b_med:.2f}× | {f_p99 / b_p99:.2f}× |",
         f"| candidates fetched per search | {statistics.median(fetched):.0f} | {pct(fetched, 99):.0f} |",
         f"| matches kept per search | {statistics.median(kept):.0f} | {pct(kept, 99):.0f} |",

@@ -9,8 +9,8 @@ What it measures, in one run (a fresh database: a SQLite file by default, or a
 new schema on the PostgreSQL given, dropped afterwards):
 
 1. **group command**: one staff override of a group of N lights
-   (``app.lighting_control.set_override``: one command row per light), then
-   the relay (``app.lighting_relay``, default settings) publishes them, the
+   (``app.lighting.control.set_override``: one command row per light), then
+   the relay (``app.lighting.relay``, default settings) publishes them, the
    simulator (``workers.fleet``) acks each ``accepted`` then ``applied``, and the
    relay records the acks: time from the override to all N ``applied`` in the
    database. Baseline: a bare aiomqtt loop that publishes N QoS 1 messages to a
@@ -51,9 +51,9 @@ sys.path.insert(0, str(ROOT))
 import aiomqtt
 from sqlalchemy import create_engine, func, select, text
 
-from app import lighting_control as control
+from app.lighting import control
 from app.db import make_engine, read_session, utcnow, write_session
-from app.lighting_relay import RelayConfig, mqtt_relay
+from app.lighting.relay import RelayConfig, mqtt_relay
 from app.migrate import upgrade
 from app.models.lighting import LightCommand, LightReading
 from app.mqtt import parse_url
@@ -223,9 +223,9 @@ async def _group_command(engine: Any, url: str, prefix: str, lights: list[str]) 
 
 
 def ingest_capacity(engine: Any, lights: list[str], rounds: int = 4) -> dict[str, float]:
-    """Messages/s through the relay's ingestion (``app.lighting_relay.ingest``) with no broker in front,
+    """Messages/s through the relay's ingestion (``app.lighting.relay.ingest``) with no broker in front,
     against a bare executemany of the raw rows alone."""
-    from app.lighting_relay import Inbound, ingest
+    from app.lighting.relay import Inbound, ingest
 
     def batch(k: int) -> list[Inbound]:
         now = utcnow()

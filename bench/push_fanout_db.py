@@ -7,7 +7,7 @@ Run from the repository root::
     .venv/bin/python bench/push_fanout_db.py --count 5000 --no-write
 
 Unlike ``bench/push_fanout.py`` (the sender alone), this goes the way an alert
-really goes: ``app.alerts.publish`` writes the alert and its job, the worker
+really goes: ``app.alerts.publish.publish`` writes the alert and its job, the worker
 (``workers.runner``, in this process) claims the job, plans one
 ``push_deliveries`` row per matching subscription, marks each batch
 ``sending`` before the POSTs and records the answers after, against the local
@@ -39,7 +39,8 @@ os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
 
 from sqlalchemy import create_engine, func, insert, select, text
 
-from app import alerts, push
+from app import push
+from app.alerts import publish as alerts
 from app.db import make_engine, write_session
 from app.migrate import upgrade
 from app.models.jobs import Job
@@ -220,7 +221,7 @@ def write_docs(figures: list[tuple[str, str]], n: int, db: str) -> None:
         HEADING + (" (PostgreSQL)" if db == "PostgreSQL" else ""),
         "",
         f"`.venv/bin/python {cmd}` — one alert to {n:,} subscription rows through the",
-        "real path: `app.alerts.publish` → `push.alert` job → worker (plan the delivery rows, mark a batch",
+        "real path: `app.alerts.publish.publish` → `push.alert` job → worker (plan the delivery rows, mark a batch",
         "`sending`, send, record the answers) → local push service (`tests/pushreceiver.py`, VAPID checked,",
         "every body decrypted).",
         (f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; "

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from app.db import read_session, write_session
-from app.lighting_relay import Relay, RelayConfig, mqtt_relay
+from app.lighting.relay import Relay, RelayConfig, mqtt_relay
 from app.models.lighting import LightCabinet, LightCommand, LightGroup, Streetlight
 from workers.fleet import Fleet
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app import alerts, cap
+from app.alerts import publish as alerts
+from app.alerts import cap
 from app.db import utcnow, write_session
 from app.models.jobs import Job
 from app.models.push import Alert
@@ -296,7 +297,7 @@ def test_the_demo_loader_adds_current_and_past_alerts_once(engine):
 
     from app.demo import LOADERS
 
-    (loader,) = [item for item in LOADERS if item.name == "app.alerts.load_alerts"]
+    (loader,) = [item for item in LOADERS if item.name == "app.alerts.publish.load_alerts"]
     assert loader.order == 50
     with write_session(engine) as session:
         assert "alerts" in (loader.fn(session, random.Random(1)) or "")

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from app import cap
-from app.cap import (
+from app.alerts import cap
+from app.alerts.cap import (
     CapAlert,
     CapArea,
     CapCircle,

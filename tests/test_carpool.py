@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app import carpool as cp
+from app.carpool import ads as cp
 from app.auth import create_user
 from app.db import read_session, utcnow, write_session
 from app.models.carpool import (

@@ -9,10 +9,11 @@ import json
 from astral import Observer
 from astral import sun as astral_sun
 
-from app import lighting, lighting_energy
-from app import lighting_control as control
+from app.lighting import energy as lighting_energy
+from app.lighting import programs as lighting
+from app.lighting import control
 from app.db import read_session, utcnow, write_session
-from app.lighting_relay import Inbound, ingest
+from app.lighting.relay import Inbound, ingest
 from app.models.lighting import LightGroup, LightHourly, LightProgram
 from tests.lighting_helpers import seed_lights
 

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from app import alerts, push
+from app import push
+from app.alerts import publish as alerts
 from app.db import utcnow, write_session
 from app.models.jobs import Job
 from app.models.push import Alert, PushDelivery, PushSubscription

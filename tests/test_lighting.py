@@ -1,4 +1,4 @@
-"""Dimming programs, calendars, the effective command and the energy model (app/lighting.py)."""
+"""Dimming programs, calendars, the effective command and the energy model (app/lighting/programs.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from astral import Observer
 from astral import sun as astral_sun
 
-from app import lighting
-from app.lighting import (
+from app.lighting import programs as lighting
+from app.lighting.programs import (
     BASELINES,
     Boost,
     Calendar,

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from app import lighting_control as control
+from app.lighting import control
 from app.db import read_session, utcnow, write_session
 from app.models.lighting import LightCommand, LightOverride, Streetlight
 from tests import mqtt_fixtures
@@ -168,7 +168,7 @@ def test_a_newer_override_supersedes_the_older_one(engine, mqtt_url, topic_prefi
 
 
 def test_back_to_program_ends_the_override_and_sends_the_program_level(engine, mqtt_url, topic_prefix):
-    from app.lighting import Program, level_at
+    from app.lighting.programs import Program, level_at
     from app.models.lighting import LightProgram
 
     with write_session(engine) as session:
@@ -259,7 +259,7 @@ def _offline(engine) -> set[str]:
 
 
 def test_commands_are_never_claimed_after_their_expiry(engine):
-    from app.lighting_relay import claim_due
+    from app.lighting.relay import claim_due
 
     lights = seed_lights(engine, 2)
     now = utcnow()

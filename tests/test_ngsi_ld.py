@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app.db import write_session
-from app.lighting_relay import Inbound, ingest
+from app.lighting.relay import Inbound, ingest
 from app.models.sensors import Sensor
 from tests.lighting_helpers import seed_lights
 

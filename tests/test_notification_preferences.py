@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text, update
 
-from app import alerts, push, sensors
+from app import push
+from app.alerts import publish as alerts
+from app.sensors import measures as sensors
 from app.db import make_engine, utcnow, write_session
 from app.migrate import upgrade
 from app.models.jobs import Job

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from app import reports as rp
+from app.reports import workflow as rp
 from app.db import utcnow, write_session
 from app.models.reports import Report, ReportEvent
 

@@ -8,7 +8,7 @@ import datetime as dt
 import io
 
 from app.db import read_session, write_session
-from app.lighting_relay import Inbound, ingest
+from app.lighting.relay import Inbound, ingest
 from app.models.sensors import Sensor
 from app import timeseries
 from tests.lighting_helpers import seed_lights

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app import alerts, push
+from app import push
+from app.alerts import publish as alerts
 from app.db import write_session
 from app.models.push import PushDelivery, PushSubscription
 from app.privacy import erase_user, export_user

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app import images
-from app import reports as rp
+from app.reports import workflow as rp
 from app.models.jobs import Job
 from app.models.reports import Report, ReportEvent, ReportPhoto
 

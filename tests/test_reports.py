@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app import auth, privacy
-from app import reports as rp
+from app.reports import workflow as rp
 from app.db import utcnow, write_session
 from app.models.jobs import Job
 from app.models.reports import (

@@ -9,9 +9,9 @@ import uuid
 from sqlalchemy import func, select
 
 from app import auth, retention
-from app import lighting_control as control
+from app.lighting import control
 from app.db import read_session, utcnow, write_session
-from app.lighting_relay import Inbound, ingest
+from app.lighting.relay import Inbound, ingest
 from app.models.accounts import WebSession
 from app.models.jobs import Job
 from app.models.lighting import LightAlarm, LightCommand, LightReading

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app import sharing
+from app.sharing import loans as sharing
 from app.db import read_session, utcnow, write_session
 from app.jobs import ClaimedJob, JobContext
 from app.models.jobs import Job

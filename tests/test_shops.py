@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app import shops
+from app.shops import orders as shops
 from app.db import read_session, utcnow, write_session
 from app.models.jobs import Job
 from app.models.shops import OrderLine, Product, Shop, ShopHours, ShopHoursException, ShopOrder
-from app.shops import PARIS, Schedule
+from app.shops.orders import PARIS, Schedule
 
 ALWAYS = [(wd, time(0), time(0)) for wd in range(7)]  # open around the clock (00:00 to 00:00 the next day)
 

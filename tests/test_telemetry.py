@@ -8,9 +8,9 @@ import json
 
 from sqlalchemy import select
 
-from app import lighting_control as control
+from app.lighting import control
 from app.db import read_session, utcnow, write_session
-from app.lighting_relay import Inbound, ingest
+from app.lighting.relay import Inbound, ingest
 from app.models.lighting import (
     LightAlarm,
     LightCommand,

@@ -1,4 +1,4 @@
-"""Waste-centre waiting time: gates, Erlang C, Little's law, forecast (app/waste_centre.py)."""
+"""Waste-centre waiting time: gates, Erlang C, Little's law, forecast (app/sensors/waste_centre.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.waste_centre import (
+from app.sensors.waste_centre import (
     SATURATED,
     GateReading,
     best_hours,

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from app import sensors
+from app.sensors import measures as sensors
 from app.db import read_session, utcnow, write_session
-from app.lighting_relay import Inbound, ingest
+from app.lighting.relay import Inbound, ingest
 from app.models.jobs import Job
 from app.models.sensors import Sensor, WasteCentreEstimate, WasteWaitWatch
 

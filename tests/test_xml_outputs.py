@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app import cap, xmltext
-from app import reports as rp
+from app import xmltext
+from app.alerts import cap
+from app.reports import workflow as rp
 from app.db import write_session
 from app.models.push import Alert
 from app.models.reports import Report

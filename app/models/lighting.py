@@ -8,8 +8,8 @@
   device acknowledged as applied) and the actual state (``actual_level``,
   ``power_w``, ``status``, ``last_seen_at``: from telemetry).
 - ``light_programs`` and ``light_calendars`` keep their definition as JSON
-  (``app.lighting.Program.to_dict`` / ``Calendar.to_dict``), validated by
-  ``app.lighting`` before they are stored.
+  (``app.lighting.programs.Program.to_dict`` / ``Calendar.to_dict``), validated by
+  ``app.lighting.programs`` before they are stored.
 - ``light_overrides``: a staff override of a group or a light, with its expiry;
   a new one replaces the previous one of the same target.
 - ``light_commands``: one row per command and device, written in the same

@@ -9,7 +9,7 @@
   ``thread_id``, the id of the first message of the chain).
 - ``push_deliveries``: one row per (message, subscription), unique, written
   before anything is sent, so a subscription never gets one message twice
-  (see ``app.alerts`` for the states and the crash window).
+  (see ``app.alerts.publish`` for the states and the crash window).
 """
 
 from __future__ import annotations

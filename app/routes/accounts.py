@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import accounts, auth, oidc, ratelimit
+from app import auth, oidc, ratelimit
+from app.accounts import lifecycle as accounts
 from app.auth import PUBLIC, SIGNED_IN, current_user
 from app.db import begin_write, utcnow
 from app.forms import TextForm as Form, parse_form

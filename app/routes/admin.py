@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from app import accounts
+from app.accounts import lifecycle as accounts
 from app.forms import TextForm as Form
 from app.auth import ADMIN, STAFF, current_user
 from app.i18n import gettext as _

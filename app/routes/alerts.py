@@ -13,7 +13,8 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from app import alerts, cap
+from app.alerts import publish as alerts
+from app.alerts import cap
 from app.forms import Form, Multipart as Upload
 from app.auth import PUBLIC, STAFF, current_user
 from app.db import utcnow

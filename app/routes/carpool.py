@@ -13,7 +13,7 @@ from litestar.response import File, Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from app import carpool as cp
+from app.carpool import ads as cp
 from app.forms import TextForm as Form, Multipart
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow

@@ -15,15 +15,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app import lighting
-from app import lighting_control as control
-from app import lighting_energy
+from app.lighting import programs as lighting
+from app.lighting import control
+from app.lighting import energy as lighting_energy
 from app.auth import STAFF, current_user
 from app.db import utcnow
 from app.forms import Form, Multipart as Upload, parse_form
 from app.i18n import gettext as _
-from app.lighting import LightingError
-from app.lighting_inventory import InventoryError, import_inventory
+from app.lighting.programs import LightingError
+from app.lighting.inventory import InventoryError, import_inventory
 from app.models.lighting import (
     LightAlarm,
     LightCabinet,

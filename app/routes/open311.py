@@ -19,9 +19,9 @@ from litestar.exceptions import TooManyRequestsException
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import open311 as o3
+from app.reports import open311 as o3
 from app import ratelimit
-from app import reports as rp
+from app.reports import workflow as rp
 from app.auth import PUBLIC
 from app.db import read_session, utcnow, write_session
 from app.errors import ERROR_RENDERERS

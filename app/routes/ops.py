@@ -11,11 +11,12 @@ from litestar.exceptions import ValidationException
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlmodel import Session
 
-from app import events, ngsi_ld, ngsi_temporal
+from app import events, ngsi_temporal
+from app.sensors import ngsi_ld
 from app.auth import PUBLIC, STAFF
 from app.db import utcnow
 from app.i18n import gettext as _
-from app.lighting_control import territory_position
+from app.lighting.control import territory_position
 from app.ops import history
 
 RETRY_MS = 2000

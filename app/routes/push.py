@@ -21,7 +21,8 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import alerts, preferences
+from app import preferences
+from app.alerts import publish as alerts
 from app.auth import SIGNED_IN, current_user
 from app.forms import Form
 from app.i18n import gettext as _

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app import images, ratelimit
-from app import reports as rp
+from app.reports import workflow as rp
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import read_session, utcnow, write_session
 from app.forms import TextForm as Form, parse_form

@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import ngsi_ld, sensors
+from app.sensors import ngsi_ld
+from app.sensors import measures as sensors
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow
 from app.forms import Form, parse_form

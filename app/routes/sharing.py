@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app import images
-from app import sharing as logic
+from app.sharing import loans as logic
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow
 from app.forms import Form, Multipart, parse_form

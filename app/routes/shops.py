@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app import images
-from app import shops as logic
+from app.shops import orders as logic
 from app.auth import MERCHANT, PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow
 from app.forms import Form, Multipart, parse_form

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import carpool as cp
+from app.carpool import ads as cp
 from app.db import utcnow, write_session
 from app.models.carpool import CarpoolAd, CarpoolReport, CarpoolSearch
 from tests.access import AccessContext, Row, roles_only, same_for_all, signed_in_only

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from app.db import write_session
-from app.lighting import Program
+from app.lighting.programs import Program
 from app.models.lighting import LightAlarm, LightCalendar, LightProgram
 from app.models.sensors import Sensor
 from tests.access import AccessContext, Row, roles_only, same_for_all, signed_in_only

@@ -10,7 +10,7 @@ STAFF_ROLES = ("staff", "admin")
 
 
 def an_alert(ctx: AccessContext) -> dict[str, Any]:
-    from app import alerts
+    from app.alerts import publish as alerts
     from app.db import write_session
 
     with write_session(ctx.engine) as session:

@@ -15,7 +15,7 @@ def _report(ctx: AccessContext, status: str = "new", photo: bool = False) -> int
     from PIL import Image
 
     from app import images
-    from app import reports as rp
+    from app.reports import workflow as rp
     from app.db import write_session
     from app.models.reports import Report
 
@@ -59,7 +59,7 @@ def a_photo(ctx: AccessContext) -> dict[str, Any]:
 
 
 def a_numbered_report(ctx: AccessContext) -> dict[str, Any]:
-    from app import reports as rp
+    from app.reports import workflow as rp
     from app.db import read_session
     from app.models.reports import Report
 
@@ -69,7 +69,7 @@ def a_numbered_report(ctx: AccessContext) -> dict[str, Any]:
 
 
 def a_reject_reason(ctx: AccessContext) -> dict[str, Any]:
-    from app import reports as rp
+    from app.reports import workflow as rp
     from app.db import write_session
 
     with write_session(ctx.engine) as s:
@@ -88,7 +88,7 @@ def a_response_template(ctx: AccessContext) -> dict[str, Any]:
 
 
 def an_api_key(ctx: AccessContext) -> dict[str, Any]:
-    from app import reports as rp
+    from app.reports import workflow as rp
     from app.db import write_session
 
     with write_session(ctx.engine) as s:

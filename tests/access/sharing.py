@@ -21,7 +21,7 @@ def _owner_only(owner_status: int, *, others: int = 404, anonymous: int = 401,
 
 
 def an_item(ctx: AccessContext) -> dict[str, Any]:
-    from app import sharing
+    from app.sharing import loans as sharing
     from app.db import utcnow, write_session
     from app.models.sharing import SharedItem
 
@@ -33,7 +33,7 @@ def an_item(ctx: AccessContext) -> dict[str, Any]:
 
 
 def a_loan(ctx: AccessContext) -> dict[str, Any]:
-    from app import sharing
+    from app.sharing import loans as sharing
     from app.db import write_session
 
     item_id = an_item(ctx)["item_id"]
@@ -44,7 +44,7 @@ def a_loan(ctx: AccessContext) -> dict[str, Any]:
 
 
 def a_wanted(ctx: AccessContext) -> dict[str, Any]:
-    from app import sharing
+    from app.sharing import loans as sharing
     from app.db import utcnow, write_session
     from app.models.sharing import WantedRequest
 
@@ -56,7 +56,7 @@ def a_wanted(ctx: AccessContext) -> dict[str, Any]:
 
 
 def a_report(ctx: AccessContext) -> dict[str, Any]:
-    from app import sharing
+    from app.sharing import loans as sharing
     from app.db import write_session
     from app.models.sharing import SharedItem
 

@@ -31,7 +31,7 @@ def a_shop(ctx: AccessContext) -> dict[str, Any]:
         product = Product(shop_id=shop.id, name="Baguette", price_cents=130, stock=50)
         photo = ShopPhoto(shop_id=shop.id, display_name="B" * 32 + ".jpg", thumb_name="C" * 32 + ".jpg",
                           width=800, height=600)
-        from app.shops import local_today_bounds
+        from app.shops.orders import local_today_bounds
 
         exception = ShopHoursException(shop_id=shop.id, on_date=local_today_bounds()[1].date(), label="Congés")
         session.add_all([product, photo, exception])
@@ -41,7 +41,7 @@ def a_shop(ctx: AccessContext) -> dict[str, Any]:
 
 
 def an_order(ctx: AccessContext) -> dict[str, Any]:
-    from app import shops
+    from app.shops import orders as shops
     from app.db import utcnow, write_session
     from app.models.shops import Shop
 

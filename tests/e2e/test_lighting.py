@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.db import utcnow, write_session
-from app.lighting_relay import Inbound, ingest
+from app.lighting.relay import Inbound, ingest
 from app.models.lighting import LightDaily
 from app.models.sensors import Sensor, WasteCentreEstimate
 from tests.e2e.conftest import sign_in

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app import reports as rp
+from app.reports import workflow as rp
 from app.models.reports import Report
 from tests.e2e.conftest import PHONE, sign_in
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app import sharing
+from app.sharing import loans as sharing
 from app.db import utcnow, write_session
 from app.models.sharing import SharedItem
 from app.models.shops import Shop, ShopHours

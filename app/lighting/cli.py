@@ -29,10 +29,10 @@ def _configure_lights(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_lights(args: argparse.Namespace, settings: Settings) -> int:
-    from app import lighting_control as control
+    from app.lighting import control
     from app.db import utcnow, write_session
-    from app.lighting import LightingError
-    from app.lighting_inventory import InventoryError, import_inventory
+    from app.lighting.programs import LightingError
+    from app.lighting.inventory import InventoryError, import_inventory
 
     engine = _engine(settings)
     try:
@@ -78,7 +78,7 @@ def _configure_fleet(parser: argparse.ArgumentParser) -> None:
 
 def _run_fleet(args: argparse.Namespace, settings: Settings) -> int:
     from app import logs
-    from app.lighting_fleet import load_inventory, play
+    from app.lighting.fleet import load_inventory, play
 
     logs.setup()
     inventory = load_inventory(_engine(settings))

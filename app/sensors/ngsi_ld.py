@@ -181,7 +181,7 @@ def _cabinet_entity(session: Session, cabinet: LightCabinet) -> dict[str, Any]:
 
 
 def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
-    from app.sensors import air_quality_index
+    from app.sensors.measures import air_quality_index
 
     entity_type = SENSOR_TYPES[sensor.kind]
     values = json.loads(sensor.last_values or "{}")

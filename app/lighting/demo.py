@@ -18,10 +18,10 @@ import random
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import lighting
+from app.lighting import programs as lighting
 from app.db import utcnow
 from app.demo import demo_loader
-from app.lighting_control import territory_position, upsert
+from app.lighting.control import territory_position, upsert
 from app.models.lighting import (
     LightCabinet,
     LightCalendar,
@@ -183,7 +183,7 @@ def _initial_values(kind: str, rng: random.Random, now: dt.datetime) -> dict[str
 def _energy_history(session: Session, rng: random.Random, now: dt.datetime, lights: list[dict[str, object]],
                     groups: dict[str, LightGroup], programs: dict[int | None, LightProgram]) -> int:
     """Daily energy per light for the current month and the three before (up to yesterday)."""
-    from app.lighting_control import load_calendar, load_program
+    from app.lighting.control import load_calendar, load_program
 
     position = territory_position(session)
     tz = position.tz
@@ -233,7 +233,7 @@ def _energy_history(session: Session, rng: random.Random, now: dt.datetime, ligh
 def _history_into_store(session: Session, lights: list[dict[str, object]], rows: list[dict[str, object]]) -> None:
     """The same daily energy in the one time-series store (lights, their groups and cabinets)."""
     from app import timeseries
-    from app.ngsi_ld import urn
+    from app.sensors.ngsi_ld import urn
 
     by_id = {str(light["id"]): light for light in lights}
     samples = []

@@ -552,7 +552,7 @@ DEMO_ITEMS = [
 
 @demo_loader(order=71)
 def load_demo(session: Session, rng: Any) -> str | None:
-    from app.shops import demo_photo, demo_store
+    from app.shops.orders import demo_photo, demo_store
 
     now = utcnow()
     created: dict[str, SharedItem] = {}

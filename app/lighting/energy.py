@@ -26,10 +26,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app import lighting
-from app import lighting_control as control
+from app.lighting import programs as lighting
+from app.lighting import control
 from app.db import write_session
-from app.lighting import Position
+from app.lighting.programs import Position
 from app.models.lighting import (
     LightCalendar,
     LightEnergyModel,

@@ -17,7 +17,7 @@ and does four things:
   (an alarm), faults reported in telemetry raise alarms, expired commands are
   closed;
 * **programs**: every ``reconcile_s`` seconds, targets are brought in line with
-  overrides, calendars and programs (:func:`app.lighting_control.reconcile`).
+  overrides, calendars and programs (:func:`app.lighting.control.reconcile`).
 
 Nothing lives only in memory: a worker killed at any point loses nothing, the
 next one finds the commands in the database (a claimed but unsent command is
@@ -48,9 +48,9 @@ from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.engine import Engine
 
 from app import events, timeseries
-from app import lighting_control as control
+from app.lighting import control
 from app.db import utcnow, write_session
-from app.ngsi_ld import urn as ngsi_urn
+from app.sensors.ngsi_ld import urn as ngsi_urn
 from app.models.lighting import (
     OPEN_COMMAND_STATES,
     LightCommand,
@@ -301,7 +301,7 @@ _ACK_RANK = {"accepted": 1, "applied": 2, "rejected": 2, "expired": 2}
 
 def ingest(engine: Engine, items: Sequence[Inbound], now: dt.datetime | None = None) -> IngestStats:
     """Write one batch of device messages in one transaction."""
-    from app import sensors as sensor_logic
+    from app.sensors import measures as sensor_logic
 
     now = now or utcnow()
     stats = IngestStats()

@@ -2,7 +2,7 @@
 
 Shared by the worker (ingestion, inside the relay's batch transaction), the
 public pages (``/waste-centre``, ``/traffic``, the home panel) and NGSI-LD.
-The waiting-time estimate and forecast are ``app.waste_centre``'s; this module
+The waiting-time estimate and forecast are ``app.sensors.waste_centre``'s; this module
 feeds them from the database and keeps one estimate per minute as history.
 """
 
@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import events, timeseries, waste_centre
+from app import events, timeseries
+from app.sensors import waste_centre
 from app.i18n import gettext as _
 from app.models.sensors import (
     Sensor,
@@ -29,8 +30,8 @@ from app.models.sensors import (
     WasteCentreEstimate,
     WasteWaitWatch,
 )
-from app.ngsi_ld import SENSOR_TYPES
-from app.ngsi_ld import urn as ngsi_urn
+from app.sensors.ngsi_ld import SENSOR_TYPES
+from app.sensors.ngsi_ld import urn as ngsi_urn
 from app.privacy import privacy_eraser, privacy_exporter
 
 UTC = dt.UTC
@@ -54,8 +55,8 @@ def _clean(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.datetime) -> int:
     """Store sensor readings (raw and hourly), update each sensor's latest values; returns rows."""
-    from app.lighting_control import clear_alarms, upsert
-    from app.lighting_relay import parse_ts
+    from app.lighting.control import clear_alarms, upsert
+    from app.lighting.relay import parse_ts
 
     ids = sorted({item.device_id for item in items})
     sensors = {s.id: s for s in session.scalars(select(Sensor).where(Sensor.id.in_(ids))).all()}  # type: ignore[attr-defined]
@@ -163,7 +164,7 @@ def live_estimate(session: Session, sensor: Sensor, now: dt.datetime) -> waste_c
 
 def record_estimate(session: Session, sensor: Sensor, now: dt.datetime) -> waste_centre.WaitEstimate | None:
     """Keep the estimate (one per minute) and tell the people who asked when it drops low enough."""
-    from app.lighting_control import upsert
+    from app.lighting.control import upsert
 
     estimate = live_estimate(session, sensor, now)
     if estimate is None:

@@ -31,10 +31,11 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app import events, lighting
+from app import events
+from app.lighting import programs as lighting
 from app.db import write_session
 from app.i18n import gettext as _
-from app.lighting import Calendar, LightingError, Position, Program
+from app.lighting.programs import Calendar, LightingError, Position, Program
 from app.models.lighting import (
     OPEN_COMMAND_STATES,
     LightAlarm,

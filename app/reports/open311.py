@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from app import reports as rp
+from app.reports import workflow as rp
 from app import xmltext
 from app.models.reports import Report, ReportPhoto
 from app.models.territory import Commune

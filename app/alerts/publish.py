@@ -55,7 +55,8 @@ from sqlalchemy import Integer, delete, exists, func, insert, literal, or_, sele
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app import cap, xmltext
+from app import xmltext
+from app.alerts import cap
 from app import push as webpush
 from app.db import utcnow, write_session
 from app.i18n import gettext as _
@@ -99,7 +100,7 @@ TOPIC_CATEGORY = {
 CATEGORY_TOPIC = {"Met": "weather", "Transport": "traffic", "Safety": "road_safety", "Geo": "weather",
                   "Env": "general", "Infra": "general", "Health": "general", "Fire": "general",
                   "Rescue": "general", "Security": "general", "CBRNE": "general", "Other": "general"}
-# Push urgency -> CAP (urgency, severity); app.cap.push_urgency maps them back to the same value.
+# Push urgency -> CAP (urgency, severity); app.alerts.cap.push_urgency maps them back to the same value.
 URGENCY_CAP = {"high": ("Immediate", "Severe"), "normal": ("Expected", "Moderate"), "low": ("Future", "Minor")}
 
 TITLE_MAX = 120
@@ -559,7 +560,7 @@ def import_cap(session: Session, document: bytes, *, user_id: int | None = None,
                now: datetime | None = None) -> Alert:
     """Read a CAP 1.2 document and publish it (Alert) or amend the alert it references (Update, Cancel).
 
-    Raises :class:`app.cap.CapError` for invalid CAP (field path and French
+    Raises :class:`app.alerts.cap.CapError` for invalid CAP (field path and French
     message) and :class:`AlertError` for valid CAP that Eclor does not take
     (not Actual, not Public, no commune of the territory, unknown reference,
     already imported). Nothing is written when it raises.

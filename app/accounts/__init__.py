@@ -1,0 +1,1 @@
+"""Accounts: password resets, roles, export and deletion."""

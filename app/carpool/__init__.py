@@ -1,0 +1,1 @@
+"""Carpooling: ads, matching, bookings, reminders, statistics and proofs."""

@@ -1,0 +1,1 @@
+"""Public lighting: dimming programs and calendars, commands to the devices, the relay, inventory, energy."""

@@ -1,0 +1,1 @@
+"""Neighbour sharing: loans, gifts, lapsing ads, reminders, "looking for" requests."""

@@ -1,0 +1,1 @@
+"""Local shops: opening hours, pick-up slots, orders and stock."""

@@ -1,7 +1,7 @@
 """Energy per month for the staff energy page, at a cost that does not grow with the fleet or its history.
 
 - Measured: ``light_energy_months`` (per group and local month), added to by
-  telemetry ingestion (``app.lighting_relay``); the page sums a few rows per
+  telemetry ingestion (``app.lighting.relay``); the page sums a few rows per
   group instead of the hourly and daily history.
 - Modelled (what the programs predict, and each baseline): the energy of one
   lamp for a month under a program and calendar is cached in

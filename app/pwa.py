@@ -17,6 +17,7 @@ SHELL_STATIC = [
     "css/eclor.css",
     "vendor/htmx-2.0.11.min.js",
     "js/eclor.js",
+    "js/outbox.js",
     "icons/icon-192.png",
     "icons/icon-512.png",
     "icons/maskable-512.png",
@@ -59,5 +60,6 @@ def service_worker_js() -> bytes:
     return (
         source.replace("__CACHE_VERSION__", version)
         .replace("__PRECACHE__", json.dumps(precache))
+        .replace("__OUTBOX__", json.dumps(static_url("js/outbox.js")))
         .encode()
     )

@@ -67,12 +67,15 @@ def format_date(value: Any, fmt: str = "medium") -> str:
 
 
 def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 200,
-         headers: dict[str, str] | None = None, **context: Any) -> Template:
-    """Render a page with what every template needs (user, nonce, locale, active section)."""
+         headers: dict[str, str] | None = None, anonymous: bool = False, **context: Any) -> Template:
+    """Render a page with what every template needs (user, nonce, locale, active section).
+
+    ``anonymous``: render as for a visitor, whoever asks (pages kept in a shared cache, like /offline).
+    """
     scope = request.scope
     context.setdefault("section", "")
     context.update(
-        user=current_user(request),
+        user=None if anonymous else current_user(request),
         csp_nonce=scope.get("eclor_nonce", ""),
         locale=scope.get("eclor_locale", i18n.SOURCE_LOCALE),
         path=request.url.path,

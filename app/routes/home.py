@@ -62,7 +62,8 @@ async def about(request: Request[Any, Any, Any]) -> Template:
 
 @get("/offline", opt=PUBLIC, name="offline")
 async def offline(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "home/offline.html")
+    # Kept by the service worker and shown to whoever uses the phone next: never anyone's name.
+    return page(request, "home/offline.html", anonymous=True, headers={"cache-control": "no-store"})
 
 
 @get("/manifest.webmanifest", opt=PUBLIC, name="manifest")

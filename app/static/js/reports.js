@@ -1,5 +1,5 @@
 /* Eclor reports: the map (Leaflet), the place from the device or the photo, nearby reports,
-   and the offline outbox (IndexedDB) that sends a report once when the network is back.
+   and keeping a report in the offline outbox (js/outbox.js, which every page loads and sends from).
    Everything here enhances plain HTML forms that work without it. No inline script. */
 "use strict";
 (function () {
@@ -61,92 +61,22 @@
     return String(s).replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; });
   }
 
-  /* ---------- the outbox (IndexedDB) ---------- */
-  function openDb() {
-    return new Promise(function (resolve, reject) {
-      var req = indexedDB.open(DB_NAME, 1);
-      req.onupgradeneeded = function () { req.result.createObjectStore(STORE, { keyPath: "key" }); };
-      req.onsuccess = function () { resolve(req.result); };
-      req.onerror = function () { reject(req.error); };
-    });
-  }
-  function store(mode, fn) {
-    return openDb().then(function (db) {
-      return new Promise(function (resolve, reject) {
-        var t = db.transaction(STORE, mode);
-        var req = fn(t.objectStore(STORE));
-        t.oncomplete = function () { db.close(); resolve(req ? req.result : undefined); };
-        t.onerror = function () { db.close(); reject(t.error); };
-        t.onabort = function () { db.close(); reject(t.error); };
-      });
-    });
-  }
-  var outbox = {
-    put: function (item) { return store("readwrite", function (s) { return s.put(item); }); },
-    all: function () { return store("readonly", function (s) { return s.getAll(); }); },
-    remove: function (key) { return store("readwrite", function (s) { return s.delete(key); }); },
-  };
-
-  function formData(item) {
+  /* The outbox itself (IndexedDB, sending, Background Sync) is js/outbox.js, loaded by every page. */
+  var outbox = window.EclorOutbox;
+  function send(item) {
     var fd = new FormData();
     item.fields.forEach(function (pair) { fd.append(pair[0], pair[1]); });
     item.photos.forEach(function (p) { fd.append("photos", p.blob, p.name); });
-    return fd;
-  }
-  function send(item) {
     return fetch("/reports/new", {
-      method: "POST", body: formData(item), credentials: "same-origin",
+      method: "POST", body: fd, credentials: "same-origin",
       headers: { "x-csrftoken": csrf(), "x-eclor-queue": "1", "accept": "application/json" },
     });
-  }
-  function sentMessage(data) {
-    status(esc(T.sent.replace("{n}", data.number)) + ' <a href="' + esc(data.url) + '">' + esc(T.see) + "</a>", true);
   }
   function errorsText(data) {
     var errs = (data && data.errors) || {};
     return Object.keys(errs).map(function (k) { return errs[k]; }).join(" ");
   }
-
-  var flushing = false;
-  var retryTimer = null;
-  function scheduleRetry() {
-    if (retryTimer) { return; }
-    retryTimer = setTimeout(function () { retryTimer = null; flush(); }, 20000);
-  }
-  /* Send every kept report, one at a time. Each carries its idempotency key, so a report the
-     server already has (a reply lost on the way back) is answered, not created again. */
-  function flush() {
-    if (flushing || !("indexedDB" in window) || !navigator.onLine) { return Promise.resolve(); }
-    flushing = true;
-    return outbox.all().then(function (items) {
-      items.sort(function (a, b) { return a.created - b.created; });
-      var chain = Promise.resolve(true);
-      items.forEach(function (item) {
-        chain = chain.then(function (goOn) {
-          if (!goOn) { return false; }
-          return send(item).then(function (resp) {
-            if (resp.ok) {
-              return resp.json().then(function (data) { sentMessage(data); return outbox.remove(item.key); })
-                .then(function () { return true; });
-            }
-            if (resp.status === 400) {
-              return resp.json().catch(function () { return {}; }).then(function (data) {
-                status(esc(T.failed + errorsText(data)));
-                return outbox.remove(item.key).then(function () { return true; });
-              });
-            }
-            if (resp.status === 401 || resp.status === 403) { status(esc(T.login)); return false; }
-            scheduleRetry();
-            return false;
-          }, function () { scheduleRetry(); return false; });
-        });
-      });
-      return chain;
-    }).catch(function () { /* no IndexedDB (private mode): nothing kept */ })
-      .then(function () { flushing = false; });
-  }
-  window.addEventListener("online", function () { flush(); });
-  window.addEventListener("load", function () { flush(); });
+  function scheduleRetry() { if (outbox && outbox.later) { outbox.later(); } }
 
   /* ---------- EXIF GPS of a JPEG, read on the phone ---------- */
   function exifGps(buf) {
@@ -359,7 +289,7 @@
           return { name: f.name || "photo.jpg", blob: new Blob([buf], { type: f.type || "application/octet-stream" }) };
         });
       })).then(function (photos) {
-        var item = { key: key.value, created: Date.now(), fields: fields, photos: photos };
+        var item = { key: key.value, created: Date.now(), fields: fields, photos: photos, csrf: csrf() };
         function keep(message) {
           return outbox.put(item).then(function () {
             status(esc(message));

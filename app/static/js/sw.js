@@ -1,6 +1,7 @@
-/* Eclor service worker: the app shell offline, push notifications. */
+/* Eclor service worker: the app shell offline, push notifications, the report outbox in the background. */
 "use strict";
 const CACHE = "eclor-shell-__CACHE_VERSION__";
+importScripts(__OUTBOX__);  // self.EclorOutbox: reports kept offline (IndexedDB)
 const PRECACHE = __PRECACHE__;
 const OFFLINE_URL = "/offline";
 
@@ -77,4 +78,15 @@ self.addEventListener("notificationclick", (event) => {
       return self.clients.openWindow(target.href);
     })
   );
+});
+
+// Background Sync: the browser wakes the worker when the network is back, even with no Eclor page
+// open, and the kept reports leave. Open pages are told, so they can say it.
+self.addEventListener("sync", (event) => {
+  if (event.tag !== self.EclorOutbox.SYNC_TAG) return;
+  event.waitUntil(self.EclorOutbox.flush("", {
+    sent: (data) => self.clients.matchAll({ type: "window" }).then((windows) => {
+      windows.forEach((w) => w.postMessage({ type: "eclor-outbox-sent", data: data }));
+    }),
+  }).then((empty) => { if (!empty) throw new Error("outbox not empty: try again later"); }));
 });

@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     # Uploads.
     max_upload_bytes: int = 10 * 1024 * 1024
 
+    # Open data (/data): licence of every dataset, who publishes, who answers, how often snapshots are made.
+    opendata_licence: str = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
+    opendata_licence_name: str = "Licence Ouverte 2.0 (Etalab)"
+    opendata_publisher: str = "Communauté de communes Pays-Haut Val d'Alzette"
+    opendata_contact_email: str = "opendata@eclor.example"
+    opendata_snapshot_minutes: int = Field(default=15, ge=1, le=15)
+    opendata_requests_per_minute: int = 300  # per address, on /data and its files and streams
+
     @field_validator("var_dir", "media_dir", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:

@@ -41,6 +41,16 @@ def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> str | None:
     return None
 
 
+# Open data and the public APIs are readable from any web page (CORS): no credentials are involved.
+CORS_PREFIXES = ("/data", "/open311/", "/ngsi-ld/", "/api/rdex/", "/api/carpool/")
+CORS_HEADERS = [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"Retry-After")]
+
+
+def cors_open(path: str) -> bool:
+    return any(path == p or path.startswith(p if p.endswith("/") else p + "/") or path.startswith(p + ".")
+               for p in CORS_PREFIXES)
+
+
 class EclorMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings, engine: Any) -> None:
         self.app = app
@@ -89,7 +99,7 @@ class EclorMiddleware:
         headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
         nonce = secrets.token_urlsafe(16)
         csp = self.csp_template.format(nonce=nonce).encode()
-        extra = self.static_headers
+        extra = self.static_headers + CORS_HEADERS if cors_open(scope.get("path", "")) else self.static_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

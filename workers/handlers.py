@@ -7,3 +7,5 @@ import app.carpool.ads  # noqa: F401  carpool: saved-search alerts, departure re
 import app.alerts.publish  # noqa: F401  push: alert fan-out, personal push notifications
 import app.lighting.relay  # noqa: F401  lighting: the MQTT relay service (commands, telemetry, alarms)
 import app.retention  # noqa: F401  retention: old rows deleted in small batches (worker service)
+import app.opendata.service as _opendata_service  # noqa: E402  open data: snapshots every 15 minutes
+_opendata_service.register()

@@ -15,5 +15,6 @@ from app.models import reports  # noqa: F401  (dump-site reports)
 from app.models import lighting, sensors  # noqa: F401  (public lighting, sensors)
 from app.models import events  # noqa: F401  (the event outbox of live views)
 from app.models import measures  # noqa: F401  (the one time-series store)
+from app.models import opendata  # noqa: F401  (open data)
 
 __all__ = ["Commune", "Job", "Territory", "User", "WebSession"]

@@ -11,4 +11,6 @@ from app.routes import open311, reports
 from app.routes import lighting, sensors
 from app.routes import ops
 
-MODULES = [home, accounts, admin, carpool, sharing, shops, alerts, push, reports, open311, lighting, sensors, ops]
+from app.routes import opendata
+
+MODULES = [home, accounts, admin, carpool, sharing, shops, alerts, push, reports, open311, lighting, sensors, ops, opendata]

@@ -1,0 +1,91 @@
+"""Which datasets exist (contributed by domains, or uploaded by staff) and which are published."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.models.opendata import OpenDataSetting, OpenDataUpload
+from app.opendata.contrib import Cnil, Geometry, OpenDataset, Service
+from app.opendata.schemas import columns_of
+
+_CONTRIBUTED: list[OpenDataset] = []
+
+
+def contributed() -> list[OpenDataset]:
+    """The datasets the domains declared (wired once, from the domains' registry)."""
+    if not _CONTRIBUTED:
+        from app.opendata_sources import contributions
+
+        _CONTRIBUTED.extend(contributions())
+    return list(_CONTRIBUTED)
+
+
+def services() -> list[Service]:
+    """The APIs the domains declared, listed as data services."""
+    from app.opendata_sources import services as declared
+
+    return declared()
+
+
+def uploads_dir(var_dir: Path) -> Path:
+    return var_dir / "opendata" / "uploads"
+
+
+UPLOAD_CNIL = Cnil(
+    singling_out="Jeu ajouté par les agents : vérifié à l'import, sans adresse e-mail ni numéro de téléphone.",
+    linkability="Les agents ont choisi de le publier ; il ne contient aucun identifiant de compte d'Eclor.",
+    inference="Voir la description du jeu.",
+)
+
+
+def _upload_rows(path: Path) -> Any:
+    def rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            next(reader, None)
+            for row in reader:
+                yield tuple(cell if cell != "" else None for cell in row)
+
+    return rows
+
+
+def uploaded(session: Session, var_dir: Path) -> list[OpenDataset]:
+    out = []
+    for up in session.scalars(select(OpenDataUpload).order_by(OpenDataUpload.slug)):
+        schema = json.loads(up.table_schema)
+        columns = columns_of(schema)
+        names = {c.name for c in columns}
+        geometry = Geometry("latitude", "longitude", 5) if {"latitude", "longitude"} <= names else None
+        out.append(OpenDataset(
+            slug=up.slug, domain="uploads", title=up.title, description=up.description, theme=up.theme,
+            keywords=tuple(k.strip() for k in up.keywords.split(",") if k.strip()), frequency=up.frequency,
+            expected_minutes=24 * 60 * 365, columns=columns,
+            rows=_upload_rows(uploads_dir(var_dir) / f"{up.slug}.csv"), geometry=geometry, cnil=UPLOAD_CNIL,
+            published_by_default=False, extra={"uploaded": True},
+        ))
+    return out
+
+
+def all_datasets(session: Session, var_dir: Path) -> list[OpenDataset]:
+    return contributed() + uploaded(session, var_dir)
+
+
+def publication(session: Session) -> dict[str, bool]:
+    return {s.slug: s.published for s in session.scalars(select(OpenDataSetting))}
+
+
+def published(session: Session, var_dir: Path) -> list[OpenDataset]:
+    chosen = publication(session)
+    return [d for d in all_datasets(session, var_dir) if chosen.get(d.slug, d.published_by_default)]
+
+
+def find(session: Session, var_dir: Path, slug: str, *, only_published: bool = True) -> OpenDataset | None:
+    pool = published(session, var_dir) if only_published else all_datasets(session, var_dir)
+    return next((d for d in pool if d.slug == slug), None)

@@ -1,0 +1,242 @@
+"""Sensors as open data: waste-centre waiting times, border traffic counts and air quality, hourly.
+
+The sensors domain's contribution to the open data catalogue (``app.opendata.contrib``).
+Hourly rows come from the kept hourly history; the live form is each reading as
+it arrives (its time in ``heure``, one sample).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.models.sensors import Sensor, SensorHourly, WasteCentreEstimate
+from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service, utc_text
+
+SMART_DATA_MODELS = "https://github.com/smart-data-models/dataModel.{0}/blob/master/{1}/schema.json"
+PLACE = (
+    Column("capteur", "string", "Identifiant du capteur", required=True),
+    Column("commune_insee", "string", "Commune (code INSEE)"),
+    Column("latitude", "number", "Latitude du capteur (WGS 84)", minimum=-90, maximum=90),
+    Column("longitude", "number", "Longitude du capteur (WGS 84)", minimum=-180, maximum=180),
+    Column("heure", "datetime", "Début de l'heure (UTC)", required=True),
+)
+NO_PERSON = Cnil(
+    singling_out="Des mesures de capteurs fixes sur l'espace public, agrégées par heure : aucune personne.",
+    linkability="Aucun identifiant de véhicule, de plaque ou de personne n'est mesuré ni publié.",
+    inference="Des moyennes horaires d'un flux : on ne peut pas en déduire le trajet d'une personne.",
+)
+
+
+def _place(sensor: Any) -> tuple[Any, ...]:
+    lat = None if sensor.lat is None else round(sensor.lat, 5)
+    lon = None if sensor.lon is None else round(sensor.lon, 5)
+    return (sensor.id, sensor.commune_insee, lat, lon)
+
+
+def _mean(sums: dict[str, Any], name: str, samples: int, digits: int = 2) -> float | None:
+    value = sums.get(name)
+    if not isinstance(value, int | float) or samples <= 0:
+        return None
+    return round(float(value) / samples, digits)
+
+
+def _hourly(session: Session, kind: str) -> Iterator[tuple[Any, dict[str, Any], int, Any]]:
+    stmt = (select(Sensor.id, Sensor.commune_insee, Sensor.lat, Sensor.lon, SensorHourly.hour,
+                   SensorHourly.sums_json, SensorHourly.samples)
+            .join(SensorHourly, SensorHourly.sensor_id == Sensor.id)
+            .where(Sensor.kind == kind)
+            .order_by(Sensor.id, SensorHourly.hour).execution_options(yield_per=5000))
+    for row in session.execute(stmt):
+        try:
+            sums = json.loads(row.sums_json)
+        except ValueError:
+            sums = {}
+        yield row, sums if isinstance(sums, dict) else {}, row.samples, row.hour
+
+
+def _traffic_values(values: dict[str, Any], samples: int) -> tuple[Any, ...]:
+    return (_mean(values, "intensity", samples, 1), _mean(values, "occupancy", samples, 3),
+            _mean(values, "averageVehicleSpeed", samples, 1), _mean(values, "congested", samples, 3), samples)
+
+
+def _air_values(values: dict[str, Any], samples: int) -> tuple[Any, ...]:
+    return tuple(_mean(values, name, samples, 1) for name in ("no2", "pm10", "pm25", "o3")) + (samples,)
+
+
+def _traffic(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+    for row, sums, samples, hour in _hourly(session, "traffic"):
+        yield _place(row) + (utc_text(hour),) + _traffic_values(sums, samples)
+
+
+def _air(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+    for row, sums, samples, hour in _hourly(session, "air_quality"):
+        yield _place(row) + (utc_text(hour),) + _air_values(sums, samples)
+
+
+def _waits(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+    """Hourly mean and maximum of the per-minute estimates, computed while streaming them in order."""
+    stmt = (select(Sensor.id, Sensor.commune_insee, Sensor.lat, Sensor.lon, WasteCentreEstimate.ts,
+                   WasteCentreEstimate.wait_min, WasteCentreEstimate.saturated)
+            .join(WasteCentreEstimate, WasteCentreEstimate.sensor_id == Sensor.id)
+            .where(Sensor.kind == "waste_centre")
+            .order_by(Sensor.id, WasteCentreEstimate.ts).execution_options(yield_per=5000))
+    key: tuple[Any, str] | None = None
+    place: tuple[Any, ...] = ()
+    waits: list[float] = []
+    estimates = saturated = 0
+
+    def flush() -> tuple[Any, ...]:
+        mean = round(sum(waits) / len(waits), 1) if waits else None
+        return place + (key[1] if key else None, mean, round(max(waits), 1) if waits else None,
+                        round(saturated / estimates, 3), estimates)
+
+    for row in session.execute(stmt):
+        hour = utc_text(row.ts.replace(minute=0, second=0, microsecond=0))
+        if key is not None and key != (row.id, hour):
+            yield flush()
+            waits, estimates, saturated = [], 0, 0
+        key, place = (row.id, hour or ""), _place(row)
+        estimates += 1
+        saturated += 1 if row.saturated else 0
+        if row.wait_min is not None:
+            waits.append(float(row.wait_min))
+    if key is not None:
+        yield flush()
+
+
+def _reading(session: Session, event: dict[str, Any], kind: str) -> tuple[Sensor, dict[str, Any]] | None:
+    if event.get("kind") != "reading":
+        return None
+    sensor = session.get(Sensor, str(event.get("feature_id", "")))
+    if sensor is None or sensor.kind != kind:
+        return None
+    payload = event.get("payload") or {}
+    values = payload.get("values") if isinstance(payload.get("values"), dict) else {}
+    return sensor, {"ts": payload.get("ts"), **values}
+
+
+def _live_traffic(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
+    found = _reading(session, event, "traffic")
+    if found is None:
+        return None
+    sensor, values = found
+    row = _place(sensor) + (values["ts"],) + _traffic_values(values, 1)
+    return dict(zip(TRAFFIC.column_names, row, strict=True))
+
+
+def _live_air(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
+    found = _reading(session, event, "air_quality")
+    if found is None:
+        return None
+    sensor, values = found
+    row = _place(sensor) + (values["ts"],) + _air_values(values, 1)
+    return dict(zip(AIR.column_names, row, strict=True))
+
+
+def _live_wait(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
+    found = _reading(session, event, "waste_centre")
+    if found is None:
+        return None
+    sensor, values = found
+    latest = session.scalars(select(WasteCentreEstimate).where(WasteCentreEstimate.sensor_id == sensor.id)
+                             .order_by(WasteCentreEstimate.ts.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    wait = None if latest is None or latest.wait_min is None else round(latest.wait_min, 1)
+    saturated = 1.0 if latest is not None and latest.saturated else 0.0
+    row = _place(sensor) + (values["ts"], wait, wait, saturated, 1)
+    return dict(zip(WAITS.column_names, row, strict=True))
+
+
+WAITS = OpenDataset(
+    slug="dechetterie-temps-attente",
+    domain="sensors",
+    title="Temps d'attente à la déchetterie, par heure",
+    description=("Le temps d'attente estimé à l'entrée de la déchetterie à partir des barrières "
+                 "(arrivées, admissions, sorties) : moyenne et maximum par heure, part du temps où le site "
+                 "était saturé. En direct : l'estimation à chaque nouvelle mesure."),
+    theme="ENVI",
+    keywords=("déchetterie", "temps d'attente", "déchets", "temps réel"),
+    frequency="HOURLY",
+    expected_minutes=15,
+    columns=PLACE + (
+        Column("attente_moyenne_min", "number", "Attente moyenne estimée", unit="min", minimum=0),
+        Column("attente_max_min", "number", "Attente maximale estimée", unit="min", minimum=0),
+        Column("part_saturee", "number", "Part du temps où le site était saturé", minimum=0, maximum=1),
+        Column("estimations", "integer", "Nombre d'estimations dans l'heure", required=True, minimum=0),
+    ),
+    rows=_waits,
+    geometry=Geometry("latitude", "longitude", decimals=5),
+    live_kinds=("sensors:reading",),
+    live_row=_live_wait,
+    cnil=Cnil(
+        singling_out="Des comptages de véhicules aux barrières, sans plaque ni image : aucune personne.",
+        linkability="Aucun identifiant de véhicule ou de personne n'est mesuré ni publié.",
+        inference="Un temps d'attente moyen : on ne peut rien en déduire sur un usager.",
+    ),
+)
+
+TRAFFIC = OpenDataset(
+    slug="trafic-frontalier",
+    domain="sensors",
+    title="Trafic aux points de passage frontaliers, par heure",
+    description=("Les comptages des capteurs de trafic aux points de passage vers le Luxembourg : débit moyen "
+                 "(véhicules par heure), taux d'occupation, vitesse moyenne et part du temps en congestion, "
+                 "par heure. En direct : chaque mesure."),
+    theme="TRAN",
+    keywords=("trafic", "frontière", "Luxembourg", "mobilité", "temps réel"),
+    frequency="HOURLY",
+    expected_minutes=15,
+    columns=PLACE + (
+        Column("debit_vehicules_h", "number", "Débit moyen", unit="véhicules/h", minimum=0),
+        Column("taux_occupation", "number", "Taux d'occupation moyen", minimum=0, maximum=1),
+        Column("vitesse_moyenne_kmh", "number", "Vitesse moyenne", unit="km/h", minimum=0),
+        Column("part_congestion", "number", "Part des mesures en congestion", minimum=0, maximum=1),
+        Column("echantillons", "integer", "Nombre de mesures", required=True, minimum=0),
+    ),
+    rows=_traffic,
+    geometry=Geometry("latitude", "longitude", decimals=5),
+    live_kinds=("sensors:reading",),
+    live_row=_live_traffic,
+    conforms_to=((SMART_DATA_MODELS.format("Transportation", "TrafficFlowObserved"),
+                  "Smart Data Models TrafficFlowObserved"),),
+    cnil=NO_PERSON,
+)
+
+AIR = OpenDataset(
+    slug="qualite-air",
+    domain="sensors",
+    title="Qualité de l'air, par heure",
+    description=("Les concentrations mesurées par les capteurs de qualité de l'air (NO2, PM10, PM2,5, O3, "
+                 "en µg/m³), moyennes par heure. En direct : chaque mesure."),
+    theme="ENVI",
+    keywords=("qualité de l'air", "pollution", "environnement", "temps réel"),
+    frequency="HOURLY",
+    expected_minutes=15,
+    columns=PLACE + (
+        Column("no2_ugm3", "number", "Dioxyde d'azote (NO2)", unit="µg/m³", minimum=0),
+        Column("pm10_ugm3", "number", "Particules PM10", unit="µg/m³", minimum=0),
+        Column("pm25_ugm3", "number", "Particules PM2,5", unit="µg/m³", minimum=0),
+        Column("o3_ugm3", "number", "Ozone (O3)", unit="µg/m³", minimum=0),
+        Column("echantillons", "integer", "Nombre de mesures", required=True, minimum=0),
+    ),
+    rows=_air,
+    geometry=Geometry("latitude", "longitude", decimals=5),
+    live_kinds=("sensors:reading",),
+    live_row=_live_air,
+    conforms_to=((SMART_DATA_MODELS.format("Environment", "AirQualityObserved"),
+                  "Smart Data Models AirQualityObserved"),),
+    cnil=NO_PERSON,
+)
+
+DATASETS = (WAITS, TRAFFIC, AIR)
+SERVICES = (Service("ngsi-ld", "API NGSI-LD des luminaires et des capteurs",
+                    "Le jumeau numérique des points lumineux et des capteurs (Smart Data Models), en lecture, "
+                    "avec leur historique (API temporelle).",
+                    "/ngsi-ld/v1/entities", "/ngsi-ld/v1/entities",
+                    "https://www.etsi.org/deliver/etsi_gs/CIM/001_099/009/01.08.01_60/gs_CIM009v010801p.pdf",
+                    ("eclairage-public-points-lumineux", "dechetterie-temps-attente", "trafic-frontalier",
+                     "qualite-air")),)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.models.opendata import OpenDataSetting, OpenDataUpload
-from app.opendata.contrib import Cnil, Geometry, OpenDataset, Service
+from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service
 from app.opendata.schemas import columns_of
 
 _CONTRIBUTED: list[OpenDataset] = []
@@ -45,13 +45,28 @@ UPLOAD_CNIL = Cnil(
 )
 
 
-def _upload_rows(path: Path) -> Any:
+def _typed(kind: str, cell: str) -> Any:
+    if cell == "":
+        return None
+    if kind == "integer":
+        return int(cell)
+    if kind == "number":
+        return float(cell)
+    if kind == "boolean":
+        return cell == "true"
+    return cell
+
+
+def _upload_rows(path: Path, columns: tuple[Column, ...]) -> Any:
+    """The stored rows of an uploaded dataset (checked at upload), typed again from its schema."""
+    kinds = [c.type for c in columns]
+
     def rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             next(reader, None)
             for row in reader:
-                yield tuple(cell if cell != "" else None for cell in row)
+                yield tuple(_typed(kind, cell) for kind, cell in zip(kinds, row, strict=True))
 
     return rows
 
@@ -67,7 +82,7 @@ def uploaded(session: Session, var_dir: Path) -> list[OpenDataset]:
             slug=up.slug, domain="uploads", title=up.title, description=up.description, theme=up.theme,
             keywords=tuple(k.strip() for k in up.keywords.split(",") if k.strip()), frequency=up.frequency,
             expected_minutes=24 * 60 * 365, columns=columns,
-            rows=_upload_rows(uploads_dir(var_dir) / f"{up.slug}.csv"), geometry=geometry, cnil=UPLOAD_CNIL,
+            rows=_upload_rows(uploads_dir(var_dir) / f"{up.slug}.csv", columns), geometry=geometry, cnil=UPLOAD_CNIL,
             published_by_default=False, extra={"uploaded": True},
         ))
     return out

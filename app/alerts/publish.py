@@ -55,7 +55,7 @@ from sqlalchemy import Integer, delete, exists, func, insert, literal, or_, sele
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app import xmltext
+from app import events, xmltext
 from app.alerts import cap
 from app import push as webpush
 from app.db import utcnow, write_session
@@ -522,6 +522,7 @@ def _area_desc(session: Session, communes: Sequence[str]) -> str:
 
 def _queue_fanout(session: Session, alert: Alert) -> None:
     enqueue(session, "push.alert", {"alert_id": alert.id}, dedupe_key=f"push.alert:{alert.id}", max_attempts=20)
+    events.publish(session, "alerts", str(alert.id), "published", {"msg_type": alert.msg_type, "topic": alert.topic})
 
 
 def active_alerts(session: Session, *, commune: str | None = None, now: datetime | None = None,

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app import images
+from app import events, images
 from app.db import utcnow, write_session
 from app.i18n import gettext as _
 from app.models.accounts import User
@@ -307,6 +307,7 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
             if new.reporter_id:
                 session.add(ReportFollow(report_id=report.id, user_id=new.reporter_id))
             session.flush()
+            events.publish(session, "reports", str(report.id), "created", {"status": "new"})
     except IntegrityError:
         # Another request with the same key won the race: answer its report.
         _delete_files((s for _p, s in stored), media_dir)
@@ -509,6 +510,7 @@ def change_status(session: Session, report: Report, to: str, *, actor_id: int | 
     session.add(report)
     session.add(event)
     session.flush()
+    events.publish(session, "reports", str(report.id), "status", {"from": previous, "to": to})
     if notify_people and to != "hidden":
         title = _("Votre signalement %(n)s : %(s)s") % {"n": number(report), "s": _(STATUSES[to])}
         body = text or _("Le signalement est maintenant « %(s)s ».") % {"s": _(STATUSES[to])}

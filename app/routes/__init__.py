@@ -10,7 +10,6 @@ from app.routes import alerts, push
 from app.routes import open311, reports
 from app.routes import lighting, sensors
 from app.routes import ops
-
 from app.routes import opendata
 
 MODULES = [home, accounts, admin, carpool, sharing, shops, alerts, push, reports, open311, lighting, sensors, ops, opendata]

@@ -6,8 +6,12 @@ from app.opendata.contrib import OpenDataset, Service
 
 
 def contributions() -> list[OpenDataset]:
-    from app import alerts_opendata, carpool_opendata, lighting_opendata, reports_opendata
-    from app import sensors_opendata, shops_opendata
+    from app.alerts import opendata as alerts_opendata
+    from app.carpool import opendata as carpool_opendata
+    from app.lighting import opendata as lighting_opendata
+    from app.reports import opendata as reports_opendata
+    from app.sensors import opendata as sensors_opendata
+    from app.shops import opendata as shops_opendata
 
     modules = (reports_opendata, lighting_opendata, sensors_opendata, carpool_opendata, shops_opendata,
                alerts_opendata)
@@ -15,6 +19,8 @@ def contributions() -> list[OpenDataset]:
 
 
 def services() -> list[Service]:
-    from app import carpool_opendata, reports_opendata, sensors_opendata
+    from app.carpool import opendata as carpool_opendata
+    from app.reports import opendata as reports_opendata
+    from app.sensors import opendata as sensors_opendata
 
     return [s for module in (reports_opendata, sensors_opendata, carpool_opendata) for s in module.SERVICES]

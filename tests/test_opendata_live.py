@@ -12,7 +12,7 @@ from app.db import utcnow, write_session
 from app.models.reports import Report
 from app.models.sensors import Sensor
 from app.opendata import snapshots
-from app.reports import change_status
+from app.reports.workflow import change_status
 from tests.e2e.conftest import LiveServer
 from tests.lighting_helpers import running_relay
 from tests.mqtt_fixtures import mqtt_client, run_async

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from app.models.reports import Report
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service, local_day, rounded
-from app.reports import CATEGORIES, PUBLIC_STATUSES
+from app.reports.workflow import CATEGORIES, PUBLIC_STATUSES
 
 CATEGORY_ENUM = tuple(CATEGORIES)
 STATUS_ENUM = tuple(PUBLIC_STATUSES)

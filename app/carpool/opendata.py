@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.carpool import Place, haversine_m, list_places, occurrences
+from app.carpool.ads import Place, haversine_m, list_places, occurrences
 from app.db import utcnow
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolPlace
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service, suppress, suppression_text

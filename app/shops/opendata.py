@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from app.models.shops import Shop, ShopHours
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset
-from app.shops import CATEGORIES
+from app.shops.orders import CATEGORIES
 
 OSM_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 

@@ -25,9 +25,10 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
@@ -53,6 +54,7 @@ from app.notify import notify
 from app.privacy import privacy_eraser, privacy_exporter
 
 log = logging.getLogger("eclor.reports")
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def N_(message: str) -> str:
@@ -448,15 +450,78 @@ def _tell(session: Session, report: Report, actor_id: int | None, title: str, bo
                dedupe=f"report-event-{event_id}")
 
 
+def pickup_date_text(expected_at: datetime) -> str:
+    """The planned pick-up day in words for the reader's locale: « samedi 12 décembre 2026 »."""
+    from app.templating import format_date
+
+    if expected_at.tzinfo is None:
+        expected_at = expected_at.replace(tzinfo=UTC)
+    return format_date(expected_at.astimezone(PARIS).date(), "full")
+
+
+def original_of(session: Session, other: Report) -> Report:
+    """The report a duplicate finally points to (a duplicate of a duplicate leads to the original)."""
+    seen = {other.id}
+    while other.status == "duplicate" and other.duplicate_of_id and other.duplicate_of_id not in seen:
+        parent = session.get(Report, other.duplicate_of_id)
+        if parent is None:
+            break
+        seen.add(parent.id)
+        other = parent
+    return other
+
+
+def duplicate_differences(session: Session, report: Report, original: Report) -> list[str]:
+    """What differs between a report and the one it would duplicate (commune, category), in words."""
+    out = []
+    if (report.commune_insee or "") != (original.commune_insee or ""):
+        names = {c.insee: c.name for c in communes(session)}
+        out.append(_("commune différente (%(a)s, l’original est à %(b)s)")
+                   % {"a": names.get(report.commune_insee or "", "—"), "b": names.get(original.commune_insee or "", "—")})
+    if report.category != original.category:
+        out.append(_("catégorie différente (%(a)s, l’original : %(b)s)")
+                   % {"a": _(CATEGORIES[report.category]), "b": _(CATEGORIES[original.category])})
+    return out
+
+
+def _mark_duplicate(session: Session, report: Report, duplicate_of: str | None, confirm: bool) -> tuple[Report, str]:
+    other_id = id_from_number(duplicate_of or "")
+    other = session.get(Report, other_id) if other_id else None
+    if other is None or other.id == report.id or other.status == "hidden":
+        raise ReportError(_("Indiquez le numéro du signalement d’origine."), "duplicate_of")
+    original = original_of(session, other)
+    if original.id == report.id:
+        raise ReportError(_("Ce signalement est déjà marqué comme doublon de celui-ci."), "duplicate_of")
+    differences = duplicate_differences(session, report, original)
+    if differences and not confirm:
+        raise ReportError(_("%(n)s : %(d)s. Cochez « Confirmer malgré la différence » pour le marquer quand même.")
+                          % {"n": number(original), "d": " ; ".join(differences)}, "duplicate_confirm")
+    # Reports that were duplicates of this one now point to the original too: no chain ever forms.
+    session.execute(update(Report).where(Report.duplicate_of_id == report.id, Report.status == "duplicate")
+                    .values(duplicate_of_id=original.id))
+    report.duplicate_of_id = original.id
+    text = _("Doublon de %(n)s.") % {"n": number(original)}
+    if other.id != original.id:
+        text += " " + _("(%(m)s était lui-même un doublon.)") % {"m": number(other)}
+    if differences:
+        text += " " + _("Confirmé malgré : %(d)s.") % {"d": " ; ".join(differences)}
+    if report.reporter_id:
+        session.merge(ReportFollow(report_id=original.id, user_id=report.reporter_id))
+    return original, text
+
+
 def change_status(session: Session, report: Report, to: str, *, actor_id: int | None, note: str = "",
                   reject_reason_id: int | None = None, duplicate_of: str | None = None,
+                  duplicate_confirm: bool = False,
                   expected_at: datetime | None = None, after_photo: images.ProcessedPhoto | None = None,
                   media_dir: Path | None = None, notify_people: bool = True) -> ReportEvent:
     """Move a report to ``to`` (checked against TRANSITIONS), record it and tell the people concerned.
 
     Raises ReportError for a transition that is not allowed or a missing
-    reason / duplicate reference. An "after" photo given when resolving is
-    stored with the report.
+    reason / duplicate reference / pick-up date. A duplicate points to the
+    original (never to another duplicate); another commune or category needs
+    ``duplicate_confirm``. An "after" photo given when resolving is stored
+    with the report.
     """
     if to not in STATUSES:
         raise ReportError(_("État inconnu."), "status")
@@ -474,18 +539,13 @@ def change_status(session: Session, report: Report, to: str, *, actor_id: int | 
         report.reject_reason_id = reason.id
         text = reason.label + (f"\n{note}" if note else "")
     if to == "duplicate":
-        other_id = id_from_number(duplicate_of or "")
-        other = session.get(Report, other_id) if other_id else None
-        if other is None or other.id == report.id:
-            raise ReportError(_("Indiquez le numéro du signalement d’origine."), "duplicate_of")
-        if other.duplicate_of_id == report.id:
-            raise ReportError(_("Ce signalement est déjà marqué comme doublon de celui-ci."), "duplicate_of")
-        report.duplicate_of_id = other.id
-        text = _("Doublon de %(n)s.") % {"n": number(other)} + (f"\n{note}" if note else "")
-        if report.reporter_id:
-            session.merge(ReportFollow(report_id=other.id, user_id=report.reporter_id))
-    if to == "scheduled" and expected_at is not None:
+        _original, text = _mark_duplicate(session, report, duplicate_of, duplicate_confirm)
+        text += f"\n{note}" if note else ""
+    if to == "scheduled":
+        if expected_at is None:
+            raise ReportError(_("Indiquez la date d’enlèvement prévue."), "expected_on")
         report.expected_at = expected_at
+        text = _("Enlèvement prévu le %(d)s.") % {"d": pickup_date_text(expected_at)} + (f"\n{note}" if note else "")
     now = utcnow()
     previous = report.status
     report.status = to
@@ -666,8 +726,30 @@ def stats(session: Session, since: datetime | None = None) -> Stats:
     )
 
 
-CSV_FIELDS = ["numero", "categorie", "etat", "commune", "lat", "lon", "adresse", "description", "volume",
-              "temoin", "source", "cree_le", "mis_a_jour_le", "resolu_le", "suiveurs", "remerciements"]
+# (heading, what it holds): French headings, human labels, and the codes in their own columns.
+CSV_COLUMNS: list[tuple[str, str]] = [
+    (N_("Numéro"), "number"), (N_("Catégorie"), "category_label"), (N_("Code catégorie"), "category"),
+    (N_("État"), "status_label"), (N_("Code état"), "status"), (N_("Commune"), "commune"),
+    (N_("Code INSEE"), "insee"), (N_("Latitude"), "lat"), (N_("Longitude"), "lon"), (N_("Repère"), "address"),
+    (N_("Description"), "description"), (N_("Volume"), "volume_label"), (N_("Code volume"), "volume"),
+    (N_("Témoin"), "witnessed"), (N_("Origine"), "source"), (N_("Signalé le"), "created"),
+    (N_("Mis à jour le"), "updated"), (N_("Enlèvement prévu le"), "expected"), (N_("Résolu le"), "resolved"),
+    (N_("Personnes qui suivent"), "followers"), (N_("Remerciements"), "thanks"),
+]
+
+
+def csv_headings() -> list[str]:
+    return [_(heading) for heading, _key in CSV_COLUMNS]
+
+
+def _csv_time(value: datetime | None, *, date_only: bool = False) -> str:
+    """A time as a spreadsheet reads it, in the territory's time: « 06/12/2026 14:30 »."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(PARIS)
+    return local.strftime("%d/%m/%Y") if date_only else local.strftime("%d/%m/%Y %H:%M")
 
 
 def export_csv(session: Session, stmt: Any) -> str:
@@ -677,14 +759,21 @@ def export_csv(session: Session, stmt: Any) -> str:
     buf = io.StringIO()
     buf.write("\ufeff")
     writer = csv.writer(buf, delimiter=";")
-    writer.writerow(CSV_FIELDS)
+    writer.writerow(csv_headings())
     for r in session.scalars(stmt):
-        writer.writerow([
-            number(r), r.category, r.status, names.get(r.commune_insee or "", ""), f"{r.lat:.6f}", f"{r.lon:.6f}",
-            _csv_safe(r.address), _csv_safe(r.description), r.volume or "", "oui" if r.witnessed else "non",
-            r.source, r.created_at.isoformat(), r.updated_at.isoformat(),
-            r.resolved_at.isoformat() if r.resolved_at else "", follows.get(r.id, 0), r.thanks_count,
-        ])
+        row = {
+            "number": number(r), "category_label": _(CATEGORIES[r.category]), "category": r.category,
+            "status_label": _(STATUSES[r.status]), "status": r.status, "commune": names.get(r.commune_insee or "", ""),
+            "insee": r.commune_insee or "", "lat": f"{r.lat:.6f}".replace(".", ","),
+            "lon": f"{r.lon:.6f}".replace(".", ","), "address": _csv_safe(r.address),
+            "description": _csv_safe(r.description),
+            "volume_label": _(VOLUMES[r.volume]) if r.volume in VOLUMES else "", "volume": r.volume or "",
+            "witnessed": _("oui") if r.witnessed else _("non"), "source": r.source,
+            "created": _csv_time(r.created_at), "updated": _csv_time(r.updated_at),
+            "expected": _csv_time(r.expected_at, date_only=True),
+            "resolved": _csv_time(r.resolved_at), "followers": follows.get(r.id, 0), "thanks": r.thanks_count,
+        }
+        writer.writerow([row[key] for _heading, key in CSV_COLUMNS])
     return buf.getvalue()
 
 

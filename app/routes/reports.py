@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -19,10 +20,10 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app import images, ratelimit
-from app.reports import workflow as rp
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import read_session, utcnow, write_session
-from app.forms import TextForm as Form, parse_form
+from app.forms import TextForm as Form
+from app.forms import parse_form
 from app.home import home_panel
 from app.i18n import gettext as _
 from app.models.reports import (
@@ -35,6 +36,8 @@ from app.models.reports import (
     ResponseTemplate,
 )
 from app.models.territory import Commune
+from app.reports import triage
+from app.reports import workflow as rp
 from app.sections import staff_link
 from app.templating import page
 
@@ -369,15 +372,26 @@ def my_reports_panel(session: Session, user: CurrentUser | None) -> dict[str, An
 
 # --- staff --------------------------------------------------------------------------------------------
 
+def _board(request: Request[Any, Any, Any], db: Session, params: Any, *, selected: list[int] | None = None,
+           errors: dict[str, str] | None = None, form: dict[str, str] | None = None,
+           status_code: int = 200) -> Template:
+    filters = rp.Filters.parse(params, staff=True)
+    ctx = _list_context(db, filters, staff=True, page_no=_page_no(params.get("page")))
+    counts = dict(db.execute(select(Report.status, func.count()).group_by(Report.status)).all())
+    done = params.get("done")
+    return page(request, "reports/staff_board.html", section="staff", status_code=status_code, **ctx, counts=counts,
+                reasons=rp.reject_reasons(db), flash=done if done and done.isdigit() else None,
+                done_action=rp.STATUSES.get(params.get("action") or ""),
+                skipped=triage.skipped_lines(db, params.get("skipped") or ""),
+                selected=set(selected or []), shown_ids={r.id for r in ctx["reports"]}, errors=errors or {},
+                form=form or {}, **_tiles(request))
+
+
 @get("/staff/reports", opt=STAFF, sync_to_thread=True, name="staff_reports")
 def staff_board(request: Request[Any, Any, Any], db: Session) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
-    filters = rp.Filters.parse(request.query_params, staff=True)
-    ctx = _list_context(db, filters, staff=True, page_no=_page_no(request.query_params.get("page")))
-    counts = dict(db.execute(select(Report.status, func.count()).group_by(Report.status)).all())
-    return page(request, "reports/staff_board.html", section="staff", **ctx, counts=counts,
-                reasons=rp.reject_reasons(db), flash=request.query_params.get("done"), **_tiles(request))
+    return _board(request, db, request.query_params)
 
 
 @get("/staff/reports.csv", opt=STAFF, sync_to_thread=True, name="staff_reports_csv")
@@ -402,47 +416,64 @@ class BulkForm(BaseModel):
     action: Literal["confirmed", "scheduled", "in_progress", "resolved", "rejected", "hidden"]
     reject_reason: int | None = None
     note: str = Field(default="", max_length=2000)
+    expected_on: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _pickup_at(expected_on: str | None) -> datetime | None:
+    """A pick-up day from a date field, as 9:00 in the territory's time (ValueError if not a date)."""
+    if not expected_on:
+        return None
+    day = datetime.fromisoformat(expected_on).date()
+    return datetime.combine(day, time(9, 0), PARIS).astimezone(ZoneInfo("UTC"))
 
 
 @post("/staff/reports/bulk", opt=STAFF, name="staff_reports_bulk")
 async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
+    """One action on the checked reports; the board then says what changed and what was skipped, and why.
+
+    A form that cannot apply (nothing checked, a rejection with no reason...)
+    shows the board again with the same selection and the message at its field.
+    """
     form = await request.form()
     user = _user(request)
     ids = [int(v) for v in form.getall("ids") if isinstance(v, str) and v.isdigit()] if "ids" in form else []
-    fields = {k: v for k, v in form.items() if isinstance(v, str) and k in ("action", "reject_reason", "note")}
+    fields = {k: v for k, v in form.items() if isinstance(v, str) and k in ("action", "reject_reason", "note",
+                                                                              "expected_on")}
     parsed, errors = parse_form(BulkForm, fields)
-    back = "/staff/reports"
-    referer_query = form.get("query")
-    if isinstance(referer_query, str) and referer_query and not referer_query.startswith(("/", "\\")):
-        back += "?" + referer_query
-    if parsed is None or not ids:
-        message = _("Cochez au moins un signalement.") if not ids else next(iter(errors.values()))
-        return page(request, "reports/message.html", section="staff", status_code=400,
-                    title=_("Action groupée impossible"), message=message, back=back)
+    query = form.get("query")
+    query = query if isinstance(query, str) and not query.startswith(("/", "\\")) else ""
+    if not ids:
+        errors["ids"] = _("Cochez au moins un signalement.")
+    engine = request.app.state.engine
 
-    def work() -> tuple[int, list[str]]:
-        changed, problems = 0, []
-        with write_session(request.app.state.engine) as db:
-            for report in db.scalars(select(Report).where(Report.id.in_(ids[:200]))):  # type: ignore[attr-defined]
-                try:
-                    with db.begin_nested():
-                        rp.change_status(db, report, parsed.action, actor_id=user.id, note=parsed.note,  # type: ignore[union-attr]
-                                         reject_reason_id=parsed.reject_reason)
-                    changed += 1
-                except rp.ReportError as exc:
-                    problems.append(f"{rp.number(report)} : {exc.message}")
-        return changed, problems
+    def work() -> triage.BulkResult | Template:
+        problems = dict(errors)
+        if parsed is not None and not problems:
+            try:
+                with write_session(engine) as db:
+                    return triage.bulk_change(db, ids, parsed.action, actor_id=user.id,  # type: ignore[union-attr]
+                                              note=parsed.note, reject_reason_id=parsed.reject_reason,
+                                              expected_at=_pickup_at(parsed.expected_on))
+            except rp.ReportError as exc:
+                problems[exc.field] = exc.message
+            except ValueError:
+                problems["expected_on"] = _("Date invalide.")
+        with read_session(engine) as db:
+            return _board(request, db, dict(parse_qsl(query)), selected=ids, errors=problems, form=fields,
+                          status_code=400)
 
-    changed, problems = await anyio.to_thread.run_sync(work)
-    if problems and not changed:
-        return page(request, "reports/message.html", section="staff", status_code=400,
-                    title=_("Action groupée impossible"), message=" ".join(problems[:5]), back=back)
-    sep = "&" if "?" in back else "?"
-    return Redirect(f"{back}{sep}done={changed}", status_code=303)
+    result = await anyio.to_thread.run_sync(work)
+    if isinstance(result, Template):
+        return result
+    params = dict(parse_qsl(query))
+    params.update(done=str(len(result.changed)), action=parsed.action)  # type: ignore[union-attr]
+    if result.skipped:
+        params["skipped"] = triage.encode_skipped(result.skipped)
+    return Redirect("/staff/reports?" + urlencode(params), status_code=303)
 
 
 def _staff_page(request: Request[Any, Any, Any], db: Session, report: Report, *, errors: dict[str, str] | None = None,
-                status_code: int = 200) -> Template:
+                status_code: int = 200, form: dict[str, str] | None = None) -> Template:
     photos = rp.photos_of(db, [report.id]).get(report.id, [])  # type: ignore[list-item]
     reporter = None
     if report.reporter_id:
@@ -456,9 +487,10 @@ def _staff_page(request: Request[Any, Any, Any], db: Session, report: Report, *,
                 transitions=rp.TRANSITIONS[report.status], statuses=rp.STATUSES, categories=rp.CATEGORIES,
                 volumes=rp.VOLUMES, reasons=rp.reject_reasons(db), templates=rp.response_templates(db),
                 commune=db.get(Commune, report.commune_insee) if report.commune_insee else None,
-                nearby=rp.nearby(db, report.lat, report.lon, None, exclude=report.id, metres=250),
+                candidates=triage.duplicate_candidates(db, report) if report.status != "duplicate" else [],
                 duplicate_of=db.get(Report, report.duplicate_of_id) if report.duplicate_of_id else None,
-                number=rp.number, errors=errors or {}, **_tiles(request))
+                number=rp.number, errors=errors or {}, form=form or {}, pickup_date=rp.pickup_date_text,
+                **_tiles(request))
 
 
 @get("/staff/reports/{report_id:int}", opt=STAFF, sync_to_thread=True, name="staff_report")
@@ -473,6 +505,7 @@ class StatusForm(BaseModel):
     note: str = Field(default="", max_length=2000)
     reject_reason: int | None = None
     duplicate_of: str | None = Field(default=None, max_length=40)
+    duplicate_confirm: bool = False
     expected_on: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     template: int | None = None  # a response template, used when no message is written
 
@@ -499,13 +532,11 @@ async def staff_status(request: Request[Any, Any, Any], report_id: int) -> Redir
                     chosen = db.get(ResponseTemplate, parsed.template) if parsed.template else None
                     if not note.strip() and chosen is not None and chosen.active:
                         note = chosen.body
-                    expected = None
-                    if parsed.expected_on:
-                        day = datetime.fromisoformat(parsed.expected_on).date()
-                        expected = datetime.combine(day, time(9, 0), PARIS).astimezone(ZoneInfo("UTC"))
                     rp.change_status(db, report, parsed.status, actor_id=user.id, note=note,  # type: ignore[union-attr]
                                      reject_reason_id=parsed.reject_reason, duplicate_of=parsed.duplicate_of,
-                                     expected_at=expected, after_photo=photo_ok[0] if photo_ok else None,
+                                     duplicate_confirm=parsed.duplicate_confirm,
+                                     expected_at=_pickup_at(parsed.expected_on),
+                                     after_photo=photo_ok[0] if photo_ok else None,
                                      media_dir=settings.resolved_media_dir)
                 return None
             except rp.ReportError as exc:
@@ -513,7 +544,8 @@ async def staff_status(request: Request[Any, Any, Any], report_id: int) -> Redir
             except ValueError:
                 problems["expected_on"] = _("Date invalide.")
         with read_session(engine) as db:
-            return _staff_page(request, db, _get_report(db, report_id), errors=problems, status_code=400)
+            return _staff_page(request, db, _get_report(db, report_id), errors=problems, status_code=400,
+                               form=fields)
 
     result = await anyio.to_thread.run_sync(work)
     return result or Redirect(f"/staff/reports/{report_id}", status_code=303)

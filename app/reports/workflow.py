@@ -974,7 +974,7 @@ def load_demo(session: Session, rng: Any, media_dir: Path) -> str | None:
                 after = images.process(demo_photo(category, rng, after=True))
             event = change_status(
                 session, report, to, actor_id=agent.id, notify_people=False,
-                note={"confirmed": "Vu sur place, merci.", "scheduled": "Enlèvement prévu cette semaine.",
+                note={"confirmed": "Vu sur place, merci.", "scheduled": "Une équipe passera avec la benne.",
                       "resolved": "Le dépôt a été enlevé."}.get(to, ""),
                 reject_reason_id=reasons[index % len(reasons)].id if reasons else None,
                 duplicate_of=number(made[0]) if made else None,

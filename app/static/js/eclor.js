@@ -37,6 +37,76 @@
       window.location.assign(finalUrl || cfg.path);
     }
   });
+  // Errors where the eye is: the server puts an error summary (links to the fields) at the top of a
+  // form that came back with errors; here the first field in error gets the focus and scrolls into
+  // view. EclorForm.show() does the same for errors found on the phone (the report form).
+  function fieldFor(root, key) {
+    return root.querySelector("#" + CSS.escape(key)) || root.querySelector('[name="' + key.replace(/"/g, "") + '"]');
+  }
+  function reveal(el) {
+    var box = el.closest("fieldset, label, .step") || el;
+    if (el.type === "file" || el.offsetWidth < 2) { box = el.closest("fieldset") || el.parentElement || el; }
+    box.scrollIntoView({ block: "center" });
+    el.focus({ preventScroll: true });
+  }
+  function focusFirstError(root) {
+    var summary = root.querySelector(".error-summary");
+    if (!summary) return;
+    var first = root.querySelector("[aria-invalid=true]");
+    var link = summary.querySelector("a[href^='#']");
+    var target = first || (link && fieldFor(document, link.getAttribute("href").slice(1)));
+    if (target) { reveal(target); } else { summary.scrollIntoView({ block: "start" }); summary.focus({ preventScroll: true }); }
+  }
+  document.addEventListener("click", function (event) {
+    var a = event.target.closest && event.target.closest(".error-summary a[href^='#']");
+    if (!a) return;
+    var field = fieldFor(document, a.getAttribute("href").slice(1));
+    if (field) { event.preventDefault(); reveal(field); }
+  });
+  function say(el, text) { el.textContent = text; return el; }
+  window.EclorForm = {
+    /* errors: {field name: message}; targets: {error key: field id}; intro: the summary's title. */
+    show: function (form, errors, targets, intro) {
+      targets = targets || {};
+      var slot = document.getElementById("form-errors") || form;
+      form.querySelectorAll("[aria-invalid=true]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+      form.querySelectorAll(".field-error[data-client]").forEach(function (el) { el.remove(); });
+      form.querySelectorAll(".field-error").forEach(function (el) { el.textContent = ""; });
+      var keys = Object.keys(errors);
+      if (!keys.length) { slot.innerHTML = ""; return; }
+      var box = document.createElement("div");
+      box.className = "error-summary"; box.id = "error-summary"; box.tabIndex = -1;
+      box.setAttribute("role", "alert");
+      box.appendChild(say(document.createElement("h2"), intro || ""));
+      var ul = document.createElement("ul");
+      var first = null;
+      keys.forEach(function (key) {
+        var li = document.createElement("li");
+        var id = targets[key] || key;
+        var field = key === "__all__" ? null : fieldFor(form, id);
+        if (field) {
+          var a = say(document.createElement("a"), errors[key]);
+          a.href = "#" + (field.id || id);
+          li.appendChild(a);
+          field.setAttribute("aria-invalid", "true");
+          var existing = document.getElementById(key + "-error");
+          if (existing) { existing.textContent = errors[key]; } else {
+            var p = say(document.createElement("p"), errors[key]);
+            p.className = "field-error"; p.id = key + "-error"; p.setAttribute("data-client", "");
+            var anchor = field.closest("fieldset") ? field.closest("fieldset").querySelector("legend") : field;
+            anchor.insertAdjacentElement("afterend", p);
+          }
+          if (!first) { first = field; }
+        } else { say(li, errors[key]); }
+        ul.appendChild(li);
+      });
+      box.appendChild(ul);
+      slot.innerHTML = ""; slot.appendChild(box);
+      if (first) { reveal(first); } else { box.scrollIntoView({ block: "start" }); box.focus({ preventScroll: true }); }
+    },
+  };
+  document.addEventListener("DOMContentLoaded", function () { focusFirstError(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { focusFirstError(event.target || document); });
   // Online / offline banner.
   function setOnline() { document.documentElement.classList.toggle("is-offline", !navigator.onLine); }
   window.addEventListener("online", setOnline);

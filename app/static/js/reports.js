@@ -17,6 +17,7 @@
     tooMany: "At most {n} photos.",
     needPhoto: "Add at least one photo of the dump.",
     needCategory: "Choose the type of waste.",
+    notSent: "The report was not sent: correct what follows.",
     fromPhoto: "Place taken from the photo: check it on the map.",
     fromDevice: "Place taken from your position: check it on the map.",
     noPosition: "Your position is not available: place the marker on the map or choose the commune.",
@@ -33,6 +34,7 @@
     tooMany: "{n} photos au maximum.",
     needPhoto: "Ajoutez au moins une photo du dépôt.",
     needCategory: "Choisissez le type de déchets.",
+    notSent: "Le signalement n’a pas été envoyé : corrigez ce qui suit.",
     fromPhoto: "Lieu tiré de la photo : vérifiez-le sur la carte.",
     fromDevice: "Lieu tiré de votre position : vérifiez-le sur la carte.",
     noPosition: "Votre position n’est pas disponible : placez le repère sur la carte ou choisissez la commune.",
@@ -271,12 +273,20 @@
     form.addEventListener("eclor:place", lookNearby);
     form.addEventListener("change", function (e) { if (e.target.name === "category") { lookNearby(); } });
 
+    /* Errors go where the eye is: a summary at the top, the first field in error focused (js/eclor.js). */
+    function showErrors(errs) {
+      if (window.EclorForm) { window.EclorForm.show(form, errs, { place: "lat", category: "category-first" }, T.notSent); }
+      else { status(esc(errorsText({ errors: errs }))); }
+    }
     var busy = false;
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (busy) { return; }
-      if (!chosen.length) { status(esc(T.needPhoto)); return; }
-      if (!form.querySelector("[name=category]:checked")) { status(esc(T.needCategory)); return; }
+      var missing = {};
+      if (!chosen.length) { missing.photos = T.needPhoto; }
+      if (!form.querySelector("[name=category]:checked")) { missing.category = T.needCategory; }
+      if (Object.keys(missing).length) { showErrors(missing); return; }
+      showErrors({});
       busy = true;
       var button = form.querySelector("[type=submit]");
       button.disabled = true;
@@ -307,7 +317,9 @@
             });
           }
           if (resp.status === 400) {
-            return resp.json().catch(function () { return {}; }).then(function (data) { status(esc(errorsText(data))); });
+            return resp.json().catch(function () { return {}; }).then(function (data) {
+              showErrors((data && data.errors) || { __all__: T.retry });
+            });
           }
           if (resp.status === 401) { status(esc(T.login)); return; }
           return keep(T.retry);

@@ -6,7 +6,7 @@ Query: ``timerel`` (``before``, ``after``, ``between``), ``timeAt``, ``endTimeAt
 ``format=aggregatedValues`` (NGSI-LD 1.6+: each attribute carries
 ``{"type": "Property", "avg": [[value, startAt, endAt], ...]}``), ``lastN``.
 Without aggregation the instances are the stored hourly means (ranges up to 31 days) or daily means.
-Errors use NGSI-LD's ProblemDetails through ``app.ngsi_ld.NgsiError``.
+Errors use NGSI-LD's ProblemDetails through ``app.sensors.ngsi_ld.NgsiError``.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from litestar import Request
 from litestar.response import Template
 
 from app import i18n
+from app.sections import STAFF_LINKS
 from app.auth import current_user
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -44,6 +45,7 @@ def make_environment() -> Environment:
         static=static_url,
         locales=i18n.LOCALE_NAMES,
         version=VERSION,
+        staff_links=STAFF_LINKS,
     )
     env.filters["dt"] = format_datetime
     env.filters["d"] = format_date

@@ -323,6 +323,17 @@ def command_counts(session: Session, light_ids_query: Any = None, since: dt.date
 # --------------------------------------------------------------------------- alarms & offline
 
 
+def light_state(level: int | None, status: str, offline: bool) -> str:
+    """A light's state on the operations map: offline, fault, unknown, off, dimmed or on."""
+    if offline:
+        return "offline"
+    if status != "ok":
+        return "fault"
+    if level is None:
+        return "unknown"
+    return "off" if level == 0 else ("on" if level >= 100 else "dimmed")
+
+
 def raise_alarm(session: Session, device_id: str, kind: str, now: dt.datetime, device_kind: str = "light",
                 severity: str = "major") -> bool:
     """Open an alarm unless one of that kind is already open for the device."""

@@ -370,7 +370,9 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
         conn.execute(table.update().where(table.c.id == bindparam("b_id"), _state_in(table.c.state, OPEN_COMMAND_STATES))
                      .values(state=bindparam("b_state"), finished_at=bindparam("b_ts"),
                              actual_level=bindparam("b_level"), last_error=bindparam("b_error")), finished)
-    changes = [("lights", e["b_id"], "applied", {"level": e["b_level"], "reason": e["b_reason"]}) for e in effects]
+    changes = [("lights", e["b_id"], "applied", {"level": e["b_level"], "reason": e["b_reason"],
+                                                 "state": control.light_state(e["b_level"], "ok", False)})
+               for e in effects]
     failed_lights = {row.id: row.light_id for row in rows}
     changes += [("lights", failed_lights[f["b_id"]], "command_failed", {"state": f["b_state"], "error": f["b_error"]})
                 for f in finished if f["b_state"] != "applied"]
@@ -493,7 +495,8 @@ def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.date
         [{k: v for k, v in s.items() if k.startswith("b_")} for s in state.values()],
     )
     events.publish_many(session, [
-        ("lights", s["b_id"], "state", {"level": s["b_level"], "status": s["b_status"], "power_w": s["b_power"]})
+        ("lights", s["b_id"], "state", {"level": s["b_level"], "status": s["b_status"], "power_w": s["b_power"],
+                                        "state": control.light_state(s["b_level"], s["b_status"], False)})
         for s in state.values()
         if s["b_level"] != s["prev_level"] or s["b_status"] != s["prev_status"] or s["was_offline"]
     ])

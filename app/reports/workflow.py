@@ -309,7 +309,8 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
             if new.reporter_id:
                 session.add(ReportFollow(report_id=report.id, user_id=new.reporter_id))
             session.flush()
-            events.publish(session, "reports", str(report.id), "created", {"status": "new"})
+            events.publish(session, "reports", str(report.id), "created",
+                           {"status": "new", "category": report.category, "commune": report.commune_insee})
     except IntegrityError:
         # Another request with the same key won the race: answer its report.
         _delete_files((s for _p, s in stored), media_dir)

@@ -7,17 +7,23 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.exceptions import ValidationException
-from litestar.response import ServerSentEvent, ServerSentEventMessage
-from sqlmodel import Session
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
+from sqlmodel import Session, select
 
-from app import events, ngsi_temporal
-from app.sensors import ngsi_ld
+from app import domains_ops, events, ngsi_temporal
 from app.auth import PUBLIC, STAFF
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.lighting.control import territory_position
-from app.ops import history
+from app.models.territory import Territory
+from app.ops import centre, history
+from app.sections import staff_link
+from app.sensors import ngsi_ld
+from app.templating import page
+
+staff_link(5, "/staff/ops", "Centre des opérations",
+           "La carte en direct du territoire : éclairage, capteurs, signalements, alertes, covoiturage.")
 
 RETRY_MS = 2000
 
@@ -101,4 +107,64 @@ def ngsi_temporal_entity(request: Request[Any, Any, Any], db: Session, entity_id
         "link": f'<{context}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'})
 
 
-ROUTES = [ops_stream, ops_history_json, ops_history_csv, ops_history_svg, ngsi_temporal_entity]
+def _layers_meta() -> list[dict[str, Any]]:
+    return [{"name": layer.name, "title": _(layer.title), "style": layer.style,
+             "states": {k: _(v) for k, v in layer.states.items()}} for layer in domains_ops.LAYERS]
+
+
+@get("/staff/ops", opt=STAFF, sync_to_thread=True, name="ops_centre")
+def ops_centre(request: Request[Any, Any, Any], db: Session, open: str | None = None) -> Template:  # noqa: A002
+    """The operations centre: the full-screen live map, KPI tiles, the event feed and the side panel."""
+    settings = request.app.state.settings
+    territory = db.exec(select(Territory)).first()
+    return page(request, "ops/centre.html", section="staff", layers=_layers_meta(),
+                tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
+                centre=[territory.lat, territory.lon] if territory else [49.455, 5.95], open_feature=open or "")
+
+
+@get("/staff/ops/layers/{file:str}", opt=STAFF, sync_to_thread=True, name="ops_layer")
+def ops_layer(db: Session, file: str) -> Response[bytes]:
+    """One layer as a GeoJSON FeatureCollection (``/staff/ops/layers/lights.geojson``)."""
+    name = file.removesuffix(".geojson")
+    try:
+        if not file.endswith(".geojson"):
+            raise centre.UnknownLayer(file)
+        layer = centre.find(domains_ops.LAYERS, name)
+    except centre.UnknownLayer:
+        raise NotFoundException(_("Couche inconnue.")) from None
+    return Response(centre.geojson(layer, db, utcnow()), media_type="application/geo+json",
+                    headers={"cache-control": "no-store"})
+
+
+@get("/staff/ops/layers.json", opt=STAFF, sync_to_thread=True, name="ops_layers")
+def ops_layers() -> dict[str, Any]:
+    """The layers the centre offers: name, title, style, states and their labels."""
+    return {"layers": _layers_meta()}
+
+
+@get("/staff/ops/kpis.json", opt=STAFF, sync_to_thread=True, name="ops_kpis")
+def ops_kpis(db: Session) -> dict[str, Any]:
+    """Every KPI per commune, keyed by INSEE code."""
+    return centre.kpis(domains_ops.KPIS, db, utcnow())
+
+
+@get("/staff/ops/panel/{layer:str}/{feature_id:str}", opt=STAFF, sync_to_thread=True, name="ops_panel")
+def ops_panel(request: Request[Any, Any, Any], db: Session, layer: str, feature_id: str) -> Template:
+    """The side panel of one object: state, facts, history chart, actions (an HTML fragment)."""
+    now = utcnow()
+    if layer == "communes":
+        found = centre.commune_panel(db, feature_id, centre.kpis(domains_ops.KPIS, db, now),
+                                     domains_ops.COMMUNE_ACTIONS)
+    else:
+        try:
+            found = centre.panel(centre.find(domains_ops.LAYERS, layer), db, feature_id, now,
+                                 domains_ops.COMMUNE_ACTIONS)
+        except centre.UnknownLayer:
+            found = None
+    if found is None:
+        raise NotFoundException(_("Cet objet n'existe pas ou plus."))
+    return page(request, "ops/_panel.html", panel=found, layer=layer, feature_id=feature_id,
+                ranges=history.RANGE_LABELS, headers={"vary": "HX-Request"})
+
+
+ROUTES = [ops_centre, ops_layer, ops_layers, ops_kpis, ops_panel, ops_stream, ops_history_json, ops_history_csv, ops_history_svg, ngsi_temporal_entity]

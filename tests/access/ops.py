@@ -7,6 +7,7 @@ from typing import Any
 from app import timeseries
 from app.db import utcnow, write_session
 from tests.access import AccessContext, Row, roles_only, same_for_all
+from tests.lighting_helpers import seed_lights
 
 LIGHT = "urn:ngsi-ld:Streetlight:SL-T-0001"
 
@@ -23,9 +24,21 @@ def history(ctx: AccessContext) -> dict[str, Any]:
     return {}
 
 
+def fleet(ctx: AccessContext) -> dict[str, Any]:
+    return {"light_id": seed_lights(ctx.engine, 2)[0]}
+
+
 H = "?id=" + LIGHT + "&range=day"
+API = (303, 401)
 
 ROWS = [
+    Row("GET", "/staff/ops", staff_only(), setup=fleet),
+    Row("GET", "/staff/ops/layers/lights.geojson", roles_only(STAFF, 200, anonymous=API), setup=fleet,
+        route="/staff/ops/layers/{file:str}"),
+    Row("GET", "/staff/ops/layers.json", roles_only(STAFF, 200, anonymous=API)),
+    Row("GET", "/staff/ops/kpis.json", roles_only(STAFF, 200, anonymous=API), setup=fleet),
+    Row("GET", "/staff/ops/panel/lights/{light_id}", staff_only(), setup=fleet,
+        route="/staff/ops/panel/{layer:str}/{feature_id:str}"),
     Row("GET", "/staff/ops/history.json" + H, roles_only(STAFF, 200, anonymous=401), setup=history, route="/staff/ops/history.json"),
     Row("GET", "/staff/ops/history.csv" + H, staff_only(), setup=history, route="/staff/ops/history.csv"),
     Row("GET", "/staff/ops/history.svg" + H, staff_only(), setup=history, route="/staff/ops/history.svg"),

@@ -1,0 +1,72 @@
+"""Alerts in the operations centre: active alerts with their area, their side panel, the active alerts
+per commune, and the "publish an alert for this commune" action offered on every panel with a commune."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from app.alerts.publish import ALERT_TOPICS, TOPICS, unpack
+from app.i18n import gettext as _
+from app.models.push import Alert
+from app.models.territory import Commune
+from app.ops.contracts import Action, Field_, Kpi, Layer, Panel, area, circle
+
+N_ = str
+COMMUNE_RADIUS_M = 2500
+STATES = {"active": N_("En cours")}
+
+
+def _active(session: Session, now: dt.datetime) -> list[Alert]:
+    return list(session.scalars(select(Alert).where(
+        Alert.state == "active", Alert.msg_type != "Cancel",
+        or_(Alert.expires_at.is_(None), Alert.expires_at > now)).order_by(Alert.id)).all())  # type: ignore[union-attr,operator]
+
+
+def alerts_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
+    communes = {c.insee: c for c in session.scalars(select(Commune)).all()}
+    out = []
+    for alert in _active(session, now):
+        codes = unpack(alert.communes) or list(communes)
+        rings = [circle(communes[c].lon, communes[c].lat, COMMUNE_RADIUS_M) for c in codes if c in communes]
+        if rings:
+            out.append(area(str(alert.id), rings, kind="alert", state="active", label=alert.title,
+                            url=f"/staff/alerts/{alert.id}", topic=alert.topic, communes=codes))
+    return out
+
+
+def alert_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
+    alert = session.get(Alert, int(feature_id)) if feature_id.isdigit() else None
+    if alert is None:
+        return None
+    facts = [(_("Sujet"), _(TOPICS.get(alert.topic, alert.topic))), (_("Zone"), alert.area_desc or "—"),
+             (_("Texte"), alert.body[:300] or "—"), (_("Envoyée le"), alert.sent_at.strftime("%d/%m/%Y %H:%M"))]
+    codes = unpack(alert.communes)
+    return Panel(title=alert.title, state=alert.state, state_label=_(STATES.get(alert.state, alert.state)),
+                 facts=facts, link=f"/staff/alerts/{alert.id}", commune=codes[0] if len(codes) == 1 else None)
+
+
+def alert_for_commune(insee: str) -> Action:
+    topics = [(key, TOPICS[key]) for key in ALERT_TOPICS]
+    return Action(N_("Publier une alerte pour cette commune"), "/staff/alerts/new", [
+        Field_("title", N_("Titre"), "text"), Field_("body", N_("Texte"), "textarea"),
+        Field_("topic", N_("Sujet"), "select", "general", options=topics),
+        Field_("communes", "", "hidden", insee), Field_("do", "", "hidden", "send"),
+    ], N_("Alerte publiée."))
+
+
+def active_alerts_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
+    everyone = list(session.scalars(select(Commune.insee)).all())
+    out: dict[str, Any] = {}
+    for alert in _active(session, now):
+        for insee in unpack(alert.communes) or everyone:
+            out[insee] = out.get(insee, 0) + 1
+    return out
+
+
+OPS_LAYERS = [Layer("alerts", N_("Alertes en cours"), 40, alerts_layer, alert_panel, {"areas": True}, STATES)]
+OPS_KPIS = [Kpi("alerts_active", N_("Alertes en cours"), "", 50, active_alerts_kpi)]
+OPS_COMMUNE_ACTIONS = [alert_for_commune]

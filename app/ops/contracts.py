@@ -1,0 +1,114 @@
+"""What a domain contributes to the operations centre: layers, KPIs, side panels.
+
+A domain module exposes plain values, read by the registry (``app.domains_ops``):
+
+- ``OPS_LAYERS``: ``Layer(name, title, order, load, panel, style)``. ``load(session, now)`` returns
+  GeoJSON features built with ``point``/``line``/``area``: every feature has ``properties.kind``,
+  ``state``, ``label`` and ``url`` (and ``device_id`` for devices). ``panel(session, feature_id, now)``
+  returns a ``Panel`` (state, facts, history, actions) or None.
+- ``OPS_KPIS``: ``Kpi(name, title, unit, order, load)``; ``load(session, now)`` returns values keyed
+  by commune INSEE code.
+
+Changes reach the live map through ``app.events.publish(session, layer, feature_id, kind, payload)``
+with the layer's name. The centre (``app.ops.centre``) knows no domain by name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+Feature = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Field_:
+    name: str
+    label: str                     # French source string
+    kind: str = "number"           # number, text, textarea, select, hidden
+    value: str = ""
+    options: Sequence[tuple[str, str]] = ()  # (value, French label) for select
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A form the side panel shows; it posts to the domain's own staff URL (CSRF included)."""
+
+    label: str                     # French source string (the button)
+    url: str
+    fields: Sequence[Field_] = ()
+    done: str = ""                 # French source string shown once it is accepted
+
+
+@dataclass
+class Panel:
+    title: str
+    state: str                     # machine state, as on the map
+    state_label: str               # already translated
+    facts: list[tuple[str, str]] = field(default_factory=list)  # (translated label, value)
+    history: str | None = None     # the NGSI-LD URN of the entity whose measures are charted
+    actions: list[Action] = field(default_factory=list)
+    link: str | None = None        # the domain's full page
+    commune: str | None = None     # INSEE code
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    title: str                     # French source string
+    order: int
+    load: Callable[[Session, dt.datetime], list[Feature]]
+    panel: Callable[[Session, str, dt.datetime], Panel | None] | None = None
+    style: dict[str, Any] = field(default_factory=dict)  # colours per state, "many": canvas, "lines"...
+    states: dict[str, str] = field(default_factory=dict)  # state -> French label (legend)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    name: str
+    title: str                     # French source string
+    unit: str
+    order: int
+    load: Callable[[Session, dt.datetime], dict[str, Any]]
+
+
+def _round(value: float) -> float:
+    return round(value, 5)  # about a metre: enough for a map, and smaller to send
+
+
+def point(feature_id: str, lon: float, lat: float, *, kind: str, state: str, label: str, url: str,
+          **properties: Any) -> Feature:
+    return {"type": "Feature", "id": feature_id,
+            "geometry": {"type": "Point", "coordinates": [_round(lon), _round(lat)]},
+            "properties": {"kind": kind, "state": state, "label": label, "url": url, **properties}}
+
+
+def line(feature_id: str, coordinates: Sequence[tuple[float, float]], *, kind: str, state: str, label: str,
+         url: str, **properties: Any) -> Feature:
+    return {"type": "Feature", "id": feature_id,
+            "geometry": {"type": "LineString", "coordinates": [[_round(x), _round(y)] for x, y in coordinates]},
+            "properties": {"kind": kind, "state": state, "label": label, "url": url, **properties}}
+
+
+def circle(lon: float, lat: float, radius_m: float, steps: int = 24) -> list[list[float]]:
+    """A closed ring approximating a circle (for areas known by a centre and a radius)."""
+    ring = []
+    for i in range(steps + 1):
+        angle = 2 * math.pi * (i % steps) / steps
+        ring.append([_round(lon + radius_m / (111_320 * math.cos(math.radians(lat))) * math.cos(angle)),
+                     _round(lat + radius_m / 110_540 * math.sin(angle))])
+    return ring
+
+
+def area(feature_id: str, rings: Sequence[list[list[float]]], *, kind: str, state: str, label: str, url: str,
+         **properties: Any) -> Feature:
+    geometry = {"type": "MultiPolygon", "coordinates": [[ring] for ring in rings]}
+    return {"type": "Feature", "id": feature_id, "geometry": geometry,
+            "properties": {"kind": kind, "state": state, "label": label, "url": url, **properties}}

@@ -1,0 +1,74 @@
+"""Dump-site reports in the operations centre: the reports layer (by state), the side panel with the
+state change, and the KPIs per commune (open reports, median time to resolve)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.i18n import gettext as _
+from app.models.reports import Report
+from app.models.territory import Commune
+from app.ops.contracts import Action, Field_, Kpi, Layer, Panel, point
+from app.reports.workflow import CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, STATUSES, number
+
+N_ = str
+RECENTLY_CLOSED = dt.timedelta(days=30)
+
+
+def reports_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
+    """Open reports, and those closed in the last 30 days (hidden ones are not shown)."""
+    rows = session.execute(select(Report.id, Report.lon, Report.lat, Report.status, Report.category,
+                                  Report.commune_insee)
+                           .where(Report.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
+                                  | (Report.status.in_(CLOSED_STATUSES)  # type: ignore[attr-defined]
+                                     & (Report.updated_at >= now - RECENTLY_CLOSED)))
+                           .order_by(Report.id)).all()
+    labels = {key: _(label) for key, label in CATEGORIES.items()}
+    return [point(str(r.id), r.lon, r.lat, kind="report", state=r.status, label=labels.get(r.category, r.category),
+                  url=f"/staff/reports/{r.id}", commune=r.commune_insee) for r in rows]
+
+
+def report_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
+    report = session.get(Report, int(feature_id)) if feature_id.isdigit() else None
+    if report is None:
+        return None
+    commune = session.get(Commune, report.commune_insee) if report.commune_insee else None
+    facts = [(_("Numéro"), number(report)), (_("Catégorie"), _(CATEGORIES.get(report.category, report.category))),
+             (_("Commune"), commune.name if commune else "—"), (_("Lieu"), report.address or "—"),
+             (_("Description"), report.description[:300] or "—"),
+             (_("Reçu le"), report.created_at.strftime("%d/%m/%Y"))]
+    choices = [(key, label) for key, label in STATUSES.items() if key != report.status]
+    actions = [Action(N_("Changer l'état"), f"/staff/reports/{report.id}/status",
+                      [Field_("status", N_("Nouvel état"), "select", choices[0][0], options=choices),
+                       Field_("note", N_("Message au déclarant (facultatif)"), "textarea")],
+                      N_("État du signalement changé."))]
+    return Panel(title=number(report), state=report.status, state_label=_(STATUSES[report.status]), facts=facts,
+                 actions=actions, link=f"/staff/reports/{report.id}", commune=report.commune_insee)
+
+
+def open_reports_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
+    rows = session.execute(select(Report.commune_insee, func.count()).where(
+        Report.status.in_(OPEN_STATUSES)).group_by(Report.commune_insee)).all()  # type: ignore[attr-defined]
+    return {insee: count for insee, count in rows if insee}
+
+
+def resolve_time_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
+    """Median days from a report to its resolution, over the reports resolved in the last 90 days."""
+    rows = session.execute(select(Report.commune_insee, Report.created_at, Report.resolved_at).where(
+        Report.status == "resolved", Report.resolved_at >= now - dt.timedelta(days=90))).all()  # type: ignore[operator]
+    days: dict[str, list[float]] = {}
+    for insee, created, resolved in rows:
+        if insee and created and resolved:
+            days.setdefault(insee, []).append((resolved - created).total_seconds() / 86400)
+    return {insee: round(statistics.median(values), 1) for insee, values in days.items()}
+
+
+OPS_LAYERS = [Layer("reports", N_("Signalements"), 10, reports_layer, report_panel, {},
+                    {key: label for key, label in STATUSES.items() if key != "hidden"})]
+OPS_KPIS = [Kpi("reports_open", N_("Signalements ouverts"), "", 10, open_reports_kpi),
+            Kpi("reports_resolve_days", N_("Délai médian de résolution"), N_("jours"), 11, resolve_time_kpi)]

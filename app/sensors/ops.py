@@ -1,0 +1,123 @@
+"""Sensors in the operations centre: every sensor with its current value (air quality, border crossings'
+traffic, the waste centre's queue, fill levels), its side panel with history, and the KPIs per commune
+(air quality index, waiting time at the waste centre)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.i18n import gettext as _
+from app.lighting.control import territory_position
+from app.models.sensors import Sensor, WasteCentreEstimate
+from app.models.territory import Commune
+from app.sensors.ngsi_ld import SENSOR_TYPES, urn
+from app.ops.contracts import Kpi, Layer, Panel, point
+from app.sensors.measures import air_quality_index
+
+N_ = str
+KIND_LABELS = {"waste_centre": N_("Déchèterie"), "traffic": N_("Passage frontalier"),
+               "air_quality": N_("Qualité de l'air"), "fill_level": N_("Remplissage")}
+STATES = {"good": N_("Bon"), "fair": N_("Moyen"), "poor": N_("Dégradé"), "fluid": N_("Fluide"),
+          "dense": N_("Dense"), "congested": N_("Saturé"), "short": N_("Attente courte"),
+          "long": N_("Attente longue"), "full": N_("Plein"), "ok": N_("Normal"), "offline": N_("Hors ligne")}
+
+
+def _values(sensor: Any) -> dict[str, Any]:
+    try:
+        values = json.loads(sensor.last_values or "{}")
+    except ValueError:
+        return {}
+    return values if isinstance(values, dict) else {}
+
+
+def _waits(session: Session) -> dict[str, float | None]:
+    latest = select(WasteCentreEstimate.sensor_id, func.max(WasteCentreEstimate.ts).label("ts")) \
+        .group_by(WasteCentreEstimate.sensor_id).subquery()
+    rows = session.execute(select(WasteCentreEstimate.sensor_id, WasteCentreEstimate.wait_min).join(
+        latest, (latest.c.sensor_id == WasteCentreEstimate.sensor_id) & (latest.c.ts == WasteCentreEstimate.ts))).all()
+    return {sensor_id: wait for sensor_id, wait in rows}
+
+
+def reading(sensor: Any, values: dict[str, Any], wait: float | None, now: dt.datetime) -> tuple[str, Any, str]:
+    """(state, value, unit) of a sensor's current reading."""
+    stale = sensor.last_seen_at is None or sensor.last_seen_at < now - dt.timedelta(
+        seconds=sensor.reporting_period_s * 3)
+    if sensor.offline or stale:
+        return "offline", None, ""
+    if sensor.kind == "air_quality":
+        index = air_quality_index(values)
+        band = index[0] if index else 1
+        return ("good" if band <= 2 else "fair" if band <= 3 else "poor"), band, "IQA"
+    if sensor.kind == "traffic":
+        occupancy = values.get("occupancy")
+        state = "congested" if values.get("congested") else (
+            "dense" if isinstance(occupancy, int | float) and occupancy >= 0.25 else "fluid")
+        return state, values.get("intensity"), _("véhicules")
+    if sensor.kind == "waste_centre":
+        return ("long" if (wait or 0) >= 10 else "short"), None if wait is None else round(wait), "min"
+    level = values.get("fillingLevel")
+    if isinstance(level, int | float):
+        return ("full" if level >= 0.8 else "ok"), round(level * 100), "%"
+    return "ok", None, ""
+
+
+def sensors_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
+    waits = _waits(session)
+    out = []
+    for s in session.execute(select(Sensor.id, Sensor.kind, Sensor.name, Sensor.lon, Sensor.lat, Sensor.offline,
+                                    Sensor.last_seen_at, Sensor.reporting_period_s, Sensor.last_values,
+                                    Sensor.commune_insee).order_by(Sensor.id)).all():
+        if s.lat is None or s.lon is None:
+            continue
+        state, value, unit = reading(s, _values(s), waits.get(s.id), now)
+        out.append(point(s.id, s.lon, s.lat, kind="sensor", state=state, label=s.name,
+                         url=f"/staff/ops?open=sensors/{s.id}", device_id=s.id, sensor=s.kind, value=value,
+                         unit=unit, commune=s.commune_insee))
+    return out
+
+
+def sensor_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
+    sensor = session.get(Sensor, feature_id)
+    if sensor is None:
+        return None
+    values = _values(sensor)
+    state, value, unit = reading(sensor, values, _waits(session).get(sensor.id), now)
+    commune = session.get(Commune, sensor.commune_insee) if sensor.commune_insee else None
+    tz = territory_position(session).tz
+    facts = [(_("Type"), _(KIND_LABELS.get(sensor.kind, sensor.kind))), (_("Commune"), commune.name if commune else "—"),
+             (_("Valeur actuelle"), "—" if value is None else f"{value} {unit}".strip()),
+             (_("Dernières nouvelles"), sensor.last_seen_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+              if sensor.last_seen_at else "—")]
+    facts += [(name, str(v)) for name, v in values.items() if name != "ts"]
+    return Panel(title=sensor.name, state=state, state_label=_(STATES[state]), facts=facts,
+                 history=urn(SENSOR_TYPES.get(sensor.kind, "Device"), sensor.id),
+                 link="/waste-centre" if sensor.kind == "waste_centre" else None, commune=sensor.commune_insee)
+
+
+def air_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
+    """The worst European air quality index band (1 good … 6) measured in each commune."""
+    out: dict[str, Any] = {}
+    for sensor in session.scalars(select(Sensor).where(Sensor.kind == "air_quality")).all():
+        index = air_quality_index(_values(sensor))
+        if sensor.commune_insee and index:
+            out[sensor.commune_insee] = max(out.get(sensor.commune_insee, 0), index[0])
+    return out
+
+
+def wait_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
+    waits = _waits(session)
+    out: dict[str, Any] = {}
+    for sensor in session.scalars(select(Sensor).where(Sensor.kind == "waste_centre")).all():
+        if sensor.commune_insee and waits.get(sensor.id) is not None:
+            out[sensor.commune_insee] = round(waits[sensor.id] or 0)
+    return out
+
+
+OPS_LAYERS = [Layer("sensors", N_("Capteurs"), 30, sensors_layer, sensor_panel, {}, STATES)]
+OPS_KPIS = [Kpi("air_quality", N_("Qualité de l'air (indice européen)"), "", 40, air_kpi),
+            Kpi("waste_wait", N_("Attente à la déchèterie"), "min", 45, wait_kpi)]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from app import reports as rp
 from app.db import write_session
+from app.reports import workflow as rp
 from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -101,7 +101,7 @@ def test_a_long_status_badge_leaves_the_report_text_readable(live_server: Any, p
 @pytest.mark.parametrize("path", ["/reports/new", "/reports", "/carpool"])
 def test_pages_do_not_shift_while_they_load(live_server: Any, phone: Any, resident: Any, demo: None,
                                             path: str) -> None:
-    context, page, log = phone
+    context, page, _log = phone
     sign_in(context, live_server, resident)
     context.add_init_script(CLS_OBSERVER)
     # Lighthouse's mobile conditions: a slow 4G network and a 4× slower CPU, so that the first paint

@@ -18,19 +18,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("eclor.cli")
 
-# Subcommands added by domains: name -> (configure parser, run). Run returns an exit code.
-Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace, Settings], int]]
-COMMANDS: dict[str, tuple[str, Command]] = {}
-
-
-def command(name: str, help_text: str) -> Callable[[Command], Command]:
-    def register(cmd: Command) -> Command:
-        COMMANDS[name] = (help_text, cmd)
-        return cmd
-
-    return register
-
-
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     from app.db import make_engine
 
@@ -133,11 +120,13 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app import domains
     from app.demo import load_all
     from app.migrate import upgrade
 
     upgrade(settings.resolved_database_url)
-    said = load_all(_engine(settings), seed=args.seed)
+    domains.install()
+    said = load_all(_engine(settings), domains.demo_loaders(), seed=args.seed)
     for line in said:
         print(line)
     if not said:
@@ -202,12 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--password", default=None)
     pc.set_defaults(run=cmd_users)
 
-    import app.cli_commands  # noqa: F401  (registers the domains' commands)
+    from app import domains
 
-    for name, (help_text, (configure, run)) in sorted(COMMANDS.items()):
-        p = sub.add_parser(name, help=help_text)
-        configure(p)
-        p.set_defaults(run=run)
+    for cmd in domains.commands():
+        p = sub.add_parser(cmd.name, help=cmd.help)
+        cmd.configure(p)
+        p.set_defaults(run=cmd.run)
     return parser
 
 
@@ -223,8 +212,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run the imported module's main, so that domain commands registered on
-    # ``app.cli`` (not on ``__main__``) are found with ``python -m app.cli``.
-    from app.cli import main as _main
-
-    raise SystemExit(_main())
+    raise SystemExit(main())

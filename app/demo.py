@@ -1,15 +1,15 @@
 """``eclor demo``: believable demo content so a newcomer sees a living app.
 
-Each domain registers a loader with ``@demo_loader(order)``; loaders get a
-write session and must be idempotent (running ``eclor demo`` twice adds
+Each domain declares its loaders (:class:`app.interfaces.DemoLoader`) and
+``eclor demo`` runs those of ``app.domains``; loaders get a write session and
+must be idempotent (running ``eclor demo`` twice adds
 nothing the second time).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from app import auth
 from app.db import write_session
+from app.interfaces import DemoLoader
 from app.models.accounts import User
 
 DEMO_PASSWORD = "eclor-demo-2026"
@@ -33,26 +34,6 @@ DEMO_USERS = [
 ]
 
 
-@dataclass(frozen=True)
-class DemoLoader:
-    order: int
-    name: str
-    fn: Callable[[Session, random.Random], str | None]
-
-
-LOADERS: list[DemoLoader] = []
-
-
-def demo_loader(order: int) -> Callable[[Callable[[Session, random.Random], str | None]], Callable[[Session, random.Random], str | None]]:
-    def register(fn: Callable[[Session, random.Random], str | None]) -> Callable[[Session, random.Random], str | None]:
-        LOADERS[:] = [loader for loader in LOADERS if loader.name != fn.__module__ + "." + fn.__name__]
-        LOADERS.append(DemoLoader(order, fn.__module__ + "." + fn.__name__, fn))
-        LOADERS.sort(key=lambda loader: loader.order)
-        return fn
-
-    return register
-
-
 def demo_user(session: Session, email: str) -> User:
     user = session.scalars(select(User).where(User.email == email)).first()
     if user is None:
@@ -60,7 +41,6 @@ def demo_user(session: Session, email: str) -> User:
     return user
 
 
-@demo_loader(order=0)
 def load_users(session: Session, rng: random.Random) -> str | None:
     created = 0
     for email, role, name, insee in DEMO_USERS:
@@ -72,15 +52,13 @@ def load_users(session: Session, rng: random.Random) -> str | None:
     return f"{created} demo accounts (password: {DEMO_PASSWORD})" if created else None
 
 
-def load_all(engine: Engine, seed: int = 2026) -> list[str]:
-    """Run every registered loader, each in its own transaction; return what they said."""
-    import app.demo_loaders  # noqa: F401  (registers the domains' loaders)
-
+def load_all(engine: Engine, loaders: Iterable[DemoLoader], seed: int = 2026) -> list[str]:
+    """Run the loaders in order, each in its own transaction; return what they said."""
     said: list[str] = []
-    for loader in LOADERS:
+    for loader in sorted(loaders, key=lambda loader: loader.order):
         rng = random.Random(f"{seed}:{loader.name}")
         with write_session(engine) as session:
-            message = loader.fn(session, rng)
+            message = loader.load(session, rng)
         if message:
-            said.append(f"{loader.name.split('.')[-2]}: {message}")
+            said.append(f"{loader.name}: {message}")
     return said

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,17 +67,13 @@ class RetryLater(Exception):
 
 
 Handler = Callable[[JobContext, dict[str, Any]], Awaitable[None] | None]
+# Job kind -> the function that runs it; filled by ``app.domains.install`` from the domains' ``jobs``.
 HANDLERS: dict[str, Handler] = {}
 
 
-def job_handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that runs jobs of ``kind``."""
-
-    def register(fn: Handler) -> Handler:
-        HANDLERS[kind] = fn
-        return fn
-
-    return register
+def register(handlers: Mapping[str, Handler]) -> None:
+    """Add the functions that run jobs of the given kinds."""
+    HANDLERS.update(handlers)
 
 
 def enqueue(
@@ -265,5 +261,5 @@ __all__ = [
     "counts",
     "enqueue",
     "fail",
-    "job_handler",
+    "register",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.jobs import JobContext, enqueue, job_handler
+from app.jobs import JobContext, enqueue
 
 
 def send_mail(session: Session, to: str, subject: str, text: str, html: str | None = None,
@@ -52,7 +52,6 @@ def write_to_dir(msg: EmailMessage, mail_dir: Path) -> Path:
     return path
 
 
-@job_handler("mail.send")
 def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     settings = ctx.settings
     msg = build_message(settings.mail_from, payload)

@@ -17,12 +17,11 @@ from litestar.utils.sync import AsyncCallable
 from litestar.contrib.jinja import JinjaTemplateEngine
 from sqlalchemy.engine import Engine
 
-from app import events, logs
+from app import domains, events, logs
 from app.auth import PUBLIC, access_guard
 from app.db import make_engine
 from app.deps import provide_db
 from app.errors import handle_exception
-from app.routes import MODULES
 from app.settings import Settings, get_settings
 from app.templating import STATIC, make_environment
 from app.web import EclorMiddleware, GzipMiddleware
@@ -52,7 +51,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     engine = engine or make_engine(settings.resolved_database_url)
     logs.setup()
 
-    handlers: list[Any] = [route for module in MODULES for route in module.ROUTES]
+    domains.install()
+    handlers: list[Any] = domains.routes()
     handlers.append(
         create_static_files_router(
             path="/static",

@@ -1,21 +1,21 @@
 """Telling a person that something happened to them (their report, booking, order...).
 
 ``notify()`` queues one ``notify.user`` job per recipient in the caller's
-transaction. The job hands the message to every registered channel (Web Push
-registers one) and sends an e-mail when the message asks for one, or when no
+transaction. The job hands the message to every channel the domains declare (Web Push
+is one) and sends an e-mail when the message asks for one, or when no
 channel reached the person (no device subscribed), so every domain tells
 people through one path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
-from app.jobs import JobContext, enqueue, job_handler
+from app.jobs import JobContext, enqueue
 
 
 @dataclass(frozen=True)
@@ -31,17 +31,13 @@ class Message:
 
 
 Channel = Callable[[JobContext, Message], bool | None]  # True: the person was reached
+# Delivery channels besides e-mail (e.g. ``push``), filled by ``app.domains.install``.
 CHANNELS: dict[str, Channel] = {}
 
 
-def channel(name: str) -> Callable[[Channel], Channel]:
-    """Register a delivery channel besides e-mail (e.g. ``push``)."""
-
-    def register(fn: Channel) -> Channel:
-        CHANNELS[name] = fn
-        return fn
-
-    return register
+def install(channels: Mapping[str, Channel]) -> None:
+    CHANNELS.clear()
+    CHANNELS.update(channels)
 
 
 def notify(session: Session, user_ids: Iterable[int], *, topic: str, title: str, body: str, url: str,
@@ -53,7 +49,6 @@ def notify(session: Session, user_ids: Iterable[int], *, topic: str, title: str,
         enqueue(session, "notify.user", payload, dedupe_key=f"notify:{dedupe}:{uid}" if dedupe else None)
 
 
-@job_handler("notify.user")
 def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     from sqlalchemy.orm import Session as OrmSession
 

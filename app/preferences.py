@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app.alerts import publish as alerts
 from app.db import utcnow, write_session
 from app.i18n import gettext as _
-from app.jobs import JobContext, enqueue, job_handler
+from app.jobs import JobContext, enqueue
 from app.mail import send_mail
 from app.models.accounts import User
 from app.models.push import (
@@ -174,7 +174,6 @@ def send_digest(session: Session, user_id: int, base_url: str, now: datetime | N
     return len(items)
 
 
-@job_handler("notify.digest")
 def deliver_digest(ctx: JobContext, payload: dict[str, Any]) -> None:
     with write_session(ctx.engine) as session:
         send_digest(session, int(payload["user_id"]), ctx.settings.base_url)

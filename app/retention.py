@@ -11,7 +11,7 @@ what a batch removed from commands, deliveries and jobs is added to
 transaction. Expired sessions go at every run; e-mail files under
 ``var/mail`` after their period.
 
-The worker runs it (``retention_service`` in ``workers.runner.SERVICES``) every
+The worker runs it (``retention_service``, a core service in ``app.domains``) every
 ``retention_every_minutes``, then refreshes SQLite's planner statistics
 (``PRAGMA optimize``). ``run()`` is also what the tests and benchmarks call.
 """
@@ -207,13 +207,3 @@ async def retention_service(rt: Any) -> None:
         except TimeoutError:
             pass
 
-
-def register() -> None:
-    """Add retention to the worker's services (once)."""
-    from workers import runner
-
-    if retention_service not in runner.SERVICES:
-        runner.SERVICES.append(retention_service)
-
-
-register()

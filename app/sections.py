@@ -1,30 +1,19 @@
-"""Links that domains add to shared pages: the staff hub (/staff) and the account page (/me)."""
+"""Links that domains add to shared pages: the staff hub (/staff) and the account page (/me).
+
+Domains declare them as values (:class:`app.interfaces.Link`);
+``app.domains.install`` puts them here in order.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 
-
-@dataclass(frozen=True)
-class Link:
-    order: int
-    url: str
-    title: str        # French source string, translated at render time
-    description: str  # French source string
-    roles: tuple[str, ...] = ()  # empty: everyone who can see the page
-
+from app.interfaces import Link
 
 STAFF_LINKS: list[Link] = []
 ACCOUNT_LINKS: list[Link] = []
 
 
-def _add(registry: list[Link], link: Link) -> None:
-    registry[:] = sorted([l for l in registry if l.url != link.url] + [link], key=lambda l: l.order)
-
-
-def staff_link(order: int, url: str, title: str, description: str = "", roles: tuple[str, ...] = ()) -> None:
-    _add(STAFF_LINKS, Link(order, url, title, description, roles))
-
-
-def account_link(order: int, url: str, title: str, description: str = "", roles: tuple[str, ...] = ()) -> None:
-    _add(ACCOUNT_LINKS, Link(order, url, title, description, roles))
+def install(staff: Iterable[Link], account: Iterable[Link]) -> None:
+    STAFF_LINKS[:] = sorted(staff, key=lambda link: link.order)
+    ACCOUNT_LINKS[:] = sorted(account, key=lambda link: link.order)

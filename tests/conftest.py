@@ -29,6 +29,14 @@ SEED_TABLES = {"territories", "communes", "carpool_places", "alembic_version"}
 PERSONA_PASSWORD = "persona-password-2026"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def installed_domains() -> None:
+    """The domains' jobs, panels, links, privacy hooks and channels, as the app and the worker install them."""
+    from app import domains
+
+    domains.install()
+
+
 def using_postgres() -> bool:
     return PG_URL.startswith("postgresql")
 

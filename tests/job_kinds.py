@@ -1,4 +1,4 @@
-"""Job handlers used by the queue tests (registered only in test processes)."""
+"""Job handlers used by the queue tests (given to the job queue only in test processes)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import os
 import time
 from typing import Any
 
-from app.jobs import JobContext, job_handler
+from app import jobs
+from app.jobs import JobContext
 
 
 def _append(path: str, line: str) -> None:
@@ -17,22 +18,22 @@ def _append(path: str, line: str) -> None:
         os.close(fd)
 
 
-@job_handler("test.record")
 def record(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Write "job_id worker_id" to a shared file: how many times each job really ran."""
     time.sleep(payload.get("sleep", 0))
     _append(payload["file"], f"{ctx.job.id} {ctx.worker_id}\n")
 
 
-@job_handler("test.fail")
 def always_fail(ctx: JobContext, payload: dict[str, Any]) -> None:
     raise RuntimeError(f"boom on attempt {ctx.job.attempts}")
 
 
-@job_handler("test.hang")
 def hang(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Mark that the job started, then run far longer than the test waits (the worker is killed)."""
     _append(payload["file"], f"started {ctx.job.id} {ctx.worker_id}\n")
     if payload.get("hang_for_worker") == ctx.worker_id:
         time.sleep(3600)
     _append(payload["file"], f"finished {ctx.job.id} {ctx.worker_id}\n")
+
+
+jobs.register({"test.record": record, "test.fail": always_fail, "test.hang": hang})

@@ -319,11 +319,12 @@ def test_only_admins_reach_the_admin_page(staff, resident, client):
 
 
 def test_the_staff_hub_lists_staff_links_by_role(staff, admin, resident):
-    from app.sections import STAFF_LINKS, staff_link
+    from app.interfaces import Link
+    from app.sections import STAFF_LINKS
 
     saved = list(STAFF_LINKS)
     try:
-        staff_link(1, "/staff/test-tool", "Outil de test", "Pour les agents.")
+        STAFF_LINKS.insert(0, Link(1, "/staff/test-tool", "Outil de test", "Pour les agents."))
         assert "Outil de test" in staff.client.get("/staff").text
         assert "Comptes et rôles" not in staff.client.get("/staff").text
         assert "Comptes et rôles" in admin.client.get("/staff").text

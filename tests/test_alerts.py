@@ -272,10 +272,11 @@ def test_the_home_page_shows_the_alerts_for_the_persons_commune(staff, resident,
 
 
 def test_eclor_alert_publishes_through_the_same_path(settings, engine, capsys):
-    from app.cli import COMMANDS, build_parser
+    from app import domains
+    from app.cli import build_parser
 
     parser = build_parser()
-    run = COMMANDS["alert"][1][1]
+    (run,) = [c.run for c in domains.commands() if c.name == "alert"]
     args = parser.parse_args(["alert", "--topic", "waste_centre", "--title", "Déchèterie calme",
                               "--body", "Moins de 5 minutes d’attente.", "--commune", "57038",
                               "--urgency", "low", "--ttl", "7200"])
@@ -295,19 +296,19 @@ def test_eclor_alert_publishes_through_the_same_path(settings, engine, capsys):
 def test_the_demo_loader_adds_current_and_past_alerts_once(engine):
     import random
 
-    from app.demo import LOADERS
+    from app import domains
 
-    (loader,) = [item for item in LOADERS if item.name == "app.alerts.publish.load_alerts"]
+    (loader,) = [item for item in domains.demo_loaders() if item.name == "alerts"]
     assert loader.order == 50
     with write_session(engine) as session:
-        assert "alerts" in (loader.fn(session, random.Random(1)) or "")
+        assert "alerts" in (loader.load(session, random.Random(1)) or "")
     with write_session(engine) as session:
         titles = [a.title for a in alerts.active_alerts(session)]
         assert any("frontière" in t for t in titles) and any("Déchèterie" in t for t in titles)
         total = session.scalar(select(func.count()).select_from(Alert))
         assert session.scalar(select(func.count()).select_from(Alert).where(Alert.msg_type == "Cancel")) == 1
     with write_session(engine) as session:
-        assert loader.fn(session, random.Random(1)) is None
+        assert loader.load(session, random.Random(1)) is None
     assert count(engine) == total
 
 

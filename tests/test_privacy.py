@@ -24,22 +24,22 @@ from tests.conftest import PERSONA_PASSWORD, EclorClient
 
 @pytest.fixture
 def photo_domain(settings) -> Any:  # type: ignore[no-untyped-def]
-    """A domain that keeps a photo per person, registered the way real domains are."""
+    """A domain that keeps a photo per person, handed to privacy the way ``app.domains.install`` does."""
     media: Path = settings.resolved_media_dir
     saved = dict(privacy.EXPORTERS), dict(privacy.ERASERS)
 
     def path_of(user_id: int) -> Path:
         return media / "test-photos" / f"{user_id}.jpg"
 
-    @privacy.privacy_exporter("zz_photos")
     def export(session, user_id, media_dir):  # type: ignore[no-untyped-def]
         p = path_of(user_id)
         return ({"photos": [p.name]} if p.exists() else {"photos": []}), ([p] if p.exists() else [])
 
-    @privacy.privacy_eraser("zz_photos")
     def erase(session, user_id, media_dir):  # type: ignore[no-untyped-def]
         p = path_of(user_id)
         return [p] if p.exists() else []
+
+    privacy.EXPORTERS["zz_photos"], privacy.ERASERS["zz_photos"] = export, erase
 
     def add(user_id: int) -> Path:
         p = path_of(user_id)

@@ -170,10 +170,9 @@ def test_a_person_keeps_at_most_twenty_devices(resident, engine):
 
 
 def test_eclor_vapid_creates_the_key_pair_once_and_prints_the_public_key(settings, capsys):
-    from app.cli import COMMANDS, build_parser
+    from app import domains
 
-    build_parser()
-    run = COMMANDS["vapid"][1][1]
+    (run,) = [c.run for c in domains.commands() if c.name == "vapid"]
     assert run(argparse.Namespace(), settings) == 0
     public = capsys.readouterr().out.strip()
     key_file = Path(settings.var_dir) / "vapid_private_key"

@@ -158,7 +158,6 @@ def test_the_roll_up_drops_old_readings_in_bounded_steps_and_keeps_their_days(en
 
 
 def test_the_worker_runs_retention_beside_its_claim_loop():
-    from workers import runner
+    from app import domains
 
-    runner.load_handlers()
-    assert retention.retention_service in runner.SERVICES
+    assert retention.retention_service in domains.services()

@@ -16,20 +16,16 @@ import os
 import signal
 import socket
 import traceback
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from app import jobs
+from app import domains, jobs
 from app.settings import Settings
 
 log = logging.getLogger("eclor.worker")
 
-Service = Callable[["WorkerRuntime"], Awaitable[None]]
-# Long-running tasks started with every worker (e.g. the MQTT relay).
-SERVICES: list[Service] = []
 
 
 @dataclass
@@ -46,8 +42,8 @@ def default_worker_id() -> str:
 
 
 def load_handlers() -> None:
-    """Import the modules that register job handlers."""
-    import workers.handlers  # noqa: F401
+    """Give the job queue the domains' job handlers (``app.domains``)."""
+    domains.install()
 
 
 async def _run_job(rt: WorkerRuntime, job: jobs.ClaimedJob) -> None:
@@ -106,7 +102,7 @@ async def run(
                 loop.add_signal_handler(sig, rt.stop.set)
             except (NotImplementedError, RuntimeError):  # not the main thread
                 pass
-    service_tasks = [asyncio.create_task(svc(rt)) for svc in SERVICES] if services and not once else []
+    service_tasks = [asyncio.create_task(svc(rt)) for svc in domains.services()] if services and not once else []
     running: set[asyncio.Task[None]] = set()
     ran = 0
     log.info("worker started", extra={"worker_id": rt.worker_id, "once": once})

@@ -30,7 +30,6 @@ from app.db import utcnow
 from app.mail import send_mail
 from app.models.accounts import ROLES, Identity, OIDCLogin, PasswordReset, User, WebSession
 from app.models.jobs import Job
-from app.privacy import privacy_eraser, privacy_exporter
 
 log = logging.getLogger("eclor.accounts")
 
@@ -99,7 +98,6 @@ def change_role(session: Session, user: User, role: str) -> None:
 
 # --- privacy: export and deletion -------------------------------------------------------------
 
-@privacy_exporter("account")
 def export_account(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     user = session.get(User, user_id)
     if user is None:
@@ -129,7 +127,6 @@ def export_account(session: Session, user_id: int, media_dir: Path) -> tuple[Any
     }, []
 
 
-@privacy_eraser("account")
 def erase_account_rows(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Sign-in data and queued work that name the person (the user row goes last, in delete_account)."""
     user = session.get(User, user_id)

@@ -60,12 +60,11 @@ from app.alerts import cap
 from app import push as webpush
 from app.db import utcnow, write_session
 from app.i18n import gettext as _
-from app.jobs import JobContext, RetryLater, enqueue, job_handler
+from app.jobs import JobContext, RetryLater, enqueue
+from app.notify import Message
 from app.models.accounts import User
 from app.models.push import (
     Alert,
-    NotificationDigestItem,
-    NotificationPreferences,
     PushDelivery,
     PushSubscription,
 )
@@ -957,7 +956,6 @@ def _email_alert(ctx: JobContext, alert_id: int) -> None:
             preferences.email_alert(session, alert, ctx.settings.base_url)
 
 
-@job_handler("push.alert")
 async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Fan an alert out to its subscriptions (the ``push.alert`` job)."""
     planned = await asyncio.to_thread(_alert_outgoing, ctx.engine, int(payload["alert_id"]))
@@ -969,7 +967,6 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     await asyncio.to_thread(_finish_alert, ctx.engine, int(payload["alert_id"]))
 
 
-@job_handler("push.user")
 async def deliver_personal(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Send a personal notification to the person's devices that chose its topic (``push.user``)."""
     key = f"user:{ctx.job.id}"
@@ -1001,32 +998,25 @@ async def deliver_personal(ctx: JobContext, payload: dict[str, Any]) -> None:
     await send_outgoing(ctx, out)
 
 
-def _register_channel() -> None:
-    from app.notify import Message, channel
+def push_channel(ctx: JobContext, message: Message) -> bool:
+    """Hand a personal notification to the ``push.user`` job (once per notification job).
 
-    @channel("push")
-    def push_channel(ctx: JobContext, message: Message) -> bool:
-        """Hand a personal notification to the ``push.user`` job (once per notification job).
-
-        Returns whether the person has a device for the topic (else ``app.notify`` falls back to e-mail).
-        """
-        if message.topic not in TOPICS:
+    Returns whether the person has a device for the topic (else ``app.notify`` falls back to e-mail).
+    """
+    if message.topic not in TOPICS:
+        return False
+    with write_session(ctx.engine) as session:
+        has_device = session.scalar(select(func.count()).select_from(PushSubscription).where(
+            PushSubscription.user_id == message.user_id,
+            PushSubscription.topics.like(f"%,{message.topic},%")))  # type: ignore[attr-defined]
+        if not has_device:
             return False
-        with write_session(ctx.engine) as session:
-            has_device = session.scalar(select(func.count()).select_from(PushSubscription).where(
-                PushSubscription.user_id == message.user_id,
-                PushSubscription.topics.like(f"%,{message.topic},%")))  # type: ignore[attr-defined]
-            if not has_device:
-                return False
-            enqueue(session, "push.user", {
-                "user_id": message.user_id, "topic": message.topic, "title": message.title,
-                "body": message.body, "url": message.url, "urgency": message.urgency, "ttl_s": message.ttl_s,
-                "queued_at": utcnow().isoformat(),
-            }, dedupe_key=f"push.user:{ctx.job.id}", max_attempts=20)
-        return True
-
-
-_register_channel()
+        enqueue(session, "push.user", {
+            "user_id": message.user_id, "topic": message.topic, "title": message.title,
+            "body": message.body, "url": message.url, "urgency": message.urgency, "ttl_s": message.ttl_s,
+            "queued_at": utcnow().isoformat(),
+        }, dedupe_key=f"push.user:{ctx.job.id}", max_attempts=20)
+    return True
 
 
 def delivery_counts(session: Session, alert_id: int) -> dict[str, int]:
@@ -1035,173 +1025,10 @@ def delivery_counts(session: Session, alert_id: int) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
-# --- home panel, privacy, demo, command line ----------------------------------------------------
-
-def _register_hooks() -> None:
-    from app.home import home_panel
-    from app.privacy import privacy_eraser, privacy_exporter
-    from app.sections import account_link, staff_link
-
-    @home_panel("alerts", order=10, template="alerts/_home_panel.html")
-    def alerts_panel(session: Session, user: Any) -> dict[str, Any] | None:
-        commune = None
-        if user is not None:
-            commune = session.scalar(select(User.commune_insee).where(User.id == user.id))
-        alerts = active_alerts(session, commune=commune, limit=3)
-        return {"alerts": alerts, "commune": commune, "topics": TOPICS}
-
-    @privacy_exporter("push")
-    def export_push(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
-        subs = session.scalars(select(PushSubscription).where(PushSubscription.user_id == user_id)
-                               .order_by(PushSubscription.id)).all()
-        out = []
-        for sub in subs:
-            deliveries = session.execute(
-                select(PushDelivery.message_key, PushDelivery.alert_id, PushDelivery.status, PushDelivery.sent_at,
-                       PushDelivery.finished_at).where(PushDelivery.subscription_id == sub.id)
-                .order_by(PushDelivery.id)).all()
-            out.append({
-                "device": sub.device, "endpoint": sub.endpoint, "topics": unpack(sub.topics),
-                "communes": unpack(sub.communes), "quiet_hours": [format_minutes(sub.quiet_start),
-                                                                  format_minutes(sub.quiet_end)]
-                if sub.quiet_start is not None else None,
-                "created_at": sub.created_at.isoformat(),
-                "last_success_at": sub.last_success_at.isoformat() if sub.last_success_at else None,
-                "deliveries": [{"message": d.message_key, "alert_id": d.alert_id, "status": d.status,
-                                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
-                                "finished_at": d.finished_at.isoformat() if d.finished_at else None}
-                               for d in deliveries],
-            })
-        from app import preferences
-
-        choices = preferences.load(session, user_id)
-        return {"preferences": {"topics": choices.topics, "communes": choices.communes,
-                                "quiet_hours": [format_minutes(choices.quiet_start), format_minutes(choices.quiet_end)]
-                                if choices.quiet_start is not None else None, "email": choices.email_mode},
-                "subscriptions": out}, []
-
-    @privacy_eraser("push")
-    def erase_push(session: Session, user_id: int, media_dir: Path) -> list[Path]:
-        subs = select(PushSubscription.id).where(PushSubscription.user_id == user_id)
-        session.execute(delete(PushDelivery).where(PushDelivery.subscription_id.in_(subs.scalar_subquery())))  # type: ignore[union-attr]
-        session.execute(delete(PushSubscription).where(PushSubscription.user_id == user_id))
-        session.execute(delete(NotificationDigestItem).where(NotificationDigestItem.user_id == user_id))
-        session.execute(delete(NotificationPreferences).where(NotificationPreferences.user_id == user_id))
-        session.execute(update(Alert).where(Alert.created_by == user_id).values(created_by=None))
-        return []
-
-    staff_link(30, "/staff/alerts", "Alertes", "Écrire, envoyer, mettre à jour ou lever une alerte ; importer un message CAP.")
-    account_link(20, "/me/push", "Notifications", "Sujets, communes, heures calmes et appareils abonnés.")
-
-
-_register_hooks()
-
-
-def _register_cli() -> None:
-    import argparse
-    import sys
-
-    from app.cli import command
-
-    def configure_vapid(parser: argparse.ArgumentParser) -> None:
-        parser.description = ("Create the VAPID key pair once (under var/, unless ECLOR_VAPID_PRIVATE_KEY is set) "
-                              "and print the public key (the browsers' applicationServerKey).")
-
-    def run_vapid(args: argparse.Namespace, settings: Any) -> int:
-        existed = vapid_private_key(settings) is not None
-        private = vapid_private_key(settings, create=True)
-        try:
-            public = webpush.application_server_key(private or "")
-        except webpush.InvalidVapidConfig as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        where = "ECLOR_VAPID_PRIVATE_KEY" if settings.vapid_private_key else str(vapid_key_file(settings))
-        print(public)
-        print(f"private key {'kept' if existed else 'created'}: {where}", file=sys.stderr)
-        try:
-            webpush.validate_vapid_subject(settings.vapid_subject)
-        except webpush.InvalidVapidConfig as exc:
-            print(f"warning: {exc}", file=sys.stderr)
-        return 0
-
-    def configure_alert(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--topic", required=True, choices=sorted(TOPICS))
-        parser.add_argument("--title", required=True)
-        parser.add_argument("--body", default="")
-        parser.add_argument("--commune", action="append", default=[], metavar="INSEE",
-                            help="a commune's INSEE code (repeat it); none: the whole territory")
-        parser.add_argument("--urgency", default="normal", choices=sorted(URGENCIES))
-        parser.add_argument("--ttl", type=int, default=None, metavar="S", help="validity in seconds (default 24 h)")
-        parser.add_argument("--link", default="", help="https:// address or an Eclor path (/waste-centre)")
-
-    def run_alert(args: argparse.Namespace, settings: Any) -> int:
-        from app.db import make_engine
-
-        engine = make_engine(settings.resolved_database_url)
-        try:
-            with write_session(engine) as session:
-                data = clean_input(session, title=args.title, body=args.body, topic=args.topic,
-                                   communes=args.commune, urgency=args.urgency, link=args.link, ttl_s=args.ttl)
-                alert = publish(session, data, source="cli", sender=cap_sender(settings))
-                where = alert.area_desc
-        except AlertError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            return 2
-        finally:
-            engine.dispose()
-        print(f"alert {alert.id} published ({where}); the worker sends it")
-        return 0
-
-    command("vapid", "create the VAPID key pair if missing and print the public key")((configure_vapid, run_vapid))
-    command("alert", "publish an alert (same path as the staff form)")((configure_alert, run_alert))
-
-
-_register_cli()
-
-
-def _register_demo() -> None:
-    import random
-
-    from app.demo import demo_loader
-
-    @demo_loader(order=50)
-    def load_alerts(session: Session, rng: random.Random) -> str | None:
-        if session.scalars(select(Alert.id).where(Alert.source == "demo")).first() is not None:
-            return None
-        now = utcnow()
-        sender = "eclor@demo.eclor"
-        made = 0
-
-        def one(title: str, body: str, topic: str, communes: list[str], urgency: str, sent: datetime,
-                hours: float, link: str = "") -> Alert:
-            nonlocal made
-            made += 1
-            data = AlertInput(title=title, body=body, topic=topic, communes=communes, urgency=urgency, link=link,
-                              expires_at=sent + timedelta(hours=hours))
-            return publish(session, data, source="demo", sender=sender, now=sent)
-
-        old = one("Neige et verglas sur l’A30", "Chaussée glissante entre Aumetz et Boulange ; les saleuses "
-                  "sont passées à 5 h. Prudence dans la descente vers Thionville.", "road_safety", [], "high",
-                  now - timedelta(days=3), 12)
-        update_ = amend(session, old, AlertInput(
-            title="Neige sur l’A30 : circulation difficile", body="Le dégagement se poursuit ; une voie est "
-            "ouverte dans chaque sens. Évitez l’A30 entre 7 h et 9 h si vous le pouvez.", topic="road_safety",
-            communes=[], urgency="high", expires_at=now - timedelta(days=3) + timedelta(hours=14)),
-            source="demo", sender=sender, now=now - timedelta(days=3) + timedelta(hours=2))
-        amend(session, update_, None, source="demo", sender=sender, note="Routes dégagées, l’alerte est levée.",
-              now=now - timedelta(days=3) + timedelta(hours=8))
-        made += 2
-        one("Passage frontière saturé à Audun-le-Tiche", "Bouchon de 3 km vers Esch-sur-Alzette depuis 6 h 40 "
-            "(accident sur la N4 côté luxembourgeois). Passez par Russange ou Rédange.", "traffic",
-            ["57038", "57602", "57565"], "normal", now - timedelta(minutes=25), 3, "/carpool")
-        one("Déchèterie calme en ce moment", "Moins de 5 minutes d’attente jusqu’à 17 h : c’est le bon moment "
-            "pour déposer vos encombrants.", "waste_centre", [], "low", now - timedelta(minutes=10), 2,
-            "/waste-centre")
-        one("Vigilance orange vent violent", "Rafales jusqu’à 100 km/h attendues cette nuit. Rentrez le mobilier "
-            "de jardin et évitez les abords des bois.", "weather", [], "normal", now - timedelta(hours=1), 18)
-        one("Coupure d’eau rue de la Gare", "Travaux sur le réseau : eau coupée de 9 h à 12 h.", "general",
-            ["54580"], "low", now - timedelta(days=6), 6)
-        return f"{made} alerts (current and past, with an update and a cancellation)"
-
-
-_register_demo()
+def home_panel(session: Session, user: Any) -> dict[str, Any] | None:
+    """The home page's alerts panel: the current alerts of the person's commune (or all)."""
+    commune = None
+    if user is not None:
+        commune = session.scalar(select(User.commune_insee).where(User.id == user.id))
+    alerts = active_alerts(session, commune=commune, limit=3)
+    return {"alerts": alerts, "commune": commune, "topics": TOPICS}

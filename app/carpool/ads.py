@@ -61,9 +61,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.db import utcnow
-from app.demo import demo_loader
 from app.i18n import gettext as _
-from app.jobs import JobContext, enqueue, job_handler
+from app.jobs import JobContext, enqueue
 from app.models.accounts import User
 from app.models.carpool import (
     CarpoolAd,
@@ -78,7 +77,6 @@ from app.models.carpool import (
 )
 from app.models.territory import Commune
 from app.notify import notify
-from app.privacy import privacy_eraser, privacy_exporter
 
 PARIS = ZoneInfo("Europe/Paris")
 EARTH_RADIUS_M = 6_371_000.0
@@ -835,7 +833,6 @@ def schedule_reminder(session: Session, booking: CarpoolBooking, ad: CarpoolAd, 
             run_at=dep - REMINDER_BEFORE, dedupe_key=f"carpool-reminder:{booking.id}:{dep.isoformat()}")
 
 
-@job_handler("carpool.reminder")
 def send_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
     from app.db import write_session
 
@@ -899,7 +896,6 @@ def alert_new_ad(session: Session, ad: CarpoolAd) -> int:
     return told
 
 
-@job_handler("carpool.alerts")
 def run_alerts(ctx: JobContext, payload: dict[str, Any]) -> None:
     from app.db import write_session
 
@@ -1144,7 +1140,6 @@ def _row(obj: Any) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, (datetime, date)) else v) for k, v in obj.model_dump().items()}
 
 
-@privacy_exporter("carpool")
 def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     from app import images
 
@@ -1176,7 +1171,6 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
     return data, files
 
 
-@privacy_eraser("carpool")
 def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Cancel the person's open bookings (seats go back, the other party is told), then delete their rows."""
     from app import images
@@ -1244,7 +1238,6 @@ DEMO_COMMUTES = [
 ]
 
 
-@demo_loader(order=60)
 def load_demo(session: Session, rng: Any) -> str | None:
     from app import auth
     from app.demo import DEMO_PASSWORD, demo_user

@@ -9,7 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from app.cli import _engine, command
+from app.db import make_engine
+from app.interfaces import Command
 from app.settings import Settings
 
 
@@ -34,7 +35,7 @@ def _run_lights(args: argparse.Namespace, settings: Settings) -> int:
     from app.lighting.programs import LightingError
     from app.lighting.inventory import InventoryError, import_inventory
 
-    engine = _engine(settings)
+    engine = make_engine(settings.resolved_database_url)
     try:
         with write_session(engine) as session:
             if args.lights_action == "import":
@@ -62,8 +63,6 @@ def _run_lights(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-command("lights", "public lighting: overrides, back to program, inventory import")((_configure_lights, _run_lights))
-
 
 def _configure_fleet(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--period", type=float, default=60.0, help="light telemetry period, seconds")
@@ -81,7 +80,7 @@ def _run_fleet(args: argparse.Namespace, settings: Settings) -> int:
     from app.lighting.fleet import load_inventory, play
 
     logs.setup()
-    inventory = load_inventory(_engine(settings))
+    inventory = load_inventory(make_engine(settings.resolved_database_url))
     if not inventory.light_count and not inventory.sensors:
         print("no lights or sensors in the inventory: run `eclor demo` or `eclor lights import FILE`",
               file=sys.stderr)
@@ -106,5 +105,9 @@ def _run_fleet(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-command("fleet", "simulate the inventory's lights and sensors over MQTT (demo, tests, benchmarks)")(
-    (_configure_fleet, _run_fleet))
+COMMANDS = (
+    Command("lights", "public lighting: overrides, back to program, inventory import", _configure_lights,
+            _run_lights),
+    Command("fleet", "simulate the inventory's lights and sensors over MQTT (demo, tests, benchmarks)",
+            _configure_fleet, _run_fleet),
+)

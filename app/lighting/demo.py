@@ -20,7 +20,6 @@ from sqlmodel import Session
 
 from app.lighting import programs as lighting
 from app.db import utcnow
-from app.demo import demo_loader
 from app.lighting.control import territory_position, upsert
 from app.models.lighting import (
     LightCabinet,
@@ -78,7 +77,6 @@ def _program_row(name: str, pairs: list[tuple[str, int]], **options: object) -> 
     return LightProgram(name=name, definition=json.dumps(program.to_dict()))
 
 
-@demo_loader(order=30)
 def load_lighting(session: Session, rng: random.Random) -> str | None:
     if session.scalars(select(Streetlight.id)).first() is not None:
         return None

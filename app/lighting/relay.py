@@ -1,6 +1,6 @@
 """The lighting relay: the worker service that talks to the territory's devices.
 
-It runs beside the job claim loop of ``eclor worker`` (``workers.runner.SERVICES``)
+It runs beside the job claim loop of ``eclor worker`` (a service of the lighting domain in ``app.domains``)
 and does four things:
 
 * **dispatch**: claims due commands from ``light_commands`` (several workers can
@@ -681,7 +681,7 @@ def mqtt_relay(engine: Engine, url: str, prefix: str, *, worker_id: str,
 
 
 async def relay_service(rt: Any) -> None:
-    """The worker service (``workers.runner.SERVICES``): the MQTT relay for this worker."""
+    """The worker service (a service of the lighting domain in ``app.domains``): the MQTT relay for this worker."""
     settings = rt.settings
     url = settings.mqtt_url or f"mqtt://127.0.0.1:{settings.mqtt_embedded_port}"
     relay = mqtt_relay(rt.engine, url, settings.mqtt_prefix, worker_id=rt.worker_id,
@@ -689,13 +689,3 @@ async def relay_service(rt: Any) -> None:
     rt.state["lighting_relay"] = relay
     await relay.run(rt.stop)
 
-
-def register() -> None:
-    """Add the relay to the worker's services (once)."""
-    from workers import runner
-
-    if relay_service not in runner.SERVICES:
-        runner.SERVICES.append(relay_service)
-
-
-register()

@@ -24,10 +24,3 @@ async def snapshot_service(rt: Any) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(rt.stop.wait(), timeout=period)
 
-
-def register() -> None:
-    """Add the snapshot service to the worker's services (once)."""
-    from workers import runner
-
-    if snapshot_service not in runner.SERVICES:
-        runner.SERVICES.append(snapshot_service)

@@ -51,7 +51,6 @@ from app.models.reports import (
 )
 from app.models.territory import Commune
 from app.notify import notify
-from app.privacy import privacy_eraser, privacy_exporter
 
 log = logging.getLogger("eclor.reports")
 PARIS = ZoneInfo("Europe/Paris")
@@ -785,7 +784,6 @@ def _csv_safe(value: str) -> str:
 
 # --- GDPR -----------------------------------------------------------------------------------------
 
-@privacy_exporter("reports")
 def export_reports(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     reports = session.scalars(select(Report).where(Report.reporter_id == user_id).order_by(Report.id)).all()
     photos = photos_of(session, [r.id for r in reports])  # type: ignore[misc]
@@ -814,7 +812,6 @@ def export_reports(session: Session, user_id: int, media_dir: Path) -> tuple[Any
     return {"reports": out, "following": followed}, files
 
 
-@privacy_eraser("reports")
 def erase_reports(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Public reports stay (the dump is still there), anonymised; follows and thanks go."""
     session.execute(update(Report).where(Report.reporter_id == user_id)
@@ -991,10 +988,8 @@ def load_demo(session: Session, rng: Any, media_dir: Path) -> str | None:
     return f"{len(made)} dump-site reports with photos, in every state"
 
 
-from app.demo import demo_loader
 
 
-@demo_loader(order=40)
 def load_demo_reports(session: Session, rng: Any) -> str | None:
     from app.settings import get_settings
 

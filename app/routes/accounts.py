@@ -25,6 +25,7 @@ from app.i18n import gettext as _
 from app.models.accounts import Identity, User, WebSession
 from app.sections import ACCOUNT_LINKS
 from app.templating import page
+from app.interfaces import Contribution
 
 log = logging.getLogger("eclor.accounts")
 
@@ -422,3 +423,5 @@ ROUTES = [
     me, me_export, me_delete_form, me_delete, account_deleted,
     privacy_page, terms_page,
 ]
+
+CONTRIBUTES = Contribution(routes=ROUTES)

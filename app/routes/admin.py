@@ -17,14 +17,12 @@ from app.forms import TextForm as Form
 from app.auth import ADMIN, STAFF, current_user
 from app.i18n import gettext as _
 from app.models.accounts import ROLES, User
-from app.sections import STAFF_LINKS, staff_link
+from app.sections import STAFF_LINKS
 from app.templating import page
+from app.interfaces import Contribution, Link
 
 PAGE_SIZE = 25
 ROLE_NAMES = {"resident": "Habitant", "merchant": "Commerçant", "staff": "Agent", "admin": "Administrateur"}
-
-staff_link(900, "/admin/users", "Comptes et rôles",
-           "Chercher une personne, changer son rôle.", roles=("admin",))
 
 
 @get("/staff", opt=STAFF, name="staff_hub")
@@ -88,3 +86,11 @@ def admin_user_role(request: Request[Any, Any, Any], db: Session, user_id: int, 
 
 
 ROUTES = [staff_hub, admin_users, admin_user_role]
+
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    staff_links=(
+        Link(900, "/admin/users", "Comptes et rôles",
+           "Chercher une personne, changer son rôle.", roles=("admin",)),
+    ),
+)

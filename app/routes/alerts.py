@@ -22,6 +22,7 @@ from app.i18n import gettext as _
 from app.models.push import Alert, PushSubscription
 from app.routes.push import getlist
 from app.templating import page
+from app.interfaces import Contribution
 
 PAGE_SIZE = 20
 STATE_LABELS = {"active": "En cours", "updated": "Remplacée", "cancelled": "Levée"}
@@ -278,3 +279,5 @@ def staff_alert_import(request: Request[Any, Any, Any], db: Session, data: Uploa
 
 ROUTES = [alert_list, alert_detail, staff_alerts, staff_alert_new, staff_alert_create, staff_alert,
           staff_alert_edit, staff_alert_update, staff_alert_cancel, staff_alert_import_form, staff_alert_import]
+
+CONTRIBUTES = Contribution(routes=ROUTES)

@@ -17,7 +17,6 @@ from app.carpool import ads as cp
 from app.forms import TextForm as Form, Multipart
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow
-from app.home import home_panel
 from app.i18n import gettext as _
 from app.models.accounts import User
 from app.models.carpool import (
@@ -29,8 +28,8 @@ from app.models.carpool import (
     CarpoolReport,
     CarpoolSearch,
 )
-from app.sections import account_link, staff_link
 from app.templating import page
+from app.interfaces import Contribution, Link, Panel
 
 
 MARGINS = (0, 10, 15, 30, 45, 60)
@@ -39,11 +38,6 @@ PRICES = tuple(range(cp.MAX_PRICE_PER_KM_CENTS + 1))
 MAX_ADS_PER_DAY = 20
 MAX_REQUESTS_PER_HOUR = 30
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
-
-staff_link(40, "/carpool/staff", "Covoiturage",
-           "Statistiques, modération des annonces signalées, export des preuves de covoiturage.")
-account_link(40, "/carpool/profile", "Mon profil de covoitureur",
-             "Prénom, photo et téléphone montrés aux covoitureurs.")
 
 
 def me(request: Request[Any, Any, Any]) -> CurrentUser:
@@ -799,7 +793,6 @@ def rdex_journeys(request: Request[Any, Any, Any], db: Session) -> Response[Any]
 
 # --- home panel -------------------------------------------------------------------------
 
-@home_panel("carpool", 30, "carpool/_home_panel.html")
 def home_trips(session: Session, user: CurrentUser | None) -> dict[str, Any] | None:
     if user is None:
         return None
@@ -812,3 +805,16 @@ ROUTES = [
     booking_page, accept, decline, cancel, message, block_user, unblock_user, mine, profile_page, save_profile,
     photo, staff_page, moderate, restore_ad, proofs_json, proofs_csv, rdex_journeys,
 ]
+
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    home_panels=(Panel("carpool", 30, "carpool/_home_panel.html", home_trips),),
+    staff_links=(
+        Link(40, "/carpool/staff", "Covoiturage",
+           "Statistiques, modération des annonces signalées, export des preuves de covoiturage."),
+    ),
+    account_links=(
+        Link(40, "/carpool/profile", "Mon profil de covoitureur",
+             "Prénom, photo et téléphone montrés aux covoitureurs."),
+    ),
+)

@@ -20,6 +20,7 @@ from app.home import load_panels
 from app.i18n import LOCALES
 from app.models.territory import Commune
 from app.templating import page
+from app.interfaces import Contribution
 
 
 # What the anonymous home page shows is the same for everyone: computed at most
@@ -110,3 +111,5 @@ async def set_language(
 
 
 ROUTES = [home, about, offline, manifest, service_worker, healthz, set_language]
+
+CONTRIBUTES = Contribution(routes=ROUTES)

@@ -36,12 +36,9 @@ from app.models.lighting import (
     Streetlight,
 )
 from app.models.sensors import Sensor
-from app.sections import staff_link
 from app.templating import page
+from app.interfaces import Contribution, Link
 
-
-staff_link(30, "/staff/lighting", "Éclairage public",
-           "Carte, groupes, programmes, alarmes et énergie.")
 
 STATE_LABELS = {
     "queued": "En attente", "sent": "Envoyée", "accepted": "Acceptée", "applied": "Appliquée",
@@ -598,3 +595,11 @@ def import_upload(request: Request[Any, Any, Any], db: Session, data: Upload) ->
 ROUTES = [overview, group_detail, group_override, group_resume, group_program, light_detail, light_override,
           light_resume, programs, program_new, program_create, program_edit, program_update, calendar_new,
           calendar_create, calendar_edit, calendar_update, alarms, alarm_ack, energy, import_form, import_upload]
+
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    staff_links=(
+        Link(30, "/staff/lighting", "Éclairage public",
+           "Carte, groupes, programmes, alarmes et énergie."),
+    ),
+)

@@ -27,6 +27,7 @@ from app.db import read_session, utcnow, write_session
 from app.errors import ERROR_RENDERERS
 from app.models.reports import Report, ReportEvent
 from app.models.territory import Commune
+from app.interfaces import Contribution
 
 MAX_RESULTS = 1000
 MAX_SPAN = timedelta(days=90)
@@ -305,3 +306,5 @@ async def create_request(request: Request[Any, Any, Any], name: str) -> Response
 
 
 ROUTES = [root, service, one_request, token, create_request]
+
+CONTRIBUTES = Contribution(routes=ROUTES)

@@ -21,6 +21,7 @@ from app.opendata import live, portal, registry, snapshots, staff
 from app.opendata.catalogue import FORMATS, FREQUENCIES, THEMES
 from app.sections import staff_link
 from app.templating import page
+from app.interfaces import Contribution
 
 staff_link(450, "/staff/data", "Données ouvertes",
            "Choisir ce qui est publié, ajouter un jeu, voir les téléchargements et répondre aux lecteurs.")
@@ -232,3 +233,5 @@ def answer(request: Request[Any, Any, Any], db: Session, issue_id: int, data: Fo
 ROUTES = [catalogue_page, catalogue_jsonld, catalogue_ttl, catalogue_rdf, dataset, live_stream, report_issue,
           staff_page, publish, upload, answer]
 __all__ = ["FORMATS", "ROUTES"]
+
+CONTRIBUTES = Contribution(routes=ROUTES)

@@ -18,12 +18,10 @@ from app.i18n import gettext as _
 from app.lighting.control import territory_position
 from app.models.territory import Territory
 from app.ops import centre, history
-from app.sections import staff_link
 from app.sensors import ngsi_ld
 from app.templating import page
+from app.interfaces import Contribution, Link
 
-staff_link(5, "/staff/ops", "Centre des opérations",
-           "La carte en direct du territoire : éclairage, capteurs, signalements, alertes, covoiturage.")
 
 RETRY_MS = 2000
 
@@ -168,3 +166,11 @@ def ops_panel(request: Request[Any, Any, Any], db: Session, layer: str, feature_
 
 
 ROUTES = [ops_centre, ops_layer, ops_layers, ops_kpis, ops_panel, ops_stream, ops_history_json, ops_history_csv, ops_history_svg, ngsi_temporal_entity]
+
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    staff_links=(
+        Link(5, "/staff/ops", "Centre des opérations",
+           "La carte en direct du territoire : éclairage, capteurs, signalements, alertes, covoiturage."),
+    ),
+)

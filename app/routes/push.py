@@ -28,6 +28,7 @@ from app.forms import Form
 from app.i18n import gettext as _
 from app.models.push import PushSubscription
 from app.templating import page
+from app.interfaces import Contribution
 
 MAX_JSON_BYTES = 16 * 1024
 
@@ -195,3 +196,5 @@ def push_settings_save(request: Request[Any, Any, Any], db: Session, data: Form)
 
 
 ROUTES = [subscribe, unsubscribe, unsubscribe_post, push_settings, push_settings_save]
+
+CONTRIBUTES = Contribution(routes=ROUTES)

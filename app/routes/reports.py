@@ -24,7 +24,6 @@ from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import read_session, utcnow, write_session
 from app.forms import TextForm as Form
 from app.forms import parse_form
-from app.home import home_panel
 from app.i18n import gettext as _
 from app.models.reports import (
     RejectReason,
@@ -38,17 +37,12 @@ from app.models.reports import (
 from app.models.territory import Commune
 from app.reports import triage
 from app.reports import workflow as rp
-from app.sections import staff_link
 from app.templating import page
+from app.interfaces import Contribution, Link, Panel
 
 PARIS = ZoneInfo("Europe/Paris")
 PAGE_SIZE = 50
 REPORT_LIMIT = ratelimit.Limit("report_create", 30, 60 * 60)
-
-staff_link(10, "/staff/reports", "Signalements", "Trier les dépôts sauvages signalés, les suivre, répondre.")
-staff_link(11, "/staff/reports/stats", "Statistiques des signalements", "Par commune, catégorie, mois ; délai médian.")
-staff_link(12, "/staff/reports/settings", "Motifs et réponses types", "Listes utilisées pour répondre aux signalements.")
-staff_link(13, "/staff/reports/api-keys", "Clés Open311", "Accès des applications partenaires à l’API Open311.")
 
 
 def _user(request: Request[Any, Any, Any]) -> CurrentUser | None:
@@ -359,7 +353,6 @@ def photo(request: Request[Any, Any, Any], db: Session, name: str) -> File:
 
 # --- home panel --------------------------------------------------------------------------------------
 
-@home_panel("my_reports", order=20, template="reports/_home_panel.html")
 def my_reports_panel(session: Session, user: CurrentUser | None) -> dict[str, Any] | None:
     if user is None:
         return None
@@ -690,3 +683,14 @@ ROUTES = [
     staff_move, staff_settings, reason_add, reason_toggle, template_add, template_toggle, api_keys, api_key_add,
     api_key_revoke,
 ]
+
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    home_panels=(Panel("my_reports", 20, "reports/_home_panel.html", my_reports_panel),),
+    staff_links=(
+        Link(10, "/staff/reports", "Signalements", "Trier les dépôts sauvages signalés, les suivre, répondre."),
+        Link(11, "/staff/reports/stats", "Statistiques des signalements", "Par commune, catégorie, mois ; délai médian."),
+        Link(12, "/staff/reports/settings", "Motifs et réponses types", "Listes utilisées pour répondre aux signalements."),
+        Link(13, "/staff/reports/api-keys", "Clés Open311", "Accès des applications partenaires à l’API Open311."),
+    ),
+)

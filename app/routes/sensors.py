@@ -20,9 +20,9 @@ from app.sensors import measures as sensors
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow
 from app.forms import Form, parse_form
-from app.home import home_panel
 from app.models.sensors import WasteWaitWatch
 from app.templating import page
+from app.interfaces import Contribution, Panel
 
 BUSY_MIN = 10.0
 
@@ -70,7 +70,6 @@ def _wait_label(panel: sensors.WastePanel | None) -> dict[str, Any]:
             "busy": estimate.wait_min >= BUSY_MIN, "stale": estimate.stale}
 
 
-@home_panel("waste_centre", 40, "sensors/_home_panel.html")
 def waste_home_panel(db: Session, user: CurrentUser | None) -> dict[str, Any] | None:
     panel = sensors.waste_panel(db, utcnow())
     crossings = _crossings(db)
@@ -200,3 +199,8 @@ async def ngsi_context() -> Response[bytes]:
 
 
 ROUTES = [waste_centre, waste_centre_watch, traffic, ngsi_entities, ngsi_entity, ngsi_context]
+
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    home_panels=(Panel("waste_centre", 40, "sensors/_home_panel.html", waste_home_panel),),
+)

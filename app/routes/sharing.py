@@ -29,14 +29,11 @@ from app.models.sharing import (
     WantedRequest,
 )
 from app.models.territory import Commune
-from app.sections import account_link, staff_link
 from app.templating import page
+from app.interfaces import Contribution, Link
 
 PHOTO_CACHE = "public, max-age=31536000, immutable"
 MAX_PHOTOS = 4
-
-account_link(30, "/sharing/mine", "Mes prêts et annonces", "Objets prêtés, empruntés, donnés ; catégories suivies.")
-staff_link(50, "/sharing/reports", "Annonces signalées", "Partage entre voisins : signalements à examiner.")
 
 
 def _user(request: Request[Any, Any, Any]) -> CurrentUser:
@@ -477,3 +474,12 @@ def moderate(request: Request[Any, Any, Any], db: Session, report_id: int, decis
 ROUTES = [photo, index, new_item, create_item, item_page, edit_item, item_action, loan_page, loan_action, mine, save_watches,
           wanted_form, create_wanted, wanted_page, close_wanted, reports, moderate]
 
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    staff_links=(
+        Link(50, "/sharing/reports", "Annonces signalées", "Partage entre voisins : signalements à examiner."),
+    ),
+    account_links=(
+        Link(30, "/sharing/mine", "Mes prêts et annonces", "Objets prêtés, empruntés, donnés ; catégories suivies."),
+    ),
+)

@@ -19,7 +19,6 @@ from app.shops import orders as logic
 from app.auth import MERCHANT, PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow
 from app.forms import Form, Multipart, parse_form
-from app.home import home_panel
 from app.i18n import gettext as _
 from app.models.accounts import User
 from app.models.shops import (
@@ -33,14 +32,11 @@ from app.models.shops import (
     ShopPhoto,
 )
 from app.models.territory import Commune
-from app.sections import account_link
 from app.templating import page
+from app.interfaces import Contribution, Link, Panel
 
 PHOTO_CACHE = "public, max-age=31536000, immutable"
 MAX_SHOP_PHOTOS = 6
-
-account_link(40, "/shops/orders", "Mes commandes", "Click & collect dans les commerces du territoire.")
-account_link(41, "/shops/manage", "Mon commerce", "Commandes du jour, stock, horaires.", roles=("merchant", "admin"))
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -687,7 +683,6 @@ def move_order(request: Request[Any, Any, Any], db: Session, order_id: int, acti
 
 # --- home panel ------------------------------------------------------------------------------
 
-@home_panel("shops_open_now", 60, "shops/_home_panel.html")
 def open_now_panel(session: Session, user: CurrentUser | None) -> dict[str, Any] | None:
     now = utcnow()
     shops = list(session.scalars(select(Shop).order_by(Shop.name).limit(200)).all())
@@ -709,3 +704,12 @@ ROUTES = [
     manage_orders, manage_order, move_order,
     shop_page, place_order,
 ]
+
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    home_panels=(Panel("shops_open_now", 60, "shops/_home_panel.html", open_now_panel),),
+    account_links=(
+        Link(40, "/shops/orders", "Mes commandes", "Click & collect dans les commerces du territoire."),
+        Link(41, "/shops/manage", "Mon commerce", "Commandes du jour, stock, horaires.", roles=("merchant", "admin")),
+    ),
+)

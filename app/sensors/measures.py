@@ -32,7 +32,6 @@ from app.models.sensors import (
 )
 from app.sensors.ngsi_ld import SENSOR_TYPES
 from app.sensors.ngsi_ld import urn as ngsi_urn
-from app.privacy import privacy_eraser, privacy_exporter
 
 UTC = dt.UTC
 TZ = ZoneInfo("Europe/Paris")
@@ -277,7 +276,6 @@ def air_quality_index(values: dict[str, Any]) -> tuple[int, str] | None:
 # --------------------------------------------------------------------------- personal data
 
 
-@privacy_exporter("waste_centre")
 def export_watches(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     """The person's "tell me when the wait drops" requests."""
     rows = session.scalars(select(WasteWaitWatch).where(WasteWaitWatch.user_id == user_id)
@@ -287,7 +285,6 @@ def export_watches(session: Session, user_id: int, media_dir: Path) -> tuple[Any
              "notified_at": w.notified_at.isoformat() if w.notified_at else None} for w in rows], []
 
 
-@privacy_eraser("waste_centre")
 def erase_watches(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     for watch in session.scalars(select(WasteWaitWatch).where(WasteWaitWatch.user_id == user_id)).all():
         session.delete(watch)

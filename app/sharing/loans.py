@@ -26,9 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.db import utcnow, write_session
-from app.demo import demo_loader
 from app.i18n import gettext as _
-from app.jobs import JobContext, enqueue, job_handler
+from app.jobs import JobContext, enqueue
 from app.models.accounts import User
 from app.models.sharing import (
     HOLDING_STATES,
@@ -42,7 +41,6 @@ from app.models.sharing import (
     WantedRequest,
 )
 from app.notify import notify
-from app.privacy import privacy_eraser, privacy_exporter
 
 PARIS = ZoneInfo("Europe/Paris")
 LAPSE = timedelta(days=30)
@@ -452,7 +450,6 @@ def ensure_sweep(session: Session, now: datetime | None = None) -> None:
     enqueue(session, SWEEP_KIND, {}, run_at=slot, dedupe_key=f"{SWEEP_KIND}:{slot:%Y%m%d%H}")
 
 
-@job_handler(SWEEP_KIND)
 def run_sweep(ctx: JobContext, payload: dict[str, object]) -> None:
     now = utcnow()
     with write_session(ctx.engine) as session:
@@ -489,7 +486,6 @@ def _photo_paths(names: Sequence[str], media_dir: Path) -> list[Path]:
     return paths
 
 
-@privacy_exporter("sharing")
 def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     items = session.scalars(select(SharedItem).where(SharedItem.owner_id == user_id)).all()
     photos = session.scalars(select(SharedPhoto).where(
@@ -506,7 +502,6 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
     return data, _photo_paths([p.display_name for p in photos], media_dir)
 
 
-@privacy_eraser("sharing")
 def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Tell the other party of open loans, then delete the person's ads, loans, messages and requests."""
     own_items = select(SharedItem.id).where(SharedItem.owner_id == user_id)
@@ -550,7 +545,6 @@ DEMO_ITEMS = [
 ]
 
 
-@demo_loader(order=71)
 def load_demo(session: Session, rng: Any) -> str | None:
     from app.shops.orders import demo_photo, demo_store
 

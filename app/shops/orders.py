@@ -31,7 +31,6 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from app.db import utcnow
-from app.demo import demo_loader
 from app.i18n import gettext as _
 from app.models.shops import (
     OrderLine,
@@ -43,7 +42,6 @@ from app.models.shops import (
     ShopPhoto,
 )
 from app.notify import notify
-from app.privacy import privacy_eraser, privacy_exporter
 
 PARIS = ZoneInfo("Europe/Paris")
 PREPARATION = timedelta(hours=2)   # an order is ready two hours after it is placed, at the earliest
@@ -520,7 +518,6 @@ def _row(obj: Any) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, (date, datetime, time)) else v) for k, v in obj.model_dump().items()}
 
 
-@privacy_exporter("shops")
 def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     orders = session.scalars(select(ShopOrder).where(ShopOrder.customer_id == user_id)).all()
     data: dict[str, Any] = {"orders": [
@@ -545,7 +542,6 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
     return data, files
 
 
-@privacy_eraser("shops")
 def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Cancel the person's open orders (stock goes back), anonymise the rest; delete their shop."""
     for order in session.scalars(select(ShopOrder).where(
@@ -694,7 +690,6 @@ DEMO_HOURS: dict[str, dict[int, list[tuple[str, str]]]] = {
 }
 
 
-@demo_loader(order=70)
 def load_demo(session: Session, rng: Any) -> str | None:
     from app import auth
     from app.demo import DEMO_PASSWORD, demo_user

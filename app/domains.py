@@ -1,0 +1,121 @@
+"""The registry of Eclor's domains: the one list that the app, the CLI, the demo and the worker read.
+
+Each domain is the union of what its layers contribute as plain values
+(:class:`app.interfaces.Contribution`): ``app/<domain>/contributes.py`` for its
+logic (jobs, worker services, commands, demo data, privacy, notification
+channels, operations-centre layers, KPIs, events and measures) and
+``app/routes/<domain>.py`` for its pages (routes, home panels, links on the
+staff hub and the account page). Nothing registers itself by being imported.
+
+- ``create_app()`` mounts :func:`routes` and calls :func:`install`;
+- the CLI adds :func:`commands`; ``eclor demo`` runs :func:`demo_loaders`;
+- the worker runs :func:`services` and calls :func:`install` (job handlers);
+- :func:`install` hands the cross-domain interfaces to the core modules that
+  serve them (``app.jobs``, ``app.home``, ``app.sections``, ``app.privacy``,
+  ``app.notify``); it is idempotent.
+
+A new domain adds one line to ``DOMAINS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app import home, jobs, mail, notify, preferences, privacy, retention, sections
+from app.accounts import contributes as accounts
+from app.alerts import contributes as alerts
+from app.carpool import contributes as carpool
+from app.interfaces import (
+    Command,
+    Contribution,
+    DemoLoader,
+    Domain,
+    EventKind,
+    Kpi,
+    Measure,
+    OpsLayer,
+    Service,
+)
+from app.lighting import contributes as lighting
+from app.opendata import contributes as opendata
+from app.reports import contributes as reports
+from app.routes import accounts as accounts_routes
+from app.routes import admin as admin_routes
+from app.routes import alerts as alerts_routes
+from app.routes import carpool as carpool_routes
+from app.routes import home as home_routes
+from app.routes import lighting as lighting_routes
+from app.routes import open311 as open311_routes
+from app.routes import opendata as opendata_routes
+from app.routes import ops as ops_routes
+from app.routes import push as push_routes
+from app.routes import reports as reports_routes
+from app.routes import sensors as sensors_routes
+from app.routes import sharing as sharing_routes
+from app.routes import shops as shops_routes
+from app.sensors import contributes as sensors
+from app.sharing import contributes as sharing
+from app.shops import contributes as shops
+
+# The core's own jobs and services (e-mail outbox, notifications, digests, retention) and the home page.
+CORE = Contribution(
+    routes=home_routes.ROUTES,
+    jobs={"mail.send": mail.deliver, "notify.user": notify.deliver, "notify.digest": preferences.deliver_digest},
+    services=(retention.retention_service,),
+)
+
+DOMAINS: tuple[Domain, ...] = (
+    Domain.of("core", CORE),
+    Domain.of("accounts", accounts.CONTRIBUTES, accounts_routes.CONTRIBUTES, admin_routes.CONTRIBUTES),
+    Domain.of("carpool", carpool.CONTRIBUTES, carpool_routes.CONTRIBUTES),
+    Domain.of("sharing", sharing.CONTRIBUTES, sharing_routes.CONTRIBUTES),
+    Domain.of("shops", shops.CONTRIBUTES, shops_routes.CONTRIBUTES),
+    Domain.of("alerts", alerts.CONTRIBUTES, alerts_routes.CONTRIBUTES, push_routes.CONTRIBUTES),
+    Domain.of("reports", reports.CONTRIBUTES, reports_routes.CONTRIBUTES, open311_routes.CONTRIBUTES),
+    Domain.of("lighting", lighting.CONTRIBUTES, lighting_routes.CONTRIBUTES),
+    Domain.of("sensors", sensors.CONTRIBUTES, sensors_routes.CONTRIBUTES),
+    Domain.of("ops", ops_routes.CONTRIBUTES),
+    Domain.of("opendata", opendata.CONTRIBUTES, opendata_routes.CONTRIBUTES),
+)
+
+
+def routes() -> list[Any]:
+    return [handler for domain in DOMAINS for handler in domain.routes]
+
+
+def commands() -> list[Command]:
+    return sorted((c for domain in DOMAINS for c in domain.commands), key=lambda c: c.name)
+
+
+def demo_loaders() -> list[DemoLoader]:
+    return sorted((d for domain in DOMAINS for d in domain.demo), key=lambda d: d.order)
+
+
+def services() -> list[Service]:
+    return [s for domain in DOMAINS for s in domain.services]
+
+
+def ops_layers() -> list[OpsLayer]:
+    return [layer for domain in DOMAINS for layer in domain.ops_layers]
+
+
+def kpis() -> list[Kpi]:
+    return [kpi for domain in DOMAINS for kpi in domain.kpis]
+
+
+def event_kinds() -> list[EventKind]:
+    return [event for domain in DOMAINS for event in domain.events]
+
+
+def measures() -> list[Measure]:
+    return [measure for domain in DOMAINS for measure in domain.measures]
+
+
+def install() -> None:
+    """Hand the cross-domain interfaces to the core modules that serve them (idempotent)."""
+    jobs.register({kind: fn for domain in DOMAINS for kind, fn in domain.jobs.items()})
+    notify.install({name: fn for domain in DOMAINS for name, fn in domain.channels.items()})
+    privacy.install(hook for domain in DOMAINS for hook in domain.privacy)
+    home.install(panel for domain in DOMAINS for panel in domain.home_panels)
+    sections.install((link for domain in DOMAINS for link in domain.staff_links),
+                     (link for domain in DOMAINS for link in domain.account_links))

@@ -1,0 +1,191 @@
+"""The interfaces through which domains meet, declared in one place.
+
+A domain never imports another domain's logic and never registers itself
+by being imported. It exposes what it contributes as plain values (a
+:class:`Contribution` in ``app/<domain>/contributes.py`` for its logic, and
+one in ``app/routes/<domain>.py`` for its pages); ``app.domains`` lists the
+domains and :func:`app.domains.install` hands these values to the core
+(the job queue, the home page, the shared pages, privacy, notifications),
+while ``create_app()``, the CLI, the demo loader and the worker read the
+registry directly.
+
+The operations-centre slots (``ops_layers``, ``kpis``, ``events``,
+``measures``) are declared here so the operations centre reads every domain
+the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from app.auth import CurrentUser
+from app.jobs import Handler
+from app.notify import Channel
+from app.settings import Settings
+
+# --- the home page ---------------------------------------------------------------------------
+
+PanelLoader = Callable[[Session, CurrentUser | None], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A panel of the home page: its loader returns the template's context, or None to show nothing."""
+
+    name: str
+    order: int
+    template: str
+    load: PanelLoader
+
+
+# --- links on shared pages (the staff hub /staff, the account page /me) ----------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    order: int
+    url: str
+    title: str        # French source string, translated at render time
+    description: str = ""  # French source string
+    roles: tuple[str, ...] = ()  # empty: everyone who can see the page
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """An ``eclor`` subcommand: ``configure`` adds its arguments, ``run`` returns the exit code."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Settings], int]
+
+
+# --- demo data -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoLoader:
+    """Loads a domain's demo data in its own write transaction; idempotent; says what it added."""
+
+    order: int
+    name: str
+    load: Callable[[Session, random.Random], str | None]
+
+
+# --- personal data (GDPR export and erasure) ---------------------------------------------------
+
+Exporter = Callable[[Session, int, Path], tuple[Any, list[Path]]]
+Eraser = Callable[[Session, int, Path], list[Path]]
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """What a domain holds on a person: ``export`` returns (json-able, files); ``erase`` deletes or
+    anonymises the rows in the caller's transaction and returns the files to delete after commit."""
+
+    name: str
+    export: Exporter
+    erase: Eraser
+
+
+# --- the worker --------------------------------------------------------------------------------
+
+# A long-running task started with every worker (it gets the worker's runtime: settings, engine, stop).
+Service = Callable[[Any], Awaitable[None]]
+
+
+# --- the operations centre -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpsLayer:
+    """A GeoJSON layer of the operations centre's map (``/staff/ops/layers/{name}.geojson``)."""
+
+    name: str
+    title: str  # French source string
+    features: Callable[[Session], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A key figure per commune (INSEE code -> value) shown by the operations centre."""
+
+    name: str
+    title: str  # French source string
+    unit: str
+    compute: Callable[[Session], Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class EventKind:
+    """A kind of event a domain publishes to the event outbox (``app.events``) for live views."""
+
+    stream: str
+    kind: str
+    title: str  # French source string
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A measure a domain writes into the one time-series store (``app.timeseries``)."""
+
+    entity_type: str
+    name: str
+    unit: str
+
+
+# --- what a domain contributes -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """Everything one layer of a domain adds to Eclor, as values (all optional)."""
+
+    routes: Sequence[Any] = ()
+    home_panels: Sequence[Panel] = ()
+    staff_links: Sequence[Link] = ()
+    account_links: Sequence[Link] = ()
+    commands: Sequence[Command] = ()
+    demo: Sequence[DemoLoader] = ()
+    jobs: Mapping[str, Handler] = field(default_factory=dict)
+    services: Sequence[Service] = ()
+    privacy: Sequence[Privacy] = ()
+    channels: Mapping[str, Channel] = field(default_factory=dict)
+    ops_layers: Sequence[OpsLayer] = ()
+    kpis: Sequence[Kpi] = ()
+    events: Sequence[EventKind] = ()
+    measures: Sequence[Measure] = ()
+
+
+@dataclass(frozen=True)
+class Domain(Contribution):
+    """A domain: its name and the union of what its layers contribute."""
+
+    name: str = ""
+
+    @classmethod
+    def of(cls, name: str, *parts: Contribution) -> Domain:
+        merged: dict[str, Any] = {}
+        for f in fields(Contribution):
+            values = [getattr(part, f.name) for part in parts]
+            if isinstance(f.default, tuple):
+                merged[f.name] = tuple(item for value in values for item in value)
+            else:
+                joined: dict[str, Any] = {}
+                for value in values:
+                    clash = joined.keys() & value.keys()
+                    if clash:
+                        raise ValueError(f"domain {name}: {f.name} {sorted(clash)} contributed twice")
+                    joined.update(value)
+                merged[f.name] = joined
+        return cls(name=name, **merged)

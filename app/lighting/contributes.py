@@ -1,0 +1,11 @@
+"""What the lighting domain contributes: the relay (a worker service), ``eclor lights`` and ``eclor fleet``,
+the demo fleet (lights and sensors)."""
+
+from app.interfaces import Contribution, DemoLoader
+from app.lighting import cli, demo, relay
+
+CONTRIBUTES = Contribution(
+    commands=cli.COMMANDS,
+    demo=(DemoLoader(30, "lighting", demo.load_lighting),),
+    services=(relay.relay_service,),
+)

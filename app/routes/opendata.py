@@ -19,12 +19,9 @@ from app.i18n import gettext as _
 from app.models.opendata import OpenDataIssue
 from app.opendata import live, portal, registry, snapshots, staff
 from app.opendata.catalogue import FORMATS, FREQUENCIES, THEMES
-from app.sections import staff_link
 from app.templating import page
-from app.interfaces import Contribution
+from app.interfaces import Contribution, Link
 
-staff_link(450, "/staff/data", "Données ouvertes",
-           "Choisir ce qui est publié, ajouter un jeu, voir les téléchargements et répondre aux lecteurs.")
 FILE_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
               "schema.json": "application/json"}
 
@@ -234,4 +231,10 @@ ROUTES = [catalogue_page, catalogue_jsonld, catalogue_ttl, catalogue_rdf, datase
           staff_page, publish, upload, answer]
 __all__ = ["FORMATS", "ROUTES"]
 
-CONTRIBUTES = Contribution(routes=ROUTES)
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    staff_links=(
+        Link(450, "/staff/data", "Données ouvertes",
+           "Choisir ce qui est publié, ajouter un jeu, voir les téléchargements et répondre aux lecteurs."),
+    ),
+)

@@ -31,9 +31,7 @@ from app.interfaces import (
     DemoLoader,
     Domain,
     EventKind,
-    Kpi,
     Measure,
-    OpsLayer,
     Service,
 )
 from app.lighting import contributes as lighting
@@ -95,11 +93,11 @@ def services() -> list[Service]:
     return [s for domain in DOMAINS for s in domain.services]
 
 
-def ops_layers() -> list[OpsLayer]:
+def ops_layers() -> list[Any]:
     return [layer for domain in DOMAINS for layer in domain.ops_layers]
 
 
-def kpis() -> list[Kpi]:
+def kpis() -> list[Any]:
     return [kpi for domain in DOMAINS for kpi in domain.kpis]
 
 

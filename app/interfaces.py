@@ -105,25 +105,9 @@ Service = Callable[[Any], Awaitable[None]]
 
 
 # --- the operations centre -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpsLayer:
-    """A GeoJSON layer of the operations centre's map (``/staff/ops/layers/{name}.geojson``)."""
-
-    name: str
-    title: str  # French source string
-    features: Callable[[Session], list[dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class Kpi:
-    """A key figure per commune (INSEE code -> value) shown by the operations centre."""
-
-    name: str
-    title: str  # French source string
-    unit: str
-    compute: Callable[[Session], Mapping[str, float]]
+# Its layers, KPIs and commune actions are the values of ``app.ops.contracts`` (``Layer``, ``Kpi``,
+# ``Action``), which each domain exposes in ``app/<domain>/ops.py`` and ``app.domains_ops`` reads;
+# events go through ``app.events`` and measures into ``app.timeseries``.
 
 
 @dataclass(frozen=True)
@@ -161,8 +145,8 @@ class Contribution:
     services: Sequence[Service] = ()
     privacy: Sequence[Privacy] = ()
     channels: Mapping[str, Channel] = field(default_factory=dict)
-    ops_layers: Sequence[OpsLayer] = ()
-    kpis: Sequence[Kpi] = ()
+    ops_layers: Sequence[Any] = ()  # app.ops.contracts.Layer
+    kpis: Sequence[Any] = ()  # app.ops.contracts.Kpi
     events: Sequence[EventKind] = ()
     measures: Sequence[Measure] = ()
 

@@ -39,6 +39,7 @@
   }
 
   var state = { layers: {}, features: {}, groups: {}, counts: {} };
+  state.map = map;
   window.eclorOps = state;  /* read by the browser tests and by curious staff in the console */
 
   function colour(s) { return COLOURS[s] || "#2a6f97"; }
@@ -87,6 +88,7 @@
         layer.bindTooltip(function () { return escapeHtml(tooltip(meta, feature)); }, { sticky: true });
         layer.on("click", function () { openPanel(name, feature.id); });
         group.addLayer(layer);
+        if (feature.geometry.type !== "Point" && layer.bringToBack) { layer.bringToBack(); }  /* areas and lines under the points */
       }
     });
     state.counts[name] = data.features.length;
@@ -127,6 +129,9 @@
   /* --- side panel ------------------------------------------------------------------------- */
   var current = null;
   function openPanel(layer, id) {
+    if (!current || current.layer !== layer || current.id !== String(id)) {
+      document.getElementById("ops-panel-note").textContent = "";
+    }
     current = { layer: layer, id: String(id) };
     panel.hidden = false;
     panelBody.innerHTML = "<p>" + escapeHtml(text("loading")) + "</p>";
@@ -152,15 +157,14 @@
     var form = event.target.closest("form.ops-action");
     if (!form) { return; }
     event.preventDefault();
-    var result = form.querySelector(".ops-result");
+    var result = document.getElementById("ops-panel-note");
     var button = form.querySelector("button[type=submit]");
     button.disabled = true;
-    fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin",
+    fetch(form.action, { method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
                          headers: { "x-csrftoken": csrf } })
       .then(function (r) {
         button.disabled = false;
-        var ok = r.ok && !/\/(new|edit)$/.test(new URL(r.url).pathname) && r.status < 400;
-        if (ok && r.redirected) {
+        if (r.ok) {  /* the domain's page after its redirect; a refused form comes back as a 4xx */
           result.classList.remove("is-error");
           result.textContent = form.getAttribute("data-done") || "OK";
           return;

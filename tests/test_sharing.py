@@ -290,7 +290,7 @@ def test_an_abusive_ad_is_reported_once_per_person_and_staff_can_remove_it(engin
         report = s.scalars(select(ItemReport)).one()
     assert reporter.client.get("/sharing/reports").status_code == 403
     assert "Objet douteux" in staff.client.get("/sharing/reports").text
-    assert staff.client.post_form(f"/sharing/reports/{report.id}/remove").status_code == 303
+    assert staff.client.post_form(f"/sharing/reports/{report.id}/hide", {"reason": "fake"}).status_code == 303
     assert reporter.client.get(f"/sharing/items/{item_id}").status_code == 404
 
 

@@ -60,6 +60,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app import moderation
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.jobs import JobContext, enqueue
@@ -934,9 +935,8 @@ def moderate(session: Session, report: CarpoolReport, staff_id: int, action: str
         if ad is not None and ad.status == "active":
             ad.status, ad.updated_at = "hidden", now
             session.add(ad)
-            notify(session, [ad.user_id], topic="carpool", title=_("Annonce masquée"),
-                   body=_("Votre annonce %(trip)s a été masquée par la modération.") % {"trip": trip_title(ad)},
-                   url=f"/carpool/ads/{ad.id}")
+            moderation.hide(session, _moderated(ad), REPORT_REASONS.get(report.reason, report.reason),
+                            dedupe=f"carpool-hide:{ad.id}:{report.id}")
         session.execute(update(CarpoolReport).where(
             CarpoolReport.ad_id == report.ad_id, CarpoolReport.status == "open",
         ).values(status="hidden", handled_by=staff_id, handled_at=now))
@@ -945,6 +945,19 @@ def moderate(session: Session, report: CarpoolReport, staff_id: int, action: str
         session.add(report)
     else:
         raise CarpoolError(_("Action inconnue."))
+
+
+def restore(session: Session, ad: CarpoolAd) -> None:
+    """Undo a moderation: the ad is listed again and its owner told."""
+    if ad.status != "hidden":
+        raise CarpoolError(_("Cette annonce n'est pas masquée."))
+    ad.status, ad.updated_at = "active", utcnow()
+    session.add(ad)
+    moderation.restore(session, _moderated(ad), dedupe=f"carpool-restore:{ad.id}:{ad.updated_at.timestamp():.0f}")
+
+
+def _moderated(ad: CarpoolAd) -> moderation.Ad:
+    return moderation.Ad(owner_id=ad.user_id, title=trip_title(ad), url=f"/carpool/ads/{ad.id}", topic="carpool")
 
 
 def block(session: Session, blocker_id: int, blocked_id: int) -> None:

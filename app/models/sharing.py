@@ -33,10 +33,14 @@ class SharedItem(SQLModel, table=True):
     commune_insee: str = Field(foreign_key="communes.insee", max_length=5)
     max_days: int = Field(default=14)
     availability: str = Field(default="", max_length=200)
-    status: str = Field(default="active", max_length=12)
+    status: str = Field(default="active", max_length=12)  # active, paused, given, removed (by its owner), hidden
     created_at: datetime = Field(default_factory=utcnow)
     renewed_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+    # Moderation (app.moderation): why staff hid it, kept after a restore for the record.
+    moderation_reason: str = Field(default="", max_length=400)
+    moderated_at: datetime | None = None
+    moderated_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
 
 class SharedPhoto(SQLModel, table=True):

@@ -627,8 +627,7 @@ def restore_ad(request: Request[Any, Any, Any], db: Session, ad_id: int) -> Redi
     ad = db.get(CarpoolAd, ad_id)
     if ad is None or ad.status != "hidden":
         raise NotFoundException()
-    ad.status, ad.updated_at = "active", utcnow()
-    db.add(ad)
+    cp.restore(db, ad)
     db.commit()
     return Redirect("/carpool/staff", status_code=303)
 

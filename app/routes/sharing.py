@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import images
+from app import images, moderation
 from app.sharing import loans as logic
+from app.sharing import moderation as moderating
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow
 from app.forms import Form, Multipart, parse_form
@@ -448,31 +449,50 @@ def close_wanted(request: Request[Any, Any, Any], db: Session, wanted_id: int) -
 
 @get("/sharing/reports", opt=STAFF, sync_to_thread=True, name="sharing_reports")
 def reports(request: Request[Any, Any, Any], db: Session) -> Template:
+    return _reports_page(request, db)
+
+
+def _reports_page(request: Request[Any, Any, Any], db: Session, *, errors: dict[int, str] | None = None,
+                  status_code: int = 200) -> Template:
     rows = db.execute(select(ItemReport, SharedItem).join(SharedItem, SharedItem.id == ItemReport.item_id)
                       .where(ItemReport.status == "open").order_by(ItemReport.created_at)).all()
-    return page(request, "sharing/reports.html", section="sharing", rows=rows)
+    return page(request, "sharing/reports.html", section="sharing", rows=rows, reasons=moderation.REASONS,
+                hidden=moderating.hidden_items(db), errors=errors or {}, status_code=status_code)
 
 
 @post("/sharing/reports/{report_id:int}/{decision:str}", opt=STAFF, sync_to_thread=True, name="sharing_moderate")
-def moderate(request: Request[Any, Any, Any], db: Session, report_id: int, decision: str) -> Redirect:
+def moderate(request: Request[Any, Any, Any], db: Session, report_id: int, decision: str,
+             data: Form) -> Redirect | Template:
+    """``hide`` (with a reason; the owner is told, staff can restore it) or ``dismiss`` a reported ad."""
     report = db.get(ItemReport, report_id)
-    if report is None or decision not in ("dismiss", "remove"):
+    if report is None or decision not in ("dismiss", "hide"):
         raise NotFoundException()
     item = db.get(SharedItem, report.item_id)
-    if decision == "remove" and item is not None:
-        item.status = "removed"
-        db.add(item)
-        db.execute(ItemReport.__table__.update().where(ItemReport.item_id == item.id)  # type: ignore[attr-defined]
-                   .values(status="removed"))
-    else:
-        report.status = "dismissed"
-        db.add(report)
+    try:
+        if decision == "hide" and item is not None:
+            moderating.hide(db, item, _user(request).id, str(data.get("reason", "")), str(data.get("note", "")))
+        else:
+            moderating.dismiss(db, report)
+    except moderation.ModerationError as exc:
+        db.rollback()
+        return _reports_page(request, db, errors={report_id: str(exc)}, status_code=400)
     db.commit()
     return Redirect("/sharing/reports", status_code=303)
 
 
+@post("/sharing/items/{item_id:int}/restore", opt=STAFF, sync_to_thread=True, name="sharing_restore")
+def restore(request: Request[Any, Any, Any], db: Session, item_id: int) -> Redirect:
+    item = db.get(SharedItem, item_id)
+    if item is None:
+        raise NotFoundException()
+    if item.status == "hidden":  # restoring twice (two agents, a double click) changes nothing more
+        moderating.restore(db, item, _user(request).id)
+        db.commit()
+    return Redirect("/sharing/reports", status_code=303)
+
+
 ROUTES = [photo, index, new_item, create_item, item_page, edit_item, item_action, loan_page, loan_action, mine, save_watches,
-          wanted_form, create_wanted, wanted_page, close_wanted, reports, moderate]
+          wanted_form, create_wanted, wanted_page, close_wanted, reports, moderate, restore]
 
 CONTRIBUTES = Contribution(
     routes=ROUTES,

@@ -55,6 +55,17 @@ def a_wanted(ctx: AccessContext) -> dict[str, Any]:
         return {"wanted_id": wanted.id}
 
 
+def a_hidden_item(ctx: AccessContext) -> dict[str, Any]:
+    from app.db import write_session
+    from app.models.sharing import SharedItem
+    from app.sharing import moderation
+
+    item_id = an_item(ctx)["item_id"]
+    with write_session(ctx.engine) as session:
+        moderation.hide(session, session.get(SharedItem, item_id), ctx.user_ids["staff"], "fake")  # type: ignore[arg-type]
+    return {"item_id": item_id}
+
+
 def a_report(ctx: AccessContext) -> dict[str, Any]:
     from app.sharing import loans as sharing
     from app.db import write_session
@@ -94,4 +105,6 @@ ROWS = [
     Row("GET", "/sharing/reports", roles_only(STAFF_ROLES)),
     Row("POST", "/sharing/reports/{report_id}/dismiss", roles_only(STAFF_ROLES, 303, anonymous=401), setup=a_report,
         route="/sharing/reports/{report_id:int}/{decision:str}"),
+    Row("POST", "/sharing/items/{item_id}/restore", roles_only(STAFF_ROLES, 303, anonymous=401), setup=a_hidden_item,
+        route="/sharing/items/{item_id:int}/restore"),
 ]

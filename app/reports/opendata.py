@@ -5,10 +5,11 @@ The reports domain's contribution to the open data catalogue (``app.opendata.con
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.models.reports import Report
@@ -55,6 +56,23 @@ def _live_report(session: Session, event: dict[str, Any], base_url: str) -> dict
     row = (report.category, report.status, report.commune_insee, local_day(report.created_at),
            local_day(report.resolved_at), rounded(report.lat), rounded(report.lon))
     return dict(zip(REPORTS.column_names, row, strict=True))
+
+
+def _live_daily(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
+    """A new report: the day's count of its category so far (Paris day)."""
+    feature = str(event.get("feature_id", ""))
+    if event.get("kind") != "created" or not feature.isdigit():
+        return None
+    report = session.get(Report, int(feature))
+    if report is None or report.status not in PUBLIC_STATUSES:
+        return None
+    day = local_day(report.created_at)
+    since = report.created_at - dt.timedelta(days=1)
+    count = sum(1 for (created,) in session.execute(
+        select(Report.created_at).where(Report.category == report.category, Report.created_at > since,
+                                        Report.status.in_(PUBLIC_STATUSES)))  # type: ignore[attr-defined]
+                if local_day(created) == day)
+    return dict(zip(DAILY.column_names, (day, report.category, count), strict=True))
 
 
 REPORTS = OpenDataset(
@@ -108,7 +126,8 @@ DAILY = OpenDataset(
         Column("nombre", "integer", "Nombre de signalements", required=True, minimum=1),
     ),
     rows=_daily_rows,
-    live_kinds=("reports:*",),
+    live_kinds=("reports:created",),
+    live_row=_live_daily,
     cnil=Cnil(
         singling_out="Des comptes par jour et par catégorie sur tout le territoire : aucune personne.",
         linkability=("Chaque signalement compté est déjà publié sans donnée personnelle (jeu « signalements ») : "

@@ -44,6 +44,7 @@ class Geometry:
     lat: str
     lon: str
     decimals: int = POSITION_DECIMALS
+    per_place: bool = False  # rows repeat a few places over time: the GeoJSON holds each place once
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def utc_text(moment: Any) -> str | None:
         return None
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.replace(microsecond=0).isoformat() + "Z"
+    return moment.isoformat(timespec="seconds") + "Z"
 
 
 def local_day(moment: Any) -> str | None:

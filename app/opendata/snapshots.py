@@ -50,66 +50,80 @@ class Written:
     last_day: dt.date | None
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return value
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _day(value: Any) -> dt.date | None:
-    if not isinstance(value, str) or len(value) < 7:
-        return None
+def _day(value: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value[:10] if len(value) >= 10 else value + "-01")
     except ValueError:
         return None
 
 
+def _feature(names: list[str], row: Any, lat: Any, lon: Any) -> str:
+    return ('{"type":"Feature","geometry":{"type":"Point","coordinates":[' + repr(float(lon)) + "," + repr(float(lat))
+            + ']},"properties":' + _ENCODE(dict(zip(names, row, strict=True))) + "}")
+
+
 def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
-    """Stream ``rows`` into ``{slug}.csv`` (and ``.geojson``), plus ``{slug}.schema.json``; atomic renames."""
+    """Stream ``rows`` into ``{slug}.csv`` (and ``.geojson``), plus ``{slug}.schema.json``; atomic renames.
+
+    A dataset whose rows repeat a few places over time (hourly sensors) has
+    ``geometry.per_place``: its GeoJSON holds each place once, with its latest
+    row (places are few, so memory stays bounded).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     names = dataset.column_names
     geo = dataset.geometry
     date_at = next((i for i, c in enumerate(dataset.columns) if c.type in DATE_TYPES), None)
+    booleans = [i for i, c in enumerate(dataset.columns) if c.type == "boolean"]
     lat_at = names.index(geo.lat) if geo else -1
     lon_at = names.index(geo.lon) if geo else -1
     tmp_csv = directory / f".{dataset.slug}.csv.tmp"
     tmp_geo = directory / f".{dataset.slug}.geojson.tmp"
     count = features = 0
-    first: dt.date | None = None
-    last: dt.date | None = None
+    first = last = ""
+    places: dict[tuple[Any, Any], Any] = {}
     with tmp_csv.open("w", newline="", encoding="utf-8") as out_csv:
-        writer = csv.writer(out_csv, lineterminator="\r\n")
+        writer = csv.writer(out_csv, lineterminator="\r\n")  # None is written as an empty cell
         writer.writerow(names)
         out_geo = tmp_geo.open("w", encoding="utf-8") if geo else None
         try:
             if out_geo:
                 out_geo.write('{"type":"FeatureCollection","features":[\n')
-            batch: list[list[Any]] = []
+            batch: list[Any] = []
             for row in rows:
-                batch.append([_cell(v) for v in row])
                 count += 1
+                if booleans:
+                    cells = list(row)
+                    for i in booleans:
+                        cells[i] = "" if cells[i] is None else ("true" if cells[i] else "false")
+                    batch.append(cells)
+                else:
+                    batch.append(row)
                 if date_at is not None:
-                    day = _day(row[date_at])
-                    if day is not None:
-                        first = day if first is None or day < first else first
-                        last = day if last is None or day > last else last
-                if out_geo and row[lat_at] is not None and row[lon_at] is not None:
-                    feature = {"type": "Feature",
-                               "geometry": {"type": "Point", "coordinates": [row[lon_at], row[lat_at]]},
-                               "properties": dict(zip(names, row, strict=True))}
-                    out_geo.write(("," if features else "")
-                                  + json.dumps(feature, ensure_ascii=False, separators=(",", ":")) + "\n")
-                    features += 1
-                if len(batch) >= 1000:
+                    when = row[date_at]
+                    if when:
+                        if not first or when < first:
+                            first = when
+                        if when > last:
+                            last = when
+                if out_geo is not None:
+                    lat, lon = row[lat_at], row[lon_at]
+                    if lat is not None and lon is not None:
+                        if geo.per_place:  # type: ignore[union-attr]
+                            places[(lat, lon)] = row
+                        else:
+                            out_geo.write(("," if features else "") + _feature(names, row, lat, lon) + "\n")
+                            features += 1
+                if len(batch) >= 2000:
                     writer.writerows(batch)
                     batch = []
             writer.writerows(batch)
-            if out_geo:
+            if out_geo is not None:
+                for (lat, lon), row in places.items():
+                    out_geo.write(("," if features else "") + _feature(names, row, lat, lon) + "\n")
+                    features += 1
                 out_geo.write("]}\n")
         finally:
             if out_geo:
@@ -123,7 +137,8 @@ def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
     if geo:
         geo_bytes = tmp_geo.stat().st_size
         os.replace(tmp_geo, directory / f"{dataset.slug}.geojson")
-    return Written(dataset.slug, count, csv_bytes, geo_bytes, first, last)
+    return Written(dataset.slug, count, csv_bytes, geo_bytes, _day(first) if first else None,
+                   _day(last) if last else None)
 
 
 def generate(engine: Engine, var_dir: Path, base_url: str, slugs: set[str] | None = None) -> list[Written]:

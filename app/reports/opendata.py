@@ -24,9 +24,9 @@ def _report_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     stmt = (select(Report.category, Report.status, Report.commune_insee, Report.created_at, Report.resolved_at,
                    Report.lat, Report.lon)
             .where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
-            .order_by(Report.id)
-            .execution_options(yield_per=2000))
-    for category, status, commune, created, resolved, lat, lon in session.execute(stmt):
+            .order_by(Report.id))
+    for category, status, commune, created, resolved, lat, lon in session.connection().execution_options(
+            yield_per=5000).execute(stmt):
         yield (category, status, commune, local_day(created), local_day(resolved), rounded(lat), rounded(lon))
 
 
@@ -34,10 +34,10 @@ def _daily_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     # Grouped by UTC day in SQL would split Paris evenings: count per local day while streaming.
     stmt = (select(Report.created_at, Report.category)
             .where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
-            .order_by(Report.created_at).execution_options(yield_per=5000))
+            .order_by(Report.created_at))
     day: str | None = None
     counts: dict[str, int] = {}
-    for created, category in session.execute(stmt):
+    for created, category in session.connection().execution_options(yield_per=5000).execute(stmt):
         this = local_day(created)
         if this != day and day is not None:
             yield from ((day, c, n) for c, n in sorted(counts.items()))

@@ -38,25 +38,32 @@ def _place(sensor: Any) -> tuple[Any, ...]:
     return (sensor.id, sensor.commune_insee, lat, lon)
 
 
+def _places(session: Session, kind: str) -> dict[str, tuple[Any, ...]]:
+    return {s.id: _place(s) for s in session.execute(
+        select(Sensor.id, Sensor.commune_insee, Sensor.lat, Sensor.lon).where(Sensor.kind == kind))}
+
+
 def _mean(sums: dict[str, Any], name: str, samples: int, digits: int = 2) -> float | None:
     value = sums.get(name)
-    if not isinstance(value, int | float) or samples <= 0:
+    if value is None or samples <= 0 or isinstance(value, str):
         return None
-    return round(float(value) / samples, digits)
+    return round(value / samples, digits)
 
 
-def _hourly(session: Session, kind: str) -> Iterator[tuple[Any, dict[str, Any], int, Any]]:
-    stmt = (select(Sensor.id, Sensor.commune_insee, Sensor.lat, Sensor.lon, SensorHourly.hour,
-                   SensorHourly.sums_json, SensorHourly.samples)
-            .join(SensorHourly, SensorHourly.sensor_id == Sensor.id)
-            .where(Sensor.kind == kind)
-            .order_by(Sensor.id, SensorHourly.hour).execution_options(yield_per=5000))
-    for row in session.execute(stmt):
+def _hourly(session: Session, kind: str) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], int, Any]]:
+    """(place, sums, samples, hour) of every kept hour of the sensors of ``kind``, in order, streamed (Core)."""
+    places = _places(session, kind)
+    stmt = (select(SensorHourly.sensor_id, SensorHourly.hour, SensorHourly.sums_json, SensorHourly.samples)
+            .where(SensorHourly.sensor_id.in_(list(places)))  # type: ignore[attr-defined]
+            .order_by(SensorHourly.sensor_id, SensorHourly.hour))
+    result = session.connection().execution_options(yield_per=5000).execute(stmt)
+    loads = json.loads
+    for sensor_id, hour, sums_json, samples in result:
         try:
-            sums = json.loads(row.sums_json)
+            sums = loads(sums_json)
         except ValueError:
             sums = {}
-        yield row, sums if isinstance(sums, dict) else {}, row.samples, row.hour
+        yield places[sensor_id], sums if isinstance(sums, dict) else {}, samples, hour
 
 
 def _traffic_values(values: dict[str, Any], samples: int) -> tuple[Any, ...]:
@@ -69,22 +76,22 @@ def _air_values(values: dict[str, Any], samples: int) -> tuple[Any, ...]:
 
 
 def _traffic(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
-    for row, sums, samples, hour in _hourly(session, "traffic"):
-        yield _place(row) + (utc_text(hour),) + _traffic_values(sums, samples)
+    for place, sums, samples, hour in _hourly(session, "traffic"):
+        yield place + (utc_text(hour),) + _traffic_values(sums, samples)
 
 
 def _air(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
-    for row, sums, samples, hour in _hourly(session, "air_quality"):
-        yield _place(row) + (utc_text(hour),) + _air_values(sums, samples)
+    for place, sums, samples, hour in _hourly(session, "air_quality"):
+        yield place + (utc_text(hour),) + _air_values(sums, samples)
 
 
 def _waits(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     """Hourly mean and maximum of the per-minute estimates, computed while streaming them in order."""
-    stmt = (select(Sensor.id, Sensor.commune_insee, Sensor.lat, Sensor.lon, WasteCentreEstimate.ts,
-                   WasteCentreEstimate.wait_min, WasteCentreEstimate.saturated)
-            .join(WasteCentreEstimate, WasteCentreEstimate.sensor_id == Sensor.id)
-            .where(Sensor.kind == "waste_centre")
-            .order_by(Sensor.id, WasteCentreEstimate.ts).execution_options(yield_per=5000))
+    places = _places(session, "waste_centre")
+    stmt = (select(WasteCentreEstimate.sensor_id, WasteCentreEstimate.ts, WasteCentreEstimate.wait_min,
+                   WasteCentreEstimate.saturated)
+            .where(WasteCentreEstimate.sensor_id.in_(list(places)))  # type: ignore[attr-defined]
+            .order_by(WasteCentreEstimate.sensor_id, WasteCentreEstimate.ts))
     key: tuple[Any, str] | None = None
     place: tuple[Any, ...] = ()
     waits: list[float] = []
@@ -95,16 +102,19 @@ def _waits(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
         return place + (key[1] if key else None, mean, round(max(waits), 1) if waits else None,
                         round(saturated / estimates, 3), estimates)
 
-    for row in session.execute(stmt):
-        hour = utc_text(row.ts.replace(minute=0, second=0, microsecond=0))
-        if key is not None and key != (row.id, hour):
+    hour_of: tuple[Any, str] = (None, "")
+    for sensor_id, ts, wait_min, is_saturated in session.connection().execution_options(yield_per=5000).execute(stmt):
+        start = ts.replace(minute=0, second=0, microsecond=0)
+        if hour_of[0] != start:
+            hour_of = (start, utc_text(start) or "")
+        if key is not None and key != (sensor_id, hour_of[1]):
             yield flush()
             waits, estimates, saturated = [], 0, 0
-        key, place = (row.id, hour or ""), _place(row)
+        key, place = (sensor_id, hour_of[1]), places[sensor_id]
         estimates += 1
-        saturated += 1 if row.saturated else 0
-        if row.wait_min is not None:
-            waits.append(float(row.wait_min))
+        saturated += 1 if is_saturated else 0
+        if wait_min is not None:
+            waits.append(wait_min)
     if key is not None:
         yield flush()
 
@@ -169,7 +179,7 @@ WAITS = OpenDataset(
         Column("estimations", "integer", "Nombre d'estimations dans l'heure", required=True, minimum=0),
     ),
     rows=_waits,
-    geometry=Geometry("latitude", "longitude", decimals=5),
+    geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=("sensors:reading",),
     live_row=_live_wait,
     cnil=Cnil(
@@ -198,7 +208,7 @@ TRAFFIC = OpenDataset(
         Column("echantillons", "integer", "Nombre de mesures", required=True, minimum=0),
     ),
     rows=_traffic,
-    geometry=Geometry("latitude", "longitude", decimals=5),
+    geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=("sensors:reading",),
     live_row=_live_traffic,
     conforms_to=((SMART_DATA_MODELS.format("Transportation", "TrafficFlowObserved"),
@@ -224,7 +234,7 @@ AIR = OpenDataset(
         Column("echantillons", "integer", "Nombre de mesures", required=True, minimum=0),
     ),
     rows=_air,
-    geometry=Geometry("latitude", "longitude", decimals=5),
+    geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=("sensors:reading",),
     live_row=_live_air,
     conforms_to=((SMART_DATA_MODELS.format("Environment", "AirQualityObserved"),

@@ -109,6 +109,16 @@ def measures() -> list[Measure]:
     return [measure for domain in DOMAINS for measure in domain.measures]
 
 
+def open_datasets() -> list[Any]:
+    """The datasets every domain publishes as open data (``app.opendata.contrib.OpenDataset``)."""
+    return [dataset for domain in DOMAINS for dataset in domain.open_data]
+
+
+def data_services() -> list[Any]:
+    """The APIs the domains offer, listed in the open data catalogue (``app.opendata.contrib.Service``)."""
+    return [service for domain in DOMAINS for service in domain.data_services]
+
+
 def install() -> None:
     """Hand the cross-domain interfaces to the core modules that serve them (idempotent)."""
     jobs.register({kind: fn for domain in DOMAINS for kind, fn in domain.jobs.items()})

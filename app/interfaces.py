@@ -149,6 +149,8 @@ class Contribution:
     kpis: Sequence[Any] = ()  # app.ops.contracts.Kpi
     events: Sequence[EventKind] = ()
     measures: Sequence[Measure] = ()
+    open_data: Sequence[Any] = ()  # app.opendata.contrib.OpenDataset: the datasets a domain publishes
+    data_services: Sequence[Any] = ()  # app.opendata.contrib.Service: its APIs, listed in the DCAT catalogue
 
 
 @dataclass(frozen=True)

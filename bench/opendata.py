@@ -46,17 +46,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import Engine, make_url  # noqa: E402
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
 
-from app.db import make_engine, write_session  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.models.lighting import LightDaily, Streetlight  # noqa: E402
-from app.models.push import Alert  # noqa: E402
-from app.models.reports import Report  # noqa: E402
-from app.models.sensors import Sensor, SensorHourly, WasteCentreEstimate  # noqa: E402
-from app.opendata import snapshots  # noqa: E402
-from bench.report import write_section  # noqa: E402
+from app.db import make_engine, write_session
+from app.migrate import upgrade
+from app.models.lighting import LightDaily, Streetlight
+from app.models.push import Alert
+from app.models.reports import Report
+from app.models.sensors import Sensor, SensorHourly, WasteCentreEstimate
+from app.opendata import snapshots
+from bench.report import write_section
 
 UTC = dt.UTC
 COMMUNES = ["57038", "57041", "57097", "57529", "57565", "57602", "54523", "54580"]
@@ -216,8 +216,8 @@ def measure(url: str, years: int, lights: int, work: Path) -> dict[str, Any]:
     counts = fill(engine, years, lights, end)
     fill_s = time.perf_counter() - started
     var_dir = work / f"var-{years}"
-    generate = lambda: snapshots.generate(engine, var_dir, "https://eclor.example")  # noqa: E731
-    baseline = lambda: dump_baseline(engine, work / f"dump-{years}")  # noqa: E731
+    generate = lambda: snapshots.generate(engine, var_dir, "https://eclor.example")
+    baseline = lambda: dump_baseline(engine, work / f"dump-{years}")
     gen_s, base_s = timed(generate), timed(baseline)
     written = generate()
     out = {"years": years, "counts": counts, "fill_s": fill_s, "generate_s": gen_s, "baseline_s": base_s,

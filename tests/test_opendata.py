@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from pathlib import Path
 
 import pytest
 from rdflib import Graph, Namespace
-from rdflib.compare import isomorphic
 from rdflib import namespace as ns
+from rdflib.compare import isomorphic
 
 from app.opendata import catalogue, registry, snapshots
 from tests.opendata_helpers import EMAIL, FREE_TEXT, NAME, PHONE, seed

@@ -1,6 +1,6 @@
 """What the alerts domain contributes: fan-out jobs, the push channel, its panel, links, commands, demo, privacy."""
 
-from app.alerts import cli, demo, privacy, publish
+from app.alerts import cli, demo, opendata, privacy, publish
 from app.interfaces import Contribution, DemoLoader, Link, Panel, Privacy
 
 CONTRIBUTES = Contribution(
@@ -13,4 +13,5 @@ CONTRIBUTES = Contribution(
     jobs={"push.alert": publish.deliver, "push.user": publish.deliver_personal},
     channels={"push": publish.push_channel},
     privacy=(Privacy("push", privacy.export_push, privacy.erase_push),),
+    open_data=opendata.DATASETS,
 )

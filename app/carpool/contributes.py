@@ -1,10 +1,12 @@
 """What the carpool domain contributes: reminders and saved-search alerts, demo ads, privacy."""
 
-from app.carpool import ads
+from app.carpool import ads, opendata
 from app.interfaces import Contribution, DemoLoader, Privacy
 
 CONTRIBUTES = Contribution(
     demo=(DemoLoader(60, "carpool", ads.load_demo),),
     jobs={"carpool.reminder": ads.send_reminder, "carpool.alerts": ads.run_alerts},
     privacy=(Privacy("carpool", ads.export_person, ads.erase_person),),
+    open_data=opendata.DATASETS,
+    data_services=opendata.SERVICES,
 )

@@ -18,7 +18,15 @@ from sqlmodel import Session
 from app.carpool.ads import Place, haversine_m, list_places, occurrences
 from app.db import utcnow
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolPlace
-from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service, suppress, suppression_text
+from app.opendata.contrib import (
+    Cnil,
+    Column,
+    Geometry,
+    OpenDataset,
+    Service,
+    suppress,
+    suppression_text,
+)
 
 RPC = ("https://doc.covoiturage.beta.gouv.fr/", "Registre de preuve de covoiturage (classe A : mise en relation)")
 SCHEMA_LIEUX = ("https://schema.data.gouv.fr/etalab/schema-lieux-covoiturage/",

@@ -2,10 +2,11 @@
 the demo fleet (lights and sensors)."""
 
 from app.interfaces import Contribution, DemoLoader
-from app.lighting import cli, demo, relay
+from app.lighting import cli, demo, opendata, relay
 
 CONTRIBUTES = Contribution(
     commands=cli.COMMANDS,
     demo=(DemoLoader(30, "lighting", demo.load_lighting),),
     services=(relay.relay_service,),
+    open_data=opendata.DATASETS,
 )

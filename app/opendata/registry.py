@@ -19,19 +19,19 @@ _CONTRIBUTED: list[OpenDataset] = []
 
 
 def contributed() -> list[OpenDataset]:
-    """The datasets the domains declared (wired once, from the domains' registry)."""
+    """The datasets the domains declared in the registry (``app.domains``), read once."""
     if not _CONTRIBUTED:
-        from app.opendata_sources import contributions
+        from app import domains
 
-        _CONTRIBUTED.extend(contributions())
+        _CONTRIBUTED.extend(domains.open_datasets())
     return list(_CONTRIBUTED)
 
 
 def services() -> list[Service]:
     """The APIs the domains declared, listed as data services."""
-    from app.opendata_sources import services as declared
+    from app import domains
 
-    return declared()
+    return domains.data_services()
 
 
 def uploads_dir(var_dir: Path) -> Path:

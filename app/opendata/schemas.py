@@ -99,7 +99,7 @@ def _typed(column: Column, text: str) -> Any:
     if kind == "date":
         return dt.date.fromisoformat(text)
     if kind == "datetime":
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return dt.datetime.fromisoformat(text)
     if kind == "yearmonth":
         return dt.date.fromisoformat(text + "-01") and text
     if kind == "time":

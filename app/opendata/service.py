@@ -19,7 +19,7 @@ async def snapshot_service(rt: Any) -> None:
         try:
             written = await asyncio.to_thread(snapshots.generate, rt.engine, settings.var_dir, settings.base_url)
             log.info("open data snapshots", extra={"datasets": len(written), "rows": sum(w.rows for w in written)})
-        except Exception:  # noqa: BLE001  (a failed round is retried at the next one)
+        except Exception:
             log.exception("open data snapshots failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(rt.stop.wait(), timeout=period)

@@ -106,8 +106,7 @@ def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
                     if when:
                         if not first or when < first:
                             first = when
-                        if when > last:
-                            last = when
+                        last = max(last, when)
                 if out_geo is not None:
                     lat, lon = row[lat_at], row[lon_at]
                     if lat is not None and lon is not None:

@@ -16,11 +16,11 @@ from app.auth import PUBLIC, STAFF, current_user
 from app.db import write_session
 from app.forms import Form
 from app.i18n import gettext as _
+from app.interfaces import Contribution, Link
 from app.models.opendata import OpenDataIssue
 from app.opendata import live, portal, registry, snapshots, staff
 from app.opendata.catalogue import FORMATS, FREQUENCIES, THEMES
 from app.templating import page
-from app.interfaces import Contribution, Link
 
 FILE_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
               "schema.json": "application/json"}

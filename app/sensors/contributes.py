@@ -1,8 +1,10 @@
 """What the sensors domain contributes: the waste-centre watches in exports and erasure."""
 
 from app.interfaces import Contribution, Privacy
-from app.sensors import measures
+from app.sensors import measures, opendata
 
 CONTRIBUTES = Contribution(
     privacy=(Privacy("waste_centre", measures.export_watches, measures.erase_watches),),
+    open_data=opendata.DATASETS,
+    data_services=opendata.SERVICES,
 )

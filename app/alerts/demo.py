@@ -12,6 +12,7 @@ from app.alerts.publish import AlertInput, amend, publish
 from app.db import utcnow
 from app.models.push import Alert
 
+
 def load_alerts(session: Session, rng: random.Random) -> str | None:
     if session.scalars(select(Alert.id).where(Alert.source == "demo")).first() is not None:
         return None
@@ -38,12 +39,14 @@ def load_alerts(session: Session, rng: random.Random) -> str | None:
     amend(session, update_, None, source="demo", sender=sender, note="Routes dégagées, l’alerte est levée.",
           now=now - timedelta(days=3) + timedelta(hours=8))
     made += 2
-    one("Passage frontière saturé à Audun-le-Tiche", "Bouchon de 3 km vers Esch-sur-Alzette depuis 6 h 40 "
-        "(accident sur la N4 côté luxembourgeois). Passez par Russange ou Rédange.", "traffic",
-        ["57038", "57602", "57565"], "normal", now - timedelta(minutes=25), 3, "/carpool")
-    one("Déchèterie calme en ce moment", "Moins de 5 minutes d’attente jusqu’à 17 h : c’est le bon moment "
-        "pour déposer vos encombrants.", "waste_centre", [], "low", now - timedelta(minutes=10), 2,
-        "/waste-centre")
+    # Current demo alerts announce what the live sensors cannot contradict (planned works, opening
+    # hours); the crossings' traffic and the waiting time come from the sensors themselves.
+    one("Travaux de nuit au passage frontière de Rédange", "La route vers Belvaux est fermée de 21 h à 5 h "
+        "jusqu’à vendredi. La nuit, passez par Russange ou Audun-le-Tiche.", "traffic",
+        ["57038", "57602", "57565"], "normal", now - timedelta(minutes=25), 72, "/traffic")
+    one("Déchèterie : horaires d’hiver", "Jusqu’au 31 mars, la déchèterie d’Audun-le-Tiche ferme à 17 h ; "
+        "le temps d’attente en direct est sur la page de la déchèterie.", "waste_centre", [], "low",
+        now - timedelta(minutes=10), 48, "/waste-centre")
     one("Vigilance orange vent violent", "Rafales jusqu’à 100 km/h attendues cette nuit. Rentrez le mobilier "
         "de jardin et évitez les abords des bois.", "weather", [], "normal", now - timedelta(hours=1), 18)
     one("Coupure d’eau rue de la Gare", "Travaux sur le réseau : eau coupée de 9 h à 12 h.", "general",

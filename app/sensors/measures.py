@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app import events, timeseries
-from app.sensors import waste_centre
 from app.i18n import gettext as _
 from app.models.sensors import (
     Sensor,
@@ -30,6 +29,7 @@ from app.models.sensors import (
     WasteCentreEstimate,
     WasteWaitWatch,
 )
+from app.sensors import waste_centre
 from app.sensors.ngsi_ld import SENSOR_TYPES
 from app.sensors.ngsi_ld import urn as ngsi_urn
 
@@ -205,6 +205,61 @@ def wait_history(session: Session, sensor_id: str, now: dt.datetime, weeks: int 
     ).all()]
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class WasteCentreInfo:
+    """What a visitor needs besides the wait: address, opening hours and accepted waste (sensor meta)."""
+
+    address: str
+    opening: dict[str, list[tuple[dt.time, dt.time]]]   # "mon" -> [(09:00, 12:00), (13:30, 17:00)]
+    accepted: list[str]
+
+    def open_at(self, at: dt.datetime) -> bool:
+        local = at.astimezone(TZ)
+        now = local.time()
+        return any(start <= now < end for start, end in self.opening.get(DAYS[local.weekday()], []))
+
+    def next_opening(self, at: dt.datetime) -> dt.datetime | None:
+        local = at.astimezone(TZ)
+        for offset in range(8):
+            day = local.date() + dt.timedelta(days=offset)
+            for start, _end in self.opening.get(DAYS[day.weekday()], []):
+                moment = dt.datetime.combine(day, start, tzinfo=TZ)
+                if moment > local:
+                    return moment
+        return None
+
+    def open_hours(self, day: dt.date) -> list[int]:
+        """The hours (0–23) during which the centre is open on ``day``, for the quiet-hour advice."""
+        hours = set()
+        for start, end in self.opening.get(DAYS[day.weekday()], []):
+            hours.update(h for h in range(24) if dt.time(h) < end and (h + 1 == 24 or dt.time(h + 1) > start))
+        return sorted(hours)
+
+
+def _clock(text: str) -> dt.time:
+    hours, minutes = text.strip().split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def waste_centre_info(sensor: Sensor) -> WasteCentreInfo | None:
+    meta = _meta(sensor)
+    opening: dict[str, list[tuple[dt.time, dt.time]]] = {}
+    try:
+        for day, ranges in (meta.get("opening") or {}).items():
+            if day in DAYS:
+                opening[day] = [(_clock(r.split("-")[0]), _clock(r.split("-")[1])) for r in ranges]
+    except (ValueError, IndexError, AttributeError):
+        opening = {}
+    address = str(meta.get("address") or "")
+    accepted = [str(a) for a in meta.get("accepted") or [] if isinstance(a, str)]
+    if not (address or opening or accepted):
+        return None
+    return WasteCentreInfo(address, opening, accepted)
+
+
 @dataclass(frozen=True)
 class WastePanel:
     sensor: Sensor
@@ -212,6 +267,10 @@ class WastePanel:
     forecast_next: list[tuple[dt.datetime, float | None]]
     quiet_hours: list[tuple[dt.datetime, float]]
     quiet_day: dt.date
+    info: WasteCentreInfo | None = None
+    open_now: bool | None = None
+    opens_at: dt.datetime | None = None
+    quiet_when: str = "today"     # the quiet hours' day: "today", "tomorrow" or "later" (name the day)
 
 
 def waste_panel(session: Session, now: dt.datetime, sensor_id: str | None = None) -> WastePanel | None:
@@ -229,14 +288,19 @@ def waste_panel(session: Session, now: dt.datetime, sensor_id: str | None = None
     for step in range(1, 5):
         at = (local + dt.timedelta(hours=step)).replace(minute=0, second=0, microsecond=0)
         forecast_next.append((at, waste_centre.forecast(history, at)))
+    info = waste_centre_info(sensor)
     quiet: list[tuple[dt.datetime, float]] = []
     day = local.date()
     for offset in range(7):
         day = local.date() + dt.timedelta(days=offset)
-        quiet = waste_centre.best_hours(history, day, count=3, now=now if offset == 0 else None)
+        hours = info.open_hours(day) if info and info.opening else None
+        quiet = waste_centre.best_hours(history, day, count=3, now=now if offset == 0 else None, hours=hours)
         if quiet:
             break
-    return WastePanel(sensor, estimate, forecast_next, quiet, day)
+    when = "today" if day == local.date() else "tomorrow" if day == local.date() + dt.timedelta(days=1) else "later"
+    open_now = info.open_at(now) if info and info.opening else None
+    opens_at = info.next_opening(now) if info and info.opening and not open_now else None
+    return WastePanel(sensor, estimate, forecast_next, quiet, day, info, open_now, opens_at, when)
 
 
 def latest_by_kind(session: Session, kind: str) -> list[tuple[Sensor, dict[str, Any]]]:

@@ -20,6 +20,7 @@ class Report(SQLModel, table=True):
     __table_args__ = (
         Index("ix_reports_status_created", "status", "created_at"),
         Index("ix_reports_lat_lon", "lat", "lon"),
+        Index("ix_reports_created", "created_at"),  # lists newest first, statistics since a date
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -23,7 +23,7 @@ import re
 import secrets
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app import events, images
-from app.db import utcnow, write_session
+from app.db import read_session, utcnow, write_session
 from app.i18n import gettext as _
 from app.models.accounts import User
 from app.models.reports import (
@@ -423,6 +423,15 @@ class Filters:
                                   ("status", self.status), ("q", self.q)) if v}
 
 
+COUNT_CAP = 10_000  # lists count this far, then say "≥ 10000": the cost follows what is shown
+
+
+def bounded_count(session: Session, ids: Any) -> tuple[int, bool]:
+    """How many rows ``ids`` (a select of ids) returns, reading at most ``COUNT_CAP`` + 1; and whether capped."""
+    n = int(session.scalar(select(func.count()).select_from(ids.limit(COUNT_CAP + 1).subquery())) or 0)
+    return min(n, COUNT_CAP), n > COUNT_CAP
+
+
 def communes(session: Session) -> list[Commune]:
     return list(session.scalars(select(Commune).order_by(Commune.name)))
 
@@ -752,29 +761,66 @@ def _csv_time(value: datetime | None, *, date_only: bool = False) -> str:
     return local.strftime("%d/%m/%Y") if date_only else local.strftime("%d/%m/%Y %H:%M")
 
 
-def export_csv(session: Session, stmt: Any) -> str:
-    """The selected reports as CSV (UTF-8 with BOM so spreadsheets read the accents)."""
-    names = {c.insee: c.name for c in communes(session)}
-    follows = dict(session.execute(select(ReportFollow.report_id, func.count()).group_by(ReportFollow.report_id)).all())
+_CSV_READ = (Report.id, Report.category, Report.status, Report.commune_insee, Report.lat, Report.lon,
+             Report.address, Report.description, Report.volume, Report.witnessed, Report.source,
+             Report.created_at, Report.updated_at, Report.expected_at, Report.resolved_at, Report.thanks_count)
+
+
+def export_csv(engine: Engine, filters: Filters, *, chunk: int = 1000) -> Iterator[bytes]:
+    """The selected reports as CSV (UTF-8 with BOM so spreadsheets read the accents), streamed.
+
+    Read by id in chunks of ``chunk`` rows (keyset paging, each chunk its own
+    short read), encoded and handed out chunk by chunk: memory stays flat
+    however many reports there are. Headings and labels are translated here,
+    in the caller's language, before the first row is read.
+    """
+    with read_session(engine) as session:
+        names = {c.insee: c.name for c in communes(session)}
+    headings = csv_headings()
+    categories = {k: _(v) for k, v in CATEGORIES.items()}
+    statuses = {k: _(v) for k, v in STATUSES.items()}
+    volumes = {k: _(v) for k, v in VOLUMES.items()}
+    yes, no = _("oui"), _("non")
+    return _csv_chunks(engine, filters, chunk, headings, names, categories, statuses, volumes, (yes, no))
+
+
+def _csv_chunks(engine: Engine, filters: Filters, chunk: int, headings: list[str], names: dict[str, str],
+                categories: dict[str, str], statuses: dict[str, str], volumes: dict[str, str],
+                yes_no: tuple[str, str]) -> Iterator[bytes]:
     buf = io.StringIO()
-    buf.write("\ufeff")
     writer = csv.writer(buf, delimiter=";")
-    writer.writerow(csv_headings())
-    for r in session.scalars(stmt):
-        row = {
-            "number": number(r), "category_label": _(CATEGORIES[r.category]), "category": r.category,
-            "status_label": _(STATUSES[r.status]), "status": r.status, "commune": names.get(r.commune_insee or "", ""),
-            "insee": r.commune_insee or "", "lat": f"{r.lat:.6f}".replace(".", ","),
-            "lon": f"{r.lon:.6f}".replace(".", ","), "address": _csv_safe(r.address),
-            "description": _csv_safe(r.description),
-            "volume_label": _(VOLUMES[r.volume]) if r.volume in VOLUMES else "", "volume": r.volume or "",
-            "witnessed": _("oui") if r.witnessed else _("non"), "source": r.source,
-            "created": _csv_time(r.created_at), "updated": _csv_time(r.updated_at),
-            "expected": _csv_time(r.expected_at, date_only=True),
-            "resolved": _csv_time(r.resolved_at), "followers": follows.get(r.id, 0), "thanks": r.thanks_count,
-        }
-        writer.writerow([row[key] for _heading, key in CSV_COLUMNS])
-    return buf.getvalue()
+    buf.write("\ufeff")
+    writer.writerow(headings)
+    last = 0
+    while True:
+        with read_session(engine) as session:
+            rows = session.execute(filters.apply(select(*_CSV_READ), staff=True)
+                                   .where(Report.id > last)  # type: ignore[operator]
+                                   .order_by(Report.id).limit(chunk)).all()
+            follows = dict(session.execute(
+                select(ReportFollow.report_id, func.count())
+                .where(ReportFollow.report_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
+                .group_by(ReportFollow.report_id)).all()) if rows else {}
+        for r in rows:
+            row = {
+                "number": number(r), "category_label": categories.get(r.category, r.category),  # type: ignore[arg-type]
+                "category": r.category, "status_label": statuses.get(r.status, r.status), "status": r.status,
+                "commune": names.get(r.commune_insee or "", ""), "insee": r.commune_insee or "",
+                "lat": f"{r.lat:.6f}".replace(".", ","), "lon": f"{r.lon:.6f}".replace(".", ","),
+                "address": _csv_safe(r.address), "description": _csv_safe(r.description),
+                "volume_label": volumes.get(r.volume or "", ""), "volume": r.volume or "",
+                "witnessed": yes_no[0] if r.witnessed else yes_no[1], "source": r.source,
+                "created": _csv_time(r.created_at), "updated": _csv_time(r.updated_at),
+                "expected": _csv_time(r.expected_at, date_only=True),
+                "resolved": _csv_time(r.resolved_at), "followers": follows.get(r.id, 0), "thanks": r.thanks_count,
+            }
+            writer.writerow([row[key] for _heading, key in CSV_COLUMNS])
+        yield buf.getvalue().encode("utf-8")
+        buf.seek(0)
+        buf.truncate()
+        if len(rows) < chunk:
+            return
+        last = rows[-1].id
 
 
 def _csv_safe(value: str) -> str:

@@ -14,7 +14,7 @@ import anyio
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
-from litestar.response import File, Redirect, Template
+from litestar.response import File, Redirect, Stream, Template
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
@@ -213,15 +213,23 @@ def nearby_fragment(request: Request[Any, Any, Any], db: Session, lat: float | N
 # --- public pages ------------------------------------------------------------------------------------
 
 def _list_context(db: Session, filters: rp.Filters, *, staff: bool, page_no: int) -> dict[str, Any]:
-    stmt = filters.apply(select(Report), staff=staff)
-    total = db.scalar(filters.apply(select(func.count()).select_from(Report), staff=staff)) or 0
-    if staff:
-        order = [(Report.status != "new"), Report.created_at.desc()]  # type: ignore[attr-defined]
+    total, capped = rp.bounded_count(db, filters.apply(select(Report.id), staff=staff))
+    offset = (page_no - 1) * PAGE_SIZE
+    if staff:  # the new ones first, then the others, each newest first (two index-ordered reads)
+        new = filters.apply(select(Report), staff=True).where(Report.status == "new")
+        others = filters.apply(select(Report), staff=True).where(Report.status != "new")
+        new_count, _new_capped = rp.bounded_count(db, filters.apply(select(Report.id), staff=True)
+                                                  .where(Report.status == "new"))
+        rows = list(db.scalars(new.order_by(Report.created_at.desc()).offset(offset).limit(PAGE_SIZE)))  # type: ignore[attr-defined]
+        if len(rows) < PAGE_SIZE:
+            rows += db.scalars(others.order_by(Report.created_at.desc())  # type: ignore[attr-defined]
+                               .offset(max(0, offset - new_count)).limit(PAGE_SIZE - len(rows)))
     else:
-        order = [Report.created_at.desc()]  # type: ignore[attr-defined]
-    rows = list(db.scalars(stmt.order_by(*order).offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+        stmt = filters.apply(select(Report), staff=staff)
+        rows = list(db.scalars(stmt.order_by(Report.created_at.desc()).offset(offset).limit(PAGE_SIZE)))  # type: ignore[attr-defined]
     return {
-        "reports": rows, "total": total, "page_no": page_no, "pages": max(1, math.ceil(total / PAGE_SIZE)),
+        "reports": rows, "total": total, "total_capped": capped, "page_no": page_no,
+        "pages": max(1, math.ceil(total / PAGE_SIZE)),
         "thumbs": rp.photos_of(db, [r.id for r in rows], "overview"),  # type: ignore[misc]
         "communes": rp.communes(db), "commune_names": {c.insee: c.name for c in rp.communes(db)},
         "filters": filters, "categories": rp.CATEGORIES, "statuses": rp.STATUSES,
@@ -370,7 +378,10 @@ def _board(request: Request[Any, Any, Any], db: Session, params: Any, *, selecte
            status_code: int = 200) -> Template:
     filters = rp.Filters.parse(params, staff=True)
     ctx = _list_context(db, filters, staff=True, page_no=_page_no(params.get("page")))
-    counts = dict(db.execute(select(Report.status, func.count()).group_by(Report.status)).all())
+    counts: dict[str, int | str] = {}
+    for code in rp.STATUSES:  # per status, index-read and bounded
+        n, capped = rp.bounded_count(db, select(Report.id).where(Report.status == code))
+        counts[code] = f"{n}+" if capped else n
     done = params.get("done")
     return page(request, "reports/staff_board.html", section="staff", status_code=status_code, **ctx, counts=counts,
                 reasons=rp.reject_reasons(db), flash=done if done and done.isdigit() else None,
@@ -388,13 +399,12 @@ def staff_board(request: Request[Any, Any, Any], db: Session) -> Template | Resp
 
 
 @get("/staff/reports.csv", opt=STAFF, sync_to_thread=True, name="staff_reports_csv")
-def staff_csv(request: Request[Any, Any, Any], db: Session) -> Response[str]:
+def staff_csv(request: Request[Any, Any, Any], db: Session) -> Stream:
     filters = rp.Filters.parse(request.query_params, staff=True)
-    stmt = filters.apply(select(Report), staff=True).order_by(Report.id)
     stamp = utcnow().astimezone(PARIS).strftime("%Y%m%d-%H%M")
-    return Response(rp.export_csv(db, stmt), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="signalements-{stamp}.csv"',
-                             "Cache-Control": "no-store"})
+    return Stream(rp.export_csv(db.get_bind(), filters), media_type="text/csv; charset=utf-8",  # type: ignore[arg-type]
+                  headers={"Content-Disposition": f'attachment; filename="signalements-{stamp}.csv"',
+                           "Cache-Control": "no-store"})
 
 
 @get("/staff/reports/stats", opt=STAFF, sync_to_thread=True, name="staff_reports_stats")

@@ -34,8 +34,9 @@ GROWING = {
     "events", "history_months",
 }
 SKIPPED = re.compile(r"^/(schema|static)|^/staff/ops/stream$|/callback$|^/account-deleted$|/photos/")
-# Exports read everything they export, by design: they stream it (tests/test_exports.py).
-EXPORTS = {"/staff/reports.csv", "/carpool/staff/proofs.csv", "/carpool/staff/proofs.json", "/me/export"}
+# Exports read everything they export, by design: they stream it (tests/test_exports.py). /data
+# writes the open data snapshots (streamed files, rebuilt by the worker) when they are missing.
+EXPORTS = {"/staff/reports.csv", "/carpool/staff/proofs.csv", "/carpool/staff/proofs.json", "/me/export", "/data"}
 SAMPLES = {"group_id": "G1", "light_id": "SL-T-0001", "entity_id": "urn:ngsi-ld:Streetlight:SL-T-0001"}
 EXTRA = [
     "/ngsi-ld/v1/entities?type=Streetlight&limit=100",

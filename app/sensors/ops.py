@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.i18n import gettext as _
@@ -36,11 +36,14 @@ def _values(sensor: Any) -> dict[str, Any]:
 
 
 def _waits(session: Session) -> dict[str, float | None]:
-    latest = select(WasteCentreEstimate.sensor_id, func.max(WasteCentreEstimate.ts).label("ts")) \
-        .group_by(WasteCentreEstimate.sensor_id).subquery()
-    rows = session.execute(select(WasteCentreEstimate.sensor_id, WasteCentreEstimate.wait_min).join(
-        latest, (latest.c.sensor_id == WasteCentreEstimate.sensor_id) & (latest.c.ts == WasteCentreEstimate.ts))).all()
-    return {sensor_id: wait for sensor_id, wait in rows}
+    """The latest estimate of each waste centre: one index read per centre (never the whole history)."""
+    waits: dict[str, float | None] = {}
+    for sensor_id in session.scalars(select(Sensor.id).where(Sensor.kind == "waste_centre")).all():
+        row = session.execute(select(WasteCentreEstimate.wait_min).where(WasteCentreEstimate.sensor_id == sensor_id)
+                              .order_by(WasteCentreEstimate.ts.desc()).limit(1)).first()  # type: ignore[attr-defined]
+        if row is not None:
+            waits[sensor_id] = row[0]
+    return waits
 
 
 def reading(sensor: Any, values: dict[str, Any], wait: float | None, now: dt.datetime) -> tuple[str, Any, str]:

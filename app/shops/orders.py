@@ -548,6 +548,15 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
             ShopOrder.customer_id == user_id, ShopOrder.status.in_(("placed", "accepted", "ready")))).all():  # type: ignore[attr-defined]
         _move(session, order, ("placed", "accepted", "ready"), "cancelled", utcnow())
         _restock(session, order)
+        owner = session.scalar(select(Shop.owner_id).where(Shop.id == order.shop_id))
+        if owner is not None and owner != user_id:
+            # The shop may be preparing it, or have it ready on the counter: tell it, as for any cancellation.
+            notify(session, [owner], topic="local_shops",
+                   title=_("Commande n° %(id)s annulée") % {"id": order.id},
+                   body=_("Le client a supprimé son compte Eclor : sa commande est annulée et le stock a été "
+                          "remis."),
+                   url=f"/shops/manage/orders/{order.id}", urgency="high",
+                   dedupe=f"shop-order-cancelled:{order.id}")
     session.execute(update(ShopOrder).where(ShopOrder.customer_id == user_id)
                     .values(customer_id=None, customer_name="", note="")
                     .execution_options(synchronize_session=False))

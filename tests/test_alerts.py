@@ -172,7 +172,8 @@ def test_an_alert_reads_back_as_cap_1_2(staff, client, engine):
 
 def test_a_cap_warning_is_imported_with_its_communes_urgency_and_ttl(staff, engine):
     r = staff.client.post("/staff/alerts/import", files={"file": ("vigilance.xml", cap_document("FR-1"), "text/xml")},
-                          data={"_csrf_token": staff.client.csrf_token(), "topic": "auto"}, follow_redirects=False)
+                          data={"_csrf_token": staff.client.csrf_token(), "topic": "auto", "do": "send"},
+                          follow_redirects=False)
     assert r.status_code == 303, r.text
     alert = latest(engine)
     assert (alert.source, alert.topic, alert.push_urgency, alert.msg_type) == ("cap", "weather", "high", "Alert")
@@ -188,13 +189,14 @@ def test_a_cap_update_then_a_cancel_amend_the_imported_alert(staff, engine, clie
         first_id = first.id
     update_doc = cap_document("FR-2", msg_type="Update", references=reference(engine, first_id), severity="Moderate",
                               area="<area><areaDesc>Territoire</areaDesc><circle>49.45,5.95 20</circle></area>")
-    r = staff.client.post_form("/staff/alerts/import", {"xml": update_doc.decode(), "topic": "road_safety"})
+    r = staff.client.post_form("/staff/alerts/import", {"xml": update_doc.decode(), "topic": "road_safety",
+                                                           "do": "send"})
     assert r.status_code == 303, r.text
     update_ = latest(engine)
     assert (update_.msg_type, update_.references_id, update_.communes, update_.topic, update_.push_urgency) == (
         "Update", first_id, ",", "road_safety", "normal")
     cancel_doc = cap_document("FR-3", msg_type="Cancel", references=reference(engine, update_.id))
-    assert staff.client.post_form("/staff/alerts/import", {"xml": cancel_doc.decode()}).status_code == 303
+    assert staff.client.post_form("/staff/alerts/import", {"xml": cancel_doc.decode(), "do": "send"}).status_code == 303
     cancel = latest(engine)
     assert (cancel.msg_type, cancel.thread_id, cancel.state) == ("Cancel", first_id, "cancelled")
     assert client.get(f"/alerts/{cancel.id}.cap").content == cancel_doc  # read back as received
@@ -232,8 +234,9 @@ def test_cap_messages_eclor_does_not_take_are_refused_with_a_reason(staff, engin
         r = staff.client.post_form("/staff/alerts/import", {"xml": document.decode()})
         assert r.status_code == 400 and message in r.text, message
     assert count(engine) == 0
-    assert staff.client.post_form("/staff/alerts/import", {"xml": cap_document("FR-13").decode()}).status_code == 303
-    r = staff.client.post_form("/staff/alerts/import", {"xml": cap_document("FR-13").decode()})
+    assert staff.client.post_form("/staff/alerts/import", {"xml": cap_document("FR-13").decode(),
+                                                           "do": "send"}).status_code == 303
+    r = staff.client.post_form("/staff/alerts/import", {"xml": cap_document("FR-13").decode(), "do": "send"})
     assert r.status_code == 400 and "déjà été importé" in r.text
     assert count(engine) == 1
 

@@ -3,6 +3,8 @@ write, preview, send, update and cancel an alert or import a CAP message."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app.alerts import publish as alerts
-from app.alerts import cap
+from app.alerts import cap, cap_import
 from app.forms import Form, Multipart as Upload
 from app.auth import PUBLIC, STAFF, current_user
 from app.db import utcnow
@@ -77,8 +79,10 @@ def alert_detail(request: Request[Any, Any, Any], db: Session, ref: str) -> Temp
         return Response(document, media_type="application/cap+xml; charset=utf-8",
                         headers={"content-disposition": f'inline; filename="eclor-alert-{alert.id}.cap"'})
     thread = alerts.thread_of(db, alert)
+    reached, everywhere = cap_import.communes_reached(db, alert)
     return page(request, "alerts/detail.html", section="alerts", alert=alert, thread=thread,
-                latest=thread[-1] if thread else alert, current=_is_current(alert, utcnow()), **_context(db))
+                latest=thread[-1] if thread else alert, current=_is_current(alert, utcnow()),
+                reached=reached, everywhere=everywhere, **_context(db))
 
 
 # --- staff --------------------------------------------------------------------------------------
@@ -184,8 +188,10 @@ def staff_alert(request: Request[Any, Any, Any], db: Session, alert_id: int, sen
     alert = _staff_alert(db, alert_id)
     thread = alerts.thread_of(db, alert)
     counts = {a.id: alerts.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
+    reached, everywhere = cap_import.communes_reached(db, alert)
     return page(request, "alerts/staff_detail.html", section="staff", alert=alert, thread=thread, counts=counts,
-                latest=thread[-1], sent=bool(sent), current=_is_current(thread[-1], utcnow()), **_context(db))
+                latest=thread[-1], sent=bool(sent), current=_is_current(thread[-1], utcnow()),
+                reached=reached, everywhere=everywhere, **_context(db))
 
 
 def _form_from(alert: Alert) -> dict[str, Any]:
@@ -247,34 +253,56 @@ def staff_alert_cancel(request: Request[Any, Any, Any], db: Session, alert_id: i
 @get("/staff/alerts/import", opt=STAFF, sync_to_thread=True, name="staff_alert_import_form")
 def staff_alert_import_form(request: Request[Any, Any, Any], db: Session) -> Template:
     return page(request, "alerts/staff_import.html", section="staff", error=None, xml="", topic="auto",
-                **_context(db))
+                preview=None, document_b64="", **_context(db))
+
+
+def _cap_document(data: dict[str, Any]) -> bytes:
+    """The CAP message of the import form: the file, else the previewed bytes, else the pasted XML."""
+    upload = data.get("file")
+    if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", ""):
+        return upload.file.read(cap.MAX_BYTES + 1)  # type: ignore[no-any-return]
+    carried = data.get("document_b64")
+    if isinstance(carried, str) and carried:
+        try:
+            return base64.b64decode(carried.encode("ascii"), validate=True)[:cap.MAX_BYTES + 1]
+        except (ValueError, binascii.Error):
+            return b""
+    xml_text = data.get("xml") if isinstance(data.get("xml"), str) else ""
+    return (xml_text or "").strip().encode("utf-8")
 
 
 @post("/staff/alerts/import", opt=STAFF, sync_to_thread=True, name="staff_alert_import")
 def staff_alert_import(request: Request[Any, Any, Any], db: Session, data: Upload) -> Template | Redirect:
+    """Import → preview (nothing written, nothing sent) → send (``do=send``, the same bytes)."""
     xml_text = data.get("xml") if isinstance(data.get("xml"), str) else ""
     topic = data.get("topic") if isinstance(data.get("topic"), str) else "auto"
-    document = (xml_text or "").strip().encode("utf-8")
-    upload = data.get("file")
-    if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", ""):
-        document = upload.file.read(cap.MAX_BYTES + 1)
+    document = _cap_document(data)
+    chosen = None if topic in ("", "auto") else topic
+    user_id = current_user(request).id  # type: ignore[union-attr]
     error: str | None = None
+    preview = None
+    alert = None
     if not document:
         error = _("Collez le message CAP ou choisissez un fichier.")
     else:
         try:
-            alert = alerts.import_cap(db, document, user_id=current_user(request).id,  # type: ignore[union-attr]
-                                      topic=None if topic in ("", "auto") else topic)
+            if data.get("do") == "send":
+                alert = alerts.import_cap(db, document, user_id=user_id, topic=chosen)
+            else:
+                preview = cap_import.preview(db, document, topic=chosen, user_id=user_id)
         except cap.CapError as exc:
             error = _("Message CAP invalide — {path} : {message}").format(path=exc.path, message=exc.message)
         except alerts.AlertError as exc:
             error = exc.message
-    if error is not None:
-        db.rollback()
-        return page(request, "alerts/staff_import.html", section="staff", status_code=400, error=error,
-                    xml=xml_text[:20_000], topic=topic, **_context(db))
-    db.commit()
-    return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
+    if alert is not None:
+        db.commit()
+        return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
+    db.rollback()
+    if not xml_text and document:
+        xml_text = document.decode("utf-8", "replace")
+    return page(request, "alerts/staff_import.html", section="staff", status_code=400 if error else 200,
+                error=error, xml=xml_text[:20_000], topic=topic, preview=preview,
+                document_b64=base64.b64encode(document).decode("ascii") if preview else "", **_context(db))
 
 
 ROUTES = [alert_list, alert_detail, staff_alerts, staff_alert_new, staff_alert_create, staff_alert,

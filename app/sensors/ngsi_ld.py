@@ -140,13 +140,28 @@ def streetlight(light: Streetlight) -> dict[str, Any]:
     return {k: v for k, v in entity.items() if v is not None}
 
 
-def _group_entity(session: Session, group: LightGroup) -> dict[str, Any]:
-    rows = session.execute(select(Streetlight.id, Streetlight.lat, Streetlight.lon, Streetlight.actual_level)
-                           .where(Streetlight.group_id == group.id).order_by(Streetlight.id)).all()
+def _group_entities(session: Session, groups: list[LightGroup]) -> Iterator[dict[str, Any]]:
+    """Group entities for a page of groups: their lights and overrides read in one query each."""
+    ids = [g.id for g in groups]
+    lights: dict[str, list[Any]] = {gid: [] for gid in ids}
+    for part in _chunks(ids):
+        for row in session.execute(select(Streetlight.group_id, Streetlight.id, Streetlight.lat, Streetlight.lon,
+                                          Streetlight.actual_level)
+                                   .where(Streetlight.group_id.in_(part))  # type: ignore[union-attr]
+                                   .order_by(Streetlight.group_id, Streetlight.id)).all():
+            lights[row.group_id].append(row)
+    manual = set()
+    for part in _chunks(ids):
+        manual |= set(session.scalars(select(LightOverride.target_id).where(
+            LightOverride.state == "active", LightOverride.scope == "group",
+            LightOverride.target_id.in_(part))).all())  # type: ignore[attr-defined]
+    for group in groups:
+        yield _group_entity(group, lights[group.id], group.id in manual)
+
+
+def _group_entity(group: LightGroup, rows: list[Any], manual: bool) -> dict[str, Any]:
     levels = [r.actual_level for r in rows if r.actual_level is not None]
     mean = round(sum(levels) / len(levels) / 100, 2) if levels else None
-    override = session.scalars(select(LightOverride).where(
-        LightOverride.state == "active", LightOverride.scope == "group", LightOverride.target_id == group.id)).first()
     lat = sum(r.lat for r in rows) / len(rows) if rows else None
     lon = sum(r.lon for r in rows) / len(rows) if rows else None
     program = group.calendar_id and f"calendar-{group.calendar_id}" or (group.program_id and f"program-{group.program_id}")
@@ -156,7 +171,7 @@ def _group_entity(session: Session, group: LightGroup) -> dict[str, Any]:
         "powerState": _prop("off" if mean == 0 else ("on" if mean == 1 else "low")) if mean is not None else None,
         "illuminanceLevel": _prop(mean) if mean is not None else None,
         "activeProgramId": _prop(program) if program else None,
-        "switchingMode": _prop("manual" if override else "automatic"),
+        "switchingMode": _prop("manual" if manual else "automatic"),
         "refStreetlight": _rel([urn("Streetlight", r.id) for r in rows]) if rows else None,
         "refStreetlightControlCabinet": _rel(urn("StreetlightControlCabinet", group.cabinet_id))
         if group.cabinet_id else None,
@@ -164,20 +179,38 @@ def _group_entity(session: Session, group: LightGroup) -> dict[str, Any]:
     return {k: v for k, v in entity.items() if v is not None}
 
 
-def _cabinet_entity(session: Session, cabinet: LightCabinet) -> dict[str, Any]:
-    energy, power = session.execute(select(func.sum(Streetlight.energy_wh), func.sum(Streetlight.power_w))
-                                    .where(Streetlight.cabinet_id == cabinet.id)).one()
-    groups = session.scalars(select(LightGroup.id).where(LightGroup.cabinet_id == cabinet.id)
-                             .order_by(LightGroup.id)).all()
-    entity: dict[str, Any] = {
-        "id": urn("StreetlightControlCabinet", cabinet.id), "type": "StreetlightControlCabinet",
-        "name": _prop(cabinet.name), "location": _geo(cabinet.lat, cabinet.lon),
-        "workingMode": _prop(cabinet.working_mode),
-        "energyConsumed": _prop(round((energy or 0) / 1000, 3), unit="KWH"),
-        "totalActivePower": _prop(round((power or 0) / 1000, 3), unit="KWT"),
-        "refStreetlightGroup": _rel([urn("StreetlightGroup", g) for g in groups]) if groups else None,
-    }
-    return {k: v for k, v in entity.items() if v is not None}
+def _cabinet_entities(session: Session, cabinets: list[LightCabinet]) -> Iterator[dict[str, Any]]:
+    """Cabinet entities for a page of cabinets: one grouped sum over their lights, one read of their groups."""
+    ids = [c.id for c in cabinets]
+    sums: dict[str, tuple[float, float]] = {}
+    groups: dict[str, list[str]] = {cid: [] for cid in ids}
+    for part in _chunks(ids):
+        for cabinet_id, energy, power in session.execute(
+                select(Streetlight.cabinet_id, func.sum(Streetlight.energy_wh), func.sum(Streetlight.power_w))
+                .where(Streetlight.cabinet_id.in_(part))  # type: ignore[union-attr]
+                .group_by(Streetlight.cabinet_id)).all():
+            sums[cabinet_id] = (energy or 0, power or 0)
+        for cabinet_id, group_id in session.execute(
+                select(LightGroup.cabinet_id, LightGroup.id).where(LightGroup.cabinet_id.in_(part))  # type: ignore[union-attr]
+                .order_by(LightGroup.cabinet_id, LightGroup.id)).all():
+            groups[cabinet_id].append(group_id)
+    for cabinet in cabinets:
+        energy, power = sums.get(cabinet.id, (0, 0))
+        entity: dict[str, Any] = {
+            "id": urn("StreetlightControlCabinet", cabinet.id), "type": "StreetlightControlCabinet",
+            "name": _prop(cabinet.name), "location": _geo(cabinet.lat, cabinet.lon),
+            "workingMode": _prop(cabinet.working_mode),
+            "energyConsumed": _prop(round(energy / 1000, 3), unit="KWH"),
+            "totalActivePower": _prop(round(power / 1000, 3), unit="KWT"),
+            "refStreetlightGroup": _rel([urn("StreetlightGroup", g) for g in groups[cabinet.id]])
+            if groups[cabinet.id] else None,
+        }
+        yield {k: v for k, v in entity.items() if v is not None}
+
+
+def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
 
 
 def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
@@ -229,31 +262,46 @@ def _project(entity: dict[str, Any], attrs: set[str] | None, key_values: bool) -
     return entity
 
 
-def _entities_of(session: Session, entity_type: str, ids: list[str] | None) -> Iterator[dict[str, Any]]:
-    if entity_type == "Streetlight":
-        query = select(Streetlight).order_by(Streetlight.id)
-        if ids is not None:
-            query = query.where(Streetlight.id.in_(ids))  # type: ignore[attr-defined]
-        for offset in range(0, 10**9, 1000):
-            batch = session.scalars(query.offset(offset).limit(1000)).all()
+_MODELS: dict[str, Any] = {"Streetlight": Streetlight, "StreetlightGroup": LightGroup,
+                           "StreetlightControlCabinet": LightCabinet}
+
+
+def _select(entity_type: str, ids: list[str] | None, what: Any = None) -> Any:
+    model = _MODELS.get(entity_type, Sensor)
+    query = select(what).select_from(model) if what is not None else select(model)
+    if model is Sensor:
+        query = query.where(Sensor.kind == KIND_OF_TYPE[entity_type])
+    if ids is not None:
+        query = query.where(model.id.in_(ids))
+    return query
+
+
+def _count_of(session: Session, entity_type: str, ids: list[str] | None) -> int:
+    """How many entities of a type (an SQL count, never the entities themselves)."""
+    return int(session.scalar(_select(entity_type, ids, func.count())) or 0)
+
+
+def _entities_of(session: Session, entity_type: str, ids: list[str] | None, *, offset: int = 0,
+                 limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """The entities of a type in id order, from ``offset``, at most ``limit`` (read in pages of 1,000)."""
+    model = _MODELS.get(entity_type, Sensor)
+    remaining = limit if limit is not None else 10**12
+    position = offset
+    while remaining > 0:
+        size = min(1000, remaining)
+        batch = list(session.scalars(_select(entity_type, ids).order_by(model.id).offset(position).limit(size)).all())
+        if entity_type == "Streetlight":
             yield from (streetlight(light) for light in batch)
-            if len(batch) < 1000:
-                return
-    elif entity_type == "StreetlightGroup":
-        query = select(LightGroup).order_by(LightGroup.id)
-        if ids is not None:
-            query = query.where(LightGroup.id.in_(ids))  # type: ignore[attr-defined]
-        yield from (_group_entity(session, g) for g in session.scalars(query).all())
-    elif entity_type == "StreetlightControlCabinet":
-        query = select(LightCabinet).order_by(LightCabinet.id)
-        if ids is not None:
-            query = query.where(LightCabinet.id.in_(ids))  # type: ignore[attr-defined]
-        yield from (_cabinet_entity(session, c) for c in session.scalars(query).all())
-    elif entity_type in KIND_OF_TYPE:
-        query = select(Sensor).where(Sensor.kind == KIND_OF_TYPE[entity_type]).order_by(Sensor.id)
-        if ids is not None:
-            query = query.where(Sensor.id.in_(ids))  # type: ignore[attr-defined]
-        yield from (_sensor_entity(s) for s in session.scalars(query).all())
+        elif entity_type == "StreetlightGroup":
+            yield from _group_entities(session, batch)
+        elif entity_type == "StreetlightControlCabinet":
+            yield from _cabinet_entities(session, batch)
+        else:
+            yield from (_sensor_entity(sensor) for sensor in batch)
+        if len(batch) < size:
+            return
+        position += size
+        remaining -= size
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -285,6 +333,18 @@ def query_entities(session: Session, *, type_: str | None, id_: str | None, attr
     attr_set = set(attr_list) if attr_list is not None else None
     page: list[dict[str, Any]] = []
     count = 0
+    if attr_set is None:
+        # Every entity is kept: count in SQL and read only the page, in id order (indexed paging).
+        for entity_type in wanted:
+            local = by_type.get(entity_type) if by_type else None
+            total = _count_of(session, entity_type, local)
+            if limit - len(page) > 0 and offset + len(page) < count + total:
+                start = max(0, offset + len(page) - count)
+                page.extend(_project(e, None, key_values) for e in _entities_of(  # type: ignore[misc]
+                    session, entity_type, local, offset=start, limit=limit - len(page)))
+            count += total
+        return page, count
+    # attrs: an entity that has none of them is left out, so each one is looked at.
     for entity_type in wanted:
         for entity in _entities_of(session, entity_type, by_type.get(entity_type) if by_type else None):
             projected = _project(entity, attr_set, key_values)

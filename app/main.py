@@ -17,7 +17,7 @@ from litestar.utils.sync import AsyncCallable
 from litestar.contrib.jinja import JinjaTemplateEngine
 from sqlalchemy.engine import Engine
 
-from app import domains, events, logs
+from app import __version__, domains, events, logs
 from app.auth import PUBLIC, access_guard
 from app.db import make_engine
 from app.deps import provide_db
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
     )
 
-    env = make_environment()
+    env = make_environment(settings.source_url)
     app = Litestar(
         route_handlers=handlers,
         dependencies={"db": Provide(provide_db)},
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ),
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
         exception_handlers={Exception: handle_exception},
-        openapi_config=OpenAPIConfig(title="Eclor", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(title="Eclor", version=__version__, path="/schema"),
         request_max_body_size=settings.max_upload_bytes * 4,
         debug=False,
         logging_config=None,

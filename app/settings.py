@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"])
     media_dir: Path | None = None
     default_locale: str = "fr"
+    # Where the "Code source" link of every page leads (AGPL-3.0 §13). The default
+    # is the archive of the running code that Eclor serves itself.
+    source_url: str = "/source"
 
     # MQTT: unset URL means "start the embedded broker in-process".
     mqtt_url: str = ""

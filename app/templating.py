@@ -11,13 +11,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request
 from litestar.response import Template
 
-from app import i18n
+from app import __version__, i18n
 from app.sections import STAFF_LINKS
 from app.auth import current_user
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
-VERSION = "0.1.0"
+VERSION = __version__
 
 
 @lru_cache(maxsize=512)
@@ -31,7 +31,7 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={digest}"
 
 
-def make_environment() -> Environment:
+def make_environment(source_url: str = "/source") -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "xml"]),
@@ -46,6 +46,7 @@ def make_environment() -> Environment:
         locales=i18n.LOCALE_NAMES,
         version=VERSION,
         staff_links=STAFF_LINKS,
+        source_url=source_url,
     )
     env.filters["dt"] = format_datetime
     env.filters["d"] = format_date

@@ -1,4 +1,5 @@
-"""Home, about/legal, the PWA shell (manifest, service worker, offline page), health, language."""
+"""Home, about/legal, the source archive, the PWA shell (manifest, service worker, offline
+page), health, language."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlmodel import Session
 
 import anyio
 
-from app import cache, pwa
+from app import cache, pwa, source
 from app.auth import PUBLIC, current_user
 from app.home import load_panels
 from app.i18n import LOCALES
@@ -59,6 +60,17 @@ async def home(request: Request[Any, Any, Any]) -> Template:
 @get("/about", opt=PUBLIC, name="about")
 async def about(request: Request[Any, Any, Any]) -> Template:
     return page(request, "home/about.html", section="about")
+
+
+@get("/source", opt=PUBLIC, name="source")
+async def source_archive(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The Corresponding Source of this running Eclor (AGPL-3.0 §13), as a .tar.gz."""
+    data, etag = await anyio.to_thread.run_sync(source.archive)
+    headers = {"etag": etag, "cache-control": "public, max-age=3600"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(b"", status_code=304, headers=headers)
+    headers["content-disposition"] = f'attachment; filename="{source.filename()}"'
+    return Response(data, media_type="application/gzip", headers=headers)
 
 
 @get("/offline", opt=PUBLIC, name="offline")
@@ -110,6 +122,6 @@ async def set_language(
     return response
 
 
-ROUTES = [home, about, offline, manifest, service_worker, healthz, set_language]
+ROUTES = [home, about, source_archive, offline, manifest, service_worker, healthz, set_language]
 
 CONTRIBUTES = Contribution(routes=ROUTES)

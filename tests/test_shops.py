@@ -86,9 +86,10 @@ def test_open_now_is_computed_in_paris_time_from_a_utc_instant():
 
 
 def test_easter_and_the_holidays_that_follow_it_are_computed():
-    assert shops.easter_sunday(2024) == date(2024, 3, 31)
-    assert shops.easter_sunday(2025) == date(2025, 4, 20)
-    assert shops.easter_sunday(2026) == date(2026, 4, 5)
+    # Easter Sundays: 31 March 2024, 20 April 2025, 5 April 2026.
+    assert shops.public_holidays(2024)[date(2024, 4, 1)] == "Lundi de Pâques"
+    assert shops.public_holidays(2025)[date(2025, 4, 21)] == "Lundi de Pâques"
+    assert shops.public_holidays(2025)[date(2025, 6, 9)] == "Lundi de Pentecôte"
     holidays = shops.public_holidays(2026)
     assert holidays[date(2026, 4, 6)] == "Lundi de Pâques"
     assert holidays[date(2026, 5, 14)] == "Ascension"
@@ -107,6 +108,23 @@ def test_a_shop_closed_on_holidays_is_closed_on_christmas_and_on_good_friday_in_
     assert not moselle.is_open(paris(2026, 12, 26, 10))  # Saint-Étienne
     assert meurthe.is_open(paris(2026, 12, 26, 10))
     assert schedule(weekly, holidays_closed=False).is_open(paris(2026, 12, 25, 10))
+
+
+def test_france_has_eleven_public_holidays_and_moselle_two_more_each_named_in_english_too():
+    from app.i18n import catalogue
+
+    english = catalogue("en")
+    for year in (2025, 2026, 2027):
+        france, moselle = shops.public_holidays(year), shops.public_holidays(year, True)
+        assert len(france) == 11 and len(moselle) == 13
+        easter_monday = next(d for d, name in france.items() if name == "Lundi de Pâques")
+        good_friday = easter_monday - timedelta(days=3)
+        assert set(moselle) - set(france) == {good_friday, date(year, 12, 26)}
+        assert moselle[good_friday] == "Vendredi saint" and moselle[date(year, 12, 26)] == "Saint-Étienne"
+        for name in moselle.values():
+            assert english.get(name), f"no English name for the holiday {name!r}"
+    assert shops.in_alsace_moselle("67482") and shops.in_alsace_moselle("57038")
+    assert not shops.in_alsace_moselle("54580")
 
 
 def test_a_late_evening_before_a_holiday_still_runs_past_midnight_into_the_holiday():

@@ -48,7 +48,7 @@ from defusedxml.common import (
     ExternalReferenceForbidden,
 )
 
-from app import xmltext
+from app import geo, xmltext
 from app.i18n import gettext as _
 
 __all__ = [
@@ -1239,8 +1239,6 @@ _DEPARTEMENT_NAMES = frozenset(
     {"departement", "département", "dept", "dep", "code_departement", "insee_dep", "fr-dept"}
 )
 _REGION_NAMES = frozenset({"emma_id", "nuts3", "nuts"})
-_EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
-_EDGE_EPSILON = 1e-12
 
 
 def _as_commune(item: CommuneLike) -> Commune:
@@ -1271,42 +1269,6 @@ def _normalise_departement(code: str) -> str:
     return code
 
 
-def _on_segment(lat: float, lon: float, a: Point, b: Point) -> bool:
-    (lat1, lon1), (lat2, lon2) = a, b
-    cross = (lon2 - lon1) * (lat - lat1) - (lat2 - lat1) * (lon - lon1)
-    if abs(cross) > _EDGE_EPSILON:
-        return False
-    return (
-        min(lat1, lat2) - _EDGE_EPSILON <= lat <= max(lat1, lat2) + _EDGE_EPSILON
-        and min(lon1, lon2) - _EDGE_EPSILON <= lon <= max(lon1, lon2) + _EDGE_EPSILON
-    )
-
-
-def _in_polygon(lat: float, lon: float, ring: Sequence[Point]) -> bool:
-    """Ray casting on the (lon, lat) plane; a point on an edge is inside."""
-    inside = False
-    count = len(ring)
-    for i in range(count):
-        a, b = ring[i - 1], ring[i]
-        if _on_segment(lat, lon, a, b):
-            return True
-        (lat1, lon1), (lat2, lon2) = a, b
-        if (lat1 > lat) != (lat2 > lat):
-            crossing = lon1 + (lat - lat1) * (lon2 - lon1) / (lat2 - lat1)
-            if lon < crossing:
-                inside = not inside
-    return inside
-
-
-def _haversine_km(a: Point, b: Point) -> float:
-    lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
 def _geocode_matches(geocode: CapValue, commune: Commune, region_codes: Mapping[str, str]) -> bool:
     name = geocode[0].strip().casefold()
     value = geocode[1].strip().upper()
@@ -1327,8 +1289,8 @@ def _geocode_matches(geocode: CapValue, commune: Commune, region_codes: Mapping[
 def _area_covers(area: CapArea, commune: Commune, region_codes: Mapping[str, str]) -> bool:
     point = (commune.lat, commune.lon)
     return (
-        any(_in_polygon(commune.lat, commune.lon, ring) for ring in area.polygons)
-        or any(_haversine_km(circle[0], point) <= circle[1] for circle in area.circles)
+        any(geo.point_in_polygon(commune.lat, commune.lon, ring) for ring in area.polygons)
+        or any(geo.distance_m(*circle[0], *point) <= circle[1] * 1000 for circle in area.circles)
         or any(_geocode_matches(code, commune, region_codes) for code in area.geocodes)
     )
 

@@ -60,7 +60,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app import moderation
+from app import geo, moderation
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.jobs import JobContext, enqueue
@@ -80,7 +80,6 @@ from app.models.territory import Commune
 from app.notify import notify
 
 PARIS = ZoneInfo("Europe/Paris")
-EARTH_RADIUS_M = 6_371_000.0
 ROAD_FACTOR = 1.3            # road distance ≈ straight line × 1.3
 SPEED_KMH = 50.0             # to estimate when the driver reaches a pick-up point
 MAX_DETOUR = 0.33            # at most 33% extra for the driver (Mobicoop)
@@ -124,39 +123,16 @@ class CarpoolError(ValueError):
 
 # --- geometry ---------------------------------------------------------------------------
 
-KY = EARTH_RADIUS_M * math.pi / 180  # metres per degree of latitude
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+KY = geo.EARTH_RADIUS_M * math.pi / 180  # metres per degree of latitude
 
 
 def road_m(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
-    return round(haversine_m(lat1, lon1, lat2, lon2) * ROAD_FACTOR)
-
-
-def bbox(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
-    """(min_lat, max_lat, min_lon, max_lon) of a square that holds the circle."""
-    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
-    dlon = math.degrees(radius_m / (EARTH_RADIUS_M * max(0.01, math.cos(math.radians(lat)))))
-    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+    return round(geo.distance_m(lat1, lon1, lat2, lon2) * ROAD_FACTOR)
 
 
 def country_of(lat: float, lon: float) -> str:
     """``LU`` inside Luxembourg's (coarse) border, else ``FR``."""
-    inside = False
-    pts = _LUXEMBOURG
-    j = len(pts) - 1
-    for i in range(len(pts)):
-        yi, xi = pts[i]
-        yj, xj = pts[j]
-        if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
-            inside = not inside
-        j = i
-    return "LU" if inside else "FR"
+    return "LU" if geo.point_in_polygon(lat, lon, _LUXEMBOURG) else "FR"
 
 
 def encode_polyline(points: Sequence[tuple[float, float]]) -> str:
@@ -214,10 +190,10 @@ def resolve_point(session: Session, place: str | None, lat: str | float | None, 
         raise CarpoolError(_("Choisissez un lieu dans la liste ou sur la carte.")) from None
     if not (48.0 <= flat <= 51.5 and 4.0 <= flon <= 8.5):
         raise CarpoolError(_("Ce point est trop loin du territoire."))
-    nearest = min(list_places(session), key=lambda p: haversine_m(flat, flon, p.lat, p.lon), default=None)
+    nearest = min(list_places(session), key=lambda p: geo.distance_m(flat, flon, p.lat, p.lon), default=None)
     text = (label or "").strip()[:120]
     if not text:
-        if nearest is not None and haversine_m(flat, flon, nearest.lat, nearest.lon) < 1500:
+        if nearest is not None and geo.distance_m(flat, flon, nearest.lat, nearest.lon) < 1500:
             text = _("Près de %(place)s") % {"place": nearest.name}
         else:
             text = f"{flat:.4f}, {flon:.4f}"
@@ -322,8 +298,8 @@ def candidates_statement(q: Query, *, limit: int | None = 5000) -> Any:
     ads running that weekday (``UNION ALL`` of the two); regular searches read
     only regular ads. Both parts are answered from ``ix_carpool_ads_search``.
     """
-    f_lat0, f_lat1, f_lon0, f_lon1 = bbox(q.from_lat, q.from_lon, q.from_radius_m)
-    t_lat0, t_lat1, t_lon0, t_lon1 = bbox(q.to_lat, q.to_lon, q.to_radius_m)
+    f_lat0, f_lat1, f_lon0, f_lon1 = geo.bbox(q.from_lat, q.from_lon, q.from_radius_m)
+    t_lat0, t_lat1, t_lon0, t_lon1 = geo.bbox(q.to_lat, q.to_lon, q.to_radius_m)
     slack = q.margin_min + MAX_AD_MARGIN_MIN + 15  # margins plus the time to reach the pick-up
     minute = q.searched_minute()
     days = mask_of(q.searched_days())
@@ -870,8 +846,8 @@ def alert_new_ad(session: Session, ad: CarpoolAd) -> int:
     """Tell the owners of the saved searches that ``ad`` matches, once each; returns how many were told."""
     if ad.status != "active":
         return 0
-    lat0, lat1, lon0, lon1 = bbox(ad.from_lat, ad.from_lon, 10_000)
-    tlat0, tlat1, tlon0, tlon1 = bbox(ad.to_lat, ad.to_lon, 10_000)
+    lat0, lat1, lon0, lon1 = geo.bbox(ad.from_lat, ad.from_lon, 10_000)
+    tlat0, tlat1, tlon0, tlon1 = geo.bbox(ad.to_lat, ad.to_lon, 10_000)
     searches = session.scalars(select(CarpoolSearch).where(
         CarpoolSearch.role == ad.role, CarpoolSearch.user_id != ad.user_id,
         CarpoolSearch.from_lat.between(lat0, lat1), CarpoolSearch.from_lon.between(lon0, lon1),  # type: ignore[attr-defined]

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.carpool.ads import Place, haversine_m, list_places, occurrences
+from app import geo
+from app.carpool.ads import Place, list_places, occurrences
 from app.db import utcnow
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolPlace
 from app.opendata.contrib import (
@@ -35,7 +36,7 @@ KINDS = ("commune", "park_ride", "station", "district", "town", "place")
 
 
 def _nearest(places: list[Place], lat: float, lon: float) -> Place:
-    return min(places, key=lambda p: haversine_m(lat, lon, p.lat, p.lon))
+    return min(places, key=lambda p: geo.distance_m(lat, lon, p.lat, p.lon))
 
 
 def _code(place: Place) -> str:

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app import events, images
+from app import events, geo, images
 from app.db import read_session, utcnow, write_session
 from app.i18n import gettext as _
 from app.models.accounts import User
@@ -160,22 +160,13 @@ def is_open(status: str) -> bool:
     return status in OPEN_STATUSES
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres."""
-    r = 6_371_000.0
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
-
-
 def commune_at(session: Session, lat: float, lon: float) -> Commune | None:
     """The commune whose centre is nearest, or None when the place is outside the territory."""
     communes = session.scalars(select(Commune)).all()
     if not communes:
         return None
-    best = min(communes, key=lambda c: distance_m(lat, lon, c.lat, c.lon))
-    return best if distance_m(lat, lon, best.lat, best.lon) <= TERRITORY_RADIUS_M else None
+    best = min(communes, key=lambda c: geo.distance_m(lat, lon, c.lat, c.lon))
+    return best if geo.distance_m(lat, lon, best.lat, best.lon) <= TERRITORY_RADIUS_M else None
 
 
 # --- creation ---------------------------------------------------------------------------------
@@ -369,7 +360,7 @@ def nearby(session: Session, lat: float, lon: float, category: str | None, *,
         stmt = stmt.where(Report.category == category)
     if exclude:
         stmt = stmt.where(Report.id != exclude)
-    found = [(r, distance_m(lat, lon, r.lat, r.lon)) for r in session.scalars(stmt)]
+    found = [(r, geo.distance_m(lat, lon, r.lat, r.lon)) for r in session.scalars(stmt)]
     found = [(r, d) for r, d in found if d <= metres]
     found.sort(key=lambda rd: rd[1])
     return found[:limit]
@@ -617,7 +608,7 @@ def move(session: Session, report: Report, lat: float, lon: float, *, actor_id: 
     commune = commune_at(session, lat, lon)
     if commune is None:
         raise ReportError(_("Ce lieu est en dehors du territoire de la communauté de communes."), "place")
-    moved = distance_m(report.lat, report.lon, lat, lon)
+    moved = geo.distance_m(report.lat, report.lon, lat, lon)
     report.lat, report.lon, report.approximate = lat, lon, False
     report.commune_insee = commune.insee
     report.updated_at = utcnow()

@@ -13,6 +13,7 @@ from litestar.response import File, Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
+from app import geo
 from app.carpool import ads as cp
 from app.forms import TextForm as Form, Multipart
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
@@ -86,7 +87,7 @@ def _points(db: Session, data: dict[str, Any], errors: dict[str, str]) -> tuple[
         except cp.CarpoolError as exc:
             errors[end] = str(exc)
             out.append(None)
-    if out[0] and out[1] and cp.haversine_m(out[0][1], out[0][2], out[1][1], out[1][2]) < 800:
+    if out[0] and out[1] and geo.distance_m(out[0][1], out[0][2], out[1][1], out[1][2]) < 800:
         errors["to"] = _("Le départ et l'arrivée sont trop proches.")
     return out[0], out[1]
 

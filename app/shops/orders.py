@@ -6,9 +6,9 @@ midnight into the next day. A day's hours are, in order of precedence: the
 shop's exception for that date (closed, or other hours), nothing on a public
 holiday when the shop closes on holidays, else the weekly hours.
 
-Public holidays are computed (Easter-based ones included), with the two
-extra days of Alsace-Moselle (Good Friday, 26 December) for communes of
-Moselle, Bas-Rhin and Haut-Rhin.
+Public holidays come from the ``holidays`` package, with the two extra days
+of Alsace-Moselle (Good Friday, 26 December) for communes of Moselle,
+Bas-Rhin and Haut-Rhin.
 
 Stock never goes below zero: an order takes stock with a conditional
 ``UPDATE ... SET stock = stock - n WHERE stock >= n`` inside the order's
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
@@ -88,21 +89,6 @@ class OrderError(ValueError):
 
 # --- public holidays ---------------------------------------------------------------------
 
-def easter_sunday(year: int) -> date:
-    """Easter Sunday of ``year`` (Gregorian calendar, anonymous algorithm)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    leap = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * leap) // 451
-    month, day = divmod(h + leap - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
 def in_alsace_moselle(commune_insee: str) -> bool:
     """Moselle (57), Bas-Rhin (67) and Haut-Rhin (68) keep two more public holidays."""
     return commune_insee[:2] in ("57", "67", "68")
@@ -110,25 +96,14 @@ def in_alsace_moselle(commune_insee: str) -> bool:
 
 @lru_cache(maxsize=64)
 def public_holidays(year: int, alsace_moselle: bool = False) -> dict[date, str]:
-    """The public holidays of ``year`` in France, by date, with their French names."""
-    easter = easter_sunday(year)
-    days = {
-        date(year, 1, 1): "Jour de l'an",
-        easter + timedelta(days=1): "Lundi de Pâques",
-        date(year, 5, 1): "Fête du Travail",
-        date(year, 5, 8): "Victoire 1945",
-        easter + timedelta(days=39): "Ascension",
-        easter + timedelta(days=50): "Lundi de Pentecôte",
-        date(year, 7, 14): "Fête nationale",
-        date(year, 8, 15): "Assomption",
-        date(year, 11, 1): "Toussaint",
-        date(year, 11, 11): "Armistice 1918",
-        date(year, 12, 25): "Noël",
-    }
-    if alsace_moselle:
-        days[easter - timedelta(days=2)] = "Vendredi saint"
-        days[date(year, 12, 26)] = "Saint-Étienne"
-    return dict(sorted(days.items()))
+    """The public holidays of ``year`` in France, by date, with their French names.
+
+    From the ``holidays`` package; ``alsace_moselle`` adds Good Friday and 26 December
+    through its Moselle subdivision (Alsace's has the same two days).
+    """
+    calendar = holidays.country_holidays("FR", subdiv="57" if alsace_moselle else None, years=year,
+                                         language="fr")
+    return dict(sorted(calendar.items()))
 
 
 def holiday_name(day: date, commune_insee: str) -> str | None:

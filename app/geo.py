@@ -1,0 +1,67 @@
+"""Geometry on the sphere for every domain: great-circle distance, point in polygon, bounding box.
+
+Points are (latitude, longitude) in degrees (WGS 84). Distances use a spherical
+Earth of radius :data:`EARTH_RADIUS_M`: accurate to about 0.5 %, which is far
+finer than what reports, carpool matching and alert areas need. Used by the
+reports (nearby duplicates, commune of a place), carpooling (detours, meeting
+points, the Luxembourg border) and CAP alerts (polygons and circles).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+Point = tuple[float, float]
+
+EARTH_RADIUS_M = 6_371_000.0
+_EDGE_EPSILON = 1e-12
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine).
+
+    Rounding can push the haversine term a hair above 1 for nearly antipodal
+    points; it is clamped so that ``asin`` never fails.
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _on_segment(lat: float, lon: float, a: Point, b: Point) -> bool:
+    (lat1, lon1), (lat2, lon2) = a, b
+    cross = (lon2 - lon1) * (lat - lat1) - (lat2 - lat1) * (lon - lon1)
+    if abs(cross) > _EDGE_EPSILON:
+        return False
+    return (
+        min(lat1, lat2) - _EDGE_EPSILON <= lat <= max(lat1, lat2) + _EDGE_EPSILON
+        and min(lon1, lon2) - _EDGE_EPSILON <= lon <= max(lon1, lon2) + _EDGE_EPSILON
+    )
+
+
+def point_in_polygon(lat: float, lon: float, ring: Sequence[Point]) -> bool:
+    """Whether the point is inside the ring of (lat, lon) vertices; a point on an edge is inside.
+
+    Ray casting on the (lon, lat) plane: fine for areas the size of a country,
+    not across the antimeridian. The ring may be closed (last = first) or not.
+    """
+    inside = False
+    for i in range(len(ring)):
+        a, b = ring[i - 1], ring[i]
+        if _on_segment(lat, lon, a, b):
+            return True
+        (lat1, lon1), (lat2, lon2) = a, b
+        if (lat1 > lat) != (lat2 > lat):
+            crossing = lon1 + (lat - lat1) * (lon2 - lon1) / (lat2 - lat1)
+            if lon < crossing:
+                inside = not inside
+    return inside
+
+
+def bbox(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
+    """(min_lat, max_lat, min_lon, max_lon) of a box that holds the circle (for indexed pre-filters)."""
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+    dlon = math.degrees(radius_m / (EARTH_RADIUS_M * max(0.01, math.cos(math.radians(lat)))))
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon

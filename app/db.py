@@ -19,6 +19,17 @@ from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
+# How constraints and indexes are named when a model does not name them (set on
+# SQLModel.metadata by app.models, used by Alembic): SQLite batch migrations can
+# only drop or alter a constraint that has a name. Check constraints are always
+# named by hand (``ck_<table>_<what>``).
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 def utcnow() -> datetime:
     """Now, as an aware UTC datetime (how Eclor stores and compares times)."""

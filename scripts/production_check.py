@@ -112,6 +112,7 @@ class Topology:
             "ECLOR_MEDIA_DIR": str(work / "media"),
             "ECLOR_BASE_URL": f"http://127.0.0.1:{self.port}",
             "ECLOR_VAPID_PRIVATE_KEY": vapid_private,
+            "ECLOR_VAPID_SUBJECT": "https://www.ccphva.com/",
             "ECLOR_WORKER_POLL_SECONDS": "0.2",
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
         }

@@ -1,8 +1,16 @@
 """SQLModel tables, one module per domain.
 
 Importing this package imports every table so that ``SQLModel.metadata`` is
-complete (Alembic, tests and the app rely on it).
+complete (Alembic, tests and the app rely on it). The naming convention is set
+first, so that every constraint of every table gets its conventional name.
 """
+
+from sqlmodel import SQLModel
+
+from app.db import NAMING_CONVENTION
+
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
 
 from app.models.territory import Commune, Territory
 from app.models.accounts import User, WebSession

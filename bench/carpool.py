@@ -47,6 +47,7 @@ os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
+from app import geo
 from app.carpool import ads as cp
 from app.db import make_engine, read_session, write_session
 from app.migrate import upgrade
@@ -86,7 +87,7 @@ def fill(engine, n_ads: int, rng: random.Random) -> None:  # type: ignore[no-unt
         role = "driver" if rng.random() < 0.85 else "passenger"
         a = jitter(*rng.choice(COMMUNES), rng, 1500)
         b = jitter(*pick_destination(rng), rng, 1200)
-        if cp.haversine_m(*a, *b) < 1500:
+        if geo.distance_m(*a, *b) < 1500:
             b = jitter(49.6296, 6.1619, rng, 800)
         regular = rng.random() < 0.7
         evening = rng.random() < 0.35

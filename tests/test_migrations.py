@@ -89,18 +89,21 @@ def _constraint_names(url: str) -> dict[str, set[str]]:
         engine.dispose()
 
 
-def test_every_constraint_bears_the_name_the_models_naming_convention_gives_it(tmp_path):
+def _assert_conventional_names(url: str) -> None:
     from sqlalchemy import ForeignKeyConstraint, PrimaryKeyConstraint, UniqueConstraint
 
-    url = fresh_database_url(tmp_path)
-    upgrade(url)
-    found = _constraint_names(url)
     expected = {
         table.name: {str(c.name) for c in table.constraints
                      if isinstance(c, PrimaryKeyConstraint | ForeignKeyConstraint | UniqueConstraint)}
         for table in SQLModel.metadata.sorted_tables
     }
-    assert found == expected
+    assert _constraint_names(url) == expected
+
+
+def test_every_constraint_bears_the_name_the_models_naming_convention_gives_it(tmp_path):
+    url = fresh_database_url(tmp_path)
+    upgrade(url)
+    _assert_conventional_names(url)
 
 
 def test_naming_the_constraints_keeps_the_rows_and_the_cascades(tmp_path, monkeypatch):
@@ -135,6 +138,7 @@ def test_naming_the_constraints_keeps_the_rows_and_the_cascades(tmp_path, monkey
         conn.execute(text("DELETE FROM users"))
         assert conn.execute(text("SELECT count(*) FROM web_sessions")).scalar_one() == 0  # the cascade survived
     engine.dispose()
+    _assert_conventional_names(url)
     assert _diff(url) == []
 
 

@@ -114,6 +114,7 @@ class Topology:
             "ECLOR_VAPID_PRIVATE_KEY": vapid_private,
             "ECLOR_VAPID_SUBJECT": "https://www.ccphva.com/",
             "ECLOR_WORKER_POLL_SECONDS": "0.2",
+            "ECLOR_LIGHTING_RECONCILE_S": "1",  # overrides become commands within a second
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
         }
 

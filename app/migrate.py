@@ -9,6 +9,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -87,8 +88,12 @@ def revision(url: str, message: str, *, head: str | None = None, branch_label: s
         head = "head"
     if not message.strip():
         raise RevisionError("a migration needs a message (-m): what it changes, in a few words")
-    made = command.revision(cfg, message=message.strip(), autogenerate=autogenerate, head=head,
-                            branch_label=branch_label, rev_id=next_revision_id(script, message))
+    try:
+        made = command.revision(cfg, message=message.strip(), autogenerate=autogenerate, head=head,
+                                branch_label=branch_label, rev_id=next_revision_id(script, message))
+    except CommandError as exc:  # several heads on the branch, database not at the heads ...
+        raise RevisionError(f"{exc} (the database must be at the current heads: eclor db upgrade; "
+                            "a branch with two heads needs its newest migration re-pointed)") from exc
     scripts = made if isinstance(made, list) else [made]
     assert scripts and scripts[0] is not None
     return Path(scripts[0].path)

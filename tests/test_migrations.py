@@ -43,6 +43,14 @@ def test_every_migration_branch_starts_from_the_foundation():
         assert rev.doc, f"migration {rev.revision} has no description"
 
 
+def test_every_migration_branch_has_a_single_head():
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    labels = sorted({label for rev in script.walk_revisions() for label in rev.branch_labels})
+    for label in labels:
+        heads = script.revision_map.get_revisions(f"{label}@head")  # raises when the branch forked
+        assert len(heads) == 1, f"{label}: {heads}"
+
+
 def test_migrations_load_the_territory_and_its_eight_communes(tmp_path):
     url = fresh_database_url(tmp_path)
     upgrade(url)

@@ -1,13 +1,13 @@
 """Constraint names for dump-site reports: the naming convention applied to the constraints created unnamed.
 
 Revision ID: 0012_reports_names
-Revises: 0003_reports
+Revises: 0012_reports_scale
 """
 
 from migrations.naming import name_constraints
 
 revision = "0012_reports_names"
-down_revision = "0003_reports"
+down_revision = "0012_reports_scale"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """Constraint names for neighbour sharing and local shops: the naming convention applied to the constraints created unnamed.
 
 Revision ID: 0012_sharing_shops_names
-Revises: 0007_sharing_shops
+Revises: 0021_sharing_moderation
 """
 
 from migrations.naming import name_constraints
 
 revision = "0012_sharing_shops_names"
-down_revision = "0007_sharing_shops"
+down_revision = "0021_sharing_moderation"
 branch_labels = None
 depends_on = None
 

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
+from app.accounts import invitations
 from app.accounts import lifecycle as accounts
 from app.forms import TextForm as Form
 from app.auth import ADMIN, STAFF, current_user
@@ -33,7 +34,8 @@ async def staff_hub(request: Request[Any, Any, Any]) -> Template:
 
 
 def _users_page(request: Request[Any, Any, Any], db: Session, q: str, page_no: int, *, status_code: int = 200,
-                error: str = "", notice: str = "") -> Template:
+                error: str = "", notice: str = "", invite_form: dict[str, str] | None = None,
+                invite_errors: dict[str, str] | None = None) -> Template:
     q = q.strip()[:100]
     query = select(User)
     count = select(func.count()).select_from(User)
@@ -54,14 +56,18 @@ def _users_page(request: Request[Any, Any, Any], db: Session, q: str, page_no: i
     return page(request, "admin/users.html", status_code=status_code, section="staff", users=users, q=q,
                 page_no=page_no, pages=pages, total=total, roles=ROLES, role_names=ROLE_NAMES,
                 prev_url=url(page_no - 1) if page_no > 1 else "", next_url=url(page_no + 1) if page_no < pages else "",
-                back=url(page_no), error=error, notice=notice)
+                back=url(page_no), error=error, notice=notice, invite_form=invite_form or {"role": "staff"},
+                invite_errors=invite_errors or {}, invitation_days=invitations.INVITATION_DAYS)
 
 
 @get("/admin/users", opt=ADMIN, sync_to_thread=True, name="admin_users")
 def admin_users(request: Request[Any, Any, Any], db: Session, q: str = "", page: str = "1",
-                changed: str = "") -> Template:
+                changed: str = "", invited: str = "") -> Template:
     page_no = int(page) if page.isdigit() and len(page) < 7 else 1
     notice = _("Le rôle a été changé ; la personne devra se reconnecter.") if changed == "1" else ""
+    if invited:
+        notice = _("Invitation envoyée à %(e)s : le lien pour choisir un mot de passe est valable %(d)s jours.") % {
+            "e": invited[:254], "d": invitations.INVITATION_DAYS}
     return _users_page(request, db, q, page_no, notice=notice)
 
 
@@ -85,12 +91,29 @@ def admin_user_role(request: Request[Any, Any, Any], db: Session, user_id: int, 
     return Redirect(f"{back}{sep}changed=1", status_code=303)
 
 
-ROUTES = [staff_hub, admin_users, admin_user_role]
+@post("/admin/users/invite", opt=ADMIN, sync_to_thread=True, name="admin_user_invite")
+def admin_user_invite(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+    """Create a staff or admin account and e-mail it a single-use link to set its password."""
+    me = current_user(request)
+    form = {k: str(data.get(k, ""))[:300] for k in ("email", "display_name", "role")}
+    try:
+        user = invitations.invite(db, form["email"], role=form["role"], display_name=form["display_name"],
+                                  invited_by=me.display_name or me.email,  # type: ignore[union-attr]
+                                  base_url=request.app.state.settings.base_url, jinja=request.app.state.jinja)
+    except invitations.InvitationError as exc:
+        db.rollback()
+        return _users_page(request, db, "", 1, status_code=400, invite_form=form,
+                           invite_errors={exc.field: exc.message})
+    db.commit()
+    return Redirect("/admin/users?" + urlencode({"invited": user.email}), status_code=303)
+
+
+ROUTES = [staff_hub, admin_users, admin_user_role, admin_user_invite]
 
 CONTRIBUTES = Contribution(
     routes=ROUTES,
     staff_links=(
         Link(900, "/admin/users", "Comptes et rôles",
-           "Chercher une personne, changer son rôle.", roles=("admin",)),
+           "Inviter un agent, chercher une personne, changer son rôle.", roles=("admin",)),
     ),
 )

@@ -80,4 +80,6 @@ ROWS = [
     Row("GET", "/admin/users", roles_only(("admin",))),
     Row("POST", "/admin/users/{user_id}/role", roles_only(("admin",), 303, anonymous=ANONYMOUS_POST),
         setup=another_account, data={"role": "merchant"}, route="/admin/users/{user_id:int}/role"),
+    Row("POST", "/admin/users/invite", roles_only(("admin",), 400, anonymous=ANONYMOUS_POST),
+        data={"email": "pas-une-adresse", "role": "staff"}),
 ]

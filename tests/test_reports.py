@@ -193,16 +193,21 @@ def test_a_commune_alone_places_the_report_approximately(resident, engine):  # t
 
 # --- nearby, follow, thanks ---------------------------------------------------------------------------
 
-def test_nearby_shows_open_reports_of_the_same_kind_within_100_m_only(engine, resident, client):  # type: ignore[no-untyped-def]
-    near = make(engine, resident.id)                                   # same place, same kind, open
-    far = make(engine, resident.id, lat=LAT + 0.002)                   # about 220 m north
-    other_kind = make(engine, resident.id, category="tyres")
+def test_nearby_shows_open_reports_of_any_kind_within_100_m_the_same_kind_first(engine, resident):  # type: ignore[no-untyped-def]
+    other_kind = make(engine, resident.id, category="tyres", lat=LAT + 0.0004)   # closest, another kind
+    near = make(engine, resident.id)                                   # 45 m away, same kind, open
+    far = make(engine, resident.id, lat=LAT + 0.002)                   # about 180 m away
     closed = make(engine, resident.id, status="rejected")
+    client = resident.client  # the form is for signed-in residents
     html = client.get(f"/reports/nearby?lat={LAT + 0.0004}&lon={LON}&category=bulky_items").text
     with Session(engine) as s:
         numbers = {i: rp.number(s.get(Report, i)) for i in (near, far, other_kind, closed)}  # type: ignore[arg-type]
-    assert numbers[near] in html
-    assert numbers[far] not in html and numbers[other_kind] not in html and numbers[closed] not in html
+    assert numbers[near] in html and numbers[other_kind] in html
+    assert html.index(numbers[near]) < html.index(numbers[other_kind])  # the same kind first
+    assert numbers[far] not in html and numbers[closed] not in html
+    # No kind chosen yet (the place is known first): every open report nearby, nearest first.
+    html = client.get(f"/reports/nearby?lat={LAT + 0.0004}&lon={LON}").text
+    assert html.index(numbers[other_kind]) < html.index(numbers[near])
     assert "Suivre celui-ci" not in client.get("/reports/nearby?lat=49.0&lon=5.0&category=bulky_items").text
 
 

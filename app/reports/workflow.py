@@ -348,8 +348,13 @@ def history(session: Session, report_id: int, *, include_internal: bool) -> list
 
 
 def nearby(session: Session, lat: float, lon: float, category: str | None, *,
-           metres: float = NEARBY_METRES, limit: int = NEARBY_LIMIT, exclude: int | None = None) -> list[tuple[Report, float]]:
-    """Open public reports (of ``category`` if given) within ``metres``, nearest first."""
+           metres: float = NEARBY_METRES, limit: int = NEARBY_LIMIT, exclude: int | None = None,
+           first: str | None = None) -> list[tuple[Report, float]]:
+    """Open public reports (of ``category`` if given) within ``metres``, nearest first.
+
+    ``first``: reports of that category come before the others (the report form: any category, since
+    a dump is often filed under another kind, the person's own kind first).
+    """
     dlat = metres / 111_000
     dlon = metres / (111_000 * max(0.1, math.cos(math.radians(lat))))
     stmt = select(Report).where(
@@ -362,7 +367,7 @@ def nearby(session: Session, lat: float, lon: float, category: str | None, *,
         stmt = stmt.where(Report.id != exclude)
     found = [(r, geo.distance_m(lat, lon, r.lat, r.lon)) for r in session.scalars(stmt)]
     found = [(r, d) for r, d in found if d <= metres]
-    found.sort(key=lambda rd: rd[1])
+    found.sort(key=lambda rd: (first is not None and rd[0].category != first, rd[1]))
     return found[:limit]
 
 

@@ -195,10 +195,10 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/reports/nearby", opt=PUBLIC, sync_to_thread=True, name="reports_nearby")
 def nearby_fragment(request: Request[Any, Any, Any], db: Session, lat: float | None = None,
                     lon: float | None = None, category: str | None = None) -> Template:
-    """Open reports of the same kind within 100 m of a place (a fragment for the form)."""
+    """Open reports of any kind within 100 m of a place, the given kind first (a fragment for the form)."""
     found: list[tuple[Report, float]] = []
     if lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon):
-        found = rp.nearby(db, lat, lon, category if category in rp.CATEGORIES else None)
+        found = rp.nearby(db, lat, lon, None, first=category if category in rp.CATEGORIES else None)
     user = _user(request)
     following = set()
     if user and found:

@@ -15,15 +15,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.lighting import programs as lighting
-from app.lighting import control
-from app.lighting import energy as lighting_energy
 from app.auth import STAFF, current_user
 from app.db import utcnow
-from app.forms import Form, Multipart as Upload, parse_form
+from app.forms import Form, parse_form
+from app.forms import Multipart as Upload
 from app.i18n import gettext as _
-from app.lighting.programs import LightingError
+from app.interfaces import Contribution, Link
+from app.lighting import control, mapgrid
+from app.lighting import energy as lighting_energy
+from app.lighting import programs as lighting
 from app.lighting.inventory import InventoryError, import_inventory
+from app.lighting.programs import LightingError
 from app.models.lighting import (
     LightAlarm,
     LightCabinet,
@@ -37,8 +39,6 @@ from app.models.lighting import (
 )
 from app.models.sensors import Sensor
 from app.templating import page
-from app.interfaces import Contribution, Link
-
 
 STATE_LABELS = {
     "queued": "En attente", "sent": "Envoyée", "accepted": "Acceptée", "applied": "Appliquée",
@@ -94,6 +94,8 @@ def _projection(points: list[tuple[float, float]]) -> tuple[Any, tuple[float, fl
 
 
 def _map(db: Session, now: Any, group_id: str | None = None) -> dict[str, Any]:
+    if group_id is None and mapgrid.count(db) > mapgrid.MAX_DOTS:
+        return _cluster_map(db, now)
     query = select(Streetlight)
     if group_id:
         query = query.where(Streetlight.group_id == group_id)
@@ -116,6 +118,18 @@ def _map(db: Session, now: Any, group_id: str | None = None) -> dict[str, Any]:
         marks.append((x, y, sensor, stale))
     return {"dots": dots, "marks": marks, "map_counts": counts, "map_w": MAP_W, "map_h": MAP_H,
             "total": len(lights)}
+
+
+def _cluster_map(db: Session, now: Any) -> dict[str, Any]:
+    """A large fleet: one mark per grid cell, counted by the database (``app.lighting.mapgrid``)."""
+    sensors = db.scalars(select(Sensor).where(Sensor.lat.is_not(None))).all()  # type: ignore[union-attr]
+    project, bbox = _projection(mapgrid.bounds(db) + [(s.lat, s.lon) for s in sensors])  # type: ignore[misc]
+    marks = []
+    for sensor in sensors:
+        x, y = project(sensor.lat, sensor.lon)  # type: ignore[arg-type]
+        stale = sensor.offline or control.is_offline(sensor.last_seen_at, sensor.reporting_period_s, now)
+        marks.append((x, y, sensor, stale))
+    return {"dots": [], "marks": marks, "map_w": MAP_W, "map_h": MAP_H, **mapgrid.clusters(db, project, bbox)}
 
 
 # --------------------------------------------------------------------------- overview

@@ -8,7 +8,7 @@ Run from the repository root::
 A fresh database (a SQLite file by default, or a new schema on the PostgreSQL
 given, dropped afterwards) is filled with five years of data: reports (3,000
 a year), hourly readings of 3 border crossings and 2 air stations, daily energy
-of 300 streetlights (read per month and commune), 90 days of waiting-time
+of 300 streetlights in 40 groups (kept per group and month), 90 days of waiting-time
 estimates (one a minute, 8 opening hours a day), shops and alerts.
 
 1. **snapshots**: ``app.opendata.snapshots.generate`` writes every published
@@ -51,7 +51,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from app.db import make_engine, write_session
 from app.migrate import upgrade
-from app.models.lighting import LightDaily, Streetlight
+from app.models.lighting import LightEnergyMonth, LightGroup, Streetlight
 from app.models.push import Alert
 from app.models.reports import Report
 from app.models.sensors import Sensor, SensorHourly, WasteCentreEstimate
@@ -66,8 +66,8 @@ SOURCES = {  # what each dataset reads, dumped as is by the baseline
     "reports": "SELECT category, status, commune_insee, created_at, resolved_at, lat, lon FROM reports",
     "sensor_hourly": "SELECT s.id, s.commune_insee, s.lat, s.lon, h.hour, h.sums_json, h.samples "
                      "FROM sensor_hourly h JOIN sensors s ON s.id = h.sensor_id",
-    "light_daily": "SELECT d.light_id, l.commune_insee, d.day, d.energy_wh FROM light_daily d "
-                   "JOIN streetlights l ON l.id = d.light_id",
+    "light_energy_months": "SELECT e.month, g.commune_insee, e.energy_wh FROM light_energy_months e "
+                           "LEFT JOIN light_groups g ON g.id = e.group_id",
     "waste_centre_estimates": "SELECT sensor_id, ts, wait_min, saturated FROM waste_centre_estimates",
     "streetlights": "SELECT * FROM streetlights",
     "alerts": "SELECT identifier, sent_at, msg_type, category, event, title FROM alerts",
@@ -136,17 +136,18 @@ def fill(engine: Engine, years: int, lights: int, end: dt.datetime) -> dict[str,
                               "wait_min": rng.random() * 20, "method": "queue", "saturated": rng.random() < 0.02})
     _insert(engine, WasteCentreEstimate, estimates)
     counts["waste_centre_estimates"] = len(estimates)
+    _insert(engine, LightGroup, [{"id": f"G-{g}", "name": f"Groupe {g}", "commune_insee": COMMUNES[g % 8]}
+                                 for g in range(40)])
     _insert(engine, Streetlight, [{"id": f"SL-{n}", "device_id": f"dev-{n}", "commune_insee": COMMUNES[n % 8],
+                                   "group_id": f"G-{n % 40}",
                                    "street": "Rue", "lat": 49.4 + n * 1e-4, "lon": 5.9, "model": "", "technology": "LED",
                                    "nominal_w": 70.0, "circuit": "", "reporting_period_s": 60, "status": "ok",
                                    "offline": False} for n in range(lights)])
-    days = (end.date() - start.date()).days
-    daily = [{"light_id": f"SL-{n}", "day": start.date() + dt.timedelta(days=d), "samples": 96,
-              "level_sum": 0.0, "power_sum_w": 0.0, "energy_wh": 500 + rng.random() * 300}
-             for n in range(lights) for d in range(days)]
-    _insert(engine, LightDaily, daily)
-    counts["light_daily"] = len(daily)
-    del daily
+    months = sorted({(start + dt.timedelta(days=d)).strftime("%Y-%m") for d in range(365 * years)})
+    energy = [{"month": m, "group_id": f"G-{g}", "energy_wh": 30 * (lights // 40) * 1500 * (0.8 + rng.random() * 0.4)}
+              for m in months for g in range(40)]
+    _insert(engine, LightEnergyMonth, energy)
+    counts["light_energy_months"] = len(energy)
     _insert(engine, Alert, [{"identifier": f"a-{i}", "sender": "eclor", "sent_at": end - dt.timedelta(days=i),
                              "status": "Actual", "msg_type": "Alert", "scope": "Public", "category": "Met",
                              "event": "Orage", "cap_urgency": "Expected", "severity": "Moderate",

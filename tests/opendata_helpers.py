@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from app import auth
 from app.db import utcnow, write_session
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolMessage, CarpoolProfile
-from app.models.lighting import LightDaily, Streetlight
+from app.models.lighting import LightEnergyMonth, LightGroup, Streetlight
 from app.models.push import Alert
 from app.models.reports import Report, ReportEvent
 from app.models.sensors import Sensor, SensorHourly, WasteCentreEstimate
@@ -64,15 +64,15 @@ def seed(engine: Engine) -> dict[str, Any]:
             s.flush()
             s.add(CarpoolBooking(ad_id=ad.id, requester_id=person.id, owner_id=driver.id, seats=1,
                                  status="accepted", accepted_at=now - dt.timedelta(days=1)))
-        # Lighting: two lamps and a day of energy.
+        # Lighting: two lamps in a group, and a month of energy.
+        s.add(LightGroup(id="G-OD", name="Rue de la Gare", commune_insee="54580"))
+        s.flush()
         for n in (1, 2):
-            s.add(Streetlight(id=f"SL-OD-{n}", device_id=f"lamp-od-{n}", commune_insee="54580",
+            s.add(Streetlight(id=f"SL-OD-{n}", device_id=f"lamp-od-{n}", commune_insee="54580", group_id="G-OD",
                               street="Rue de la Gare", lat=VILLERUPT[0] + n * 0.001, lon=VILLERUPT[1],
                               status="ok", actual_level=60, last_seen_at=now))
         s.flush()
-        for n in (1, 2):
-            s.add(LightDaily(light_id=f"SL-OD-{n}", day=now.date() - dt.timedelta(days=1), samples=10,
-                             energy_wh=700.0))
+        s.add(LightEnergyMonth(month=now.strftime("%Y-%m"), group_id="G-OD", energy_wh=1400.0))
         # Sensors: a crossing, an air station and the waste centre, one hour of history each.
         hour = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
         s.add(Sensor(id="TR-OD-01", kind="traffic", name="Passage Audun – Esch", commune_insee="57038",

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import extract, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.models.lighting import LightDaily, Streetlight
+from app.models.lighting import LightEnergyMonth, LightGroup, Streetlight
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, utc_text
 
 STATUS_ENUM = ("ok", "defectiveLamp", "columnIssue", "brokenLantern")
@@ -40,15 +40,16 @@ def _live_light(session: Session, event: dict[str, Any], base_url: str) -> dict[
 
 
 def _energy(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
-    year = extract("year", LightDaily.day)
-    month = extract("month", LightDaily.day)
-    stmt = (select(year, month, Streetlight.commune_insee, func.sum(LightDaily.energy_wh),
-                   func.count(func.distinct(LightDaily.light_id)))
-            .join(Streetlight, Streetlight.id == LightDaily.light_id)
-            .group_by(year, month, Streetlight.commune_insee)
-            .order_by(year, month, Streetlight.commune_insee))
-    for y, m, commune, wh, lights in session.execute(stmt):
-        yield (f"{int(y):04d}-{int(m):02d}", commune, round(float(wh or 0) / 1000, 3), int(lights))
+    """Measured energy per month (kept for good by the lighting domain per group) summed per commune."""
+    lights = dict(session.execute(select(LightGroup.commune_insee, func.count(Streetlight.id))
+                                  .join(Streetlight, Streetlight.group_id == LightGroup.id)
+                                  .group_by(LightGroup.commune_insee)).all())
+    stmt = (select(LightEnergyMonth.month, LightGroup.commune_insee, func.sum(LightEnergyMonth.energy_wh))
+            .outerjoin(LightGroup, LightGroup.id == LightEnergyMonth.group_id)
+            .group_by(LightEnergyMonth.month, LightGroup.commune_insee)
+            .order_by(LightEnergyMonth.month, LightGroup.commune_insee))
+    for month, commune, wh in session.execute(stmt):
+        yield (month, commune, round(float(wh or 0) / 1000, 3), lights.get(commune, 0) if commune else None)
 
 
 STREETLIGHTS = OpenDataset(
@@ -93,7 +94,8 @@ ENERGY = OpenDataset(
     domain="lighting",
     title="Consommation d'énergie de l'éclairage public par mois et par commune",
     description=("L'énergie consommée par l'éclairage public, mesurée par les luminaires communicants, "
-                 "additionnée par mois (UTC) et par commune, avec le nombre de points lumineux mesurés."),
+                 "additionnée par mois (heure de Paris) et par commune, avec le nombre de points lumineux de "
+                 "la commune à l'inventaire (vide pour les luminaires hors groupe, sans commune)."),
     theme="ENER",
     keywords=("éclairage public", "énergie", "consommation", "kWh"),
     frequency="MONTHLY",
@@ -102,7 +104,7 @@ ENERGY = OpenDataset(
         Column("mois", "yearmonth", "Mois", required=True),
         Column("commune_insee", "string", "Commune (code INSEE)"),
         Column("energie_kwh", "number", "Énergie consommée", unit="kWh", required=True, minimum=0),
-        Column("points_lumineux", "integer", "Points lumineux mesurés", required=True, minimum=0),
+        Column("points_lumineux", "integer", "Points lumineux de la commune à l'inventaire", minimum=0),
     ),
     rows=_energy,
     cnil=Cnil(

@@ -31,6 +31,8 @@ def find(layers: Sequence[Layer], name: str) -> Layer:
 
 def geojson(layer: Layer, session: Session, now: dt.datetime) -> bytes:
     """The layer as a GeoJSON FeatureCollection, serialised compactly."""
+    if layer.dump is not None:
+        return layer.dump(session, now)
     features = layer.load(session, now)
     return json.dumps({"type": "FeatureCollection", "name": layer.name, "features": features},
                       separators=(",", ":"), ensure_ascii=False).encode()

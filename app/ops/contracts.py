@@ -16,8 +16,9 @@ with the layer's name. The centre (``app.ops.centre``) knows no domain by name.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,8 @@ class Layer:
     panel: Callable[[Session, str, dt.datetime], Panel | None] | None = None
     style: dict[str, Any] = field(default_factory=dict)  # colours per state, "many": canvas, "lines"...
     states: dict[str, str] = field(default_factory=dict)  # state -> French label (legend)
+    # Big layers may also serialise themselves (the same features, written straight to JSON text).
+    dump: Callable[[Session, dt.datetime], bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,26 @@ def point(feature_id: str, lon: float, lat: float, *, kind: str, state: str, lab
     return {"type": "Feature", "id": feature_id,
             "geometry": {"type": "Point", "coordinates": [_round(lon), _round(lat)]},
             "properties": {"kind": kind, "state": state, "label": label, "url": url, **properties}}
+
+
+def _text(value: Any) -> str:
+    """A JSON value; plain ASCII strings (ids) skip the encoder."""
+    if isinstance(value, str) and value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return json.dumps(value, ensure_ascii=False)
+
+
+def points_json(name: str, rows: Iterable[Sequence[Any]], keys: Sequence[str]) -> bytes:
+    """A FeatureCollection of points straight from rows ``(id, lon, lat, kind, state, label, url, *extra)``;
+    the same text ``point()`` features give through ``json.dumps``, built without the dicts."""
+    extra = [f',"{key}":' for key in keys]
+    parts = []
+    for row in rows:
+        props = "".join(k + _text(v) for k, v in zip(extra, row[7:], strict=True))
+        parts.append(f'{{"type":"Feature","id":{_text(row[0])},"geometry":{{"type":"Point","coordinates":'
+                     f'[{round(row[1], 5)},{round(row[2], 5)}]}},"properties":{{"kind":{_text(row[3])},'
+                     f'"state":{_text(row[4])},"label":{_text(row[5])},"url":{_text(row[6])}{props}}}}}')
+    return ('{"type":"FeatureCollection","name":' + _text(name) + ',"features":[' + ",".join(parts) + "]}").encode()
 
 
 def line(feature_id: str, coordinates: Sequence[tuple[float, float]], *, kind: str, state: str, label: str,

@@ -23,6 +23,7 @@ from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
 from app.lighting import control, mapgrid
 from app.lighting import energy as lighting_energy
+from app.lighting import ops as lighting_ops
 from app.lighting import programs as lighting
 from app.lighting.inventory import InventoryError, import_inventory
 from app.lighting.programs import LightingError
@@ -38,6 +39,7 @@ from app.models.lighting import (
     Streetlight,
 )
 from app.models.sensors import Sensor
+from app.models.territory import Commune
 from app.templating import page
 
 STATE_LABELS = {
@@ -56,7 +58,8 @@ class OverrideForm(BaseModel):
 
 
 def _labels() -> dict[str, Any]:
-    return {"state_labels": STATE_LABELS, "reason_labels": REASON_LABELS, "alarm_labels": ALARM_LABELS}
+    return {"state_labels": STATE_LABELS, "reason_labels": REASON_LABELS, "alarm_labels": ALARM_LABELS,
+            "status_words": lighting_ops.status_words}
 
 
 def light_state(light: Streetlight, now: Any) -> str:
@@ -148,7 +151,9 @@ def overview(request: Request[Any, Any, Any], db: Session) -> Template:
         LightCommand.state.in_(("queued", "sent", "accepted")))) or 0)  # type: ignore[attr-defined]
     programs = {p.id: p.name for p in db.scalars(select(LightProgram)).all()}
     calendars = {c.id: c.name for c in db.scalars(select(LightCalendar)).all()}
+    commune_names = dict(db.execute(select(Commune.insee, Commune.name)).tuples().all())
     return page(request, "lighting/overview.html", section="staff", groups=groups, per_group=per_group,
+                commune_names=commune_names,
                 overrides=overrides, open_alarms=open_alarms, pending=pending, programs=programs,
                 calendars=calendars, **_map(db, now), **_labels())
 
@@ -178,6 +183,7 @@ def _group_page(request: Request[Any, Any, Any], db: Session, group: LightGroup,
     position = control.territory_position(db)
     schedule = lighting.schedule(source, lighting.night_of(now, position), position) if source else []
     return page(request, "lighting/group.html", section="staff", status_code=status_code, group=group,
+                request_range=request.query_params.get("range", "week"),
                 lights=lights, counts=counts, override=override, schedule=schedule, now=now,
                 errors=errors or {}, form=form or {}, done=done, state_of=lambda l: light_state(l, now),
                 programs=db.scalars(select(LightProgram).order_by(LightProgram.name)).all(),
@@ -277,6 +283,7 @@ def _light_page(request: Request[Any, Any, Any], db: Session, light: Streetlight
     override = db.scalars(select(LightOverride).where(
         LightOverride.state == "active", LightOverride.scope == "light", LightOverride.target_id == light.id)).first()
     return page(request, "lighting/light.html", section="staff", status_code=status_code, light=light,
+                request_range=request.query_params.get("range", "week"),
                 state=light_state(light, now), history=history, readings=readings, alarms=alarms, target=target,
                 override=override, group=db.get(LightGroup, light.group_id) if light.group_id else None,
                 errors=errors or {}, form=form or {}, done=done, now=now, **_labels())

@@ -303,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({engine.dialect.name})")
     layers = layers_and_kpis(engine, settings, token, args.runs)
     stream = asyncio.run(stream_figures(engine, url, token, args.port, 50 if args.quick else 200, 50))
+    load = os.getloadavg()[0]
+    print(f"load average {load:.1f} on {os.cpu_count()} cores")
     if args.write:
         rows = "\n".join(
             f"| {r['name']} | {r['features']} | {r['served_ms']:.0f} | {r['bare_ms']:.1f} | "
@@ -310,8 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         write_section("## Operations centre (bench/ops.py)", f"""## Operations centre (bench/ops.py)
 
 `.venv/bin/python -m bench.ops --write` — {lights:,} lights, {reports:,} reports, {sensors} sensors on
-{engine.dialect.name}; figures from a shared 2-core machine (other engineers' tests running), medians of
-{args.runs} runs. "Served" is the whole request through the app (access guard, session, GeoJSON, gzip);
+{engine.dialect.name}; figures from a shared 2-core machine (other engineers' tests running: load average
+{load:.0f} when the run ended), medians of {args.runs} runs. "Served" is the whole request through the app (access guard, session, GeoJSON, gzip);
 the baseline is a bare query of the same rows in the same run. Targets: every layer ≤ 300 ms and
 ≤ 1 MB gzipped, KPIs ≤ 100 ms, MQTT reading → SSE event p99 ≤ 2 s.
 

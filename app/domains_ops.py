@@ -1,20 +1,30 @@
-"""The domains that contribute to the operations centre, read explicitly (no import side effects).
+"""What the operations centre reads from the registry of domains (``app.domains``).
 
-Each module listed exposes ``OPS_LAYERS``, ``OPS_KPIS`` and optionally ``OPS_COMMUNE_ACTIONS``
-(see ``app.ops.contracts``). A new domain appears on the map and in the KPIs by being listed here.
+Each domain defines its layers, KPIs and commune actions in ``app/<domain>/ops.py`` (see
+``app.ops.contracts``) and contributes them in its ``Contribution`` (``ops_layers``, ``kpis``,
+``ops_actions``). A new domain appears on the map and in the KPIs by contributing there.
 """
 
 from __future__ import annotations
 
-from app.alerts import ops as alerts_ops
-from app.carpool import ops as carpool_ops
-from app.lighting import ops as lighting_ops
-from app.reports import ops as reports_ops
-from app.sensors import ops as sensors_ops
-from app.ops.contracts import Kpi, Layer
+from collections.abc import Callable
 
-CONTRIBUTORS = [reports_ops, lighting_ops, sensors_ops, alerts_ops, carpool_ops]
+from app.ops.contracts import Action, Kpi, Layer
 
-LAYERS: list[Layer] = sorted((layer for m in CONTRIBUTORS for layer in m.OPS_LAYERS), key=lambda l: l.order)
-KPIS: list[Kpi] = sorted((kpi for m in CONTRIBUTORS for kpi in m.OPS_KPIS), key=lambda k: k.order)
-COMMUNE_ACTIONS = [action for m in CONTRIBUTORS for action in getattr(m, "OPS_COMMUNE_ACTIONS", [])]
+
+def layers() -> list[Layer]:
+    from app import domains  # the registry imports the routes, which import this module
+
+    return sorted(domains.ops_layers(), key=lambda layer: layer.order)
+
+
+def kpis() -> list[Kpi]:
+    from app import domains
+
+    return sorted(domains.kpis(), key=lambda kpi: kpi.order)
+
+
+def commune_actions() -> list[Callable[[str], Action]]:
+    from app import domains
+
+    return [action for domain in domains.DOMAINS for action in domain.ops_actions]

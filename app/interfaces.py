@@ -106,7 +106,8 @@ Service = Callable[[Any], Awaitable[None]]
 
 # --- the operations centre -------------------------------------------------------------------
 # Its layers, KPIs and commune actions are the values of ``app.ops.contracts`` (``Layer``, ``Kpi``,
-# ``Action``), which each domain exposes in ``app/<domain>/ops.py`` and ``app.domains_ops`` reads;
+# ``Action``), which each domain defines in ``app/<domain>/ops.py`` and contributes in the slots below
+# (``ops_layers``, ``kpis``, ``ops_actions``); ``app.domains_ops`` reads them from the registry;
 # events go through ``app.events`` and measures into ``app.timeseries``.
 
 
@@ -147,6 +148,7 @@ class Contribution:
     channels: Mapping[str, Channel] = field(default_factory=dict)
     ops_layers: Sequence[Any] = ()  # app.ops.contracts.Layer
     kpis: Sequence[Any] = ()  # app.ops.contracts.Kpi
+    ops_actions: Sequence[Any] = ()  # app.ops.contracts: (insee) -> Action, offered on every panel with a commune
     events: Sequence[EventKind] = ()
     measures: Sequence[Measure] = ()
     open_data: Sequence[Any] = ()  # app.opendata.contrib.OpenDataset: the datasets a domain publishes

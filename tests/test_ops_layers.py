@@ -48,7 +48,7 @@ def _positions(geometry: dict) -> list[list[float]]:  # type: ignore[type-arg]
 def test_each_layer_is_valid_geojson_inside_the_territory_with_the_four_properties(engine, staff):
     seed_territory(engine, staff.id)
     box = _bbox(engine)
-    names = [layer.name for layer in domains_ops.LAYERS]
+    names = [layer.name for layer in domains_ops.layers()]
     assert set(REQUIRED) <= set(names)
     for name in names:
         response = staff.client.get(f"/staff/ops/layers/{name}.geojson")
@@ -132,7 +132,7 @@ def test_the_fast_writers_of_big_layers_give_the_same_features_as_the_plain_ones
     from app.db import utcnow
 
     with read_session(engine) as session:
-        for layer in domains_ops.LAYERS:
+        for layer in domains_ops.layers():
             if layer.dump is not None:
                 fast = json.loads(layer.dump(session, utcnow()))["features"]
                 plain = json.loads(json.dumps(layer.load(session, utcnow())))

@@ -1,9 +1,12 @@
 """What the alerts domain contributes: fan-out jobs, the push channel, its panel, links, commands, demo, privacy."""
 
-from app.alerts import cli, demo, opendata, privacy, publish
+from app.alerts import cli, demo, opendata, ops, privacy, publish
 from app.interfaces import Contribution, DemoLoader, Link, Panel, Privacy
 
 CONTRIBUTES = Contribution(
+    ops_layers=ops.OPS_LAYERS,
+    kpis=ops.OPS_KPIS,
+    ops_actions=ops.OPS_COMMUNE_ACTIONS,
     home_panels=(Panel("alerts", 10, "alerts/_home_panel.html", publish.home_panel),),
     staff_links=(Link(30, "/staff/alerts", "Alertes",
                       "Écrire, envoyer, mettre à jour ou lever une alerte ; importer un message CAP."),),

@@ -2,9 +2,11 @@
 the demo fleet (lights and sensors)."""
 
 from app.interfaces import Contribution, DemoLoader
-from app.lighting import cli, demo, opendata, relay
+from app.lighting import cli, demo, opendata, ops, relay
 
 CONTRIBUTES = Contribution(
+    ops_layers=ops.OPS_LAYERS,
+    kpis=ops.OPS_KPIS,
     commands=cli.COMMANDS,
     demo=(DemoLoader(30, "lighting", demo.load_lighting),),
     services=(relay.relay_service,),

@@ -1,9 +1,11 @@
 """What the reports domain contributes: demo reports in every state, privacy."""
 
 from app.interfaces import Contribution, DemoLoader, Privacy
-from app.reports import opendata, workflow
+from app.reports import opendata, ops, workflow
 
 CONTRIBUTES = Contribution(
+    ops_layers=ops.OPS_LAYERS,
+    kpis=ops.OPS_KPIS,
     demo=(DemoLoader(40, "reports", workflow.load_demo_reports),),
     privacy=(Privacy("reports", workflow.export_reports, workflow.erase_reports),),
     open_data=opendata.DATASETS,

@@ -107,7 +107,7 @@ def ngsi_temporal_entity(request: Request[Any, Any, Any], db: Session, entity_id
 
 def _layers_meta() -> list[dict[str, Any]]:
     return [{"name": layer.name, "title": _(layer.title), "style": layer.style,
-             "states": {k: _(v) for k, v in layer.states.items()}} for layer in domains_ops.LAYERS]
+             "states": {k: _(v) for k, v in layer.states.items()}} for layer in domains_ops.layers()]
 
 
 @get("/staff/ops", opt=STAFF, sync_to_thread=True, name="ops_centre")
@@ -127,7 +127,7 @@ def ops_layer(db: Session, file: str) -> Response[bytes]:
     try:
         if not file.endswith(".geojson"):
             raise centre.UnknownLayer(file)
-        layer = centre.find(domains_ops.LAYERS, name)
+        layer = centre.find(domains_ops.layers(), name)
     except centre.UnknownLayer:
         raise NotFoundException(_("Couche inconnue.")) from None
     return Response(centre.geojson(layer, db, utcnow()), media_type="application/geo+json",
@@ -143,7 +143,7 @@ def ops_layers() -> dict[str, Any]:
 @get("/staff/ops/kpis.json", opt=STAFF, sync_to_thread=True, name="ops_kpis")
 def ops_kpis(db: Session) -> dict[str, Any]:
     """Every KPI per commune, keyed by INSEE code."""
-    return centre.kpis(domains_ops.KPIS, db, utcnow())
+    return centre.kpis(domains_ops.kpis(), db, utcnow())
 
 
 @get("/staff/ops/panel/{layer:str}/{feature_id:str}", opt=STAFF, sync_to_thread=True, name="ops_panel")
@@ -151,12 +151,12 @@ def ops_panel(request: Request[Any, Any, Any], db: Session, layer: str, feature_
     """The side panel of one object: state, facts, history chart, actions (an HTML fragment)."""
     now = utcnow()
     if layer == "communes":
-        found = centre.commune_panel(db, feature_id, centre.kpis(domains_ops.KPIS, db, now),
-                                     domains_ops.COMMUNE_ACTIONS)
+        found = centre.commune_panel(db, feature_id, centre.kpis(domains_ops.kpis(), db, now),
+                                     domains_ops.commune_actions())
     else:
         try:
-            found = centre.panel(centre.find(domains_ops.LAYERS, layer), db, feature_id, now,
-                                 domains_ops.COMMUNE_ACTIONS)
+            found = centre.panel(centre.find(domains_ops.layers(), layer), db, feature_id, now,
+                                 domains_ops.commune_actions())
         except centre.UnknownLayer:
             found = None
     if found is None:

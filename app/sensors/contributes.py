@@ -1,9 +1,11 @@
 """What the sensors domain contributes: the waste-centre watches in exports and erasure."""
 
 from app.interfaces import Contribution, Privacy
-from app.sensors import measures, opendata
+from app.sensors import measures, opendata, ops
 
 CONTRIBUTES = Contribution(
+    ops_layers=ops.OPS_LAYERS,
+    kpis=ops.OPS_KPIS,
     privacy=(Privacy("waste_centre", measures.export_watches, measures.erase_watches),),
     open_data=opendata.DATASETS,
     data_services=opendata.SERVICES,

@@ -21,7 +21,7 @@ from app.forms import Form, parse_form
 from app.forms import Multipart as Upload
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
-from app.lighting import control, mapgrid
+from app.lighting import checks, control, mapgrid
 from app.lighting import energy as lighting_energy
 from app.lighting import ops as lighting_ops
 from app.lighting import programs as lighting
@@ -360,6 +360,11 @@ def _program_from_form(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
 
 @get("/staff/lighting/programs", opt=STAFF, sync_to_thread=True, name="staff_lighting_programs")
 def programs(request: Request[Any, Any, Any], db: Session) -> Template:
+    return _programs_page(request, db)
+
+
+def _programs_page(request: Request[Any, Any, Any], db: Session, *, error: str = "",
+                   status_code: int = 200) -> Template:
     rows = db.scalars(select(LightProgram).order_by(LightProgram.name)).all()
     calendars = db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all()
     position = control.territory_position(db)
@@ -367,17 +372,25 @@ def programs(request: Request[Any, Any, Any], db: Session) -> Template:
     previews = {}
     for row in rows:
         try:
-            previews[row.id] = lighting.schedule(control.load_program(row), today, position)
+            previews[row.id] = checks.preview_nights(control.load_program(row), position, today)
         except LightingError:
             previews[row.id] = []
     return page(request, "lighting/programs.html", section="staff", rows=rows, calendars=calendars,
-                previews=previews)
+                previews=previews, error=error, status_code=status_code)
 
 
 def _program_editor(request: Request[Any, Any, Any], *, form: dict[str, Any], action: str,
-                    errors: dict[str, str] | None = None, status_code: int = 200) -> Template:
+                    errors: dict[str, str] | None = None, status_code: int = 200,
+                    warnings: list[str] | None = None) -> Template:
     return page(request, "lighting/program_form.html", section="staff", form=form, action=action,
-                errors=errors or {}, status_code=status_code)
+                errors=errors or {}, status_code=status_code, warnings=warnings or [])
+
+
+def _unconfirmed_warnings(db: Session, definition: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    """Warnings about the program (never off, lit at noon) that staff have not confirmed yet."""
+    position = control.territory_position(db)
+    found = checks.warnings(lighting.Program.from_dict(definition), position, utcnow().year)
+    return [] if data.get("confirm_warnings") == "true" else found
 
 
 @get("/staff/lighting/programs/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_program_new")
@@ -395,6 +408,10 @@ def program_create(request: Request[Any, Any, Any], db: Session, data: Form) -> 
     if definition is None:
         db.rollback()
         return _program_editor(request, form=form, action="/staff/lighting/programs/new", errors=errors,
+                               status_code=400)
+    if warned := _unconfirmed_warnings(db, definition, data):
+        db.rollback()
+        return _program_editor(request, form=form, action="/staff/lighting/programs/new", warnings=warned,
                                status_code=400)
     program = lighting.Program.from_dict(definition)
     db.add(LightProgram(name=program.name, definition=json.dumps(program.to_dict())))
@@ -430,6 +447,10 @@ def program_update(request: Request[Any, Any, Any], db: Session, program_id: int
         db.rollback()
         return _program_editor(request, form=form, action=f"/staff/lighting/programs/{row.id}", errors=errors,
                                status_code=400)
+    if warned := _unconfirmed_warnings(db, definition, data):
+        db.rollback()
+        return _program_editor(request, form=form, action=f"/staff/lighting/programs/{row.id}",
+                               warnings=warned, status_code=400)
     program = lighting.Program.from_dict(definition)
     row.name, row.definition, row.updated_at = program.name, json.dumps(program.to_dict()), utcnow()
     db.add(row)
@@ -437,6 +458,25 @@ def program_update(request: Request[Any, Any, Any], db: Session, program_id: int
     users = db.scalars(select(LightGroup.id).where(LightGroup.program_id == row.id)).all()
     if users:
         control.reconcile(db, utcnow(), group_ids=list(users))
+    db.commit()
+    return Redirect("/staff/lighting/programs", status_code=303)
+
+
+@post("/staff/lighting/programs/{program_id:int}/delete", opt=STAFF, sync_to_thread=True,
+      name="staff_lighting_program_delete")
+def program_delete(request: Request[Any, Any, Any], db: Session, program_id: int) -> Template | Redirect:
+    """Delete a program no group and no calendar uses; otherwise say which ones do, and keep it."""
+    row = db.get(LightProgram, program_id)
+    if row is None:
+        raise NotFoundException()
+    groups, calendars = checks.users_of(db, row)
+    if groups or calendars:
+        used = [*(_("groupe « {n} »").format(n=g) for g in groups[:5]),
+                *(_("calendrier « {n} »").format(n=c) for c in calendars[:5])]
+        return _programs_page(request, db, status_code=409, error=_(
+            "« {name} » est utilisé ({used}) : choisissez un autre programme pour ceux-ci avant de le supprimer."
+        ).format(name=row.name, used=", ".join(used)))
+    db.delete(row)
     db.commit()
     return Redirect("/staff/lighting/programs", status_code=303)
 
@@ -614,7 +654,7 @@ def import_upload(request: Request[Any, Any, Any], db: Session, data: Upload) ->
 
 
 ROUTES = [overview, group_detail, group_override, group_resume, group_program, light_detail, light_override,
-          light_resume, programs, program_new, program_create, program_edit, program_update, calendar_new,
+          light_resume, programs, program_new, program_create, program_edit, program_update, program_delete, calendar_new,
           calendar_create, calendar_edit, calendar_update, alarms, alarm_ack, energy, import_form, import_upload]
 
 CONTRIBUTES = Contribution(

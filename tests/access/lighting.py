@@ -67,6 +67,8 @@ ROWS = [
         route="/staff/lighting/programs/{program_id:int}"),
     Row("POST", "/staff/lighting/programs/{program_id}", staff_post(), setup=fleet,
         data={"name": "Nuit", "steps": "dusk 90\ndawn 0"}, route="/staff/lighting/programs/{program_id:int}"),
+    Row("POST", "/staff/lighting/programs/{program_id}/delete", staff_post(409), setup=fleet,
+        route="/staff/lighting/programs/{program_id:int}/delete", notes="the calendar uses it: kept, 409"),
     Row("GET", "/staff/lighting/calendars/new", staff_only(), setup=fleet),
     Row("POST", "/staff/lighting/calendars/new", staff_post((303, 400)), setup=fleet,
         data={"name": "Fêtes", "definition": json.dumps({"default": "Nuit", "rules": []})}),

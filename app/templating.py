@@ -50,7 +50,30 @@ def make_environment(source_url: str = "/source") -> Environment:
     )
     env.filters["dt"] = format_datetime
     env.filters["d"] = format_date
+    env.filters["num"] = format_number
+    env.filters["km"] = format_km
     return env
+
+
+def format_number(value: Any, digits: int = 0) -> str:
+    """A number written for the reader's locale (``1,5`` in French, ``1.5`` in English), Babel."""
+    from babel.numbers import format_decimal
+
+    if value is None:
+        return ""
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(round(float(value), digits), format=pattern, locale=i18n.current_locale.get())
+
+
+def format_km(metres: Any, digits: int = 1) -> str:
+    """A distance in kilometres for the reader's locale (``1,2 km``), Babel."""
+    from babel.units import format_unit
+
+    if metres is None:
+        return ""
+    value = round(float(metres) / 1000, digits)
+    return format_unit(value, "length-kilometer", length="short", format="#,##0." + "0" * digits,
+                       locale=i18n.current_locale.get())
 
 
 def format_datetime(value: Any, fmt: str = "short") -> str:

@@ -12,8 +12,8 @@ from litestar import Request
 from litestar.response import Template
 
 from app import __version__, i18n
-from app.sections import STAFF_LINKS
 from app.auth import current_user
+from app.sections import STAFF_LINKS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"

@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-
 PAGES = ["/", "/reports", "/carpool", "/sharing", "/shops", "/alerts", "/waste-centre", "/traffic",
          "/reports/1", "/reports/2", "/carpool/ads/1", "/carpool/ads/2", "/sharing/items/1", "/sharing/items/2"]
 

@@ -32,7 +32,9 @@ from sqlalchemy.engine import Engine
 
 from app.db import is_sqlite, utcnow, write_session
 from app.models.accounts import WebSession
+from app.models.events import Event
 from app.models.jobs import Job
+from app.models.measures import MeasureHourly
 from app.models.lighting import OPEN_COMMAND_STATES, LightAlarm, LightCommand, LightDaily
 from app.models.push import PushDelivery
 from app.models.retention import HistoryMonth
@@ -43,6 +45,8 @@ log = logging.getLogger("eclor.retention")
 
 OPEN_DELIVERY_STATES = ("pending", "retry", "sending", "held")
 OPEN_JOB_STATES = ("queued", "running")
+EVENTS_DAYS = 7.0
+MEASURE_HOURS_DAYS = 90.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ RULES: tuple[Rule, ...] = (
          lambda s: s.retention_estimates_days),
     Rule("light_daily", _t(LightDaily), LightDaily.day, lambda s: s.retention_daily_days),
     Rule("sensor_hourly", _t(SensorHourly), SensorHourly.hour, lambda s: s.retention_daily_days),
+    # Live views resume within a week (Last-Event-ID); hours of measures are kept 90 days, their days stay.
+    Rule("events", _t(Event), Event.at, lambda s: EVENTS_DAYS),
+    Rule("measure_hourly", _t(MeasureHourly), MeasureHourly.hour, lambda s: MEASURE_HOURS_DAYS),
     # Expired sessions go a minute after their expiry, whatever the settings.
     Rule("web_sessions", _t(WebSession), WebSession.expires_at, lambda s: 1 / 1440),
 )

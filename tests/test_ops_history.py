@@ -135,3 +135,23 @@ def test_a_sensor_reading_and_the_existing_light_history_share_the_same_downsamp
     assert hours == {10: (2, 0.3, 0.2, 0.4), 11: (1, 0.9, 0.9, 0.9)}
     (day,) = daily["fillingLevel"]
     assert (day.count, day.low, day.high) == (3, 0.2, 0.9)
+
+
+def test_retention_keeps_a_week_of_events_and_90_days_of_hours_while_days_stay(engine, settings):
+    from sqlalchemy import func, select
+
+    from app import events, retention
+    from app.models.events import Event
+    from app.models.measures import MeasureDaily, MeasureHourly
+
+    now = dt.datetime.now(dt.UTC)
+    with write_session(engine) as session:
+        events.publish(session, "sensors", "old", "reading", at=now - dt.timedelta(days=8))
+        events.publish(session, "sensors", "new", "reading", at=now - dt.timedelta(days=1))
+        timeseries.record(session, [timeseries.Sample(LIGHT_URN, "powerConsumption", now - dt.timedelta(days=100), 40.0),
+                                    timeseries.Sample(LIGHT_URN, "powerConsumption", now - dt.timedelta(days=2), 30.0)])
+    retention.run(engine, settings, now)
+    with read_session(engine) as session:
+        assert session.scalars(select(Event.feature_id)).all() == ["new"]
+        assert session.scalar(select(func.count()).select_from(MeasureHourly)) == 1
+        assert session.scalar(select(func.count()).select_from(MeasureDaily)) == 2

@@ -101,10 +101,12 @@ def graph(session: Session, settings: Any) -> Any:
     fresh = {slug: catalogue.Freshness(s.generated_at, s.first_day, s.last_day, s.rows, s.csv_bytes,
                                        s.geojson_bytes) for slug, s in snaps.items()}
     communes = [catalogue.Commune(c.insee, c.name) for c in session.scalars(select(Commune).order_by(Commune.insee))]
+    # First published: the oldest snapshot still on record (today on a fresh install).
+    issued = min((_aware(s.generated_at).date() for s in snaps.values()), default=utcnow().date())
     ctx = catalogue.Context(
         base_url=settings.base_url, publisher=settings.opendata_publisher,
         contact_email=settings.opendata_contact_email, licence=settings.opendata_licence,
-        licence_name=settings.opendata_licence_name, communes=communes, issued=dt.date(2026, 1, 1),
+        licence_name=settings.opendata_licence_name, communes=communes, issued=issued,
     )
     return catalogue.build(ctx, datasets, fresh, registry.services())
 

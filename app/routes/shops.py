@@ -694,7 +694,9 @@ def open_now_panel(session: Session, user: CurrentUser | None) -> dict[str, Any]
     if user is not None:
         ready = list(session.execute(select(ShopOrder, Shop).join(Shop, Shop.id == ShopOrder.shop_id)
                                      .where(ShopOrder.customer_id == user.id, ShopOrder.status == "ready")).all())
-    return {"open_shops": open_shops[:5], "open_count": len(open_shops), "ready": ready}
+    # A shopkeeper's home page leads to their own shop.
+    my_shop = session.scalars(select(Shop).where(Shop.owner_id == user.id)).first() if user is not None else None
+    return {"open_shops": open_shops[:5], "open_count": len(open_shops), "ready": ready, "my_shop": my_shop}
 
 
 ROUTES = [

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -141,10 +141,6 @@ def claim(engine: Engine, worker_id: str, *, limit: int = 20, lease_s: int = 60)
     if limit <= 0:
         return []
     now = utcnow()
-    due = or_(
-        and_(Job.status == "queued", Job.run_at <= now),
-        and_(Job.status == "running", Job.lease_until < now),  # type: ignore[operator]
-    )
     with write_session(engine) as session:
         # PostgreSQL: the candidates are row-locked (SKIP LOCKED), so concurrent
         # workers take different jobs; SQLite: BEGIN IMMEDIATE serialises claims.
@@ -153,8 +149,9 @@ def claim(engine: Engine, worker_id: str, *, limit: int = 20, lease_s: int = 60)
             return []
         stmt = (
             update(Job)
+            # The rows read are still due: locked (PostgreSQL) or read in this write transaction (SQLite).
+            # No OR of the due conditions here: SQLite would answer it from both indexes, whole ranges.
             .where(Job.id.in_(ids))  # type: ignore[union-attr]
-            .where(due)
             .values(
                 status="running",
                 attempts=Job.attempts + 1,
@@ -252,8 +249,8 @@ def counts(session: Session) -> dict[str, int]:
 
 
 __all__ = [
-    "ClaimedJob",
     "HANDLERS",
+    "ClaimedJob",
     "JobContext",
     "RetryLater",
     "claim",

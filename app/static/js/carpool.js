@@ -95,10 +95,33 @@
     root.querySelectorAll("[data-place-picker]").forEach(syncPlace);
   }
 
+  /* Regular trip: the days ticked carry the times of the first day ticked (usually Monday), except
+     the times the person typed for that day themselves. */
+  function carryTimes(form, changed) {
+    var days = [];
+    for (var d = 0; d < 7; d++) {
+      var box = form.querySelector('[name="d' + d + '"]');
+      if (box && box.checked) { days.push(d); }
+    }
+    if (!days.length) { return; }
+    if (changed && /^(out|ret)\d$/.test(changed.name) && changed.name.slice(-1) !== String(days[0])) {
+      changed.setAttribute("data-typed", "1");
+    }
+    ["out", "ret"].forEach(function (kind) {
+      var source = form.querySelector('[name="' + kind + days[0] + '"]');
+      if (!source || !source.value) { return; }
+      days.slice(1).forEach(function (k) {
+        var field = form.querySelector('[name="' + kind + k + '"]');
+        if (field && field.getAttribute("data-typed") !== "1") { field.value = source.value; }
+      });
+    });
+  }
+
   document.addEventListener("change", function (ev) {
     var el = ev.target;
     if (!el || !el.closest) { return; }
     if (el.name === "frequency" && el.form) { syncFrequency(el.form); }
+    if (el.form && el.closest(".cp-week-table")) { carryTimes(el.form, el); }
     var picker = el.closest("[data-place-picker]");
     if (picker && el.tagName === "SELECT") { syncPlace(picker); }
   });

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("eclor.cli")
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    from app.db import make_engine
+    from app.db import engine_for
 
-    return make_engine(settings.resolved_database_url)
+    return engine_for(settings)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,7 +80,8 @@ def start_background_services(settings: Settings) -> Callable[[], None]:
     stop_event = asyncio.Event()
 
     async def main() -> None:
-        await runner.run(settings, engine, stop=stop_event, install_signals=False)
+        # Supervised: a loop that dies is started again, and /healthz shows the worker's heartbeat.
+        await runner.run_forever(settings, engine, stop_event)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="eclor-worker", daemon=True)
     thread.start()

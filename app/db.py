@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+LOCK_TIMEOUT_MS = 5_000
+POOL_SIZE = 10
+MAX_OVERFLOW = 10
+POOL_TIMEOUT_S = 3.0
 
 # How constraints and indexes are named when a model does not name them (set on
 # SQLModel.metadata by app.models, used by Alembic): SQLite batch migrations can
@@ -36,28 +40,59 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pool_size: int = POOL_SIZE, max_overflow: int = MAX_OVERFLOW,
+                pool_timeout: float = POOL_TIMEOUT_S, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Engine:
+    """An engine whose pool is bounded: a caller waits ``pool_timeout`` at most for a connection.
+
+    A statement waits ``lock_timeout_ms`` at most for a lock (SQLite's busy
+    timeout, PostgreSQL's ``lock_timeout``); past either
+    bound the caller gets an error it can answer (503), never an endless wait.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            pool_size=20,
-            max_overflow=20,
+            connect_args={"check_same_thread": False, "timeout": lock_timeout_ms / 1000},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, lock_timeout_ms)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                           pool_timeout=pool_timeout)
+    if lock_timeout_ms:
+        _configure_postgresql(engine, lock_timeout_ms)
+    return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_postgresql(engine: Engine, lock_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # A statement waiting longer than this for a lock fails (answered 503) instead of hanging.
+        cur = dbapi_conn.cursor()
+        cur.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        cur.close()
+        dbapi_conn.commit()
+
+
+def engine_for(settings: Any) -> Engine:
+    """The engine for Eclor's settings (pool size, overflow, timeouts from ``ECLOR_DB_*``)."""
+    return make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size,
+                       max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s,
+                       lock_timeout_ms=settings.db_lock_timeout_ms)
+
+
+def _configure_sqlite(engine: Engine, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         # Let SQLAlchemy, not the driver, emit BEGIN (see _on_begin).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Switching to WAL waits for the write lock: only the first connection ever needs to.
+        if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()

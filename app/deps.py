@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import AsyncGenerator
 from typing import Any
 
+import anyio
 from litestar import Request
 from sqlmodel import Session
 
@@ -13,12 +14,20 @@ from app.db import begin_write
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def provide_db(request: Request[Any, Any, Any]) -> Generator[Session, None, None]:
-    """A database session for the request; unsafe methods take the write lock up front."""
+async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[Session, None]:
+    """A database session for the request; unsafe methods take the write lock up front.
+
+    Taking the lock may wait (another writer holds it): that wait happens in a
+    worker thread, never on the event loop, so other requests go on meanwhile.
+    """
     session = Session(request.app.state.engine, expire_on_commit=False)
+    writing = request.method not in SAFE_METHODS
     try:
-        if request.method not in SAFE_METHODS:
-            begin_write(session)
+        if writing:
+            await anyio.to_thread.run_sync(begin_write, session)
         yield session
     finally:
-        session.close()
+        if writing:
+            await anyio.to_thread.run_sync(session.close)
+        else:
+            session.close()

@@ -32,6 +32,7 @@ TITLES = {
     429: "Trop de demandes",
     500: "Erreur du serveur",
     503: "Service indisponible",
+    507: "Espace de stockage plein",
 }
 MESSAGES = {
     400: "La demande n'a pas pu être comprise. Vérifiez ce que vous avez saisi.",
@@ -43,7 +44,31 @@ MESSAGES = {
     429: "Vous avez fait trop de demandes en peu de temps. Patientez un peu puis réessayez.",
     500: "Une erreur inattendue s'est produite. L'équipe technique a été prévenue.",
     503: "Le service est momentanément indisponible. Réessayez dans quelques instants.",
+    507: "Le serveur n'a plus de place pour enregistrer votre envoi. Rien n'a été enregistré : "
+         "réessayez plus tard, l'équipe technique a été prévenue.",
 }
+
+
+def saturation_status(exc: BaseException) -> int | None:
+    """503 when the database is saturated (no pool connection in time, lock not obtained),
+    507 when the disk is full; None for any other error."""
+    import errno
+
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return 503
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        if "database is locked" in text or "database table is locked" in text or "lock timeout" in text \
+                or "too many connections" in text or "canceling statement due to statement timeout" in text:
+            return 503
+        if "database or disk is full" in text or "no space left" in text:
+            return 507
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return 507
+    return None
 
 
 def _is_api(request: Request[Any, Any, Any]) -> bool:
@@ -56,6 +81,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         status = exc.status_code
         detail = exc.detail if exc.detail and exc.detail != TITLES.get(status) else ""
         headers = dict(exc.headers or {})
+    elif (saturated := saturation_status(exc)) is not None:
+        status = saturated
+        detail = ""
+        headers = {"Retry-After": str(request.app.state.settings.http_retry_after_s)} if status == 503 else {}
+        log.warning("saturated", extra={"path": request.url.path, "status": status, "error": type(exc).__name__})
     else:
         status = HTTP_500_INTERNAL_SERVER_ERROR
         detail = ""

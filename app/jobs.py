@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -238,6 +238,49 @@ def fail(engine: Engine, job: ClaimedJob, worker_id: str, error: str, *, delay_s
             .values(**values)
         )
         return "queued" if result.rowcount == 1 else "lost"  # type: ignore[attr-defined]
+
+
+HEARTBEAT_SECONDS = 5.0
+# A worker whose last beat is older than this is reported dead by /healthz.
+HEARTBEAT_STALE_SECONDS = 30.0
+
+
+def beat(engine: Engine, worker_id: str, *, restarts: int = 0) -> None:
+    """Record that ``worker_id`` is alive now (an upsert in a short transaction of its own)."""
+    from app.models.jobs import WorkerHeartbeat
+
+    now = utcnow()
+    with write_session(engine) as session:
+        row = session.get(WorkerHeartbeat, worker_id)
+        if row is None:
+            session.add(WorkerHeartbeat(worker_id=worker_id, started_at=now, beat_at=now, restarts=restarts))
+        else:
+            row.beat_at = now
+            row.restarts = restarts
+        # Rows of workers dead for a day are forgotten.
+        session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - timedelta(days=1)))
+
+
+def forget(engine: Engine, worker_id: str) -> None:
+    """A worker stopping cleanly removes its heartbeat."""
+    from app.models.jobs import WorkerHeartbeat
+
+    with write_session(engine) as session:
+        session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id))
+
+
+def worker_health(session: Session) -> dict[str, Any]:
+    """``{"status": "ok"/"stale"/"none", "workers": n alive, "last_beat_s": age of the newest beat}``."""
+    from app.models.jobs import WorkerHeartbeat
+
+    rows = session.scalars(select(WorkerHeartbeat)).all()
+    if not rows:
+        return {"status": "none", "workers": 0}
+    now = utcnow()
+    ages = [(now - row.beat_at).total_seconds() for row in rows]
+    alive = sum(1 for age in ages if age <= HEARTBEAT_STALE_SECONDS)
+    return {"status": "ok" if alive else "stale", "workers": alive, "last_beat_s": round(min(ages), 1),
+            "restarts": sum(row.restarts for row in rows)}
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -19,9 +19,10 @@ from sqlalchemy.engine import Engine
 
 from app import __version__, domains, events, logs
 from app.auth import PUBLIC, access_guard
-from app.db import make_engine
+from app.db import engine_for
 from app.deps import provide_db
 from app.errors import handle_exception
+from app.overload import ConcurrencyLimit
 from app.settings import Settings, get_settings
 from app.templating import STATIC, make_environment
 from app.web import EclorMiddleware, GzipMiddleware
@@ -48,7 +49,7 @@ def _single_thread_wrapper(app: Litestar) -> None:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Litestar:
     settings = settings or get_settings()
     settings.prepare()
-    engine = engine or make_engine(settings.resolved_database_url)
+    engine = engine or engine_for(settings)
     logs.setup()
 
     domains.install()
@@ -87,6 +88,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Outermost layer, around routing and the exception handler, so that every
     # response (404s and errors included) gets the security headers and the locale.
     app.asgi_handler = EclorMiddleware(GzipMiddleware(app.asgi_handler), settings=settings, engine=engine)
+    # Around everything: a bounded number of requests at once, the others told to come back (503).
+    limiter = ConcurrencyLimit(app.asgi_handler, limit=settings.max_concurrency,
+                               queue_seconds=settings.http_queue_seconds, retry_after_s=settings.http_retry_after_s)
+    app.asgi_handler = limiter
+    app.state.limiter = limiter
     app.state.settings = settings
     app.state.cache_ns = uuid.uuid4().hex  # per-app key space of app.cache
     app.state.engine = engine

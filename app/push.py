@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid.jwt import sign as _vapid_jwt_sign
 from pywebpush import WebPusher
+from app.numbers import is_ascii_digits
 
 __all__ = [
     "MAX_PLAINTEXT_BYTES",
@@ -601,7 +602,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if is_ascii_digits(value, max_digits=12):
         return float(int(value))
     try:
         when = parsedate_to_datetime(value)

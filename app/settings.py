@@ -110,6 +110,18 @@ class Settings(BaseSettings):
     retention_batch: int = 500            # rows per transaction; the write lock is released between batches
     retention_every_minutes: float = 60.0  # how often the worker runs retention (expired sessions included)
 
+    # Database pool and overload: a request waits at most db_pool_timeout_s for a connection,
+    # db_lock_timeout_ms for a lock (SQLite's write lock, a PostgreSQL row or table lock) and
+    # http_queue_seconds for a slot (at most http_max_concurrency at once per process; 0: the pool's
+    # size plus its overflow), then gets 503 with Retry-After: http_retry_after_s.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_s: float = Field(default=3.0, gt=0)
+    db_lock_timeout_ms: int = Field(default=5000, ge=0)
+    http_max_concurrency: int = Field(default=0, ge=0)
+    http_queue_seconds: float = Field(default=2.0, ge=0)
+    http_retry_after_s: int = Field(default=2, ge=1)
+
     # Uploads.
     max_upload_bytes: int = 10 * 1024 * 1024
 
@@ -131,6 +143,10 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def max_concurrency(self) -> int:
+        return self.http_max_concurrency or (self.db_pool_size + self.db_max_overflow)
 
     @property
     def https(self) -> bool:

@@ -109,7 +109,8 @@ def test_static_files_are_cached_for_a_year_and_compressed(client):
 
 def test_healthz_answers_when_the_database_answers(client, engine):
     r = client.get("/healthz")
-    assert r.status_code == 200 and r.json() == {"status": "ok", "database": "ok"}
+    assert r.status_code == 200 and r.json() == {"status": "ok", "database": "ok",
+                                                 "worker": {"status": "none", "workers": 0}}
 
 
 def test_healthz_says_503_when_the_database_is_gone(app, settings):

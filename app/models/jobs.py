@@ -36,3 +36,18 @@ class Job(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """The last sign of life of each running worker (``/healthz`` reports it).
+
+    A worker beats every few seconds; a worker that stops cleanly removes its
+    row, so a stale row means a worker died or hangs.
+    """
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: str = Field(primary_key=True, max_length=64)
+    started_at: datetime = Field(default_factory=utcnow)
+    beat_at: datetime = Field(default_factory=utcnow)
+    restarts: int = Field(default=0)  # loops the supervisor restarted after a crash

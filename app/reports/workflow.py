@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from app import events, geo, images
 from app.db import read_session, utcnow, write_session
+from app.numbers import is_ascii_digits, parse_int
 from app.i18n import gettext as _
 from app.models.accounts import User
 from app.models.reports import (
@@ -145,10 +146,10 @@ _NUMBER_RE = re.compile(rf"^{NUMBER_PREFIX}-(\d{{4}})-(\d{{1,9}})$", re.IGNORECA
 def id_from_number(value: str) -> int | None:
     """The report id behind a public number (or a bare id), None if it is not one."""
     value = value.strip()
-    if value.isdigit() and len(value) < 10:
+    if is_ascii_digits(value, max_digits=9):
         return int(value)
     match = _NUMBER_RE.match(value)
-    return int(match.group(2)) if match else None
+    return parse_int(match.group(2), max_digits=9) if match else None
 
 
 def public_position(lat: float, lon: float) -> tuple[float, float]:

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from app.accounts import invitations
 from app.accounts import lifecycle as accounts
+from app.numbers import parse_int
 from app.forms import TextForm as Form
 from app.auth import ADMIN, STAFF, current_user
 from app.i18n import gettext as _
@@ -63,7 +64,7 @@ def _users_page(request: Request[Any, Any, Any], db: Session, q: str, page_no: i
 @get("/admin/users", opt=ADMIN, sync_to_thread=True, name="admin_users")
 def admin_users(request: Request[Any, Any, Any], db: Session, q: str = "", page: str = "1",
                 changed: str = "", invited: str = "") -> Template:
-    page_no = int(page) if page.isdigit() and len(page) < 7 else 1
+    page_no = parse_int(page, max_digits=6) or 1
     notice = _("Le rôle a été changé ; la personne devra se reconnecter.") if changed == "1" else ""
     if invited:
         notice = _("Invitation envoyée à %(e)s : le lien pour choisir un mot de passe est valable %(d)s jours.") % {

@@ -22,6 +22,7 @@ from app.auth import PUBLIC, STAFF, current_user
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.models.push import Alert, PushSubscription
+from app.numbers import is_ascii_digits
 from app.routes.push import getlist
 from app.templating import page
 from app.interfaces import Contribution
@@ -69,7 +70,7 @@ def alert_detail(request: Request[Any, Any, Any], db: Session, ref: str) -> Temp
     """``/alerts/12``: the page; ``/alerts/12.cap``: the same alert as a CAP 1.2 document."""
     as_cap = ref.endswith(".cap")
     number = ref[:-4] if as_cap else ref
-    if not number.isdigit() or len(number) > 12:
+    if not is_ascii_digits(number, max_digits=12):
         raise NotFoundException()
     alert = db.get(Alert, int(number))
     if alert is None:

@@ -3,6 +3,7 @@ page), health, language."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Any
 
@@ -11,12 +12,14 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 import anyio
 
-from app import cache, pwa, source
+from app import cache, jobs, pwa, source
 from app.auth import PUBLIC, current_user
+from app.db import make_engine
 from app.home import load_panels
 from app.i18n import LOCALES
 from app.models.territory import Commune
@@ -97,13 +100,77 @@ async def service_worker() -> Response[bytes]:
     )
 
 
-@get("/healthz", opt=PUBLIC, sync_to_thread=True, name="healthz")
-def healthz(db: Session) -> Response[dict[str, str]]:
-    try:
+PROBE_TIMEOUT_S = 0.8
+_probe_threads: list[anyio.CapacityLimiter] = []
+
+
+def _probe_limiter() -> anyio.CapacityLimiter:
+    """Threads of their own for the probes, so a burst that fills the request threads never delays them."""
+    if not _probe_threads:
+        _probe_threads.append(anyio.CapacityLimiter(4))
+    return _probe_threads[0]
+
+
+def _probe_engine(request: Request[Any, Any, Any]) -> Engine:
+    """A small engine of its own for the probes: they never wait behind the requests' pool."""
+    state = request.app.state
+    engine: Engine = state.engine
+    cached = getattr(state, "probe_engine", None)
+    if cached is None or getattr(state, "probe_engine_of", None) is not engine:
+        cached = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=3,
+                             pool_timeout=PROBE_TIMEOUT_S, lock_timeout_ms=int(PROBE_TIMEOUT_S * 1000))
+        state.probe_engine, state.probe_engine_of = cached, engine
+    return cached
+
+
+def _check_database(engine: Engine, *, with_worker: bool) -> dict[str, Any]:
+    with Session(engine) as db:
         db.execute(text("SELECT 1"))
+        return {"worker": jobs.worker_health(db)} if with_worker else {}
+
+
+async def _probe(request: Request[Any, Any, Any], *, with_worker: bool) -> tuple[dict[str, Any], bool]:
+    try:
+        with anyio.fail_after(PROBE_TIMEOUT_S):
+            found = await anyio.to_thread.run_sync(
+                functools.partial(_check_database, _probe_engine(request), with_worker=with_worker),
+                limiter=_probe_limiter(), abandon_on_cancel=True)
+    except TimeoutError:
+        return {"status": "error", "database": "timeout"}, False
     except Exception as exc:  # the database does not answer: say so, with 503
-        return Response({"status": "error", "database": type(exc).__name__}, status_code=503)
-    return Response({"status": "ok", "database": "ok"}, headers={"cache-control": "no-store"})
+        return {"status": "error", "database": type(exc).__name__}, False
+    return {"status": "ok", "database": "ok", **found}, True
+
+
+@get("/livez", opt=PUBLIC, name="livez")
+async def livez() -> Response[dict[str, str]]:
+    """Liveness: the process answers (nothing else is checked; restart it if this fails)."""
+    return Response({"status": "ok"}, headers={"cache-control": "no-store"})
+
+
+@get("/readyz", opt=PUBLIC, name="readyz")
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Readiness: the database answers and this process has a free slot (else 503: send traffic elsewhere)."""
+    body, ok = await _probe(request, with_worker=False)
+    limiter = getattr(request.app.state, "limiter", None)
+    if limiter is not None:
+        body["load"] = {"running": limiter.running, "limit": limiter.limit}
+        if limiter.running >= limiter.limit:
+            body["status"], ok = "busy", False
+    return Response(body, status_code=200 if ok else 503, headers={"cache-control": "no-store"})
+
+
+@get("/healthz", opt=PUBLIC, name="healthz")
+async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Health: the database answers, and the workers that run are alive (their heartbeat is recent).
+
+    ``worker.status`` is ``ok``, ``none`` (no worker runs) or ``stale`` (a
+    worker stopped beating without saying goodbye: 503).
+    """
+    body, ok = await _probe(request, with_worker=True)
+    if ok and body["worker"]["status"] == "stale":
+        body["status"], ok = "error", False
+    return Response(body, status_code=200 if ok else 503, headers={"cache-control": "no-store"})
 
 
 @post("/lang", opt=PUBLIC, name="set_language")
@@ -122,6 +189,6 @@ async def set_language(
     return response
 
 
-ROUTES = [home, about, source_archive, offline, manifest, service_worker, healthz, set_language]
+ROUTES = [home, about, source_archive, offline, manifest, service_worker, healthz, livez, readyz, set_language]
 
 CONTRIBUTES = Contribution(routes=ROUTES)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app.numbers import is_ascii_digits, parse_int
 from app.auth import STAFF, current_user
 from app.db import utcnow
 from app.forms import Form, parse_form
@@ -243,7 +244,7 @@ def group_program(request: Request[Any, Any, Any], db: Session, group_id: str, d
         raw = data.get(name) if isinstance(data.get(name), str) else ""
         if not raw:
             values[name] = None
-        elif raw.isdigit() and db.get(model, int(raw)) is not None:
+        elif is_ascii_digits(raw) and db.get(model, int(raw)) is not None:
             values[name] = int(raw)
         else:
             errors[name] = _("Choix invalide.")
@@ -336,11 +337,11 @@ def _program_from_form(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
         if not line:
             continue
         at, _sep, level = line.rpartition(" ")
-        if not at or not level.strip().lstrip("-").isdigit():
+        if not at or parse_int(level, max_digits=4) is None:
             errors["steps"] = _("Ligne {n} : écrivez le début puis le niveau, par exemple « dusk 100 » ou "
                                 "« 22:00 50 ».").format(n=number)
             break
-        steps.append({"at": at.strip(), "level": int(level)})
+        steps.append({"at": at.strip(), "level": parse_int(level, max_digits=4)})
     definition: dict[str, Any] = {"name": name, "steps": steps}
     for key, kind in (("boost_level", int), ("hold_s", int), ("twilight_deg", float)):
         raw = form[key].strip().replace(",", ".")

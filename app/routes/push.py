@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from app import preferences
 from app.alerts import publish as alerts
+from app.numbers import parse_int
 from app.auth import SIGNED_IN, current_user
 from app.forms import Form
 from app.i18n import gettext as _
@@ -112,7 +113,7 @@ async def unsubscribe_post(request: Request[Any, Any, Any], db: Session) -> Resp
         fields = await request.form()
         endpoint = fields.get("endpoint") or None
         raw_id = fields.get("id") or ""
-        subscription_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else None
+        subscription_id = parse_int(raw_id)
         if not isinstance(endpoint, str):
             endpoint = None
     else:

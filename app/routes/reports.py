@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
+from app.numbers import parse_int
 from app import images, ratelimit
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import read_session, utcnow, write_session
@@ -439,7 +440,7 @@ async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
     """
     form = await request.form()
     user = _user(request)
-    ids = [int(v) for v in form.getall("ids") if isinstance(v, str) and v.isdigit()] if "ids" in form else []
+    ids = [n for v in form.getall("ids") if (n := parse_int(v)) is not None] if "ids" in form else []
     fields = {k: v for k, v in form.items() if isinstance(v, str) and k in ("action", "reject_reason", "note",
                                                                               "expected_on")}
     parsed, errors = parse_form(BulkForm, fields)

@@ -9,6 +9,8 @@ ROWS = [
     Row("GET", "/manifest.webmanifest", same_for_all(200)),
     Row("GET", "/sw.js", same_for_all(200)),
     Row("GET", "/healthz", same_for_all(200)),
+    Row("GET", "/livez", same_for_all(200)),
+    Row("GET", "/readyz", same_for_all(200)),
     Row("POST", "/lang", same_for_all(303), data={"lang": "en", "next": "/"}),
     Row("GET", "/login", same_for_all(200)),
     Row(

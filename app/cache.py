@@ -7,10 +7,13 @@ value is at most ``ttl`` seconds stale on any node.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+import anyio
 
 T = TypeVar("T")
 
@@ -29,10 +32,42 @@ def get_or_compute(key: Any, ttl_s: float, compute: Callable[[], T]) -> T:
     return value
 
 
+_flights: dict[Any, asyncio.Lock] = {}
+
+
+async def shared(key: Any, ttl_s: float, compute: Callable[[], T]) -> T:
+    """The value of ``key``, computed in a worker thread by one request at a time when missing.
+
+    A crowd arriving together (everyone opening the page an alert points to)
+    waits for the one computation instead of each querying the database.
+    """
+    hit = _values.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]  # type: ignore[no-any-return]
+    lock = _flights.setdefault(key, asyncio.Lock())
+    async with lock:
+        hit = _values.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]  # type: ignore[no-any-return]
+        value = await anyio.to_thread.run_sync(compute)
+        with _lock:
+            _values[key] = (time.monotonic() + ttl_s, value)
+    if not lock.locked():
+        _flights.pop(key, None)
+    return value
+
+
 def peek(key: Any) -> Any | None:
     """The value of ``key`` if it is there and has not expired, else None (no computing)."""
     hit = _values.get(key)
     return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
+def drop(kind: str) -> None:
+    """Forget every value whose key is a tuple starting with ``kind``."""
+    with _lock:
+        for key in [k for k in _values if isinstance(k, tuple) and k and k[0] == kind]:
+            del _values[key]
 
 
 def clear() -> None:

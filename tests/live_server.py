@@ -23,9 +23,13 @@ def free_port() -> int:
 
 @contextmanager
 def live(settings: Settings) -> Iterator[str]:
-    """Serve ``create_app(settings)`` on a free loopback port; yield its base URL."""
+    """Serve ``create_app(settings)`` on a free loopback port; yield its base URL.
+
+    The app is on ``live.app`` while it serves (for tests that watch its engine).
+    """
     engine = engine_for(settings)
     app = create_app(settings, engine)
+    live.app = app  # type: ignore[attr-defined]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -130,9 +130,8 @@ async def supervise(name: str, rt: WorkerRuntime, start: Callable[[], Awaitable[
         began = time.monotonic()
         try:
             await start()
-            if rt.stop.is_set():
-                return
-            log.warning("loop ended on its own; restarting", extra={"loop": name})
+            return  # it ended on its own (stopped, or nothing to do here): not a crash
+
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -679,7 +679,11 @@ def request_seats(session: Session, ad_id: int, requester_id: int, seats: int = 
         created_at=now, updated_at=now,
     )
     session.add(booking)
-    session.flush()
+    try:
+        with session.begin_nested():  # a second open request of this person for this ad, at the same instant
+            session.flush()
+    except IntegrityError:
+        raise CarpoolError(_("Vous avez déjà une demande en cours pour ce trajet.")) from None
     if ad.role == "driver":
         title, body = _("Nouvelle demande de place"), _("Quelqu'un demande %(n)s place(s) pour %(trip)s.")
     else:

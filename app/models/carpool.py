@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
@@ -85,6 +85,12 @@ class CarpoolBooking(SQLModel, table=True):
     """
 
     __tablename__ = "carpool_bookings"
+    __table_args__ = (
+        # One open request per person and ad, even when two arrive at the same instant.
+        Index("ux_carpool_bookings_open", "ad_id", "requester_id", unique=True,
+              sqlite_where=text("status IN ('pending', 'accepted')"),
+              postgresql_where=text("status IN ('pending', 'accepted')")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ad_id: int = Field(foreign_key="carpool_ads.id", index=True, ondelete="CASCADE")

@@ -8,6 +8,8 @@ import binascii
 from datetime import datetime
 from typing import Any
 
+import anyio
+
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
@@ -17,6 +19,7 @@ from sqlmodel import Session
 
 from app.alerts import publish as alerts
 from app.alerts import cap, cap_import
+from app import cache
 from app.forms import Form, Multipart as Upload
 from app.auth import PUBLIC, STAFF, current_user
 from app.db import utcnow
@@ -65,25 +68,50 @@ def alert_list(request: Request[Any, Any, Any], db: Session, commune: str | None
                 more=len(history) > PAGE_SIZE, page_number=page_number, commune=commune, **_context(db))
 
 
-@get("/alerts/{ref:str}", opt=PUBLIC, sync_to_thread=True, name="alert")
-def alert_detail(request: Request[Any, Any, Any], db: Session, ref: str) -> Template | Response[bytes]:
+# The page an alert points to is opened by everyone who got the push at about the same time: its data
+# is read once per process every few seconds and shared (an update shows within that delay).
+ALERT_PAGE_TTL_S = 5.0
+
+
+def _alert_page_data(engine: Any, alert_id: int) -> dict[str, Any] | None:
+    with Session(engine, expire_on_commit=False) as db:
+        alert = db.get(Alert, alert_id)
+        if alert is None:
+            return None
+        thread = alerts.thread_of(db, alert)
+        reached, everywhere = cap_import.communes_reached(db, alert)
+        return {"alert": alert, "thread": thread, "latest": thread[-1] if thread else alert,
+                "reached": reached, "everywhere": everywhere, **_context(db)}
+
+
+def _alert_cap(engine: Any, alert_id: int, base_url: str) -> bytes | None:
+    with Session(engine, expire_on_commit=False) as db:
+        alert = db.get(Alert, alert_id)
+        return None if alert is None else alerts.to_cap(db, alert, base_url)
+
+
+@get("/alerts/{ref:str}", opt=PUBLIC, name="alert")
+async def alert_detail(request: Request[Any, Any, Any], ref: str) -> Template | Response[bytes]:
     """``/alerts/12``: the page; ``/alerts/12.cap``: the same alert as a CAP 1.2 document."""
     as_cap = ref.endswith(".cap")
     number = ref[:-4] if as_cap else ref
     if not is_ascii_digits(number, max_digits=12):
         raise NotFoundException()
-    alert = db.get(Alert, int(number))
-    if alert is None:
-        raise NotFoundException()
+    alert_id = int(number)
+    engine = request.app.state.engine
     if as_cap:
-        document = alerts.to_cap(db, alert, request.app.state.settings.base_url)
+        document = await anyio.to_thread.run_sync(_alert_cap, engine, alert_id,
+                                                  request.app.state.settings.base_url)
+        if document is None:
+            raise NotFoundException()
         return Response(document, media_type="application/cap+xml; charset=utf-8",
-                        headers={"content-disposition": f'inline; filename="eclor-alert-{alert.id}.cap"'})
-    thread = alerts.thread_of(db, alert)
-    reached, everywhere = cap_import.communes_reached(db, alert)
-    return page(request, "alerts/detail.html", section="alerts", alert=alert, thread=thread,
-                latest=thread[-1] if thread else alert, current=_is_current(alert, utcnow()),
-                reached=reached, everywhere=everywhere, **_context(db))
+                        headers={"content-disposition": f'inline; filename="eclor-alert-{alert_id}.cap"'})
+    data = await cache.shared(("alert-page", request.app.state.cache_ns, alert_id), ALERT_PAGE_TTL_S,
+                              lambda: _alert_page_data(engine, alert_id))
+    if data is None:
+        raise NotFoundException()
+    return page(request, "alerts/detail.html", section="alerts", current=_is_current(data["alert"], utcnow()),
+                **{**data, "now": utcnow()})
 
 
 # --- staff --------------------------------------------------------------------------------------
@@ -169,6 +197,7 @@ def staff_alert_create(request: Request[Any, Any, Any], db: Session, data: Form)
     alert = alerts.publish(db, clean, source="staff", sender=alerts.cap_sender(request.app.state.settings),
                            user_id=current_user(request).id)  # type: ignore[union-attr]
     db.commit()
+    cache.drop("alert-page")  # this process shows the change at once; others within the TTL
     return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
 
 
@@ -230,6 +259,7 @@ def staff_alert_update(request: Request[Any, Any, Any], db: Session, alert_id: i
         return _editor(request, db, form=form, action=action, original=original, status_code=400,
                        errors={exc.field: exc.message})
     db.commit()
+    cache.drop("alert-page")  # this process shows the change at once; others within the TTL
     return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
 
 
@@ -248,6 +278,7 @@ def staff_alert_cancel(request: Request[Any, Any, Any], db: Session, alert_id: i
                     thread=thread, counts=counts, latest=thread[-1], sent=False, error=exc.message,
                     current=_is_current(thread[-1], utcnow()), **_context(db))
     db.commit()
+    cache.drop("alert-page")  # this process shows the change at once; others within the TTL
     return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
 
 
@@ -297,6 +328,7 @@ def staff_alert_import(request: Request[Any, Any, Any], db: Session, data: Uploa
             error = exc.message
     if alert is not None:
         db.commit()
+        cache.drop("alert-page")  # this process shows the change at once; others within the TTL
         return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
     db.rollback()
     if not xml_text and document:

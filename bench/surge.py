@@ -228,7 +228,7 @@ async def booking_surge(base: str, tokens: list[str], ads: list[int]) -> Outcome
 async def recovery(base: str) -> float:
     t0 = time.monotonic()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
-        while time.monotonic() - t0 < 600:
+        while time.monotonic() - t0 < 120:
             try:
                 async with session.get(base + "/reports", timeout=aiohttp.ClientTimeout(total=30)) as r:
                     await r.read()

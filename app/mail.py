@@ -7,6 +7,7 @@ default); otherwise each one is written as an ``.eml`` file under
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 import uuid
@@ -28,11 +29,20 @@ def send_mail(session: Session, to: str, subject: str, text: str, html: str | No
             max_attempts=10, dedupe_key=dedupe_key)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def header_value(text: str, *, limit: int = 250) -> str:
+    """A header value on one line: line breaks and control characters become spaces (no header
+    injection, and nothing a mail library refuses), runs of spaces are folded, the length capped."""
+    return " ".join(_CONTROL.sub(" ", str(text)).split())[:limit]
+
+
 def build_message(sender: str, payload: dict[str, Any]) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = payload["to"]
-    msg["Subject"] = payload["subject"]
+    msg["From"] = header_value(sender)
+    msg["To"] = header_value(payload["to"], limit=254)
+    msg["Subject"] = header_value(payload["subject"])
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain="eclor")
     msg["Content-Language"] = "fr"

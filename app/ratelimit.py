@@ -38,6 +38,8 @@ LOGIN_ACCOUNT = Limit("login_account", 10, 15 * 60)
 RESET_IP = Limit("reset_ip", 10, 60 * 60)
 RESET_ACCOUNT = Limit("reset_account", 3, 60 * 60)
 SIGNUP_IP = Limit("signup_ip", 10, 60 * 60)
+# Looking for reports near a place (the report form): per account.
+NEARBY_ACCOUNT = Limit("nearby_account", 30, 10 * 60)
 
 
 def subject_key(secret: str, value: str) -> str:

@@ -61,6 +61,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app import geo, moderation
+from app.csvsafe import csv_cell
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.jobs import JobContext, enqueue
@@ -1092,7 +1093,7 @@ def proofs_csv(items: list[dict[str, Any]]) -> str:
             value: Any = item
             for part in col.split("."):
                 value = value[part]
-            row.append(value)
+            row.append(csv_cell(value))
         writer.writerow(row)
     return buf.getvalue()
 

@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from app import events, geo, images
 from app.db import read_session, utcnow, write_session
+from app.csvsafe import csv_cell
 from app.numbers import is_ascii_digits, parse_int
 from app.i18n import gettext as _
 from app.models.accounts import User
@@ -350,12 +351,16 @@ def history(session: Session, report_id: int, *, include_internal: bool) -> list
 
 def nearby(session: Session, lat: float, lon: float, category: str | None, *,
            metres: float = NEARBY_METRES, limit: int = NEARBY_LIMIT, exclude: int | None = None,
-           first: str | None = None) -> list[tuple[Report, float]]:
+           first: str | None = None, public: bool = False) -> list[tuple[Report, float]]:
     """Open public reports (of ``category`` if given) within ``metres``, nearest first.
 
     ``first``: reports of that category come before the others (the report form: any category, since
     a dump is often filed under another kind, the person's own kind first).
+    ``public``: the place asked about and the reports are both taken at their
+    rounded public positions, so the answer depends on nothing finer.
     """
+    if public:
+        lat, lon = public_position(lat, lon)
     dlat = metres / 111_000
     dlon = metres / (111_000 * max(0.1, math.cos(math.radians(lat))))
     stmt = select(Report).where(
@@ -366,7 +371,14 @@ def nearby(session: Session, lat: float, lon: float, category: str | None, *,
         stmt = stmt.where(Report.category == category)
     if exclude:
         stmt = stmt.where(Report.id != exclude)
-    found = [(r, geo.distance_m(lat, lon, r.lat, r.lon)) for r in session.scalars(stmt)]
+    if public:  # the box is widened by the rounding so that no rounded neighbour is missed
+        stmt = select(Report).where(
+            Report.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+            Report.lat.between(lat - dlat - 0.001, lat + dlat + 0.001),  # type: ignore[attr-defined]
+            Report.lon.between(lon - dlon - 0.001, lon + dlon + 0.001),  # type: ignore[attr-defined]
+            *([Report.category == category] if category else []), *([Report.id != exclude] if exclude else []))
+    found = [(r, geo.distance_m(lat, lon, *(public_position(r.lat, r.lon) if public else (r.lat, r.lon))))
+             for r in session.scalars(stmt)]
     found = [(r, d) for r, d in found if d <= metres]
     found.sort(key=lambda rd: (first is not None and rd[0].category != first, rd[1]))
     return found[:limit]
@@ -821,8 +833,8 @@ def _csv_chunks(engine: Engine, filters: Filters, chunk: int, headings: list[str
 
 
 def _csv_safe(value: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """Neutralise spreadsheet formulas in free text (CSV injection), wherever a cell could start."""
+    return str(csv_cell(value))
 
 
 # --- GDPR -----------------------------------------------------------------------------------------

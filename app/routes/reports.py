@@ -193,13 +193,22 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
     return await anyio.to_thread.run_sync(render)
 
 
-@get("/reports/nearby", opt=PUBLIC, sync_to_thread=True, name="reports_nearby")
+@get("/reports/nearby", opt=SIGNED_IN, sync_to_thread=True, name="reports_nearby")
 def nearby_fragment(request: Request[Any, Any, Any], db: Session, lat: float | None = None,
                     lon: float | None = None, category: str | None = None) -> Template:
-    """Open reports of any kind within 100 m of a place, the given kind first (a fragment for the form)."""
+    """Open reports of any kind near a place, the given kind first (a fragment for the form).
+
+    Signed-in residents only, a limited number of times, and answered from
+    rounded positions only: asking again and again from nearby points tells
+    nothing more than the public map does.
+    """
     found: list[tuple[Report, float]] = []
     if lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon):
-        found = rp.nearby(db, lat, lon, None, first=category if category in rp.CATEGORIES else None)
+        viewer = _user(request)
+        with write_session(request.app.state.engine) as counter:
+            ratelimit.check(counter, request.app.state.settings.secret_key,
+                            [(ratelimit.NEARBY_ACCOUNT, str(viewer.id if viewer else ""))])
+        found = rp.nearby(db, lat, lon, None, first=category if category in rp.CATEGORIES else None, public=True)
     user = _user(request)
     following = set()
     if user and found:

@@ -115,7 +115,7 @@ ROWS = [
     Row("GET", "/reports/new", signed_in_only(200)),
     Row("POST", "/reports/new", signed_in_post(400), data={"category": "tyres", "idempotency_key": "access-0001"},
         notes="no photo: the form comes back with its message"),
-    Row("GET", "/reports/nearby?lat=49.472&lon=5.955&category=tyres", same_for_all(200), route="/reports/nearby"),
+    Row("GET", "/reports/nearby?lat=49.472&lon=5.955&category=tyres", signed_in_only(200), route="/reports/nearby"),
     Row("GET", "/reports/mine", signed_in_only(200)),
     Row("GET", "/reports/{report_id}", same_for_all(200), setup=a_report),
     Row("GET", "/reports/{report_id}",

@@ -1,0 +1,66 @@
+"""Edges an attacker found: e-mail headers, CSV cells, proxy headers."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import select
+
+from app import mail
+from app.csvsafe import csv_cell
+from app.db import write_session
+from app.models.jobs import Job
+
+
+def test_a_title_with_line_breaks_is_mailed_on_one_line_and_injects_no_header(engine, settings):
+    import asyncio
+
+    from workers import runner
+
+    with write_session(engine) as s:
+        mail.send_mail(s, "resident@eclor.test", "Votre signalement\r\nBcc: victime@example.org\nX-Evil: 1",
+                       "Bonjour")
+    asyncio.run(runner.run(settings, engine, once=True, install_signals=False, services=False))
+    with write_session(engine) as s:
+        job = s.scalars(select(Job).where(Job.kind == "mail.send")).one()
+    assert job.status == "done", job.last_error
+    sent = next(settings.mail_dir.glob("*.eml")).read_text()
+    headers = sent.split("\n\n", 1)[0]
+    assert "Subject: Votre signalement Bcc: victime@example.org X-Evil: 1" in headers
+    assert "\nBcc:" not in headers and "\nX-Evil" not in headers
+
+
+def test_header_values_lose_every_control_character():
+    assert mail.header_value("a\rb\nc\x00d\u2028e\tf") == "a b c d e f"
+    assert len(mail.header_value("x" * 1000)) == 250
+
+
+def test_every_formula_prefix_is_guarded_wherever_a_cell_can_start():
+    assert csv_cell("=1+1") == "'=1+1"
+    assert csv_cell("  @SUM(A1)") == "'  @SUM(A1)"
+    assert csv_cell("＝HYPERLINK(\"x\")").startswith("'")
+    assert csv_cell("rue du Moulin;=HYPERLINK(\"http://x\")") == "rue du Moulin;'=HYPERLINK(\"http://x\")"
+    assert csv_cell("déchets, -2+3") == "déchets, '-2+3"
+    assert csv_cell("ligne\n+cmd") == "ligne\n'+cmd"
+    assert csv_cell("-5.95") == "-5.95" and csv_cell(12) == 12 and csv_cell("Sacs") == "Sacs"
+
+
+def test_the_csv_export_of_reports_neutralises_a_formula_after_a_separator(resident, engine):
+    from sqlalchemy import update
+
+    from app import reports as rp
+    from app.models.reports import Report
+    from tests.test_reports import make
+
+    report_id = make(engine, resident.id)
+    with write_session(engine) as s:
+        s.execute(update(Report).where(Report.id == report_id)
+                  .values(description="Gravats;=cmd|' /C calc'!A0", address="rue, +33 1 23"))
+    with write_session(engine) as s:
+        out = rp.export_csv(s, select(Report))
+    for delimiter in (";", ","):  # however the spreadsheet splits the line, no cell starts a formula
+        cells = [c for row in csv.reader(io.StringIO(out.lstrip("\ufeff")), delimiter=delimiter) for c in row]
+        risky = [c for c in cells if c.strip() and c.lstrip()[:1] in "=+@" or (c.lstrip()[:1] == "-" and not
+                 c.strip().lstrip("-").replace(".", "").isdigit())]
+        assert not risky, (delimiter, risky)

@@ -33,15 +33,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     background = None
     if args.with_worker:
         background = start_background_services(settings)
+    proxies = proxy_options(settings)
     try:
         if args.workers > 1:
             uvicorn.run("app.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                        proxy_headers=True, log_config=None, access_log=False)
+                        log_config=None, access_log=False, **proxies)
         else:
             from app.main import create_app
 
-            uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=True,
-                        log_config=None, access_log=False)
+            uvicorn.run(create_app(settings), host=args.host, port=args.port,
+                        log_config=None, access_log=False, **proxies)
     finally:
         if background:
             background()
@@ -53,6 +54,13 @@ def embedded_broker(settings: Settings) -> EmbeddedBroker:
     from app.mqtt_broker import EmbeddedBroker
 
     return EmbeddedBroker(port=settings.mqtt_embedded_port, max_packet_size=settings.mqtt_max_packet_bytes)
+
+
+def proxy_options(settings: Settings) -> dict[str, object]:
+    """Forwarded headers are read only from the configured proxies (``ECLOR_TRUSTED_PROXIES``)."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
 
 
 def start_background_services(settings: Settings) -> Callable[[], None]:

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:8000"
     allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"])
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks).
+    # Empty: none, every client is the address that connected (rate limits count each one apart).
+    trusted_proxies: list[str] = Field(default_factory=list)
     media_dir: Path | None = None
     default_locale: str = "fr"
     # Where the "Code source" link of every page leads (AGPL-3.0 §13). The default

@@ -64,3 +64,62 @@ def test_the_csv_export_of_reports_neutralises_a_formula_after_a_separator(resid
         risky = [c for c in cells if c.strip() and c.lstrip()[:1] in "=+@" or (c.lstrip()[:1] == "-" and not
                  c.strip().lstrip("-").replace(".", "").isdigit())]
         assert not risky, (delimiter, risky)
+
+
+def _serve(settings, extra_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from tests.live_server import free_port
+
+    port = free_port()
+    env = dict(os.environ, ECLOR_ENV="test", ECLOR_DATABASE_URL=settings.database_url,
+               ECLOR_VAR_DIR=str(settings.var_dir), ECLOR_SECRET_KEY=settings.secret_key,
+               ECLOR_MQTT_EMBEDDED_PORT=str(free_port()), **extra_env)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+                            cwd=Path(__file__).resolve().parent.parent, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180  # a loaded machine takes a while to import the whole app
+    while True:
+        try:
+            if httpx.get(base + "/livez", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, "eclor serve did not start"
+        time.sleep(0.2)
+
+
+def _signups_from_many_forwarded_addresses(base: str, n: int) -> list[int]:
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=30) as c:
+        token = c.get("/signup").cookies["csrftoken"]
+        return [c.post("/signup", data={"email": "not-an-email", "_csrf_token": token},
+                       headers={"x-forwarded-for": f"203.0.113.{i}"}).status_code for i in range(n)]
+
+
+def test_forwarded_addresses_from_an_untrusted_peer_are_ignored_by_the_rate_limits(settings):
+    proc, base = _serve(settings, {})
+    try:
+        answers = _signups_from_many_forwarded_addresses(base, 11)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert answers[:10] == [400] * 10 and answers[10] == 429, answers
+
+
+def test_forwarded_addresses_from_a_configured_proxy_are_believed(settings):
+    proc, base = _serve(settings, {"ECLOR_TRUSTED_PROXIES": '["127.0.0.1"]'})
+    try:
+        answers = _signups_from_many_forwarded_addresses(base, 11)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert answers == [400] * 11, "each client behind the proxy has its own count"

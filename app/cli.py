@@ -57,10 +57,13 @@ def embedded_broker(settings: Settings) -> EmbeddedBroker:
 
 
 def proxy_options(settings: Settings) -> dict[str, object]:
-    """Forwarded headers are read only from the configured proxies (``ECLOR_TRUSTED_PROXIES``)."""
-    if not settings.trusted_proxies:
-        return {"proxy_headers": False}
-    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
+    """Forwarded headers are read only from the configured proxies: ``ECLOR_TRUSTED_PROXIES``, else
+    ``FORWARDED_ALLOW_IPS`` (read by uvicorn); with neither, from nobody (not even loopback)."""
+    if settings.trusted_proxies:
+        return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
+    if os.environ.get("FORWARDED_ALLOW_IPS"):
+        return {"proxy_headers": True}
+    return {"proxy_headers": False}
 
 
 def start_background_services(settings: Settings) -> Callable[[], None]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 LOCK_TIMEOUT_MS = 5_000
@@ -41,26 +42,27 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = POOL_SIZE, max_overflow: int = MAX_OVERFLOW,
-                pool_timeout: float = POOL_TIMEOUT_S, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Engine:
+                pool_timeout: float = POOL_TIMEOUT_S, lock_timeout_ms: int = LOCK_TIMEOUT_MS,
+                pooled: bool = True) -> Engine:
     """An engine whose pool is bounded: a caller waits ``pool_timeout`` at most for a connection.
 
     A statement waits ``lock_timeout_ms`` at most for a lock (SQLite's busy
     timeout, PostgreSQL's ``lock_timeout``); past either
     bound the caller gets an error it can answer (503), never an endless wait.
+    ``pooled=False`` opens a connection per use and keeps none (the health probes).
     """
+    pool: dict[str, Any] = ({"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+                            if pooled else {"poolclass": NullPool})
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": lock_timeout_ms / 1000},
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_timeout=pool_timeout,
+            **pool,
         )
         _configure_sqlite(engine, lock_timeout_ms)
         return engine
-    engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
-                           pool_timeout=pool_timeout)
+    engine = create_engine(url, echo=echo, pool_pre_ping=pooled, **pool)
     if lock_timeout_ms:
         _configure_postgresql(engine, lock_timeout_ms)
     return engine

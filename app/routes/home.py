@@ -112,13 +112,13 @@ def _probe_limiter() -> anyio.CapacityLimiter:
 
 
 def _probe_engine(request: Request[Any, Any, Any]) -> Engine:
-    """A small engine of its own for the probes: they never wait behind the requests' pool."""
+    """An engine of its own for the probes, keeping no connection: they never wait behind the requests' pool."""
     state = request.app.state
     engine: Engine = state.engine
     cached = getattr(state, "probe_engine", None)
     if cached is None or getattr(state, "probe_engine_of", None) is not engine:
-        cached = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=3,
-                             pool_timeout=PROBE_TIMEOUT_S, lock_timeout_ms=int(PROBE_TIMEOUT_S * 1000))
+        cached = make_engine(engine.url.render_as_string(hide_password=False), pooled=False,
+                             lock_timeout_ms=int(PROBE_TIMEOUT_S * 1000))
         state.probe_engine, state.probe_engine_of = cached, engine
     return cached
 

@@ -58,7 +58,10 @@ from app.db import make_engine, write_session, utcnow
 from app.settings import get_settings
 from app.models.carpool import CarpoolAd
 from app.models.push import Alert
-import app.alerts as alerts
+try:  # domain packages (app/alerts/) or the older flat layout, so an older checkout can be measured
+    from app.alerts import publish as alerts
+except ImportError:
+    import app.alerts as alerts
 
 n_users, n_ads = int(sys.argv[2]), int(sys.argv[3])
 settings = get_settings()

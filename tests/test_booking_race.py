@@ -7,7 +7,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from app import carpool as cp
+from app.carpool import ads as cp
 from app.db import read_session, write_session
 from app.models.carpool import CarpoolAd, CarpoolBooking
 from tests.test_carpool import make_user, publish

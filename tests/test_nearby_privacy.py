@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session
 
-from app import reports as rp
+from app.reports import workflow as rp
 from app.db import write_session
 from app.models.reports import Report
 from tests.test_reports import make, neighbour  # noqa: F401  (the neighbour persona)

@@ -8,7 +8,7 @@ import asyncio
 import httpx
 from sqlalchemy import event
 
-from app import alerts
+from app.alerts import publish as alerts
 from app.db import write_session
 from tests.live_server import live
 

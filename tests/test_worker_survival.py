@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 import tests.job_kinds  # noqa: F401  (registers the test handlers in this process)
-from app import jobs
+from app import domains, jobs
 from app.db import engine_for, utcnow, write_session
 from app.models.jobs import Job, WorkerHeartbeat
 from app.settings import Settings
@@ -152,7 +152,7 @@ def test_a_service_that_crashes_is_restarted(quick, engine, monkeypatch):
             raise ConnectionError("broker went away")
         await rt.stop.wait()
 
-    monkeypatch.setattr(runner, "SERVICES", [flaky])
+    monkeypatch.setattr(domains, "services", lambda: [flaky])
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
 
@@ -185,7 +185,7 @@ def test_serve_with_worker_keeps_a_worker_alive_after_its_loop_dies(quick, engin
 
     real_run = runner.run
     monkeypatch.setattr(runner, "run", run_that_dies_once)
-    monkeypatch.setattr(runner, "SERVICES", [])
+    monkeypatch.setattr(domains, "services", lambda: [])
     stop = start_background_services(quick)
     try:
         _record_job(engine, out)

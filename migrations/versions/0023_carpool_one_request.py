@@ -1,14 +1,14 @@
 """Carpool: one open request per person and ad, enforced by the database (concurrent /book requests).
 
-Revision ID: 0013_carpool_one_request
-Revises: 0006_carpool
+Revision ID: 0023_carpool_one_request
+Revises: 0012_carpool_names
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_carpool_one_request"
-down_revision = "0006_carpool"
+revision = "0023_carpool_one_request"
+down_revision = "0012_carpool_names"
 branch_labels = None
 depends_on = None
 

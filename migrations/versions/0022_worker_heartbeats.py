@@ -1,15 +1,15 @@
 """Worker heartbeats: the last sign of life of each running worker, for /healthz.
 
-Revision ID: 0012_worker_heartbeats
-Revises: 0008_core_scale
+Revision ID: 0022_worker_heartbeats
+Revises: 0012_core_names
 """
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0012_worker_heartbeats"
-down_revision = "0008_core_scale"
+revision = "0022_worker_heartbeats"
+down_revision = "0012_core_names"
 branch_labels = None
 depends_on = None
 

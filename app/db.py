@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
-LOCK_TIMEOUT_MS = 5_000
+LOCK_TIMEOUT_MS = 15_000
 POOL_SIZE = 10
 MAX_OVERFLOW = 10
 POOL_TIMEOUT_S = 3.0

@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_s: float = Field(default=3.0, gt=0)
-    db_lock_timeout_ms: int = Field(default=5000, ge=0)
+    db_lock_timeout_ms: int = Field(default=15000, ge=0)
     http_max_concurrency: int = Field(default=0, ge=0)
     http_queue_seconds: float = Field(default=2.0, ge=0)
     http_retry_after_s: int = Field(default=2, ge=1)

@@ -91,7 +91,10 @@ def _serve(settings, extra_env: dict[str, str]):  # type: ignore[no-untyped-def]
                 return proc, base
         except httpx.HTTPError:
             pass
-        assert time.monotonic() < deadline and proc.poll() is None, "eclor serve did not start"
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            proc.wait(timeout=20)
+            raise AssertionError("eclor serve did not start")
         time.sleep(0.2)
 
 

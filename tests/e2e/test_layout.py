@@ -43,25 +43,30 @@ def demo(engine: Any, settings: Any) -> None:
         rp.load_demo(s, random.Random(2), settings.resolved_media_dir)
 
 
-def tabbar_on_top(page: Any) -> bool:
-    """Every point of the tab bar shows the tab bar (nothing, a map's controls included, draws over it)."""
+def bars_on_top(page: Any) -> bool:
+    """Every point of the tab bar and the top bar shows the bar (nothing, a map's controls included, draws over)."""
     return page.evaluate("""() => {
-        const bar = document.querySelector('.tabbar').getBoundingClientRect();
-        const points = [];
-        for (let x = 4; x < bar.width; x += 12) for (const y of [bar.top + 2, bar.top + bar.height / 2, bar.bottom - 3])
-            points.push([x, y]);
-        return points.every(([x, y]) => { const el = document.elementFromPoint(x, y);
-                                          return el && el.closest('.tabbar') !== null; });
+        const bars = Array.from(document.querySelectorAll('.tabbar, .topbar'))
+            .filter((bar) => getComputedStyle(bar).position === 'fixed' || getComputedStyle(bar).position === 'sticky');
+        if (!bars.length) return false;
+        return bars.every((bar) => {
+            const r = bar.getBoundingClientRect();
+            const points = [];
+            for (let x = 4; x < r.width; x += 12) for (const y of [r.top + 2, r.top + r.height / 2, r.bottom - 3])
+                points.push([x, y]);
+            return points.filter(([x, y]) => y >= 0 && y < window.innerHeight).every(([x, y]) => {
+                const el = document.elementFromPoint(x, y); return el && bar.contains(el); });
+        });
     }""")
 
 
-def scroll_map_under_tabbar(page: Any, selector: str) -> None:
-    """Scroll so that the map's bottom edge (zoom, attribution) is behind the tab bar."""
+def scroll_map_under(page: Any, selector: str, edge: str) -> None:
+    """Scroll so that the map's bottom edge (attribution) is behind the tab bar, or its top (zoom) behind the top bar."""
     page.wait_for_selector(selector + ".leaflet-container .leaflet-control-attribution", state="attached")
-    page.evaluate("""(sel) => {
+    page.evaluate("""([sel, edge]) => {
         const map = document.querySelector(sel).getBoundingClientRect();
-        window.scrollBy(0, map.bottom - window.innerHeight + 30);
-    }""", selector)
+        window.scrollBy(0, edge === 'bottom' ? map.bottom - window.innerHeight + 30 : map.top - 20);
+    }""", [selector, edge])
     page.wait_for_timeout(200)
 
 
@@ -74,9 +79,11 @@ def test_maps_never_draw_over_the_tab_bar_on_the_report_form_the_list_and_the_st
                                 ("/staff/reports", "[data-map=list]", staff)):
         sign_in(context, live_server, who)
         page.goto(live_server.url + path)
-        scroll_map_under_tabbar(page, selector)
-        page.screenshot(path=str(SHOTS / f"map-under-tabbar{path.replace('/', '-')}.png"))
-        assert tabbar_on_top(page), f"the map draws over the tab bar on {path}"
+        for edge in ("bottom", "top"):
+            page.evaluate("window.scrollTo(0, 0)")
+            scroll_map_under(page, selector, edge)
+            page.screenshot(path=str(SHOTS / f"map-under-bars{path.replace('/', '-')}-{edge}.png"))
+            assert bars_on_top(page), f"the map draws over a bar on {path} ({edge})"
 
 
 def test_a_long_status_badge_leaves_the_report_text_readable(live_server: Any, phone: Any, demo: None,

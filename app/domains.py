@@ -36,6 +36,7 @@ from app.interfaces import (
 )
 from app.lighting import contributes as lighting
 from app.opendata import contributes as opendata
+from app.opendata import registry as opendata_registry
 from app.reports import contributes as reports
 from app.routes import accounts as accounts_routes
 from app.routes import admin as admin_routes
@@ -127,3 +128,4 @@ def install() -> None:
     home.install(panel for domain in DOMAINS for panel in domain.home_panels)
     sections.install((link for domain in DOMAINS for link in domain.staff_links),
                      (link for domain in DOMAINS for link in domain.account_links))
+    opendata_registry.install(open_datasets(), data_services())

@@ -11,6 +11,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.plugins.htmx import HTMXDetails
 
 from app.i18n import gettext as _
 from app.templating import page
@@ -103,7 +104,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if _is_api(request):
         return Response({"status_code": status, "detail": message}, status_code=status,
                         media_type=MediaType.JSON, headers=headers)
-    if status == 401 and request.method == "GET" and request.headers.get("hx-request") != "true":
+    if status == 401 and request.method == "GET" and not HTMXDetails(request):
         return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)  # type: ignore[return-value]
     template: Template = page(request, "errors/error.html", status_code=status, headers=headers,
                               status=status, title=_(TITLES.get(status, TITLES[400])), message=message)

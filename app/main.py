@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.utils.sync import AsyncCallable
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.plugins.jinja import JinjaTemplateEngine
 from sqlalchemy.engine import Engine
 
 from app import __version__, domains, events, logs
@@ -30,23 +32,28 @@ from app.web import EclorMiddleware, GzipMiddleware
 os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
 
 
-def _single_thread_wrapper(app: Litestar) -> None:
-    """Undo a double ``sync_to_thread`` wrapping of sync handlers that share a path.
+class Eclor(Litestar):
+    """Eclor's web app: Litestar with the request pipeline wrapped around it at the ASGI boundary.
 
-    Litestar re-registers the handlers already on a path when a handler for
-    another method is added to it, and wraps a sync handler once more each
-    time: it would then answer with an un-awaited coroutine. Keep one wrapper.
+    The concurrency limit, ``EclorMiddleware`` (host check, security headers, locale) and
+    ``GzipMiddleware`` sit outside routing and the exception handler, so every response
+    (404s and errors included) goes through them; lifespan events pass straight through.
     """
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", ()):
-            fn = getattr(handler, "_fn", None)
-            while isinstance(fn, AsyncCallable) and isinstance(fn.func, AsyncCallable):
-                fn = fn.func
-            if fn is not None:
-                handler._fn = fn
+
+    pipeline: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.pipeline is None:
+            await self.dispatch(scope, receive, send)
+        else:
+            await self.pipeline(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Litestar's own entry point (lifespan, routing, exception handling)."""
+        await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Eclor:
     settings = settings or get_settings()
     settings.prepare()
     engine = engine or engine_for(settings)
@@ -66,8 +73,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
 
     env = make_environment(settings.source_url)
-    app = Litestar(
-        route_handlers=handlers,
+
+    @asynccontextmanager
+    async def database(_app: Litestar) -> AsyncIterator[None]:
+        """The engine's connections are closed when the app shuts down."""
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = Eclor(
+        # One router for every handler: each handler is registered once (registered one by one,
+        # a sync handler on a path shared with other methods was wrapped for threads once per method).
+        route_handlers=[Router(path="/", route_handlers=handlers)],
         dependencies={"db": Provide(provide_db)},
         guards=[access_guard],
         csrf_config=CSRFConfig(
@@ -82,16 +100,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         request_max_body_size=settings.max_upload_bytes * 4,
         debug=False,
         logging_config=None,
+        lifespan=[database],
         on_shutdown=[events.stop_hub],
     )
-    _single_thread_wrapper(app)
-    # Outermost layer, around routing and the exception handler, so that every
-    # response (404s and errors included) gets the security headers and the locale.
-    app.asgi_handler = EclorMiddleware(GzipMiddleware(app.asgi_handler), settings=settings, engine=engine)
     # Around everything: a bounded number of requests at once, the others told to come back (503).
-    limiter = ConcurrencyLimit(app.asgi_handler, limit=settings.max_concurrency,
-                               queue_seconds=settings.http_queue_seconds, retry_after_s=settings.http_retry_after_s)
-    app.asgi_handler = limiter
+    limiter = ConcurrencyLimit(EclorMiddleware(GzipMiddleware(app.dispatch), settings=settings, engine=engine),
+                               limit=settings.max_concurrency, queue_seconds=settings.http_queue_seconds,
+                               retry_after_s=settings.http_retry_after_s)
+    app.pipeline = limiter
     app.state.limiter = limiter
     app.state.settings = settings
     app.state.cache_ns = uuid.uuid4().hex  # per-app key space of app.cache

@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request
 from litestar.response import Template
+from litestar.plugins.htmx import HTMXDetails
 
 from app import __version__, i18n
 from app.auth import current_user
@@ -105,7 +106,7 @@ def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 2
         csp_nonce=scope.get("eclor_nonce", ""),
         locale=scope.get("eclor_locale", i18n.SOURCE_LOCALE),
         path=request.url.path,
-        htmx=request.headers.get("hx-request") == "true",
+        htmx=bool(HTMXDetails(request)),
     )
     return Template(template_name=template, context=context, status_code=status_code,
                     headers=headers)

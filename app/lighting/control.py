@@ -356,7 +356,7 @@ def clear_alarms(session: Session, device_ids: Sequence[str], kinds: Sequence[st
         open_ = (LightAlarm.device_id.in_(part), LightAlarm.kind.in_(list(kinds)),  # type: ignore[attr-defined]
                  LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
         cleared.extend(session.execute(select(LightAlarm.id, LightAlarm.device_id, LightAlarm.kind)
-                                       .where(*open_)).tuples().all())
+                                       .where(*open_)).all())
         session.execute(update(LightAlarm).where(*open_).values(cleared_at=now)
                         .execution_options(synchronize_session=False))
     events.publish_many(session, [("alarms", str(alarm_id), "cleared", {"device_id": device_id, "alarm": kind})

@@ -54,7 +54,7 @@ def lights_json(session: Session, now: dt.datetime) -> bytes:
 def cabinets_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     faulty = dict(session.execute(
         select(Streetlight.cabinet_id, func.sum(case((Streetlight.status != "ok", 1), else_=0)))
-        .group_by(Streetlight.cabinet_id)).tuples().all())
+        .group_by(Streetlight.cabinet_id)).all())
     out = []
     for c in session.scalars(select(LightCabinet).order_by(LightCabinet.id)).all():
         if c.lat is None or c.lon is None:
@@ -91,7 +91,7 @@ def alarms_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
 
 
 def _commune_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Commune.insee, Commune.name)).tuples().all())
+    return dict(session.execute(select(Commune.insee, Commune.name)).all())
 
 
 def _dim_fields(level: int | None) -> list[Field_]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +15,24 @@ from app.models.opendata import OpenDataSetting, OpenDataUpload
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service
 from app.opendata.schemas import columns_of
 
+# The datasets and data services the domains declare, handed over by ``app.domains.install``.
 _CONTRIBUTED: list[OpenDataset] = []
+_SERVICES: list[Service] = []
+
+
+def install(datasets: Iterable[OpenDataset], services: Iterable[Service]) -> None:
+    _CONTRIBUTED[:] = list(datasets)
+    _SERVICES[:] = list(services)
 
 
 def contributed() -> list[OpenDataset]:
-    """The datasets the domains declared in the registry (``app.domains``), read once."""
-    if not _CONTRIBUTED:
-        from app import domains
-
-        _CONTRIBUTED.extend(domains.open_datasets())
+    """The datasets the domains declared in the registry (``app.domains``)."""
     return list(_CONTRIBUTED)
 
 
 def services() -> list[Service]:
     """The APIs the domains declared, listed as data services."""
-    from app import domains
-
-    return domains.data_services()
+    return list(_SERVICES)
 
 
 def uploads_dir(var_dir: Path) -> Path:

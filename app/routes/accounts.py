@@ -9,8 +9,9 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
@@ -20,12 +21,13 @@ from app import auth, oidc, ratelimit
 from app.accounts import lifecycle as accounts
 from app.auth import PUBLIC, SIGNED_IN, current_user
 from app.db import begin_write, utcnow
-from app.forms import TextForm as Form, parse_form
+from app.forms import TextForm as Form
+from app.forms import parse_form
 from app.i18n import gettext as _
+from app.interfaces import Contribution
 from app.models.accounts import Identity, User, WebSession
 from app.sections import ACCOUNT_LINKS
 from app.templating import page
-from app.interfaces import Contribution
 
 log = logging.getLogger("eclor.accounts")
 
@@ -114,13 +116,13 @@ def _login_page(request: Request[Any, Any, Any], *, status_code: int = 200, next
 # --- password sign-in, sign-out, sign-up --------------------------------------------------------
 
 @get("/login", opt=PUBLIC, name="login_form")
-async def login_form(request: Request[Any, Any, Any], next: str | None = None, reset: str | None = None) -> Template:
+async def login_form(request: Request[Any, Any, Any], next: FromQuery[str | None] = None, reset: FromQuery[str | None] = None) -> Template:
     notice = _("Votre mot de passe a été changé. Connectez-vous avec le nouveau.") if reset == "done" else ""
     return _login_page(request, next_url=safe_next(next), notice=notice)
 
 
 @post("/login", opt=PUBLIC, sync_to_thread=True, name="login")
-def login(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def login(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     email = data.get("email", "")[:254]
     target = safe_next(data.get("next"))
     ratelimit.check(db, _secret(request), [(ratelimit.LOGIN_IP, client_ip(request)),
@@ -148,7 +150,7 @@ async def signup_form(request: Request[Any, Any, Any]) -> Template:
 
 
 @post("/signup", opt=PUBLIC, sync_to_thread=True, name="signup")
-def signup(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def signup(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     ratelimit.check(db, _secret(request), [(ratelimit.SIGNUP_IP, client_ip(request))])
     form, errors = parse_form(SignupForm, data)
     if form is not None and db.scalars(select(User.id).where(User.email == form.email)).first():
@@ -163,13 +165,13 @@ def signup(request: Request[Any, Any, Any], db: Session, data: Form) -> Template
 # --- password reset ----------------------------------------------------------------------------
 
 @get("/password/forgot", opt=PUBLIC, name="password_forgot_form")
-async def password_forgot_form(request: Request[Any, Any, Any], sent: str | None = None) -> Template:
+async def password_forgot_form(request: Request[Any, Any, Any], sent: FromQuery[str | None] = None) -> Template:
     return page(request, "accounts/forgot.html", sent=sent == "1", email="", errors={},
                 minutes=request.app.state.settings.password_reset_minutes)
 
 
 @post("/password/forgot", opt=PUBLIC, sync_to_thread=True, name="password_forgot")
-def password_forgot(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def password_forgot(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     settings = request.app.state.settings
     email = auth.normalise_email(data.get("email", ""))[:254]
     if "@" not in email:
@@ -185,7 +187,7 @@ def password_forgot(request: Request[Any, Any, Any], db: Session, data: Form) ->
 
 
 @get("/password/reset/{token:str}", opt=PUBLIC, sync_to_thread=True, name="password_reset_form")
-def password_reset_form(request: Request[Any, Any, Any], db: Session, token: str) -> Template:
+def password_reset_form(request: Request[Any, Any, Any], db: NamedDependency[Session], token: FromPath[str]) -> Template:
     if accounts.valid_reset(db, token) is None:
         return page(request, "accounts/reset_invalid.html", status_code=400)
     return page(request, "accounts/reset.html", token=token, errors={},
@@ -193,7 +195,7 @@ def password_reset_form(request: Request[Any, Any, Any], db: Session, token: str
 
 
 @post("/password/reset/{token:str}", opt=PUBLIC, sync_to_thread=True, name="password_reset")
-def password_reset(request: Request[Any, Any, Any], db: Session, token: str, data: Form) -> Template | Redirect:
+def password_reset(request: Request[Any, Any, Any], db: NamedDependency[Session], token: FromPath[str], data: Form) -> Template | Redirect:
     ratelimit.check(db, _secret(request), [(ratelimit.RESET_IP, client_ip(request))])
     if accounts.valid_reset(db, token) is None:
         return page(request, "accounts/reset_invalid.html", status_code=400)
@@ -242,19 +244,19 @@ def _start_oidc(request: Request[Any, Any, Any], db: Session, name: str, next_ur
 
 
 @post("/login/oidc/{name:str}", opt=PUBLIC, sync_to_thread=True, name="oidc_start")
-def oidc_start(request: Request[Any, Any, Any], db: Session, name: str, data: Form) -> Template | Redirect:
+def oidc_start(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str], data: Form) -> Template | Redirect:
     return _start_oidc(request, db, name, safe_next(data.get("next")), None)
 
 
 @post("/me/identities/{name:str}/link", opt=SIGNED_IN, sync_to_thread=True, name="oidc_link")
-def oidc_link(request: Request[Any, Any, Any], db: Session, name: str) -> Template | Redirect:
+def oidc_link(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> Template | Redirect:
     return _start_oidc(request, db, name, "/me", current_user(request).id)  # type: ignore[union-attr]
 
 
 @get("/login/oidc/{name:str}/callback", opt=PUBLIC, sync_to_thread=True, name="oidc_callback")
-def oidc_callback(request: Request[Any, Any, Any], db: Session, name: str,
-                  oidc_state: Annotated[str, Parameter(query="state")] = "",
-                  code: str = "", error: str = "") -> Template | Redirect:
+def oidc_callback(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str],
+                  oidc_state: Annotated[str, QueryParameter(name="state")] = "",
+                  code: FromQuery[str] = "", error: FromQuery[str] = "") -> Template | Redirect:
     settings = request.app.state.settings
     prov = _provider_or_404(request, name)
     begin_write(db)
@@ -294,7 +296,7 @@ def oidc_callback(request: Request[Any, Any, Any], db: Session, name: str,
 
 
 @post("/me/identities/{identity_id:int}/delete", opt=SIGNED_IN, sync_to_thread=True, name="identity_delete")
-def identity_delete(request: Request[Any, Any, Any], db: Session, identity_id: int) -> Template | Redirect:
+def identity_delete(request: Request[Any, Any, Any], db: NamedDependency[Session], identity_id: FromPath[int]) -> Template | Redirect:
     me_ = current_user(request)
     identity = db.get(Identity, identity_id)
     if identity is None or identity.user_id != me_.id:  # type: ignore[union-attr]
@@ -326,8 +328,8 @@ def _me_page(request: Request[Any, Any, Any], db: Session, *, status_code: int =
 
 
 @get("/me", opt=SIGNED_IN, sync_to_thread=True, name="me")
-def me(request: Request[Any, Any, Any], db: Session, password: str | None = None,
-       linked: str | None = None) -> Template:
+def me(request: Request[Any, Any, Any], db: NamedDependency[Session], password: FromQuery[str | None] = None,
+       linked: FromQuery[str | None] = None) -> Template:
     notice = ""
     if password == "changed":
         notice = _("Votre mot de passe a été changé ; vos autres sessions ont été fermées.")
@@ -337,7 +339,7 @@ def me(request: Request[Any, Any, Any], db: Session, password: str | None = None
 
 
 @get("/me/export", opt=SIGNED_IN, sync_to_thread=True, name="me_export")
-def me_export(request: Request[Any, Any, Any], db: Session) -> Response[bytes]:
+def me_export(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     user_id = current_user(request).id  # type: ignore[union-attr]
     body = accounts.export_zip(db, user_id, request.app.state.settings.resolved_media_dir)
     stamp = utcnow().strftime("%Y-%m-%d")
@@ -364,12 +366,12 @@ def _delete_page(request: Request[Any, Any, Any], db: Session, *, status_code: i
 
 
 @get("/me/delete", opt=SIGNED_IN, sync_to_thread=True, name="me_delete_form")
-def me_delete_form(request: Request[Any, Any, Any], db: Session) -> Template:
+def me_delete_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     return _delete_page(request, db)
 
 
 @post("/me/delete", opt=SIGNED_IN, sync_to_thread=True, name="me_delete")
-def me_delete(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def me_delete(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     me_ = current_user(request)
     settings = request.app.state.settings
     user = db.get(User, me_.id)  # type: ignore[union-attr]

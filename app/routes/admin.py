@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
@@ -62,8 +64,8 @@ def _users_page(request: Request[Any, Any, Any], db: Session, q: str, page_no: i
 
 
 @get("/admin/users", opt=ADMIN, sync_to_thread=True, name="admin_users")
-def admin_users(request: Request[Any, Any, Any], db: Session, q: str = "", page: str = "1",
-                changed: str = "", invited: str = "") -> Template:
+def admin_users(request: Request[Any, Any, Any], db: NamedDependency[Session], q: FromQuery[str] = "", page: FromQuery[str] = "1",
+                changed: FromQuery[str] = "", invited: FromQuery[str] = "") -> Template:
     page_no = parse_int(page, max_digits=6) or 1
     notice = _("Le rôle a été changé ; la personne devra se reconnecter.") if changed == "1" else ""
     if invited:
@@ -73,7 +75,7 @@ def admin_users(request: Request[Any, Any, Any], db: Session, q: str = "", page:
 
 
 @post("/admin/users/{user_id:int}/role", opt=ADMIN, sync_to_thread=True, name="admin_user_role")
-def admin_user_role(request: Request[Any, Any, Any], db: Session, user_id: int, data: Form) -> Template | Redirect:
+def admin_user_role(request: Request[Any, Any, Any], db: NamedDependency[Session], user_id: FromPath[int], data: Form) -> Template | Redirect:
     target = db.get(User, user_id)
     if target is None:
         raise NotFoundException()
@@ -93,7 +95,7 @@ def admin_user_role(request: Request[Any, Any, Any], db: Session, user_id: int, 
 
 
 @post("/admin/users/invite", opt=ADMIN, sync_to_thread=True, name="admin_user_invite")
-def admin_user_invite(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def admin_user_invite(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     """Create a staff or admin account and e-mail it a single-use link to set its password."""
     me = current_user(request)
     form = {k: str(data.get(k, ""))[:300] for k in ("email", "display_name", "role")}

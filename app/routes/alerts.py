@@ -6,14 +6,16 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
@@ -50,8 +52,8 @@ def _is_current(alert: Alert, now: datetime) -> bool:
 # --- public -------------------------------------------------------------------------------------
 
 @get("/alerts", opt=PUBLIC, sync_to_thread=True, name="alerts")
-def alert_list(request: Request[Any, Any, Any], db: Session, commune: str | None = None,
-               page_: int = Parameter(query="page", default=1, ge=1, le=1000)) -> Template:
+def alert_list(request: Request[Any, Any, Any], db: NamedDependency[Session], commune: FromQuery[str | None] = None,
+               page_: Annotated[int, QueryParameter(name="page", ge=1, le=1000)] = 1) -> Template:
     names = alerts.commune_names(db)
     if commune not in names:
         commune = None
@@ -91,7 +93,7 @@ def _alert_cap(engine: Any, alert_id: int, base_url: str) -> bytes | None:
 
 
 @get("/alerts/{ref:str}", opt=PUBLIC, name="alert")
-async def alert_detail(request: Request[Any, Any, Any], ref: str) -> Template | Response[bytes]:
+async def alert_detail(request: Request[Any, Any, Any], ref: FromPath[str]) -> Template | Response[bytes]:
     """``/alerts/12``: the page; ``/alerts/12.cap``: the same alert as a CAP 1.2 document."""
     as_cap = ref.endswith(".cap")
     number = ref[:-4] if as_cap else ref
@@ -168,7 +170,7 @@ def _blank_form() -> dict[str, Any]:
 
 
 @get("/staff/alerts", opt=STAFF, sync_to_thread=True, name="staff_alerts")
-def staff_alerts(request: Request[Any, Any, Any], db: Session) -> Template:
+def staff_alerts(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     rows = db.scalars(select(Alert).order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(100)).all()
     counts = {a.id: alerts.delivery_counts(db, a.id) for a in rows}  # type: ignore[arg-type]
     subscribers = int(db.scalar(select(func.count()).select_from(PushSubscription)) or 0)
@@ -177,12 +179,12 @@ def staff_alerts(request: Request[Any, Any, Any], db: Session) -> Template:
 
 
 @get("/staff/alerts/new", opt=STAFF, sync_to_thread=True, name="staff_alert_new")
-def staff_alert_new(request: Request[Any, Any, Any], db: Session) -> Template:
+def staff_alert_new(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     return _editor(request, db, form=_blank_form(), action="/staff/alerts/new")
 
 
 @post("/staff/alerts/new", opt=STAFF, sync_to_thread=True, name="staff_alert_create")
-def staff_alert_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def staff_alert_create(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     form = _form_values(data)
     try:
         clean = _clean(db, form)
@@ -214,7 +216,7 @@ def _staff_alert(db: Session, alert_id: int) -> Alert:
 
 
 @get("/staff/alerts/{alert_id:int}", opt=STAFF, sync_to_thread=True, name="staff_alert")
-def staff_alert(request: Request[Any, Any, Any], db: Session, alert_id: int, sent: str | None = None) -> Template:
+def staff_alert(request: Request[Any, Any, Any], db: NamedDependency[Session], alert_id: FromPath[int], sent: FromQuery[str | None] = None) -> Template:
     alert = _staff_alert(db, alert_id)
     thread = alerts.thread_of(db, alert)
     counts = {a.id: alerts.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
@@ -232,7 +234,7 @@ def _form_from(alert: Alert) -> dict[str, Any]:
 
 
 @get("/staff/alerts/{alert_id:int}/update", opt=STAFF, sync_to_thread=True, name="staff_alert_edit")
-def staff_alert_edit(request: Request[Any, Any, Any], db: Session, alert_id: int) -> Template | Redirect:
+def staff_alert_edit(request: Request[Any, Any, Any], db: NamedDependency[Session], alert_id: FromPath[int]) -> Template | Redirect:
     alert = _staff_alert(db, alert_id)
     latest = alerts.latest_of_thread(db, alert)
     if latest.id != alert.id:
@@ -241,7 +243,7 @@ def staff_alert_edit(request: Request[Any, Any, Any], db: Session, alert_id: int
 
 
 @post("/staff/alerts/{alert_id:int}/update", opt=STAFF, sync_to_thread=True, name="staff_alert_update")
-def staff_alert_update(request: Request[Any, Any, Any], db: Session, alert_id: int, data: Form) -> Template | Redirect:
+def staff_alert_update(request: Request[Any, Any, Any], db: NamedDependency[Session], alert_id: FromPath[int], data: Form) -> Template | Redirect:
     original = _staff_alert(db, alert_id)
     form = _form_values(data)
     action = f"/staff/alerts/{alert_id}/update"
@@ -264,7 +266,7 @@ def staff_alert_update(request: Request[Any, Any, Any], db: Session, alert_id: i
 
 
 @post("/staff/alerts/{alert_id:int}/cancel", opt=STAFF, sync_to_thread=True, name="staff_alert_cancel")
-def staff_alert_cancel(request: Request[Any, Any, Any], db: Session, alert_id: int, data: Form) -> Template | Redirect:
+def staff_alert_cancel(request: Request[Any, Any, Any], db: NamedDependency[Session], alert_id: FromPath[int], data: Form) -> Template | Redirect:
     original = _staff_alert(db, alert_id)
     note = data.get("note", "") if isinstance(data.get("note"), str) else ""
     try:
@@ -283,7 +285,7 @@ def staff_alert_cancel(request: Request[Any, Any, Any], db: Session, alert_id: i
 
 
 @get("/staff/alerts/import", opt=STAFF, sync_to_thread=True, name="staff_alert_import_form")
-def staff_alert_import_form(request: Request[Any, Any, Any], db: Session) -> Template:
+def staff_alert_import_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     return page(request, "alerts/staff_import.html", section="staff", error=None, xml="", topic="auto",
                 preview=None, document_b64="", **_context(db))
 
@@ -304,7 +306,7 @@ def _cap_document(data: dict[str, Any]) -> bytes:
 
 
 @post("/staff/alerts/import", opt=STAFF, sync_to_thread=True, name="staff_alert_import")
-def staff_alert_import(request: Request[Any, Any, Any], db: Session, data: Upload) -> Template | Redirect:
+def staff_alert_import(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Upload) -> Template | Redirect:
     """Import → preview (nothing written, nothing sent) → send (``do=send``, the same bytes)."""
     xml_text = data.get("xml") if isinstance(data.get("xml"), str) else ""
     topic = data.get("topic") if isinstance(data.get("topic"), str) else "auto"

@@ -8,17 +8,21 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
 from litestar.response import File, Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app import geo
-from app.carpool import ads as cp
-from app.forms import TextForm as Form, Multipart
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
+from app.carpool import ads as cp
 from app.db import utcnow
+from app.forms import Multipart
+from app.forms import TextForm as Form
 from app.i18n import gettext as _
+from app.interfaces import Contribution, Link, Panel
 from app.models.accounts import User
 from app.models.carpool import (
     CarpoolAd,
@@ -30,8 +34,6 @@ from app.models.carpool import (
     CarpoolSearch,
 )
 from app.templating import page
-from app.interfaces import Contribution, Link, Panel
-
 
 MARGINS = (0, 10, 15, 30, 45, 60)
 RADII = (2000, 5000, 10000)
@@ -148,7 +150,7 @@ def _default_search(db: Session, viewer: CurrentUser | None) -> dict[str, Any]:
 
 
 @get("/carpool", opt=PUBLIC, sync_to_thread=True, name="carpool_index")
-def index(request: Request[Any, Any, Any], db: Session) -> Template:
+def index(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     viewer = current_user(request)
     latest = db.scalars(
         select(CarpoolAd).where(CarpoolAd.status == "active", CarpoolAd.role == "driver",
@@ -163,7 +165,7 @@ def index(request: Request[Any, Any, Any], db: Session) -> Template:
 
 
 @get("/carpool/search", opt=PUBLIC, sync_to_thread=True, name="carpool_search")
-def search_page(request: Request[Any, Any, Any], db: Session) -> Template:
+def search_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     viewer = current_user(request)
     data = dict(request.query_params)
     q, errors = parse_query(db, data, viewer)
@@ -174,7 +176,7 @@ def search_page(request: Request[Any, Any, Any], db: Session) -> Template:
 
 
 @post("/carpool/searches", opt=SIGNED_IN, sync_to_thread=True, name="carpool_save_search")
-def save_search(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def save_search(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     viewer = me(request)
     q, errors = parse_query(db, data, viewer)
     if q is None:
@@ -197,7 +199,7 @@ def save_search(request: Request[Any, Any, Any], db: Session, data: Form) -> Tem
 
 
 @post("/carpool/searches/{search_id:int}/delete", opt=SIGNED_IN, sync_to_thread=True, name="carpool_delete_search")
-def delete_search(request: Request[Any, Any, Any], db: Session, search_id: int) -> Redirect:
+def delete_search(request: Request[Any, Any, Any], db: NamedDependency[Session], search_id: FromPath[int]) -> Redirect:
     s = db.get(CarpoolSearch, search_id)
     if s is None or s.user_id != me(request).id:
         raise NotFoundException()
@@ -300,13 +302,13 @@ def _ad_form_defaults(db: Session, viewer: CurrentUser) -> dict[str, Any]:
 
 
 @get("/carpool/ads/new", opt=SIGNED_IN, sync_to_thread=True, name="carpool_new_ad")
-def new_ad(request: Request[Any, Any, Any], db: Session) -> Template:
+def new_ad(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     return page(request, "carpool/new.html", tile_url=request.app.state.settings.tile_url, section="carpool", form=_ad_form_defaults(db, me(request)),
                 errors={}, places=_places(db), cp=cp, margins=MARGINS, prices=PRICES)
 
 
 @post("/carpool/ads", opt=SIGNED_IN, sync_to_thread=True, name="carpool_create_ad")
-def create_ad(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def create_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     viewer = me(request)
     ad_input, errors = parse_ad(db, data)
     recent = db.scalar(select(func.count()).select_from(CarpoolAd).where(
@@ -357,12 +359,12 @@ def _ad_or_404(db: Session, ad_id: int, viewer: CurrentUser | None) -> CarpoolAd
 
 
 @get("/carpool/ads/{ad_id:int}", opt=PUBLIC, sync_to_thread=True, name="carpool_ad")
-def ad_page(request: Request[Any, Any, Any], db: Session, ad_id: int) -> Template:
+def ad_page(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]) -> Template:
     return _ad_page(request, db, _ad_or_404(db, ad_id, current_user(request)))
 
 
 @post("/carpool/ads/{ad_id:int}/close", opt=SIGNED_IN, sync_to_thread=True, name="carpool_close_ad")
-def close_ad(request: Request[Any, Any, Any], db: Session, ad_id: int) -> Redirect:
+def close_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]) -> Redirect:
     viewer = me(request)
     ad = _ad_or_404(db, ad_id, viewer)
     if ad.user_id != viewer.id:
@@ -373,7 +375,7 @@ def close_ad(request: Request[Any, Any, Any], db: Session, ad_id: int) -> Redire
 
 
 @post("/carpool/ads/{ad_id:int}/book", opt=SIGNED_IN, sync_to_thread=True, name="carpool_book")
-def book(request: Request[Any, Any, Any], db: Session, ad_id: int, data: Form) -> Template | Redirect:
+def book(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int], data: Form) -> Template | Redirect:
     viewer = me(request)
     ad = _ad_or_404(db, ad_id, viewer)
     try:
@@ -397,7 +399,7 @@ def book(request: Request[Any, Any, Any], db: Session, ad_id: int, data: Form) -
 
 
 @post("/carpool/ads/{ad_id:int}/report", opt=SIGNED_IN, sync_to_thread=True, name="carpool_report_ad")
-def report_ad(request: Request[Any, Any, Any], db: Session, ad_id: int, data: Form) -> Template:
+def report_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int], data: Form) -> Template:
     viewer = me(request)
     ad = _ad_or_404(db, ad_id, viewer)
     try:
@@ -442,7 +444,7 @@ def _booking_page(request: Request[Any, Any, Any], db: Session, booking: Carpool
 
 
 @get("/carpool/bookings/{booking_id:int}", opt=SIGNED_IN, sync_to_thread=True, name="carpool_booking")
-def booking_page(request: Request[Any, Any, Any], db: Session, booking_id: int) -> Template:
+def booking_page(request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]) -> Template:
     return _booking_page(request, db, _booking_or_404(db, booking_id, me(request)))
 
 
@@ -460,22 +462,22 @@ def _booking_action(request: Request[Any, Any, Any], db: Session, booking_id: in
 
 
 @post("/carpool/bookings/{booking_id:int}/accept", opt=SIGNED_IN, sync_to_thread=True, name="carpool_accept")
-def accept(request: Request[Any, Any, Any], db: Session, booking_id: int) -> Template | Redirect:
+def accept(request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]) -> Template | Redirect:
     return _booking_action(request, db, booking_id, cp.accept)
 
 
 @post("/carpool/bookings/{booking_id:int}/decline", opt=SIGNED_IN, sync_to_thread=True, name="carpool_decline")
-def decline(request: Request[Any, Any, Any], db: Session, booking_id: int) -> Template | Redirect:
+def decline(request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]) -> Template | Redirect:
     return _booking_action(request, db, booking_id, cp.decline)
 
 
 @post("/carpool/bookings/{booking_id:int}/cancel", opt=SIGNED_IN, sync_to_thread=True, name="carpool_cancel")
-def cancel(request: Request[Any, Any, Any], db: Session, booking_id: int) -> Template | Redirect:
+def cancel(request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]) -> Template | Redirect:
     return _booking_action(request, db, booking_id, cp.cancel)
 
 
 @post("/carpool/bookings/{booking_id:int}/messages", opt=SIGNED_IN, sync_to_thread=True, name="carpool_message")
-def message(request: Request[Any, Any, Any], db: Session, booking_id: int, data: Form) -> Template | Redirect:
+def message(request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int], data: Form) -> Template | Redirect:
     body = data.get("body", "")
     return _booking_action(request, db, booking_id,
                            lambda s, b, uid: cp.post_message(s, b, uid, body))
@@ -484,7 +486,7 @@ def message(request: Request[Any, Any, Any], db: Session, booking_id: int, data:
 # --- trust: blocks, profile, photos -----------------------------------------------------
 
 @post("/carpool/users/{user_id:int}/block", opt=SIGNED_IN, sync_to_thread=True, name="carpool_block")
-def block_user(request: Request[Any, Any, Any], db: Session, user_id: int, data: Form) -> Redirect:
+def block_user(request: Request[Any, Any, Any], db: NamedDependency[Session], user_id: FromPath[int], data: Form) -> Redirect:
     viewer = me(request)
     try:
         cp.block(db, viewer.id, user_id)
@@ -495,14 +497,14 @@ def block_user(request: Request[Any, Any, Any], db: Session, user_id: int, data:
 
 
 @post("/carpool/users/{user_id:int}/unblock", opt=SIGNED_IN, sync_to_thread=True, name="carpool_unblock")
-def unblock_user(request: Request[Any, Any, Any], db: Session, user_id: int) -> Redirect:
+def unblock_user(request: Request[Any, Any, Any], db: NamedDependency[Session], user_id: FromPath[int]) -> Redirect:
     cp.unblock(db, me(request).id, user_id)
     db.commit()
     return Redirect("/carpool/mine#blocked", status_code=303)
 
 
 @get("/carpool/mine", opt=SIGNED_IN, sync_to_thread=True, name="carpool_mine")
-def mine(request: Request[Any, Any, Any], db: Session) -> Template:
+def mine(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     viewer = me(request)
     ads = db.scalars(select(CarpoolAd).where(CarpoolAd.user_id == viewer.id)
                      .order_by(CarpoolAd.status, CarpoolAd.created_at.desc())).all()  # type: ignore[union-attr]
@@ -524,13 +526,13 @@ def mine(request: Request[Any, Any, Any], db: Session) -> Template:
 
 
 @get("/carpool/profile", opt=SIGNED_IN, sync_to_thread=True, name="carpool_profile")
-def profile_page(request: Request[Any, Any, Any], db: Session) -> Template:
+def profile_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     profile = db.get(CarpoolProfile, me(request).id) or CarpoolProfile(user_id=me(request).id)
     return page(request, "carpool/profile.html", section="carpool", profile=profile, errors={}, form=None)
 
 
 @post("/carpool/profile", opt=SIGNED_IN, sync_to_thread=True, name="carpool_save_profile")
-def save_profile(request: Request[Any, Any, Any], db: Session, data: Multipart) -> Template | Redirect:
+def save_profile(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart) -> Template | Redirect:
     from app import images
 
     viewer = me(request)
@@ -577,7 +579,7 @@ def save_profile(request: Request[Any, Any, Any], db: Session, data: Multipart) 
 
 
 @get("/carpool/photos/{name:str}", opt=SIGNED_IN, sync_to_thread=True, name="carpool_photo")
-def photo(request: Request[Any, Any, Any], db: Session, name: str) -> File:
+def photo(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> File:
     from app import images
 
     known = db.scalars(select(CarpoolProfile.user_id).where(
@@ -595,7 +597,7 @@ def photo(request: Request[Any, Any, Any], db: Session, name: str) -> File:
 # --- staff ------------------------------------------------------------------------------
 
 @get("/carpool/staff", opt=STAFF, sync_to_thread=True, name="carpool_staff")
-def staff_page(request: Request[Any, Any, Any], db: Session) -> Template:
+def staff_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     reports = db.execute(select(CarpoolReport, CarpoolAd).join(CarpoolAd, CarpoolAd.id == CarpoolReport.ad_id)
                          .where(CarpoolReport.status == "open").order_by(CarpoolReport.created_at)).all()
     hidden = db.scalars(select(CarpoolAd).where(CarpoolAd.status == "hidden")
@@ -609,7 +611,7 @@ def staff_page(request: Request[Any, Any, Any], db: Session) -> Template:
 
 
 @post("/carpool/staff/reports/{report_id:int}", opt=STAFF, sync_to_thread=True, name="carpool_moderate")
-def moderate(request: Request[Any, Any, Any], db: Session, report_id: int, data: Form) -> Redirect:
+def moderate(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect:
     report = db.get(CarpoolReport, report_id)
     if report is None:
         raise NotFoundException()
@@ -624,7 +626,7 @@ def moderate(request: Request[Any, Any, Any], db: Session, report_id: int, data:
 
 
 @post("/carpool/staff/ads/{ad_id:int}/restore", opt=STAFF, sync_to_thread=True, name="carpool_restore_ad")
-def restore_ad(request: Request[Any, Any, Any], db: Session, ad_id: int) -> Redirect:
+def restore_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]) -> Redirect:
     ad = db.get(CarpoolAd, ad_id)
     if ad is None or ad.status != "hidden":
         raise NotFoundException()
@@ -645,12 +647,14 @@ def _period(request: Request[Any, Any, Any]) -> tuple[datetime, datetime]:
         raise ClientException(_("Dates invalides (format AAAA-MM-JJ).")) from None
     if end < start or (end - start).days > 366:
         raise ClientException(_("La période doit aller d'une date à une autre, un an au plus."))
-    to_utc = lambda d: datetime.combine(d, time(0), tzinfo=cp.PARIS).astimezone(UTC)
+    def to_utc(d: date) -> datetime:
+        return datetime.combine(d, time(0), tzinfo=cp.PARIS).astimezone(UTC)
+
     return to_utc(start), to_utc(end + timedelta(days=1))
 
 
 @get("/carpool/staff/proofs.json", opt=STAFF, sync_to_thread=True, name="carpool_proofs_json")
-def proofs_json(request: Request[Any, Any, Any], db: Session) -> Response[bytes]:
+def proofs_json(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     start, end = _period(request)
     items = cp.proofs(db, start, end, request.app.state.settings.secret_key)
     return Response(json.dumps(items, ensure_ascii=False, indent=1).encode(), media_type="application/json",
@@ -659,7 +663,7 @@ def proofs_json(request: Request[Any, Any, Any], db: Session) -> Response[bytes]
 
 
 @get("/carpool/staff/proofs.csv", opt=STAFF, sync_to_thread=True, name="carpool_proofs_csv")
-def proofs_csv(request: Request[Any, Any, Any], db: Session) -> Response[bytes]:
+def proofs_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     start, end = _period(request)
     items = cp.proofs(db, start, end, request.app.state.settings.secret_key)
     return Response(cp.proofs_csv(items).encode(), media_type="text/csv; charset=utf-8",
@@ -722,7 +726,7 @@ def rdex_journey(ad: CarpoolAd, name: str, base: str, secret: str) -> dict[str, 
 
 
 @get("/api/rdex/journeys", opt=PUBLIC, sync_to_thread=True, name="rdex_journeys")
-def rdex_journeys(request: Request[Any, Any, Any], db: Session) -> Response[Any]:
+def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[Any]:
     """Carpool ads as RDEX+ journeys.
 
     Search parameters: ``departureLat``, ``departureLng``, ``arrivalLat``,

@@ -11,6 +11,8 @@ from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -105,7 +107,7 @@ def _map(db: Session, now: Any, group_id: str | None = None) -> dict[str, Any]:
         query = query.where(Streetlight.group_id == group_id)
     lights = db.scalars(query).all()
     sensors = [] if group_id else db.scalars(select(Sensor).where(Sensor.lat.is_not(None))).all()  # type: ignore[union-attr]
-    project, _bbox = _projection([(l.lat, l.lon) for l in lights] + [(s.lat, s.lon) for s in sensors])  # type: ignore[misc]
+    project, _bbox = _projection([(light.lat, light.lon) for light in lights] + [(s.lat, s.lon) for s in sensors])  # type: ignore[misc]
     dots = []
     counts: dict[str, int] = {}
     for light in lights:
@@ -140,7 +142,7 @@ def _cluster_map(db: Session, now: Any) -> dict[str, Any]:
 
 
 @get("/staff/lighting", opt=STAFF, sync_to_thread=True, name="staff_lighting")
-def overview(request: Request[Any, Any, Any], db: Session) -> Template:
+def overview(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     now = utcnow()
     groups = db.scalars(select(LightGroup).order_by(LightGroup.commune_insee, LightGroup.name)).all()
     per_group = dict(db.execute(select(Streetlight.group_id, func.count()).group_by(Streetlight.group_id)).all())
@@ -186,7 +188,7 @@ def _group_page(request: Request[Any, Any, Any], db: Session, group: LightGroup,
     return page(request, "lighting/group.html", section="staff", status_code=status_code, group=group,
                 request_range=request.query_params.get("range", "week"),
                 lights=lights, counts=counts, override=override, schedule=schedule, now=now,
-                errors=errors or {}, form=form or {}, done=done, state_of=lambda l: light_state(l, now),
+                errors=errors or {}, form=form or {}, done=done, state_of=lambda light: light_state(light, now),
                 programs=db.scalars(select(LightProgram).order_by(LightProgram.name)).all(),
                 calendars=db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all(),
                 cabinet=db.get(LightCabinet, group.cabinet_id) if group.cabinet_id else None,
@@ -194,7 +196,7 @@ def _group_page(request: Request[Any, Any, Any], db: Session, group: LightGroup,
 
 
 @get("/staff/lighting/groups/{group_id:str}", opt=STAFF, sync_to_thread=True, name="staff_lighting_group")
-def group_detail(request: Request[Any, Any, Any], db: Session, group_id: str,
+def group_detail(request: Request[Any, Any, Any], db: NamedDependency[Session], group_id: FromPath[str],
                  done: str | None = Parameter(default=None, max_length=40)) -> Template:
     return _group_page(request, db, _group(db, group_id), done=done)
 
@@ -215,7 +217,7 @@ def _override(request: Request[Any, Any, Any], db: Session, scope: str, target_i
 
 @post("/staff/lighting/groups/{group_id:str}/override", opt=STAFF, sync_to_thread=True,
       name="staff_lighting_group_override")
-def group_override(request: Request[Any, Any, Any], db: Session, group_id: str, data: Form) -> Template | Redirect:
+def group_override(request: Request[Any, Any, Any], db: NamedDependency[Session], group_id: FromPath[str], data: Form) -> Template | Redirect:
     group = _group(db, group_id)
     count, errors = _override(request, db, "group", group.id, data)
     if errors:
@@ -227,7 +229,7 @@ def group_override(request: Request[Any, Any, Any], db: Session, group_id: str, 
 
 @post("/staff/lighting/groups/{group_id:str}/resume", opt=STAFF, sync_to_thread=True,
       name="staff_lighting_group_resume")
-def group_resume(request: Request[Any, Any, Any], db: Session, group_id: str) -> Redirect:
+def group_resume(request: Request[Any, Any, Any], db: NamedDependency[Session], group_id: FromPath[str]) -> Redirect:
     group = _group(db, group_id)
     count = control.resume_program(db, "group", group.id, now=utcnow())
     db.commit()
@@ -236,7 +238,7 @@ def group_resume(request: Request[Any, Any, Any], db: Session, group_id: str) ->
 
 @post("/staff/lighting/groups/{group_id:str}/program", opt=STAFF, sync_to_thread=True,
       name="staff_lighting_group_program")
-def group_program(request: Request[Any, Any, Any], db: Session, group_id: str, data: Form) -> Template | Redirect:
+def group_program(request: Request[Any, Any, Any], db: NamedDependency[Session], group_id: FromPath[str], data: Form) -> Template | Redirect:
     group = _group(db, group_id)
     errors: dict[str, str] = {}
     values: dict[str, int | None] = {}
@@ -291,14 +293,14 @@ def _light_page(request: Request[Any, Any, Any], db: Session, light: Streetlight
 
 
 @get("/staff/lighting/lights/{light_id:str}", opt=STAFF, sync_to_thread=True, name="staff_lighting_light")
-def light_detail(request: Request[Any, Any, Any], db: Session, light_id: str,
+def light_detail(request: Request[Any, Any, Any], db: NamedDependency[Session], light_id: FromPath[str],
                  done: str | None = Parameter(default=None, max_length=40)) -> Template:
     return _light_page(request, db, _light(db, light_id), done=done)
 
 
 @post("/staff/lighting/lights/{light_id:str}/override", opt=STAFF, sync_to_thread=True,
       name="staff_lighting_light_override")
-def light_override(request: Request[Any, Any, Any], db: Session, light_id: str, data: Form) -> Template | Redirect:
+def light_override(request: Request[Any, Any, Any], db: NamedDependency[Session], light_id: FromPath[str], data: Form) -> Template | Redirect:
     light = _light(db, light_id)
     _count, errors = _override(request, db, "light", light.id, data)
     if errors:
@@ -310,7 +312,7 @@ def light_override(request: Request[Any, Any, Any], db: Session, light_id: str, 
 
 @post("/staff/lighting/lights/{light_id:str}/resume", opt=STAFF, sync_to_thread=True,
       name="staff_lighting_light_resume")
-def light_resume(request: Request[Any, Any, Any], db: Session, light_id: str) -> Redirect:
+def light_resume(request: Request[Any, Any, Any], db: NamedDependency[Session], light_id: FromPath[str]) -> Redirect:
     light = _light(db, light_id)
     control.resume_program(db, "light", light.id, now=utcnow())
     db.commit()
@@ -360,7 +362,7 @@ def _program_from_form(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
 
 
 @get("/staff/lighting/programs", opt=STAFF, sync_to_thread=True, name="staff_lighting_programs")
-def programs(request: Request[Any, Any, Any], db: Session) -> Template:
+def programs(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     return _programs_page(request, db)
 
 
@@ -402,7 +404,7 @@ def program_new(request: Request[Any, Any, Any]) -> Template:
 
 
 @post("/staff/lighting/programs/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_program_create")
-def program_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def program_create(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     form, definition, errors = _program_from_form(data)
     if definition is not None and db.scalars(select(LightProgram).where(LightProgram.name == definition["name"])).first():
         errors, definition = {"name": _("Un programme porte déjà ce nom.")}, None
@@ -421,7 +423,7 @@ def program_create(request: Request[Any, Any, Any], db: Session, data: Form) -> 
 
 
 @get("/staff/lighting/programs/{program_id:int}", opt=STAFF, sync_to_thread=True, name="staff_lighting_program")
-def program_edit(request: Request[Any, Any, Any], db: Session, program_id: int) -> Template:
+def program_edit(request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]) -> Template:
     row = db.get(LightProgram, program_id)
     if row is None:
         raise NotFoundException()
@@ -434,7 +436,7 @@ def program_edit(request: Request[Any, Any, Any], db: Session, program_id: int) 
 
 @post("/staff/lighting/programs/{program_id:int}", opt=STAFF, sync_to_thread=True,
       name="staff_lighting_program_update")
-def program_update(request: Request[Any, Any, Any], db: Session, program_id: int, data: Form) -> Template | Redirect:
+def program_update(request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int], data: Form) -> Template | Redirect:
     row = db.get(LightProgram, program_id)
     if row is None:
         raise NotFoundException()
@@ -465,7 +467,7 @@ def program_update(request: Request[Any, Any, Any], db: Session, program_id: int
 
 @post("/staff/lighting/programs/{program_id:int}/delete", opt=STAFF, sync_to_thread=True,
       name="staff_lighting_program_delete")
-def program_delete(request: Request[Any, Any, Any], db: Session, program_id: int) -> Template | Redirect:
+def program_delete(request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]) -> Template | Redirect:
     """Delete a program no group and no calendar uses; otherwise say which ones do, and keep it."""
     row = db.get(LightProgram, program_id)
     if row is None:
@@ -513,7 +515,7 @@ def _calendar_from_form(db: Session, data: dict[str, Any], exclude_id: int | Non
 
 
 @get("/staff/lighting/calendars/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_calendar_new")
-def calendar_new(request: Request[Any, Any, Any], db: Session) -> Template:
+def calendar_new(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     names = db.scalars(select(LightProgram.name).order_by(LightProgram.name)).all()
     default = names[0] if names else ""
     text = json.dumps({"default": default, "rules": []}, ensure_ascii=False, indent=2)
@@ -521,7 +523,7 @@ def calendar_new(request: Request[Any, Any, Any], db: Session) -> Template:
 
 
 @post("/staff/lighting/calendars/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_calendar_create")
-def calendar_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def calendar_create(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     name, text, error = _calendar_from_form(db, data)
     if error:
         db.rollback()
@@ -534,7 +536,7 @@ def calendar_create(request: Request[Any, Any, Any], db: Session, data: Form) ->
 
 @get("/staff/lighting/calendars/{calendar_id:int}", opt=STAFF, sync_to_thread=True,
      name="staff_lighting_calendar")
-def calendar_edit(request: Request[Any, Any, Any], db: Session, calendar_id: int) -> Template:
+def calendar_edit(request: Request[Any, Any, Any], db: NamedDependency[Session], calendar_id: FromPath[int]) -> Template:
     row = db.get(LightCalendar, calendar_id)
     if row is None:
         raise NotFoundException()
@@ -544,7 +546,7 @@ def calendar_edit(request: Request[Any, Any, Any], db: Session, calendar_id: int
 
 @post("/staff/lighting/calendars/{calendar_id:int}", opt=STAFF, sync_to_thread=True,
       name="staff_lighting_calendar_update")
-def calendar_update(request: Request[Any, Any, Any], db: Session, calendar_id: int, data: Form
+def calendar_update(request: Request[Any, Any, Any], db: NamedDependency[Session], calendar_id: FromPath[int], data: Form
                     ) -> Template | Redirect:
     row = db.get(LightCalendar, calendar_id)
     if row is None:
@@ -568,20 +570,20 @@ def calendar_update(request: Request[Any, Any, Any], db: Session, calendar_id: i
 
 
 @get("/staff/lighting/alarms", opt=STAFF, sync_to_thread=True, name="staff_lighting_alarms")
-def alarms(request: Request[Any, Any, Any], db: Session,
+def alarms(request: Request[Any, Any, Any], db: NamedDependency[Session],
            show: str = Parameter(default="open", pattern="^(open|all)$")) -> Template:
     query = select(LightAlarm)
     if show == "open":
         query = query.where(LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
     rows = db.scalars(query.order_by(LightAlarm.raised_at.desc()).limit(300)).all()  # type: ignore[attr-defined]
-    light_ids = {l.device_id: l.id for l in db.scalars(select(Streetlight).where(
+    light_ids = {light.device_id: light.id for light in db.scalars(select(Streetlight).where(
         Streetlight.device_id.in_([r.device_id for r in rows if r.device_kind == "light"]))).all()}  # type: ignore[attr-defined]
     return page(request, "lighting/alarms.html", section="staff", rows=rows, show=show, light_ids=light_ids,
                 **_labels())
 
 
 @post("/staff/lighting/alarms/{alarm_id:int}/ack", opt=STAFF, sync_to_thread=True, name="staff_lighting_alarm_ack")
-def alarm_ack(request: Request[Any, Any, Any], db: Session, alarm_id: int) -> Redirect:
+def alarm_ack(request: Request[Any, Any, Any], db: NamedDependency[Session], alarm_id: FromPath[int]) -> Redirect:
     alarm = db.get(LightAlarm, alarm_id)
     if alarm is None:
         raise NotFoundException()
@@ -597,7 +599,7 @@ def alarm_ack(request: Request[Any, Any, Any], db: Session, alarm_id: int) -> Re
 
 
 @get("/staff/lighting/energy", opt=STAFF, sync_to_thread=True, name="staff_lighting_energy")
-def energy(request: Request[Any, Any, Any], db: Session) -> Template:
+def energy(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     now = utcnow()
     rows = lighting_energy.energy_report(db, now, months=6)
     position = control.territory_position(db)
@@ -635,7 +637,7 @@ def import_form(request: Request[Any, Any, Any]) -> Template:
 
 
 @post("/staff/lighting/import", opt=STAFF, sync_to_thread=True, name="staff_lighting_import")
-def import_upload(request: Request[Any, Any, Any], db: Session, data: Upload) -> Template:
+def import_upload(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Upload) -> Template:
     upload = data.get("file")
     content, filename = b"", ""
     if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", ""):

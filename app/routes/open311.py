@@ -15,19 +15,21 @@ from typing import Any
 
 import anyio
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import TooManyRequestsException
+from litestar.params import FromPath
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.reports import open311 as o3
 from app import ratelimit
-from app.reports import workflow as rp
 from app.auth import PUBLIC
 from app.db import read_session, utcnow, write_session
 from app.errors import ERROR_RENDERERS
+from app.interfaces import Contribution
 from app.models.reports import Report, ReportEvent
 from app.models.territory import Commune
-from app.interfaces import Contribution
+from app.reports import open311 as o3
+from app.reports import workflow as rp
 
 MAX_RESULTS = 1000
 MAX_SPAN = timedelta(days=90)
@@ -112,7 +114,7 @@ def _discovery(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 @get("/open311/v2/{name:str}", opt=PUBLIC, sync_to_thread=True, name="open311_root", include_in_schema=True)
-def root(request: Request[Any, Any, Any], db: Session, name: str) -> Response[bytes]:
+def root(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> Response[bytes]:
     """``discovery``, ``services`` and ``requests`` (GET), as ``.json`` or ``.xml``."""
     fmt = _guess_fmt(name)
     try:
@@ -171,7 +173,7 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
 
 
 @get("/open311/v2/services/{name:str}", opt=PUBLIC, name="open311_service")
-async def service(name: str) -> Response[bytes]:
+async def service(name: FromPath[str]) -> Response[bytes]:
     fmt = _guess_fmt(name)
     try:
         code, fmt = _split(name)
@@ -183,7 +185,7 @@ async def service(name: str) -> Response[bytes]:
 
 
 @get("/open311/v2/requests/{name:str}", opt=PUBLIC, sync_to_thread=True, name="open311_request")
-def one_request(request: Request[Any, Any, Any], db: Session, name: str) -> Response[bytes]:
+def one_request(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> Response[bytes]:
     fmt = _guess_fmt(name)
     try:
         ident, fmt = _split(name)
@@ -197,7 +199,7 @@ def one_request(request: Request[Any, Any, Any], db: Session, name: str) -> Resp
 
 
 @get("/open311/v2/tokens/{name:str}", opt=PUBLIC, sync_to_thread=True, name="open311_token")
-def token(db: Session, name: str) -> Response[bytes]:
+def token(db: NamedDependency[Session], name: FromPath[str]) -> Response[bytes]:
     fmt = _guess_fmt(name)
     try:
         tok, fmt = _split(name)
@@ -216,7 +218,7 @@ def _attribute(form: Any, code: str) -> str | None:
 
 
 @post("/open311/v2/{name:str}", opt={**PUBLIC, "exclude_from_csrf": True}, name="open311_post")
-async def create_request(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
+async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
     """``POST requests.{json,xml}``: a report from a partner application, authenticated by ``api_key``."""
     fmt = _guess_fmt(name)
     settings = request.app.state.settings

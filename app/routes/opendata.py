@@ -6,7 +6,9 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import File, Redirect, Stream, Template
 from sqlalchemy import select
 from sqlmodel import Session
@@ -45,7 +47,7 @@ def _count(request: Request[Any, Any, Any], slug: str, fmt: str) -> None:
 
 
 @get("/data", opt=PUBLIC, sync_to_thread=True, name="opendata")
-def catalogue_page(request: Request[Any, Any, Any], db: Session) -> Template:
+def catalogue_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     settings = _settings(request)
     portal.ensure_snapshots(request.app.state.engine, settings.var_dir, settings.base_url)
     return page(request, "opendata/index.html", section="data", entries=portal.entries(db, settings.var_dir),
@@ -59,17 +61,17 @@ def _catalogue(request: Request[Any, Any, Any], db: Session, fmt: str) -> Respon
 
 
 @get("/data/catalog.jsonld", opt=PUBLIC, sync_to_thread=True, name="opendata_jsonld")
-def catalogue_jsonld(request: Request[Any, Any, Any], db: Session) -> Response[bytes]:
+def catalogue_jsonld(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     return _catalogue(request, db, "jsonld")
 
 
 @get("/data/catalog.ttl", opt=PUBLIC, sync_to_thread=True, name="opendata_ttl")
-def catalogue_ttl(request: Request[Any, Any, Any], db: Session) -> Response[bytes]:
+def catalogue_ttl(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     return _catalogue(request, db, "ttl")
 
 
 @get("/data/catalog.rdf", opt=PUBLIC, sync_to_thread=True, name="opendata_rdf")
-def catalogue_rdf(request: Request[Any, Any, Any], db: Session) -> Response[bytes]:
+def catalogue_rdf(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     return _catalogue(request, db, "rdf")
 
 
@@ -90,7 +92,7 @@ def _dataset_page(request: Request[Any, Any, Any], db: Session, slug: str, *, st
 
 
 @get("/data/{name:str}", opt=PUBLIC, sync_to_thread=True, name="opendata_dataset")
-def dataset(request: Request[Any, Any, Any], db: Session, name: str) -> Any:
+def dataset(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> Any:
     """``/data/{slug}``: the page; ``.csv``, ``.geojson``, ``.schema.json``: the snapshot files."""
     fmt = next((f for f in FILE_TYPES if name.endswith("." + f)), None)
     if fmt is None:
@@ -110,7 +112,7 @@ def dataset(request: Request[Any, Any, Any], db: Session, name: str) -> Any:
 
 
 @get("/data/{slug:str}/live", opt=PUBLIC, name="opendata_live")
-async def live_stream(request: Request[Any, Any, Any], slug: str) -> Stream:
+async def live_stream(request: Request[Any, Any, Any], slug: FromPath[str]) -> Stream:
     import anyio
 
     settings = _settings(request)
@@ -133,7 +135,7 @@ async def live_stream(request: Request[Any, Any, Any], slug: str) -> Stream:
 
 
 @post("/data/{slug:str}/issues", opt=PUBLIC, sync_to_thread=True, name="opendata_issue")
-def report_issue(request: Request[Any, Any, Any], db: Session, slug: str, data: Form) -> Any:
+def report_issue(request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str], data: Form) -> Any:
     settings = _settings(request)
     limit = ratelimit.Limit("opendata_issue_ip", 10, 3600)
     ratelimit.check(db, settings.secret_key, [(limit, request.client.host if request.client else "unknown")])
@@ -160,14 +162,14 @@ def _staff_page(request: Request[Any, Any, Any], db: Session, *, status_code: in
 
 
 @get("/staff/data", opt=STAFF, sync_to_thread=True, name="staff_opendata")
-def staff_page(request: Request[Any, Any, Any], db: Session) -> Template:
+def staff_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     notice = {"published": _("Publication mise à jour."), "uploaded": _("Jeu de données ajouté."),
               "answered": _("Réponse publiée.")}.get(request.query_params.get("done", ""), "")
     return _staff_page(request, db, notice=notice)
 
 
 @post("/staff/data/{slug:str}/publish", opt=STAFF, sync_to_thread=True, name="staff_opendata_publish")
-def publish(request: Request[Any, Any, Any], db: Session, slug: str, data: Form) -> Any:
+def publish(request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str], data: Form) -> Any:
     user = current_user(request)
     try:
         staff.set_published(db, _settings(request).var_dir, slug, data.get("published") == "1", user.id)  # type: ignore[union-attr]
@@ -179,7 +181,7 @@ def publish(request: Request[Any, Any, Any], db: Session, slug: str, data: Form)
 
 
 @post("/staff/data/upload", opt=STAFF, name="staff_opendata_upload")
-async def upload(request: Request[Any, Any, Any], db: Session) -> Any:
+async def upload(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Any:
     import anyio
 
     form = await request.form()
@@ -214,7 +216,7 @@ async def upload(request: Request[Any, Any, Any], db: Session) -> Any:
 
 
 @post("/staff/data/issues/{issue_id:int}/answer", opt=STAFF, sync_to_thread=True, name="staff_opendata_answer")
-def answer(request: Request[Any, Any, Any], db: Session, issue_id: int, data: Form) -> Any:
+def answer(request: Request[Any, Any, Any], db: NamedDependency[Session], issue_id: FromPath[int], data: Form) -> Any:
     user = current_user(request)
     try:
         staff.answer_issue(db, issue_id, str(data.get("answer", "")), user.id)  # type: ignore[union-attr]

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, FromQuery
 from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
 from sqlmodel import Session, select
 
@@ -15,13 +17,12 @@ from app import domains_ops, events, ngsi_temporal
 from app.auth import PUBLIC, STAFF
 from app.db import utcnow
 from app.i18n import gettext as _
+from app.interfaces import Contribution, Link
 from app.lighting.control import territory_position
 from app.models.territory import Territory
 from app.ops import centre, history
 from app.sensors import ngsi_ld
 from app.templating import page
-from app.interfaces import Contribution, Link
-
 
 RETRY_MS = 2000
 
@@ -40,7 +41,7 @@ def _after(request: Request[Any, Any, Any]) -> int | None:
 
 
 @get("/staff/ops/stream", opt=STAFF, name="ops_stream")
-async def ops_stream(request: Request[Any, Any, Any], layers: str | None = None) -> ServerSentEvent:
+async def ops_stream(request: Request[Any, Any, Any], layers: FromQuery[str | None] = None) -> ServerSentEvent:
     """Server-Sent Events: one event per change (id = the outbox id, data = layer, feature id, kind, payload).
 
     ``Last-Event-ID`` (or ``?since=``) resumes after that id without loss; ``?layers=a,b`` filters.
@@ -75,26 +76,26 @@ def _history(db: Session, id: str, range: str) -> list[history.Series]:  # noqa:
 
 
 @get("/staff/ops/history.json", opt=STAFF, sync_to_thread=True, name="ops_history_json")
-def ops_history_json(db: Session, id: str, range: str = "week") -> dict[str, Any]:  # noqa: A002
+def ops_history_json(db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week") -> dict[str, Any]:  # noqa: A002
     """The measures of one entity (NGSI-LD URN) over a day, week, month or year, for charts."""
     return history.as_json(id, range, _history(db, id, range))
 
 
 @get("/staff/ops/history.csv", opt=STAFF, sync_to_thread=True, name="ops_history_csv")
-def ops_history_csv(db: Session, id: str, range: str = "week") -> Response[str]:  # noqa: A002
+def ops_history_csv(db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week") -> Response[str]:  # noqa: A002
     name = id.rsplit(":", 1)[-1].replace('"', "")
     return Response(history.as_csv(_history(db, id, range)), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{name}-{range}.csv"'})
 
 
 @get("/staff/ops/history.svg", opt=STAFF, sync_to_thread=True, name="ops_history_svg")
-def ops_history_svg(db: Session, id: str, range: str = "week") -> Response[str]:  # noqa: A002
+def ops_history_svg(db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week") -> Response[str]:  # noqa: A002
     return Response(history.as_svg(_history(db, id, range), territory_position(db).tz),
                     media_type="image/svg+xml")
 
 
 @get("/ngsi-ld/v1/temporal/entities/{entity_id:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_temporal")
-def ngsi_temporal_entity(request: Request[Any, Any, Any], db: Session, entity_id: str) -> Response[bytes]:
+def ngsi_temporal_entity(request: Request[Any, Any, Any], db: NamedDependency[Session], entity_id: FromPath[str]) -> Response[bytes]:
     """NGSI-LD temporal representation of an entity, from the one time-series store."""
     try:
         body = ngsi_temporal.temporal_entity(db, entity_id, request.query_params, utcnow())
@@ -111,7 +112,7 @@ def _layers_meta() -> list[dict[str, Any]]:
 
 
 @get("/staff/ops", opt=STAFF, sync_to_thread=True, name="ops_centre")
-def ops_centre(request: Request[Any, Any, Any], db: Session, open: str | None = None) -> Template:  # noqa: A002
+def ops_centre(request: Request[Any, Any, Any], db: NamedDependency[Session], open: FromQuery[str | None] = None) -> Template:  # noqa: A002
     """The operations centre: the full-screen live map, KPI tiles, the event feed and the side panel."""
     settings = request.app.state.settings
     territory = db.exec(select(Territory)).first()
@@ -121,7 +122,7 @@ def ops_centre(request: Request[Any, Any, Any], db: Session, open: str | None = 
 
 
 @get("/staff/ops/layers/{file:str}", opt=STAFF, sync_to_thread=True, name="ops_layer")
-def ops_layer(db: Session, file: str) -> Response[bytes]:
+def ops_layer(db: NamedDependency[Session], file: FromPath[str]) -> Response[bytes]:
     """One layer as a GeoJSON FeatureCollection (``/staff/ops/layers/lights.geojson``)."""
     name = file.removesuffix(".geojson")
     try:
@@ -141,13 +142,13 @@ def ops_layers() -> dict[str, Any]:
 
 
 @get("/staff/ops/kpis.json", opt=STAFF, sync_to_thread=True, name="ops_kpis")
-def ops_kpis(db: Session) -> dict[str, Any]:
+def ops_kpis(db: NamedDependency[Session]) -> dict[str, Any]:
     """Every KPI per commune, keyed by INSEE code."""
     return centre.kpis(domains_ops.kpis(), db, utcnow())
 
 
 @get("/staff/ops/panel/{layer:str}/{feature_id:str}", opt=STAFF, sync_to_thread=True, name="ops_panel")
-def ops_panel(request: Request[Any, Any, Any], db: Session, layer: str, feature_id: str) -> Template:
+def ops_panel(request: Request[Any, Any, Any], db: NamedDependency[Session], layer: FromPath[str], feature_id: FromPath[str]) -> Template:
     """The side panel of one object: state, facts, history chart, actions (an HTML fragment)."""
     now = utcnow()
     if layer == "communes":

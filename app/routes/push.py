@@ -17,6 +17,8 @@ from typing import Any
 
 import anyio
 from litestar import Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, RawBody
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlmodel import Session
@@ -27,9 +29,9 @@ from app.numbers import parse_int
 from app.auth import SIGNED_IN, current_user
 from app.forms import Form
 from app.i18n import gettext as _
+from app.interfaces import Contribution
 from app.models.push import PushSubscription
 from app.templating import page
-from app.interfaces import Contribution
 
 MAX_JSON_BYTES = 16 * 1024
 
@@ -59,7 +61,7 @@ def _allow_loopback(request: Request[Any, Any, Any]) -> bool:
 
 
 @post("/push/subscriptions", opt=SIGNED_IN, sync_to_thread=True, name="push_subscribe", status_code=201)
-def subscribe(request: Request[Any, Any, Any], db: Session, body: bytes) -> Response[Any]:
+def subscribe(request: Request[Any, Any, Any], db: NamedDependency[Session], body: RawBody) -> Response[Any]:
     user = current_user(request)
     try:
         data = _read_json(body)
@@ -90,7 +92,7 @@ def _remove_and_commit(db: Session, user_id: int, endpoint: str | None, subscrip
 
 
 @delete("/push/subscriptions", opt=SIGNED_IN, name="push_unsubscribe", status_code=200)
-async def unsubscribe(request: Request[Any, Any, Any], db: Session) -> Response[Any]:
+async def unsubscribe(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[Any]:
     try:
         endpoint = _endpoint_from(_read_json(await request.body()))
     except ValueError as exc:
@@ -104,7 +106,7 @@ async def unsubscribe(request: Request[Any, Any, Any], db: Session) -> Response[
 
 
 @post("/push/subscriptions/delete", opt=SIGNED_IN, name="push_unsubscribe_post")
-async def unsubscribe_post(request: Request[Any, Any, Any], db: Session) -> Response[Any]:
+async def unsubscribe_post(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[Any]:
     """The same as DELETE, for forms (no JavaScript: answers with a redirect) and for JSON clients."""
     user_id = current_user(request).id  # type: ignore[union-attr]
     is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
@@ -151,8 +153,8 @@ def _settings_page(request: Request[Any, Any, Any], db: Session, *, status_code:
 
 
 @get("/me/push", opt=SIGNED_IN, sync_to_thread=True, name="push_settings")
-def push_settings(request: Request[Any, Any, Any], db: Session, saved: str | None = None,
-                  removed: str | None = None) -> Template:
+def push_settings(request: Request[Any, Any, Any], db: NamedDependency[Session], saved: FromQuery[str | None] = None,
+                  removed: FromQuery[str | None] = None) -> Template:
     notice = ""
     if saved:
         notice = _("Vos choix sont enregistrés pour votre compte et tous vos appareils.")
@@ -162,7 +164,7 @@ def push_settings(request: Request[Any, Any, Any], db: Session, saved: str | Non
 
 
 @post("/me/push", opt=SIGNED_IN, sync_to_thread=True, name="push_settings_save")
-def push_settings_save(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def push_settings_save(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     topics = getlist(data, "topics")
     communes = getlist(data, "communes")
     email_mode = str(data.get("email_mode") or "off")

@@ -15,6 +15,9 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.response import File, Redirect, Stream, Template
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.plugins.htmx import ClientRedirect, HTMXDetails
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
@@ -61,9 +64,12 @@ def _tiles(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 def _needs_full_load(request: Request[Any, Any, Any]) -> Response[bytes] | None:
     """Pages with a map and page script load in full: a boosted (htmx) navigation would not run their scripts."""
-    if request.headers.get("hx-boosted") == "true" and request.headers.get("hx-target") is None:
+    htmx = HTMXDetails(request)
+    if htmx.boosted and htmx.target is None:
         url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return Response(b"", headers={"HX-Redirect": url, "Vary": "HX-Request"})
+        redirect = ClientRedirect(redirect_to=url)
+        redirect.headers["Vary"] = "HX-Request"
+        return redirect
     return None
 
 
@@ -115,7 +121,7 @@ def _form_page(request: Request[Any, Any, Any], db: Session, *, form: dict[str, 
 
 
 @get("/reports/new", opt=SIGNED_IN, sync_to_thread=True, name="reports_new")
-def new_form(request: Request[Any, Any, Any], db: Session, category: str | None = None) -> Template | Response[bytes]:
+def new_form(request: Request[Any, Any, Any], db: NamedDependency[Session], category: FromQuery[str | None] = None) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     form: dict[str, Any] = {"idempotency_key": str(uuid.uuid4())}
@@ -194,8 +200,8 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/reports/nearby", opt=SIGNED_IN, sync_to_thread=True, name="reports_nearby")
-def nearby_fragment(request: Request[Any, Any, Any], db: Session, lat: float | None = None,
-                    lon: float | None = None, category: str | None = None) -> Template:
+def nearby_fragment(request: Request[Any, Any, Any], db: NamedDependency[Session], lat: FromQuery[float | None] = None,
+                    lon: FromQuery[float | None] = None, category: FromQuery[str | None] = None) -> Template:
     """Open reports of any kind near a place, the given kind first (a fragment for the form).
 
     Signed-in residents only, a limited number of times, and answered from
@@ -255,17 +261,17 @@ def _page_no(value: str | None) -> int:
 
 
 @get("/reports", opt=PUBLIC, sync_to_thread=True, name="reports_list")
-def list_reports(request: Request[Any, Any, Any], db: Session) -> Template | Response[bytes]:
+def list_reports(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     filters = rp.Filters.parse(request.query_params, staff=False)
     ctx = _list_context(db, filters, staff=False, page_no=_page_no(request.query_params.get("page")))
-    template = "reports/_results.html" if request.headers.get("hx-target") == "results" else "reports/list.html"
+    template = "reports/_results.html" if HTMXDetails(request).target == "results" else "reports/list.html"
     return page(request, template, section="reports", **ctx, **_tiles(request), headers={"Vary": "HX-Request"})
 
 
 @get("/reports/mine", opt=SIGNED_IN, sync_to_thread=True, name="reports_mine")
-def mine(request: Request[Any, Any, Any], db: Session) -> Template | Response[bytes]:
+def mine(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     user = _user(request)
@@ -284,7 +290,7 @@ def mine(request: Request[Any, Any, Any], db: Session) -> Template | Response[by
 
 
 @get("/reports/{report_id:int}", opt=PUBLIC, sync_to_thread=True, name="reports_detail")
-def detail(request: Request[Any, Any, Any], db: Session, report_id: int) -> Template | Response[bytes]:
+def detail(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int]) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     user = _user(request)
@@ -316,7 +322,7 @@ def _back(report_id: int, data: dict[str, str]) -> str:
 
 
 @post("/reports/{report_id:int}/follow", opt=SIGNED_IN, sync_to_thread=True, name="reports_follow")
-def follow(request: Request[Any, Any, Any], db: Session, report_id: int, data: Form) -> Redirect:
+def follow(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect:
     user = _user(request)
     report = _get_report(db, report_id)
     if not _visible(report, user):
@@ -327,7 +333,7 @@ def follow(request: Request[Any, Any, Any], db: Session, report_id: int, data: F
 
 
 @post("/reports/{report_id:int}/thank", opt=SIGNED_IN, sync_to_thread=True, name="reports_thank")
-def thank(request: Request[Any, Any, Any], db: Session, report_id: int, data: Form) -> Redirect:
+def thank(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect:
     user = _user(request)
     report = _get_report(db, report_id)
     if not _visible(report, user):
@@ -338,7 +344,7 @@ def thank(request: Request[Any, Any, Any], db: Session, report_id: int, data: Fo
 
 
 @post("/reports/{report_id:int}/reopen", opt=SIGNED_IN, sync_to_thread=True, name="reports_reopen")
-def reopen(request: Request[Any, Any, Any], db: Session, report_id: int, data: Form) -> Redirect | Template:
+def reopen(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect | Template:
     user = _user(request)
     report = _get_report(db, report_id)
     if report.reporter_id != user.id:  # type: ignore[union-attr]
@@ -354,7 +360,7 @@ def reopen(request: Request[Any, Any, Any], db: Session, report_id: int, data: F
 
 
 @get("/reports/photos/{name:str}", opt=PUBLIC, sync_to_thread=True, name="reports_photo")
-def photo(request: Request[Any, Any, Any], db: Session, name: str) -> File:
+def photo(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> File:
     row = db.scalars(select(ReportPhoto).where(or_(ReportPhoto.display_name == name,
                                                    ReportPhoto.thumb_name == name))).first()
     report = db.get(Report, row.report_id) if row else None
@@ -402,14 +408,14 @@ def _board(request: Request[Any, Any, Any], db: Session, params: Any, *, selecte
 
 
 @get("/staff/reports", opt=STAFF, sync_to_thread=True, name="staff_reports")
-def staff_board(request: Request[Any, Any, Any], db: Session) -> Template | Response[bytes]:
+def staff_board(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     return _board(request, db, request.query_params)
 
 
 @get("/staff/reports.csv", opt=STAFF, sync_to_thread=True, name="staff_reports_csv")
-def staff_csv(request: Request[Any, Any, Any], db: Session) -> Stream:
+def staff_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Stream:
     filters = rp.Filters.parse(request.query_params, staff=True)
     stamp = utcnow().astimezone(PARIS).strftime("%Y%m%d-%H%M")
     return Stream(rp.export_csv(db.get_bind(), filters), media_type="text/csv; charset=utf-8",  # type: ignore[arg-type]
@@ -418,7 +424,7 @@ def staff_csv(request: Request[Any, Any, Any], db: Session) -> Stream:
 
 
 @get("/staff/reports/stats", opt=STAFF, sync_to_thread=True, name="staff_reports_stats")
-def staff_stats(request: Request[Any, Any, Any], db: Session, months: int = 12) -> Template:
+def staff_stats(request: Request[Any, Any, Any], db: NamedDependency[Session], months: FromQuery[int] = 12) -> Template:
     months = max(1, min(120, months))
     stats = rp.stats(db, since=utcnow() - timedelta(days=31 * months))
     return page(request, "reports/staff_stats.html", section="staff", stats=stats, months=months,
@@ -507,7 +513,7 @@ def _staff_page(request: Request[Any, Any, Any], db: Session, report: Report, *,
 
 
 @get("/staff/reports/{report_id:int}", opt=STAFF, sync_to_thread=True, name="staff_report")
-def staff_detail(request: Request[Any, Any, Any], db: Session, report_id: int) -> Template | Response[bytes]:
+def staff_detail(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int]) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     return _staff_page(request, db, _get_report(db, report_id))
@@ -524,7 +530,7 @@ class StatusForm(BaseModel):
 
 
 @post("/staff/reports/{report_id:int}/status", opt=STAFF, name="staff_report_status")
-async def staff_status(request: Request[Any, Any, Any], report_id: int) -> Redirect | Template:
+async def staff_status(request: Request[Any, Any, Any], report_id: FromPath[int]) -> Redirect | Template:
     form = await request.form()
     user = _user(request)
     settings = request.app.state.settings
@@ -576,20 +582,20 @@ def _staff_change(request: Request[Any, Any, Any], db: Session, report_id: int, 
 
 
 @post("/staff/reports/{report_id:int}/note", opt=STAFF, sync_to_thread=True, name="staff_report_note")
-def staff_note(request: Request[Any, Any, Any], db: Session, report_id: int, data: Form) -> Redirect | Template:
+def staff_note(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect | Template:
     uid = _user(request).id  # type: ignore[union-attr]
     return _staff_change(request, db, report_id, lambda r: rp.add_note(db, r, actor_id=uid, text=data.get("note", "")))
 
 
 @post("/staff/reports/{report_id:int}/category", opt=STAFF, sync_to_thread=True, name="staff_report_category")
-def staff_category(request: Request[Any, Any, Any], db: Session, report_id: int, data: Form) -> Redirect | Template:
+def staff_category(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect | Template:
     uid = _user(request).id  # type: ignore[union-attr]
     return _staff_change(request, db, report_id,
                          lambda r: rp.recategorise(db, r, data.get("category", ""), actor_id=uid))
 
 
 @post("/staff/reports/{report_id:int}/move", opt=STAFF, sync_to_thread=True, name="staff_report_move")
-def staff_move(request: Request[Any, Any, Any], db: Session, report_id: int, data: Form) -> Redirect | Template:
+def staff_move(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect | Template:
     uid = _user(request).id  # type: ignore[union-attr]
 
     def run(report: Report) -> None:
@@ -607,7 +613,7 @@ def staff_move(request: Request[Any, Any, Any], db: Session, report_id: int, dat
 # --- staff lists: reject reasons, response templates, Open311 keys ------------------------------------
 
 @get("/staff/reports/settings", opt=STAFF, sync_to_thread=True, name="staff_reports_settings")
-def staff_settings(request: Request[Any, Any, Any], db: Session) -> Template:
+def staff_settings(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     return page(request, "reports/staff_settings.html", section="staff",
                 reasons=rp.reject_reasons(db, active_only=False),
                 templates=list(db.scalars(select(ResponseTemplate).order_by(ResponseTemplate.title))), errors={})
@@ -621,7 +627,7 @@ def _settings_error(request: Request[Any, Any, Any], db: Session, errors: dict[s
 
 
 @post("/staff/reports/reasons", opt=STAFF, sync_to_thread=True, name="staff_reports_reason_add")
-def reason_add(request: Request[Any, Any, Any], db: Session, data: Form) -> Redirect | Template:
+def reason_add(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Redirect | Template:
     label = data.get("label", "").strip()
     if not 3 <= len(label) <= 200:
         return _settings_error(request, db, {"label": _("Le motif doit faire entre 3 et 200 caractères.")})
@@ -633,7 +639,7 @@ def reason_add(request: Request[Any, Any, Any], db: Session, data: Form) -> Redi
 
 
 @post("/staff/reports/reasons/{item_id:int}/toggle", opt=STAFF, sync_to_thread=True, name="staff_reports_reason_toggle")
-def reason_toggle(db: Session, item_id: int) -> Redirect:
+def reason_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Redirect:
     row = db.get(RejectReason, item_id)
     if row is None:
         raise NotFoundException("Ce motif n’existe pas.")
@@ -643,7 +649,7 @@ def reason_toggle(db: Session, item_id: int) -> Redirect:
 
 
 @post("/staff/reports/templates", opt=STAFF, sync_to_thread=True, name="staff_reports_template_add")
-def template_add(request: Request[Any, Any, Any], db: Session, data: Form) -> Redirect | Template:
+def template_add(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Redirect | Template:
     title, body = data.get("title", "").strip(), data.get("body", "").strip()
     if not 2 <= len(title) <= 120 or not 2 <= len(body) <= 2000:
         return _settings_error(request, db, {"template": _("Donnez un titre (120 caractères au plus) et un texte "
@@ -655,7 +661,7 @@ def template_add(request: Request[Any, Any, Any], db: Session, data: Form) -> Re
 
 @post("/staff/reports/templates/{item_id:int}/toggle", opt=STAFF, sync_to_thread=True,
       name="staff_reports_template_toggle")
-def template_toggle(db: Session, item_id: int) -> Redirect:
+def template_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Redirect:
     row = db.get(ResponseTemplate, item_id)
     if row is None:
         raise NotFoundException("Cette réponse type n’existe pas.")
@@ -665,13 +671,13 @@ def template_toggle(db: Session, item_id: int) -> Redirect:
 
 
 @get("/staff/reports/api-keys", opt=STAFF, sync_to_thread=True, name="staff_reports_keys")
-def api_keys(request: Request[Any, Any, Any], db: Session) -> Template:
+def api_keys(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     keys = list(db.scalars(select(ReportApiKey).order_by(ReportApiKey.created_at.desc())))  # type: ignore[attr-defined]
     return page(request, "reports/staff_keys.html", section="staff", keys=keys, new_key=None, errors={})
 
 
 @post("/staff/reports/api-keys", opt=STAFF, sync_to_thread=True, name="staff_reports_key_add")
-def api_key_add(request: Request[Any, Any, Any], db: Session, data: Form) -> Template:
+def api_key_add(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template:
     name = data.get("name", "").strip()
     errors = {}
     new_key = None
@@ -687,7 +693,7 @@ def api_key_add(request: Request[Any, Any, Any], db: Session, data: Form) -> Tem
 
 
 @post("/staff/reports/api-keys/{key_id:int}/revoke", opt=STAFF, sync_to_thread=True, name="staff_reports_key_revoke")
-def api_key_revoke(db: Session, key_id: int) -> Redirect:
+def api_key_revoke(db: NamedDependency[Session], key_id: FromPath[int]) -> Redirect:
     row = db.get(ReportApiKey, key_id)
     if row is None:
         raise NotFoundException("Cette clé n’existe pas.")

@@ -8,21 +8,23 @@ import json
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
+from litestar.plugins.htmx import HTMXDetails
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.sensors import ngsi_ld
-from app.sensors import measures as sensors
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow
 from app.forms import Form, parse_form
-from app.models.sensors import WasteWaitWatch
-from app.templating import page
 from app.interfaces import Contribution, Panel
+from app.models.sensors import WasteWaitWatch
+from app.sensors import measures as sensors
+from app.sensors import ngsi_ld
+from app.templating import page
 
 BUSY_MIN = 10.0
 
@@ -93,20 +95,20 @@ def _waste_page(request: Request[Any, Any, Any], db: Session, *, status_code: in
             WasteWaitWatch.user_id == user.id, WasteWaitWatch.sensor_id == panel.sensor.id,
             WasteWaitWatch.until > now, WasteWaitWatch.notified_at.is_(None))).first()  # type: ignore[union-attr]
     headers = {"vary": "HX-Request", "cache-control": "no-cache"}
-    template = "sensors/_waste_live.html" if request.headers.get("hx-request") == "true" \
-        and request.headers.get("hx-target") == "waste-live" else "sensors/waste_centre.html"
+    htmx = HTMXDetails(request)
+    template = "sensors/_waste_live.html" if htmx and htmx.target == "waste-live" else "sensors/waste_centre.html"
     return page(request, template, section="home", status_code=status_code, waste=panel, wait=_wait_label(panel),
                 watch=watch, errors=errors or {}, watched=watched, headers=headers, now=now)
 
 
 @get("/waste-centre", opt=PUBLIC, sync_to_thread=True, name="waste_centre")
-def waste_centre(request: Request[Any, Any, Any], db: Session,
+def waste_centre(request: Request[Any, Any, Any], db: NamedDependency[Session],
                  watched: str | None = Parameter(default=None, max_length=1)) -> Template:
     return _waste_page(request, db, watched=bool(watched))
 
 
 @post("/waste-centre/watch", opt=SIGNED_IN, sync_to_thread=True, name="waste_centre_watch")
-def waste_centre_watch(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def waste_centre_watch(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     form, errors = parse_form(WatchForm, data)
     panel = sensors.waste_panel(db, utcnow())
     if panel is None:
@@ -129,7 +131,7 @@ def waste_centre_watch(request: Request[Any, Any, Any], db: Session, data: Form)
 
 
 @get("/traffic", opt=PUBLIC, sync_to_thread=True, name="traffic")
-def traffic(request: Request[Any, Any, Any], db: Session) -> Template:
+def traffic(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     return page(request, "sensors/traffic.html", section="home", crossings=_crossings(db), air=_air(db),
                 traffic_labels=TRAFFIC_LABELS, aqi_labels=AQI_LABELS,
                 headers={"cache-control": "no-cache"})
@@ -163,7 +165,7 @@ def _ngsi_error(error: ngsi_ld.NgsiError) -> Response[bytes]:
 
 
 @get("/ngsi-ld/v1/entities", opt=PUBLIC, sync_to_thread=True, name="ngsi_entities")
-def ngsi_entities(request: Request[Any, Any, Any], db: Session) -> Response[bytes]:
+def ngsi_entities(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     params = request.query_params
     try:
         try:
@@ -182,7 +184,7 @@ def ngsi_entities(request: Request[Any, Any, Any], db: Session) -> Response[byte
 
 
 @get("/ngsi-ld/v1/entities/{entity_id:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_entity")
-def ngsi_entity(request: Request[Any, Any, Any], db: Session, entity_id: str) -> Response[bytes]:
+def ngsi_entity(request: Request[Any, Any, Any], db: NamedDependency[Session], entity_id: FromPath[str]) -> Response[bytes]:
     params = request.query_params
     try:
         entity = ngsi_ld.get_entity(db, entity_id, params.get("attrs"),

@@ -7,19 +7,20 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlmodel import Session
 
 from app import images, moderation
-from app.sharing import loans as logic
-from app.sharing import moderation as moderating
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow
 from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
+from app.interfaces import Contribution, Link
 from app.models.sharing import (
     CategoryWatch,
     ItemReport,
@@ -30,8 +31,9 @@ from app.models.sharing import (
     WantedRequest,
 )
 from app.models.territory import Commune
+from app.sharing import loans as logic
+from app.sharing import moderation as moderating
 from app.templating import page
-from app.interfaces import Contribution, Link
 
 PHOTO_CACHE = "public, max-age=31536000, immutable"
 MAX_PHOTOS = 4
@@ -116,7 +118,7 @@ class WantedForm(BaseModel):
 # --- photos ----------------------------------------------------------------------------------
 
 @get("/sharing/photos/{name:str}", opt=PUBLIC, sync_to_thread=True, name="sharing_photo", include_in_schema=False)
-def photo(request: Request[Any, Any, Any], name: str) -> File:
+def photo(request: Request[Any, Any, Any], name: FromPath[str]) -> File:
     try:
         path = images.open_path(name, request.app.state.settings.resolved_media_dir)
     except (images.InvalidPhotoName, FileNotFoundError):
@@ -137,8 +139,8 @@ def _thumbs(db: Session, items: list[SharedItem]) -> dict[int, str]:
 
 
 @get("/sharing", opt=PUBLIC, sync_to_thread=True, name="sharing_index")
-def index(request: Request[Any, Any, Any], db: Session, q: str = "", category: str = "", commune: str = "",
-          kind: str = "") -> Template:
+def index(request: Request[Any, Any, Any], db: NamedDependency[Session], q: FromQuery[str] = "", category: FromQuery[str] = "", commune: FromQuery[str] = "",
+          kind: FromQuery[str] = "") -> Template:
     now = utcnow()
     items = logic.search(db, q=q.strip(), category=category, commune=commune, kind=kind, now=now)
     wanted = db.scalars(select(WantedRequest).where(WantedRequest.status == "open", WantedRequest.expires_at > now)
@@ -153,13 +155,13 @@ def index(request: Request[Any, Any, Any], db: Session, q: str = "", category: s
 # --- ads ---------------------------------------------------------------------------------------
 
 @get("/sharing/new", opt=SIGNED_IN, sync_to_thread=True, name="sharing_new")
-def new_item(request: Request[Any, Any, Any], db: Session, kind: str = "lend") -> Template:
+def new_item(request: Request[Any, Any, Any], db: NamedDependency[Session], kind: FromQuery[str] = "lend") -> Template:
     return page(request, "sharing/item_form.html", section="sharing", form={"kind": kind, "max_days": 7},
                 errors={}, communes=_communes(db), categories=logic.CATEGORIES, conditions=logic.CONDITIONS)
 
 
 @post("/sharing/items", opt=SIGNED_IN, sync_to_thread=True, name="sharing_create")
-def create_item(request: Request[Any, Any, Any], db: Session, data: Multipart) -> Template | Redirect:
+def create_item(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart) -> Template | Redirect:
     user = _user(request)
     text = _text(data)
     form, errors = parse_form(ItemForm, text)
@@ -230,8 +232,8 @@ def _item_page(request: Request[Any, Any, Any], db: Session, item: SharedItem, *
 
 
 @get("/sharing/items/{item_id:int}", opt=PUBLIC, sync_to_thread=True, name="sharing_item")
-def item_page(request: Request[Any, Any, Any], db: Session, item_id: int, published: str = "",
-              reported: str = "") -> Template:
+def item_page(request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int], published: FromQuery[str] = "",
+              reported: FromQuery[str] = "") -> Template:
     item = _item_or_404(db, item_id, current_user(request))
     notice = _("Annonce publiée pour 30 jours.") if published else (
         _("Merci, l'équipe va examiner cette annonce.") if reported else "")
@@ -239,7 +241,7 @@ def item_page(request: Request[Any, Any, Any], db: Session, item_id: int, publis
 
 
 @get("/sharing/items/{item_id:int}/edit", opt=SIGNED_IN, sync_to_thread=True, name="sharing_edit")
-def edit_item(request: Request[Any, Any, Any], db: Session, item_id: int) -> Template:
+def edit_item(request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]) -> Template:
     item = _item_or_404(db, item_id, _user(request))
     if item.owner_id != _user(request).id:
         raise NotFoundException()
@@ -263,7 +265,7 @@ def _save_edit(request: Request[Any, Any, Any], db: Session, item: SharedItem, d
 
 
 @post("/sharing/items/{item_id:int}/{action:str}", opt=SIGNED_IN, sync_to_thread=True, name="sharing_item_action")
-def item_action(request: Request[Any, Any, Any], db: Session, item_id: int, action: str, data: Form) -> Template | Redirect:
+def item_action(request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int], action: FromPath[str], data: Form) -> Template | Redirect:
     """Owner actions (pause, resume, renew, remove), and others' actions (request, reserve, report)."""
     user = _user(request)
     item = _item_or_404(db, item_id, user)
@@ -338,13 +340,13 @@ def _loan_page(request: Request[Any, Any, Any], db: Session, loan: Loan, item: S
 
 
 @get("/sharing/loans/{loan_id:int}", opt=SIGNED_IN, sync_to_thread=True, name="sharing_loan")
-def loan_page(request: Request[Any, Any, Any], db: Session, loan_id: int) -> Template:
+def loan_page(request: Request[Any, Any, Any], db: NamedDependency[Session], loan_id: FromPath[int]) -> Template:
     loan, item = _loan_for(db, loan_id, _user(request))
     return _loan_page(request, db, loan, item, errors={})
 
 
 @post("/sharing/loans/{loan_id:int}/{action:str}", opt=SIGNED_IN, sync_to_thread=True, name="sharing_loan_action")
-def loan_action(request: Request[Any, Any, Any], db: Session, loan_id: int, action: str, data: Form) -> Template | Redirect:
+def loan_action(request: Request[Any, Any, Any], db: NamedDependency[Session], loan_id: FromPath[int], action: FromPath[str], data: Form) -> Template | Redirect:
     user = _user(request)
     loan, item = _loan_for(db, loan_id, user)
     try:
@@ -371,7 +373,7 @@ def loan_action(request: Request[Any, Any, Any], db: Session, loan_id: int, acti
 # --- mine, watches, wanted -----------------------------------------------------------------------
 
 @get("/sharing/mine", opt=SIGNED_IN, sync_to_thread=True, name="sharing_mine")
-def mine(request: Request[Any, Any, Any], db: Session, saved: str = "") -> Template:
+def mine(request: Request[Any, Any, Any], db: NamedDependency[Session], saved: FromQuery[str] = "") -> Template:
     user = _user(request)
     now = utcnow()
     items = db.scalars(select(SharedItem).where(SharedItem.owner_id == user.id, SharedItem.status != "removed")
@@ -392,7 +394,7 @@ def mine(request: Request[Any, Any, Any], db: Session, saved: str = "") -> Templ
 
 
 @post("/sharing/watches", opt=SIGNED_IN, sync_to_thread=True, name="sharing_watches")
-def save_watches(request: Request[Any, Any, Any], db: Session, data: Form) -> Redirect:
+def save_watches(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Redirect:
     chosen = data.get("category", [])
     chosen = chosen if isinstance(chosen, list) else [chosen]
     logic.set_watches(db, _user(request).id, [str(c) for c in chosen])
@@ -401,13 +403,13 @@ def save_watches(request: Request[Any, Any, Any], db: Session, data: Form) -> Re
 
 
 @get("/sharing/wanted/new", opt=SIGNED_IN, sync_to_thread=True, name="sharing_wanted_new")
-def wanted_form(request: Request[Any, Any, Any], db: Session) -> Template:
+def wanted_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     return page(request, "sharing/wanted_form.html", section="sharing", form={}, errors={},
                 communes=_communes(db), categories=logic.CATEGORIES)
 
 
 @post("/sharing/wanted", opt=SIGNED_IN, sync_to_thread=True, name="sharing_wanted_create")
-def create_wanted(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def create_wanted(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     user = _user(request)
     form, errors = parse_form(WantedForm, data)
     if form is not None and db.get(Commune, form.commune_insee) is None:
@@ -422,7 +424,7 @@ def create_wanted(request: Request[Any, Any, Any], db: Session, data: Form) -> T
 
 
 @get("/sharing/wanted/{wanted_id:int}", opt=PUBLIC, sync_to_thread=True, name="sharing_wanted")
-def wanted_page(request: Request[Any, Any, Any], db: Session, wanted_id: int) -> Template:
+def wanted_page(request: Request[Any, Any, Any], db: NamedDependency[Session], wanted_id: FromPath[int]) -> Template:
     wanted = db.get(WantedRequest, wanted_id)
     if wanted is None:
         raise NotFoundException()
@@ -435,7 +437,7 @@ def wanted_page(request: Request[Any, Any, Any], db: Session, wanted_id: int) ->
 
 
 @post("/sharing/wanted/{wanted_id:int}/close", opt=SIGNED_IN, sync_to_thread=True, name="sharing_wanted_close")
-def close_wanted(request: Request[Any, Any, Any], db: Session, wanted_id: int) -> Redirect:
+def close_wanted(request: Request[Any, Any, Any], db: NamedDependency[Session], wanted_id: FromPath[int]) -> Redirect:
     wanted = db.get(WantedRequest, wanted_id)
     if wanted is None or wanted.user_id != _user(request).id:
         raise NotFoundException()
@@ -448,7 +450,7 @@ def close_wanted(request: Request[Any, Any, Any], db: Session, wanted_id: int) -
 # --- staff ---------------------------------------------------------------------------------------
 
 @get("/sharing/reports", opt=STAFF, sync_to_thread=True, name="sharing_reports")
-def reports(request: Request[Any, Any, Any], db: Session) -> Template:
+def reports(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     return _reports_page(request, db)
 
 
@@ -461,7 +463,7 @@ def _reports_page(request: Request[Any, Any, Any], db: Session, *, errors: dict[
 
 
 @post("/sharing/reports/{report_id:int}/{decision:str}", opt=STAFF, sync_to_thread=True, name="sharing_moderate")
-def moderate(request: Request[Any, Any, Any], db: Session, report_id: int, decision: str,
+def moderate(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], decision: FromPath[str],
              data: Form) -> Redirect | Template:
     """``hide`` (with a reason; the owner is told, staff can restore it) or ``dismiss`` a reported ad."""
     report = db.get(ItemReport, report_id)
@@ -481,7 +483,7 @@ def moderate(request: Request[Any, Any, Any], db: Session, report_id: int, decis
 
 
 @post("/sharing/items/{item_id:int}/restore", opt=STAFF, sync_to_thread=True, name="sharing_restore")
-def restore(request: Request[Any, Any, Any], db: Session, item_id: int) -> Redirect:
+def restore(request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]) -> Redirect:
     item = db.get(SharedItem, item_id)
     if item is None:
         raise NotFoundException()

@@ -8,18 +8,20 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app import images
-from app.shops import orders as logic
 from app.auth import MERCHANT, PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow
 from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
+from app.interfaces import Contribution, Link, Panel
 from app.models.accounts import User
 from app.models.shops import (
     OPEN_ORDER_STATES,
@@ -32,8 +34,8 @@ from app.models.shops import (
     ShopPhoto,
 )
 from app.models.territory import Commune
+from app.shops import orders as logic
 from app.templating import page
-from app.interfaces import Contribution, Link, Panel
 
 PHOTO_CACHE = "public, max-age=31536000, immutable"
 MAX_SHOP_PHOTOS = 6
@@ -158,7 +160,7 @@ class QuickEditForm(BaseModel):
 # --- photos -------------------------------------------------------------------------------------
 
 @get("/shops/photos/{name:str}", opt=PUBLIC, sync_to_thread=True, name="shops_photo", include_in_schema=False)
-def photo(request: Request[Any, Any, Any], name: str) -> File:
+def photo(request: Request[Any, Any, Any], name: FromPath[str]) -> File:
     try:
         path = images.open_path(name, request.app.state.settings.resolved_media_dir)
     except (images.InvalidPhotoName, FileNotFoundError):
@@ -185,8 +187,8 @@ def _shop_cards(db: Session, shops: list[Shop], now: datetime) -> list[dict[str,
 
 
 @get("/shops", opt=PUBLIC, sync_to_thread=True, name="shops_index")
-def index(request: Request[Any, Any, Any], db: Session, q: str = "", commune: str = "", category: str = "",
-          open_now: str = "") -> Template:
+def index(request: Request[Any, Any, Any], db: NamedDependency[Session], q: FromQuery[str] = "", commune: FromQuery[str] = "", category: FromQuery[str] = "",
+          open_now: FromQuery[str] = "") -> Template:
     now = utcnow()
     stmt = select(Shop).order_by(Shop.name)
     if commune:
@@ -256,7 +258,7 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
 
 
 @get("/shops/{slug:str}", opt=PUBLIC, sync_to_thread=True, name="shops_shop")
-def shop_page(request: Request[Any, Any, Any], db: Session, slug: str) -> Template:
+def shop_page(request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str]) -> Template:
     shop = db.scalars(select(Shop).where(Shop.slug == slug)).first()
     if shop is None:
         raise NotFoundException()
@@ -265,7 +267,7 @@ def shop_page(request: Request[Any, Any, Any], db: Session, slug: str) -> Templa
 
 
 @post("/shops/{slug:str}/order", opt=SIGNED_IN, sync_to_thread=True, name="shops_order")
-def place_order(request: Request[Any, Any, Any], db: Session, slug: str, data: Form) -> Template | Redirect:
+def place_order(request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str], data: Form) -> Template | Redirect:
     user = _user(request)
     shop = db.scalars(select(Shop).where(Shop.slug == slug)).first()
     if shop is None:
@@ -307,7 +309,7 @@ def _order_lines(db: Session, order: ShopOrder) -> list[OrderLine]:
 
 
 @get("/shops/orders", opt=SIGNED_IN, sync_to_thread=True, name="shops_my_orders")
-def my_orders(request: Request[Any, Any, Any], db: Session) -> Template:
+def my_orders(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     user = _user(request)
     rows = db.execute(select(ShopOrder, Shop).join(Shop, Shop.id == ShopOrder.shop_id)
                       .where(ShopOrder.customer_id == user.id)
@@ -317,7 +319,7 @@ def my_orders(request: Request[Any, Any, Any], db: Session) -> Template:
 
 
 @get("/shops/orders/{order_id:int}", opt=SIGNED_IN, sync_to_thread=True, name="shops_my_order")
-def my_order(request: Request[Any, Any, Any], db: Session, order_id: int, placed: str = "") -> Template:
+def my_order(request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int], placed: FromQuery[str] = "") -> Template:
     user = _user(request)
     order = db.get(ShopOrder, order_id)
     if order is None or order.customer_id != user.id:
@@ -329,7 +331,7 @@ def my_order(request: Request[Any, Any, Any], db: Session, order_id: int, placed
 
 
 @post("/shops/orders/{order_id:int}/cancel", opt=SIGNED_IN, sync_to_thread=True, name="shops_cancel_order")
-def cancel_order(request: Request[Any, Any, Any], db: Session, order_id: int) -> Template | Redirect:
+def cancel_order(request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int]) -> Template | Redirect:
     user = _user(request)
     order = db.get(ShopOrder, order_id)
     if order is None or order.customer_id != user.id:
@@ -349,7 +351,7 @@ def cancel_order(request: Request[Any, Any, Any], db: Session, order_id: int) ->
 # --- merchants ----------------------------------------------------------------------------------
 
 @get("/shops/manage", opt=MERCHANT, sync_to_thread=True, name="shops_manage")
-def manage(request: Request[Any, Any, Any], db: Session, saved: str = "") -> Template | Redirect:
+def manage(request: Request[Any, Any, Any], db: NamedDependency[Session], saved: FromQuery[str] = "") -> Template | Redirect:
     user = _user(request)
     shop = _my_shop(db, user)
     if shop is None:
@@ -381,14 +383,14 @@ def _shop_form_page(request: Request[Any, Any, Any], db: Session, shop: Shop | N
 
 
 @get("/shops/manage/shop", opt=MERCHANT, sync_to_thread=True, name="shops_edit_form")
-def edit_shop_form(request: Request[Any, Any, Any], db: Session) -> Template:
+def edit_shop_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     shop = _my_shop(db, _user(request))
     form: dict[str, Any] = shop.model_dump() if shop else {"click_collect": True, "closed_on_holidays": True}
     return _shop_form_page(request, db, shop, form, {})
 
 
 @post("/shops/manage/shop/save", opt=MERCHANT, sync_to_thread=True, name="shops_save")
-def save_shop(request: Request[Any, Any, Any], db: Session, data: Multipart) -> Template | Redirect:
+def save_shop(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart) -> Template | Redirect:
     user = _user(request)
     shop = _my_shop(db, user)
     text = _form_text(data)
@@ -429,7 +431,7 @@ def save_shop(request: Request[Any, Any, Any], db: Session, data: Multipart) -> 
 
 
 @post("/shops/manage/photos/{photo_id:int}/delete", opt=MERCHANT, sync_to_thread=True, name="shops_photo_delete")
-def delete_shop_photo(request: Request[Any, Any, Any], db: Session, photo_id: int) -> Redirect:
+def delete_shop_photo(request: Request[Any, Any, Any], db: NamedDependency[Session], photo_id: FromPath[int]) -> Redirect:
     shop = _require_shop(db, _user(request))
     photo_row = db.get(ShopPhoto, photo_id)
     if photo_row is None or photo_row.shop_id != shop.id:
@@ -442,7 +444,7 @@ def delete_shop_photo(request: Request[Any, Any, Any], db: Session, photo_id: in
 
 
 @get("/shops/manage/hours", opt=MERCHANT, sync_to_thread=True, name="shops_hours_form")
-def hours_form(request: Request[Any, Any, Any], db: Session) -> Template:
+def hours_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     shop = _require_shop(db, _user(request))
     return _hours_page(request, db, shop, None, {}, {})
 
@@ -473,7 +475,7 @@ def _hours_page(request: Request[Any, Any, Any], db: Session, shop: Shop, form: 
 
 
 @post("/shops/manage/hours/save", opt=MERCHANT, sync_to_thread=True, name="shops_hours_save")
-def save_hours(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def save_hours(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     shop = _require_shop(db, _user(request))
     errors: dict[str, str] = {}
     rows: list[ShopHours] = []
@@ -502,7 +504,7 @@ def save_hours(request: Request[Any, Any, Any], db: Session, data: Form) -> Temp
 
 
 @post("/shops/manage/exceptions", opt=MERCHANT, sync_to_thread=True, name="shops_exception_add")
-def add_exception(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def add_exception(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
     shop = _require_shop(db, _user(request))
     errors: dict[str, str] = {}
     on_date: date | None = None
@@ -536,7 +538,7 @@ def add_exception(request: Request[Any, Any, Any], db: Session, data: Form) -> T
 
 @post("/shops/manage/exceptions/{exception_id:int}/delete", opt=MERCHANT, sync_to_thread=True,
       name="shops_exception_delete")
-def delete_exception(request: Request[Any, Any, Any], db: Session, exception_id: int) -> Redirect:
+def delete_exception(request: Request[Any, Any, Any], db: NamedDependency[Session], exception_id: FromPath[int]) -> Redirect:
     shop = _require_shop(db, _user(request))
     row = db.get(ShopHoursException, exception_id)
     if row is None or row.shop_id != shop.id:
@@ -547,13 +549,13 @@ def delete_exception(request: Request[Any, Any, Any], db: Session, exception_id:
 
 
 @get("/shops/manage/products/new", opt=MERCHANT, sync_to_thread=True, name="shops_product_form")
-def product_form(request: Request[Any, Any, Any], db: Session) -> Template:
+def product_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     shop = _require_shop(db, _user(request))
     return page(request, "shops/product_form.html", section="shops", shop=shop, form={}, errors={})
 
 
 @post("/shops/manage/products", opt=MERCHANT, sync_to_thread=True, name="shops_product_add")
-def add_product(request: Request[Any, Any, Any], db: Session, data: Multipart) -> Template | Redirect:
+def add_product(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart) -> Template | Redirect:
     shop = _require_shop(db, _user(request))
     text = _form_text(data)
     form, errors = parse_form(ProductForm, text)
@@ -588,7 +590,7 @@ def _own_product(db: Session, user: CurrentUser, product_id: int) -> tuple[Shop,
 
 
 @post("/shops/manage/products/{product_id:int}/save", opt=MERCHANT, sync_to_thread=True, name="shops_product_edit")
-def quick_edit(request: Request[Any, Any, Any], db: Session, product_id: int, data: Form) -> Template | Redirect:
+def quick_edit(request: Request[Any, Any, Any], db: NamedDependency[Session], product_id: FromPath[int], data: Form) -> Template | Redirect:
     shop, product = _own_product(db, _user(request), product_id)
     form, errors = parse_form(QuickEditForm, data)
     if form is not None and not form.on_request and form.stock is None:
@@ -607,7 +609,7 @@ def quick_edit(request: Request[Any, Any, Any], db: Session, product_id: int, da
 
 
 @post("/shops/manage/products/{product_id:int}/photo", opt=MERCHANT, sync_to_thread=True, name="shops_product_photo")
-def product_photo(request: Request[Any, Any, Any], db: Session, product_id: int, data: Multipart) -> Template | Redirect:
+def product_photo(request: Request[Any, Any, Any], db: NamedDependency[Session], product_id: FromPath[int], data: Multipart) -> Template | Redirect:
     shop, product = _own_product(db, _user(request), product_id)
     photo_bytes = _upload_bytes(data.get("photo"))
     try:
@@ -627,7 +629,7 @@ def product_photo(request: Request[Any, Any, Any], db: Session, product_id: int,
 
 
 @get("/shops/manage/products/{product_id:int}", opt=MERCHANT, sync_to_thread=True, name="shops_product_page")
-def product_page(request: Request[Any, Any, Any], db: Session, product_id: int) -> Template:
+def product_page(request: Request[Any, Any, Any], db: NamedDependency[Session], product_id: FromPath[int]) -> Template:
     shop, product = _own_product(db, _user(request), product_id)
     return page(request, "shops/product_edit.html", section="shops", shop=shop, product=product, errors={},
                 form={}, euros=logic.euros)
@@ -642,7 +644,7 @@ def _own_order(db: Session, user: CurrentUser, order_id: int) -> tuple[Shop, Sho
 
 
 @get("/shops/manage/orders", opt=MERCHANT, sync_to_thread=True, name="shops_manage_orders")
-def manage_orders(request: Request[Any, Any, Any], db: Session, show: str = "open") -> Template:
+def manage_orders(request: Request[Any, Any, Any], db: NamedDependency[Session], show: FromQuery[str] = "open") -> Template:
     shop = _require_shop(db, _user(request))
     stmt = select(ShopOrder).where(ShopOrder.shop_id == shop.id)
     if show == "open":
@@ -653,7 +655,7 @@ def manage_orders(request: Request[Any, Any, Any], db: Session, show: str = "ope
 
 
 @get("/shops/manage/orders/{order_id:int}", opt=MERCHANT, sync_to_thread=True, name="shops_manage_order")
-def manage_order(request: Request[Any, Any, Any], db: Session, order_id: int) -> Template:
+def manage_order(request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int]) -> Template:
     shop, order = _own_order(db, _user(request), order_id)
     customer = db.get(User, order.customer_id) if order.customer_id else None
     return page(request, "shops/order.html", section="shops", order=order, shop=shop, customer=customer,
@@ -663,7 +665,7 @@ def manage_order(request: Request[Any, Any, Any], db: Session, order_id: int) ->
 
 @post("/shops/manage/orders/{order_id:int}/{action:str}", opt=MERCHANT, sync_to_thread=True,
       name="shops_manage_order_move")
-def move_order(request: Request[Any, Any, Any], db: Session, order_id: int, action: str,
+def move_order(request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int], action: FromPath[str],
                data: Form) -> Template | Redirect:
     shop, order = _own_order(db, _user(request), order_id)
     if action not in logic.MERCHANT_MOVES:

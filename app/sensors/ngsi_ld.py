@@ -214,7 +214,7 @@ def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
 
 
 def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
-    from app.sensors.measures import air_quality_index
+    from app.sensors.air_quality import air_quality_index
 
     entity_type = SENSOR_TYPES[sensor.kind]
     values = json.loads(sensor.last_values or "{}")

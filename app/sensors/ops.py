@@ -17,7 +17,7 @@ from app.models.sensors import Sensor, WasteCentreEstimate
 from app.models.territory import Commune
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
 from app.ops.contracts import Kpi, Layer, Panel, point
-from app.sensors.measures import air_quality_index
+from app.sensors.air_quality import air_quality_index
 
 N_ = str
 KIND_LABELS = {"waste_centre": N_("Déchèterie"), "traffic": N_("Passage frontalier"),

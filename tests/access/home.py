@@ -5,6 +5,7 @@ from tests.access import Row, same_for_all, signed_in_only
 ROWS = [
     Row("GET", "/", same_for_all(200)),
     Row("GET", "/about", same_for_all(200)),
+    Row("GET", "/source", same_for_all(200)),
     Row("GET", "/offline", same_for_all(200)),
     Row("GET", "/manifest.webmanifest", same_for_all(200)),
     Row("GET", "/sw.js", same_for_all(200)),

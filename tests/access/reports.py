@@ -49,12 +49,14 @@ def a_resolved_report(ctx: AccessContext) -> dict[str, Any]:
 
 
 def a_photo(ctx: AccessContext) -> dict[str, Any]:
+    from sqlalchemy import select
+
     from app.db import read_session
     from app.models.reports import ReportPhoto
 
     report_id = _report(ctx, photo=True)
     with read_session(ctx.engine) as s:
-        name = s.query(ReportPhoto.thumb_name).filter(ReportPhoto.report_id == report_id).scalar()
+        name = s.scalar(select(ReportPhoto.thumb_name).where(ReportPhoto.report_id == report_id))
     return {"name": name}
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from app.db import write_session
 from app.models.push import NotificationPreferences, PushSubscription
@@ -30,7 +31,7 @@ def choose_and_save(page: Any) -> None:
 def stored(engine: Any, user_id: int) -> tuple[Any, ...]:
     with write_session(engine) as session:
         row = session.get(NotificationPreferences, user_id)
-        devices = session.query(PushSubscription).count()
+        devices = session.scalar(select(func.count()).select_from(PushSubscription))
         return (row.communes, row.quiet_start, row.email_mode, devices) if row else (None, None, None, devices)
 
 

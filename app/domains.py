@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import home, jobs, mail, notify, preferences, privacy, retention, sections
+from app import domains_ops, home, jobs, mail, notify, preferences, privacy, retention, sections
 from app.accounts import contributes as accounts
 from app.alerts import contributes as alerts
 from app.carpool import contributes as carpool
@@ -129,3 +129,4 @@ def install() -> None:
     sections.install((link for domain in DOMAINS for link in domain.staff_links),
                      (link for domain in DOMAINS for link in domain.account_links))
     opendata_registry.install(open_datasets(), data_services())
+    domains_ops.install(ops_layers(), kpis(), (action for domain in DOMAINS for action in domain.ops_actions))

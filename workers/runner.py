@@ -17,6 +17,7 @@ import signal
 import socket
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -42,7 +42,7 @@ def reports_json(session: Session, now: dt.datetime) -> bytes:
                            .where(Report.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
                                   | (Report.status.in_(CLOSED_STATUSES)  # type: ignore[attr-defined]
                                      & (Report.updated_at >= since)))
-                           .order_by(Report.id)).tuples()
+                           .order_by(Report.id))
     return points_json("reports", ((str(r[0]), r[1], r[2], "report", r[3], labels.get(r[4], r[4]),
                                     f"/staff/reports/{r[0]}", r[5]) for r in rows), ("commune",))
 

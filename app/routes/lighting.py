@@ -154,7 +154,7 @@ def overview(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> T
         LightCommand.state.in_(("queued", "sent", "accepted")))) or 0)  # type: ignore[attr-defined]
     programs = {p.id: p.name for p in db.scalars(select(LightProgram)).all()}
     calendars = {c.id: c.name for c in db.scalars(select(LightCalendar)).all()}
-    commune_names = dict(db.execute(select(Commune.insee, Commune.name)).tuples().all())
+    commune_names = dict(db.execute(select(Commune.insee, Commune.name)).all())
     return page(request, "lighting/overview.html", section="staff", groups=groups, per_group=per_group,
                 commune_names=commune_names,
                 overrides=overrides, open_alarms=open_alarms, pending=pending, programs=programs,

@@ -17,7 +17,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import File, Redirect, Stream, Template
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
-from litestar.plugins.htmx import ClientRedirect, HTMXDetails
+from litestar.plugins.htmx import HTMXDetails
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
@@ -67,9 +67,7 @@ def _needs_full_load(request: Request[Any, Any, Any]) -> Response[bytes] | None:
     htmx = HTMXDetails(request)
     if htmx.boosted and htmx.target is None:
         url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        redirect = ClientRedirect(redirect_to=url)
-        redirect.headers["Vary"] = "HX-Request"
-        return redirect
+        return Response(b"", headers={"HX-Redirect": url, "Vary": "HX-Request"})
     return None
 
 

@@ -334,7 +334,7 @@
     Array.prototype.forEach.call(root.querySelectorAll("[data-map=view]"), viewMap);
   }
   function init() {
-    document.documentElement.classList.add("js-map");
+    document.documentElement.classList.add("js");
     maps(document);
     // The public list's filters swap #results with htmx: draw its map again.
     document.body.addEventListener("htmx:afterSettle", function () {

@@ -119,7 +119,7 @@ def test_a_report_made_without_network_is_sent_exactly_once_when_the_network_is_
     page.wait_for_load_state("networkidle")
     assert count_reports(engine) == 1
     assert page.evaluate("""() => new Promise((resolve) => {
-        const req = indexedDB.open('eclor-reports', 1);
+        const req = indexedDB.open('eclor-reports');
         req.onsuccess = () => { const all = req.result.transaction('outbox').objectStore('outbox').getAll();
                                 all.onsuccess = () => resolve(all.result.length); };
     })""") == 0

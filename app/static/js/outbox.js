@@ -6,21 +6,26 @@
 (function (scope) {
   var DB_NAME = "eclor-reports";
   var STORE = "outbox";
+  var NOTICES = "sent";  // reports sent in the background, to be told on the next page the person opens
   var SYNC_TAG = "eclor-outbox";
 
   function openDb() {
     return new Promise(function (resolve, reject) {
-      var req = indexedDB.open(DB_NAME, 1);
-      req.onupgradeneeded = function () { req.result.createObjectStore(STORE, { keyPath: "key" }); };
+      var req = indexedDB.open(DB_NAME, 2);
+      req.onupgradeneeded = function () {
+        var names = req.result.objectStoreNames;
+        if (!names.contains(STORE)) { req.result.createObjectStore(STORE, { keyPath: "key" }); }
+        if (!names.contains(NOTICES)) { req.result.createObjectStore(NOTICES, { keyPath: "url" }); }
+      };
       req.onsuccess = function () { resolve(req.result); };
       req.onerror = function () { reject(req.error); };
     });
   }
-  function store(mode, fn) {
+  function store(mode, fn, name) {
     return openDb().then(function (db) {
       return new Promise(function (resolve, reject) {
-        var t = db.transaction(STORE, mode);
-        var req = fn(t.objectStore(STORE));
+        var t = db.transaction(name || STORE, mode);
+        var req = fn(t.objectStore(name || STORE));
         t.oncomplete = function () { db.close(); resolve(req ? req.result : undefined); };
         t.onerror = function () { db.close(); reject(t.error); };
         t.onabort = function () { db.close(); reject(t.error); };
@@ -91,7 +96,16 @@
       .catch(function () { /* no Background Sync: the pages send it */ });
   }
 
-  scope.EclorOutbox = { put: put, flush: flush, count: count, remove: remove, SYNC_TAG: SYNC_TAG };
+  /* A report sent while no page was open is kept as a notice until a page has said it. */
+  function keepNotice(data) { return store("readwrite", function (s) { return s.put(data); }, NOTICES); }
+  function takeNotices() {
+    return store("readonly", function (s) { return s.getAll(); }, NOTICES).then(function (all) {
+      return store("readwrite", function (s) { return s.clear(); }, NOTICES).then(function () { return all || []; });
+    }).catch(function () { return []; });
+  }
+
+  scope.EclorOutbox = { put: put, flush: flush, count: count, remove: remove, SYNC_TAG: SYNC_TAG,
+                        keepNotice: keepNotice, takeNotices: takeNotices };
 
   if (typeof document === "undefined") { return; }  // the service worker: it calls flush() on "sync"
 
@@ -137,7 +151,12 @@
     login: function () { say(T.login); },
     later: later,
   };
-  function run() { return flush(csrf(), handlers); }
+  function run() {
+    return takeNotices().then(function (notices) {
+      notices.forEach(function (data) { handlers.sent(data); });
+      return flush(csrf(), handlers);
+    });
+  }
   scope.EclorOutbox.run = run;
   scope.EclorOutbox.later = later;
   scope.addEventListener("online", run);
@@ -145,7 +164,7 @@
   if (scope.navigator.serviceWorker) {
     scope.navigator.serviceWorker.addEventListener("message", function (event) {
       var d = event.data || {};
-      if (d.type === "eclor-outbox-sent") { handlers.sent(d.data); }
+      if (d.type === "eclor-outbox-sent") { takeNotices().then(function (notices) { notices.forEach(handlers.sent); }); }
     });
   }
 })(self);

@@ -85,8 +85,9 @@ self.addEventListener("notificationclick", (event) => {
 self.addEventListener("sync", (event) => {
   if (event.tag !== self.EclorOutbox.SYNC_TAG) return;
   event.waitUntil(self.EclorOutbox.flush("", {
-    sent: (data) => self.clients.matchAll({ type: "window" }).then((windows) => {
-      windows.forEach((w) => w.postMessage({ type: "eclor-outbox-sent", data: data }));
-    }),
+    // Kept as a notice first: the page that says it (now, or the next one opened) takes it away.
+    sent: (data) => self.EclorOutbox.keepNotice(data)
+      .then(() => self.clients.matchAll({ type: "window" }))
+      .then((windows) => { windows.forEach((w) => w.postMessage({ type: "eclor-outbox-sent" })); }),
   }).then((empty) => { if (!empty) throw new Error("outbox not empty: try again later"); }));
 });

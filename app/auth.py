@@ -86,8 +86,15 @@ class CurrentUser:
         return self.display_name or self.email.split("@")[0]
 
 
-def start_session(session: Session, user: User, *, idle_minutes: int, absolute_days: int,
-                  user_agent: str = "", replace: str | None = None) -> str:
+def start_session(
+    session: Session,
+    user: User,
+    *,
+    idle_minutes: int,
+    absolute_days: int,
+    user_agent: str = "",
+    replace: str | None = None,
+) -> str:
     """Create a session row for ``user`` and return the cookie token.
 
     ``replace`` is the cookie token of the session being replaced (sign-in
@@ -98,14 +105,16 @@ def start_session(session: Session, user: User, *, idle_minutes: int, absolute_d
         session.execute(delete(WebSession).where(WebSession.id == _digest(replace)))
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(WebSession(
-        id=_digest(token),
-        user_id=user.id,  # type: ignore[arg-type]
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + timedelta(days=absolute_days),
-        user_agent=user_agent[:200],
-    ))
+    session.add(
+        WebSession(
+            id=_digest(token),
+            user_id=user.id,  # type: ignore[arg-type]
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(days=absolute_days),
+            user_agent=user_agent[:200],
+        )
+    )
     user.last_seen_at = now
     session.add(user)
     return token
@@ -128,7 +137,9 @@ def load_user(engine: Engine, token: str, *, idle_minutes: int) -> CurrentUser |
     now = utcnow()
     with Session(engine) as session:
         row = session.execute(
-            select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.id == sid)
+            select(WebSession, User)
+            .join(User, User.id == WebSession.user_id)
+            .where(WebSession.id == sid)
         ).first()
         if row is None:
             return None
@@ -161,15 +172,25 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_user(session: Session, email: str, *, role: str = "resident", password: str | None = None,
-                display_name: str = "") -> User:
+def create_user(
+    session: Session,
+    email: str,
+    *,
+    role: str = "resident",
+    password: str | None = None,
+    display_name: str = "",
+) -> User:
     if role not in ROLES:
         raise ValueError(f"rôle inconnu : {role} (attendu : {', '.join(ROLES)})")
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
         raise ValueError("adresse e-mail invalide")
-    user = User(email=email, role=role, display_name=display_name,
-                password_hash=hash_password(password) if password else None)
+    user = User(
+        email=email,
+        role=role,
+        display_name=display_name,
+        password_hash=hash_password(password) if password else None,
+    )
     session.add(user)
     session.flush()
     return user
@@ -177,11 +198,14 @@ def create_user(session: Session, email: str, *, role: str = "resident", passwor
 
 # --- access rules ---------------------------------------------------------------------
 
+
 def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
     return connection.scope.get("eclor_user")  # type: ignore[return-value]
 
 
-async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def access_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Deny by default: the route must declare who may use it.
 
     Async on purpose: it does no I/O, and a sync guard would be sent to a thread.

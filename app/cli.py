@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("eclor.cli")
 
+
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     from app.db import engine_for
 
@@ -36,13 +37,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     proxies = proxy_options(settings)
     try:
         if args.workers > 1:
-            uvicorn.run("app.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                        log_config=None, access_log=False, **proxies)
+            uvicorn.run(
+                "app.asgi:app",
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_config=None,
+                access_log=False,
+                **proxies,
+            )
         else:
             from app.main import create_app
 
-            uvicorn.run(create_app(settings), host=args.host, port=args.port,
-                        log_config=None, access_log=False, **proxies)
+            uvicorn.run(
+                create_app(settings),
+                host=args.host,
+                port=args.port,
+                log_config=None,
+                access_log=False,
+                **proxies,
+            )
     finally:
         if background:
             background()
@@ -53,7 +67,9 @@ def embedded_broker(settings: Settings) -> EmbeddedBroker:
     """The in-process MQTT broker as the settings describe it (not started)."""
     from app.mqtt_broker import EmbeddedBroker
 
-    return EmbeddedBroker(port=settings.mqtt_embedded_port, max_packet_size=settings.mqtt_max_packet_bytes)
+    return EmbeddedBroker(
+        port=settings.mqtt_embedded_port, max_packet_size=settings.mqtt_max_packet_bytes
+    )
 
 
 def proxy_options(settings: Settings) -> dict[str, object]:
@@ -94,9 +110,13 @@ def start_background_services(settings: Settings) -> Callable[[], None]:
         # Supervised: a loop that dies is started again, and /healthz shows the worker's heartbeat.
         await runner.run_forever(settings, engine, stop_event)
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="eclor-worker", daemon=True)
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(main(),), name="eclor-worker", daemon=True
+    )
     thread.start()
-    if broker is not None:  # embedded defaults: the demo fleet plays the inventory so the app shows it living
+    if (
+        broker is not None
+    ):  # embedded defaults: the demo fleet plays the inventory so the app shows it living
         from app.lighting.fleet import start_demo_fleet
 
         stops.append(start_demo_fleet(settings, engine))
@@ -133,12 +153,19 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
             print("eclor db revision needs -m MESSAGE", file=sys.stderr)
             return 2
         try:
-            path = revision(settings.resolved_database_url, args.message, head=args.head,
-                            branch_label=args.branch_label, autogenerate=not args.empty)
+            path = revision(
+                settings.resolved_database_url,
+                args.message,
+                head=args.head,
+                branch_label=args.branch_label,
+                autogenerate=not args.empty,
+            )
         except RevisionError as exc:
             print(f"no migration written: {exc}", file=sys.stderr)
             return 2
-        print(f"new migration: {path}\nread it (autogenerate is a draft), then run the migration tests")
+        print(
+            f"new migration: {path}\nread it (autogenerate is a draft), then run the migration tests"
+        )
     return 0
 
 
@@ -182,16 +209,21 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="eclor", description="Eclor, the open platform of a smart territory.")
+    parser = argparse.ArgumentParser(
+        prog="eclor", description="Eclor, the open platform of a smart territory."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the web app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="web processes (default 1)")
-    p.add_argument("--with-worker", action="store_true",
-                   help="also run the job worker (and, without ECLOR_MQTT_URL, the embedded MQTT broker) "
-                        "in this process: one command for a single machine")
+    p.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="also run the job worker (and, without ECLOR_MQTT_URL, the embedded MQTT broker) "
+        "in this process: one command for a single machine",
+    )
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("worker", help="run the worker")
@@ -203,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--message", help="revision: what the migration changes")
     p.add_argument("--head", help="revision: the branch it follows, e.g. reports@head")
     p.add_argument("--branch-label", help="revision: label of a new branch (a new domain)")
-    p.add_argument("--empty", action="store_true", help="revision: an empty migration, not autogenerated")
+    p.add_argument(
+        "--empty", action="store_true", help="revision: an empty migration, not autogenerated"
+    )
     p.set_defaults(run=cmd_db)
 
     p = sub.add_parser("demo", help="load demo data (idempotent)")

@@ -41,9 +41,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = POOL_SIZE, max_overflow: int = MAX_OVERFLOW,
-                pool_timeout: float = POOL_TIMEOUT_S, lock_timeout_ms: int = LOCK_TIMEOUT_MS,
-                pooled: bool = True) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = POOL_SIZE,
+    max_overflow: int = MAX_OVERFLOW,
+    pool_timeout: float = POOL_TIMEOUT_S,
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS,
+    pooled: bool = True,
+) -> Engine:
     """An engine whose pool is bounded: a caller waits ``pool_timeout`` at most for a connection.
 
     A statement waits ``lock_timeout_ms`` at most for a lock (SQLite's busy
@@ -51,8 +58,11 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = POOL_SIZE, max
     bound the caller gets an error it can answer (503), never an endless wait.
     ``pooled=False`` opens a connection per use and keeps none (the health probes).
     """
-    pool: dict[str, Any] = ({"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
-                            if pooled else {"poolclass": NullPool})
+    pool: dict[str, Any] = (
+        {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+        if pooled
+        else {"poolclass": NullPool}
+    )
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -80,9 +90,13 @@ def _configure_postgresql(engine: Engine, lock_timeout_ms: int) -> None:
 
 def engine_for(settings: Any) -> Engine:
     """The engine for Eclor's settings (pool size, overflow, timeouts from ``ECLOR_DB_*``)."""
-    return make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size,
-                       max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s,
-                       lock_timeout_ms=settings.db_lock_timeout_ms)
+    return make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+    )
 
 
 def _configure_sqlite(engine: Engine, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> None:

@@ -46,7 +46,9 @@ def load_users(session: Session, rng: random.Random) -> str | None:
     for email, role, name, insee in DEMO_USERS:
         if session.scalars(select(User.id).where(User.email == email)).first():
             continue
-        user = auth.create_user(session, email, role=role, password=DEMO_PASSWORD, display_name=name)
+        user = auth.create_user(
+            session, email, role=role, password=DEMO_PASSWORD, display_name=name
+        )
         user.commune_insee = insee
         created += 1
     return f"{created} demo accounts (password: {DEMO_PASSWORD})" if created else None

@@ -59,18 +59,26 @@ from app.shops import contributes as shops
 # The core's own jobs and services (e-mail outbox, notifications, digests, retention) and the home page.
 CORE = Contribution(
     routes=home_routes.ROUTES,
-    jobs={"mail.send": mail.deliver, "notify.user": notify.deliver, "notify.digest": preferences.deliver_digest},
+    jobs={
+        "mail.send": mail.deliver,
+        "notify.user": notify.deliver,
+        "notify.digest": preferences.deliver_digest,
+    },
     services=(retention.retention_service,),
 )
 
 DOMAINS: tuple[Domain, ...] = (
     Domain.of("core", CORE),
-    Domain.of("accounts", accounts.CONTRIBUTES, accounts_routes.CONTRIBUTES, admin_routes.CONTRIBUTES),
+    Domain.of(
+        "accounts", accounts.CONTRIBUTES, accounts_routes.CONTRIBUTES, admin_routes.CONTRIBUTES
+    ),
     Domain.of("carpool", carpool.CONTRIBUTES, carpool_routes.CONTRIBUTES),
     Domain.of("sharing", sharing.CONTRIBUTES, sharing_routes.CONTRIBUTES),
     Domain.of("shops", shops.CONTRIBUTES, shops_routes.CONTRIBUTES),
     Domain.of("alerts", alerts.CONTRIBUTES, alerts_routes.CONTRIBUTES, push_routes.CONTRIBUTES),
-    Domain.of("reports", reports.CONTRIBUTES, reports_routes.CONTRIBUTES, open311_routes.CONTRIBUTES),
+    Domain.of(
+        "reports", reports.CONTRIBUTES, reports_routes.CONTRIBUTES, open311_routes.CONTRIBUTES
+    ),
     Domain.of("lighting", lighting.CONTRIBUTES, lighting_routes.CONTRIBUTES),
     Domain.of("sensors", sensors.CONTRIBUTES, sensors_routes.CONTRIBUTES),
     Domain.of("ops", ops_routes.CONTRIBUTES),
@@ -126,7 +134,11 @@ def install() -> None:
     notify.install({name: fn for domain in DOMAINS for name, fn in domain.channels.items()})
     privacy.install(hook for domain in DOMAINS for hook in domain.privacy)
     home.install(panel for domain in DOMAINS for panel in domain.home_panels)
-    sections.install((link for domain in DOMAINS for link in domain.staff_links),
-                     (link for domain in DOMAINS for link in domain.account_links))
+    sections.install(
+        (link for domain in DOMAINS for link in domain.staff_links),
+        (link for domain in DOMAINS for link in domain.account_links),
+    )
     opendata_registry.install(open_datasets(), data_services())
-    domains_ops.install(ops_layers(), kpis(), (action for domain in DOMAINS for action in domain.ops_actions))
+    domains_ops.install(
+        ops_layers(), kpis(), (action for domain in DOMAINS for action in domain.ops_actions)
+    )

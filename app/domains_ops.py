@@ -17,7 +17,9 @@ _KPIS: list[Kpi] = []
 _ACTIONS: list[Callable[[str], Action]] = []
 
 
-def install(layers: Iterable[Layer], kpis: Iterable[Kpi], actions: Iterable[Callable[[str], Action]]) -> None:
+def install(
+    layers: Iterable[Layer], kpis: Iterable[Kpi], actions: Iterable[Callable[[str], Action]]
+) -> None:
     _LAYERS[:] = sorted(layers, key=lambda layer: layer.order)
     _KPIS[:] = sorted(kpis, key=lambda kpi: kpi.order)
     _ACTIONS[:] = list(actions)

@@ -46,7 +46,7 @@ MESSAGES = {
     500: "Une erreur inattendue s'est produite. L'équipe technique a été prévenue.",
     503: "Le service est momentanément indisponible. Réessayez dans quelques instants.",
     507: "Le serveur n'a plus de place pour enregistrer votre envoi. Rien n'a été enregistré : "
-         "réessayez plus tard, l'équipe technique a été prévenue.",
+    "réessayez plus tard, l'équipe technique a été prévenue.",
 }
 
 
@@ -62,8 +62,13 @@ def saturation_status(exc: BaseException) -> int | None:
         return 503
     if isinstance(exc, OperationalError):
         text = str(exc.orig).lower()
-        if "database is locked" in text or "database table is locked" in text or "lock timeout" in text \
-                or "too many connections" in text or "canceling statement due to statement timeout" in text:
+        if (
+            "database is locked" in text
+            or "database table is locked" in text
+            or "lock timeout" in text
+            or "too many connections" in text
+            or "canceling statement due to statement timeout" in text
+        ):
             return 503
         if "database or disk is full" in text or "no space left" in text:
             return 507
@@ -85,15 +90,29 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     elif (saturated := saturation_status(exc)) is not None:
         status = saturated
         detail = ""
-        headers = {"Retry-After": str(request.app.state.settings.http_retry_after_s)} if status == 503 else {}
-        log.warning("saturated", extra={"path": request.url.path, "status": status, "error": type(exc).__name__})
+        headers = (
+            {"Retry-After": str(request.app.state.settings.http_retry_after_s)}
+            if status == 503
+            else {}
+        )
+        log.warning(
+            "saturated",
+            extra={"path": request.url.path, "status": status, "error": type(exc).__name__},
+        )
     else:
         status = HTTP_500_INTERNAL_SERVER_ERROR
         detail = ""
         headers = {}
-        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path, "method": request.method})
+        log.error(
+            "unhandled error",
+            exc_info=exc,
+            extra={"path": request.url.path, "method": request.method},
+        )
     if status >= 500 and isinstance(exc, HTTPException):
-        log.error("server error", extra={"path": request.url.path, "status": status, "detail": str(exc.detail)})
+        log.error(
+            "server error",
+            extra={"path": request.url.path, "status": status, "detail": str(exc.detail)},
+        )
     message = _(MESSAGES.get(status, MESSAGES[400]))
     # Only messages written for people (French, from Eclor's code) are shown; framework details are not.
     if detail and status < 500 and _looks_human(detail):
@@ -102,12 +121,23 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         if request.url.path.startswith(prefix):
             return render(request, status, message)
     if _is_api(request):
-        return Response({"status_code": status, "detail": message}, status_code=status,
-                        media_type=MediaType.JSON, headers=headers)
+        return Response(
+            {"status_code": status, "detail": message},
+            status_code=status,
+            media_type=MediaType.JSON,
+            headers=headers,
+        )
     if status == 401 and request.method == "GET" and not HTMXDetails(request):
         return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)  # type: ignore[return-value]
-    template: Template = page(request, "errors/error.html", status_code=status, headers=headers,
-                              status=status, title=_(TITLES.get(status, TITLES[400])), message=message)
+    template: Template = page(
+        request,
+        "errors/error.html",
+        status_code=status,
+        headers=headers,
+        status=status,
+        title=_(TITLES.get(status, TITLES[400])),
+        message=message,
+    )
     return template  # type: ignore[return-value]
 
 

@@ -57,18 +57,35 @@ class EventRecord:
     payload: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "at": self.at.isoformat(), "layer": self.layer, "feature_id": self.feature_id,
-                "kind": self.kind, "payload": self.payload}
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "layer": self.layer,
+            "feature_id": self.feature_id,
+            "kind": self.kind,
+            "payload": self.payload,
+        }
 
 
-def publish(session: Session, layer: str, feature_id: str, kind: str,
-            payload: dict[str, Any] | None = None, *, at: datetime | None = None) -> None:
+def publish(
+    session: Session,
+    layer: str,
+    feature_id: str,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    at: datetime | None = None,
+) -> None:
     """Record one change in the caller's (write) transaction."""
     publish_many(session, [(layer, feature_id, kind, payload or {})], at=at)
 
 
-def publish_many(session: Session, items: list[tuple[str, str, str, dict[str, Any]]], *,
-                 at: datetime | None = None) -> None:
+def publish_many(
+    session: Session,
+    items: list[tuple[str, str, str, dict[str, Any]]],
+    *,
+    at: datetime | None = None,
+) -> None:
     """Record several changes at once (a telemetry batch): one insert, one notification."""
     if not items:
         return
@@ -77,11 +94,19 @@ def publish_many(session: Session, items: list[tuple[str, str, str, dict[str, An
     if postgres:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     moment = at or utcnow()
-    conn.execute(Event.__table__.insert(), [  # type: ignore[attr-defined]
-        {"at": moment, "layer": layer[:40], "feature_id": str(feature_id)[:120], "kind": kind[:40],
-         "payload": json.dumps(payload, separators=(",", ":"), default=str)}
-        for layer, feature_id, kind, payload in items
-    ])
+    conn.execute(
+        Event.__table__.insert(),
+        [  # type: ignore[attr-defined]
+            {
+                "at": moment,
+                "layer": layer[:40],
+                "feature_id": str(feature_id)[:120],
+                "kind": kind[:40],
+                "payload": json.dumps(payload, separators=(",", ":"), default=str),
+            }
+            for layer, feature_id, kind, payload in items
+        ],
+    )
     if postgres:
         conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
@@ -98,7 +123,9 @@ def read_since(engine: Engine, after_id: int, limit: int = 500) -> list[EventRec
     with read_session(engine) as session:
         rows = session.execute(
             select(Event.id, Event.at, Event.layer, Event.feature_id, Event.kind, Event.payload)
-            .where(Event.id > after_id).order_by(Event.id).limit(limit)  # type: ignore[operator,arg-type]
+            .where(Event.id > after_id)
+            .order_by(Event.id)
+            .limit(limit)  # type: ignore[operator,arg-type]
         ).all()
     return [_record(row) for row in rows]
 
@@ -122,7 +149,7 @@ class EventHub:
         self.postgres = engine.dialect.name == "postgresql"
         self.poll_s = poll_s or (PG_FALLBACK_POLL_S if self.postgres else SQLITE_POLL_S)
         self.recent: deque[EventRecord] = deque(maxlen=MEMORY)
-        self.floor = 0       # every event with an id in (floor, last_id] is in ``recent``
+        self.floor = 0  # every event with an id in (floor, last_id] is in ``recent``
         self.last_id = 0
         self._tick = asyncio.Event()
         self._nudge = asyncio.Event()
@@ -197,8 +224,9 @@ class EventHub:
         await self._ready.wait()
         return self.last_id
 
-    async def follow(self, after_id: int, *, keepalive_s: float = KEEPALIVE_S,
-                     limit: int = 500) -> AsyncIterator[list[EventRecord]]:
+    async def follow(
+        self, after_id: int, *, keepalive_s: float = KEEPALIVE_S, limit: int = 500
+    ) -> AsyncIterator[list[EventRecord]]:
         """Batches of events after ``after_id``, forever; an empty batch is a keep-alive."""
         self.start()
         await self._ready.wait()

@@ -52,7 +52,7 @@ class Panel:
 class Link:
     order: int
     url: str
-    title: str        # French source string, translated at render time
+    title: str  # French source string, translated at render time
     description: str = ""  # French source string
     roles: tuple[str, ...] = ()  # empty: everyone who can see the page
 
@@ -148,11 +148,17 @@ class Contribution:
     channels: Mapping[str, Channel] = field(default_factory=dict)
     ops_layers: Sequence[Any] = ()  # app.ops.contracts.Layer
     kpis: Sequence[Any] = ()  # app.ops.contracts.Kpi
-    ops_actions: Sequence[Any] = ()  # app.ops.contracts: (insee) -> Action, offered on every panel with a commune
+    ops_actions: Sequence[
+        Any
+    ] = ()  # app.ops.contracts: (insee) -> Action, offered on every panel with a commune
     events: Sequence[EventKind] = ()
     measures: Sequence[Measure] = ()
-    open_data: Sequence[Any] = ()  # app.opendata.contrib.OpenDataset: the datasets a domain publishes
-    data_services: Sequence[Any] = ()  # app.opendata.contrib.Service: its APIs, listed in the DCAT catalogue
+    open_data: Sequence[
+        Any
+    ] = ()  # app.opendata.contrib.OpenDataset: the datasets a domain publishes
+    data_services: Sequence[
+        Any
+    ] = ()  # app.opendata.contrib.Service: its APIs, listed in the DCAT catalogue
 
 
 @dataclass(frozen=True)
@@ -173,7 +179,9 @@ class Domain(Contribution):
                 for value in values:
                     clash = joined.keys() & value.keys()
                     if clash:
-                        raise ValueError(f"domain {name}: {f.name} {sorted(clash)} contributed twice")
+                        raise ValueError(
+                            f"domain {name}: {f.name} {sorted(clash)} contributed twice"
+                        )
                     joined.update(value)
                 merged[f.name] = joined
         return cls(name=name, **merged)

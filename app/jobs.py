@@ -46,7 +46,9 @@ class ClaimedJob:
 class JobContext:
     """What a handler gets besides its payload: the engine and its own lease."""
 
-    def __init__(self, engine: Engine, worker_id: str, job: ClaimedJob, lease_s: int, settings: Any):
+    def __init__(
+        self, engine: Engine, worker_id: str, job: ClaimedJob, lease_s: int, settings: Any
+    ):
         self.engine = engine
         self.worker_id = worker_id
         self.job = job
@@ -136,7 +138,9 @@ def _due_ids(session: Session, now: datetime, limit: int, *, lock: bool) -> list
     return ids
 
 
-def claim(engine: Engine, worker_id: str, *, limit: int = 20, lease_s: int = 60) -> list[ClaimedJob]:
+def claim(
+    engine: Engine, worker_id: str, *, limit: int = 20, lease_s: int = 60
+) -> list[ClaimedJob]:
     """Claim up to ``limit`` due jobs (queued and due, or running with an expired lease)."""
     if limit <= 0:
         return []
@@ -170,7 +174,9 @@ def claim(engine: Engine, worker_id: str, *, limit: int = 20, lease_s: int = 60)
                 _finish(session, row.id, worker_id, "failed", "lease expired on the last attempt")
                 continue
             claimed.append(
-                ClaimedJob(row.id, row.kind, json.loads(row.payload), row.attempts, row.max_attempts)
+                ClaimedJob(
+                    row.id, row.kind, json.loads(row.payload), row.attempts, row.max_attempts
+                )
             )
     claimed.sort(key=lambda j: j.id)
     return claimed
@@ -208,8 +214,15 @@ def backoff_seconds(attempts: int, *, rng: random.Random | None = None) -> float
     return nominal * (0.5 + (rng or random).random())
 
 
-def fail(engine: Engine, job: ClaimedJob, worker_id: str, error: str, *, delay_s: float | None = None,
-         count_attempt: bool = True) -> str:
+def fail(
+    engine: Engine,
+    job: ClaimedJob,
+    worker_id: str,
+    error: str,
+    *,
+    delay_s: float | None = None,
+    count_attempt: bool = True,
+) -> str:
     """Record a failed try: retry later with backoff, or end ``failed`` after the last try.
 
     Returns the job's new state (``queued`` or ``failed``), or ``lost`` when
@@ -253,12 +266,16 @@ def beat(engine: Engine, worker_id: str, *, restarts: int = 0) -> None:
     with write_session(engine) as session:
         row = session.get(WorkerHeartbeat, worker_id)
         if row is None:
-            session.add(WorkerHeartbeat(worker_id=worker_id, started_at=now, beat_at=now, restarts=restarts))
+            session.add(
+                WorkerHeartbeat(worker_id=worker_id, started_at=now, beat_at=now, restarts=restarts)
+            )
         else:
             row.beat_at = now
             row.restarts = restarts
         # Rows of workers dead for a day are forgotten.
-        session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - timedelta(days=1)))
+        session.execute(
+            delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - timedelta(days=1))
+        )
 
 
 def forget(engine: Engine, worker_id: str) -> None:
@@ -279,8 +296,12 @@ def worker_health(session: Session) -> dict[str, Any]:
     now = utcnow()
     ages = [(now - row.beat_at).total_seconds() for row in rows]
     alive = sum(1 for age in ages if age <= HEARTBEAT_STALE_SECONDS)
-    return {"status": "ok" if alive else "stale", "workers": alive, "last_beat_s": round(min(ages), 1),
-            "restarts": sum(row.restarts for row in rows)}
+    return {
+        "status": "ok" if alive else "stale",
+        "workers": alive,
+        "last_beat_s": round(min(ages), 1),
+        "restarts": sum(row.restarts for row in rows),
+    }
 
 
 def counts(session: Session) -> dict[str, int]:

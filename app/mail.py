@@ -22,11 +22,23 @@ from sqlmodel import Session
 from app.jobs import JobContext, enqueue
 
 
-def send_mail(session: Session, to: str, subject: str, text: str, html: str | None = None,
-              *, dedupe_key: str | None = None) -> None:
+def send_mail(
+    session: Session,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    *,
+    dedupe_key: str | None = None,
+) -> None:
     """Queue one message in the caller's transaction."""
-    enqueue(session, "mail.send", {"to": to, "subject": subject, "text": text, "html": html},
-            max_attempts=10, dedupe_key=dedupe_key)
+    enqueue(
+        session,
+        "mail.send",
+        {"to": to, "subject": subject, "text": text, "html": html},
+        max_attempts=10,
+        dedupe_key=dedupe_key,
+    )
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")

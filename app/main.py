@@ -104,9 +104,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         on_shutdown=[events.stop_hub],
     )
     # Around everything: a bounded number of requests at once, the others told to come back (503).
-    limiter = ConcurrencyLimit(EclorMiddleware(GzipMiddleware(app.dispatch), settings=settings, engine=engine),
-                               limit=settings.max_concurrency, queue_seconds=settings.http_queue_seconds,
-                               retry_after_s=settings.http_retry_after_s)
+    limiter = ConcurrencyLimit(
+        EclorMiddleware(GzipMiddleware(app.dispatch), settings=settings, engine=engine),
+        limit=settings.max_concurrency,
+        queue_seconds=settings.http_queue_seconds,
+        retry_after_s=settings.http_retry_after_s,
+    )
     app.pipeline = limiter
     app.state.limiter = limiter
     app.state.settings = settings

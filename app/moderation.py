@@ -54,13 +54,29 @@ def reason_text(code: str, note: str = "") -> str:
 
 def hide(session: Session, ad: Ad, reason: str, *, dedupe: str) -> None:
     """Tell the owner their ad is hidden, and why (the caller has set the ad's state)."""
-    notify(session, [ad.owner_id], topic=ad.topic, title=_("Annonce masquée par la modération"),
-           body=_("Votre annonce « %(t)s » a été masquée. Motif : %(r)s. Vous pouvez répondre à l’équipe "
-                  "si c’est une erreur.") % {"t": ad.title, "r": reason},
-           url=ad.url, dedupe=dedupe)
+    notify(
+        session,
+        [ad.owner_id],
+        topic=ad.topic,
+        title=_("Annonce masquée par la modération"),
+        body=_(
+            "Votre annonce « %(t)s » a été masquée. Motif : %(r)s. Vous pouvez répondre à l’équipe "
+            "si c’est une erreur."
+        )
+        % {"t": ad.title, "r": reason},
+        url=ad.url,
+        dedupe=dedupe,
+    )
 
 
 def restore(session: Session, ad: Ad, *, dedupe: str) -> None:
     """Tell the owner their ad is visible again (the caller has set the ad's state)."""
-    notify(session, [ad.owner_id], topic=ad.topic, title=_("Annonce rétablie"),
-           body=_("Votre annonce « %(t)s » est de nouveau visible.") % {"t": ad.title}, url=ad.url, dedupe=dedupe)
+    notify(
+        session,
+        [ad.owner_id],
+        topic=ad.topic,
+        title=_("Annonce rétablie"),
+        body=_("Votre annonce « %(t)s » est de nouveau visible.") % {"t": ad.title},
+        url=ad.url,
+        dedupe=dedupe,
+    )

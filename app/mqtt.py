@@ -62,7 +62,9 @@ def parse_url(url: str) -> dict[str, Any]:
     return options
 
 
-def publish_properties(expiry_s: int | None = None, content_type: str = "application/json") -> Properties:
+def publish_properties(
+    expiry_s: int | None = None, content_type: str = "application/json"
+) -> Properties:
     """PUBLISH properties: JSON content type and, when given, the message expiry (s, ≥ 1)."""
     props = Properties(PacketTypes.PUBLISH)
     props.ContentType = content_type
@@ -175,8 +177,14 @@ class MqttLink:
                 self._client = None
                 if stop.is_set():
                     break
-                log.warning("mqtt connection lost", extra={"client_id": self.client_id, "error": str(exc),
-                                                            "retry_in_s": round(backoff, 2)})
+                log.warning(
+                    "mqtt connection lost",
+                    extra={
+                        "client_id": self.client_id,
+                        "error": str(exc),
+                        "retry_in_s": round(backoff, 2),
+                    },
+                )
             if stop.is_set():
                 break
             with contextlib.suppress(TimeoutError):
@@ -193,8 +201,16 @@ class MqttLink:
             if self.on_message is not None:
                 self.on_message(str(message.topic), bytes(payload))
 
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, expiry_s: int | None = None,
-                      retain: bool = False, timeout: float = 10.0) -> None:
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        expiry_s: int | None = None,
+        retain: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
         """Publish and, for QoS ≥ 1, wait for the broker's acknowledgement.
 
         Raises :class:`MqttUnavailable` when not connected or when the
@@ -204,10 +220,23 @@ class MqttLink:
         if client is None or not self.connected.is_set():
             raise MqttUnavailable("not connected to the MQTT broker")
         try:
-            await client.publish(topic, payload, qos=qos, retain=retain,
-                                 properties=publish_properties(expiry_s), timeout=timeout)
+            await client.publish(
+                topic,
+                payload,
+                qos=qos,
+                retain=retain,
+                properties=publish_properties(expiry_s),
+                timeout=timeout,
+            )
         except (aiomqtt.MqttError, TimeoutError) as exc:
             raise MqttUnavailable(str(exc)) from exc
 
 
-__all__ = ["MqttError", "MqttLink", "MqttUnavailable", "Subscription", "parse_url", "publish_properties"]
+__all__ = [
+    "MqttError",
+    "MqttLink",
+    "MqttUnavailable",
+    "Subscription",
+    "parse_url",
+    "publish_properties",
+]

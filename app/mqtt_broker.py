@@ -765,7 +765,9 @@ class _Connection(asyncio.Protocol):
             self.broker.publishers_held += 1
             self._sync_reading()
             if self.stall_timer is None:
-                self.stall_timer = self.loop.call_later(self.broker.stall_timeout, self._check_stall)
+                self.stall_timer = self.loop.call_later(
+                    self.broker.stall_timeout, self._check_stall
+                )
 
     def release(self, session: _Session) -> None:
         self.holds.discard(session)
@@ -927,7 +929,9 @@ class _Connection(asyncio.Protocol):
             if cacheable and message.qos0_packets is not None:
                 message.qos0_packets[(v5, retain)] = packet
         if self.max_outgoing_packet and len(packet) > self.max_outgoing_packet:
-            self.broker._note_dropped(self.client_id, "larger than the client accepts", qos0=qos == 0)
+            self.broker._note_dropped(
+                self.client_id, "larger than the client accepts", qos0=qos == 0
+            )
             return False
         if qos == 0 and transport.get_write_buffer_size() > self.broker.max_write_buffer:
             self.broker._note_dropped(self.client_id, "slow reader", qos0=True)
@@ -1655,7 +1659,9 @@ class EmbeddedBroker:
                         full.append(chosen.session)
                     shared += 1
         for session, (sub_qos, retain_as_published, ids) in targets.items():
-            if session.deliver(message, min(sub_qos, qos), retain and retain_as_published, ids, now):
+            if session.deliver(
+                message, min(sub_qos, qos), retain and retain_as_published, ids, now
+            ):
                 full.append(session)
         return len(targets) + shared, full
 

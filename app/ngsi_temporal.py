@@ -32,7 +32,9 @@ def _moment(value: str | None, name: str) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise NgsiError(400, "BadRequestData", f"Invalid {name}", "expected an ISO 8601 date-time") from None
+        raise NgsiError(
+            400, "BadRequestData", f"Invalid {name}", "expected an ISO 8601 date-time"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
@@ -53,15 +55,20 @@ def time_range(params: Mapping[str, str], now: dt.datetime) -> tuple[dt.datetime
         return at, max(at, now)
     if timerel == "between":
         if end is None:
-            raise NgsiError(400, "BadRequestData", "endTimeAt is missing", "timerel=between needs endTimeAt")
+            raise NgsiError(
+                400, "BadRequestData", "endTimeAt is missing", "timerel=between needs endTimeAt"
+            )
         if end <= at:
-            raise NgsiError(400, "BadRequestData", "Invalid time range", "endTimeAt must come after timeAt")
+            raise NgsiError(
+                400, "BadRequestData", "Invalid time range", "endTimeAt must come after timeAt"
+            )
         return at, end
     raise NgsiError(400, "BadRequestData", "Invalid timerel", "timerel is before, after or between")
 
 
-def temporal_entity(session: Session, entity_id: str, params: Mapping[str, str],
-                    now: dt.datetime) -> dict[str, Any]:
+def temporal_entity(
+    session: Session, entity_id: str, params: Mapping[str, str], now: dt.datetime
+) -> dict[str, Any]:
     entity_type, _local = parse_urn(entity_id)
     start, end = time_range(params, now)
     known = timeseries.measures_of(session, entity_id)
@@ -76,32 +83,55 @@ def temporal_entity(session: Session, entity_id: str, params: Mapping[str, str],
     try:
         if aggregated:
             if not methods:
-                raise NgsiError(400, "BadRequestData", "aggrMethods is missing",
-                                "aggregatedValues needs aggrMethods")
+                raise NgsiError(
+                    400,
+                    "BadRequestData",
+                    "aggrMethods is missing",
+                    "aggregatedValues needs aggrMethods",
+                )
             unknown = [m for m in methods if m not in METHODS]
             if unknown:
-                raise NgsiError(400, "BadRequestData", "Unsupported aggregation method",
-                                f"{unknown[0][:40]}: supported are {', '.join(METHODS)}")
+                raise NgsiError(
+                    400,
+                    "BadRequestData",
+                    "Unsupported aggregation method",
+                    f"{unknown[0][:40]}: supported are {', '.join(METHODS)}",
+                )
             duration = params.get("aggrPeriodDuration") or ""
-            period = timeseries.Period.parse(duration) if duration and duration != "PT0S" else \
-                timeseries.Period(0, max(3600, int((end - start).total_seconds())))
+            period = (
+                timeseries.Period.parse(duration)
+                if duration and duration != "PT0S"
+                else timeseries.Period(0, max(3600, int((end - start).total_seconds())))
+            )
             series = timeseries.aggregate(session, entity_id, attrs, start, end, period)
             for name, buckets in series.items():
                 attr: dict[str, Any] = {"type": "Property"}
                 for method in methods:
-                    attr[method] = [[b.value(method), ngsi_time(b.start), ngsi_time(b.end)]
-                                    for b in buckets if b.count]
+                    attr[method] = [
+                        [b.value(method), ngsi_time(b.start), ngsi_time(b.end)]
+                        for b in buckets
+                        if b.count
+                    ]
                 body[name] = attr
             return body
-        period = timeseries.Period(0, 3600) if end - start <= HOURLY_LIMIT else timeseries.Period(0, 86400)
+        period = (
+            timeseries.Period(0, 3600)
+            if end - start <= HOURLY_LIMIT
+            else timeseries.Period(0, 86400)
+        )
         series = timeseries.aggregate(session, entity_id, attrs, start, end, period)
     except ValueError as exc:
-        raise NgsiError(400, "BadRequestData", "Invalid aggrPeriodDuration or range", str(exc)[:200]) from None
+        raise NgsiError(
+            400, "BadRequestData", "Invalid aggrPeriodDuration or range", str(exc)[:200]
+        ) from None
     last_n = params.get("lastN")
     for name, buckets in series.items():
-        instances = [{"type": "Property", "value": b.mean, "observedAt": ngsi_time(b.start)}
-                     for b in buckets if b.count]
+        instances = [
+            {"type": "Property", "value": b.mean, "observedAt": ngsi_time(b.start)}
+            for b in buckets
+            if b.count
+        ]
         if last_n and last_n.isdigit():
-            instances = instances[-int(last_n):]
+            instances = instances[-int(last_n) :]
         body[name] = instances
     return body

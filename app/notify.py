@@ -21,10 +21,10 @@ from app.jobs import JobContext, enqueue
 @dataclass(frozen=True)
 class Message:
     user_id: int
-    topic: str          # e.g. "my_reports", "carpool", "local_shops"
-    title: str          # already in the recipient's language (French by default)
+    topic: str  # e.g. "my_reports", "carpool", "local_shops"
+    title: str  # already in the recipient's language (French by default)
     body: str
-    url: str            # a path inside Eclor, e.g. "/reports/12"
+    url: str  # a path inside Eclor, e.g. "/reports/12"
     email: bool = True
     urgency: str = "normal"
     ttl_s: int = 86_400
@@ -40,13 +40,34 @@ def install(channels: Mapping[str, Channel]) -> None:
     CHANNELS.update(channels)
 
 
-def notify(session: Session, user_ids: Iterable[int], *, topic: str, title: str, body: str, url: str,
-           email: bool = True, urgency: str = "normal", ttl_s: int = 86_400, dedupe: str | None = None) -> None:
+def notify(
+    session: Session,
+    user_ids: Iterable[int],
+    *,
+    topic: str,
+    title: str,
+    body: str,
+    url: str,
+    email: bool = True,
+    urgency: str = "normal",
+    ttl_s: int = 86_400,
+    dedupe: str | None = None,
+) -> None:
     """Queue a notification for each user (once per user and ``dedupe`` key, if given)."""
     for uid in sorted(set(user_ids)):
-        payload: dict[str, Any] = {"user_id": uid, "topic": topic, "title": title, "body": body, "url": url,
-                                   "email": email, "urgency": urgency, "ttl_s": ttl_s}
-        enqueue(session, "notify.user", payload, dedupe_key=f"notify:{dedupe}:{uid}" if dedupe else None)
+        payload: dict[str, Any] = {
+            "user_id": uid,
+            "topic": topic,
+            "title": title,
+            "body": body,
+            "url": url,
+            "email": email,
+            "urgency": urgency,
+            "ttl_s": ttl_s,
+        }
+        enqueue(
+            session, "notify.user", payload, dedupe_key=f"notify:{dedupe}:{uid}" if dedupe else None
+        )
 
 
 def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
@@ -72,5 +93,4 @@ def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         base = ctx.settings.base_url.rstrip("/")
         text = f"{message.body}\n\n{base}{message.url}\n\n-- \nEclor, Pays-Haut Val d'Alzette"
         with write_session(ctx.engine) as session:
-            send_mail(session, email, message.title, text,
-                      dedupe_key=f"mail:notify:{ctx.job.id}")
+            send_mail(session, email, message.title, text, dedupe_key=f"mail:notify:{ctx.job.id}")

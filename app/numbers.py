@@ -10,8 +10,12 @@ from __future__ import annotations
 
 def is_ascii_digits(value: object, *, max_digits: int = 18) -> bool:
     """True for a non-empty string of ASCII digits ``0-9``, at most ``max_digits`` long."""
-    return (isinstance(value, str) and 0 < len(value) <= max_digits and value.isascii()
-            and value.isdigit())
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= max_digits
+        and value.isascii()
+        and value.isdigit()
+    )
 
 
 def parse_int(value: object, *, max_digits: int = 18, default: int | None = None) -> int | None:

@@ -50,7 +50,18 @@ LEEWAY_S = 60
 HTTP_TIMEOUT_S = 10.0
 METADATA_TTL_S = 3600.0
 # Asymmetric signatures only: an ID token signed with the client secret (HS*) or unsigned is refused.
-ALLOWED_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+ALLOWED_ALGS = [
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+]
 
 
 class OIDCError(Exception):
@@ -135,8 +146,16 @@ def _key_set(meta: dict[str, Any], *, refresh: bool = False) -> KeySet:
 
 # --- the flow ----------------------------------------------------------------------------------
 
-def begin(session: Session, settings: Settings, prov: OIDCProvider, *, browser_token: str,
-          next_url: str = "/", link_user_id: int | None = None) -> str:
+
+def begin(
+    session: Session,
+    settings: Settings,
+    prov: OIDCProvider,
+    *,
+    browser_token: str,
+    next_url: str = "/",
+    link_user_id: int | None = None,
+) -> str:
     """Record a pending sign-in and return the provider's authorization URL."""
     meta = metadata(prov)
     state = secrets.token_urlsafe(32)
@@ -144,24 +163,37 @@ def begin(session: Session, settings: Settings, prov: OIDCProvider, *, browser_t
     verifier = secrets.token_urlsafe(64)
     now = utcnow()
     session.execute(delete(OIDCLogin).where(OIDCLogin.expires_at < now))
-    session.add(OIDCLogin(
-        id=_digest(state), provider=prov.name, nonce=nonce, code_verifier=verifier,
-        browser=_digest(browser_token), next_url=next_url[:500], link_user_id=link_user_id,
-        created_at=now, expires_at=now + LOGIN_TTL,
-    ))
-    return add_params_to_uri(meta["authorization_endpoint"], [
-        ("response_type", "code"),
-        ("client_id", prov.client_id),
-        ("redirect_uri", redirect_uri(settings, prov)),
-        ("scope", " ".join(prov.scopes)),
-        ("state", state),
-        ("nonce", nonce),
-        ("code_challenge", create_s256_code_challenge(verifier)),
-        ("code_challenge_method", "S256"),
-    ])
+    session.add(
+        OIDCLogin(
+            id=_digest(state),
+            provider=prov.name,
+            nonce=nonce,
+            code_verifier=verifier,
+            browser=_digest(browser_token),
+            next_url=next_url[:500],
+            link_user_id=link_user_id,
+            created_at=now,
+            expires_at=now + LOGIN_TTL,
+        )
+    )
+    return add_params_to_uri(
+        meta["authorization_endpoint"],
+        [
+            ("response_type", "code"),
+            ("client_id", prov.client_id),
+            ("redirect_uri", redirect_uri(settings, prov)),
+            ("scope", " ".join(prov.scopes)),
+            ("state", state),
+            ("nonce", nonce),
+            ("code_challenge", create_s256_code_challenge(verifier)),
+            ("code_challenge_method", "S256"),
+        ],
+    )
 
 
-def take_login(session: Session, prov: OIDCProvider, state: str, browser_token: str | None) -> OIDCLogin:
+def take_login(
+    session: Session, prov: OIDCProvider, state: str, browser_token: str | None
+) -> OIDCLogin:
     """The pending sign-in of this state, deleted now (single use); refused if it is not this browser's."""
     if not state or len(state) > 200:
         raise OIDCError("missing state")
@@ -179,13 +211,19 @@ def take_login(session: Session, prov: OIDCProvider, state: str, browser_token: 
     return row
 
 
-def exchange_and_verify(settings: Settings, prov: OIDCProvider, login: OIDCLogin, code: str) -> VerifiedLogin:
+def exchange_and_verify(
+    settings: Settings, prov: OIDCProvider, login: OIDCLogin, code: str
+) -> VerifiedLogin:
     """Trade the code for tokens (with the PKCE verifier) and verify the ID token."""
     if not code or len(code) > 2000:
         raise OIDCError("missing code")
     meta = metadata(prov)
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri(settings, prov),
-            "code_verifier": login.code_verifier}
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri(settings, prov),
+        "code_verifier": login.code_verifier,
+    }
     auth_: tuple[str, str] | None = None
     if prov.token_auth_method == "client_secret_basic":
         auth_ = (prov.client_id, prov.client_secret)
@@ -194,8 +232,14 @@ def exchange_and_verify(settings: Settings, prov: OIDCProvider, login: OIDCLogin
         if prov.token_auth_method == "client_secret_post":
             form["client_secret"] = prov.client_secret
     try:
-        resp = httpx.post(meta["token_endpoint"], data=form, auth=auth_, timeout=HTTP_TIMEOUT_S,
-                          headers={"accept": "application/json"}, follow_redirects=False)
+        resp = httpx.post(
+            meta["token_endpoint"],
+            data=form,
+            auth=auth_,
+            timeout=HTTP_TIMEOUT_S,
+            headers={"accept": "application/json"},
+            follow_redirects=False,
+        )
         token = resp.json()
     except (httpx.HTTPError, ValueError) as exc:
         raise OIDCError(f"token request failed: {exc}") from exc
@@ -204,14 +248,28 @@ def exchange_and_verify(settings: Settings, prov: OIDCProvider, login: OIDCLogin
     id_token = token.get("id_token")
     if not isinstance(id_token, str):
         raise OIDCError("no id_token in the token response")
-    claims = verify_id_token(meta, prov, id_token, nonce=login.nonce, access_token=token.get("access_token"))
-    return VerifiedLogin(prov, claims["iss"], str(claims["sub"]), claims, login.next_url, login.link_user_id)
+    claims = verify_id_token(
+        meta, prov, id_token, nonce=login.nonce, access_token=token.get("access_token")
+    )
+    return VerifiedLogin(
+        prov, claims["iss"], str(claims["sub"]), claims, login.next_url, login.link_user_id
+    )
 
 
-def verify_id_token(meta: dict[str, Any], prov: OIDCProvider, id_token: str, *, nonce: str,
-                    access_token: str | None = None) -> dict[str, Any]:
+def verify_id_token(
+    meta: dict[str, Any],
+    prov: OIDCProvider,
+    id_token: str,
+    *,
+    nonce: str,
+    access_token: str | None = None,
+) -> dict[str, Any]:
     """Check the signature with the provider's keys, then iss, aud/azp, exp, iat and nonce."""
-    algs = [a for a in meta.get("id_token_signing_alg_values_supported", ALLOWED_ALGS) if a in ALLOWED_ALGS]
+    algs = [
+        a
+        for a in meta.get("id_token_signing_alg_values_supported", ALLOWED_ALGS)
+        if a in ALLOWED_ALGS
+    ]
     registry = JWSRegistry(algorithms=algs or ["RS256"])
     try:
         try:
@@ -236,7 +294,11 @@ def verify_id_token(meta: dict[str, Any], prov: OIDCProvider, id_token: str, *, 
         id_claims.validate(leeway=LEEWAY_S)
     except (JoseError, ValueError) as exc:
         raise OIDCError(f"ID token claims refused: {exc}") from exc
-    if not isinstance(id_claims.get("sub"), str) or not id_claims["sub"] or len(id_claims["sub"]) > 255:
+    if (
+        not isinstance(id_claims.get("sub"), str)
+        or not id_claims["sub"]
+        or len(id_claims["sub"]) > 255
+    ):
         raise OIDCError("ID token subject is unusable")
     return dict(id_claims)
 
@@ -251,8 +313,16 @@ def account_for(session: Session, login: VerifiedLogin) -> User:
         if identity is not None and identity.user_id != login.link_user_id:
             raise OIDCError("this identity already belongs to another account")
         if identity is None:
-            session.add(Identity(user_id=login.link_user_id, provider=login.provider.name, issuer=login.issuer,
-                                 subject=login.subject, created_at=now, last_used_at=now))
+            session.add(
+                Identity(
+                    user_id=login.link_user_id,
+                    provider=login.provider.name,
+                    issuer=login.issuer,
+                    subject=login.subject,
+                    created_at=now,
+                    last_used_at=now,
+                )
+            )
         user = session.get(User, login.link_user_id)
         if user is None or not user.is_active:
             raise OIDCError("the account to link is gone")
@@ -267,8 +337,16 @@ def account_for(session: Session, login: VerifiedLogin) -> User:
     email = _new_account_email(session, login)
     name = str(login.claims.get("given_name") or login.claims.get("name") or "")[:80]
     user = auth.create_user(session, email, role=login.provider.role, display_name=name)
-    session.add(Identity(user_id=user.id, provider=login.provider.name, issuer=login.issuer,  # type: ignore[arg-type]
-                         subject=login.subject, created_at=now, last_used_at=now))
+    session.add(
+        Identity(
+            user_id=user.id,
+            provider=login.provider.name,
+            issuer=login.issuer,  # type: ignore[arg-type]
+            subject=login.subject,
+            created_at=now,
+            last_used_at=now,
+        )
+    )
     session.flush()
     return user
 

@@ -28,30 +28,46 @@ BYPASS_PREFIXES = ("/static/", "/livez", "/readyz", "/healthz", "/sw.js", "/mani
 def busy_body(path: str) -> tuple[bytes, bytes]:
     """The 503 page: JSON on APIs, a small French page elsewhere (no script, no database)."""
     message = _("Le service est momentanément très demandé. Réessayez dans quelques instants.")
-    if path.startswith(("/api/", "/open311/", "/ngsi-ld/", "/push/")) or path.endswith((".json", ".xml")):
+    if path.startswith(("/api/", "/open311/", "/ngsi-ld/", "/push/")) or path.endswith(
+        (".json", ".xml")
+    ):
         import json
 
         return b"application/json", json.dumps({"status_code": 503, "detail": message}).encode()
     title = _("Service très demandé")
-    html = (f'<!doctype html><html lang="fr"><meta charset="utf-8"><meta name="viewport" '
-            f'content="width=device-width, initial-scale=1"><title>{title}</title>'
-            f'<main>'
-            f'<h1>{title}</h1><p>{message}</p><p><a href="">{_("Réessayer")}</a></p></main></html>')
+    html = (
+        f'<!doctype html><html lang="fr"><meta charset="utf-8"><meta name="viewport" '
+        f'content="width=device-width, initial-scale=1"><title>{title}</title>'
+        f"<main>"
+        f'<h1>{title}</h1><p>{message}</p><p><a href="">{_("Réessayer")}</a></p></main></html>'
+    )
     return b"text/html; charset=utf-8", html.encode()
 
 
 async def send_busy(send: Send, path: str, retry_after_s: int) -> None:
     ctype, body = busy_body(path)
-    await send({"type": "http.response.start", "status": 503, "headers": [
-        (b"content-type", ctype), (b"retry-after", str(retry_after_s).encode()),
-        (b"cache-control", b"no-store"), (b"content-length", str(len(body)).encode()),
-        (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", ctype),
+                (b"retry-after", str(retry_after_s).encode()),
+                (b"cache-control", b"no-store"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-content-type-options", b"nosniff"),
+                (b"x-frame-options", b"DENY"),
+                (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 class ConcurrencyLimit:
-    def __init__(self, app: ASGIApp, *, limit: int, queue_seconds: float, retry_after_s: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int, queue_seconds: float, retry_after_s: int
+    ) -> None:
         self.app = app
         self.limit = max(1, limit)
         self.queue_seconds = queue_seconds

@@ -34,7 +34,7 @@ EMAIL_MODE_LABELS = {
     "immediate": "Un e-mail à chaque alerte",
     "daily": "Un résumé par jour (vers 18 h)",
 }
-DIGEST_HOUR = 18        # local time (Europe/Paris) of the daily digest
+DIGEST_HOUR = 18  # local time (Europe/Paris) of the daily digest
 SIGNATURE = "\n\n-- \nEclor, Pays-Haut Val d'Alzette\n"
 
 
@@ -53,8 +53,14 @@ def load(session: Session, user_id: int) -> Choices:
     row = session.get(NotificationPreferences, user_id)
     if row is None:
         return Choices()
-    return Choices(topics=alerts.unpack(row.topics), communes=alerts.unpack(row.communes),
-                   quiet_start=row.quiet_start, quiet_end=row.quiet_end, email_mode=row.email_mode, saved=True)
+    return Choices(
+        topics=alerts.unpack(row.topics),
+        communes=alerts.unpack(row.communes),
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
+        email_mode=row.email_mode,
+        saved=True,
+    )
 
 
 def save(session: Session, user_id: int, choices: Choices) -> int:
@@ -72,8 +78,9 @@ def save(session: Session, user_id: int, choices: Choices) -> int:
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
-    return alerts.update_preferences(session, user_id, choices.topics, choices.communes,
-                                     choices.quiet_start, choices.quiet_end)
+    return alerts.update_preferences(
+        session, user_id, choices.topics, choices.communes, choices.quiet_start, choices.quiet_end
+    )
 
 
 def follow_account(session: Session, device: PushSubscription, data: dict[str, Any]) -> None:
@@ -90,50 +97,82 @@ def follow_account(session: Session, device: PushSubscription, data: dict[str, A
         device.topics, device.communes = alerts.pack(current.topics), alerts.pack(current.communes)
         device.quiet_start, device.quiet_end = current.quiet_start, current.quiet_end
     else:
-        save(session, device.user_id, Choices(topics=alerts.unpack(device.topics),
-                                              communes=alerts.unpack(device.communes),
-                                              quiet_start=device.quiet_start, quiet_end=device.quiet_end))
+        save(
+            session,
+            device.user_id,
+            Choices(
+                topics=alerts.unpack(device.topics),
+                communes=alerts.unpack(device.communes),
+                quiet_start=device.quiet_start,
+                quiet_end=device.quiet_end,
+            ),
+        )
 
 
 # --- the e-mail channel ---------------------------------------------------------------------------
+
 
 def _next_digest_at(now: datetime) -> datetime:
     local = now.astimezone(alerts.TZ)
     at = local.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
     if at <= local:
-        at = (local + timedelta(days=1)).replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
+        at = (local + timedelta(days=1)).replace(
+            hour=DIGEST_HOUR, minute=0, second=0, microsecond=0
+        )
     return at.astimezone(UTC)
 
 
-def add_to_digest(session: Session, user_id: int, *, key: str, title: str, body: str, url: str) -> bool:
+def add_to_digest(
+    session: Session, user_id: int, *, key: str, title: str, body: str, url: str
+) -> bool:
     """Put a line in the person's next digest (once per key) and make sure the digest is planned."""
-    exists = session.scalar(select(NotificationDigestItem.id).where(NotificationDigestItem.user_id == user_id,
-                                                                    NotificationDigestItem.key == key))
+    exists = session.scalar(
+        select(NotificationDigestItem.id).where(
+            NotificationDigestItem.user_id == user_id, NotificationDigestItem.key == key
+        )
+    )
     if exists is not None:
         return False
     try:
         with session.begin_nested():
-            session.add(NotificationDigestItem(user_id=user_id, key=key, title=title[:200], body=body, url=url))
+            session.add(
+                NotificationDigestItem(
+                    user_id=user_id, key=key, title=title[:200], body=body, url=url
+                )
+            )
     except IntegrityError:
         return False
     at = _next_digest_at(utcnow())
-    enqueue(session, "notify.digest", {"user_id": user_id}, run_at=at,
-            dedupe_key=f"notify.digest:{user_id}:{at:%Y%m%d}")
+    enqueue(
+        session,
+        "notify.digest",
+        {"user_id": user_id},
+        run_at=at,
+        dedupe_key=f"notify.digest:{user_id}:{at:%Y%m%d}",
+    )
     return True
 
 
 def _alert_recipients(session: Session, alert: Any) -> list[tuple[int, str, str]]:
     """(user id, e-mail, mode) of the active accounts whose e-mail choice covers the alert."""
-    conditions = [NotificationPreferences.email_mode.in_(("immediate", "daily")),  # type: ignore[attr-defined]
-                  NotificationPreferences.topics.like(f"%,{alert.topic},%")]  # type: ignore[attr-defined]
+    conditions = [
+        NotificationPreferences.email_mode.in_(("immediate", "daily")),  # type: ignore[attr-defined]
+        NotificationPreferences.topics.like(f"%,{alert.topic},%"),
+    ]  # type: ignore[attr-defined]
     communes = alerts.unpack(alert.communes)
     if communes:
-        conditions.append(or_(NotificationPreferences.communes == ",",
-                              *[NotificationPreferences.communes.like(f"%,{c},%") for c in communes]))  # type: ignore[attr-defined]
-    rows = session.execute(select(User.id, User.email, NotificationPreferences.email_mode)
-                           .join(NotificationPreferences, NotificationPreferences.user_id == User.id)
-                           .where(User.is_active.is_(True), *conditions)  # type: ignore[attr-defined]
-                           .order_by(User.id)).all()
+        conditions.append(
+            or_(
+                NotificationPreferences.communes == ",",
+                *[NotificationPreferences.communes.like(f"%,{c},%") for c in communes],
+            )
+        )  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(User.id, User.email, NotificationPreferences.email_mode)
+        .join(NotificationPreferences, NotificationPreferences.user_id == User.id)
+        .where(User.is_active.is_(True), *conditions)  # type: ignore[attr-defined]
+        .order_by(User.id)
+    ).all()
     return [(int(uid), str(email), str(mode)) for uid, email, mode in rows]
 
 
@@ -144,12 +183,26 @@ def email_alert(session: Session, alert: Any, base_url: str) -> int:
     count = 0
     for user_id, email, mode in _alert_recipients(session, alert):
         if mode == "immediate":
-            text = f"{alert.body}\n\n{alert.instruction}\n\n{link}".replace("\n\n\n\n", "\n\n") + SIGNATURE
-            send_mail(session, email, _("Alerte Eclor : {title}").format(title=payload["title"]), text,
-                      dedupe_key=f"mail:alert:{alert.id}:{user_id}")
+            text = (
+                f"{alert.body}\n\n{alert.instruction}\n\n{link}".replace("\n\n\n\n", "\n\n")
+                + SIGNATURE
+            )
+            send_mail(
+                session,
+                email,
+                _("Alerte Eclor : {title}").format(title=payload["title"]),
+                text,
+                dedupe_key=f"mail:alert:{alert.id}:{user_id}",
+            )
             count += 1
-        elif add_to_digest(session, user_id, key=f"alert:{alert.id}", title=payload["title"], body=alert.body,
-                           url=payload["url"]):
+        elif add_to_digest(
+            session,
+            user_id,
+            key=f"alert:{alert.id}",
+            title=payload["title"],
+            body=alert.body,
+            url=payload["url"],
+        ):
             count += 1
     return count
 
@@ -158,19 +211,32 @@ def send_digest(session: Session, user_id: int, base_url: str, now: datetime | N
     """Send the person's pending digest lines as one e-mail; return how many lines it had."""
     now = now or utcnow()
     user = session.get(User, user_id)
-    items = list(session.scalars(select(NotificationDigestItem).where(
-        NotificationDigestItem.user_id == user_id, NotificationDigestItem.sent_at.is_(None))  # type: ignore[union-attr]
-        .order_by(NotificationDigestItem.id)).all())
+    items = list(
+        session.scalars(
+            select(NotificationDigestItem)
+            .where(
+                NotificationDigestItem.user_id == user_id, NotificationDigestItem.sent_at.is_(None)
+            )  # type: ignore[union-attr]
+            .order_by(NotificationDigestItem.id)
+        ).all()
+    )
     if not items or user is None or not user.is_active:
         return 0
     base = base_url.rstrip("/")
     parts = [f"• {item.title}\n{item.body}\n{base}{item.url}" for item in items]
     intro = _("Ce qui s’est passé depuis votre dernier résumé :")
-    send_mail(session, user.email, _("Eclor : votre résumé du jour"), intro + "\n\n" + "\n\n".join(parts)
-              + SIGNATURE, dedupe_key=f"mail:digest:{user_id}:{items[-1].id}")
-    session.execute(update(NotificationDigestItem).where(
-        NotificationDigestItem.id.in_([i.id for i in items]))  # type: ignore[union-attr]
-        .values(sent_at=now))
+    send_mail(
+        session,
+        user.email,
+        _("Eclor : votre résumé du jour"),
+        intro + "\n\n" + "\n\n".join(parts) + SIGNATURE,
+        dedupe_key=f"mail:digest:{user_id}:{items[-1].id}",
+    )
+    session.execute(
+        update(NotificationDigestItem)
+        .where(NotificationDigestItem.id.in_([i.id for i in items]))  # type: ignore[union-attr]
+        .values(sent_at=now)
+    )
     return len(items)
 
 

@@ -33,7 +33,9 @@ def install(hooks: Iterable[Privacy]) -> None:
         ERASERS[hook.name] = hook.erase
 
 
-def export_user(session: Session, user_id: int, media_dir: Path) -> tuple[dict[str, Any], list[Path]]:
+def export_user(
+    session: Session, user_id: int, media_dir: Path
+) -> tuple[dict[str, Any], list[Path]]:
     data: dict[str, Any] = {}
     files: list[Path] = []
     for name, fn in sorted(EXPORTERS.items()):

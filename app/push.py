@@ -524,8 +524,12 @@ def encrypt_payload(subscription: PushSubscriptionInfo, plaintext: bytes) -> byt
     """
     if not plaintext:
         raise ValueError("a push message needs a body")
-    pusher = WebPusher({"endpoint": subscription.endpoint,
-                        "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}})
+    pusher = WebPusher(
+        {
+            "endpoint": subscription.endpoint,
+            "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+        }
+    )
     return bytes(pusher.encode(check_payload_size(plaintext), content_encoding="aes128gcm")["body"])
 
 

@@ -66,18 +66,37 @@ def _t(model: Any) -> Table:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("light_commands", _t(LightCommand), LightCommand.finished_at, lambda s: s.retention_commands_days,
-         lambda: LightCommand.state.not_in(OPEN_COMMAND_STATES),  # type: ignore[attr-defined]
-         (LightCommand.reason, LightCommand.state)),
-    Rule("push_deliveries", _t(PushDelivery), PushDelivery.finished_at, lambda s: s.retention_deliveries_days,
-         lambda: PushDelivery.status.not_in(OPEN_DELIVERY_STATES),  # type: ignore[attr-defined]
-         (PushDelivery.status,)),
-    Rule("jobs", _t(Job), Job.finished_at, lambda s: s.retention_jobs_days,
-         lambda: Job.status.not_in(OPEN_JOB_STATES),  # type: ignore[attr-defined]
-         (Job.kind, Job.status)),
+    Rule(
+        "light_commands",
+        _t(LightCommand),
+        LightCommand.finished_at,
+        lambda s: s.retention_commands_days,
+        lambda: LightCommand.state.not_in(OPEN_COMMAND_STATES),  # type: ignore[attr-defined]
+        (LightCommand.reason, LightCommand.state),
+    ),
+    Rule(
+        "push_deliveries",
+        _t(PushDelivery),
+        PushDelivery.finished_at,
+        lambda s: s.retention_deliveries_days,
+        lambda: PushDelivery.status.not_in(OPEN_DELIVERY_STATES),  # type: ignore[attr-defined]
+        (PushDelivery.status,),
+    ),
+    Rule(
+        "jobs",
+        _t(Job),
+        Job.finished_at,
+        lambda s: s.retention_jobs_days,
+        lambda: Job.status.not_in(OPEN_JOB_STATES),  # type: ignore[attr-defined]
+        (Job.kind, Job.status),
+    ),
     Rule("light_alarms", _t(LightAlarm), LightAlarm.cleared_at, lambda s: s.retention_alarms_days),
-    Rule("waste_centre_estimates", _t(WasteCentreEstimate), WasteCentreEstimate.ts,
-         lambda s: s.retention_estimates_days),
+    Rule(
+        "waste_centre_estimates",
+        _t(WasteCentreEstimate),
+        WasteCentreEstimate.ts,
+        lambda s: s.retention_estimates_days,
+    ),
     Rule("light_daily", _t(LightDaily), LightDaily.day, lambda s: s.retention_daily_days),
     Rule("sensor_hourly", _t(SensorHourly), SensorHourly.hour, lambda s: s.retention_daily_days),
     # Live views resume within a week (Last-Event-ID); hours of measures are kept 90 days, their days stay.
@@ -107,8 +126,17 @@ def _cut(rule: Rule, days: float, now: datetime) -> Any:
     return cut
 
 
-def purge(engine: Engine, rule: Rule, now: datetime, days: float, *, batch: int, report: Report,
-          pause_s: float = 0.0, max_batches: int | None = None) -> int:
+def purge(
+    engine: Engine,
+    rule: Rule,
+    now: datetime,
+    days: float,
+    *,
+    batch: int,
+    report: Report,
+    pause_s: float = 0.0,
+    max_batches: int | None = None,
+) -> int:
     """Delete ``rule``'s rows that ended more than ``days`` ago, ``batch`` rows per transaction."""
     if days <= 0:
         return 0
@@ -154,9 +182,16 @@ def _fold(session: Any, source: str, rows: list[Any]) -> None:
         return
     from app.lighting.control import upsert
 
-    upsert(session, HistoryMonth, ["source", "month", "key"], [
-        {"source": source, "month": month, "key": key, "count": n} for (month, key), n in counts.items()
-    ], add=["count"])
+    upsert(
+        session,
+        HistoryMonth,
+        ["source", "month", "key"],
+        [
+            {"source": source, "month": month, "key": key, "count": n}
+            for (month, key), n in counts.items()
+        ],
+        add=["count"],
+    )
 
 
 def purge_mail(mail_dir: Path, now: datetime, days: float) -> int:
@@ -185,14 +220,28 @@ def optimize(engine: Engine) -> None:
         conn.commit()
 
 
-def run(engine: Engine, settings: Settings, now: datetime | None = None, *, pause_s: float = 0.0,
-        max_batches: int | None = None) -> Report:
+def run(
+    engine: Engine,
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    pause_s: float = 0.0,
+    max_batches: int | None = None,
+) -> Report:
     """One retention pass over every rule, then the mail files and the planner statistics."""
     now = now or utcnow()
     report = Report()
     for rule in RULES:
-        purge(engine, rule, now, float(rule.days(settings)), batch=max(1, settings.retention_batch),
-              report=report, pause_s=pause_s, max_batches=max_batches)
+        purge(
+            engine,
+            rule,
+            now,
+            float(rule.days(settings)),
+            batch=max(1, settings.retention_batch),
+            report=report,
+            pause_s=pause_s,
+            max_batches=max_batches,
+        )
     report.mail_files = purge_mail(settings.mail_dir, now, settings.retention_mail_days)
     optimize(engine)
     return report
@@ -203,14 +252,23 @@ async def retention_service(rt: Any) -> None:
     settings = rt.settings
     while not rt.stop.is_set():
         try:
-            report = await asyncio.to_thread(run, rt.engine, settings, pause_s=0.05, max_batches=200)
+            report = await asyncio.to_thread(
+                run, rt.engine, settings, pause_s=0.05, max_batches=200
+            )
             if report.total or report.mail_files:
-                log.info("retention", extra={"deleted": report.deleted, "mail_files": report.mail_files,
-                                             "longest_batch_s": round(report.longest_batch_s, 3)})
+                log.info(
+                    "retention",
+                    extra={
+                        "deleted": report.deleted,
+                        "mail_files": report.mail_files,
+                        "longest_batch_s": round(report.longest_batch_s, 3),
+                    },
+                )
         except Exception:  # a failed pass is retried at the next one, never fatal to the worker
             log.exception("retention failed")
         try:
-            await asyncio.wait_for(rt.stop.wait(), timeout=max(1.0, settings.retention_every_minutes * 60))
+            await asyncio.wait_for(
+                rt.stop.wait(), timeout=max(1.0, settings.retention_every_minutes * 60)
+            )
         except TimeoutError:
             pass
-

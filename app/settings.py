@@ -41,7 +41,9 @@ class OIDCProvider(BaseModel):
     client_secret: str = ""
     scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
     role: Literal["resident", "merchant", "staff", "admin"] = "resident"
-    token_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = "client_secret_basic"
+    token_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = (
+        "client_secret_basic"
+    )
 
     @property
     def metadata_url(self) -> str:
@@ -103,15 +105,19 @@ class Settings(BaseSettings):
     worker_batch: int = 20
 
     # Retention (app.retention, run by the worker): days kept after a row is finished; 0 keeps forever.
-    retention_commands_days: int = 90     # finished lighting commands (monthly counts kept)
-    retention_deliveries_days: int = 90   # finished push deliveries (monthly counts kept)
-    retention_jobs_days: int = 90         # done and failed jobs (monthly counts kept)
-    retention_alarms_days: int = 365      # cleared alarms
-    retention_estimates_days: int = 90    # waste-centre wait estimates (forecasts read 8 weeks)
-    retention_daily_days: int = 400       # per-light days and per-sensor hours (energy per group and month is kept)
-    retention_mail_days: int = 30         # e-mail files under var/mail (no SMTP configured)
-    retention_batch: int = 500            # rows per transaction; the write lock is released between batches
-    retention_every_minutes: float = 60.0  # how often the worker runs retention (expired sessions included)
+    retention_commands_days: int = 90  # finished lighting commands (monthly counts kept)
+    retention_deliveries_days: int = 90  # finished push deliveries (monthly counts kept)
+    retention_jobs_days: int = 90  # done and failed jobs (monthly counts kept)
+    retention_alarms_days: int = 365  # cleared alarms
+    retention_estimates_days: int = 90  # waste-centre wait estimates (forecasts read 8 weeks)
+    retention_daily_days: int = (
+        400  # per-light days and per-sensor hours (energy per group and month is kept)
+    )
+    retention_mail_days: int = 30  # e-mail files under var/mail (no SMTP configured)
+    retention_batch: int = 500  # rows per transaction; the write lock is released between batches
+    retention_every_minutes: float = (
+        60.0  # how often the worker runs retention (expired sessions included)
+    )
 
     # Database pool and overload: a request waits at most db_pool_timeout_s for a connection,
     # db_lock_timeout_ms for a lock (SQLite's write lock, a PostgreSQL row or table lock) and

@@ -23,8 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("app", "workers", "migrations")
 # Present only in a source checkout (ROOT holds Eclor's pyproject.toml), never in site-packages.
 CHECKOUT_FILES = (
-    "pyproject.toml", "LICENSE", "README.md", "CHANGELOG.md", "CONTRIBUTING.md", "SECURITY.md",
-    "babel.cfg", "requirements.lock", "requirements-dev.lock",
+    "pyproject.toml",
+    "LICENSE",
+    "README.md",
+    "CHANGELOG.md",
+    "CONTRIBUTING.md",
+    "SECURITY.md",
+    "babel.cfg",
+    "requirements.lock",
+    "requirements-dev.lock",
 )
 CHECKOUT_DIRS = ("scripts", "deploy", "docs", "tests", "bench", ".ci")
 SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "node_modules"}

@@ -63,7 +63,9 @@ def format_number(value: Any, digits: int = 0) -> str:
     if value is None:
         return ""
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(round(float(value), digits), format=pattern, locale=i18n.current_locale.get())
+    return format_decimal(
+        round(float(value), digits), format=pattern, locale=i18n.current_locale.get()
+    )
 
 
 def format_km(metres: Any, digits: int = 1) -> str:
@@ -73,8 +75,13 @@ def format_km(metres: Any, digits: int = 1) -> str:
     if metres is None:
         return ""
     value = round(float(metres) / 1000, digits)
-    return format_unit(value, "length-kilometer", length="short", format="#,##0." + "0" * digits,
-                       locale=i18n.current_locale.get())
+    return format_unit(
+        value,
+        "length-kilometer",
+        length="short",
+        format="#,##0." + "0" * digits,
+        locale=i18n.current_locale.get(),
+    )
 
 
 def format_datetime(value: Any, fmt: str = "short") -> str:
@@ -93,8 +100,15 @@ def format_date(value: Any, fmt: str = "medium") -> str:
     return babel_d(value, format=fmt, locale=i18n.current_locale.get())
 
 
-def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 200,
-         headers: dict[str, str] | None = None, anonymous: bool = False, **context: Any) -> Template:
+def page(
+    request: Request[Any, Any, Any],
+    template: str,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    anonymous: bool = False,
+    **context: Any,
+) -> Template:
     """Render a page with what every template needs (user, nonce, locale, active section).
 
     ``anonymous``: render as for a visitor, whoever asks (pages kept in a shared cache, like /offline).
@@ -108,5 +122,6 @@ def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 2
         path=request.url.path,
         htmx=bool(HTMXDetails(request)),
     )
-    return Template(template_name=template, context=context, status_code=status_code,
-                    headers=headers)
+    return Template(
+        template_name=template, context=context, status_code=status_code, headers=headers
+    )

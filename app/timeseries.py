@@ -31,14 +31,15 @@ from app.models.measures import MeasureDaily, MeasureHourly
 UTC = dt.UTC
 _DURATION = re.compile(
     r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$")
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
 MAX_BUCKETS = 20_000
 
 
 @dataclass(frozen=True)
 class Sample:
-    entity: str     # an NGSI-LD URN
-    measure: str    # an attribute name
+    entity: str  # an NGSI-LD URN
+    measure: str  # an attribute name
     ts: dt.datetime
     value: float
 
@@ -56,8 +57,12 @@ class Period:
         if not match or text in ("P", "PT") or text.endswith("T"):
             raise ValueError(f"not an ISO 8601 duration: {text!r}")
         n = {k: int(v or 0) for k, v in match.groupdict().items()}
-        period = cls(n["years"] * 12 + n["months"],
-                     ((n["weeks"] * 7 + n["days"]) * 24 + n["hours"]) * 3600 + n["minutes"] * 60 + n["seconds"])
+        period = cls(
+            n["years"] * 12 + n["months"],
+            ((n["weeks"] * 7 + n["days"]) * 24 + n["hours"]) * 3600
+            + n["minutes"] * 60
+            + n["seconds"],
+        )
         if period.months == 0 and period.seconds < 3600:
             raise ValueError("the shortest period kept is one hour (PT1H)")
         return period
@@ -99,8 +104,13 @@ class Bucket:
         """The bucket's value for an NGSI-LD aggregation method."""
         if self.count == 0:
             return None
-        return {"avg": self.mean, "sum": self.total, "min": self.low, "max": self.high,
-                "totalCount": self.count}.get(method)
+        return {
+            "avg": self.mean,
+            "sum": self.total,
+            "min": self.low,
+            "max": self.high,
+            "totalCount": self.count,
+        }.get(method)
 
 
 @dataclass
@@ -112,16 +122,19 @@ class _Cell:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _fold(samples: Iterable[Sample]) -> tuple[dict[tuple[str, str, dt.datetime], _Cell],
-                                               dict[tuple[str, str, dt.date], _Cell]]:
+def _fold(
+    samples: Iterable[Sample],
+) -> tuple[dict[tuple[str, str, dt.datetime], _Cell], dict[tuple[str, str, dt.date], _Cell]]:
     hours: dict[tuple[str, str, dt.datetime], _Cell] = {}
     days: dict[tuple[str, str, dt.date], _Cell] = {}
     for s in samples:
         if not math.isfinite(s.value):
             continue
         moment = s.ts.astimezone(UTC)
-        for cells, key in ((hours, (s.entity, s.measure, moment.replace(minute=0, second=0, microsecond=0))),
-                           (days, (s.entity, s.measure, moment.date()))):
+        for cells, key in (
+            (hours, (s.entity, s.measure, moment.replace(minute=0, second=0, microsecond=0))),
+            (days, (s.entity, s.measure, moment.date())),
+        ):
             cell = cells.get(key)  # type: ignore[call-overload]
             if cell is None:
                 cell = cells[key] = _Cell()  # type: ignore[index]
@@ -139,20 +152,25 @@ def _upsert(session: Session, model: Any, slot: str, rows: list[dict[str, Any]])
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
+
         least, greatest = func.least, func.greatest
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
+
         least, greatest = func.min, func.max  # SQLite's scalar min()/max() of two values
     stmt = dialect_insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=["entity", "measure", slot], set_={
-        "count": table.c.count + stmt.excluded.count,
-        "total": table.c.total + stmt.excluded.total,
-        "low": least(func.coalesce(table.c.low, stmt.excluded.low), stmt.excluded.low),
-        "high": greatest(func.coalesce(table.c.high, stmt.excluded.high), stmt.excluded.high),
-    })
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["entity", "measure", slot],
+        set_={
+            "count": table.c.count + stmt.excluded.count,
+            "total": table.c.total + stmt.excluded.total,
+            "low": least(func.coalesce(table.c.low, stmt.excluded.low), stmt.excluded.low),
+            "high": greatest(func.coalesce(table.c.high, stmt.excluded.high), stmt.excluded.high),
+        },
+    )
     rows.sort(key=lambda r: (r["entity"], r["measure"], r[slot]))  # same lock order in every writer
     for start in range(0, len(rows), 1000):
-        session.execute(stmt, rows[start:start + 1000])
+        session.execute(stmt, rows[start : start + 1000])
 
 
 def record(session: Session, samples: Iterable[Sample], *, daily_only: bool = False) -> int:
@@ -163,23 +181,63 @@ def record(session: Session, samples: Iterable[Sample], *, daily_only: bool = Fa
     hours, days = _fold(samples)
     if daily_only:
         hours = {}
-    _upsert(session, MeasureHourly, "hour", [
-        {"entity": e, "measure": m, "hour": h, "count": c.count, "total": c.total, "low": c.low, "high": c.high}
-        for (e, m, h), c in hours.items()])
-    _upsert(session, MeasureDaily, "day", [
-        {"entity": e, "measure": m, "day": d, "count": c.count, "total": c.total, "low": c.low, "high": c.high}
-        for (e, m, d), c in days.items()])
+    _upsert(
+        session,
+        MeasureHourly,
+        "hour",
+        [
+            {
+                "entity": e,
+                "measure": m,
+                "hour": h,
+                "count": c.count,
+                "total": c.total,
+                "low": c.low,
+                "high": c.high,
+            }
+            for (e, m, h), c in hours.items()
+        ],
+    )
+    _upsert(
+        session,
+        MeasureDaily,
+        "day",
+        [
+            {
+                "entity": e,
+                "measure": m,
+                "day": d,
+                "count": c.count,
+                "total": c.total,
+                "low": c.low,
+                "high": c.high,
+            }
+            for (e, m, d), c in days.items()
+        ],
+    )
     return sum(c.count for c in days.values())
 
 
 def measures_of(session: Session, entity: str) -> list[str]:
     """The measures the store holds for an entity."""
-    return list(session.scalars(select(MeasureDaily.measure).where(MeasureDaily.entity == entity)
-                                .group_by(MeasureDaily.measure).order_by(MeasureDaily.measure)).all())
+    return list(
+        session.scalars(
+            select(MeasureDaily.measure)
+            .where(MeasureDaily.entity == entity)
+            .group_by(MeasureDaily.measure)
+            .order_by(MeasureDaily.measure)
+        ).all()
+    )
 
 
-def aggregate(session: Session, entity: str, measures: Sequence[str], start: dt.datetime, end: dt.datetime,
-              period: Period) -> dict[str, list[Bucket]]:
+def aggregate(
+    session: Session,
+    entity: str,
+    measures: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    period: Period,
+) -> dict[str, list[Bucket]]:
     """Per measure, the buckets of ``period`` from ``start`` to ``end`` (the last one may be shorter)."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     edges = [start]
@@ -192,18 +250,40 @@ def aggregate(session: Session, entity: str, measures: Sequence[str], start: dt.
         return out
     if period.daily:
         slot: Any = MeasureDaily.day
-        query = select(MeasureDaily.measure, MeasureDaily.day, MeasureDaily.count, MeasureDaily.total,
-                       MeasureDaily.low, MeasureDaily.high).where(
-            MeasureDaily.entity == entity, MeasureDaily.measure.in_(list(measures)),  # type: ignore[attr-defined]
-            MeasureDaily.day >= start.date(), MeasureDaily.day < (end + dt.timedelta(days=1)).date())
+        query = select(
+            MeasureDaily.measure,
+            MeasureDaily.day,
+            MeasureDaily.count,
+            MeasureDaily.total,
+            MeasureDaily.low,
+            MeasureDaily.high,
+        ).where(
+            MeasureDaily.entity == entity,
+            MeasureDaily.measure.in_(list(measures)),  # type: ignore[attr-defined]
+            MeasureDaily.day >= start.date(),
+            MeasureDaily.day < (end + dt.timedelta(days=1)).date(),
+        )
     else:
         slot = MeasureHourly.hour
-        query = select(MeasureHourly.measure, MeasureHourly.hour, MeasureHourly.count, MeasureHourly.total,
-                       MeasureHourly.low, MeasureHourly.high).where(
-            MeasureHourly.entity == entity, MeasureHourly.measure.in_(list(measures)),  # type: ignore[attr-defined]
-            MeasureHourly.hour >= start.replace(minute=0, second=0, microsecond=0), MeasureHourly.hour < end)
+        query = select(
+            MeasureHourly.measure,
+            MeasureHourly.hour,
+            MeasureHourly.count,
+            MeasureHourly.total,
+            MeasureHourly.low,
+            MeasureHourly.high,
+        ).where(
+            MeasureHourly.entity == entity,
+            MeasureHourly.measure.in_(list(measures)),  # type: ignore[attr-defined]
+            MeasureHourly.hour >= start.replace(minute=0, second=0, microsecond=0),
+            MeasureHourly.hour < end,
+        )
     for measure, when, count, total, low, high in session.execute(query.order_by(slot)).all():
-        moment = when if isinstance(when, dt.datetime) else dt.datetime.combine(when, dt.time(0), tzinfo=UTC)
+        moment = (
+            when
+            if isinstance(when, dt.datetime)
+            else dt.datetime.combine(when, dt.time(0), tzinfo=UTC)
+        )
         moment = moment.astimezone(UTC)
         if moment < start.replace(hour=0, minute=0, second=0, microsecond=0) and period.daily:
             continue

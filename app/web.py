@@ -43,12 +43,17 @@ def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> str | None:
 
 # Open data and the public APIs are readable from any web page (CORS): no credentials are involved.
 CORS_PREFIXES = ("/data", "/open311/", "/ngsi-ld/", "/api/rdex/", "/api/carpool/")
-CORS_HEADERS = [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"Retry-After")]
+CORS_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"Retry-After"),
+]
 
 
 def cors_open(path: str) -> bool:
-    return any(path == p or path.startswith(p if p.endswith("/") else p + "/") or path.startswith(p + ".")
-               for p in CORS_PREFIXES)
+    return any(
+        path == p or path.startswith(p if p.endswith("/") else p + "/") or path.startswith(p + ".")
+        for p in CORS_PREFIXES
+    )
 
 
 class EclorMiddleware:
@@ -62,8 +67,12 @@ class EclorMiddleware:
             hosts.add(base.hostname.lower())
         self.allowed_hosts = hosts
         self.allow_any_host = "*" in hosts
-        tile_origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.tile_url.replace("{s}", "a")))
-        tile_host = tile_origin.replace("://a.", "://*.") if "{s}" in settings.tile_url else tile_origin
+        tile_origin = "{0.scheme}://{0.netloc}".format(
+            urlsplit(settings.tile_url.replace("{s}", "a"))
+        )
+        tile_host = (
+            tile_origin.replace("://a.", "://*.") if "{s}" in settings.tile_url else tile_origin
+        )
         self.csp_template = (
             "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
             f"img-src 'self' data: blob: {tile_host}; connect-src 'self'; font-src 'self'; "
@@ -99,7 +108,11 @@ class EclorMiddleware:
         headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
         nonce = secrets.token_urlsafe(16)
         csp = self.csp_template.format(nonce=nonce).encode()
-        extra = self.static_headers + CORS_HEADERS if cors_open(scope.get("path", "")) else self.static_headers
+        extra = (
+            self.static_headers + CORS_HEADERS
+            if cors_open(scope.get("path", ""))
+            else self.static_headers
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -112,10 +125,19 @@ class EclorMiddleware:
             await send(message)
 
         if not self._host_allowed(headers):
-            await send_with_headers({"type": "http.response.start", "status": 400,
-                                     "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
-            await send_with_headers({"type": "http.response.body",
-                                     "body": "Hôte non autorisé / host not allowed.".encode()})
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                }
+            )
+            await send_with_headers(
+                {
+                    "type": "http.response.body",
+                    "body": "Hôte non autorisé / host not allowed.".encode(),
+                }
+            )
             return
 
         cookies = _cookies(headers)
@@ -127,8 +149,9 @@ class EclorMiddleware:
         session_token = cookies.get(auth.SESSION_COOKIE)
         if session_token:
             user = await anyio.to_thread.run_sync(
-                lambda: auth.load_user(self.engine, session_token,
-                                       idle_minutes=self.settings.session_idle_minutes)
+                lambda: auth.load_user(
+                    self.engine, session_token, idle_minutes=self.settings.session_idle_minutes
+                )
             )
         scope["eclor_user"] = user  # type: ignore[typeddict-unknown-key]
         scope["eclor_session_token"] = session_token if user else None  # type: ignore[typeddict-unknown-key]
@@ -139,9 +162,15 @@ class EclorMiddleware:
 
 
 COMPRESSIBLE_TYPES = (
-    b"text/", b"application/json", b"application/javascript", b"application/xml",
-    b"application/manifest+json", b"application/ld+json", b"application/geo+json",
-    b"application/cap+xml", b"image/svg+xml",
+    b"text/",
+    b"application/json",
+    b"application/javascript",
+    b"application/xml",
+    b"application/manifest+json",
+    b"application/ld+json",
+    b"application/geo+json",
+    b"application/cap+xml",
+    b"image/svg+xml",
 )
 GZIP_MIN_BYTES = 500
 GZIP_MAX_BUFFER = 4 * 1024 * 1024
@@ -166,7 +195,9 @@ class GzipMiddleware:
         self.level = level
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or "gzip" not in (_header(scope["headers"], b"accept-encoding") or ""):  # type: ignore[arg-type]
+        if scope["type"] != "http" or "gzip" not in (
+            _header(scope["headers"], b"accept-encoding") or ""
+        ):  # type: ignore[arg-type]
             await self.app(scope, receive, send)
             return
         # Pages are made per request: compress fast. Static files are compressed
@@ -180,7 +211,9 @@ class GzipMiddleware:
         async def release(body: bytes, *, more: bool, compress: bool) -> None:
             nonlocal held
             assert held is not None
-            out = [(k, v) for k, v in held.get("headers", []) if k.lower() not in (b"content-length",)]
+            out = [
+                (k, v) for k, v in held.get("headers", []) if k.lower() not in (b"content-length",)
+            ]
             if compress:
                 body = gzip_bytes(body, level)
                 out.append((b"content-encoding", b"gzip"))
@@ -200,8 +233,12 @@ class GzipMiddleware:
                 headers = message.get("headers", [])
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 encoded = any(k.lower() == b"content-encoding" for k, _ in headers)
-                if (message["status"] in (204, 206, 304) or encoded or not ctype.startswith(COMPRESSIBLE_TYPES)
-                        or ctype.startswith(b"text/event-stream")):  # a stream is never held back
+                if (
+                    message["status"] in (204, 206, 304)
+                    or encoded
+                    or not ctype.startswith(COMPRESSIBLE_TYPES)
+                    or ctype.startswith(b"text/event-stream")
+                ):  # a stream is never held back
                     passthrough = True
                     await send(message)
                 else:

@@ -26,10 +26,15 @@ def clean(value: str) -> str:
 
 def text(value: str) -> str:
     """``value`` ready to be element content: cleaned, ``& < >`` escaped, CR kept as ``&#13;``."""
-    return (clean(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\r", "&#13;"))
+    return (
+        clean(value)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\r", "&#13;")
+    )
 
 
 def attribute(value: str) -> str:
     """``value`` ready to sit between double quotes in an attribute."""
-    return (text(value).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;"))
+    return text(value).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")

@@ -25,8 +25,14 @@ with Session(_engine) as _s:
     COMMUNES = list(_s.scalars(select(Commune).order_by(Commune.name)).all())
     PANELS = load_panels(_s, None)
 CONTEXT: dict[str, Any] = {
-    "section": "home", "panels": PANELS, "communes": COMMUNES, "user": None, "csp_nonce": "bench",
-    "locale": "fr", "path": "/", "htmx": False,
+    "section": "home",
+    "panels": PANELS,
+    "communes": COMMUNES,
+    "user": None,
+    "csp_nonce": "bench",
+    "locale": "fr",
+    "path": "/",
+    "htmx": False,
 }
 
 
@@ -35,5 +41,7 @@ def home() -> Template:
     return Template(template_name="home/index.html", context=CONTEXT)
 
 
-app = Litestar(route_handlers=[home], template_config=TemplateConfig(
-    engine=JinjaTemplateEngine.from_environment(make_environment())))
+app = Litestar(
+    route_handlers=[home],
+    template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(make_environment())),
+)

@@ -54,19 +54,38 @@ from app.migrate import upgrade
 from app.models.accounts import User
 from app.models.carpool import CarpoolAd
 
-COMMUNES = [(49.472, 5.955), (49.418, 5.944), (49.382, 5.951), (49.440, 6.017), (49.493, 5.918),
-            (49.483, 5.953), (49.473, 5.905), (49.467, 5.929)]
+COMMUNES = [
+    (49.472, 5.955),
+    (49.418, 5.944),
+    (49.382, 5.951),
+    (49.440, 6.017),
+    (49.493, 5.918),
+    (49.483, 5.953),
+    (49.473, 5.905),
+    (49.467, 5.929),
+]
 DESTINATIONS = [  # (lat, lon, weight)
-    (49.6296, 6.1619, 18), (49.5999, 6.1335, 14), (49.5811, 6.1150, 12), (49.5006, 5.9430, 16),
-    (49.4985, 5.9806, 12), (49.5242, 5.8914, 7), (49.4806, 6.0875, 6), (49.5817, 6.1398, 4),
-    (49.6085, 6.1005, 3), (49.6365, 6.1746, 3), (49.4870, 5.9360, 2), (49.359, 6.168, 3),  # + Thionville
+    (49.6296, 6.1619, 18),
+    (49.5999, 6.1335, 14),
+    (49.5811, 6.1150, 12),
+    (49.5006, 5.9430, 16),
+    (49.4985, 5.9806, 12),
+    (49.5242, 5.8914, 7),
+    (49.4806, 6.0875, 6),
+    (49.5817, 6.1398, 4),
+    (49.6085, 6.1005, 3),
+    (49.6365, 6.1746, 3),
+    (49.4870, 5.9360, 2),
+    (49.359, 6.168, 3),  # + Thionville
 ]
 
 
 def jitter(lat: float, lon: float, rng: random.Random, metres: float) -> tuple[float, float]:
     r = metres * rng.random() ** 0.5
     a = rng.random() * 6.283
-    return lat + r * 0.000009 * __import__("math").cos(a), lon + r * 0.0000138 * __import__("math").sin(a)
+    return lat + r * 0.000009 * __import__("math").cos(a), lon + r * 0.0000138 * __import__(
+        "math"
+    ).sin(a)
 
 
 def pick_destination(rng: random.Random) -> tuple[float, float]:
@@ -79,8 +98,20 @@ def pick_destination(rng: random.Random) -> tuple[float, float]:
 def fill(engine, n_ads: int, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
     with write_session(engine) as s:
-        s.execute(insert(User), [{"email": f"bench{i}@eclor.test", "role": "resident", "display_name": f"B{i}",
-                                  "locale": "fr", "is_active": True, "created_at": now} for i in range(500)])
+        s.execute(
+            insert(User),
+            [
+                {
+                    "email": f"bench{i}@eclor.test",
+                    "role": "resident",
+                    "display_name": f"B{i}",
+                    "locale": "fr",
+                    "is_active": True,
+                    "created_at": now,
+                }
+                for i in range(500)
+            ],
+        )
         first = s.execute(text("SELECT min(id) FROM users")).scalar_one()
     rows = []
     for i in range(n_ads):
@@ -95,30 +126,56 @@ def fill(engine, n_ads: int, rng: random.Random) -> None:  # type: ignore[no-unt
         margin = rng.choice((10, 15, 15, 30))
         seats = rng.randint(1, 4)
         row = {
-            "user_id": first + rng.randrange(500), "role": role, "frequency": "regular" if regular else "punctual",
-            "leg": "outward", "from_label": "A", "from_lat": a[0], "from_lon": a[1], "to_label": "B",
-            "to_lat": b[0], "to_lon": b[1], "distance_m": cp.road_m(*a, *b),
-            "cross_border": cp.country_of(*a) != cp.country_of(*b), "margin_min": margin, "seats": seats,
-            "seats_left": seats, "price_per_km_cents": 8 if role == "driver" else 0, "comment": "",
-            "status": "active", "created_at": now, "updated_at": now, "departure_at": None, "valid_until": None,
+            "user_id": first + rng.randrange(500),
+            "role": role,
+            "frequency": "regular" if regular else "punctual",
+            "leg": "outward",
+            "from_label": "A",
+            "from_lat": a[0],
+            "from_lon": a[1],
+            "to_label": "B",
+            "to_lat": b[0],
+            "to_lon": b[1],
+            "distance_m": cp.road_m(*a, *b),
+            "cross_border": cp.country_of(*a) != cp.country_of(*b),
+            "margin_min": margin,
+            "seats": seats,
+            "seats_left": seats,
+            "price_per_km_cents": 8 if role == "driver" else 0,
+            "comment": "",
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+            "departure_at": None,
+            "valid_until": None,
         }
         if regular:
             days = [d for d in range(5) if rng.random() < 0.85] or [rng.randrange(5)]
             sched = {d: (minute + rng.choice((0, 0, 5, -5)), margin) for d in days}
-            row.update(schedule=cp.dump_schedule(sched), days_mask=cp.mask_of(sched),
-                       window_start=min(m - g for m, g in sched.values()),
-                       window_end=max(m + g for m, g in sched.values()))
+            row.update(
+                schedule=cp.dump_schedule(sched),
+                days_mask=cp.mask_of(sched),
+                window_start=min(m - g for m, g in sched.values()),
+                window_end=max(m + g for m, g in sched.values()),
+            )
         else:
             day = (cp.local(now) + timedelta(days=rng.randint(1, 30))).date()
-            dep = datetime.combine(day, datetime.min.time(), tzinfo=cp.PARIS).astimezone(UTC) + timedelta(minutes=minute)
+            dep = datetime.combine(day, datetime.min.time(), tzinfo=cp.PARIS).astimezone(
+                UTC
+            ) + timedelta(minutes=minute)
             loc = cp.local(dep)
             m = loc.hour * 60 + loc.minute
-            row.update(departure_at=dep, schedule=cp.dump_schedule({loc.weekday(): (m, margin)}),
-                       days_mask=cp.mask_of([loc.weekday()]), window_start=m - margin, window_end=m + margin)
+            row.update(
+                departure_at=dep,
+                schedule=cp.dump_schedule({loc.weekday(): (m, margin)}),
+                days_mask=cp.mask_of([loc.weekday()]),
+                window_start=m - margin,
+                window_end=m + margin,
+            )
         rows.append(row)
     with write_session(engine) as s:
         for i in range(0, len(rows), 2000):
-            s.execute(insert(CarpoolAd), rows[i:i + 2000])
+            s.execute(insert(CarpoolAd), rows[i : i + 2000])
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
@@ -133,12 +190,22 @@ def make_queries(n: int, rng: random.Random) -> list[cp.Query]:
         role = "driver" if rng.random() < 0.8 else "passenger"
         minute = rng.randint(6 * 60 + 30, 9 * 60)
         if rng.random() < 0.5:
-            out.append(cp.Query(*a, *b, role=role, frequency="regular",
-                                days_mask=cp.mask_of(d for d in range(5) if rng.random() < 0.8) or 1,
-                                minute=minute, margin_min=rng.choice((15, 30, 45))))
+            out.append(
+                cp.Query(
+                    *a,
+                    *b,
+                    role=role,
+                    frequency="regular",
+                    days_mask=cp.mask_of(d for d in range(5) if rng.random() < 0.8) or 1,
+                    minute=minute,
+                    margin_min=rng.choice((15, 30, 45)),
+                )
+            )
         else:
             day = (cp.local(now) + timedelta(days=rng.randint(1, 30))).date()
-            when = datetime.combine(day, datetime.min.time(), tzinfo=cp.PARIS).astimezone(UTC) + timedelta(minutes=minute)
+            when = datetime.combine(day, datetime.min.time(), tzinfo=cp.PARIS).astimezone(
+                UTC
+            ) + timedelta(minutes=minute)
             out.append(cp.Query(*a, *b, role=role, when=when, margin_min=rng.choice((15, 30, 45))))
     return out
 
@@ -180,7 +247,9 @@ def write_section(subsection: str, lines: list[str]) -> None:
         title, _sep, body = chunk.partition("\n")
         parts[title.strip()] = body.strip("\n")
     parts[subsection] = "\n".join(lines)
-    order = [k for k in ("SQLite", "PostgreSQL") if k in parts] + [k for k in parts if k not in ("SQLite", "PostgreSQL")]
+    order = [k for k in ("SQLite", "PostgreSQL") if k in parts] + [
+        k for k in parts if k not in ("SQLite", "PostgreSQL")
+    ]
     body = "".join(f"\n### {k}\n\n{parts[k]}\n" for k in order)
     new_section = "## Carpool search\n" + body + ("\n" if nxt >= 0 else "")
     doc.write_text(text_[:start] + new_section + text_[end:])
@@ -245,22 +314,30 @@ def main() -> None:
     print(f"{args.ads} active ads, {len(queries)} searches, {db}; filled in {fill_s:.1f} s")
     print(f"baseline (bare candidate query): median {b_med:.2f} ms, p99 {b_p99:.2f} ms")
     print(f"search (query + scoring):        median {f_med:.2f} ms, p99 {f_p99:.2f} ms")
-    print(f"ratio search / baseline: median {f_med / b_med:.2f}x, p99 {f_p99 / b_p99:.2f}x; target p99 <= 50 ms: {target}")
-    print(f"load average (1 min) before / after: {load_before:.2f} / {load_after:.2f} on {os.cpu_count()} CPUs")
-    print(f"candidates fetched: median {statistics.median(fetched):.0f}, max {max(fetched)}; "
-          f"matches kept: median {statistics.median(kept):.0f}, max {max(kept)}")
+    print(
+        f"ratio search / baseline: median {f_med / b_med:.2f}x, p99 {f_p99 / b_p99:.2f}x; target p99 <= 50 ms: {target}"
+    )
+    print(
+        f"load average (1 min) before / after: {load_before:.2f} / {load_after:.2f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"candidates fetched: median {statistics.median(fetched):.0f}, max {max(fetched)}; "
+        f"matches kept: median {statistics.median(kept):.0f}, max {max(kept)}"
+    )
     if args.no_write:
         return
     cmd = "`.venv/bin/python bench/carpool.py`"
     if schema:
         cmd = "`.venv/bin/python bench/carpool.py --database-url postgresql://postgres@127.0.0.1:5432/test`"
     lines = [
-        (f"{cmd} — {args.ads:,} active ads shaped like the territory's commutes (starts around the 8 communes, "
-        "ends in Luxembourg, Esch/Belval and the territory; 70% regular, 30% one-off, 85% drivers), "
-        f"{len(queries)} searches (half regular, half one-off), taking turns between the baseline and the search "
-        f"in one run. Database: {db}. Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"load average {load_before:.1f} before and {load_after:.1f} after the run (a shared machine); "
-        f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC."),
+        (
+            f"{cmd} — {args.ads:,} active ads shaped like the territory's commutes (starts around the 8 communes, "
+            "ends in Luxembourg, Esch/Belval and the territory; 70% regular, 30% one-off, 85% drivers), "
+            f"{len(queries)} searches (half regular, half one-off), taking turns between the baseline and the search "
+            f"in one run. Database: {db}. Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"load average {load_before:.1f} before and {load_after:.1f} after the run (a shared machine); "
+            f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC."
+        ),
         "",
         "| figure | median | p99 |",
         "|---|---|---|",

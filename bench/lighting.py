@@ -67,9 +67,14 @@ HEADING = "## Lighting"
 
 
 def _client(url: str, label: str, **options: Any) -> aiomqtt.Client:
-    return aiomqtt.Client(**parse_url(url), identifier=f"bench-{label}-{uuid.uuid4().hex[:6]}",
-                          protocol=aiomqtt.ProtocolVersion.V5, max_inflight_messages=1000,
-                          max_queued_incoming_messages=1_000_000, **options)
+    return aiomqtt.Client(
+        **parse_url(url),
+        identifier=f"bench-{label}-{uuid.uuid4().hex[:6]}",
+        protocol=aiomqtt.ProtocolVersion.V5,
+        max_inflight_messages=1000,
+        max_queued_incoming_messages=1_000_000,
+        **options,
+    )
 
 
 async def bare_round_trip(url: str, count: int, window: int) -> float:
@@ -91,7 +96,9 @@ async def bare_round_trip(url: str, count: int, window: int) -> float:
         async def answer() -> None:
             async for message in device.messages:
                 device_id = str(message.topic).rsplit("/", 1)[-1]
-                task = asyncio.create_task(device.publish(f"{prefix}/ack/{device_id}", message.payload, qos=1))
+                task = asyncio.create_task(
+                    device.publish(f"{prefix}/ack/{device_id}", message.payload, qos=1)
+                )
                 pending.add(task)
                 task.add_done_callback(pending.discard)
 
@@ -122,7 +129,9 @@ async def bare_round_trip(url: str, count: int, window: int) -> float:
         return elapsed
 
 
-async def bare_stream(url: str, lights: list[str], seconds: float, processes: int) -> dict[str, float]:
+async def bare_stream(
+    url: str, lights: list[str], seconds: float, processes: int
+) -> dict[str, float]:
     """Messages per second a bare aiomqtt subscriber receives from the simulator at full speed."""
     prefix = f"bench-st-{uuid.uuid4().hex[:8]}"
     async with _client(url, "sub") as sub:
@@ -145,8 +154,9 @@ async def bare_stream(url: str, lights: list[str], seconds: float, processes: in
 
 
 @contextlib.asynccontextmanager
-async def fleet_processes(url: str, prefix: str, lights: list[str], processes: int, *, full_speed: bool = False
-                          ) -> AsyncIterator[None]:
+async def fleet_processes(
+    url: str, prefix: str, lights: list[str], processes: int, *, full_speed: bool = False
+) -> AsyncIterator[None]:
     """The simulator (``workers.fleet``) in ``processes`` processes sharing the lights; ready when online."""
     share = -(-len(lights) // processes)
     gateways = [f"GW-BENCH-{uuid.uuid4().hex[:6]}" for _ in range(processes)]
@@ -156,11 +166,27 @@ async def fleet_processes(url: str, prefix: str, lights: list[str], processes: i
             await watch.subscribe(f"{prefix}/status/{gateway}", qos=1)
         for index, gateway in enumerate(gateways):
             ids_file = Path(tempfile.mkstemp(prefix="eclor-bench-ids-")[1])
-            ids_file.write_text("\n".join(lights[index * share:(index + 1) * share]))
-            argv = [sys.executable, str(Path(__file__).resolve()), "--simulate", str(ids_file), "--url", url,
-                    "--prefix", prefix, "--gateway", gateway] + (["--full-speed"] if full_speed else [])
-            procs.append(subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,  # noqa: ASYNC220  (returns at once)
-                                          stderr=subprocess.DEVNULL))
+            ids_file.write_text("\n".join(lights[index * share : (index + 1) * share]))
+            argv = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--simulate",
+                str(ids_file),
+                "--url",
+                url,
+                "--prefix",
+                prefix,
+                "--gateway",
+                gateway,
+            ] + (["--full-speed"] if full_speed else [])
+            procs.append(
+                subprocess.Popen(
+                    argv,
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,  # noqa: ASYNC220  (returns at once)
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         online: set[str] = set()
 
         async def wait_online() -> None:
@@ -183,14 +209,18 @@ async def fleet_processes(url: str, prefix: str, lights: list[str], processes: i
 # --------------------------------------------------------------------------- Eclor
 
 
-async def group_command(engine: Any, url: str, lights: list[str], processes: int) -> dict[str, float]:
+async def group_command(
+    engine: Any, url: str, lights: list[str], processes: int
+) -> dict[str, float]:
     prefix = f"bench-cmd-{uuid.uuid4().hex[:8]}"
     async with fleet_processes(url, prefix, lights, processes):
         return await _group_command(engine, url, prefix, lights)
 
 
 async def _group_command(engine: Any, url: str, prefix: str, lights: list[str]) -> dict[str, float]:
-    relay = mqtt_relay(engine, url, prefix, worker_id="bench-relay", config=RelayConfig(reconcile_s=3600))
+    relay = mqtt_relay(
+        engine, url, prefix, worker_id="bench-relay", config=RelayConfig(reconcile_s=3600)
+    )
     stop = asyncio.Event()
     relay_task = asyncio.create_task(relay.run(stop))
     assert relay.backend is not None
@@ -199,8 +229,14 @@ async def _group_command(engine: Any, url: str, prefix: str, lights: list[str]) 
 
     def applied() -> int:
         with read_session(engine) as session:
-            return int(session.scalar(select(func.count()).select_from(LightCommand)
-                                      .where(LightCommand.state == "applied")) or 0)
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(LightCommand)
+                    .where(LightCommand.state == "applied")
+                )
+                or 0
+            )
 
     started = time.perf_counter()
     with write_session(engine) as session:
@@ -218,8 +254,12 @@ async def _group_command(engine: Any, url: str, prefix: str, lights: list[str]) 
     published_s = published_s or elapsed
     stop.set()
     await relay_task
-    return {"applied_s": elapsed, "decided_s": decided, "published": relay.stats.published,
-            "published_s": published_s}
+    return {
+        "applied_s": elapsed,
+        "decided_s": decided,
+        "published": relay.stats.published,
+        "published_s": published_s,
+    }
 
 
 def ingest_capacity(engine: Any, lights: list[str], rounds: int = 4) -> dict[str, float]:
@@ -230,8 +270,21 @@ def ingest_capacity(engine: Any, lights: list[str], rounds: int = 4) -> dict[str
     def batch(k: int) -> list[Inbound]:
         now = utcnow()
         stamp = now.isoformat()
-        return [Inbound("tele_light", light, {"ts": stamp, "level": 50, "power_w": 38.5,
-                                              "energy_wh": 1000.0 + k, "status": "ok"}, now) for light in lights]
+        return [
+            Inbound(
+                "tele_light",
+                light,
+                {
+                    "ts": stamp,
+                    "level": 50,
+                    "power_w": 38.5,
+                    "energy_wh": 1000.0 + k,
+                    "status": "ok",
+                },
+                now,
+            )
+            for light in lights
+        ]
 
     ingest(engine, batch(0))
     batches = [batch(k) for k in range(1, rounds + 1)]
@@ -239,8 +292,17 @@ def ingest_capacity(engine: Any, lights: list[str], rounds: int = 4) -> dict[str
     for items in batches:
         ingest(engine, items)
     eclor = rounds * len(lights) / (time.perf_counter() - started)
-    rows = [{"light_id": light, "ts": utcnow(), "level": 50, "power_w": 38.5, "energy_wh": 1.0, "status": "ok"}
-            for light in lights]
+    rows = [
+        {
+            "light_id": light,
+            "ts": utcnow(),
+            "level": 50,
+            "power_w": 38.5,
+            "energy_wh": 1.0,
+            "status": "ok",
+        }
+        for light in lights
+    ]
     started = time.perf_counter()
     for _ in range(rounds):
         with write_session(engine) as session:
@@ -249,10 +311,17 @@ def ingest_capacity(engine: Any, lights: list[str], rounds: int = 4) -> dict[str
     return {"eclor_per_s": eclor, "bare_per_s": bare}
 
 
-async def ingestion(engine: Any, url: str, lights: list[str], seconds: float, processes: int) -> dict[str, float]:
+async def ingestion(
+    engine: Any, url: str, lights: list[str], seconds: float, processes: int
+) -> dict[str, float]:
     prefix = f"bench-tele-{uuid.uuid4().hex[:8]}"
-    relay = mqtt_relay(engine, url, prefix, worker_id="bench-ingest",
-                       config=RelayConfig(reconcile_s=3600, housekeeping_s=3600))
+    relay = mqtt_relay(
+        engine,
+        url,
+        prefix,
+        worker_id="bench-ingest",
+        config=RelayConfig(reconcile_s=3600, housekeeping_s=3600),
+    )
     stop = asyncio.Event()
     relay_task = asyncio.create_task(relay.run(stop))
     assert relay.backend is not None
@@ -268,9 +337,13 @@ async def ingestion(engine: Any, url: str, lights: list[str], seconds: float, pr
     await relay_task
     with read_session(engine) as session:
         rows = int(session.scalar(select(func.count()).select_from(LightReading)) or 0)
-    return {"ingested_per_s": ingested / elapsed, "backlog": backlog,
-            "rows": rows, "batches": relay.stats.batches,
-            "db_seconds_per_1000": relay.stats.ingest_seconds / max(relay.stats.ingested, 1) * 1000}
+    return {
+        "ingested_per_s": ingested / elapsed,
+        "backlog": backlog,
+        "rows": rows,
+        "batches": relay.stats.batches,
+        "db_seconds_per_1000": relay.stats.ingest_seconds / max(relay.stats.ingested, 1) * 1000,
+    }
 
 
 def fresh_database(database_url: str | None) -> tuple[str, Any]:
@@ -297,8 +370,17 @@ async def simulate(ids_file: Path, url: str, prefix: str, gateway: str, full_spe
 
     lights = ids_file.read_text().split()
     ids_file.unlink()
-    fleet = Fleet(url, prefix, lights=lights, sensors={}, period=1 if full_speed else 3600, seed=len(lights),
-                  initial_level=0, full_speed=full_speed, gateway_id=gateway)
+    fleet = Fleet(
+        url,
+        prefix,
+        lights=lights,
+        sensors={},
+        period=1 if full_speed else 3600,
+        seed=len(lights),
+        initial_level=0,
+        full_speed=full_speed,
+        gateway_id=gateway,
+    )
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(fleet.stop()))
     await fleet.run()
@@ -306,13 +388,23 @@ async def simulate(ids_file: Path, url: str, prefix: str, gateway: str, full_spe
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=os.environ.get("ECLOR_BENCH_MQTT_URL", "mqtt://127.0.0.1:1883"))
+    parser.add_argument(
+        "--url", default=os.environ.get("ECLOR_BENCH_MQTT_URL", "mqtt://127.0.0.1:1883")
+    )
     parser.add_argument("--lights", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=10.0, help="ingestion measurement window")
-    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: a SQLite file)")
-    parser.add_argument("--processes", type=int, default=2,
-                        help="simulator processes answering commands (they share the lights)")
-    parser.add_argument("--tele-processes", type=int, default=1, help="simulator processes sending telemetry")
+    parser.add_argument(
+        "--database-url", default=None, help="PostgreSQL URL (default: a SQLite file)"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="simulator processes answering commands (they share the lights)",
+    )
+    parser.add_argument(
+        "--tele-processes", type=int, default=1, help="simulator processes sending telemetry"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--simulate", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
@@ -332,7 +424,9 @@ def main() -> int:
     try:
         base_rt = asyncio.run(bare_round_trip(args.url, args.lights, RelayConfig().window))
         command = asyncio.run(group_command(engine, args.url, lights, args.processes))
-        base_stream = asyncio.run(bare_stream(args.url, lights, args.seconds, args.tele_processes))["received_per_s"]
+        base_stream = asyncio.run(bare_stream(args.url, lights, args.seconds, args.tele_processes))[
+            "received_per_s"
+        ]
         ingest = asyncio.run(ingestion(engine, args.url, lights, args.seconds, args.tele_processes))
         capacity = ingest_capacity(engine, lights)
     finally:
@@ -342,23 +436,37 @@ def main() -> int:
 
     database = "PostgreSQL" if args.database_url else "SQLite (WAL)"
     n = args.lights
-    print(f"group command, {n} lights: all applied in {command['applied_s']:.2f} s "
-          f"(decision {command['decided_s'] * 1000:.0f} ms; {command['published']} published)")
+    print(
+        f"group command, {n} lights: all applied in {command['applied_s']:.2f} s "
+        f"(decision {command['decided_s'] * 1000:.0f} ms; {command['published']} published)"
+    )
     print(f"  all {n} published by the relay in {command['published_s']:.2f} s")
-    print(f"  bare aiomqtt round trip of {n} QoS 1 messages: {base_rt:.2f} s; "
-          f"ratio Eclor / bare = {command['applied_s'] / base_rt:.2f}")
-    print(f"telemetry ingestion: {ingest['ingested_per_s']:.0f} messages/s written "
-          f"(backlog at the end {ingest['backlog']}; "
-          f"{ingest['db_seconds_per_1000'] * 1000:.1f} ms of database per 1,000 messages)")
-    print(f"  bare aiomqtt publish/subscribe: {base_stream:.0f} messages/s; "
-          f"ratio Eclor / bare = {ingest['ingested_per_s'] / base_stream:.2f}")
-    print(f"ingestion capacity without the broker: {capacity['eclor_per_s']:.0f} messages/s "
-          f"(bare insert of the raw rows only: {capacity['bare_per_s']:.0f}/s; ratio "
-          f"{capacity['eclor_per_s'] / capacity['bare_per_s']:.2f})")
+    print(
+        f"  bare aiomqtt round trip of {n} QoS 1 messages: {base_rt:.2f} s; "
+        f"ratio Eclor / bare = {command['applied_s'] / base_rt:.2f}"
+    )
+    print(
+        f"telemetry ingestion: {ingest['ingested_per_s']:.0f} messages/s written "
+        f"(backlog at the end {ingest['backlog']}; "
+        f"{ingest['db_seconds_per_1000'] * 1000:.1f} ms of database per 1,000 messages)"
+    )
+    print(
+        f"  bare aiomqtt publish/subscribe: {base_stream:.0f} messages/s; "
+        f"ratio Eclor / bare = {ingest['ingested_per_s'] / base_stream:.2f}"
+    )
+    print(
+        f"ingestion capacity without the broker: {capacity['eclor_per_s']:.0f} messages/s "
+        f"(bare insert of the raw rows only: {capacity['bare_per_s']:.0f}/s; ratio "
+        f"{capacity['eclor_per_s'] / capacity['bare_per_s']:.2f})"
+    )
     ok_cmd = command["applied_s"] <= 10.0
-    ok_ingest = capacity["eclor_per_s"] >= 3000  # end to end, the simulator is the limit here (see ratio)
-    print(f"targets: {n} applied in ≤ 10 s: {'met' if ok_cmd else 'NOT met'}; "
-          f"ingestion capacity ≥ 3,000 messages/s: {'met' if ok_ingest else 'NOT met'}")
+    ok_ingest = (
+        capacity["eclor_per_s"] >= 3000
+    )  # end to end, the simulator is the limit here (see ratio)
+    print(
+        f"targets: {n} applied in ≤ 10 s: {'met' if ok_cmd else 'NOT met'}; "
+        f"ingestion capacity ≥ 3,000 messages/s: {'met' if ok_ingest else 'NOT met'}"
+    )
     if not args.no_write:
         section = (
             f"{HEADING}\n\n"

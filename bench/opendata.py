@@ -60,14 +60,22 @@ from bench.report import write_section
 
 UTC = dt.UTC
 COMMUNES = ["57038", "57041", "57097", "57529", "57565", "57602", "54523", "54580"]
-CATEGORIES = ["household_waste", "bulky_items", "rubble", "green_waste", "tyres", "hazardous", "other"]
+CATEGORIES = [
+    "household_waste",
+    "bulky_items",
+    "rubble",
+    "green_waste",
+    "tyres",
+    "hazardous",
+    "other",
+]
 STATUSES = ["new", "confirmed", "resolved", "resolved", "resolved", "rejected", "duplicate"]
 SOURCES = {  # what each dataset reads, dumped as is by the baseline
     "reports": "SELECT category, status, commune_insee, created_at, resolved_at, lat, lon FROM reports",
     "sensor_hourly": "SELECT s.id, s.commune_insee, s.lat, s.lon, h.hour, h.sums_json, h.samples "
-                     "FROM sensor_hourly h JOIN sensors s ON s.id = h.sensor_id",
+    "FROM sensor_hourly h JOIN sensors s ON s.id = h.sensor_id",
     "light_energy_months": "SELECT e.month, g.commune_insee, e.energy_wh FROM light_energy_months e "
-                           "LEFT JOIN light_groups g ON g.id = e.group_id",
+    "LEFT JOIN light_groups g ON g.id = e.group_id",
     "waste_centre_estimates": "SELECT sensor_id, ts, wait_min, saturated FROM waste_centre_estimates",
     "streetlights": "SELECT * FROM streetlights",
     "alerts": "SELECT identifier, sent_at, msg_type, category, event, title FROM alerts",
@@ -82,8 +90,13 @@ def scratch_url(database_url: str | None) -> tuple[str, str | None, Path | None]
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
         url = make_url(database_url)
-        return url.set(query={**url.query, "options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False), schema, None
+        return (
+            url.set(query={**url.query, "options": f"-csearch_path={schema}"}).render_as_string(
+                hide_password=False
+            ),
+            schema,
+            None,
+        )
     folder = Path(tempfile.mkdtemp(prefix="eclor-bench-opendata-"))
     return f"sqlite:///{folder / 'bench.db'}", None, folder
 
@@ -91,7 +104,7 @@ def scratch_url(database_url: str | None) -> tuple[str, str | None, Path | None]
 def _insert(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
     with write_session(engine) as s:
         for i in range(0, len(rows), 20_000):
-            s.execute(table.__table__.insert(), rows[i:i + 20_000])
+            s.execute(table.__table__.insert(), rows[i : i + 20_000])
 
 
 def fill(engine: Engine, years: int, lights: int, end: dt.datetime) -> dict[str, int]:
@@ -103,28 +116,81 @@ def fill(engine: Engine, years: int, lights: int, end: dt.datetime) -> dict[str,
     for _ in range(3000 * years):
         at = start + dt.timedelta(seconds=rng.randrange(int((end - start).total_seconds())))
         status = rng.choice(STATUSES)
-        reports.append({"category": rng.choice(CATEGORIES), "status": status, "commune_insee": rng.choice(COMMUNES),
-                        "lat": 49.38 + rng.random() * 0.12, "lon": 5.90 + rng.random() * 0.12,
-                        "description": "texte libre", "address": "", "created_at": at, "updated_at": at,
-                        "resolved_at": at + dt.timedelta(days=3) if status == "resolved" else None,
-                        "volume": None, "witnessed": False, "approximate": False, "source": "web",
-                        "status_notes": "", "thanks_count": 0})
+        reports.append(
+            {
+                "category": rng.choice(CATEGORIES),
+                "status": status,
+                "commune_insee": rng.choice(COMMUNES),
+                "lat": 49.38 + rng.random() * 0.12,
+                "lon": 5.90 + rng.random() * 0.12,
+                "description": "texte libre",
+                "address": "",
+                "created_at": at,
+                "updated_at": at,
+                "resolved_at": at + dt.timedelta(days=3) if status == "resolved" else None,
+                "volume": None,
+                "witnessed": False,
+                "approximate": False,
+                "source": "web",
+                "status_notes": "",
+                "thanks_count": 0,
+            }
+        )
     _insert(engine, Report, reports)
     counts["reports"] = len(reports)
-    sensors = [("TR-B-1", "traffic"), ("TR-B-2", "traffic"), ("TR-B-3", "traffic"), ("AQ-B-1", "air_quality"),
-               ("AQ-B-2", "air_quality"), ("WC-B-1", "waste_centre")]
-    _insert(engine, Sensor, [{"id": i, "kind": k, "name": i, "commune_insee": "57038", "lat": 49.47, "lon": 5.95,
-                              "meta": "{}", "last_values": "{}", "reporting_period_s": 60, "offline": False}
-                             for i, k in sensors])
+    sensors = [
+        ("TR-B-1", "traffic"),
+        ("TR-B-2", "traffic"),
+        ("TR-B-3", "traffic"),
+        ("AQ-B-1", "air_quality"),
+        ("AQ-B-2", "air_quality"),
+        ("WC-B-1", "waste_centre"),
+    ]
+    _insert(
+        engine,
+        Sensor,
+        [
+            {
+                "id": i,
+                "kind": k,
+                "name": i,
+                "commune_insee": "57038",
+                "lat": 49.47,
+                "lon": 5.95,
+                "meta": "{}",
+                "last_values": "{}",
+                "reporting_period_s": 60,
+                "offline": False,
+            }
+            for i, k in sensors
+        ],
+    )
     hourly = []
     for sensor_id, kind in sensors[:5]:
         for h in range(hours):
-            sums = ({"intensity": 4 * rng.randint(100, 900), "occupancy": 4 * rng.random() * 0.5,
-                     "averageVehicleSpeed": 4 * rng.randint(20, 90), "congested": rng.randint(0, 1)}
-                    if kind == "traffic" else {"no2": 4 * rng.randint(5, 60), "pm10": 4 * rng.randint(5, 40),
-                                               "pm25": 4 * rng.randint(2, 25), "o3": 4 * rng.randint(20, 120)})
-            hourly.append({"sensor_id": sensor_id, "hour": start + dt.timedelta(hours=h), "samples": 4,
-                           "sums_json": json.dumps(sums)})
+            sums = (
+                {
+                    "intensity": 4 * rng.randint(100, 900),
+                    "occupancy": 4 * rng.random() * 0.5,
+                    "averageVehicleSpeed": 4 * rng.randint(20, 90),
+                    "congested": rng.randint(0, 1),
+                }
+                if kind == "traffic"
+                else {
+                    "no2": 4 * rng.randint(5, 60),
+                    "pm10": 4 * rng.randint(5, 40),
+                    "pm25": 4 * rng.randint(2, 25),
+                    "o3": 4 * rng.randint(20, 120),
+                }
+            )
+            hourly.append(
+                {
+                    "sensor_id": sensor_id,
+                    "hour": start + dt.timedelta(hours=h),
+                    "samples": 4,
+                    "sums_json": json.dumps(sums),
+                }
+            )
     _insert(engine, SensorHourly, hourly)
     counts["sensor_hourly"] = len(hourly)
     del hourly
@@ -132,29 +198,93 @@ def fill(engine: Engine, years: int, lights: int, end: dt.datetime) -> dict[str,
     for day in range(90):
         opening = (end - dt.timedelta(days=day)).replace(hour=7, minute=0, second=0, microsecond=0)
         for minute in range(480):
-            estimates.append({"sensor_id": "WC-B-1", "ts": opening + dt.timedelta(minutes=minute),
-                              "wait_min": rng.random() * 20, "method": "queue", "saturated": rng.random() < 0.02})
+            estimates.append(
+                {
+                    "sensor_id": "WC-B-1",
+                    "ts": opening + dt.timedelta(minutes=minute),
+                    "wait_min": rng.random() * 20,
+                    "method": "queue",
+                    "saturated": rng.random() < 0.02,
+                }
+            )
     _insert(engine, WasteCentreEstimate, estimates)
     counts["waste_centre_estimates"] = len(estimates)
-    _insert(engine, LightGroup, [{"id": f"G-{g}", "name": f"Groupe {g}", "commune_insee": COMMUNES[g % 8]}
-                                 for g in range(40)])
-    _insert(engine, Streetlight, [{"id": f"SL-{n}", "device_id": f"dev-{n}", "commune_insee": COMMUNES[n % 8],
-                                   "group_id": f"G-{n % 40}",
-                                   "street": "Rue", "lat": 49.4 + n * 1e-4, "lon": 5.9, "model": "", "technology": "LED",
-                                   "nominal_w": 70.0, "circuit": "", "reporting_period_s": 60, "status": "ok",
-                                   "offline": False} for n in range(lights)])
+    _insert(
+        engine,
+        LightGroup,
+        [
+            {"id": f"G-{g}", "name": f"Groupe {g}", "commune_insee": COMMUNES[g % 8]}
+            for g in range(40)
+        ],
+    )
+    _insert(
+        engine,
+        Streetlight,
+        [
+            {
+                "id": f"SL-{n}",
+                "device_id": f"dev-{n}",
+                "commune_insee": COMMUNES[n % 8],
+                "group_id": f"G-{n % 40}",
+                "street": "Rue",
+                "lat": 49.4 + n * 1e-4,
+                "lon": 5.9,
+                "model": "",
+                "technology": "LED",
+                "nominal_w": 70.0,
+                "circuit": "",
+                "reporting_period_s": 60,
+                "status": "ok",
+                "offline": False,
+            }
+            for n in range(lights)
+        ],
+    )
     months = sorted({(start + dt.timedelta(days=d)).strftime("%Y-%m") for d in range(365 * years)})
-    energy = [{"month": m, "group_id": f"G-{g}", "energy_wh": 30 * (lights // 40) * 1500 * (0.8 + rng.random() * 0.4)}
-              for m in months for g in range(40)]
+    energy = [
+        {
+            "month": m,
+            "group_id": f"G-{g}",
+            "energy_wh": 30 * (lights // 40) * 1500 * (0.8 + rng.random() * 0.4),
+        }
+        for m in months
+        for g in range(40)
+    ]
     _insert(engine, LightEnergyMonth, energy)
     counts["light_energy_months"] = len(energy)
-    _insert(engine, Alert, [{"identifier": f"a-{i}", "sender": "eclor", "sent_at": end - dt.timedelta(days=i),
-                             "status": "Actual", "msg_type": "Alert", "scope": "Public", "category": "Met",
-                             "event": "Orage", "cap_urgency": "Expected", "severity": "Moderate",
-                             "certainty": "Likely", "sender_name": "", "title": "Orages", "body": "",
-                             "instruction": "", "link": "", "area_desc": "", "topic": "weather", "communes": ",",
-                             "push_urgency": "normal", "ttl_s": 3600, "state": "active", "source": "staff",
-                             "created_at": end} for i in range(50 * years)])
+    _insert(
+        engine,
+        Alert,
+        [
+            {
+                "identifier": f"a-{i}",
+                "sender": "eclor",
+                "sent_at": end - dt.timedelta(days=i),
+                "status": "Actual",
+                "msg_type": "Alert",
+                "scope": "Public",
+                "category": "Met",
+                "event": "Orage",
+                "cap_urgency": "Expected",
+                "severity": "Moderate",
+                "certainty": "Likely",
+                "sender_name": "",
+                "title": "Orages",
+                "body": "",
+                "instruction": "",
+                "link": "",
+                "area_desc": "",
+                "topic": "weather",
+                "communes": ",",
+                "push_urgency": "normal",
+                "ttl_s": 3600,
+                "state": "active",
+                "source": "staff",
+                "created_at": end,
+            }
+            for i in range(50 * years)
+        ],
+    )
     return counts
 
 
@@ -221,10 +351,18 @@ def measure(url: str, years: int, lights: int, work: Path) -> dict[str, Any]:
     baseline = lambda: dump_baseline(engine, work / f"dump-{years}")
     gen_s, base_s = timed(generate), timed(baseline)
     written = generate()
-    out = {"years": years, "counts": counts, "fill_s": fill_s, "generate_s": gen_s, "baseline_s": base_s,
-           "generate_mb": peak_mb(generate), "baseline_mb": peak_mb(baseline),
-           "rows_out": sum(w.rows for w in written), "bytes_out": sum(w.csv_bytes + w.geojson_bytes for w in written),
-           "datasets": len(written)}
+    out = {
+        "years": years,
+        "counts": counts,
+        "fill_s": fill_s,
+        "generate_s": gen_s,
+        "baseline_s": base_s,
+        "generate_mb": peak_mb(generate),
+        "baseline_mb": peak_mb(baseline),
+        "rows_out": sum(w.rows for w in written),
+        "bytes_out": sum(w.csv_bytes + w.geojson_bytes for w in written),
+        "datasets": len(written),
+    }
     engine.dispose()
     return out
 
@@ -252,28 +390,47 @@ def main() -> None:
                 admin.dispose()
     small, big = results
     ratio = big["generate_s"] / big["baseline_s"]
-    database = "PostgreSQL (COPY baseline)" if args.database_url else "SQLite (SELECT + csv.writer baseline)"
+    database = (
+        "PostgreSQL (COPY baseline)"
+        if args.database_url
+        else "SQLite (SELECT + csv.writer baseline)"
+    )
     lines = [
         f"Database: {database}; {platform.python_implementation()} {platform.python_version()}, "
         f"{os.cpu_count()} cores, a shared machine (other work was running: figures are indicative).",
-        f"Source rows ({big['years']} years): " + ", ".join(f"{k} {v:,}" for k, v in big["counts"].items()) + ".",
+        f"Source rows ({big['years']} years): "
+        + ", ".join(f"{k} {v:,}" for k, v in big["counts"].items())
+        + ".",
         "",
         "| years | snapshots (s) | baseline dump (s) | ratio | snapshot peak memory (MB) | baseline peak (MB) "
         "| rows written | bytes written |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        lines.append(f"| {r['years']} | {r['generate_s']:.2f} | {r['baseline_s']:.2f} | "
-                     f"{r['generate_s'] / r['baseline_s']:.2f}× | {r['generate_mb']:.1f} | {r['baseline_mb']:.1f} | "
-                     f"{r['rows_out']:,} | {r['bytes_out']:,} |")
-    lines += ["", f"Target ≤ 3× the plain dump: {'met' if ratio <= 3 else 'NOT met'} ({ratio:.2f}×). "
-              f"Memory flat: peak {small['generate_mb']:.1f} MB for {small['years']} years, "
-              f"{big['generate_mb']:.1f} MB for {big['years']} years (rows are streamed into the files)."]
+        lines.append(
+            f"| {r['years']} | {r['generate_s']:.2f} | {r['baseline_s']:.2f} | "
+            f"{r['generate_s'] / r['baseline_s']:.2f}× | {r['generate_mb']:.1f} | {r['baseline_mb']:.1f} | "
+            f"{r['rows_out']:,} | {r['bytes_out']:,} |"
+        )
+    lines += [
+        "",
+        f"Target ≤ 3× the plain dump: {'met' if ratio <= 3 else 'NOT met'} ({ratio:.2f}×). "
+        f"Memory flat: peak {small['generate_mb']:.1f} MB for {small['years']} years, "
+        f"{big['generate_mb']:.1f} MB for {big['years']} years (rows are streamed into the files).",
+    ]
     print("\n".join(lines))
     heading = "## Open data snapshots" + (" (PostgreSQL)" if args.database_url else "")
-    write_section(heading, heading + "\n\n`.venv/bin/python bench/opendata.py"
-                  + (" --database-url postgresql://postgres@127.0.0.1:5432/test" if args.database_url else "")
-                  + "` — " + __doc__.split("\n\n")[0].split(": ", 1)[1] + "\n\n" + "\n".join(lines) + "\n")
+    write_section(
+        heading,
+        heading
+        + "\n\n`.venv/bin/python bench/opendata.py"
+        + (" --database-url postgresql://postgres@127.0.0.1:5432/test" if args.database_url else "")
+        + "` — "
+        + __doc__.split("\n\n")[0].split(": ", 1)[1]
+        + "\n\n"
+        + "\n".join(lines)
+        + "\n",
+    )
 
 
 if __name__ == "__main__":

@@ -47,12 +47,20 @@ from app.settings import Settings
 from bench.report import write_section
 from tests.mqtt_fixtures import mqtt_client
 
-COMMUNES = [("57038", 49.472, 5.955), ("57041", 49.418, 5.944), ("57097", 49.382, 5.951), ("57529", 49.440, 6.017),
-            ("57565", 49.493, 5.918), ("57602", 49.483, 5.953), ("54523", 49.473, 5.905), ("54580", 49.467, 5.929)]
+COMMUNES = [
+    ("57038", 49.472, 5.955),
+    ("57041", 49.418, 5.944),
+    ("57097", 49.382, 5.951),
+    ("57529", 49.440, 6.017),
+    ("57565", 49.493, 5.918),
+    ("57602", 49.483, 5.953),
+    ("54523", 49.473, 5.905),
+    ("54580", 49.467, 5.929),
+]
 BARE = {  # the same rows each layer reads, as one plain query
     "lights": "SELECT id, device_id, lon, lat, actual_level, status, offline, group_id FROM streetlights",
     "reports": "SELECT id, lon, lat, status, category, commune_insee FROM reports "
-               "WHERE status IN ('new','confirmed','scheduled','in_progress','resolved','rejected','duplicate')",
+    "WHERE status IN ('new','confirmed','scheduled','in_progress','resolved','rejected','duplicate')",
     "cabinets": "SELECT id, name, lon, lat FROM light_cabinets",
     "sensors": "SELECT id, kind, name, lon, lat, last_values FROM sensors",
     "alerts": "SELECT id, title, communes FROM alerts WHERE state = 'active'",
@@ -73,63 +81,186 @@ def seed(engine: Any, lights: int, reports: int, sensors: int, rng: random.Rando
         for c_index, (insee, lat, lon) in enumerate(COMMUNES):
             for g in range(per // 100 + 1):
                 cabinet, group = f"CAB-{insee}-{g:02d}", f"G-{insee}-{g:02d}"
-                cabinets.append({"id": cabinet, "name": f"Armoire {insee} {g}", "commune_insee": insee,
-                                 "lat": lat + rng.uniform(-.01, .01), "lon": lon + rng.uniform(-.01, .01),
-                                 "working_mode": "automatic"})
-                groups.append({"id": group, "name": f"Groupe {insee} {g}", "commune_insee": insee,
-                               "cabinet_id": cabinet})
-            for i in range(per if c_index < len(COMMUNES) - 1 else lights - per * (len(COMMUNES) - 1)):
+                cabinets.append(
+                    {
+                        "id": cabinet,
+                        "name": f"Armoire {insee} {g}",
+                        "commune_insee": insee,
+                        "lat": lat + rng.uniform(-0.01, 0.01),
+                        "lon": lon + rng.uniform(-0.01, 0.01),
+                        "working_mode": "automatic",
+                    }
+                )
+                groups.append(
+                    {
+                        "id": group,
+                        "name": f"Groupe {insee} {g}",
+                        "commune_insee": insee,
+                        "cabinet_id": cabinet,
+                    }
+                )
+            for i in range(
+                per if c_index < len(COMMUNES) - 1 else lights - per * (len(COMMUNES) - 1)
+            ):
                 light = f"SL-{insee}-{i:05d}"
                 level = rng.choice((0, 50, 100, 100))
-                rows.append({"id": light, "device_id": light, "group_id": f"G-{insee}-{i // 100:02d}",
-                             "cabinet_id": f"CAB-{insee}-{i // 100:02d}", "commune_insee": insee,
-                             "street": "Rue du banc d'essai", "lat": lat + rng.uniform(-.012, .012),
-                             "lon": lon + rng.uniform(-.018, .018), "model": "LED", "technology": "LED",
-                             "nominal_w": 70.0, "circuit": "C1", "reporting_period_s": 900,
-                             "status": "defectiveLamp" if rng.random() < .01 else "ok", "offline": False,
-                             "actual_level": level, "last_seen_at": now})
-        conn.execute(text("INSERT INTO light_cabinets (id, name, commune_insee, lat, lon, working_mode) "
-                          "VALUES (:id, :name, :commune_insee, :lat, :lon, :working_mode)"), cabinets)
-        conn.execute(text("INSERT INTO light_groups (id, name, commune_insee, cabinet_id) "
-                          "VALUES (:id, :name, :commune_insee, :cabinet_id)"), groups)
+                rows.append(
+                    {
+                        "id": light,
+                        "device_id": light,
+                        "group_id": f"G-{insee}-{i // 100:02d}",
+                        "cabinet_id": f"CAB-{insee}-{i // 100:02d}",
+                        "commune_insee": insee,
+                        "street": "Rue du banc d'essai",
+                        "lat": lat + rng.uniform(-0.012, 0.012),
+                        "lon": lon + rng.uniform(-0.018, 0.018),
+                        "model": "LED",
+                        "technology": "LED",
+                        "nominal_w": 70.0,
+                        "circuit": "C1",
+                        "reporting_period_s": 900,
+                        "status": "defectiveLamp" if rng.random() < 0.01 else "ok",
+                        "offline": False,
+                        "actual_level": level,
+                        "last_seen_at": now,
+                    }
+                )
+        conn.execute(
+            text(
+                "INSERT INTO light_cabinets (id, name, commune_insee, lat, lon, working_mode) "
+                "VALUES (:id, :name, :commune_insee, :lat, :lon, :working_mode)"
+            ),
+            cabinets,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO light_groups (id, name, commune_insee, cabinet_id) "
+                "VALUES (:id, :name, :commune_insee, :cabinet_id)"
+            ),
+            groups,
+        )
         from app.models.lighting import LightAlarm, Streetlight
         from app.models.reports import Report
         from app.models.sensors import Sensor
+
         conn.execute(Streetlight.__table__.insert(), rows)  # type: ignore[attr-defined]
-        conn.execute(LightAlarm.__table__.insert(), [  # type: ignore[attr-defined]
-            {"device_id": r["device_id"], "device_kind": "light", "kind": "defectiveLamp", "severity": "major",
-             "raised_at": now} for r in rows if r["status"] != "ok"])
-        statuses = ("new", "confirmed", "scheduled", "in_progress", "resolved", "resolved", "rejected")
-        conn.execute(Report.__table__.insert(), [  # type: ignore[attr-defined]
-            {"category": "bulky_items", "status": rng.choice(statuses), "description": "", "lat": lat + rng.uniform(-.02, .02),
-             "lon": lon + rng.uniform(-.02, .02), "approximate": False, "address": "", "commune_insee": insee,
-             "source": "web", "witnessed": False, "thanks_count": 0, "status_notes": "", "created_at": now,
-             "updated_at": now, "resolved_at": now}
-            for insee, lat, lon in (rng.choice(COMMUNES) for _ in range(reports))])
+        conn.execute(
+            LightAlarm.__table__.insert(),
+            [  # type: ignore[attr-defined]
+                {
+                    "device_id": r["device_id"],
+                    "device_kind": "light",
+                    "kind": "defectiveLamp",
+                    "severity": "major",
+                    "raised_at": now,
+                }
+                for r in rows
+                if r["status"] != "ok"
+            ],
+        )
+        statuses = (
+            "new",
+            "confirmed",
+            "scheduled",
+            "in_progress",
+            "resolved",
+            "resolved",
+            "rejected",
+        )
+        conn.execute(
+            Report.__table__.insert(),
+            [  # type: ignore[attr-defined]
+                {
+                    "category": "bulky_items",
+                    "status": rng.choice(statuses),
+                    "description": "",
+                    "lat": lat + rng.uniform(-0.02, 0.02),
+                    "lon": lon + rng.uniform(-0.02, 0.02),
+                    "approximate": False,
+                    "address": "",
+                    "commune_insee": insee,
+                    "source": "web",
+                    "witnessed": False,
+                    "thanks_count": 0,
+                    "status_notes": "",
+                    "created_at": now,
+                    "updated_at": now,
+                    "resolved_at": now,
+                }
+                for insee, lat, lon in (rng.choice(COMMUNES) for _ in range(reports))
+            ],
+        )
         kinds = ("air_quality", "traffic", "fill_level", "fill_level")
         sensor_rows = []
         for i in range(sensors):
             insee, lat, lon = rng.choice(COMMUNES)
             kind = kinds[i % len(kinds)]
-            values = {"air_quality": {"no2": 30, "pm10": 20}, "traffic": {"intensity": 300, "occupancy": .2},
-                      "fill_level": {"fillingLevel": .5}}[kind]
-            sensor_rows.append({"id": f"S-{i:04d}", "kind": kind, "name": f"Capteur {i}", "commune_insee": insee,
-                                "lat": lat + rng.uniform(-.01, .01), "lon": lon + rng.uniform(-.01, .01),
-                                "reporting_period_s": 60, "meta": "{}", "last_values": json.dumps(values),
-                                "last_seen_at": now, "offline": False})
+            values = {
+                "air_quality": {"no2": 30, "pm10": 20},
+                "traffic": {"intensity": 300, "occupancy": 0.2},
+                "fill_level": {"fillingLevel": 0.5},
+            }[kind]
+            sensor_rows.append(
+                {
+                    "id": f"S-{i:04d}",
+                    "kind": kind,
+                    "name": f"Capteur {i}",
+                    "commune_insee": insee,
+                    "lat": lat + rng.uniform(-0.01, 0.01),
+                    "lon": lon + rng.uniform(-0.01, 0.01),
+                    "reporting_period_s": 60,
+                    "meta": "{}",
+                    "last_values": json.dumps(values),
+                    "last_seen_at": now,
+                    "offline": False,
+                }
+            )
         conn.execute(Sensor.__table__.insert(), sensor_rows)  # type: ignore[attr-defined]
         from app.alerts import publish as alerts
         from app.models.carpool import CarpoolAd
+
         for insee, _lat, _lon in COMMUNES[:3]:
-            alerts.publish(session, alerts.clean_input(session, title="Travaux", body="", topic="traffic",
-                                                       communes=[insee]), source="staff", sender="bench")
-        conn.execute(CarpoolAd.__table__.insert(), [  # type: ignore[attr-defined]
-            {"user_id": user.id, "role": "driver", "frequency": "regular", "leg": "outward",
-             "from_label": "Départ", "from_lat": lat, "from_lon": lon, "to_label": "Luxembourg", "to_lat": 49.61,
-             "to_lon": 6.13, "distance_m": 25000, "cross_border": True, "margin_min": 15, "schedule": "{}",
-             "days_mask": 31, "window_start": 420, "window_end": 480, "seats": 3, "seats_left": 3,
-             "price_per_km_cents": 5, "comment": "", "status": "active", "created_at": now, "updated_at": now}
-            for insee, lat, lon in COMMUNES for _ in range(5)])
+            alerts.publish(
+                session,
+                alerts.clean_input(
+                    session, title="Travaux", body="", topic="traffic", communes=[insee]
+                ),
+                source="staff",
+                sender="bench",
+            )
+        conn.execute(
+            CarpoolAd.__table__.insert(),
+            [  # type: ignore[attr-defined]
+                {
+                    "user_id": user.id,
+                    "role": "driver",
+                    "frequency": "regular",
+                    "leg": "outward",
+                    "from_label": "Départ",
+                    "from_lat": lat,
+                    "from_lon": lon,
+                    "to_label": "Luxembourg",
+                    "to_lat": 49.61,
+                    "to_lon": 6.13,
+                    "distance_m": 25000,
+                    "cross_border": True,
+                    "margin_min": 15,
+                    "schedule": "{}",
+                    "days_mask": 31,
+                    "window_start": 420,
+                    "window_end": 480,
+                    "seats": 3,
+                    "seats_left": 3,
+                    "price_per_km_cents": 5,
+                    "comment": "",
+                    "status": "active",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for insee, lat, lon in COMMUNES
+                for _ in range(5)
+            ],
+        )
         token = auth.start_session(session, user, idle_minutes=600, absolute_days=1)
     return token  # type: ignore[return-value]
 
@@ -156,12 +287,22 @@ def layers_and_kpis(engine: Any, settings: Settings, token: str, runs: int) -> l
             url = "/staff/ops/kpis.json" if name == "kpis" else f"/staff/ops/layers/{name}.geojson"
             first = client.get(url, headers=headers)
             assert first.status_code == 200, (url, first.status_code)
-            size = len(gzip.compress(first.content, 1)) if first.headers.get("content-encoding") == "gzip" else 0
-            features = len(first.json().get("features", [])) if name != "kpis" else len(first.json()["communes"])
+            size = (
+                len(gzip.compress(first.content, 1))
+                if first.headers.get("content-encoding") == "gzip"
+                else 0
+            )
+            features = (
+                len(first.json().get("features", []))
+                if name != "kpis"
+                else len(first.json()["communes"])
+            )
             served = _median_ms(lambda: client.get(url, headers=headers), runs)
             if name == "kpis":
-                bare_sql = ["SELECT commune_insee, status, actual_level, offline FROM streetlights",
-                            "SELECT commune_insee, status, created_at, resolved_at FROM reports"]
+                bare_sql = [
+                    "SELECT commune_insee, status, actual_level, offline FROM streetlights",
+                    "SELECT commune_insee, status, created_at, resolved_at FROM reports",
+                ]
             else:
                 bare_sql = [BARE.get(name, "SELECT 1")]
 
@@ -171,10 +312,20 @@ def layers_and_kpis(engine: Any, settings: Settings, token: str, runs: int) -> l
                         conn.execute(text(sql)).fetchall()
 
             baseline = _median_ms(bare, runs)
-            out.append({"name": name, "features": features, "served_ms": served, "bare_ms": baseline,
-                        "gzip_kb": size / 1024, "raw_kb": len(first.content) / 1024})
-            print(f"{name:9s} {features:6d} features  served {served:7.1f} ms  bare query {baseline:6.1f} ms  "
-                  f"ratio {served / max(baseline, 0.01):5.1f}  gzip {size / 1024:7.1f} KiB (raw {len(first.content) / 1024:.0f} KiB)")
+            out.append(
+                {
+                    "name": name,
+                    "features": features,
+                    "served_ms": served,
+                    "bare_ms": baseline,
+                    "gzip_kb": size / 1024,
+                    "raw_kb": len(first.content) / 1024,
+                }
+            )
+            print(
+                f"{name:9s} {features:6d} features  served {served:7.1f} ms  bare query {baseline:6.1f} ms  "
+                f"ratio {served / max(baseline, 0.01):5.1f}  gzip {size / 1024:7.1f} KiB (raw {len(first.content) / 1024:.0f} KiB)"
+            )
     return out
 
 
@@ -185,30 +336,47 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-async def _read_events(response: httpx.Response, sink: asyncio.Queue[tuple[float, dict[str, Any]]]) -> None:
+async def _read_events(
+    response: httpx.Response, sink: asyncio.Queue[tuple[float, dict[str, Any]]]
+) -> None:
     async for line in response.aiter_lines():
         if line.startswith("data: "):
             await sink.put((time.perf_counter(), json.loads(line[6:])))
 
 
-async def stream_figures(engine: Any, db_url: str, token: str, port: int, readings: int,
-                         clients: int) -> dict[str, Any]:
+async def stream_figures(
+    engine: Any, db_url: str, token: str, port: int, readings: int, clients: int
+) -> dict[str, Any]:
     broker = start_in_thread()
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "ECLOR_DATABASE_URL": db_url, "ECLOR_MQTT_URL": broker.url,
-           "ECLOR_MQTT_EMBEDDED_PORT": "18835", "ECLOR_SECRET_KEY": "bench-secret", "ECLOR_ENV": "development",
-           "ECLOR_MQTT_PREFIX": prefix}
+    env = {
+        **os.environ,
+        "ECLOR_DATABASE_URL": db_url,
+        "ECLOR_MQTT_URL": broker.url,
+        "ECLOR_MQTT_EMBEDDED_PORT": "18835",
+        "ECLOR_SECRET_KEY": "bench-secret",
+        "ECLOR_ENV": "development",
+        "ECLOR_MQTT_PREFIX": prefix,
+    }
     eclor = str(Path(sys.executable).with_name("eclor"))
-    server = subprocess.Popen([eclor, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [eclor, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     relay = mqtt_relay(engine, broker.url, prefix, worker_id="bench-relay", config=RelayConfig())
     stop = asyncio.Event()
     relay_task = asyncio.create_task(relay.run(stop))
     base = f"http://127.0.0.1:{port}"
     out: dict[str, Any] = {}
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=30, cookies={auth.SESSION_COOKIE: token},
-                                     limits=httpx.Limits(max_connections=clients + 10)) as http:
+        async with httpx.AsyncClient(
+            base_url=base,
+            timeout=30,
+            cookies={auth.SESSION_COOKIE: token},
+            limits=httpx.Limits(max_connections=clients + 10),
+        ) as http:
             for _ in range(600):
                 try:
                     if (await http.get("/healthz")).status_code == 200:
@@ -219,14 +387,19 @@ async def stream_figures(engine: Any, db_url: str, token: str, port: int, readin
             await asyncio.wait_for(relay.backend.connected.wait(), 10)  # type: ignore[union-attr]
             # 1. MQTT reading -> SSE event, against the bare MQTT round trip of the same payload
             sink: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
-            async with http.stream("GET", "/staff/ops/stream?layers=sensors") as response, \
-                    mqtt_client(broker.url) as device, mqtt_client(broker.url) as listener:
+            async with (
+                http.stream("GET", "/staff/ops/stream?layers=sensors") as response,
+                mqtt_client(broker.url) as device,
+                mqtt_client(broker.url) as listener,
+            ):
                 reader = asyncio.create_task(_read_events(response, sink))
                 await listener.subscribe(f"{prefix}/bare/#")
                 await asyncio.sleep(1.0)
                 lat_sse, lat_mqtt = [], []
                 for n in range(readings):
-                    payload = json.dumps({"ts": utcnow().isoformat(), "kind": "air_quality", "no2": float(n)})
+                    payload = json.dumps(
+                        {"ts": utcnow().isoformat(), "kind": "air_quality", "no2": float(n)}
+                    )
                     sent = time.perf_counter()
                     await device.publish(f"{prefix}/bare/x", payload, qos=1)
                     async for _message in listener.messages:
@@ -245,8 +418,10 @@ async def stream_figures(engine: Any, db_url: str, token: str, port: int, readin
             out["sse_median_ms"] = statistics.median(lat_sse)
             out["sse_p99_ms"] = lat_sse[min(len(lat_sse) - 1, int(len(lat_sse) * 0.99))]
             out["mqtt_median_ms"] = statistics.median(lat_mqtt)
-            print(f"MQTT reading -> SSE event: median {out['sse_median_ms']:.0f} ms, p99 {out['sse_p99_ms']:.0f} ms "
-                  f"({readings} readings); bare MQTT round trip median {out['mqtt_median_ms']:.1f} ms")
+            print(
+                f"MQTT reading -> SSE event: median {out['sse_median_ms']:.0f} ms, p99 {out['sse_p99_ms']:.0f} ms "
+                f"({readings} readings); bare MQTT round trip median {out['mqtt_median_ms']:.1f} ms"
+            )
             # 2. 50 clients held: memory of the server process, and one event's fan-out to all of them
             before = _rss_kib(server.pid)
             queues = [asyncio.Queue() for _ in range(clients)]  # type: ignore[var-annotated]
@@ -259,15 +434,25 @@ async def stream_figures(engine: Any, db_url: str, token: str, port: int, readin
             held = _rss_kib(server.pid)
             sent = time.perf_counter()
             from app import events
+
             with write_session(engine) as session:
                 events.publish(session, "bench", "fan-out", "test", {})
             arrivals = [(await asyncio.wait_for(q.get(), 20))[0] - sent for q in queues]
-            out.update({"clients": clients, "rss_before_mib": before / 1024, "rss_held_mib": held / 1024,
-                        "per_client_kib": (held - before) / clients, "fanout_last_ms": max(arrivals) * 1000,
-                        "fanout_median_ms": statistics.median(arrivals) * 1000})
-            print(f"{clients} stream clients: server RSS {before / 1024:.0f} MiB -> {held / 1024:.0f} MiB "
-                  f"({(held - before) / clients:.0f} KiB each); one event reached all in {max(arrivals) * 1000:.0f} ms "
-                  f"(median {statistics.median(arrivals) * 1000:.0f} ms)")
+            out.update(
+                {
+                    "clients": clients,
+                    "rss_before_mib": before / 1024,
+                    "rss_held_mib": held / 1024,
+                    "per_client_kib": (held - before) / clients,
+                    "fanout_last_ms": max(arrivals) * 1000,
+                    "fanout_median_ms": statistics.median(arrivals) * 1000,
+                }
+            )
+            print(
+                f"{clients} stream clients: server RSS {before / 1024:.0f} MiB -> {held / 1024:.0f} MiB "
+                f"({(held - before) / clients:.0f} KiB each); one event reached all in {max(arrivals) * 1000:.0f} ms "
+                f"(median {statistics.median(arrivals) * 1000:.0f} ms)"
+            )
             for context, task in streams:
                 task.cancel()
                 await context.__aexit__(None, None, None)
@@ -282,11 +467,18 @@ async def stream_figures(engine: Any, db_url: str, token: str, port: int, readin
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 lights, 1,000 reports, 40 sensors")
-    parser.add_argument("--database-url", help="PostgreSQL URL of an empty database (default: a temporary SQLite file)")
+    parser.add_argument(
+        "--quick", action="store_true", help="2,000 lights, 1,000 reports, 40 sensors"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL URL of an empty database (default: a temporary SQLite file)",
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--port", type=int, default=8141)
-    parser.add_argument("--write", action="store_true", help="write the figures into docs/benchmarks.md")
+    parser.add_argument(
+        "--write", action="store_true", help="write the figures into docs/benchmarks.md"
+    )
     args = parser.parse_args(argv)
     import logging
 
@@ -299,17 +491,25 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(database_url=url, media_dir=folder + "/media", secret_key="bench-secret")
     started = time.perf_counter()
     token = seed(engine, lights, reports, sensors, random.Random(4))
-    print(f"seeded {lights} lights, {reports} reports, {sensors} sensors in {time.perf_counter() - started:.0f} s "
-          f"({engine.dialect.name})")
+    print(
+        f"seeded {lights} lights, {reports} reports, {sensors} sensors in {time.perf_counter() - started:.0f} s "
+        f"({engine.dialect.name})"
+    )
     layers = layers_and_kpis(engine, settings, token, args.runs)
-    stream = asyncio.run(stream_figures(engine, url, token, args.port, 50 if args.quick else 200, 50))
+    stream = asyncio.run(
+        stream_figures(engine, url, token, args.port, 50 if args.quick else 200, 50)
+    )
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} cores")
     if args.write:
         rows = "\n".join(
             f"| {r['name']} | {r['features']} | {r['served_ms']:.0f} | {r['bare_ms']:.1f} | "
-            f"{r['served_ms'] / max(r['bare_ms'], 0.01):.1f} | {r['gzip_kb']:.0f} |" for r in layers)
-        write_section("## Operations centre (bench/ops.py)", f"""## Operations centre (bench/ops.py)
+            f"{r['served_ms'] / max(r['bare_ms'], 0.01):.1f} | {r['gzip_kb']:.0f} |"
+            for r in layers
+        )
+        write_section(
+            "## Operations centre (bench/ops.py)",
+            f"""## Operations centre (bench/ops.py)
 
 `.venv/bin/python -m bench.ops --write` — {lights:,} lights, {reports:,} reports, {sensors} sensors on
 {engine.dialect.name}; figures from a shared 2-core machine (other engineers' tests running: load average
@@ -322,14 +522,15 @@ the baseline is a bare query of the same rows in the same run. Targets: every la
 {rows}
 
 MQTT reading → Server-Sent Event on a connected client (relay with its default batching, outbox, SQLite
-short poll): median {stream['sse_median_ms']:.0f} ms, p99 {stream['sse_p99_ms']:.0f} ms; the bare MQTT round trip
-of the same message: median {stream['mqtt_median_ms']:.1f} ms (ratio {stream['sse_median_ms'] / max(stream['mqtt_median_ms'], 0.01):.0f}).
+short poll): median {stream["sse_median_ms"]:.0f} ms, p99 {stream["sse_p99_ms"]:.0f} ms; the bare MQTT round trip
+of the same message: median {stream["mqtt_median_ms"]:.1f} ms (ratio {stream["sse_median_ms"] / max(stream["mqtt_median_ms"], 0.01):.0f}).
 
-{stream['clients']} stream clients held by one server process (`eclor serve`): resident memory
-{stream['rss_before_mib']:.0f} MiB before, {stream['rss_held_mib']:.0f} MiB with them connected
-({stream['per_client_kib']:.0f} KiB per client); one event reached all of them in {stream['fanout_last_ms']:.0f} ms
-(median {stream['fanout_median_ms']:.0f} ms).
-""")
+{stream["clients"]} stream clients held by one server process (`eclor serve`): resident memory
+{stream["rss_before_mib"]:.0f} MiB before, {stream["rss_held_mib"]:.0f} MiB with them connected
+({stream["per_client_kib"]:.0f} KiB per client); one event reached all of them in {stream["fanout_last_ms"]:.0f} ms
+(median {stream["fanout_median_ms"]:.0f} ms).
+""",
+        )
     return 0
 
 

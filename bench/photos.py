@@ -222,7 +222,6 @@ def spawn(case: str, path: Path, runs: int) -> dict[str, Any]:
 # Report
 
 
-
 def main() -> int:
     """Run every case; exit status 1 if a target is missed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -156,7 +156,6 @@ def compare_with_pywebpush(
     return ours, encode, per_call
 
 
-
 def main() -> int:
     """Run the benchmark; exit status 1 if any message was lost or unverified."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

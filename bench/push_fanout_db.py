@@ -117,35 +117,67 @@ def main() -> None:
         url, drop = database(args.pg, tmp)
         try:
             upgrade(url)
-            settings = Settings(env="test", var_dir=tmp / "var", database_url=url, secret_key="b" * 40,
-                                vapid_private_key=private, vapid_subject=SUBJECT, worker_poll_seconds=0.05).prepare()
+            settings = Settings(
+                env="test",
+                var_dir=tmp / "var",
+                database_url=url,
+                secret_key="b" * 40,
+                vapid_private_key=private,
+                vapid_subject=SUBJECT,
+                worker_poll_seconds=0.05,
+            ).prepare()
             engine = make_engine(url)
             t0 = time.perf_counter()
             names = [f"s{i:06d}" for i in range(n)]
             subscriptions: list[dict[str, Any]] = []
             for start in range(0, n, 5000):
-                subscriptions += receiver.make_subscription_jsons(names[start:start + 5000], public)
+                subscriptions += receiver.make_subscription_jsons(
+                    names[start : start + 5000], public
+                )
             with write_session(engine) as session:
                 from app import auth
 
                 user_id = auth.create_user(session, "bench@eclor.test").id
-            rows = [{"user_id": user_id, "endpoint": s["endpoint"], "p256dh": s["keys"]["p256dh"],
-                     "auth": s["keys"]["auth"], "topics": ",traffic,weather,", "communes": ",", "device": "bench",
-                     "created_at": alerts.utcnow(), "updated_at": alerts.utcnow()} for s in subscriptions]
+            rows = [
+                {
+                    "user_id": user_id,
+                    "endpoint": s["endpoint"],
+                    "p256dh": s["keys"]["p256dh"],
+                    "auth": s["keys"]["auth"],
+                    "topics": ",traffic,weather,",
+                    "communes": ",",
+                    "device": "bench",
+                    "created_at": alerts.utcnow(),
+                    "updated_at": alerts.utcnow(),
+                }
+                for s in subscriptions
+            ]
             with write_session(engine) as session:
                 for start in range(0, n, 5000):
-                    session.execute(insert(PushSubscription), rows[start:start + 5000])
+                    session.execute(insert(PushSubscription), rows[start : start + 5000])
             setup_s = time.perf_counter() - t0
 
             # Baseline, same run: encryption only, the same N messages.
-            infos = [push.PushSubscriptionInfo.from_json(s, allow_insecure_loopback=True) for s in subscriptions]
+            infos = [
+                push.PushSubscriptionInfo.from_json(s, allow_insecure_loopback=True)
+                for s in subscriptions
+            ]
             del rows, subscriptions
             with write_session(engine) as session:
-                body = ("Bouchon de 3 km vers Esch-sur-Alzette depuis 6 h 40 : passez par "
-                        "Russange ou Rédange.")
-                data = alerts.clean_input(session, title="Frontière saturée à Audun-le-Tiche",
-                                          body=body, topic="traffic", communes=[],
-                                          urgency="high", ttl_s=3600, link="/carpool")
+                body = (
+                    "Bouchon de 3 km vers Esch-sur-Alzette depuis 6 h 40 : passez par "
+                    "Russange ou Rédange."
+                )
+                data = alerts.clean_input(
+                    session,
+                    title="Frontière saturée à Audun-le-Tiche",
+                    body=body,
+                    topic="traffic",
+                    communes=[],
+                    urgency="high",
+                    ttl_s=3600,
+                    link="/carpool",
+                )
                 alert = alerts.publish(session, data, source="cli", sender="eclor@bench")
                 alert_id = alert.id
                 payload = push.encode_payload(alerts.alert_payload(alert))
@@ -160,7 +192,9 @@ def main() -> None:
             cpu0, t = cpu_s(), time.perf_counter()
             receiver_cpu0 = receiver.cpu_seconds()
             with Sampler() as sampler:
-                asyncio.run(runner.run(settings, engine, once=True, services=False, install_signals=False))
+                asyncio.run(
+                    runner.run(settings, engine, once=True, services=False, install_signals=False)
+                )
             fanout_s = time.perf_counter() - t
             sender_cpu = cpu_s() - cpu0
             load_after = os.getloadavg()[0]
@@ -168,39 +202,68 @@ def main() -> None:
 
             stats = receiver.stats()
             with write_session(engine) as session:
-                states = dict(session.execute(select(PushDelivery.status, func.count())
-                                              .where(PushDelivery.alert_id == alert_id)
-                                              .group_by(PushDelivery.status)).all())
-                job = session.scalars(select(Job).where(Job.dedupe_key == f"push.alert:{alert_id}")).one()
+                states = dict(
+                    session.execute(
+                        select(PushDelivery.status, func.count())
+                        .where(PushDelivery.alert_id == alert_id)
+                        .group_by(PushDelivery.status)
+                    ).all()
+                )
+                job = session.scalars(
+                    select(Job).where(Job.dedupe_key == f"push.alert:{alert_id}")
+                ).one()
             engine.dispose()
         finally:
             if drop:
                 drop()
 
-    ok = (stats["distinct_subscriptions"] == n and stats["max_per_subscription"] == 1 and stats["errors"] == 0
-          and stats["verified"] == n and states == {"delivered": n} and job.status == "done"
-          and len(stats["payload_digests"]) == 1)
+    ok = (
+        stats["distinct_subscriptions"] == n
+        and stats["max_per_subscription"] == 1
+        and stats["errors"] == 0
+        and stats["verified"] == n
+        and states == {"delivered": n}
+        and job.status == "done"
+        and len(stats["payload_digests"]) == 1
+    )
     rate = n / fanout_s
     enc_rate = n / encrypt_s
     rss = [r for _, r in sampler.samples]
-    over_time = ", ".join(f"{s:.0f} s: {r:.0f}" for s, r in sampler.samples[:: max(1, len(sampler.samples) // 10)])
+    over_time = ", ".join(
+        f"{s:.0f} s: {r:.0f}" for s, r in sampler.samples[:: max(1, len(sampler.samples) // 10)]
+    )
     db = "PostgreSQL" if args.pg else "SQLite (WAL)"
     figures = [
         ("database", db),
-        ("setup (receiver keys, 50,000 rows inserted)" if n == 50_000 else "setup", f"{setup_s:.1f} s"),
+        (
+            "setup (receiver keys, 50,000 rows inserted)" if n == 50_000 else "setup",
+            f"{setup_s:.1f} s",
+        ),
         (f"publish → job done, {n:,} messages", f"{fanout_s:.1f} s, {rate:,.0f} msg/s"),
         ("delivery rows", ", ".join(f"{k} {v:,}" for k, v in sorted(states.items()))),
         ("receiver: verified and decrypted, errors", f"{stats['verified']:,}, {stats['errors']}"),
         ("each subscription exactly once, payload intact", "yes" if ok else "NO"),
-        ("CPU during the fan-out: worker process / receiver",
-         f"{sender_cpu:.1f} s ({sender_cpu / n * 1e6:.0f} µs/msg) / {receiver_cpu:.1f} s"),
-        ("load average (1 min) before / after (other work on the machine)", f"{load_before:.2f} / {load_after:.2f}"),
-        ("batch (rows marked sending per transaction) / messages in flight",
-         f"{alerts.FANOUT_BATCH} / {alerts.FANOUT_CONCURRENCY}"),
-        ("baseline: encryption only (`encrypt_payload`), same messages",
-         f"{encrypt_s:.1f} s, {enc_rate:,.0f} msg/s"),
+        (
+            "CPU during the fan-out: worker process / receiver",
+            f"{sender_cpu:.1f} s ({sender_cpu / n * 1e6:.0f} µs/msg) / {receiver_cpu:.1f} s",
+        ),
+        (
+            "load average (1 min) before / after (other work on the machine)",
+            f"{load_before:.2f} / {load_after:.2f}",
+        ),
+        (
+            "batch (rows marked sending per transaction) / messages in flight",
+            f"{alerts.FANOUT_BATCH} / {alerts.FANOUT_CONCURRENCY}",
+        ),
+        (
+            "baseline: encryption only (`encrypt_payload`), same messages",
+            f"{encrypt_s:.1f} s, {enc_rate:,.0f} msg/s",
+        ),
         ("ratio fan-out rate / encryption-only rate", f"{rate / enc_rate:.2f}"),
-        ("worker RSS before / during (min–max)", f"{rss_before:.0f} / {min(rss):.0f}–{max(rss):.0f} MiB"),
+        (
+            "worker RSS before / during (min–max)",
+            f"{rss_before:.0f} / {min(rss):.0f}–{max(rss):.0f} MiB",
+        ),
         ("worker RSS over time (MiB)", over_time),
     ]
     width = max(len(k) for k, _ in figures)
@@ -224,8 +287,10 @@ def write_docs(figures: list[tuple[str, str]], n: int, db: str) -> None:
         "real path: `app.alerts.publish.publish` → `push.alert` job → worker (plan the delivery rows, mark a batch",
         "`sending`, send, record the answers) → local push service (`tests/pushreceiver.py`, VAPID checked,",
         "every body decrypted).",
-        (f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-         f"measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."),
+        (
+            f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+            f"measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+        ),
         "",
         "| figure | value |",
         "|---|---|",
@@ -236,7 +301,9 @@ def write_docs(figures: list[tuple[str, str]], n: int, db: str) -> None:
     lines = text_.rstrip("\n").split("\n")
     if heading in lines:
         start = lines.index(heading)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
         lines[start:end] = section
     else:
         anchor = next((i for i, line in enumerate(lines) if line == "## Photos"), len(lines))

@@ -21,7 +21,9 @@ def write_section(heading: str, text: str, path: Path = DOC) -> Path:
     if start is None:
         new = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
     else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
         before = "\n".join(lines[:start]).rstrip("\n")
         after = "\n".join(lines[end:]).strip("\n")
         new = before + "\n\n" + text.rstrip("\n") + "\n" + (f"\n{after}\n" if after else "")

@@ -50,14 +50,29 @@ from app.settings import Settings
 LIGHTS_1X = 2_253
 REPORTS_1X = 10_000
 PAGES = [
-    ("lighting overview", "/staff/lighting", True),  # past 1,500 lights: clusters (app.lighting.mapgrid)
+    (
+        "lighting overview",
+        "/staff/lighting",
+        True,
+    ),  # past 1,500 lights: clusters (app.lighting.mapgrid)
     ("energy", "/staff/lighting/energy", True),
     ("alarms", "/staff/lighting/alarms", True),
     ("group page", "/staff/lighting/groups/G00001", True),
-    ("NGSI-LD lights limit=100", "/ngsi-ld/v1/entities?type=Streetlight&limit=100&count=true", True),
-    ("NGSI-LD groups limit=100", "/ngsi-ld/v1/entities?type=StreetlightGroup&limit=100&count=true", False),
-    ("NGSI-LD cabinets limit=100", "/ngsi-ld/v1/entities?type=StreetlightControlCabinet&limit=100&count=true",
-     False),
+    (
+        "NGSI-LD lights limit=100",
+        "/ngsi-ld/v1/entities?type=Streetlight&limit=100&count=true",
+        True,
+    ),
+    (
+        "NGSI-LD groups limit=100",
+        "/ngsi-ld/v1/entities?type=StreetlightGroup&limit=100&count=true",
+        False,
+    ),
+    (
+        "NGSI-LD cabinets limit=100",
+        "/ngsi-ld/v1/entities?type=StreetlightControlCabinet&limit=100&count=true",
+        False,
+    ),
     ("reports board", "/staff/reports", True),
     ("public reports list", "/reports", False),
     ("Open311 requests", "/open311/v2/requests.json", False),
@@ -70,13 +85,17 @@ def _insert(engine, table: str, rows: list[dict], size: int = 20_000) -> None:  
     if not rows:
         return
     cols = list(rows[0])
-    sql = text(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})")
+    sql = text(
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
+    )
     with engine.begin() as conn:
         for start in range(0, len(rows), size):
-            conn.execute(sql, rows[start:start + size])
+            conn.execute(sql, rows[start : start + size])
 
 
-def generate(url: str, factor: float, *, keep_everything: bool = False, seed: int = 13) -> dict[str, int]:
+def generate(
+    url: str, factor: float, *, keep_everything: bool = False, seed: int = 13
+) -> dict[str, int]:
     """A territory ``factor`` times this one, with five years of history (or what retention keeps of it)."""
     rng = random.Random(seed)
     engine = make_engine(url)
@@ -86,37 +105,107 @@ def generate(url: str, factor: float, *, keep_everything: bool = False, seed: in
     cabinets_n = max(1, groups_n // 3)
     counts: dict[str, int] = {}
     with write_session(engine) as session:
-        session.execute(text("INSERT INTO light_programs (name, definition, updated_at) VALUES "
-                             "(:n, :d, :u)"), [
-            {"n": f"Programme {i}", "u": now, "d": json.dumps(Program.from_pairs(
-                [("dusk", 100), (f"{21 + i}:00", 50), ("05:30", 100), ("dawn", 0)], name=f"Programme {i}"
-            ).to_dict())} for i in range(3)])
-    _insert(engine, "light_cabinets", [{"id": f"CAB{c:05d}", "name": f"Armoire {c}", "commune_insee": "57038",
-                                        "lat": 49.45 + (c % 100) * 0.001, "lon": 5.90 + (c // 100) * 0.001,
-                                        "working_mode": "automatic"} for c in range(cabinets_n)])
-    _insert(engine, "light_groups", [{"id": f"G{g:05d}", "name": f"Groupe {g}", "commune_insee": "57038",
-                                      "cabinet_id": f"CAB{g // 3 % cabinets_n:05d}", "program_id": 1 + g % 3,
-                                      "calendar_id": None} for g in range(groups_n)])
+        session.execute(
+            text("INSERT INTO light_programs (name, definition, updated_at) VALUES (:n, :d, :u)"),
+            [
+                {
+                    "n": f"Programme {i}",
+                    "u": now,
+                    "d": json.dumps(
+                        Program.from_pairs(
+                            [("dusk", 100), (f"{21 + i}:00", 50), ("05:30", 100), ("dawn", 0)],
+                            name=f"Programme {i}",
+                        ).to_dict()
+                    ),
+                }
+                for i in range(3)
+            ],
+        )
+    _insert(
+        engine,
+        "light_cabinets",
+        [
+            {
+                "id": f"CAB{c:05d}",
+                "name": f"Armoire {c}",
+                "commune_insee": "57038",
+                "lat": 49.45 + (c % 100) * 0.001,
+                "lon": 5.90 + (c // 100) * 0.001,
+                "working_mode": "automatic",
+            }
+            for c in range(cabinets_n)
+        ],
+    )
+    _insert(
+        engine,
+        "light_groups",
+        [
+            {
+                "id": f"G{g:05d}",
+                "name": f"Groupe {g}",
+                "commune_insee": "57038",
+                "cabinet_id": f"CAB{g // 3 % cabinets_n:05d}",
+                "program_id": 1 + g % 3,
+                "calendar_id": None,
+            }
+            for g in range(groups_n)
+        ],
+    )
     lights = []
     for i in range(lights_n):
         g = i % groups_n
-        lights.append({"id": f"SL{i:06d}", "device_id": f"SL{i:06d}", "group_id": f"G{g:05d}",
-                       "cabinet_id": f"CAB{g // 3 % cabinets_n:05d}", "commune_insee": "57038",
-                       "street": "Rue", "lat": 49.40 + rng.random() * 0.12, "lon": 5.85 + rng.random() * 0.15,
-                       "model": "LED", "technology": "LED", "nominal_w": rng.choice((40.0, 70.0, 100.0)),
-                       "circuit": "C1", "reporting_period_s": 600, "status": "ok", "offline": False,
-                       "actual_level": 100, "power_w": 60.0, "energy_wh": 1000.0, "last_seen_at": now})
+        lights.append(
+            {
+                "id": f"SL{i:06d}",
+                "device_id": f"SL{i:06d}",
+                "group_id": f"G{g:05d}",
+                "cabinet_id": f"CAB{g // 3 % cabinets_n:05d}",
+                "commune_insee": "57038",
+                "street": "Rue",
+                "lat": 49.40 + rng.random() * 0.12,
+                "lon": 5.85 + rng.random() * 0.15,
+                "model": "LED",
+                "technology": "LED",
+                "nominal_w": rng.choice((40.0, 70.0, 100.0)),
+                "circuit": "C1",
+                "reporting_period_s": 600,
+                "status": "ok",
+                "offline": False,
+                "actual_level": 100,
+                "power_w": 60.0,
+                "energy_wh": 1000.0,
+                "last_seen_at": now,
+            }
+        )
     _insert(engine, "streetlights", lights)
     counts["lights"] = lights_n
     # Five years of reports, most of them closed.
     reports = []
     for i in range(int(REPORTS_1X * factor)):
         created = now - dt.timedelta(minutes=rng.randrange(5 * 365 * 24 * 60))
-        status = "new" if i % 50 == 0 else rng.choice(("resolved", "resolved", "rejected", "duplicate", "confirmed"))
-        reports.append({"category": "bulky_items", "status": status, "description": "Dépôt", "lat": 49.47,
-                        "lon": 5.95, "approximate": False, "address": "", "commune_insee": "57038",
-                        "source": "web", "witnessed": False, "status_notes": "", "thanks_count": 0,
-                        "created_at": created, "updated_at": created})
+        status = (
+            "new"
+            if i % 50 == 0
+            else rng.choice(("resolved", "resolved", "rejected", "duplicate", "confirmed"))
+        )
+        reports.append(
+            {
+                "category": "bulky_items",
+                "status": status,
+                "description": "Dépôt",
+                "lat": 49.47,
+                "lon": 5.95,
+                "approximate": False,
+                "address": "",
+                "commune_insee": "57038",
+                "source": "web",
+                "witnessed": False,
+                "status_notes": "",
+                "thanks_count": 0,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
     _insert(engine, "reports", reports)
     counts["reports"] = len(reports)
     # Commands: one a day per light from programs (REFERENCE: ~2.9 million a year here); with retention only
@@ -126,10 +215,22 @@ def generate(url: str, factor: float, *, keep_everything: bool = False, seed: in
     for i in range(lights_n):
         for d in range(rng.randrange(9), days, 9):
             at = now - dt.timedelta(days=d, minutes=rng.randrange(600))
-            commands.append({"command_id": uuid.uuid4().hex, "light_id": f"SL{i:06d}", "device_id": f"SL{i:06d}",
-                             "level": 50, "ramp_s": 0, "reason": "program", "state": "applied", "issued_at": at,
-                             "expires_at": at + dt.timedelta(minutes=15), "attempts": 1, "next_attempt_at": at,
-                             "finished_at": at})
+            commands.append(
+                {
+                    "command_id": uuid.uuid4().hex,
+                    "light_id": f"SL{i:06d}",
+                    "device_id": f"SL{i:06d}",
+                    "level": 50,
+                    "ramp_s": 0,
+                    "reason": "program",
+                    "state": "applied",
+                    "issued_at": at,
+                    "expires_at": at + dt.timedelta(minutes=15),
+                    "attempts": 1,
+                    "next_attempt_at": at,
+                    "finished_at": at,
+                }
+            )
         if len(commands) >= 200_000:
             _insert(engine, "light_commands", commands)
             counts["commands"] = counts.get("commands", 0) + len(commands)
@@ -138,13 +239,28 @@ def generate(url: str, factor: float, *, keep_everything: bool = False, seed: in
     counts["commands"] = counts.get("commands", 0) + len(commands)
     # Alarms: about one per light every two years, cleared within days; a few open.
     alarm_days = 5 * 365 if keep_everything else 365
-    alarms = [{"device_id": f"SL{rng.randrange(lights_n):06d}", "device_kind": "light", "kind": "defectiveLamp",
-               "severity": "major", "raised_at": now - dt.timedelta(days=d + 2),
-               "cleared_at": now - dt.timedelta(days=d)}
-              for d in (rng.randrange(alarm_days) for _ in range(int(lights_n * alarm_days / 730)))]
-    alarms += [{"device_id": f"SL{rng.randrange(lights_n):06d}", "device_kind": "light", "kind": "offline",
-                "severity": "major", "raised_at": now - dt.timedelta(hours=h), "cleared_at": None}
-               for h in range(max(5, lights_n // 200))]
+    alarms = [
+        {
+            "device_id": f"SL{rng.randrange(lights_n):06d}",
+            "device_kind": "light",
+            "kind": "defectiveLamp",
+            "severity": "major",
+            "raised_at": now - dt.timedelta(days=d + 2),
+            "cleared_at": now - dt.timedelta(days=d),
+        }
+        for d in (rng.randrange(alarm_days) for _ in range(int(lights_n * alarm_days / 730)))
+    ]
+    alarms += [
+        {
+            "device_id": f"SL{rng.randrange(lights_n):06d}",
+            "device_kind": "light",
+            "kind": "offline",
+            "severity": "major",
+            "raised_at": now - dt.timedelta(hours=h),
+            "cleared_at": None,
+        }
+        for h in range(max(5, lights_n // 200))
+    ]
     _insert(engine, "light_alarms", alarms)
     counts["alarms"] = len(alarms)
     # Measured energy per group and month (kept by ingestion), five years.
@@ -155,13 +271,35 @@ def generate(url: str, factor: float, *, keep_everything: bool = False, seed: in
         while month < 1:
             year, month = year - 1, month + 12
         months.append(f"{year:04d}-{month:02d}")
-    _insert(engine, "light_energy_months", [{"month": m, "group_id": f"G{g:05d}", "energy_wh": 20 * 30_000.0}
-                                            for g in range(groups_n) for m in months])
+    _insert(
+        engine,
+        "light_energy_months",
+        [
+            {"month": m, "group_id": f"G{g:05d}", "energy_wh": 20 * 30_000.0}
+            for g in range(groups_n)
+            for m in months
+        ],
+    )
     if keep_everything:  # jobs and deliveries of five years (one mail and a few pushes per report)
-        _insert(engine, "jobs", [{"kind": "mail.send", "payload": "{}", "status": "done", "attempts": 1,
-                                  "max_attempts": 8, "run_at": r["created_at"], "created_at": r["created_at"],
-                                  "updated_at": r["created_at"], "finished_at": r["created_at"]}
-                                 for r in reports for _ in range(3)])
+        _insert(
+            engine,
+            "jobs",
+            [
+                {
+                    "kind": "mail.send",
+                    "payload": "{}",
+                    "status": "done",
+                    "attempts": 1,
+                    "max_attempts": 8,
+                    "run_at": r["created_at"],
+                    "created_at": r["created_at"],
+                    "updated_at": r["created_at"],
+                    "finished_at": r["created_at"],
+                }
+                for r in reports
+                for _ in range(3)
+            ],
+        )
     engine.dispose()
     analyze(url)
     return counts
@@ -180,14 +318,23 @@ def time_pages(urls: dict[float, str], tmp: Path, repeat: int) -> dict[float, di
     engines = []
     with ExitStack() as stack:
         for size, url in urls.items():
-            settings = Settings(env="test", var_dir=tmp / f"var-{size:g}", database_url=url,
-                                secret_key="bench-" + "x" * 40, allowed_hosts=["testserver.local"],
-                                mqtt_url="mqtt://127.0.0.1:1").prepare()
+            settings = Settings(
+                env="test",
+                var_dir=tmp / f"var-{size:g}",
+                database_url=url,
+                secret_key="bench-" + "x" * 40,
+                allowed_hosts=["testserver.local"],
+                mqtt_url="mqtt://127.0.0.1:1",
+            ).prepare()
             engine = make_engine(url)
             engines.append(engine)
             with write_session(engine) as session:
-                user = auth.create_user(session, f"agent-{uuid.uuid4().hex[:6]}@eclor.test", role="staff",
-                                        display_name="Nadia")
+                user = auth.create_user(
+                    session,
+                    f"agent-{uuid.uuid4().hex[:6]}@eclor.test",
+                    role="staff",
+                    display_name="Nadia",
+                )
                 token = auth.start_session(session, user, idle_minutes=60, absolute_days=1)
             client = stack.enter_context(TestClient(app=create_app(settings, engine)))
             client.cookies.set(auth.SESSION_COOKIE, token)
@@ -205,8 +352,10 @@ def time_pages(urls: dict[float, str], tmp: Path, repeat: int) -> dict[float, di
                     times[size].setdefault(name, []).append(time.perf_counter() - started)
     for engine in engines:
         engine.dispose()
-    return {size: {name: statistics.median(values) for name, values in by_page.items()}
-            for size, by_page in times.items()}
+    return {
+        size: {name: statistics.median(values) for name, values in by_page.items()}
+        for size, by_page in times.items()
+    }
 
 
 def database_sizes(tmp: Path) -> tuple[int, int]:
@@ -218,7 +367,9 @@ def database_sizes(tmp: Path) -> tuple[int, int]:
         upgrade(url)
         generate(url, 1, keep_everything=keep)
         if not keep:
-            settings = Settings(env="test", var_dir=tmp / "var", database_url=url, secret_key="x" * 40).prepare()
+            settings = Settings(
+                env="test", var_dir=tmp / "var", database_url=url, secret_key="x" * 40
+            ).prepare()
             engine = make_engine(url)
             retention.run(engine, settings)
             engine.dispose()
@@ -234,9 +385,23 @@ def _queue(url: str, queued: int) -> None:
     """A backlog as a queue builds it: jobs added over time, each due a little after the one before."""
     engine = make_engine(url)
     now = utcnow() - dt.timedelta(seconds=1)
-    _insert(engine, "jobs", [{"kind": "bench.noop", "payload": "{}", "status": "queued", "attempts": 0,
-                              "max_attempts": 8, "run_at": now - dt.timedelta(milliseconds=queued - i),
-                              "created_at": now, "updated_at": now} for i in range(queued)])
+    _insert(
+        engine,
+        "jobs",
+        [
+            {
+                "kind": "bench.noop",
+                "payload": "{}",
+                "status": "queued",
+                "attempts": 0,
+                "max_attempts": 8,
+                "run_at": now - dt.timedelta(milliseconds=queued - i),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(queued)
+        ],
+    )
     engine.dispose()
 
 
@@ -294,7 +459,10 @@ def claims_pg(pg_url: str) -> tuple[float, float] | None:
         admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except (OperationalError, ImportError) as exc:  # no PostgreSQL here: say so, do not fail the rest
+    except (
+        OperationalError,
+        ImportError,
+    ) as exc:  # no PostgreSQL here: say so, do not fail the rest
         print(f"PostgreSQL unreachable ({type(exc).__name__}): claims with two workers skipped")
         return None
     url = f"{pg_url}{'&' if '?' in pg_url else '?'}options=-csearch_path%3D{schema}"
@@ -315,10 +483,14 @@ def claims_pg(pg_url: str) -> tuple[float, float] | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,10,50", help="territory sizes, 1 = this territory (default 1,10,50)")
+    parser.add_argument(
+        "--sizes", default="1,10,50", help="territory sizes, 1 = this territory (default 1,10,50)"
+    )
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--pg-url", default=os.environ.get("ECLOR_BENCH_PG_URL",
-                                                           "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("ECLOR_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--claims-only", action="store_true", help="only the job-claim rates")
     args = parser.parse_args(argv)
@@ -326,12 +498,16 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="eclor-scale-"))
     if args.claims_only:
         low, high = claims_sqlite(tmp)
-        print(f"Job claims on SQLite (claim only): {low:.0f}/s with 1,000 queued, {high:.0f}/s with 100,000 "
-              f"queued: ratio {high / low:.2f}× (target ≥ 0.8×)")
+        print(
+            f"Job claims on SQLite (claim only): {low:.0f}/s with 1,000 queued, {high:.0f}/s with 100,000 "
+            f"queued: ratio {high / low:.2f}× (target ≥ 0.8×)"
+        )
         pg = claims_pg(args.pg_url)
         if pg:
-            print(f"Job claims on PostgreSQL (claim and complete): {pg[0]:.0f}/s with one worker, {pg[1]:.0f}/s "
-                  f"with two: ratio {pg[1] / pg[0]:.2f}× (target ≥ 1.7×)")
+            print(
+                f"Job claims on PostgreSQL (claim and complete): {pg[0]:.0f}/s with one worker, {pg[1]:.0f}/s "
+                f"with two: ratio {pg[1] / pg[0]:.2f}× (target ≥ 1.7×)"
+            )
         return 0
     urls: dict[float, str] = {}
     for size in sizes:
@@ -344,7 +520,11 @@ def main(argv: list[str] | None = None) -> int:
         urls[size] = url
     results = time_pages(urls, tmp, args.repeat)
     base = sizes[0]
-    head = "| page | " + " | ".join(f"{s:g}×" for s in sizes) + f" | growth {base:g}×→{sizes[-1]:g}× | target |"
+    head = (
+        "| page | "
+        + " | ".join(f"{s:g}×" for s in sizes)
+        + f" | growth {base:g}×→{sizes[-1]:g}× | target |"
+    )
     lines = [head, "|" + "---|" * (len(sizes) + 3)]
     for name, _path, target in PAGES:
         row = [f"{results[s][name] * 1000:.1f} ms" for s in sizes]
@@ -354,28 +534,56 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print(table)
     kept, everything = database_sizes(tmp)
-    size_line = (f"Database after five simulated years at 1×: {kept / 1e6:.1f} MB with retention, "
-                 f"{everything / 1e6:.1f} MB without (same history): ratio {kept / everything:.2f}× (target ≤ 0.25×)")
+    size_line = (
+        f"Database after five simulated years at 1×: {kept / 1e6:.1f} MB with retention, "
+        f"{everything / 1e6:.1f} MB without (same history): ratio {kept / everything:.2f}× (target ≤ 0.25×)"
+    )
     print(size_line)
     low, high = claims_sqlite(tmp)
-    claim_line = (f"Job claims on SQLite (claim only): {low:.0f}/s with 1,000 queued, {high:.0f}/s with 100,000 queued: "
-                  f"ratio {high / low:.2f}× (target ≥ 0.8×)")
+    claim_line = (
+        f"Job claims on SQLite (claim only): {low:.0f}/s with 1,000 queued, {high:.0f}/s with 100,000 queued: "
+        f"ratio {high / low:.2f}× (target ≥ 0.8×)"
+    )
     print(claim_line)
     pg = claims_pg(args.pg_url)
-    pg_line = (f"Job claims on PostgreSQL (claim and complete): {pg[0]:.0f}/s with one worker, {pg[1]:.0f}/s with two: "
-               f"ratio {pg[1] / pg[0]:.2f}× (target ≥ 1.7×)") if pg else "Job claims on PostgreSQL: not measured"
+    pg_line = (
+        (
+            f"Job claims on PostgreSQL (claim and complete): {pg[0]:.0f}/s with one worker, {pg[1]:.0f}/s with two: "
+            f"ratio {pg[1] / pg[0]:.2f}× (target ≥ 1.7×)"
+        )
+        if pg
+        else "Job claims on PostgreSQL: not measured"
+    )
     print(pg_line)
     if not args.no_write:
         from bench.report import write_section
 
-        write_section("## Scale: pages at 1×, 10×, 50× this territory (bench/scale.py)", "\n".join([
-            "## Scale: pages at 1×, 10×, 50× this territory (bench/scale.py)", "",
-            (f"`.venv/bin/python bench/scale.py --sizes {args.sizes}` (shared 2-core machine: other work ran "
-            "at the same time, so single figures move; the baseline is the first size, measured in the same "
-            "run). In-process requests as staff, median of "
-            f"{args.repeat} after a warm-up. 1× = {LIGHTS_1X:,} lights, {REPORTS_1X:,} reports over five years, "
-            "90 days of commands (one in nine stored), a year of alarms, energy per group and month for five "
-            "years."), "", table, "", size_line + ".", "", claim_line + ".", "", pg_line + ".", ""]))
+        write_section(
+            "## Scale: pages at 1×, 10×, 50× this territory (bench/scale.py)",
+            "\n".join(
+                [
+                    "## Scale: pages at 1×, 10×, 50× this territory (bench/scale.py)",
+                    "",
+                    (
+                        f"`.venv/bin/python bench/scale.py --sizes {args.sizes}` (shared 2-core machine: other work ran "
+                        "at the same time, so single figures move; the baseline is the first size, measured in the same "
+                        "run). In-process requests as staff, median of "
+                        f"{args.repeat} after a warm-up. 1× = {LIGHTS_1X:,} lights, {REPORTS_1X:,} reports over five years, "
+                        "90 days of commands (one in nine stored), a year of alarms, energy per group and month for five "
+                        "years."
+                    ),
+                    "",
+                    table,
+                    "",
+                    size_line + ".",
+                    "",
+                    claim_line + ".",
+                    "",
+                    pg_line + ".",
+                    "",
+                ]
+            ),
+        )
     return 0
 
 

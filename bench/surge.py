@@ -150,11 +150,18 @@ def label_of(status: int, headers: "aiohttp.typedefs.LooseHeaders") -> str:
     return f"{status // 100}xx"
 
 
-async def timed(session: aiohttp.ClientSession, method: str, url: str, out: Outcome, **kw: object) -> int | None:
+async def timed(
+    session: aiohttp.ClientSession, method: str, url: str, out: Outcome, **kw: object
+) -> int | None:
     t0 = time.monotonic()
     try:
-        async with session.request(method, url, timeout=aiohttp.ClientTimeout(total=DEADLINE_S),
-                                   allow_redirects=False, **kw) as r:  # type: ignore[arg-type]
+        async with session.request(
+            method,
+            url,
+            timeout=aiohttp.ClientTimeout(total=DEADLINE_S),
+            allow_redirects=False,
+            **kw,
+        ) as r:  # type: ignore[arg-type]
             await r.read()
             out.add(label_of(r.status, r.headers), time.monotonic() - t0)
             return r.status
@@ -171,7 +178,9 @@ async def prober(base: str, stop: asyncio.Event, samples: list[float | None]) ->
         while not stop.is_set():
             t0 = time.monotonic()
             try:
-                async with session.get(base + "/healthz", timeout=aiohttp.ClientTimeout(total=5)) as r:
+                async with session.get(
+                    base + "/healthz", timeout=aiohttp.ClientTimeout(total=5)
+                ) as r:
                     await r.read()
                     samples.append(time.monotonic() - t0 if r.status == 200 else None)
             except (TimeoutError, aiohttp.ClientError):
@@ -195,7 +204,9 @@ async def baseline(base: str, path: str, n: int = 30) -> Outcome:
 async def anonymous_surge(base: str, path: str, clients: int, spread: float) -> Outcome:
     out = Outcome()
     conn = aiohttp.TCPConnector(limit=0, force_close=True)
-    async with aiohttp.ClientSession(connector=conn, cookie_jar=aiohttp.DummyCookieJar()) as session:
+    async with aiohttp.ClientSession(
+        connector=conn, cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
         out.started = time.monotonic()
 
         async def one(i: int) -> None:
@@ -215,13 +226,20 @@ async def booking_surge(base: str, tokens: list[str], ads: list[int]) -> Outcome
         ad = ads[i % len(ads)]
         jar = aiohttp.CookieJar(unsafe=True)
         jar.update_cookies({"eclor_session": token}, response_url=aiohttp.client.URL(base))
-        async with aiohttp.ClientSession(cookie_jar=jar, connector=aiohttp.TCPConnector(force_close=True)) as s:
+        async with aiohttp.ClientSession(
+            cookie_jar=jar, connector=aiohttp.TCPConnector(force_close=True)
+        ) as s:
             status = await timed(s, "GET", f"{base}/carpool/ads/{ad}", out)
             if status != 200:
                 return
             csrf = next((c.value for c in jar if c.key == "csrftoken"), "")
-            await timed(s, "POST", f"{base}/carpool/ads/{ad}/book", out,
-                        data={"seats": "1", "_csrf_token": csrf})
+            await timed(
+                s,
+                "POST",
+                f"{base}/carpool/ads/{ad}/book",
+                out,
+                data={"seats": "1", "_csrf_token": csrf},
+            )
 
     await asyncio.gather(*(one(i, t) for i, t in enumerate(tokens)))
     out.ended = time.monotonic()
@@ -233,7 +251,9 @@ async def recovery(base: str) -> float:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
         while time.monotonic() - t0 < 120:
             try:
-                async with session.get(base + "/reports", timeout=aiohttp.ClientTimeout(total=30)) as r:
+                async with session.get(
+                    base + "/reports", timeout=aiohttp.ClientTimeout(total=30)
+                ) as r:
                     await r.read()
                     if r.status == 200:
                         return time.monotonic() - t0
@@ -243,7 +263,9 @@ async def recovery(base: str) -> float:
     return float("inf")
 
 
-async def scenario(base: str, info: dict[str, object], clients: int, bookings: int, spread: float) -> dict[str, object]:
+async def scenario(
+    base: str, info: dict[str, object], clients: int, bookings: int, spread: float
+) -> dict[str, object]:
     alert_path = str(info["alert"])
     base_out = await baseline(base, alert_path)
     stop = asyncio.Event()
@@ -257,23 +279,46 @@ async def scenario(base: str, info: dict[str, object], clients: int, bookings: i
     stop.set()
     await probe
     after = await recovery(base)
-    return {"baseline": base_out, "surge": surge, "bookings": books, "health": samples, "recovery_s": after}
+    return {
+        "baseline": base_out,
+        "surge": surge,
+        "bookings": books,
+        "health": samples,
+        "recovery_s": after,
+    }
 
 
 def report(name: str, r: dict[str, object]) -> tuple[list[str], bool]:
-    lines = [f"### {name}", "",
-             "| phase | requests | answered OK (2xx/3xx/503+Retry-After) | other outcomes | p50 ms | p99 ms | answers/s |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {name}",
+        "",
+        "| phase | requests | answered OK (2xx/3xx/503+Retry-After) | other outcomes | p50 ms | p99 ms | answers/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     ok = True
-    for key, label in (("baseline", "alert page, one client at a time (baseline)"),
-                       ("surge", "alert page, anonymous surge"), ("bookings", "bookings (GET ad + POST book)")):
+    for key, label in (
+        ("baseline", "alert page, one client at a time (baseline)"),
+        ("surge", "alert page, anonymous surge"),
+        ("bookings", "bookings (GET ad + POST book)"),
+    ):
         o: Outcome = r[key]  # type: ignore[assignment]
-        others = ", ".join(f"{k}: {v}" for k, v in sorted(o.statuses.items())
-                           if k not in ("2xx", "3xx", "503+Retry-After")) or "none"
-        answered = ", ".join(f"{k}: {v}" for k, v in sorted(o.statuses.items())
-                             if k in ("2xx", "3xx", "503+Retry-After"))
-        lines.append(f"| {label} | {o.total} | {answered} | {others} | {o.pct(50):.0f} | {o.pct(99):.0f} "
-                     f"| {o.throughput:.1f} |")
+        others = (
+            ", ".join(
+                f"{k}: {v}"
+                for k, v in sorted(o.statuses.items())
+                if k not in ("2xx", "3xx", "503+Retry-After")
+            )
+            or "none"
+        )
+        answered = ", ".join(
+            f"{k}: {v}"
+            for k, v in sorted(o.statuses.items())
+            if k in ("2xx", "3xx", "503+Retry-After")
+        )
+        lines.append(
+            f"| {label} | {o.total} | {answered} | {others} | {o.pct(50):.0f} | {o.pct(99):.0f} "
+            f"| {o.throughput:.1f} |"
+        )
         if o.ok != o.total:
             ok = False
     health: list[float | None] = r["health"]  # type: ignore[assignment]
@@ -283,28 +328,59 @@ def report(name: str, r: dict[str, object]) -> tuple[list[str], bool]:
     ok = ok and failed == 0 and slow == 0
     base_o: Outcome = r["baseline"]  # type: ignore[assignment]
     surge_o: Outcome = r["surge"]  # type: ignore[assignment]
-    lines += ["", f"/healthz probes: {len(health)}, failed or timed out: {failed}, over 1 s: {slow}, "
-              f"slowest answered: {worst * 1000:.0f} ms",
-              f"ratio surge p50 / baseline p50: {surge_o.pct(50) / max(base_o.pct(50), 1e-9):.1f}; "
-              f"surge answers/s / baseline answers/s: {surge_o.throughput / max(base_o.throughput, 1e-9):.2f}",
-              f"/reports answered {r['recovery_s']:.2f} s after the surge ended",
-              f"verdict: {'PASS' if ok else 'FAIL'}", ""]
+    lines += [
+        "",
+        f"/healthz probes: {len(health)}, failed or timed out: {failed}, over 1 s: {slow}, "
+        f"slowest answered: {worst * 1000:.0f} ms",
+        f"ratio surge p50 / baseline p50: {surge_o.pct(50) / max(base_o.pct(50), 1e-9):.1f}; "
+        f"surge answers/s / baseline answers/s: {surge_o.throughput / max(base_o.throughput, 1e-9):.2f}",
+        f"/reports answered {r['recovery_s']:.2f} s after the surge ended",
+        f"verdict: {'PASS' if ok else 'FAIL'}",
+        "",
+    ]
     return lines, ok
 
 
-def run_one(db_label: str, db_url: str | None, server_root: Path, args: argparse.Namespace) -> tuple[list[str], bool]:
+def run_one(
+    db_label: str, db_url: str | None, server_root: Path, args: argparse.Namespace
+) -> tuple[list[str], bool]:
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, ECLOR_VAR_DIR=tmp, LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD="0",
-                   ECLOR_MQTT_EMBEDDED_PORT=str(free_port()), PYTHONPATH=str(server_root))
+        env = dict(
+            os.environ,
+            ECLOR_VAR_DIR=tmp,
+            LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD="0",
+            ECLOR_MQTT_EMBEDDED_PORT=str(free_port()),
+            PYTHONPATH=str(server_root),
+        )
         env["ECLOR_DATABASE_URL"] = db_url or f"sqlite:///{tmp}/eclor.db"
         port = args.port or free_port()
         env["ECLOR_BASE_URL"] = f"http://127.0.0.1:{port}"
-        subprocess.run([PY, "-m", "app.cli", "demo"], cwd=server_root, env=env, check=True, capture_output=True)
-        made = subprocess.run([PY, "-c", SETUP, str(server_root), str(args.bookings), str(max(1, args.bookings // 8))],
-                              cwd=server_root, env=env, check=True, capture_output=True, text=True)
+        subprocess.run(
+            [PY, "-m", "app.cli", "demo"], cwd=server_root, env=env, check=True, capture_output=True
+        )
+        made = subprocess.run(
+            [
+                PY,
+                "-c",
+                SETUP,
+                str(server_root),
+                str(args.bookings),
+                str(max(1, args.bookings // 8)),
+            ],
+            cwd=server_root,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         info = json.loads(made.stdout.strip().splitlines()[-1])
-        proc = subprocess.Popen([PY, "-m", "app.cli", "serve", "--port", str(port)], cwd=server_root, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [PY, "-m", "app.cli", "serve", "--port", str(port)],
+            cwd=server_root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             wait_up(base + "/healthz")
@@ -329,8 +405,12 @@ def main() -> int:
     parser.add_argument("--label", default="this commit")
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--bookings", type=int, default=200)
-    parser.add_argument("--spread", type=float, default=1.0, help="seconds over which the anonymous clients arrive")
-    parser.add_argument("--pg", default="", help="PostgreSQL admin URL; a scratch database is made and dropped")
+    parser.add_argument(
+        "--spread", type=float, default=1.0, help="seconds over which the anonymous clients arrive"
+    )
+    parser.add_argument(
+        "--pg", default="", help="PostgreSQL admin URL; a scratch database is made and dropped"
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
     args = parser.parse_args()

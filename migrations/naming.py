@@ -47,7 +47,12 @@ def _renames(inspector: sa.Inspector, table: str) -> list[tuple[str, str]]:
         out.append((str(pk.get("name") or ""), pk_name(table)))
     for fk in inspector.get_foreign_keys(table):
         if not (fk.get("name") or "").startswith("fk_"):
-            out.append((str(fk.get("name") or ""), fk_name(table, fk["constrained_columns"], fk["referred_table"])))
+            out.append(
+                (
+                    str(fk.get("name") or ""),
+                    fk_name(table, fk["constrained_columns"], fk["referred_table"]),
+                )
+            )
     for uq in inspector.get_unique_constraints(table):
         if not (uq.get("name") or "").startswith("uq_"):
             out.append((str(uq.get("name") or ""), uq_name(table, uq["column_names"])))
@@ -67,7 +72,9 @@ def name_constraints(tables: Iterable[str]) -> None:
         if not renames:
             continue
         if bind.dialect.name == "sqlite":
-            with op.batch_alter_table(table, recreate="always", naming_convention=NAMING_CONVENTION):
+            with op.batch_alter_table(
+                table, recreate="always", naming_convention=NAMING_CONVENTION
+            ):
                 pass
         else:
             for old, new in renames:
@@ -77,5 +84,9 @@ def name_constraints(tables: Iterable[str]) -> None:
 def unnamed(tables: Iterable[str]) -> list[str]:
     """``table: old -> new`` for each constraint of ``tables`` still without its conventional name."""
     inspector = sa.inspect(op.get_bind())
-    return [f"{t}: {old or '(no name)'} -> {new}" for t in tables if inspector.has_table(t)
-            for old, new in _renames(inspector, t)]
+    return [
+        f"{t}: {old or '(no name)'} -> {new}"
+        for t in tables
+        if inspector.has_table(t)
+        for old, new in _renames(inspector, t)
+    ]

@@ -47,7 +47,9 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 ECLOR = str(Path(sys.executable).with_name("eclor"))
-PG_ADMIN = os.environ.get("ECLOR_CHECK_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "ECLOR_CHECK_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 MQTT_URL = os.environ.get("ECLOR_CHECK_MQTT_URL", "mqtt://127.0.0.1:1883")
 PASSWORD = "production-check-" + secrets.token_hex(8)
 TIMEOUT_S = 45.0
@@ -143,17 +145,26 @@ class Topology:
     # --- processes --------------------------------------------------------------------------
 
     def run(self, *args: str, stdin: bytes | None = None) -> str:
-        done = subprocess.run([ECLOR, *args], env=self.env, input=stdin, capture_output=True, timeout=120,
-                              check=False)
+        done = subprocess.run(
+            [ECLOR, *args], env=self.env, input=stdin, capture_output=True, timeout=120, check=False
+        )
         if done.returncode != 0:
-            raise CheckFailed(f"eclor {' '.join(args)} exited {done.returncode}:\n"
-                              + done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace"))
+            raise CheckFailed(
+                f"eclor {' '.join(args)} exited {done.returncode}:\n"
+                + done.stdout.decode(errors="replace")
+                + done.stderr.decode(errors="replace")
+            )
         return done.stdout.decode()
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = self.work / f"{name}.log"
-        proc = subprocess.Popen([ECLOR, *args], env=self.env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [ECLOR, *args],
+            env=self.env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes.append((name, proc, log))
         return proc
 
@@ -199,8 +210,10 @@ def sign_in(base: str, email: str) -> httpx.Client:
     r = client.get("/login")
     if r.status_code != 200 or "csrftoken" not in client.cookies:
         raise CheckFailed(f"GET /login: {r.status_code}, cookies {list(client.cookies)}")
-    r = client.post("/login", data={"email": email, "password": PASSWORD,
-                                    "_csrf_token": client.cookies["csrftoken"]})
+    r = client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "_csrf_token": client.cookies["csrftoken"]},
+    )
     if r.status_code != 303:
         raise CheckFailed(f"sign-in of {email}: {r.status_code} {r.text[:300]}")
     me = client.get("/me")
@@ -222,12 +235,16 @@ def check(top: Topology) -> None:
     for email, role in (("habitante@check.test", "resident"), ("agent@check.test", "staff")):
         top.run("users", "create", email, "--role", role, "--password", PASSWORD)
     inventory = top.work / "lights.csv"
-    inventory.write_text("id,lat,lon,device_id,group,group_name\n"
-                         "PC-1,49.4720,5.9800,pc-dev-1,pc-rue,Rue du contrôle\n")
+    inventory.write_text(
+        "id,lat,lon,device_id,group,group_name\n"
+        "PC-1,49.4720,5.9800,pc-dev-1,pc-rue,Rue du contrôle\n"
+    )
     top.run("lights", "import", str(inventory))
 
     say(f"starting eclor serve --workers 2 on 127.0.0.1:{top.port} and two eclor workers")
-    web = top.start("web", "serve", "--host", "127.0.0.1", "--port", str(top.port), "--workers", "2")
+    web = top.start(
+        "web", "serve", "--host", "127.0.0.1", "--port", str(top.port), "--workers", "2"
+    )
     top.start("worker-1", "worker")
     top.start("worker-2", "worker")
 
@@ -237,8 +254,10 @@ def check(top: Topology) -> None:
         return r.status_code == 200 and r.json() == {"status": "ok", "database": "ok"}
 
     wait_for("/healthz answering 200", healthy, timeout=60)
-    web_processes = wait_for("two web processes under eclor serve",
-                             lambda: len(children(web.pid)) >= 2 and children(web.pid))
+    web_processes = wait_for(
+        "two web processes under eclor serve",
+        lambda: len(children(web.pid)) >= 2 and children(web.pid),
+    )
     passed(f"/healthz answers 200 in production; web processes {web_processes}")
     home = httpx.get(base + "/", timeout=10)
     if home.status_code != 200 or 'href="/source"' not in home.text:
@@ -246,29 +265,51 @@ def check(top: Topology) -> None:
 
     resident = sign_in(base, "habitante@check.test")
     passed("a resident signs in")
-    form = {"category": "household_waste", "description": "Sacs déposés au contrôle de production",
-            "volume": "bag", "commune": "57038", "lat": "49.4725", "lon": "5.9555",
-            "idempotency_key": str(uuid.uuid4()), "_csrf_token": resident.cookies["csrftoken"]}
-    r = resident.post("/reports/new", data=form, files={"photos": ("depot.jpg", jpeg(), "image/jpeg")})
-    if r.status_code != 303 or not re.match(r"^/reports/\d+\?sent=1$", r.headers.get("location", "")):
+    form = {
+        "category": "household_waste",
+        "description": "Sacs déposés au contrôle de production",
+        "volume": "bag",
+        "commune": "57038",
+        "lat": "49.4725",
+        "lon": "5.9555",
+        "idempotency_key": str(uuid.uuid4()),
+        "_csrf_token": resident.cookies["csrftoken"],
+    }
+    r = resident.post(
+        "/reports/new", data=form, files={"photos": ("depot.jpg", jpeg(), "image/jpeg")}
+    )
+    if r.status_code != 303 or not re.match(
+        r"^/reports/\d+\?sent=1$", r.headers.get("location", "")
+    ):
         raise CheckFailed(f"report: {r.status_code} {r.headers.get('location')} {r.text[:400]}")
     report_id = int(r.headers["location"].split("/")[2].split("?")[0])
     say(f"report {report_id} created")
 
     staff = sign_in(base, "agent@check.test")
-    r = staff.post(f"/staff/reports/{report_id}/status",
-                   data={"status": "in_progress", "note": "Équipe en route.",
-                         "_csrf_token": staff.cookies["csrftoken"]})
+    r = staff.post(
+        f"/staff/reports/{report_id}/status",
+        data={
+            "status": "in_progress",
+            "note": "Équipe en route.",
+            "_csrf_token": staff.cookies["csrftoken"],
+        },
+    )
     if r.status_code != 303:
         raise CheckFailed(f"staff status change: {r.status_code} {r.text[:400]}")
     mail_dir = Path(top.env["ECLOR_VAR_DIR"]) / "mail"
 
     def delivered() -> list[Path]:
         top.check_alive()
-        return [p for p in mail_dir.glob("*.eml") if "habitante@check.test" in p.read_text(errors="replace")]
+        return [
+            p
+            for p in mail_dir.glob("*.eml")
+            if "habitante@check.test" in p.read_text(errors="replace")
+        ]
 
     mails = wait_for("the reporter's notification delivered by a worker", delivered)
-    jobs = top.query("SELECT kind, status, locked_by FROM jobs WHERE kind IN ('notify.user', 'mail.send')")
+    jobs = top.query(
+        "SELECT kind, status, locked_by FROM jobs WHERE kind IN ('notify.user', 'mail.send')"
+    )
     if not jobs or any(status != "done" for _kind, status, _by in jobs):
         raise CheckFailed(f"notification jobs: {jobs}")
     passed(f"a report moved on by staff is notified by a worker ({len(mails)} e-mail, jobs {jobs})")
@@ -280,27 +321,36 @@ def lighting(top: Topology) -> None:
     host, port = urlsplit(MQTT_URL).hostname or "127.0.0.1", urlsplit(MQTT_URL).port or 1883
     received: list[dict[str, Any]] = []
     arrived = threading.Event()
-    device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{top.prefix}-device",
-                         protocol=mqtt.MQTTv5)
+    device = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"{top.prefix}-device", protocol=mqtt.MQTTv5
+    )
 
     def on_message(client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         payload = json.loads(message.payload)
         received.append(payload)
-        ack = {"command_id": payload["command_id"], "status": "applied", "actual_level": payload["level"],
-               "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        ack = {
+            "command_id": payload["command_id"],
+            "status": "applied",
+            "actual_level": payload["level"],
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         client.publish(f"{top.prefix}/ack/light/pc-dev-1", json.dumps(ack), qos=1)
         arrived.set()
 
     subscribed = threading.Event()
     device.on_message = on_message
     device.on_subscribe = lambda *_args: subscribed.set()
-    device.on_connect = lambda client, *_args: client.subscribe(f"{top.prefix}/cmd/light/pc-dev-1", qos=1)
+    device.on_connect = lambda client, *_args: client.subscribe(
+        f"{top.prefix}/cmd/light/pc-dev-1", qos=1
+    )
     device.connect(host, port)
     device.loop_start()
     try:
         if not subscribed.wait(10):
             raise CheckFailed(f"could not subscribe on the broker at {MQTT_URL}")
-        device.publish(f"{top.prefix}/status/pc-dev-1", "online", qos=1, retain=True).wait_for_publish(5)
+        device.publish(
+            f"{top.prefix}/status/pc-dev-1", "online", qos=1, retain=True
+        ).wait_for_publish(5)
         top.run("lights", "set", "--light", "PC-1", "--level", "35", "--minutes", "30")
         if not arrived.wait(TIMEOUT_S):
             raise CheckFailed("no lighting command reached the device through Mosquitto")
@@ -310,13 +360,19 @@ def lighting(top: Topology) -> None:
 
         def applied() -> bool:
             top.check_alive()
-            rows = top.query("SELECT state FROM light_commands WHERE command_id = :c", c=command["command_id"])
+            rows = top.query(
+                "SELECT state FROM light_commands WHERE command_id = :c", c=command["command_id"]
+            )
             return bool(rows) and rows[0][0] == "applied"
 
         wait_for("the command acknowledged as applied", applied)
-        passed(f"a lighting override goes through Mosquitto and is applied ({command['command_id']})")
+        passed(
+            f"a lighting override goes through Mosquitto and is applied ({command['command_id']})"
+        )
     finally:
-        device.publish(f"{top.prefix}/status/pc-dev-1", b"", qos=1, retain=True)  # clear the retained status
+        device.publish(
+            f"{top.prefix}/status/pc-dev-1", b"", qos=1, retain=True
+        )  # clear the retained status
         device.loop_stop()
         device.disconnect()
 

@@ -89,13 +89,20 @@ def db_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
         engine = create_engine(migrated_template)
         with engine.begin() as conn:
             tables = [
-                r[0] for r in conn.execute(text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-                ))
+                r[0]
+                for r in conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                )
                 if r[0] not in SEED_TABLES
             ]
             if tables:
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+                conn.execute(
+                    text(
+                        "TRUNCATE "
+                        + ", ".join(f'"{t}"' for t in tables)
+                        + " RESTART IDENTITY CASCADE"
+                    )
+                )
         engine.dispose()
         yield migrated_template
     else:
@@ -191,8 +198,12 @@ def make_persona(app, engine: Engine, settings: Settings, key: str) -> Persona: 
     with write_session(engine) as session:
         user = auth.create_user(session, email, role=role, display_name=name)
         user.password_hash = _persona_hash()
-        token = auth.start_session(session, user, idle_minutes=settings.session_idle_minutes,
-                                   absolute_days=settings.session_absolute_days)
+        token = auth.start_session(
+            session,
+            user,
+            idle_minutes=settings.session_idle_minutes,
+            absolute_days=settings.session_absolute_days,
+        )
         user_id = user.id
     client = EclorClient(app=app)
     client.__enter__()
@@ -211,7 +222,9 @@ def personas(app, engine: Engine, settings: Settings) -> Iterator[dict[str, Pers
             return made[key]
 
     yield Lazy()  # type: ignore[misc]
-    for persona in reversed(list(made.values())):  # last opened, first closed: Litestar test clients of one app must exit in that order
+    for persona in reversed(
+        list(made.values())
+    ):  # last opened, first closed: Litestar test clients of one app must exit in that order
         persona.client.__exit__(None, None, None)
 
 

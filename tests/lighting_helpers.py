@@ -18,29 +18,69 @@ from app.lighting.relay import Relay, RelayConfig, mqtt_relay
 from app.models.lighting import LightCabinet, LightCommand, LightGroup, Streetlight
 from workers.fleet import Fleet
 
-FAST = RelayConfig(poll_s=0.05, retry_initial_s=1.0, retry_max_s=2.0, ingest_interval_s=0.05,
-                   housekeeping_s=0.2, reconcile_s=3600.0, lease_s=5.0)
+FAST = RelayConfig(
+    poll_s=0.05,
+    retry_initial_s=1.0,
+    retry_max_s=2.0,
+    ingest_interval_s=0.05,
+    housekeeping_s=0.2,
+    reconcile_s=3600.0,
+    lease_s=5.0,
+)
 
 
-def seed_lights(engine: Engine, count: int, *, group: str = "G1", prefix: str = "SL-T-",
-                period_s: int = 60, program_id: int | None = None) -> list[str]:
+def seed_lights(
+    engine: Engine,
+    count: int,
+    *,
+    group: str = "G1",
+    prefix: str = "SL-T-",
+    period_s: int = 60,
+    program_id: int | None = None,
+) -> list[str]:
     """A cabinet, a group and ``count`` lights (ids and device ids ``{prefix}0001``...)."""
     ids = [f"{prefix}{index:04d}" for index in range(1, count + 1)]
     with write_session(engine) as session:
         if session.get(LightCabinet, "CAB-T") is None:
-            session.add(LightCabinet(id="CAB-T", name="Armoire de test", commune_insee="57038",
-                                     lat=49.472, lon=5.955))
+            session.add(
+                LightCabinet(
+                    id="CAB-T", name="Armoire de test", commune_insee="57038", lat=49.472, lon=5.955
+                )
+            )
             session.flush()
-        session.add(LightGroup(id=group, name=f"Groupe {group}", commune_insee="57038", cabinet_id="CAB-T",
-                               program_id=program_id))
+        session.add(
+            LightGroup(
+                id=group,
+                name=f"Groupe {group}",
+                commune_insee="57038",
+                cabinet_id="CAB-T",
+                program_id=program_id,
+            )
+        )
         session.flush()
-        session.execute(Streetlight.__table__.insert(), [  # type: ignore[attr-defined]
-            {"id": light_id, "device_id": light_id, "group_id": group, "cabinet_id": "CAB-T",
-             "commune_insee": "57038", "street": "Rue de test", "lat": 49.472 + i * 1e-4, "lon": 5.955,
-             "model": "Test LED", "technology": "LED", "nominal_w": 70.0, "circuit": "C1",
-             "reporting_period_s": period_s, "status": "ok", "offline": False}
-            for i, light_id in enumerate(ids)
-        ])
+        session.execute(
+            Streetlight.__table__.insert(),
+            [  # type: ignore[attr-defined]
+                {
+                    "id": light_id,
+                    "device_id": light_id,
+                    "group_id": group,
+                    "cabinet_id": "CAB-T",
+                    "commune_insee": "57038",
+                    "street": "Rue de test",
+                    "lat": 49.472 + i * 1e-4,
+                    "lon": 5.955,
+                    "model": "Test LED",
+                    "technology": "LED",
+                    "nominal_w": 70.0,
+                    "circuit": "C1",
+                    "reporting_period_s": period_s,
+                    "status": "ok",
+                    "offline": False,
+                }
+                for i, light_id in enumerate(ids)
+            ],
+        )
     return ids
 
 
@@ -56,7 +96,9 @@ def states(engine: Engine) -> dict[str, int]:
     return out
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+async def eventually(
+    check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05
+) -> Any:
     """Poll ``check`` (run in a thread) until it returns a truthy value; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -69,8 +111,9 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: 
 
 
 @contextlib.asynccontextmanager
-async def running_relay(engine: Engine, url: str, prefix: str, config: RelayConfig = FAST,
-                        wait_connected: bool = True) -> AsyncIterator[Relay]:
+async def running_relay(
+    engine: Engine, url: str, prefix: str, config: RelayConfig = FAST, wait_connected: bool = True
+) -> AsyncIterator[Relay]:
     relay = mqtt_relay(engine, url, prefix, worker_id=f"test-{uuid.uuid4().hex[:8]}", config=config)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
@@ -85,12 +128,20 @@ async def running_relay(engine: Engine, url: str, prefix: str, config: RelayConf
 
 
 @contextlib.asynccontextmanager
-async def running_fleet(url: str, prefix: str, lights: list[str], **options: Any) -> AsyncIterator[Fleet]:
+async def running_fleet(
+    url: str, prefix: str, lights: list[str], **options: Any
+) -> AsyncIterator[Fleet]:
     options.setdefault("period", 3600.0)
     options.setdefault("seed", 7)
     options.setdefault("initial_level", 0)
-    fleet = Fleet(url, prefix, lights=lights, sensors=options.pop("sensors", {}),
-                  gateway_id=f"GW-{uuid.uuid4().hex[:8]}", **options)
+    fleet = Fleet(
+        url,
+        prefix,
+        lights=lights,
+        sensors=options.pop("sensors", {}),
+        gateway_id=f"GW-{uuid.uuid4().hex[:8]}",
+        **options,
+    )
     task = asyncio.create_task(fleet.run())
     try:
         await asyncio.wait_for(fleet.ready.wait(), 10)

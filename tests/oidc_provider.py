@@ -35,7 +35,9 @@ import oidc_provider_mock
 
 
 def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
 
 
 @dataclass
@@ -53,7 +55,10 @@ class Provider:
     def install(self, app: flask.Flask) -> None:
         @app.before_request
         def check_pkce() -> Any:
-            if flask.request.path != "/oauth2/token" or flask.request.form.get("grant_type") != "authorization_code":
+            if (
+                flask.request.path != "/oauth2/token"
+                or flask.request.form.get("grant_type") != "authorization_code"
+            ):
                 return None
             form = {k: v for k, v in flask.request.form.items()}
             self.token_requests.append(form)
@@ -61,13 +66,19 @@ class Provider:
             challenge = self.challenges.get(code)
             verifier = form.get("code_verifier", "")
             if challenge is None or challenge[1] != "S256" or s256(verifier) != challenge[0]:
-                return flask.jsonify({"error": "invalid_grant", "error_description": "PKCE verification failed"}), 400
+                return flask.jsonify(
+                    {"error": "invalid_grant", "error_description": "PKCE verification failed"}
+                ), 400
             return None
 
         @app.after_request
         def after(response: flask.Response) -> flask.Response:
             path = flask.request.path
-            if path == "/oauth2/authorize" and flask.request.method == "POST" and response.status_code in (302, 303):
+            if (
+                path == "/oauth2/authorize"
+                and flask.request.method == "POST"
+                and response.status_code in (302, 303)
+            ):
                 query = parse_qs(urlsplit(response.headers.get("location", "")).query)
                 if "code" in query:
                     self.challenges[query["code"][0]] = (

@@ -31,79 +31,231 @@ def seed(engine: Engine) -> dict[str, Any]:
     now = utcnow()
     with write_session(engine) as s:
         person = auth.create_user(s, EMAIL, display_name=NAME)
-        driver = auth.create_user(s, "conducteur.prive@exemple-perso.fr", display_name="Gérald Vanbeselaere")
-        merchant = auth.create_user(s, "marchande@exemple-perso.fr", role="merchant", display_name="Odile Marchal")
+        driver = auth.create_user(
+            s, "conducteur.prive@exemple-perso.fr", display_name="Gérald Vanbeselaere"
+        )
+        merchant = auth.create_user(
+            s, "marchande@exemple-perso.fr", role="merchant", display_name="Odile Marchal"
+        )
         s.add(CarpoolProfile(user_id=person.id, first_name=NAME, phone=PHONE, about=FREE_TEXT))
         for i, status in enumerate(("new", "confirmed", "resolved", "hidden", "rejected")):
-            report = Report(category="bulky_items", status=status, lat=AUDUN[0] + i * 0.00037, lon=AUDUN[1] + 0.000441,
-                            description=f"{FREE_TEXT}. Appelez {NAME} au {PHONE} ou {EMAIL}", address=FREE_TEXT,
-                            commune_insee="57038", reporter_id=person.id, contact_email=EMAIL, contact_name=NAME,
-                            status_notes=f"Merci {NAME}", created_at=now - dt.timedelta(days=3 - i % 3),
-                            resolved_at=now if status == "resolved" else None)
+            report = Report(
+                category="bulky_items",
+                status=status,
+                lat=AUDUN[0] + i * 0.00037,
+                lon=AUDUN[1] + 0.000441,
+                description=f"{FREE_TEXT}. Appelez {NAME} au {PHONE} ou {EMAIL}",
+                address=FREE_TEXT,
+                commune_insee="57038",
+                reporter_id=person.id,
+                contact_email=EMAIL,
+                contact_name=NAME,
+                status_notes=f"Merci {NAME}",
+                created_at=now - dt.timedelta(days=3 - i % 3),
+                resolved_at=now if status == "resolved" else None,
+            )
             s.add(report)
             s.flush()
             s.add(ReportEvent(report_id=report.id, actor_id=person.id, kind="note", text=FREE_TEXT))
         # Carpool: one flow of 3 trips (suppressed), one of 12 trips (published).
-        small = CarpoolAd(user_id=driver.id, role="driver", frequency="punctual", from_label=FREE_TEXT,
-                          from_lat=AUDUN[0], from_lon=AUDUN[1], to_label=f"Chez {NAME}", to_lat=LUX_GARE[0],
-                          to_lon=LUX_GARE[1], distance_m=25_000, cross_border=True,
-                          departure_at=now - dt.timedelta(days=2), seats=3, seats_left=0, comment=FREE_TEXT)
+        small = CarpoolAd(
+            user_id=driver.id,
+            role="driver",
+            frequency="punctual",
+            from_label=FREE_TEXT,
+            from_lat=AUDUN[0],
+            from_lon=AUDUN[1],
+            to_label=f"Chez {NAME}",
+            to_lat=LUX_GARE[0],
+            to_lon=LUX_GARE[1],
+            distance_m=25_000,
+            cross_border=True,
+            departure_at=now - dt.timedelta(days=2),
+            seats=3,
+            seats_left=0,
+            comment=FREE_TEXT,
+        )
         s.add(small)
         s.flush()
-        booking = CarpoolBooking(ad_id=small.id, requester_id=person.id, owner_id=driver.id, seats=3,
-                                 status="accepted", accepted_at=now - dt.timedelta(days=4))
+        booking = CarpoolBooking(
+            ad_id=small.id,
+            requester_id=person.id,
+            owner_id=driver.id,
+            seats=3,
+            status="accepted",
+            accepted_at=now - dt.timedelta(days=4),
+        )
         s.add(booking)
         s.flush()
-        s.add(CarpoolMessage(booking_id=booking.id, sender_id=person.id, body=f"{FREE_TEXT} {PHONE}"))
+        s.add(
+            CarpoolMessage(booking_id=booking.id, sender_id=person.id, body=f"{FREE_TEXT} {PHONE}")
+        )
         for i in range(12):
-            ad = CarpoolAd(user_id=driver.id, role="driver", frequency="punctual", from_label="Villerupt",
-                           from_lat=VILLERUPT[0], from_lon=VILLERUPT[1], to_label="Esch", to_lat=ESCH[0],
-                           to_lon=ESCH[1], distance_m=6_000, cross_border=True,
-                           departure_at=now - dt.timedelta(hours=2 + i), seats=1, seats_left=0)
+            ad = CarpoolAd(
+                user_id=driver.id,
+                role="driver",
+                frequency="punctual",
+                from_label="Villerupt",
+                from_lat=VILLERUPT[0],
+                from_lon=VILLERUPT[1],
+                to_label="Esch",
+                to_lat=ESCH[0],
+                to_lon=ESCH[1],
+                distance_m=6_000,
+                cross_border=True,
+                departure_at=now - dt.timedelta(hours=2 + i),
+                seats=1,
+                seats_left=0,
+            )
             s.add(ad)
             s.flush()
-            s.add(CarpoolBooking(ad_id=ad.id, requester_id=person.id, owner_id=driver.id, seats=1,
-                                 status="accepted", accepted_at=now - dt.timedelta(days=1)))
+            s.add(
+                CarpoolBooking(
+                    ad_id=ad.id,
+                    requester_id=person.id,
+                    owner_id=driver.id,
+                    seats=1,
+                    status="accepted",
+                    accepted_at=now - dt.timedelta(days=1),
+                )
+            )
         # Lighting: two lamps in a group, and a month of energy.
         s.add(LightGroup(id="G-OD", name="Rue de la Gare", commune_insee="54580"))
         s.flush()
         for n in (1, 2):
-            s.add(Streetlight(id=f"SL-OD-{n}", device_id=f"lamp-od-{n}", commune_insee="54580", group_id="G-OD",
-                              street="Rue de la Gare", lat=VILLERUPT[0] + n * 0.001, lon=VILLERUPT[1],
-                              status="ok", actual_level=60, last_seen_at=now))
+            s.add(
+                Streetlight(
+                    id=f"SL-OD-{n}",
+                    device_id=f"lamp-od-{n}",
+                    commune_insee="54580",
+                    group_id="G-OD",
+                    street="Rue de la Gare",
+                    lat=VILLERUPT[0] + n * 0.001,
+                    lon=VILLERUPT[1],
+                    status="ok",
+                    actual_level=60,
+                    last_seen_at=now,
+                )
+            )
         s.flush()
         s.add(LightEnergyMonth(month=now.strftime("%Y-%m"), group_id="G-OD", energy_wh=1400.0))
         # Sensors: a crossing, an air station and the waste centre, one hour of history each.
         hour = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
-        s.add(Sensor(id="TR-OD-01", kind="traffic", name="Passage Audun – Esch", commune_insee="57038",
-                     lat=49.48, lon=5.97, meta=json.dumps({"towards": "Esch-sur-Alzette"}), last_values="{}"))
-        s.add(Sensor(id="AQ-OD-01", kind="air_quality", name="Station Villerupt", commune_insee="54580",
-                     lat=49.467, lon=5.93, meta="{}", last_values="{}"))
-        s.add(Sensor(id="WC-OD-01", kind="waste_centre", name="Déchèterie", commune_insee="57038",
-                     lat=49.47, lon=5.95, meta="{}", last_values="{}"))
+        s.add(
+            Sensor(
+                id="TR-OD-01",
+                kind="traffic",
+                name="Passage Audun – Esch",
+                commune_insee="57038",
+                lat=49.48,
+                lon=5.97,
+                meta=json.dumps({"towards": "Esch-sur-Alzette"}),
+                last_values="{}",
+            )
+        )
+        s.add(
+            Sensor(
+                id="AQ-OD-01",
+                kind="air_quality",
+                name="Station Villerupt",
+                commune_insee="54580",
+                lat=49.467,
+                lon=5.93,
+                meta="{}",
+                last_values="{}",
+            )
+        )
+        s.add(
+            Sensor(
+                id="WC-OD-01",
+                kind="waste_centre",
+                name="Déchèterie",
+                commune_insee="57038",
+                lat=49.47,
+                lon=5.95,
+                meta="{}",
+                last_values="{}",
+            )
+        )
         s.flush()
-        s.add(SensorHourly(sensor_id="TR-OD-01", hour=hour, samples=4,
-                           sums_json=json.dumps({"intensity": 2400, "occupancy": 0.8, "averageVehicleSpeed": 180,
-                                                 "congested": 1})))
-        s.add(SensorHourly(sensor_id="AQ-OD-01", hour=hour, samples=2,
-                           sums_json=json.dumps({"no2": 40, "pm10": 30, "pm25": 18, "o3": 90})))
+        s.add(
+            SensorHourly(
+                sensor_id="TR-OD-01",
+                hour=hour,
+                samples=4,
+                sums_json=json.dumps(
+                    {
+                        "intensity": 2400,
+                        "occupancy": 0.8,
+                        "averageVehicleSpeed": 180,
+                        "congested": 1,
+                    }
+                ),
+            )
+        )
+        s.add(
+            SensorHourly(
+                sensor_id="AQ-OD-01",
+                hour=hour,
+                samples=2,
+                sums_json=json.dumps({"no2": 40, "pm10": 30, "pm25": 18, "o3": 90}),
+            )
+        )
         for minute in range(0, 30, 10):
-            s.add(WasteCentreEstimate(sensor_id="WC-OD-01", ts=hour + dt.timedelta(minutes=minute),
-                                      wait_min=4.0 + minute / 10, method="queue"))
+            s.add(
+                WasteCentreEstimate(
+                    sensor_id="WC-OD-01",
+                    ts=hour + dt.timedelta(minutes=minute),
+                    wait_min=4.0 + minute / 10,
+                    method="queue",
+                )
+            )
         # Shops: phone, description and orders stay private.
-        shop = Shop(owner_id=merchant.id, slug="boulangerie-od", name="Boulangerie du Centre", category="bakery",
-                    description=f"{FREE_TEXT} {EMAIL}", address="1 place de l'Hôtel de Ville",
-                    commune_insee="54580", lat=49.4671, lon=5.9288, phone=PHONE)
+        shop = Shop(
+            owner_id=merchant.id,
+            slug="boulangerie-od",
+            name="Boulangerie du Centre",
+            category="bakery",
+            description=f"{FREE_TEXT} {EMAIL}",
+            address="1 place de l'Hôtel de Ville",
+            commune_insee="54580",
+            lat=49.4671,
+            lon=5.9288,
+            phone=PHONE,
+        )
         s.add(shop)
         s.flush()
         for weekday in range(5):
-            s.add(ShopHours(shop_id=shop.id, weekday=weekday, opens=dt.time(7), closes=dt.time(12, 30)))
+            s.add(
+                ShopHours(
+                    shop_id=shop.id, weekday=weekday, opens=dt.time(7), closes=dt.time(12, 30)
+                )
+            )
         s.add(ShopHours(shop_id=shop.id, weekday=5, opens=dt.time(7), closes=dt.time(12)))
-        s.add(ShopOrder(shop_id=shop.id, customer_id=person.id, customer_name=NAME, note=FREE_TEXT,
-                        pickup_at=now))
+        s.add(
+            ShopOrder(
+                shop_id=shop.id,
+                customer_id=person.id,
+                customer_name=NAME,
+                note=FREE_TEXT,
+                pickup_at=now,
+            )
+        )
         # Alerts: a public one and an exercise (not published).
         for status in ("Actual", "Exercise"):
-            s.add(Alert(identifier=f"eclor-od-{status}", sender="eclor@example", sent_at=now, status=status,
-                        event="Fermeture de route", title="Route fermée à Ottange", body="Travaux.",
-                        instruction="", topic="traffic", communes=",57529,", created_by=person.id))
+            s.add(
+                Alert(
+                    identifier=f"eclor-od-{status}",
+                    sender="eclor@example",
+                    sent_at=now,
+                    status=status,
+                    event="Fermeture de route",
+                    title="Route fermée à Ottange",
+                    body="Travaux.",
+                    instruction="",
+                    topic="traffic",
+                    communes=",57529,",
+                    created_by=person.id,
+                )
+            )
     return {"person_id": person.id}

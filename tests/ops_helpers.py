@@ -47,14 +47,18 @@ class SseClient:
 
 
 @contextlib.asynccontextmanager
-async def sse(base_url: str, token: str, *, last_event_id: int | None = None,
-              path: str = "/staff/ops/stream") -> AsyncIterator[SseClient]:
+async def sse(
+    base_url: str, token: str, *, last_event_id: int | None = None, path: str = "/staff/ops/stream"
+) -> AsyncIterator[SseClient]:
     headers = {"accept": "text/event-stream"}
     if last_event_id is not None:
         headers["last-event-id"] = str(last_event_id)
-    async with httpx.AsyncClient(base_url=base_url, cookies={auth.SESSION_COOKIE: token},
-                                 timeout=httpx.Timeout(30.0)) as http, \
-            http.stream("GET", path, headers=headers) as response:
+    async with (
+        httpx.AsyncClient(
+            base_url=base_url, cookies={auth.SESSION_COOKIE: token}, timeout=httpx.Timeout(30.0)
+        ) as http,
+        http.stream("GET", path, headers=headers) as response,
+    ):
         assert response.status_code == 200, response.status_code
         assert response.headers["content-type"].startswith("text/event-stream")
         yield SseClient(response)

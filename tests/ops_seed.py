@@ -18,22 +18,72 @@ def seed_territory(engine: Any, user_id: int, lights: int = 5) -> dict[str, Any]
     light_ids = seed_lights(engine, lights)
     now = utcnow()
     with write_session(engine) as session:
-        session.add(Sensor(id="AQ-AUD-01", kind="air_quality", name="Station Audun", commune_insee="57038",
-                           lat=49.471, lon=5.951, last_values='{"no2": 30, "pm10": 22}', last_seen_at=now))
-        session.add(Sensor(id="TR-RUS-01", kind="traffic", name="Passage de Russange", commune_insee="57602",
-                           lat=49.489, lon=5.957, last_values='{"intensity": 320, "occupancy": 0.3}',
-                           last_seen_at=now))
-        report = Report(category="bulky_items", lat=49.468, lon=5.94, commune_insee="54580", address="Rue test",
-                        status="new", created_at=now - dt.timedelta(days=2))
-        done = Report(category="rubble", lat=49.42, lon=5.945, commune_insee="57041", status="resolved",
-                      created_at=now - dt.timedelta(days=5), resolved_at=now - dt.timedelta(days=1))
+        session.add(
+            Sensor(
+                id="AQ-AUD-01",
+                kind="air_quality",
+                name="Station Audun",
+                commune_insee="57038",
+                lat=49.471,
+                lon=5.951,
+                last_values='{"no2": 30, "pm10": 22}',
+                last_seen_at=now,
+            )
+        )
+        session.add(
+            Sensor(
+                id="TR-RUS-01",
+                kind="traffic",
+                name="Passage de Russange",
+                commune_insee="57602",
+                lat=49.489,
+                lon=5.957,
+                last_values='{"intensity": 320, "occupancy": 0.3}',
+                last_seen_at=now,
+            )
+        )
+        report = Report(
+            category="bulky_items",
+            lat=49.468,
+            lon=5.94,
+            commune_insee="54580",
+            address="Rue test",
+            status="new",
+            created_at=now - dt.timedelta(days=2),
+        )
+        done = Report(
+            category="rubble",
+            lat=49.42,
+            lon=5.945,
+            commune_insee="57041",
+            status="resolved",
+            created_at=now - dt.timedelta(days=5),
+            resolved_at=now - dt.timedelta(days=1),
+        )
         session.add_all([report, done])
-        session.add(CarpoolAd(user_id=user_id, role="driver", frequency="regular", from_label="Audun-le-Tiche",
-                              from_lat=49.472, from_lon=5.955, to_label="Esch-sur-Alzette", to_lat=49.496,
-                              to_lon=5.98, distance_m=6000, cross_border=True))
+        session.add(
+            CarpoolAd(
+                user_id=user_id,
+                role="driver",
+                frequency="regular",
+                from_label="Audun-le-Tiche",
+                from_lat=49.472,
+                from_lon=5.955,
+                to_label="Esch-sur-Alzette",
+                to_lat=49.496,
+                to_lon=5.98,
+                distance_m=6000,
+                cross_border=True,
+            )
+        )
         raise_alarm(session, light_ids[0], "defectiveLamp", now)
         session.flush()
-        alert = alerts.publish(session, alerts.clean_input(session, title="Route barrée", body="Travaux",
-                                                           topic="traffic", communes=["57038"]),
-                               source="staff", sender="test@eclor")
+        alert = alerts.publish(
+            session,
+            alerts.clean_input(
+                session, title="Route barrée", body="Travaux", topic="traffic", communes=["57038"]
+            ),
+            source="staff",
+            sender="test@eclor",
+        )
         return {"lights": light_ids, "report_id": report.id, "alert_id": alert.id}

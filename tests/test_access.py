@@ -96,7 +96,8 @@ def covered(entries: list[Entry]) -> set[tuple[str, str]]:
 
 def test_every_access_module_loads():
     assert not LOAD_ERRORS, "tests/access modules that do not load:\n" + "\n".join(
-        f"- {name}: {err}" for name, err in LOAD_ERRORS.items())
+        f"- {name}: {err}" for name, err in LOAD_ERRORS.items()
+    )
 
 
 def test_every_route_of_the_app_is_covered_by_a_row(app):
@@ -109,8 +110,14 @@ def test_every_route_of_the_app_is_covered_by_a_row(app):
 
 def test_every_row_names_a_route_of_the_app(app):
     routes = app_routes(app)
-    stale = sorted(f"{e.id}" for e in ENTRIES if (e.row.method.upper(), normalise(e.row.route or e.row.path)) not in routes)
-    assert not stale, "rows for routes the app does not have:\n" + "\n".join(f"- {s}" for s in stale)
+    stale = sorted(
+        f"{e.id}"
+        for e in ENTRIES
+        if (e.row.method.upper(), normalise(e.row.route or e.row.path)) not in routes
+    )
+    assert not stale, "rows for routes the app does not have:\n" + "\n".join(
+        f"- {s}" for s in stale
+    )
 
 
 def test_the_coverage_check_notices_a_route_without_a_row(app):
@@ -133,8 +140,12 @@ def _persona_sessions(engine: Any, settings: Any) -> tuple[dict[str, int], dict[
         for key, (address, role, name) in PERSONAS.items():
             user = auth.create_user(session, address, role=role, display_name=name)
             user.password_hash = _persona_hash()
-            tokens[key] = auth.start_session(session, user, idle_minutes=settings.session_idle_minutes,
-                                             absolute_days=settings.session_absolute_days)
+            tokens[key] = auth.start_session(
+                session,
+                user,
+                idle_minutes=settings.session_idle_minutes,
+                absolute_days=settings.session_absolute_days,
+            )
             ids[key] = user.id  # type: ignore[assignment]
     return ids, tokens
 
@@ -163,10 +174,21 @@ class AccessEnv:
         if using_postgres():
             admin = create_engine(self.url)
             with admin.begin() as conn:
-                tables = [r[0] for r in conn.execute(text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")) if r[0] not in SEED_TABLES]
+                tables = [
+                    r[0]
+                    for r in conn.execute(
+                        text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                    )
+                    if r[0] not in SEED_TABLES
+                ]
                 if tables:
-                    conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+                    conn.execute(
+                        text(
+                            "TRUNCATE "
+                            + ", ".join(f'"{t}"' for t in tables)
+                            + " RESTART IDENTITY CASCADE"
+                        )
+                    )
             admin.dispose()
             return
         dst = make_url(self.url).database or ""
@@ -177,12 +199,19 @@ class AccessEnv:
 
 
 @pytest.fixture(scope="module")
-def access_env(migrated_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AccessEnv]:
+def access_env(
+    migrated_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AccessEnv]:
     """One app for all the rows (building an app per row would dominate the run); a fresh database per row."""
     tmp = tmp_path_factory.mktemp("access")
     url = migrated_template if using_postgres() else f"sqlite:///{tmp / 'eclor.db'}"
-    settings = Settings(env="test", var_dir=tmp / "var", database_url=url, secret_key="test-secret-key-" + "x" * 32,
-                        allowed_hosts=["testserver.local", "127.0.0.1", "localhost"]).prepare()
+    settings = Settings(
+        env="test",
+        var_dir=tmp / "var",
+        database_url=url,
+        secret_key="test-secret-key-" + "x" * 32,
+        allowed_hosts=["testserver.local", "127.0.0.1", "localhost"],
+    ).prepare()
     engine = make_engine(url)
     env = AccessEnv(None, engine, settings, migrated_template, url)
     env.reset()

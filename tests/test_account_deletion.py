@@ -18,11 +18,19 @@ from tests.test_reports import submit
 from tests.test_shops import first_slot, make_shop
 
 
-def test_a_ready_order_cancelled_by_the_account_deletion_is_told_to_the_shop(engine, merchant, resident):
+def test_a_ready_order_cancelled_by_the_account_deletion_is_told_to_the_shop(
+    engine, merchant, resident
+):
     shop = make_shop(engine, merchant.id)
     with write_session(engine) as s:
-        order = shops.place_order(s, s.get(Shop, shop["id"]), resident.id, "Julie", {shop["products"][0]: 1},  # type: ignore[arg-type]
-                                  first_slot(engine, shop["id"]))
+        order = shops.place_order(
+            s,
+            s.get(Shop, shop["id"]),
+            resident.id,
+            "Julie",
+            {shop["products"][0]: 1},  # type: ignore[arg-type]
+            first_slot(engine, shop["id"]),
+        )
         shops.merchant_move(s, order, "accept")
         shops.merchant_move(s, order, "ready")
         order_id = order.id
@@ -30,13 +38,22 @@ def test_a_ready_order_cancelled_by_the_account_deletion_is_told_to_the_shop(eng
     assert r.status_code == 303
     with write_session(engine) as s:
         assert s.get(ShopOrder, order_id).status == "cancelled"
-        told = [json.loads(j.payload) for j in s.scalars(select(Job).where(Job.kind == "notify.user")).all()]
-    to_shop = [p for p in told if p["user_id"] == merchant.id and p["title"] == f"Commande n° {order_id} annulée"]
+        told = [
+            json.loads(j.payload)
+            for j in s.scalars(select(Job).where(Job.kind == "notify.user")).all()
+        ]
+    to_shop = [
+        p
+        for p in told
+        if p["user_id"] == merchant.id and p["title"] == f"Commande n° {order_id} annulée"
+    ]
     assert len(to_shop) == 1 and "supprimé son compte" in to_shop[0]["body"]
     assert to_shop[0]["url"] == f"/shops/manage/orders/{order_id}"
 
 
-def test_the_goodbye_page_says_public_report_photos_stay_anonymised_and_they_do(engine, resident, client):
+def test_the_goodbye_page_says_public_report_photos_stay_anonymised_and_they_do(
+    engine, resident, client
+):
     r = submit(resident.client)
     assert r.status_code == 303
     with write_session(engine) as s:

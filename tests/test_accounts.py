@@ -28,21 +28,34 @@ def mails(settings) -> list[EmailMessage]:  # type: ignore[no-untyped-def]
     folder: Path = settings.mail_dir
     if not folder.is_dir():
         return []
-    return [email.message_from_bytes(p.read_bytes(), policy=default_policy)  # type: ignore[misc]
-            for p in sorted(folder.glob("*.eml"))]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=default_policy)  # type: ignore[misc]
+        for p in sorted(folder.glob("*.eml"))
+    ]
 
 
-def make_user(engine, address: str = "lea@eclor.test", password: str = "lea-password-2026", role: str = "resident") -> int:  # type: ignore[no-untyped-def]
+def make_user(
+    engine,
+    address: str = "lea@eclor.test",
+    password: str = "lea-password-2026",
+    role: str = "resident",
+) -> int:  # type: ignore[no-untyped-def]
     with write_session(engine) as s:
         return auth.create_user(s, address, password=password, role=role).id  # type: ignore[return-value]
 
 
 def sessions_of(engine, user_id: int) -> int:  # type: ignore[no-untyped-def]
     with write_session(engine) as s:
-        return s.scalar(select(func.count()).select_from(WebSession).where(WebSession.user_id == user_id)) or 0
+        return (
+            s.scalar(
+                select(func.count()).select_from(WebSession).where(WebSession.user_id == user_id)
+            )
+            or 0
+        )
 
 
 # --- sign-in and sessions -------------------------------------------------------------------------
+
 
 def test_the_session_cookie_changes_at_sign_in_and_the_old_one_is_worthless(client, engine):
     make_user(engine)
@@ -89,16 +102,21 @@ def test_a_wrong_password_is_refused_without_saying_which_field(client, engine):
 
 def test_sign_in_follows_only_local_next_urls(client, engine):
     make_user(engine)
-    r = client.post_form("/login", {"email": "lea@eclor.test", "password": "lea-password-2026",
-                                    "next": "//evil.example/x"})
+    r = client.post_form(
+        "/login",
+        {"email": "lea@eclor.test", "password": "lea-password-2026", "next": "//evil.example/x"},
+    )
     assert r.headers["location"] == "/"
 
 
 def test_a_session_idle_too_long_ends(resident, engine, settings):
     assert resident.client.get("/me").status_code == 200
     with write_session(engine) as s:
-        s.execute(update(WebSession).where(WebSession.user_id == resident.id).values(
-            last_seen_at=utcnow() - timedelta(minutes=settings.session_idle_minutes + 1)))
+        s.execute(
+            update(WebSession)
+            .where(WebSession.user_id == resident.id)
+            .values(last_seen_at=utcnow() - timedelta(minutes=settings.session_idle_minutes + 1))
+        )
     r = resident.client.get("/me", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     assert sessions_of(engine, resident.id) == 0
@@ -106,31 +124,50 @@ def test_a_session_idle_too_long_ends(resident, engine, settings):
 
 def test_a_session_ends_at_its_absolute_lifetime_even_when_active(resident, engine):
     with write_session(engine) as s:
-        s.execute(update(WebSession).where(WebSession.user_id == resident.id).values(
-            last_seen_at=utcnow(), expires_at=utcnow() - timedelta(seconds=1)))
+        s.execute(
+            update(WebSession)
+            .where(WebSession.user_id == resident.id)
+            .values(last_seen_at=utcnow(), expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert resident.client.get("/me", follow_redirects=False).status_code == 303
 
 
 def test_activity_keeps_a_session_alive(resident, engine, settings):
     with write_session(engine) as s:
-        s.execute(update(WebSession).where(WebSession.user_id == resident.id).values(
-            last_seen_at=utcnow() - timedelta(minutes=settings.session_idle_minutes - 10)))
+        s.execute(
+            update(WebSession)
+            .where(WebSession.user_id == resident.id)
+            .values(last_seen_at=utcnow() - timedelta(minutes=settings.session_idle_minutes - 10))
+        )
     assert resident.client.get("/me").status_code == 200
     with write_session(engine) as s:
-        seen = s.scalars(select(WebSession.last_seen_at).where(WebSession.user_id == resident.id)).one()
+        seen = s.scalars(
+            select(WebSession.last_seen_at).where(WebSession.user_id == resident.id)
+        ).one()
     assert utcnow() - seen < timedelta(minutes=1)
 
 
 def test_the_session_cookie_is_httponly_and_lax(client, engine):
     make_user(engine)
     r = client.post_form("/login", {"email": "lea@eclor.test", "password": "lea-password-2026"})
-    cookie = [v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith(auth.SESSION_COOKIE)][0]
+    cookie = [
+        v
+        for k, v in r.headers.multi_items()
+        if k == "set-cookie" and v.startswith(auth.SESSION_COOKIE)
+    ][0]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
 
 
 def test_signup_creates_a_resident_and_signs_in(client, engine):
-    r = client.post_form("/signup", {"email": "Nouveau@Eclor.test", "password": "a-good-password",
-                                     "display_name": "Léo", "consent": "yes"})
+    r = client.post_form(
+        "/signup",
+        {
+            "email": "Nouveau@Eclor.test",
+            "password": "a-good-password",
+            "display_name": "Léo",
+            "consent": "yes",
+        },
+    )
     assert r.status_code == 303 and r.headers["location"] == "/me"
     with write_session(engine) as s:
         user = s.scalars(select(User).where(User.email == "nouveau@eclor.test")).one()
@@ -147,6 +184,7 @@ def test_signup_refuses_bad_input_with_french_messages_and_creates_nothing(clien
 
 
 # --- password reset -------------------------------------------------------------------------------
+
 
 def reset_link(settings, engine, client, address: str = "lea@eclor.test") -> str:  # type: ignore[no-untyped-def]
     r = client.post_form("/password/forgot", {"email": address})
@@ -173,19 +211,25 @@ def test_a_reset_link_arrives_by_e_mail_in_french_with_text_and_html(client, eng
     assert link.rsplit("/", 1)[1] not in stored  # only a hash of the token is stored
 
 
-def test_a_reset_sets_the_password_ends_all_other_sessions_and_is_single_use(client, engine, settings, app):
+def test_a_reset_sets_the_password_ends_all_other_sessions_and_is_single_use(
+    client, engine, settings, app
+):
     user_id = make_user(engine)
     with EclorClient(app=app) as phone:
         phone.post_form("/login", {"email": "lea@eclor.test", "password": "lea-password-2026"})
         assert phone.get("/me").status_code == 200
         link = reset_link(settings, engine, client)
         assert client.get(link).status_code == 200
-        r = client.post_form(link, {"password": "brand-new-password", "password_again": "brand-new-password"})
+        r = client.post_form(
+            link, {"password": "brand-new-password", "password_again": "brand-new-password"}
+        )
         assert r.status_code == 303 and r.headers["location"].startswith("/me")
         assert client.get("/me").status_code == 200  # this browser is signed in
         assert phone.get("/me", follow_redirects=False).status_code == 303  # the other one is not
     assert sessions_of(engine, user_id) == 1
-    r = client.post_form(link, {"password": "another-password-1", "password_again": "another-password-1"})
+    r = client.post_form(
+        link, {"password": "another-password-1", "password_again": "another-password-1"}
+    )
     assert r.status_code == 400 and "ne fonctionne plus" in r.text
     with write_session(engine) as s:
         user = s.get(User, user_id)
@@ -198,7 +242,9 @@ def test_an_expired_reset_link_is_refused(client, engine, settings):
     with write_session(engine) as s:
         s.execute(update(PasswordReset).values(expires_at=utcnow() - timedelta(seconds=1)))
     assert client.get(link).status_code == 400
-    r = client.post_form(link, {"password": "brand-new-password", "password_again": "brand-new-password"})
+    r = client.post_form(
+        link, {"password": "brand-new-password", "password_again": "brand-new-password"}
+    )
     assert r.status_code == 400
     with write_session(engine) as s:
         assert auth.verify_password(s.get(User, user_id).password_hash, "lea-password-2026")
@@ -207,14 +253,18 @@ def test_an_expired_reset_link_is_refused(client, engine, settings):
 def test_a_reset_with_mismatched_passwords_changes_nothing(client, engine, settings):
     user_id = make_user(engine)
     link = reset_link(settings, engine, client)
-    r = client.post_form(link, {"password": "brand-new-password", "password_again": "other-password-x"})
+    r = client.post_form(
+        link, {"password": "brand-new-password", "password_again": "other-password-x"}
+    )
     assert r.status_code == 400 and "pas identiques" in r.text
     with write_session(engine) as s:
         assert auth.verify_password(s.get(User, user_id).password_hash, "lea-password-2026")
         assert s.scalar(select(func.count()).select_from(PasswordReset)) == 1
 
 
-def test_asking_a_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(client, engine, settings):
+def test_asking_a_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(
+    client, engine, settings
+):
     r = client.post_form("/password/forgot", {"email": "nobody@eclor.test"})
     assert r.status_code == 303 and r.headers["location"] == "/password/forgot?sent=1"
     run_worker(settings, engine)
@@ -223,10 +273,14 @@ def test_asking_a_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(
 
 # --- rate limits --------------------------------------------------------------------------------
 
+
 def test_too_many_sign_in_attempts_on_one_account_get_a_429_with_retry_after(client, engine):
     make_user(engine)
     for _ in range(10):
-        assert client.post_form("/login", {"email": "lea@eclor.test", "password": "wrong"}).status_code == 400
+        assert (
+            client.post_form("/login", {"email": "lea@eclor.test", "password": "wrong"}).status_code
+            == 400
+        )
     r = client.post_form("/login", {"email": "lea@eclor.test", "password": "lea-password-2026"})
     assert r.status_code == 429
     assert 0 < int(r.headers["retry-after"]) <= 15 * 60
@@ -242,9 +296,17 @@ def test_the_limit_is_shared_by_every_web_process(app, engine, settings):
     other_app = create_app(settings, engine)
     with EclorClient(app=app) as a, EclorClient(app=other_app) as b:
         for i in range(10):
-            (a if i % 2 else b).post_form("/login", {"email": "lea@eclor.test", "password": "wrong"})
-        assert a.post_form("/login", {"email": "lea@eclor.test", "password": "wrong"}).status_code == 429
-        assert b.post_form("/login", {"email": "lea@eclor.test", "password": "wrong"}).status_code == 429
+            (a if i % 2 else b).post_form(
+                "/login", {"email": "lea@eclor.test", "password": "wrong"}
+            )
+        assert (
+            a.post_form("/login", {"email": "lea@eclor.test", "password": "wrong"}).status_code
+            == 429
+        )
+        assert (
+            b.post_form("/login", {"email": "lea@eclor.test", "password": "wrong"}).status_code
+            == 429
+        )
 
 
 def test_rate_limit_rows_hold_no_address_in_clear(client, engine):
@@ -266,11 +328,14 @@ def test_reset_requests_are_limited_per_account(client, engine, settings):
 def test_sign_ups_are_limited_per_address(client):
     for i in range(10):
         client.post_form("/signup", {"email": f"x{i}@eclor.test", "password": "short"})
-    r = client.post_form("/signup", {"email": "y@eclor.test", "password": "a-good-password", "consent": "yes"})
+    r = client.post_form(
+        "/signup", {"email": "y@eclor.test", "password": "a-good-password", "consent": "yes"}
+    )
     assert r.status_code == 429 and r.headers["retry-after"]
 
 
 # --- roles, the admin page and the staff hub ----------------------------------------------------------
+
 
 def test_the_admin_lists_searches_and_pages_users(admin, engine):
     with write_session(engine) as s:
@@ -289,7 +354,9 @@ def test_the_admin_lists_searches_and_pages_users(admin, engine):
 
 def test_a_role_change_ends_the_person_s_sessions(admin, resident, engine):
     assert resident.client.get("/me").status_code == 200
-    r = admin.client.post_form(f"/admin/users/{resident.id}/role", {"role": "merchant", "back": "/admin/users?page=1"})
+    r = admin.client.post_form(
+        f"/admin/users/{resident.id}/role", {"role": "merchant", "back": "/admin/users?page=1"}
+    )
     assert r.status_code == 303 and r.headers["location"] == "/admin/users?page=1&changed=1"
     assert resident.client.get("/me", follow_redirects=False).status_code == 303
     with write_session(engine) as s:
@@ -314,7 +381,10 @@ def test_an_admin_cannot_change_their_own_role(admin, engine):
 
 def test_only_admins_reach_the_admin_page(staff, resident, client):
     assert staff.client.get("/admin/users").status_code == 403
-    assert resident.client.post_form(f"/admin/users/{resident.id}/role", {"role": "admin"}).status_code == 403
+    assert (
+        resident.client.post_form(f"/admin/users/{resident.id}/role", {"role": "admin"}).status_code
+        == 403
+    )
     assert client.get("/admin/users", follow_redirects=False).status_code == 303
 
 

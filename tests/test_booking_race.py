@@ -40,8 +40,14 @@ def test_twenty_concurrent_requests_of_one_person_for_one_ad_book_once(engine):
     assert len(outcomes) == 20 and outcomes.count("booked") == 1, outcomes
     assert all(o == "booked" or "déjà une demande en cours" in o for o in outcomes)
     with read_session(engine) as s:
-        assert s.scalar(select(func.count()).select_from(CarpoolBooking).where(
-            CarpoolBooking.ad_id == ad, CarpoolBooking.requester_id == rider)) == 1
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(CarpoolBooking)
+                .where(CarpoolBooking.ad_id == ad, CarpoolBooking.requester_id == rider)
+            )
+            == 1
+        )
         assert s.get(CarpoolAd, ad).seats_left == 7  # type: ignore[union-attr]
 
 

@@ -52,34 +52,65 @@ def make_user(engine, email: str) -> int:  # type: ignore[no-untyped-def]
         return create_user(s, email, display_name=email.split("@")[0].capitalize()).id  # type: ignore[return-value]
 
 
-def publish(engine, user_id: int, frm=AUDUN, to=KIRCHBERG, *, role="driver", when: datetime | None = None,  # type: ignore[no-untyped-def]
-            days=(0, 1, 2, 3, 4), at="07:30", margin=15, seats=3, returns: dict | None = None) -> int:
+def publish(
+    engine,
+    user_id: int,
+    frm=AUDUN,
+    to=KIRCHBERG,
+    *,
+    role="driver",
+    when: datetime | None = None,  # type: ignore[no-untyped-def]
+    days=(0, 1, 2, 3, 4),
+    at="07:30",
+    margin=15,
+    seats=3,
+    returns: dict | None = None,
+) -> int:
     minute = cp.minute_of(time.fromisoformat(at))
-    data = cp.AdInput(role=role, frequency="punctual" if when else "regular", from_label="A", from_lat=frm[0],
-                      from_lon=frm[1], to_label="B", to_lat=to[0], to_lon=to[1], seats=seats,
-                      departure_at=when, margin_min=margin,
-                      outward={} if when else {d: (minute, margin) for d in days}, returns=returns or {})
+    data = cp.AdInput(
+        role=role,
+        frequency="punctual" if when else "regular",
+        from_label="A",
+        from_lat=frm[0],
+        from_lon=frm[1],
+        to_label="B",
+        to_lat=to[0],
+        to_lon=to[1],
+        seats=seats,
+        departure_at=when,
+        margin_min=margin,
+        outward={} if when else {d: (minute, margin) for d in days},
+        returns=returns or {},
+    )
     with write_session(engine) as s:
         return cp.create_ad(s, user_id, data)[0].id  # type: ignore[return-value]
 
 
 def run_worker(settings, engine) -> int:  # type: ignore[no-untyped-def]
-    return asyncio.run(runner.run(settings, engine, once=True, install_signals=False, services=False))
+    return asyncio.run(
+        runner.run(settings, engine, once=True, install_signals=False, services=False)
+    )
 
 
 def jobs_of(engine, kind: str) -> list[dict]:  # type: ignore[no-untyped-def]
     with read_session(engine) as s:
-        return [json.loads(j.payload) for j in s.scalars(select(Job).where(Job.kind == kind).order_by(Job.id))]
+        return [
+            json.loads(j.payload)
+            for j in s.scalars(select(Job).where(Job.kind == kind).order_by(Job.id))
+        ]
 
 
 # --- matching ---------------------------------------------------------------------------
+
 
 def test_matching_ranks_a_near_perfect_offer_above_a_poor_one(engine):
     driver = make_user(engine, "d@eclor.test")
     when = next_weekday(1)
     perfect = publish(engine, driver, RUSSANGE, KIRCHBERG, when=when)
     too_far = publish(engine, driver, VILLERUPT, GARE, when=when, margin=15)  # 40% detour: out
-    poor = publish(engine, driver, VILLERUPT, KIRCHBERG, when=when + timedelta(minutes=35), margin=15)
+    poor = publish(
+        engine, driver, VILLERUPT, KIRCHBERG, when=when + timedelta(minutes=35), margin=15
+    )
     q = cp.Query(*AUDUN, *KIRCHBERG, role="driver", when=when)
     with read_session(engine) as s:
         found = cp.search(s, q)
@@ -94,7 +125,9 @@ def test_it_excludes_offers_past_the_detour_limit(engine):
     when = next_weekday(2)
     # Boulange → Belval is a short trip: a pick-up in Russange and a drop-off near Differdange is far off its route.
     ad = publish(engine, driver, BOULANGE, BELVAL, when=when)
-    q = cp.Query(*RUSSANGE, *DIFFERDANGE, role="driver", when=when, from_radius_m=20_000, to_radius_m=20_000)
+    q = cp.Query(
+        *RUSSANGE, *DIFFERDANGE, role="driver", when=when, from_radius_m=20_000, to_radius_m=20_000
+    )
     with read_session(engine) as s:
         row = s.get(CarpoolAd, ad)
         assert cp.search(s, q) == []
@@ -118,8 +151,14 @@ def test_regular_trips_match_only_on_shared_weekdays(engine):
     mon_wed = publish(engine, driver, AUDUN, KIRCHBERG, days=(0, 2))
     weekend = publish(engine, driver, AUDUN, KIRCHBERG, days=(5, 6))
     all_week = publish(engine, driver, AUDUN, KIRCHBERG, days=(0, 1, 2, 3, 4))
-    q = cp.Query(*AUDUN, *KIRCHBERG, role="driver", frequency="regular", days_mask=cp.mask_of([0, 1, 2]),
-                 minute=450)
+    q = cp.Query(
+        *AUDUN,
+        *KIRCHBERG,
+        role="driver",
+        frequency="regular",
+        days_mask=cp.mask_of([0, 1, 2]),
+        minute=450,
+    )
     with read_session(engine) as s:
         found = {m.ad_id: m for m in cp.search(s, q)}
     assert set(found) == {mon_wed, all_week}
@@ -132,27 +171,48 @@ def test_a_one_off_search_finds_a_regular_trip_on_that_weekday_and_its_return_le
     driver = make_user(engine, "d@eclor.test")
     out = publish(engine, driver, AUDUN, KIRCHBERG, days=(1,), returns={1: (17 * 60 + 30, 15)})
     with read_session(engine) as s:
-        back = s.scalars(select(CarpoolAd).where(CarpoolAd.pair_id == out, CarpoolAd.id != out)).one()
+        back = s.scalars(
+            select(CarpoolAd).where(CarpoolAd.pair_id == out, CarpoolAd.id != out)
+        ).one()
         assert (back.from_lat, back.to_lat) == (KIRCHBERG[0], AUDUN[0]) and back.leg == "return"
         tuesday = next_weekday(1, "17:40")
         found = cp.search(s, cp.Query(*KIRCHBERG, *AUDUN, role="driver", when=tuesday))
         assert [m.ad_id for m in found] == [back.id]
-        assert cp.search(s, cp.Query(*KIRCHBERG, *AUDUN, role="driver", when=next_weekday(2, "17:40"))) == []
+        assert (
+            cp.search(s, cp.Query(*KIRCHBERG, *AUDUN, role="driver", when=next_weekday(2, "17:40")))
+            == []
+        )
 
 
 def test_drivers_find_passenger_requests_and_cross_border_is_detected(engine):
     passenger = make_user(engine, "p@eclor.test")
-    request = publish(engine, passenger, RUSSANGE, KIRCHBERG, role="passenger", days=(0, 1), seats=1)
+    request = publish(
+        engine, passenger, RUSSANGE, KIRCHBERG, role="passenger", days=(0, 1), seats=1
+    )
     with read_session(engine) as s:
-        found = cp.search(s, cp.Query(*AUDUN, *KIRCHBERG, role="passenger", frequency="regular",
-                                      days_mask=cp.mask_of([0]), minute=450))
+        found = cp.search(
+            s,
+            cp.Query(
+                *AUDUN,
+                *KIRCHBERG,
+                role="passenger",
+                frequency="regular",
+                days_mask=cp.mask_of([0]),
+                minute=450,
+            ),
+        )
         assert [m.ad_id for m in found] == [request]
         assert s.get(CarpoolAd, request).cross_border is True
-    assert cp.country_of(*AUDUN) == "FR" and cp.country_of(*BELVAL) == "LU" and cp.country_of(*GARE) == "LU"
+    assert (
+        cp.country_of(*AUDUN) == "FR"
+        and cp.country_of(*BELVAL) == "LU"
+        and cp.country_of(*GARE) == "LU"
+    )
     assert cp.country_of(49.493, 5.918) == "FR"  # Rédange, right at the border
 
 
 # --- booking ----------------------------------------------------------------------------
+
 
 def test_forty_concurrent_requests_for_the_last_three_seats_book_exactly_three(engine):
     driver = make_user(engine, "d@eclor.test")
@@ -181,7 +241,9 @@ def test_forty_concurrent_requests_for_the_last_three_seats_book_exactly_three(e
     assert sorted(outcomes).count("booked") == 3 and len(outcomes) == 40
     with read_session(engine) as s:
         assert s.get(CarpoolAd, ad).seats_left == 0
-        assert s.scalar(select(func.sum(CarpoolBooking.seats)).where(CarpoolBooking.ad_id == ad)) == 3
+        assert (
+            s.scalar(select(func.sum(CarpoolBooking.seats)).where(CarpoolBooking.ad_id == ad)) == 3
+        )
 
 
 @pytest.mark.parametrize("how", ["decline", "cancel_by_passenger", "cancel_by_driver"])
@@ -223,7 +285,9 @@ def test_only_the_owner_accepts_and_a_stranger_cannot_cancel(engine):
             cp.request_seats(s, ad, rider, 1)  # already asked
 
 
-def test_accepting_schedules_a_reminder_an_hour_before_departure_and_it_reaches_both(engine, settings):
+def test_accepting_schedules_a_reminder_an_hour_before_departure_and_it_reaches_both(
+    engine, settings
+):
     driver, rider = make_user(engine, "d@eclor.test"), make_user(engine, "r@eclor.test")
     when = next_weekday(4, "08:00")
     ad = publish(engine, driver, when=when)
@@ -259,13 +323,27 @@ def test_a_regular_booking_reminder_schedules_the_next_departure(engine, setting
 
 # --- saved searches ---------------------------------------------------------------------
 
+
 def test_a_saved_search_produces_one_alert_when_a_matching_ad_appears(engine, settings):
     rider, driver = make_user(engine, "r@eclor.test"), make_user(engine, "d@eclor.test")
     with write_session(engine) as s:
-        s.add(CarpoolSearch(user_id=rider, role="driver", frequency="regular", from_label="Audun",
-                            from_lat=AUDUN[0], from_lon=AUDUN[1], to_label="Kirchberg", to_lat=KIRCHBERG[0],
-                            to_lon=KIRCHBERG[1], days_mask=cp.mask_of([0, 1]), minute=450, margin_min=30))
-    publish(engine, driver, RUSSANGE, BELVAL)          # elsewhere: no alert
+        s.add(
+            CarpoolSearch(
+                user_id=rider,
+                role="driver",
+                frequency="regular",
+                from_label="Audun",
+                from_lat=AUDUN[0],
+                from_lon=AUDUN[1],
+                to_label="Kirchberg",
+                to_lat=KIRCHBERG[0],
+                to_lon=KIRCHBERG[1],
+                days_mask=cp.mask_of([0, 1]),
+                minute=450,
+                margin_min=30,
+            )
+        )
+    publish(engine, driver, RUSSANGE, BELVAL)  # elsewhere: no alert
     matching = publish(engine, driver, RUSSANGE, KIRCHBERG)
     run_worker(settings, engine)
     with write_session(engine) as s:  # the alert job runs again (a retry): still one alert
@@ -280,10 +358,24 @@ def test_a_saved_search_produces_one_alert_when_a_matching_ad_appears(engine, se
 
 # --- pages ------------------------------------------------------------------------------
 
+
 def ad_form(**over) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    data = {"role": "driver", "frequency": "regular", "from_place": "commune-57038", "to_place": "kirchberg",
-            "seats": "3", "margin": "15", "price": "8", "d0": "1", "out0": "07:30", "ret0": "17:30",
-            "d1": "1", "out1": "07:30", "ret1": "17:30", "comment": "Départ devant la mairie."}
+    data = {
+        "role": "driver",
+        "frequency": "regular",
+        "from_place": "commune-57038",
+        "to_place": "kirchberg",
+        "seats": "3",
+        "margin": "15",
+        "price": "8",
+        "d0": "1",
+        "out0": "07:30",
+        "ret0": "17:30",
+        "d1": "1",
+        "out1": "07:30",
+        "ret1": "17:30",
+        "comment": "Départ devant la mairie.",
+    }
     data.update(over)
     return data
 
@@ -293,15 +385,27 @@ def count_ads(engine) -> int:  # type: ignore[no-untyped-def]
         return s.scalar(select(func.count()).select_from(CarpoolAd))  # type: ignore[return-value]
 
 
-def test_a_resident_publishes_and_a_neighbour_finds_books_and_gets_contact_after_acceptance(engine, personas):
+def test_a_resident_publishes_and_a_neighbour_finds_books_and_gets_contact_after_acceptance(
+    engine, personas
+):
     resident, other = personas["resident"], personas["other_resident"]
     r = resident.client.post_form("/carpool/ads", ad_form())
     assert r.status_code == 303, r.text
     ad_id = int(r.headers["location"].rsplit("/", 1)[1])
     assert count_ads(engine) == 2  # outward and return
-    page = other.client.get("/carpool/search", params={
-        "from_place": "commune-57602", "to_place": "kirchberg", "role": "driver", "frequency": "regular",
-        "d0": "1", "time": "07:30", "margin": "30", "radius": "5000"})
+    page = other.client.get(
+        "/carpool/search",
+        params={
+            "from_place": "commune-57602",
+            "to_place": "kirchberg",
+            "role": "driver",
+            "frequency": "regular",
+            "d0": "1",
+            "time": "07:30",
+            "margin": "30",
+            "radius": "5000",
+        },
+    )
     assert page.status_code == 200 and f"/carpool/ads/{ad_id}" in page.text
     r = other.client.post_form(f"/carpool/ads/{ad_id}/book", {"seats": "1", "message": "Bonjour !"})
     assert r.status_code == 303
@@ -317,11 +421,20 @@ def test_a_resident_publishes_and_a_neighbour_finds_books_and_gets_contact_after
     assert "Mes trajets" in home.text and "Luxembourg Kirchberg" in home.text
 
 
-@pytest.mark.parametrize("field,value", [
-    ("price", "15"), ("seats", "0"), ("to_place", "nowhere"), ("out0", "25:99"), ("from_place", ""),
-    ("frequency", "daily"),
-])
-def test_it_rejects_a_bad_ad_with_a_french_message_and_stores_nothing(engine, personas, field, value):
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("price", "15"),
+        ("seats", "0"),
+        ("to_place", "nowhere"),
+        ("out0", "25:99"),
+        ("from_place", ""),
+        ("frequency", "daily"),
+    ],
+)
+def test_it_rejects_a_bad_ad_with_a_french_message_and_stores_nothing(
+    engine, personas, field, value
+):
     r = personas["resident"].client.post_form("/carpool/ads", ad_form(**{field: value}))
     assert r.status_code == 400
     assert "field-error" in r.text or "form-error" in r.text
@@ -329,8 +442,12 @@ def test_it_rejects_a_bad_ad_with_a_french_message_and_stores_nothing(engine, pe
 
 
 def test_it_rejects_a_one_off_trip_in_the_past(engine, personas):
-    r = personas["resident"].client.post_form("/carpool/ads", ad_form(
-        frequency="punctual", date=(date.today() - timedelta(days=2)).isoformat(), time="08:00"))
+    r = personas["resident"].client.post_form(
+        "/carpool/ads",
+        ad_form(
+            frequency="punctual", date=(date.today() - timedelta(days=2)).isoformat(), time="08:00"
+        ),
+    )
     assert r.status_code == 400 and "futur" in r.text
     assert count_ads(engine) == 0
 
@@ -350,9 +467,22 @@ def test_messages_flow_between_the_two_parties_only(engine, personas):
     ad = publish(engine, driver.id)
     with write_session(engine) as s:
         booking = cp.request_seats(s, ad, rider.id, 1).id
-    assert driver.client.post_form(f"/carpool/bookings/{booking}/messages", {"body": "Rendez-vous 7h25"}).status_code == 303
-    assert rider.client.post_form(f"/carpool/bookings/{booking}/messages", {"body": "  "}).status_code == 400
-    assert personas["staff"].client.post_form(f"/carpool/bookings/{booking}/messages", {"body": "x"}).status_code == 404
+    assert (
+        driver.client.post_form(
+            f"/carpool/bookings/{booking}/messages", {"body": "Rendez-vous 7h25"}
+        ).status_code
+        == 303
+    )
+    assert (
+        rider.client.post_form(f"/carpool/bookings/{booking}/messages", {"body": "  "}).status_code
+        == 400
+    )
+    assert (
+        personas["staff"]
+        .client.post_form(f"/carpool/bookings/{booking}/messages", {"body": "x"})
+        .status_code
+        == 404
+    )
     with read_session(engine) as s:
         assert [m.body for m in s.scalars(select(CarpoolMessage))] == ["Rendez-vous 7h25"]
 
@@ -361,19 +491,31 @@ def test_a_reported_ad_hidden_by_staff_leaves_the_search(engine, personas):
     driver = personas["resident"].id
     ad = publish(engine, driver)
     rider = personas["other_resident"]
-    assert rider.client.post_form(f"/carpool/ads/{ad}/report", {"reason": "commercial"}).status_code == 200
-    assert rider.client.post_form(f"/carpool/ads/{ad}/report", {"reason": "bogus"}).status_code == 400
+    assert (
+        rider.client.post_form(f"/carpool/ads/{ad}/report", {"reason": "commercial"}).status_code
+        == 200
+    )
+    assert (
+        rider.client.post_form(f"/carpool/ads/{ad}/report", {"reason": "bogus"}).status_code == 400
+    )
     staff = personas["staff"].client
     page = staff.get("/carpool/staff")
     assert page.status_code == 200 and "Annonce commerciale" in page.text
     with read_session(engine) as s:
         report = s.scalars(select(CarpoolReport)).one().id
-    assert staff.post_form(f"/carpool/staff/reports/{report}", {"action": "hide"}).status_code == 303
+    assert (
+        staff.post_form(f"/carpool/staff/reports/{report}", {"action": "hide"}).status_code == 303
+    )
     with read_session(engine) as s:
         assert s.get(CarpoolAd, ad).status == "hidden"
-        assert cp.search(s, cp.Query(*AUDUN, *KIRCHBERG, frequency="regular", days_mask=1, minute=450)) == []
+        assert (
+            cp.search(s, cp.Query(*AUDUN, *KIRCHBERG, frequency="regular", days_mask=1, minute=450))
+            == []
+        )
     assert rider.client.get(f"/carpool/ads/{ad}").status_code == 404
-    assert personas["resident"].client.get(f"/carpool/ads/{ad}").status_code == 200  # the owner still sees it
+    assert (
+        personas["resident"].client.get(f"/carpool/ads/{ad}").status_code == 200
+    )  # the owner still sees it
 
 
 def test_blocking_hides_ads_and_stops_requests_and_messages(engine, personas):
@@ -385,34 +527,55 @@ def test_blocking_hides_ads_and_stops_requests_and_messages(engine, personas):
     with read_session(engine) as s:
         b = s.get(CarpoolBooking, booking)
         assert b.status == "cancelled" and s.get(CarpoolAd, ad).seats_left == 3
-        q = cp.Query(*AUDUN, *KIRCHBERG, frequency="regular", days_mask=1, minute=450,
-                     viewer_id=rider.id, exclude_users=cp.blocked_with(s, rider.id))
+        q = cp.Query(
+            *AUDUN,
+            *KIRCHBERG,
+            frequency="regular",
+            days_mask=1,
+            minute=450,
+            viewer_id=rider.id,
+            exclude_users=cp.blocked_with(s, rider.id),
+        )
         assert cp.search(s, q) == []
     assert rider.client.post_form(f"/carpool/ads/{ad}/book", {"seats": "1"}).status_code == 404
     assert driver.client.post_form(f"/carpool/users/{rider.id}/unblock").status_code == 303
     assert rider.client.post_form(f"/carpool/ads/{ad}/book", {"seats": "1"}).status_code == 303
 
 
-def test_the_profile_keeps_a_first_name_a_phone_and_a_photo_without_metadata(engine, personas, settings):
+def test_the_profile_keeps_a_first_name_a_phone_and_a_photo_without_metadata(
+    engine, personas, settings
+):
     client = personas["resident"].client
     buf = io.BytesIO()
     Image.new("RGB", (640, 480), (30, 120, 60)).save(buf, "JPEG")
-    r = client.post("/carpool/profile", data={"first_name": "Julie", "phone": "+33 6 12 34 56 78",
-                                              "_csrf_token": client.csrf_token()},
-                    files={"photo": ("me.jpg", buf.getvalue(), "image/jpeg")}, follow_redirects=False)
+    r = client.post(
+        "/carpool/profile",
+        data={
+            "first_name": "Julie",
+            "phone": "+33 6 12 34 56 78",
+            "_csrf_token": client.csrf_token(),
+        },
+        files={"photo": ("me.jpg", buf.getvalue(), "image/jpeg")},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     with read_session(engine) as s:
         prof = s.get(CarpoolProfile, personas["resident"].id)
     assert prof.first_name == "Julie" and prof.thumb_name
     img = personas["other_resident"].client.get(f"/carpool/photos/{prof.thumb_name}")
     assert img.status_code == 200 and img.headers["content-type"] == "image/jpeg"
-    bad = client.post("/carpool/profile", data={"first_name": "Julie", "_csrf_token": client.csrf_token()},
-                      files={"photo": ("x.jpg", b"<svg></svg>", "image/jpeg")}, follow_redirects=False)
+    bad = client.post(
+        "/carpool/profile",
+        data={"first_name": "Julie", "_csrf_token": client.csrf_token()},
+        files={"photo": ("x.jpg", b"<svg></svg>", "image/jpeg")},
+        follow_redirects=False,
+    )
     assert bad.status_code == 400
     assert client.post_form("/carpool/profile", {"phone": "call me"}).status_code == 400
 
 
 # --- interoperability and staff ---------------------------------------------------------
+
 
 def test_rdex_journeys_list_offers_with_rdex_fields_and_filter_by_search_parameters(engine, client):
     driver = make_user(engine, "d@eclor.test")
@@ -421,14 +584,33 @@ def test_rdex_journeys_list_offers_with_rdex_fields_and_filter_by_search_paramet
     publish(engine, driver, AUDUN, BELVAL, when=when)
     everything = client.get("/api/rdex/journeys").json()
     assert len(everything) == 2
-    r = client.get("/api/rdex/journeys", params={
-        "departureLat": AUDUN[0], "departureLng": AUDUN[1], "arrivalLat": KIRCHBERG[0], "arrivalLng": KIRCHBERG[1],
-        "departureDate": cp.local(when).strftime("%Y-%m-%dT%H:%M"), "timeDelta": 900})
+    r = client.get(
+        "/api/rdex/journeys",
+        params={
+            "departureLat": AUDUN[0],
+            "departureLng": AUDUN[1],
+            "arrivalLat": KIRCHBERG[0],
+            "arrivalLng": KIRCHBERG[1],
+            "departureDate": cp.local(when).strftime("%Y-%m-%dT%H:%M"),
+            "timeDelta": 900,
+        },
+    )
     assert r.status_code == 200
     [journey] = r.json()
     assert journey["id"] == f"eclor-{near}" and journey["carpoolerType"] == "driver"
-    for key in ("webUrl", "type", "operator", "user", "availableSeats", "from", "to", "duration", "distance",
-                "journeyPolyline", "price"):
+    for key in (
+        "webUrl",
+        "type",
+        "operator",
+        "user",
+        "availableSeats",
+        "from",
+        "to",
+        "duration",
+        "distance",
+        "journeyPolyline",
+        "price",
+    ):
         assert key in journey
     assert set(journey["user"]) == {"id", "alias", "grade", "picture", "gender"}
     assert journey["price"]["amount"] > 0 and journey["from"]["latitude"] == AUDUN[0]
@@ -437,7 +619,9 @@ def test_rdex_journeys_list_offers_with_rdex_fields_and_filter_by_search_paramet
     assert client.get("/api/rdex/journeys", params={"carpoolerType": "pilot"}).status_code == 400
 
 
-def test_the_proof_export_lists_completed_trips_in_class_a_shape_for_staff_only(engine, personas, settings):
+def test_the_proof_export_lists_completed_trips_in_class_a_shape_for_staff_only(
+    engine, personas, settings
+):
     driver, rider = make_user(engine, "d@eclor.test"), make_user(engine, "r@eclor.test")
     ad = publish(engine, driver, days=(0, 1, 2, 3, 4))
     with write_session(engine) as s:
@@ -453,7 +637,9 @@ def test_the_proof_export_lists_completed_trips_in_class_a_shape_for_staff_only(
     assert first["passenger"]["identity"]["operator_user_id"] != str(rider)
     staff = personas["staff"].client
     csv_text = staff.get("/carpool/staff/proofs.csv").text
-    assert csv_text.splitlines()[0].startswith("operator_journey_id,operator_trip_id,operator_class")
+    assert csv_text.splitlines()[0].startswith(
+        "operator_journey_id,operator_trip_id,operator_class"
+    )
     assert len(staff.get("/carpool/staff/proofs.json").json()) >= 9
     assert staff.get("/carpool/staff/proofs.json", params={"from": "2026-13-01"}).status_code == 400
     assert personas["resident"].client.get("/carpool/staff/proofs.csv").status_code == 403
@@ -486,7 +672,11 @@ def test_privacy_export_and_erasure_cover_carpool_rows_and_give_seats_back(engin
         cp.post_message(s, b, rider, "Salut")
     with read_session(engine) as s:
         data, _files = cp.export_person(s, rider, settings.resolved_media_dir)
-    assert len(data["bookings"]) == 1 and data["messages_sent"][0]["body"] == "Salut" and len(data["ads"]) == 1
+    assert (
+        len(data["bookings"]) == 1
+        and data["messages_sent"][0]["body"] == "Salut"
+        and len(data["ads"]) == 1
+    )
     with write_session(engine) as s:
         cp.erase_person(s, rider, settings.resolved_media_dir)
     with read_session(engine) as s:
@@ -511,7 +701,14 @@ def test_the_demo_loader_adds_believable_ads_once(engine):
         ads = s.scalars(select(CarpoolAd)).all()
         assert len(ads) >= 25 and any(a.role == "passenger" for a in ads)
         assert sum(a.cross_border for a in ads) / len(ads) > 0.7
-        assert s.scalar(select(func.count()).select_from(CarpoolBooking).where(CarpoolBooking.status == "accepted")) == 1
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(CarpoolBooking)
+                .where(CarpoolBooking.status == "accepted")
+            )
+            == 1
+        )
 
 
 def test_the_pages_render_for_visitors_and_members(engine, client, personas):

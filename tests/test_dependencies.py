@@ -23,7 +23,9 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^ \\]+)")
 
 
 def requirements(group: str | None = None) -> dict[str, Requirement]:
-    lines = PYPROJECT["dependencies"] if group is None else PYPROJECT["optional-dependencies"][group]
+    lines = (
+        PYPROJECT["dependencies"] if group is None else PYPROJECT["optional-dependencies"][group]
+    )
     return {canonicalize_name(r.name): r for r in map(Requirement, lines)}
 
 
@@ -44,7 +46,9 @@ def imported_distributions(*folders: str) -> dict[str, str]:
                     top = name.split(".")[0]
                     if top in sys.stdlib_module_names or top in FIRST_PARTY:
                         continue
-                    assert top in providers, f"{path.relative_to(ROOT)} imports {top!r}, which no installed package provides"
+                    assert top in providers, (
+                        f"{path.relative_to(ROOT)} imports {top!r}, which no installed package provides"
+                    )
                     for dist in providers[top]:
                         found.setdefault(canonicalize_name(dist), str(path.relative_to(ROOT)))
     return found
@@ -61,22 +65,30 @@ def pins(lock: str) -> dict[str, Version]:
 
 def test_every_package_the_application_imports_is_a_declared_dependency():
     declared = requirements()
-    missing = {dist: where for dist, where in imported_distributions("app", "workers", "migrations").items()
-               if dist not in declared}
+    missing = {
+        dist: where
+        for dist, where in imported_distributions("app", "workers", "migrations").items()
+        if dist not in declared
+    }
     assert not missing, f"imported but not declared in [project.dependencies]: {missing}"
 
 
 def test_every_package_the_tests_and_benchmarks_import_is_declared_for_development():
     declared = requirements() | requirements("dev")
-    missing = {dist: where for dist, where in imported_distributions("tests", "bench", "scripts").items()
-               if dist not in declared}
+    missing = {
+        dist: where
+        for dist, where in imported_distributions("tests", "bench", "scripts").items()
+        if dist not in declared
+    }
     assert not missing, f"imported but not declared (dependencies or the dev extra): {missing}"
 
 
 def test_no_runtime_dependency_is_declared_without_being_used():
     used = set(imported_distributions("app", "workers", "migrations"))
     unused = set(requirements()) - used - NOT_IMPORTED
-    assert not unused, f"declared but never imported by app/, workers/ or migrations/: {sorted(unused)}"
+    assert not unused, (
+        f"declared but never imported by app/, workers/ or migrations/: {sorted(unused)}"
+    )
     assert "python-multipart" not in requirements()
 
 
@@ -84,7 +96,9 @@ def test_every_dependency_has_a_compatible_release_bound():
     for group in (None, "dev"):
         for name, req in requirements(group).items():
             operators = {spec.operator for spec in req.specifier}
-            assert "~=" in operators, f"{name}: {req.specifier} has no compatible-release (~=) bound"
+            assert "~=" in operators, (
+                f"{name}: {req.specifier} has no compatible-release (~=) bound"
+            )
 
 
 def test_authlib_is_at_least_the_release_that_fixed_its_advisory():
@@ -94,12 +108,15 @@ def test_authlib_is_at_least_the_release_that_fixed_its_advisory():
 
 def test_the_lock_files_pin_every_declared_dependency_within_its_bounds_with_hashes():
     runtime, dev = pins("requirements.lock"), pins("requirements-dev.lock")
-    for lock, pinned, declared in (("requirements.lock", runtime, requirements()),
-                                   ("requirements-dev.lock", dev, requirements() | requirements("dev"))):
+    for lock, pinned, declared in (
+        ("requirements.lock", runtime, requirements()),
+        ("requirements-dev.lock", dev, requirements() | requirements("dev")),
+    ):
         for name, req in declared.items():
             assert name in pinned, f"{lock} lacks {name}: run scripts/lock"
             assert req.specifier.contains(pinned[name], prereleases=True), (
-                f"{lock} pins {name}=={pinned[name]} outside {req.specifier}: run scripts/lock")
+                f"{lock} pins {name}=={pinned[name]} outside {req.specifier}: run scripts/lock"
+            )
     different = {n: (v, dev[n]) for n, v in runtime.items() if n in dev and dev[n] != v}
     assert not different, f"the two lock files disagree: {different}"
     assert set(runtime) <= set(dev)
@@ -107,5 +124,5 @@ def test_the_lock_files_pin_every_declared_dependency_within_its_bounds_with_has
 
 def test_setup_installs_from_the_lock_file_with_hashes_and_then_eclor_without_dependencies():
     setup = (ROOT / "scripts" / "setup").read_text()
-    assert "pip install -q --require-hashes -r \"$lock\"" in setup
+    assert 'pip install -q --require-hashes -r "$lock"' in setup
     assert "pip install -q --no-deps -e ." in setup

@@ -16,14 +16,29 @@ ECLOR = Path(sys.executable).with_name("eclor")
 def test_systemd_accepts_the_web_and_worker_units(tmp_path):
     assert shutil.which("systemd-analyze"), "systemd-analyze (Debian's systemd package) is needed"
     units = []
-    for name, unit in (("eclor-web.service", "eclor-web.service"), ("eclor-worker@.service", "eclor-worker@1.service")):
-        text = (DEPLOY / "systemd" / name).read_text().replace("/opt/eclor/.venv/bin/eclor", str(ECLOR))
+    for name, unit in (
+        ("eclor-web.service", "eclor-web.service"),
+        ("eclor-worker@.service", "eclor-worker@1.service"),
+    ):
+        text = (
+            (DEPLOY / "systemd" / name)
+            .read_text()
+            .replace("/opt/eclor/.venv/bin/eclor", str(ECLOR))
+        )
         (tmp_path / name).write_text(text)
         units.append(str(tmp_path / unit))
-    done = subprocess.run(["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True,
-                          check=False, timeout=60)
-    problems = [line for line in (done.stdout + done.stderr).splitlines()
-                if "eclor" in line and "User" not in line]  # the eclor system user exists only on servers
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *units],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    problems = [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        if "eclor" in line and "User" not in line
+    ]  # the eclor system user exists only on servers
     assert done.returncode == 0 or not problems, done.stdout + done.stderr
     assert not problems, problems
 
@@ -31,7 +46,9 @@ def test_systemd_accepts_the_web_and_worker_units(tmp_path):
 def test_the_units_run_the_documented_commands_and_stop_gracefully():
     web = (DEPLOY / "systemd" / "eclor-web.service").read_text()
     worker = (DEPLOY / "systemd" / "eclor-worker@.service").read_text()
-    assert "ExecStart=/opt/eclor/.venv/bin/eclor serve --host 127.0.0.1 --port 8000 --workers 2" in web
+    assert (
+        "ExecStart=/opt/eclor/.venv/bin/eclor serve --host 127.0.0.1 --port 8000 --workers 2" in web
+    )
     assert "ExecStartPre=/opt/eclor/.venv/bin/eclor db upgrade" in web
     assert "Environment=FORWARDED_ALLOW_IPS=127.0.0.1,::1" in web
     assert "ExecStart=/opt/eclor/.venv/bin/eclor worker" in worker
@@ -51,15 +68,28 @@ def test_the_proxy_examples_forward_the_client_address_and_the_docs_say_who_is_t
 
 
 def test_the_example_environment_file_is_production_and_complete():
-    env = dict(line.split("=", 1) for line in (DEPLOY / "eclor.env.example").read_text().splitlines()
-               if line and not line.startswith("#"))
+    env = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / "eclor.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert env["ECLOR_ENV"] == "production"
-    for needed in ("ECLOR_SECRET_KEY", "ECLOR_DATABASE_URL", "ECLOR_MQTT_URL", "ECLOR_BASE_URL",
-                   "ECLOR_ALLOWED_HOSTS", "ECLOR_VAR_DIR", "ECLOR_MEDIA_DIR"):
+    for needed in (
+        "ECLOR_SECRET_KEY",
+        "ECLOR_DATABASE_URL",
+        "ECLOR_MQTT_URL",
+        "ECLOR_BASE_URL",
+        "ECLOR_ALLOWED_HOSTS",
+        "ECLOR_VAR_DIR",
+        "ECLOR_MEDIA_DIR",
+    ):
         assert env.get(needed), needed
 
 
 def test_ci_runs_the_production_check_after_the_tests_and_fails_when_it_fails():
     ci = (ROOT / ".ci" / "run").read_text()
     assert ci.index("\nscripts/test\n") < ci.index("if ! scripts/production-check")
-    assert "if ! scripts/production-check; then" in ci and "exit 1" in ci.split("scripts/production-check; then")[1]
+    assert (
+        "if ! scripts/production-check; then" in ci
+        and "exit 1" in ci.split("scripts/production-check; then")[1]
+    )

@@ -32,15 +32,20 @@ def test_a_year_of_a_dimmed_profile_matches_the_reference_formula(engine):
         position = control.territory_position(session)
     tz = position.tz
     observer = Observer(latitude=position.latitude, longitude=position.longitude)
-    year = (dt.datetime(YEAR, 1, 1, tzinfo=tz).astimezone(UTC), dt.datetime(YEAR + 1, 1, 1, tzinfo=tz).astimezone(UTC))
+    year = (
+        dt.datetime(YEAR, 1, 1, tzinfo=tz).astimezone(UTC),
+        dt.datetime(YEAR + 1, 1, 1, tzinfo=tz).astimezone(UTC),
+    )
     full_hours = dimmed_hours = 0.0
     day = dt.date(YEAR - 1, 12, 31)
     while day <= dt.date(YEAR, 12, 31):
         dusk = astral_sun.dusk(observer, day, depression=3.0, tzinfo=UTC)
         dawn = astral_sun.dawn(observer, day + dt.timedelta(days=1), depression=3.0, tzinfo=UTC)
         dark = (max(dusk, year[0]), min(dawn, year[1]))
-        window = (dt.datetime.combine(day, dt.time(22), tzinfo=tz).astimezone(UTC),
-                  dt.datetime.combine(day + dt.timedelta(days=1), dt.time(6), tzinfo=tz).astimezone(UTC))
+        window = (
+            dt.datetime.combine(day, dt.time(22), tzinfo=tz).astimezone(UTC),
+            dt.datetime.combine(day + dt.timedelta(days=1), dt.time(6), tzinfo=tz).astimezone(UTC),
+        )
         hours = _overlap(dark, (year[0], year[1]))
         half = _overlap(dark, window)
         full_hours += hours - half
@@ -48,8 +53,12 @@ def test_a_year_of_a_dimmed_profile_matches_the_reference_formula(engine):
         day += dt.timedelta(days=1)
     expected_kwh = 70 * (1.0 * full_hours + 0.5 * dimmed_hours) / 1000
 
-    program = lighting.Program.from_pairs([("dusk", 100), ("22:00", 50), ("06:00", 100), ("dawn", 0)])
-    computed = lighting.yearly_energy_kwh(program, 70.0, position, YEAR, driver_floor=0.0, standby_w=0.0)
+    program = lighting.Program.from_pairs(
+        [("dusk", 100), ("22:00", 50), ("06:00", 100), ("dawn", 0)]
+    )
+    computed = lighting.yearly_energy_kwh(
+        program, 70.0, position, YEAR, driver_floor=0.0, standby_w=0.0
+    )
     assert abs(computed - expected_kwh) / expected_kwh < 0.002, (computed, expected_kwh)
     assert 3900 < full_hours + dimmed_hours < 4300  # Lorraine: ~4,100 burning hours (sun −3°)
     assert 170 < computed < 200  # REFERENCE: ≈ 187 kWh
@@ -58,7 +67,11 @@ def test_a_year_of_a_dimmed_profile_matches_the_reference_formula(engine):
 def test_the_baselines_recompute_the_published_figures(engine):
     with read_session(engine) as session:
         position = control.territory_position(session)
-    for key, published in (("hps_150_all_night", 699), ("led_70_all_night", 288), ("led_70_dimmed_50", 187)):
+    for key, published in (
+        ("hps_150_all_night", 699),
+        ("led_70_all_night", 288),
+        ("led_70_dimmed_50", 187),
+    ):
         kwh = lighting.BASELINES[key].yearly_kwh(position, YEAR)
         assert abs(kwh - published) / published < 0.05, (key, kwh)
 
@@ -71,20 +84,50 @@ def test_the_energy_page_compares_measured_consumption_with_both_baselines(engin
     local = now.astimezone(position.tz)
     day = local.date().replace(day=1)
     first = dt.datetime.combine(day, dt.time(12), tzinfo=position.tz)  # noon on the 1st, local time
-    ingest(engine, [Inbound("tele_light", f"SL-T-{i:04d}", {"ts": (first + dt.timedelta(minutes=m)).isoformat(),
-                                                             "level": 100, "power_w": 70.0,
-                                                             "energy_wh": 1000.0 + 300.0 * (m > 0)}, first)
-                    for i in range(1, 11) for m in (0, 1)], now=first)
+    ingest(
+        engine,
+        [
+            Inbound(
+                "tele_light",
+                f"SL-T-{i:04d}",
+                {
+                    "ts": (first + dt.timedelta(minutes=m)).isoformat(),
+                    "level": 100,
+                    "power_w": 70.0,
+                    "energy_wh": 1000.0 + 300.0 * (m > 0),
+                },
+                first,
+            )
+            for i in range(1, 11)
+            for m in (0, 1)
+        ],
+        now=first,
+    )
     with read_session(engine) as session:
         rows = lighting_energy.energy_report(session, now, months=2)
     current = rows[-1]
     start = dt.datetime(local.year, local.month, 1, tzinfo=position.tz)
     hps = lighting.BASELINES["hps_150_all_night"]
     assert current.month == local.strftime("%Y-%m") and current.measured_kwh == 3.0
-    assert abs(current.baselines["hps_150_all_night"] - 10 * lighting.energy_between_kwh(
-        hps.program, 170.0, position, start, now, driver_floor=0.0, standby_w=0.0)) < 1e-6
-    assert abs(current.baselines["led_full"] - lighting.energy_between_kwh(
-        hps.program, 700.0, position, start, now, driver_floor=0.0, standby_w=0.0)) < 1e-6
+    assert (
+        abs(
+            current.baselines["hps_150_all_night"]
+            - 10
+            * lighting.energy_between_kwh(
+                hps.program, 170.0, position, start, now, driver_floor=0.0, standby_w=0.0
+            )
+        )
+        < 1e-6
+    )
+    assert (
+        abs(
+            current.baselines["led_full"]
+            - lighting.energy_between_kwh(
+                hps.program, 700.0, position, start, now, driver_floor=0.0, standby_w=0.0
+            )
+        )
+        < 1e-6
+    )
     page = staff.client.get("/staff/lighting/energy")
     assert page.status_code == 200
     assert "Sodium haute pression 150 W" in page.text and "LED à pleine puissance" in page.text
@@ -97,11 +140,28 @@ def test_energy_figures_are_kept_per_group_and_month_and_follow_a_program_change
     with read_session(engine) as session:
         position = control.territory_position(session)
     moment = now - dt.timedelta(minutes=30)
-    ingest(engine, [Inbound("tele_light", f"SL-T-{i:04d}", {"ts": (moment + dt.timedelta(minutes=m)).isoformat(),
-                                                             "level": 100, "power_w": 70.0,
-                                                             "energy_wh": 500.0 + 250.0 * m}, moment)
-                    for i in range(1, 5) for m in (0, 1)], now=moment)
-    with write_session(engine) as session:  # the roll-up and retention may drop the history: the figure stays
+    ingest(
+        engine,
+        [
+            Inbound(
+                "tele_light",
+                f"SL-T-{i:04d}",
+                {
+                    "ts": (moment + dt.timedelta(minutes=m)).isoformat(),
+                    "level": 100,
+                    "power_w": 70.0,
+                    "energy_wh": 500.0 + 250.0 * m,
+                },
+                moment,
+            )
+            for i in range(1, 5)
+            for m in (0, 1)
+        ],
+        now=moment,
+    )
+    with write_session(
+        engine
+    ) as session:  # the roll-up and retention may drop the history: the figure stays
         session.execute(LightHourly.__table__.delete())
     with read_session(engine) as session:
         before = lighting_energy.energy_report(session, now, months=1)[-1]
@@ -109,8 +169,12 @@ def test_energy_figures_are_kept_per_group_and_month_and_follow_a_program_change
     assert before.month == month and abs(before.measured_kwh - 1.0) < 1e-9  # 4 lamps × 250 Wh
 
     with write_session(engine) as session:
-        program = LightProgram(name="Extinction 23 h", definition=json.dumps(lighting.Program.from_pairs(
-            [("dusk", 100), ("23:00", 0)]).to_dict()))
+        program = LightProgram(
+            name="Extinction 23 h",
+            definition=json.dumps(
+                lighting.Program.from_pairs([("dusk", 100), ("23:00", 0)]).to_dict()
+            ),
+        )
         session.add(program)
         session.flush()
         session.get(LightGroup, "G1").program_id = program.id

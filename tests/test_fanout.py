@@ -61,36 +61,67 @@ def make_user(engine: Any, email: str) -> int:
         return int(auth.create_user(session, email).id)  # type: ignore[arg-type]
 
 
-def subscribe(engine: Any, receiver: PushReceiver, user_id: int, n: int = 1, *, topics: tuple[str, ...] = ("traffic",),
-              communes: tuple[str, ...] = (), quiet: tuple[int, int] | None = None,
-              public_key: str = VAPID_PUBLIC) -> list[tuple[str, int]]:
+def subscribe(
+    engine: Any,
+    receiver: PushReceiver,
+    user_id: int,
+    n: int = 1,
+    *,
+    topics: tuple[str, ...] = ("traffic",),
+    communes: tuple[str, ...] = (),
+    quiet: tuple[int, int] | None = None,
+    public_key: str = VAPID_PUBLIC,
+) -> list[tuple[str, int]]:
     """``n`` subscriptions on the receiver stored for ``user_id``: (receiver name, row id) each."""
     names = [uuid.uuid4().hex[:16] for _ in range(n)]
     made = receiver.make_subscription_jsons(names, public_key)
     rows = []
     with write_session(engine) as session:
         for name, sub in zip(names, made, strict=True):
-            row = PushSubscription(user_id=user_id, endpoint=sub["endpoint"], p256dh=sub["keys"]["p256dh"],
-                                   auth=sub["keys"]["auth"], topics=alerts.pack(topics),
-                                   communes=alerts.pack(communes),
-                                   quiet_start=quiet[0] if quiet else None, quiet_end=quiet[1] if quiet else None)
+            row = PushSubscription(
+                user_id=user_id,
+                endpoint=sub["endpoint"],
+                p256dh=sub["keys"]["p256dh"],
+                auth=sub["keys"]["auth"],
+                topics=alerts.pack(topics),
+                communes=alerts.pack(communes),
+                quiet_start=quiet[0] if quiet else None,
+                quiet_end=quiet[1] if quiet else None,
+            )
             session.add(row)
             rows.append((name, row))
         session.flush()
         return [(name, int(row.id)) for name, row in rows]  # type: ignore[arg-type]
 
 
-def publish(engine: Any, *, title: str = "Frontière saturée à Audun", body: str = "Bouchon de 3 km vers Esch.",
-            topic: str = "traffic", communes: tuple[str, ...] = (), urgency: str = "normal",
-            ttl_s: int | None = 3600) -> int:
+def publish(
+    engine: Any,
+    *,
+    title: str = "Frontière saturée à Audun",
+    body: str = "Bouchon de 3 km vers Esch.",
+    topic: str = "traffic",
+    communes: tuple[str, ...] = (),
+    urgency: str = "normal",
+    ttl_s: int | None = 3600,
+) -> int:
     with write_session(engine) as session:
-        data = alerts.clean_input(session, title=title, body=body, topic=topic, communes=list(communes),
-                                  urgency=urgency, ttl_s=ttl_s, link="/carpool")
+        data = alerts.clean_input(
+            session,
+            title=title,
+            body=body,
+            topic=topic,
+            communes=list(communes),
+            urgency=urgency,
+            ttl_s=ttl_s,
+            link="/carpool",
+        )
         return int(alerts.publish(session, data, source="staff", sender="eclor@test").id)  # type: ignore[arg-type]
 
 
 def run_worker(settings: Any, engine: Any) -> int:
-    return asyncio.run(runner.run(settings, engine, once=True, services=False, install_signals=False))
+    return asyncio.run(
+        runner.run(settings, engine, once=True, services=False, install_signals=False)
+    )
 
 
 def drain(settings: Any, engine: Any, *, timeout: float = 20.0) -> None:
@@ -99,7 +130,9 @@ def drain(settings: Any, engine: Any, *, timeout: float = 20.0) -> None:
     while time.monotonic() < deadline:
         run_worker(settings, engine)
         with engine.connect() as conn:
-            left = conn.execute(select(func.count()).select_from(Job).where(Job.status.in_(("queued", "running")))).scalar()
+            left = conn.execute(
+                select(func.count()).select_from(Job).where(Job.status.in_(("queued", "running")))
+            ).scalar()
         if not left:
             return
         time.sleep(0.1)
@@ -112,9 +145,11 @@ def deliveries(engine: Any, alert_id: int) -> dict[int | None, PushDelivery]:
         return {row.subscription_id: row for row in rows}
 
 
-def test_the_decrypted_message_is_what_was_sent_with_ttl_urgency_and_topic(push_settings, engine, receiver):
+def test_the_decrypted_message_is_what_was_sent_with_ttl_urgency_and_topic(
+    push_settings, engine, receiver
+):
     user = make_user(engine, "frontalier@eclor.test")
-    (name, sub_id), = subscribe(engine, receiver, user, topics=("traffic",), communes=("57038",))
+    ((name, sub_id),) = subscribe(engine, receiver, user, topics=("traffic",), communes=("57038",))
     alert_id = publish(engine, communes=("57038",), urgency="high", ttl_s=1800)
     drain(push_settings, engine)
 
@@ -122,9 +157,14 @@ def test_the_decrypted_message_is_what_was_sent_with_ttl_urgency_and_topic(push_
     assert len(got) == 1
     message = got[0]
     assert message["status"] == 201
-    assert message["payload"] == {"title": "Frontière saturée à Audun", "body": "Bouchon de 3 km vers Esch.",
-                                  "url": f"/alerts/{alert_id}", "tag": f"alert-{alert_id}", "urgency": "high",
-                                  "lang": "fr"}
+    assert message["payload"] == {
+        "title": "Frontière saturée à Audun",
+        "body": "Bouchon de 3 km vers Esch.",
+        "url": f"/alerts/{alert_id}",
+        "tag": f"alert-{alert_id}",
+        "urgency": "high",
+        "lang": "fr",
+    }
     assert message["headers"]["Urgency"] == "high"
     assert 1700 <= int(message["headers"]["TTL"]) <= 1800
     assert message["headers"]["Topic"] == "traffic"  # a feed where only the latest matters
@@ -136,15 +176,22 @@ def test_the_decrypted_message_is_what_was_sent_with_ttl_urgency_and_topic(push_
         assert session.get(Alert, alert_id).fanout_done_at is not None  # type: ignore[union-attr]
 
 
-def test_only_subscriptions_that_chose_the_topic_and_commune_get_the_alert(push_settings, engine, receiver):
+def test_only_subscriptions_that_chose_the_topic_and_commune_get_the_alert(
+    push_settings, engine, receiver
+):
     user = make_user(engine, "r@eclor.test")
-    (villerupt, _a), = subscribe(engine, receiver, user, topics=("traffic",), communes=("54580",))
-    (audun, _b), = subscribe(engine, receiver, user, topics=("traffic",), communes=("57038",))
-    (everywhere, _c), = subscribe(engine, receiver, user, topics=("traffic", "weather"))
-    (weather_only, _d), = subscribe(engine, receiver, user, topics=("weather",))
+    ((villerupt, _a),) = subscribe(engine, receiver, user, topics=("traffic",), communes=("54580",))
+    ((audun, _b),) = subscribe(engine, receiver, user, topics=("traffic",), communes=("57038",))
+    ((everywhere, _c),) = subscribe(engine, receiver, user, topics=("traffic", "weather"))
+    ((weather_only, _d),) = subscribe(engine, receiver, user, topics=("weather",))
     publish(engine, communes=("57038",))
     drain(push_settings, engine)
-    assert [len(receiver.received(n)) for n in (villerupt, audun, everywhere, weather_only)] == [0, 1, 1, 0]
+    assert [len(receiver.received(n)) for n in (villerupt, audun, everywhere, weather_only)] == [
+        0,
+        1,
+        1,
+        0,
+    ]
 
 
 def test_a_410_removes_only_that_subscription(push_settings, engine, receiver):
@@ -157,15 +204,19 @@ def test_a_410_removes_only_that_subscription(push_settings, engine, receiver):
     with write_session(engine) as session:
         assert session.get(PushSubscription, gone_id) is None
         assert session.get(PushSubscription, kept_id) is not None
-        statuses = sorted((d.status, d.http_status) for d in session.scalars(
-            select(PushDelivery).where(PushDelivery.alert_id == alert_id)).all())
+        statuses = sorted(
+            (d.status, d.http_status)
+            for d in session.scalars(
+                select(PushDelivery).where(PushDelivery.alert_id == alert_id)
+            ).all()
+        )
     assert statuses == [("delivered", 201), ("gone", 410)]
     assert len(receiver.received(kept)) == 1
 
 
 def test_a_429_is_retried_after_its_retry_after(push_settings, engine, receiver):
     user = make_user(engine, "r@eclor.test")
-    (name, sub_id), = subscribe(engine, receiver, user)
+    ((name, sub_id),) = subscribe(engine, receiver, user)
     receiver.script(name, (429, {"Retry-After": "2"}))
     alert_id = publish(engine)
     drain(push_settings, engine)
@@ -194,14 +245,20 @@ def test_a_5xx_is_retried_and_a_413_or_400_is_not(push_settings, engine, receive
     assert [len(receiver.received(n)) for n in (flaky, big, bad)] == [2, 1, 1]
 
 
-def test_a_plaintext_over_3993_bytes_is_refused_before_anything_is_sent(push_settings, engine, receiver):
+def test_a_plaintext_over_3993_bytes_is_refused_before_anything_is_sent(
+    push_settings, engine, receiver
+):
     user = make_user(engine, "r@eclor.test")
-    (name, sub_id), = subscribe(engine, receiver, user)
+    ((name, sub_id),) = subscribe(engine, receiver, user)
     with write_session(engine) as session:
         # The form and the CLI refuse such a text (see test_alerts); a row written another way is
         # still stopped by the worker before any request.
-        alert = alerts.publish(session, alerts.AlertInput(title="Long", body="é" * 2100, topic="traffic",
-                                                          communes=[]), source="staff", sender="eclor@test")
+        alert = alerts.publish(
+            session,
+            alerts.AlertInput(title="Long", body="é" * 2100, topic="traffic", communes=[]),
+            source="staff",
+            sender="eclor@test",
+        )
         alert_id = alert.id
     drain(push_settings, engine)
     assert receiver.received(name) == []
@@ -209,12 +266,14 @@ def test_a_plaintext_over_3993_bytes_is_refused_before_anything_is_sent(push_set
     assert row.status == "too_large" and row.attempts == 0 and "3993" in row.detail
 
 
-def test_quiet_hours_hold_a_normal_alert_and_let_a_high_one_through(push_settings, engine, receiver):
+def test_quiet_hours_hold_a_normal_alert_and_let_a_high_one_through(
+    push_settings, engine, receiver
+):
     now = utcnow().astimezone(alerts.TZ)
     minute = now.hour * 60 + now.minute
     quiet = ((minute - 60) % 1440, (minute + 60) % 1440)
     user = make_user(engine, "r@eclor.test")
-    (name, sub_id), = subscribe(engine, receiver, user, quiet=quiet)
+    ((name, sub_id),) = subscribe(engine, receiver, user, quiet=quiet)
     normal_id = publish(engine, title="Déchèterie calme", urgency="normal")
     high_id = publish(engine, title="Accident sur la N4", urgency="high")
     run_worker(push_settings, engine)
@@ -229,11 +288,19 @@ def test_quiet_hours_hold_a_normal_alert_and_let_a_high_one_through(push_setting
         assert job.status == "queued" and job.run_at >= held.next_at - timedelta(seconds=1)
         # Morning comes: the job and the held row are due (and the quiet hours are over).
         session.execute(update(Job).where(Job.id == job.id).values(run_at=utcnow()))
-        session.execute(update(PushDelivery).where(PushDelivery.id == held.id).values(next_at=utcnow()))
-        session.execute(update(PushSubscription).where(PushSubscription.id == sub_id)
-                        .values(quiet_start=None, quiet_end=None))
+        session.execute(
+            update(PushDelivery).where(PushDelivery.id == held.id).values(next_at=utcnow())
+        )
+        session.execute(
+            update(PushSubscription)
+            .where(PushSubscription.id == sub_id)
+            .values(quiet_start=None, quiet_end=None)
+        )
     drain(push_settings, engine)
-    assert [m["payload"]["title"] for m in receiver.received(name)] == ["Accident sur la N4", "Déchèterie calme"]
+    assert [m["payload"]["title"] for m in receiver.received(name)] == [
+        "Accident sur la N4",
+        "Déchèterie calme",
+    ]
 
 
 def test_quiet_hours_end_in_the_morning_across_midnight_and_daylight_saving():
@@ -246,47 +313,85 @@ def test_quiet_hours_end_in_the_morning_across_midnight_and_daylight_saving():
     evening = datetime(2026, 11, 22, 23, 0, tzinfo=tz)
     assert alerts.quiet_until(evening, 22 * 60, 7 * 60).astimezone(tz).day == 23  # type: ignore[union-attr]
     assert alerts.quiet_until(datetime(2026, 11, 22, 12, 0, tzinfo=tz), 22 * 60, 7 * 60) is None
-    assert alerts.quiet_until(datetime(2026, 11, 22, 13, 0, tzinfo=tz), 12 * 60, 14 * 60) is not None
+    assert (
+        alerts.quiet_until(datetime(2026, 11, 22, 13, 0, tzinfo=tz), 12 * 60, 14 * 60) is not None
+    )
 
 
-def test_an_update_and_a_cancel_reach_the_subscriptions_that_got_the_original(push_settings, engine, receiver):
+def test_an_update_and_a_cancel_reach_the_subscriptions_that_got_the_original(
+    push_settings, engine, receiver
+):
     user = make_user(engine, "r@eclor.test")
-    (first, first_id), = subscribe(engine, receiver, user, topics=("weather",))
+    ((first, first_id),) = subscribe(engine, receiver, user, topics=("weather",))
     alert_id = publish(engine, title="Neige sur l’A30", topic="weather")
     drain(push_settings, engine)
     # Who got the original changed their mind about the topic; a newcomer subscribed since.
     with write_session(engine) as session:
-        session.execute(update(PushSubscription).where(PushSubscription.id == first_id).values(topics=",general,"))
-    (newcomer, _n), = subscribe(engine, receiver, user, topics=("weather",))
+        session.execute(
+            update(PushSubscription)
+            .where(PushSubscription.id == first_id)
+            .values(topics=",general,")
+        )
+    ((newcomer, _n),) = subscribe(engine, receiver, user, topics=("weather",))
     with write_session(engine) as session:
         original = session.get(Alert, alert_id)
-        data = alerts.clean_input(session, title="Neige sur l’A30 : une voie rouverte", body="", topic="weather",
-                                  communes=[], urgency="normal", ttl_s=3600)
+        data = alerts.clean_input(
+            session,
+            title="Neige sur l’A30 : une voie rouverte",
+            body="",
+            topic="weather",
+            communes=[],
+            urgency="normal",
+            ttl_s=3600,
+        )
         update_id = alerts.amend(session, original, data, source="staff", sender="eclor@test").id  # type: ignore[arg-type]
     drain(push_settings, engine)
     with write_session(engine) as session:
-        alerts.amend(session, session.get(Alert, update_id), None, source="staff", sender="eclor@test",  # type: ignore[arg-type]
-                     note="Routes dégagées.")
+        alerts.amend(
+            session,
+            session.get(Alert, update_id),
+            None,
+            source="staff",
+            sender="eclor@test",  # type: ignore[arg-type]
+            note="Routes dégagées.",
+        )
     drain(push_settings, engine)
 
     titles = [m["payload"]["title"] for m in receiver.received(first)]
-    assert titles == ["Neige sur l’A30", "Mise à jour : Neige sur l’A30 : une voie rouverte",
-                      "Fin d’alerte : Neige sur l’A30 : une voie rouverte"]
+    assert titles == [
+        "Neige sur l’A30",
+        "Mise à jour : Neige sur l’A30 : une voie rouverte",
+        "Fin d’alerte : Neige sur l’A30 : une voie rouverte",
+    ]
     tags = {m["payload"]["tag"] for m in receiver.received(first)}
-    assert tags == {f"alert-{alert_id}"}  # the phone replaces the notification instead of stacking them
+    assert tags == {
+        f"alert-{alert_id}"
+    }  # the phone replaces the notification instead of stacking them
     # The newcomer matches the update, and so got the update and its cancellation.
-    assert [m["payload"]["title"][:11] for m in receiver.received(newcomer)] == ["Mise à jour", "Fin d’alert"]
+    assert [m["payload"]["title"][:11] for m in receiver.received(newcomer)] == [
+        "Mise à jour",
+        "Fin d’alert",
+    ]
 
 
-def test_a_personal_notification_reaches_the_persons_devices_that_chose_the_topic(push_settings, engine, receiver):
+def test_a_personal_notification_reaches_the_persons_devices_that_chose_the_topic(
+    push_settings, engine, receiver
+):
     user = make_user(engine, "r@eclor.test")
     other = make_user(engine, "o@eclor.test")
-    (mine, _a), = subscribe(engine, receiver, user, topics=("my_reports",))
-    (mine_no_topic, _b), = subscribe(engine, receiver, user, topics=("weather",))
-    (theirs, _c), = subscribe(engine, receiver, other, topics=("my_reports",))
+    ((mine, _a),) = subscribe(engine, receiver, user, topics=("my_reports",))
+    ((mine_no_topic, _b),) = subscribe(engine, receiver, user, topics=("weather",))
+    ((theirs, _c),) = subscribe(engine, receiver, other, topics=("my_reports",))
     with write_session(engine) as session:
-        notify(session, [user], topic="my_reports", title="Signalement n° 12 pris en charge",
-               body="Une équipe passe demain.", url="/reports/12", email=False)
+        notify(
+            session,
+            [user],
+            topic="my_reports",
+            title="Signalement n° 12 pris en charge",
+            body="Une équipe passe demain.",
+            url="/reports/12",
+            email=False,
+        )
     drain(push_settings, engine)
     got = receiver.received(mine)
     assert [m["payload"]["url"] for m in got] == ["/reports/12"]
@@ -296,17 +401,25 @@ def test_a_personal_notification_reaches_the_persons_devices_that_chose_the_topi
 
 def _worker_env(settings: Any) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "ECLOR_ENV": "test", "ECLOR_DATABASE_URL": settings.database_url, "ECLOR_VAR_DIR": str(settings.var_dir),
-        "ECLOR_SECRET_KEY": settings.secret_key, "ECLOR_VAPID_PRIVATE_KEY": VAPID_PRIVATE,
-        "ECLOR_VAPID_SUBJECT": SUBJECT, "ECLOR_WORKER_LEASE_SECONDS": "2", "ECLOR_WORKER_POLL_SECONDS": "0.05",
-        "LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD": "0",
-    })
+    env.update(
+        {
+            "ECLOR_ENV": "test",
+            "ECLOR_DATABASE_URL": settings.database_url,
+            "ECLOR_VAR_DIR": str(settings.var_dir),
+            "ECLOR_SECRET_KEY": settings.secret_key,
+            "ECLOR_VAPID_PRIVATE_KEY": VAPID_PRIVATE,
+            "ECLOR_VAPID_SUBJECT": SUBJECT,
+            "ECLOR_WORKER_LEASE_SECONDS": "2",
+            "ECLOR_WORKER_POLL_SECONDS": "0.05",
+            "LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD": "0",
+        }
+    )
     return env
 
 
-def test_a_worker_killed_mid_fan_out_and_restarted_sends_each_subscription_at_most_once(push_settings, engine,
-                                                                                           receiver):
+def test_a_worker_killed_mid_fan_out_and_restarted_sends_each_subscription_at_most_once(
+    push_settings, engine, receiver
+):
     """SIGKILL a real `eclor worker` during a 1,500-device fan-out, start another: nobody gets it twice.
 
     Rows marked ``sending`` when the worker died are recorded ``unknown`` (their
@@ -319,8 +432,13 @@ def test_a_worker_killed_mid_fan_out_and_restarted_sends_each_subscription_at_mo
     subs = subscribe(engine, receiver, user, total)
     alert_id = publish(engine)
     env = _worker_env(push_settings)
-    first = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--once"], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker", "--once"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while receiver.stats()["requests"] < 350:
@@ -335,8 +453,15 @@ def test_a_worker_killed_mid_fan_out_and_restarted_sends_each_subscription_at_mo
     assert at_kill < total, "the fan-out finished before the kill: nothing was tested"
 
     time.sleep(2.5)  # the dead worker's lease runs out
-    second = subprocess.run([sys.executable, "-m", "app.cli", "worker", "--once"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
+    second = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker", "--once"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert second.returncode == 0, second.stderr[-2000:]
 
     stats = receiver.stats()
@@ -348,11 +473,17 @@ def test_a_worker_killed_mid_fan_out_and_restarted_sends_each_subscription_at_mo
     assert stats["errors"] == 0 and stats["verified"] == stats["requests"]
     assert stats["max_per_subscription"] == 1  # nobody got it twice
     unknown = states.get("unknown", 0)
-    assert unknown <= 2 * alerts.FANOUT_BATCH  # the batch being sent and the answers not written yet
+    assert (
+        unknown <= 2 * alerts.FANOUT_BATCH
+    )  # the batch being sent and the answers not written yet
     assert states["delivered"] <= stats["distinct_subscriptions"] <= states["delivered"] + unknown
     assert stats["distinct_subscriptions"] >= total - unknown
     with write_session(engine) as session:
         job = session.scalars(select(Job).where(Job.dedupe_key == f"push.alert:{alert_id}")).one()
         assert job.status == "done" and job.attempts == 2
     assert len(subs) == total
-    print(json.dumps({"received_at_kill": at_kill, "unknown": unknown, "delivered": states["delivered"]}))
+    print(
+        json.dumps(
+            {"received_at_kill": at_kill, "unknown": unknown, "delivered": states["delivered"]}
+        )
+    )

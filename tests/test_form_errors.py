@@ -11,9 +11,16 @@ def summary_links(html: str) -> list[str]:
 
 
 def test_the_report_form_comes_back_with_a_summary_linking_to_each_field_in_error(resident):
-    r = resident.client.post("/reports/new", data={"_csrf_token": resident.client.csrf_token(), "lat": "",
-                                                    "lon": "", "description": "x"},
-                             files={"photos": ("", b"", "application/octet-stream")})
+    r = resident.client.post(
+        "/reports/new",
+        data={
+            "_csrf_token": resident.client.csrf_token(),
+            "lat": "",
+            "lon": "",
+            "description": "x",
+        },
+        files={"photos": ("", b"", "application/octet-stream")},
+    )
     assert r.status_code == 400
     links = summary_links(r.text)
     assert "photos" in links and "category-first" in links

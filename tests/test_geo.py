@@ -10,7 +10,16 @@ from app import geo
 
 SQUARE = [(49.0, 5.0), (49.0, 6.0), (50.0, 6.0), (50.0, 5.0)]
 # A "U" open to the north: its notch (49.5..50, 5.4..5.6) is outside.
-U_SHAPE = [(49.0, 5.0), (49.0, 6.0), (50.0, 6.0), (50.0, 5.6), (49.5, 5.6), (49.5, 5.4), (50.0, 5.4), (50.0, 5.0)]
+U_SHAPE = [
+    (49.0, 5.0),
+    (49.0, 6.0),
+    (50.0, 6.0),
+    (50.0, 5.6),
+    (49.5, 5.6),
+    (49.5, 5.4),
+    (50.0, 5.4),
+    (50.0, 5.0),
+]
 
 
 def test_a_distance_is_zero_to_itself_symmetric_and_a_degree_of_latitude_is_about_111_km():
@@ -59,7 +68,11 @@ def test_no_other_module_computes_its_own_haversine_or_ray_casting():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    offenders = [str(p.relative_to(root)) for folder in ("app", "workers")
-                 for p in (root / folder).rglob("*.py")
-                 if p.name != "geo.py" and ("math.asin(" in p.read_text() or "inside = not inside" in p.read_text())]
+    offenders = [
+        str(p.relative_to(root))
+        for folder in ("app", "workers")
+        for p in (root / folder).rglob("*.py")
+        if p.name != "geo.py"
+        and ("math.asin(" in p.read_text() or "inside = not inside" in p.read_text())
+    ]
     assert offenders == []

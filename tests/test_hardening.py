@@ -19,8 +19,12 @@ def test_a_title_with_line_breaks_is_mailed_on_one_line_and_injects_no_header(en
     from workers import runner
 
     with write_session(engine) as s:
-        mail.send_mail(s, "resident@eclor.test", "Votre signalement\r\nBcc: victime@example.org\nX-Evil: 1",
-                       "Bonjour")
+        mail.send_mail(
+            s,
+            "resident@eclor.test",
+            "Votre signalement\r\nBcc: victime@example.org\nX-Evil: 1",
+            "Bonjour",
+        )
     asyncio.run(runner.run(settings, engine, once=True, install_signals=False, services=False))
     with write_session(engine) as s:
         job = s.scalars(select(Job).where(Job.kind == "mail.send")).one()
@@ -39,8 +43,10 @@ def test_header_values_lose_every_control_character():
 def test_every_formula_prefix_is_guarded_wherever_a_cell_can_start():
     assert csv_cell("=1+1") == "'=1+1"
     assert csv_cell("  @SUM(A1)") == "'  @SUM(A1)"
-    assert csv_cell("＝HYPERLINK(\"x\")").startswith("'")
-    assert csv_cell("rue du Moulin;=HYPERLINK(\"http://x\")") == "rue du Moulin;'=HYPERLINK(\"http://x\")"
+    assert csv_cell('＝HYPERLINK("x")').startswith("'")
+    assert (
+        csv_cell('rue du Moulin;=HYPERLINK("http://x")') == 'rue du Moulin;\'=HYPERLINK("http://x")'
+    )
     assert csv_cell("déchets, -2+3") == "déchets, '-2+3"
     assert csv_cell("ligne\n+cmd") == "ligne\n'+cmd"
     assert csv_cell("-5.95") == "-5.95" and csv_cell(12) == 12 and csv_cell("Sacs") == "Sacs"
@@ -55,13 +61,28 @@ def test_the_csv_export_of_reports_neutralises_a_formula_after_a_separator(resid
 
     report_id = make(engine, resident.id)
     with write_session(engine) as s:
-        s.execute(update(Report).where(Report.id == report_id)
-                  .values(description="Gravats;=cmd|' /C calc'!A0", address="rue, +33 1 23"))
+        s.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(description="Gravats;=cmd|' /C calc'!A0", address="rue, +33 1 23")
+        )
     out = b"".join(rp.export_csv(engine, rp.Filters())).decode("utf-8")
-    for delimiter in (";", ","):  # however the spreadsheet splits the line, no cell starts a formula
-        cells = [c for row in csv.reader(io.StringIO(out.lstrip("\ufeff")), delimiter=delimiter) for c in row]
-        risky = [c for c in cells if c.strip() and c.lstrip()[:1] in "=+@" or (c.lstrip()[:1] == "-" and not
-                 c.strip().lstrip("-").replace(".", "").isdigit())]
+    for delimiter in (
+        ";",
+        ",",
+    ):  # however the spreadsheet splits the line, no cell starts a formula
+        cells = [
+            c
+            for row in csv.reader(io.StringIO(out.lstrip("\ufeff")), delimiter=delimiter)
+            for c in row
+        ]
+        risky = [
+            c
+            for c in cells
+            if c.strip()
+            and c.lstrip()[:1] in "=+@"
+            or (c.lstrip()[:1] == "-" and not c.strip().lstrip("-").replace(".", "").isdigit())
+        ]
         assert not risky, (delimiter, risky)
 
 
@@ -77,12 +98,22 @@ def _serve(settings, extra_env: dict[str, str]):  # type: ignore[no-untyped-def]
     from tests.live_server import free_port
 
     port = free_port()
-    env = dict(os.environ, ECLOR_ENV="test", ECLOR_DATABASE_URL=settings.database_url,
-               ECLOR_VAR_DIR=str(settings.var_dir), ECLOR_SECRET_KEY=settings.secret_key,
-               ECLOR_MQTT_EMBEDDED_PORT=str(free_port()), **extra_env)
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                            cwd=Path(__file__).resolve().parent.parent, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ,
+        ECLOR_ENV="test",
+        ECLOR_DATABASE_URL=settings.database_url,
+        ECLOR_VAR_DIR=str(settings.var_dir),
+        ECLOR_SECRET_KEY=settings.secret_key,
+        ECLOR_MQTT_EMBEDDED_PORT=str(free_port()),
+        **extra_env,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180  # a loaded machine takes a while to import the whole app
     while True:
@@ -103,8 +134,14 @@ def _signups_from_many_forwarded_addresses(base: str, n: int) -> list[int]:
 
     with httpx.Client(base_url=base, timeout=30) as c:
         token = c.get("/signup").cookies["csrftoken"]
-        return [c.post("/signup", data={"email": "not-an-email", "_csrf_token": token},
-                       headers={"x-forwarded-for": f"203.0.113.{i}"}).status_code for i in range(n)]
+        return [
+            c.post(
+                "/signup",
+                data={"email": "not-an-email", "_csrf_token": token},
+                headers={"x-forwarded-for": f"203.0.113.{i}"},
+            ).status_code
+            for i in range(n)
+        ]
 
 
 def test_forwarded_addresses_from_an_untrusted_peer_are_ignored_by_the_rate_limits(settings):

@@ -73,7 +73,15 @@ def test_the_manifest_makes_the_app_installable(client):
     r = client.get("/manifest.webmanifest")
     assert r.headers["content-type"].startswith("application/manifest+json")
     m = json.loads(r.text)
-    for key in ("name", "short_name", "id", "start_url", "scope", "theme_color", "background_color"):
+    for key in (
+        "name",
+        "short_name",
+        "id",
+        "start_url",
+        "scope",
+        "theme_color",
+        "background_color",
+    ):
         assert m[key], key
     assert m["display"] == "standalone" and m["lang"] == "fr" and m["scope"] == "/"
     sizes = {(i["sizes"], i["purpose"]) for i in m["icons"]}
@@ -109,8 +117,11 @@ def test_static_files_are_cached_for_a_year_and_compressed(client):
 
 def test_healthz_answers_when_the_database_answers(client, engine):
     r = client.get("/healthz")
-    assert r.status_code == 200 and r.json() == {"status": "ok", "database": "ok",
-                                                 "worker": {"status": "none", "workers": 0}}
+    assert r.status_code == 200 and r.json() == {
+        "status": "ok",
+        "database": "ok",
+        "worker": {"status": "none", "workers": 0},
+    }
 
 
 def test_healthz_says_503_when_the_database_is_gone(app, settings):
@@ -149,7 +160,9 @@ def test_pages_are_gzipped_only_for_clients_that_accept_it(client):
     import gzip
 
     r = client.get("/about", headers={"accept-encoding": "gzip"})
-    assert r.headers["content-encoding"] == "gzip" and "accept-encoding" in r.headers["vary"].lower()
+    assert (
+        r.headers["content-encoding"] == "gzip" and "accept-encoding" in r.headers["vary"].lower()
+    )
     assert "Mentions légales" in r.text  # the client decompressed a valid gzip body
     raw = client.get("/about", headers={"accept-encoding": "identity"})
     assert "content-encoding" not in raw.headers and "Mentions légales" in raw.text

@@ -11,14 +11,23 @@ from app.i18n import LOCALE_DIR, catalogue, translations
 
 APP = Path(__file__).resolve().parent.parent / "app"
 METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2")]
-OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "True", "lstrip_blocks": "True"}}
+OPTIONS = {
+    "templates/**.html": {
+        "extensions": "jinja2.ext.i18n",
+        "trim_blocks": "True",
+        "lstrip_blocks": "True",
+    }
+}
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|\{[a-z_]+\}")
 
 
 def source_messages() -> dict[str, str]:
     found: dict[str, str] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
-        str(APP), METHOD_MAP, OPTIONS, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+        str(APP),
+        METHOD_MAP,
+        OPTIONS,
+        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None},
     ):
         msgid = message[0] if isinstance(message, tuple) else message
         if msgid:
@@ -28,9 +37,14 @@ def source_messages() -> dict[str, str]:
 
 def test_every_french_string_has_an_english_translation():
     english = catalogue("en")
-    missing = [f"{where}: {msgid!r}" for msgid, where in sorted(source_messages().items(), key=lambda kv: kv[1])
-               if english.get(msgid) is None]
-    assert not missing, f"{len(missing)} strings lack an English translation:\n" + "\n".join(missing[:60])
+    missing = [
+        f"{where}: {msgid!r}"
+        for msgid, where in sorted(source_messages().items(), key=lambda kv: kv[1])
+        if english.get(msgid) is None
+    ]
+    assert not missing, f"{len(missing)} strings lack an English translation:\n" + "\n".join(
+        missing[:60]
+    )
 
 
 def test_translations_keep_the_placeholders_of_their_source():

@@ -27,8 +27,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def spawn_worker(url: str, worker_id: str, tmp_path: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.worker_harness", url, worker_id, "--var", str(tmp_path / "var"), *extra],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "tests.worker_harness",
+            url,
+            worker_id,
+            "--var",
+            str(tmp_path / "var"),
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -73,14 +84,29 @@ def test_a_dedupe_key_schedules_a_job_only_once(engine):
 def test_two_workers_racing_over_1000_jobs_run_each_exactly_once(engine, settings, tmp_path):
     out = tmp_path / "runs.txt"
     with write_session(engine) as s:
-        s.execute(insert(Job), [
-            {"kind": "test.record", "payload": f'{{"file": "{out}", "sleep": 0.02}}', "status": "queued",
-             "attempts": 0, "max_attempts": 3, "run_at": utcnow(), "created_at": utcnow(), "updated_at": utcnow()}
-            for _ in range(1000)
-        ])
+        s.execute(
+            insert(Job),
+            [
+                {
+                    "kind": "test.record",
+                    "payload": f'{{"file": "{out}", "sleep": 0.02}}',
+                    "status": "queued",
+                    "attempts": 0,
+                    "max_attempts": 3,
+                    "run_at": utcnow(),
+                    "created_at": utcnow(),
+                    "updated_at": utcnow(),
+                }
+                for _ in range(1000)
+            ],
+        )
     go = tmp_path / "go"
-    procs = [spawn_worker(settings.resolved_database_url, f"w{i}", tmp_path, "--once", "--go-file", str(go))
-             for i in (1, 2)]
+    procs = [
+        spawn_worker(
+            settings.resolved_database_url, f"w{i}", tmp_path, "--once", "--go-file", str(go)
+        )
+        for i in (1, 2)
+    ]
     assert wait_for(lambda: all(Path(f"{go}.w{i}").exists() for i in (1, 2)), timeout=60)
     go.touch()  # both workers start claiming at the same moment
     for p in procs:
@@ -98,10 +124,14 @@ def test_two_workers_racing_over_1000_jobs_run_each_exactly_once(engine, setting
     assert states == {"done": 1000}
 
 
-def test_a_job_whose_worker_was_killed_is_picked_up_again_after_its_lease(engine, settings, tmp_path):
+def test_a_job_whose_worker_was_killed_is_picked_up_again_after_its_lease(
+    engine, settings, tmp_path
+):
     out = tmp_path / "runs.txt"
     with write_session(engine) as s:
-        job = jobs.enqueue(s, "test.hang", {"file": str(out), "hang_for_worker": "doomed"}, max_attempts=3)
+        job = jobs.enqueue(
+            s, "test.hang", {"file": str(out), "hang_for_worker": "doomed"}, max_attempts=3
+        )
         job_id = job.id
     doomed = spawn_worker(settings.resolved_database_url, "doomed", tmp_path, "--lease", "2")
     try:
@@ -164,7 +194,9 @@ def test_a_job_whose_worker_died_on_its_last_attempt_ends_failed(engine):
         job_id = jobs.enqueue(s, "test.record", {"file": "/dev/null"}, max_attempts=1).id
     assert [j.id for j in jobs.claim(engine, "dead", lease_s=60)] == [job_id]
     with write_session(engine) as s:
-        s.execute(update(Job).where(Job.id == job_id).values(lease_until=utcnow() - timedelta(seconds=1)))
+        s.execute(
+            update(Job).where(Job.id == job_id).values(lease_until=utcnow() - timedelta(seconds=1))
+        )
     assert jobs.claim(engine, "next", lease_s=60) == []
     row = job_row(engine, job_id)
     assert row.status == "failed" and "lease expired" in (row.last_error or "")
@@ -175,7 +207,9 @@ def test_a_worker_that_lost_its_lease_cannot_overwrite_the_new_owner(engine):
         job_id = jobs.enqueue(s, "test.record", {"file": "/dev/null"}).id
     [old] = jobs.claim(engine, "old", lease_s=60)
     with write_session(engine) as s:
-        s.execute(update(Job).where(Job.id == job_id).values(lease_until=utcnow() - timedelta(seconds=1)))
+        s.execute(
+            update(Job).where(Job.id == job_id).values(lease_until=utcnow() - timedelta(seconds=1))
+        )
     [new] = jobs.claim(engine, "new", lease_s=60)
     assert jobs.complete(engine, old, "old") is False
     assert jobs.fail(engine, old, "old", "late error") == "lost"
@@ -203,7 +237,9 @@ def test_worker_once_drains_due_jobs_and_leaves_future_ones(engine, settings, tm
     with write_session(engine) as s:
         for _ in range(5):
             jobs.enqueue(s, "test.record", {"file": str(out)})
-        later = jobs.enqueue(s, "test.record", {"file": str(out)}, run_at=utcnow() + timedelta(hours=1)).id
+        later = jobs.enqueue(
+            s, "test.record", {"file": str(out)}, run_at=utcnow() + timedelta(hours=1)
+        ).id
     ran = asyncio.run(runner.run(settings, engine, once=True, install_signals=False))
     assert ran == 5
     assert len(out.read_text().splitlines()) == 5
@@ -222,7 +258,9 @@ def test_mail_jobs_write_messages_under_var_mail_without_smtp(engine, settings):
     from app.mail import send_mail
 
     with write_session(engine) as s:
-        send_mail(s, "julie@eclor.test", "Votre signalement", "Merci, il est bien reçu.", "<p>Merci</p>")
+        send_mail(
+            s, "julie@eclor.test", "Votre signalement", "Merci, il est bien reçu.", "<p>Merci</p>"
+        )
     asyncio.run(runner.run(settings, engine, once=True, install_signals=False))
     files = list(settings.mail_dir.glob("*.eml"))
     assert len(files) == 1

@@ -48,18 +48,24 @@ def test_a_group_command_reaches_every_light_and_ends_applied(engine, mqtt_url, 
     lights = seed_lights(engine, 300)
 
     async def scenario() -> None:
-        async with running_fleet(mqtt_url, topic_prefix, lights) as fleet, \
-                running_relay(engine, mqtt_url, topic_prefix):
+        async with (
+            running_fleet(mqtt_url, topic_prefix, lights) as fleet,
+            running_relay(engine, mqtt_url, topic_prefix),
+        ):
             assert await asyncio.to_thread(_override, engine, "group", "G1", 35) == 300
             await eventually(lambda: states(engine) == {"applied": 300}, timeout=20)
             assert fleet.stats.commands_applied == 300
-            assert {round(light.level_at(asyncio.get_running_loop().time())) for light in fleet.lights.values()} == {35}
+            assert {
+                round(light.level_at(asyncio.get_running_loop().time()))
+                for light in fleet.lights.values()
+            } == {35}
 
     run_async(scenario(), timeout=40)
     with read_session(engine) as session:
         rows = session.scalars(select(Streetlight)).all()
-        assert {(r.target_level, r.target_reason, r.effect_level, r.effect_reason) for r in rows} == {
-            (35, "override", 35, "override")}
+        assert {
+            (r.target_level, r.target_reason, r.effect_level, r.effect_reason) for r in rows
+        } == {(35, "override", 35, "override")}
     assert all(c.attempts >= 1 and c.sent_at is not None for c in commands(engine))
 
 
@@ -68,13 +74,22 @@ def test_a_device_that_never_acks_is_retried_then_expired(engine, mqtt_url, topi
     config = dataclasses.replace(FAST, retry_initial_s=0.3, retry_max_s=0.3)
 
     async def scenario() -> None:
-        async with running_fleet(mqtt_url, topic_prefix, lights, never_ack=[lights[0]]) as fleet, \
-                running_relay(engine, mqtt_url, topic_prefix, config):
+        async with (
+            running_fleet(mqtt_url, topic_prefix, lights, never_ack=[lights[0]]) as fleet,
+            running_relay(engine, mqtt_url, topic_prefix, config),
+        ):
             now = utcnow()
             await asyncio.to_thread(_issue, engine, lights, 60, now + dt.timedelta(seconds=2.5))
-            await eventually(lambda: {c.light_id: c.state for c in commands(engine)}
-                             == {lights[0]: "expired", lights[1]: "applied"}, timeout=10)
-            assert fleet.stats.commands_received >= 4  # the first send plus retries, the other light once
+            await eventually(
+                lambda: (
+                    {c.light_id: c.state for c in commands(engine)}
+                    == {lights[0]: "expired", lights[1]: "applied"}
+                ),
+                timeout=10,
+            )
+            assert (
+                fleet.stats.commands_received >= 4
+            )  # the first send plus retries, the other light once
             assert fleet.lights[lights[0]].target != 60
 
     run_async(scenario(), timeout=30)
@@ -85,19 +100,29 @@ def test_a_device_that_never_acks_is_retried_then_expired(engine, mqtt_url, topi
 
 def _issue(engine, lights: list[str], level: int, expires_at: dt.datetime) -> None:
     with write_session(engine) as session:
-        control.issue_commands(session, [(light, light) for light in lights], level=level, reason="override",
-                               expires_at=expires_at, now=utcnow())
+        control.issue_commands(
+            session,
+            [(light, light) for light in lights],
+            level=level,
+            reason="override",
+            expires_at=expires_at,
+            now=utcnow(),
+        )
 
 
-def test_a_command_that_expired_while_the_broker_was_down_is_never_applied(engine, mqtt_url, topic_prefix):
+def test_a_command_that_expired_while_the_broker_was_down_is_never_applied(
+    engine, mqtt_url, topic_prefix
+):
     lights = seed_lights(engine, 2)
     parts = urlsplit(mqtt_url)
 
     async def scenario() -> None:
         proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 1883)
         await proxy.start()
-        async with running_fleet(mqtt_url, topic_prefix, lights) as fleet, \
-                running_relay(engine, proxy.url, topic_prefix) as relay:
+        async with (
+            running_fleet(mqtt_url, topic_prefix, lights) as fleet,
+            running_relay(engine, proxy.url, topic_prefix) as relay,
+        ):
             await proxy.cut()  # the broker is unreachable for the relay
             await eventually(lambda: not relay.backend.connected.is_set(), timeout=5)
             now = utcnow()
@@ -107,8 +132,13 @@ def test_a_command_that_expired_while_the_broker_was_down_is_never_applied(engin
             # Kept in the database during the outage; the first one's expiry passed meanwhile.
             assert states(engine) == {"expired": 1, "queued": 1}
             await proxy.restore()
-            await eventually(lambda: {c.light_id: c.state for c in commands(engine)}
-                             == {lights[0]: "expired", lights[1]: "applied"}, timeout=15)
+            await eventually(
+                lambda: (
+                    {c.light_id: c.state for c in commands(engine)}
+                    == {lights[0]: "expired", lights[1]: "applied"}
+                ),
+                timeout=15,
+            )
             await asyncio.sleep(0.3)
             assert fleet.stats.commands_received == 1  # the expired one never left the database
             assert round(fleet.lights[lights[0]].target) == 0
@@ -124,18 +154,30 @@ def test_a_duplicated_mqtt_delivery_is_applied_once(engine, mqtt_url, topic_pref
     lights = seed_lights(engine, 1)
 
     async def scenario() -> None:
-        async with running_fleet(mqtt_url, topic_prefix, lights) as fleet, \
-                running_relay(engine, mqtt_url, topic_prefix):
+        async with (
+            running_fleet(mqtt_url, topic_prefix, lights) as fleet,
+            running_relay(engine, mqtt_url, topic_prefix),
+        ):
             await asyncio.to_thread(_override, engine, "light", lights[0], 55)
             await eventually(lambda: states(engine) == {"applied": 1})
             command = commands(engine)[0]
             with read_session(engine) as session:
                 first_effect = session.get(Streetlight, lights[0]).effect_at
-            payload = {"command_id": command.command_id, "issued_at": command.issued_at.isoformat(),
-                       "expires_at": command.expires_at.isoformat(), "kind": "setLevel", "level": 55,
-                       "ramp_s": 0, "reason": "override"}
-            async with mqtt_client(mqtt_url) as client:  # the broker delivers the same message again
-                await client.publish(f"{topic_prefix}/cmd/light/{lights[0]}", json.dumps(payload), qos=1)
+            payload = {
+                "command_id": command.command_id,
+                "issued_at": command.issued_at.isoformat(),
+                "expires_at": command.expires_at.isoformat(),
+                "kind": "setLevel",
+                "level": 55,
+                "ramp_s": 0,
+                "reason": "override",
+            }
+            async with mqtt_client(
+                mqtt_url
+            ) as client:  # the broker delivers the same message again
+                await client.publish(
+                    f"{topic_prefix}/cmd/light/{lights[0]}", json.dumps(payload), qos=1
+                )
             await eventually(lambda: fleet.stats.duplicates == 1)
             await asyncio.sleep(0.3)  # the device re-sends its answer; the relay ingests it
             assert fleet.stats.commands_applied == 1
@@ -158,8 +200,10 @@ def test_a_newer_override_supersedes_the_older_one(engine, mqtt_url, topic_prefi
     assert states(engine) == {"superseded": 4, "queued": 3}
 
     async def scenario() -> None:
-        async with running_fleet(mqtt_url, topic_prefix, lights) as fleet, \
-                running_relay(engine, mqtt_url, topic_prefix):
+        async with (
+            running_fleet(mqtt_url, topic_prefix, lights) as fleet,
+            running_relay(engine, mqtt_url, topic_prefix),
+        ):
             await eventually(lambda: states(engine) == {"superseded": 4, "applied": 3})
             assert fleet.stats.commands_received == 3
             assert {round(light.target) for light in fleet.lights.values()} == {70}
@@ -167,13 +211,21 @@ def test_a_newer_override_supersedes_the_older_one(engine, mqtt_url, topic_prefi
     run_async(scenario(), timeout=30)
 
 
-def test_back_to_program_ends_the_override_and_sends_the_program_level(engine, mqtt_url, topic_prefix):
+def test_back_to_program_ends_the_override_and_sends_the_program_level(
+    engine, mqtt_url, topic_prefix
+):
     from app.lighting.programs import Program, level_at
     from app.models.lighting import LightProgram
 
     with write_session(engine) as session:
-        program = LightProgram(name="Abaissement", definition=json.dumps(
-            Program.from_pairs([("dusk", 100), ("22:00", 50), ("06:00", 100), ("dawn", 0)]).to_dict()))
+        program = LightProgram(
+            name="Abaissement",
+            definition=json.dumps(
+                Program.from_pairs(
+                    [("dusk", 100), ("22:00", 50), ("06:00", 100), ("dawn", 0)]
+                ).to_dict()
+            ),
+        )
         session.add(program)
         session.flush()
         program_id = program.id
@@ -182,37 +234,61 @@ def test_back_to_program_ends_the_override_and_sends_the_program_level(engine, m
     with write_session(engine) as session:
         issued = control.resume_program(session, "group", "G1", now=utcnow())
     with read_session(engine) as session:
-        targets = {(r.target_level, r.target_reason) for r in session.scalars(select(Streetlight)).all()}
+        targets = {
+            (r.target_level, r.target_reason) for r in session.scalars(select(Streetlight)).all()
+        }
         assert session.scalars(select(LightOverride.state)).all() == ["cancelled"]
     with read_session(engine) as session:
         position = control.territory_position(session)
-    expected = level_at(Program.from_pairs([("dusk", 100), ("22:00", 50), ("06:00", 100), ("dawn", 0)]),
-                        utcnow(), position)
+    expected = level_at(
+        Program.from_pairs([("dusk", 100), ("22:00", 50), ("06:00", 100), ("dawn", 0)]),
+        utcnow(),
+        position,
+    )
     assert issued == 4 and targets == {(expected, "program")}
 
 
-def test_the_worker_killed_mid_group_resumes_without_loss(engine, settings, db_url, mqtt_url, topic_prefix,
-                                                          tmp_path):
+def test_the_worker_killed_mid_group_resumes_without_loss(
+    engine, settings, db_url, mqtt_url, topic_prefix, tmp_path
+):
     total = 200
     lights = seed_lights(engine, total)
-    env = {**os.environ, "ECLOR_DATABASE_URL": db_url, "ECLOR_MQTT_URL": mqtt_url,
-           "ECLOR_MQTT_PREFIX": topic_prefix, "ECLOR_VAR_DIR": str(tmp_path / "var"), "ECLOR_ENV": "test",
-           "ECLOR_SECRET_KEY": "k" * 40, "ECLOR_LIGHTING_BATCH": "10", "ECLOR_LIGHTING_MAX_RATE": "150",
-           "ECLOR_LIGHTING_POLL_S": "0.05", "ECLOR_LIGHTING_RETRY_INITIAL_S": "1",
-           "ECLOR_LIGHTING_RECONCILE_S": "3600", "ECLOR_LIGHTING_LEASE_S": "2",
-           "ECLOR_WORKER_POLL_SECONDS": "0.2"}
+    env = {
+        **os.environ,
+        "ECLOR_DATABASE_URL": db_url,
+        "ECLOR_MQTT_URL": mqtt_url,
+        "ECLOR_MQTT_PREFIX": topic_prefix,
+        "ECLOR_VAR_DIR": str(tmp_path / "var"),
+        "ECLOR_ENV": "test",
+        "ECLOR_SECRET_KEY": "k" * 40,
+        "ECLOR_LIGHTING_BATCH": "10",
+        "ECLOR_LIGHTING_MAX_RATE": "150",
+        "ECLOR_LIGHTING_POLL_S": "0.05",
+        "ECLOR_LIGHTING_RETRY_INITIAL_S": "1",
+        "ECLOR_LIGHTING_RECONCILE_S": "3600",
+        "ECLOR_LIGHTING_LEASE_S": "2",
+        "ECLOR_WORKER_POLL_SECONDS": "0.2",
+    }
 
     def start_worker() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     async def scenario() -> None:
         async with running_fleet(mqtt_url, topic_prefix, lights) as fleet:
             await asyncio.to_thread(_override, engine, "group", "G1", 45)
             worker = start_worker()
             try:
-                progress = await eventually(lambda: (s := states(engine)).get("applied", 0) >= 40 and s,
-                                            timeout=30, interval=0.02)
+                progress = await eventually(
+                    lambda: (s := states(engine)).get("applied", 0) >= 40 and s,
+                    timeout=30,
+                    interval=0.02,
+                )
                 worker.send_signal(signal.SIGKILL)  # no clean shutdown: mid-group, mid-batch
                 worker.wait(10)
                 left = await asyncio.to_thread(states, engine)
@@ -223,7 +299,9 @@ def test_the_worker_killed_mid_group_resumes_without_loss(engine, settings, db_u
                 if worker.poll() is None:
                     worker.send_signal(signal.SIGTERM)
                     await asyncio.to_thread(worker.wait, 15)
-            assert fleet.stats.commands_applied == total  # each light applied its command exactly once
+            assert (
+                fleet.stats.commands_applied == total
+            )  # each light applied its command exactly once
             assert {round(light.target) for light in fleet.lights.values()} == {45}
 
     run_async(scenario(), timeout=100)
@@ -233,8 +311,10 @@ def test_a_light_silent_for_n_periods_shows_offline(engine, mqtt_url, topic_pref
     lights = seed_lights(engine, 2, period_s=1)
 
     async def scenario() -> None:
-        async with running_fleet(mqtt_url, topic_prefix, lights, period=0.3) as fleet, \
-                running_relay(engine, mqtt_url, topic_prefix):
+        async with (
+            running_fleet(mqtt_url, topic_prefix, lights, period=0.3) as fleet,
+            running_relay(engine, mqtt_url, topic_prefix),
+        ):
             await eventually(lambda: _seen(engine) == set(lights), timeout=5)
             fleet.set_silent(lights[0])  # its retained status still says "online"
             await eventually(lambda: _offline(engine) == {lights[0]}, timeout=8)
@@ -250,12 +330,18 @@ def test_a_light_silent_for_n_periods_shows_offline(engine, mqtt_url, topic_pref
 
 def _seen(engine) -> set[str]:
     with read_session(engine) as session:
-        return set(session.scalars(select(Streetlight.id).where(Streetlight.last_seen_at.is_not(None))).all())
+        return set(
+            session.scalars(
+                select(Streetlight.id).where(Streetlight.last_seen_at.is_not(None))
+            ).all()
+        )
 
 
 def _offline(engine) -> set[str]:
     with read_session(engine) as session:
-        return set(session.scalars(select(Streetlight.id).where(Streetlight.offline.is_(True))).all())
+        return set(
+            session.scalars(select(Streetlight.id).where(Streetlight.offline.is_(True))).all()
+        )
 
 
 def test_commands_are_never_claimed_after_their_expiry(engine):
@@ -271,4 +357,9 @@ def test_commands_are_never_claimed_after_their_expiry(engine):
     with write_session(engine) as session:
         assert control.expire_commands(session, utcnow()) == 1
     with read_session(engine) as session:
-        assert session.scalars(select(LightCommand.state).where(LightCommand.light_id == lights[0])).one() == "expired"
+        assert (
+            session.scalars(
+                select(LightCommand.state).where(LightCommand.light_id == lights[0])
+            ).one()
+            == "expired"
+        )

@@ -36,8 +36,13 @@ def test_the_overview_shows_the_map_and_the_groups(engine, staff):
 
 def test_one_action_overrides_a_whole_group_with_one_command_per_light(engine, staff):
     lights = seed_lights(engine, 40)
-    answer = staff.client.post_form("/staff/lighting/groups/G1/override", {"level": "30", "minutes": "90"})
-    assert answer.status_code == 303 and answer.headers["location"] == "/staff/lighting/groups/G1?done=override-40"
+    answer = staff.client.post_form(
+        "/staff/lighting/groups/G1/override", {"level": "30", "minutes": "90"}
+    )
+    assert (
+        answer.status_code == 303
+        and answer.headers["location"] == "/staff/lighting/groups/G1?done=override-40"
+    )
     with read_session(engine) as session:
         commands = session.scalars(select(LightCommand)).all()
         override = session.scalars(select(LightOverride)).one()
@@ -60,12 +65,20 @@ def test_it_rejects_a_level_out_of_range_and_changes_nothing(engine, staff):
 
 def test_it_answers_404_for_an_unknown_group_or_light(staff):
     assert staff.client.get("/staff/lighting/groups/NOPE").status_code == 404
-    assert staff.client.post_form("/staff/lighting/lights/NOPE/override", {"level": "10"}).status_code == 404
+    assert (
+        staff.client.post_form("/staff/lighting/lights/NOPE/override", {"level": "10"}).status_code
+        == 404
+    )
 
 
 def test_a_light_override_and_back_to_program(engine, staff):
     lights = seed_lights(engine, 3)
-    assert staff.client.post_form(f"/staff/lighting/lights/{lights[1]}/override", {"level": "0"}).status_code == 303
+    assert (
+        staff.client.post_form(
+            f"/staff/lighting/lights/{lights[1]}/override", {"level": "0"}
+        ).status_code
+        == 303
+    )
     answer = staff.client.post_form(f"/staff/lighting/lights/{lights[1]}/resume", {})
     assert answer.status_code == 303
     with read_session(engine) as session:
@@ -76,13 +89,22 @@ def test_a_light_override_and_back_to_program(engine, staff):
 
 
 def test_the_program_editor_saves_a_valid_program_and_explains_a_bad_one(engine, staff):
-    bad = staff.client.post_form("/staff/lighting/programs/new", {
-        "name": "Essai", "steps": "dusk 100\nminuit 20\ndawn 0", "twilight_deg": "3"})
+    bad = staff.client.post_form(
+        "/staff/lighting/programs/new",
+        {"name": "Essai", "steps": "dusk 100\nminuit 20\ndawn 0", "twilight_deg": "3"},
+    )
     assert bad.status_code == 400 and "Étape 2" in bad.text
     assert _count(engine, LightProgram) == 0
-    good = staff.client.post_form("/staff/lighting/programs/new", {
-        "name": "Essai", "steps": "sunset+10 100\n22:30 40\n05:30 100\nsunrise-10 0", "boost_level": "100",
-        "hold_s": "90", "twilight_deg": "3"})
+    good = staff.client.post_form(
+        "/staff/lighting/programs/new",
+        {
+            "name": "Essai",
+            "steps": "sunset+10 100\n22:30 40\n05:30 100\nsunrise-10 0",
+            "boost_level": "100",
+            "hold_s": "90",
+            "twilight_deg": "3",
+        },
+    )
     assert good.status_code == 303
     with read_session(engine) as session:
         row = session.scalars(select(LightProgram)).one()
@@ -95,26 +117,48 @@ def test_the_program_editor_saves_a_valid_program_and_explains_a_bad_one(engine,
 
 def test_assigning_a_program_to_a_group_sends_its_level(engine, staff):
     seed_lights(engine, 6)
-    staff.client.post_form("/staff/lighting/programs/new", {"name": "Nuit", "steps": "dusk 100\ndawn 0"})
+    staff.client.post_form(
+        "/staff/lighting/programs/new", {"name": "Nuit", "steps": "dusk 100\ndawn 0"}
+    )
     with read_session(engine) as session:
         program_id = session.scalars(select(LightProgram.id)).one()
-    answer = staff.client.post_form("/staff/lighting/groups/G1/program", {"program_id": str(program_id)})
+    answer = staff.client.post_form(
+        "/staff/lighting/groups/G1/program", {"program_id": str(program_id)}
+    )
     assert answer.status_code == 303 and answer.headers["location"].endswith("done=program-6")
     with read_session(engine) as session:
         assert session.get(LightGroup, "G1").program_id == program_id
         assert {c.reason for c in session.scalars(select(LightCommand)).all()} == {"program"}
-    assert staff.client.post_form("/staff/lighting/groups/G1/program", {"program_id": "999"}).status_code == 400
+    assert (
+        staff.client.post_form(
+            "/staff/lighting/groups/G1/program", {"program_id": "999"}
+        ).status_code
+        == 400
+    )
 
 
 def test_the_calendar_editor_checks_programs_by_name(engine, staff):
-    staff.client.post_form("/staff/lighting/programs/new", {"name": "Semaine", "steps": "dusk 100\ndawn 0"})
-    bad = staff.client.post_form("/staff/lighting/calendars/new", {
-        "name": "Année", "definition": json.dumps({"default": "Inconnu", "rules": []})})
+    staff.client.post_form(
+        "/staff/lighting/programs/new", {"name": "Semaine", "steps": "dusk 100\ndawn 0"}
+    )
+    bad = staff.client.post_form(
+        "/staff/lighting/calendars/new",
+        {"name": "Année", "definition": json.dumps({"default": "Inconnu", "rules": []})},
+    )
     assert bad.status_code == 400 and _count(engine, LightCalendar) == 0
-    broken = staff.client.post_form("/staff/lighting/calendars/new", {"name": "Année", "definition": "{"})
+    broken = staff.client.post_form(
+        "/staff/lighting/calendars/new", {"name": "Année", "definition": "{"}
+    )
     assert broken.status_code == 400 and "JSON illisible" in broken.text
-    good = staff.client.post_form("/staff/lighting/calendars/new", {"name": "Année", "definition": json.dumps(
-        {"default": "Semaine", "rules": [{"program": "Semaine", "weekdays": [5, 6]}]})})
+    good = staff.client.post_form(
+        "/staff/lighting/calendars/new",
+        {
+            "name": "Année",
+            "definition": json.dumps(
+                {"default": "Semaine", "rules": [{"program": "Semaine", "weekdays": [5, 6]}]}
+            ),
+        },
+    )
     assert good.status_code == 303 and _count(engine, LightCalendar) == 1
 
 
@@ -139,17 +183,33 @@ SL-X-2;49.4722;5.9553;G-X;Rue Haute;CAB-X;57038;Rue Haute;hps;170
 
 
 def test_the_inventory_imports_from_csv_and_geojson(engine, staff):
-    answer = staff.client.post("/staff/lighting/import", files={"file": ("lights.csv", CSV.encode(), "text/csv")},
-                               data={"_csrf_token": staff.client.csrf_token()})
+    answer = staff.client.post(
+        "/staff/lighting/import",
+        files={"file": ("lights.csv", CSV.encode(), "text/csv")},
+        data={"_csrf_token": staff.client.csrf_token()},
+    )
     assert answer.status_code == 200 and "2 points créés" in answer.text
-    geojson = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": "SL-X-2", "geometry": {"type": "Point", "coordinates": [5.96, 49.48]},
-         "properties": {"group": "G-X", "technology": "LED", "nominal_w": 39}},
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [5.97, 49.49]},
-         "properties": {"id": "SL-X-3", "group": "G-Y", "commune": "54580"}},
-    ]}
-    answer = staff.client.post("/staff/lighting/import", data={"_csrf_token": staff.client.csrf_token()},
-                               files={"file": ("lights.geojson", json.dumps(geojson).encode(), "application/geo+json")})
+    geojson = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": "SL-X-2",
+                "geometry": {"type": "Point", "coordinates": [5.96, 49.48]},
+                "properties": {"group": "G-X", "technology": "LED", "nominal_w": 39},
+            },
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [5.97, 49.49]},
+                "properties": {"id": "SL-X-3", "group": "G-Y", "commune": "54580"},
+            },
+        ],
+    }
+    answer = staff.client.post(
+        "/staff/lighting/import",
+        data={"_csrf_token": staff.client.csrf_token()},
+        files={"file": ("lights.geojson", json.dumps(geojson).encode(), "application/geo+json")},
+    )
     assert answer.status_code == 200 and "1 points créés, 1 mis à jour" in answer.text
     with read_session(engine) as session:
         updated = session.get(Streetlight, "SL-X-2")
@@ -159,13 +219,18 @@ def test_the_inventory_imports_from_csv_and_geojson(engine, staff):
 
 def test_a_bad_inventory_line_stops_the_whole_import(engine, staff):
     bad = CSV + "SL-X-3;91;5.9;G-X;;;;;LED;70\n"
-    answer = staff.client.post("/staff/lighting/import", files={"file": ("lights.csv", bad.encode(), "text/csv")},
-                               data={"_csrf_token": staff.client.csrf_token()})
+    answer = staff.client.post(
+        "/staff/lighting/import",
+        files={"file": ("lights.csv", bad.encode(), "text/csv")},
+        data={"_csrf_token": staff.client.csrf_token()},
+    )
     assert answer.status_code == 400 and "ligne 4" in answer.text and "lat" in answer.text
     assert _count(engine, Streetlight) == 0 and _count(engine, LightGroup) == 0
 
 
-def test_eclor_lights_set_takes_the_same_path_as_the_staff_page(engine, settings, monkeypatch, capsys):
+def test_eclor_lights_set_takes_the_same_path_as_the_staff_page(
+    engine, settings, monkeypatch, capsys
+):
     lights = seed_lights(engine, 7)
     monkeypatch.setenv("ECLOR_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("ECLOR_VAR_DIR", str(settings.var_dir))

@@ -14,15 +14,26 @@ from app.models.sensors import Sensor, WasteCentreEstimate
 from app.sensors import measures
 
 TZ = ZoneInfo("Europe/Paris")
-OPENING = {"mon": ["09:00-12:00", "13:30-17:00"], "tue": ["09:00-12:00", "13:30-17:00"],
-           "sat": ["09:00-17:00"]}
+OPENING = {
+    "mon": ["09:00-12:00", "13:30-17:00"],
+    "tue": ["09:00-12:00", "13:30-17:00"],
+    "sat": ["09:00-17:00"],
+}
 
 
 def add_centre(engine, meta: dict | None = None) -> None:
     with write_session(engine) as session:
-        session.add(Sensor(id="WC-AUD-01", kind="waste_centre", name="Déchèterie d'Audun-le-Tiche", lat=49.46,
-                           lon=5.96, reporting_period_s=60,
-                           meta=json.dumps({"bays": 12, "dwell_min": 15, **(meta or {})})))
+        session.add(
+            Sensor(
+                id="WC-AUD-01",
+                kind="waste_centre",
+                name="Déchèterie d'Audun-le-Tiche",
+                lat=49.46,
+                lon=5.96,
+                reporting_period_s=60,
+                meta=json.dumps({"bays": 12, "dwell_min": 15, **(meta or {})}),
+            )
+        )
 
 
 def history_on(engine, day: dt.date, hours: dict[int, float]) -> None:
@@ -31,7 +42,9 @@ def history_on(engine, day: dt.date, hours: dict[int, float]) -> None:
         for hour, wait in hours.items():
             for minute in range(0, 60, 10):
                 at = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=TZ).astimezone(dt.UTC)
-                session.add(WasteCentreEstimate(sensor_id="WC-AUD-01", ts=at, wait_min=wait, method="queue"))
+                session.add(
+                    WasteCentreEstimate(sensor_id="WC-AUD-01", ts=at, wait_min=wait, method="queue")
+                )
 
 
 def friday_panel(engine):
@@ -51,13 +64,22 @@ def test_quiet_hours_known_only_for_tomorrow_say_tomorrow(engine):
 def test_the_home_panel_says_demain_when_the_quiet_hour_is_tomorrow(engine, app):
     panel = friday_panel(engine)
     html = app.state.jinja.get_template("sensors/_home_panel.html").render(
-        panel={"waste": panel, "wait": {"known": False}, "crossings": [], "traffic_labels": {}})
+        panel={"waste": panel, "wait": {"known": False}, "crossings": [], "traffic_labels": {}}
+    )
     assert "plus calme demain à 13:00" in html and "plus calme à 13:00" not in html
 
 
-def test_the_waste_centre_page_gives_opening_hours_open_now_address_and_accepted_waste(engine, client):
-    add_centre(engine, {"address": "Rue de la Déchèterie, 57390 Audun-le-Tiche", "opening": OPENING,
-                        "accepted": ["Encombrants", "Gravats"]})
+def test_the_waste_centre_page_gives_opening_hours_open_now_address_and_accepted_waste(
+    engine, client
+):
+    add_centre(
+        engine,
+        {
+            "address": "Rue de la Déchèterie, 57390 Audun-le-Tiche",
+            "opening": OPENING,
+            "accepted": ["Encombrants", "Gravats"],
+        },
+    )
     page = client.get("/waste-centre").text
     assert "Rue de la Déchèterie, 57390 Audun-le-Tiche" in page
     assert "09:00–12:00, 13:30–17:00" in page and "Encombrants" in page and "Gravats" in page
@@ -89,7 +111,11 @@ def test_the_demo_alerts_announce_nothing_the_live_sensors_would_contradict(engi
         loader.load(session, random.Random(1))
     with write_session(engine) as session:
         live = alerts.active_alerts(session)
-        texts = [f"{a.title} {a.body}".lower() for a in live if a.topic in ("traffic", "waste_centre")]
+        texts = [
+            f"{a.title} {a.body}".lower() for a in live if a.topic in ("traffic", "waste_centre")
+        ]
     assert texts
     for text in texts:
-        assert not any(word in text for word in ("saturé", "bouchon", "en ce moment", "minutes d’attente")), text
+        assert not any(
+            word in text for word in ("saturé", "bouchon", "en ce moment", "minutes d’attente")
+        ), text

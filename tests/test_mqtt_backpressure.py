@@ -43,7 +43,7 @@ def payload_of(body: bytes) -> bytes:
         shift += 7
         if not digit & 0x80:
             break
-    return body[pos + props_length:]
+    return body[pos + props_length :]
 
 
 async def slow_subscriber(port: int, topic: str, expected: int, received: list[bytes]) -> None:
@@ -60,7 +60,7 @@ async def slow_subscriber(port: int, topic: str, expected: int, received: list[b
         kind, _flags, body = packet
         if kind != PUBLISH:
             continue
-        packet_id = struct.unpack("!H", body[2 + struct.unpack("!H", body[:2])[0]:][:2])[0]
+        packet_id = struct.unpack("!H", body[2 + struct.unpack("!H", body[:2])[0] :][:2])[0]
         received.append(payload_of(body))
         if len(received) % 250 == 0:
             await asyncio.sleep(0.02)  # a phone on a bad network, a busy dashboard
@@ -98,7 +98,9 @@ async def fast_publisher(port: int, topic: str, count: int, window: int) -> int:
     return acked
 
 
-def test_a_burst_of_20000_qos1_messages_all_reach_a_slow_v5_subscriber_with_receive_maximum_20() -> None:
+def test_a_burst_of_20000_qos1_messages_all_reach_a_slow_v5_subscriber_with_receive_maximum_20() -> (
+    None
+):
     count = 20_000
 
     async def scenario() -> None:
@@ -106,9 +108,13 @@ def test_a_burst_of_20000_qos1_messages_all_reach_a_slow_v5_subscriber_with_rece
         ready = asyncio.Event()
         async with EmbeddedBroker() as broker:
             received: list[bytes] = []
-            subscriber = asyncio.create_task(slow_subscriber(broker.port, "eclor/tele/burst", count, received))
+            subscriber = asyncio.create_task(
+                slow_subscriber(broker.port, "eclor/tele/burst", count, received)
+            )
             await asyncio.wait_for(ready.wait(), 5)
-            acked = await asyncio.wait_for(fast_publisher(broker.port, "eclor/tele/burst", count, 1024), 120)
+            acked = await asyncio.wait_for(
+                fast_publisher(broker.port, "eclor/tele/burst", count, 1024), 120
+            )
             await asyncio.wait_for(subscriber, 120)
             assert acked == count
             assert len(received) == count and received == [b"%05d" % i for i in range(count)]
@@ -129,7 +135,9 @@ def test_qos0_messages_dropped_for_a_reader_that_does_not_keep_up_are_counted() 
             pub = await RawClient.open(broker.port)
             await pub.connect("sensor")
             for index in range(3000):
-                pub.writer.write(_packet(0x30, _str("eclor/tele/air") + b"\x00" + b"x" * 10_000 + b"%d" % index))
+                pub.writer.write(
+                    _packet(0x30, _str("eclor/tele/air") + b"\x00" + b"x" * 10_000 + b"%d" % index)
+                )
             await pub.writer.drain()
             for _ in range(100):
                 if broker.messages_received == 3000:
@@ -153,7 +161,9 @@ def test_a_subscriber_that_acknowledges_nothing_is_disconnected_and_the_publishe
             assert (await stuck.packet())[0] == 2
             await stuck.send(subscribe_packet(1, "eclor/cmd/#", 1))
             assert (await stuck.packet())[0] == 9
-            acked = await asyncio.wait_for(fast_publisher(broker.port, "eclor/cmd/light/1", 500, 100), 10)
+            acked = await asyncio.wait_for(
+                fast_publisher(broker.port, "eclor/cmd/light/1", 500, 100), 10
+            )
             assert acked == 500 and broker.publishers_held > 0
             packets = []
             while (packet := await stuck.packet()) is not None:
@@ -184,7 +194,11 @@ def test_a_packet_over_the_size_limit_gets_a_reason_in_v5_and_a_clear_log_in_311
     with caplog.at_level(logging.WARNING, logger="eclor.mqtt_broker"):
         run_async(scenario())
     lines = [r.getMessage() for r in caplog.records if "big-311" in r.getMessage()]
-    assert lines and "over the limit of 2048 bytes" in lines[0] and "ECLOR_MQTT_MAX_PACKET_BYTES" in lines[0]
+    assert (
+        lines
+        and "over the limit of 2048 bytes" in lines[0]
+        and "ECLOR_MQTT_MAX_PACKET_BYTES" in lines[0]
+    )
     assert "MQTT 3.1.1 cannot tell the client why" in lines[0]
 
 

@@ -39,27 +39,44 @@ def _groups(engine, count: int, start: int) -> None:  # type: ignore[no-untyped-
 
 def test_the_results_count_and_the_pages_of_lights_come_from_sql_in_id_order(engine, client):
     lights = seed_lights(engine, 25)
-    seen, answer = _queries(engine, client, "/ngsi-ld/v1/entities?type=Streetlight&limit=10&offset=10&count=true")
+    seen, answer = _queries(
+        engine, client, "/ngsi-ld/v1/entities?type=Streetlight&limit=10&offset=10&count=true"
+    )
     assert answer.headers["ngsild-results-count"] == "25"  # type: ignore[attr-defined]
-    assert [e["id"] for e in answer.json()] == [f"urn:ngsi-ld:Streetlight:{i}" for i in lights[10:20]]  # type: ignore[attr-defined]
+    assert [e["id"] for e in answer.json()] == [
+        f"urn:ngsi-ld:Streetlight:{i}" for i in lights[10:20]
+    ]  # type: ignore[attr-defined]
     assert any(re.search(r"count\(\*\)", q) for q in seen)
-    assert not any(re.search(r"LIMIT", q) and "1000" in q for q in seen)  # no walk through the fleet
+    assert not any(
+        re.search(r"LIMIT", q) and "1000" in q for q in seen
+    )  # no walk through the fleet
     last = client.get("/ngsi-ld/v1/entities?type=Streetlight&limit=10&offset=20").json()
     assert [e["id"] for e in last] == [f"urn:ngsi-ld:Streetlight:{i}" for i in lights[20:]]
 
 
 def test_groups_and_cabinets_are_listed_with_the_same_queries_for_4_or_40_of_them(engine, client):
     _groups(engine, 4, 0)
-    few_groups, answer = _queries(engine, client, "/ngsi-ld/v1/entities?type=StreetlightGroup&count=true&limit=100")
+    few_groups, answer = _queries(
+        engine, client, "/ngsi-ld/v1/entities?type=StreetlightGroup&count=true&limit=100"
+    )
     assert len(answer.json()) == 4  # type: ignore[attr-defined]
-    few_cabinets, _answer = _queries(engine, client, "/ngsi-ld/v1/entities?type=StreetlightControlCabinet&limit=100")
+    few_cabinets, _answer = _queries(
+        engine, client, "/ngsi-ld/v1/entities?type=StreetlightControlCabinet&limit=100"
+    )
     _groups(engine, 36, 4)
-    many_groups, answer = _queries(engine, client, "/ngsi-ld/v1/entities?type=StreetlightGroup&count=true&limit=100")
+    many_groups, answer = _queries(
+        engine, client, "/ngsi-ld/v1/entities?type=StreetlightGroup&count=true&limit=100"
+    )
     groups = answer.json()  # type: ignore[attr-defined]
     assert len(groups) == 40 and answer.headers["ngsild-results-count"] == "40"  # type: ignore[attr-defined]
-    assert groups[7]["refStreetlight"]["object"] == [f"urn:ngsi-ld:Streetlight:SL-007-000{i}" for i in (1, 2, 3)]
-    many_cabinets, answer = _queries(engine, client, "/ngsi-ld/v1/entities?type=StreetlightControlCabinet&limit=100")
+    assert groups[7]["refStreetlight"]["object"] == [
+        f"urn:ngsi-ld:Streetlight:SL-007-000{i}" for i in (1, 2, 3)
+    ]
+    many_cabinets, answer = _queries(
+        engine, client, "/ngsi-ld/v1/entities?type=StreetlightControlCabinet&limit=100"
+    )
     cabinets = {c["id"]: c for c in answer.json()}  # type: ignore[attr-defined]
-    assert cabinets["urn:ngsi-ld:StreetlightControlCabinet:CAB-009"]["refStreetlightGroup"]["object"] == \
-        ["urn:ngsi-ld:StreetlightGroup:G009"]
+    assert cabinets["urn:ngsi-ld:StreetlightControlCabinet:CAB-009"]["refStreetlightGroup"][
+        "object"
+    ] == ["urn:ngsi-ld:StreetlightGroup:G009"]
     assert len(many_groups) == len(few_groups) and len(many_cabinets) == len(few_cabinets)

@@ -17,7 +17,9 @@ from app.settings import OIDCProvider
 from tests.conftest import EclorClient
 from tests.oidc_provider import Provider, running_provider, s256
 
-ALICE = oidc_provider_mock.User(sub="alice-123", claims={"email": "alice@example.fr", "given_name": "Alice"})
+ALICE = oidc_provider_mock.User(
+    sub="alice-123", claims={"email": "alice@example.fr", "given_name": "Alice"}
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +31,17 @@ def provider() -> Iterator[Provider]:
 @pytest.fixture
 def settings(settings, provider: Provider):  # type: ignore[no-untyped-def]
     provider.faults.clear()
-    settings.oidc_providers = [OIDCProvider(
-        name="fc", label="FranceConnect", issuer=provider.issuer, client_id="eclor-test",
-        client_secret="secret", scopes=["openid", "email", "profile"], role="resident",
-    )]
+    settings.oidc_providers = [
+        OIDCProvider(
+            name="fc",
+            label="FranceConnect",
+            issuer=provider.issuer,
+            client_id="eclor-test",
+            client_secret="secret",
+            scopes=["openid", "email", "profile"],
+            role="resident",
+        )
+    ]
     return settings
 
 
@@ -63,7 +72,9 @@ def signed_in_as(client: EclorClient) -> str | None:
     return "alice@example.fr" if "alice@example.fr" in r.text else r.text
 
 
-def test_a_person_signs_in_with_the_provider_and_gets_an_account_keyed_by_issuer_and_subject(client, engine, provider):
+def test_a_person_signs_in_with_the_provider_and_gets_an_account_keyed_by_issuer_and_subject(
+    client, engine, provider
+):
     auth_url = start(client)
     query = parse_qs(urlsplit(auth_url).query)
     assert query["response_type"] == ["code"]
@@ -78,8 +89,16 @@ def test_a_person_signs_in_with_the_provider_and_gets_an_account_keyed_by_issuer
     with write_session(engine) as s:
         identity = s.scalars(select(Identity)).one()
         user = s.get(User, identity.user_id)
-        assert (identity.issuer, identity.subject, identity.provider) == (provider.issuer, "alice-123", "fc")
-        assert user.email == "alice@example.fr" and user.role == "resident" and user.password_hash is None
+        assert (identity.issuer, identity.subject, identity.provider) == (
+            provider.issuer,
+            "alice-123",
+            "fc",
+        )
+        assert (
+            user.email == "alice@example.fr"
+            and user.role == "resident"
+            and user.password_hash is None
+        )
         assert s.scalars(select(OIDCLogin)).all() == []  # the pending sign-in is spent
 
 
@@ -152,18 +171,32 @@ def test_a_code_obtained_for_another_sign_in_is_refused(client):
     second = authorize(start(client))
     code_of_second = parse_qs(urlsplit(second).query)["code"][0]
     state_of_first = parse_qs(urlsplit(first).query)["state"][0]
-    r = client.get(f"/login/oidc/fc/callback?code={code_of_second}&state={state_of_first}", follow_redirects=False)
+    r = client.get(
+        f"/login/oidc/fc/callback?code={code_of_second}&state={state_of_first}",
+        follow_redirects=False,
+    )
     assert r.status_code == 400 and signed_in_as(client) is None
 
 
-@pytest.mark.parametrize("fault", [
-    {"nonce": "a-nonce-from-another-sign-in-0123456789abcdef"},
-    {"aud": "another-client"},
-    {"aud": ["eclor-test", "another-client"]},
-    {"exp": -600},
-    {"iss": "http://evil.example"},
-    {"signature": True},
-], ids=["wrong-nonce", "another-audience", "shared-audience-without-azp", "expired", "wrong-issuer", "bad-signature"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"nonce": "a-nonce-from-another-sign-in-0123456789abcdef"},
+        {"aud": "another-client"},
+        {"aud": ["eclor-test", "another-client"]},
+        {"exp": -600},
+        {"iss": "http://evil.example"},
+        {"signature": True},
+    ],
+    ids=[
+        "wrong-nonce",
+        "another-audience",
+        "shared-audience-without-azp",
+        "expired",
+        "wrong-issuer",
+        "bad-signature",
+    ],
+)
 def test_an_id_token_that_fails_a_check_is_refused(client, engine, provider, fault):
     provider.faults.update(fault)
     r = client.get(authorize(start(client)), follow_redirects=False)
@@ -176,7 +209,9 @@ def test_an_id_token_that_fails_a_check_is_refused(client, engine, provider, fau
 def test_the_person_cancelling_at_the_provider_gets_a_clear_message(client):
     auth_url = start(client)
     state = parse_qs(urlsplit(auth_url).query)["state"][0]
-    r = client.get(f"/login/oidc/fc/callback?error=access_denied&state={state}", follow_redirects=False)
+    r = client.get(
+        f"/login/oidc/fc/callback?error=access_denied&state={state}", follow_redirects=False
+    )
     assert r.status_code == 400 and "annulée" in r.text
 
 

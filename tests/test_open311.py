@@ -18,11 +18,36 @@ DISCOVERY = {"changeset", "contact", "key_service", "endpoints"}
 ENDPOINT = {"specification", "url", "changeset", "type", "formats"}
 SERVICE = {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
 DEFINITION = {"service_code", "attributes"}
-ATTRIBUTE = {"variable", "code", "datatype", "required", "datatype_description", "order", "description", "values"}
+ATTRIBUTE = {
+    "variable",
+    "code",
+    "datatype",
+    "required",
+    "datatype_description",
+    "order",
+    "description",
+    "values",
+}
 VALUE = {"key", "name"}
-REQUEST = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
-           "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
-           "address", "address_id", "zipcode", "lat", "long", "media_url"}
+REQUEST = {
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+}
 POST_ANSWER = {"service_request_id", "token", "service_notice", "account_id"}
 ERROR = {"code", "description"}
 DATATYPES = {"string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"}
@@ -51,15 +76,31 @@ def assert_xml_error(response, code: int) -> None:  # type: ignore[no-untyped-de
     assert response.status_code == code
     root = xml(response)
     assert root.tag == "errors" and [e.tag for e in root] == ["error"]
-    assert children(root[0]) == ERROR and root[0].findtext("code") == str(code) and root[0].findtext("description")
+    assert (
+        children(root[0]) == ERROR
+        and root[0].findtext("code") == str(code)
+        and root[0].findtext("description")
+    )
 
 
-def report(engine, *, status: str = "new", category: str = "tyres", days_ago: int = 0, reporter_id=None) -> Report:  # type: ignore[no-untyped-def]
+def report(
+    engine, *, status: str = "new", category: str = "tyres", days_ago: int = 0, reporter_id=None
+) -> Report:  # type: ignore[no-untyped-def]
     with write_session(engine) as s:
-        r = Report(category=category, lat=LAT, lon=LON, commune_insee="57038", status=status,
-                   description="Pneus au bord du chemin", contact_email="secret@example.org",
-                   contact_name="Jeanne Secrète", address="devant le 12 rue des Lilas", reporter_id=reporter_id,
-                   created_at=utcnow() - timedelta(days=days_ago), updated_at=utcnow() - timedelta(days=days_ago))
+        r = Report(
+            category=category,
+            lat=LAT,
+            lon=LON,
+            commune_insee="57038",
+            status=status,
+            description="Pneus au bord du chemin",
+            contact_email="secret@example.org",
+            contact_name="Jeanne Secrète",
+            address="devant le 12 rue des Lilas",
+            reporter_id=reporter_id,
+            created_at=utcnow() - timedelta(days=days_ago),
+            updated_at=utcnow() - timedelta(days=days_ago),
+        )
         s.add(r)
         s.flush()
         return r
@@ -75,7 +116,10 @@ def api_key(engine) -> str:  # type: ignore[no-untyped-def]
 def test_discovery_has_the_spec_fields_in_both_formats(client):  # type: ignore[no-untyped-def]
     body = client.get("/open311/v2/discovery.json").json()
     assert set(body) == DISCOVERY and set(body["endpoints"][0]) == ENDPOINT
-    assert "application/json" in body["endpoints"][0]["formats"] and "text/xml" in body["endpoints"][0]["formats"]
+    assert (
+        "application/json" in body["endpoints"][0]["formats"]
+        and "text/xml" in body["endpoints"][0]["formats"]
+    )
     root = xml(client.get("/open311/v2/discovery.xml"))
     assert root.tag == "discovery" and children(root) == DISCOVERY
     endpoint = root.find("endpoints/endpoint")
@@ -86,10 +130,15 @@ def test_discovery_has_the_spec_fields_in_both_formats(client):  # type: ignore[
 def test_services_list_every_category_with_the_spec_fields(client):  # type: ignore[no-untyped-def]
     body = client.get("/open311/v2/services.json").json()
     assert isinstance(body, list) and [s["service_code"] for s in body] == list(rp.CATEGORIES)
-    assert all(set(s) == SERVICE and s["metadata"] is True and s["type"] == "realtime" for s in body)
+    assert all(
+        set(s) == SERVICE and s["metadata"] is True and s["type"] == "realtime" for s in body
+    )
     root = xml(client.get("/open311/v2/services.xml"))
     assert root.tag == "services" and len(root) == len(rp.CATEGORIES)
-    assert all(s.tag == "service" and children(s) == SERVICE and s.findtext("metadata") == "true" for s in root)
+    assert all(
+        s.tag == "service" and children(s) == SERVICE and s.findtext("metadata") == "true"
+        for s in root
+    )
 
 
 def test_a_service_definition_gives_the_detail_questions_as_attributes(client):  # type: ignore[no-untyped-def]
@@ -108,7 +157,9 @@ def test_a_service_definition_gives_the_detail_questions_as_attributes(client): 
     assert_xml_error(client.get("/open311/v2/services/nuclear.xml"), 404)
 
 
-def test_requests_have_the_spec_fields_rounded_positions_and_no_personal_data(engine, client, resident):  # type: ignore[no-untyped-def]
+def test_requests_have_the_spec_fields_rounded_positions_and_no_personal_data(
+    engine, client, resident
+):  # type: ignore[no-untyped-def]
     r = report(engine, reporter_id=resident.id)
     response = client.get("/open311/v2/requests.json")
     body = response.json()
@@ -149,10 +200,16 @@ def test_requests_filter_by_id_service_status_and_dates(engine, client):  # type
     hidden = report(engine, status="hidden")
 
     def ids(query: str) -> set[str]:
-        return {row["service_request_id"] for row in client.get(f"/open311/v2/requests.json?{query}").json()}
+        return {
+            row["service_request_id"]
+            for row in client.get(f"/open311/v2/requests.json?{query}").json()
+        }
 
     n = {x.id: rp.number(x) for x in (open_tyres, closed_rubble, old, hidden)}
-    assert ids("") == {n[open_tyres.id], n[closed_rubble.id]}  # default: the last 90 days, hidden never
+    assert ids("") == {
+        n[open_tyres.id],
+        n[closed_rubble.id],
+    }  # default: the last 90 days, hidden never
     assert ids("status=closed") == {n[closed_rubble.id]}
     assert ids("status=open,closed&service_code=tyres") == {n[open_tyres.id]}
     assert ids("status=&service_code=") == {n[open_tyres.id], n[closed_rubble.id]}  # empty = absent
@@ -160,7 +217,10 @@ def test_requests_filter_by_id_service_status_and_dates(engine, client):  # type
     end = (utcnow() - timedelta(days=50)).isoformat()
     assert ids(f"start_date={start}&end_date={end}".replace("+", "%2B")) == {n[old.id]}
     # service_request_id overrides every other filter
-    assert ids(f"service_request_id={n[old.id]},{n[open_tyres.id]}&status=closed") == {n[old.id], n[open_tyres.id]}
+    assert ids(f"service_request_id={n[old.id]},{n[open_tyres.id]}&status=closed") == {
+        n[old.id],
+        n[open_tyres.id],
+    }
     assert ids(f"service_request_id={n[hidden.id]}") == set()
 
 
@@ -183,9 +243,25 @@ def test_bad_filters_answer_400_in_the_specs_error_format(client):  # type: igno
 
 def test_requests_stop_at_1000_results(engine, client):  # type: ignore[no-untyped-def]
     now = utcnow()
-    rows = [{"category": "tyres", "status": "new", "description": "", "witnessed": False, "lat": LAT, "lon": LON,
-             "approximate": False, "address": "", "commune_insee": "57038", "source": "web", "status_notes": "",
-             "thanks_count": 0, "created_at": now - timedelta(minutes=i), "updated_at": now} for i in range(1005)]
+    rows = [
+        {
+            "category": "tyres",
+            "status": "new",
+            "description": "",
+            "witnessed": False,
+            "lat": LAT,
+            "lon": LON,
+            "approximate": False,
+            "address": "",
+            "commune_insee": "57038",
+            "source": "web",
+            "status_notes": "",
+            "thanks_count": 0,
+            "created_at": now - timedelta(minutes=i),
+            "updated_at": now,
+        }
+        for i in range(1005)
+    ]
     with write_session(engine) as s:
         s.execute(insert(Report), rows)
     assert len(client.get("/open311/v2/requests.json").json()) == 1000
@@ -208,21 +284,37 @@ def test_a_method_the_api_does_not_have_answers_in_the_specs_format(client):  # 
 def test_posting_needs_a_valid_api_key(engine, client, api_key):  # type: ignore[no-untyped-def]
     data = {"service_code": "tyres", "lat": str(LAT), "long": str(LON)}
     assert_json_error(client.post("/open311/v2/requests.json", data=data), 403)
-    assert_xml_error(client.post("/open311/v2/requests.xml", data={**data, "api_key": "e311_wrong"}), 403)
+    assert_xml_error(
+        client.post("/open311/v2/requests.xml", data={**data, "api_key": "e311_wrong"}), 403
+    )
     with write_session(engine) as s:
         for row in s.scalars(select(rp.ReportApiKey)):
             row.revoked_at = utcnow()
-    assert_json_error(client.post("/open311/v2/requests.json", data={**data, "api_key": api_key}), 403)
+    assert_json_error(
+        client.post("/open311/v2/requests.json", data={**data, "api_key": api_key}), 403
+    )
     with Session(engine) as s:
         assert s.scalars(select(Report)).all() == []
 
 
 def test_posting_a_request_creates_a_report_and_answers_its_id_and_token(engine, client, api_key):  # type: ignore[no-untyped-def]
-    response = client.post("/open311/v2/requests.json", data={
-        "api_key": api_key, "service_code": "bulky_items", "lat": str(LAT), "long": str(LON),
-        "attribute[volume]": "van", "attribute[witnessed]": "yes", "email": "partenaire@example.org",
-        "first_name": "Ana", "last_name": "Lopes", "description": "Armoire abandonnée", "media_url": "",
-        "phone": "0600000000"})
+    response = client.post(
+        "/open311/v2/requests.json",
+        data={
+            "api_key": api_key,
+            "service_code": "bulky_items",
+            "lat": str(LAT),
+            "long": str(LON),
+            "attribute[volume]": "van",
+            "attribute[witnessed]": "yes",
+            "email": "partenaire@example.org",
+            "first_name": "Ana",
+            "last_name": "Lopes",
+            "description": "Armoire abandonnée",
+            "media_url": "",
+            "phone": "0600000000",
+        },
+    )
     assert response.status_code == 201
     body = response.json()
     assert isinstance(body, list) and set(body[0]) == POST_ANSWER
@@ -240,18 +332,24 @@ def test_posting_a_request_creates_a_report_and_answers_its_id_and_token(engine,
 
 
 def test_posting_in_xml_answers_in_xml(client, api_key):  # type: ignore[no-untyped-def]
-    response = client.post("/open311/v2/requests.xml", data={
-        "api_key": api_key, "service_code": "tyres", "address_string": "Rue de la Gare, 54190 Villerupt"})
+    response = client.post(
+        "/open311/v2/requests.xml",
+        data={
+            "api_key": api_key,
+            "service_code": "tyres",
+            "address_string": "Rue de la Gare, 54190 Villerupt",
+        },
+    )
     assert response.status_code == 201
     root = xml(response)
     assert root.tag == "service_requests" and children(root[0]) == POST_ANSWER
 
 
 BAD_POSTS = [
-    ({}, 400),                                                      # no service_code
+    ({}, 400),  # no service_code
     ({"service_code": "nuclear", "lat": "49.47", "long": "5.95"}, 404),
-    ({"service_code": "tyres"}, 400),                               # no location
-    ({"service_code": "tyres", "lat": "49.47"}, 400),               # half a location
+    ({"service_code": "tyres"}, 400),  # no location
+    ({"service_code": "tyres", "lat": "49.47"}, 400),  # half a location
     ({"service_code": "tyres", "lat": "48.8566", "long": "2.3522"}, 400),  # outside the territory
     ({"service_code": "tyres", "address_string": "Paris"}, 400),
     ({"service_code": "tyres", "address_id": "123"}, 400),
@@ -263,7 +361,11 @@ BAD_POSTS = [
 
 def test_bad_posts_answer_the_specs_errors_and_create_nothing(engine, client, api_key):  # type: ignore[no-untyped-def]
     for fields, code in BAD_POSTS:
-        assert_json_error(client.post("/open311/v2/requests.json", data={"api_key": api_key, **fields}), code)
-        assert_xml_error(client.post("/open311/v2/requests.xml", data={"api_key": api_key, **fields}), code)
+        assert_json_error(
+            client.post("/open311/v2/requests.json", data={"api_key": api_key, **fields}), code
+        )
+        assert_xml_error(
+            client.post("/open311/v2/requests.xml", data={"api_key": api_key, **fields}), code
+        )
     with Session(engine) as s:
         assert s.scalars(select(Report)).all() == []

@@ -16,7 +16,13 @@ from rdflib.compare import isomorphic
 from app.opendata import catalogue, registry, snapshots
 from tests.opendata_helpers import EMAIL, FREE_TEXT, NAME, PHONE, seed
 
-SHAPES = Path(__file__).resolve().parents[1].parent / "shared" / "standards" / "dcat-ap" / "dcat-ap-3.0.0-SHACL.ttl"
+SHAPES = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "standards"
+    / "dcat-ap"
+    / "dcat-ap-3.0.0-SHACL.ttl"
+)
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE_RE = re.compile(r"(?<![\d.])0\d(?:[ .-]?\d\d){4}(?![\d.])|\+\d{2,3}[ .-]?\d(?:[ .-]?\d\d){4}")
 
@@ -49,28 +55,51 @@ def test_the_catalogue_passes_the_dcat_ap_3_shapes_without_a_violation(published
     from pyshacl import validate
 
     shapes = Graph().parse(SHAPES, format="turtle")
-    _conforms, results, text = validate(_catalogue(published, "ttl"), shacl_graph=shapes, inference="none",
-                                        allow_warnings=True)
+    _conforms, results, text = validate(
+        _catalogue(published, "ttl"), shacl_graph=shapes, inference="none", allow_warnings=True
+    )
     sh = Namespace("http://www.w3.org/ns/shacl#")
-    violations = [r for r in results.subjects(ns.RDF.type, sh.ValidationResult)
-                  if results.value(r, sh.resultSeverity) == sh.Violation]
+    violations = [
+        r
+        for r in results.subjects(ns.RDF.type, sh.ValidationResult)
+        if results.value(r, sh.resultSeverity) == sh.Violation
+    ]
     assert violations == [], text
 
 
-def test_the_catalogue_says_who_publishes_where_when_how_often_and_under_which_licence(published) -> None:  # type: ignore[no-untyped-def]
+def test_the_catalogue_says_who_publishes_where_when_how_often_and_under_which_licence(
+    published,
+) -> None:  # type: ignore[no-untyped-def]
     g = _catalogue(published, "ttl")
     (cat,) = g.subjects(ns.RDF.type, ns.DCAT.Catalog)
-    assert g.value(cat, ns.DCTERMS.publisher) is not None and g.value(cat, ns.DCAT.contactPoint) is not None
-    assert str(g.value(cat, ns.DCTERMS.license)) == "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
+    assert (
+        g.value(cat, ns.DCTERMS.publisher) is not None
+        and g.value(cat, ns.DCAT.contactPoint) is not None
+    )
+    assert (
+        str(g.value(cat, ns.DCTERMS.license))
+        == "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
+    )
     assert len(set(g.objects(cat, ns.DCTERMS.spatial))) == 8  # the communes
-    reports = next(d for d in g.subjects(ns.RDF.type, ns.DCAT.Dataset) if str(d).endswith("/data/signalements#dataset"))
+    reports = next(
+        d
+        for d in g.subjects(ns.RDF.type, ns.DCAT.Dataset)
+        if str(d).endswith("/data/signalements#dataset")
+    )
     assert str(g.value(reports, ns.DCTERMS.accrualPeriodicity)).endswith("/frequency/CONT")
     assert str(g.value(reports, ns.DCAT.theme)).endswith("/data-theme/ENVI")
-    assert g.value(reports, ns.DCTERMS.temporal) is not None and g.value(reports, ns.DCTERMS.modified) is not None
+    assert (
+        g.value(reports, ns.DCTERMS.temporal) is not None
+        and g.value(reports, ns.DCTERMS.modified) is not None
+    )
     assert set(g.objects(reports, ns.DCTERMS.conformsTo))
     description = str(g.value(reports, ns.DCTERMS.description))
     assert "Individualisation" in description.title() or "individualisation" in description
-    assert "Corrélation" in description and "Inférence" in description and "Fraîcheur attendue" in description
+    assert (
+        "Corrélation" in description
+        and "Inférence" in description
+        and "Fraîcheur attendue" in description
+    )
 
 
 def test_every_csv_validates_against_its_table_schema(published, settings) -> None:  # type: ignore[no-untyped-def]
@@ -84,10 +113,16 @@ def test_every_csv_validates_against_its_table_schema(published, settings) -> No
         target = settings.var_dir / "check" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)
-        resource = Resource(path=name, basepath=str(target.parent), schema=Schema.from_descriptor(
-            {k: v for k, v in schema.items() if k != "$schema"}))
+        resource = Resource(
+            path=name,
+            basepath=str(target.parent),
+            schema=Schema.from_descriptor({k: v for k, v in schema.items() if k != "$schema"}),
+        )
         report = validate(resource)
-        assert report.valid, (dataset.slug, report.flatten(["rowNumber", "fieldName", "type", "note"]))
+        assert report.valid, (
+            dataset.slug,
+            report.flatten(["rowNumber", "fieldName", "type", "note"]),
+        )
         rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
         assert len(rows) > 1, f"{dataset.slug} has no row in this test: seed it"
 
@@ -108,7 +143,16 @@ def test_no_published_file_carries_an_email_a_phone_a_name_or_a_residents_words(
     for name, text in files.items():
         assert not EMAIL_RE.search(text), name
         assert not PHONE_RE.search(text), name
-        for secret in (NAME, "Quintal", "Vanbeselaere", "Odile", FREE_TEXT, "voisine", EMAIL, PHONE):
+        for secret in (
+            NAME,
+            "Quintal",
+            "Vanbeselaere",
+            "Odile",
+            FREE_TEXT,
+            "voisine",
+            EMAIL,
+            PHONE,
+        ):
             assert secret not in text, (name, secret)
     catalogue_text = published.get("/data/catalog.ttl").text
     for secret in (NAME, FREE_TEXT, EMAIL, PHONE):
@@ -125,7 +169,9 @@ def test_positions_of_reports_are_rounded_and_hidden_reports_are_not_published(p
     assert set(geo["features"][0]["properties"]) == set(rows[0])
 
 
-def test_a_carpool_flow_of_three_trips_is_suppressed_and_one_of_twelve_is_published(published) -> None:  # type: ignore[no-untyped-def]
+def test_a_carpool_flow_of_three_trips_is_suppressed_and_one_of_twelve_is_published(
+    published,
+) -> None:  # type: ignore[no-untyped-def]
     rows = list(csv.DictReader(io.StringIO(published.get("/data/covoiturage-flux.csv").text)))
     small = [r for r in rows if r["destination_pays"] == "LU" and r["origine_code"] == "57038"]
     assert small and all(r["trajets"] == "" and r["masque"] == "true" for r in small)

@@ -20,28 +20,65 @@ from tests.ops_helpers import sse
 
 
 def test_a_reading_published_over_mqtt_appears_in_the_live_stream_and_the_next_snapshot(
-        app, engine, settings, client, mqtt_url, topic_prefix):  # type: ignore[no-untyped-def]
+    app, engine, settings, client, mqtt_url, topic_prefix
+):  # type: ignore[no-untyped-def]
     with write_session(engine) as session:
-        session.add(Sensor(id="AQ-LIVE-01", kind="air_quality", name="Station Audun", commune_insee="57038",
-                           lat=49.4721, lon=5.9553))
-        session.add(Sensor(id="TR-LIVE-01", kind="traffic", name="Passage", commune_insee="57038",
-                           lat=49.48, lon=5.97))
+        session.add(
+            Sensor(
+                id="AQ-LIVE-01",
+                kind="air_quality",
+                name="Station Audun",
+                commune_insee="57038",
+                lat=49.4721,
+                lon=5.9553,
+            )
+        )
+        session.add(
+            Sensor(
+                id="TR-LIVE-01",
+                kind="traffic",
+                name="Passage",
+                commune_insee="57038",
+                lat=49.48,
+                lon=5.97,
+            )
+        )
     now = utcnow().replace(microsecond=0)
 
     async def scenario() -> tuple[dict, dict]:  # type: ignore[type-arg]
-        async with running_relay(engine, mqtt_url, topic_prefix), \
-                sse(server.url, "", path="/data/qualite-air/live") as air, \
-                sse(server.url, "", path="/data/trafic-frontalier/live") as traffic, \
-                mqtt_client(mqtt_url) as device:
+        async with (
+            running_relay(engine, mqtt_url, topic_prefix),
+            sse(server.url, "", path="/data/qualite-air/live") as air,
+            sse(server.url, "", path="/data/trafic-frontalier/live") as traffic,
+            mqtt_client(mqtt_url) as device,
+        ):
             ready = await asyncio.wait_for(air.next_event(), 5)
             assert ready["dataset"] == "qualite-air" and "no2_ugm3" in ready["columns"]
             await asyncio.wait_for(traffic.next_event(), 5)
-            await device.publish(f"{topic_prefix}/tele/sensor/AQ-LIVE-01", json.dumps(
-                {"ts": now.isoformat().replace("+00:00", "Z"), "kind": "air_quality", "no2": 21.5, "pm10": 14}),
-                qos=1)
+            await device.publish(
+                f"{topic_prefix}/tele/sensor/AQ-LIVE-01",
+                json.dumps(
+                    {
+                        "ts": now.isoformat().replace("+00:00", "Z"),
+                        "kind": "air_quality",
+                        "no2": 21.5,
+                        "pm10": 14,
+                    }
+                ),
+                qos=1,
+            )
             row = await asyncio.wait_for(air.next_event(), 5)
-            await device.publish(f"{topic_prefix}/tele/sensor/TR-LIVE-01", json.dumps(
-                {"ts": now.isoformat().replace("+00:00", "Z"), "kind": "traffic", "intensity": 900}), qos=1)
+            await device.publish(
+                f"{topic_prefix}/tele/sensor/TR-LIVE-01",
+                json.dumps(
+                    {
+                        "ts": now.isoformat().replace("+00:00", "Z"),
+                        "kind": "traffic",
+                        "intensity": 900,
+                    }
+                ),
+                qos=1,
+            )
             crossing = await asyncio.wait_for(traffic.next_event(), 5)
             return row, crossing
 
@@ -54,13 +91,20 @@ def test_a_reading_published_over_mqtt_appears_in_the_live_stream_and_the_next_s
     snapshots.generate(engine, settings.var_dir, settings.base_url)
     rows = list(csv.DictReader(io.StringIO(client.get("/data/qualite-air.csv").text)))
     (mine,) = [r for r in rows if r["capteur"] == "AQ-LIVE-01"]
-    assert mine["no2_ugm3"] == "21.5" and mine["heure"] == now.replace(minute=0, second=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert mine["no2_ugm3"] == "21.5" and mine["heure"] == now.replace(minute=0, second=0).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
 def test_a_report_changing_state_reaches_the_reports_stream_without_its_words(app, engine) -> None:  # type: ignore[no-untyped-def]
     with write_session(engine) as session:
-        report = Report(category="tyres", lat=49.47213, lon=5.95536, commune_insee="57038",
-                        description="Pneus devant chez M. Dupont, 06 11 22 33 44")
+        report = Report(
+            category="tyres",
+            lat=49.47213,
+            lon=5.95536,
+            commune_insee="57038",
+            description="Pneus devant chez M. Dupont, 06 11 22 33 44",
+        )
         session.add(report)
     report_id = report.id
 
@@ -70,8 +114,14 @@ def test_a_report_changing_state_reaches_the_reports_stream_without_its_words(ap
 
             def resolve() -> None:
                 with write_session(engine) as session:
-                    change_status(session, session.get(Report, report_id), "resolved", actor_id=None,
-                                  note="Enlevé", notify_people=False)
+                    change_status(
+                        session,
+                        session.get(Report, report_id),
+                        "resolved",
+                        actor_id=None,
+                        note="Enlevé",
+                        notify_people=False,
+                    )
 
             await asyncio.to_thread(resolve)
             return await asyncio.wait_for(stream.next_event(), 5)

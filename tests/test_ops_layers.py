@@ -19,8 +19,12 @@ MARGIN = 0.05  # degrees (~4-5 km) around the communes' centres
 def _bbox(engine) -> tuple[float, float, float, float]:  # type: ignore[no-untyped-def]
     with read_session(engine) as session:
         rows = session.execute(select(Commune.lon, Commune.lat)).all()
-    return (min(r.lon for r in rows) - MARGIN, min(r.lat for r in rows) - MARGIN,
-            max(r.lon for r in rows) + MARGIN, max(r.lat for r in rows) + MARGIN)
+    return (
+        min(r.lon for r in rows) - MARGIN,
+        min(r.lat for r in rows) - MARGIN,
+        max(r.lon for r in rows) + MARGIN,
+        max(r.lat for r in rows) + MARGIN,
+    )
 
 
 def _inside(position: list[float], box: tuple[float, float, float, float]) -> bool:
@@ -67,7 +71,9 @@ def test_each_layer_is_valid_geojson_inside_the_territory_with_the_four_properti
             if name in ("lights", "sensors"):
                 assert isinstance(props.get("device_id"), str) and props["device_id"]
             positions = _positions(feature["geometry"])
-            if name == "carpool":  # a flow leaves or reaches the territory (the other end may be abroad)
+            if (
+                name == "carpool"
+            ):  # a flow leaves or reaches the territory (the other end may be abroad)
                 assert _inside(positions[0], box) or _inside(positions[-1], box)
             else:
                 assert all(_inside(p, box) for p in positions), (name, feature["id"])
@@ -75,12 +81,18 @@ def test_each_layer_is_valid_geojson_inside_the_territory_with_the_four_properti
 
 def test_layers_show_live_state_and_the_status_in_words(engine, staff):
     seeded = seed_territory(engine, staff.id)
-    lights = {f["id"]: f["properties"] for f in staff.client.get("/staff/ops/layers/lights.geojson").json()["features"]}
+    lights = {
+        f["id"]: f["properties"]
+        for f in staff.client.get("/staff/ops/layers/lights.geojson").json()["features"]
+    }
     assert lights[seeded["lights"][1]]["state"] == "unknown"  # no telemetry yet
     (alarm,) = staff.client.get("/staff/ops/layers/alarms.geojson").json()["features"]
     assert alarm["properties"]["label"].startswith("Lampe défectueuse")
     (alert,) = staff.client.get("/staff/ops/layers/alerts.geojson").json()["features"]
-    assert alert["properties"]["label"] == "Route barrée" and alert["geometry"]["type"] == "MultiPolygon"
+    assert (
+        alert["properties"]["label"] == "Route barrée"
+        and alert["geometry"]["type"] == "MultiPolygon"
+    )
     reports = staff.client.get("/staff/ops/layers/reports.geojson").json()["features"]
     assert {f["properties"]["state"] for f in reports} == {"new", "resolved"}
 
@@ -93,9 +105,24 @@ def test_an_unknown_layer_is_a_clear_404(staff):
 def test_kpis_are_given_per_commune_keyed_by_insee(engine, staff):
     seed_territory(engine, staff.id)
     body = staff.client.get("/staff/ops/kpis.json").json()
-    assert set(body["communes"]) == {"57038", "57041", "57097", "57529", "57565", "57602", "54523", "54580"}
+    assert set(body["communes"]) == {
+        "57038",
+        "57041",
+        "57097",
+        "57529",
+        "57565",
+        "57602",
+        "54523",
+        "54580",
+    }
     names = {k["name"] for k in body["kpis"]}
-    assert {"reports_open", "reports_resolve_days", "lights", "alerts_active", "air_quality"} <= names
+    assert {
+        "reports_open",
+        "reports_resolve_days",
+        "lights",
+        "alerts_active",
+        "air_quality",
+    } <= names
     audun, villerupt, aumetz = (body["communes"][c]["kpis"] for c in ("57038", "54580", "57041"))
     assert audun["lights"] == {"on": 0, "off": 0, "faulty": 0} and audun["alerts_active"] == 1
     assert audun["air_quality"] == 2 and villerupt["reports_open"] == 1

@@ -21,21 +21,42 @@ def _token(persona) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_a_sensor_reading_published_over_mqtt_reaches_a_connected_stream_client_within_three_seconds(
-        app, engine, staff, mqtt_url, topic_prefix):
+    app, engine, staff, mqtt_url, topic_prefix
+):
     with write_session(engine) as session:
-        session.add(Sensor(id="AQ-AUD-01", kind="air_quality", name="Station Audun", commune_insee="57038",
-                           lat=49.472, lon=5.955))
+        session.add(
+            Sensor(
+                id="AQ-AUD-01",
+                kind="air_quality",
+                name="Station Audun",
+                commune_insee="57038",
+                lat=49.472,
+                lon=5.955,
+            )
+        )
 
     async def scenario() -> float:
-        async with running_relay(engine, mqtt_url, topic_prefix), \
-                sse(server.url, _token(staff)) as stream, mqtt_client(mqtt_url) as device:
+        async with (
+            running_relay(engine, mqtt_url, topic_prefix),
+            sse(server.url, _token(staff)) as stream,
+            mqtt_client(mqtt_url) as device,
+        ):
             assert await stream.first_comment() == "eclor"
             sent = time.monotonic()
-            await device.publish(f"{topic_prefix}/tele/sensor/AQ-AUD-01", json.dumps(
-                {"ts": "2026-12-06T10:00:00Z", "kind": "air_quality", "no2": 21.5, "pm10": 14}), qos=1)
+            await device.publish(
+                f"{topic_prefix}/tele/sensor/AQ-AUD-01",
+                json.dumps(
+                    {"ts": "2026-12-06T10:00:00Z", "kind": "air_quality", "no2": 21.5, "pm10": 14}
+                ),
+                qos=1,
+            )
             event = await asyncio.wait_for(stream.next_event(), 3.0)
             elapsed = time.monotonic() - sent
-            assert (event["layer"], event["feature_id"], event["kind"]) == ("sensors", "AQ-AUD-01", "reading")
+            assert (event["layer"], event["feature_id"], event["kind"]) == (
+                "sensors",
+                "AQ-AUD-01",
+                "reading",
+            )
             assert event["payload"]["values"] == {"no2": 21.5, "pm10": 14}
             assert event["sse_id"] == str(event["id"])
             return elapsed
@@ -76,7 +97,9 @@ def test_a_dropped_stream_resumes_from_last_event_id_without_loss(app, engine, s
         run_async(scenario(), timeout=30)
 
 
-def test_a_stream_resumed_from_further_back_than_memory_reads_the_database(app, engine, staff, monkeypatch):
+def test_a_stream_resumed_from_further_back_than_memory_reads_the_database(
+    app, engine, staff, monkeypatch
+):
     monkeypatch.setattr(events, "MEMORY", 3)
     _publish(engine, 2)
 
@@ -84,10 +107,14 @@ def test_a_stream_resumed_from_further_back_than_memory_reads_the_database(app, 
         async with sse(server.url, _token(staff)) as stream:
             assert await stream.first_comment() == "eclor"
             await asyncio.to_thread(_publish, engine, 6, 2)  # more than the hub keeps
-            live = [(await asyncio.wait_for(stream.next_event(), 5.0))["payload"]["n"] for _ in range(6)]
+            live = [
+                (await asyncio.wait_for(stream.next_event(), 5.0))["payload"]["n"] for _ in range(6)
+            ]
         assert live == [2, 3, 4, 5, 6, 7]
         async with sse(server.url, _token(staff), last_event_id=1) as stream:
-            return [(await asyncio.wait_for(stream.next_event(), 5.0))["payload"]["n"] for _ in range(7)]
+            return [
+                (await asyncio.wait_for(stream.next_event(), 5.0))["payload"]["n"] for _ in range(7)
+            ]
 
     with LiveServer(app) as server:
         assert run_async(scenario(), timeout=30) == [1, 2, 3, 4, 5, 6, 7]

@@ -55,8 +55,15 @@ async def _sign_in_attempts(base: str, n: int) -> list[tuple[int, str, float, st
 
         async def one(i: int) -> tuple[int, str, float, str]:
             t0 = time.monotonic()
-            r = await c.post("/login", data={"email": f"x{i}@eclor.test", "password": "wrong-password-1",
-                                             "_csrf_token": token}, headers={"cookie": f"csrftoken={token}"})
+            r = await c.post(
+                "/login",
+                data={
+                    "email": f"x{i}@eclor.test",
+                    "password": "wrong-password-1",
+                    "_csrf_token": token,
+                },
+                headers={"cookie": f"csrftoken={token}"},
+            )
             return r.status_code, r.headers.get("retry-after", ""), time.monotonic() - t0, r.text
 
         return await asyncio.gather(*(one(i) for i in range(n)))
@@ -74,8 +81,11 @@ async def _health_during(base: str, seconds: float) -> list[tuple[int, float]]:
     return seen
 
 
-def test_a_burst_on_a_locked_database_is_answered_503_with_retry_after_and_health_stays_quick(tight):
+def test_a_burst_on_a_locked_database_is_answered_503_with_retry_after_and_health_stays_quick(
+    tight,
+):
     with live(tight) as base, database_locked(tight):
+
         async def scene():  # type: ignore[no-untyped-def]
             return await asyncio.gather(_sign_in_attempts(base, 8), _health_during(base, 2.5))
 
@@ -100,7 +110,9 @@ def test_after_the_lock_is_released_the_site_answers_at_once(tight):
         r = httpx.get(base + "/reports", timeout=5)
         assert r.status_code == 200
         answers = asyncio.run(_sign_in_attempts(base, 1))
-        assert answers[0][0] == 400 and "très demandé" not in answers[0][3]  # a wrong password, answered
+        assert (
+            answers[0][0] == 400 and "très demandé" not in answers[0][3]
+        )  # a wrong password, answered
 
 
 def test_liveness_and_readiness_are_separate_probes(client):

@@ -55,18 +55,48 @@ def photo_domain(settings) -> Any:  # type: ignore[no-untyped-def]
 def leave_traces(engine, user_id: int, email: str) -> None:  # type: ignore[no-untyped-def]
     """Rows that name the person in every accounts table and in the job queue."""
     with write_session(engine) as s:
-        s.add(Identity(user_id=user_id, provider="fc", issuer="https://idp.example", subject=f"sub-{user_id}"))
-        s.add(PasswordReset(id=f"{user_id:064d}", user_id=user_id, expires_at=utcnow() + timedelta(minutes=30)))
-        s.add(OIDCLogin(id=f"{user_id:064x}", provider="fc", nonce="n" * 43, code_verifier="v" * 64, browser="c" * 64,
-                        link_user_id=user_id, expires_at=utcnow() + timedelta(minutes=10)))
+        s.add(
+            Identity(
+                user_id=user_id,
+                provider="fc",
+                issuer="https://idp.example",
+                subject=f"sub-{user_id}",
+            )
+        )
+        s.add(
+            PasswordReset(
+                id=f"{user_id:064d}", user_id=user_id, expires_at=utcnow() + timedelta(minutes=30)
+            )
+        )
+        s.add(
+            OIDCLogin(
+                id=f"{user_id:064x}",
+                provider="fc",
+                nonce="n" * 43,
+                code_verifier="v" * 64,
+                browser="c" * 64,
+                link_user_id=user_id,
+                expires_at=utcnow() + timedelta(minutes=10),
+            )
+        )
         send_mail(s, email, "Votre signalement", "Bonjour")
-        notify(s, [user_id], topic="my_reports", title="Signalement résolu", body="Merci", url="/reports/1")
+        notify(
+            s,
+            [user_id],
+            topic="my_reports",
+            title="Signalement résolu",
+            body="Merci",
+            url="/reports/1",
+        )
         enqueue(s, "unrelated.kind", {"user_id": user_id + 1000})
 
 
 def _names_user(value: Any, user_id: int) -> bool:
     if isinstance(value, dict):
-        return any((k.endswith("user_id") and v == user_id) or _names_user(v, user_id) for k, v in value.items())
+        return any(
+            (k.endswith("user_id") and v == user_id) or _names_user(v, user_id)
+            for k, v in value.items()
+        )
     if isinstance(value, list):
         return any(_names_user(v, user_id) for v in value)
     return False
@@ -78,8 +108,12 @@ def rows_naming(engine, user_id: int, email: str) -> list[str]:  # type: ignore[
     insp = inspect(engine)
     with engine.connect() as conn:
         for table in insp.get_table_names():
-            fks = {c for fk in insp.get_foreign_keys(table) if fk["referred_table"] == "users"
-                   for c in fk["constrained_columns"]}
+            fks = {
+                c
+                for fk in insp.get_foreign_keys(table)
+                if fk["referred_table"] == "users"
+                for c in fk["constrained_columns"]
+            }
             if table == "users":
                 fks.add("id")
             for row in conn.execute(text(f'SELECT * FROM "{table}"')).mappings():
@@ -88,12 +122,18 @@ def rows_naming(engine, user_id: int, email: str) -> list[str]:  # type: ignore[
                         found.append(f"{table}.{col} = {user_id}")
                     elif isinstance(value, str) and email in value.lower():
                         found.append(f"{table}.{col} contains {email}")
-                    elif col == "payload" and isinstance(value, str) and _names_user(json.loads(value), user_id):
+                    elif (
+                        col == "payload"
+                        and isinstance(value, str)
+                        and _names_user(json.loads(value), user_id)
+                    ):
                         found.append(f"{table}.payload names user {user_id}")
     return found
 
 
-def test_the_export_is_a_zip_with_everything_held_on_the_person_and_their_files(resident, engine, photo_domain):
+def test_the_export_is_a_zip_with_everything_held_on_the_person_and_their_files(
+    resident, engine, photo_domain
+):
     photo_domain(resident.id)
     leave_traces(engine, resident.id, resident.email)
     r = resident.client.get("/me/export")
@@ -117,7 +157,9 @@ def test_the_export_holds_only_the_person_s_own_data(resident, personas, photo_d
     assert not [n for n in archive.namelist() if n.startswith("fichiers/")]
 
 
-def test_after_account_deletion_no_row_or_file_refers_to_the_person(resident, personas, engine, settings, photo_domain):
+def test_after_account_deletion_no_row_or_file_refers_to_the_person(
+    resident, personas, engine, settings, photo_domain
+):
     other = personas["other_resident"]
     photo = photo_domain(resident.id)
     other_photo = photo_domain(other.id)
@@ -149,7 +191,9 @@ def test_a_wrong_password_or_a_missing_confirmation_deletes_nothing(resident, en
     assert photo.exists() and resident.client.get("/me").status_code == 200
 
 
-def test_an_account_without_password_confirms_deletion_by_a_recent_sign_in(client, engine, settings):
+def test_an_account_without_password_confirms_deletion_by_a_recent_sign_in(
+    client, engine, settings
+):
     with write_session(engine) as s:
         user = auth.create_user(s, "fc-only@eclor.test")
         token = auth.start_session(s, user, idle_minutes=60, absolute_days=30)
@@ -169,7 +213,14 @@ def test_an_account_without_password_confirms_deletion_by_a_recent_sign_in(clien
 
 def test_the_privacy_and_terms_pages_explain_in_plain_french(client):
     privacy_page = client.get("/privacy").text
-    for words in ("Ce que nous gardons", "Combien de temps", "Cookies", "Vos droits", "CNIL", "Télécharger mes données"):
+    for words in (
+        "Ce que nous gardons",
+        "Combien de temps",
+        "Cookies",
+        "Vos droits",
+        "CNIL",
+        "Télécharger mes données",
+    ):
         assert words in privacy_page
     assert "Conditions d’utilisation" in client.get("/terms").text
     signup = client.get("/signup").text

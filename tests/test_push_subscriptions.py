@@ -26,8 +26,11 @@ def browser_subscription(endpoint: str = "", **extra: Any) -> dict[str, Any]:
     """What ``PushSubscription.toJSON()`` gives in a browser, plus Eclor's fields."""
     _key, p256dh, auth = make_keys()
     token = base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")
-    body: dict[str, Any] = {"endpoint": endpoint or f"https://fcm.googleapis.com/fcm/send/{token}",
-                            "expirationTime": None, "keys": {"p256dh": p256dh, "auth": auth}}
+    body: dict[str, Any] = {
+        "endpoint": endpoint or f"https://fcm.googleapis.com/fcm/send/{token}",
+        "expirationTime": None,
+        "keys": {"p256dh": p256dh, "auth": auth},
+    }
     body.update(extra)
     return body
 
@@ -39,13 +42,20 @@ def rows(engine: Any) -> list[PushSubscription]:
 
 def test_a_resident_subscribes_a_device_with_topics_and_communes(resident, engine):
     body = browser_subscription(topics=["traffic", "weather"], communes=["57038", "54580"])
-    r = resident.client.post_json("/push/subscriptions", body,
-                                  headers={"user-agent": "Mozilla/5.0 (Linux; Android 14) Chrome/131.0 Mobile"})
+    r = resident.client.post_json(
+        "/push/subscriptions",
+        body,
+        headers={"user-agent": "Mozilla/5.0 (Linux; Android 14) Chrome/131.0 Mobile"},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["topics"] == ["traffic", "weather"] and r.json()["device"] == "Chrome · Android"
     (row,) = rows(engine)
     assert (row.user_id, row.endpoint, row.topics, row.communes) == (
-        resident.id, body["endpoint"], ",traffic,weather,", ",54580,57038,")
+        resident.id,
+        body["endpoint"],
+        ",traffic,weather,",
+        ",54580,57038,",
+    )
 
 
 def test_subscribing_the_same_device_again_updates_its_row(resident, engine):
@@ -59,14 +69,19 @@ def test_subscribing_the_same_device_again_updates_its_row(resident, engine):
 
 
 def test_without_topics_a_subscription_gets_the_default_ones(resident, engine):
-    assert resident.client.post_json("/push/subscriptions", browser_subscription()).status_code == 201
+    assert (
+        resident.client.post_json("/push/subscriptions", browser_subscription()).status_code == 201
+    )
     assert alerts.unpack(rows(engine)[0].topics) == sorted(alerts.DEFAULT_TOPICS)
 
 
 def test_it_refuses_bad_subscriptions_with_a_french_message_and_stores_nothing(resident, engine):
     cases = [
         (browser_subscription(endpoint="http://push.example.net/abc"), "https"),
-        ({"endpoint": "https://fcm.googleapis.com/x", "keys": {"p256dh": "abc", "auth": "def"}}, "p256dh"),
+        (
+            {"endpoint": "https://fcm.googleapis.com/x", "keys": {"p256dh": "abc", "auth": "def"}},
+            "p256dh",
+        ),
         (browser_subscription(topics=["horoscope"]), "Sujet inconnu : horoscope"),
         (browser_subscription(topics=[]), "au moins un sujet"),
         (browser_subscription(communes=["75056"]), "Commune inconnue : 75056"),
@@ -77,13 +92,18 @@ def test_it_refuses_bad_subscriptions_with_a_french_message_and_stores_nothing(r
         r = resident.client.post_json("/push/subscriptions", body)
         assert r.status_code == 400, body
         assert message in r.json()["detail"], r.json()
-    r = resident.client.post("/push/subscriptions", content=b"{not json", headers={
-        "x-csrftoken": resident.client.csrf_token(), "content-type": "application/json"})
+    r = resident.client.post(
+        "/push/subscriptions",
+        content=b"{not json",
+        headers={"x-csrftoken": resident.client.csrf_token(), "content-type": "application/json"},
+    )
     assert r.status_code == 400
     assert rows(engine) == []
 
 
-def test_it_refuses_a_subscription_without_the_csrf_header_or_without_an_account(resident, client, engine):
+def test_it_refuses_a_subscription_without_the_csrf_header_or_without_an_account(
+    resident, client, engine
+):
     r = resident.client.post("/push/subscriptions", json=browser_subscription())
     assert r.status_code == 403
     r = client.post_json("/push/subscriptions", browser_subscription())
@@ -101,11 +121,15 @@ def test_delete_removes_ones_own_subscription_only(resident, personas, engine):
     assert resident.client.post_json("/push/subscriptions", body).status_code == 201
     stranger = personas["other_resident"]
     headers = {"x-csrftoken": stranger.client.csrf_token()}
-    r = stranger.client.request("DELETE", "/push/subscriptions", json={"endpoint": body["endpoint"]}, headers=headers)
+    r = stranger.client.request(
+        "DELETE", "/push/subscriptions", json={"endpoint": body["endpoint"]}, headers=headers
+    )
     assert r.status_code == 404
     assert len(rows(engine)) == 1
     headers = {"x-csrftoken": resident.client.csrf_token()}
-    r = resident.client.request("DELETE", "/push/subscriptions", json={"endpoint": body["endpoint"]}, headers=headers)
+    r = resident.client.request(
+        "DELETE", "/push/subscriptions", json={"endpoint": body["endpoint"]}, headers=headers
+    )
     assert r.status_code == 204
     assert rows(engine) == []
 
@@ -122,9 +146,16 @@ def test_the_post_delete_route_works_for_json_and_for_the_no_javascript_form(res
     assert rows(engine) == []
 
 
-def test_the_settings_page_lists_devices_and_gives_the_public_key_to_the_page(resident, settings, engine):
-    resident.client.post_json("/push/subscriptions", browser_subscription(), headers={
-        "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Version/17.4 Mobile/15E148 Safari/604.1"})
+def test_the_settings_page_lists_devices_and_gives_the_public_key_to_the_page(
+    resident, settings, engine
+):
+    resident.client.post_json(
+        "/push/subscriptions",
+        browser_subscription(),
+        headers={
+            "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Version/17.4 Mobile/15E148 Safari/604.1"
+        },
+    )
     page = resident.client.get("/me/push")
     assert page.status_code == 200
     public = alerts.vapid_public_key(settings)
@@ -136,21 +167,34 @@ def test_the_settings_page_lists_devices_and_gives_the_public_key_to_the_page(re
 def test_the_settings_page_saves_topics_communes_and_quiet_hours_for_every_device(resident, engine):
     for _ in range(2):
         resident.client.post_json("/push/subscriptions", browser_subscription(topics=["traffic"]))
-    r = resident.client.post_form("/me/push", {"topics": ["weather", "waste_centre"], "communes": ["57602"],
-                                               "quiet_start": "22:00", "quiet_end": "06:30"})
+    r = resident.client.post_form(
+        "/me/push",
+        {
+            "topics": ["weather", "waste_centre"],
+            "communes": ["57602"],
+            "quiet_start": "22:00",
+            "quiet_end": "06:30",
+        },
+    )
     assert r.status_code == 303 and r.headers["location"] == "/me/push?saved=1"
     for row in rows(engine):
         assert (row.topics, row.communes, row.quiet_start, row.quiet_end) == (
-            ",waste_centre,weather,", ",57602,", 22 * 60, 6 * 60 + 30)
+            ",waste_centre,weather,",
+            ",57602,",
+            22 * 60,
+            6 * 60 + 30,
+        )
     assert "Vos choix sont enregistrés" in resident.client.get("/me/push?saved=1").text
 
 
 def test_the_settings_page_refuses_bad_choices_and_changes_nothing(resident, engine):
     resident.client.post_json("/push/subscriptions", browser_subscription(topics=["traffic"]))
-    for data in ({"topics": [], "communes": []},
-                 {"topics": ["traffic"], "quiet_start": "22:00"},
-                 {"topics": ["traffic"], "communes": ["99999"]},
-                 {"topics": ["traffic"], "quiet_start": "soir", "quiet_end": "06:00"}):
+    for data in (
+        {"topics": [], "communes": []},
+        {"topics": ["traffic"], "quiet_start": "22:00"},
+        {"topics": ["traffic"], "communes": ["99999"]},
+        {"topics": ["traffic"], "quiet_start": "soir", "quiet_end": "06:00"},
+    ):
         r = resident.client.post_form("/me/push", data)
         assert r.status_code == 400
         assert 'class="field-error"' in r.text
@@ -165,7 +209,10 @@ def test_saving_settings_without_any_device_is_accepted_for_the_account(resident
 
 def test_a_person_keeps_at_most_twenty_devices(resident, engine):
     for _ in range(alerts.MAX_DEVICES + 2):
-        assert resident.client.post_json("/push/subscriptions", browser_subscription()).status_code == 201
+        assert (
+            resident.client.post_json("/push/subscriptions", browser_subscription()).status_code
+            == 201
+        )
     assert len(rows(engine)) == alerts.MAX_DEVICES
 
 

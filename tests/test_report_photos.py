@@ -32,7 +32,9 @@ def jpeg(image: Image.Image | None = None, **params: object) -> bytes:
     return buf.getvalue()
 
 
-def gps_jpeg(lat: tuple[int, int, float] = (49, 28, 19.2), lon: tuple[int, int, float] = (5, 57, 18.0)) -> bytes:
+def gps_jpeg(
+    lat: tuple[int, int, float] = (49, 28, 19.2), lon: tuple[int, int, float] = (5, 57, 18.0)
+) -> bytes:
     """A phone photo taken in Audun-le-Tiche, with its position, its owner's name and a model."""
     exif = Image.Exif()
     exif[ExifTags.Base.Make] = "Eclor"
@@ -42,7 +44,9 @@ def gps_jpeg(lat: tuple[int, int, float] = (49, 28, 19.2), lon: tuple[int, int, 
     gps[ExifTags.GPS.GPSLatitudeRef] = "N"
     gps[ExifTags.GPS.GPSLatitude] = tuple(TiffImagePlugin.IFDRational(int(v * 10), 10) for v in lat)
     gps[ExifTags.GPS.GPSLongitudeRef] = "E"
-    gps[ExifTags.GPS.GPSLongitude] = tuple(TiffImagePlugin.IFDRational(int(v * 10), 10) for v in lon)
+    gps[ExifTags.GPS.GPSLongitude] = tuple(
+        TiffImagePlugin.IFDRational(int(v * 10), 10) for v in lon
+    )
     return jpeg(exif=exif.tobytes())
 
 
@@ -58,28 +62,45 @@ def png_bomb() -> bytes:
 BAD_FILES = {
     "png_bomb": png_bomb,
     "truncated_jpeg": lambda: jpeg()[:1500],
-    "pdf_named_jpg": lambda: b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n",
-    "svg_named_jpg": lambda: (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
-                              b'<script>alert(1)</script></svg>'),
+    "pdf_named_jpg": lambda: (
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    ),
+    "svg_named_jpg": lambda: (
+        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        b"<script>alert(1)</script></svg>"
+    ),
     "html_named_jpg": lambda: b"<!doctype html><html><body><script>alert(1)</script></body></html>",
     "empty_looking_jpeg": lambda: b"\xff\xd8\xff",
 }
 
 
 def form(client, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    data = {"_csrf_token": client.csrf_token(), "category": "rubble", "lat": "49.4720", "lon": "5.9550",
-            "idempotency_key": extra.pop("key", "photo-test-key-1")}
+    data = {
+        "_csrf_token": client.csrf_token(),
+        "category": "rubble",
+        "lat": "49.4720",
+        "lon": "5.9550",
+        "idempotency_key": extra.pop("key", "photo-test-key-1"),
+    }
     data.update(extra)
     return data
 
 
 def post(client, files: list[tuple[str, bytes]], **extra: str):  # type: ignore[no-untyped-def]
-    return client.post("/reports/new", data=form(client, **extra),
-                       files=[("photos", (name, data, "image/jpeg")) for name, data in files], follow_redirects=False)
+    return client.post(
+        "/reports/new",
+        data=form(client, **extra),
+        files=[("photos", (name, data, "image/jpeg")) for name, data in files],
+        follow_redirects=False,
+    )
 
 
 def stored_files(media: Path) -> list[Path]:
-    return [p for p in (media / "photos").rglob("*") if p.is_file()] if (media / "photos").exists() else []
+    return (
+        [p for p in (media / "photos").rglob("*") if p.is_file()]
+        if (media / "photos").exists()
+        else []
+    )
 
 
 def count(engine, model) -> int:  # type: ignore[no-untyped-def]
@@ -87,16 +108,24 @@ def count(engine, model) -> int:  # type: ignore[no-untyped-def]
         return s.scalar(select(func.count()).select_from(model)) or 0
 
 
-def test_it_refuses_each_bad_file_with_a_clear_message_and_stores_nothing(resident, engine, settings):  # type: ignore[no-untyped-def]
+def test_it_refuses_each_bad_file_with_a_clear_message_and_stores_nothing(
+    resident, engine, settings
+):  # type: ignore[no-untyped-def]
     for kind, make_file in sorted(BAD_FILES.items()):
         response = post(resident.client, [("photo.jpg", make_file())], key=f"bad-file-{kind}")
         assert response.status_code == 400, kind
         assert 'class="field-error" id="photos-error"' in response.text, kind
-        assert count(engine, Report) == 0 and count(engine, ReportPhoto) == 0 and count(engine, Job) == 0, kind
+        assert (
+            count(engine, Report) == 0
+            and count(engine, ReportPhoto) == 0
+            and count(engine, Job) == 0
+        ), kind
         assert stored_files(settings.resolved_media_dir) == [], kind
 
 
-def test_it_refuses_a_bad_second_photo_and_keeps_nothing_of_the_good_first_one(resident, engine, settings):  # type: ignore[no-untyped-def]
+def test_it_refuses_a_bad_second_photo_and_keeps_nothing_of_the_good_first_one(
+    resident, engine, settings
+):  # type: ignore[no-untyped-def]
     response = post(resident.client, [("a.jpg", jpeg()), ("b.jpg", BAD_FILES["html_named_jpg"]())])
     assert response.status_code == 400
     assert "Photo 2" in response.text
@@ -205,8 +234,14 @@ def test_it_stores_an_after_photo_when_staff_resolve(resident, staff, engine, cl
         report_id = s.scalars(select(Report.id)).one()
     response = staff.client.post(
         f"/staff/reports/{report_id}/status",
-        data={"_csrf_token": staff.client.csrf_token(), "status": "resolved", "note": "Enlevé ce matin."},
-        files=[("after_photo", ("after.jpg", gps_jpeg(), "image/jpeg"))], follow_redirects=False)
+        data={
+            "_csrf_token": staff.client.csrf_token(),
+            "status": "resolved",
+            "note": "Enlevé ce matin.",
+        },
+        files=[("after_photo", ("after.jpg", gps_jpeg(), "image/jpeg"))],
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     with Session(engine) as s:
         after = s.scalars(select(ReportPhoto).where(ReportPhoto.kind == "after")).one()

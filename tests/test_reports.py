@@ -36,29 +36,64 @@ def jpeg(colour: tuple[int, int, int] = (120, 80, 40)) -> bytes:
     return buf.getvalue()
 
 
-def submit(client, key: str = "key-0001-abcd", *, headers: dict[str, str] | None = None, **fields: str):  # type: ignore[no-untyped-def]
-    data = {"_csrf_token": client.csrf_token(), "category": "bulky_items", "lat": str(LAT), "lon": str(LON),
-            "idempotency_key": key, "description": "Un canapé au bout du chemin."}
+def submit(
+    client, key: str = "key-0001-abcd", *, headers: dict[str, str] | None = None, **fields: str
+):  # type: ignore[no-untyped-def]
+    data = {
+        "_csrf_token": client.csrf_token(),
+        "category": "bulky_items",
+        "lat": str(LAT),
+        "lon": str(LON),
+        "idempotency_key": key,
+        "description": "Un canapé au bout du chemin.",
+    }
     data.update(fields)
-    return client.post("/reports/new", data=data, files=[("photos", ("p.jpg", jpeg(), "image/jpeg"))],
-                       headers=headers or {}, follow_redirects=False)
+    return client.post(
+        "/reports/new",
+        data=data,
+        files=[("photos", ("p.jpg", jpeg(), "image/jpeg"))],
+        headers=headers or {},
+        follow_redirects=False,
+    )
 
 
-def make(engine, reporter_id: int | None, *, category: str = "bulky_items", lat: float = LAT, lon: float = LON,  # type: ignore[no-untyped-def]
-         status: str = "new", key: str | None = None) -> int:
-    created = rp.create_report(engine, rp.NewReport(category=category, lat=lat, lon=lon, reporter_id=reporter_id,
-                                                    description="Dépôt", idempotency_key=key), media_dir=None)  # type: ignore[arg-type]
+def make(
+    engine,
+    reporter_id: int | None,
+    *,
+    category: str = "bulky_items",
+    lat: float = LAT,
+    lon: float = LON,  # type: ignore[no-untyped-def]
+    status: str = "new",
+    key: str | None = None,
+) -> int:
+    created = rp.create_report(
+        engine,
+        rp.NewReport(
+            category=category,
+            lat=lat,
+            lon=lon,
+            reporter_id=reporter_id,
+            description="Dépôt",
+            idempotency_key=key,
+        ),
+        media_dir=None,
+    )  # type: ignore[arg-type]
     if status != "new":
         with write_session(engine) as s:
             report = s.get(Report, created.report.id)
             reason = rp.ensure_reject_reasons(s)[0].id
-            rp.change_status(s, report, status, actor_id=None, reject_reason_id=reason, notify_people=False)  # type: ignore[arg-type]
+            rp.change_status(
+                s, report, status, actor_id=None, reject_reason_id=reason, notify_people=False
+            )  # type: ignore[arg-type]
     return created.report.id  # type: ignore[return-value]
 
 
 def jobs_for(engine, user_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
     with Session(engine) as s:
-        payloads = [json.loads(j.payload) for j in s.scalars(select(Job).where(Job.kind == "notify.user"))]
+        payloads = [
+            json.loads(j.payload) for j in s.scalars(select(Job).where(Job.kind == "notify.user"))
+        ]
     return [p for p in payloads if p["user_id"] == user_id]
 
 
@@ -69,6 +104,7 @@ def neighbour(personas):  # type: ignore[no-untyped-def]
 
 
 # --- the form ---------------------------------------------------------------------------------------
+
 
 def test_the_form_opens_the_camera_and_carries_an_idempotency_key(resident):  # type: ignore[no-untyped-def]
     page = resident.client.get("/reports/new")
@@ -82,7 +118,9 @@ def test_the_form_opens_the_camera_and_carries_an_idempotency_key(resident):  # 
 
 def test_it_sends_an_anonymous_visitor_to_sign_in_first(client):  # type: ignore[no-untyped-def]
     response = client.get("/reports/new", follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"].startswith("/login?next=/reports/new")
+    assert response.status_code == 303 and response.headers["location"].startswith(
+        "/login?next=/reports/new"
+    )
 
 
 def test_a_resident_makes_a_report_and_finds_it_in_my_reports(resident, engine, client):  # type: ignore[no-untyped-def]
@@ -152,10 +190,17 @@ def test_fifty_concurrent_submissions_on_sqlite_all_land(app, engine, settings):
                     http.get("/about")
                     csrf = http.cookies["csrftoken"]
                     barrier.wait()
-                    r = http.post("/reports/new", headers={"x-csrftoken": csrf, "x-eclor-queue": "1"},
-                                  data={"category": "tyres", "lat": str(LAT + i * 0.0001), "lon": str(LON),
-                                        "idempotency_key": f"concurrent-{i:04d}"},
-                                  files=[("photos", ("p.jpg", photo, "image/jpeg"))])
+                    r = http.post(
+                        "/reports/new",
+                        headers={"x-csrftoken": csrf, "x-eclor-queue": "1"},
+                        data={
+                            "category": "tyres",
+                            "lat": str(LAT + i * 0.0001),
+                            "lon": str(LON),
+                            "idempotency_key": f"concurrent-{i:04d}",
+                        },
+                        files=[("photos", ("p.jpg", photo, "image/jpeg"))],
+                    )
                     results.append(r.status_code)
             except Exception as exc:  # noqa: BLE001  (any failure of a thread is collected and reported)
                 errors.append(repr(exc))
@@ -193,10 +238,13 @@ def test_a_commune_alone_places_the_report_approximately(resident, engine):  # t
 
 # --- nearby, follow, thanks ---------------------------------------------------------------------------
 
+
 def test_nearby_shows_open_reports_of_any_kind_within_100_m_the_same_kind_first(engine, resident):  # type: ignore[no-untyped-def]
-    other_kind = make(engine, resident.id, category="tyres", lat=LAT + 0.0004)   # closest, another kind
-    near = make(engine, resident.id)                                   # 45 m away, same kind, open
-    far = make(engine, resident.id, lat=LAT + 0.002)                   # about 180 m away
+    other_kind = make(
+        engine, resident.id, category="tyres", lat=LAT + 0.0004
+    )  # closest, another kind
+    near = make(engine, resident.id)  # 45 m away, same kind, open
+    far = make(engine, resident.id, lat=LAT + 0.002)  # about 180 m away
     closed = make(engine, resident.id, status="rejected")
     client = resident.client  # the form is for signed-in residents
     html = client.get(f"/reports/nearby?lat={LAT + 0.0004}&lon={LON}&category=bulky_items").text
@@ -208,30 +256,42 @@ def test_nearby_shows_open_reports_of_any_kind_within_100_m_the_same_kind_first(
     # No kind chosen yet (the place is known first): every open report nearby, nearest first.
     html = client.get(f"/reports/nearby?lat={LAT + 0.0004}&lon={LON}").text
     assert html.index(numbers[other_kind]) < html.index(numbers[near])
-    assert "Suivre celui-ci" not in client.get("/reports/nearby?lat=49.0&lon=5.0&category=bulky_items").text
+    assert (
+        "Suivre celui-ci"
+        not in client.get("/reports/nearby?lat=49.0&lon=5.0&category=bulky_items").text
+    )
 
 
 def test_a_neighbour_follows_and_thanks_a_report_and_hears_about_its_progress(
     engine, resident, neighbour, staff
 ):  # type: ignore[no-untyped-def]
     report_id = make(engine, resident.id)
-    assert neighbour.client.post_form(f"/reports/{report_id}/follow", {"on": "1"}).status_code == 303
+    assert (
+        neighbour.client.post_form(f"/reports/{report_id}/follow", {"on": "1"}).status_code == 303
+    )
     assert neighbour.client.post_form(f"/reports/{report_id}/thank").status_code == 303
     assert neighbour.client.post_form(f"/reports/{report_id}/thank").status_code == 303  # once only
     with Session(engine) as s:
         assert s.get(Report, report_id).thanks_count == 1
-    staff.client.post_form(f"/staff/reports/{report_id}/status", {"status": "confirmed", "note": "Vu."})
+    staff.client.post_form(
+        f"/staff/reports/{report_id}/status", {"status": "confirmed", "note": "Vu."}
+    )
     assert [j["topic"] for j in jobs_for(engine, neighbour.id)] == ["my_reports"]
     assert jobs_for(engine, resident.id)[0]["url"] == f"/reports/{report_id}"
     assert jobs_for(engine, staff.id) == []
     assert "Ne plus suivre" in neighbour.client.get(f"/reports/{report_id}").text
-    assert rp.number(Report(id=report_id, created_at=utcnow(), category="x", lat=0, lon=0)) in \
-        neighbour.client.get("/reports/mine").text
+    assert (
+        rp.number(Report(id=report_id, created_at=utcnow(), category="x", lat=0, lon=0))
+        in neighbour.client.get("/reports/mine").text
+    )
 
 
 # --- staff triage ----------------------------------------------------------------------------------
 
-def test_staff_move_a_report_through_its_states_and_every_change_is_in_its_history(engine, resident, staff, client):  # type: ignore[no-untyped-def]
+
+def test_staff_move_a_report_through_its_states_and_every_change_is_in_its_history(
+    engine, resident, staff, client
+):  # type: ignore[no-untyped-def]
     report_id = make(engine, resident.id)
     for status in ("confirmed", "scheduled", "in_progress", "resolved"):
         data = {"status": status, "note": f"étape {status}"}
@@ -241,9 +301,21 @@ def test_staff_move_a_report_through_its_states_and_every_change_is_in_its_histo
         assert response.status_code == 303, response.text
     with Session(engine) as s:
         report = s.get(Report, report_id)
-        events = s.scalars(select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(ReportEvent.id)).all()
-    assert report.status == "resolved" and report.resolved_at is not None and report.expected_at is not None
-    assert [e.to_status for e in events] == ["new", "confirmed", "scheduled", "in_progress", "resolved"]
+        events = s.scalars(
+            select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(ReportEvent.id)
+        ).all()
+    assert (
+        report.status == "resolved"
+        and report.resolved_at is not None
+        and report.expected_at is not None
+    )
+    assert [e.to_status for e in events] == [
+        "new",
+        "confirmed",
+        "scheduled",
+        "in_progress",
+        "resolved",
+    ]
     assert len(jobs_for(engine, resident.id)) == 4
     public = client.get(f"/reports/{report_id}").text
     assert "étape scheduled" in public and "Résolu" in public
@@ -264,8 +336,10 @@ def test_rejecting_needs_a_reason_from_the_managed_list(engine, resident, staff)
     with write_session(engine) as s:
         reason = rp.ensure_reject_reasons(s)[0]
         assert s.get(Report, report_id).status == "new"
-    response = staff.client.post_form(f"/staff/reports/{report_id}/status",
-                                      {"status": "rejected", "reject_reason": str(reason.id)})
+    response = staff.client.post_form(
+        f"/staff/reports/{report_id}/status",
+        {"status": "rejected", "reject_reason": str(reason.id)},
+    )
     assert response.status_code == 303
     with Session(engine) as s:
         report = s.get(Report, report_id)
@@ -273,26 +347,54 @@ def test_rejecting_needs_a_reason_from_the_managed_list(engine, resident, staff)
     assert reason.label in report.status_notes
 
 
-def test_marking_a_duplicate_points_to_the_original_and_its_reporter_follows_it(engine, resident, neighbour, staff):  # type: ignore[no-untyped-def]
+def test_marking_a_duplicate_points_to_the_original_and_its_reporter_follows_it(
+    engine, resident, neighbour, staff
+):  # type: ignore[no-untyped-def]
     original = make(engine, resident.id)
     copy = make(engine, neighbour.id)
     with Session(engine) as s:
         number = rp.number(s.get(Report, original))  # type: ignore[arg-type]
-    bad = staff.client.post_form(f"/staff/reports/{copy}/status", {"status": "duplicate", "duplicate_of": "PHVA-2026-999999"})
+    bad = staff.client.post_form(
+        f"/staff/reports/{copy}/status", {"status": "duplicate", "duplicate_of": "PHVA-2026-999999"}
+    )
     assert bad.status_code == 400
-    ok = staff.client.post_form(f"/staff/reports/{copy}/status", {"status": "duplicate", "duplicate_of": number})
+    ok = staff.client.post_form(
+        f"/staff/reports/{copy}/status", {"status": "duplicate", "duplicate_of": number}
+    )
     assert ok.status_code == 303
     with Session(engine) as s:
         assert s.get(Report, copy).duplicate_of_id == original
         assert s.get(ReportFollow, (original, neighbour.id)) is not None
 
 
-def test_staff_recategorise_move_the_pin_and_keep_internal_notes_internal(engine, resident, staff, client):  # type: ignore[no-untyped-def]
+def test_staff_recategorise_move_the_pin_and_keep_internal_notes_internal(
+    engine, resident, staff, client
+):  # type: ignore[no-untyped-def]
     report_id = make(engine, resident.id)
-    assert staff.client.post_form(f"/staff/reports/{report_id}/category", {"category": "rubble"}).status_code == 303
-    assert staff.client.post_form(f"/staff/reports/{report_id}/move", {"lat": "49.4675", "lon": "5.9290"}).status_code == 303
-    assert staff.client.post_form(f"/staff/reports/{report_id}/note", {"note": "Propriétaire du terrain : M. X"}).status_code == 303
-    assert staff.client.post_form(f"/staff/reports/{report_id}/move", {"lat": "nan", "lon": "5"}).status_code == 400
+    assert (
+        staff.client.post_form(
+            f"/staff/reports/{report_id}/category", {"category": "rubble"}
+        ).status_code
+        == 303
+    )
+    assert (
+        staff.client.post_form(
+            f"/staff/reports/{report_id}/move", {"lat": "49.4675", "lon": "5.9290"}
+        ).status_code
+        == 303
+    )
+    assert (
+        staff.client.post_form(
+            f"/staff/reports/{report_id}/note", {"note": "Propriétaire du terrain : M. X"}
+        ).status_code
+        == 303
+    )
+    assert (
+        staff.client.post_form(
+            f"/staff/reports/{report_id}/move", {"lat": "nan", "lon": "5"}
+        ).status_code
+        == 400
+    )
     with Session(engine) as s:
         report = s.get(Report, report_id)
     assert report.category == "rubble" and report.commune_insee == "54580"
@@ -303,8 +405,15 @@ def test_staff_recategorise_move_the_pin_and_keep_internal_notes_internal(engine
 def test_bulk_actions_change_every_checked_report(engine, resident, staff):  # type: ignore[no-untyped-def]
     ids = [make(engine, resident.id, lat=LAT + i * 0.01) for i in range(3)]
     client = staff.client
-    response = client.post("/staff/reports/bulk", data={"_csrf_token": client.csrf_token(), "action": "confirmed",
-                                                        "ids": [str(i) for i in ids[:2]]}, follow_redirects=False)
+    response = client.post(
+        "/staff/reports/bulk",
+        data={
+            "_csrf_token": client.csrf_token(),
+            "action": "confirmed",
+            "ids": [str(i) for i in ids[:2]],
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303 and "done=2" in response.headers["location"]
     with Session(engine) as s:
         assert [s.get(Report, i).status for i in ids] == ["confirmed", "confirmed", "new"]
@@ -324,19 +433,37 @@ def test_the_board_lists_new_reports_first_and_filters(engine, resident, staff):
 
 
 def test_residents_and_visitors_cannot_reach_the_staff_pages(resident, client):  # type: ignore[no-untyped-def]
-    for url in ("/staff/reports", "/staff/reports.csv", "/staff/reports/stats", "/staff/reports/api-keys"):
+    for url in (
+        "/staff/reports",
+        "/staff/reports.csv",
+        "/staff/reports/stats",
+        "/staff/reports/api-keys",
+    ):
         assert resident.client.get(url).status_code == 403
         assert client.get(url, follow_redirects=False).status_code == 303
 
 
 # --- reporter actions -------------------------------------------------------------------------------
 
-def test_the_reporter_reopens_a_resolved_report_within_the_allowed_days_only(engine, resident, neighbour, staff):  # type: ignore[no-untyped-def]
+
+def test_the_reporter_reopens_a_resolved_report_within_the_allowed_days_only(
+    engine, resident, neighbour, staff
+):  # type: ignore[no-untyped-def]
     report_id = make(engine, resident.id, status="resolved")
-    assert neighbour.client.post_form(f"/reports/{report_id}/reopen", {"text": "Toujours là"}).status_code == 404
+    assert (
+        neighbour.client.post_form(
+            f"/reports/{report_id}/reopen", {"text": "Toujours là"}
+        ).status_code
+        == 404
+    )
     empty = resident.client.post_form(f"/reports/{report_id}/reopen", {"text": ""})
     assert empty.status_code == 400
-    assert resident.client.post_form(f"/reports/{report_id}/reopen", {"text": "Toujours là"}).status_code == 303
+    assert (
+        resident.client.post_form(
+            f"/reports/{report_id}/reopen", {"text": "Toujours là"}
+        ).status_code
+        == 303
+    )
     with Session(engine) as s:
         assert s.get(Report, report_id).status == "confirmed"
     assert any("rouvert" in j["title"] for j in jobs_for(engine, staff.id)) is False
@@ -347,11 +474,16 @@ def test_the_reporter_reopens_a_resolved_report_within_the_allowed_days_only(eng
     assert late.status_code == 400
 
 
-def test_a_hidden_report_is_not_found_by_the_public_but_stays_visible_to_its_reporter(engine, resident, client):  # type: ignore[no-untyped-def]
+def test_a_hidden_report_is_not_found_by_the_public_but_stays_visible_to_its_reporter(
+    engine, resident, client
+):  # type: ignore[no-untyped-def]
     report_id = make(engine, resident.id, status="hidden")
     assert client.get(f"/reports/{report_id}").status_code == 404
     assert resident.client.get(f"/reports/{report_id}").status_code == 200
-    assert rp.number(Report(id=report_id, created_at=utcnow(), category="x", lat=0, lon=0)) not in client.get("/reports").text
+    assert (
+        rp.number(Report(id=report_id, created_at=utcnow(), category="x", lat=0, lon=0))
+        not in client.get("/reports").text
+    )
 
 
 def test_the_public_list_filters_by_commune_category_and_status(engine, resident, client):  # type: ignore[no-untyped-def]
@@ -359,8 +491,14 @@ def test_the_public_list_filters_by_commune_category_and_status(engine, resident
     b = make(engine, resident.id, category="rubble", lat=49.467, lon=5.929, status="resolved")
     with Session(engine) as s:
         na, nb = rp.number(s.get(Report, a)), rp.number(s.get(Report, b))  # type: ignore[arg-type]
-    assert na in client.get("/reports?category=tyres").text and nb not in client.get("/reports?category=tyres").text
-    assert nb in client.get("/reports?commune=54580").text and na not in client.get("/reports?commune=54580").text
+    assert (
+        na in client.get("/reports?category=tyres").text
+        and nb not in client.get("/reports?category=tyres").text
+    )
+    assert (
+        nb in client.get("/reports?commune=54580").text
+        and na not in client.get("/reports?commune=54580").text
+    )
     closed = client.get("/reports?status=closed").text
     assert nb in closed and na not in closed
     assert client.get("/reports?status=bogus&commune=../x").status_code == 200
@@ -373,9 +511,18 @@ def test_the_home_page_shows_my_reports(engine, resident):  # type: ignore[no-un
 
 # --- exports, statistics, keys, privacy, demo -----------------------------------------------------------
 
+
 def test_the_csv_export_has_every_report_and_neutralises_formulas(engine, resident, staff):  # type: ignore[no-untyped-def]
     with write_session(engine) as s:
-        s.add(Report(category="other", lat=LAT, lon=LON, description="=HYPERLINK(\"http://x\")", commune_insee="57038"))
+        s.add(
+            Report(
+                category="other",
+                lat=LAT,
+                lon=LON,
+                description='=HYPERLINK("http://x")',
+                commune_insee="57038",
+            )
+        )
     make(engine, resident.id)
     response = staff.client.get("/staff/reports.csv")
     assert response.headers["content-type"].startswith("text/csv")
@@ -384,12 +531,23 @@ def test_the_csv_export_has_every_report_and_neutralises_formulas(engine, reside
     assert any(r[rows[0].index("Description")].startswith("'=HYPERLINK") for r in rows[1:])
 
 
-def test_statistics_count_per_commune_category_month_and_give_the_median_time_to_resolve(engine, resident, staff):  # type: ignore[no-untyped-def]
+def test_statistics_count_per_commune_category_month_and_give_the_median_time_to_resolve(
+    engine, resident, staff
+):  # type: ignore[no-untyped-def]
     now = utcnow()
     with write_session(engine) as s:
         for days in (2, 4, 10):
-            s.add(Report(category="tyres", lat=LAT, lon=LON, commune_insee="57038", status="resolved",
-                         created_at=now - timedelta(days=20), resolved_at=now - timedelta(days=20 - days)))
+            s.add(
+                Report(
+                    category="tyres",
+                    lat=LAT,
+                    lon=LON,
+                    commune_insee="57038",
+                    status="resolved",
+                    created_at=now - timedelta(days=20),
+                    resolved_at=now - timedelta(days=20 - days),
+                )
+            )
         s.add(Report(category="rubble", lat=LAT, lon=LON, commune_insee="54580", created_at=now))
     with Session(engine) as s:
         stats = rp.stats(s)
@@ -397,7 +555,10 @@ def test_statistics_count_per_commune_category_month_and_give_the_median_time_to
     assert dict(stats.by_commune) == {"Audun-le-Tiche": 3, "Villerupt": 1}
     assert dict(stats.by_category) == {"tyres": 3, "rubble": 1}
     page = staff.client.get("/staff/reports/stats").text
-    assert '<dd id="stat-median">4.0 jours</dd>' in page or '<dd id="stat-median">4,0 jours</dd>' in page
+    assert (
+        '<dd id="stat-median">4.0 jours</dd>' in page
+        or '<dd id="stat-median">4,0 jours</dd>' in page
+    )
 
 
 def test_staff_issue_an_open311_key_shown_once_and_stored_hashed_then_revoke_it(engine, staff):  # type: ignore[no-untyped-def]
@@ -406,7 +567,9 @@ def test_staff_issue_an_open311_key_shown_once_and_stored_hashed_then_revoke_it(
     key = response.text.split('<code class="api-key" id="new-key">')[1].split("</code>")[0]
     with Session(engine) as s:
         row = s.scalars(select(ReportApiKey)).one()
-        assert row.key_hash != key and key not in row.key_hash and rp.check_api_key(s, key) is not None
+        assert (
+            row.key_hash != key and key not in row.key_hash and rp.check_api_key(s, key) is not None
+        )
     assert key not in staff.client.get("/staff/reports/api-keys").text
     assert staff.client.post_form(f"/staff/reports/api-keys/{row.id}/revoke").status_code == 303
     with Session(engine) as s:
@@ -414,9 +577,24 @@ def test_staff_issue_an_open311_key_shown_once_and_stored_hashed_then_revoke_it(
 
 
 def test_staff_manage_reject_reasons_and_response_templates(engine, staff):  # type: ignore[no-untyped-def]
-    assert staff.client.post_form("/staff/reports/reasons", {"label": "Déjà enlevé par la commune"}).status_code == 303
-    assert staff.client.post_form("/staff/reports/reasons", {"label": "Déjà enlevé par la commune"}).status_code == 400
-    assert staff.client.post_form("/staff/reports/templates", {"title": "Merci", "body": "Merci beaucoup."}).status_code == 303
+    assert (
+        staff.client.post_form(
+            "/staff/reports/reasons", {"label": "Déjà enlevé par la commune"}
+        ).status_code
+        == 303
+    )
+    assert (
+        staff.client.post_form(
+            "/staff/reports/reasons", {"label": "Déjà enlevé par la commune"}
+        ).status_code
+        == 400
+    )
+    assert (
+        staff.client.post_form(
+            "/staff/reports/templates", {"title": "Merci", "body": "Merci beaucoup."}
+        ).status_code
+        == 303
+    )
     page = staff.client.get("/staff/reports/settings").text
     assert "Déjà enlevé par la commune" in page and "Merci beaucoup." in page
 
@@ -433,7 +611,9 @@ def test_the_privacy_export_has_the_persons_reports_and_photos_and_erasure_keeps
     with Session(engine) as s:
         report = s.scalars(select(Report)).one()
         assert report.reporter_id is None
-        assert s.scalars(select(ReportFollow).where(ReportFollow.user_id == resident.id)).all() == []
+        assert (
+            s.scalars(select(ReportFollow).where(ReportFollow.user_id == resident.id)).all() == []
+        )
         assert s.scalars(select(ReportEvent.actor_id)).all() == [None]
 
 
@@ -451,7 +631,9 @@ def test_the_demo_loader_makes_reports_in_every_state_with_photos_and_runs_once(
         states = set(s.scalars(select(Report.status)))
         communes = set(s.scalars(select(Report.commune_insee)))
         photos = s.scalar(select(func.count()).select_from(ReportPhoto))
-        after = s.scalar(select(func.count()).select_from(ReportPhoto).where(ReportPhoto.kind == "after"))
+        after = s.scalar(
+            select(func.count()).select_from(ReportPhoto).where(ReportPhoto.kind == "after")
+        )
     assert states == set(rp.STATUSES) and len(communes) == 8
     assert photos == len(rp.DEMO_REPORTS) + after and after >= 1
 
@@ -463,10 +645,16 @@ def test_the_pages_read_in_english_when_the_person_chose_it(resident):  # type: 
 
 
 def test_a_boosted_navigation_to_a_map_page_loads_it_in_full_so_its_scripts_run(client):  # type: ignore[no-untyped-def]
-    response = client.get("/reports?category=tyres", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    response = client.get(
+        "/reports?category=tyres", headers={"HX-Request": "true", "HX-Boosted": "true"}
+    )
     assert response.headers["hx-redirect"] == "/reports?category=tyres" and response.content == b""
-    fragment = client.get("/reports?category=tyres", headers={"HX-Request": "true", "HX-Target": "results"})
-    assert fragment.text.startswith('<div id="results">') and "HX-Request" in fragment.headers["vary"]
+    fragment = client.get(
+        "/reports?category=tyres", headers={"HX-Request": "true", "HX-Target": "results"}
+    )
+    assert (
+        fragment.text.startswith('<div id="results">') and "HX-Request" in fragment.headers["vary"]
+    )
 
 
 def test_a_response_template_gives_the_message_when_staff_write_none(engine, resident, staff):  # type: ignore[no-untyped-def]
@@ -478,7 +666,8 @@ def test_a_response_template_gives_the_message_when_staff_write_none(engine, res
         s.add(template)
         s.flush()
         template_id = template.id
-    response = staff.client.post_form(f"/staff/reports/{report_id}/status",
-                                      {"status": "confirmed", "template": str(template_id)})
+    response = staff.client.post_form(
+        f"/staff/reports/{report_id}/status", {"status": "confirmed", "template": str(template_id)}
+    )
     assert response.status_code == 303
     assert jobs_for(engine, resident.id)[0]["body"] == "Nos équipes passeront cette semaine."

@@ -56,6 +56,7 @@ def assert_friendly(response: Any, status: int) -> None:
 
 # --- CSRF ------------------------------------------------------------------------------------------
 
+
 def test_the_app_has_unsafe_routes_to_check(app):
     assert len([r for r in unsafe_routes(app) if not r[2]]) >= 10
 
@@ -71,10 +72,14 @@ def test_a_request_without_its_csrf_token_is_refused_on_every_unsafe_route(app, 
         response = client.request(method, path, data={"anything": "1"}, follow_redirects=False)
         if response.status_code != 403 or CSRF_MESSAGE not in response.text:
             accepted.append(f"{method} {path}: {response.status_code}")
-        response = client.request(method, path, data={"_csrf_token": "forged-token"}, follow_redirects=False)
+        response = client.request(
+            method, path, data={"_csrf_token": "forged-token"}, follow_redirects=False
+        )
         if response.status_code != 403:
             accepted.append(f"{method} {path} with a forged token: {response.status_code}")
-    assert not accepted, "unsafe routes that accepted a request without a valid CSRF token:\n" + "\n".join(accepted)
+    assert not accepted, (
+        "unsafe routes that accepted a request without a valid CSRF token:\n" + "\n".join(accepted)
+    )
 
 
 def test_routes_exempt_from_csrf_are_machine_apis_only(app):
@@ -89,6 +94,7 @@ def test_the_token_in_the_htmx_header_is_accepted(resident):
 
 
 # --- error pages ------------------------------------------------------------------------------------
+
 
 def test_a_404_is_a_friendly_page_with_the_security_headers(client):
     assert_friendly(client.get("/no-such-page"), 404)
@@ -145,7 +151,9 @@ def test_an_unknown_host_is_refused_with_the_headers(client):
     assert_secure_headers(r)
 
 
-@pytest.mark.parametrize("path", ["/login", "/password/forgot", "/privacy", "/terms", "/account-deleted"])
+@pytest.mark.parametrize(
+    "path", ["/login", "/password/forgot", "/privacy", "/terms", "/account-deleted"]
+)
 def test_account_pages_carry_the_security_headers_and_no_inline_script(client, path):
     r = client.get(path)
     assert r.status_code == 200

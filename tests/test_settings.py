@@ -32,8 +32,17 @@ def test_in_development_a_secret_key_is_made_once_and_shared(tmp_path):
 def test_the_web_app_and_the_worker_processes_share_the_development_secret(tmp_path):
     code = "from app.settings import Settings; print(Settings().prepare().secret_key)"
     env = {"ECLOR_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    outs = [subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                           check=True).stdout.strip() for _ in range(2)]
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for _ in range(2)
+    ]
     assert outs[0] == outs[1] != ""
 
 
@@ -44,7 +53,12 @@ def test_production_without_a_secret_key_is_a_clear_startup_error(tmp_path):
 
 def test_the_cli_says_what_is_wrong_in_production_without_a_secret(tmp_path):
     env = {"ECLOR_ENV": "production", "ECLOR_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    r = subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], cwd=ROOT, env=env,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
     assert "ECLOR_SECRET_KEY" in r.stderr and "Traceback" not in r.stderr

@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_version_is_written_once_in_pyproject_and_read_from_the_package_metadata():
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert __version__ == declared
-    written = [p for p in (ROOT / "app").rglob("*.py")
-               if f'"{declared}"' in p.read_text(encoding="utf-8")]
+    written = [
+        p for p in (ROOT / "app").rglob("*.py") if f'"{declared}"' in p.read_text(encoding="utf-8")
+    ]
     assert written == [], f"the version is written again in {written}"
 
 
@@ -31,8 +32,13 @@ def test_the_licence_is_the_full_text_of_the_agpl_version_3():
 
 
 def test_every_page_links_to_the_source_code_in_its_footer(client, resident):
-    for c, path in ((client, "/"), (client, "/about"), (client, "/reports"), (client, "/does-not-exist"),
-                    (resident.client, "/me")):
+    for c, path in (
+        (client, "/"),
+        (client, "/about"),
+        (client, "/reports"),
+        (client, "/does-not-exist"),
+        (resident.client, "/me"),
+    ):
         r = c.get(path)
         footer = r.text.split('<footer class="site-footer">', 1)[1].split("</footer>", 1)[0]
         assert '<a href="/source" rel="license noopener">Code source</a>' in footer, path
@@ -44,7 +50,10 @@ def test_the_about_page_offers_the_source_of_this_version_in_french_and_english(
     assert "Télécharger le code source de cette version d’Eclor" in r.text
     assert f"Eclor {__version__}" in r.text
     r = client.get("/about", headers={"accept-language": "en"})
-    assert '<a href="/source" rel="license noopener">Download the source code of this version of Eclor</a>' in r.text
+    assert (
+        '<a href="/source" rel="license noopener">Download the source code of this version of Eclor</a>'
+        in r.text
+    )
     assert "Source code" in r.text
 
 
@@ -54,7 +63,9 @@ def test_the_source_link_follows_the_setting(settings, engine):
 
     with TestClient(app=create_app(moved, engine)) as c:
         r = c.get("/about")
-    assert r.text.count('<a href="https://forge.example/eclor/eclor" rel="license noopener">') == 2  # footer and about
+    assert (
+        r.text.count('<a href="https://forge.example/eclor/eclor" rel="license noopener">') == 2
+    )  # footer and about
 
 
 def test_anyone_downloads_the_running_code_as_a_tarball_with_the_licence(client):
@@ -65,11 +76,23 @@ def test_anyone_downloads_the_running_code_as_a_tarball_with_the_licence(client)
     with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
         names = set(tar.getnames())
         prefix = f"eclor-{__version__}/"
-        for needed in ("app/main.py", "app/source.py", "workers/__init__.py", "migrations/env.py",
-                       "pyproject.toml", "LICENSE", "README.md", "scripts/setup", "scripts/start"):
+        for needed in (
+            "app/main.py",
+            "app/source.py",
+            "workers/__init__.py",
+            "migrations/env.py",
+            "pyproject.toml",
+            "LICENSE",
+            "README.md",
+            "scripts/setup",
+            "scripts/start",
+        ):
             assert prefix + needed in names, needed
-        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/var/" in n
-                    or "/.venv/" in n]
+        assert not [
+            n
+            for n in names
+            if "__pycache__" in n or n.endswith(".pyc") or "/var/" in n or "/.venv/" in n
+        ]
         served = tar.extractfile(prefix + "app/source.py").read()  # type: ignore[union-attr]
         assert tar.getmember(prefix + "scripts/start").mode & 0o111
     assert served == (ROOT / "app" / "source.py").read_bytes()
@@ -90,4 +113,8 @@ def test_an_installed_copy_without_a_checkout_serves_its_packages_only(tmp_path)
     (tmp_path / "app" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
     (tmp_path / "tests").mkdir()  # some other distribution's stray top-level folder
     (tmp_path / "tests" / "x.py").write_text("")
-    assert source.files(tmp_path) == ["app/__init__.py", "migrations/__init__.py", "workers/__init__.py"]
+    assert source.files(tmp_path) == [
+        "app/__init__.py",
+        "migrations/__init__.py",
+        "workers/__init__.py",
+    ]

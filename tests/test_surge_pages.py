@@ -15,8 +15,16 @@ from tests.live_server import live
 
 def _publish(engine) -> int:  # type: ignore[no-untyped-def]
     with write_session(engine) as session:
-        data = alerts.clean_input(session, title="Route de Longwy fermée", body="Déviation par Crusnes.",
-                                  topic="traffic", communes=[], urgency="high", link="", ttl_s=3600)
+        data = alerts.clean_input(
+            session,
+            title="Route de Longwy fermée",
+            body="Déviation par Crusnes.",
+            topic="traffic",
+            communes=[],
+            urgency="high",
+            link="",
+            ttl_s=3600,
+        )
         return alerts.publish(session, data, source="cli", sender="eclor@test").id  # type: ignore[return-value]
 
 
@@ -30,7 +38,9 @@ def test_a_crowd_opening_an_alert_page_costs_the_database_one_read(settings, eng
             async with httpx.AsyncClient(base_url=base, timeout=30) as c:
                 first = await c.get(f"/alerts/{alert_id}")  # the first visit reads the alert
                 assert first.status_code == 200
-                event.listen(engine_of_app, "before_cursor_execute", lambda *a, **k: statements.append(a[2]))
+                event.listen(
+                    engine_of_app, "before_cursor_execute", lambda *a, **k: statements.append(a[2])
+                )
                 return await asyncio.gather(*(c.get(f"/alerts/{alert_id}") for _ in range(30)))
 
         answers = asyncio.run(crowd())

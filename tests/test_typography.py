@@ -7,8 +7,22 @@ import re
 
 import pytest
 
-PAGES = ["/", "/reports", "/carpool", "/sharing", "/shops", "/alerts", "/waste-centre", "/traffic",
-         "/reports/1", "/reports/2", "/carpool/ads/1", "/carpool/ads/2", "/sharing/items/1", "/sharing/items/2"]
+PAGES = [
+    "/",
+    "/reports",
+    "/carpool",
+    "/sharing",
+    "/shops",
+    "/alerts",
+    "/waste-centre",
+    "/traffic",
+    "/reports/1",
+    "/reports/2",
+    "/carpool/ads/1",
+    "/carpool/ads/2",
+    "/sharing/items/1",
+    "/sharing/items/2",
+]
 
 
 def visible_text(page: str) -> str:
@@ -28,7 +42,11 @@ def demo(engine, settings):
 def test_every_middle_dot_has_a_space_on_each_side(demo, resident, client):
     for who in (client, resident.client):
         shops = re.findall(r'href="(/shops/[a-z0-9-]+)"', who.get("/shops").text)[:3]
-        for path in PAGES + shops + ["/me", "/reports/mine", "/carpool/mine", "/sharing/mine", "/shops/orders"]:
+        for path in (
+            PAGES
+            + shops
+            + ["/me", "/reports/mine", "/carpool/mine", "/sharing/mine", "/shops/orders"]
+        ):
             r = who.get(path)
             if r.status_code != 200:
                 continue
@@ -43,7 +61,11 @@ def test_numbers_and_distances_are_written_for_the_readers_locale(app):
 
     token = i18n.current_locale.set("fr")
     try:
-        assert format_km(1234) == "1,2\u202fkm" and format_number(3.2, 2) == "3,20" and format_number(12500) == "12\u202f500"
+        assert (
+            format_km(1234) == "1,2\u202fkm"
+            and format_number(3.2, 2) == "3,20"
+            and format_number(12500) == "12\u202f500"
+        )
     finally:
         i18n.current_locale.reset(token)
     token = i18n.current_locale.set("en")

@@ -59,8 +59,16 @@ def worker_thread(settings: Settings, worker_id: str = "survivor") -> Iterator[d
 
     def main() -> None:
         try:
-            loop.run_until_complete(runner.run(settings, engine, stop=stop, worker_id=worker_id,
-                                               install_signals=False, services=False))
+            loop.run_until_complete(
+                runner.run(
+                    settings,
+                    engine,
+                    stop=stop,
+                    worker_id=worker_id,
+                    install_signals=False,
+                    services=False,
+                )
+            )
         except BaseException as exc:  # what killed the worker, for the test to see
             outcome["died"] = exc
 
@@ -103,7 +111,9 @@ def test_the_worker_waits_out_a_locked_database_and_then_runs_its_jobs(quick, en
         assert s.get(Job, job_id).status == "done"  # type: ignore[union-attr]
 
 
-def test_a_job_whose_result_meets_a_locked_database_is_recorded_once_it_is_free(quick, engine, tmp_path):
+def test_a_job_whose_result_meets_a_locked_database_is_recorded_once_it_is_free(
+    quick, engine, tmp_path
+):
     out = tmp_path / "ran.txt"
     with write_session(engine) as s:
         job_id = jobs.enqueue(s, "test.record", {"file": str(out), "sleep": 0.3}).id
@@ -122,7 +132,9 @@ def _status(engine, job_id: int) -> str:  # type: ignore[no-untyped-def]
         return job.status if job else ""
 
 
-def test_a_claim_loop_that_dies_is_started_again_by_its_supervisor(quick, engine, tmp_path, monkeypatch):
+def test_a_claim_loop_that_dies_is_started_again_by_its_supervisor(
+    quick, engine, tmp_path, monkeypatch
+):
     out = tmp_path / "ran.txt"
     _record_job(engine, out)
     real_claim = runner.claim_jobs
@@ -136,7 +148,9 @@ def test_a_claim_loop_that_dies_is_started_again_by_its_supervisor(quick, engine
 
     monkeypatch.setattr(runner, "claim_jobs", claim_with_one_bug)
     with worker_thread(quick) as w:
-        assert wait_for(lambda: out.exists(), timeout=20), "the job ran after the loop was restarted"
+        assert wait_for(lambda: out.exists(), timeout=20), (
+            "the job ran after the loop was restarted"
+        )
         assert "died" not in w
     with write_session(engine) as s:
         beats = s.scalars(select(WorkerHeartbeat)).all()
@@ -157,7 +171,9 @@ def test_a_service_that_crashes_is_restarted(quick, engine, monkeypatch):
     stop = asyncio.Event()
 
     async def scene() -> None:
-        task = asyncio.create_task(runner.run(quick, engine, stop=stop, worker_id="svc", install_signals=False))
+        task = asyncio.create_task(
+            runner.run(quick, engine, stop=stop, worker_id="svc", install_signals=False)
+        )
         for _ in range(200):
             if len(started) >= 2:
                 break
@@ -170,7 +186,9 @@ def test_a_service_that_crashes_is_restarted(quick, engine, monkeypatch):
     assert len(started) >= 2
 
 
-def test_serve_with_worker_keeps_a_worker_alive_after_its_loop_dies(quick, engine, tmp_path, monkeypatch):
+def test_serve_with_worker_keeps_a_worker_alive_after_its_loop_dies(
+    quick, engine, tmp_path, monkeypatch
+):
     from app.cli import start_background_services
 
     quick.mqtt_url = "mqtt://127.0.0.1:9"  # no embedded broker or demo fleet in this test

@@ -30,27 +30,48 @@ def parse(body: bytes) -> ET.Element:
 def test_the_xml_text_keeps_what_xml_can_hold_and_replaces_the_rest() -> None:
     for code in range(0x20):
         char = chr(code)
-        element = parse(f"<a b=\"{xmltext.attribute(char)}\">{xmltext.text(char)}</a>".encode("utf-8", "surrogatepass"))
-        assert element.text in (char, "\n", "\ufffd") if char not in "\t\n\r" else element.text == char
+        element = parse(
+            f'<a b="{xmltext.attribute(char)}">{xmltext.text(char)}</a>'.encode(
+                "utf-8", "surrogatepass"
+            )
+        )
+        assert (
+            element.text in (char, "\n", "\ufffd") if char not in "\t\n\r" else element.text == char
+        )
     assert parse(f"<a>{xmltext.text(HOSTILE)}</a>".encode()).text == (
-        "Pneus\n<b>&amp;</b> \ufffd\ufffd\ufffd\ufffd\ufffd ]]> \"'\ufffd\ufffd\ufffd fin\n")
-    assert parse(f"<a t=\"{xmltext.attribute(HOSTILE)}\"/>".encode()).get("t").startswith("Pneus\n<b>")
+        "Pneus\n<b>&amp;</b> \ufffd\ufffd\ufffd\ufffd\ufffd ]]> \"'\ufffd\ufffd\ufffd fin\n"
+    )
+    assert (
+        parse(f'<a t="{xmltext.attribute(HOSTILE)}"/>'.encode()).get("t").startswith("Pneus\n<b>")
+    )
 
 
 @pytest.fixture
 def hostile_report(engine: Any) -> Report:
     with write_session(engine) as session:
-        report = Report(category="tyres", lat=LAT, lon=LON, commune_insee="57038", status="confirmed",
-                        description=TYPED, address=TYPED)
+        report = Report(
+            category="tyres",
+            lat=LAT,
+            lon=LON,
+            commune_insee="57038",
+            status="confirmed",
+            description=TYPED,
+            address=TYPED,
+        )
         session.add(report)
         session.flush()
         return report
 
 
-def test_open311_requests_in_xml_stay_well_formed_with_control_characters(client, hostile_report) -> None:
+def test_open311_requests_in_xml_stay_well_formed_with_control_characters(
+    client, hostile_report
+) -> None:
     number = rp.number(hostile_report)
-    for path in ("/open311/v2/requests.xml", f"/open311/v2/requests/{number}.xml",
-                 f"/open311/v2/requests.xml?service_request_id={number}"):
+    for path in (
+        "/open311/v2/requests.xml",
+        f"/open311/v2/requests/{number}.xml",
+        f"/open311/v2/requests.xml?service_request_id={number}",
+    ):
         response = client.get(path)
         assert response.status_code == 200, path
         root = parse(response.content)
@@ -59,21 +80,36 @@ def test_open311_requests_in_xml_stay_well_formed_with_control_characters(client
 
 
 def test_open311_errors_in_xml_stay_well_formed_when_they_repeat_what_was_sent(client) -> None:
-    for path in ("/open311/v2/requests/%0B%3C%26.xml", "/open311/v2/services/%0B%26%3C.xml",
-                 "/open311/v2/tokens/%0B%3C.xml", "/open311/v2/requests.xml?status=%0B%3C%26",
-                 "/open311/v2/requests.xml?start_date=%0B%3C"):
+    for path in (
+        "/open311/v2/requests/%0B%3C%26.xml",
+        "/open311/v2/services/%0B%26%3C.xml",
+        "/open311/v2/tokens/%0B%3C.xml",
+        "/open311/v2/requests.xml?status=%0B%3C%26",
+        "/open311/v2/requests.xml?start_date=%0B%3C",
+    ):
         response = client.get(path)
         assert response.status_code in (400, 404), path
         root = parse(response.content)
         assert root.tag == "errors" and root[0].findtext("description")
 
 
-def test_a_partner_posting_hostile_text_gets_well_formed_xml_back_and_in_the_list(engine, client) -> None:
+def test_a_partner_posting_hostile_text_gets_well_formed_xml_back_and_in_the_list(
+    engine, client
+) -> None:
     with write_session(engine) as session:
         _row, key = rp.issue_api_key(session, "Partenaire", None)
-    response = client.post("/open311/v2/requests.xml", data={
-        "api_key": key, "service_code": "tyres", "lat": str(LAT), "long": str(LON), "description": TYPED,
-        "first_name": TYPED[:20], "email": "partenaire@example.org"})
+    response = client.post(
+        "/open311/v2/requests.xml",
+        data={
+            "api_key": key,
+            "service_code": "tyres",
+            "lat": str(LAT),
+            "long": str(LON),
+            "description": TYPED,
+            "first_name": TYPED[:20],
+            "email": "partenaire@example.org",
+        },
+    )
     assert response.status_code == 201
     number = parse(response.content)[0].findtext("service_request_id")
     root = parse(client.get(f"/open311/v2/requests/{number}.xml").content)
@@ -85,8 +121,16 @@ def test_a_partner_posting_hostile_text_gets_well_formed_xml_back_and_in_the_lis
 
 
 def test_an_alert_with_control_characters_exports_as_well_formed_cap(staff, client, engine) -> None:
-    form = {"title": "Route\x0bfermée <Thil> & Villerupt\x1b", "body": "Déviation\x01 par la D16\x0c; \ufffe ok",
-            "topic": "traffic", "communes": ["54523"], "urgency": "normal", "expires": "", "link": "", "do": "send"}
+    form = {
+        "title": "Route\x0bfermée <Thil> & Villerupt\x1b",
+        "body": "Déviation\x01 par la D16\x0c; \ufffe ok",
+        "topic": "traffic",
+        "communes": ["54523"],
+        "urgency": "normal",
+        "expires": "",
+        "link": "",
+        "do": "send",
+    }
     answer = staff.client.post_form("/staff/alerts/new", form)
     assert answer.status_code in (303, 400)
     with write_session(engine) as session:

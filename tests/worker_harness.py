@@ -26,8 +26,14 @@ def main() -> None:
     parser.add_argument("--lease", type=int, default=60)
     parser.add_argument("--go-file", default="")
     args = parser.parse_args()
-    settings = Settings(env="test", database_url=args.url, var_dir=Path(args.var), secret_key="k" * 40,
-                        worker_lease_seconds=args.lease, worker_poll_seconds=0.05).prepare()
+    settings = Settings(
+        env="test",
+        database_url=args.url,
+        var_dir=Path(args.var),
+        secret_key="k" * 40,
+        worker_lease_seconds=args.lease,
+        worker_poll_seconds=0.05,
+    ).prepare()
     logs.setup()
     engine = make_engine(args.url)
     if args.go_file:
@@ -35,7 +41,9 @@ def main() -> None:
         Path(args.go_file + "." + args.worker_id).touch()  # ready
         while not Path(args.go_file).exists():
             time.sleep(0.01)
-    asyncio.run(runner.run(settings, engine, once=args.once, worker_id=args.worker_id, services=False))
+    asyncio.run(
+        runner.run(settings, engine, once=args.once, worker_id=args.worker_id, services=False)
+    )
 
 
 if __name__ == "__main__":

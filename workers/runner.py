@@ -76,7 +76,9 @@ async def _run_job(rt: WorkerRuntime, job: jobs.ClaimedJob) -> None:
     handler = jobs.HANDLERS.get(job.kind)
     lease_s = rt.settings.worker_lease_seconds
     if handler is None:
-        await _record("fail", jobs.fail, rt.engine, job, rt.worker_id, f"no handler for job kind {job.kind!r}")
+        await _record(
+            "fail", jobs.fail, rt.engine, job, rt.worker_id, f"no handler for job kind {job.kind!r}"
+        )
         log.error("job without handler", extra={"job_id": job.id, "kind": job.kind})
         return
     ctx = jobs.JobContext(rt.engine, rt.worker_id, job, lease_s, rt.settings)
@@ -96,13 +98,24 @@ async def _run_job(rt: WorkerRuntime, job: jobs.ClaimedJob) -> None:
         else:
             await asyncio.to_thread(handler, ctx, job.payload)
     except jobs.RetryLater as exc:
-        state = await _record("defer", jobs.fail, rt.engine, job, rt.worker_id, str(exc), delay_s=exc.delay_s,
-                              count_attempt=False)
+        state = await _record(
+            "defer",
+            jobs.fail,
+            rt.engine,
+            job,
+            rt.worker_id,
+            str(exc),
+            delay_s=exc.delay_s,
+            count_attempt=False,
+        )
         log.info("job deferred", extra={"job_id": job.id, "kind": job.kind, "state": state})
     except Exception as exc:  # a handler's failure is recorded on its job, never fatal
         error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
         state = await _record("fail", jobs.fail, rt.engine, job, rt.worker_id, error)
-        log.warning("job failed", extra={"job_id": job.id, "kind": job.kind, "state": state, "error": str(exc)})
+        log.warning(
+            "job failed",
+            extra={"job_id": job.id, "kind": job.kind, "state": state, "error": str(exc)},
+        )
     else:
         await _record("complete", jobs.complete, rt.engine, job, rt.worker_id)
         log.info("job done", extra={"job_id": job.id, "kind": job.kind})
@@ -123,8 +136,9 @@ async def _heartbeat(rt: WorkerRuntime) -> None:
             pass
 
 
-async def supervise(name: str, rt: WorkerRuntime, start: Callable[[], Awaitable[Any]], *,
-                    max_delay_s: float = 30.0) -> None:
+async def supervise(
+    name: str, rt: WorkerRuntime, start: Callable[[], Awaitable[Any]], *, max_delay_s: float = 30.0
+) -> None:
     """Run ``start()`` until the worker stops; restart it (with backoff) whenever it dies."""
     delay = 0.5
     while not rt.stop.is_set():
@@ -136,8 +150,11 @@ async def supervise(name: str, rt: WorkerRuntime, start: Callable[[], Awaitable[
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.error("loop died; restarting", extra={"loop": name, "error": f"{type(exc).__name__}: {exc}"},
-                      exc_info=exc)
+            log.error(
+                "loop died; restarting",
+                extra={"loop": name, "error": f"{type(exc).__name__}: {exc}"},
+                exc_info=exc,
+            )
         rt.restarts += 1
         if time.monotonic() - began > 60:
             delay = 0.5  # it had been running well: restart at once
@@ -168,10 +185,16 @@ async def run(
                 loop.add_signal_handler(sig, rt.stop.set)
             except (NotImplementedError, RuntimeError):  # not the main thread
                 pass
-    service_tasks = [
-        asyncio.create_task(supervise(getattr(svc, "__name__", "service"), rt, lambda svc=svc: svc(rt)))
-        for svc in domains.services()
-    ] if services and not once else []
+    service_tasks = (
+        [
+            asyncio.create_task(
+                supervise(getattr(svc, "__name__", "service"), rt, lambda svc=svc: svc(rt))
+            )
+            for svc in domains.services()
+        ]
+        if services and not once
+        else []
+    )
     if not once:
         service_tasks.append(asyncio.create_task(_heartbeat(rt)))
     running: set[asyncio.Task[None]] = set()
@@ -208,9 +231,17 @@ async def _claim_loop(rt: WorkerRuntime, running: set[asyncio.Task[None]], *, on
     while not rt.stop.is_set():
         free = settings.worker_batch - len(running)
         try:
-            claimed = await asyncio.to_thread(
-                claim_jobs, engine, rt.worker_id, limit=max(free, 0), lease_s=settings.worker_lease_seconds
-            ) if free > 0 else []
+            claimed = (
+                await asyncio.to_thread(
+                    claim_jobs,
+                    engine,
+                    rt.worker_id,
+                    limit=max(free, 0),
+                    lease_s=settings.worker_lease_seconds,
+                )
+                if free > 0
+                else []
+            )
         except DATABASE_BUSY as exc:
             log.warning("claim postponed: database busy", extra={"error": str(exc)[:200]})
             try:
@@ -229,8 +260,9 @@ async def _claim_loop(rt: WorkerRuntime, running: set[asyncio.Task[None]], *, on
             continue
         if running and not once:
             # Wait for a slot or for a job to finish before claiming again.
-            await asyncio.wait(running, timeout=settings.worker_poll_seconds,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                running, timeout=settings.worker_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
             continue
         if once:
             if running:
@@ -243,13 +275,21 @@ async def _claim_loop(rt: WorkerRuntime, running: set[asyncio.Task[None]], *, on
             pass
 
 
-def claim_jobs(engine: Engine, worker_id: str, *, limit: int, lease_s: int) -> list[jobs.ClaimedJob]:
+def claim_jobs(
+    engine: Engine, worker_id: str, *, limit: int, lease_s: int
+) -> list[jobs.ClaimedJob]:
     """The claim the loop makes (one name to find in a traceback)."""
     return jobs.claim(engine, worker_id, limit=limit, lease_s=lease_s)
 
 
-async def run_forever(settings: Settings, engine: Engine, stop: asyncio.Event, *, worker_id: str | None = None,
-                      install_signals: bool = False) -> None:
+async def run_forever(
+    settings: Settings,
+    engine: Engine,
+    stop: asyncio.Event,
+    *,
+    worker_id: str | None = None,
+    install_signals: bool = False,
+) -> None:
     """The worker under a supervisor: if ``run`` itself dies, it is started again until ``stop``.
 
     ``eclor serve --with-worker`` runs this in its background thread.
@@ -258,15 +298,20 @@ async def run_forever(settings: Settings, engine: Engine, stop: asyncio.Event, *
     restarts = 0
     while not stop.is_set():
         try:
-            await run(settings, engine, stop=stop, worker_id=worker_id, install_signals=install_signals)
+            await run(
+                settings, engine, stop=stop, worker_id=worker_id, install_signals=install_signals
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             restarts += 1
-            log.error("worker died; restarting", extra={"restarts": restarts, "error": str(exc)}, exc_info=exc)
+            log.error(
+                "worker died; restarting",
+                extra={"restarts": restarts, "error": str(exc)},
+                exc_info=exc,
+            )
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             except TimeoutError:
                 pass
             delay = min(delay * 2, 30.0)
-

@@ -35,8 +35,16 @@ class InvitationError(ValueError):
         self.field = field
 
 
-def invite(session: Session, email: str, *, role: str, display_name: str, invited_by: str, base_url: str,
-           jinja: Environment) -> User:
+def invite(
+    session: Session,
+    email: str,
+    *,
+    role: str,
+    display_name: str,
+    invited_by: str,
+    base_url: str,
+    jinja: Environment,
+) -> User:
     """Create a staff (or admin) account with no password and e-mail it a single-use link to set one."""
     address = auth.normalise_email(email)
     if not _EMAIL_RE.match(address) or len(address) > 254:
@@ -45,18 +53,34 @@ def invite(session: Session, email: str, *, role: str, display_name: str, invite
         raise InvitationError(_("Rôle inconnu."), "role")
     display_name = " ".join(display_name.split())[:80]
     if session.scalars(select(User.id).where(User.email == address)).first() is not None:
-        raise InvitationError(_("Un compte existe déjà pour cette adresse : changez son rôle dans la liste."), "email")
+        raise InvitationError(
+            _("Un compte existe déjà pour cette adresse : changez son rôle dans la liste."), "email"
+        )
     user = auth.create_user(session, address, role=role, display_name=display_name)
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(PasswordReset(id=_digest(token), user_id=user.id, created_at=now,  # type: ignore[arg-type]
-                              expires_at=now + timedelta(days=INVITATION_DAYS)))
-    context = {"link": f"{base_url.rstrip('/')}/password/reset/{token}", "days": INVITATION_DAYS,
-               "name": display_name or address.split("@")[0], "invited_by": invited_by,
-               "role": "agent" if role == "staff" else "administrateur"}
+    session.add(
+        PasswordReset(
+            id=_digest(token),
+            user_id=user.id,
+            created_at=now,  # type: ignore[arg-type]
+            expires_at=now + timedelta(days=INVITATION_DAYS),
+        )
+    )
+    context = {
+        "link": f"{base_url.rstrip('/')}/password/reset/{token}",
+        "days": INVITATION_DAYS,
+        "name": display_name or address.split("@")[0],
+        "invited_by": invited_by,
+        "role": "agent" if role == "staff" else "administrateur",
+    }
     # In French, like the password reset e-mail: the person's language is not known yet.
-    send_mail(session, address, "Votre accès à l’espace agents d’Eclor",
-              jinja.get_template("accounts/email/invite.txt").render(context),
-              jinja.get_template("accounts/email/invite.html").render(context))
+    send_mail(
+        session,
+        address,
+        "Votre accès à l’espace agents d’Eclor",
+        jinja.get_template("accounts/email/invite.txt").render(context),
+        jinja.get_template("accounts/email/invite.html").render(context),
+    )
     session.flush()
     return user

@@ -40,7 +40,10 @@ def _digest(token: str) -> str:
 
 # --- password reset --------------------------------------------------------------------------
 
-def request_password_reset(session: Session, email: str, *, base_url: str, minutes: int, jinja: Environment) -> bool:
+
+def request_password_reset(
+    session: Session, email: str, *, base_url: str, minutes: int, jinja: Environment
+) -> bool:
     """Send a reset link if an active account has this address; say nothing either way."""
     user = session.scalars(select(User).where(User.email == auth.normalise_email(email))).first()
     if user is None or not user.is_active:
@@ -48,10 +51,20 @@ def request_password_reset(session: Session, email: str, *, base_url: str, minut
     now = utcnow()
     session.execute(delete(PasswordReset).where(PasswordReset.expires_at < now))
     token = secrets.token_urlsafe(32)
-    session.add(PasswordReset(id=_digest(token), user_id=user.id, created_at=now,  # type: ignore[arg-type]
-                              expires_at=now + timedelta(minutes=minutes)))
+    session.add(
+        PasswordReset(
+            id=_digest(token),
+            user_id=user.id,
+            created_at=now,  # type: ignore[arg-type]
+            expires_at=now + timedelta(minutes=minutes),
+        )
+    )
     link = f"{base_url.rstrip('/')}/password/reset/{token}"
-    context = {"link": link, "minutes": minutes, "name": user.display_name or user.email.split("@")[0]}
+    context = {
+        "link": link,
+        "minutes": minutes,
+        "name": user.display_name or user.email.split("@")[0],
+    }
     text = jinja.get_template("accounts/email/reset.txt").render(context)
     html = jinja.get_template("accounts/email/reset.html").render(context)
     send_mail(session, user.email, "Réinitialiser votre mot de passe Eclor", text, html)
@@ -85,6 +98,7 @@ def use_reset(session: Session, token: str, password: str) -> User | None:
 
 # --- roles -------------------------------------------------------------------------------------
 
+
 def change_role(session: Session, user: User, role: str) -> None:
     if role not in ROLES:
         raise ValueError(role)
@@ -97,6 +111,7 @@ def change_role(session: Session, user: User, role: str) -> None:
 
 
 # --- privacy: export and deletion -------------------------------------------------------------
+
 
 def export_account(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     user = session.get(User, user_id)
@@ -114,14 +129,22 @@ def export_account(session: Session, user_id: int, media_dir: Path) -> tuple[Any
         "last_seen_at": user.last_seen_at.isoformat() if user.last_seen_at else None,
         "has_password": user.password_hash is not None,
         "identities": [
-            {"provider": i.provider, "issuer": i.issuer, "subject": i.subject,
-             "created_at": i.created_at.isoformat(),
-             "last_used_at": i.last_used_at.isoformat() if i.last_used_at else None}
+            {
+                "provider": i.provider,
+                "issuer": i.issuer,
+                "subject": i.subject,
+                "created_at": i.created_at.isoformat(),
+                "last_used_at": i.last_used_at.isoformat() if i.last_used_at else None,
+            }
             for i in identities
         ],
         "sessions": [
-            {"created_at": s.created_at.isoformat(), "last_seen_at": s.last_seen_at.isoformat(),
-             "expires_at": s.expires_at.isoformat(), "user_agent": s.user_agent}
+            {
+                "created_at": s.created_at.isoformat(),
+                "last_seen_at": s.last_seen_at.isoformat(),
+                "expires_at": s.expires_at.isoformat(),
+                "user_agent": s.user_agent,
+            }
             for s in sessions
         ],
     }, []
@@ -137,7 +160,9 @@ def erase_account_rows(session: Session, user_id: int, media_dir: Path) -> list[
     needles = [f'"user_id":{user_id},', f'"user_id":{user_id}}}']
     if user is not None:
         needles.append(json.dumps(user.email))  # quoted: "a@x.fr" never matches "ba@x.fr"
-    session.execute(delete(Job).where(or_(*[Job.payload.contains(n, autoescape=True) for n in needles])))  # type: ignore[attr-defined]
+    session.execute(
+        delete(Job).where(or_(*[Job.payload.contains(n, autoescape=True) for n in needles]))
+    )  # type: ignore[attr-defined]
     return []
 
 
@@ -148,7 +173,9 @@ def export_zip(session: Session, user_id: int, media_dir: Path) -> bytes:
     buf = BytesIO()
     root = media_dir.resolve()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("eclor-donnees.json", json.dumps(document, ensure_ascii=False, indent=2, default=str))
+        zf.writestr(
+            "eclor-donnees.json", json.dumps(document, ensure_ascii=False, indent=2, default=str)
+        )
         zf.writestr("LISEZMOI.txt", README)
         seen: set[str] = set()
         for path in files:
@@ -190,4 +217,6 @@ def remove_files(files: list[Path], media_dir: Path) -> None:
             try:
                 resolved.unlink(missing_ok=True)
             except OSError:
-                log.warning("could not delete a file of an erased account", extra={"path": str(resolved)})
+                log.warning(
+                    "could not delete a file of an erased account", extra={"path": str(resolved)}
+                )

@@ -42,15 +42,26 @@ def communes_reached(session: Session, alert: Alert) -> tuple[list[str], bool]:
     return sorted(names.get(code, code) for code in codes), False
 
 
-def preview(session: Session, document: bytes, *, topic: str | None, user_id: int | None) -> ImportPreview:
+def preview(
+    session: Session, document: bytes, *, topic: str | None, user_id: int | None
+) -> ImportPreview:
     """What importing ``document`` would publish; raises what ``import_cap`` raises; writes nothing."""
     savepoint = session.begin_nested()
     try:
         alert = publish.import_cap(session, document, user_id=user_id, topic=topic)
         names, everywhere = communes_reached(session, alert)
         return ImportPreview(
-            msg_type=alert.msg_type, title=alert.title, body=alert.body, instruction=alert.instruction,
-            topic=alert.topic, urgency=alert.push_urgency, expires_at=alert.expires_at, area_desc=alert.area_desc,
-            communes=names, everywhere=everywhere, updates=alert.references_id)
+            msg_type=alert.msg_type,
+            title=alert.title,
+            body=alert.body,
+            instruction=alert.instruction,
+            topic=alert.topic,
+            urgency=alert.push_urgency,
+            expires_at=alert.expires_at,
+            area_desc=alert.area_desc,
+            communes=names,
+            everywhere=everywhere,
+            updates=alert.references_id,
+        )
     finally:
         savepoint.rollback()

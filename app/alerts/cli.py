@@ -20,9 +20,13 @@ from app.alerts.publish import (
 from app.db import write_session
 from app.interfaces import Command
 
+
 def configure_vapid(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Create the VAPID key pair once (under var/, unless ECLOR_VAPID_PRIVATE_KEY is set) "
-                          "and print the public key (the browsers' applicationServerKey).")
+    parser.description = (
+        "Create the VAPID key pair once (under var/, unless ECLOR_VAPID_PRIVATE_KEY is set) "
+        "and print the public key (the browsers' applicationServerKey)."
+    )
+
 
 def run_vapid(args: argparse.Namespace, settings: Any) -> int:
     existed = vapid_private_key(settings) is not None
@@ -32,7 +36,9 @@ def run_vapid(args: argparse.Namespace, settings: Any) -> int:
     except webpush.InvalidVapidConfig as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    where = "ECLOR_VAPID_PRIVATE_KEY" if settings.vapid_private_key else str(vapid_key_file(settings))
+    where = (
+        "ECLOR_VAPID_PRIVATE_KEY" if settings.vapid_private_key else str(vapid_key_file(settings))
+    )
     print(public)
     print(f"private key {'kept' if existed else 'created'}: {where}", file=sys.stderr)
     try:
@@ -41,15 +47,26 @@ def run_vapid(args: argparse.Namespace, settings: Any) -> int:
         print(f"warning: {exc}", file=sys.stderr)
     return 0
 
+
 def configure_alert(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topic", required=True, choices=sorted(TOPICS))
     parser.add_argument("--title", required=True)
     parser.add_argument("--body", default="")
-    parser.add_argument("--commune", action="append", default=[], metavar="INSEE",
-                        help="a commune's INSEE code (repeat it); none: the whole territory")
+    parser.add_argument(
+        "--commune",
+        action="append",
+        default=[],
+        metavar="INSEE",
+        help="a commune's INSEE code (repeat it); none: the whole territory",
+    )
     parser.add_argument("--urgency", default="normal", choices=sorted(URGENCIES))
-    parser.add_argument("--ttl", type=int, default=None, metavar="S", help="validity in seconds (default 24 h)")
-    parser.add_argument("--link", default="", help="https:// address or an Eclor path (/waste-centre)")
+    parser.add_argument(
+        "--ttl", type=int, default=None, metavar="S", help="validity in seconds (default 24 h)"
+    )
+    parser.add_argument(
+        "--link", default="", help="https:// address or an Eclor path (/waste-centre)"
+    )
+
 
 def run_alert(args: argparse.Namespace, settings: Any) -> int:
     from app.db import make_engine
@@ -57,8 +74,16 @@ def run_alert(args: argparse.Namespace, settings: Any) -> int:
     engine = make_engine(settings.resolved_database_url)
     try:
         with write_session(engine) as session:
-            data = clean_input(session, title=args.title, body=args.body, topic=args.topic,
-                               communes=args.commune, urgency=args.urgency, link=args.link, ttl_s=args.ttl)
+            data = clean_input(
+                session,
+                title=args.title,
+                body=args.body,
+                topic=args.topic,
+                communes=args.commune,
+                urgency=args.urgency,
+                link=args.link,
+                ttl_s=args.ttl,
+            )
             alert = publish(session, data, source="cli", sender=cap_sender(settings))
             where = alert.area_desc
     except AlertError as exc:
@@ -71,6 +96,11 @@ def run_alert(args: argparse.Namespace, settings: Any) -> int:
 
 
 COMMANDS = (
-    Command("vapid", "create the VAPID key pair if missing and print the public key", configure_vapid, run_vapid),
+    Command(
+        "vapid",
+        "create the VAPID key pair if missing and print the public key",
+        configure_vapid,
+        run_vapid,
+    ),
     Command("alert", "publish an alert (same path as the staff form)", configure_alert, run_alert),
 )

@@ -8,9 +8,19 @@ CONTRIBUTES = Contribution(
     kpis=ops.OPS_KPIS,
     ops_actions=ops.OPS_COMMUNE_ACTIONS,
     home_panels=(Panel("alerts", 10, "alerts/_home_panel.html", publish.home_panel),),
-    staff_links=(Link(30, "/staff/alerts", "Alertes",
-                      "Écrire, envoyer, mettre à jour ou lever une alerte ; importer un message CAP."),),
-    account_links=(Link(20, "/me/push", "Notifications", "Sujets, communes, heures calmes et appareils abonnés."),),
+    staff_links=(
+        Link(
+            30,
+            "/staff/alerts",
+            "Alertes",
+            "Écrire, envoyer, mettre à jour ou lever une alerte ; importer un message CAP.",
+        ),
+    ),
+    account_links=(
+        Link(
+            20, "/me/push", "Notifications", "Sujets, communes, heures calmes et appareils abonnés."
+        ),
+    ),
     commands=cli.COMMANDS,
     demo=(DemoLoader(50, "alerts", demo.load_alerts),),
     jobs={"push.alert": publish.deliver, "push.user": publish.deliver_personal},

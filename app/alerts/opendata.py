@@ -14,15 +14,31 @@ from sqlmodel import Session
 from app.models.push import Alert
 from app.opendata.contrib import Cnil, Column, OpenDataset, utc_text
 
-CAP = ("http://docs.oasis-open.org/emergency/cap/v1.2/CAP-v1.2-os.html", "OASIS Common Alerting Protocol 1.2")
+CAP = (
+    "http://docs.oasis-open.org/emergency/cap/v1.2/CAP-v1.2-os.html",
+    "OASIS Common Alerting Protocol 1.2",
+)
 
 
 def _tuple(alert: Any, base_url: str) -> tuple[Any, ...]:
     communes = " ".join(c for c in alert.communes.split(",") if c) or None
-    return (alert.identifier, utc_text(alert.sent_at), alert.msg_type, alert.category, alert.event,
-            alert.cap_urgency, alert.severity, alert.certainty, utc_text(alert.onset_at),
-            utc_text(alert.expires_at), alert.title, alert.area_desc or None, communes, alert.state,
-            f"{base_url}/alerts/{alert.id}.cap")
+    return (
+        alert.identifier,
+        utc_text(alert.sent_at),
+        alert.msg_type,
+        alert.category,
+        alert.event,
+        alert.cap_urgency,
+        alert.severity,
+        alert.certainty,
+        utc_text(alert.onset_at),
+        utc_text(alert.expires_at),
+        alert.title,
+        alert.area_desc or None,
+        communes,
+        alert.state,
+        f"{base_url}/alerts/{alert.id}.cap",
+    )
 
 
 def _public() -> Any:
@@ -36,17 +52,27 @@ def _alerts(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
 
 def _live_alert(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
     feature = str(event.get("feature_id", ""))
-    alert = session.scalars(_public().where(Alert.id == int(feature))).first() if feature.isdigit() else None
-    return None if alert is None else dict(zip(ALERTS.column_names, _tuple(alert, base_url), strict=True))
+    alert = (
+        session.scalars(_public().where(Alert.id == int(feature))).first()
+        if feature.isdigit()
+        else None
+    )
+    return (
+        None
+        if alert is None
+        else dict(zip(ALERTS.column_names, _tuple(alert, base_url), strict=True))
+    )
 
 
 ALERTS = OpenDataset(
     slug="alertes",
     domain="alerts",
     title="Alertes à la population (CAP)",
-    description=("Les alertes publiques diffusées aux habitants (météo, travaux, trafic, sécurité...) au "
-                 "format du Common Alerting Protocol 1.2 : chaque ligne renvoie au document CAP complet. "
-                 "Les exercices et messages de test ne sont pas publiés."),
+    description=(
+        "Les alertes publiques diffusées aux habitants (météo, travaux, trafic, sécurité...) au "
+        "format du Common Alerting Protocol 1.2 : chaque ligne renvoie au document CAP complet. "
+        "Les exercices et messages de test ne sont pas publiés."
+    ),
     theme="GOVE",
     keywords=("alertes", "CAP", "sécurité civile", "information"),
     frequency="CONT",
@@ -54,7 +80,13 @@ ALERTS = OpenDataset(
     columns=(
         Column("identifiant", "string", "Identifiant CAP", required=True),
         Column("envoi", "datetime", "Envoi (UTC)", required=True),
-        Column("type_message", "string", "Type de message CAP", required=True, enum=("Alert", "Update", "Cancel")),
+        Column(
+            "type_message",
+            "string",
+            "Type de message CAP",
+            required=True,
+            enum=("Alert", "Update", "Cancel"),
+        ),
         Column("categorie", "string", "Catégorie CAP", required=True),
         Column("evenement", "string", "Événement", required=True),
         Column("urgence", "string", "Urgence CAP", required=True),
@@ -64,7 +96,11 @@ ALERTS = OpenDataset(
         Column("fin", "datetime", "Fin (UTC)"),
         Column("titre", "string", "Titre", required=True),
         Column("zone", "string", "Zone concernée"),
-        Column("communes_insee", "string", "Communes (codes INSEE séparés par des espaces ; vide : tout le territoire)"),
+        Column(
+            "communes_insee",
+            "string",
+            "Communes (codes INSEE séparés par des espaces ; vide : tout le territoire)",
+        ),
         Column("etat", "string", "État", required=True, enum=("active", "updated", "cancelled")),
         Column("document_cap", "string", "Document CAP 1.2", required=True),
     ),

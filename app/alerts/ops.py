@@ -21,9 +21,17 @@ STATES = {"active": N_("En cours")}
 
 
 def _active(session: Session, now: dt.datetime) -> list[Alert]:
-    return list(session.scalars(select(Alert).where(
-        Alert.state == "active", Alert.msg_type != "Cancel",
-        or_(Alert.expires_at.is_(None), Alert.expires_at > now)).order_by(Alert.id)).all())  # type: ignore[union-attr,operator]
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(
+                Alert.state == "active",
+                Alert.msg_type != "Cancel",
+                or_(Alert.expires_at.is_(None), Alert.expires_at > now),
+            )
+            .order_by(Alert.id)
+        ).all()
+    )  # type: ignore[union-attr,operator]
 
 
 def alerts_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
@@ -31,10 +39,24 @@ def alerts_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     out = []
     for alert in _active(session, now):
         codes = unpack(alert.communes) or list(communes)
-        rings = [circle(communes[c].lon, communes[c].lat, COMMUNE_RADIUS_M) for c in codes if c in communes]
+        rings = [
+            circle(communes[c].lon, communes[c].lat, COMMUNE_RADIUS_M)
+            for c in codes
+            if c in communes
+        ]
         if rings:
-            out.append(area(str(alert.id), rings, kind="alert", state="active", label=alert.title,
-                            url=f"/staff/alerts/{alert.id}", topic=alert.topic, communes=codes))
+            out.append(
+                area(
+                    str(alert.id),
+                    rings,
+                    kind="alert",
+                    state="active",
+                    label=alert.title,
+                    url=f"/staff/alerts/{alert.id}",
+                    topic=alert.topic,
+                    communes=codes,
+                )
+            )
     return out
 
 
@@ -42,20 +64,37 @@ def alert_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
     alert = session.get(Alert, int(feature_id)) if feature_id.isdigit() else None
     if alert is None:
         return None
-    facts = [(_("Sujet"), _(TOPICS.get(alert.topic, alert.topic))), (_("Zone"), alert.area_desc or "—"),
-             (_("Texte"), alert.body[:300] or "—"), (_("Envoyée le"), alert.sent_at.strftime("%d/%m/%Y %H:%M"))]
+    facts = [
+        (_("Sujet"), _(TOPICS.get(alert.topic, alert.topic))),
+        (_("Zone"), alert.area_desc or "—"),
+        (_("Texte"), alert.body[:300] or "—"),
+        (_("Envoyée le"), alert.sent_at.strftime("%d/%m/%Y %H:%M")),
+    ]
     codes = unpack(alert.communes)
-    return Panel(title=alert.title, state=alert.state, state_label=_(STATES.get(alert.state, alert.state)),
-                 facts=facts, link=f"/staff/alerts/{alert.id}", commune=codes[0] if len(codes) == 1 else None)
+    return Panel(
+        title=alert.title,
+        state=alert.state,
+        state_label=_(STATES.get(alert.state, alert.state)),
+        facts=facts,
+        link=f"/staff/alerts/{alert.id}",
+        commune=codes[0] if len(codes) == 1 else None,
+    )
 
 
 def alert_for_commune(insee: str) -> Action:
     topics = [(key, TOPICS[key]) for key in ALERT_TOPICS]
-    return Action(N_("Publier une alerte pour cette commune"), "/staff/alerts/new", [
-        Field_("title", N_("Titre"), "text"), Field_("body", N_("Texte"), "textarea"),
-        Field_("topic", N_("Sujet"), "select", "general", options=topics),
-        Field_("communes", "", "hidden", insee), Field_("do", "", "hidden", "send"),
-    ], N_("Alerte publiée."))
+    return Action(
+        N_("Publier une alerte pour cette commune"),
+        "/staff/alerts/new",
+        [
+            Field_("title", N_("Titre"), "text"),
+            Field_("body", N_("Texte"), "textarea"),
+            Field_("topic", N_("Sujet"), "select", "general", options=topics),
+            Field_("communes", "", "hidden", insee),
+            Field_("do", "", "hidden", "send"),
+        ],
+        N_("Alerte publiée."),
+    )
 
 
 def active_alerts_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
@@ -67,6 +106,8 @@ def active_alerts_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return out
 
 
-OPS_LAYERS = [Layer("alerts", N_("Alertes en cours"), 40, alerts_layer, alert_panel, {"areas": True}, STATES)]
+OPS_LAYERS = [
+    Layer("alerts", N_("Alertes en cours"), 40, alerts_layer, alert_panel, {"areas": True}, STATES)
+]
 OPS_KPIS = [Kpi("alerts_active", N_("Alertes en cours"), "", 50, active_alerts_kpi)]
 OPS_COMMUNE_ACTIONS = [alert_for_commune]

@@ -9,43 +9,82 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from app.alerts.publish import format_minutes, unpack
-from app.models.push import Alert, NotificationDigestItem, NotificationPreferences, PushDelivery, PushSubscription
+from app.models.push import (
+    Alert,
+    NotificationDigestItem,
+    NotificationPreferences,
+    PushDelivery,
+    PushSubscription,
+)
 
 
 def export_push(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
-    subs = session.scalars(select(PushSubscription).where(PushSubscription.user_id == user_id)
-                           .order_by(PushSubscription.id)).all()
+    subs = session.scalars(
+        select(PushSubscription)
+        .where(PushSubscription.user_id == user_id)
+        .order_by(PushSubscription.id)
+    ).all()
     out = []
     for sub in subs:
         deliveries = session.execute(
-            select(PushDelivery.message_key, PushDelivery.alert_id, PushDelivery.status, PushDelivery.sent_at,
-                   PushDelivery.finished_at).where(PushDelivery.subscription_id == sub.id)
-            .order_by(PushDelivery.id)).all()
-        out.append({
-            "device": sub.device, "endpoint": sub.endpoint, "topics": unpack(sub.topics),
-            "communes": unpack(sub.communes), "quiet_hours": [format_minutes(sub.quiet_start),
-                                                              format_minutes(sub.quiet_end)]
-            if sub.quiet_start is not None else None,
-            "created_at": sub.created_at.isoformat(),
-            "last_success_at": sub.last_success_at.isoformat() if sub.last_success_at else None,
-            "deliveries": [{"message": d.message_key, "alert_id": d.alert_id, "status": d.status,
-                            "sent_at": d.sent_at.isoformat() if d.sent_at else None,
-                            "finished_at": d.finished_at.isoformat() if d.finished_at else None}
-                           for d in deliveries],
-        })
+            select(
+                PushDelivery.message_key,
+                PushDelivery.alert_id,
+                PushDelivery.status,
+                PushDelivery.sent_at,
+                PushDelivery.finished_at,
+            )
+            .where(PushDelivery.subscription_id == sub.id)
+            .order_by(PushDelivery.id)
+        ).all()
+        out.append(
+            {
+                "device": sub.device,
+                "endpoint": sub.endpoint,
+                "topics": unpack(sub.topics),
+                "communes": unpack(sub.communes),
+                "quiet_hours": [format_minutes(sub.quiet_start), format_minutes(sub.quiet_end)]
+                if sub.quiet_start is not None
+                else None,
+                "created_at": sub.created_at.isoformat(),
+                "last_success_at": sub.last_success_at.isoformat() if sub.last_success_at else None,
+                "deliveries": [
+                    {
+                        "message": d.message_key,
+                        "alert_id": d.alert_id,
+                        "status": d.status,
+                        "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                        "finished_at": d.finished_at.isoformat() if d.finished_at else None,
+                    }
+                    for d in deliveries
+                ],
+            }
+        )
     from app import preferences
 
     choices = preferences.load(session, user_id)
-    return {"preferences": {"topics": choices.topics, "communes": choices.communes,
-                            "quiet_hours": [format_minutes(choices.quiet_start), format_minutes(choices.quiet_end)]
-                            if choices.quiet_start is not None else None, "email": choices.email_mode},
-            "subscriptions": out}, []
+    return {
+        "preferences": {
+            "topics": choices.topics,
+            "communes": choices.communes,
+            "quiet_hours": [format_minutes(choices.quiet_start), format_minutes(choices.quiet_end)]
+            if choices.quiet_start is not None
+            else None,
+            "email": choices.email_mode,
+        },
+        "subscriptions": out,
+    }, []
+
 
 def erase_push(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     subs = select(PushSubscription.id).where(PushSubscription.user_id == user_id)
-    session.execute(delete(PushDelivery).where(PushDelivery.subscription_id.in_(subs.scalar_subquery())))  # type: ignore[union-attr]
+    session.execute(
+        delete(PushDelivery).where(PushDelivery.subscription_id.in_(subs.scalar_subquery()))
+    )  # type: ignore[union-attr]
     session.execute(delete(PushSubscription).where(PushSubscription.user_id == user_id))
     session.execute(delete(NotificationDigestItem).where(NotificationDigestItem.user_id == user_id))
-    session.execute(delete(NotificationPreferences).where(NotificationPreferences.user_id == user_id))
+    session.execute(
+        delete(NotificationPreferences).where(NotificationPreferences.user_id == user_id)
+    )
     session.execute(update(Alert).where(Alert.created_by == user_id).values(created_by=None))
     return []

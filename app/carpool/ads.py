@@ -81,13 +81,13 @@ from app.models.territory import Commune
 from app.notify import notify
 
 PARIS = ZoneInfo("Europe/Paris")
-ROAD_FACTOR = 1.3            # road distance ≈ straight line × 1.3
-SPEED_KMH = 50.0             # to estimate when the driver reaches a pick-up point
-MAX_DETOUR = 0.33            # at most 33% extra for the driver (Mobicoop)
-MIN_SHARED = 0.30            # the passenger's part is at least 30% of the driver's route (Mobicoop)
-DEFAULT_RADIUS_M = 5_000     # web searches: the territory is small, communes are 2–5 km apart
-RDEX_RADIUS_M = 1_000        # RDEX+ default departureRadius / arrivalRadius
-RDEX_TIME_DELTA_S = 900      # RDEX+ default timeDelta
+ROAD_FACTOR = 1.3  # road distance ≈ straight line × 1.3
+SPEED_KMH = 50.0  # to estimate when the driver reaches a pick-up point
+MAX_DETOUR = 0.33  # at most 33% extra for the driver (Mobicoop)
+MIN_SHARED = 0.30  # the passenger's part is at least 30% of the driver's route (Mobicoop)
+DEFAULT_RADIUS_M = 5_000  # web searches: the territory is small, communes are 2–5 km apart
+RDEX_RADIUS_M = 1_000  # RDEX+ default departureRadius / arrivalRadius
+RDEX_TIME_DELTA_S = 900  # RDEX+ default timeDelta
 MAX_AD_MARGIN_MIN = 60
 MAX_SEARCH_MARGIN_MIN = 120
 MAX_PRICE_PER_KM_CENTS = 10  # per passenger: the cap of Luxembourg's own cross-border service
@@ -97,8 +97,12 @@ REMINDER_BEFORE = timedelta(minutes=60)
 SEARCH_LIMIT = 50
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 WEEKDAYS_SHORT = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
-BOOKING_STATUS = {"pending": "En attente", "accepted": "Acceptée", "declined": "Refusée",
-                  "cancelled": "Annulée"}
+BOOKING_STATUS = {
+    "pending": "En attente",
+    "accepted": "Acceptée",
+    "declined": "Refusée",
+    "cancelled": "Annulée",
+}
 REPORT_REASONS = {
     "commercial": "Annonce commerciale ou transport payant",
     "fake": "Fausse annonce",
@@ -109,11 +113,31 @@ REPORT_REASONS = {
 
 # Luxembourg's border, coarsely (lat, lon), to tell cross-border trips apart.
 _LUXEMBOURG = [
-    (49.4475, 6.3670), (49.4690, 6.2500), (49.4640, 6.1700), (49.4600, 6.0800), (49.4700, 6.0300),
-    (49.4840, 5.9800), (49.4900, 5.9600), (49.5050, 5.9000), (49.5200, 5.8300), (49.5450, 5.8150),
-    (49.5950, 5.8650), (49.6600, 5.8800), (49.7200, 5.8000), (49.8000, 5.7400), (49.9000, 5.7500),
-    (50.0000, 5.8000), (50.1300, 5.9700), (50.1800, 6.0300), (50.1300, 6.1350), (50.0000, 6.1400),
-    (49.9000, 6.2200), (49.8600, 6.3200), (49.8000, 6.4700), (49.7100, 6.5100), (49.6200, 6.4200),
+    (49.4475, 6.3670),
+    (49.4690, 6.2500),
+    (49.4640, 6.1700),
+    (49.4600, 6.0800),
+    (49.4700, 6.0300),
+    (49.4840, 5.9800),
+    (49.4900, 5.9600),
+    (49.5050, 5.9000),
+    (49.5200, 5.8300),
+    (49.5450, 5.8150),
+    (49.5950, 5.8650),
+    (49.6600, 5.8800),
+    (49.7200, 5.8000),
+    (49.8000, 5.7400),
+    (49.9000, 5.7500),
+    (50.0000, 5.8000),
+    (50.1300, 5.9700),
+    (50.1800, 6.0300),
+    (50.1300, 6.1350),
+    (50.0000, 6.1400),
+    (49.9000, 6.2200),
+    (49.8600, 6.3200),
+    (49.8000, 6.4700),
+    (49.7100, 6.5100),
+    (49.6200, 6.4200),
     (49.5200, 6.3700),
 ]
 
@@ -154,6 +178,7 @@ def encode_polyline(points: Sequence[tuple[float, float]]) -> str:
 
 # --- places -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Place:
     slug: str
@@ -172,13 +197,20 @@ def list_places(session: Session) -> list[Place]:
     ]
     places += [
         Place(p.slug, p.name, p.lat, p.lon, p.country, p.kind)
-        for p in session.scalars(select(CarpoolPlace).order_by(CarpoolPlace.country, CarpoolPlace.name))
+        for p in session.scalars(
+            select(CarpoolPlace).order_by(CarpoolPlace.country, CarpoolPlace.name)
+        )
     ]
     return places
 
 
-def resolve_point(session: Session, place: str | None, lat: str | float | None, lon: str | float | None,
-                  label: str | None = None) -> tuple[str, float, float]:
+def resolve_point(
+    session: Session,
+    place: str | None,
+    lat: str | float | None,
+    lon: str | float | None,
+    label: str | None = None,
+) -> tuple[str, float, float]:
     """A place from the list (its slug) or a point picked on the map (lat, lon): (label, lat, lon)."""
     if place and place != "map":
         for p in list_places(session):
@@ -191,7 +223,9 @@ def resolve_point(session: Session, place: str | None, lat: str | float | None, 
         raise CarpoolError(_("Choisissez un lieu dans la liste ou sur la carte.")) from None
     if not (48.0 <= flat <= 51.5 and 4.0 <= flon <= 8.5):
         raise CarpoolError(_("Ce point est trop loin du territoire."))
-    nearest = min(list_places(session), key=lambda p: geo.distance_m(flat, flon, p.lat, p.lon), default=None)
+    nearest = min(
+        list_places(session), key=lambda p: geo.distance_m(flat, flon, p.lat, p.lon), default=None
+    )
     text = (label or "").strip()[:120]
     if not text:
         if nearest is not None and geo.distance_m(flat, flon, nearest.lat, nearest.lon) < 1500:
@@ -202,6 +236,7 @@ def resolve_point(session: Session, place: str | None, lat: str | float | None, 
 
 
 # --- schedules and prices ---------------------------------------------------------------
+
 
 def mask_of(days: Iterable[int]) -> int:
     mask = 0
@@ -229,7 +264,9 @@ def parse_schedule(text: str) -> dict[int, tuple[int, int]]:
 
 
 def dump_schedule(schedule: dict[int, tuple[int, int]]) -> str:
-    return json.dumps({str(d): [m, g] for d, (m, g) in sorted(schedule.items())}, separators=(",", ":"))
+    return json.dumps(
+        {str(d): [m, g] for d, (m, g) in sorted(schedule.items())}, separators=(",", ":")
+    )
 
 
 def local(dt: datetime) -> datetime:
@@ -247,6 +284,7 @@ def euros(cents: int) -> str:
 
 # --- matching ---------------------------------------------------------------------------
 
+
 @dataclass
 class Query:
     """What someone looks for: ads of ``role`` from one point to another, at a time."""
@@ -255,8 +293,8 @@ class Query:
     from_lon: float
     to_lat: float
     to_lon: float
-    role: str = "driver"              # the role of the ads sought
-    frequency: str = "punctual"       # punctual: ``when``; regular: ``days_mask`` at ``minute``
+    role: str = "driver"  # the role of the ads sought
+    frequency: str = "punctual"  # punctual: ``when``; regular: ``days_mask`` at ``minute``
     when: datetime | None = None
     days_mask: int = 0
     minute: int = 450
@@ -286,9 +324,20 @@ class Query:
 
 
 CANDIDATE_COLUMNS = (
-    CarpoolAd.id, CarpoolAd.user_id, CarpoolAd.role, CarpoolAd.frequency, CarpoolAd.from_lat,
-    CarpoolAd.from_lon, CarpoolAd.to_lat, CarpoolAd.to_lon, CarpoolAd.departure_at, CarpoolAd.margin_min,
-    CarpoolAd.schedule, CarpoolAd.days_mask, CarpoolAd.seats_left, CarpoolAd.price_per_km_cents,
+    CarpoolAd.id,
+    CarpoolAd.user_id,
+    CarpoolAd.role,
+    CarpoolAd.frequency,
+    CarpoolAd.from_lat,
+    CarpoolAd.from_lon,
+    CarpoolAd.to_lat,
+    CarpoolAd.to_lon,
+    CarpoolAd.departure_at,
+    CarpoolAd.margin_min,
+    CarpoolAd.schedule,
+    CarpoolAd.days_mask,
+    CarpoolAd.seats_left,
+    CarpoolAd.price_per_km_cents,
 )
 
 
@@ -307,30 +356,31 @@ def candidates_statement(q: Query, *, limit: int | None = 5000) -> Any:
     common = (
         CarpoolAd.status == "active",
         CarpoolAd.role == q.role,
-        CarpoolAd.to_lat.between(t_lat0, t_lat1), CarpoolAd.to_lon.between(t_lon0, t_lon1),  # type: ignore[attr-defined]
-        CarpoolAd.from_lat.between(f_lat0, f_lat1), CarpoolAd.from_lon.between(f_lon0, f_lon1),  # type: ignore[attr-defined]
+        CarpoolAd.to_lat.between(t_lat0, t_lat1),
+        CarpoolAd.to_lon.between(t_lon0, t_lon1),  # type: ignore[attr-defined]
+        CarpoolAd.from_lat.between(f_lat0, f_lat1),
+        CarpoolAd.from_lon.between(f_lon0, f_lon1),  # type: ignore[attr-defined]
         CarpoolAd.seats_left >= q.seats,
     )
     if q.frequency == "punctual" and q.when is not None:
         last_day = q.local_when.date()  # type: ignore[union-attr]
     else:
         last_day = local(utcnow()).date()
-    regular = (
-        select(*CANDIDATE_COLUMNS)
-        .where(
-            *common,
-            CarpoolAd.frequency == "regular",
-            CarpoolAd.days_mask.op("&")(days) != 0,  # type: ignore[attr-defined]
-            CarpoolAd.window_start <= minute + q.margin_min + 15,
-            CarpoolAd.window_end >= minute - q.margin_min - 15,
-            or_(CarpoolAd.valid_until.is_(None), CarpoolAd.valid_until >= last_day),  # type: ignore[union-attr]
-        )
+    regular = select(*CANDIDATE_COLUMNS).where(
+        *common,
+        CarpoolAd.frequency == "regular",
+        CarpoolAd.days_mask.op("&")(days) != 0,  # type: ignore[attr-defined]
+        CarpoolAd.window_start <= minute + q.margin_min + 15,
+        CarpoolAd.window_end >= minute - q.margin_min - 15,
+        or_(CarpoolAd.valid_until.is_(None), CarpoolAd.valid_until >= last_day),  # type: ignore[union-attr]
     )
     if q.frequency == "punctual" and q.when is not None:
         punctual = select(*CANDIDATE_COLUMNS).where(
             *common,
-            CarpoolAd.departure_at.between(q.when - timedelta(minutes=slack),  # type: ignore[union-attr]
-                                           q.when + timedelta(minutes=slack)),
+            CarpoolAd.departure_at.between(
+                q.when - timedelta(minutes=slack),  # type: ignore[union-attr]
+                q.when + timedelta(minutes=slack),
+            ),
             CarpoolAd.frequency == "punctual",
         )
         stmt: Any = punctual.union_all(regular)
@@ -351,8 +401,8 @@ class Match:
     dropoff_m: int
     time_diff_min: int
     days: list[int]
-    distance_m: int       # the passenger's part, road estimate
-    price_cents: int      # per seat for that part (offers only)
+    distance_m: int  # the passenger's part, road estimate
+    price_cents: int  # per seat for that part (offers only)
     ad: CarpoolAd | None = None
     profile_name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -414,15 +464,24 @@ def score(q: Query, row: Any) -> Match | None:
     time_diff = sum(x[1] for x in diffs) / len(diffs)
     allowed = max(1.0, sum(x[2] for x in diffs) / len(diffs))
     ends = (pickup / q.from_radius_m + dropoff / q.to_radius_m) / 2
-    value = 100 * (0.4 * (1 - detour / MAX_DETOUR) + 0.3 * (1 - ends) + 0.3 * (1 - time_diff / allowed))
+    value = 100 * (
+        0.4 * (1 - detour / MAX_DETOUR) + 0.3 * (1 - ends) + 0.3 * (1 - time_diff / allowed)
+    )
     if q.frequency == "regular" and searched_days:
         value *= 0.5 + 0.5 * len(diffs) / len(searched_days)
     distance = round(shared * ROAD_FACTOR)
     per_km = row.price_per_km_cents if q.role == "driver" else 0
     return Match(
-        ad_id=row.id, user_id=row.user_id, score=round(value, 1), detour_pct=round(detour * 100, 1),
-        pickup_m=int(pickup), dropoff_m=int(dropoff), time_diff_min=round(time_diff),
-        days=[x[0] for x in diffs], distance_m=distance, price_cents=trip_price_cents(distance, per_km),
+        ad_id=row.id,
+        user_id=row.user_id,
+        score=round(value, 1),
+        detour_pct=round(detour * 100, 1),
+        pickup_m=int(pickup),
+        dropoff_m=int(dropoff),
+        time_diff_min=round(time_diff),
+        days=[x[0] for x in diffs],
+        distance_m=distance,
+        price_cents=trip_price_cents(distance, per_km),
     )
 
 
@@ -432,7 +491,8 @@ def blocked_with(session: Session, user_id: int | None) -> frozenset[int]:
         return frozenset()
     rows = session.execute(
         select(CarpoolBlock.blocker_id, CarpoolBlock.blocked_id).where(
-            or_(CarpoolBlock.blocker_id == user_id, CarpoolBlock.blocked_id == user_id))
+            or_(CarpoolBlock.blocker_id == user_id, CarpoolBlock.blocked_id == user_id)
+        )
     ).all()
     return frozenset(b if a == user_id else a for a, b in rows)
 
@@ -489,6 +549,7 @@ def display_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
 
 
 # --- ads --------------------------------------------------------------------------------
+
 
 @dataclass
 class AdInput:
@@ -551,17 +612,26 @@ def create_ad(session: Session, user_id: int, data: AdInput) -> list[CarpoolAd]:
     for spec in legs:
         outward = spec["leg"] == "outward"
         ad = CarpoolAd(
-            user_id=user_id, role=data.role, frequency=data.frequency, leg=spec["leg"],
+            user_id=user_id,
+            role=data.role,
+            frequency=data.frequency,
+            leg=spec["leg"],
             from_label=data.from_label if outward else data.to_label,
             from_lat=data.from_lat if outward else data.to_lat,
             from_lon=data.from_lon if outward else data.to_lon,
             to_label=data.to_label if outward else data.from_label,
             to_lat=data.to_lat if outward else data.from_lat,
             to_lon=data.to_lon if outward else data.from_lon,
-            distance_m=distance, cross_border=cross, seats=data.seats, seats_left=data.seats,
+            distance_m=distance,
+            cross_border=cross,
+            seats=data.seats,
+            seats_left=data.seats,
             price_per_km_cents=data.price_per_km_cents if data.role == "driver" else 0,
-            margin_min=data.margin_min, valid_until=data.valid_until, comment=data.comment[:500],
-            created_at=now, updated_at=now,
+            margin_min=data.margin_min,
+            valid_until=data.valid_until,
+            comment=data.comment[:500],
+            created_at=now,
+            updated_at=now,
         )
         if data.frequency == "punctual":
             dep: datetime = spec["departure_at"]
@@ -597,16 +667,23 @@ def close_ad(session: Session, ad: CarpoolAd, actor_id: int) -> None:
     ad.status = "closed"
     ad.updated_at = utcnow()
     session.add(ad)
-    bookings = session.scalars(select(CarpoolBooking).where(
-        CarpoolBooking.ad_id == ad.id, CarpoolBooking.status.in_(("pending", "accepted")))).all()  # type: ignore[attr-defined]
+    bookings = session.scalars(
+        select(CarpoolBooking).where(
+            CarpoolBooking.ad_id == ad.id, CarpoolBooking.status.in_(("pending", "accepted"))
+        )
+    ).all()  # type: ignore[attr-defined]
     for b in bookings:
         b.status, b.cancelled_by, b.updated_at = "cancelled", actor_id, utcnow()
         session.add(b)
     if bookings:
-        notify(session, [b.requester_id for b in bookings], topic="carpool",
-               title=_("Trajet annulé"),
-               body=_("Le trajet %(trip)s a été retiré par son auteur.") % {"trip": trip_title(ad)},
-               url="/carpool/mine")
+        notify(
+            session,
+            [b.requester_id for b in bookings],
+            topic="carpool",
+            title=_("Trajet annulé"),
+            body=_("Le trajet %(trip)s a été retiré par son auteur.") % {"trip": trip_title(ad)},
+            url="/carpool/mine",
+        )
 
 
 def trip_title(ad: CarpoolAd) -> str:
@@ -623,7 +700,9 @@ def schedule_text(ad: CarpoolAd) -> str:
     by_time: dict[int, list[int]] = {}
     for d, (m, _g) in sorted(sched.items()):
         by_time.setdefault(m, []).append(d)
-    parts = [", ".join(_(WEEKDAYS_SHORT[d]) for d in ds) + " " + hhmm(m) for m, ds in by_time.items()]
+    parts = [
+        ", ".join(_(WEEKDAYS_SHORT[d]) for d in ds) + " " + hhmm(m) for m, ds in by_time.items()
+    ]
     return " · ".join(parts)
 
 
@@ -638,15 +717,24 @@ def visible_ad(session: Session, ad_id: int, viewer: Any) -> CarpoolAd | None:
         return ad
     if viewer is not None and (viewer.id == ad.user_id or viewer.is_staff):
         return ad
-    if viewer is not None and session.scalars(select(CarpoolBooking.id).where(
-            CarpoolBooking.ad_id == ad.id, CarpoolBooking.requester_id == viewer.id)).first():
+    if (
+        viewer is not None
+        and session.scalars(
+            select(CarpoolBooking.id).where(
+                CarpoolBooking.ad_id == ad.id, CarpoolBooking.requester_id == viewer.id
+            )
+        ).first()
+    ):
         return ad
     return None
 
 
 # --- bookings ---------------------------------------------------------------------------
 
-def request_seats(session: Session, ad_id: int, requester_id: int, seats: int = 1) -> CarpoolBooking:
+
+def request_seats(
+    session: Session, ad_id: int, requester_id: int, seats: int = 1
+) -> CarpoolBooking:
     """Ask to share an ad. Takes the seats at once (never more than there are); raises CarpoolError."""
     if not 1 <= seats <= MAX_SEATS:
         raise CarpoolError(_("Nombre de places invalide."))
@@ -659,9 +747,13 @@ def request_seats(session: Session, ad_id: int, requester_id: int, seats: int = 
         raise CarpoolError(_("Vous ne pouvez pas contacter cette personne."))
     if ad.frequency == "punctual" and ad.departure_at and ad.departure_at <= utcnow():
         raise CarpoolError(_("Ce trajet est déjà parti."))
-    existing = session.scalars(select(CarpoolBooking.id).where(
-        CarpoolBooking.ad_id == ad_id, CarpoolBooking.requester_id == requester_id,
-        CarpoolBooking.status.in_(("pending", "accepted")))).first()  # type: ignore[attr-defined]
+    existing = session.scalars(
+        select(CarpoolBooking.id).where(
+            CarpoolBooking.ad_id == ad_id,
+            CarpoolBooking.requester_id == requester_id,
+            CarpoolBooking.status.in_(("pending", "accepted")),
+        )
+    ).first()  # type: ignore[attr-defined]
     if existing:
         raise CarpoolError(_("Vous avez déjà une demande en cours pour ce trajet."))
     taken = session.execute(
@@ -674,28 +766,50 @@ def request_seats(session: Session, ad_id: int, requester_id: int, seats: int = 
         raise CarpoolError(_("Il ne reste plus assez de places sur ce trajet."))
     now = utcnow()
     booking = CarpoolBooking(
-        ad_id=ad_id, requester_id=requester_id, owner_id=ad.user_id, seats=seats, status="pending",
+        ad_id=ad_id,
+        requester_id=requester_id,
+        owner_id=ad.user_id,
+        seats=seats,
+        status="pending",
         distance_m=ad.distance_m,
-        price_cents=trip_price_cents(ad.distance_m, ad.price_per_km_cents) if ad.role == "driver" else 0,
-        created_at=now, updated_at=now,
+        price_cents=trip_price_cents(ad.distance_m, ad.price_per_km_cents)
+        if ad.role == "driver"
+        else 0,
+        created_at=now,
+        updated_at=now,
     )
     session.add(booking)
     try:
-        with session.begin_nested():  # a second open request of this person for this ad, at the same instant
+        with (
+            session.begin_nested()
+        ):  # a second open request of this person for this ad, at the same instant
             session.flush()
     except IntegrityError:
         raise CarpoolError(_("Vous avez déjà une demande en cours pour ce trajet.")) from None
     if ad.role == "driver":
-        title, body = _("Nouvelle demande de place"), _("Quelqu'un demande %(n)s place(s) pour %(trip)s.")
+        title, body = (
+            _("Nouvelle demande de place"),
+            _("Quelqu'un demande %(n)s place(s) pour %(trip)s."),
+        )
     else:
-        title, body = _("Un conducteur vous propose un trajet"), _("Un conducteur propose de vous emmener : %(trip)s.")
-    notify(session, [ad.user_id], topic="carpool", title=title,
-           body=body % {"n": seats, "trip": trip_title(ad)}, url=f"/carpool/bookings/{booking.id}")
+        title, body = (
+            _("Un conducteur vous propose un trajet"),
+            _("Un conducteur propose de vous emmener : %(trip)s."),
+        )
+    notify(
+        session,
+        [ad.user_id],
+        topic="carpool",
+        title=title,
+        body=body % {"n": seats, "trip": trip_title(ad)},
+        url=f"/carpool/bookings/{booking.id}",
+    )
     return booking
 
 
-def _set_status(session: Session, booking: CarpoolBooking, frm: tuple[str, ...], to: str,
-                **values: Any) -> bool:
+def _set_status(
+    session: Session, booking: CarpoolBooking, frm: tuple[str, ...], to: str, **values: Any
+) -> bool:
     now = utcnow()
     done = session.execute(
         update(CarpoolBooking)
@@ -711,10 +825,13 @@ def _set_status(session: Session, booking: CarpoolBooking, frm: tuple[str, ...],
 
 def _free_seats(session: Session, booking: CarpoolBooking) -> None:
     session.execute(
-        update(CarpoolAd).where(CarpoolAd.id == booking.ad_id)
-        .values(seats_left=func.least(CarpoolAd.seats, CarpoolAd.seats_left + booking.seats)
-                if session.get_bind().dialect.name == "postgresql"
-                else func.min(CarpoolAd.seats, CarpoolAd.seats_left + booking.seats))
+        update(CarpoolAd)
+        .where(CarpoolAd.id == booking.ad_id)
+        .values(
+            seats_left=func.least(CarpoolAd.seats, CarpoolAd.seats_left + booking.seats)
+            if session.get_bind().dialect.name == "postgresql"
+            else func.min(CarpoolAd.seats, CarpoolAd.seats_left + booking.seats)
+        )
         .execution_options(synchronize_session=False)
     )
     ad = session.get(CarpoolAd, booking.ad_id)
@@ -729,9 +846,15 @@ def accept(session: Session, booking: CarpoolBooking, actor_id: int) -> None:
         raise CarpoolError(_("Cette demande n'est plus en attente."))
     ad = session.get(CarpoolAd, booking.ad_id)
     assert ad is not None
-    notify(session, [booking.requester_id], topic="carpool", title=_("Demande acceptée"),
-           body=_("Votre demande pour %(trip)s est acceptée. Les coordonnées sont visibles.") % {
-               "trip": trip_title(ad)}, url=f"/carpool/bookings/{booking.id}")
+    notify(
+        session,
+        [booking.requester_id],
+        topic="carpool",
+        title=_("Demande acceptée"),
+        body=_("Votre demande pour %(trip)s est acceptée. Les coordonnées sont visibles.")
+        % {"trip": trip_title(ad)},
+        url=f"/carpool/bookings/{booking.id}",
+    )
     schedule_reminder(session, booking, ad, after=utcnow())
 
 
@@ -742,25 +865,39 @@ def decline(session: Session, booking: CarpoolBooking, actor_id: int) -> None:
         raise CarpoolError(_("Cette demande n'est plus en attente."))
     _free_seats(session, booking)
     ad = session.get(CarpoolAd, booking.ad_id)
-    notify(session, [booking.requester_id], topic="carpool", title=_("Demande déclinée"),
-           body=_("Votre demande pour %(trip)s n'a pas été retenue.") % {"trip": trip_title(ad)},  # type: ignore[arg-type]
-           url=f"/carpool/bookings/{booking.id}")
+    notify(
+        session,
+        [booking.requester_id],
+        topic="carpool",
+        title=_("Demande déclinée"),
+        body=_("Votre demande pour %(trip)s n'a pas été retenue.") % {"trip": trip_title(ad)},  # type: ignore[arg-type]
+        url=f"/carpool/bookings/{booking.id}",
+    )
 
 
 def cancel(session: Session, booking: CarpoolBooking, actor_id: int) -> None:
     if actor_id not in (booking.owner_id, booking.requester_id):
         raise CarpoolError(_("Cette réservation ne vous concerne pas."))
-    if not _set_status(session, booking, ("pending", "accepted"), "cancelled", cancelled_by=actor_id):
+    if not _set_status(
+        session, booking, ("pending", "accepted"), "cancelled", cancelled_by=actor_id
+    ):
         raise CarpoolError(_("Cette réservation est déjà close."))
     _free_seats(session, booking)
     ad = session.get(CarpoolAd, booking.ad_id)
     other = booking.owner_id if actor_id == booking.requester_id else booking.requester_id
-    notify(session, [other], topic="carpool", title=_("Réservation annulée"),
-           body=_("La réservation pour %(trip)s a été annulée.") % {"trip": trip_title(ad)},  # type: ignore[arg-type]
-           url=f"/carpool/bookings/{booking.id}")
+    notify(
+        session,
+        [other],
+        topic="carpool",
+        title=_("Réservation annulée"),
+        body=_("La réservation pour %(trip)s a été annulée.") % {"trip": trip_title(ad)},  # type: ignore[arg-type]
+        url=f"/carpool/bookings/{booking.id}",
+    )
 
 
-def post_message(session: Session, booking: CarpoolBooking, sender_id: int, body: str) -> CarpoolMessage:
+def post_message(
+    session: Session, booking: CarpoolBooking, sender_id: int, body: str
+) -> CarpoolMessage:
     if sender_id not in (booking.owner_id, booking.requester_id):
         raise CarpoolError(_("Cette conversation ne vous concerne pas."))
     body = body.strip()
@@ -775,8 +912,14 @@ def post_message(session: Session, booking: CarpoolBooking, sender_id: int, body
     session.add(msg)
     session.flush()
     name = display_names(session, [sender_id]).get(sender_id, "")
-    notify(session, [other], topic="carpool", title=_("Nouveau message de %(name)s") % {"name": name},
-           body=body[:200], url=f"/carpool/bookings/{booking.id}")
+    notify(
+        session,
+        [other],
+        topic="carpool",
+        title=_("Nouveau message de %(name)s") % {"name": name},
+        body=body[:200],
+        url=f"/carpool/bookings/{booking.id}",
+    )
     return msg
 
 
@@ -787,6 +930,7 @@ def driver_and_passenger(booking: CarpoolBooking, ad: CarpoolAd) -> tuple[int, i
 
 
 # --- reminders --------------------------------------------------------------------------
+
 
 def next_departure(ad: CarpoolAd, after: datetime) -> datetime | None:
     """The next departure of ``ad`` strictly after ``after`` (UTC), or None."""
@@ -806,13 +950,20 @@ def next_departure(ad: CarpoolAd, after: datetime) -> datetime | None:
     return None
 
 
-def schedule_reminder(session: Session, booking: CarpoolBooking, ad: CarpoolAd, *, after: datetime) -> None:
+def schedule_reminder(
+    session: Session, booking: CarpoolBooking, ad: CarpoolAd, *, after: datetime
+) -> None:
     """Queue the reminder of the booking's next departure (1 h before), once per departure."""
     dep = next_departure(ad, after + REMINDER_BEFORE)
     if dep is None:
         return
-    enqueue(session, "carpool.reminder", {"booking_id": booking.id, "departure": dep.isoformat()},
-            run_at=dep - REMINDER_BEFORE, dedupe_key=f"carpool-reminder:{booking.id}:{dep.isoformat()}")
+    enqueue(
+        session,
+        "carpool.reminder",
+        {"booking_id": booking.id, "departure": dep.isoformat()},
+        run_at=dep - REMINDER_BEFORE,
+        dedupe_key=f"carpool-reminder:{booking.id}:{dep.isoformat()}",
+    )
 
 
 def send_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
@@ -827,24 +978,46 @@ def send_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
             return
         dep = datetime.fromisoformat(payload["departure"])
         when = local(dep).strftime("%H:%M")
-        notify(session, [booking.owner_id, booking.requester_id], topic="carpool",
-               title=_("Départ à %(time)s") % {"time": when},
-               body=_("Rappel : %(trip)s, départ à %(time)s.") % {"trip": trip_title(ad), "time": when},
-               url=f"/carpool/bookings/{booking.id}", urgency="high", ttl_s=3600,
-               dedupe=f"carpool-reminder:{booking.id}:{payload['departure']}")
+        notify(
+            session,
+            [booking.owner_id, booking.requester_id],
+            topic="carpool",
+            title=_("Départ à %(time)s") % {"time": when},
+            body=_("Rappel : %(trip)s, départ à %(time)s.")
+            % {"trip": trip_title(ad), "time": when},
+            url=f"/carpool/bookings/{booking.id}",
+            urgency="high",
+            ttl_s=3600,
+            dedupe=f"carpool-reminder:{booking.id}:{payload['departure']}",
+        )
         if ad.frequency == "regular":
             schedule_reminder(session, booking, ad, after=dep)
 
 
 # --- saved searches and alerts ----------------------------------------------------------
 
+
 def query_of_search(s: CarpoolSearch) -> Query:
     when = None
     if s.frequency == "punctual" and s.on_date is not None:
-        when = datetime.combine(s.on_date, time(s.minute // 60, s.minute % 60), tzinfo=PARIS).astimezone(UTC)
-    return Query(s.from_lat, s.from_lon, s.to_lat, s.to_lon, role=s.role, frequency=s.frequency, when=when,
-                 days_mask=s.days_mask, minute=s.minute, margin_min=s.margin_min,
-                 from_radius_m=s.radius_m, to_radius_m=s.radius_m, viewer_id=s.user_id)
+        when = datetime.combine(
+            s.on_date, time(s.minute // 60, s.minute % 60), tzinfo=PARIS
+        ).astimezone(UTC)
+    return Query(
+        s.from_lat,
+        s.from_lon,
+        s.to_lat,
+        s.to_lon,
+        role=s.role,
+        frequency=s.frequency,
+        when=when,
+        days_mask=s.days_mask,
+        minute=s.minute,
+        margin_min=s.margin_min,
+        from_radius_m=s.radius_m,
+        to_radius_m=s.radius_m,
+        viewer_id=s.user_id,
+    )
 
 
 def alert_new_ad(session: Session, ad: CarpoolAd) -> int:
@@ -853,11 +1026,16 @@ def alert_new_ad(session: Session, ad: CarpoolAd) -> int:
         return 0
     lat0, lat1, lon0, lon1 = geo.bbox(ad.from_lat, ad.from_lon, 10_000)
     tlat0, tlat1, tlon0, tlon1 = geo.bbox(ad.to_lat, ad.to_lon, 10_000)
-    searches = session.scalars(select(CarpoolSearch).where(
-        CarpoolSearch.role == ad.role, CarpoolSearch.user_id != ad.user_id,
-        CarpoolSearch.from_lat.between(lat0, lat1), CarpoolSearch.from_lon.between(lon0, lon1),  # type: ignore[attr-defined]
-        CarpoolSearch.to_lat.between(tlat0, tlat1), CarpoolSearch.to_lon.between(tlon0, tlon1),  # type: ignore[attr-defined]
-    )).all()
+    searches = session.scalars(
+        select(CarpoolSearch).where(
+            CarpoolSearch.role == ad.role,
+            CarpoolSearch.user_id != ad.user_id,
+            CarpoolSearch.from_lat.between(lat0, lat1),
+            CarpoolSearch.from_lon.between(lon0, lon1),  # type: ignore[attr-defined]
+            CarpoolSearch.to_lat.between(tlat0, tlat1),
+            CarpoolSearch.to_lon.between(tlon0, tlon1),  # type: ignore[attr-defined]
+        )
+    ).all()
     told = 0
     blocked = blocked_with(session, ad.user_id)
     for s in searches:
@@ -866,14 +1044,27 @@ def alert_new_ad(session: Session, ad: CarpoolAd) -> int:
         m = score(query_of_search(s), ad)
         if m is None:
             continue
-        if session.scalars(select(CarpoolAlertSent.id).where(
-                CarpoolAlertSent.search_id == s.id, CarpoolAlertSent.ad_id == ad.id)).first():
+        if session.scalars(
+            select(CarpoolAlertSent.id).where(
+                CarpoolAlertSent.search_id == s.id, CarpoolAlertSent.ad_id == ad.id
+            )
+        ).first():
             continue
         session.add(CarpoolAlertSent(search_id=s.id, ad_id=ad.id))  # type: ignore[arg-type]
-        what = _("Nouvelle offre de covoiturage") if ad.role == "driver" else _("Nouvelle demande de covoiturage")
-        notify(session, [s.user_id], topic="carpool", title=what,
-               body=f"{trip_title(ad)} · {schedule_text(ad)}", url=f"/carpool/ads/{ad.id}",
-               dedupe=f"carpool-alert:{s.id}:{ad.id}")
+        what = (
+            _("Nouvelle offre de covoiturage")
+            if ad.role == "driver"
+            else _("Nouvelle demande de covoiturage")
+        )
+        notify(
+            session,
+            [s.user_id],
+            topic="carpool",
+            title=what,
+            body=f"{trip_title(ad)} · {schedule_text(ad)}",
+            url=f"/carpool/ads/{ad.id}",
+            dedupe=f"carpool-alert:{s.id}:{ad.id}",
+        )
         told += 1
     return told
 
@@ -892,17 +1083,28 @@ def run_alerts(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 # --- trust ------------------------------------------------------------------------------
 
-def report_ad(session: Session, ad: CarpoolAd, reporter_id: int, reason: str, details: str) -> CarpoolReport:
+
+def report_ad(
+    session: Session, ad: CarpoolAd, reporter_id: int, reason: str, details: str
+) -> CarpoolReport:
     if reason not in REPORT_REASONS:
         raise CarpoolError(_("Choisissez une raison."))
     if ad.user_id == reporter_id:
         raise CarpoolError(_("C'est votre propre annonce."))
-    if session.scalars(select(CarpoolReport.id).where(
-            CarpoolReport.ad_id == ad.id, CarpoolReport.reporter_id == reporter_id,
-            CarpoolReport.status == "open")).first():
+    if session.scalars(
+        select(CarpoolReport.id).where(
+            CarpoolReport.ad_id == ad.id,
+            CarpoolReport.reporter_id == reporter_id,
+            CarpoolReport.status == "open",
+        )
+    ).first():
         raise CarpoolError(_("Vous avez déjà signalé cette annonce ; l'équipe va l'examiner."))
-    report = CarpoolReport(ad_id=ad.id, reporter_id=reporter_id, reason=reason,  # type: ignore[arg-type]
-                           details=details.strip()[:1000])
+    report = CarpoolReport(
+        ad_id=ad.id,
+        reporter_id=reporter_id,
+        reason=reason,  # type: ignore[arg-type]
+        details=details.strip()[:1000],
+    )
     session.add(report)
     session.flush()
     return report
@@ -916,11 +1118,20 @@ def moderate(session: Session, report: CarpoolReport, staff_id: int, action: str
         if ad is not None and ad.status == "active":
             ad.status, ad.updated_at = "hidden", now
             session.add(ad)
-            moderation.hide(session, _moderated(ad), REPORT_REASONS.get(report.reason, report.reason),
-                            dedupe=f"carpool-hide:{ad.id}:{report.id}")
-        session.execute(update(CarpoolReport).where(
-            CarpoolReport.ad_id == report.ad_id, CarpoolReport.status == "open",
-        ).values(status="hidden", handled_by=staff_id, handled_at=now))
+            moderation.hide(
+                session,
+                _moderated(ad),
+                REPORT_REASONS.get(report.reason, report.reason),
+                dedupe=f"carpool-hide:{ad.id}:{report.id}",
+            )
+        session.execute(
+            update(CarpoolReport)
+            .where(
+                CarpoolReport.ad_id == report.ad_id,
+                CarpoolReport.status == "open",
+            )
+            .values(status="hidden", handled_by=staff_id, handled_at=now)
+        )
     elif action == "dismiss":
         report.status, report.handled_by, report.handled_at = "dismissed", staff_id, now
         session.add(report)
@@ -934,11 +1145,15 @@ def restore(session: Session, ad: CarpoolAd) -> None:
         raise CarpoolError(_("Cette annonce n'est pas masquée."))
     ad.status, ad.updated_at = "active", utcnow()
     session.add(ad)
-    moderation.restore(session, _moderated(ad), dedupe=f"carpool-restore:{ad.id}:{ad.updated_at.timestamp():.0f}")
+    moderation.restore(
+        session, _moderated(ad), dedupe=f"carpool-restore:{ad.id}:{ad.updated_at.timestamp():.0f}"
+    )
 
 
 def _moderated(ad: CarpoolAd) -> moderation.Ad:
-    return moderation.Ad(owner_id=ad.user_id, title=trip_title(ad), url=f"/carpool/ads/{ad.id}", topic="carpool")
+    return moderation.Ad(
+        owner_id=ad.user_id, title=trip_title(ad), url=f"/carpool/ads/{ad.id}", topic="carpool"
+    )
 
 
 def block(session: Session, blocker_id: int, blocked_id: int) -> None:
@@ -949,20 +1164,33 @@ def block(session: Session, blocker_id: int, blocked_id: int) -> None:
     if session.get(CarpoolBlock, (blocker_id, blocked_id)) is None:
         session.add(CarpoolBlock(blocker_id=blocker_id, blocked_id=blocked_id))
     # Pending requests between the two end now.
-    for b in session.scalars(select(CarpoolBooking).where(
+    for b in session.scalars(
+        select(CarpoolBooking).where(
             CarpoolBooking.status == "pending",
-            or_(and_(CarpoolBooking.owner_id == blocker_id, CarpoolBooking.requester_id == blocked_id),
-                and_(CarpoolBooking.owner_id == blocked_id, CarpoolBooking.requester_id == blocker_id)))):
+            or_(
+                and_(
+                    CarpoolBooking.owner_id == blocker_id, CarpoolBooking.requester_id == blocked_id
+                ),
+                and_(
+                    CarpoolBooking.owner_id == blocked_id, CarpoolBooking.requester_id == blocker_id
+                ),
+            ),
+        )
+    ):
         if _set_status(session, b, ("pending",), "cancelled", cancelled_by=blocker_id):
             _free_seats(session, b)
 
 
 def unblock(session: Session, blocker_id: int, blocked_id: int) -> None:
-    session.execute(delete(CarpoolBlock).where(CarpoolBlock.blocker_id == blocker_id,
-                                               CarpoolBlock.blocked_id == blocked_id))
+    session.execute(
+        delete(CarpoolBlock).where(
+            CarpoolBlock.blocker_id == blocker_id, CarpoolBlock.blocked_id == blocked_id
+        )
+    )
 
 
 # --- statistics and proofs --------------------------------------------------------------
+
 
 def occurrences(ad: CarpoolAd, start: datetime, end: datetime) -> list[datetime]:
     """The departures of ``ad`` in [start, end) (UTC)."""
@@ -985,8 +1213,11 @@ def occurrences(ad: CarpoolAd, start: datetime, end: datetime) -> list[datetime]
 def statistics(session: Session, *, match_sample: int = 200) -> dict[str, Any]:
     """Figures for staff: ads, matches, bookings, cross-border share, estimated car-km saved."""
     now = utcnow()
-    ads = session.execute(select(CarpoolAd.role, CarpoolAd.status, CarpoolAd.cross_border, func.count())
-                          .group_by(CarpoolAd.role, CarpoolAd.status, CarpoolAd.cross_border)).all()
+    ads = session.execute(
+        select(CarpoolAd.role, CarpoolAd.status, CarpoolAd.cross_border, func.count()).group_by(
+            CarpoolAd.role, CarpoolAd.status, CarpoolAd.cross_border
+        )
+    ).all()
     active = {"driver": 0, "passenger": 0}
     total = {"driver": 0, "passenger": 0}
     cross_active = 0
@@ -996,24 +1227,41 @@ def statistics(session: Session, *, match_sample: int = 200) -> dict[str, Any]:
             active[role] = active.get(role, 0) + n
             cross_active += n if cross else 0
     n_active = sum(active.values())
-    bookings = dict(session.execute(select(CarpoolBooking.status, func.count())
-                                    .group_by(CarpoolBooking.status)).all())
+    bookings = dict(
+        session.execute(
+            select(CarpoolBooking.status, func.count()).group_by(CarpoolBooking.status)
+        ).all()
+    )
     # Matches: active passenger requests that find at least one offer, and the pairs found.
-    requests = session.scalars(select(CarpoolAd).where(
-        CarpoolAd.status == "active", CarpoolAd.role == "passenger").limit(match_sample)).all()
+    requests = session.scalars(
+        select(CarpoolAd)
+        .where(CarpoolAd.status == "active", CarpoolAd.role == "passenger")
+        .limit(match_sample)
+    ).all()
     pairs = matched = 0
     for r in requests:
-        q = Query(r.from_lat, r.from_lon, r.to_lat, r.to_lon, role="driver", frequency=r.frequency,
-                  when=r.departure_at, days_mask=r.days_mask,
-                  minute=next(iter(parse_schedule(r.schedule).values()), (450, 0))[0],
-                  margin_min=r.margin_min, viewer_id=r.user_id)
+        q = Query(
+            r.from_lat,
+            r.from_lon,
+            r.to_lat,
+            r.to_lon,
+            role="driver",
+            frequency=r.frequency,
+            when=r.departure_at,
+            days_mask=r.days_mask,
+            minute=next(iter(parse_schedule(r.schedule).values()), (450, 0))[0],
+            margin_min=r.margin_min,
+            viewer_id=r.user_id,
+        )
         found = len(search(session, q, limit=1000))
         pairs += found
         matched += 1 if found else 0
     # Car-km saved: each accepted seat is a car that stayed home for the passenger's distance.
     accepted = session.execute(
-        select(CarpoolBooking, CarpoolAd).join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
-        .where(CarpoolBooking.status == "accepted")).all()
+        select(CarpoolBooking, CarpoolAd)
+        .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
+        .where(CarpoolBooking.status == "accepted")
+    ).all()
     km_done = 0.0
     km_week = 0.0
     cross_bookings = 0
@@ -1024,20 +1272,31 @@ def statistics(session: Session, *, match_sample: int = 200) -> dict[str, Any]:
             km_week += len(parse_schedule(ad.schedule)) * b.seats * b.distance_m / 1000
         cross_bookings += 1 if ad.cross_border else 0
     return {
-        "offers_active": active.get("driver", 0), "offers_total": total.get("driver", 0),
-        "requests_active": active.get("passenger", 0), "requests_total": total.get("passenger", 0),
-        "requests_matched": matched, "requests_checked": len(requests), "match_pairs": pairs,
-        "bookings": {k: bookings.get(k, 0) for k in ("pending", "accepted", "declined", "cancelled")},
+        "offers_active": active.get("driver", 0),
+        "offers_total": total.get("driver", 0),
+        "requests_active": active.get("passenger", 0),
+        "requests_total": total.get("passenger", 0),
+        "requests_matched": matched,
+        "requests_checked": len(requests),
+        "match_pairs": pairs,
+        "bookings": {
+            k: bookings.get(k, 0) for k in ("pending", "accepted", "declined", "cancelled")
+        },
         "accepted_bookings": bookings.get("accepted", 0),
         "cross_border_share": round(100 * cross_active / n_active, 1) if n_active else 0.0,
-        "cross_border_bookings_share": round(100 * cross_bookings / len(accepted), 1) if accepted else 0.0,
-        "km_saved": round(km_done, 1), "km_saved_per_week": round(km_week, 1),
+        "cross_border_bookings_share": round(100 * cross_bookings / len(accepted), 1)
+        if accepted
+        else 0.0,
+        "km_saved": round(km_done, 1),
+        "km_saved_per_week": round(km_week, 1),
     }
 
 
 def pseudonym(secret: str, user_id: int) -> str:
     """A stable identifier that does not reveal the account (HMAC of the id)."""
-    return hmac.new(secret.encode(), f"carpool-user:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(
+        secret.encode(), f"carpool-user:{user_id}".encode(), hashlib.sha256
+    ).hexdigest()[:32]
 
 
 def proofs(session: Session, start: datetime, end: datetime, secret: str) -> list[dict[str, Any]]:
@@ -1051,35 +1310,64 @@ def proofs(session: Session, start: datetime, end: datetime, secret: str) -> lis
     end = min(end, now)
     out: list[dict[str, Any]] = []
     rows = session.execute(
-        select(CarpoolBooking, CarpoolAd).join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
-        .where(CarpoolBooking.status == "accepted").order_by(CarpoolBooking.id)).all()
+        select(CarpoolBooking, CarpoolAd)
+        .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
+        .where(CarpoolBooking.status == "accepted")
+        .order_by(CarpoolBooking.id)
+    ).all()
     for b, ad in rows:
         driver, passenger = driver_and_passenger(b, ad)
         since = max(start, b.accepted_at or b.created_at) if ad.frequency == "regular" else start
         for dep in occurrences(ad, since, end):
             arrival = dep + timedelta(seconds=int(b.distance_m / 1000 / SPEED_KMH * 3600))
             amount = b.price_cents * b.seats
-            out.append({
-                "operator_journey_id": f"eclor-{b.id}-{dep.strftime('%Y%m%dT%H%M')}",
-                "operator_trip_id": f"eclor-ad{ad.id}-{dep.strftime('%Y%m%dT%H%M')}",
-                "operator_class": "A",
-                "start": {"datetime": dep.isoformat().replace("+00:00", "Z"),
-                          "lat": round(ad.from_lat, 4), "lon": round(ad.from_lon, 4)},
-                "end": {"datetime": arrival.isoformat().replace("+00:00", "Z"),
-                        "lat": round(ad.to_lat, 4), "lon": round(ad.to_lon, 4)},
-                "distance": b.distance_m,
-                "driver": {"identity": {"operator_user_id": pseudonym(secret, driver)}, "revenue": amount},
-                "passenger": {"identity": {"operator_user_id": pseudonym(secret, passenger)},
-                              "contribution": amount, "seats": b.seats},
-                "incentives": [],
-            })
+            out.append(
+                {
+                    "operator_journey_id": f"eclor-{b.id}-{dep.strftime('%Y%m%dT%H%M')}",
+                    "operator_trip_id": f"eclor-ad{ad.id}-{dep.strftime('%Y%m%dT%H%M')}",
+                    "operator_class": "A",
+                    "start": {
+                        "datetime": dep.isoformat().replace("+00:00", "Z"),
+                        "lat": round(ad.from_lat, 4),
+                        "lon": round(ad.from_lon, 4),
+                    },
+                    "end": {
+                        "datetime": arrival.isoformat().replace("+00:00", "Z"),
+                        "lat": round(ad.to_lat, 4),
+                        "lon": round(ad.to_lon, 4),
+                    },
+                    "distance": b.distance_m,
+                    "driver": {
+                        "identity": {"operator_user_id": pseudonym(secret, driver)},
+                        "revenue": amount,
+                    },
+                    "passenger": {
+                        "identity": {"operator_user_id": pseudonym(secret, passenger)},
+                        "contribution": amount,
+                        "seats": b.seats,
+                    },
+                    "incentives": [],
+                }
+            )
     return out
 
 
 PROOF_CSV_COLUMNS = [
-    "operator_journey_id", "operator_trip_id", "operator_class", "start.datetime", "start.lat", "start.lon",
-    "end.datetime", "end.lat", "end.lon", "distance", "driver.identity.operator_user_id", "driver.revenue",
-    "passenger.identity.operator_user_id", "passenger.contribution", "passenger.seats",
+    "operator_journey_id",
+    "operator_trip_id",
+    "operator_class",
+    "start.datetime",
+    "start.lat",
+    "start.lon",
+    "end.datetime",
+    "end.lat",
+    "end.lon",
+    "distance",
+    "driver.identity.operator_user_id",
+    "driver.revenue",
+    "passenger.identity.operator_user_id",
+    "passenger.contribution",
+    "passenger.seats",
 ]
 
 
@@ -1100,38 +1388,63 @@ def proofs_csv(items: list[dict[str, Any]]) -> str:
 
 # --- home panel data --------------------------------------------------------------------
 
+
 def upcoming_trips(session: Session, user_id: int, *, limit: int = 5) -> list[dict[str, Any]]:
     """The person's next trips: accepted bookings (either side) and own active ads, soonest first."""
     now = utcnow()
     items: list[dict[str, Any]] = []
     rows = session.execute(
-        select(CarpoolBooking, CarpoolAd).join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
-        .where(CarpoolBooking.status.in_(("accepted", "pending")),  # type: ignore[attr-defined]
-               or_(CarpoolBooking.requester_id == user_id, CarpoolBooking.owner_id == user_id))).all()
+        select(CarpoolBooking, CarpoolAd)
+        .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
+        .where(
+            CarpoolBooking.status.in_(("accepted", "pending")),  # type: ignore[attr-defined]
+            or_(CarpoolBooking.requester_id == user_id, CarpoolBooking.owner_id == user_id),
+        )
+    ).all()
     booked_ads = set()
     for b, ad in rows:
         dep = next_departure(ad, now)
         if dep is None:
             continue
         booked_ads.add(ad.id)
-        items.append({"when": dep, "title": trip_title(ad), "url": f"/carpool/bookings/{b.id}",
-                      "status": b.status, "driver": driver_and_passenger(b, ad)[0] == user_id})
-    for ad in session.scalars(select(CarpoolAd).where(CarpoolAd.user_id == user_id, CarpoolAd.status == "active")):
+        items.append(
+            {
+                "when": dep,
+                "title": trip_title(ad),
+                "url": f"/carpool/bookings/{b.id}",
+                "status": b.status,
+                "driver": driver_and_passenger(b, ad)[0] == user_id,
+            }
+        )
+    for ad in session.scalars(
+        select(CarpoolAd).where(CarpoolAd.user_id == user_id, CarpoolAd.status == "active")
+    ):
         if ad.id in booked_ads:
             continue
         dep = next_departure(ad, now)
         if dep is None:
             continue
-        items.append({"when": dep, "title": trip_title(ad), "url": f"/carpool/ads/{ad.id}",
-                      "status": "ad", "driver": ad.role == "driver"})
+        items.append(
+            {
+                "when": dep,
+                "title": trip_title(ad),
+                "url": f"/carpool/ads/{ad.id}",
+                "status": "ad",
+                "driver": ad.role == "driver",
+            }
+        )
     items.sort(key=lambda i: i["when"])
     return items[:limit]
 
 
 # --- GDPR -------------------------------------------------------------------------------
 
+
 def _row(obj: Any) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, (datetime, date)) else v) for k, v in obj.model_dump().items()}
+    return {
+        k: (v.isoformat() if isinstance(v, (datetime, date)) else v)
+        for k, v in obj.model_dump().items()
+    }
 
 
 def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
@@ -1147,20 +1460,37 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
                 except (images.InvalidPhotoName, FileNotFoundError):
                     continue
                 files.append(path)
-    bookings = session.scalars(select(CarpoolBooking).where(
-        or_(CarpoolBooking.requester_id == user_id, CarpoolBooking.owner_id == user_id))).all()
+    bookings = session.scalars(
+        select(CarpoolBooking).where(
+            or_(CarpoolBooking.requester_id == user_id, CarpoolBooking.owner_id == user_id)
+        )
+    ).all()
     data = {
         "profile": _row(profile) if profile else None,
-        "ads": [_row(a) for a in session.scalars(select(CarpoolAd).where(CarpoolAd.user_id == user_id))],
+        "ads": [
+            _row(a) for a in session.scalars(select(CarpoolAd).where(CarpoolAd.user_id == user_id))
+        ],
         "bookings": [_row(b) for b in bookings],
-        "messages_sent": [_row(m) for m in session.scalars(
-            select(CarpoolMessage).where(CarpoolMessage.sender_id == user_id))],
-        "saved_searches": [_row(s) for s in session.scalars(
-            select(CarpoolSearch).where(CarpoolSearch.user_id == user_id))],
-        "reports_made": [_row(r) for r in session.scalars(
-            select(CarpoolReport).where(CarpoolReport.reporter_id == user_id))],
-        "blocked_users": [b.blocked_id for b in session.scalars(
-            select(CarpoolBlock).where(CarpoolBlock.blocker_id == user_id))],
+        "messages_sent": [
+            _row(m)
+            for m in session.scalars(
+                select(CarpoolMessage).where(CarpoolMessage.sender_id == user_id)
+            )
+        ],
+        "saved_searches": [
+            _row(s)
+            for s in session.scalars(select(CarpoolSearch).where(CarpoolSearch.user_id == user_id))
+        ],
+        "reports_made": [
+            _row(r)
+            for r in session.scalars(
+                select(CarpoolReport).where(CarpoolReport.reporter_id == user_id)
+            )
+        ],
+        "blocked_users": [
+            b.blocked_id
+            for b in session.scalars(select(CarpoolBlock).where(CarpoolBlock.blocker_id == user_id))
+        ],
     }
     return data, files
 
@@ -1169,31 +1499,61 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Cancel the person's open bookings (seats go back, the other party is told), then delete their rows."""
     from app import images
 
-    for b in session.scalars(select(CarpoolBooking).where(
+    for b in session.scalars(
+        select(CarpoolBooking).where(
             CarpoolBooking.status.in_(("pending", "accepted")),  # type: ignore[attr-defined]
-            or_(CarpoolBooking.requester_id == user_id, CarpoolBooking.owner_id == user_id))).all():
+            or_(CarpoolBooking.requester_id == user_id, CarpoolBooking.owner_id == user_id),
+        )
+    ).all():
         if _set_status(session, b, ("pending", "accepted"), "cancelled", cancelled_by=user_id):
             _free_seats(session, b)
             other = b.owner_id if b.requester_id == user_id else b.requester_id
-            notify(session, [other], topic="carpool", title=_("Réservation annulée"),
-                   body=_("Une réservation a été annulée : la personne a supprimé son compte."),
-                   url="/carpool/mine")
+            notify(
+                session,
+                [other],
+                topic="carpool",
+                title=_("Réservation annulée"),
+                body=_("Une réservation a été annulée : la personne a supprimé son compte."),
+                url="/carpool/mine",
+            )
     own_ads = select(CarpoolAd.id).where(CarpoolAd.user_id == user_id)
-    mine = select(CarpoolBooking.id).where(or_(CarpoolBooking.requester_id == user_id,
-                                               CarpoolBooking.owner_id == user_id,
-                                               CarpoolBooking.ad_id.in_(own_ads)))  # type: ignore[attr-defined]
-    session.execute(delete(CarpoolMessage).where(or_(CarpoolMessage.booking_id.in_(mine),  # type: ignore[attr-defined]
-                                                     CarpoolMessage.sender_id == user_id)))
+    mine = select(CarpoolBooking.id).where(
+        or_(
+            CarpoolBooking.requester_id == user_id,
+            CarpoolBooking.owner_id == user_id,
+            CarpoolBooking.ad_id.in_(own_ads),
+        )
+    )  # type: ignore[attr-defined]
+    session.execute(
+        delete(CarpoolMessage).where(
+            or_(
+                CarpoolMessage.booking_id.in_(mine),  # type: ignore[attr-defined]
+                CarpoolMessage.sender_id == user_id,
+            )
+        )
+    )
     session.execute(delete(CarpoolBooking).where(CarpoolBooking.id.in_(mine)))  # type: ignore[union-attr]
-    session.execute(delete(CarpoolAlertSent).where(or_(
-        CarpoolAlertSent.ad_id.in_(own_ads),  # type: ignore[attr-defined]
-        CarpoolAlertSent.search_id.in_(select(CarpoolSearch.id).where(CarpoolSearch.user_id == user_id)))))  # type: ignore[attr-defined]
+    session.execute(
+        delete(CarpoolAlertSent).where(
+            or_(
+                CarpoolAlertSent.ad_id.in_(own_ads),  # type: ignore[attr-defined]
+                CarpoolAlertSent.search_id.in_(
+                    select(CarpoolSearch.id).where(CarpoolSearch.user_id == user_id)
+                ),
+            )
+        )
+    )  # type: ignore[attr-defined]
     session.execute(delete(CarpoolReport).where(CarpoolReport.ad_id.in_(own_ads)))  # type: ignore[attr-defined]
-    session.execute(update(CarpoolReport).where(CarpoolReport.reporter_id == user_id).values(reporter_id=None))
+    session.execute(
+        update(CarpoolReport).where(CarpoolReport.reporter_id == user_id).values(reporter_id=None)
+    )
     session.execute(delete(CarpoolAd).where(CarpoolAd.user_id == user_id))
     session.execute(delete(CarpoolSearch).where(CarpoolSearch.user_id == user_id))
-    session.execute(delete(CarpoolBlock).where(or_(CarpoolBlock.blocker_id == user_id,
-                                                   CarpoolBlock.blocked_id == user_id)))
+    session.execute(
+        delete(CarpoolBlock).where(
+            or_(CarpoolBlock.blocker_id == user_id, CarpoolBlock.blocked_id == user_id)
+        )
+    )
     files: list[Path] = []
     profile = session.get(CarpoolProfile, user_id)
     if profile is not None:
@@ -1240,24 +1600,47 @@ def load_demo(session: Session, rng: Any) -> str | None:
         return None
     for email, name, insee in DEMO_CARPOOLERS:
         if session.scalars(select(User.id).where(User.email == email)).first() is None:
-            user = auth.create_user(session, email, role="resident", password=DEMO_PASSWORD, display_name=name)
+            user = auth.create_user(
+                session, email, role="resident", password=DEMO_PASSWORD, display_name=name
+            )
             user.commune_insee = insee
     places = {p.slug: p for p in list_places(session)}
-    users = {e: demo_user(session, e) for e in [c[0] for c in DEMO_COMMUTES] + ["voisine@eclor.test"]}
+    users = {
+        e: demo_user(session, e) for e in [c[0] for c in DEMO_COMMUTES] + ["voisine@eclor.test"]
+    }
     made: list[CarpoolAd] = []
     for email, dest, out, ret, days, seats in DEMO_COMMUTES:
         user = users[email]
         home = places[f"commune-{user.commune_insee}"]
         to = places[dest]
         o, r = minute_of(time.fromisoformat(out)), minute_of(time.fromisoformat(ret))
-        made += create_ad(session, user.id, AdInput(  # type: ignore[arg-type]
-            role="driver", frequency="regular", from_label=home.name, from_lat=home.lat, from_lon=home.lon,
-            to_label=to.name, to_lat=to.lat, to_lon=to.lon, seats=seats,
-            price_per_km_cents=rng.choice((6, 8, 10)), margin_min=15,
-            outward={d: (o, 15) for d in days}, returns={d: (r, 15) for d in days},
-            comment=rng.choice(["", "Non-fumeur, radio à faible volume.",
-                                "Départ devant la mairie. Bagage léger SVP.",
-                                "Je peux faire un petit crochet par la gare."])))
+        made += create_ad(
+            session,
+            user.id,
+            AdInput(  # type: ignore[arg-type]
+                role="driver",
+                frequency="regular",
+                from_label=home.name,
+                from_lat=home.lat,
+                from_lon=home.lon,
+                to_label=to.name,
+                to_lat=to.lat,
+                to_lon=to.lon,
+                seats=seats,
+                price_per_km_cents=rng.choice((6, 8, 10)),
+                margin_min=15,
+                outward={d: (o, 15) for d in days},
+                returns={d: (r, 15) for d in days},
+                comment=rng.choice(
+                    [
+                        "",
+                        "Non-fumeur, radio à faible volume.",
+                        "Départ devant la mairie. Bagage léger SVP.",
+                        "Je peux faire un petit crochet par la gare.",
+                    ]
+                ),
+            ),
+        )
     now_local = local(utcnow())
     one_offs = [
         ("habitant@eclor.test", "commune-57038", "luxembourg-gare", 2, "09:00", 3, "driver"),
@@ -1271,10 +1654,24 @@ def load_demo(session: Session, rng: Any) -> str | None:
         day = (now_local + timedelta(days=days_ahead)).date()
         dep = datetime.combine(day, time.fromisoformat(at), tzinfo=PARIS).astimezone(UTC)
         a, b = places[frm], places[to]
-        made += create_ad(session, user.id, AdInput(  # type: ignore[arg-type]
-            role=role, frequency="punctual", from_label=a.name, from_lat=a.lat, from_lon=a.lon,
-            to_label=b.name, to_lat=b.lat, to_lon=b.lon, seats=seats, departure_at=dep, margin_min=15,
-            price_per_km_cents=8 if role == "driver" else 0))
+        made += create_ad(
+            session,
+            user.id,
+            AdInput(  # type: ignore[arg-type]
+                role=role,
+                frequency="punctual",
+                from_label=a.name,
+                from_lat=a.lat,
+                from_lon=a.lon,
+                to_label=b.name,
+                to_lat=b.lat,
+                to_lon=b.lon,
+                seats=seats,
+                departure_at=dep,
+                margin_min=15,
+                price_per_km_cents=8 if role == "driver" else 0,
+            ),
+        )
     # Regular passenger requests, so drivers see who needs a seat.
     for email, frm, to, out, days in [
         ("voisine@eclor.test", "commune-54580", "kirchberg", "07:30", (0, 1, 2, 3, 4)),
@@ -1283,18 +1680,41 @@ def load_demo(session: Session, rng: Any) -> str | None:
         user = users.get(email) or demo_user(session, email)
         a, b = places[frm], places[to]
         o = minute_of(time.fromisoformat(out))
-        made += create_ad(session, user.id, AdInput(  # type: ignore[arg-type]
-            role="passenger", frequency="regular", from_label=a.name, from_lat=a.lat, from_lon=a.lon,
-            to_label=b.name, to_lat=b.lat, to_lon=b.lon, seats=1, margin_min=15,
-            outward={d: (o, 15) for d in days}))
+        made += create_ad(
+            session,
+            user.id,
+            AdInput(  # type: ignore[arg-type]
+                role="passenger",
+                frequency="regular",
+                from_label=a.name,
+                from_lat=a.lat,
+                from_lon=a.lon,
+                to_label=b.name,
+                to_lat=b.lat,
+                to_lon=b.lon,
+                seats=1,
+                margin_min=15,
+                outward={d: (o, 15) for d in days},
+            ),
+        )
     # A few bookings: Camille rides with Julien to Kirchberg, Luca is asked for a seat.
     by_owner = {(ad.user_id, ad.leg, ad.frequency): ad for ad in made if ad.role == "driver"}
-    julien, camille, luca = users["habitant@eclor.test"], users["voisine@eclor.test"], users["frontalier@eclor.test"]
+    julien, camille, luca = (
+        users["habitant@eclor.test"],
+        users["voisine@eclor.test"],
+        users["frontalier@eclor.test"],
+    )
     b1 = request_seats(session, by_owner[(julien.id, "outward", "regular")].id, camille.id, 1)  # type: ignore[arg-type]
     accept(session, b1, julien.id)  # type: ignore[arg-type]
-    session.add(CarpoolMessage(booking_id=b1.id, sender_id=camille.id,  # type: ignore[arg-type]
-                               body="Bonjour Julien, je vous attends devant la mairie de Villerupt ?"))
+    session.add(
+        CarpoolMessage(
+            booking_id=b1.id,
+            sender_id=camille.id,  # type: ignore[arg-type]
+            body="Bonjour Julien, je vous attends devant la mairie de Villerupt ?",
+        )
+    )
     b1.accepted_at = utcnow() - timedelta(days=21)
-    request_seats(session, by_owner[(luca.id, "outward", "regular")].id,
-                  users["mehdi@eclor.test"].id, 1)  # type: ignore[arg-type]
+    request_seats(
+        session, by_owner[(luca.id, "outward", "regular")].id, users["mehdi@eclor.test"].id, 1
+    )  # type: ignore[arg-type]
     return f"{len(made)} carpool ads, 2 bookings, {len(DEMO_CARPOOLERS)} more residents"

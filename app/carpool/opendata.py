@@ -29,9 +29,14 @@ from app.opendata.contrib import (
     suppression_text,
 )
 
-RPC = ("https://doc.covoiturage.beta.gouv.fr/", "Registre de preuve de covoiturage (classe A : mise en relation)")
-SCHEMA_LIEUX = ("https://schema.data.gouv.fr/etalab/schema-lieux-covoiturage/",
-                "Schéma national des lieux de covoiturage (champs repris quand ils s'appliquent)")
+RPC = (
+    "https://doc.covoiturage.beta.gouv.fr/",
+    "Registre de preuve de covoiturage (classe A : mise en relation)",
+)
+SCHEMA_LIEUX = (
+    "https://schema.data.gouv.fr/etalab/schema-lieux-covoiturage/",
+    "Schéma national des lieux de covoiturage (champs repris quand ils s'appliquent)",
+)
 KINDS = ("commune", "park_ride", "station", "district", "town", "place")
 
 
@@ -50,9 +55,14 @@ def _flows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     now = utcnow()
     counts: dict[tuple[str, str, str], int] = {}
     by_slug = {p.slug: p for p in places}
-    stmt = (select(CarpoolBooking.seats, CarpoolBooking.accepted_at, CarpoolBooking.created_at, CarpoolAd)
-            .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
-            .where(CarpoolBooking.status == "accepted").execution_options(yield_per=1000))
+    stmt = (
+        select(
+            CarpoolBooking.seats, CarpoolBooking.accepted_at, CarpoolBooking.created_at, CarpoolAd
+        )
+        .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
+        .where(CarpoolBooking.status == "accepted")
+        .execution_options(yield_per=1000)
+    )
     for seats, accepted_at, created_at, ad in session.execute(stmt):
         start = accepted_at or created_at
         if start.tzinfo is None:
@@ -65,35 +75,72 @@ def _flows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     for (month, origin, destination), trips in sorted(counts.items()):
         o, d = by_slug[origin], by_slug[destination]
         shown = suppress(trips)
-        yield (month, _code(o), o.name, o.country, _code(d), d.name, d.country, shown, shown is None)
+        yield (
+            month,
+            _code(o),
+            o.name,
+            o.country,
+            _code(d),
+            d.name,
+            d.country,
+            shown,
+            shown is None,
+        )
 
 
 def _points(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     stmt = select(CarpoolPlace).order_by(CarpoolPlace.country, CarpoolPlace.slug)
     for place in session.scalars(stmt):
-        yield (place.slug, place.name, place.kind, place.country, round(place.lat, 5), round(place.lon, 5))
+        yield (
+            place.slug,
+            place.name,
+            place.kind,
+            place.country,
+            round(place.lat, 5),
+            round(place.lon, 5),
+        )
 
 
 FLOWS = OpenDataset(
     slug="covoiturage-flux",
     domain="carpool",
     title="Flux de covoiturage par mois entre communes, des deux côtés de la frontière",
-    description=("Le nombre de trajets covoiturés (une place passager sur un départ d'une réservation "
-                 "acceptée) par mois, entre la commune ou le lieu commun le plus proche du départ et celui "
-                 "de l'arrivée, en France et au Luxembourg. " + suppression_text("nombres de trajets")),
+    description=(
+        "Le nombre de trajets covoiturés (une place passager sur un départ d'une réservation "
+        "acceptée) par mois, entre la commune ou le lieu commun le plus proche du départ et celui "
+        "de l'arrivée, en France et au Luxembourg. " + suppression_text("nombres de trajets")
+    ),
     theme="TRAN",
     keywords=("covoiturage", "mobilité", "frontaliers", "Luxembourg", "origine-destination"),
     frequency="MONTHLY",
     expected_minutes=24 * 60,
     columns=(
         Column("mois", "yearmonth", "Mois du départ", required=True),
-        Column("origine_code", "string", "Origine : code INSEE ou identifiant du lieu", required=True),
+        Column(
+            "origine_code", "string", "Origine : code INSEE ou identifiant du lieu", required=True
+        ),
         Column("origine_nom", "string", "Origine", required=True),
-        Column("origine_pays", "string", "Pays de l'origine", required=True, enum=("FR", "LU", "BE", "DE")),
-        Column("destination_code", "string", "Destination : code INSEE ou identifiant du lieu", required=True),
+        Column(
+            "origine_pays",
+            "string",
+            "Pays de l'origine",
+            required=True,
+            enum=("FR", "LU", "BE", "DE"),
+        ),
+        Column(
+            "destination_code",
+            "string",
+            "Destination : code INSEE ou identifiant du lieu",
+            required=True,
+        ),
         Column("destination_nom", "string", "Destination", required=True),
-        Column("destination_pays", "string", "Pays de la destination", required=True,
-               enum=("FR", "LU", "BE", "DE")),
+        Column(
+            "destination_pays",
+            "string",
+            "Pays de la destination",
+            required=True,
+            enum=("FR", "LU", "BE", "DE"),
+        ),
         Column("trajets", "integer", "Trajets (vide si moins de 11)", minimum=11),
         Column("masque", "boolean", "Nombre masqué car inférieur à 11", required=True),
     ),
@@ -101,12 +148,18 @@ FLOWS = OpenDataset(
     conforms_to=(RPC,),
     suppression=suppression_text("nombres de trajets"),
     cnil=Cnil(
-        singling_out=("Des comptes de trajets par mois entre communes ; les flux de moins de 11 trajets sont "
-                      "masqués, si bien qu'aucun trajet régulier d'une seule personne n'apparaît."),
-        linkability=("Ni conducteur, ni passager, ni annonce, ni heure : rien ne relie un flux à une personne "
-                     "ou à une autre source."),
-        inference=("Les extrémités sont ramenées à la commune ou au lieu commun le plus proche : on ne peut "
-                   "pas en déduire un domicile ou un lieu de travail."),
+        singling_out=(
+            "Des comptes de trajets par mois entre communes ; les flux de moins de 11 trajets sont "
+            "masqués, si bien qu'aucun trajet régulier d'une seule personne n'apparaît."
+        ),
+        linkability=(
+            "Ni conducteur, ni passager, ni annonce, ni heure : rien ne relie un flux à une personne "
+            "ou à une autre source."
+        ),
+        inference=(
+            "Les extrémités sont ramenées à la commune ou au lieu commun le plus proche : on ne peut "
+            "pas en déduire un domicile ou un lieu de travail."
+        ),
     ),
 )
 
@@ -125,7 +178,9 @@ MEETING_POINTS = OpenDataset(
         Column("type", "string", "Type de lieu", enum=KINDS),
         Column("pays", "string", "Pays", required=True),
         Column("latitude", "number", "Latitude (WGS 84)", required=True, minimum=-90, maximum=90),
-        Column("longitude", "number", "Longitude (WGS 84)", required=True, minimum=-180, maximum=180),
+        Column(
+            "longitude", "number", "Longitude (WGS 84)", required=True, minimum=-180, maximum=180
+        ),
     ),
     rows=_points,
     geometry=Geometry("latitude", "longitude", decimals=5),
@@ -138,7 +193,14 @@ MEETING_POINTS = OpenDataset(
 )
 
 DATASETS = (FLOWS, MEETING_POINTS)
-SERVICES = (Service("rdex", "API RDEX+ des offres de covoiturage",
-                    "Les offres de covoiturage en cours au format RDEX+, pour les autres opérateurs.",
-                    "/api/rdex/journeys", "/schema", "https://github.com/fabmob/rdexplus",
-                    ("covoiturage-lieux",)),)
+SERVICES = (
+    Service(
+        "rdex",
+        "API RDEX+ des offres de covoiturage",
+        "Les offres de covoiturage en cours au format RDEX+, pour les autres opérateurs.",
+        "/api/rdex/journeys",
+        "/schema",
+        "https://github.com/fabmob/rdexplus",
+        ("covoiturage-lieux",),
+    ),
+)

@@ -26,9 +26,16 @@ def _key(ad: Any) -> tuple[float, float, float, float]:
 
 def _flows(session: Session) -> dict[tuple[float, float, float, float], dict[str, Any]]:
     flows: dict[tuple[float, float, float, float], dict[str, Any]] = {}
-    for ad in session.execute(select(CarpoolAd.from_lon, CarpoolAd.from_lat, CarpoolAd.to_lon, CarpoolAd.to_lat,
-                                     CarpoolAd.from_label, CarpoolAd.to_label)
-                              .where(CarpoolAd.status == "active")).all():
+    for ad in session.execute(
+        select(
+            CarpoolAd.from_lon,
+            CarpoolAd.from_lat,
+            CarpoolAd.to_lon,
+            CarpoolAd.to_lat,
+            CarpoolAd.from_label,
+            CarpoolAd.to_label,
+        ).where(CarpoolAd.status == "active")
+    ).all():
         flow = flows.setdefault(_key(ad), {"from": ad.from_label, "to": ad.to_label, "trips": 0})
         flow["trips"] += 1
     return flows
@@ -41,9 +48,17 @@ def _flow_id(key: tuple[float, float, float, float]) -> str:
 def carpool_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     out = []
     for key, flow in sorted(_flows(session).items(), key=lambda kv: -kv[1]["trips"]):
-        out.append(line(_flow_id(key), [(key[0], key[1]), (key[2], key[3])], kind="carpool_flow",
-                        state="busy" if flow["trips"] >= 5 else "light",
-                        label=f"{flow['from']} → {flow['to']}", url="/carpool/staff", trips=flow["trips"]))
+        out.append(
+            line(
+                _flow_id(key),
+                [(key[0], key[1]), (key[2], key[3])],
+                kind="carpool_flow",
+                state="busy" if flow["trips"] >= 5 else "light",
+                label=f"{flow['from']} → {flow['to']}",
+                url="/carpool/staff",
+                trips=flow["trips"],
+            )
+        )
     return out
 
 
@@ -51,15 +66,22 @@ def carpool_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel 
     for key, flow in _flows(session).items():
         if _flow_id(key) == feature_id:
             state = "busy" if flow["trips"] >= 5 else "light"
-            return Panel(title=f"{flow['from']} → {flow['to']}", state=state, state_label=_(STATES[state]),
-                         facts=[(_("Annonces actives"), str(flow["trips"]))], link="/carpool/staff")
+            return Panel(
+                title=f"{flow['from']} → {flow['to']}",
+                state=state,
+                state_label=_(STATES[state]),
+                facts=[(_("Annonces actives"), str(flow["trips"]))],
+                link="/carpool/staff",
+            )
     return None
 
 
 def _nearest(communes: list[Commune], lon: float, lat: float) -> str | None:
     best, best_d = None, float(NEAR_M)
     for c in communes:
-        d = math.hypot((c.lon - lon) * 111_320 * math.cos(math.radians(lat)), (c.lat - lat) * 110_540)
+        d = math.hypot(
+            (c.lon - lon) * 111_320 * math.cos(math.radians(lat)), (c.lat - lat) * 110_540
+        )
         if d <= best_d:
             best, best_d = c.insee, d
     return best
@@ -69,14 +91,29 @@ def trips_week_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     """Bookings accepted in the last 7 days, by the commune the trip leaves from."""
     communes = list(session.scalars(select(Commune)).all())
     out: dict[str, Any] = {}
-    for lon, lat in session.execute(select(CarpoolAd.from_lon, CarpoolAd.from_lat).join(
-            CarpoolBooking, CarpoolBooking.ad_id == CarpoolAd.id).where(
-            CarpoolBooking.status == "accepted", CarpoolBooking.accepted_at >= now - dt.timedelta(days=7))).all():  # type: ignore[operator]
+    for lon, lat in session.execute(
+        select(CarpoolAd.from_lon, CarpoolAd.from_lat)
+        .join(CarpoolBooking, CarpoolBooking.ad_id == CarpoolAd.id)
+        .where(
+            CarpoolBooking.status == "accepted",
+            CarpoolBooking.accepted_at >= now - dt.timedelta(days=7),
+        )
+    ).all():  # type: ignore[operator]
         insee = _nearest(communes, lon, lat)
         if insee:
             out[insee] = out.get(insee, 0) + 1
     return out
 
 
-OPS_LAYERS = [Layer("carpool", N_("Covoiturage : flux"), 50, carpool_layer, carpool_panel, {"lines": True}, STATES)]
+OPS_LAYERS = [
+    Layer(
+        "carpool",
+        N_("Covoiturage : flux"),
+        50,
+        carpool_layer,
+        carpool_panel,
+        {"lines": True},
+        STATES,
+    )
+]
 OPS_KPIS = [Kpi("carpool_week", N_("Covoiturages cette semaine"), "", 60, trips_week_kpi)]

@@ -25,8 +25,10 @@ from app.models.lighting import LightCalendar, LightGroup, LightProgram
 
 
 def _key_days(year: int) -> list[tuple[str, dt.date]]:
-    return [(_("nuit de juin (la plus courte)"), dt.date(year, 6, 21)),
-            (_("nuit de décembre (la plus longue)"), dt.date(year, 12, 21))]
+    return [
+        (_("nuit de juin (la plus courte)"), dt.date(year, 6, 21)),
+        (_("nuit de décembre (la plus longue)"), dt.date(year, 12, 21)),
+    ]
 
 
 MIDDAY = (dt.time(10, 0), dt.time(14, 0))
@@ -36,20 +38,31 @@ def warnings(program: Program, position: Position, year: int) -> list[str]:
     """French warnings for a program that never switches off or lights at noon (empty: nothing odd)."""
     found: list[str] = []
     if all(step.level > 0 for step in program.steps):
-        found.append(_("Ce programme n’éteint jamais l’éclairage : aucune étape n’est à 0 %. Ajoutez par exemple "
-                       "« dawn 0 »."))
+        found.append(
+            _(
+                "Ce programme n’éteint jamais l’éclairage : aucune étape n’est à 0 %. Ajoutez par exemple "
+                "« dawn 0 »."
+            )
+        )
     # A clock-time step that asks for light around midday: the lamps would burn in daylight
     # (the controllers only keep them off because the sun is up), which is never what staff mean.
-    midday = [step for step in program.steps
-              if step.time is not None and step.level > 0 and MIDDAY[0] <= step.time <= MIDDAY[1]]
+    midday = [
+        step
+        for step in program.steps
+        if step.time is not None and step.level > 0 and MIDDAY[0] <= step.time <= MIDDAY[1]
+    ]
     if midday:
-        found.append(_("Ce programme allume l’éclairage à midi ({steps}) : vérifiez les heures des étapes.")
-                     .format(steps=", ".join(f"{s.time:%H:%M} → {s.level} %" for s in midday)))
+        found.append(
+            _(
+                "Ce programme allume l’éclairage à midi ({steps}) : vérifiez les heures des étapes."
+            ).format(steps=", ".join(f"{s.time:%H:%M} → {s.level} %" for s in midday))
+        )
     return found
 
 
-def preview_nights(program: Program, position: Position, tonight: dt.date
-                   ) -> list[tuple[str, dt.date, list[tuple[dt.datetime, int]]]]:
+def preview_nights(
+    program: Program, position: Position, tonight: dt.date
+) -> list[tuple[str, dt.date, list[tuple[dt.datetime, int]]]]:
     """(label, day, schedule) for tonight, the next 21 June and the next 21 December."""
     nights: list[tuple[str, dt.date]] = [(_("Cette nuit"), tonight)]
     for label, day in _key_days(tonight.year):
@@ -61,13 +74,15 @@ def preview_nights(program: Program, position: Position, tonight: dt.date
 
 def users_of(session: Session, row: LightProgram) -> tuple[Sequence[str], Sequence[str]]:
     """Names of the lamp groups and calendars that use the program ``row``."""
-    groups = session.scalars(select(LightGroup.name).where(LightGroup.program_id == row.id)
-                             .order_by(LightGroup.name)).all()
+    groups = session.scalars(
+        select(LightGroup.name).where(LightGroup.program_id == row.id).order_by(LightGroup.name)
+    ).all()
     calendars = []
     for calendar in session.scalars(select(LightCalendar).order_by(LightCalendar.name)):
         definition = json.loads(calendar.definition)
-        names = {definition.get("default")} | {r.get("program") for r in definition.get("rules", [])
-                                               if isinstance(r, dict)}
+        names = {definition.get("default")} | {
+            r.get("program") for r in definition.get("rules", []) if isinstance(r, dict)
+        }
         if row.name in names:
             calendars.append(calendar.name)
     return groups, calendars

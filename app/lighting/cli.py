@@ -16,15 +16,19 @@ from app.settings import Settings
 
 def _configure_lights(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="lights_action", required=True)
-    for name, help_text in (("set", "override a group or a light (same path as the staff page)"),
-                            ("resume", "end the override: back to the program")):
+    for name, help_text in (
+        ("set", "override a group or a light (same path as the staff page)"),
+        ("resume", "end the override: back to the program"),
+    ):
         sub = actions.add_parser(name, help=help_text)
         target = sub.add_mutually_exclusive_group(required=True)
         target.add_argument("--group", help="group id (ends urn:ngsi-ld:StreetlightGroup:G)")
         target.add_argument("--light", help="light id (ends urn:ngsi-ld:Streetlight:L)")
         if name == "set":
             sub.add_argument("--level", type=int, required=True, help="0..100")
-            sub.add_argument("--minutes", type=int, default=None, help="duration (default: until resume)")
+            sub.add_argument(
+                "--minutes", type=int, default=None, help="duration (default: until resume)"
+            )
     imp = actions.add_parser("import", help="import streetlights from a CSV or GeoJSON file")
     imp.add_argument("file", type=Path)
 
@@ -45,15 +49,24 @@ def _run_lights(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"error: {exc}", file=sys.stderr)
                     return 2
                 result = import_inventory(session, data, args.file.name)
-                print(f"{result.created} lights created, {result.updated} updated, "
-                      f"{result.groups_created} groups and {result.cabinets_created} cabinets created")
+                print(
+                    f"{result.created} lights created, {result.updated} updated, "
+                    f"{result.groups_created} groups and {result.cabinets_created} cabinets created"
+                )
                 return 0
             scope, target = ("group", args.group) if args.group else ("light", args.light)
             if args.lights_action == "set":
-                outcome = control.set_override(session, scope, target, args.level, args.minutes, now=utcnow())
-                until = f" until {outcome.override.expires_at:%Y-%m-%d %H:%M} UTC" if outcome.override.expires_at \
+                outcome = control.set_override(
+                    session, scope, target, args.level, args.minutes, now=utcnow()
+                )
+                until = (
+                    f" until {outcome.override.expires_at:%Y-%m-%d %H:%M} UTC"
+                    if outcome.override.expires_at
                     else " until resumed"
-                print(f"{scope} {target}: level {args.level}{until}; {outcome.commands} command(s) queued")
+                )
+                print(
+                    f"{scope} {target}: level {args.level}{until}; {outcome.commands} command(s) queued"
+                )
             else:
                 count = control.resume_program(session, scope, target, now=utcnow())
                 print(f"{scope} {target}: back to program; {count} command(s) queued")
@@ -63,15 +76,22 @@ def _run_lights(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-
 def _configure_fleet(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--period", type=float, default=60.0, help="light telemetry period, seconds")
+    parser.add_argument(
+        "--period", type=float, default=60.0, help="light telemetry period, seconds"
+    )
     parser.add_argument("--sensor-period", type=float, default=30.0, help="sensor period, seconds")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of defective lamps")
-    parser.add_argument("--drop-rate", type=float, default=0.0, help="share of lost acks and telemetry")
-    parser.add_argument("--always-open", action="store_true", help="waste centres open around the clock")
-    parser.add_argument("--full-speed", action="store_true", help="telemetry back to back (benchmarks)")
+    parser.add_argument(
+        "--drop-rate", type=float, default=0.0, help="share of lost acks and telemetry"
+    )
+    parser.add_argument(
+        "--always-open", action="store_true", help="waste centres open around the clock"
+    )
+    parser.add_argument(
+        "--full-speed", action="store_true", help="telemetry back to back (benchmarks)"
+    )
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
 
 
@@ -82,12 +102,16 @@ def _run_fleet(args: argparse.Namespace, settings: Settings) -> int:
     logs.setup()
     inventory = load_inventory(make_engine(settings.resolved_database_url))
     if not inventory.light_count and not inventory.sensors:
-        print("no lights or sensors in the inventory: run `eclor demo` or `eclor lights import FILE`",
-              file=sys.stderr)
+        print(
+            "no lights or sensors in the inventory: run `eclor demo` or `eclor lights import FILE`",
+            file=sys.stderr,
+        )
         return 2
     url = settings.mqtt_url or f"mqtt://127.0.0.1:{settings.mqtt_embedded_port}"
-    print(f"simulating {inventory.light_count} lights and {len(inventory.sensors)} sensors on {url} "
-          f"(prefix {settings.mqtt_prefix})")
+    print(
+        f"simulating {inventory.light_count} lights and {len(inventory.sensors)} sensors on {url} "
+        f"(prefix {settings.mqtt_prefix})"
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -97,17 +121,35 @@ def _run_fleet(args: argparse.Namespace, settings: Settings) -> int:
                 loop.add_signal_handler(signum, stop.set)
         if args.duration is not None:
             loop.call_later(args.duration, stop.set)
-        await play(url, settings.mqtt_prefix, inventory, stop, light_period=args.period,
-                   sensor_period=args.sensor_period, seed=args.seed, fault_rate=args.fault_rate,
-                   drop_rate=args.drop_rate, always_open=args.always_open, full_speed=args.full_speed)
+        await play(
+            url,
+            settings.mqtt_prefix,
+            inventory,
+            stop,
+            light_period=args.period,
+            sensor_period=args.sensor_period,
+            seed=args.seed,
+            fault_rate=args.fault_rate,
+            drop_rate=args.drop_rate,
+            always_open=args.always_open,
+            full_speed=args.full_speed,
+        )
 
     asyncio.run(main())
     return 0
 
 
 COMMANDS = (
-    Command("lights", "public lighting: overrides, back to program, inventory import", _configure_lights,
-            _run_lights),
-    Command("fleet", "simulate the inventory's lights and sensors over MQTT (demo, tests, benchmarks)",
-            _configure_fleet, _run_fleet),
+    Command(
+        "lights",
+        "public lighting: overrides, back to program, inventory import",
+        _configure_lights,
+        _run_lights,
+    ),
+    Command(
+        "fleet",
+        "simulate the inventory's lights and sensors over MQTT (demo, tests, benchmarks)",
+        _configure_fleet,
+        _run_fleet,
+    ),
 )

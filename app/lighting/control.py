@@ -60,7 +60,7 @@ _CHUNK = 500
 
 def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def new_command_id() -> str:
@@ -92,8 +92,9 @@ def load_calendar(session: Session, row: LightCalendar) -> Calendar:
     return Calendar.from_dict(json.loads(row.definition), programs)
 
 
-def group_source(session: Session, group: LightGroup, cache: dict[tuple[str, int], Any] | None = None
-                 ) -> lighting.ProgramSource | None:
+def group_source(
+    session: Session, group: LightGroup, cache: dict[tuple[str, int], Any] | None = None
+) -> lighting.ProgramSource | None:
     """The group's calendar (first) or program, or None when it has neither."""
     cache = cache if cache is not None else {}
     if group.calendar_id is not None:
@@ -115,9 +116,17 @@ def group_source(session: Session, group: LightGroup, cache: dict[tuple[str, int
 # --------------------------------------------------------------------------- commands
 
 
-def issue_commands(session: Session, lights: Sequence[tuple[str, str]], *, level: int, reason: str,
-                   expires_at: dt.datetime, now: dt.datetime, override_id: int | None = None,
-                   ramp_s: int = 0) -> int:
+def issue_commands(
+    session: Session,
+    lights: Sequence[tuple[str, str]],
+    *,
+    level: int,
+    reason: str,
+    expires_at: dt.datetime,
+    now: dt.datetime,
+    override_id: int | None = None,
+    ramp_s: int = 0,
+) -> int:
     """One command per (light id, device id); supersedes their open commands. Returns the count."""
     if not lights:
         return 0
@@ -132,14 +141,31 @@ def issue_commands(session: Session, lights: Sequence[tuple[str, str]], *, level
     targets = []
     for light_id, device_id in lights:
         command_id = new_command_id()
-        rows.append({
-            "command_id": command_id, "light_id": light_id, "device_id": device_id,
-            "override_id": override_id, "level": level, "ramp_s": ramp_s, "reason": reason,
-            "state": "queued", "issued_at": now, "expires_at": expires_at, "attempts": 0,
-            "next_attempt_at": now,
-        })
-        targets.append({"b_id": light_id, "b_level": level, "b_reason": reason, "b_cmd": command_id,
-                        "b_exp": expires_at})
+        rows.append(
+            {
+                "command_id": command_id,
+                "light_id": light_id,
+                "device_id": device_id,
+                "override_id": override_id,
+                "level": level,
+                "ramp_s": ramp_s,
+                "reason": reason,
+                "state": "queued",
+                "issued_at": now,
+                "expires_at": expires_at,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+        )
+        targets.append(
+            {
+                "b_id": light_id,
+                "b_level": level,
+                "b_reason": reason,
+                "b_cmd": command_id,
+                "b_exp": expires_at,
+            }
+        )
     for part in chunks(rows, 1000):
         session.execute(LightCommand.__table__.insert(), list(part))  # type: ignore[attr-defined]
     table = Streetlight.__table__  # type: ignore[attr-defined]
@@ -148,8 +174,12 @@ def issue_commands(session: Session, lights: Sequence[tuple[str, str]], *, level
     stmt = (
         table.update()
         .where(table.c.id == bindparam("b_id"))
-        .values(target_level=bindparam("b_level"), target_reason=bindparam("b_reason"),
-                target_command_id=bindparam("b_cmd"), target_expires_at=bindparam("b_exp"))
+        .values(
+            target_level=bindparam("b_level"),
+            target_reason=bindparam("b_reason"),
+            target_command_id=bindparam("b_cmd"),
+            target_expires_at=bindparam("b_exp"),
+        )
     )
     session.connection().execute(stmt, targets)
     return len(rows)
@@ -158,7 +188,9 @@ def issue_commands(session: Session, lights: Sequence[tuple[str, str]], *, level
 def lights_of(session: Session, scope: str, target_id: str) -> list[tuple[str, str]]:
     """(light id, device id) of a group's lights or of one light."""
     if scope == "group":
-        query = select(Streetlight.id, Streetlight.device_id).where(Streetlight.group_id == target_id)
+        query = select(Streetlight.id, Streetlight.device_id).where(
+            Streetlight.group_id == target_id
+        )
     else:
         query = select(Streetlight.id, Streetlight.device_id).where(Streetlight.id == target_id)
     return [(row[0], row[1]) for row in session.execute(query.order_by(Streetlight.id)).all()]
@@ -175,66 +207,117 @@ def _check_target(session: Session, scope: str, target_id: str) -> None:
         raise LightingError(_("Cible inconnue : un groupe ou un point lumineux."), "scope")
     model = LightGroup if scope == "group" else Streetlight
     if not target_id or session.get(model, target_id) is None:
-        message = (_("Groupe inconnu : « {id} ».") if scope == "group"
-                   else _("Point lumineux inconnu : « {id} »."))
+        message = (
+            _("Groupe inconnu : « {id} ».")
+            if scope == "group"
+            else _("Point lumineux inconnu : « {id} ».")
+        )
         raise LightingError(message.format(id=target_id), "target")
 
 
-def set_override(session: Session, scope: str, target_id: str, level: Any, minutes: Any = None, *,
-                 user_id: int | None = None, now: dt.datetime) -> OverrideResult:
+def set_override(
+    session: Session,
+    scope: str,
+    target_id: str,
+    level: Any,
+    minutes: Any = None,
+    *,
+    user_id: int | None = None,
+    now: dt.datetime,
+) -> OverrideResult:
     """Override a group or a light at ``level`` for ``minutes`` (None: until "back to program")."""
     _check_target(session, scope, target_id)
     if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
         raise LightingError(_("Le niveau doit être un entier entre 0 et 100."), "level")
-    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int)
-                                or not 1 <= minutes <= MAX_OVERRIDE_MINUTES):
-        raise LightingError(_("La durée doit être un nombre entier de minutes entre 1 et {max}.")
-                            .format(max=MAX_OVERRIDE_MINUTES), "minutes")
+    if minutes is not None and (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int)
+        or not 1 <= minutes <= MAX_OVERRIDE_MINUTES
+    ):
+        raise LightingError(
+            _("La durée doit être un nombre entier de minutes entre 1 et {max}.").format(
+                max=MAX_OVERRIDE_MINUTES
+            ),
+            "minutes",
+        )
     lights = lights_of(session, scope, target_id)
     if not lights:
         raise LightingError(_("Ce groupe n'a aucun point lumineux."), "target")
     _end_overrides(session, scope, target_id, "replaced", now)
     expires_at = now + dt.timedelta(minutes=minutes) if minutes else None
-    override = LightOverride(scope=scope, target_id=target_id, level=level, expires_at=expires_at,
-                             state="active", created_by=user_id, created_at=now)
+    override = LightOverride(
+        scope=scope,
+        target_id=target_id,
+        level=level,
+        expires_at=expires_at,
+        state="active",
+        created_by=user_id,
+        created_at=now,
+    )
     session.add(override)
     session.flush()
     delivery = expires_at if expires_at is not None else now + COMMAND_TTL
-    count = issue_commands(session, lights, level=level, reason="override", expires_at=delivery, now=now,
-                           override_id=override.id)
+    count = issue_commands(
+        session,
+        lights,
+        level=level,
+        reason="override",
+        expires_at=delivery,
+        now=now,
+        override_id=override.id,
+    )
     return OverrideResult(override, count)
 
 
-def _end_overrides(session: Session, scope: str, target_id: str, state: str, now: dt.datetime) -> None:
+def _end_overrides(
+    session: Session, scope: str, target_id: str, state: str, now: dt.datetime
+) -> None:
     conditions = [and_(LightOverride.scope == scope, LightOverride.target_id == target_id)]
     if scope == "group":  # a group override also replaces its lights' own overrides
         light_ids = select(Streetlight.id).where(Streetlight.group_id == target_id)
-        conditions.append(and_(LightOverride.scope == "light", LightOverride.target_id.in_(light_ids)))  # type: ignore[attr-defined]
+        conditions.append(
+            and_(LightOverride.scope == "light", LightOverride.target_id.in_(light_ids))
+        )  # type: ignore[attr-defined]
     session.execute(
-        update(LightOverride).where(LightOverride.state == "active", or_(*conditions))
-        .values(state=state, ended_at=now).execution_options(synchronize_session=False)
+        update(LightOverride)
+        .where(LightOverride.state == "active", or_(*conditions))
+        .values(state=state, ended_at=now)
+        .execution_options(synchronize_session=False)
     )
 
 
 def resume_program(session: Session, scope: str, target_id: str, *, now: dt.datetime) -> int:
-    """"Back to program": end the target's overrides and send the program's level. Returns commands."""
+    """ "Back to program": end the target's overrides and send the program's level. Returns commands."""
     _check_target(session, scope, target_id)
     _end_overrides(session, scope, target_id, "cancelled", now)
     if scope == "group":
         return reconcile(session, now, group_ids=[target_id])
     light = session.get(Streetlight, target_id)
-    return reconcile(session, now, group_ids=[light.group_id] if light and light.group_id else [],
-                     light_ids=[target_id])
+    return reconcile(
+        session,
+        now,
+        group_ids=[light.group_id] if light and light.group_id else [],
+        light_ids=[target_id],
+    )
 
 
-def reconcile(session: Session, now: dt.datetime, *, group_ids: Sequence[str] | None = None,
-              light_ids: Sequence[str] | None = None) -> int:
+def reconcile(
+    session: Session,
+    now: dt.datetime,
+    *,
+    group_ids: Sequence[str] | None = None,
+    light_ids: Sequence[str] | None = None,
+) -> int:
     """Issue the commands that bring targets in line with overrides and programs. Returns the count."""
     session.execute(
         update(LightOverride)
-        .where(LightOverride.state == "active", LightOverride.expires_at.is_not(None),  # type: ignore[union-attr]
-               LightOverride.expires_at <= now)  # type: ignore[operator]
-        .values(state="expired", ended_at=now).execution_options(synchronize_session=False)
+        .where(
+            LightOverride.state == "active",
+            LightOverride.expires_at.is_not(None),  # type: ignore[union-attr]
+            LightOverride.expires_at <= now,
+        )  # type: ignore[operator]
+        .values(state="expired", ended_at=now)
+        .execution_options(synchronize_session=False)
     )
     active = session.scalars(select(LightOverride).where(LightOverride.state == "active")).all()
     group_override = {o.target_id: o for o in active if o.scope == "group"}
@@ -253,9 +336,15 @@ def reconcile(session: Session, now: dt.datetime, *, group_ids: Sequence[str] | 
             change = lighting.next_change(source, now, position)
             until = change[0].astimezone(UTC) if change else None
             program_cmd = lighting.Command(level, lighting.Reason.PROGRAM, until)
-        query = select(Streetlight.id, Streetlight.device_id, Streetlight.target_level,
-                       Streetlight.target_reason, Streetlight.target_command_id, Streetlight.offline,
-                       Streetlight.last_seen_at).where(Streetlight.group_id == group.id)
+        query = select(
+            Streetlight.id,
+            Streetlight.device_id,
+            Streetlight.target_level,
+            Streetlight.target_reason,
+            Streetlight.target_command_id,
+            Streetlight.offline,
+            Streetlight.last_seen_at,
+        ).where(Streetlight.group_id == group.id)
         if light_ids is not None:
             query = query.where(Streetlight.id.in_(list(light_ids)))  # type: ignore[attr-defined]
         rows = session.execute(query).all()
@@ -264,28 +353,45 @@ def reconcile(session: Session, now: dt.datetime, *, group_ids: Sequence[str] | 
         for row in rows:
             override = light_override.get(row.id) or group_override.get(group.id)
             if override is not None:
-                desired = lighting.Command(override.level, lighting.Reason.OVERRIDE, override.expires_at)
+                desired = lighting.Command(
+                    override.level, lighting.Reason.OVERRIDE, override.expires_at
+                )
                 override_id = override.id
             elif program_cmd is not None:
                 desired, override_id = program_cmd, None
             else:
                 continue
             differs = row.target_level != desired.level or row.target_reason != desired.reason.value
-            retry = (not differs and row.target_command_id in stale and not row.offline
-                     and row.last_seen_at is not None)
+            retry = (
+                not differs
+                and row.target_command_id in stale
+                and not row.offline
+                and row.last_seen_at is not None
+            )
             if not (differs or retry):
                 continue
             deadline = now + COMMAND_TTL
             if desired.expires_at is not None:
-                deadline = min(deadline, desired.expires_at) if desired.reason == lighting.Reason.PROGRAM \
+                deadline = (
+                    min(deadline, desired.expires_at)
+                    if desired.reason == lighting.Reason.PROGRAM
                     else desired.expires_at
+                )
             if deadline <= now:
                 deadline = now + dt.timedelta(minutes=1)
-            wanted.setdefault((desired.level, desired.reason.value, deadline, override_id), []).append(
-                (row.id, row.device_id))
+            wanted.setdefault(
+                (desired.level, desired.reason.value, deadline, override_id), []
+            ).append((row.id, row.device_id))
         for (level, reason, deadline, override_id), lights in wanted.items():
-            issued += issue_commands(session, lights, level=level, reason=reason, expires_at=deadline,
-                                     now=now, override_id=override_id)
+            issued += issue_commands(
+                session,
+                lights,
+                level=level,
+                reason=reason,
+                expires_at=deadline,
+                now=now,
+                override_id=override_id,
+            )
     return issued
 
 
@@ -293,10 +399,14 @@ def _stale_targets(session: Session, command_ids: Sequence[str]) -> set[str]:
     """Command ids among ``command_ids`` that ended without being applied (expired or failed)."""
     stale: set[str] = set()
     for part in chunks(list(command_ids)):
-        stale.update(session.scalars(
-            select(LightCommand.command_id).where(LightCommand.command_id.in_(part),  # type: ignore[attr-defined]
-                                                  LightCommand.state.in_(("expired", "failed")))  # type: ignore[attr-defined]
-        ).all())
+        stale.update(
+            session.scalars(
+                select(LightCommand.command_id).where(
+                    LightCommand.command_id.in_(part),  # type: ignore[attr-defined]
+                    LightCommand.state.in_(("expired", "failed")),
+                )  # type: ignore[attr-defined]
+            ).all()
+        )
     return stale
 
 
@@ -305,13 +415,15 @@ def expire_commands(session: Session, now: dt.datetime) -> int:
     result = session.execute(
         update(LightCommand)
         .where(LightCommand.state.in_(OPEN_COMMAND_STATES), LightCommand.expires_at <= now)  # type: ignore[attr-defined]
-        .values(state="expired", finished_at=now).execution_options(synchronize_session=False)
+        .values(state="expired", finished_at=now)
+        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)
 
 
-def command_counts(session: Session, light_ids_query: Any = None, since: dt.datetime | None = None
-                   ) -> dict[str, int]:
+def command_counts(
+    session: Session, light_ids_query: Any = None, since: dt.datetime | None = None
+) -> dict[str, int]:
     query = select(LightCommand.state, func.count()).group_by(LightCommand.state)
     if light_ids_query is not None:
         query = query.where(LightCommand.light_id.in_(light_ids_query))  # type: ignore[attr-defined]
@@ -334,33 +446,67 @@ def light_state(level: int | None, status: str, offline: bool) -> str:
     return "off" if level == 0 else ("on" if level >= 100 else "dimmed")
 
 
-def raise_alarm(session: Session, device_id: str, kind: str, now: dt.datetime, device_kind: str = "light",
-                severity: str = "major") -> bool:
+def raise_alarm(
+    session: Session,
+    device_id: str,
+    kind: str,
+    now: dt.datetime,
+    device_kind: str = "light",
+    severity: str = "major",
+) -> bool:
     """Open an alarm unless one of that kind is already open for the device."""
-    exists = session.scalars(select(LightAlarm.id).where(
-        LightAlarm.device_id == device_id, LightAlarm.kind == kind, LightAlarm.cleared_at.is_(None)  # type: ignore[union-attr]
-    )).first()
+    exists = session.scalars(
+        select(LightAlarm.id).where(
+            LightAlarm.device_id == device_id,
+            LightAlarm.kind == kind,
+            LightAlarm.cleared_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).first()
     if exists:
         return False
-    alarm = LightAlarm(device_id=device_id, device_kind=device_kind, kind=kind, severity=severity, raised_at=now)
+    alarm = LightAlarm(
+        device_id=device_id, device_kind=device_kind, kind=kind, severity=severity, raised_at=now
+    )
     session.add(alarm)
     session.flush()
-    events.publish(session, "alarms", str(alarm.id), "raised",
-                   {"device_id": device_id, "device_kind": device_kind, "alarm": kind, "severity": severity})
+    events.publish(
+        session,
+        "alarms",
+        str(alarm.id),
+        "raised",
+        {"device_id": device_id, "device_kind": device_kind, "alarm": kind, "severity": severity},
+    )
     return True
 
 
-def clear_alarms(session: Session, device_ids: Sequence[str], kinds: Sequence[str], now: dt.datetime) -> None:
+def clear_alarms(
+    session: Session, device_ids: Sequence[str], kinds: Sequence[str], now: dt.datetime
+) -> None:
     cleared: list[tuple[int, str, str]] = []
     for part in chunks(list(device_ids)):
-        open_ = (LightAlarm.device_id.in_(part), LightAlarm.kind.in_(list(kinds)),  # type: ignore[attr-defined]
-                 LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
-        cleared.extend(session.execute(select(LightAlarm.id, LightAlarm.device_id, LightAlarm.kind)
-                                       .where(*open_)).all())
-        session.execute(update(LightAlarm).where(*open_).values(cleared_at=now)
-                        .execution_options(synchronize_session=False))
-    events.publish_many(session, [("alarms", str(alarm_id), "cleared", {"device_id": device_id, "alarm": kind})
-                                  for alarm_id, device_id, kind in cleared])
+        open_ = (
+            LightAlarm.device_id.in_(part),
+            LightAlarm.kind.in_(list(kinds)),  # type: ignore[attr-defined]
+            LightAlarm.cleared_at.is_(None),
+        )  # type: ignore[union-attr]
+        cleared.extend(
+            session.execute(
+                select(LightAlarm.id, LightAlarm.device_id, LightAlarm.kind).where(*open_)
+            ).all()
+        )
+        session.execute(
+            update(LightAlarm)
+            .where(*open_)
+            .values(cleared_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    events.publish_many(
+        session,
+        [
+            ("alarms", str(alarm_id), "cleared", {"device_id": device_id, "alarm": kind})
+            for alarm_id, device_id, kind in cleared
+        ],
+    )
 
 
 def sweep_offline(session: Session, now: dt.datetime, periods: int = OFFLINE_PERIODS) -> list[str]:
@@ -372,30 +518,54 @@ def sweep_offline(session: Session, now: dt.datetime, periods: int = OFFLINE_PER
 
     went: list[str] = []
     for model, kind in ((Streetlight, "light"), (Sensor, "sensor")):
-        rows = session.execute(select(model.id, model.device_id if kind == "light" else model.id,  # type: ignore[attr-defined]
-                                      model.last_seen_at, model.reporting_period_s)
-                               .where(model.offline.is_(False), model.last_seen_at.is_not(None))).all()  # type: ignore[attr-defined]
-        late = [(row[0], row[1]) for row in rows
-                if row[2] + dt.timedelta(seconds=row[3] * periods) < now]
+        rows = session.execute(
+            select(
+                model.id,
+                model.device_id if kind == "light" else model.id,  # type: ignore[attr-defined]
+                model.last_seen_at,
+                model.reporting_period_s,
+            ).where(model.offline.is_(False), model.last_seen_at.is_not(None))
+        ).all()  # type: ignore[attr-defined]
+        late = [
+            (row[0], row[1])
+            for row in rows
+            if row[2] + dt.timedelta(seconds=row[3] * periods) < now
+        ]
         for part in chunks([r[0] for r in late]):
-            session.execute(update(model).where(model.id.in_(part)).values(offline=True)  # type: ignore[attr-defined]
-                            .execution_options(synchronize_session=False))
+            session.execute(
+                update(model)
+                .where(model.id.in_(part))
+                .values(offline=True)  # type: ignore[attr-defined]
+                .execution_options(synchronize_session=False)
+            )
         for _id, device_id in late:
             raise_alarm(session, device_id, "offline", now, device_kind=kind)
             went.append(device_id)
     return went
 
 
-def is_offline(last_seen_at: dt.datetime | None, period_s: int, now: dt.datetime,
-               periods: int = OFFLINE_PERIODS) -> bool:
-    return last_seen_at is not None and last_seen_at + dt.timedelta(seconds=period_s * periods) < now
+def is_offline(
+    last_seen_at: dt.datetime | None,
+    period_s: int,
+    now: dt.datetime,
+    periods: int = OFFLINE_PERIODS,
+) -> bool:
+    return (
+        last_seen_at is not None and last_seen_at + dt.timedelta(seconds=period_s * periods) < now
+    )
 
 
 # --------------------------------------------------------------------------- history
 
 
-def roll_up(session: Session, now: dt.datetime, *, raw_days: int = 2, hourly_days: int = 35,
-            limit: int = 5_000) -> tuple[int, int]:
+def roll_up(
+    session: Session,
+    now: dt.datetime,
+    *,
+    raw_days: int = 2,
+    hourly_days: int = 35,
+    limit: int = 5_000,
+) -> tuple[int, int]:
     """Downsample, one bounded step: drop up to ``limit`` raw readings (and sensor measures) older than
     ``raw_days`` (their hours are kept) and fold up to ``limit`` hours older than ``hourly_days`` into
     days. Returns (raw rows dropped, hours folded); call again in a new transaction while either is
@@ -406,17 +576,44 @@ def roll_up(session: Session, now: dt.datetime, *, raw_days: int = 2, hourly_day
     raw_cut = now - dt.timedelta(days=raw_days)
     readings = LightReading.__table__  # type: ignore[attr-defined]
     measures = SensorMeasure.__table__  # type: ignore[attr-defined]
-    dropped = session.execute(readings.delete().where(readings.c.id.in_(
-        select(readings.c.id).where(readings.c.ts < raw_cut).order_by(readings.c.ts).limit(limit)
-        .scalar_subquery()))).rowcount  # type: ignore[attr-defined]
-    measured = session.execute(measures.delete().where(measures.c.id.in_(
-        select(measures.c.id).where(measures.c.ts < raw_cut).order_by(measures.c.ts).limit(limit)
-        .scalar_subquery()))).rowcount  # type: ignore[attr-defined]
-    hour_cut = (now - dt.timedelta(days=hourly_days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    dropped = session.execute(
+        readings.delete().where(
+            readings.c.id.in_(
+                select(readings.c.id)
+                .where(readings.c.ts < raw_cut)
+                .order_by(readings.c.ts)
+                .limit(limit)
+                .scalar_subquery()
+            )
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    measured = session.execute(
+        measures.delete().where(
+            measures.c.id.in_(
+                select(measures.c.id)
+                .where(measures.c.ts < raw_cut)
+                .order_by(measures.c.ts)
+                .limit(limit)
+                .scalar_subquery()
+            )
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    hour_cut = (now - dt.timedelta(days=hourly_days)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
     hours = session.execute(
-        select(LightHourly.id, LightHourly.light_id, LightHourly.hour, LightHourly.samples,
-               LightHourly.level_sum, LightHourly.power_sum_w, LightHourly.energy_wh)
-        .where(LightHourly.hour < hour_cut).order_by(LightHourly.hour).limit(limit)
+        select(
+            LightHourly.id,
+            LightHourly.light_id,
+            LightHourly.hour,
+            LightHourly.samples,
+            LightHourly.level_sum,
+            LightHourly.power_sum_w,
+            LightHourly.energy_wh,
+        )
+        .where(LightHourly.hour < hour_cut)
+        .order_by(LightHourly.hour)
+        .limit(limit)
     ).all()
     days: dict[tuple[str, dt.date], list[float]] = {}
     for row in hours:
@@ -426,17 +623,36 @@ def roll_up(session: Session, now: dt.datetime, *, raw_days: int = 2, hourly_day
         cell[2] += row.power_sum_w
         cell[3] += row.energy_wh
     if days:
-        upsert(session, LightDaily, ["light_id", "day"], [
-            {"light_id": light_id, "day": day, "samples": int(c[0]), "level_sum": c[1], "power_sum_w": c[2],
-             "energy_wh": c[3]} for (light_id, day), c in days.items()
-        ], add=["samples", "level_sum", "power_sum_w", "energy_wh"])
+        upsert(
+            session,
+            LightDaily,
+            ["light_id", "day"],
+            [
+                {
+                    "light_id": light_id,
+                    "day": day,
+                    "samples": int(c[0]),
+                    "level_sum": c[1],
+                    "power_sum_w": c[2],
+                    "energy_wh": c[3],
+                }
+                for (light_id, day), c in days.items()
+            ],
+            add=["samples", "level_sum", "power_sum_w", "energy_wh"],
+        )
         for part in chunks([row.id for row in hours]):
             session.execute(LightHourly.__table__.delete().where(LightHourly.id.in_(part)))  # type: ignore[attr-defined]
     return max(int(dropped or 0), int(measured or 0)), len(hours)
 
 
-def roll_up_all(engine: Engine, now: dt.datetime, *, limit: int = 5_000, max_steps: int = 200,
-                pause_s: float = 0.0) -> tuple[int, int]:
+def roll_up_all(
+    engine: Engine,
+    now: dt.datetime,
+    *,
+    limit: int = 5_000,
+    max_steps: int = 200,
+    pause_s: float = 0.0,
+) -> tuple[int, int]:
     """Run ``roll_up`` step after step, each in its own short write transaction, until it is done."""
     total_dropped = total_folded = 0
     for _step in range(max_steps):
@@ -451,8 +667,15 @@ def roll_up_all(engine: Engine, now: dt.datetime, *, limit: int = 5_000, max_ste
     return total_dropped, total_folded
 
 
-def upsert(session: Session, model: Any, keys: list[str], rows: list[dict[str, Any]], *,
-           add: Sequence[str] = (), replace: Sequence[str] = ()) -> None:
+def upsert(
+    session: Session,
+    model: Any,
+    keys: list[str],
+    rows: list[dict[str, Any]],
+    *,
+    add: Sequence[str] = (),
+    replace: Sequence[str] = (),
+) -> None:
     """Insert rows; on a key conflict add the ``add`` columns and overwrite the ``replace`` ones."""
     if not rows:
         return
@@ -465,7 +688,10 @@ def upsert(session: Session, model: Any, keys: list[str], rows: list[dict[str, A
     stmt = dialect_insert(table)
     values = {name: table.c[name] + stmt.excluded[name] for name in add}
     values.update({name: stmt.excluded[name] for name in replace})
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=values) if values else \
-        stmt.on_conflict_do_nothing(index_elements=keys)
+    stmt = (
+        stmt.on_conflict_do_update(index_elements=keys, set_=values)
+        if values
+        else stmt.on_conflict_do_nothing(index_elements=keys)
+    )
     for part in chunks(rows, 1000):
         session.execute(stmt, list(part))

@@ -54,7 +54,9 @@ class EnergyRow:
 
 def monthly_energy_kwh(session: Session, months: Sequence[str] | None = None) -> dict[str, float]:
     """Measured energy per local month (``YYYY-MM`` → kWh) of the whole fleet."""
-    query = select(LightEnergyMonth.month, func.sum(LightEnergyMonth.energy_wh)).group_by(LightEnergyMonth.month)
+    query = select(LightEnergyMonth.month, func.sum(LightEnergyMonth.energy_wh)).group_by(
+        LightEnergyMonth.month
+    )
     if months is not None:
         query = query.where(LightEnergyMonth.month.in_(list(months)))  # type: ignore[attr-defined]
     return {month: float(wh or 0) / 1000.0 for month, wh in session.execute(query).all()}
@@ -64,7 +66,9 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:40]
 
 
-def _source_keys(session: Session, position: Position) -> tuple[dict[str, Any], dict[str | None, str]]:
+def _source_keys(
+    session: Session, position: Position
+) -> tuple[dict[str, Any], dict[str | None, str]]:
     """Per group: the key of what its lamps follow; and the sources by key (loaded once each)."""
     where = (position.latitude, position.longitude, position.timezone)
     programs = {p.id: p for p in session.scalars(select(LightProgram)).all()}
@@ -74,14 +78,20 @@ def _source_keys(session: Session, position: Position) -> tuple[dict[str, Any], 
     cache: dict[tuple[str, int], Any] = {}
     by_group: dict[str | None, str] = {}
     default = "default:" + _digest("all-night", where)
-    for group in session.execute(select(LightGroup.id, LightGroup.program_id, LightGroup.calendar_id)).all():
+    for group in session.execute(
+        select(LightGroup.id, LightGroup.program_id, LightGroup.calendar_id)
+    ).all():
         key = default
         if group.calendar_id in calendars:
-            key = "calendar:" + _digest(calendars[group.calendar_id].definition, every_program, where)
+            key = "calendar:" + _digest(
+                calendars[group.calendar_id].definition, every_program, where
+            )
         elif group.program_id in programs:
             key = "program:" + _digest(programs[group.program_id].definition, where)
         if key != default and key not in sources:
-            row = LightGroup(id=group.id, name="", program_id=group.program_id, calendar_id=group.calendar_id)
+            row = LightGroup(
+                id=group.id, name="", program_id=group.program_id, calendar_id=group.calendar_id
+            )
             source = control.group_source(session, row, cache)
             if source is None:
                 key = default
@@ -95,25 +105,46 @@ def _source_keys(session: Session, position: Position) -> tuple[dict[str, Any], 
 class _Models:
     """The one-lamp monthly figures, read from the cache in one query and completed where missing."""
 
-    def __init__(self, session: Session, months: list[tuple[str, dt.datetime, dt.datetime]], now: dt.datetime):
+    def __init__(
+        self, session: Session, months: list[tuple[str, dt.datetime, dt.datetime]], now: dt.datetime
+    ):
         self.session = session
         self.months = months
         self.now = now
         keys = [m for m, _, _ in months]
-        self.rows = {(r.source_key, r.nominal_w, r.month): r for r in session.scalars(
-            select(LightEnergyModel).where(LightEnergyModel.month.in_(keys))).all()}  # type: ignore[attr-defined]
+        self.rows = {
+            (r.source_key, r.nominal_w, r.month): r
+            for r in session.scalars(
+                select(LightEnergyModel).where(LightEnergyModel.month.in_(keys))
+            ).all()
+        }  # type: ignore[attr-defined]
         self.fresh: list[dict[str, Any]] = []
 
-    def kwh(self, key: str, nominal_w: float, month: str, start: dt.datetime, end: dt.datetime,
-            compute: Any) -> float:
+    def kwh(
+        self,
+        key: str,
+        nominal_w: float,
+        month: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        compute: Any,
+    ) -> float:
         row = self.rows.get((key, nominal_w, month))
         if row is not None and (row.through >= end or self.now - row.through < REFRESH):
             return float(row.kwh)
         value = float(compute(start, end))
-        self.fresh.append({"source_key": key, "nominal_w": nominal_w, "month": month, "kwh": value,
-                           "through": end})
-        self.rows[(key, nominal_w, month)] = LightEnergyModel(source_key=key, nominal_w=nominal_w, month=month,
-                                                              kwh=value, through=end)
+        self.fresh.append(
+            {
+                "source_key": key,
+                "nominal_w": nominal_w,
+                "month": month,
+                "kwh": value,
+                "through": end,
+            }
+        )
+        self.rows[(key, nominal_w, month)] = LightEnergyModel(
+            source_key=key, nominal_w=nominal_w, month=month, kwh=value, through=end
+        )
         return value
 
     def save(self) -> None:
@@ -122,8 +153,13 @@ class _Models:
             return
         engine = self.session.get_bind()
         with write_session(engine) as writer:  # type: ignore[arg-type]
-            control.upsert(writer, LightEnergyModel, ["source_key", "nominal_w", "month"], self.fresh,
-                           replace=["kwh", "through"])
+            control.upsert(
+                writer,
+                LightEnergyModel,
+                ["source_key", "nominal_w", "month"],
+                self.fresh,
+                replace=["kwh", "through"],
+            )
         self.fresh = []
 
 
@@ -154,8 +190,10 @@ def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[E
     count, installed_w = 0, 0.0
     default = next(k for k in sources if k.startswith("default:"))
     for group_id, nominal, n in session.execute(
-            select(Streetlight.group_id, Streetlight.nominal_w, func.count())
-            .group_by(Streetlight.group_id, Streetlight.nominal_w)).all():
+        select(Streetlight.group_id, Streetlight.nominal_w, func.count()).group_by(
+            Streetlight.group_id, Streetlight.nominal_w
+        )
+    ).all():
         key = by_group.get(group_id, default) if group_id else default
         lamps[(key, float(nominal))] = lamps.get((key, float(nominal)), 0) + int(n)
         count += int(n)
@@ -168,18 +206,44 @@ def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[E
         programmed = 0.0
         for (key, nominal), n in lamps.items():
             source = sources[key] or all_night
-            programmed += n * models.kwh(key, nominal, month, start, end, lambda a, b, s=source, w=nominal:
-                                         lighting.energy_between_kwh(s, w, position, a, b))
+            programmed += n * models.kwh(
+                key,
+                nominal,
+                month,
+                start,
+                end,
+                lambda a, b, s=source, w=nominal: lighting.energy_between_kwh(s, w, position, a, b),
+            )
         baselines = {}
         for name, b in lighting.BASELINES.items():
-            one = models.kwh(f"baseline:{name}:{where}", b.nominal_w, month, start, end, lambda a, b_, b=b:
-                             lighting.energy_between_kwh(b.program, b.nominal_w, position, a, b_,
-                                                         driver_floor=b.driver_floor, standby_w=b.standby_w))
+            one = models.kwh(
+                f"baseline:{name}:{where}",
+                b.nominal_w,
+                month,
+                start,
+                end,
+                lambda a, b_, b=b: lighting.energy_between_kwh(
+                    b.program,
+                    b.nominal_w,
+                    position,
+                    a,
+                    b_,
+                    driver_floor=b.driver_floor,
+                    standby_w=b.standby_w,
+                ),
+            )
             baselines[name] = count * one
         # All night at nominal power, no driver floor or standby: proportional to the installed watts.
-        per_watt = models.kwh(f"baseline:led_full:{where}", 1.0, month, start, end, lambda a, b:
-                              lighting.energy_between_kwh(all_night, 1.0, position, a, b,
-                                                          driver_floor=0.0, standby_w=0.0))
+        per_watt = models.kwh(
+            f"baseline:led_full:{where}",
+            1.0,
+            month,
+            start,
+            end,
+            lambda a, b: lighting.energy_between_kwh(
+                all_night, 1.0, position, a, b, driver_floor=0.0, standby_w=0.0
+            ),
+        )
         baselines["led_full"] = installed_w * per_watt
         rows.append(EnergyRow(month, start, end, measured.get(month, 0.0), programmed, baselines))
     models.save()

@@ -42,30 +42,66 @@ def load_inventory(engine: Engine) -> Inventory:
     inventory = Inventory()
     with read_session(engine) as session:
         for device_id, nominal in session.execute(
-                select(Streetlight.device_id, Streetlight.nominal_w).order_by(Streetlight.device_id)).all():
+            select(Streetlight.device_id, Streetlight.nominal_w).order_by(Streetlight.device_id)
+        ).all():
             inventory.lights_by_power.setdefault(round(float(nominal), 1), []).append(device_id)
-        for sensor_id, kind in session.execute(select(Sensor.id, Sensor.kind).order_by(Sensor.id)).all():
+        for sensor_id, kind in session.execute(
+            select(Sensor.id, Sensor.kind).order_by(Sensor.id)
+        ).all():
             if kind in SIMULATED_KINDS:
                 inventory.sensors[sensor_id] = kind
     return inventory
 
 
-async def play(url: str, prefix: str, inventory: Inventory, stop: asyncio.Event, *, light_period: float = 300.0,
-               sensor_period: float = 30.0, seed: int | None = None, fault_rate: float = 0.0,
-               drop_rate: float = 0.0, always_open: bool = False, full_speed: bool = False,
-               gateway_prefix: str = "GW-ECLOR") -> list[Any]:
+async def play(
+    url: str,
+    prefix: str,
+    inventory: Inventory,
+    stop: asyncio.Event,
+    *,
+    light_period: float = 300.0,
+    sensor_period: float = 30.0,
+    seed: int | None = None,
+    fault_rate: float = 0.0,
+    drop_rate: float = 0.0,
+    always_open: bool = False,
+    full_speed: bool = False,
+    gateway_prefix: str = "GW-ECLOR",
+) -> list[Any]:
     """Run one simulated gateway per lamp power, plus one for the sensors, until ``stop``."""
     from workers.fleet import Fleet
 
     fleets = []
     for index, (power, ids) in enumerate(sorted(inventory.lights_by_power.items())):
-        fleets.append(Fleet(url, prefix, lights=ids, sensors={}, period=light_period, nominal_power_w=power,
-                            seed=None if seed is None else seed + index, fault_rate=fault_rate,
-                            drop_rate=drop_rate, full_speed=full_speed,
-                            gateway_id=f"{gateway_prefix}-{int(power)}W"))
+        fleets.append(
+            Fleet(
+                url,
+                prefix,
+                lights=ids,
+                sensors={},
+                period=light_period,
+                nominal_power_w=power,
+                seed=None if seed is None else seed + index,
+                fault_rate=fault_rate,
+                drop_rate=drop_rate,
+                full_speed=full_speed,
+                gateway_id=f"{gateway_prefix}-{int(power)}W",
+            )
+        )
     if inventory.sensors:
-        fleets.append(Fleet(url, prefix, lights=[], sensors=inventory.sensors, period=sensor_period, seed=seed,
-                            drop_rate=drop_rate, always_open=always_open, gateway_id=f"{gateway_prefix}-SENSORS"))
+        fleets.append(
+            Fleet(
+                url,
+                prefix,
+                lights=[],
+                sensors=inventory.sensors,
+                period=sensor_period,
+                seed=seed,
+                drop_rate=drop_rate,
+                always_open=always_open,
+                gateway_id=f"{gateway_prefix}-SENSORS",
+            )
+        )
     tasks = [asyncio.create_task(fleet.run()) for fleet in fleets]
     try:
         await stop.wait()
@@ -95,12 +131,25 @@ def start_demo_fleet(settings: Any, engine: Engine) -> Callable[[], None]:
                 await asyncio.wait_for(stop.wait(), 15)
         if stop.is_set():
             return
-        log.info("demo fleet started", extra={"lights": inventory.light_count, "sensors": len(inventory.sensors)})
-        await play(settings.mqtt_url, settings.mqtt_prefix, inventory, stop, light_period=120.0,
-                   sensor_period=30.0, fault_rate=0.004, drop_rate=0.01, always_open=True)
+        log.info(
+            "demo fleet started",
+            extra={"lights": inventory.light_count, "sensors": len(inventory.sensors)},
+        )
+        await play(
+            settings.mqtt_url,
+            settings.mqtt_prefix,
+            inventory,
+            stop,
+            light_period=120.0,
+            sensor_period=30.0,
+            fault_rate=0.004,
+            drop_rate=0.01,
+            always_open=True,
+        )
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="eclor-demo-fleet",
-                              daemon=True)
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(main(),), name="eclor-demo-fleet", daemon=True
+    )
     thread.start()
 
     def stop_fleet() -> None:

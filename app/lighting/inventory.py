@@ -51,30 +51,47 @@ def _text(row: dict[str, Any], name: str, limit: int) -> str:
         return ""
     value = str(value).strip()
     if len(value) > limit:
-        raise ValueError(_("« {name} » fait plus de {limit} caractères.").format(name=name, limit=limit))
+        raise ValueError(
+            _("« {name} » fait plus de {limit} caractères.").format(name=name, limit=limit)
+        )
     return value
 
 
-def _float(row: dict[str, Any], name: str, low: float, high: float, default: float | None = None) -> float:
+def _float(
+    row: dict[str, Any], name: str, low: float, high: float, default: float | None = None
+) -> float:
     raw = row.get(name)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if default is None:
             raise ValueError(_("« {name} » est obligatoire.").format(name=name))
         return default
     try:
-        value = float(str(raw).strip().replace(",", ".")) if not isinstance(raw, int | float) else float(raw)
+        value = (
+            float(str(raw).strip().replace(",", "."))
+            if not isinstance(raw, int | float)
+            else float(raw)
+        )
     except ValueError:
-        raise ValueError(_("« {name} » doit être un nombre (reçu : {value}).").format(name=name, value=raw)) from None
+        raise ValueError(
+            _("« {name} » doit être un nombre (reçu : {value}).").format(name=name, value=raw)
+        ) from None
     if not math.isfinite(value) or not low <= value <= high:
-        raise ValueError(_("« {name} » doit être entre {low} et {high} (reçu : {value}).").format(
-            name=name, low=low, high=high, value=raw))
+        raise ValueError(
+            _("« {name} » doit être entre {low} et {high} (reçu : {value}).").format(
+                name=name, low=low, high=high, value=raw
+            )
+        )
     return value
 
 
 def _identifier(value: str, name: str) -> str:
     if not _ID.match(value):
-        raise ValueError(_("« {name} » invalide : « {value} » (lettres, chiffres, tiret, point, souligné ; "
-                           "64 caractères au plus).").format(name=name, value=value))
+        raise ValueError(
+            _(
+                "« {name} » invalide : « {value} » (lettres, chiffres, tiret, point, souligné ; "
+                "64 caractères au plus)."
+            ).format(name=name, value=value)
+        )
     return value
 
 
@@ -83,8 +100,11 @@ def clean_row(row: dict[str, Any]) -> dict[str, Any]:
     light_id = _identifier(_text(row, "id", 64), "id")
     technology = (_text(row, "technology", 20) or "LED").upper()
     if technology not in TECHNOLOGIES:
-        raise ValueError(_("Technologie inconnue « {value} » (attendu : {choices}).").format(
-            value=technology, choices=", ".join(TECHNOLOGIES)))
+        raise ValueError(
+            _("Technologie inconnue « {value} » (attendu : {choices}).").format(
+                value=technology, choices=", ".join(TECHNOLOGIES)
+            )
+        )
     group = _text(row, "group", 64)
     cabinet = _text(row, "cabinet", 64)
     commune = _text(row, "commune", 5)
@@ -129,18 +149,30 @@ def _geojson_rows(text: str) -> list[tuple[str, dict[str, Any]]]:
         doc = json.loads(text)
     except ValueError as exc:
         raise InventoryError(_("GeoJSON illisible : {error}.").format(error=exc)) from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("type") != "FeatureCollection"
+        or not isinstance(doc.get("features"), list)
+    ):
         raise InventoryError(_("Un GeoJSON d'inventaire est une FeatureCollection de points."))
     rows = []
     for index, feature in enumerate(doc["features"], start=1):
         where = _("objet {n}").format(n=index)
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
-        if not isinstance(geometry, dict) or geometry.get("type") != "Point" \
-                or not isinstance(geometry.get("coordinates"), list) or len(geometry["coordinates"]) < 2:
-            raise InventoryError(_("{where} : une géométrie Point est attendue.").format(where=where))
+        if (
+            not isinstance(geometry, dict)
+            or geometry.get("type") != "Point"
+            or not isinstance(geometry.get("coordinates"), list)
+            or len(geometry["coordinates"]) < 2
+        ):
+            raise InventoryError(
+                _("{where} : une géométrie Point est attendue.").format(where=where)
+            )
         props = feature.get("properties") or {}
         if not isinstance(props, dict):
-            raise InventoryError(_("{where} : « properties » doit être un objet.").format(where=where))
+            raise InventoryError(
+                _("{where} : « properties » doit être un objet.").format(where=where)
+            )
         lon, lat = geometry["coordinates"][:2]
         row = {**props, "lat": lat, "lon": lon}
         row.setdefault("id", feature.get("id"))
@@ -155,7 +187,9 @@ def _csv_rows(text: str) -> list[tuple[str, dict[str, Any]]]:
     fields = [f.strip().lower() for f in (reader.fieldnames or [])]
     missing = [name for name in ("id", "lat", "lon") if name not in fields]
     if missing:
-        raise InventoryError(_("Colonnes obligatoires absentes : {names}.").format(names=", ".join(missing)))
+        raise InventoryError(
+            _("Colonnes obligatoires absentes : {names}.").format(names=", ".join(missing))
+        )
     rows = []
     for number, raw in enumerate(reader, start=2):
         row = {(k or "").strip().lower(): v for k, v in raw.items()}
@@ -169,7 +203,9 @@ def import_inventory(session: Session, data: bytes, filename: str = "") -> Impor
     if not raw_rows:
         raise InventoryError(_("Aucun point lumineux dans le fichier."))
     if len(raw_rows) > MAX_ROWS:
-        raise InventoryError(_("Trop de lignes : {limit} au plus par import.").format(limit=MAX_ROWS))
+        raise InventoryError(
+            _("Trop de lignes : {limit} au plus par import.").format(limit=MAX_ROWS)
+        )
     rows: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
     devices: dict[str, str] = {}
@@ -179,11 +215,17 @@ def import_inventory(session: Session, data: bytes, filename: str = "") -> Impor
         except ValueError as exc:
             raise InventoryError(f"{where} : {exc}") from None
         if row["id"] in seen:
-            raise InventoryError(_("{where} : l'identifiant « {id} » figure déjà en {other}.").format(
-                where=where, id=row["id"], other=seen[row["id"]]))
+            raise InventoryError(
+                _("{where} : l'identifiant « {id} » figure déjà en {other}.").format(
+                    where=where, id=row["id"], other=seen[row["id"]]
+                )
+            )
         if row["device_id"] in devices:
-            raise InventoryError(_("{where} : l'équipement « {id} » figure déjà en {other}.").format(
-                where=where, id=row["device_id"], other=devices[row["device_id"]]))
+            raise InventoryError(
+                _("{where} : l'équipement « {id} » figure déjà en {other}.").format(
+                    where=where, id=row["device_id"], other=devices[row["device_id"]]
+                )
+            )
         seen[row["id"]] = where
         devices[row["device_id"]] = where
         rows.append(row)
@@ -191,15 +233,28 @@ def import_inventory(session: Session, data: bytes, filename: str = "") -> Impor
     for cabinet_id in sorted({r["cabinet_id"] for r in rows if r["cabinet_id"]}):
         if session.get(LightCabinet, cabinet_id) is None:
             first = next(r for r in rows if r["cabinet_id"] == cabinet_id)
-            session.add(LightCabinet(id=cabinet_id, name=_("Armoire {id}").format(id=cabinet_id),
-                                     commune_insee=first["commune_insee"], lat=first["lat"], lon=first["lon"]))
+            session.add(
+                LightCabinet(
+                    id=cabinet_id,
+                    name=_("Armoire {id}").format(id=cabinet_id),
+                    commune_insee=first["commune_insee"],
+                    lat=first["lat"],
+                    lon=first["lon"],
+                )
+            )
             cabinets_created += 1
     session.flush()
     for group_id in sorted({r["group_id"] for r in rows if r["group_id"]}):
         if session.get(LightGroup, group_id) is None:
             first = next(r for r in rows if r["group_id"] == group_id)
-            session.add(LightGroup(id=group_id, name=first["group_name"] or group_id,
-                                   commune_insee=first["commune_insee"], cabinet_id=first["cabinet_id"]))
+            session.add(
+                LightGroup(
+                    id=group_id,
+                    name=first["group_name"] or group_id,
+                    commune_insee=first["commune_insee"],
+                    cabinet_id=first["cabinet_id"],
+                )
+            )
             groups_created += 1
     session.flush()
     for row in rows:

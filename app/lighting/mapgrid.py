@@ -39,7 +39,9 @@ def count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Streetlight)) or 0)
 
 
-def clusters(session: Session, project: Any, bbox: tuple[float, float, float, float]) -> dict[str, Any]:
+def clusters(
+    session: Session, project: Any, bbox: tuple[float, float, float, float]
+) -> dict[str, Any]:
     """Marks per grid cell ``(x, y, worst state, lights, radius)`` and the lights per state."""
     south, north, west, east = bbox
     cell_lat = (north - south) / ROWS or 1e-6
@@ -49,8 +51,10 @@ def clusters(session: Session, project: Any, bbox: tuple[float, float, float, fl
     col = func.floor((Streetlight.lon - west) / cell_lon).label("col")
     cells: dict[tuple[int, int], dict[str, Any]] = {}
     for r, c, st, n, lat, lon in session.execute(
-            select(row, col, state, func.count(), func.avg(Streetlight.lat), func.avg(Streetlight.lon))
-            .group_by(row, col, state)).all():
+        select(
+            row, col, state, func.count(), func.avg(Streetlight.lat), func.avg(Streetlight.lon)
+        ).group_by(row, col, state)
+    ).all():
         cell = cells.setdefault((int(r), int(c)), {"n": 0, "states": {}, "lat": 0.0, "lon": 0.0})
         cell["n"] += n
         cell["states"][st] = n
@@ -63,7 +67,9 @@ def clusters(session: Session, project: Any, bbox: tuple[float, float, float, fl
             totals[st] = totals.get(st, 0) + n
         worst = next(s for s in WORST_FIRST if s in cell["states"])
         x, y = project(cell["lat"] / cell["n"], cell["lon"] / cell["n"])
-        marks.append((x, y, worst, cell["n"], round(min(11.0, 2.6 + math.sqrt(cell["n"]) * 0.45), 1)))
+        marks.append(
+            (x, y, worst, cell["n"], round(min(11.0, 2.6 + math.sqrt(cell["n"]) * 0.45), 1))
+        )
     order = {s: i for i, s in enumerate(reversed(WORST_FIRST))}
     marks.sort(key=lambda m: order[m[2]])  # problems drawn last, on top
     return {"clusters": marks, "map_counts": totals, "total": sum(totals.values())}
@@ -71,6 +77,12 @@ def clusters(session: Session, project: Any, bbox: tuple[float, float, float, fl
 
 def bounds(session: Session) -> list[tuple[float, float]]:
     """The fleet's corners (two points), for the map's projection."""
-    south, north, west, east = session.execute(select(func.min(Streetlight.lat), func.max(Streetlight.lat),
-                                                      func.min(Streetlight.lon), func.max(Streetlight.lon))).one()
+    south, north, west, east = session.execute(
+        select(
+            func.min(Streetlight.lat),
+            func.max(Streetlight.lat),
+            func.min(Streetlight.lon),
+            func.max(Streetlight.lon),
+        )
+    ).one()
     return [(south, west), (north, east)] if south is not None else []

@@ -15,50 +15,94 @@ from app.models.lighting import LightEnergyMonth, LightGroup, Streetlight
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, utc_text
 
 STATUS_ENUM = ("ok", "defectiveLamp", "columnIssue", "brokenLantern")
-CNIG = ("https://cnig.gouv.fr/ressources-eclairage-public-a25149.html",
-        "Standard CNIG Éclairage public (champs repris quand ils s'appliquent)")
+CNIG = (
+    "https://cnig.gouv.fr/ressources-eclairage-public-a25149.html",
+    "Standard CNIG Éclairage public (champs repris quand ils s'appliquent)",
+)
 
 
 def _light_tuple(light: Any) -> tuple[Any, ...]:
-    return (light.id, light.commune_insee, light.street or None, round(light.lat, 5), round(light.lon, 5),
-            light.technology or None, light.nominal_w, light.status, light.actual_level,
-            not light.offline, utc_text(light.last_seen_at))
+    return (
+        light.id,
+        light.commune_insee,
+        light.street or None,
+        round(light.lat, 5),
+        round(light.lon, 5),
+        light.technology or None,
+        light.nominal_w,
+        light.status,
+        light.actual_level,
+        not light.offline,
+        utc_text(light.last_seen_at),
+    )
 
 
 def _lights(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
-    stmt = (select(Streetlight.id, Streetlight.commune_insee, Streetlight.street, Streetlight.lat,
-                   Streetlight.lon, Streetlight.technology, Streetlight.nominal_w, Streetlight.status,
-                   Streetlight.actual_level, Streetlight.offline, Streetlight.last_seen_at)
-            .order_by(Streetlight.id).execution_options(yield_per=2000))
+    stmt = (
+        select(
+            Streetlight.id,
+            Streetlight.commune_insee,
+            Streetlight.street,
+            Streetlight.lat,
+            Streetlight.lon,
+            Streetlight.technology,
+            Streetlight.nominal_w,
+            Streetlight.status,
+            Streetlight.actual_level,
+            Streetlight.offline,
+            Streetlight.last_seen_at,
+        )
+        .order_by(Streetlight.id)
+        .execution_options(yield_per=2000)
+    )
     for row in session.execute(stmt):
         yield _light_tuple(row)
 
 
 def _live_light(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
     light = session.get(Streetlight, str(event.get("feature_id", "")))
-    return None if light is None else dict(zip(STREETLIGHTS.column_names, _light_tuple(light), strict=True))
+    return (
+        None
+        if light is None
+        else dict(zip(STREETLIGHTS.column_names, _light_tuple(light), strict=True))
+    )
 
 
 def _energy(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     """Measured energy per month (kept for good by the lighting domain per group) summed per commune."""
-    lights = dict(session.execute(select(LightGroup.commune_insee, func.count(Streetlight.id))
-                                  .join(Streetlight, Streetlight.group_id == LightGroup.id)
-                                  .group_by(LightGroup.commune_insee)).all())
-    stmt = (select(LightEnergyMonth.month, LightGroup.commune_insee, func.sum(LightEnergyMonth.energy_wh))
-            .outerjoin(LightGroup, LightGroup.id == LightEnergyMonth.group_id)
-            .group_by(LightEnergyMonth.month, LightGroup.commune_insee)
-            .order_by(LightEnergyMonth.month, LightGroup.commune_insee))
+    lights = dict(
+        session.execute(
+            select(LightGroup.commune_insee, func.count(Streetlight.id))
+            .join(Streetlight, Streetlight.group_id == LightGroup.id)
+            .group_by(LightGroup.commune_insee)
+        ).all()
+    )
+    stmt = (
+        select(
+            LightEnergyMonth.month, LightGroup.commune_insee, func.sum(LightEnergyMonth.energy_wh)
+        )
+        .outerjoin(LightGroup, LightGroup.id == LightEnergyMonth.group_id)
+        .group_by(LightEnergyMonth.month, LightGroup.commune_insee)
+        .order_by(LightEnergyMonth.month, LightGroup.commune_insee)
+    )
     for month, commune, wh in session.execute(stmt):
-        yield (month, commune, round(float(wh or 0) / 1000, 3), lights.get(commune, 0) if commune else None)
+        yield (
+            month,
+            commune,
+            round(float(wh or 0) / 1000, 3),
+            lights.get(commune, 0) if commune else None,
+        )
 
 
 STREETLIGHTS = OpenDataset(
     slug="eclairage-public-points-lumineux",
     domain="lighting",
     title="Points lumineux de l'éclairage public et leur état",
-    description=("L'inventaire des points lumineux (lanternes) : commune, voie, position, technologie, "
-                 "puissance nominale, et leur état en direct (état du luminaire, niveau d'éclairement "
-                 "mesuré, en ligne ou non, dernière donnée reçue)."),
+    description=(
+        "L'inventaire des points lumineux (lanternes) : commune, voie, position, technologie, "
+        "puissance nominale, et leur état en direct (état du luminaire, niveau d'éclairement "
+        "mesuré, en ligne ou non, dernière donnée reçue)."
+    ),
     theme="ENER",
     keywords=("éclairage public", "luminaires", "énergie", "inventaire"),
     frequency="CONT",
@@ -72,7 +116,9 @@ STREETLIGHTS = OpenDataset(
         Column("technologie", "string", "Technologie de la source (LED, SHP...)"),
         Column("puissance_nominale_w", "number", "Puissance nominale", unit="W", minimum=0),
         Column("etat", "string", "État du luminaire", enum=STATUS_ENUM),
-        Column("niveau_pct", "integer", "Niveau d'éclairement mesuré", unit="%", minimum=0, maximum=100),
+        Column(
+            "niveau_pct", "integer", "Niveau d'éclairement mesuré", unit="%", minimum=0, maximum=100
+        ),
         Column("en_ligne", "boolean", "Communique avec le système de gestion"),
         Column("derniere_donnee", "datetime", "Dernière donnée reçue (UTC)"),
     ),
@@ -84,8 +130,10 @@ STREETLIGHTS = OpenDataset(
     cnil=Cnil(
         singling_out="Des équipements publics sur la voie publique : aucune personne.",
         linkability="Aucune donnée sur une personne à relier.",
-        inference=("Le niveau d'éclairement suit un programme public et les détecteurs de présence ne "
-                   "sont pas publiés : on ne peut pas en déduire le passage d'une personne."),
+        inference=(
+            "Le niveau d'éclairement suit un programme public et les détecteurs de présence ne "
+            "sont pas publiés : on ne peut pas en déduire le passage d'une personne."
+        ),
     ),
 )
 
@@ -93,9 +141,11 @@ ENERGY = OpenDataset(
     slug="eclairage-public-energie",
     domain="lighting",
     title="Consommation d'énergie de l'éclairage public par mois et par commune",
-    description=("L'énergie consommée par l'éclairage public, mesurée par les luminaires communicants, "
-                 "additionnée par mois (heure de Paris) et par commune, avec le nombre de points lumineux de "
-                 "la commune à l'inventaire (vide pour les luminaires hors groupe, sans commune)."),
+    description=(
+        "L'énergie consommée par l'éclairage public, mesurée par les luminaires communicants, "
+        "additionnée par mois (heure de Paris) et par commune, avec le nombre de points lumineux de "
+        "la commune à l'inventaire (vide pour les luminaires hors groupe, sans commune)."
+    ),
     theme="ENER",
     keywords=("éclairage public", "énergie", "consommation", "kWh"),
     frequency="MONTHLY",
@@ -104,7 +154,9 @@ ENERGY = OpenDataset(
         Column("mois", "yearmonth", "Mois", required=True),
         Column("commune_insee", "string", "Commune (code INSEE)"),
         Column("energie_kwh", "number", "Énergie consommée", unit="kWh", required=True, minimum=0),
-        Column("points_lumineux", "integer", "Points lumineux de la commune à l'inventaire", minimum=0),
+        Column(
+            "points_lumineux", "integer", "Points lumineux de la commune à l'inventaire", minimum=0
+        ),
     ),
     rows=_energy,
     cnil=Cnil(

@@ -19,11 +19,23 @@ from app.ops.contracts import Action, Field_, Kpi, Layer, Panel, point, points_j
 
 N_ = str
 
-LIGHT_STATES = {"on": N_("Allumé"), "dimmed": N_("Abaissé"), "off": N_("Éteint"), "fault": N_("En panne"),
-                "offline": N_("Hors ligne"), "unknown": N_("Sans nouvelles")}
-STATUS_WORDS = {"ok": N_("Fonctionne"), "offline": N_("Hors ligne"), "defectiveLamp": N_("Lampe défectueuse"),
-                "columnIssue": N_("Problème de mât"), "brokenLantern": N_("Lanterne cassée"),
-                "lampFailure": N_("Panne de lampe"), "supplyLoss": N_("Perte d'alimentation")}
+LIGHT_STATES = {
+    "on": N_("Allumé"),
+    "dimmed": N_("Abaissé"),
+    "off": N_("Éteint"),
+    "fault": N_("En panne"),
+    "offline": N_("Hors ligne"),
+    "unknown": N_("Sans nouvelles"),
+}
+STATUS_WORDS = {
+    "ok": N_("Fonctionne"),
+    "offline": N_("Hors ligne"),
+    "defectiveLamp": N_("Lampe défectueuse"),
+    "columnIssue": N_("Problème de mât"),
+    "brokenLantern": N_("Lanterne cassée"),
+    "lampFailure": N_("Panne de lampe"),
+    "supplyLoss": N_("Perte d'alimentation"),
+}
 CABINET_STATES = {"ok": N_("Normal"), "fault": N_("Points en panne")}
 ALARM_STATES = {"open": N_("Ouverte"), "acknowledged": N_("Prise en compte")}
 
@@ -34,49 +46,110 @@ def status_words(code: str | None) -> str:
 
 
 def lights_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
-    rows = session.execute(select(Streetlight.id, Streetlight.device_id, Streetlight.lon, Streetlight.lat,
-                                  Streetlight.actual_level, Streetlight.status, Streetlight.offline,
-                                  Streetlight.group_id).order_by(Streetlight.id)).all()
-    return [point(r.id, r.lon, r.lat, kind="light", state=light_state(r.actual_level, r.status, r.offline),
-                  label=r.id, url=f"/staff/lighting/lights/{r.id}", device_id=r.device_id, level=r.actual_level,
-                  group=r.group_id) for r in rows]
+    rows = session.execute(
+        select(
+            Streetlight.id,
+            Streetlight.device_id,
+            Streetlight.lon,
+            Streetlight.lat,
+            Streetlight.actual_level,
+            Streetlight.status,
+            Streetlight.offline,
+            Streetlight.group_id,
+        ).order_by(Streetlight.id)
+    ).all()
+    return [
+        point(
+            r.id,
+            r.lon,
+            r.lat,
+            kind="light",
+            state=light_state(r.actual_level, r.status, r.offline),
+            label=r.id,
+            url=f"/staff/lighting/lights/{r.id}",
+            device_id=r.device_id,
+            level=r.actual_level,
+            group=r.group_id,
+        )
+        for r in rows
+    ]
 
 
 def lights_json(session: Session, now: dt.datetime) -> bytes:
     """The lights layer written straight to GeoJSON text (20,000 lights and more)."""
     rows = session.connection().exec_driver_sql(
-        "SELECT id, device_id, lon, lat, actual_level, status, offline, group_id FROM streetlights ORDER BY id")
-    return points_json("lights", ((r[0], r[2], r[3], "light", light_state(r[4], r[5], bool(r[6])), r[0],
-                                   f"/staff/lighting/lights/{r[0]}", r[1], r[4], r[7]) for r in rows),
-                       ("device_id", "level", "group"))
+        "SELECT id, device_id, lon, lat, actual_level, status, offline, group_id FROM streetlights ORDER BY id"
+    )
+    return points_json(
+        "lights",
+        (
+            (
+                r[0],
+                r[2],
+                r[3],
+                "light",
+                light_state(r[4], r[5], bool(r[6])),
+                r[0],
+                f"/staff/lighting/lights/{r[0]}",
+                r[1],
+                r[4],
+                r[7],
+            )
+            for r in rows
+        ),
+        ("device_id", "level", "group"),
+    )
 
 
 def cabinets_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
-    faulty = dict(session.execute(
-        select(Streetlight.cabinet_id, func.sum(case((Streetlight.status != "ok", 1), else_=0)))
-        .group_by(Streetlight.cabinet_id)).all())
+    faulty = dict(
+        session.execute(
+            select(
+                Streetlight.cabinet_id, func.sum(case((Streetlight.status != "ok", 1), else_=0))
+            ).group_by(Streetlight.cabinet_id)
+        ).all()
+    )
     out = []
     for c in session.scalars(select(LightCabinet).order_by(LightCabinet.id)).all():
         if c.lat is None or c.lon is None:
             continue
-        out.append(point(c.id, c.lon, c.lat, kind="cabinet", state="fault" if faulty.get(c.id) else "ok",
-                         label=c.name, url=f"/staff/ops?open=cabinets/{c.id}", faulty=int(faulty.get(c.id) or 0)))
+        out.append(
+            point(
+                c.id,
+                c.lon,
+                c.lat,
+                kind="cabinet",
+                state="fault" if faulty.get(c.id) else "ok",
+                label=c.name,
+                url=f"/staff/ops?open=cabinets/{c.id}",
+                faulty=int(faulty.get(c.id) or 0),
+            )
+        )
     return out
 
 
 def alarms_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
-    alarms = session.scalars(select(LightAlarm).where(LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
-                             .order_by(LightAlarm.id)).all()
+    alarms = session.scalars(
+        select(LightAlarm)
+        .where(LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
+        .order_by(LightAlarm.id)
+    ).all()
     light_ids = [a.device_id for a in alarms if a.device_kind == "light"]
     sensor_ids = [a.device_id for a in alarms if a.device_kind != "light"]
     where: dict[str, tuple[float, float, str]] = {}
     for start in range(0, len(light_ids), 500):
-        for r in session.execute(select(Streetlight.device_id, Streetlight.lon, Streetlight.lat, Streetlight.id)
-                                 .where(Streetlight.device_id.in_(light_ids[start:start + 500]))).all():  # type: ignore[attr-defined]
+        for r in session.execute(
+            select(Streetlight.device_id, Streetlight.lon, Streetlight.lat, Streetlight.id).where(
+                Streetlight.device_id.in_(light_ids[start : start + 500])
+            )
+        ).all():  # type: ignore[attr-defined]
             where[r.device_id] = (r.lon, r.lat, f"/staff/lighting/lights/{r.id}")
     for start in range(0, len(sensor_ids), 500):
-        for r in session.execute(select(Sensor.id, Sensor.lon, Sensor.lat)
-                                 .where(Sensor.id.in_(sensor_ids[start:start + 500]))).all():  # type: ignore[attr-defined]
+        for r in session.execute(
+            select(Sensor.id, Sensor.lon, Sensor.lat).where(
+                Sensor.id.in_(sensor_ids[start : start + 500])
+            )
+        ).all():  # type: ignore[attr-defined]
             if r.lon is not None and r.lat is not None:
                 where[r.id] = (r.lon, r.lat, f"/staff/ops?open=sensors/{r.id}")
     out = []
@@ -84,9 +157,20 @@ def alarms_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
         if a.device_id not in where:
             continue
         lon, lat, _url = where[a.device_id]
-        out.append(point(str(a.id), lon, lat, kind="alarm", state="acknowledged" if a.acknowledged_at else "open",
-                         label=f"{status_words(a.kind)} · {a.device_id}", url="/staff/lighting/alarms",
-                         device_id=a.device_id, alarm=a.kind, severity=a.severity))
+        out.append(
+            point(
+                str(a.id),
+                lon,
+                lat,
+                kind="alarm",
+                state="acknowledged" if a.acknowledged_at else "open",
+                label=f"{status_words(a.kind)} · {a.device_id}",
+                url="/staff/lighting/alarms",
+                device_id=a.device_id,
+                alarm=a.kind,
+                severity=a.severity,
+            )
+        )
     return out
 
 
@@ -95,9 +179,24 @@ def _commune_names(session: Session) -> dict[str, str]:
 
 
 def _dim_fields(level: int | None) -> list[Field_]:
-    return [Field_("level", N_("Niveau (en pourcentage)"), "number", str(level if level is not None else 50), minimum=0,
-                   maximum=100),
-            Field_("minutes", N_("Durée (minutes)"), "number", "60", minimum=1, maximum=MAX_OVERRIDE_MINUTES)]
+    return [
+        Field_(
+            "level",
+            N_("Niveau (en pourcentage)"),
+            "number",
+            str(level if level is not None else 50),
+            minimum=0,
+            maximum=100,
+        ),
+        Field_(
+            "minutes",
+            N_("Durée (minutes)"),
+            "number",
+            "60",
+            minimum=1,
+            maximum=MAX_OVERRIDE_MINUTES,
+        ),
+    ]
 
 
 def light_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
@@ -108,42 +207,86 @@ def light_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
     communes = _commune_names(session)
     state = light_state(light.actual_level, light.status, light.offline)
     tz = territory_position(session).tz
-    facts = [(_("Niveau"), "—" if light.actual_level is None else f"{light.actual_level} %"),
-             (_("État de l'appareil"), status_words("offline" if light.offline else light.status)),
-             (_("Puissance"), "—" if light.power_w is None else f"{light.power_w:.0f} W"),
-             (_("Rue"), light.street or "—"),
-             (_("Commune"), communes.get(light.commune_insee or "", "—")),
-             (_("Groupe"), f"{group.name} ({communes.get(group.commune_insee or '', '—')})" if group else "—"),
-             (_("Dernières nouvelles"), light.last_seen_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-              if light.last_seen_at else "—")]
-    actions = [Action(N_("Forcer ce point lumineux"), f"/staff/lighting/lights/{light.id}/override",
-                      _dim_fields(light.actual_level), N_("Commande envoyée au point lumineux."))]
+    facts = [
+        (_("Niveau"), "—" if light.actual_level is None else f"{light.actual_level} %"),
+        (_("État de l'appareil"), status_words("offline" if light.offline else light.status)),
+        (_("Puissance"), "—" if light.power_w is None else f"{light.power_w:.0f} W"),
+        (_("Rue"), light.street or "—"),
+        (_("Commune"), communes.get(light.commune_insee or "", "—")),
+        (
+            _("Groupe"),
+            f"{group.name} ({communes.get(group.commune_insee or '', '—')})" if group else "—",
+        ),
+        (
+            _("Dernières nouvelles"),
+            light.last_seen_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+            if light.last_seen_at
+            else "—",
+        ),
+    ]
+    actions = [
+        Action(
+            N_("Forcer ce point lumineux"),
+            f"/staff/lighting/lights/{light.id}/override",
+            _dim_fields(light.actual_level),
+            N_("Commande envoyée au point lumineux."),
+        )
+    ]
     if group is not None:
-        actions.insert(0, Action(N_("Abaisser le groupe"), f"/staff/lighting/groups/{group.id}/override",
-                                 _dim_fields(50), N_("Commande envoyée aux points lumineux du groupe.")))
-    return Panel(title=f"{light.id} · {light.street}" if light.street else light.id, state=state,
-                 state_label=_(LIGHT_STATES[state]), facts=facts, history=urn("Streetlight", light.id),
-                 actions=actions, link=f"/staff/lighting/lights/{light.id}", commune=light.commune_insee)
+        actions.insert(
+            0,
+            Action(
+                N_("Abaisser le groupe"),
+                f"/staff/lighting/groups/{group.id}/override",
+                _dim_fields(50),
+                N_("Commande envoyée aux points lumineux du groupe."),
+            ),
+        )
+    return Panel(
+        title=f"{light.id} · {light.street}" if light.street else light.id,
+        state=state,
+        state_label=_(LIGHT_STATES[state]),
+        facts=facts,
+        history=urn("Streetlight", light.id),
+        actions=actions,
+        link=f"/staff/lighting/lights/{light.id}",
+        commune=light.commune_insee,
+    )
 
 
 def cabinet_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
     cabinet = session.get(LightCabinet, feature_id)
     if cabinet is None:
         return None
-    total, faulty = session.execute(select(func.count(), func.sum(case((Streetlight.status != "ok", 1), else_=0)))
-                                    .where(Streetlight.cabinet_id == cabinet.id)).one()
-    groups = session.scalars(select(LightGroup).where(LightGroup.cabinet_id == cabinet.id)
-                             .order_by(LightGroup.id)).all()
+    total, faulty = session.execute(
+        select(func.count(), func.sum(case((Streetlight.status != "ok", 1), else_=0))).where(
+            Streetlight.cabinet_id == cabinet.id
+        )
+    ).one()
+    groups = session.scalars(
+        select(LightGroup).where(LightGroup.cabinet_id == cabinet.id).order_by(LightGroup.id)
+    ).all()
     communes = _commune_names(session)
-    facts = [(_("Commune"), communes.get(cabinet.commune_insee or "", "—")),
-             (_("Mode"), _("Automatique") if cabinet.working_mode == "automatic" else cabinet.working_mode),
-             (_("Points lumineux"), str(total or 0)), (_("En panne"), str(int(faulty or 0))),
-             (_("Groupes"), ", ".join(g.name for g in groups) or "—")]
+    facts = [
+        (_("Commune"), communes.get(cabinet.commune_insee or "", "—")),
+        (
+            _("Mode"),
+            _("Automatique") if cabinet.working_mode == "automatic" else cabinet.working_mode,
+        ),
+        (_("Points lumineux"), str(total or 0)),
+        (_("En panne"), str(int(faulty or 0))),
+        (_("Groupes"), ", ".join(g.name for g in groups) or "—"),
+    ]
     state = "fault" if faulty else "ok"
-    return Panel(title=cabinet.name, state=state, state_label=_(CABINET_STATES[state]), facts=facts,
-                 history=urn("StreetlightControlCabinet", cabinet.id),
-                 link=f"/staff/lighting/groups/{groups[0].id}" if groups else "/staff/lighting",
-                 commune=cabinet.commune_insee)
+    return Panel(
+        title=cabinet.name,
+        state=state,
+        state_label=_(CABINET_STATES[state]),
+        facts=facts,
+        history=urn("StreetlightControlCabinet", cabinet.id),
+        link=f"/staff/lighting/groups/{groups[0].id}" if groups else "/staff/lighting",
+        commune=cabinet.commune_insee,
+    )
 
 
 def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
@@ -151,40 +294,86 @@ def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
     if alarm is None:
         return None
     tz = territory_position(session).tz
-    light = session.scalars(select(Streetlight).where(Streetlight.device_id == alarm.device_id)).first()
-    facts = [(_("Alarme"), status_words(alarm.kind)), (_("Appareil"), alarm.device_id),
-             (_("Gravité"), alarm.severity), (_("Levée le"), alarm.raised_at.astimezone(tz).strftime("%d/%m/%Y %H:%M"))]
+    light = session.scalars(
+        select(Streetlight).where(Streetlight.device_id == alarm.device_id)
+    ).first()
+    facts = [
+        (_("Alarme"), status_words(alarm.kind)),
+        (_("Appareil"), alarm.device_id),
+        (_("Gravité"), alarm.severity),
+        (_("Levée le"), alarm.raised_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")),
+    ]
     state = "acknowledged" if alarm.acknowledged_at else "open"
-    return Panel(title=status_words(alarm.kind), state=state, state_label=_(ALARM_STATES[state]), facts=facts,
-                 history=urn("Streetlight", light.id) if light else None, link="/staff/lighting/alarms",
-                 commune=light.commune_insee if light else None)
+    return Panel(
+        title=status_words(alarm.kind),
+        state=state,
+        state_label=_(ALARM_STATES[state]),
+        facts=facts,
+        history=urn("Streetlight", light.id) if light else None,
+        link="/staff/lighting/alarms",
+        commune=light.commune_insee if light else None,
+    )
 
 
 def lights_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    rows = session.execute(select(
-        Streetlight.commune_insee,
-        func.sum(case(((Streetlight.status == "ok") & (Streetlight.offline.is_(False))  # type: ignore[attr-defined]
-                       & (Streetlight.actual_level > 0), 1), else_=0)),
-        func.sum(case(((Streetlight.status == "ok") & (Streetlight.offline.is_(False))  # type: ignore[attr-defined]
-                       & (Streetlight.actual_level == 0), 1), else_=0)),
-        func.sum(case(((Streetlight.status != "ok") | Streetlight.offline, 1), else_=0)),
-    ).group_by(Streetlight.commune_insee)).all()
-    return {insee: {"on": int(on or 0), "off": int(off or 0), "faulty": int(bad or 0)}
-            for insee, on, off, bad in rows if insee}
+    rows = session.execute(
+        select(
+            Streetlight.commune_insee,
+            func.sum(
+                case(
+                    (
+                        (Streetlight.status == "ok")
+                        & (Streetlight.offline.is_(False))  # type: ignore[attr-defined]
+                        & (Streetlight.actual_level > 0),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
+            func.sum(
+                case(
+                    (
+                        (Streetlight.status == "ok")
+                        & (Streetlight.offline.is_(False))  # type: ignore[attr-defined]
+                        & (Streetlight.actual_level == 0),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
+            func.sum(case(((Streetlight.status != "ok") | Streetlight.offline, 1), else_=0)),
+        ).group_by(Streetlight.commune_insee)
+    ).all()
+    return {
+        insee: {"on": int(on or 0), "off": int(off or 0), "faulty": int(bad or 0)}
+        for insee, on, off, bad in rows
+        if insee
+    }
 
 
 def energy_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     """Energy measured this month (kWh), from the figures lighting keeps per group and month."""
     month = now.astimezone(territory_position(session).tz).strftime("%Y-%m")
-    rows = session.execute(select(LightGroup.commune_insee, func.sum(LightEnergyMonth.energy_wh))
-                           .join(LightGroup, LightGroup.id == LightEnergyMonth.group_id)
-                           .where(LightEnergyMonth.month == month).group_by(LightGroup.commune_insee)).all()
+    rows = session.execute(
+        select(LightGroup.commune_insee, func.sum(LightEnergyMonth.energy_wh))
+        .join(LightGroup, LightGroup.id == LightEnergyMonth.group_id)
+        .where(LightEnergyMonth.month == month)
+        .group_by(LightGroup.commune_insee)
+    ).all()
     return {insee: round((wh or 0) / 1000, 1) for insee, wh in rows if insee}
 
 
 OPS_LAYERS = [
-    Layer("lights", N_("Éclairage public"), 20, lights_layer, light_panel, {"many": True}, LIGHT_STATES,
-          dump=lights_json),
+    Layer(
+        "lights",
+        N_("Éclairage public"),
+        20,
+        lights_layer,
+        light_panel,
+        {"many": True},
+        LIGHT_STATES,
+        dump=lights_json,
+    ),
     Layer("cabinets", N_("Armoires"), 25, cabinets_layer, cabinet_panel, {}, CABINET_STATES),
     Layer("alarms", N_("Alarmes ouvertes"), 60, alarms_layer, alarm_panel, {}, ALARM_STATES),
 ]

@@ -71,20 +71,20 @@ UTC = dt.UTC
 class RelayConfig:
     """Tuning of the relay; each value can be set with ``ECLOR_LIGHTING_<NAME>`` (e.g. ``..._RETRY_INITIAL_S``)."""
 
-    batch: int = 500               # commands claimed per round
-    window: int = 500              # commands published and not answered yet, at most (brokers queue a
-                                   # bounded number per subscriber: Mosquitto drops beyond 1,000)
-    poll_s: float = 0.2            # how often due commands are looked for
-    retry_initial_s: float = 5.0   # first retry of an unanswered command
+    batch: int = 500  # commands claimed per round
+    window: int = 500  # commands published and not answered yet, at most (brokers queue a
+    # bounded number per subscriber: Mosquitto drops beyond 1,000)
+    poll_s: float = 0.2  # how often due commands are looked for
+    retry_initial_s: float = 5.0  # first retry of an unanswered command
     retry_max_s: float = 120.0
-    lease_s: float = 30.0          # a claim not followed by "sent" is released after this
-    ingest_max: int = 10_000       # messages per ingestion transaction
+    lease_s: float = 30.0  # a claim not followed by "sent" is released after this
+    ingest_max: int = 10_000  # messages per ingestion transaction
     ingest_interval_s: float = 0.2
-    housekeeping_s: float = 5.0    # expiry, offline sweep
-    reconcile_s: float = 30.0      # programs and overrides → commands
-    rollup_s: float = 3600.0       # downsampling of the history
+    housekeeping_s: float = 5.0  # expiry, offline sweep
+    reconcile_s: float = 30.0  # programs and overrides → commands
+    rollup_s: float = 3600.0  # downsampling of the history
     offline_periods: int = 3
-    max_rate: float = 0.0          # commands published per second at most (0: no limit)
+    max_rate: float = 0.0  # commands published per second at most (0: no limit)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RelayConfig:
@@ -112,9 +112,15 @@ class OutgoingCommand:
     expires_at: dt.datetime
 
     def payload(self) -> dict[str, Any]:
-        return {"command_id": self.command_id, "issued_at": iso(self.issued_at),
-                "expires_at": iso(self.expires_at), "kind": "setLevel", "level": self.level,
-                "ramp_s": self.ramp_s, "reason": self.reason}
+        return {
+            "command_id": self.command_id,
+            "issued_at": iso(self.issued_at),
+            "expires_at": iso(self.expires_at),
+            "kind": "setLevel",
+            "level": self.level,
+            "ramp_s": self.ramp_s,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,9 @@ def iso(moment: dt.datetime) -> str:
 def parse_ts(value: Any, default: dt.datetime) -> dt.datetime:
     if isinstance(value, str) and len(value) <= 40:
         try:
-            moment = dt.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+            moment = dt.datetime.fromisoformat(
+                value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+            )
         except ValueError:
             return default
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -167,8 +175,15 @@ class MqttBackend:
     split the telemetry between them instead of each ingesting all of it.
     """
 
-    def __init__(self, url: str, prefix: str, sink: Callable[[Inbound], None], *, client_id: str,
-                 share_group: str = "eclor-relay") -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        sink: Callable[[Inbound], None],
+        *,
+        client_id: str,
+        share_group: str = "eclor-relay",
+    ) -> None:
         from app.mqtt import MqttLink, Subscription
 
         self.prefix = prefix.rstrip("/")
@@ -178,7 +193,9 @@ class MqttBackend:
         self._kinds = {"ack/light": "ack", "tele/light": "tele_light", "tele/sensor": "tele_sensor"}
         subs = [Subscription(f"{base}/{topic}/+", 1) for topic in self._kinds]
         subs.append(Subscription(f"{base}/status/+", 1))
-        self.link = MqttLink(url, client_id=client_id, subscriptions=subs, on_message=self._on_message)
+        self.link = MqttLink(
+            url, client_id=client_id, subscriptions=subs, on_message=self._on_message
+        )
         self.connected = self.link.connected
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -187,7 +204,7 @@ class MqttBackend:
     def _on_message(self, topic: str, payload: bytes) -> None:
         if not topic.startswith(self.prefix + "/"):
             return
-        rest = topic[len(self.prefix) + 1:]
+        rest = topic[len(self.prefix) + 1 :]
         head, _, device_id = rest.rpartition("/")
         kind = self._kinds.get(head) or ("status" if head == "status" else None)
         if kind is None or not _DEVICE_ID.match(device_id):
@@ -207,8 +224,12 @@ class MqttBackend:
             raise BackendUnavailable("expired")
         body = json.dumps(command.payload(), separators=(",", ":")).encode()
         try:
-            await self.link.publish(f"{self.prefix}/cmd/light/{command.device_id}", body, qos=1,
-                                    expiry_s=max(1, math.floor(remaining)))
+            await self.link.publish(
+                f"{self.prefix}/cmd/light/{command.device_id}",
+                body,
+                qos=1,
+                expiry_s=max(1, math.floor(remaining)),
+            )
         except MqttUnavailable as exc:
             raise BackendUnavailable(str(exc)) from exc
 
@@ -216,18 +237,29 @@ class MqttBackend:
 # --------------------------------------------------------------------------- dispatch (database side)
 
 
-def claim_due(engine: Engine, worker_id: str, now: dt.datetime, limit: int, lease_s: float
-              ) -> list[OutgoingCommand]:
+def claim_due(
+    engine: Engine, worker_id: str, now: dt.datetime, limit: int, lease_s: float
+) -> list[OutgoingCommand]:
     """Take up to ``limit`` due commands (not expired) for this worker, for ``lease_s`` seconds."""
     if limit <= 0:
         return []
     with write_session(engine) as session:
         query = (
-            select(LightCommand.id, LightCommand.command_id, LightCommand.device_id, LightCommand.level,
-                   LightCommand.ramp_s, LightCommand.reason, LightCommand.issued_at, LightCommand.expires_at)
-            .where(LightCommand.state.in_(OPEN_COMMAND_STATES),  # type: ignore[attr-defined]
-                   LightCommand.next_attempt_at <= now,
-                   LightCommand.expires_at > now + dt.timedelta(milliseconds=500))
+            select(
+                LightCommand.id,
+                LightCommand.command_id,
+                LightCommand.device_id,
+                LightCommand.level,
+                LightCommand.ramp_s,
+                LightCommand.reason,
+                LightCommand.issued_at,
+                LightCommand.expires_at,
+            )
+            .where(
+                LightCommand.state.in_(OPEN_COMMAND_STATES),  # type: ignore[attr-defined]
+                LightCommand.next_attempt_at <= now,
+                LightCommand.expires_at > now + dt.timedelta(milliseconds=500),
+            )
             .order_by(LightCommand.next_attempt_at, LightCommand.id)
             .limit(limit)
         )
@@ -239,8 +271,11 @@ def claim_due(engine: Engine, worker_id: str, now: dt.datetime, limit: int, leas
         lease_until = now + dt.timedelta(seconds=lease_s)
         table = LightCommand.__table__  # type: ignore[attr-defined]
         for part in control.chunks([row.id for row in rows]):
-            session.execute(table.update().where(table.c.id.in_(part))
-                            .values(next_attempt_at=lease_until, claimed_by=worker_id[:64]))
+            session.execute(
+                table.update()
+                .where(table.c.id.in_(part))
+                .values(next_attempt_at=lease_until, claimed_by=worker_id[:64])
+            )
         return [OutgoingCommand(*row) for row in rows]
 
 
@@ -255,33 +290,59 @@ def backoff_s(attempts: int, config: RelayConfig) -> float:
     return delay * random.uniform(0.9, 1.1)
 
 
-def record_sent(engine: Engine, sent: Sequence[OutgoingCommand], unsent: Sequence[OutgoingCommand],
-                now: dt.datetime, config: RelayConfig) -> None:
+def record_sent(
+    engine: Engine,
+    sent: Sequence[OutgoingCommand],
+    unsent: Sequence[OutgoingCommand],
+    now: dt.datetime,
+    config: RelayConfig,
+) -> None:
     """After publishing: ``queued → sent``, one more attempt, next retry; release what failed."""
     table = LightCommand.__table__  # type: ignore[attr-defined]
     with write_session(engine) as session:
         if sent:
-            attempts = dict(session.execute(
-                select(LightCommand.id, LightCommand.attempts)
-                .where(LightCommand.id.in_([c.id for c in sent]))  # type: ignore[attr-defined]
-            ).all()) if len(sent) <= 30_000 else {}
+            attempts = (
+                dict(
+                    session.execute(
+                        select(LightCommand.id, LightCommand.attempts).where(
+                            LightCommand.id.in_([c.id for c in sent])
+                        )  # type: ignore[attr-defined]
+                    ).all()
+                )
+                if len(sent) <= 30_000
+                else {}
+            )
             stmt = (
                 table.update()
                 .where(table.c.id == bindparam("b_id"))  # the answer may already have closed it
-                .values(attempts=table.c.attempts + 1,
-                        state=case((table.c.state == "queued", "sent"), else_=table.c.state),
-                        sent_at=func.coalesce(table.c.sent_at, bindparam("b_now")),
-                        next_attempt_at=bindparam("b_next"), claimed_by=None)
+                .values(
+                    attempts=table.c.attempts + 1,
+                    state=case((table.c.state == "queued", "sent"), else_=table.c.state),
+                    sent_at=func.coalesce(table.c.sent_at, bindparam("b_now")),
+                    next_attempt_at=bindparam("b_next"),
+                    claimed_by=None,
+                )
             )
-            session.connection().execute(stmt, [
-                {"b_id": c.id, "b_now": now,
-                 "b_next": now + dt.timedelta(seconds=backoff_s(attempts.get(c.id, 0) + 1, config))}
-                for c in sent
-            ])
+            session.connection().execute(
+                stmt,
+                [
+                    {
+                        "b_id": c.id,
+                        "b_now": now,
+                        "b_next": now
+                        + dt.timedelta(seconds=backoff_s(attempts.get(c.id, 0) + 1, config)),
+                    }
+                    for c in sent
+                ],
+            )
         if unsent:
-            session.execute(table.update().where(table.c.id.in_([c.id for c in unsent]),
-                                                 table.c.state.in_(OPEN_COMMAND_STATES))
-                            .values(next_attempt_at=now, claimed_by=None))
+            session.execute(
+                table.update()
+                .where(
+                    table.c.id.in_([c.id for c in unsent]), table.c.state.in_(OPEN_COMMAND_STATES)
+                )
+                .values(next_attempt_at=now, claimed_by=None)
+            )
 
 
 # --------------------------------------------------------------------------- ingestion (database side)
@@ -314,7 +375,9 @@ def ingest(engine: Engine, items: Sequence[Inbound], now: dt.datetime | None = N
         if lights:
             _ingest_light_telemetry(session, lights, now, stats)
         if sensor_items:
-            stats.sensor_readings += sensor_logic.ingest_sensor_telemetry(session, sensor_items, now)
+            stats.sensor_readings += sensor_logic.ingest_sensor_telemetry(
+                session, sensor_items, now
+            )
     return stats
 
 
@@ -330,8 +393,11 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
             stats.invalid += 1
             continue
         level = data.get("actual_level")
-        level = int(level) if isinstance(level, int | float) and not isinstance(level, bool) \
-            and 0 <= level <= 100 else None
+        level = (
+            int(level)
+            if isinstance(level, int | float) and not isinstance(level, bool) and 0 <= level <= 100
+            else None
+        )
         ts = parse_ts(data.get("ts"), item.received_at)
         previous = best.get(command_id)
         if previous is None or _ACK_RANK[status] >= _ACK_RANK[previous[0]]:
@@ -340,11 +406,18 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
         return
     rows = []
     for part in control.chunks(list(best)):
-        rows.extend(session.execute(
-            select(LightCommand.id, LightCommand.command_id, LightCommand.light_id, LightCommand.state,
-                   LightCommand.level, LightCommand.reason)
-            .where(LightCommand.command_id.in_(part))  # type: ignore[attr-defined]
-        ).all())
+        rows.extend(
+            session.execute(
+                select(
+                    LightCommand.id,
+                    LightCommand.command_id,
+                    LightCommand.light_id,
+                    LightCommand.state,
+                    LightCommand.level,
+                    LightCommand.reason,
+                ).where(LightCommand.command_id.in_(part))  # type: ignore[attr-defined]
+            ).all()
+        )
     table = LightCommand.__table__  # type: ignore[attr-defined]
     accepted, finished, effects = [], [], []
     for row in rows:
@@ -357,31 +430,81 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
                 accepted.append({"b_id": row.id, "b_ts": ts})
             continue
         new_state = {"applied": "applied", "rejected": "failed", "expired": "expired"}[status]
-        finished.append({"b_id": row.id, "b_state": new_state, "b_ts": ts, "b_level": level,
-                         "b_error": f"device answered {status}" if status != "applied" else None})
+        finished.append(
+            {
+                "b_id": row.id,
+                "b_state": new_state,
+                "b_ts": ts,
+                "b_level": level,
+                "b_error": f"device answered {status}" if status != "applied" else None,
+            }
+        )
         if status == "applied":
-            effects.append({"b_id": row.light_id, "b_level": row.level if level is None else level,
-                            "b_reason": row.reason, "b_ts": ts})
+            effects.append(
+                {
+                    "b_id": row.light_id,
+                    "b_level": row.level if level is None else level,
+                    "b_reason": row.reason,
+                    "b_ts": ts,
+                }
+            )
     conn = session.connection()
     if accepted:
-        conn.execute(table.update().where(table.c.id == bindparam("b_id"), _state_in(table.c.state, ("queued", "sent")))
-                     .values(state="accepted", accepted_at=bindparam("b_ts")), accepted)
+        conn.execute(
+            table.update()
+            .where(table.c.id == bindparam("b_id"), _state_in(table.c.state, ("queued", "sent")))
+            .values(state="accepted", accepted_at=bindparam("b_ts")),
+            accepted,
+        )
     if finished:
-        conn.execute(table.update().where(table.c.id == bindparam("b_id"), _state_in(table.c.state, OPEN_COMMAND_STATES))
-                     .values(state=bindparam("b_state"), finished_at=bindparam("b_ts"),
-                             actual_level=bindparam("b_level"), last_error=bindparam("b_error")), finished)
-    changes = [("lights", e["b_id"], "applied", {"level": e["b_level"], "reason": e["b_reason"],
-                                                 "state": control.light_state(e["b_level"], "ok", False)})
-               for e in effects]
+        conn.execute(
+            table.update()
+            .where(table.c.id == bindparam("b_id"), _state_in(table.c.state, OPEN_COMMAND_STATES))
+            .values(
+                state=bindparam("b_state"),
+                finished_at=bindparam("b_ts"),
+                actual_level=bindparam("b_level"),
+                last_error=bindparam("b_error"),
+            ),
+            finished,
+        )
+    changes = [
+        (
+            "lights",
+            e["b_id"],
+            "applied",
+            {
+                "level": e["b_level"],
+                "reason": e["b_reason"],
+                "state": control.light_state(e["b_level"], "ok", False),
+            },
+        )
+        for e in effects
+    ]
     failed_lights = {row.id: row.light_id for row in rows}
-    changes += [("lights", failed_lights[f["b_id"]], "command_failed", {"state": f["b_state"], "error": f["b_error"]})
-                for f in finished if f["b_state"] != "applied"]
+    changes += [
+        (
+            "lights",
+            failed_lights[f["b_id"]],
+            "command_failed",
+            {"state": f["b_state"], "error": f["b_error"]},
+        )
+        for f in finished
+        if f["b_state"] != "applied"
+    ]
     events.publish_many(session, changes)
     if effects:
         lights = Streetlight.__table__  # type: ignore[attr-defined]
-        conn.execute(lights.update().where(lights.c.id == bindparam("b_id"))
-                     .values(effect_level=bindparam("b_level"), effect_reason=bindparam("b_reason"),
-                             effect_at=bindparam("b_ts")), effects)
+        conn.execute(
+            lights.update()
+            .where(lights.c.id == bindparam("b_id"))
+            .values(
+                effect_level=bindparam("b_level"),
+                effect_reason=bindparam("b_reason"),
+                effect_at=bindparam("b_ts"),
+            ),
+            effects,
+        )
 
 
 def _number(value: Any, low: float, high: float) -> float | None:
@@ -390,28 +513,45 @@ def _number(value: Any, low: float, high: float) -> float | None:
     return float(value) if low <= value <= high else None
 
 
-def light_samples(light: Any, ts: dt.datetime, level: float | None, power: float | None,
-                  energy_wh: float | None) -> list[timeseries.Sample]:
+def light_samples(
+    light: Any, ts: dt.datetime, level: float | None, power: float | None, energy_wh: float | None
+) -> list[timeseries.Sample]:
     """A light reading as measures of the light, its group and its cabinet (NGSI-LD names and units)."""
     entities = [ngsi_urn("Streetlight", light.id)]
     if light.group_id:
         entities.append(ngsi_urn("StreetlightGroup", light.group_id))
     if light.cabinet_id:
         entities.append(ngsi_urn("StreetlightControlCabinet", light.cabinet_id))
-    values = {"illuminanceLevel": None if level is None else level / 100, "powerConsumption": power,
-              "energyConsumed": None if energy_wh is None else energy_wh / 1000}
-    return [timeseries.Sample(entity, name, ts, value) for entity in entities
-            for name, value in values.items() if value is not None]
+    values = {
+        "illuminanceLevel": None if level is None else level / 100,
+        "powerConsumption": power,
+        "energyConsumed": None if energy_wh is None else energy_wh / 1000,
+    }
+    return [
+        timeseries.Sample(entity, name, ts, value)
+        for entity in entities
+        for name, value in values.items()
+        if value is not None
+    ]
 
 
-def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.datetime, stats: IngestStats) -> None:
+def _ingest_light_telemetry(
+    session: Any, items: Sequence[Inbound], now: dt.datetime, stats: IngestStats
+) -> None:
     devices = sorted({i.device_id for i in items})
     known: dict[str, Any] = {}
     for part in control.chunks(devices):
         for row in session.execute(
-            select(Streetlight.id, Streetlight.device_id, Streetlight.energy_wh, Streetlight.status,
-                   Streetlight.offline, Streetlight.actual_level, Streetlight.group_id, Streetlight.cabinet_id)
-            .where(Streetlight.device_id.in_(part))  # type: ignore[attr-defined]
+            select(
+                Streetlight.id,
+                Streetlight.device_id,
+                Streetlight.energy_wh,
+                Streetlight.status,
+                Streetlight.offline,
+                Streetlight.actual_level,
+                Streetlight.group_id,
+                Streetlight.cabinet_id,
+            ).where(Streetlight.device_id.in_(part))  # type: ignore[attr-defined]
         ).all():
             known[row.device_id] = row
     state: dict[str, dict[str, Any]] = {}
@@ -439,9 +579,15 @@ def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.date
         current = state.get(light.id)
         if current is None:
             current = state[light.id] = {
-                "b_id": light.id, "device_id": light.device_id, "prev_status": light.status,
-                "was_offline": light.offline, "b_energy": light.energy_wh, "b_level": light.actual_level,
-                "prev_level": light.actual_level, "b_on": None, "b_off": None,
+                "b_id": light.id,
+                "device_id": light.device_id,
+                "prev_status": light.status,
+                "was_offline": light.offline,
+                "b_energy": light.energy_wh,
+                "b_level": light.actual_level,
+                "prev_level": light.actual_level,
+                "b_on": None,
+                "b_off": None,
             }
         delta = 0.0
         if energy is not None:
@@ -459,8 +605,16 @@ def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.date
         current["b_power"] = power
         current["b_status"] = status
         current["b_seen"] = item.received_at
-        raw.append({"light_id": light.id, "ts": ts, "level": None if level is None else round(level),
-                    "power_w": power, "energy_wh": energy, "status": status})
+        raw.append(
+            {
+                "light_id": light.id,
+                "ts": ts,
+                "level": None if level is None else round(level),
+                "power_w": power,
+                "energy_wh": energy,
+                "status": status,
+            }
+        )
         hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         cell = hours.setdefault((light.id, hour), [0, 0.0, 0.0, 0.0])
         cell[0] += 1
@@ -471,40 +625,83 @@ def _ingest_light_telemetry(session: Any, items: Sequence[Inbound], now: dt.date
             month = (ts.astimezone(zone).strftime("%Y-%m"), light.group_id or "")
             months[month] = months.get(month, 0.0) + delta
         stats.light_readings += 1
-        samples.extend(light_samples(light, ts, level, power, max(0.0, delta) if energy is not None else None))
+        samples.extend(
+            light_samples(light, ts, level, power, max(0.0, delta) if energy is not None else None)
+        )
     if not raw:
         return
     timeseries.record(session, samples)
     conn = session.connection()
     conn.execute(LightReading.__table__.insert(), raw)  # type: ignore[attr-defined]
-    control.upsert(session, LightHourly, ["light_id", "hour"], [
-        {"light_id": light_id, "hour": hour, "samples": int(c[0]), "level_sum": c[1], "power_sum_w": c[2],
-         "energy_wh": c[3]} for (light_id, hour), c in hours.items()
-    ], add=["samples", "level_sum", "power_sum_w", "energy_wh"])
-    control.upsert(session, LightEnergyMonth, ["month", "group_id"], [
-        {"month": month, "group_id": group_id, "energy_wh": wh} for (month, group_id), wh in months.items()
-    ], add=["energy_wh"])
+    control.upsert(
+        session,
+        LightHourly,
+        ["light_id", "hour"],
+        [
+            {
+                "light_id": light_id,
+                "hour": hour,
+                "samples": int(c[0]),
+                "level_sum": c[1],
+                "power_sum_w": c[2],
+                "energy_wh": c[3],
+            }
+            for (light_id, hour), c in hours.items()
+        ],
+        add=["samples", "level_sum", "power_sum_w", "energy_wh"],
+    )
+    control.upsert(
+        session,
+        LightEnergyMonth,
+        ["month", "group_id"],
+        [
+            {"month": month, "group_id": group_id, "energy_wh": wh}
+            for (month, group_id), wh in months.items()
+        ],
+        add=["energy_wh"],
+    )
     lights = Streetlight.__table__  # type: ignore[attr-defined]
     conn.execute(
-        lights.update().where(lights.c.id == bindparam("b_id")).values(
-            actual_level=bindparam("b_level"), power_w=bindparam("b_power"), energy_wh=bindparam("b_energy"),
-            status=bindparam("b_status"), last_seen_at=bindparam("b_seen"), offline=False,
+        lights.update()
+        .where(lights.c.id == bindparam("b_id"))
+        .values(
+            actual_level=bindparam("b_level"),
+            power_w=bindparam("b_power"),
+            energy_wh=bindparam("b_energy"),
+            status=bindparam("b_status"),
+            last_seen_at=bindparam("b_seen"),
+            offline=False,
             last_switch_on_at=func.coalesce(bindparam("b_on"), lights.c.last_switch_on_at),
             last_switch_off_at=func.coalesce(bindparam("b_off"), lights.c.last_switch_off_at),
         ),
         [{k: v for k, v in s.items() if k.startswith("b_")} for s in state.values()],
     )
-    events.publish_many(session, [
-        ("lights", s["b_id"], "state", {"level": s["b_level"], "status": s["b_status"], "power_w": s["b_power"],
-                                        "state": control.light_state(s["b_level"], s["b_status"], False)})
-        for s in state.values()
-        if s["b_level"] != s["prev_level"] or s["b_status"] != s["prev_status"] or s["was_offline"]
-    ])
+    events.publish_many(
+        session,
+        [
+            (
+                "lights",
+                s["b_id"],
+                "state",
+                {
+                    "level": s["b_level"],
+                    "status": s["b_status"],
+                    "power_w": s["b_power"],
+                    "state": control.light_state(s["b_level"], s["b_status"], False),
+                },
+            )
+            for s in state.values()
+            if s["b_level"] != s["prev_level"]
+            or s["b_status"] != s["prev_status"]
+            or s["was_offline"]
+        ],
+    )
     back_online = [s["device_id"] for s in state.values() if s["was_offline"]]
     if back_online:
         control.clear_alarms(session, back_online, ["offline"], now)
-    repaired = [s["device_id"] for s in state.values()
-                if s["b_status"] == "ok" and s["prev_status"] != "ok"]
+    repaired = [
+        s["device_id"] for s in state.values() if s["b_status"] == "ok" and s["prev_status"] != "ok"
+    ]
     if repaired:
         control.clear_alarms(session, repaired, control.FAULT_STATUSES, now)
     for s in state.values():
@@ -531,8 +728,14 @@ class RelayStats:
 class Relay:
     """Dispatch, ingestion and health checks of the lighting and sensor fleet (one per worker)."""
 
-    def __init__(self, engine: Engine, *, worker_id: str, config: RelayConfig | None = None,
-                 backend: LightingBackend | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        worker_id: str,
+        config: RelayConfig | None = None,
+        backend: LightingBackend | None = None,
+    ) -> None:
         self.engine = engine
         self.worker_id = worker_id
         self.config = config or RelayConfig()
@@ -572,8 +775,9 @@ class Relay:
             if self.inbox:  # what arrived before the stop is written, not dropped
                 await self._ingest_once()
 
-    async def _sleep(self, stop: asyncio.Event, event: asyncio.Event, seconds: float,
-                     clear: bool = True) -> None:
+    async def _sleep(
+        self, stop: asyncio.Event, event: asyncio.Event, seconds: float, clear: bool = True
+    ) -> None:
         """Wait for ``stop``, ``event`` or ``seconds``; then clear ``event`` unless told not to."""
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(event.wait())]
         try:
@@ -596,15 +800,22 @@ class Relay:
             self.outstanding = {k: v for k, v in self.outstanding.items() if v > horizon}
             free = min(config.batch, config.window - len(self.outstanding))
             try:
-                commands = await asyncio.to_thread(claim_due, self.engine, self.worker_id, utcnow(), free,
-                                                   config.lease_s) if free > 0 else []
+                commands = (
+                    await asyncio.to_thread(
+                        claim_due, self.engine, self.worker_id, utcnow(), free, config.lease_s
+                    )
+                    if free > 0
+                    else []
+                )
             except Exception:
                 log.exception("claiming lighting commands failed")
                 commands = []
             if not commands:
                 await self._sleep(stop, self._wake, config.poll_s)
                 continue
-            results = await asyncio.gather(*(backend.send(c) for c in commands), return_exceptions=True)
+            results = await asyncio.gather(
+                *(backend.send(c) for c in commands), return_exceptions=True
+            )
             sent = [c for c, r in zip(commands, results, strict=True) if r is None]
             unsent = [c for c, r in zip(commands, results, strict=True) if r is not None]
             for result in results:
@@ -623,7 +834,10 @@ class Relay:
                 await self._sleep(stop, asyncio.Event(), len(sent) / config.max_rate)
 
     async def _ingest_once(self) -> None:
-        batch, self.inbox = self.inbox[: self.config.ingest_max], self.inbox[self.config.ingest_max:]
+        batch, self.inbox = (
+            self.inbox[: self.config.ingest_max],
+            self.inbox[self.config.ingest_max :],
+        )
         if not batch:
             return
         started = time.perf_counter()
@@ -646,7 +860,9 @@ class Relay:
     def housekeeping(self, now: dt.datetime, *, reconcile: bool, rollup: bool) -> None:
         with write_session(self.engine) as session:
             self.stats.expired += control.expire_commands(session, now)
-            self.stats.offline += len(control.sweep_offline(session, now, self.config.offline_periods))
+            self.stats.offline += len(
+                control.sweep_offline(session, now, self.config.offline_periods)
+            )
         if reconcile:
             with write_session(self.engine) as session:
                 self.stats.reconciled += control.reconcile(session, now)
@@ -660,7 +876,9 @@ class Relay:
             reconcile = tick - last_reconcile >= self.config.reconcile_s
             rollup = tick - last_rollup >= self.config.rollup_s
             try:
-                await asyncio.to_thread(self.housekeeping, utcnow(), reconcile=reconcile, rollup=rollup)
+                await asyncio.to_thread(
+                    self.housekeeping, utcnow(), reconcile=reconcile, rollup=rollup
+                )
             except Exception:
                 log.exception("lighting housekeeping failed")
             if reconcile:
@@ -671,8 +889,9 @@ class Relay:
             await self._sleep(stop, asyncio.Event(), self.config.housekeeping_s)
 
 
-def mqtt_relay(engine: Engine, url: str, prefix: str, *, worker_id: str,
-               config: RelayConfig | None = None) -> Relay:
+def mqtt_relay(
+    engine: Engine, url: str, prefix: str, *, worker_id: str, config: RelayConfig | None = None
+) -> Relay:
     """A relay over MQTT (the default backend)."""
     relay = Relay(engine, worker_id=worker_id, config=config)
     client_id = "eclor-relay-" + re.sub(r"[^A-Za-z0-9_-]", "-", worker_id)[:40]
@@ -684,8 +903,8 @@ async def relay_service(rt: Any) -> None:
     """The worker service (a service of the lighting domain in ``app.domains``): the MQTT relay for this worker."""
     settings = rt.settings
     url = settings.mqtt_url or f"mqtt://127.0.0.1:{settings.mqtt_embedded_port}"
-    relay = mqtt_relay(rt.engine, url, settings.mqtt_prefix, worker_id=rt.worker_id,
-                       config=RelayConfig.from_env())
+    relay = mqtt_relay(
+        rt.engine, url, settings.mqtt_prefix, worker_id=rt.worker_id, config=RelayConfig.from_env()
+    )
     rt.state["lighting_relay"] = relay
     await relay.run(rt.stop)
-

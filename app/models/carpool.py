@@ -40,8 +40,21 @@ class CarpoolAd(SQLModel, table=True):
     __table_args__ = (
         # The search's prefilter is answered from this index (a range on the destination's latitude,
         # the other conditions checked on the index entries), so only matching rows are read from the table.
-        Index("ix_carpool_ads_search", "status", "role", "frequency", "to_lat", "to_lon", "from_lat", "from_lon",
-              "days_mask", "window_start", "window_end", "seats_left", "departure_at"),
+        Index(
+            "ix_carpool_ads_search",
+            "status",
+            "role",
+            "frequency",
+            "to_lat",
+            "to_lon",
+            "from_lat",
+            "from_lon",
+            "days_mask",
+            "window_start",
+            "window_end",
+            "seats_left",
+            "departure_at",
+        ),
         Index("ix_carpool_ads_departure", "status", "role", "departure_at"),
     )
 
@@ -63,8 +76,12 @@ class CarpoolAd(SQLModel, table=True):
     margin_min: int = Field(default=15)  # one-off trips
     # Regular trips: JSON {"0": [minute_of_day, margin_min], ...}, weekday 0 = Monday, local time.
     schedule: str = Field(default="{}", max_length=400)
-    days_mask: int = Field(default=0)  # bit d set when the trip runs on weekday d (one-off: its day)
-    window_start: int = Field(default=0)  # earliest local minute of day (time - margin), for the prefilter
+    days_mask: int = Field(
+        default=0
+    )  # bit d set when the trip runs on weekday d (one-off: its day)
+    window_start: int = Field(
+        default=0
+    )  # earliest local minute of day (time - margin), for the prefilter
     window_end: int = Field(default=1439)  # latest local minute of day (time + margin)
     valid_until: date | None = None  # regular trips: last day (none: until closed)
     seats: int = Field(default=1)
@@ -87,9 +104,14 @@ class CarpoolBooking(SQLModel, table=True):
     __tablename__ = "carpool_bookings"
     __table_args__ = (
         # One open request per person and ad, even when two arrive at the same instant.
-        Index("ux_carpool_bookings_open", "ad_id", "requester_id", unique=True,
-              sqlite_where=text("status IN ('pending', 'accepted')"),
-              postgresql_where=text("status IN ('pending', 'accepted')")),
+        Index(
+            "ux_carpool_bookings_open",
+            "ad_id",
+            "requester_id",
+            unique=True,
+            sqlite_where=text("status IN ('pending', 'accepted')"),
+            postgresql_where=text("status IN ('pending', 'accepted')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

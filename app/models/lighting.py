@@ -34,13 +34,13 @@ from sqlmodel import Field, SQLModel
 from app.db import utcnow
 
 COMMAND_STATES = (
-    "queued",      # decided, not published yet
-    "sent",        # published to the broker, no answer yet
-    "accepted",    # the device took it (ramping)
-    "applied",     # the device reached the level
-    "failed",      # the device rejected it
-    "expired",     # its expiry passed before it was applied
-    "cancelled",   # withdrawn before it was applied
+    "queued",  # decided, not published yet
+    "sent",  # published to the broker, no answer yet
+    "accepted",  # the device took it (ramping)
+    "applied",  # the device reached the level
+    "failed",  # the device rejected it
+    "expired",  # its expiry passed before it was applied
+    "cancelled",  # withdrawn before it was applied
     "superseded",  # a newer command for the same light replaced it
 )
 OPEN_COMMAND_STATES = ("queued", "sent", "accepted")
@@ -81,7 +81,9 @@ class LightGroup(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     commune_insee: str | None = Field(default=None, max_length=5, index=True)
-    cabinet_id: str | None = Field(default=None, foreign_key="light_cabinets.id", max_length=64, index=True)
+    cabinet_id: str | None = Field(
+        default=None, foreign_key="light_cabinets.id", max_length=64, index=True
+    )
     program_id: int | None = Field(default=None, foreign_key="light_programs.id")
     calendar_id: int | None = Field(default=None, foreign_key="light_calendars.id")
 
@@ -91,8 +93,12 @@ class Streetlight(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     device_id: str = Field(max_length=64, unique=True)
-    group_id: str | None = Field(default=None, foreign_key="light_groups.id", max_length=64, index=True)
-    cabinet_id: str | None = Field(default=None, foreign_key="light_cabinets.id", max_length=64, index=True)
+    group_id: str | None = Field(
+        default=None, foreign_key="light_groups.id", max_length=64, index=True
+    )
+    cabinet_id: str | None = Field(
+        default=None, foreign_key="light_cabinets.id", max_length=64, index=True
+    )
     commune_insee: str | None = Field(default=None, max_length=5)
     street: str = Field(default="", max_length=200)
     lat: float
@@ -142,7 +148,9 @@ class LightCommand(SQLModel, table=True):
     __table_args__ = (
         Index("ix_light_commands_due", "state", "next_attempt_at"),
         Index("ix_light_commands_light", "light_id", "state"),
-        Index("ix_light_commands_light_issued", "light_id", "issued_at"),  # a light's or group's history
+        Index(
+            "ix_light_commands_light_issued", "light_id", "issued_at"
+        ),  # a light's or group's history
         Index("ix_light_commands_finished", "finished_at"),  # retention
     )
 
@@ -150,7 +158,9 @@ class LightCommand(SQLModel, table=True):
     command_id: str = Field(max_length=40, unique=True)
     light_id: str = Field(foreign_key="streetlights.id", max_length=64, ondelete="CASCADE")
     device_id: str = Field(max_length=64)
-    override_id: int | None = Field(default=None, foreign_key="light_overrides.id", ondelete="SET NULL")
+    override_id: int | None = Field(
+        default=None, foreign_key="light_overrides.id", ondelete="SET NULL"
+    )
     level: int
     ramp_s: int = 0
     reason: str = Field(max_length=12)  # override, program, sensor
@@ -210,7 +220,9 @@ class LightAlarm(SQLModel, table=True):
     __tablename__ = "light_alarms"
     __table_args__ = (
         Index("ix_light_alarms_open", "device_id", "kind", "cleared_at"),
-        Index("ix_light_alarms_cleared_raised", "cleared_at", "raised_at"),  # open alarms, newest first; retention
+        Index(
+            "ix_light_alarms_cleared_raised", "cleared_at", "raised_at"
+        ),  # open alarms, newest first; retention
         Index("ix_light_alarms_raised", "raised_at"),  # every alarm, newest first
     )
 
@@ -237,10 +249,14 @@ class LightEnergyMonth(SQLModel, table=True):
 
 class LightEnergyModel(SQLModel, table=True):
     __tablename__ = "light_energy_models"
-    __table_args__ = (UniqueConstraint("source_key", "nominal_w", "month", name="uq_light_energy_models"),)
+    __table_args__ = (
+        UniqueConstraint("source_key", "nominal_w", "month", name="uq_light_energy_models"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    source_key: str = Field(max_length=80)  # digest of program + calendar + position, or baseline:<key>
+    source_key: str = Field(
+        max_length=80
+    )  # digest of program + calendar + position, or baseline:<key>
     nominal_w: float
     month: str = Field(max_length=7)
     kwh: float  # one lamp, from the start of the month to ``through``

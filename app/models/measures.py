@@ -17,8 +17,10 @@ from sqlmodel import Field, SQLModel
 
 class MeasureHourly(SQLModel, table=True):
     __tablename__ = "measure_hourly"
-    __table_args__ = (UniqueConstraint("entity", "measure", "hour", name="uq_measure_hourly"),
-                      Index("ix_measure_hourly_hour", "hour"))
+    __table_args__ = (
+        UniqueConstraint("entity", "measure", "hour", name="uq_measure_hourly"),
+        Index("ix_measure_hourly_hour", "hour"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     entity: str = Field(max_length=120)

@@ -22,18 +22,18 @@ from sqlmodel import Field, SQLModel
 from app.db import utcnow
 
 DELIVERY_STATES = (
-    "pending",      # planned, not tried yet
-    "held",         # waiting for the end of the subscriber's quiet hours
-    "sending",      # handed to the push service by a worker (committed before the POST)
-    "retry",        # 429 or 5xx: tried again at next_at
-    "delivered",    # 201: accepted by the push service
-    "gone",         # 404/410: the subscription was deleted
-    "too_large",    # 413 or refused before sending (over 3993 bytes)
-    "rejected",     # another 4xx: logged, not retried
-    "failed",       # retries exhausted
-    "unknown",      # a worker died between marking "sending" and recording the answer
-    "expired",      # the message expired before it could be sent
-    "superseded",   # replaced by an update or a cancellation before it was sent
+    "pending",  # planned, not tried yet
+    "held",  # waiting for the end of the subscriber's quiet hours
+    "sending",  # handed to the push service by a worker (committed before the POST)
+    "retry",  # 429 or 5xx: tried again at next_at
+    "delivered",  # 201: accepted by the push service
+    "gone",  # 404/410: the subscription was deleted
+    "too_large",  # 413 or refused before sending (over 3993 bytes)
+    "rejected",  # another 4xx: logged, not retried
+    "failed",  # retries exhausted
+    "unknown",  # a worker died between marking "sending" and recording the answer
+    "expired",  # the message expired before it could be sent
+    "superseded",  # replaced by an update or a cancellation before it was sent
 )
 
 
@@ -45,11 +45,11 @@ class PushSubscription(SQLModel, table=True):
     endpoint: str = Field(max_length=2048, unique=True)
     p256dh: str = Field(max_length=100)
     auth: str = Field(max_length=40)
-    topics: str = Field(default=",", max_length=300)     # ",weather,traffic,"
-    communes: str = Field(default=",", max_length=300)   # ",57038,54580," (",": whole territory)
-    quiet_start: int | None = None   # minutes after local midnight (Europe/Paris)
+    topics: str = Field(default=",", max_length=300)  # ",weather,traffic,"
+    communes: str = Field(default=",", max_length=300)  # ",57038,54580," (",": whole territory)
+    quiet_start: int | None = None  # minutes after local midnight (Europe/Paris)
     quiet_end: int | None = None
-    device: str = Field(default="", max_length=120)      # "Chrome · Android", shown to the owner
+    device: str = Field(default="", max_length=120)  # "Chrome · Android", shown to the owner
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     last_success_at: datetime | None = None
@@ -68,8 +68,8 @@ class Alert(SQLModel, table=True):
     identifier: str = Field(max_length=200)
     sender: str = Field(max_length=200)
     sent_at: datetime
-    status: str = Field(default="Actual", max_length=10)          # CAP status
-    msg_type: str = Field(default="Alert", max_length=10)         # Alert, Update, Cancel
+    status: str = Field(default="Actual", max_length=10)  # CAP status
+    msg_type: str = Field(default="Alert", max_length=10)  # Alert, Update, Cancel
     scope: str = Field(default="Public", max_length=10)
     cap_references: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     note: str | None = Field(default=None, max_length=500)
@@ -82,20 +82,20 @@ class Alert(SQLModel, table=True):
     onset_at: datetime | None = None
     expires_at: datetime | None = None
     sender_name: str = Field(default="", max_length=200)
-    title: str = Field(max_length=200)                            # headline
-    body: str = Field(default="", sa_column=Column(Text, nullable=False))   # description
+    title: str = Field(max_length=200)  # headline
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))  # description
     instruction: str = Field(default="", sa_column=Column(Text, nullable=False))
-    link: str = Field(default="", max_length=500)                 # web
+    link: str = Field(default="", max_length=500)  # web
     area_desc: str = Field(default="", max_length=500)
     # Eclor
     topic: str = Field(max_length=20, index=True)
-    communes: str = Field(default=",", max_length=300)            # ",": whole territory
+    communes: str = Field(default=",", max_length=300)  # ",": whole territory
     push_urgency: str = Field(default="normal", max_length=10)
     ttl_s: int = Field(default=86_400)
-    state: str = Field(default="active", max_length=12)           # active, updated, cancelled
-    thread_id: int | None = Field(default=None, index=True)       # id of the chain's first message
+    state: str = Field(default="active", max_length=12)  # active, updated, cancelled
+    thread_id: int | None = Field(default=None, index=True)  # id of the chain's first message
     references_id: int | None = Field(default=None, foreign_key="alerts.id")
-    source: str = Field(default="staff", max_length=8)            # staff, cli, cap
+    source: str = Field(default="staff", max_length=8)  # staff, cli, cap
     cap_xml: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
@@ -105,16 +105,21 @@ class Alert(SQLModel, table=True):
 class PushDelivery(SQLModel, table=True):
     __tablename__ = "push_deliveries"
     __table_args__ = (
-        UniqueConstraint("message_key", "subscription_id", name="uq_push_deliveries_message_subscription"),
+        UniqueConstraint(
+            "message_key", "subscription_id", name="uq_push_deliveries_message_subscription"
+        ),
         Index("ix_push_deliveries_due", "message_key", "status", "next_at"),
         Index("ix_push_deliveries_finished", "finished_at"),  # retention
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    message_key: str = Field(max_length=40)          # "alert:12" or "user:345" (the push.user job)
-    alert_id: int | None = Field(default=None, foreign_key="alerts.id", index=True, ondelete="CASCADE")
-    subscription_id: int | None = Field(default=None, foreign_key="push_subscriptions.id", index=True,
-                                        ondelete="SET NULL")
+    message_key: str = Field(max_length=40)  # "alert:12" or "user:345" (the push.user job)
+    alert_id: int | None = Field(
+        default=None, foreign_key="alerts.id", index=True, ondelete="CASCADE"
+    )
+    subscription_id: int | None = Field(
+        default=None, foreign_key="push_subscriptions.id", index=True, ondelete="SET NULL"
+    )
     status: str = Field(default="pending", max_length=12)
     attempts: int = Field(default=0)
     next_at: datetime = Field(default_factory=utcnow)
@@ -154,7 +159,9 @@ class NotificationDigestItem(SQLModel, table=True):
     """One line of a person's next daily e-mail digest (``key`` makes a retried fan-out add it once)."""
 
     __tablename__ = "notification_digest_items"
-    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_notification_digest_items_user_key"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "key", name="uq_notification_digest_items_user_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")

@@ -33,17 +33,26 @@ class Report(SQLModel, table=True):
     lon: float
     approximate: bool = Field(default=False)  # placed at the commune's centre, no precise position
     address: str = Field(default="", max_length=200)  # the reporter's words ("derrière le stade")
-    commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5, index=True)
-    reporter_id: int | None = Field(default=None, foreign_key="users.id", index=True, ondelete="SET NULL")
-    contact_email: str | None = Field(default=None, max_length=254)  # Open311 reports without an account
+    commune_insee: str | None = Field(
+        default=None, foreign_key="communes.insee", max_length=5, index=True
+    )
+    reporter_id: int | None = Field(
+        default=None, foreign_key="users.id", index=True, ondelete="SET NULL"
+    )
+    contact_email: str | None = Field(
+        default=None, max_length=254
+    )  # Open311 reports without an account
     contact_name: str | None = Field(default=None, max_length=160)
     source: str = Field(default="web", max_length=16)  # web, open311, staff
-    api_key_id: int | None = Field(default=None, foreign_key="report_api_keys.id", ondelete="SET NULL")
+    api_key_id: int | None = Field(
+        default=None, foreign_key="report_api_keys.id", ondelete="SET NULL"
+    )
     idempotency_key: str | None = Field(default=None, max_length=64, unique=True)
     token: str | None = Field(default=None, max_length=64, unique=True)  # Open311 token
     duplicate_of_id: int | None = Field(default=None, foreign_key="reports.id", ondelete="SET NULL")
-    reject_reason_id: int | None = Field(default=None, foreign_key="report_reject_reasons.id",
-                                         ondelete="SET NULL")
+    reject_reason_id: int | None = Field(
+        default=None, foreign_key="report_reject_reasons.id", ondelete="SET NULL"
+    )
     status_notes: str = Field(default="", max_length=2000)  # the last public word from staff
     thanks_count: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow)

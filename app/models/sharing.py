@@ -33,7 +33,9 @@ class SharedItem(SQLModel, table=True):
     commune_insee: str = Field(foreign_key="communes.insee", max_length=5)
     max_days: int = Field(default=14)
     availability: str = Field(default="", max_length=200)
-    status: str = Field(default="active", max_length=12)  # active, paused, given, removed (by its owner), hidden
+    status: str = Field(
+        default="active", max_length=12
+    )  # active, paused, given, removed (by its owner), hidden
     created_at: datetime = Field(default_factory=utcnow)
     renewed_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
@@ -90,7 +92,9 @@ class LoanReminder(SQLModel, table=True):
     """A reminder that was sent, so that each one goes out once."""
 
     __tablename__ = "sharing_reminders"
-    __table_args__ = (UniqueConstraint("loan_id", "kind", "for_date", name="uq_sharing_reminders_once"),)
+    __table_args__ = (
+        UniqueConstraint("loan_id", "kind", "for_date", name="uq_sharing_reminders_once"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     loan_id: int = Field(foreign_key="sharing_loans.id", index=True, ondelete="CASCADE")
@@ -100,7 +104,7 @@ class LoanReminder(SQLModel, table=True):
 
 
 class WantedRequest(SQLModel, table=True):
-    """"I am looking for ...": neighbours who follow the category are told."""
+    """ "I am looking for ...": neighbours who follow the category are told."""
 
     __tablename__ = "sharing_wanted"
 
@@ -128,7 +132,9 @@ class ItemReport(SQLModel, table=True):
     """A resident's report of an abusive ad, for staff to review."""
 
     __tablename__ = "sharing_item_reports"
-    __table_args__ = (UniqueConstraint("item_id", "reporter_id", name="uq_sharing_item_reports_once"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "reporter_id", name="uq_sharing_item_reports_once"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="sharing_items.id", index=True, ondelete="CASCADE")

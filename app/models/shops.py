@@ -52,7 +52,9 @@ class ShopHours(SQLModel, table=True):
     """One opening interval of a weekday (0 = Monday). ``closes <= opens`` runs past midnight."""
 
     __tablename__ = "shop_hours"
-    __table_args__ = (CheckConstraint("weekday >= 0 AND weekday <= 6", name="ck_shop_hours_weekday"),)
+    __table_args__ = (
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="ck_shop_hours_weekday"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     shop_id: int = Field(foreign_key="shops.id", index=True, ondelete="CASCADE")
@@ -106,7 +108,9 @@ class ShopOrder(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     shop_id: int = Field(foreign_key="shops.id", index=True, ondelete="CASCADE")
-    customer_id: int | None = Field(default=None, foreign_key="users.id", index=True, ondelete="SET NULL")
+    customer_id: int | None = Field(
+        default=None, foreign_key="users.id", index=True, ondelete="SET NULL"
+    )
     customer_name: str = Field(default="", max_length=80)
     status: str = Field(default="placed", max_length=12)
     pickup_at: datetime

@@ -25,18 +25,40 @@ from app.opendata.contrib import OpenDataset, Service
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 EU = "http://publications.europa.eu/resource/authority/"
 THEMES = {  # EU data themes (the DCAT-AP theme vocabulary), French labels
-    "AGRI": "Agriculture, pêche, sylviculture et alimentation", "ECON": "Économie et finances",
-    "EDUC": "Éducation, culture et sport", "ENER": "Énergie", "ENVI": "Environnement",
-    "GOVE": "Gouvernement et secteur public", "HEAL": "Santé", "INTR": "Questions internationales",
-    "JUST": "Justice, système juridique et sécurité publique", "REGI": "Régions et villes",
-    "SOCI": "Population et société", "TECH": "Science et technologie", "TRAN": "Transports",
+    "AGRI": "Agriculture, pêche, sylviculture et alimentation",
+    "ECON": "Économie et finances",
+    "EDUC": "Éducation, culture et sport",
+    "ENER": "Énergie",
+    "ENVI": "Environnement",
+    "GOVE": "Gouvernement et secteur public",
+    "HEAL": "Santé",
+    "INTR": "Questions internationales",
+    "JUST": "Justice, système juridique et sécurité publique",
+    "REGI": "Régions et villes",
+    "SOCI": "Population et société",
+    "TECH": "Science et technologie",
+    "TRAN": "Transports",
 }
-FREQUENCIES = {"CONT": "En continu", "HOURLY": "Toutes les heures", "DAILY": "Quotidienne",
-               "WEEKLY": "Hebdomadaire", "MONTHLY": "Mensuelle", "ANNUAL": "Annuelle", "IRREG": "Irrégulière"}
-MEDIA = {"csv": ("CSV", "text/csv"), "geojson": ("GEOJSON", "application/geo+json"),
-         "schema.json": ("JSON", "application/schema+json"), "live": ("JSON", "text/event-stream")}
-FORMATS = {"jsonld": ("json-ld", "application/ld+json"), "ttl": ("turtle", "text/turtle"),
-           "rdf": ("pretty-xml", "application/rdf+xml")}
+FREQUENCIES = {
+    "CONT": "En continu",
+    "HOURLY": "Toutes les heures",
+    "DAILY": "Quotidienne",
+    "WEEKLY": "Hebdomadaire",
+    "MONTHLY": "Mensuelle",
+    "ANNUAL": "Annuelle",
+    "IRREG": "Irrégulière",
+}
+MEDIA = {
+    "csv": ("CSV", "text/csv"),
+    "geojson": ("GEOJSON", "application/geo+json"),
+    "schema.json": ("JSON", "application/schema+json"),
+    "live": ("JSON", "text/event-stream"),
+}
+FORMATS = {
+    "jsonld": ("json-ld", "application/ld+json"),
+    "ttl": ("turtle", "text/turtle"),
+    "rdf": ("pretty-xml", "application/rdf+xml"),
+}
 
 
 @dataclass(frozen=True)
@@ -73,20 +95,35 @@ def _lit(text: str) -> Literal:
 def _now(moment: dt.datetime) -> Literal:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return Literal(moment.astimezone(dt.UTC).replace(microsecond=0).isoformat(), datatype=XSD.dateTime)
+    return Literal(
+        moment.astimezone(dt.UTC).replace(microsecond=0).isoformat(), datatype=XSD.dateTime
+    )
 
 
 def describe(dataset: OpenDataset, fresh: Freshness | None) -> str:
     """The dataset's description with its freshness, suppression and CNIL's three criteria answered."""
     parts = [dataset.description]
-    promised = (f"{dataset.expected_minutes} min" if dataset.expected_minutes < 120
-                else f"{dataset.expected_minutes // 60} h")
-    actual = fresh.generated_at.strftime("%Y-%m-%d %H:%M UTC") if fresh and fresh.generated_at else "pas encore"
+    promised = (
+        f"{dataset.expected_minutes} min"
+        if dataset.expected_minutes < 120
+        else f"{dataset.expected_minutes // 60} h"
+    )
+    actual = (
+        fresh.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+        if fresh and fresh.generated_at
+        else "pas encore"
+    )
     parts.append(f"Fraîcheur attendue : au plus {promised}. Dernière génération : {actual}.")
     if dataset.suppression:
         parts.append("Secret statistique : " + dataset.suppression)
-    parts.append("Anonymisation (critères de la CNIL) — individualisation : " + dataset.cnil.singling_out
-                 + " Corrélation : " + dataset.cnil.linkability + " Inférence : " + dataset.cnil.inference)
+    parts.append(
+        "Anonymisation (critères de la CNIL) — individualisation : "
+        + dataset.cnil.singling_out
+        + " Corrélation : "
+        + dataset.cnil.linkability
+        + " Inférence : "
+        + dataset.cnil.inference
+    )
     return "\n\n".join(parts)
 
 
@@ -94,7 +131,13 @@ class _Builder:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.g = Graph()
-        for prefix, ns in (("dcat", DCAT), ("dct", DCTERMS), ("foaf", FOAF), ("vcard", VCARD), ("skos", SKOS)):
+        for prefix, ns in (
+            ("dcat", DCAT),
+            ("dct", DCTERMS),
+            ("foaf", FOAF),
+            ("vcard", VCARD),
+            ("skos", SKOS),
+        ):
             self.g.bind(prefix, ns)
         self.base = ctx.base_url.rstrip("/")
         self.publisher = URIRef(f"{self.base}/data#publisher")
@@ -114,7 +157,9 @@ class _Builder:
     def add(self, s: Any, p: Any, o: Any) -> None:
         self.g.add((s, p, o))
 
-    def concept(self, uri: URIRef, label: str, scheme: URIRef, scheme_title: str, kind: URIRef) -> URIRef:
+    def concept(
+        self, uri: URIRef, label: str, scheme: URIRef, scheme_title: str, kind: URIRef
+    ) -> URIRef:
         self.add(uri, RDF.type, kind)
         if kind != SKOS.Concept:
             self.add(uri, RDF.type, SKOS.Concept)
@@ -128,9 +173,17 @@ class _Builder:
         ctx = self.ctx
         self.add(self.publisher, RDF.type, FOAF.Agent)
         self.add(self.publisher, FOAF.name, _lit(ctx.publisher))
-        self.add(self.publisher, DCTERMS.type, self.concept(
-            URIRef("http://purl.org/adms/publishertype/LocalAuthority"), "Autorité locale",
-            URIRef("http://purl.org/adms/publishertype/1.0"), "Types d'éditeurs (ADMS)", SKOS.Concept))
+        self.add(
+            self.publisher,
+            DCTERMS.type,
+            self.concept(
+                URIRef("http://purl.org/adms/publishertype/LocalAuthority"),
+                "Autorité locale",
+                URIRef("http://purl.org/adms/publishertype/1.0"),
+                "Types d'éditeurs (ADMS)",
+                SKOS.Concept,
+            ),
+        )
         self.add(self.contact, RDF.type, VCARD.Organization)
         self.add(self.contact, RDF.type, VCARD.Kind)
         self.add(self.contact, VCARD.fn, _lit(ctx.publisher))
@@ -143,9 +196,18 @@ class _Builder:
             self.add(uri, SKOS.prefLabel, _lit(commune.name))
             self.add(uri, DCTERMS.identifier, Literal(commune.insee))
 
-    def distribution(self, dataset_uri: URIRef, slug: str, fmt: str, title: str, *, size: int | None,
-                     modified: dt.datetime | None, conforms: URIRef | None = None,
-                     service: URIRef | None = None) -> None:
+    def distribution(
+        self,
+        dataset_uri: URIRef,
+        slug: str,
+        fmt: str,
+        title: str,
+        *,
+        size: int | None,
+        modified: dt.datetime | None,
+        conforms: URIRef | None = None,
+        service: URIRef | None = None,
+    ) -> None:
         path = f"/data/{slug}/live" if fmt == "live" else f"/data/{slug}.{fmt}"
         dist = self.url(f"/data/{slug}#{fmt.replace('.', '-')}")
         code, media = MEDIA[fmt]
@@ -177,7 +239,9 @@ class _Builder:
         self.add(uri, DCTERMS.title, _lit(title))
         return uri
 
-    def dataset(self, dataset: OpenDataset, fresh: Freshness | None, live_service: URIRef) -> URIRef:
+    def dataset(
+        self, dataset: OpenDataset, fresh: Freshness | None, live_service: URIRef
+    ) -> URIRef:
         uri = self.url(f"/data/{dataset.slug}#dataset")
         page = self.url(f"/data/{dataset.slug}")
         add = self.add
@@ -192,13 +256,34 @@ class _Builder:
         for keyword in dataset.keywords:
             add(uri, DCAT.keyword, _lit(keyword))
         theme = URIRef(f"{EU}data-theme/{dataset.theme}")
-        add(uri, DCAT.theme, self.concept(theme, THEMES.get(dataset.theme, dataset.theme),
-                                          URIRef(f"{EU}data-theme"), "Thèmes des données (UE)", SKOS.Concept))
+        add(
+            uri,
+            DCAT.theme,
+            self.concept(
+                theme,
+                THEMES.get(dataset.theme, dataset.theme),
+                URIRef(f"{EU}data-theme"),
+                "Thèmes des données (UE)",
+                SKOS.Concept,
+            ),
+        )
         freq = URIRef(f"{EU}frequency/{dataset.frequency}")
-        add(uri, DCTERMS.accrualPeriodicity, self.concept(
-            freq, FREQUENCIES.get(dataset.frequency, dataset.frequency), URIRef(f"{EU}frequency"),
-            "Fréquences (UE)", DCTERMS.Frequency))
-        add(uri, DCAT.temporalResolution, Literal(f"PT{dataset.expected_minutes}M", datatype=XSD.duration))
+        add(
+            uri,
+            DCTERMS.accrualPeriodicity,
+            self.concept(
+                freq,
+                FREQUENCIES.get(dataset.frequency, dataset.frequency),
+                URIRef(f"{EU}frequency"),
+                "Fréquences (UE)",
+                DCTERMS.Frequency,
+            ),
+        )
+        add(
+            uri,
+            DCAT.temporalResolution,
+            Literal(f"PT{dataset.expected_minutes}M", datatype=XSD.duration),
+        )
         for place in self.spatial:
             add(uri, DCTERMS.spatial, place)
         if fresh and fresh.first_day and fresh.last_day:
@@ -211,18 +296,41 @@ class _Builder:
             add(uri, DCTERMS.modified, _now(fresh.generated_at))
         for url, title in dataset.conforms_to:
             add(uri, DCTERMS.conformsTo, self.standard(url, title))
-        schema = self.standard(f"{self.base}/data/{dataset.slug}.schema.json",
-                               f"Table Schema de « {dataset.title} »")
+        schema = self.standard(
+            f"{self.base}/data/{dataset.slug}.schema.json", f"Table Schema de « {dataset.title} »"
+        )
         generated = fresh.generated_at if fresh else None
-        self.distribution(uri, dataset.slug, "csv", "CSV (UTF-8)", size=fresh.csv_bytes if fresh else None,
-                          modified=generated, conforms=schema)
-        self.distribution(uri, dataset.slug, "schema.json", "Table Schema (JSON)", size=None, modified=None)
+        self.distribution(
+            uri,
+            dataset.slug,
+            "csv",
+            "CSV (UTF-8)",
+            size=fresh.csv_bytes if fresh else None,
+            modified=generated,
+            conforms=schema,
+        )
+        self.distribution(
+            uri, dataset.slug, "schema.json", "Table Schema (JSON)", size=None, modified=None
+        )
         if dataset.geometry is not None:
-            self.distribution(uri, dataset.slug, "geojson", "GeoJSON",
-                              size=fresh.geojson_bytes if fresh else None, modified=generated)
+            self.distribution(
+                uri,
+                dataset.slug,
+                "geojson",
+                "GeoJSON",
+                size=fresh.geojson_bytes if fresh else None,
+                modified=generated,
+            )
         if dataset.live_kinds:
-            self.distribution(uri, dataset.slug, "live", "Flux en direct (Server-Sent Events)", size=None,
-                              modified=None, service=live_service)
+            self.distribution(
+                uri,
+                dataset.slug,
+                "live",
+                "Flux en direct (Server-Sent Events)",
+                size=None,
+                modified=None,
+                service=live_service,
+            )
         return uri
 
     def service(self, service: Service, dataset_uris: dict[str, URIRef]) -> URIRef:
@@ -236,27 +344,44 @@ class _Builder:
         self.add(uri, DCTERMS.publisher, self.publisher)
         self.add(uri, DCAT.contactPoint, self.contact)
         self.add(uri, DCTERMS.license, self.licence)
-        self.add(uri, DCTERMS.accessRights, self.concept(
-            URIRef(f"{EU}access-right/PUBLIC"), "Public", URIRef(f"{EU}access-right"), "Droits d'accès (UE)",
-            DCTERMS.RightsStatement))
+        self.add(
+            uri,
+            DCTERMS.accessRights,
+            self.concept(
+                URIRef(f"{EU}access-right/PUBLIC"),
+                "Public",
+                URIRef(f"{EU}access-right"),
+                "Droits d'accès (UE)",
+                DCTERMS.RightsStatement,
+            ),
+        )
         for slug in service.serves:
             if slug in dataset_uris:
                 self.add(uri, DCAT.servesDataset, dataset_uris[slug])
         return uri
 
 
-def build(ctx: Context, datasets: Sequence[OpenDataset], fresh: dict[str, Freshness],
-          services: Sequence[Service]) -> Graph:
+def build(
+    ctx: Context,
+    datasets: Sequence[OpenDataset],
+    fresh: dict[str, Freshness],
+    services: Sequence[Service],
+) -> Graph:
     b = _Builder(ctx)
     b.shared()
     catalogue = b.url("/data/catalog")
     add = b.add
     add(catalogue, RDF.type, DCAT.Catalog)
     add(catalogue, DCTERMS.title, _lit(f"Données ouvertes — {ctx.publisher}"))
-    add(catalogue, DCTERMS.description, _lit(
-        "Les données du territoire publiées par le territoire : signalements, éclairage public, capteurs, "
-        "covoiturage, commerces et alertes, en fichiers mis à jour au moins tous les quarts d'heure et en "
-        "flux en direct, sans clé d'API. Les données sont anonymisées dès leur construction."))
+    add(
+        catalogue,
+        DCTERMS.description,
+        _lit(
+            "Les données du territoire publiées par le territoire : signalements, éclairage public, capteurs, "
+            "covoiturage, commerces et alertes, en fichiers mis à jour au moins tous les quarts d'heure et en "
+            "flux en direct, sans clé d'API. Les données sont anonymisées dès leur construction."
+        ),
+    )
     add(catalogue, DCTERMS.publisher, b.publisher)
     add(catalogue, DCAT.contactPoint, b.contact)
     home = b.url("/data")
@@ -279,11 +404,18 @@ def build(ctx: Context, datasets: Sequence[OpenDataset], fresh: dict[str, Freshn
         uris[dataset.slug] = b.dataset(dataset, fresh.get(dataset.slug), live)
         add(catalogue, DCAT.dataset, uris[dataset.slug])
     live_datasets = tuple(d.slug for d in datasets if d.live_kinds)
-    all_services = [Service("live", "Flux en direct des données ouvertes",
-                            "Un flux Server-Sent Events par jeu de données qui change : chaque changement, "
-                            "anonymisé comme le fichier, dès qu'il est enregistré.",
-                            "/data", "/data", "https://html.spec.whatwg.org/multipage/server-sent-events.html",
-                            live_datasets)] + list(services)
+    all_services = [
+        Service(
+            "live",
+            "Flux en direct des données ouvertes",
+            "Un flux Server-Sent Events par jeu de données qui change : chaque changement, "
+            "anonymisé comme le fichier, dès qu'il est enregistré.",
+            "/data",
+            "/data",
+            "https://html.spec.whatwg.org/multipage/server-sent-events.html",
+            live_datasets,
+        )
+    ] + list(services)
     for service in all_services:
         add(catalogue, DCAT.service, b.service(service, uris))
     return b.g

@@ -19,7 +19,9 @@ from sqlmodel import Session
 
 K_ANONYMITY = 11  # counts under this are suppressed (CNIL / statistical secrecy practice)
 PARIS = ZoneInfo("Europe/Paris")
-POSITION_DECIMALS = 3  # published rounding of positions of people's actions: 0.001° ≈ 110 m × 75 m here
+POSITION_DECIMALS = (
+    3  # published rounding of positions of people's actions: 0.001° ≈ 110 m × 75 m here
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,9 @@ class Column:
     """One column, described as a Table Schema field."""
 
     name: str
-    type: str  # Table Schema type: string, integer, number, boolean, date, datetime, yearmonth, time
+    type: (
+        str  # Table Schema type: string, integer, number, boolean, date, datetime, yearmonth, time
+    )
     title: str  # French
     description: str = ""
     required: bool = False
@@ -75,7 +79,9 @@ class OpenDataset:
     cnil: Cnil
     geometry: Geometry | None = None
     live_kinds: tuple[str, ...] = ()  # event kinds of the outbox that change this dataset
-    live_row: LiveRow | None = None  # an event payload -> the public row (or None: not for this dataset)
+    live_row: LiveRow | None = (
+        None  # an event payload -> the public row (or None: not for this dataset)
+    )
     conforms_to: tuple[tuple[str, str], ...] = ()  # (URL, title) of outside schemas it follows
     suppression: str = ""  # how small counts are suppressed, when the dataset has counts
     published_by_default: bool = True
@@ -109,8 +115,10 @@ def suppress(count: int) -> int | None:
 
 
 def suppression_text(what: str) -> str:
-    return (f"Les {what} inférieurs à {K_ANONYMITY} sont masqués (cellule vide, colonne « masque » à vrai) "
-            "pour qu'aucune personne ne puisse être isolée.")
+    return (
+        f"Les {what} inférieurs à {K_ANONYMITY} sont masqués (cellule vide, colonne « masque » à vrai) "
+        "pour qu'aucune personne ne puisse être isolée."
+    )
 
 
 def by_slug(datasets: Iterable[OpenDataset]) -> dict[str, OpenDataset]:

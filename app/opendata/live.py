@@ -29,8 +29,9 @@ def matches(patterns: Sequence[str], layer: str, kind: str) -> bool:
     return False
 
 
-def public_rows(engine: Engine, dataset: OpenDataset, batch: Sequence[Any], base_url: str
-                ) -> list[tuple[int, dict[str, Any]]]:
+def public_rows(
+    engine: Engine, dataset: OpenDataset, batch: Sequence[Any], base_url: str
+) -> list[tuple[int, dict[str, Any]]]:
     """The (event id, public row) pairs of ``batch`` for ``dataset``, read in one session."""
     if dataset.live_row is None:
         return []
@@ -40,8 +41,16 @@ def public_rows(engine: Engine, dataset: OpenDataset, batch: Sequence[Any], base
     out = []
     with read_session(engine) as session:
         for event in wanted:
-            row = dataset.live_row(session, {"layer": event.layer, "feature_id": event.feature_id,
-                                             "kind": event.kind, "payload": event.payload}, base_url)
+            row = dataset.live_row(
+                session,
+                {
+                    "layer": event.layer,
+                    "feature_id": event.feature_id,
+                    "kind": event.kind,
+                    "payload": event.payload,
+                },
+                base_url,
+            )
             if row is not None:
                 out.append((event.id, row))
     return out
@@ -49,18 +58,26 @@ def public_rows(engine: Engine, dataset: OpenDataset, batch: Sequence[Any], base
 
 def message(event_id: int | None, name: str, data: Any) -> bytes:
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return (head + f"event: {name}\ndata: " + json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-            + "\n\n").encode()
+    return (
+        head
+        + f"event: {name}\ndata: "
+        + json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        + "\n\n"
+    ).encode()
 
 
-async def stream(state: Any, engine: Engine, dataset: OpenDataset, base_url: str,
-                 last_event_id: str | None) -> AsyncIterator[bytes]:
+async def stream(
+    state: Any, engine: Engine, dataset: OpenDataset, base_url: str, last_event_id: str | None
+) -> AsyncIterator[bytes]:
     from app import events  # the operations centre's outbox (app.events)
 
     hub = events.hub(state, engine)
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else await hub.position()
-    yield f"retry: {RETRY_MS}\n".encode() + message(None, "ready", {"dataset": dataset.slug,
-                                                                   "columns": dataset.column_names})
+    after = (
+        int(last_event_id) if last_event_id and last_event_id.isdigit() else await hub.position()
+    )
+    yield f"retry: {RETRY_MS}\n".encode() + message(
+        None, "ready", {"dataset": dataset.slug, "columns": dataset.column_names}
+    )
     async for batch in hub.follow(after):
         if not batch:
             yield b": keep-alive\n\n"

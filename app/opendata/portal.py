@@ -39,8 +39,13 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 def entries(session: Session, var_dir: Path, *, only_published: bool = True) -> list[Entry]:
     datasets = (registry.published if only_published else registry.all_datasets)(session, var_dir)
     snaps = {s.slug: s for s in session.scalars(select(OpenDataSnapshot))}
-    downloads = dict(session.execute(select(OpenDataDownload.slug, func.sum(OpenDataDownload.count))
-                                     .group_by(OpenDataDownload.slug)).all())
+    downloads = dict(
+        session.execute(
+            select(OpenDataDownload.slug, func.sum(OpenDataDownload.count)).group_by(
+                OpenDataDownload.slug
+            )
+        ).all()
+    )
     now = utcnow()
     out = []
     for d in datasets:
@@ -55,8 +60,11 @@ def entries(session: Session, var_dir: Path, *, only_published: bool = True) -> 
 def ensure_snapshots(engine: Engine, var_dir: Path, base_url: str) -> None:
     """Generate the files of published datasets that have none yet (a fresh install before the worker ran)."""
     with read_session(engine) as session:
-        missing = {d.slug for d in registry.published(session, var_dir)
-                   if not snapshots.file_path(var_dir, d.slug, "csv").exists()}
+        missing = {
+            d.slug
+            for d in registry.published(session, var_dir)
+            if not snapshots.file_path(var_dir, d.slug, "csv").exists()
+        }
     if missing:
         snapshots.generate(engine, var_dir, base_url, missing)
 
@@ -98,15 +106,26 @@ def graph(session: Session, settings: Any) -> Any:
     var_dir = settings.var_dir
     datasets = registry.published(session, var_dir)
     snaps = {s.slug: s for s in session.scalars(select(OpenDataSnapshot))}
-    fresh = {slug: catalogue.Freshness(s.generated_at, s.first_day, s.last_day, s.rows, s.csv_bytes,
-                                       s.geojson_bytes) for slug, s in snaps.items()}
-    communes = [catalogue.Commune(c.insee, c.name) for c in session.scalars(select(Commune).order_by(Commune.insee))]
+    fresh = {
+        slug: catalogue.Freshness(
+            s.generated_at, s.first_day, s.last_day, s.rows, s.csv_bytes, s.geojson_bytes
+        )
+        for slug, s in snaps.items()
+    }
+    communes = [
+        catalogue.Commune(c.insee, c.name)
+        for c in session.scalars(select(Commune).order_by(Commune.insee))
+    ]
     # First published: the oldest snapshot still on record (today on a fresh install).
     issued = min((_aware(s.generated_at).date() for s in snaps.values()), default=utcnow().date())
     ctx = catalogue.Context(
-        base_url=settings.base_url, publisher=settings.opendata_publisher,
-        contact_email=settings.opendata_contact_email, licence=settings.opendata_licence,
-        licence_name=settings.opendata_licence_name, communes=communes, issued=issued,
+        base_url=settings.base_url,
+        publisher=settings.opendata_publisher,
+        contact_email=settings.opendata_contact_email,
+        licence=settings.opendata_licence,
+        licence_name=settings.opendata_licence_name,
+        communes=communes,
+        issued=issued,
     )
     return catalogue.build(ctx, datasets, fresh, registry.services())
 
@@ -116,14 +135,31 @@ def catalogue_document(session: Session, settings: Any, fmt: str) -> tuple[bytes
 
 
 def describe(dataset: OpenDataset, snapshot: OpenDataSnapshot | None) -> str:
-    fresh = None if snapshot is None else catalogue.Freshness(
-        snapshot.generated_at, snapshot.first_day, snapshot.last_day, snapshot.rows, snapshot.csv_bytes,
-        snapshot.geojson_bytes)
+    fresh = (
+        None
+        if snapshot is None
+        else catalogue.Freshness(
+            snapshot.generated_at,
+            snapshot.first_day,
+            snapshot.last_day,
+            snapshot.rows,
+            snapshot.csv_bytes,
+            snapshot.geojson_bytes,
+        )
+    )
     return catalogue.describe(dataset, fresh)
 
 
-__all__ = ["Entry", "catalogue_document", "describe", "ensure_snapshots", "entries", "graph", "map_points",
-           "preview"]
+__all__ = [
+    "Entry",
+    "catalogue_document",
+    "describe",
+    "ensure_snapshots",
+    "entries",
+    "graph",
+    "map_points",
+    "preview",
+]
 
 
 @dataclass
@@ -136,8 +172,9 @@ class SmallMap:
     communes: list[tuple[float, float, str]]
 
 
-def small_map(session: Session, points: list[tuple[float, float]], width: int = 320, height: int = 220
-              ) -> SmallMap | None:
+def small_map(
+    session: Session, points: list[tuple[float, float]], width: int = 320, height: int = 220
+) -> SmallMap | None:
     communes = list(session.scalars(select(Commune)))
     lats = [p[0] for p in points] + [c.lat for c in communes]
     lons = [p[1] for p in points] + [c.lon for c in communes]
@@ -153,5 +190,6 @@ def small_map(session: Session, points: list[tuple[float, float]], width: int = 
     def xy(lat: float, lon: float) -> tuple[float, float]:
         return round(ox + (lon - west) * 0.66 * scale, 1), round(oy + (north - lat) * scale, 1)
 
-    return SmallMap(width, height, [xy(*p) for p in points],
-                    [(*xy(c.lat, c.lon), c.name) for c in communes])
+    return SmallMap(
+        width, height, [xy(*p) for p in points], [(*xy(c.lat, c.lon), c.name) for c in communes]
+    )

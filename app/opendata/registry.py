@@ -78,14 +78,27 @@ def uploaded(session: Session, var_dir: Path) -> list[OpenDataset]:
         schema = json.loads(up.table_schema)
         columns = columns_of(schema)
         names = {c.name for c in columns}
-        geometry = Geometry("latitude", "longitude", 5) if {"latitude", "longitude"} <= names else None
-        out.append(OpenDataset(
-            slug=up.slug, domain="uploads", title=up.title, description=up.description, theme=up.theme,
-            keywords=tuple(k.strip() for k in up.keywords.split(",") if k.strip()), frequency=up.frequency,
-            expected_minutes=24 * 60 * 365, columns=columns,
-            rows=_upload_rows(uploads_dir(var_dir) / f"{up.slug}.csv", columns), geometry=geometry, cnil=UPLOAD_CNIL,
-            published_by_default=False, extra={"uploaded": True},
-        ))
+        geometry = (
+            Geometry("latitude", "longitude", 5) if {"latitude", "longitude"} <= names else None
+        )
+        out.append(
+            OpenDataset(
+                slug=up.slug,
+                domain="uploads",
+                title=up.title,
+                description=up.description,
+                theme=up.theme,
+                keywords=tuple(k.strip() for k in up.keywords.split(",") if k.strip()),
+                frequency=up.frequency,
+                expected_minutes=24 * 60 * 365,
+                columns=columns,
+                rows=_upload_rows(uploads_dir(var_dir) / f"{up.slug}.csv", columns),
+                geometry=geometry,
+                cnil=UPLOAD_CNIL,
+                published_by_default=False,
+                extra={"uploaded": True},
+            )
+        )
     return out
 
 
@@ -102,6 +115,8 @@ def published(session: Session, var_dir: Path) -> list[OpenDataset]:
     return [d for d in all_datasets(session, var_dir) if chosen.get(d.slug, d.published_by_default)]
 
 
-def find(session: Session, var_dir: Path, slug: str, *, only_published: bool = True) -> OpenDataset | None:
+def find(
+    session: Session, var_dir: Path, slug: str, *, only_published: bool = True
+) -> OpenDataset | None:
     pool = published(session, var_dir) if only_published else all_datasets(session, var_dir)
     return next((d for d in pool if d.slug == slug), None)

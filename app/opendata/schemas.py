@@ -62,17 +62,29 @@ def columns_of(schema: dict[str, Any]) -> tuple[Column, ...]:
         raise ValueError(_("Le schéma doit décrire entre 1 et 60 colonnes (« fields »)."))
     out: list[Column] = []
     for field in fields:
-        if not isinstance(field, dict) or not isinstance(field.get("name"), str) or not field["name"].strip():
+        if (
+            not isinstance(field, dict)
+            or not isinstance(field.get("name"), str)
+            or not field["name"].strip()
+        ):
             raise ValueError(_("Chaque colonne du schéma doit avoir un nom (« name »)."))
         kind = field.get("type", "string")
         if kind not in TYPES:
             raise ValueError(_("Type de colonne inconnu : %(type)s.") % {"type": str(kind)[:40]})
         constraints = field.get("constraints") if isinstance(field.get("constraints"), dict) else {}
         enum = constraints.get("enum") if isinstance(constraints.get("enum"), list) else []
-        out.append(Column(field["name"].strip()[:80], kind, str(field.get("title") or field["name"])[:200],
-                          str(field.get("description") or "")[:500], bool(constraints.get("required")),
-                          tuple(str(v) for v in enum), _num(constraints.get("minimum")),
-                          _num(constraints.get("maximum"))))
+        out.append(
+            Column(
+                field["name"].strip()[:80],
+                kind,
+                str(field.get("title") or field["name"])[:200],
+                str(field.get("description") or "")[:500],
+                bool(constraints.get("required")),
+                tuple(str(v) for v in enum),
+                _num(constraints.get("minimum")),
+                _num(constraints.get("maximum")),
+            )
+        )
     if len({c.name for c in out}) != len(out):
         raise ValueError(_("Deux colonnes du schéma portent le même nom."))
     return tuple(out)
@@ -120,24 +132,48 @@ def check_row(columns: tuple[Column, ...], values: dict[str, Any], line: int) ->
         where = {"line": line, "column": column.name}
         if text == "":
             if column.required:
-                raise ValueError(_("Ligne %(line)s : la colonne « %(column)s » est obligatoire.") % where)
+                raise ValueError(
+                    _("Ligne %(line)s : la colonne « %(column)s » est obligatoire.") % where
+                )
             out[column.name] = None
             continue
         if looks_personal(text):
-            raise ValueError(_("Ligne %(line)s, colonne « %(column)s » : on dirait une adresse e-mail ou un "
-                               "numéro de téléphone ; les données ouvertes n'en publient pas.") % where)
+            raise ValueError(
+                _(
+                    "Ligne %(line)s, colonne « %(column)s » : on dirait une adresse e-mail ou un "
+                    "numéro de téléphone ; les données ouvertes n'en publient pas."
+                )
+                % where
+            )
         try:
             value = _typed(column, text)
         except ValueError:
-            raise ValueError(_("Ligne %(line)s : « %(value)s » n'est pas du type %(type)s attendu dans la "
-                               "colonne « %(column)s ».") % {**where, "value": text[:40], "type": column.type}) from None
+            raise ValueError(
+                _(
+                    "Ligne %(line)s : « %(value)s » n'est pas du type %(type)s attendu dans la "
+                    "colonne « %(column)s »."
+                )
+                % {**where, "value": text[:40], "type": column.type}
+            ) from None
         if column.enum and text not in column.enum:
-            raise ValueError(_("Ligne %(line)s : « %(value)s » n'est pas une valeur permise de la colonne "
-                               "« %(column)s ».") % {**where, "value": text[:40]})
-        if isinstance(value, int | float) and not isinstance(value, bool) and (
+            raise ValueError(
+                _(
+                    "Ligne %(line)s : « %(value)s » n'est pas une valeur permise de la colonne "
+                    "« %(column)s »."
+                )
+                % {**where, "value": text[:40]}
+            )
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (
                 (column.minimum is not None and value < column.minimum)
-                or (column.maximum is not None and value > column.maximum)):
-            raise ValueError(_("Ligne %(line)s : %(value)s est hors des bornes de la colonne « %(column)s ».")
-                             % {**where, "value": text[:40]})
+                or (column.maximum is not None and value > column.maximum)
+            )
+        ):
+            raise ValueError(
+                _("Ligne %(line)s : %(value)s est hors des bornes de la colonne « %(column)s ».")
+                % {**where, "value": text[:40]}
+            )
         out[column.name] = value if column.type in ("integer", "number", "boolean") else text
     return out

@@ -61,8 +61,15 @@ def _day(value: str) -> dt.date | None:
 
 
 def _feature(names: list[str], row: Any, lat: Any, lon: Any) -> str:
-    return ('{"type":"Feature","geometry":{"type":"Point","coordinates":[' + repr(float(lon)) + "," + repr(float(lat))
-            + ']},"properties":' + _ENCODE(dict(zip(names, row, strict=True))) + "}")
+    return (
+        '{"type":"Feature","geometry":{"type":"Point","coordinates":['
+        + repr(float(lon))
+        + ","
+        + repr(float(lat))
+        + ']},"properties":'
+        + _ENCODE(dict(zip(names, row, strict=True)))
+        + "}"
+    )
 
 
 def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
@@ -113,7 +120,9 @@ def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
                         if geo.per_place:  # type: ignore[union-attr]
                             places[(lat, lon)] = row
                         else:
-                            out_geo.write(("," if features else "") + _feature(names, row, lat, lon) + "\n")
+                            out_geo.write(
+                                ("," if features else "") + _feature(names, row, lat, lon) + "\n"
+                            )
                             features += 1
                 if len(batch) >= 2000:
                     writer.writerows(batch)
@@ -128,7 +137,9 @@ def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
             if out_geo:
                 out_geo.close()
     schema_tmp = directory / f".{dataset.slug}.schema.json.tmp"
-    schema_tmp.write_text(json.dumps(table_schema(dataset), ensure_ascii=False, indent=2), encoding="utf-8")
+    schema_tmp.write_text(
+        json.dumps(table_schema(dataset), ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     os.replace(schema_tmp, directory / f"{dataset.slug}.schema.json")
     csv_bytes = tmp_csv.stat().st_size
     os.replace(tmp_csv, directory / f"{dataset.slug}.csv")
@@ -136,11 +147,19 @@ def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
     if geo:
         geo_bytes = tmp_geo.stat().st_size
         os.replace(tmp_geo, directory / f"{dataset.slug}.geojson")
-    return Written(dataset.slug, count, csv_bytes, geo_bytes, _day(first) if first else None,
-                   _day(last) if last else None)
+    return Written(
+        dataset.slug,
+        count,
+        csv_bytes,
+        geo_bytes,
+        _day(first) if first else None,
+        _day(last) if last else None,
+    )
 
 
-def generate(engine: Engine, var_dir: Path, base_url: str, slugs: set[str] | None = None) -> list[Written]:
+def generate(
+    engine: Engine, var_dir: Path, base_url: str, slugs: set[str] | None = None
+) -> list[Written]:
     """Regenerate the snapshots of every published dataset (or of ``slugs``); returns what was written."""
     with read_session(engine) as session:
         datasets = registry.published(session, var_dir)
@@ -152,15 +171,22 @@ def generate(engine: Engine, var_dir: Path, base_url: str, slugs: set[str] | Non
         generated_at = utcnow()
         try:
             with read_session(engine) as session:
-                written = write_dataset(dataset, dataset.rows(session, base_url), snapshot_dir(var_dir))
+                written = write_dataset(
+                    dataset, dataset.rows(session, base_url), snapshot_dir(var_dir)
+                )
         except Exception:  # one broken dataset must not stop the others; its old files stay
             log.exception("open data snapshot failed", extra={"slug": dataset.slug})
             continue
         took = int((time.perf_counter() - started) * 1000)
         with write_session(engine) as session:
-            row = session.get(OpenDataSnapshot, dataset.slug) or OpenDataSnapshot(slug=dataset.slug,
-                                                                                generated_at=generated_at)
-            row.generated_at, row.rows, row.csv_bytes = generated_at, written.rows, written.csv_bytes
+            row = session.get(OpenDataSnapshot, dataset.slug) or OpenDataSnapshot(
+                slug=dataset.slug, generated_at=generated_at
+            )
+            row.generated_at, row.rows, row.csv_bytes = (
+                generated_at,
+                written.rows,
+                written.csv_bytes,
+            )
             row.geojson_bytes, row.duration_ms = written.geojson_bytes, took
             row.first_day, row.last_day = written.first_day, written.last_day
             session.add(row)

@@ -33,7 +33,9 @@ class OpenDataError(ValueError):
     pass
 
 
-def set_published(session: Session, var_dir: Path, slug: str, published: bool, user_id: int) -> None:
+def set_published(
+    session: Session, var_dir: Path, slug: str, published: bool, user_id: int
+) -> None:
     if registry.find(session, var_dir, slug, only_published=False) is None:
         raise OpenDataError(_("Jeu de données inconnu."))
     row = session.get(OpenDataSetting, slug) or OpenDataSetting(slug=slug)
@@ -47,8 +49,9 @@ def count_download(session: Session, slug: str, fmt: str) -> None:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = OpenDataDownload.__table__  # type: ignore[attr-defined]
     stmt = insert(table).values(slug=slug, fmt=fmt, day=utcnow().date(), count=1)
-    stmt = stmt.on_conflict_do_update(index_elements=["slug", "fmt", "day"],
-                                      set_={"count": table.c["count"] + 1})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["slug", "fmt", "day"], set_={"count": table.c["count"] + 1}
+    )
     session.execute(stmt)
 
 
@@ -60,7 +63,9 @@ def downloads_by_format(session: Session) -> dict[str, dict[str, int]]:
     return out
 
 
-def report_issue(session: Session, var_dir: Path, slug: str, body: str, reporter_id: int | None) -> OpenDataIssue:
+def report_issue(
+    session: Session, var_dir: Path, slug: str, body: str, reporter_id: int | None
+) -> OpenDataIssue:
     if registry.find(session, var_dir, slug) is None:
         raise OpenDataError(_("Jeu de données inconnu."))
     text = body.strip()
@@ -81,7 +86,12 @@ def answer_issue(session: Session, issue_id: int, answer: str, user_id: int) -> 
     text = answer.strip()
     if not 2 <= len(text) <= 2000:
         raise OpenDataError(_("La réponse doit faire entre 2 et 2000 caractères."))
-    issue.answer, issue.status, issue.answered_at, issue.answered_by = text, "answered", utcnow(), user_id
+    issue.answer, issue.status, issue.answered_at, issue.answered_by = (
+        text,
+        "answered",
+        utcnow(),
+        user_id,
+    )
     session.add(issue)
     return issue
 
@@ -103,7 +113,11 @@ def _rows_from_geojson(data: bytes) -> tuple[list[str], list[dict[str, Any]]]:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise OpenDataError(_("Le fichier GeoJSON n'est pas un JSON valide en UTF-8.")) from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("type") != "FeatureCollection"
+        or not isinstance(doc.get("features"), list)
+    ):
         raise OpenDataError(_("Le GeoJSON doit être une FeatureCollection."))
     rows: list[dict[str, Any]] = []
     header: list[str] = []
@@ -111,9 +125,16 @@ def _rows_from_geojson(data: bytes) -> tuple[list[str], list[dict[str, Any]]]:
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
         props = feature.get("properties") if isinstance(feature, dict) else None
         coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
-        if not (isinstance(geometry, dict) and geometry.get("type") == "Point" and isinstance(coords, list)
-                and len(coords) >= 2 and all(isinstance(c, int | float) for c in coords[:2])):
-            raise OpenDataError(_("Objet %(n)s : seuls les points (Point) sont acceptés.") % {"n": i})
+        if not (
+            isinstance(geometry, dict)
+            and geometry.get("type") == "Point"
+            and isinstance(coords, list)
+            and len(coords) >= 2
+            and all(isinstance(c, int | float) for c in coords[:2])
+        ):
+            raise OpenDataError(
+                _("Objet %(n)s : seuls les points (Point) sont acceptés.") % {"n": i}
+            )
         row = dict(props) if isinstance(props, dict) else {}
         row["longitude"], row["latitude"] = coords[0], coords[1]
         for key in row:
@@ -123,13 +144,28 @@ def _rows_from_geojson(data: bytes) -> tuple[list[str], list[dict[str, Any]]]:
     return header, rows
 
 
-def add_upload(session: Session, var_dir: Path, user_id: int, *, slug: str, title: str, description: str,
-               theme: str, keywords: str, frequency: str, publish: bool, schema_bytes: bytes,
-               filename: str, data: bytes) -> OpenDataUpload:
+def add_upload(
+    session: Session,
+    var_dir: Path,
+    user_id: int,
+    *,
+    slug: str,
+    title: str,
+    description: str,
+    theme: str,
+    keywords: str,
+    frequency: str,
+    publish: bool,
+    schema_bytes: bytes,
+    filename: str,
+    data: bytes,
+) -> OpenDataUpload:
     """Validate ``data`` (CSV or GeoJSON) against the Table Schema, then store it as a new dataset."""
     slug = slug.strip().lower()
     if not SLUG.match(slug):
-        raise OpenDataError(_("Identifiant invalide : lettres minuscules, chiffres et tirets (2 à 61)."))
+        raise OpenDataError(
+            _("Identifiant invalide : lettres minuscules, chiffres et tirets (2 à 61).")
+        )
     if registry.find(session, var_dir, slug, only_published=False) is not None:
         raise OpenDataError(_("Un jeu de données porte déjà cet identifiant."))
     if not 3 <= len(title.strip()) <= 200:
@@ -149,21 +185,34 @@ def add_upload(session: Session, var_dir: Path, user_id: int, *, slug: str, titl
     missing = [n for n in names if n not in header]
     unknown = [h for h in header if h not in names]
     if missing or unknown:
-        raise OpenDataError(_("Les colonnes du fichier ne sont pas celles du schéma (manquantes : %(missing)s ; "
-                              "en trop : %(unknown)s).") % {"missing": ", ".join(missing) or "—",
-                                                            "unknown": ", ".join(unknown) or "—"})
+        raise OpenDataError(
+            _(
+                "Les colonnes du fichier ne sont pas celles du schéma (manquantes : %(missing)s ; "
+                "en trop : %(unknown)s)."
+            )
+            % {"missing": ", ".join(missing) or "—", "unknown": ", ".join(unknown) or "—"}
+        )
     if not raw_rows or len(raw_rows) > MAX_ROWS:
-        raise OpenDataError(_("Le fichier doit contenir entre 1 et %(max)s lignes.") % {"max": MAX_ROWS})
+        raise OpenDataError(
+            _("Le fichier doit contenir entre 1 et %(max)s lignes.") % {"max": MAX_ROWS}
+        )
     checked = []
     for line, row in enumerate(raw_rows, start=2):
         try:
             checked.append(check_row(columns, row, line))
         except ValueError as exc:
             raise OpenDataError(str(exc)) from None
-    upload = OpenDataUpload(slug=slug, title=title.strip(), description=description.strip()[:4000],
-                            theme=theme, keywords=keywords.strip()[:300], frequency=frequency,
-                            table_schema=json.dumps(schema, ensure_ascii=False), rows=len(checked),
-                            uploaded_by=user_id)
+    upload = OpenDataUpload(
+        slug=slug,
+        title=title.strip(),
+        description=description.strip()[:4000],
+        theme=theme,
+        keywords=keywords.strip()[:300],
+        frequency=frequency,
+        table_schema=json.dumps(schema, ensure_ascii=False),
+        rows=len(checked),
+        uploaded_by=user_id,
+    )
     session.add(upload)
     session.add(OpenDataSetting(slug=slug, published=publish, updated_by=user_id))
     session.flush()
@@ -174,7 +223,13 @@ def add_upload(session: Session, var_dir: Path, user_id: int, *, slug: str, titl
         writer = csv.writer(f, lineterminator="\r\n")
         writer.writerow(names)
         for row in checked:
-            writer.writerow(["" if row[n] is None else ("true" if row[n] is True else "false" if row[n] is False
-                                                          else row[n]) for n in names])
+            writer.writerow(
+                [
+                    ""
+                    if row[n] is None
+                    else ("true" if row[n] is True else "false" if row[n] is False else row[n])
+                    for n in names
+                ]
+            )
     os.replace(tmp, target / f"{slug}.csv")
     return upload

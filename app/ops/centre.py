@@ -34,26 +34,44 @@ def geojson(layer: Layer, session: Session, now: dt.datetime) -> bytes:
     if layer.dump is not None:
         return layer.dump(session, now)
     features = layer.load(session, now)
-    return json.dumps({"type": "FeatureCollection", "name": layer.name, "features": features},
-                      separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(
+        {"type": "FeatureCollection", "name": layer.name, "features": features},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
 
 
 def kpis(kpi_list: Sequence[Kpi], session: Session, now: dt.datetime) -> dict[str, Any]:
     """Every KPI per commune, keyed by INSEE code, with the list of KPIs (name, title, unit)."""
-    communes = session.execute(select(Commune.insee, Commune.name, Commune.lat, Commune.lon)
-                               .order_by(Commune.name)).all()
+    communes = session.execute(
+        select(Commune.insee, Commune.name, Commune.lat, Commune.lon).order_by(Commune.name)
+    ).all()
     values = {kpi.name: kpi.load(session, now) for kpi in kpi_list}
     return {
         "generated_at": now.isoformat(),
-        "kpis": [{"name": k.name, "title": _(k.title), "unit": _(k.unit) if k.unit else ""} for k in kpi_list],
-        "communes": {insee: {"name": name, "lat": lat, "lon": lon,
-                             "kpis": {k.name: values[k.name].get(insee) for k in kpi_list}}
-                     for insee, name, lat, lon in communes},
+        "kpis": [
+            {"name": k.name, "title": _(k.title), "unit": _(k.unit) if k.unit else ""}
+            for k in kpi_list
+        ],
+        "communes": {
+            insee: {
+                "name": name,
+                "lat": lat,
+                "lon": lon,
+                "kpis": {k.name: values[k.name].get(insee) for k in kpi_list},
+            }
+            for insee, name, lat, lon in communes
+        },
     }
 
 
-def panel(layer: Layer, session: Session, feature_id: str, now: dt.datetime,
-          commune_actions: Sequence[Callable[[str], Action]]) -> Panel | None:
+def panel(
+    layer: Layer,
+    session: Session,
+    feature_id: str,
+    now: dt.datetime,
+    commune_actions: Sequence[Callable[[str], Action]],
+) -> Panel | None:
     if layer.panel is None:
         return None
     found = layer.panel(session, feature_id, now)
@@ -62,8 +80,12 @@ def panel(layer: Layer, session: Session, feature_id: str, now: dt.datetime,
     return found
 
 
-def commune_panel(session: Session, insee: str, kpi_values: dict[str, Any],
-                  commune_actions: Sequence[Callable[[str], Action]]) -> Panel | None:
+def commune_panel(
+    session: Session,
+    insee: str,
+    kpi_values: dict[str, Any],
+    commune_actions: Sequence[Callable[[str], Action]],
+) -> Panel | None:
     commune = session.get(Commune, insee)
     if commune is None:
         return None
@@ -71,8 +93,14 @@ def commune_panel(session: Session, insee: str, kpi_values: dict[str, Any],
     facts = []
     for k in kpi_values["kpis"]:
         facts.append((k["title"], format_kpi(entry.get("kpis", {}).get(k["name"]), k["unit"])))
-    return Panel(title=commune.name, state="commune", state_label=insee, facts=facts,
-                 actions=[make(insee) for make in commune_actions], commune=insee)
+    return Panel(
+        title=commune.name,
+        state="commune",
+        state_label=insee,
+        facts=facts,
+        actions=[make(insee) for make in commune_actions],
+        commune=insee,
+    )
 
 
 def format_kpi(value: Any, unit: str) -> str:

@@ -30,8 +30,8 @@ Feature = dict[str, Any]
 @dataclass(frozen=True)
 class Field_:
     name: str
-    label: str                     # French source string
-    kind: str = "number"           # number, text, textarea, select, hidden
+    label: str  # French source string
+    kind: str = "number"  # number, text, textarea, select, hidden
     value: str = ""
     options: Sequence[tuple[str, str]] = ()  # (value, French label) for select
     minimum: int | None = None
@@ -42,32 +42,34 @@ class Field_:
 class Action:
     """A form the side panel shows; it posts to the domain's own staff URL (CSRF included)."""
 
-    label: str                     # French source string (the button)
+    label: str  # French source string (the button)
     url: str
     fields: Sequence[Field_] = ()
-    done: str = ""                 # French source string shown once it is accepted
+    done: str = ""  # French source string shown once it is accepted
 
 
 @dataclass
 class Panel:
     title: str
-    state: str                     # machine state, as on the map
-    state_label: str               # already translated
+    state: str  # machine state, as on the map
+    state_label: str  # already translated
     facts: list[tuple[str, str]] = field(default_factory=list)  # (translated label, value)
-    history: str | None = None     # the NGSI-LD URN of the entity whose measures are charted
+    history: str | None = None  # the NGSI-LD URN of the entity whose measures are charted
     actions: list[Action] = field(default_factory=list)
-    link: str | None = None        # the domain's full page
-    commune: str | None = None     # INSEE code
+    link: str | None = None  # the domain's full page
+    commune: str | None = None  # INSEE code
 
 
 @dataclass(frozen=True)
 class Layer:
     name: str
-    title: str                     # French source string
+    title: str  # French source string
     order: int
     load: Callable[[Session, dt.datetime], list[Feature]]
     panel: Callable[[Session, str, dt.datetime], Panel | None] | None = None
-    style: dict[str, Any] = field(default_factory=dict)  # colours per state, "many": canvas, "lines"...
+    style: dict[str, Any] = field(
+        default_factory=dict
+    )  # colours per state, "many": canvas, "lines"...
     states: dict[str, str] = field(default_factory=dict)  # state -> French label (legend)
     # Big layers may also serialise themselves (the same features, written straight to JSON text).
     dump: Callable[[Session, dt.datetime], bytes] | None = None
@@ -76,7 +78,7 @@ class Layer:
 @dataclass(frozen=True)
 class Kpi:
     name: str
-    title: str                     # French source string
+    title: str  # French source string
     unit: str
     order: int
     load: Callable[[Session, dt.datetime], dict[str, Any]]
@@ -86,16 +88,34 @@ def _round(value: float) -> float:
     return round(value, 5)  # about a metre: enough for a map, and smaller to send
 
 
-def point(feature_id: str, lon: float, lat: float, *, kind: str, state: str, label: str, url: str,
-          **properties: Any) -> Feature:
-    return {"type": "Feature", "id": feature_id,
-            "geometry": {"type": "Point", "coordinates": [_round(lon), _round(lat)]},
-            "properties": {"kind": kind, "state": state, "label": label, "url": url, **properties}}
+def point(
+    feature_id: str,
+    lon: float,
+    lat: float,
+    *,
+    kind: str,
+    state: str,
+    label: str,
+    url: str,
+    **properties: Any,
+) -> Feature:
+    return {
+        "type": "Feature",
+        "id": feature_id,
+        "geometry": {"type": "Point", "coordinates": [_round(lon), _round(lat)]},
+        "properties": {"kind": kind, "state": state, "label": label, "url": url, **properties},
+    }
 
 
 def _text(value: Any) -> str:
     """A JSON value; plain ASCII strings (ids) skip the encoder."""
-    if isinstance(value, str) and value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+    ):
         return f'"{value}"'
     return json.dumps(value, ensure_ascii=False)
 
@@ -107,17 +127,39 @@ def points_json(name: str, rows: Iterable[Sequence[Any]], keys: Sequence[str]) -
     parts = []
     for row in rows:
         props = "".join(k + _text(v) for k, v in zip(extra, row[7:], strict=True))
-        parts.append(f'{{"type":"Feature","id":{_text(row[0])},"geometry":{{"type":"Point","coordinates":'
-                     f'[{round(row[1], 5)},{round(row[2], 5)}]}},"properties":{{"kind":{_text(row[3])},'
-                     f'"state":{_text(row[4])},"label":{_text(row[5])},"url":{_text(row[6])}{props}}}}}')
-    return ('{"type":"FeatureCollection","name":' + _text(name) + ',"features":[' + ",".join(parts) + "]}").encode()
+        parts.append(
+            f'{{"type":"Feature","id":{_text(row[0])},"geometry":{{"type":"Point","coordinates":'
+            f'[{round(row[1], 5)},{round(row[2], 5)}]}},"properties":{{"kind":{_text(row[3])},'
+            f'"state":{_text(row[4])},"label":{_text(row[5])},"url":{_text(row[6])}{props}}}}}'
+        )
+    return (
+        '{"type":"FeatureCollection","name":'
+        + _text(name)
+        + ',"features":['
+        + ",".join(parts)
+        + "]}"
+    ).encode()
 
 
-def line(feature_id: str, coordinates: Sequence[tuple[float, float]], *, kind: str, state: str, label: str,
-         url: str, **properties: Any) -> Feature:
-    return {"type": "Feature", "id": feature_id,
-            "geometry": {"type": "LineString", "coordinates": [[_round(x), _round(y)] for x, y in coordinates]},
-            "properties": {"kind": kind, "state": state, "label": label, "url": url, **properties}}
+def line(
+    feature_id: str,
+    coordinates: Sequence[tuple[float, float]],
+    *,
+    kind: str,
+    state: str,
+    label: str,
+    url: str,
+    **properties: Any,
+) -> Feature:
+    return {
+        "type": "Feature",
+        "id": feature_id,
+        "geometry": {
+            "type": "LineString",
+            "coordinates": [[_round(x), _round(y)] for x, y in coordinates],
+        },
+        "properties": {"kind": kind, "state": state, "label": label, "url": url, **properties},
+    }
 
 
 def circle(lon: float, lat: float, radius_m: float, steps: int = 24) -> list[list[float]]:
@@ -125,13 +167,29 @@ def circle(lon: float, lat: float, radius_m: float, steps: int = 24) -> list[lis
     ring = []
     for i in range(steps + 1):
         angle = 2 * math.pi * (i % steps) / steps
-        ring.append([_round(lon + radius_m / (111_320 * math.cos(math.radians(lat))) * math.cos(angle)),
-                     _round(lat + radius_m / 110_540 * math.sin(angle))])
+        ring.append(
+            [
+                _round(lon + radius_m / (111_320 * math.cos(math.radians(lat))) * math.cos(angle)),
+                _round(lat + radius_m / 110_540 * math.sin(angle)),
+            ]
+        )
     return ring
 
 
-def area(feature_id: str, rings: Sequence[list[list[float]]], *, kind: str, state: str, label: str, url: str,
-         **properties: Any) -> Feature:
+def area(
+    feature_id: str,
+    rings: Sequence[list[list[float]]],
+    *,
+    kind: str,
+    state: str,
+    label: str,
+    url: str,
+    **properties: Any,
+) -> Feature:
     geometry = {"type": "MultiPolygon", "coordinates": [[ring] for ring in rings]}
-    return {"type": "Feature", "id": feature_id, "geometry": geometry,
-            "properties": {"kind": kind, "state": state, "label": label, "url": url, **properties}}
+    return {
+        "type": "Feature",
+        "id": feature_id,
+        "geometry": geometry,
+        "properties": {"kind": kind, "state": state, "label": label, "url": url, **properties},
+    }

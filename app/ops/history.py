@@ -55,7 +55,9 @@ class Series:
     measure: str
     label: str
     unit: str
-    points: list[tuple[dt.datetime, float | None, float | None, float | None, int]]  # start, value, min, max, n
+    points: list[
+        tuple[dt.datetime, float | None, float | None, float | None, int]
+    ]  # start, value, min, max, n
 
 
 def load(session: Session, entity: str, range_: str, now: dt.datetime) -> list[Series]:
@@ -69,25 +71,51 @@ def load(session: Session, entity: str, range_: str, now: dt.datetime) -> list[S
     if duration.startswith("P1D"):
         start = start.replace(hour=0)
     measures = timeseries.measures_of(session, entity)
-    series = timeseries.aggregate(session, entity, measures, start, end, timeseries.Period.parse(duration))
+    series = timeseries.aggregate(
+        session, entity, measures, start, end, timeseries.Period.parse(duration)
+    )
     out = []
     for name in measures:
         label, unit, factor, how = MEASURES.get(name, (name, "", 1.0, "mean"))
         points = []
         for b in series[name]:
             value = (b.total if how == "sum" else b.mean) if b.count else None
-            points.append((b.start, None if value is None else value * factor,
-                           None if b.low is None or how == "sum" else b.low * factor,
-                           None if b.high is None or how == "sum" else b.high * factor, b.count))
+            points.append(
+                (
+                    b.start,
+                    None if value is None else value * factor,
+                    None if b.low is None or how == "sum" else b.low * factor,
+                    None if b.high is None or how == "sum" else b.high * factor,
+                    b.count,
+                )
+            )
         out.append(Series(name, _(label), unit, points))
     return out
 
 
 def as_json(entity: str, range_: str, series: list[Series]) -> dict[str, Any]:
-    return {"entity": entity, "range": range_, "series": [
-        {"measure": s.measure, "label": s.label, "unit": s.unit,
-         "points": [{"start": p[0].isoformat(), "value": _round(p[1]), "min": _round(p[2]), "max": _round(p[3]),
-                     "samples": p[4]} for p in s.points]} for s in series]}
+    return {
+        "entity": entity,
+        "range": range_,
+        "series": [
+            {
+                "measure": s.measure,
+                "label": s.label,
+                "unit": s.unit,
+                "points": [
+                    {
+                        "start": p[0].isoformat(),
+                        "value": _round(p[1]),
+                        "min": _round(p[2]),
+                        "max": _round(p[3]),
+                        "samples": p[4],
+                    }
+                    for p in s.points
+                ],
+            }
+            for s in series
+        ],
+    }
 
 
 def _round(value: float | None) -> float | None:
@@ -100,8 +128,15 @@ def as_csv(series: list[Series]) -> str:
     writer.writerow(["measure", "unit", "start", "value", "min", "max", "samples"])
     for s in series:
         for p in s.points:
-            writer.writerow([s.measure, s.unit, p[0].isoformat(), *("" if v is None else f"{v:.3f}" for v in p[1:4]),
-                             p[4]])
+            writer.writerow(
+                [
+                    s.measure,
+                    s.unit,
+                    p[0].isoformat(),
+                    *("" if v is None else f"{v:.3f}" for v in p[1:4]),
+                    p[4],
+                ]
+            )
     return buffer.getvalue()
 
 
@@ -114,10 +149,14 @@ def as_svg(series: list[Series], tz: Any) -> str:
     """One small line chart per measure (mean, with the min–max band), sized by its viewBox for any screen."""
     width, row_h, pad_l, pad_r = 640, 150, 56, 12
     if not series:
-        return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 40" role="img">'
-                f'<text x="8" y="24" font-size="14">{escape(_("Aucune mesure enregistrée."))}</text></svg>')
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {row_h * len(series)}" '
-             f'role="img" class="chart" font-family="system-ui, sans-serif">']
+        return (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 40" role="img">'
+            f'<text x="8" y="24" font-size="14">{escape(_("Aucune mesure enregistrée."))}</text></svg>'
+        )
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {row_h * len(series)}" '
+        f'role="img" class="chart" font-family="system-ui, sans-serif">'
+    ]
     for index, s in enumerate(series):
         top = index * row_h
         plot_top, plot_h = top + 26, row_h - 52
@@ -138,32 +177,49 @@ def as_svg(series: list[Series], tz: Any) -> str:
         def y(v: float) -> float:
             return plot_top + plot_h - (v - low) / (high - low) * plot_h  # noqa: B023
 
-        parts.append(f'<line x1="{pad_l}" y1="{plot_top + plot_h}" x2="{width - pad_r}" y2="{plot_top + plot_h}" '
-                     'stroke="#999" stroke-width="1"/>')
-        parts.append(f'<text x="{pad_l - 4}" y="{plot_top + 10}" font-size="11" text-anchor="end">{_fmt(high)}</text>')
-        parts.append(f'<text x="{pad_l - 4}" y="{plot_top + plot_h}" font-size="11" text-anchor="end">{_fmt(low)}</text>')
+        parts.append(
+            f'<line x1="{pad_l}" y1="{plot_top + plot_h}" x2="{width - pad_r}" y2="{plot_top + plot_h}" '
+            'stroke="#999" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{pad_l - 4}" y="{plot_top + 10}" font-size="11" text-anchor="end">{_fmt(high)}</text>'
+        )
+        parts.append(
+            f'<text x="{pad_l - 4}" y="{plot_top + plot_h}" font-size="11" text-anchor="end">{_fmt(low)}</text>'
+        )
         band_top = [(x(i), y(p[3])) for i, p in enumerate(s.points) if p[3] is not None]
         band_low = [(x(i), y(p[2])) for i, p in enumerate(s.points) if p[2] is not None]
         if band_top and band_low and len(band_top) == len(band_low):
             ring = band_top + band_low[::-1]
-            parts.append('<polygon fill="#2a6f97" fill-opacity="0.15" points="'
-                         + " ".join(f"{a:.1f},{b:.1f}" for a, b in ring) + '"/>')
+            parts.append(
+                '<polygon fill="#2a6f97" fill-opacity="0.15" points="'
+                + " ".join(f"{a:.1f},{b:.1f}" for a, b in ring)
+                + '"/>'
+            )
         segment: list[str] = []
         for i, p in enumerate(s.points):
             if p[1] is None:
                 if len(segment) > 1:
-                    parts.append(f'<polyline fill="none" stroke="#2a6f97" stroke-width="2" points="{" ".join(segment)}"/>')
+                    parts.append(
+                        f'<polyline fill="none" stroke="#2a6f97" stroke-width="2" points="{" ".join(segment)}"/>'
+                    )
                 segment = []
                 continue
             segment.append(f"{x(i):.1f},{y(p[1]):.1f}")
             if len(s.points) < 60:
                 parts.append(f'<circle cx="{x(i):.1f}" cy="{y(p[1]):.1f}" r="2.5" fill="#2a6f97"/>')
         if len(segment) > 1:
-            parts.append(f'<polyline fill="none" stroke="#2a6f97" stroke-width="2" points="{" ".join(segment)}"/>')
+            parts.append(
+                f'<polyline fill="none" stroke="#2a6f97" stroke-width="2" points="{" ".join(segment)}"/>'
+            )
         first, last = s.points[0][0].astimezone(tz), s.points[-1][0].astimezone(tz)
-        parts.append(f'<text x="{pad_l}" y="{plot_top + plot_h + 16}" font-size="11">'
-                     f'{first:%d/%m %H:%M}</text>')
-        parts.append(f'<text x="{width - pad_r}" y="{plot_top + plot_h + 16}" font-size="11" text-anchor="end">'
-                     f'{last:%d/%m %H:%M}</text>')
+        parts.append(
+            f'<text x="{pad_l}" y="{plot_top + plot_h + 16}" font-size="11">'
+            f"{first:%d/%m %H:%M}</text>"
+        )
+        parts.append(
+            f'<text x="{width - pad_r}" y="{plot_top + plot_h + 16}" font-size="11" text-anchor="end">'
+            f"{last:%d/%m %H:%M}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)

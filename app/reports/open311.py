@@ -22,11 +22,43 @@ GROUP = "Dépôts sauvages"
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 
 # Fields of one request, in the spec's order.
-REQUEST_FIELDS = ("service_request_id", "status", "status_notes", "service_name", "service_code", "description",
-                  "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
-                  "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url")
-SERVICE_FIELDS = ("service_code", "service_name", "description", "metadata", "type", "keywords", "group")
-ATTRIBUTE_FIELDS = ("variable", "code", "datatype", "required", "datatype_description", "order", "description")
+REQUEST_FIELDS = (
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+)
+SERVICE_FIELDS = (
+    "service_code",
+    "service_name",
+    "description",
+    "metadata",
+    "type",
+    "keywords",
+    "group",
+)
+ATTRIBUTE_FIELDS = (
+    "variable",
+    "code",
+    "datatype",
+    "required",
+    "datatype_description",
+    "order",
+    "description",
+)
 
 WITNESSED = {"yes": "Oui", "no": "Non"}
 
@@ -36,33 +68,51 @@ def iso(value: datetime | None) -> str | None:
 
 
 def services() -> list[dict[str, Any]]:
-    return [{
-        "service_code": code,
-        "service_name": label,
-        "description": rp.CATEGORY_HINTS[code],
-        "metadata": True,
-        "type": "realtime",
-        "keywords": "dépôt sauvage, déchets, " + label.lower(),
-        "group": GROUP,
-    } for code, label in rp.CATEGORIES.items()]
+    return [
+        {
+            "service_code": code,
+            "service_name": label,
+            "description": rp.CATEGORY_HINTS[code],
+            "metadata": True,
+            "type": "realtime",
+            "keywords": "dépôt sauvage, déchets, " + label.lower(),
+            "group": GROUP,
+        }
+        for code, label in rp.CATEGORIES.items()
+    ]
 
 
 def service_definition(code: str) -> dict[str, Any]:
     return {
         "service_code": code,
         "attributes": [
-            {"variable": True, "code": "volume", "datatype": "singlevaluelist", "required": False,
-             "datatype_description": "Volume estimé du dépôt", "order": 1, "description": "Volume estimé",
-             "values": [{"key": k, "name": v} for k, v in rp.VOLUMES.items()]},
-            {"variable": True, "code": "witnessed", "datatype": "singlevaluelist", "required": False,
-             "datatype_description": "La personne a-t-elle vu le dépôt être fait ?", "order": 2,
-             "description": "Témoin du dépôt",
-             "values": [{"key": k, "name": v} for k, v in WITNESSED.items()]},
+            {
+                "variable": True,
+                "code": "volume",
+                "datatype": "singlevaluelist",
+                "required": False,
+                "datatype_description": "Volume estimé du dépôt",
+                "order": 1,
+                "description": "Volume estimé",
+                "values": [{"key": k, "name": v} for k, v in rp.VOLUMES.items()],
+            },
+            {
+                "variable": True,
+                "code": "witnessed",
+                "datatype": "singlevaluelist",
+                "required": False,
+                "datatype_description": "La personne a-t-elle vu le dépôt être fait ?",
+                "order": 2,
+                "description": "Témoin du dépôt",
+                "values": [{"key": k, "name": v} for k, v in WITNESSED.items()],
+            },
         ],
     }
 
 
-def request_row(report: Report, commune: Commune | None, photo: ReportPhoto | None, base_url: str) -> dict[str, Any]:
+def request_row(
+    report: Report, commune: Commune | None, photo: ReportPhoto | None, base_url: str
+) -> dict[str, Any]:
     lat, lon = rp.public_position(report.lat, report.lon)
     return {
         "service_request_id": rp.number(report),
@@ -81,7 +131,9 @@ def request_row(report: Report, commune: Commune | None, photo: ReportPhoto | No
         "zipcode": commune.postcode if commune else None,
         "lat": lat,
         "long": lon,
-        "media_url": f"{base_url.rstrip('/')}/reports/photos/{photo.display_name}" if photo else None,
+        "media_url": f"{base_url.rstrip('/')}/reports/photos/{photo.display_name}"
+        if photo
+        else None,
     }
 
 
@@ -92,6 +144,7 @@ def _status_notes(report: Report) -> str | None:
 
 
 # --- serialisation ----------------------------------------------------------------------------------
+
 
 def _xml_value(value: Any) -> str:
     if value is None:
@@ -105,7 +158,12 @@ def _xml_element(tag: str, value: Any) -> str:
     if isinstance(value, dict):
         return f"<{tag}>" + "".join(_xml_element(k, v) for k, v in value.items()) + f"</{tag}>"
     if isinstance(value, list):
-        child = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}.get(tag, "item")
+        child = {
+            "attributes": "attribute",
+            "values": "value",
+            "endpoints": "endpoint",
+            "formats": "format",
+        }.get(tag, "item")
         return f"<{tag}>" + "".join(_xml_element(child, v) for v in value) + f"</{tag}>"
     return f"<{tag}>{_xml_value(value)}</{tag}>"
 
@@ -116,7 +174,9 @@ def to_xml(root: str, item: str | None, data: dict[str, Any] | Sequence[dict[str
     if isinstance(data, dict):
         body = _xml_element(root, data)
     else:
-        body = f"<{root}>" + "".join(_xml_element(item or "item", row) for row in data) + f"</{root}>"
+        body = (
+            f"<{root}>" + "".join(_xml_element(item or "item", row) for row in data) + f"</{root}>"
+        )
     return (head + body).encode()
 
 

@@ -21,20 +21,40 @@ STATUS_ENUM = tuple(PUBLIC_STATUSES)
 
 
 def _report_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
-    stmt = (select(Report.category, Report.status, Report.commune_insee, Report.created_at, Report.resolved_at,
-                   Report.lat, Report.lon)
-            .where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
-            .order_by(Report.id))
-    for category, status, commune, created, resolved, lat, lon in session.connection().execution_options(
-            yield_per=5000).execute(stmt):
-        yield (category, status, commune, local_day(created), local_day(resolved), rounded(lat), rounded(lon))
+    stmt = (
+        select(
+            Report.category,
+            Report.status,
+            Report.commune_insee,
+            Report.created_at,
+            Report.resolved_at,
+            Report.lat,
+            Report.lon,
+        )
+        .where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
+        .order_by(Report.id)
+    )
+    for category, status, commune, created, resolved, lat, lon in (
+        session.connection().execution_options(yield_per=5000).execute(stmt)
+    ):
+        yield (
+            category,
+            status,
+            commune,
+            local_day(created),
+            local_day(resolved),
+            rounded(lat),
+            rounded(lon),
+        )
 
 
 def _daily_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     # Grouped by UTC day in SQL would split Paris evenings: count per local day while streaming.
-    stmt = (select(Report.created_at, Report.category)
-            .where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
-            .order_by(Report.created_at))
+    stmt = (
+        select(Report.created_at, Report.category)
+        .where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
+        .order_by(Report.created_at)
+    )
     day: str | None = None
     counts: dict[str, int] = {}
     for created, category in session.connection().execution_options(yield_per=5000).execute(stmt):
@@ -53,8 +73,15 @@ def _live_report(session: Session, event: dict[str, Any], base_url: str) -> dict
     report = session.get(Report, int(feature)) if feature.isdigit() else None
     if report is None or report.status not in PUBLIC_STATUSES:
         return None
-    row = (report.category, report.status, report.commune_insee, local_day(report.created_at),
-           local_day(report.resolved_at), rounded(report.lat), rounded(report.lon))
+    row = (
+        report.category,
+        report.status,
+        report.commune_insee,
+        local_day(report.created_at),
+        local_day(report.resolved_at),
+        rounded(report.lat),
+        rounded(report.lon),
+    )
     return dict(zip(REPORTS.column_names, row, strict=True))
 
 
@@ -68,10 +95,17 @@ def _live_daily(session: Session, event: dict[str, Any], base_url: str) -> dict[
         return None
     day = local_day(report.created_at)
     since = report.created_at - dt.timedelta(days=1)
-    count = sum(1 for (created,) in session.execute(
-        select(Report.created_at).where(Report.category == report.category, Report.created_at > since,
-                                        Report.status.in_(PUBLIC_STATUSES)))  # type: ignore[attr-defined]
-                if local_day(created) == day)
+    count = sum(
+        1
+        for (created,) in session.execute(
+            select(Report.created_at).where(
+                Report.category == report.category,
+                Report.created_at > since,
+                Report.status.in_(PUBLIC_STATUSES),
+            )
+        )  # type: ignore[attr-defined]
+        if local_day(created) == day
+    )
     return dict(zip(DAILY.column_names, (day, report.category, count), strict=True))
 
 
@@ -79,15 +113,19 @@ REPORTS = OpenDataset(
     slug="signalements",
     domain="reports",
     title="Signalements de dépôts sauvages",
-    description=("Chaque signalement de dépôt sauvage fait par les habitants ou les agents : catégorie, état, "
-                 "commune, jour du signalement et de sa résolution, position arrondie au millième de degré "
-                 "(environ 110 m × 75 m). Sans description, adresse, photo ni auteur."),
+    description=(
+        "Chaque signalement de dépôt sauvage fait par les habitants ou les agents : catégorie, état, "
+        "commune, jour du signalement et de sa résolution, position arrondie au millième de degré "
+        "(environ 110 m × 75 m). Sans description, adresse, photo ni auteur."
+    ),
     theme="ENVI",
     keywords=("déchets", "dépôts sauvages", "propreté", "signalement"),
     frequency="CONT",
     expected_minutes=15,
     columns=(
-        Column("categorie", "string", "Catégorie", "Type de déchets", required=True, enum=CATEGORY_ENUM),
+        Column(
+            "categorie", "string", "Catégorie", "Type de déchets", required=True, enum=CATEGORY_ENUM
+        ),
         Column("etat", "string", "État", "État du signalement", required=True, enum=STATUS_ENUM),
         Column("commune_insee", "string", "Commune (code INSEE)"),
         Column("date_signalement", "date", "Jour du signalement", required=True),
@@ -99,14 +137,22 @@ REPORTS = OpenDataset(
     geometry=Geometry("latitude", "longitude"),
     live_kinds=("reports:*",),
     live_row=_live_report,
-    conforms_to=(("http://wiki.open311.org/GeoReport_v2/", "Open311 GeoReport v2 (états et catégories)"),),
+    conforms_to=(
+        ("http://wiki.open311.org/GeoReport_v2/", "Open311 GeoReport v2 (états et catégories)"),
+    ),
     cnil=Cnil(
-        singling_out=("Aucune ligne ne désigne une personne : ni auteur, ni contact, ni texte libre, ni photo ; "
-                      "la position est arrondie à environ 100 m et la date au jour."),
-        linkability=("Les mêmes signalements sont publics dans l'API Open311 sans données personnelles ; "
-                     "aucun identifiant de compte ne permet de relier deux signalements à une même personne."),
-        inference=("On ne peut pas déduire qui a signalé : le signalement décrit un lieu public, pas "
-                   "son auteur, et l'heure exacte n'est pas publiée."),
+        singling_out=(
+            "Aucune ligne ne désigne une personne : ni auteur, ni contact, ni texte libre, ni photo ; "
+            "la position est arrondie à environ 100 m et la date au jour."
+        ),
+        linkability=(
+            "Les mêmes signalements sont publics dans l'API Open311 sans données personnelles ; "
+            "aucun identifiant de compte ne permet de relier deux signalements à une même personne."
+        ),
+        inference=(
+            "On ne peut pas déduire qui a signalé : le signalement décrit un lieu public, pas "
+            "son auteur, et l'heure exacte n'est pas publiée."
+        ),
     ),
 )
 
@@ -114,8 +160,10 @@ DAILY = OpenDataset(
     slug="signalements-quotidiens",
     domain="reports",
     title="Nombre de signalements par jour et par catégorie",
-    description=("Le nombre de signalements de dépôts sauvages reçus chaque jour (heure de Paris), par "
-                 "catégorie. Les jours sans signalement d'une catégorie n'ont pas de ligne."),
+    description=(
+        "Le nombre de signalements de dépôts sauvages reçus chaque jour (heure de Paris), par "
+        "catégorie. Les jours sans signalement d'une catégorie n'ont pas de ligne."
+    ),
     theme="ENVI",
     keywords=("déchets", "dépôts sauvages", "statistiques"),
     frequency="DAILY",
@@ -130,15 +178,24 @@ DAILY = OpenDataset(
     live_row=_live_daily,
     cnil=Cnil(
         singling_out="Des comptes par jour et par catégorie sur tout le territoire : aucune personne.",
-        linkability=("Chaque signalement compté est déjà publié sans donnée personnelle (jeu « signalements ») : "
-                     "le compte n'apporte rien de plus sur une personne ; c'est pourquoi les petits "
-                     "nombres ne sont pas masqués ici."),
+        linkability=(
+            "Chaque signalement compté est déjà publié sans donnée personnelle (jeu « signalements ») : "
+            "le compte n'apporte rien de plus sur une personne ; c'est pourquoi les petits "
+            "nombres ne sont pas masqués ici."
+        ),
         inference="Aucune : ni commune, ni heure, ni auteur.",
     ),
 )
 
 DATASETS = (REPORTS, DAILY)
-SERVICES = (Service("open311", "API Open311 GeoReport v2 des signalements",
-                    "Lire les signalements (sans donnée personnelle) et en créer, selon GeoReport v2.",
-                    "/open311/v2", "/open311/v2/discovery.json", "http://wiki.open311.org/GeoReport_v2/",
-                    ("signalements",)),)
+SERVICES = (
+    Service(
+        "open311",
+        "API Open311 GeoReport v2 des signalements",
+        "Lire les signalements (sans donnée personnelle) et en créer, selon GeoReport v2.",
+        "/open311/v2",
+        "/open311/v2/discovery.json",
+        "http://wiki.open311.org/GeoReport_v2/",
+        ("signalements",),
+    ),
+)

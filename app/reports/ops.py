@@ -22,29 +22,69 @@ RECENTLY_CLOSED = dt.timedelta(days=30)
 
 def reports_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     """Open reports, and those closed in the last 30 days (hidden ones are not shown)."""
-    rows = session.execute(select(Report.id, Report.lon, Report.lat, Report.status, Report.category,
-                                  Report.commune_insee)
-                           .where(Report.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
-                                  | (Report.status.in_(CLOSED_STATUSES)  # type: ignore[attr-defined]
-                                     & (Report.updated_at >= now - RECENTLY_CLOSED)))
-                           .order_by(Report.id)).all()
+    rows = session.execute(
+        select(
+            Report.id, Report.lon, Report.lat, Report.status, Report.category, Report.commune_insee
+        )
+        .where(
+            Report.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
+            | (
+                Report.status.in_(CLOSED_STATUSES)  # type: ignore[attr-defined]
+                & (Report.updated_at >= now - RECENTLY_CLOSED)
+            )
+        )
+        .order_by(Report.id)
+    ).all()
     labels = {key: _(label) for key, label in CATEGORIES.items()}
-    return [point(str(r.id), r.lon, r.lat, kind="report", state=r.status, label=labels.get(r.category, r.category),
-                  url=f"/staff/reports/{r.id}", commune=r.commune_insee) for r in rows]
+    return [
+        point(
+            str(r.id),
+            r.lon,
+            r.lat,
+            kind="report",
+            state=r.status,
+            label=labels.get(r.category, r.category),
+            url=f"/staff/reports/{r.id}",
+            commune=r.commune_insee,
+        )
+        for r in rows
+    ]
 
 
 def reports_json(session: Session, now: dt.datetime) -> bytes:
     """The reports layer written straight to GeoJSON text (10,000 reports and more)."""
     labels = {key: _(label) for key, label in CATEGORIES.items()}
     since = now - RECENTLY_CLOSED
-    rows = session.execute(select(Report.id, Report.lon, Report.lat, Report.status, Report.category,
-                                  Report.commune_insee)
-                           .where(Report.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
-                                  | (Report.status.in_(CLOSED_STATUSES)  # type: ignore[attr-defined]
-                                     & (Report.updated_at >= since)))
-                           .order_by(Report.id))
-    return points_json("reports", ((str(r[0]), r[1], r[2], "report", r[3], labels.get(r[4], r[4]),
-                                    f"/staff/reports/{r[0]}", r[5]) for r in rows), ("commune",))
+    rows = session.execute(
+        select(
+            Report.id, Report.lon, Report.lat, Report.status, Report.category, Report.commune_insee
+        )
+        .where(
+            Report.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
+            | (
+                Report.status.in_(CLOSED_STATUSES)  # type: ignore[attr-defined]
+                & (Report.updated_at >= since)
+            )
+        )
+        .order_by(Report.id)
+    )
+    return points_json(
+        "reports",
+        (
+            (
+                str(r[0]),
+                r[1],
+                r[2],
+                "report",
+                r[3],
+                labels.get(r[4], r[4]),
+                f"/staff/reports/{r[0]}",
+                r[5],
+            )
+            for r in rows
+        ),
+        ("commune",),
+    )
 
 
 def report_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
@@ -52,29 +92,53 @@ def report_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel |
     if report is None:
         return None
     commune = session.get(Commune, report.commune_insee) if report.commune_insee else None
-    facts = [(_("Numéro"), number(report)), (_("Catégorie"), _(CATEGORIES.get(report.category, report.category))),
-             (_("Commune"), commune.name if commune else "—"), (_("Lieu"), report.address or "—"),
-             (_("Description"), report.description[:300] or "—"),
-             (_("Reçu le"), report.created_at.strftime("%d/%m/%Y"))]
+    facts = [
+        (_("Numéro"), number(report)),
+        (_("Catégorie"), _(CATEGORIES.get(report.category, report.category))),
+        (_("Commune"), commune.name if commune else "—"),
+        (_("Lieu"), report.address or "—"),
+        (_("Description"), report.description[:300] or "—"),
+        (_("Reçu le"), report.created_at.strftime("%d/%m/%Y")),
+    ]
     choices = [(key, label) for key, label in STATUSES.items() if key != report.status]
-    actions = [Action(N_("Changer l'état"), f"/staff/reports/{report.id}/status",
-                      [Field_("status", N_("Nouvel état"), "select", choices[0][0], options=choices),
-                       Field_("note", N_("Message au déclarant (facultatif)"), "textarea")],
-                      N_("État du signalement changé."))]
-    return Panel(title=number(report), state=report.status, state_label=_(STATUSES[report.status]), facts=facts,
-                 actions=actions, link=f"/staff/reports/{report.id}", commune=report.commune_insee)
+    actions = [
+        Action(
+            N_("Changer l'état"),
+            f"/staff/reports/{report.id}/status",
+            [
+                Field_("status", N_("Nouvel état"), "select", choices[0][0], options=choices),
+                Field_("note", N_("Message au déclarant (facultatif)"), "textarea"),
+            ],
+            N_("État du signalement changé."),
+        )
+    ]
+    return Panel(
+        title=number(report),
+        state=report.status,
+        state_label=_(STATUSES[report.status]),
+        facts=facts,
+        actions=actions,
+        link=f"/staff/reports/{report.id}",
+        commune=report.commune_insee,
+    )
 
 
 def open_reports_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    rows = session.execute(select(Report.commune_insee, func.count()).where(
-        Report.status.in_(OPEN_STATUSES)).group_by(Report.commune_insee)).all()  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(Report.commune_insee, func.count())
+        .where(Report.status.in_(OPEN_STATUSES))
+        .group_by(Report.commune_insee)
+    ).all()  # type: ignore[attr-defined]
     return {insee: count for insee, count in rows if insee}
 
 
 def resolve_time_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     """Median days from a report to its resolution, over the reports resolved in the last 90 days."""
-    rows = session.execute(select(Report.commune_insee, Report.created_at, Report.resolved_at).where(
-        Report.status == "resolved", Report.resolved_at >= now - dt.timedelta(days=90))).all()  # type: ignore[operator]
+    rows = session.execute(
+        select(Report.commune_insee, Report.created_at, Report.resolved_at).where(
+            Report.status == "resolved", Report.resolved_at >= now - dt.timedelta(days=90)
+        )
+    ).all()  # type: ignore[operator]
     days: dict[str, list[float]] = {}
     for insee, created, resolved in rows:
         if insee and created and resolved:
@@ -82,7 +146,21 @@ def resolve_time_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return {insee: round(statistics.median(values), 1) for insee, values in days.items()}
 
 
-OPS_LAYERS = [Layer("reports", N_("Signalements"), 10, reports_layer, report_panel, {},
-                    {key: label for key, label in STATUSES.items() if key != "hidden"}, dump=reports_json)]
-OPS_KPIS = [Kpi("reports_open", N_("Signalements ouverts"), "", 10, open_reports_kpi),
-            Kpi("reports_resolve_days", N_("Délai médian de résolution"), N_("jours"), 11, resolve_time_kpi)]
+OPS_LAYERS = [
+    Layer(
+        "reports",
+        N_("Signalements"),
+        10,
+        reports_layer,
+        report_panel,
+        {},
+        {key: label for key, label in STATUSES.items() if key != "hidden"},
+        dump=reports_json,
+    )
+]
+OPS_KPIS = [
+    Kpi("reports_open", N_("Signalements ouverts"), "", 10, open_reports_kpi),
+    Kpi(
+        "reports_resolve_days", N_("Délai médian de résolution"), N_("jours"), 11, resolve_time_kpi
+    ),
+]

@@ -41,8 +41,9 @@ class BulkResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (report id, reason code)
 
 
-def check_bulk(session: Session, action: str, *, reject_reason_id: int | None,
-               expected_at: datetime | None) -> None:
+def check_bulk(
+    session: Session, action: str, *, reject_reason_id: int | None, expected_at: datetime | None
+) -> None:
     """Refuse, before touching anything, an action that would fail for every report."""
     if action == "rejected":
         reason = session.get(RejectReason, reject_reason_id) if reject_reason_id else None
@@ -52,8 +53,16 @@ def check_bulk(session: Session, action: str, *, reject_reason_id: int | None,
         raise rp.ReportError(_("Indiquez la date d’enlèvement prévue."), "expected_on")
 
 
-def bulk_change(session: Session, ids: list[int], action: str, *, actor_id: int, note: str = "",
-                reject_reason_id: int | None = None, expected_at: datetime | None = None) -> BulkResult:
+def bulk_change(
+    session: Session,
+    ids: list[int],
+    action: str,
+    *,
+    actor_id: int,
+    note: str = "",
+    reject_reason_id: int | None = None,
+    expected_at: datetime | None = None,
+) -> BulkResult:
     """Apply ``action`` to the reports ``ids``; each one changes or is skipped with a reason code."""
     check_bulk(session, action, reject_reason_id=reject_reason_id, expected_at=expected_at)
     wanted = list(dict.fromkeys(ids))[:BULK_LIMIT]
@@ -70,8 +79,15 @@ def bulk_change(session: Session, ids: list[int], action: str, *, actor_id: int,
         else:
             try:
                 with session.begin_nested():
-                    rp.change_status(session, report, action, actor_id=actor_id, note=note,
-                                     reject_reason_id=reject_reason_id, expected_at=expected_at)
+                    rp.change_status(
+                        session,
+                        report,
+                        action,
+                        actor_id=actor_id,
+                        note=note,
+                        reject_reason_id=reject_reason_id,
+                        expected_at=expected_at,
+                    )
                 result.changed.append(report_id)
             except rp.ReportError:
                 result.skipped.append((report_id, "refused"))
@@ -89,7 +105,10 @@ def skipped_lines(session: Session, value: str) -> list[tuple[str, str]]:
         ident, _dot, code = token.partition(".")
         if ident.isdigit() and code in SKIP_REASONS:
             pairs.append((int(ident), code))
-    reports = {r.id: r for r in session.scalars(select(Report).where(Report.id.in_([i for i, _c in pairs])))}  # type: ignore[attr-defined]
+    reports = {
+        r.id: r
+        for r in session.scalars(select(Report).where(Report.id.in_([i for i, _c in pairs])))
+    }  # type: ignore[attr-defined]
     out = []
     for ident, code in pairs:
         report = reports.get(ident)
@@ -101,7 +120,11 @@ def skipped_lines(session: Session, value: str) -> list[tuple[str, str]]:
 
 def duplicate_candidates(session: Session, report: Report) -> list[tuple[Report, float, list[str]]]:
     """Open reports within 250 m: same category first, then nearest; with what differs from ``report``."""
-    found = rp.nearby(session, report.lat, report.lon, None, metres=CANDIDATE_METRES, limit=50, exclude=report.id)
+    found = rp.nearby(
+        session, report.lat, report.lon, None, metres=CANDIDATE_METRES, limit=50, exclude=report.id
+    )
     found.sort(key=lambda rd: (rd[0].category != report.category, rd[1]))
-    return [(other, distance, rp.duplicate_differences(session, report, other))
-            for other, distance in found[:CANDIDATE_LIMIT]]
+    return [
+        (other, distance, rp.duplicate_differences(session, report, other))
+        for other, distance in found[:CANDIDATE_LIMIT]
+    ]

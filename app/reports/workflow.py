@@ -173,6 +173,7 @@ def commune_at(session: Session, lat: float, lon: float) -> Commune | None:
 
 # --- creation ---------------------------------------------------------------------------------
 
+
 @dataclass
 class NewReport:
     """A validated report, before any row or file exists."""
@@ -221,7 +222,9 @@ def find_by_key(session: Session, key: str | None) -> Report | None:
     return session.scalars(select(Report).where(Report.idempotency_key == key)).first()
 
 
-def _store_photos(photos: Iterable[images.ProcessedPhoto], media_dir: Path) -> list[tuple[images.ProcessedPhoto, images.StoredPhoto]]:
+def _store_photos(
+    photos: Iterable[images.ProcessedPhoto], media_dir: Path
+) -> list[tuple[images.ProcessedPhoto, images.StoredPhoto]]:
     """Write the photos' files; a photo whose file cannot be written is skipped (and logged)."""
     stored = []
     for photo in photos:
@@ -270,39 +273,80 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
             if lat is not None and lon is not None:
                 commune = commune_at(session, lat, lon)
                 if commune is None:
-                    raise ReportError(_("Ce lieu est en dehors du territoire de la communauté de communes."),
-                                      "place")
+                    raise ReportError(
+                        _("Ce lieu est en dehors du territoire de la communauté de communes."),
+                        "place",
+                    )
             else:
                 commune = session.get(Commune, new.commune_insee) if new.commune_insee else None
                 if commune is None:
-                    raise ReportError(_("Indiquez le lieu : placez le point sur la carte, utilisez votre "
-                                        "position, ou choisissez au moins la commune."), "place")
+                    raise ReportError(
+                        _(
+                            "Indiquez le lieu : placez le point sur la carte, utilisez votre "
+                            "position, ou choisissez au moins la commune."
+                        ),
+                        "place",
+                    )
                 lat, lon, approximate = commune.lat, commune.lon, True
             now = utcnow()
             report = Report(
-                category=new.category, description=new.description, volume=new.volume, witnessed=new.witnessed,
-                lat=lat, lon=lon, approximate=approximate, address=new.address, commune_insee=commune.insee,
-                reporter_id=new.reporter_id, contact_email=new.contact_email, contact_name=new.contact_name,
-                source=new.source, api_key_id=new.api_key_id, idempotency_key=new.idempotency_key,
+                category=new.category,
+                description=new.description,
+                volume=new.volume,
+                witnessed=new.witnessed,
+                lat=lat,
+                lon=lon,
+                approximate=approximate,
+                address=new.address,
+                commune_insee=commune.insee,
+                reporter_id=new.reporter_id,
+                contact_email=new.contact_email,
+                contact_name=new.contact_name,
+                source=new.source,
+                api_key_id=new.api_key_id,
+                idempotency_key=new.idempotency_key,
                 token=secrets.token_urlsafe(16) if new.source == "open311" else None,
-                created_at=now, updated_at=now,
+                created_at=now,
+                updated_at=now,
             )
             session.add(report)
             session.flush()
             for photo, names in stored:
-                session.add(ReportPhoto(report_id=report.id, kind="overview", display_name=names.display_name,
-                                        thumb_name=names.thumb_name, width=photo.width, height=photo.height,
-                                        sha256=photo.sha256, uploaded_by=new.reporter_id))
+                session.add(
+                    ReportPhoto(
+                        report_id=report.id,
+                        kind="overview",
+                        display_name=names.display_name,
+                        thumb_name=names.thumb_name,
+                        width=photo.width,
+                        height=photo.height,
+                        sha256=photo.sha256,
+                        uploaded_by=new.reporter_id,
+                    )
+                )
             text = ""
             if len(stored) < len(new.photos):
                 text = _("Une photo n’a pas pu être enregistrée ; le signalement est bien reçu.")
-            session.add(ReportEvent(report_id=report.id, actor_id=new.reporter_id, kind="created",
-                                    to_status="new", text=text, at=now))
+            session.add(
+                ReportEvent(
+                    report_id=report.id,
+                    actor_id=new.reporter_id,
+                    kind="created",
+                    to_status="new",
+                    text=text,
+                    at=now,
+                )
+            )
             if new.reporter_id:
                 session.add(ReportFollow(report_id=report.id, user_id=new.reporter_id))
             session.flush()
-            events.publish(session, "reports", str(report.id), "created",
-                           {"status": "new", "category": report.category, "commune": report.commune_insee})
+            events.publish(
+                session,
+                "reports",
+                str(report.id),
+                "created",
+                {"status": "new", "category": report.category, "commune": report.commune_insee},
+            )
     except IntegrityError:
         # Another request with the same key won the race: answer its report.
         _delete_files((s for _p, s in stored), media_dir)
@@ -319,7 +363,10 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
 
 # --- reading ----------------------------------------------------------------------------------
 
-def photos_of(session: Session, report_ids: Sequence[int], kind: str | None = None) -> dict[int, list[ReportPhoto]]:
+
+def photos_of(
+    session: Session, report_ids: Sequence[int], kind: str | None = None
+) -> dict[int, list[ReportPhoto]]:
     out: dict[int, list[ReportPhoto]] = {}
     if not report_ids:
         return out
@@ -331,10 +378,16 @@ def photos_of(session: Session, report_ids: Sequence[int], kind: str | None = No
     return out
 
 
-def history(session: Session, report_id: int, *, include_internal: bool) -> list[tuple[ReportEvent, str]]:
+def history(
+    session: Session, report_id: int, *, include_internal: bool
+) -> list[tuple[ReportEvent, str]]:
     """The report's history (oldest first) with the actor's shown name ("" for the public view)."""
-    stmt = (select(ReportEvent, User).outerjoin(User, User.id == ReportEvent.actor_id)
-            .where(ReportEvent.report_id == report_id).order_by(ReportEvent.at, ReportEvent.id))
+    stmt = (
+        select(ReportEvent, User)
+        .outerjoin(User, User.id == ReportEvent.actor_id)
+        .where(ReportEvent.report_id == report_id)
+        .order_by(ReportEvent.at, ReportEvent.id)
+    )
     if not include_internal:
         stmt = stmt.where(ReportEvent.public.is_(True))  # type: ignore[attr-defined]
     out = []
@@ -342,16 +395,29 @@ def history(session: Session, report_id: int, *, include_internal: bool) -> list
         if user is None:
             who = ""
         elif user.role in ("staff", "admin"):
-            who = _("Agent de la communauté") if not include_internal else (user.display_name or user.email)
+            who = (
+                _("Agent de la communauté")
+                if not include_internal
+                else (user.display_name or user.email)
+            )
         else:
             who = (user.display_name or user.email) if include_internal else ""
         out.append((event, who))
     return out
 
 
-def nearby(session: Session, lat: float, lon: float, category: str | None, *,
-           metres: float = NEARBY_METRES, limit: int = NEARBY_LIMIT, exclude: int | None = None,
-           first: str | None = None, public: bool = False) -> list[tuple[Report, float]]:
+def nearby(
+    session: Session,
+    lat: float,
+    lon: float,
+    category: str | None,
+    *,
+    metres: float = NEARBY_METRES,
+    limit: int = NEARBY_LIMIT,
+    exclude: int | None = None,
+    first: str | None = None,
+    public: bool = False,
+) -> list[tuple[Report, float]]:
     """Open public reports (of ``category`` if given) within ``metres``, nearest first.
 
     ``first``: reports of that category come before the others (the report form: any category, since
@@ -365,7 +431,8 @@ def nearby(session: Session, lat: float, lon: float, category: str | None, *,
     dlon = metres / (111_000 * max(0.1, math.cos(math.radians(lat))))
     stmt = select(Report).where(
         Report.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
-        Report.lat.between(lat - dlat, lat + dlat), Report.lon.between(lon - dlon, lon + dlon),  # type: ignore[attr-defined]
+        Report.lat.between(lat - dlat, lat + dlat),
+        Report.lon.between(lon - dlon, lon + dlon),  # type: ignore[attr-defined]
     )
     if category:
         stmt = stmt.where(Report.category == category)
@@ -376,9 +443,18 @@ def nearby(session: Session, lat: float, lon: float, category: str | None, *,
             Report.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
             Report.lat.between(lat - dlat - 0.001, lat + dlat + 0.001),  # type: ignore[attr-defined]
             Report.lon.between(lon - dlon - 0.001, lon + dlon + 0.001),  # type: ignore[attr-defined]
-            *([Report.category == category] if category else []), *([Report.id != exclude] if exclude else []))
-    found = [(r, geo.distance_m(lat, lon, *(public_position(r.lat, r.lon) if public else (r.lat, r.lon))))
-             for r in session.scalars(stmt)]
+            *([Report.category == category] if category else []),
+            *([Report.id != exclude] if exclude else []),
+        )
+    found = [
+        (
+            r,
+            geo.distance_m(
+                lat, lon, *(public_position(r.lat, r.lon) if public else (r.lat, r.lon))
+            ),
+        )
+        for r in session.scalars(stmt)
+    ]
     found = [(r, d) for r, d in found if d <= metres]
     found.sort(key=lambda rd: (first is not None and rd[0].category != first, rd[1]))
     return found[:limit]
@@ -421,15 +497,26 @@ class Filters:
         if self.q:
             ident = id_from_number(self.q)
             like = f"%{self.q.lower()}%"
-            conds = [func.lower(Report.description).like(like), func.lower(Report.address).like(like)]
+            conds = [
+                func.lower(Report.description).like(like),
+                func.lower(Report.address).like(like),
+            ]
             if ident:
                 conds.append(Report.id == ident)
             stmt = stmt.where(or_(*conds))
         return stmt
 
     def query(self) -> dict[str, str]:
-        return {k: v for k, v in (("commune", self.commune), ("category", self.category),
-                                  ("status", self.status), ("q", self.q)) if v}
+        return {
+            k: v
+            for k, v in (
+                ("commune", self.commune),
+                ("category", self.category),
+                ("status", self.status),
+                ("q", self.q),
+            )
+            if v
+        }
 
 
 COUNT_CAP = 10_000  # lists count this far, then say "≥ 10000": the cost follows what is shown
@@ -437,7 +524,9 @@ COUNT_CAP = 10_000  # lists count this far, then say "≥ 10000": the cost follo
 
 def bounded_count(session: Session, ids: Any) -> tuple[int, bool]:
     """How many rows ``ids`` (a select of ids) returns, reading at most ``COUNT_CAP`` + 1; and whether capped."""
-    n = int(session.scalar(select(func.count()).select_from(ids.limit(COUNT_CAP + 1).subquery())) or 0)
+    n = int(
+        session.scalar(select(func.count()).select_from(ids.limit(COUNT_CAP + 1).subquery())) or 0
+    )
     return min(n, COUNT_CAP), n > COUNT_CAP
 
 
@@ -447,25 +536,42 @@ def communes(session: Session) -> list[Commune]:
 
 def can_reopen(report: Report, user_id: int | None) -> bool:
     """The reporter may re-open a resolved report that is not fixed, within REOPEN_DAYS."""
-    return (user_id is not None and report.reporter_id == user_id and report.status == "resolved"
-            and report.resolved_at is not None and utcnow() - report.resolved_at <= timedelta(days=REOPEN_DAYS))
+    return (
+        user_id is not None
+        and report.reporter_id == user_id
+        and report.status == "resolved"
+        and report.resolved_at is not None
+        and utcnow() - report.resolved_at <= timedelta(days=REOPEN_DAYS)
+    )
 
 
 # --- changes (staff and residents) ---------------------------------------------------------------
 
+
 def _recipients(session: Session, report: Report, actor_id: int | None) -> list[int]:
-    ids = set(session.scalars(select(ReportFollow.user_id).where(ReportFollow.report_id == report.id)))
+    ids = set(
+        session.scalars(select(ReportFollow.user_id).where(ReportFollow.report_id == report.id))
+    )
     if report.reporter_id:
         ids.add(report.reporter_id)
     ids.discard(actor_id)  # type: ignore[arg-type]
     return sorted(ids)
 
 
-def _tell(session: Session, report: Report, actor_id: int | None, title: str, body: str, event_id: int) -> None:
+def _tell(
+    session: Session, report: Report, actor_id: int | None, title: str, body: str, event_id: int
+) -> None:
     recipients = _recipients(session, report, actor_id)
     if recipients:
-        notify(session, recipients, topic="my_reports", title=title, body=body, url=f"/reports/{report.id}",
-               dedupe=f"report-event-{event_id}")
+        notify(
+            session,
+            recipients,
+            topic="my_reports",
+            title=title,
+            body=body,
+            url=f"/reports/{report.id}",
+            dedupe=f"report-event-{event_id}",
+        )
 
 
 def pickup_date_text(expected_at: datetime) -> str:
@@ -480,7 +586,9 @@ def pickup_date_text(expected_at: datetime) -> str:
 def original_of(session: Session, other: Report) -> Report:
     """The report a duplicate finally points to (a duplicate of a duplicate leads to the original)."""
     seen = {other.id}
-    while other.status == "duplicate" and other.duplicate_of_id and other.duplicate_of_id not in seen:
+    while (
+        other.status == "duplicate" and other.duplicate_of_id and other.duplicate_of_id not in seen
+    ):
         parent = session.get(Report, other.duplicate_of_id)
         if parent is None:
             break
@@ -494,29 +602,48 @@ def duplicate_differences(session: Session, report: Report, original: Report) ->
     out = []
     if (report.commune_insee or "") != (original.commune_insee or ""):
         names = {c.insee: c.name for c in communes(session)}
-        out.append(_("commune différente (%(a)s, l’original est à %(b)s)")
-                   % {"a": names.get(report.commune_insee or "", "—"), "b": names.get(original.commune_insee or "", "—")})
+        out.append(
+            _("commune différente (%(a)s, l’original est à %(b)s)")
+            % {
+                "a": names.get(report.commune_insee or "", "—"),
+                "b": names.get(original.commune_insee or "", "—"),
+            }
+        )
     if report.category != original.category:
-        out.append(_("catégorie différente (%(a)s, l’original : %(b)s)")
-                   % {"a": _(CATEGORIES[report.category]), "b": _(CATEGORIES[original.category])})
+        out.append(
+            _("catégorie différente (%(a)s, l’original : %(b)s)")
+            % {"a": _(CATEGORIES[report.category]), "b": _(CATEGORIES[original.category])}
+        )
     return out
 
 
-def _mark_duplicate(session: Session, report: Report, duplicate_of: str | None, confirm: bool) -> tuple[Report, str]:
+def _mark_duplicate(
+    session: Session, report: Report, duplicate_of: str | None, confirm: bool
+) -> tuple[Report, str]:
     other_id = id_from_number(duplicate_of or "")
     other = session.get(Report, other_id) if other_id else None
     if other is None or other.id == report.id or other.status == "hidden":
         raise ReportError(_("Indiquez le numéro du signalement d’origine."), "duplicate_of")
     original = original_of(session, other)
     if original.id == report.id:
-        raise ReportError(_("Ce signalement est déjà marqué comme doublon de celui-ci."), "duplicate_of")
+        raise ReportError(
+            _("Ce signalement est déjà marqué comme doublon de celui-ci."), "duplicate_of"
+        )
     differences = duplicate_differences(session, report, original)
     if differences and not confirm:
-        raise ReportError(_("%(n)s : %(d)s. Cochez « Confirmer malgré la différence » pour le marquer quand même.")
-                          % {"n": number(original), "d": " ; ".join(differences)}, "duplicate_confirm")
+        raise ReportError(
+            _(
+                "%(n)s : %(d)s. Cochez « Confirmer malgré la différence » pour le marquer quand même."
+            )
+            % {"n": number(original), "d": " ; ".join(differences)},
+            "duplicate_confirm",
+        )
     # Reports that were duplicates of this one now point to the original too: no chain ever forms.
-    session.execute(update(Report).where(Report.duplicate_of_id == report.id, Report.status == "duplicate")
-                    .values(duplicate_of_id=original.id))
+    session.execute(
+        update(Report)
+        .where(Report.duplicate_of_id == report.id, Report.status == "duplicate")
+        .values(duplicate_of_id=original.id)
+    )
     report.duplicate_of_id = original.id
     text = _("Doublon de %(n)s.") % {"n": number(original)}
     if other.id != original.id:
@@ -528,11 +655,21 @@ def _mark_duplicate(session: Session, report: Report, duplicate_of: str | None, 
     return original, text
 
 
-def change_status(session: Session, report: Report, to: str, *, actor_id: int | None, note: str = "",
-                  reject_reason_id: int | None = None, duplicate_of: str | None = None,
-                  duplicate_confirm: bool = False,
-                  expected_at: datetime | None = None, after_photo: images.ProcessedPhoto | None = None,
-                  media_dir: Path | None = None, notify_people: bool = True) -> ReportEvent:
+def change_status(
+    session: Session,
+    report: Report,
+    to: str,
+    *,
+    actor_id: int | None,
+    note: str = "",
+    reject_reason_id: int | None = None,
+    duplicate_of: str | None = None,
+    duplicate_confirm: bool = False,
+    expected_at: datetime | None = None,
+    after_photo: images.ProcessedPhoto | None = None,
+    media_dir: Path | None = None,
+    notify_people: bool = True,
+) -> ReportEvent:
     """Move a report to ``to`` (checked against TRANSITIONS), record it and tell the people concerned.
 
     Raises ReportError for a transition that is not allowed or a missing
@@ -546,8 +683,11 @@ def change_status(session: Session, report: Report, to: str, *, actor_id: int | 
     if to == report.status:
         raise ReportError(_("Le signalement est déjà dans cet état."), "status")
     if to not in TRANSITIONS[report.status]:
-        raise ReportError(_("Ce changement d’état n’est pas possible (de « %(a)s » à « %(b)s »).")
-                          % {"a": _(STATUSES[report.status]), "b": _(STATUSES[to])}, "status")
+        raise ReportError(
+            _("Ce changement d’état n’est pas possible (de « %(a)s » à « %(b)s »).")
+            % {"a": _(STATUSES[report.status]), "b": _(STATUSES[to])},
+            "status",
+        )
     note = note.strip()[:2000]
     text = note
     if to == "rejected":
@@ -563,7 +703,9 @@ def change_status(session: Session, report: Report, to: str, *, actor_id: int | 
         if expected_at is None:
             raise ReportError(_("Indiquez la date d’enlèvement prévue."), "expected_on")
         report.expected_at = expected_at
-        text = _("Enlèvement prévu le %(d)s.") % {"d": pickup_date_text(expected_at)} + (f"\n{note}" if note else "")
+        text = _("Enlèvement prévu le %(d)s.") % {"d": pickup_date_text(expected_at)} + (
+            f"\n{note}" if note else ""
+        )
     now = utcnow()
     previous = report.status
     report.status = to
@@ -580,11 +722,28 @@ def change_status(session: Session, report: Report, to: str, *, actor_id: int | 
         report.status_notes = text
     if after_photo is not None and media_dir is not None:
         stored = images.save(after_photo, media_dir)
-        session.add(ReportPhoto(report_id=report.id, kind="after", display_name=stored.display_name,
-                                thumb_name=stored.thumb_name, width=after_photo.width,
-                                height=after_photo.height, sha256=after_photo.sha256, uploaded_by=actor_id))
-    event = ReportEvent(report_id=report.id, actor_id=actor_id, kind="status", from_status=previous,
-                        to_status=to, text=text, at=now, public=to != "hidden")
+        session.add(
+            ReportPhoto(
+                report_id=report.id,
+                kind="after",
+                display_name=stored.display_name,
+                thumb_name=stored.thumb_name,
+                width=after_photo.width,
+                height=after_photo.height,
+                sha256=after_photo.sha256,
+                uploaded_by=actor_id,
+            )
+        )
+    event = ReportEvent(
+        report_id=report.id,
+        actor_id=actor_id,
+        kind="status",
+        from_status=previous,
+        to_status=to,
+        text=text,
+        at=now,
+        public=to != "hidden",
+    )
     session.add(report)
     session.add(event)
     session.flush()
@@ -600,7 +759,9 @@ def add_note(session: Session, report: Report, *, actor_id: int, text: str) -> R
     text = text.strip()[:2000]
     if not text:
         raise ReportError(_("La note est vide."), "note")
-    event = ReportEvent(report_id=report.id, actor_id=actor_id, kind="note", text=text, public=False)
+    event = ReportEvent(
+        report_id=report.id, actor_id=actor_id, kind="note", text=text, public=False
+    )
     session.add(event)
     session.flush()
     return event
@@ -611,27 +772,43 @@ def recategorise(session: Session, report: Report, category: str, *, actor_id: i
         raise ReportError(_("Catégorie inconnue."), "category")
     if category == report.category:
         raise ReportError(_("Le signalement est déjà dans cette catégorie."), "category")
-    text = _("Catégorie : %(a)s → %(b)s") % {"a": _(CATEGORIES[report.category]), "b": _(CATEGORIES[category])}
+    text = _("Catégorie : %(a)s → %(b)s") % {
+        "a": _(CATEGORIES[report.category]),
+        "b": _(CATEGORIES[category]),
+    }
     report.category = category
     report.updated_at = utcnow()
     event = ReportEvent(report_id=report.id, actor_id=actor_id, kind="category", text=text)
     session.add_all([report, event])
     session.flush()
-    _tell(session, report, actor_id, _("Votre signalement %(n)s a changé de catégorie") % {"n": number(report)},
-          text, event.id)  # type: ignore[arg-type]
+    _tell(
+        session,
+        report,
+        actor_id,
+        _("Votre signalement %(n)s a changé de catégorie") % {"n": number(report)},
+        text,
+        event.id,
+    )  # type: ignore[arg-type]
     return event
 
 
 def move(session: Session, report: Report, lat: float, lon: float, *, actor_id: int) -> ReportEvent:
     commune = commune_at(session, lat, lon)
     if commune is None:
-        raise ReportError(_("Ce lieu est en dehors du territoire de la communauté de communes."), "place")
+        raise ReportError(
+            _("Ce lieu est en dehors du territoire de la communauté de communes."), "place"
+        )
     moved = geo.distance_m(report.lat, report.lon, lat, lon)
     report.lat, report.lon, report.approximate = lat, lon, False
     report.commune_insee = commune.insee
     report.updated_at = utcnow()
-    event = ReportEvent(report_id=report.id, actor_id=actor_id, kind="moved", public=False,
-                        text=_("Point déplacé de %(m)d m (%(c)s).") % {"m": round(moved), "c": commune.name})
+    event = ReportEvent(
+        report_id=report.id,
+        actor_id=actor_id,
+        kind="moved",
+        public=False,
+        text=_("Point déplacé de %(m)d m (%(c)s).") % {"m": round(moved), "c": commune.name},
+    )
     session.add_all([report, event])
     session.flush()
     return event
@@ -647,12 +824,24 @@ def reopen(session: Session, report: Report, *, user_id: int, text: str) -> Repo
     report.resolved_at = None
     report.updated_at = utcnow()
     report.status_notes = ""
-    event = ReportEvent(report_id=report.id, actor_id=user_id, kind="reopened", from_status="resolved",
-                        to_status="confirmed", text=text)
+    event = ReportEvent(
+        report_id=report.id,
+        actor_id=user_id,
+        kind="reopened",
+        from_status="resolved",
+        to_status="confirmed",
+        text=text,
+    )
     session.add_all([report, event])
     session.flush()
-    _tell(session, report, user_id, _("Le signalement %(n)s est rouvert") % {"n": number(report)}, text,
-          event.id)  # type: ignore[arg-type]
+    _tell(
+        session,
+        report,
+        user_id,
+        _("Le signalement %(n)s est rouvert") % {"n": number(report)},
+        text,
+        event.id,
+    )  # type: ignore[arg-type]
     return event
 
 
@@ -670,13 +859,16 @@ def thank(session: Session, report: Report, user_id: int) -> bool:
     if session.get(ReportThanks, (report.id, user_id)) is not None:
         return False
     session.add(ReportThanks(report_id=report.id, user_id=user_id))  # type: ignore[arg-type]
-    session.execute(update(Report).where(Report.id == report.id).values(thanks_count=Report.thanks_count + 1))
+    session.execute(
+        update(Report).where(Report.id == report.id).values(thanks_count=Report.thanks_count + 1)
+    )
     session.flush()
     session.refresh(report)
     return True
 
 
 # --- Open311 API keys -----------------------------------------------------------------------------
+
 
 def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
@@ -685,7 +877,9 @@ def _key_hash(key: str) -> str:
 def issue_api_key(session: Session, name: str, created_by: int | None) -> tuple[ReportApiKey, str]:
     """A new API key: the row (hash only) and the key itself, shown once."""
     key = "e311_" + secrets.token_urlsafe(30)
-    row = ReportApiKey(name=name.strip()[:120], key_hash=_key_hash(key), prefix=key[:10], created_by=created_by)
+    row = ReportApiKey(
+        name=name.strip()[:120], key_hash=_key_hash(key), prefix=key[:10], created_by=created_by
+    )
     session.add(row)
     session.flush()
     return row, key
@@ -694,13 +888,16 @@ def issue_api_key(session: Session, name: str, created_by: int | None) -> tuple[
 def check_api_key(session: Session, key: str) -> ReportApiKey | None:
     if not key or len(key) > 200:
         return None
-    row = session.scalars(select(ReportApiKey).where(ReportApiKey.key_hash == _key_hash(key))).first()
+    row = session.scalars(
+        select(ReportApiKey).where(ReportApiKey.key_hash == _key_hash(key))
+    ).first()
     if row is None or row.revoked_at is not None:
         return None
     return row
 
 
 # --- statistics and export -------------------------------------------------------------------------
+
 
 @dataclass
 class Stats:
@@ -715,7 +912,9 @@ class Stats:
 
 
 def stats(session: Session, since: datetime | None = None) -> Stats:
-    stmt = select(Report.status, Report.category, Report.commune_insee, Report.created_at, Report.resolved_at)
+    stmt = select(
+        Report.status, Report.category, Report.commune_insee, Report.created_at, Report.resolved_at
+    )
     if since is not None:
         stmt = stmt.where(Report.created_at >= since)
     rows = session.execute(stmt).all()
@@ -746,13 +945,27 @@ def stats(session: Session, since: datetime | None = None) -> Stats:
 
 # (heading, what it holds): French headings, human labels, and the codes in their own columns.
 CSV_COLUMNS: list[tuple[str, str]] = [
-    (N_("Numéro"), "number"), (N_("Catégorie"), "category_label"), (N_("Code catégorie"), "category"),
-    (N_("État"), "status_label"), (N_("Code état"), "status"), (N_("Commune"), "commune"),
-    (N_("Code INSEE"), "insee"), (N_("Latitude"), "lat"), (N_("Longitude"), "lon"), (N_("Repère"), "address"),
-    (N_("Description"), "description"), (N_("Volume"), "volume_label"), (N_("Code volume"), "volume"),
-    (N_("Témoin"), "witnessed"), (N_("Origine"), "source"), (N_("Signalé le"), "created"),
-    (N_("Mis à jour le"), "updated"), (N_("Enlèvement prévu le"), "expected"), (N_("Résolu le"), "resolved"),
-    (N_("Personnes qui suivent"), "followers"), (N_("Remerciements"), "thanks"),
+    (N_("Numéro"), "number"),
+    (N_("Catégorie"), "category_label"),
+    (N_("Code catégorie"), "category"),
+    (N_("État"), "status_label"),
+    (N_("Code état"), "status"),
+    (N_("Commune"), "commune"),
+    (N_("Code INSEE"), "insee"),
+    (N_("Latitude"), "lat"),
+    (N_("Longitude"), "lon"),
+    (N_("Repère"), "address"),
+    (N_("Description"), "description"),
+    (N_("Volume"), "volume_label"),
+    (N_("Code volume"), "volume"),
+    (N_("Témoin"), "witnessed"),
+    (N_("Origine"), "source"),
+    (N_("Signalé le"), "created"),
+    (N_("Mis à jour le"), "updated"),
+    (N_("Enlèvement prévu le"), "expected"),
+    (N_("Résolu le"), "resolved"),
+    (N_("Personnes qui suivent"), "followers"),
+    (N_("Remerciements"), "thanks"),
 ]
 
 
@@ -770,9 +983,24 @@ def _csv_time(value: datetime | None, *, date_only: bool = False) -> str:
     return local.strftime("%d/%m/%Y") if date_only else local.strftime("%d/%m/%Y %H:%M")
 
 
-_CSV_READ = (Report.id, Report.category, Report.status, Report.commune_insee, Report.lat, Report.lon,
-             Report.address, Report.description, Report.volume, Report.witnessed, Report.source,
-             Report.created_at, Report.updated_at, Report.expected_at, Report.resolved_at, Report.thanks_count)
+_CSV_READ = (
+    Report.id,
+    Report.category,
+    Report.status,
+    Report.commune_insee,
+    Report.lat,
+    Report.lon,
+    Report.address,
+    Report.description,
+    Report.volume,
+    Report.witnessed,
+    Report.source,
+    Report.created_at,
+    Report.updated_at,
+    Report.expected_at,
+    Report.resolved_at,
+    Report.thanks_count,
+)
 
 
 def export_csv(engine: Engine, filters: Filters, *, chunk: int = 1000) -> Iterator[bytes]:
@@ -790,12 +1018,22 @@ def export_csv(engine: Engine, filters: Filters, *, chunk: int = 1000) -> Iterat
     statuses = {k: _(v) for k, v in STATUSES.items()}
     volumes = {k: _(v) for k, v in VOLUMES.items()}
     yes, no = _("oui"), _("non")
-    return _csv_chunks(engine, filters, chunk, headings, names, categories, statuses, volumes, (yes, no))
+    return _csv_chunks(
+        engine, filters, chunk, headings, names, categories, statuses, volumes, (yes, no)
+    )
 
 
-def _csv_chunks(engine: Engine, filters: Filters, chunk: int, headings: list[str], names: dict[str, str],
-                categories: dict[str, str], statuses: dict[str, str], volumes: dict[str, str],
-                yes_no: tuple[str, str]) -> Iterator[bytes]:
+def _csv_chunks(
+    engine: Engine,
+    filters: Filters,
+    chunk: int,
+    headings: list[str],
+    names: dict[str, str],
+    categories: dict[str, str],
+    statuses: dict[str, str],
+    volumes: dict[str, str],
+    yes_no: tuple[str, str],
+) -> Iterator[bytes]:
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=";")
     buf.write("\ufeff")
@@ -803,25 +1041,46 @@ def _csv_chunks(engine: Engine, filters: Filters, chunk: int, headings: list[str
     last = 0
     while True:
         with read_session(engine) as session:
-            rows = session.execute(filters.apply(select(*_CSV_READ), staff=True)
-                                   .where(Report.id > last)  # type: ignore[operator]
-                                   .order_by(Report.id).limit(chunk)).all()
-            follows = dict(session.execute(
-                select(ReportFollow.report_id, func.count())
-                .where(ReportFollow.report_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
-                .group_by(ReportFollow.report_id)).all()) if rows else {}
+            rows = session.execute(
+                filters.apply(select(*_CSV_READ), staff=True)
+                .where(Report.id > last)  # type: ignore[operator]
+                .order_by(Report.id)
+                .limit(chunk)
+            ).all()
+            follows = (
+                dict(
+                    session.execute(
+                        select(ReportFollow.report_id, func.count())
+                        .where(ReportFollow.report_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
+                        .group_by(ReportFollow.report_id)
+                    ).all()
+                )
+                if rows
+                else {}
+            )
         for r in rows:
             row = {
-                "number": number(r), "category_label": categories.get(r.category, r.category),  # type: ignore[arg-type]
-                "category": r.category, "status_label": statuses.get(r.status, r.status), "status": r.status,
-                "commune": names.get(r.commune_insee or "", ""), "insee": r.commune_insee or "",
-                "lat": f"{r.lat:.6f}".replace(".", ","), "lon": f"{r.lon:.6f}".replace(".", ","),
-                "address": _csv_safe(r.address), "description": _csv_safe(r.description),
-                "volume_label": volumes.get(r.volume or "", ""), "volume": r.volume or "",
-                "witnessed": yes_no[0] if r.witnessed else yes_no[1], "source": r.source,
-                "created": _csv_time(r.created_at), "updated": _csv_time(r.updated_at),
+                "number": number(r),
+                "category_label": categories.get(r.category, r.category),  # type: ignore[arg-type]
+                "category": r.category,
+                "status_label": statuses.get(r.status, r.status),
+                "status": r.status,
+                "commune": names.get(r.commune_insee or "", ""),
+                "insee": r.commune_insee or "",
+                "lat": f"{r.lat:.6f}".replace(".", ","),
+                "lon": f"{r.lon:.6f}".replace(".", ","),
+                "address": _csv_safe(r.address),
+                "description": _csv_safe(r.description),
+                "volume_label": volumes.get(r.volume or "", ""),
+                "volume": r.volume or "",
+                "witnessed": yes_no[0] if r.witnessed else yes_no[1],
+                "source": r.source,
+                "created": _csv_time(r.created_at),
+                "updated": _csv_time(r.updated_at),
                 "expected": _csv_time(r.expected_at, date_only=True),
-                "resolved": _csv_time(r.resolved_at), "followers": follows.get(r.id, 0), "thanks": r.thanks_count,
+                "resolved": _csv_time(r.resolved_at),
+                "followers": follows.get(r.id, 0),
+                "thanks": r.thanks_count,
             }
             writer.writerow([row[key] for _heading, key in CSV_COLUMNS])
         yield buf.getvalue().encode("utf-8")
@@ -839,8 +1098,11 @@ def _csv_safe(value: str) -> str:
 
 # --- GDPR -----------------------------------------------------------------------------------------
 
+
 def export_reports(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
-    reports = session.scalars(select(Report).where(Report.reporter_id == user_id).order_by(Report.id)).all()
+    reports = session.scalars(
+        select(Report).where(Report.reporter_id == user_id).order_by(Report.id)
+    ).all()
     photos = photos_of(session, [r.id for r in reports])  # type: ignore[misc]
     files: list[Path] = []
     out = []
@@ -852,27 +1114,54 @@ def export_reports(session: Session, user_id: int, media_dir: Path) -> tuple[Any
                 names.append(p.display_name)
             except (FileNotFoundError, images.InvalidPhotoName):
                 continue
-        out.append({
-            "number": number(r), "category": r.category, "status": r.status, "description": r.description,
-            "volume": r.volume, "witnessed": r.witnessed, "lat": r.lat, "lon": r.lon, "address": r.address,
-            "commune": r.commune_insee, "created_at": r.created_at.isoformat(),
-            "updated_at": r.updated_at.isoformat(), "photos": names,
-            "history": [{"at": e.at.isoformat(), "kind": e.kind, "status": e.to_status, "text": e.text}
-                        for e, _who in history(session, r.id, include_internal=False)],  # type: ignore[arg-type]
-        })
-    followed = [number(r) for r in session.scalars(
-        select(Report).join(ReportFollow, ReportFollow.report_id == Report.id)
-        .where(ReportFollow.user_id == user_id, or_(Report.reporter_id.is_(None), Report.reporter_id != user_id))  # type: ignore[union-attr]
-    )]
+        out.append(
+            {
+                "number": number(r),
+                "category": r.category,
+                "status": r.status,
+                "description": r.description,
+                "volume": r.volume,
+                "witnessed": r.witnessed,
+                "lat": r.lat,
+                "lon": r.lon,
+                "address": r.address,
+                "commune": r.commune_insee,
+                "created_at": r.created_at.isoformat(),
+                "updated_at": r.updated_at.isoformat(),
+                "photos": names,
+                "history": [
+                    {"at": e.at.isoformat(), "kind": e.kind, "status": e.to_status, "text": e.text}
+                    for e, _who in history(session, r.id, include_internal=False)
+                ],  # type: ignore[arg-type]
+            }
+        )
+    followed = [
+        number(r)
+        for r in session.scalars(
+            select(Report)
+            .join(ReportFollow, ReportFollow.report_id == Report.id)
+            .where(
+                ReportFollow.user_id == user_id,
+                or_(Report.reporter_id.is_(None), Report.reporter_id != user_id),
+            )  # type: ignore[union-attr]
+        )
+    ]
     return {"reports": out, "following": followed}, files
 
 
 def erase_reports(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Public reports stay (the dump is still there), anonymised; follows and thanks go."""
-    session.execute(update(Report).where(Report.reporter_id == user_id)
-                    .values(reporter_id=None, contact_email=None, contact_name=None))
-    session.execute(update(ReportEvent).where(ReportEvent.actor_id == user_id).values(actor_id=None))
-    session.execute(update(ReportPhoto).where(ReportPhoto.uploaded_by == user_id).values(uploaded_by=None))
+    session.execute(
+        update(Report)
+        .where(Report.reporter_id == user_id)
+        .values(reporter_id=None, contact_email=None, contact_name=None)
+    )
+    session.execute(
+        update(ReportEvent).where(ReportEvent.actor_id == user_id).values(actor_id=None)
+    )
+    session.execute(
+        update(ReportPhoto).where(ReportPhoto.uploaded_by == user_id).values(uploaded_by=None)
+    )
     for model in (ReportFollow, ReportThanks):
         for row in session.scalars(select(model).where(model.user_id == user_id)):  # type: ignore[attr-defined]
             session.delete(row)
@@ -894,7 +1183,10 @@ def ensure_reject_reasons(session: Session) -> list[RejectReason]:
     reasons = reject_reasons(session)
     if not reasons:
         for label in DEFAULT_REJECT_REASONS:
-            if session.scalars(select(RejectReason).where(RejectReason.label == label)).first() is None:
+            if (
+                session.scalars(select(RejectReason).where(RejectReason.label == label)).first()
+                is None
+            ):
                 session.add(RejectReason(label=label))
         session.flush()
         reasons = reject_reasons(session)
@@ -902,8 +1194,13 @@ def ensure_reject_reasons(session: Session) -> list[RejectReason]:
 
 
 def response_templates(session: Session) -> list[ResponseTemplate]:
-    return list(session.scalars(select(ResponseTemplate).where(ResponseTemplate.active.is_(True))  # type: ignore[attr-defined]
-                                .order_by(ResponseTemplate.title)))
+    return list(
+        session.scalars(
+            select(ResponseTemplate)
+            .where(ResponseTemplate.active.is_(True))  # type: ignore[attr-defined]
+            .order_by(ResponseTemplate.title)
+        )
+    )
 
 
 def reject_reasons(session: Session, *, active_only: bool = True) -> list[RejectReason]:
@@ -917,20 +1214,50 @@ def reject_reasons(session: Session, *, active_only: bool = True) -> list[Reject
 
 DEMO_REPORTS = [
     # (category, commune insee, description, volume, final status)
-    ("bulky_items", "57038", "Un canapé et deux matelas au bout du chemin des Jardins.", "car", "new"),
-    ("household_waste", "54580", "Une dizaine de sacs poubelle éventrés près des conteneurs à verre.", "bag", "new"),
+    (
+        "bulky_items",
+        "57038",
+        "Un canapé et deux matelas au bout du chemin des Jardins.",
+        "car",
+        "new",
+    ),
+    (
+        "household_waste",
+        "54580",
+        "Une dizaine de sacs poubelle éventrés près des conteneurs à verre.",
+        "bag",
+        "new",
+    ),
     ("rubble", "57041", "Gravats et plaques de plâtre déversés à l'entrée du bois.", "van", "new"),
     ("tyres", "57529", "Une quinzaine de pneus sur le parking de la forêt.", "car", "new"),
     ("green_waste", "57565", "Tontes et branchages jetés dans le fossé.", "car", "new"),
     ("other", "57602", "Carcasse de scooter abandonnée depuis une semaine.", None, "new"),
-    ("hazardous", "54523", "Bidons d'huile et pots de peinture au bord du ruisseau.", "bag", "confirmed"),
+    (
+        "hazardous",
+        "54523",
+        "Bidons d'huile et pots de peinture au bord du ruisseau.",
+        "bag",
+        "confirmed",
+    ),
     ("bulky_items", "57097", "Frigo et machine à laver derrière l'abribus.", "car", "confirmed"),
-    ("household_waste", "57038", "Sacs de déchets au pied du point d'apport volontaire.", "bag", "confirmed"),
+    (
+        "household_waste",
+        "57038",
+        "Sacs de déchets au pied du point d'apport volontaire.",
+        "bag",
+        "confirmed",
+    ),
     ("rubble", "54580", "Déblais de chantier sur le chemin agricole.", "truck", "confirmed"),
     ("bulky_items", "57529", "Meubles démontés sur le trottoir.", "van", "scheduled"),
     ("tyres", "57041", "Pneus de camion dans le talus.", "van", "scheduled"),
     ("green_waste", "54523", "Souches et branches en travers du sentier.", "van", "scheduled"),
-    ("household_waste", "57565", "Sacs déposés chaque semaine au même endroit.", "bag", "in_progress"),
+    (
+        "household_waste",
+        "57565",
+        "Sacs déposés chaque semaine au même endroit.",
+        "bag",
+        "in_progress",
+    ),
     ("rubble", "57602", "Tuiles et briques dans la friche.", "car", "in_progress"),
     ("other", "57097", "Palettes et cartons près de la salle des fêtes.", "car", "in_progress"),
     ("bulky_items", "54580", "Matelas sous le pont.", "bag", "resolved"),
@@ -939,8 +1266,20 @@ DEMO_REPORTS = [
     ("tyres", "54523", "Quatre pneus devant le cimetière.", "bag", "resolved"),
     ("other", "57529", "Dépôt sur un terrain privé clôturé.", None, "rejected"),
     ("rubble", "57097", "Petit tas de terre.", "bag", "rejected"),
-    ("bulky_items", "57038", "Canapé au bout du chemin des Jardins (déjà signalé ?).", "car", "duplicate"),
-    ("household_waste", "57602", "Signalement contenant des informations personnelles.", "bag", "hidden"),
+    (
+        "bulky_items",
+        "57038",
+        "Canapé au bout du chemin des Jardins (déjà signalé ?).",
+        "car",
+        "duplicate",
+    ),
+    (
+        "household_waste",
+        "57602",
+        "Signalement contenant des informations personnelles.",
+        "bag",
+        "hidden",
+    ),
 ]
 
 _DEMO_PATHS = {
@@ -964,8 +1303,15 @@ def demo_photo(category: str, rng: Any, *, after: bool = False) -> bytes:
     image = Image.new("RGB", (width, height), ground)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, width, height // 3), fill=(150, 190, 230))
-    draw.polygon([(0, height // 3), (width, height // 3 - 60), (width, height // 3 + 40), (0, height // 3 + 80)],
-                 fill=(70, 110, 60))
+    draw.polygon(
+        [
+            (0, height // 3),
+            (width, height // 3 - 60),
+            (width, height // 3 + 40),
+            (0, height // 3 + 80),
+        ],
+        fill=(70, 110, 60),
+    )
     if not after:
         for _i in range(rng.randint(5, 12)):
             x, y = rng.randint(100, width - 200), rng.randint(height // 2, height - 150)
@@ -981,7 +1327,9 @@ def demo_photo(category: str, rng: Any, *, after: bool = False) -> bytes:
             elif category == "hazardous":
                 draw.rectangle((x, y, x + 70, y + 110), fill=(200, 40, 30))
             else:
-                draw.rectangle((x, y, x + 200, y + 120), fill=(rng.randint(90, 200), rng.randint(60, 140), 60))
+                draw.rectangle(
+                    (x, y, x + 200, y + 120), fill=(rng.randint(90, 200), rng.randint(60, 140), 60)
+                )
     buf = io.BytesIO()
     image.save(buf, format="JPEG", quality=82)
     return buf.getvalue()
@@ -993,7 +1341,10 @@ def load_demo(session: Session, rng: Any, media_dir: Path) -> str | None:
 
     if find_by_key(session, "demo-report-1") is not None:
         return None
-    residents = [demo_user(session, e) for e in ("habitant@eclor.test", "voisine@eclor.test", "frontalier@eclor.test")]
+    residents = [
+        demo_user(session, e)
+        for e in ("habitant@eclor.test", "voisine@eclor.test", "frontalier@eclor.test")
+    ]
     agent = demo_user(session, "agent@eclor.test")
     reasons = ensure_reject_reasons(session)
     centres = {c.insee: c for c in communes(session)}
@@ -1007,32 +1358,69 @@ def load_demo(session: Session, rng: Any, media_dir: Path) -> str | None:
         lon = commune.lon + rng.uniform(-0.008, 0.008)
         if final == "duplicate" and made:
             lat, lon = made[0].lat + 0.0002, made[0].lon + 0.0002
-        report = Report(category=category, description=description, volume=volume, witnessed=index % 7 == 0,
-                        lat=lat, lon=lon, commune_insee=insee, reporter_id=reporter.id, source="web",
-                        idempotency_key=f"demo-report-{index}", created_at=created, updated_at=created)
+        report = Report(
+            category=category,
+            description=description,
+            volume=volume,
+            witnessed=index % 7 == 0,
+            lat=lat,
+            lon=lon,
+            commune_insee=insee,
+            reporter_id=reporter.id,
+            source="web",
+            idempotency_key=f"demo-report-{index}",
+            created_at=created,
+            updated_at=created,
+        )
         session.add(report)
         session.flush()
-        session.add(ReportEvent(report_id=report.id, actor_id=reporter.id, kind="created", to_status="new",
-                                at=created))
+        session.add(
+            ReportEvent(
+                report_id=report.id,
+                actor_id=reporter.id,
+                kind="created",
+                to_status="new",
+                at=created,
+            )
+        )
         session.add(ReportFollow(report_id=report.id, user_id=reporter.id))  # type: ignore[arg-type]
         processed = images.process(demo_photo(category, rng))
         stored = images.save(processed, media_dir)
-        session.add(ReportPhoto(report_id=report.id, kind="overview", display_name=stored.display_name,
-                                thumb_name=stored.thumb_name, width=processed.width, height=processed.height,
-                                sha256=processed.sha256, uploaded_by=reporter.id, created_at=created))
+        session.add(
+            ReportPhoto(
+                report_id=report.id,
+                kind="overview",
+                display_name=stored.display_name,
+                thumb_name=stored.thumb_name,
+                width=processed.width,
+                height=processed.height,
+                sha256=processed.sha256,
+                uploaded_by=reporter.id,
+                created_at=created,
+            )
+        )
         step_at = created
         for to in _DEMO_PATHS[final]:
             after = None
             if to == "resolved":
                 after = images.process(demo_photo(category, rng, after=True))
             event = change_status(
-                session, report, to, actor_id=agent.id, notify_people=False,
-                note={"confirmed": "Vu sur place, merci.", "scheduled": "Une équipe passera avec la benne.",
-                      "resolved": "Le dépôt a été enlevé."}.get(to, ""),
+                session,
+                report,
+                to,
+                actor_id=agent.id,
+                notify_people=False,
+                note={
+                    "confirmed": "Vu sur place, merci.",
+                    "scheduled": "Une équipe passera avec la benne.",
+                    "resolved": "Le dépôt a été enlevé.",
+                }.get(to, ""),
                 reject_reason_id=reasons[index % len(reasons)].id if reasons else None,
                 duplicate_of=number(made[0]) if made else None,
                 expected_at=now + timedelta(days=rng.randint(1, 6)) if to == "scheduled" else None,
-                after_photo=after, media_dir=media_dir)
+                after_photo=after,
+                media_dir=media_dir,
+            )
             step_at = min(now, step_at + timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 8)))
             event.at = step_at
             report.updated_at = step_at
@@ -1041,8 +1429,6 @@ def load_demo(session: Session, rng: Any, media_dir: Path) -> str | None:
         made.append(report)
     session.flush()
     return f"{len(made)} dump-site reports with photos, in every state"
-
-
 
 
 def load_demo_reports(session: Session, rng: Any) -> str | None:

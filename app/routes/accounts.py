@@ -86,18 +86,33 @@ def _secret(request: Request[Any, Any, Any]) -> str:
     return request.app.state.settings.secret_key
 
 
-def set_session_cookie(request: Request[Any, Any, Any], response: Response[Any], token: str) -> None:
+def set_session_cookie(
+    request: Request[Any, Any, Any], response: Response[Any], token: str
+) -> None:
     settings = request.app.state.settings
-    response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="lax", secure=settings.https,
-                        max_age=settings.session_absolute_days * 86400, path="/")
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.https,
+        max_age=settings.session_absolute_days * 86400,
+        path="/",
+    )
 
 
-def sign_in_response(request: Request[Any, Any, Any], db: Session, user: User, target: str) -> Redirect:
+def sign_in_response(
+    request: Request[Any, Any, Any], db: Session, user: User, target: str
+) -> Redirect:
     """Start a new session (the one this browser had is ended) and redirect."""
     settings = request.app.state.settings
     token = auth.start_session(
-        db, user, idle_minutes=settings.session_idle_minutes, absolute_days=settings.session_absolute_days,
-        user_agent=request.headers.get("user-agent", ""), replace=request.scope.get("eclor_session_token")
+        db,
+        user,
+        idle_minutes=settings.session_idle_minutes,
+        absolute_days=settings.session_absolute_days,
+        user_agent=request.headers.get("user-agent", ""),
+        replace=request.scope.get("eclor_session_token")
         or request.cookies.get(auth.SESSION_COOKIE),
     )
     db.commit()
@@ -106,31 +121,68 @@ def sign_in_response(request: Request[Any, Any, Any], db: Session, user: User, t
     return response
 
 
-def _login_page(request: Request[Any, Any, Any], *, status_code: int = 200, next_url: str = "/", email: str = "",
-                errors: dict[str, str] | None = None, notice: str = "") -> Template:
+def _login_page(
+    request: Request[Any, Any, Any],
+    *,
+    status_code: int = 200,
+    next_url: str = "/",
+    email: str = "",
+    errors: dict[str, str] | None = None,
+    notice: str = "",
+) -> Template:
     settings = request.app.state.settings
-    return page(request, "accounts/login.html", status_code=status_code, next=next_url, email=email,
-                errors=errors or {}, notice=notice, providers=oidc.providers(settings))
+    return page(
+        request,
+        "accounts/login.html",
+        status_code=status_code,
+        next=next_url,
+        email=email,
+        errors=errors or {},
+        notice=notice,
+        providers=oidc.providers(settings),
+    )
 
 
 # --- password sign-in, sign-out, sign-up --------------------------------------------------------
 
+
 @get("/login", opt=PUBLIC, name="login_form")
-async def login_form(request: Request[Any, Any, Any], next: FromQuery[str | None] = None, reset: FromQuery[str | None] = None) -> Template:
-    notice = _("Votre mot de passe a été changé. Connectez-vous avec le nouveau.") if reset == "done" else ""
+async def login_form(
+    request: Request[Any, Any, Any],
+    next: FromQuery[str | None] = None,
+    reset: FromQuery[str | None] = None,
+) -> Template:
+    notice = (
+        _("Votre mot de passe a été changé. Connectez-vous avec le nouveau.")
+        if reset == "done"
+        else ""
+    )
     return _login_page(request, next_url=safe_next(next), notice=notice)
 
 
 @post("/login", opt=PUBLIC, sync_to_thread=True, name="login")
-def login(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def login(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     email = data.get("email", "")[:254]
     target = safe_next(data.get("next"))
-    ratelimit.check(db, _secret(request), [(ratelimit.LOGIN_IP, client_ip(request)),
-                                           (ratelimit.LOGIN_ACCOUNT, auth.normalise_email(email))])
+    ratelimit.check(
+        db,
+        _secret(request),
+        [
+            (ratelimit.LOGIN_IP, client_ip(request)),
+            (ratelimit.LOGIN_ACCOUNT, auth.normalise_email(email)),
+        ],
+    )
     user = auth.authenticate(db, email, data.get("password", ""))
     if user is None:
-        return _login_page(request, status_code=400, next_url=target, email=email,
-                           errors={"__all__": _("E-mail ou mot de passe incorrect.")})
+        return _login_page(
+            request,
+            status_code=400,
+            next_url=target,
+            email=email,
+            errors={"__all__": _("E-mail ou mot de passe incorrect.")},
+        )
     return sign_in_response(request, db, user, target)
 
 
@@ -150,7 +202,9 @@ async def signup_form(request: Request[Any, Any, Any]) -> Template:
 
 
 @post("/signup", opt=PUBLIC, sync_to_thread=True, name="signup")
-def signup(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def signup(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     ratelimit.check(db, _secret(request), [(ratelimit.SIGNUP_IP, client_ip(request))])
     form, errors = parse_form(SignupForm, data)
     if form is not None and db.scalars(select(User.id).where(User.email == form.email)).first():
@@ -164,38 +218,73 @@ def signup(request: Request[Any, Any, Any], db: NamedDependency[Session], data: 
 
 # --- password reset ----------------------------------------------------------------------------
 
+
 @get("/password/forgot", opt=PUBLIC, name="password_forgot_form")
-async def password_forgot_form(request: Request[Any, Any, Any], sent: FromQuery[str | None] = None) -> Template:
-    return page(request, "accounts/forgot.html", sent=sent == "1", email="", errors={},
-                minutes=request.app.state.settings.password_reset_minutes)
+async def password_forgot_form(
+    request: Request[Any, Any, Any], sent: FromQuery[str | None] = None
+) -> Template:
+    return page(
+        request,
+        "accounts/forgot.html",
+        sent=sent == "1",
+        email="",
+        errors={},
+        minutes=request.app.state.settings.password_reset_minutes,
+    )
 
 
 @post("/password/forgot", opt=PUBLIC, sync_to_thread=True, name="password_forgot")
-def password_forgot(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def password_forgot(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     settings = request.app.state.settings
     email = auth.normalise_email(data.get("email", ""))[:254]
     if "@" not in email:
-        return page(request, "accounts/forgot.html", status_code=400, sent=False, email=email,
-                    errors={"email": _("Adresse e-mail invalide.")}, minutes=settings.password_reset_minutes)
-    ratelimit.check(db, _secret(request), [(ratelimit.RESET_IP, client_ip(request)),
-                                           (ratelimit.RESET_ACCOUNT, email)])
-    accounts.request_password_reset(db, email, base_url=settings.base_url,
-                                    minutes=settings.password_reset_minutes, jinja=request.app.state.jinja)
+        return page(
+            request,
+            "accounts/forgot.html",
+            status_code=400,
+            sent=False,
+            email=email,
+            errors={"email": _("Adresse e-mail invalide.")},
+            minutes=settings.password_reset_minutes,
+        )
+    ratelimit.check(
+        db,
+        _secret(request),
+        [(ratelimit.RESET_IP, client_ip(request)), (ratelimit.RESET_ACCOUNT, email)],
+    )
+    accounts.request_password_reset(
+        db,
+        email,
+        base_url=settings.base_url,
+        minutes=settings.password_reset_minutes,
+        jinja=request.app.state.jinja,
+    )
     db.commit()
     # The same answer whether or not an account exists, so the page does not tell who has one.
     return Redirect("/password/forgot?sent=1", status_code=303)
 
 
 @get("/password/reset/{token:str}", opt=PUBLIC, sync_to_thread=True, name="password_reset_form")
-def password_reset_form(request: Request[Any, Any, Any], db: NamedDependency[Session], token: FromPath[str]) -> Template:
+def password_reset_form(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], token: FromPath[str]
+) -> Template:
     if accounts.valid_reset(db, token) is None:
         return page(request, "accounts/reset_invalid.html", status_code=400)
-    return page(request, "accounts/reset.html", token=token, errors={},
-                headers={"referrer-policy": "no-referrer", "cache-control": "no-store"})
+    return page(
+        request,
+        "accounts/reset.html",
+        token=token,
+        errors={},
+        headers={"referrer-policy": "no-referrer", "cache-control": "no-store"},
+    )
 
 
 @post("/password/reset/{token:str}", opt=PUBLIC, sync_to_thread=True, name="password_reset")
-def password_reset(request: Request[Any, Any, Any], db: NamedDependency[Session], token: FromPath[str], data: Form) -> Template | Redirect:
+def password_reset(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], token: FromPath[str], data: Form
+) -> Template | Redirect:
     ratelimit.check(db, _secret(request), [(ratelimit.RESET_IP, client_ip(request))])
     if accounts.valid_reset(db, token) is None:
         return page(request, "accounts/reset_invalid.html", status_code=400)
@@ -203,8 +292,14 @@ def password_reset(request: Request[Any, Any, Any], db: NamedDependency[Session]
     if form is not None and form.password != form.password_again:
         errors["password_again"] = _("Les deux mots de passe ne sont pas identiques.")
     if form is None or errors:
-        return page(request, "accounts/reset.html", status_code=400, token=token, errors=errors,
-                    headers={"referrer-policy": "no-referrer", "cache-control": "no-store"})
+        return page(
+            request,
+            "accounts/reset.html",
+            status_code=400,
+            token=token,
+            errors=errors,
+            headers={"referrer-policy": "no-referrer", "cache-control": "no-store"},
+        )
     user = accounts.use_reset(db, token, form.password)
     if user is None:
         return page(request, "accounts/reset_invalid.html", status_code=400)
@@ -213,6 +308,7 @@ def password_reset(request: Request[Any, Any, Any], db: NamedDependency[Session]
 
 # --- OpenID Connect ----------------------------------------------------------------------------
 
+
 def _provider_or_404(request: Request[Any, Any, Any], name: str) -> Any:
     prov = oidc.provider(request.app.state.settings, name)
     if prov is None:
@@ -220,43 +316,72 @@ def _provider_or_404(request: Request[Any, Any, Any], name: str) -> Any:
     return prov
 
 
-def _oidc_failed(request: Request[Any, Any, Any], label: str, message: str | None = None) -> Template:
-    return page(request, "accounts/oidc_error.html", status_code=400, label=label,
-                message=message or _("La connexion n’a pas pu être vérifiée. Recommencez depuis la page de connexion."))
+def _oidc_failed(
+    request: Request[Any, Any, Any], label: str, message: str | None = None
+) -> Template:
+    return page(
+        request,
+        "accounts/oidc_error.html",
+        status_code=400,
+        label=label,
+        message=message
+        or _("La connexion n’a pas pu être vérifiée. Recommencez depuis la page de connexion."),
+    )
 
 
-def _start_oidc(request: Request[Any, Any, Any], db: Session, name: str, next_url: str,
-                link_user_id: int | None) -> Template | Redirect:
+def _start_oidc(
+    request: Request[Any, Any, Any], db: Session, name: str, next_url: str, link_user_id: int | None
+) -> Template | Redirect:
     settings = request.app.state.settings
     prov = _provider_or_404(request, name)
     ratelimit.check(db, _secret(request), [(ratelimit.LOGIN_IP, client_ip(request))])
     browser = secrets.token_urlsafe(32)
     try:
-        url = oidc.begin(db, settings, prov, browser_token=browser, next_url=next_url, link_user_id=link_user_id)
+        url = oidc.begin(
+            db, settings, prov, browser_token=browser, next_url=next_url, link_user_id=link_user_id
+        )
     except oidc.OIDCError as exc:
         log.warning("oidc begin failed", extra={"provider": name, "reason": exc.reason})
-        return _oidc_failed(request, prov.label, _("Le service de connexion ne répond pas. Réessayez plus tard."))
+        return _oidc_failed(
+            request, prov.label, _("Le service de connexion ne répond pas. Réessayez plus tard.")
+        )
     db.commit()
     response = Redirect(url, status_code=303)
-    response.set_cookie(oidc.BINDING_COOKIE, browser, httponly=True, samesite="lax", secure=settings.https,
-                        max_age=int(oidc.LOGIN_TTL.total_seconds()), path="/login/oidc/")
+    response.set_cookie(
+        oidc.BINDING_COOKIE,
+        browser,
+        httponly=True,
+        samesite="lax",
+        secure=settings.https,
+        max_age=int(oidc.LOGIN_TTL.total_seconds()),
+        path="/login/oidc/",
+    )
     return response
 
 
 @post("/login/oidc/{name:str}", opt=PUBLIC, sync_to_thread=True, name="oidc_start")
-def oidc_start(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str], data: Form) -> Template | Redirect:
+def oidc_start(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str], data: Form
+) -> Template | Redirect:
     return _start_oidc(request, db, name, safe_next(data.get("next")), None)
 
 
 @post("/me/identities/{name:str}/link", opt=SIGNED_IN, sync_to_thread=True, name="oidc_link")
-def oidc_link(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> Template | Redirect:
+def oidc_link(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> Template | Redirect:
     return _start_oidc(request, db, name, "/me", current_user(request).id)  # type: ignore[union-attr]
 
 
 @get("/login/oidc/{name:str}/callback", opt=PUBLIC, sync_to_thread=True, name="oidc_callback")
-def oidc_callback(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str],
-                  oidc_state: Annotated[str, QueryParameter(name="state")] = "",
-                  code: FromQuery[str] = "", error: FromQuery[str] = "") -> Template | Redirect:
+def oidc_callback(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    name: FromPath[str],
+    oidc_state: Annotated[str, QueryParameter(name="state")] = "",
+    code: FromQuery[str] = "",
+    error: FromQuery[str] = "",
+) -> Template | Redirect:
     settings = request.app.state.settings
     prov = _provider_or_404(request, name)
     begin_write(db)
@@ -280,9 +405,14 @@ def oidc_callback(request: Request[Any, Any, Any], db: NamedDependency[Session],
         user = oidc.account_for(db, verified)
     except oidc.EmailTaken:
         db.rollback()
-        return _oidc_failed(request, prov.label, _(
-            "Un compte Eclor existe déjà avec cette adresse e-mail. Connectez-vous avec votre mot de passe, "
-            "puis reliez ce service depuis « Mon compte »."))
+        return _oidc_failed(
+            request,
+            prov.label,
+            _(
+                "Un compte Eclor existe déjà avec cette adresse e-mail. Connectez-vous avec votre mot de passe, "
+                "puis reliez ce service depuis « Mon compte »."
+            ),
+        )
     except oidc.OIDCError as exc:
         db.rollback()
         log.warning("oidc sign-in refused", extra={"provider": name, "reason": exc.reason})
@@ -295,17 +425,32 @@ def oidc_callback(request: Request[Any, Any, Any], db: NamedDependency[Session],
     return response
 
 
-@post("/me/identities/{identity_id:int}/delete", opt=SIGNED_IN, sync_to_thread=True, name="identity_delete")
-def identity_delete(request: Request[Any, Any, Any], db: NamedDependency[Session], identity_id: FromPath[int]) -> Template | Redirect:
+@post(
+    "/me/identities/{identity_id:int}/delete",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="identity_delete",
+)
+def identity_delete(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], identity_id: FromPath[int]
+) -> Template | Redirect:
     me_ = current_user(request)
     identity = db.get(Identity, identity_id)
     if identity is None or identity.user_id != me_.id:  # type: ignore[union-attr]
         raise NotFoundException()
     user = db.get(User, me_.id)  # type: ignore[union-attr]
-    others = db.scalars(select(Identity.id).where(Identity.user_id == me_.id, Identity.id != identity_id)).all()  # type: ignore[union-attr]
+    others = db.scalars(
+        select(Identity.id).where(Identity.user_id == me_.id, Identity.id != identity_id)
+    ).all()  # type: ignore[union-attr]
     if user is None or (user.password_hash is None and not others):
-        return _me_page(request, db, status_code=400, error=_(
-            "C’est votre seul moyen de connexion : choisissez d’abord un mot de passe (« Mot de passe oublié »)."))
+        return _me_page(
+            request,
+            db,
+            status_code=400,
+            error=_(
+                "C’est votre seul moyen de connexion : choisissez d’abord un mot de passe (« Mot de passe oublié »)."
+            ),
+        )
     db.delete(identity)
     db.commit()
     return Redirect("/me", status_code=303)
@@ -313,23 +458,45 @@ def identity_delete(request: Request[Any, Any, Any], db: NamedDependency[Session
 
 # --- one's own account ---------------------------------------------------------------------------
 
-def _me_page(request: Request[Any, Any, Any], db: Session, *, status_code: int = 200, error: str = "",
-             notice: str = "") -> Template:
+
+def _me_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    status_code: int = 200,
+    error: str = "",
+    notice: str = "",
+) -> Template:
     me_ = current_user(request)
     user = db.get(User, me_.id)  # type: ignore[union-attr]
-    identities = db.scalars(select(Identity).where(Identity.user_id == me_.id).order_by(Identity.id)).all()  # type: ignore[union-attr]
+    identities = db.scalars(
+        select(Identity).where(Identity.user_id == me_.id).order_by(Identity.id)
+    ).all()  # type: ignore[union-attr]
     settings = request.app.state.settings
     linked = {i.provider for i in identities}
     links = [link for link in ACCOUNT_LINKS if not link.roles or me_.role in link.roles]  # type: ignore[union-attr]
-    return page(request, "accounts/me.html", status_code=status_code, section="me", account=user,
-                identities=identities, providers={p.name: p.label for p in oidc.providers(settings)},
-                linkable=[p for p in oidc.providers(settings) if p.name not in linked],
-                account_links=links, error=error, notice=notice)
+    return page(
+        request,
+        "accounts/me.html",
+        status_code=status_code,
+        section="me",
+        account=user,
+        identities=identities,
+        providers={p.name: p.label for p in oidc.providers(settings)},
+        linkable=[p for p in oidc.providers(settings) if p.name not in linked],
+        account_links=links,
+        error=error,
+        notice=notice,
+    )
 
 
 @get("/me", opt=SIGNED_IN, sync_to_thread=True, name="me")
-def me(request: Request[Any, Any, Any], db: NamedDependency[Session], password: FromQuery[str | None] = None,
-       linked: FromQuery[str | None] = None) -> Template:
+def me(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    password: FromQuery[str | None] = None,
+    linked: FromQuery[str | None] = None,
+) -> Template:
     notice = ""
     if password == "changed":
         notice = _("Votre mot de passe a été changé ; vos autres sessions ont été fermées.")
@@ -343,10 +510,14 @@ def me_export(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> 
     user_id = current_user(request).id  # type: ignore[union-attr]
     body = accounts.export_zip(db, user_id, request.app.state.settings.resolved_media_dir)
     stamp = utcnow().strftime("%Y-%m-%d")
-    return Response(body, media_type="application/zip", headers={
-        "content-disposition": f'attachment; filename="eclor-mes-donnees-{stamp}.zip"',
-        "cache-control": "no-store",
-    })
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={
+            "content-disposition": f'attachment; filename="eclor-mes-donnees-{stamp}.zip"',
+            "cache-control": "no-store",
+        },
+    )
 
 
 def _recently_signed_in(db: Session, request: Request[Any, Any, Any]) -> bool:
@@ -355,14 +526,26 @@ def _recently_signed_in(db: Session, request: Request[Any, Any, Any]) -> bool:
     return ws is not None and utcnow() - ws.created_at < RECENT_SIGN_IN
 
 
-def _delete_page(request: Request[Any, Any, Any], db: Session, *, status_code: int = 200,
-                 errors: dict[str, str] | None = None) -> Template:
+def _delete_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+) -> Template:
     user = db.get(User, current_user(request).id)  # type: ignore[union-attr]
     settings = request.app.state.settings
-    return page(request, "accounts/delete.html", status_code=status_code, section="me", account=user,
-                needs_password=user is not None and user.password_hash is not None,
-                recent=_recently_signed_in(db, request), errors=errors or {},
-                providers=oidc.providers(settings))
+    return page(
+        request,
+        "accounts/delete.html",
+        status_code=status_code,
+        section="me",
+        account=user,
+        needs_password=user is not None and user.password_hash is not None,
+        recent=_recently_signed_in(db, request),
+        errors=errors or {},
+        providers=oidc.providers(settings),
+    )
 
 
 @get("/me/delete", opt=SIGNED_IN, sync_to_thread=True, name="me_delete_form")
@@ -371,22 +554,38 @@ def me_delete_form(request: Request[Any, Any, Any], db: NamedDependency[Session]
 
 
 @post("/me/delete", opt=SIGNED_IN, sync_to_thread=True, name="me_delete")
-def me_delete(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def me_delete(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     me_ = current_user(request)
     settings = request.app.state.settings
     user = db.get(User, me_.id)  # type: ignore[union-attr]
     if user is None:
         raise NotFoundException()
     if data.get("confirm") != "yes":
-        return _delete_page(request, db, status_code=400,
-                            errors={"confirm": _("Cochez la case pour confirmer la suppression.")})
+        return _delete_page(
+            request,
+            db,
+            status_code=400,
+            errors={"confirm": _("Cochez la case pour confirmer la suppression.")},
+        )
     if user.password_hash is not None:
         ratelimit.check(db, _secret(request), [(ratelimit.LOGIN_ACCOUNT, user.email)])
         if not auth.verify_password(user.password_hash, data.get("password", "")):
-            return _delete_page(request, db, status_code=400, errors={"password": _("Mot de passe incorrect.")})
+            return _delete_page(
+                request, db, status_code=400, errors={"password": _("Mot de passe incorrect.")}
+            )
     elif not _recently_signed_in(db, request):
-        return _delete_page(request, db, status_code=400, errors={
-            "__all__": _("Pour confirmer, reconnectez-vous d’abord, puis revenez sur cette page.")})
+        return _delete_page(
+            request,
+            db,
+            status_code=400,
+            errors={
+                "__all__": _(
+                    "Pour confirmer, reconnectez-vous d’abord, puis revenez sur cette page."
+                )
+            },
+        )
     media = settings.resolved_media_dir
     files = accounts.delete_account(db, user.id, media)  # type: ignore[arg-type]
     db.commit()
@@ -404,13 +603,18 @@ async def account_deleted(request: Request[Any, Any, Any]) -> Template:
 
 # --- plain-French legal pages ----------------------------------------------------------------------
 
+
 @get("/privacy", opt=PUBLIC, name="privacy")
 async def privacy_page(request: Request[Any, Any, Any]) -> Template:
     settings = request.app.state.settings
-    return page(request, "accounts/privacy.html", section="about",
-                reset_minutes=settings.password_reset_minutes,
-                idle_days=max(1, settings.session_idle_minutes // (60 * 24)),
-                absolute_days=settings.session_absolute_days)
+    return page(
+        request,
+        "accounts/privacy.html",
+        section="about",
+        reset_minutes=settings.password_reset_minutes,
+        idle_days=max(1, settings.session_idle_minutes // (60 * 24)),
+        absolute_days=settings.session_absolute_days,
+    )
 
 
 @get("/terms", opt=PUBLIC, name="terms")
@@ -419,11 +623,26 @@ async def terms_page(request: Request[Any, Any, Any]) -> Template:
 
 
 ROUTES = [
-    login_form, login, logout, signup_form, signup,
-    password_forgot_form, password_forgot, password_reset_form, password_reset,
-    oidc_start, oidc_link, oidc_callback, identity_delete,
-    me, me_export, me_delete_form, me_delete, account_deleted,
-    privacy_page, terms_page,
+    login_form,
+    login,
+    logout,
+    signup_form,
+    signup,
+    password_forgot_form,
+    password_forgot,
+    password_reset_form,
+    password_reset,
+    oidc_start,
+    oidc_link,
+    oidc_callback,
+    identity_delete,
+    me,
+    me_export,
+    me_delete_form,
+    me_delete,
+    account_deleted,
+    privacy_page,
+    terms_page,
 ]
 
 CONTRIBUTES = Contribution(routes=ROUTES)

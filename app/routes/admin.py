@@ -26,7 +26,12 @@ from app.templating import page
 from app.interfaces import Contribution, Link
 
 PAGE_SIZE = 25
-ROLE_NAMES = {"resident": "Habitant", "merchant": "Commerçant", "staff": "Agent", "admin": "Administrateur"}
+ROLE_NAMES = {
+    "resident": "Habitant",
+    "merchant": "Commerçant",
+    "staff": "Agent",
+    "admin": "Administrateur",
+}
 
 
 @get("/staff", opt=STAFF, name="staff_hub")
@@ -36,9 +41,18 @@ async def staff_hub(request: Request[Any, Any, Any]) -> Template:
     return page(request, "admin/staff.html", section="staff", links=links)
 
 
-def _users_page(request: Request[Any, Any, Any], db: Session, q: str, page_no: int, *, status_code: int = 200,
-                error: str = "", notice: str = "", invite_form: dict[str, str] | None = None,
-                invite_errors: dict[str, str] | None = None) -> Template:
+def _users_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    q: str,
+    page_no: int,
+    *,
+    status_code: int = 200,
+    error: str = "",
+    notice: str = "",
+    invite_form: dict[str, str] | None = None,
+    invite_errors: dict[str, str] | None = None,
+) -> Template:
     q = q.strip()[:100]
     query = select(User)
     count = select(func.count()).select_from(User)
@@ -50,32 +64,62 @@ def _users_page(request: Request[Any, Any, Any], db: Session, q: str, page_no: i
     total = int(db.scalar(count) or 0)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page_no = min(max(1, page_no), pages)
-    users = db.scalars(query.order_by(User.email).offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    users = db.scalars(
+        query.order_by(User.email).offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).all()
 
     def url(n: int) -> str:
         params = {"q": q, "page": n} if q else {"page": n}
         return "/admin/users?" + urlencode(params)
 
-    return page(request, "admin/users.html", status_code=status_code, section="staff", users=users, q=q,
-                page_no=page_no, pages=pages, total=total, roles=ROLES, role_names=ROLE_NAMES,
-                prev_url=url(page_no - 1) if page_no > 1 else "", next_url=url(page_no + 1) if page_no < pages else "",
-                back=url(page_no), error=error, notice=notice, invite_form=invite_form or {"role": "staff"},
-                invite_errors=invite_errors or {}, invitation_days=invitations.INVITATION_DAYS)
+    return page(
+        request,
+        "admin/users.html",
+        status_code=status_code,
+        section="staff",
+        users=users,
+        q=q,
+        page_no=page_no,
+        pages=pages,
+        total=total,
+        roles=ROLES,
+        role_names=ROLE_NAMES,
+        prev_url=url(page_no - 1) if page_no > 1 else "",
+        next_url=url(page_no + 1) if page_no < pages else "",
+        back=url(page_no),
+        error=error,
+        notice=notice,
+        invite_form=invite_form or {"role": "staff"},
+        invite_errors=invite_errors or {},
+        invitation_days=invitations.INVITATION_DAYS,
+    )
 
 
 @get("/admin/users", opt=ADMIN, sync_to_thread=True, name="admin_users")
-def admin_users(request: Request[Any, Any, Any], db: NamedDependency[Session], q: FromQuery[str] = "", page: FromQuery[str] = "1",
-                changed: FromQuery[str] = "", invited: FromQuery[str] = "") -> Template:
+def admin_users(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    q: FromQuery[str] = "",
+    page: FromQuery[str] = "1",
+    changed: FromQuery[str] = "",
+    invited: FromQuery[str] = "",
+) -> Template:
     page_no = parse_int(page, max_digits=6) or 1
     notice = _("Le rôle a été changé ; la personne devra se reconnecter.") if changed == "1" else ""
     if invited:
-        notice = _("Invitation envoyée à %(e)s : le lien pour choisir un mot de passe est valable %(d)s jours.") % {
-            "e": invited[:254], "d": invitations.INVITATION_DAYS}
+        notice = _(
+            "Invitation envoyée à %(e)s : le lien pour choisir un mot de passe est valable %(d)s jours."
+        ) % {"e": invited[:254], "d": invitations.INVITATION_DAYS}
     return _users_page(request, db, q, page_no, notice=notice)
 
 
 @post("/admin/users/{user_id:int}/role", opt=ADMIN, sync_to_thread=True, name="admin_user_role")
-def admin_user_role(request: Request[Any, Any, Any], db: NamedDependency[Session], user_id: FromPath[int], data: Form) -> Template | Redirect:
+def admin_user_role(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    user_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
     target = db.get(User, user_id)
     if target is None:
         raise NotFoundException()
@@ -86,8 +130,16 @@ def admin_user_role(request: Request[Any, Any, Any], db: NamedDependency[Session
     if role not in ROLES:
         return _users_page(request, db, "", 1, status_code=400, error=_("Rôle inconnu."))
     if target.id == current_user(request).id:  # type: ignore[union-attr]
-        return _users_page(request, db, "", 1, status_code=400, error=_(
-            "Vous ne pouvez pas changer votre propre rôle : demandez à un autre administrateur."))
+        return _users_page(
+            request,
+            db,
+            "",
+            1,
+            status_code=400,
+            error=_(
+                "Vous ne pouvez pas changer votre propre rôle : demandez à un autre administrateur."
+            ),
+        )
     accounts.change_role(db, target, role)
     db.commit()
     sep = "&" if "?" in back else "?"
@@ -95,18 +147,33 @@ def admin_user_role(request: Request[Any, Any, Any], db: NamedDependency[Session
 
 
 @post("/admin/users/invite", opt=ADMIN, sync_to_thread=True, name="admin_user_invite")
-def admin_user_invite(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def admin_user_invite(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     """Create a staff or admin account and e-mail it a single-use link to set its password."""
     me = current_user(request)
     form = {k: str(data.get(k, ""))[:300] for k in ("email", "display_name", "role")}
     try:
-        user = invitations.invite(db, form["email"], role=form["role"], display_name=form["display_name"],
-                                  invited_by=me.display_name or me.email,  # type: ignore[union-attr]
-                                  base_url=request.app.state.settings.base_url, jinja=request.app.state.jinja)
+        user = invitations.invite(
+            db,
+            form["email"],
+            role=form["role"],
+            display_name=form["display_name"],
+            invited_by=me.display_name or me.email,  # type: ignore[union-attr]
+            base_url=request.app.state.settings.base_url,
+            jinja=request.app.state.jinja,
+        )
     except invitations.InvitationError as exc:
         db.rollback()
-        return _users_page(request, db, "", 1, status_code=400, invite_form=form,
-                           invite_errors={exc.field: exc.message})
+        return _users_page(
+            request,
+            db,
+            "",
+            1,
+            status_code=400,
+            invite_form=form,
+            invite_errors={exc.field: exc.message},
+        )
     db.commit()
     return Redirect("/admin/users?" + urlencode({"invited": user.email}), status_code=303)
 
@@ -116,7 +183,12 @@ ROUTES = [staff_hub, admin_users, admin_user_role, admin_user_invite]
 CONTRIBUTES = Contribution(
     routes=ROUTES,
     staff_links=(
-        Link(900, "/admin/users", "Comptes et rôles",
-           "Inviter un agent, chercher une personne, changer son rôle.", roles=("admin",)),
+        Link(
+            900,
+            "/admin/users",
+            "Comptes et rôles",
+            "Inviter un agent, chercher une personne, changer son rôle.",
+            roles=("admin",),
+        ),
     ),
 )

@@ -35,39 +35,74 @@ from app.interfaces import Contribution
 PAGE_SIZE = 20
 STATE_LABELS = {"active": "En cours", "updated": "Remplacée", "cancelled": "Levée"}
 MSG_LABELS = {"Alert": "Alerte", "Update": "Mise à jour", "Cancel": "Fin d’alerte"}
-SOURCE_LABELS = {"staff": "Formulaire des agents", "cli": "Ligne de commande", "cap": "Import CAP",
-                 "demo": "Démonstration"}
+SOURCE_LABELS = {
+    "staff": "Formulaire des agents",
+    "cli": "Ligne de commande",
+    "cap": "Import CAP",
+    "demo": "Démonstration",
+}
 
 
 def _context(db: Session) -> dict[str, Any]:
-    return {"topics": alerts.TOPICS, "communes": alerts.commune_names(db), "urgencies": alerts.URGENCIES,
-            "state_labels": STATE_LABELS, "msg_labels": MSG_LABELS, "source_labels": SOURCE_LABELS, "unpack": alerts.unpack, "now": utcnow()}
+    return {
+        "topics": alerts.TOPICS,
+        "communes": alerts.commune_names(db),
+        "urgencies": alerts.URGENCIES,
+        "state_labels": STATE_LABELS,
+        "msg_labels": MSG_LABELS,
+        "source_labels": SOURCE_LABELS,
+        "unpack": alerts.unpack,
+        "now": utcnow(),
+    }
 
 
 def _is_current(alert: Alert, now: datetime) -> bool:
-    return (alert.state == "active" and alert.msg_type != "Cancel"
-            and (alert.expires_at is None or alert.expires_at > now))
+    return (
+        alert.state == "active"
+        and alert.msg_type != "Cancel"
+        and (alert.expires_at is None or alert.expires_at > now)
+    )
 
 
 # --- public -------------------------------------------------------------------------------------
 
+
 @get("/alerts", opt=PUBLIC, sync_to_thread=True, name="alerts")
-def alert_list(request: Request[Any, Any, Any], db: NamedDependency[Session], commune: FromQuery[str | None] = None,
-               page_: Annotated[int, QueryParameter(name="page", ge=1, le=1000)] = 1) -> Template:
+def alert_list(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    commune: FromQuery[str | None] = None,
+    page_: Annotated[int, QueryParameter(name="page", ge=1, le=1000)] = 1,
+) -> Template:
     names = alerts.commune_names(db)
     if commune not in names:
         commune = None
     current = alerts.active_alerts(db, commune=commune, limit=50)
     now = utcnow()
     page_number = max(1, min(page_, 1000))
-    history_query = select(Alert).where(or_(Alert.state != "active", Alert.msg_type == "Cancel",
-                                            Alert.expires_at <= now))  # type: ignore[operator]
+    history_query = select(Alert).where(
+        or_(Alert.state != "active", Alert.msg_type == "Cancel", Alert.expires_at <= now)
+    )  # type: ignore[operator]
     if commune:
-        history_query = history_query.where(or_(Alert.communes == ",", Alert.communes.like(f"%,{commune},%")))  # type: ignore[attr-defined]
-    history = db.scalars(history_query.order_by(Alert.sent_at.desc(), Alert.id.desc())
-                         .offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
-    return page(request, "alerts/list.html", section="alerts", current=current, history=history[:PAGE_SIZE],
-                more=len(history) > PAGE_SIZE, page_number=page_number, commune=commune, **_context(db))
+        history_query = history_query.where(
+            or_(Alert.communes == ",", Alert.communes.like(f"%,{commune},%"))
+        )  # type: ignore[attr-defined]
+    history = db.scalars(
+        history_query.order_by(Alert.sent_at.desc(), Alert.id.desc())
+        .offset((page_number - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE + 1)
+    ).all()
+    return page(
+        request,
+        "alerts/list.html",
+        section="alerts",
+        current=current,
+        history=history[:PAGE_SIZE],
+        more=len(history) > PAGE_SIZE,
+        page_number=page_number,
+        commune=commune,
+        **_context(db),
+    )
 
 
 # The page an alert points to is opened by everyone who got the push at about the same time: its data
@@ -82,8 +117,14 @@ def _alert_page_data(engine: Any, alert_id: int) -> dict[str, Any] | None:
             return None
         thread = alerts.thread_of(db, alert)
         reached, everywhere = cap_import.communes_reached(db, alert)
-        return {"alert": alert, "thread": thread, "latest": thread[-1] if thread else alert,
-                "reached": reached, "everywhere": everywhere, **_context(db)}
+        return {
+            "alert": alert,
+            "thread": thread,
+            "latest": thread[-1] if thread else alert,
+            "reached": reached,
+            "everywhere": everywhere,
+            **_context(db),
+        }
 
 
 def _alert_cap(engine: Any, alert_id: int, base_url: str) -> bytes | None:
@@ -93,7 +134,9 @@ def _alert_cap(engine: Any, alert_id: int, base_url: str) -> bytes | None:
 
 
 @get("/alerts/{ref:str}", opt=PUBLIC, name="alert")
-async def alert_detail(request: Request[Any, Any, Any], ref: FromPath[str]) -> Template | Response[bytes]:
+async def alert_detail(
+    request: Request[Any, Any, Any], ref: FromPath[str]
+) -> Template | Response[bytes]:
     """``/alerts/12``: the page; ``/alerts/12.cap``: the same alert as a CAP 1.2 document."""
     as_cap = ref.endswith(".cap")
     number = ref[:-4] if as_cap else ref
@@ -102,21 +145,34 @@ async def alert_detail(request: Request[Any, Any, Any], ref: FromPath[str]) -> T
     alert_id = int(number)
     engine = request.app.state.engine
     if as_cap:
-        document = await anyio.to_thread.run_sync(_alert_cap, engine, alert_id,
-                                                  request.app.state.settings.base_url)
+        document = await anyio.to_thread.run_sync(
+            _alert_cap, engine, alert_id, request.app.state.settings.base_url
+        )
         if document is None:
             raise NotFoundException()
-        return Response(document, media_type="application/cap+xml; charset=utf-8",
-                        headers={"content-disposition": f'inline; filename="eclor-alert-{alert_id}.cap"'})
-    data = await cache.shared(("alert-page", request.app.state.cache_ns, alert_id), ALERT_PAGE_TTL_S,
-                              lambda: _alert_page_data(engine, alert_id))
+        return Response(
+            document,
+            media_type="application/cap+xml; charset=utf-8",
+            headers={"content-disposition": f'inline; filename="eclor-alert-{alert_id}.cap"'},
+        )
+    data = await cache.shared(
+        ("alert-page", request.app.state.cache_ns, alert_id),
+        ALERT_PAGE_TTL_S,
+        lambda: _alert_page_data(engine, alert_id),
+    )
     if data is None:
         raise NotFoundException()
-    return page(request, "alerts/detail.html", section="alerts", current=_is_current(data["alert"], utcnow()),
-                **{**data, "now": utcnow()})
+    return page(
+        request,
+        "alerts/detail.html",
+        section="alerts",
+        current=_is_current(data["alert"], utcnow()),
+        **{**data, "now": utcnow()},
+    )
 
 
 # --- staff --------------------------------------------------------------------------------------
+
 
 def _parse_local(value: str) -> datetime | None:
     value = (value or "").strip()
@@ -136,46 +192,102 @@ def _form_values(data: dict[str, Any]) -> dict[str, Any]:
         value = data.get(name, "")
         return value if isinstance(value, str) else ""
 
-    return {"title": text("title"), "body": text("body"), "link": text("link"), "topic": text("topic"),
-            "urgency": text("urgency") or "normal", "expires": text("expires"), "communes": getlist(data, "communes"),
-            "note": text("note")[:500]}
+    return {
+        "title": text("title"),
+        "body": text("body"),
+        "link": text("link"),
+        "topic": text("topic"),
+        "urgency": text("urgency") or "normal",
+        "expires": text("expires"),
+        "communes": getlist(data, "communes"),
+        "note": text("note")[:500],
+    }
 
 
 def _clean(db: Session, form: dict[str, Any]) -> alerts.AlertInput:
     expires = _parse_local(form["expires"])
-    return alerts.clean_input(db, title=form["title"], body=form["body"], topic=form["topic"],
-                              communes=form["communes"], urgency=form["urgency"], link=form["link"],
-                              expires_at=expires)
+    return alerts.clean_input(
+        db,
+        title=form["title"],
+        body=form["body"],
+        topic=form["topic"],
+        communes=form["communes"],
+        urgency=form["urgency"],
+        link=form["link"],
+        expires_at=expires,
+    )
 
 
-def _editor(request: Request[Any, Any, Any], db: Session, *, form: dict[str, Any], action: str,
-            original: Alert | None = None, status_code: int = 200, errors: dict[str, str] | None = None,
-            preview: dict[str, Any] | None = None, reach: int | None = None) -> Template:
-    return page(request, "alerts/staff_form.html", section="staff", status_code=status_code, form=form,
-                action=action, original=original, errors=errors or {}, preview=preview, reach=reach,
-                **_context(db))
+def _editor(
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    form: dict[str, Any],
+    action: str,
+    original: Alert | None = None,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    preview: dict[str, Any] | None = None,
+    reach: int | None = None,
+) -> Template:
+    return page(
+        request,
+        "alerts/staff_form.html",
+        section="staff",
+        status_code=status_code,
+        form=form,
+        action=action,
+        original=original,
+        errors=errors or {},
+        preview=preview,
+        reach=reach,
+        **_context(db),
+    )
 
 
 def _reach(db: Session, data: alerts.AlertInput) -> int:
     conditions = [PushSubscription.topics.like(f"%,{data.topic},%")]  # type: ignore[attr-defined]
     if data.communes:
-        conditions.append(or_(PushSubscription.communes == ",",
-                              *[PushSubscription.communes.like(f"%,{c},%") for c in data.communes]))  # type: ignore[attr-defined]
-    return int(db.scalar(select(func.count()).select_from(PushSubscription).where(*conditions)) or 0)
+        conditions.append(
+            or_(
+                PushSubscription.communes == ",",
+                *[PushSubscription.communes.like(f"%,{c},%") for c in data.communes],
+            )
+        )  # type: ignore[attr-defined]
+    return int(
+        db.scalar(select(func.count()).select_from(PushSubscription).where(*conditions)) or 0
+    )
 
 
 def _blank_form() -> dict[str, Any]:
-    return {"title": "", "body": "", "link": "", "topic": "traffic", "urgency": "normal", "expires": "",
-            "communes": [], "note": ""}
+    return {
+        "title": "",
+        "body": "",
+        "link": "",
+        "topic": "traffic",
+        "urgency": "normal",
+        "expires": "",
+        "communes": [],
+        "note": "",
+    }
 
 
 @get("/staff/alerts", opt=STAFF, sync_to_thread=True, name="staff_alerts")
 def staff_alerts(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    rows = db.scalars(select(Alert).order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(100)).all()
+    rows = db.scalars(
+        select(Alert).order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(100)
+    ).all()
     counts = {a.id: alerts.delivery_counts(db, a.id) for a in rows}  # type: ignore[arg-type]
     subscribers = int(db.scalar(select(func.count()).select_from(PushSubscription)) or 0)
-    return page(request, "alerts/staff_list.html", section="staff", rows=rows, counts=counts,
-                subscribers=subscribers, **_context(db))
+    return page(
+        request,
+        "alerts/staff_list.html",
+        section="staff",
+        rows=rows,
+        counts=counts,
+        subscribers=subscribers,
+        **_context(db),
+    )
 
 
 @get("/staff/alerts/new", opt=STAFF, sync_to_thread=True, name="staff_alert_new")
@@ -184,28 +296,51 @@ def staff_alert_new(request: Request[Any, Any, Any], db: NamedDependency[Session
 
 
 @post("/staff/alerts/new", opt=STAFF, sync_to_thread=True, name="staff_alert_create")
-def staff_alert_create(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def staff_alert_create(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     form = _form_values(data)
     try:
         clean = _clean(db, form)
     except alerts.AlertError as exc:
         db.rollback()
-        return _editor(request, db, form=form, action="/staff/alerts/new", status_code=400,
-                       errors={exc.field: exc.message})
+        return _editor(
+            request,
+            db,
+            form=form,
+            action="/staff/alerts/new",
+            status_code=400,
+            errors={exc.field: exc.message},
+        )
     if data.get("do") != "send":
         db.rollback()
-        return _editor(request, db, form=form, action="/staff/alerts/new", preview=_preview(clean),
-                       reach=_reach(db, clean))
-    alert = alerts.publish(db, clean, source="staff", sender=alerts.cap_sender(request.app.state.settings),
-                           user_id=current_user(request).id)  # type: ignore[union-attr]
+        return _editor(
+            request,
+            db,
+            form=form,
+            action="/staff/alerts/new",
+            preview=_preview(clean),
+            reach=_reach(db, clean),
+        )
+    alert = alerts.publish(
+        db,
+        clean,
+        source="staff",
+        sender=alerts.cap_sender(request.app.state.settings),
+        user_id=current_user(request).id,
+    )  # type: ignore[union-attr]
     db.commit()
     cache.drop("alert-page")  # this process shows the change at once; others within the TTL
     return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
 
 
 def _preview(data: alerts.AlertInput, prefix: str = "") -> dict[str, Any]:
-    return {"title": prefix + data.title, "body": data.body, "urgency": data.urgency,
-            "topic": alerts.topic_label(data.topic)}
+    return {
+        "title": prefix + data.title,
+        "body": data.body,
+        "urgency": data.urgency,
+        "topic": alerts.topic_label(data.topic),
+    }
 
 
 def _staff_alert(db: Session, alert_id: int) -> Alert:
@@ -216,34 +351,76 @@ def _staff_alert(db: Session, alert_id: int) -> Alert:
 
 
 @get("/staff/alerts/{alert_id:int}", opt=STAFF, sync_to_thread=True, name="staff_alert")
-def staff_alert(request: Request[Any, Any, Any], db: NamedDependency[Session], alert_id: FromPath[int], sent: FromQuery[str | None] = None) -> Template:
+def staff_alert(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    alert_id: FromPath[int],
+    sent: FromQuery[str | None] = None,
+) -> Template:
     alert = _staff_alert(db, alert_id)
     thread = alerts.thread_of(db, alert)
     counts = {a.id: alerts.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
     reached, everywhere = cap_import.communes_reached(db, alert)
-    return page(request, "alerts/staff_detail.html", section="staff", alert=alert, thread=thread, counts=counts,
-                latest=thread[-1], sent=bool(sent), current=_is_current(thread[-1], utcnow()),
-                reached=reached, everywhere=everywhere, **_context(db))
+    return page(
+        request,
+        "alerts/staff_detail.html",
+        section="staff",
+        alert=alert,
+        thread=thread,
+        counts=counts,
+        latest=thread[-1],
+        sent=bool(sent),
+        current=_is_current(thread[-1], utcnow()),
+        reached=reached,
+        everywhere=everywhere,
+        **_context(db),
+    )
 
 
 def _form_from(alert: Alert) -> dict[str, Any]:
-    expires = alert.expires_at.astimezone(alerts.TZ).strftime("%Y-%m-%dT%H:%M") if alert.expires_at else ""
-    return {"title": alert.title, "body": alert.body, "link": alert.link, "topic": alert.topic,
-            "urgency": alert.push_urgency if alert.push_urgency in alerts.URGENCIES else "normal",
-            "expires": expires, "communes": alerts.unpack(alert.communes), "note": ""}
+    expires = (
+        alert.expires_at.astimezone(alerts.TZ).strftime("%Y-%m-%dT%H:%M")
+        if alert.expires_at
+        else ""
+    )
+    return {
+        "title": alert.title,
+        "body": alert.body,
+        "link": alert.link,
+        "topic": alert.topic,
+        "urgency": alert.push_urgency if alert.push_urgency in alerts.URGENCIES else "normal",
+        "expires": expires,
+        "communes": alerts.unpack(alert.communes),
+        "note": "",
+    }
 
 
 @get("/staff/alerts/{alert_id:int}/update", opt=STAFF, sync_to_thread=True, name="staff_alert_edit")
-def staff_alert_edit(request: Request[Any, Any, Any], db: NamedDependency[Session], alert_id: FromPath[int]) -> Template | Redirect:
+def staff_alert_edit(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], alert_id: FromPath[int]
+) -> Template | Redirect:
     alert = _staff_alert(db, alert_id)
     latest = alerts.latest_of_thread(db, alert)
     if latest.id != alert.id:
         return Redirect(f"/staff/alerts/{latest.id}/update", status_code=303)
-    return _editor(request, db, form=_form_from(alert), action=f"/staff/alerts/{alert.id}/update", original=alert)
+    return _editor(
+        request,
+        db,
+        form=_form_from(alert),
+        action=f"/staff/alerts/{alert.id}/update",
+        original=alert,
+    )
 
 
-@post("/staff/alerts/{alert_id:int}/update", opt=STAFF, sync_to_thread=True, name="staff_alert_update")
-def staff_alert_update(request: Request[Any, Any, Any], db: NamedDependency[Session], alert_id: FromPath[int], data: Form) -> Template | Redirect:
+@post(
+    "/staff/alerts/{alert_id:int}/update", opt=STAFF, sync_to_thread=True, name="staff_alert_update"
+)
+def staff_alert_update(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    alert_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
     original = _staff_alert(db, alert_id)
     form = _form_values(data)
     action = f"/staff/alerts/{alert_id}/update"
@@ -251,43 +428,99 @@ def staff_alert_update(request: Request[Any, Any, Any], db: NamedDependency[Sess
         clean = _clean(db, form)
         if data.get("do") != "send":
             db.rollback()
-            return _editor(request, db, form=form, action=action, original=original,
-                           preview=_preview(clean, _("Mise à jour : ")), reach=_reach(db, clean))
-        alert = alerts.amend(db, original, clean, source="staff",
-                             sender=alerts.cap_sender(request.app.state.settings),
-                             user_id=current_user(request).id, note=form["note"])  # type: ignore[union-attr]
+            return _editor(
+                request,
+                db,
+                form=form,
+                action=action,
+                original=original,
+                preview=_preview(clean, _("Mise à jour : ")),
+                reach=_reach(db, clean),
+            )
+        alert = alerts.amend(
+            db,
+            original,
+            clean,
+            source="staff",
+            sender=alerts.cap_sender(request.app.state.settings),
+            user_id=current_user(request).id,
+            note=form["note"],
+        )  # type: ignore[union-attr]
     except alerts.AlertError as exc:
         db.rollback()
-        return _editor(request, db, form=form, action=action, original=original, status_code=400,
-                       errors={exc.field: exc.message})
+        return _editor(
+            request,
+            db,
+            form=form,
+            action=action,
+            original=original,
+            status_code=400,
+            errors={exc.field: exc.message},
+        )
     db.commit()
     cache.drop("alert-page")  # this process shows the change at once; others within the TTL
     return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
 
 
-@post("/staff/alerts/{alert_id:int}/cancel", opt=STAFF, sync_to_thread=True, name="staff_alert_cancel")
-def staff_alert_cancel(request: Request[Any, Any, Any], db: NamedDependency[Session], alert_id: FromPath[int], data: Form) -> Template | Redirect:
+@post(
+    "/staff/alerts/{alert_id:int}/cancel", opt=STAFF, sync_to_thread=True, name="staff_alert_cancel"
+)
+def staff_alert_cancel(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    alert_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
     original = _staff_alert(db, alert_id)
     note = data.get("note", "") if isinstance(data.get("note"), str) else ""
     try:
-        alert = alerts.amend(db, original, None, source="staff", sender=alerts.cap_sender(request.app.state.settings),
-                             user_id=current_user(request).id, note=note.strip()[:500])  # type: ignore[union-attr]
+        alert = alerts.amend(
+            db,
+            original,
+            None,
+            source="staff",
+            sender=alerts.cap_sender(request.app.state.settings),
+            user_id=current_user(request).id,
+            note=note.strip()[:500],
+        )  # type: ignore[union-attr]
     except alerts.AlertError as exc:
         db.rollback()
         thread = alerts.thread_of(db, original)
         counts = {a.id: alerts.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
-        return page(request, "alerts/staff_detail.html", section="staff", status_code=400, alert=original,
-                    thread=thread, counts=counts, latest=thread[-1], sent=False, error=exc.message,
-                    current=_is_current(thread[-1], utcnow()), **_context(db))
+        return page(
+            request,
+            "alerts/staff_detail.html",
+            section="staff",
+            status_code=400,
+            alert=original,
+            thread=thread,
+            counts=counts,
+            latest=thread[-1],
+            sent=False,
+            error=exc.message,
+            current=_is_current(thread[-1], utcnow()),
+            **_context(db),
+        )
     db.commit()
     cache.drop("alert-page")  # this process shows the change at once; others within the TTL
     return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
 
 
 @get("/staff/alerts/import", opt=STAFF, sync_to_thread=True, name="staff_alert_import_form")
-def staff_alert_import_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    return page(request, "alerts/staff_import.html", section="staff", error=None, xml="", topic="auto",
-                preview=None, document_b64="", **_context(db))
+def staff_alert_import_form(
+    request: Request[Any, Any, Any], db: NamedDependency[Session]
+) -> Template:
+    return page(
+        request,
+        "alerts/staff_import.html",
+        section="staff",
+        error=None,
+        xml="",
+        topic="auto",
+        preview=None,
+        document_b64="",
+        **_context(db),
+    )
 
 
 def _cap_document(data: dict[str, Any]) -> bytes:
@@ -298,7 +531,7 @@ def _cap_document(data: dict[str, Any]) -> bytes:
     carried = data.get("document_b64")
     if isinstance(carried, str) and carried:
         try:
-            return base64.b64decode(carried.encode("ascii"), validate=True)[:cap.MAX_BYTES + 1]
+            return base64.b64decode(carried.encode("ascii"), validate=True)[: cap.MAX_BYTES + 1]
         except (ValueError, binascii.Error):
             return b""
     xml_text = data.get("xml") if isinstance(data.get("xml"), str) else ""
@@ -306,7 +539,9 @@ def _cap_document(data: dict[str, Any]) -> bytes:
 
 
 @post("/staff/alerts/import", opt=STAFF, sync_to_thread=True, name="staff_alert_import")
-def staff_alert_import(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Upload) -> Template | Redirect:
+def staff_alert_import(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Upload
+) -> Template | Redirect:
     """Import → preview (nothing written, nothing sent) → send (``do=send``, the same bytes)."""
     xml_text = data.get("xml") if isinstance(data.get("xml"), str) else ""
     topic = data.get("topic") if isinstance(data.get("topic"), str) else "auto"
@@ -325,7 +560,9 @@ def staff_alert_import(request: Request[Any, Any, Any], db: NamedDependency[Sess
             else:
                 preview = cap_import.preview(db, document, topic=chosen, user_id=user_id)
         except cap.CapError as exc:
-            error = _("Message CAP invalide — {path} : {message}").format(path=exc.path, message=exc.message)
+            error = _("Message CAP invalide — {path} : {message}").format(
+                path=exc.path, message=exc.message
+            )
         except alerts.AlertError as exc:
             error = exc.message
     if alert is not None:
@@ -335,12 +572,32 @@ def staff_alert_import(request: Request[Any, Any, Any], db: NamedDependency[Sess
     db.rollback()
     if not xml_text and document:
         xml_text = document.decode("utf-8", "replace")
-    return page(request, "alerts/staff_import.html", section="staff", status_code=400 if error else 200,
-                error=error, xml=xml_text[:20_000], topic=topic, preview=preview,
-                document_b64=base64.b64encode(document).decode("ascii") if preview else "", **_context(db))
+    return page(
+        request,
+        "alerts/staff_import.html",
+        section="staff",
+        status_code=400 if error else 200,
+        error=error,
+        xml=xml_text[:20_000],
+        topic=topic,
+        preview=preview,
+        document_b64=base64.b64encode(document).decode("ascii") if preview else "",
+        **_context(db),
+    )
 
 
-ROUTES = [alert_list, alert_detail, staff_alerts, staff_alert_new, staff_alert_create, staff_alert,
-          staff_alert_edit, staff_alert_update, staff_alert_cancel, staff_alert_import_form, staff_alert_import]
+ROUTES = [
+    alert_list,
+    alert_detail,
+    staff_alerts,
+    staff_alert_new,
+    staff_alert_create,
+    staff_alert,
+    staff_alert_edit,
+    staff_alert_update,
+    staff_alert_cancel,
+    staff_alert_import_form,
+    staff_alert_import,
+]
 
 CONTRIBUTES = Contribution(routes=ROUTES)

@@ -84,8 +84,15 @@ def _points(db: Session, data: dict[str, Any], errors: dict[str, str]) -> tuple[
     out = []
     for end in ("from", "to"):
         try:
-            out.append(cp.resolve_point(db, data.get(f"{end}_place"), data.get(f"{end}_lat"),
-                                        data.get(f"{end}_lon"), data.get(f"{end}_label")))
+            out.append(
+                cp.resolve_point(
+                    db,
+                    data.get(f"{end}_place"),
+                    data.get(f"{end}_lat"),
+                    data.get(f"{end}_lon"),
+                    data.get(f"{end}_label"),
+                )
+            )
         except cp.CarpoolError as exc:
             errors[end] = str(exc)
             out.append(None)
@@ -96,7 +103,10 @@ def _points(db: Session, data: dict[str, Any], errors: dict[str, str]) -> tuple[
 
 # --- search -----------------------------------------------------------------------------
 
-def parse_query(db: Session, data: dict[str, Any], viewer: CurrentUser | None) -> tuple[cp.Query | None, dict[str, str]]:
+
+def parse_query(
+    db: Session, data: dict[str, Any], viewer: CurrentUser | None
+) -> tuple[cp.Query | None, dict[str, str]]:
     errors: dict[str, str] = {}
     start, end = _points(db, data, errors)
     role = data.get("role") or "driver"
@@ -128,18 +138,36 @@ def parse_query(db: Session, data: dict[str, Any], viewer: CurrentUser | None) -
         errors["date"] = str(exc)
     if errors or start is None or end is None:
         return None, errors
-    q = cp.Query(start[1], start[2], end[1], end[2], role=role, frequency=frequency, when=when,
-                 days_mask=days_mask, minute=minute, margin_min=margin, from_radius_m=radius,
-                 to_radius_m=radius, viewer_id=viewer.id if viewer else None,
-                 exclude_users=cp.blocked_with(db, viewer.id) if viewer else frozenset())
+    q = cp.Query(
+        start[1],
+        start[2],
+        end[1],
+        end[2],
+        role=role,
+        frequency=frequency,
+        when=when,
+        days_mask=days_mask,
+        minute=minute,
+        margin_min=margin,
+        from_radius_m=radius,
+        to_radius_m=radius,
+        viewer_id=viewer.id if viewer else None,
+        exclude_users=cp.blocked_with(db, viewer.id) if viewer else frozenset(),
+    )
     return q, {}
 
 
 def _default_search(db: Session, viewer: CurrentUser | None) -> dict[str, Any]:
     tomorrow = (cp.local(utcnow()) + timedelta(days=1)).date()
-    form: dict[str, Any] = {"role": "driver", "frequency": "punctual", "date": tomorrow.isoformat(),
-                            "time": "07:30", "margin": "30", "radius": str(cp.DEFAULT_RADIUS_M),
-                            "to_place": "kirchberg"}
+    form: dict[str, Any] = {
+        "role": "driver",
+        "frequency": "punctual",
+        "date": tomorrow.isoformat(),
+        "time": "07:30",
+        "margin": "30",
+        "radius": str(cp.DEFAULT_RADIUS_M),
+        "to_place": "kirchberg",
+    }
     for d in range(5):
         form[f"d{d}"] = "1"
     if viewer is not None:
@@ -153,15 +181,30 @@ def _default_search(db: Session, viewer: CurrentUser | None) -> dict[str, Any]:
 def index(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     viewer = current_user(request)
     latest = db.scalars(
-        select(CarpoolAd).where(CarpoolAd.status == "active", CarpoolAd.role == "driver",
-                                or_(CarpoolAd.frequency == "regular", CarpoolAd.departure_at > utcnow()))
-        .order_by(CarpoolAd.created_at.desc()).limit(8)  # type: ignore[attribute-defined, union-attr]
+        select(CarpoolAd)
+        .where(
+            CarpoolAd.status == "active",
+            CarpoolAd.role == "driver",
+            or_(CarpoolAd.frequency == "regular", CarpoolAd.departure_at > utcnow()),
+        )
+        .order_by(CarpoolAd.created_at.desc())
+        .limit(8)  # type: ignore[attribute-defined, union-attr]
     ).all()
     blocked = cp.blocked_with(db, viewer.id) if viewer else frozenset()
     latest = [a for a in latest if a.user_id not in blocked]
-    return page(request, "carpool/index.html", tile_url=request.app.state.settings.tile_url, section="carpool", form=_default_search(db, viewer),
-                errors={}, places=_places(db), latest=latest, names=cp.display_names(db, [a.user_id for a in latest]),
-                cp=cp, results=None)
+    return page(
+        request,
+        "carpool/index.html",
+        tile_url=request.app.state.settings.tile_url,
+        section="carpool",
+        form=_default_search(db, viewer),
+        errors={},
+        places=_places(db),
+        latest=latest,
+        names=cp.display_names(db, [a.user_id for a in latest]),
+        cp=cp,
+        results=None,
+    )
 
 
 @get("/carpool/search", opt=PUBLIC, sync_to_thread=True, name="carpool_search")
@@ -170,36 +213,101 @@ def search_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -
     data = dict(request.query_params)
     q, errors = parse_query(db, data, viewer)
     results = cp.attach_ads(db, cp.search(db, q)) if q else []
-    return page(request, "carpool/index.html", tile_url=request.app.state.settings.tile_url, section="carpool", status_code=400 if errors else 200,
-                form=data, errors=errors, places=_places(db), latest=[], names={}, cp=cp,
-                results=results if q else None, query=q)
+    return page(
+        request,
+        "carpool/index.html",
+        tile_url=request.app.state.settings.tile_url,
+        section="carpool",
+        status_code=400 if errors else 200,
+        form=data,
+        errors=errors,
+        places=_places(db),
+        latest=[],
+        names={},
+        cp=cp,
+        results=results if q else None,
+        query=q,
+    )
 
 
 @post("/carpool/searches", opt=SIGNED_IN, sync_to_thread=True, name="carpool_save_search")
-def save_search(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def save_search(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     viewer = me(request)
     q, errors = parse_query(db, data, viewer)
     if q is None:
-        return page(request, "carpool/index.html", tile_url=request.app.state.settings.tile_url, section="carpool", status_code=400, form=data, errors=errors,
-                    places=_places(db), latest=[], names={}, cp=cp, results=None)
-    if db.scalar(select(func.count()).select_from(CarpoolSearch).where(CarpoolSearch.user_id == viewer.id)) >= 20:
+        return page(
+            request,
+            "carpool/index.html",
+            tile_url=request.app.state.settings.tile_url,
+            section="carpool",
+            status_code=400,
+            form=data,
+            errors=errors,
+            places=_places(db),
+            latest=[],
+            names={},
+            cp=cp,
+            results=None,
+        )
+    if (
+        db.scalar(
+            select(func.count())
+            .select_from(CarpoolSearch)
+            .where(CarpoolSearch.user_id == viewer.id)
+        )
+        >= 20
+    ):
         errors["__all__"] = _("Vous avez déjà 20 alertes : supprimez-en une d'abord.")
-        return page(request, "carpool/index.html", tile_url=request.app.state.settings.tile_url, section="carpool", status_code=400, form=data, errors=errors,
-                    places=_places(db), latest=[], names={}, cp=cp, results=None)
+        return page(
+            request,
+            "carpool/index.html",
+            tile_url=request.app.state.settings.tile_url,
+            section="carpool",
+            status_code=400,
+            form=data,
+            errors=errors,
+            places=_places(db),
+            latest=[],
+            names={},
+            cp=cp,
+            results=None,
+        )
     start = cp.resolve_point(db, data.get("from_place"), data.get("from_lat"), data.get("from_lon"))
     end = cp.resolve_point(db, data.get("to_place"), data.get("to_lat"), data.get("to_lon"))
     local_when = q.local_when
-    db.add(CarpoolSearch(
-        user_id=viewer.id, role=q.role, frequency=q.frequency, from_label=start[0], from_lat=q.from_lat,
-        from_lon=q.from_lon, to_label=end[0], to_lat=q.to_lat, to_lon=q.to_lon,
-        on_date=local_when.date() if local_when else None, days_mask=q.days_mask,
-        minute=q.searched_minute(), margin_min=q.margin_min, radius_m=q.from_radius_m))
+    db.add(
+        CarpoolSearch(
+            user_id=viewer.id,
+            role=q.role,
+            frequency=q.frequency,
+            from_label=start[0],
+            from_lat=q.from_lat,
+            from_lon=q.from_lon,
+            to_label=end[0],
+            to_lat=q.to_lat,
+            to_lon=q.to_lon,
+            on_date=local_when.date() if local_when else None,
+            days_mask=q.days_mask,
+            minute=q.searched_minute(),
+            margin_min=q.margin_min,
+            radius_m=q.from_radius_m,
+        )
+    )
     db.commit()
     return Redirect("/carpool/mine#alerts", status_code=303)
 
 
-@post("/carpool/searches/{search_id:int}/delete", opt=SIGNED_IN, sync_to_thread=True, name="carpool_delete_search")
-def delete_search(request: Request[Any, Any, Any], db: NamedDependency[Session], search_id: FromPath[int]) -> Redirect:
+@post(
+    "/carpool/searches/{search_id:int}/delete",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_delete_search",
+)
+def delete_search(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], search_id: FromPath[int]
+) -> Redirect:
     s = db.get(CarpoolSearch, search_id)
     if s is None or s.user_id != me(request).id:
         raise NotFoundException()
@@ -209,6 +317,7 @@ def delete_search(request: Request[Any, Any, Any], db: NamedDependency[Session],
 
 
 # --- ads --------------------------------------------------------------------------------
+
 
 def parse_ad(db: Session, data: dict[str, Any]) -> tuple[cp.AdInput | None, dict[str, str]]:
     errors: dict[str, str] = {}
@@ -252,7 +361,9 @@ def parse_ad(db: Session, data: dict[str, Any]) -> tuple[cp.AdInput | None, dict
             errors["date"] = str(exc)
         if data.get("return_time"):
             try:
-                return_at = _local_dt(data.get("return_date") or data.get("date"), data.get("return_time"))
+                return_at = _local_dt(
+                    data.get("return_date") or data.get("date"), data.get("return_time")
+                )
                 if departure and return_at <= departure:
                     errors["return"] = _("Le retour doit partir après l'aller.")
             except cp.CarpoolError as exc:
@@ -264,7 +375,10 @@ def parse_ad(db: Session, data: dict[str, Any]) -> tuple[cp.AdInput | None, dict
             try:
                 outward[d] = (_minute(data.get(f"out{d}"), _("Heure d'aller invalide.")), margin)
                 if data.get(f"ret{d}"):
-                    returns[d] = (_minute(data.get(f"ret{d}"), _("Heure de retour invalide.")), margin)
+                    returns[d] = (
+                        _minute(data.get(f"ret{d}"), _("Heure de retour invalide.")),
+                        margin,
+                    )
             except cp.CarpoolError as exc:
                 errors["days"] = str(exc)
         if not outward and "days" not in errors:
@@ -279,17 +393,38 @@ def parse_ad(db: Session, data: dict[str, Any]) -> tuple[cp.AdInput | None, dict
     if errors or start is None or end is None:
         return None, errors
     return cp.AdInput(
-        role=role, frequency=frequency, from_label=start[0], from_lat=start[1], from_lon=start[2],
-        to_label=end[0], to_lat=end[1], to_lon=end[2], seats=seats, price_per_km_cents=price,
-        departure_at=departure, return_at=return_at, margin_min=margin, outward=outward, returns=returns,
-        valid_until=valid_until, comment=comment), {}
+        role=role,
+        frequency=frequency,
+        from_label=start[0],
+        from_lat=start[1],
+        from_lon=start[2],
+        to_label=end[0],
+        to_lat=end[1],
+        to_lon=end[2],
+        seats=seats,
+        price_per_km_cents=price,
+        departure_at=departure,
+        return_at=return_at,
+        margin_min=margin,
+        outward=outward,
+        returns=returns,
+        valid_until=valid_until,
+        comment=comment,
+    ), {}
 
 
 def _ad_form_defaults(db: Session, viewer: CurrentUser) -> dict[str, Any]:
     tomorrow = (cp.local(utcnow()) + timedelta(days=1)).date()
-    form: dict[str, Any] = {"role": "driver", "frequency": "regular", "seats": "3", "margin": "15",
-                            "price": str(cp.DEFAULT_PRICE_PER_KM_CENTS), "date": tomorrow.isoformat(),
-                            "time": "07:30", "to_place": "kirchberg"}
+    form: dict[str, Any] = {
+        "role": "driver",
+        "frequency": "regular",
+        "seats": "3",
+        "margin": "15",
+        "price": str(cp.DEFAULT_PRICE_PER_KM_CENTS),
+        "date": tomorrow.isoformat(),
+        "time": "07:30",
+        "to_place": "kirchberg",
+    }
     for d in range(7):
         form[f"out{d}"] = "07:30"
         form[f"ret{d}"] = "17:30"
@@ -303,18 +438,35 @@ def _ad_form_defaults(db: Session, viewer: CurrentUser) -> dict[str, Any]:
 
 @get("/carpool/ads/new", opt=SIGNED_IN, sync_to_thread=True, name="carpool_new_ad")
 def new_ad(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    return page(request, "carpool/new.html", tile_url=request.app.state.settings.tile_url, section="carpool", form=_ad_form_defaults(db, me(request)),
-                errors={}, places=_places(db), cp=cp, margins=MARGINS, prices=PRICES)
+    return page(
+        request,
+        "carpool/new.html",
+        tile_url=request.app.state.settings.tile_url,
+        section="carpool",
+        form=_ad_form_defaults(db, me(request)),
+        errors={},
+        places=_places(db),
+        cp=cp,
+        margins=MARGINS,
+        prices=PRICES,
+    )
 
 
 @post("/carpool/ads", opt=SIGNED_IN, sync_to_thread=True, name="carpool_create_ad")
-def create_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def create_ad(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     viewer = me(request)
     ad_input, errors = parse_ad(db, data)
-    recent = db.scalar(select(func.count()).select_from(CarpoolAd).where(
-        CarpoolAd.user_id == viewer.id, CarpoolAd.created_at > utcnow() - timedelta(days=1)))
+    recent = db.scalar(
+        select(func.count())
+        .select_from(CarpoolAd)
+        .where(CarpoolAd.user_id == viewer.id, CarpoolAd.created_at > utcnow() - timedelta(days=1))
+    )
     if recent >= MAX_ADS_PER_DAY:
-        errors["__all__"] = _("Vous avez publié beaucoup d'annonces aujourd'hui : réessayez demain.")
+        errors["__all__"] = _(
+            "Vous avez publié beaucoup d'annonces aujourd'hui : réessayez demain."
+        )
     if ad_input is not None and not errors:
         try:
             rows = cp.create_ad(db, viewer.id, ad_input)
@@ -324,31 +476,69 @@ def create_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], dat
             db.commit()
             return Redirect(f"/carpool/ads/{rows[0].id}", status_code=303)
     db.rollback()
-    return page(request, "carpool/new.html", tile_url=request.app.state.settings.tile_url, section="carpool", status_code=400, form=data, errors=errors,
-                places=_places(db), cp=cp, margins=MARGINS, prices=PRICES)
+    return page(
+        request,
+        "carpool/new.html",
+        tile_url=request.app.state.settings.tile_url,
+        section="carpool",
+        status_code=400,
+        form=data,
+        errors=errors,
+        places=_places(db),
+        cp=cp,
+        margins=MARGINS,
+        prices=PRICES,
+    )
 
 
-def _ad_page(request: Request[Any, Any, Any], db: Session, ad: CarpoolAd, *, status_code: int = 200,
-             error: str = "") -> Template:
+def _ad_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    ad: CarpoolAd,
+    *,
+    status_code: int = 200,
+    error: str = "",
+) -> Template:
     viewer = current_user(request)
     pair = None
     if ad.pair_id:
-        pair = db.scalars(select(CarpoolAd).where(CarpoolAd.pair_id == ad.pair_id, CarpoolAd.id != ad.id)).first()
+        pair = db.scalars(
+            select(CarpoolAd).where(CarpoolAd.pair_id == ad.pair_id, CarpoolAd.id != ad.id)
+        ).first()
     bookings: list[CarpoolBooking] = []
     mine: CarpoolBooking | None = None
     if viewer and viewer.id == ad.user_id:
-        bookings = list(db.scalars(select(CarpoolBooking).where(CarpoolBooking.ad_id == ad.id)
-                                   .order_by(CarpoolBooking.created_at.desc())))  # type: ignore[attr-defined]
+        bookings = list(
+            db.scalars(
+                select(CarpoolBooking)
+                .where(CarpoolBooking.ad_id == ad.id)
+                .order_by(CarpoolBooking.created_at.desc())
+            )
+        )  # type: ignore[attr-defined]
     elif viewer:
-        mine = db.scalars(select(CarpoolBooking).where(
-            CarpoolBooking.ad_id == ad.id, CarpoolBooking.requester_id == viewer.id)
-            .order_by(CarpoolBooking.id.desc())).first()  # type: ignore[union-attr]
+        mine = db.scalars(
+            select(CarpoolBooking)
+            .where(CarpoolBooking.ad_id == ad.id, CarpoolBooking.requester_id == viewer.id)
+            .order_by(CarpoolBooking.id.desc())
+        ).first()  # type: ignore[union-attr]
     names = cp.display_names(db, [ad.user_id] + [b.requester_id for b in bookings])
     profile = db.get(CarpoolProfile, ad.user_id)
-    return page(request, "carpool/ad.html", section="carpool", status_code=status_code, ad=ad, pair=pair,
-                bookings=bookings, mine=mine, names=names, profile=profile, cp=cp, error=error,
-                reasons=cp.REPORT_REASONS,
-                price=cp.trip_price_cents(ad.distance_m, ad.price_per_km_cents))
+    return page(
+        request,
+        "carpool/ad.html",
+        section="carpool",
+        status_code=status_code,
+        ad=ad,
+        pair=pair,
+        bookings=bookings,
+        mine=mine,
+        names=names,
+        profile=profile,
+        cp=cp,
+        error=error,
+        reasons=cp.REPORT_REASONS,
+        price=cp.trip_price_cents(ad.distance_m, ad.price_per_km_cents),
+    )
 
 
 def _ad_or_404(db: Session, ad_id: int, viewer: CurrentUser | None) -> CarpoolAd:
@@ -359,12 +549,16 @@ def _ad_or_404(db: Session, ad_id: int, viewer: CurrentUser | None) -> CarpoolAd
 
 
 @get("/carpool/ads/{ad_id:int}", opt=PUBLIC, sync_to_thread=True, name="carpool_ad")
-def ad_page(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]) -> Template:
+def ad_page(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]
+) -> Template:
     return _ad_page(request, db, _ad_or_404(db, ad_id, current_user(request)))
 
 
 @post("/carpool/ads/{ad_id:int}/close", opt=SIGNED_IN, sync_to_thread=True, name="carpool_close_ad")
-def close_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]) -> Redirect:
+def close_ad(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]
+) -> Redirect:
     viewer = me(request)
     ad = _ad_or_404(db, ad_id, viewer)
     if ad.user_id != viewer.id:
@@ -375,22 +569,32 @@ def close_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_i
 
 
 @post("/carpool/ads/{ad_id:int}/book", opt=SIGNED_IN, sync_to_thread=True, name="carpool_book")
-def book(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int], data: Form) -> Template | Redirect:
+def book(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int], data: Form
+) -> Template | Redirect:
     viewer = me(request)
     ad = _ad_or_404(db, ad_id, viewer)
     try:
         seats = int(data.get("seats") or 1)
     except ValueError:
         seats = 0
-    recent = db.scalar(select(func.count()).select_from(CarpoolBooking).where(
-        CarpoolBooking.requester_id == viewer.id, CarpoolBooking.created_at > utcnow() - timedelta(hours=1)))
+    recent = db.scalar(
+        select(func.count())
+        .select_from(CarpoolBooking)
+        .where(
+            CarpoolBooking.requester_id == viewer.id,
+            CarpoolBooking.created_at > utcnow() - timedelta(hours=1),
+        )
+    )
     try:
         if recent >= MAX_REQUESTS_PER_HOUR:
             raise cp.CarpoolError(_("Trop de demandes en peu de temps : patientez un peu."))
         booking = cp.request_seats(db, ad.id, viewer.id, seats)  # type: ignore[arg-type]
     except cp.CarpoolError as exc:
         db.rollback()
-        return _ad_page(request, db, db.get(CarpoolAd, ad_id) or ad, status_code=400, error=str(exc))
+        return _ad_page(
+            request, db, db.get(CarpoolAd, ad_id) or ad, status_code=400, error=str(exc)
+        )
     message = (data.get("message") or "").strip()
     if message:
         cp.post_message(db, booking, viewer.id, message[:1000])
@@ -398,8 +602,12 @@ def book(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: F
     return Redirect(f"/carpool/bookings/{booking.id}", status_code=303)
 
 
-@post("/carpool/ads/{ad_id:int}/report", opt=SIGNED_IN, sync_to_thread=True, name="carpool_report_ad")
-def report_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int], data: Form) -> Template:
+@post(
+    "/carpool/ads/{ad_id:int}/report", opt=SIGNED_IN, sync_to_thread=True, name="carpool_report_ad"
+)
+def report_ad(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int], data: Form
+) -> Template:
     viewer = me(request)
     ad = _ad_or_404(db, ad_id, viewer)
     try:
@@ -408,12 +616,18 @@ def report_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_
         db.rollback()
         return _ad_page(request, db, ad, status_code=400, error=str(exc))
     db.commit()
-    return page(request, "carpool/done.html", section="carpool", title=_("Merci pour votre signalement"),
-                message=_("L'équipe de la communauté de communes va examiner cette annonce."),
-                back="/carpool")
+    return page(
+        request,
+        "carpool/done.html",
+        section="carpool",
+        title=_("Merci pour votre signalement"),
+        message=_("L'équipe de la communauté de communes va examiner cette annonce."),
+        back="/carpool",
+    )
 
 
 # --- bookings ---------------------------------------------------------------------------
+
 
 def _booking_or_404(db: Session, booking_id: int, viewer: CurrentUser) -> CarpoolBooking:
     booking = db.get(CarpoolBooking, booking_id)
@@ -422,14 +636,23 @@ def _booking_or_404(db: Session, booking_id: int, viewer: CurrentUser) -> Carpoo
     return booking
 
 
-def _booking_page(request: Request[Any, Any, Any], db: Session, booking: CarpoolBooking, *,
-                  status_code: int = 200, error: str = "") -> Template:
+def _booking_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    booking: CarpoolBooking,
+    *,
+    status_code: int = 200,
+    error: str = "",
+) -> Template:
     viewer = me(request)
     ad = db.get(CarpoolAd, booking.ad_id)
     other_id = booking.owner_id if viewer.id == booking.requester_id else booking.requester_id
     names = cp.display_names(db, [booking.owner_id, booking.requester_id])
-    messages = db.scalars(select(CarpoolMessage).where(CarpoolMessage.booking_id == booking.id)
-                          .order_by(CarpoolMessage.created_at, CarpoolMessage.id)).all()
+    messages = db.scalars(
+        select(CarpoolMessage)
+        .where(CarpoolMessage.booking_id == booking.id)
+        .order_by(CarpoolMessage.created_at, CarpoolMessage.id)
+    ).all()
     contact = None
     if booking.status == "accepted":
         other = db.get(User, other_id)
@@ -437,56 +660,121 @@ def _booking_page(request: Request[Any, Any, Any], db: Session, booking: Carpool
         contact = {"email": other.email if other else "", "phone": prof.phone if prof else ""}
     blocked = db.get(CarpoolBlock, (viewer.id, other_id)) is not None
     driver_id, _passenger = cp.driver_and_passenger(booking, ad)  # type: ignore[arg-type]
-    return page(request, "carpool/booking.html", section="carpool", status_code=status_code, booking=booking,
-                ad=ad, names=names, messages=messages, contact=contact, other_id=other_id, error=error,
-                blocked=blocked, is_owner=viewer.id == booking.owner_id, is_driver=viewer.id == driver_id,
-                cp=cp, next_departure=cp.next_departure(ad, utcnow()) if ad else None)  # type: ignore[arg-type]
+    return page(
+        request,
+        "carpool/booking.html",
+        section="carpool",
+        status_code=status_code,
+        booking=booking,
+        ad=ad,
+        names=names,
+        messages=messages,
+        contact=contact,
+        other_id=other_id,
+        error=error,
+        blocked=blocked,
+        is_owner=viewer.id == booking.owner_id,
+        is_driver=viewer.id == driver_id,
+        cp=cp,
+        next_departure=cp.next_departure(ad, utcnow()) if ad else None,
+    )  # type: ignore[arg-type]
 
 
-@get("/carpool/bookings/{booking_id:int}", opt=SIGNED_IN, sync_to_thread=True, name="carpool_booking")
-def booking_page(request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]) -> Template:
+@get(
+    "/carpool/bookings/{booking_id:int}", opt=SIGNED_IN, sync_to_thread=True, name="carpool_booking"
+)
+def booking_page(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]
+) -> Template:
     return _booking_page(request, db, _booking_or_404(db, booking_id, me(request)))
 
 
-def _booking_action(request: Request[Any, Any, Any], db: Session, booking_id: int, fn: Any) -> Template | Redirect:
+def _booking_action(
+    request: Request[Any, Any, Any], db: Session, booking_id: int, fn: Any
+) -> Template | Redirect:
     viewer = me(request)
     booking = _booking_or_404(db, booking_id, viewer)
     try:
         fn(db, booking, viewer.id)
     except cp.CarpoolError as exc:
         db.rollback()
-        return _booking_page(request, db, db.get(CarpoolBooking, booking_id) or booking, status_code=400,
-                             error=str(exc))
+        return _booking_page(
+            request,
+            db,
+            db.get(CarpoolBooking, booking_id) or booking,
+            status_code=400,
+            error=str(exc),
+        )
     db.commit()
     return Redirect(f"/carpool/bookings/{booking_id}", status_code=303)
 
 
-@post("/carpool/bookings/{booking_id:int}/accept", opt=SIGNED_IN, sync_to_thread=True, name="carpool_accept")
-def accept(request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]) -> Template | Redirect:
+@post(
+    "/carpool/bookings/{booking_id:int}/accept",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_accept",
+)
+def accept(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]
+) -> Template | Redirect:
     return _booking_action(request, db, booking_id, cp.accept)
 
 
-@post("/carpool/bookings/{booking_id:int}/decline", opt=SIGNED_IN, sync_to_thread=True, name="carpool_decline")
-def decline(request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]) -> Template | Redirect:
+@post(
+    "/carpool/bookings/{booking_id:int}/decline",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_decline",
+)
+def decline(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]
+) -> Template | Redirect:
     return _booking_action(request, db, booking_id, cp.decline)
 
 
-@post("/carpool/bookings/{booking_id:int}/cancel", opt=SIGNED_IN, sync_to_thread=True, name="carpool_cancel")
-def cancel(request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]) -> Template | Redirect:
+@post(
+    "/carpool/bookings/{booking_id:int}/cancel",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_cancel",
+)
+def cancel(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]
+) -> Template | Redirect:
     return _booking_action(request, db, booking_id, cp.cancel)
 
 
-@post("/carpool/bookings/{booking_id:int}/messages", opt=SIGNED_IN, sync_to_thread=True, name="carpool_message")
-def message(request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int], data: Form) -> Template | Redirect:
+@post(
+    "/carpool/bookings/{booking_id:int}/messages",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_message",
+)
+def message(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    booking_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
     body = data.get("body", "")
-    return _booking_action(request, db, booking_id,
-                           lambda s, b, uid: cp.post_message(s, b, uid, body))
+    return _booking_action(
+        request, db, booking_id, lambda s, b, uid: cp.post_message(s, b, uid, body)
+    )
 
 
 # --- trust: blocks, profile, photos -----------------------------------------------------
 
-@post("/carpool/users/{user_id:int}/block", opt=SIGNED_IN, sync_to_thread=True, name="carpool_block")
-def block_user(request: Request[Any, Any, Any], db: NamedDependency[Session], user_id: FromPath[int], data: Form) -> Redirect:
+
+@post(
+    "/carpool/users/{user_id:int}/block", opt=SIGNED_IN, sync_to_thread=True, name="carpool_block"
+)
+def block_user(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    user_id: FromPath[int],
+    data: Form,
+) -> Redirect:
     viewer = me(request)
     try:
         cp.block(db, viewer.id, user_id)
@@ -496,8 +784,15 @@ def block_user(request: Request[Any, Any, Any], db: NamedDependency[Session], us
     return Redirect("/carpool/mine#blocked", status_code=303)
 
 
-@post("/carpool/users/{user_id:int}/unblock", opt=SIGNED_IN, sync_to_thread=True, name="carpool_unblock")
-def unblock_user(request: Request[Any, Any, Any], db: NamedDependency[Session], user_id: FromPath[int]) -> Redirect:
+@post(
+    "/carpool/users/{user_id:int}/unblock",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_unblock",
+)
+def unblock_user(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], user_id: FromPath[int]
+) -> Redirect:
     cp.unblock(db, me(request).id, user_id)
     db.commit()
     return Redirect("/carpool/mine#blocked", status_code=303)
@@ -506,33 +801,64 @@ def unblock_user(request: Request[Any, Any, Any], db: NamedDependency[Session], 
 @get("/carpool/mine", opt=SIGNED_IN, sync_to_thread=True, name="carpool_mine")
 def mine(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     viewer = me(request)
-    ads = db.scalars(select(CarpoolAd).where(CarpoolAd.user_id == viewer.id)
-                     .order_by(CarpoolAd.status, CarpoolAd.created_at.desc())).all()  # type: ignore[union-attr]
-    rows = db.execute(select(CarpoolBooking, CarpoolAd).join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
-                      .where(or_(CarpoolBooking.requester_id == viewer.id, CarpoolBooking.owner_id == viewer.id))
-                      .order_by(CarpoolBooking.updated_at.desc()).limit(50)).all()  # type: ignore[union-attr]
+    ads = db.scalars(
+        select(CarpoolAd)
+        .where(CarpoolAd.user_id == viewer.id)
+        .order_by(CarpoolAd.status, CarpoolAd.created_at.desc())
+    ).all()  # type: ignore[union-attr]
+    rows = db.execute(
+        select(CarpoolBooking, CarpoolAd)
+        .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
+        .where(or_(CarpoolBooking.requester_id == viewer.id, CarpoolBooking.owner_id == viewer.id))
+        .order_by(CarpoolBooking.updated_at.desc())
+        .limit(50)
+    ).all()  # type: ignore[union-attr]
     pending = {}
-    for ad_id, n in db.execute(select(CarpoolBooking.ad_id, func.count()).where(
-            CarpoolBooking.owner_id == viewer.id, CarpoolBooking.status == "pending")
-            .group_by(CarpoolBooking.ad_id)):
+    for ad_id, n in db.execute(
+        select(CarpoolBooking.ad_id, func.count())
+        .where(CarpoolBooking.owner_id == viewer.id, CarpoolBooking.status == "pending")
+        .group_by(CarpoolBooking.ad_id)
+    ):
         pending[ad_id] = n
-    searches = db.scalars(select(CarpoolSearch).where(CarpoolSearch.user_id == viewer.id)
-                          .order_by(CarpoolSearch.created_at.desc())).all()  # type: ignore[union-attr]
+    searches = db.scalars(
+        select(CarpoolSearch)
+        .where(CarpoolSearch.user_id == viewer.id)
+        .order_by(CarpoolSearch.created_at.desc())
+    ).all()  # type: ignore[union-attr]
     blocks = db.scalars(select(CarpoolBlock).where(CarpoolBlock.blocker_id == viewer.id)).all()
-    names = cp.display_names(db, [b.owner_id for b, _a in rows] + [b.requester_id for b, _a in rows]
-                             + [b.blocked_id for b in blocks])
-    return page(request, "carpool/mine.html", section="carpool", ads=ads, bookings=rows, pending=pending,
-                searches=searches, blocks=blocks, names=names, cp=cp, upcoming=cp.upcoming_trips(db, viewer.id))
+    names = cp.display_names(
+        db,
+        [b.owner_id for b, _a in rows]
+        + [b.requester_id for b, _a in rows]
+        + [b.blocked_id for b in blocks],
+    )
+    return page(
+        request,
+        "carpool/mine.html",
+        section="carpool",
+        ads=ads,
+        bookings=rows,
+        pending=pending,
+        searches=searches,
+        blocks=blocks,
+        names=names,
+        cp=cp,
+        upcoming=cp.upcoming_trips(db, viewer.id),
+    )
 
 
 @get("/carpool/profile", opt=SIGNED_IN, sync_to_thread=True, name="carpool_profile")
 def profile_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     profile = db.get(CarpoolProfile, me(request).id) or CarpoolProfile(user_id=me(request).id)
-    return page(request, "carpool/profile.html", section="carpool", profile=profile, errors={}, form=None)
+    return page(
+        request, "carpool/profile.html", section="carpool", profile=profile, errors={}, form=None
+    )
 
 
 @post("/carpool/profile", opt=SIGNED_IN, sync_to_thread=True, name="carpool_save_profile")
-def save_profile(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart) -> Template | Redirect:
+def save_profile(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
+) -> Template | Redirect:
     from app import images
 
     viewer = me(request)
@@ -543,8 +869,11 @@ def save_profile(request: Request[Any, Any, Any], db: NamedDependency[Session], 
     about = str(data.get("about") or "").strip()
     if len(first_name) > 40:
         errors["first_name"] = _("40 caractères au plus.")
-    if phone and (len(phone) > 20 or not all(c.isdigit() or c in "+ .-()" for c in phone)
-                  or sum(c.isdigit() for c in phone) < 8):
+    if phone and (
+        len(phone) > 20
+        or not all(c.isdigit() or c in "+ .-()" for c in phone)
+        or sum(c.isdigit() for c in phone) < 8
+    ):
         errors["phone"] = _("Numéro de téléphone invalide.")
     if len(about) > 300:
         errors["about"] = _("300 caractères au plus.")
@@ -554,13 +883,22 @@ def save_profile(request: Request[Any, Any, Any], db: NamedDependency[Session], 
         raw = upload.file.read(PHOTO_MAX_BYTES + 1)
         if raw:
             try:
-                processed = images.process(raw, max_bytes=PHOTO_MAX_BYTES, display_size=512, thumb_size=160)
+                processed = images.process(
+                    raw, max_bytes=PHOTO_MAX_BYTES, display_size=512, thumb_size=160
+                )
             except images.ImageRejected as exc:
                 errors["photo"] = exc.message
     if errors:
         form = {"first_name": first_name, "phone": phone, "about": about}
-        return page(request, "carpool/profile.html", section="carpool", status_code=400, profile=profile,
-                    errors=errors, form=form)
+        return page(
+            request,
+            "carpool/profile.html",
+            section="carpool",
+            status_code=400,
+            profile=profile,
+            errors=errors,
+            form=form,
+        )
     media = request.app.state.settings.resolved_media_dir
     old: list[str] = []
     if processed is not None or data.get("remove_photo"):
@@ -579,39 +917,75 @@ def save_profile(request: Request[Any, Any, Any], db: NamedDependency[Session], 
 
 
 @get("/carpool/photos/{name:str}", opt=SIGNED_IN, sync_to_thread=True, name="carpool_photo")
-def photo(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> File:
+def photo(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> File:
     from app import images
 
-    known = db.scalars(select(CarpoolProfile.user_id).where(
-        or_(CarpoolProfile.thumb_name == name, CarpoolProfile.photo_name == name))).first()
+    known = db.scalars(
+        select(CarpoolProfile.user_id).where(
+            or_(CarpoolProfile.thumb_name == name, CarpoolProfile.photo_name == name)
+        )
+    ).first()
     if known is None:
         raise NotFoundException()
     try:
         path = images.open_path(name, request.app.state.settings.resolved_media_dir)
     except (images.InvalidPhotoName, FileNotFoundError):
         raise NotFoundException() from None
-    return File(path, media_type="image/jpeg", content_disposition_type="inline",
-                headers={"cache-control": "private, max-age=86400", "x-content-type-options": "nosniff"})
+    return File(
+        path,
+        media_type="image/jpeg",
+        content_disposition_type="inline",
+        headers={"cache-control": "private, max-age=86400", "x-content-type-options": "nosniff"},
+    )
 
 
 # --- staff ------------------------------------------------------------------------------
 
+
 @get("/carpool/staff", opt=STAFF, sync_to_thread=True, name="carpool_staff")
 def staff_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    reports = db.execute(select(CarpoolReport, CarpoolAd).join(CarpoolAd, CarpoolAd.id == CarpoolReport.ad_id)
-                         .where(CarpoolReport.status == "open").order_by(CarpoolReport.created_at)).all()
-    hidden = db.scalars(select(CarpoolAd).where(CarpoolAd.status == "hidden")
-                        .order_by(CarpoolAd.updated_at.desc()).limit(50)).all()  # type: ignore[union-attr]
+    reports = db.execute(
+        select(CarpoolReport, CarpoolAd)
+        .join(CarpoolAd, CarpoolAd.id == CarpoolReport.ad_id)
+        .where(CarpoolReport.status == "open")
+        .order_by(CarpoolReport.created_at)
+    ).all()
+    hidden = db.scalars(
+        select(CarpoolAd)
+        .where(CarpoolAd.status == "hidden")
+        .order_by(CarpoolAd.updated_at.desc())
+        .limit(50)
+    ).all()  # type: ignore[union-attr]
     today = cp.local(utcnow()).date()
-    return page(request, "carpool/staff.html", section="staff", stats=cp.statistics(db), reports=reports,
-                hidden=hidden, reasons=cp.REPORT_REASONS, cp=cp,
-                names=cp.display_names(db, [a.user_id for _r, a in reports] + [a.user_id for a in hidden]),
-                default_from=(today.replace(day=1) - timedelta(days=1)).replace(day=1).isoformat(),
-                default_to=today.isoformat())
+    return page(
+        request,
+        "carpool/staff.html",
+        section="staff",
+        stats=cp.statistics(db),
+        reports=reports,
+        hidden=hidden,
+        reasons=cp.REPORT_REASONS,
+        cp=cp,
+        names=cp.display_names(db, [a.user_id for _r, a in reports] + [a.user_id for a in hidden]),
+        default_from=(today.replace(day=1) - timedelta(days=1)).replace(day=1).isoformat(),
+        default_to=today.isoformat(),
+    )
 
 
-@post("/carpool/staff/reports/{report_id:int}", opt=STAFF, sync_to_thread=True, name="carpool_moderate")
-def moderate(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect:
+@post(
+    "/carpool/staff/reports/{report_id:int}",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="carpool_moderate",
+)
+def moderate(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect:
     report = db.get(CarpoolReport, report_id)
     if report is None:
         raise NotFoundException()
@@ -625,8 +999,15 @@ def moderate(request: Request[Any, Any, Any], db: NamedDependency[Session], repo
     return Redirect("/carpool/staff", status_code=303)
 
 
-@post("/carpool/staff/ads/{ad_id:int}/restore", opt=STAFF, sync_to_thread=True, name="carpool_restore_ad")
-def restore_ad(request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]) -> Redirect:
+@post(
+    "/carpool/staff/ads/{ad_id:int}/restore",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="carpool_restore_ad",
+)
+def restore_ad(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]
+) -> Redirect:
     ad = db.get(CarpoolAd, ad_id)
     if ad is None or ad.status != "hidden":
         raise NotFoundException()
@@ -647,6 +1028,7 @@ def _period(request: Request[Any, Any, Any]) -> tuple[datetime, datetime]:
         raise ClientException(_("Dates invalides (format AAAA-MM-JJ).")) from None
     if end < start or (end - start).days > 366:
         raise ClientException(_("La période doit aller d'une date à une autre, un an au plus."))
+
     def to_utc(d: date) -> datetime:
         return datetime.combine(d, time(0), tzinfo=cp.PARIS).astimezone(UTC)
 
@@ -657,21 +1039,32 @@ def _period(request: Request[Any, Any, Any]) -> tuple[datetime, datetime]:
 def proofs_json(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     start, end = _period(request)
     items = cp.proofs(db, start, end, request.app.state.settings.secret_key)
-    return Response(json.dumps(items, ensure_ascii=False, indent=1).encode(), media_type="application/json",
-                    headers={"content-disposition": 'attachment; filename="eclor-covoiturage-preuves.json"',
-                             "cache-control": "no-store"})
+    return Response(
+        json.dumps(items, ensure_ascii=False, indent=1).encode(),
+        media_type="application/json",
+        headers={
+            "content-disposition": 'attachment; filename="eclor-covoiturage-preuves.json"',
+            "cache-control": "no-store",
+        },
+    )
 
 
 @get("/carpool/staff/proofs.csv", opt=STAFF, sync_to_thread=True, name="carpool_proofs_csv")
 def proofs_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     start, end = _period(request)
     items = cp.proofs(db, start, end, request.app.state.settings.secret_key)
-    return Response(cp.proofs_csv(items).encode(), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": 'attachment; filename="eclor-covoiturage-preuves.csv"',
-                             "cache-control": "no-store"})
+    return Response(
+        cp.proofs_csv(items).encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": 'attachment; filename="eclor-covoiturage-preuves.csv"',
+            "cache-control": "no-store",
+        },
+    )
 
 
 # --- RDEX+ ------------------------------------------------------------------------------
+
 
 def _rdex_error(message: str) -> Response[Any]:
     return Response({"status_code": 400, "detail": message}, status_code=400)
@@ -692,12 +1085,25 @@ def rdex_journey(ad: CarpoolAd, name: str, base: str, secret: str) -> dict[str, 
         "type": "planned",
         "operator": "Eclor",
         "carpoolerType": ad.role,
-        "user": {"id": cp.pseudonym(secret, ad.user_id), "alias": name, "grade": None, "picture": None,
-                 "gender": None},
-        "from": {"latitude": ad.from_lat, "longitude": ad.from_lon, "address": ad.from_label,
-                 "country": cp.country_of(ad.from_lat, ad.from_lon)},
-        "to": {"latitude": ad.to_lat, "longitude": ad.to_lon, "address": ad.to_label,
-               "country": cp.country_of(ad.to_lat, ad.to_lon)},
+        "user": {
+            "id": cp.pseudonym(secret, ad.user_id),
+            "alias": name,
+            "grade": None,
+            "picture": None,
+            "gender": None,
+        },
+        "from": {
+            "latitude": ad.from_lat,
+            "longitude": ad.from_lon,
+            "address": ad.from_label,
+            "country": cp.country_of(ad.from_lat, ad.from_lon),
+        },
+        "to": {
+            "latitude": ad.to_lat,
+            "longitude": ad.to_lon,
+            "address": ad.to_label,
+            "country": cp.country_of(ad.to_lat, ad.to_lon),
+        },
         "duration": duration,
         "distance": ad.distance_m,
         "journeyPolyline": cp.encode_polyline([(ad.from_lat, ad.from_lon), (ad.to_lat, ad.to_lon)]),
@@ -706,7 +1112,11 @@ def rdex_journey(ad: CarpoolAd, name: str, base: str, secret: str) -> dict[str, 
     if ad.role == "driver":
         journey["availableSeats"] = ad.seats_left
         amount = cp.trip_price_cents(ad.distance_m, ad.price_per_km_cents) / 100
-        journey["price"] = {"amount": amount, "type": "variable" if amount else "free", "currency": "EUR"}
+        journey["price"] = {
+            "amount": amount,
+            "type": "variable" if amount else "free",
+            "currency": "EUR",
+        }
     else:
         journey["requestedSeats"] = ad.seats_left
     days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -718,7 +1128,9 @@ def rdex_journey(ad: CarpoolAd, name: str, base: str, secret: str) -> dict[str, 
         outward["mindate"] = cp.local(ad.created_at).date().isoformat()
         outward["maxdate"] = ad.valid_until.isoformat() if ad.valid_until else None
     for d, (m, g) in cp.parse_schedule(ad.schedule).items():
-        utc_day = datetime.combine(date.today(), time(m // 60, m % 60), tzinfo=cp.PARIS).astimezone(UTC)
+        utc_day = datetime.combine(date.today(), time(m // 60, m % 60), tzinfo=cp.PARIS).astimezone(
+            UTC
+        )
         lo, hi = utc_day - timedelta(minutes=g), utc_day + timedelta(minutes=g)
         outward[days[d]] = {"mintime": lo.strftime("%H:%M:%S"), "maxtime": hi.strftime("%H:%M:%S")}
     journey["outward"] = outward
@@ -738,7 +1150,9 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
     """
     p = request.query_params
     try:
-        coords = [_float(p, n) for n in ("departureLat", "departureLng", "arrivalLat", "arrivalLng")]
+        coords = [
+            _float(p, n) for n in ("departureLat", "departureLng", "arrivalLat", "arrivalLng")
+        ]
         dep_radius = float(p.get("departureRadius") or 1) * 1000
         arr_radius = float(p.get("arrivalRadius") or 1) * 1000
         delta = int(p.get("timeDelta") or cp.RDEX_TIME_DELTA_S)
@@ -768,23 +1182,41 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
     ads: list[CarpoolAd] = []
     if any(c is not None for c in coords):
         if any(c is None for c in coords):
-            return _rdex_error("departureLat, departureLng, arrivalLat et arrivalLng vont ensemble.")
+            return _rdex_error(
+                "departureLat, departureLng, arrivalLat et arrivalLng vont ensemble."
+            )
         for role in roles:
-            for frequency in (("punctual", "regular") if freq == "both" else (freq,)):
+            for frequency in ("punctual", "regular") if freq == "both" else (freq,):
                 if frequency == "punctual" and when is None:
                     continue
-                q = cp.Query(coords[0], coords[1], coords[2], coords[3], role=role,  # type: ignore[arg-type]
-                             frequency=frequency, when=when, days_mask=127 if when is None else 0,
-                             minute=cp.minute_of(cp.local(when).time()) if when else 720,
-                             margin_min=min(cp.MAX_SEARCH_MARGIN_MIN * 6, delta // 60) if when else 720,
-                             from_radius_m=int(dep_radius), to_radius_m=int(arr_radius))
+                q = cp.Query(
+                    coords[0],
+                    coords[1],
+                    coords[2],
+                    coords[3],
+                    role=role,  # type: ignore[arg-type]
+                    frequency=frequency,
+                    when=when,
+                    days_mask=127 if when is None else 0,
+                    minute=cp.minute_of(cp.local(when).time()) if when else 720,
+                    margin_min=min(cp.MAX_SEARCH_MARGIN_MIN * 6, delta // 60) if when else 720,
+                    from_radius_m=int(dep_radius),
+                    to_radius_m=int(arr_radius),
+                )
                 matches = cp.search(db, q, limit=100)
-                loaded = {a.id: a for a in db.scalars(select(CarpoolAd).where(
-                    CarpoolAd.id.in_([m.ad_id for m in matches])))}  # type: ignore[union-attr]
+                loaded = {
+                    a.id: a
+                    for a in db.scalars(
+                        select(CarpoolAd).where(CarpoolAd.id.in_([m.ad_id for m in matches]))
+                    )
+                }  # type: ignore[union-attr]
                 ads.extend(loaded[m.ad_id] for m in matches if m.ad_id in loaded)
     else:
-        stmt = select(CarpoolAd).where(CarpoolAd.status == "active", CarpoolAd.role.in_(roles),  # type: ignore[attr-defined]
-                                       or_(CarpoolAd.departure_at.is_(None), CarpoolAd.departure_at > utcnow()))  # type: ignore[union-attr]
+        stmt = select(CarpoolAd).where(
+            CarpoolAd.status == "active",
+            CarpoolAd.role.in_(roles),  # type: ignore[attr-defined]
+            or_(CarpoolAd.departure_at.is_(None), CarpoolAd.departure_at > utcnow()),
+        )  # type: ignore[union-attr]
         if freq != "both":
             stmt = stmt.where(CarpoolAd.frequency == freq)
         ads = list(db.scalars(stmt.order_by(CarpoolAd.id).limit(500)))
@@ -797,6 +1229,7 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
 
 # --- home panel -------------------------------------------------------------------------
 
+
 def home_trips(session: Session, user: CurrentUser | None) -> dict[str, Any] | None:
     if user is None:
         return None
@@ -805,20 +1238,52 @@ def home_trips(session: Session, user: CurrentUser | None) -> dict[str, Any] | N
 
 
 ROUTES = [
-    index, search_page, save_search, delete_search, new_ad, create_ad, ad_page, close_ad, book, report_ad,
-    booking_page, accept, decline, cancel, message, block_user, unblock_user, mine, profile_page, save_profile,
-    photo, staff_page, moderate, restore_ad, proofs_json, proofs_csv, rdex_journeys,
+    index,
+    search_page,
+    save_search,
+    delete_search,
+    new_ad,
+    create_ad,
+    ad_page,
+    close_ad,
+    book,
+    report_ad,
+    booking_page,
+    accept,
+    decline,
+    cancel,
+    message,
+    block_user,
+    unblock_user,
+    mine,
+    profile_page,
+    save_profile,
+    photo,
+    staff_page,
+    moderate,
+    restore_ad,
+    proofs_json,
+    proofs_csv,
+    rdex_journeys,
 ]
 
 CONTRIBUTES = Contribution(
     routes=ROUTES,
     home_panels=(Panel("carpool", 30, "carpool/_home_panel.html", home_trips),),
     staff_links=(
-        Link(40, "/carpool/staff", "Covoiturage",
-           "Statistiques, modération des annonces signalées, export des preuves de covoiturage."),
+        Link(
+            40,
+            "/carpool/staff",
+            "Covoiturage",
+            "Statistiques, modération des annonces signalées, export des preuves de covoiturage.",
+        ),
     ),
     account_links=(
-        Link(40, "/carpool/profile", "Mon profil de covoitureur",
-             "Prénom, photo et téléphone montrés aux covoitureurs."),
+        Link(
+            40,
+            "/carpool/profile",
+            "Mon profil de covoitureur",
+            "Prénom, photo et téléphone montrés aux covoitureurs.",
+        ),
     ),
 )

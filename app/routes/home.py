@@ -37,12 +37,14 @@ def _home_data(engine: Any, ns: str, user: Any) -> tuple[list[Any], list[Commune
     """The home page's panels and communes; a session is opened only if something must be read."""
     with Session(engine) as db:  # no connection is taken until a query runs
         communes = cache.get_or_compute(
-            ("communes", ns), COMMUNES_TTL_S,
+            ("communes", ns),
+            COMMUNES_TTL_S,
             lambda: list(db.scalars(select(Commune).order_by(Commune.name)).all()),
         )
         if user is None:
-            panels = cache.get_or_compute(("home-panels", ns), ANONYMOUS_PANELS_TTL_S,
-                                          lambda: load_panels(db, None))
+            panels = cache.get_or_compute(
+                ("home-panels", ns), ANONYMOUS_PANELS_TTL_S, lambda: load_panels(db, None)
+            )
         else:
             panels = load_panels(db, user)
     return panels, communes
@@ -117,8 +119,11 @@ def _probe_engine(request: Request[Any, Any, Any]) -> Engine:
     engine: Engine = state.engine
     cached = getattr(state, "probe_engine", None)
     if cached is None or getattr(state, "probe_engine_of", None) is not engine:
-        cached = make_engine(engine.url.render_as_string(hide_password=False), pooled=False,
-                             lock_timeout_ms=int(PROBE_TIMEOUT_S * 1000))
+        cached = make_engine(
+            engine.url.render_as_string(hide_password=False),
+            pooled=False,
+            lock_timeout_ms=int(PROBE_TIMEOUT_S * 1000),
+        )
         state.probe_engine, state.probe_engine_of = cached, engine
     return cached
 
@@ -129,12 +134,16 @@ def _check_database(engine: Engine, *, with_worker: bool) -> dict[str, Any]:
         return {"worker": jobs.worker_health(db)} if with_worker else {}
 
 
-async def _probe(request: Request[Any, Any, Any], *, with_worker: bool) -> tuple[dict[str, Any], bool]:
+async def _probe(
+    request: Request[Any, Any, Any], *, with_worker: bool
+) -> tuple[dict[str, Any], bool]:
     try:
         with anyio.fail_after(PROBE_TIMEOUT_S):
             found = await anyio.to_thread.run_sync(
                 functools.partial(_check_database, _probe_engine(request), with_worker=with_worker),
-                limiter=_probe_limiter(), abandon_on_cancel=True)
+                limiter=_probe_limiter(),
+                abandon_on_cancel=True,
+            )
     except TimeoutError:
         return {"status": "error", "database": "timeout"}, False
     except Exception as exc:  # the database does not answer: say so, with 503
@@ -184,11 +193,28 @@ async def set_language(
         back = "/"
     response = Redirect(back, status_code=303)
     if lang in LOCALES:
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", httponly=True,
-                            secure=request.app.state.settings.https)
+        response.set_cookie(
+            "lang",
+            lang,
+            max_age=365 * 86400,
+            samesite="lax",
+            httponly=True,
+            secure=request.app.state.settings.https,
+        )
     return response
 
 
-ROUTES = [home, about, source_archive, offline, manifest, service_worker, healthz, livez, readyz, set_language]
+ROUTES = [
+    home,
+    about,
+    source_archive,
+    offline,
+    manifest,
+    service_worker,
+    healthz,
+    livez,
+    readyz,
+    set_language,
+]
 
 CONTRIBUTES = Contribution(routes=ROUTES)

@@ -46,12 +46,24 @@ from app.models.territory import Commune
 from app.templating import page
 
 STATE_LABELS = {
-    "queued": "En attente", "sent": "Envoyée", "accepted": "Acceptée", "applied": "Appliquée",
-    "failed": "Refusée", "expired": "Expirée", "cancelled": "Annulée", "superseded": "Remplacée",
+    "queued": "En attente",
+    "sent": "Envoyée",
+    "accepted": "Acceptée",
+    "applied": "Appliquée",
+    "failed": "Refusée",
+    "expired": "Expirée",
+    "cancelled": "Annulée",
+    "superseded": "Remplacée",
 }
 REASON_LABELS = {"override": "Forçage", "program": "Programme", "sensor": "Détection"}
-ALARM_LABELS = {"offline": "Hors ligne", "defectiveLamp": "Lampe défectueuse", "columnIssue": "Problème de mât",
-                "brokenLantern": "Lanterne cassée", "lampFailure": "Panne de lampe", "supplyLoss": "Perte d'alimentation"}
+ALARM_LABELS = {
+    "offline": "Hors ligne",
+    "defectiveLamp": "Lampe défectueuse",
+    "columnIssue": "Problème de mât",
+    "brokenLantern": "Lanterne cassée",
+    "lampFailure": "Panne de lampe",
+    "supplyLoss": "Perte d'alimentation",
+}
 MAP_W, MAP_H = 800, 520
 
 
@@ -61,8 +73,12 @@ class OverrideForm(BaseModel):
 
 
 def _labels() -> dict[str, Any]:
-    return {"state_labels": STATE_LABELS, "reason_labels": REASON_LABELS, "alarm_labels": ALARM_LABELS,
-            "status_words": lighting_ops.status_words}
+    return {
+        "state_labels": STATE_LABELS,
+        "reason_labels": REASON_LABELS,
+        "alarm_labels": ALARM_LABELS,
+        "status_words": lighting_ops.status_words,
+    }
 
 
 def light_state(light: Streetlight, now: Any) -> str:
@@ -107,7 +123,9 @@ def _map(db: Session, now: Any, group_id: str | None = None) -> dict[str, Any]:
         query = query.where(Streetlight.group_id == group_id)
     lights = db.scalars(query).all()
     sensors = [] if group_id else db.scalars(select(Sensor).where(Sensor.lat.is_not(None))).all()  # type: ignore[union-attr]
-    project, _bbox = _projection([(light.lat, light.lon) for light in lights] + [(s.lat, s.lon) for s in sensors])  # type: ignore[misc]
+    project, _bbox = _projection(
+        [(light.lat, light.lon) for light in lights] + [(s.lat, s.lon) for s in sensors]
+    )  # type: ignore[misc]
     dots = []
     counts: dict[str, int] = {}
     for light in lights:
@@ -120,10 +138,18 @@ def _map(db: Session, now: Any, group_id: str | None = None) -> dict[str, Any]:
     marks = []
     for sensor in sensors:
         x, y = project(sensor.lat, sensor.lon)  # type: ignore[arg-type]
-        stale = sensor.offline or control.is_offline(sensor.last_seen_at, sensor.reporting_period_s, now)
+        stale = sensor.offline or control.is_offline(
+            sensor.last_seen_at, sensor.reporting_period_s, now
+        )
         marks.append((x, y, sensor, stale))
-    return {"dots": dots, "marks": marks, "map_counts": counts, "map_w": MAP_W, "map_h": MAP_H,
-            "total": len(lights)}
+    return {
+        "dots": dots,
+        "marks": marks,
+        "map_counts": counts,
+        "map_w": MAP_W,
+        "map_h": MAP_H,
+        "total": len(lights),
+    }
 
 
 def _cluster_map(db: Session, now: Any) -> dict[str, Any]:
@@ -133,9 +159,17 @@ def _cluster_map(db: Session, now: Any) -> dict[str, Any]:
     marks = []
     for sensor in sensors:
         x, y = project(sensor.lat, sensor.lon)  # type: ignore[arg-type]
-        stale = sensor.offline or control.is_offline(sensor.last_seen_at, sensor.reporting_period_s, now)
+        stale = sensor.offline or control.is_offline(
+            sensor.last_seen_at, sensor.reporting_period_s, now
+        )
         marks.append((x, y, sensor, stale))
-    return {"dots": [], "marks": marks, "map_w": MAP_W, "map_h": MAP_H, **mapgrid.clusters(db, project, bbox)}
+    return {
+        "dots": [],
+        "marks": marks,
+        "map_w": MAP_W,
+        "map_h": MAP_H,
+        **mapgrid.clusters(db, project, bbox),
+    }
 
 
 # --------------------------------------------------------------------------- overview
@@ -144,21 +178,52 @@ def _cluster_map(db: Session, now: Any) -> dict[str, Any]:
 @get("/staff/lighting", opt=STAFF, sync_to_thread=True, name="staff_lighting")
 def overview(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     now = utcnow()
-    groups = db.scalars(select(LightGroup).order_by(LightGroup.commune_insee, LightGroup.name)).all()
-    per_group = dict(db.execute(select(Streetlight.group_id, func.count()).group_by(Streetlight.group_id)).all())
-    overrides = {o.target_id: o for o in db.scalars(select(LightOverride).where(
-        LightOverride.state == "active", LightOverride.scope == "group")).all()}
-    open_alarms = int(db.scalar(select(func.count()).select_from(LightAlarm)
-                                .where(LightAlarm.cleared_at.is_(None))) or 0)  # type: ignore[union-attr]
-    pending = int(db.scalar(select(func.count()).select_from(LightCommand).where(
-        LightCommand.state.in_(("queued", "sent", "accepted")))) or 0)  # type: ignore[attr-defined]
+    groups = db.scalars(
+        select(LightGroup).order_by(LightGroup.commune_insee, LightGroup.name)
+    ).all()
+    per_group = dict(
+        db.execute(select(Streetlight.group_id, func.count()).group_by(Streetlight.group_id)).all()
+    )
+    overrides = {
+        o.target_id: o
+        for o in db.scalars(
+            select(LightOverride).where(
+                LightOverride.state == "active", LightOverride.scope == "group"
+            )
+        ).all()
+    }
+    open_alarms = int(
+        db.scalar(
+            select(func.count()).select_from(LightAlarm).where(LightAlarm.cleared_at.is_(None))
+        )
+        or 0
+    )  # type: ignore[union-attr]
+    pending = int(
+        db.scalar(
+            select(func.count())
+            .select_from(LightCommand)
+            .where(LightCommand.state.in_(("queued", "sent", "accepted")))
+        )
+        or 0
+    )  # type: ignore[attr-defined]
     programs = {p.id: p.name for p in db.scalars(select(LightProgram)).all()}
     calendars = {c.id: c.name for c in db.scalars(select(LightCalendar)).all()}
     commune_names = dict(db.execute(select(Commune.insee, Commune.name)).all())
-    return page(request, "lighting/overview.html", section="staff", groups=groups, per_group=per_group,
-                commune_names=commune_names,
-                overrides=overrides, open_alarms=open_alarms, pending=pending, programs=programs,
-                calendars=calendars, **_map(db, now), **_labels())
+    return page(
+        request,
+        "lighting/overview.html",
+        section="staff",
+        groups=groups,
+        per_group=per_group,
+        commune_names=commune_names,
+        overrides=overrides,
+        open_alarms=open_alarms,
+        pending=pending,
+        programs=programs,
+        calendars=calendars,
+        **_map(db, now),
+        **_labels(),
+    )
 
 
 # --------------------------------------------------------------------------- groups
@@ -171,53 +236,111 @@ def _group(db: Session, group_id: str) -> LightGroup:
     return group
 
 
-def _group_page(request: Request[Any, Any, Any], db: Session, group: LightGroup, *, status_code: int = 200,
-                errors: dict[str, str] | None = None, form: dict[str, Any] | None = None,
-                done: str | None = None) -> Template:
+def _group_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    group: LightGroup,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+    done: str | None = None,
+) -> Template:
     now = utcnow()
-    lights = db.scalars(select(Streetlight).where(Streetlight.group_id == group.id)
-                        .order_by(Streetlight.id).limit(200)).all()
+    lights = db.scalars(
+        select(Streetlight)
+        .where(Streetlight.group_id == group.id)
+        .order_by(Streetlight.id)
+        .limit(200)
+    ).all()
     ids = select(Streetlight.id).where(Streetlight.group_id == group.id)
     since = now - timedelta(days=1)
     counts = control.command_counts(db, ids, since)
-    override = db.scalars(select(LightOverride).where(
-        LightOverride.state == "active", LightOverride.scope == "group", LightOverride.target_id == group.id)).first()
+    override = db.scalars(
+        select(LightOverride).where(
+            LightOverride.state == "active",
+            LightOverride.scope == "group",
+            LightOverride.target_id == group.id,
+        )
+    ).first()
     source = control.group_source(db, group)
     position = control.territory_position(db)
-    schedule = lighting.schedule(source, lighting.night_of(now, position), position) if source else []
-    return page(request, "lighting/group.html", section="staff", status_code=status_code, group=group,
-                request_range=request.query_params.get("range", "week"),
-                lights=lights, counts=counts, override=override, schedule=schedule, now=now,
-                errors=errors or {}, form=form or {}, done=done, state_of=lambda light: light_state(light, now),
-                programs=db.scalars(select(LightProgram).order_by(LightProgram.name)).all(),
-                calendars=db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all(),
-                cabinet=db.get(LightCabinet, group.cabinet_id) if group.cabinet_id else None,
-                **_map(db, now, group.id), **_labels())
+    schedule = (
+        lighting.schedule(source, lighting.night_of(now, position), position) if source else []
+    )
+    return page(
+        request,
+        "lighting/group.html",
+        section="staff",
+        status_code=status_code,
+        group=group,
+        request_range=request.query_params.get("range", "week"),
+        lights=lights,
+        counts=counts,
+        override=override,
+        schedule=schedule,
+        now=now,
+        errors=errors or {},
+        form=form or {},
+        done=done,
+        state_of=lambda light: light_state(light, now),
+        programs=db.scalars(select(LightProgram).order_by(LightProgram.name)).all(),
+        calendars=db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all(),
+        cabinet=db.get(LightCabinet, group.cabinet_id) if group.cabinet_id else None,
+        **_map(db, now, group.id),
+        **_labels(),
+    )
 
 
-@get("/staff/lighting/groups/{group_id:str}", opt=STAFF, sync_to_thread=True, name="staff_lighting_group")
-def group_detail(request: Request[Any, Any, Any], db: NamedDependency[Session], group_id: FromPath[str],
-                 done: str | None = Parameter(default=None, max_length=40)) -> Template:
+@get(
+    "/staff/lighting/groups/{group_id:str}",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_group",
+)
+def group_detail(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    group_id: FromPath[str],
+    done: str | None = Parameter(default=None, max_length=40),
+) -> Template:
     return _group_page(request, db, _group(db, group_id), done=done)
 
 
-def _override(request: Request[Any, Any, Any], db: Session, scope: str, target_id: str, data: dict[str, Any]
-              ) -> tuple[int | None, dict[str, str]]:
+def _override(
+    request: Request[Any, Any, Any], db: Session, scope: str, target_id: str, data: dict[str, Any]
+) -> tuple[int | None, dict[str, str]]:
     form, errors = parse_form(OverrideForm, data)
     if form is None:
         return None, errors
     user = current_user(request)
     try:
-        result = control.set_override(db, scope, target_id, form.level, form.minutes,
-                                      user_id=user.id if user else None, now=utcnow())
+        result = control.set_override(
+            db,
+            scope,
+            target_id,
+            form.level,
+            form.minutes,
+            user_id=user.id if user else None,
+            now=utcnow(),
+        )
     except LightingError as exc:
         return None, {exc.field or "level": exc.message}
     return result.commands, {}
 
 
-@post("/staff/lighting/groups/{group_id:str}/override", opt=STAFF, sync_to_thread=True,
-      name="staff_lighting_group_override")
-def group_override(request: Request[Any, Any, Any], db: NamedDependency[Session], group_id: FromPath[str], data: Form) -> Template | Redirect:
+@post(
+    "/staff/lighting/groups/{group_id:str}/override",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_group_override",
+)
+def group_override(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    group_id: FromPath[str],
+    data: Form,
+) -> Template | Redirect:
     group = _group(db, group_id)
     count, errors = _override(request, db, "group", group.id, data)
     if errors:
@@ -227,18 +350,33 @@ def group_override(request: Request[Any, Any, Any], db: NamedDependency[Session]
     return Redirect(f"/staff/lighting/groups/{group.id}?done=override-{count}", status_code=303)
 
 
-@post("/staff/lighting/groups/{group_id:str}/resume", opt=STAFF, sync_to_thread=True,
-      name="staff_lighting_group_resume")
-def group_resume(request: Request[Any, Any, Any], db: NamedDependency[Session], group_id: FromPath[str]) -> Redirect:
+@post(
+    "/staff/lighting/groups/{group_id:str}/resume",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_group_resume",
+)
+def group_resume(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], group_id: FromPath[str]
+) -> Redirect:
     group = _group(db, group_id)
     count = control.resume_program(db, "group", group.id, now=utcnow())
     db.commit()
     return Redirect(f"/staff/lighting/groups/{group.id}?done=resume-{count}", status_code=303)
 
 
-@post("/staff/lighting/groups/{group_id:str}/program", opt=STAFF, sync_to_thread=True,
-      name="staff_lighting_group_program")
-def group_program(request: Request[Any, Any, Any], db: NamedDependency[Session], group_id: FromPath[str], data: Form) -> Template | Redirect:
+@post(
+    "/staff/lighting/groups/{group_id:str}/program",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_group_program",
+)
+def group_program(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    group_id: FromPath[str],
+    data: Form,
+) -> Template | Redirect:
     group = _group(db, group_id)
     errors: dict[str, str] = {}
     values: dict[str, int | None] = {}
@@ -271,36 +409,98 @@ def _light(db: Session, light_id: str) -> Streetlight:
     return light
 
 
-def _light_page(request: Request[Any, Any, Any], db: Session, light: Streetlight, *, status_code: int = 200,
-                errors: dict[str, str] | None = None, form: dict[str, Any] | None = None,
-                done: str | None = None) -> Template:
+def _light_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    light: Streetlight,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+    done: str | None = None,
+) -> Template:
     now = utcnow()
-    history = db.scalars(select(LightCommand).where(LightCommand.light_id == light.id)
-                         .order_by(LightCommand.id.desc()).limit(10)).all()  # type: ignore[union-attr]
-    readings = db.scalars(select(LightReading).where(LightReading.light_id == light.id)
-                          .order_by(LightReading.ts.desc()).limit(12)).all()  # type: ignore[attr-defined]
-    alarms = db.scalars(select(LightAlarm).where(LightAlarm.device_id == light.device_id)
-                        .order_by(LightAlarm.id.desc()).limit(10)).all()  # type: ignore[union-attr]
-    target = db.scalars(select(LightCommand).where(LightCommand.command_id == light.target_command_id)).first() \
-        if light.target_command_id else None
-    override = db.scalars(select(LightOverride).where(
-        LightOverride.state == "active", LightOverride.scope == "light", LightOverride.target_id == light.id)).first()
-    return page(request, "lighting/light.html", section="staff", status_code=status_code, light=light,
-                request_range=request.query_params.get("range", "week"),
-                state=light_state(light, now), history=history, readings=readings, alarms=alarms, target=target,
-                override=override, group=db.get(LightGroup, light.group_id) if light.group_id else None,
-                errors=errors or {}, form=form or {}, done=done, now=now, **_labels())
+    history = db.scalars(
+        select(LightCommand)
+        .where(LightCommand.light_id == light.id)
+        .order_by(LightCommand.id.desc())
+        .limit(10)
+    ).all()  # type: ignore[union-attr]
+    readings = db.scalars(
+        select(LightReading)
+        .where(LightReading.light_id == light.id)
+        .order_by(LightReading.ts.desc())
+        .limit(12)
+    ).all()  # type: ignore[attr-defined]
+    alarms = db.scalars(
+        select(LightAlarm)
+        .where(LightAlarm.device_id == light.device_id)
+        .order_by(LightAlarm.id.desc())
+        .limit(10)
+    ).all()  # type: ignore[union-attr]
+    target = (
+        db.scalars(
+            select(LightCommand).where(LightCommand.command_id == light.target_command_id)
+        ).first()
+        if light.target_command_id
+        else None
+    )
+    override = db.scalars(
+        select(LightOverride).where(
+            LightOverride.state == "active",
+            LightOverride.scope == "light",
+            LightOverride.target_id == light.id,
+        )
+    ).first()
+    return page(
+        request,
+        "lighting/light.html",
+        section="staff",
+        status_code=status_code,
+        light=light,
+        request_range=request.query_params.get("range", "week"),
+        state=light_state(light, now),
+        history=history,
+        readings=readings,
+        alarms=alarms,
+        target=target,
+        override=override,
+        group=db.get(LightGroup, light.group_id) if light.group_id else None,
+        errors=errors or {},
+        form=form or {},
+        done=done,
+        now=now,
+        **_labels(),
+    )
 
 
-@get("/staff/lighting/lights/{light_id:str}", opt=STAFF, sync_to_thread=True, name="staff_lighting_light")
-def light_detail(request: Request[Any, Any, Any], db: NamedDependency[Session], light_id: FromPath[str],
-                 done: str | None = Parameter(default=None, max_length=40)) -> Template:
+@get(
+    "/staff/lighting/lights/{light_id:str}",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_light",
+)
+def light_detail(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    light_id: FromPath[str],
+    done: str | None = Parameter(default=None, max_length=40),
+) -> Template:
     return _light_page(request, db, _light(db, light_id), done=done)
 
 
-@post("/staff/lighting/lights/{light_id:str}/override", opt=STAFF, sync_to_thread=True,
-      name="staff_lighting_light_override")
-def light_override(request: Request[Any, Any, Any], db: NamedDependency[Session], light_id: FromPath[str], data: Form) -> Template | Redirect:
+@post(
+    "/staff/lighting/lights/{light_id:str}/override",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_light_override",
+)
+def light_override(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    light_id: FromPath[str],
+    data: Form,
+) -> Template | Redirect:
     light = _light(db, light_id)
     _count, errors = _override(request, db, "light", light.id, data)
     if errors:
@@ -310,9 +510,15 @@ def light_override(request: Request[Any, Any, Any], db: NamedDependency[Session]
     return Redirect(f"/staff/lighting/lights/{light.id}?done=override", status_code=303)
 
 
-@post("/staff/lighting/lights/{light_id:str}/resume", opt=STAFF, sync_to_thread=True,
-      name="staff_lighting_light_resume")
-def light_resume(request: Request[Any, Any, Any], db: NamedDependency[Session], light_id: FromPath[str]) -> Redirect:
+@post(
+    "/staff/lighting/lights/{light_id:str}/resume",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_light_resume",
+)
+def light_resume(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], light_id: FromPath[str]
+) -> Redirect:
     light = _light(db, light_id)
     control.resume_program(db, "light", light.id, now=utcnow())
     db.commit()
@@ -326,9 +532,13 @@ def _steps_text(definition: dict[str, Any]) -> str:
     return "\n".join(f"{s['at']} {s['level']}" for s in definition.get("steps", []))
 
 
-def _program_from_form(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
-    form = {k: (data.get(k) if isinstance(data.get(k), str) else "") for k in
-            ("name", "steps", "boost_level", "hold_s", "twilight_deg")}
+def _program_from_form(
+    data: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
+    form = {
+        k: (data.get(k) if isinstance(data.get(k), str) else "")
+        for k in ("name", "steps", "boost_level", "hold_s", "twilight_deg")
+    }
     errors: dict[str, str] = {}
     name = form["name"].strip()
     if not name or len(name) > 120:
@@ -340,8 +550,10 @@ def _program_from_form(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
             continue
         at, _sep, level = line.rpartition(" ")
         if not at or parse_int(level, max_digits=4) is None:
-            errors["steps"] = _("Ligne {n} : écrivez le début puis le niveau, par exemple « dusk 100 » ou "
-                                "« 22:00 50 ».").format(n=number)
+            errors["steps"] = _(
+                "Ligne {n} : écrivez le début puis le niveau, par exemple « dusk 100 » ou "
+                "« 22:00 50 »."
+            ).format(n=number)
             break
         steps.append({"at": at.strip(), "level": parse_int(level, max_digits=4)})
     definition: dict[str, Any] = {"name": name, "steps": steps}
@@ -366,8 +578,9 @@ def programs(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> T
     return _programs_page(request, db)
 
 
-def _programs_page(request: Request[Any, Any, Any], db: Session, *, error: str = "",
-                   status_code: int = 200) -> Template:
+def _programs_page(
+    request: Request[Any, Any, Any], db: Session, *, error: str = "", status_code: int = 200
+) -> Template:
     rows = db.scalars(select(LightProgram).order_by(LightProgram.name)).all()
     calendars = db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all()
     position = control.territory_position(db)
@@ -378,82 +591,171 @@ def _programs_page(request: Request[Any, Any, Any], db: Session, *, error: str =
             previews[row.id] = checks.preview_nights(control.load_program(row), position, today)
         except LightingError:
             previews[row.id] = []
-    return page(request, "lighting/programs.html", section="staff", rows=rows, calendars=calendars,
-                previews=previews, error=error, status_code=status_code)
+    return page(
+        request,
+        "lighting/programs.html",
+        section="staff",
+        rows=rows,
+        calendars=calendars,
+        previews=previews,
+        error=error,
+        status_code=status_code,
+    )
 
 
-def _program_editor(request: Request[Any, Any, Any], *, form: dict[str, Any], action: str,
-                    errors: dict[str, str] | None = None, status_code: int = 200,
-                    warnings: list[str] | None = None) -> Template:
-    return page(request, "lighting/program_form.html", section="staff", form=form, action=action,
-                errors=errors or {}, status_code=status_code, warnings=warnings or [])
+def _program_editor(
+    request: Request[Any, Any, Any],
+    *,
+    form: dict[str, Any],
+    action: str,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    warnings: list[str] | None = None,
+) -> Template:
+    return page(
+        request,
+        "lighting/program_form.html",
+        section="staff",
+        form=form,
+        action=action,
+        errors=errors or {},
+        status_code=status_code,
+        warnings=warnings or [],
+    )
 
 
-def _unconfirmed_warnings(db: Session, definition: dict[str, Any], data: dict[str, Any]) -> list[str]:
+def _unconfirmed_warnings(
+    db: Session, definition: dict[str, Any], data: dict[str, Any]
+) -> list[str]:
     """Warnings about the program (never off, lit at noon) that staff have not confirmed yet."""
     position = control.territory_position(db)
     found = checks.warnings(lighting.Program.from_dict(definition), position, utcnow().year)
     return [] if data.get("confirm_warnings") == "true" else found
 
 
-@get("/staff/lighting/programs/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_program_new")
+@get(
+    "/staff/lighting/programs/new",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_program_new",
+)
 def program_new(request: Request[Any, Any, Any]) -> Template:
-    form = {"name": "", "steps": "dusk 100\n22:30 50\n05:30 100\ndawn 0", "boost_level": "", "hold_s": "",
-            "twilight_deg": "3"}
+    form = {
+        "name": "",
+        "steps": "dusk 100\n22:30 50\n05:30 100\ndawn 0",
+        "boost_level": "",
+        "hold_s": "",
+        "twilight_deg": "3",
+    }
     return _program_editor(request, form=form, action="/staff/lighting/programs/new")
 
 
-@post("/staff/lighting/programs/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_program_create")
-def program_create(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+@post(
+    "/staff/lighting/programs/new",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_program_create",
+)
+def program_create(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     form, definition, errors = _program_from_form(data)
-    if definition is not None and db.scalars(select(LightProgram).where(LightProgram.name == definition["name"])).first():
+    if (
+        definition is not None
+        and db.scalars(select(LightProgram).where(LightProgram.name == definition["name"])).first()
+    ):
         errors, definition = {"name": _("Un programme porte déjà ce nom.")}, None
     if definition is None:
         db.rollback()
-        return _program_editor(request, form=form, action="/staff/lighting/programs/new", errors=errors,
-                               status_code=400)
+        return _program_editor(
+            request,
+            form=form,
+            action="/staff/lighting/programs/new",
+            errors=errors,
+            status_code=400,
+        )
     if warned := _unconfirmed_warnings(db, definition, data):
         db.rollback()
-        return _program_editor(request, form=form, action="/staff/lighting/programs/new", warnings=warned,
-                               status_code=400)
+        return _program_editor(
+            request,
+            form=form,
+            action="/staff/lighting/programs/new",
+            warnings=warned,
+            status_code=400,
+        )
     program = lighting.Program.from_dict(definition)
     db.add(LightProgram(name=program.name, definition=json.dumps(program.to_dict())))
     db.commit()
     return Redirect("/staff/lighting/programs", status_code=303)
 
 
-@get("/staff/lighting/programs/{program_id:int}", opt=STAFF, sync_to_thread=True, name="staff_lighting_program")
-def program_edit(request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]) -> Template:
+@get(
+    "/staff/lighting/programs/{program_id:int}",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_program",
+)
+def program_edit(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]
+) -> Template:
     row = db.get(LightProgram, program_id)
     if row is None:
         raise NotFoundException()
     definition = json.loads(row.definition)
-    form = {"name": row.name, "steps": _steps_text(definition),
-            "boost_level": "" if definition.get("boost_level") is None else str(definition["boost_level"]),
-            "hold_s": str(definition.get("hold_s") or ""), "twilight_deg": str(definition.get("twilight_deg", 3))}
+    form = {
+        "name": row.name,
+        "steps": _steps_text(definition),
+        "boost_level": ""
+        if definition.get("boost_level") is None
+        else str(definition["boost_level"]),
+        "hold_s": str(definition.get("hold_s") or ""),
+        "twilight_deg": str(definition.get("twilight_deg", 3)),
+    }
     return _program_editor(request, form=form, action=f"/staff/lighting/programs/{row.id}")
 
 
-@post("/staff/lighting/programs/{program_id:int}", opt=STAFF, sync_to_thread=True,
-      name="staff_lighting_program_update")
-def program_update(request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int], data: Form) -> Template | Redirect:
+@post(
+    "/staff/lighting/programs/{program_id:int}",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_program_update",
+)
+def program_update(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    program_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
     row = db.get(LightProgram, program_id)
     if row is None:
         raise NotFoundException()
     form, definition, errors = _program_from_form(data)
     if definition is not None:
-        clash = db.scalars(select(LightProgram).where(LightProgram.name == definition["name"],
-                                                      LightProgram.id != row.id)).first()
+        clash = db.scalars(
+            select(LightProgram).where(
+                LightProgram.name == definition["name"], LightProgram.id != row.id
+            )
+        ).first()
         if clash:
             errors, definition = {"name": _("Un programme porte déjà ce nom.")}, None
     if definition is None:
         db.rollback()
-        return _program_editor(request, form=form, action=f"/staff/lighting/programs/{row.id}", errors=errors,
-                               status_code=400)
+        return _program_editor(
+            request,
+            form=form,
+            action=f"/staff/lighting/programs/{row.id}",
+            errors=errors,
+            status_code=400,
+        )
     if warned := _unconfirmed_warnings(db, definition, data):
         db.rollback()
-        return _program_editor(request, form=form, action=f"/staff/lighting/programs/{row.id}",
-                               warnings=warned, status_code=400)
+        return _program_editor(
+            request,
+            form=form,
+            action=f"/staff/lighting/programs/{row.id}",
+            warnings=warned,
+            status_code=400,
+        )
     program = lighting.Program.from_dict(definition)
     row.name, row.definition, row.updated_at = program.name, json.dumps(program.to_dict()), utcnow()
     db.add(row)
@@ -465,34 +767,65 @@ def program_update(request: Request[Any, Any, Any], db: NamedDependency[Session]
     return Redirect("/staff/lighting/programs", status_code=303)
 
 
-@post("/staff/lighting/programs/{program_id:int}/delete", opt=STAFF, sync_to_thread=True,
-      name="staff_lighting_program_delete")
-def program_delete(request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]) -> Template | Redirect:
+@post(
+    "/staff/lighting/programs/{program_id:int}/delete",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_program_delete",
+)
+def program_delete(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]
+) -> Template | Redirect:
     """Delete a program no group and no calendar uses; otherwise say which ones do, and keep it."""
     row = db.get(LightProgram, program_id)
     if row is None:
         raise NotFoundException()
     groups, calendars = checks.users_of(db, row)
     if groups or calendars:
-        used = [*(_("groupe « {n} »").format(n=g) for g in groups[:5]),
-                *(_("calendrier « {n} »").format(n=c) for c in calendars[:5])]
-        return _programs_page(request, db, status_code=409, error=_(
-            "« {name} » est utilisé ({used}) : choisissez un autre programme pour ceux-ci avant de le supprimer."
-        ).format(name=row.name, used=", ".join(used)))
+        used = [
+            *(_("groupe « {n} »").format(n=g) for g in groups[:5]),
+            *(_("calendrier « {n} »").format(n=c) for c in calendars[:5]),
+        ]
+        return _programs_page(
+            request,
+            db,
+            status_code=409,
+            error=_(
+                "« {name} » est utilisé ({used}) : choisissez un autre programme pour ceux-ci avant de le supprimer."
+            ).format(name=row.name, used=", ".join(used)),
+        )
     db.delete(row)
     db.commit()
     return Redirect("/staff/lighting/programs", status_code=303)
 
 
-def _calendar_editor(request: Request[Any, Any, Any], db: Session, *, name: str, text: str, action: str,
-                     error: str | None = None, status_code: int = 200) -> Template:
+def _calendar_editor(
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    name: str,
+    text: str,
+    action: str,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Template:
     names = db.scalars(select(LightProgram.name).order_by(LightProgram.name)).all()
-    return page(request, "lighting/calendar_form.html", section="staff", name=name, text=text, action=action,
-                error=error, program_names=names, status_code=status_code)
+    return page(
+        request,
+        "lighting/calendar_form.html",
+        section="staff",
+        name=name,
+        text=text,
+        action=action,
+        error=error,
+        program_names=names,
+        status_code=status_code,
+    )
 
 
-def _calendar_from_form(db: Session, data: dict[str, Any], exclude_id: int | None = None
-                        ) -> tuple[str, str, str | None]:
+def _calendar_from_form(
+    db: Session, data: dict[str, Any], exclude_id: int | None = None
+) -> tuple[str, str, str | None]:
     name = (data.get("name") if isinstance(data.get("name"), str) else "").strip()
     text = data.get("definition") if isinstance(data.get("definition"), str) else ""
     if not name or len(name) > 120:
@@ -514,7 +847,12 @@ def _calendar_from_form(db: Session, data: dict[str, Any], exclude_id: int | Non
     return name, text, None
 
 
-@get("/staff/lighting/calendars/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_calendar_new")
+@get(
+    "/staff/lighting/calendars/new",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_calendar_new",
+)
 def calendar_new(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     names = db.scalars(select(LightProgram.name).order_by(LightProgram.name)).all()
     default = names[0] if names else ""
@@ -522,41 +860,82 @@ def calendar_new(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
     return _calendar_editor(request, db, name="", text=text, action="/staff/lighting/calendars/new")
 
 
-@post("/staff/lighting/calendars/new", opt=STAFF, sync_to_thread=True, name="staff_lighting_calendar_create")
-def calendar_create(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+@post(
+    "/staff/lighting/calendars/new",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_calendar_create",
+)
+def calendar_create(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     name, text, error = _calendar_from_form(db, data)
     if error:
         db.rollback()
-        return _calendar_editor(request, db, name=name, text=text, action="/staff/lighting/calendars/new",
-                                error=error, status_code=400)
+        return _calendar_editor(
+            request,
+            db,
+            name=name,
+            text=text,
+            action="/staff/lighting/calendars/new",
+            error=error,
+            status_code=400,
+        )
     db.add(LightCalendar(name=name, definition=json.dumps(json.loads(text), ensure_ascii=False)))
     db.commit()
     return Redirect("/staff/lighting/programs", status_code=303)
 
 
-@get("/staff/lighting/calendars/{calendar_id:int}", opt=STAFF, sync_to_thread=True,
-     name="staff_lighting_calendar")
-def calendar_edit(request: Request[Any, Any, Any], db: NamedDependency[Session], calendar_id: FromPath[int]) -> Template:
+@get(
+    "/staff/lighting/calendars/{calendar_id:int}",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_calendar",
+)
+def calendar_edit(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], calendar_id: FromPath[int]
+) -> Template:
     row = db.get(LightCalendar, calendar_id)
     if row is None:
         raise NotFoundException()
     text = json.dumps(json.loads(row.definition), ensure_ascii=False, indent=2)
-    return _calendar_editor(request, db, name=row.name, text=text, action=f"/staff/lighting/calendars/{row.id}")
+    return _calendar_editor(
+        request, db, name=row.name, text=text, action=f"/staff/lighting/calendars/{row.id}"
+    )
 
 
-@post("/staff/lighting/calendars/{calendar_id:int}", opt=STAFF, sync_to_thread=True,
-      name="staff_lighting_calendar_update")
-def calendar_update(request: Request[Any, Any, Any], db: NamedDependency[Session], calendar_id: FromPath[int], data: Form
-                    ) -> Template | Redirect:
+@post(
+    "/staff/lighting/calendars/{calendar_id:int}",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_calendar_update",
+)
+def calendar_update(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    calendar_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
     row = db.get(LightCalendar, calendar_id)
     if row is None:
         raise NotFoundException()
     name, text, error = _calendar_from_form(db, data, exclude_id=row.id)
     if error:
         db.rollback()
-        return _calendar_editor(request, db, name=name, text=text, action=f"/staff/lighting/calendars/{row.id}",
-                                error=error, status_code=400)
-    row.name, row.definition, row.updated_at = name, json.dumps(json.loads(text), ensure_ascii=False), utcnow()
+        return _calendar_editor(
+            request,
+            db,
+            name=name,
+            text=text,
+            action=f"/staff/lighting/calendars/{row.id}",
+            error=error,
+            status_code=400,
+        )
+    row.name, row.definition, row.updated_at = (
+        name,
+        json.dumps(json.loads(text), ensure_ascii=False),
+        utcnow(),
+    )
     db.add(row)
     db.flush()
     users = db.scalars(select(LightGroup.id).where(LightGroup.calendar_id == row.id)).all()
@@ -570,20 +949,43 @@ def calendar_update(request: Request[Any, Any, Any], db: NamedDependency[Session
 
 
 @get("/staff/lighting/alarms", opt=STAFF, sync_to_thread=True, name="staff_lighting_alarms")
-def alarms(request: Request[Any, Any, Any], db: NamedDependency[Session],
-           show: str = Parameter(default="open", pattern="^(open|all)$")) -> Template:
+def alarms(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    show: str = Parameter(default="open", pattern="^(open|all)$"),
+) -> Template:
     query = select(LightAlarm)
     if show == "open":
         query = query.where(LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
     rows = db.scalars(query.order_by(LightAlarm.raised_at.desc()).limit(300)).all()  # type: ignore[attr-defined]
-    light_ids = {light.device_id: light.id for light in db.scalars(select(Streetlight).where(
-        Streetlight.device_id.in_([r.device_id for r in rows if r.device_kind == "light"]))).all()}  # type: ignore[attr-defined]
-    return page(request, "lighting/alarms.html", section="staff", rows=rows, show=show, light_ids=light_ids,
-                **_labels())
+    light_ids = {
+        light.device_id: light.id
+        for light in db.scalars(
+            select(Streetlight).where(
+                Streetlight.device_id.in_([r.device_id for r in rows if r.device_kind == "light"])
+            )
+        ).all()
+    }  # type: ignore[attr-defined]
+    return page(
+        request,
+        "lighting/alarms.html",
+        section="staff",
+        rows=rows,
+        show=show,
+        light_ids=light_ids,
+        **_labels(),
+    )
 
 
-@post("/staff/lighting/alarms/{alarm_id:int}/ack", opt=STAFF, sync_to_thread=True, name="staff_lighting_alarm_ack")
-def alarm_ack(request: Request[Any, Any, Any], db: NamedDependency[Session], alarm_id: FromPath[int]) -> Redirect:
+@post(
+    "/staff/lighting/alarms/{alarm_id:int}/ack",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_lighting_alarm_ack",
+)
+def alarm_ack(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], alarm_id: FromPath[int]
+) -> Redirect:
     alarm = db.get(LightAlarm, alarm_id)
     if alarm is None:
         raise NotFoundException()
@@ -605,11 +1007,23 @@ def energy(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Tem
     position = control.territory_position(db)
     year = now.astimezone(position.tz).year - 1
     # Labels hold "%" ("50 %"): translated here, not by the template's formatting gettext.
-    per_lamp = {key: (b, b.yearly_kwh(position, year), _(b.label), _(b.description))
-                for key, b in lighting.BASELINES.items()}
+    per_lamp = {
+        key: (b, b.yearly_kwh(position, year), _(b.label), _(b.description))
+        for key, b in lighting.BASELINES.items()
+    }
     lamps = int(db.scalar(select(func.count()).select_from(Streetlight)) or 0)
-    by_tech = dict(db.execute(select(Streetlight.technology, func.count()).group_by(Streetlight.technology)).all())
-    peak = max([max(r.measured_kwh, r.baselines["hps_150_all_night"], r.programmed_kwh) for r in rows] or [1.0]) or 1.0
+    by_tech = dict(
+        db.execute(
+            select(Streetlight.technology, func.count()).group_by(Streetlight.technology)
+        ).all()
+    )
+    peak = (
+        max(
+            [max(r.measured_kwh, r.baselines["hps_150_all_night"], r.programmed_kwh) for r in rows]
+            or [1.0]
+        )
+        or 1.0
+    )
     measured_rows = [r for r in rows if r.measured_kwh > 0]  # savings only where telemetry exists
     totals = {
         "measured": sum(r.measured_kwh for r in measured_rows),
@@ -618,8 +1032,19 @@ def energy(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Tem
         "led_full": sum(r.baselines["led_full"] for r in measured_rows),
         "months": len(measured_rows),
     }
-    return page(request, "lighting/energy.html", section="staff", rows=rows, per_lamp=per_lamp, year=year,
-                lamps=lamps, by_tech=by_tech, peak=peak, totals=totals, savings=_savings)
+    return page(
+        request,
+        "lighting/energy.html",
+        section="staff",
+        rows=rows,
+        per_lamp=per_lamp,
+        year=year,
+        lamps=lamps,
+        by_tech=by_tech,
+        peak=peak,
+        totals=totals,
+        savings=_savings,
+    )
 
 
 def _savings(actual: float, baseline: float) -> str:
@@ -637,33 +1062,73 @@ def import_form(request: Request[Any, Any, Any]) -> Template:
 
 
 @post("/staff/lighting/import", opt=STAFF, sync_to_thread=True, name="staff_lighting_import")
-def import_upload(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Upload) -> Template:
+def import_upload(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Upload
+) -> Template:
     upload = data.get("file")
     content, filename = b"", ""
     if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", ""):
         content = upload.file.read(10 * 1024 * 1024 + 1)
         filename = upload.filename
     if not content:
-        return page(request, "lighting/import.html", section="staff", status_code=400, result=None,
-                    error=_("Choisissez un fichier CSV ou GeoJSON."))
+        return page(
+            request,
+            "lighting/import.html",
+            section="staff",
+            status_code=400,
+            result=None,
+            error=_("Choisissez un fichier CSV ou GeoJSON."),
+        )
     try:
         result = import_inventory(db, content, filename)
     except InventoryError as exc:
         db.rollback()
-        return page(request, "lighting/import.html", section="staff", status_code=400, result=None,
-                    error=str(exc))
+        return page(
+            request,
+            "lighting/import.html",
+            section="staff",
+            status_code=400,
+            result=None,
+            error=str(exc),
+        )
     db.commit()
     return page(request, "lighting/import.html", section="staff", error=None, result=result)
 
 
-ROUTES = [overview, group_detail, group_override, group_resume, group_program, light_detail, light_override,
-          light_resume, programs, program_new, program_create, program_edit, program_update, program_delete, calendar_new,
-          calendar_create, calendar_edit, calendar_update, alarms, alarm_ack, energy, import_form, import_upload]
+ROUTES = [
+    overview,
+    group_detail,
+    group_override,
+    group_resume,
+    group_program,
+    light_detail,
+    light_override,
+    light_resume,
+    programs,
+    program_new,
+    program_create,
+    program_edit,
+    program_update,
+    program_delete,
+    calendar_new,
+    calendar_create,
+    calendar_edit,
+    calendar_update,
+    alarms,
+    alarm_ack,
+    energy,
+    import_form,
+    import_upload,
+]
 
 CONTRIBUTES = Contribution(
     routes=ROUTES,
     staff_links=(
-        Link(30, "/staff/lighting", "Éclairage public",
-           "Carte, groupes, programmes, alarmes et énergie."),
+        Link(
+            30,
+            "/staff/lighting",
+            "Éclairage public",
+            "Carte, groupes, programmes, alarmes et énergie.",
+        ),
     ),
 )

@@ -51,15 +51,29 @@ def _split(name: str) -> tuple[str, str]:
     return stem, fmt
 
 
-def _answer(fmt: str, data: Any, root: str = "", item: str | None = None, status: int = 200) -> Response[bytes]:
-    body = o3.to_xml(root, item, data) if fmt == "xml" else json.dumps(data, ensure_ascii=False).encode()
-    return Response(body, status_code=status, media_type=o3.FORMATS[fmt],
-                    headers={"Cache-Control": "no-store" if status >= 400 else "public, max-age=60"})
+def _answer(
+    fmt: str, data: Any, root: str = "", item: str | None = None, status: int = 200
+) -> Response[bytes]:
+    body = (
+        o3.to_xml(root, item, data)
+        if fmt == "xml"
+        else json.dumps(data, ensure_ascii=False).encode()
+    )
+    return Response(
+        body,
+        status_code=status,
+        media_type=o3.FORMATS[fmt],
+        headers={"Cache-Control": "no-store" if status >= 400 else "public, max-age=60"},
+    )
 
 
 def _error(fmt: str, exc: Open311Error) -> Response[bytes]:
-    return Response(o3.errors_body(fmt, exc.code, exc.description), status_code=exc.code,
-                    media_type=o3.FORMATS[fmt], headers={"Cache-Control": "no-store"})
+    return Response(
+        o3.errors_body(fmt, exc.code, exc.description),
+        status_code=exc.code,
+        media_type=o3.FORMATS[fmt],
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _framework_error(request: Request[Any, Any, Any], status: int, message: str) -> Response[bytes]:
@@ -93,8 +107,12 @@ def _parse_date(value: str, name: str) -> datetime:
 def _rows(db: Session, reports: list[Report], base_url: str) -> list[dict[str, Any]]:
     communes = {c.insee: c for c in db.scalars(select(Commune))}
     photos = rp.photos_of(db, [r.id for r in reports], "overview")  # type: ignore[misc]
-    return [o3.request_row(r, communes.get(r.commune_insee or ""), (photos.get(r.id) or [None])[0], base_url)  # type: ignore[arg-type]
-            for r in reports]
+    return [
+        o3.request_row(
+            r, communes.get(r.commune_insee or ""), (photos.get(r.id) or [None])[0], base_url
+        )  # type: ignore[arg-type]
+        for r in reports
+    ]
 
 
 def _discovery(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -103,18 +121,28 @@ def _discovery(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "changeset": o3.CHANGESET,
         "contact": "Communauté de communes Pays-Haut Val d'Alzette, " + base,
         "key_service": base + "/staff/reports/api-keys",
-        "endpoints": [{
-            "specification": o3.SPEC_URL,
-            "url": base + "/open311/v2",
-            "changeset": o3.CHANGESET,
-            "type": "production",
-            "formats": ["text/xml", "application/json"],
-        }],
+        "endpoints": [
+            {
+                "specification": o3.SPEC_URL,
+                "url": base + "/open311/v2",
+                "changeset": o3.CHANGESET,
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
     }
 
 
-@get("/open311/v2/{name:str}", opt=PUBLIC, sync_to_thread=True, name="open311_root", include_in_schema=True)
-def root(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> Response[bytes]:
+@get(
+    "/open311/v2/{name:str}",
+    opt=PUBLIC,
+    sync_to_thread=True,
+    name="open311_root",
+    include_in_schema=True,
+)
+def root(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> Response[bytes]:
     """``discovery``, ``services`` and ``requests`` (GET), as ``.json`` or ``.xml``."""
     fmt = _guess_fmt(name)
     try:
@@ -166,7 +194,11 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
         wanted_status = {s.strip() for s in status.split(",") if s.strip()}
         if not wanted_status <= {"open", "closed"}:
             raise Open311Error(400, "status must be open, closed or both (open,closed)")
-        states = [s for s in rp.PUBLIC_STATUSES if ("open" if rp.is_open(s) else "closed") in wanted_status]
+        states = [
+            s
+            for s in rp.PUBLIC_STATUSES
+            if ("open" if rp.is_open(s) else "closed") in wanted_status
+        ]
         stmt = stmt.where(Report.status.in_(states))  # type: ignore[attr-defined]
     rows = list(db.scalars(stmt.order_by(Report.created_at.desc()).limit(MAX_RESULTS)))  # type: ignore[attr-defined]
     return _rows(db, rows, base)
@@ -185,7 +217,9 @@ async def service(name: FromPath[str]) -> Response[bytes]:
 
 
 @get("/open311/v2/requests/{name:str}", opt=PUBLIC, sync_to_thread=True, name="open311_request")
-def one_request(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> Response[bytes]:
+def one_request(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> Response[bytes]:
     fmt = _guess_fmt(name)
     try:
         ident, fmt = _split(name)
@@ -193,7 +227,12 @@ def one_request(request: Request[Any, Any, Any], db: NamedDependency[Session], n
         report = db.get(Report, report_id) if report_id else None
         if report is None or report.status not in rp.PUBLIC_STATUSES:
             raise Open311Error(404, f"Unknown service_request_id: {ident[:40]}")
-        return _answer(fmt, _rows(db, [report], request.app.state.settings.base_url), "service_requests", "request")
+        return _answer(
+            fmt,
+            _rows(db, [report], request.app.state.settings.base_url),
+            "service_requests",
+            "request",
+        )
     except Open311Error as exc:
         return _error(fmt, exc)
 
@@ -206,7 +245,10 @@ def token(db: NamedDependency[Session], name: FromPath[str]) -> Response[bytes]:
         report = db.scalars(select(Report).where(Report.token == tok)).first() if tok else None
         if report is None:
             raise Open311Error(404, "Unknown token")
-        row = {"service_request_id": rp.number(report) if report.status != "hidden" else None, "token": tok}
+        row = {
+            "service_request_id": rp.number(report) if report.status != "hidden" else None,
+            "token": tok,
+        }
         return _answer(fmt, [row], "service_requests", "request")
     except Open311Error as exc:
         return _error(fmt, exc)
@@ -254,16 +296,27 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
             try:
                 lat, lon = float(fields["lat"]), float(fields["long"])
             except (KeyError, ValueError):
-                raise Open311Error(400, "lat and long must both be decimal degrees (WGS 84)") from None
+                raise Open311Error(
+                    400, "lat and long must both be decimal degrees (WGS 84)"
+                ) from None
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                 raise Open311Error(400, "lat and long are out of range")
         elif "address_string" in fields:
             with read_session(engine) as db:
                 text = fields["address_string"].lower()
-                match = next((c for c in db.scalars(select(Commune)) if c.name.lower() in text or c.postcode in text),
-                             None)
+                match = next(
+                    (
+                        c
+                        for c in db.scalars(select(Commune))
+                        if c.name.lower() in text or c.postcode in text
+                    ),
+                    None,
+                )
             if match is None:
-                raise Open311Error(400, "address_string does not name a commune of the territory: send lat and long")
+                raise Open311Error(
+                    400,
+                    "address_string does not name a commune of the territory: send lat and long",
+                )
             commune_insee = match.insee
         elif "address_id" in fields:
             raise Open311Error(400, "address_id is not supported here: send lat and long")
@@ -280,23 +333,48 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
             raise Open311Error(400, "email is not a valid address")
         name_parts = [fields.get("first_name", ""), fields.get("last_name", "")]
         contact_name = " ".join(p for p in name_parts if p)[:160] or None
-        new = rp.NewReport(category=code, description=description, volume=volume, witnessed=witnessed == "yes",
-                           lat=lat, lon=lon, commune_insee=commune_insee,
-                           address=fields.get("address_string", "")[:200], contact_email=email[:254] if email else None,
-                           contact_name=contact_name, source="open311", api_key_id=key_id)
+        new = rp.NewReport(
+            category=code,
+            description=description,
+            volume=volume,
+            witnessed=witnessed == "yes",
+            lat=lat,
+            lon=lon,
+            commune_insee=commune_insee,
+            address=fields.get("address_string", "")[:200],
+            contact_email=email[:254] if email else None,
+            contact_name=contact_name,
+            source="open311",
+            api_key_id=key_id,
+        )
         try:
             created = rp.create_report(engine, new, settings.resolved_media_dir)
         except rp.ReportError as exc:
             raise Open311Error(400, exc.message) from None
         report = created.report
-        extra = [f"{k}: {fields[k][:500]}" for k in ("media_url", "phone", "device_id", "account_id") if k in fields]
+        extra = [
+            f"{k}: {fields[k][:500]}"
+            for k in ("media_url", "phone", "device_id", "account_id")
+            if k in fields
+        ]
         if extra:
             with write_session(engine) as db:
-                db.add(ReportEvent(report_id=report.id, kind="note", public=False,  # type: ignore[arg-type]
-                                   text="Open311 : " + " · ".join(extra)))
-        return [{"service_request_id": rp.number(report), "token": report.token,
-                 "service_notice": "Signalement reçu ; il sera examiné par les agents de la communauté de communes.",
-                 "account_id": None}]
+                db.add(
+                    ReportEvent(
+                        report_id=report.id,
+                        kind="note",
+                        public=False,  # type: ignore[arg-type]
+                        text="Open311 : " + " · ".join(extra),
+                    )
+                )
+        return [
+            {
+                "service_request_id": rp.number(report),
+                "token": report.token,
+                "service_notice": "Signalement reçu ; il sera examiné par les agents de la communauté de communes.",
+                "account_id": None,
+            }
+        ]
 
     try:
         rows = await anyio.to_thread.run_sync(work)

@@ -34,14 +34,18 @@ def _after(request: Request[Any, Any, Any]) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise ValidationException(_("Identifiant d'évènement invalide : un entier est attendu.")) from None
+        raise ValidationException(
+            _("Identifiant d'évènement invalide : un entier est attendu.")
+        ) from None
     if value < 0:
         raise ValidationException(_("Identifiant d'évènement invalide : un entier est attendu."))
     return value
 
 
 @get("/staff/ops/stream", opt=STAFF, name="ops_stream")
-async def ops_stream(request: Request[Any, Any, Any], layers: FromQuery[str | None] = None) -> ServerSentEvent:
+async def ops_stream(
+    request: Request[Any, Any, Any], layers: FromQuery[str | None] = None
+) -> ServerSentEvent:
     """Server-Sent Events: one event per change (id = the outbox id, data = layer, feature id, kind, payload).
 
     ``Last-Event-ID`` (or ``?since=``) resumes after that id without loss; ``?layers=a,b`` filters.
@@ -62,10 +66,13 @@ async def ops_stream(request: Request[Any, Any, Any], layers: FromQuery[str | No
             for event in batch:
                 if wanted is not None and event.layer not in wanted:
                     continue
-                yield ServerSentEventMessage(id=str(event.id),
-                                             data=json.dumps(event.to_dict(), separators=(",", ":")))
+                yield ServerSentEventMessage(
+                    id=str(event.id), data=json.dumps(event.to_dict(), separators=(",", ":"))
+                )
 
-    return ServerSentEvent(messages(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return ServerSentEvent(
+        messages(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 def _history(db: Session, id: str, range: str) -> list[history.Series]:  # noqa: A002
@@ -76,49 +83,92 @@ def _history(db: Session, id: str, range: str) -> list[history.Series]:  # noqa:
 
 
 @get("/staff/ops/history.json", opt=STAFF, sync_to_thread=True, name="ops_history_json")
-def ops_history_json(db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week") -> dict[str, Any]:  # noqa: A002
+def ops_history_json(
+    db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week"
+) -> dict[str, Any]:  # noqa: A002
     """The measures of one entity (NGSI-LD URN) over a day, week, month or year, for charts."""
     return history.as_json(id, range, _history(db, id, range))
 
 
 @get("/staff/ops/history.csv", opt=STAFF, sync_to_thread=True, name="ops_history_csv")
-def ops_history_csv(db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week") -> Response[str]:  # noqa: A002
+def ops_history_csv(
+    db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week"
+) -> Response[str]:  # noqa: A002
     name = id.rsplit(":", 1)[-1].replace('"', "")
-    return Response(history.as_csv(_history(db, id, range)), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="{name}-{range}.csv"'})
+    return Response(
+        history.as_csv(_history(db, id, range)),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}-{range}.csv"'},
+    )
 
 
 @get("/staff/ops/history.svg", opt=STAFF, sync_to_thread=True, name="ops_history_svg")
-def ops_history_svg(db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week") -> Response[str]:  # noqa: A002
-    return Response(history.as_svg(_history(db, id, range), territory_position(db).tz),
-                    media_type="image/svg+xml")
+def ops_history_svg(
+    db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week"
+) -> Response[str]:  # noqa: A002
+    return Response(
+        history.as_svg(_history(db, id, range), territory_position(db).tz),
+        media_type="image/svg+xml",
+    )
 
 
-@get("/ngsi-ld/v1/temporal/entities/{entity_id:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_temporal")
-def ngsi_temporal_entity(request: Request[Any, Any, Any], db: NamedDependency[Session], entity_id: FromPath[str]) -> Response[bytes]:
+@get(
+    "/ngsi-ld/v1/temporal/entities/{entity_id:str}",
+    opt=PUBLIC,
+    sync_to_thread=True,
+    name="ngsi_temporal",
+)
+def ngsi_temporal_entity(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], entity_id: FromPath[str]
+) -> Response[bytes]:
     """NGSI-LD temporal representation of an entity, from the one time-series store."""
     try:
         body = ngsi_temporal.temporal_entity(db, entity_id, request.query_params, utcnow())
     except ngsi_ld.NgsiError as exc:
-        return Response(json.dumps(exc.body()).encode(), status_code=exc.status, media_type="application/json")
+        return Response(
+            json.dumps(exc.body()).encode(), status_code=exc.status, media_type="application/json"
+        )
     context = request.app.state.settings.base_url.rstrip("/") + ngsi_ld.CONTEXT_PATH
-    return Response(json.dumps(body, ensure_ascii=False).encode(), media_type="application/json", headers={
-        "link": f'<{context}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'})
+    return Response(
+        json.dumps(body, ensure_ascii=False).encode(),
+        media_type="application/json",
+        headers={
+            "link": f'<{context}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+        },
+    )
 
 
 def _layers_meta() -> list[dict[str, Any]]:
-    return [{"name": layer.name, "title": _(layer.title), "style": layer.style,
-             "states": {k: _(v) for k, v in layer.states.items()}} for layer in domains_ops.layers()]
+    return [
+        {
+            "name": layer.name,
+            "title": _(layer.title),
+            "style": layer.style,
+            "states": {k: _(v) for k, v in layer.states.items()},
+        }
+        for layer in domains_ops.layers()
+    ]
 
 
 @get("/staff/ops", opt=STAFF, sync_to_thread=True, name="ops_centre")
-def ops_centre(request: Request[Any, Any, Any], db: NamedDependency[Session], open: FromQuery[str | None] = None) -> Template:  # noqa: A002
+def ops_centre(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    open: FromQuery[str | None] = None,
+) -> Template:  # noqa: A002
     """The operations centre: the full-screen live map, KPI tiles, the event feed and the side panel."""
     settings = request.app.state.settings
     territory = db.exec(select(Territory)).first()
-    return page(request, "ops/centre.html", section="staff", layers=_layers_meta(),
-                tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
-                centre=[territory.lat, territory.lon] if territory else [49.455, 5.95], open_feature=open or "")
+    return page(
+        request,
+        "ops/centre.html",
+        section="staff",
+        layers=_layers_meta(),
+        tile_url=settings.tile_url,
+        tile_attribution=settings.tile_attribution,
+        centre=[territory.lat, territory.lon] if territory else [49.455, 5.95],
+        open_feature=open or "",
+    )
 
 
 @get("/staff/ops/layers/{file:str}", opt=STAFF, sync_to_thread=True, name="ops_layer")
@@ -131,8 +181,11 @@ def ops_layer(db: NamedDependency[Session], file: FromPath[str]) -> Response[byt
         layer = centre.find(domains_ops.layers(), name)
     except centre.UnknownLayer:
         raise NotFoundException(_("Couche inconnue.")) from None
-    return Response(centre.geojson(layer, db, utcnow()), media_type="application/geo+json",
-                    headers={"cache-control": "no-store"})
+    return Response(
+        centre.geojson(layer, db, utcnow()),
+        media_type="application/geo+json",
+        headers={"cache-control": "no-store"},
+    )
 
 
 @get("/staff/ops/layers.json", opt=STAFF, sync_to_thread=True, name="ops_layers")
@@ -147,31 +200,69 @@ def ops_kpis(db: NamedDependency[Session]) -> dict[str, Any]:
     return centre.kpis(domains_ops.kpis(), db, utcnow())
 
 
-@get("/staff/ops/panel/{layer:str}/{feature_id:str}", opt=STAFF, sync_to_thread=True, name="ops_panel")
-def ops_panel(request: Request[Any, Any, Any], db: NamedDependency[Session], layer: FromPath[str], feature_id: FromPath[str]) -> Template:
+@get(
+    "/staff/ops/panel/{layer:str}/{feature_id:str}",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="ops_panel",
+)
+def ops_panel(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    layer: FromPath[str],
+    feature_id: FromPath[str],
+) -> Template:
     """The side panel of one object: state, facts, history chart, actions (an HTML fragment)."""
     now = utcnow()
     if layer == "communes":
-        found = centre.commune_panel(db, feature_id, centre.kpis(domains_ops.kpis(), db, now),
-                                     domains_ops.commune_actions())
+        found = centre.commune_panel(
+            db, feature_id, centre.kpis(domains_ops.kpis(), db, now), domains_ops.commune_actions()
+        )
     else:
         try:
-            found = centre.panel(centre.find(domains_ops.layers(), layer), db, feature_id, now,
-                                 domains_ops.commune_actions())
+            found = centre.panel(
+                centre.find(domains_ops.layers(), layer),
+                db,
+                feature_id,
+                now,
+                domains_ops.commune_actions(),
+            )
         except centre.UnknownLayer:
             found = None
     if found is None:
         raise NotFoundException(_("Cet objet n'existe pas ou plus."))
-    return page(request, "ops/_panel.html", panel=found, layer=layer, feature_id=feature_id,
-                ranges=history.RANGE_LABELS, headers={"vary": "HX-Request"})
+    return page(
+        request,
+        "ops/_panel.html",
+        panel=found,
+        layer=layer,
+        feature_id=feature_id,
+        ranges=history.RANGE_LABELS,
+        headers={"vary": "HX-Request"},
+    )
 
 
-ROUTES = [ops_centre, ops_layer, ops_layers, ops_kpis, ops_panel, ops_stream, ops_history_json, ops_history_csv, ops_history_svg, ngsi_temporal_entity]
+ROUTES = [
+    ops_centre,
+    ops_layer,
+    ops_layers,
+    ops_kpis,
+    ops_panel,
+    ops_stream,
+    ops_history_json,
+    ops_history_csv,
+    ops_history_svg,
+    ngsi_temporal_entity,
+]
 
 CONTRIBUTES = Contribution(
     routes=ROUTES,
     staff_links=(
-        Link(5, "/staff/ops", "Centre des opérations",
-           "La carte en direct du territoire : éclairage, capteurs, signalements, alertes, covoiturage."),
+        Link(
+            5,
+            "/staff/ops",
+            "Centre des opérations",
+            "La carte en direct du territoire : éclairage, capteurs, signalements, alertes, covoiturage.",
+        ),
     ),
 )

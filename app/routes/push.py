@@ -60,21 +60,40 @@ def _allow_loopback(request: Request[Any, Any, Any]) -> bool:
     return not request.app.state.settings.production
 
 
-@post("/push/subscriptions", opt=SIGNED_IN, sync_to_thread=True, name="push_subscribe", status_code=201)
-def subscribe(request: Request[Any, Any, Any], db: NamedDependency[Session], body: RawBody) -> Response[Any]:
+@post(
+    "/push/subscriptions",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="push_subscribe",
+    status_code=201,
+)
+def subscribe(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], body: RawBody
+) -> Response[Any]:
     user = current_user(request)
     try:
         data = _read_json(body)
         row, created = alerts.save_subscription(
-            db, user.id, data, allow_insecure_loopback=_allow_loopback(request),  # type: ignore[union-attr]
-            user_agent=request.headers.get("user-agent", ""))
+            db,
+            user.id,
+            data,
+            allow_insecure_loopback=_allow_loopback(request),  # type: ignore[union-attr]
+            user_agent=request.headers.get("user-agent", ""),
+        )
     except (ValueError, alerts.SubscriptionError) as exc:
         db.rollback()
         return _problem(400, str(exc))
     db.commit()
-    return Response({"id": row.id, "endpoint": row.endpoint, "topics": alerts.unpack(row.topics),
-                     "communes": alerts.unpack(row.communes), "device": row.device},
-                    status_code=201 if created else 200)
+    return Response(
+        {
+            "id": row.id,
+            "endpoint": row.endpoint,
+            "topics": alerts.unpack(row.topics),
+            "communes": alerts.unpack(row.communes),
+            "device": row.device,
+        },
+        status_code=201 if created else 200,
+    )
 
 
 def _endpoint_from(data: Any) -> str | None:
@@ -83,8 +102,12 @@ def _endpoint_from(data: Any) -> str | None:
     return None
 
 
-def _remove_and_commit(db: Session, user_id: int, endpoint: str | None, subscription_id: int | None) -> bool:
-    if not alerts.remove_subscription(db, user_id, endpoint=endpoint, subscription_id=subscription_id):
+def _remove_and_commit(
+    db: Session, user_id: int, endpoint: str | None, subscription_id: int | None
+) -> bool:
+    if not alerts.remove_subscription(
+        db, user_id, endpoint=endpoint, subscription_id=subscription_id
+    ):
         db.rollback()
         return False
     db.commit()
@@ -92,7 +115,9 @@ def _remove_and_commit(db: Session, user_id: int, endpoint: str | None, subscrip
 
 
 @delete("/push/subscriptions", opt=SIGNED_IN, name="push_unsubscribe", status_code=200)
-async def unsubscribe(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[Any]:
+async def unsubscribe(
+    request: Request[Any, Any, Any], db: NamedDependency[Session]
+) -> Response[Any]:
     try:
         endpoint = _endpoint_from(_read_json(await request.body()))
     except ValueError as exc:
@@ -106,10 +131,14 @@ async def unsubscribe(request: Request[Any, Any, Any], db: NamedDependency[Sessi
 
 
 @post("/push/subscriptions/delete", opt=SIGNED_IN, name="push_unsubscribe_post")
-async def unsubscribe_post(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[Any]:
+async def unsubscribe_post(
+    request: Request[Any, Any, Any], db: NamedDependency[Session]
+) -> Response[Any]:
     """The same as DELETE, for forms (no JavaScript: answers with a redirect) and for JSON clients."""
     user_id = current_user(request).id  # type: ignore[union-attr]
-    is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    is_form = request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    )
     subscription_id: int | None = None
     if is_form:
         fields = await request.form()
@@ -125,7 +154,9 @@ async def unsubscribe_post(request: Request[Any, Any, Any], db: NamedDependency[
             return _problem(400, str(exc))
         if endpoint is None:
             return _problem(400, _("« endpoint » manquant."))
-    removed = await anyio.to_thread.run_sync(_remove_and_commit, db, user_id, endpoint, subscription_id)
+    removed = await anyio.to_thread.run_sync(
+        _remove_and_commit, db, user_id, endpoint, subscription_id
+    )
     if not removed:
         return _problem(404, _("Cet abonnement n’existe pas ou n’est pas le vôtre."))
     if is_form:
@@ -135,26 +166,56 @@ async def unsubscribe_post(request: Request[Any, Any, Any], db: NamedDependency[
 
 # --- settings page ----------------------------------------------------------------------------------
 
-def _settings_page(request: Request[Any, Any, Any], db: Session, *, status_code: int = 200, notice: str = "",
-                   errors: dict[str, str] | None = None, form: dict[str, Any] | None = None) -> Template:
+
+def _settings_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    status_code: int = 200,
+    notice: str = "",
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+) -> Template:
     user = current_user(request)
-    devices = db.scalars(select(PushSubscription).where(PushSubscription.user_id == user.id)  # type: ignore[union-attr]
-                         .order_by(PushSubscription.updated_at.desc())).all()  # type: ignore[attr-defined]
+    devices = db.scalars(
+        select(PushSubscription)
+        .where(PushSubscription.user_id == user.id)  # type: ignore[union-attr]
+        .order_by(PushSubscription.updated_at.desc())
+    ).all()  # type: ignore[attr-defined]
     if form is None:
         choices = preferences.load(db, user.id)  # type: ignore[union-attr]
-        form = {"topics": choices.topics, "communes": choices.communes,
-                "quiet_start": alerts.format_minutes(choices.quiet_start),
-                "quiet_end": alerts.format_minutes(choices.quiet_end), "email_mode": choices.email_mode}
-    return page(request, "push/settings.html", status_code=status_code, section="me", devices=devices,
-                form=form, errors=errors or {}, notice=notice, topics=alerts.TOPICS,
-                communes=alerts.commune_names(db), vapid_key=alerts.vapid_public_key(request.app.state.settings),
-                format_minutes=alerts.format_minutes, unpack=alerts.unpack,
-                email_modes=preferences.EMAIL_MODE_LABELS)
+        form = {
+            "topics": choices.topics,
+            "communes": choices.communes,
+            "quiet_start": alerts.format_minutes(choices.quiet_start),
+            "quiet_end": alerts.format_minutes(choices.quiet_end),
+            "email_mode": choices.email_mode,
+        }
+    return page(
+        request,
+        "push/settings.html",
+        status_code=status_code,
+        section="me",
+        devices=devices,
+        form=form,
+        errors=errors or {},
+        notice=notice,
+        topics=alerts.TOPICS,
+        communes=alerts.commune_names(db),
+        vapid_key=alerts.vapid_public_key(request.app.state.settings),
+        format_minutes=alerts.format_minutes,
+        unpack=alerts.unpack,
+        email_modes=preferences.EMAIL_MODE_LABELS,
+    )
 
 
 @get("/me/push", opt=SIGNED_IN, sync_to_thread=True, name="push_settings")
-def push_settings(request: Request[Any, Any, Any], db: NamedDependency[Session], saved: FromQuery[str | None] = None,
-                  removed: FromQuery[str | None] = None) -> Template:
+def push_settings(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    saved: FromQuery[str | None] = None,
+    removed: FromQuery[str | None] = None,
+) -> Template:
     notice = ""
     if saved:
         notice = _("Vos choix sont enregistrés pour votre compte et tous vos appareils.")
@@ -164,12 +225,19 @@ def push_settings(request: Request[Any, Any, Any], db: NamedDependency[Session],
 
 
 @post("/me/push", opt=SIGNED_IN, sync_to_thread=True, name="push_settings_save")
-def push_settings_save(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def push_settings_save(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     topics = getlist(data, "topics")
     communes = getlist(data, "communes")
     email_mode = str(data.get("email_mode") or "off")
-    form = {"topics": topics, "communes": communes, "quiet_start": str(data.get("quiet_start") or ""),
-            "quiet_end": str(data.get("quiet_end") or ""), "email_mode": email_mode}
+    form = {
+        "topics": topics,
+        "communes": communes,
+        "quiet_start": str(data.get("quiet_start") or ""),
+        "quiet_end": str(data.get("quiet_end") or ""),
+        "email_mode": email_mode,
+    }
     errors: dict[str, str] = {}
     if not topics:
         errors["topics"] = _("Choisissez au moins un sujet.")
@@ -192,8 +260,17 @@ def push_settings_save(request: Request[Any, Any, Any], db: NamedDependency[Sess
         db.rollback()
         return _settings_page(request, db, status_code=400, errors=errors, form=form)
     user_id = current_user(request).id  # type: ignore[union-attr]
-    preferences.save(db, user_id, preferences.Choices(topics=topics, communes=communes, quiet_start=quiet[0],
-                                                      quiet_end=quiet[1], email_mode=email_mode))
+    preferences.save(
+        db,
+        user_id,
+        preferences.Choices(
+            topics=topics,
+            communes=communes,
+            quiet_start=quiet[0],
+            quiet_end=quiet[1],
+            email_mode=email_mode,
+        ),
+    )
     db.commit()
     return Redirect("/me/push?saved=1", status_code=303)
 

@@ -86,8 +86,11 @@ def _visible(report: Report, user: CurrentUser | None) -> bool:
 
 # --- the report form -----------------------------------------------------------------------------
 
+
 class ReportForm(BaseModel):
-    category: Literal["household_waste", "bulky_items", "rubble", "green_waste", "tyres", "hazardous", "other"]
+    category: Literal[
+        "household_waste", "bulky_items", "rubble", "green_waste", "tyres", "hazardous", "other"
+    ]
     description: str = Field(default="", max_length=2000)
     volume: Literal["bag", "car", "van", "truck"] | None = None
     witnessed: bool = False
@@ -110,16 +113,37 @@ class ReportForm(BaseModel):
         return value
 
 
-def _form_page(request: Request[Any, Any, Any], db: Session, *, form: dict[str, Any], errors: dict[str, str],
-               status_code: int = 200) -> Template:
-    return page(request, "reports/new.html", section="reports", status_code=status_code, form=form, errors=errors,
-                categories=rp.CATEGORIES, hints=rp.CATEGORY_HINTS, volumes=rp.VOLUMES,
-                communes=rp.communes(db), max_photos=rp.MAX_PHOTOS,
-                max_mb=request.app.state.settings.max_upload_bytes // (1024 * 1024), **_tiles(request))
+def _form_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    form: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Template:
+    return page(
+        request,
+        "reports/new.html",
+        section="reports",
+        status_code=status_code,
+        form=form,
+        errors=errors,
+        categories=rp.CATEGORIES,
+        hints=rp.CATEGORY_HINTS,
+        volumes=rp.VOLUMES,
+        communes=rp.communes(db),
+        max_photos=rp.MAX_PHOTOS,
+        max_mb=request.app.state.settings.max_upload_bytes // (1024 * 1024),
+        **_tiles(request),
+    )
 
 
 @get("/reports/new", opt=SIGNED_IN, sync_to_thread=True, name="reports_new")
-def new_form(request: Request[Any, Any, Any], db: NamedDependency[Session], category: FromQuery[str | None] = None) -> Template | Response[bytes]:
+def new_form(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    category: FromQuery[str | None] = None,
+) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     form: dict[str, Any] = {"idempotency_key": str(uuid.uuid4())}
@@ -129,8 +153,9 @@ def new_form(request: Request[Any, Any, Any], db: NamedDependency[Session], cate
 
 
 def _wants_json(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("x-eclor-queue") == "1" or request.headers.get("accept", "").startswith(
-        "application/json")
+    return request.headers.get("x-eclor-queue") == "1" or request.headers.get(
+        "accept", ""
+    ).startswith("application/json")
 
 
 @post("/reports/new", opt=SIGNED_IN, name="reports_create")
@@ -151,7 +176,7 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
     parsed, errors = parse_form(ReportForm, fields)
     if not uploads:
         errors.setdefault("photos", _("Ajoutez au moins une photo du dépôt."))
-    if (parsed is not None and (parsed.lat is None) != (parsed.lon is None)):
+    if parsed is not None and (parsed.lat is None) != (parsed.lon is None):
         errors.setdefault("place", _("La position est incomplète : placez le point sur la carte."))
 
     def work() -> rp.Created:
@@ -164,10 +189,19 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
                 return rp.Created(existing, True)
             ratelimit.check(session, settings.secret_key, [(REPORT_LIMIT, str(user.id))])
         photos = rp.check_photos(uploads, settings.max_upload_bytes)
-        new = rp.NewReport(category=parsed.category, description=parsed.description, volume=parsed.volume,
-                           witnessed=parsed.witnessed, lat=parsed.lat, lon=parsed.lon,
-                           commune_insee=parsed.commune, address=parsed.address,
-                           idempotency_key=parsed.idempotency_key, reporter_id=user.id, photos=photos)
+        new = rp.NewReport(
+            category=parsed.category,
+            description=parsed.description,
+            volume=parsed.volume,
+            witnessed=parsed.witnessed,
+            lat=parsed.lat,
+            lon=parsed.lon,
+            commune_insee=parsed.commune,
+            address=parsed.address,
+            idempotency_key=parsed.idempotency_key,
+            reporter_id=user.id,
+            photos=photos,
+        )
         created = rp.create_report(engine, new, settings.resolved_media_dir)
         if created.existing and created.report.reporter_id != user.id:
             raise rp.ReportError(_("Ce formulaire a déjà servi. Rechargez la page."))
@@ -182,8 +216,15 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
             report = created.report
             url = f"/reports/{report.id}"
             if _wants_json(request):
-                return Response({"id": report.id, "number": rp.number(report), "url": url,
-                                 "existing": created.existing}, status_code=200 if created.existing else 201)
+                return Response(
+                    {
+                        "id": report.id,
+                        "number": rp.number(report),
+                        "url": url,
+                        "existing": created.existing,
+                    },
+                    status_code=200 if created.existing else 201,
+                )
             return Redirect(url + ("" if created.existing else "?sent=1"), status_code=303)
     if _wants_json(request):
         return Response({"errors": errors}, status_code=400)
@@ -198,8 +239,13 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/reports/nearby", opt=SIGNED_IN, sync_to_thread=True, name="reports_nearby")
-def nearby_fragment(request: Request[Any, Any, Any], db: NamedDependency[Session], lat: FromQuery[float | None] = None,
-                    lon: FromQuery[float | None] = None, category: FromQuery[str | None] = None) -> Template:
+def nearby_fragment(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    lat: FromQuery[float | None] = None,
+    lon: FromQuery[float | None] = None,
+    category: FromQuery[str | None] = None,
+) -> Template:
     """Open reports of any kind near a place, the given kind first (a fragment for the form).
 
     Signed-in residents only, a limited number of times, and answered from
@@ -210,21 +256,41 @@ def nearby_fragment(request: Request[Any, Any, Any], db: NamedDependency[Session
     if lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon):
         viewer = _user(request)
         with write_session(request.app.state.engine) as counter:
-            ratelimit.check(counter, request.app.state.settings.secret_key,
-                            [(ratelimit.NEARBY_ACCOUNT, str(viewer.id if viewer else ""))])
-        found = rp.nearby(db, lat, lon, None, first=category if category in rp.CATEGORIES else None, public=True)
+            ratelimit.check(
+                counter,
+                request.app.state.settings.secret_key,
+                [(ratelimit.NEARBY_ACCOUNT, str(viewer.id if viewer else ""))],
+            )
+        found = rp.nearby(
+            db, lat, lon, None, first=category if category in rp.CATEGORIES else None, public=True
+        )
     user = _user(request)
     following = set()
     if user and found:
-        following = set(db.scalars(select(ReportFollow.report_id).where(
-            ReportFollow.user_id == user.id, ReportFollow.report_id.in_([r.id for r, _d in found]))))  # type: ignore[attr-defined]
+        following = set(
+            db.scalars(
+                select(ReportFollow.report_id).where(
+                    ReportFollow.user_id == user.id,
+                    ReportFollow.report_id.in_([r.id for r, _d in found]),
+                )
+            )
+        )  # type: ignore[attr-defined]
     thumbs = rp.photos_of(db, [r.id for r, _d in found], "overview")  # type: ignore[misc]
-    return page(request, "reports/_nearby.html", found=found, following=following, thumbs=thumbs,
-                categories=rp.CATEGORIES, statuses=rp.STATUSES, number=rp.number,
-                headers={"Vary": "HX-Request", "Cache-Control": "no-store"})
+    return page(
+        request,
+        "reports/_nearby.html",
+        found=found,
+        following=following,
+        thumbs=thumbs,
+        categories=rp.CATEGORIES,
+        statuses=rp.STATUSES,
+        number=rp.number,
+        headers={"Vary": "HX-Request", "Cache-Control": "no-store"},
+    )
 
 
 # --- public pages ------------------------------------------------------------------------------------
+
 
 def _list_context(db: Session, filters: rp.Filters, *, staff: bool, page_no: int) -> dict[str, Any]:
     total, capped = rp.bounded_count(db, filters.apply(select(Report.id), staff=staff))
@@ -232,22 +298,38 @@ def _list_context(db: Session, filters: rp.Filters, *, staff: bool, page_no: int
     if staff:  # the new ones first, then the others, each newest first (two index-ordered reads)
         new = filters.apply(select(Report), staff=True).where(Report.status == "new")
         others = filters.apply(select(Report), staff=True).where(Report.status != "new")
-        new_count, _new_capped = rp.bounded_count(db, filters.apply(select(Report.id), staff=True)
-                                                  .where(Report.status == "new"))
-        rows = list(db.scalars(new.order_by(Report.created_at.desc()).offset(offset).limit(PAGE_SIZE)))  # type: ignore[attr-defined]
+        new_count, _new_capped = rp.bounded_count(
+            db, filters.apply(select(Report.id), staff=True).where(Report.status == "new")
+        )
+        rows = list(
+            db.scalars(new.order_by(Report.created_at.desc()).offset(offset).limit(PAGE_SIZE))
+        )  # type: ignore[attr-defined]
         if len(rows) < PAGE_SIZE:
-            rows += db.scalars(others.order_by(Report.created_at.desc())  # type: ignore[attr-defined]
-                               .offset(max(0, offset - new_count)).limit(PAGE_SIZE - len(rows)))
+            rows += db.scalars(
+                others.order_by(Report.created_at.desc())  # type: ignore[attr-defined]
+                .offset(max(0, offset - new_count))
+                .limit(PAGE_SIZE - len(rows))
+            )
     else:
         stmt = filters.apply(select(Report), staff=staff)
-        rows = list(db.scalars(stmt.order_by(Report.created_at.desc()).offset(offset).limit(PAGE_SIZE)))  # type: ignore[attr-defined]
+        rows = list(
+            db.scalars(stmt.order_by(Report.created_at.desc()).offset(offset).limit(PAGE_SIZE))
+        )  # type: ignore[attr-defined]
     return {
-        "reports": rows, "total": total, "total_capped": capped, "page_no": page_no,
+        "reports": rows,
+        "total": total,
+        "total_capped": capped,
+        "page_no": page_no,
         "pages": max(1, math.ceil(total / PAGE_SIZE)),
         "thumbs": rp.photos_of(db, [r.id for r in rows], "overview"),  # type: ignore[misc]
-        "communes": rp.communes(db), "commune_names": {c.insee: c.name for c in rp.communes(db)},
-        "filters": filters, "categories": rp.CATEGORIES, "statuses": rp.STATUSES,
-        "public_statuses": rp.PUBLIC_STATUSES, "number": rp.number, "public_position": rp.public_position,
+        "communes": rp.communes(db),
+        "commune_names": {c.insee: c.name for c in rp.communes(db)},
+        "filters": filters,
+        "categories": rp.CATEGORIES,
+        "statuses": rp.STATUSES,
+        "public_statuses": rp.PUBLIC_STATUSES,
+        "number": rp.number,
+        "public_position": rp.public_position,
     }
 
 
@@ -259,36 +341,72 @@ def _page_no(value: str | None) -> int:
 
 
 @get("/reports", opt=PUBLIC, sync_to_thread=True, name="reports_list")
-def list_reports(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template | Response[bytes]:
+def list_reports(
+    request: Request[Any, Any, Any], db: NamedDependency[Session]
+) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     filters = rp.Filters.parse(request.query_params, staff=False)
-    ctx = _list_context(db, filters, staff=False, page_no=_page_no(request.query_params.get("page")))
-    template = "reports/_results.html" if HTMXDetails(request).target == "results" else "reports/list.html"
-    return page(request, template, section="reports", **ctx, **_tiles(request), headers={"Vary": "HX-Request"})
+    ctx = _list_context(
+        db, filters, staff=False, page_no=_page_no(request.query_params.get("page"))
+    )
+    template = (
+        "reports/_results.html" if HTMXDetails(request).target == "results" else "reports/list.html"
+    )
+    return page(
+        request,
+        template,
+        section="reports",
+        **ctx,
+        **_tiles(request),
+        headers={"Vary": "HX-Request"},
+    )
 
 
 @get("/reports/mine", opt=SIGNED_IN, sync_to_thread=True, name="reports_mine")
-def mine(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template | Response[bytes]:
+def mine(
+    request: Request[Any, Any, Any], db: NamedDependency[Session]
+) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     user = _user(request)
     assert user is not None
-    rows = list(db.scalars(select(Report).where(Report.reporter_id == user.id).order_by(Report.created_at.desc())))  # type: ignore[attr-defined]
-    followed = list(db.scalars(
-        select(Report).join(ReportFollow, ReportFollow.report_id == Report.id)
-        .where(ReportFollow.user_id == user.id, or_(Report.reporter_id.is_(None), Report.reporter_id != user.id),  # type: ignore[union-attr]
-               Report.status != "hidden")
-        .order_by(Report.updated_at.desc())))  # type: ignore[attr-defined]
+    rows = list(
+        db.scalars(
+            select(Report).where(Report.reporter_id == user.id).order_by(Report.created_at.desc())
+        )
+    )  # type: ignore[attr-defined]
+    followed = list(
+        db.scalars(
+            select(Report)
+            .join(ReportFollow, ReportFollow.report_id == Report.id)
+            .where(
+                ReportFollow.user_id == user.id,
+                or_(Report.reporter_id.is_(None), Report.reporter_id != user.id),  # type: ignore[union-attr]
+                Report.status != "hidden",
+            )
+            .order_by(Report.updated_at.desc())
+        )
+    )  # type: ignore[attr-defined]
     ids = [r.id for r in rows + followed]
-    return page(request, "reports/mine.html", section="reports", reports=rows, followed=followed,
-                thumbs=rp.photos_of(db, ids, "overview"), statuses=rp.STATUSES,  # type: ignore[arg-type]
-                categories=rp.CATEGORIES, number=rp.number,
-                commune_names={c.insee: c.name for c in rp.communes(db)})
+    return page(
+        request,
+        "reports/mine.html",
+        section="reports",
+        reports=rows,
+        followed=followed,
+        thumbs=rp.photos_of(db, ids, "overview"),
+        statuses=rp.STATUSES,  # type: ignore[arg-type]
+        categories=rp.CATEGORIES,
+        number=rp.number,
+        commune_names={c.insee: c.name for c in rp.communes(db)},
+    )
 
 
 @get("/reports/{report_id:int}", opt=PUBLIC, sync_to_thread=True, name="reports_detail")
-def detail(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int]) -> Template | Response[bytes]:
+def detail(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int]
+) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     user = _user(request)
@@ -303,13 +421,30 @@ def detail(request: Request[Any, Any, Any], db: NamedDependency[Session], report
     thanked = bool(user and db.get(ReportThanks, (report.id, user.id)))
     commune = db.get(Commune, report.commune_insee) if report.commune_insee else None
     duplicate_of = db.get(Report, report.duplicate_of_id) if report.duplicate_of_id else None
-    return page(request, "reports/detail.html", section="reports", report=report, owner=owner, lat=lat, lon=lon,
-                photos=photos, following=following, thanked=thanked, commune=commune,
-                events=rp.history(db, report.id, include_internal=False),  # type: ignore[arg-type]
-                can_reopen=rp.can_reopen(report, user.id if user else None), reopen_days=rp.REOPEN_DAYS,
-                duplicate_of=duplicate_of, number=rp.number, categories=rp.CATEGORIES, statuses=rp.STATUSES,
-                volumes=rp.VOLUMES, is_open=rp.is_open(report.status),
-                sent=request.query_params.get("sent") == "1", **_tiles(request))
+    return page(
+        request,
+        "reports/detail.html",
+        section="reports",
+        report=report,
+        owner=owner,
+        lat=lat,
+        lon=lon,
+        photos=photos,
+        following=following,
+        thanked=thanked,
+        commune=commune,
+        events=rp.history(db, report.id, include_internal=False),  # type: ignore[arg-type]
+        can_reopen=rp.can_reopen(report, user.id if user else None),
+        reopen_days=rp.REOPEN_DAYS,
+        duplicate_of=duplicate_of,
+        number=rp.number,
+        categories=rp.CATEGORIES,
+        statuses=rp.STATUSES,
+        volumes=rp.VOLUMES,
+        is_open=rp.is_open(report.status),
+        sent=request.query_params.get("sent") == "1",
+        **_tiles(request),
+    )
 
 
 def _back(report_id: int, data: dict[str, str]) -> str:
@@ -320,7 +455,12 @@ def _back(report_id: int, data: dict[str, str]) -> str:
 
 
 @post("/reports/{report_id:int}/follow", opt=SIGNED_IN, sync_to_thread=True, name="reports_follow")
-def follow(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect:
+def follow(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect:
     user = _user(request)
     report = _get_report(db, report_id)
     if not _visible(report, user):
@@ -331,7 +471,12 @@ def follow(request: Request[Any, Any, Any], db: NamedDependency[Session], report
 
 
 @post("/reports/{report_id:int}/thank", opt=SIGNED_IN, sync_to_thread=True, name="reports_thank")
-def thank(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect:
+def thank(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect:
     user = _user(request)
     report = _get_report(db, report_id)
     if not _visible(report, user):
@@ -342,7 +487,12 @@ def thank(request: Request[Any, Any, Any], db: NamedDependency[Session], report_
 
 
 @post("/reports/{report_id:int}/reopen", opt=SIGNED_IN, sync_to_thread=True, name="reports_reopen")
-def reopen(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect | Template:
+def reopen(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect | Template:
     user = _user(request)
     report = _get_report(db, report_id)
     if report.reporter_id != user.id:  # type: ignore[union-attr]
@@ -351,16 +501,28 @@ def reopen(request: Request[Any, Any, Any], db: NamedDependency[Session], report
         rp.reopen(db, report, user_id=user.id, text=data.get("text", ""))  # type: ignore[union-attr]
     except rp.ReportError as exc:
         db.rollback()
-        return page(request, "reports/message.html", section="reports", status_code=400,
-                    title=_("Impossible de rouvrir"), message=exc.message, back=f"/reports/{report_id}")
+        return page(
+            request,
+            "reports/message.html",
+            section="reports",
+            status_code=400,
+            title=_("Impossible de rouvrir"),
+            message=exc.message,
+            back=f"/reports/{report_id}",
+        )
     db.commit()
     return Redirect(f"/reports/{report_id}", status_code=303)
 
 
 @get("/reports/photos/{name:str}", opt=PUBLIC, sync_to_thread=True, name="reports_photo")
-def photo(request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]) -> File:
-    row = db.scalars(select(ReportPhoto).where(or_(ReportPhoto.display_name == name,
-                                                   ReportPhoto.thumb_name == name))).first()
+def photo(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> File:
+    row = db.scalars(
+        select(ReportPhoto).where(
+            or_(ReportPhoto.display_name == name, ReportPhoto.thumb_name == name)
+        )
+    ).first()
     report = db.get(Report, row.report_id) if row else None
     if row is None or report is None or not _visible(report, _user(request)):
         raise NotFoundException("Cette photo n’existe pas.")
@@ -369,27 +531,52 @@ def photo(request: Request[Any, Any, Any], db: NamedDependency[Session], name: F
     except (images.InvalidPhotoName, FileNotFoundError):
         raise NotFoundException("Cette photo n’existe pas.") from None
     cache = "public, max-age=86400" if report.status != "hidden" else "private, no-store"
-    return File(path=path, media_type=images.OUTPUT_MIME, content_disposition_type="inline", filename=name,
-                headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"})
+    return File(
+        path=path,
+        media_type=images.OUTPUT_MIME,
+        content_disposition_type="inline",
+        filename=name,
+        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
+    )
 
 
 # --- home panel --------------------------------------------------------------------------------------
 
+
 def my_reports_panel(session: Session, user: CurrentUser | None) -> dict[str, Any] | None:
     if user is None:
         return None
-    rows = list(session.scalars(select(Report).where(Report.reporter_id == user.id)
-                                .order_by(Report.updated_at.desc()).limit(3)))  # type: ignore[attr-defined]
+    rows = list(
+        session.scalars(
+            select(Report)
+            .where(Report.reporter_id == user.id)
+            .order_by(Report.updated_at.desc())
+            .limit(3)
+        )
+    )  # type: ignore[attr-defined]
     if not rows:
         return None
-    return {"reports": rows, "statuses": rp.STATUSES, "categories": rp.CATEGORIES, "number": rp.number}
+    return {
+        "reports": rows,
+        "statuses": rp.STATUSES,
+        "categories": rp.CATEGORIES,
+        "number": rp.number,
+    }
 
 
 # --- staff --------------------------------------------------------------------------------------------
 
-def _board(request: Request[Any, Any, Any], db: Session, params: Any, *, selected: list[int] | None = None,
-           errors: dict[str, str] | None = None, form: dict[str, str] | None = None,
-           status_code: int = 200) -> Template:
+
+def _board(
+    request: Request[Any, Any, Any],
+    db: Session,
+    params: Any,
+    *,
+    selected: list[int] | None = None,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
     filters = rp.Filters.parse(params, staff=True)
     ctx = _list_context(db, filters, staff=True, page_no=_page_no(params.get("page")))
     counts: dict[str, int | str] = {}
@@ -397,16 +584,29 @@ def _board(request: Request[Any, Any, Any], db: Session, params: Any, *, selecte
         n, capped = rp.bounded_count(db, select(Report.id).where(Report.status == code))
         counts[code] = f"{n}+" if capped else n
     done = params.get("done")
-    return page(request, "reports/staff_board.html", section="staff", status_code=status_code, **ctx, counts=counts,
-                reasons=rp.reject_reasons(db), flash=done if done and done.isdigit() else None,
-                done_action=rp.STATUSES.get(params.get("action") or ""),
-                skipped=triage.skipped_lines(db, params.get("skipped") or ""),
-                selected=set(selected or []), shown_ids={r.id for r in ctx["reports"]}, errors=errors or {},
-                form=form or {}, **_tiles(request))
+    return page(
+        request,
+        "reports/staff_board.html",
+        section="staff",
+        status_code=status_code,
+        **ctx,
+        counts=counts,
+        reasons=rp.reject_reasons(db),
+        flash=done if done and done.isdigit() else None,
+        done_action=rp.STATUSES.get(params.get("action") or ""),
+        skipped=triage.skipped_lines(db, params.get("skipped") or ""),
+        selected=set(selected or []),
+        shown_ids={r.id for r in ctx["reports"]},
+        errors=errors or {},
+        form=form or {},
+        **_tiles(request),
+    )
 
 
 @get("/staff/reports", opt=STAFF, sync_to_thread=True, name="staff_reports")
-def staff_board(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template | Response[bytes]:
+def staff_board(
+    request: Request[Any, Any, Any], db: NamedDependency[Session]
+) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     return _board(request, db, request.query_params)
@@ -416,17 +616,31 @@ def staff_board(request: Request[Any, Any, Any], db: NamedDependency[Session]) -
 def staff_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Stream:
     filters = rp.Filters.parse(request.query_params, staff=True)
     stamp = utcnow().astimezone(PARIS).strftime("%Y%m%d-%H%M")
-    return Stream(rp.export_csv(db.get_bind(), filters), media_type="text/csv; charset=utf-8",  # type: ignore[arg-type]
-                  headers={"Content-Disposition": f'attachment; filename="signalements-{stamp}.csv"',
-                           "Cache-Control": "no-store"})
+    return Stream(
+        rp.export_csv(db.get_bind(), filters),
+        media_type="text/csv; charset=utf-8",  # type: ignore[arg-type]
+        headers={
+            "Content-Disposition": f'attachment; filename="signalements-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @get("/staff/reports/stats", opt=STAFF, sync_to_thread=True, name="staff_reports_stats")
-def staff_stats(request: Request[Any, Any, Any], db: NamedDependency[Session], months: FromQuery[int] = 12) -> Template:
+def staff_stats(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], months: FromQuery[int] = 12
+) -> Template:
     months = max(1, min(120, months))
     stats = rp.stats(db, since=utcnow() - timedelta(days=31 * months))
-    return page(request, "reports/staff_stats.html", section="staff", stats=stats, months=months,
-                categories=rp.CATEGORIES, statuses=rp.STATUSES)
+    return page(
+        request,
+        "reports/staff_stats.html",
+        section="staff",
+        stats=stats,
+        months=months,
+        categories=rp.CATEGORIES,
+        statuses=rp.STATUSES,
+    )
 
 
 class BulkForm(BaseModel):
@@ -453,9 +667,14 @@ async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
     """
     form = await request.form()
     user = _user(request)
-    ids = [n for v in form.getall("ids") if (n := parse_int(v)) is not None] if "ids" in form else []
-    fields = {k: v for k, v in form.items() if isinstance(v, str) and k in ("action", "reject_reason", "note",
-                                                                              "expected_on")}
+    ids = (
+        [n for v in form.getall("ids") if (n := parse_int(v)) is not None] if "ids" in form else []
+    )
+    fields = {
+        k: v
+        for k, v in form.items()
+        if isinstance(v, str) and k in ("action", "reject_reason", "note", "expected_on")
+    }
     parsed, errors = parse_form(BulkForm, fields)
     query = form.get("query")
     query = query if isinstance(query, str) and not query.startswith(("/", "\\")) else ""
@@ -468,16 +687,29 @@ async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
         if parsed is not None and not problems:
             try:
                 with write_session(engine) as db:
-                    return triage.bulk_change(db, ids, parsed.action, actor_id=user.id,  # type: ignore[union-attr]
-                                              note=parsed.note, reject_reason_id=parsed.reject_reason,
-                                              expected_at=_pickup_at(parsed.expected_on))
+                    return triage.bulk_change(
+                        db,
+                        ids,
+                        parsed.action,
+                        actor_id=user.id,  # type: ignore[union-attr]
+                        note=parsed.note,
+                        reject_reason_id=parsed.reject_reason,
+                        expected_at=_pickup_at(parsed.expected_on),
+                    )
             except rp.ReportError as exc:
                 problems[exc.field] = exc.message
             except ValueError:
                 problems["expected_on"] = _("Date invalide.")
         with read_session(engine) as db:
-            return _board(request, db, dict(parse_qsl(query)), selected=ids, errors=problems, form=fields,
-                          status_code=400)
+            return _board(
+                request,
+                db,
+                dict(parse_qsl(query)),
+                selected=ids,
+                errors=problems,
+                form=fields,
+                status_code=400,
+            )
 
     result = await anyio.to_thread.run_sync(work)
     if isinstance(result, Template):
@@ -489,29 +721,55 @@ async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
     return Redirect("/staff/reports?" + urlencode(params), status_code=303)
 
 
-def _staff_page(request: Request[Any, Any, Any], db: Session, report: Report, *, errors: dict[str, str] | None = None,
-                status_code: int = 200, form: dict[str, str] | None = None) -> Template:
+def _staff_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    report: Report,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+) -> Template:
     photos = rp.photos_of(db, [report.id]).get(report.id, [])  # type: ignore[list-item]
     reporter = None
     if report.reporter_id:
         from app.models.accounts import User
 
         reporter = db.get(User, report.reporter_id)
-    followers = db.scalar(select(func.count()).select_from(ReportFollow).where(ReportFollow.report_id == report.id))
-    return page(request, "reports/staff_detail.html", section="staff", status_code=status_code, report=report,
-                photos=photos, reporter=reporter, followers=followers or 0,
-                events=rp.history(db, report.id, include_internal=True),  # type: ignore[arg-type]
-                transitions=rp.TRANSITIONS[report.status], statuses=rp.STATUSES, categories=rp.CATEGORIES,
-                volumes=rp.VOLUMES, reasons=rp.reject_reasons(db), templates=rp.response_templates(db),
-                commune=db.get(Commune, report.commune_insee) if report.commune_insee else None,
-                candidates=triage.duplicate_candidates(db, report) if report.status != "duplicate" else [],
-                duplicate_of=db.get(Report, report.duplicate_of_id) if report.duplicate_of_id else None,
-                number=rp.number, errors=errors or {}, form=form or {}, pickup_date=rp.pickup_date_text,
-                **_tiles(request))
+    followers = db.scalar(
+        select(func.count()).select_from(ReportFollow).where(ReportFollow.report_id == report.id)
+    )
+    return page(
+        request,
+        "reports/staff_detail.html",
+        section="staff",
+        status_code=status_code,
+        report=report,
+        photos=photos,
+        reporter=reporter,
+        followers=followers or 0,
+        events=rp.history(db, report.id, include_internal=True),  # type: ignore[arg-type]
+        transitions=rp.TRANSITIONS[report.status],
+        statuses=rp.STATUSES,
+        categories=rp.CATEGORIES,
+        volumes=rp.VOLUMES,
+        reasons=rp.reject_reasons(db),
+        templates=rp.response_templates(db),
+        commune=db.get(Commune, report.commune_insee) if report.commune_insee else None,
+        candidates=triage.duplicate_candidates(db, report) if report.status != "duplicate" else [],
+        duplicate_of=db.get(Report, report.duplicate_of_id) if report.duplicate_of_id else None,
+        number=rp.number,
+        errors=errors or {},
+        form=form or {},
+        pickup_date=rp.pickup_date_text,
+        **_tiles(request),
+    )
 
 
 @get("/staff/reports/{report_id:int}", opt=STAFF, sync_to_thread=True, name="staff_report")
-def staff_detail(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int]) -> Template | Response[bytes]:
+def staff_detail(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int]
+) -> Template | Response[bytes]:
     if (full := _needs_full_load(request)) is not None:
         return full
     return _staff_page(request, db, _get_report(db, report_id))
@@ -528,7 +786,9 @@ class StatusForm(BaseModel):
 
 
 @post("/staff/reports/{report_id:int}/status", opt=STAFF, name="staff_report_status")
-async def staff_status(request: Request[Any, Any, Any], report_id: FromPath[int]) -> Redirect | Template:
+async def staff_status(
+    request: Request[Any, Any, Any], report_id: FromPath[int]
+) -> Redirect | Template:
     form = await request.form()
     user = _user(request)
     settings = request.app.state.settings
@@ -542,58 +802,114 @@ async def staff_status(request: Request[Any, Any, Any], report_id: FromPath[int]
         problems = dict(errors)
         if parsed is not None and not problems:
             try:
-                photo_ok = rp.check_photos([after_bytes], settings.max_upload_bytes) if after_bytes else []
+                photo_ok = (
+                    rp.check_photos([after_bytes], settings.max_upload_bytes) if after_bytes else []
+                )
                 with write_session(engine) as db:
                     report = _get_report(db, report_id)
                     note = parsed.note
                     chosen = db.get(ResponseTemplate, parsed.template) if parsed.template else None
                     if not note.strip() and chosen is not None and chosen.active:
                         note = chosen.body
-                    rp.change_status(db, report, parsed.status, actor_id=user.id, note=note,  # type: ignore[union-attr]
-                                     reject_reason_id=parsed.reject_reason, duplicate_of=parsed.duplicate_of,
-                                     duplicate_confirm=parsed.duplicate_confirm,
-                                     expected_at=_pickup_at(parsed.expected_on),
-                                     after_photo=photo_ok[0] if photo_ok else None,
-                                     media_dir=settings.resolved_media_dir)
+                    rp.change_status(
+                        db,
+                        report,
+                        parsed.status,
+                        actor_id=user.id,
+                        note=note,  # type: ignore[union-attr]
+                        reject_reason_id=parsed.reject_reason,
+                        duplicate_of=parsed.duplicate_of,
+                        duplicate_confirm=parsed.duplicate_confirm,
+                        expected_at=_pickup_at(parsed.expected_on),
+                        after_photo=photo_ok[0] if photo_ok else None,
+                        media_dir=settings.resolved_media_dir,
+                    )
                 return None
             except rp.ReportError as exc:
                 problems[exc.field] = exc.message
             except ValueError:
                 problems["expected_on"] = _("Date invalide.")
         with read_session(engine) as db:
-            return _staff_page(request, db, _get_report(db, report_id), errors=problems, status_code=400,
-                               form=fields)
+            return _staff_page(
+                request,
+                db,
+                _get_report(db, report_id),
+                errors=problems,
+                status_code=400,
+                form=fields,
+            )
 
     result = await anyio.to_thread.run_sync(work)
     return result or Redirect(f"/staff/reports/{report_id}", status_code=303)
 
 
-def _staff_change(request: Request[Any, Any, Any], db: Session, report_id: int, fn: Any) -> Redirect | Template:
+def _staff_change(
+    request: Request[Any, Any, Any], db: Session, report_id: int, fn: Any
+) -> Redirect | Template:
     report = _get_report(db, report_id)
     try:
         fn(report)
     except rp.ReportError as exc:
         db.rollback()
-        return _staff_page(request, db, _get_report(db, report_id), errors={exc.field: exc.message}, status_code=400)
+        return _staff_page(
+            request,
+            db,
+            _get_report(db, report_id),
+            errors={exc.field: exc.message},
+            status_code=400,
+        )
     db.commit()
     return Redirect(f"/staff/reports/{report_id}", status_code=303)
 
 
-@post("/staff/reports/{report_id:int}/note", opt=STAFF, sync_to_thread=True, name="staff_report_note")
-def staff_note(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect | Template:
+@post(
+    "/staff/reports/{report_id:int}/note", opt=STAFF, sync_to_thread=True, name="staff_report_note"
+)
+def staff_note(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect | Template:
     uid = _user(request).id  # type: ignore[union-attr]
-    return _staff_change(request, db, report_id, lambda r: rp.add_note(db, r, actor_id=uid, text=data.get("note", "")))
+    return _staff_change(
+        request,
+        db,
+        report_id,
+        lambda r: rp.add_note(db, r, actor_id=uid, text=data.get("note", "")),
+    )
 
 
-@post("/staff/reports/{report_id:int}/category", opt=STAFF, sync_to_thread=True, name="staff_report_category")
-def staff_category(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect | Template:
+@post(
+    "/staff/reports/{report_id:int}/category",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_report_category",
+)
+def staff_category(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect | Template:
     uid = _user(request).id  # type: ignore[union-attr]
-    return _staff_change(request, db, report_id,
-                         lambda r: rp.recategorise(db, r, data.get("category", ""), actor_id=uid))
+    return _staff_change(
+        request,
+        db,
+        report_id,
+        lambda r: rp.recategorise(db, r, data.get("category", ""), actor_id=uid),
+    )
 
 
-@post("/staff/reports/{report_id:int}/move", opt=STAFF, sync_to_thread=True, name="staff_report_move")
-def staff_move(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], data: Form) -> Redirect | Template:
+@post(
+    "/staff/reports/{report_id:int}/move", opt=STAFF, sync_to_thread=True, name="staff_report_move"
+)
+def staff_move(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect | Template:
     uid = _user(request).id  # type: ignore[union-attr]
 
     def run(report: Report) -> None:
@@ -610,25 +926,43 @@ def staff_move(request: Request[Any, Any, Any], db: NamedDependency[Session], re
 
 # --- staff lists: reject reasons, response templates, Open311 keys ------------------------------------
 
+
 @get("/staff/reports/settings", opt=STAFF, sync_to_thread=True, name="staff_reports_settings")
 def staff_settings(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    return page(request, "reports/staff_settings.html", section="staff",
-                reasons=rp.reject_reasons(db, active_only=False),
-                templates=list(db.scalars(select(ResponseTemplate).order_by(ResponseTemplate.title))), errors={})
+    return page(
+        request,
+        "reports/staff_settings.html",
+        section="staff",
+        reasons=rp.reject_reasons(db, active_only=False),
+        templates=list(db.scalars(select(ResponseTemplate).order_by(ResponseTemplate.title))),
+        errors={},
+    )
 
 
-def _settings_error(request: Request[Any, Any, Any], db: Session, errors: dict[str, str]) -> Template:
+def _settings_error(
+    request: Request[Any, Any, Any], db: Session, errors: dict[str, str]
+) -> Template:
     db.rollback()
-    return page(request, "reports/staff_settings.html", section="staff", status_code=400,
-                reasons=rp.reject_reasons(db, active_only=False),
-                templates=list(db.scalars(select(ResponseTemplate).order_by(ResponseTemplate.title))), errors=errors)
+    return page(
+        request,
+        "reports/staff_settings.html",
+        section="staff",
+        status_code=400,
+        reasons=rp.reject_reasons(db, active_only=False),
+        templates=list(db.scalars(select(ResponseTemplate).order_by(ResponseTemplate.title))),
+        errors=errors,
+    )
 
 
 @post("/staff/reports/reasons", opt=STAFF, sync_to_thread=True, name="staff_reports_reason_add")
-def reason_add(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Redirect | Template:
+def reason_add(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Redirect | Template:
     label = data.get("label", "").strip()
     if not 3 <= len(label) <= 200:
-        return _settings_error(request, db, {"label": _("Le motif doit faire entre 3 et 200 caractères.")})
+        return _settings_error(
+            request, db, {"label": _("Le motif doit faire entre 3 et 200 caractères.")}
+        )
     if db.scalars(select(RejectReason).where(RejectReason.label == label)).first():
         return _settings_error(request, db, {"label": _("Ce motif existe déjà.")})
     db.add(RejectReason(label=label))
@@ -636,7 +970,12 @@ def reason_add(request: Request[Any, Any, Any], db: NamedDependency[Session], da
     return Redirect("/staff/reports/settings", status_code=303)
 
 
-@post("/staff/reports/reasons/{item_id:int}/toggle", opt=STAFF, sync_to_thread=True, name="staff_reports_reason_toggle")
+@post(
+    "/staff/reports/reasons/{item_id:int}/toggle",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_reports_reason_toggle",
+)
 def reason_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Redirect:
     row = db.get(RejectReason, item_id)
     if row is None:
@@ -647,18 +986,32 @@ def reason_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Redir
 
 
 @post("/staff/reports/templates", opt=STAFF, sync_to_thread=True, name="staff_reports_template_add")
-def template_add(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Redirect | Template:
+def template_add(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Redirect | Template:
     title, body = data.get("title", "").strip(), data.get("body", "").strip()
     if not 2 <= len(title) <= 120 or not 2 <= len(body) <= 2000:
-        return _settings_error(request, db, {"template": _("Donnez un titre (120 caractères au plus) et un texte "
-                                                           "(2000 caractères au plus).")})
+        return _settings_error(
+            request,
+            db,
+            {
+                "template": _(
+                    "Donnez un titre (120 caractères au plus) et un texte "
+                    "(2000 caractères au plus)."
+                )
+            },
+        )
     db.add(ResponseTemplate(title=title, body=body))
     db.commit()
     return Redirect("/staff/reports/settings", status_code=303)
 
 
-@post("/staff/reports/templates/{item_id:int}/toggle", opt=STAFF, sync_to_thread=True,
-      name="staff_reports_template_toggle")
+@post(
+    "/staff/reports/templates/{item_id:int}/toggle",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_reports_template_toggle",
+)
 def template_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Redirect:
     row = db.get(ResponseTemplate, item_id)
     if row is None:
@@ -671,11 +1024,15 @@ def template_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Red
 @get("/staff/reports/api-keys", opt=STAFF, sync_to_thread=True, name="staff_reports_keys")
 def api_keys(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     keys = list(db.scalars(select(ReportApiKey).order_by(ReportApiKey.created_at.desc())))  # type: ignore[attr-defined]
-    return page(request, "reports/staff_keys.html", section="staff", keys=keys, new_key=None, errors={})
+    return page(
+        request, "reports/staff_keys.html", section="staff", keys=keys, new_key=None, errors={}
+    )
 
 
 @post("/staff/reports/api-keys", opt=STAFF, sync_to_thread=True, name="staff_reports_key_add")
-def api_key_add(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template:
+def api_key_add(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template:
     name = data.get("name", "").strip()
     errors = {}
     new_key = None
@@ -686,11 +1043,24 @@ def api_key_add(request: Request[Any, Any, Any], db: NamedDependency[Session], d
         db.commit()
     keys = list(db.scalars(select(ReportApiKey).order_by(ReportApiKey.created_at.desc())))  # type: ignore[attr-defined]
     # The key is shown once, in this answer only (never stored in clear, never in a URL).
-    return page(request, "reports/staff_keys.html", section="staff", keys=keys, new_key=new_key, errors=errors,
-                status_code=400 if errors else 201, headers={"Cache-Control": "no-store"})
+    return page(
+        request,
+        "reports/staff_keys.html",
+        section="staff",
+        keys=keys,
+        new_key=new_key,
+        errors=errors,
+        status_code=400 if errors else 201,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
-@post("/staff/reports/api-keys/{key_id:int}/revoke", opt=STAFF, sync_to_thread=True, name="staff_reports_key_revoke")
+@post(
+    "/staff/reports/api-keys/{key_id:int}/revoke",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_reports_key_revoke",
+)
 def api_key_revoke(db: NamedDependency[Session], key_id: FromPath[int]) -> Redirect:
     row = db.get(ReportApiKey, key_id)
     if row is None:
@@ -702,9 +1072,32 @@ def api_key_revoke(db: NamedDependency[Session], key_id: FromPath[int]) -> Redir
 
 
 ROUTES = [
-    new_form, create, nearby_fragment, list_reports, mine, detail, follow, thank, reopen, photo,
-    staff_board, staff_csv, staff_stats, staff_bulk, staff_detail, staff_status, staff_note, staff_category,
-    staff_move, staff_settings, reason_add, reason_toggle, template_add, template_toggle, api_keys, api_key_add,
+    new_form,
+    create,
+    nearby_fragment,
+    list_reports,
+    mine,
+    detail,
+    follow,
+    thank,
+    reopen,
+    photo,
+    staff_board,
+    staff_csv,
+    staff_stats,
+    staff_bulk,
+    staff_detail,
+    staff_status,
+    staff_note,
+    staff_category,
+    staff_move,
+    staff_settings,
+    reason_add,
+    reason_toggle,
+    template_add,
+    template_toggle,
+    api_keys,
+    api_key_add,
     api_key_revoke,
 ]
 
@@ -712,9 +1105,29 @@ CONTRIBUTES = Contribution(
     routes=ROUTES,
     home_panels=(Panel("my_reports", 20, "reports/_home_panel.html", my_reports_panel),),
     staff_links=(
-        Link(10, "/staff/reports", "Signalements", "Trier les dépôts sauvages signalés, les suivre, répondre."),
-        Link(11, "/staff/reports/stats", "Statistiques des signalements", "Par commune, catégorie, mois ; délai médian."),
-        Link(12, "/staff/reports/settings", "Motifs et réponses types", "Listes utilisées pour répondre aux signalements."),
-        Link(13, "/staff/reports/api-keys", "Clés Open311", "Accès des applications partenaires à l’API Open311."),
+        Link(
+            10,
+            "/staff/reports",
+            "Signalements",
+            "Trier les dépôts sauvages signalés, les suivre, répondre.",
+        ),
+        Link(
+            11,
+            "/staff/reports/stats",
+            "Statistiques des signalements",
+            "Par commune, catégorie, mois ; délai médian.",
+        ),
+        Link(
+            12,
+            "/staff/reports/settings",
+            "Motifs et réponses types",
+            "Listes utilisées pour répondre aux signalements.",
+        ),
+        Link(
+            13,
+            "/staff/reports/api-keys",
+            "Clés Open311",
+            "Accès des applications partenaires à l’API Open311.",
+        ),
     ),
 )

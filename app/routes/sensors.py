@@ -38,7 +38,14 @@ def traffic_state(values: dict[str, Any]) -> str:
 
 
 TRAFFIC_LABELS = {"fluid": "Fluide", "dense": "Dense", "congested": "Saturé"}
-AQI_LABELS = {1: "Bon", 2: "Moyen", 3: "Dégradé", 4: "Mauvais", 5: "Très mauvais", 6: "Extrêmement mauvais"}
+AQI_LABELS = {
+    1: "Bon",
+    2: "Moyen",
+    3: "Dégradé",
+    4: "Mauvais",
+    5: "Très mauvais",
+    6: "Extrêmement mauvais",
+}
 
 
 def _crossings(db: Session) -> list[dict[str, Any]]:
@@ -47,16 +54,26 @@ def _crossings(db: Session) -> list[dict[str, Any]]:
     for sensor, values in sensors.latest_by_kind(db, "traffic"):
         meta = sensors.sensor_meta(sensor)
         stale = sensor.last_seen_at is None or sensor.last_seen_at < now - dt.timedelta(
-            seconds=sensor.reporting_period_s * 3)
-        out.append({"sensor": sensor, "measures": values, "state": traffic_state(values), "stale": stale,
-                    "towards": meta.get("towards", "")})
+            seconds=sensor.reporting_period_s * 3
+        )
+        out.append(
+            {
+                "sensor": sensor,
+                "measures": values,
+                "state": traffic_state(values),
+                "stale": stale,
+                "towards": meta.get("towards", ""),
+            }
+        )
     return out
 
 
 def _air(db: Session) -> list[dict[str, Any]]:
     out = []
     for sensor, values in sensors.latest_by_kind(db, "air_quality"):
-        out.append({"sensor": sensor, "measures": values, "index": sensors.air_quality_index(values)})
+        out.append(
+            {"sensor": sensor, "measures": values, "index": sensors.air_quality_index(values)}
+        )
     return out
 
 
@@ -68,8 +85,13 @@ def _wait_label(panel: sensors.WastePanel | None) -> dict[str, Any]:
         return {"known": True, "saturated": True, "busy": True, "stale": estimate.stale}
     if estimate.wait_min is None:
         return {"known": False, "stale": estimate.stale}
-    return {"known": True, "saturated": False, "minutes": round(estimate.wait_min),
-            "busy": estimate.wait_min >= BUSY_MIN, "stale": estimate.stale}
+    return {
+        "known": True,
+        "saturated": False,
+        "minutes": round(estimate.wait_min),
+        "busy": estimate.wait_min >= BUSY_MIN,
+        "stale": estimate.stale,
+    }
 
 
 def waste_home_panel(db: Session, user: CurrentUser | None) -> dict[str, Any] | None:
@@ -77,38 +99,74 @@ def waste_home_panel(db: Session, user: CurrentUser | None) -> dict[str, Any] | 
     crossings = _crossings(db)
     if panel is None and not crossings:
         return None
-    return {"waste": panel, "wait": _wait_label(panel), "crossings": crossings, "traffic_labels": TRAFFIC_LABELS}
+    return {
+        "waste": panel,
+        "wait": _wait_label(panel),
+        "crossings": crossings,
+        "traffic_labels": TRAFFIC_LABELS,
+    }
 
 
 class WatchForm(BaseModel):
     threshold: int = Field(ge=1, le=120)
 
 
-def _waste_page(request: Request[Any, Any, Any], db: Session, *, status_code: int = 200,
-                errors: dict[str, str] | None = None, watched: bool = False) -> Template:
+def _waste_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    watched: bool = False,
+) -> Template:
     now = utcnow()
     panel = sensors.waste_panel(db, now)
     user = current_user(request)
     watch = None
     if user is not None and panel is not None:
-        watch = db.scalars(select(WasteWaitWatch).where(
-            WasteWaitWatch.user_id == user.id, WasteWaitWatch.sensor_id == panel.sensor.id,
-            WasteWaitWatch.until > now, WasteWaitWatch.notified_at.is_(None))).first()  # type: ignore[union-attr]
+        watch = db.scalars(
+            select(WasteWaitWatch).where(
+                WasteWaitWatch.user_id == user.id,
+                WasteWaitWatch.sensor_id == panel.sensor.id,
+                WasteWaitWatch.until > now,
+                WasteWaitWatch.notified_at.is_(None),
+            )
+        ).first()  # type: ignore[union-attr]
     headers = {"vary": "HX-Request", "cache-control": "no-cache"}
     htmx = HTMXDetails(request)
-    template = "sensors/_waste_live.html" if htmx and htmx.target == "waste-live" else "sensors/waste_centre.html"
-    return page(request, template, section="home", status_code=status_code, waste=panel, wait=_wait_label(panel),
-                watch=watch, errors=errors or {}, watched=watched, headers=headers, now=now)
+    template = (
+        "sensors/_waste_live.html"
+        if htmx and htmx.target == "waste-live"
+        else "sensors/waste_centre.html"
+    )
+    return page(
+        request,
+        template,
+        section="home",
+        status_code=status_code,
+        waste=panel,
+        wait=_wait_label(panel),
+        watch=watch,
+        errors=errors or {},
+        watched=watched,
+        headers=headers,
+        now=now,
+    )
 
 
 @get("/waste-centre", opt=PUBLIC, sync_to_thread=True, name="waste_centre")
-def waste_centre(request: Request[Any, Any, Any], db: NamedDependency[Session],
-                 watched: str | None = Parameter(default=None, max_length=1)) -> Template:
+def waste_centre(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    watched: str | None = Parameter(default=None, max_length=1),
+) -> Template:
     return _waste_page(request, db, watched=bool(watched))
 
 
 @post("/waste-centre/watch", opt=SIGNED_IN, sync_to_thread=True, name="waste_centre_watch")
-def waste_centre_watch(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def waste_centre_watch(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     form, errors = parse_form(WatchForm, data)
     panel = sensors.waste_panel(db, utcnow())
     if panel is None:
@@ -121,27 +179,48 @@ def waste_centre_watch(request: Request[Any, Any, Any], db: NamedDependency[Sess
     now = utcnow()
     local = now.astimezone(sensors.TZ)
     end_of_day = (local + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    for old in db.scalars(select(WasteWaitWatch).where(WasteWaitWatch.user_id == user.id,
-                                                       WasteWaitWatch.notified_at.is_(None))).all():  # type: ignore[union-attr]
+    for old in db.scalars(
+        select(WasteWaitWatch).where(
+            WasteWaitWatch.user_id == user.id, WasteWaitWatch.notified_at.is_(None)
+        )
+    ).all():  # type: ignore[union-attr]
         db.delete(old)
-    db.add(WasteWaitWatch(user_id=user.id, sensor_id=panel.sensor.id, threshold_min=form.threshold,
-                          created_at=now, until=end_of_day.astimezone(dt.UTC)))
+    db.add(
+        WasteWaitWatch(
+            user_id=user.id,
+            sensor_id=panel.sensor.id,
+            threshold_min=form.threshold,
+            created_at=now,
+            until=end_of_day.astimezone(dt.UTC),
+        )
+    )
     db.commit()
     return Redirect("/waste-centre?watched=1", status_code=303)
 
 
 @get("/traffic", opt=PUBLIC, sync_to_thread=True, name="traffic")
 def traffic(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    return page(request, "sensors/traffic.html", section="home", crossings=_crossings(db), air=_air(db),
-                traffic_labels=TRAFFIC_LABELS, aqi_labels=AQI_LABELS,
-                headers={"cache-control": "no-cache"})
+    return page(
+        request,
+        "sensors/traffic.html",
+        section="home",
+        crossings=_crossings(db),
+        air=_air(db),
+        traffic_labels=TRAFFIC_LABELS,
+        aqi_labels=AQI_LABELS,
+        headers={"cache-control": "no-cache"},
+    )
 
 
 # --------------------------------------------------------------------------- NGSI-LD
 
 
-def _ngsi_response(request: Request[Any, Any, Any], body: Any, status: int = 200,
-                   headers: dict[str, str] | None = None) -> Response[bytes]:
+def _ngsi_response(
+    request: Request[Any, Any, Any],
+    body: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response[bytes]:
     base = request.app.state.settings.base_url.rstrip("/")
     context_url = base + ngsi_ld.CONTEXT_PATH
     out_headers = dict(headers or {})
@@ -154,14 +233,22 @@ def _ngsi_response(request: Request[Any, Any, Any], body: Any, status: int = 200
             body = {**body, "@context": context_url}
     else:
         media = "application/json"
-        out_headers["link"] = (f'<{context_url}>; rel="http://www.w3.org/ns/json-ld#context"; '
-                               'type="application/ld+json"')
-    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=status, media_type=media,
-                    headers=out_headers)
+        out_headers["link"] = (
+            f'<{context_url}>; rel="http://www.w3.org/ns/json-ld#context"; '
+            'type="application/ld+json"'
+        )
+    return Response(
+        json.dumps(body, ensure_ascii=False).encode(),
+        status_code=status,
+        media_type=media,
+        headers=out_headers,
+    )
 
 
 def _ngsi_error(error: ngsi_ld.NgsiError) -> Response[bytes]:
-    return Response(json.dumps(error.body()).encode(), status_code=error.status, media_type="application/json")
+    return Response(
+        json.dumps(error.body()).encode(), status_code=error.status, media_type="application/json"
+    )
 
 
 @get("/ngsi-ld/v1/entities", opt=PUBLIC, sync_to_thread=True, name="ngsi_entities")
@@ -175,20 +262,36 @@ def ngsi_entities(request: Request[Any, Any, Any], db: NamedDependency[Session])
             raise ngsi_ld.NgsiError(400, "BadRequestData", "Invalid limit or offset") from None
         options = (params.get("options") or "").split(",")
         entities, total = ngsi_ld.query_entities(
-            db, type_=params.get("type"), id_=params.get("id"), attrs=params.get("attrs"), limit=limit,
-            offset=offset, key_values="keyValues" in options)
+            db,
+            type_=params.get("type"),
+            id_=params.get("id"),
+            attrs=params.get("attrs"),
+            limit=limit,
+            offset=offset,
+            key_values="keyValues" in options,
+        )
     except ngsi_ld.NgsiError as exc:
         return _ngsi_error(exc)
-    headers = {"ngsild-results-count": str(total)} if (params.get("count") or "").lower() == "true" else {}
+    headers = (
+        {"ngsild-results-count": str(total)}
+        if (params.get("count") or "").lower() == "true"
+        else {}
+    )
     return _ngsi_response(request, entities, headers=headers)
 
 
 @get("/ngsi-ld/v1/entities/{entity_id:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_entity")
-def ngsi_entity(request: Request[Any, Any, Any], db: NamedDependency[Session], entity_id: FromPath[str]) -> Response[bytes]:
+def ngsi_entity(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], entity_id: FromPath[str]
+) -> Response[bytes]:
     params = request.query_params
     try:
-        entity = ngsi_ld.get_entity(db, entity_id, params.get("attrs"),
-                                    key_values="keyValues" in (params.get("options") or "").split(","))
+        entity = ngsi_ld.get_entity(
+            db,
+            entity_id,
+            params.get("attrs"),
+            key_values="keyValues" in (params.get("options") or "").split(","),
+        )
     except ngsi_ld.NgsiError as exc:
         return _ngsi_error(exc)
     return _ngsi_response(request, entity)
@@ -196,8 +299,11 @@ def ngsi_entity(request: Request[Any, Any, Any], db: NamedDependency[Session], e
 
 @get(ngsi_ld.CONTEXT_PATH, opt=PUBLIC, name="ngsi_context")
 async def ngsi_context() -> Response[bytes]:
-    return Response(json.dumps(ngsi_ld.CONTEXT, indent=1).encode(), media_type="application/ld+json",
-                    headers={"cache-control": "public, max-age=86400"})
+    return Response(
+        json.dumps(ngsi_ld.CONTEXT, indent=1).encode(),
+        media_type="application/ld+json",
+        headers={"cache-control": "public, max-age=86400"},
+    )
 
 
 ROUTES = [waste_centre, waste_centre_watch, traffic, ngsi_entities, ngsi_entity, ngsi_context]

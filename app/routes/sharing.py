@@ -117,51 +117,100 @@ class WantedForm(BaseModel):
 
 # --- photos ----------------------------------------------------------------------------------
 
-@get("/sharing/photos/{name:str}", opt=PUBLIC, sync_to_thread=True, name="sharing_photo", include_in_schema=False)
+
+@get(
+    "/sharing/photos/{name:str}",
+    opt=PUBLIC,
+    sync_to_thread=True,
+    name="sharing_photo",
+    include_in_schema=False,
+)
 def photo(request: Request[Any, Any, Any], name: FromPath[str]) -> File:
     try:
         path = images.open_path(name, request.app.state.settings.resolved_media_dir)
     except (images.InvalidPhotoName, FileNotFoundError):
         raise NotFoundException() from None
-    return File(path=path, media_type=images.OUTPUT_MIME, content_disposition_type="inline",
-                headers={"cache-control": PHOTO_CACHE})
+    return File(
+        path=path,
+        media_type=images.OUTPUT_MIME,
+        content_disposition_type="inline",
+        headers={"cache-control": PHOTO_CACHE},
+    )
 
 
 # --- browse ----------------------------------------------------------------------------------
 
+
 def _thumbs(db: Session, items: list[SharedItem]) -> dict[int, str]:
     thumbs: dict[int, str] = {}
     if items:
-        for ph in db.scalars(select(SharedPhoto).where(SharedPhoto.item_id.in_([i.id for i in items]))  # type: ignore[attr-defined]
-                             .order_by(SharedPhoto.position, SharedPhoto.id)).all():
+        for ph in db.scalars(
+            select(SharedPhoto)
+            .where(SharedPhoto.item_id.in_([i.id for i in items]))  # type: ignore[attr-defined]
+            .order_by(SharedPhoto.position, SharedPhoto.id)
+        ).all():
             thumbs.setdefault(ph.item_id, ph.thumb_name)
     return thumbs
 
 
 @get("/sharing", opt=PUBLIC, sync_to_thread=True, name="sharing_index")
-def index(request: Request[Any, Any, Any], db: NamedDependency[Session], q: FromQuery[str] = "", category: FromQuery[str] = "", commune: FromQuery[str] = "",
-          kind: FromQuery[str] = "") -> Template:
+def index(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    q: FromQuery[str] = "",
+    category: FromQuery[str] = "",
+    commune: FromQuery[str] = "",
+    kind: FromQuery[str] = "",
+) -> Template:
     now = utcnow()
     items = logic.search(db, q=q.strip(), category=category, commune=commune, kind=kind, now=now)
-    wanted = db.scalars(select(WantedRequest).where(WantedRequest.status == "open", WantedRequest.expires_at > now)
-                        .order_by(WantedRequest.created_at.desc()).limit(10)).all()  # type: ignore[attr-defined]
-    reserved = set(db.scalars(select(Loan.item_id).where(Loan.kind == "gift", Loan.status == "reserved")).all())
-    return page(request, "sharing/index.html", section="sharing", items=items, thumbs=_thumbs(db, items),
-                wanted=wanted, reserved=reserved, communes=_communes(db), categories=logic.CATEGORIES,
-                filters={"q": q.strip(), "category": category, "commune": commune, "kind": kind},
-                photo_url=_photo_url)
+    wanted = db.scalars(
+        select(WantedRequest)
+        .where(WantedRequest.status == "open", WantedRequest.expires_at > now)
+        .order_by(WantedRequest.created_at.desc())
+        .limit(10)
+    ).all()  # type: ignore[attr-defined]
+    reserved = set(
+        db.scalars(select(Loan.item_id).where(Loan.kind == "gift", Loan.status == "reserved")).all()
+    )
+    return page(
+        request,
+        "sharing/index.html",
+        section="sharing",
+        items=items,
+        thumbs=_thumbs(db, items),
+        wanted=wanted,
+        reserved=reserved,
+        communes=_communes(db),
+        categories=logic.CATEGORIES,
+        filters={"q": q.strip(), "category": category, "commune": commune, "kind": kind},
+        photo_url=_photo_url,
+    )
 
 
 # --- ads ---------------------------------------------------------------------------------------
 
+
 @get("/sharing/new", opt=SIGNED_IN, sync_to_thread=True, name="sharing_new")
-def new_item(request: Request[Any, Any, Any], db: NamedDependency[Session], kind: FromQuery[str] = "lend") -> Template:
-    return page(request, "sharing/item_form.html", section="sharing", form={"kind": kind, "max_days": 7},
-                errors={}, communes=_communes(db), categories=logic.CATEGORIES, conditions=logic.CONDITIONS)
+def new_item(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], kind: FromQuery[str] = "lend"
+) -> Template:
+    return page(
+        request,
+        "sharing/item_form.html",
+        section="sharing",
+        form={"kind": kind, "max_days": 7},
+        errors={},
+        communes=_communes(db),
+        categories=logic.CATEGORIES,
+        conditions=logic.CONDITIONS,
+    )
 
 
 @post("/sharing/items", opt=SIGNED_IN, sync_to_thread=True, name="sharing_create")
-def create_item(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart) -> Template | Redirect:
+def create_item(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
+) -> Template | Redirect:
     user = _user(request)
     text = _text(data)
     form, errors = parse_form(ItemForm, text)
@@ -174,20 +223,39 @@ def create_item(request: Request[Any, Any, Any], db: NamedDependency[Session], d
     else:
         for raw in uploads:
             try:
-                processed.append(images.process(raw, max_bytes=request.app.state.settings.max_upload_bytes))
+                processed.append(
+                    images.process(raw, max_bytes=request.app.state.settings.max_upload_bytes)
+                )
             except images.ImageRejected as exc:
                 errors["photos"] = exc.message
                 break
     if form is None or errors:
-        return page(request, "sharing/item_form.html", section="sharing", status_code=400, form=text, errors=errors,
-                    communes=_communes(db), categories=logic.CATEGORIES, conditions=logic.CONDITIONS)
+        return page(
+            request,
+            "sharing/item_form.html",
+            section="sharing",
+            status_code=400,
+            form=text,
+            errors=errors,
+            communes=_communes(db),
+            categories=logic.CATEGORIES,
+            conditions=logic.CONDITIONS,
+        )
     item = SharedItem(owner_id=user.id, expires_at=utcnow(), **form.model_dump())
     logic.publish(db, item)
     media = request.app.state.settings.resolved_media_dir
     for position, ph in enumerate(processed):
         stored = images.save(ph, media)
-        db.add(SharedPhoto(item_id=item.id, display_name=stored.display_name, thumb_name=stored.thumb_name,  # type: ignore[arg-type]
-                           width=ph.width, height=ph.height, position=position))
+        db.add(
+            SharedPhoto(
+                item_id=item.id,
+                display_name=stored.display_name,
+                thumb_name=stored.thumb_name,  # type: ignore[arg-type]
+                width=ph.width,
+                height=ph.height,
+                position=position,
+            )
+        )
     db.commit()
     return Redirect(f"/sharing/items/{item.id}?published=1", status_code=303)
 
@@ -200,63 +268,137 @@ def _item_or_404(db: Session, item_id: int, user: CurrentUser | None) -> SharedI
     hidden = not logic.is_listed(item) and item.status != "given"
     if hidden and not viewer_owns and not (user and user.is_staff):
         # A paused or lapsed ad is visible to its owner, to staff and to people with a loan on it.
-        involved = user is not None and db.scalars(select(Loan.id).where(
-            Loan.item_id == item.id, Loan.borrower_id == user.id)).first()
+        involved = (
+            user is not None
+            and db.scalars(
+                select(Loan.id).where(Loan.item_id == item.id, Loan.borrower_id == user.id)
+            ).first()
+        )
         if not involved:
             raise NotFoundException()
     return item
 
 
-def _item_page(request: Request[Any, Any, Any], db: Session, item: SharedItem, *, errors: dict[str, str],
-               form: dict[str, Any], status_code: int = 200, notice: str = "") -> Template:
+def _item_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    item: SharedItem,
+    *,
+    errors: dict[str, str],
+    form: dict[str, Any],
+    status_code: int = 200,
+    notice: str = "",
+) -> Template:
     user = current_user(request)
     today = logic.local_today()
-    photos = db.scalars(select(SharedPhoto).where(SharedPhoto.item_id == item.id).order_by(SharedPhoto.position)).all()
+    photos = db.scalars(
+        select(SharedPhoto).where(SharedPhoto.item_id == item.id).order_by(SharedPhoto.position)
+    ).all()
     owner_view = user is not None and user.id == item.owner_id
     loans = []
     if owner_view:
-        loans = db.scalars(select(Loan).where(Loan.item_id == item.id).order_by(Loan.created_at.desc()).limit(30)).all()  # type: ignore[attr-defined]
+        loans = db.scalars(
+            select(Loan).where(Loan.item_id == item.id).order_by(Loan.created_at.desc()).limit(30)
+        ).all()  # type: ignore[attr-defined]
     mine = []
     if user is not None and not owner_view:
-        mine = db.scalars(select(Loan).where(Loan.item_id == item.id, Loan.borrower_id == user.id)
-                          .order_by(Loan.created_at.desc())).all()  # type: ignore[attr-defined]
-    gift_reserved = db.scalars(select(Loan.id).where(Loan.item_id == item.id, Loan.kind == "gift",
-                                                     Loan.status == "reserved")).first() is not None
+        mine = db.scalars(
+            select(Loan)
+            .where(Loan.item_id == item.id, Loan.borrower_id == user.id)
+            .order_by(Loan.created_at.desc())
+        ).all()  # type: ignore[attr-defined]
+    gift_reserved = (
+        db.scalars(
+            select(Loan.id).where(
+                Loan.item_id == item.id, Loan.kind == "gift", Loan.status == "reserved"
+            )
+        ).first()
+        is not None
+    )
     names = logic.user_names(db, [item.owner_id] + [ln.borrower_id for ln in loans])
-    return page(request, "sharing/item.html", section="sharing", status_code=status_code, item=item, photos=photos,
-                booked=logic.booked_ranges(db, item.id, today), owner_view=owner_view, loans=loans, mine=mine,  # type: ignore[arg-type]
-                gift_reserved=gift_reserved, names=names, errors=errors, form=form, today=today,
-                listed=logic.is_listed(item), communes=_communes(db), categories=logic.CATEGORIES,
-                conditions=logic.CONDITIONS, labels=logic.LOAN_LABELS, photo_url=_photo_url, notice=notice,
-                max_end=today + timedelta(days=logic.BOOKING_HORIZON_DAYS))
+    return page(
+        request,
+        "sharing/item.html",
+        section="sharing",
+        status_code=status_code,
+        item=item,
+        photos=photos,
+        booked=logic.booked_ranges(db, item.id, today),
+        owner_view=owner_view,
+        loans=loans,
+        mine=mine,  # type: ignore[arg-type]
+        gift_reserved=gift_reserved,
+        names=names,
+        errors=errors,
+        form=form,
+        today=today,
+        listed=logic.is_listed(item),
+        communes=_communes(db),
+        categories=logic.CATEGORIES,
+        conditions=logic.CONDITIONS,
+        labels=logic.LOAN_LABELS,
+        photo_url=_photo_url,
+        notice=notice,
+        max_end=today + timedelta(days=logic.BOOKING_HORIZON_DAYS),
+    )
 
 
 @get("/sharing/items/{item_id:int}", opt=PUBLIC, sync_to_thread=True, name="sharing_item")
-def item_page(request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int], published: FromQuery[str] = "",
-              reported: FromQuery[str] = "") -> Template:
+def item_page(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    item_id: FromPath[int],
+    published: FromQuery[str] = "",
+    reported: FromQuery[str] = "",
+) -> Template:
     item = _item_or_404(db, item_id, current_user(request))
-    notice = _("Annonce publiée pour 30 jours.") if published else (
-        _("Merci, l'équipe va examiner cette annonce.") if reported else "")
+    notice = (
+        _("Annonce publiée pour 30 jours.")
+        if published
+        else (_("Merci, l'équipe va examiner cette annonce.") if reported else "")
+    )
     return _item_page(request, db, item, errors={}, form={}, notice=notice)
 
 
 @get("/sharing/items/{item_id:int}/edit", opt=SIGNED_IN, sync_to_thread=True, name="sharing_edit")
-def edit_item(request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]) -> Template:
+def edit_item(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]
+) -> Template:
     item = _item_or_404(db, item_id, _user(request))
     if item.owner_id != _user(request).id:
         raise NotFoundException()
-    return page(request, "sharing/item_form.html", section="sharing", item=item, form=item.model_dump(), errors={},
-                communes=_communes(db), categories=logic.CATEGORIES, conditions=logic.CONDITIONS)
+    return page(
+        request,
+        "sharing/item_form.html",
+        section="sharing",
+        item=item,
+        form=item.model_dump(),
+        errors={},
+        communes=_communes(db),
+        categories=logic.CATEGORIES,
+        conditions=logic.CONDITIONS,
+    )
 
 
-def _save_edit(request: Request[Any, Any, Any], db: Session, item: SharedItem, data: dict[str, Any]) -> Template | Redirect:
+def _save_edit(
+    request: Request[Any, Any, Any], db: Session, item: SharedItem, data: dict[str, Any]
+) -> Template | Redirect:
     form, errors = parse_form(ItemForm, {**_text(data), "kind": item.kind})
     if form is not None and db.get(Commune, form.commune_insee) is None:
         errors["commune_insee"] = _("Choisissez une commune du territoire.")
     if form is None or errors:
-        return page(request, "sharing/item_form.html", section="sharing", status_code=400, item=item,
-                    form={**_text(data), "kind": item.kind}, errors=errors, communes=_communes(db),
-                    categories=logic.CATEGORIES, conditions=logic.CONDITIONS)
+        return page(
+            request,
+            "sharing/item_form.html",
+            section="sharing",
+            status_code=400,
+            item=item,
+            form={**_text(data), "kind": item.kind},
+            errors=errors,
+            communes=_communes(db),
+            categories=logic.CATEGORIES,
+            conditions=logic.CONDITIONS,
+        )
     for key, value in form.model_dump().items():
         setattr(item, key, value)
     db.add(item)
@@ -264,8 +406,19 @@ def _save_edit(request: Request[Any, Any, Any], db: Session, item: SharedItem, d
     return Redirect(f"/sharing/items/{item.id}", status_code=303)
 
 
-@post("/sharing/items/{item_id:int}/{action:str}", opt=SIGNED_IN, sync_to_thread=True, name="sharing_item_action")
-def item_action(request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int], action: FromPath[str], data: Form) -> Template | Redirect:
+@post(
+    "/sharing/items/{item_id:int}/{action:str}",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="sharing_item_action",
+)
+def item_action(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    item_id: FromPath[int],
+    action: FromPath[str],
+    data: Form,
+) -> Template | Redirect:
     """Owner actions (pause, resume, renew, remove), and others' actions (request, reserve, report)."""
     user = _user(request)
     item = _item_or_404(db, item_id, user)
@@ -283,17 +436,27 @@ def item_action(request: Request[Any, Any, Any], db: NamedDependency[Session], i
             try:
                 logic.renew(item)
             except logic.SharingError as exc:
-                return _item_page(request, db, item, errors={"__all__": str(exc)}, form={}, status_code=409)
+                return _item_page(
+                    request, db, item, errors={"__all__": str(exc)}, form={}, status_code=409
+                )
         elif action == "remove":
             item.status = "removed"
         db.add(item)
         db.commit()
-        return Redirect("/sharing/mine" if action == "remove" else f"/sharing/items/{item_id}", status_code=303)
+        return Redirect(
+            "/sharing/mine" if action == "remove" else f"/sharing/items/{item_id}", status_code=303
+        )
     if action == "report":
         reason = str(data.get("reason", "")).strip()
         if len(reason) < 3:
-            return _item_page(request, db, item, errors={"reason": _("Dites en quelques mots ce qui ne va pas.")},
-                              form=_text(data), status_code=400)
+            return _item_page(
+                request,
+                db,
+                item,
+                errors={"reason": _("Dites en quelques mots ce qui ne va pas.")},
+                form=_text(data),
+                status_code=400,
+            )
         logic.report_item(db, item, user.id, reason)
         db.commit()
         return Redirect(f"/sharing/items/{item_id}?reported=1", status_code=303)
@@ -304,19 +467,24 @@ def item_action(request: Request[Any, Any, Any], db: NamedDependency[Session], i
                 end = date.fromisoformat(str(data.get("end_on", "")))
             except ValueError:
                 raise logic.SharingError(_("Indiquez les dates de début et de retour.")) from None
-            loan = logic.request_loan(db, item_id, user.id, start, end, str(data.get("message", "")))
+            loan = logic.request_loan(
+                db, item_id, user.id, start, end, str(data.get("message", ""))
+            )
         elif action == "reserve":
             loan = logic.reserve_gift(db, item_id, user.id, str(data.get("message", "")))
         else:
             raise NotFoundException()
     except logic.SharingError as exc:
         db.rollback()
-        return _item_page(request, db, item, errors={"__all__": str(exc)}, form=_text(data), status_code=409)
+        return _item_page(
+            request, db, item, errors={"__all__": str(exc)}, form=_text(data), status_code=409
+        )
     db.commit()
     return Redirect(f"/sharing/loans/{loan.id}", status_code=303)
 
 
 # --- loans -------------------------------------------------------------------------------------
+
 
 def _loan_for(db: Session, loan_id: int, user: CurrentUser) -> tuple[Loan, SharedItem]:
     loan = db.get(Loan, loan_id)
@@ -326,27 +494,63 @@ def _loan_for(db: Session, loan_id: int, user: CurrentUser) -> tuple[Loan, Share
     return loan, item
 
 
-def _loan_page(request: Request[Any, Any, Any], db: Session, loan: Loan, item: SharedItem, *,
-               errors: dict[str, str], status_code: int = 200) -> Template:
+def _loan_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    loan: Loan,
+    item: SharedItem,
+    *,
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Template:
     user = _user(request)
-    messages = db.scalars(select(LoanMessage).where(LoanMessage.loan_id == loan.id).order_by(LoanMessage.created_at)).all()
+    messages = db.scalars(
+        select(LoanMessage).where(LoanMessage.loan_id == loan.id).order_by(LoanMessage.created_at)
+    ).all()
     names = logic.user_names(db, [loan.borrower_id, item.owner_id])
-    photo_row = db.scalars(select(SharedPhoto).where(SharedPhoto.item_id == item.id).order_by(SharedPhoto.position)).first()
+    photo_row = db.scalars(
+        select(SharedPhoto).where(SharedPhoto.item_id == item.id).order_by(SharedPhoto.position)
+    ).first()
     can_extend = loan.kind == "loan" and loan.status in ("accepted", "picked_up")
-    return page(request, "sharing/loan.html", section="sharing", status_code=status_code, loan=loan, item=item,
-                messages=messages, names=names, is_owner=user.id == item.owner_id, errors=errors,
-                labels=logic.LOAN_LABELS, thumb=_photo_url(photo_row.thumb_name) if photo_row else None,
-                can_extend=can_extend, today=logic.local_today())
+    return page(
+        request,
+        "sharing/loan.html",
+        section="sharing",
+        status_code=status_code,
+        loan=loan,
+        item=item,
+        messages=messages,
+        names=names,
+        is_owner=user.id == item.owner_id,
+        errors=errors,
+        labels=logic.LOAN_LABELS,
+        thumb=_photo_url(photo_row.thumb_name) if photo_row else None,
+        can_extend=can_extend,
+        today=logic.local_today(),
+    )
 
 
 @get("/sharing/loans/{loan_id:int}", opt=SIGNED_IN, sync_to_thread=True, name="sharing_loan")
-def loan_page(request: Request[Any, Any, Any], db: NamedDependency[Session], loan_id: FromPath[int]) -> Template:
+def loan_page(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], loan_id: FromPath[int]
+) -> Template:
     loan, item = _loan_for(db, loan_id, _user(request))
     return _loan_page(request, db, loan, item, errors={})
 
 
-@post("/sharing/loans/{loan_id:int}/{action:str}", opt=SIGNED_IN, sync_to_thread=True, name="sharing_loan_action")
-def loan_action(request: Request[Any, Any, Any], db: NamedDependency[Session], loan_id: FromPath[int], action: FromPath[str], data: Form) -> Template | Redirect:
+@post(
+    "/sharing/loans/{loan_id:int}/{action:str}",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="sharing_loan_action",
+)
+def loan_action(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    loan_id: FromPath[int],
+    action: FromPath[str],
+    data: Form,
+) -> Template | Redirect:
     user = _user(request)
     loan, item = _loan_for(db, loan_id, user)
     try:
@@ -367,34 +571,72 @@ def loan_action(request: Request[Any, Any, Any], db: NamedDependency[Session], l
         loan, item = _loan_for(db, loan_id, user)
         return _loan_page(request, db, loan, item, errors={"__all__": str(exc)}, status_code=409)
     db.commit()
-    return Redirect(f"/sharing/loans/{loan_id}#{'messages' if action == 'messages' else 'state'}", status_code=303)
+    return Redirect(
+        f"/sharing/loans/{loan_id}#{'messages' if action == 'messages' else 'state'}",
+        status_code=303,
+    )
 
 
 # --- mine, watches, wanted -----------------------------------------------------------------------
 
+
 @get("/sharing/mine", opt=SIGNED_IN, sync_to_thread=True, name="sharing_mine")
-def mine(request: Request[Any, Any, Any], db: NamedDependency[Session], saved: FromQuery[str] = "") -> Template:
+def mine(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], saved: FromQuery[str] = ""
+) -> Template:
     user = _user(request)
     now = utcnow()
-    items = db.scalars(select(SharedItem).where(SharedItem.owner_id == user.id, SharedItem.status != "removed")
-                       .order_by(SharedItem.created_at.desc())).all()  # type: ignore[attr-defined]
-    lent = db.execute(select(Loan, SharedItem).join(SharedItem, SharedItem.id == Loan.item_id)
-                      .where(SharedItem.owner_id == user.id)
-                      .order_by(Loan.updated_at.desc()).limit(50)).all()  # type: ignore[attr-defined]
-    borrowed = db.execute(select(Loan, SharedItem).join(SharedItem, SharedItem.id == Loan.item_id)
-                          .where(Loan.borrower_id == user.id)
-                          .order_by(Loan.updated_at.desc()).limit(50)).all()  # type: ignore[attr-defined]
-    watches = set(db.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user.id)).all())
-    wanted = db.scalars(select(WantedRequest).where(WantedRequest.user_id == user.id)
-                        .order_by(WantedRequest.created_at.desc())).all()  # type: ignore[attr-defined]
-    names = logic.user_names(db, [ln.borrower_id for ln, _i in lent] + [i.owner_id for _l, i in borrowed])
-    return page(request, "sharing/mine.html", section="sharing", items=items, lent=lent, borrowed=borrowed,
-                watches=watches, wanted=wanted, names=names, now=now, categories=logic.CATEGORIES,
-                labels=logic.LOAN_LABELS, saved=saved)
+    items = db.scalars(
+        select(SharedItem)
+        .where(SharedItem.owner_id == user.id, SharedItem.status != "removed")
+        .order_by(SharedItem.created_at.desc())
+    ).all()  # type: ignore[attr-defined]
+    lent = db.execute(
+        select(Loan, SharedItem)
+        .join(SharedItem, SharedItem.id == Loan.item_id)
+        .where(SharedItem.owner_id == user.id)
+        .order_by(Loan.updated_at.desc())
+        .limit(50)
+    ).all()  # type: ignore[attr-defined]
+    borrowed = db.execute(
+        select(Loan, SharedItem)
+        .join(SharedItem, SharedItem.id == Loan.item_id)
+        .where(Loan.borrower_id == user.id)
+        .order_by(Loan.updated_at.desc())
+        .limit(50)
+    ).all()  # type: ignore[attr-defined]
+    watches = set(
+        db.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user.id)).all()
+    )
+    wanted = db.scalars(
+        select(WantedRequest)
+        .where(WantedRequest.user_id == user.id)
+        .order_by(WantedRequest.created_at.desc())
+    ).all()  # type: ignore[attr-defined]
+    names = logic.user_names(
+        db, [ln.borrower_id for ln, _i in lent] + [i.owner_id for _l, i in borrowed]
+    )
+    return page(
+        request,
+        "sharing/mine.html",
+        section="sharing",
+        items=items,
+        lent=lent,
+        borrowed=borrowed,
+        watches=watches,
+        wanted=wanted,
+        names=names,
+        now=now,
+        categories=logic.CATEGORIES,
+        labels=logic.LOAN_LABELS,
+        saved=saved,
+    )
 
 
 @post("/sharing/watches", opt=SIGNED_IN, sync_to_thread=True, name="sharing_watches")
-def save_watches(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Redirect:
+def save_watches(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Redirect:
     chosen = data.get("category", [])
     chosen = chosen if isinstance(chosen, list) else [chosen]
     logic.set_watches(db, _user(request).id, [str(c) for c in chosen])
@@ -404,19 +646,36 @@ def save_watches(request: Request[Any, Any, Any], db: NamedDependency[Session], 
 
 @get("/sharing/wanted/new", opt=SIGNED_IN, sync_to_thread=True, name="sharing_wanted_new")
 def wanted_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    return page(request, "sharing/wanted_form.html", section="sharing", form={}, errors={},
-                communes=_communes(db), categories=logic.CATEGORIES)
+    return page(
+        request,
+        "sharing/wanted_form.html",
+        section="sharing",
+        form={},
+        errors={},
+        communes=_communes(db),
+        categories=logic.CATEGORIES,
+    )
 
 
 @post("/sharing/wanted", opt=SIGNED_IN, sync_to_thread=True, name="sharing_wanted_create")
-def create_wanted(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def create_wanted(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     user = _user(request)
     form, errors = parse_form(WantedForm, data)
     if form is not None and db.get(Commune, form.commune_insee) is None:
         errors["commune_insee"] = _("Choisissez une commune du territoire.")
     if form is None or errors:
-        return page(request, "sharing/wanted_form.html", section="sharing", status_code=400, form=_text(data),
-                    errors=errors, communes=_communes(db), categories=logic.CATEGORIES)
+        return page(
+            request,
+            "sharing/wanted_form.html",
+            section="sharing",
+            status_code=400,
+            form=_text(data),
+            errors=errors,
+            communes=_communes(db),
+            categories=logic.CATEGORIES,
+        )
     wanted = WantedRequest(user_id=user.id, expires_at=utcnow(), **form.model_dump())
     logic.post_wanted(db, wanted)
     db.commit()
@@ -424,20 +683,38 @@ def create_wanted(request: Request[Any, Any, Any], db: NamedDependency[Session],
 
 
 @get("/sharing/wanted/{wanted_id:int}", opt=PUBLIC, sync_to_thread=True, name="sharing_wanted")
-def wanted_page(request: Request[Any, Any, Any], db: NamedDependency[Session], wanted_id: FromPath[int]) -> Template:
+def wanted_page(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], wanted_id: FromPath[int]
+) -> Template:
     wanted = db.get(WantedRequest, wanted_id)
     if wanted is None:
         raise NotFoundException()
     user = current_user(request)
     names = logic.user_names(db, [wanted.user_id])
     matches = logic.search(db, category=wanted.category, limit=6)
-    return page(request, "sharing/wanted.html", section="sharing", wanted=wanted, name=names.get(wanted.user_id, ""),
-                mine=user is not None and user.id == wanted.user_id, categories=logic.CATEGORIES,
-                communes=_communes(db), matches=matches, open=wanted.status == "open" and wanted.expires_at > utcnow())
+    return page(
+        request,
+        "sharing/wanted.html",
+        section="sharing",
+        wanted=wanted,
+        name=names.get(wanted.user_id, ""),
+        mine=user is not None and user.id == wanted.user_id,
+        categories=logic.CATEGORIES,
+        communes=_communes(db),
+        matches=matches,
+        open=wanted.status == "open" and wanted.expires_at > utcnow(),
+    )
 
 
-@post("/sharing/wanted/{wanted_id:int}/close", opt=SIGNED_IN, sync_to_thread=True, name="sharing_wanted_close")
-def close_wanted(request: Request[Any, Any, Any], db: NamedDependency[Session], wanted_id: FromPath[int]) -> Redirect:
+@post(
+    "/sharing/wanted/{wanted_id:int}/close",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="sharing_wanted_close",
+)
+def close_wanted(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], wanted_id: FromPath[int]
+) -> Redirect:
     wanted = db.get(WantedRequest, wanted_id)
     if wanted is None or wanted.user_id != _user(request).id:
         raise NotFoundException()
@@ -449,22 +726,50 @@ def close_wanted(request: Request[Any, Any, Any], db: NamedDependency[Session], 
 
 # --- staff ---------------------------------------------------------------------------------------
 
+
 @get("/sharing/reports", opt=STAFF, sync_to_thread=True, name="sharing_reports")
 def reports(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     return _reports_page(request, db)
 
 
-def _reports_page(request: Request[Any, Any, Any], db: Session, *, errors: dict[int, str] | None = None,
-                  status_code: int = 200) -> Template:
-    rows = db.execute(select(ItemReport, SharedItem).join(SharedItem, SharedItem.id == ItemReport.item_id)
-                      .where(ItemReport.status == "open").order_by(ItemReport.created_at)).all()
-    return page(request, "sharing/reports.html", section="sharing", rows=rows, reasons=moderation.REASONS,
-                hidden=moderating.hidden_items(db), errors=errors or {}, status_code=status_code)
+def _reports_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    errors: dict[int, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    rows = db.execute(
+        select(ItemReport, SharedItem)
+        .join(SharedItem, SharedItem.id == ItemReport.item_id)
+        .where(ItemReport.status == "open")
+        .order_by(ItemReport.created_at)
+    ).all()
+    return page(
+        request,
+        "sharing/reports.html",
+        section="sharing",
+        rows=rows,
+        reasons=moderation.REASONS,
+        hidden=moderating.hidden_items(db),
+        errors=errors or {},
+        status_code=status_code,
+    )
 
 
-@post("/sharing/reports/{report_id:int}/{decision:str}", opt=STAFF, sync_to_thread=True, name="sharing_moderate")
-def moderate(request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int], decision: FromPath[str],
-             data: Form) -> Redirect | Template:
+@post(
+    "/sharing/reports/{report_id:int}/{decision:str}",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="sharing_moderate",
+)
+def moderate(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    decision: FromPath[str],
+    data: Form,
+) -> Redirect | Template:
     """``hide`` (with a reason; the owner is told, staff can restore it) or ``dismiss`` a reported ad."""
     report = db.get(ItemReport, report_id)
     if report is None or decision not in ("dismiss", "hide"):
@@ -472,7 +777,9 @@ def moderate(request: Request[Any, Any, Any], db: NamedDependency[Session], repo
     item = db.get(SharedItem, report.item_id)
     try:
         if decision == "hide" and item is not None:
-            moderating.hide(db, item, _user(request).id, str(data.get("reason", "")), str(data.get("note", "")))
+            moderating.hide(
+                db, item, _user(request).id, str(data.get("reason", "")), str(data.get("note", ""))
+            )
         else:
             moderating.dismiss(db, report)
     except moderation.ModerationError as exc:
@@ -482,8 +789,12 @@ def moderate(request: Request[Any, Any, Any], db: NamedDependency[Session], repo
     return Redirect("/sharing/reports", status_code=303)
 
 
-@post("/sharing/items/{item_id:int}/restore", opt=STAFF, sync_to_thread=True, name="sharing_restore")
-def restore(request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]) -> Redirect:
+@post(
+    "/sharing/items/{item_id:int}/restore", opt=STAFF, sync_to_thread=True, name="sharing_restore"
+)
+def restore(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]
+) -> Redirect:
     item = db.get(SharedItem, item_id)
     if item is None:
         raise NotFoundException()
@@ -493,15 +804,43 @@ def restore(request: Request[Any, Any, Any], db: NamedDependency[Session], item_
     return Redirect("/sharing/reports", status_code=303)
 
 
-ROUTES = [photo, index, new_item, create_item, item_page, edit_item, item_action, loan_page, loan_action, mine, save_watches,
-          wanted_form, create_wanted, wanted_page, close_wanted, reports, moderate, restore]
+ROUTES = [
+    photo,
+    index,
+    new_item,
+    create_item,
+    item_page,
+    edit_item,
+    item_action,
+    loan_page,
+    loan_action,
+    mine,
+    save_watches,
+    wanted_form,
+    create_wanted,
+    wanted_page,
+    close_wanted,
+    reports,
+    moderate,
+    restore,
+]
 
 CONTRIBUTES = Contribution(
     routes=ROUTES,
     staff_links=(
-        Link(50, "/sharing/reports", "Annonces signalées", "Partage entre voisins : signalements à examiner."),
+        Link(
+            50,
+            "/sharing/reports",
+            "Annonces signalées",
+            "Partage entre voisins : signalements à examiner.",
+        ),
     ),
     account_links=(
-        Link(30, "/sharing/mine", "Mes prêts et annonces", "Objets prêtés, empruntés, donnés ; catégories suivies."),
+        Link(
+            30,
+            "/sharing/mine",
+            "Mes prêts et annonces",
+            "Objets prêtés, empruntés, donnés ; catégories suivies.",
+        ),
     ),
 )

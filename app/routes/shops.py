@@ -43,6 +43,7 @@ MAX_SHOP_PHOTOS = 6
 
 # --- helpers ------------------------------------------------------------------------------------
 
+
 def _user(request: Request[Any, Any, Any]) -> CurrentUser:
     user = current_user(request)
     assert user is not None  # the access rule guarantees it
@@ -79,7 +80,9 @@ def _upload_bytes(value: Any) -> bytes | None:
     return data or None
 
 
-def _store_photo(request: Request[Any, Any, Any], data: bytes) -> tuple[images.StoredPhoto, images.ProcessedPhoto]:
+def _store_photo(
+    request: Request[Any, Any, Any], data: bytes
+) -> tuple[images.StoredPhoto, images.ProcessedPhoto]:
     settings = request.app.state.settings
     processed = images.process(data, max_bytes=settings.max_upload_bytes)
     return images.save(processed, settings.resolved_media_dir), processed
@@ -100,6 +103,7 @@ def _time_or_none(value: str) -> time | None:
 
 
 # --- forms --------------------------------------------------------------------------------------
+
 
 class ShopForm(BaseModel):
     name: str = Field(min_length=2, max_length=120)
@@ -159,24 +163,39 @@ class QuickEditForm(BaseModel):
 
 # --- photos -------------------------------------------------------------------------------------
 
-@get("/shops/photos/{name:str}", opt=PUBLIC, sync_to_thread=True, name="shops_photo", include_in_schema=False)
+
+@get(
+    "/shops/photos/{name:str}",
+    opt=PUBLIC,
+    sync_to_thread=True,
+    name="shops_photo",
+    include_in_schema=False,
+)
 def photo(request: Request[Any, Any, Any], name: FromPath[str]) -> File:
     try:
         path = images.open_path(name, request.app.state.settings.resolved_media_dir)
     except (images.InvalidPhotoName, FileNotFoundError):
         raise NotFoundException() from None
-    return File(path=path, media_type=images.OUTPUT_MIME, content_disposition_type="inline",
-                headers={"cache-control": PHOTO_CACHE})
+    return File(
+        path=path,
+        media_type=images.OUTPUT_MIME,
+        content_disposition_type="inline",
+        headers={"cache-control": PHOTO_CACHE},
+    )
 
 
 # --- residents ----------------------------------------------------------------------------------
+
 
 def _shop_cards(db: Session, shops: list[Shop], now: datetime) -> list[dict[str, Any]]:
     if not shops:
         return []
     photos: dict[int, str] = {}
-    for ph in db.scalars(select(ShopPhoto).where(ShopPhoto.shop_id.in_([s.id for s in shops]))  # type: ignore[attr-defined]
-                         .order_by(ShopPhoto.position, ShopPhoto.id)).all():
+    for ph in db.scalars(
+        select(ShopPhoto)
+        .where(ShopPhoto.shop_id.in_([s.id for s in shops]))  # type: ignore[attr-defined]
+        .order_by(ShopPhoto.position, ShopPhoto.id)
+    ).all():
         photos.setdefault(ph.shop_id, ph.thumb_name)
     schedules = logic.Schedule.load_many(db, shops)
     cards = []
@@ -187,8 +206,14 @@ def _shop_cards(db: Session, shops: list[Shop], now: datetime) -> list[dict[str,
 
 
 @get("/shops", opt=PUBLIC, sync_to_thread=True, name="shops_index")
-def index(request: Request[Any, Any, Any], db: NamedDependency[Session], q: FromQuery[str] = "", commune: FromQuery[str] = "", category: FromQuery[str] = "",
-          open_now: FromQuery[str] = "") -> Template:
+def index(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    q: FromQuery[str] = "",
+    commune: FromQuery[str] = "",
+    category: FromQuery[str] = "",
+    open_now: FromQuery[str] = "",
+) -> Template:
     now = utcnow()
     stmt = select(Shop).order_by(Shop.name)
     if commune:
@@ -199,32 +224,59 @@ def index(request: Request[Any, Any, Any], db: NamedDependency[Session], q: From
     products: list[tuple[Product, Shop]] = []
     if q:
         like = f"%{q.lower()}%"
-        products = [(p, s) for p, s in db.execute(
-            select(Product, Shop).join(Shop, Shop.id == Product.shop_id)
-            .where(Product.is_active, or_(func.lower(Product.name).like(like),
-                                          func.lower(Product.description).like(like)))
-            .where(*( [Shop.commune_insee == commune] if commune else []))
-            .order_by(Product.name).limit(40)
-        ).all()]
-        stmt = stmt.where(or_(func.lower(Shop.name).like(like), func.lower(Shop.description).like(like),
-                              Shop.id.in_([s.id for _p, s in products])))  # type: ignore[union-attr]
+        products = [
+            (p, s)
+            for p, s in db.execute(
+                select(Product, Shop)
+                .join(Shop, Shop.id == Product.shop_id)
+                .where(
+                    Product.is_active,
+                    or_(
+                        func.lower(Product.name).like(like),
+                        func.lower(Product.description).like(like),
+                    ),
+                )
+                .where(*([Shop.commune_insee == commune] if commune else []))
+                .order_by(Product.name)
+                .limit(40)
+            ).all()
+        ]
+        stmt = stmt.where(
+            or_(
+                func.lower(Shop.name).like(like),
+                func.lower(Shop.description).like(like),
+                Shop.id.in_([s.id for _p, s in products]),
+            )
+        )  # type: ignore[union-attr]
     cards = _shop_cards(db, list(db.scalars(stmt).all()), now)
     if open_now:
         cards = [c for c in cards if c["status"]["open"]]
     cards.sort(key=lambda c: (not c["status"]["open"], c["shop"].name.lower()))
-    return page(request, "shops/index.html", section="shops", cards=cards, products=products,
-                communes=_communes(db), categories=logic.CATEGORIES,
-                filters={"q": q, "commune": commune, "category": category, "open_now": bool(open_now)},
-                euros=logic.euros, photo_url=_photo_url)
+    return page(
+        request,
+        "shops/index.html",
+        section="shops",
+        cards=cards,
+        products=products,
+        communes=_communes(db),
+        categories=logic.CATEGORIES,
+        filters={"q": q, "commune": commune, "category": category, "open_now": bool(open_now)},
+        euros=logic.euros,
+        photo_url=_photo_url,
+    )
 
 
 def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop) -> dict[str, Any]:
     now = utcnow()
     schedule = logic.Schedule.load(db, shop)
-    photos = db.scalars(select(ShopPhoto).where(ShopPhoto.shop_id == shop.id)
-                        .order_by(ShopPhoto.position, ShopPhoto.id)).all()
-    products = db.scalars(select(Product).where(Product.shop_id == shop.id, Product.is_active)
-                          .order_by(Product.name)).all()
+    photos = db.scalars(
+        select(ShopPhoto)
+        .where(ShopPhoto.shop_id == shop.id)
+        .order_by(ShopPhoto.position, ShopPhoto.id)
+    ).all()
+    products = db.scalars(
+        select(Product).where(Product.shop_id == shop.id, Product.is_active).order_by(Product.name)
+    ).all()
     today = now.astimezone(logic.PARIS).date()
     special = []
     for offset in range(30):
@@ -238,8 +290,13 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
     weekly: dict[int, list[tuple[time, time]]] = {wd: [] for wd in range(7)}
     for wd, opens, closes in schedule.weekly:
         weekly[wd].append((opens, closes))
-    ld = logic.json_ld(shop, schedule, base_url=request.app.state.settings.base_url,
-                       photo_urls=[f"/shops/photos/{p.display_name}" for p in photos], today=today)
+    ld = logic.json_ld(
+        shop,
+        schedule,
+        base_url=request.app.state.settings.base_url,
+        photo_urls=[f"/shops/photos/{p.display_name}" for p in photos],
+        today=today,
+    )
     return {
         "shop": shop,
         "status": schedule.status(now),
@@ -258,16 +315,26 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
 
 
 @get("/shops/{slug:str}", opt=PUBLIC, sync_to_thread=True, name="shops_shop")
-def shop_page(request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str]) -> Template:
+def shop_page(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str]
+) -> Template:
     shop = db.scalars(select(Shop).where(Shop.slug == slug)).first()
     if shop is None:
         raise NotFoundException()
-    return page(request, "shops/shop.html", section="shops", errors={}, form={},
-                **_shop_page_context(db, request, shop))
+    return page(
+        request,
+        "shops/shop.html",
+        section="shops",
+        errors={},
+        form={},
+        **_shop_page_context(db, request, shop),
+    )
 
 
 @post("/shops/{slug:str}/order", opt=SIGNED_IN, sync_to_thread=True, name="shops_order")
-def place_order(request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str], data: Form) -> Template | Redirect:
+def place_order(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str], data: Form
+) -> Template | Redirect:
     user = _user(request)
     shop = db.scalars(select(Shop).where(Shop.slug == slug)).first()
     if shop is None:
@@ -291,8 +358,9 @@ def place_order(request: Request[Any, Any, Any], db: NamedDependency[Session], s
         errors["__all__"] = _("Vous ne pouvez pas commander dans votre propre commerce.")
     if not errors and pickup is not None:
         try:
-            order = logic.place_order(db, shop, user.id, user.name, quantities, pickup,
-                                      str(data.get("note", ""))[:500])
+            order = logic.place_order(
+                db, shop, user.id, user.name, quantities, pickup, str(data.get("note", ""))[:500]
+            )
         except logic.OrderError as exc:
             db.rollback()
             errors["__all__"] = str(exc)
@@ -300,38 +368,81 @@ def place_order(request: Request[Any, Any, Any], db: NamedDependency[Session], s
             db.commit()
             return Redirect(f"/shops/orders/{order.id}?placed=1", status_code=303)
     db.rollback()
-    return page(request, "shops/shop.html", section="shops", status_code=400, errors=errors,
-                form=_form_text(data), **_shop_page_context(db, request, shop))
+    return page(
+        request,
+        "shops/shop.html",
+        section="shops",
+        status_code=400,
+        errors=errors,
+        form=_form_text(data),
+        **_shop_page_context(db, request, shop),
+    )
 
 
 def _order_lines(db: Session, order: ShopOrder) -> list[OrderLine]:
-    return list(db.scalars(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)).all())
+    return list(
+        db.scalars(
+            select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
+        ).all()
+    )
 
 
 @get("/shops/orders", opt=SIGNED_IN, sync_to_thread=True, name="shops_my_orders")
 def my_orders(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     user = _user(request)
-    rows = db.execute(select(ShopOrder, Shop).join(Shop, Shop.id == ShopOrder.shop_id)
-                      .where(ShopOrder.customer_id == user.id)
-                      .order_by(ShopOrder.created_at.desc()).limit(100)).all()  # type: ignore[attr-defined]
-    return page(request, "shops/orders.html", section="shops", rows=rows, labels=logic.ORDER_LABELS,
-                euros=logic.euros)
+    rows = db.execute(
+        select(ShopOrder, Shop)
+        .join(Shop, Shop.id == ShopOrder.shop_id)
+        .where(ShopOrder.customer_id == user.id)
+        .order_by(ShopOrder.created_at.desc())
+        .limit(100)
+    ).all()  # type: ignore[attr-defined]
+    return page(
+        request,
+        "shops/orders.html",
+        section="shops",
+        rows=rows,
+        labels=logic.ORDER_LABELS,
+        euros=logic.euros,
+    )
 
 
 @get("/shops/orders/{order_id:int}", opt=SIGNED_IN, sync_to_thread=True, name="shops_my_order")
-def my_order(request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int], placed: FromQuery[str] = "") -> Template:
+def my_order(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    order_id: FromPath[int],
+    placed: FromQuery[str] = "",
+) -> Template:
     user = _user(request)
     order = db.get(ShopOrder, order_id)
     if order is None or order.customer_id != user.id:
         raise NotFoundException()
     shop = db.get(Shop, order.shop_id)
-    return page(request, "shops/order.html", section="shops", order=order, shop=shop,
-                lines=_order_lines(db, order), labels=logic.ORDER_LABELS, euros=logic.euros,
-                merchant_view=False, placed=bool(placed), errors={})
+    return page(
+        request,
+        "shops/order.html",
+        section="shops",
+        order=order,
+        shop=shop,
+        lines=_order_lines(db, order),
+        labels=logic.ORDER_LABELS,
+        euros=logic.euros,
+        merchant_view=False,
+        placed=bool(placed),
+        errors={},
+    )
 
 
-@post("/shops/orders/{order_id:int}/cancel", opt=SIGNED_IN, sync_to_thread=True, name="shops_cancel_order")
-def cancel_order(request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int]) -> Template | Redirect:
+@post(
+    "/shops/orders/{order_id:int}/cancel",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="shops_cancel_order",
+)
+def cancel_order(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int]
+) -> Template | Redirect:
     user = _user(request)
     order = db.get(ShopOrder, order_id)
     if order is None or order.customer_id != user.id:
@@ -341,56 +452,117 @@ def cancel_order(request: Request[Any, Any, Any], db: NamedDependency[Session], 
     except logic.OrderError as exc:
         db.rollback()
         shop = db.get(Shop, order.shop_id)
-        return page(request, "shops/order.html", section="shops", status_code=409, order=order, shop=shop,
-                    lines=_order_lines(db, order), labels=logic.ORDER_LABELS, euros=logic.euros,
-                    merchant_view=False, placed=False, errors={"__all__": str(exc)})
+        return page(
+            request,
+            "shops/order.html",
+            section="shops",
+            status_code=409,
+            order=order,
+            shop=shop,
+            lines=_order_lines(db, order),
+            labels=logic.ORDER_LABELS,
+            euros=logic.euros,
+            merchant_view=False,
+            placed=False,
+            errors={"__all__": str(exc)},
+        )
     db.commit()
     return Redirect(f"/shops/orders/{order_id}", status_code=303)
 
 
 # --- merchants ----------------------------------------------------------------------------------
 
+
 @get("/shops/manage", opt=MERCHANT, sync_to_thread=True, name="shops_manage")
-def manage(request: Request[Any, Any, Any], db: NamedDependency[Session], saved: FromQuery[str] = "") -> Template | Redirect:
+def manage(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], saved: FromQuery[str] = ""
+) -> Template | Redirect:
     user = _user(request)
     shop = _my_shop(db, user)
     if shop is None:
         return Redirect("/shops/manage/shop", status_code=303)
     now = utcnow()
     start, end = logic.local_today_bounds(now)
-    today = db.scalars(select(ShopOrder).where(
-        ShopOrder.shop_id == shop.id,
-        or_(ShopOrder.status.in_(("placed", "accepted")),  # type: ignore[attr-defined]
-            (ShopOrder.pickup_at >= start) & (ShopOrder.pickup_at < end)),  # type: ignore[operator]
-    ).order_by(ShopOrder.pickup_at)).all()
-    products = db.scalars(select(Product).where(Product.shop_id == shop.id)
-                          .order_by(Product.is_active.desc(), Product.name)).all()  # type: ignore[attr-defined]
-    counts = {oid: n for oid, n in db.execute(
-        select(OrderLine.order_id, func.sum(OrderLine.quantity))
-        .where(OrderLine.order_id.in_([o.id for o in today])).group_by(OrderLine.order_id)).all()}  # type: ignore[attr-defined]
-    return page(request, "shops/manage.html", section="shops", shop=shop, orders=today, counts=counts,
-                low=logic.low_stock(db, shop), products=products, labels=logic.ORDER_LABELS,
-                status=logic.Schedule.load(db, shop).status(now), euros=logic.euros,
-                photo_url=_photo_url, saved=saved, errors={}, edit_errors={})
+    today = db.scalars(
+        select(ShopOrder)
+        .where(
+            ShopOrder.shop_id == shop.id,
+            or_(
+                ShopOrder.status.in_(("placed", "accepted")),  # type: ignore[attr-defined]
+                (ShopOrder.pickup_at >= start) & (ShopOrder.pickup_at < end),
+            ),  # type: ignore[operator]
+        )
+        .order_by(ShopOrder.pickup_at)
+    ).all()
+    products = db.scalars(
+        select(Product)
+        .where(Product.shop_id == shop.id)
+        .order_by(Product.is_active.desc(), Product.name)
+    ).all()  # type: ignore[attr-defined]
+    counts = {
+        oid: n
+        for oid, n in db.execute(
+            select(OrderLine.order_id, func.sum(OrderLine.quantity))
+            .where(OrderLine.order_id.in_([o.id for o in today]))
+            .group_by(OrderLine.order_id)
+        ).all()
+    }  # type: ignore[attr-defined]
+    return page(
+        request,
+        "shops/manage.html",
+        section="shops",
+        shop=shop,
+        orders=today,
+        counts=counts,
+        low=logic.low_stock(db, shop),
+        products=products,
+        labels=logic.ORDER_LABELS,
+        status=logic.Schedule.load(db, shop).status(now),
+        euros=logic.euros,
+        photo_url=_photo_url,
+        saved=saved,
+        errors={},
+        edit_errors={},
+    )
 
 
-def _shop_form_page(request: Request[Any, Any, Any], db: Session, shop: Shop | None, form: dict[str, Any],
-                    errors: dict[str, str], status_code: int = 200) -> Template:
+def _shop_form_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    shop: Shop | None,
+    form: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Template:
     photos = db.scalars(select(ShopPhoto).where(ShopPhoto.shop_id == shop.id)).all() if shop else []
-    return page(request, "shops/shop_form.html", section="shops", shop=shop, form=form, errors=errors,
-                communes=_communes(db), categories=logic.CATEGORIES, photos=photos, photo_url=_photo_url,
-                status_code=status_code)
+    return page(
+        request,
+        "shops/shop_form.html",
+        section="shops",
+        shop=shop,
+        form=form,
+        errors=errors,
+        communes=_communes(db),
+        categories=logic.CATEGORIES,
+        photos=photos,
+        photo_url=_photo_url,
+        status_code=status_code,
+    )
 
 
 @get("/shops/manage/shop", opt=MERCHANT, sync_to_thread=True, name="shops_edit_form")
 def edit_shop_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     shop = _my_shop(db, _user(request))
-    form: dict[str, Any] = shop.model_dump() if shop else {"click_collect": True, "closed_on_holidays": True}
+    form: dict[str, Any] = (
+        shop.model_dump() if shop else {"click_collect": True, "closed_on_holidays": True}
+    )
     return _shop_form_page(request, db, shop, form, {})
 
 
 @post("/shops/manage/shop/save", opt=MERCHANT, sync_to_thread=True, name="shops_save")
-def save_shop(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart) -> Template | Redirect:
+def save_shop(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
+) -> Template | Redirect:
     user = _user(request)
     shop = _my_shop(db, user)
     text = _form_text(data)
@@ -401,11 +573,18 @@ def save_shop(request: Request[Any, Any, Any], db: NamedDependency[Session], dat
     processed = None
     if photo_bytes:
         try:
-            processed = images.process(photo_bytes, max_bytes=request.app.state.settings.max_upload_bytes)
+            processed = images.process(
+                photo_bytes, max_bytes=request.app.state.settings.max_upload_bytes
+            )
         except images.ImageRejected as exc:
             errors["photo"] = exc.message
     if shop and processed is not None:
-        count = db.scalar(select(func.count()).select_from(ShopPhoto).where(ShopPhoto.shop_id == shop.id)) or 0
+        count = (
+            db.scalar(
+                select(func.count()).select_from(ShopPhoto).where(ShopPhoto.shop_id == shop.id)
+            )
+            or 0
+        )
         if count >= MAX_SHOP_PHOTOS:
             errors["photo"] = _("Six photos au plus : retirez-en une d'abord.")
     if form is None or errors:
@@ -424,14 +603,28 @@ def save_shop(request: Request[Any, Any, Any], db: NamedDependency[Session], dat
     db.flush()
     if processed is not None:
         stored = images.save(processed, request.app.state.settings.resolved_media_dir)
-        db.add(ShopPhoto(shop_id=shop.id, display_name=stored.display_name, thumb_name=stored.thumb_name,  # type: ignore[arg-type]
-                         width=processed.width, height=processed.height))
+        db.add(
+            ShopPhoto(
+                shop_id=shop.id,
+                display_name=stored.display_name,
+                thumb_name=stored.thumb_name,  # type: ignore[arg-type]
+                width=processed.width,
+                height=processed.height,
+            )
+        )
     db.commit()
     return Redirect("/shops/manage?saved=shop", status_code=303)
 
 
-@post("/shops/manage/photos/{photo_id:int}/delete", opt=MERCHANT, sync_to_thread=True, name="shops_photo_delete")
-def delete_shop_photo(request: Request[Any, Any, Any], db: NamedDependency[Session], photo_id: FromPath[int]) -> Redirect:
+@post(
+    "/shops/manage/photos/{photo_id:int}/delete",
+    opt=MERCHANT,
+    sync_to_thread=True,
+    name="shops_photo_delete",
+)
+def delete_shop_photo(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], photo_id: FromPath[int]
+) -> Redirect:
     shop = _require_shop(db, _user(request))
     photo_row = db.get(ShopPhoto, photo_id)
     if photo_row is None or photo_row.shop_id != shop.id:
@@ -449,33 +642,67 @@ def hours_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) ->
     return _hours_page(request, db, shop, None, {}, {})
 
 
-def _hours_page(request: Request[Any, Any, Any], db: Session, shop: Shop, form: dict[str, Any] | None,
-                errors: dict[str, str], exc_form: dict[str, Any], status_code: int = 200) -> Template:
+def _hours_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    shop: Shop,
+    form: dict[str, Any] | None,
+    errors: dict[str, str],
+    exc_form: dict[str, Any],
+    status_code: int = 200,
+) -> Template:
     if form is None:
         form = {}
         per_day: dict[int, list[ShopHours]] = {}
-        for h in db.scalars(select(ShopHours).where(ShopHours.shop_id == shop.id)
-                            .order_by(ShopHours.weekday, ShopHours.opens)).all():
+        for h in db.scalars(
+            select(ShopHours)
+            .where(ShopHours.shop_id == shop.id)
+            .order_by(ShopHours.weekday, ShopHours.opens)
+        ).all():
             per_day.setdefault(h.weekday, []).append(h)
         for wd, rows in per_day.items():
             for i, h in enumerate(rows[:2], start=1):
                 form[f"h{wd}_o{i}"] = h.opens.strftime("%H:%M")
                 form[f"h{wd}_c{i}"] = h.closes.strftime("%H:%M")
     today = utcnow().astimezone(logic.PARIS).date()
-    exceptions = db.scalars(select(ShopHoursException).where(
-        ShopHoursException.shop_id == shop.id, ShopHoursException.on_date >= today)
-        .order_by(ShopHoursException.on_date)).all()
-    holidays = [(d, n) for d, n in logic.public_holidays(today.year, logic.in_alsace_moselle(shop.commune_insee)).items()
-                if d >= today]
-    holidays += [(d, n) for d, n in logic.public_holidays(today.year + 1, logic.in_alsace_moselle(shop.commune_insee)).items()
-                 if d < today + timedelta(days=180)]
-    return page(request, "shops/hours.html", section="shops", shop=shop, form=form, errors=errors,
-                exc_form=exc_form, exceptions=exceptions, holidays=holidays[:8], weekdays=logic.WEEKDAYS,
-                status_code=status_code)
+    exceptions = db.scalars(
+        select(ShopHoursException)
+        .where(ShopHoursException.shop_id == shop.id, ShopHoursException.on_date >= today)
+        .order_by(ShopHoursException.on_date)
+    ).all()
+    holidays = [
+        (d, n)
+        for d, n in logic.public_holidays(
+            today.year, logic.in_alsace_moselle(shop.commune_insee)
+        ).items()
+        if d >= today
+    ]
+    holidays += [
+        (d, n)
+        for d, n in logic.public_holidays(
+            today.year + 1, logic.in_alsace_moselle(shop.commune_insee)
+        ).items()
+        if d < today + timedelta(days=180)
+    ]
+    return page(
+        request,
+        "shops/hours.html",
+        section="shops",
+        shop=shop,
+        form=form,
+        errors=errors,
+        exc_form=exc_form,
+        exceptions=exceptions,
+        holidays=holidays[:8],
+        weekdays=logic.WEEKDAYS,
+        status_code=status_code,
+    )
 
 
 @post("/shops/manage/hours/save", opt=MERCHANT, sync_to_thread=True, name="shops_hours_save")
-def save_hours(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def save_hours(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     shop = _require_shop(db, _user(request))
     errors: dict[str, str] = {}
     rows: list[ShopHours] = []
@@ -504,7 +731,9 @@ def save_hours(request: Request[Any, Any, Any], db: NamedDependency[Session], da
 
 
 @post("/shops/manage/exceptions", opt=MERCHANT, sync_to_thread=True, name="shops_exception_add")
-def add_exception(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form) -> Template | Redirect:
+def add_exception(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
     shop = _require_shop(db, _user(request))
     errors: dict[str, str] = {}
     on_date: date | None = None
@@ -525,20 +754,40 @@ def add_exception(request: Request[Any, Any, Any], db: NamedDependency[Session],
         if not errors and (opens is None or closes is None):
             errors["opens"] = _("Indiquez les horaires de ce jour, ou cochez « fermé ».")
     label = str(data.get("label", "")).strip()[:80]
-    if not errors and on_date is not None and db.scalars(select(ShopHoursException.id).where(
-            ShopHoursException.shop_id == shop.id, ShopHoursException.on_date == on_date)).first():
+    if (
+        not errors
+        and on_date is not None
+        and db.scalars(
+            select(ShopHoursException.id).where(
+                ShopHoursException.shop_id == shop.id, ShopHoursException.on_date == on_date
+            )
+        ).first()
+    ):
         errors["on_date"] = _("Ce jour a déjà des horaires particuliers : supprimez-les d'abord.")
     if errors:
         return _hours_page(request, db, shop, None, errors, _form_text(data), status_code=400)
-    db.add(ShopHoursException(shop_id=shop.id, on_date=on_date, opens=None if closed else opens,  # type: ignore[arg-type]
-                              closes=None if closed else closes, label=label))
+    db.add(
+        ShopHoursException(
+            shop_id=shop.id,
+            on_date=on_date,
+            opens=None if closed else opens,  # type: ignore[arg-type]
+            closes=None if closed else closes,
+            label=label,
+        )
+    )
     db.commit()
     return Redirect("/shops/manage/hours", status_code=303)
 
 
-@post("/shops/manage/exceptions/{exception_id:int}/delete", opt=MERCHANT, sync_to_thread=True,
-      name="shops_exception_delete")
-def delete_exception(request: Request[Any, Any, Any], db: NamedDependency[Session], exception_id: FromPath[int]) -> Redirect:
+@post(
+    "/shops/manage/exceptions/{exception_id:int}/delete",
+    opt=MERCHANT,
+    sync_to_thread=True,
+    name="shops_exception_delete",
+)
+def delete_exception(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], exception_id: FromPath[int]
+) -> Redirect:
     shop = _require_shop(db, _user(request))
     row = db.get(ShopHoursException, exception_id)
     if row is None or row.shop_id != shop.id:
@@ -555,7 +804,9 @@ def product_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
 
 
 @post("/shops/manage/products", opt=MERCHANT, sync_to_thread=True, name="shops_product_add")
-def add_product(request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart) -> Template | Redirect:
+def add_product(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
+) -> Template | Redirect:
     shop = _require_shop(db, _user(request))
     text = _form_text(data)
     form, errors = parse_form(ProductForm, text)
@@ -565,14 +816,29 @@ def add_product(request: Request[Any, Any, Any], db: NamedDependency[Session], d
     photo_bytes = _upload_bytes(data.get("photo"))
     if photo_bytes:
         try:
-            processed = images.process(photo_bytes, max_bytes=request.app.state.settings.max_upload_bytes)
+            processed = images.process(
+                photo_bytes, max_bytes=request.app.state.settings.max_upload_bytes
+            )
         except images.ImageRejected as exc:
             errors["photo"] = exc.message
     if form is None or errors:
-        return page(request, "shops/product_form.html", section="shops", shop=shop, form=text, errors=errors,
-                    status_code=400)
-    product = Product(shop_id=shop.id, name=form.name, description=form.description, unit=form.unit,  # type: ignore[arg-type]
-                      price_cents=logic.parse_price(form.price), stock=None if form.on_request else form.stock)
+        return page(
+            request,
+            "shops/product_form.html",
+            section="shops",
+            shop=shop,
+            form=text,
+            errors=errors,
+            status_code=400,
+        )
+    product = Product(
+        shop_id=shop.id,
+        name=form.name,
+        description=form.description,
+        unit=form.unit,  # type: ignore[arg-type]
+        price_cents=logic.parse_price(form.price),
+        stock=None if form.on_request else form.stock,
+    )
     if processed is not None:
         stored = images.save(processed, request.app.state.settings.resolved_media_dir)
         product.display_name, product.thumb_name = stored.display_name, stored.thumb_name
@@ -589,16 +855,35 @@ def _own_product(db: Session, user: CurrentUser, product_id: int) -> tuple[Shop,
     return shop, product
 
 
-@post("/shops/manage/products/{product_id:int}/save", opt=MERCHANT, sync_to_thread=True, name="shops_product_edit")
-def quick_edit(request: Request[Any, Any, Any], db: NamedDependency[Session], product_id: FromPath[int], data: Form) -> Template | Redirect:
+@post(
+    "/shops/manage/products/{product_id:int}/save",
+    opt=MERCHANT,
+    sync_to_thread=True,
+    name="shops_product_edit",
+)
+def quick_edit(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    product_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
     shop, product = _own_product(db, _user(request), product_id)
     form, errors = parse_form(QuickEditForm, data)
     if form is not None and not form.on_request and form.stock is None:
         errors["stock"] = _("Indiquez le stock, ou cochez « sur commande ».")
     if form is None or errors:
         db.rollback()
-        return page(request, "shops/product_edit.html", section="shops", shop=shop, product=product,
-                    errors=errors, form=_form_text(data), euros=logic.euros, status_code=400)
+        return page(
+            request,
+            "shops/product_edit.html",
+            section="shops",
+            shop=shop,
+            product=product,
+            errors=errors,
+            form=_form_text(data),
+            euros=logic.euros,
+            status_code=400,
+        )
     product.price_cents = logic.parse_price(form.price)
     product.stock = None if form.on_request else form.stock
     product.is_active = form.is_active
@@ -608,8 +893,18 @@ def quick_edit(request: Request[Any, Any, Any], db: NamedDependency[Session], pr
     return Redirect(f"/shops/manage?saved=product#product-{product.id}", status_code=303)
 
 
-@post("/shops/manage/products/{product_id:int}/photo", opt=MERCHANT, sync_to_thread=True, name="shops_product_photo")
-def product_photo(request: Request[Any, Any, Any], db: NamedDependency[Session], product_id: FromPath[int], data: Multipart) -> Template | Redirect:
+@post(
+    "/shops/manage/products/{product_id:int}/photo",
+    opt=MERCHANT,
+    sync_to_thread=True,
+    name="shops_product_photo",
+)
+def product_photo(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    product_id: FromPath[int],
+    data: Multipart,
+) -> Template | Redirect:
     shop, product = _own_product(db, _user(request), product_id)
     photo_bytes = _upload_bytes(data.get("photo"))
     try:
@@ -617,8 +912,17 @@ def product_photo(request: Request[Any, Any, Any], db: NamedDependency[Session],
             raise images.ImageRejected("empty", _("Choisissez une photo."))
         stored, _processed = _store_photo(request, photo_bytes)
     except images.ImageRejected as exc:
-        return page(request, "shops/product_edit.html", section="shops", shop=shop, product=product,
-                    errors={"photo": exc.message}, form={}, euros=logic.euros, status_code=400)
+        return page(
+            request,
+            "shops/product_edit.html",
+            section="shops",
+            shop=shop,
+            product=product,
+            errors={"photo": exc.message},
+            form={},
+            euros=logic.euros,
+            status_code=400,
+        )
     old = [n for n in (product.display_name, product.thumb_name) if n]
     product.display_name, product.thumb_name = stored.display_name, stored.thumb_name
     db.add(product)
@@ -628,11 +932,26 @@ def product_photo(request: Request[Any, Any, Any], db: NamedDependency[Session],
     return Redirect(f"/shops/manage?saved=product#product-{product.id}", status_code=303)
 
 
-@get("/shops/manage/products/{product_id:int}", opt=MERCHANT, sync_to_thread=True, name="shops_product_page")
-def product_page(request: Request[Any, Any, Any], db: NamedDependency[Session], product_id: FromPath[int]) -> Template:
+@get(
+    "/shops/manage/products/{product_id:int}",
+    opt=MERCHANT,
+    sync_to_thread=True,
+    name="shops_product_page",
+)
+def product_page(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], product_id: FromPath[int]
+) -> Template:
     shop, product = _own_product(db, _user(request), product_id)
-    return page(request, "shops/product_edit.html", section="shops", shop=shop, product=product, errors={},
-                form={}, euros=logic.euros)
+    return page(
+        request,
+        "shops/product_edit.html",
+        section="shops",
+        shop=shop,
+        product=product,
+        errors={},
+        form={},
+        euros=logic.euros,
+    )
 
 
 def _own_order(db: Session, user: CurrentUser, order_id: int) -> tuple[Shop, ShopOrder]:
@@ -644,29 +963,66 @@ def _own_order(db: Session, user: CurrentUser, order_id: int) -> tuple[Shop, Sho
 
 
 @get("/shops/manage/orders", opt=MERCHANT, sync_to_thread=True, name="shops_manage_orders")
-def manage_orders(request: Request[Any, Any, Any], db: NamedDependency[Session], show: FromQuery[str] = "open") -> Template:
+def manage_orders(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], show: FromQuery[str] = "open"
+) -> Template:
     shop = _require_shop(db, _user(request))
     stmt = select(ShopOrder).where(ShopOrder.shop_id == shop.id)
     if show == "open":
         stmt = stmt.where(ShopOrder.status.in_(OPEN_ORDER_STATES))  # type: ignore[attr-defined]
     orders = db.scalars(stmt.order_by(ShopOrder.pickup_at.desc()).limit(200)).all()  # type: ignore[attr-defined]
-    return page(request, "shops/manage_orders.html", section="shops", shop=shop, orders=orders, show=show,
-                labels=logic.ORDER_LABELS, euros=logic.euros)
+    return page(
+        request,
+        "shops/manage_orders.html",
+        section="shops",
+        shop=shop,
+        orders=orders,
+        show=show,
+        labels=logic.ORDER_LABELS,
+        euros=logic.euros,
+    )
 
 
-@get("/shops/manage/orders/{order_id:int}", opt=MERCHANT, sync_to_thread=True, name="shops_manage_order")
-def manage_order(request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int]) -> Template:
+@get(
+    "/shops/manage/orders/{order_id:int}",
+    opt=MERCHANT,
+    sync_to_thread=True,
+    name="shops_manage_order",
+)
+def manage_order(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int]
+) -> Template:
     shop, order = _own_order(db, _user(request), order_id)
     customer = db.get(User, order.customer_id) if order.customer_id else None
-    return page(request, "shops/order.html", section="shops", order=order, shop=shop, customer=customer,
-                lines=_order_lines(db, order), labels=logic.ORDER_LABELS, euros=logic.euros,
-                merchant_view=True, placed=False, errors={})
+    return page(
+        request,
+        "shops/order.html",
+        section="shops",
+        order=order,
+        shop=shop,
+        customer=customer,
+        lines=_order_lines(db, order),
+        labels=logic.ORDER_LABELS,
+        euros=logic.euros,
+        merchant_view=True,
+        placed=False,
+        errors={},
+    )
 
 
-@post("/shops/manage/orders/{order_id:int}/{action:str}", opt=MERCHANT, sync_to_thread=True,
-      name="shops_manage_order_move")
-def move_order(request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int], action: FromPath[str],
-               data: Form) -> Template | Redirect:
+@post(
+    "/shops/manage/orders/{order_id:int}/{action:str}",
+    opt=MERCHANT,
+    sync_to_thread=True,
+    name="shops_manage_order_move",
+)
+def move_order(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    order_id: FromPath[int],
+    action: FromPath[str],
+    data: Form,
+) -> Template | Redirect:
     shop, order = _own_order(db, _user(request), order_id)
     if action not in logic.MERCHANT_MOVES:
         raise NotFoundException()
@@ -674,16 +1030,33 @@ def move_order(request: Request[Any, Any, Any], db: NamedDependency[Session], or
         logic.merchant_move(db, order, action)
     except logic.OrderError as exc:
         db.rollback()
-        return page(request, "shops/order.html", section="shops", status_code=409, order=order, shop=shop,
-                    customer=None, lines=_order_lines(db, order), labels=logic.ORDER_LABELS, euros=logic.euros,
-                    merchant_view=True, placed=False, errors={"__all__": str(exc)})
+        return page(
+            request,
+            "shops/order.html",
+            section="shops",
+            status_code=409,
+            order=order,
+            shop=shop,
+            customer=None,
+            lines=_order_lines(db, order),
+            labels=logic.ORDER_LABELS,
+            euros=logic.euros,
+            merchant_view=True,
+            placed=False,
+            errors={"__all__": str(exc)},
+        )
     db.commit()
     back = str(data.get("next", ""))
-    target = back if back in ("/shops/manage", "/shops/manage/orders") else f"/shops/manage/orders/{order_id}"
+    target = (
+        back
+        if back in ("/shops/manage", "/shops/manage/orders")
+        else f"/shops/manage/orders/{order_id}"
+    )
     return Redirect(target, status_code=303)
 
 
 # --- home panel ------------------------------------------------------------------------------
+
 
 def open_now_panel(session: Session, user: CurrentUser | None) -> dict[str, Any] | None:
     now = utcnow()
@@ -694,26 +1067,69 @@ def open_now_panel(session: Session, user: CurrentUser | None) -> dict[str, Any]
         return None
     ready = []
     if user is not None:
-        ready = list(session.execute(select(ShopOrder, Shop).join(Shop, Shop.id == ShopOrder.shop_id)
-                                     .where(ShopOrder.customer_id == user.id, ShopOrder.status == "ready")).all())
+        ready = list(
+            session.execute(
+                select(ShopOrder, Shop)
+                .join(Shop, Shop.id == ShopOrder.shop_id)
+                .where(ShopOrder.customer_id == user.id, ShopOrder.status == "ready")
+            ).all()
+        )
     # A shopkeeper's home page leads to their own shop.
-    my_shop = session.scalars(select(Shop).where(Shop.owner_id == user.id)).first() if user is not None else None
-    return {"open_shops": open_shops[:5], "open_count": len(open_shops), "ready": ready, "my_shop": my_shop}
+    my_shop = (
+        session.scalars(select(Shop).where(Shop.owner_id == user.id)).first()
+        if user is not None
+        else None
+    )
+    return {
+        "open_shops": open_shops[:5],
+        "open_count": len(open_shops),
+        "ready": ready,
+        "my_shop": my_shop,
+    }
 
 
 ROUTES = [
-    photo, index, my_orders, my_order, cancel_order,
-    manage, edit_shop_form, save_shop, delete_shop_photo, hours_form, save_hours, add_exception, delete_exception,
-    product_form, add_product, quick_edit, product_photo, product_page,
-    manage_orders, manage_order, move_order,
-    shop_page, place_order,
+    photo,
+    index,
+    my_orders,
+    my_order,
+    cancel_order,
+    manage,
+    edit_shop_form,
+    save_shop,
+    delete_shop_photo,
+    hours_form,
+    save_hours,
+    add_exception,
+    delete_exception,
+    product_form,
+    add_product,
+    quick_edit,
+    product_photo,
+    product_page,
+    manage_orders,
+    manage_order,
+    move_order,
+    shop_page,
+    place_order,
 ]
 
 CONTRIBUTES = Contribution(
     routes=ROUTES,
     home_panels=(Panel("shops_open_now", 60, "shops/_home_panel.html", open_now_panel),),
     account_links=(
-        Link(40, "/shops/orders", "Mes commandes", "Click & collect dans les commerces du territoire."),
-        Link(41, "/shops/manage", "Mon commerce", "Commandes du jour, stock, horaires.", roles=("merchant", "admin")),
+        Link(
+            40,
+            "/shops/orders",
+            "Mes commandes",
+            "Click & collect dans les commerces du territoire.",
+        ),
+        Link(
+            41,
+            "/shops/manage",
+            "Mon commerce",
+            "Commandes du jour, stock, horaires.",
+            roles=("merchant", "admin"),
+        ),
     ),
 )

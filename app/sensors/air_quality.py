@@ -8,8 +8,10 @@ from typing import Any
 def air_quality_index(values: dict[str, Any]) -> tuple[int, str] | None:
     """European Air Quality Index band (1 good … 6 extremely poor) from NO2, PM10, PM2.5, O3 (µg/m³)."""
     bands = {
-        "pm25": (10, 20, 25, 50, 75), "pm10": (20, 40, 50, 100, 150),
-        "no2": (40, 90, 120, 230, 340), "o3": (50, 100, 130, 240, 380),
+        "pm25": (10, 20, 25, 50, 75),
+        "pm10": (20, 40, 50, 100, 150),
+        "no2": (40, 90, 120, 230, 340),
+        "o3": (50, 100, 130, 240, 380),
     }
     worst = 0
     for name, limits in bands.items():

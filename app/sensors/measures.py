@@ -48,7 +48,12 @@ def _clean(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in MEASURES.get(kind, ()):
         value = data.get(name)
-        if isinstance(value, bool) or isinstance(value, int | float) and math.isfinite(value) and -1e9 < value < 1e9:
+        if (
+            isinstance(value, bool)
+            or isinstance(value, int | float)
+            and math.isfinite(value)
+            and -1e9 < value < 1e9
+        ):
             out[name] = value
     return out
 
@@ -76,7 +81,9 @@ def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.date
         ts = parse_ts(data.get("ts"), item.received_at)
         raw.append({"sensor_id": sensor.id, "ts": ts, "values_json": json.dumps(values)})
         entity = ngsi_urn(SENSOR_TYPES.get(sensor.kind, "Device"), sensor.id)
-        samples.extend(timeseries.Sample(entity, name, ts, float(value)) for name, value in values.items())
+        samples.extend(
+            timeseries.Sample(entity, name, ts, float(value)) for name, value in values.items()
+        )
         hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         cell = hours.setdefault((sensor.id, hour), [0, {}])
         cell[0] += 1
@@ -95,11 +102,25 @@ def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.date
     timeseries.record(session, samples)
     # Hourly sums merge in Python (JSON column): read the hours touched, add, write back.
     for (sensor_id, hour), (count, sums) in hours.items():
-        row = session.scalars(select(SensorHourly).where(SensorHourly.sensor_id == sensor_id,
-                                                         SensorHourly.hour == hour)).first()
+        row = session.scalars(
+            select(SensorHourly).where(
+                SensorHourly.sensor_id == sensor_id, SensorHourly.hour == hour
+            )
+        ).first()
         if row is None:
-            upsert(session, SensorHourly, ["sensor_id", "hour"],
-                   [{"sensor_id": sensor_id, "hour": hour, "samples": count, "sums_json": json.dumps(sums)}])
+            upsert(
+                session,
+                SensorHourly,
+                ["sensor_id", "hour"],
+                [
+                    {
+                        "sensor_id": sensor_id,
+                        "hour": hour,
+                        "samples": count,
+                        "sums_json": json.dumps(sums),
+                    }
+                ],
+            )
         else:
             merged = json.loads(row.sums_json)
             for name, value in sums.items():
@@ -111,10 +132,18 @@ def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.date
     for sensor_id in touched_waste:
         record_estimate(session, sensors[sensor_id], now)
     session.flush()
-    events.publish_many(session, [
-        ("sensors", row["sensor_id"], "reading", {"ts": row["ts"].isoformat(), "values": json.loads(row["values_json"])})
-        for row in raw
-    ])
+    events.publish_many(
+        session,
+        [
+            (
+                "sensors",
+                row["sensor_id"],
+                "reading",
+                {"ts": row["ts"].isoformat(), "values": json.loads(row["values_json"])},
+            )
+            for row in raw
+        ],
+    )
     return len(raw)
 
 
@@ -129,25 +158,39 @@ def _meta(sensor: Sensor) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def gate_readings(session: Session, sensor_id: str, since: dt.datetime) -> list[waste_centre.GateReading]:
+def gate_readings(
+    session: Session, sensor_id: str, since: dt.datetime
+) -> list[waste_centre.GateReading]:
     rows = session.execute(
         select(SensorMeasure.ts, SensorMeasure.values_json)
-        .where(SensorMeasure.sensor_id == sensor_id, SensorMeasure.ts >= since).order_by(SensorMeasure.ts)
+        .where(SensorMeasure.sensor_id == sensor_id, SensorMeasure.ts >= since)
+        .order_by(SensorMeasure.ts)
     ).all()
     readings = []
     for ts, values_json in rows:
         values = json.loads(values_json)
-        readings.append(waste_centre.GateReading(
-            ts=ts, arrivals=_int(values.get("arrivals")), admissions=_int(values.get("admissions")),
-            exits=_int(values.get("exits"))))
+        readings.append(
+            waste_centre.GateReading(
+                ts=ts,
+                arrivals=_int(values.get("arrivals")),
+                admissions=_int(values.get("admissions")),
+                exits=_int(values.get("exits")),
+            )
+        )
     return readings
 
 
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else None
+    return (
+        int(value)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+        else None
+    )
 
 
-def live_estimate(session: Session, sensor: Sensor, now: dt.datetime) -> waste_centre.WaitEstimate | None:
+def live_estimate(
+    session: Session, sensor: Sensor, now: dt.datetime
+) -> waste_centre.WaitEstimate | None:
     """The waiting time now, from the gate readings of the last 12 hours.
 
     The counters' increase is taken from the window's first reading, when the
@@ -162,7 +205,9 @@ def live_estimate(session: Session, sensor: Sensor, now: dt.datetime) -> waste_c
     return waste_centre.estimate_wait(readings, now, bays=bays, dwell_min=dwell)
 
 
-def record_estimate(session: Session, sensor: Sensor, now: dt.datetime) -> waste_centre.WaitEstimate | None:
+def record_estimate(
+    session: Session, sensor: Sensor, now: dt.datetime
+) -> waste_centre.WaitEstimate | None:
     """Keep the estimate (one per minute) and tell the people who asked when it drops low enough."""
     from app.lighting.control import upsert
 
@@ -170,10 +215,23 @@ def record_estimate(session: Session, sensor: Sensor, now: dt.datetime) -> waste
     if estimate is None:
         return None
     minute = now.astimezone(UTC).replace(second=0, microsecond=0)
-    upsert(session, WasteCentreEstimate, ["sensor_id", "ts"], [{
-        "sensor_id": sensor.id, "ts": minute, "wait_min": estimate.wait_min, "method": estimate.method,
-        "queue": estimate.queue, "on_site": estimate.on_site, "saturated": estimate.saturated,
-    }], replace=["wait_min", "method", "queue", "on_site", "saturated"])
+    upsert(
+        session,
+        WasteCentreEstimate,
+        ["sensor_id", "ts"],
+        [
+            {
+                "sensor_id": sensor.id,
+                "ts": minute,
+                "wait_min": estimate.wait_min,
+                "method": estimate.method,
+                "queue": estimate.queue,
+                "on_site": estimate.on_site,
+                "saturated": estimate.saturated,
+            }
+        ],
+        replace=["wait_min", "method", "queue", "on_site", "saturated"],
+    )
     if estimate.wait_min is not None and not estimate.stale:
         notify_watchers(session, sensor, estimate.wait_min, now)
     return estimate
@@ -183,27 +241,45 @@ def notify_watchers(session: Session, sensor: Sensor, wait_min: float, now: dt.d
     """Push "the wait dropped under your threshold" once to each watcher whose threshold is met."""
     from app.notify import notify
 
-    watches = session.scalars(select(WasteWaitWatch).where(
-        WasteWaitWatch.sensor_id == sensor.id, WasteWaitWatch.notified_at.is_(None),  # type: ignore[union-attr]
-        WasteWaitWatch.until > now, WasteWaitWatch.threshold_min >= wait_min)).all()
+    watches = session.scalars(
+        select(WasteWaitWatch).where(
+            WasteWaitWatch.sensor_id == sensor.id,
+            WasteWaitWatch.notified_at.is_(None),  # type: ignore[union-attr]
+            WasteWaitWatch.until > now,
+            WasteWaitWatch.threshold_min >= wait_min,
+        )
+    ).all()
     for watch in watches:
         watch.notified_at = now
-        notify(session, [watch.user_id], topic="waste_centre",
-               title=_("Déchèterie : l'attente est de {minutes} min").format(minutes=round(wait_min)),
-               body=_("L'attente est passée sous {threshold} min à {name}.").format(
-                   threshold=watch.threshold_min, name=sensor.name),
-               url="/waste-centre", email=False, urgency="normal", ttl_s=1800,
-               dedupe=f"waste-wait:{watch.id}")
+        notify(
+            session,
+            [watch.user_id],
+            topic="waste_centre",
+            title=_("Déchèterie : l'attente est de {minutes} min").format(minutes=round(wait_min)),
+            body=_("L'attente est passée sous {threshold} min à {name}.").format(
+                threshold=watch.threshold_min, name=sensor.name
+            ),
+            url="/waste-centre",
+            email=False,
+            urgency="normal",
+            ttl_s=1800,
+            dedupe=f"waste-wait:{watch.id}",
+        )
     return len(watches)
 
 
-def wait_history(session: Session, sensor_id: str, now: dt.datetime, weeks: int = 8
-                 ) -> list[tuple[dt.datetime, float | None]]:
+def wait_history(
+    session: Session, sensor_id: str, now: dt.datetime, weeks: int = 8
+) -> list[tuple[dt.datetime, float | None]]:
     since = now - dt.timedelta(weeks=weeks, days=1)
-    return [(ts, wait) for ts, wait in session.execute(
-        select(WasteCentreEstimate.ts, WasteCentreEstimate.wait_min)
-        .where(WasteCentreEstimate.sensor_id == sensor_id, WasteCentreEstimate.ts >= since)
-    ).all()]
+    return [
+        (ts, wait)
+        for ts, wait in session.execute(
+            select(WasteCentreEstimate.ts, WasteCentreEstimate.wait_min).where(
+                WasteCentreEstimate.sensor_id == sensor_id, WasteCentreEstimate.ts >= since
+            )
+        ).all()
+    ]
 
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -214,7 +290,7 @@ class WasteCentreInfo:
     """What a visitor needs besides the wait: address, opening hours and accepted waste (sensor meta)."""
 
     address: str
-    opening: dict[str, list[tuple[dt.time, dt.time]]]   # "mon" -> [(09:00, 12:00), (13:30, 17:00)]
+    opening: dict[str, list[tuple[dt.time, dt.time]]]  # "mon" -> [(09:00, 12:00), (13:30, 17:00)]
     accepted: list[str]
 
     def open_at(self, at: dt.datetime) -> bool:
@@ -236,7 +312,9 @@ class WasteCentreInfo:
         """The hours (0–23) during which the centre is open on ``day``, for the quiet-hour advice."""
         hours = set()
         for start, end in self.opening.get(DAYS[day.weekday()], []):
-            hours.update(h for h in range(24) if dt.time(h) < end and (h + 1 == 24 or dt.time(h + 1) > start))
+            hours.update(
+                h for h in range(24) if dt.time(h) < end and (h + 1 == 24 or dt.time(h + 1) > start)
+            )
         return sorted(hours)
 
 
@@ -271,10 +349,12 @@ class WastePanel:
     info: WasteCentreInfo | None = None
     open_now: bool | None = None
     opens_at: dt.datetime | None = None
-    quiet_when: str = "today"     # the quiet hours' day: "today", "tomorrow" or "later" (name the day)
+    quiet_when: str = "today"  # the quiet hours' day: "today", "tomorrow" or "later" (name the day)
 
 
-def waste_panel(session: Session, now: dt.datetime, sensor_id: str | None = None) -> WastePanel | None:
+def waste_panel(
+    session: Session, now: dt.datetime, sensor_id: str | None = None
+) -> WastePanel | None:
     """Live wait, the next hours' forecast and the quietest hours (today, else the next open day)."""
     query = select(Sensor).where(Sensor.kind == "waste_centre")
     if sensor_id:
@@ -295,10 +375,18 @@ def waste_panel(session: Session, now: dt.datetime, sensor_id: str | None = None
     for offset in range(7):
         day = local.date() + dt.timedelta(days=offset)
         hours = info.open_hours(day) if info and info.opening else None
-        quiet = waste_centre.best_hours(history, day, count=3, now=now if offset == 0 else None, hours=hours)
+        quiet = waste_centre.best_hours(
+            history, day, count=3, now=now if offset == 0 else None, hours=hours
+        )
         if quiet:
             break
-    when = "today" if day == local.date() else "tomorrow" if day == local.date() + dt.timedelta(days=1) else "later"
+    when = (
+        "today"
+        if day == local.date()
+        else "tomorrow"
+        if day == local.date() + dt.timedelta(days=1)
+        else "later"
+    )
     open_now = info.open_at(now) if info and info.opening else None
     opens_at = info.next_opening(now) if info and info.opening and not open_now else None
     return WastePanel(sensor, estimate, forecast_next, quiet, day, info, open_now, opens_at, when)
@@ -306,7 +394,9 @@ def waste_panel(session: Session, now: dt.datetime, sensor_id: str | None = None
 
 def latest_by_kind(session: Session, kind: str) -> list[tuple[Sensor, dict[str, Any]]]:
     out = []
-    for sensor in session.scalars(select(Sensor).where(Sensor.kind == kind).order_by(Sensor.id)).all():
+    for sensor in session.scalars(
+        select(Sensor).where(Sensor.kind == kind).order_by(Sensor.id)
+    ).all():
         try:
             values = json.loads(sensor.last_values or "{}")
         except ValueError:
@@ -324,14 +414,24 @@ def sensor_meta(sensor: Sensor) -> dict[str, Any]:
 
 def export_watches(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     """The person's "tell me when the wait drops" requests."""
-    rows = session.scalars(select(WasteWaitWatch).where(WasteWaitWatch.user_id == user_id)
-                           .order_by(WasteWaitWatch.id)).all()
-    return [{"sensor": w.sensor_id, "threshold_min": w.threshold_min, "created_at": w.created_at.isoformat(),
-             "until": w.until.isoformat(),
-             "notified_at": w.notified_at.isoformat() if w.notified_at else None} for w in rows], []
+    rows = session.scalars(
+        select(WasteWaitWatch).where(WasteWaitWatch.user_id == user_id).order_by(WasteWaitWatch.id)
+    ).all()
+    return [
+        {
+            "sensor": w.sensor_id,
+            "threshold_min": w.threshold_min,
+            "created_at": w.created_at.isoformat(),
+            "until": w.until.isoformat(),
+            "notified_at": w.notified_at.isoformat() if w.notified_at else None,
+        }
+        for w in rows
+    ], []
 
 
 def erase_watches(session: Session, user_id: int, media_dir: Path) -> list[Path]:
-    for watch in session.scalars(select(WasteWaitWatch).where(WasteWaitWatch.user_id == user_id)).all():
+    for watch in session.scalars(
+        select(WasteWaitWatch).where(WasteWaitWatch.user_id == user_id)
+    ).all():
         session.delete(watch)
     return []

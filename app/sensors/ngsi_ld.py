@@ -24,24 +24,72 @@ from app.models.sensors import Sensor
 CONTEXT_PATH = "/ngsi-ld/v1/context.jsonld"
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
 SDM = "https://smartdatamodels.org/"
-TYPES = ("Streetlight", "StreetlightGroup", "StreetlightControlCabinet", "TrafficFlowObserved",
-         "AirQualityObserved", "WasteContainer")
-SENSOR_TYPES = {"traffic": "TrafficFlowObserved", "air_quality": "AirQualityObserved",
-                "fill_level": "WasteContainer"}
+TYPES = (
+    "Streetlight",
+    "StreetlightGroup",
+    "StreetlightControlCabinet",
+    "TrafficFlowObserved",
+    "AirQualityObserved",
+    "WasteContainer",
+)
+SENSOR_TYPES = {
+    "traffic": "TrafficFlowObserved",
+    "air_quality": "AirQualityObserved",
+    "fill_level": "WasteContainer",
+}
 KIND_OF_TYPE = {v: k for k, v in SENSOR_TYPES.items()}
-_MODEL = {"Streetlight": "dataModel.Streetlighting", "StreetlightGroup": "dataModel.Streetlighting",
-          "StreetlightControlCabinet": "dataModel.Streetlighting", "TrafficFlowObserved": "dataModel.Transportation",
-          "AirQualityObserved": "dataModel.Environment", "WasteContainer": "dataModel.WasteManagement"}
+_MODEL = {
+    "Streetlight": "dataModel.Streetlighting",
+    "StreetlightGroup": "dataModel.Streetlighting",
+    "StreetlightControlCabinet": "dataModel.Streetlighting",
+    "TrafficFlowObserved": "dataModel.Transportation",
+    "AirQualityObserved": "dataModel.Environment",
+    "WasteContainer": "dataModel.WasteManagement",
+}
 _ATTRS = {
-    "Streetlight": ("status", "powerState", "illuminanceLevel", "dateLastSwitchingOn", "dateLastSwitchingOff",
-                    "controllingMethod", "refStreetlightGroup", "refStreetlightControlCabinet", "lanternModel",
-                    "powerConsumption"),
-    "StreetlightGroup": ("powerState", "illuminanceLevel", "activeProgramId", "switchingMode", "refStreetlight",
-                         "refStreetlightControlCabinet"),
-    "StreetlightControlCabinet": ("workingMode", "energyConsumed", "totalActivePower", "refStreetlightGroup"),
-    "TrafficFlowObserved": ("dateObserved", "intensity", "occupancy", "averageVehicleSpeed", "congested",
-                            "laneDirection"),
-    "AirQualityObserved": ("dateObserved", "no2", "pm10", "pm25", "o3", "airQualityIndex", "airQualityLevel"),
+    "Streetlight": (
+        "status",
+        "powerState",
+        "illuminanceLevel",
+        "dateLastSwitchingOn",
+        "dateLastSwitchingOff",
+        "controllingMethod",
+        "refStreetlightGroup",
+        "refStreetlightControlCabinet",
+        "lanternModel",
+        "powerConsumption",
+    ),
+    "StreetlightGroup": (
+        "powerState",
+        "illuminanceLevel",
+        "activeProgramId",
+        "switchingMode",
+        "refStreetlight",
+        "refStreetlightControlCabinet",
+    ),
+    "StreetlightControlCabinet": (
+        "workingMode",
+        "energyConsumed",
+        "totalActivePower",
+        "refStreetlightGroup",
+    ),
+    "TrafficFlowObserved": (
+        "dateObserved",
+        "intensity",
+        "occupancy",
+        "averageVehicleSpeed",
+        "congested",
+        "laneDirection",
+    ),
+    "AirQualityObserved": (
+        "dateObserved",
+        "no2",
+        "pm10",
+        "pm25",
+        "o3",
+        "airQualityIndex",
+        "airQualityLevel",
+    ),
     "WasteContainer": ("fillingLevel", "status", "storedWasteKind", "dateLastReading"),
 }
 CONTEXT: dict[str, Any] = {
@@ -77,8 +125,16 @@ def urn(entity_type: str, local_id: str) -> str:
 
 def parse_urn(value: str) -> tuple[str, str]:
     parts = value.split(":", 3)
-    if len(parts) != 4 or parts[0] != "urn" or parts[1] != "ngsi-ld" or not parts[2] or not parts[3]:
-        raise NgsiError(400, "BadRequestData", "Invalid entity id", f"not an NGSI-LD URN: {value[:100]}")
+    if (
+        len(parts) != 4
+        or parts[0] != "urn"
+        or parts[1] != "ngsi-ld"
+        or not parts[2]
+        or not parts[3]
+    ):
+        raise NgsiError(
+            400, "BadRequestData", "Invalid entity id", f"not an NGSI-LD URN: {value[:100]}"
+        )
     return parts[2], parts[3]
 
 
@@ -88,7 +144,9 @@ def _time(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _prop(value: Any, observed: dt.datetime | None = None, unit: str | None = None) -> dict[str, Any]:
+def _prop(
+    value: Any, observed: dt.datetime | None = None, unit: str | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "Property", "value": value}
     if observed is not None:
         out["observedAt"] = _time(observed)
@@ -110,7 +168,10 @@ def _rel(objects: str | list[str]) -> dict[str, Any]:
 def _geo(lat: float | None, lon: float | None) -> dict[str, Any] | None:
     if lat is None or lon is None:
         return None
-    return {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}}
+    return {
+        "type": "GeoProperty",
+        "value": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+    }
 
 
 def _power_state(level: int | None) -> str | None:
@@ -122,20 +183,34 @@ def _power_state(level: int | None) -> str | None:
 def streetlight(light: Streetlight) -> dict[str, Any]:
     seen = light.last_seen_at
     entity: dict[str, Any] = {
-        "id": urn("Streetlight", light.id), "type": "Streetlight",
+        "id": urn("Streetlight", light.id),
+        "type": "Streetlight",
         "location": _geo(light.lat, light.lon),
         "status": _prop(light.status, seen),
-        "powerState": _prop(_power_state(light.actual_level), seen) if light.actual_level is not None else None,
-        "illuminanceLevel": _prop(round(light.actual_level / 100, 2), seen) if light.actual_level is not None else None,
+        "powerState": _prop(_power_state(light.actual_level), seen)
+        if light.actual_level is not None
+        else None,
+        "illuminanceLevel": _prop(round(light.actual_level / 100, 2), seen)
+        if light.actual_level is not None
+        else None,
         "dateLastSwitchingOn": _datetime_prop(light.last_switch_on_at),
         "dateLastSwitchingOff": _datetime_prop(light.last_switch_off_at),
         "controllingMethod": _prop("group" if light.group_id else "individual"),
-        "refStreetlightGroup": _rel(urn("StreetlightGroup", light.group_id)) if light.group_id else None,
+        "refStreetlightGroup": _rel(urn("StreetlightGroup", light.group_id))
+        if light.group_id
+        else None,
         "refStreetlightControlCabinet": _rel(urn("StreetlightControlCabinet", light.cabinet_id))
-        if light.cabinet_id else None,
-        "lanternModel": _prop(f"{light.technology} {light.nominal_w:g} W" + (f" {light.model}" if light.model else "")),
-        "powerConsumption": _prop(light.power_w, seen, "WTT") if light.power_w is not None else None,
-        "address": _prop({"streetAddress": light.street, "addressCountry": "FR"}) if light.street else None,
+        if light.cabinet_id
+        else None,
+        "lanternModel": _prop(
+            f"{light.technology} {light.nominal_w:g} W" + (f" {light.model}" if light.model else "")
+        ),
+        "powerConsumption": _prop(light.power_w, seen, "WTT")
+        if light.power_w is not None
+        else None,
+        "address": _prop({"streetAddress": light.street, "addressCountry": "FR"})
+        if light.street
+        else None,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -145,16 +220,29 @@ def _group_entities(session: Session, groups: list[LightGroup]) -> Iterator[dict
     ids = [g.id for g in groups]
     lights: dict[str, list[Any]] = {gid: [] for gid in ids}
     for part in _chunks(ids):
-        for row in session.execute(select(Streetlight.group_id, Streetlight.id, Streetlight.lat, Streetlight.lon,
-                                          Streetlight.actual_level)
-                                   .where(Streetlight.group_id.in_(part))  # type: ignore[union-attr]
-                                   .order_by(Streetlight.group_id, Streetlight.id)).all():
+        for row in session.execute(
+            select(
+                Streetlight.group_id,
+                Streetlight.id,
+                Streetlight.lat,
+                Streetlight.lon,
+                Streetlight.actual_level,
+            )
+            .where(Streetlight.group_id.in_(part))  # type: ignore[union-attr]
+            .order_by(Streetlight.group_id, Streetlight.id)
+        ).all():
             lights[row.group_id].append(row)
     manual = set()
     for part in _chunks(ids):
-        manual |= set(session.scalars(select(LightOverride.target_id).where(
-            LightOverride.state == "active", LightOverride.scope == "group",
-            LightOverride.target_id.in_(part))).all())  # type: ignore[attr-defined]
+        manual |= set(
+            session.scalars(
+                select(LightOverride.target_id).where(
+                    LightOverride.state == "active",
+                    LightOverride.scope == "group",
+                    LightOverride.target_id.in_(part),
+                )
+            ).all()
+        )  # type: ignore[attr-defined]
     for group in groups:
         yield _group_entity(group, lights[group.id], group.id in manual)
 
@@ -164,17 +252,26 @@ def _group_entity(group: LightGroup, rows: list[Any], manual: bool) -> dict[str,
     mean = round(sum(levels) / len(levels) / 100, 2) if levels else None
     lat = sum(r.lat for r in rows) / len(rows) if rows else None
     lon = sum(r.lon for r in rows) / len(rows) if rows else None
-    program = group.calendar_id and f"calendar-{group.calendar_id}" or (group.program_id and f"program-{group.program_id}")
+    program = (
+        group.calendar_id
+        and f"calendar-{group.calendar_id}"
+        or (group.program_id and f"program-{group.program_id}")
+    )
     entity: dict[str, Any] = {
-        "id": urn("StreetlightGroup", group.id), "type": "StreetlightGroup", "name": _prop(group.name),
+        "id": urn("StreetlightGroup", group.id),
+        "type": "StreetlightGroup",
+        "name": _prop(group.name),
         "location": _geo(lat, lon),
-        "powerState": _prop("off" if mean == 0 else ("on" if mean == 1 else "low")) if mean is not None else None,
+        "powerState": _prop("off" if mean == 0 else ("on" if mean == 1 else "low"))
+        if mean is not None
+        else None,
         "illuminanceLevel": _prop(mean) if mean is not None else None,
         "activeProgramId": _prop(program) if program else None,
         "switchingMode": _prop("manual" if manual else "automatic"),
         "refStreetlight": _rel([urn("Streetlight", r.id) for r in rows]) if rows else None,
         "refStreetlightControlCabinet": _rel(urn("StreetlightControlCabinet", group.cabinet_id))
-        if group.cabinet_id else None,
+        if group.cabinet_id
+        else None,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -186,31 +283,41 @@ def _cabinet_entities(session: Session, cabinets: list[LightCabinet]) -> Iterato
     groups: dict[str, list[str]] = {cid: [] for cid in ids}
     for part in _chunks(ids):
         for cabinet_id, energy, power in session.execute(
-                select(Streetlight.cabinet_id, func.sum(Streetlight.energy_wh), func.sum(Streetlight.power_w))
-                .where(Streetlight.cabinet_id.in_(part))  # type: ignore[union-attr]
-                .group_by(Streetlight.cabinet_id)).all():
+            select(
+                Streetlight.cabinet_id,
+                func.sum(Streetlight.energy_wh),
+                func.sum(Streetlight.power_w),
+            )
+            .where(Streetlight.cabinet_id.in_(part))  # type: ignore[union-attr]
+            .group_by(Streetlight.cabinet_id)
+        ).all():
             sums[cabinet_id] = (energy or 0, power or 0)
         for cabinet_id, group_id in session.execute(
-                select(LightGroup.cabinet_id, LightGroup.id).where(LightGroup.cabinet_id.in_(part))  # type: ignore[union-attr]
-                .order_by(LightGroup.cabinet_id, LightGroup.id)).all():
+            select(LightGroup.cabinet_id, LightGroup.id)
+            .where(LightGroup.cabinet_id.in_(part))  # type: ignore[union-attr]
+            .order_by(LightGroup.cabinet_id, LightGroup.id)
+        ).all():
             groups[cabinet_id].append(group_id)
     for cabinet in cabinets:
         energy, power = sums.get(cabinet.id, (0, 0))
         entity: dict[str, Any] = {
-            "id": urn("StreetlightControlCabinet", cabinet.id), "type": "StreetlightControlCabinet",
-            "name": _prop(cabinet.name), "location": _geo(cabinet.lat, cabinet.lon),
+            "id": urn("StreetlightControlCabinet", cabinet.id),
+            "type": "StreetlightControlCabinet",
+            "name": _prop(cabinet.name),
+            "location": _geo(cabinet.lat, cabinet.lon),
             "workingMode": _prop(cabinet.working_mode),
             "energyConsumed": _prop(round(energy / 1000, 3), unit="KWH"),
             "totalActivePower": _prop(round(power / 1000, 3), unit="KWT"),
             "refStreetlightGroup": _rel([urn("StreetlightGroup", g) for g in groups[cabinet.id]])
-            if groups[cabinet.id] else None,
+            if groups[cabinet.id]
+            else None,
         }
         yield {k: v for k, v in entity.items() if v is not None}
 
 
 def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start : start + size]
 
 
 def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
@@ -220,18 +327,31 @@ def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
     values = json.loads(sensor.last_values or "{}")
     meta = json.loads(sensor.meta or "{}")
     seen = sensor.last_seen_at
-    entity: dict[str, Any] = {"id": urn(entity_type, sensor.id), "type": entity_type, "name": _prop(sensor.name),
-                              "location": _geo(sensor.lat, sensor.lon)}
+    entity: dict[str, Any] = {
+        "id": urn(entity_type, sensor.id),
+        "type": entity_type,
+        "name": _prop(sensor.name),
+        "location": _geo(sensor.lat, sensor.lon),
+    }
     if entity_type == "TrafficFlowObserved":
-        entity.update({
-            "dateObserved": _datetime_prop(seen),
-            "intensity": _prop(values.get("intensity"), seen) if "intensity" in values else None,
-            "occupancy": _prop(values.get("occupancy"), seen) if "occupancy" in values else None,
-            "averageVehicleSpeed": _prop(values.get("averageVehicleSpeed"), seen, "KMH")
-            if "averageVehicleSpeed" in values else None,
-            "congested": _prop(bool(values.get("congested")), seen) if "congested" in values else None,
-            "laneDirection": _prop(meta.get("laneDirection", "forward")),
-        })
+        entity.update(
+            {
+                "dateObserved": _datetime_prop(seen),
+                "intensity": _prop(values.get("intensity"), seen)
+                if "intensity" in values
+                else None,
+                "occupancy": _prop(values.get("occupancy"), seen)
+                if "occupancy" in values
+                else None,
+                "averageVehicleSpeed": _prop(values.get("averageVehicleSpeed"), seen, "KMH")
+                if "averageVehicleSpeed" in values
+                else None,
+                "congested": _prop(bool(values.get("congested")), seen)
+                if "congested" in values
+                else None,
+                "laneDirection": _prop(meta.get("laneDirection", "forward")),
+            }
+        )
     elif entity_type == "AirQualityObserved":
         entity["dateObserved"] = _datetime_prop(seen)
         for name in ("no2", "pm10", "pm25", "o3"):
@@ -242,28 +362,40 @@ def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
             entity["airQualityIndex"] = _prop(index[0], seen)
             entity["airQualityLevel"] = _prop(index[1], seen)
     else:
-        entity.update({
-            "fillingLevel": _prop(values.get("fillingLevel"), seen) if "fillingLevel" in values else None,
-            "status": _prop("ok"),
-            "storedWasteKind": _prop(meta.get("storedWasteKind", "refuse")),
-            "dateLastReading": _datetime_prop(seen),
-        })
+        entity.update(
+            {
+                "fillingLevel": _prop(values.get("fillingLevel"), seen)
+                if "fillingLevel" in values
+                else None,
+                "status": _prop("ok"),
+                "storedWasteKind": _prop(meta.get("storedWasteKind", "refuse")),
+                "dateLastReading": _datetime_prop(seen),
+            }
+        )
     return {k: v for k, v in entity.items() if v is not None}
 
 
-def _project(entity: dict[str, Any], attrs: set[str] | None, key_values: bool) -> dict[str, Any] | None:
+def _project(
+    entity: dict[str, Any], attrs: set[str] | None, key_values: bool
+) -> dict[str, Any] | None:
     if attrs is not None:
         kept = {k: v for k, v in entity.items() if k in attrs}
         if not kept:
             return None
         entity = {"id": entity["id"], "type": entity["type"], **kept}
     if key_values:
-        return {k: (v.get("value", v.get("object")) if isinstance(v, dict) else v) for k, v in entity.items()}
+        return {
+            k: (v.get("value", v.get("object")) if isinstance(v, dict) else v)
+            for k, v in entity.items()
+        }
     return entity
 
 
-_MODELS: dict[str, Any] = {"Streetlight": Streetlight, "StreetlightGroup": LightGroup,
-                           "StreetlightControlCabinet": LightCabinet}
+_MODELS: dict[str, Any] = {
+    "Streetlight": Streetlight,
+    "StreetlightGroup": LightGroup,
+    "StreetlightControlCabinet": LightCabinet,
+}
 
 
 def _select(entity_type: str, ids: list[str] | None, what: Any = None) -> Any:
@@ -281,15 +413,25 @@ def _count_of(session: Session, entity_type: str, ids: list[str] | None) -> int:
     return int(session.scalar(_select(entity_type, ids, func.count())) or 0)
 
 
-def _entities_of(session: Session, entity_type: str, ids: list[str] | None, *, offset: int = 0,
-                 limit: int | None = None) -> Iterator[dict[str, Any]]:
+def _entities_of(
+    session: Session,
+    entity_type: str,
+    ids: list[str] | None,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
     """The entities of a type in id order, from ``offset``, at most ``limit`` (read in pages of 1,000)."""
     model = _MODELS.get(entity_type, Sensor)
     remaining = limit if limit is not None else 10**12
     position = offset
     while remaining > 0:
         size = min(1000, remaining)
-        batch = list(session.scalars(_select(entity_type, ids).order_by(model.id).offset(position).limit(size)).all())
+        batch = list(
+            session.scalars(
+                _select(entity_type, ids).order_by(model.id).offset(position).limit(size)
+            ).all()
+        )
         if entity_type == "Streetlight":
             yield from (streetlight(light) for light in batch)
         elif entity_type == "StreetlightGroup":
@@ -310,13 +452,22 @@ def _split(value: str | None) -> list[str] | None:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def query_entities(session: Session, *, type_: str | None, id_: str | None, attrs: str | None,
-                   limit: int, offset: int, key_values: bool = False) -> tuple[list[dict[str, Any]], int]:
+def query_entities(
+    session: Session,
+    *,
+    type_: str | None,
+    id_: str | None,
+    attrs: str | None,
+    limit: int,
+    offset: int,
+    key_values: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
     """The entities matching the filters, one page of them and the total count."""
     types, ids, attr_list = _split(type_), _split(id_), _split(attrs)
     if types is None and ids is None and attr_list is None:
-        raise NgsiError(400, "BadRequestData", "Too broad query",
-                        "give at least one of type, id or attrs")
+        raise NgsiError(
+            400, "BadRequestData", "Too broad query", "give at least one of type, id or attrs"
+        )
     if not 0 <= limit <= 1000:
         raise NgsiError(400, "BadRequestData", "Invalid limit", "limit must be between 0 and 1000")
     if offset < 0:
@@ -340,13 +491,19 @@ def query_entities(session: Session, *, type_: str | None, id_: str | None, attr
             total = _count_of(session, entity_type, local)
             if limit - len(page) > 0 and offset + len(page) < count + total:
                 start = max(0, offset + len(page) - count)
-                page.extend(_project(e, None, key_values) for e in _entities_of(  # type: ignore[misc]
-                    session, entity_type, local, offset=start, limit=limit - len(page)))
+                page.extend(
+                    _project(e, None, key_values)
+                    for e in _entities_of(  # type: ignore[misc]
+                        session, entity_type, local, offset=start, limit=limit - len(page)
+                    )
+                )
             count += total
         return page, count
     # attrs: an entity that has none of them is left out, so each one is looked at.
     for entity_type in wanted:
-        for entity in _entities_of(session, entity_type, by_type.get(entity_type) if by_type else None):
+        for entity in _entities_of(
+            session, entity_type, by_type.get(entity_type) if by_type else None
+        ):
             projected = _project(entity, attr_set, key_values)
             if projected is None:
                 continue
@@ -356,7 +513,9 @@ def query_entities(session: Session, *, type_: str | None, id_: str | None, attr
     return page, count
 
 
-def get_entity(session: Session, entity_id: str, attrs: str | None, key_values: bool = False) -> dict[str, Any]:
+def get_entity(
+    session: Session, entity_id: str, attrs: str | None, key_values: bool = False
+) -> dict[str, Any]:
     entity_type, local = parse_urn(entity_id)
     if entity_type in TYPES:
         for entity in _entities_of(session, entity_type, [local]):

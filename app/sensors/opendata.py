@@ -39,8 +39,14 @@ def _place(sensor: Any) -> tuple[Any, ...]:
 
 
 def _places(session: Session, kind: str) -> dict[str, tuple[Any, ...]]:
-    return {s.id: _place(s) for s in session.execute(
-        select(Sensor.id, Sensor.commune_insee, Sensor.lat, Sensor.lon).where(Sensor.kind == kind))}
+    return {
+        s.id: _place(s)
+        for s in session.execute(
+            select(Sensor.id, Sensor.commune_insee, Sensor.lat, Sensor.lon).where(
+                Sensor.kind == kind
+            )
+        )
+    }
 
 
 def _mean(sums: dict[str, Any], name: str, samples: int, digits: int = 2) -> float | None:
@@ -50,12 +56,18 @@ def _mean(sums: dict[str, Any], name: str, samples: int, digits: int = 2) -> flo
     return round(value / samples, digits)
 
 
-def _hourly(session: Session, kind: str) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], int, Any]]:
+def _hourly(
+    session: Session, kind: str
+) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], int, Any]]:
     """(place, sums, samples, hour) of every kept hour of the sensors of ``kind``, in order, streamed (Core)."""
     places = _places(session, kind)
-    stmt = (select(SensorHourly.sensor_id, SensorHourly.hour, SensorHourly.sums_json, SensorHourly.samples)
-            .where(SensorHourly.sensor_id.in_(list(places)))  # type: ignore[attr-defined]
-            .order_by(SensorHourly.sensor_id, SensorHourly.hour))
+    stmt = (
+        select(
+            SensorHourly.sensor_id, SensorHourly.hour, SensorHourly.sums_json, SensorHourly.samples
+        )
+        .where(SensorHourly.sensor_id.in_(list(places)))  # type: ignore[attr-defined]
+        .order_by(SensorHourly.sensor_id, SensorHourly.hour)
+    )
     result = session.connection().execution_options(yield_per=5000).execute(stmt)
     loads = json.loads
     for sensor_id, hour, sums_json, samples in result:
@@ -67,12 +79,19 @@ def _hourly(session: Session, kind: str) -> Iterator[tuple[tuple[Any, ...], dict
 
 
 def _traffic_values(values: dict[str, Any], samples: int) -> tuple[Any, ...]:
-    return (_mean(values, "intensity", samples, 1), _mean(values, "occupancy", samples, 3),
-            _mean(values, "averageVehicleSpeed", samples, 1), _mean(values, "congested", samples, 3), samples)
+    return (
+        _mean(values, "intensity", samples, 1),
+        _mean(values, "occupancy", samples, 3),
+        _mean(values, "averageVehicleSpeed", samples, 1),
+        _mean(values, "congested", samples, 3),
+        samples,
+    )
 
 
 def _air_values(values: dict[str, Any], samples: int) -> tuple[Any, ...]:
-    return tuple(_mean(values, name, samples, 1) for name in ("no2", "pm10", "pm25", "o3")) + (samples,)
+    return tuple(_mean(values, name, samples, 1) for name in ("no2", "pm10", "pm25", "o3")) + (
+        samples,
+    )
 
 
 def _traffic(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
@@ -88,10 +107,16 @@ def _air(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
 def _waits(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     """Hourly mean and maximum of the per-minute estimates, computed while streaming them in order."""
     places = _places(session, "waste_centre")
-    stmt = (select(WasteCentreEstimate.sensor_id, WasteCentreEstimate.ts, WasteCentreEstimate.wait_min,
-                   WasteCentreEstimate.saturated)
-            .where(WasteCentreEstimate.sensor_id.in_(list(places)))  # type: ignore[attr-defined]
-            .order_by(WasteCentreEstimate.sensor_id, WasteCentreEstimate.ts))
+    stmt = (
+        select(
+            WasteCentreEstimate.sensor_id,
+            WasteCentreEstimate.ts,
+            WasteCentreEstimate.wait_min,
+            WasteCentreEstimate.saturated,
+        )
+        .where(WasteCentreEstimate.sensor_id.in_(list(places)))  # type: ignore[attr-defined]
+        .order_by(WasteCentreEstimate.sensor_id, WasteCentreEstimate.ts)
+    )
     key: tuple[Any, str] | None = None
     place: tuple[Any, ...] = ()
     waits: list[float] = []
@@ -99,11 +124,18 @@ def _waits(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
 
     def flush() -> tuple[Any, ...]:
         mean = round(sum(waits) / len(waits), 1) if waits else None
-        return place + (key[1] if key else None, mean, round(max(waits), 1) if waits else None,
-                        round(saturated / estimates, 3), estimates)
+        return place + (
+            key[1] if key else None,
+            mean,
+            round(max(waits), 1) if waits else None,
+            round(saturated / estimates, 3),
+            estimates,
+        )
 
     hour_of: tuple[Any, str] = (None, "")
-    for sensor_id, ts, wait_min, is_saturated in session.connection().execution_options(yield_per=5000).execute(stmt):
+    for sensor_id, ts, wait_min, is_saturated in (
+        session.connection().execution_options(yield_per=5000).execute(stmt)
+    ):
         start = ts.replace(minute=0, second=0, microsecond=0)
         if hour_of[0] != start:
             hour_of = (start, utc_text(start) or "")
@@ -119,7 +151,9 @@ def _waits(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
         yield flush()
 
 
-def _reading(session: Session, event: dict[str, Any], kind: str) -> tuple[Sensor, dict[str, Any]] | None:
+def _reading(
+    session: Session, event: dict[str, Any], kind: str
+) -> tuple[Sensor, dict[str, Any]] | None:
     if event.get("kind") != "reading":
         return None
     sensor = session.get(Sensor, str(event.get("feature_id", "")))
@@ -153,8 +187,12 @@ def _live_wait(session: Session, event: dict[str, Any], base_url: str) -> dict[s
     if found is None:
         return None
     sensor, values = found
-    latest = session.scalars(select(WasteCentreEstimate).where(WasteCentreEstimate.sensor_id == sensor.id)
-                             .order_by(WasteCentreEstimate.ts.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    latest = session.scalars(
+        select(WasteCentreEstimate)
+        .where(WasteCentreEstimate.sensor_id == sensor.id)
+        .order_by(WasteCentreEstimate.ts.desc())
+        .limit(1)
+    ).first()  # type: ignore[attr-defined]
     wait = None if latest is None or latest.wait_min is None else round(latest.wait_min, 1)
     saturated = 1.0 if latest is not None and latest.saturated else 0.0
     row = _place(sensor) + (values["ts"], wait, wait, saturated, 1)
@@ -165,18 +203,25 @@ WAITS = OpenDataset(
     slug="dechetterie-temps-attente",
     domain="sensors",
     title="Temps d'attente à la déchetterie, par heure",
-    description=("Le temps d'attente estimé à l'entrée de la déchetterie à partir des barrières "
-                 "(arrivées, admissions, sorties) : moyenne et maximum par heure, part du temps où le site "
-                 "était saturé. En direct : l'estimation à chaque nouvelle mesure."),
+    description=(
+        "Le temps d'attente estimé à l'entrée de la déchetterie à partir des barrières "
+        "(arrivées, admissions, sorties) : moyenne et maximum par heure, part du temps où le site "
+        "était saturé. En direct : l'estimation à chaque nouvelle mesure."
+    ),
     theme="ENVI",
     keywords=("déchetterie", "temps d'attente", "déchets", "temps réel"),
     frequency="HOURLY",
     expected_minutes=15,
-    columns=PLACE + (
+    columns=PLACE
+    + (
         Column("attente_moyenne_min", "number", "Attente moyenne estimée", unit="min", minimum=0),
         Column("attente_max_min", "number", "Attente maximale estimée", unit="min", minimum=0),
-        Column("part_saturee", "number", "Part du temps où le site était saturé", minimum=0, maximum=1),
-        Column("estimations", "integer", "Nombre d'estimations dans l'heure", required=True, minimum=0),
+        Column(
+            "part_saturee", "number", "Part du temps où le site était saturé", minimum=0, maximum=1
+        ),
+        Column(
+            "estimations", "integer", "Nombre d'estimations dans l'heure", required=True, minimum=0
+        ),
     ),
     rows=_waits,
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
@@ -193,14 +238,17 @@ TRAFFIC = OpenDataset(
     slug="trafic-frontalier",
     domain="sensors",
     title="Trafic aux points de passage frontaliers, par heure",
-    description=("Les comptages des capteurs de trafic aux points de passage vers le Luxembourg : débit moyen "
-                 "(véhicules par heure), taux d'occupation, vitesse moyenne et part du temps en congestion, "
-                 "par heure. En direct : chaque mesure."),
+    description=(
+        "Les comptages des capteurs de trafic aux points de passage vers le Luxembourg : débit moyen "
+        "(véhicules par heure), taux d'occupation, vitesse moyenne et part du temps en congestion, "
+        "par heure. En direct : chaque mesure."
+    ),
     theme="TRAN",
     keywords=("trafic", "frontière", "Luxembourg", "mobilité", "temps réel"),
     frequency="HOURLY",
     expected_minutes=15,
-    columns=PLACE + (
+    columns=PLACE
+    + (
         Column("debit_vehicules_h", "number", "Débit moyen", unit="véhicules/h", minimum=0),
         Column("taux_occupation", "number", "Taux d'occupation moyen", minimum=0, maximum=1),
         Column("vitesse_moyenne_kmh", "number", "Vitesse moyenne", unit="km/h", minimum=0),
@@ -211,8 +259,12 @@ TRAFFIC = OpenDataset(
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=("sensors:reading",),
     live_row=_live_traffic,
-    conforms_to=((SMART_DATA_MODELS.format("Transportation", "TrafficFlowObserved"),
-                  "Smart Data Models TrafficFlowObserved"),),
+    conforms_to=(
+        (
+            SMART_DATA_MODELS.format("Transportation", "TrafficFlowObserved"),
+            "Smart Data Models TrafficFlowObserved",
+        ),
+    ),
     cnil=NO_PERSON,
 )
 
@@ -220,13 +272,16 @@ AIR = OpenDataset(
     slug="qualite-air",
     domain="sensors",
     title="Qualité de l'air, par heure",
-    description=("Les concentrations mesurées par les capteurs de qualité de l'air (NO2, PM10, PM2,5, O3, "
-                 "en µg/m³), moyennes par heure. En direct : chaque mesure."),
+    description=(
+        "Les concentrations mesurées par les capteurs de qualité de l'air (NO2, PM10, PM2,5, O3, "
+        "en µg/m³), moyennes par heure. En direct : chaque mesure."
+    ),
     theme="ENVI",
     keywords=("qualité de l'air", "pollution", "environnement", "temps réel"),
     frequency="HOURLY",
     expected_minutes=15,
-    columns=PLACE + (
+    columns=PLACE
+    + (
         Column("no2_ugm3", "number", "Dioxyde d'azote (NO2)", unit="µg/m³", minimum=0),
         Column("pm10_ugm3", "number", "Particules PM10", unit="µg/m³", minimum=0),
         Column("pm25_ugm3", "number", "Particules PM2,5", unit="µg/m³", minimum=0),
@@ -237,16 +292,30 @@ AIR = OpenDataset(
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=("sensors:reading",),
     live_row=_live_air,
-    conforms_to=((SMART_DATA_MODELS.format("Environment", "AirQualityObserved"),
-                  "Smart Data Models AirQualityObserved"),),
+    conforms_to=(
+        (
+            SMART_DATA_MODELS.format("Environment", "AirQualityObserved"),
+            "Smart Data Models AirQualityObserved",
+        ),
+    ),
     cnil=NO_PERSON,
 )
 
 DATASETS = (WAITS, TRAFFIC, AIR)
-SERVICES = (Service("ngsi-ld", "API NGSI-LD des luminaires et des capteurs",
-                    "Le jumeau numérique des points lumineux et des capteurs (Smart Data Models), en lecture, "
-                    "avec leur historique (API temporelle).",
-                    "/ngsi-ld/v1/entities", "/ngsi-ld/v1/entities",
-                    "https://www.etsi.org/deliver/etsi_gs/CIM/001_099/009/01.08.01_60/gs_CIM009v010801p.pdf",
-                    ("eclairage-public-points-lumineux", "dechetterie-temps-attente", "trafic-frontalier",
-                     "qualite-air")),)
+SERVICES = (
+    Service(
+        "ngsi-ld",
+        "API NGSI-LD des luminaires et des capteurs",
+        "Le jumeau numérique des points lumineux et des capteurs (Smart Data Models), en lecture, "
+        "avec leur historique (API temporelle).",
+        "/ngsi-ld/v1/entities",
+        "/ngsi-ld/v1/entities",
+        "https://www.etsi.org/deliver/etsi_gs/CIM/001_099/009/01.08.01_60/gs_CIM009v010801p.pdf",
+        (
+            "eclairage-public-points-lumineux",
+            "dechetterie-temps-attente",
+            "trafic-frontalier",
+            "qualite-air",
+        ),
+    ),
+)

@@ -20,11 +20,25 @@ from app.ops.contracts import Kpi, Layer, Panel, point
 from app.sensors.air_quality import air_quality_index
 
 N_ = str
-KIND_LABELS = {"waste_centre": N_("Déchèterie"), "traffic": N_("Passage frontalier"),
-               "air_quality": N_("Qualité de l'air"), "fill_level": N_("Remplissage")}
-STATES = {"good": N_("Bon"), "fair": N_("Moyen"), "poor": N_("Dégradé"), "fluid": N_("Fluide"),
-          "dense": N_("Dense"), "congested": N_("Saturé"), "short": N_("Attente courte"),
-          "long": N_("Attente longue"), "full": N_("Plein"), "ok": N_("Normal"), "offline": N_("Hors ligne")}
+KIND_LABELS = {
+    "waste_centre": N_("Déchèterie"),
+    "traffic": N_("Passage frontalier"),
+    "air_quality": N_("Qualité de l'air"),
+    "fill_level": N_("Remplissage"),
+}
+STATES = {
+    "good": N_("Bon"),
+    "fair": N_("Moyen"),
+    "poor": N_("Dégradé"),
+    "fluid": N_("Fluide"),
+    "dense": N_("Dense"),
+    "congested": N_("Saturé"),
+    "short": N_("Attente courte"),
+    "long": N_("Attente longue"),
+    "full": N_("Plein"),
+    "ok": N_("Normal"),
+    "offline": N_("Hors ligne"),
+}
 
 
 def _values(sensor: Any) -> dict[str, Any]:
@@ -39,17 +53,24 @@ def _waits(session: Session) -> dict[str, float | None]:
     """The latest estimate of each waste centre: one index read per centre (never the whole history)."""
     waits: dict[str, float | None] = {}
     for sensor_id in session.scalars(select(Sensor.id).where(Sensor.kind == "waste_centre")).all():
-        row = session.execute(select(WasteCentreEstimate.wait_min).where(WasteCentreEstimate.sensor_id == sensor_id)
-                              .order_by(WasteCentreEstimate.ts.desc()).limit(1)).first()  # type: ignore[attr-defined]
+        row = session.execute(
+            select(WasteCentreEstimate.wait_min)
+            .where(WasteCentreEstimate.sensor_id == sensor_id)
+            .order_by(WasteCentreEstimate.ts.desc())
+            .limit(1)
+        ).first()  # type: ignore[attr-defined]
         if row is not None:
             waits[sensor_id] = row[0]
     return waits
 
 
-def reading(sensor: Any, values: dict[str, Any], wait: float | None, now: dt.datetime) -> tuple[str, Any, str]:
+def reading(
+    sensor: Any, values: dict[str, Any], wait: float | None, now: dt.datetime
+) -> tuple[str, Any, str]:
     """(state, value, unit) of a sensor's current reading."""
     stale = sensor.last_seen_at is None or sensor.last_seen_at < now - dt.timedelta(
-        seconds=sensor.reporting_period_s * 3)
+        seconds=sensor.reporting_period_s * 3
+    )
     if sensor.offline or stale:
         return "offline", None, ""
     if sensor.kind == "air_quality":
@@ -58,11 +79,18 @@ def reading(sensor: Any, values: dict[str, Any], wait: float | None, now: dt.dat
         return ("good" if band <= 2 else "fair" if band <= 3 else "poor"), band, "IQA"
     if sensor.kind == "traffic":
         occupancy = values.get("occupancy")
-        state = "congested" if values.get("congested") else (
-            "dense" if isinstance(occupancy, int | float) and occupancy >= 0.25 else "fluid")
+        state = (
+            "congested"
+            if values.get("congested")
+            else ("dense" if isinstance(occupancy, int | float) and occupancy >= 0.25 else "fluid")
+        )
         return state, values.get("intensity"), _("véhicules")
     if sensor.kind == "waste_centre":
-        return ("long" if (wait or 0) >= 10 else "short"), None if wait is None else round(wait), "min"
+        return (
+            ("long" if (wait or 0) >= 10 else "short"),
+            None if wait is None else round(wait),
+            "min",
+        )
     level = values.get("fillingLevel")
     if isinstance(level, int | float):
         return ("full" if level >= 0.8 else "ok"), round(level * 100), "%"
@@ -72,15 +100,39 @@ def reading(sensor: Any, values: dict[str, Any], wait: float | None, now: dt.dat
 def sensors_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     waits = _waits(session)
     out = []
-    for s in session.execute(select(Sensor.id, Sensor.kind, Sensor.name, Sensor.lon, Sensor.lat, Sensor.offline,
-                                    Sensor.last_seen_at, Sensor.reporting_period_s, Sensor.last_values,
-                                    Sensor.commune_insee).order_by(Sensor.id)).all():
+    for s in session.execute(
+        select(
+            Sensor.id,
+            Sensor.kind,
+            Sensor.name,
+            Sensor.lon,
+            Sensor.lat,
+            Sensor.offline,
+            Sensor.last_seen_at,
+            Sensor.reporting_period_s,
+            Sensor.last_values,
+            Sensor.commune_insee,
+        ).order_by(Sensor.id)
+    ).all():
         if s.lat is None or s.lon is None:
             continue
         state, value, unit = reading(s, _values(s), waits.get(s.id), now)
-        out.append(point(s.id, s.lon, s.lat, kind="sensor", state=state, label=s.name,
-                         url=f"/staff/ops?open=sensors/{s.id}", device_id=s.id, sensor=s.kind, value=value,
-                         unit=unit, commune=s.commune_insee))
+        out.append(
+            point(
+                s.id,
+                s.lon,
+                s.lat,
+                kind="sensor",
+                state=state,
+                label=s.name,
+                url=f"/staff/ops?open=sensors/{s.id}",
+                device_id=s.id,
+                sensor=s.kind,
+                value=value,
+                unit=unit,
+                commune=s.commune_insee,
+            )
+        )
     return out
 
 
@@ -92,14 +144,27 @@ def sensor_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel |
     state, value, unit = reading(sensor, values, _waits(session).get(sensor.id), now)
     commune = session.get(Commune, sensor.commune_insee) if sensor.commune_insee else None
     tz = territory_position(session).tz
-    facts = [(_("Type"), _(KIND_LABELS.get(sensor.kind, sensor.kind))), (_("Commune"), commune.name if commune else "—"),
-             (_("Valeur actuelle"), "—" if value is None else f"{value} {unit}".strip()),
-             (_("Dernières nouvelles"), sensor.last_seen_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-              if sensor.last_seen_at else "—")]
+    facts = [
+        (_("Type"), _(KIND_LABELS.get(sensor.kind, sensor.kind))),
+        (_("Commune"), commune.name if commune else "—"),
+        (_("Valeur actuelle"), "—" if value is None else f"{value} {unit}".strip()),
+        (
+            _("Dernières nouvelles"),
+            sensor.last_seen_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+            if sensor.last_seen_at
+            else "—",
+        ),
+    ]
     facts += [(name, str(v)) for name, v in values.items() if name != "ts"]
-    return Panel(title=sensor.name, state=state, state_label=_(STATES[state]), facts=facts,
-                 history=urn(SENSOR_TYPES.get(sensor.kind, "Device"), sensor.id),
-                 link="/waste-centre" if sensor.kind == "waste_centre" else None, commune=sensor.commune_insee)
+    return Panel(
+        title=sensor.name,
+        state=state,
+        state_label=_(STATES[state]),
+        facts=facts,
+        history=urn(SENSOR_TYPES.get(sensor.kind, "Device"), sensor.id),
+        link="/waste-centre" if sensor.kind == "waste_centre" else None,
+        commune=sensor.commune_insee,
+    )
 
 
 def air_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
@@ -122,5 +187,7 @@ def wait_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
 
 
 OPS_LAYERS = [Layer("sensors", N_("Capteurs"), 30, sensors_layer, sensor_panel, {}, STATES)]
-OPS_KPIS = [Kpi("air_quality", N_("Qualité de l'air (indice européen)"), "", 40, air_kpi),
-            Kpi("waste_wait", N_("Attente à la déchèterie"), "min", 45, wait_kpi)]
+OPS_KPIS = [
+    Kpi("air_quality", N_("Qualité de l'air (indice européen)"), "", 40, air_kpi),
+    Kpi("waste_wait", N_("Attente à la déchèterie"), "min", 45, wait_kpi),
+]

@@ -87,6 +87,7 @@ def local_today(now: datetime | None = None) -> date:
 
 # --- ads --------------------------------------------------------------------------------------
 
+
 def publish(session: Session, item: SharedItem, now: datetime | None = None) -> SharedItem:
     now = now or utcnow()
     item.created_at = item.renewed_at = now
@@ -114,15 +115,27 @@ def listed_filter(now: datetime):  # type: ignore[no-untyped-def]
     return and_(SharedItem.status == "active", SharedItem.expires_at > now)
 
 
-def search(session: Session, *, q: str = "", category: str = "", commune: str = "", kind: str = "",
-           now: datetime | None = None, limit: int = 60) -> list[SharedItem]:
+def search(
+    session: Session,
+    *,
+    q: str = "",
+    category: str = "",
+    commune: str = "",
+    kind: str = "",
+    now: datetime | None = None,
+    limit: int = 60,
+) -> list[SharedItem]:
     """Listed ads (active, not lapsed) matching the filters, newest first."""
     now = now or utcnow()
     stmt = select(SharedItem).where(listed_filter(now))
     if q:
         like = f"%{q.lower()[:80]}%"
-        stmt = stmt.where(or_(func.lower(SharedItem.title).like(like),
-                              func.lower(SharedItem.description).like(like)))
+        stmt = stmt.where(
+            or_(
+                func.lower(SharedItem.title).like(like),
+                func.lower(SharedItem.description).like(like),
+            )
+        )
     if category in CATEGORIES:
         stmt = stmt.where(SharedItem.category == category)
     if commune:
@@ -134,8 +147,11 @@ def search(session: Session, *, q: str = "", category: str = "", commune: str = 
 
 def report_item(session: Session, item: SharedItem, reporter_id: int, reason: str) -> bool:
     """Record a report of an abusive ad; False when this person already reported it."""
-    if session.scalars(select(ItemReport.id).where(ItemReport.item_id == item.id,
-                                                   ItemReport.reporter_id == reporter_id)).first():
+    if session.scalars(
+        select(ItemReport.id).where(
+            ItemReport.item_id == item.id, ItemReport.reporter_id == reporter_id
+        )
+    ).first():
         return False
     session.add(ItemReport(item_id=item.id, reporter_id=reporter_id, reason=reason[:500]))  # type: ignore[arg-type]
     session.flush()
@@ -144,18 +160,28 @@ def report_item(session: Session, item: SharedItem, reporter_id: int, reason: st
 
 # --- loans ------------------------------------------------------------------------------------
 
+
 def _lock_item(session: Session, item_id: int) -> SharedItem:
-    item = session.scalars(select(SharedItem).where(SharedItem.id == item_id)
-                           .with_for_update().execution_options(populate_existing=True)).first()
+    item = session.scalars(
+        select(SharedItem)
+        .where(SharedItem.id == item_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if item is None:
         raise SharingError(_("Cette annonce n'existe plus."))
     return item
 
 
-def overlapping(session: Session, item_id: int, start: date, end: date, *, exclude: int | None = None) -> bool:
+def overlapping(
+    session: Session, item_id: int, start: date, end: date, *, exclude: int | None = None
+) -> bool:
     stmt = select(Loan.id).where(
-        Loan.item_id == item_id, Loan.kind == "loan", Loan.status.in_(HOLDING_STATES),  # type: ignore[attr-defined]
-        Loan.start_on <= end, Loan.end_on >= start,  # type: ignore[operator]
+        Loan.item_id == item_id,
+        Loan.kind == "loan",
+        Loan.status.in_(HOLDING_STATES),  # type: ignore[attr-defined]
+        Loan.start_on <= end,
+        Loan.end_on >= start,  # type: ignore[operator]
     )
     if exclude is not None:
         stmt = stmt.where(Loan.id != exclude)
@@ -164,16 +190,27 @@ def overlapping(session: Session, item_id: int, start: date, end: date, *, exclu
 
 def booked_ranges(session: Session, item_id: int, today: date) -> list[tuple[date, date, str]]:
     rows = session.execute(
-        select(Loan.start_on, Loan.end_on, Loan.status).where(
-            Loan.item_id == item_id, Loan.kind == "loan", Loan.status.in_(HOLDING_STATES),  # type: ignore[attr-defined]
+        select(Loan.start_on, Loan.end_on, Loan.status)
+        .where(
+            Loan.item_id == item_id,
+            Loan.kind == "loan",
+            Loan.status.in_(HOLDING_STATES),  # type: ignore[attr-defined]
             Loan.end_on >= today,  # type: ignore[operator]
-        ).order_by(Loan.start_on)
+        )
+        .order_by(Loan.start_on)
     ).all()
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-def request_loan(session: Session, item_id: int, borrower_id: int, start: date, end: date,
-                 message: str = "", now: datetime | None = None) -> Loan:
+def request_loan(
+    session: Session,
+    item_id: int,
+    borrower_id: int,
+    start: date,
+    end: date,
+    message: str = "",
+    now: datetime | None = None,
+) -> Loan:
     """Ask to borrow an object for [start, end] (both inclusive), in the caller's write transaction."""
     now = now or utcnow()
     today = local_today(now)
@@ -191,45 +228,87 @@ def request_loan(session: Session, item_id: int, borrower_id: int, start: date, 
     if start > today + timedelta(days=BOOKING_HORIZON_DAYS):
         raise SharingError(_("On ne réserve pas plus de quatre mois à l'avance."))
     if overlapping(session, item_id, start, end):
-        raise SharingError(_("L'objet est déjà réservé sur une partie de ces dates. Choisissez d'autres dates."))
-    loan = Loan(item_id=item_id, borrower_id=borrower_id, kind="loan", status="requested",
-                start_on=start, end_on=end, created_at=now, updated_at=now)
+        raise SharingError(
+            _("L'objet est déjà réservé sur une partie de ces dates. Choisissez d'autres dates.")
+        )
+    loan = Loan(
+        item_id=item_id,
+        borrower_id=borrower_id,
+        kind="loan",
+        status="requested",
+        start_on=start,
+        end_on=end,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(loan)
     session.flush()
     if message.strip():
-        session.add(LoanMessage(loan_id=loan.id, sender_id=borrower_id, body=message.strip()[:2000],  # type: ignore[arg-type]
-                                created_at=now))
-    notify(session, [item.owner_id], topic=TOPIC,
-           title=_("Demande de prêt : %(title)s") % {"title": item.title},
-           body=_("Du %(start)s au %(end)s. Acceptez ou refusez la demande.")
-           % {"start": start.strftime("%d/%m"), "end": end.strftime("%d/%m")},
-           url=f"/sharing/loans/{loan.id}", dedupe=f"loan-requested:{loan.id}")
+        session.add(
+            LoanMessage(
+                loan_id=loan.id,
+                sender_id=borrower_id,
+                body=message.strip()[:2000],  # type: ignore[arg-type]
+                created_at=now,
+            )
+        )
+    notify(
+        session,
+        [item.owner_id],
+        topic=TOPIC,
+        title=_("Demande de prêt : %(title)s") % {"title": item.title},
+        body=_("Du %(start)s au %(end)s. Acceptez ou refusez la demande.")
+        % {"start": start.strftime("%d/%m"), "end": end.strftime("%d/%m")},
+        url=f"/sharing/loans/{loan.id}",
+        dedupe=f"loan-requested:{loan.id}",
+    )
     return loan
 
 
-def reserve_gift(session: Session, item_id: int, taker_id: int, message: str = "",
-                 now: datetime | None = None) -> Loan:
+def reserve_gift(
+    session: Session, item_id: int, taker_id: int, message: str = "", now: datetime | None = None
+) -> Loan:
     now = now or utcnow()
     item = _lock_item(session, item_id)
     if item.kind != "give" or not is_listed(item, now):
         raise SharingError(_("Ce don n'est plus disponible."))
     if item.owner_id == taker_id:
         raise SharingError(_("Vous ne pouvez pas réserver votre propre don."))
-    taken = session.scalars(select(Loan.id).where(Loan.item_id == item_id, Loan.kind == "gift",
-                                                  Loan.status == "reserved")).first()
+    taken = session.scalars(
+        select(Loan.id).where(
+            Loan.item_id == item_id, Loan.kind == "gift", Loan.status == "reserved"
+        )
+    ).first()
     if taken:
         raise SharingError(_("Ce don est déjà réservé par un voisin."))
-    loan = Loan(item_id=item_id, borrower_id=taker_id, kind="gift", status="reserved",
-                created_at=now, updated_at=now)
+    loan = Loan(
+        item_id=item_id,
+        borrower_id=taker_id,
+        kind="gift",
+        status="reserved",
+        created_at=now,
+        updated_at=now,
+    )
     session.add(loan)
     session.flush()
     if message.strip():
-        session.add(LoanMessage(loan_id=loan.id, sender_id=taker_id, body=message.strip()[:2000],  # type: ignore[arg-type]
-                                created_at=now))
-    notify(session, [item.owner_id], topic=TOPIC,
-           title=_("Votre don est réservé : %(title)s") % {"title": item.title},
-           body=_("Convenez d'un moment pour le remettre."), url=f"/sharing/loans/{loan.id}",
-           dedupe=f"gift-reserved:{loan.id}")
+        session.add(
+            LoanMessage(
+                loan_id=loan.id,
+                sender_id=taker_id,
+                body=message.strip()[:2000],  # type: ignore[arg-type]
+                created_at=now,
+            )
+        )
+    notify(
+        session,
+        [item.owner_id],
+        topic=TOPIC,
+        title=_("Votre don est réservé : %(title)s") % {"title": item.title},
+        body=_("Convenez d'un moment pour le remettre."),
+        url=f"/sharing/loans/{loan.id}",
+        dedupe=f"gift-reserved:{loan.id}",
+    )
     return loan
 
 
@@ -244,7 +323,9 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 
-def move_loan(session: Session, loan_id: int, actor_id: int, action: str, now: datetime | None = None) -> Loan:
+def move_loan(
+    session: Session, loan_id: int, actor_id: int, action: str, now: datetime | None = None
+) -> Loan:
     """Change a loan's state if ``actor_id`` may; raises SharingError otherwise (nothing changes)."""
     now = now or utcnow()
     if action not in TRANSITIONS:
@@ -281,15 +362,23 @@ def move_loan(session: Session, loan_id: int, actor_id: int, action: str, now: d
         "returned": _("Objet rendu : %(title)s"),
         "handed_over": _("Don remis : %(title)s"),
     }
-    notify(session, [other], topic=TOPIC, title=titles[target] % {"title": item.title},
-           body=_("Voir le détail et les messages."), url=f"/sharing/loans/{loan.id}",
-           dedupe=f"loan-{target}:{loan.id}")
+    notify(
+        session,
+        [other],
+        topic=TOPIC,
+        title=titles[target] % {"title": item.title},
+        body=_("Voir le détail et les messages."),
+        url=f"/sharing/loans/{loan.id}",
+        dedupe=f"loan-{target}:{loan.id}",
+    )
     if target == "accepted":
         ensure_sweep(session, now)
     return loan
 
 
-def extend_loan(session: Session, loan_id: int, actor_id: int, new_end: date, now: datetime | None = None) -> Loan:
+def extend_loan(
+    session: Session, loan_id: int, actor_id: int, new_end: date, now: datetime | None = None
+) -> Loan:
     """Move the return date later, only when no other reservation follows in the way."""
     now = now or utcnow()
     loan = session.get(Loan, loan_id, populate_existing=True)
@@ -305,20 +394,30 @@ def extend_loan(session: Session, loan_id: int, actor_id: int, new_end: date, no
     if new_end <= loan.end_on:
         raise SharingError(_("La nouvelle date de retour doit être après l'actuelle."))
     if (new_end - loan.start_on).days + 1 > item.max_days * 2:
-        raise SharingError(_("Prolongation trop longue (%(n)s jours au plus en tout).") % {"n": item.max_days * 2})
+        raise SharingError(
+            _("Prolongation trop longue (%(n)s jours au plus en tout).") % {"n": item.max_days * 2}
+        )
     if overlapping(session, item.id, loan.end_on + timedelta(days=1), new_end, exclude=loan.id):  # type: ignore[arg-type]
         raise SharingError(_("Impossible de prolonger : un voisin a réservé l'objet juste après."))
     loan.end_on = new_end
     loan.updated_at = now
     session.add(loan)
     other = item.owner_id if actor_id == loan.borrower_id else loan.borrower_id
-    notify(session, [other], topic=TOPIC, title=_("Prêt prolongé : %(title)s") % {"title": item.title},
-           body=_("Nouvelle date de retour : %(d)s.") % {"d": new_end.strftime("%d/%m/%Y")},
-           url=f"/sharing/loans/{loan.id}", dedupe=f"loan-extended:{loan.id}:{new_end.isoformat()}")
+    notify(
+        session,
+        [other],
+        topic=TOPIC,
+        title=_("Prêt prolongé : %(title)s") % {"title": item.title},
+        body=_("Nouvelle date de retour : %(d)s.") % {"d": new_end.strftime("%d/%m/%Y")},
+        url=f"/sharing/loans/{loan.id}",
+        dedupe=f"loan-extended:{loan.id}:{new_end.isoformat()}",
+    )
     return loan
 
 
-def post_message(session: Session, loan_id: int, sender_id: int, body: str, now: datetime | None = None) -> LoanMessage:
+def post_message(
+    session: Session, loan_id: int, sender_id: int, body: str, now: datetime | None = None
+) -> LoanMessage:
     now = now or utcnow()
     body = body.strip()
     if not body:
@@ -333,12 +432,20 @@ def post_message(session: Session, loan_id: int, sender_id: int, body: str, now:
     session.add(message)
     session.flush()
     other = item.owner_id if sender_id == loan.borrower_id else loan.borrower_id
-    notify(session, [other], topic=TOPIC, title=_("Nouveau message : %(title)s") % {"title": item.title},
-           body=body[:140], url=f"/sharing/loans/{loan_id}", dedupe=f"loan-message:{message.id}")
+    notify(
+        session,
+        [other],
+        topic=TOPIC,
+        title=_("Nouveau message : %(title)s") % {"title": item.title},
+        body=body[:140],
+        url=f"/sharing/loans/{loan_id}",
+        dedupe=f"loan-message:{message.id}",
+    )
     return message
 
 
 # --- "looking for" ----------------------------------------------------------------------------
+
 
 def post_wanted(session: Session, wanted: WantedRequest, now: datetime | None = None) -> int:
     """Publish a request and tell the neighbours who follow its category; returns how many were told."""
@@ -348,20 +455,33 @@ def post_wanted(session: Session, wanted: WantedRequest, now: datetime | None = 
     session.add(wanted)
     session.flush()
     watchers = session.scalars(
-        select(CategoryWatch.user_id).join(User, User.id == CategoryWatch.user_id)
-        .where(CategoryWatch.category == wanted.category, CategoryWatch.user_id != wanted.user_id,
-               User.is_active)
+        select(CategoryWatch.user_id)
+        .join(User, User.id == CategoryWatch.user_id)
+        .where(
+            CategoryWatch.category == wanted.category,
+            CategoryWatch.user_id != wanted.user_id,
+            User.is_active,
+        )
     ).all()
-    notify(session, watchers, topic=TOPIC,
-           title=_("Un voisin cherche : %(title)s") % {"title": wanted.title},
-           body=wanted.description[:140] or _("Vous pouvez peut-être l'aider."),
-           url=f"/sharing/wanted/{wanted.id}", dedupe=f"wanted:{wanted.id}")
+    notify(
+        session,
+        watchers,
+        topic=TOPIC,
+        title=_("Un voisin cherche : %(title)s") % {"title": wanted.title},
+        body=wanted.description[:140] or _("Vous pouvez peut-être l'aider."),
+        url=f"/sharing/wanted/{wanted.id}",
+        dedupe=f"wanted:{wanted.id}",
+    )
     return len(watchers)
 
 
 def set_watches(session: Session, user_id: int, categories: Sequence[str]) -> None:
     chosen = {c for c in categories if c in CATEGORIES}
-    current = set(session.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user_id)).all())
+    current = set(
+        session.scalars(
+            select(CategoryWatch.category).where(CategoryWatch.user_id == user_id)
+        ).all()
+    )
     for category in current - chosen:
         row = session.get(CategoryWatch, (user_id, category))
         if row is not None:
@@ -372,10 +492,16 @@ def set_watches(session: Session, user_id: int, categories: Sequence[str]) -> No
 
 # --- reminders --------------------------------------------------------------------------------
 
+
 def _remind_once(session: Session, loan: Loan, kind: str, for_date: date, now: datetime) -> bool:
     """Record the reminder; False when it was already sent (so nothing is queued twice)."""
-    if session.scalars(select(LoanReminder.id).where(
-            LoanReminder.loan_id == loan.id, LoanReminder.kind == kind, LoanReminder.for_date == for_date)).first():
+    if session.scalars(
+        select(LoanReminder.id).where(
+            LoanReminder.loan_id == loan.id,
+            LoanReminder.kind == kind,
+            LoanReminder.for_date == for_date,
+        )
+    ).first():
         return False
     try:
         with session.begin_nested():
@@ -391,7 +517,9 @@ def send_reminders(session: Session, now: datetime | None = None) -> dict[str, i
     today = local_today(now)
     sent = {"pickup_eve": 0, "due": 0, "overdue": 0}
     rows = session.execute(
-        select(Loan, SharedItem).join(SharedItem, SharedItem.id == Loan.item_id).where(
+        select(Loan, SharedItem)
+        .join(SharedItem, SharedItem.id == Loan.item_id)
+        .where(
             Loan.kind == "loan",
             or_(
                 and_(Loan.status == "accepted", Loan.start_on == today + timedelta(days=1)),
@@ -403,25 +531,42 @@ def send_reminders(session: Session, now: datetime | None = None) -> dict[str, i
         assert loan.end_on is not None
         if loan.status == "accepted":
             if _remind_once(session, loan, "pickup_eve", loan.start_on, now):  # type: ignore[arg-type]
-                notify(session, [loan.borrower_id, item.owner_id], topic=TOPIC,
-                       title=_("Demain : %(title)s") % {"title": item.title},
-                       body=_("Le prêt commence demain. Convenez de l'heure de remise."),
-                       url=f"/sharing/loans/{loan.id}", dedupe=f"loan-eve:{loan.id}:{loan.start_on}")
+                notify(
+                    session,
+                    [loan.borrower_id, item.owner_id],
+                    topic=TOPIC,
+                    title=_("Demain : %(title)s") % {"title": item.title},
+                    body=_("Le prêt commence demain. Convenez de l'heure de remise."),
+                    url=f"/sharing/loans/{loan.id}",
+                    dedupe=f"loan-eve:{loan.id}:{loan.start_on}",
+                )
                 sent["pickup_eve"] += 1
         elif loan.end_on == today:
             if _remind_once(session, loan, "due", loan.end_on, now):
-                notify(session, [loan.borrower_id], topic=TOPIC,
-                       title=_("À rendre aujourd'hui : %(title)s") % {"title": item.title},
-                       body=_("Pensez à rapporter l'objet à son propriétaire."),
-                       url=f"/sharing/loans/{loan.id}", dedupe=f"loan-due:{loan.id}:{loan.end_on}")
+                notify(
+                    session,
+                    [loan.borrower_id],
+                    topic=TOPIC,
+                    title=_("À rendre aujourd'hui : %(title)s") % {"title": item.title},
+                    body=_("Pensez à rapporter l'objet à son propriétaire."),
+                    url=f"/sharing/loans/{loan.id}",
+                    dedupe=f"loan-due:{loan.id}:{loan.end_on}",
+                )
                 sent["due"] += 1
         elif _remind_once(session, loan, "overdue", loan.end_on, now):
-            notify(session, [loan.borrower_id, item.owner_id], topic=TOPIC,
-                   title=_("En retard : %(title)s") % {"title": item.title},
-                   body=_("La date de retour est passée (%(d)s). Rendez l'objet ou demandez une prolongation.")
-                   % {"d": loan.end_on.strftime("%d/%m")},
-                   url=f"/sharing/loans/{loan.id}", urgency="high",
-                   dedupe=f"loan-overdue:{loan.id}:{loan.end_on}")
+            notify(
+                session,
+                [loan.borrower_id, item.owner_id],
+                topic=TOPIC,
+                title=_("En retard : %(title)s") % {"title": item.title},
+                body=_(
+                    "La date de retour est passée (%(d)s). Rendez l'objet ou demandez une prolongation."
+                )
+                % {"d": loan.end_on.strftime("%d/%m")},
+                url=f"/sharing/loans/{loan.id}",
+                urgency="high",
+                dedupe=f"loan-overdue:{loan.id}:{loan.end_on}",
+            )
             sent["overdue"] += 1
     return sent
 
@@ -429,14 +574,23 @@ def send_reminders(session: Session, now: datetime | None = None) -> dict[str, i
 def warn_lapsing(session: Session, now: datetime | None = None) -> int:
     """Tell owners three days before their ad lapses (once per expiry date)."""
     now = now or utcnow()
-    items = session.scalars(select(SharedItem).where(
-        SharedItem.status == "active", SharedItem.expires_at > now,
-        SharedItem.expires_at <= now + timedelta(days=3))).all()
+    items = session.scalars(
+        select(SharedItem).where(
+            SharedItem.status == "active",
+            SharedItem.expires_at > now,
+            SharedItem.expires_at <= now + timedelta(days=3),
+        )
+    ).all()
     for item in items:
-        notify(session, [item.owner_id], topic=TOPIC,
-               title=_("Votre annonce expire bientôt : %(title)s") % {"title": item.title},
-               body=_("Renouvelez-la pour la garder visible 30 jours de plus."),
-               url=f"/sharing/items/{item.id}", dedupe=f"item-lapse:{item.id}:{item.expires_at.date()}")
+        notify(
+            session,
+            [item.owner_id],
+            topic=TOPIC,
+            title=_("Votre annonce expire bientôt : %(title)s") % {"title": item.title},
+            body=_("Renouvelez-la pour la garder visible 30 jours de plus."),
+            url=f"/sharing/items/{item.id}",
+            dedupe=f"item-lapse:{item.id}:{item.expires_at.date()}",
+        )
     return len(items)
 
 
@@ -455,23 +609,31 @@ def run_sweep(ctx: JobContext, payload: dict[str, object]) -> None:
     with write_session(ctx.engine) as session:
         send_reminders(session, now)
         warn_lapsing(session, now)
-        open_loans = session.scalars(select(Loan.id).where(
-            Loan.status.in_(("accepted", "picked_up"))).limit(1)).first()  # type: ignore[attr-defined]
-        live_ads = session.scalars(select(SharedItem.id).where(SharedItem.status == "active").limit(1)).first()
+        open_loans = session.scalars(
+            select(Loan.id).where(Loan.status.in_(("accepted", "picked_up"))).limit(1)
+        ).first()  # type: ignore[attr-defined]
+        live_ads = session.scalars(
+            select(SharedItem.id).where(SharedItem.status == "active").limit(1)
+        ).first()
         if open_loans or live_ads:
             ensure_sweep(session, now)
 
 
 def user_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    rows = session.execute(select(User.id, User.display_name, User.email).where(User.id.in_(list(set(ids))))).all()  # type: ignore[union-attr]
+    rows = session.execute(
+        select(User.id, User.display_name, User.email).where(User.id.in_(list(set(ids))))
+    ).all()  # type: ignore[union-attr]
     return {r[0]: (r[1] or r[2].split("@")[0]) for r in rows}
-
 
 
 # --- privacy ----------------------------------------------------------------------------------
 
+
 def _row(obj: Any) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in obj.model_dump().items()}
+    return {
+        k: (v.isoformat() if isinstance(v, (date, datetime)) else v)
+        for k, v in obj.model_dump().items()
+    }
 
 
 def _photo_paths(names: Sequence[str], media_dir: Path) -> list[Path]:
@@ -488,16 +650,34 @@ def _photo_paths(names: Sequence[str], media_dir: Path) -> list[Path]:
 
 def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     items = session.scalars(select(SharedItem).where(SharedItem.owner_id == user_id)).all()
-    photos = session.scalars(select(SharedPhoto).where(
-        SharedPhoto.item_id.in_([i.id for i in items]))).all() if items else []  # type: ignore[attr-defined]
+    photos = (
+        session.scalars(
+            select(SharedPhoto).where(SharedPhoto.item_id.in_([i.id for i in items]))
+        ).all()
+        if items
+        else []
+    )  # type: ignore[attr-defined]
     data = {
         "items": [_row(i) for i in items],
         "photos": [_row(p) for p in photos],
-        "loans_as_borrower": [_row(ln) for ln in session.scalars(select(Loan).where(Loan.borrower_id == user_id))],
-        "messages_sent": [_row(m) for m in session.scalars(select(LoanMessage).where(LoanMessage.sender_id == user_id))],
-        "wanted": [_row(w) for w in session.scalars(select(WantedRequest).where(WantedRequest.user_id == user_id))],
-        "followed_categories": list(session.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user_id))),
-        "reports_made": [_row(r) for r in session.scalars(select(ItemReport).where(ItemReport.reporter_id == user_id))],
+        "loans_as_borrower": [
+            _row(ln) for ln in session.scalars(select(Loan).where(Loan.borrower_id == user_id))
+        ],
+        "messages_sent": [
+            _row(m)
+            for m in session.scalars(select(LoanMessage).where(LoanMessage.sender_id == user_id))
+        ],
+        "wanted": [
+            _row(w)
+            for w in session.scalars(select(WantedRequest).where(WantedRequest.user_id == user_id))
+        ],
+        "followed_categories": list(
+            session.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user_id))
+        ),
+        "reports_made": [
+            _row(r)
+            for r in session.scalars(select(ItemReport).where(ItemReport.reporter_id == user_id))
+        ],
     }
     return data, _photo_paths([p.display_name for p in photos], media_dir)
 
@@ -505,20 +685,39 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
 def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Tell the other party of open loans, then delete the person's ads, loans, messages and requests."""
     own_items = select(SharedItem.id).where(SharedItem.owner_id == user_id)
-    open_loans = session.execute(select(Loan, SharedItem).join(SharedItem, SharedItem.id == Loan.item_id).where(
-        Loan.status.in_(("requested", "accepted", "picked_up", "reserved")),  # type: ignore[attr-defined]
-        or_(Loan.borrower_id == user_id, SharedItem.owner_id == user_id))).all()
+    open_loans = session.execute(
+        select(Loan, SharedItem)
+        .join(SharedItem, SharedItem.id == Loan.item_id)
+        .where(
+            Loan.status.in_(("requested", "accepted", "picked_up", "reserved")),  # type: ignore[attr-defined]
+            or_(Loan.borrower_id == user_id, SharedItem.owner_id == user_id),
+        )
+    ).all()
     for loan, item in open_loans:
         other = loan.borrower_id if item.owner_id == user_id else item.owner_id
-        notify(session, [other], topic=TOPIC, title=_("Prêt annulé : %(title)s") % {"title": item.title},
-               body=_("L'autre personne a supprimé son compte."), url="/sharing/mine")
+        notify(
+            session,
+            [other],
+            topic=TOPIC,
+            title=_("Prêt annulé : %(title)s") % {"title": item.title},
+            body=_("L'autre personne a supprimé son compte."),
+            url="/sharing/mine",
+        )
     photos = session.scalars(select(SharedPhoto).where(SharedPhoto.item_id.in_(own_items))).all()  # type: ignore[attr-defined]
     files = _photo_paths([n for p in photos for n in (p.display_name, p.thumb_name)], media_dir)
     loans = select(Loan.id).where(or_(Loan.borrower_id == user_id, Loan.item_id.in_(own_items)))  # type: ignore[attr-defined]
-    session.execute(delete(LoanMessage).where(or_(LoanMessage.loan_id.in_(loans), LoanMessage.sender_id == user_id)))  # type: ignore[attr-defined]
+    session.execute(
+        delete(LoanMessage).where(
+            or_(LoanMessage.loan_id.in_(loans), LoanMessage.sender_id == user_id)
+        )
+    )  # type: ignore[attr-defined]
     session.execute(delete(LoanReminder).where(LoanReminder.loan_id.in_(loans)))  # type: ignore[attr-defined]
     session.execute(delete(Loan).where(Loan.id.in_(loans)))  # type: ignore[union-attr]
-    session.execute(delete(ItemReport).where(or_(ItemReport.reporter_id == user_id, ItemReport.item_id.in_(own_items))))  # type: ignore[attr-defined]
+    session.execute(
+        delete(ItemReport).where(
+            or_(ItemReport.reporter_id == user_id, ItemReport.item_id.in_(own_items))
+        )
+    )  # type: ignore[attr-defined]
     session.execute(delete(SharedPhoto).where(SharedPhoto.item_id.in_(own_items)))  # type: ignore[attr-defined]
     session.execute(delete(SharedItem).where(SharedItem.owner_id == user_id))
     session.execute(delete(WantedRequest).where(WantedRequest.user_id == user_id))
@@ -530,18 +729,72 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
 
 # (owner, kind, title, category, condition, commune, description, motif, colours)
 DEMO_ITEMS = [
-    ("habitant@eclor.test", "lend", "Perceuse à percussion", "tools", "good", "57038",
-     "Perceuse Bosch 700 W avec coffret de forets béton et bois.", "box", ((225, 232, 240), (40, 110, 60))),
-    ("habitant@eclor.test", "lend", "Tente 4 places", "sports", "fair", "57038",
-     "Tente familiale, montage en 10 minutes. Idéale pour un week-end.", "box", ((220, 236, 224), (60, 130, 80))),
-    ("voisine@eclor.test", "lend", "Appareil à raclette 8 personnes", "kitchen", "good", "54580",
-     "Avec grill. Rendu propre, merci !", "box", ((245, 232, 220), (150, 60, 40))),
-    ("voisine@eclor.test", "give", "Poussette pliable", "kids", "good", "54580",
-     "Poussette légère, servie pour un enfant. À venir chercher.", "box", ((238, 228, 245), (110, 70, 150))),
-    ("frontalier@eclor.test", "lend", "Taille-haie électrique", "garden", "good", "57602",
-     "Lame de 55 cm, rallonge fournie.", "box", ((228, 242, 222), (70, 140, 50))),
-    ("frontalier@eclor.test", "give", "Lot de romans policiers", "books", "worn", "57602",
-     "Une vingtaine de poches, à donner ensemble.", "box", ((245, 240, 225), (170, 120, 40))),
+    (
+        "habitant@eclor.test",
+        "lend",
+        "Perceuse à percussion",
+        "tools",
+        "good",
+        "57038",
+        "Perceuse Bosch 700 W avec coffret de forets béton et bois.",
+        "box",
+        ((225, 232, 240), (40, 110, 60)),
+    ),
+    (
+        "habitant@eclor.test",
+        "lend",
+        "Tente 4 places",
+        "sports",
+        "fair",
+        "57038",
+        "Tente familiale, montage en 10 minutes. Idéale pour un week-end.",
+        "box",
+        ((220, 236, 224), (60, 130, 80)),
+    ),
+    (
+        "voisine@eclor.test",
+        "lend",
+        "Appareil à raclette 8 personnes",
+        "kitchen",
+        "good",
+        "54580",
+        "Avec grill. Rendu propre, merci !",
+        "box",
+        ((245, 232, 220), (150, 60, 40)),
+    ),
+    (
+        "voisine@eclor.test",
+        "give",
+        "Poussette pliable",
+        "kids",
+        "good",
+        "54580",
+        "Poussette légère, servie pour un enfant. À venir chercher.",
+        "box",
+        ((238, 228, 245), (110, 70, 150)),
+    ),
+    (
+        "frontalier@eclor.test",
+        "lend",
+        "Taille-haie électrique",
+        "garden",
+        "good",
+        "57602",
+        "Lame de 55 cm, rallonge fournie.",
+        "box",
+        ((228, 242, 222), (70, 140, 50)),
+    ),
+    (
+        "frontalier@eclor.test",
+        "give",
+        "Lot de romans policiers",
+        "books",
+        "worn",
+        "57602",
+        "Une vingtaine de poches, à donner ensemble.",
+        "box",
+        ((245, 240, 225), (170, 120, 40)),
+    ),
 ]
 
 
@@ -550,18 +803,52 @@ def load_demo(session: Session, rng: Any) -> str | None:
 
     now = utcnow()
     created: dict[str, SharedItem] = {}
-    for owner_email, kind, title, category, condition, commune, description, motif, colours in DEMO_ITEMS:
+    for (
+        owner_email,
+        kind,
+        title,
+        category,
+        condition,
+        commune,
+        description,
+        motif,
+        colours,
+    ) in DEMO_ITEMS:
         owner = session.scalars(select(User).where(User.email == owner_email)).first()
-        if owner is None or session.scalars(select(SharedItem.id).where(
-                SharedItem.owner_id == owner.id, SharedItem.title == title)).first():
+        if (
+            owner is None
+            or session.scalars(
+                select(SharedItem.id).where(
+                    SharedItem.owner_id == owner.id, SharedItem.title == title
+                )
+            ).first()
+        ):
             continue
-        item = SharedItem(owner_id=owner.id, kind=kind, title=title, category=category, condition=condition,  # type: ignore[arg-type]
-                          commune_insee=commune, description=description, max_days=7,
-                          availability="le soir et le week-end", expires_at=now)
+        item = SharedItem(
+            owner_id=owner.id,
+            kind=kind,
+            title=title,
+            category=category,
+            condition=condition,  # type: ignore[arg-type]
+            commune_insee=commune,
+            description=description,
+            max_days=7,
+            availability="le soir et le week-end",
+            expires_at=now,
+        )
         publish(session, item, now - timedelta(days=rng.randint(1, 12)))
-        display, thumb, width, height = demo_store(demo_photo(title[:22], colours[0], colours[1], motif, rng))
-        session.add(SharedPhoto(item_id=item.id, display_name=display, thumb_name=thumb, width=width,  # type: ignore[arg-type]
-                                height=height))
+        display, thumb, width, height = demo_store(
+            demo_photo(title[:22], colours[0], colours[1], motif, rng)
+        )
+        session.add(
+            SharedPhoto(
+                item_id=item.id,
+                display_name=display,
+                thumb_name=thumb,
+                width=width,  # type: ignore[arg-type]
+                height=height,
+            )
+        )
         created[title] = item
     if not created:
         return None
@@ -570,12 +857,30 @@ def load_demo(session: Session, rng: Any) -> str | None:
     raclette = created.get("Appareil à raclette 8 personnes")
     if julien is not None and camille is not None and raclette is not None:
         start = local_today(now) + timedelta(days=3)
-        loan = request_loan(session, raclette.id, julien.id, start, start + timedelta(days=1),  # type: ignore[arg-type]
-                            "Bonjour Camille, pour une soirée entre amis samedi. Merci !", now)
+        loan = request_loan(
+            session,
+            raclette.id,
+            julien.id,
+            start,
+            start + timedelta(days=1),  # type: ignore[arg-type]
+            "Bonjour Camille, pour une soirée entre amis samedi. Merci !",
+            now,
+        )
         move_loan(session, loan.id, camille.id, "accept", now)  # type: ignore[arg-type]
-        post_message(session, loan.id, camille.id, "Avec plaisir ! Passez vendredi après 18 h.", now)  # type: ignore[arg-type]
+        post_message(
+            session, loan.id, camille.id, "Avec plaisir ! Passez vendredi après 18 h.", now
+        )  # type: ignore[arg-type]
         session.add(CategoryWatch(user_id=camille.id, category="garden"))  # type: ignore[arg-type]
-        post_wanted(session, WantedRequest(user_id=julien.id, title="Échelle 3 plans", category="tools",  # type: ignore[arg-type]
-                                           commune_insee="57038", description="Pour nettoyer les gouttières, un samedi.",
-                                           expires_at=now), now)
+        post_wanted(
+            session,
+            WantedRequest(
+                user_id=julien.id,
+                title="Échelle 3 plans",
+                category="tools",  # type: ignore[arg-type]
+                commune_insee="57038",
+                description="Pour nettoyer les gouttières, un samedi.",
+                expires_at=now,
+            ),
+            now,
+        )
     return f"{len(created)} shared objects, a loan and a request"

@@ -19,21 +19,35 @@ HIDEABLE = ("active", "paused")
 
 
 def _ad(item: SharedItem) -> moderation.Ad:
-    return moderation.Ad(owner_id=item.owner_id, title=item.title, url=f"/sharing/items/{item.id}", topic="sharing")
+    return moderation.Ad(
+        owner_id=item.owner_id, title=item.title, url=f"/sharing/items/{item.id}", topic="sharing"
+    )
 
 
-def hide(session: Session, item: SharedItem, staff_id: int, reason_code: str, note: str = "") -> None:
+def hide(
+    session: Session, item: SharedItem, staff_id: int, reason_code: str, note: str = ""
+) -> None:
     """Hide ``item`` for ``reason_code`` (+ note); close its open reports; tell its owner."""
     reason = moderation.reason_text(reason_code, note)
     if item.status not in HIDEABLE:
         raise moderation.ModerationError(_("Cette annonce n’est plus en ligne."))
     now = utcnow()
-    item.status, item.moderation_reason, item.moderated_at, item.moderated_by = "hidden", reason, now, staff_id
+    item.status, item.moderation_reason, item.moderated_at, item.moderated_by = (
+        "hidden",
+        reason,
+        now,
+        staff_id,
+    )
     session.add(item)
-    session.execute(update(ItemReport).where(ItemReport.item_id == item.id, ItemReport.status == "open")
-                    .values(status="hidden"))
+    session.execute(
+        update(ItemReport)
+        .where(ItemReport.item_id == item.id, ItemReport.status == "open")
+        .values(status="hidden")
+    )
     session.flush()
-    moderation.hide(session, _ad(item), reason, dedupe=f"sharing-hide:{item.id}:{now.timestamp():.0f}")
+    moderation.hide(
+        session, _ad(item), reason, dedupe=f"sharing-hide:{item.id}:{now.timestamp():.0f}"
+    )
 
 
 def dismiss(session: Session, report: ItemReport) -> None:
@@ -49,9 +63,17 @@ def restore(session: Session, item: SharedItem, staff_id: int) -> None:
     item.status, item.moderated_at, item.moderated_by = "active", now, staff_id
     session.add(item)
     session.flush()
-    moderation.restore(session, _ad(item), dedupe=f"sharing-restore:{item.id}:{now.timestamp():.0f}")
+    moderation.restore(
+        session, _ad(item), dedupe=f"sharing-restore:{item.id}:{now.timestamp():.0f}"
+    )
 
 
 def hidden_items(session: Session, limit: int = 50) -> list[SharedItem]:
-    return list(session.scalars(select(SharedItem).where(SharedItem.status == "hidden")
-                                .order_by(SharedItem.moderated_at.desc()).limit(limit)))  # type: ignore[union-attr]
+    return list(
+        session.scalars(
+            select(SharedItem)
+            .where(SharedItem.status == "hidden")
+            .order_by(SharedItem.moderated_at.desc())
+            .limit(limit)
+        )
+    )  # type: ignore[union-attr]

@@ -35,7 +35,11 @@ def opening_hours(weekly: list[tuple[int, Any, Any]]) -> str:
         end = day
         while end + 1 < 7 and by_day.get(end + 1) == by_day[day]:
             end += 1
-        days = OSM_DAYS[day] if end == day else f"{OSM_DAYS[day]}{',' if end == day + 1 else '-'}{OSM_DAYS[end]}"
+        days = (
+            OSM_DAYS[day]
+            if end == day
+            else f"{OSM_DAYS[day]}{',' if end == day + 1 else '-'}{OSM_DAYS[end]}"
+        )
         parts.append(f"{days} {by_day[day]}")
         day = end + 1
     return "; ".join(parts)
@@ -45,23 +49,45 @@ def _shops(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     hours: dict[int, list[tuple[int, Any, Any]]] = {}
     for h in session.scalars(select(ShopHours)):
         hours.setdefault(h.shop_id, []).append((h.weekday, h.opens, h.closes))
-    stmt = select(Shop.id, Shop.slug, Shop.name, Shop.category, Shop.address, Shop.commune_insee, Shop.lat,
-                  Shop.lon, Shop.click_collect, Shop.closed_on_holidays).order_by(Shop.slug)
+    stmt = select(
+        Shop.id,
+        Shop.slug,
+        Shop.name,
+        Shop.category,
+        Shop.address,
+        Shop.commune_insee,
+        Shop.lat,
+        Shop.lon,
+        Shop.click_collect,
+        Shop.closed_on_holidays,
+    ).order_by(Shop.slug)
     for row in session.execute(stmt):
         lat = None if row.lat is None else round(row.lat, 5)
         lon = None if row.lon is None else round(row.lon, 5)
-        yield (row.slug, row.name, row.category, row.address, row.commune_insee, lat, lon,
-               opening_hours(hours.get(row.id, [])) or None, row.closed_on_holidays, row.click_collect,
-               f"{base_url}/shops/{row.slug}")
+        yield (
+            row.slug,
+            row.name,
+            row.category,
+            row.address,
+            row.commune_insee,
+            lat,
+            lon,
+            opening_hours(hours.get(row.id, [])) or None,
+            row.closed_on_holidays,
+            row.click_collect,
+            f"{base_url}/shops/{row.slug}",
+        )
 
 
 SHOPS = OpenDataset(
     slug="commerces",
     domain="shops",
     title="Commerces de proximité et horaires d'ouverture",
-    description=("L'annuaire des commerces de proximité inscrits : nom, catégorie, adresse, commune, "
-                 "position, horaires d'ouverture (syntaxe opening_hours d'OpenStreetMap), fermeture les "
-                 "jours fériés et retrait en magasin (click & collect)."),
+    description=(
+        "L'annuaire des commerces de proximité inscrits : nom, catégorie, adresse, commune, "
+        "position, horaires d'ouverture (syntaxe opening_hours d'OpenStreetMap), fermeture les "
+        "jours fériés et retrait en magasin (click & collect)."
+    ),
     theme="ECON",
     keywords=("commerces", "horaires", "commerce de proximité", "click and collect"),
     frequency="DAILY",
@@ -81,11 +107,15 @@ SHOPS = OpenDataset(
     ),
     rows=_shops,
     geometry=Geometry("latitude", "longitude", decimals=5),
-    conforms_to=(("https://schema.org/LocalBusiness", "schema.org LocalBusiness"),
-                 ("https://wiki.openstreetmap.org/wiki/Key:opening_hours", "OpenStreetMap opening_hours")),
+    conforms_to=(
+        ("https://schema.org/LocalBusiness", "schema.org LocalBusiness"),
+        ("https://wiki.openstreetmap.org/wiki/Key:opening_hours", "OpenStreetMap opening_hours"),
+    ),
     cnil=Cnil(
-        singling_out=("Des établissements ouverts au public, tels qu'ils s'affichent en vitrine ; ni "
-                      "propriétaire, ni téléphone, ni client, ni commande."),
+        singling_out=(
+            "Des établissements ouverts au public, tels qu'ils s'affichent en vitrine ; ni "
+            "propriétaire, ni téléphone, ni client, ni commande."
+        ),
         linkability="Aucune donnée sur un client ou un commerçant en tant que personne.",
         inference="Aucune : l'annuaire ne dit rien des achats ni des clients.",
     ),

@@ -21,7 +21,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_jobs_lease", ["status", "lease_until"], unique=False)
         batch_op.create_index("ix_jobs_finished", ["finished_at"], unique=False)
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_web_sessions_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_web_sessions_expires_at"), ["expires_at"], unique=False
+        )
     op.create_table(
         "history_months",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -19,14 +19,22 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("streetlights", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_streetlights_cabinet_id"), ["cabinet_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_streetlights_cabinet_id"), ["cabinet_id"], unique=False
+        )
     with op.batch_alter_table("light_groups", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_light_groups_cabinet_id"), ["cabinet_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_light_groups_cabinet_id"), ["cabinet_id"], unique=False
+        )
     with op.batch_alter_table("light_commands", schema=None) as batch_op:
-        batch_op.create_index("ix_light_commands_light_issued", ["light_id", "issued_at"], unique=False)
+        batch_op.create_index(
+            "ix_light_commands_light_issued", ["light_id", "issued_at"], unique=False
+        )
         batch_op.create_index("ix_light_commands_finished", ["finished_at"], unique=False)
     with op.batch_alter_table("light_alarms", schema=None) as batch_op:
-        batch_op.create_index("ix_light_alarms_cleared_raised", ["cleared_at", "raised_at"], unique=False)
+        batch_op.create_index(
+            "ix_light_alarms_cleared_raised", ["cleared_at", "raised_at"], unique=False
+        )
         batch_op.create_index("ix_light_alarms_raised", ["raised_at"], unique=False)
     with op.batch_alter_table("sensor_measures", schema=None) as batch_op:
         batch_op.create_index("ix_sensor_measures_ts", ["ts"], unique=False)
@@ -58,22 +66,39 @@ def _fill_energy_months() -> None:
     from zoneinfo import ZoneInfo
 
     conn = op.get_bind()
-    tz = conn.execute(sa.text("SELECT timezone FROM territories ORDER BY id LIMIT 1")).scalar() or "Europe/Paris"
+    tz = (
+        conn.execute(sa.text("SELECT timezone FROM territories ORDER BY id LIMIT 1")).scalar()
+        or "Europe/Paris"
+    )
     zone = ZoneInfo(tz)
     groups = dict(conn.execute(sa.text("SELECT id, group_id FROM streetlights")).all())
     months: dict[tuple[str, str], float] = {}
-    hourly = sa.table("light_hourly", sa.column("light_id"), sa.column("hour", sqlmodel.sql.sqltypes.UTCDateTime()),
-                      sa.column("energy_wh"))
-    daily = sa.table("light_daily", sa.column("light_id"), sa.column("day", sa.Date()), sa.column("energy_wh"))
-    for light_id, hour, wh in conn.execute(sa.select(hourly.c.light_id, hourly.c.hour, hourly.c.energy_wh)):
+    hourly = sa.table(
+        "light_hourly",
+        sa.column("light_id"),
+        sa.column("hour", sqlmodel.sql.sqltypes.UTCDateTime()),
+        sa.column("energy_wh"),
+    )
+    daily = sa.table(
+        "light_daily", sa.column("light_id"), sa.column("day", sa.Date()), sa.column("energy_wh")
+    )
+    for light_id, hour, wh in conn.execute(
+        sa.select(hourly.c.light_id, hourly.c.hour, hourly.c.energy_wh)
+    ):
         key = (hour.astimezone(zone).strftime("%Y-%m"), groups.get(light_id) or "")
         months[key] = months.get(key, 0.0) + float(wh or 0)
-    for light_id, day, wh in conn.execute(sa.select(daily.c.light_id, daily.c.day, daily.c.energy_wh)):
+    for light_id, day, wh in conn.execute(
+        sa.select(daily.c.light_id, daily.c.day, daily.c.energy_wh)
+    ):
         key = (day.strftime("%Y-%m"), groups.get(light_id) or "")
         months[key] = months.get(key, 0.0) + float(wh or 0)
     if months:
-        table = sa.table("light_energy_months", sa.column("month"), sa.column("group_id"), sa.column("energy_wh"))
-        op.bulk_insert(table, [{"month": m, "group_id": g, "energy_wh": wh} for (m, g), wh in months.items()])
+        table = sa.table(
+            "light_energy_months", sa.column("month"), sa.column("group_id"), sa.column("energy_wh")
+        )
+        op.bulk_insert(
+            table, [{"month": m, "group_id": g, "energy_wh": wh} for (m, g), wh in months.items()]
+        )
 
 
 def downgrade() -> None:

@@ -15,14 +15,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('worker_heartbeats',
-    sa.Column('worker_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('beat_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('restarts', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('worker_id')
+    op.create_table(
+        "worker_heartbeats",
+        sa.Column("worker_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("started_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("beat_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("restarts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("worker_id"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('worker_heartbeats')
+    op.drop_table("worker_heartbeats")

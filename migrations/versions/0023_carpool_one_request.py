@@ -22,8 +22,14 @@ def upgrade() -> None:
         " SELECT keep FROM (SELECT MIN(id) AS keep FROM carpool_bookings"
         " WHERE status IN ('pending', 'accepted') GROUP BY ad_id, requester_id) AS kept)"
     )
-    op.create_index("ux_carpool_bookings_open", "carpool_bookings", ["ad_id", "requester_id"], unique=True,
-                    sqlite_where=OPEN, postgresql_where=OPEN)
+    op.create_index(
+        "ux_carpool_bookings_open",
+        "carpool_bookings",
+        ["ad_id", "requester_id"],
+        unique=True,
+        sqlite_where=OPEN,
+        postgresql_where=OPEN,
+    )
 
 
 def downgrade() -> None:

@@ -21,8 +21,13 @@ def a_reset_link(ctx: AccessContext) -> dict[str, Any]:
 
     token = secrets.token_urlsafe(32)
     with write_session(ctx.engine) as session:
-        session.add(PasswordReset(id=hashlib.sha256(token.encode()).hexdigest(), user_id=ctx.user_ids["resident"],
-                                  expires_at=utcnow() + timedelta(minutes=30)))
+        session.add(
+            PasswordReset(
+                id=hashlib.sha256(token.encode()).hexdigest(),
+                user_id=ctx.user_ids["resident"],
+                expires_at=utcnow() + timedelta(minutes=30),
+            )
+        )
     return {"token": token}
 
 
@@ -32,8 +37,12 @@ def an_identity(ctx: AccessContext) -> dict[str, Any]:
     from app.models.accounts import Identity
 
     with write_session(ctx.engine) as session:
-        identity = Identity(user_id=ctx.user_ids["resident"], provider="fc", issuer="https://idp.example",
-                            subject="sub-1")
+        identity = Identity(
+            user_id=ctx.user_ids["resident"],
+            provider="fc",
+            issuer="https://idp.example",
+            subject="sub-1",
+        )
         session.add(identity)
         session.flush()
         return {"identity_id": identity.id}
@@ -50,36 +59,84 @@ def another_account(ctx: AccessContext) -> dict[str, Any]:
 ROWS = [
     # Password reset: public; the link's token is the credential.
     Row("GET", "/password/forgot", same_for_all(200)),
-    Row("POST", "/password/forgot", same_for_all(400), data={"email": "pas-une-adresse"},
-        notes="a valid address answers 303, but the per-account limit would then turn the 4th role into 429"),
+    Row(
+        "POST",
+        "/password/forgot",
+        same_for_all(400),
+        data={"email": "pas-une-adresse"},
+        notes="a valid address answers 303, but the per-account limit would then turn the 4th role into 429",
+    ),
     Row("GET", "/password/reset/{token}", same_for_all(200), setup=a_reset_link),
-    Row("POST", "/password/reset/{token}", same_for_all(400), setup=a_reset_link,
+    Row(
+        "POST",
+        "/password/reset/{token}",
+        same_for_all(400),
+        setup=a_reset_link,
         data={"password": "a-new-password-1", "password_again": "not-the-same-1"},
-        notes="mismatched passwords: refused for everyone, the link stays usable"),
-    Row("GET", "/password/reset/{token}", same_for_all(400), route="/password/reset/{token:str}",
-        setup=lambda ctx: {"token": "not-a-real-token"}, notes="an unknown link is a 400 page"),
+        notes="mismatched passwords: refused for everyone, the link stays usable",
+    ),
+    Row(
+        "GET",
+        "/password/reset/{token}",
+        same_for_all(400),
+        route="/password/reset/{token:str}",
+        setup=lambda ctx: {"token": "not-a-real-token"},
+        notes="an unknown link is a 400 page",
+    ),
     # OpenID Connect: no provider is configured in the tests' settings, so every name is unknown.
-    Row("POST", "/login/oidc/{name}", same_for_all(404), setup=lambda ctx: {"name": "nope"}, data={"next": "/"}),
-    Row("GET", "/login/oidc/{name}/callback", same_for_all(404), setup=lambda ctx: {"name": "nope"}),
-    Row("POST", "/me/identities/{name}/link", signed_in_only(404, anonymous=ANONYMOUS_POST),
-        setup=lambda ctx: {"name": "nope"}, route="/me/identities/{name:str}/link"),
-    Row("POST", "/me/identities/{identity_id}/delete",
-        {**signed_in_only(404, anonymous=ANONYMOUS_POST), "resident": 303}, setup=an_identity,
+    Row(
+        "POST",
+        "/login/oidc/{name}",
+        same_for_all(404),
+        setup=lambda ctx: {"name": "nope"},
+        data={"next": "/"},
+    ),
+    Row(
+        "GET", "/login/oidc/{name}/callback", same_for_all(404), setup=lambda ctx: {"name": "nope"}
+    ),
+    Row(
+        "POST",
+        "/me/identities/{name}/link",
+        signed_in_only(404, anonymous=ANONYMOUS_POST),
+        setup=lambda ctx: {"name": "nope"},
+        route="/me/identities/{name:str}/link",
+    ),
+    Row(
+        "POST",
+        "/me/identities/{identity_id}/delete",
+        {**signed_in_only(404, anonymous=ANONYMOUS_POST), "resident": 303},
+        setup=an_identity,
         route="/me/identities/{identity_id:int}/delete",
-        notes="only the owner unlinks their identity; anyone else gets 404"),
+        notes="only the owner unlinks their identity; anyone else gets 404",
+    ),
     # Privacy self-service.
     Row("GET", "/me/export", signed_in_only(200)),
     Row("GET", "/me/delete", signed_in_only(200)),
-    Row("POST", "/me/delete", signed_in_only(400, anonymous=ANONYMOUS_POST),
-        data={"confirm": "yes", "password": "not-my-password"}, notes="a wrong password deletes nothing"),
+    Row(
+        "POST",
+        "/me/delete",
+        signed_in_only(400, anonymous=ANONYMOUS_POST),
+        data={"confirm": "yes", "password": "not-my-password"},
+        notes="a wrong password deletes nothing",
+    ),
     Row("GET", "/account-deleted", same_for_all(200)),
     Row("GET", "/privacy", same_for_all(200)),
     Row("GET", "/terms", same_for_all(200)),
     # Staff hub and administration.
     Row("GET", "/staff", roles_only(("staff", "admin"))),
     Row("GET", "/admin/users", roles_only(("admin",))),
-    Row("POST", "/admin/users/{user_id}/role", roles_only(("admin",), 303, anonymous=ANONYMOUS_POST),
-        setup=another_account, data={"role": "merchant"}, route="/admin/users/{user_id:int}/role"),
-    Row("POST", "/admin/users/invite", roles_only(("admin",), 400, anonymous=ANONYMOUS_POST),
-        data={"email": "pas-une-adresse", "role": "staff"}),
+    Row(
+        "POST",
+        "/admin/users/{user_id}/role",
+        roles_only(("admin",), 303, anonymous=ANONYMOUS_POST),
+        setup=another_account,
+        data={"role": "merchant"},
+        route="/admin/users/{user_id:int}/role",
+    ),
+    Row(
+        "POST",
+        "/admin/users/invite",
+        roles_only(("admin",), 400, anonymous=ANONYMOUS_POST),
+        data={"email": "pas-une-adresse", "role": "staff"},
+    ),
 ]

@@ -13,9 +13,18 @@ STRANGERS = ("merchant", "other_merchant", "staff", "admin")
 
 
 def _ad(ctx: AccessContext, *, status: str = "active") -> CarpoolAd:
-    data = cp.AdInput(role="driver", frequency="regular", from_label="Audun-le-Tiche", from_lat=49.472,
-                      from_lon=5.955, to_label="Luxembourg Kirchberg", to_lat=49.6296, to_lon=6.1619, seats=3,
-                      outward={0: (450, 15), 1: (450, 15)})
+    data = cp.AdInput(
+        role="driver",
+        frequency="regular",
+        from_label="Audun-le-Tiche",
+        from_lat=49.472,
+        from_lon=5.955,
+        to_label="Luxembourg Kirchberg",
+        to_lat=49.6296,
+        to_lon=6.1619,
+        seats=3,
+        outward={0: (450, 15), 1: (450, 15)},
+    )
     with write_session(ctx.engine) as s:
         ad = cp.create_ad(s, ctx.user_ids["resident"], data)[0]
         ad.status = status
@@ -40,8 +49,16 @@ def booking(ctx: AccessContext) -> dict[str, Any]:
 
 def search(ctx: AccessContext) -> dict[str, Any]:
     with write_session(ctx.engine) as s:
-        row = CarpoolSearch(user_id=ctx.user_ids["resident"], from_label="A", from_lat=49.472, from_lon=5.955,
-                            to_label="B", to_lat=49.6296, to_lon=6.1619, days_mask=1)
+        row = CarpoolSearch(
+            user_id=ctx.user_ids["resident"],
+            from_label="A",
+            from_lat=49.472,
+            from_lon=5.955,
+            to_label="B",
+            to_lat=49.6296,
+            to_lon=6.1619,
+            days_mask=1,
+        )
         s.add(row)
         s.flush()
         return {"search_id": row.id}
@@ -50,8 +67,12 @@ def search(ctx: AccessContext) -> dict[str, Any]:
 def report(ctx: AccessContext) -> dict[str, Any]:
     ad_id = _ad(ctx).id
     with write_session(ctx.engine) as s:
-        row = CarpoolReport(ad_id=ad_id, reporter_id=ctx.user_ids["other_resident"], reason="fake",
-                            created_at=utcnow())
+        row = CarpoolReport(
+            ad_id=ad_id,
+            reporter_id=ctx.user_ids["other_resident"],
+            reason="fake",
+            created_at=utcnow(),
+        )
         s.add(row)
         s.flush()
         return {"report_id": row.id}
@@ -61,13 +82,33 @@ def resident(ctx: AccessContext) -> dict[str, Any]:
     return {"user_id": ctx.user_ids["resident"]}
 
 
-SEARCH = {"from_place": "commune-57038", "to_place": "kirchberg", "role": "driver", "frequency": "regular",
-          "d0": "1", "time": "07:30", "margin": "30", "radius": "5000"}
-AD = {"role": "driver", "frequency": "regular", "from_place": "commune-57038", "to_place": "kirchberg",
-      "seats": "3", "margin": "15", "price": "8", "d0": "1", "out0": "07:30", "ret0": "17:30"}
+SEARCH = {
+    "from_place": "commune-57038",
+    "to_place": "kirchberg",
+    "role": "driver",
+    "frequency": "regular",
+    "d0": "1",
+    "time": "07:30",
+    "margin": "30",
+    "radius": "5000",
+}
+AD = {
+    "role": "driver",
+    "frequency": "regular",
+    "from_place": "commune-57038",
+    "to_place": "kirchberg",
+    "seats": "3",
+    "margin": "15",
+    "price": "8",
+    "d0": "1",
+    "out0": "07:30",
+    "ret0": "17:30",
+}
 
 
-def parties(owner: Any, requester: Any, stranger: Any = 404, anonymous: Any = 401) -> dict[str, Any]:
+def parties(
+    owner: Any, requester: Any, stranger: Any = 404, anonymous: Any = 401
+) -> dict[str, Any]:
     out = {"anonymous": anonymous, "resident": owner, "other_resident": requester}
     out.update({role: stranger for role in STRANGERS})
     return out
@@ -81,44 +122,130 @@ def others(owner: Any, everyone_else: Any, anonymous: Any = 401) -> dict[str, An
 
 ROWS = [
     Row("GET", "/carpool", same_for_all(200)),
-    Row("GET", "/carpool/search?from_place=commune-57038&to_place=kirchberg&frequency=regular&d0=1&time=07:30",
-        same_for_all(200), route="/carpool/search"),
+    Row(
+        "GET",
+        "/carpool/search?from_place=commune-57038&to_place=kirchberg&frequency=regular&d0=1&time=07:30",
+        same_for_all(200),
+        route="/carpool/search",
+    ),
     Row("POST", "/carpool/searches", signed_in_only(303, anonymous=401), data=SEARCH),
-    Row("POST", "/carpool/searches/{search_id}/delete", others(303, 404), setup=search,
-        route="/carpool/searches/{search_id:int}/delete"),
+    Row(
+        "POST",
+        "/carpool/searches/{search_id}/delete",
+        others(303, 404),
+        setup=search,
+        route="/carpool/searches/{search_id:int}/delete",
+    ),
     Row("GET", "/carpool/ads/new", signed_in_only(200)),
     Row("POST", "/carpool/ads", signed_in_only(303, anonymous=401), data=AD),
-    Row("GET", "/carpool/ads/{ad_id}", same_for_all(200), setup=ad, route="/carpool/ads/{ad_id:int}"),
-    Row("POST", "/carpool/ads/{ad_id}/close", others(303, (403, 404)), setup=ad,
-        route="/carpool/ads/{ad_id:int}/close", notes="once the owner closed it, the ad is gone for others"),
-    Row("POST", "/carpool/ads/{ad_id}/book", others(400, (303, 400)), setup=ad, data={"seats": "1"},
-        route="/carpool/ads/{ad_id:int}/book", notes="one's own ad cannot be booked; 3 seats, then full"),
-    Row("POST", "/carpool/ads/{ad_id}/report", others(400, 200), setup=ad, data={"reason": "fake"},
-        route="/carpool/ads/{ad_id:int}/report"),
-    Row("GET", "/carpool/bookings/{booking_id}", parties(200, 200, anonymous=303), setup=booking,
-        route="/carpool/bookings/{booking_id:int}"),
-    Row("POST", "/carpool/bookings/{booking_id}/accept", parties(303, 400), setup=booking,
-        route="/carpool/bookings/{booking_id:int}/accept", notes="only the ad's owner accepts"),
-    Row("POST", "/carpool/bookings/{booking_id}/decline", parties(303, 400), setup=booking,
-        route="/carpool/bookings/{booking_id:int}/decline"),
-    Row("POST", "/carpool/bookings/{booking_id}/cancel", parties(303, (303, 400)), setup=booking,
-        route="/carpool/bookings/{booking_id:int}/cancel"),
-    Row("POST", "/carpool/bookings/{booking_id}/messages", parties(303, 303), setup=booking,
-        data={"body": "Bonjour"}, route="/carpool/bookings/{booking_id:int}/messages"),
-    Row("POST", "/carpool/users/{user_id}/block", others(404, 303), setup=resident,
-        route="/carpool/users/{user_id:int}/block", notes="one cannot block oneself"),
-    Row("POST", "/carpool/users/{user_id}/unblock", signed_in_only(303, anonymous=401), setup=resident,
-        route="/carpool/users/{user_id:int}/unblock"),
+    Row(
+        "GET", "/carpool/ads/{ad_id}", same_for_all(200), setup=ad, route="/carpool/ads/{ad_id:int}"
+    ),
+    Row(
+        "POST",
+        "/carpool/ads/{ad_id}/close",
+        others(303, (403, 404)),
+        setup=ad,
+        route="/carpool/ads/{ad_id:int}/close",
+        notes="once the owner closed it, the ad is gone for others",
+    ),
+    Row(
+        "POST",
+        "/carpool/ads/{ad_id}/book",
+        others(400, (303, 400)),
+        setup=ad,
+        data={"seats": "1"},
+        route="/carpool/ads/{ad_id:int}/book",
+        notes="one's own ad cannot be booked; 3 seats, then full",
+    ),
+    Row(
+        "POST",
+        "/carpool/ads/{ad_id}/report",
+        others(400, 200),
+        setup=ad,
+        data={"reason": "fake"},
+        route="/carpool/ads/{ad_id:int}/report",
+    ),
+    Row(
+        "GET",
+        "/carpool/bookings/{booking_id}",
+        parties(200, 200, anonymous=303),
+        setup=booking,
+        route="/carpool/bookings/{booking_id:int}",
+    ),
+    Row(
+        "POST",
+        "/carpool/bookings/{booking_id}/accept",
+        parties(303, 400),
+        setup=booking,
+        route="/carpool/bookings/{booking_id:int}/accept",
+        notes="only the ad's owner accepts",
+    ),
+    Row(
+        "POST",
+        "/carpool/bookings/{booking_id}/decline",
+        parties(303, 400),
+        setup=booking,
+        route="/carpool/bookings/{booking_id:int}/decline",
+    ),
+    Row(
+        "POST",
+        "/carpool/bookings/{booking_id}/cancel",
+        parties(303, (303, 400)),
+        setup=booking,
+        route="/carpool/bookings/{booking_id:int}/cancel",
+    ),
+    Row(
+        "POST",
+        "/carpool/bookings/{booking_id}/messages",
+        parties(303, 303),
+        setup=booking,
+        data={"body": "Bonjour"},
+        route="/carpool/bookings/{booking_id:int}/messages",
+    ),
+    Row(
+        "POST",
+        "/carpool/users/{user_id}/block",
+        others(404, 303),
+        setup=resident,
+        route="/carpool/users/{user_id:int}/block",
+        notes="one cannot block oneself",
+    ),
+    Row(
+        "POST",
+        "/carpool/users/{user_id}/unblock",
+        signed_in_only(303, anonymous=401),
+        setup=resident,
+        route="/carpool/users/{user_id:int}/unblock",
+    ),
     Row("GET", "/carpool/mine", signed_in_only(200)),
     Row("GET", "/carpool/profile", signed_in_only(200)),
-    Row("POST", "/carpool/profile", signed_in_only(303, anonymous=401), data={"first_name": "Alex"}),
-    Row("GET", "/carpool/photos/{name}", signed_in_only(404), setup=lambda ctx: {"name": "x" * 32 + ".jpg"},
-        route="/carpool/photos/{name:str}"),
+    Row(
+        "POST", "/carpool/profile", signed_in_only(303, anonymous=401), data={"first_name": "Alex"}
+    ),
+    Row(
+        "GET",
+        "/carpool/photos/{name}",
+        signed_in_only(404),
+        setup=lambda ctx: {"name": "x" * 32 + ".jpg"},
+        route="/carpool/photos/{name:str}",
+    ),
     Row("GET", "/carpool/staff", roles_only(("staff", "admin"))),
-    Row("POST", "/carpool/staff/reports/{report_id}", roles_only(("staff", "admin"), 303, anonymous=401),
-        setup=report, data={"action": "dismiss"}, route="/carpool/staff/reports/{report_id:int}"),
-    Row("POST", "/carpool/staff/ads/{ad_id}/restore", roles_only(("staff", "admin"), (303, 404), anonymous=401),
-        setup=hidden_ad, route="/carpool/staff/ads/{ad_id:int}/restore"),
+    Row(
+        "POST",
+        "/carpool/staff/reports/{report_id}",
+        roles_only(("staff", "admin"), 303, anonymous=401),
+        setup=report,
+        data={"action": "dismiss"},
+        route="/carpool/staff/reports/{report_id:int}",
+    ),
+    Row(
+        "POST",
+        "/carpool/staff/ads/{ad_id}/restore",
+        roles_only(("staff", "admin"), (303, 404), anonymous=401),
+        setup=hidden_ad,
+        route="/carpool/staff/ads/{ad_id:int}/restore",
+    ),
     Row("GET", "/carpool/staff/proofs.csv", roles_only(("staff", "admin"))),
     Row("GET", "/carpool/staff/proofs.json", roles_only(("staff", "admin"), anonymous=401)),
     Row("GET", "/api/rdex/journeys", same_for_all(200)),

@@ -18,21 +18,34 @@ STAFF = ("staff", "admin")
 def fleet(ctx: AccessContext) -> dict[str, Any]:
     lights = seed_lights(ctx.engine, 3)
     with write_session(ctx.engine) as session:
-        program = LightProgram(name="Nuit", definition=json.dumps(
-            Program.from_pairs([("dusk", 100), ("dawn", 0)], name="Nuit").to_dict()))
+        program = LightProgram(
+            name="Nuit",
+            definition=json.dumps(
+                Program.from_pairs([("dusk", 100), ("dawn", 0)], name="Nuit").to_dict()
+            ),
+        )
         session.add(program)
         session.flush()
-        calendar = LightCalendar(name="Année", definition=json.dumps({"default": "Nuit", "rules": []}))
+        calendar = LightCalendar(
+            name="Année", definition=json.dumps({"default": "Nuit", "rules": []})
+        )
         alarm = LightAlarm(device_id=lights[0], kind="defectiveLamp")
         session.add_all([calendar, alarm])
         session.flush()
-        return {"group_id": "G1", "light_id": lights[0], "program_id": program.id, "calendar_id": calendar.id,
-                "alarm_id": alarm.id}
+        return {
+            "group_id": "G1",
+            "light_id": lights[0],
+            "program_id": program.id,
+            "calendar_id": calendar.id,
+            "alarm_id": alarm.id,
+        }
 
 
 def waste_centre(ctx: AccessContext) -> dict[str, Any]:
     with write_session(ctx.engine) as session:
-        session.add(Sensor(id="WC-AUD-01", kind="waste_centre", name="Déchèterie", lat=49.46, lon=5.96))
+        session.add(
+            Sensor(id="WC-AUD-01", kind="waste_centre", name="Déchèterie", lat=49.46, lon=5.96)
+        )
     return {}
 
 
@@ -50,47 +63,139 @@ L = "/staff/lighting/lights/{light_id}"
 ROWS = [
     Row("GET", "/staff/lighting", staff_only(), setup=fleet),
     Row("GET", G, staff_only(), setup=fleet, route="/staff/lighting/groups/{group_id:str}"),
-    Row("POST", G + "/override", staff_post(), setup=fleet, data={"level": "40", "minutes": "30"},
-        route="/staff/lighting/groups/{group_id:str}/override"),
-    Row("POST", G + "/resume", staff_post(), setup=fleet, route="/staff/lighting/groups/{group_id:str}/resume"),
-    Row("POST", G + "/program", staff_post(), setup=fleet, data={"program_id": ""},
-        route="/staff/lighting/groups/{group_id:str}/program"),
+    Row(
+        "POST",
+        G + "/override",
+        staff_post(),
+        setup=fleet,
+        data={"level": "40", "minutes": "30"},
+        route="/staff/lighting/groups/{group_id:str}/override",
+    ),
+    Row(
+        "POST",
+        G + "/resume",
+        staff_post(),
+        setup=fleet,
+        route="/staff/lighting/groups/{group_id:str}/resume",
+    ),
+    Row(
+        "POST",
+        G + "/program",
+        staff_post(),
+        setup=fleet,
+        data={"program_id": ""},
+        route="/staff/lighting/groups/{group_id:str}/program",
+    ),
     Row("GET", L, staff_only(), setup=fleet, route="/staff/lighting/lights/{light_id:str}"),
-    Row("POST", L + "/override", staff_post(), setup=fleet, data={"level": "0"},
-        route="/staff/lighting/lights/{light_id:str}/override"),
-    Row("POST", L + "/resume", staff_post(), setup=fleet, route="/staff/lighting/lights/{light_id:str}/resume"),
+    Row(
+        "POST",
+        L + "/override",
+        staff_post(),
+        setup=fleet,
+        data={"level": "0"},
+        route="/staff/lighting/lights/{light_id:str}/override",
+    ),
+    Row(
+        "POST",
+        L + "/resume",
+        staff_post(),
+        setup=fleet,
+        route="/staff/lighting/lights/{light_id:str}/resume",
+    ),
     Row("GET", "/staff/lighting/programs", staff_only(), setup=fleet),
     Row("GET", "/staff/lighting/programs/new", staff_only()),
-    Row("POST", "/staff/lighting/programs/new", staff_post((303, 400)),
-        data={"name": "Essai", "steps": "dusk 100\ndawn 0"}, notes="the second staff role gets 400: name taken"),
-    Row("GET", "/staff/lighting/programs/{program_id}", staff_only(), setup=fleet,
-        route="/staff/lighting/programs/{program_id:int}"),
-    Row("POST", "/staff/lighting/programs/{program_id}", staff_post(), setup=fleet,
-        data={"name": "Nuit", "steps": "dusk 90\ndawn 0"}, route="/staff/lighting/programs/{program_id:int}"),
-    Row("POST", "/staff/lighting/programs/{program_id}/delete", staff_post(409), setup=fleet,
-        route="/staff/lighting/programs/{program_id:int}/delete", notes="the calendar uses it: kept, 409"),
+    Row(
+        "POST",
+        "/staff/lighting/programs/new",
+        staff_post((303, 400)),
+        data={"name": "Essai", "steps": "dusk 100\ndawn 0"},
+        notes="the second staff role gets 400: name taken",
+    ),
+    Row(
+        "GET",
+        "/staff/lighting/programs/{program_id}",
+        staff_only(),
+        setup=fleet,
+        route="/staff/lighting/programs/{program_id:int}",
+    ),
+    Row(
+        "POST",
+        "/staff/lighting/programs/{program_id}",
+        staff_post(),
+        setup=fleet,
+        data={"name": "Nuit", "steps": "dusk 90\ndawn 0"},
+        route="/staff/lighting/programs/{program_id:int}",
+    ),
+    Row(
+        "POST",
+        "/staff/lighting/programs/{program_id}/delete",
+        staff_post(409),
+        setup=fleet,
+        route="/staff/lighting/programs/{program_id:int}/delete",
+        notes="the calendar uses it: kept, 409",
+    ),
     Row("GET", "/staff/lighting/calendars/new", staff_only(), setup=fleet),
-    Row("POST", "/staff/lighting/calendars/new", staff_post((303, 400)), setup=fleet,
-        data={"name": "Fêtes", "definition": json.dumps({"default": "Nuit", "rules": []})}),
-    Row("GET", "/staff/lighting/calendars/{calendar_id}", staff_only(), setup=fleet,
-        route="/staff/lighting/calendars/{calendar_id:int}"),
-    Row("POST", "/staff/lighting/calendars/{calendar_id}", staff_post(), setup=fleet,
+    Row(
+        "POST",
+        "/staff/lighting/calendars/new",
+        staff_post((303, 400)),
+        setup=fleet,
+        data={"name": "Fêtes", "definition": json.dumps({"default": "Nuit", "rules": []})},
+    ),
+    Row(
+        "GET",
+        "/staff/lighting/calendars/{calendar_id}",
+        staff_only(),
+        setup=fleet,
+        route="/staff/lighting/calendars/{calendar_id:int}",
+    ),
+    Row(
+        "POST",
+        "/staff/lighting/calendars/{calendar_id}",
+        staff_post(),
+        setup=fleet,
         data={"name": "Année", "definition": json.dumps({"default": "Nuit", "rules": []})},
-        route="/staff/lighting/calendars/{calendar_id:int}"),
+        route="/staff/lighting/calendars/{calendar_id:int}",
+    ),
     Row("GET", "/staff/lighting/alarms", staff_only(), setup=fleet),
-    Row("POST", "/staff/lighting/alarms/{alarm_id}/ack", staff_post(), setup=fleet,
-        route="/staff/lighting/alarms/{alarm_id:int}/ack"),
+    Row(
+        "POST",
+        "/staff/lighting/alarms/{alarm_id}/ack",
+        staff_post(),
+        setup=fleet,
+        route="/staff/lighting/alarms/{alarm_id:int}/ack",
+    ),
     Row("GET", "/staff/lighting/energy", staff_only(), setup=fleet),
     Row("GET", "/staff/lighting/import", staff_only()),
-    Row("POST", "/staff/lighting/import", staff_post(400), data={},
-        notes="without a file: a French message, nothing imported"),
+    Row(
+        "POST",
+        "/staff/lighting/import",
+        staff_post(400),
+        data={},
+        notes="without a file: a French message, nothing imported",
+    ),
     Row("GET", "/waste-centre", same_for_all(200), setup=waste_centre),
-    Row("POST", "/waste-centre/watch", signed_in_only(303, anonymous=(303, 401, 403)), setup=waste_centre,
-        data={"threshold": "10"}),
+    Row(
+        "POST",
+        "/waste-centre/watch",
+        signed_in_only(303, anonymous=(303, 401, 403)),
+        setup=waste_centre,
+        data={"threshold": "10"},
+    ),
     Row("GET", "/traffic", same_for_all(200)),
-    Row("GET", "/ngsi-ld/v1/entities?type=Streetlight", same_for_all(200), setup=fleet,
-        route="/ngsi-ld/v1/entities"),
-    Row("GET", "/ngsi-ld/v1/entities/urn:ngsi-ld:Streetlight:SL-T-0001", same_for_all(200), setup=fleet,
-        route="/ngsi-ld/v1/entities/{entity_id:str}"),
+    Row(
+        "GET",
+        "/ngsi-ld/v1/entities?type=Streetlight",
+        same_for_all(200),
+        setup=fleet,
+        route="/ngsi-ld/v1/entities",
+    ),
+    Row(
+        "GET",
+        "/ngsi-ld/v1/entities/urn:ngsi-ld:Streetlight:SL-T-0001",
+        same_for_all(200),
+        setup=fleet,
+        route="/ngsi-ld/v1/entities/{entity_id:str}",
+    ),
     Row("GET", "/ngsi-ld/v1/context.jsonld", same_for_all(200)),
 ]

@@ -14,7 +14,9 @@ def an_issue(ctx: AccessContext) -> dict[str, Any]:
     from app.models.opendata import OpenDataIssue
 
     with write_session(ctx.engine) as session:
-        issue = OpenDataIssue(slug="signalements", body="La colonne commune est vide pour deux lignes.")
+        issue = OpenDataIssue(
+            slug="signalements", body="La colonne commune est vide pour deux lignes."
+        )
         session.add(issue)
         session.flush()
         return {"issue_id": issue.id}
@@ -26,13 +28,34 @@ ROWS = [
     Row("GET", "/data/catalog.ttl", same_for_all(200)),
     Row("GET", "/data/catalog.rdf", same_for_all(200)),
     Row("GET", "/data/signalements", same_for_all(200), route="/data/{name}"),
-    Row("GET", "/data/commerces/live", same_for_all(404), route="/data/{slug}/live",
-        notes="a dataset that does not change has no stream; streams themselves are tested in test_opendata_live"),
-    Row("POST", "/data/signalements/issues", same_for_all(400), route="/data/{slug}/issues", data={"body": "court"}),
+    Row(
+        "GET",
+        "/data/commerces/live",
+        same_for_all(404),
+        route="/data/{slug}/live",
+        notes="a dataset that does not change has no stream; streams themselves are tested in test_opendata_live",
+    ),
+    Row(
+        "POST",
+        "/data/signalements/issues",
+        same_for_all(400),
+        route="/data/{slug}/issues",
+        data={"body": "court"},
+    ),
     Row("GET", "/staff/data", roles_only(STAFF)),
-    Row("POST", "/staff/data/signalements/publish", roles_only(STAFF, 303, anonymous=401), route="/staff/data/{slug}/publish",
-        data={"published": "1"}),
+    Row(
+        "POST",
+        "/staff/data/signalements/publish",
+        roles_only(STAFF, 303, anonymous=401),
+        route="/staff/data/{slug}/publish",
+        data={"published": "1"},
+    ),
     Row("POST", "/staff/data/upload", roles_only(STAFF, 400, anonymous=401), data={"slug": "x"}),
-    Row("POST", "/staff/data/issues/{issue_id}/answer", roles_only(STAFF, 303, anonymous=401), setup=an_issue,
-        data={"answer": "Corrigé, merci."}),
+    Row(
+        "POST",
+        "/staff/data/issues/{issue_id}/answer",
+        roles_only(STAFF, 303, anonymous=401),
+        setup=an_issue,
+        data={"answer": "Corrigé, merci."},
+    ),
 ]

@@ -24,14 +24,28 @@ def _report(ctx: AccessContext, status: str = "new", photo: bool = False) -> int
         buf = io.BytesIO()
         Image.new("RGB", (64, 48), (100, 90, 80)).save(buf, format="JPEG")
         photos.append(images.process(buf.getvalue()))
-    created = rp.create_report(ctx.engine, rp.NewReport(
-        category="tyres", lat=49.472, lon=5.955, reporter_id=ctx.user_ids["resident"], photos=photos),
-        ctx.settings.resolved_media_dir)
+    created = rp.create_report(
+        ctx.engine,
+        rp.NewReport(
+            category="tyres",
+            lat=49.472,
+            lon=5.955,
+            reporter_id=ctx.user_ids["resident"],
+            photos=photos,
+        ),
+        ctx.settings.resolved_media_dir,
+    )
     if status != "new":
         with write_session(ctx.engine) as s:
             report = s.get(Report, created.report.id)
-            rp.change_status(s, report, status, actor_id=None, notify_people=False,  # type: ignore[arg-type]
-                             reject_reason_id=rp.ensure_reject_reasons(s)[0].id)
+            rp.change_status(
+                s,
+                report,
+                status,
+                actor_id=None,
+                notify_people=False,  # type: ignore[arg-type]
+                reject_reason_id=rp.ensure_reject_reasons(s)[0].id,
+            )
     return created.report.id  # type: ignore[return-value]
 
 
@@ -98,7 +112,9 @@ def an_api_key(ctx: AccessContext) -> dict[str, Any]:
         return {"key_id": row.id}
 
 
-def staff_post(staff: int | tuple[int, ...] = 303, admin: int | tuple[int, ...] | None = None) -> dict[str, Any]:
+def staff_post(
+    staff: int | tuple[int, ...] = 303, admin: int | tuple[int, ...] | None = None
+) -> dict[str, Any]:
     expect = roles_only(STAFF_ONLY, staff, anonymous=ANONYMOUS_POST)
     if admin is not None:
         expect["admin"] = admin
@@ -115,19 +131,48 @@ ROWS = [
     # public pages and the reporter's own
     Row("GET", "/reports", same_for_all(200)),
     Row("GET", "/reports/new", signed_in_only(200)),
-    Row("POST", "/reports/new", signed_in_post(400), data={"category": "tyres", "idempotency_key": "access-0001"},
-        notes="no photo: the form comes back with its message"),
-    Row("GET", "/reports/nearby?lat=49.472&lon=5.955&category=tyres", signed_in_only(200), route="/reports/nearby"),
+    Row(
+        "POST",
+        "/reports/new",
+        signed_in_post(400),
+        data={"category": "tyres", "idempotency_key": "access-0001"},
+        notes="no photo: the form comes back with its message",
+    ),
+    Row(
+        "GET",
+        "/reports/nearby?lat=49.472&lon=5.955&category=tyres",
+        signed_in_only(200),
+        route="/reports/nearby",
+    ),
     Row("GET", "/reports/mine", signed_in_only(200)),
     Row("GET", "/reports/{report_id}", same_for_all(200), setup=a_report),
-    Row("GET", "/reports/{report_id}",
-        {"anonymous": 404, "resident": 200, "other_resident": 404, "merchant": 404, "other_merchant": 404,
-         "staff": 200, "admin": 200}, setup=a_hidden_report, notes="hidden: its reporter and staff only"),
-    Row("POST", "/reports/{report_id}/follow", signed_in_post(303), setup=a_report, data={"on": "1"}),
+    Row(
+        "GET",
+        "/reports/{report_id}",
+        {
+            "anonymous": 404,
+            "resident": 200,
+            "other_resident": 404,
+            "merchant": 404,
+            "other_merchant": 404,
+            "staff": 200,
+            "admin": 200,
+        },
+        setup=a_hidden_report,
+        notes="hidden: its reporter and staff only",
+    ),
+    Row(
+        "POST", "/reports/{report_id}/follow", signed_in_post(303), setup=a_report, data={"on": "1"}
+    ),
     Row("POST", "/reports/{report_id}/thank", signed_in_post(303), setup=a_report),
-    Row("POST", "/reports/{report_id}/reopen",
-        signed_in_post(404, resident=303), setup=a_resolved_report, data={"text": "Toujours là"},
-        notes="only the reporter may re-open"),
+    Row(
+        "POST",
+        "/reports/{report_id}/reopen",
+        signed_in_post(404, resident=303),
+        setup=a_resolved_report,
+        data={"text": "Toujours là"},
+        notes="only the reporter may re-open",
+    ),
     Row("GET", "/reports/photos/{name}", same_for_all(200), setup=a_photo),
     # staff triage
     Row("GET", "/staff/reports", roles_only(STAFF_ONLY)),
@@ -136,26 +181,81 @@ ROWS = [
     Row("GET", "/staff/reports/settings", roles_only(STAFF_ONLY)),
     Row("GET", "/staff/reports/api-keys", roles_only(STAFF_ONLY)),
     Row("GET", "/staff/reports/{report_id}", roles_only(STAFF_ONLY), setup=a_report),
-    Row("POST", "/staff/reports/bulk", staff_post(400), data={"action": "confirmed"},
-        notes="nothing checked: a clear message"),
-    Row("POST", "/staff/reports/{report_id}/status", staff_post(303, admin=400), setup=a_report,
-        data={"status": "confirmed"}, notes="admin comes second: already confirmed"),
-    Row("POST", "/staff/reports/{report_id}/note", staff_post(303), setup=a_report, data={"note": "Vu"}),
-    Row("POST", "/staff/reports/{report_id}/category", staff_post(303, admin=400), setup=a_report,
-        data={"category": "rubble"}),
-    Row("POST", "/staff/reports/{report_id}/move", staff_post(303), setup=a_report,
-        data={"lat": "49.4675", "lon": "5.929"}),
-    Row("POST", "/staff/reports/reasons", staff_post(303, admin=400), data={"label": "Motif ajouté"}),
+    Row(
+        "POST",
+        "/staff/reports/bulk",
+        staff_post(400),
+        data={"action": "confirmed"},
+        notes="nothing checked: a clear message",
+    ),
+    Row(
+        "POST",
+        "/staff/reports/{report_id}/status",
+        staff_post(303, admin=400),
+        setup=a_report,
+        data={"status": "confirmed"},
+        notes="admin comes second: already confirmed",
+    ),
+    Row(
+        "POST",
+        "/staff/reports/{report_id}/note",
+        staff_post(303),
+        setup=a_report,
+        data={"note": "Vu"},
+    ),
+    Row(
+        "POST",
+        "/staff/reports/{report_id}/category",
+        staff_post(303, admin=400),
+        setup=a_report,
+        data={"category": "rubble"},
+    ),
+    Row(
+        "POST",
+        "/staff/reports/{report_id}/move",
+        staff_post(303),
+        setup=a_report,
+        data={"lat": "49.4675", "lon": "5.929"},
+    ),
+    Row(
+        "POST", "/staff/reports/reasons", staff_post(303, admin=400), data={"label": "Motif ajouté"}
+    ),
     Row("POST", "/staff/reports/reasons/{item_id}/toggle", staff_post(303), setup=a_reject_reason),
-    Row("POST", "/staff/reports/templates", staff_post(303), data={"title": "Merci", "body": "Merci !"}),
-    Row("POST", "/staff/reports/templates/{item_id}/toggle", staff_post(303), setup=a_response_template),
+    Row(
+        "POST",
+        "/staff/reports/templates",
+        staff_post(303),
+        data={"title": "Merci", "body": "Merci !"},
+    ),
+    Row(
+        "POST",
+        "/staff/reports/templates/{item_id}/toggle",
+        staff_post(303),
+        setup=a_response_template,
+    ),
     Row("POST", "/staff/reports/api-keys", staff_post(201), data={"name": "Application"}),
     Row("POST", "/staff/reports/api-keys/{key_id}/revoke", staff_post(303), setup=an_api_key),
     # Open311: reading is public, posting needs an api_key (no cookies, no CSRF token)
     Row("GET", "/open311/v2/services.json", same_for_all(200), route="/open311/v2/{name}"),
-    Row("GET", "/open311/v2/services/tyres.xml", same_for_all(200), route="/open311/v2/services/{name}"),
+    Row(
+        "GET",
+        "/open311/v2/services/tyres.xml",
+        same_for_all(200),
+        route="/open311/v2/services/{name}",
+    ),
     Row("GET", "/open311/v2/requests/{name}", same_for_all(200), setup=a_numbered_report),
-    Row("GET", "/open311/v2/tokens/unknown.json", same_for_all(404), route="/open311/v2/tokens/{name}"),
-    Row("POST", "/open311/v2/requests.json", same_for_all(403), route="/open311/v2/{name}",
-        data={"service_code": "tyres", "lat": "49.47", "long": "5.95"}, notes="no api_key"),
+    Row(
+        "GET",
+        "/open311/v2/tokens/unknown.json",
+        same_for_all(404),
+        route="/open311/v2/tokens/{name}",
+    ),
+    Row(
+        "POST",
+        "/open311/v2/requests.json",
+        same_for_all(403),
+        route="/open311/v2/{name}",
+        data={"service_code": "tyres", "lat": "49.47", "long": "5.95"},
+        notes="no api_key",
+    ),
 ]

@@ -11,10 +11,23 @@ STAFF_ROLES = ("staff", "admin")
 NO_SUCH_PHOTO = "A" * 32 + ".jpg"
 
 
-def _owner_only(owner_status: int, *, others: int = 404, anonymous: int = 401,
-                party: str | None = None, party_status: int | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"anonymous": anonymous, "resident": owner_status, "other_resident": others,
-                           "merchant": others, "other_merchant": others, "staff": others, "admin": others}
+def _owner_only(
+    owner_status: int,
+    *,
+    others: int = 404,
+    anonymous: int = 401,
+    party: str | None = None,
+    party_status: int | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "anonymous": anonymous,
+        "resident": owner_status,
+        "other_resident": others,
+        "merchant": others,
+        "other_merchant": others,
+        "staff": others,
+        "admin": others,
+    }
     if party:
         out[party] = party_status
     return out
@@ -26,8 +39,14 @@ def an_item(ctx: AccessContext) -> dict[str, Any]:
     from app.models.sharing import SharedItem
 
     with write_session(ctx.engine) as session:
-        item = SharedItem(owner_id=ctx.user_ids["resident"], kind="lend", title="Perceuse", category="tools",
-                          commune_insee="57038", expires_at=utcnow())
+        item = SharedItem(
+            owner_id=ctx.user_ids["resident"],
+            kind="lend",
+            title="Perceuse",
+            category="tools",
+            commune_insee="57038",
+            expires_at=utcnow(),
+        )
         sharing.publish(session, item)
         return {"item_id": item.id}
 
@@ -39,7 +58,9 @@ def a_loan(ctx: AccessContext) -> dict[str, Any]:
     item_id = an_item(ctx)["item_id"]
     start = sharing.local_today() + timedelta(days=2)
     with write_session(ctx.engine) as session:
-        loan = sharing.request_loan(session, item_id, ctx.user_ids["other_resident"], start, start + timedelta(days=1))
+        loan = sharing.request_loan(
+            session, item_id, ctx.user_ids["other_resident"], start, start + timedelta(days=1)
+        )
         return {"loan_id": loan.id}
 
 
@@ -49,8 +70,13 @@ def a_wanted(ctx: AccessContext) -> dict[str, Any]:
     from app.models.sharing import WantedRequest
 
     with write_session(ctx.engine) as session:
-        wanted = WantedRequest(user_id=ctx.user_ids["resident"], title="Échelle", category="tools",
-                               commune_insee="57038", expires_at=utcnow())
+        wanted = WantedRequest(
+            user_id=ctx.user_ids["resident"],
+            title="Échelle",
+            category="tools",
+            commune_insee="57038",
+            expires_at=utcnow(),
+        )
         sharing.post_wanted(session, wanted)
         return {"wanted_id": wanted.id}
 
@@ -73,38 +99,95 @@ def a_report(ctx: AccessContext) -> dict[str, Any]:
 
     item_id = an_item(ctx)["item_id"]
     with write_session(ctx.engine) as session:
-        sharing.report_item(session, session.get(SharedItem, item_id), ctx.user_ids["other_resident"], "Arnaque")  # type: ignore[arg-type]
+        sharing.report_item(
+            session, session.get(SharedItem, item_id), ctx.user_ids["other_resident"], "Arnaque"
+        )  # type: ignore[arg-type]
         from sqlalchemy import select
 
         from app.models.sharing import ItemReport
+
         return {"report_id": session.scalars(select(ItemReport.id)).one()}
 
 
 ROWS = [
     Row("GET", "/sharing", same_for_all(200)),
-    Row("GET", f"/sharing/photos/{NO_SUCH_PHOTO}", same_for_all(404), route="/sharing/photos/{name:str}"),
+    Row(
+        "GET",
+        f"/sharing/photos/{NO_SUCH_PHOTO}",
+        same_for_all(404),
+        route="/sharing/photos/{name:str}",
+    ),
     Row("GET", "/sharing/new", signed_in_only(200)),
     Row("POST", "/sharing/items", signed_in_only(400, anonymous=401), data={"title": ""}),
-    Row("GET", "/sharing/items/{item_id}", same_for_all(200), setup=an_item, route="/sharing/items/{item_id:int}"),
-    Row("GET", "/sharing/items/{item_id}/edit", _owner_only(200, anonymous=303), setup=an_item,
-        route="/sharing/items/{item_id:int}/edit"),
-    Row("POST", "/sharing/items/{item_id}/pause", _owner_only(303), setup=an_item,
-        route="/sharing/items/{item_id:int}/{action:str}", notes="only the owner pauses; others get 404"),
-    Row("GET", "/sharing/loans/{loan_id}", _owner_only(200, anonymous=303, party="other_resident", party_status=200),
-        setup=a_loan, route="/sharing/loans/{loan_id:int}", notes="the two parties only"),
-    Row("POST", "/sharing/loans/{loan_id}/messages", _owner_only(303, party="other_resident", party_status=303),
-        setup=a_loan, data={"body": "Bonjour"}, route="/sharing/loans/{loan_id:int}/{action:str}"),
+    Row(
+        "GET",
+        "/sharing/items/{item_id}",
+        same_for_all(200),
+        setup=an_item,
+        route="/sharing/items/{item_id:int}",
+    ),
+    Row(
+        "GET",
+        "/sharing/items/{item_id}/edit",
+        _owner_only(200, anonymous=303),
+        setup=an_item,
+        route="/sharing/items/{item_id:int}/edit",
+    ),
+    Row(
+        "POST",
+        "/sharing/items/{item_id}/pause",
+        _owner_only(303),
+        setup=an_item,
+        route="/sharing/items/{item_id:int}/{action:str}",
+        notes="only the owner pauses; others get 404",
+    ),
+    Row(
+        "GET",
+        "/sharing/loans/{loan_id}",
+        _owner_only(200, anonymous=303, party="other_resident", party_status=200),
+        setup=a_loan,
+        route="/sharing/loans/{loan_id:int}",
+        notes="the two parties only",
+    ),
+    Row(
+        "POST",
+        "/sharing/loans/{loan_id}/messages",
+        _owner_only(303, party="other_resident", party_status=303),
+        setup=a_loan,
+        data={"body": "Bonjour"},
+        route="/sharing/loans/{loan_id:int}/{action:str}",
+    ),
     Row("GET", "/sharing/mine", signed_in_only(200)),
     Row("POST", "/sharing/watches", signed_in_only(303, anonymous=401), data={"category": "tools"}),
     Row("GET", "/sharing/wanted/new", signed_in_only(200)),
     Row("POST", "/sharing/wanted", signed_in_only(400, anonymous=401), data={"title": ""}),
-    Row("GET", "/sharing/wanted/{wanted_id}", same_for_all(200), setup=a_wanted,
-        route="/sharing/wanted/{wanted_id:int}"),
-    Row("POST", "/sharing/wanted/{wanted_id}/close", _owner_only(303), setup=a_wanted,
-        route="/sharing/wanted/{wanted_id:int}/close"),
+    Row(
+        "GET",
+        "/sharing/wanted/{wanted_id}",
+        same_for_all(200),
+        setup=a_wanted,
+        route="/sharing/wanted/{wanted_id:int}",
+    ),
+    Row(
+        "POST",
+        "/sharing/wanted/{wanted_id}/close",
+        _owner_only(303),
+        setup=a_wanted,
+        route="/sharing/wanted/{wanted_id:int}/close",
+    ),
     Row("GET", "/sharing/reports", roles_only(STAFF_ROLES)),
-    Row("POST", "/sharing/reports/{report_id}/dismiss", roles_only(STAFF_ROLES, 303, anonymous=401), setup=a_report,
-        route="/sharing/reports/{report_id:int}/{decision:str}"),
-    Row("POST", "/sharing/items/{item_id}/restore", roles_only(STAFF_ROLES, 303, anonymous=401), setup=a_hidden_item,
-        route="/sharing/items/{item_id:int}/restore"),
+    Row(
+        "POST",
+        "/sharing/reports/{report_id}/dismiss",
+        roles_only(STAFF_ROLES, 303, anonymous=401),
+        setup=a_report,
+        route="/sharing/reports/{report_id:int}/{decision:str}",
+    ),
+    Row(
+        "POST",
+        "/sharing/items/{item_id}/restore",
+        roles_only(STAFF_ROLES, 303, anonymous=401),
+        setup=a_hidden_item,
+        route="/sharing/items/{item_id:int}/restore",
+    ),
 ]

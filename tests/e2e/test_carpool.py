@@ -19,7 +19,9 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(SHOTS / f"carpool-{name}.png"), full_page=True)
 
 
-def test_publish_find_request_and_accept_a_regular_trip_at_phone_size(live_server, phone, browser, personas):
+def test_publish_find_request_and_accept_a_regular_trip_at_phone_size(
+    live_server, phone, browser, personas
+):
     context, driver_page, log = phone
     sign_in(context, live_server, personas["resident"])
     base = live_server.url
@@ -33,13 +35,16 @@ def test_publish_find_request_and_accept_a_regular_trip_at_phone_size(live_serve
     shot(driver_page, "publish")
     driver_page.click("button:has-text('Publier')")
     driver_page.wait_for_url(re.compile(r".*/carpool/ads/\d+$"))
-    assert "Audun-le-Tiche" in driver_page.inner_text("h1") and "Kirchberg" in driver_page.inner_text("h1")
+    assert "Audun-le-Tiche" in driver_page.inner_text(
+        "h1"
+    ) and "Kirchberg" in driver_page.inner_text("h1")
     shot(driver_page, "ad-owner")
     ad_url = driver_page.url
 
     # The neighbour searches from Russange and finds it.
-    rider_context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                        locale="fr-FR")
+    rider_context = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="fr-FR"
+    )
     try:
         sign_in(rider_context, live_server, personas["other_resident"])
         rider = rider_context.new_page()

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.e2e
 SHOTS = Path("/tmp/shots")
 
 
-def test_mondays_times_are_carried_to_the_other_days_and_a_typed_time_is_kept(live_server: Any, phone: Any,
-                                                                              resident: Any) -> None:
+def test_mondays_times_are_carried_to_the_other_days_and_a_typed_time_is_kept(
+    live_server: Any, phone: Any, resident: Any
+) -> None:
     context, page, log = phone
     sign_in(context, live_server, resident)
     page.goto(live_server.url + "/carpool/ads/new")

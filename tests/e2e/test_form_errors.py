@@ -18,18 +18,22 @@ IN_VIEW = """(el) => { const r = el.getBoundingClientRect(); return r.bottom > 6
 
 
 def focused(page: Any) -> str:
-    return page.evaluate("document.activeElement && (document.activeElement.id || document.activeElement.name)")
+    return page.evaluate(
+        "document.activeElement && (document.activeElement.id || document.activeElement.name)"
+    )
 
 
 def in_view_of(page: Any, selector: str) -> bool:
     """The element, or its fieldset when it is a visually hidden file input, is on screen."""
     return page.locator(selector).evaluate(
         "(el) => { const box = (el.offsetWidth < 2 && el.closest('fieldset')) || el; const r = box.getBoundingClientRect();"
-        " return r.bottom > 60 && r.top < window.innerHeight - 64; }")
+        " return r.bottom > 60 && r.top < window.innerHeight - 64; }"
+    )
 
 
-def test_a_report_sent_without_a_photo_shows_the_error_where_the_person_looks(live_server: Any, phone: Any,
-                                                                             resident: Any, settings: Any) -> None:
+def test_a_report_sent_without_a_photo_shows_the_error_where_the_person_looks(
+    live_server: Any, phone: Any, resident: Any, settings: Any
+) -> None:
     context, page, _log = phone
     log = Console(page, settings.tile_url)
     sign_in(context, live_server, resident)
@@ -53,7 +57,8 @@ def test_a_report_sent_without_a_photo_shows_the_error_where_the_person_looks(li
 
 
 def test_a_place_outside_the_territory_refused_by_the_server_is_shown_at_the_place_field(
-        live_server: Any, phone: Any, resident: Any, settings: Any) -> None:
+    live_server: Any, phone: Any, resident: Any, settings: Any
+) -> None:
     context, page, _log = phone
     sign_in(context, live_server, resident)
     page.goto(live_server.url + "/reports/new")
@@ -68,16 +73,20 @@ def test_a_place_outside_the_territory_refused_by_the_server_is_shown_at_the_pla
     page.screenshot(path=str(SHOTS / "form-error-place.png"))
 
 
-def test_without_javascript_the_page_comes_back_with_a_summary_linking_to_each_field(live_server: Any,
-                                                                                     browser: Any,
-                                                                                     resident: Any) -> None:
-    context = browser.new_context(viewport=PHONE, is_mobile=True, locale="fr-FR", java_script_enabled=False)
+def test_without_javascript_the_page_comes_back_with_a_summary_linking_to_each_field(
+    live_server: Any, browser: Any, resident: Any
+) -> None:
+    context = browser.new_context(
+        viewport=PHONE, is_mobile=True, locale="fr-FR", java_script_enabled=False
+    )
     page = context.new_page()
     sign_in(context, live_server, resident)
     page.goto(live_server.url + "/reports/new")
     page.click("#report-submit")
     page.wait_for_selector(".error-summary")
-    links = page.locator(".error-summary a").evaluate_all("(els) => els.map((a) => a.getAttribute('href'))")
+    links = page.locator(".error-summary a").evaluate_all(
+        "(els) => els.map((a) => a.getAttribute('href'))"
+    )
     assert "#photos" in links and "#category-first" in links
     assert page.locator(".error-summary").evaluate(IN_VIEW)
     page.screenshot(path=str(SHOTS / "form-error-nojs.png"))

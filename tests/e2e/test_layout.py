@@ -62,21 +62,30 @@ def bars_on_top(page: Any) -> bool:
 
 def scroll_map_under(page: Any, selector: str, edge: str) -> None:
     """Scroll so that the map's bottom edge (attribution) is behind the tab bar, or its top (zoom) behind the top bar."""
-    page.wait_for_selector(selector + ".leaflet-container .leaflet-control-attribution", state="attached")
-    page.evaluate("""([sel, edge]) => {
+    page.wait_for_selector(
+        selector + ".leaflet-container .leaflet-control-attribution", state="attached"
+    )
+    page.evaluate(
+        """([sel, edge]) => {
         const map = document.querySelector(sel).getBoundingClientRect();
         window.scrollBy(0, edge === 'bottom' ? map.bottom - window.innerHeight + 30 : map.top - 20);
-    }""", [selector, edge])
+    }""",
+        [selector, edge],
+    )
     page.wait_for_timeout(200)
 
 
 def test_maps_never_draw_over_the_tab_bar_on_the_report_form_the_list_and_the_staff_board(
-        live_server: Any, phone: Any, resident: Any, staff: Any, demo: None) -> None:
+    live_server: Any, phone: Any, resident: Any, staff: Any, demo: None
+) -> None:
     context, page, _log = phone
     sign_in(context, live_server, resident)
     SHOTS.mkdir(exist_ok=True)
-    for path, selector, who in (("/reports/new", "#report-map", resident), ("/reports", "[data-map=list]", resident),
-                                ("/staff/reports", "[data-map=list]", staff)):
+    for path, selector, who in (
+        ("/reports/new", "#report-map", resident),
+        ("/reports", "[data-map=list]", resident),
+        ("/staff/reports", "[data-map=list]", staff),
+    ):
         sign_in(context, live_server, who)
         page.goto(live_server.url + path)
         for edge in ("bottom", "top"):
@@ -86,14 +95,17 @@ def test_maps_never_draw_over_the_tab_bar_on_the_report_form_the_list_and_the_st
             assert bars_on_top(page), f"the map draws over a bar on {path} ({edge})"
 
 
-def test_a_long_status_badge_leaves_the_report_text_readable(live_server: Any, phone: Any, demo: None,
-                                                              engine: Any) -> None:
+def test_a_long_status_badge_leaves_the_report_text_readable(
+    live_server: Any, phone: Any, demo: None, engine: Any
+) -> None:
     from sqlalchemy import update
 
     from app.models.reports import Report
 
     with write_session(engine) as s:
-        s.execute(update(Report).where(Report.status.in_(rp.OPEN_STATUSES)).values(status="scheduled"))  # type: ignore[attr-defined]
+        s.execute(
+            update(Report).where(Report.status.in_(rp.OPEN_STATUSES)).values(status="scheduled")
+        )  # type: ignore[attr-defined]
     _context, page, _log = phone
     page.goto(live_server.url + "/reports")
     page.wait_for_selector(".report-item")
@@ -106,8 +118,9 @@ def test_a_long_status_badge_leaves_the_report_text_readable(live_server: Any, p
 
 
 @pytest.mark.parametrize("path", ["/reports/new", "/reports", "/carpool"])
-def test_pages_do_not_shift_while_they_load(live_server: Any, phone: Any, resident: Any, demo: None,
-                                            path: str) -> None:
+def test_pages_do_not_shift_while_they_load(
+    live_server: Any, phone: Any, resident: Any, demo: None, path: str
+) -> None:
     context, page, _log = phone
     sign_in(context, live_server, resident)
     context.add_init_script(CLS_OBSERVER)
@@ -115,9 +128,15 @@ def test_pages_do_not_shift_while_they_load(live_server: Any, phone: Any, reside
     # comes before the scripts, photos and maps, as on a real phone.
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 150,
-                                                  "downloadThroughput": 1.6 * 1024 * 1024 / 8,
-                                                  "uploadThroughput": 750 * 1024 / 8})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 150,
+            "downloadThroughput": 1.6 * 1024 * 1024 / 8,
+            "uploadThroughput": 750 * 1024 / 8,
+        },
+    )
     cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
     page.goto(live_server.url + path)
     page.wait_for_load_state("networkidle")
@@ -127,7 +146,9 @@ def test_pages_do_not_shift_while_they_load(live_server: Any, phone: Any, reside
     assert cls < 0.1, f"cumulative layout shift {cls:.3f} on {path}"
 
 
-def test_no_page_trips_the_content_security_policy(live_server: Any, phone: Any, resident: Any) -> None:
+def test_no_page_trips_the_content_security_policy(
+    live_server: Any, phone: Any, resident: Any
+) -> None:
     context, page, log = phone
     context.add_init_script("""window.__csp = [];
         document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));""")
@@ -146,11 +167,14 @@ def test_no_page_trips_the_content_security_policy(live_server: Any, phone: Any,
     assert not [e for e in log.errors if "Content Security Policy" in e], log.errors
 
 
-def test_without_javascript_the_use_my_position_button_is_not_shown(live_server: Any, browser: Any,
-                                                                    resident: Any) -> None:
+def test_without_javascript_the_use_my_position_button_is_not_shown(
+    live_server: Any, browser: Any, resident: Any
+) -> None:
     from tests.e2e.conftest import PHONE
 
-    context = browser.new_context(viewport=PHONE, is_mobile=True, locale="fr-FR", java_script_enabled=False)
+    context = browser.new_context(
+        viewport=PHONE, is_mobile=True, locale="fr-FR", java_script_enabled=False
+    )
     page = context.new_page()
     sign_in(context, live_server, resident)
     page.goto(live_server.url + "/reports/new")
@@ -159,16 +183,21 @@ def test_without_javascript_the_use_my_position_button_is_not_shown(live_server:
     context.close()
 
 
-def test_the_account_button_says_what_it_shows_and_is_readable_on_my_account_page(live_server: Any, phone: Any,
-                                                                                  resident: Any) -> None:
+def test_the_account_button_says_what_it_shows_and_is_readable_on_my_account_page(
+    live_server: Any, phone: Any, resident: Any
+) -> None:
     context, page, _log = phone
     sign_in(context, live_server, resident)
     page.goto(live_server.url + "/me")
     chip = page.locator(".topbar .chip[href='/me']")
-    visible = chip.evaluate("(el) => Array.from(el.childNodes).filter((n) => !(n.classList && "
-                            "n.classList.contains('visually-hidden'))).map((n) => n.textContent).join('').trim()")
+    visible = chip.evaluate(
+        "(el) => Array.from(el.childNodes).filter((n) => !(n.classList && "
+        "n.classList.contains('visually-hidden'))).map((n) => n.textContent).join('').trim()"
+    )
     assert visible == "Julie"
     assert chip.get_attribute("aria-label") is None
     assert page.get_by_role("link", name="Mon compte : Julie").count() == 1
-    colours = chip.evaluate("(el) => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor]")
+    colours = chip.evaluate(
+        "(el) => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor]"
+    )
     assert colours == ["rgb(7, 67, 42)", "rgb(255, 255, 255)"], colours

@@ -26,32 +26,82 @@ pytestmark = pytest.mark.e2e
 def _sensors(engine) -> None:
     now = utcnow()
     with write_session(engine) as session:
-        session.add(Sensor(id="WC-AUD-01", kind="waste_centre", name="Déchèterie d'Audun-le-Tiche", lat=49.4655,
-                           lon=5.9645, meta=json.dumps({"bays": 12, "dwell_min": 15})))
-        for sensor_id, name, occupancy, congested in (("TR-AUD-01", "Audun-le-Tiche ↔ Esch-sur-Alzette", 0.12, False),
-                                                      ("TR-RUS-01", "Russange ↔ Belval", 0.34, False),
-                                                      ("TR-RED-01", "Rédange ↔ Belvaux", 0.7, True)):
-            session.add(Sensor(id=sensor_id, kind="traffic", name=name, lat=49.48, lon=5.95, last_seen_at=now,
-                               last_values=json.dumps({"occupancy": occupancy, "congested": congested,
-                                                       "averageVehicleSpeed": 52.0 if not congested else 14.0})))
-        session.add(Sensor(id="AQ-VIL-01", kind="air_quality", name="Villerupt centre", lat=49.467, lon=5.929,
-                           last_seen_at=now, last_values=json.dumps({"no2": 31.2, "pm10": 17.5, "pm25": 9.1,
-                                                                     "o3": 52.0})))
+        session.add(
+            Sensor(
+                id="WC-AUD-01",
+                kind="waste_centre",
+                name="Déchèterie d'Audun-le-Tiche",
+                lat=49.4655,
+                lon=5.9645,
+                meta=json.dumps({"bays": 12, "dwell_min": 15}),
+            )
+        )
+        for sensor_id, name, occupancy, congested in (
+            ("TR-AUD-01", "Audun-le-Tiche ↔ Esch-sur-Alzette", 0.12, False),
+            ("TR-RUS-01", "Russange ↔ Belval", 0.34, False),
+            ("TR-RED-01", "Rédange ↔ Belvaux", 0.7, True),
+        ):
+            session.add(
+                Sensor(
+                    id=sensor_id,
+                    kind="traffic",
+                    name=name,
+                    lat=49.48,
+                    lon=5.95,
+                    last_seen_at=now,
+                    last_values=json.dumps(
+                        {
+                            "occupancy": occupancy,
+                            "congested": congested,
+                            "averageVehicleSpeed": 52.0 if not congested else 14.0,
+                        }
+                    ),
+                )
+            )
+        session.add(
+            Sensor(
+                id="AQ-VIL-01",
+                kind="air_quality",
+                name="Villerupt centre",
+                lat=49.467,
+                lon=5.929,
+                last_seen_at=now,
+                last_values=json.dumps({"no2": 31.2, "pm10": 17.5, "pm25": 9.1, "o3": 52.0}),
+            )
+        )
         rows = []
         rng = random.Random(3)
         for back in range(1, 29):
             day = (now - dt.timedelta(days=back)).date()
             for hour in range(8, 18):
                 at = dt.datetime.combine(day, dt.time(hour, 30), tzinfo=dt.UTC)
-                rows.append({"sensor_id": "WC-AUD-01", "ts": at, "wait_min": 3 + 9 * (hour in (9, 10, 16)) +
-                             rng.uniform(0, 2), "method": "queue", "saturated": False})
+                rows.append(
+                    {
+                        "sensor_id": "WC-AUD-01",
+                        "ts": at,
+                        "wait_min": 3 + 9 * (hour in (9, 10, 16)) + rng.uniform(0, 2),
+                        "method": "queue",
+                        "saturated": False,
+                    }
+                )
         session.execute(WasteCentreEstimate.__table__.insert(), rows)
     items = []
     for index, counters in enumerate([(0, 0, 0), (4, 2, 0), (7, 4, 1), (10, 6, 2)]):
         at = now - dt.timedelta(minutes=5 * (3 - index))
-        items.append(Inbound("tele_sensor", "WC-AUD-01", {"ts": at.isoformat(), "kind": "waste_centre",
-                                                          "arrivals": counters[0], "admissions": counters[1],
-                                                          "exits": counters[2]}, at))
+        items.append(
+            Inbound(
+                "tele_sensor",
+                "WC-AUD-01",
+                {
+                    "ts": at.isoformat(),
+                    "kind": "waste_centre",
+                    "arrivals": counters[0],
+                    "admissions": counters[1],
+                    "exits": counters[2],
+                },
+                at,
+            )
+        )
     ingest(engine, items, now=now)
 
 
@@ -80,15 +130,38 @@ def test_the_waste_centre_page_on_a_phone(live_server, phone, engine):
 def test_staff_command_a_group_from_the_map(live_server, browser, engine, staff):
     lights = seed_lights(engine, 160)
     now = utcnow()
-    batch = [Inbound("tele_light", light, {"ts": now.isoformat(), "level": 100 if i % 3 else 50,
-                                           "power_w": 70.0, "energy_wh": 1000.0 + i,
-                                           "status": "defectiveLamp" if i == 7 else "ok"}, now)
-             for i, light in enumerate(lights)]
+    batch = [
+        Inbound(
+            "tele_light",
+            light,
+            {
+                "ts": now.isoformat(),
+                "level": 100 if i % 3 else 50,
+                "power_w": 70.0,
+                "energy_wh": 1000.0 + i,
+                "status": "defectiveLamp" if i == 7 else "ok",
+            },
+            now,
+        )
+        for i, light in enumerate(lights)
+    ]
     ingest(engine, batch, now=now)
     with write_session(engine) as session:
-        session.execute(LightDaily.__table__.insert(), [
-            {"light_id": light, "day": (now - dt.timedelta(days=d)).date(), "samples": 100, "level_sum": 0.0,
-             "power_sum_w": 0.0, "energy_wh": 160.0} for light in lights for d in range(1, 60)])
+        session.execute(
+            LightDaily.__table__.insert(),
+            [
+                {
+                    "light_id": light,
+                    "day": (now - dt.timedelta(days=d)).date(),
+                    "samples": 100,
+                    "level_sum": 0.0,
+                    "power_sum_w": 0.0,
+                    "energy_wh": 160.0,
+                }
+                for light in lights
+                for d in range(1, 60)
+            ],
+        )
     context = browser.new_context(viewport=DESKTOP, locale="fr-FR")
     page = context.new_page()
     errors: list[str] = []

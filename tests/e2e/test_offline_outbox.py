@@ -15,8 +15,9 @@ pytestmark = pytest.mark.e2e
 SHOTS = Path("/tmp/shots")
 
 
-def test_a_report_kept_offline_is_sent_from_the_home_page(live_server: Any, phone: Any, resident: Any,
-                                                          engine: Any, settings: Any) -> None:
+def test_a_report_kept_offline_is_sent_from_the_home_page(
+    live_server: Any, phone: Any, resident: Any, engine: Any, settings: Any
+) -> None:
     context, page, _log = phone
     sign_in(context, live_server, resident)
     page.goto(live_server.url + "/reports/new")

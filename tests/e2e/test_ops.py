@@ -31,7 +31,10 @@ def devices(engine: Any, mqtt_url: str, topic_prefix: str, settings: Any) -> Ite
     ready, stop = threading.Event(), threading.Event()
 
     async def run() -> None:
-        async with running_relay(engine, mqtt_url, topic_prefix), running_fleet(mqtt_url, topic_prefix, lights):
+        async with (
+            running_relay(engine, mqtt_url, topic_prefix),
+            running_fleet(mqtt_url, topic_prefix, lights),
+        ):
             ready.set()
             while not stop.is_set():
                 await asyncio.sleep(0.1)
@@ -52,20 +55,24 @@ def _open_map(page: Any, url: str) -> None:
 
 
 def _click_feature(page: Any, layer: str, feature_id: str, zoom: int = 18) -> None:
-    point = page.evaluate("""([layer, id, zoom]) => {
+    point = page.evaluate(
+        """([layer, id, zoom]) => {
         const ops = window.eclorOps, marker = ops.layers[layer][id];
         const at = marker.getLatLng ? marker.getLatLng() : marker.getBounds().getCenter();
         ops.map.setView(at, zoom, {animate: false});
         const p = ops.map.latLngToContainerPoint(at);
         const box = document.getElementById('ops-map').getBoundingClientRect();
         return [box.left + p.x, box.top + p.y];
-    }""", [layer, feature_id, zoom])
+    }""",
+        [layer, feature_id, zoom],
+    )
     page.wait_for_timeout(300)
     page.mouse.click(point[0], point[1])
 
 
-def test_staff_see_every_layer_open_a_light_and_dim_its_group_at_a_desk(live_server, browser, engine, staff,
-                                                                          devices):
+def test_staff_see_every_layer_open_a_light_and_dim_its_group_at_a_desk(
+    live_server, browser, engine, staff, devices
+):
     seed_territory(engine, staff.id, lights=30)
     context = browser.new_context(viewport=DESK, locale="fr-FR")
     page = context.new_page()
@@ -85,11 +92,17 @@ def test_staff_see_every_layer_open_a_light_and_dim_its_group_at_a_desk(live_ser
     form.locator("input[name=level]").fill("30")
     form.locator("button[type=submit]").click()
     page.wait_for_selector("text=Commande envoyée aux points lumineux du groupe.")
-    page.wait_for_function("() => window.eclorOps.features.lights['SL-T-0015'].properties.level === 30",
-                           timeout=15_000)
-    page.wait_for_function("""() => Object.values(window.eclorOps.features.lights)
-        .filter(f => f.properties.group === 'G1').every(f => f.properties.level === 30)""", timeout=15_000)
-    assert page.evaluate("window.eclorOps.features.lights['SL-T-0015'].properties.state") == "dimmed"
+    page.wait_for_function(
+        "() => window.eclorOps.features.lights['SL-T-0015'].properties.level === 30", timeout=15_000
+    )
+    page.wait_for_function(
+        """() => Object.values(window.eclorOps.features.lights)
+        .filter(f => f.properties.group === 'G1').every(f => f.properties.level === 30)""",
+        timeout=15_000,
+    )
+    assert (
+        page.evaluate("window.eclorOps.features.lights['SL-T-0015'].properties.state") == "dimmed"
+    )
     page.screenshot(path=str(SHOTS / "ops-desk-panel.png"))
     assert not errors, errors
     context.close()

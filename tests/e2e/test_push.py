@@ -29,18 +29,31 @@ SHOTS = Path("/tmp/shots")
 def inject_subscription(persona: Any) -> str:
     _key, p256dh, auth = make_keys()
     endpoint = "https://fcm.googleapis.com/fcm/send/e2e-device"
-    r = persona.client.post_json("/push/subscriptions", {
-        "endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}, "topics": ["traffic"], "communes": []},
-        headers={"user-agent": "Mozilla/5.0 (Linux; Android 14; Pixel 7) Chrome/131.0 Mobile Safari/537.36"})
+    r = persona.client.post_json(
+        "/push/subscriptions",
+        {
+            "endpoint": endpoint,
+            "keys": {"p256dh": p256dh, "auth": auth},
+            "topics": ["traffic"],
+            "communes": [],
+        },
+        headers={
+            "user-agent": "Mozilla/5.0 (Linux; Android 14; Pixel 7) Chrome/131.0 Mobile Safari/537.36"
+        },
+    )
     assert r.status_code == 201, r.text
     return endpoint
 
 
 def no_sideways_scroll(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the page scrolls sideways"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], (
+        "the page scrolls sideways"
+    )
 
 
-def test_the_settings_page_saves_topics_communes_and_quiet_hours(live_server, phone, resident, engine):
+def test_the_settings_page_saves_topics_communes_and_quiet_hours(
+    live_server, phone, resident, engine
+):
     context, page, log = phone
     endpoint = inject_subscription(resident)
     sign_in(context, live_server, resident)
@@ -67,9 +80,15 @@ def test_the_settings_page_saves_topics_communes_and_quiet_hours(live_server, ph
     assert not page.get_by_label("Circulation et passages frontière").is_checked()
 
     with write_session(engine) as session:
-        row = session.scalars(select(PushSubscription).where(PushSubscription.endpoint == endpoint)).one()
+        row = session.scalars(
+            select(PushSubscription).where(PushSubscription.endpoint == endpoint)
+        ).one()
     assert (row.topics, row.communes, row.quiet_start, row.quiet_end) == (
-        ",waste_centre,weather,", ",54580,57038,", 22 * 60, 6 * 60 + 30)
+        ",waste_centre,weather,",
+        ",54580,57038,",
+        22 * 60,
+        6 * 60 + 30,
+    )
 
     page.get_by_role("button", name="Désabonner").click()
     page.wait_for_url("**/me/push?removed=1")
@@ -77,12 +96,17 @@ def test_the_settings_page_saves_topics_communes_and_quiet_hours(live_server, ph
     assert log.errors == []
 
 
-def test_staff_write_preview_and_send_an_alert_that_residents_see(live_server, phone, staff, browser):
+def test_staff_write_preview_and_send_an_alert_that_residents_see(
+    live_server, phone, staff, browser
+):
     context, page, log = phone
     sign_in(context, live_server, staff)
     page.goto(live_server.url + "/staff/alerts/new")
     page.fill("#title", "Passage frontière saturé à Audun-le-Tiche")
-    page.fill("#body", "Bouchon de 3 km vers Esch-sur-Alzette depuis 6 h 40. Passez par Russange ou Rédange.")
+    page.fill(
+        "#body",
+        "Bouchon de 3 km vers Esch-sur-Alzette depuis 6 h 40. Passez par Russange ou Rédange.",
+    )
     page.select_option("#topic", "traffic")
     page.get_by_label("Audun-le-Tiche").check()
     page.get_by_label("Russange").check()
@@ -96,8 +120,9 @@ def test_staff_write_preview_and_send_an_alert_that_residents_see(live_server, p
     page.wait_for_url("**/staff/alerts/*?sent=1")
     page.screenshot(path=str(SHOTS / "push-staff-detail.png"), full_page=True, caret="initial")
 
-    anonymous = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                    locale="fr-FR")
+    anonymous = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="fr-FR"
+    )
     try:
         visitor = anonymous.new_page()
         visitor.goto(live_server.url + "/")

@@ -20,7 +20,9 @@ def test_the_home_page_renders_at_phone_size_without_console_errors(live_server,
     assert page.locator("h1").first.inner_text() == "Bienvenue sur Eclor"
     nav = page.locator("nav.tabbar")
     box = nav.bounding_box()
-    assert box and box["y"] + box["height"] <= PHONE["height"] + 1 and box["y"] > PHONE["height"] - 100
+    assert (
+        box and box["y"] + box["height"] <= PHONE["height"] + 1 and box["y"] > PHONE["height"] - 100
+    )
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the page scrolls sideways on a phone"
     SHOTS.mkdir(exist_ok=True)
@@ -33,7 +35,11 @@ def test_chromium_finds_no_installability_errors_and_the_offline_page_answers_wi
 ):
     with tempfile.TemporaryDirectory() as profile:
         context = playwright_instance.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, viewport=PHONE,
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport=PHONE,
             locale="fr-FR",
         )
         try:
@@ -41,8 +47,10 @@ def test_chromium_finds_no_installability_errors_and_the_offline_page_answers_wi
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.goto(live_server.url + "/")
-            page.wait_for_function("navigator.serviceWorker.controller !== null || "
-                                   "navigator.serviceWorker.ready.then(() => true)")
+            page.wait_for_function(
+                "navigator.serviceWorker.controller !== null || "
+                "navigator.serviceWorker.ready.then(() => true)"
+            )
             page.evaluate("navigator.serviceWorker.ready")
             # The worker controls the page after a reload once it is active.
             page.reload()

@@ -57,8 +57,10 @@ def count_reports(engine: Any) -> int:
 
 
 def fill_form(page: Any) -> None:
-    page.set_input_files("#photos", files=[{"name": "IMG_2041.jpg", "mimeType": "image/jpeg",
-                                            "buffer": photo_bytes()}])
+    page.set_input_files(
+        "#photos",
+        files=[{"name": "IMG_2041.jpg", "mimeType": "image/jpeg", "buffer": photo_bytes()}],
+    )
     page.wait_for_selector("#photo-previews img")
     page.click("label.category-option:has(input[value=bulky_items])")
     page.fill("#description", "Un canapé et deux matelas au bout du chemin.")
@@ -114,22 +116,28 @@ def test_a_report_made_without_network_is_sent_exactly_once_when_the_network_is_
     context.set_offline(False)
     expect(page.locator("#queue-status")).to_contain_text("est envoyé", timeout=15000)
     # Back online twice more (a flaky network) and a reload: the outbox is empty, nothing is sent again.
-    page.evaluate("() => { window.dispatchEvent(new Event('online')); window.dispatchEvent(new Event('online')); }")
+    page.evaluate(
+        "() => { window.dispatchEvent(new Event('online')); window.dispatchEvent(new Event('online')); }"
+    )
     page.reload()
     page.wait_for_load_state("networkidle")
     assert count_reports(engine) == 1
-    assert page.evaluate("""() => new Promise((resolve) => {
+    assert (
+        page.evaluate("""() => new Promise((resolve) => {
         const req = indexedDB.open('eclor-reports');
         req.onsuccess = () => { const all = req.result.transaction('outbox').objectStore('outbox').getAll();
                                 all.onsuccess = () => resolve(all.result.length); };
-    })""") == 0
+    })""")
+        == 0
+    )
     page.goto(live_server.url + "/reports/mine")
     assert page.locator("#my-reports li").count() == 1
     assert console.errors == []
 
 
-def test_staff_see_the_board_at_phone_size(live_server: Any, phone: Any, staff: Any, engine: Any,
-                                           settings: Any) -> None:
+def test_staff_see_the_board_at_phone_size(
+    live_server: Any, phone: Any, staff: Any, engine: Any, settings: Any
+) -> None:
     from app.db import write_session
     from app.demo import load_users
 
@@ -158,20 +166,25 @@ def test_staff_see_the_board_at_phone_size(live_server: Any, phone: Any, staff: 
     page.select_option("select[name=category]", "tyres")
     page.wait_for_url("**/reports?*category=tyres*")
     expect(page.locator("#results .report-item")).to_have_count(
-        sum(1 for r in rp.DEMO_REPORTS if r[0] == "tyres" and r[4] != "hidden"))
+        sum(1 for r in rp.DEMO_REPORTS if r[0] == "tyres" and r[4] != "hidden")
+    )
     expect(page.locator("#results .leaflet-container")).to_have_count(1)
     assert console.errors == []
 
 
-def test_the_plain_form_works_without_javascript(live_server: Any, browser: Any, resident: Any, engine: Any) -> None:
+def test_the_plain_form_works_without_javascript(
+    live_server: Any, browser: Any, resident: Any, engine: Any
+) -> None:
     context = browser.new_context(viewport=PHONE, java_script_enabled=False, locale="fr-FR")
     try:
         page = context.new_page()
         sign_in(context, live_server, resident)
         page.goto(live_server.url + "/reports/new")
         assert page.locator("#report-map").is_hidden()  # no script, no map: the fields do the job
-        page.set_input_files("#photos", files=[{"name": "IMG_2042.jpg", "mimeType": "image/jpeg",
-                                                "buffer": photo_bytes()}])
+        page.set_input_files(
+            "#photos",
+            files=[{"name": "IMG_2042.jpg", "mimeType": "image/jpeg", "buffer": photo_bytes()}],
+        )
         page.select_option("#commune", "57529")
         page.check("input[name=category][value=tyres]")
         page.click("#report-submit")

@@ -16,10 +16,16 @@ pytestmark = pytest.mark.e2e
 SHOTS = Path("/tmp/shots")
 
 
-def test_open_reports_nearby_show_as_soon_as_the_place_is_known(live_server: Any, phone: Any, resident: Any,
-                                                                engine: Any) -> None:
-    made = rp.create_report(engine, rp.NewReport(category="tyres", lat=LAT + 0.0002, lon=LON,
-                                                 description="Pneus", reporter_id=None), media_dir=None)  # type: ignore[arg-type]
+def test_open_reports_nearby_show_as_soon_as_the_place_is_known(
+    live_server: Any, phone: Any, resident: Any, engine: Any
+) -> None:
+    made = rp.create_report(
+        engine,
+        rp.NewReport(
+            category="tyres", lat=LAT + 0.0002, lon=LON, description="Pneus", reporter_id=None
+        ),
+        media_dir=None,
+    )  # type: ignore[arg-type]
     context, page, _log = phone
     sign_in(context, live_server, resident)
     page.goto(live_server.url + "/reports/new")

@@ -22,13 +22,24 @@ SHOTS = Path("/tmp/shots")
 
 def _shop(engine, owner_id: int) -> str:  # type: ignore[no-untyped-def]
     with write_session(engine) as s:
-        shop = Shop(owner_id=owner_id, slug="boulangerie-du-val", name="Boulangerie du Val", category="bakery",
-                    address="12 rue Carnot, 54190 Villerupt", commune_insee="54580", lat=49.467, lon=5.929,
-                    phone="03 82 89 12 34", closed_on_holidays=False,
-                    description="Pain au levain et viennoiseries pur beurre.")
+        shop = Shop(
+            owner_id=owner_id,
+            slug="boulangerie-du-val",
+            name="Boulangerie du Val",
+            category="bakery",
+            address="12 rue Carnot, 54190 Villerupt",
+            commune_insee="54580",
+            lat=49.467,
+            lon=5.929,
+            phone="03 82 89 12 34",
+            closed_on_holidays=False,
+            description="Pain au levain et viennoiseries pur beurre.",
+        )
         s.add(shop)
         s.flush()
-        for wd in range(7):  # open around the clock, so that the test never depends on the time of day
+        for wd in range(
+            7
+        ):  # open around the clock, so that the test never depends on the time of day
             s.add(ShopHours(shop_id=shop.id, weekday=wd, opens=time(0), closes=time(0)))
     return "boulangerie-du-val"
 
@@ -73,8 +84,9 @@ def test_a_merchant_adds_a_product_with_a_photo_a_resident_orders_it_and_sees_it
     _no_sideways_scroll(page)
 
     # The resident orders it for collection.
-    r_context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                    locale="fr-FR")
+    r_context = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="fr-FR"
+    )
     try:
         r_page = r_context.new_page()
         r_errors: list[str] = []
@@ -88,7 +100,9 @@ def test_a_merchant_adds_a_product_with_a_photo_a_resident_orders_it_and_sees_it
         product.wait_for()
         photo = product.locator("img")
         photo.scroll_into_view_if_needed()  # product photos load lazily
-        r_page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=photo.element_handle())
+        r_page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=photo.element_handle()
+        )
         product.locator("input[type=number]").fill("2")
         r_page.screenshot(path=str(SHOTS / "shops-shop.png"), full_page=True)
         _no_sideways_scroll(r_page)
@@ -103,7 +117,9 @@ def test_a_merchant_adds_a_product_with_a_photo_a_resident_orders_it_and_sees_it
         order_row.get_by_role("button", name="Accepter").click()
         # Wait for the order's state badge, not for the network: the click's request may not have started yet.
         page.locator(".dash-order").filter(has_text="Julie").locator(".state-accepted").wait_for()
-        page.locator(".dash-order").filter(has_text="Julie").get_by_role("button", name="Prête").click()
+        page.locator(".dash-order").filter(has_text="Julie").get_by_role(
+            "button", name="Prête"
+        ).click()
         ready = page.locator(".dash-order").filter(has_text="Julie").locator(".state-ready")
         ready.wait_for()
         assert ready.inner_text() == "Prête"
@@ -123,8 +139,15 @@ def test_the_sharing_pages_fit_a_phone(live_server, phone, engine, personas):
     SHOTS.mkdir(exist_ok=True)
     owner = personas["resident"]
     with write_session(engine) as s:
-        item = SharedItem(owner_id=owner.id, kind="lend", title="Perceuse à percussion", category="tools",
-                          commune_insee="57038", description="Bosch 700 W, coffret de forets.", expires_at=utcnow())
+        item = SharedItem(
+            owner_id=owner.id,
+            kind="lend",
+            title="Perceuse à percussion",
+            category="tools",
+            commune_insee="57038",
+            description="Bosch 700 W, coffret de forets.",
+            expires_at=utcnow(),
+        )
         sharing.publish(s, item)
         item_id = item.id
     context, page, log = phone

@@ -16,9 +16,9 @@ Each search is a passenger (or a driver looking for passengers) starting near
 a commune. In one run, taking turns, it times:
 
 - the **baseline**: the bare SQL query that fetches the same candidates
-  (``app.carpool.ads.candidates_statement`` executed on the same connection and
+  (``app.carpool.matching.candidates_statement`` executed on the same connection and
   fetched, nothing else);
-- the **search**: ``app.carpool.ads.search`` (the same query, then the scoring
+- the **search**: ``app.carpool.matching.search`` (the same query, then the scoring
   and ranking in Python).
 
 It prints the median and p99 of both, their ratio, the candidates fetched
@@ -48,7 +48,7 @@ from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from app import geo
-from app.carpool import ads as cp
+from app.carpool import matching, trips
 from app.db import make_engine, read_session, write_session
 from app.migrate import upgrade
 from app.models.accounts import User
@@ -136,8 +136,8 @@ def fill(engine, n_ads: int, rng: random.Random) -> None:  # type: ignore[no-unt
             "to_label": "B",
             "to_lat": b[0],
             "to_lon": b[1],
-            "distance_m": cp.road_m(*a, *b),
-            "cross_border": cp.country_of(*a) != cp.country_of(*b),
+            "distance_m": trips.road_m(*a, *b),
+            "cross_border": trips.country_of(*a) != trips.country_of(*b),
             "margin_min": margin,
             "seats": seats,
             "seats_left": seats,
@@ -153,22 +153,22 @@ def fill(engine, n_ads: int, rng: random.Random) -> None:  # type: ignore[no-unt
             days = [d for d in range(5) if rng.random() < 0.85] or [rng.randrange(5)]
             sched = {d: (minute + rng.choice((0, 0, 5, -5)), margin) for d in days}
             row.update(
-                schedule=cp.dump_schedule(sched),
-                days_mask=cp.mask_of(sched),
+                schedule=trips.dump_schedule(sched),
+                days_mask=trips.mask_of(sched),
                 window_start=min(m - g for m, g in sched.values()),
                 window_end=max(m + g for m, g in sched.values()),
             )
         else:
-            day = (cp.local(now) + timedelta(days=rng.randint(1, 30))).date()
-            dep = datetime.combine(day, datetime.min.time(), tzinfo=cp.PARIS).astimezone(
+            day = (trips.local(now) + timedelta(days=rng.randint(1, 30))).date()
+            dep = datetime.combine(day, datetime.min.time(), tzinfo=trips.PARIS).astimezone(
                 UTC
             ) + timedelta(minutes=minute)
-            loc = cp.local(dep)
+            loc = trips.local(dep)
             m = loc.hour * 60 + loc.minute
             row.update(
                 departure_at=dep,
-                schedule=cp.dump_schedule({loc.weekday(): (m, margin)}),
-                days_mask=cp.mask_of([loc.weekday()]),
+                schedule=trips.dump_schedule({loc.weekday(): (m, margin)}),
+                days_mask=trips.mask_of([loc.weekday()]),
                 window_start=m - margin,
                 window_end=m + margin,
             )
@@ -181,7 +181,7 @@ def fill(engine, n_ads: int, rng: random.Random) -> None:  # type: ignore[no-unt
         conn.commit()
 
 
-def make_queries(n: int, rng: random.Random) -> list[cp.Query]:
+def make_queries(n: int, rng: random.Random) -> list[matching.Query]:
     now = datetime.now(UTC)
     out = []
     for _ in range(n):
@@ -191,22 +191,24 @@ def make_queries(n: int, rng: random.Random) -> list[cp.Query]:
         minute = rng.randint(6 * 60 + 30, 9 * 60)
         if rng.random() < 0.5:
             out.append(
-                cp.Query(
+                matching.Query(
                     *a,
                     *b,
                     role=role,
                     frequency="regular",
-                    days_mask=cp.mask_of(d for d in range(5) if rng.random() < 0.8) or 1,
+                    days_mask=trips.mask_of(d for d in range(5) if rng.random() < 0.8) or 1,
                     minute=minute,
                     margin_min=rng.choice((15, 30, 45)),
                 )
             )
         else:
-            day = (cp.local(now) + timedelta(days=rng.randint(1, 30))).date()
-            when = datetime.combine(day, datetime.min.time(), tzinfo=cp.PARIS).astimezone(
+            day = (trips.local(now) + timedelta(days=rng.randint(1, 30))).date()
+            when = datetime.combine(day, datetime.min.time(), tzinfo=trips.PARIS).astimezone(
                 UTC
             ) + timedelta(minutes=minute)
-            out.append(cp.Query(*a, *b, role=role, when=when, margin_min=rng.choice((15, 30, 45))))
+            out.append(
+                matching.Query(*a, *b, role=role, when=when, margin_min=rng.choice((15, 30, 45)))
+            )
     return out
 
 
@@ -280,18 +282,18 @@ def main() -> None:
         kept: list[int] = []
         with read_session(engine) as s:
             for q in queries[:20]:  # warm-up: caches, statement compilation
-                s.connection().execute(cp.candidates_statement(q)).all()
-                cp.search(s, q)
+                s.connection().execute(matching.candidates_statement(q)).all()
+                matching.search(s, q)
             for i, q in enumerate(queries):
                 order = (0, 1) if i % 2 == 0 else (1, 0)
                 for which in order:
                     start = time.perf_counter()
                     if which == 0:
-                        rows = s.connection().execute(cp.candidates_statement(q)).all()
+                        rows = s.connection().execute(matching.candidates_statement(q)).all()
                         bare.append((time.perf_counter() - start) * 1000)
                         fetched.append(len(rows))
                     else:
-                        matches = cp.search(s, q, limit=10_000)
+                        matches = matching.search(s, q, limit=10_000)
                         full.append((time.perf_counter() - start) * 1000)
                         kept.append(len(matches))
         engine.dispose()
@@ -342,7 +344,7 @@ def main() -> None:
         "| figure | median | p99 |",
         "|---|---|---|",
         f"| baseline: bare SQL query fetching the same candidates | {b_med:.2f} ms | {b_p99:.2f} ms |",
-        f"| `app.carpool.ads.search` (same query + scoring and ranking) | {f_med:.2f} ms | {f_p99:.2f} ms |",
+        f"| `app.carpool.matching.search` (same query + scoring and ranking) | {f_med:.2f} ms | {f_p99:.2f} ms |",
         f"| ratio search / baseline | {f_med / b_med:.2f}× | {f_p99 / b_p99:.2f}× |",
         f"| candidates fetched per search | {statistics.median(fetched):.0f} | {pct(fetched, 99):.0f} |",
         f"| matches kept per search | {statistics.median(kept):.0f} | {pct(kept, 99):.0f} |",

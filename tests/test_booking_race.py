@@ -7,7 +7,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from app.carpool import ads as cp
+from app.carpool import bookings, trips
 from app.db import read_session, write_session
 from app.models.carpool import CarpoolAd, CarpoolBooking
 from tests.test_carpool import make_user, publish
@@ -25,9 +25,9 @@ def test_twenty_concurrent_requests_of_one_person_for_one_ad_book_once(engine):
         barrier.wait()
         try:
             with write_session(engine) as s:
-                cp.request_seats(s, ad, rider, 1)
+                bookings.request_seats(s, ad, rider, 1)
             result = "booked"
-        except cp.CarpoolError as exc:
+        except trips.CarpoolError as exc:
             result = str(exc)
         with lock:
             outcomes.append(result)
@@ -56,8 +56,8 @@ def test_a_person_may_ask_again_after_cancelling(engine):
     ad = publish(engine, driver, seats=3)
     rider = make_user(engine, "r@eclor.test")
     with write_session(engine) as s:
-        first = cp.request_seats(s, ad, rider, 1)
-        cp.cancel(s, first, rider)
+        first = bookings.request_seats(s, ad, rider, 1)
+        bookings.cancel(s, first, rider)
     with write_session(engine) as s:
-        again = cp.request_seats(s, ad, rider, 1)
+        again = bookings.request_seats(s, ad, rider, 1)
     assert again.id != first.id and again.status == "pending"

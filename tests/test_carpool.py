@@ -13,8 +13,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from app import geo
-from app.carpool import ads as cp
 from app.auth import create_user
+from app.carpool import ads as cp
+from app.carpool import bookings, demo, privacy, proofs, trips
+from app.carpool import matching as carpool_matching
 from app.db import read_session, utcnow, write_session
 from app.models.carpool import (
     CarpoolAd,
@@ -41,10 +43,10 @@ DIFFERDANGE = (49.5242, 5.8914)
 
 def next_weekday(weekday: int, at: str = "07:30") -> datetime:
     """The next given weekday (0 = Monday) at a local time, at least two days ahead, in UTC."""
-    day = cp.local(utcnow()).date() + timedelta(days=2)
+    day = trips.local(utcnow()).date() + timedelta(days=2)
     while day.weekday() != weekday:
         day += timedelta(days=1)
-    return datetime.combine(day, time.fromisoformat(at), tzinfo=cp.PARIS).astimezone(UTC)
+    return datetime.combine(day, time.fromisoformat(at), tzinfo=trips.PARIS).astimezone(UTC)
 
 
 def make_user(engine, email: str) -> int:  # type: ignore[no-untyped-def]
@@ -66,7 +68,7 @@ def publish(
     seats=3,
     returns: dict | None = None,
 ) -> int:
-    minute = cp.minute_of(time.fromisoformat(at))
+    minute = trips.minute_of(time.fromisoformat(at))
     data = cp.AdInput(
         role=role,
         frequency="punctual" if when else "regular",
@@ -111,9 +113,9 @@ def test_matching_ranks_a_near_perfect_offer_above_a_poor_one(engine):
     poor = publish(
         engine, driver, VILLERUPT, KIRCHBERG, when=when + timedelta(minutes=35), margin=15
     )
-    q = cp.Query(*AUDUN, *KIRCHBERG, role="driver", when=when)
+    q = carpool_matching.Query(*AUDUN, *KIRCHBERG, role="driver", when=when)
     with read_session(engine) as s:
-        found = cp.search(s, q)
+        found = carpool_matching.search(s, q)
     assert [m.ad_id for m in found] == [perfect, poor]
     assert found[0].score > found[1].score + 10
     assert too_far not in [m.ad_id for m in found]
@@ -125,15 +127,15 @@ def test_it_excludes_offers_past_the_detour_limit(engine):
     when = next_weekday(2)
     # Boulange → Belval is a short trip: a pick-up in Russange and a drop-off near Differdange is far off its route.
     ad = publish(engine, driver, BOULANGE, BELVAL, when=when)
-    q = cp.Query(
+    q = carpool_matching.Query(
         *RUSSANGE, *DIFFERDANGE, role="driver", when=when, from_radius_m=20_000, to_radius_m=20_000
     )
     with read_session(engine) as s:
         row = s.get(CarpoolAd, ad)
-        assert cp.search(s, q) == []
+        assert carpool_matching.search(s, q) == []
         a, b, p, d = (row.from_lat, row.from_lon), (row.to_lat, row.to_lon), RUSSANGE, DIFFERDANGE
         via = geo.distance_m(*a, *p) + geo.distance_m(*p, *d) + geo.distance_m(*d, *b)
-        assert via / geo.distance_m(*a, *b) - 1 > cp.MAX_DETOUR  # the reason it is left out
+        assert via / geo.distance_m(*a, *b) - 1 > trips.MAX_DETOUR  # the reason it is left out
 
 
 def test_it_excludes_offers_outside_the_time_margins(engine):
@@ -141,9 +143,9 @@ def test_it_excludes_offers_outside_the_time_margins(engine):
     when = next_weekday(3)
     publish(engine, driver, AUDUN, KIRCHBERG, when=when + timedelta(minutes=50), margin=10)
     inside = publish(engine, driver, AUDUN, KIRCHBERG, when=when + timedelta(minutes=25), margin=10)
-    q = cp.Query(*AUDUN, *KIRCHBERG, role="driver", when=when, margin_min=15)
+    q = carpool_matching.Query(*AUDUN, *KIRCHBERG, role="driver", when=when, margin_min=15)
     with read_session(engine) as s:
-        assert [m.ad_id for m in cp.search(s, q)] == [inside]
+        assert [m.ad_id for m in carpool_matching.search(s, q)] == [inside]
 
 
 def test_regular_trips_match_only_on_shared_weekdays(engine):
@@ -151,16 +153,16 @@ def test_regular_trips_match_only_on_shared_weekdays(engine):
     mon_wed = publish(engine, driver, AUDUN, KIRCHBERG, days=(0, 2))
     weekend = publish(engine, driver, AUDUN, KIRCHBERG, days=(5, 6))
     all_week = publish(engine, driver, AUDUN, KIRCHBERG, days=(0, 1, 2, 3, 4))
-    q = cp.Query(
+    q = carpool_matching.Query(
         *AUDUN,
         *KIRCHBERG,
         role="driver",
         frequency="regular",
-        days_mask=cp.mask_of([0, 1, 2]),
+        days_mask=trips.mask_of([0, 1, 2]),
         minute=450,
     )
     with read_session(engine) as s:
-        found = {m.ad_id: m for m in cp.search(s, q)}
+        found = {m.ad_id: m for m in carpool_matching.search(s, q)}
     assert set(found) == {mon_wed, all_week}
     assert weekend not in found
     assert found[mon_wed].days == [0, 2] and found[all_week].days == [0, 1, 2]
@@ -176,10 +178,17 @@ def test_a_one_off_search_finds_a_regular_trip_on_that_weekday_and_its_return_le
         ).one()
         assert (back.from_lat, back.to_lat) == (KIRCHBERG[0], AUDUN[0]) and back.leg == "return"
         tuesday = next_weekday(1, "17:40")
-        found = cp.search(s, cp.Query(*KIRCHBERG, *AUDUN, role="driver", when=tuesday))
+        found = carpool_matching.search(
+            s, carpool_matching.Query(*KIRCHBERG, *AUDUN, role="driver", when=tuesday)
+        )
         assert [m.ad_id for m in found] == [back.id]
         assert (
-            cp.search(s, cp.Query(*KIRCHBERG, *AUDUN, role="driver", when=next_weekday(2, "17:40")))
+            carpool_matching.search(
+                s,
+                carpool_matching.Query(
+                    *KIRCHBERG, *AUDUN, role="driver", when=next_weekday(2, "17:40")
+                ),
+            )
             == []
         )
 
@@ -190,25 +199,25 @@ def test_drivers_find_passenger_requests_and_cross_border_is_detected(engine):
         engine, passenger, RUSSANGE, KIRCHBERG, role="passenger", days=(0, 1), seats=1
     )
     with read_session(engine) as s:
-        found = cp.search(
+        found = carpool_matching.search(
             s,
-            cp.Query(
+            carpool_matching.Query(
                 *AUDUN,
                 *KIRCHBERG,
                 role="passenger",
                 frequency="regular",
-                days_mask=cp.mask_of([0]),
+                days_mask=trips.mask_of([0]),
                 minute=450,
             ),
         )
         assert [m.ad_id for m in found] == [request]
         assert s.get(CarpoolAd, request).cross_border is True
     assert (
-        cp.country_of(*AUDUN) == "FR"
-        and cp.country_of(*BELVAL) == "LU"
-        and cp.country_of(*GARE) == "LU"
+        trips.country_of(*AUDUN) == "FR"
+        and trips.country_of(*BELVAL) == "LU"
+        and trips.country_of(*GARE) == "LU"
     )
-    assert cp.country_of(49.493, 5.918) == "FR"  # Rédange, right at the border
+    assert trips.country_of(49.493, 5.918) == "FR"  # Rédange, right at the border
 
 
 # --- booking ----------------------------------------------------------------------------
@@ -226,9 +235,9 @@ def test_forty_concurrent_requests_for_the_last_three_seats_book_exactly_three(e
         barrier.wait()
         try:
             with write_session(engine) as s:
-                cp.request_seats(s, ad, uid, 1)
+                bookings.request_seats(s, ad, uid, 1)
             result = "booked"
-        except cp.CarpoolError:
+        except trips.CarpoolError:
             result = "full"
         with lock:
             outcomes.append(result)
@@ -251,19 +260,19 @@ def test_a_declined_or_cancelled_booking_frees_its_seats_once(engine, how):
     driver, rider = make_user(engine, "d@eclor.test"), make_user(engine, "r@eclor.test")
     ad = publish(engine, driver, seats=3)
     with write_session(engine) as s:
-        booking = cp.request_seats(s, ad, rider, 2)
+        booking = bookings.request_seats(s, ad, rider, 2)
     with write_session(engine) as s:
         assert s.get(CarpoolAd, ad).seats_left == 1
         b = s.get(CarpoolBooking, booking.id)
         if how == "decline":
-            cp.decline(s, b, driver)
+            bookings.decline(s, b, driver)
         else:
-            cp.accept(s, b, driver)
-            cp.cancel(s, b, rider if how == "cancel_by_passenger" else driver)
+            bookings.accept(s, b, driver)
+            bookings.cancel(s, b, rider if how == "cancel_by_passenger" else driver)
     with write_session(engine) as s:
         assert s.get(CarpoolAd, ad).seats_left == 3
-        with pytest.raises(cp.CarpoolError):
-            cp.cancel(s, s.get(CarpoolBooking, booking.id), rider)
+        with pytest.raises(trips.CarpoolError):
+            bookings.cancel(s, s.get(CarpoolBooking, booking.id), rider)
     with read_session(engine) as s:
         assert s.get(CarpoolAd, ad).seats_left == 3
 
@@ -272,17 +281,17 @@ def test_only_the_owner_accepts_and_a_stranger_cannot_cancel(engine):
     driver, rider, stranger = (make_user(engine, f"{n}@eclor.test") for n in ("d", "r", "x"))
     ad = publish(engine, driver)
     with write_session(engine) as s:
-        booking = cp.request_seats(s, ad, rider, 1)
+        booking = bookings.request_seats(s, ad, rider, 1)
     with write_session(engine) as s:
         b = s.get(CarpoolBooking, booking.id)
-        with pytest.raises(cp.CarpoolError):
-            cp.accept(s, b, rider)
-        with pytest.raises(cp.CarpoolError):
-            cp.cancel(s, b, stranger)
-        with pytest.raises(cp.CarpoolError):
-            cp.request_seats(s, ad, driver, 1)  # one's own ad
-        with pytest.raises(cp.CarpoolError):
-            cp.request_seats(s, ad, rider, 1)  # already asked
+        with pytest.raises(trips.CarpoolError):
+            bookings.accept(s, b, rider)
+        with pytest.raises(trips.CarpoolError):
+            bookings.cancel(s, b, stranger)
+        with pytest.raises(trips.CarpoolError):
+            bookings.request_seats(s, ad, driver, 1)  # one's own ad
+        with pytest.raises(trips.CarpoolError):
+            bookings.request_seats(s, ad, rider, 1)  # already asked
 
 
 def test_accepting_schedules_a_reminder_an_hour_before_departure_and_it_reaches_both(
@@ -292,8 +301,8 @@ def test_accepting_schedules_a_reminder_an_hour_before_departure_and_it_reaches_
     when = next_weekday(4, "08:00")
     ad = publish(engine, driver, when=when)
     with write_session(engine) as s:
-        booking = cp.request_seats(s, ad, rider, 1)
-        cp.accept(s, booking, driver)
+        booking = bookings.request_seats(s, ad, rider, 1)
+        bookings.accept(s, booking, driver)
     with read_session(engine) as s:
         job = s.scalars(select(Job).where(Job.kind == "carpool.reminder")).one()
         assert job.run_at == when - timedelta(hours=1)
@@ -309,8 +318,8 @@ def test_a_regular_booking_reminder_schedules_the_next_departure(engine, setting
     driver, rider = make_user(engine, "d@eclor.test"), make_user(engine, "r@eclor.test")
     ad = publish(engine, driver, days=(0, 2))
     with write_session(engine) as s:
-        booking = cp.request_seats(s, ad, rider, 1)
-        cp.accept(s, booking, driver)
+        booking = bookings.request_seats(s, ad, rider, 1)
+        bookings.accept(s, booking, driver)
     first = jobs_of(engine, "carpool.reminder")[0]
     with write_session(engine) as s:
         s.scalars(select(Job).where(Job.kind == "carpool.reminder")).one().run_at = utcnow()
@@ -318,7 +327,7 @@ def test_a_regular_booking_reminder_schedules_the_next_departure(engine, setting
     payloads = jobs_of(engine, "carpool.reminder")
     assert len(payloads) == 2
     nxt = datetime.fromisoformat(payloads[1]["departure"])
-    assert nxt > datetime.fromisoformat(first["departure"]) and cp.local(nxt).weekday() in (0, 2)
+    assert nxt > datetime.fromisoformat(first["departure"]) and trips.local(nxt).weekday() in (0, 2)
 
 
 # --- saved searches ---------------------------------------------------------------------
@@ -338,7 +347,7 @@ def test_a_saved_search_produces_one_alert_when_a_matching_ad_appears(engine, se
                 to_label="Kirchberg",
                 to_lat=KIRCHBERG[0],
                 to_lon=KIRCHBERG[1],
-                days_mask=cp.mask_of([0, 1]),
+                days_mask=trips.mask_of([0, 1]),
                 minute=450,
                 margin_min=30,
             )
@@ -457,7 +466,7 @@ def test_a_full_trip_answers_a_clear_message(engine, personas):
     ad = publish(engine, driver, seats=1)
     first = make_user(engine, "first@eclor.test")
     with write_session(engine) as s:
-        cp.request_seats(s, ad, first, 1)
+        bookings.request_seats(s, ad, first, 1)
     r = personas["other_resident"].client.post_form(f"/carpool/ads/{ad}/book", {"seats": "1"})
     assert r.status_code == 400 and "plus assez de places" in r.text
 
@@ -466,7 +475,7 @@ def test_messages_flow_between_the_two_parties_only(engine, personas):
     driver, rider = personas["resident"], personas["other_resident"]
     ad = publish(engine, driver.id)
     with write_session(engine) as s:
-        booking = cp.request_seats(s, ad, rider.id, 1).id
+        booking = bookings.request_seats(s, ad, rider.id, 1).id
     assert (
         driver.client.post_form(
             f"/carpool/bookings/{booking}/messages", {"body": "Rendez-vous 7h25"}
@@ -509,7 +518,12 @@ def test_a_reported_ad_hidden_by_staff_leaves_the_search(engine, personas):
     with read_session(engine) as s:
         assert s.get(CarpoolAd, ad).status == "hidden"
         assert (
-            cp.search(s, cp.Query(*AUDUN, *KIRCHBERG, frequency="regular", days_mask=1, minute=450))
+            carpool_matching.search(
+                s,
+                carpool_matching.Query(
+                    *AUDUN, *KIRCHBERG, frequency="regular", days_mask=1, minute=450
+                ),
+            )
             == []
         )
     assert rider.client.get(f"/carpool/ads/{ad}").status_code == 404
@@ -522,21 +536,21 @@ def test_blocking_hides_ads_and_stops_requests_and_messages(engine, personas):
     driver, rider = personas["resident"], personas["other_resident"]
     ad = publish(engine, driver.id)
     with write_session(engine) as s:
-        booking = cp.request_seats(s, ad, rider.id, 1).id
+        booking = bookings.request_seats(s, ad, rider.id, 1).id
     assert driver.client.post_form(f"/carpool/users/{rider.id}/block").status_code == 303
     with read_session(engine) as s:
         b = s.get(CarpoolBooking, booking)
         assert b.status == "cancelled" and s.get(CarpoolAd, ad).seats_left == 3
-        q = cp.Query(
+        q = carpool_matching.Query(
             *AUDUN,
             *KIRCHBERG,
             frequency="regular",
             days_mask=1,
             minute=450,
             viewer_id=rider.id,
-            exclude_users=cp.blocked_with(s, rider.id),
+            exclude_users=carpool_matching.blocked_with(s, rider.id),
         )
-        assert cp.search(s, q) == []
+        assert carpool_matching.search(s, q) == []
     assert rider.client.post_form(f"/carpool/ads/{ad}/book", {"seats": "1"}).status_code == 404
     assert driver.client.post_form(f"/carpool/users/{rider.id}/unblock").status_code == 303
     assert rider.client.post_form(f"/carpool/ads/{ad}/book", {"seats": "1"}).status_code == 303
@@ -591,7 +605,7 @@ def test_rdex_journeys_list_offers_with_rdex_fields_and_filter_by_search_paramet
             "departureLng": AUDUN[1],
             "arrivalLat": KIRCHBERG[0],
             "arrivalLng": KIRCHBERG[1],
-            "departureDate": cp.local(when).strftime("%Y-%m-%dT%H:%M"),
+            "departureDate": trips.local(when).strftime("%Y-%m-%dT%H:%M"),
             "timeDelta": 900,
         },
     )
@@ -625,11 +639,11 @@ def test_the_proof_export_lists_completed_trips_in_class_a_shape_for_staff_only(
     driver, rider = make_user(engine, "d@eclor.test"), make_user(engine, "r@eclor.test")
     ad = publish(engine, driver, days=(0, 1, 2, 3, 4))
     with write_session(engine) as s:
-        booking = cp.request_seats(s, ad, rider, 1)
-        cp.accept(s, booking, driver)
+        booking = bookings.request_seats(s, ad, rider, 1)
+        bookings.accept(s, booking, driver)
         booking.accepted_at = utcnow() - timedelta(days=14)
     with read_session(engine) as s:
-        items = cp.proofs(s, utcnow() - timedelta(days=30), utcnow(), settings.secret_key)
+        items = proofs.proofs(s, utcnow() - timedelta(days=30), utcnow(), settings.secret_key)
     assert 9 <= len(items) <= 11  # two working weeks
     first = items[0]
     assert first["operator_class"] == "A" and first["distance"] > 20_000
@@ -651,11 +665,11 @@ def test_staff_statistics_count_offers_matches_bookings_cross_border_and_km_save
     publish(engine, driver, AUDUN, BOULANGE)
     publish(engine, rider, RUSSANGE, KIRCHBERG, role="passenger", seats=1)
     with write_session(engine) as s:
-        b = cp.request_seats(s, ad, rider, 1)
-        cp.accept(s, b, driver)
+        b = bookings.request_seats(s, ad, rider, 1)
+        bookings.accept(s, b, driver)
         b.accepted_at = utcnow() - timedelta(days=7)
     with read_session(engine) as s:
-        stats = cp.statistics(s)
+        stats = proofs.statistics(s)
     assert stats["offers_active"] == 2 and stats["requests_active"] == 1
     assert stats["requests_matched"] == 1 and stats["match_pairs"] == 1
     assert stats["accepted_bookings"] == 1
@@ -668,17 +682,17 @@ def test_privacy_export_and_erasure_cover_carpool_rows_and_give_seats_back(engin
     ad = publish(engine, driver)
     own = publish(engine, rider, role="passenger", seats=1)
     with write_session(engine) as s:
-        b = cp.request_seats(s, ad, rider, 2)
-        cp.post_message(s, b, rider, "Salut")
+        b = bookings.request_seats(s, ad, rider, 2)
+        bookings.post_message(s, b, rider, "Salut")
     with read_session(engine) as s:
-        data, _files = cp.export_person(s, rider, settings.resolved_media_dir)
+        data, _files = privacy.export_person(s, rider, settings.resolved_media_dir)
     assert (
         len(data["bookings"]) == 1
         and data["messages_sent"][0]["body"] == "Salut"
         and len(data["ads"]) == 1
     )
     with write_session(engine) as s:
-        cp.erase_person(s, rider, settings.resolved_media_dir)
+        privacy.erase_person(s, rider, settings.resolved_media_dir)
     with read_session(engine) as s:
         assert s.get(CarpoolAd, ad).seats_left == 3 and s.get(CarpoolAd, own) is None
         assert s.scalar(select(func.count()).select_from(CarpoolBooking)) == 0
@@ -693,9 +707,9 @@ def test_the_demo_loader_adds_believable_ads_once(engine):
     import random
 
     with write_session(engine) as s:
-        said = cp.load_demo(s, random.Random(1))
+        said = demo.load_demo(s, random.Random(1))
     with write_session(engine) as s:
-        assert cp.load_demo(s, random.Random(1)) is None
+        assert demo.load_demo(s, random.Random(1)) is None
     assert said and "carpool ads" in said
     with read_session(engine) as s:
         ads = s.scalars(select(CarpoolAd)).all()

@@ -1,14 +1,14 @@
 """What the carpool domain contributes: reminders and saved-search alerts, demo ads, privacy."""
 
-from app.carpool import ads, opendata, ops
+from app.carpool import ads, bookings, demo, opendata, ops, privacy
 from app.interfaces import Contribution, DemoLoader, Privacy
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
     kpis=ops.OPS_KPIS,
-    demo=(DemoLoader(60, "carpool", ads.load_demo),),
-    jobs={"carpool.reminder": ads.send_reminder, "carpool.alerts": ads.run_alerts},
-    privacy=(Privacy("carpool", ads.export_person, ads.erase_person),),
+    demo=(DemoLoader(60, "carpool", demo.load_demo),),
+    jobs={"carpool.reminder": bookings.send_reminder, "carpool.alerts": ads.run_alerts},
+    privacy=(Privacy("carpool", privacy.export_person, privacy.erase_person),),
     open_data=opendata.DATASETS,
     data_services=opendata.SERVICES,
 )

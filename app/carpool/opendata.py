@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app import geo
-from app.carpool.ads import Place, list_places, occurrences
+from app.carpool.trips import Place, list_places, occurrences
 from app.db import utcnow
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolPlace
 from app.opendata.contrib import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.carpool import ads as cp
+from app.carpool import bookings
 from app.db import utcnow, write_session
 from app.models.carpool import CarpoolAd, CarpoolReport, CarpoolSearch
 from tests.access import AccessContext, Row, roles_only, same_for_all, signed_in_only
@@ -43,7 +44,7 @@ def booking(ctx: AccessContext) -> dict[str, Any]:
     """A pending request of other_resident on resident's ad."""
     ad_id = _ad(ctx).id
     with write_session(ctx.engine) as s:
-        b = cp.request_seats(s, ad_id, ctx.user_ids["other_resident"], 1)  # type: ignore[arg-type]
+        b = bookings.request_seats(s, ad_id, ctx.user_ids["other_resident"], 1)  # type: ignore[arg-type]
     return {"booking_id": b.id, "ad_id": ad_id}
 
 

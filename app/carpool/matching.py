@@ -1,0 +1,363 @@
+"""Carpool matching: the search of ads that fit a trip, scored and ranked.
+
+Matching (after Mobicoop and RDEX+)
+-----------------------------------
+A search looks for ads of one role (drivers' offers, or passengers'
+requests) between two points.
+
+1. **Prefilter in SQL** (``candidates_statement``): active ads of the sought
+   role with seats left, whose start lies in a bounding box of ``from_radius``
+   around the searched start and whose end lies in a box of ``to_radius``
+   around the searched end (indexed ``lat``/``lon`` columns), and whose time
+   can fit: one-off ads departing within the search margin plus the widest ad
+   margin, regular ads running on a searched weekday with a time window that
+   overlaps the searched one (a bitmask and two minute columns).
+2. **Score in Python** (``score``). With the driver's route A→B and the
+   passenger's trip P→Q (either side may be the search):
+
+   - pick-up and drop-off distances (|P−A|, |Q−B| as the crow flies) must be
+     within the radii;
+   - the detour A→P→Q→B against A→B must be at most 33% extra (straight
+     lines; the road factor cancels out in the ratio), and P→Q must be at
+     least 30% of A→B (shared part);
+   - the time the driver reaches P (departure + |A−P| × road factor at
+     50 km/h) must be within the sum of both margins of the passenger's
+     time; a regular trip keeps the weekdays where it fits, and needs one.
+
+   ``score`` = 100 × (0.4 × (1 − detour / 33%) + 0.3 × (1 − mean end
+   distance / radius) + 0.3 × (1 − time difference / allowed difference)),
+   times, for regular searches, (0.5 + 0.5 × share of the searched weekdays
+   served). Results are sorted by score, best first.
+
+Distances shown to people are road estimates: haversine × 1.3.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from app import geo
+from app.carpool.trips import (
+    DEFAULT_RADIUS_M,
+    KY,
+    MAX_AD_MARGIN_MIN,
+    MAX_DETOUR,
+    MIN_SHARED,
+    PARIS,
+    ROAD_FACTOR,
+    SEARCH_LIMIT,
+    SPEED_KMH,
+    days_of,
+    local,
+    mask_of,
+    minute_of,
+    parse_schedule,
+    trip_price_cents,
+)
+from app.db import utcnow
+from app.i18n import gettext as _
+from app.models.accounts import User
+from app.models.carpool import (
+    CarpoolAd,
+    CarpoolBlock,
+    CarpoolProfile,
+    CarpoolSearch,
+)
+
+# --- matching ---------------------------------------------------------------------------
+
+
+@dataclass
+class Query:
+    """What someone looks for: ads of ``role`` from one point to another, at a time."""
+
+    from_lat: float
+    from_lon: float
+    to_lat: float
+    to_lon: float
+    role: str = "driver"  # the role of the ads sought
+    frequency: str = "punctual"  # punctual: ``when``; regular: ``days_mask`` at ``minute``
+    when: datetime | None = None
+    days_mask: int = 0
+    minute: int = 450
+    margin_min: int = 30
+    from_radius_m: int = DEFAULT_RADIUS_M
+    to_radius_m: int = DEFAULT_RADIUS_M
+    seats: int = 1
+    viewer_id: int | None = None
+    exclude_users: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        # Worked out once per search, not once per candidate.
+        self.kx = KY * math.cos(math.radians(self.from_lat))  # metres per degree of longitude here
+        self.local_when = local(self.when) if self.when else None
+        if self.frequency == "punctual" and self.local_when is not None:
+            self._days = [self.local_when.weekday()]
+            self._minute = minute_of(self.local_when.time())
+        else:
+            self._days = days_of(self.days_mask)
+            self._minute = self.minute
+
+    def searched_days(self) -> list[int]:
+        return self._days
+
+    def searched_minute(self) -> int:
+        return self._minute
+
+
+CANDIDATE_COLUMNS = (
+    CarpoolAd.id,
+    CarpoolAd.user_id,
+    CarpoolAd.role,
+    CarpoolAd.frequency,
+    CarpoolAd.from_lat,
+    CarpoolAd.from_lon,
+    CarpoolAd.to_lat,
+    CarpoolAd.to_lon,
+    CarpoolAd.departure_at,
+    CarpoolAd.margin_min,
+    CarpoolAd.schedule,
+    CarpoolAd.days_mask,
+    CarpoolAd.seats_left,
+    CarpoolAd.price_per_km_cents,
+)
+
+
+def candidates_statement(q: Query, *, limit: int | None = 5000) -> Any:
+    """The SQL prefilter: every ad that may match ``q`` (a superset of the matches).
+
+    One-off searches read one-off ads departing within the margins and regular
+    ads running that weekday (``UNION ALL`` of the two); regular searches read
+    only regular ads. Both parts are answered from ``ix_carpool_ads_search``.
+    """
+    f_lat0, f_lat1, f_lon0, f_lon1 = geo.bbox(q.from_lat, q.from_lon, q.from_radius_m)
+    t_lat0, t_lat1, t_lon0, t_lon1 = geo.bbox(q.to_lat, q.to_lon, q.to_radius_m)
+    slack = q.margin_min + MAX_AD_MARGIN_MIN + 15  # margins plus the time to reach the pick-up
+    minute = q.searched_minute()
+    days = mask_of(q.searched_days())
+    common = (
+        CarpoolAd.status == "active",
+        CarpoolAd.role == q.role,
+        CarpoolAd.to_lat.between(t_lat0, t_lat1),
+        CarpoolAd.to_lon.between(t_lon0, t_lon1),  # type: ignore[attr-defined]
+        CarpoolAd.from_lat.between(f_lat0, f_lat1),
+        CarpoolAd.from_lon.between(f_lon0, f_lon1),  # type: ignore[attr-defined]
+        CarpoolAd.seats_left >= q.seats,
+    )
+    if q.frequency == "punctual" and q.when is not None:
+        last_day = q.local_when.date()  # type: ignore[union-attr]
+    else:
+        last_day = local(utcnow()).date()
+    regular = select(*CANDIDATE_COLUMNS).where(
+        *common,
+        CarpoolAd.frequency == "regular",
+        CarpoolAd.days_mask.op("&")(days) != 0,  # type: ignore[attr-defined]
+        CarpoolAd.window_start <= minute + q.margin_min + 15,
+        CarpoolAd.window_end >= minute - q.margin_min - 15,
+        or_(CarpoolAd.valid_until.is_(None), CarpoolAd.valid_until >= last_day),  # type: ignore[union-attr]
+    )
+    if q.frequency == "punctual" and q.when is not None:
+        punctual = select(*CANDIDATE_COLUMNS).where(
+            *common,
+            CarpoolAd.departure_at.between(
+                q.when - timedelta(minutes=slack),  # type: ignore[union-attr]
+                q.when + timedelta(minutes=slack),
+            ),
+            CarpoolAd.frequency == "punctual",
+        )
+        stmt: Any = punctual.union_all(regular)
+    else:
+        stmt = regular
+    if limit:
+        stmt = stmt.limit(limit)
+    return stmt
+
+
+@dataclass
+class Match:
+    ad_id: int
+    user_id: int
+    score: float
+    detour_pct: float
+    pickup_m: int
+    dropoff_m: int
+    time_diff_min: int
+    days: list[int]
+    distance_m: int  # the passenger's part, road estimate
+    price_cents: int  # per seat for that part (offers only)
+    ad: CarpoolAd | None = None
+    profile_name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def score(q: Query, row: Any) -> Match | None:
+    """Score one candidate (a row of ``CANDIDATE_COLUMNS`` or an ad), or None when it does not fit."""
+    # Local planar coordinates in metres (equirectangular around the search's start): within 0.1% of
+    # haversine at the territory's scale, and several times cheaper, which matters for 1,000s of candidates.
+    kx = q.kx
+    qfx, qfy = q.from_lon * kx, q.from_lat * KY
+    qtx, qty = q.to_lon * kx, q.to_lat * KY
+    rfx, rfy = row.from_lon * kx, row.from_lat * KY
+    rtx, rty = row.to_lon * kx, row.to_lat * KY
+    pickup = math.hypot(qfx - rfx, qfy - rfy)
+    dropoff = math.hypot(qtx - rtx, qty - rty)
+    if pickup > q.from_radius_m or dropoff > q.to_radius_m:
+        return None
+    if q.role == "driver":  # the ad drives, the search rides
+        ax, ay, bx, by, px, py, dx, dy = rfx, rfy, rtx, rty, qfx, qfy, qtx, qty
+    else:
+        ax, ay, bx, by, px, py, dx, dy = qfx, qfy, qtx, qty, rfx, rfy, rtx, rty
+    direct = math.hypot(bx - ax, by - ay)
+    if direct < 500:
+        return None
+    to_pickup = math.hypot(px - ax, py - ay)
+    shared = math.hypot(dx - px, dy - py)
+    via = to_pickup + shared + math.hypot(bx - dx, by - dy)
+    detour = max(0.0, (via - direct) / direct)
+    if detour > MAX_DETOUR or shared / direct < MIN_SHARED:
+        return None
+    offset = to_pickup * ROAD_FACTOR / 1000 / SPEED_KMH * 60  # minutes from A to P
+    sign = 1 if q.role == "driver" else -1  # the driver's time at P minus the passenger's time at P
+
+    searched_days = q.searched_days()
+    q_minute = q.searched_minute()
+    diffs: list[tuple[int, float, float]] = []  # (day, |difference|, allowed)
+    if row.frequency == "punctual":
+        if row.departure_at is None:
+            return None
+        if q.frequency == "punctual" and q.when is not None:
+            diff = (row.departure_at - q.when).total_seconds() / 60 + sign * offset
+            diffs.append((q.local_when.weekday(), abs(diff), row.margin_min + q.margin_min))  # type: ignore[union-attr]
+        else:
+            return None  # a regular search looks for regular trips
+    else:
+        schedule = parse_schedule(row.schedule)
+        for d in searched_days:
+            if d not in schedule:
+                continue
+            minute, margin = schedule[d]
+            diff = minute - q_minute + sign * offset
+            allowed = margin + q.margin_min
+            if abs(diff) <= allowed:
+                diffs.append((d, abs(diff), allowed))
+    diffs = [x for x in diffs if x[1] <= x[2]]
+    if not diffs:
+        return None
+    time_diff = sum(x[1] for x in diffs) / len(diffs)
+    allowed = max(1.0, sum(x[2] for x in diffs) / len(diffs))
+    ends = (pickup / q.from_radius_m + dropoff / q.to_radius_m) / 2
+    value = 100 * (
+        0.4 * (1 - detour / MAX_DETOUR) + 0.3 * (1 - ends) + 0.3 * (1 - time_diff / allowed)
+    )
+    if q.frequency == "regular" and searched_days:
+        value *= 0.5 + 0.5 * len(diffs) / len(searched_days)
+    distance = round(shared * ROAD_FACTOR)
+    per_km = row.price_per_km_cents if q.role == "driver" else 0
+    return Match(
+        ad_id=row.id,
+        user_id=row.user_id,
+        score=round(value, 1),
+        detour_pct=round(detour * 100, 1),
+        pickup_m=int(pickup),
+        dropoff_m=int(dropoff),
+        time_diff_min=round(time_diff),
+        days=[x[0] for x in diffs],
+        distance_m=distance,
+        price_cents=trip_price_cents(distance, per_km),
+    )
+
+
+def blocked_with(session: Session, user_id: int | None) -> frozenset[int]:
+    """Everyone ``user_id`` blocked or was blocked by."""
+    if user_id is None:
+        return frozenset()
+    rows = session.execute(
+        select(CarpoolBlock.blocker_id, CarpoolBlock.blocked_id).where(
+            or_(CarpoolBlock.blocker_id == user_id, CarpoolBlock.blocked_id == user_id)
+        )
+    ).all()
+    return frozenset(b if a == user_id else a for a, b in rows)
+
+
+def fetch_candidates(session: Session, q: Query) -> list[Any]:
+    """Run the prefilter on the session's connection (Core rows, no ORM layer)."""
+    return session.connection().execute(candidates_statement(q)).all()
+
+
+def search(session: Session, q: Query, *, limit: int = SEARCH_LIMIT) -> list[Match]:
+    """Matches for ``q``, best first (prefilter in SQL, score in Python)."""
+    rows = fetch_candidates(session, q)
+    skip = set(q.exclude_users)
+    if q.viewer_id is not None:
+        skip.add(q.viewer_id)
+    matches = []
+    for row in rows:
+        if row.user_id in skip:
+            continue
+        m = score(q, row)
+        if m is not None:
+            matches.append(m)
+    matches.sort(key=lambda m: (-m.score, m.ad_id))
+    return matches[:limit]
+
+
+def attach_ads(session: Session, matches: list[Match]) -> list[Match]:
+    """Load the ads and first names of the matches to show them."""
+    if not matches:
+        return matches
+    ids = [m.ad_id for m in matches]
+    ads = {a.id: a for a in session.scalars(select(CarpoolAd).where(CarpoolAd.id.in_(ids)))}  # type: ignore[union-attr]
+    names = display_names(session, {m.user_id for m in matches})
+    for m in matches:
+        m.ad = ads.get(m.ad_id)
+        m.profile_name = names.get(m.user_id, "")
+    return matches
+
+
+def display_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """The name carpoolers see: the profile's first name, else the account's display name."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    out: dict[int, str] = {}
+    for uid, name, email in session.execute(
+        select(User.id, User.display_name, User.email).where(User.id.in_(ids))  # type: ignore[union-attr]
+    ):
+        out[uid] = (name or "").split(" ")[0] or _("Un membre")
+    for p in session.scalars(select(CarpoolProfile).where(CarpoolProfile.user_id.in_(ids))):  # type: ignore[attr-defined]
+        if p.first_name:
+            out[p.user_id] = p.first_name
+    return out
+
+
+# --- saved searches and alerts ----------------------------------------------------------
+
+
+def query_of_search(s: CarpoolSearch) -> Query:
+    when = None
+    if s.frequency == "punctual" and s.on_date is not None:
+        when = datetime.combine(
+            s.on_date, time(s.minute // 60, s.minute % 60), tzinfo=PARIS
+        ).astimezone(UTC)
+    return Query(
+        s.from_lat,
+        s.from_lon,
+        s.to_lat,
+        s.to_lon,
+        role=s.role,
+        frequency=s.frequency,
+        when=when,
+        days_mask=s.days_mask,
+        minute=s.minute,
+        margin_min=s.margin_min,
+        from_radius_m=s.radius_m,
+        to_radius_m=s.radius_m,
+        viewer_id=s.user_id,
+    )

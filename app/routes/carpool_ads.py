@@ -1,0 +1,371 @@
+"""Carpool pages: publishing an ad, an ad's page, booking seats and a booking's conversation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
+from app.carpool import ads as cp
+from app.carpool import bookings as carpool_bookings
+from app.carpool import matching
+from app.carpool import trips as carpool_trips
+from app.db import utcnow
+from app.forms import TextForm as Form
+from app.i18n import gettext as _
+from app.models.accounts import User
+from app.models.carpool import (
+    CarpoolAd,
+    CarpoolBlock,
+    CarpoolBooking,
+    CarpoolMessage,
+    CarpoolProfile,
+)
+from app.routes.carpool_forms import (
+    MARGINS,
+    MAX_ADS_PER_DAY,
+    MAX_REQUESTS_PER_HOUR,
+    PRICES,
+    ad_form_defaults,
+    me,
+    parse_ad,
+    place_choices,
+)
+from app.templating import page
+
+
+@get("/carpool/ads/new", opt=SIGNED_IN, sync_to_thread=True, name="carpool_new_ad")
+def new_ad(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    return page(
+        request,
+        "carpool/new.html",
+        tile_url=request.app.state.settings.tile_url,
+        section="carpool",
+        form=ad_form_defaults(db, me(request)),
+        errors={},
+        places=place_choices(db),
+        cp=carpool_trips,
+        margins=MARGINS,
+        prices=PRICES,
+    )
+
+
+@post("/carpool/ads", opt=SIGNED_IN, sync_to_thread=True, name="carpool_create_ad")
+def create_ad(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
+    viewer = me(request)
+    ad_input, errors = parse_ad(db, data)
+    recent = db.scalar(
+        select(func.count())
+        .select_from(CarpoolAd)
+        .where(CarpoolAd.user_id == viewer.id, CarpoolAd.created_at > utcnow() - timedelta(days=1))
+    )
+    if recent >= MAX_ADS_PER_DAY:
+        errors["__all__"] = _(
+            "Vous avez publié beaucoup d'annonces aujourd'hui : réessayez demain."
+        )
+    if ad_input is not None and not errors:
+        try:
+            rows = cp.create_ad(db, viewer.id, ad_input)
+        except carpool_trips.CarpoolError as exc:
+            errors["__all__"] = str(exc)
+        else:
+            db.commit()
+            return Redirect(f"/carpool/ads/{rows[0].id}", status_code=303)
+    db.rollback()
+    return page(
+        request,
+        "carpool/new.html",
+        tile_url=request.app.state.settings.tile_url,
+        section="carpool",
+        status_code=400,
+        form=data,
+        errors=errors,
+        places=place_choices(db),
+        cp=carpool_trips,
+        margins=MARGINS,
+        prices=PRICES,
+    )
+
+
+def _ad_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    ad: CarpoolAd,
+    *,
+    status_code: int = 200,
+    error: str = "",
+) -> Template:
+    viewer = current_user(request)
+    pair = None
+    if ad.pair_id:
+        pair = db.scalars(
+            select(CarpoolAd).where(CarpoolAd.pair_id == ad.pair_id, CarpoolAd.id != ad.id)
+        ).first()
+    bookings: list[CarpoolBooking] = []
+    mine: CarpoolBooking | None = None
+    if viewer and viewer.id == ad.user_id:
+        bookings = list(
+            db.scalars(
+                select(CarpoolBooking)
+                .where(CarpoolBooking.ad_id == ad.id)
+                .order_by(CarpoolBooking.created_at.desc())
+            )
+        )  # type: ignore[attr-defined]
+    elif viewer:
+        mine = db.scalars(
+            select(CarpoolBooking)
+            .where(CarpoolBooking.ad_id == ad.id, CarpoolBooking.requester_id == viewer.id)
+            .order_by(CarpoolBooking.id.desc())
+        ).first()  # type: ignore[union-attr]
+    names = matching.display_names(db, [ad.user_id] + [b.requester_id for b in bookings])
+    profile = db.get(CarpoolProfile, ad.user_id)
+    return page(
+        request,
+        "carpool/ad.html",
+        section="carpool",
+        status_code=status_code,
+        ad=ad,
+        pair=pair,
+        bookings=bookings,
+        mine=mine,
+        names=names,
+        profile=profile,
+        cp=carpool_trips,
+        error=error,
+        reasons=carpool_trips.REPORT_REASONS,
+        price=carpool_trips.trip_price_cents(ad.distance_m, ad.price_per_km_cents),
+    )
+
+
+def _ad_or_404(db: Session, ad_id: int, viewer: CurrentUser | None) -> CarpoolAd:
+    ad = cp.visible_ad(db, ad_id, viewer)
+    if ad is None:
+        raise NotFoundException(_("Cette annonce n'existe pas ou n'est plus visible."))
+    return ad
+
+
+@get("/carpool/ads/{ad_id:int}", opt=PUBLIC, sync_to_thread=True, name="carpool_ad")
+def ad_page(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]
+) -> Template:
+    return _ad_page(request, db, _ad_or_404(db, ad_id, current_user(request)))
+
+
+@post("/carpool/ads/{ad_id:int}/close", opt=SIGNED_IN, sync_to_thread=True, name="carpool_close_ad")
+def close_ad(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]
+) -> Redirect:
+    viewer = me(request)
+    ad = _ad_or_404(db, ad_id, viewer)
+    if ad.user_id != viewer.id:
+        raise PermissionDeniedException(_("Seul l'auteur de l'annonce peut la retirer."))
+    cp.close_ad(db, ad, viewer.id)
+    db.commit()
+    return Redirect("/carpool/mine", status_code=303)
+
+
+@post("/carpool/ads/{ad_id:int}/book", opt=SIGNED_IN, sync_to_thread=True, name="carpool_book")
+def book(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int], data: Form
+) -> Template | Redirect:
+    viewer = me(request)
+    ad = _ad_or_404(db, ad_id, viewer)
+    try:
+        seats = int(data.get("seats") or 1)
+    except ValueError:
+        seats = 0
+    recent = db.scalar(
+        select(func.count())
+        .select_from(CarpoolBooking)
+        .where(
+            CarpoolBooking.requester_id == viewer.id,
+            CarpoolBooking.created_at > utcnow() - timedelta(hours=1),
+        )
+    )
+    try:
+        if recent >= MAX_REQUESTS_PER_HOUR:
+            raise carpool_trips.CarpoolError(
+                _("Trop de demandes en peu de temps : patientez un peu.")
+            )
+        booking = carpool_bookings.request_seats(db, ad.id, viewer.id, seats)  # type: ignore[arg-type]
+    except carpool_trips.CarpoolError as exc:
+        db.rollback()
+        return _ad_page(
+            request, db, db.get(CarpoolAd, ad_id) or ad, status_code=400, error=str(exc)
+        )
+    message = (data.get("message") or "").strip()
+    if message:
+        carpool_bookings.post_message(db, booking, viewer.id, message[:1000])
+    db.commit()
+    return Redirect(f"/carpool/bookings/{booking.id}", status_code=303)
+
+
+@post(
+    "/carpool/ads/{ad_id:int}/report", opt=SIGNED_IN, sync_to_thread=True, name="carpool_report_ad"
+)
+def report_ad(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int], data: Form
+) -> Template:
+    viewer = me(request)
+    ad = _ad_or_404(db, ad_id, viewer)
+    try:
+        cp.report_ad(db, ad, viewer.id, data.get("reason", ""), data.get("details", ""))
+    except carpool_trips.CarpoolError as exc:
+        db.rollback()
+        return _ad_page(request, db, ad, status_code=400, error=str(exc))
+    db.commit()
+    return page(
+        request,
+        "carpool/done.html",
+        section="carpool",
+        title=_("Merci pour votre signalement"),
+        message=_("L'équipe de la communauté de communes va examiner cette annonce."),
+        back="/carpool",
+    )
+
+
+# --- bookings ---------------------------------------------------------------------------
+
+
+def _booking_or_404(db: Session, booking_id: int, viewer: CurrentUser) -> CarpoolBooking:
+    booking = db.get(CarpoolBooking, booking_id)
+    if booking is None or viewer.id not in (booking.owner_id, booking.requester_id):
+        raise NotFoundException(_("Cette réservation n'existe pas."))
+    return booking
+
+
+def _booking_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    booking: CarpoolBooking,
+    *,
+    status_code: int = 200,
+    error: str = "",
+) -> Template:
+    viewer = me(request)
+    ad = db.get(CarpoolAd, booking.ad_id)
+    other_id = booking.owner_id if viewer.id == booking.requester_id else booking.requester_id
+    names = matching.display_names(db, [booking.owner_id, booking.requester_id])
+    messages = db.scalars(
+        select(CarpoolMessage)
+        .where(CarpoolMessage.booking_id == booking.id)
+        .order_by(CarpoolMessage.created_at, CarpoolMessage.id)
+    ).all()
+    contact = None
+    if booking.status == "accepted":
+        other = db.get(User, other_id)
+        prof = db.get(CarpoolProfile, other_id)
+        contact = {"email": other.email if other else "", "phone": prof.phone if prof else ""}
+    blocked = db.get(CarpoolBlock, (viewer.id, other_id)) is not None
+    driver_id, _passenger = carpool_trips.driver_and_passenger(booking, ad)  # type: ignore[arg-type]
+    return page(
+        request,
+        "carpool/booking.html",
+        section="carpool",
+        status_code=status_code,
+        booking=booking,
+        ad=ad,
+        names=names,
+        messages=messages,
+        contact=contact,
+        other_id=other_id,
+        error=error,
+        blocked=blocked,
+        is_owner=viewer.id == booking.owner_id,
+        is_driver=viewer.id == driver_id,
+        cp=carpool_trips,
+        next_departure=carpool_trips.next_departure(ad, utcnow()) if ad else None,
+    )  # type: ignore[arg-type]
+
+
+@get(
+    "/carpool/bookings/{booking_id:int}", opt=SIGNED_IN, sync_to_thread=True, name="carpool_booking"
+)
+def booking_page(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]
+) -> Template:
+    return _booking_page(request, db, _booking_or_404(db, booking_id, me(request)))
+
+
+def _booking_action(
+    request: Request[Any, Any, Any], db: Session, booking_id: int, fn: Any
+) -> Template | Redirect:
+    viewer = me(request)
+    booking = _booking_or_404(db, booking_id, viewer)
+    try:
+        fn(db, booking, viewer.id)
+    except carpool_trips.CarpoolError as exc:
+        db.rollback()
+        return _booking_page(
+            request,
+            db,
+            db.get(CarpoolBooking, booking_id) or booking,
+            status_code=400,
+            error=str(exc),
+        )
+    db.commit()
+    return Redirect(f"/carpool/bookings/{booking_id}", status_code=303)
+
+
+@post(
+    "/carpool/bookings/{booking_id:int}/accept",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_accept",
+)
+def accept(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]
+) -> Template | Redirect:
+    return _booking_action(request, db, booking_id, carpool_bookings.accept)
+
+
+@post(
+    "/carpool/bookings/{booking_id:int}/decline",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_decline",
+)
+def decline(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]
+) -> Template | Redirect:
+    return _booking_action(request, db, booking_id, carpool_bookings.decline)
+
+
+@post(
+    "/carpool/bookings/{booking_id:int}/cancel",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_cancel",
+)
+def cancel(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]
+) -> Template | Redirect:
+    return _booking_action(request, db, booking_id, carpool_bookings.cancel)
+
+
+@post(
+    "/carpool/bookings/{booking_id:int}/messages",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_message",
+)
+def message(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    booking_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
+    body = data.get("body", "")
+    return _booking_action(
+        request, db, booking_id, lambda s, b, uid: carpool_bookings.post_message(s, b, uid, body)
+    )

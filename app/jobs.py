@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -103,8 +104,21 @@ def enqueue(
         max_attempts=max_attempts,
         dedupe_key=dedupe_key,
     )
-    session.add(job)
-    session.flush()
+    if dedupe_key is None:
+        session.add(job)
+        session.flush()
+        return job
+    # Two transactions may plan the same job at once (two fan-outs adding to one person's digest):
+    # on PostgreSQL the second insert meets the first's unique key; the job is then the one that won.
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        winner = session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).first()
+        if winner is None:
+            raise
+        return winner
     return job
 
 

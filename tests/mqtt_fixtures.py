@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -61,7 +62,10 @@ def topic_prefix() -> Iterator[str]:
     yield prefix
     external = os.environ.get(TEST_MQTT_URL_ENV)
     if external:
-        asyncio.run(clear_retained(external, prefix))
+        # In its own thread: a browser test's Playwright keeps an event loop running in this one.
+        cleaner = threading.Thread(target=lambda: asyncio.run(clear_retained(external, prefix)))
+        cleaner.start()
+        cleaner.join(30)
 
 
 async def clear_retained(url: str, prefix: str, settle: float = 0.2) -> int:

@@ -71,7 +71,10 @@ def test_a_group_command_reaches_every_light_and_ends_applied(engine, mqtt_url, 
 
 def test_a_device_that_never_acks_is_retried_then_expired(engine, mqtt_url, topic_prefix):
     lights = seed_lights(engine, 2)
-    config = dataclasses.replace(FAST, retry_initial_s=0.3, retry_max_s=0.3)
+    # Retries 0.8 s apart: the silent light is sent the command about five times before it expires,
+    # while the answering light's acknowledgement has time to come back before any retry, even on a
+    # loaded machine.
+    config = dataclasses.replace(FAST, retry_initial_s=0.8, retry_max_s=0.8)
 
     async def scenario() -> None:
         async with (
@@ -79,7 +82,7 @@ def test_a_device_that_never_acks_is_retried_then_expired(engine, mqtt_url, topi
             running_relay(engine, mqtt_url, topic_prefix, config),
         ):
             now = utcnow()
-            await asyncio.to_thread(_issue, engine, lights, 60, now + dt.timedelta(seconds=2.5))
+            await asyncio.to_thread(_issue, engine, lights, 60, now + dt.timedelta(seconds=4.0))
             await eventually(
                 lambda: (
                     {c.light_id: c.state for c in commands(engine)}

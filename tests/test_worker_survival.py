@@ -207,7 +207,7 @@ def test_serve_with_worker_keeps_a_worker_alive_after_its_loop_dies(
     stop = start_background_services(quick)
     try:
         _record_job(engine, out)
-        assert wait_for(lambda: out.exists(), timeout=30), "the restarted worker ran the job"
+        assert wait_for(lambda: out.exists(), timeout=120), "the restarted worker ran the job"
     finally:
         stop()
     assert calls["n"] >= 2

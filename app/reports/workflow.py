@@ -456,7 +456,9 @@ def nearby(
         for r in session.scalars(stmt)
     ]
     found = [(r, d) for r, d in found if d <= metres]
-    found.sort(key=lambda rd: (first is not None and rd[0].category != first, rd[1]))
+    # Rounded positions often tie: the older report comes first (the one a newcomer would follow),
+    # the same order on every database.
+    found.sort(key=lambda rd: (first is not None and rd[0].category != first, rd[1], rd[0].id))
     return found[:limit]
 
 

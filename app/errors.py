@@ -8,7 +8,9 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.plugins.htmx import HTMXDetails
@@ -143,3 +145,15 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 def _looks_human(detail: str) -> bool:
     return any(ch in detail for ch in "éèàçêâôùî") or detail.endswith((".", "!"))
+
+
+# The largest id a database row can have (a signed 64-bit integer, on SQLite and PostgreSQL alike).
+LARGEST_ID = 2**63 - 1
+
+
+async def ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A whole-number path parameter no row can have is a page that does not exist (404), never a
+    database error: ``/reports/99999999999999999999`` is answered like ``/reports/0``."""
+    for value in connection.path_params.values():
+        if isinstance(value, int) and not -LARGEST_ID - 1 <= value <= LARGEST_ID:
+            raise NotFoundException()

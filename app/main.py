@@ -23,7 +23,7 @@ from app import __version__, domains, events, logs
 from app.auth import PUBLIC, access_guard
 from app.db import engine_for
 from app.deps import provide_db
-from app.errors import handle_exception
+from app.errors import handle_exception, ids_in_range
 from app.overload import ConcurrencyLimit
 from app.settings import Settings, get_settings
 from app.templating import STATIC, make_environment
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # a sync handler on a path shared with other methods was wrapped for threads once per method).
         route_handlers=[Router(path="/", route_handlers=handlers)],
         dependencies={"db": Provide(provide_db)},
-        guards=[access_guard],
+        guards=[access_guard, ids_in_range],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_secure=settings.https,

@@ -162,3 +162,31 @@ def test_forwarded_addresses_from_a_configured_proxy_are_believed(settings):
         proc.terminate()
         proc.wait(timeout=20)
     assert answers == [400] * 11, "each client behind the proxy has its own count"
+
+
+def test_a_path_id_no_row_can_have_is_a_missing_page_on_every_route(app, admin, client):
+    """Ids past 2**63 are answered 404 (never an OverflowError or a database error as 500)."""
+    import re
+
+    from litestar.handlers import HTTPRouteHandler
+
+    tried = []
+    for route in app.routes:
+        if not re.search(r"\{\w+:int\}", route.path) or re.search(r"\{\w+:(?!int\})", route.path):
+            continue  # only paths whose every parameter is a whole number
+        handlers = [
+            h for h in getattr(route, "route_handlers", []) if isinstance(h, HTTPRouteHandler)
+        ]
+        if not any("GET" in h.http_methods for h in handlers):
+            continue
+        for huge in (2**63, 10**20, -(2**63) - 1):
+            path = re.sub(r"\{\w+:int\}", str(huge), route.path)
+            for who in (admin.client, client):
+                status = who.get(path, follow_redirects=False).status_code
+                assert status != 500, (path, status)
+                if who is admin.client:
+                    tried.append((path, status))
+    paths = dict(tried)
+    assert paths[f"/reports/{2**63}"] == 404 and paths[f"/carpool/ads/{10**20}"] == 404
+    assert len({p for p, _s in tried}) >= 30  # every kind of page with an id was tried
+    assert all(s in (404, 403) for _p, s in tried), [t for t in tried if t[1] not in (404, 403)]

@@ -35,6 +35,8 @@ from app.interfaces import (
     Service,
 )
 from app.lighting import contributes as lighting
+from app.maintenance import contributes as maintenance
+from app.maintenance import registry as maintenance_registry
 from app.opendata import contributes as opendata
 from app.opendata import registry as opendata_registry
 from app.reports import contributes as reports
@@ -44,6 +46,7 @@ from app.routes import alerts as alerts_routes
 from app.routes import carpool as carpool_routes
 from app.routes import home as home_routes
 from app.routes import lighting as lighting_routes
+from app.routes import maintenance as maintenance_routes
 from app.routes import open311 as open311_routes
 from app.routes import opendata as opendata_routes
 from app.routes import ops as ops_routes
@@ -83,6 +86,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain.of("sensors", sensors.CONTRIBUTES, sensors_routes.CONTRIBUTES),
     Domain.of("ops", ops_routes.CONTRIBUTES),
     Domain.of("opendata", opendata.CONTRIBUTES, opendata_routes.CONTRIBUTES),
+    Domain.of("maintenance", maintenance.CONTRIBUTES, maintenance_routes.CONTRIBUTES),
 )
 
 
@@ -139,6 +143,10 @@ def install() -> None:
         (link for domain in DOMAINS for link in domain.account_links),
     )
     opendata_registry.install(open_datasets(), data_services())
+    maintenance_registry.install(
+        (locator for domain in DOMAINS for locator in domain.locators),
+        (source for domain in DOMAINS for source in domain.work_sources),
+    )
     domains_ops.install(
         ops_layers(), kpis(), (action for domain in DOMAINS for action in domain.ops_actions)
     )

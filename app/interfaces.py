@@ -129,6 +129,67 @@ class Measure:
     unit: str
 
 
+# --- maintenance: where things are, and the residents' reports a work order fixes -----------------
+# Read by the rules and work orders (``app.maintenance``) through the registry; a domain that holds
+# devices offers a ``Locator`` for its operations-centre layer, the reports domain a ``WorkSource``.
+
+
+@dataclass(frozen=True)
+class Place:
+    """What a feature of a layer is and where: a rule's scope and an alarm's position."""
+
+    label: str
+    commune_insee: str | None
+    lat: float | None
+    lon: float | None
+    kind: str = ""  # the sensor kind (waste_centre, air_quality...), "light"
+    period_s: int = 0  # expected reporting period, 0 when none
+    last_seen: Any = None  # aware datetime of the last reading, or None
+
+
+@dataclass(frozen=True)
+class Locator:
+    """The places of a layer's features, by feature id; ``all`` lists every one (silence checks)."""
+
+    layer: str
+    locate: Callable[[Session, Sequence[str]], dict[str, Place]]
+    all: Callable[[Session], dict[str, Place]]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A resident's report as rules and work orders see it (no person in it)."""
+
+    id: int
+    number: str
+    category: str
+    commune_insee: str | None
+    lat: float
+    lon: float
+    created_at: Any  # aware datetime
+    is_open: bool
+    url: str
+
+
+@dataclass(frozen=True)
+class WorkSource:
+    """Residents' reports: read them, find them around a place, resolve them when the fix is done.
+
+    ``resolve(session, ids, actor_id, note, after_photo, media_dir)`` resolves the open ones with
+    the "after" photo (an ``app.images.ProcessedPhoto`` or None) and tells every reporter and
+    follower once; it returns the ids it resolved.
+    """
+
+    layer: str
+    load: Callable[[Session, Sequence[int]], list[WorkItem]]
+    around: Callable[
+        [Session, float, float, int, Any, str], list[WorkItem]
+    ]  # lat, lon, m, since, category
+    overdue: Callable[[Session, Any], list[WorkItem]]  # open and created before the given moment
+    resolve: Callable[[Session, Sequence[int], int | None, str, Any, Path | None], list[int]]
+    categories: Callable[[], list[tuple[str, str]]]  # (code, French label)
+
+
 # --- what a domain contributes -----------------------------------------------------------------
 
 
@@ -159,6 +220,8 @@ class Contribution:
     data_services: Sequence[
         Any
     ] = ()  # app.opendata.contrib.Service: its APIs, listed in the DCAT catalogue
+    locators: Sequence[Locator] = ()
+    work_sources: Sequence[WorkSource] = ()
 
 
 @dataclass(frozen=True)

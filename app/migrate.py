@@ -107,6 +107,9 @@ def revision(
             autogenerate=autogenerate,
             head=head,
             branch_label=branch_label,
+            splice=bool(
+                branch_label
+            ),  # a new domain's branch starts from a revision that is no head
             rev_id=next_revision_id(script, message),
         )
     except CommandError as exc:  # several heads on the branch, database not at the heads ...

@@ -2,7 +2,7 @@
 the demo fleet (lights and sensors)."""
 
 from app.interfaces import Contribution, DemoLoader
-from app.lighting import cli, demo, opendata, ops, relay
+from app.lighting import cli, demo, opendata, ops, places, relay
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -11,4 +11,5 @@ CONTRIBUTES = Contribution(
     demo=(DemoLoader(30, "lighting", demo.load_lighting),),
     services=(relay.relay_service,),
     open_data=opendata.DATASETS,
+    locators=places.LOCATORS,
 )

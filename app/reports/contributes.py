@@ -1,7 +1,7 @@
 """What the reports domain contributes: demo reports in every state, privacy."""
 
 from app.interfaces import Contribution, DemoLoader, Privacy
-from app.reports import opendata, ops, workflow
+from app.reports import opendata, ops, work, workflow
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -10,4 +10,5 @@ CONTRIBUTES = Contribution(
     privacy=(Privacy("reports", workflow.export_reports, workflow.erase_reports),),
     open_data=opendata.DATASETS,
     data_services=opendata.SERVICES,
+    work_sources=work.SOURCES,
 )

@@ -1,7 +1,7 @@
 """What the sensors domain contributes: the waste-centre watches in exports and erasure."""
 
 from app.interfaces import Contribution, Privacy
-from app.sensors import measures, opendata, ops
+from app.sensors import measures, opendata, ops, places
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -9,4 +9,5 @@ CONTRIBUTES = Contribution(
     privacy=(Privacy("waste_centre", measures.export_watches, measures.erase_watches),),
     open_data=opendata.DATASETS,
     data_services=opendata.SERVICES,
+    locators=places.LOCATORS,
 )

@@ -129,8 +129,11 @@ def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.date
             row.sums_json = json.dumps(merged)
     if back:
         clear_alarms(session, back, ["offline"], now)
+    derived: dict[str, dict[str, Any]] = {}  # the waste centre's queue and wait, for rules
     for sensor_id in touched_waste:
-        record_estimate(session, sensors[sensor_id], now)
+        estimate = record_estimate(session, sensors[sensor_id], now)
+        if estimate is not None:
+            derived[sensor_id] = {"queue": estimate.queue, "wait_min": estimate.wait_min}
     session.flush()
     events.publish_many(
         session,
@@ -139,7 +142,13 @@ def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.date
                 "sensors",
                 row["sensor_id"],
                 "reading",
-                {"ts": row["ts"].isoformat(), "values": json.loads(row["values_json"])},
+                {
+                    "ts": row["ts"].isoformat(),
+                    "values": {
+                        **json.loads(row["values_json"]),
+                        **derived.get(row["sensor_id"], {}),
+                    },
+                },
             )
             for row in raw
         ],

@@ -1,0 +1,213 @@
+"""Alarms across every domain: raised by a rule, one per ongoing condition, open → acknowledged →
+cleared, with an internal comment thread and an assignee. Each change reaches the operations
+centre's map and feed through the event outbox (layer ``maintenance``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from app import events
+from app.db import utcnow
+from app.i18n import gettext as _
+from app.interfaces import Place
+from app.models.accounts import User
+from app.models.maintenance import MaintenanceAlarm, MaintenanceAlarmComment, MaintenanceRule
+
+N_ = str
+LAYER = "maintenance"
+STATES = {"open": N_("Ouverte"), "acknowledged": N_("Prise en compte"), "cleared": N_("Levée")}
+ONGOING = ("open", "acknowledged")
+
+
+class AlarmError(ValueError):
+    """A change refused, with a French message for the person."""
+
+
+def _publish(session: Session, alarm: MaintenanceAlarm, kind: str) -> None:
+    events.publish(
+        session,
+        LAYER,
+        str(alarm.id),
+        kind,
+        {
+            "state": alarm.state,
+            "severity": alarm.severity,
+            "title": alarm.title,
+            "source": alarm.source,
+            "commune": alarm.commune_insee,
+        },
+    )
+
+
+def ongoing(session: Session, rule_id: int, subject: str) -> MaintenanceAlarm | None:
+    return session.scalars(
+        select(MaintenanceAlarm).where(
+            MaintenanceAlarm.rule_id == rule_id,
+            MaintenanceAlarm.subject == subject,
+            MaintenanceAlarm.state.in_(ONGOING),  # type: ignore[attr-defined]
+        )
+    ).first()
+
+
+def in_quiet_period(session: Session, rule: MaintenanceRule, subject: str, at: datetime) -> bool:
+    if not rule.quiet_s:
+        return False
+    last = session.scalars(
+        select(MaintenanceAlarm.cleared_at)
+        .where(MaintenanceAlarm.rule_id == rule.id, MaintenanceAlarm.subject == subject)
+        .order_by(MaintenanceAlarm.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    ).first()
+    return last is not None and (at - last).total_seconds() < rule.quiet_s
+
+
+def raise_or_touch(
+    session: Session,
+    rule: MaintenanceRule,
+    subject: str,
+    *,
+    source: str,
+    feature_id: str,
+    place: Place | None,
+    at: datetime,
+    value: str,
+    title: str,
+    alert_body: str = "",
+) -> MaintenanceAlarm | None:
+    """The ongoing alarm of (rule, subject) seen again, or a new one (unless in the quiet period)."""
+    alarm = ongoing(session, rule.id or 0, subject)
+    if alarm is not None:
+        alarm.last_seen = max(alarm.last_seen, at)
+        alarm.count += 1
+        alarm.value = value[:80]
+        session.add(alarm)
+        return alarm
+    if in_quiet_period(session, rule, subject, at):
+        return None
+    alarm = MaintenanceAlarm(
+        rule_id=rule.id,
+        subject=subject[:120],
+        source=source,
+        feature_id=feature_id[:120],
+        title=title[:200],
+        severity=rule.severity,
+        commune_insee=place.commune_insee if place else rule.commune_insee,
+        lat=place.lat if place else None,
+        lon=place.lon if place else None,
+        first_seen=at,
+        last_seen=at,
+        value=value[:80],
+    )
+    if rule.prepare_alert:  # prepared for staff to review and send; a rule never sends it
+        alarm.alert_title = (rule.alert_title or rule.name)[:120]
+        alarm.alert_body = (alert_body or title)[:600]
+    session.add(alarm)
+    session.flush()
+    _publish(session, alarm, "raised")
+    return alarm
+
+
+def clear(
+    session: Session, alarm: MaintenanceAlarm, *, why: str, at: datetime, actor_id: int | None
+) -> bool:
+    """Clear an ongoing alarm (once: a conditional update, so two clearers make one clearance)."""
+    done = session.execute(
+        update(MaintenanceAlarm)
+        .where(MaintenanceAlarm.id == alarm.id, MaintenanceAlarm.state.in_(ONGOING))  # type: ignore[attr-defined]
+        .values(state="cleared", cleared_at=at, cleared_by=actor_id, cleared_why=why)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:
+        return False
+    session.refresh(alarm)
+    _publish(session, alarm, "cleared")
+    return True
+
+
+def acknowledge(session: Session, alarm: MaintenanceAlarm, *, actor_id: int) -> None:
+    if alarm.state != "open":
+        raise AlarmError(_("Seule une alarme ouverte peut être prise en compte."))
+    alarm.state = "acknowledged"
+    alarm.acknowledged_at = utcnow()
+    alarm.acknowledged_by = actor_id
+    session.add(alarm)
+    session.flush()
+    _publish(session, alarm, "acknowledged")
+
+
+def clear_by_hand(session: Session, alarm: MaintenanceAlarm, *, actor_id: int) -> None:
+    if not clear(session, alarm, why="staff", at=utcnow(), actor_id=actor_id):
+        raise AlarmError(_("Cette alarme est déjà levée."))
+
+
+def comment(
+    session: Session, alarm: MaintenanceAlarm, *, actor_id: int, text: str
+) -> MaintenanceAlarmComment:
+    text = text.strip()
+    if not text:
+        raise AlarmError(_("Le commentaire est vide."))
+    if len(text) > 2000:
+        raise AlarmError(_("Le commentaire est trop long (2000 caractères au plus)."))
+    row = MaintenanceAlarmComment(alarm_id=alarm.id or 0, author_id=actor_id, text=text)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def staff_members(session: Session) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.role.in_(("staff", "admin")), User.is_active.is_(True))  # type: ignore[attr-defined]
+            .order_by(User.email)
+        )
+    )
+
+
+def assign(session: Session, alarm: MaintenanceAlarm, assignee_id: int | None) -> None:
+    if assignee_id is not None and assignee_id not in {u.id for u in staff_members(session)}:
+        raise AlarmError(_("Cette personne ne fait pas partie du personnel."))
+    alarm.assignee_id = assignee_id
+    session.add(alarm)
+    session.flush()
+    _publish(session, alarm, "assigned")
+
+
+def listing(session: Session, *, state: str = "", limit: int = 300) -> list[MaintenanceAlarm]:
+    query = select(MaintenanceAlarm)
+    if state == "ongoing":
+        query = query.where(MaintenanceAlarm.state.in_(ONGOING))  # type: ignore[attr-defined]
+    elif state in STATES:
+        query = query.where(MaintenanceAlarm.state == state)
+    return list(
+        session.scalars(query.order_by(MaintenanceAlarm.last_seen.desc()).limit(limit))  # type: ignore[attr-defined]
+    )
+
+
+def as_json(alarm: MaintenanceAlarm) -> dict[str, Any]:
+    return {
+        "id": alarm.id,
+        "severity": alarm.severity,
+        "source": alarm.source,
+        "commune": alarm.commune_insee,
+        "state": alarm.state,
+        "first_seen": alarm.first_seen.isoformat(),
+        "last_seen": alarm.last_seen.isoformat(),
+        "title": alarm.title,
+        "count": alarm.count,
+        "subject": alarm.subject,
+    }
+
+
+def comments(session: Session, alarm_id: int) -> list[MaintenanceAlarmComment]:
+    return list(
+        session.scalars(
+            select(MaintenanceAlarmComment)
+            .where(MaintenanceAlarmComment.alarm_id == alarm_id)
+            .order_by(MaintenanceAlarmComment.id)  # type: ignore[arg-type]
+        )
+    )

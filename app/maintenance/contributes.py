@@ -1,0 +1,12 @@
+"""What maintenance contributes: the rules service of the worker, the alarms layer and KPIs of the
+operations centre, and the demo rules."""
+
+from app.interfaces import Contribution, DemoLoader
+from app.maintenance import demo, engine, ops
+
+CONTRIBUTES = Contribution(
+    services=(engine.rules_service,),
+    ops_layers=ops.OPS_LAYERS,
+    kpis=ops.OPS_KPIS,
+    demo=(DemoLoader(60, "maintenance", demo.load_rules),),
+)

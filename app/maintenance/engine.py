@@ -1,0 +1,444 @@
+"""The worker evaluates the rules as readings and reports arrive, by following the event outbox.
+
+``step(engine)`` reads the events after the cursor, evaluates every active rule on them in one
+write transaction and moves the cursor with a conditional update (two workers never evaluate the
+same events twice: the second one's update finds the cursor moved and rolls back). A condition must
+hold for the rule's duration before its alarm is raised (``maintenance_conditions`` remembers since
+when); a reading where it no longer holds forgets it and clears the alarm, so a flapping value
+inside the duration raises nothing. Once a minute the step also checks what no event says:
+devices gone silent and reports past their deadline. ``rules_service`` runs it in every worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app import events, geo
+from app.db import read_session, utcnow, write_session
+from app.i18n import gettext as _
+from app.interfaces import Place
+from app.maintenance import alarms, registry
+from app.maintenance.rules import OPS, active
+from app.models.maintenance import (
+    MaintenanceAlarm,
+    MaintenanceCondition,
+    MaintenanceCursor,
+    MaintenanceRule,
+)
+
+log = logging.getLogger(__name__)
+CURSOR = "rules"
+BATCH = 2000
+POLL_S = 0.5
+CHECK_EVERY = timedelta(seconds=60)
+
+
+class CursorMoved(RuntimeError):
+    """Another worker evaluated these events first."""
+
+
+def _aware(value: Any, default: datetime) -> datetime:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return default
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return default
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+@dataclass
+class Pass:
+    """One evaluation: the rules, and the conditions and ongoing alarms they touch, read once."""
+
+    session: Session
+    rules: list[MaintenanceRule]
+    by_layer: dict[str, list[MaintenanceRule]] = field(default_factory=lambda: defaultdict(list))
+    conditions: dict[tuple[int, str], MaintenanceCondition] = field(default_factory=dict)
+    ongoing: set[tuple[int, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for rule in self.rules:
+            self.by_layer[rule.layer].append(rule)
+        if self.rules:
+            self.conditions = {
+                (c.rule_id, c.subject): c
+                for c in self.session.scalars(select(MaintenanceCondition))
+            }
+            self.ongoing = {
+                (rule_id or 0, subject)
+                for rule_id, subject in self.session.execute(
+                    select(MaintenanceAlarm.rule_id, MaintenanceAlarm.subject).where(
+                        MaintenanceAlarm.state.in_(alarms.ONGOING)  # type: ignore[attr-defined]
+                    )
+                )
+            }
+
+    # -- a condition holds, or not ---------------------------------------------------------------
+
+    def holds(
+        self,
+        rule: MaintenanceRule,
+        subject: str,
+        at: datetime,
+        *,
+        source: str,
+        feature_id: str,
+        place: Place | None,
+        value: str,
+        title: str,
+    ) -> None:
+        key = (rule.id or 0, subject)
+        cond = self.conditions.get(key)
+        if cond is None:
+            cond = MaintenanceCondition(rule_id=key[0], subject=subject, since=at, last_at=at)
+            self.conditions[key] = cond
+        else:
+            cond.last_at = max(cond.last_at, at)
+        self.session.add(cond)
+        if (at - cond.since).total_seconds() < rule.duration_s:
+            return
+        alarm = alarms.raise_or_touch(
+            self.session,
+            rule,
+            subject,
+            source=source,
+            feature_id=feature_id,
+            place=place,
+            at=at,
+            value=value,
+            title=title,
+        )
+        if alarm is not None:
+            self.ongoing.add(key)
+
+    def ends(self, rule: MaintenanceRule, subject: str, at: datetime) -> None:
+        key = (rule.id or 0, subject)
+        cond = self.conditions.pop(key, None)
+        if cond is not None:
+            self.session.delete(cond)
+        if key in self.ongoing:
+            self.ongoing.discard(key)
+            alarm = alarms.ongoing(self.session, key[0], subject)
+            if alarm is not None:
+                alarms.clear(self.session, alarm, why="ended", at=at, actor_id=None)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def run(self, batch: Iterable[events.EventRecord]) -> None:
+        wanted: dict[str, set[str]] = defaultdict(set)
+        todo = [e for e in batch if e.layer in self.by_layer or e.layer == "reports"]
+        for event in todo:
+            if event.layer in ("sensors", "lights"):
+                wanted[event.layer].add(event.feature_id)
+            elif event.layer == "alarms" and isinstance(event.payload.get("device_id"), str):
+                wanted["alarms"].add(event.payload["device_id"])
+        places: dict[str, dict[str, Place]] = {}
+        for layer, ids in wanted.items():
+            locator = registry.LOCATORS.get(layer)
+            places[layer] = locator.locate(self.session, sorted(ids)) if locator else {}
+        for event in todo:
+            if event.layer in ("sensors", "lights"):
+                self._measure(event, places[event.layer].get(event.feature_id))
+            elif event.layer == "alarms":
+                device = str(event.payload.get("device_id", ""))
+                self._status(event, device, places["alarms"].get(device))
+            elif event.layer == "reports":
+                self._report(event)
+
+    def _applies(self, rule: MaintenanceRule, feature_id: str, place: Place | None) -> bool:
+        if rule.subject and rule.subject not in (feature_id, place.kind if place else None):
+            return False
+        return not rule.commune_insee or (
+            place is not None and place.commune_insee == rule.commune_insee
+        )
+
+    def _measure(self, event: events.EventRecord, place: Place | None) -> None:
+        at = _aware(event.payload.get("ts"), event.at)
+        values = event.payload.get("values", event.payload)
+        if not isinstance(values, dict):
+            return
+        for rule in self.by_layer.get(event.layer, ()):
+            if rule.kind != "measure" or not self._applies(rule, event.feature_id, place):
+                continue
+            value = _number(values.get(rule.measure))
+            if value is None:
+                continue  # this reading says nothing of the measure
+            subject = f"{event.layer}:{event.feature_id}"
+            if OPS[rule.op](value, rule.threshold):
+                self.holds(
+                    rule,
+                    subject,
+                    at,
+                    source=event.layer,
+                    feature_id=event.feature_id,
+                    place=place,
+                    value=f"{rule.measure} = {value:g}",
+                    title=f"{rule.name} · {place.label if place else event.feature_id}",
+                )
+            else:
+                self.ends(rule, subject, at)
+
+    def _status(self, event: events.EventRecord, device: str, place: Place | None) -> None:
+        kind = str(event.payload.get("alarm", ""))
+        for rule in self.by_layer.get("alarms", ()):
+            if rule.kind != "status" or not self._applies(rule, device, place):
+                continue
+            if not (
+                rule.measure == kind or (rule.measure == "fault" and kind and kind != "offline")
+            ):
+                continue
+            subject = f"device:{device}"
+            if event.kind == "raised":
+                self.holds(
+                    rule,
+                    subject,
+                    event.at,
+                    source="lights" if place and place.kind == "light" else "sensors",
+                    feature_id=device,
+                    place=place,
+                    value=kind,
+                    title=f"{rule.name} · {place.label if place else device}",
+                )
+            elif event.kind == "cleared":
+                self.ends(rule, subject, event.at)
+
+    def _report(self, event: events.EventRecord) -> None:
+        source = registry.reports()
+        rules = [r for r in self.by_layer.get("reports", ()) if r.kind == "cluster"]
+        if source is None or not rules:
+            return
+        if event.kind == "created" and event.feature_id.isdigit():
+            for item in source.load(self.session, [int(event.feature_id)]):
+                for rule in rules:
+                    self._cluster(rule, item, event.at)
+        elif event.kind == "status":
+            self.recheck_clusters(rules, event.at)
+
+    def _cluster(self, rule: MaintenanceRule, item: Any, at: datetime) -> None:
+        source = registry.reports()
+        if source is None or (rule.category and rule.category != item.category):
+            return
+        if rule.commune_insee and item.commune_insee != rule.commune_insee:
+            return
+        category = rule.category or item.category
+        found = source.around(
+            self.session,
+            item.lat,
+            item.lon,
+            rule.radius_m,
+            at - timedelta(days=rule.days),
+            category,
+        )
+        if len(found) < rule.count:
+            return
+        for alarm in self._ongoing_of(rule):  # the same cluster, grown by one
+            if (
+                alarm.value == category
+                and alarm.lat is not None
+                and alarm.lon is not None
+                and geo.distance_m(alarm.lat, alarm.lon, item.lat, item.lon) <= rule.radius_m
+            ):
+                alarm.last_seen = max(alarm.last_seen, at)
+                alarm.count = len(found)
+                self.session.add(alarm)
+                return
+        place = Place(item.number, item.commune_insee, item.lat, item.lon, "report")
+        alarm = alarms.raise_or_touch(
+            self.session,
+            rule,
+            f"reports:{category}:{found[0].id}",
+            source="reports",
+            feature_id=str(item.id),
+            place=place,
+            at=at,
+            value=category,
+            title=_("%(rule)s · %(n)d signalements autour de %(ref)s")
+            % {"rule": rule.name, "n": len(found), "ref": item.number},
+        )
+        if alarm is not None:
+            alarm.count = len(found)
+
+    def _ongoing_of(self, rule: MaintenanceRule) -> list[MaintenanceAlarm]:
+        return list(
+            self.session.scalars(
+                select(MaintenanceAlarm).where(
+                    MaintenanceAlarm.rule_id == rule.id,
+                    MaintenanceAlarm.state.in_(alarms.ONGOING),  # type: ignore[attr-defined]
+                )
+            )
+        )
+
+    def recheck_clusters(self, rules: list[MaintenanceRule], at: datetime) -> None:
+        source = registry.reports()
+        if source is None:
+            return
+        for rule in rules:
+            for alarm in self._ongoing_of(rule):
+                if alarm.lat is None or alarm.lon is None:
+                    continue
+                found = source.around(
+                    self.session,
+                    alarm.lat,
+                    alarm.lon,
+                    rule.radius_m,
+                    at - timedelta(days=rule.days),
+                    alarm.value,
+                )
+                if len(found) < rule.count:
+                    self.ends(rule, alarm.subject, at)
+
+    # -- what no event says: silence, deadlines --------------------------------------------------
+
+    def periodic(self, now: datetime) -> None:
+        for rule in self.rules:
+            if rule.kind == "silence":
+                self._silence(rule, now)
+            elif rule.kind == "overdue":
+                self._overdue(rule, now)
+        self.recheck_clusters([r for r in self.rules if r.kind == "cluster"], now)
+
+    def _silence(self, rule: MaintenanceRule, now: datetime) -> None:
+        locator = registry.LOCATORS.get(rule.layer)
+        if locator is None:
+            return
+        for feature_id, place in locator.all(self.session).items():
+            if not place.period_s or not self._applies(rule, feature_id, place):
+                continue
+            subject = f"{rule.layer}:{feature_id}"
+            last = place.last_seen
+            if last is not None and (now - last).total_seconds() <= 2 * place.period_s:
+                if (rule.id or 0, subject) in self.conditions or (
+                    rule.id or 0,
+                    subject,
+                ) in self.ongoing:
+                    self.ends(rule, subject, now)
+                continue
+            self.holds(
+                rule,
+                subject,
+                now,
+                source=rule.layer,
+                feature_id=feature_id,
+                place=place,
+                value=last.isoformat() if last else "",
+                title=f"{rule.name} · {place.label}",
+            )
+
+    def _overdue(self, rule: MaintenanceRule, now: datetime) -> None:
+        source = registry.reports()
+        if source is None:
+            return
+        late = {
+            f"report:{item.id}": item
+            for item in source.overdue(self.session, now - timedelta(days=rule.days))
+            if (not rule.category or item.category == rule.category)
+            and (not rule.commune_insee or item.commune_insee == rule.commune_insee)
+        }
+        for subject, item in late.items():
+            if (rule.id or 0, subject) in self.ongoing:
+                continue
+            self.holds(
+                rule,
+                subject,
+                now,
+                source="reports",
+                feature_id=str(item.id),
+                place=Place(item.number, item.commune_insee, item.lat, item.lon, "report"),
+                value=item.number,
+                title=f"{rule.name} · {item.number}",
+            )
+        for rule_id, subject in list(self.ongoing):
+            if rule_id == rule.id and subject not in late:
+                self.ends(rule, subject, now)
+
+
+# --- the step and the worker service ----------------------------------------------------------
+
+
+def _cursor(engine: Engine) -> int:
+    with read_session(engine) as session:
+        row = session.get(MaintenanceCursor, CURSOR)
+        if row is not None:
+            return row.last_event_id
+    try:
+        with write_session(engine) as session:
+            session.add(MaintenanceCursor(name=CURSOR, last_event_id=0))
+    except IntegrityError:
+        pass  # another worker made it
+    return 0
+
+
+def step(engine: Engine, *, now: datetime | None = None, limit: int = BATCH) -> int:
+    """Evaluate the rules on the next events (and the periodic checks when due); events read."""
+    start = _cursor(engine)
+    batch = [e for e in events.read_since(engine, start, limit)]
+    now = now or utcnow()
+    with write_session(engine) as session:
+        cursor = session.get(MaintenanceCursor, CURSOR)
+        if cursor is None or cursor.last_event_id != start:
+            return 0
+        due = cursor.checked_at is None or now - cursor.checked_at >= CHECK_EVERY
+        if not batch and not due:
+            return 0
+        evaluation = Pass(session, active(session))
+        evaluation.run(e for e in batch if e.layer != alarms.LAYER)
+        if due:
+            evaluation.periodic(now)
+        moved = session.execute(
+            update(MaintenanceCursor)
+            .where(MaintenanceCursor.name == CURSOR, MaintenanceCursor.last_event_id == start)
+            .values(
+                last_event_id=batch[-1].id if batch else start,
+                checked_at=now if due else cursor.checked_at,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved != 1:
+            raise CursorMoved()
+    return len(batch)
+
+
+def drain(engine: Engine, *, now: datetime | None = None) -> int:
+    """Evaluate until the outbox is read to its end (tests, the CLI)."""
+    total = 0
+    while True:
+        try:
+            count = step(engine, now=now)
+        except CursorMoved:
+            continue
+        total += count
+        if count < BATCH:
+            return total
+
+
+async def rules_service(rt: Any) -> None:
+    """The worker service: evaluate the rules as events arrive."""
+    while not rt.stop.is_set():
+        try:
+            count = await asyncio.to_thread(step, rt.engine)
+        except CursorMoved:
+            continue
+        if count >= BATCH:
+            continue
+        try:
+            await asyncio.wait_for(rt.stop.wait(), timeout=POLL_S)
+        except TimeoutError:
+            pass

@@ -1,0 +1,332 @@
+"""Work orders: made from an alarm, from one or several reports, or by hand; done by a team.
+
+States go new → planned → in progress → done (or cancelled). Closing is a conditional update, so
+two people closing the same order at once make one closure; in that same transaction the linked
+reports are resolved with the order's "after" photo (their reporters and followers are told once,
+by the reports domain) and the linked alarm clears. Photos are processed before any transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from app import events, images
+from app.db import utcnow
+from app.i18n import gettext as _
+from app.maintenance import alarms, registry
+from app.models.maintenance import (
+    MaintenanceAlarm,
+    MaintenanceTeamMember,
+    WorkOrder,
+    WorkOrderPhoto,
+    WorkOrderReport,
+)
+
+N_ = str
+TEAMS = {
+    "voirie": N_("Voirie"),
+    "eclairage": N_("Éclairage"),
+    "dechets": N_("Déchets"),
+    "espaces_verts": N_("Espaces verts"),
+}
+STATES = {
+    "new": N_("Nouveau"),
+    "planned": N_("Planifié"),
+    "in_progress": N_("En cours"),
+    "done": N_("Terminé"),
+    "cancelled": N_("Annulé"),
+}
+OPEN = ("new", "planned", "in_progress")
+MOVES = {"new": ("planned", "in_progress"), "planned": ("in_progress",), "in_progress": ()}
+LAYER = "work_orders"
+
+
+class OrderError(ValueError):
+    """A change refused, with a French message for the person."""
+
+
+class OrderForm(BaseModel):
+    title: str = Field(min_length=3, max_length=160)
+    team: str = Field(pattern="^(voirie|eclairage|dechets|espaces_verts)$")
+    assignee_id: int | None = None
+    due_on: date | None = None
+    place: str = Field(default="", max_length=200)
+    checklist: str = Field(default="", max_length=4000)  # one item a line
+
+
+def checklist(order: WorkOrder) -> list[dict[str, Any]]:
+    try:
+        items = json.loads(order.checklist_json or "[]")
+    except ValueError:
+        return []
+    if not isinstance(items, list):
+        return []
+    return [i for i in items if isinstance(i, dict) and isinstance(i.get("text"), str)]
+
+
+def _publish(session: Session, order: WorkOrder, kind: str) -> None:
+    events.publish(
+        session,
+        LAYER,
+        str(order.id),
+        kind,
+        {"state": order.state, "team": order.team, "commune": order.commune_insee},
+    )
+
+
+def create(
+    session: Session,
+    form: OrderForm,
+    *,
+    actor_id: int | None,
+    alarm: MaintenanceAlarm | None = None,
+    report_ids: Sequence[int] = (),
+) -> WorkOrder:
+    if form.assignee_id is not None and form.assignee_id not in {
+        u.id for u in alarms.staff_members(session)
+    }:
+        raise OrderError(_("Cette personne ne fait pas partie du personnel."))
+    order = WorkOrder(
+        title=form.title,
+        team=form.team,
+        assignee_id=form.assignee_id,
+        due_on=form.due_on,
+        place=form.place,
+        created_by=actor_id,
+        checklist_json=json.dumps(
+            [
+                {"text": line.strip()[:200], "done": False}
+                for line in form.checklist.splitlines()
+                if line.strip()
+            ][:50]
+        ),
+        state="planned" if form.assignee_id and form.due_on else "new",
+    )
+    if alarm is not None:
+        order.alarm_id = alarm.id
+        order.lat, order.lon, order.commune_insee = alarm.lat, alarm.lon, alarm.commune_insee
+        order.signal_at = alarm.first_seen
+    items = []
+    if report_ids:
+        source = registry.reports()
+        items = source.load(session, sorted(set(report_ids))) if source else []
+        if len(items) != len(set(report_ids)):
+            raise OrderError(_("Signalement introuvable."))
+        if not any(item.is_open for item in items):
+            raise OrderError(_("Ces signalements sont déjà clos."))
+        first = items[0]
+        if order.lat is None:
+            order.lat, order.lon, order.commune_insee = first.lat, first.lon, first.commune_insee
+        earliest = min(item.created_at for item in items)
+        order.signal_at = min(order.signal_at or earliest, earliest)
+    session.add(order)
+    session.flush()
+    for item in items:
+        session.add(WorkOrderReport(work_order_id=order.id or 0, report_id=item.id))
+    if alarm is not None and alarm.state == "open":
+        alarms.acknowledge(session, alarm, actor_id=actor_id or 0)
+    session.flush()
+    _publish(session, order, "created")
+    return order
+
+
+def report_ids(session: Session, order_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(WorkOrderReport.report_id)
+            .where(WorkOrderReport.work_order_id == order_id)
+            .order_by(WorkOrderReport.report_id)  # type: ignore[arg-type]
+        )
+    )
+
+
+def move(session: Session, order: WorkOrder, to: str) -> None:
+    if to == "cancelled":
+        allowed = order.state in OPEN
+    else:
+        allowed = to in MOVES.get(order.state, ())
+    if not allowed:
+        raise OrderError(_("Ce changement d'état n'est pas possible."))
+    done = session.execute(
+        update(WorkOrder)
+        .where(WorkOrder.id == order.id, WorkOrder.state == order.state)
+        .values(state=to)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:
+        raise OrderError(_("Ce bon de travail vient d'être modifié par quelqu'un d'autre."))
+    session.refresh(order)
+    _publish(session, order, "state")
+
+
+def tick(session: Session, order: WorkOrder, index: int, done: bool) -> None:
+    items = checklist(order)
+    if not 0 <= index < len(items):
+        raise OrderError(_("Élément de liste inconnu."))
+    items[index]["done"] = done
+    order.checklist_json = json.dumps(items)
+    session.add(order)
+
+
+def process_photo(data: bytes, max_bytes: int) -> images.ProcessedPhoto:
+    """Check a photo before any transaction (``OrderError`` with the reason in French)."""
+    try:
+        return images.process(data, max_bytes=max_bytes)
+    except images.ImageRejected as exc:
+        raise OrderError(str(exc)) from exc
+
+
+def add_photo(
+    session: Session,
+    order: WorkOrder,
+    kind: str,
+    photo: images.ProcessedPhoto,
+    media_dir: Path,
+    *,
+    actor_id: int | None,
+) -> WorkOrderPhoto:
+    if kind not in ("before", "after"):
+        raise OrderError(_("Choix invalide."))
+    if order.state not in OPEN:
+        raise OrderError(_("Ce bon de travail est clos."))
+    stored = images.save(photo, media_dir)
+    row = WorkOrderPhoto(
+        work_order_id=order.id or 0,
+        kind=kind,
+        display_name=stored.display_name,
+        thumb_name=stored.thumb_name,
+        width=photo.width,
+        height=photo.height,
+        sha256=photo.sha256,
+        uploaded_by=actor_id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def photos(session: Session, order_id: int) -> list[WorkOrderPhoto]:
+    return list(
+        session.scalars(
+            select(WorkOrderPhoto)
+            .where(WorkOrderPhoto.work_order_id == order_id)
+            .order_by(WorkOrderPhoto.id)  # type: ignore[arg-type]
+        )
+    )
+
+
+def after_photo(session: Session, order_id: int, media_dir: Path) -> images.ProcessedPhoto | None:
+    """The order's last "after" photo, ready to go with the reports it resolves."""
+    row = session.scalars(
+        select(WorkOrderPhoto)
+        .where(WorkOrderPhoto.work_order_id == order_id, WorkOrderPhoto.kind == "after")
+        .order_by(WorkOrderPhoto.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return images.process(images.open_path(row.display_name, media_dir).read_bytes())
+
+
+def close(
+    session: Session,
+    order_id: int,
+    *,
+    actor_id: int | None,
+    note: str,
+    minutes: int | None,
+    photo: images.ProcessedPhoto | None,
+    media_dir: Path | None,
+    now: datetime | None = None,
+) -> WorkOrder:
+    """Close an open order once; resolve its reports, tell their people, clear its alarm."""
+    now = now or utcnow()
+    values: dict[str, Any] = {"state": "done", "closed_at": now, "closed_by": actor_id}
+    if minutes is not None:
+        values["minutes_spent"] = minutes
+    if note.strip():
+        values["notes"] = note.strip()[:4000]
+    done = session.execute(
+        update(WorkOrder)
+        .where(WorkOrder.id == order_id, WorkOrder.state.in_(OPEN))  # type: ignore[attr-defined]
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:
+        raise OrderError(_("Ce bon de travail est déjà clos."))
+    order = session.get(WorkOrder, order_id)
+    assert order is not None
+    session.refresh(order)
+    ids = report_ids(session, order_id)
+    source = registry.reports()
+    if ids and source is not None:
+        source.resolve(
+            session,
+            ids,
+            actor_id,
+            note.strip() or _("Intervention terminée : %(t)s.") % {"t": order.title},
+            photo,
+            media_dir,
+        )
+    if order.alarm_id:
+        alarm = session.get(MaintenanceAlarm, order.alarm_id)
+        if alarm is not None:
+            alarms.clear(session, alarm, why="work_order", at=now, actor_id=actor_id)
+    _publish(session, order, "closed")
+    return order
+
+
+def listing(
+    session: Session, *, state: str = "open", team: str = "", limit: int = 300
+) -> list[WorkOrder]:
+    query = select(WorkOrder)
+    if state == "open":
+        query = query.where(WorkOrder.state.in_(OPEN))  # type: ignore[attr-defined]
+    elif state in STATES:
+        query = query.where(WorkOrder.state == state)
+    if team in TEAMS:
+        query = query.where(WorkOrder.team == team)
+    return list(
+        session.scalars(query.order_by(WorkOrder.due_on, WorkOrder.id).limit(limit))  # type: ignore[arg-type]
+    )
+
+
+def teams_of(session: Session, user_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(MaintenanceTeamMember.team).where(MaintenanceTeamMember.user_id == user_id)
+        )
+    )
+
+
+def today_for(session: Session, user_id: int, today: date) -> list[WorkOrder]:
+    """An agent's open orders due today or before (theirs, or their team's unassigned ones), in
+    route order: nearest neighbour from the first, those without a place last."""
+    teams = teams_of(session, user_id)
+    rows = [
+        o
+        for o in session.scalars(
+            select(WorkOrder).where(
+                WorkOrder.state.in_(OPEN),  # type: ignore[attr-defined]
+                (WorkOrder.due_on <= today) | WorkOrder.due_on.is_(None),  # type: ignore[operator,union-attr]
+            )
+        )
+        if o.assignee_id == user_id or (o.assignee_id is None and o.team in teams)
+    ]
+    placed = sorted((o for o in rows if o.lat is not None), key=lambda o: (o.due_on or today, o.id))
+    route: list[WorkOrder] = []
+    while placed:
+        if route:
+            last = route[-1]
+            placed.sort(key=lambda o: math.hypot(o.lat - last.lat, o.lon - last.lon))  # type: ignore[operator]
+        route.append(placed.pop(0))
+    return route + sorted((o for o in rows if o.lat is None), key=lambda o: o.id or 0)

@@ -1,0 +1,160 @@
+"""Rules that staff write in a form: what they watch, when they hold, what they do.
+
+A rule is one of five kinds: ``measure`` (a number of a sensor or a light against a threshold),
+``status`` (a lighting alarm of a light or sensor: offline, a fault), ``silence`` (no reading for
+twice the expected period), ``cluster`` (N reports of a category within R metres in D days) and
+``overdue`` (a report unresolved past its deadline). Its action is always an alarm; it may also
+prepare an alert to residents, which staff review and send themselves: a rule never sends one.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.db import utcnow
+from app.i18n import gettext as _
+from app.models.maintenance import MaintenanceRule
+from app.models.territory import Commune
+
+N_ = str
+
+KINDS = {
+    "measure": N_("Mesure d'un capteur ou d'un point lumineux"),
+    "status": N_("État d'un appareil (hors ligne, panne signalée)"),
+    "silence": N_("Aucune donnée pendant deux fois la période prévue"),
+    "cluster": N_("Signalements proches de la même catégorie"),
+    "overdue": N_("Signalement non résolu après son délai"),
+}
+SEVERITIES = {
+    "info": N_("Information"),
+    "minor": N_("Mineure"),
+    "major": N_("Majeure"),
+    "critical": N_("Critique"),
+}
+SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "=": operator.eq,
+}
+LAYERS = {"sensors": N_("Capteurs"), "lights": N_("Points lumineux")}
+STATUSES = {
+    "offline": N_("Hors ligne"),
+    "fault": N_("Panne signalée (toute panne)"),
+    "defectiveLamp": N_("Lampe défectueuse"),
+    "columnIssue": N_("Problème de mât"),
+    "brokenLantern": N_("Lanterne cassée"),
+}
+
+
+class RuleForm(BaseModel):
+    """The rule form, checked before any row is written."""
+
+    name: str = Field(min_length=3, max_length=120)
+    kind: Literal["measure", "status", "silence", "cluster", "overdue"]
+    layer: Literal["sensors", "lights", ""] = ""
+    subject: str = Field(default="", max_length=64)
+    measure: str = Field(default="", max_length=40, pattern=r"^[A-Za-z0-9_.]*$")
+    op: Literal[">=", ">", "<=", "<", "="] = ">="
+    threshold: float = Field(default=0.0, ge=-1e9, le=1e9)
+    category: str = Field(default="", max_length=32)
+    count: int = Field(default=3, ge=2, le=100)
+    radius_m: int = Field(default=200, ge=10, le=5000)
+    days: int = Field(default=7, ge=1, le=365)
+    duration_min: int = Field(default=0, ge=0, le=10_080)
+    severity: Literal["info", "minor", "major", "critical"] = "minor"
+    commune_insee: str = Field(default="", max_length=5)
+    quiet_min: int = Field(default=0, ge=0, le=43_200)
+    prepare_alert: bool = False
+    alert_title: str = Field(default="", max_length=120)
+
+    @model_validator(mode="after")
+    def _complete(self) -> RuleForm:
+        if self.kind == "measure" and not self.measure:
+            raise ValueError(_("Indiquez la mesure surveillée (par exemple pm25 ou queue)."))
+        if self.kind in ("measure", "silence") and not self.layer:
+            raise ValueError(_("Choisissez ce qui est surveillé : capteurs ou points lumineux."))
+        if self.kind == "status" and self.measure not in STATUSES:
+            raise ValueError(_("Choisissez l'état surveillé."))
+        return self
+
+
+def check_commune(session: Session, insee: str) -> str | None:
+    """The commune's INSEE code, or None for the whole territory; ValueError when unknown."""
+    if not insee:
+        return None
+    if session.get(Commune, insee) is None:
+        raise ValueError(_("Commune inconnue."))
+    return insee
+
+
+def save(
+    session: Session, form: RuleForm, *, actor_id: int | None, rule: MaintenanceRule | None = None
+) -> MaintenanceRule:
+    commune = check_commune(session, form.commune_insee)
+    rule = rule or MaintenanceRule(name=form.name, kind=form.kind, created_by=actor_id)
+    rule.name = form.name
+    rule.kind = form.kind
+    rule.layer = form.layer if form.kind in ("measure", "silence") else ""
+    if form.kind == "status":
+        rule.layer = "alarms"
+    if form.kind in ("cluster", "overdue"):
+        rule.layer = "reports"
+    rule.subject = form.subject
+    rule.measure = form.measure
+    rule.op = form.op
+    rule.threshold = form.threshold
+    rule.category = form.category
+    rule.count = form.count
+    rule.radius_m = form.radius_m
+    rule.days = form.days
+    rule.duration_s = form.duration_min * 60
+    rule.severity = form.severity
+    rule.commune_insee = commune
+    rule.quiet_s = form.quiet_min * 60
+    rule.prepare_alert = form.prepare_alert
+    rule.alert_title = form.alert_title
+    rule.created_at = rule.created_at or utcnow()
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def active(session: Session) -> list[MaintenanceRule]:
+    return list(
+        session.scalars(
+            select(MaintenanceRule)
+            .where(MaintenanceRule.active.is_(True))  # type: ignore[attr-defined]
+            .order_by(MaintenanceRule.id)
+        )
+    )
+
+
+def describe(rule: MaintenanceRule) -> str:
+    """The condition in words, for lists and alarm titles (French source, translated)."""
+    scope = rule.subject or _("tous")
+    if rule.kind == "measure":
+        text = f"{rule.measure} {rule.op} {rule.threshold:g} ({_(LAYERS.get(rule.layer, rule.layer))} : {scope})"
+    elif rule.kind == "status":
+        text = _(STATUSES.get(rule.measure, rule.measure))
+    elif rule.kind == "silence":
+        text = _("aucune donnée pendant deux périodes (%(s)s)") % {"s": scope}
+    elif rule.kind == "cluster":
+        text = _("%(n)d signalements à moins de %(m)d m en %(d)d jours") % {
+            "n": rule.count,
+            "m": rule.radius_m,
+            "d": rule.days,
+        }
+    else:
+        text = _("signalement non résolu après %(d)d jours") % {"d": rule.days}
+    if rule.duration_s:
+        text += " " + _("pendant %(m)d min") % {"m": rule.duration_s // 60}
+    return text

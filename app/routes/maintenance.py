@@ -1,0 +1,283 @@
+"""Staff pages of maintenance: the rules (a form, no code) and the alarms across every domain (list,
+detail with the comment thread, acknowledge, clear, assign, ``/staff/alarms.json``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.auth import STAFF, current_user
+from app.forms import Form, parse_form
+from app.interfaces import Contribution, Link
+from app.maintenance import alarms, orders, registry
+from app.maintenance import rules as rules_logic
+from app.models.accounts import User
+from app.models.maintenance import MaintenanceAlarm, MaintenanceRule
+from app.models.territory import Commune
+from app.routes.maintenance_orders import ORDER_ROUTES
+from app.templating import page
+
+
+def _labels(db: Session) -> dict[str, Any]:
+    source = registry.reports()
+    return {
+        "severities": rules_logic.SEVERITIES,
+        "states": alarms.STATES,
+        "kinds": rules_logic.KINDS,
+        "layers": rules_logic.LAYERS,
+        "statuses": rules_logic.STATUSES,
+        "teams": orders.TEAMS,
+        "categories": source.categories() if source else [],
+        "communes": list(db.scalars(select(Commune).order_by(Commune.name))),
+    }
+
+
+def _actor(request: Request[Any, Any, Any]) -> int:
+    user = current_user(request)
+    assert user is not None  # the STAFF guard let the request in
+    return user.id
+
+
+# --------------------------------------------------------------------------- alarms
+
+
+@get("/staff/alarms", opt=STAFF, sync_to_thread=True, name="staff_alarms")
+def alarm_list(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    show: Annotated[
+        str, QueryParameter(name="state", pattern="^(ongoing|open|acknowledged|cleared|all)$")
+    ] = "ongoing",
+) -> Template:
+    rows = alarms.listing(db, state=show)
+    people = {u.id: u for u in alarms.staff_members(db)}
+    return page(
+        request,
+        "maintenance/alarms.html",
+        section="staff",
+        rows=rows,
+        state=show,
+        people=people,
+        **_labels(db),
+    )
+
+
+@get("/staff/alarms.json", opt=STAFF, sync_to_thread=True, name="staff_alarms_json")
+def alarm_json(
+    db: NamedDependency[Session],
+    show: Annotated[
+        str, QueryParameter(name="state", pattern="^(ongoing|open|acknowledged|cleared|all)$")
+    ] = "all",
+) -> Response[list[dict[str, Any]]]:
+    return Response([alarms.as_json(a) for a in alarms.listing(db, state=show, limit=1000)])
+
+
+def _alarm(db: Session, alarm_id: int) -> MaintenanceAlarm:
+    alarm = db.get(MaintenanceAlarm, alarm_id)
+    if alarm is None:
+        raise NotFoundException()
+    return alarm
+
+
+def _alarm_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    alarm: MaintenanceAlarm,
+    *,
+    error: str = "",
+    status_code: int = 200,
+) -> Template:
+    rule = db.get(MaintenanceRule, alarm.rule_id) if alarm.rule_id else None
+    comments = alarms.comments(db, alarm.id or 0)
+    authors = {
+        u.id: u
+        for u in db.scalars(
+            select(User).where(User.id.in_({c.author_id for c in comments if c.author_id}))  # type: ignore[union-attr]
+        )
+    }
+    return page(
+        request,
+        "maintenance/alarm.html",
+        section="staff",
+        status_code=status_code,
+        alarm=alarm,
+        rule=rule,
+        rule_text=rules_logic.describe(rule) if rule else "",
+        comments=comments,
+        authors=authors,
+        staff_people=alarms.staff_members(db),
+        error=error,
+        **_labels(db),
+    )
+
+
+@get("/staff/alarms/{alarm_id:int}", opt=STAFF, sync_to_thread=True, name="staff_alarm")
+def alarm_detail(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], alarm_id: FromPath[int]
+) -> Template:
+    return _alarm_page(request, db, _alarm(db, alarm_id))
+
+
+def _change(
+    request: Request[Any, Any, Any], db: Session, alarm_id: int, change: Any
+) -> Template | Redirect:
+    alarm = _alarm(db, alarm_id)
+    try:
+        change(alarm)
+    except (alarms.AlarmError, ValueError) as exc:
+        db.rollback()
+        return _alarm_page(request, db, _alarm(db, alarm_id), error=str(exc), status_code=400)
+    db.commit()
+    return Redirect(f"/staff/alarms/{alarm_id}", status_code=303)
+
+
+@post(
+    "/staff/alarms/{alarm_id:int}/acknowledge",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_alarm_acknowledge",
+)
+def alarm_acknowledge(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], alarm_id: FromPath[int]
+) -> Template | Redirect:
+    actor = _actor(request)
+    return _change(request, db, alarm_id, lambda a: alarms.acknowledge(db, a, actor_id=actor))
+
+
+@post(
+    "/staff/alarms/{alarm_id:int}/clear", opt=STAFF, sync_to_thread=True, name="staff_alarm_clear"
+)
+def alarm_clear(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], alarm_id: FromPath[int]
+) -> Template | Redirect:
+    actor = _actor(request)
+    return _change(request, db, alarm_id, lambda a: alarms.clear_by_hand(db, a, actor_id=actor))
+
+
+@post(
+    "/staff/alarms/{alarm_id:int}/comment",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_alarm_comment",
+)
+def alarm_comment(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    alarm_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
+    actor = _actor(request)
+    text = data.get("text") if isinstance(data.get("text"), str) else ""
+    return _change(
+        request, db, alarm_id, lambda a: alarms.comment(db, a, actor_id=actor, text=text)
+    )
+
+
+@post(
+    "/staff/alarms/{alarm_id:int}/assign", opt=STAFF, sync_to_thread=True, name="staff_alarm_assign"
+)
+def alarm_assign(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    alarm_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
+    raw = data.get("assignee_id") if isinstance(data.get("assignee_id"), str) else ""
+
+    def change(alarm: MaintenanceAlarm) -> None:
+        if raw and not (raw.isascii() and raw.isdigit()):
+            raise alarms.AlarmError("Choix invalide.")
+        alarms.assign(db, alarm, int(raw) if raw else None)
+
+    return _change(request, db, alarm_id, change)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _rules_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    rows = list(db.scalars(select(MaintenanceRule).order_by(MaintenanceRule.id)))  # type: ignore[arg-type]
+    return page(
+        request,
+        "maintenance/rules.html",
+        section="staff",
+        status_code=status_code,
+        rows=rows,
+        describe=rules_logic.describe,
+        form=form or {"kind": "measure", "layer": "sensors", "op": ">=", "severity": "minor"},
+        errors=errors or {},
+        **_labels(db),
+    )
+
+
+@get("/staff/rules", opt=STAFF, sync_to_thread=True, name="staff_rules")
+def rule_list(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    return _rules_page(request, db)
+
+
+@post("/staff/rules", opt=STAFF, sync_to_thread=True, name="staff_rule_create")
+def rule_create(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
+    fields = {k: v for k, v in data.items() if k != "_csrf_token"}
+    fields["prepare_alert"] = fields.get("prepare_alert") == "on"
+    form, errors = parse_form(rules_logic.RuleForm, fields)
+    if form is not None:
+        try:
+            rules_logic.save(db, form, actor_id=_actor(request))
+        except ValueError as exc:
+            errors = {"commune_insee": str(exc)}
+    if errors or form is None:
+        db.rollback()
+        return _rules_page(request, db, form=data, errors=errors, status_code=400)
+    db.commit()
+    return Redirect("/staff/rules", status_code=303)
+
+
+@post("/staff/rules/{rule_id:int}/toggle", opt=STAFF, sync_to_thread=True, name="staff_rule_toggle")
+def rule_toggle(db: NamedDependency[Session], rule_id: FromPath[int]) -> Redirect:
+    rule = db.get(MaintenanceRule, rule_id)
+    if rule is None:
+        raise NotFoundException()
+    rule.active = not rule.active
+    db.add(rule)
+    db.commit()
+    return Redirect("/staff/rules", status_code=303)
+
+
+ROUTES = [
+    alarm_list,
+    alarm_json,
+    alarm_detail,
+    alarm_acknowledge,
+    alarm_clear,
+    alarm_comment,
+    alarm_assign,
+    rule_list,
+    rule_create,
+    rule_toggle,
+    *ORDER_ROUTES,
+]
+
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    staff_links=(
+        Link(70, "/staff/alarms", "Alarmes", "Toutes les alarmes, de tous les domaines."),
+        Link(71, "/staff/work-orders", "Bons de travail", "Les interventions des équipes."),
+        Link(72, "/staff/rules", "Règles", "Ce qui lève une alarme."),
+    ),
+)

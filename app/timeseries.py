@@ -28,6 +28,50 @@ from sqlmodel import Session
 
 from app.models.measures import MeasureDaily, MeasureHourly
 
+# A device's reading is believed when its time is at most this old / this far ahead of its arrival.
+MAX_READING_AGE = dt.timedelta(days=2)
+MAX_READING_AHEAD = dt.timedelta(minutes=5)
+
+
+def parse_time(value: Any) -> dt.datetime:
+    """ISO 8601 (``Z`` or an offset; naive means UTC) or epoch seconds; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("not a time")
+    if isinstance(value, int | float):
+        try:
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        except (OverflowError, OSError) as exc:
+            raise ValueError("time out of range") from exc
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("not a time")
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def reading_time(value: Any, received_at: dt.datetime) -> dt.datetime | None:
+    """The time of a device's reading, or None when it is not one to believe.
+
+    No time at all means "now" (the arrival); a time that does not parse, or one
+    outside [arrival - 2 days, arrival + 5 minutes], is refused, so a clock gone
+    wrong (year 1, year 9999) never reaches the history or a time-zone conversion.
+    """
+    if received_at.tzinfo is None:
+        received_at = received_at.replace(tzinfo=dt.UTC)
+    if value is None:
+        return received_at
+    try:
+        moment = parse_time(value)
+    except ValueError:
+        return None
+    try:
+        if not received_at - MAX_READING_AGE <= moment <= received_at + MAX_READING_AHEAD:
+            return None
+    except OverflowError:
+        return None
+    return moment
+
+
 UTC = dt.UTC
 _DURATION = re.compile(
     r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"

@@ -96,10 +96,10 @@ def test_the_energy_page_compares_measured_consumption_with_both_baselines(engin
                     "power_w": 70.0,
                     "energy_wh": 1000.0 + 300.0 * (m > 0),
                 },
-                first,
+                first + dt.timedelta(minutes=m),
             )
             for i in range(1, 11)
-            for m in (0, 1)
+            for m in (0, 300)  # 300 Wh in five hours: what a 70 W lamp can draw
         ],
         now=first,
     )
@@ -139,7 +139,7 @@ def test_energy_figures_are_kept_per_group_and_month_and_follow_a_program_change
     now = utcnow()
     with read_session(engine) as session:
         position = control.territory_position(session)
-    moment = now - dt.timedelta(minutes=30)
+    moment = now - dt.timedelta(hours=4)
     ingest(
         engine,
         [
@@ -150,15 +150,16 @@ def test_energy_figures_are_kept_per_group_and_month_and_follow_a_program_change
                     "ts": (moment + dt.timedelta(minutes=m)).isoformat(),
                     "level": 100,
                     "power_w": 70.0,
-                    "energy_wh": 500.0 + 250.0 * m,
+                    "energy_wh": 500.0 + 250.0 * (m > 0),  # 250 Wh in three hours at 70 W
                 },
-                moment,
+                moment + dt.timedelta(minutes=m),
             )
             for i in range(1, 5)
-            for m in (0, 1)
+            for m in (0, 180)
         ],
         now=moment,
     )
+    moment += dt.timedelta(minutes=180)  # the energy counts in the month of the second reading
     with write_session(
         engine
     ) as session:  # the roll-up and retention may drop the history: the figure stays

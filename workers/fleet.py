@@ -71,6 +71,10 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from app.lighting import messages
+from app.lighting.messages import Command, CommandRefused, iso, parse_command
+from app.lighting.messages import topic as contract_topic
+
 __all__ = [
     "SENSOR_KINDS",
     "Fleet",
@@ -90,7 +94,7 @@ DEFAULT_PREFIX = "eclor"
 # Without ECLOR_MQTT_URL, `eclor serve` runs the embedded broker on this port.
 DEFAULT_EMBEDDED_PORT = 18830
 DEFAULT_URL = f"mqtt://127.0.0.1:{DEFAULT_EMBEDDED_PORT}"
-STANDBY_W = 0.7
+STANDBY_W = messages.STANDBY_W
 DRIVER_FLOOR = 0.10
 MAX_RAMP_S = 3600.0
 REMEMBERED_COMMANDS = 512
@@ -103,22 +107,6 @@ try:
     _LOCAL_TZ: Any = ZoneInfo("Europe/Paris")
 except ZoneInfoNotFoundError:  # no tz database: simulate on UTC
     _LOCAL_TZ = UTC
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    """Parse an ISO 8601 time (``Z`` or offset; naive means UTC) or epoch seconds."""
-    if isinstance(value, bool):
-        raise TypeError("not a time")
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if not isinstance(value, str):
-        raise TypeError("not a time")
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def light_power_w(level: float, nominal_w: float, *, defective: bool = False) -> float:
@@ -603,7 +591,7 @@ class Fleet:
 
     def topic(self, kind: str, device_id: str) -> str:
         """``{p}/{kind}/{id}``, e.g. ``topic("tele/light", "SL-AUD-0001")``."""
-        return f"{self.prefix}/{kind}/{device_id}"
+        return contract_topic(self.prefix, kind, device_id)
 
     # ---------------------------------------------------------------- control
 
@@ -782,45 +770,35 @@ class Fleet:
         if device_id in self.silent or device_id in self.never_ack:
             return
         try:
-            command = json.loads(raw)
+            data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             logger.warning("fleet: %s got a command that is not JSON", device_id)
             return
-        command_id = command.get("command_id") if isinstance(command, dict) else None
-        if not isinstance(command_id, str) or not command_id:
-            logger.warning("fleet: %s got a command without command_id", device_id)
-            return
+        try:
+            command: Command | None = parse_command(data)
+            command_id = command.command_id
+        except CommandRefused as refused:
+            if refused.command_id is None:
+                logger.warning("fleet: %s got a command without command_id", device_id)
+                return
+            command, command_id = None, refused.command_id
         loop_now = asyncio.get_running_loop().time()
         previous = light.answers.get(command_id)
         if previous is not None:
             self.stats.duplicates += 1
             await self._ack(client, light, command_id, previous["status"], previous["actual_level"])
             return
-        try:
-            expires_at = command.get("expires_at")
-            expired = expires_at is not None and _parse_time(expires_at) <= datetime.now(UTC)
-            level = command.get("level")
-            ramp_s = command.get("ramp_s") or 0
-            valid = (
-                command.get("kind") == "setLevel"
-                and isinstance(level, int | float)
-                and not isinstance(level, bool)
-                and 0 <= level <= 100
-                and isinstance(ramp_s, int | float)
-                and not isinstance(ramp_s, bool)
-                and 0 <= ramp_s
-            )
-        except (TypeError, ValueError, OverflowError):
-            expired, valid, level, ramp_s = False, False, None, 0
         current = round(light.level_at(loop_now))
-        if expired:
-            self.stats.expired += 1
-            await self._ack(client, light, command_id, "expired", current)
-            return
-        if not valid or level is None:
+        if command is not None and command.expires_at is not None:
+            if command.expires_at <= datetime.now(UTC):
+                self.stats.expired += 1
+                await self._ack(client, light, command_id, "expired", current)
+                return
+        if command is None:
             self.stats.rejected += 1
             await self._ack(client, light, command_id, "rejected", current)
             return
+        level, ramp_s = command.level, command.ramp_s
         await self._ack(client, light, command_id, "accepted", current)
         await self._supersede(client, light, loop_now)
         ramp = min(float(ramp_s), MAX_RAMP_S)
@@ -867,7 +845,7 @@ class Fleet:
             "command_id": command_id,
             "status": status,
             "actual_level": level,
-            "ts": _iso(datetime.now(UTC)),
+            "ts": iso(datetime.now(UTC)),
         }
         if await self._send(client, self.topic("ack/light", light.device_id), payload, qos=1):
             self.stats.acks_sent += 1
@@ -894,7 +872,7 @@ class Fleet:
         light.advance(t)
         level = light.level_at(t)
         return {
-            "ts": _iso(moment),
+            "ts": iso(moment),
             "level": round(level),
             "power_w": round(light.power_at(t), 2),
             "energy_wh": round(light.energy_wh, 3),
@@ -919,7 +897,7 @@ class Fleet:
             measures = sensor.measures(moment, elapsed)
             if device_id in self.silent:
                 continue
-            payload = {"ts": _iso(moment), "kind": sensor.kind, **measures}
+            payload = {"ts": iso(moment), "kind": sensor.kind, **measures}
             if await self._send(client, self.topic("tele/sensor", device_id), payload, qos=0):
                 self.stats.telemetry_sent += 1
 

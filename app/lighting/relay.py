@@ -46,19 +46,14 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
-from app import events, timeseries
+from app import events
 from app.lighting import control
 from app.db import utcnow, write_session
-from app.sensors.ngsi_ld import urn as ngsi_urn
-from app.models.lighting import (
-    OPEN_COMMAND_STATES,
-    LightCommand,
-    LightEnergyMonth,
-    LightHourly,
-    LightReading,
-    Streetlight,
-)
+from app.lighting.messages import command_payload, parse_time, topic
+from app.lighting.telemetry import ingest_light_telemetry
+from app.models.lighting import OPEN_COMMAND_STATES, LightCommand, Streetlight
 
 log = logging.getLogger("eclor.lighting.relay")
 UTC = dt.UTC
@@ -112,15 +107,14 @@ class OutgoingCommand:
     expires_at: dt.datetime
 
     def payload(self) -> dict[str, Any]:
-        return {
-            "command_id": self.command_id,
-            "issued_at": iso(self.issued_at),
-            "expires_at": iso(self.expires_at),
-            "kind": "setLevel",
-            "level": self.level,
-            "ramp_s": self.ramp_s,
-            "reason": self.reason,
-        }
+        return command_payload(
+            self.command_id,
+            self.level,
+            ramp_s=self.ramp_s,
+            reason=self.reason,
+            issued_at=self.issued_at,
+            expires_at=self.expires_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -149,20 +143,12 @@ class LightingBackend(Protocol):
         """Hand one command to the device; raise :class:`BackendUnavailable` when it cannot."""
 
 
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def parse_ts(value: Any, default: dt.datetime) -> dt.datetime:
-    if isinstance(value, str) and len(value) <= 40:
-        try:
-            moment = dt.datetime.fromisoformat(
-                value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-            )
-        except ValueError:
-            return default
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return default
+    """A time a device sent (an ack's), else ``default``."""
+    try:
+        return parse_time(value)
+    except (ValueError, OverflowError):
+        return default
 
 
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -225,7 +211,7 @@ class MqttBackend:
         body = json.dumps(command.payload(), separators=(",", ":")).encode()
         try:
             await self.link.publish(
-                f"{self.prefix}/cmd/light/{command.device_id}",
+                topic(self.prefix, "cmd/light", command.device_id),
                 body,
                 qos=1,
                 expiry_s=max(1, math.floor(remaining)),
@@ -373,10 +359,10 @@ def ingest(engine: Engine, items: Sequence[Inbound], now: dt.datetime | None = N
         if acks:
             _ingest_acks(session, acks, stats)
         if lights:
-            _ingest_light_telemetry(session, lights, now, stats)
+            ingest_light_telemetry(session, lights, now, stats)
         if sensor_items:
             stats.sensor_readings += sensor_logic.ingest_sensor_telemetry(
-                session, sensor_items, now
+                session, sensor_items, now, stats
             )
     return stats
 
@@ -507,208 +493,6 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
         )
 
 
-def _number(value: Any, low: float, high: float) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value) if low <= value <= high else None
-
-
-def light_samples(
-    light: Any, ts: dt.datetime, level: float | None, power: float | None, energy_wh: float | None
-) -> list[timeseries.Sample]:
-    """A light reading as measures of the light, its group and its cabinet (NGSI-LD names and units)."""
-    entities = [ngsi_urn("Streetlight", light.id)]
-    if light.group_id:
-        entities.append(ngsi_urn("StreetlightGroup", light.group_id))
-    if light.cabinet_id:
-        entities.append(ngsi_urn("StreetlightControlCabinet", light.cabinet_id))
-    values = {
-        "illuminanceLevel": None if level is None else level / 100,
-        "powerConsumption": power,
-        "energyConsumed": None if energy_wh is None else energy_wh / 1000,
-    }
-    return [
-        timeseries.Sample(entity, name, ts, value)
-        for entity in entities
-        for name, value in values.items()
-        if value is not None
-    ]
-
-
-def _ingest_light_telemetry(
-    session: Any, items: Sequence[Inbound], now: dt.datetime, stats: IngestStats
-) -> None:
-    devices = sorted({i.device_id for i in items})
-    known: dict[str, Any] = {}
-    for part in control.chunks(devices):
-        for row in session.execute(
-            select(
-                Streetlight.id,
-                Streetlight.device_id,
-                Streetlight.energy_wh,
-                Streetlight.status,
-                Streetlight.offline,
-                Streetlight.actual_level,
-                Streetlight.group_id,
-                Streetlight.cabinet_id,
-            ).where(Streetlight.device_id.in_(part))  # type: ignore[attr-defined]
-        ).all():
-            known[row.device_id] = row
-    state: dict[str, dict[str, Any]] = {}
-    samples: list[timeseries.Sample] = []
-    raw: list[dict[str, Any]] = []
-    hours: dict[tuple[str, dt.datetime], list[float]] = {}
-    months: dict[tuple[str, str], float] = {}  # (local month, group) -> Wh, for the energy page
-    zone = control.territory_position(session).tz
-    ordered = sorted(items, key=lambda i: i.received_at)
-    for item in ordered:
-        light = known.get(item.device_id)
-        data = item.payload
-        if light is None:
-            stats.unknown += 1
-            continue
-        if not isinstance(data, dict):
-            stats.invalid += 1
-            continue
-        ts = parse_ts(data.get("ts"), item.received_at)
-        level = _number(data.get("level"), 0, 100)
-        power = _number(data.get("power_w"), 0, 100_000)
-        energy = _number(data.get("energy_wh"), 0, 1e12)
-        status = data.get("status") if isinstance(data.get("status"), str) else "ok"
-        status = status[:20] or "ok"
-        current = state.get(light.id)
-        if current is None:
-            current = state[light.id] = {
-                "b_id": light.id,
-                "device_id": light.device_id,
-                "prev_status": light.status,
-                "was_offline": light.offline,
-                "b_energy": light.energy_wh,
-                "b_level": light.actual_level,
-                "prev_level": light.actual_level,
-                "b_on": None,
-                "b_off": None,
-            }
-        delta = 0.0
-        if energy is not None:
-            previous = current["b_energy"]
-            if previous is not None:
-                delta = energy - previous if energy >= previous else energy  # counter restart
-            current["b_energy"] = energy
-        if level is not None:
-            before = current["b_level"]
-            if (before is None or before == 0) and level > 0:
-                current["b_on"] = ts
-            if before is not None and before > 0 and level == 0:
-                current["b_off"] = ts
-            current["b_level"] = round(level)
-        current["b_power"] = power
-        current["b_status"] = status
-        current["b_seen"] = item.received_at
-        raw.append(
-            {
-                "light_id": light.id,
-                "ts": ts,
-                "level": None if level is None else round(level),
-                "power_w": power,
-                "energy_wh": energy,
-                "status": status,
-            }
-        )
-        hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        cell = hours.setdefault((light.id, hour), [0, 0.0, 0.0, 0.0])
-        cell[0] += 1
-        cell[1] += level or 0.0
-        cell[2] += power or 0.0
-        cell[3] += max(0.0, delta)
-        if delta > 0:
-            month = (ts.astimezone(zone).strftime("%Y-%m"), light.group_id or "")
-            months[month] = months.get(month, 0.0) + delta
-        stats.light_readings += 1
-        samples.extend(
-            light_samples(light, ts, level, power, max(0.0, delta) if energy is not None else None)
-        )
-    if not raw:
-        return
-    timeseries.record(session, samples)
-    conn = session.connection()
-    conn.execute(LightReading.__table__.insert(), raw)  # type: ignore[attr-defined]
-    control.upsert(
-        session,
-        LightHourly,
-        ["light_id", "hour"],
-        [
-            {
-                "light_id": light_id,
-                "hour": hour,
-                "samples": int(c[0]),
-                "level_sum": c[1],
-                "power_sum_w": c[2],
-                "energy_wh": c[3],
-            }
-            for (light_id, hour), c in hours.items()
-        ],
-        add=["samples", "level_sum", "power_sum_w", "energy_wh"],
-    )
-    control.upsert(
-        session,
-        LightEnergyMonth,
-        ["month", "group_id"],
-        [
-            {"month": month, "group_id": group_id, "energy_wh": wh}
-            for (month, group_id), wh in months.items()
-        ],
-        add=["energy_wh"],
-    )
-    lights = Streetlight.__table__  # type: ignore[attr-defined]
-    conn.execute(
-        lights.update()
-        .where(lights.c.id == bindparam("b_id"))
-        .values(
-            actual_level=bindparam("b_level"),
-            power_w=bindparam("b_power"),
-            energy_wh=bindparam("b_energy"),
-            status=bindparam("b_status"),
-            last_seen_at=bindparam("b_seen"),
-            offline=False,
-            last_switch_on_at=func.coalesce(bindparam("b_on"), lights.c.last_switch_on_at),
-            last_switch_off_at=func.coalesce(bindparam("b_off"), lights.c.last_switch_off_at),
-        ),
-        [{k: v for k, v in s.items() if k.startswith("b_")} for s in state.values()],
-    )
-    events.publish_many(
-        session,
-        [
-            (
-                "lights",
-                s["b_id"],
-                "state",
-                {
-                    "level": s["b_level"],
-                    "status": s["b_status"],
-                    "power_w": s["b_power"],
-                    "state": control.light_state(s["b_level"], s["b_status"], False),
-                },
-            )
-            for s in state.values()
-            if s["b_level"] != s["prev_level"]
-            or s["b_status"] != s["prev_status"]
-            or s["was_offline"]
-        ],
-    )
-    back_online = [s["device_id"] for s in state.values() if s["was_offline"]]
-    if back_online:
-        control.clear_alarms(session, back_online, ["offline"], now)
-    repaired = [
-        s["device_id"] for s in state.values() if s["b_status"] == "ok" and s["prev_status"] != "ok"
-    ]
-    if repaired:
-        control.clear_alarms(session, repaired, control.FAULT_STATUSES, now)
-    for s in state.values():
-        if s["b_status"] != "ok" and s["b_status"] != s["prev_status"]:
-            control.raise_alarm(session, s["device_id"], s["b_status"], now)
-
-
 # --------------------------------------------------------------------------- the service
 
 
@@ -718,6 +502,8 @@ class RelayStats:
     publish_failures: int = 0
     ingested: int = 0
     batches: int = 0
+    invalid: int = 0  # device messages refused (bad time, out of bounds, unreadable)
+    dropped: int = 0  # device messages dropped while the database stayed away
     ingest_seconds: float = 0.0
     reconciled: int = 0
     expired: int = 0
@@ -842,13 +628,37 @@ class Relay:
             return
         started = time.perf_counter()
         try:
-            await asyncio.to_thread(ingest, self.engine, batch)
-        except Exception:
-            log.exception("ingesting device messages failed", extra={"messages": len(batch)})
+            await self._ingest_alone(batch)
+        except OperationalError:
+            # The database is locked or away: the batch waits for the next round (bounded).
+            log.warning("ingestion postponed: database unavailable", extra={"messages": len(batch)})
+            self.inbox[:0] = batch
+            excess = len(self.inbox) - self.config.ingest_max * 10
+            if excess > 0:
+                del self.inbox[:excess]
+                self.stats.dropped += excess
             return
         self.stats.ingest_seconds += time.perf_counter() - started
-        self.stats.ingested += len(batch)
         self.stats.batches += 1
+
+    async def _ingest_alone(self, batch: list[Inbound]) -> None:
+        """Ingest ``batch``; when it fails for a reason of its own, halve it until the
+        message at fault is alone, and drop that one only (counted ``invalid``)."""
+        try:
+            stats = await asyncio.to_thread(ingest, self.engine, batch)
+        except OperationalError:
+            raise
+        except Exception:
+            if len(batch) == 1:
+                log.exception("a device message could not be ingested; dropped")
+                self.stats.invalid += 1
+                return
+            middle = len(batch) // 2
+            await self._ingest_alone(batch[:middle])
+            await self._ingest_alone(batch[middle:])
+            return
+        self.stats.ingested += len(batch) - stats.invalid
+        self.stats.invalid += stats.invalid
 
     async def _ingest_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

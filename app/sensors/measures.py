@@ -44,24 +44,49 @@ MEASURES = {
 }
 
 
+# What each kind of sensor can physically report (cumulative counters, vehicles an hour,
+# shares, km/h, µg/m³): a reading past these is a fault or a forgery, never a measure.
+BOUNDS = {
+    "arrivals": (0, 1e8),
+    "admissions": (0, 1e8),
+    "exits": (0, 1e8),
+    "bays": (0, 1000),
+    "intensity": (0, 50_000),
+    "occupancy": (0, 1),
+    "averageVehicleSpeed": (0, 300),
+    "no2": (0, 5000),
+    "pm10": (0, 5000),
+    "pm25": (0, 5000),
+    "o3": (0, 5000),
+    "fillingLevel": (0, 1),
+}
+INVALID: dict[str, Any] = {}  # a reading refused as a whole (see _clean)
+
+
 def _clean(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The measures of the kind; ``INVALID`` when one of them is out of its physical bounds."""
     out: dict[str, Any] = {}
     for name in MEASURES.get(kind, ()):
         value = data.get(name)
-        if (
-            isinstance(value, bool)
-            or isinstance(value, int | float)
-            and math.isfinite(value)
-            and -1e9 < value < 1e9
-        ):
+        if isinstance(value, bool):
+            out[name] = value
+        elif isinstance(value, int | float) and math.isfinite(value):
+            low, high = BOUNDS.get(name, (-1e9, 1e9))
+            if not low <= value <= high:
+                return INVALID
             out[name] = value
     return out
 
 
-def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.datetime) -> int:
-    """Store sensor readings (raw and hourly), update each sensor's latest values; returns rows."""
+def ingest_sensor_telemetry(
+    session: Session, items: Sequence[Any], now: dt.datetime, stats: Any = None
+) -> int:
+    """Store sensor readings (raw and hourly), update each sensor's latest values; returns rows.
+
+    A reading whose time is outside the window around its arrival or whose measures are
+    out of bounds is dropped alone and counted in ``stats.invalid``.
+    """
     from app.lighting.control import clear_alarms, upsert
-    from app.lighting.relay import parse_ts
 
     ids = sorted({item.device_id for item in items})
     sensors = {s.id: s for s in session.scalars(select(Sensor).where(Sensor.id.in_(ids))).all()}  # type: ignore[attr-defined]
@@ -76,9 +101,13 @@ def ingest_sensor_telemetry(session: Session, items: Sequence[Any], now: dt.date
         if sensor is None or not isinstance(data, dict):
             continue
         values = _clean(sensor.kind, data)
+        ts = timeseries.reading_time(data.get("ts"), item.received_at)
+        if values is INVALID or ts is None:
+            if stats is not None:
+                stats.invalid += 1
+            continue
         if not values:
             continue
-        ts = parse_ts(data.get("ts"), item.received_at)
         raw.append({"sensor_id": sensor.id, "ts": ts, "values_json": json.dumps(values)})
         entity = ngsi_urn(SENSOR_TYPES.get(sensor.kind, "Device"), sensor.id)
         samples.extend(

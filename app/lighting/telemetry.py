@@ -1,0 +1,255 @@
+"""Light telemetry into the database: checked, then stored (one batch, one transaction).
+
+Called by :func:`app.lighting.relay.ingest` inside the relay's batch transaction.
+Every reading is checked before use (:mod:`app.lighting.messages`): a time
+outside the window around its arrival, or a power or energy the lamp's rating
+cannot produce, drops that reading alone and counts it ``invalid``; the rest of
+the batch is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+
+from app import events, timeseries
+from app.lighting import control
+from app.lighting.messages import light_bounds, reading_time
+from app.models.lighting import LightEnergyMonth, LightHourly, LightReading, Streetlight
+from app.sensors.ngsi_ld import urn as ngsi_urn
+
+UTC = dt.UTC
+
+
+_OUT_OF_BOUNDS: Any = object()
+
+
+def _number(value: Any, low: float, high: float) -> Any:
+    """A number in [low, high]; None when there is no number; ``_OUT_OF_BOUNDS`` past the bounds."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value) if low <= value <= high else _OUT_OF_BOUNDS
+
+
+def _hours(since: dt.datetime, until: dt.datetime) -> float:
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return (until - since).total_seconds() / 3600.0
+
+
+def light_samples(
+    light: Any, ts: dt.datetime, level: float | None, power: float | None, energy_wh: float | None
+) -> list[timeseries.Sample]:
+    """A light reading as measures of the light, its group and its cabinet (NGSI-LD names and units)."""
+    entities = [ngsi_urn("Streetlight", light.id)]
+    if light.group_id:
+        entities.append(ngsi_urn("StreetlightGroup", light.group_id))
+    if light.cabinet_id:
+        entities.append(ngsi_urn("StreetlightControlCabinet", light.cabinet_id))
+    values = {
+        "illuminanceLevel": None if level is None else level / 100,
+        "powerConsumption": power,
+        "energyConsumed": None if energy_wh is None else energy_wh / 1000,
+    }
+    return [
+        timeseries.Sample(entity, name, ts, value)
+        for entity in entities
+        for name, value in values.items()
+        if value is not None
+    ]
+
+
+def ingest_light_telemetry(
+    session: Any, items: Sequence[Any], now: dt.datetime, stats: Any
+) -> None:
+    """Store light readings: raw, hourly, monthly energy, the lights' state, alarms and events."""
+    devices = sorted({i.device_id for i in items})
+    known: dict[str, Any] = {}
+    for part in control.chunks(devices):
+        for row in session.execute(
+            select(
+                Streetlight.id,
+                Streetlight.device_id,
+                Streetlight.energy_wh,
+                Streetlight.status,
+                Streetlight.offline,
+                Streetlight.actual_level,
+                Streetlight.group_id,
+                Streetlight.cabinet_id,
+                Streetlight.nominal_w,
+                Streetlight.last_seen_at,
+            ).where(Streetlight.device_id.in_(part))  # type: ignore[attr-defined]
+        ).all():
+            known[row.device_id] = row
+    state: dict[str, dict[str, Any]] = {}
+    samples: list[timeseries.Sample] = []
+    raw: list[dict[str, Any]] = []
+    hours: dict[tuple[str, dt.datetime], list[float]] = {}
+    months: dict[tuple[str, str], float] = {}  # (local month, group) -> Wh, for the energy page
+    zone = control.territory_position(session).tz
+    ordered = sorted(items, key=lambda i: i.received_at)
+    for item in ordered:
+        light = known.get(item.device_id)
+        data = item.payload
+        if light is None:
+            stats.unknown += 1
+            continue
+        if not isinstance(data, dict):
+            stats.invalid += 1
+            continue
+        ts = reading_time(data.get("ts"), item.received_at)
+        bounds = light_bounds(light.nominal_w)
+        level = _number(data.get("level"), 0, 100)
+        power = _number(data.get("power_w"), 0, bounds.max_power_w)
+        energy = _number(data.get("energy_wh"), 0, bounds.max_energy_wh)
+        current = state.get(light.id)
+        previous = light.energy_wh if current is None else current["b_energy"]
+        since = light.last_seen_at if current is None else current["b_seen"]
+        delta = 0.0
+        if energy is not None and previous is not None:
+            delta = energy - previous if energy >= previous else energy  # counter restart
+        if (
+            ts is None
+            or level is _OUT_OF_BOUNDS
+            or power is _OUT_OF_BOUNDS
+            or energy is _OUT_OF_BOUNDS
+            or (
+                energy is not None
+                and since is not None
+                and not bounds.energy_possible(delta, _hours(since, ts))
+            )
+        ):
+            stats.invalid += 1  # this reading alone: the rest of the batch goes on
+            continue
+        status = data.get("status") if isinstance(data.get("status"), str) else "ok"
+        status = status[:20] or "ok"
+        if current is None:
+            current = state[light.id] = {
+                "b_id": light.id,
+                "device_id": light.device_id,
+                "prev_status": light.status,
+                "was_offline": light.offline,
+                "b_energy": light.energy_wh,
+                "b_level": light.actual_level,
+                "prev_level": light.actual_level,
+                "b_on": None,
+                "b_off": None,
+            }
+        if energy is not None:
+            current["b_energy"] = energy
+        if level is not None:
+            before = current["b_level"]
+            if (before is None or before == 0) and level > 0:
+                current["b_on"] = ts
+            if before is not None and before > 0 and level == 0:
+                current["b_off"] = ts
+            current["b_level"] = round(level)
+        current["b_power"] = power
+        current["b_status"] = status
+        current["b_seen"] = item.received_at
+        raw.append(
+            {
+                "light_id": light.id,
+                "ts": ts,
+                "level": None if level is None else round(level),
+                "power_w": power,
+                "energy_wh": energy,
+                "status": status,
+            }
+        )
+        hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        cell = hours.setdefault((light.id, hour), [0, 0.0, 0.0, 0.0])
+        cell[0] += 1
+        cell[1] += level or 0.0
+        cell[2] += power or 0.0
+        cell[3] += max(0.0, delta)
+        if delta > 0:
+            month = (ts.astimezone(zone).strftime("%Y-%m"), light.group_id or "")
+            months[month] = months.get(month, 0.0) + delta
+        stats.light_readings += 1
+        samples.extend(
+            light_samples(light, ts, level, power, max(0.0, delta) if energy is not None else None)
+        )
+    if not raw:
+        return
+    timeseries.record(session, samples)
+    conn = session.connection()
+    conn.execute(LightReading.__table__.insert(), raw)  # type: ignore[attr-defined]
+    control.upsert(
+        session,
+        LightHourly,
+        ["light_id", "hour"],
+        [
+            {
+                "light_id": light_id,
+                "hour": hour,
+                "samples": int(c[0]),
+                "level_sum": c[1],
+                "power_sum_w": c[2],
+                "energy_wh": c[3],
+            }
+            for (light_id, hour), c in hours.items()
+        ],
+        add=["samples", "level_sum", "power_sum_w", "energy_wh"],
+    )
+    control.upsert(
+        session,
+        LightEnergyMonth,
+        ["month", "group_id"],
+        [
+            {"month": month, "group_id": group_id, "energy_wh": wh}
+            for (month, group_id), wh in months.items()
+        ],
+        add=["energy_wh"],
+    )
+    lights = Streetlight.__table__  # type: ignore[attr-defined]
+    conn.execute(
+        lights.update()
+        .where(lights.c.id == bindparam("b_id"))
+        .values(
+            actual_level=bindparam("b_level"),
+            power_w=bindparam("b_power"),
+            energy_wh=bindparam("b_energy"),
+            status=bindparam("b_status"),
+            last_seen_at=bindparam("b_seen"),
+            offline=False,
+            last_switch_on_at=func.coalesce(bindparam("b_on"), lights.c.last_switch_on_at),
+            last_switch_off_at=func.coalesce(bindparam("b_off"), lights.c.last_switch_off_at),
+        ),
+        [{k: v for k, v in s.items() if k.startswith("b_")} for s in state.values()],
+    )
+    events.publish_many(
+        session,
+        [
+            (
+                "lights",
+                s["b_id"],
+                "state",
+                {
+                    "level": s["b_level"],
+                    "status": s["b_status"],
+                    "power_w": s["b_power"],
+                    "state": control.light_state(s["b_level"], s["b_status"], False),
+                },
+            )
+            for s in state.values()
+            if s["b_level"] != s["prev_level"]
+            or s["b_status"] != s["prev_status"]
+            or s["was_offline"]
+        ],
+    )
+    back_online = [s["device_id"] for s in state.values() if s["was_offline"]]
+    if back_online:
+        control.clear_alarms(session, back_online, ["offline"], now)
+    repaired = [
+        s["device_id"] for s in state.values() if s["b_status"] == "ok" and s["prev_status"] != "ok"
+    ]
+    if repaired:
+        control.clear_alarms(session, repaired, control.FAULT_STATUSES, now)
+    for s in state.values():
+        if s["b_status"] != "ok" and s["b_status"] != s["prev_status"]:
+            control.raise_alarm(session, s["device_id"], s["b_status"], now)

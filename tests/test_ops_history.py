@@ -105,7 +105,7 @@ def test_without_aggregation_the_temporal_api_lists_hourly_means(engine, client)
                     "energy_wh": 10.0 + m,
                     "status": "ok",
                 },
-                at,
+                at + dt.timedelta(minutes=m),
             )
             for m, lvl in ((0, 100), (20, 50), (70, 20))
         ],
@@ -215,7 +215,7 @@ def test_a_sensor_reading_and_the_existing_light_history_share_the_same_downsamp
                     "kind": "fill_level",
                     "fillingLevel": v,
                 },
-                at,
+                at + dt.timedelta(minutes=m),
             )
             for m, v in ((0, 0.2), (30, 0.4), (70, 0.9))
         ],

@@ -310,7 +310,7 @@ def test_the_roll_up_drops_old_readings_in_bounded_steps_and_keeps_their_days(en
                 "energy_wh": 100.0 + 5 * i,
                 "status": "ok",
             },
-            old,
+            old + dt.timedelta(minutes=10 * i),
         )
         for i in range(12)
     ]

@@ -11,7 +11,6 @@ from app.cli import main as cli_main
 from app.db import read_session, write_session
 from app.models.lighting import (
     LightAlarm,
-    LightCalendar,
     LightCommand,
     LightGroup,
     LightOverride,
@@ -135,31 +134,6 @@ def test_assigning_a_program_to_a_group_sends_its_level(engine, staff):
         ).status_code
         == 400
     )
-
-
-def test_the_calendar_editor_checks_programs_by_name(engine, staff):
-    staff.client.post_form(
-        "/staff/lighting/programs/new", {"name": "Semaine", "steps": "dusk 100\ndawn 0"}
-    )
-    bad = staff.client.post_form(
-        "/staff/lighting/calendars/new",
-        {"name": "Année", "definition": json.dumps({"default": "Inconnu", "rules": []})},
-    )
-    assert bad.status_code == 400 and _count(engine, LightCalendar) == 0
-    broken = staff.client.post_form(
-        "/staff/lighting/calendars/new", {"name": "Année", "definition": "{"}
-    )
-    assert broken.status_code == 400 and "JSON illisible" in broken.text
-    good = staff.client.post_form(
-        "/staff/lighting/calendars/new",
-        {
-            "name": "Année",
-            "definition": json.dumps(
-                {"default": "Semaine", "rules": [{"program": "Semaine", "weekdays": [5, 6]}]}
-            ),
-        },
-    )
-    assert good.status_code == 303 and _count(engine, LightCalendar) == 1
 
 
 def test_an_alarm_can_be_acknowledged(engine, staff):

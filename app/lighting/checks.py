@@ -5,7 +5,8 @@
   staff see the warning and save anyway only by saying so.
 - ``preview_nights``: the schedule of tonight, a June night and a December night.
 - ``users_of``: the groups and calendars that use a program (a program in use
-  is not deleted).
+  is not deleted, but may be archived).
+- ``rename_in_calendars``: calendars follow a program that is renamed.
 
 Used by the lighting staff pages (``app/routes/lighting.py``).
 """
@@ -13,13 +14,14 @@ Used by the lighting staff pages (``app/routes/lighting.py``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app.db import utcnow
 from app.i18n import gettext as _
+from app.lighting.calendar_form import programs_used, renamed
 from app.lighting.programs import Position, Program, schedule
 from app.models.lighting import LightCalendar, LightGroup, LightProgram
 
@@ -77,12 +79,25 @@ def users_of(session: Session, row: LightProgram) -> tuple[Sequence[str], Sequen
     groups = session.scalars(
         select(LightGroup.name).where(LightGroup.program_id == row.id).order_by(LightGroup.name)
     ).all()
-    calendars = []
-    for calendar in session.scalars(select(LightCalendar).order_by(LightCalendar.name)):
-        definition = json.loads(calendar.definition)
-        names = {definition.get("default")} | {
-            r.get("program") for r in definition.get("rules", []) if isinstance(r, dict)
-        }
-        if row.name in names:
-            calendars.append(calendar.name)
+    calendars = [
+        calendar.name
+        for calendar in session.scalars(select(LightCalendar).order_by(LightCalendar.name))
+        if row.name in programs_used(calendar.definition)
+    ]
     return groups, calendars
+
+
+def rename_in_calendars(session: Session, old: str, new: str) -> list[int]:
+    """Calendars name their programs: a program renamed from ``old`` to ``new`` keeps its calendars.
+
+    Returns the ids of the calendars changed (their groups are reconciled by the caller)."""
+    if old == new:
+        return []
+    changed = []
+    for calendar in session.scalars(select(LightCalendar)):
+        if old in programs_used(calendar.definition):
+            calendar.definition = renamed(calendar.definition, old, new)
+            calendar.updated_at = utcnow()
+            session.add(calendar)
+            changed.append(calendar.id or 0)
+    return changed

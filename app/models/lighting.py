@@ -64,6 +64,8 @@ class LightProgram(SQLModel, table=True):
     name: str = Field(max_length=120, unique=True)
     definition: str = Field(sa_column=Column(Text, nullable=False))  # Program.to_dict() as JSON
     updated_at: datetime = Field(default_factory=utcnow)
+    # No longer offered to groups and calendars; those that use it keep working until changed.
+    archived_at: datetime | None = Field(default=None)
 
 
 class LightCalendar(SQLModel, table=True):

@@ -14,6 +14,7 @@ from app.auth import CurrentUser, current_user
 from app.carpool import ads as cp
 from app.carpool import matching
 from app.carpool import trips as carpool_trips
+from app.carpool.week import regular_days
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.models.accounts import User
@@ -215,18 +216,10 @@ def parse_ad(db: Session, data: dict[str, Any]) -> tuple[cp.AdInput | None, dict
             except carpool_trips.CarpoolError as exc:
                 errors["return"] = str(exc)
     elif frequency == "regular":
-        for d in range(7):
-            if not data.get(f"d{d}"):
-                continue
-            try:
-                outward[d] = (_minute(data.get(f"out{d}"), _("Heure d'aller invalide.")), margin)
-                if data.get(f"ret{d}"):
-                    returns[d] = (
-                        _minute(data.get(f"ret{d}"), _("Heure de retour invalide.")),
-                        margin,
-                    )
-            except carpool_trips.CarpoolError as exc:
-                errors["days"] = str(exc)
+        try:
+            outward, returns = regular_days(data, margin)
+        except carpool_trips.CarpoolError as exc:
+            errors["days"] = str(exc)
         if not outward and "days" not in errors:
             errors["days"] = _("Choisissez au moins un jour.")
         if data.get("valid_until"):
@@ -271,11 +264,8 @@ def ad_form_defaults(db: Session, viewer: CurrentUser) -> dict[str, Any]:
         "time": "07:30",
         "to_place": "kirchberg",
     }
-    for d in range(7):
-        form[f"out{d}"] = "07:30"
-        form[f"ret{d}"] = "17:30"
-        if d < 5:
-            form[f"d{d}"] = "1"
+    # Monday's times only: the other days ticked take them (app/carpool/week.py).
+    form.update(out0="07:30", ret0="17:30", d0="1", d1="1", d2="1", d3="1", d4="1")
     insee = db.scalars(select(User.commune_insee).where(User.id == viewer.id)).first()
     if insee:
         form["from_place"] = f"commune-{insee}"

@@ -43,6 +43,7 @@ from app.models.lighting import (
 )
 from app.models.sensors import Sensor
 from app.models.territory import Commune
+from app.routes import lighting_calendars
 from app.templating import page
 
 STATE_LABELS = {
@@ -284,7 +285,11 @@ def _group_page(
         form=form or {},
         done=done,
         state_of=lambda light: light_state(light, now),
-        programs=db.scalars(select(LightProgram).order_by(LightProgram.name)).all(),
+        programs=[
+            p
+            for p in db.scalars(select(LightProgram).order_by(LightProgram.name))
+            if p.archived_at is None or p.id == group.program_id
+        ],
         calendars=db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all(),
         cabinet=db.get(LightCabinet, group.cabinet_id) if group.cabinet_id else None,
         **_map(db, now, group.id),
@@ -384,10 +389,12 @@ def group_program(
         raw = data.get(name) if isinstance(data.get(name), str) else ""
         if not raw:
             values[name] = None
-        elif is_ascii_digits(raw) and db.get(model, int(raw)) is not None:
-            values[name] = int(raw)
-        else:
+        elif not is_ascii_digits(raw) or (chosen := db.get(model, int(raw))) is None:
             errors[name] = _("Choix invalide.")
+        elif getattr(chosen, "archived_at", None) and chosen.id != group.program_id:
+            errors[name] = _("Ce programme est archivé : choisissez-en un autre.")
+        else:
+            values[name] = int(raw)
     if errors:
         db.rollback()
         return _group_page(request, db, group, status_code=400, errors=errors)
@@ -595,9 +602,10 @@ def _programs_page(
         request,
         "lighting/programs.html",
         section="staff",
-        rows=rows,
+        rows=[row for row in rows if row.archived_at is None],
         calendars=calendars,
         previews=previews,
+        **lighting_calendars.programs_context(db, rows, calendars),
         error=error,
         status_code=status_code,
     )
@@ -757,10 +765,15 @@ def program_update(
             status_code=400,
         )
     program = lighting.Program.from_dict(definition)
+    calendars = checks.rename_in_calendars(db, row.name, program.name)
     row.name, row.definition, row.updated_at = program.name, json.dumps(program.to_dict()), utcnow()
     db.add(row)
     db.flush()
-    users = db.scalars(select(LightGroup.id).where(LightGroup.program_id == row.id)).all()
+    users = db.scalars(
+        select(LightGroup.id).where(
+            (LightGroup.program_id == row.id) | LightGroup.calendar_id.in_(calendars)  # type: ignore[union-attr]
+        )
+    ).all()
     if users:
         control.reconcile(db, utcnow(), group_ids=list(users))
     db.commit()
@@ -795,152 +808,6 @@ def program_delete(
             ).format(name=row.name, used=", ".join(used)),
         )
     db.delete(row)
-    db.commit()
-    return Redirect("/staff/lighting/programs", status_code=303)
-
-
-def _calendar_editor(
-    request: Request[Any, Any, Any],
-    db: Session,
-    *,
-    name: str,
-    text: str,
-    action: str,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Template:
-    names = db.scalars(select(LightProgram.name).order_by(LightProgram.name)).all()
-    return page(
-        request,
-        "lighting/calendar_form.html",
-        section="staff",
-        name=name,
-        text=text,
-        action=action,
-        error=error,
-        program_names=names,
-        status_code=status_code,
-    )
-
-
-def _calendar_from_form(
-    db: Session, data: dict[str, Any], exclude_id: int | None = None
-) -> tuple[str, str, str | None]:
-    name = (data.get("name") if isinstance(data.get("name"), str) else "").strip()
-    text = data.get("definition") if isinstance(data.get("definition"), str) else ""
-    if not name or len(name) > 120:
-        return name, text, _("Donnez un nom au calendrier (120 caractères au plus).")
-    clash = select(LightCalendar).where(LightCalendar.name == name)
-    if exclude_id is not None:
-        clash = clash.where(LightCalendar.id != exclude_id)
-    if db.scalars(clash).first():
-        return name, text, _("Un calendrier porte déjà ce nom.")
-    try:
-        raw = json.loads(text)
-    except ValueError as exc:
-        return name, text, _("JSON illisible : {error}.").format(error=exc)
-    programs = {p.name: control.load_program(p) for p in db.scalars(select(LightProgram)).all()}
-    try:
-        lighting.Calendar.from_dict(raw, programs)
-    except LightingError as exc:
-        return name, text, exc.message
-    return name, text, None
-
-
-@get(
-    "/staff/lighting/calendars/new",
-    opt=STAFF,
-    sync_to_thread=True,
-    name="staff_lighting_calendar_new",
-)
-def calendar_new(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    names = db.scalars(select(LightProgram.name).order_by(LightProgram.name)).all()
-    default = names[0] if names else ""
-    text = json.dumps({"default": default, "rules": []}, ensure_ascii=False, indent=2)
-    return _calendar_editor(request, db, name="", text=text, action="/staff/lighting/calendars/new")
-
-
-@post(
-    "/staff/lighting/calendars/new",
-    opt=STAFF,
-    sync_to_thread=True,
-    name="staff_lighting_calendar_create",
-)
-def calendar_create(
-    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
-) -> Template | Redirect:
-    name, text, error = _calendar_from_form(db, data)
-    if error:
-        db.rollback()
-        return _calendar_editor(
-            request,
-            db,
-            name=name,
-            text=text,
-            action="/staff/lighting/calendars/new",
-            error=error,
-            status_code=400,
-        )
-    db.add(LightCalendar(name=name, definition=json.dumps(json.loads(text), ensure_ascii=False)))
-    db.commit()
-    return Redirect("/staff/lighting/programs", status_code=303)
-
-
-@get(
-    "/staff/lighting/calendars/{calendar_id:int}",
-    opt=STAFF,
-    sync_to_thread=True,
-    name="staff_lighting_calendar",
-)
-def calendar_edit(
-    request: Request[Any, Any, Any], db: NamedDependency[Session], calendar_id: FromPath[int]
-) -> Template:
-    row = db.get(LightCalendar, calendar_id)
-    if row is None:
-        raise NotFoundException()
-    text = json.dumps(json.loads(row.definition), ensure_ascii=False, indent=2)
-    return _calendar_editor(
-        request, db, name=row.name, text=text, action=f"/staff/lighting/calendars/{row.id}"
-    )
-
-
-@post(
-    "/staff/lighting/calendars/{calendar_id:int}",
-    opt=STAFF,
-    sync_to_thread=True,
-    name="staff_lighting_calendar_update",
-)
-def calendar_update(
-    request: Request[Any, Any, Any],
-    db: NamedDependency[Session],
-    calendar_id: FromPath[int],
-    data: Form,
-) -> Template | Redirect:
-    row = db.get(LightCalendar, calendar_id)
-    if row is None:
-        raise NotFoundException()
-    name, text, error = _calendar_from_form(db, data, exclude_id=row.id)
-    if error:
-        db.rollback()
-        return _calendar_editor(
-            request,
-            db,
-            name=name,
-            text=text,
-            action=f"/staff/lighting/calendars/{row.id}",
-            error=error,
-            status_code=400,
-        )
-    row.name, row.definition, row.updated_at = (
-        name,
-        json.dumps(json.loads(text), ensure_ascii=False),
-        utcnow(),
-    )
-    db.add(row)
-    db.flush()
-    users = db.scalars(select(LightGroup.id).where(LightGroup.calendar_id == row.id)).all()
-    if users:
-        control.reconcile(db, utcnow(), group_ids=list(users))
     db.commit()
     return Redirect("/staff/lighting/programs", status_code=303)
 
@@ -1110,10 +977,7 @@ ROUTES = [
     program_edit,
     program_update,
     program_delete,
-    calendar_new,
-    calendar_create,
-    calendar_edit,
-    calendar_update,
+    *lighting_calendars.ROUTES,
     alarms,
     alarm_ack,
     energy,

@@ -140,7 +140,7 @@ ROWS = [
         "/staff/lighting/calendars/new",
         staff_post((303, 400)),
         setup=fleet,
-        data={"name": "Fêtes", "definition": json.dumps({"default": "Nuit", "rules": []})},
+        data={"name": "Fêtes", "default": "1", "rule_count": "0"},  # program 1: "Nuit" (fleet)
     ),
     Row(
         "GET",
@@ -154,8 +154,22 @@ ROWS = [
         "/staff/lighting/calendars/{calendar_id}",
         staff_post(),
         setup=fleet,
-        data={"name": "Année", "definition": json.dumps({"default": "Nuit", "rules": []})},
+        data={"name": "Année", "default": "1", "rule_count": "0"},
         route="/staff/lighting/calendars/{calendar_id:int}",
+    ),
+    Row(
+        "POST",
+        "/staff/lighting/programs/{program_id}/archive",
+        staff_post(),
+        setup=fleet,
+        route="/staff/lighting/programs/{program_id:int}/archive",
+    ),
+    Row(
+        "POST",
+        "/staff/lighting/programs/{program_id}/restore",
+        staff_post(),
+        setup=fleet,
+        route="/staff/lighting/programs/{program_id:int}/restore",
     ),
     Row("GET", "/staff/lighting/alarms", staff_only(), setup=fleet),
     Row(

@@ -538,6 +538,18 @@ def sweep_offline(session: Session, now: dt.datetime, periods: int = OFFLINE_PER
                 .values(offline=True)  # type: ignore[attr-defined]
                 .execution_options(synchronize_session=False)
             )
+        events.publish_many(
+            session,
+            [
+                (
+                    "lights" if kind == "light" else "sensors",
+                    row_id,
+                    "offline",
+                    {"state": "offline"},
+                )
+                for row_id, _device_id in late
+            ],
+        )
         for _id, device_id in late:
             raise_alarm(session, device_id, "offline", now, device_kind=kind)
             went.append(device_id)

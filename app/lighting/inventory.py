@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app import events
 from app.i18n import gettext as _
 from app.models.lighting import LightCabinet, LightGroup, Streetlight
 
@@ -268,4 +269,8 @@ def import_inventory(session: Session, data: bytes, filename: str = "") -> Impor
                 setattr(light, name, value)
             updated += 1
     session.flush()
+    if rows:  # the live map and the layer's kept bytes follow the new inventory
+        events.publish(
+            session, "lights", "*", "inventory", {"created": created, "updated": updated}
+        )
     return ImportResult(created, updated, groups_created, cabinets_created)

@@ -15,7 +15,7 @@ from app.models.lighting import LightAlarm, LightCabinet, LightEnergyMonth, Ligh
 from app.models.sensors import Sensor
 from app.models.territory import Commune
 from app.sensors.ngsi_ld import urn
-from app.ops.contracts import Action, Field_, Kpi, Layer, Panel, point, points_json
+from app.ops.contracts import Action, Field_, Freshness, Kpi, Layer, Panel, point, points_json
 
 N_ = str
 
@@ -99,6 +99,11 @@ def lights_json(session: Session, now: dt.datetime) -> bytes:
         ),
         ("device_id", "level", "group"),
     )
+
+
+def lights_count(session: Session) -> int:
+    """Lights added or removed show even without an event (the demo's bulk insert)."""
+    return int(session.scalar(select(func.count()).select_from(Streetlight)) or 0)
 
 
 def cabinets_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
@@ -316,39 +321,26 @@ def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
 
 
 def lights_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    rows = session.execute(
-        select(
-            Streetlight.commune_insee,
-            func.sum(
-                case(
-                    (
-                        (Streetlight.status == "ok")
-                        & (Streetlight.offline.is_(False))  # type: ignore[attr-defined]
-                        & (Streetlight.actual_level > 0),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ),
-            func.sum(
-                case(
-                    (
-                        (Streetlight.status == "ok")
-                        & (Streetlight.offline.is_(False))  # type: ignore[attr-defined]
-                        & (Streetlight.actual_level == 0),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ),
-            func.sum(case(((Streetlight.status != "ok") | Streetlight.offline, 1), else_=0)),
-        ).group_by(Streetlight.commune_insee)
-    ).all()
-    return {
-        insee: {"on": int(on or 0), "off": int(off or 0), "faulty": int(bad or 0)}
-        for insee, on, off, bad in rows
-        if insee
-    }
+    """Lights on, off and faulty (out of order or offline) per commune, counted from an index."""
+    columns = (
+        Streetlight.commune_insee,
+        Streetlight.status,
+        Streetlight.offline,
+        Streetlight.actual_level,
+    )  # the index's order: grouped as it is read
+    rows = session.execute(select(*columns, func.count()).group_by(*columns)).all()
+    out: dict[str, dict[str, int]] = {}
+    for insee, status, offline, level, count in rows:
+        if not insee:
+            continue
+        counts = out.setdefault(insee, {"on": 0, "off": 0, "faulty": 0})
+        if status != "ok" or offline:
+            counts["faulty"] += count
+        elif level is not None and level > 0:
+            counts["on"] += count
+        elif level == 0:
+            counts["off"] += count
+    return out
 
 
 def energy_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
@@ -373,6 +365,8 @@ OPS_LAYERS = [
         {"many": True},
         LIGHT_STATES,
         dump=lights_json,
+        # Telemetry, commands, the offline sweep and imports publish "lights" events.
+        fresh=Freshness(("lights",), lights_count),
     ),
     Layer("cabinets", N_("Armoires"), 25, cabinets_layer, cabinet_panel, {}, CABINET_STATES),
     Layer("alarms", N_("Alarmes ouvertes"), 60, alarms_layer, alarm_panel, {}, ALARM_STATES),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
@@ -17,6 +17,7 @@ from app.db import utcnow
 
 class Event(SQLModel, table=True):
     __tablename__ = "events"
+    __table_args__ = (Index("ix_events_layer_id", "layer", "id"),)  # a layer's newest event
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)

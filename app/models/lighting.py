@@ -92,6 +92,11 @@ class LightGroup(SQLModel, table=True):
 
 class Streetlight(SQLModel, table=True):
     __tablename__ = "streetlights"
+    __table_args__ = (  # the lights' state counted per commune from the index alone
+        Index(
+            "ix_streetlights_commune_state", "commune_insee", "status", "offline", "actual_level"
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     device_id: str = Field(max_length=64, unique=True)

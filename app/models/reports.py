@@ -21,6 +21,9 @@ class Report(SQLModel, table=True):
         Index("ix_reports_status_created", "status", "created_at"),
         Index("ix_reports_lat_lon", "lat", "lon"),
         Index("ix_reports_created", "created_at"),  # lists newest first, statistics since a date
+        Index("ix_reports_updated", "updated_at"),  # the operations centre's layer and its version
+        Index("ix_reports_status_commune", "status", "commune_insee"),  # open reports per commune
+        Index("ix_reports_status_resolved", "status", "resolved_at", "commune_insee", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

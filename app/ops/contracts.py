@@ -61,6 +61,21 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """How long a big layer's serialised bytes stay true, so they are built once per change.
+
+    ``events``: the outbox layers whose events change it (every writer of what it shows publishes
+    one in its transaction); ``stamp(session)``: a cheap extra look at the rows (counts, newest
+    change) that catches writers without an event; ``expires(session, now)``: when time alone
+    changes it (rows leaving a window), or None.
+    """
+
+    events: tuple[str, ...]
+    stamp: Callable[[Session], Any] | None = None
+    expires: Callable[[Session, dt.datetime], dt.datetime | None] | None = None
+
+
+@dataclass(frozen=True)
 class Layer:
     name: str
     title: str  # French source string
@@ -73,6 +88,8 @@ class Layer:
     states: dict[str, str] = field(default_factory=dict)  # state -> French label (legend)
     # Big layers may also serialise themselves (the same features, written straight to JSON text).
     dump: Callable[[Session, dt.datetime], bytes] | None = None
+    # Big layers are served from bytes built once per change (``app.ops.layercache``).
+    fresh: Freshness | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from app.i18n import gettext as _
 from app.models.reports import Report
 from app.models.territory import Commune
-from app.ops.contracts import Action, Field_, Kpi, Layer, Panel, point, points_json
+from app.ops.contracts import Action, Field_, Freshness, Kpi, Layer, Panel, point, points_json
 from app.reports.workflow import CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, STATUSES, number
 
 N_ = str
@@ -87,6 +87,26 @@ def reports_json(session: Session, now: dt.datetime) -> bytes:
     )
 
 
+def reports_stamp(session: Session) -> tuple[Any, Any]:
+    """The newest report and the newest change: what a writer without an event still shows."""
+    return tuple(session.execute(select(func.max(Report.id), func.max(Report.updated_at))).one())  # type: ignore[return-value]
+
+
+def reports_expire(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """When the oldest closed report shown leaves the 30-day window (the layer changes then)."""
+    oldest = session.scalar(
+        select(func.min(Report.updated_at)).where(
+            Report.updated_at >= now - RECENTLY_CLOSED,
+            Report.status.in_(CLOSED_STATUSES),  # type: ignore[attr-defined]
+        )
+    )
+    return None if oldest is None else _aware(oldest) + RECENTLY_CLOSED
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def report_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
     report = session.get(Report, int(feature_id)) if feature_id.isdigit() else None
     if report is None:
@@ -134,15 +154,22 @@ def open_reports_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
 
 def resolve_time_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     """Median days from a report to its resolution, over the reports resolved in the last 90 days."""
+    if session.get_bind().dialect.name == "sqlite":  # days as numbers, computed by the database
+        days_taken: Any = func.julianday(Report.resolved_at) - func.julianday(Report.created_at)
+    else:
+        days_taken = func.extract("epoch", Report.resolved_at - Report.created_at) / 86400.0
     rows = session.execute(
-        select(Report.commune_insee, Report.created_at, Report.resolved_at).where(
-            Report.status == "resolved", Report.resolved_at >= now - dt.timedelta(days=90)
+        select(Report.commune_insee, days_taken).where(
+            Report.status == "resolved",
+            Report.resolved_at >= now - dt.timedelta(days=90),  # type: ignore[operator]
+            Report.commune_insee.is_not(None),  # type: ignore[union-attr]
+            Report.created_at.is_not(None),  # type: ignore[attr-defined]
         )
-    ).all()  # type: ignore[operator]
+    ).all()
     days: dict[str, list[float]] = {}
-    for insee, created, resolved in rows:
-        if insee and created and resolved:
-            days.setdefault(insee, []).append((resolved - created).total_seconds() / 86400)
+    for insee, taken in rows:
+        if insee and taken is not None:
+            days.setdefault(insee, []).append(float(taken))
     return {insee: round(statistics.median(values), 1) for insee, values in days.items()}
 
 
@@ -156,6 +183,7 @@ OPS_LAYERS = [
         {},
         {key: label for key, label in STATUSES.items() if key != "hidden"},
         dump=reports_json,
+        fresh=Freshness(("reports",), reports_stamp, reports_expire),
     )
 ]
 OPS_KPIS = [

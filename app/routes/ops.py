@@ -16,11 +16,12 @@ from sqlmodel import Session, select
 from app import domains_ops, events, ngsi_temporal
 from app.auth import PUBLIC, STAFF
 from app.db import utcnow
+from app.i18n import current_locale
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
 from app.lighting.control import territory_position
 from app.models.territory import Territory
-from app.ops import centre, history
+from app.ops import centre, history, layercache
 from app.sensors import ngsi_ld
 from app.templating import page
 
@@ -172,8 +173,14 @@ def ops_centre(
 
 
 @get("/staff/ops/layers/{file:str}", opt=STAFF, sync_to_thread=True, name="ops_layer")
-def ops_layer(db: NamedDependency[Session], file: FromPath[str]) -> Response[bytes]:
-    """One layer as a GeoJSON FeatureCollection (``/staff/ops/layers/lights.geojson``)."""
+def ops_layer(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], file: FromPath[str]
+) -> Response[bytes]:
+    """One layer as a GeoJSON FeatureCollection (``/staff/ops/layers/lights.geojson``).
+
+    Big layers come from bytes built once per change (``app.ops.layercache``), gzipped once, with
+    an ETag so that a map reloading an unchanged layer gets 304.
+    """
     name = file.removesuffix(".geojson")
     try:
         if not file.endswith(".geojson"):
@@ -181,11 +188,22 @@ def ops_layer(db: NamedDependency[Session], file: FromPath[str]) -> Response[byt
         layer = centre.find(domains_ops.layers(), name)
     except centre.UnknownLayer:
         raise NotFoundException(_("Couche inconnue.")) from None
-    return Response(
-        centre.geojson(layer, db, utcnow()),
-        media_type="application/geo+json",
-        headers={"cache-control": "no-store"},
+    if layer.fresh is None:
+        return Response(
+            centre.geojson(layer, db, utcnow()),
+            media_type="application/geo+json",
+            headers={"cache-control": "no-store"},
+        )
+    built = layercache.for_app(request.app.state).get(
+        layer, db, utcnow(), current_locale.get(), centre.geojson
     )
+    headers = {"cache-control": "private, no-cache", "etag": built.etag, "vary": "Accept-Encoding"}
+    if built.etag in (request.headers.get("if-none-match") or ""):
+        return Response(b"", status_code=304, headers=headers)
+    if "gzip" in (request.headers.get("accept-encoding") or ""):
+        headers["content-encoding"] = "gzip"
+        return Response(built.gzipped, media_type="application/geo+json", headers=headers)
+    return Response(built.body, media_type="application/geo+json", headers=headers)
 
 
 @get("/staff/ops/layers.json", opt=STAFF, sync_to_thread=True, name="ops_layers")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import domains_ops, home, jobs, mail, notify, preferences, privacy, retention, sections
+from app import domains_ops, home, jobs, mail, notify, privacy, retention, sections
 from app.accounts import contributes as accounts
 from app.alerts import contributes as alerts
 from app.carpool import contributes as carpool
@@ -59,13 +59,12 @@ from app.sensors import contributes as sensors
 from app.sharing import contributes as sharing
 from app.shops import contributes as shops
 
-# The core's own jobs and services (e-mail outbox, notifications, digests, retention) and the home page.
+# The core's own jobs and services (e-mail outbox, notifications, retention) and the home page.
 CORE = Contribution(
     routes=home_routes.ROUTES,
     jobs={
         "mail.send": mail.deliver,
         "notify.user": notify.deliver,
-        "notify.digest": preferences.deliver_digest,
     },
     services=(retention.retention_service,),
 )

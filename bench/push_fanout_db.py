@@ -41,6 +41,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 
 from app import push
 from app.alerts import publish as alerts
+from app.alerts import topics
 from app.db import make_engine, write_session
 from app.migrate import upgrade
 from app.models.jobs import Job
@@ -253,7 +254,7 @@ def main() -> None:
         ),
         (
             "batch (rows marked sending per transaction) / messages in flight",
-            f"{alerts.FANOUT_BATCH} / {alerts.FANOUT_CONCURRENCY}",
+            f"{topics.FANOUT_BATCH} / {topics.FANOUT_CONCURRENCY}",
         ),
         (
             "baseline: encryption only (`encrypt_payload`), same messages",

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.alerts import cap, cap_alerts, cap_areas, cap_read, topics
 from app.alerts import publish as alerts
-from app.alerts import cap
 from app.db import utcnow, write_session
 from app.models.jobs import Job
 from app.models.push import Alert
@@ -122,7 +122,7 @@ def test_staff_send_publishes_the_alert_and_queues_its_fan_out(staff, engine):
 
 
 def test_the_form_refuses_bad_input_with_french_messages_and_writes_nothing(staff, engine):
-    past = (utcnow() - timedelta(hours=1)).astimezone(alerts.TZ).strftime("%Y-%m-%dT%H:%M")
+    past = (utcnow() - timedelta(hours=1)).astimezone(topics.TZ).strftime("%Y-%m-%dT%H:%M")
     cases = [
         ({"title": ""}, "Donnez un titre"),
         ({"topic": "horoscope"}, "Sujet inconnu"),
@@ -195,7 +195,7 @@ def test_an_alert_reads_back_as_cap_1_2(staff, client, engine):
     alert = latest(engine)
     r = client.get(f"/alerts/{alert.id}.cap")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/cap+xml")
-    parsed = cap.parse(r.content)
+    parsed = cap_read.parse(r.content)
     assert (parsed.identifier, parsed.msgType, parsed.status, parsed.scope) == (
         alert.identifier,
         "Alert",
@@ -209,15 +209,17 @@ def test_an_alert_reads_back_as_cap_1_2(staff, client, engine):
         ["Transport"],
         "fr-FR",
     )
-    assert cap.push_urgency(info) == "high"
+    assert cap_areas.push_urgency(info) == "high"
     assert info.web == "http://testserver.local/carpool" or info.web.endswith("/carpool")
     with write_session(engine) as session:
-        assert cap.match_communes(info.areas, session.scalars(select(alerts.Commune)).all()) == {
+        assert cap_areas.match_communes(
+            info.areas, session.scalars(select(alerts.Commune)).all()
+        ) == {
             "57038",
             "57602",
         }
     staff.client.post_form(f"/staff/alerts/{alert.id}/cancel", {"note": ""})
-    cancel = cap.parse(client.get(f"/alerts/{latest(engine).id}.cap").content)
+    cancel = cap_read.parse(client.get(f"/alerts/{latest(engine).id}.cap").content)
     assert cancel.msgType == "Cancel" and cancel.references[0].identifier == alert.identifier
     assert client.get("/alerts/999.cap").status_code == 404
     assert client.get("/alerts/abc.cap").status_code == 404
@@ -238,7 +240,7 @@ def test_a_cap_warning_is_imported_with_its_communes_urgency_and_ttl(staff, engi
         "high",
         "Alert",
     )
-    assert alerts.unpack(alert.communes) == ["57038", "57041", "57097", "57529", "57602"]
+    assert topics.unpack(alert.communes) == ["57038", "57041", "57097", "57529", "57602"]
     assert 19 * 3600 < alert.ttl_s <= 20 * 3600
     assert (
         alert.title == "Vigilance orange neige-verglas"
@@ -249,7 +251,7 @@ def test_a_cap_warning_is_imported_with_its_communes_urgency_and_ttl(staff, engi
 
 def test_a_cap_update_then_a_cancel_amend_the_imported_alert(staff, engine, client):
     with write_session(engine) as session:
-        first = alerts.import_cap(session, cap_document("FR-1"))
+        first = cap_alerts.import_cap(session, cap_document("FR-1"))
         first_id = first.id
     update_doc = cap_document(
         "FR-2",
@@ -461,16 +463,16 @@ def test_published_samples_import_as_an_alert_its_update_and_its_cancel(engine):
 
     data = Path(__file__).parent / "data" / "cap"
     with write_session(engine) as session:
-        first = alerts.import_cap(
+        first = cap_alerts.import_cap(
             session, (data / "meteofrance_neige_verglas_alert.xml").read_bytes()
         )
-        update_ = alerts.import_cap(
+        update_ = cap_alerts.import_cap(
             session, (data / "meteofrance_neige_verglas_update.xml").read_bytes()
         )
-        cancel = alerts.import_cap(
+        cancel = cap_alerts.import_cap(
             session, (data / "meteofrance_neige_verglas_cancel.xml").read_bytes()
         )
-        rain = alerts.import_cap(session, (data / "meteoalarm_pluie_emma_id.xml").read_bytes())
+        rain = cap_alerts.import_cap(session, (data / "meteoalarm_pluie_emma_id.xml").read_bytes())
         facts = [(a.msg_type, a.thread_id, a.state) for a in (first, update_, cancel)]
         assert facts == [
             ("Alert", first.id, "cancelled"),
@@ -478,7 +480,7 @@ def test_published_samples_import_as_an_alert_its_update_and_its_cancel(engine):
             ("Cancel", first.id, "cancelled"),
         ]
         # Moselle by its NUTS 3 code: the Moselle communes, not those of Meurthe-et-Moselle.
-        assert alerts.unpack(rain.communes) == [
+        assert topics.unpack(rain.communes) == [
             "57038",
             "57041",
             "57097",

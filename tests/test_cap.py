@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.alerts import cap
+from app.alerts import cap, cap_areas, cap_read, cap_write
 from app.alerts.cap import (
     CapAlert,
     CapArea,
@@ -20,8 +20,8 @@ from app.alerts.cap import (
     CapReference,
     CapResource,
     CapValue,
-    Commune,
 )
+from app.alerts.cap_areas import Commune
 
 DATA = Path(__file__).parent / "data" / "cap"
 ALERT = "meteofrance_neige_verglas_alert.xml"
@@ -61,7 +61,7 @@ def mutated(name: str, old: str, new: str) -> bytes:
 
 def refused(data: bytes) -> CapError:
     with pytest.raises(CapError) as caught:
-        cap.parse(data)
+        cap_read.parse(data)
     return caught.value
 
 
@@ -153,7 +153,7 @@ def rich_alert() -> CapAlert:
 
 
 def test_it_accepts_the_valid_meteofrance_alert() -> None:
-    alert = cap.parse(sample(ALERT))
+    alert = cap_read.parse(sample(ALERT))
     assert alert.identifier == "2.49.0.0.250.0.FR.20261122060512.805971"
     assert alert.sender == "vigilance.meteofrance.fr"
     assert alert.sent == datetime(2026, 11, 22, 6, 5, 12, tzinfo=CET)
@@ -179,8 +179,8 @@ def test_it_accepts_the_valid_meteofrance_alert() -> None:
 
 
 def test_it_accepts_the_update_that_references_the_alert() -> None:
-    alert = cap.parse(sample(ALERT))
-    update = cap.parse(sample(UPDATE))
+    alert = cap_read.parse(sample(ALERT))
+    update = cap_read.parse(sample(UPDATE))
     assert update.msgType == "Update"
     assert update.references == [(alert.sender, alert.identifier, alert.sent)]
     assert update.incidents == ["NEIGE-57-2026-11-22"]
@@ -188,9 +188,9 @@ def test_it_accepts_the_update_that_references_the_alert() -> None:
 
 
 def test_it_accepts_the_cancel_that_references_both_earlier_messages() -> None:
-    alert = cap.parse(sample(ALERT))
-    update = cap.parse(sample(UPDATE))
-    cancel = cap.parse(sample(CANCEL))
+    alert = cap_read.parse(sample(ALERT))
+    update = cap_read.parse(sample(UPDATE))
+    cancel = cap_read.parse(sample(CANCEL))
     assert cancel.msgType == "Cancel"
     assert [ref.identifier for ref in cancel.references] == [alert.identifier, update.identifier]
     assert cancel.references[1].sent == update.sent
@@ -198,7 +198,7 @@ def test_it_accepts_the_cancel_that_references_both_earlier_messages() -> None:
 
 
 def test_it_accepts_a_meteolux_alert_with_a_circle_and_altitudes() -> None:
-    alert = cap.parse(sample(METEOLUX))
+    alert = cap_read.parse(sample(METEOLUX))
     first, second = alert.infos[0].areas
     assert first.circles == [((49.4958, 5.9806), 4.0)]
     assert first.circles[0].radius_km == 4.0
@@ -207,7 +207,7 @@ def test_it_accepts_a_meteolux_alert_with_a_circle_and_altitudes() -> None:
 
 
 def test_it_accepts_minus_zero_offset_as_utc() -> None:
-    alert = cap.parse(sample(EMMA))
+    alert = cap_read.parse(sample(EMMA))
     assert alert.sent == datetime(2026, 11, 24, 5, 0, 0, tzinfo=UTC)
     assert alert.sent.utcoffset() == timedelta(0)
     assert alert.infos[0].resources == [
@@ -221,14 +221,14 @@ def test_it_accepts_minus_zero_offset_as_utc() -> None:
 
 
 def test_it_takes_en_us_when_the_language_is_absent() -> None:
-    alert = cap.parse(mutated(CANCEL, "<language>fr-FR</language>", ""))
+    alert = cap_read.parse(mutated(CANCEL, "<language>fr-FR</language>", ""))
     assert alert.infos[0].language == "en-US"
 
 
 def test_it_skips_an_xml_signature_at_the_end_of_the_alert() -> None:
     signature = '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo/></Signature>'
-    alert = cap.parse(mutated(CANCEL, "</alert>", signature + "</alert>"))
-    assert alert == cap.parse(sample(CANCEL))
+    alert = cap_read.parse(mutated(CANCEL, "</alert>", signature + "</alert>"))
+    assert alert == cap_read.parse(sample(CANCEL))
 
 
 # --- Required elements ----------------------------------------------------------
@@ -284,7 +284,7 @@ def test_it_refuses_restricted_scope_without_restriction() -> None:
 
 
 def test_it_accepts_restricted_scope_with_restriction() -> None:
-    alert = cap.parse(
+    alert = cap_read.parse(
         mutated(
             CANCEL,
             "<scope>Public</scope>",
@@ -403,7 +403,7 @@ def test_it_refuses_coordinates_out_of_range_and_a_negative_radius(circle: str, 
 
 
 def test_it_accepts_a_zero_radius() -> None:
-    alert = cap.parse(mutated(METEOLUX, "5.9806 4</circle>", "5.9806 0</circle>"))
+    alert = cap_read.parse(mutated(METEOLUX, "5.9806 4</circle>", "5.9806 0</circle>"))
     assert alert.infos[0].areas[0].circles[0].radius_km == 0.0
 
 
@@ -515,7 +515,7 @@ def test_it_refuses_a_document_over_the_size_cap() -> None:
 
 def test_it_wants_bytes() -> None:
     with pytest.raises(TypeError):
-        cap.parse(sample(CANCEL).decode())  # type: ignore[arg-type]
+        cap_read.parse(sample(CANCEL).decode())  # type: ignore[arg-type]
 
 
 # --- Hostile XML --------------------------------------------------------------------
@@ -574,23 +574,23 @@ def test_it_refuses_any_doctype() -> None:
 
 @pytest.mark.parametrize("name", SAMPLES)
 def test_it_round_trips_every_sample(name: str) -> None:
-    alert = cap.parse(sample(name))
-    assert cap.parse(cap.to_xml(alert)) == alert
+    alert = cap_read.parse(sample(name))
+    assert cap_read.parse(cap_write.to_xml(alert)) == alert
 
 
 def test_it_round_trips_an_alert_built_in_code() -> None:
     alert = rich_alert()
-    data = cap.to_xml(alert)
+    data = cap_write.to_xml(alert)
     assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
     assert '"Cellule de crise"' in data.decode("utf-8")
-    back = cap.parse(data)
+    back = cap_read.parse(data)
     assert back == alert
     assert back.infos[0].expires is not None
     assert back.infos[0].expires.utcoffset() == timedelta(hours=-5)
 
 
 def test_it_writes_utc_as_minus_zero() -> None:
-    data = cap.to_xml(rich_alert()).decode("utf-8")
+    data = cap_write.to_xml(rich_alert()).decode("utf-8")
     assert "<sent>2026-11-22T07:15:00-00:00</sent>" in data
     assert "<onset>2026-11-22T09:00:00+01:00</onset>" in data
     assert "Z<" not in data and "+00:00" not in data
@@ -600,7 +600,7 @@ def test_it_writes_utc_as_minus_zero() -> None:
 
 
 def test_it_writes_numbers_without_exponent() -> None:
-    data = cap.to_xml(rich_alert()).decode("utf-8")
+    data = cap_write.to_xml(rich_alert()).decode("utf-8")
     assert "<circle>0.00001,-0.0 0.0</circle>" in data
     assert "e-05" not in data
 
@@ -608,7 +608,7 @@ def test_it_writes_numbers_without_exponent() -> None:
 def test_it_refuses_to_write_a_naive_time() -> None:
     alert = replace(rich_alert(), sent=datetime(2026, 11, 22, 7, 15, 0))
     with pytest.raises(CapError) as caught:
-        cap.to_xml(alert)
+        cap_write.to_xml(alert)
     assert caught.value.path == "alert.sent"
 
 
@@ -616,17 +616,17 @@ def test_it_refuses_to_write_an_open_polygon_or_a_fraction_of_second() -> None:
     alert = rich_alert()
     alert.infos[0].areas[0].polygons[0][-1] = (49.4, 5.9)
     with pytest.raises(CapError) as caught:
-        cap.to_xml(alert)
+        cap_write.to_xml(alert)
     assert caught.value.path == "alert.info[0].area[0].polygon[0]"
     with pytest.raises(CapError) as caught:
-        cap.to_xml(replace(rich_alert(), sent=datetime(2026, 1, 1, 0, 0, 0, 5, tzinfo=UTC)))
+        cap_write.to_xml(replace(rich_alert(), sent=datetime(2026, 1, 1, 0, 0, 0, 5, tzinfo=UTC)))
     assert caught.value.path == "alert.sent"
 
 
 def test_it_refuses_to_write_a_character_xml_cannot_hold() -> None:
     alert = replace(rich_alert(), note="bip\x07")
     with pytest.raises(CapError) as caught:
-        cap.to_xml(alert)
+        cap_write.to_xml(alert)
     assert caught.value.path == "alert.note"
 
 
@@ -634,13 +634,13 @@ def test_it_refuses_to_write_a_character_xml_cannot_hold() -> None:
 
 
 def test_it_matches_the_north_moselle_polygon_to_the_moselle_communes() -> None:
-    alert = cap.parse(sample(ALERT))
-    assert cap.match_communes(alert.infos[0].areas, COMMUNES) == MOSELLE
+    alert = cap_read.parse(sample(ALERT))
+    assert cap_areas.match_communes(alert.infos[0].areas, COMMUNES) == MOSELLE
 
 
 def test_a_polygon_around_audun_and_russange_matches_those_and_not_boulange() -> None:
     ring = [(49.465, 5.940), (49.465, 5.970), (49.492, 5.970), (49.492, 5.940), (49.465, 5.940)]
-    matched = cap.match_communes([area(polygons=[ring])], COMMUNES)
+    matched = cap_areas.match_communes([area(polygons=[ring])], COMMUNES)
     assert matched == {"57038", "57602"}
     assert "57097" not in matched
 
@@ -649,22 +649,22 @@ def test_a_commune_centre_on_a_polygon_edge_counts_as_inside() -> None:
     # Audun-le-Tiche (49.472, 5.955) lies on the eastern edge, the side a ray cast
     # eastwards would miss.
     ring = [(49.470, 5.930), (49.475, 5.930), (49.475, 5.955), (49.470, 5.955), (49.470, 5.930)]
-    assert cap.match_communes([area(polygons=[ring])], COMMUNES) == {"57038"}
+    assert cap_areas.match_communes([area(polygons=[ring])], COMMUNES) == {"57038"}
 
 
 def test_it_matches_communes_by_circle() -> None:
-    alert = cap.parse(sample(METEOLUX))
-    assert cap.match_communes(alert.infos[0].areas, COMMUNES) == {"57038", "57602"}
+    alert = cap_read.parse(sample(METEOLUX))
+    assert cap_areas.match_communes(alert.infos[0].areas, COMMUNES) == {"57038", "57602"}
     wider = [area(circles=[CapCircle((49.4958, 5.9806), 5.0)])]
-    assert cap.match_communes(wider, COMMUNES) == {"57038", "57602", "57565", "54580"}
+    assert cap_areas.match_communes(wider, COMMUNES) == {"57038", "57602", "57565", "54580"}
 
 
 def test_it_matches_communes_by_emma_id_and_not_by_luxembourg() -> None:
-    alert = cap.parse(sample(EMMA))
+    alert = cap_read.parse(sample(EMMA))
     moselle, luxembourg = alert.infos[0].areas
-    assert cap.match_communes([moselle], COMMUNES) == MOSELLE
-    assert cap.match_communes([luxembourg], COMMUNES) == set()
-    assert cap.match_communes(alert.infos[0].areas, COMMUNES) == MOSELLE
+    assert cap_areas.match_communes([moselle], COMMUNES) == MOSELLE
+    assert cap_areas.match_communes([luxembourg], COMMUNES) == set()
+    assert cap_areas.match_communes(alert.infos[0].areas, COMMUNES) == MOSELLE
 
 
 @pytest.mark.parametrize(
@@ -682,7 +682,7 @@ def test_it_matches_communes_by_emma_id_and_not_by_luxembourg() -> None:
     ],
 )
 def test_it_matches_communes_by_geocode(geocode: tuple[str, str], expected: set[str]) -> None:
-    assert cap.match_communes([area(geocodes=[CapValue(*geocode)])], COMMUNES) == expected
+    assert cap_areas.match_communes([area(geocodes=[CapValue(*geocode)])], COMMUNES) == expected
 
 
 def test_it_accepts_communes_as_objects_tuples_and_mappings() -> None:
@@ -691,16 +691,16 @@ def test_it_accepts_communes_as_objects_tuples_and_mappings() -> None:
     as_tuple = ("57038", "Audun-le-Tiche", 49.472, 5.955)
     as_mapping = {"insee": "57038", "name": "Audun-le-Tiche", "lat": 49.472, "lon": 5.955}
     for commune in (as_object, as_tuple, as_mapping):
-        assert cap.match_communes(areas, [commune]) == {"57038"}
+        assert cap_areas.match_communes(areas, [commune]) == {"57038"}
     with pytest.raises(TypeError):
-        cap.match_communes(areas, [("57038", "Audun-le-Tiche")])
+        cap_areas.match_communes(areas, [("57038", "Audun-le-Tiche")])
 
 
 def test_it_takes_a_region_table_for_other_territories() -> None:
     areas = [area(geocodes=[CapValue("NUTS3", "LU000")])]
     luxembourg = [Commune("LU-ESCH", "Esch-sur-Alzette", 49.4958, 5.9806)]
-    assert cap.match_communes(areas, luxembourg) == set()
-    assert cap.match_communes(areas, luxembourg, region_codes={"LU000": "LU"}) == {"LU-ESCH"}
+    assert cap_areas.match_communes(areas, luxembourg) == set()
+    assert cap_areas.match_communes(areas, luxembourg, region_codes={"LU000": "LU"}) == {"LU-ESCH"}
 
 
 def test_it_tells_when_the_areas_cover_the_whole_territory() -> None:
@@ -708,9 +708,9 @@ def test_it_tells_when_the_areas_cover_the_whole_territory() -> None:
         area(geocodes=[CapValue("EMMA_ID", "FRF33")]),
         area(geocodes=[CapValue("NUTS3", "FRF31")]),
     ]
-    assert cap.whole_territory(both, COMMUNES)
-    assert not cap.whole_territory(cap.parse(sample(ALERT)).infos[0].areas, COMMUNES)
-    assert not cap.whole_territory(both, [])
+    assert cap_areas.whole_territory(both, COMMUNES)
+    assert not cap_areas.whole_territory(cap_read.parse(sample(ALERT)).infos[0].areas, COMMUNES)
+    assert not cap_areas.whole_territory(both, [])
 
 
 # --- Push mapping ---------------------------------------------------------------------
@@ -736,28 +736,28 @@ def test_it_tells_when_the_areas_cover_the_whole_territory() -> None:
 def test_it_maps_cap_urgency_and_severity_to_push_urgency(
     urgency: str, severity: str, expected: str
 ) -> None:
-    assert cap.push_urgency(info(urgency, severity)) == expected
+    assert cap_areas.push_urgency(info(urgency, severity)) == expected
 
 
 def test_it_maps_the_samples_to_push_urgency() -> None:
-    assert cap.push_urgency(cap.parse(sample(ALERT)).infos[0]) == "high"
-    assert cap.push_urgency(cap.parse(sample(METEOLUX)).infos[0]) == "normal"
-    assert cap.push_urgency(cap.parse(sample(CANCEL)).infos[0]) == "very-low"
+    assert cap_areas.push_urgency(cap_read.parse(sample(ALERT)).infos[0]) == "high"
+    assert cap_areas.push_urgency(cap_read.parse(sample(METEOLUX)).infos[0]) == "normal"
+    assert cap_areas.push_urgency(cap_read.parse(sample(CANCEL)).infos[0]) == "very-low"
 
 
 def test_push_ttl_runs_until_expires() -> None:
-    alert = cap.parse(sample(ALERT))
-    assert cap.push_ttl(alert.infos[0], alert.sent) == 27 * 3600 + 54 * 60 + 48
+    alert = cap_read.parse(sample(ALERT))
+    assert cap_areas.push_ttl(alert.infos[0], alert.sent) == 27 * 3600 + 54 * 60 + 48
 
 
 def test_push_ttl_is_a_day_without_expires_and_stays_within_bounds() -> None:
     now = datetime(2026, 11, 22, 7, 15, 0, tzinfo=UTC)
-    assert cap.push_ttl(info(), now) == 24 * 3600 == cap.DEFAULT_TTL
-    assert cap.push_ttl(info(expires=now + timedelta(days=60)), now) == 28 * 24 * 3600
-    assert cap.push_ttl(info(expires=now + timedelta(seconds=10)), now) == 60
-    assert cap.push_ttl(info(expires=now - timedelta(hours=1)), now) == cap.MIN_TTL
+    assert cap_areas.push_ttl(info(), now) == 24 * 3600 == cap_areas.DEFAULT_TTL
+    assert cap_areas.push_ttl(info(expires=now + timedelta(days=60)), now) == 28 * 24 * 3600
+    assert cap_areas.push_ttl(info(expires=now + timedelta(seconds=10)), now) == 60
+    assert cap_areas.push_ttl(info(expires=now - timedelta(hours=1)), now) == cap_areas.MIN_TTL
 
 
 def test_push_ttl_wants_an_aware_now() -> None:
     with pytest.raises(ValueError):
-        cap.push_ttl(info(), datetime(2026, 11, 22, 7, 15, 0))
+        cap_areas.push_ttl(info(), datetime(2026, 11, 22, 7, 15, 0))

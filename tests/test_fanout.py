@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 
 from app import push
 from app.alerts import publish as alerts
+from app.alerts import topics as alerts_topics
 from app.db import utcnow, write_session
 from app.models.jobs import Job
 from app.models.push import Alert, PushDelivery, PushSubscription
@@ -83,8 +84,8 @@ def subscribe(
                 endpoint=sub["endpoint"],
                 p256dh=sub["keys"]["p256dh"],
                 auth=sub["keys"]["auth"],
-                topics=alerts.pack(topics),
-                communes=alerts.pack(communes),
+                topics=alerts_topics.pack(topics),
+                communes=alerts_topics.pack(communes),
                 quiet_start=quiet[0] if quiet else None,
                 quiet_end=quiet[1] if quiet else None,
             )
@@ -269,7 +270,7 @@ def test_a_plaintext_over_3993_bytes_is_refused_before_anything_is_sent(
 def test_quiet_hours_hold_a_normal_alert_and_let_a_high_one_through(
     push_settings, engine, receiver
 ):
-    now = utcnow().astimezone(alerts.TZ)
+    now = utcnow().astimezone(alerts_topics.TZ)
     minute = now.hour * 60 + now.minute
     quiet = ((minute - 60) % 1440, (minute + 60) % 1440)
     user = make_user(engine, "r@eclor.test")
@@ -306,15 +307,18 @@ def test_quiet_hours_hold_a_normal_alert_and_let_a_high_one_through(
 def test_quiet_hours_end_in_the_morning_across_midnight_and_daylight_saving():
     from datetime import datetime
 
-    tz = alerts.TZ
+    tz = alerts_topics.TZ
     night = datetime(2026, 3, 29, 1, 30, tzinfo=tz)  # the night clocks go forward in France
-    until = alerts.quiet_until(night, 22 * 60, 7 * 60)
+    until = alerts_topics.quiet_until(night, 22 * 60, 7 * 60)
     assert until is not None and until.astimezone(tz).hour == 7 and until.astimezone(tz).day == 29
     evening = datetime(2026, 11, 22, 23, 0, tzinfo=tz)
-    assert alerts.quiet_until(evening, 22 * 60, 7 * 60).astimezone(tz).day == 23  # type: ignore[union-attr]
-    assert alerts.quiet_until(datetime(2026, 11, 22, 12, 0, tzinfo=tz), 22 * 60, 7 * 60) is None
+    assert alerts_topics.quiet_until(evening, 22 * 60, 7 * 60).astimezone(tz).day == 23  # type: ignore[union-attr]
     assert (
-        alerts.quiet_until(datetime(2026, 11, 22, 13, 0, tzinfo=tz), 12 * 60, 14 * 60) is not None
+        alerts_topics.quiet_until(datetime(2026, 11, 22, 12, 0, tzinfo=tz), 22 * 60, 7 * 60) is None
+    )
+    assert (
+        alerts_topics.quiet_until(datetime(2026, 11, 22, 13, 0, tzinfo=tz), 12 * 60, 14 * 60)
+        is not None
     )
 
 
@@ -474,7 +478,7 @@ def test_a_worker_killed_mid_fan_out_and_restarted_sends_each_subscription_at_mo
     assert stats["max_per_subscription"] == 1  # nobody got it twice
     unknown = states.get("unknown", 0)
     assert (
-        unknown <= 2 * alerts.FANOUT_BATCH
+        unknown <= 2 * alerts_topics.FANOUT_BATCH
     )  # the batch being sent and the answers not written yet
     assert states["delivered"] <= stats["distinct_subscriptions"] <= states["delivered"] + unknown
     assert stats["distinct_subscriptions"] >= total - unknown

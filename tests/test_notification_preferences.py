@@ -15,12 +15,13 @@ from sqlalchemy import select, text, update
 
 from app import push
 from app.alerts import publish as alerts
-from app.sensors import measures as sensors
+from app.alerts import topics as alerts_topics
 from app.db import make_engine, utcnow, write_session
 from app.migrate import upgrade
 from app.models.jobs import Job
 from app.models.push import NotificationDigestItem, NotificationPreferences, PushSubscription
 from app.models.sensors import Sensor
+from app.sensors import measures as sensors
 from tests.conftest import fresh_database_url
 from tests.test_push_subscriptions import browser_subscription
 from workers import runner
@@ -180,7 +181,7 @@ def test_the_daily_digest_collects_the_days_alerts_in_one_email(push_settings, e
         assert len(session.scalars(select(NotificationDigestItem)).all()) == 2
         digest_jobs = session.scalars(select(Job).where(Job.kind == "notify.digest")).all()
         assert len(digest_jobs) == 1
-        assert digest_jobs[0].run_at.astimezone(alerts.TZ).hour == 18
+        assert digest_jobs[0].run_at.astimezone(alerts_topics.TZ).hour == 18
         session.execute(update(Job).where(Job.kind == "notify.digest").values(run_at=utcnow()))
     drain(push_settings, engine)
     (digest,) = mails(push_settings)

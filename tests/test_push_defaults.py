@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app import push
-from app.alerts.publish import vapid_private_key
+from app.alerts.subscriptions import vapid_private_key
 from app.settings import DEVELOPMENT_VAPID_SUBJECT, Settings, SettingsError
 from tests.test_fanout import drain, make_user, publish, subscribe
 

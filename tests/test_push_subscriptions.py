@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app import push
+from app.alerts import fanout, subscriptions, topics
 from app.alerts import publish as alerts
 from app.db import write_session
 from app.models.push import PushDelivery, PushSubscription
@@ -72,7 +73,7 @@ def test_without_topics_a_subscription_gets_the_default_ones(resident, engine):
     assert (
         resident.client.post_json("/push/subscriptions", browser_subscription()).status_code == 201
     )
-    assert alerts.unpack(rows(engine)[0].topics) == sorted(alerts.DEFAULT_TOPICS)
+    assert topics.unpack(rows(engine)[0].topics) == sorted(topics.DEFAULT_TOPICS)
 
 
 def test_it_refuses_bad_subscriptions_with_a_french_message_and_stores_nothing(resident, engine):
@@ -158,7 +159,7 @@ def test_the_settings_page_lists_devices_and_gives_the_public_key_to_the_page(
     )
     page = resident.client.get("/me/push")
     assert page.status_code == 200
-    public = alerts.vapid_public_key(settings)
+    public = subscriptions.vapid_public_key(settings)
     assert public and f'data-vapid-key="{public}"' in page.text
     assert "Safari · iPhone" in page.text and "Désabonner" in page.text
     assert "<script>" not in page.text and 'src="/static/js/push.js' in page.text
@@ -208,12 +209,12 @@ def test_saving_settings_without_any_device_is_accepted_for_the_account(resident
 
 
 def test_a_person_keeps_at_most_twenty_devices(resident, engine):
-    for _ in range(alerts.MAX_DEVICES + 2):
+    for _ in range(topics.MAX_DEVICES + 2):
         assert (
             resident.client.post_json("/push/subscriptions", browser_subscription()).status_code
             == 201
         )
-    assert len(rows(engine)) == alerts.MAX_DEVICES
+    assert len(rows(engine)) == topics.MAX_DEVICES
 
 
 def test_eclor_vapid_creates_the_key_pair_once_and_prints_the_public_key(settings, capsys):
@@ -238,7 +239,7 @@ def test_export_and_erasure_cover_subscriptions_and_deliveries(resident, engine,
     with write_session(engine) as session:
         data = alerts.clean_input(session, title="Test", body="", topic="traffic", communes=[])
         alert = alerts.publish(session, data, source="staff", sender="eclor@test")
-        alerts._plan(session, f"alert:{alert.id}", alerts._matching(alert), alert.id)
+        fanout._plan(session, f"alert:{alert.id}", fanout._matching(alert), alert.id)
     with write_session(engine) as session:
         exported, files = export_user(session, resident.id, settings.resolved_media_dir)
     subs = exported["push"]["subscriptions"]

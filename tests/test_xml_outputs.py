@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from app import xmltext
-from app.alerts import cap
-from app.reports import workflow as rp
+from app.alerts import cap_read
 from app.db import write_session
 from app.models.push import Alert
 from app.models.reports import Report
+from app.reports import workflow as rp
 
 # Control characters (a vertical tab pasted from a word processor, NUL, escape), markup, a lone
 # surrogate and a non-character: XML 1.0 can hold none of them raw.
@@ -141,5 +141,5 @@ def test_an_alert_with_control_characters_exports_as_well_formed_cap(staff, clie
     response = client.get(f"/alerts/{alert.id}.cap")
     assert response.status_code == 200
     parse(response.content)
-    info = cap.parse(response.content).infos[0]
+    info = cap_read.parse(response.content).infos[0]
     assert info.headline.startswith("Route\nfermée <Thil> & Villerupt")

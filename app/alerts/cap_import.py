@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from app.alerts import publish
+from app.alerts import cap_alerts, topics
 from app.models.push import Alert
 
 
@@ -35,8 +35,8 @@ class ImportPreview:
 
 def communes_reached(session: Session, alert: Alert) -> tuple[list[str], bool]:
     """Names of the communes an alert was sent to, and whether that is the whole territory."""
-    names = publish.commune_names(session)
-    codes = publish.unpack(alert.communes)
+    names = topics.commune_names(session)
+    codes = topics.unpack(alert.communes)
     if not codes:
         return sorted(names.values()), True
     return sorted(names.get(code, code) for code in codes), False
@@ -48,7 +48,7 @@ def preview(
     """What importing ``document`` would publish; raises what ``import_cap`` raises; writes nothing."""
     savepoint = session.begin_nested()
     try:
-        alert = publish.import_cap(session, document, user_id=user_id, topic=topic)
+        alert = cap_alerts.import_cap(session, document, user_id=user_id, topic=topic)
         names, everywhere = communes_reached(session, alert)
         return ImportPreview(
             msg_type=alert.msg_type,

@@ -7,16 +7,9 @@ import sys
 from typing import Any
 
 from app import push as webpush
-from app.alerts.publish import (
-    TOPICS,
-    URGENCIES,
-    AlertError,
-    cap_sender,
-    clean_input,
-    publish,
-    vapid_key_file,
-    vapid_private_key,
-)
+from app.alerts.publish import cap_sender, clean_input, publish
+from app.alerts.subscriptions import vapid_key_file, vapid_private_key
+from app.alerts.topics import TOPICS, URGENCIES, AlertError
 from app.db import write_session
 from app.interfaces import Command
 

@@ -1,6 +1,16 @@
-"""What the alerts domain contributes: fan-out jobs, the push channel, its panel, links, commands, demo, privacy."""
+"""What the alerts domain contributes: fan-out and digest jobs, the push channel, its panel, links, commands, demo, privacy."""
 
-from app.alerts import cli, demo, opendata, ops, privacy, publish
+from app.alerts import (
+    cli,
+    demo,
+    fanout,
+    opendata,
+    ops,
+    preferences,
+    privacy,
+    publish,
+    subscriptions,
+)
 from app.interfaces import Contribution, DemoLoader, Link, Panel, Privacy
 
 CONTRIBUTES = Contribution(
@@ -23,8 +33,12 @@ CONTRIBUTES = Contribution(
     ),
     commands=cli.COMMANDS,
     demo=(DemoLoader(50, "alerts", demo.load_alerts),),
-    jobs={"push.alert": publish.deliver, "push.user": publish.deliver_personal},
-    channels={"push": publish.push_channel},
+    jobs={
+        "push.alert": fanout.deliver,
+        "push.user": fanout.deliver_personal,
+        "notify.digest": preferences.deliver_digest,
+    },
+    channels={"push": subscriptions.push_channel},
     privacy=(Privacy("push", privacy.export_push, privacy.erase_push),),
     open_data=opendata.DATASETS,
 )

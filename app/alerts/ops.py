@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
-from app.alerts.publish import ALERT_TOPICS, TOPICS, unpack
+from app.alerts.topics import ALERT_TOPICS, TOPICS, unpack
 from app.i18n import gettext as _
 from app.models.push import Alert
 from app.models.territory import Commune

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
-from app.alerts.publish import format_minutes, unpack
+from app.alerts import preferences
+from app.alerts.topics import format_minutes, unpack
 from app.models.push import (
     Alert,
     NotificationDigestItem,
@@ -60,8 +61,6 @@ def export_push(session: Session, user_id: int, media_dir: Path) -> tuple[Any, l
                 ],
             }
         )
-    from app import preferences
-
     choices = preferences.load(session, user_id)
     return {
         "preferences": {

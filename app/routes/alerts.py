@@ -9,28 +9,27 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
-
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
-from litestar.params import QueryParameter
-from litestar.response import Redirect, Template
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from app.alerts import publish as alerts
-from app.alerts import cap, cap_import
 from app import cache
-from app.forms import Form, Multipart as Upload
+from app.alerts import cap, cap_alerts, cap_import, fanout, topics
+from app.alerts import publish as alerts
 from app.auth import PUBLIC, STAFF, current_user
 from app.db import utcnow
+from app.forms import Form
+from app.forms import Multipart as Upload
 from app.i18n import gettext as _
+from app.interfaces import Contribution
 from app.models.push import Alert, PushSubscription
 from app.numbers import is_ascii_digits
 from app.routes.push import getlist
 from app.templating import page
-from app.interfaces import Contribution
 
 PAGE_SIZE = 20
 STATE_LABELS = {"active": "En cours", "updated": "Remplacée", "cancelled": "Levée"}
@@ -45,13 +44,13 @@ SOURCE_LABELS = {
 
 def _context(db: Session) -> dict[str, Any]:
     return {
-        "topics": alerts.TOPICS,
-        "communes": alerts.commune_names(db),
-        "urgencies": alerts.URGENCIES,
+        "topics": topics.TOPICS,
+        "communes": topics.commune_names(db),
+        "urgencies": topics.URGENCIES,
         "state_labels": STATE_LABELS,
         "msg_labels": MSG_LABELS,
         "source_labels": SOURCE_LABELS,
-        "unpack": alerts.unpack,
+        "unpack": topics.unpack,
         "now": utcnow(),
     }
 
@@ -74,7 +73,7 @@ def alert_list(
     commune: FromQuery[str | None] = None,
     page_: Annotated[int, QueryParameter(name="page", ge=1, le=1000)] = 1,
 ) -> Template:
-    names = alerts.commune_names(db)
+    names = topics.commune_names(db)
     if commune not in names:
         commune = None
     current = alerts.active_alerts(db, commune=commune, limit=50)
@@ -130,7 +129,7 @@ def _alert_page_data(engine: Any, alert_id: int) -> dict[str, Any] | None:
 def _alert_cap(engine: Any, alert_id: int, base_url: str) -> bytes | None:
     with Session(engine, expire_on_commit=False) as db:
         alert = db.get(Alert, alert_id)
-        return None if alert is None else alerts.to_cap(db, alert, base_url)
+        return None if alert is None else cap_alerts.to_cap(db, alert, base_url)
 
 
 @get("/alerts/{ref:str}", opt=PUBLIC, name="alert")
@@ -181,9 +180,9 @@ def _parse_local(value: str) -> datetime | None:
     try:
         naive = datetime.fromisoformat(value)
     except ValueError:
-        raise alerts.AlertError(_("Date et heure invalides."), "expires") from None
+        raise topics.AlertError(_("Date et heure invalides."), "expires") from None
     if naive.tzinfo is None:
-        naive = naive.replace(tzinfo=alerts.TZ)
+        naive = naive.replace(tzinfo=topics.TZ)
     return naive
 
 
@@ -277,7 +276,7 @@ def staff_alerts(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
     rows = db.scalars(
         select(Alert).order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(100)
     ).all()
-    counts = {a.id: alerts.delivery_counts(db, a.id) for a in rows}  # type: ignore[arg-type]
+    counts = {a.id: fanout.delivery_counts(db, a.id) for a in rows}  # type: ignore[arg-type]
     subscribers = int(db.scalar(select(func.count()).select_from(PushSubscription)) or 0)
     return page(
         request,
@@ -302,7 +301,7 @@ def staff_alert_create(
     form = _form_values(data)
     try:
         clean = _clean(db, form)
-    except alerts.AlertError as exc:
+    except topics.AlertError as exc:
         db.rollback()
         return _editor(
             request,
@@ -339,7 +338,7 @@ def _preview(data: alerts.AlertInput, prefix: str = "") -> dict[str, Any]:
         "title": prefix + data.title,
         "body": data.body,
         "urgency": data.urgency,
-        "topic": alerts.topic_label(data.topic),
+        "topic": topics.topic_label(data.topic),
     }
 
 
@@ -359,7 +358,7 @@ def staff_alert(
 ) -> Template:
     alert = _staff_alert(db, alert_id)
     thread = alerts.thread_of(db, alert)
-    counts = {a.id: alerts.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
+    counts = {a.id: fanout.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
     reached, everywhere = cap_import.communes_reached(db, alert)
     return page(
         request,
@@ -379,7 +378,7 @@ def staff_alert(
 
 def _form_from(alert: Alert) -> dict[str, Any]:
     expires = (
-        alert.expires_at.astimezone(alerts.TZ).strftime("%Y-%m-%dT%H:%M")
+        alert.expires_at.astimezone(topics.TZ).strftime("%Y-%m-%dT%H:%M")
         if alert.expires_at
         else ""
     )
@@ -388,9 +387,9 @@ def _form_from(alert: Alert) -> dict[str, Any]:
         "body": alert.body,
         "link": alert.link,
         "topic": alert.topic,
-        "urgency": alert.push_urgency if alert.push_urgency in alerts.URGENCIES else "normal",
+        "urgency": alert.push_urgency if alert.push_urgency in topics.URGENCIES else "normal",
         "expires": expires,
-        "communes": alerts.unpack(alert.communes),
+        "communes": topics.unpack(alert.communes),
         "note": "",
     }
 
@@ -446,7 +445,7 @@ def staff_alert_update(
             user_id=current_user(request).id,
             note=form["note"],
         )  # type: ignore[union-attr]
-    except alerts.AlertError as exc:
+    except topics.AlertError as exc:
         db.rollback()
         return _editor(
             request,
@@ -483,10 +482,10 @@ def staff_alert_cancel(
             user_id=current_user(request).id,
             note=note.strip()[:500],
         )  # type: ignore[union-attr]
-    except alerts.AlertError as exc:
+    except topics.AlertError as exc:
         db.rollback()
         thread = alerts.thread_of(db, original)
-        counts = {a.id: alerts.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
+        counts = {a.id: fanout.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
         return page(
             request,
             "alerts/staff_detail.html",
@@ -556,14 +555,14 @@ def staff_alert_import(
     else:
         try:
             if data.get("do") == "send":
-                alert = alerts.import_cap(db, document, user_id=user_id, topic=chosen)
+                alert = cap_alerts.import_cap(db, document, user_id=user_id, topic=chosen)
             else:
                 preview = cap_import.preview(db, document, topic=chosen, user_id=user_id)
         except cap.CapError as exc:
             error = _("Message CAP invalide — {path} : {message}").format(
                 path=exc.path, message=exc.message
             )
-        except alerts.AlertError as exc:
+        except topics.AlertError as exc:
             error = exc.message
     if alert is not None:
         db.commit()

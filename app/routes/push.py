@@ -5,7 +5,7 @@
 ``POST /push/subscriptions/delete`` removes one of the person's own. The
 settings page ``/me/push`` works without JavaScript and without any device:
 topics, communes, quiet hours and the e-mail channel belong to the account
-(``app.preferences``) and every device follows them; it lists the devices
+(``app.alerts.preferences``) and every device follows them; it lists the devices
 and unsubscribes them; the script only adds "turn on notifications on this
 device", after a tap.
 """
@@ -23,14 +23,14 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app import preferences
-from app.alerts import publish as alerts
-from app.numbers import parse_int
+from app.alerts import preferences, subscriptions
+from app.alerts import topics as alerts_topics
 from app.auth import SIGNED_IN, current_user
 from app.forms import Form
 from app.i18n import gettext as _
 from app.interfaces import Contribution
 from app.models.push import PushSubscription
+from app.numbers import parse_int
 from app.templating import page
 
 MAX_JSON_BYTES = 16 * 1024
@@ -73,14 +73,14 @@ def subscribe(
     user = current_user(request)
     try:
         data = _read_json(body)
-        row, created = alerts.save_subscription(
+        row, created = subscriptions.save_subscription(
             db,
             user.id,
             data,
             allow_insecure_loopback=_allow_loopback(request),  # type: ignore[union-attr]
             user_agent=request.headers.get("user-agent", ""),
         )
-    except (ValueError, alerts.SubscriptionError) as exc:
+    except (ValueError, alerts_topics.SubscriptionError) as exc:
         db.rollback()
         return _problem(400, str(exc))
     db.commit()
@@ -88,8 +88,8 @@ def subscribe(
         {
             "id": row.id,
             "endpoint": row.endpoint,
-            "topics": alerts.unpack(row.topics),
-            "communes": alerts.unpack(row.communes),
+            "topics": alerts_topics.unpack(row.topics),
+            "communes": alerts_topics.unpack(row.communes),
             "device": row.device,
         },
         status_code=201 if created else 200,
@@ -105,7 +105,7 @@ def _endpoint_from(data: Any) -> str | None:
 def _remove_and_commit(
     db: Session, user_id: int, endpoint: str | None, subscription_id: int | None
 ) -> bool:
-    if not alerts.remove_subscription(
+    if not subscriptions.remove_subscription(
         db, user_id, endpoint=endpoint, subscription_id=subscription_id
     ):
         db.rollback()
@@ -187,8 +187,8 @@ def _settings_page(
         form = {
             "topics": choices.topics,
             "communes": choices.communes,
-            "quiet_start": alerts.format_minutes(choices.quiet_start),
-            "quiet_end": alerts.format_minutes(choices.quiet_end),
+            "quiet_start": alerts_topics.format_minutes(choices.quiet_start),
+            "quiet_end": alerts_topics.format_minutes(choices.quiet_end),
             "email_mode": choices.email_mode,
         }
     return page(
@@ -200,11 +200,11 @@ def _settings_page(
         form=form,
         errors=errors or {},
         notice=notice,
-        topics=alerts.TOPICS,
-        communes=alerts.commune_names(db),
-        vapid_key=alerts.vapid_public_key(request.app.state.settings),
-        format_minutes=alerts.format_minutes,
-        unpack=alerts.unpack,
+        topics=alerts_topics.TOPICS,
+        communes=alerts_topics.commune_names(db),
+        vapid_key=subscriptions.vapid_public_key(request.app.state.settings),
+        format_minutes=alerts_topics.format_minutes,
+        unpack=alerts_topics.unpack,
         email_modes=preferences.EMAIL_MODE_LABELS,
     )
 
@@ -241,15 +241,15 @@ def push_settings_save(
     errors: dict[str, str] = {}
     if not topics:
         errors["topics"] = _("Choisissez au moins un sujet.")
-    elif set(topics) - set(alerts.TOPICS):
+    elif set(topics) - set(alerts_topics.TOPICS):
         errors["topics"] = _("Sujet inconnu.")
-    if set(communes) - set(alerts.commune_names(db)):
+    if set(communes) - set(alerts_topics.commune_names(db)):
         errors["communes"] = _("Commune inconnue.")
     quiet: list[int | None] = []
     for name in ("quiet_start", "quiet_end"):
         try:
-            quiet.append(alerts.parse_minutes(form[name], name))
-        except alerts.AlertError as exc:
+            quiet.append(alerts_topics.parse_minutes(form[name], name))
+        except alerts_topics.AlertError as exc:
             errors[name] = exc.message
             quiet.append(None)
     if not errors and (quiet[0] is None) != (quiet[1] is None):

@@ -1,7 +1,7 @@
 """A person's notification choices: they belong to the account, devices follow them.
 
 ``/me/push`` (routes/push.py) reads and saves them with no device needed;
-``alerts.save_subscription`` gives a new device the account's choices; the
+``app.alerts.subscriptions.save_subscription`` gives a new device the account's choices; the
 ``push.alert`` job calls :func:`email_alert` for the e-mail channel
 (immediate, or one daily digest sent by the ``notify.digest`` job).
 """
@@ -17,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.alerts import publish as alerts
+from app.alerts import topics as alerts_topics
+from app.alerts.topics import pack
 from app.db import utcnow, write_session
 from app.i18n import gettext as _
 from app.jobs import JobContext, enqueue
@@ -40,7 +42,7 @@ SIGNATURE = "\n\n-- \nEclor, Pays-Haut Val d'Alzette\n"
 
 @dataclass
 class Choices:
-    topics: list[str] = field(default_factory=lambda: list(alerts.DEFAULT_TOPICS))
+    topics: list[str] = field(default_factory=lambda: list(alerts_topics.DEFAULT_TOPICS))
     communes: list[str] = field(default_factory=list)
     quiet_start: int | None = None
     quiet_end: int | None = None
@@ -54,8 +56,8 @@ def load(session: Session, user_id: int) -> Choices:
     if row is None:
         return Choices()
     return Choices(
-        topics=alerts.unpack(row.topics),
-        communes=alerts.unpack(row.communes),
+        topics=alerts_topics.unpack(row.topics),
+        communes=alerts_topics.unpack(row.communes),
         quiet_start=row.quiet_start,
         quiet_end=row.quiet_end,
         email_mode=row.email_mode,
@@ -72,13 +74,16 @@ def save(session: Session, user_id: int, choices: Choices) -> int:
     row = session.get(NotificationPreferences, user_id)
     if row is None:
         row = NotificationPreferences(user_id=user_id)
-    row.topics, row.communes = alerts.pack(choices.topics), alerts.pack(choices.communes)
+    row.topics, row.communes = (
+        alerts_topics.pack(choices.topics),
+        alerts_topics.pack(choices.communes),
+    )
     row.quiet_start, row.quiet_end = choices.quiet_start, choices.quiet_end
     row.email_mode = choices.email_mode
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
-    return alerts.update_preferences(
+    return update_preferences(
         session, user_id, choices.topics, choices.communes, choices.quiet_start, choices.quiet_end
     )
 
@@ -87,33 +92,61 @@ def follow_account(session: Session, device: PushSubscription, data: dict[str, A
     """A device that subscribes: choices it brings become the account's; otherwise it takes the account's."""
     current = load(session, device.user_id)
     if "topics" in data or "communes" in data or "quiet_start" in data:
-        current.topics = alerts.unpack(device.topics)
-        current.communes = alerts.unpack(device.communes)
+        current.topics = alerts_topics.unpack(device.topics)
+        current.communes = alerts_topics.unpack(device.communes)
         if "quiet_start" in data or "quiet_end" in data:
             current.quiet_start, current.quiet_end = device.quiet_start, device.quiet_end
         save(session, device.user_id, current)
         return
     if current.saved:
-        device.topics, device.communes = alerts.pack(current.topics), alerts.pack(current.communes)
+        device.topics, device.communes = (
+            alerts_topics.pack(current.topics),
+            alerts_topics.pack(current.communes),
+        )
         device.quiet_start, device.quiet_end = current.quiet_start, current.quiet_end
     else:
         save(
             session,
             device.user_id,
             Choices(
-                topics=alerts.unpack(device.topics),
-                communes=alerts.unpack(device.communes),
+                topics=alerts_topics.unpack(device.topics),
+                communes=alerts_topics.unpack(device.communes),
                 quiet_start=device.quiet_start,
                 quiet_end=device.quiet_end,
             ),
         )
 
 
+def update_preferences(
+    session: Session,
+    user_id: int,
+    topics: list[str],
+    communes: list[str],
+    quiet_start: int | None,
+    quiet_end: int | None,
+) -> int:
+    """Apply topics, communes and quiet hours to every device of ``user_id``; return how many."""
+    if quiet_start is None or quiet_end is None:
+        quiet_start = quiet_end = None
+    result = session.execute(
+        update(PushSubscription)
+        .where(PushSubscription.user_id == user_id)
+        .values(
+            topics=pack(topics),
+            communes=pack(communes),
+            quiet_start=quiet_start,
+            quiet_end=quiet_end,
+            updated_at=utcnow(),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 # --- the e-mail channel ---------------------------------------------------------------------------
 
 
 def _next_digest_at(now: datetime) -> datetime:
-    local = now.astimezone(alerts.TZ)
+    local = now.astimezone(alerts_topics.TZ)
     at = local.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
     if at <= local:
         at = (local + timedelta(days=1)).replace(
@@ -159,7 +192,7 @@ def _alert_recipients(session: Session, alert: Any) -> list[tuple[int, str, str]
         NotificationPreferences.email_mode.in_(("immediate", "daily")),  # type: ignore[attr-defined]
         NotificationPreferences.topics.like(f"%,{alert.topic},%"),
     ]  # type: ignore[attr-defined]
-    communes = alerts.unpack(alert.communes)
+    communes = alerts_topics.unpack(alert.communes)
     if communes:
         conditions.append(
             or_(

@@ -1,0 +1,520 @@
+"""Alert fan-out: one delivery per matching subscription, sent in batches through Web Push.
+
+The worker runs the ``push.alert`` job (:func:`deliver`): it plans one
+``push_deliveries`` row per matching subscription, then sends them in batches
+through :class:`app.push.PushSender` (one pooled client, bounded concurrency,
+TTL, Urgency and Topic on every message).
+
+Personal notifications (``app.notify.notify``) reach the person's devices
+through the ``push`` channel (``app.alerts.subscriptions.push_channel``): it queues a ``push.user`` job
+that goes through the same delivery code.
+
+Exactly what a subscription gets, also across crashes (at most once):
+
+1. A batch of due rows is marked ``sending`` and committed *before* any of
+   its POSTs (the next batch is claimed when the sender needs more).
+2. The answers are recorded a batch at a time, in one transaction each.
+3. A run that starts and finds ``sending`` rows knows their worker died
+   between 1 and 2 (a job is held by one worker at a time; the lease is
+   checked before every batch, so a worker that lost its job stops): those
+   rows become ``unknown`` and are never sent again. The push service may or
+   may not have received them; nobody gets a message twice. The window is at
+   most two batches per crash (the batch being sent and the answers of the
+   previous one not written yet: ``2 × FANOUT_BATCH`` rows).
+
+Answers: 201 → ``delivered``; 404/410 → ``gone`` and that subscription is
+deleted (only that one); 413 → ``too_large``, not retried; 429 → ``retry``
+after ``Retry-After``; 5xx or network error → ``retry`` with backoff (at most
+``MAX_TRIES`` tries, then ``failed``); other 4xx → ``rejected`` and logged.
+Low and normal urgency messages wait (``held``) while the subscriber is in
+quiet hours; ``high`` goes through. The job re-queues itself (``RetryLater``)
+for held and retried rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app import push as webpush
+from app.alerts import cap_areas, preferences
+from app.alerts.publish import alert_payload, ttl_for
+from app.alerts.subscriptions import vapid_private_key
+from app.alerts.topics import (
+    BODY_MAX,
+    DUE,
+    FANOUT_BATCH,
+    FANOUT_CONCURRENCY,
+    LATEST_ONLY_TOPICS,
+    MAX_TRIES,
+    RETRY_BASE_S,
+    TITLE_MAX,
+    log,
+    quiet_until,
+    unpack,
+)
+from app.db import utcnow, write_session
+from app.jobs import JobContext, RetryLater
+from app.models.push import (
+    Alert,
+    PushDelivery,
+    PushSubscription,
+)
+
+# --- who gets a message -------------------------------------------------------------------------
+
+
+def _matching(alert: Alert) -> Any:
+    """SELECT of the subscription ids an alert's topic and communes reach."""
+    conditions = [PushSubscription.topics.like(f"%,{alert.topic},%")]  # type: ignore[attr-defined]
+    communes = unpack(alert.communes)
+    if communes:
+        conditions.append(
+            or_(
+                PushSubscription.communes == ",",
+                *[PushSubscription.communes.like(f"%,{c},%") for c in communes],
+            )
+        )  # type: ignore[attr-defined]
+    return select(PushSubscription.id).where(*conditions)
+
+
+def _got_thread(alert: Alert) -> Any:
+    """SELECT of the subscription ids that got (or may have got) an earlier message of the chain."""
+    earlier = select(Alert.id).where(Alert.thread_id == alert.thread_id, Alert.id != alert.id)
+    return select(PushDelivery.subscription_id).where(
+        PushDelivery.alert_id.in_(earlier.scalar_subquery()),  # type: ignore[union-attr]
+        PushDelivery.status.in_(("delivered", "unknown", "sending")),  # type: ignore[attr-defined]
+        PushDelivery.subscription_id.is_not(None),  # type: ignore[union-attr]
+    )
+
+
+def _plan(session: Session, key: str, targets: Any, alert_id: int | None) -> int:
+    """Insert one pending delivery per target subscription not planned yet for ``key``."""
+    ids = targets.subquery()
+    already = exists().where(
+        PushDelivery.message_key == key, PushDelivery.subscription_id == ids.c[0]
+    )
+    now = utcnow()
+    when = PushDelivery.__table__.c.next_at.type  # type: ignore[attr-defined]
+    query = (
+        select(
+            literal(key),
+            literal(alert_id, type_=Integer()),
+            ids.c[0],
+            literal("pending"),
+            literal(0),
+            literal(now, type_=when),
+            literal(""),
+            literal(now, type_=when),
+        )
+        .where(~already)
+        .distinct()
+    )
+    result = session.execute(
+        insert(PushDelivery).from_select(
+            [
+                "message_key",
+                "alert_id",
+                "subscription_id",
+                "status",
+                "attempts",
+                "next_at",
+                "detail",
+                "created_at",
+            ],
+            query,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- delivery -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to fan out: its key in ``push_deliveries`` and how to send it."""
+
+    key: str
+    payload: dict[str, Any]
+    ttl_s: int
+    urgency: str
+    topic: str | None
+    expires_at: datetime | None
+    alert_id: int | None = None
+
+
+@dataclass
+class _Due:
+    delivery_id: int
+    subscription_id: int
+    attempts: int
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+def _recover(engine: Engine, key: str) -> int:
+    """Rows left ``sending`` by a worker that died: ``unknown``, never sent again."""
+    with write_session(engine) as session:
+        now = utcnow()
+        n = session.execute(
+            update(PushDelivery)
+            .where(PushDelivery.message_key == key, PushDelivery.status == "sending")
+            .values(
+                status="unknown",
+                finished_at=now,
+                detail="worker stopped before the answer was recorded",
+            )
+        ).rowcount
+        session.execute(
+            update(PushDelivery)
+            .where(
+                PushDelivery.message_key == key,
+                PushDelivery.status.in_(DUE),  # type: ignore[attr-defined]
+                PushDelivery.subscription_id.is_(None),
+            )  # type: ignore[union-attr]
+            .values(status="gone", finished_at=now, detail="subscription deleted")
+        )
+    if n:
+        log.warning(
+            "push deliveries of a dead worker marked unknown", extra={"key": key, "count": n}
+        )
+    return int(n or 0)
+
+
+def _claim(engine: Engine, out: Outgoing, limit: int) -> list[_Due] | None:
+    """Mark up to ``limit`` due rows ``sending`` (or ``held``) and commit; None when nothing is due."""
+    with write_session(engine) as session:
+        now = utcnow()
+        if out.expires_at is not None and now >= out.expires_at:
+            session.execute(
+                update(PushDelivery)
+                .where(PushDelivery.message_key == out.key, PushDelivery.status.in_(DUE))  # type: ignore[attr-defined]
+                .values(status="expired", finished_at=now)
+            )
+            return None
+        rows = session.execute(
+            select(
+                PushDelivery.id,
+                PushDelivery.subscription_id,
+                PushDelivery.attempts,
+                PushSubscription.endpoint,
+                PushSubscription.p256dh,
+                PushSubscription.auth,
+                PushSubscription.quiet_start,
+                PushSubscription.quiet_end,
+            )
+            .join(PushSubscription, PushSubscription.id == PushDelivery.subscription_id)
+            .where(
+                PushDelivery.message_key == out.key,
+                PushDelivery.status.in_(DUE),  # type: ignore[attr-defined]
+                PushDelivery.next_at <= now,
+            )
+            .limit(limit)  # no ORDER BY: the index gives due rows without sorting every pending one
+        ).all()
+        if not rows:
+            return None
+        due: list[_Due] = []
+        held: dict[datetime, list[int]] = {}
+        for row in rows:
+            until = (
+                None if out.urgency == "high" else quiet_until(now, row.quiet_start, row.quiet_end)
+            )
+            if until is not None:
+                held.setdefault(until, []).append(row.id)
+            else:
+                due.append(
+                    _Due(
+                        row.id,
+                        row.subscription_id,
+                        row.attempts + 1,
+                        row.endpoint,
+                        row.p256dh,
+                        row.auth,
+                    )
+                )
+        for until, ids in held.items():
+            session.execute(
+                update(PushDelivery)
+                .where(PushDelivery.id.in_(ids))  # type: ignore[union-attr]
+                .values(status="held", next_at=until)
+            )
+        if due:
+            session.execute(
+                update(PushDelivery)
+                .where(PushDelivery.id.in_([d.delivery_id for d in due]))  # type: ignore[union-attr]
+                .values(status="sending", attempts=PushDelivery.attempts + 1, sent_at=now)
+            )
+        return due
+
+
+def _record(engine: Engine, results: list[tuple[_Due, webpush.PushOutcome]]) -> None:
+    """Write every answer of a batch in one transaction."""
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    gone: list[int] = []
+    ok: list[int] = []
+    failing: list[int] = []
+    for due, outcome in results:
+        kind = outcome.kind
+        values: dict[str, Any] = {
+            "id": due.delivery_id,
+            "http_status": outcome.status,
+            "detail": (outcome.detail or "")[:200],
+            "finished_at": now,
+        }
+        if kind is webpush.Outcome.DELIVERED:
+            values["status"] = "delivered"
+            ok.append(due.subscription_id)
+        elif kind is webpush.Outcome.GONE:
+            values["status"] = "gone"
+            gone.append(due.subscription_id)
+        elif kind is webpush.Outcome.TOO_LARGE:
+            values["status"] = "too_large"
+        elif kind is webpush.Outcome.REJECTED:
+            values["status"] = "rejected"
+            failing.append(due.subscription_id)
+        elif due.attempts >= MAX_TRIES:
+            values["status"] = "failed"
+            failing.append(due.subscription_id)
+        else:
+            delay = webpush.retry_delay(outcome, due.attempts - 1, base=RETRY_BASE_S)
+            values.update(
+                status="retry", finished_at=None, next_at=now + timedelta(seconds=max(0.0, delay))
+            )
+            failing.append(due.subscription_id)
+        rows.append(values)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for values in rows:
+        key = tuple(sorted((k, v) for k, v in values.items() if k != "id"))
+        groups.setdefault(key, []).append(values["id"])
+    with write_session(engine) as session:
+        for (
+            key,
+            ids,
+        ) in groups.items():  # one UPDATE per kind of answer (most of a batch: "delivered")
+            session.execute(update(PushDelivery).where(PushDelivery.id.in_(ids)).values(dict(key)))  # type: ignore[union-attr]
+        if ok:
+            session.execute(
+                update(PushSubscription)
+                .where(PushSubscription.id.in_(ok))  # type: ignore[union-attr]
+                .values(last_success_at=now)
+            )
+        if failing:
+            session.execute(
+                update(PushSubscription)
+                .where(PushSubscription.id.in_(failing))  # type: ignore[union-attr]
+                .values(last_failure_at=now)
+            )
+        if gone:
+            session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))  # type: ignore[union-attr]
+    if gone:
+        log.info("push subscriptions gone and deleted", extra={"count": len(gone)})
+
+
+def _refuse_all(engine: Engine, key: str, status: str, detail: str) -> None:
+    with write_session(engine) as session:
+        session.execute(
+            update(PushDelivery)
+            .where(PushDelivery.message_key == key, PushDelivery.status.in_(DUE))  # type: ignore[attr-defined]
+            .values(status=status, detail=detail[:200], finished_at=utcnow())
+        )
+
+
+def _next_due(engine: Engine, key: str) -> datetime | None:
+    with Session(engine) as session:
+        return session.scalar(
+            select(func.min(PushDelivery.next_at)).where(
+                PushDelivery.message_key == key, PushDelivery.status.in_(DUE)
+            )
+        )  # type: ignore[attr-defined]
+
+
+def _sender(settings: Any) -> webpush.PushSender:
+    private = vapid_private_key(settings)
+    if not private:
+        raise RuntimeError("no VAPID key: run `eclor vapid` or set ECLOR_VAPID_PRIVATE_KEY")
+    return webpush.PushSender(private, settings.vapid_subject, max_in_flight=FANOUT_CONCURRENCY)
+
+
+async def send_outgoing(ctx: JobContext, out: Outgoing, *, batch: int = FANOUT_BATCH) -> None:
+    """Send ``out`` to every planned delivery row that is due; re-queue the job for the rest.
+
+    One pipeline: rows are claimed (marked ``sending``) a batch at a time as
+    the sender asks for more subscriptions, so claiming, sending and
+    recording overlap; answers are written a batch at a time.
+    """
+    engine = ctx.engine
+    await asyncio.to_thread(_recover, engine, out.key)
+    try:
+        webpush.encode_payload(out.payload)
+    except webpush.PayloadTooLarge as exc:
+        log.error("push message refused before sending", extra={"key": out.key, "bytes": exc.size})
+        await asyncio.to_thread(_refuse_all, engine, out.key, "too_large", str(exc))
+        return
+    first = await asyncio.to_thread(_next_due, engine, out.key)
+    if first is not None and first <= utcnow():
+        await _pipeline(ctx, out, batch)
+    next_at = await asyncio.to_thread(_next_due, engine, out.key)
+    if next_at is not None:
+        delay = max(0.5, (next_at - utcnow()).total_seconds())
+        raise RetryLater(delay, f"push {out.key}: deliveries waiting (quiet hours or retry)")
+
+
+async def _pipeline(ctx: JobContext, out: Outgoing, batch: int) -> None:
+    engine = ctx.engine
+    allow_loopback = not ctx.settings.production
+    by_endpoint: dict[str, _Due] = {}
+    answers: list[tuple[_Due, webpush.PushOutcome]] = []
+
+    async def due_subscriptions() -> Any:
+        while True:
+            if not await asyncio.to_thread(ctx.extend_lease):
+                log.warning("fan-out stopped: another worker holds the job", extra={"key": out.key})
+                return
+            due = await asyncio.to_thread(_claim, engine, out, batch)
+            if due is None:
+                return
+            for item in due:
+                try:
+                    info = webpush.PushSubscriptionInfo(
+                        item.endpoint, item.p256dh, item.auth, allow_loopback
+                    )
+                except webpush.InvalidSubscription as exc:
+                    answers.append(
+                        (item, webpush.PushOutcome(webpush.Outcome.REJECTED, None, detail=str(exc)))
+                    )
+                    continue
+                by_endpoint[info.endpoint] = item
+                yield info
+
+    async with _sender(ctx.settings) as sender:
+        async for result in sender.iter_send(
+            due_subscriptions(), out.payload, ttl=out.ttl_s, urgency=out.urgency, topic=out.topic
+        ):  # type: ignore[arg-type]
+            answers.append((by_endpoint.pop(result.subscription.endpoint), result.outcome))
+            if len(answers) >= batch:
+                chunk = answers[:]
+                answers.clear()
+                await asyncio.to_thread(_record, engine, chunk)
+    if answers:
+        await asyncio.to_thread(_record, engine, answers)
+
+
+def _alert_outgoing(engine: Engine, alert_id: int) -> tuple[Outgoing, bool] | None:
+    """Plan the deliveries of an alert (once) and describe the message; None if nothing to send."""
+    with write_session(engine) as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            return None
+        key = f"alert:{alert.id}"
+        if alert.msg_type == "Cancel":
+            targets = _got_thread(alert)
+        elif alert.msg_type == "Update":
+            targets = _matching(alert).union(_got_thread(alert))
+        else:
+            targets = _matching(alert)
+        if alert.fanout_done_at is None and alert.state in ("active", "cancelled"):
+            _plan(session, key, targets, alert.id)
+        topic = f"alert-{alert.thread_id}" if alert.topic not in LATEST_ONLY_TOPICS else alert.topic
+        out = Outgoing(
+            key=key,
+            payload=alert_payload(alert),
+            ttl_s=alert.ttl_s,
+            urgency=alert.push_urgency,
+            topic=topic,
+            expires_at=alert.expires_at,
+            alert_id=alert.id,
+        )
+        return out, alert.fanout_done_at is not None
+
+
+def _finish_alert(engine: Engine, alert_id: int) -> None:
+    with write_session(engine) as session:
+        session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id, Alert.fanout_done_at.is_(None))  # type: ignore[union-attr]
+            .values(fanout_done_at=utcnow())
+        )
+
+
+def _email_alert(ctx: JobContext, alert_id: int) -> None:
+    """The e-mail channel of an alert (immediate or digest), for the accounts that chose it."""
+    with write_session(ctx.engine) as session:
+        alert = session.get(Alert, alert_id)
+        if (
+            alert is not None
+            and alert.fanout_done_at is None
+            and alert.state in ("active", "cancelled")
+        ):
+            preferences.email_alert(session, alert, ctx.settings.base_url)
+
+
+async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Fan an alert out to its subscriptions (the ``push.alert`` job)."""
+    planned = await asyncio.to_thread(_alert_outgoing, ctx.engine, int(payload["alert_id"]))
+    if planned is None:
+        return
+    out, _done = planned
+    await asyncio.to_thread(_email_alert, ctx, int(payload["alert_id"]))
+    await send_outgoing(ctx, out)
+    await asyncio.to_thread(_finish_alert, ctx.engine, int(payload["alert_id"]))
+
+
+async def deliver_personal(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Send a personal notification to the person's devices that chose its topic (``push.user``)."""
+    key = f"user:{ctx.job.id}"
+    user_id = int(payload["user_id"])
+    topic = str(payload["topic"])
+
+    def plan() -> None:
+        with write_session(ctx.engine) as session:
+            targets = select(PushSubscription.id).where(
+                PushSubscription.user_id == user_id, PushSubscription.topics.like(f"%,{topic},%")
+            )  # type: ignore[attr-defined]
+            _plan(session, key, targets, None)
+
+    await asyncio.to_thread(plan)
+    now = utcnow()
+    ttl = max(cap_areas.MIN_TTL, min(cap_areas.MAX_TTL, int(payload.get("ttl_s", 86_400))))
+    body = str(payload.get("body", ""))
+    if len(body) > BODY_MAX:
+        body = body[: BODY_MAX - 1] + "…"
+    message = {
+        "title": str(payload.get("title", "Eclor"))[: TITLE_MAX * 2],
+        "body": body,
+        "url": str(payload.get("url", "/")),
+        "tag": f"{topic}-{ctx.job.id}",
+        "urgency": payload.get("urgency", "normal"),
+        "lang": "fr",
+    }
+    urgency = payload.get("urgency", "normal")
+    if urgency not in ("very-low", "low", "normal", "high"):
+        urgency = "normal"
+    queued_at = datetime.fromisoformat(payload["queued_at"]) if payload.get("queued_at") else now
+    expires_at = queued_at + timedelta(seconds=ttl)
+    out = Outgoing(
+        key=key,
+        payload=message,
+        ttl_s=ttl_for(expires_at, now),
+        urgency=urgency,
+        topic=None,
+        expires_at=expires_at,
+    )
+    await send_outgoing(ctx, out)
+
+
+def delivery_counts(session: Session, alert_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(PushDelivery.status, func.count())
+        .where(PushDelivery.alert_id == alert_id)
+        .group_by(PushDelivery.status)
+    ).all()
+    return {status: n for status, n in rows}

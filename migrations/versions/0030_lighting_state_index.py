@@ -1,13 +1,13 @@
 """Lighting: a covering index of the lights' state per commune (the operations centre's counts).
 
 Revision ID: 0030_lighting_state_index
-Revises: 0012_lighting_names
+Revises: 0024_lighting_program_archive
 """
 
 from alembic import op
 
 revision = "0030_lighting_state_index"
-down_revision = "0012_lighting_names"
+down_revision = "0024_lighting_program_archive"
 branch_labels = None
 depends_on = None
 

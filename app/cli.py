@@ -63,12 +63,34 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def embedded_broker(settings: Settings) -> EmbeddedBroker:
-    """The in-process MQTT broker as the settings describe it (not started)."""
+def embedded_broker(settings: Settings, engine=None) -> EmbeddedBroker:  # type: ignore[no-untyped-def]
+    """The in-process MQTT broker as the settings describe it (not started).
+
+    Clients need their account (app/mqtt_auth.py) unless ``ECLOR_MQTT_ANONYMOUS``; gateways'
+    rights come from the inventory; TLS when ``ECLOR_MQTT_TLS_CERT``/``_KEY`` are set.
+    """
+    import ssl
+
+    from app.lighting.fleet import gateway_devices
+    from app.mqtt_auth import Accounts
     from app.mqtt_broker import EmbeddedBroker
 
+    accounts = None
+    if not settings.mqtt_anonymous:
+        accounts = Accounts(
+            settings.mqtt_key,
+            settings.mqtt_prefix,
+            gateway_devices(engine if engine is not None else _engine(settings)),
+        )
+    context = None
+    if settings.mqtt_tls_cert and settings.mqtt_tls_key:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(settings.mqtt_tls_cert, settings.mqtt_tls_key)
     return EmbeddedBroker(
-        port=settings.mqtt_embedded_port, max_packet_size=settings.mqtt_max_packet_bytes
+        port=settings.mqtt_embedded_port,
+        max_packet_size=settings.mqtt_max_packet_bytes,
+        authenticator=accounts,
+        ssl=context,
     )
 
 
@@ -98,7 +120,8 @@ def start_background_services(settings: Settings) -> Callable[[], None]:
             EmbeddedBroker = None  # type: ignore[assignment,misc]
         if EmbeddedBroker is not None:
             broker = embedded_broker(settings).start_in_thread()
-            settings.mqtt_url = f"mqtt://127.0.0.1:{broker.port}"
+            scheme = "mqtts" if settings.mqtt_tls_cert and settings.mqtt_tls_key else "mqtt"
+            settings.mqtt_url = f"{scheme}://127.0.0.1:{broker.port}"
             stops.append(broker.stop)
             log.info("embedded MQTT broker started", extra={"url": settings.mqtt_url})
 

@@ -33,8 +33,15 @@ What it implements:
   reader (QoS 0 is dropped for it). A malformed packet closes only the
   connection that sent it.
 
-Not implemented: authentication (bind it to loopback, or use an external
-broker in production), TLS, WebSockets, enhanced AUTH, ``$SYS`` topics.
+* Users and rights, when given an ``authenticator`` (see :class:`Authenticator`):
+  CONNECT without accepted credentials is refused (Not authorized); each client
+  publishes and subscribes only where its grants say (a refused QoS 1/2
+  PUBLISH is answered 0x87 in MQTT 5 and dropped, a refused filter gets 0x87 /
+  0x80 in its SUBACK, a will the client could not publish refuses the CONNECT).
+  Without one, any client may do anything: bind it to loopback.
+* TLS when given an ``ssl`` context (``mqtts://``).
+
+Not implemented: WebSockets, enhanced AUTH, ``$SYS`` topics.
 
 Use from asyncio::
 
@@ -60,9 +67,19 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
-__all__ = ["BrokerThread", "EmbeddedBroker", "main", "start_in_thread"]
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = [
+    "Authenticator",
+    "BrokerThread",
+    "EmbeddedBroker",
+    "Grants",
+    "main",
+    "start_in_thread",
+]
 
 logger = logging.getLogger("eclor.mqtt_broker")
 
@@ -82,6 +99,8 @@ RC_PROTOCOL_ERROR = 0x82
 RC_IMPLEMENTATION_SPECIFIC = 0x83
 RC_UNSUPPORTED_PROTOCOL_VERSION = 0x84
 RC_SERVER_SHUTTING_DOWN = 0x8B
+RC_BAD_USER_NAME_OR_PASSWORD = 0x86
+RC_NOT_AUTHORIZED = 0x87
 RC_BAD_AUTHENTICATION_METHOD = 0x8C
 RC_KEEP_ALIVE_TIMEOUT = 0x8D
 RC_SESSION_TAKEN_OVER = 0x8E
@@ -143,6 +162,22 @@ _PER_HOP_PROPERTIES = frozenset({P_MESSAGE_EXPIRY, P_TOPIC_ALIAS, P_SUBSCRIPTION
 
 _PINGRESP = b"\xd0\x00"
 _NO_SUB_IDS: tuple[int, ...] = ()
+
+
+class Grants(Protocol):
+    """What one authenticated client may do."""
+
+    def may_publish(self, topic: str) -> bool: ...
+
+    def may_subscribe(self, topic_filter: str) -> bool: ...
+
+
+class Authenticator(Protocol):
+    """Checks CONNECT credentials; returns the client's grants, or None to refuse it."""
+
+    def authenticate(
+        self, client_id: str, username: str | None, password: bytes | None
+    ) -> Grants | None: ...
 
 
 class _ProtocolViolation(Exception):
@@ -703,6 +738,7 @@ class _Connection(asyncio.Protocol):
         self.holds: set[_Session] = set()
         self.reading_paused = False
         self.stall_timer: asyncio.TimerHandle | None = None
+        self.grants: Grants | None = None  # None: no authenticator, everything allowed
 
     # ---------------------------------------------------------------- asyncio protocol
 
@@ -1051,12 +1087,13 @@ class _Connection(asyncio.Protocol):
             )
         elif connect_flags & 0x38:
             raise _ProtocolViolation(RC_MALFORMED_PACKET, "will QoS/retain without a will")
+        username = password = None
         if connect_flags & 0x80:
-            reader.string()  # user name: the embedded broker does not authenticate
+            username = reader.string()
         elif connect_flags & 0x40 and not v5:
             raise _ProtocolViolation(RC_PROTOCOL_ERROR, "password without user name")
         if connect_flags & 0x40:
-            reader.binary()
+            password = reader.binary()
         if reader.remaining:
             raise _ProtocolViolation(RC_MALFORMED_PACKET, "trailing bytes after CONNECT payload")
         clean = bool(connect_flags & 0x02)
@@ -1064,6 +1101,14 @@ class _Connection(asyncio.Protocol):
         if props.get(P_AUTH_METHOD) is not None:
             self._refuse(RC_BAD_AUTHENTICATION_METHOD, 0x05)
             return
+        if broker.authenticator is not None:
+            grants = broker.authenticator.authenticate(client_id, username, password)
+            if grants is None or (will is not None and not grants.may_publish(will.topic)):
+                broker.refused_connections += 1
+                logger.warning("refusing %s (%s): not authorized", username or "-", self.peer)
+                self._refuse(RC_NOT_AUTHORIZED, 0x05)
+                return
+            self.grants = grants
         receive_maximum = props.get(P_RECEIVE_MAXIMUM, 65535)
         max_packet = props.get(P_MAXIMUM_PACKET_SIZE, 0)
         if v5 and (receive_maximum == 0 or props.values.get(P_MAXIMUM_PACKET_SIZE) == 0):
@@ -1145,6 +1190,13 @@ class _Connection(asyncio.Protocol):
             expiry = props.get(P_MESSAGE_EXPIRY)
         if not _valid_topic_name(topic):
             raise _ProtocolViolation(RC_TOPIC_NAME_INVALID, f"invalid topic name {topic!r}")
+        if self.grants is not None and not self.grants.may_publish(topic):
+            self.broker.refused_publications += 1
+            if qos and self.version == 5:
+                self.send_ack(PUBACK if qos == 1 else PUBREC, packet_id, RC_NOT_AUTHORIZED)
+            elif qos:  # MQTT 3.1.1 has no refusal: acknowledged, not delivered
+                self.send_ack(PUBACK if qos == 1 else PUBREC, packet_id)
+            return
         session = self.session
         if qos == 2 and session is not None:
             if packet_id in session.inbound_qos2:
@@ -1217,6 +1269,10 @@ class _Connection(asyncio.Protocol):
                 sub.share_group, tree_filter = parts[1], parts[2]
             if not _valid_topic_filter(tree_filter):
                 codes.append(RC_TOPIC_FILTER_INVALID if v5 else 0x80)
+                continue
+            if self.grants is not None and not self.grants.may_subscribe(tree_filter):
+                self.broker.refused_subscriptions += 1
+                codes.append(RC_NOT_AUTHORIZED if v5 else 0x80)
                 continue
             is_new = self.broker._subscribe(session, tree_filter, sub)
             accepted.append((sub, is_new))
@@ -1300,6 +1356,9 @@ class EmbeddedBroker:
         max_write_buffer: bytes buffered for a slow reader before QoS 0 is dropped.
         stall_timeout: seconds a subscriber may hold publishers without acknowledging
             anything before it is disconnected.
+        authenticator: checks credentials and gives each client its rights; None lets
+            every client in with every right (loopback only).
+        ssl: a server TLS context: the listener speaks ``mqtts``.
 
     Backpressure: when an online subscriber's queue reaches ``max_queued_messages``,
     the publishers sending to it are not read any further (TCP slows them down)
@@ -1326,6 +1385,8 @@ class EmbeddedBroker:
         connect_timeout: float = 10.0,
         max_write_buffer: int = 8 << 20,
         stall_timeout: float = 60.0,
+        authenticator: Authenticator | None = None,
+        ssl: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -1340,6 +1401,11 @@ class EmbeddedBroker:
         self.connect_timeout = connect_timeout
         self.max_write_buffer = max_write_buffer
         self.stall_timeout = stall_timeout
+        self.authenticator = authenticator
+        self.ssl = ssl
+        self.refused_connections = 0
+        self.refused_publications = 0
+        self.refused_subscriptions = 0
         self.messages_received = 0
         self.messages_sent = 0
         self.messages_dropped = 0
@@ -1358,7 +1424,7 @@ class EmbeddedBroker:
     @property
     def url(self) -> str:
         """``mqtt://host:port`` of the running broker."""
-        return f"mqtt://{self.host}:{self.port}"
+        return f"{'mqtts' if self.ssl else 'mqtt'}://{self.host}:{self.port}"
 
     @property
     def session_count(self) -> int:
@@ -1375,7 +1441,7 @@ class EmbeddedBroker:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
         self._server = await self._loop.create_server(
-            lambda: _Connection(self), self.host, self.port, reuse_address=True
+            lambda: _Connection(self), self.host, self.port, reuse_address=True, ssl=self.ssl
         )
         self.port = self._server.sockets[0].getsockname()[1]
         logger.info("embedded MQTT broker listening on %s", self.url)
@@ -1433,6 +1499,9 @@ class EmbeddedBroker:
             "qos0_dropped": self.qos0_dropped,
             "queued_dropped": self.queued_dropped,
             "publishers_held": self.publishers_held,
+            "refused_connections": self.refused_connections,
+            "refused_publications": self.refused_publications,
+            "refused_subscriptions": self.refused_subscriptions,
         }
 
     def _note_dropped(

@@ -73,6 +73,28 @@ class Settings(BaseSettings):
     mqtt_prefix: str = "eclor"
     mqtt_embedded_port: int = 18830
     mqtt_max_packet_bytes: int = Field(default=1 << 20, ge=1024, le=256 << 20)  # embedded broker
+    # Devices' and the relay's MQTT passwords derive from this (else from the secret key); see
+    # app/mqtt_auth.py and `eclor mqtt`. The embedded broker lets no one in without them
+    # unless mqtt_anonymous is set (a broker bound to loopback for a quick trial).
+    mqtt_secret: str = ""
+    mqtt_anonymous: bool = False
+    # TLS for the embedded broker's listener (PEM files): clients then use mqtts://.
+    mqtt_tls_cert: Path | None = None
+    mqtt_tls_key: Path | None = None
+
+    @property
+    def mqtt_key(self) -> str:
+        """The key MQTT passwords derive from."""
+        from app.mqtt_auth import instance_key
+
+        return instance_key(self.secret_key, self.mqtt_secret)
+
+    def mqtt_client_url(self, username: str) -> str:
+        """The broker's URL with ``username``'s derived password (unless the URL carries its own)."""
+        from app.mqtt_auth import derived_password, with_credentials
+
+        url = self.mqtt_url or f"mqtt://127.0.0.1:{self.mqtt_embedded_port}"
+        return with_credentials(url, username, derived_password(self.mqtt_key, username))
 
     # Web Push (VAPID). An unset subject is derived in development (see resolve_vapid_subject)
     # and refused in production.

@@ -504,6 +504,10 @@ class Fleet:
         always_open: waste centres open around the clock (demos at any hour).
         session_expiry: MQTT session expiry; > 0 keeps commands sent while the
             fleet is away (a persistent session).
+        username, password: the fleet's MQTT account (a gateway's, see app/mqtt_auth.py);
+            with one, it subscribes to each of its lights' command topics, not to all.
+
+    ``lights`` may map each id to its lamp's power (else ``nominal_power_w`` for all).
     """
 
     def __init__(
@@ -511,7 +515,7 @@ class Fleet:
         url: str = DEFAULT_URL,
         prefix: str = DEFAULT_PREFIX,
         *,
-        lights: Iterable[str] = (),
+        lights: Iterable[str] | Mapping[str, float] = (),
         sensors: Mapping[str, str] | None = None,
         period: float = 10.0,
         seed: int | None = None,
@@ -528,6 +532,8 @@ class Fleet:
         reconnect: bool = True,
         always_open: bool = False,
         session_expiry: int = 0,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         if period <= 0:
             raise ValueError("period must be positive")
@@ -542,6 +548,7 @@ class Fleet:
         self.keepalive = keepalive
         self.reconnect = reconnect
         self.session_expiry = session_expiry
+        self.username, self.password = username, password
         self.gateway_id = gateway_id or _default_gateway_id()
         if client_id is None:
             # A persistent session needs the same id after a restart; otherwise stay unique.
@@ -558,10 +565,11 @@ class Fleet:
         level = initial_level if initial_level is not None else self._default_level()
         fault_rng = random.Random(f"{self.seed}:faults")
         self.lights: dict[str, SimulatedLight] = {}
-        for device_id in lights:
+        powers = lights if isinstance(lights, Mapping) else dict.fromkeys(lights, nominal_power_w)
+        for device_id, power in powers.items():
             light = SimulatedLight(
                 device_id,
-                nominal_w=nominal_power_w,
+                nominal_w=power,
                 defective=fault_rng.random() < fault_rate,
                 start_level=level,
                 target=level,
@@ -635,8 +643,11 @@ class Fleet:
         if self.session_expiry > 0:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = self.session_expiry
+        options = parse_mqtt_url(self.url)
+        if self.username:
+            options.update(username=self.username, password=self.password)
         client = aiomqtt.Client(
-            **parse_mqtt_url(self.url),
+            **options,
             identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=self.session_expiry <= 0,
@@ -679,7 +690,14 @@ class Fleet:
                 light.ramp_task.cancel()
 
     async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        await client.subscribe(f"{self.prefix}/cmd/light/+", qos=1)
+        if self.username and self.lights:  # an account has rights on its own lights only
+            ids = list(self.lights)
+            for start in range(0, len(ids), 500):
+                await client.subscribe(
+                    [(self.topic("cmd/light", i), 1) for i in ids[start : start + 500]]
+                )
+        elif self.lights:
+            await client.subscribe(f"{self.prefix}/cmd/light/+", qos=1)
         await self._publish_status(client, _ONLINE)
         logger.info(
             "fleet %s online: %d lights, %d sensors, prefix %s",

@@ -31,6 +31,12 @@ def _configure_lights(parser: argparse.ArgumentParser) -> None:
             )
     imp = actions.add_parser("import", help="import streetlights from a CSV or GeoJSON file")
     imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--credentials",
+        type=Path,
+        default=None,
+        help="write every device's and gateway's MQTT account (CSV) to this file",
+    )
 
 
 def _run_lights(args: argparse.Namespace, settings: Settings) -> int:
@@ -41,19 +47,25 @@ def _run_lights(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.resolved_database_url)
     try:
-        with write_session(engine) as session:
-            if args.lights_action == "import":
-                try:
-                    data = args.file.read_bytes()
-                except OSError as exc:
-                    print(f"error: {exc}", file=sys.stderr)
-                    return 2
+        if args.lights_action == "import":
+            try:
+                data = args.file.read_bytes()
+            except OSError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            with write_session(engine) as session:
                 result = import_inventory(session, data, args.file.name)
-                print(
-                    f"{result.created} lights created, {result.updated} updated, "
-                    f"{result.groups_created} groups and {result.cabinets_created} cabinets created"
-                )
-                return 0
+            print(
+                f"{result.created} lights created, {result.updated} updated, "
+                f"{result.groups_created} groups and {result.cabinets_created} cabinets created"
+            )
+            if args.credentials is not None:
+                count = _write_credentials(settings, engine, args.credentials)
+                print(f"{count} MQTT accounts written to {args.credentials}")
+            else:
+                print("MQTT accounts of the devices: eclor mqtt credentials (or files DIR)")
+            return 0
+        with write_session(engine) as session:
             scope, target = ("group", args.group) if args.group else ("light", args.light)
             if args.lights_action == "set":
                 outcome = control.set_override(
@@ -133,9 +145,77 @@ def _run_fleet(args: argparse.Namespace, settings: Settings) -> int:
             drop_rate=args.drop_rate,
             always_open=args.always_open,
             full_speed=args.full_speed,
+            key=settings.mqtt_key,
         )
 
     asyncio.run(main())
+    return 0
+
+
+def _write_credentials(settings: Settings, engine: object, path: Path) -> int:
+    """Every MQTT account (relay, devices, gateways) with its password, as CSV; returns the count."""
+    import csv
+
+    from app.lighting.fleet import accounts_table
+    from app.mqtt_auth import GATEWAY_PREFIX, RELAY_USERNAME, derived_password
+
+    devices, gateways = accounts_table(engine)  # type: ignore[arg-type]
+    rows = [(RELAY_USERNAME, "relay")] + [(d, "device") for d in devices]
+    rows += [(GATEWAY_PREFIX + name, "gateway") for name in sorted(gateways)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["username", "kind", "password"])
+        for username, kind in rows:
+            writer.writerow([username, kind, derived_password(settings.mqtt_key, username)])
+    path.chmod(0o600)
+    return len(rows)
+
+
+def _configure_mqtt(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="mqtt_action", required=True)
+    creds = actions.add_parser(
+        "credentials", help="write every MQTT account and its password (CSV, for provisioning)"
+    )
+    creds.add_argument("file", type=Path)
+    files = actions.add_parser(
+        "files", help="write Mosquitto's password file and ACL file (the embedded broker's rules)"
+    )
+    files.add_argument("directory", type=Path)
+
+
+def _run_mqtt(args: argparse.Namespace, settings: Settings) -> int:
+    from app.lighting.fleet import accounts_table
+    from app.mqtt_auth import (
+        GATEWAY_PREFIX,
+        RELAY_USERNAME,
+        derived_password,
+        mosquitto_acl,
+        mosquitto_password_line,
+    )
+
+    engine = make_engine(settings.resolved_database_url)
+    if args.mqtt_action == "credentials":
+        count = _write_credentials(settings, engine, args.file)
+        print(f"{count} MQTT accounts written to {args.file}")
+        return 0
+    devices, gateways = accounts_table(engine)
+    users = [RELAY_USERNAME, *devices, *(GATEWAY_PREFIX + name for name in sorted(gateways))]
+    args.directory.mkdir(parents=True, exist_ok=True)
+    passwd, acl = args.directory / "passwd", args.directory / "acl"
+    passwd.write_text(
+        "".join(
+            mosquitto_password_line(u, derived_password(settings.mqtt_key, u)) + "\n" for u in users
+        ),
+        encoding="utf-8",
+    )
+    passwd.chmod(0o600)
+    acl.write_text(mosquitto_acl(settings.mqtt_prefix, gateways), encoding="utf-8")
+    print(
+        f"{len(users)} accounts: {passwd} and {acl} written; in mosquitto.conf:\n"
+        f"  allow_anonymous false\n  password_file {passwd.resolve()}\n  acl_file {acl.resolve()}\n"
+        "then reload Mosquitto (SIGHUP) after each inventory import"
+    )
     return 0
 
 
@@ -151,5 +231,11 @@ COMMANDS = (
         "simulate the inventory's lights and sensors over MQTT (demo, tests, benchmarks)",
         _configure_fleet,
         _run_fleet,
+    ),
+    Command(
+        "mqtt",
+        "MQTT accounts: credentials to provision, Mosquitto password and ACL files",
+        _configure_mqtt,
+        _run_mqtt,
     ),
 )

@@ -1,9 +1,11 @@
 """The fleet simulator (``workers.fleet``) driven from the inventory in the database.
 
 ``eclor fleet`` and ``eclor serve --with-worker`` (on embedded defaults) play
-the territory's lights and sensors with it: one simulated gateway per lamp power
-(the simulator gives one nominal power to a gateway's lamps, so the telemetry's
-power and energy match each lamp's rating) and one for the sensors.
+the territory's lights and sensors with it: one simulated gateway per cabinet
+(its lamps at their own ratings), a light without a cabinet on its own, and one
+gateway for the sensors. Each connects with its own MQTT account
+(``gateway-{cabinet}``, ``gateway-sensors`` or the device id, see
+:mod:`app.mqtt_auth`), whose rights :func:`gateway_devices` gives the broker.
 """
 
 from __future__ import annotations
@@ -25,14 +27,18 @@ log = logging.getLogger("eclor.lighting.fleet")
 SIMULATED_KINDS = ("waste_centre", "traffic", "air_quality", "fill_level")
 
 
+SENSORS_GATEWAY = "sensors"
+
+
 @dataclass
 class Inventory:
-    lights_by_power: dict[float, list[str]] = field(default_factory=dict)
+    # cabinet id (None: no cabinet) -> device id -> lamp power (W)
+    lights_by_cabinet: dict[str | None, dict[str, float]] = field(default_factory=dict)
     sensors: dict[str, str] = field(default_factory=dict)
 
     @property
     def light_count(self) -> int:
-        return sum(len(ids) for ids in self.lights_by_power.values())
+        return sum(len(ids) for ids in self.lights_by_cabinet.values())
 
 
 def load_inventory(engine: Engine) -> Inventory:
@@ -41,10 +47,12 @@ def load_inventory(engine: Engine) -> Inventory:
 
     inventory = Inventory()
     with read_session(engine) as session:
-        for device_id, nominal in session.execute(
-            select(Streetlight.device_id, Streetlight.nominal_w).order_by(Streetlight.device_id)
+        for device_id, nominal, cabinet in session.execute(
+            select(Streetlight.device_id, Streetlight.nominal_w, Streetlight.cabinet_id).order_by(
+                Streetlight.device_id
+            )
         ).all():
-            inventory.lights_by_power.setdefault(round(float(nominal), 1), []).append(device_id)
+            inventory.lights_by_cabinet.setdefault(cabinet, {})[device_id] = float(nominal)
         for sensor_id, kind in session.execute(
             select(Sensor.id, Sensor.kind).order_by(Sensor.id)
         ).all():
@@ -53,12 +61,48 @@ def load_inventory(engine: Engine) -> Inventory:
     return inventory
 
 
+def gateway_devices(engine: Engine) -> Callable[[str], list[str] | None]:
+    """The broker's lookup of the devices behind a gateway: a cabinet's lights, or the sensors."""
+    from app.models.lighting import LightCabinet, Streetlight
+    from app.models.sensors import Sensor
+
+    def devices(name: str) -> list[str] | None:
+        with read_session(engine) as session:
+            if name == SENSORS_GATEWAY:
+                return list(session.scalars(select(Sensor.id)).all())
+            if session.get(LightCabinet, name) is None:
+                return None
+            return list(
+                session.scalars(
+                    select(Streetlight.device_id).where(Streetlight.cabinet_id == name)
+                ).all()
+            )
+
+    return devices
+
+
+def accounts_table(engine: Engine) -> tuple[list[str], dict[str, list[str]]]:
+    """Every device id (lights and sensors) and every gateway with its devices."""
+    inventory = load_inventory(engine)
+    from app.models.sensors import Sensor
+
+    with read_session(engine) as session:
+        sensors = list(session.scalars(select(Sensor.id).order_by(Sensor.id)).all())
+    devices = sorted(d for ids in inventory.lights_by_cabinet.values() for d in ids) + sensors
+    gateways = {
+        cabinet: sorted(ids) for cabinet, ids in inventory.lights_by_cabinet.items() if cabinet
+    }
+    gateways[SENSORS_GATEWAY] = sensors
+    return devices, gateways
+
+
 async def play(
     url: str,
     prefix: str,
     inventory: Inventory,
     stop: asyncio.Event,
     *,
+    key: str | None = None,
     light_period: float = 300.0,
     sensor_period: float = 30.0,
     seed: int | None = None,
@@ -66,28 +110,42 @@ async def play(
     drop_rate: float = 0.0,
     always_open: bool = False,
     full_speed: bool = False,
-    gateway_prefix: str = "GW-ECLOR",
 ) -> list[Any]:
-    """Run one simulated gateway per lamp power, plus one for the sensors, until ``stop``."""
+    """Run one simulated gateway per cabinet (a light without one alone), plus one for the
+    sensors, until ``stop``; with ``key``, each connects with its account's derived password."""
+    from app.mqtt_auth import GATEWAY_PREFIX, derived_password
     from workers.fleet import Fleet
 
-    fleets = []
-    for index, (power, ids) in enumerate(sorted(inventory.lights_by_power.items())):
-        fleets.append(
-            Fleet(
-                url,
-                prefix,
-                lights=ids,
-                sensors={},
-                period=light_period,
-                nominal_power_w=power,
-                seed=None if seed is None else seed + index,
-                fault_rate=fault_rate,
-                drop_rate=drop_rate,
-                full_speed=full_speed,
-                gateway_id=f"{gateway_prefix}-{int(power)}W",
-            )
+    def account(username: str) -> dict[str, Any]:
+        if key is None:
+            return {"gateway_id": username}
+        return {
+            "gateway_id": username,
+            "username": username,
+            "password": derived_password(key, username),
+        }
+
+    groups: list[tuple[str, dict[str, float]]] = []
+    for cabinet, lights in sorted(inventory.lights_by_cabinet.items(), key=lambda i: i[0] or ""):
+        if cabinet:
+            groups.append((GATEWAY_PREFIX + cabinet, lights))
+        else:
+            groups.extend((device_id, {device_id: power}) for device_id, power in lights.items())
+    fleets = [
+        Fleet(
+            url,
+            prefix,
+            lights=lights,
+            sensors={},
+            period=light_period,
+            seed=None if seed is None else seed + index,
+            fault_rate=fault_rate,
+            drop_rate=drop_rate,
+            full_speed=full_speed,
+            **account(username),
         )
+        for index, (username, lights) in enumerate(groups)
+    ]
     if inventory.sensors:
         fleets.append(
             Fleet(
@@ -99,7 +157,7 @@ async def play(
                 seed=seed,
                 drop_rate=drop_rate,
                 always_open=always_open,
-                gateway_id=f"{gateway_prefix}-SENSORS",
+                **account(GATEWAY_PREFIX + SENSORS_GATEWAY),
             )
         )
     tasks = [asyncio.create_task(fleet.run()) for fleet in fleets]
@@ -140,6 +198,7 @@ def start_demo_fleet(settings: Any, engine: Engine) -> Callable[[], None]:
             settings.mqtt_prefix,
             inventory,
             stop,
+            key=settings.mqtt_key,
             light_period=120.0,
             sensor_period=30.0,
             fault_rate=0.004,

@@ -53,6 +53,7 @@ from app.lighting import control
 from app.db import utcnow, write_session
 from app.lighting.messages import command_payload, parse_time, topic
 from app.lighting.telemetry import ingest_light_telemetry
+from app.mqtt_auth import RELAY_USERNAME
 from app.models.lighting import OPEN_COMMAND_STATES, LightCommand, Streetlight
 
 log = logging.getLogger("eclor.lighting.relay")
@@ -712,7 +713,7 @@ def mqtt_relay(
 async def relay_service(rt: Any) -> None:
     """The worker service (a service of the lighting domain in ``app.domains``): the MQTT relay for this worker."""
     settings = rt.settings
-    url = settings.mqtt_url or f"mqtt://127.0.0.1:{settings.mqtt_embedded_port}"
+    url = settings.mqtt_client_url(RELAY_USERNAME)
     relay = mqtt_relay(
         rt.engine, url, settings.mqtt_prefix, worker_id=rt.worker_id, config=RelayConfig.from_env()
     )

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select, update
 from sqlmodel import Session
 
@@ -61,6 +61,16 @@ class OrderForm(BaseModel):
     due_on: date | None = None
     place: str = Field(default="", max_length=200)
     checklist: str = Field(default="", max_length=4000)  # one item a line
+
+    @field_validator("due_on", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(_("Date invalide : indiquez le jour (AAAA-MM-JJ).")) from None
+        return value
 
 
 def checklist(order: WorkOrder) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import func, select
 
 from app import events
-from app.db import read_session, write_session
+from app.db import read_session, utcnow, write_session
 from app.lighting.relay import Inbound, ingest
 from app.maintenance import engine as rules_engine
 from app.maintenance.rules import RuleForm, save
@@ -27,7 +27,7 @@ from app.reports import workflow as rp
 from tests.mqtt_fixtures import mqtt_client, run_async
 from workers import runner
 
-T0 = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
+T0 = (utcnow() - dt.timedelta(hours=2)).replace(second=0, microsecond=0)  # readings must be recent
 AUDUN = "57038"
 
 

@@ -36,10 +36,10 @@ whole pipeline within twice a plain decode + save matters on the small
 servers an authority runs. Nothing needs alpha, since it is flattened.
 
 Stored bytes carry no EXIF, GPS, XMP, comment or ICC profile (pixels are
-converted to sRGB, the web's default for untagged images). Files get random
-names (:func:`secrets.token_urlsafe`) in sharded folders under the media
-directory, are written atomically, and can only be read back through
-:func:`open_path`, which accepts nothing but names this module makes.
+converted to sRGB, the web's default for untagged images). Storage (random
+names in sharded folders, atomic writes, :func:`open_path`, files written
+before the transaction that records them) lives in :mod:`app.photo_store`;
+its functions are re-exported here for the callers that store what they process.
 """
 
 from __future__ import annotations
@@ -48,14 +48,11 @@ import hashlib
 import io
 import math
 import numbers
-import os
 import re
-import secrets
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Final, Literal, NamedTuple
 
 import pillow_heif
@@ -71,6 +68,7 @@ from PIL import (
 )
 
 from app.i18n import gettext as _
+from app.photo_store import InvalidPhotoName, StoredPhoto, delete, open_path, save
 
 __all__ = [
     "DISPLAY_SIZE",
@@ -164,10 +162,6 @@ class ImageRejected(ValueError):
         return f"ImageRejected(code={self.code!r}, message={self.message!r})"
 
 
-class InvalidPhotoName(ValueError):
-    """A stored-photo name this module cannot have made (path traversal, typo, tampering)."""
-
-
 class GpsPosition(NamedTuple):
     """A WGS 84 position read from a photo's EXIF, in decimal degrees."""
 
@@ -197,14 +191,6 @@ class ProcessedPhoto:
     sha256: str
     """Hex SHA-256 of the original upload (spots the same file sent twice)."""
     source_format: Format
-
-
-@dataclass(frozen=True, slots=True)
-class StoredPhoto:
-    """The names under which :func:`save` stored the two variants of a photo."""
-
-    display_name: str
-    thumb_name: str
 
 
 # --------------------------------------------------------------------------
@@ -707,119 +693,3 @@ def process(
             sha256=hashlib.sha256(data).hexdigest(),
             source_format=fmt,
         )
-
-
-# --------------------------------------------------------------------------
-# Storage
-
-_PHOTOS_FOLDER: Final = "photos"
-_TOKEN_BYTES: Final = 24  # 192 bits, 32 URL-safe characters
-_NAME_RE: Final = re.compile(r"\A[A-Za-z0-9_-]{32}\.jpg\Z")
-_CODE_ROOT: Final = Path(__file__).resolve().parent
-
-
-def _photos_root(media_dir: str | os.PathLike[str]) -> Path:
-    """The folder holding every stored photo; refuses a media directory inside the code tree."""
-    root = (Path(media_dir) / _PHOTOS_FOLDER).resolve()
-    if root.is_relative_to(_CODE_ROOT):
-        raise ValueError(f"media_dir must lie outside the application package {_CODE_ROOT}")
-    return root
-
-
-def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise InvalidPhotoName(f"not a stored photo name: {name!r}")
-    return name
-
-
-def _shard(root: Path, name: str) -> Path:
-    # Two URL-safe characters: 4096 folders, so none grows past a few
-    # thousand files even with millions of photos.
-    return root / name[:2]
-
-
-def _new_name() -> str:
-    return secrets.token_urlsafe(_TOKEN_BYTES) + _OUTPUT_SUFFIX
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where folders cannot be opened."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(root: Path, name: str, content: bytes) -> None:
-    """Write ``content`` under ``name``: a hidden temporary file, fsync, then ``os.replace``."""
-    folder = _shard(root, name)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{secrets.token_hex(8)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, folder / name)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
-
-
-def save(processed: ProcessedPhoto, media_dir: str | os.PathLike[str]) -> StoredPhoto:
-    """Store both variants under fresh random names; either both are written or neither.
-
-    Files land in ``media_dir/photos/<2 chars>/<32 chars>.jpg``. Names are
-    independent, so knowing a thumbnail's name reveals nothing about the
-    display variant's. Keep the returned names in the database and pass them
-    to :func:`open_path` and :func:`delete`.
-    """
-    root = _photos_root(media_dir)
-    stored = StoredPhoto(display_name=_new_name(), thumb_name=_new_name())
-    _write_atomically(root, stored.display_name, processed.display)
-    try:
-        _write_atomically(root, stored.thumb_name, processed.thumb)
-    except BaseException:
-        (_shard(root, stored.display_name) / stored.display_name).unlink(missing_ok=True)
-        raise
-    return stored
-
-
-def delete(names: Iterable[str], media_dir: str | os.PathLike[str]) -> int:
-    """Remove stored photos by name; returns how many files were removed.
-
-    Every name is checked before anything is removed, so a bad name in the
-    batch (:class:`InvalidPhotoName`) removes nothing. Names whose file is
-    already gone are skipped, so a retried deletion job succeeds.
-    """
-    checked = [_check_name(name) for name in names]
-    root = _photos_root(media_dir)
-    removed = 0
-    for name in checked:
-        try:
-            (_shard(root, name) / name).unlink()
-        except FileNotFoundError:
-            continue
-        removed += 1
-    return removed
-
-
-def open_path(name: str, media_dir: str | os.PathLike[str]) -> Path:
-    """The path of a stored photo, for serving it (as ``image/jpeg``, with ``nosniff``).
-
-    Raises :class:`InvalidPhotoName` for any name :func:`save` cannot have
-    made (``../``, absolute paths, other extensions, temporary files) and
-    :class:`FileNotFoundError` when the photo does not exist (deleted, or a
-    folder redirected outside the media directory). Serve both as 404.
-    """
-    _check_name(name)
-    root = _photos_root(media_dir)
-    path = (_shard(root, name) / name).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise FileNotFoundError(name)
-    return path

@@ -4,6 +4,7 @@
 - refuses hosts that are not allowed (Host header attacks),
 - picks the locale (cookie ``lang``, then Accept-Language, then French),
 - resolves the signed-in person from the session cookie,
+- binds the CSRF token to the session (``app.csrf``),
 - makes a CSP nonce and adds the security headers to every response.
 """
 
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 import anyio
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import auth
+from app import auth, csrf
 from app.i18n import current_locale, pick_locale
 from app.settings import Settings
 
@@ -101,6 +102,21 @@ class EclorMiddleware:
             name = host.rsplit(":", 1)[0] if ":" in host else host
         return name in self.allowed_hosts
 
+    def _bind_csrf(
+        self, scope: Scope, cookies: dict[str, str], session_token: str | None
+    ) -> str | None:
+        """Put the session's own CSRF token in place of the browser's (app.csrf).
+
+        Returns the token when the browser holds another one (the response then sets it).
+        """
+        if session_token is None:
+            return None
+        token = csrf.session_token_for(self.settings.secret_key, session_token)
+        if cookies.get(csrf.COOKIE_NAME) == token:
+            return None
+        scope["headers"] = csrf.with_cookie(list(scope["headers"]), token)  # type: ignore[arg-type]
+        return token
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -155,8 +171,24 @@ class EclorMiddleware:
             )
         scope["eclor_user"] = user  # type: ignore[typeddict-unknown-key]
         scope["eclor_session_token"] = session_token if user else None  # type: ignore[typeddict-unknown-key]
+        bound = self._bind_csrf(scope, cookies, session_token if user else None)
+
+        async def send_bound(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = list(message.get("headers", []))
+                signed_in = csrf.new_session_token(out, auth.SESSION_COOKIE)
+                token = (
+                    csrf.session_token_for(self.settings.secret_key, signed_in)
+                    if signed_in
+                    else bound
+                )
+                if token:
+                    out.append(csrf.cookie_header(token, secure=self.settings.https))
+                    message["headers"] = out  # type: ignore[typeddict-item]
+            await send_with_headers(message)
+
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, send_bound)
         finally:
             current_locale.reset(token)
 

@@ -158,26 +158,61 @@ def test_the_session_cookie_is_httponly_and_lax(client, engine):
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
 
 
-def test_signup_creates_a_resident_and_signs_in(client, engine):
-    r = client.post_form(
-        "/signup",
-        {
-            "email": "Nouveau@Eclor.test",
-            "password": "a-good-password",
-            "display_name": "Léo",
-            "consent": "yes",
-        },
-    )
-    assert r.status_code == 303 and r.headers["location"] == "/me"
+def signup(client, address: str, name: str = "Léo"):  # type: ignore[no-untyped-def]
+    return client.post_form("/signup", {"email": address, "display_name": name, "consent": "yes"})
+
+
+def test_signup_mails_a_link_to_choose_the_password_which_signs_in(client, engine, settings):
+    r = signup(client, "Nouveau@Eclor.test")
+    assert r.status_code == 303 and r.headers["location"] == "/signup?sent=1"
+    assert "nous avons écrit à l’adresse indiquée" in client.get(r.headers["location"]).text
     with write_session(engine) as s:
         user = s.scalars(select(User).where(User.email == "nouveau@eclor.test")).one()
-        assert user.role == "resident" and user.password_hash.startswith("$argon2id$")
+        # No password yet: the account is unusable until the mailbox's owner follows the link.
+        assert user.role == "resident" and user.password_hash is None
+    run_worker(settings, engine)
+    msg = mails(settings)[-1]
+    assert msg["To"] == "nouveau@eclor.test"
+    assert msg["Subject"] == "Finissez de créer votre compte Eclor"
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    link = "/password/reset/" + re.search(r"/password/reset/(\S+)", text).group(1)  # type: ignore[union-attr]
+    chosen = {"password": "a-good-password", "password_again": "a-good-password"}
+    r = client.post_form(link, chosen)
+    assert r.status_code == 303 and r.headers["location"].startswith("/me")
+    assert client.get("/me").status_code == 200
+    with write_session(engine) as s:
+        user = s.scalars(select(User).where(User.email == "nouveau@eclor.test")).one()
+        assert user.password_hash.startswith("$argon2id$")
+
+
+def test_signup_answers_the_same_for_an_existing_address_and_the_e_mail_says_it(
+    client, engine, settings
+):
+    make_user(engine)
+    fresh = signup(client, "someone-new@eclor.test")
+    taken = signup(client, "Lea@eclor.test")
+    assert (taken.status_code, taken.headers["location"]) == (
+        fresh.status_code,
+        fresh.headers["location"],
+    )
+    assert (
+        "Un compte existe déjà avec cette adresse" not in client.get(taken.headers["location"]).text
+    )
+    with write_session(engine) as s:
+        lea = s.scalars(select(User).where(User.email == "lea@eclor.test")).one()
+        assert auth.verify_password(lea.password_hash, "lea-password-2026")  # untouched
+        assert s.scalar(select(func.count()).select_from(PasswordReset)) == 1  # the new one's
+    run_worker(settings, engine)
+    told = [m for m in mails(settings) if m["To"] == "lea@eclor.test"]
+    assert len(told) == 1 and told[0]["Subject"] == "Vous avez déjà un compte Eclor"
+    body = told[0].get_body(preferencelist=("plain",)).get_content()
+    assert "/login" in body and "/password/forgot" in body and "/password/reset/" not in body
 
 
 def test_signup_refuses_bad_input_with_french_messages_and_creates_nothing(client, engine):
-    r = client.post_form("/signup", {"email": "pas-une-adresse", "password": "court"})
+    r = client.post_form("/signup", {"email": "pas-une-adresse"})
     assert r.status_code == 400
-    assert "Adresse e-mail invalide." in r.text and "10 caractères" in r.text
+    assert "Adresse e-mail invalide." in r.text
     assert "Ce champ est obligatoire." in r.text  # consent
     with write_session(engine) as s:
         assert s.scalar(select(func.count()).select_from(User)) == 0

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from app import auth, oidc, ratelimit
 from app.accounts import lifecycle as accounts
+from app.accounts import signup as signing_up
 from app.auth import PUBLIC, SIGNED_IN, current_user
 from app.db import begin_write, utcnow
 from app.forms import TextForm as Form
@@ -35,8 +36,9 @@ RECENT_SIGN_IN = timedelta(minutes=15)
 
 
 class SignupForm(BaseModel):
+    """The password is chosen from the e-mailed link (app.accounts.signup), not here."""
+
     email: str = Field(max_length=254)
-    password: str = Field(max_length=256)
     display_name: str = Field(default="", max_length=80)
     consent: str
 
@@ -47,14 +49,6 @@ class SignupForm(BaseModel):
         local, _sep, domain = value.partition("@")
         if not local or "." not in domain or " " in value:
             raise ValueError("Adresse e-mail invalide.")
-        return value
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, value: str) -> str:
-        problem = auth.validate_password(value)
-        if problem:
-            raise ValueError(problem)
         return value
 
 
@@ -197,8 +191,10 @@ def logout(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @get("/signup", opt=PUBLIC, name="signup_form")
-async def signup_form(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "accounts/signup.html", form={}, errors={})
+async def signup_form(
+    request: Request[Any, Any, Any], sent: FromQuery[str | None] = None
+) -> Template:
+    return page(request, "accounts/signup.html", form={}, errors={}, sent=sent == "1")
 
 
 @post("/signup", opt=PUBLIC, sync_to_thread=True, name="signup")
@@ -207,13 +203,19 @@ def signup(
 ) -> Template | Redirect:
     ratelimit.check(db, _secret(request), [(ratelimit.SIGNUP_IP, client_ip(request))])
     form, errors = parse_form(SignupForm, data)
-    if form is not None and db.scalars(select(User.id).where(User.email == form.email)).first():
-        errors["email"] = _("Un compte existe déjà avec cette adresse.")
     if form is None or errors:
         shown = {k: v for k, v in data.items() if k != "password"}
         return page(request, "accounts/signup.html", status_code=400, form=shown, errors=errors)
-    user = auth.create_user(db, form.email, password=form.password, display_name=form.display_name)
-    return sign_in_response(request, db, user, "/me")
+    # The same answer whether or not the address has an account: the e-mail tells its owner.
+    signing_up.sign_up(
+        db,
+        form.email,
+        display_name=form.display_name,
+        base_url=request.app.state.settings.base_url,
+        jinja=request.app.state.jinja,
+    )
+    db.commit()
+    return Redirect("/signup?sent=1", status_code=303)
 
 
 # --- password reset ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from app.auth import SIGNED_IN, CurrentUser
 from app.carpool import bookings as carpool_bookings
 from app.db import utcnow
+from app.deps import late_write, start_writing
 from app.forms import Multipart
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link, Panel
@@ -53,6 +54,7 @@ from app.routes.carpool_search import (
     unblock_user,
 )
 from app.routes.carpool_staff import moderate, proofs_csv, proofs_json, restore_ad, staff_page
+from app.photo_store import PendingPhotos
 from app.templating import page
 
 
@@ -64,14 +66,18 @@ def profile_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
     )
 
 
-@post("/carpool/profile", opt=SIGNED_IN, sync_to_thread=True, name="carpool_save_profile")
+@post(
+    "/carpool/profile",
+    opt=late_write(SIGNED_IN),
+    sync_to_thread=True,
+    name="carpool_save_profile",
+)
 def save_profile(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
 ) -> Template | Redirect:
     from app import images
 
     viewer = me(request)
-    profile = db.get(CarpoolProfile, viewer.id) or CarpoolProfile(user_id=viewer.id)
     errors: dict[str, str] = {}
     first_name = str(data.get("first_name") or "").strip()
     phone = str(data.get("phone") or "").strip()
@@ -97,29 +103,37 @@ def save_profile(
                 )
             except images.ImageRejected as exc:
                 errors["photo"] = exc.message
-    if errors:
-        form = {"first_name": first_name, "phone": phone, "about": about}
-        return page(
-            request,
-            "carpool/profile.html",
-            section="carpool",
-            status_code=400,
-            profile=profile,
-            errors=errors,
-            form=form,
-        )
     media = request.app.state.settings.resolved_media_dir
-    old: list[str] = []
-    if processed is not None or data.get("remove_photo"):
-        old = [n for n in (profile.photo_name, profile.thumb_name) if n]
-        profile.photo_name = profile.thumb_name = None
-    if processed is not None:
-        stored = images.save(processed, media)
-        profile.photo_name, profile.thumb_name = stored.display_name, stored.thumb_name
-    profile.first_name, profile.phone, profile.about = first_name, phone, about
-    profile.updated_at = utcnow()
-    db.add(profile)
-    db.commit()
+    # The photo is re-encoded and written before the write transaction opens.
+    with PendingPhotos(
+        [processed] if processed is not None and not errors else [], media
+    ) as pending:
+        start_writing(db)
+        profile = db.get(CarpoolProfile, viewer.id) or CarpoolProfile(user_id=viewer.id)
+        if errors:
+            db.rollback()  # the error page is rendered without the write lock
+            form = {"first_name": first_name, "phone": phone, "about": about}
+            return page(
+                request,
+                "carpool/profile.html",
+                section="carpool",
+                status_code=400,
+                profile=profile,
+                errors=errors,
+                form=form,
+            )
+        old: list[str] = []
+        if processed is not None or data.get("remove_photo"):
+            old = [n for n in (profile.photo_name, profile.thumb_name) if n]
+            profile.photo_name = profile.thumb_name = None
+        if pending.stored:
+            stored = pending.stored[0]
+            profile.photo_name, profile.thumb_name = stored.display_name, stored.thumb_name
+        profile.first_name, profile.phone, profile.about = first_name, phone, about
+        profile.updated_at = utcnow()
+        db.add(profile)
+        db.commit()
+        pending.keep()
     if old:
         images.delete(old, media)
     return Redirect("/carpool/profile", status_code=303)

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from app import images, moderation
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow
+from app.deps import late_write, start_writing
 from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
@@ -31,8 +32,10 @@ from app.models.sharing import (
     WantedRequest,
 )
 from app.models.territory import Commune
+from app.photo_store import PendingPhotos
 from app.sharing import loans as logic
 from app.sharing import moderation as moderating
+from app.sharing import visibility
 from app.templating import page
 
 PHOTO_CACHE = "public, max-age=31536000, immutable"
@@ -125,7 +128,13 @@ class WantedForm(BaseModel):
     name="sharing_photo",
     include_in_schema=False,
 )
-def photo(request: Request[Any, Any, Any], name: FromPath[str]) -> File:
+def photo(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> File:
+    """An ad's photo, only to those who may see the ad (never another domain's photo)."""
+    item = visibility.item_of_photo(db, name)
+    if item is None or not visibility.can_see(db, item, current_user(request)):
+        raise NotFoundException()
     try:
         path = images.open_path(name, request.app.state.settings.resolved_media_dir)
     except (images.InvalidPhotoName, FileNotFoundError):
@@ -134,7 +143,9 @@ def photo(request: Request[Any, Any, Any], name: FromPath[str]) -> File:
         path=path,
         media_type=images.OUTPUT_MIME,
         content_disposition_type="inline",
-        headers={"cache-control": PHOTO_CACHE},
+        headers={
+            "cache-control": PHOTO_CACHE if visibility.is_public(item) else "private, no-store"
+        },
     )
 
 
@@ -207,75 +218,75 @@ def new_item(
     )
 
 
-@post("/sharing/items", opt=SIGNED_IN, sync_to_thread=True, name="sharing_create")
+def _checked_photos(
+    request: Request[Any, Any, Any], value: Any
+) -> tuple[list[images.ProcessedPhoto], str | None]:
+    """The uploaded photos checked and re-encoded (slow: before any transaction), or the error."""
+    uploads = _uploads(value)
+    if len(uploads) > MAX_PHOTOS:
+        return [], _("Quatre photos au plus.")
+    processed: list[images.ProcessedPhoto] = []
+    for raw in uploads:
+        try:
+            processed.append(
+                images.process(raw, max_bytes=request.app.state.settings.max_upload_bytes)
+            )
+        except images.ImageRejected as exc:
+            return [], exc.message
+    return processed, None
+
+
+@post("/sharing/items", opt=late_write(SIGNED_IN), sync_to_thread=True, name="sharing_create")
 def create_item(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
 ) -> Template | Redirect:
     user = _user(request)
     text = _text(data)
     form, errors = parse_form(ItemForm, text)
-    if form is not None and db.get(Commune, form.commune_insee) is None:
-        errors["commune_insee"] = _("Choisissez une commune du territoire.")
-    uploads = _uploads(data.get("photos"))
-    processed: list[images.ProcessedPhoto] = []
-    if len(uploads) > MAX_PHOTOS:
-        errors["photos"] = _("Quatre photos au plus.")
-    else:
-        for raw in uploads:
-            try:
-                processed.append(
-                    images.process(raw, max_bytes=request.app.state.settings.max_upload_bytes)
-                )
-            except images.ImageRejected as exc:
-                errors["photos"] = exc.message
-                break
-    if form is None or errors:
-        return page(
-            request,
-            "sharing/item_form.html",
-            section="sharing",
-            status_code=400,
-            form=text,
-            errors=errors,
-            communes=_communes(db),
-            categories=logic.CATEGORIES,
-            conditions=logic.CONDITIONS,
-        )
-    item = SharedItem(owner_id=user.id, expires_at=utcnow(), **form.model_dump())
-    logic.publish(db, item)
+    processed, photo_error = _checked_photos(request, data.get("photos"))
+    if photo_error:
+        errors["photos"] = photo_error
     media = request.app.state.settings.resolved_media_dir
-    for position, ph in enumerate(processed):
-        stored = images.save(ph, media)
-        db.add(
-            SharedPhoto(
-                item_id=item.id,
-                display_name=stored.display_name,
-                thumb_name=stored.thumb_name,  # type: ignore[arg-type]
-                width=ph.width,
-                height=ph.height,
-                position=position,
+    with PendingPhotos(processed if form and not errors else [], media) as pending:
+        start_writing(db)
+        if form is not None and db.get(Commune, form.commune_insee) is None:
+            errors["commune_insee"] = _("Choisissez une commune du territoire.")
+        if form is None or errors:
+            db.rollback()  # the error page is rendered without the write lock
+            return page(
+                request,
+                "sharing/item_form.html",
+                section="sharing",
+                status_code=400,
+                form=text,
+                errors=errors,
+                communes=_communes(db),
+                categories=logic.CATEGORIES,
+                conditions=logic.CONDITIONS,
             )
-        )
-    db.commit()
+        item = SharedItem(owner_id=user.id, expires_at=utcnow(), **form.model_dump())
+        logic.publish(db, item)
+        for position, (ph, stored) in enumerate(zip(processed, pending.stored, strict=True)):
+            db.add(
+                SharedPhoto(
+                    item_id=item.id,
+                    display_name=stored.display_name,
+                    thumb_name=stored.thumb_name,  # type: ignore[arg-type]
+                    width=ph.width,
+                    height=ph.height,
+                    position=position,
+                )
+            )
+        db.commit()
+        pending.keep()
     return Redirect(f"/sharing/items/{item.id}?published=1", status_code=303)
 
 
 def _item_or_404(db: Session, item_id: int, user: CurrentUser | None) -> SharedItem:
     item = db.get(SharedItem, item_id)
-    if item is None or item.status == "removed":
+    # A paused or lapsed ad is visible to its owner, to staff and to people with a loan on it.
+    if item is None or not visibility.can_see(db, item, user):
         raise NotFoundException()
-    viewer_owns = user is not None and user.id == item.owner_id
-    hidden = not logic.is_listed(item) and item.status != "given"
-    if hidden and not viewer_owns and not (user and user.is_staff):
-        # A paused or lapsed ad is visible to its owner, to staff and to people with a loan on it.
-        involved = (
-            user is not None
-            and db.scalars(
-                select(Loan.id).where(Loan.item_id == item.id, Loan.borrower_id == user.id)
-            ).first()
-        )
-        if not involved:
-            raise NotFoundException()
     return item
 
 

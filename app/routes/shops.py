@@ -19,6 +19,7 @@ from sqlmodel import Session
 from app import images
 from app.auth import MERCHANT, PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow
+from app.deps import late_write, start_writing
 from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link, Panel
@@ -34,7 +35,9 @@ from app.models.shops import (
     ShopPhoto,
 )
 from app.models.territory import Commune
+from app.photo_store import PendingPhotos
 from app.shops import orders as logic
+from app.shops import photos as shop_photos
 from app.templating import page
 
 PHOTO_CACHE = "public, max-age=31536000, immutable"
@@ -80,12 +83,9 @@ def _upload_bytes(value: Any) -> bytes | None:
     return data or None
 
 
-def _store_photo(
-    request: Request[Any, Any, Any], data: bytes
-) -> tuple[images.StoredPhoto, images.ProcessedPhoto]:
-    settings = request.app.state.settings
-    processed = images.process(data, max_bytes=settings.max_upload_bytes)
-    return images.save(processed, settings.resolved_media_dir), processed
+def _process_photo(request: Request[Any, Any, Any], data: bytes) -> images.ProcessedPhoto:
+    """The photo checked and re-encoded: slow, so always before the write transaction opens."""
+    return images.process(data, max_bytes=request.app.state.settings.max_upload_bytes)
 
 
 def _form_text(data: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +171,13 @@ class QuickEditForm(BaseModel):
     name="shops_photo",
     include_in_schema=False,
 )
-def photo(request: Request[Any, Any, Any], name: FromPath[str]) -> File:
+def photo(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> File:
+    """A shop's or product's photo, only to those who may see it (never another domain's photo)."""
+    seen = shop_photos.photo_visibility(db, name, current_user(request))
+    if seen == "none":
+        raise NotFoundException()
     try:
         path = images.open_path(name, request.app.state.settings.resolved_media_dir)
     except (images.InvalidPhotoName, FileNotFoundError):
@@ -180,7 +186,7 @@ def photo(request: Request[Any, Any, Any], name: FromPath[str]) -> File:
         path=path,
         media_type=images.OUTPUT_MIME,
         content_disposition_type="inline",
-        headers={"cache-control": PHOTO_CACHE},
+        headers={"cache-control": PHOTO_CACHE if seen == "public" else "private, no-store"},
     )
 
 
@@ -559,60 +565,64 @@ def edit_shop_form(request: Request[Any, Any, Any], db: NamedDependency[Session]
     return _shop_form_page(request, db, shop, form, {})
 
 
-@post("/shops/manage/shop/save", opt=MERCHANT, sync_to_thread=True, name="shops_save")
+@post("/shops/manage/shop/save", opt=late_write(MERCHANT), sync_to_thread=True, name="shops_save")
 def save_shop(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
 ) -> Template | Redirect:
     user = _user(request)
-    shop = _my_shop(db, user)
     text = _form_text(data)
     form, errors = parse_form(ShopForm, text)
-    if form is not None and db.get(Commune, form.commune_insee) is None:
-        errors["commune_insee"] = _("Choisissez une commune du territoire.")
     photo_bytes = _upload_bytes(data.get("photo"))
     processed = None
     if photo_bytes:
         try:
-            processed = images.process(
-                photo_bytes, max_bytes=request.app.state.settings.max_upload_bytes
-            )
+            processed = _process_photo(request, photo_bytes)
         except images.ImageRejected as exc:
             errors["photo"] = exc.message
-    if shop and processed is not None:
-        count = (
-            db.scalar(
-                select(func.count()).select_from(ShopPhoto).where(ShopPhoto.shop_id == shop.id)
+    media = request.app.state.settings.resolved_media_dir
+    to_store = [processed] if processed is not None and form is not None and not errors else []
+    with PendingPhotos(to_store, media) as pending:
+        start_writing(db)
+        shop = _my_shop(db, user)
+        if form is not None and db.get(Commune, form.commune_insee) is None:
+            errors["commune_insee"] = _("Choisissez une commune du territoire.")
+        if shop and processed is not None:
+            count = (
+                db.scalar(
+                    select(func.count()).select_from(ShopPhoto).where(ShopPhoto.shop_id == shop.id)
+                )
+                or 0
             )
-            or 0
-        )
-        if count >= MAX_SHOP_PHOTOS:
-            errors["photo"] = _("Six photos au plus : retirez-en une d'abord.")
-    if form is None or errors:
-        return _shop_form_page(request, db, shop, text, errors, status_code=400)
-    values = form.model_dump()
-    if values["lat"] is None or values["lon"] is None:
-        commune = db.get(Commune, form.commune_insee)
-        values["lat"], values["lon"] = (commune.lat, commune.lon) if commune else (None, None)
-    if shop is None:
-        shop = Shop(owner_id=user.id, slug=logic.unique_slug(db, form.name), **values)
-    else:
-        for key, value in values.items():
-            setattr(shop, key, value)
-        shop.updated_at = utcnow()
-    db.add(shop)
-    db.flush()
-    if processed is not None:
-        stored = images.save(processed, request.app.state.settings.resolved_media_dir)
-        db.add(
-            ShopPhoto(
-                shop_id=shop.id,
-                display_name=stored.display_name,
-                thumb_name=stored.thumb_name,  # type: ignore[arg-type]
-                width=processed.width,
-                height=processed.height,
+            if count >= MAX_SHOP_PHOTOS:
+                errors["photo"] = _("Six photos au plus : retirez-en une d'abord.")
+        if form is None or errors:
+            db.rollback()  # the error page is rendered without the write lock
+            return _shop_form_page(request, db, shop, text, errors, status_code=400)
+        values = form.model_dump()
+        if values["lat"] is None or values["lon"] is None:
+            commune = db.get(Commune, form.commune_insee)
+            values["lat"], values["lon"] = (commune.lat, commune.lon) if commune else (None, None)
+        if shop is None:
+            shop = Shop(owner_id=user.id, slug=logic.unique_slug(db, form.name), **values)
+        else:
+            for key, value in values.items():
+                setattr(shop, key, value)
+            shop.updated_at = utcnow()
+        db.add(shop)
+        db.flush()
+        if processed is not None and pending.stored:
+            stored = pending.stored[0]
+            db.add(
+                ShopPhoto(
+                    shop_id=shop.id,
+                    display_name=stored.display_name,
+                    thumb_name=stored.thumb_name,  # type: ignore[arg-type]
+                    width=processed.width,
+                    height=processed.height,
+                )
             )
-        )
-    db.commit()
+        db.commit()
+        pending.keep()
     return Redirect("/shops/manage?saved=shop", status_code=303)
 
 
@@ -803,11 +813,15 @@ def product_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
     return page(request, "shops/product_form.html", section="shops", shop=shop, form={}, errors={})
 
 
-@post("/shops/manage/products", opt=MERCHANT, sync_to_thread=True, name="shops_product_add")
+@post(
+    "/shops/manage/products",
+    opt=late_write(MERCHANT),
+    sync_to_thread=True,
+    name="shops_product_add",
+)
 def add_product(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
 ) -> Template | Redirect:
-    shop = _require_shop(db, _user(request))
     text = _form_text(data)
     form, errors = parse_form(ProductForm, text)
     if form is not None and not form.on_request and form.stock is None:
@@ -816,34 +830,39 @@ def add_product(
     photo_bytes = _upload_bytes(data.get("photo"))
     if photo_bytes:
         try:
-            processed = images.process(
-                photo_bytes, max_bytes=request.app.state.settings.max_upload_bytes
-            )
+            processed = _process_photo(request, photo_bytes)
         except images.ImageRejected as exc:
             errors["photo"] = exc.message
-    if form is None or errors:
-        return page(
-            request,
-            "shops/product_form.html",
-            section="shops",
-            shop=shop,
-            form=text,
-            errors=errors,
-            status_code=400,
+    media = request.app.state.settings.resolved_media_dir
+    to_store = [processed] if processed is not None and form is not None and not errors else []
+    with PendingPhotos(to_store, media) as pending:
+        start_writing(db)
+        shop = _require_shop(db, _user(request))
+        if form is None or errors:
+            db.rollback()  # the error page is rendered without the write lock
+            return page(
+                request,
+                "shops/product_form.html",
+                section="shops",
+                shop=shop,
+                form=text,
+                errors=errors,
+                status_code=400,
+            )
+        product = Product(
+            shop_id=shop.id,
+            name=form.name,
+            description=form.description,
+            unit=form.unit,  # type: ignore[arg-type]
+            price_cents=logic.parse_price(form.price),
+            stock=None if form.on_request else form.stock,
         )
-    product = Product(
-        shop_id=shop.id,
-        name=form.name,
-        description=form.description,
-        unit=form.unit,  # type: ignore[arg-type]
-        price_cents=logic.parse_price(form.price),
-        stock=None if form.on_request else form.stock,
-    )
-    if processed is not None:
-        stored = images.save(processed, request.app.state.settings.resolved_media_dir)
-        product.display_name, product.thumb_name = stored.display_name, stored.thumb_name
-    db.add(product)
-    db.commit()
+        if pending.stored:
+            stored = pending.stored[0]
+            product.display_name, product.thumb_name = stored.display_name, stored.thumb_name
+        db.add(product)
+        db.commit()
+        pending.keep()
     return Redirect(f"/shops/manage?saved=product#product-{product.id}", status_code=303)
 
 
@@ -895,7 +914,7 @@ def quick_edit(
 
 @post(
     "/shops/manage/products/{product_id:int}/photo",
-    opt=MERCHANT,
+    opt=late_write(MERCHANT),
     sync_to_thread=True,
     name="shops_product_photo",
 )
@@ -905,30 +924,40 @@ def product_photo(
     product_id: FromPath[int],
     data: Multipart,
 ) -> Template | Redirect:
-    shop, product = _own_product(db, _user(request), product_id)
     photo_bytes = _upload_bytes(data.get("photo"))
+    processed: images.ProcessedPhoto | None = None
+    error = ""
     try:
         if not photo_bytes:
             raise images.ImageRejected("empty", _("Choisissez une photo."))
-        stored, _processed = _store_photo(request, photo_bytes)
+        processed = _process_photo(request, photo_bytes)
     except images.ImageRejected as exc:
-        return page(
-            request,
-            "shops/product_edit.html",
-            section="shops",
-            shop=shop,
-            product=product,
-            errors={"photo": exc.message},
-            form={},
-            euros=logic.euros,
-            status_code=400,
-        )
-    old = [n for n in (product.display_name, product.thumb_name) if n]
-    product.display_name, product.thumb_name = stored.display_name, stored.thumb_name
-    db.add(product)
-    db.commit()
+        error = exc.message
+    media = request.app.state.settings.resolved_media_dir
+    with PendingPhotos([processed] if processed is not None else [], media) as pending:
+        start_writing(db)
+        shop, product = _own_product(db, _user(request), product_id)
+        if error:
+            db.rollback()  # the error page is rendered without the write lock
+            return page(
+                request,
+                "shops/product_edit.html",
+                section="shops",
+                shop=shop,
+                product=product,
+                errors={"photo": error},
+                form={},
+                euros=logic.euros,
+                status_code=400,
+            )
+        stored = pending.stored[0]
+        old = [n for n in (product.display_name, product.thumb_name) if n]
+        product.display_name, product.thumb_name = stored.display_name, stored.thumb_name
+        db.add(product)
+        db.commit()
+        pending.keep()
     if old:
-        images.delete(old, request.app.state.settings.resolved_media_dir)
+        images.delete(old, media)
     return Redirect(f"/shops/manage?saved=product#product-{product.id}", status_code=303)
 
 

@@ -1,0 +1,45 @@
+"""Who may see a shared-object ad, and so its photos.
+
+A listed ad (active, not lapsed) and a given one are public. A paused,
+lapsed or hidden (moderated) ad is seen by its owner, by staff and by the
+people with a loan on it. An ad its owner removed is seen by nobody.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from app.auth import CurrentUser
+from app.models.sharing import Loan, SharedItem, SharedPhoto
+from app.sharing.loans import is_listed
+
+
+def is_public(item: SharedItem) -> bool:
+    return is_listed(item) or item.status == "given"
+
+
+def can_see(db: Session, item: SharedItem, user: CurrentUser | None) -> bool:
+    """Whether ``user`` (None: an anonymous visitor) may see ``item``."""
+    if item.status == "removed":
+        return False
+    if is_public(item):
+        return True
+    if user is None:
+        return False
+    if user.id == item.owner_id or user.is_staff:
+        return True
+    involved = db.scalars(
+        select(Loan.id).where(Loan.item_id == item.id, Loan.borrower_id == user.id)
+    ).first()
+    return involved is not None
+
+
+def item_of_photo(db: Session, name: str) -> SharedItem | None:
+    """The ad a stored photo name belongs to (display variant or thumbnail), if any."""
+    item_id = db.scalars(
+        select(SharedPhoto.item_id).where(
+            or_(SharedPhoto.display_name == name, SharedPhoto.thumb_name == name)
+        )
+    ).first()
+    return db.get(SharedItem, item_id) if item_id is not None else None

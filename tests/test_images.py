@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFile, TiffImagePlugin
 
-from app import images
+from app import images, photo_store
 
 XMP = (
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
@@ -637,7 +637,7 @@ def test_it_writes_nothing_when_the_second_variant_cannot_be_written(
             raise OSError(28, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr(images.os, "replace", replace_then_fail)
+    monkeypatch.setattr(photo_store.os, "replace", replace_then_fail)
 
     with pytest.raises(OSError, match="No space left"):
         images.save(processed, media_dir)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import domains_ops, home, jobs, mail, notify, privacy, retention, sections
+from app import domains_ops, home, jobs, mail, ngsi, notify, privacy, retention, sections
 from app.accounts import contributes as accounts
 from app.alerts import contributes as alerts
 from app.carpool import contributes as carpool
@@ -47,6 +47,7 @@ from app.routes import carpool as carpool_routes
 from app.routes import home as home_routes
 from app.routes import lighting as lighting_routes
 from app.routes import maintenance as maintenance_routes
+from app.routes import ngsi_ld as ngsi_routes
 from app.routes import open311 as open311_routes
 from app.routes import opendata as opendata_routes
 from app.routes import ops as ops_routes
@@ -82,7 +83,7 @@ DOMAINS: tuple[Domain, ...] = (
         "reports", reports.CONTRIBUTES, reports_routes.CONTRIBUTES, open311_routes.CONTRIBUTES
     ),
     Domain.of("lighting", lighting.CONTRIBUTES, lighting_routes.CONTRIBUTES),
-    Domain.of("sensors", sensors.CONTRIBUTES, sensors_routes.CONTRIBUTES),
+    Domain.of("sensors", sensors.CONTRIBUTES, sensors_routes.CONTRIBUTES, ngsi_routes.CONTRIBUTES),
     Domain.of("ops", ops_routes.CONTRIBUTES),
     Domain.of("opendata", opendata.CONTRIBUTES, opendata_routes.CONTRIBUTES),
     Domain.of("maintenance", maintenance.CONTRIBUTES, maintenance_routes.CONTRIBUTES),
@@ -146,6 +147,7 @@ def install() -> None:
         (locator for domain in DOMAINS for locator in domain.locators),
         (source for domain in DOMAINS for source in domain.work_sources),
     )
+    ngsi.install(entity_type for domain in DOMAINS for entity_type in domain.ngsi_types)
     domains_ops.install(
         ops_layers(), kpis(), (action for domain in DOMAINS for action in domain.ops_actions)
     )

@@ -222,6 +222,7 @@ class Contribution:
     ] = ()  # app.opendata.contrib.Service: its APIs, listed in the DCAT catalogue
     locators: Sequence[Locator] = ()
     work_sources: Sequence[WorkSource] = ()
+    ngsi_types: Sequence[Any] = ()  # app.ngsi.EntityType: entity types served by the NGSI-LD API
 
 
 @dataclass(frozen=True)

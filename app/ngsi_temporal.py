@@ -6,7 +6,7 @@ Query: ``timerel`` (``before``, ``after``, ``between``), ``timeAt``, ``endTimeAt
 ``format=aggregatedValues`` (NGSI-LD 1.6+: each attribute carries
 ``{"type": "Property", "avg": [[value, startAt, endAt], ...]}``), ``lastN``.
 Without aggregation the instances are the stored hourly means (ranges up to 31 days) or daily means.
-Errors use NGSI-LD's ProblemDetails through ``app.sensors.ngsi_ld.NgsiError``.
+Errors use NGSI-LD's ProblemDetails through ``app.ngsi.NgsiError``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 from sqlmodel import Session
 
 from app import timeseries
-from app.sensors.ngsi_ld import NgsiError, parse_urn
-from app.sensors.ngsi_ld import _time as ngsi_time
+from app.ngsi import NgsiError, parse_urn
+from app.ngsi import time_text as ngsi_time
 
 METHODS = ("totalCount", "sum", "avg", "min", "max")
 DEFAULT_SPAN = dt.timedelta(days=30)

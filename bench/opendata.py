@@ -49,6 +49,7 @@ os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from app import domains
 from app.db import make_engine, write_session
 from app.migrate import upgrade
 from app.models.lighting import LightEnergyMonth, LightGroup, Streetlight
@@ -340,6 +341,7 @@ def peak_mb(fn: Callable[[], Any]) -> float:
 
 
 def measure(url: str, years: int, lights: int, work: Path) -> dict[str, Any]:
+    domains.install()  # the datasets the domains declare, as the app and the worker see them
     upgrade(url)
     engine = make_engine(url)
     end = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -351,6 +353,8 @@ def measure(url: str, years: int, lights: int, work: Path) -> dict[str, Any]:
     baseline = lambda: dump_baseline(engine, work / f"dump-{years}")
     gen_s, base_s = timed(generate), timed(baseline)
     written = generate()
+    if len(written) < 5 or sum(w.rows for w in written) == 0:
+        raise SystemExit(f"the snapshots wrote {len(written)} datasets: nothing to measure")
     out = {
         "years": years,
         "counts": counts,

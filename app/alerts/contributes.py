@@ -4,6 +4,7 @@ from app.alerts import (
     cli,
     demo,
     fanout,
+    ngsi,
     opendata,
     ops,
     preferences,
@@ -41,4 +42,5 @@ CONTRIBUTES = Contribution(
     channels={"push": subscriptions.push_channel},
     privacy=(Privacy("push", privacy.export_push, privacy.erase_push),),
     open_data=opendata.DATASETS,
+    ngsi_types=ngsi.NGSI_TYPES,
 )

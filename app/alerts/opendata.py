@@ -41,8 +41,12 @@ def _tuple(alert: Any, base_url: str) -> tuple[Any, ...]:
     )
 
 
-def _public() -> Any:
+def public_alerts() -> Any:
+    """The alerts open data publishes (the file, the live stream, the NGSI-LD twin): public, actual."""
     return select(Alert).where(Alert.scope == "Public", Alert.status == "Actual")
+
+
+_public = public_alerts
 
 
 def _alerts(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
@@ -106,6 +110,7 @@ ALERTS = OpenDataset(
     ),
     rows=_alerts,
     live_kinds=("alerts:*",),
+    twin="Alert",
     live_row=_live_alert,
     conforms_to=(CAP,),
     cnil=Cnil(

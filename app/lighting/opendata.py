@@ -125,6 +125,7 @@ STREETLIGHTS = OpenDataset(
     rows=_lights,
     geometry=Geometry("latitude", "longitude", decimals=5),
     live_kinds=("lights:*",),
+    twin="Streetlight",
     live_row=_live_light,
     conforms_to=(CNIG,),
     cnil=Cnil(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rdflib import Graph, Literal, Namespace, URIRef
@@ -53,7 +53,9 @@ MEDIA = {
     "geojson": ("GEOJSON", "application/geo+json"),
     "schema.json": ("JSON", "application/schema+json"),
     "live": ("JSON", "text/event-stream"),
+    "ngsi-ld": ("JSON_LD", "application/ld+json"),
 }
+NGSI_ENTITIES = "/ngsi-ld/v1/entities"
 FORMATS = {
     "jsonld": ("json-ld", "application/ld+json"),
     "ttl": ("turtle", "text/turtle"),
@@ -207,15 +209,17 @@ class _Builder:
         modified: dt.datetime | None,
         conforms: URIRef | None = None,
         service: URIRef | None = None,
+        path: str | None = None,
     ) -> None:
-        path = f"/data/{slug}/live" if fmt == "live" else f"/data/{slug}.{fmt}"
+        if path is None:
+            path = f"/data/{slug}/live" if fmt == "live" else f"/data/{slug}.{fmt}"
         dist = self.url(f"/data/{slug}#{fmt.replace('.', '-')}")
         code, media = MEDIA[fmt]
         self.add(dataset_uri, DCAT.distribution, dist)
         self.add(dist, RDF.type, DCAT.Distribution)
         self.add(dist, DCTERMS.title, _lit(title))
         self.add(dist, DCAT.accessURL, self.resource(path))
-        if fmt != "live":
+        if fmt not in ("live", "ngsi-ld"):
             self.add(dist, DCAT.downloadURL, self.resource(path))
         file_type = URIRef(f"{EU}file-type/{code}")
         self.add(dist, DCTERMS.format, file_type)
@@ -240,7 +244,11 @@ class _Builder:
         return uri
 
     def dataset(
-        self, dataset: OpenDataset, fresh: Freshness | None, live_service: URIRef
+        self,
+        dataset: OpenDataset,
+        fresh: Freshness | None,
+        live_service: URIRef,
+        twin_service: URIRef,
     ) -> URIRef:
         uri = self.url(f"/data/{dataset.slug}#dataset")
         page = self.url(f"/data/{dataset.slug}")
@@ -331,6 +339,17 @@ class _Builder:
                 modified=None,
                 service=live_service,
             )
+        if dataset.twin:
+            self.distribution(
+                uri,
+                dataset.slug,
+                "ngsi-ld",
+                f"Jumeau numérique NGSI-LD (entités {dataset.twin})",
+                size=None,
+                modified=None,
+                service=twin_service,
+                path=f"{NGSI_ENTITIES}?type={dataset.twin}",
+            )
         return uri
 
     def service(self, service: Service, dataset_uris: dict[str, URIRef]) -> URIRef:
@@ -399,9 +418,12 @@ def build(
     for place in b.spatial:
         add(catalogue, DCTERMS.spatial, place)
     live = b.url("/data#api-live")
+    twin = next(
+        (b.url(f"/data#api-{s.key}") for s in services if s.endpoint == NGSI_ENTITIES), live
+    )
     uris: dict[str, URIRef] = {}
     for dataset in datasets:
-        uris[dataset.slug] = b.dataset(dataset, fresh.get(dataset.slug), live)
+        uris[dataset.slug] = b.dataset(dataset, fresh.get(dataset.slug), live, twin)
         add(catalogue, DCAT.dataset, uris[dataset.slug])
     live_datasets = tuple(d.slug for d in datasets if d.live_kinds)
     all_services = [
@@ -415,7 +437,12 @@ def build(
             "https://html.spec.whatwg.org/multipage/server-sent-events.html",
             live_datasets,
         )
-    ] + list(services)
+    ]
+    twins = tuple(d.slug for d in datasets if d.twin)
+    for service in services:
+        if service.endpoint == NGSI_ENTITIES:  # the NGSI-LD API serves every dataset's twin
+            service = replace(service, serves=tuple(dict.fromkeys(service.serves + twins)))
+        all_services.append(service)
     for service in all_services:
         add(catalogue, DCAT.service, b.service(service, uris))
     return b.g

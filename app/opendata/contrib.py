@@ -82,6 +82,10 @@ class OpenDataset:
     live_row: LiveRow | None = (
         None  # an event payload -> the public row (or None: not for this dataset)
     )
+    # PostgreSQL: a SELECT of the same public rows, cell for cell, that COPY streams (app.opendata.copy)
+    copy_sql: str = ""
+    # the NGSI-LD entity type that is this dataset's live twin (/ngsi-ld/v1/entities?type=...)
+    twin: str = ""
     conforms_to: tuple[tuple[str, str], ...] = ()  # (URL, title) of outside schemas it follows
     suppression: str = ""  # how small counts are suppressed, when the dataset has counts
     published_by_default: bool = True

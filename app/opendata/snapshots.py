@@ -10,12 +10,9 @@ catalogue compares ``generated_at`` with each dataset's promised freshness.
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +20,12 @@ from sqlalchemy.engine import Engine
 
 from app.db import read_session, utcnow, write_session
 from app.models.opendata import OpenDataSnapshot
-from app.opendata import registry
+from app.opendata import copy, registry
 from app.opendata.contrib import OpenDataset
-from app.opendata.schemas import table_schema
+from app.opendata.files import DATE_TYPES, Written, day_of, feature, write_schema
 
 log = logging.getLogger("eclor.opendata")
 FORMATS = ("csv", "geojson", "schema.json")
-DATE_TYPES = ("date", "datetime", "yearmonth")
 
 
 def snapshot_dir(var_dir: Path) -> Path:
@@ -38,38 +34,6 @@ def snapshot_dir(var_dir: Path) -> Path:
 
 def file_path(var_dir: Path, slug: str, fmt: str) -> Path:
     return snapshot_dir(var_dir) / f"{slug}.{fmt}"
-
-
-@dataclass
-class Written:
-    slug: str
-    rows: int
-    csv_bytes: int
-    geojson_bytes: int
-    first_day: dt.date | None
-    last_day: dt.date | None
-
-
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _day(value: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value[:10] if len(value) >= 10 else value + "-01")
-    except ValueError:
-        return None
-
-
-def _feature(names: list[str], row: Any, lat: Any, lon: Any) -> str:
-    return (
-        '{"type":"Feature","geometry":{"type":"Point","coordinates":['
-        + repr(float(lon))
-        + ","
-        + repr(float(lat))
-        + ']},"properties":'
-        + _ENCODE(dict(zip(names, row, strict=True)))
-        + "}"
-    )
 
 
 def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
@@ -121,7 +85,7 @@ def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
                             places[(lat, lon)] = row
                         else:
                             out_geo.write(
-                                ("," if features else "") + _feature(names, row, lat, lon) + "\n"
+                                ("," if features else "") + feature(names, row, lat, lon) + "\n"
                             )
                             features += 1
                 if len(batch) >= 2000:
@@ -130,17 +94,13 @@ def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
             writer.writerows(batch)
             if out_geo is not None:
                 for (lat, lon), row in places.items():
-                    out_geo.write(("," if features else "") + _feature(names, row, lat, lon) + "\n")
+                    out_geo.write(("," if features else "") + feature(names, row, lat, lon) + "\n")
                     features += 1
                 out_geo.write("]}\n")
         finally:
             if out_geo:
                 out_geo.close()
-    schema_tmp = directory / f".{dataset.slug}.schema.json.tmp"
-    schema_tmp.write_text(
-        json.dumps(table_schema(dataset), ensure_ascii=False, indent=2), encoding="utf-8"
-    )
-    os.replace(schema_tmp, directory / f"{dataset.slug}.schema.json")
+    write_schema(dataset, directory)
     csv_bytes = tmp_csv.stat().st_size
     os.replace(tmp_csv, directory / f"{dataset.slug}.csv")
     geo_bytes = 0
@@ -152,8 +112,8 @@ def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
         count,
         csv_bytes,
         geo_bytes,
-        _day(first) if first else None,
-        _day(last) if last else None,
+        day_of(first) if first else None,
+        day_of(last) if last else None,
     )
 
 
@@ -171,9 +131,13 @@ def generate(
         generated_at = utcnow()
         try:
             with read_session(engine) as session:
-                written = write_dataset(
-                    dataset, dataset.rows(session, base_url), snapshot_dir(var_dir)
-                )
+                if copy.available(session, dataset):
+                    write_schema(dataset, snapshot_dir(var_dir))
+                    written = copy.write_copied(dataset, session, snapshot_dir(var_dir))
+                else:
+                    written = write_dataset(
+                        dataset, dataset.rows(session, base_url), snapshot_dir(var_dir)
+                    )
         except Exception:  # one broken dataset must not stop the others; its old files stay
             log.exception("open data snapshot failed", extra={"slug": dataset.slug})
             continue

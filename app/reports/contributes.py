@@ -1,7 +1,7 @@
 """What the reports domain contributes: demo reports in every state, privacy."""
 
 from app.interfaces import Contribution, DemoLoader, Privacy
-from app.reports import opendata, ops, work, workflow
+from app.reports import ngsi, opendata, ops, work, workflow
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -9,6 +9,7 @@ CONTRIBUTES = Contribution(
     demo=(DemoLoader(40, "reports", workflow.load_demo_reports),),
     privacy=(Privacy("reports", workflow.export_reports, workflow.erase_reports),),
     open_data=opendata.DATASETS,
+    ngsi_types=ngsi.NGSI_TYPES,
     data_services=opendata.SERVICES,
     work_sources=work.SOURCES,
 )

@@ -13,7 +13,16 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.models.reports import Report
-from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service, local_day, rounded
+from app.opendata.contrib import (
+    PARIS,
+    Cnil,
+    Column,
+    Geometry,
+    OpenDataset,
+    Service,
+    local_day,
+    rounded,
+)
 from app.reports.workflow import CATEGORIES, PUBLIC_STATUSES
 
 CATEGORY_ENUM = tuple(CATEGORIES)
@@ -48,6 +57,21 @@ def _report_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
         )
 
 
+_PUBLIC_SQL = ", ".join(f"'{status}'" for status in PUBLIC_STATUSES)
+_PARIS_DAY = "to_char({0} AT TIME ZONE 'Europe/Paris', 'YYYY-MM-DD')"
+REPORTS_SQL = (  # _report_rows computed by PostgreSQL (app.opendata.copy)
+    "SELECT category AS categorie, status AS etat, NULLIF(commune_insee, '') AS commune_insee, "
+    f"{_PARIS_DAY.format('created_at')} AS date_signalement, "
+    f"{_PARIS_DAY.format('resolved_at')} AS date_resolution, "
+    "round(lat::numeric, 3)::float8 AS latitude, round(lon::numeric, 3)::float8 AS longitude "
+    f"FROM reports WHERE status IN ({_PUBLIC_SQL}) ORDER BY id"
+)
+DAILY_SQL = (  # _daily_rows computed by PostgreSQL
+    f"SELECT {_PARIS_DAY.format('created_at')} AS date, category AS categorie, count(*) AS nombre "
+    f"FROM reports WHERE status IN ({_PUBLIC_SQL}) GROUP BY 1, 2 ORDER BY 1, 2"
+)
+
+
 def _daily_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     # Grouped by UTC day in SQL would split Paris evenings: count per local day while streaming.
     stmt = (
@@ -68,12 +92,9 @@ def _daily_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
         yield from ((day, c, n) for c, n in sorted(counts.items()))
 
 
-def _live_report(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
-    feature = str(event.get("feature_id", ""))
-    report = session.get(Report, int(feature)) if feature.isdigit() else None
-    if report is None or report.status not in PUBLIC_STATUSES:
-        return None
-    row = (
+def public_row(report: Any) -> tuple[Any, ...]:
+    """A report as the open data publishes it (the file, the live stream and the NGSI-LD twin)."""
+    return (
         report.category,
         report.status,
         report.commune_insee,
@@ -82,7 +103,31 @@ def _live_report(session: Session, event: dict[str, Any], base_url: str) -> dict
         rounded(report.lat),
         rounded(report.lon),
     )
-    return dict(zip(REPORTS.column_names, row, strict=True))
+
+
+def _live_report(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
+    feature = str(event.get("feature_id", ""))
+    report = session.get(Report, int(feature)) if feature.isdigit() else None
+    if report is None or report.status not in PUBLIC_STATUSES:
+        return None
+    return dict(zip(REPORTS.column_names, public_row(report), strict=True))
+
+
+def day_counts(session: Session, day: str) -> dict[str, int]:
+    """The number of public reports created on a Paris day (``YYYY-MM-DD``), per category."""
+    start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), PARIS).astimezone(dt.UTC)
+    counts: dict[str, int] = {}
+    # Read from the UTC start of the Paris day with a margin: the day is decided per row in Python.
+    for created, category in session.execute(
+        select(Report.created_at, Report.category).where(
+            Report.created_at >= start - dt.timedelta(hours=1),
+            Report.created_at < start + dt.timedelta(hours=26),
+            Report.status.in_(PUBLIC_STATUSES),  # type: ignore[attr-defined]
+        )
+    ):
+        if local_day(created) == day:
+            counts[category] = counts.get(category, 0) + 1
+    return counts
 
 
 def _live_daily(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
@@ -94,18 +139,8 @@ def _live_daily(session: Session, event: dict[str, Any], base_url: str) -> dict[
     if report is None or report.status not in PUBLIC_STATUSES:
         return None
     day = local_day(report.created_at)
-    since = report.created_at - dt.timedelta(days=1)
-    count = sum(
-        1
-        for (created,) in session.execute(
-            select(Report.created_at).where(
-                Report.category == report.category,
-                Report.created_at > since,
-                Report.status.in_(PUBLIC_STATUSES),
-            )
-        )  # type: ignore[attr-defined]
-        if local_day(created) == day
-    )
+    assert day is not None
+    count = day_counts(session, day).get(report.category, 0)
     return dict(zip(DAILY.column_names, (day, report.category, count), strict=True))
 
 
@@ -134,8 +169,10 @@ REPORTS = OpenDataset(
         Column("longitude", "number", "Longitude arrondie (WGS 84)", minimum=-180, maximum=180),
     ),
     rows=_report_rows,
+    copy_sql=REPORTS_SQL,
     geometry=Geometry("latitude", "longitude"),
     live_kinds=("reports:*",),
+    twin="Open311ServiceRequest",
     live_row=_live_report,
     conforms_to=(
         ("http://wiki.open311.org/GeoReport_v2/", "Open311 GeoReport v2 (états et catégories)"),
@@ -174,7 +211,9 @@ DAILY = OpenDataset(
         Column("nombre", "integer", "Nombre de signalements", required=True, minimum=1),
     ),
     rows=_daily_rows,
+    copy_sql=DAILY_SQL,
     live_kinds=("reports:created",),
+    twin="DailyReportCount",
     live_row=_live_daily,
     cnil=Cnil(
         singling_out="Des comptes par jour et par catégorie sur tout le territoire : aucune personne.",

@@ -20,6 +20,7 @@ from app.i18n import current_locale
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
 from app.lighting.control import territory_position
+from app.ngsi import NgsiError
 from app.models.territory import Territory
 from app.ops import centre, history, layercache
 from app.sensors import ngsi_ld
@@ -125,7 +126,7 @@ def ngsi_temporal_entity(
     """NGSI-LD temporal representation of an entity, from the one time-series store."""
     try:
         body = ngsi_temporal.temporal_entity(db, entity_id, request.query_params, utcnow())
-    except ngsi_ld.NgsiError as exc:
+    except NgsiError as exc:
         return Response(
             json.dumps(exc.body()).encode(), status_code=exc.status, media_type="application/json"
         )

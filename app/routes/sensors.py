@@ -1,16 +1,15 @@
 """Sensors for residents: the waste centre's waiting time (live, forecast, quiet hours, a "tell me"
-alert), traffic at the border crossings and air quality, the home panel; the NGSI-LD read API."""
+alert), traffic at the border crossings and air quality, the home panel (the NGSI-LD API: app.routes.ngsi_ld)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
-from litestar import Request, Response, get, post
+from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, Parameter
+from litestar.params import Parameter
 from litestar.plugins.htmx import HTMXDetails
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
@@ -23,7 +22,6 @@ from app.forms import Form, parse_form
 from app.interfaces import Contribution, Panel
 from app.models.sensors import WasteWaitWatch
 from app.sensors import measures as sensors
-from app.sensors import ngsi_ld
 from app.templating import page
 
 BUSY_MIN = 10.0
@@ -212,101 +210,7 @@ def traffic(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Te
     )
 
 
-# --------------------------------------------------------------------------- NGSI-LD
-
-
-def _ngsi_response(
-    request: Request[Any, Any, Any],
-    body: Any,
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-) -> Response[bytes]:
-    base = request.app.state.settings.base_url.rstrip("/")
-    context_url = base + ngsi_ld.CONTEXT_PATH
-    out_headers = dict(headers or {})
-    accept = request.headers.get("accept", "")
-    if "application/ld+json" in accept:
-        media = "application/ld+json"
-        if isinstance(body, list):
-            body = [{**item, "@context": context_url} for item in body]
-        elif isinstance(body, dict):
-            body = {**body, "@context": context_url}
-    else:
-        media = "application/json"
-        out_headers["link"] = (
-            f'<{context_url}>; rel="http://www.w3.org/ns/json-ld#context"; '
-            'type="application/ld+json"'
-        )
-    return Response(
-        json.dumps(body, ensure_ascii=False).encode(),
-        status_code=status,
-        media_type=media,
-        headers=out_headers,
-    )
-
-
-def _ngsi_error(error: ngsi_ld.NgsiError) -> Response[bytes]:
-    return Response(
-        json.dumps(error.body()).encode(), status_code=error.status, media_type="application/json"
-    )
-
-
-@get("/ngsi-ld/v1/entities", opt=PUBLIC, sync_to_thread=True, name="ngsi_entities")
-def ngsi_entities(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
-    params = request.query_params
-    try:
-        try:
-            limit = int(params.get("limit", "20"))
-            offset = int(params.get("offset", "0"))
-        except ValueError:
-            raise ngsi_ld.NgsiError(400, "BadRequestData", "Invalid limit or offset") from None
-        options = (params.get("options") or "").split(",")
-        entities, total = ngsi_ld.query_entities(
-            db,
-            type_=params.get("type"),
-            id_=params.get("id"),
-            attrs=params.get("attrs"),
-            limit=limit,
-            offset=offset,
-            key_values="keyValues" in options,
-        )
-    except ngsi_ld.NgsiError as exc:
-        return _ngsi_error(exc)
-    headers = (
-        {"ngsild-results-count": str(total)}
-        if (params.get("count") or "").lower() == "true"
-        else {}
-    )
-    return _ngsi_response(request, entities, headers=headers)
-
-
-@get("/ngsi-ld/v1/entities/{entity_id:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_entity")
-def ngsi_entity(
-    request: Request[Any, Any, Any], db: NamedDependency[Session], entity_id: FromPath[str]
-) -> Response[bytes]:
-    params = request.query_params
-    try:
-        entity = ngsi_ld.get_entity(
-            db,
-            entity_id,
-            params.get("attrs"),
-            key_values="keyValues" in (params.get("options") or "").split(","),
-        )
-    except ngsi_ld.NgsiError as exc:
-        return _ngsi_error(exc)
-    return _ngsi_response(request, entity)
-
-
-@get(ngsi_ld.CONTEXT_PATH, opt=PUBLIC, name="ngsi_context")
-async def ngsi_context() -> Response[bytes]:
-    return Response(
-        json.dumps(ngsi_ld.CONTEXT, indent=1).encode(),
-        media_type="application/ld+json",
-        headers={"cache-control": "public, max-age=86400"},
-    )
-
-
-ROUTES = [waste_centre, waste_centre_watch, traffic, ngsi_entities, ngsi_entity, ngsi_context]
+ROUTES = [waste_centre, waste_centre_watch, traffic]
 
 CONTRIBUTES = Contribution(
     routes=ROUTES,

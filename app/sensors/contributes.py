@@ -1,7 +1,7 @@
 """What the sensors domain contributes: the waste-centre watches in exports and erasure."""
 
 from app.interfaces import Contribution, Privacy
-from app.sensors import measures, opendata, ops, places
+from app.sensors import measures, opendata, ops, places, waits_ngsi
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -10,4 +10,5 @@ CONTRIBUTES = Contribution(
     open_data=opendata.DATASETS,
     data_services=opendata.SERVICES,
     locators=places.LOCATORS,
+    ngsi_types=waits_ngsi.NGSI_TYPES,
 )

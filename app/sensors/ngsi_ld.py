@@ -10,20 +10,28 @@ own document (:data:`CONTEXT`), served from ``/ngsi-ld/v1/context.jsonld``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app import ngsi
 from app.models.lighting import LightCabinet, LightGroup, LightOverride, Streetlight
 from app.models.sensors import Sensor
+from app.ngsi import (
+    SDM,
+    datetime_prop,
+    geo,
+    prop,
+    rel,
+    time_text,
+    urn,
+)
 
 CONTEXT_PATH = "/ngsi-ld/v1/context.jsonld"
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
-SDM = "https://smartdatamodels.org/"
 TYPES = (
     "Streetlight",
     "StreetlightGroup",
@@ -105,73 +113,24 @@ CONTEXT: dict[str, Any] = {
 }
 
 
-class NgsiError(Exception):
-    """An NGSI-LD error (ProblemDetails)."""
-
-    def __init__(self, status: int, kind: str, title: str, detail: str = "") -> None:
-        super().__init__(title)
-        self.status, self.kind, self.title, self.detail = status, kind, title, detail
-
-    def body(self) -> dict[str, Any]:
-        out = {"type": f"https://uri.etsi.org/ngsi-ld/errors/{self.kind}", "title": self.title}
-        if self.detail:
-            out["detail"] = self.detail
-        return out
+def context() -> dict[str, Any]:
+    """The served ``@context``: the lights' and sensors' terms, then those of the contributed types."""
+    own = dict(CONTEXT["@context"][0])
+    for entity_type in ngsi.contributed().values():
+        own.update(entity_type.terms)
+    return {"@context": [own, CORE_CONTEXT]}
 
 
-def urn(entity_type: str, local_id: str) -> str:
-    return f"urn:ngsi-ld:{entity_type}:{local_id}"
+def all_types() -> tuple[str, ...]:
+    """Every entity type served: the lights' and sensors' own, then the contributed ones."""
+    return TYPES + tuple(t for t in ngsi.contributed() if t not in TYPES)
 
 
-def parse_urn(value: str) -> tuple[str, str]:
-    parts = value.split(":", 3)
-    if (
-        len(parts) != 4
-        or parts[0] != "urn"
-        or parts[1] != "ngsi-ld"
-        or not parts[2]
-        or not parts[3]
-    ):
-        raise NgsiError(
-            400, "BadRequestData", "Invalid entity id", f"not an NGSI-LD URN: {value[:100]}"
-        )
-    return parts[2], parts[3]
-
-
-def _time(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _prop(
-    value: Any, observed: dt.datetime | None = None, unit: str | None = None
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "Property", "value": value}
-    if observed is not None:
-        out["observedAt"] = _time(observed)
-    if unit:
-        out["unitCode"] = unit
-    return out
-
-
-def _datetime_prop(value: dt.datetime | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    return {"type": "Property", "value": {"@type": "DateTime", "@value": _time(value)}}
-
-
-def _rel(objects: str | list[str]) -> dict[str, Any]:
-    return {"type": "Relationship", "object": objects}
-
-
-def _geo(lat: float | None, lon: float | None) -> dict[str, Any] | None:
-    if lat is None or lon is None:
-        return None
-    return {
-        "type": "GeoProperty",
-        "value": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
-    }
+_prop = prop
+_datetime_prop = datetime_prop
+_rel = rel
+_geo = geo
+_time = time_text
 
 
 def _power_state(level: int | None) -> str | None:
@@ -375,20 +334,31 @@ def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
     return {k: v for k, v in entity.items() if v is not None}
 
 
-def _project(
-    entity: dict[str, Any], attrs: set[str] | None, key_values: bool
-) -> dict[str, Any] | None:
-    if attrs is not None:
-        kept = {k: v for k, v in entity.items() if k in attrs}
-        if not kept:
-            return None
-        entity = {"id": entity["id"], "type": entity["type"], **kept}
-    if key_values:
-        return {
-            k: (v.get("value", v.get("object")) if isinstance(v, dict) else v)
-            for k, v in entity.items()
-        }
-    return entity
+def simplified(entity: dict[str, Any]) -> dict[str, Any]:
+    """The simplified (keyValues) form: each attribute's value, object or language map."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, list):
+            return [value(item) for item in v]
+        if not isinstance(v, dict) or "type" not in v:
+            return v
+        for key in ("value", "object", "languageMap"):
+            if key in v:
+                return v[key]
+        return v
+
+    return {k: (v if k in ("id", "type", "@context") else value(v)) for k, v in entity.items()}
+
+
+def term_of(name: str) -> str:
+    """A type or attribute name as served: a full IRI becomes the served term it expands from."""
+    if "://" not in name and not name.startswith("urn:"):
+        return name
+    for term, iri in context()["@context"][0].items():
+        if iri == name:
+            return term
+    default = "https://uri.etsi.org/ngsi-ld/default-context/"
+    return name[len(default) :] if name.startswith(default) else name
 
 
 _MODELS: dict[str, Any] = {
@@ -408,20 +378,31 @@ def _select(entity_type: str, ids: list[str] | None, what: Any = None) -> Any:
     return query
 
 
-def _count_of(session: Session, entity_type: str, ids: list[str] | None) -> int:
+def count_of(session: Session, entity_type: str, ids: list[str] | None) -> int:
     """How many entities of a type (an SQL count, never the entities themselves)."""
+    other = ngsi.contributed().get(entity_type) if entity_type not in TYPES else None
+    if other is not None:
+        return other.count(session, ids)
     return int(session.scalar(_select(entity_type, ids, func.count())) or 0)
 
 
-def _entities_of(
+def entities_of(
     session: Session,
     entity_type: str,
     ids: list[str] | None,
     *,
     offset: int = 0,
     limit: int | None = None,
+    where: Sequence[Any] = (),
 ) -> Iterator[dict[str, Any]]:
-    """The entities of a type in id order, from ``offset``, at most ``limit`` (read in pages of 1,000)."""
+    """The entities of a type in id order, from ``offset``, at most ``limit`` (read in pages of 1,000).
+
+    ``where``: SQL conditions on the type's table that every wanted entity meets (a prefilter
+    of the lights' and sensors' own types; the caller still checks each entity)."""
+    other = ngsi.contributed().get(entity_type) if entity_type not in TYPES else None
+    if other is not None:
+        yield from other.page(session, ids, offset, limit if limit is not None else 10**12)
+        return
     model = _MODELS.get(entity_type, Sensor)
     remaining = limit if limit is not None else 10**12
     position = offset
@@ -429,7 +410,11 @@ def _entities_of(
         size = min(1000, remaining)
         batch = list(
             session.scalars(
-                _select(entity_type, ids).order_by(model.id).offset(position).limit(size)
+                _select(entity_type, ids)
+                .where(*where)
+                .order_by(model.id)
+                .offset(position)
+                .limit(size)
             ).all()
         )
         if entity_type == "Streetlight":
@@ -444,82 +429,3 @@ def _entities_of(
             return
         position += size
         remaining -= size
-
-
-def _split(value: str | None) -> list[str] | None:
-    if value is None or not value.strip():
-        return None
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def query_entities(
-    session: Session,
-    *,
-    type_: str | None,
-    id_: str | None,
-    attrs: str | None,
-    limit: int,
-    offset: int,
-    key_values: bool = False,
-) -> tuple[list[dict[str, Any]], int]:
-    """The entities matching the filters, one page of them and the total count."""
-    types, ids, attr_list = _split(type_), _split(id_), _split(attrs)
-    if types is None and ids is None and attr_list is None:
-        raise NgsiError(
-            400, "BadRequestData", "Too broad query", "give at least one of type, id or attrs"
-        )
-    if not 0 <= limit <= 1000:
-        raise NgsiError(400, "BadRequestData", "Invalid limit", "limit must be between 0 and 1000")
-    if offset < 0:
-        raise NgsiError(400, "BadRequestData", "Invalid offset", "offset must be >= 0")
-    by_type: dict[str, list[str]] | None = None
-    if ids is not None:
-        by_type = {}
-        for value in ids:
-            entity_type, local = parse_urn(value)
-            by_type.setdefault(entity_type, []).append(local)
-    wanted = [t for t in (types or TYPES) if t in TYPES]
-    if by_type is not None:
-        wanted = [t for t in wanted if t in by_type]
-    attr_set = set(attr_list) if attr_list is not None else None
-    page: list[dict[str, Any]] = []
-    count = 0
-    if attr_set is None:
-        # Every entity is kept: count in SQL and read only the page, in id order (indexed paging).
-        for entity_type in wanted:
-            local = by_type.get(entity_type) if by_type else None
-            total = _count_of(session, entity_type, local)
-            if limit - len(page) > 0 and offset + len(page) < count + total:
-                start = max(0, offset + len(page) - count)
-                page.extend(
-                    _project(e, None, key_values)
-                    for e in _entities_of(  # type: ignore[misc]
-                        session, entity_type, local, offset=start, limit=limit - len(page)
-                    )
-                )
-            count += total
-        return page, count
-    # attrs: an entity that has none of them is left out, so each one is looked at.
-    for entity_type in wanted:
-        for entity in _entities_of(
-            session, entity_type, by_type.get(entity_type) if by_type else None
-        ):
-            projected = _project(entity, attr_set, key_values)
-            if projected is None:
-                continue
-            if offset <= count < offset + limit:
-                page.append(projected)
-            count += 1
-    return page, count
-
-
-def get_entity(
-    session: Session, entity_id: str, attrs: str | None, key_values: bool = False
-) -> dict[str, Any]:
-    entity_type, local = parse_urn(entity_id)
-    if entity_type in TYPES:
-        for entity in _entities_of(session, entity_type, [local]):
-            projected = _project(entity, set(_split(attrs) or []) or None, key_values)
-            if projected is not None:
-                return projected
-    raise NgsiError(404, "ResourceNotFound", "Entity not found", entity_id[:200])

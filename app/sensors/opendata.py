@@ -94,6 +94,63 @@ def _air_values(values: dict[str, Any], samples: int) -> tuple[Any, ...]:
     )
 
 
+def _utc_sql(column: str) -> str:
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+
+def _round_sql(expression: str, digits: int) -> str:
+    return f"round(({expression})::numeric, {digits})::float8"
+
+
+def _mean_sql(name: str, digits: int) -> str:
+    """``_mean`` in SQL: the hour's sum of a measure over its samples, rounded (empty when not a number)."""
+    value = f"(h.sums_json::jsonb -> '{name}')"
+    return (
+        f"CASE WHEN jsonb_typeof({value}) = 'number' AND h.samples > 0 "
+        f"THEN {_round_sql(f'{value}::float8 / h.samples', digits)} END"
+    )
+
+
+def _place_sql() -> str:
+    return (
+        "s.id AS capteur, NULLIF(s.commune_insee, '') AS commune_insee, "
+        f"{_round_sql('s.lat', 5)} AS latitude, {_round_sql('s.lon', 5)} AS longitude"
+    )
+
+
+def _hourly_sql(kind: str, measures: str) -> str:
+    """The rows of ``_traffic``/``_air`` computed by PostgreSQL (for COPY)."""
+    return (
+        f"SELECT {_place_sql()}, {_utc_sql('h.hour')} AS heure, {measures}, "
+        "h.samples AS echantillons FROM sensor_hourly h JOIN sensors s ON s.id = h.sensor_id "
+        f"WHERE s.kind = '{kind}' ORDER BY s.id, h.hour"
+    )
+
+
+TRAFFIC_SQL = _hourly_sql(
+    "traffic",
+    f"{_mean_sql('intensity', 1)} AS debit_vehicules_h, {_mean_sql('occupancy', 3)} AS taux_occupation, "
+    f"{_mean_sql('averageVehicleSpeed', 1)} AS vitesse_moyenne_kmh, "
+    f"{_mean_sql('congested', 3)} AS part_congestion",
+)
+AIR_SQL = _hourly_sql(
+    "air_quality",
+    f"{_mean_sql('no2', 1)} AS no2_ugm3, {_mean_sql('pm10', 1)} AS pm10_ugm3, "
+    f"{_mean_sql('pm25', 1)} AS pm25_ugm3, {_mean_sql('o3', 1)} AS o3_ugm3",
+)
+_HOUR = "date_trunc('hour', e.ts AT TIME ZONE 'UTC')"
+WAITS_SQL = (
+    f"SELECT {_place_sql()}, "
+    f"""to_char({_HOUR}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS heure, """
+    f"{_round_sql('avg(e.wait_min)', 1)} AS attente_moyenne_min, "
+    f"{_round_sql('max(e.wait_min)', 1)} AS attente_max_min, "
+    f"{_round_sql('count(*) FILTER (WHERE e.saturated)::float8 / count(*)', 3)} AS part_saturee, "
+    "count(*) AS estimations FROM waste_centre_estimates e JOIN sensors s ON s.id = e.sensor_id "
+    f"WHERE s.kind = 'waste_centre' GROUP BY s.id, s.commune_insee, s.lat, s.lon, {_HOUR} "
+    f"ORDER BY s.id, {_HOUR}"
+)
+
+
 def _traffic(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     for place, sums, samples, hour in _hourly(session, "traffic"):
         yield place + (utc_text(hour),) + _traffic_values(sums, samples)
@@ -224,9 +281,11 @@ WAITS = OpenDataset(
         ),
     ),
     rows=_waits,
+    copy_sql=WAITS_SQL,
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=("sensors:reading",),
     live_row=_live_wait,
+    twin="WasteCentreObserved",
     cnil=Cnil(
         singling_out="Des comptages de véhicules aux barrières, sans plaque ni image : aucune personne.",
         linkability="Aucun identifiant de véhicule ou de personne n'est mesuré ni publié.",
@@ -256,9 +315,11 @@ TRAFFIC = OpenDataset(
         Column("echantillons", "integer", "Nombre de mesures", required=True, minimum=0),
     ),
     rows=_traffic,
+    copy_sql=TRAFFIC_SQL,
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=("sensors:reading",),
     live_row=_live_traffic,
+    twin="TrafficFlowObserved",
     conforms_to=(
         (
             SMART_DATA_MODELS.format("Transportation", "TrafficFlowObserved"),
@@ -289,9 +350,11 @@ AIR = OpenDataset(
         Column("echantillons", "integer", "Nombre de mesures", required=True, minimum=0),
     ),
     rows=_air,
+    copy_sql=AIR_SQL,
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=("sensors:reading",),
     live_row=_live_air,
+    twin="AirQualityObserved",
     conforms_to=(
         (
             SMART_DATA_MODELS.format("Environment", "AirQualityObserved"),
@@ -305,9 +368,9 @@ DATASETS = (WAITS, TRAFFIC, AIR)
 SERVICES = (
     Service(
         "ngsi-ld",
-        "API NGSI-LD des luminaires et des capteurs",
-        "Le jumeau numérique des points lumineux et des capteurs (Smart Data Models), en lecture, "
-        "avec leur historique (API temporelle).",
+        "API NGSI-LD du jumeau numérique",
+        "Le jumeau numérique des points lumineux, des capteurs, des signalements, de leurs comptes "
+        "du jour et des alertes (Smart Data Models), en lecture, avec leur historique (API temporelle).",
         "/ngsi-ld/v1/entities",
         "/ngsi-ld/v1/entities",
         "https://www.etsi.org/deliver/etsi_gs/CIM/001_099/009/01.08.01_60/gs_CIM009v010801p.pdf",

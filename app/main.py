@@ -13,6 +13,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -96,7 +97,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ),
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
         exception_handlers={Exception: handle_exception},
-        openapi_config=OpenAPIConfig(title="Eclor", version=__version__, path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Eclor",
+            version=__version__,
+            path="/schema",
+            # The description of the public APIs is public: a partner generates its client from it.
+            openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC),
+            # The documents only (JSON, also at /schema, and YAML): the rendered viewers load their
+            # scripts from outside CDNs.
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+        ),
         request_max_body_size=settings.max_upload_bytes * 4,
         debug=False,
         logging_config=None,

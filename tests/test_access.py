@@ -36,7 +36,7 @@ from tests.cheap_hashing import cheap_argon2  # noqa: F401  (autouse)
 from tests.conftest import PERSONAS, SEED_TABLES, EclorClient, using_postgres
 
 ACCESS_DIR = Path(access.__file__).parent
-EXCLUDED_PREFIXES = ("/static", "/schema")
+EXCLUDED_PREFIXES = ("/static",)
 IGNORED_METHODS = {"OPTIONS", "HEAD"}
 
 

@@ -190,3 +190,19 @@ def test_a_path_id_no_row_can_have_is_a_missing_page_on_every_route(app, admin, 
     assert paths[f"/reports/{2**63}"] == 404 and paths[f"/carpool/ads/{10**20}"] == 404
     assert len({p for p, _s in tried}) >= 30  # every kind of page with an id was tried
     assert all(s in (404, 403) for _p, s in tried), [t for t in tried if t[1] not in (404, 403)]
+
+
+def test_the_openapi_description_is_public_and_names_the_public_apis(client):
+    for path in ("/schema", "/schema/openapi.json"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith(
+            "application/vnd.oai.openapi+json"
+        )
+        doc = r.json()
+        assert doc["openapi"].startswith("3.1") and doc["info"]["title"] == "Eclor"
+        assert "/open311/v2/requests.json" in doc["paths"] or any(
+            p.startswith("/open311/v2/requests") for p in doc["paths"]
+        )
+    yaml_doc = client.get("/schema/openapi.yaml")
+    assert yaml_doc.status_code == 200 and "openapi: 3.1" in yaml_doc.text
+    assert client.get("/schema/swagger").status_code == 404  # no viewer loading outside scripts

@@ -5,6 +5,12 @@ from tests.access import Row, same_for_all, signed_in_only
 ROWS = [
     Row("GET", "/", same_for_all(200)),
     Row("GET", "/about", same_for_all(200)),
+    Row("GET", "/schema", same_for_all(200)),
+    Row("GET", "/schema/openapi.json", same_for_all(200)),
+    Row("GET", "/schema/openapi.yaml", same_for_all(200)),
+    Row("GET", "/schema/openapi.yml", same_for_all(200)),
+    # No viewer page (they load scripts from CDNs): any other name under /schema is missing.
+    Row("GET", "/schema/swagger", same_for_all(404), route="/schema/{path:str}"),
     Row("GET", "/source", same_for_all(200)),
     Row("GET", "/offline", same_for_all(200)),
     Row("GET", "/manifest.webmanifest", same_for_all(200)),

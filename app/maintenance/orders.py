@@ -208,6 +208,15 @@ def add_photo(
         raise OrderError(_("Choix invalide."))
     if order.state not in OPEN:
         raise OrderError(_("Ce bon de travail est clos."))
+    same = session.scalars(
+        select(WorkOrderPhoto).where(
+            WorkOrderPhoto.work_order_id == order.id,
+            WorkOrderPhoto.kind == kind,
+            WorkOrderPhoto.sha256 == photo.sha256,
+        )
+    ).first()
+    if same is not None:  # the same photo sent again (a phone replaying what it kept): kept once
+        return same
     stored = images.save(photo, media_dir)
     row = WorkOrderPhoto(
         work_order_id=order.id or 0,

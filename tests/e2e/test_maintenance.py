@@ -1,0 +1,195 @@
+"""Browser checks of maintenance: a field agent on a phone (390×844) opens today's work orders, adds
+an "after" photo and closes the order with no network, comes back online and the closure reaches the
+reporter; staff at a desk (1440×900) go from an alarm to a work order. Screenshots in
+/tmp/shots/maintenance-*.png."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from app.db import read_session, utcnow, write_session
+from app.maintenance import orders
+from app.models.jobs import Job
+from app.models.maintenance import MaintenanceAlarm, MaintenanceRule, WorkOrder, WorkOrderPhoto
+from app.models.reports import Report, ReportPhoto
+from app.reports import workflow as rp
+from tests.e2e.conftest import ConsoleLog, sign_in
+from tests.test_maintenance_orders import jpeg
+
+pytestmark = pytest.mark.e2e
+SHOTS = Path("/tmp/shots")
+DESK = {"width": 1440, "height": 900}
+
+
+def _report(engine: Any, reporter_id: int, lat: float) -> int:
+    created = rp.create_report(
+        engine,
+        rp.NewReport(
+            category="bulky_items",
+            lat=lat,
+            lon=5.955,
+            reporter_id=reporter_id,
+            description="Matelas",
+        ),
+        media_dir=None,
+    )  # type: ignore[arg-type]
+    return created.report.id  # type: ignore[return-value]
+
+
+def _told(engine: Any, user_id: int) -> list[dict[str, Any]]:
+    with read_session(engine) as session:
+        payloads = [
+            json.loads(p)
+            for p in session.scalars(select(Job.payload).where(Job.kind == "notify.user"))
+        ]
+    return [p for p in payloads if p["user_id"] == user_id and p["topic"] == "my_reports"]
+
+
+def test_an_agent_adds_an_after_photo_and_closes_offline_and_the_closure_reaches_the_reporter(
+    live_server: Any, phone: Any, staff: Any, resident: Any, engine: Any, tmp_path: Path
+) -> None:
+    context, page, log = phone
+    report_id = _report(engine, resident.id, 49.472)
+    today = utcnow().date()
+    with write_session(engine) as session:
+        order = orders.create(
+            session,
+            orders.OrderForm(
+                title="Enlever le matelas rue Clemenceau",
+                team="dechets",
+                assignee_id=staff.id,
+                due_on=today,
+                checklist="Photo avant\nEnlever",
+            ),
+            actor_id=staff.id,
+            report_ids=[report_id],
+        )
+        second = orders.create(
+            session,
+            orders.OrderForm(
+                title="Nettoyer le dépôt du stade",
+                team="dechets",
+                assignee_id=staff.id,
+                due_on=today,
+            ),
+            actor_id=staff.id,
+        )
+        second.lat, second.lon = 49.476, 5.961
+        order_id = order.id
+    sign_in(context, live_server, staff)
+    page.goto(live_server.url + "/staff/work-orders/today")
+    expect(page.locator("h1")).to_have_text("Ma tournée du jour")
+    expect(page.locator(".maint-route-list li")).to_have_count(2)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "maintenance-today-phone.png"), full_page=True)
+    page.click("text=Enlever le matelas rue Clemenceau")
+    expect(page.locator("h1")).to_have_text("Enlever le matelas rue Clemenceau")
+    page.wait_for_load_state("networkidle")
+
+    context.set_offline(True)
+    photo = tmp_path / "apres.jpg"
+    photo.write_bytes(jpeg((200, 200, 190)))
+    page.set_input_files("#photo", str(photo))
+    page.click("text=Ajouter la photo")
+    expect(page.locator("#order-queue")).to_contain_text("Pas de réseau")
+    page.fill("#minutes", "35")
+    page.fill("#note", "Matelas enlevé, trottoir balayé.")
+    page.click("text=Terminer le bon de travail")
+    expect(page.locator("#order-queue")).to_contain_text("Pas de réseau")
+    page.screenshot(path=str(SHOTS / "maintenance-offline-phone.png"), full_page=True)
+    with read_session(engine) as session:
+        assert session.get(WorkOrder, order_id).state == "planned"  # type: ignore[union-attr]
+        assert session.scalars(select(WorkOrderPhoto)).all() == []
+    assert _told(engine, resident.id) == []
+
+    context.set_offline(False)
+    expect(page.locator("#order-state")).to_have_text("Terminé", timeout=15000)
+    page.screenshot(path=str(SHOTS / "maintenance-closed-phone.png"), full_page=True)
+    with read_session(engine) as session:
+        closed = session.get(WorkOrder, order_id)
+        report = session.get(Report, report_id)
+        kept = session.scalars(select(WorkOrderPhoto)).all()
+        after = session.scalars(select(ReportPhoto).where(ReportPhoto.kind == "after")).all()
+    assert closed.state == "done" and closed.minutes_spent == 35  # type: ignore[union-attr]
+    assert [p.kind for p in kept] == ["after"]
+    assert report.status == "resolved" and [p.report_id for p in after] == [report_id]  # type: ignore[union-attr]
+    (told,) = _told(engine, resident.id)
+    assert "Matelas enlevé" in told["body"] and told["url"] == f"/reports/{report_id}"
+    # the reporter's page shows the after photo
+    mine = resident.client.get(f"/reports/{report_id}")
+    assert after[0].thumb_name in mine.text or after[0].display_name in mine.text
+    assert log.errors == []
+
+
+def test_staff_at_a_desk_go_from_an_alarm_to_a_work_order(
+    live_server: Any, browser: Any, staff: Any, engine: Any
+) -> None:
+    now = utcnow()
+    with write_session(engine) as session:
+        rule = MaintenanceRule(
+            name="File d'attente à la déchèterie",
+            kind="measure",
+            layer="sensors",
+            subject="waste_centre",
+            measure="queue",
+            threshold=15,
+            duration_s=600,
+        )
+        session.add(rule)
+        session.flush()
+        for n, (severity, title) in enumerate(
+            (
+                ("minor", "File d'attente à la déchèterie · Déchèterie d'Audun-le-Tiche"),
+                ("critical", "Panne d'éclairage · SL-AUD-0042"),
+                ("major", "Dépôts répétés · 3 signalements autour de S-12"),
+            )
+        ):
+            session.add(
+                MaintenanceAlarm(
+                    rule_id=rule.id,
+                    subject=f"s:{n}",
+                    source="sensors",
+                    title=title,
+                    severity=severity,
+                    commune_insee="57038",
+                    lat=49.47,
+                    lon=5.95,
+                    first_seen=now - dt.timedelta(minutes=30 + n),
+                    last_seen=now - dt.timedelta(minutes=n),
+                    count=3 + n,
+                    value="queue = 18",
+                )
+            )
+    context = browser.new_context(viewport=DESK, locale="fr-FR")
+    page = context.new_page()
+    log = ConsoleLog()
+    log.attach(page)
+    sign_in(context, live_server, staff)
+    page.goto(live_server.url + "/staff/alarms")
+    expect(page.locator(".maint-item")).to_have_count(3)
+    page.screenshot(path=str(SHOTS / "maintenance-alarms-desk.png"), full_page=True)
+    page.click("text=File d'attente à la déchèterie · Déchèterie d'Audun-le-Tiche")
+    page.click("text=Prendre en compte")
+    expect(page.locator(".badge.state-acknowledged")).to_be_visible()
+    page.fill("#comment-text", "L'agent d'accueil ouvre une deuxième voie.")
+    page.click("text=Publier")
+    expect(page.locator(".maint-comments")).to_contain_text("deuxième voie")
+    page.screenshot(path=str(SHOTS / "maintenance-alarm-desk.png"), full_page=True)
+    page.select_option("#wo-team", "dechets")
+    page.click("text=Créer un bon de travail")
+    expect(page.locator("h1")).to_contain_text("File d'attente")
+    page.screenshot(path=str(SHOTS / "maintenance-order-desk.png"), full_page=True)
+    page.goto(live_server.url + "/staff/rules")
+    page.screenshot(path=str(SHOTS / "maintenance-rules-desk.png"), full_page=True)
+    with read_session(engine) as session:
+        (made,) = session.scalars(select(WorkOrder)).all()
+    assert made.alarm_id is not None and made.team == "dechets"
+    assert log.errors == []
+    context.close()

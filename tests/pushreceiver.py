@@ -101,6 +101,8 @@ class ReceiverState:
         self.requests = 0
         self.verified = 0
         self.per_name: collections.Counter[str] = collections.Counter()
+        # What each device shows: a message with a Topic replaces the earlier one of that Topic.
+        self.shown: dict[str, set[str]] = collections.defaultdict(set)
         self.digests: collections.Counter[str] = collections.Counter()
         self.tokens: set[str] = set()
         self.errors: list[str] = []
@@ -214,6 +216,8 @@ class ReceiverState:
         self.verified += 1
         self.tokens.add(headers["Authorization"])
         self.per_name[name] += 1
+        topic = headers.get("Topic")
+        self.shown[name].add(f"topic:{topic}" if topic else f"message:{self.requests}")
         self.digests[hashlib.sha256(plaintext).hexdigest()] += 1
         if self.mode == "full":
             record.update(claims=claims, payload=json.loads(plaintext))
@@ -237,6 +241,7 @@ class ReceiverState:
             "error_samples": self.errors,
             "distinct_subscriptions": sum(1 for c in names.values() if c),
             "max_per_subscription": max(names.values(), default=0),
+            "max_shown_per_subscription": max(map(len, self.shown.values()), default=0),
             "payload_digests": dict(self.digests),
             "distinct_vapid_tokens": len(self.tokens),
             "first_at": self.first_at,

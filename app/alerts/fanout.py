@@ -9,18 +9,21 @@ Personal notifications (``app.notify.notify``) reach the person's devices
 through the ``push`` channel (``app.alerts.subscriptions.push_channel``): it queues a ``push.user`` job
 that goes through the same delivery code.
 
-Exactly what a subscription gets, also across crashes (at most once):
+Exactly what a subscription gets, also across crashes (delivered once, or reported):
 
 1. A batch of due rows is marked ``sending`` and committed *before* any of
    its POSTs (the next batch is claimed when the sender needs more).
 2. The answers are recorded a batch at a time, in one transaction each.
 3. A run that starts and finds ``sending`` rows knows their worker died
    between 1 and 2 (a job is held by one worker at a time; the lease is
-   checked before every batch, so a worker that lost its job stops): those
-   rows become ``unknown`` and are never sent again. The push service may or
-   may not have received them; nobody gets a message twice. The window is at
-   most two batches per crash (the batch being sent and the answers of the
-   previous one not written yet: ``2 × FANOUT_BATCH`` rows).
+   checked before every batch, so a worker that lost its job stops): the
+   push service may or may not have received them, so they are sent again
+   (``retry``). Every message carries a ``Topic`` (the alert's thread, or one
+   drawn from the message key), so a second copy replaces the first at the
+   push service and the notification's ``tag`` replaces it on the device:
+   nothing is lost and nothing shows twice. A row whose tries are used up
+   ends ``unknown`` (reported in the delivery counts). The window is at most
+   two batches per crash (``2 × FANOUT_BATCH`` rows).
 
 Answers: 201 → ``delivered``; 404/410 → ``gone`` and that subscription is
 deleted (only that one); 413 → ``too_large``, not retried; 429 → ``retry``
@@ -34,6 +37,8 @@ for held and retried rows.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -160,19 +165,31 @@ class _Due:
     auth: str
 
 
+def message_topic(key: str) -> str:
+    """The Web Push ``Topic`` of a message without one of its own: 32 base64url characters."""
+    return base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()).decode()[:32]
+
+
 def _recover(engine: Engine, key: str) -> int:
-    """Rows left ``sending`` by a worker that died: ``unknown``, never sent again."""
+    """Rows left ``sending`` (or ``unknown``) by a worker that died: sent again under their
+    Topic while tries remain (the push service and the device replace a copy), else ``unknown``."""
+    stopped = "worker stopped before the answer was recorded"
+    left = (
+        PushDelivery.message_key == key,
+        PushDelivery.status.in_(("sending", "unknown")),  # type: ignore[attr-defined]
+    )
     with write_session(engine) as session:
         now = utcnow()
         n = session.execute(
             update(PushDelivery)
-            .where(PushDelivery.message_key == key, PushDelivery.status == "sending")
-            .values(
-                status="unknown",
-                finished_at=now,
-                detail="worker stopped before the answer was recorded",
-            )
+            .where(*left, PushDelivery.attempts < MAX_TRIES)
+            .values(status="retry", next_at=now, finished_at=None, detail=f"{stopped}: sent again")
         ).rowcount
+        session.execute(
+            update(PushDelivery)
+            .where(*left, PushDelivery.finished_at.is_(None))  # type: ignore[union-attr]
+            .values(status="unknown", finished_at=now, detail=stopped)
+        )
         session.execute(
             update(PushDelivery)
             .where(
@@ -184,7 +201,8 @@ def _recover(engine: Engine, key: str) -> int:
         )
     if n:
         log.warning(
-            "push deliveries of a dead worker marked unknown", extra={"key": key, "count": n}
+            "push deliveries of a dead worker sent again under their Topic",
+            extra={"key": key, "count": n},
         )
     return int(n or 0)
 
@@ -397,7 +415,11 @@ async def _pipeline(ctx: JobContext, out: Outgoing, batch: int) -> None:
 
     async with _sender(ctx.settings) as sender:
         async for result in sender.iter_send(
-            due_subscriptions(), out.payload, ttl=out.ttl_s, urgency=out.urgency, topic=out.topic
+            due_subscriptions(),
+            out.payload,
+            ttl=out.ttl_s,
+            urgency=out.urgency,
+            topic=out.topic or message_topic(out.key),
         ):  # type: ignore[arg-type]
             answers.append((by_endpoint.pop(result.subscription.endpoint), result.outcome))
             if len(answers) >= batch:

@@ -143,6 +143,12 @@ class _Parser:
             high = self.value()
             if op not in ("==", "!="):
                 raise _bad("a range is only allowed with == or != in q")
+            low = values[0]
+            numbers = all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)
+            )
+            if not numbers and not (isinstance(low, str) and isinstance(high, str)):
+                raise _bad("a range's two ends are both numbers or both strings in q")
             return Term(path, members, op, Range(values[0], high))
         while self.peek() == ",":
             self.at += 1

@@ -100,13 +100,20 @@ _ATTRS = {
     ),
     "WasteContainer": ("fillingLevel", "status", "storedWasteKind", "dateLastReading"),
 }
+COMMON_TERMS = {
+    "name": f"{SDM}name",
+    "address": f"{SDM}address",
+    "dateObserved": f"{SDM}dateObserved",
+    "status": "https://uri.etsi.org/ngsi-ld/status",
+    "location": "https://uri.etsi.org/ngsi-ld/location",
+}
 CONTEXT: dict[str, Any] = {
     "@context": [
         {
             **{name: f"{SDM}{_MODEL[name]}/{name}" for name in TYPES},
             **{attr: f"{SDM}{_MODEL[t]}/{attr}" for t, attrs in _ATTRS.items() for attr in attrs},
-            "name": "https://schema.org/name",
-            "address": "https://schema.org/address",
+            # Terms every Smart Data Models context shares (their own IRIs, whatever the model):
+            **COMMON_TERMS,
         },
         CORE_CONTEXT,
     ]
@@ -117,7 +124,7 @@ def context() -> dict[str, Any]:
     """The served ``@context``: the lights' and sensors' terms, then those of the contributed types."""
     own = dict(CONTEXT["@context"][0])
     for entity_type in ngsi.contributed().values():
-        own.update(entity_type.terms)
+        own.update({k: v for k, v in entity_type.terms.items() if k not in own})
     return {"@context": [own, CORE_CONTEXT]}
 
 

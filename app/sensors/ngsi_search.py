@@ -150,12 +150,19 @@ def parse(params: Mapping[str, str]) -> EntityQuery:
     )
     attrs = nq.split_names(params.get("attrs"), "attrs")
     types = _types(params.get("type"))
-    if types is None and ids is None and attrs is None and q is None and geo is None:
+    if (
+        types is None
+        and ids is None
+        and attrs is None
+        and q is None
+        and geo is None
+        and not params.get("idPattern")
+    ):
         raise NgsiError(
             400,
             "BadRequestData",
             "Too broad query",
-            "give at least one of type, id, attrs, q or a geo-query",
+            "give at least one of type, id, idPattern, attrs, q or a geo-query",
         )
     limit = _int(params, "limit", 20)
     if limit > MAX_LIMIT:

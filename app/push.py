@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid.jwt import sign as _vapid_jwt_sign
 from pywebpush import WebPusher
+from app import outbound
 from app.numbers import is_ascii_digits
 
 __all__ = [
@@ -464,6 +465,10 @@ def _check_endpoint(endpoint: str, allow_insecure_loopback: bool) -> str:
         raise InvalidSubscription(
             "Abonnement refusé : le service de notification doit être joint en https."
         )
+    try:  # public Internet only (app.outbound); checked again at connect time
+        outbound.check_host(host, allow_loopback=allow_insecure_loopback)
+    except outbound.NotPublic as exc:
+        raise InvalidSubscription(f"Abonnement refusé : {exc}") from None
     netloc = f"[{host}]" if ":" in host else host
     default_port = 443 if scheme == "https" else 80
     if port is not None and port != default_port:
@@ -677,6 +682,7 @@ class PushSender:
         timeout: float = 15.0,
         connect_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        allow_loopback: bool = False,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be >= 1")
@@ -687,6 +693,7 @@ class PushSender:
         )
         self.vapid = VapidAuthorizer(key, subject, clock=clock)
         self.max_in_flight = max_in_flight
+        self.allow_loopback = allow_loopback
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
         self._semaphore: asyncio.Semaphore | None = None
@@ -702,7 +709,8 @@ class PushSender:
         """Create the pooled client (called by ``async with``)."""
         if self._session is not None:
             return
-        connector = aiohttp.TCPConnector(
+        connector = outbound.connector(  # public addresses only, checked when connecting
+            allow_loopback=self.allow_loopback,
             limit=self.max_in_flight,
             limit_per_host=self.max_in_flight,
             keepalive_timeout=60,
@@ -761,7 +769,7 @@ class PushSender:
                     headers=request_headers,
                     allow_redirects=False,
                 ) as response:
-                    answer = await response.read()
+                    answer = await outbound.read_capped(response)
                     outcome = classify_response(response.status, response.headers, answer)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 outcome = PushOutcome(Outcome.RETRY, None, detail=f"{type(exc).__name__}: {exc}")

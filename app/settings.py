@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     # and refused in production.
     vapid_private_key: str = ""
     vapid_subject: str = ""
+    # Outbound requests (push endpoints) reach public addresses only (app.outbound). Loopback
+    # (a local push service for tests) is allowed outside production unless this says False;
+    # production refuses to start with it True.
+    outbound_allow_loopback: bool | None = None
 
     # E-mail: unset SMTP host means "write messages under var/mail/".
     smtp_host: str = ""
@@ -176,6 +180,13 @@ class Settings(BaseSettings):
         return self.env == "production"
 
     @property
+    def outbound_allows_loopback(self) -> bool:
+        """Whether push endpoints on loopback (127.0.0.1, localhost) are accepted and reached."""
+        if self.outbound_allow_loopback is None:
+            return not self.production
+        return self.outbound_allow_loopback
+
+    @property
     def max_concurrency(self) -> int:
         return self.http_max_concurrency or (self.db_pool_size + self.db_max_overflow)
 
@@ -207,6 +218,11 @@ class Settings(BaseSettings):
                 )
             if not self.database_url:
                 raise SettingsError("ECLOR_DATABASE_URL must be set when ECLOR_ENV=production.")
+            if self.outbound_allow_loopback:
+                raise SettingsError(
+                    "ECLOR_OUTBOUND_ALLOW_LOOPBACK cannot be true when ECLOR_ENV=production: "
+                    "push endpoints must be public Internet addresses."
+                )
         self.vapid_subject = resolve_vapid_subject(self)
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.resolved_media_dir.mkdir(parents=True, exist_ok=True)

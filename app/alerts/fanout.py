@@ -359,7 +359,12 @@ def _sender(settings: Any) -> webpush.PushSender:
     private = vapid_private_key(settings)
     if not private:
         raise RuntimeError("no VAPID key: run `eclor vapid` or set ECLOR_VAPID_PRIVATE_KEY")
-    return webpush.PushSender(private, settings.vapid_subject, max_in_flight=FANOUT_CONCURRENCY)
+    return webpush.PushSender(
+        private,
+        settings.vapid_subject,
+        max_in_flight=FANOUT_CONCURRENCY,
+        allow_loopback=settings.outbound_allows_loopback,
+    )
 
 
 async def send_outgoing(ctx: JobContext, out: Outgoing, *, batch: int = FANOUT_BATCH) -> None:
@@ -388,7 +393,7 @@ async def send_outgoing(ctx: JobContext, out: Outgoing, *, batch: int = FANOUT_B
 
 async def _pipeline(ctx: JobContext, out: Outgoing, batch: int) -> None:
     engine = ctx.engine
-    allow_loopback = not ctx.settings.production
+    allow_loopback = ctx.settings.outbound_allows_loopback
     by_endpoint: dict[str, _Due] = {}
     answers: list[tuple[_Due, webpush.PushOutcome]] = []
 

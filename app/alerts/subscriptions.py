@@ -18,6 +18,7 @@ from app.alerts.topics import (
     MAX_DEVICES,
     TOPICS,
     AlertError,
+    EndpointTaken,
     SubscriptionError,
     log,
     pack,
@@ -171,7 +172,8 @@ def save_subscription(
 
     ``data`` is the ``PushSubscription`` JSON plus ``topics``, ``communes`` and
     optionally ``quiet_start`` / ``quiet_end`` (``"22:00"``). An endpoint seen
-    before is updated (and moves to this person: the device is theirs now).
+    before is updated when it is this person's; another account's endpoint never moves
+    (:class:`EndpointTaken`: the browser makes a fresh subscription instead).
     """
     if not isinstance(data, dict):
         raise SubscriptionError(_("Abonnement refusé : un objet JSON est attendu."))
@@ -198,6 +200,13 @@ def save_subscription(
         select(PushSubscription).where(PushSubscription.endpoint == info.endpoint)
     ).first()
     created = row is None
+    if row is not None and row.user_id != user_id:
+        raise EndpointTaken(
+            _(
+                "Cet appareil reçoit déjà les notifications d’un autre compte : "
+                "il en demande une nouvelle adresse."
+            )
+        )
     if row is None:
         row = PushSubscription(
             user_id=user_id, endpoint=info.endpoint, p256dh=info.p256dh, auth=info.auth

@@ -91,6 +91,14 @@ class SubscriptionError(ValueError):
     """A subscription refused; the message is French."""
 
 
+class EndpointTaken(SubscriptionError):
+    """The device's endpoint is subscribed for another account: it does not move (409).
+
+    The browser makes a fresh subscription (a new endpoint) instead, so
+    re-posting someone's endpoint never takes their notifications.
+    """
+
+
 # --- small helpers ------------------------------------------------------------------------------
 
 

@@ -57,7 +57,7 @@ def _read_json(body: bytes) -> Any:
 
 
 def _allow_loopback(request: Request[Any, Any, Any]) -> bool:
-    return not request.app.state.settings.production
+    return bool(request.app.state.settings.outbound_allows_loopback)
 
 
 @post(
@@ -80,6 +80,9 @@ def subscribe(
             allow_insecure_loopback=_allow_loopback(request),  # type: ignore[union-attr]
             user_agent=request.headers.get("user-agent", ""),
         )
+    except alerts_topics.EndpointTaken as exc:
+        db.rollback()
+        return _problem(409, str(exc))  # the page script then makes a fresh subscription
     except (ValueError, alerts_topics.SubscriptionError) as exc:
         db.rollback()
         return _problem(400, str(exc))

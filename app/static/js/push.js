@@ -44,6 +44,20 @@
     say("Les notifications sont bloquées pour Eclor dans les réglages du navigateur : autorisez-les puis revenez ici.");
     return;
   }
+  var registration = null;
+  function send(sub) {
+    var body = sub.toJSON();
+    body.topics = checked("topics");
+    body.communes = checked("communes");
+    var qs = form.querySelector("#quiet_start"), qe = form.querySelector("#quiet_end");
+    if (qs && qe && qs.value && qe.value) { body.quiet_start = qs.value; body.quiet_end = qe.value; }
+    return fetch("/push/subscriptions", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "x-csrftoken": csrf() },
+      body: JSON.stringify(body)
+    });
+  }
+
   button.hidden = false;
   button.addEventListener("click", function () {
     button.disabled = true;
@@ -54,20 +68,18 @@
         return navigator.serviceWorker.ready;
       });
     }).then(function (reg) {
+      registration = reg;
       return reg.pushManager.getSubscription().then(function (existing) {
         return existing || reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
       });
-    }).then(function (sub) {
-      var body = sub.toJSON();
-      body.topics = checked("topics");
-      body.communes = checked("communes");
-      var qs = form.querySelector("#quiet_start"), qe = form.querySelector("#quiet_end");
-      if (qs && qe && qs.value && qe.value) { body.quiet_start = qs.value; body.quiet_end = qe.value; }
-      return fetch("/push/subscriptions", {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "x-csrftoken": csrf() },
-        body: JSON.stringify(body)
-      });
+    }).then(send).then(function (response) {
+      if (response.status !== 409) return response;
+      // This device's subscription belongs to another account: it never moves, a fresh one is made.
+      return registration.pushManager.getSubscription().then(function (old) {
+        return old ? old.unsubscribe() : true;
+      }).then(function () {
+        return registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+      }).then(send);
     }).then(function (response) {
       if (!response.ok) {
         return response.json().then(function (problem) { throw new Error(problem.detail || "refus"); });

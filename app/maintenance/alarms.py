@@ -15,7 +15,7 @@ from app.db import utcnow
 from app.i18n import gettext as _
 from app.interfaces import Place
 from app.models.accounts import User
-from app.models.maintenance import MaintenanceAlarm, MaintenanceAlarmComment, MaintenanceRule
+from app.models.maintenance import MaintenanceAlarm, MaintenanceAlarmComment
 
 N_ = str
 LAYER = "maintenance"
@@ -53,7 +53,7 @@ def ongoing(session: Session, rule_id: int, subject: str) -> MaintenanceAlarm | 
     ).first()
 
 
-def in_quiet_period(session: Session, rule: MaintenanceRule, subject: str, at: datetime) -> bool:
+def in_quiet_period(session: Session, rule: Any, subject: str, at: datetime) -> bool:
     if not rule.quiet_s:
         return False
     last = session.scalars(
@@ -67,7 +67,7 @@ def in_quiet_period(session: Session, rule: MaintenanceRule, subject: str, at: d
 
 def raise_or_touch(
     session: Session,
-    rule: MaintenanceRule,
+    rule: Any,
     subject: str,
     *,
     source: str,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +34,6 @@ from app.models.maintenance import (
     MaintenanceAlarm,
     MaintenanceCondition,
     MaintenanceCursor,
-    MaintenanceRule,
 )
 
 log = logging.getLogger(__name__)
@@ -64,19 +63,45 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A measure rule as plain values: read for every reading, so no ORM attribute on that path."""
+
+    rule: Any  # a row of maintenance_rules
+    id: int
+    subject: str
+    commune: str | None
+    test: Callable[[float, float], bool]
+    threshold: float
+
+
 @dataclass
 class Pass:
     """One evaluation: the rules, and the conditions and ongoing alarms they touch, read once."""
 
     session: Session
-    rules: list[MaintenanceRule]
-    by_layer: dict[str, list[MaintenanceRule]] = field(default_factory=lambda: defaultdict(list))
+    rules: list[Any]  # rows of maintenance_rules
+    by_layer: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    by_measure: dict[tuple[str, str], list[Measured]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     conditions: dict[tuple[int, str], MaintenanceCondition] = field(default_factory=dict)
     ongoing: set[tuple[int, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for rule in self.rules:
             self.by_layer[rule.layer].append(rule)
+            if rule.kind == "measure":
+                self.by_measure[(rule.layer, rule.measure)].append(
+                    Measured(
+                        rule,
+                        rule.id or 0,
+                        rule.subject,
+                        rule.commune_insee,
+                        OPS[rule.op],
+                        rule.threshold,
+                    )
+                )
         if self.rules:
             self.conditions = {
                 (c.rule_id, c.subject): c
@@ -95,7 +120,7 @@ class Pass:
 
     def holds(
         self,
-        rule: MaintenanceRule,
+        rule: Any,
         subject: str,
         at: datetime,
         *,
@@ -129,7 +154,7 @@ class Pass:
         if alarm is not None:
             self.ongoing.add(key)
 
-    def ends(self, rule: MaintenanceRule, subject: str, at: datetime) -> None:
+    def ends(self, rule: Any, subject: str, at: datetime) -> None:
         key = (rule.id or 0, subject)
         cond = self.conditions.pop(key, None)
         if cond is not None:
@@ -163,7 +188,7 @@ class Pass:
             elif event.layer == "reports":
                 self._report(event)
 
-    def _applies(self, rule: MaintenanceRule, feature_id: str, place: Place | None) -> bool:
+    def _applies(self, rule: Any, feature_id: str, place: Place | None) -> bool:
         if rule.subject and rule.subject not in (feature_id, place.kind if place else None):
             return False
         return not rule.commune_insee or (
@@ -171,30 +196,40 @@ class Pass:
         )
 
     def _measure(self, event: events.EventRecord, place: Place | None) -> None:
-        at = _aware(event.payload.get("ts"), event.at)
         values = event.payload.get("values", event.payload)
         if not isinstance(values, dict):
             return
-        for rule in self.by_layer.get(event.layer, ()):
-            if rule.kind != "measure" or not self._applies(rule, event.feature_id, place):
+        at: datetime | None = None
+        kind = place.kind if place else None
+        commune = place.commune_insee if place else None
+        subject = f"{event.layer}:{event.feature_id}"
+        for name, raw in values.items():
+            candidates = self.by_measure.get((event.layer, name))
+            if not candidates:
                 continue
-            value = _number(values.get(rule.measure))
+            value = _number(raw)
             if value is None:
                 continue  # this reading says nothing of the measure
-            subject = f"{event.layer}:{event.feature_id}"
-            if OPS[rule.op](value, rule.threshold):
-                self.holds(
-                    rule,
-                    subject,
-                    at,
-                    source=event.layer,
-                    feature_id=event.feature_id,
-                    place=place,
-                    value=f"{rule.measure} = {value:g}",
-                    title=f"{rule.name} · {place.label if place else event.feature_id}",
-                )
-            else:
-                self.ends(rule, subject, at)
+            for c in candidates:
+                if c.subject and c.subject != event.feature_id and c.subject != kind:
+                    continue
+                if c.commune and c.commune != commune:
+                    continue
+                at = at or _aware(event.payload.get("ts"), event.at)
+                key = (c.id, subject)
+                if c.test(value, c.threshold):
+                    self.holds(
+                        c.rule,
+                        subject,
+                        at,
+                        source=event.layer,
+                        feature_id=event.feature_id,
+                        place=place,
+                        value=f"{name} = {value:g}",
+                        title=f"{c.rule.name} · {place.label if place else event.feature_id}",
+                    )
+                elif key in self.conditions or key in self.ongoing:
+                    self.ends(c.rule, subject, at)
 
     def _status(self, event: events.EventRecord, device: str, place: Place | None) -> None:
         kind = str(event.payload.get("alarm", ""))
@@ -232,7 +267,7 @@ class Pass:
         elif event.kind == "status":
             self.recheck_clusters(rules, event.at)
 
-    def _cluster(self, rule: MaintenanceRule, item: Any, at: datetime) -> None:
+    def _cluster(self, rule: Any, item: Any, at: datetime) -> None:
         source = registry.reports()
         if source is None or (rule.category and rule.category != item.category):
             return
@@ -276,7 +311,7 @@ class Pass:
         if alarm is not None:
             alarm.count = len(found)
 
-    def _ongoing_of(self, rule: MaintenanceRule) -> list[MaintenanceAlarm]:
+    def _ongoing_of(self, rule: Any) -> list[MaintenanceAlarm]:
         return list(
             self.session.scalars(
                 select(MaintenanceAlarm).where(
@@ -286,7 +321,7 @@ class Pass:
             )
         )
 
-    def recheck_clusters(self, rules: list[MaintenanceRule], at: datetime) -> None:
+    def recheck_clusters(self, rules: list[Any], at: datetime) -> None:
         source = registry.reports()
         if source is None:
             return
@@ -315,7 +350,7 @@ class Pass:
                 self._overdue(rule, now)
         self.recheck_clusters([r for r in self.rules if r.kind == "cluster"], now)
 
-    def _silence(self, rule: MaintenanceRule, now: datetime) -> None:
+    def _silence(self, rule: Any, now: datetime) -> None:
         locator = registry.LOCATORS.get(rule.layer)
         if locator is None:
             return
@@ -342,7 +377,7 @@ class Pass:
                 title=f"{rule.name} · {place.label}",
             )
 
-    def _overdue(self, rule: MaintenanceRule, now: datetime) -> None:
+    def _overdue(self, rule: Any, now: datetime) -> None:
         source = registry.reports()
         if source is None:
             return

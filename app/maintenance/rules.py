@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
@@ -128,13 +128,12 @@ def save(
     return rule
 
 
-def active(session: Session) -> list[MaintenanceRule]:
+def active(session: Session) -> list[Any]:
+    """The active rules as plain rows (same attribute names as ``MaintenanceRule``): the worker reads
+    them at every step, so no ORM object is built for them."""
+    table = MaintenanceRule.__table__  # type: ignore[attr-defined]
     return list(
-        session.scalars(
-            select(MaintenanceRule)
-            .where(MaintenanceRule.active.is_(True))  # type: ignore[attr-defined]
-            .order_by(MaintenanceRule.id)
-        )
+        session.execute(select(table).where(table.c.active.is_(True)).order_by(table.c.id)).all()
     )
 
 

@@ -21,7 +21,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import domains_ops, home, jobs, mail, ngsi, notify, privacy, retention, sections
+from app import (
+    domains_ops,
+    home,
+    jobs,
+    mail,
+    ngsi,
+    notify,
+    photo_sweep,
+    privacy,
+    retention,
+    sections,
+)
 from app.accounts import contributes as accounts
 from app.alerts import contributes as alerts
 from app.carpool import contributes as carpool
@@ -67,7 +78,7 @@ CORE = Contribution(
         "mail.send": mail.deliver,
         "notify.user": notify.deliver,
     },
-    services=(retention.retention_service,),
+    services=(retention.retention_service, photo_sweep.sweep_service),
 )
 
 DOMAINS: tuple[Domain, ...] = (
@@ -137,6 +148,7 @@ def install() -> None:
     jobs.register({kind: fn for domain in DOMAINS for kind, fn in domain.jobs.items()})
     notify.install({name: fn for domain in DOMAINS for name, fn in domain.channels.items()})
     privacy.install(hook for domain in DOMAINS for hook in domain.privacy)
+    photo_sweep.install([named for domain in DOMAINS for named in domain.photo_names])
     home.install(panel for domain in DOMAINS for panel in domain.home_panels)
     sections.install(
         (link for domain in DOMAINS for link in domain.staff_links),

@@ -223,6 +223,8 @@ class Contribution:
     locators: Sequence[Locator] = ()
     work_sources: Sequence[WorkSource] = ()
     ngsi_types: Sequence[Any] = ()  # app.ngsi.EntityType: entity types served by the NGSI-LD API
+    # app.photo_sweep.NamedBy: of a batch of stored photo names, those the domain's rows name
+    photo_names: Sequence[Any] = ()
 
 
 @dataclass(frozen=True)

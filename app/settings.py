@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     retention_every_minutes: float = (
         60.0  # how often the worker runs retention (expired sessions included)
     )
+    # Photo files no row names (a crash between writing and committing) are removed by the worker
+    # once older than the grace period (app.photo_sweep).
+    photo_sweep_every_minutes: float = 60.0
+    photo_orphan_grace_hours: float = 24.0
 
     # Database pool and overload: a request waits at most db_pool_timeout_s for a connection,
     # db_lock_timeout_ms for a lock (SQLite's write lock, a PostgreSQL row or table lock) and

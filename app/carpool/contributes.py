@@ -2,6 +2,8 @@
 
 from app.carpool import ads, bookings, demo, opendata, ops, privacy
 from app.interfaces import Contribution, DemoLoader, Privacy
+from app.models.carpool import CarpoolProfile
+from app.photo_sweep import named_by
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -9,6 +11,7 @@ CONTRIBUTES = Contribution(
     demo=(DemoLoader(60, "carpool", demo.load_demo),),
     jobs={"carpool.reminder": bookings.send_reminder, "carpool.alerts": ads.run_alerts},
     privacy=(Privacy("carpool", privacy.export_person, privacy.erase_person),),
+    photo_names=(named_by(CarpoolProfile.photo_name, CarpoolProfile.thumb_name),),
     open_data=opendata.DATASETS,
     data_services=opendata.SERVICES,
 )

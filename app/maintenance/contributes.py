@@ -3,10 +3,13 @@ operations centre, and the demo rules."""
 
 from app.interfaces import Contribution, DemoLoader
 from app.maintenance import demo, engine, ops
+from app.models.maintenance import WorkOrderPhoto
+from app.photo_sweep import named_by
 
 CONTRIBUTES = Contribution(
     services=(engine.rules_service,),
     ops_layers=ops.OPS_LAYERS,
     kpis=ops.OPS_KPIS,
     demo=(DemoLoader(60, "maintenance", demo.load_rules),),
+    photo_names=(named_by(WorkOrderPhoto.display_name, WorkOrderPhoto.thumb_name),),
 )

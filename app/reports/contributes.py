@@ -1,6 +1,8 @@
 """What the reports domain contributes: demo reports in every state, privacy."""
 
 from app.interfaces import Contribution, DemoLoader, Privacy
+from app.models.reports import ReportPhoto
+from app.photo_sweep import named_by
 from app.reports import ngsi, opendata, ops, work, workflow
 
 CONTRIBUTES = Contribution(
@@ -12,4 +14,5 @@ CONTRIBUTES = Contribution(
     ngsi_types=ngsi.NGSI_TYPES,
     data_services=opendata.SERVICES,
     work_sources=work.SOURCES,
+    photo_names=(named_by(ReportPhoto.display_name, ReportPhoto.thumb_name),),
 )

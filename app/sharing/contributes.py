@@ -1,10 +1,13 @@
 """What the sharing domain contributes: the hourly sweep (reminders, lapsing ads), demo items, privacy."""
 
 from app.interfaces import Contribution, DemoLoader, Privacy
+from app.models.sharing import SharedPhoto
+from app.photo_sweep import named_by
 from app.sharing import loans
 
 CONTRIBUTES = Contribution(
     demo=(DemoLoader(71, "sharing", loans.load_demo),),
     jobs={loans.SWEEP_KIND: loans.run_sweep},
     privacy=(Privacy("sharing", loans.export_person, loans.erase_person),),
+    photo_names=(named_by(SharedPhoto.display_name, SharedPhoto.thumb_name),),
 )

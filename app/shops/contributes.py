@@ -1,10 +1,17 @@
 """What the shops domain contributes: demo shops, privacy."""
 
 from app.interfaces import Contribution, DemoLoader, Privacy
+from app.models.shops import Product, ShopPhoto
+from app.photo_sweep import named_by
 from app.shops import opendata, orders
 
 CONTRIBUTES = Contribution(
     demo=(DemoLoader(70, "shops", orders.load_demo),),
     privacy=(Privacy("shops", orders.export_person, orders.erase_person),),
+    photo_names=(
+        named_by(
+            ShopPhoto.display_name, ShopPhoto.thumb_name, Product.display_name, Product.thumb_name
+        ),
+    ),
     open_data=opendata.DATASETS,
 )

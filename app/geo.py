@@ -65,3 +65,25 @@ def bbox(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, 
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlon = math.degrees(radius_m / (EARTH_RADIUS_M * max(0.01, math.cos(math.radians(lat)))))
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
+# A grid of cells about 2.2 km across (at this latitude) for spatial prefilters kept in an indexed
+# integer column: a search looks up the few cells its circle's bounding box touches, by equality.
+CELL_LAT = 0.02
+CELL_LON = 0.03
+
+
+def grid_cell(lat: float, lon: float) -> int:
+    """The cell holding a point (row × 20,000 + column, both counted from the south-west corner)."""
+    return math.floor((lat + 90.0) / CELL_LAT) * 20_000 + math.floor((lon + 180.0) / CELL_LON)
+
+
+def cells_covering(
+    lat0: float, lat1: float, lon0: float, lon1: float, limit: int
+) -> list[int] | None:
+    """Every cell a bounding box touches, or None when there are more than ``limit``."""
+    rows = range(math.floor((lat0 + 90.0) / CELL_LAT), math.floor((lat1 + 90.0) / CELL_LAT) + 1)
+    cols = range(math.floor((lon0 + 180.0) / CELL_LON), math.floor((lon1 + 180.0) / CELL_LON) + 1)
+    if len(rows) * len(cols) > limit:
+        return None
+    return [r * 20_000 + c for r in rows for c in cols]

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
+from app.geo import grid_cell
 
 
 class CarpoolPlace(SQLModel, table=True):
@@ -31,6 +32,16 @@ class CarpoolPlace(SQLModel, table=True):
     country: str = Field(default="FR", max_length=2)
     lat: float
     lon: float
+
+
+def _cell_of(prefix: str):  # type: ignore[no-untyped-def]
+    """A column default: the grid cell of the ad's start or end, filled on every insert (ORM or bulk)."""
+
+    def default(context) -> int:  # type: ignore[no-untyped-def]
+        values = context.get_current_parameters()
+        return grid_cell(values[f"{prefix}_lat"], values[f"{prefix}_lon"])
+
+    return default
 
 
 class CarpoolAd(SQLModel, table=True):
@@ -56,6 +67,25 @@ class CarpoolAd(SQLModel, table=True):
             "departure_at",
         ),
         Index("ix_carpool_ads_departure", "status", "role", "departure_at"),
+        # The spatial prefilter on both ends: equality on the grid cells of the end then the start
+        # (a few cells each), then the time, the exact boxes and the rest read from the index entries.
+        Index(
+            "ix_carpool_ads_cells",
+            "status",
+            "role",
+            "frequency",
+            "to_cell",
+            "from_cell",
+            "departure_at",
+            "to_lat",
+            "to_lon",
+            "from_lat",
+            "from_lon",
+            "days_mask",
+            "window_start",
+            "window_end",
+            "seats_left",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -70,6 +100,14 @@ class CarpoolAd(SQLModel, table=True):
     to_label: str = Field(max_length=120)
     to_lat: float
     to_lon: float
+    # Grid cells of the start and the end (``app.geo.grid_cell``), set from the coordinates when the
+    # ad is written (coordinates never change afterwards): the search's spatial prefilter.
+    from_cell: int | None = Field(
+        default=None, sa_column=Column(Integer, default=_cell_of("from"), nullable=True)
+    )
+    to_cell: int | None = Field(
+        default=None, sa_column=Column(Integer, default=_cell_of("to"), nullable=True)
+    )
     distance_m: int  # estimated road distance
     cross_border: bool = Field(default=False)
     departure_at: datetime | None = None  # one-off trips

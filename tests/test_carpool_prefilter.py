@@ -1,0 +1,183 @@
+"""The carpool search's spatial prefilter (grid cells of both ends) keeps every match.
+
+On a generated sample of ads shaped like the territory's commutes, the search (cells, boxes and
+times in SQL, then scoring) returns exactly the matches of an exhaustive search that scores every
+active ad in Python — for both roles, regular and one-off searches, small, usual and wide radii
+(past the cells' limit the boxes alone are used).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, select
+
+from app import geo
+from app.carpool import matching, trips
+from app.db import read_session, write_session
+from app.models.accounts import User
+from app.models.carpool import CarpoolAd
+
+STARTS = [(49.472, 5.955), (49.418, 5.944), (49.382, 5.951), (49.440, 6.017), (49.493, 5.918)]
+ENDS = [(49.6296, 6.1619), (49.5999, 6.1335), (49.5006, 5.9430), (49.4985, 5.9806)]
+
+
+def _near(point: tuple[float, float], rng: random.Random, metres: float) -> tuple[float, float]:
+    r = metres * rng.random() ** 0.5
+    a = rng.random() * 2 * math.pi
+    return point[0] + r * 0.000009 * math.cos(a), point[1] + r * 0.0000138 * math.sin(a)
+
+
+def _ads(rng: random.Random, users: list[int], n: int, now: datetime) -> list[dict]:  # type: ignore[type-arg]
+    rows = []
+    for _ in range(n):
+        a, b = _near(rng.choice(STARTS), rng, 6000), _near(rng.choice(ENDS), rng, 6000)
+        role = "driver" if rng.random() < 0.8 else "passenger"
+        minute, margin = rng.randint(6 * 60, 9 * 60 + 30), rng.choice((10, 15, 30))
+        seats = rng.randint(1, 3)
+        row = {
+            "user_id": rng.choice(users),
+            "role": role,
+            "frequency": "regular",
+            "leg": "outward",
+            "from_label": "A",
+            "from_lat": a[0],
+            "from_lon": a[1],
+            "to_label": "B",
+            "to_lat": b[0],
+            "to_lon": b[1],
+            "distance_m": trips.road_m(*a, *b),
+            "cross_border": True,
+            "margin_min": margin,
+            "seats": seats,
+            "seats_left": rng.choice((0, seats, seats)),
+            "price_per_km_cents": 8,
+            "comment": "",
+            "status": rng.choice(("active", "active", "active", "closed")),
+            "created_at": now,
+            "updated_at": now,
+            "departure_at": None,
+            "valid_until": None,
+        }
+        if rng.random() < 0.6:
+            days = [d for d in range(5) if rng.random() < 0.7] or [0]
+            schedule = {d: (minute, margin) for d in days}
+            row.update(
+                schedule=trips.dump_schedule(schedule),
+                days_mask=trips.mask_of(schedule),
+                window_start=minute - margin,
+                window_end=minute + margin,
+            )
+        else:
+            departure = now + timedelta(days=rng.randint(1, 3), minutes=rng.randint(-90, 90))
+            local = trips.local(departure)
+            m = local.hour * 60 + local.minute
+            row.update(
+                frequency="punctual",
+                departure_at=departure,
+                schedule=trips.dump_schedule({local.weekday(): (m, margin)}),
+                days_mask=trips.mask_of([local.weekday()]),
+                window_start=m - margin,
+                window_end=m + margin,
+            )
+        rows.append(row)
+    return rows
+
+
+def _exhaustive(session, q: matching.Query) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+    """Every active ad scored in Python, with the same rules the SQL applies (status, role, seats,
+    validity), nothing left to an index."""
+    last_day = (q.local_when or trips.local(datetime.now(UTC))).date()
+    out = []
+    for ad in session.scalars(select(CarpoolAd)).all():
+        if ad.status != "active" or ad.role != q.role or ad.seats_left < q.seats:
+            continue
+        if ad.valid_until is not None and ad.valid_until < last_day:
+            continue
+        if ad.frequency == "punctual" and (q.frequency != "punctual" or q.when is None):
+            continue
+        match = matching.score(q, ad)
+        if match is not None:
+            out.append((match.ad_id, match.score))
+    return sorted(out, key=lambda m: (-m[1], m[0]))
+
+
+def test_the_prefilter_returns_the_same_matches_as_an_exhaustive_search(engine):
+    rng = random.Random(23)
+    now = datetime.now(UTC).replace(hour=7, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    with write_session(engine) as session:
+        users = []
+        for i in range(30):
+            user = User(email=f"prefilter{i}@eclor.test", role="resident", display_name=f"P{i}")
+            session.add(user)
+            session.flush()
+            users.append(user.id)
+        session.execute(insert(CarpoolAd), _ads(rng, users, 1500, now))  # bulk, as imports do
+        for row in _ads(rng, users, 100, now):  # and one by one through the ORM
+            session.add(CarpoolAd(**row))
+    queries = []
+    for i in range(60):
+        a, b = _near(rng.choice(STARTS), rng, 3000), _near(rng.choice(ENDS), rng, 3000)
+        radius = (1000, 5000, 5000, 8000, 30_000)[i % 5]
+        common = {
+            "role": "driver" if i % 4 else "passenger",
+            "margin_min": rng.choice((15, 30, 45)),
+            "from_radius_m": radius,
+            "to_radius_m": radius if i % 3 else 2000,
+        }
+        if i % 2:
+            when = now + timedelta(days=rng.randint(1, 3), minutes=rng.randint(-60, 60))
+            queries.append(matching.Query(*a, *b, when=when, **common))
+        else:
+            mask = trips.mask_of(d for d in range(5) if rng.random() < 0.6) or 1
+            minute = rng.randint(6 * 60 + 30, 9 * 60)
+            queries.append(
+                matching.Query(*a, *b, frequency="regular", days_mask=mask, minute=minute, **common)
+            )
+    found = 0
+    with read_session(engine) as session:
+        for q in queries:
+            searched = [(m.ad_id, m.score) for m in matching.search(session, q, limit=10**6)]
+            assert searched == _exhaustive(session, q), q
+            found += len(searched)
+    assert found > 200, "the sample has matches to compare"
+    assert any(
+        geo.cells_covering(*geo.bbox(q.to_lat, q.to_lon, q.to_radius_m), matching.MAX_CELLS) is None
+        for q in queries
+    ), "a radius past the cells' limit is compared too"
+
+
+def test_every_ad_carries_the_cells_of_its_ends(engine):
+    now = datetime.now(UTC)
+    with write_session(engine) as session:
+        user = User(email="cells@eclor.test", role="resident", display_name="C")
+        session.add(user)
+        session.flush()
+        rows = _ads(random.Random(5), [user.id], 20, now)
+        session.execute(insert(CarpoolAd), rows[:10])
+        for row in rows[10:]:
+            session.add(CarpoolAd(**row))
+    with read_session(engine) as session:
+        ads = session.scalars(select(CarpoolAd)).all()
+        assert len(ads) == 20
+        for ad in ads:
+            assert ad.from_cell == geo.grid_cell(ad.from_lat, ad.from_lon)
+            assert ad.to_cell == geo.grid_cell(ad.to_lat, ad.to_lon)
+
+
+def test_a_box_touches_the_cells_of_every_point_inside_it():
+    rng = random.Random(3)
+    for _ in range(200):
+        lat, lon = 49.3 + rng.random() * 0.4, 5.8 + rng.random() * 0.4
+        box = geo.bbox(lat, lon, rng.choice((500, 1000, 5000)))
+        cells = set(geo.cells_covering(*box, 10_000) or [])
+        for _ in range(20):
+            p = (
+                box[0] + rng.random() * (box[1] - box[0]),
+                box[2] + rng.random() * (box[3] - box[2]),
+            )
+            assert geo.grid_cell(*p) in cells
+        corners = [(box[0], box[2]), (box[1], box[3])]
+        assert all(geo.grid_cell(*c) in cells for c in corners)

@@ -24,29 +24,30 @@ from app.opendata.contrib import OpenDataset, Service
 
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 EU = "http://publications.europa.eu/resource/authority/"
-THEMES = {  # EU data themes (the DCAT-AP theme vocabulary), French labels
-    "AGRI": "Agriculture, pêche, sylviculture et alimentation",
-    "ECON": "Économie et finances",
-    "EDUC": "Éducation, culture et sport",
-    "ENER": "Énergie",
-    "ENVI": "Environnement",
-    "GOVE": "Gouvernement et secteur public",
-    "HEAL": "Santé",
-    "INTR": "Questions internationales",
-    "JUST": "Justice, système juridique et sécurité publique",
-    "REGI": "Régions et villes",
-    "SOCI": "Population et société",
-    "TECH": "Science et technologie",
-    "TRAN": "Transports",
+N_ = str  # marks a label for extraction; the catalogue files keep French, pages translate it
+THEMES = {  # EU data themes (the DCAT-AP theme vocabulary), French labels (translated where shown)
+    "AGRI": N_("Agriculture, pêche, sylviculture et alimentation"),
+    "ECON": N_("Économie et finances"),
+    "EDUC": N_("Éducation, culture et sport"),
+    "ENER": N_("Énergie"),
+    "ENVI": N_("Environnement"),
+    "GOVE": N_("Gouvernement et secteur public"),
+    "HEAL": N_("Santé"),
+    "INTR": N_("Questions internationales"),
+    "JUST": N_("Justice, système juridique et sécurité publique"),
+    "REGI": N_("Régions et villes"),
+    "SOCI": N_("Population et société"),
+    "TECH": N_("Science et technologie"),
+    "TRAN": N_("Transports"),
 }
 FREQUENCIES = {
-    "CONT": "En continu",
-    "HOURLY": "Toutes les heures",
-    "DAILY": "Quotidienne",
-    "WEEKLY": "Hebdomadaire",
-    "MONTHLY": "Mensuelle",
-    "ANNUAL": "Annuelle",
-    "IRREG": "Irrégulière",
+    "CONT": N_("En continu"),
+    "HOURLY": N_("Toutes les heures"),
+    "DAILY": N_("Quotidienne"),
+    "WEEKLY": N_("Hebdomadaire"),
+    "MONTHLY": N_("Mensuelle"),
+    "ANNUAL": N_("Annuelle"),
+    "IRREG": N_("Irrégulière"),
 }
 MEDIA = {
     "csv": ("CSV", "text/csv"),

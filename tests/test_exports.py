@@ -8,9 +8,9 @@ import io
 import subprocess
 import sys
 
-from app.reports import workflow as rp
 from app.db import utcnow, write_session
 from app.models.reports import Report
+from app.reports import exports
 
 
 def _add_reports(engine, count: int, start: int = 0) -> None:  # type: ignore[no-untyped-def]
@@ -48,11 +48,11 @@ def _add_reports(engine, count: int, start: int = 0) -> None:  # type: ignore[no
 
 _EXPORT = """
 import re, sys
-from app.reports import workflow as rp
+from app.reports import catalogue, exports
 from app.db import make_engine
 engine = make_engine(sys.argv[1])
 sent = lines = 0
-for chunk in rp.export_csv(engine, rp.Filters.parse({}, staff=True)):
+for chunk in exports.export_csv(engine, catalogue.Filters.parse({}, staff=True)):
     sent += len(chunk)
     lines += chunk.count(b"\\n")
 # VmHWM: this process's own peak resident memory (ru_maxrss would carry the parent's over exec)
@@ -101,10 +101,10 @@ def test_the_staff_csv_answers_in_chunks_with_every_report_once(engine, staff):
         chunks = list(response.iter_raw())
     body = b"".join(chunks).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(body), delimiter=";"))
-    assert rows[0] == [heading for heading, _key in rp.CSV_COLUMNS]  # French headings
+    assert rows[0] == [heading for heading, _key in exports.CSV_COLUMNS]  # French headings
     numbers = [row[0] for row in rows[1:]]
     assert (
         len(numbers) == len(set(numbers)) == sum(1 for i in range(2_500) if i % 3)
     )  # the filter holds
-    status = [key for _heading, key in rp.CSV_COLUMNS].index("status")
+    status = [key for _heading, key in exports.CSV_COLUMNS].index("status")
     assert {row[status] for row in rows[1:]} == {"new"}

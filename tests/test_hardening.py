@@ -55,8 +55,8 @@ def test_every_formula_prefix_is_guarded_wherever_a_cell_can_start():
 def test_the_csv_export_of_reports_neutralises_a_formula_after_a_separator(resident, engine):
     from sqlalchemy import update
 
-    from app.reports import workflow as rp
     from app.models.reports import Report
+    from app.reports import catalogue, exports
     from tests.test_reports import make
 
     report_id = make(engine, resident.id)
@@ -66,7 +66,7 @@ def test_the_csv_export_of_reports_neutralises_a_formula_after_a_separator(resid
             .where(Report.id == report_id)
             .values(description="Gravats;=cmd|' /C calc'!A0", address="rue, +33 1 23")
         )
-    out = b"".join(rp.export_csv(engine, rp.Filters())).decode("utf-8")
+    out = b"".join(exports.export_csv(engine, catalogue.Filters())).decode("utf-8")
     for delimiter in (
         ";",
         ",",

@@ -23,7 +23,7 @@ from app.models.jobs import Job
 from app.models.maintenance import MaintenanceAlarm, MaintenanceCondition
 from app.models.push import Alert
 from app.models.sensors import Sensor
-from app.reports import workflow as rp
+from app.reports import intake
 from tests.mqtt_fixtures import mqtt_client, run_async
 from workers import runner
 
@@ -204,9 +204,9 @@ def test_a_rule_scoped_to_another_commune_ignores_the_sensor(engine):
 
 
 def _report(engine, reporter_id, lat: float, lon: float, category: str = "bulky_items") -> int:  # type: ignore[no-untyped-def]
-    created = rp.create_report(
+    created = intake.create_report(
         engine,
-        rp.NewReport(
+        intake.NewReport(
             category=category, lat=lat, lon=lon, reporter_id=reporter_id, description="Dépôt"
         ),
         media_dir=None,

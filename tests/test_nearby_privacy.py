@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session
 
-from app.reports import workflow as rp
 from app.db import write_session
 from app.models.reports import Report
+from app.reports import catalogue
 from tests.test_reports import make, neighbour  # noqa: F401  (the neighbour persona)
 
 
@@ -16,7 +16,7 @@ def _place(engine, report_id: int, lat: float, lon: float) -> str:  # type: igno
     with write_session(engine) as s:
         s.execute(update(Report).where(Report.id == report_id).values(lat=lat, lon=lon))
     with Session(engine) as s:
-        return rp.number(s.get(Report, report_id))  # type: ignore[arg-type]
+        return catalogue.number(s.get(Report, report_id))  # type: ignore[arg-type]
 
 
 def test_an_anonymous_visitor_cannot_ask_what_is_near_a_place(client, engine):

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from app.reports import workflow as rp
 from app.db import utcnow, write_session
 from app.models.reports import Report, ReportEvent
+from app.reports import catalogue
+from app.reports import workflow as rp
 
 # The spec's field lists (GeoReport v2), as REFERENCE.md lists them.
 DISCOVERY = {"changeset", "contact", "key_service", "endpoints"}
@@ -129,12 +130,14 @@ def test_discovery_has_the_spec_fields_in_both_formats(client):  # type: ignore[
 
 def test_services_list_every_category_with_the_spec_fields(client):  # type: ignore[no-untyped-def]
     body = client.get("/open311/v2/services.json").json()
-    assert isinstance(body, list) and [s["service_code"] for s in body] == list(rp.CATEGORIES)
+    assert isinstance(body, list) and [s["service_code"] for s in body] == list(
+        catalogue.CATEGORIES
+    )
     assert all(
         set(s) == SERVICE and s["metadata"] is True and s["type"] == "realtime" for s in body
     )
     root = xml(client.get("/open311/v2/services.xml"))
-    assert root.tag == "services" and len(root) == len(rp.CATEGORIES)
+    assert root.tag == "services" and len(root) == len(catalogue.CATEGORIES)
     assert all(
         s.tag == "service" and children(s) == SERVICE and s.findtext("metadata") == "true"
         for s in root
@@ -166,7 +169,7 @@ def test_requests_have_the_spec_fields_rounded_positions_and_no_personal_data(
     assert isinstance(body, list) and len(body) == 1
     row = body[0]
     assert set(row) == REQUEST
-    assert row["service_request_id"] == rp.number(r) and row["status"] == "open"
+    assert row["service_request_id"] == catalogue.number(r) and row["status"] == "open"
     assert isinstance(row["lat"], float) and isinstance(row["long"], float)
     assert (row["lat"], row["long"]) == (round(LAT, 3), round(LON, 3))
     assert row["address"] == "Audun-le-Tiche" and row["zipcode"] == "57390"
@@ -182,7 +185,7 @@ def test_requests_have_the_spec_fields_rounded_positions_and_no_personal_data(
 
 def test_a_single_request_and_its_not_found_error_in_both_formats(engine, client):  # type: ignore[no-untyped-def]
     r = report(engine, status="resolved")
-    number = rp.number(r)
+    number = catalogue.number(r)
     body = client.get(f"/open311/v2/requests/{number}.json").json()
     assert len(body) == 1 and set(body[0]) == REQUEST and body[0]["status"] == "closed"
     root = xml(client.get(f"/open311/v2/requests/{number}.xml"))
@@ -190,7 +193,7 @@ def test_a_single_request_and_its_not_found_error_in_both_formats(engine, client
     assert_json_error(client.get("/open311/v2/requests/PHVA-2026-999999.json"), 404)
     assert_xml_error(client.get("/open311/v2/requests/PHVA-2026-999999.xml"), 404)
     hidden = report(engine, status="hidden")
-    assert_json_error(client.get(f"/open311/v2/requests/{rp.number(hidden)}.json"), 404)
+    assert_json_error(client.get(f"/open311/v2/requests/{catalogue.number(hidden)}.json"), 404)
 
 
 def test_requests_filter_by_id_service_status_and_dates(engine, client):  # type: ignore[no-untyped-def]
@@ -205,7 +208,7 @@ def test_requests_filter_by_id_service_status_and_dates(engine, client):  # type
             for row in client.get(f"/open311/v2/requests.json?{query}").json()
         }
 
-    n = {x.id: rp.number(x) for x in (open_tyres, closed_rubble, old, hidden)}
+    n = {x.id: catalogue.number(x) for x in (open_tyres, closed_rubble, old, hidden)}
     assert ids("") == {
         n[open_tyres.id],
         n[closed_rubble.id],
@@ -321,11 +324,11 @@ def test_posting_a_request_creates_a_report_and_answers_its_id_and_token(engine,
     with Session(engine) as s:
         r = s.scalars(select(Report)).one()
         note = s.scalars(select(ReportEvent).where(ReportEvent.kind == "note")).one()
-    assert body[0]["service_request_id"] == rp.number(r) and r.source == "open311"
+    assert body[0]["service_request_id"] == catalogue.number(r) and r.source == "open311"
     assert r.volume == "van" and r.witnessed and r.contact_email == "partenaire@example.org"
     assert r.contact_name == "Ana Lopes" and not note.public and "0600000000" in note.text
     token = client.get(f"/open311/v2/tokens/{body[0]['token']}.json").json()
-    assert token == [{"service_request_id": rp.number(r), "token": body[0]["token"]}]
+    assert token == [{"service_request_id": catalogue.number(r), "token": body[0]["token"]}]
     root = xml(client.get(f"/open311/v2/tokens/{body[0]['token']}.xml"))
     assert children(root[0]) == {"service_request_id", "token"}
     assert "partenaire@example.org" not in client.get("/open311/v2/requests.json").text

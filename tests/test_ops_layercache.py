@@ -22,7 +22,7 @@ from app.lighting.relay import Inbound, ingest
 from app.models.lighting import Streetlight
 from app.models.reports import Report
 from app.ops import centre, layercache
-from app.reports import workflow
+from app.reports import catalogue, workflow
 from tests.ops_seed import seed_territory
 
 
@@ -142,7 +142,7 @@ def test_reports_follow_state_and_category_changes_and_the_language(engine, staf
         report = session.get(Report, report_id)
         workflow.recategorise(session, report, "rubble", actor_id=staff.id)
     after = _features(staff.client, "reports")[key]["properties"]["label"]
-    assert after != before and after == workflow.CATEGORIES["rubble"]
+    assert after != before and after == catalogue.CATEGORIES["rubble"]
     staff.client.cookies.set("lang", "en")
     english = _features(staff.client, "reports")[key]["properties"]["label"]
     assert english != after, "labels are kept per language"

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app import images
-from app.reports import workflow as rp
 from app.models.jobs import Job
 from app.models.reports import Report, ReportEvent, ReportPhoto
+from app.reports import demo
 
 
 def picture(size: tuple[int, int] = (640, 480)) -> Image.Image:
@@ -253,5 +253,5 @@ def test_it_stores_an_after_photo_when_staff_resolve(resident, staff, engine, cl
 def test_the_demo_drawing_passes_through_the_photo_module() -> None:
     import random
 
-    processed = images.process(rp.demo_photo("tyres", random.Random(1)))
+    processed = images.process(demo.demo_photo("tyres", random.Random(1)))
     assert processed.width <= images.DISPLAY_SIZE and processed.gps is None

@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app import auth, privacy
-from app.reports import workflow as rp
 from app.db import utcnow, write_session
 from app.models.jobs import Job
 from app.models.reports import (
@@ -26,6 +25,8 @@ from app.models.reports import (
     ReportFollow,
     ReportPhoto,
 )
+from app.reports import catalogue, demo, exports, intake
+from app.reports import workflow as rp
 
 LAT, LON = 49.4720, 5.9550  # Audun-le-Tiche
 
@@ -67,9 +68,9 @@ def make(
     status: str = "new",
     key: str | None = None,
 ) -> int:
-    created = rp.create_report(
+    created = intake.create_report(
         engine,
-        rp.NewReport(
+        intake.NewReport(
             category=category,
             lat=lat,
             lon=lon,
@@ -112,7 +113,7 @@ def test_the_form_opens_the_camera_and_carries_an_idempotency_key(resident):  # 
     assert 'type="file" accept="image/*" capture="environment" multiple' in page.text
     assert 'enctype="multipart/form-data"' in page.text
     assert 'name="idempotency_key" id="idempotency_key" value="' in page.text
-    for code in rp.CATEGORIES:
+    for code in catalogue.CATEGORIES:
         assert f'value="{code}"' in page.text
 
 
@@ -133,7 +134,7 @@ def test_a_resident_makes_a_report_and_finds_it_in_my_reports(resident, engine, 
         assert report.volume == "car" and report.reporter_id == resident.id
         assert s.get(ReportFollow, (report_id, resident.id)) is not None
     mine = resident.client.get("/reports/mine")
-    assert rp.number(report) in mine.text
+    assert catalogue.number(report) in mine.text
     public = client.get(f"/reports/{report_id}")
     assert public.status_code == 200
     assert resident.email not in public.text and "Julie" not in public.text
@@ -249,7 +250,7 @@ def test_nearby_shows_open_reports_of_any_kind_within_100_m_the_same_kind_first(
     client = resident.client  # the form is for signed-in residents
     html = client.get(f"/reports/nearby?lat={LAT + 0.0004}&lon={LON}&category=bulky_items").text
     with Session(engine) as s:
-        numbers = {i: rp.number(s.get(Report, i)) for i in (near, far, other_kind, closed)}  # type: ignore[arg-type]
+        numbers = {i: catalogue.number(s.get(Report, i)) for i in (near, far, other_kind, closed)}  # type: ignore[arg-type]
     assert numbers[near] in html and numbers[other_kind] in html
     assert html.index(numbers[near]) < html.index(numbers[other_kind])  # the same kind first
     assert numbers[far] not in html and numbers[closed] not in html
@@ -282,7 +283,7 @@ def test_a_neighbour_follows_and_thanks_a_report_and_hears_about_its_progress(
     assert jobs_for(engine, staff.id) == []
     assert "Ne plus suivre" in neighbour.client.get(f"/reports/{report_id}").text
     assert (
-        rp.number(Report(id=report_id, created_at=utcnow(), category="x", lat=0, lon=0))
+        catalogue.number(Report(id=report_id, created_at=utcnow(), category="x", lat=0, lon=0))
         in neighbour.client.get("/reports/mine").text
     )
 
@@ -354,7 +355,7 @@ def test_marking_a_duplicate_points_to_the_original_and_its_reporter_follows_it(
     original = make(engine, resident.id)
     copy = make(engine, neighbour.id)
     with Session(engine) as s:
-        number = rp.number(s.get(Report, original))  # type: ignore[arg-type]
+        number = catalogue.number(s.get(Report, original))  # type: ignore[arg-type]
     bad = staff.client.post_form(
         f"/staff/reports/{copy}/status", {"status": "duplicate", "duplicate_of": "PHVA-2026-999999"}
     )
@@ -427,7 +428,10 @@ def test_the_board_lists_new_reports_first_and_filters(engine, resident, staff):
     confirmed = make(engine, resident.id, status="confirmed", category="tyres")
     page = staff.client.get("/staff/reports").text
     with Session(engine) as s:
-        n_new, n_conf = rp.number(s.get(Report, older_new)), rp.number(s.get(Report, confirmed))  # type: ignore[arg-type]
+        n_new, n_conf = (
+            catalogue.number(s.get(Report, older_new)),
+            catalogue.number(s.get(Report, confirmed)),
+        )  # type: ignore[arg-type]
     assert page.index(n_new) < page.index(n_conf)
     filtered = staff.client.get("/staff/reports?category=tyres&commune=57038").text
     assert n_conf in filtered and n_new not in filtered
@@ -470,7 +474,7 @@ def test_the_reporter_reopens_a_resolved_report_within_the_allowed_days_only(
     assert any("rouvert" in j["title"] for j in jobs_for(engine, staff.id)) is False
     old = make(engine, resident.id, status="resolved")
     with write_session(engine) as s:
-        s.get(Report, old).resolved_at = utcnow() - timedelta(days=rp.REOPEN_DAYS + 1)
+        s.get(Report, old).resolved_at = utcnow() - timedelta(days=catalogue.REOPEN_DAYS + 1)
     late = resident.client.post_form(f"/reports/{old}/reopen", {"text": "Toujours là"})
     assert late.status_code == 400
 
@@ -482,7 +486,7 @@ def test_a_hidden_report_is_not_found_by_the_public_but_stays_visible_to_its_rep
     assert client.get(f"/reports/{report_id}").status_code == 404
     assert resident.client.get(f"/reports/{report_id}").status_code == 200
     assert (
-        rp.number(Report(id=report_id, created_at=utcnow(), category="x", lat=0, lon=0))
+        catalogue.number(Report(id=report_id, created_at=utcnow(), category="x", lat=0, lon=0))
         not in client.get("/reports").text
     )
 
@@ -491,7 +495,7 @@ def test_the_public_list_filters_by_commune_category_and_status(engine, resident
     a = make(engine, resident.id, category="tyres")
     b = make(engine, resident.id, category="rubble", lat=49.467, lon=5.929, status="resolved")
     with Session(engine) as s:
-        na, nb = rp.number(s.get(Report, a)), rp.number(s.get(Report, b))  # type: ignore[arg-type]
+        na, nb = catalogue.number(s.get(Report, a)), catalogue.number(s.get(Report, b))  # type: ignore[arg-type]
     assert (
         na in client.get("/reports?category=tyres").text
         and nb not in client.get("/reports?category=tyres").text
@@ -528,7 +532,7 @@ def test_the_csv_export_has_every_report_and_neutralises_formulas(engine, reside
     response = staff.client.get("/staff/reports.csv")
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff")), delimiter=";"))
-    assert rows[0] == rp.csv_headings() and len(rows) == 3
+    assert rows[0] == exports.csv_headings() and len(rows) == 3
     assert any(r[rows[0].index("Description")].startswith("'=HYPERLINK") for r in rows[1:])
 
 
@@ -551,7 +555,7 @@ def test_statistics_count_per_commune_category_month_and_give_the_median_time_to
             )
         s.add(Report(category="rubble", lat=LAT, lon=LON, commune_insee="54580", created_at=now))
     with Session(engine) as s:
-        stats = rp.stats(s)
+        stats = exports.stats(s)
     assert stats.total == 4 and stats.resolved == 3 and stats.median_days_to_resolve == 4.0
     assert dict(stats.by_commune) == {"Audun-le-Tiche": 3, "Villerupt": 1}
     assert dict(stats.by_category) == {"tyres": 3, "rubble": 1}
@@ -624,9 +628,9 @@ def test_the_demo_loader_makes_reports_in_every_state_with_photos_and_runs_once(
     with write_session(engine) as s:
         load_users(s, random.Random(1))
     with write_session(engine) as s:
-        said = rp.load_demo(s, random.Random(2), settings.resolved_media_dir)
+        said = demo.load_demo(s, random.Random(2), settings.resolved_media_dir)
     with write_session(engine) as s:
-        again = rp.load_demo(s, random.Random(2), settings.resolved_media_dir)
+        again = demo.load_demo(s, random.Random(2), settings.resolved_media_dir)
     assert said and again is None
     with Session(engine) as s:
         states = set(s.scalars(select(Report.status)))
@@ -635,8 +639,8 @@ def test_the_demo_loader_makes_reports_in_every_state_with_photos_and_runs_once(
         after = s.scalar(
             select(func.count()).select_from(ReportPhoto).where(ReportPhoto.kind == "after")
         )
-    assert states == set(rp.STATUSES) and len(communes) == 8
-    assert photos == len(rp.DEMO_REPORTS) + after and after >= 1
+    assert states == set(catalogue.STATUSES) and len(communes) == 8
+    assert photos == len(demo.DEMO_REPORTS) + after and after >= 1
 
 
 def test_the_pages_read_in_english_when_the_person_chose_it(resident):  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from app.db import write_session
 from app.models.reports import Report, ReportEvent
+from app.reports import catalogue, intake
 from app.reports import workflow as rp
 from workers import runner
 
@@ -33,9 +34,9 @@ def make(
     lon: float = LON,
     status: str = "new",
 ) -> int:
-    created = rp.create_report(
+    created = intake.create_report(
         engine,
-        rp.NewReport(
+        intake.NewReport(
             category=category, lat=lat, lon=lon, reporter_id=reporter_id, description="Dépôt"
         ),
         media_dir=None,
@@ -56,7 +57,7 @@ def make(
 
 def number_of(engine: Any, report_id: int) -> str:
     with Session(engine) as s:
-        return rp.number(s.get(Report, report_id))  # type: ignore[arg-type]
+        return catalogue.number(s.get(Report, report_id))  # type: ignore[arg-type]
 
 
 def get(engine: Any, report_id: int) -> Report:

@@ -13,6 +13,7 @@ from app.alerts import cap_read
 from app.db import write_session
 from app.models.push import Alert
 from app.models.reports import Report
+from app.reports import catalogue
 from app.reports import workflow as rp
 
 # Control characters (a vertical tab pasted from a word processor, NUL, escape), markup, a lone
@@ -66,7 +67,7 @@ def hostile_report(engine: Any) -> Report:
 def test_open311_requests_in_xml_stay_well_formed_with_control_characters(
     client, hostile_report
 ) -> None:
-    number = rp.number(hostile_report)
+    number = catalogue.number(hostile_report)
     for path in (
         "/open311/v2/requests.xml",
         f"/open311/v2/requests/{number}.xml",

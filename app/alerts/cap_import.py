@@ -1,6 +1,6 @@
 """CAP import in two steps, as staff do it: read and preview, then send; and where an alert went.
 
-``preview`` runs the very import (``publish.import_cap``) in a savepoint that
+``preview`` runs the very import (``cap_alerts.import_cap``) in a savepoint that
 is rolled back, so what staff see is exactly what sending would do (title,
 text, topic, urgency, end, communes reached) and every refusal comes with
 the same message, yet nothing is written and nothing is sent.

@@ -3,13 +3,13 @@
 from app.interfaces import Contribution, DemoLoader, Privacy
 from app.models.reports import ReportPhoto
 from app.photo_sweep import named_by
-from app.reports import ngsi, opendata, ops, work, workflow
+from app.reports import demo, ngsi, opendata, ops, privacy, work
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
     kpis=ops.OPS_KPIS,
-    demo=(DemoLoader(40, "reports", workflow.load_demo_reports),),
-    privacy=(Privacy("reports", workflow.export_reports, workflow.erase_reports),),
+    demo=(DemoLoader(40, "reports", demo.load_demo_reports),),
+    privacy=(Privacy("reports", privacy.export_reports, privacy.erase_reports),),
     open_data=opendata.DATASETS,
     ngsi_types=ngsi.NGSI_TYPES,
     data_services=opendata.SERVICES,

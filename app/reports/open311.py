@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from app.reports import workflow as rp
 from app import xmltext
 from app.models.reports import Report, ReportPhoto
 from app.models.territory import Commune
+from app.reports import catalogue
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-22T00:00:00+00:00"
@@ -72,13 +72,13 @@ def services() -> list[dict[str, Any]]:
         {
             "service_code": code,
             "service_name": label,
-            "description": rp.CATEGORY_HINTS[code],
+            "description": catalogue.CATEGORY_HINTS[code],
             "metadata": True,
             "type": "realtime",
             "keywords": "dépôt sauvage, déchets, " + label.lower(),
             "group": GROUP,
         }
-        for code, label in rp.CATEGORIES.items()
+        for code, label in catalogue.CATEGORIES.items()
     ]
 
 
@@ -94,7 +94,7 @@ def service_definition(code: str) -> dict[str, Any]:
                 "datatype_description": "Volume estimé du dépôt",
                 "order": 1,
                 "description": "Volume estimé",
-                "values": [{"key": k, "name": v} for k, v in rp.VOLUMES.items()],
+                "values": [{"key": k, "name": v} for k, v in catalogue.VOLUMES.items()],
             },
             {
                 "variable": True,
@@ -113,19 +113,19 @@ def service_definition(code: str) -> dict[str, Any]:
 def request_row(
     report: Report, commune: Commune | None, photo: ReportPhoto | None, base_url: str
 ) -> dict[str, Any]:
-    lat, lon = rp.public_position(report.lat, report.lon)
+    lat, lon = catalogue.public_position(report.lat, report.lon)
     return {
-        "service_request_id": rp.number(report),
-        "status": "open" if rp.is_open(report.status) else "closed",
+        "service_request_id": catalogue.number(report),
+        "status": "open" if catalogue.is_open(report.status) else "closed",
         "status_notes": _status_notes(report),
-        "service_name": rp.CATEGORIES[report.category],
+        "service_name": catalogue.CATEGORIES[report.category],
         "service_code": report.category,
         "description": report.description or None,
-        "agency_responsible": rp.AGENCY,
+        "agency_responsible": catalogue.AGENCY,
         "service_notice": None,
         "requested_datetime": iso(report.created_at),
         "updated_datetime": iso(report.updated_at),
-        "expected_datetime": iso(report.expected_at) if rp.is_open(report.status) else None,
+        "expected_datetime": iso(report.expected_at) if catalogue.is_open(report.status) else None,
         "address": commune.name if commune else None,
         "address_id": None,
         "zipcode": commune.postcode if commune else None,
@@ -138,7 +138,7 @@ def request_row(
 
 
 def _status_notes(report: Report) -> str | None:
-    label = rp.STATUSES[report.status]
+    label = catalogue.STATUSES[report.status]
     notes = report.status_notes.strip()
     return f"{label}. {notes}" if notes else label
 

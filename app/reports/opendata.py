@@ -23,7 +23,7 @@ from app.opendata.contrib import (
     local_day,
     rounded,
 )
-from app.reports.workflow import CATEGORIES, PUBLIC_STATUSES
+from app.reports.catalogue import CATEGORIES, PUBLIC_STATUSES
 
 CATEGORY_ENUM = tuple(CATEGORIES)
 STATUS_ENUM = tuple(PUBLIC_STATUSES)

@@ -14,7 +14,7 @@ from app.i18n import gettext as _
 from app.models.reports import Report
 from app.models.territory import Commune
 from app.ops.contracts import Action, Field_, Freshness, Kpi, Layer, Panel, point, points_json
-from app.reports.workflow import CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, STATUSES, number
+from app.reports.catalogue import CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, STATUSES, number
 
 N_ = str
 RECENTLY_CLOSED = dt.timedelta(days=30)

@@ -7,7 +7,7 @@
 - ``duplicate_candidates``: the open reports near one, same category first,
   offered on the staff detail to mark it a duplicate in one click.
 
-Used by the staff pages (``app/routes/reports.py``).
+Used by the staff pages (``app/routes/reports_staff.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from app.i18n import gettext as _
 from app.models.reports import RejectReason, Report
+from app.reports import catalogue, intake
 from app.reports import workflow as rp
 
 BULK_LIMIT = 200
@@ -28,10 +29,10 @@ CANDIDATE_LIMIT = 8
 
 # Why a report was left as it was, by code (the code travels in the board's URL after the redirect).
 SKIP_REASONS = {
-    "same": rp.N_("déjà « %(s)s »"),
-    "transition": rp.N_("impossible depuis « %(s)s »"),
-    "missing": rp.N_("introuvable"),
-    "refused": rp.N_("refusé"),
+    "same": catalogue.N_("déjà « %(s)s »"),
+    "transition": catalogue.N_("impossible depuis « %(s)s »"),
+    "missing": catalogue.N_("introuvable"),
+    "refused": catalogue.N_("refusé"),
 }
 
 
@@ -48,9 +49,9 @@ def check_bulk(
     if action == "rejected":
         reason = session.get(RejectReason, reject_reason_id) if reject_reason_id else None
         if reason is None or not reason.active:
-            raise rp.ReportError(_("Choisissez le motif du rejet."), "reject_reason")
+            raise catalogue.ReportError(_("Choisissez le motif du rejet."), "reject_reason")
     if action == "scheduled" and expected_at is None:
-        raise rp.ReportError(_("Indiquez la date d’enlèvement prévue."), "expected_on")
+        raise catalogue.ReportError(_("Indiquez la date d’enlèvement prévue."), "expected_on")
 
 
 def bulk_change(
@@ -74,7 +75,7 @@ def bulk_change(
             result.skipped.append((report_id, "missing"))
         elif report.status == action:
             result.skipped.append((report_id, "same"))
-        elif action not in rp.TRANSITIONS[report.status]:
+        elif action not in catalogue.TRANSITIONS[report.status]:
             result.skipped.append((report_id, "transition"))
         else:
             try:
@@ -89,7 +90,7 @@ def bulk_change(
                         expected_at=expected_at,
                     )
                 result.changed.append(report_id)
-            except rp.ReportError:
+            except catalogue.ReportError:
                 result.skipped.append((report_id, "refused"))
     return result
 
@@ -112,15 +113,15 @@ def skipped_lines(session: Session, value: str) -> list[tuple[str, str]]:
     out = []
     for ident, code in pairs:
         report = reports.get(ident)
-        label = rp.number(report) if report else f"#{ident}"
-        state = _(rp.STATUSES[report.status]) if report else ""
+        label = catalogue.number(report) if report else f"#{ident}"
+        state = _(catalogue.STATUSES[report.status]) if report else ""
         out.append((label, _(SKIP_REASONS[code]) % {"s": state}))
     return out
 
 
 def duplicate_candidates(session: Session, report: Report) -> list[tuple[Report, float, list[str]]]:
     """Open reports within 250 m: same category first, then nearest; with what differs from ``report``."""
-    found = rp.nearby(
+    found = intake.nearby(
         session, report.lat, report.lon, None, metres=CANDIDATE_METRES, limit=50, exclude=report.id
     )
     found.sort(key=lambda rd: (rd[0].category != report.category, rd[1]))

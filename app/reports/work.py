@@ -14,7 +14,9 @@ from sqlmodel import Session
 
 from app.interfaces import WorkItem, WorkSource
 from app.models.reports import Report
-from app.reports.workflow import CATEGORIES, OPEN_STATUSES, change_status, nearby, number
+from app.reports.catalogue import CATEGORIES, OPEN_STATUSES, number
+from app.reports.intake import nearby
+from app.reports.workflow import change_status
 
 
 def _item(report: Report) -> WorkItem:

@@ -28,6 +28,7 @@ from app.errors import ERROR_RENDERERS
 from app.interfaces import Contribution
 from app.models.reports import Report, ReportEvent
 from app.models.territory import Commune
+from app.reports import catalogue, intake
 from app.reports import open311 as o3
 from app.reports import workflow as rp
 
@@ -106,7 +107,7 @@ def _parse_date(value: str, name: str) -> datetime:
 
 def _rows(db: Session, reports: list[Report], base_url: str) -> list[dict[str, Any]]:
     communes = {c.insee: c for c in db.scalars(select(Commune))}
-    photos = rp.photos_of(db, [r.id for r in reports], "overview")  # type: ignore[misc]
+    photos = intake.photos_of(db, [r.id for r in reports], "overview")  # type: ignore[misc]
     return [
         o3.request_row(
             r, communes.get(r.commune_insee or ""), (photos.get(r.id) or [None])[0], base_url
@@ -160,12 +161,12 @@ def root(
 
 def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[str, Any]]:
     base = request.app.state.settings.base_url
-    stmt = select(Report).where(Report.status.in_(rp.PUBLIC_STATUSES))  # type: ignore[attr-defined]
+    stmt = select(Report).where(Report.status.in_(catalogue.PUBLIC_STATUSES))  # type: ignore[attr-defined]
     ids_param = _param(request, "service_request_id")
     if ids_param:
         ids = []
         for part in ids_param.split(","):
-            ident = rp.id_from_number(part)
+            ident = catalogue.id_from_number(part)
             if part.strip() and ident is None:
                 raise Open311Error(400, f"Unknown service_request_id: {part.strip()[:40]}")
             if ident is not None:
@@ -177,7 +178,7 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
     codes = _param(request, "service_code")
     if codes:
         wanted = [c.strip() for c in codes.split(",") if c.strip()]
-        unknown = [c for c in wanted if c not in rp.CATEGORIES]
+        unknown = [c for c in wanted if c not in catalogue.CATEGORIES]
         if unknown:
             raise Open311Error(400, f"Unknown service_code: {unknown[0][:40]}")
         stmt = stmt.where(Report.category.in_(wanted))  # type: ignore[attr-defined]
@@ -196,8 +197,8 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
             raise Open311Error(400, "status must be open, closed or both (open,closed)")
         states = [
             s
-            for s in rp.PUBLIC_STATUSES
-            if ("open" if rp.is_open(s) else "closed") in wanted_status
+            for s in catalogue.PUBLIC_STATUSES
+            if ("open" if catalogue.is_open(s) else "closed") in wanted_status
         ]
         stmt = stmt.where(Report.status.in_(states))  # type: ignore[attr-defined]
     rows = list(db.scalars(stmt.order_by(Report.created_at.desc()).limit(MAX_RESULTS)))  # type: ignore[attr-defined]
@@ -209,7 +210,7 @@ async def service(name: FromPath[str]) -> Response[bytes]:
     fmt = _guess_fmt(name)
     try:
         code, fmt = _split(name)
-        if code not in rp.CATEGORIES:
+        if code not in catalogue.CATEGORIES:
             raise Open311Error(404, f"Unknown service_code: {code[:40]}")
         return _answer(fmt, o3.service_definition(code), "service_definition")
     except Open311Error as exc:
@@ -223,9 +224,9 @@ def one_request(
     fmt = _guess_fmt(name)
     try:
         ident, fmt = _split(name)
-        report_id = rp.id_from_number(ident)
+        report_id = catalogue.id_from_number(ident)
         report = db.get(Report, report_id) if report_id else None
-        if report is None or report.status not in rp.PUBLIC_STATUSES:
+        if report is None or report.status not in catalogue.PUBLIC_STATUSES:
             raise Open311Error(404, f"Unknown service_request_id: {ident[:40]}")
         return _answer(
             fmt,
@@ -246,7 +247,7 @@ def token(db: NamedDependency[Session], name: FromPath[str]) -> Response[bytes]:
         if report is None:
             raise Open311Error(404, "Unknown token")
         row = {
-            "service_request_id": rp.number(report) if report.status != "hidden" else None,
+            "service_request_id": catalogue.number(report) if report.status != "hidden" else None,
             "token": tok,
         }
         return _answer(fmt, [row], "service_requests", "request")
@@ -285,7 +286,7 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
         code = fields.get("service_code")
         if not code:
             raise Open311Error(400, "service_code is required")
-        if code not in rp.CATEGORIES:
+        if code not in catalogue.CATEGORIES:
             raise Open311Error(404, f"Unknown service_code: {code[:40]}")
         description = fields.get("description", "")
         if len(description) > 4000:
@@ -323,8 +324,10 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
         else:
             raise Open311Error(400, "A location is required: lat and long, or address_string")
         volume = _attribute(form, "volume")
-        if volume is not None and volume not in rp.VOLUMES:
-            raise Open311Error(400, "attribute[volume] must be one of " + ", ".join(rp.VOLUMES))
+        if volume is not None and volume not in catalogue.VOLUMES:
+            raise Open311Error(
+                400, "attribute[volume] must be one of " + ", ".join(catalogue.VOLUMES)
+            )
         witnessed = _attribute(form, "witnessed")
         if witnessed is not None and witnessed not in o3.WITNESSED:
             raise Open311Error(400, "attribute[witnessed] must be yes or no")
@@ -333,7 +336,7 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
             raise Open311Error(400, "email is not a valid address")
         name_parts = [fields.get("first_name", ""), fields.get("last_name", "")]
         contact_name = " ".join(p for p in name_parts if p)[:160] or None
-        new = rp.NewReport(
+        new = intake.NewReport(
             category=code,
             description=description,
             volume=volume,
@@ -348,8 +351,8 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
             api_key_id=key_id,
         )
         try:
-            created = rp.create_report(engine, new, settings.resolved_media_dir)
-        except rp.ReportError as exc:
+            created = intake.create_report(engine, new, settings.resolved_media_dir)
+        except catalogue.ReportError as exc:
             raise Open311Error(400, exc.message) from None
         report = created.report
         extra = [
@@ -369,7 +372,7 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
                 )
         return [
             {
-                "service_request_id": rp.number(report),
+                "service_request_id": catalogue.number(report),
                 "token": report.token,
                 "service_notice": "Signalement reçu ; il sera examiné par les agents de la communauté de communes.",
                 "account_id": None,

@@ -15,18 +15,18 @@ def _report(ctx: AccessContext, status: str = "new", photo: bool = False) -> int
     from PIL import Image
 
     from app import images
-    from app.reports import workflow as rp
     from app.db import write_session
     from app.models.reports import Report
+    from app.reports import workflow as rp
 
     photos = []
     if photo:
         buf = io.BytesIO()
         Image.new("RGB", (64, 48), (100, 90, 80)).save(buf, format="JPEG")
         photos.append(images.process(buf.getvalue()))
-    created = rp.create_report(
+    created = intake.create_report(
         ctx.engine,
-        rp.NewReport(
+        intake.NewReport(
             category="tyres",
             lat=49.472,
             lon=5.955,
@@ -75,18 +75,17 @@ def a_photo(ctx: AccessContext) -> dict[str, Any]:
 
 
 def a_numbered_report(ctx: AccessContext) -> dict[str, Any]:
-    from app.reports import workflow as rp
     from app.db import read_session
     from app.models.reports import Report
 
     report_id = _report(ctx)
     with read_session(ctx.engine) as s:
-        return {"name": rp.number(s.get(Report, report_id)) + ".json"}  # type: ignore[arg-type]
+        return {"name": catalogue.number(s.get(Report, report_id)) + ".json"}  # type: ignore[arg-type]
 
 
 def a_reject_reason(ctx: AccessContext) -> dict[str, Any]:
-    from app.reports import workflow as rp
     from app.db import write_session
+    from app.reports import workflow as rp
 
     with write_session(ctx.engine) as s:
         return {"item_id": rp.ensure_reject_reasons(s)[0].id}
@@ -104,8 +103,8 @@ def a_response_template(ctx: AccessContext) -> dict[str, Any]:
 
 
 def an_api_key(ctx: AccessContext) -> dict[str, Any]:
-    from app.reports import workflow as rp
     from app.db import write_session
+    from app.reports import workflow as rp
 
     with write_session(ctx.engine) as s:
         row, _key = rp.issue_api_key(s, "Partenaire", None)

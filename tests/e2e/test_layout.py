@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.db import write_session
-from app.reports import workflow as rp
+from app.reports import catalogue, demo
 from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def demo(engine: Any, settings: Any) -> None:
     with write_session(engine) as s:
         load_users(s, random.Random(1))
     with write_session(engine) as s:
-        rp.load_demo(s, random.Random(2), settings.resolved_media_dir)
+        demo.load_demo(s, random.Random(2), settings.resolved_media_dir)
 
 
 def bars_on_top(page: Any) -> bool:
@@ -104,7 +104,9 @@ def test_a_long_status_badge_leaves_the_report_text_readable(
 
     with write_session(engine) as s:
         s.execute(
-            update(Report).where(Report.status.in_(rp.OPEN_STATUSES)).values(status="scheduled")
+            update(Report)
+            .where(Report.status.in_(catalogue.OPEN_STATUSES))
+            .values(status="scheduled")
         )  # type: ignore[attr-defined]
     _context, page, _log = phone
     page.goto(live_server.url + "/reports")

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.reports import workflow as rp
 from app.models.reports import Report
+from app.reports import catalogue, demo
 from tests.e2e.conftest import PHONE, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +91,7 @@ def test_a_resident_reports_a_dump_with_a_photo_and_a_place_and_sees_it_in_my_re
     with Session(engine) as s:
         report = s.scalars(select(Report)).one()
     assert page.locator("#my-reports li").count() == 1
-    assert rp.number(report) in page.inner_text("#my-reports")
+    assert catalogue.number(report) in page.inner_text("#my-reports")
     assert report.reporter_id == resident.id and abs(report.lat - LAT) < 1e-5
     page.screenshot(path=str(SHOTS / "reports-mine.png"), full_page=True)
     assert console.errors == []
@@ -144,13 +144,13 @@ def test_staff_see_the_board_at_phone_size(
     with write_session(engine) as s:
         load_users(s, random.Random(1))
     with write_session(engine) as s:
-        rp.load_demo(s, random.Random(2), settings.resolved_media_dir)
+        demo.load_demo(s, random.Random(2), settings.resolved_media_dir)
     context, page, _log = phone
     console = Console(page, settings.tile_url)
     sign_in(context, live_server, staff)
     page.goto(live_server.url + "/staff/reports")
     page.wait_for_load_state("networkidle")
-    assert page.locator(".staff-table tbody tr").count() == len(rp.DEMO_REPORTS)
+    assert page.locator(".staff-table tbody tr").count() == len(demo.DEMO_REPORTS)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=str(SHOTS / "reports-staff-board.png"))
     page.locator(".staff-table").scroll_into_view_if_needed()
@@ -166,7 +166,7 @@ def test_staff_see_the_board_at_phone_size(
     page.select_option("select[name=category]", "tyres")
     page.wait_for_url("**/reports?*category=tyres*")
     expect(page.locator("#results .report-item")).to_have_count(
-        sum(1 for r in rp.DEMO_REPORTS if r[0] == "tyres" and r[4] != "hidden")
+        sum(1 for r in demo.DEMO_REPORTS if r[0] == "tyres" and r[4] != "hidden")
     )
     expect(page.locator("#results .leaflet-container")).to_have_count(1)
     assert console.errors == []

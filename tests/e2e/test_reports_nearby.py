@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from app.reports import workflow as rp
+from app.reports import catalogue, intake
 from tests.e2e.conftest import sign_in
 from tests.e2e.test_reports import LAT, LON
 
@@ -19,9 +19,9 @@ SHOTS = Path("/tmp/shots")
 def test_open_reports_nearby_show_as_soon_as_the_place_is_known(
     live_server: Any, phone: Any, resident: Any, engine: Any
 ) -> None:
-    made = rp.create_report(
+    made = intake.create_report(
         engine,
-        rp.NewReport(
+        intake.NewReport(
             category="tyres", lat=LAT + 0.0002, lon=LON, description="Pneus", reporter_id=None
         ),
         media_dir=None,
@@ -33,7 +33,7 @@ def test_open_reports_nearby_show_as_soon_as_the_place_is_known(
     page.fill("#lon", str(LON))
     page.locator("#lon").dispatch_event("change")
     nearby = page.locator("fieldset.step #nearby .nearby")
-    expect(nearby).to_contain_text(rp.number(made.report))
+    expect(nearby).to_contain_text(catalogue.number(made.report))
     assert page.locator("[name=category]:checked").count() == 0
     nearby.scroll_into_view_if_needed()
     SHOTS.mkdir(exist_ok=True)

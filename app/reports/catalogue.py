@@ -1,0 +1,210 @@
+"""Dump-site reports: categories, states and the transitions staff may make, the public open/closed view Open311 uses, report numbers and list filters."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from app import geo
+from app.db import utcnow
+from app.models.reports import (
+    Report,
+)
+from app.models.territory import Commune
+from app.numbers import is_ascii_digits, parse_int
+
+log = logging.getLogger("eclor.reports")
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def N_(message: str) -> str:
+    """Mark a French string for translation at render time."""
+    return message
+
+
+# --- vocabulary -------------------------------------------------------------------------------
+
+NUMBER_PREFIX = "PHVA"
+AGENCY = "Communauté de communes Pays-Haut Val d'Alzette"
+
+CATEGORIES: dict[str, str] = {
+    "household_waste": N_("Ordures ménagères"),
+    "bulky_items": N_("Encombrants"),
+    "rubble": N_("Gravats"),
+    "green_waste": N_("Déchets verts"),
+    "tyres": N_("Pneus"),
+    "hazardous": N_("Produits dangereux"),
+    "other": N_("Autre"),
+}
+CATEGORY_HINTS: dict[str, str] = {
+    "household_waste": N_("Sacs poubelle, déchets du quotidien"),
+    "bulky_items": N_("Meubles, matelas, électroménager"),
+    "rubble": N_("Gravats, plâtre, déchets de chantier"),
+    "green_waste": N_("Tontes, branches, souches"),
+    "tyres": N_("Pneus, jantes"),
+    "hazardous": N_("Bidons, peintures, amiante, batteries : n’y touchez pas"),
+    "other": N_("Tout le reste"),
+}
+VOLUMES: dict[str, str] = {
+    "bag": N_("Quelques sacs (moins d’1 m³)"),
+    "car": N_("Un coffre de voiture (1 à 3 m³)"),
+    "van": N_("Une camionnette (3 à 10 m³)"),
+    "truck": N_("Plus d’un camion (plus de 10 m³)"),
+}
+
+STATUSES: dict[str, str] = {
+    "new": N_("Nouveau"),
+    "confirmed": N_("Confirmé"),
+    "scheduled": N_("Enlèvement programmé"),
+    "in_progress": N_("En cours"),
+    "resolved": N_("Résolu"),
+    "rejected": N_("Rejeté"),
+    "duplicate": N_("Doublon"),
+    "hidden": N_("Masqué"),
+}
+OPEN_STATUSES = ("new", "confirmed", "scheduled", "in_progress")
+CLOSED_STATUSES = ("resolved", "rejected", "duplicate")
+PUBLIC_STATUSES = OPEN_STATUSES + CLOSED_STATUSES  # "hidden" never leaves staff pages
+
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("confirmed", "scheduled", "in_progress", "resolved", "rejected", "duplicate", "hidden"),
+    "confirmed": ("scheduled", "in_progress", "resolved", "rejected", "duplicate", "hidden"),
+    "scheduled": ("confirmed", "in_progress", "resolved", "rejected", "duplicate", "hidden"),
+    "in_progress": ("confirmed", "scheduled", "resolved", "rejected", "duplicate", "hidden"),
+    "resolved": ("confirmed", "in_progress", "hidden"),
+    "rejected": ("confirmed", "hidden"),
+    "duplicate": ("confirmed", "hidden"),
+    "hidden": ("new", "confirmed"),
+}
+
+MAX_PHOTOS = 3
+NEARBY_METRES = 100
+NEARBY_LIMIT = 5
+REOPEN_DAYS = 14
+PUBLIC_DECIMALS = 3  # about 110 m north-south, 70 m east-west here: no home is pinpointed
+TERRITORY_RADIUS_M = 9000  # farther than this from every commune centre: outside the territory
+
+
+class ReportError(ValueError):
+    """A change that cannot be made, with a French message for the person."""
+
+    def __init__(self, message: str, field: str = "__all__") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def number(report: Report) -> str:
+    """The report's public number, e.g. ``PHVA-2026-000123``."""
+    year = report.created_at.year if report.created_at else utcnow().year
+    return f"{NUMBER_PREFIX}-{year}-{report.id:06d}"
+
+
+_NUMBER_RE = re.compile(rf"^{NUMBER_PREFIX}-(\d{{4}})-(\d{{1,9}})$", re.IGNORECASE)
+
+
+def id_from_number(value: str) -> int | None:
+    """The report id behind a public number (or a bare id), None if it is not one."""
+    value = value.strip()
+    if is_ascii_digits(value, max_digits=9):
+        return int(value)
+    match = _NUMBER_RE.match(value)
+    return parse_int(match.group(2), max_digits=9) if match else None
+
+
+def public_position(lat: float, lon: float) -> tuple[float, float]:
+    """A position rounded so that it points at a block, not at a house."""
+    return round(lat, PUBLIC_DECIMALS), round(lon, PUBLIC_DECIMALS)
+
+
+def is_open(status: str) -> bool:
+    return status in OPEN_STATUSES
+
+
+def commune_at(session: Session, lat: float, lon: float) -> Commune | None:
+    """The commune whose centre is nearest, or None when the place is outside the territory."""
+    communes = session.scalars(select(Commune)).all()
+    if not communes:
+        return None
+    best = min(communes, key=lambda c: geo.distance_m(lat, lon, c.lat, c.lon))
+    return best if geo.distance_m(lat, lon, best.lat, best.lon) <= TERRITORY_RADIUS_M else None
+
+
+@dataclass
+class Filters:
+    commune: str | None = None
+    category: str | None = None
+    status: str | None = None
+    q: str | None = None
+
+    @classmethod
+    def parse(cls, params: Any, *, staff: bool) -> Filters:
+        commune = (params.get("commune") or "").strip() or None
+        category = (params.get("category") or "").strip() or None
+        status = (params.get("status") or "").strip() or None
+        q = (params.get("q") or "").strip()[:100] or None
+        allowed = {*(STATUSES if staff else PUBLIC_STATUSES), "open", "closed"}
+        return cls(
+            commune=commune if commune and re.fullmatch(r"\d[0-9AB]\d{3}", commune) else None,
+            category=category if category in CATEGORIES else None,
+            status=status if status in allowed else None,
+            q=q,
+        )
+
+    def apply(self, stmt: Any, *, staff: bool) -> Any:
+        if not staff:
+            stmt = stmt.where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
+        if self.commune:
+            stmt = stmt.where(Report.commune_insee == self.commune)
+        if self.category:
+            stmt = stmt.where(Report.category == self.category)
+        if self.status == "open":
+            stmt = stmt.where(Report.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+        elif self.status == "closed":
+            stmt = stmt.where(Report.status.in_(CLOSED_STATUSES))  # type: ignore[attr-defined]
+        elif self.status:
+            stmt = stmt.where(Report.status == self.status)
+        if self.q:
+            ident = id_from_number(self.q)
+            like = f"%{self.q.lower()}%"
+            conds = [
+                func.lower(Report.description).like(like),
+                func.lower(Report.address).like(like),
+            ]
+            if ident:
+                conds.append(Report.id == ident)
+            stmt = stmt.where(or_(*conds))
+        return stmt
+
+    def query(self) -> dict[str, str]:
+        return {
+            k: v
+            for k, v in (
+                ("commune", self.commune),
+                ("category", self.category),
+                ("status", self.status),
+                ("q", self.q),
+            )
+            if v
+        }
+
+
+COUNT_CAP = 10_000  # lists count this far, then say "≥ 10000": the cost follows what is shown
+
+
+def bounded_count(session: Session, ids: Any) -> tuple[int, bool]:
+    """How many rows ``ids`` (a select of ids) returns, reading at most ``COUNT_CAP`` + 1; and whether capped."""
+    n = int(
+        session.scalar(select(func.count()).select_from(ids.limit(COUNT_CAP + 1).subquery())) or 0
+    )
+    return min(n, COUNT_CAP), n > COUNT_CAP
+
+
+def communes(session: Session) -> list[Commune]:
+    return list(session.scalars(select(Commune).order_by(Commune.name)))

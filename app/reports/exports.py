@@ -1,0 +1,233 @@
+"""Dump-site report statistics and the CSV export of the staff list."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.csvsafe import csv_cell
+from app.db import read_session
+from app.i18n import gettext as _
+from app.models.reports import (
+    Report,
+    ReportFollow,
+)
+from app.reports.catalogue import (
+    CATEGORIES,
+    N_,
+    OPEN_STATUSES,
+    PARIS,
+    STATUSES,
+    VOLUMES,
+    Filters,
+    communes,
+    number,
+)
+
+# --- statistics and export -------------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    total: int
+    open: int
+    by_commune: list[tuple[str, int]]
+    by_category: list[tuple[str, int]]
+    by_status: list[tuple[str, int]]
+    by_month: list[tuple[str, int]]
+    median_days_to_resolve: float | None
+    resolved: int
+
+
+def stats(session: Session, since: datetime | None = None) -> Stats:
+    stmt = select(
+        Report.status, Report.category, Report.commune_insee, Report.created_at, Report.resolved_at
+    )
+    if since is not None:
+        stmt = stmt.where(Report.created_at >= since)
+    rows = session.execute(stmt).all()
+    names = {c.insee: c.name for c in communes(session)}
+    by_commune: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    by_status: Counter[str] = Counter()
+    by_month: Counter[str] = Counter()
+    durations = []
+    for status, category, insee, created, resolved in rows:
+        by_commune[names.get(insee or "", "—")] += 1
+        by_category[category] += 1
+        by_status[status] += 1
+        by_month[created.strftime("%Y-%m")] += 1
+        if status == "resolved" and resolved is not None:
+            durations.append((resolved - created).total_seconds() / 86400)
+    return Stats(
+        total=len(rows),
+        open=sum(by_status[s] for s in OPEN_STATUSES),
+        by_commune=by_commune.most_common(),
+        by_category=by_category.most_common(),
+        by_status=[(s, by_status[s]) for s in STATUSES if by_status[s]],
+        by_month=sorted(by_month.items()),
+        median_days_to_resolve=round(statistics.median(durations), 1) if durations else None,
+        resolved=len(durations),
+    )
+
+
+# (heading, what it holds): French headings, human labels, and the codes in their own columns.
+CSV_COLUMNS: list[tuple[str, str]] = [
+    (N_("Numéro"), "number"),
+    (N_("Catégorie"), "category_label"),
+    (N_("Code catégorie"), "category"),
+    (N_("État"), "status_label"),
+    (N_("Code état"), "status"),
+    (N_("Commune"), "commune"),
+    (N_("Code INSEE"), "insee"),
+    (N_("Latitude"), "lat"),
+    (N_("Longitude"), "lon"),
+    (N_("Repère"), "address"),
+    (N_("Description"), "description"),
+    (N_("Volume"), "volume_label"),
+    (N_("Code volume"), "volume"),
+    (N_("Témoin"), "witnessed"),
+    (N_("Origine"), "source"),
+    (N_("Signalé le"), "created"),
+    (N_("Mis à jour le"), "updated"),
+    (N_("Enlèvement prévu le"), "expected"),
+    (N_("Résolu le"), "resolved"),
+    (N_("Personnes qui suivent"), "followers"),
+    (N_("Remerciements"), "thanks"),
+]
+
+
+def csv_headings() -> list[str]:
+    return [_(heading) for heading, _key in CSV_COLUMNS]
+
+
+def _csv_time(value: datetime | None, *, date_only: bool = False) -> str:
+    """A time as a spreadsheet reads it, in the territory's time: « 06/12/2026 14:30 »."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(PARIS)
+    return local.strftime("%d/%m/%Y") if date_only else local.strftime("%d/%m/%Y %H:%M")
+
+
+_CSV_READ = (
+    Report.id,
+    Report.category,
+    Report.status,
+    Report.commune_insee,
+    Report.lat,
+    Report.lon,
+    Report.address,
+    Report.description,
+    Report.volume,
+    Report.witnessed,
+    Report.source,
+    Report.created_at,
+    Report.updated_at,
+    Report.expected_at,
+    Report.resolved_at,
+    Report.thanks_count,
+)
+
+
+def export_csv(engine: Engine, filters: Filters, *, chunk: int = 1000) -> Iterator[bytes]:
+    """The selected reports as CSV (UTF-8 with BOM so spreadsheets read the accents), streamed.
+
+    Read by id in chunks of ``chunk`` rows (keyset paging, each chunk its own
+    short read), encoded and handed out chunk by chunk: memory stays flat
+    however many reports there are. Headings and labels are translated here,
+    in the caller's language, before the first row is read.
+    """
+    with read_session(engine) as session:
+        names = {c.insee: c.name for c in communes(session)}
+    headings = csv_headings()
+    categories = {k: _(v) for k, v in CATEGORIES.items()}
+    statuses = {k: _(v) for k, v in STATUSES.items()}
+    volumes = {k: _(v) for k, v in VOLUMES.items()}
+    yes, no = _("oui"), _("non")
+    return _csv_chunks(
+        engine, filters, chunk, headings, names, categories, statuses, volumes, (yes, no)
+    )
+
+
+def _csv_chunks(
+    engine: Engine,
+    filters: Filters,
+    chunk: int,
+    headings: list[str],
+    names: dict[str, str],
+    categories: dict[str, str],
+    statuses: dict[str, str],
+    volumes: dict[str, str],
+    yes_no: tuple[str, str],
+) -> Iterator[bytes]:
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=";")
+    buf.write("\ufeff")
+    writer.writerow(headings)
+    last = 0
+    while True:
+        with read_session(engine) as session:
+            rows = session.execute(
+                filters.apply(select(*_CSV_READ), staff=True)
+                .where(Report.id > last)  # type: ignore[operator]
+                .order_by(Report.id)
+                .limit(chunk)
+            ).all()
+            follows = (
+                dict(
+                    session.execute(
+                        select(ReportFollow.report_id, func.count())
+                        .where(ReportFollow.report_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
+                        .group_by(ReportFollow.report_id)
+                    ).all()
+                )
+                if rows
+                else {}
+            )
+        for r in rows:
+            row = {
+                "number": number(r),
+                "category_label": categories.get(r.category, r.category),  # type: ignore[arg-type]
+                "category": r.category,
+                "status_label": statuses.get(r.status, r.status),
+                "status": r.status,
+                "commune": names.get(r.commune_insee or "", ""),
+                "insee": r.commune_insee or "",
+                "lat": f"{r.lat:.6f}".replace(".", ","),
+                "lon": f"{r.lon:.6f}".replace(".", ","),
+                "address": _csv_safe(r.address),
+                "description": _csv_safe(r.description),
+                "volume_label": volumes.get(r.volume or "", ""),
+                "volume": r.volume or "",
+                "witnessed": yes_no[0] if r.witnessed else yes_no[1],
+                "source": r.source,
+                "created": _csv_time(r.created_at),
+                "updated": _csv_time(r.updated_at),
+                "expected": _csv_time(r.expected_at, date_only=True),
+                "resolved": _csv_time(r.resolved_at),
+                "followers": follows.get(r.id, 0),
+                "thanks": r.thanks_count,
+            }
+            writer.writerow([row[key] for _heading, key in CSV_COLUMNS])
+        yield buf.getvalue().encode("utf-8")
+        buf.seek(0)
+        buf.truncate()
+        if len(rows) < chunk:
+            return
+        last = rows[-1].id
+
+
+def _csv_safe(value: str) -> str:
+    """Neutralise spreadsheet formulas in free text (CSV injection), wherever a cell could start."""
+    return str(csv_cell(value))

@@ -1,0 +1,172 @@
+"""Dump-site report settings for staff: reject reasons, response templates and Open311 API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.auth import STAFF
+from app.db import utcnow
+from app.forms import TextForm as Form
+from app.i18n import gettext as _
+from app.models.reports import (
+    RejectReason,
+    ReportApiKey,
+    ResponseTemplate,
+)
+from app.reports import workflow as rp
+from app.routes.reports_context import signed_in
+from app.templating import page
+
+# --- staff lists: reject reasons, response templates, Open311 keys ------------------------------------
+
+
+@get("/staff/reports/settings", opt=STAFF, sync_to_thread=True, name="staff_reports_settings")
+def staff_settings(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    return page(
+        request,
+        "reports/staff_settings.html",
+        section="staff",
+        reasons=rp.reject_reasons(db, active_only=False),
+        templates=list(db.scalars(select(ResponseTemplate).order_by(ResponseTemplate.title))),
+        errors={},
+    )
+
+
+def _settings_error(
+    request: Request[Any, Any, Any], db: Session, errors: dict[str, str]
+) -> Template:
+    db.rollback()
+    return page(
+        request,
+        "reports/staff_settings.html",
+        section="staff",
+        status_code=400,
+        reasons=rp.reject_reasons(db, active_only=False),
+        templates=list(db.scalars(select(ResponseTemplate).order_by(ResponseTemplate.title))),
+        errors=errors,
+    )
+
+
+@post("/staff/reports/reasons", opt=STAFF, sync_to_thread=True, name="staff_reports_reason_add")
+def reason_add(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Redirect | Template:
+    label = data.get("label", "").strip()
+    if not 3 <= len(label) <= 200:
+        return _settings_error(
+            request, db, {"label": _("Le motif doit faire entre 3 et 200 caractères.")}
+        )
+    if db.scalars(select(RejectReason).where(RejectReason.label == label)).first():
+        return _settings_error(request, db, {"label": _("Ce motif existe déjà.")})
+    db.add(RejectReason(label=label))
+    db.commit()
+    return Redirect("/staff/reports/settings", status_code=303)
+
+
+@post(
+    "/staff/reports/reasons/{item_id:int}/toggle",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_reports_reason_toggle",
+)
+def reason_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Redirect:
+    row = db.get(RejectReason, item_id)
+    if row is None:
+        raise NotFoundException("Ce motif n’existe pas.")
+    row.active = not row.active
+    db.commit()
+    return Redirect("/staff/reports/settings", status_code=303)
+
+
+@post("/staff/reports/templates", opt=STAFF, sync_to_thread=True, name="staff_reports_template_add")
+def template_add(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Redirect | Template:
+    title, body = data.get("title", "").strip(), data.get("body", "").strip()
+    if not 2 <= len(title) <= 120 or not 2 <= len(body) <= 2000:
+        return _settings_error(
+            request,
+            db,
+            {
+                "template": _(
+                    "Donnez un titre (120 caractères au plus) et un texte "
+                    "(2000 caractères au plus)."
+                )
+            },
+        )
+    db.add(ResponseTemplate(title=title, body=body))
+    db.commit()
+    return Redirect("/staff/reports/settings", status_code=303)
+
+
+@post(
+    "/staff/reports/templates/{item_id:int}/toggle",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_reports_template_toggle",
+)
+def template_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Redirect:
+    row = db.get(ResponseTemplate, item_id)
+    if row is None:
+        raise NotFoundException("Cette réponse type n’existe pas.")
+    row.active = not row.active
+    db.commit()
+    return Redirect("/staff/reports/settings", status_code=303)
+
+
+@get("/staff/reports/api-keys", opt=STAFF, sync_to_thread=True, name="staff_reports_keys")
+def api_keys(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    keys = list(db.scalars(select(ReportApiKey).order_by(ReportApiKey.created_at.desc())))  # type: ignore[attr-defined]
+    return page(
+        request, "reports/staff_keys.html", section="staff", keys=keys, new_key=None, errors={}
+    )
+
+
+@post("/staff/reports/api-keys", opt=STAFF, sync_to_thread=True, name="staff_reports_key_add")
+def api_key_add(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template:
+    name = data.get("name", "").strip()
+    errors = {}
+    new_key = None
+    if not 2 <= len(name) <= 120:
+        errors["name"] = _("Nommez la clé (l’application ou le partenaire qui l’utilisera).")
+    else:
+        _row, new_key = rp.issue_api_key(db, name, signed_in(request).id)  # type: ignore[union-attr]
+        db.commit()
+    keys = list(db.scalars(select(ReportApiKey).order_by(ReportApiKey.created_at.desc())))  # type: ignore[attr-defined]
+    # The key is shown once, in this answer only (never stored in clear, never in a URL).
+    return page(
+        request,
+        "reports/staff_keys.html",
+        section="staff",
+        keys=keys,
+        new_key=new_key,
+        errors=errors,
+        status_code=400 if errors else 201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@post(
+    "/staff/reports/api-keys/{key_id:int}/revoke",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_reports_key_revoke",
+)
+def api_key_revoke(db: NamedDependency[Session], key_id: FromPath[int]) -> Redirect:
+    row = db.get(ReportApiKey, key_id)
+    if row is None:
+        raise NotFoundException("Cette clé n’existe pas.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.commit()
+    return Redirect("/staff/reports/api-keys", status_code=303)

@@ -1,0 +1,397 @@
+"""Dump-site report staff pages: the triage board, bulk changes, a report's staff page and its changes, CSV and statistics."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode
+
+import anyio
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Stream, Template
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.auth import STAFF
+from app.db import read_session, utcnow, write_session
+from app.forms import TextForm as Form
+from app.forms import parse_form
+from app.i18n import gettext as _
+from app.models.reports import (
+    Report,
+    ReportFollow,
+    ResponseTemplate,
+)
+from app.models.territory import Commune
+from app.numbers import parse_int
+from app.reports import catalogue, exports, intake, triage
+from app.reports import workflow as rp
+from app.routes.reports_context import (
+    PARIS,
+    get_report,
+    list_context,
+    map_tiles,
+    needs_full_load,
+    page_number,
+    pickup_at,
+    signed_in,
+)
+from app.templating import page
+
+# --- staff --------------------------------------------------------------------------------------------
+
+
+def _board(
+    request: Request[Any, Any, Any],
+    db: Session,
+    params: Any,
+    *,
+    selected: list[int] | None = None,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    filters = catalogue.Filters.parse(params, staff=True)
+    ctx = list_context(db, filters, staff=True, page_no=page_number(params.get("page")))
+    counts: dict[str, int | str] = {}
+    for code in catalogue.STATUSES:  # per status, index-read and bounded
+        n, capped = catalogue.bounded_count(db, select(Report.id).where(Report.status == code))
+        counts[code] = f"{n}+" if capped else n
+    done = params.get("done")
+    return page(
+        request,
+        "reports/staff_board.html",
+        section="staff",
+        status_code=status_code,
+        **ctx,
+        counts=counts,
+        reasons=rp.reject_reasons(db),
+        flash=done if done and done.isdigit() else None,
+        done_action=catalogue.STATUSES.get(params.get("action") or ""),
+        skipped=triage.skipped_lines(db, params.get("skipped") or ""),
+        selected=set(selected or []),
+        shown_ids={r.id for r in ctx["reports"]},
+        errors=errors or {},
+        form=form or {},
+        **map_tiles(request),
+    )
+
+
+@get("/staff/reports", opt=STAFF, sync_to_thread=True, name="staff_reports")
+def staff_board(
+    request: Request[Any, Any, Any], db: NamedDependency[Session]
+) -> Template | Response[bytes]:
+    if (full := needs_full_load(request)) is not None:
+        return full
+    return _board(request, db, request.query_params)
+
+
+@get("/staff/reports.csv", opt=STAFF, sync_to_thread=True, name="staff_reports_csv")
+def staff_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Stream:
+    filters = catalogue.Filters.parse(request.query_params, staff=True)
+    stamp = utcnow().astimezone(PARIS).strftime("%Y%m%d-%H%M")
+    return Stream(
+        exports.export_csv(db.get_bind(), filters),
+        media_type="text/csv; charset=utf-8",  # type: ignore[arg-type]
+        headers={
+            "Content-Disposition": f'attachment; filename="signalements-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@get("/staff/reports/stats", opt=STAFF, sync_to_thread=True, name="staff_reports_stats")
+def staff_stats(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], months: FromQuery[int] = 12
+) -> Template:
+    months = max(1, min(120, months))
+    stats = exports.stats(db, since=utcnow() - timedelta(days=31 * months))
+    return page(
+        request,
+        "reports/staff_stats.html",
+        section="staff",
+        stats=stats,
+        months=months,
+        categories=catalogue.CATEGORIES,
+        statuses=catalogue.STATUSES,
+    )
+
+
+class BulkForm(BaseModel):
+    action: Literal["confirmed", "scheduled", "in_progress", "resolved", "rejected", "hidden"]
+    reject_reason: int | None = None
+    note: str = Field(default="", max_length=2000)
+    expected_on: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+@post("/staff/reports/bulk", opt=STAFF, name="staff_reports_bulk")
+async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
+    """One action on the checked reports; the board then says what changed and what was skipped, and why.
+
+    A form that cannot apply (nothing checked, a rejection with no reason...)
+    shows the board again with the same selection and the message at its field.
+    """
+    form = await request.form()
+    user = signed_in(request)
+    ids = (
+        [n for v in form.getall("ids") if (n := parse_int(v)) is not None] if "ids" in form else []
+    )
+    fields = {
+        k: v
+        for k, v in form.items()
+        if isinstance(v, str) and k in ("action", "reject_reason", "note", "expected_on")
+    }
+    parsed, errors = parse_form(BulkForm, fields)
+    query = form.get("query")
+    query = query if isinstance(query, str) and not query.startswith(("/", "\\")) else ""
+    if not ids:
+        errors["ids"] = _("Cochez au moins un signalement.")
+    engine = request.app.state.engine
+
+    def work() -> triage.BulkResult | Template:
+        problems = dict(errors)
+        if parsed is not None and not problems:
+            try:
+                with write_session(engine) as db:
+                    return triage.bulk_change(
+                        db,
+                        ids,
+                        parsed.action,
+                        actor_id=user.id,  # type: ignore[union-attr]
+                        note=parsed.note,
+                        reject_reason_id=parsed.reject_reason,
+                        expected_at=pickup_at(parsed.expected_on),
+                    )
+            except catalogue.ReportError as exc:
+                problems[exc.field] = exc.message
+            except ValueError:
+                problems["expected_on"] = _("Date invalide.")
+        with read_session(engine) as db:
+            return _board(
+                request,
+                db,
+                dict(parse_qsl(query)),
+                selected=ids,
+                errors=problems,
+                form=fields,
+                status_code=400,
+            )
+
+    result = await anyio.to_thread.run_sync(work)
+    if isinstance(result, Template):
+        return result
+    params = dict(parse_qsl(query))
+    params.update(done=str(len(result.changed)), action=parsed.action)  # type: ignore[union-attr]
+    if result.skipped:
+        params["skipped"] = triage.encode_skipped(result.skipped)
+    return Redirect("/staff/reports?" + urlencode(params), status_code=303)
+
+
+def _staff_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    report: Report,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+) -> Template:
+    photos = intake.photos_of(db, [report.id]).get(report.id, [])  # type: ignore[list-item]
+    reporter = None
+    if report.reporter_id:
+        from app.models.accounts import User
+
+        reporter = db.get(User, report.reporter_id)
+    followers = db.scalar(
+        select(func.count()).select_from(ReportFollow).where(ReportFollow.report_id == report.id)
+    )
+    return page(
+        request,
+        "reports/staff_detail.html",
+        section="staff",
+        status_code=status_code,
+        report=report,
+        photos=photos,
+        reporter=reporter,
+        followers=followers or 0,
+        events=intake.history(db, report.id, include_internal=True),  # type: ignore[arg-type]
+        transitions=catalogue.TRANSITIONS[report.status],
+        statuses=catalogue.STATUSES,
+        categories=catalogue.CATEGORIES,
+        volumes=catalogue.VOLUMES,
+        reasons=rp.reject_reasons(db),
+        templates=rp.response_templates(db),
+        commune=db.get(Commune, report.commune_insee) if report.commune_insee else None,
+        candidates=triage.duplicate_candidates(db, report) if report.status != "duplicate" else [],
+        duplicate_of=db.get(Report, report.duplicate_of_id) if report.duplicate_of_id else None,
+        number=catalogue.number,
+        errors=errors or {},
+        form=form or {},
+        pickup_date=rp.pickup_date_text,
+        **map_tiles(request),
+    )
+
+
+@get("/staff/reports/{report_id:int}", opt=STAFF, sync_to_thread=True, name="staff_report")
+def staff_detail(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int]
+) -> Template | Response[bytes]:
+    if (full := needs_full_load(request)) is not None:
+        return full
+    return _staff_page(request, db, get_report(db, report_id))
+
+
+class StatusForm(BaseModel):
+    status: str = Field(max_length=16)
+    note: str = Field(default="", max_length=2000)
+    reject_reason: int | None = None
+    duplicate_of: str | None = Field(default=None, max_length=40)
+    duplicate_confirm: bool = False
+    expected_on: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    template: int | None = None  # a response template, used when no message is written
+
+
+@post("/staff/reports/{report_id:int}/status", opt=STAFF, name="staff_report_status")
+async def staff_status(
+    request: Request[Any, Any, Any], report_id: FromPath[int]
+) -> Redirect | Template:
+    form = await request.form()
+    user = signed_in(request)
+    settings = request.app.state.settings
+    fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "_csrf_token"}
+    after = form.get("after_photo")
+    after_bytes = await after.read() if isinstance(after, UploadFile) else b""
+    parsed, errors = parse_form(StatusForm, fields)
+
+    def work() -> Template | None:
+        engine = request.app.state.engine
+        problems = dict(errors)
+        if parsed is not None and not problems:
+            try:
+                photo_ok = (
+                    intake.check_photos([after_bytes], settings.max_upload_bytes)
+                    if after_bytes
+                    else []
+                )
+                with write_session(engine) as db:
+                    report = get_report(db, report_id)
+                    note = parsed.note
+                    chosen = db.get(ResponseTemplate, parsed.template) if parsed.template else None
+                    if not note.strip() and chosen is not None and chosen.active:
+                        note = chosen.body
+                    rp.change_status(
+                        db,
+                        report,
+                        parsed.status,
+                        actor_id=user.id,
+                        note=note,  # type: ignore[union-attr]
+                        reject_reason_id=parsed.reject_reason,
+                        duplicate_of=parsed.duplicate_of,
+                        duplicate_confirm=parsed.duplicate_confirm,
+                        expected_at=pickup_at(parsed.expected_on),
+                        after_photo=photo_ok[0] if photo_ok else None,
+                        media_dir=settings.resolved_media_dir,
+                    )
+                return None
+            except catalogue.ReportError as exc:
+                problems[exc.field] = exc.message
+            except ValueError:
+                problems["expected_on"] = _("Date invalide.")
+        with read_session(engine) as db:
+            return _staff_page(
+                request,
+                db,
+                get_report(db, report_id),
+                errors=problems,
+                status_code=400,
+                form=fields,
+            )
+
+    result = await anyio.to_thread.run_sync(work)
+    return result or Redirect(f"/staff/reports/{report_id}", status_code=303)
+
+
+def _staff_change(
+    request: Request[Any, Any, Any], db: Session, report_id: int, fn: Any
+) -> Redirect | Template:
+    report = get_report(db, report_id)
+    try:
+        fn(report)
+    except catalogue.ReportError as exc:
+        db.rollback()
+        return _staff_page(
+            request,
+            db,
+            get_report(db, report_id),
+            errors={exc.field: exc.message},
+            status_code=400,
+        )
+    db.commit()
+    return Redirect(f"/staff/reports/{report_id}", status_code=303)
+
+
+@post(
+    "/staff/reports/{report_id:int}/note", opt=STAFF, sync_to_thread=True, name="staff_report_note"
+)
+def staff_note(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect | Template:
+    uid = signed_in(request).id  # type: ignore[union-attr]
+    return _staff_change(
+        request,
+        db,
+        report_id,
+        lambda r: rp.add_note(db, r, actor_id=uid, text=data.get("note", "")),
+    )
+
+
+@post(
+    "/staff/reports/{report_id:int}/category",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="staff_report_category",
+)
+def staff_category(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect | Template:
+    uid = signed_in(request).id  # type: ignore[union-attr]
+    return _staff_change(
+        request,
+        db,
+        report_id,
+        lambda r: rp.recategorise(db, r, data.get("category", ""), actor_id=uid),
+    )
+
+
+@post(
+    "/staff/reports/{report_id:int}/move", opt=STAFF, sync_to_thread=True, name="staff_report_move"
+)
+def staff_move(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect | Template:
+    uid = signed_in(request).id  # type: ignore[union-attr]
+
+    def run(report: Report) -> None:
+        try:
+            lat, lon = float(data.get("lat", "")), float(data.get("lon", ""))
+        except ValueError:
+            raise catalogue.ReportError(_("Position invalide."), "place") from None
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            raise catalogue.ReportError(_("Position invalide."), "place")
+        rp.move(db, report, lat, lon, actor_id=uid)
+
+    return _staff_change(request, db, report_id, run)

@@ -17,6 +17,7 @@ from app.maintenance import orders
 from app.models.jobs import Job
 from app.models.maintenance import MaintenanceAlarm, MaintenanceRule, WorkOrder
 from app.models.reports import Report, ReportPhoto
+from app.reports import intake
 from app.reports import workflow as rp
 
 
@@ -27,9 +28,9 @@ def jpeg(colour: tuple[int, int, int] = (40, 140, 60)) -> bytes:
 
 
 def _report(engine, reporter_id: int, lat: float = 49.472, lon: float = 5.955) -> int:  # type: ignore[no-untyped-def]
-    created = rp.create_report(
+    created = intake.create_report(
         engine,
-        rp.NewReport(
+        intake.NewReport(
             category="bulky_items", lat=lat, lon=lon, reporter_id=reporter_id, description="Matelas"
         ),
         media_dir=None,

@@ -24,8 +24,8 @@ from sqlmodel import Session
 from app.db import utcnow
 from app.models.reports import Report
 from app.ngsi import SDM, EntityType, compact, geo, prop, urn
+from app.reports.catalogue import CATEGORIES, OPEN_STATUSES, PUBLIC_STATUSES
 from app.reports.opendata import day_counts, local_day, public_row
-from app.reports.workflow import CATEGORIES, OPEN_STATUSES, PUBLIC_STATUSES
 
 REQUEST = "Open311ServiceRequest"
 COUNT = "DailyReportCount"

@@ -19,7 +19,7 @@ from app.maintenance import orders
 from app.models.jobs import Job
 from app.models.maintenance import MaintenanceAlarm, MaintenanceRule, WorkOrder, WorkOrderPhoto
 from app.models.reports import Report, ReportPhoto
-from app.reports import workflow as rp
+from app.reports import intake
 from tests.e2e.conftest import ConsoleLog, sign_in
 from tests.test_maintenance_orders import jpeg
 
@@ -29,9 +29,9 @@ DESK = {"width": 1440, "height": 900}
 
 
 def _report(engine: Any, reporter_id: int, lat: float) -> int:
-    created = rp.create_report(
+    created = intake.create_report(
         engine,
-        rp.NewReport(
+        intake.NewReport(
             category="bulky_items",
             lat=lat,
             lon=5.955,

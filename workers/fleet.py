@@ -34,6 +34,11 @@ loss (:meth:`Fleet.kill`, a crash) only the gateway's status turns offline:
 the server must decide a device is offline from the age of its last data
 (N x the period), not from its retained status alone.
 
+With an account (``username``/``password``, see ``app.mqtt_auth``) the fleet is a
+cabinet's gateway: it subscribes to each of its lights' command topics, and the
+broker lets it publish only for them. The simulated devices themselves are in
+``workers.devices``.
+
 Knobs for tests and demos: ``fault_rate`` (share of lamps that start
 ``defectiveLamp``), ``drop_rate`` (acks and telemetry silently not sent),
 ``never_ack`` (devices that ignore commands but keep reporting), ``silent``
@@ -47,10 +52,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
-import math
 import os
 import random
 import re
@@ -58,25 +61,33 @@ import signal
 import socket
 import ssl
 import uuid
-from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from app.lighting import messages
 from app.lighting.messages import Command, CommandRefused, iso, parse_command
 from app.lighting.messages import topic as contract_topic
+from workers.devices import (
+    SENSOR_KINDS,
+    STANDBY_W,
+    Sensor,
+    SimulatedLight,
+    _local_hour,
+    _make_sensor,
+    demo_sensors,
+    light_power_w,
+    parse_sensor_spec,
+)
 
 __all__ = [
     "SENSOR_KINDS",
+    "STANDBY_W",
     "Fleet",
     "FleetStats",
     "SimulatedLight",
@@ -94,26 +105,9 @@ DEFAULT_PREFIX = "eclor"
 # Without ECLOR_MQTT_URL, `eclor serve` runs the embedded broker on this port.
 DEFAULT_EMBEDDED_PORT = 18830
 DEFAULT_URL = f"mqtt://127.0.0.1:{DEFAULT_EMBEDDED_PORT}"
-STANDBY_W = messages.STANDBY_W
-DRIVER_FLOOR = 0.10
 MAX_RAMP_S = 3600.0
-REMEMBERED_COMMANDS = 512
-SENSOR_KINDS = ("waste_centre", "traffic", "air_quality", "fill_level")
-_SENSOR_ID_PREFIX = {"waste_centre": "WC", "traffic": "TR", "air_quality": "AQ", "fill_level": "FL"}
 _ONLINE = json.dumps("online").encode()
 _OFFLINE = json.dumps("offline").encode()
-
-try:
-    _LOCAL_TZ: Any = ZoneInfo("Europe/Paris")
-except ZoneInfoNotFoundError:  # no tz database: simulate on UTC
-    _LOCAL_TZ = UTC
-
-
-def light_power_w(level: float, nominal_w: float, *, defective: bool = False) -> float:
-    """Electrical power of a lamp at ``level`` (0..100): driver floor while lit, standby."""
-    if defective or level <= 0:
-        return STANDBY_W
-    return STANDBY_W + nominal_w * max(level / 100.0, DRIVER_FLOOR)
 
 
 def parse_mqtt_url(url: str) -> dict[str, Any]:
@@ -134,284 +128,6 @@ def parse_mqtt_url(url: str) -> dict[str, Any]:
     if tls:
         args["tls_context"] = ssl.create_default_context()
     return args
-
-
-# --------------------------------------------------------------------------- lights
-
-
-@dataclass
-class SimulatedLight:
-    """One streetlight: the level it ramps to, its energy meter and the commands it saw."""
-
-    device_id: str
-    nominal_w: float = 70.0
-    defective: bool = False
-    start_level: float = 0.0
-    target: float = 0.0
-    ramp_from: float = 0.0
-    ramp_to: float = 0.0
-    energy_wh: float = 0.0
-    metered_until: float | None = None
-    active_command: str | None = None
-    ramp_task: asyncio.Task[None] | None = None
-    answers: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
-
-    def level_at(self, t: float) -> float:
-        """Light level (0..100) at event-loop time ``t``."""
-        if t >= self.ramp_to or self.ramp_to <= self.ramp_from:
-            return self.target
-        if t <= self.ramp_from:
-            return self.start_level
-        share = (t - self.ramp_from) / (self.ramp_to - self.ramp_from)
-        return self.start_level + (self.target - self.start_level) * share
-
-    def power_at(self, t: float) -> float:
-        return light_power_w(self.level_at(t), self.nominal_w, defective=self.defective)
-
-    def advance(self, t: float) -> None:
-        """Integrate energy up to ``t`` (Simpson's rule on each linear piece of the ramp)."""
-        since = self.metered_until
-        self.metered_until = t
-        if since is None or t <= since:
-            return
-        cuts = [since]
-        if since < self.ramp_to < t:
-            cuts.append(self.ramp_to)
-        cuts.append(t)
-        for a, b in itertools.pairwise(cuts):
-            mean_power = (self.power_at(a) + 4 * self.power_at((a + b) / 2) + self.power_at(b)) / 6
-            self.energy_wh += mean_power * (b - a) / 3600.0
-
-    def set_target(self, level: float, ramp_s: float, t: float) -> None:
-        """Start ramping from the current level to ``level`` over ``ramp_s`` seconds."""
-        self.advance(t)
-        self.start_level = self.level_at(t)
-        self.target = level
-        self.ramp_from = t
-        self.ramp_to = t + ramp_s
-
-    def remember(self, command_id: str, answer: dict[str, Any]) -> None:
-        """Keep the latest answer to a command (bounded memory, oldest forgotten first)."""
-        self.answers[command_id] = answer
-        self.answers.move_to_end(command_id)
-        while len(self.answers) > REMEMBERED_COMMANDS:
-            self.answers.popitem(last=False)
-
-
-# --------------------------------------------------------------------------- sensors
-
-
-def _local_hour(moment: datetime) -> tuple[float, int]:
-    local = moment.astimezone(_LOCAL_TZ)
-    return local.hour + local.minute / 60.0, local.weekday()
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    if mean <= 0:
-        return 0
-    if mean > 50:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    threshold, count, product = math.exp(-mean), 0, rng.random()
-    while product > threshold:
-        count += 1
-        product *= rng.random()
-    return count
-
-
-def _commute_factor(hour: float, weekday: int) -> float:
-    """Relative cross-border traffic (1.0 at the morning peak towards Luxembourg)."""
-    weekend = weekday >= 5
-    morning = math.exp(-((hour - 7.3) ** 2) / 1.2)
-    evening = 0.85 * math.exp(-((hour - 17.5) ** 2) / 1.8)
-    day = 0.35 if 6 <= hour <= 21 else 0.05
-    factor = max(morning + evening, day)
-    return factor * (0.45 if weekend else 1.0)
-
-
-class Sensor(ABC):
-    """A simulated sensor: ``measures()`` returns its next reading."""
-
-    kind = ""
-
-    def __init__(self, device_id: str, rng: random.Random) -> None:
-        self.device_id = device_id
-        self.rng = rng
-
-    @abstractmethod
-    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
-        """The sensor's measures at ``moment`` (``elapsed_s`` since the last reading)."""
-
-
-class WasteCentreGate(Sensor):
-    """Counting gates at a waste centre: vehicles queue, take one of the bays, leave.
-
-    Open Monday to Saturday 9:00-18:00 local time (always, with ``always_open``),
-    about 30 vehicles an hour on weekdays and 42 on Saturdays, 15 min on site.
-    """
-
-    kind = "waste_centre"
-
-    def __init__(
-        self, device_id: str, rng: random.Random, *, bays: int = 12, always_open: bool = False
-    ) -> None:
-        super().__init__(device_id, rng)
-        self.bays = bays
-        self.always_open = always_open
-        self.dwell_s = 15 * 60.0
-        self.arrivals = self.admissions = self.exits = 0
-        self.queue = self.on_site = 0
-
-    def arrival_rate_per_h(self, moment: datetime) -> float:
-        hour, weekday = _local_hour(moment)
-        if self.always_open:
-            return 30.0
-        if weekday == 6 or not 9 <= hour < 18:
-            return 0.0
-        return 42.0 if weekday == 5 else 30.0
-
-    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
-        rng = self.rng
-        arrived = _poisson(rng, self.arrival_rate_per_h(moment) * elapsed_s / 3600.0)
-        leave_p = 1.0 - math.exp(-elapsed_s / self.dwell_s)
-        left = sum(1 for _ in range(self.on_site) if rng.random() < leave_p)
-        self.on_site -= left
-        self.queue += arrived
-        admitted = min(self.queue, self.bays - self.on_site)
-        self.queue -= admitted
-        self.on_site += admitted
-        self.arrivals += arrived
-        self.admissions += admitted
-        self.exits += left
-        return {
-            "arrivals": self.arrivals,
-            "admissions": self.admissions,
-            "exits": self.exits,
-            "bays": self.bays,
-        }
-
-
-class TrafficCounter(Sensor):
-    """Traffic at a border crossing (Smart Data Models ``TrafficFlowObserved`` measures)."""
-
-    kind = "traffic"
-
-    def __init__(self, device_id: str, rng: random.Random, *, capacity_per_h: float = 1500.0):
-        super().__init__(device_id, rng)
-        self.capacity_per_h = capacity_per_h
-        self.peak_per_h = capacity_per_h * rng.uniform(0.75, 0.95)
-        self.free_speed = rng.uniform(60.0, 75.0)
-
-    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
-        rng = self.rng
-        hour, weekday = _local_hour(moment)
-        flow = self.peak_per_h * _commute_factor(hour, weekday) * rng.uniform(0.9, 1.1)
-        ratio = min(flow / self.capacity_per_h, 1.2)
-        speed = max(8.0, self.free_speed * (1.0 - 0.8 * ratio**4) + rng.gauss(0, 2.0))
-        occupancy = min(0.98, max(0.0, 0.04 + 0.55 * ratio**2 + rng.gauss(0, 0.01)))
-        return {
-            "intensity": _poisson(rng, flow * elapsed_s / 3600.0),
-            "occupancy": round(occupancy, 3),
-            "averageVehicleSpeed": round(speed, 1),
-            "congested": ratio > 0.8 or speed < 30.0,
-        }
-
-
-class AirQualityStation(Sensor):
-    """Air quality near a road: NO2 follows traffic, O3 follows the sun (µg/m³)."""
-
-    kind = "air_quality"
-
-    def __init__(self, device_id: str, rng: random.Random) -> None:
-        super().__init__(device_id, rng)
-        self.values = {"no2": 20.0, "pm10": 18.0, "pm25": 10.0, "o3": 45.0}
-
-    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
-        rng = self.rng
-        hour, weekday = _local_hour(moment)
-        traffic = _commute_factor(hour, weekday)
-        sun = max(0.0, math.sin(math.pi * (hour - 6.0) / 14.0)) if 6 <= hour <= 20 else 0.0
-        targets = {
-            "no2": 12.0 + 35.0 * traffic,
-            "pm10": 15.0 + 10.0 * traffic,
-            "pm25": 8.0 + 6.0 * traffic,
-            "o3": 30.0 + 60.0 * sun - 10.0 * traffic,
-        }
-        blend = 1.0 - math.exp(-elapsed_s / 900.0)
-        for name, target in targets.items():
-            value = self.values[name] + (target - self.values[name]) * blend
-            value += rng.gauss(0, 0.6)
-            self.values[name] = max(0.5, value)
-        self.values["pm25"] = min(self.values["pm25"], self.values["pm10"])
-        return {name: round(value, 1) for name, value in self.values.items()}
-
-
-class FillLevelSensor(Sensor):
-    """A bin's fill level: fills over a few days, emptied by a collection round."""
-
-    kind = "fill_level"
-
-    def __init__(self, device_id: str, rng: random.Random) -> None:
-        super().__init__(device_id, rng)
-        self.level = rng.uniform(0.0, 0.8)
-        self.fill_per_h = 1.0 / (24.0 * rng.uniform(2.0, 5.0))
-
-    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
-        rng = self.rng
-        hours = elapsed_s / 3600.0
-        self.level = min(1.0, self.level + self.fill_per_h * hours * rng.uniform(0.5, 1.5))
-        if self.level >= 0.85 and rng.random() < 1.0 - math.exp(-0.3 * hours):
-            self.level = rng.uniform(0.0, 0.05)
-        return {"fillingLevel": round(self.level, 3)}
-
-
-def _make_sensor(device_id: str, kind: str, rng: random.Random, always_open: bool) -> Sensor:
-    if kind == "waste_centre":
-        return WasteCentreGate(device_id, rng, always_open=always_open)
-    if kind == "traffic":
-        return TrafficCounter(device_id, rng)
-    if kind == "air_quality":
-        return AirQualityStation(device_id, rng)
-    if kind == "fill_level":
-        return FillLevelSensor(device_id, rng)
-    raise ValueError(f"unknown sensor kind {kind!r} (one of {', '.join(SENSOR_KINDS)})")
-
-
-def demo_sensors() -> dict[str, str]:
-    """The territory's demo sensors: a waste centre, three border crossings, air, bins."""
-    return {
-        "WC-AUD-01": "waste_centre",
-        "TR-AUD-01": "traffic",  # Audun-le-Tiche <-> Esch-sur-Alzette
-        "TR-RUS-01": "traffic",  # Russange <-> Belval
-        "TR-RED-01": "traffic",  # Rédange <-> Belvaux
-        "AQ-VIL-01": "air_quality",
-        "FL-AUD-0001": "fill_level",
-        "FL-VIL-0001": "fill_level",
-        "FL-THI-0001": "fill_level",
-    }
-
-
-def parse_sensor_spec(spec: str) -> dict[str, str]:
-    """``demo``, ``none``, a count (kinds in turn) or ``ID:kind,ID:kind``."""
-    spec = spec.strip()
-    if spec in ("", "none", "0"):
-        return {}
-    if spec == "demo":
-        return demo_sensors()
-    if spec.isdigit():
-        counters: dict[str, int] = {}
-        sensors: dict[str, str] = {}
-        for index in range(int(spec)):
-            kind = SENSOR_KINDS[index % len(SENSOR_KINDS)]
-            counters[kind] = counters.get(kind, 0) + 1
-            sensors[f"{_SENSOR_ID_PREFIX[kind]}-SIM-{counters[kind]:04d}"] = kind
-        return sensors
-    sensors = {}
-    for item in spec.split(","):
-        device_id, sep, kind = item.strip().partition(":")
-        if not sep or not device_id or kind not in SENSOR_KINDS:
-            raise ValueError(f"bad sensor {item!r}: expected ID:kind with kind in {SENSOR_KINDS}")
-        sensors[device_id] = kind
-    return sensors
 
 
 def _default_gateway_id() -> str:

@@ -304,3 +304,48 @@ def test_an_agents_list_for_today_is_in_route_order(engine, staff, admin):
     assert page.status_code == 200
     assert page.text.index("Loin") < page.text.index("Milieu") < page.text.index("Départ")
     assert "À un autre" not in page.text and "Demain" not in page.text
+
+
+def test_the_figures_give_the_time_from_signal_to_fix_per_category_and_commune_and_the_load_per_team(
+    engine, staff, resident
+):
+    report = _report(engine, resident.id)
+    now = utcnow()
+    with write_session(engine) as session:
+        fixed = orders.create(
+            session,
+            orders.OrderForm(title="Enlever le matelas", team="dechets"),
+            actor_id=None,
+            report_ids=[report],
+        )
+        fixed.signal_at = now - dt.timedelta(hours=30)
+        orders.close(
+            session,
+            fixed.id,  # type: ignore[arg-type]
+            actor_id=staff.id,
+            note="Fait.",
+            minutes=40,
+            photo=None,
+            media_dir=None,
+            now=now,
+        )
+        late = orders.create(
+            session,
+            orders.OrderForm(
+                title="Tailler la haie",
+                team="espaces_verts",
+                due_on=now.date() - dt.timedelta(days=3),
+            ),
+            actor_id=None,
+        )
+        late_id = late.id
+    page = staff.client.get("/staff/work-orders/stats")
+    assert page.status_code == 200
+    fix_row = page.text[page.text.index('id="fix-times"') : page.text.index('id="teams"')]
+    assert "Encombrants" in fix_row and "57038" in fix_row and "30" in fix_row
+    teams = page.text[page.text.index('id="teams"') :]
+    green = teams[teams.index("Espaces verts") : teams.index("</tr>", teams.index("Espaces verts"))]
+    waste = teams[teams.index("Déchets") : teams.index("</tr>", teams.index("Déchets"))]
+    assert [c for c in green.split("<td>")[1:4]] == ["1</td>", "1</td>", "0</td>"]
+    assert waste.split("<td>")[3:5] == ["1</td>", "40</td>"]
+    assert f"/staff/work-orders/{late_id}" in page.text

@@ -22,7 +22,7 @@ from app.auth import STAFF, current_user
 from app.db import read_session, utcnow, write_session
 from app.forms import Form, parse_form
 from app.i18n import gettext as _
-from app.maintenance import alarms, orders, registry
+from app.maintenance import alarms, orders, registry, stats
 from app.models.maintenance import MaintenanceAlarm, WorkOrder, WorkOrderPhoto
 from app.templating import page
 
@@ -339,4 +339,31 @@ def photo_file(
     )
 
 
-ORDER_ROUTES = [desk, create, detail, change_state, check, add_photo, close, today, photo_file]
+@get("/staff/work-orders/stats", opt=STAFF, sync_to_thread=True, name="staff_work_order_stats")
+def figures(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    now = utcnow()
+    source = registry.reports()
+    return page(
+        request,
+        "maintenance/stats.html",
+        section="staff",
+        since=stats.default_since(now),
+        categories=dict(source.categories()) if source else {},
+        teams_by_code=orders.TEAMS,
+        **stats.figures(db, stats.default_since(now), now.date()),
+        **_context(db),
+    )
+
+
+ORDER_ROUTES = [
+    figures,
+    desk,
+    create,
+    detail,
+    change_state,
+    check,
+    add_photo,
+    close,
+    today,
+    photo_file,
+]

@@ -143,3 +143,5 @@ ROWS = [
         route="/staff/work-orders/photos/{name:str}",
     ),
 ]
+
+ROWS.append(Row("GET", "/staff/work-orders/stats", staff_only(), setup=things))

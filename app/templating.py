@@ -7,8 +7,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import anyio
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Request
+from litestar import Request, Response
 from litestar.response import Template
 from litestar.plugins.htmx import HTMXDetails
 
@@ -124,4 +125,42 @@ def page(
     )
     return Template(
         template_name=template, context=context, status_code=status_code, headers=headers
+    )
+
+
+RENDER_THREADS = 4
+"""Pages rendered at once off the event loop: few, so the loop still gets the interpreter often."""
+
+
+_RENDER_THREADS: list[anyio.CapacityLimiter] = []
+
+
+def _render_limiter() -> anyio.CapacityLimiter:
+    if not _RENDER_THREADS:  # made in the serving loop, not at import
+        _RENDER_THREADS.append(anyio.CapacityLimiter(RENDER_THREADS))
+    return _RENDER_THREADS[0]
+
+
+async def rendered(request: Request[Any, Any, Any], template: Template) -> Response[bytes]:
+    """``template`` (from :func:`page`) rendered in a worker thread, not on the event loop.
+
+    Litestar renders a returned ``Template`` on the event loop; under a burst
+    of one page (the page an alert points to) the loop then spends its time
+    rendering and the health probes wait behind the renders. Pages that take
+    such bursts are returned through this instead.
+    """
+    engine = request.app.template_engine
+    assert engine is not None and template.template_name is not None
+    context = template.create_template_context(request)
+    name = template.template_name
+
+    def render() -> bytes:
+        return engine.get_template(name).render(**context).encode(template.encoding)
+
+    body = await anyio.to_thread.run_sync(render, limiter=_render_limiter())
+    return Response(
+        body,
+        status_code=template.status_code or 200,
+        media_type="text/html; charset=utf-8",
+        headers=template.headers,
     )

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -86,6 +87,7 @@ def signed_in(engine, settings, base: str) -> tuple[int, httpx.Client]:  # type:
     return user_id, client  # type: ignore[return-value]
 
 
+@pytest.mark.timeout(400)  # starts a real server: slow on a loaded machine
 def test_photo_uploads_on_a_full_disk_answer_507_and_keep_nothing(engine, settings, tmp_path):
     media = tmp_path / "full-media"
     proc, base = serve_with_a_full_media_disk(settings, media)

@@ -29,7 +29,7 @@ from app.interfaces import Contribution
 from app.models.push import Alert, PushSubscription
 from app.numbers import is_ascii_digits
 from app.routes.push import getlist
-from app.templating import page
+from app.templating import page, rendered
 
 PAGE_SIZE = 20
 STATE_LABELS = {"active": "En cours", "updated": "Remplacée", "cancelled": "Levée"}
@@ -161,12 +161,16 @@ async def alert_detail(
     )
     if data is None:
         raise NotFoundException()
-    return page(
+    # Rendered off the event loop: this is the page a burst follows an alert to.
+    return await rendered(
         request,
-        "alerts/detail.html",
-        section="alerts",
-        current=_is_current(data["alert"], utcnow()),
-        **{**data, "now": utcnow()},
+        page(
+            request,
+            "alerts/detail.html",
+            section="alerts",
+            current=_is_current(data["alert"], utcnow()),
+            **{**data, "now": utcnow()},
+        ),
     )
 
 

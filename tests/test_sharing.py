@@ -11,11 +11,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app.sharing import loans as sharing
 from app.db import read_session, utcnow, write_session
 from app.jobs import ClaimedJob, JobContext
 from app.models.jobs import Job
 from app.models.sharing import CategoryWatch, ItemReport, Loan, LoanMessage, SharedItem
+from app.sharing import loans as sharing
+from app.sharing import reminders
 
 
 def make_item(
@@ -214,9 +215,9 @@ def test_overdue_reminders_fire_once_however_often_the_sweep_runs(engine, settin
         engine, "test-worker", ClaimedJob(0, sharing.SWEEP_KIND, {}, 1, 8), 60, settings
     )
     for _ in range(3):
-        sharing.run_sweep(ctx, {})
+        reminders.run_sweep(ctx, {})
     with write_session(engine) as s:
-        assert sharing.send_reminders(s) == {"pickup_eve": 0, "due": 0, "overdue": 0}
+        assert reminders.send_reminders(s) == {"pickup_eve": 0, "due": 0, "overdue": 0}
     assert len(notices(engine, borrower, f"loan-overdue:{loan_id}")) == 1
     assert len(notices(engine, owner, f"loan-overdue:{loan_id}")) == 1
     # The sweep keeps itself scheduled, once per hour.
@@ -233,16 +234,16 @@ def test_the_day_before_pick_up_and_the_due_date_are_reminded_once_each(engine, 
     move(engine, upcoming, owner, "accept")
     due = _picked_up_loan(engine, owner, borrower, today())
     with write_session(engine) as s:
-        assert sharing.send_reminders(s) == {"pickup_eve": 1, "due": 1, "overdue": 0}
+        assert reminders.send_reminders(s) == {"pickup_eve": 1, "due": 1, "overdue": 0}
     with write_session(engine) as s:
-        assert sharing.send_reminders(s) == {"pickup_eve": 0, "due": 0, "overdue": 0}
+        assert reminders.send_reminders(s) == {"pickup_eve": 0, "due": 0, "overdue": 0}
     assert len(notices(engine, borrower, f"loan-eve:{upcoming}")) == 1
     assert len(notices(engine, borrower, f"loan-due:{due}")) == 1
     # A returned loan is never reminded.
     move(engine, due, owner, "return")
     with write_session(engine) as s:
         later = utcnow() + timedelta(days=3)
-        assert sharing.send_reminders(s, later)["overdue"] == 0
+        assert reminders.send_reminders(s, later)["overdue"] == 0
 
 
 # --- ads ------------------------------------------------------------------------------------------

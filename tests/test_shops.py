@@ -12,11 +12,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app.shops import orders as shops
 from app.db import read_session, utcnow, write_session
 from app.models.jobs import Job
 from app.models.shops import OrderLine, Product, Shop, ShopHours, ShopHoursException, ShopOrder
-from app.shops.orders import PARIS, Schedule
+from app.shops import hours as shops_hours
+from app.shops import orders as shops
+from app.shops.hours import PARIS, Schedule
 
 ALWAYS = [
     (wd, time(0), time(0)) for wd in range(7)
@@ -77,7 +78,7 @@ def make_shop(
 def first_slot(engine, shop_id: int) -> datetime:  # type: ignore[no-untyped-def]
     with read_session(engine) as s:
         shop = s.get(Shop, shop_id)
-        return shops.pickup_slots(Schedule.load(s, shop), utcnow())[0]
+        return shops_hours.pickup_slots(Schedule.load(s, shop), utcnow())[0]
 
 
 def stock_of(engine, product_id: int) -> int | None:  # type: ignore[no-untyped-def]
@@ -117,10 +118,10 @@ def test_open_now_is_computed_in_paris_time_from_a_utc_instant():
 
 def test_easter_and_the_holidays_that_follow_it_are_computed():
     # Easter Sundays: 31 March 2024, 20 April 2025, 5 April 2026.
-    assert shops.public_holidays(2024)[date(2024, 4, 1)] == "Lundi de Pâques"
-    assert shops.public_holidays(2025)[date(2025, 4, 21)] == "Lundi de Pâques"
-    assert shops.public_holidays(2025)[date(2025, 6, 9)] == "Lundi de Pentecôte"
-    holidays = shops.public_holidays(2026)
+    assert shops_hours.public_holidays(2024)[date(2024, 4, 1)] == "Lundi de Pâques"
+    assert shops_hours.public_holidays(2025)[date(2025, 4, 21)] == "Lundi de Pâques"
+    assert shops_hours.public_holidays(2025)[date(2025, 6, 9)] == "Lundi de Pentecôte"
+    holidays = shops_hours.public_holidays(2026)
     assert holidays[date(2026, 4, 6)] == "Lundi de Pâques"
     assert holidays[date(2026, 5, 14)] == "Ascension"
     assert holidays[date(2026, 5, 25)] == "Lundi de Pentecôte"
@@ -145,7 +146,7 @@ def test_france_has_eleven_public_holidays_and_moselle_two_more_each_named_in_en
 
     english = catalogue("en")
     for year in (2025, 2026, 2027):
-        france, moselle = shops.public_holidays(year), shops.public_holidays(year, True)
+        france, moselle = shops_hours.public_holidays(year), shops_hours.public_holidays(year, True)
         assert len(france) == 11 and len(moselle) == 13
         easter_monday = next(d for d, name in france.items() if name == "Lundi de Pâques")
         good_friday = easter_monday - timedelta(days=3)
@@ -156,8 +157,8 @@ def test_france_has_eleven_public_holidays_and_moselle_two_more_each_named_in_en
         )
         for name in moselle.values():
             assert english.get(name), f"no English name for the holiday {name!r}"
-    assert shops.in_alsace_moselle("67482") and shops.in_alsace_moselle("57038")
-    assert not shops.in_alsace_moselle("54580")
+    assert shops_hours.in_alsace_moselle("67482") and shops_hours.in_alsace_moselle("57038")
+    assert not shops_hours.in_alsace_moselle("54580")
 
 
 def test_a_late_evening_before_a_holiday_still_runs_past_midnight_into_the_holiday():
@@ -186,7 +187,7 @@ def test_an_exception_overrides_the_week_and_the_holiday():
 def test_pick_up_slots_start_two_hours_after_now_and_stay_inside_opening_hours():
     sched = schedule([(wd, time(9), time(12)) for wd in range(7)], holidays_closed=False)
     now = paris(2026, 11, 23, 9, 40)
-    slots = shops.pickup_slots(sched, now)
+    slots = shops_hours.pickup_slots(sched, now)
     assert slots[0] >= now + timedelta(hours=2)
     assert all(sched.is_open(s) for s in slots)
     assert slots[0].astimezone(PARIS) == paris(

@@ -8,26 +8,21 @@
 - Ads lapse 30 days after they were published or last renewed: a lapsed ad
   is simply no longer listed (the query compares ``expires_at`` with now).
 - Reminders (the day before pick-up, on the due date, when overdue) are
-  sent by an hourly sweep job; each one is recorded in ``sharing_reminders``
-  under a unique key before it is queued, so it goes out once however many
-  times the sweep runs.
+  sent by an hourly sweep job (``app.sharing.reminders``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
-from app.db import utcnow, write_session
+from app.db import utcnow
 from app.i18n import gettext as _
-from app.jobs import JobContext, enqueue
+from app.jobs import enqueue
 from app.models.accounts import User
 from app.models.sharing import (
     HOLDING_STATES,
@@ -35,9 +30,7 @@ from app.models.sharing import (
     ItemReport,
     Loan,
     LoanMessage,
-    LoanReminder,
     SharedItem,
-    SharedPhoto,
     WantedRequest,
 )
 from app.notify import notify
@@ -490,110 +483,6 @@ def set_watches(session: Session, user_id: int, categories: Sequence[str]) -> No
         session.add(CategoryWatch(user_id=user_id, category=category))
 
 
-# --- reminders --------------------------------------------------------------------------------
-
-
-def _remind_once(session: Session, loan: Loan, kind: str, for_date: date, now: datetime) -> bool:
-    """Record the reminder; False when it was already sent (so nothing is queued twice)."""
-    if session.scalars(
-        select(LoanReminder.id).where(
-            LoanReminder.loan_id == loan.id,
-            LoanReminder.kind == kind,
-            LoanReminder.for_date == for_date,
-        )
-    ).first():
-        return False
-    try:
-        with session.begin_nested():
-            session.add(LoanReminder(loan_id=loan.id, kind=kind, for_date=for_date, sent_at=now))  # type: ignore[arg-type]
-    except IntegrityError:
-        return False  # another sweep recorded it first
-    return True
-
-
-def send_reminders(session: Session, now: datetime | None = None) -> dict[str, int]:
-    """Reminders due now (day before pick-up, due date, overdue), each sent once; returns counts."""
-    now = now or utcnow()
-    today = local_today(now)
-    sent = {"pickup_eve": 0, "due": 0, "overdue": 0}
-    rows = session.execute(
-        select(Loan, SharedItem)
-        .join(SharedItem, SharedItem.id == Loan.item_id)
-        .where(
-            Loan.kind == "loan",
-            or_(
-                and_(Loan.status == "accepted", Loan.start_on == today + timedelta(days=1)),
-                and_(Loan.status == "picked_up", Loan.end_on <= today),  # type: ignore[operator]
-            ),
-        )
-    ).all()
-    for loan, item in rows:
-        assert loan.end_on is not None
-        if loan.status == "accepted":
-            if _remind_once(session, loan, "pickup_eve", loan.start_on, now):  # type: ignore[arg-type]
-                notify(
-                    session,
-                    [loan.borrower_id, item.owner_id],
-                    topic=TOPIC,
-                    title=_("Demain : %(title)s") % {"title": item.title},
-                    body=_("Le prêt commence demain. Convenez de l'heure de remise."),
-                    url=f"/sharing/loans/{loan.id}",
-                    dedupe=f"loan-eve:{loan.id}:{loan.start_on}",
-                )
-                sent["pickup_eve"] += 1
-        elif loan.end_on == today:
-            if _remind_once(session, loan, "due", loan.end_on, now):
-                notify(
-                    session,
-                    [loan.borrower_id],
-                    topic=TOPIC,
-                    title=_("À rendre aujourd'hui : %(title)s") % {"title": item.title},
-                    body=_("Pensez à rapporter l'objet à son propriétaire."),
-                    url=f"/sharing/loans/{loan.id}",
-                    dedupe=f"loan-due:{loan.id}:{loan.end_on}",
-                )
-                sent["due"] += 1
-        elif _remind_once(session, loan, "overdue", loan.end_on, now):
-            notify(
-                session,
-                [loan.borrower_id, item.owner_id],
-                topic=TOPIC,
-                title=_("En retard : %(title)s") % {"title": item.title},
-                body=_(
-                    "La date de retour est passée (%(d)s). Rendez l'objet ou demandez une prolongation."
-                )
-                % {"d": loan.end_on.strftime("%d/%m")},
-                url=f"/sharing/loans/{loan.id}",
-                urgency="high",
-                dedupe=f"loan-overdue:{loan.id}:{loan.end_on}",
-            )
-            sent["overdue"] += 1
-    return sent
-
-
-def warn_lapsing(session: Session, now: datetime | None = None) -> int:
-    """Tell owners three days before their ad lapses (once per expiry date)."""
-    now = now or utcnow()
-    items = session.scalars(
-        select(SharedItem).where(
-            SharedItem.status == "active",
-            SharedItem.expires_at > now,
-            SharedItem.expires_at <= now + timedelta(days=3),
-        )
-    ).all()
-    for item in items:
-        notify(
-            session,
-            [item.owner_id],
-            topic=TOPIC,
-            title=_("Votre annonce expire bientôt : %(title)s") % {"title": item.title},
-            body=_("Renouvelez-la pour la garder visible 30 jours de plus."),
-            url=f"/sharing/items/{item.id}",
-            dedupe=f"item-lapse:{item.id}:{item.expires_at.date()}",
-        )
-    return len(items)
-
-
 SWEEP_KIND = "sharing.sweep"
 
 
@@ -604,283 +493,8 @@ def ensure_sweep(session: Session, now: datetime | None = None) -> None:
     enqueue(session, SWEEP_KIND, {}, run_at=slot, dedupe_key=f"{SWEEP_KIND}:{slot:%Y%m%d%H}")
 
 
-def run_sweep(ctx: JobContext, payload: dict[str, object]) -> None:
-    now = utcnow()
-    with write_session(ctx.engine) as session:
-        send_reminders(session, now)
-        warn_lapsing(session, now)
-        open_loans = session.scalars(
-            select(Loan.id).where(Loan.status.in_(("accepted", "picked_up"))).limit(1)
-        ).first()  # type: ignore[attr-defined]
-        live_ads = session.scalars(
-            select(SharedItem.id).where(SharedItem.status == "active").limit(1)
-        ).first()
-        if open_loans or live_ads:
-            ensure_sweep(session, now)
-
-
 def user_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
     rows = session.execute(
         select(User.id, User.display_name, User.email).where(User.id.in_(list(set(ids))))
     ).all()  # type: ignore[union-attr]
     return {r[0]: (r[1] or r[2].split("@")[0]) for r in rows}
-
-
-# --- privacy ----------------------------------------------------------------------------------
-
-
-def _row(obj: Any) -> dict[str, Any]:
-    return {
-        k: (v.isoformat() if isinstance(v, (date, datetime)) else v)
-        for k, v in obj.model_dump().items()
-    }
-
-
-def _photo_paths(names: Sequence[str], media_dir: Path) -> list[Path]:
-    from app import images
-
-    paths = []
-    for name in names:
-        try:
-            paths.append(images.open_path(name, media_dir))
-        except (images.InvalidPhotoName, FileNotFoundError):
-            continue
-    return paths
-
-
-def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
-    items = session.scalars(select(SharedItem).where(SharedItem.owner_id == user_id)).all()
-    photos = (
-        session.scalars(
-            select(SharedPhoto).where(SharedPhoto.item_id.in_([i.id for i in items]))
-        ).all()
-        if items
-        else []
-    )  # type: ignore[attr-defined]
-    data = {
-        "items": [_row(i) for i in items],
-        "photos": [_row(p) for p in photos],
-        "loans_as_borrower": [
-            _row(ln) for ln in session.scalars(select(Loan).where(Loan.borrower_id == user_id))
-        ],
-        "messages_sent": [
-            _row(m)
-            for m in session.scalars(select(LoanMessage).where(LoanMessage.sender_id == user_id))
-        ],
-        "wanted": [
-            _row(w)
-            for w in session.scalars(select(WantedRequest).where(WantedRequest.user_id == user_id))
-        ],
-        "followed_categories": list(
-            session.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user_id))
-        ),
-        "reports_made": [
-            _row(r)
-            for r in session.scalars(select(ItemReport).where(ItemReport.reporter_id == user_id))
-        ],
-    }
-    return data, _photo_paths([p.display_name for p in photos], media_dir)
-
-
-def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
-    """Tell the other party of open loans, then delete the person's ads, loans, messages and requests."""
-    own_items = select(SharedItem.id).where(SharedItem.owner_id == user_id)
-    open_loans = session.execute(
-        select(Loan, SharedItem)
-        .join(SharedItem, SharedItem.id == Loan.item_id)
-        .where(
-            Loan.status.in_(("requested", "accepted", "picked_up", "reserved")),  # type: ignore[attr-defined]
-            or_(Loan.borrower_id == user_id, SharedItem.owner_id == user_id),
-        )
-    ).all()
-    for loan, item in open_loans:
-        other = loan.borrower_id if item.owner_id == user_id else item.owner_id
-        notify(
-            session,
-            [other],
-            topic=TOPIC,
-            title=_("Prêt annulé : %(title)s") % {"title": item.title},
-            body=_("L'autre personne a supprimé son compte."),
-            url="/sharing/mine",
-        )
-    photos = session.scalars(select(SharedPhoto).where(SharedPhoto.item_id.in_(own_items))).all()  # type: ignore[attr-defined]
-    files = _photo_paths([n for p in photos for n in (p.display_name, p.thumb_name)], media_dir)
-    loans = select(Loan.id).where(or_(Loan.borrower_id == user_id, Loan.item_id.in_(own_items)))  # type: ignore[attr-defined]
-    session.execute(
-        delete(LoanMessage).where(
-            or_(LoanMessage.loan_id.in_(loans), LoanMessage.sender_id == user_id)
-        )
-    )  # type: ignore[attr-defined]
-    session.execute(delete(LoanReminder).where(LoanReminder.loan_id.in_(loans)))  # type: ignore[attr-defined]
-    session.execute(delete(Loan).where(Loan.id.in_(loans)))  # type: ignore[union-attr]
-    session.execute(
-        delete(ItemReport).where(
-            or_(ItemReport.reporter_id == user_id, ItemReport.item_id.in_(own_items))
-        )
-    )  # type: ignore[attr-defined]
-    session.execute(delete(SharedPhoto).where(SharedPhoto.item_id.in_(own_items)))  # type: ignore[attr-defined]
-    session.execute(delete(SharedItem).where(SharedItem.owner_id == user_id))
-    session.execute(delete(WantedRequest).where(WantedRequest.user_id == user_id))
-    session.execute(delete(CategoryWatch).where(CategoryWatch.user_id == user_id))
-    return files
-
-
-# --- demo -------------------------------------------------------------------------------------
-
-# (owner, kind, title, category, condition, commune, description, motif, colours)
-DEMO_ITEMS = [
-    (
-        "habitant@eclor.test",
-        "lend",
-        "Perceuse à percussion",
-        "tools",
-        "good",
-        "57038",
-        "Perceuse Bosch 700 W avec coffret de forets béton et bois.",
-        "box",
-        ((225, 232, 240), (40, 110, 60)),
-    ),
-    (
-        "habitant@eclor.test",
-        "lend",
-        "Tente 4 places",
-        "sports",
-        "fair",
-        "57038",
-        "Tente familiale, montage en 10 minutes. Idéale pour un week-end.",
-        "box",
-        ((220, 236, 224), (60, 130, 80)),
-    ),
-    (
-        "voisine@eclor.test",
-        "lend",
-        "Appareil à raclette 8 personnes",
-        "kitchen",
-        "good",
-        "54580",
-        "Avec grill. Rendu propre, merci !",
-        "box",
-        ((245, 232, 220), (150, 60, 40)),
-    ),
-    (
-        "voisine@eclor.test",
-        "give",
-        "Poussette pliable",
-        "kids",
-        "good",
-        "54580",
-        "Poussette légère, servie pour un enfant. À venir chercher.",
-        "box",
-        ((238, 228, 245), (110, 70, 150)),
-    ),
-    (
-        "frontalier@eclor.test",
-        "lend",
-        "Taille-haie électrique",
-        "garden",
-        "good",
-        "57602",
-        "Lame de 55 cm, rallonge fournie.",
-        "box",
-        ((228, 242, 222), (70, 140, 50)),
-    ),
-    (
-        "frontalier@eclor.test",
-        "give",
-        "Lot de romans policiers",
-        "books",
-        "worn",
-        "57602",
-        "Une vingtaine de poches, à donner ensemble.",
-        "box",
-        ((245, 240, 225), (170, 120, 40)),
-    ),
-]
-
-
-def load_demo(session: Session, rng: Any) -> str | None:
-    from app.shops.orders import demo_photo, demo_store
-
-    now = utcnow()
-    created: dict[str, SharedItem] = {}
-    for (
-        owner_email,
-        kind,
-        title,
-        category,
-        condition,
-        commune,
-        description,
-        motif,
-        colours,
-    ) in DEMO_ITEMS:
-        owner = session.scalars(select(User).where(User.email == owner_email)).first()
-        if (
-            owner is None
-            or session.scalars(
-                select(SharedItem.id).where(
-                    SharedItem.owner_id == owner.id, SharedItem.title == title
-                )
-            ).first()
-        ):
-            continue
-        item = SharedItem(
-            owner_id=owner.id,
-            kind=kind,
-            title=title,
-            category=category,
-            condition=condition,  # type: ignore[arg-type]
-            commune_insee=commune,
-            description=description,
-            max_days=7,
-            availability="le soir et le week-end",
-            expires_at=now,
-        )
-        publish(session, item, now - timedelta(days=rng.randint(1, 12)))
-        display, thumb, width, height = demo_store(
-            demo_photo(title[:22], colours[0], colours[1], motif, rng)
-        )
-        session.add(
-            SharedPhoto(
-                item_id=item.id,
-                display_name=display,
-                thumb_name=thumb,
-                width=width,  # type: ignore[arg-type]
-                height=height,
-            )
-        )
-        created[title] = item
-    if not created:
-        return None
-    julien = session.scalars(select(User).where(User.email == "habitant@eclor.test")).first()
-    camille = session.scalars(select(User).where(User.email == "voisine@eclor.test")).first()
-    raclette = created.get("Appareil à raclette 8 personnes")
-    if julien is not None and camille is not None and raclette is not None:
-        start = local_today(now) + timedelta(days=3)
-        loan = request_loan(
-            session,
-            raclette.id,
-            julien.id,
-            start,
-            start + timedelta(days=1),  # type: ignore[arg-type]
-            "Bonjour Camille, pour une soirée entre amis samedi. Merci !",
-            now,
-        )
-        move_loan(session, loan.id, camille.id, "accept", now)  # type: ignore[arg-type]
-        post_message(
-            session, loan.id, camille.id, "Avec plaisir ! Passez vendredi après 18 h.", now
-        )  # type: ignore[arg-type]
-        session.add(CategoryWatch(user_id=camille.id, category="garden"))  # type: ignore[arg-type]
-        post_wanted(
-            session,
-            WantedRequest(
-                user_id=julien.id,
-                title="Échelle 3 plans",
-                category="tools",  # type: ignore[arg-type]
-                commune_insee="57038",
-                description="Pour nettoyer les gouttières, un samedi.",
-                expires_at=now,
-            ),
-            now,
-        )
-    return f"{len(created)} shared objects, a loan and a request"

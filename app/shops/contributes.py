@@ -3,11 +3,11 @@
 from app.interfaces import Contribution, DemoLoader, Privacy
 from app.models.shops import Product, ShopPhoto
 from app.photo_sweep import named_by
-from app.shops import opendata, orders
+from app.shops import demo, opendata, privacy
 
 CONTRIBUTES = Contribution(
-    demo=(DemoLoader(70, "shops", orders.load_demo),),
-    privacy=(Privacy("shops", orders.export_person, orders.erase_person),),
+    demo=(DemoLoader(70, "shops", demo.load_demo),),
+    privacy=(Privacy("shops", privacy.export_person, privacy.erase_person),),
     photo_names=(
         named_by(
             ShopPhoto.display_name, ShopPhoto.thumb_name, Product.display_name, Product.thumb_name

@@ -52,7 +52,7 @@ def a_shop(ctx: AccessContext) -> dict[str, Any]:
             width=800,
             height=600,
         )
-        from app.shops.orders import local_today_bounds
+        from app.shops.hours import local_today_bounds
 
         exception = ShopHoursException(
             shop_id=shop.id, on_date=local_today_bounds()[1].date(), label="Congés"
@@ -69,14 +69,15 @@ def a_shop(ctx: AccessContext) -> dict[str, Any]:
 
 
 def an_order(ctx: AccessContext) -> dict[str, Any]:
-    from app.shops import orders as shops
     from app.db import utcnow, write_session
     from app.models.shops import Shop
+    from app.shops import hours
+    from app.shops import orders as shops
 
     values = a_shop(ctx)
     with write_session(ctx.engine) as session:
         shop = session.get(Shop, values["shop_id"])
-        slot = shops.pickup_slots(shops.Schedule.load(session, shop), utcnow())[0]  # type: ignore[arg-type]
+        slot = hours.pickup_slots(hours.Schedule.load(session, shop), utcnow())[0]  # type: ignore[arg-type]
         order = shops.place_order(
             session,
             shop,

@@ -1,0 +1,123 @@
+"""A person's sharing data (items, loans, messages, requests): export and erasure (the privacy interface)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlmodel import Session
+
+from app.i18n import gettext as _
+from app.models.sharing import (
+    CategoryWatch,
+    ItemReport,
+    Loan,
+    LoanMessage,
+    LoanReminder,
+    SharedItem,
+    SharedPhoto,
+    WantedRequest,
+)
+from app.notify import notify
+from app.sharing.loans import TOPIC
+
+# --- privacy ----------------------------------------------------------------------------------
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    return {
+        k: (v.isoformat() if isinstance(v, (date, datetime)) else v)
+        for k, v in obj.model_dump().items()
+    }
+
+
+def _photo_paths(names: Sequence[str], media_dir: Path) -> list[Path]:
+    from app import images
+
+    paths = []
+    for name in names:
+        try:
+            paths.append(images.open_path(name, media_dir))
+        except (images.InvalidPhotoName, FileNotFoundError):
+            continue
+    return paths
+
+
+def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
+    items = session.scalars(select(SharedItem).where(SharedItem.owner_id == user_id)).all()
+    photos = (
+        session.scalars(
+            select(SharedPhoto).where(SharedPhoto.item_id.in_([i.id for i in items]))
+        ).all()
+        if items
+        else []
+    )  # type: ignore[attr-defined]
+    data = {
+        "items": [_row(i) for i in items],
+        "photos": [_row(p) for p in photos],
+        "loans_as_borrower": [
+            _row(ln) for ln in session.scalars(select(Loan).where(Loan.borrower_id == user_id))
+        ],
+        "messages_sent": [
+            _row(m)
+            for m in session.scalars(select(LoanMessage).where(LoanMessage.sender_id == user_id))
+        ],
+        "wanted": [
+            _row(w)
+            for w in session.scalars(select(WantedRequest).where(WantedRequest.user_id == user_id))
+        ],
+        "followed_categories": list(
+            session.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user_id))
+        ),
+        "reports_made": [
+            _row(r)
+            for r in session.scalars(select(ItemReport).where(ItemReport.reporter_id == user_id))
+        ],
+    }
+    return data, _photo_paths([p.display_name for p in photos], media_dir)
+
+
+def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
+    """Tell the other party of open loans, then delete the person's ads, loans, messages and requests."""
+    own_items = select(SharedItem.id).where(SharedItem.owner_id == user_id)
+    open_loans = session.execute(
+        select(Loan, SharedItem)
+        .join(SharedItem, SharedItem.id == Loan.item_id)
+        .where(
+            Loan.status.in_(("requested", "accepted", "picked_up", "reserved")),  # type: ignore[attr-defined]
+            or_(Loan.borrower_id == user_id, SharedItem.owner_id == user_id),
+        )
+    ).all()
+    for loan, item in open_loans:
+        other = loan.borrower_id if item.owner_id == user_id else item.owner_id
+        notify(
+            session,
+            [other],
+            topic=TOPIC,
+            title=_("Prêt annulé : %(title)s") % {"title": item.title},
+            body=_("L'autre personne a supprimé son compte."),
+            url="/sharing/mine",
+        )
+    photos = session.scalars(select(SharedPhoto).where(SharedPhoto.item_id.in_(own_items))).all()  # type: ignore[attr-defined]
+    files = _photo_paths([n for p in photos for n in (p.display_name, p.thumb_name)], media_dir)
+    loans = select(Loan.id).where(or_(Loan.borrower_id == user_id, Loan.item_id.in_(own_items)))  # type: ignore[attr-defined]
+    session.execute(
+        delete(LoanMessage).where(
+            or_(LoanMessage.loan_id.in_(loans), LoanMessage.sender_id == user_id)
+        )
+    )  # type: ignore[attr-defined]
+    session.execute(delete(LoanReminder).where(LoanReminder.loan_id.in_(loans)))  # type: ignore[attr-defined]
+    session.execute(delete(Loan).where(Loan.id.in_(loans)))  # type: ignore[union-attr]
+    session.execute(
+        delete(ItemReport).where(
+            or_(ItemReport.reporter_id == user_id, ItemReport.item_id.in_(own_items))
+        )
+    )  # type: ignore[attr-defined]
+    session.execute(delete(SharedPhoto).where(SharedPhoto.item_id.in_(own_items)))  # type: ignore[attr-defined]
+    session.execute(delete(SharedItem).where(SharedItem.owner_id == user_id))
+    session.execute(delete(WantedRequest).where(WantedRequest.user_id == user_id))
+    session.execute(delete(CategoryWatch).where(CategoryWatch.user_id == user_id))
+    return files

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -61,6 +62,38 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+# Where devices are changes rarely: each worker keeps what it looked up for PLACES_TTL_S (a device
+# moved to another commune is seen by the rules within that time), per database.
+PLACES_TTL_S = 300.0
+_places: dict[tuple[str, str, str], tuple[float, Place]] = {}
+
+
+def _locate(session: Session, layer: str, ids: set[str]) -> dict[str, Place]:
+    locator = registry.LOCATORS.get(layer)
+    if locator is None:
+        return {}
+    db = str(session.get_bind().url)
+    now = time.monotonic()
+    found: dict[str, Place] = {}
+    missing = []
+    for feature_id in ids:
+        hit = _places.get((db, layer, feature_id))
+        if hit is not None and now - hit[0] < PLACES_TTL_S:
+            found[feature_id] = hit[1]
+        else:
+            missing.append(feature_id)
+    if missing:
+        located = locator.locate(session, sorted(missing))
+        if len(_places) > 200_000:
+            _places.clear()
+        for feature_id in missing:
+            place = located.get(feature_id)
+            if place is not None:  # an unknown device is looked up again next time
+                _places[(db, layer, feature_id)] = (now, place)
+                found[feature_id] = place
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +210,7 @@ class Pass:
                 wanted["alarms"].add(event.payload["device_id"])
         places: dict[str, dict[str, Place]] = {}
         for layer, ids in wanted.items():
-            locator = registry.LOCATORS.get(layer)
-            places[layer] = locator.locate(self.session, sorted(ids)) if locator else {}
+            places[layer] = _locate(self.session, layer, ids)
         for event in todo:
             if event.layer in ("sensors", "lights"):
                 self._measure(event, places[event.layer].get(event.feature_id))

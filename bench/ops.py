@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from app import auth
+from app import auth, events
 from app.db import make_engine, utcnow, write_session
 from app.lighting.relay import RelayConfig, mqtt_relay
 from app.main import create_app
@@ -312,19 +312,44 @@ def layers_and_kpis(engine: Any, settings: Settings, token: str, runs: int) -> l
                         conn.execute(text(sql)).fetchall()
 
             baseline = _median_ms(bare, runs)
+            rebuilt = None
+            if name in (
+                "lights",
+                "reports",
+            ):  # one row changes: the next request builds the bytes again
+                with write_session(engine) as session:
+                    if name == "lights":
+                        session.execute(
+                            text(
+                                "UPDATE streetlights SET actual_level = 100 - actual_level WHERE id = :id"
+                            ),
+                            {"id": first.json()["features"][0]["id"]},
+                        )
+                    else:
+                        session.execute(
+                            text("UPDATE reports SET status = 'confirmed' WHERE id = :id"),
+                            {"id": int(first.json()["features"][0]["id"])},
+                        )
+                    events.publish(session, name, first.json()["features"][0]["id"], "bench", {})
+                started = time.perf_counter()
+                client.get(url, headers=headers)
+                rebuilt = (time.perf_counter() - started) * 1000
             out.append(
                 {
                     "name": name,
                     "features": features,
                     "served_ms": served,
                     "bare_ms": baseline,
+                    "rebuilt_ms": rebuilt,
                     "gzip_kb": size / 1024,
                     "raw_kb": len(first.content) / 1024,
                 }
             )
             print(
                 f"{name:9s} {features:6d} features  served {served:7.1f} ms  bare query {baseline:6.1f} ms  "
-                f"ratio {served / max(baseline, 0.01):5.1f}  gzip {size / 1024:7.1f} KiB (raw {len(first.content) / 1024:.0f} KiB)"
+                f"ratio {served / max(baseline, 0.01):5.1f}  "
+                + (f"after a change {rebuilt:6.0f} ms  " if rebuilt is not None else "")
+                + f"gzip {size / 1024:7.1f} KiB (raw {len(first.content) / 1024:.0f} KiB)"
             )
     return out
 
@@ -408,7 +433,7 @@ async def stream_figures(
                     sent = time.perf_counter()
                     await device.publish(f"{prefix}/tele/sensor/S-0000", payload, qos=1)
                     while True:
-                        arrived, event = await asyncio.wait_for(sink.get(), 10)
+                        arrived, event = await asyncio.wait_for(sink.get(), 60)
                         if event["payload"]["values"].get("no2") == float(n):
                             lat_sse.append((arrived - sent) * 1000)
                             break
@@ -504,7 +529,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         rows = "\n".join(
             f"| {r['name']} | {r['features']} | {r['served_ms']:.0f} | {r['bare_ms']:.1f} | "
-            f"{r['served_ms'] / max(r['bare_ms'], 0.01):.1f} | {r['gzip_kb']:.0f} |"
+            f"{r['served_ms'] / max(r['bare_ms'], 0.01):.1f} | "
+            f"{'—' if r['rebuilt_ms'] is None else format(r['rebuilt_ms'], '.0f')} | {r['gzip_kb']:.0f} |"
             for r in layers
         )
         write_section(
@@ -514,11 +540,13 @@ def main(argv: list[str] | None = None) -> int:
 `.venv/bin/python -m bench.ops --write` — {lights:,} lights, {reports:,} reports, {sensors} sensors on
 {engine.dialect.name}; figures from a shared 2-core machine (other engineers' tests running: load average
 {load:.0f} when the run ended), medians of {args.runs} runs. "Served" is the whole request through the app (access guard, session, GeoJSON, gzip);
-the baseline is a bare query of the same rows in the same run. Targets: every layer ≤ 300 ms and
+the baseline is a bare query of the same rows in the same run. The lights and reports layers are served
+from bytes built once per change (`app.ops.layercache`: outbox events, row stamps); "after a change"
+is the first request once one row changed (the bytes built again). Targets: every layer ≤ 300 ms and
 ≤ 1 MB gzipped, KPIs ≤ 100 ms, MQTT reading → SSE event p99 ≤ 2 s.
 
-| layer | features | served (ms) | bare query (ms) | ratio | gzipped (KiB) |
-|---|---:|---:|---:|---:|---:|
+| layer | features | served (ms) | bare query (ms) | ratio | first request after a change (ms) | gzipped (KiB) |
+|---|---:|---:|---:|---:|---:|---:|
 {rows}
 
 MQTT reading → Server-Sent Event on a connected client (relay with its default batching, outbox, SQLite

@@ -90,7 +90,7 @@ def test_q_follows_relationships_sub_attributes_and_existence(client, lights) ->
     assert _ids(client, "type=Streetlight&q=" + quote('status~="^broken"')) == sorted(BROKEN)
     assert len(_ids(client, "type=Streetlight&limit=100&q=illuminanceLevel")) == 10
     assert _ids(client, "type=Streetlight&q=dateLastSwitchingOn") == []  # never switched here
-    assert _ids(client, "type=StreetlightGroup&q=" + quote('switchingMode=="automatic"')) == [
+    assert _ids(client, "type=StreetlightGroup&q=" + quote('switchingMode=="night-LOW"')) == [
         "GQ-A",
         "GQ-B",
     ]

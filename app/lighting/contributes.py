@@ -2,7 +2,7 @@
 the demo fleet (lights and sensors)."""
 
 from app.interfaces import Contribution, DemoLoader
-from app.lighting import cli, demo, opendata, ops, places, relay
+from app.lighting import cli, demo, ngsi, opendata, ops, places, relay
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -12,4 +12,5 @@ CONTRIBUTES = Contribution(
     services=(relay.relay_service,),
     open_data=opendata.DATASETS,
     locators=places.LOCATORS,
+    ngsi_types=ngsi.NGSI_TYPES,
 )

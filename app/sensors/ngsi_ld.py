@@ -64,7 +64,8 @@ _ATTRS = {
         "controllingMethod",
         "refStreetlightGroup",
         "refStreetlightControlCabinet",
-        "lanternModel",
+        "refStreetlightModel",
+        "powerRating",
         "powerConsumption",
     ),
     "StreetlightGroup": (
@@ -98,7 +99,7 @@ _ATTRS = {
         "airQualityIndex",
         "airQualityLevel",
     ),
-    "WasteContainer": ("fillingLevel", "status", "storedWasteKind", "dateLastReading"),
+    "WasteContainer": ("fillingLevel", "status", "storedWasteKind"),
 }
 COMMON_TERMS = {
     "name": f"{SDM}name",
@@ -168,9 +169,8 @@ def streetlight(light: Streetlight) -> dict[str, Any]:
         "refStreetlightControlCabinet": _rel(urn("StreetlightControlCabinet", light.cabinet_id))
         if light.cabinet_id
         else None,
-        "lanternModel": _prop(
-            f"{light.technology} {light.nominal_w:g} W" + (f" {light.model}" if light.model else "")
-        ),
+        "refStreetlightModel": _rel(urn("StreetlightModel", model_id(light))),
+        "powerRating": _prop(light.nominal_w, unit="WTT"),
         "powerConsumption": _prop(light.power_w, seen, "WTT")
         if light.power_w is not None
         else None,
@@ -213,6 +213,51 @@ def _group_entities(session: Session, groups: list[LightGroup]) -> Iterator[dict
         yield _group_entity(group, lights[group.id], group.id in manual)
 
 
+def model_id(light: Any) -> str:
+    """The id of a light's model (``urn:ngsi-ld:StreetlightModel:...``): technology, wattage, model name."""
+    name = f"{light.technology}-{light.nominal_w:g}W" + (f"-{light.model}" if light.model else "")
+    return "".join(c if c.isalnum() or c in "-._" else "_" for c in name)
+
+
+def _switching_mode(mean: float | None, manual: bool) -> list[str]:
+    """Smart Data Models' ``switchingMode`` of a group: held by hand at its level, else its program's
+    night-on / day-off switching (with night-LOW when dimmed now)."""
+    if manual and mean is not None:
+        if mean == 0:
+            return ["night-OFF", "day-OFF"]
+        return ["always-ON"] if mean >= 1 else ["night-LOW", "day-LOW"]
+    return (
+        ["night-ON", "night-LOW", "day-OFF"]
+        if mean is not None and 0 < mean < 1
+        else ["night-ON", "day-OFF"]
+    )
+
+
+# Smart Data Models WasteContainer enumerations.
+WASTE_KINDS = (
+    "organic",
+    "inorganic",
+    "glass",
+    "oil",
+    "plastic",
+    "metal",
+    "paper",
+    "batteries",
+    "electronics",
+    "hazardous",
+    "other",
+)
+CONTAINER_STATUSES = ("ok", "lidOpen", "dropped", "moved", "vandalized", "burning", "unknown")
+
+
+def _container_status(sensor: Sensor, values: dict[str, Any]) -> str:
+    """The container's status as its sensor last said it; ``unknown`` while the sensor is offline or silent."""
+    if sensor.offline or sensor.last_seen_at is None:
+        return "unknown"
+    reported = values.get("status")
+    return reported if reported in CONTAINER_STATUSES else "ok"
+
+
 def _group_entity(group: LightGroup, rows: list[Any], manual: bool) -> dict[str, Any]:
     levels = [r.actual_level for r in rows if r.actual_level is not None]
     mean = round(sum(levels) / len(levels) / 100, 2) if levels else None
@@ -233,7 +278,7 @@ def _group_entity(group: LightGroup, rows: list[Any], manual: bool) -> dict[str,
         else None,
         "illuminanceLevel": _prop(mean) if mean is not None else None,
         "activeProgramId": _prop(program) if program else None,
-        "switchingMode": _prop("manual" if manual else "automatic"),
+        "switchingMode": _prop(_switching_mode(mean, manual)),
         "refStreetlight": _rel([urn("Streetlight", r.id) for r in rows]) if rows else None,
         "refStreetlightControlCabinet": _rel(urn("StreetlightControlCabinet", group.cabinet_id))
         if group.cabinet_id
@@ -333,9 +378,10 @@ def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
                 "fillingLevel": _prop(values.get("fillingLevel"), seen)
                 if "fillingLevel" in values
                 else None,
-                "status": _prop("ok"),
-                "storedWasteKind": _prop(meta.get("storedWasteKind", "refuse")),
-                "dateLastReading": _datetime_prop(seen),
+                "status": _prop(_container_status(sensor, values), seen),
+                "storedWasteKind": _prop(
+                    kind if (kind := meta.get("storedWasteKind")) in WASTE_KINDS else "other"
+                ),
             }
         )
     return {k: v for k, v in entity.items() if v is not None}

@@ -63,7 +63,7 @@ REPORTS_SQL = (  # _report_rows computed by PostgreSQL (app.opendata.copy)
     "SELECT category AS categorie, status AS etat, NULLIF(commune_insee, '') AS commune_insee, "
     f"{_PARIS_DAY.format('created_at')} AS date_signalement, "
     f"{_PARIS_DAY.format('resolved_at')} AS date_resolution, "
-    "round(lat::numeric, 3)::float8 AS latitude, round(lon::numeric, 3)::float8 AS longitude "
+    "round(lat::numeric, 3) AS latitude, round(lon::numeric, 3) AS longitude "
     f"FROM reports WHERE status IN ({_PUBLIC_SQL}) ORDER BY id"
 )
 DAILY_SQL = (  # _daily_rows computed by PostgreSQL

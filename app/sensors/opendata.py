@@ -99,12 +99,12 @@ def _utc_sql(column: str) -> str:
 
 
 def _round_sql(expression: str, digits: int) -> str:
-    return f"round(({expression})::numeric, {digits})::float8"
+    return f"round(({expression})::numeric, {digits})"
 
 
 def _mean_sql(name: str, digits: int) -> str:
     """``_mean`` in SQL: the hour's sum of a measure over its samples, rounded (empty when not a number)."""
-    value = f"(h.sums_json::jsonb -> '{name}')"
+    value = f"(h.sums -> '{name}')"
     return (
         f"CASE WHEN jsonb_typeof({value}) = 'number' AND h.samples > 0 "
         f"THEN {_round_sql(f'{value}::float8 / h.samples', digits)} END"
@@ -119,11 +119,15 @@ def _place_sql() -> str:
 
 
 def _hourly_sql(kind: str, measures: str) -> str:
-    """The rows of ``_traffic``/``_air`` computed by PostgreSQL (for COPY)."""
+    """The rows of ``_traffic``/``_air`` computed by PostgreSQL (for COPY).
+
+    The hour's sums are parsed once per row (``OFFSET 0`` keeps the subquery apart), not once
+    per measure; a query that does not read them (the covered period) does not parse them."""
     return (
         f"SELECT {_place_sql()}, {_utc_sql('h.hour')} AS heure, {measures}, "
-        "h.samples AS echantillons FROM sensor_hourly h JOIN sensors s ON s.id = h.sensor_id "
-        f"WHERE s.kind = '{kind}' ORDER BY s.id, h.hour"
+        "h.samples AS echantillons FROM (SELECT sensor_id, hour, samples, sums_json::jsonb AS sums "
+        f"FROM sensor_hourly WHERE sensor_id IN (SELECT id FROM sensors WHERE kind = '{kind}') "
+        "OFFSET 0) h JOIN sensors s ON s.id = h.sensor_id ORDER BY s.id, h.hour"
     )
 
 

@@ -98,7 +98,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_up(url: str, timeout: float = 60) -> None:
+def wait_up(url: str, timeout: float = 300) -> None:  # a loaded machine starts slowly
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -69,7 +69,7 @@ def light_bounds(nominal_w: float | None) -> LightBounds:
 
 @dataclass(frozen=True)
 class Command:
-    """A ``setLevel`` command as sent on ``{p}/cmd/light/{id}``."""
+    """A ``setLevel`` command as a device reads it from ``{p}/cmd/light/{id}`` (see parse_command)."""
 
     command_id: str
     level: int
@@ -78,16 +78,6 @@ class Command:
     expires_at: dt.datetime | None
     reason: str = "override"
     kind: str = "setLevel"
-
-    def payload(self) -> dict[str, Any]:
-        return command_payload(
-            self.command_id,
-            self.level,
-            ramp_s=self.ramp_s,
-            reason=self.reason,
-            issued_at=self.issued_at,
-            expires_at=self.expires_at,
-        )
 
 
 def command_payload(

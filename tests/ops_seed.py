@@ -10,7 +10,7 @@ from app.db import utcnow, write_session
 from app.lighting.control import raise_alarm
 from app.models.carpool import CarpoolAd
 from app.models.reports import Report
-from app.models.sensors import Sensor
+from app.models.sensors import Sensor, WasteCentreEstimate
 from tests.lighting_helpers import seed_lights
 
 
@@ -40,6 +40,23 @@ def seed_territory(engine: Any, user_id: int, lights: int = 5) -> dict[str, Any]
                 lon=5.957,
                 last_values='{"intensity": 320, "occupancy": 0.3}',
                 last_seen_at=now,
+            )
+        )
+        session.add(
+            Sensor(
+                id="WC-AUD-01",
+                kind="waste_centre",
+                name="Déchèterie d'Audun-le-Tiche",
+                commune_insee="57038",
+                lat=49.4655,
+                lon=5.9645,
+                last_values='{"in": 3, "out": 1}',
+                last_seen_at=now,
+            )
+        )
+        session.add(
+            WasteCentreEstimate(
+                sensor_id="WC-AUD-01", ts=now, wait_min=12.0, method="queue", queue=6, on_site=9
             )
         )
         report = Report(

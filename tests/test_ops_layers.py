@@ -12,7 +12,17 @@ from app.db import read_session
 from app.models.territory import Commune
 from tests.ops_seed import seed_territory
 
-REQUIRED = ("reports", "lights", "cabinets", "sensors", "alerts", "alarms", "carpool")
+REQUIRED = (
+    "reports",
+    "lights",
+    "cabinets",
+    "sensors",
+    "waste_centre",
+    "crossings",
+    "alerts",
+    "alarms",
+    "carpool",
+)
 MARGIN = 0.05  # degrees (~4-5 km) around the communes' centres
 
 
@@ -68,7 +78,7 @@ def test_each_layer_is_valid_geojson_inside_the_territory_with_the_four_properti
             for key in ("kind", "state", "label", "url"):
                 assert isinstance(props.get(key), str) and props[key], (name, key, props)
             assert props["url"].startswith("/")
-            if name in ("lights", "sensors"):
+            if name in ("lights", "sensors", "waste_centre", "crossings"):
                 assert isinstance(props.get("device_id"), str) and props["device_id"]
             positions = _positions(feature["geometry"])
             if (
@@ -164,3 +174,64 @@ def test_the_fast_writers_of_big_layers_give_the_same_features_as_the_plain_ones
                 fast = json.loads(layer.dump(session, utcnow()))["features"]
                 plain = json.loads(json.dumps(layer.load(session, utcnow())))
                 assert fast == plain and fast, layer.name
+
+
+def test_the_waste_centre_and_the_border_crossings_have_layers_of_their_own(engine, staff):
+    seed_territory(engine, staff.id)
+
+    def layer(name: str) -> dict[str, dict]:  # type: ignore[type-arg]
+        body = json.loads(staff.client.get(f"/staff/ops/layers/{name}.geojson").content)
+        return {f["id"]: f["properties"] for f in body["features"]}
+
+    sensors, waste, crossings = layer("sensors"), layer("waste_centre"), layer("crossings")
+    assert set(sensors) == {"AQ-AUD-01"}
+    assert set(waste) == {"WC-AUD-01"} and set(crossings) == {"TR-RUS-01"}
+    centre = waste["WC-AUD-01"]
+    assert (centre["kind"], centre["state"], centre["value"], centre["unit"], centre["queue"]) == (
+        "waste_centre",
+        "long",
+        12,
+        "min",
+        6,
+    )
+    assert centre["url"] == "/staff/ops?open=waste_centre/WC-AUD-01"
+    crossing = crossings["TR-RUS-01"]
+    assert (crossing["kind"], crossing["state"], crossing["value"], crossing["occupancy"]) == (
+        "border_crossing",
+        "dense",
+        320,
+        0.3,
+    )
+    panel = staff.client.get("/staff/ops/panel/waste_centre/WC-AUD-01")
+    assert panel.status_code == 200 and "Déchèterie d&#39;Audun-le-Tiche" in panel.text
+    meta = {m.name: m for m in domains_ops.layers()}
+    assert set(meta["crossings"].states) == {"fluid", "dense", "congested", "offline"}
+    assert set(meta["waste_centre"].states) == {"short", "long", "offline"}
+
+
+def test_the_energy_saving_is_the_unprogrammed_baseline_minus_what_was_measured(engine, staff):
+    """kWh saved this month per commune: its lamps all night at nominal power, minus the measure."""
+    import datetime as dt
+
+    from app.db import utcnow, write_session
+    from app.lighting import programs as lighting
+    from app.lighting.control import territory_position
+    from app.models.lighting import LightEnergyMonth
+
+    seed_territory(engine, staff.id)  # five 70 W lamps in group G1, in Audun-le-Tiche (57038)
+    now = utcnow()
+    with write_session(engine) as session:
+        position = territory_position(session)
+        local = now.astimezone(position.tz)
+        start = dt.datetime(local.year, local.month, 1, tzinfo=position.tz)
+        session.add(LightEnergyMonth(month=f"{local:%Y-%m}", group_id="G1", energy_wh=1500.0))
+    all_night = lighting.BASELINES["led_70_all_night"].program
+    per_watt = lighting.energy_between_kwh(
+        all_night, 1.0, position, start, local, driver_floor=0.0, standby_w=0.0
+    )
+    body = staff.client.get("/staff/ops/kpis.json").json()
+    assert "energy_saving" in {k["name"] for k in body["kpis"]}
+    audun = body["communes"]["57038"]["kpis"]
+    assert per_watt > 0
+    assert abs(audun["energy_saving"] - (5 * 70 * per_watt - 1.5)) <= 0.11
+    assert body["communes"]["57041"]["kpis"]["energy_saving"] is None  # nothing measured there

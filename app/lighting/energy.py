@@ -248,3 +248,47 @@ def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[E
         rows.append(EnergyRow(month, start, end, measured.get(month, 0.0), programmed, baselines))
     models.save()
     return rows
+
+
+def saving_by_commune(session: Session, now: dt.datetime) -> dict[str, float]:
+    """kWh saved this month per commune (INSEE): the commune's installed lamps all night at their
+    nominal power (the unprogrammed baseline, ``led_full`` on the energy page) minus the energy
+    measured. Communes whose lamps have measured nothing this month have no figure."""
+    position = control.territory_position(session)
+    ((month, start, end),) = _months(now, position.tz, 1)
+    measured = dict(
+        session.execute(
+            select(LightGroup.commune_insee, func.sum(LightEnergyMonth.energy_wh))
+            .join(LightGroup, LightGroup.id == LightEnergyMonth.group_id)
+            .where(LightEnergyMonth.month == month)
+            .group_by(LightGroup.commune_insee)
+        ).all()
+    )
+    if not any(measured.values()):
+        return {}
+    installed = dict(
+        session.execute(
+            select(LightGroup.commune_insee, func.sum(Streetlight.nominal_w))
+            .join(LightGroup, LightGroup.id == Streetlight.group_id)
+            .group_by(LightGroup.commune_insee)
+        ).all()
+    )
+    all_night = lighting.BASELINES["led_70_all_night"].program
+    where = _digest(position.latitude, position.longitude, position.timezone)[:12]
+    models = _Models(session, [(month, start, end)], now)
+    per_watt = models.kwh(  # the same cached figure as the energy page's "led_full" baseline
+        f"baseline:led_full:{where}",
+        1.0,
+        month,
+        start,
+        end,
+        lambda a, b: lighting.energy_between_kwh(
+            all_night, 1.0, position, a, b, driver_floor=0.0, standby_w=0.0
+        ),
+    )
+    models.save()
+    return {
+        insee: round(float(installed.get(insee) or 0) * per_watt - (wh or 0) / 1000, 1)
+        for insee, wh in measured.items()
+        if insee and wh
+    }

@@ -10,6 +10,7 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from app.i18n import gettext as _
+from app.lighting import energy as lighting_energy
 from app.lighting.control import MAX_OVERRIDE_MINUTES, light_state, territory_position
 from app.models.lighting import LightAlarm, LightCabinet, LightEnergyMonth, LightGroup, Streetlight
 from app.models.sensors import Sensor
@@ -374,4 +375,11 @@ OPS_LAYERS = [
 OPS_KPIS = [
     Kpi("lights", N_("Points lumineux allumés / éteints / en panne"), "", 20, lights_kpi),
     Kpi("energy_month", N_("Énergie ce mois-ci"), "kWh", 25, energy_kpi),
+    Kpi(
+        "energy_saving",
+        N_("Économie ce mois-ci (par rapport à l'éclairage toute la nuit à pleine puissance)"),
+        "kWh",
+        26,
+        lighting_energy.saving_by_commune,
+    ),
 ]

@@ -31,6 +31,7 @@ from app.models.sensors import (
 )
 from app.sensors import waste_centre
 from app.sensors.air_quality import air_quality_index  # noqa: F401  (the live views read it here)
+from app.sensors.layers import layer_of
 from app.sensors.ngsi_ld import SENSOR_TYPES
 from app.sensors.ngsi_ld import urn as ngsi_urn
 
@@ -168,7 +169,7 @@ def ingest_sensor_telemetry(
         session,
         [
             (
-                "sensors",
+                layer_of(sensors[row["sensor_id"]].kind),
                 row["sensor_id"],
                 "reading",
                 {

@@ -1,6 +1,7 @@
-"""Sensors in the operations centre: every sensor with its current value (air quality, border crossings'
-traffic, the waste centre's queue, fill levels), its side panel with history, and the KPIs per commune
-(air quality index, waiting time at the waste centre)."""
+"""Sensors in the operations centre: three layers — the waste centre and its queue, the border crossings
+and their traffic, the other sensors with their current value (air quality, fill levels) —, a side
+panel with history for each, and the KPIs per commune (air quality index, waiting time at the waste
+centre)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from app.models.territory import Commune
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
 from app.ops.contracts import Kpi, Layer, Panel, point
 from app.sensors.air_quality import air_quality_index
+from app.sensors.layers import FEATURE_KINDS, OWN_LAYERS
 
 N_ = str
 KIND_LABELS = {
@@ -97,43 +99,83 @@ def reading(
     return "ok", None, ""
 
 
-def sensors_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
+def _queues(session: Session) -> dict[str, int | None]:
+    queues: dict[str, int | None] = {}
+    for sensor_id in session.scalars(select(Sensor.id).where(Sensor.kind == "waste_centre")).all():
+        row = session.execute(
+            select(WasteCentreEstimate.queue)
+            .where(WasteCentreEstimate.sensor_id == sensor_id)
+            .order_by(WasteCentreEstimate.ts.desc())
+            .limit(1)
+        ).first()
+        if row is not None:
+            queues[sensor_id] = row[0]
+    return queues
+
+
+def _features(session: Session, now: dt.datetime, layer: str) -> list[dict[str, Any]]:
     waits = _waits(session)
+    queues = _queues(session) if layer == "waste_centre" else {}
+    query = select(
+        Sensor.id,
+        Sensor.kind,
+        Sensor.name,
+        Sensor.lon,
+        Sensor.lat,
+        Sensor.offline,
+        Sensor.last_seen_at,
+        Sensor.reporting_period_s,
+        Sensor.last_values,
+        Sensor.commune_insee,
+    ).order_by(Sensor.id)
+    own = [kind for kind, name in OWN_LAYERS.items() if name == layer]
+    query = (
+        query.where(Sensor.kind.in_(own))  # type: ignore[attr-defined]
+        if own
+        else query.where(Sensor.kind.not_in(list(OWN_LAYERS)))  # type: ignore[attr-defined]
+    )
     out = []
-    for s in session.execute(
-        select(
-            Sensor.id,
-            Sensor.kind,
-            Sensor.name,
-            Sensor.lon,
-            Sensor.lat,
-            Sensor.offline,
-            Sensor.last_seen_at,
-            Sensor.reporting_period_s,
-            Sensor.last_values,
-            Sensor.commune_insee,
-        ).order_by(Sensor.id)
-    ).all():
+    for s in session.execute(query).all():
         if s.lat is None or s.lon is None:
             continue
-        state, value, unit = reading(s, _values(s), waits.get(s.id), now)
+        values = _values(s)
+        state, value, unit = reading(s, values, waits.get(s.id), now)
+        extra: dict[str, Any] = {}
+        if s.kind == "waste_centre":
+            extra["queue"] = None if state == "offline" else queues.get(s.id)
+        elif s.kind == "traffic" and state != "offline":
+            extra["occupancy"] = values.get("occupancy")
+            extra["speed"] = values.get("averageVehicleSpeed")
         out.append(
             point(
                 s.id,
                 s.lon,
                 s.lat,
-                kind="sensor",
+                kind=FEATURE_KINDS.get(s.kind, "sensor"),
                 state=state,
                 label=s.name,
-                url=f"/staff/ops?open=sensors/{s.id}",
+                url=f"/staff/ops?open={layer}/{s.id}",
                 device_id=s.id,
                 sensor=s.kind,
                 value=value,
                 unit=unit,
                 commune=s.commune_insee,
+                **extra,
             )
         )
     return out
+
+
+def sensors_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
+    return _features(session, now, "sensors")
+
+
+def waste_centre_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
+    return _features(session, now, "waste_centre")
+
+
+def crossings_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
+    return _features(session, now, "crossings")
 
 
 def sensor_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
@@ -186,7 +228,28 @@ def wait_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return out
 
 
-OPS_LAYERS = [Layer("sensors", N_("Capteurs"), 30, sensors_layer, sensor_panel, {}, STATES)]
+_SENSOR_STATES = {k: STATES[k] for k in ("good", "fair", "poor", "full", "ok", "offline")}
+OPS_LAYERS = [
+    Layer("sensors", N_("Capteurs"), 30, sensors_layer, sensor_panel, {}, _SENSOR_STATES),
+    Layer(
+        "waste_centre",
+        N_("Déchèterie et file d'attente"),
+        32,
+        waste_centre_layer,
+        sensor_panel,
+        {},
+        {k: STATES[k] for k in ("short", "long", "offline")},
+    ),
+    Layer(
+        "crossings",
+        N_("Passages frontaliers et trafic"),
+        34,
+        crossings_layer,
+        sensor_panel,
+        {},
+        {k: STATES[k] for k in ("fluid", "dense", "congested", "offline")},
+    ),
+]
 OPS_KPIS = [
     Kpi("air_quality", N_("Qualité de l'air (indice européen)"), "", 40, air_kpi),
     Kpi("waste_wait", N_("Attente à la déchèterie"), "min", 45, wait_kpi),

@@ -13,7 +13,7 @@
     full: "#d62828", ok: "#2a6f97", open: "#d62828", acknowledged: "#f77f00", active: "#e76f51",
     light: "#457b9d", busy: "#1d3557"
   };
-  var RADIUS = { lights: 3, reports: 6, sensors: 8, cabinets: 7, alarms: 9 };
+  var RADIUS = { lights: 3, reports: 6, sensors: 8, waste_centre: 11, crossings: 10, cabinets: 7, alarms: 9 };
   var text = function (name) { return root.getAttribute("data-text-" + name) || ""; };
   var layersMeta = JSON.parse(root.getAttribute("data-layers"));
   var centre = JSON.parse(root.getAttribute("data-centre"));
@@ -210,7 +210,17 @@
   }
 
   /* --- live events ------------------------------------------------------------------------ */
+  // An event names the layer of its object; one that is shown on another layer (a sensor that went
+  // offline, named "sensors") is found there by its id.
+  function layerOf(event) {
+    if ((state.features[event.layer] || {})[event.feature_id]) { return event.layer; }
+    for (var name in state.features) {
+      if (state.features[name][event.feature_id]) { return name; }
+    }
+    return event.layer;
+  }
   function applyEvent(event) {
+    event = Object.assign({}, event, { layer: layerOf(event) });
     var feature = (state.features[event.layer] || {})[event.feature_id];
     var payload = event.payload || {};
     if (feature && payload.state) {
@@ -244,7 +254,7 @@
     source.onmessage = function (message) {
       var event = JSON.parse(message.data);
       applyEvent(event);
-      if (!(event.layer === "sensors" && event.kind === "reading") && !(event.layer === "lights" && event.kind === "state")) {
+      if (event.kind !== "reading" && !(event.layer === "lights" && event.kind === "state")) {
         addToFeed(event);
       }
     };

@@ -54,7 +54,7 @@ PAGES = [
         "lighting overview",
         "/staff/lighting",
         True,
-    ),  # past 1,500 lights: clusters (app.lighting.mapgrid)
+    ),  # the lights themselves are on the live map (/staff/ops)
     ("energy", "/staff/lighting/energy", True),
     ("alarms", "/staff/lighting/alarms", True),
     ("group page", "/staff/lighting/groups/G00001", True),

@@ -25,12 +25,16 @@ def _count(engine, model) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_the_overview_shows_the_map_and_the_groups(engine, staff):
+def test_the_overview_lists_the_groups_and_sends_to_the_live_map(engine, staff):
     seed_lights(engine, 12)
     page = staff.client.get("/staff/lighting")
     assert page.status_code == 200
-    assert page.text.count("<circle") == 12
+    assert "<circle" not in page.text and "light-map" not in page.text  # no second, static map
+    assert 'href="/staff/ops"' in page.text and "12 points lumineux" in page.text
     assert "Groupe G1" in page.text and "/staff/lighting/groups/G1" in page.text
+    group = staff.client.get("/staff/lighting/groups/G1")
+    assert "<circle" not in group.text
+    assert 'href="/staff/ops?open=lights/SL-T-0001"' in group.text
 
 
 def test_one_action_overrides_a_whole_group_with_one_command_per_light(engine, staff):

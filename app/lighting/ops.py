@@ -377,7 +377,7 @@ OPS_KPIS = [
     Kpi("energy_month", N_("Énergie ce mois-ci"), "kWh", 25, energy_kpi),
     Kpi(
         "energy_saving",
-        N_("Économie ce mois-ci (par rapport à l'éclairage toute la nuit à pleine puissance)"),
+        N_("Énergie économisée ce mois-ci"),  # against the lamps all night at full power
         "kWh",
         26,
         lighting_energy.saving_by_commune,

@@ -24,7 +24,7 @@ from app.forms import Form, parse_form
 from app.forms import Multipart as Upload
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
-from app.lighting import checks, control, mapgrid
+from app.lighting import checks, control
 from app.lighting import energy as lighting_energy
 from app.lighting import ops as lighting_ops
 from app.lighting import programs as lighting
@@ -41,7 +41,6 @@ from app.models.lighting import (
     LightReading,
     Streetlight,
 )
-from app.models.sensors import Sensor
 from app.models.territory import Commune
 from app.routes import lighting_calendars
 from app.templating import page
@@ -65,7 +64,6 @@ ALARM_LABELS = {
     "lampFailure": "Panne de lampe",
     "supplyLoss": "Perte d'alimentation",
 }
-MAP_W, MAP_H = 800, 520
 
 
 class OverrideForm(BaseModel):
@@ -95,81 +93,18 @@ def light_state(light: Streetlight, now: Any) -> str:
     return "dimmed" if light.actual_level < 100 else "on"
 
 
-def _projection(points: list[tuple[float, float]]) -> tuple[Any, tuple[float, float, float, float]]:
-    lats = [p[0] for p in points] or [49.47]
-    lons = [p[1] for p in points] or [5.94]
-    south, north, west, east = min(lats), max(lats), min(lons), max(lons)
-    pad_lat = max((north - south) * 0.05, 0.002)
-    pad_lon = max((east - west) * 0.05, 0.002)
-    south, north, west, east = south - pad_lat, north + pad_lat, west - pad_lon, east + pad_lon
-    import math
-
-    kx = math.cos(math.radians((south + north) / 2))
-    span_x, span_y = (east - west) * kx, north - south
-    scale = min(MAP_W / span_x, MAP_H / span_y)
-    off_x = (MAP_W - span_x * scale) / 2
-    off_y = (MAP_H - span_y * scale) / 2
-
-    def project(lat: float, lon: float) -> tuple[float, float]:
-        return round(off_x + (lon - west) * kx * scale, 1), round(off_y + (north - lat) * scale, 1)
-
-    return project, (south, north, west, east)
-
-
-def _map(db: Session, now: Any, group_id: str | None = None) -> dict[str, Any]:
-    if group_id is None and mapgrid.count(db) > mapgrid.MAX_DOTS:
-        return _cluster_map(db, now)
-    query = select(Streetlight)
+def _live_map(db: Session, group_id: str | None = None) -> dict[str, Any]:
+    """The count of lights and where the live map opens (the operations centre, lights layer; a
+    group's map opens on its first light)."""
+    query = select(func.count()).select_from(Streetlight)
+    first = select(Streetlight.id).order_by(Streetlight.id).limit(1)
     if group_id:
         query = query.where(Streetlight.group_id == group_id)
-    lights = db.scalars(query).all()
-    sensors = [] if group_id else db.scalars(select(Sensor).where(Sensor.lat.is_not(None))).all()  # type: ignore[union-attr]
-    project, _bbox = _projection(
-        [(light.lat, light.lon) for light in lights] + [(s.lat, s.lon) for s in sensors]
-    )  # type: ignore[misc]
-    dots = []
-    counts: dict[str, int] = {}
-    for light in lights:
-        state = light_state(light, now)
-        counts[state] = counts.get(state, 0) + 1
-        x, y = project(light.lat, light.lon)
-        dots.append((x, y, state, light))
-    order = {"on": 0, "dimmed": 1, "off": 2, "unknown": 3, "fault": 4, "offline": 5}
-    dots.sort(key=lambda d: order[d[2]])  # problems drawn last, on top
-    marks = []
-    for sensor in sensors:
-        x, y = project(sensor.lat, sensor.lon)  # type: ignore[arg-type]
-        stale = sensor.offline or control.is_offline(
-            sensor.last_seen_at, sensor.reporting_period_s, now
-        )
-        marks.append((x, y, sensor, stale))
+        first = first.where(Streetlight.group_id == group_id)
+    light_id = db.scalar(first)
     return {
-        "dots": dots,
-        "marks": marks,
-        "map_counts": counts,
-        "map_w": MAP_W,
-        "map_h": MAP_H,
-        "total": len(lights),
-    }
-
-
-def _cluster_map(db: Session, now: Any) -> dict[str, Any]:
-    """A large fleet: one mark per grid cell, counted by the database (``app.lighting.mapgrid``)."""
-    sensors = db.scalars(select(Sensor).where(Sensor.lat.is_not(None))).all()  # type: ignore[union-attr]
-    project, bbox = _projection(mapgrid.bounds(db) + [(s.lat, s.lon) for s in sensors])  # type: ignore[misc]
-    marks = []
-    for sensor in sensors:
-        x, y = project(sensor.lat, sensor.lon)  # type: ignore[arg-type]
-        stale = sensor.offline or control.is_offline(
-            sensor.last_seen_at, sensor.reporting_period_s, now
-        )
-        marks.append((x, y, sensor, stale))
-    return {
-        "dots": [],
-        "marks": marks,
-        "map_w": MAP_W,
-        "map_h": MAP_H,
-        **mapgrid.clusters(db, project, bbox),
+        "total": int(db.scalar(query) or 0),
+        "live_map": f"/staff/ops?open=lights/{light_id}" if group_id and light_id else "/staff/ops",
     }
 
 
@@ -178,7 +113,6 @@ def _cluster_map(db: Session, now: Any) -> dict[str, Any]:
 
 @get("/staff/lighting", opt=STAFF, sync_to_thread=True, name="staff_lighting")
 def overview(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    now = utcnow()
     groups = db.scalars(
         select(LightGroup).order_by(LightGroup.commune_insee, LightGroup.name)
     ).all()
@@ -222,7 +156,7 @@ def overview(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> T
         pending=pending,
         programs=programs,
         calendars=calendars,
-        **_map(db, now),
+        **_live_map(db),
         **_labels(),
     )
 
@@ -292,7 +226,7 @@ def _group_page(
         ],
         calendars=db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all(),
         cabinet=db.get(LightCabinet, group.cabinet_id) if group.cabinet_id else None,
-        **_map(db, now, group.id),
+        **_live_map(db, group.id),
         **_labels(),
     )
 

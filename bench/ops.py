@@ -462,7 +462,7 @@ async def stream_figures(
 
             with write_session(engine) as session:
                 events.publish(session, "bench", "fan-out", "test", {})
-            arrivals = [(await asyncio.wait_for(q.get(), 20))[0] - sent for q in queues]
+            arrivals = [(await asyncio.wait_for(q.get(), 120))[0] - sent for q in queues]
             out.update(
                 {
                     "clients": clients,

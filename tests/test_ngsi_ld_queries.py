@@ -254,3 +254,27 @@ def test_a_full_type_iri_matches_as_its_short_name_does(client, lights) -> None:
     ).json()
     assert set(entity) == {"id", "status"}
     assert _ids(client, "type=" + quote("https://example.org/Streetlight", safe="")) == []
+
+
+def test_types_and_attributes_list_what_the_twin_holds(client, lights) -> None:  # type: ignore[no-untyped-def]
+    listing = client.get("/ngsi-ld/v1/types").json()
+    assert listing["type"] == "EntityTypeList"
+    assert {"Streetlight", "StreetlightGroup", "StreetlightControlCabinet"} <= set(
+        listing["typeList"]
+    )
+    assert "AirQualityObserved" not in listing["typeList"]  # no such entity here
+    detailed = {t["typeName"]: t for t in client.get("/ngsi-ld/v1/types?details=true").json()}
+    light = detailed["Streetlight"]
+    assert light["id"] == "https://smartdatamodels.org/dataModel.Streetlighting/Streetlight"
+    assert {"status", "location", "refStreetlightGroup"} <= set(light["attributeNames"])
+    info = client.get("/ngsi-ld/v1/types/Streetlight").json()
+    assert info["type"] == "EntityTypeInfo" and info["entityCount"] == 10
+    assert client.get("/ngsi-ld/v1/types/AirQualityObserved").status_code == 404
+    attributes = client.get("/ngsi-ld/v1/attributes").json()
+    assert (
+        attributes["type"] == "AttributeList" and "illuminanceLevel" in attributes["attributeList"]
+    )
+    status = client.get("/ngsi-ld/v1/attributes/status").json()
+    assert status["id"] == "https://uri.etsi.org/ngsi-ld/status"
+    assert status["typeNames"] == ["Streetlight"]
+    assert client.get("/ngsi-ld/v1/types?details=maybe&x=1").status_code == 400

@@ -161,5 +161,55 @@ async def ngsi_context() -> Response[bytes]:
     )
 
 
-ROUTES = [ngsi_entities, ngsi_entity, ngsi_context]
+def _listing(request: Request[Any, Any, Any], build: Any) -> Response[bytes]:
+    try:
+        media = _media(request)
+        if media == GEO:
+            raise NgsiError(406, "NotAcceptable", "Not acceptable", "types and attributes are JSON")
+        params = _params(request)
+        unknown = sorted(set(params) - {"details", "local"})
+        if unknown:
+            raise NgsiError(400, "OperationNotSupported", "Not supported", unknown[0][:40])
+        details = (params.get("details") or "false") == "true"
+        body = build(details)
+    except NgsiError as exc:
+        return problem(exc)
+    return _respond(request, body, media)
+
+
+@get("/ngsi-ld/v1/types", opt=PUBLIC, sync_to_thread=True, name="ngsi_types")
+def ngsi_types(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
+    return _listing(request, lambda details: ngsi_search.types(db, details))
+
+
+@get("/ngsi-ld/v1/types/{name:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_type")
+def ngsi_type(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> Response[bytes]:
+    return _listing(request, lambda details: ngsi_search.type_info(db, name))
+
+
+@get("/ngsi-ld/v1/attributes", opt=PUBLIC, sync_to_thread=True, name="ngsi_attributes")
+def ngsi_attributes(
+    request: Request[Any, Any, Any], db: NamedDependency[Session]
+) -> Response[bytes]:
+    return _listing(request, lambda details: ngsi_search.attributes(db, details))
+
+
+@get("/ngsi-ld/v1/attributes/{name:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_attribute")
+def ngsi_attribute(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> Response[bytes]:
+    return _listing(request, lambda details: ngsi_search.attribute_info(db, name))
+
+
+ROUTES = [
+    ngsi_entities,
+    ngsi_entity,
+    ngsi_context,
+    ngsi_types,
+    ngsi_type,
+    ngsi_attributes,
+    ngsi_attribute,
+]
 CONTRIBUTES = Contribution(routes=ROUTES)

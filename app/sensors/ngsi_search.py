@@ -335,3 +335,95 @@ def one(session: Session, entity_id: str, params: Mapping[str, str]) -> dict[str
                 break  # none of the attributes asked for: not found, as brokers answer
             return shape(entity, query)
     raise NgsiError(404, "ResourceNotFound", "Entity not found", entity_id[:200])
+
+
+# --------------------------------------------------------------------------- types and attributes
+
+
+def _attribute_names(session: Session, entity_type: str) -> list[str]:
+    """The attributes the entities of a type carry (read from its first 100 entities)."""
+    names: set[str] = set()
+    for entity in ngsi_ld.entities_of(session, entity_type, None, limit=100):
+        names |= set(entity) - {"id", "type", "@context"}
+    return sorted(names)
+
+
+def _present(session: Session) -> list[str]:
+    return [t for t in ngsi_ld.all_types() if ngsi_ld.count_of(session, t, None) > 0]
+
+
+def iri(term: str) -> str:
+    """The IRI a served term expands to (NGSI-LD's default vocabulary when the context lacks it)."""
+    return ngsi_ld.context()["@context"][0].get(
+        term, f"https://uri.etsi.org/ngsi-ld/default-context/{term}"
+    )
+
+
+def types(session: Session, details: bool) -> Any:
+    """``GET /ngsi-ld/v1/types``: an EntityTypeList, or the EntityType of each (``details=true``)."""
+    present = _present(session)
+    if not details:
+        return {
+            "id": "urn:ngsi-ld:EntityTypeList:eclor",
+            "type": "EntityTypeList",
+            "typeList": present,
+        }
+    return [
+        {
+            "id": iri(t),
+            "type": "EntityType",
+            "typeName": t,
+            "attributeNames": _attribute_names(session, t),
+        }
+        for t in present
+    ]
+
+
+def type_info(session: Session, name: str) -> dict[str, Any]:
+    entity_type = _term(name)
+    count = (
+        ngsi_ld.count_of(session, entity_type, None) if entity_type in ngsi_ld.all_types() else 0
+    )
+    if count == 0:
+        raise NgsiError(404, "ResourceNotFound", "Entity type not found", name[:200])
+    return {
+        "id": iri(entity_type),
+        "type": "EntityTypeInfo",
+        "typeName": entity_type,
+        "entityCount": count,
+        "attributeDetails": [
+            {"id": iri(a), "type": "Attribute", "attributeName": a, "attributeTypes": []}
+            for a in _attribute_names(session, entity_type)
+        ],
+    }
+
+
+def attributes(session: Session, details: bool) -> Any:
+    """``GET /ngsi-ld/v1/attributes``: an AttributeList, or each Attribute (``details=true``)."""
+    by_attribute: dict[str, list[str]] = {}
+    for entity_type in _present(session):
+        for name in _attribute_names(session, entity_type):
+            by_attribute.setdefault(name, []).append(entity_type)
+    if not details:
+        return {
+            "id": "urn:ngsi-ld:AttributeList:eclor",
+            "type": "AttributeList",
+            "attributeList": sorted(by_attribute),
+        }
+    return [
+        {"id": iri(a), "type": "Attribute", "attributeName": a, "typeNames": by_attribute[a]}
+        for a in sorted(by_attribute)
+    ]
+
+
+def attribute_info(session: Session, name: str) -> dict[str, Any]:
+    attribute = _term(name)
+    found = [t for t in _present(session) if attribute in _attribute_names(session, t)]
+    if not found:
+        raise NgsiError(404, "ResourceNotFound", "Attribute not found", name[:200])
+    return {
+        "id": iri(attribute),
+        "type": "Attribute",
+        "attributeName": attribute,
+        "typeNames": found,
+    }

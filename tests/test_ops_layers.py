@@ -235,3 +235,31 @@ def test_the_energy_saving_is_the_unprogrammed_baseline_minus_what_was_measured(
     assert per_watt > 0
     assert abs(audun["energy_saving"] - (5 * 70 * per_watt - 1.5)) <= 0.11
     assert body["communes"]["57041"]["kpis"]["energy_saving"] is None  # nothing measured there
+
+
+def test_a_reading_is_published_on_the_layer_that_shows_its_sensor(engine, staff):
+    from app.db import utcnow, write_session
+    from app.lighting.relay import Inbound
+    from app.models.events import Event
+    from app.sensors.measures import ingest_sensor_telemetry
+
+    seed_territory(engine, staff.id)
+    now = utcnow()
+    stamp = now.isoformat().replace("+00:00", "Z")
+    with write_session(engine) as session:
+        items = [
+            Inbound("tele_sensor", "TR-RUS-01", {"ts": stamp, "intensity": 410}, now),
+            Inbound("tele_sensor", "AQ-AUD-01", {"ts": stamp, "no2": 18}, now),
+            Inbound("tele_sensor", "WC-AUD-01", {"ts": stamp, "arrivals": 40, "exits": 31}, now),
+        ]
+        assert ingest_sensor_telemetry(session, items, now) == 3
+    with read_session(engine) as session:
+        published = {
+            (e.feature_id, e.layer)
+            for e in session.scalars(select(Event).where(Event.kind == "reading"))
+        }
+    assert published == {
+        ("TR-RUS-01", "crossings"),
+        ("AQ-AUD-01", "sensors"),
+        ("WC-AUD-01", "waste_centre"),
+    }

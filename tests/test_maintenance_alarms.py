@@ -181,3 +181,73 @@ def test_the_demo_ships_sensible_rules_among_them_the_report_cluster(engine):
     } <= kinds
     crossing = next(r for r in rules if r.measure == "averageVehicleSpeed")
     assert (crossing.op, crossing.threshold) == ("<", 20)
+
+
+def test_staff_hear_about_the_alarms_they_follow_and_the_on_call_person_gets_every_critical_one(
+    engine, staff, admin
+):
+    import json
+
+    from app.db import read_session as rs
+    from app.models.jobs import Job
+
+    # staff follow Audun-le-Tiche's major and critical alarms; the admin is on call and nothing else
+    answer = staff.client.post(
+        "/staff/alarms/watch",
+        data={
+            "_csrf_token": staff.client.csrf_token(),
+            "communes": ["57038"],
+            "severities": ["major", "critical"],
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert (
+        admin.client.post_form(
+            "/staff/alarms/watch", {"on_call": "on", "communes": "57041"}
+        ).status_code
+        == 303
+    )
+    bad = staff.client.post_form("/staff/alarms/watch", {"communes": "99999"})
+    assert bad.status_code == 400 and "Commune inconnue" in bad.text
+    from app.maintenance.rules import RuleForm, save
+
+    with write_session(engine) as session:
+        rule = save(
+            session,
+            RuleForm(name="Pic", kind="measure", layer="sensors", measure="pm25", severity="minor"),
+            actor_id=None,
+        )
+        place = alarms.Place("Station", "57038", 49.47, 5.95)
+        minor = alarms.raise_or_touch(
+            session,
+            rule,
+            "a",
+            source="sensors",
+            feature_id="A",
+            place=place,
+            at=utcnow(),
+            value="pm25 = 60",
+            title="Pic · A",
+        )
+        rule.severity = "critical"
+        critical = alarms.raise_or_touch(
+            session,
+            rule,
+            "b",
+            source="sensors",
+            feature_id="B",
+            place=place,
+            at=utcnow(),
+            value="pm25 = 300",
+            title="Pic · B",
+        )
+    with rs(engine) as session:
+        jobs = [
+            json.loads(p)
+            for p in session.scalars(select(Job.payload).where(Job.kind == "notify.user"))
+        ]
+    told = sorted((j["user_id"], j["url"]) for j in jobs if j["topic"] == "alarms")
+    assert told == sorted(
+        [(staff.id, f"/staff/alarms/{critical.id}"), (admin.id, f"/staff/alarms/{critical.id}")]
+    ), (told, minor.id)

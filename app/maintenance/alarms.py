@@ -14,6 +14,7 @@ from app import events
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.interfaces import Place
+from app.maintenance.watches import tell_staff
 from app.models.accounts import User
 from app.models.maintenance import MaintenanceAlarm, MaintenanceAlarmComment
 
@@ -108,6 +109,7 @@ def raise_or_touch(
     session.add(alarm)
     session.flush()
     _publish(session, alarm, "raised")
+    tell_staff(session, alarm)
     return alarm
 
 

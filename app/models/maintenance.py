@@ -179,3 +179,15 @@ class WorkOrderPhoto(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     uploaded_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class MaintenanceWatch(SQLModel, table=True):
+    """What a staff member hears about when an alarm is raised (empty lists: everything)."""
+
+    __tablename__ = "maintenance_watches"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    communes: str = Field(default="", max_length=200)  # INSEE codes, comma-separated
+    severities: str = Field(default="major,critical", max_length=60)
+    sources: str = Field(default="", max_length=100)  # sensors, lights, reports
+    on_call: bool = False  # gets critical alarms whatever the rest says, at any hour

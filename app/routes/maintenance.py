@@ -16,7 +16,7 @@ from sqlmodel import Session
 from app.auth import STAFF, current_user
 from app.forms import Form, parse_form
 from app.interfaces import Contribution, Link
-from app.maintenance import alarms, orders, registry
+from app.maintenance import alarms, orders, registry, watches
 from app.maintenance import rules as rules_logic
 from app.models.accounts import User
 from app.models.maintenance import MaintenanceAlarm, MaintenanceRule
@@ -199,6 +199,62 @@ def alarm_assign(
     return _change(request, db, alarm_id, change)
 
 
+# --------------------------------------------------------------------------- what staff hear about
+
+
+def _many(data: dict[str, Any], name: str) -> list[str]:
+    value = data.get(name)
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return [value] if isinstance(value, str) and value else []
+
+
+def _watch_page(
+    request: Request[Any, Any, Any], db: Session, *, error: str = "", status_code: int = 200
+) -> Template:
+    watch = watches.watch_of(db, _actor(request))
+    return page(
+        request,
+        "maintenance/watch.html",
+        section="staff",
+        status_code=status_code,
+        watch=watch,
+        chosen={
+            "communes": set(watch.communes.split(",")),
+            "severities": set(watch.severities.split(",")),
+            "sources": set(watch.sources.split(",")),
+        },
+        sources=watches.SOURCES,
+        error=error,
+        **_labels(db),
+    )
+
+
+@get("/staff/alarms/watch", opt=STAFF, sync_to_thread=True, name="staff_alarm_watch")
+def watch_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    return _watch_page(request, db)
+
+
+@post("/staff/alarms/watch", opt=STAFF, sync_to_thread=True, name="staff_alarm_watch_save")
+def watch_save(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
+    form = watches.WatchForm(
+        communes=_many(data, "communes")[:20],
+        severities=_many(data, "severities")[:4],
+        sources=_many(data, "sources")[:3],
+        on_call=data.get("on_call") == "on",
+    )
+    known = {c.insee for c in db.scalars(select(Commune))}
+    try:
+        watches.save(db, _actor(request), form, known)
+    except ValueError as exc:
+        db.rollback()
+        return _watch_page(request, db, error=str(exc), status_code=400)
+    db.commit()
+    return Redirect("/staff/alarms/watch?saved=1", status_code=303)
+
+
 # --------------------------------------------------------------------------- rules
 
 
@@ -260,6 +316,8 @@ def rule_toggle(db: NamedDependency[Session], rule_id: FromPath[int]) -> Redirec
 
 
 ROUTES = [
+    watch_form,
+    watch_save,
     alarm_list,
     alarm_json,
     alarm_detail,

@@ -145,3 +145,5 @@ ROWS = [
 ]
 
 ROWS.append(Row("GET", "/staff/work-orders/stats", staff_only(), setup=things))
+ROWS.append(Row("GET", "/staff/alarms/watch", staff_only()))
+ROWS.append(Row("POST", "/staff/alarms/watch", staff_post(), data={"severities": "critical"}))

@@ -24,12 +24,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from app.db import utcnow, write_session
+from app.db import saved_id, utcnow, write_session
 from app.models.accounts import ROLES, User, WebSession
+from app.scope import extras as scope_extras
 
 SESSION_COOKIE = "eclor_session"
 _hasher = PasswordHasher()
@@ -102,13 +103,13 @@ def start_session(
     cookie is worthless.
     """
     if replace:
-        session.execute(delete(WebSession).where(WebSession.id == _digest(replace)))
+        session.execute(delete(WebSession).where(col(WebSession.id) == _digest(replace)))
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(
         WebSession(
             id=_digest(token),
-            user_id=user.id,  # type: ignore[arg-type]
+            user_id=saved_id(user),
             created_at=now,
             last_seen_at=now,
             expires_at=now + timedelta(days=absolute_days),
@@ -122,11 +123,11 @@ def start_session(
 
 def end_session(engine: Engine, token: str) -> None:
     with write_session(engine) as session:
-        session.execute(delete(WebSession).where(WebSession.id == _digest(token)))
+        session.execute(delete(WebSession).where(col(WebSession.id) == _digest(token)))
 
 
 def end_all_sessions(session: Session, user_id: int) -> None:
-    session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    session.execute(delete(WebSession).where(col(WebSession.user_id) == user_id))
 
 
 def load_user(engine: Engine, token: str, *, idle_minutes: int) -> CurrentUser | None:
@@ -138,8 +139,8 @@ def load_user(engine: Engine, token: str, *, idle_minutes: int) -> CurrentUser |
     with Session(engine) as session:
         row = session.execute(
             select(WebSession, User)
-            .join(User, User.id == WebSession.user_id)
-            .where(WebSession.id == sid)
+            .join(User, col(User.id) == col(WebSession.user_id))
+            .where(col(WebSession.id) == sid)
         ).first()
         if row is None:
             return None
@@ -149,7 +150,7 @@ def load_user(engine: Engine, token: str, *, idle_minutes: int) -> CurrentUser |
             session.close()
             end_session(engine, token)
             return None
-        current = CurrentUser(user.id, user.email, user.role, user.display_name, sid)  # type: ignore[arg-type]
+        current = CurrentUser(user.id, user.email, user.role, user.display_name, sid)
         touch = now - ws.last_seen_at > timedelta(minutes=5)
     if touch:
         # Sliding idle timeout, written at most every 5 minutes per session.
@@ -161,7 +162,7 @@ def load_user(engine: Engine, token: str, *, idle_minutes: int) -> CurrentUser |
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    user = session.scalars(select(User).where(User.email == normalise_email(email))).first()
+    user = session.scalars(select(User).where(col(User.email) == normalise_email(email))).first()
     if user is None or not user.is_active:
         verify_password(None, password)
         return None
@@ -200,7 +201,15 @@ def create_user(
 
 
 def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
-    return connection.scope.get("eclor_user")  # type: ignore[return-value]
+    return scope_extras(connection.scope).get("eclor_user")
+
+
+def signed_in_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
+    """The person signed in, on a route whose access rule lets only signed-in people through."""
+    user = current_user(connection)
+    if user is None:
+        raise NotAuthorizedException("Connectez-vous pour continuer.")
+    return user
 
 
 async def access_guard(

@@ -25,7 +25,7 @@ def get_or_compute(key: Any, ttl_s: float, compute: Callable[[], T]) -> T:
     now = time.monotonic()
     hit = _values.get(key)
     if hit is not None and hit[0] > now:
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     value = compute()
     with _lock:
         _values[key] = (now + ttl_s, value)
@@ -43,12 +43,12 @@ async def shared(key: Any, ttl_s: float, compute: Callable[[], T]) -> T:
     """
     hit = _values.get(key)
     if hit is not None and hit[0] > time.monotonic():
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     lock = _flights.setdefault(key, asyncio.Lock())
     async with lock:
         hit = _values.get(key)
         if hit is not None and hit[0] > time.monotonic():
-            return hit[1]  # type: ignore[no-any-return]
+            return hit[1]
         value = await anyio.to_thread.run_sync(compute)
         with _lock:
             _values[key] = (time.monotonic() + ttl_s, value)

@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.settings import Settings, SettingsError, get_settings
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("eclor.cli")
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings):
     from app.db import engine_for
 
     return engine_for(settings)
@@ -63,7 +63,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def embedded_broker(settings: Settings, engine=None) -> EmbeddedBroker:  # type: ignore[no-untyped-def]
+def embedded_broker(settings: Settings, engine=None) -> EmbeddedBroker:
     """The in-process MQTT broker as the settings describe it (not started).
 
     Clients need their account (app/mqtt_auth.py) unless ``ECLOR_MQTT_ANONYMOUS``; gateways'
@@ -94,7 +94,7 @@ def embedded_broker(settings: Settings, engine=None) -> EmbeddedBroker:  # type:
     )
 
 
-def proxy_options(settings: Settings) -> dict[str, object]:
+def proxy_options(settings: Settings) -> dict[str, Any]:
     """Forwarded headers are read only from the configured proxies: ``ECLOR_TRUSTED_PROXIES``, else
     ``FORWARDED_ALLOW_IPS`` (read by uvicorn); with neither, from nobody (not even loopback)."""
     if settings.trusted_proxies:
@@ -115,10 +115,12 @@ def start_background_services(settings: Settings) -> Callable[[], None]:
     broker = None
     if not settings.mqtt_url:
         try:
-            from app.mqtt_broker import EmbeddedBroker
+            from app.mqtt_broker import EmbeddedBroker  # noqa: F401
         except ImportError:
-            EmbeddedBroker = None  # type: ignore[assignment,misc]
-        if EmbeddedBroker is not None:
+            embedded = False
+        else:
+            embedded = True
+        if embedded:
             broker = embedded_broker(settings).start_in_thread()
             scheme = "mqtts" if settings.mqtt_tls_cert and settings.mqtt_tls_key else "mqtt"
             settings.mqtt_url = f"{scheme}://127.0.0.1:{broker.port}"

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 LOCK_TIMEOUT_MS = 15_000
 POOL_SIZE = 10
@@ -34,6 +35,34 @@ NAMING_CONVENTION: dict[str, str] = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def saved_id(row: _Row) -> int:
+    """The primary key of a row read from the database or flushed, where it is never None."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id before it is flushed")
+    return row.id
+
+
+def insert_or_update(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can say ON CONFLICT (``excluded``, ``on_conflict_do_update``), in the
+    session's dialect: PostgreSQL's or SQLite's, which share that interface."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel table class (SQLModel declares no ``__table__`` to type checkers)."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
 
 
 def utcnow() -> datetime:
@@ -80,7 +109,7 @@ def make_engine(
 
 def _configure_postgresql(engine: Engine, lock_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record) -> None:
         # A statement waiting longer than this for a lock fails (answered 503) instead of hanging.
         cur = dbapi_conn.cursor()
         cur.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
@@ -101,7 +130,7 @@ def engine_for(settings: Any) -> Engine:
 
 def _configure_sqlite(engine: Engine, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record) -> None:
         # Let SQLAlchemy, not the driver, emit BEGIN (see _on_begin).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -114,7 +143,7 @@ def _configure_sqlite(engine: Engine, lock_timeout_ms: int = LOCK_TIMEOUT_MS) ->
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn) -> None:
         if conn.get_execution_options().get("eclor_write"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
@@ -126,14 +155,14 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 @contextmanager
-def read_session(engine: Engine) -> Iterator[Session]:
+def read_session(engine: Engine | Connection) -> Iterator[Session]:
     """A session for reading; it never takes the write lock."""
     with Session(engine, expire_on_commit=False) as session:
         yield session
 
 
 @contextmanager
-def write_session(engine: Engine) -> Iterator[Session]:
+def write_session(engine: Engine | Connection) -> Iterator[Session]:
     """A session whose transaction takes the write lock up front and commits on success."""
     with Session(engine, expire_on_commit=False) as session:
         begin_write(session)

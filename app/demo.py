@@ -11,9 +11,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import auth
 from app.db import write_session
@@ -35,7 +34,7 @@ DEMO_USERS = [
 
 
 def demo_user(session: Session, email: str) -> User:
-    user = session.scalars(select(User).where(User.email == email)).first()
+    user = session.scalars(select(User).where(col(User.email) == email)).first()
     if user is None:
         raise LookupError(f"demo user {email} missing: run the users loader first")
     return user
@@ -44,7 +43,7 @@ def demo_user(session: Session, email: str) -> User:
 def load_users(session: Session, rng: random.Random) -> str | None:
     created = 0
     for email, role, name, insee in DEMO_USERS:
-        if session.scalars(select(User.id).where(User.email == email)).first():
+        if session.scalars(select(col(User.id)).where(col(User.email) == email)).first():
             continue
         user = auth.create_user(
             session, email, role=role, password=DEMO_PASSWORD, display_name=name

@@ -130,7 +130,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             headers=headers,
         )
     if status == 401 and request.method == "GET" and not HTMXDetails(request):
-        return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)  # type: ignore[return-value]
+        return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)
     template: Template = page(
         request,
         "errors/error.html",
@@ -140,7 +140,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         title=_(TITLES.get(status, TITLES[400])),
         message=message,
     )
-    return template  # type: ignore[return-value]
+    return template
 
 
 def _looks_human(detail: str) -> bool:

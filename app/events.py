@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+import sqlalchemy as sa
+from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from app.db import read_session, utcnow
+from app.db import read_session, table_of, utcnow
 from app.models.events import Event
 
 CHANNEL = "eclor_events"
@@ -95,8 +96,8 @@ def publish_many(
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     moment = at or utcnow()
     conn.execute(
-        Event.__table__.insert(),
-        [  # type: ignore[attr-defined]
+        table_of(Event).insert(),
+        [
             {
                 "at": moment,
                 "layer": layer[:40],
@@ -122,23 +123,30 @@ def _record(row: Any) -> EventRecord:
 def read_since(engine: Engine, after_id: int, limit: int = 500) -> list[EventRecord]:
     with read_session(engine) as session:
         rows = session.execute(
-            select(Event.id, Event.at, Event.layer, Event.feature_id, Event.kind, Event.payload)
-            .where(Event.id > after_id)
-            .order_by(Event.id)
-            .limit(limit)  # type: ignore[operator,arg-type]
+            sa.select(
+                col(Event.id),
+                col(Event.at),
+                col(Event.layer),
+                col(Event.feature_id),
+                col(Event.kind),
+                col(Event.payload),
+            )
+            .where(col(Event.id) > after_id)
+            .order_by(col(Event.id))
+            .limit(limit)
         ).all()
     return [_record(row) for row in rows]
 
 
 def latest_id(engine: Engine) -> int:
     with read_session(engine) as session:
-        return int(session.scalar(select(func.max(Event.id))) or 0)
+        return int(session.scalar(select(func.max(col(Event.id)))) or 0)
 
 
 def prune(session: Session, before: datetime) -> int:
     """Forget events older than ``before`` (followers resume within the retention)."""
-    table = Event.__table__  # type: ignore[attr-defined]
-    return session.execute(table.delete().where(table.c.at < before)).rowcount or 0
+    table = table_of(Event)
+    return session.exec(table.delete().where(table.c.at < before)).rowcount or 0
 
 
 class EventHub:

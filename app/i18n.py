@@ -64,7 +64,7 @@ _ = gettext
 def pick_locale(cookie: str | None, accept_language: str | None) -> str:
     """The person's choice (cookie ``lang``) first, then the browser's, then French."""
     if cookie in LOCALES:
-        return cookie  # type: ignore[return-value]
+        return cookie
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()[:2]
         if tag in LOCALES:

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.db import utcnow, write_session
 from app.models.jobs import Job
@@ -94,7 +94,7 @@ def enqueue(
     existing one is returned), so a replayed request never schedules twice.
     """
     if dedupe_key is not None:
-        existing = session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).first()
+        existing = session.scalars(select(Job).where(col(Job.dedupe_key) == dedupe_key)).first()
         if existing is not None:
             return existing
     job = Job(
@@ -115,7 +115,7 @@ def enqueue(
             session.add(job)
             session.flush()
     except IntegrityError:
-        winner = session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).first()
+        winner = session.scalars(select(Job).where(col(Job.dedupe_key) == dedupe_key)).first()
         if winner is None:
             raise
         return winner
@@ -131,9 +131,9 @@ def _due_ids(session: Session, now: datetime, limit: int, *, lock: bool) -> list
     status, run_at, id).
     """
     expired = (
-        select(Job.id)
-        .where(Job.status == "running", Job.lease_until < now)  # type: ignore[operator]
-        .order_by(Job.lease_until)
+        select(col(Job.id))
+        .where(col(Job.status) == "running", col(Job.lease_until) < now)
+        .order_by(col(Job.lease_until))
         .limit(limit)
     )
     if lock:
@@ -141,9 +141,9 @@ def _due_ids(session: Session, now: datetime, limit: int, *, lock: bool) -> list
     ids = list(session.scalars(expired).all())
     if len(ids) < limit:
         queued = (
-            select(Job.id)
-            .where(Job.status == "queued", Job.run_at <= now)
-            .order_by(Job.run_at, Job.id)
+            select(col(Job.id))
+            .where(col(Job.status) == "queued", col(Job.run_at) <= now)
+            .order_by(col(Job.run_at), col(Job.id))
             .limit(limit - len(ids))
         )
         if lock:
@@ -169,15 +169,21 @@ def claim(
             update(Job)
             # The rows read are still due: locked (PostgreSQL) or read in this write transaction (SQLite).
             # No OR of the due conditions here: SQLite would answer it from both indexes, whole ranges.
-            .where(Job.id.in_(ids))  # type: ignore[union-attr]
+            .where(col(Job.id).in_(ids))
             .values(
                 status="running",
-                attempts=Job.attempts + 1,
+                attempts=col(Job.attempts) + 1,
                 locked_by=worker_id,
                 lease_until=now + timedelta(seconds=lease_s),
                 updated_at=now,
             )
-            .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+            .returning(
+                col(Job.id),
+                col(Job.kind),
+                col(Job.payload),
+                col(Job.attempts),
+                col(Job.max_attempts),
+            )
             .execution_options(synchronize_session=False)
         )
         rows = session.execute(stmt).all()
@@ -199,22 +205,24 @@ def claim(
 def extend_lease(engine: Engine, job_id: int, worker_id: str, lease_s: int) -> bool:
     now = utcnow()
     with write_session(engine) as session:
-        result = session.execute(
+        result = session.exec(
             update(Job)
-            .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+            .where(
+                col(Job.id) == job_id, col(Job.locked_by) == worker_id, col(Job.status) == "running"
+            )
             .values(lease_until=now + timedelta(seconds=lease_s), updated_at=now)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return result.rowcount == 1
 
 
 def _finish(session: Session, job_id: int, worker_id: str, status: str, error: str | None) -> bool:
     now = utcnow()
-    result = session.execute(
+    result = session.exec(
         update(Job)
-        .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+        .where(col(Job.id) == job_id, col(Job.locked_by) == worker_id, col(Job.status) == "running")
         .values(status=status, last_error=error, finished_at=now, updated_at=now, lease_until=None)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return result.rowcount == 1
 
 
 def complete(engine: Engine, job: ClaimedJob, worker_id: str) -> bool:
@@ -258,13 +266,15 @@ def fail(
             "updated_at": now,
         }
         if not count_attempt:
-            values["attempts"] = Job.attempts - 1
-        result = session.execute(
+            values["attempts"] = col(Job.attempts) - 1
+        result = session.exec(
             update(Job)
-            .where(Job.id == job.id, Job.locked_by == worker_id, Job.status == "running")
+            .where(
+                col(Job.id) == job.id, col(Job.locked_by) == worker_id, col(Job.status) == "running"
+            )
             .values(**values)
         )
-        return "queued" if result.rowcount == 1 else "lost"  # type: ignore[attr-defined]
+        return "queued" if result.rowcount == 1 else "lost"
 
 
 HEARTBEAT_SECONDS = 5.0
@@ -288,7 +298,7 @@ def beat(engine: Engine, worker_id: str, *, restarts: int = 0) -> None:
             row.restarts = restarts
         # Rows of workers dead for a day are forgotten.
         session.execute(
-            delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - timedelta(days=1))
+            delete(WorkerHeartbeat).where(col(WorkerHeartbeat.beat_at) < now - timedelta(days=1))
         )
 
 
@@ -297,7 +307,7 @@ def forget(engine: Engine, worker_id: str) -> None:
     from app.models.jobs import WorkerHeartbeat
 
     with write_session(engine) as session:
-        session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id))
+        session.execute(delete(WorkerHeartbeat).where(col(WorkerHeartbeat.worker_id) == worker_id))
 
 
 def worker_health(session: Session) -> dict[str, Any]:
@@ -322,7 +332,7 @@ def counts(session: Session) -> dict[str, int]:
     """How many jobs are in each state (for /healthz and the staff pages)."""
     from sqlalchemy import func
 
-    rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    rows = session.execute(select(col(Job.status), func.count()).group_by(col(Job.status))).all()
     return {status: n for status, n in rows}
 
 

@@ -16,7 +16,15 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
+    Receive,
+    Scope,
+    Send,
+)
 from litestar.plugins.jinja import JinjaTemplateEngine
 from sqlalchemy.engine import Engine
 
@@ -38,15 +46,22 @@ class Eclor(Litestar):
 
     The concurrency limit, ``EclorMiddleware`` (host check, security headers, locale) and
     ``GzipMiddleware`` sit outside routing and the exception handler, so every response
-    (404s and errors included) goes through them; lifespan events pass straight through.
+    (404s and errors included) goes through them; lifespan events go straight to Litestar.
     """
 
     pipeline: ASGIApp | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.pipeline is None:
-            await self.dispatch(scope, receive, send)
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if self.pipeline is None or scope["type"] == "lifespan":
+            await super().__call__(scope, receive, send)
         else:
+            # An HTTP or WebSocket scope comes with its own receive and send, which mypy does not
+            # narrow along with the scope (Litestar's own __call__ says the same).
             await self.pipeline(scope, receive, send)
 
     async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:

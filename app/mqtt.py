@@ -170,8 +170,10 @@ class MqttLink:
                         for task in (receiver, stopper):
                             task.cancel()
                         await asyncio.gather(receiver, stopper, return_exceptions=True)
-                    if receiver.done() and not receiver.cancelled() and receiver.exception():
-                        raise receiver.exception()  # type: ignore[misc]
+                    if receiver.done() and not receiver.cancelled():
+                        error = receiver.exception()
+                        if error:
+                            raise error
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
                 self._client = None

@@ -81,15 +81,13 @@ class TopicRules:
             object.__setattr__(self, f"_{name}_wild", tuple(r for r in rules if r not in literal))
 
     def may_publish(self, topic: str) -> bool:
-        return topic in self._publish_literal or any(  # type: ignore[attr-defined]
-            filter_covers(rule, topic)
-            for rule in self._publish_wild  # type: ignore[attr-defined]
+        return topic in self._publish_literal or any(
+            filter_covers(rule, topic) for rule in self._publish_wild
         )
 
     def may_subscribe(self, topic_filter: str) -> bool:
-        return topic_filter in self._subscribe_literal or any(  # type: ignore[attr-defined]
-            filter_covers(rule, topic_filter)
-            for rule in self._subscribe_wild  # type: ignore[attr-defined]
+        return topic_filter in self._subscribe_literal or any(
+            filter_covers(rule, topic_filter) for rule in self._subscribe_wild
         )
 
 

@@ -32,13 +32,13 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from joserfc.jws import JWSRegistry
-from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from app import auth
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.models.accounts import Identity, OIDCLogin, User
 from app.settings import OIDCProvider, Settings
 
@@ -102,7 +102,7 @@ def redirect_uri(settings: Settings, prov: OIDCProvider) -> str:
 
 _cache_lock = threading.Lock()
 _metadata: dict[str, tuple[float, dict[str, Any]]] = {}
-_jwks: dict[str, dict[str, Any]] = {}
+_jwks: dict[str, KeySetSerialization] = {}
 
 
 def metadata(prov: OIDCProvider) -> dict[str, Any]:
@@ -162,7 +162,7 @@ def begin(
     nonce = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     now = utcnow()
-    session.execute(delete(OIDCLogin).where(OIDCLogin.expires_at < now))
+    session.execute(delete(OIDCLogin).where(col(OIDCLogin.expires_at) < now))
     session.add(
         OIDCLogin(
             id=_digest(state),
@@ -307,7 +307,9 @@ def account_for(session: Session, login: VerifiedLogin) -> User:
     """The account bound to (issuer, subject); a new one if none (never matched by e-mail)."""
     now = utcnow()
     identity = session.scalars(
-        select(Identity).where(Identity.issuer == login.issuer, Identity.subject == login.subject)
+        select(Identity).where(
+            col(Identity.issuer) == login.issuer, col(Identity.subject) == login.subject
+        )
     ).first()
     if login.link_user_id is not None:
         if identity is not None and identity.user_id != login.link_user_id:
@@ -339,9 +341,9 @@ def account_for(session: Session, login: VerifiedLogin) -> User:
     user = auth.create_user(session, email, role=login.provider.role, display_name=name)
     session.add(
         Identity(
-            user_id=user.id,
+            user_id=saved_id(user),
             provider=login.provider.name,
-            issuer=login.issuer,  # type: ignore[arg-type]
+            issuer=login.issuer,
             subject=login.subject,
             created_at=now,
             last_used_at=now,
@@ -359,7 +361,10 @@ def _new_account_email(session: Session, login: VerifiedLogin) -> str:
     email = login.claims.get("email")
     if isinstance(email, str) and "@" in email and len(email) <= 254:
         email = auth.normalise_email(email)
-        if session.scalars(select(User.id).where(User.email == email)).first() is not None:
+        if (
+            session.scalars(select(col(User.id)).where(col(User.email) == email)).first()
+            is not None
+        ):
             raise EmailTaken("an account already uses this e-mail address")
         return email
     # No usable address from the provider: a unique placeholder the person can change later.

@@ -18,7 +18,15 @@ from __future__ import annotations
 import asyncio
 import time
 
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    Scope,
+    Send,
+)
 
 from app.i18n import gettext as _
 
@@ -46,22 +54,22 @@ def busy_body(path: str) -> tuple[bytes, bytes]:
 
 async def send_busy(send: Send, path: str, retry_after_s: int) -> None:
     ctype, body = busy_body(path)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", ctype),
-                (b"retry-after", str(retry_after_s).encode()),
-                (b"cache-control", b"no-store"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-content-type-options", b"nosniff"),
-                (b"x-frame-options", b"DENY"),
-                (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [
+            (b"content-type", ctype),
+            (b"retry-after", str(retry_after_s).encode()),
+            (b"cache-control", b"no-store"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+        ],
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
 
 
 class ConcurrencyLimit:
@@ -84,7 +92,7 @@ class ConcurrencyLimit:
         return self._slots
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(BYPASS_PREFIXES):
+        if scope["type"] != ScopeType.HTTP or scope["path"].startswith(BYPASS_PREFIXES):
             await self.app(scope, receive, send)
             return
         slots = self.slots

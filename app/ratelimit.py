@@ -18,10 +18,9 @@ from datetime import timedelta
 
 from litestar.exceptions import TooManyRequestsException
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from app.db import begin_write, utcnow
+from app.db import begin_write, insert_or_update, utcnow
 from app.models.accounts import RateLimit
 
 
@@ -58,14 +57,12 @@ def hit(session: Session, limit: Limit, subject: str) -> int:
         "hits": 1,
         "expires_at": now + timedelta(seconds=limit.window_s),
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(RateLimit).values(**values)
-    stmt = stmt.on_conflict_do_update(
+    stmt = insert_or_update(session, RateLimit).values(**values)
+    counted = stmt.on_conflict_do_update(
         index_elements=["action", "subject", "window_start"],
-        set_={"hits": RateLimit.hits + 1},  # type: ignore[operator]
-    ).returning(RateLimit.hits)
-    return int(session.execute(stmt).scalar_one())
+        set_={"hits": col(RateLimit.hits) + 1},
+    ).returning(col(RateLimit.hits))
+    return int(session.execute(counted).scalar_one())
 
 
 def check(session: Session, secret: str, checks: list[tuple[Limit, str]]) -> None:
@@ -83,7 +80,7 @@ def check(session: Session, secret: str, checks: list[tuple[Limit, str]]) -> Non
         if count > limit.hits:
             window_end = (int(now_epoch) // limit.window_s + 1) * limit.window_s
             retry_after = max(retry_after, math.ceil(window_end - now_epoch))
-    session.execute(delete(RateLimit).where(RateLimit.expires_at < utcnow()))
+    session.execute(delete(RateLimit).where(col(RateLimit.expires_at) < utcnow()))
     session.commit()
     begin_write(session)
     if retry_after:

@@ -21,16 +21,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, select
+from sqlalchemy import ColumnElement, Table
+from sqlmodel import col, select
 from sqlalchemy.engine import Engine
 
-from app.db import is_sqlite, utcnow, write_session
+from app.db import is_sqlite, table_of, utcnow, write_session
 from app.models.accounts import WebSession
 from app.models.events import Event
 from app.models.jobs import Job
@@ -61,49 +62,62 @@ class Rule:
     fold: tuple[Any, ...] = ()  # columns that make the monthly key kept in history_months
 
 
-def _t(model: Any) -> Table:
-    return model.__table__  # type: ignore[no-any-return]
-
-
 RULES: tuple[Rule, ...] = (
     Rule(
         "light_commands",
-        _t(LightCommand),
-        LightCommand.finished_at,
+        table_of(LightCommand),
+        col(LightCommand.finished_at),
         lambda s: s.retention_commands_days,
-        lambda: LightCommand.state.not_in(OPEN_COMMAND_STATES),  # type: ignore[attr-defined]
-        (LightCommand.reason, LightCommand.state),
+        lambda: col(LightCommand.state).not_in(OPEN_COMMAND_STATES),
+        (col(LightCommand.reason), col(LightCommand.state)),
     ),
     Rule(
         "push_deliveries",
-        _t(PushDelivery),
-        PushDelivery.finished_at,
+        table_of(PushDelivery),
+        col(PushDelivery.finished_at),
         lambda s: s.retention_deliveries_days,
-        lambda: PushDelivery.status.not_in(OPEN_DELIVERY_STATES),  # type: ignore[attr-defined]
-        (PushDelivery.status,),
+        lambda: col(PushDelivery.status).not_in(OPEN_DELIVERY_STATES),
+        (col(PushDelivery.status),),
     ),
     Rule(
         "jobs",
-        _t(Job),
-        Job.finished_at,
+        table_of(Job),
+        col(Job.finished_at),
         lambda s: s.retention_jobs_days,
-        lambda: Job.status.not_in(OPEN_JOB_STATES),  # type: ignore[attr-defined]
-        (Job.kind, Job.status),
+        lambda: col(Job.status).not_in(OPEN_JOB_STATES),
+        (col(Job.kind), col(Job.status)),
     ),
-    Rule("light_alarms", _t(LightAlarm), LightAlarm.cleared_at, lambda s: s.retention_alarms_days),
+    Rule(
+        "light_alarms",
+        table_of(LightAlarm),
+        col(LightAlarm.cleared_at),
+        lambda s: s.retention_alarms_days,
+    ),
     Rule(
         "waste_centre_estimates",
-        _t(WasteCentreEstimate),
-        WasteCentreEstimate.ts,
+        table_of(WasteCentreEstimate),
+        col(WasteCentreEstimate.ts),
         lambda s: s.retention_estimates_days,
     ),
-    Rule("light_daily", _t(LightDaily), LightDaily.day, lambda s: s.retention_daily_days),
-    Rule("sensor_hourly", _t(SensorHourly), SensorHourly.hour, lambda s: s.retention_daily_days),
+    Rule(
+        "light_daily", table_of(LightDaily), col(LightDaily.day), lambda s: s.retention_daily_days
+    ),
+    Rule(
+        "sensor_hourly",
+        table_of(SensorHourly),
+        col(SensorHourly.hour),
+        lambda s: s.retention_daily_days,
+    ),
     # Live views resume within a week (Last-Event-ID); hours of measures are kept 90 days, their days stay.
-    Rule("events", _t(Event), Event.at, lambda s: EVENTS_DAYS),
-    Rule("measure_hourly", _t(MeasureHourly), MeasureHourly.hour, lambda s: MEASURE_HOURS_DAYS),
+    Rule("events", table_of(Event), col(Event.at), lambda s: EVENTS_DAYS),
+    Rule(
+        "measure_hourly",
+        table_of(MeasureHourly),
+        col(MeasureHourly.hour),
+        lambda s: MEASURE_HOURS_DAYS,
+    ),
     # Expired sessions go a minute after their expiry, whatever the settings.
-    Rule("web_sessions", _t(WebSession), WebSession.expires_at, lambda s: 1 / 1440),
+    Rule("web_sessions", table_of(WebSession), col(WebSession.expires_at), lambda s: 1 / 1440),
 )
 
 
@@ -157,7 +171,7 @@ def purge(
                 _fold(session, rule.name, rows)
                 count = len(rows)
             else:
-                count = int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+                count = int(session.exec(stmt).rowcount or 0)
         report.longest_batch_s = max(report.longest_batch_s, time.perf_counter() - started)
         report.batches += 1
         done += 1
@@ -171,7 +185,7 @@ def purge(
     return deleted
 
 
-def _fold(session: Any, source: str, rows: list[Any]) -> None:
+def _fold(session: Any, source: str, rows: Sequence[Any]) -> None:
     """Add the deleted rows' counts per (month, key) to ``history_months``."""
     counts: dict[tuple[str, str], int] = {}
     for row in rows:

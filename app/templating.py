@@ -16,6 +16,7 @@ from litestar.plugins.htmx import HTMXDetails
 from app import __version__, i18n
 from app.auth import current_user
 from app.sections import STAFF_LINKS
+from app.scope import extras as scope_extras
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -42,7 +43,8 @@ def make_environment(source_url: str = "/source") -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # The i18n extension adds this method to the environment when it is loaded.
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals.update(
         static=static_url,
         locales=i18n.LOCALE_NAMES,
@@ -87,10 +89,13 @@ def format_km(metres: Any, digits: int = 1) -> str:
 
 def format_datetime(value: Any, fmt: str = "short") -> str:
     from babel.dates import format_datetime as babel_dt
+    from babel.dates import get_timezone
 
     if value is None:
         return ""
-    return babel_dt(value, format=fmt, tzinfo="Europe/Paris", locale=i18n.current_locale.get())
+    return babel_dt(
+        value, format=fmt, tzinfo=get_timezone("Europe/Paris"), locale=i18n.current_locale.get()
+    )
 
 
 def format_date(value: Any, fmt: str = "medium") -> str:
@@ -114,7 +119,7 @@ def page(
 
     ``anonymous``: render as for a visitor, whoever asks (pages kept in a shared cache, like /offline).
     """
-    scope = request.scope
+    scope = scope_extras(request.scope)
     context.setdefault("section", "")
     context.update(
         user=None if anonymous else current_user(request),

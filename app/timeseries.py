@@ -19,13 +19,15 @@ import bisect
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
+from app.db import insert_or_update, table_of
 from app.models.measures import MeasureDaily, MeasureHourly
 
 # A device's reading is believed when its time is at most this old / this far ahead of its arrival.
@@ -166,6 +168,16 @@ class _Cell:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_Key = TypeVar("_Key")
+
+
+def _cell(cells: dict[_Key, _Cell], key: _Key) -> _Cell:
+    cell = cells.get(key)
+    if cell is None:
+        cell = cells[key] = _Cell()
+    return cell
+
+
 def _fold(
     samples: Iterable[Sample],
 ) -> tuple[dict[tuple[str, str, dt.datetime], _Cell], dict[tuple[str, str, dt.date], _Cell]]:
@@ -175,13 +187,11 @@ def _fold(
         if not math.isfinite(s.value):
             continue
         moment = s.ts.astimezone(UTC)
-        for cells, key in (
-            (hours, (s.entity, s.measure, moment.replace(minute=0, second=0, microsecond=0))),
-            (days, (s.entity, s.measure, moment.date())),
+        hour = moment.replace(minute=0, second=0, microsecond=0)
+        for cell in (
+            _cell(hours, (s.entity, s.measure, hour)),
+            _cell(days, (s.entity, s.measure, moment.date())),
         ):
-            cell = cells.get(key)  # type: ignore[call-overload]
-            if cell is None:
-                cell = cells[key] = _Cell()  # type: ignore[index]
             cell.count += 1
             cell.total += s.value
             cell.low = min(cell.low, s.value)
@@ -192,17 +202,14 @@ def _fold(
 def _upsert(session: Session, model: Any, slot: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    table = model.__table__
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-
+    table = table_of(model)
+    stmt = insert_or_update(session, table)
+    least: Callable[..., Any]
+    greatest: Callable[..., Any]
+    if session.get_bind().dialect.name == "postgresql":
         least, greatest = func.least, func.greatest
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-
         least, greatest = func.min, func.max  # SQLite's scalar min()/max() of two values
-    stmt = dialect_insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["entity", "measure", slot],
         set_={
@@ -266,10 +273,10 @@ def measures_of(session: Session, entity: str) -> list[str]:
     """The measures the store holds for an entity."""
     return list(
         session.scalars(
-            select(MeasureDaily.measure)
-            .where(MeasureDaily.entity == entity)
-            .group_by(MeasureDaily.measure)
-            .order_by(MeasureDaily.measure)
+            select(col(MeasureDaily.measure))
+            .where(col(MeasureDaily.entity) == entity)
+            .group_by(col(MeasureDaily.measure))
+            .order_by(col(MeasureDaily.measure))
         ).all()
     )
 
@@ -293,34 +300,34 @@ def aggregate(
     if not measures or len(edges) < 2:
         return out
     if period.daily:
-        slot: Any = MeasureDaily.day
-        query = select(
-            MeasureDaily.measure,
-            MeasureDaily.day,
-            MeasureDaily.count,
-            MeasureDaily.total,
-            MeasureDaily.low,
-            MeasureDaily.high,
+        slot: Any = col(MeasureDaily.day)
+        query = sa.select(
+            col(MeasureDaily.measure),
+            col(MeasureDaily.day),
+            col(MeasureDaily.count),
+            col(MeasureDaily.total),
+            col(MeasureDaily.low),
+            col(MeasureDaily.high),
         ).where(
-            MeasureDaily.entity == entity,
-            MeasureDaily.measure.in_(list(measures)),  # type: ignore[attr-defined]
-            MeasureDaily.day >= start.date(),
-            MeasureDaily.day < (end + dt.timedelta(days=1)).date(),
+            col(MeasureDaily.entity) == entity,
+            col(MeasureDaily.measure).in_(list(measures)),
+            col(MeasureDaily.day) >= start.date(),
+            col(MeasureDaily.day) < (end + dt.timedelta(days=1)).date(),
         )
     else:
-        slot = MeasureHourly.hour
-        query = select(
-            MeasureHourly.measure,
-            MeasureHourly.hour,
-            MeasureHourly.count,
-            MeasureHourly.total,
-            MeasureHourly.low,
-            MeasureHourly.high,
+        slot = col(MeasureHourly.hour)
+        query = sa.select(
+            col(MeasureHourly.measure),
+            col(MeasureHourly.hour),
+            col(MeasureHourly.count),
+            col(MeasureHourly.total),
+            col(MeasureHourly.low),
+            col(MeasureHourly.high),
         ).where(
-            MeasureHourly.entity == entity,
-            MeasureHourly.measure.in_(list(measures)),  # type: ignore[attr-defined]
-            MeasureHourly.hour >= start.replace(minute=0, second=0, microsecond=0),
-            MeasureHourly.hour < end,
+            col(MeasureHourly.entity) == entity,
+            col(MeasureHourly.measure).in_(list(measures)),
+            col(MeasureHourly.hour) >= start.replace(minute=0, second=0, microsecond=0),
+            col(MeasureHourly.hour) < end,
         )
     for measure, when, count, total, low, high in session.execute(query.order_by(slot)).all():
         moment = (
@@ -339,5 +346,5 @@ def aggregate(
 
 def prune(session: Session, before: dt.datetime) -> int:
     """Forget hourly rows older than ``before``; the daily rows keep the long history."""
-    table = MeasureHourly.__table__  # type: ignore[attr-defined]
-    return session.execute(table.delete().where(table.c.hour < before)).rowcount or 0
+    table = table_of(MeasureHourly)
+    return session.exec(table.delete().where(table.c.hour < before)).rowcount or 0

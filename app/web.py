@@ -114,14 +114,14 @@ class EclorMiddleware:
         token = csrf.session_token_for(self.settings.secret_key, session_token)
         if cookies.get(csrf.COOKIE_NAME) == token:
             return None
-        scope["headers"] = csrf.with_cookie(list(scope["headers"]), token)  # type: ignore[arg-type]
+        scope["headers"] = csrf.with_cookie(list(scope["headers"]), token)
         return token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
         nonce = secrets.token_urlsafe(16)
         csp = self.csp_template.format(nonce=nonce).encode()
         extra = (
@@ -137,7 +137,7 @@ class EclorMiddleware:
                 if b"content-security-policy" not in present:
                     out.append((b"content-security-policy", csp))
                 out.extend(h for h in extra if h[0] not in present)
-                message["headers"] = out  # type: ignore[typeddict-item]
+                message["headers"] = out
             await send(message)
 
         if not self._host_allowed(headers):
@@ -159,8 +159,8 @@ class EclorMiddleware:
         cookies = _cookies(headers)
         locale = pick_locale(cookies.get("lang"), _header(headers, b"accept-language"))
         token = current_locale.set(locale)
-        scope["eclor_nonce"] = nonce  # type: ignore[typeddict-unknown-key]
-        scope["eclor_locale"] = locale  # type: ignore[typeddict-unknown-key]
+        scope["eclor_nonce"] = nonce
+        scope["eclor_locale"] = locale
         user = None
         session_token = cookies.get(auth.SESSION_COOKIE)
         if session_token:
@@ -169,8 +169,8 @@ class EclorMiddleware:
                     self.engine, session_token, idle_minutes=self.settings.session_idle_minutes
                 )
             )
-        scope["eclor_user"] = user  # type: ignore[typeddict-unknown-key]
-        scope["eclor_session_token"] = session_token if user else None  # type: ignore[typeddict-unknown-key]
+        scope["eclor_user"] = user
+        scope["eclor_session_token"] = session_token if user else None
         bound = self._bind_csrf(scope, cookies, session_token if user else None)
 
         async def send_bound(message: Message) -> None:
@@ -184,7 +184,7 @@ class EclorMiddleware:
                 )
                 if token:
                     out.append(csrf.cookie_header(token, secure=self.settings.https))
-                    message["headers"] = out  # type: ignore[typeddict-item]
+                    message["headers"] = out
             await send_with_headers(message)
 
         try:
@@ -229,7 +229,7 @@ class GzipMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or "gzip" not in (
             _header(scope["headers"], b"accept-encoding") or ""
-        ):  # type: ignore[arg-type]
+        ):
             await self.app(scope, receive, send)
             return
         # Pages are made per request: compress fast. Static files are compressed
@@ -254,7 +254,7 @@ class GzipMiddleware:
             vary = [v for k, v in out if k.lower() == b"vary"]
             if not any(b"accept-encoding" in v.lower() for v in vary):
                 out.append((b"vary", b"Accept-Encoding"))
-            held["headers"] = out  # type: ignore[typeddict-item]
+            held["headers"] = out
             await send(held)
             held = None
             await send({"type": "http.response.body", "body": body, "more_body": more})

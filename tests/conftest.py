@@ -133,11 +133,11 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def app(settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
+def app(settings: Settings, engine: Engine):
     return create_app(settings, engine)
 
 
-class EclorClient(TestClient):  # type: ignore[type-arg]
+class EclorClient(TestClient):
     """A test client that knows how to send the CSRF token like a page would."""
 
     def csrf_token(self) -> str:
@@ -148,20 +148,20 @@ class EclorClient(TestClient):  # type: ignore[type-arg]
         assert token, "no CSRF cookie was set"
         return token
 
-    def post_form(self, url: str, data: dict | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    def post_form(self, url: str, data: dict | None = None, **kwargs):
         data = dict(data or {})
         data.setdefault("_csrf_token", self.csrf_token())
         kwargs.setdefault("follow_redirects", False)
         return self.post(url, data=data, **kwargs)
 
-    def post_json(self, url: str, json: object, **kwargs):  # type: ignore[no-untyped-def]
+    def post_json(self, url: str, json: object, **kwargs):
         headers = dict(kwargs.pop("headers", {}) or {})
         headers.setdefault("x-csrftoken", self.csrf_token())
         return self.post(url, json=json, headers=headers, **kwargs)
 
 
 @pytest.fixture
-def client(app) -> Iterator[EclorClient]:  # type: ignore[no-untyped-def]
+def client(app) -> Iterator[EclorClient]:
     with EclorClient(app=app) as c:
         yield c
 
@@ -193,7 +193,7 @@ PERSONAS = {
 }
 
 
-def make_persona(app, engine: Engine, settings: Settings, key: str) -> Persona:  # type: ignore[no-untyped-def]
+def make_persona(app, engine: Engine, settings: Settings, key: str) -> Persona:
     email, role, name = PERSONAS[key]
     with write_session(engine) as session:
         user = auth.create_user(session, email, role=role, display_name=name)
@@ -208,11 +208,11 @@ def make_persona(app, engine: Engine, settings: Settings, key: str) -> Persona: 
     client = EclorClient(app=app)
     client.__enter__()
     client.cookies.set(auth.SESSION_COOKIE, token)
-    return Persona(user_id, email, role, client)  # type: ignore[arg-type]
+    return Persona(user_id, email, role, client)
 
 
 @pytest.fixture
-def personas(app, engine: Engine, settings: Settings) -> Iterator[dict[str, Persona]]:  # type: ignore[no-untyped-def]
+def personas(app, engine: Engine, settings: Settings) -> Iterator[dict[str, Persona]]:
     made: dict[str, Persona] = {}
 
     class Lazy(dict):  # personas are created on first use, so tests pay only for those they need
@@ -221,7 +221,7 @@ def personas(app, engine: Engine, settings: Settings) -> Iterator[dict[str, Pers
             self[key] = made[key]
             return made[key]
 
-    yield Lazy()  # type: ignore[misc]
+    yield Lazy()
     for persona in reversed(
         list(made.values())
     ):  # last opened, first closed: Litestar test clients of one app must exit in that order
@@ -229,20 +229,20 @@ def personas(app, engine: Engine, settings: Settings) -> Iterator[dict[str, Pers
 
 
 @pytest.fixture
-def resident(personas) -> Persona:  # type: ignore[no-untyped-def]
+def resident(personas) -> Persona:
     return personas["resident"]
 
 
 @pytest.fixture
-def staff(personas) -> Persona:  # type: ignore[no-untyped-def]
+def staff(personas) -> Persona:
     return personas["staff"]
 
 
 @pytest.fixture
-def merchant(personas) -> Persona:  # type: ignore[no-untyped-def]
+def merchant(personas) -> Persona:
     return personas["merchant"]
 
 
 @pytest.fixture
-def admin(personas) -> Persona:  # type: ignore[no-untyped-def]
+def admin(personas) -> Persona:
     return personas["admin"]

@@ -60,7 +60,7 @@ def seed_lights(
         session.flush()
         session.execute(
             Streetlight.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "id": light_id,
                     "device_id": light_id,

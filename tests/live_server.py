@@ -29,7 +29,7 @@ def live(settings: Settings) -> Iterator[str]:
     """
     engine = engine_for(settings)
     app = create_app(settings, engine)
-    live.app = app  # type: ignore[attr-defined]
+    live.app = app
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -144,7 +144,7 @@ class Inbox:
 
     def json_on(self, topic: str) -> list[Any]:
         """Decoded JSON payloads received so far on ``topic``."""
-        return [json.loads(m.payload) for m in self.on(topic)]  # type: ignore[arg-type]
+        return [json.loads(m.payload) for m in self.on(topic)]
 
     async def wait_for(
         self, predicate: Callable[[list[aiomqtt.Message]], bool], timeout: float = 5.0

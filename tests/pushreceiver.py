@@ -406,7 +406,7 @@ class PushReceiver:
         self, names: list[str], application_server_key: str | None = None
     ) -> list[tuple[dict[str, Any], ec.EllipticCurvePrivateKey]]:
         """Create and register subscriptions; return each JSON and private key."""
-        return self._create(names, application_server_key, keep_keys=True)  # type: ignore[return-value]
+        return self._create(names, application_server_key, keep_keys=True)
 
     def make_subscription_jsons(
         self, names: list[str], application_server_key: str | None = None

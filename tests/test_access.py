@@ -146,7 +146,7 @@ def _persona_sessions(engine: Any, settings: Any) -> tuple[dict[str, int], dict[
                 idle_minutes=settings.session_idle_minutes,
                 absolute_days=settings.session_absolute_days,
             )
-            ids[key] = user.id  # type: ignore[assignment]
+            ids[key] = user.id
     return ids, tokens
 
 

@@ -28,7 +28,7 @@ def test_a_ready_order_cancelled_by_the_account_deletion_is_told_to_the_shop(
             s.get(Shop, shop["id"]),
             resident.id,
             "Julie",
-            {shop["products"][0]: 1},  # type: ignore[arg-type]
+            {shop["products"][0]: 1},
             first_slot(engine, shop["id"]),
         )
         shops.merchant_move(s, order, "accept")

@@ -20,16 +20,16 @@ from tests.conftest import EclorClient
 from workers import runner
 
 
-def run_worker(settings, engine) -> None:  # type: ignore[no-untyped-def]
+def run_worker(settings, engine) -> None:
     asyncio.run(runner.run(settings, engine, once=True, install_signals=False, services=False))
 
 
-def mails(settings) -> list[EmailMessage]:  # type: ignore[no-untyped-def]
+def mails(settings) -> list[EmailMessage]:
     folder: Path = settings.mail_dir
     if not folder.is_dir():
         return []
     return [
-        email.message_from_bytes(p.read_bytes(), policy=default_policy)  # type: ignore[misc]
+        email.message_from_bytes(p.read_bytes(), policy=default_policy)
         for p in sorted(folder.glob("*.eml"))
     ]
 
@@ -39,12 +39,12 @@ def make_user(
     address: str = "lea@eclor.test",
     password: str = "lea-password-2026",
     role: str = "resident",
-) -> int:  # type: ignore[no-untyped-def]
+) -> int:
     with write_session(engine) as s:
-        return auth.create_user(s, address, password=password, role=role).id  # type: ignore[return-value]
+        return auth.create_user(s, address, password=password, role=role).id
 
 
-def sessions_of(engine, user_id: int) -> int:  # type: ignore[no-untyped-def]
+def sessions_of(engine, user_id: int) -> int:
     with write_session(engine) as s:
         return (
             s.scalar(
@@ -158,7 +158,7 @@ def test_the_session_cookie_is_httponly_and_lax(client, engine):
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
 
 
-def signup(client, address: str, name: str = "Léo"):  # type: ignore[no-untyped-def]
+def signup(client, address: str, name: str = "Léo"):
     return client.post_form("/signup", {"email": address, "display_name": name, "consent": "yes"})
 
 
@@ -175,7 +175,7 @@ def test_signup_mails_a_link_to_choose_the_password_which_signs_in(client, engin
     assert msg["To"] == "nouveau@eclor.test"
     assert msg["Subject"] == "Finissez de créer votre compte Eclor"
     text = msg.get_body(preferencelist=("plain",)).get_content()
-    link = "/password/reset/" + re.search(r"/password/reset/(\S+)", text).group(1)  # type: ignore[union-attr]
+    link = "/password/reset/" + re.search(r"/password/reset/(\S+)", text).group(1)
     chosen = {"password": "a-good-password", "password_again": "a-good-password"}
     r = client.post_form(link, chosen)
     assert r.status_code == 303 and r.headers["location"].startswith("/me")
@@ -221,7 +221,7 @@ def test_signup_refuses_bad_input_with_french_messages_and_creates_nothing(clien
 # --- password reset -------------------------------------------------------------------------------
 
 
-def reset_link(settings, engine, client, address: str = "lea@eclor.test") -> str:  # type: ignore[no-untyped-def]
+def reset_link(settings, engine, client, address: str = "lea@eclor.test") -> str:
     r = client.post_form("/password/forgot", {"email": address})
     assert r.status_code == 303 and r.headers["location"] == "/password/forgot?sent=1"
     run_worker(settings, engine)

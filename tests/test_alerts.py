@@ -70,7 +70,7 @@ def cap_document(
 def reference(engine: Any, alert_id: int) -> str:
     with write_session(engine) as session:
         a = session.get(Alert, alert_id)
-        return f"{a.sender},{a.identifier},{cap.format_time(a.sent_at)}"  # type: ignore[union-attr]
+        return f"{a.sender},{a.identifier},{cap.format_time(a.sent_at)}"
 
 
 def count(engine: Any, model: Any = Alert) -> int:
@@ -80,7 +80,7 @@ def count(engine: Any, model: Any = Alert) -> int:
 
 def latest(engine: Any) -> Alert:
     with write_session(engine) as session:
-        return session.scalars(select(Alert).order_by(Alert.id.desc())).first()  # type: ignore[return-value]
+        return session.scalars(select(Alert).order_by(Alert.id.desc())).first()
 
 
 FORM = {
@@ -384,11 +384,11 @@ def test_the_home_page_shows_the_alerts_for_the_persons_commune(staff, resident,
 
     staff.client.post_form("/staff/alerts/new", {**FORM, "do": "send"})  # Audun-le-Tiche, Russange
     with write_session(engine) as session:
-        session.get(User, resident.id).commune_insee = "54580"  # type: ignore[union-attr]
+        session.get(User, resident.id).commune_insee = "54580"
     assert "Passage frontière saturé" not in resident.client.get("/").text
     assert "Passage frontière saturé" in client.get("/").text  # anonymous: every alert in force
     with write_session(engine) as session:
-        session.get(User, resident.id).commune_insee = "57602"  # type: ignore[union-attr]
+        session.get(User, resident.id).commune_insee = "57602"
     assert "Passage frontière saturé" in resident.client.get("/").text
 
 

@@ -48,7 +48,7 @@ def test_twenty_concurrent_requests_of_one_person_for_one_ad_book_once(engine):
             )
             == 1
         )
-        assert s.get(CarpoolAd, ad).seats_left == 7  # type: ignore[union-attr]
+        assert s.get(CarpoolAd, ad).seats_left == 7
 
 
 def test_a_person_may_ask_again_after_cancelling(engine):

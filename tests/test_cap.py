@@ -66,7 +66,7 @@ def refused(data: bytes) -> CapError:
 
 
 def area(**fields: object) -> CapArea:
-    return CapArea(areaDesc="zone", **fields)  # type: ignore[arg-type]
+    return CapArea(areaDesc="zone", **fields)
 
 
 def info(urgency: str = "Immediate", severity: str = "Severe", **fields: object) -> CapInfo:
@@ -74,10 +74,10 @@ def info(urgency: str = "Immediate", severity: str = "Severe", **fields: object)
         language="fr-FR",
         category=["Met"],
         event="Neige-verglas",
-        urgency=urgency,  # type: ignore[arg-type]
-        severity=severity,  # type: ignore[arg-type]
+        urgency=urgency,
+        severity=severity,
         certainty="Likely",
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
@@ -515,7 +515,7 @@ def test_it_refuses_a_document_over_the_size_cap() -> None:
 
 def test_it_wants_bytes() -> None:
     with pytest.raises(TypeError):
-        cap_read.parse(sample(CANCEL).decode())  # type: ignore[arg-type]
+        cap_read.parse(sample(CANCEL).decode())
 
 
 # --- Hostile XML --------------------------------------------------------------------

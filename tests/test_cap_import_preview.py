@@ -27,7 +27,7 @@ def test_an_imported_cap_warning_is_previewed_and_nothing_is_sent_before_staff_c
     assert "Aperçu : rien n’est encore envoyé" in page and "Vigilance orange neige-verglas" in page
     assert REACHED in page and "Envoyer cette alerte" in page
     assert count(engine) == 0 and count(engine, Job) == 0  # nothing written, nothing queued
-    carried = re.search(r'name="document_b64" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    carried = re.search(r'name="document_b64" value="([^"]+)"', page).group(1)
     sent = client.post_form(
         "/staff/alerts/import", {"document_b64": carried, "topic": "auto", "do": "send"}
     )

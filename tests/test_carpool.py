@@ -49,9 +49,9 @@ def next_weekday(weekday: int, at: str = "07:30") -> datetime:
     return datetime.combine(day, time.fromisoformat(at), tzinfo=trips.PARIS).astimezone(UTC)
 
 
-def make_user(engine, email: str) -> int:  # type: ignore[no-untyped-def]
+def make_user(engine, email: str) -> int:
     with write_session(engine) as s:
-        return create_user(s, email, display_name=email.split("@")[0].capitalize()).id  # type: ignore[return-value]
+        return create_user(s, email, display_name=email.split("@")[0].capitalize()).id
 
 
 def publish(
@@ -61,7 +61,7 @@ def publish(
     to=KIRCHBERG,
     *,
     role="driver",
-    when: datetime | None = None,  # type: ignore[no-untyped-def]
+    when: datetime | None = None,
     days=(0, 1, 2, 3, 4),
     at="07:30",
     margin=15,
@@ -85,16 +85,16 @@ def publish(
         returns=returns or {},
     )
     with write_session(engine) as s:
-        return cp.create_ad(s, user_id, data)[0].id  # type: ignore[return-value]
+        return cp.create_ad(s, user_id, data)[0].id
 
 
-def run_worker(settings, engine) -> int:  # type: ignore[no-untyped-def]
+def run_worker(settings, engine) -> int:
     return asyncio.run(
         runner.run(settings, engine, once=True, install_signals=False, services=False)
     )
 
 
-def jobs_of(engine, kind: str) -> list[dict]:  # type: ignore[no-untyped-def]
+def jobs_of(engine, kind: str) -> list[dict]:
     with read_session(engine) as s:
         return [
             json.loads(j.payload)
@@ -368,7 +368,7 @@ def test_a_saved_search_produces_one_alert_when_a_matching_ad_appears(engine, se
 # --- pages ------------------------------------------------------------------------------
 
 
-def ad_form(**over) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def ad_form(**over) -> dict[str, str]:
     data = {
         "role": "driver",
         "frequency": "regular",
@@ -389,9 +389,9 @@ def ad_form(**over) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return data
 
 
-def count_ads(engine) -> int:  # type: ignore[no-untyped-def]
+def count_ads(engine) -> int:
     with read_session(engine) as s:
-        return s.scalar(select(func.count()).select_from(CarpoolAd))  # type: ignore[return-value]
+        return s.scalar(select(func.count()).select_from(CarpoolAd))
 
 
 def test_a_resident_publishes_and_a_neighbour_finds_books_and_gets_contact_after_acceptance(
@@ -703,7 +703,7 @@ def test_the_demo_loader_adds_believable_ads_once(engine):
     from app.demo import load_users
 
     with write_session(engine) as s:
-        load_users(s, None)  # type: ignore[arg-type]
+        load_users(s, None)
     import random
 
     with write_session(engine) as s:

@@ -22,7 +22,7 @@ def planted(client: EclorClient, token: str) -> None:
     client.cookies.set("csrftoken", token, domain="testserver.local")
 
 
-def forged_profile(client: EclorClient, token: str):  # type: ignore[no-untyped-def]
+def forged_profile(client: EclorClient, token: str):
     return client.post(
         "/carpool/profile",
         data={"_csrf_token": token, "first_name": "Pirate", "phone": "", "about": ""},
@@ -30,7 +30,7 @@ def forged_profile(client: EclorClient, token: str):  # type: ignore[no-untyped-
     )
 
 
-def first_name(engine, user_id: int) -> str | None:  # type: ignore[no-untyped-def]
+def first_name(engine, user_id: int) -> str | None:
     with read_session(engine) as s:
         profile = s.get(CarpoolProfile, user_id)
         return profile.first_name if profile else None
@@ -54,7 +54,7 @@ def test_a_signed_out_visitors_csrf_token_is_refused_once_signed_in(app, engine,
     assert first_name(engine, victim.id) is None
     # The page the victim opens carries the session's own token, and that one works.
     page = victim.client.get("/carpool/profile").text
-    own = re.search(r'name="_csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    own = re.search(r'name="_csrf_token" value="([^"]+)"', page).group(1)
     assert own != token
     assert forged_profile(victim.client, own).status_code == 303
     assert first_name(engine, victim.id) == "Pirate"

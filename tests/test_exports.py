@@ -13,7 +13,7 @@ from app.models.reports import Report
 from app.reports import exports
 
 
-def _add_reports(engine, count: int, start: int = 0) -> None:  # type: ignore[no-untyped-def]
+def _add_reports(engine, count: int, start: int = 0) -> None:
     now = utcnow()
     rows = [
         {
@@ -36,7 +36,7 @@ def _add_reports(engine, count: int, start: int = 0) -> None:  # type: ignore[no
     ]
     with write_session(engine) as session:
         for part in range(0, len(rows), 5000):
-            session.execute(Report.__table__.insert(), rows[part : part + 5000])  # type: ignore[attr-defined]
+            session.execute(Report.__table__.insert(), rows[part : part + 5000])
     if (
         engine.dialect.name == "sqlite"
     ):  # as SQLite does by itself over time: the export reads the database file

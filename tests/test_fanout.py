@@ -59,7 +59,7 @@ def make_user(engine: Any, email: str) -> int:
     from app import auth
 
     with write_session(engine) as session:
-        return int(auth.create_user(session, email).id)  # type: ignore[arg-type]
+        return int(auth.create_user(session, email).id)
 
 
 def subscribe(
@@ -92,7 +92,7 @@ def subscribe(
             session.add(row)
             rows.append((name, row))
         session.flush()
-        return [(name, int(row.id)) for name, row in rows]  # type: ignore[arg-type]
+        return [(name, int(row.id)) for name, row in rows]
 
 
 def publish(
@@ -116,7 +116,7 @@ def publish(
             ttl_s=ttl_s,
             link="/carpool",
         )
-        return int(alerts.publish(session, data, source="staff", sender="eclor@test").id)  # type: ignore[arg-type]
+        return int(alerts.publish(session, data, source="staff", sender="eclor@test").id)
 
 
 def run_worker(settings: Any, engine: Any) -> int:
@@ -173,8 +173,8 @@ def test_the_decrypted_message_is_what_was_sent_with_ttl_urgency_and_topic(
     row = deliveries(engine, alert_id)[sub_id]
     assert (row.status, row.http_status, row.attempts) == ("delivered", 201, 1)
     with write_session(engine) as session:
-        assert session.get(PushSubscription, sub_id).last_success_at is not None  # type: ignore[union-attr]
-        assert session.get(Alert, alert_id).fanout_done_at is not None  # type: ignore[union-attr]
+        assert session.get(PushSubscription, sub_id).last_success_at is not None
+        assert session.get(Alert, alert_id).fanout_done_at is not None
 
 
 def test_only_subscriptions_that_chose_the_topic_and_commune_get_the_alert(
@@ -226,7 +226,7 @@ def test_a_429_is_retried_after_its_retry_after(push_settings, engine, receiver)
     assert [m["status"] for m in got] == [429, 201]
     row = deliveries(engine, alert_id)[sub_id]
     assert (row.status, row.attempts) == ("delivered", 2)
-    assert (row.finished_at - row.created_at) >= timedelta(seconds=2)  # type: ignore[operator]
+    assert (row.finished_at - row.created_at) >= timedelta(seconds=2)
     assert got[0]["payload"] == got[1]["payload"]
 
 
@@ -263,7 +263,7 @@ def test_a_plaintext_over_3993_bytes_is_refused_before_anything_is_sent(
         alert_id = alert.id
     drain(push_settings, engine)
     assert receiver.received(name) == []
-    row = deliveries(engine, alert_id)[sub_id]  # type: ignore[arg-type]
+    row = deliveries(engine, alert_id)[sub_id]
     assert row.status == "too_large" and row.attempts == 0 and "3993" in row.detail
 
 
@@ -312,7 +312,7 @@ def test_quiet_hours_end_in_the_morning_across_midnight_and_daylight_saving():
     until = alerts_topics.quiet_until(night, 22 * 60, 7 * 60)
     assert until is not None and until.astimezone(tz).hour == 7 and until.astimezone(tz).day == 29
     evening = datetime(2026, 11, 22, 23, 0, tzinfo=tz)
-    assert alerts_topics.quiet_until(evening, 22 * 60, 7 * 60).astimezone(tz).day == 23  # type: ignore[union-attr]
+    assert alerts_topics.quiet_until(evening, 22 * 60, 7 * 60).astimezone(tz).day == 23
     assert (
         alerts_topics.quiet_until(datetime(2026, 11, 22, 12, 0, tzinfo=tz), 22 * 60, 7 * 60) is None
     )
@@ -348,7 +348,7 @@ def test_an_update_and_a_cancel_reach_the_subscriptions_that_got_the_original(
             urgency="normal",
             ttl_s=3600,
         )
-        update_id = alerts.amend(session, original, data, source="staff", sender="eclor@test").id  # type: ignore[arg-type]
+        update_id = alerts.amend(session, original, data, source="staff", sender="eclor@test").id
     drain(push_settings, engine)
     with write_session(engine) as session:
         alerts.amend(
@@ -356,7 +356,7 @@ def test_an_update_and_a_cancel_reach_the_subscriptions_that_got_the_original(
             session.get(Alert, update_id),
             None,
             source="staff",
-            sender="eclor@test",  # type: ignore[arg-type]
+            sender="eclor@test",
             note="Routes dégagées.",
         )
     drain(push_settings, engine)

@@ -194,9 +194,9 @@ def test_a_ramped_command_is_applied_when_the_ramp_ends(mqtt_url: str, topic_pre
             )
             accepted, applied = (m for m in inbox.on(f"{topic_prefix}/ack/light/{LIGHT}"))
             levels = [t["level"] for t in inbox.json_on(f"{topic_prefix}/tele/light/{LIGHT}")]
-            assert json.loads(applied.payload)["actual_level"] == 100  # type: ignore[arg-type]
+            assert json.loads(applied.payload)["actual_level"] == 100
             assert any(0 < level < 100 for level in levels), levels
-            assert json.loads(accepted.payload)["status"] == "accepted"  # type: ignore[arg-type]
+            assert json.loads(accepted.payload)["status"] == "accepted"
 
     run_async(scenario())
 
@@ -254,13 +254,13 @@ def test_light_telemetry_carries_the_contract_fields_and_energy_grows(
         ):
             topic = f"{topic_prefix}/tele/light/{LIGHT}"
             messages = await inbox.wait_count(topic, 3)
-            first, *_, last = [json.loads(m.payload) for m in messages]  # type: ignore[arg-type]
+            first, *_, last = [json.loads(m.payload) for m in messages]
             assert set(first) == {"ts", "level", "power_w", "energy_wh", "status"}
             assert first["status"] == "ok" and first["level"] == 100
             assert first["power_w"] == pytest.approx(70 + STANDBY_W)
             assert last["energy_wh"] > first["energy_wh"]
             datetime.fromisoformat(first["ts"])
-            assert messages[0].properties.ContentType == "application/json"  # type: ignore[union-attr]
+            assert messages[0].properties.ContentType == "application/json"
 
     run_async(scenario())
 
@@ -274,7 +274,7 @@ def test_defective_lamps_report_their_status_and_draw_standby_power(
             running(_fleet(mqtt_url, topic_prefix, fault_rate=1.0, initial_level=100)),
         ):
             tele = (await inbox.wait_count(f"{topic_prefix}/tele/light/{LIGHT}", 1))[0]
-            payload = json.loads(tele.payload)  # type: ignore[arg-type]
+            payload = json.loads(tele.payload)
             assert payload["status"] == "defectiveLamp"
             assert payload["power_w"] == pytest.approx(STANDBY_W)
 
@@ -304,7 +304,7 @@ def test_each_sensor_kind_publishes_its_measures(mqtt_url: str, topic_prefix: st
                 (message,) = (await inbox.wait_count(f"{topic_prefix}/tele/sensor/{device_id}", 1))[
                     :1
                 ]
-                payload = json.loads(message.payload)  # type: ignore[arg-type]
+                payload = json.loads(message.payload)
                 assert payload["kind"] == kind
                 assert set(payload) == {"ts", "kind"} | expected[kind]
             fill = inbox.json_on(f"{topic_prefix}/tele/sensor/FL-AUD-0001")[0]["fillingLevel"]
@@ -342,12 +342,12 @@ def test_status_is_online_and_retained_then_offline_after_a_clean_stop(
         async with running(fleet), subscribed_inbox(mqtt_url, f"{topic_prefix}/status/+") as late:
             await late.wait_for(lambda m: len(m) >= 4)
             assert all(m.retain for m in late.messages)
-            assert {json.loads(m.payload) for m in late.messages} == {"online"}  # type: ignore[arg-type]
+            assert {json.loads(m.payload) for m in late.messages} == {"online"}
         async with subscribed_inbox(mqtt_url, f"{topic_prefix}/status/+") as after:
             await after.wait_for(lambda m: len(m) >= 4)
             statuses = {
                 str(m.topic).rsplit("/", 1)[1]: json.loads(m.payload) for m in after.messages
-            }  # type: ignore[arg-type]
+            }
             assert statuses == {
                 LIGHT: "offline",
                 OTHER_LIGHT: "offline",
@@ -371,11 +371,11 @@ def test_killing_the_fleet_makes_the_broker_publish_its_last_will(
             await fleet.kill()
             await asyncio.wait_for(task, 5)
             await inbox.wait_count(gateway_topic, 2)
-            assert [json.loads(m.payload) for m in inbox.on(gateway_topic)] == ["online", "offline"]  # type: ignore[arg-type]
+            assert [json.loads(m.payload) for m in inbox.on(gateway_topic)] == ["online", "offline"]
             # No clean goodbye: the devices' own retained status was not touched.
             assert [json.loads(m.payload) for m in inbox.on(f"{topic_prefix}/status/{LIGHT}")] == [
                 "online"
-            ]  # type: ignore[arg-type]
+            ]
 
     run_async(scenario())
 

@@ -86,7 +86,7 @@ def test_the_csv_export_of_reports_neutralises_a_formula_after_a_separator(resid
         assert not risky, (delimiter, risky)
 
 
-def _serve(settings, extra_env: dict[str, str]):  # type: ignore[no-untyped-def]
+def _serve(settings, extra_env: dict[str, str]):
     import os
     import subprocess
     import sys

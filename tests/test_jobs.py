@@ -43,7 +43,7 @@ def spawn_worker(url: str, worker_id: str, tmp_path: Path, *extra: str) -> subpr
     )
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -52,9 +52,9 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05) -> bool: 
     return False
 
 
-def job_row(engine, job_id: int) -> Job:  # type: ignore[no-untyped-def]
+def job_row(engine, job_id: int) -> Job:
     with write_session(engine) as s:
-        return s.get(Job, job_id)  # type: ignore[return-value]
+        return s.get(Job, job_id)
 
 
 def test_a_job_exists_only_if_the_change_that_needs_it_was_committed(engine):

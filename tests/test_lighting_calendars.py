@@ -290,7 +290,7 @@ def test_a_renamed_program_keeps_its_calendars_working(engine, staff):
     )
     with write_session(engine) as session:
         calendar_id = session.scalars(select(LightCalendar.id)).one()
-        session.get(LightGroup, "G1").calendar_id = calendar_id  # type: ignore[union-attr]
+        session.get(LightGroup, "G1").calendar_id = calendar_id
     renamed = staff.client.post_form(
         f"/staff/lighting/programs/{ids['Nuit']}",
         {"name": "Nuit complète", "steps": "dusk 80\ndawn 0"},

@@ -16,7 +16,7 @@ from tests.lighting_helpers import seed_lights
 HERE = Position(49.47, 5.94, "Europe/Paris")
 
 
-def count(engine) -> int:  # type: ignore[no-untyped-def]
+def count(engine) -> int:
     with read_session(engine) as session:
         return int(session.scalar(select(func.count()).select_from(LightProgram)) or 0)
 
@@ -97,7 +97,7 @@ def test_an_unused_program_is_deleted_and_one_in_use_is_kept_with_who_uses_it(
         )
     with write_session(engine) as session:
         ids = {p.name: p.id for p in session.scalars(select(LightProgram))}
-        session.get(LightGroup, "G1").program_id = ids["Utilisé"]  # type: ignore[union-attr]
+        session.get(LightGroup, "G1").program_id = ids["Utilisé"]
         session.add(
             LightCalendar(
                 name="Année", definition=json.dumps({"default": "Au calendrier", "rules": []})

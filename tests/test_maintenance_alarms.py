@@ -12,7 +12,7 @@ from app.maintenance import alarms
 from app.models.maintenance import MaintenanceAlarm, MaintenanceAlarmComment, MaintenanceRule
 
 
-def _alarm(engine, **fields) -> int:  # type: ignore[no-untyped-def]
+def _alarm(engine, **fields) -> int:
     now = utcnow()
     with write_session(engine) as session:
         rule = MaintenanceRule(name="File d'attente", kind="measure", layer="sensors")
@@ -34,7 +34,7 @@ def _alarm(engine, **fields) -> int:  # type: ignore[no-untyped-def]
         )
         session.add(alarm)
         session.flush()
-        return alarm.id  # type: ignore[return-value]
+        return alarm.id
 
 
 def test_staff_acknowledge_comment_assign_and_clear_an_alarm(engine, staff, resident):
@@ -59,8 +59,8 @@ def test_staff_acknowledge_comment_assign_and_clear_an_alarm(engine, staff, resi
     with read_session(engine) as session:
         alarm = session.get(MaintenanceAlarm, alarm_id)
         comments = session.scalars(select(MaintenanceAlarmComment)).all()
-    assert alarm.state == "cleared" and alarm.cleared_why == "staff"  # type: ignore[union-attr]
-    assert alarm.assignee_id == staff.id and alarm.acknowledged_by == staff.id  # type: ignore[union-attr]
+    assert alarm.state == "cleared" and alarm.cleared_why == "staff"
+    assert alarm.assignee_id == staff.id and alarm.acknowledged_by == staff.id
     assert [c.text for c in comments] == ["Agent prévenu."]
     assert staff.client.get("/staff/alarms/999999").status_code == 404
 
@@ -69,7 +69,7 @@ def test_alarms_json_lists_every_alarm_with_the_documented_fields(engine, staff)
     first = _alarm(engine)
     with write_session(engine) as session:
         alarm = session.get(MaintenanceAlarm, first)
-        alarms.clear(session, alarm, why="ended", at=utcnow(), actor_id=None)  # type: ignore[arg-type]
+        alarms.clear(session, alarm, why="ended", at=utcnow(), actor_id=None)
     second = _alarm(engine, severity="critical")
     rows = staff.client.get("/staff/alarms.json").json()
     assert {r["id"] for r in rows} == {first, second}

@@ -130,7 +130,7 @@ def test_naming_the_constraints_keeps_the_rows_and_the_cascades(tmp_path, monkey
     from sqlalchemy.sql.schema import DEFAULT_NAMING_CONVENTION
 
     url = fresh_database_url(tmp_path)
-    before = sorted({rev.down_revision for rev in NAMING_REVISIONS})  # type: ignore[misc]
+    before = sorted({rev.down_revision for rev in NAMING_REVISIONS})
     assert len(NAMING_REVISIONS) >= 8 and before
     # A database made before the convention existed (Alembic names what it creates after the
     # target metadata's convention): the tables as they were created then.

@@ -36,7 +36,7 @@ def reported_item(engine: Any, owner_id: int, reporter: Any) -> tuple[int, int]:
             expires_at=utcnow(),
         )
         sharing.publish(s, item)
-        item_id = int(item.id)  # type: ignore[arg-type]
+        item_id = int(item.id)
     assert (
         reporter.client.post_form(
             f"/sharing/items/{item_id}/report", {"reason": "Il la loue 20 €"}

@@ -399,10 +399,10 @@ def test_an_unacknowledged_qos1_message_is_sent_again_with_dup_after_reconnect()
             connack = await raw.connect("device-1", clean=True, session_expiry=60)
             assert connack[:2] == b"\x00\x00"
             await raw.send(subscribe_packet(1, "eclor/cmd/light/SL-AUD-0001", 1))
-            assert (await raw.packet())[0] == 9  # type: ignore[index]
+            assert (await raw.packet())[0] == 9
             async with mqtt_client(broker.url) as server:
                 await server.publish("eclor/cmd/light/SL-AUD-0001", b'{"level":40}', qos=1)
-            packet_type, flags, body = await raw.packet()  # type: ignore[misc]
+            packet_type, flags, body = await raw.packet()
             assert packet_type == 3 and flags & 0x08 == 0 and (flags >> 1) & 3 == 1
             raw.abort()  # never acknowledged
             await raw.close()
@@ -410,7 +410,7 @@ def test_an_unacknowledged_qos1_message_is_sent_again_with_dup_after_reconnect()
             again = await RawClient.open(broker.port)
             connack = await again.connect("device-1", clean=False, session_expiry=60)
             assert connack[0] == 1  # session present
-            packet_type, flags, redelivered = await again.packet()  # type: ignore[misc]
+            packet_type, flags, redelivered = await again.packet()
             assert packet_type == 3 and flags & 0x08  # DUP
             assert redelivered == body
             offset = 2 + len("eclor/cmd/light/SL-AUD-0001")
@@ -572,8 +572,8 @@ def test_an_expired_message_is_not_delivered_and_the_remaining_interval_is_forwa
                 )
                 await publisher.publish("eclor/expiring/b", b"long", qos=1, properties=long)
                 forwarded = [await _next(online), await _next(online)]
-                assert forwarded[0].properties.MessageExpiryInterval <= 1  # type: ignore[union-attr]
-                assert 119 <= forwarded[1].properties.MessageExpiryInterval <= 120  # type: ignore[union-attr]
+                assert forwarded[0].properties.MessageExpiryInterval <= 1
+                assert 119 <= forwarded[1].properties.MessageExpiryInterval <= 120
             await asyncio.sleep(1.2)
             async with mqtt_client(
                 url, identifier=client_id, clean_start=False, properties=connect_properties

@@ -11,10 +11,10 @@ from app.models.lighting import LightCabinet, LightGroup
 from tests.lighting_helpers import seed_lights
 
 
-def _queries(engine, client, url: str) -> tuple[list[str], object]:  # type: ignore[no-untyped-def]
+def _queries(engine, client, url: str) -> tuple[list[str], object]:
     seen: list[str] = []
 
-    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def count(conn, cursor, statement, parameters, context, executemany):
         if re.match(r"\s*SELECT", statement):
             seen.append(statement)
 
@@ -27,7 +27,7 @@ def _queries(engine, client, url: str) -> tuple[list[str], object]:  # type: ign
     return seen, answer
 
 
-def _groups(engine, count: int, start: int) -> None:  # type: ignore[no-untyped-def]
+def _groups(engine, count: int, start: int) -> None:
     for index in range(start, start + count):
         seed_lights(engine, 3, group=f"G{index:03d}", prefix=f"SL-{index:03d}-")
     with write_session(engine) as session:
@@ -42,10 +42,10 @@ def test_the_results_count_and_the_pages_of_lights_come_from_sql_in_id_order(eng
     seen, answer = _queries(
         engine, client, "/ngsi-ld/v1/entities?type=Streetlight&limit=10&offset=10&count=true"
     )
-    assert answer.headers["ngsild-results-count"] == "25"  # type: ignore[attr-defined]
+    assert answer.headers["ngsild-results-count"] == "25"
     assert [e["id"] for e in answer.json()] == [
         f"urn:ngsi-ld:Streetlight:{i}" for i in lights[10:20]
-    ]  # type: ignore[attr-defined]
+    ]
     assert any(re.search(r"count\(\*\)", q) for q in seen)
     assert not any(
         re.search(r"LIMIT", q) and "1000" in q for q in seen
@@ -59,7 +59,7 @@ def test_groups_and_cabinets_are_listed_with_the_same_queries_for_4_or_40_of_the
     few_groups, answer = _queries(
         engine, client, "/ngsi-ld/v1/entities?type=StreetlightGroup&count=true&limit=100"
     )
-    assert len(answer.json()) == 4  # type: ignore[attr-defined]
+    assert len(answer.json()) == 4
     few_cabinets, _answer = _queries(
         engine, client, "/ngsi-ld/v1/entities?type=StreetlightControlCabinet&limit=100"
     )
@@ -67,15 +67,15 @@ def test_groups_and_cabinets_are_listed_with_the_same_queries_for_4_or_40_of_the
     many_groups, answer = _queries(
         engine, client, "/ngsi-ld/v1/entities?type=StreetlightGroup&count=true&limit=100"
     )
-    groups = answer.json()  # type: ignore[attr-defined]
-    assert len(groups) == 40 and answer.headers["ngsild-results-count"] == "40"  # type: ignore[attr-defined]
+    groups = answer.json()
+    assert len(groups) == 40 and answer.headers["ngsild-results-count"] == "40"
     assert groups[7]["refStreetlight"]["object"] == [
         f"urn:ngsi-ld:Streetlight:SL-007-000{i}" for i in (1, 2, 3)
     ]
     many_cabinets, answer = _queries(
         engine, client, "/ngsi-ld/v1/entities?type=StreetlightControlCabinet&limit=100"
     )
-    cabinets = {c["id"]: c for c in answer.json()}  # type: ignore[attr-defined]
+    cabinets = {c["id"]: c for c in answer.json()}
     assert cabinets["urn:ngsi-ld:StreetlightControlCabinet:CAB-009"]["refStreetlightGroup"][
         "object"
     ] == ["urn:ngsi-ld:StreetlightGroup:G009"]

@@ -47,7 +47,7 @@ def mails(settings: Any) -> list[email.message.EmailMessage]:
     out = []
     for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
         out.append(email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
-    return out  # type: ignore[return-value]
+    return out
 
 
 def body_of(message: Any) -> str:

@@ -29,7 +29,7 @@ def provider() -> Iterator[Provider]:
 
 
 @pytest.fixture
-def settings(settings, provider: Provider):  # type: ignore[no-untyped-def]
+def settings(settings, provider: Provider):
     provider.faults.clear()
     settings.oidc_providers = [
         OIDCProvider(
@@ -60,7 +60,7 @@ def authorize(auth_url: str, sub: str = ALICE.sub) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def count(engine, model) -> int:  # type: ignore[no-untyped-def]
+def count(engine, model) -> int:
     with write_session(engine) as s:
         return s.scalar(select(func.count()).select_from(model)) or 0
 

@@ -56,7 +56,7 @@ DATATYPES = {"string", "number", "datetime", "text", "singlevaluelist", "multiva
 LAT, LON = 49.472345, 5.955678
 
 
-def xml(response) -> ET.Element:  # type: ignore[no-untyped-def]
+def xml(response) -> ET.Element:
     assert response.headers["content-type"].startswith("text/xml")
     return ET.fromstring(response.content)
 
@@ -65,7 +65,7 @@ def children(element: ET.Element) -> set[str]:
     return {child.tag for child in element}
 
 
-def assert_json_error(response, code: int) -> None:  # type: ignore[no-untyped-def]
+def assert_json_error(response, code: int) -> None:
     assert response.status_code == code
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -73,7 +73,7 @@ def assert_json_error(response, code: int) -> None:  # type: ignore[no-untyped-d
     assert set(body[0]) == ERROR and body[0]["code"] == code and body[0]["description"]
 
 
-def assert_xml_error(response, code: int) -> None:  # type: ignore[no-untyped-def]
+def assert_xml_error(response, code: int) -> None:
     assert response.status_code == code
     root = xml(response)
     assert root.tag == "errors" and [e.tag for e in root] == ["error"]
@@ -86,7 +86,7 @@ def assert_xml_error(response, code: int) -> None:  # type: ignore[no-untyped-de
 
 def report(
     engine, *, status: str = "new", category: str = "tyres", days_ago: int = 0, reporter_id=None
-) -> Report:  # type: ignore[no-untyped-def]
+) -> Report:
     with write_session(engine) as s:
         r = Report(
             category=category,
@@ -108,13 +108,13 @@ def report(
 
 
 @pytest.fixture
-def api_key(engine) -> str:  # type: ignore[no-untyped-def]
+def api_key(engine) -> str:
     with write_session(engine) as s:
         _row, key = rp.issue_api_key(s, "Partenaire", None)
     return key
 
 
-def test_discovery_has_the_spec_fields_in_both_formats(client):  # type: ignore[no-untyped-def]
+def test_discovery_has_the_spec_fields_in_both_formats(client):
     body = client.get("/open311/v2/discovery.json").json()
     assert set(body) == DISCOVERY and set(body["endpoints"][0]) == ENDPOINT
     assert (
@@ -128,7 +128,7 @@ def test_discovery_has_the_spec_fields_in_both_formats(client):  # type: ignore[
     assert [f.text for f in endpoint.findall("formats/format")] == ["text/xml", "application/json"]
 
 
-def test_services_list_every_category_with_the_spec_fields(client):  # type: ignore[no-untyped-def]
+def test_services_list_every_category_with_the_spec_fields(client):
     body = client.get("/open311/v2/services.json").json()
     assert isinstance(body, list) and [s["service_code"] for s in body] == list(
         catalogue.CATEGORIES
@@ -144,7 +144,7 @@ def test_services_list_every_category_with_the_spec_fields(client):  # type: ign
     )
 
 
-def test_a_service_definition_gives_the_detail_questions_as_attributes(client):  # type: ignore[no-untyped-def]
+def test_a_service_definition_gives_the_detail_questions_as_attributes(client):
     body = client.get("/open311/v2/services/bulky_items.json").json()
     assert set(body) == DEFINITION and body["service_code"] == "bulky_items"
     for attribute in body["attributes"]:
@@ -162,7 +162,7 @@ def test_a_service_definition_gives_the_detail_questions_as_attributes(client): 
 
 def test_requests_have_the_spec_fields_rounded_positions_and_no_personal_data(
     engine, client, resident
-):  # type: ignore[no-untyped-def]
+):
     r = report(engine, reporter_id=resident.id)
     response = client.get("/open311/v2/requests.json")
     body = response.json()
@@ -183,7 +183,7 @@ def test_requests_have_the_spec_fields_rounded_positions_and_no_personal_data(
     assert "secret@example.org" not in xml_response.text and "Lilas" not in xml_response.text
 
 
-def test_a_single_request_and_its_not_found_error_in_both_formats(engine, client):  # type: ignore[no-untyped-def]
+def test_a_single_request_and_its_not_found_error_in_both_formats(engine, client):
     r = report(engine, status="resolved")
     number = catalogue.number(r)
     body = client.get(f"/open311/v2/requests/{number}.json").json()
@@ -196,7 +196,7 @@ def test_a_single_request_and_its_not_found_error_in_both_formats(engine, client
     assert_json_error(client.get(f"/open311/v2/requests/{catalogue.number(hidden)}.json"), 404)
 
 
-def test_requests_filter_by_id_service_status_and_dates(engine, client):  # type: ignore[no-untyped-def]
+def test_requests_filter_by_id_service_status_and_dates(engine, client):
     open_tyres = report(engine)
     closed_rubble = report(engine, status="resolved", category="rubble", days_ago=10)
     old = report(engine, days_ago=120)
@@ -238,13 +238,13 @@ BAD_FILTERS = [
 ]
 
 
-def test_bad_filters_answer_400_in_the_specs_error_format(client):  # type: ignore[no-untyped-def]
+def test_bad_filters_answer_400_in_the_specs_error_format(client):
     for query in BAD_FILTERS:
         assert_json_error(client.get(f"/open311/v2/requests.json?{query}"), 400)
         assert_xml_error(client.get(f"/open311/v2/requests.xml?{query}"), 400)
 
 
-def test_requests_stop_at_1000_results(engine, client):  # type: ignore[no-untyped-def]
+def test_requests_stop_at_1000_results(engine, client):
     now = utcnow()
     rows = [
         {
@@ -270,21 +270,21 @@ def test_requests_stop_at_1000_results(engine, client):  # type: ignore[no-untyp
     assert len(client.get("/open311/v2/requests.json").json()) == 1000
 
 
-def test_an_unknown_format_or_path_answers_the_specs_error(client):  # type: ignore[no-untyped-def]
+def test_an_unknown_format_or_path_answers_the_specs_error(client):
     assert_json_error(client.get("/open311/v2/requests.csv"), 404)
     assert_json_error(client.get("/open311/v2/nothing.json"), 404)
     assert_xml_error(client.get("/open311/v2/nothing.xml"), 404)
     assert_json_error(client.get("/open311/v2/tokens/unknown.json"), 404)
 
 
-def test_a_method_the_api_does_not_have_answers_in_the_specs_format(client):  # type: ignore[no-untyped-def]
+def test_a_method_the_api_does_not_have_answers_in_the_specs_format(client):
     response = client.delete("/open311/v2/requests.json")
     assert response.status_code in (400, 404)
     body = response.json()
     assert isinstance(body, list) and set(body[0]) == ERROR
 
 
-def test_posting_needs_a_valid_api_key(engine, client, api_key):  # type: ignore[no-untyped-def]
+def test_posting_needs_a_valid_api_key(engine, client, api_key):
     data = {"service_code": "tyres", "lat": str(LAT), "long": str(LON)}
     assert_json_error(client.post("/open311/v2/requests.json", data=data), 403)
     assert_xml_error(
@@ -300,7 +300,7 @@ def test_posting_needs_a_valid_api_key(engine, client, api_key):  # type: ignore
         assert s.scalars(select(Report)).all() == []
 
 
-def test_posting_a_request_creates_a_report_and_answers_its_id_and_token(engine, client, api_key):  # type: ignore[no-untyped-def]
+def test_posting_a_request_creates_a_report_and_answers_its_id_and_token(engine, client, api_key):
     response = client.post(
         "/open311/v2/requests.json",
         data={
@@ -334,7 +334,7 @@ def test_posting_a_request_creates_a_report_and_answers_its_id_and_token(engine,
     assert "partenaire@example.org" not in client.get("/open311/v2/requests.json").text
 
 
-def test_posting_in_xml_answers_in_xml(client, api_key):  # type: ignore[no-untyped-def]
+def test_posting_in_xml_answers_in_xml(client, api_key):
     response = client.post(
         "/open311/v2/requests.xml",
         data={
@@ -362,7 +362,7 @@ BAD_POSTS = [
 ]
 
 
-def test_bad_posts_answer_the_specs_errors_and_create_nothing(engine, client, api_key):  # type: ignore[no-untyped-def]
+def test_bad_posts_answer_the_specs_errors_and_create_nothing(engine, client, api_key):
     for fields, code in BAD_POSTS:
         assert_json_error(
             client.post("/open311/v2/requests.json", data={"api_key": api_key, **fields}), code

@@ -28,19 +28,19 @@ PHONE_RE = re.compile(r"(?<![\d.])0\d(?:[ .-]?\d\d){4}(?![\d.])|\+\d{2,3}[ .-]?\
 
 
 @pytest.fixture
-def published(client, engine, settings):  # type: ignore[no-untyped-def]
+def published(client, engine, settings):
     seed(engine)
     snapshots.generate(engine, settings.var_dir, settings.base_url)
     return client
 
 
-def _catalogue(client, fmt: str) -> Graph:  # type: ignore[no-untyped-def]
+def _catalogue(client, fmt: str) -> Graph:
     response = client.get(f"/data/catalog.{fmt}")
     assert response.status_code == 200, response.text
     return catalogue.parse(response.content, fmt)
 
 
-def test_the_three_catalogue_serialisations_describe_the_same_graph(published) -> None:  # type: ignore[no-untyped-def]
+def test_the_three_catalogue_serialisations_describe_the_same_graph(published) -> None:
     jsonld, turtle, rdfxml = (_catalogue(published, fmt) for fmt in ("jsonld", "ttl", "rdf"))
     assert len(turtle) > 300
     assert isomorphic(jsonld, turtle)
@@ -51,7 +51,7 @@ def test_the_three_catalogue_serialisations_describe_the_same_graph(published) -
     assert {s.rsplit("#api-", 1)[1] for s in services} == {"live", "open311", "ngsi-ld", "rdex"}
 
 
-def test_the_catalogue_passes_the_dcat_ap_3_shapes_without_a_violation(published) -> None:  # type: ignore[no-untyped-def]
+def test_the_catalogue_passes_the_dcat_ap_3_shapes_without_a_violation(published) -> None:
     from pyshacl import validate
 
     shapes = Graph().parse(SHAPES, format="turtle")
@@ -69,7 +69,7 @@ def test_the_catalogue_passes_the_dcat_ap_3_shapes_without_a_violation(published
 
 def test_the_catalogue_says_who_publishes_where_when_how_often_and_under_which_licence(
     published,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     g = _catalogue(published, "ttl")
     (cat,) = g.subjects(ns.RDF.type, ns.DCAT.Catalog)
     assert (
@@ -102,7 +102,7 @@ def test_the_catalogue_says_who_publishes_where_when_how_often_and_under_which_l
     )
 
 
-def test_every_csv_validates_against_its_table_schema(published, settings) -> None:  # type: ignore[no-untyped-def]
+def test_every_csv_validates_against_its_table_schema(published, settings) -> None:
     from frictionless import Resource, Schema, validate
 
     for dataset in registry.contributed():
@@ -127,7 +127,7 @@ def test_every_csv_validates_against_its_table_schema(published, settings) -> No
         assert len(rows) > 1, f"{dataset.slug} has no row in this test: seed it"
 
 
-def _published_files(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _published_files(client) -> dict[str, str]:
     files = {}
     for dataset in registry.contributed():
         for fmt in ("csv", "schema.json") + (("geojson",) if dataset.geometry else ()):
@@ -137,7 +137,7 @@ def _published_files(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return files
 
 
-def test_no_published_file_carries_an_email_a_phone_a_name_or_a_residents_words(published) -> None:  # type: ignore[no-untyped-def]
+def test_no_published_file_carries_an_email_a_phone_a_name_or_a_residents_words(published) -> None:
     files = _published_files(published)
     assert len(files) >= 20
     for name, text in files.items():
@@ -159,7 +159,7 @@ def test_no_published_file_carries_an_email_a_phone_a_name_or_a_residents_words(
         assert secret not in catalogue_text
 
 
-def test_positions_of_reports_are_rounded_and_hidden_reports_are_not_published(published) -> None:  # type: ignore[no-untyped-def]
+def test_positions_of_reports_are_rounded_and_hidden_reports_are_not_published(published) -> None:
     rows = list(csv.DictReader(io.StringIO(published.get("/data/signalements.csv").text)))
     assert {r["etat"] for r in rows} == {"new", "confirmed", "resolved", "rejected"}
     for row in rows:
@@ -171,7 +171,7 @@ def test_positions_of_reports_are_rounded_and_hidden_reports_are_not_published(p
 
 def test_a_carpool_flow_of_three_trips_is_suppressed_and_one_of_twelve_is_published(
     published,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     rows = list(csv.DictReader(io.StringIO(published.get("/data/covoiturage-flux.csv").text)))
     small = [r for r in rows if r["destination_pays"] == "LU" and r["origine_code"] == "57038"]
     assert small and all(r["trajets"] == "" and r["masque"] == "true" for r in small)
@@ -180,33 +180,33 @@ def test_a_carpool_flow_of_three_trips_is_suppressed_and_one_of_twelve_is_publis
     assert all(r["trajets"] == "" or int(r["trajets"]) >= 11 for r in rows)
 
 
-def test_alerts_list_public_alerts_with_their_cap_document_and_not_exercises(published) -> None:  # type: ignore[no-untyped-def]
+def test_alerts_list_public_alerts_with_their_cap_document_and_not_exercises(published) -> None:
     rows = list(csv.DictReader(io.StringIO(published.get("/data/alertes.csv").text)))
     assert [r["identifiant"] for r in rows] == ["eclor-od-Actual"]
     assert rows[0]["document_cap"].endswith(".cap") and rows[0]["communes_insee"] == "57529"
 
 
-def test_shops_are_listed_with_opening_hours_but_no_phone(published) -> None:  # type: ignore[no-untyped-def]
+def test_shops_are_listed_with_opening_hours_but_no_phone(published) -> None:
     (row,) = csv.DictReader(io.StringIO(published.get("/data/commerces.csv").text))
     assert row["horaires"] == "Mo-Fr 07:00-12:30; Sa 07:00-12:00"
     assert "phone" not in row and "telephone" not in row
 
 
-def test_the_catalogue_page_shows_freshness_licence_and_downloads(published) -> None:  # type: ignore[no-untyped-def]
+def test_the_catalogue_page_shows_freshness_licence_and_downloads(published) -> None:
     html = published.get("/data").text
     assert "Licence Ouverte 2.0" in html and "/data/signalements.csv" in html and "À jour" in html
     page = published.get("/data/qualite-air")
     assert page.status_code == 200 and "<table" in page.text and "<svg" in page.text
 
 
-def test_open_data_and_the_apis_are_open_to_other_sites_but_pages_are_not(published) -> None:  # type: ignore[no-untyped-def]
+def test_open_data_and_the_apis_are_open_to_other_sites_but_pages_are_not(published) -> None:
     assert published.get("/data/catalog.jsonld").headers["access-control-allow-origin"] == "*"
     assert published.get("/data/commerces.csv").headers["access-control-allow-origin"] == "*"
     assert published.get("/open311/v2/services.json").headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-origin" not in published.get("/reports").headers
 
 
-def test_an_unknown_dataset_or_format_is_a_clear_404(published) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_dataset_or_format_is_a_clear_404(published) -> None:
     assert published.get("/data/nope.csv").status_code == 404
     assert published.get("/data/alertes.geojson").status_code == 404
     assert published.get("/data/nope").status_code == 404

@@ -16,7 +16,7 @@ from tests.conftest import using_postgres
 from tests.opendata_helpers import EMAIL, FREE_TEXT, NAME, PHONE, seed
 
 
-def _more(engine) -> None:  # type: ignore[no-untyped-def]
+def _more(engine) -> None:
     """Times around Paris midnight, odd numbers and a measure that is not a number."""
     paris_midnight = dt.datetime(2026, 3, 14, 23, 0, tzinfo=dt.UTC)  # 00:00 in Paris on the 15th
     with write_session(engine) as session:
@@ -80,7 +80,7 @@ def _same(python: list[dict[str, object]], copied: list[dict[str, object]]) -> N
 
 def test_postgresql_snapshots_are_copied_by_the_database_with_the_same_rows_and_features(
     engine, settings, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     seed(engine)
     _more(engine)
     copied = [d for d in registry.contributed() if d.copy_sql]

@@ -21,7 +21,7 @@ from tests.ops_helpers import sse
 
 def test_a_reading_published_over_mqtt_appears_in_the_live_stream_and_the_next_snapshot(
     app, engine, settings, client, mqtt_url, topic_prefix
-):  # type: ignore[no-untyped-def]
+):
     with write_session(engine) as session:
         session.add(
             Sensor(
@@ -45,7 +45,7 @@ def test_a_reading_published_over_mqtt_appears_in_the_live_stream_and_the_next_s
         )
     now = utcnow().replace(microsecond=0)
 
-    async def scenario() -> tuple[dict, dict]:  # type: ignore[type-arg]
+    async def scenario() -> tuple[dict, dict]:
         async with (
             running_relay(engine, mqtt_url, topic_prefix),
             sse(server.url, "", path="/data/qualite-air/live") as air,
@@ -96,7 +96,7 @@ def test_a_reading_published_over_mqtt_appears_in_the_live_stream_and_the_next_s
     )
 
 
-def test_a_report_changing_state_reaches_the_reports_stream_without_its_words(app, engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_changing_state_reaches_the_reports_stream_without_its_words(app, engine) -> None:
     with write_session(engine) as session:
         report = Report(
             category="tyres",
@@ -108,7 +108,7 @@ def test_a_report_changing_state_reaches_the_reports_stream_without_its_words(ap
         session.add(report)
     report_id = report.id
 
-    async def scenario() -> dict:  # type: ignore[type-arg]
+    async def scenario() -> dict:
         async with sse(server.url, "", path="/data/signalements/live") as stream:
             await asyncio.wait_for(stream.next_event(), 5)
 

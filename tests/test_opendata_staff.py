@@ -21,7 +21,7 @@ SCHEMA = {
 }
 
 
-def _upload(staff, filename: str, body: bytes, slug: str = "aires-de-jeux"):  # type: ignore[no-untyped-def]
+def _upload(staff, filename: str, body: bytes, slug: str = "aires-de-jeux"):
     return staff.client.post(
         "/staff/data/upload",
         data={
@@ -41,7 +41,7 @@ def _upload(staff, filename: str, body: bytes, slug: str = "aires-de-jeux"):  # 
 
 def test_staff_withdraw_a_dataset_and_it_leaves_the_page_the_catalogue_and_the_files(
     staff, client
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     assert client.get("/data/alertes.csv").status_code == 200
     response = staff.client.post_form("/staff/data/alertes/publish", {"published": "0"})
     assert response.status_code == 303
@@ -52,7 +52,7 @@ def test_staff_withdraw_a_dataset_and_it_leaves_the_page_the_catalogue_and_the_f
     assert client.get("/data/alertes.csv").status_code == 200
 
 
-def test_staff_add_a_dataset_from_a_csv_checked_against_its_schema(staff, client) -> None:  # type: ignore[no-untyped-def]
+def test_staff_add_a_dataset_from_a_csv_checked_against_its_schema(staff, client) -> None:
     csv_body = "nom_aire;places;latitude;longitude\r\nSquare Jeanne-d'Arc;12;49.47;5.93\r\nParc;;49.48;5.95\r\n"
     response = _upload(staff, "aires.csv", csv_body.encode())
     assert response.status_code == 303, response.text
@@ -68,7 +68,7 @@ def test_staff_add_a_dataset_from_a_csv_checked_against_its_schema(staff, client
     assert "aires-de-jeux" in client.get("/data/catalog.jsonld").text
 
 
-def test_staff_add_a_dataset_from_geojson_points(staff, client) -> None:  # type: ignore[no-untyped-def]
+def test_staff_add_a_dataset_from_geojson_points(staff, client) -> None:
     doc = {
         "type": "FeatureCollection",
         "features": [
@@ -88,7 +88,7 @@ def test_staff_add_a_dataset_from_geojson_points(staff, client) -> None:  # type
 
 def test_a_file_that_breaks_its_schema_is_refused_with_the_line_and_nothing_is_kept(
     staff, engine, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     response = _upload(
         staff, "aires.csv", b"nom_aire,places,latitude,longitude\nParc,beaucoup,49.4,5.9\n"
     )
@@ -107,7 +107,7 @@ def test_a_file_that_breaks_its_schema_is_refused_with_the_line_and_nothing_is_k
     assert not (registry.uploads_dir(settings.var_dir) / "aires-de-jeux.csv").exists()
 
 
-def test_staff_see_downloads_per_dataset_and_format(staff, client) -> None:  # type: ignore[no-untyped-def]
+def test_staff_see_downloads_per_dataset_and_format(staff, client) -> None:
     for _ in range(3):
         client.get("/data/commerces.csv")
     client.get("/data/commerces.schema.json")
@@ -116,7 +116,7 @@ def test_staff_see_downloads_per_dataset_and_format(staff, client) -> None:  # t
     assert "csv : 3" in row and "schema : 1" in row
 
 
-def test_a_reader_reports_an_error_and_staff_answer_it_publicly(staff, resident, engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_reader_reports_an_error_and_staff_answer_it_publicly(staff, resident, engine) -> None:
     words = "La commune de deux signalements est vide, merci de vérifier."
     response = resident.client.post_form("/data/signalements/issues", {"body": words})
     assert response.status_code == 303
@@ -138,7 +138,7 @@ def test_a_reader_reports_an_error_and_staff_answer_it_publicly(staff, resident,
 
 def test_a_too_short_error_report_gets_a_french_message_and_nothing_is_saved(
     client, engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     response = client.post_form("/data/signalements/issues", {"body": "faux"})
     assert response.status_code == 400 and "10 caractères" in response.text
     with read_session(engine) as session:
@@ -147,7 +147,7 @@ def test_a_too_short_error_report_gets_a_french_message_and_nothing_is_saved(
 
 def test_no_api_key_is_needed_and_the_documented_rate_limit_answers_429(
     app, settings, client
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings.opendata_requests_per_minute = 3
     assert "3 requêtes par minute" in client.get("/data").text
     answers = [client.get("/data/catalog.ttl").status_code for _ in range(4)]

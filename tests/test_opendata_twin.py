@@ -34,19 +34,19 @@ SDM_ALERT_SEVERITIES = {"informational", "low", "medium", "high", "critical"}
 
 
 @pytest.fixture
-def published(client, engine, settings):  # type: ignore[no-untyped-def]
+def published(client, engine, settings):
     seed(engine)
     snapshots.generate(engine, settings.var_dir, settings.base_url)
     return client
 
 
-def _entities(client, entity_type: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+def _entities(client, entity_type: str) -> list[dict]:
     answer = client.get(f"/ngsi-ld/v1/entities?type={entity_type}&limit=1000", headers=LD)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
-def test_every_changing_dataset_has_an_ngsi_ld_twin_that_the_api_serves(published) -> None:  # type: ignore[no-untyped-def]
+def test_every_changing_dataset_has_an_ngsi_ld_twin_that_the_api_serves(published) -> None:
     changing = [d for d in registry.contributed() if d.live_kinds]
     assert {d.slug for d in changing} >= {"signalements", "signalements-quotidiens", "alertes"}
     for dataset in changing:
@@ -58,7 +58,7 @@ def test_every_changing_dataset_has_an_ngsi_ld_twin_that_the_api_serves(publishe
 
 def test_the_catalogue_lists_each_twin_as_an_ngsi_ld_distribution_served_by_the_api(
     published, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     graph = catalogue.parse(published.get("/data/catalog.ttl").content, "ttl")
     base = settings.base_url.rstrip("/")
     service = URIRef(f"{base}/data#api-ngsi-ld")
@@ -71,7 +71,7 @@ def test_the_catalogue_lists_each_twin_as_an_ngsi_ld_distribution_served_by_the_
         assert (dist, ns.DCTERMS.format, None) in graph
 
 
-def test_the_reports_twin_carries_what_the_file_carries_and_nothing_personal(published) -> None:  # type: ignore[no-untyped-def]
+def test_the_reports_twin_carries_what_the_file_carries_and_nothing_personal(published) -> None:
     rows = list(csv.DictReader(io.StringIO(published.get("/data/signalements.csv").text)))
     answer = published.get("/ngsi-ld/v1/entities?type=Open311ServiceRequest&limit=100", headers=LD)
     body = answer.text
@@ -116,7 +116,7 @@ def test_the_reports_twin_carries_what_the_file_carries_and_nothing_personal(pub
     )
 
 
-def test_a_report_reads_as_one_entity_and_a_hidden_one_is_not_found(published, engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_reads_as_one_entity_and_a_hidden_one_is_not_found(published, engine) -> None:
     with write_session(engine) as session:
         hidden_id = session.scalars(select(Report.id).where(Report.status == "hidden")).one()
         shown_id = session.scalars(select(Report.id).where(Report.status == "confirmed")).one()
@@ -127,7 +127,7 @@ def test_a_report_reads_as_one_entity_and_a_hidden_one_is_not_found(published, e
     assert gone.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"
 
 
-def test_the_daily_count_twin_counts_todays_public_reports_per_category(published, engine) -> None:  # type: ignore[no-untyped-def]
+def test_the_daily_count_twin_counts_todays_public_reports_per_category(published, engine) -> None:
     def tyres() -> int:
         entity = published.get("/ngsi-ld/v1/entities/urn:ngsi-ld:DailyReportCount:tyres").json()
         assert entity["type"] == "DailyReportCount" and entity["category"]["value"] == "tyres"
@@ -156,7 +156,7 @@ def test_the_daily_count_twin_counts_todays_public_reports_per_category(publishe
     assert {e["dateObserved"]["value"]["@value"] for e in counts} == {local_day(now)}
 
 
-def test_the_alerts_twin_is_a_smart_data_models_alert_without_exercises(published) -> None:  # type: ignore[no-untyped-def]
+def test_the_alerts_twin_is_a_smart_data_models_alert_without_exercises(published) -> None:
     (alert,) = _entities(published, "Alert")  # the exercise is not published
     assert alert["data"]["value"]["capIdentifier"] == "eclor-od-Actual"
     assert alert["severity"]["value"] in SDM_ALERT_SEVERITIES
@@ -168,7 +168,7 @@ def test_the_alerts_twin_is_a_smart_data_models_alert_without_exercises(publishe
     assert NAME not in json.dumps(alert) and EMAIL not in json.dumps(alert)
 
 
-def test_the_waiting_time_twin_gives_the_latest_estimate(published, engine) -> None:  # type: ignore[no-untyped-def]
+def test_the_waiting_time_twin_gives_the_latest_estimate(published, engine) -> None:
     (before,) = _entities(published, "WasteCentreObserved")
     assert before["waitingTime"]["value"] == 6.0 and before["waitingTime"]["unitCode"] == "MIN"
     with write_session(engine) as session:
@@ -181,7 +181,7 @@ def test_the_waiting_time_twin_gives_the_latest_estimate(published, engine) -> N
     assert after["waitingTime"]["value"] == 17.2 and after["saturated"]["value"] is True
 
 
-def test_the_served_context_expands_the_twins_types_to_smart_data_models(published) -> None:  # type: ignore[no-untyped-def]
+def test_the_served_context_expands_the_twins_types_to_smart_data_models(published) -> None:
     context = published.get("/ngsi-ld/v1/context.jsonld").json()["@context"][0]
     assert (
         context["Open311ServiceRequest"]

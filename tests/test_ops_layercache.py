@@ -26,13 +26,13 @@ from app.reports import catalogue, workflow
 from tests.ops_seed import seed_territory
 
 
-def _features(client, name: str) -> dict[str, dict]:  # type: ignore[no-untyped-def,type-arg]
+def _features(client, name: str) -> dict[str, dict]:
     response = client.get(f"/staff/ops/layers/{name}.geojson")
     assert response.status_code == 200, response.text
     return {f["id"]: f for f in json.loads(response.content)["features"]}
 
 
-def _builds(staff) -> int:  # type: ignore[no-untyped-def]
+def _builds(staff) -> int:
     return layercache.for_app(staff.client.app.state).builds
 
 
@@ -121,9 +121,9 @@ def test_lights_added_without_an_event_still_show(engine, staff):
     assert "SL-X-0001" not in _features(staff.client, "lights")
     with write_session(engine) as session:  # a bulk insert, as the demo loader does
         row = session.scalars(select(Streetlight).limit(1)).one()
-        data = {c.name: getattr(row, c.name) for c in Streetlight.__table__.columns}  # type: ignore[attr-defined]
+        data = {c.name: getattr(row, c.name) for c in Streetlight.__table__.columns}
         data.update(id="SL-X-0001", device_id="SL-X-0001")
-        session.execute(Streetlight.__table__.insert(), [data])  # type: ignore[attr-defined]
+        session.execute(Streetlight.__table__.insert(), [data])
     assert "SL-X-0001" in _features(staff.client, "lights")
 
 

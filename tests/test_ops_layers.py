@@ -26,7 +26,7 @@ REQUIRED = (
 MARGIN = 0.05  # degrees (~4-5 km) around the communes' centres
 
 
-def _bbox(engine) -> tuple[float, float, float, float]:  # type: ignore[no-untyped-def]
+def _bbox(engine) -> tuple[float, float, float, float]:
     with read_session(engine) as session:
         rows = session.execute(select(Commune.lon, Commune.lat)).all()
     return (
@@ -42,7 +42,7 @@ def _inside(position: list[float], box: tuple[float, float, float, float]) -> bo
     return box[0] <= lon <= box[2] and box[1] <= lat <= box[3]
 
 
-def _positions(geometry: dict) -> list[list[float]]:  # type: ignore[type-arg]
+def _positions(geometry: dict) -> list[list[float]]:
     kind, coords = geometry["type"], geometry["coordinates"]
     if kind == "Point":
         assert len(coords) == 2 and all(isinstance(c, int | float) for c in coords)

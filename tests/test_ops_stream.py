@@ -16,7 +16,7 @@ from tests.mqtt_fixtures import mqtt_client, run_async
 from tests.ops_helpers import sse
 
 
-def _token(persona) -> str:  # type: ignore[no-untyped-def]
+def _token(persona) -> str:
     return persona.client.cookies.get(auth.SESSION_COOKIE)
 
 
@@ -66,7 +66,7 @@ def test_a_sensor_reading_published_over_mqtt_reaches_a_connected_stream_client_
     assert elapsed < 3.0
 
 
-def _publish(engine, count: int, start: int = 0) -> None:  # type: ignore[no-untyped-def]
+def _publish(engine, count: int, start: int = 0) -> None:
     for n in range(start, start + count):
         with write_session(engine) as session:
             events.publish(session, "reports", str(n), "created", {"n": n})
@@ -75,7 +75,7 @@ def _publish(engine, count: int, start: int = 0) -> None:  # type: ignore[no-unt
 def test_a_dropped_stream_resumes_from_last_event_id_without_loss(app, engine, staff):
     _publish(engine, 5)
 
-    async def read(stream, count: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    async def read(stream, count: int) -> list[dict]:
         return [await asyncio.wait_for(stream.next_event(), 5.0) for _ in range(count)]
 
     async def scenario() -> None:

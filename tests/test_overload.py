@@ -28,11 +28,11 @@ def database_locked(settings: Settings) -> Iterator[None]:
         conn.exec_driver_sql("BEGIN")
         conn.exec_driver_sql("LOCK TABLE rate_limits IN ACCESS EXCLUSIVE MODE")
     else:
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
     try:
         yield
     finally:
-        conn.connection.driver_connection.rollback()  # type: ignore[union-attr]
+        conn.connection.driver_connection.rollback()
         conn.close()
         engine.dispose()
 
@@ -86,7 +86,7 @@ def test_a_burst_on_a_locked_database_is_answered_503_with_retry_after_and_healt
 ):
     with live(tight) as base, database_locked(tight):
 
-        async def scene():  # type: ignore[no-untyped-def]
+        async def scene():
             return await asyncio.gather(_sign_in_attempts(base, 8), _health_during(base, 2.5))
 
         answers, health = asyncio.run(scene())
@@ -141,8 +141,8 @@ def test_pool_size_overflow_and_timeouts_are_settings(monkeypatch, tmp_path):
     settings = Settings(var_dir=tmp_path)
     engine = engine_for(settings)
     try:
-        assert engine.pool.size() == 4 and engine.pool._max_overflow == 2  # type: ignore[attr-defined]
-        assert engine.pool._timeout == 1.5  # type: ignore[attr-defined]
+        assert engine.pool.size() == 4 and engine.pool._max_overflow == 2
+        assert engine.pool._timeout == 1.5
     finally:
         engine.dispose()
     assert settings.max_concurrency == 6 and settings.http_queue_seconds == 0.5

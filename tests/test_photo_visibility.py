@@ -27,7 +27,7 @@ def jpeg(colour: tuple[int, int, int] = (200, 140, 60)) -> bytes:
     return buf.getvalue()
 
 
-def profile_photo(engine, persona) -> str:  # type: ignore[no-untyped-def]
+def profile_photo(engine, persona) -> str:
     c = persona.client
     response = c.post(
         "/carpool/profile",
@@ -37,12 +37,12 @@ def profile_photo(engine, persona) -> str:  # type: ignore[no-untyped-def]
     )
     assert response.status_code == 303
     with read_session(engine) as s:
-        name = s.get(CarpoolProfile, persona.id).photo_name  # type: ignore[union-attr]
+        name = s.get(CarpoolProfile, persona.id).photo_name
     assert name
     return name
 
 
-def ad_photo(engine, persona) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def ad_photo(engine, persona) -> tuple[int, str]:
     c = persona.client
     response = c.post(
         "/sharing/items",
@@ -63,7 +63,7 @@ def ad_photo(engine, persona) -> tuple[int, str]:  # type: ignore[no-untyped-def
         return ph.item_id, ph.display_name
 
 
-def hidden_report_photo(engine, persona) -> str:  # type: ignore[no-untyped-def]
+def hidden_report_photo(engine, persona) -> str:
     c = persona.client
     response = c.post(
         "/reports/new",
@@ -144,7 +144,7 @@ def test_a_withdrawn_products_photo_is_served_to_its_shopkeeper_only(
     )
     assert response.status_code == 303
     with read_session(engine) as s:
-        name = s.get(Product, shop["products"][0]).thumb_name  # type: ignore[union-attr]
+        name = s.get(Product, shop["products"][0]).thumb_name
     assert client.get(f"/shops/photos/{name}").status_code == 200
     with write_session(engine) as s:
         s.execute(update(Product).where(Product.id == shop["products"][0]).values(is_active=False))

@@ -23,7 +23,7 @@ from tests.conftest import PERSONA_PASSWORD, EclorClient
 
 
 @pytest.fixture
-def photo_domain(settings) -> Any:  # type: ignore[no-untyped-def]
+def photo_domain(settings) -> Any:
     """A domain that keeps a photo per person, handed to privacy the way ``app.domains.install`` does."""
     media: Path = settings.resolved_media_dir
     saved = dict(privacy.EXPORTERS), dict(privacy.ERASERS)
@@ -31,11 +31,11 @@ def photo_domain(settings) -> Any:  # type: ignore[no-untyped-def]
     def path_of(user_id: int) -> Path:
         return media / "test-photos" / f"{user_id}.jpg"
 
-    def export(session, user_id, media_dir):  # type: ignore[no-untyped-def]
+    def export(session, user_id, media_dir):
         p = path_of(user_id)
         return ({"photos": [p.name]} if p.exists() else {"photos": []}), ([p] if p.exists() else [])
 
-    def erase(session, user_id, media_dir):  # type: ignore[no-untyped-def]
+    def erase(session, user_id, media_dir):
         p = path_of(user_id)
         return [p] if p.exists() else []
 
@@ -52,7 +52,7 @@ def photo_domain(settings) -> Any:  # type: ignore[no-untyped-def]
     privacy.ERASERS.clear(), privacy.ERASERS.update(saved[1])
 
 
-def leave_traces(engine, user_id: int, email: str) -> None:  # type: ignore[no-untyped-def]
+def leave_traces(engine, user_id: int, email: str) -> None:
     """Rows that name the person in every accounts table and in the job queue."""
     with write_session(engine) as s:
         s.add(
@@ -102,7 +102,7 @@ def _names_user(value: Any, user_id: int) -> bool:
     return False
 
 
-def rows_naming(engine, user_id: int, email: str) -> list[str]:  # type: ignore[no-untyped-def]
+def rows_naming(engine, user_id: int, email: str) -> list[str]:
     """Every row of every table that holds the person's id (in a column pointing to users) or e-mail."""
     found = []
     insp = inspect(engine)

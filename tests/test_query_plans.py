@@ -87,7 +87,7 @@ def _seed(engine: Any) -> int:
     with write_session(engine) as session:
         session.execute(
             LightCommand.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "command_id": uuid.uuid4().hex,
                     "light_id": light,
@@ -108,7 +108,7 @@ def _seed(engine: Any) -> int:
         )
         session.execute(
             LightAlarm.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "device_id": lights[0],
                     "device_kind": "light",
@@ -129,7 +129,7 @@ def _seed(engine: Any) -> int:
         )
         session.execute(
             LightReading.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "light_id": light,
                     "ts": now,
@@ -143,7 +143,7 @@ def _seed(engine: Any) -> int:
         )
         session.execute(
             LightHourly.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "light_id": light,
                     "hour": now.replace(minute=0, second=0, microsecond=0),
@@ -157,7 +157,7 @@ def _seed(engine: Any) -> int:
         )
         session.execute(
             LightDaily.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "light_id": light,
                     "day": now.date() - dt.timedelta(days=40),
@@ -171,7 +171,7 @@ def _seed(engine: Any) -> int:
         )
         session.execute(
             Job.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "kind": "mail.send",
                     "payload": "{}",
@@ -187,7 +187,7 @@ def _seed(engine: Any) -> int:
         )
         session.execute(
             PushDelivery.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "message_key": "alert:1",
                     "status": "sent",
@@ -281,7 +281,7 @@ def test_no_page_or_api_scans_a_growing_table_from_end_to_end(app, engine, staff
     captured: list[tuple[str, str, Any]] = []
     current = {"path": ""}
 
-    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def capture(conn, cursor, statement, parameters, context, executemany):
         if executemany or not re.match(
             r"\s*(SELECT|UPDATE|DELETE|WITH)\b", statement, re.IGNORECASE
         ):
@@ -312,12 +312,12 @@ def test_no_page_or_api_scans_a_growing_table_from_end_to_end(app, engine, staff
             if statement in seen:
                 continue
             seen.add(statement)
-            cursor = raw.cursor()  # type: ignore[union-attr]
+            cursor = raw.cursor()
             try:
                 bad = explain(cursor, statement, parameters)
             finally:
                 cursor.close()
-                raw.rollback()  # type: ignore[union-attr]
+                raw.rollback()
             if bad:
                 failures[f"{path} #{len(failures)}"] = (statement, bad)
     assert captured, "no statement was captured"

@@ -74,7 +74,7 @@ BAD_FILES = {
 }
 
 
-def form(client, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def form(client, **extra: str) -> dict[str, str]:
     data = {
         "_csrf_token": client.csrf_token(),
         "category": "rubble",
@@ -86,7 +86,7 @@ def form(client, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def
     return data
 
 
-def post(client, files: list[tuple[str, bytes]], **extra: str):  # type: ignore[no-untyped-def]
+def post(client, files: list[tuple[str, bytes]], **extra: str):
     return client.post(
         "/reports/new",
         data=form(client, **extra),
@@ -103,14 +103,14 @@ def stored_files(media: Path) -> list[Path]:
     )
 
 
-def count(engine, model) -> int:  # type: ignore[no-untyped-def]
+def count(engine, model) -> int:
     with Session(engine) as s:
         return s.scalar(select(func.count()).select_from(model)) or 0
 
 
 def test_it_refuses_each_bad_file_with_a_clear_message_and_stores_nothing(
     resident, engine, settings
-):  # type: ignore[no-untyped-def]
+):
     for kind, make_file in sorted(BAD_FILES.items()):
         response = post(resident.client, [("photo.jpg", make_file())], key=f"bad-file-{kind}")
         assert response.status_code == 400, kind
@@ -125,7 +125,7 @@ def test_it_refuses_each_bad_file_with_a_clear_message_and_stores_nothing(
 
 def test_it_refuses_a_bad_second_photo_and_keeps_nothing_of_the_good_first_one(
     resident, engine, settings
-):  # type: ignore[no-untyped-def]
+):
     response = post(resident.client, [("a.jpg", jpeg()), ("b.jpg", BAD_FILES["html_named_jpg"]())])
     assert response.status_code == 400
     assert "Photo 2" in response.text
@@ -133,21 +133,21 @@ def test_it_refuses_a_bad_second_photo_and_keeps_nothing_of_the_good_first_one(
     assert stored_files(settings.resolved_media_dir) == []
 
 
-def test_it_refuses_more_than_three_photos(resident, engine):  # type: ignore[no-untyped-def]
+def test_it_refuses_more_than_three_photos(resident, engine):
     response = post(resident.client, [(f"{i}.jpg", jpeg()) for i in range(4)])
     assert response.status_code == 400
     assert "Trois photos au maximum" in response.text
     assert count(engine, Report) == 0
 
 
-def test_it_asks_for_a_photo_when_none_is_sent(resident, engine):  # type: ignore[no-untyped-def]
+def test_it_asks_for_a_photo_when_none_is_sent(resident, engine):
     response = post(resident.client, [])
     assert response.status_code == 400
     assert "Ajoutez au moins une photo" in response.text
     assert count(engine, Report) == 0
 
 
-def test_it_serves_an_uploaded_jpeg_carrying_gps_without_any_exif(resident, engine, client):  # type: ignore[no-untyped-def]
+def test_it_serves_an_uploaded_jpeg_carrying_gps_without_any_exif(resident, engine, client):
     original = gps_jpeg()
     assert b"Jean Dupont" in original
     response = post(resident.client, [("IMG_0001.jpg", original)])
@@ -167,7 +167,7 @@ def test_it_serves_an_uploaded_jpeg_carrying_gps_without_any_exif(resident, engi
         assert b"Exif" not in body and b"Jean Dupont" not in body and b"Test Phone" not in body
 
 
-def test_it_places_the_report_from_the_photos_gps_when_no_place_is_given(resident, engine):  # type: ignore[no-untyped-def]
+def test_it_places_the_report_from_the_photos_gps_when_no_place_is_given(resident, engine):
     response = post(resident.client, [("IMG_0002.jpg", gps_jpeg())], lat="", lon="")
     assert response.status_code == 303
     with Session(engine) as s:
@@ -179,8 +179,8 @@ def test_it_places_the_report_from_the_photos_gps_when_no_place_is_given(residen
 
 def test_it_keeps_the_report_when_a_photo_cannot_be_written_after_it_was_accepted(
     resident, engine, monkeypatch
-):  # type: ignore[no-untyped-def]
-    def full_disk(processed, media_dir):  # type: ignore[no-untyped-def]
+):
+    def full_disk(processed, media_dir):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(images, "save", full_disk)
@@ -193,7 +193,7 @@ def test_it_keeps_the_report_when_a_photo_cannot_be_written_after_it_was_accepte
     assert "photo n’a pas pu être enregistrée" in created.text
 
 
-def test_it_removes_the_files_when_the_report_itself_is_refused(resident, engine, settings):  # type: ignore[no-untyped-def]
+def test_it_removes_the_files_when_the_report_itself_is_refused(resident, engine, settings):
     response = post(resident.client, [("a.jpg", jpeg())], lat="48.8566", lon="2.3522")  # Paris
     assert response.status_code == 400
     assert "en dehors du territoire" in response.text
@@ -202,14 +202,14 @@ def test_it_removes_the_files_when_the_report_itself_is_refused(resident, engine
 
 
 @pytest.fixture
-def neighbour(personas):  # type: ignore[no-untyped-def]
+def neighbour(personas):
     """Another resident, signed in before the test makes any request."""
     return personas["other_resident"]
 
 
 def test_it_hides_the_photos_of_a_hidden_report_from_everyone_but_staff_and_the_reporter(
     resident, staff, neighbour, engine, client
-):  # type: ignore[no-untyped-def]
+):
     assert post(resident.client, [("a.jpg", jpeg())]).status_code == 303
     with Session(engine) as s:
         report = s.scalars(select(Report)).one()
@@ -223,12 +223,12 @@ def test_it_hides_the_photos_of_a_hidden_report_from_everyone_but_staff_and_the_
     assert staff.client.get(f"/reports/photos/{name}").status_code == 200
 
 
-def test_it_answers_not_found_for_names_it_did_not_make(client):  # type: ignore[no-untyped-def]
+def test_it_answers_not_found_for_names_it_did_not_make(client):
     for name in ("../../etc/passwd", "x" * 32 + ".jpg", "secret.png", "%2e%2e%2fapp.py"):
         assert client.get(f"/reports/photos/{name}").status_code == 404, name
 
 
-def test_it_stores_an_after_photo_when_staff_resolve(resident, staff, engine, client):  # type: ignore[no-untyped-def]
+def test_it_stores_an_after_photo_when_staff_resolve(resident, staff, engine, client):
     assert post(resident.client, [("a.jpg", jpeg())]).status_code == 303
     with Session(engine) as s:
         report_id = s.scalars(select(Report.id)).one()

@@ -50,12 +50,12 @@ def _command(
     }
 
 
-def _seed_history(engine, staff_id: int) -> None:  # type: ignore[no-untyped-def]
+def _seed_history(engine, staff_id: int) -> None:
     light = seed_lights(engine, 1)[0]
     with write_session(engine) as session:
         session.execute(
             LightCommand.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 _command(light, "applied", ago(120), ago(120)),  # old and finished: goes
                 _command(light, "superseded", ago(95), ago(95)),  # old and finished: goes
                 _command(light, "applied", ago(80), ago(80)),  # within 90 days: stays
@@ -65,7 +65,7 @@ def _seed_history(engine, staff_id: int) -> None:  # type: ignore[no-untyped-def
         )
         session.execute(
             Job.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "kind": "mail.send",
                     "payload": "{}",
@@ -126,7 +126,7 @@ def _seed_history(engine, staff_id: int) -> None:  # type: ignore[no-untyped-def
         )
         session.execute(
             PushDelivery.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "message_key": "alert:1",
                     "status": "sent",
@@ -158,7 +158,7 @@ def _seed_history(engine, staff_id: int) -> None:  # type: ignore[no-untyped-def
         )
         session.execute(
             LightAlarm.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "device_id": light,
                     "device_kind": "light",
@@ -187,14 +187,14 @@ def _seed_history(engine, staff_id: int) -> None:  # type: ignore[no-untyped-def
         )
         session.execute(
             WasteCentreEstimate.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {"sensor_id": "WC-1", "ts": ago(100), "method": "queue", "saturated": False},
                 {"sensor_id": "WC-1", "ts": ago(10), "method": "queue", "saturated": False},
             ],
         )
         session.execute(
             WebSession.__table__.insert(),
-            [  # type: ignore[attr-defined]
+            [
                 {
                     "id": "expired" + "0" * 57,
                     "user_id": staff_id,

@@ -24,7 +24,7 @@ def make_item(
     owner_id: int,
     *,
     kind: str = "lend",
-    title: str = "Perceuse à percussion",  # type: ignore[no-untyped-def]
+    title: str = "Perceuse à percussion",
     category: str = "tools",
     max_days: int = 14,
 ) -> int:
@@ -39,24 +39,24 @@ def make_item(
             expires_at=utcnow(),
         )
         sharing.publish(s, item)
-        return item.id  # type: ignore[return-value]
+        return item.id
 
 
 def today() -> date:
     return sharing.local_today()
 
 
-def request(engine, item_id: int, borrower_id: int, start: date, end: date) -> int:  # type: ignore[no-untyped-def]
+def request(engine, item_id: int, borrower_id: int, start: date, end: date) -> int:
     with write_session(engine) as s:
-        return sharing.request_loan(s, item_id, borrower_id, start, end).id  # type: ignore[return-value]
+        return sharing.request_loan(s, item_id, borrower_id, start, end).id
 
 
-def move(engine, loan_id: int, actor_id: int, action: str) -> None:  # type: ignore[no-untyped-def]
+def move(engine, loan_id: int, actor_id: int, action: str) -> None:
     with write_session(engine) as s:
         sharing.move_loan(s, loan_id, actor_id, action)
 
 
-def notices(engine, user_id: int, prefix: str) -> list[dict]:  # type: ignore[no-untyped-def]
+def notices(engine, user_id: int, prefix: str) -> list[dict]:
     with read_session(engine) as s:
         jobs = s.scalars(select(Job).where(Job.kind == "notify.user")).all()
     return [
@@ -163,7 +163,7 @@ def test_only_the_owner_moves_a_loan_and_a_stranger_cannot_touch_it(engine, pers
     )
     assert "Merci, à samedi !" in owner.client.get(f"/sharing/loans/{loan_id}").text
     with read_session(engine) as s:
-        assert s.get(Loan, loan_id).status == "accepted"  # type: ignore[union-attr]
+        assert s.get(Loan, loan_id).status == "accepted"
         assert s.scalar(select(func.count()).select_from(LoanMessage)) == 1
 
 
@@ -186,13 +186,13 @@ def test_an_extension_is_refused_when_a_reservation_follows_and_allowed_otherwis
     with write_session(engine) as s:
         sharing.extend_loan(s, loan, a, d + timedelta(days=6))
     with read_session(engine) as s:
-        assert s.get(Loan, loan).end_on == d + timedelta(days=6)  # type: ignore[union-attr]
+        assert s.get(Loan, loan).end_on == d + timedelta(days=6)
 
 
 # --- reminders ------------------------------------------------------------------------------------
 
 
-def _picked_up_loan(engine, owner: int, borrower: int, end: date) -> int:  # type: ignore[no-untyped-def]
+def _picked_up_loan(engine, owner: int, borrower: int, end: date) -> int:
     item_id = make_item(engine, owner)
     with write_session(engine) as s:
         loan = Loan(
@@ -205,7 +205,7 @@ def _picked_up_loan(engine, owner: int, borrower: int, end: date) -> int:  # typ
         )
         s.add(loan)
         s.flush()
-        return loan.id  # type: ignore[return-value]
+        return loan.id
 
 
 def test_overdue_reminders_fire_once_however_often_the_sweep_runs(engine, settings, personas):
@@ -254,7 +254,7 @@ def test_a_lapsed_ad_disappears_from_search_and_comes_back_when_renewed(engine, 
     assert "Tondeuse thermique" in client.get("/sharing?q=tondeuse").text
     with write_session(engine) as s:
         item = s.get(SharedItem, item_id)
-        item.expires_at = utcnow() - timedelta(minutes=1)  # type: ignore[union-attr]
+        item.expires_at = utcnow() - timedelta(minutes=1)
     assert "Tondeuse thermique" not in client.get("/sharing?q=tondeuse").text
     assert "Tondeuse thermique" not in client.get("/sharing").text
     assert client.get(f"/sharing/items/{item_id}").status_code == 404
@@ -335,8 +335,8 @@ def test_a_gift_is_reserved_by_one_neighbour_and_handed_over(engine, personas):
         loan = s.scalars(select(Loan)).one()
     assert owner.client.post_form(f"/sharing/loans/{loan.id}/handover").status_code == 303
     with read_session(engine) as s:
-        assert s.get(SharedItem, item_id).status == "given"  # type: ignore[union-attr]
-        assert s.get(Loan, loan.id).status == "handed_over"  # type: ignore[union-attr]
+        assert s.get(SharedItem, item_id).status == "given"
+        assert s.get(Loan, loan.id).status == "handed_over"
     assert "Lot de romans" not in b.client.get("/sharing").text
 
 
@@ -437,7 +437,7 @@ def test_the_owner_edits_an_ad_and_bad_input_changes_nothing(engine, personas):
         == 400
     )
     with read_session(engine) as s:
-        assert s.get(SharedItem, item_id).title == "Perceuse à percussion"  # type: ignore[union-attr]
+        assert s.get(SharedItem, item_id).title == "Perceuse à percussion"
     assert owner.client.get(f"/sharing/items/{item_id}/edit").status_code == 200
     assert owner.client.post_form(f"/sharing/items/{item_id}/save", fields).status_code == 303
     with read_session(engine) as s:
@@ -447,4 +447,4 @@ def test_the_owner_edits_an_ad_and_bad_input_changes_nothing(engine, personas):
             "lend",
             5,
             "54580",
-        )  # type: ignore[union-attr]
+        )

@@ -25,12 +25,12 @@ ALWAYS = [
 
 
 def paris(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
+    return datetime(*args, tzinfo=PARIS)
 
 
 def schedule(
     weekly, *, commune: str = "57038", holidays_closed: bool = True, exceptions=None
-) -> Schedule:  # type: ignore[no-untyped-def]
+) -> Schedule:
     return Schedule(
         commune_insee=commune,
         closed_on_holidays=holidays_closed,
@@ -44,7 +44,7 @@ def make_shop(
     owner_id: int,
     *,
     name: str = "Boulangerie du Val",
-    weekly=ALWAYS,  # type: ignore[no-untyped-def]
+    weekly=ALWAYS,
     products=(("Baguette", 130, 5),),
     holidays_closed: bool = False,
     commune: str = "54580",
@@ -75,15 +75,15 @@ def make_shop(
         return {"id": shop.id, "slug": shop.slug, "products": ids}
 
 
-def first_slot(engine, shop_id: int) -> datetime:  # type: ignore[no-untyped-def]
+def first_slot(engine, shop_id: int) -> datetime:
     with read_session(engine) as s:
         shop = s.get(Shop, shop_id)
         return shops_hours.pickup_slots(Schedule.load(s, shop), utcnow())[0]
 
 
-def stock_of(engine, product_id: int) -> int | None:  # type: ignore[no-untyped-def]
+def stock_of(engine, product_id: int) -> int | None:
     with read_session(engine) as s:
-        return s.get(Product, product_id).stock  # type: ignore[union-attr]
+        return s.get(Product, product_id).stock
 
 
 def jpeg() -> bytes:
@@ -212,7 +212,7 @@ def test_twenty_concurrent_orders_for_five_items_in_stock_sell_exactly_five(engi
         try:
             with write_session(engine) as s:
                 db_shop = s.get(Shop, shop["id"])
-                shops.place_order(s, db_shop, customers[i % 2], "client", {product_id: 1}, pickup)  # type: ignore[arg-type]
+                shops.place_order(s, db_shop, customers[i % 2], "client", {product_id: 1}, pickup)
             outcomes.append("sold")
         except shops.OrderError:
             outcomes.append("refused")
@@ -237,7 +237,7 @@ def test_an_order_short_on_one_line_takes_no_stock_on_any_line(engine, merchant,
     with pytest.raises(shops.OrderError, match="Bretzel"), write_session(engine) as s:
         shops.place_order(
             s, s.get(Shop, shop["id"]), resident.id, "Julie", {baguette: 3, bretzel: 2}, pickup
-        )  # type: ignore[arg-type]
+        )
     assert stock_of(engine, baguette) == 10
     assert stock_of(engine, bretzel) == 1
     with read_session(engine) as s:
@@ -252,7 +252,7 @@ def test_a_product_on_request_is_ordered_without_touching_stock(engine, merchant
             s.get(Shop, shop["id"]),
             resident.id,
             "Julie",
-            {shop["products"][0]: 2},  # type: ignore[arg-type]
+            {shop["products"][0]: 2},
             first_slot(engine, shop["id"]),
         )
         assert order.total_cents == 2400
@@ -268,12 +268,12 @@ def test_a_resident_orders_the_merchant_is_told_at_once_and_the_resident_when_it
     shop = make_shop(engine, merchant.id)
     product_id = shop["products"][0]
     page = resident.client.get(f"/shops/{shop['slug']}")
-    slot = re.search(r'<option value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    slot = re.search(r'<option value="([^"]+)"', page.text).group(1)
     response = resident.client.post_form(
         f"/shops/{shop['slug']}/order", {f"qty-{product_id}": "2", "pickup_at": slot}
     )
     assert response.status_code == 303
-    order_id = int(re.search(r"/shops/orders/(\d+)", response.headers["location"]).group(1))  # type: ignore[union-attr]
+    order_id = int(re.search(r"/shops/orders/(\d+)", response.headers["location"]).group(1))
     assert stock_of(engine, product_id) == 3
 
     def notices(user_id: int) -> list[dict]:
@@ -335,7 +335,7 @@ def test_cancelling_an_order_gives_the_stock_back(engine, merchant, resident):
             s.get(Shop, shop["id"]),
             resident.id,
             "Julie",
-            {product_id: 4},  # type: ignore[arg-type]
+            {product_id: 4},
             first_slot(engine, shop["id"]),
         )
         order_id = order.id
@@ -361,7 +361,7 @@ def test_a_merchant_cannot_touch_another_merchants_shop_or_orders(engine, person
             s.get(Shop, shop["id"]),
             resident.id,
             "Julie",
-            {product_id: 1},  # type: ignore[arg-type]
+            {product_id: 1},
             first_slot(engine, shop["id"]),
         )
         order_id = order.id
@@ -391,8 +391,8 @@ def test_a_merchant_cannot_touch_another_merchants_shop_or_orders(engine, person
     assert resident.client.get("/shops/manage").status_code == 403
     assert personas["other_resident"].client.get(f"/shops/orders/{order_id}").status_code == 404
     with read_session(engine) as s:
-        assert s.get(ShopOrder, order_id).status == "placed"  # type: ignore[union-attr]
-        assert s.get(Product, product_id).price_cents == 130  # type: ignore[union-attr]
+        assert s.get(ShopOrder, order_id).status == "placed"
+        assert s.get(Product, product_id).price_cents == 130
 
 
 # --- merchant pages -----------------------------------------------------------------------------
@@ -508,7 +508,7 @@ def test_the_dashboard_shows_todays_orders_and_low_stock(engine, merchant, resid
             s.get(Shop, shop["id"]),
             resident.id,
             "Julie",
-            {shop["products"][0]: 3},  # type: ignore[arg-type]
+            {shop["products"][0]: 3},
             first_slot(engine, shop["id"]),
         )
     html = merchant.client.get("/shops/manage").text
@@ -531,7 +531,7 @@ def test_the_shop_page_carries_local_business_json_ld_with_special_hours(engine,
         )
     response = client.get(f"/shops/{shop['slug']}")
     assert response.status_code == 200
-    nonce = re.search(r"'nonce-([^']+)'", response.headers["content-security-policy"]).group(1)  # type: ignore[union-attr]
+    nonce = re.search(r"'nonce-([^']+)'", response.headers["content-security-policy"]).group(1)
     block = re.search(
         r'<script type="application/ld\+json" nonce="([^"]+)">(.*?)</script>',
         response.text,
@@ -584,7 +584,7 @@ def test_the_privacy_eraser_cancels_open_orders_and_anonymises_the_rest(
             resident.id,
             "Julie",
             {pid: 2},
-            first_slot(engine, shop["id"]),  # type: ignore[arg-type]
+            first_slot(engine, shop["id"]),
             "sonnez deux fois",
         )
     with write_session(engine) as s:
@@ -612,7 +612,7 @@ def test_the_home_page_lists_open_shops_and_tells_the_resident_an_order_is_ready
             s.get(Shop, shop["id"]),
             resident.id,
             "Julie",
-            {shop["products"][0]: 1},  # type: ignore[arg-type]
+            {shop["products"][0]: 1},
             first_slot(engine, shop["id"]),
         )
         shops.merchant_move(s, order, "ready")

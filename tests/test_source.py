@@ -93,7 +93,7 @@ def test_anyone_downloads_the_running_code_as_a_tarball_with_the_licence(client)
             for n in names
             if "__pycache__" in n or n.endswith(".pyc") or "/var/" in n or "/.venv/" in n
         ]
-        served = tar.extractfile(prefix + "app/source.py").read()  # type: ignore[union-attr]
+        served = tar.extractfile(prefix + "app/source.py").read()
         assert tar.getmember(prefix + "scripts/start").mode & 0o111
     assert served == (ROOT / "app" / "source.py").read_bytes()
 

@@ -13,7 +13,7 @@ from app.db import write_session
 from tests.live_server import live
 
 
-def _publish(engine) -> int:  # type: ignore[no-untyped-def]
+def _publish(engine) -> int:
     with write_session(engine) as session:
         data = alerts.clean_input(
             session,
@@ -25,14 +25,14 @@ def _publish(engine) -> int:  # type: ignore[no-untyped-def]
             link="",
             ttl_s=3600,
         )
-        return alerts.publish(session, data, source="cli", sender="eclor@test").id  # type: ignore[return-value]
+        return alerts.publish(session, data, source="cli", sender="eclor@test").id
 
 
 def test_a_crowd_opening_an_alert_page_costs_the_database_one_read(settings, engine):
     alert_id = _publish(engine)
     statements: list[str] = []
     with live(settings) as base:
-        engine_of_app = live.app.state.engine  # type: ignore[attr-defined]
+        engine_of_app = live.app.state.engine
 
         async def crowd() -> list[httpx.Response]:
             async with httpx.AsyncClient(base_url=base, timeout=30) as c:

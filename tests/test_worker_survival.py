@@ -23,7 +23,7 @@ from tests.conftest import using_postgres
 from workers import runner
 
 
-def wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -41,21 +41,21 @@ def jobs_table_locked(settings: Settings) -> Iterator[None]:
         conn.exec_driver_sql("BEGIN")
         conn.exec_driver_sql("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
     else:
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
     try:
         yield
     finally:
-        conn.connection.driver_connection.rollback()  # type: ignore[union-attr]
+        conn.connection.driver_connection.rollback()
         conn.close()
         engine.dispose()
 
 
 @contextmanager
-def worker_thread(settings: Settings, worker_id: str = "survivor") -> Iterator[dict]:  # type: ignore[type-arg]
+def worker_thread(settings: Settings, worker_id: str = "survivor") -> Iterator[dict]:
     engine = engine_for(settings)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
-    outcome: dict = {}  # type: ignore[type-arg]
+    outcome: dict = {}
 
     def main() -> None:
         try:
@@ -83,9 +83,9 @@ def worker_thread(settings: Settings, worker_id: str = "survivor") -> Iterator[d
         engine.dispose()
 
 
-def _record_job(engine, path: Path) -> int:  # type: ignore[no-untyped-def]
+def _record_job(engine, path: Path) -> int:
     with write_session(engine) as s:
-        return jobs.enqueue(s, "test.record", {"file": str(path)}).id  # type: ignore[return-value]
+        return jobs.enqueue(s, "test.record", {"file": str(path)}).id
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_the_worker_waits_out_a_locked_database_and_then_runs_its_jobs(quick, en
         assert wait_for(lambda: out.exists()), "the job ran once the lock was released"
         assert "died" not in w
     with write_session(engine) as s:
-        assert s.get(Job, job_id).status == "done"  # type: ignore[union-attr]
+        assert s.get(Job, job_id).status == "done"
 
 
 def test_a_job_whose_result_meets_a_locked_database_is_recorded_once_it_is_free(
@@ -126,7 +126,7 @@ def test_a_job_whose_result_meets_a_locked_database_is_recorded_once_it_is_free(
     assert out.read_text().count("\n") == 1
 
 
-def _status(engine, job_id: int) -> str:  # type: ignore[no-untyped-def]
+def _status(engine, job_id: int) -> str:
     with write_session(engine) as s:
         job = s.get(Job, job_id)
         return job.status if job else ""
@@ -140,7 +140,7 @@ def test_a_claim_loop_that_dies_is_started_again_by_its_supervisor(
     real_claim = runner.claim_jobs
     calls = {"n": 0}
 
-    def claim_with_one_bug(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def claim_with_one_bug(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("a bug in the claim loop")
@@ -195,7 +195,7 @@ def test_serve_with_worker_keeps_a_worker_alive_after_its_loop_dies(
     out = tmp_path / "ran.txt"
     calls = {"n": 0}
 
-    async def run_that_dies_once(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def run_that_dies_once(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("the worker's loop died")
@@ -219,7 +219,7 @@ def test_healthz_reports_the_worker_heartbeat_and_503_when_it_went_stale(client,
     body = client.get("/healthz").json()
     assert body["worker"]["status"] == "ok" and body["worker"]["workers"] == 1
     with write_session(engine) as s:
-        s.get(WorkerHeartbeat, "w1").beat_at = utcnow() - timedelta(minutes=5)  # type: ignore[union-attr]
+        s.get(WorkerHeartbeat, "w1").beat_at = utcnow() - timedelta(minutes=5)
     r = client.get("/healthz")
     assert r.status_code == 503 and r.json()["worker"]["status"] == "stale"
 
@@ -230,6 +230,6 @@ def test_a_running_worker_beats_while_it_runs(quick, engine):
     assert _beats(engine) == []
 
 
-def _beats(engine) -> list[str]:  # type: ignore[no-untyped-def]
+def _beats(engine) -> list[str]:
     with write_session(engine) as s:
         return [b.worker_id for b in s.scalars(select(WorkerHeartbeat)).all()]

@@ -48,12 +48,12 @@ class WriteLocks:
         self.engine = engine
         self.held: list[float] = []
 
-    def _begin(self, conn) -> None:  # type: ignore[no-untyped-def]
+    def _begin(self, conn) -> None:
         # Runs after app.db's own "begin" listener has issued BEGIN IMMEDIATE (lock obtained).
         if conn.get_execution_options().get("eclor_write"):
             conn.info["eclor_write_began"] = time.perf_counter()
 
-    def _end(self, conn) -> None:  # type: ignore[no-untyped-def]
+    def _end(self, conn) -> None:
         began = conn.info.pop("eclor_write_began", None)
         if began is not None:
             self.held.append(time.perf_counter() - began)
@@ -161,7 +161,7 @@ def test_shop_and_product_photos_hold_the_write_lock_only_for_the_writes(engine,
     )
     assert response.status_code == 303, response.text[:500]
     with read_session(engine) as s:
-        assert s.get(Product, product.id).thumb_name != product.thumb_name  # type: ignore[union-attr]
+        assert s.get(Product, product.id).thumb_name != product.thumb_name
     assert_short(locks, slow)
 
 
@@ -180,7 +180,7 @@ def test_a_carpool_profile_photo_holds_the_write_lock_only_for_the_writes(engine
     )
     assert response.status_code == 303, response.text[:500]
     with read_session(engine) as s:
-        assert s.get(CarpoolProfile, resident.id).photo_name  # type: ignore[union-attr]
+        assert s.get(CarpoolProfile, resident.id).photo_name
     assert_short(locks, slow)
 
 

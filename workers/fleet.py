@@ -439,7 +439,7 @@ class Fleet:
             await asyncio.gather(*workers, stopper, return_exceptions=True)
         for task in done:
             if task is not stopper and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+                raise task.exception()
         if self._killed:
             return
         self.ready.clear()

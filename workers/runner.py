@@ -10,6 +10,7 @@ loop and are stopped with it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import os
@@ -188,7 +189,7 @@ async def run(
     service_tasks = (
         [
             asyncio.create_task(
-                supervise(getattr(svc, "__name__", "service"), rt, lambda svc=svc: svc(rt))
+                supervise(getattr(svc, "__name__", "service"), rt, functools.partial(svc, rt))
             )
             for svc in domains.services()
         ]

@@ -13,12 +13,11 @@ import secrets
 from datetime import timedelta
 
 from jinja2 import Environment
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import auth
 from app.accounts.lifecycle import _digest
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.i18n import gettext as _
 from app.mail import send_mail
 from app.models.accounts import PasswordReset, User
@@ -52,7 +51,7 @@ def invite(
     if role not in INVITABLE_ROLES:
         raise InvitationError(_("Rôle inconnu."), "role")
     display_name = " ".join(display_name.split())[:80]
-    if session.scalars(select(User.id).where(User.email == address)).first() is not None:
+    if session.scalars(select(col(User.id)).where(col(User.email) == address)).first() is not None:
         raise InvitationError(
             _("Un compte existe déjà pour cette adresse : changez son rôle dans la liste."), "email"
         )
@@ -62,8 +61,8 @@ def invite(
     session.add(
         PasswordReset(
             id=_digest(token),
-            user_id=user.id,
-            created_at=now,  # type: ignore[arg-type]
+            user_id=saved_id(user),
+            created_at=now,
             expires_at=now + timedelta(days=INVITATION_DAYS),
         )
     )

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
-from sqlalchemy import delete, or_, select
-from sqlmodel import Session
+from sqlalchemy import delete, or_
+from sqlmodel import Session, col, select
 
 from app import auth, privacy
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.mail import send_mail
 from app.models.accounts import ROLES, Identity, OIDCLogin, PasswordReset, User, WebSession
 from app.models.jobs import Job
@@ -45,17 +45,19 @@ def request_password_reset(
     session: Session, email: str, *, base_url: str, minutes: int, jinja: Environment
 ) -> bool:
     """Send a reset link if an active account has this address; say nothing either way."""
-    user = session.scalars(select(User).where(User.email == auth.normalise_email(email))).first()
+    user = session.scalars(
+        select(User).where(col(User.email) == auth.normalise_email(email))
+    ).first()
     if user is None or not user.is_active:
         return False
     now = utcnow()
-    session.execute(delete(PasswordReset).where(PasswordReset.expires_at < now))
+    session.execute(delete(PasswordReset).where(col(PasswordReset.expires_at) < now))
     token = secrets.token_urlsafe(32)
     session.add(
         PasswordReset(
             id=_digest(token),
-            user_id=user.id,
-            created_at=now,  # type: ignore[arg-type]
+            user_id=saved_id(user),
+            created_at=now,
             expires_at=now + timedelta(minutes=minutes),
         )
     )
@@ -90,8 +92,8 @@ def use_reset(session: Session, token: str, password: str) -> User | None:
         return None
     user.password_hash = auth.hash_password(password)
     session.add(user)
-    session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id))
-    auth.end_all_sessions(session, user.id)  # type: ignore[arg-type]
+    session.execute(delete(PasswordReset).where(col(PasswordReset.user_id) == user.id))
+    auth.end_all_sessions(session, saved_id(user))
     session.flush()
     return user
 
@@ -107,7 +109,7 @@ def change_role(session: Session, user: User, role: str) -> None:
     user.role = role
     session.add(user)
     # The person signs in again and gets a new session id with the new rights.
-    auth.end_all_sessions(session, user.id)  # type: ignore[arg-type]
+    auth.end_all_sessions(session, saved_id(user))
 
 
 # --- privacy: export and deletion -------------------------------------------------------------
@@ -117,8 +119,8 @@ def export_account(session: Session, user_id: int, media_dir: Path) -> tuple[Any
     user = session.get(User, user_id)
     if user is None:
         return {}, []
-    identities = session.scalars(select(Identity).where(Identity.user_id == user_id)).all()
-    sessions = session.scalars(select(WebSession).where(WebSession.user_id == user_id)).all()
+    identities = session.scalars(select(Identity).where(col(Identity.user_id) == user_id)).all()
+    sessions = session.scalars(select(WebSession).where(col(WebSession.user_id) == user_id)).all()
     return {
         "email": user.email,
         "display_name": user.display_name,
@@ -153,16 +155,16 @@ def export_account(session: Session, user_id: int, media_dir: Path) -> tuple[Any
 def erase_account_rows(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Sign-in data and queued work that name the person (the user row goes last, in delete_account)."""
     user = session.get(User, user_id)
-    session.execute(delete(Identity).where(Identity.user_id == user_id))
-    session.execute(delete(PasswordReset).where(PasswordReset.user_id == user_id))
-    session.execute(delete(OIDCLogin).where(OIDCLogin.link_user_id == user_id))
-    session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    session.execute(delete(Identity).where(col(Identity.user_id) == user_id))
+    session.execute(delete(PasswordReset).where(col(PasswordReset.user_id) == user_id))
+    session.execute(delete(OIDCLogin).where(col(OIDCLogin.link_user_id) == user_id))
+    session.execute(delete(WebSession).where(col(WebSession.user_id) == user_id))
     needles = [f'"user_id":{user_id},', f'"user_id":{user_id}}}']
     if user is not None:
         needles.append(json.dumps(user.email))  # quoted: "a@x.fr" never matches "ba@x.fr"
     session.execute(
-        delete(Job).where(or_(*[Job.payload.contains(n, autoescape=True) for n in needles]))
-    )  # type: ignore[attr-defined]
+        delete(Job).where(or_(*[col(Job.payload).contains(n, autoescape=True) for n in needles]))
+    )
     return []
 
 
@@ -203,7 +205,7 @@ fichiers/ : les photos et documents que vous avez envoyés.
 def delete_account(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Erase the person everywhere (in the caller's transaction); return the files to delete after commit."""
     files = privacy.erase_user(session, user_id, media_dir)
-    session.execute(delete(User).where(User.id == user_id))
+    session.execute(delete(User).where(col(User.id) == user_id))
     session.flush()
     return files
 

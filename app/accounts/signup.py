@@ -19,8 +19,7 @@ import secrets
 from datetime import timedelta
 
 from jinja2 import Environment
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import auth
 from app.accounts.lifecycle import _digest
@@ -37,7 +36,7 @@ def sign_up(
     """Create the account or tell the address's owner it exists; the e-mail says which."""
     address = auth.normalise_email(email)
     base = base_url.rstrip("/")
-    user = session.scalars(select(User).where(User.email == address)).first()
+    user = session.scalars(select(User).where(col(User.email) == address)).first()
     if user is not None and (user.password_hash or not user.is_active):
         context = {
             "name": user.display_name or address.split("@")[0],
@@ -60,7 +59,7 @@ def sign_up(
         PasswordReset(
             id=_digest(token),
             user_id=user.id,
-            created_at=now,  # type: ignore[arg-type]
+            created_at=now,
             expires_at=now + timedelta(hours=LINK_HOURS),
         )
     )

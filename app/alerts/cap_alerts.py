@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import push as webpush
 from app import xmltext
@@ -65,8 +64,8 @@ def import_cap(
         raise AlertError(_("Type de message non pris en charge : {t}.").format(t=parsed.msgType))
     if (
         session.scalars(
-            select(Alert.id).where(
-                Alert.sender == parsed.sender, Alert.identifier == parsed.identifier
+            select(col(Alert.id)).where(
+                col(Alert.sender) == parsed.sender, col(Alert.identifier) == parsed.identifier
             )
         ).first()
         is not None
@@ -81,7 +80,9 @@ def import_cap(
     if parsed.msgType in ("Update", "Cancel"):
         for ref in reversed(parsed.references):
             original = session.scalars(
-                select(Alert).where(Alert.sender == ref.sender, Alert.identifier == ref.identifier)
+                select(Alert).where(
+                    col(Alert.sender) == ref.sender, col(Alert.identifier) == ref.identifier
+                )
             ).first()
             if original is not None:
                 break
@@ -155,7 +156,7 @@ def import_cap(
         alert.thread_id = alert.id
         queue_fanout(session, alert)
         return alert
-    return attach_update(session, original, alert, original.thread_id or original.id)  # type: ignore[arg-type]
+    return attach_update(session, original, alert, original.thread_id or original.id)
 
 
 def _encoded_size(alert: Alert) -> int:
@@ -184,10 +185,10 @@ def to_cap(session: Session, alert: Alert, base_url: str) -> bytes:
     info = cap.CapInfo(
         language="fr-FR",
         category=[alert.category],
-        event=clean(alert.event),  # type: ignore[list-item]
+        event=clean(alert.event),
         urgency=alert.cap_urgency,
         severity=alert.severity,
-        certainty=alert.certainty,  # type: ignore[arg-type]
+        certainty=alert.certainty,
         onset=alert.onset_at,
         expires=alert.expires_at.replace(microsecond=0) if alert.expires_at else None,
         senderName=clean(alert.sender_name) or None,
@@ -206,11 +207,11 @@ def to_cap(session: Session, alert: Alert, base_url: str) -> bytes:
         identifier=alert.identifier,
         sender=alert.sender,
         sent=alert.sent_at,
-        status=alert.status,  # type: ignore[arg-type]
+        status=alert.status,
         msgType=alert.msg_type,
         scope=alert.scope,
         note=clean(alert.note) if alert.note else alert.note,
-        references=references,  # type: ignore[arg-type]
+        references=references,
         infos=[info],
     )
     return cap_write.to_xml(document)

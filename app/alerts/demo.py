@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.alerts.publish import AlertInput, amend, publish
 from app.db import utcnow
@@ -14,7 +13,10 @@ from app.models.push import Alert
 
 
 def load_alerts(session: Session, rng: random.Random) -> str | None:
-    if session.scalars(select(Alert.id).where(Alert.source == "demo")).first() is not None:
+    if (
+        session.scalars(select(col(Alert.id)).where(col(Alert.source) == "demo")).first()
+        is not None
+    ):
         return None
     now = utcnow()
     sender = "eclor@demo.eclor"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.alerts.opendata import public_alerts
 from app.models.push import Alert
@@ -47,7 +47,7 @@ SEVERITY = {
 def _select(ids: list[str] | None) -> Any:
     query = public_alerts()
     if ids is not None:
-        query = query.where(Alert.id.in_([int(i) for i in ids if i.isdigit()]))  # type: ignore[union-attr]
+        query = query.where(col(Alert.id).in_([int(i) for i in ids if i.isdigit()]))
     return query
 
 
@@ -91,7 +91,9 @@ def _page(
     position, remaining = offset, limit
     while remaining > 0:
         size = min(1000, remaining)
-        batch = session.scalars(_select(ids).order_by(Alert.id).offset(position).limit(size)).all()
+        batch = session.scalars(
+            _select(ids).order_by(col(Alert.id)).offset(position).limit(size)
+        ).all()
         yield from (alert_entity(alert) for alert in batch)
         if len(batch) < size:
             return

@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.models.push import Alert
 from app.opendata.contrib import Cnil, Column, OpenDataset, utc_text
@@ -43,21 +42,23 @@ def _tuple(alert: Any, base_url: str) -> tuple[Any, ...]:
 
 def public_alerts() -> Any:
     """The alerts open data publishes (the file, the live stream, the NGSI-LD twin): public, actual."""
-    return select(Alert).where(Alert.scope == "Public", Alert.status == "Actual")
+    return select(Alert).where(col(Alert.scope) == "Public", col(Alert.status) == "Actual")
 
 
 _public = public_alerts
 
 
 def _alerts(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
-    for alert in session.scalars(_public().order_by(Alert.id).execution_options(yield_per=1000)):
+    for alert in session.scalars(
+        _public().order_by(col(Alert.id)).execution_options(yield_per=1000)
+    ):
         yield _tuple(alert, base_url)
 
 
 def _live_alert(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
     feature = str(event.get("feature_id", ""))
     alert = (
-        session.scalars(_public().where(Alert.id == int(feature))).first()
+        session.scalars(_public().where(col(Alert.id) == int(feature))).first()
         if feature.isdigit()
         else None
     )

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app.alerts.topics import ALERT_TOPICS, TOPICS, unpack
 from app.i18n import gettext as _
@@ -25,13 +25,13 @@ def _active(session: Session, now: dt.datetime) -> list[Alert]:
         session.scalars(
             select(Alert)
             .where(
-                Alert.state == "active",
-                Alert.msg_type != "Cancel",
-                or_(Alert.expires_at.is_(None), Alert.expires_at > now),
+                col(Alert.state) == "active",
+                col(Alert.msg_type) != "Cancel",
+                or_(col(Alert.expires_at).is_(None), col(Alert.expires_at) > now),
             )
-            .order_by(Alert.id)
+            .order_by(col(Alert.id))
         ).all()
-    )  # type: ignore[union-attr,operator]
+    )
 
 
 def alerts_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
@@ -98,7 +98,7 @@ def alert_for_commune(insee: str) -> Action:
 
 
 def active_alerts_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    everyone = list(session.scalars(select(Commune.insee)).all())
+    everyone = list(session.scalars(select(col(Commune.insee))).all())
     out: dict[str, Any] = {}
     for alert in _active(session, now):
         for insee in unpack(alert.communes) or everyone:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.alerts import publish as alerts
 from app.alerts import topics as alerts_topics
@@ -128,9 +128,9 @@ def update_preferences(
     """Apply topics, communes and quiet hours to every device of ``user_id``; return how many."""
     if quiet_start is None or quiet_end is None:
         quiet_start = quiet_end = None
-    result = session.execute(
+    result = session.exec(
         update(PushSubscription)
-        .where(PushSubscription.user_id == user_id)
+        .where(col(PushSubscription.user_id) == user_id)
         .values(
             topics=pack(topics),
             communes=pack(communes),
@@ -139,7 +139,7 @@ def update_preferences(
             updated_at=utcnow(),
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 # --- the e-mail channel ---------------------------------------------------------------------------
@@ -160,8 +160,8 @@ def add_to_digest(
 ) -> bool:
     """Put a line in the person's next digest (once per key) and make sure the digest is planned."""
     exists = session.scalar(
-        select(NotificationDigestItem.id).where(
-            NotificationDigestItem.user_id == user_id, NotificationDigestItem.key == key
+        select(col(NotificationDigestItem.id)).where(
+            col(NotificationDigestItem.user_id) == user_id, col(NotificationDigestItem.key) == key
         )
     )
     if exists is not None:
@@ -189,22 +189,22 @@ def add_to_digest(
 def _alert_recipients(session: Session, alert: Any) -> list[tuple[int, str, str]]:
     """(user id, e-mail, mode) of the active accounts whose e-mail choice covers the alert."""
     conditions = [
-        NotificationPreferences.email_mode.in_(("immediate", "daily")),  # type: ignore[attr-defined]
-        NotificationPreferences.topics.like(f"%,{alert.topic},%"),
-    ]  # type: ignore[attr-defined]
+        col(NotificationPreferences.email_mode).in_(("immediate", "daily")),
+        col(NotificationPreferences.topics).like(f"%,{alert.topic},%"),
+    ]
     communes = alerts_topics.unpack(alert.communes)
     if communes:
         conditions.append(
             or_(
-                NotificationPreferences.communes == ",",
-                *[NotificationPreferences.communes.like(f"%,{c},%") for c in communes],
+                col(NotificationPreferences.communes) == ",",
+                *[col(NotificationPreferences.communes).like(f"%,{c},%") for c in communes],
             )
-        )  # type: ignore[attr-defined]
+        )
     rows = session.execute(
-        select(User.id, User.email, NotificationPreferences.email_mode)
-        .join(NotificationPreferences, NotificationPreferences.user_id == User.id)
-        .where(User.is_active.is_(True), *conditions)  # type: ignore[attr-defined]
-        .order_by(User.id)
+        select(col(User.id), col(User.email), col(NotificationPreferences.email_mode))
+        .join(NotificationPreferences, col(NotificationPreferences.user_id) == col(User.id))
+        .where(col(User.is_active).is_(True), *conditions)
+        .order_by(col(User.id))
     ).all()
     return [(int(uid), str(email), str(mode)) for uid, email, mode in rows]
 
@@ -248,9 +248,10 @@ def send_digest(session: Session, user_id: int, base_url: str, now: datetime | N
         session.scalars(
             select(NotificationDigestItem)
             .where(
-                NotificationDigestItem.user_id == user_id, NotificationDigestItem.sent_at.is_(None)
-            )  # type: ignore[union-attr]
-            .order_by(NotificationDigestItem.id)
+                col(NotificationDigestItem.user_id) == user_id,
+                col(NotificationDigestItem.sent_at).is_(None),
+            )
+            .order_by(col(NotificationDigestItem.id))
         ).all()
     )
     if not items or user is None or not user.is_active:
@@ -267,7 +268,7 @@ def send_digest(session: Session, user_id: int, base_url: str, now: datetime | N
     )
     session.execute(
         update(NotificationDigestItem)
-        .where(NotificationDigestItem.id.in_([i.id for i in items]))  # type: ignore[union-attr]
+        .where(col(NotificationDigestItem.id).in_([i.id for i in items]))
         .values(sent_at=now)
     )
     return len(items)

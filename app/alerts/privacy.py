@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
 
 from app.alerts import preferences
 from app.alerts.topics import format_minutes, unpack
@@ -22,21 +23,21 @@ from app.models.push import (
 def export_push(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     subs = session.scalars(
         select(PushSubscription)
-        .where(PushSubscription.user_id == user_id)
-        .order_by(PushSubscription.id)
+        .where(col(PushSubscription.user_id) == user_id)
+        .order_by(col(PushSubscription.id))
     ).all()
     out = []
     for sub in subs:
         deliveries = session.execute(
-            select(
-                PushDelivery.message_key,
-                PushDelivery.alert_id,
-                PushDelivery.status,
-                PushDelivery.sent_at,
-                PushDelivery.finished_at,
+            sa.select(
+                col(PushDelivery.message_key),
+                col(PushDelivery.alert_id),
+                col(PushDelivery.status),
+                col(PushDelivery.sent_at),
+                col(PushDelivery.finished_at),
             )
-            .where(PushDelivery.subscription_id == sub.id)
-            .order_by(PushDelivery.id)
+            .where(col(PushDelivery.subscription_id) == sub.id)
+            .order_by(col(PushDelivery.id))
         ).all()
         out.append(
             {
@@ -76,14 +77,16 @@ def export_push(session: Session, user_id: int, media_dir: Path) -> tuple[Any, l
 
 
 def erase_push(session: Session, user_id: int, media_dir: Path) -> list[Path]:
-    subs = select(PushSubscription.id).where(PushSubscription.user_id == user_id)
+    subs = select(col(PushSubscription.id)).where(col(PushSubscription.user_id) == user_id)
     session.execute(
-        delete(PushDelivery).where(PushDelivery.subscription_id.in_(subs.scalar_subquery()))
-    )  # type: ignore[union-attr]
-    session.execute(delete(PushSubscription).where(PushSubscription.user_id == user_id))
-    session.execute(delete(NotificationDigestItem).where(NotificationDigestItem.user_id == user_id))
-    session.execute(
-        delete(NotificationPreferences).where(NotificationPreferences.user_id == user_id)
+        delete(PushDelivery).where(col(PushDelivery.subscription_id).in_(subs.scalar_subquery()))
     )
-    session.execute(update(Alert).where(Alert.created_by == user_id).values(created_by=None))
+    session.execute(delete(PushSubscription).where(col(PushSubscription.user_id) == user_id))
+    session.execute(
+        delete(NotificationDigestItem).where(col(NotificationDigestItem.user_id) == user_id)
+    )
+    session.execute(
+        delete(NotificationPreferences).where(col(NotificationPreferences.user_id) == user_id)
+    )
+    session.execute(update(Alert).where(col(Alert.created_by) == user_id).values(created_by=None))
     return []

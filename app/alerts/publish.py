@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select, update
-from sqlmodel import Session
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
 
 from app import events
 from app import push as webpush
@@ -95,7 +95,7 @@ def clean_input(
         raise AlertError(_("Sujet inconnu."), "topic")
     if urgency not in URGENCIES:
         raise AlertError(_("Urgence inconnue (high, normal ou low)."), "urgency")
-    known = set(session.scalars(select(Commune.insee)).all())
+    known = set(session.scalars(select(col(Commune.insee))).all())
     unknown = sorted(set(communes) - known)
     if unknown:
         raise AlertError(
@@ -323,18 +323,18 @@ def attach_update(session: Session, original: Alert, alert: Alert, thread: int) 
     alert.references_id = original.id
     session.add(alert)
     session.flush()
-    chain = select(Alert.id).where(Alert.thread_id == thread, Alert.id != alert.id)
+    chain = select(col(Alert.id)).where(col(Alert.thread_id) == thread, col(Alert.id) != alert.id)
     session.execute(
         update(Alert)
-        .where(Alert.id.in_(chain.scalar_subquery()))  # type: ignore[union-attr]
+        .where(col(Alert.id).in_(chain.scalar_subquery()))
         .values(state="cancelled" if alert.msg_type == "Cancel" else "updated")
     )
     # What of the chain was not sent yet is replaced by this message.
     session.execute(
         update(PushDelivery)
         .where(
-            PushDelivery.alert_id.in_(chain.scalar_subquery()),
-            PushDelivery.status.in_(DUE),  # type: ignore[union-attr]
+            col(PushDelivery.alert_id).in_(chain.scalar_subquery()),
+            col(PushDelivery.status).in_(DUE),
         )
         .values(status="superseded", finished_at=utcnow())
     )
@@ -372,14 +372,16 @@ def active_alerts(
     """Alerts in force now (newest first), for one commune (those for the whole territory included)."""
     now = now or utcnow()
     query = select(Alert).where(
-        Alert.state == "active",
-        Alert.msg_type != "Cancel",
-        or_(Alert.expires_at.is_(None), Alert.expires_at > now),
-    )  # type: ignore[union-attr]
+        col(Alert.state) == "active",
+        col(Alert.msg_type) != "Cancel",
+        or_(col(Alert.expires_at).is_(None), col(Alert.expires_at) > now),
+    )
     if commune:
-        query = query.where(or_(Alert.communes == ",", Alert.communes.like(f"%,{commune},%")))  # type: ignore[attr-defined]
+        query = query.where(
+            or_(col(Alert.communes) == ",", col(Alert.communes).like(f"%,{commune},%"))
+        )
     order = {"high": 0, "normal": 1, "low": 2}
-    rows = list(session.scalars(query.order_by(Alert.sent_at.desc()).limit(limit)).all())
+    rows = list(session.scalars(query.order_by(col(Alert.sent_at).desc()).limit(limit)).all())
     rows.sort(key=lambda a: (order.get(a.push_urgency, 3), -a.sent_at.timestamp()))
     return rows
 
@@ -388,8 +390,8 @@ def thread_of(session: Session, alert: Alert) -> list[Alert]:
     return list(
         session.scalars(
             select(Alert)
-            .where(Alert.thread_id == (alert.thread_id or alert.id))
-            .order_by(Alert.sent_at, Alert.id)
+            .where(col(Alert.thread_id) == (alert.thread_id or alert.id))
+            .order_by(col(Alert.sent_at), col(Alert.id))
         ).all()
     )
 
@@ -402,6 +404,6 @@ def home_panel(session: Session, user: Any) -> dict[str, Any] | None:
     """The home page's alerts panel: the current alerts of the person's commune (or all)."""
     commune = None
     if user is not None:
-        commune = session.scalar(select(User.commune_insee).where(User.id == user.id))
+        commune = session.scalar(select(col(User.commune_insee)).where(col(User.id) == user.id))
     alerts = active_alerts(session, commune=commune, limit=3)
     return {"alerts": alerts, "commune": commune, "topics": TOPICS}

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select
-from sqlmodel import Session
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
 
 from app import push as webpush
 from app.alerts import preferences
@@ -151,7 +151,7 @@ def _check_communes(session: Session, communes: Any) -> list[str]:
         return []
     if not isinstance(communes, list) or not all(isinstance(c, str) for c in communes):
         raise SubscriptionError(_("« communes » doit être une liste de codes INSEE."))
-    known = set(session.scalars(select(Commune.insee)).all())
+    known = set(session.scalars(select(col(Commune.insee))).all())
     unknown = sorted(set(communes) - known)
     if unknown:
         raise SubscriptionError(
@@ -197,7 +197,7 @@ def save_subscription(
         raise SubscriptionError(exc.message) from None
     now = utcnow()
     row = session.scalars(
-        select(PushSubscription).where(PushSubscription.endpoint == info.endpoint)
+        select(PushSubscription).where(col(PushSubscription.endpoint) == info.endpoint)
     ).first()
     created = row is None
     if row is not None and row.user_id != user_id:
@@ -227,12 +227,14 @@ def save_subscription(
     preferences.follow_account(session, row, data)
     # A person keeps at most MAX_DEVICES subscriptions: the oldest goes first.
     ids = session.scalars(
-        select(PushSubscription.id)
-        .where(PushSubscription.user_id == user_id)
-        .order_by(PushSubscription.updated_at.desc(), PushSubscription.id.desc())
-    ).all()  # type: ignore[union-attr]
+        select(col(PushSubscription.id))
+        .where(col(PushSubscription.user_id) == user_id)
+        .order_by(col(PushSubscription.updated_at).desc(), col(PushSubscription.id).desc())
+    ).all()
     if len(ids) > MAX_DEVICES:
-        session.execute(delete(PushSubscription).where(PushSubscription.id.in_(ids[MAX_DEVICES:])))  # type: ignore[union-attr]
+        session.execute(
+            delete(PushSubscription).where(col(PushSubscription.id).in_(ids[MAX_DEVICES:]))
+        )
     return row, created
 
 
@@ -244,11 +246,11 @@ def remove_subscription(
     subscription_id: int | None = None,
 ) -> bool:
     """Delete one of ``user_id``'s subscriptions (by endpoint or id); False if it is not theirs."""
-    query = select(PushSubscription).where(PushSubscription.user_id == user_id)
+    query = select(PushSubscription).where(col(PushSubscription.user_id) == user_id)
     if endpoint:
-        query = query.where(PushSubscription.endpoint == endpoint)
+        query = query.where(col(PushSubscription.endpoint) == endpoint)
     elif subscription_id is not None:
-        query = query.where(PushSubscription.id == subscription_id)
+        query = query.where(col(PushSubscription.id) == subscription_id)
     else:
         return False
     row = session.scalars(query).first()
@@ -270,10 +272,10 @@ def push_channel(ctx: JobContext, message: Message) -> bool:
             select(func.count())
             .select_from(PushSubscription)
             .where(
-                PushSubscription.user_id == message.user_id,
-                PushSubscription.topics.like(f"%,{message.topic},%"),
+                col(PushSubscription.user_id) == message.user_id,
+                col(PushSubscription.topics).like(f"%,{message.topic},%"),
             )
-        )  # type: ignore[attr-defined]
+        )
         if not has_device:
             return False
         enqueue(

@@ -8,8 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.models.territory import Commune
@@ -117,7 +116,11 @@ def topic_label(code: str) -> str:
 
 
 def commune_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Commune.insee, Commune.name).order_by(Commune.name)).all())
+    return dict(
+        session.execute(
+            select(col(Commune.insee), col(Commune.name)).order_by(col(Commune.name))
+        ).all()
+    )
 
 
 def format_minutes(value: int | None) -> str:

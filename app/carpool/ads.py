@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import geo, moderation
 from app.carpool.bookings import free_seats, set_status
@@ -168,9 +168,10 @@ def close_ad(session: Session, ad: CarpoolAd, actor_id: int) -> None:
     session.add(ad)
     bookings = session.scalars(
         select(CarpoolBooking).where(
-            CarpoolBooking.ad_id == ad.id, CarpoolBooking.status.in_(("pending", "accepted"))
+            col(CarpoolBooking.ad_id) == ad.id,
+            col(CarpoolBooking.status).in_(("pending", "accepted")),
         )
-    ).all()  # type: ignore[attr-defined]
+    ).all()
     for b in bookings:
         b.status, b.cancelled_by, b.updated_at = "cancelled", actor_id, utcnow()
         session.add(b)
@@ -199,8 +200,8 @@ def visible_ad(session: Session, ad_id: int, viewer: Any) -> CarpoolAd | None:
     if (
         viewer is not None
         and session.scalars(
-            select(CarpoolBooking.id).where(
-                CarpoolBooking.ad_id == ad.id, CarpoolBooking.requester_id == viewer.id
+            select(col(CarpoolBooking.id)).where(
+                col(CarpoolBooking.ad_id) == ad.id, col(CarpoolBooking.requester_id) == viewer.id
             )
         ).first()
     ):
@@ -216,12 +217,12 @@ def alert_new_ad(session: Session, ad: CarpoolAd) -> int:
     tlat0, tlat1, tlon0, tlon1 = geo.bbox(ad.to_lat, ad.to_lon, 10_000)
     searches = session.scalars(
         select(CarpoolSearch).where(
-            CarpoolSearch.role == ad.role,
-            CarpoolSearch.user_id != ad.user_id,
-            CarpoolSearch.from_lat.between(lat0, lat1),
-            CarpoolSearch.from_lon.between(lon0, lon1),  # type: ignore[attr-defined]
-            CarpoolSearch.to_lat.between(tlat0, tlat1),
-            CarpoolSearch.to_lon.between(tlon0, tlon1),  # type: ignore[attr-defined]
+            col(CarpoolSearch.role) == ad.role,
+            col(CarpoolSearch.user_id) != ad.user_id,
+            col(CarpoolSearch.from_lat).between(lat0, lat1),
+            col(CarpoolSearch.from_lon).between(lon0, lon1),
+            col(CarpoolSearch.to_lat).between(tlat0, tlat1),
+            col(CarpoolSearch.to_lon).between(tlon0, tlon1),
         )
     ).all()
     told = 0
@@ -233,12 +234,12 @@ def alert_new_ad(session: Session, ad: CarpoolAd) -> int:
         if m is None:
             continue
         if session.scalars(
-            select(CarpoolAlertSent.id).where(
-                CarpoolAlertSent.search_id == s.id, CarpoolAlertSent.ad_id == ad.id
+            select(col(CarpoolAlertSent.id)).where(
+                col(CarpoolAlertSent.search_id) == s.id, col(CarpoolAlertSent.ad_id) == ad.id
             )
         ).first():
             continue
-        session.add(CarpoolAlertSent(search_id=s.id, ad_id=ad.id))  # type: ignore[arg-type]
+        session.add(CarpoolAlertSent(search_id=s.id, ad_id=ad.id))
         what = (
             _("Nouvelle offre de covoiturage")
             if ad.role == "driver"
@@ -280,17 +281,17 @@ def report_ad(
     if ad.user_id == reporter_id:
         raise CarpoolError(_("C'est votre propre annonce."))
     if session.scalars(
-        select(CarpoolReport.id).where(
-            CarpoolReport.ad_id == ad.id,
-            CarpoolReport.reporter_id == reporter_id,
-            CarpoolReport.status == "open",
+        select(col(CarpoolReport.id)).where(
+            col(CarpoolReport.ad_id) == ad.id,
+            col(CarpoolReport.reporter_id) == reporter_id,
+            col(CarpoolReport.status) == "open",
         )
     ).first():
         raise CarpoolError(_("Vous avez déjà signalé cette annonce ; l'équipe va l'examiner."))
     report = CarpoolReport(
         ad_id=ad.id,
         reporter_id=reporter_id,
-        reason=reason,  # type: ignore[arg-type]
+        reason=reason,
         details=details.strip()[:1000],
     )
     session.add(report)
@@ -315,8 +316,8 @@ def moderate(session: Session, report: CarpoolReport, staff_id: int, action: str
         session.execute(
             update(CarpoolReport)
             .where(
-                CarpoolReport.ad_id == report.ad_id,
-                CarpoolReport.status == "open",
+                col(CarpoolReport.ad_id) == report.ad_id,
+                col(CarpoolReport.status) == "open",
             )
             .values(status="hidden", handled_by=staff_id, handled_at=now)
         )
@@ -354,13 +355,15 @@ def block(session: Session, blocker_id: int, blocked_id: int) -> None:
     # Pending requests between the two end now.
     for b in session.scalars(
         select(CarpoolBooking).where(
-            CarpoolBooking.status == "pending",
+            col(CarpoolBooking.status) == "pending",
             or_(
                 and_(
-                    CarpoolBooking.owner_id == blocker_id, CarpoolBooking.requester_id == blocked_id
+                    col(CarpoolBooking.owner_id) == blocker_id,
+                    col(CarpoolBooking.requester_id) == blocked_id,
                 ),
                 and_(
-                    CarpoolBooking.owner_id == blocked_id, CarpoolBooking.requester_id == blocker_id
+                    col(CarpoolBooking.owner_id) == blocked_id,
+                    col(CarpoolBooking.requester_id) == blocker_id,
                 ),
             ),
         )
@@ -372,6 +375,6 @@ def block(session: Session, blocker_id: int, blocked_id: int) -> None:
 def unblock(session: Session, blocker_id: int, blocked_id: int) -> None:
     session.execute(
         delete(CarpoolBlock).where(
-            CarpoolBlock.blocker_id == blocker_id, CarpoolBlock.blocked_id == blocked_id
+            col(CarpoolBlock.blocker_id) == blocker_id, col(CarpoolBlock.blocked_id) == blocked_id
         )
     )

@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.carpool.matching import blocked_with, display_names
 from app.carpool.trips import (
@@ -58,21 +58,25 @@ def request_seats(
     if ad.frequency == "punctual" and ad.departure_at and ad.departure_at <= utcnow():
         raise CarpoolError(_("Ce trajet est déjà parti."))
     existing = session.scalars(
-        select(CarpoolBooking.id).where(
-            CarpoolBooking.ad_id == ad_id,
-            CarpoolBooking.requester_id == requester_id,
-            CarpoolBooking.status.in_(("pending", "accepted")),
+        select(col(CarpoolBooking.id)).where(
+            col(CarpoolBooking.ad_id) == ad_id,
+            col(CarpoolBooking.requester_id) == requester_id,
+            col(CarpoolBooking.status).in_(("pending", "accepted")),
         )
-    ).first()  # type: ignore[attr-defined]
+    ).first()
     if existing:
         raise CarpoolError(_("Vous avez déjà une demande en cours pour ce trajet."))
-    taken = session.execute(
+    taken = session.exec(
         update(CarpoolAd)
-        .where(CarpoolAd.id == ad_id, CarpoolAd.status == "active", CarpoolAd.seats_left >= seats)
-        .values(seats_left=CarpoolAd.seats_left - seats)
+        .where(
+            col(CarpoolAd.id) == ad_id,
+            col(CarpoolAd.status) == "active",
+            col(CarpoolAd.seats_left) >= seats,
+        )
+        .values(seats_left=col(CarpoolAd.seats_left) - seats)
         .execution_options(synchronize_session=False)
     )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if taken.rowcount != 1:
         raise CarpoolError(_("Il ne reste plus assez de places sur ce trajet."))
     now = utcnow()
     booking = CarpoolBooking(
@@ -121,13 +125,13 @@ def set_status(
     session: Session, booking: CarpoolBooking, frm: tuple[str, ...], to: str, **values: Any
 ) -> bool:
     now = utcnow()
-    done = session.execute(
+    done = session.exec(
         update(CarpoolBooking)
-        .where(CarpoolBooking.id == booking.id, CarpoolBooking.status.in_(frm))  # type: ignore[attr-defined]
+        .where(col(CarpoolBooking.id) == booking.id, col(CarpoolBooking.status).in_(frm))
         .values(status=to, updated_at=now, **values)
         .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if done.rowcount != 1:
         return False
     session.refresh(booking)
     return True
@@ -136,11 +140,11 @@ def set_status(
 def free_seats(session: Session, booking: CarpoolBooking) -> None:
     session.execute(
         update(CarpoolAd)
-        .where(CarpoolAd.id == booking.ad_id)
+        .where(col(CarpoolAd.id) == booking.ad_id)
         .values(
-            seats_left=func.least(CarpoolAd.seats, CarpoolAd.seats_left + booking.seats)
+            seats_left=func.least(col(CarpoolAd.seats), col(CarpoolAd.seats_left) + booking.seats)
             if session.get_bind().dialect.name == "postgresql"
-            else func.min(CarpoolAd.seats, CarpoolAd.seats_left + booking.seats)
+            else func.min(col(CarpoolAd.seats), col(CarpoolAd.seats_left) + booking.seats)
         )
         .execution_options(synchronize_session=False)
     )
@@ -180,7 +184,7 @@ def decline(session: Session, booking: CarpoolBooking, actor_id: int) -> None:
         [booking.requester_id],
         topic="carpool",
         title=_("Demande déclinée"),
-        body=_("Votre demande pour %(trip)s n'a pas été retenue.") % {"trip": trip_title(ad)},  # type: ignore[arg-type]
+        body=_("Votre demande pour %(trip)s n'a pas été retenue.") % {"trip": trip_title(ad)},
         url=f"/carpool/bookings/{booking.id}",
     )
 
@@ -200,7 +204,7 @@ def cancel(session: Session, booking: CarpoolBooking, actor_id: int) -> None:
         [other],
         topic="carpool",
         title=_("Réservation annulée"),
-        body=_("La réservation pour %(trip)s a été annulée.") % {"trip": trip_title(ad)},  # type: ignore[arg-type]
+        body=_("La réservation pour %(trip)s a été annulée.") % {"trip": trip_title(ad)},
         url=f"/carpool/bookings/{booking.id}",
     )
 
@@ -218,7 +222,7 @@ def post_message(
     other = booking.owner_id if sender_id == booking.requester_id else booking.requester_id
     if other in blocked_with(session, sender_id):
         raise CarpoolError(_("Vous ne pouvez pas contacter cette personne."))
-    msg = CarpoolMessage(booking_id=booking.id, sender_id=sender_id, body=body)  # type: ignore[arg-type]
+    msg = CarpoolMessage(booking_id=booking.id, sender_id=sender_id, body=body)
     session.add(msg)
     session.flush()
     name = display_names(session, [sender_id]).get(sender_id, "")
@@ -286,10 +290,12 @@ def upcoming_trips(session: Session, user_id: int, *, limit: int = 5) -> list[di
     items: list[dict[str, Any]] = []
     rows = session.execute(
         select(CarpoolBooking, CarpoolAd)
-        .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
+        .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
         .where(
-            CarpoolBooking.status.in_(("accepted", "pending")),  # type: ignore[attr-defined]
-            or_(CarpoolBooking.requester_id == user_id, CarpoolBooking.owner_id == user_id),
+            col(CarpoolBooking.status).in_(("accepted", "pending")),
+            or_(
+                col(CarpoolBooking.requester_id) == user_id, col(CarpoolBooking.owner_id) == user_id
+            ),
         )
     ).all()
     booked_ads = set()
@@ -308,7 +314,9 @@ def upcoming_trips(session: Session, user_id: int, *, limit: int = 5) -> list[di
             }
         )
     for ad in session.scalars(
-        select(CarpoolAd).where(CarpoolAd.user_id == user_id, CarpoolAd.status == "active")
+        select(CarpoolAd).where(
+            col(CarpoolAd.user_id) == user_id, col(CarpoolAd.status) == "active"
+        )
     ):
         if ad.id in booked_ads:
             continue

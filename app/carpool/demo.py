@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.carpool.ads import AdInput, create_ad
 from app.carpool.bookings import accept, request_seats
@@ -47,10 +46,10 @@ def load_demo(session: Session, rng: Any) -> str | None:
     from app import auth
     from app.demo import DEMO_PASSWORD, demo_user
 
-    if session.scalars(select(CarpoolAd.id).limit(1)).first():
+    if session.scalars(select(col(CarpoolAd.id)).limit(1)).first():
         return None
     for email, name, insee in DEMO_CARPOOLERS:
-        if session.scalars(select(User.id).where(User.email == email)).first() is None:
+        if session.scalars(select(col(User.id)).where(col(User.email) == email)).first() is None:
             user = auth.create_user(
                 session, email, role="resident", password=DEMO_PASSWORD, display_name=name
             )
@@ -68,7 +67,7 @@ def load_demo(session: Session, rng: Any) -> str | None:
         made += create_ad(
             session,
             user.id,
-            AdInput(  # type: ignore[arg-type]
+            AdInput(
                 role="driver",
                 frequency="regular",
                 from_label=home.name,
@@ -108,7 +107,7 @@ def load_demo(session: Session, rng: Any) -> str | None:
         made += create_ad(
             session,
             user.id,
-            AdInput(  # type: ignore[arg-type]
+            AdInput(
                 role=role,
                 frequency="punctual",
                 from_label=a.name,
@@ -134,7 +133,7 @@ def load_demo(session: Session, rng: Any) -> str | None:
         made += create_ad(
             session,
             user.id,
-            AdInput(  # type: ignore[arg-type]
+            AdInput(
                 role="passenger",
                 frequency="regular",
                 from_label=a.name,
@@ -155,17 +154,17 @@ def load_demo(session: Session, rng: Any) -> str | None:
         users["voisine@eclor.test"],
         users["frontalier@eclor.test"],
     )
-    b1 = request_seats(session, by_owner[(julien.id, "outward", "regular")].id, camille.id, 1)  # type: ignore[arg-type]
-    accept(session, b1, julien.id)  # type: ignore[arg-type]
+    b1 = request_seats(session, by_owner[(julien.id, "outward", "regular")].id, camille.id, 1)
+    accept(session, b1, julien.id)
     session.add(
         CarpoolMessage(
             booking_id=b1.id,
-            sender_id=camille.id,  # type: ignore[arg-type]
+            sender_id=camille.id,
             body="Bonjour Julien, je vous attends devant la mairie de Villerupt ?",
         )
     )
     b1.accepted_at = utcnow() - timedelta(days=21)
     request_seats(
         session, by_owner[(luca.id, "outward", "regular")].id, users["mehdi@eclor.test"].id, 1
-    )  # type: ignore[arg-type]
+    )
     return f"{len(made)} carpool ads, 2 bookings, {len(DEMO_CARPOOLERS)} more residents"

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import geo
 from app.carpool.trips import Place, list_places, occurrences
@@ -57,10 +56,13 @@ def _flows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     by_slug = {p.slug: p for p in places}
     stmt = (
         select(
-            CarpoolBooking.seats, CarpoolBooking.accepted_at, CarpoolBooking.created_at, CarpoolAd
+            col(CarpoolBooking.seats),
+            col(CarpoolBooking.accepted_at),
+            col(CarpoolBooking.created_at),
+            CarpoolAd,
         )
-        .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
-        .where(CarpoolBooking.status == "accepted")
+        .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
+        .where(col(CarpoolBooking.status) == "accepted")
         .execution_options(yield_per=1000)
     )
     for seats, accepted_at, created_at, ad in session.execute(stmt):
@@ -89,7 +91,7 @@ def _flows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
 
 
 def _points(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
-    stmt = select(CarpoolPlace).order_by(CarpoolPlace.country, CarpoolPlace.slug)
+    stmt = select(CarpoolPlace).order_by(col(CarpoolPlace.country), col(CarpoolPlace.slug))
     for place in session.scalars(stmt):
         yield (
             place.slug,

@@ -7,8 +7,8 @@ import datetime as dt
 import math
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.models.carpool import CarpoolAd, CarpoolBooking
@@ -27,14 +27,14 @@ def _key(ad: Any) -> tuple[float, float, float, float]:
 def _flows(session: Session) -> dict[tuple[float, float, float, float], dict[str, Any]]:
     flows: dict[tuple[float, float, float, float], dict[str, Any]] = {}
     for ad in session.execute(
-        select(
-            CarpoolAd.from_lon,
-            CarpoolAd.from_lat,
-            CarpoolAd.to_lon,
-            CarpoolAd.to_lat,
-            CarpoolAd.from_label,
-            CarpoolAd.to_label,
-        ).where(CarpoolAd.status == "active")
+        sa.select(
+            col(CarpoolAd.from_lon),
+            col(CarpoolAd.from_lat),
+            col(CarpoolAd.to_lon),
+            col(CarpoolAd.to_lat),
+            col(CarpoolAd.from_label),
+            col(CarpoolAd.to_label),
+        ).where(col(CarpoolAd.status) == "active")
     ).all():
         flow = flows.setdefault(_key(ad), {"from": ad.from_label, "to": ad.to_label, "trips": 0})
         flow["trips"] += 1
@@ -92,13 +92,13 @@ def trips_week_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     communes = list(session.scalars(select(Commune)).all())
     out: dict[str, Any] = {}
     for lon, lat in session.execute(
-        select(CarpoolAd.from_lon, CarpoolAd.from_lat)
-        .join(CarpoolBooking, CarpoolBooking.ad_id == CarpoolAd.id)
+        select(col(CarpoolAd.from_lon), col(CarpoolAd.from_lat))
+        .join(CarpoolBooking, col(CarpoolBooking.ad_id) == col(CarpoolAd.id))
         .where(
-            CarpoolBooking.status == "accepted",
-            CarpoolBooking.accepted_at >= now - dt.timedelta(days=7),
+            col(CarpoolBooking.status) == "accepted",
+            col(CarpoolBooking.accepted_at) >= now - dt.timedelta(days=7),
         )
-    ).all():  # type: ignore[operator]
+    ).all():
         insee = _nearest(communes, lon, lat)
         if insee:
             out[insee] = out.get(insee, 0) + 1

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
-from sqlmodel import Session
+from sqlalchemy import delete, or_, update
+from sqlmodel import Session, col, select
 
 from app.carpool.bookings import free_seats, set_status
 from app.i18n import gettext as _
@@ -48,34 +48,41 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
                 files.append(path)
     bookings = session.scalars(
         select(CarpoolBooking).where(
-            or_(CarpoolBooking.requester_id == user_id, CarpoolBooking.owner_id == user_id)
+            or_(
+                col(CarpoolBooking.requester_id) == user_id, col(CarpoolBooking.owner_id) == user_id
+            )
         )
     ).all()
     data = {
         "profile": _row(profile) if profile else None,
         "ads": [
-            _row(a) for a in session.scalars(select(CarpoolAd).where(CarpoolAd.user_id == user_id))
+            _row(a)
+            for a in session.scalars(select(CarpoolAd).where(col(CarpoolAd.user_id) == user_id))
         ],
         "bookings": [_row(b) for b in bookings],
         "messages_sent": [
             _row(m)
             for m in session.scalars(
-                select(CarpoolMessage).where(CarpoolMessage.sender_id == user_id)
+                select(CarpoolMessage).where(col(CarpoolMessage.sender_id) == user_id)
             )
         ],
         "saved_searches": [
             _row(s)
-            for s in session.scalars(select(CarpoolSearch).where(CarpoolSearch.user_id == user_id))
+            for s in session.scalars(
+                select(CarpoolSearch).where(col(CarpoolSearch.user_id) == user_id)
+            )
         ],
         "reports_made": [
             _row(r)
             for r in session.scalars(
-                select(CarpoolReport).where(CarpoolReport.reporter_id == user_id)
+                select(CarpoolReport).where(col(CarpoolReport.reporter_id) == user_id)
             )
         ],
         "blocked_users": [
             b.blocked_id
-            for b in session.scalars(select(CarpoolBlock).where(CarpoolBlock.blocker_id == user_id))
+            for b in session.scalars(
+                select(CarpoolBlock).where(col(CarpoolBlock.blocker_id) == user_id)
+            )
         ],
     }
     return data, files
@@ -87,8 +94,10 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
 
     for b in session.scalars(
         select(CarpoolBooking).where(
-            CarpoolBooking.status.in_(("pending", "accepted")),  # type: ignore[attr-defined]
-            or_(CarpoolBooking.requester_id == user_id, CarpoolBooking.owner_id == user_id),
+            col(CarpoolBooking.status).in_(("pending", "accepted")),
+            or_(
+                col(CarpoolBooking.requester_id) == user_id, col(CarpoolBooking.owner_id) == user_id
+            ),
         )
     ).all():
         if set_status(session, b, ("pending", "accepted"), "cancelled", cancelled_by=user_id):
@@ -102,42 +111,44 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
                 body=_("Une réservation a été annulée : la personne a supprimé son compte."),
                 url="/carpool/mine",
             )
-    own_ads = select(CarpoolAd.id).where(CarpoolAd.user_id == user_id)
-    mine = select(CarpoolBooking.id).where(
+    own_ads = select(col(CarpoolAd.id)).where(col(CarpoolAd.user_id) == user_id)
+    mine = select(col(CarpoolBooking.id)).where(
         or_(
-            CarpoolBooking.requester_id == user_id,
-            CarpoolBooking.owner_id == user_id,
-            CarpoolBooking.ad_id.in_(own_ads),
+            col(CarpoolBooking.requester_id) == user_id,
+            col(CarpoolBooking.owner_id) == user_id,
+            col(CarpoolBooking.ad_id).in_(own_ads),
         )
-    )  # type: ignore[attr-defined]
+    )
     session.execute(
         delete(CarpoolMessage).where(
             or_(
-                CarpoolMessage.booking_id.in_(mine),  # type: ignore[attr-defined]
-                CarpoolMessage.sender_id == user_id,
+                col(CarpoolMessage.booking_id).in_(mine),
+                col(CarpoolMessage.sender_id) == user_id,
             )
         )
     )
-    session.execute(delete(CarpoolBooking).where(CarpoolBooking.id.in_(mine)))  # type: ignore[union-attr]
+    session.execute(delete(CarpoolBooking).where(col(CarpoolBooking.id).in_(mine)))
     session.execute(
         delete(CarpoolAlertSent).where(
             or_(
-                CarpoolAlertSent.ad_id.in_(own_ads),  # type: ignore[attr-defined]
-                CarpoolAlertSent.search_id.in_(
-                    select(CarpoolSearch.id).where(CarpoolSearch.user_id == user_id)
+                col(CarpoolAlertSent.ad_id).in_(own_ads),
+                col(CarpoolAlertSent.search_id).in_(
+                    select(col(CarpoolSearch.id)).where(col(CarpoolSearch.user_id) == user_id)
                 ),
             )
         )
-    )  # type: ignore[attr-defined]
-    session.execute(delete(CarpoolReport).where(CarpoolReport.ad_id.in_(own_ads)))  # type: ignore[attr-defined]
-    session.execute(
-        update(CarpoolReport).where(CarpoolReport.reporter_id == user_id).values(reporter_id=None)
     )
-    session.execute(delete(CarpoolAd).where(CarpoolAd.user_id == user_id))
-    session.execute(delete(CarpoolSearch).where(CarpoolSearch.user_id == user_id))
+    session.execute(delete(CarpoolReport).where(col(CarpoolReport.ad_id).in_(own_ads)))
+    session.execute(
+        update(CarpoolReport)
+        .where(col(CarpoolReport.reporter_id) == user_id)
+        .values(reporter_id=None)
+    )
+    session.execute(delete(CarpoolAd).where(col(CarpoolAd.user_id) == user_id))
+    session.execute(delete(CarpoolSearch).where(col(CarpoolSearch.user_id) == user_id))
     session.execute(
         delete(CarpoolBlock).where(
-            or_(CarpoolBlock.blocker_id == user_id, CarpoolBlock.blocked_id == user_id)
+            or_(col(CarpoolBlock.blocker_id) == user_id, col(CarpoolBlock.blocked_id) == user_id)
         )
     )
     files: list[Path] = []

@@ -9,8 +9,8 @@ import io
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.carpool.matching import Query, search
 from app.carpool.trips import SPEED_KMH, driver_and_passenger, occurrences, parse_schedule
@@ -26,9 +26,9 @@ def statistics(session: Session, *, match_sample: int = 200) -> dict[str, Any]:
     """Figures for staff: ads, matches, bookings, cross-border share, estimated car-km saved."""
     now = utcnow()
     ads = session.execute(
-        select(CarpoolAd.role, CarpoolAd.status, CarpoolAd.cross_border, func.count()).group_by(
-            CarpoolAd.role, CarpoolAd.status, CarpoolAd.cross_border
-        )
+        select(
+            col(CarpoolAd.role), col(CarpoolAd.status), col(CarpoolAd.cross_border), func.count()
+        ).group_by(col(CarpoolAd.role), col(CarpoolAd.status), col(CarpoolAd.cross_border))
     ).all()
     active = {"driver": 0, "passenger": 0}
     total = {"driver": 0, "passenger": 0}
@@ -41,13 +41,13 @@ def statistics(session: Session, *, match_sample: int = 200) -> dict[str, Any]:
     n_active = sum(active.values())
     bookings = dict(
         session.execute(
-            select(CarpoolBooking.status, func.count()).group_by(CarpoolBooking.status)
+            select(col(CarpoolBooking.status), func.count()).group_by(col(CarpoolBooking.status))
         ).all()
     )
     # Matches: active passenger requests that find at least one offer, and the pairs found.
     requests = session.scalars(
         select(CarpoolAd)
-        .where(CarpoolAd.status == "active", CarpoolAd.role == "passenger")
+        .where(col(CarpoolAd.status) == "active", col(CarpoolAd.role) == "passenger")
         .limit(match_sample)
     ).all()
     pairs = matched = 0
@@ -71,8 +71,8 @@ def statistics(session: Session, *, match_sample: int = 200) -> dict[str, Any]:
     # Car-km saved: each accepted seat is a car that stayed home for the passenger's distance.
     accepted = session.execute(
         select(CarpoolBooking, CarpoolAd)
-        .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
-        .where(CarpoolBooking.status == "accepted")
+        .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
+        .where(col(CarpoolBooking.status) == "accepted")
     ).all()
     km_done = 0.0
     km_week = 0.0
@@ -123,9 +123,9 @@ def proofs(session: Session, start: datetime, end: datetime, secret: str) -> lis
     out: list[dict[str, Any]] = []
     rows = session.execute(
         select(CarpoolBooking, CarpoolAd)
-        .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
-        .where(CarpoolBooking.status == "accepted")
-        .order_by(CarpoolBooking.id)
+        .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
+        .where(col(CarpoolBooking.status) == "accepted")
+        .order_by(col(CarpoolBooking.id))
     ).all()
     for b, ad in rows:
         driver, passenger = driver_and_passenger(b, ad)
@@ -189,9 +189,9 @@ def proofs_csv(items: list[dict[str, Any]]) -> str:
     writer.writerow(PROOF_CSV_COLUMNS)
     for item in items:
         row = []
-        for col in PROOF_CSV_COLUMNS:
+        for column in PROOF_CSV_COLUMNS:
             value: Any = item
-            for part in col.split("."):
+            for part in column.split("."):
                 value = value[part]
             row.append(csv_cell(value))
         writer.writerow(row)

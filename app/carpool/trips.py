@@ -10,8 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import geo
 from app.i18n import gettext as _
@@ -135,12 +134,12 @@ def list_places(session: Session) -> list[Place]:
     """The communes' centres first, then the common places (park-and-rides, stations, districts)."""
     places = [
         Place(f"commune-{c.insee}", c.name, c.lat, c.lon, "FR", "commune")
-        for c in session.scalars(select(Commune).order_by(Commune.name))
+        for c in session.scalars(select(Commune).order_by(col(Commune.name)))
     ]
     places += [
         Place(p.slug, p.name, p.lat, p.lon, p.country, p.kind)
         for p in session.scalars(
-            select(CarpoolPlace).order_by(CarpoolPlace.country, CarpoolPlace.name)
+            select(CarpoolPlace).order_by(col(CarpoolPlace.country), col(CarpoolPlace.name))
         )
     ]
     return places
@@ -160,7 +159,7 @@ def resolve_point(
                 return p.name, p.lat, p.lon
         raise CarpoolError(_("Lieu inconnu : choisissez-le dans la liste."))
     try:
-        flat, flon = float(lat), float(lon)  # type: ignore[arg-type]
+        flat, flon = float(lat), float(lon)
     except (TypeError, ValueError):
         raise CarpoolError(_("Choisissez un lieu dans la liste ou sur la carte.")) from None
     if not (48.0 <= flat <= 51.5 and 4.0 <= flon <= 8.5):

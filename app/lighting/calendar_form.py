@@ -148,7 +148,7 @@ def read_form(
     form: CalendarForm,
     choices: Sequence[Choice],
     programs: Mapping[str, Program],
-    already_used: set[str] = frozenset(),  # type: ignore[assignment]
+    already_used: set[str] = frozenset(),
 ) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """The stored definition of ``form``, or (None, field id → French message).
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.i18n import gettext as _
@@ -77,11 +76,13 @@ def preview_nights(
 def users_of(session: Session, row: LightProgram) -> tuple[Sequence[str], Sequence[str]]:
     """Names of the lamp groups and calendars that use the program ``row``."""
     groups = session.scalars(
-        select(LightGroup.name).where(LightGroup.program_id == row.id).order_by(LightGroup.name)
+        select(col(LightGroup.name))
+        .where(col(LightGroup.program_id) == row.id)
+        .order_by(col(LightGroup.name))
     ).all()
     calendars = [
         calendar.name
-        for calendar in session.scalars(select(LightCalendar).order_by(LightCalendar.name))
+        for calendar in session.scalars(select(LightCalendar).order_by(col(LightCalendar.name)))
         if row.name in programs_used(calendar.definition)
     ]
     return groups, calendars

@@ -159,7 +159,7 @@ def _write_credentials(settings: Settings, engine: object, path: Path) -> int:
     from app.lighting.fleet import accounts_table
     from app.mqtt_auth import GATEWAY_PREFIX, RELAY_USERNAME, derived_password
 
-    devices, gateways = accounts_table(engine)  # type: ignore[arg-type]
+    devices, gateways = accounts_table(engine)
     rows = [(RELAY_USERNAME, "relay")] + [(d, "device") for d in devices]
     rows += [(GATEWAY_PREFIX + name, "gateway") for name in sorted(gateways)]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,13 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+import sqlalchemy as sa
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import events
 from app.lighting import programs as lighting
-from app.db import write_session
+from app.db import insert_or_update, table_of, write_session
 from app.i18n import gettext as _
 from app.lighting.programs import Calendar, LightingError, Position, Program
 from app.models.lighting import (
@@ -74,7 +75,7 @@ def territory_position_default() -> Position:
 
 def territory_position(session: Session) -> Position:
     """Where sun events are computed: the (first) territory's centre and time zone."""
-    territory = session.scalars(select(Territory).order_by(Territory.id)).first()
+    territory = session.scalars(select(Territory).order_by(col(Territory.id))).first()
     if territory is None:
         return territory_position_default()
     return Position(territory.lat, territory.lon, territory.timezone)
@@ -107,8 +108,8 @@ def group_source(
     if group.program_id is not None:
         key = ("program", group.program_id)
         if key not in cache:
-            row = session.get(LightProgram, group.program_id)
-            cache[key] = load_program(row) if row else None
+            program = session.get(LightProgram, group.program_id)
+            cache[key] = load_program(program) if program else None
         return cache[key]
     return None
 
@@ -134,7 +135,10 @@ def issue_commands(
     for part in chunks(light_ids):
         session.execute(
             update(LightCommand)
-            .where(LightCommand.light_id.in_(part), LightCommand.state.in_(OPEN_COMMAND_STATES))  # type: ignore[attr-defined]
+            .where(
+                col(LightCommand.light_id).in_(part),
+                col(LightCommand.state).in_(OPEN_COMMAND_STATES),
+            )
             .values(state="superseded", finished_at=now)
         )
     rows = []
@@ -167,8 +171,8 @@ def issue_commands(
             }
         )
     for part in chunks(rows, 1000):
-        session.execute(LightCommand.__table__.insert(), list(part))  # type: ignore[attr-defined]
-    table = Streetlight.__table__  # type: ignore[attr-defined]
+        session.execute(table_of(LightCommand).insert(), list(part))
+    table = table_of(Streetlight)
     from sqlalchemy import bindparam
 
     stmt = (
@@ -188,12 +192,14 @@ def issue_commands(
 def lights_of(session: Session, scope: str, target_id: str) -> list[tuple[str, str]]:
     """(light id, device id) of a group's lights or of one light."""
     if scope == "group":
-        query = select(Streetlight.id, Streetlight.device_id).where(
-            Streetlight.group_id == target_id
+        query = select(col(Streetlight.id), col(Streetlight.device_id)).where(
+            col(Streetlight.group_id) == target_id
         )
     else:
-        query = select(Streetlight.id, Streetlight.device_id).where(Streetlight.id == target_id)
-    return [(row[0], row[1]) for row in session.execute(query.order_by(Streetlight.id)).all()]
+        query = select(col(Streetlight.id), col(Streetlight.device_id)).where(
+            col(Streetlight.id) == target_id
+        )
+    return [(row[0], row[1]) for row in session.execute(query.order_by(col(Streetlight.id))).all()]
 
 
 @dataclass(frozen=True)
@@ -272,15 +278,17 @@ def set_override(
 def _end_overrides(
     session: Session, scope: str, target_id: str, state: str, now: dt.datetime
 ) -> None:
-    conditions = [and_(LightOverride.scope == scope, LightOverride.target_id == target_id)]
+    conditions = [
+        and_(col(LightOverride.scope) == scope, col(LightOverride.target_id) == target_id)
+    ]
     if scope == "group":  # a group override also replaces its lights' own overrides
-        light_ids = select(Streetlight.id).where(Streetlight.group_id == target_id)
+        light_ids = select(col(Streetlight.id)).where(col(Streetlight.group_id) == target_id)
         conditions.append(
-            and_(LightOverride.scope == "light", LightOverride.target_id.in_(light_ids))
-        )  # type: ignore[attr-defined]
+            and_(col(LightOverride.scope) == "light", col(LightOverride.target_id).in_(light_ids))
+        )
     session.execute(
         update(LightOverride)
-        .where(LightOverride.state == "active", or_(*conditions))
+        .where(col(LightOverride.state) == "active", or_(*conditions))
         .values(state=state, ended_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -312,20 +320,22 @@ def reconcile(
     session.execute(
         update(LightOverride)
         .where(
-            LightOverride.state == "active",
-            LightOverride.expires_at.is_not(None),  # type: ignore[union-attr]
-            LightOverride.expires_at <= now,
-        )  # type: ignore[operator]
+            col(LightOverride.state) == "active",
+            col(LightOverride.expires_at).is_not(None),
+            col(LightOverride.expires_at) <= now,
+        )
         .values(state="expired", ended_at=now)
         .execution_options(synchronize_session=False)
     )
-    active = session.scalars(select(LightOverride).where(LightOverride.state == "active")).all()
+    active = session.scalars(
+        select(LightOverride).where(col(LightOverride.state) == "active")
+    ).all()
     group_override = {o.target_id: o for o in active if o.scope == "group"}
     light_override = {o.target_id: o for o in active if o.scope == "light"}
     position = territory_position(session)
     groups_query = select(LightGroup)
     if group_ids is not None:
-        groups_query = groups_query.where(LightGroup.id.in_(list(group_ids)))  # type: ignore[attr-defined]
+        groups_query = groups_query.where(col(LightGroup.id).in_(list(group_ids)))
     cache: dict[tuple[str, int], Any] = {}
     issued = 0
     for group in session.scalars(groups_query).all():
@@ -336,17 +346,17 @@ def reconcile(
             change = lighting.next_change(source, now, position)
             until = change[0].astimezone(UTC) if change else None
             program_cmd = lighting.Command(level, lighting.Reason.PROGRAM, until)
-        query = select(
-            Streetlight.id,
-            Streetlight.device_id,
-            Streetlight.target_level,
-            Streetlight.target_reason,
-            Streetlight.target_command_id,
-            Streetlight.offline,
-            Streetlight.last_seen_at,
-        ).where(Streetlight.group_id == group.id)
+        query = sa.select(
+            col(Streetlight.id),
+            col(Streetlight.device_id),
+            col(Streetlight.target_level),
+            col(Streetlight.target_reason),
+            col(Streetlight.target_command_id),
+            col(Streetlight.offline),
+            col(Streetlight.last_seen_at),
+        ).where(col(Streetlight.group_id) == group.id)
         if light_ids is not None:
-            query = query.where(Streetlight.id.in_(list(light_ids)))  # type: ignore[attr-defined]
+            query = query.where(col(Streetlight.id).in_(list(light_ids)))
         rows = session.execute(query).all()
         stale = _stale_targets(session, [r.target_command_id for r in rows if r.target_command_id])
         wanted: dict[tuple[int, str, dt.datetime, int | None], list[tuple[str, str]]] = {}
@@ -401,10 +411,10 @@ def _stale_targets(session: Session, command_ids: Sequence[str]) -> set[str]:
     for part in chunks(list(command_ids)):
         stale.update(
             session.scalars(
-                select(LightCommand.command_id).where(
-                    LightCommand.command_id.in_(part),  # type: ignore[attr-defined]
-                    LightCommand.state.in_(("expired", "failed")),
-                )  # type: ignore[attr-defined]
+                select(col(LightCommand.command_id)).where(
+                    col(LightCommand.command_id).in_(part),
+                    col(LightCommand.state).in_(("expired", "failed")),
+                )
             ).all()
         )
     return stale
@@ -412,9 +422,11 @@ def _stale_targets(session: Session, command_ids: Sequence[str]) -> set[str]:
 
 def expire_commands(session: Session, now: dt.datetime) -> int:
     """Open commands whose expiry passed become ``expired``. Returns how many."""
-    result = session.execute(
+    result = session.exec(
         update(LightCommand)
-        .where(LightCommand.state.in_(OPEN_COMMAND_STATES), LightCommand.expires_at <= now)  # type: ignore[attr-defined]
+        .where(
+            col(LightCommand.state).in_(OPEN_COMMAND_STATES), col(LightCommand.expires_at) <= now
+        )
         .values(state="expired", finished_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -424,11 +436,11 @@ def expire_commands(session: Session, now: dt.datetime) -> int:
 def command_counts(
     session: Session, light_ids_query: Any = None, since: dt.datetime | None = None
 ) -> dict[str, int]:
-    query = select(LightCommand.state, func.count()).group_by(LightCommand.state)
+    query = select(col(LightCommand.state), func.count()).group_by(col(LightCommand.state))
     if light_ids_query is not None:
-        query = query.where(LightCommand.light_id.in_(light_ids_query))  # type: ignore[attr-defined]
+        query = query.where(col(LightCommand.light_id).in_(light_ids_query))
     if since is not None:
-        query = query.where(LightCommand.issued_at >= since)
+        query = query.where(col(LightCommand.issued_at) >= since)
     return {state: int(count) for state, count in session.execute(query).all()}
 
 
@@ -456,10 +468,10 @@ def raise_alarm(
 ) -> bool:
     """Open an alarm unless one of that kind is already open for the device."""
     exists = session.scalars(
-        select(LightAlarm.id).where(
-            LightAlarm.device_id == device_id,
-            LightAlarm.kind == kind,
-            LightAlarm.cleared_at.is_(None),  # type: ignore[union-attr]
+        select(col(LightAlarm.id)).where(
+            col(LightAlarm.device_id) == device_id,
+            col(LightAlarm.kind) == kind,
+            col(LightAlarm.cleared_at).is_(None),
         )
     ).first()
     if exists:
@@ -485,13 +497,15 @@ def clear_alarms(
     cleared: list[tuple[int, str, str]] = []
     for part in chunks(list(device_ids)):
         open_ = (
-            LightAlarm.device_id.in_(part),
-            LightAlarm.kind.in_(list(kinds)),  # type: ignore[attr-defined]
-            LightAlarm.cleared_at.is_(None),
-        )  # type: ignore[union-attr]
+            col(LightAlarm.device_id).in_(part),
+            col(LightAlarm.kind).in_(list(kinds)),
+            col(LightAlarm.cleared_at).is_(None),
+        )
         cleared.extend(
             session.execute(
-                select(LightAlarm.id, LightAlarm.device_id, LightAlarm.kind).where(*open_)
+                select(col(LightAlarm.id), col(LightAlarm.device_id), col(LightAlarm.kind)).where(
+                    *open_
+                )
             ).all()
         )
         session.execute(
@@ -517,15 +531,17 @@ def sweep_offline(session: Session, now: dt.datetime, periods: int = OFFLINE_PER
     from app.models.sensors import Sensor
 
     went: list[str] = []
-    for model, kind in ((Streetlight, "light"), (Sensor, "sensor")):
+    devices = (
+        (Streetlight, "light", col(Streetlight.id), col(Streetlight.device_id)),
+        (Sensor, "sensor", col(Sensor.id), col(Sensor.id)),
+    )
+    for model, kind, key, device in devices:
+        last_seen_at = col(model.last_seen_at)
         rows = session.execute(
-            select(
-                model.id,
-                model.device_id if kind == "light" else model.id,  # type: ignore[attr-defined]
-                model.last_seen_at,
-                model.reporting_period_s,
-            ).where(model.offline.is_(False), model.last_seen_at.is_not(None))
-        ).all()  # type: ignore[attr-defined]
+            select(key, device, last_seen_at, col(model.reporting_period_s)).where(
+                col(model.offline).is_(False), last_seen_at.is_not(None)
+            )
+        ).all()
         late = [
             (row[0], row[1])
             for row in rows
@@ -534,8 +550,8 @@ def sweep_offline(session: Session, now: dt.datetime, periods: int = OFFLINE_PER
         for part in chunks([r[0] for r in late]):
             session.execute(
                 update(model)
-                .where(model.id.in_(part))
-                .values(offline=True)  # type: ignore[attr-defined]
+                .where(key.in_(part))
+                .values(offline=True)
                 .execution_options(synchronize_session=False)
             )
         events.publish_many(
@@ -586,9 +602,9 @@ def roll_up(
     from app.models.sensors import SensorMeasure
 
     raw_cut = now - dt.timedelta(days=raw_days)
-    readings = LightReading.__table__  # type: ignore[attr-defined]
-    measures = SensorMeasure.__table__  # type: ignore[attr-defined]
-    dropped = session.execute(
+    readings = table_of(LightReading)
+    measures = table_of(SensorMeasure)
+    dropped = session.exec(
         readings.delete().where(
             readings.c.id.in_(
                 select(readings.c.id)
@@ -598,8 +614,8 @@ def roll_up(
                 .scalar_subquery()
             )
         )
-    ).rowcount  # type: ignore[attr-defined]
-    measured = session.execute(
+    ).rowcount
+    measured = session.exec(
         measures.delete().where(
             measures.c.id.in_(
                 select(measures.c.id)
@@ -609,22 +625,22 @@ def roll_up(
                 .scalar_subquery()
             )
         )
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     hour_cut = (now - dt.timedelta(days=hourly_days)).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
     hours = session.execute(
-        select(
-            LightHourly.id,
-            LightHourly.light_id,
-            LightHourly.hour,
-            LightHourly.samples,
-            LightHourly.level_sum,
-            LightHourly.power_sum_w,
-            LightHourly.energy_wh,
+        sa.select(
+            col(LightHourly.id),
+            col(LightHourly.light_id),
+            col(LightHourly.hour),
+            col(LightHourly.samples),
+            col(LightHourly.level_sum),
+            col(LightHourly.power_sum_w),
+            col(LightHourly.energy_wh),
         )
-        .where(LightHourly.hour < hour_cut)
-        .order_by(LightHourly.hour)
+        .where(col(LightHourly.hour) < hour_cut)
+        .order_by(col(LightHourly.hour))
         .limit(limit)
     ).all()
     days: dict[tuple[str, dt.date], list[float]] = {}
@@ -653,7 +669,7 @@ def roll_up(
             add=["samples", "level_sum", "power_sum_w", "energy_wh"],
         )
         for part in chunks([row.id for row in hours]):
-            session.execute(LightHourly.__table__.delete().where(LightHourly.id.in_(part)))  # type: ignore[attr-defined]
+            session.execute(table_of(LightHourly).delete().where(col(LightHourly.id).in_(part)))
     return max(int(dropped or 0), int(measured or 0)), len(hours)
 
 
@@ -691,13 +707,8 @@ def upsert(
     """Insert rows; on a key conflict add the ``add`` columns and overwrite the ``replace`` ones."""
     if not rows:
         return
-    table = model.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table)
+    table = table_of(model)
+    stmt = insert_or_update(session, table)
     values = {name: table.c[name] + stmt.excluded[name] for name in add}
     values.update({name: stmt.excluded[name] for name in replace})
     stmt = (

@@ -14,12 +14,12 @@ import datetime as dt
 import json
 import math
 import random
+from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.lighting import programs as lighting
-from app.db import utcnow
+from app.db import table_of, utcnow
 from app.lighting.control import territory_position, upsert
 from app.models.lighting import (
     LightCabinet,
@@ -187,7 +187,7 @@ def _program_row(name: str, pairs: list[tuple[str, int]], **options: object) -> 
 
 
 def load_lighting(session: Session, rng: random.Random) -> str | None:
-    if session.scalars(select(Streetlight.id)).first() is not None:
+    if session.scalars(select(col(Streetlight.id))).first() is not None:
         return None
     now = utcnow()
     programs = {name: _program_row(name, pairs) for name, pairs in PROGRAMS.items()}
@@ -233,7 +233,7 @@ def load_lighting(session: Session, rng: random.Random) -> str | None:
     session.flush()
 
     communes = {c.insee: c for c in session.scalars(select(Commune)).all()}
-    lights: list[dict[str, object]] = []
+    lights: list[dict[str, Any]] = []
     group_rows: list[LightGroup] = []
     cabinet_rows: list[LightCabinet] = []
     for insee, group_count in GROUPS_PER_COMMUNE.items():
@@ -318,7 +318,7 @@ def load_lighting(session: Session, rng: random.Random) -> str | None:
     session.flush()
     session.add_all(group_rows)
     session.flush()
-    session.execute(Streetlight.__table__.insert(), lights)  # type: ignore[attr-defined]
+    session.execute(table_of(Streetlight).insert(), lights)
 
     for sensor_id, kind, label, insee, lat, lon, meta in SENSORS:
         session.add(
@@ -372,7 +372,7 @@ def _energy_history(
     session: Session,
     rng: random.Random,
     now: dt.datetime,
-    lights: list[dict[str, object]],
+    lights: list[dict[str, Any]],
     groups: dict[str, LightGroup],
     programs: dict[int | None, LightProgram],
 ) -> int:
@@ -400,10 +400,10 @@ def _energy_history(
             else load_program(programs[group.program_id])
         )
     per_day: dict[tuple[str, float, dt.date], float] = {}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for light in lights:
         group_id = str(light["group_id"])
-        nominal = float(light["nominal_w"])  # type: ignore[arg-type]
+        nominal = float(light["nominal_w"])
         hps = light["technology"] == "HPS"
         for day in days:
             key = (group_id if not hps else f"hps:{groups[group_id].program_id}", nominal, day)
@@ -428,13 +428,13 @@ def _energy_history(
                     "energy_wh": round(kwh * 1000, 1),
                 }
             )
-    for start in range(0, len(rows), 5000):
-        session.execute(LightDaily.__table__.insert(), rows[start : start + 5000])  # type: ignore[attr-defined]
+    for offset in range(0, len(rows), 5000):
+        session.execute(table_of(LightDaily).insert(), rows[offset : offset + 5000])
     group_of = {str(light["id"]): str(light["group_id"]) for light in lights}
     months: dict[tuple[str, str], float] = {}  # what ingestion keeps for the energy page
     for row in rows:
-        key = (row["day"].strftime("%Y-%m"), group_of[row["light_id"]])
-        months[key] = months.get(key, 0.0) + row["energy_wh"]
+        month_key = (row["day"].strftime("%Y-%m"), group_of[row["light_id"]])
+        months[month_key] = months.get(month_key, 0.0) + row["energy_wh"]
     upsert(
         session,
         LightEnergyMonth,
@@ -450,7 +450,7 @@ def _energy_history(
 
 
 def _history_into_store(
-    session: Session, lights: list[dict[str, object]], rows: list[dict[str, object]]
+    session: Session, lights: list[dict[str, Any]], rows: list[dict[str, Any]]
 ) -> None:
     """The same daily energy in the one time-series store (lights, their groups and cabinets)."""
     from app import timeseries
@@ -460,8 +460,8 @@ def _history_into_store(
     samples = []
     for row in rows:
         light = by_id[str(row["light_id"])]
-        moment = dt.datetime.combine(row["day"], dt.time(12), tzinfo=dt.UTC)  # type: ignore[arg-type]
-        kwh = float(row["energy_wh"]) / 1000  # type: ignore[arg-type]
+        moment = dt.datetime.combine(row["day"], dt.time(12), tzinfo=dt.UTC)
+        kwh = float(row["energy_wh"]) / 1000
         for entity_type, key in (
             ("Streetlight", "id"),
             ("StreetlightGroup", "group_id"),
@@ -515,5 +515,5 @@ def _wait_history(session: Session, rng: random.Random, now: dt.datetime) -> int
                     "saturated": False,
                 }
             )
-    session.execute(WasteCentreEstimate.__table__.insert(), rows)  # type: ignore[attr-defined]
+    session.execute(table_of(WasteCentreEstimate).insert(), rows)
     return len(rows)

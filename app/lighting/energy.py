@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.lighting import programs as lighting
 from app.lighting import control
@@ -54,11 +54,11 @@ class EnergyRow:
 
 def monthly_energy_kwh(session: Session, months: Sequence[str] | None = None) -> dict[str, float]:
     """Measured energy per local month (``YYYY-MM`` → kWh) of the whole fleet."""
-    query = select(LightEnergyMonth.month, func.sum(LightEnergyMonth.energy_wh)).group_by(
-        LightEnergyMonth.month
+    query = select(col(LightEnergyMonth.month), func.sum(col(LightEnergyMonth.energy_wh))).group_by(
+        col(LightEnergyMonth.month)
     )
     if months is not None:
-        query = query.where(LightEnergyMonth.month.in_(list(months)))  # type: ignore[attr-defined]
+        query = query.where(col(LightEnergyMonth.month).in_(list(months)))
     return {month: float(wh or 0) / 1000.0 for month, wh in session.execute(query).all()}
 
 
@@ -79,7 +79,7 @@ def _source_keys(
     by_group: dict[str | None, str] = {}
     default = "default:" + _digest("all-night", where)
     for group in session.execute(
-        select(LightGroup.id, LightGroup.program_id, LightGroup.calendar_id)
+        select(col(LightGroup.id), col(LightGroup.program_id), col(LightGroup.calendar_id))
     ).all():
         key = default
         if group.calendar_id in calendars:
@@ -115,9 +115,9 @@ class _Models:
         self.rows = {
             (r.source_key, r.nominal_w, r.month): r
             for r in session.scalars(
-                select(LightEnergyModel).where(LightEnergyModel.month.in_(keys))
+                select(LightEnergyModel).where(col(LightEnergyModel.month).in_(keys))
             ).all()
-        }  # type: ignore[attr-defined]
+        }
         self.fresh: list[dict[str, Any]] = []
 
     def kwh(
@@ -152,7 +152,7 @@ class _Models:
         if not self.fresh:
             return
         engine = self.session.get_bind()
-        with write_session(engine) as writer:  # type: ignore[arg-type]
+        with write_session(engine) as writer:
             control.upsert(
                 writer,
                 LightEnergyModel,
@@ -190,8 +190,8 @@ def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[E
     count, installed_w = 0, 0.0
     default = next(k for k in sources if k.startswith("default:"))
     for group_id, nominal, n in session.execute(
-        select(Streetlight.group_id, Streetlight.nominal_w, func.count()).group_by(
-            Streetlight.group_id, Streetlight.nominal_w
+        select(col(Streetlight.group_id), col(Streetlight.nominal_w), func.count()).group_by(
+            col(Streetlight.group_id), col(Streetlight.nominal_w)
         )
     ).all():
         key = by_group.get(group_id, default) if group_id else default

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlmodel import col, select
 from sqlalchemy.engine import Engine
 
 from app.db import read_session
@@ -48,13 +48,13 @@ def load_inventory(engine: Engine) -> Inventory:
     inventory = Inventory()
     with read_session(engine) as session:
         for device_id, nominal, cabinet in session.execute(
-            select(Streetlight.device_id, Streetlight.nominal_w, Streetlight.cabinet_id).order_by(
-                Streetlight.device_id
-            )
+            select(
+                col(Streetlight.device_id), col(Streetlight.nominal_w), col(Streetlight.cabinet_id)
+            ).order_by(col(Streetlight.device_id))
         ).all():
             inventory.lights_by_cabinet.setdefault(cabinet, {})[device_id] = float(nominal)
         for sensor_id, kind in session.execute(
-            select(Sensor.id, Sensor.kind).order_by(Sensor.id)
+            select(col(Sensor.id), col(Sensor.kind)).order_by(col(Sensor.id))
         ).all():
             if kind in SIMULATED_KINDS:
                 inventory.sensors[sensor_id] = kind
@@ -69,12 +69,12 @@ def gateway_devices(engine: Engine) -> Callable[[str], list[str] | None]:
     def devices(name: str) -> list[str] | None:
         with read_session(engine) as session:
             if name == SENSORS_GATEWAY:
-                return list(session.scalars(select(Sensor.id)).all())
+                return list(session.scalars(select(col(Sensor.id))).all())
             if session.get(LightCabinet, name) is None:
                 return None
             return list(
                 session.scalars(
-                    select(Streetlight.device_id).where(Streetlight.cabinet_id == name)
+                    select(col(Streetlight.device_id)).where(col(Streetlight.cabinet_id) == name)
                 ).all()
             )
 
@@ -87,7 +87,7 @@ def accounts_table(engine: Engine) -> tuple[list[str], dict[str, list[str]]]:
     from app.models.sensors import Sensor
 
     with read_session(engine) as session:
-        sensors = list(session.scalars(select(Sensor.id).order_by(Sensor.id)).all())
+        sensors = list(session.scalars(select(col(Sensor.id)).order_by(col(Sensor.id))).all())
     devices = sorted(d for ids in inventory.lights_by_cabinet.values() for d in ids) + sensors
     gateways = {
         cabinet: sorted(ids) for cabinet, ids in inventory.lights_by_cabinet.items() if cabinet

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.models.lighting import LightEnergyMonth, LightGroup, Streetlight
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, utc_text
@@ -39,20 +40,20 @@ def _light_tuple(light: Any) -> tuple[Any, ...]:
 
 def _lights(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     stmt = (
-        select(
-            Streetlight.id,
-            Streetlight.commune_insee,
-            Streetlight.street,
-            Streetlight.lat,
-            Streetlight.lon,
-            Streetlight.technology,
-            Streetlight.nominal_w,
-            Streetlight.status,
-            Streetlight.actual_level,
-            Streetlight.offline,
-            Streetlight.last_seen_at,
+        sa.select(
+            col(Streetlight.id),
+            col(Streetlight.commune_insee),
+            col(Streetlight.street),
+            col(Streetlight.lat),
+            col(Streetlight.lon),
+            col(Streetlight.technology),
+            col(Streetlight.nominal_w),
+            col(Streetlight.status),
+            col(Streetlight.actual_level),
+            col(Streetlight.offline),
+            col(Streetlight.last_seen_at),
         )
-        .order_by(Streetlight.id)
+        .order_by(col(Streetlight.id))
         .execution_options(yield_per=2000)
     )
     for row in session.execute(stmt):
@@ -72,18 +73,20 @@ def _energy(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     """Measured energy per month (kept for good by the lighting domain per group) summed per commune."""
     lights = dict(
         session.execute(
-            select(LightGroup.commune_insee, func.count(Streetlight.id))
-            .join(Streetlight, Streetlight.group_id == LightGroup.id)
-            .group_by(LightGroup.commune_insee)
+            select(col(LightGroup.commune_insee), func.count(col(Streetlight.id)))
+            .join(Streetlight, col(Streetlight.group_id) == col(LightGroup.id))
+            .group_by(col(LightGroup.commune_insee))
         ).all()
     )
     stmt = (
         select(
-            LightEnergyMonth.month, LightGroup.commune_insee, func.sum(LightEnergyMonth.energy_wh)
+            col(LightEnergyMonth.month),
+            col(LightGroup.commune_insee),
+            func.sum(col(LightEnergyMonth.energy_wh)),
         )
-        .outerjoin(LightGroup, LightGroup.id == LightEnergyMonth.group_id)
-        .group_by(LightEnergyMonth.month, LightGroup.commune_insee)
-        .order_by(LightEnergyMonth.month, LightGroup.commune_insee)
+        .outerjoin(LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id))
+        .group_by(col(LightEnergyMonth.month), col(LightGroup.commune_insee))
+        .order_by(col(LightEnergyMonth.month), col(LightGroup.commune_insee))
     )
     for month, commune, wh in session.execute(stmt):
         yield (

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.lighting import energy as lighting_energy
@@ -48,16 +49,16 @@ def status_words(code: str | None) -> str:
 
 def lights_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     rows = session.execute(
-        select(
-            Streetlight.id,
-            Streetlight.device_id,
-            Streetlight.lon,
-            Streetlight.lat,
-            Streetlight.actual_level,
-            Streetlight.status,
-            Streetlight.offline,
-            Streetlight.group_id,
-        ).order_by(Streetlight.id)
+        sa.select(
+            col(Streetlight.id),
+            col(Streetlight.device_id),
+            col(Streetlight.lon),
+            col(Streetlight.lat),
+            col(Streetlight.actual_level),
+            col(Streetlight.status),
+            col(Streetlight.offline),
+            col(Streetlight.group_id),
+        ).order_by(col(Streetlight.id))
     ).all()
     return [
         point(
@@ -111,12 +112,13 @@ def cabinets_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     faulty = dict(
         session.execute(
             select(
-                Streetlight.cabinet_id, func.sum(case((Streetlight.status != "ok", 1), else_=0))
-            ).group_by(Streetlight.cabinet_id)
+                col(Streetlight.cabinet_id),
+                func.sum(case((col(Streetlight.status) != "ok", 1), else_=0)),
+            ).group_by(col(Streetlight.cabinet_id))
         ).all()
     )
     out = []
-    for c in session.scalars(select(LightCabinet).order_by(LightCabinet.id)).all():
+    for c in session.scalars(select(LightCabinet).order_by(col(LightCabinet.id))).all():
         if c.lat is None or c.lon is None:
             continue
         out.append(
@@ -136,26 +138,27 @@ def cabinets_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
 
 def alarms_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     alarms = session.scalars(
-        select(LightAlarm)
-        .where(LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
-        .order_by(LightAlarm.id)
+        select(LightAlarm).where(col(LightAlarm.cleared_at).is_(None)).order_by(col(LightAlarm.id))
     ).all()
     light_ids = [a.device_id for a in alarms if a.device_kind == "light"]
     sensor_ids = [a.device_id for a in alarms if a.device_kind != "light"]
     where: dict[str, tuple[float, float, str]] = {}
     for start in range(0, len(light_ids), 500):
         for r in session.execute(
-            select(Streetlight.device_id, Streetlight.lon, Streetlight.lat, Streetlight.id).where(
-                Streetlight.device_id.in_(light_ids[start : start + 500])
-            )
-        ).all():  # type: ignore[attr-defined]
+            select(
+                col(Streetlight.device_id),
+                col(Streetlight.lon),
+                col(Streetlight.lat),
+                col(Streetlight.id),
+            ).where(col(Streetlight.device_id).in_(light_ids[start : start + 500]))
+        ).all():
             where[r.device_id] = (r.lon, r.lat, f"/staff/lighting/lights/{r.id}")
     for start in range(0, len(sensor_ids), 500):
         for r in session.execute(
-            select(Sensor.id, Sensor.lon, Sensor.lat).where(
-                Sensor.id.in_(sensor_ids[start : start + 500])
+            select(col(Sensor.id), col(Sensor.lon), col(Sensor.lat)).where(
+                col(Sensor.id).in_(sensor_ids[start : start + 500])
             )
-        ).all():  # type: ignore[attr-defined]
+        ).all():
             if r.lon is not None and r.lat is not None:
                 where[r.id] = (r.lon, r.lat, f"/staff/ops?open=sensors/{r.id}")
     out = []
@@ -181,7 +184,7 @@ def alarms_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
 
 
 def _commune_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Commune.insee, Commune.name)).all())
+    return dict(session.execute(select(col(Commune.insee), col(Commune.name))).all())
 
 
 def _dim_fields(level: int | None) -> list[Field_]:
@@ -265,12 +268,14 @@ def cabinet_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel 
     if cabinet is None:
         return None
     total, faulty = session.execute(
-        select(func.count(), func.sum(case((Streetlight.status != "ok", 1), else_=0))).where(
-            Streetlight.cabinet_id == cabinet.id
+        select(func.count(), func.sum(case((col(Streetlight.status) != "ok", 1), else_=0))).where(
+            col(Streetlight.cabinet_id) == cabinet.id
         )
     ).one()
     groups = session.scalars(
-        select(LightGroup).where(LightGroup.cabinet_id == cabinet.id).order_by(LightGroup.id)
+        select(LightGroup)
+        .where(col(LightGroup.cabinet_id) == cabinet.id)
+        .order_by(col(LightGroup.id))
     ).all()
     communes = _commune_names(session)
     facts = [
@@ -301,7 +306,7 @@ def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
         return None
     tz = territory_position(session).tz
     light = session.scalars(
-        select(Streetlight).where(Streetlight.device_id == alarm.device_id)
+        select(Streetlight).where(col(Streetlight.device_id) == alarm.device_id)
     ).first()
     facts = [
         (_("Alarme"), status_words(alarm.kind)),
@@ -324,12 +329,12 @@ def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
 def lights_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     """Lights on, off and faulty (out of order or offline) per commune, counted from an index."""
     columns = (
-        Streetlight.commune_insee,
-        Streetlight.status,
-        Streetlight.offline,
-        Streetlight.actual_level,
+        col(Streetlight.commune_insee),
+        col(Streetlight.status),
+        col(Streetlight.offline),
+        col(Streetlight.actual_level),
     )  # the index's order: grouped as it is read
-    rows = session.execute(select(*columns, func.count()).group_by(*columns)).all()
+    rows = session.execute(sa.select(*columns, func.count()).group_by(*columns)).all()
     out: dict[str, dict[str, int]] = {}
     for insee, status, offline, level, count in rows:
         if not insee:
@@ -348,10 +353,10 @@ def energy_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     """Energy measured this month (kWh), from the figures lighting keeps per group and month."""
     month = now.astimezone(territory_position(session).tz).strftime("%Y-%m")
     rows = session.execute(
-        select(LightGroup.commune_insee, func.sum(LightEnergyMonth.energy_wh))
-        .join(LightGroup, LightGroup.id == LightEnergyMonth.group_id)
-        .where(LightEnergyMonth.month == month)
-        .group_by(LightGroup.commune_insee)
+        select(col(LightGroup.commune_insee), func.sum(col(LightEnergyMonth.energy_wh)))
+        .join(LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id))
+        .where(col(LightEnergyMonth.month) == month)
+        .group_by(col(LightGroup.commune_insee))
     ).all()
     return {insee: round((wh or 0) / 1000, 1) for insee, wh in rows if insee}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from app.interfaces import Locator, Place
 from app.models.lighting import Streetlight
@@ -15,12 +15,12 @@ from app.models.sensors import Sensor
 
 def _lights(session: Session, column: str, ids: Sequence[str] | None) -> dict[str, Place]:
     key = getattr(Streetlight, column)
-    query = select(
+    query = sa.select(
         key.label("key"),
-        Streetlight.commune_insee,
-        Streetlight.lat,
-        Streetlight.lon,
-        Streetlight.last_seen_at,
+        col(Streetlight.commune_insee),
+        col(Streetlight.lat),
+        col(Streetlight.lon),
+        col(Streetlight.last_seen_at),
     )
     out: dict[str, Place] = {}
     chunks = [None] if ids is None else [list(ids)[i : i + 500] for i in range(0, len(ids), 500)]
@@ -49,9 +49,14 @@ def devices(session: Session, ids: Sequence[str]) -> dict[str, Place]:
     rest = [i for i in ids if i not in out]
     for start in range(0, len(rest), 500):
         for r in session.execute(
-            select(
-                Sensor.id, Sensor.name, Sensor.kind, Sensor.commune_insee, Sensor.lat, Sensor.lon
-            ).where(Sensor.id.in_(rest[start : start + 500]))  # type: ignore[attr-defined]
+            sa.select(
+                col(Sensor.id),
+                col(Sensor.name),
+                col(Sensor.kind),
+                col(Sensor.commune_insee),
+                col(Sensor.lat),
+                col(Sensor.lon),
+            ).where(col(Sensor.id).in_(rest[start : start + 500]))
         ).all():
             out[r.id] = Place(r.name, r.commune_insee, r.lat, r.lon, r.kind)
     return out

@@ -14,9 +14,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func
+from sqlmodel import col, select
 
 from app import events, timeseries
+from app.db import table_of
 from app.lighting import control
 from app.lighting.messages import light_bounds, reading_time
 from app.models.lighting import LightEnergyMonth, LightHourly, LightReading, Streetlight
@@ -72,17 +74,17 @@ def ingest_light_telemetry(
     for part in control.chunks(devices):
         for row in session.execute(
             select(
-                Streetlight.id,
-                Streetlight.device_id,
-                Streetlight.energy_wh,
-                Streetlight.status,
-                Streetlight.offline,
-                Streetlight.actual_level,
-                Streetlight.group_id,
-                Streetlight.cabinet_id,
-                Streetlight.nominal_w,
-                Streetlight.last_seen_at,
-            ).where(Streetlight.device_id.in_(part))  # type: ignore[attr-defined]
+                col(Streetlight.id),
+                col(Streetlight.device_id),
+                col(Streetlight.energy_wh),
+                col(Streetlight.status),
+                col(Streetlight.offline),
+                col(Streetlight.actual_level),
+                col(Streetlight.group_id),
+                col(Streetlight.cabinet_id),
+                col(Streetlight.nominal_w),
+                col(Streetlight.last_seen_at),
+            ).where(col(Streetlight.device_id).in_(part))
         ).all():
             known[row.device_id] = row
     state: dict[str, dict[str, Any]] = {}
@@ -178,7 +180,7 @@ def ingest_light_telemetry(
         return
     timeseries.record(session, samples)
     conn = session.connection()
-    conn.execute(LightReading.__table__.insert(), raw)  # type: ignore[attr-defined]
+    conn.execute(table_of(LightReading).insert(), raw)
     control.upsert(
         session,
         LightHourly,
@@ -206,7 +208,7 @@ def ingest_light_telemetry(
         ],
         add=["energy_wh"],
     )
-    lights = Streetlight.__table__  # type: ignore[attr-defined]
+    lights = table_of(Streetlight)
     conn.execute(
         lights.update()
         .where(lights.c.id == bindparam("b_id"))

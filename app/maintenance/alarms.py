@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from app import events
 from app.db import utcnow
@@ -47,9 +47,9 @@ def _publish(session: Session, alarm: MaintenanceAlarm, kind: str) -> None:
 def ongoing(session: Session, rule_id: int, subject: str) -> MaintenanceAlarm | None:
     return session.scalars(
         select(MaintenanceAlarm).where(
-            MaintenanceAlarm.rule_id == rule_id,
-            MaintenanceAlarm.subject == subject,
-            MaintenanceAlarm.state.in_(ONGOING),  # type: ignore[attr-defined]
+            col(MaintenanceAlarm.rule_id) == rule_id,
+            col(MaintenanceAlarm.subject) == subject,
+            col(MaintenanceAlarm.state).in_(ONGOING),
         )
     ).first()
 
@@ -58,9 +58,9 @@ def in_quiet_period(session: Session, rule: Any, subject: str, at: datetime) -> 
     if not rule.quiet_s:
         return False
     last = session.scalars(
-        select(MaintenanceAlarm.cleared_at)
-        .where(MaintenanceAlarm.rule_id == rule.id, MaintenanceAlarm.subject == subject)
-        .order_by(MaintenanceAlarm.id.desc())  # type: ignore[union-attr]
+        select(col(MaintenanceAlarm.cleared_at))
+        .where(col(MaintenanceAlarm.rule_id) == rule.id, col(MaintenanceAlarm.subject) == subject)
+        .order_by(col(MaintenanceAlarm.id).desc())
         .limit(1)
     ).first()
     return last is not None and (at - last).total_seconds() < rule.quiet_s
@@ -117,9 +117,9 @@ def clear(
     session: Session, alarm: MaintenanceAlarm, *, why: str, at: datetime, actor_id: int | None
 ) -> bool:
     """Clear an ongoing alarm (once: a conditional update, so two clearers make one clearance)."""
-    done = session.execute(
+    done = session.exec(
         update(MaintenanceAlarm)
-        .where(MaintenanceAlarm.id == alarm.id, MaintenanceAlarm.state.in_(ONGOING))  # type: ignore[attr-defined]
+        .where(col(MaintenanceAlarm.id) == alarm.id, col(MaintenanceAlarm.state).in_(ONGOING))
         .values(state="cleared", cleared_at=at, cleared_by=actor_id, cleared_why=why)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -164,8 +164,8 @@ def staff_members(session: Session) -> list[User]:
     return list(
         session.scalars(
             select(User)
-            .where(User.role.in_(("staff", "admin")), User.is_active.is_(True))  # type: ignore[attr-defined]
-            .order_by(User.email)
+            .where(col(User.role).in_(("staff", "admin")), col(User.is_active).is_(True))
+            .order_by(col(User.email))
         )
     )
 
@@ -182,11 +182,11 @@ def assign(session: Session, alarm: MaintenanceAlarm, assignee_id: int | None) -
 def listing(session: Session, *, state: str = "", limit: int = 300) -> list[MaintenanceAlarm]:
     query = select(MaintenanceAlarm)
     if state == "ongoing":
-        query = query.where(MaintenanceAlarm.state.in_(ONGOING))  # type: ignore[attr-defined]
+        query = query.where(col(MaintenanceAlarm.state).in_(ONGOING))
     elif state in STATES:
-        query = query.where(MaintenanceAlarm.state == state)
+        query = query.where(col(MaintenanceAlarm.state) == state)
     return list(
-        session.scalars(query.order_by(MaintenanceAlarm.last_seen.desc()).limit(limit))  # type: ignore[attr-defined]
+        session.scalars(query.order_by(col(MaintenanceAlarm.last_seen).desc()).limit(limit))
     )
 
 
@@ -209,7 +209,7 @@ def comments(session: Session, alarm_id: int) -> list[MaintenanceAlarmComment]:
     return list(
         session.scalars(
             select(MaintenanceAlarmComment)
-            .where(MaintenanceAlarmComment.alarm_id == alarm_id)
-            .order_by(MaintenanceAlarmComment.id)  # type: ignore[arg-type]
+            .where(col(MaintenanceAlarmComment.alarm_id) == alarm_id)
+            .order_by(col(MaintenanceAlarmComment.id))
         )
     )

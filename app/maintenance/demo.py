@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from app.maintenance.rules import RuleForm, save
 from app.models.maintenance import MaintenanceRule

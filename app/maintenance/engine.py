@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import events, geo
 from app.db import read_session, utcnow, write_session
@@ -143,8 +143,8 @@ class Pass:
             self.ongoing = {
                 (rule_id or 0, subject)
                 for rule_id, subject in self.session.execute(
-                    select(MaintenanceAlarm.rule_id, MaintenanceAlarm.subject).where(
-                        MaintenanceAlarm.state.in_(alarms.ONGOING)  # type: ignore[attr-defined]
+                    select(col(MaintenanceAlarm.rule_id), col(MaintenanceAlarm.subject)).where(
+                        col(MaintenanceAlarm.state).in_(alarms.ONGOING)
                     )
                 )
             }
@@ -347,8 +347,8 @@ class Pass:
         return list(
             self.session.scalars(
                 select(MaintenanceAlarm).where(
-                    MaintenanceAlarm.rule_id == rule.id,
-                    MaintenanceAlarm.state.in_(alarms.ONGOING),  # type: ignore[attr-defined]
+                    col(MaintenanceAlarm.rule_id) == rule.id,
+                    col(MaintenanceAlarm.state).in_(alarms.ONGOING),
                 )
             )
         )
@@ -469,9 +469,11 @@ def step(engine: Engine, *, now: datetime | None = None, limit: int = BATCH) -> 
         evaluation.run(e for e in batch if e.layer != alarms.LAYER)
         if due:
             evaluation.periodic(now)
-        moved = session.execute(
+        moved = session.exec(
             update(MaintenanceCursor)
-            .where(MaintenanceCursor.name == CURSOR, MaintenanceCursor.last_event_id == start)
+            .where(
+                col(MaintenanceCursor.name) == CURSOR, col(MaintenanceCursor.last_event_id) == start
+            )
             .values(
                 last_event_id=batch[-1].id if batch else start,
                 checked_at=now if due else cursor.checked_at,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.maintenance.alarms import LAYER, ONGOING, STATES
@@ -22,8 +22,8 @@ OPEN_ORDERS = ("new", "planned", "in_progress")
 def alarms_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(MaintenanceAlarm)
-        .where(MaintenanceAlarm.state.in_(ONGOING))  # type: ignore[attr-defined]
-        .order_by(MaintenanceAlarm.id)  # type: ignore[arg-type]
+        .where(col(MaintenanceAlarm.state).in_(ONGOING))
+        .order_by(col(MaintenanceAlarm.id))
     ).all()
     return [
         point(
@@ -77,18 +77,18 @@ def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
 
 def alarms_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     rows = session.execute(
-        select(MaintenanceAlarm.commune_insee, func.count())
-        .where(MaintenanceAlarm.state.in_(ONGOING))  # type: ignore[attr-defined]
-        .group_by(MaintenanceAlarm.commune_insee)
+        select(col(MaintenanceAlarm.commune_insee), func.count())
+        .where(col(MaintenanceAlarm.state).in_(ONGOING))
+        .group_by(col(MaintenanceAlarm.commune_insee))
     ).all()
     return {insee: count for insee, count in rows if insee}
 
 
 def overdue_orders_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     rows = session.execute(
-        select(WorkOrder.commune_insee, func.count())
-        .where(WorkOrder.state.in_(OPEN_ORDERS), WorkOrder.due_on < now.date())  # type: ignore[attr-defined,operator]
-        .group_by(WorkOrder.commune_insee)
+        select(col(WorkOrder.commune_insee), func.count())
+        .where(col(WorkOrder.state).in_(OPEN_ORDERS), col(WorkOrder.due_on) < now.date())
+        .group_by(col(WorkOrder.commune_insee))
     ).all()
     return {insee: count for insee, count in rows if insee}
 

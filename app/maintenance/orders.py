@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from app import events, images
 from app.db import utcnow
@@ -152,9 +152,9 @@ def create(
 def report_ids(session: Session, order_id: int) -> list[int]:
     return list(
         session.scalars(
-            select(WorkOrderReport.report_id)
-            .where(WorkOrderReport.work_order_id == order_id)
-            .order_by(WorkOrderReport.report_id)  # type: ignore[arg-type]
+            select(col(WorkOrderReport.report_id))
+            .where(col(WorkOrderReport.work_order_id) == order_id)
+            .order_by(col(WorkOrderReport.report_id))
         )
     )
 
@@ -166,9 +166,9 @@ def move(session: Session, order: WorkOrder, to: str) -> None:
         allowed = to in MOVES.get(order.state, ())
     if not allowed:
         raise OrderError(_("Ce changement d'état n'est pas possible."))
-    done = session.execute(
+    done = session.exec(
         update(WorkOrder)
-        .where(WorkOrder.id == order.id, WorkOrder.state == order.state)
+        .where(col(WorkOrder.id) == order.id, col(WorkOrder.state) == order.state)
         .values(state=to)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -237,8 +237,8 @@ def photos(session: Session, order_id: int) -> list[WorkOrderPhoto]:
     return list(
         session.scalars(
             select(WorkOrderPhoto)
-            .where(WorkOrderPhoto.work_order_id == order_id)
-            .order_by(WorkOrderPhoto.id)  # type: ignore[arg-type]
+            .where(col(WorkOrderPhoto.work_order_id) == order_id)
+            .order_by(col(WorkOrderPhoto.id))
         )
     )
 
@@ -247,8 +247,8 @@ def after_photo(session: Session, order_id: int, media_dir: Path) -> images.Proc
     """The order's last "after" photo, ready to go with the reports it resolves."""
     row = session.scalars(
         select(WorkOrderPhoto)
-        .where(WorkOrderPhoto.work_order_id == order_id, WorkOrderPhoto.kind == "after")
-        .order_by(WorkOrderPhoto.id.desc())  # type: ignore[union-attr]
+        .where(col(WorkOrderPhoto.work_order_id) == order_id, col(WorkOrderPhoto.kind) == "after")
+        .order_by(col(WorkOrderPhoto.id).desc())
         .limit(1)
     ).first()
     if row is None:
@@ -274,9 +274,9 @@ def close(
         values["minutes_spent"] = minutes
     if note.strip():
         values["notes"] = note.strip()[:4000]
-    done = session.execute(
+    done = session.exec(
         update(WorkOrder)
-        .where(WorkOrder.id == order_id, WorkOrder.state.in_(OPEN))  # type: ignore[attr-defined]
+        .where(col(WorkOrder.id) == order_id, col(WorkOrder.state).in_(OPEN))
         .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -309,20 +309,22 @@ def listing(
 ) -> list[WorkOrder]:
     query = select(WorkOrder)
     if state == "open":
-        query = query.where(WorkOrder.state.in_(OPEN))  # type: ignore[attr-defined]
+        query = query.where(col(WorkOrder.state).in_(OPEN))
     elif state in STATES:
-        query = query.where(WorkOrder.state == state)
+        query = query.where(col(WorkOrder.state) == state)
     if team in TEAMS:
-        query = query.where(WorkOrder.team == team)
+        query = query.where(col(WorkOrder.team) == team)
     return list(
-        session.scalars(query.order_by(WorkOrder.due_on, WorkOrder.id).limit(limit))  # type: ignore[arg-type]
+        session.scalars(query.order_by(col(WorkOrder.due_on), col(WorkOrder.id)).limit(limit))
     )
 
 
 def teams_of(session: Session, user_id: int) -> list[str]:
     return list(
         session.scalars(
-            select(MaintenanceTeamMember.team).where(MaintenanceTeamMember.user_id == user_id)
+            select(col(MaintenanceTeamMember.team)).where(
+                col(MaintenanceTeamMember.user_id) == user_id
+            )
         )
     )
 
@@ -335,8 +337,8 @@ def today_for(session: Session, user_id: int, today: date) -> list[WorkOrder]:
         o
         for o in session.scalars(
             select(WorkOrder).where(
-                WorkOrder.state.in_(OPEN),  # type: ignore[attr-defined]
-                (WorkOrder.due_on <= today) | WorkOrder.due_on.is_(None),  # type: ignore[operator,union-attr]
+                col(WorkOrder.state).in_(OPEN),
+                (col(WorkOrder.due_on) <= today) | col(WorkOrder.due_on).is_(None),
             )
         )
         if o.assignee_id == user_id or (o.assignee_id is None and o.team in teams)
@@ -346,6 +348,6 @@ def today_for(session: Session, user_id: int, today: date) -> list[WorkOrder]:
     while placed:
         if route:
             last = route[-1]
-            placed.sort(key=lambda o: math.hypot(o.lat - last.lat, o.lon - last.lon))  # type: ignore[operator]
+            placed.sort(key=lambda o: math.hypot(o.lat - last.lat, o.lon - last.lon))
         route.append(placed.pop(0))
     return route + sorted((o for o in rows if o.lat is None), key=lambda o: o.id or 0)

@@ -12,9 +12,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.db import read_session, utcnow
 from app.models.opendata import OpenDataDownload, OpenDataSnapshot
@@ -41,8 +41,8 @@ def entries(session: Session, var_dir: Path, *, only_published: bool = True) -> 
     snaps = {s.slug: s for s in session.scalars(select(OpenDataSnapshot))}
     downloads = dict(
         session.execute(
-            select(OpenDataDownload.slug, func.sum(OpenDataDownload.count)).group_by(
-                OpenDataDownload.slug
+            select(col(OpenDataDownload.slug), func.sum(col(OpenDataDownload.count))).group_by(
+                col(OpenDataDownload.slug)
             )
         ).all()
     )
@@ -114,7 +114,7 @@ def graph(session: Session, settings: Any) -> Any:
     }
     communes = [
         catalogue.Commune(c.insee, c.name)
-        for c in session.scalars(select(Commune).order_by(Commune.insee))
+        for c in session.scalars(select(Commune).order_by(col(Commune.insee)))
     ]
     # First published: the oldest snapshot still on record (today on a fresh install).
     issued = min((_aware(s.generated_at).date() for s in snaps.values()), default=utcnow().date())

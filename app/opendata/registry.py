@@ -8,8 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.models.opendata import OpenDataSetting, OpenDataUpload
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service
@@ -74,7 +73,7 @@ def _upload_rows(path: Path, columns: tuple[Column, ...]) -> Any:
 
 def uploaded(session: Session, var_dir: Path) -> list[OpenDataset]:
     out = []
-    for up in session.scalars(select(OpenDataUpload).order_by(OpenDataUpload.slug)):
+    for up in session.scalars(select(OpenDataUpload).order_by(col(OpenDataUpload.slug))):
         schema = json.loads(up.table_schema)
         columns = columns_of(schema)
         names = {c.name for c in columns}

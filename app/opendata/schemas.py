@@ -71,8 +71,10 @@ def columns_of(schema: dict[str, Any]) -> tuple[Column, ...]:
         kind = field.get("type", "string")
         if kind not in TYPES:
             raise ValueError(_("Type de colonne inconnu : %(type)s.") % {"type": str(kind)[:40]})
-        constraints = field.get("constraints") if isinstance(field.get("constraints"), dict) else {}
-        enum = constraints.get("enum") if isinstance(constraints.get("enum"), list) else []
+        given = field.get("constraints")
+        constraints = given if isinstance(given, dict) else {}
+        listed = constraints.get("enum")
+        enum = listed if isinstance(listed, list) else []
         out.append(
             Column(
                 field["name"].strip()[:80],

@@ -78,10 +78,10 @@ def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
                         if not first or when < first:
                             first = when
                         last = max(last, when)
-                if out_geo is not None:
+                if out_geo is not None and geo is not None:
                     lat, lon = row[lat_at], row[lon_at]
                     if lat is not None and lon is not None:
-                        if geo.per_place:  # type: ignore[union-attr]
+                        if geo.per_place:
                             places[(lat, lon)] = row
                         else:
                             out_geo.write(

@@ -14,11 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from app.db import utcnow
+from app.db import table_of, utcnow
 from app.i18n import gettext as _
 from app.models.opendata import OpenDataDownload, OpenDataIssue, OpenDataSetting, OpenDataUpload
 from app.opendata import registry
@@ -47,7 +46,7 @@ def count_download(session: Session, slug: str, fmt: str) -> None:
     """One more download of ``slug`` in ``fmt`` today (an atomic upsert: two web nodes never lose one)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = OpenDataDownload.__table__  # type: ignore[attr-defined]
+    table = table_of(OpenDataDownload)
     stmt = insert(table).values(slug=slug, fmt=fmt, day=utcnow().date(), count=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=["slug", "fmt", "day"], set_={"count": table.c["count"] + 1}

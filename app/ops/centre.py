@@ -10,8 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.models.territory import Commune
@@ -44,7 +43,9 @@ def geojson(layer: Layer, session: Session, now: dt.datetime) -> bytes:
 def kpis(kpi_list: Sequence[Kpi], session: Session, now: dt.datetime) -> dict[str, Any]:
     """Every KPI per commune, keyed by INSEE code, with the list of KPIs (name, title, unit)."""
     communes = session.execute(
-        select(Commune.insee, Commune.name, Commune.lat, Commune.lon).order_by(Commune.name)
+        select(col(Commune.insee), col(Commune.name), col(Commune.lat), col(Commune.lon)).order_by(
+            col(Commune.name)
+        )
     ).all()
     values = {kpi.name: kpi.load(session, now) for kpi in kpi_list}
     return {

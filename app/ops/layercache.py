@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.models.events import Event
 from app.ops.contracts import Layer
@@ -53,7 +53,7 @@ def version(layer: Layer, session: Session, locale: str) -> tuple[Any, ...]:
     """What the layer's bytes depend on, read before its rows."""
     assert layer.fresh is not None
     newest = tuple(
-        session.scalar(select(func.max(Event.id)).where(Event.layer == name)) or 0
+        session.scalar(select(func.max(col(Event.id))).where(col(Event.layer) == name)) or 0
         for name in layer.fresh.events
     )
     stamp = layer.fresh.stamp(session) if layer.fresh.stamp is not None else None

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.models.reports import Report
@@ -37,10 +37,10 @@ def _report_ids(ids: list[str] | None) -> list[int] | None:
 
 
 def _public(ids: list[str] | None) -> Any:
-    query = select(Report).where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
+    query = select(Report).where(col(Report.status).in_(PUBLIC_STATUSES))
     wanted = _report_ids(ids)
     if wanted is not None:
-        query = query.where(Report.id.in_(wanted))  # type: ignore[union-attr]
+        query = query.where(col(Report.id).in_(wanted))
     return query
 
 
@@ -73,7 +73,9 @@ def _requests(
     position, remaining = offset, limit
     while remaining > 0:
         size = min(1000, remaining)
-        batch = session.scalars(_public(ids).order_by(Report.id).offset(position).limit(size)).all()
+        batch = session.scalars(
+            _public(ids).order_by(col(Report.id)).offset(position).limit(size)
+        ).all()
         yield from (request_entity(report) for report in batch)
         if len(batch) < size:
             return

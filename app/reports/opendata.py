@@ -9,8 +9,8 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from app.models.reports import Report
 from app.opendata.contrib import (
@@ -31,17 +31,17 @@ STATUS_ENUM = tuple(PUBLIC_STATUSES)
 
 def _report_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     stmt = (
-        select(
-            Report.category,
-            Report.status,
-            Report.commune_insee,
-            Report.created_at,
-            Report.resolved_at,
-            Report.lat,
-            Report.lon,
+        sa.select(
+            col(Report.category),
+            col(Report.status),
+            col(Report.commune_insee),
+            col(Report.created_at),
+            col(Report.resolved_at),
+            col(Report.lat),
+            col(Report.lon),
         )
-        .where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
-        .order_by(Report.id)
+        .where(col(Report.status).in_(PUBLIC_STATUSES))
+        .order_by(col(Report.id))
     )
     for category, status, commune, created, resolved, lat, lon in (
         session.connection().execution_options(yield_per=5000).execute(stmt)
@@ -75,9 +75,9 @@ DAILY_SQL = (  # _daily_rows computed by PostgreSQL
 def _daily_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     # Grouped by UTC day in SQL would split Paris evenings: count per local day while streaming.
     stmt = (
-        select(Report.created_at, Report.category)
-        .where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
-        .order_by(Report.created_at)
+        select(col(Report.created_at), col(Report.category))
+        .where(col(Report.status).in_(PUBLIC_STATUSES))
+        .order_by(col(Report.created_at))
     )
     day: str | None = None
     counts: dict[str, int] = {}
@@ -119,10 +119,10 @@ def day_counts(session: Session, day: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     # Read from the UTC start of the Paris day with a margin: the day is decided per row in Python.
     for created, category in session.execute(
-        select(Report.created_at, Report.category).where(
-            Report.created_at >= start - dt.timedelta(hours=1),
-            Report.created_at < start + dt.timedelta(hours=26),
-            Report.status.in_(PUBLIC_STATUSES),  # type: ignore[attr-defined]
+        select(col(Report.created_at), col(Report.category)).where(
+            col(Report.created_at) >= start - dt.timedelta(hours=1),
+            col(Report.created_at) < start + dt.timedelta(hours=26),
+            col(Report.status).in_(PUBLIC_STATUSES),
         )
     ):
         if local_day(created) == day:

@@ -7,8 +7,9 @@ import datetime as dt
 import statistics
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.models.reports import Report
@@ -23,17 +24,22 @@ RECENTLY_CLOSED = dt.timedelta(days=30)
 def reports_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     """Open reports, and those closed in the last 30 days (hidden ones are not shown)."""
     rows = session.execute(
-        select(
-            Report.id, Report.lon, Report.lat, Report.status, Report.category, Report.commune_insee
+        sa.select(
+            col(Report.id),
+            col(Report.lon),
+            col(Report.lat),
+            col(Report.status),
+            col(Report.category),
+            col(Report.commune_insee),
         )
         .where(
-            Report.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
+            col(Report.status).in_(OPEN_STATUSES)
             | (
-                Report.status.in_(CLOSED_STATUSES)  # type: ignore[attr-defined]
-                & (Report.updated_at >= now - RECENTLY_CLOSED)
+                col(Report.status).in_(CLOSED_STATUSES)
+                & (col(Report.updated_at) >= now - RECENTLY_CLOSED)
             )
         )
-        .order_by(Report.id)
+        .order_by(col(Report.id))
     ).all()
     labels = {key: _(label) for key, label in CATEGORIES.items()}
     return [
@@ -56,17 +62,19 @@ def reports_json(session: Session, now: dt.datetime) -> bytes:
     labels = {key: _(label) for key, label in CATEGORIES.items()}
     since = now - RECENTLY_CLOSED
     rows = session.execute(
-        select(
-            Report.id, Report.lon, Report.lat, Report.status, Report.category, Report.commune_insee
+        sa.select(
+            col(Report.id),
+            col(Report.lon),
+            col(Report.lat),
+            col(Report.status),
+            col(Report.category),
+            col(Report.commune_insee),
         )
         .where(
-            Report.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
-            | (
-                Report.status.in_(CLOSED_STATUSES)  # type: ignore[attr-defined]
-                & (Report.updated_at >= since)
-            )
+            col(Report.status).in_(OPEN_STATUSES)
+            | (col(Report.status).in_(CLOSED_STATUSES) & (col(Report.updated_at) >= since))
         )
-        .order_by(Report.id)
+        .order_by(col(Report.id))
     )
     return points_json(
         "reports",
@@ -89,15 +97,17 @@ def reports_json(session: Session, now: dt.datetime) -> bytes:
 
 def reports_stamp(session: Session) -> tuple[Any, Any]:
     """The newest report and the newest change: what a writer without an event still shows."""
-    return tuple(session.execute(select(func.max(Report.id), func.max(Report.updated_at))).one())  # type: ignore[return-value]
+    return tuple(
+        session.execute(select(func.max(col(Report.id)), func.max(col(Report.updated_at)))).one()
+    )
 
 
 def reports_expire(session: Session, now: dt.datetime) -> dt.datetime | None:
     """When the oldest closed report shown leaves the 30-day window (the layer changes then)."""
     oldest = session.scalar(
-        select(func.min(Report.updated_at)).where(
-            Report.updated_at >= now - RECENTLY_CLOSED,
-            Report.status.in_(CLOSED_STATUSES),  # type: ignore[attr-defined]
+        select(func.min(col(Report.updated_at))).where(
+            col(Report.updated_at) >= now - RECENTLY_CLOSED,
+            col(Report.status).in_(CLOSED_STATUSES),
         )
     )
     return None if oldest is None else _aware(oldest) + RECENTLY_CLOSED
@@ -145,25 +155,29 @@ def report_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel |
 
 def open_reports_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     rows = session.execute(
-        select(Report.commune_insee, func.count())
-        .where(Report.status.in_(OPEN_STATUSES))
-        .group_by(Report.commune_insee)
-    ).all()  # type: ignore[attr-defined]
+        select(col(Report.commune_insee), func.count())
+        .where(col(Report.status).in_(OPEN_STATUSES))
+        .group_by(col(Report.commune_insee))
+    ).all()
     return {insee: count for insee, count in rows if insee}
 
 
 def resolve_time_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     """Median days from a report to its resolution, over the reports resolved in the last 90 days."""
     if session.get_bind().dialect.name == "sqlite":  # days as numbers, computed by the database
-        days_taken: Any = func.julianday(Report.resolved_at) - func.julianday(Report.created_at)
+        days_taken: Any = func.julianday(col(Report.resolved_at)) - func.julianday(
+            col(Report.created_at)
+        )
     else:
-        days_taken = func.extract("epoch", Report.resolved_at - Report.created_at) / 86400.0
+        days_taken = (
+            func.extract("epoch", col(Report.resolved_at) - col(Report.created_at)) / 86400.0
+        )
     rows = session.execute(
-        select(Report.commune_insee, days_taken).where(
-            Report.status == "resolved",
-            Report.resolved_at >= now - dt.timedelta(days=90),  # type: ignore[operator]
-            Report.commune_insee.is_not(None),  # type: ignore[union-attr]
-            Report.created_at.is_not(None),  # type: ignore[attr-defined]
+        select(col(Report.commune_insee), days_taken).where(
+            col(Report.status) == "resolved",
+            col(Report.resolved_at) >= now - dt.timedelta(days=90),
+            col(Report.commune_insee).is_not(None),
+            col(Report.created_at).is_not(None),
         )
     ).all()
     days: dict[str, list[float]] = {}

@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.models.reports import RejectReason, Report
@@ -67,7 +66,7 @@ def bulk_change(
     """Apply ``action`` to the reports ``ids``; each one changes or is skipped with a reason code."""
     check_bulk(session, action, reject_reason_id=reject_reason_id, expected_at=expected_at)
     wanted = list(dict.fromkeys(ids))[:BULK_LIMIT]
-    found = {r.id: r for r in session.scalars(select(Report).where(Report.id.in_(wanted)))}  # type: ignore[attr-defined]
+    found = {r.id: r for r in session.scalars(select(Report).where(col(Report.id).in_(wanted)))}
     result = BulkResult()
     for report_id in wanted:
         report = found.get(report_id)
@@ -103,13 +102,13 @@ def skipped_lines(session: Session, value: str) -> list[tuple[str, str]]:
     """(number, why) for the ``skipped`` parameter of the board after a bulk action."""
     pairs = []
     for token in value.split(",")[:BULK_LIMIT]:
-        ident, _dot, code = token.partition(".")
-        if ident.isdigit() and code in SKIP_REASONS:
-            pairs.append((int(ident), code))
+        number, _dot, code = token.partition(".")
+        if number.isdigit() and code in SKIP_REASONS:
+            pairs.append((int(number), code))
     reports = {
         r.id: r
-        for r in session.scalars(select(Report).where(Report.id.in_([i for i, _c in pairs])))
-    }  # type: ignore[attr-defined]
+        for r in session.scalars(select(Report).where(col(Report.id).in_([i for i, _c in pairs])))
+    }
     out = []
     for ident, code in pairs:
         report = reports.get(ident)

@@ -9,8 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.interfaces import WorkItem, WorkSource
 from app.models.reports import Report
@@ -36,7 +35,9 @@ def _item(report: Report) -> WorkItem:
 def load(session: Session, ids: Sequence[int]) -> list[WorkItem]:
     if not ids:
         return []
-    rows = session.scalars(select(Report).where(Report.id.in_(list(ids))).order_by(Report.id))  # type: ignore[union-attr]
+    rows = session.scalars(
+        select(Report).where(col(Report.id).in_(list(ids))).order_by(col(Report.id))
+    )
     return [_item(r) for r in rows]
 
 
@@ -51,8 +52,8 @@ def around(
 def overdue(session: Session, before: datetime) -> list[WorkItem]:
     rows = session.scalars(
         select(Report)
-        .where(Report.status.in_(OPEN_STATUSES), Report.created_at < before)  # type: ignore[attr-defined]
-        .order_by(Report.id)
+        .where(col(Report.status).in_(OPEN_STATUSES), col(Report.created_at) < before)
+        .order_by(col(Report.id))
         .limit(1000)
     )
     return [_item(r) for r in rows]
@@ -68,7 +69,10 @@ def resolve(
 ) -> list[int]:
     done = []
     for report in session.scalars(
-        select(Report).where(Report.id.in_(list(ids))).order_by(Report.id).with_for_update()  # type: ignore[union-attr]
+        select(Report)
+        .where(col(Report.id).in_(list(ids)))
+        .order_by(col(Report.id))
+        .with_for_update()
     ):
         if report.status not in OPEN_STATUSES:
             continue

@@ -14,13 +14,12 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import auth, oidc, ratelimit
 from app.accounts import lifecycle as accounts
 from app.accounts import signup as signing_up
-from app.auth import PUBLIC, SIGNED_IN, current_user
+from app.auth import PUBLIC, SIGNED_IN, current_user, signed_in_user
 from app.db import begin_write, utcnow
 from app.forms import TextForm as Form
 from app.forms import parse_form
@@ -372,7 +371,7 @@ def oidc_start(
 def oidc_link(
     request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
 ) -> Template | Redirect:
-    return _start_oidc(request, db, name, "/me", current_user(request).id)  # type: ignore[union-attr]
+    return _start_oidc(request, db, name, "/me", signed_in_user(request).id)
 
 
 @get("/login/oidc/{name:str}/callback", opt=PUBLIC, sync_to_thread=True, name="oidc_callback")
@@ -436,14 +435,16 @@ def oidc_callback(
 def identity_delete(
     request: Request[Any, Any, Any], db: NamedDependency[Session], identity_id: FromPath[int]
 ) -> Template | Redirect:
-    me_ = current_user(request)
+    me_ = signed_in_user(request)
     identity = db.get(Identity, identity_id)
-    if identity is None or identity.user_id != me_.id:  # type: ignore[union-attr]
+    if identity is None or identity.user_id != me_.id:
         raise NotFoundException()
-    user = db.get(User, me_.id)  # type: ignore[union-attr]
+    user = db.get(User, me_.id)
     others = db.scalars(
-        select(Identity.id).where(Identity.user_id == me_.id, Identity.id != identity_id)
-    ).all()  # type: ignore[union-attr]
+        select(col(Identity.id)).where(
+            col(Identity.user_id) == me_.id, col(Identity.id) != identity_id
+        )
+    ).all()
     if user is None or (user.password_hash is None and not others):
         return _me_page(
             request,
@@ -469,14 +470,14 @@ def _me_page(
     error: str = "",
     notice: str = "",
 ) -> Template:
-    me_ = current_user(request)
-    user = db.get(User, me_.id)  # type: ignore[union-attr]
+    me_ = signed_in_user(request)
+    user = db.get(User, me_.id)
     identities = db.scalars(
-        select(Identity).where(Identity.user_id == me_.id).order_by(Identity.id)
-    ).all()  # type: ignore[union-attr]
+        select(Identity).where(col(Identity.user_id) == me_.id).order_by(col(Identity.id))
+    ).all()
     settings = request.app.state.settings
     linked = {i.provider for i in identities}
-    links = [link for link in ACCOUNT_LINKS if not link.roles or me_.role in link.roles]  # type: ignore[union-attr]
+    links = [link for link in ACCOUNT_LINKS if not link.roles or me_.role in link.roles]
     return page(
         request,
         "accounts/me.html",
@@ -509,7 +510,7 @@ def me(
 
 @get("/me/export", opt=SIGNED_IN, sync_to_thread=True, name="me_export")
 def me_export(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
-    user_id = current_user(request).id  # type: ignore[union-attr]
+    user_id = signed_in_user(request).id
     body = accounts.export_zip(db, user_id, request.app.state.settings.resolved_media_dir)
     stamp = utcnow().strftime("%Y-%m-%d")
     return Response(
@@ -523,7 +524,7 @@ def me_export(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> 
 
 
 def _recently_signed_in(db: Session, request: Request[Any, Any, Any]) -> bool:
-    sid = current_user(request).session_id  # type: ignore[union-attr]
+    sid = signed_in_user(request).session_id
     ws = db.get(WebSession, sid)
     return ws is not None and utcnow() - ws.created_at < RECENT_SIGN_IN
 
@@ -535,7 +536,7 @@ def _delete_page(
     status_code: int = 200,
     errors: dict[str, str] | None = None,
 ) -> Template:
-    user = db.get(User, current_user(request).id)  # type: ignore[union-attr]
+    user = db.get(User, signed_in_user(request).id)
     settings = request.app.state.settings
     return page(
         request,
@@ -559,9 +560,9 @@ def me_delete_form(request: Request[Any, Any, Any], db: NamedDependency[Session]
 def me_delete(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
-    me_ = current_user(request)
+    me_ = signed_in_user(request)
     settings = request.app.state.settings
-    user = db.get(User, me_.id)  # type: ignore[union-attr]
+    user = db.get(User, me_.id)
     if user is None:
         raise NotFoundException()
     if data.get("confirm") != "yes":
@@ -589,10 +590,10 @@ def me_delete(
             },
         )
     media = settings.resolved_media_dir
-    files = accounts.delete_account(db, user.id, media)  # type: ignore[arg-type]
+    files = accounts.delete_account(db, user.id, media)
     db.commit()
     accounts.remove_files(files, media)
-    log.info("account deleted", extra={"user_id": me_.id})  # type: ignore[union-attr]
+    log.info("account deleted", extra={"user_id": me_.id})
     response = Redirect("/account-deleted", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     return response

@@ -11,14 +11,14 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
-from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
 
 from app.accounts import invitations
 from app.accounts import lifecycle as accounts
 from app.numbers import parse_int
 from app.forms import TextForm as Form
-from app.auth import ADMIN, STAFF, current_user
+from app.auth import ADMIN, STAFF, signed_in_user
 from app.i18n import gettext as _
 from app.models.accounts import ROLES, User
 from app.sections import STAFF_LINKS
@@ -36,8 +36,8 @@ ROLE_NAMES = {
 
 @get("/staff", opt=STAFF, name="staff_hub")
 async def staff_hub(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
-    links = [link for link in STAFF_LINKS if not link.roles or user.role in link.roles]  # type: ignore[union-attr]
+    user = signed_in_user(request)
+    links = [link for link in STAFF_LINKS if not link.roles or user.role in link.roles]
     return page(request, "admin/staff.html", section="staff", links=links)
 
 
@@ -58,14 +58,16 @@ def _users_page(
     count = select(func.count()).select_from(User)
     if q:
         like = f"%{q.lower()}%"
-        cond = or_(func.lower(User.email).like(like), func.lower(User.display_name).like(like))
+        cond = or_(
+            func.lower(col(User.email)).like(like), func.lower(col(User.display_name)).like(like)
+        )
         query = query.where(cond)
         count = count.where(cond)
     total = int(db.scalar(count) or 0)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page_no = min(max(1, page_no), pages)
     users = db.scalars(
-        query.order_by(User.email).offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        query.order_by(col(User.email)).offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).all()
 
     def url(n: int) -> str:
@@ -129,7 +131,7 @@ def admin_user_role(
     role = data.get("role", "")
     if role not in ROLES:
         return _users_page(request, db, "", 1, status_code=400, error=_("Rôle inconnu."))
-    if target.id == current_user(request).id:  # type: ignore[union-attr]
+    if target.id == signed_in_user(request).id:
         return _users_page(
             request,
             db,
@@ -151,7 +153,7 @@ def admin_user_invite(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
     """Create a staff or admin account and e-mail it a single-use link to set its password."""
-    me = current_user(request)
+    me = signed_in_user(request)
     form = {k: str(data.get(k, ""))[:300] for k in ("email", "display_name", "role")}
     try:
         user = invitations.invite(
@@ -159,7 +161,7 @@ def admin_user_invite(
             form["email"],
             role=form["role"],
             display_name=form["display_name"],
-            invited_by=me.display_name or me.email,  # type: ignore[union-attr]
+            invited_by=me.display_name or me.email,
             base_url=request.app.state.settings.base_url,
             jinja=request.app.state.jinja,
         )

@@ -14,13 +14,13 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
-from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
 
 from app import cache
 from app.alerts import cap, cap_alerts, cap_import, fanout, topics
 from app.alerts import publish as alerts
-from app.auth import PUBLIC, STAFF, current_user
+from app.auth import PUBLIC, STAFF, signed_in_user
 from app.db import utcnow
 from app.forms import Form
 from app.forms import Multipart as Upload
@@ -80,14 +80,18 @@ def alert_list(
     now = utcnow()
     page_number = max(1, min(page_, 1000))
     history_query = select(Alert).where(
-        or_(Alert.state != "active", Alert.msg_type == "Cancel", Alert.expires_at <= now)
-    )  # type: ignore[operator]
+        or_(
+            col(Alert.state) != "active",
+            col(Alert.msg_type) == "Cancel",
+            col(Alert.expires_at) <= now,
+        )
+    )
     if commune:
         history_query = history_query.where(
-            or_(Alert.communes == ",", Alert.communes.like(f"%,{commune},%"))
-        )  # type: ignore[attr-defined]
+            or_(col(Alert.communes) == ",", col(Alert.communes).like(f"%,{commune},%"))
+        )
     history = db.scalars(
-        history_query.order_by(Alert.sent_at.desc(), Alert.id.desc())
+        history_query.order_by(col(Alert.sent_at).desc(), col(Alert.id).desc())
         .offset((page_number - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE + 1)
     ).all()
@@ -249,14 +253,14 @@ def _editor(
 
 
 def _reach(db: Session, data: alerts.AlertInput) -> int:
-    conditions = [PushSubscription.topics.like(f"%,{data.topic},%")]  # type: ignore[attr-defined]
+    conditions = [col(PushSubscription.topics).like(f"%,{data.topic},%")]
     if data.communes:
         conditions.append(
             or_(
-                PushSubscription.communes == ",",
-                *[PushSubscription.communes.like(f"%,{c},%") for c in data.communes],
+                col(PushSubscription.communes) == ",",
+                *[col(PushSubscription.communes).like(f"%,{c},%") for c in data.communes],
             )
-        )  # type: ignore[attr-defined]
+        )
     return int(
         db.scalar(select(func.count()).select_from(PushSubscription).where(*conditions)) or 0
     )
@@ -278,9 +282,9 @@ def _blank_form() -> dict[str, Any]:
 @get("/staff/alerts", opt=STAFF, sync_to_thread=True, name="staff_alerts")
 def staff_alerts(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     rows = db.scalars(
-        select(Alert).order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(100)
+        select(Alert).order_by(col(Alert.sent_at).desc(), col(Alert.id).desc()).limit(100)
     ).all()
-    counts = {a.id: fanout.delivery_counts(db, a.id) for a in rows}  # type: ignore[arg-type]
+    counts = {a.id: fanout.delivery_counts(db, a.id) for a in rows}
     subscribers = int(db.scalar(select(func.count()).select_from(PushSubscription)) or 0)
     return page(
         request,
@@ -330,8 +334,8 @@ def staff_alert_create(
         clean,
         source="staff",
         sender=alerts.cap_sender(request.app.state.settings),
-        user_id=current_user(request).id,
-    )  # type: ignore[union-attr]
+        user_id=signed_in_user(request).id,
+    )
     db.commit()
     cache.drop("alert-page")  # this process shows the change at once; others within the TTL
     return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
@@ -362,7 +366,7 @@ def staff_alert(
 ) -> Template:
     alert = _staff_alert(db, alert_id)
     thread = alerts.thread_of(db, alert)
-    counts = {a.id: fanout.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
+    counts = {a.id: fanout.delivery_counts(db, a.id) for a in thread}
     reached, everywhere = cap_import.communes_reached(db, alert)
     return page(
         request,
@@ -446,9 +450,9 @@ def staff_alert_update(
             clean,
             source="staff",
             sender=alerts.cap_sender(request.app.state.settings),
-            user_id=current_user(request).id,
+            user_id=signed_in_user(request).id,
             note=form["note"],
-        )  # type: ignore[union-attr]
+        )
     except topics.AlertError as exc:
         db.rollback()
         return _editor(
@@ -483,13 +487,13 @@ def staff_alert_cancel(
             None,
             source="staff",
             sender=alerts.cap_sender(request.app.state.settings),
-            user_id=current_user(request).id,
+            user_id=signed_in_user(request).id,
             note=note.strip()[:500],
-        )  # type: ignore[union-attr]
+        )
     except topics.AlertError as exc:
         db.rollback()
         thread = alerts.thread_of(db, original)
-        counts = {a.id: fanout.delivery_counts(db, a.id) for a in thread}  # type: ignore[arg-type]
+        counts = {a.id: fanout.delivery_counts(db, a.id) for a in thread}
         return page(
             request,
             "alerts/staff_detail.html",
@@ -530,7 +534,7 @@ def _cap_document(data: dict[str, Any]) -> bytes:
     """The CAP message of the import form: the file, else the previewed bytes, else the pasted XML."""
     upload = data.get("file")
     if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", ""):
-        return upload.file.read(cap.MAX_BYTES + 1)  # type: ignore[no-any-return]
+        return upload.file.read(cap.MAX_BYTES + 1)
     carried = data.get("document_b64")
     if isinstance(carried, str) and carried:
         try:
@@ -550,7 +554,7 @@ def staff_alert_import(
     topic = data.get("topic") if isinstance(data.get("topic"), str) else "auto"
     document = _cap_document(data)
     chosen = None if topic in ("", "auto") else topic
-    user_id = current_user(request).id  # type: ignore[union-attr]
+    user_id = signed_in_user(request).id
     error: str | None = None
     preview = None
     alert = None

@@ -16,8 +16,8 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import File, Redirect, Template
-from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app.auth import SIGNED_IN, CurrentUser
 from app.carpool import bookings as carpool_bookings
@@ -146,8 +146,8 @@ def photo(
     from app import images
 
     known = db.scalars(
-        select(CarpoolProfile.user_id).where(
-            or_(CarpoolProfile.thumb_name == name, CarpoolProfile.photo_name == name)
+        select(col(CarpoolProfile.user_id)).where(
+            or_(col(CarpoolProfile.thumb_name) == name, col(CarpoolProfile.photo_name) == name)
         )
     ).first()
     if known is None:

@@ -10,8 +10,8 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.carpool import ads as cp
@@ -67,7 +67,10 @@ def create_ad(
     recent = db.scalar(
         select(func.count())
         .select_from(CarpoolAd)
-        .where(CarpoolAd.user_id == viewer.id, CarpoolAd.created_at > utcnow() - timedelta(days=1))
+        .where(
+            col(CarpoolAd.user_id) == viewer.id,
+            col(CarpoolAd.created_at) > utcnow() - timedelta(days=1),
+        )
     )
     if recent >= MAX_ADS_PER_DAY:
         errors["__all__"] = _(
@@ -109,7 +112,9 @@ def _ad_page(
     pair = None
     if ad.pair_id:
         pair = db.scalars(
-            select(CarpoolAd).where(CarpoolAd.pair_id == ad.pair_id, CarpoolAd.id != ad.id)
+            select(CarpoolAd).where(
+                col(CarpoolAd.pair_id) == ad.pair_id, col(CarpoolAd.id) != ad.id
+            )
         ).first()
     bookings: list[CarpoolBooking] = []
     mine: CarpoolBooking | None = None
@@ -117,16 +122,18 @@ def _ad_page(
         bookings = list(
             db.scalars(
                 select(CarpoolBooking)
-                .where(CarpoolBooking.ad_id == ad.id)
-                .order_by(CarpoolBooking.created_at.desc())
+                .where(col(CarpoolBooking.ad_id) == ad.id)
+                .order_by(col(CarpoolBooking.created_at).desc())
             )
-        )  # type: ignore[attr-defined]
+        )
     elif viewer:
         mine = db.scalars(
             select(CarpoolBooking)
-            .where(CarpoolBooking.ad_id == ad.id, CarpoolBooking.requester_id == viewer.id)
-            .order_by(CarpoolBooking.id.desc())
-        ).first()  # type: ignore[union-attr]
+            .where(
+                col(CarpoolBooking.ad_id) == ad.id, col(CarpoolBooking.requester_id) == viewer.id
+            )
+            .order_by(col(CarpoolBooking.id).desc())
+        ).first()
     names = matching.display_names(db, [ad.user_id] + [b.requester_id for b in bookings])
     profile = db.get(CarpoolProfile, ad.user_id)
     return page(
@@ -188,8 +195,8 @@ def book(
         select(func.count())
         .select_from(CarpoolBooking)
         .where(
-            CarpoolBooking.requester_id == viewer.id,
-            CarpoolBooking.created_at > utcnow() - timedelta(hours=1),
+            col(CarpoolBooking.requester_id) == viewer.id,
+            col(CarpoolBooking.created_at) > utcnow() - timedelta(hours=1),
         )
     )
     try:
@@ -197,7 +204,7 @@ def book(
             raise carpool_trips.CarpoolError(
                 _("Trop de demandes en peu de temps : patientez un peu.")
             )
-        booking = carpool_bookings.request_seats(db, ad.id, viewer.id, seats)  # type: ignore[arg-type]
+        booking = carpool_bookings.request_seats(db, ad.id, viewer.id, seats)
     except carpool_trips.CarpoolError as exc:
         db.rollback()
         return _ad_page(
@@ -258,8 +265,8 @@ def _booking_page(
     names = matching.display_names(db, [booking.owner_id, booking.requester_id])
     messages = db.scalars(
         select(CarpoolMessage)
-        .where(CarpoolMessage.booking_id == booking.id)
-        .order_by(CarpoolMessage.created_at, CarpoolMessage.id)
+        .where(col(CarpoolMessage.booking_id) == booking.id)
+        .order_by(col(CarpoolMessage.created_at), col(CarpoolMessage.id))
     ).all()
     contact = None
     if booking.status == "accepted":
@@ -267,7 +274,7 @@ def _booking_page(
         prof = db.get(CarpoolProfile, other_id)
         contact = {"email": other.email if other else "", "phone": prof.phone if prof else ""}
     blocked = db.get(CarpoolBlock, (viewer.id, other_id)) is not None
-    driver_id, _passenger = carpool_trips.driver_and_passenger(booking, ad)  # type: ignore[arg-type]
+    driver_id, _passenger = carpool_trips.driver_and_passenger(booking, ad)
     return page(
         request,
         "carpool/booking.html",
@@ -285,7 +292,7 @@ def _booking_page(
         is_driver=viewer.id == driver_id,
         cp=carpool_trips,
         next_departure=carpool_trips.next_departure(ad, utcnow()) if ad else None,
-    )  # type: ignore[arg-type]
+    )
 
 
 @get(

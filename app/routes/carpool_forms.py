@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from litestar import Request
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import geo
 from app.auth import CurrentUser, current_user
@@ -57,7 +56,7 @@ def _minute(at: str | None, message: str) -> int:
 
 def _int_choice(value: str | None, choices: tuple[int, ...], default: int) -> int:
     try:
-        n = int(value) if value not in (None, "") else default  # type: ignore[arg-type]
+        n = int(value) if value not in (None, "") else default
     except ValueError:
         raise carpool_trips.CarpoolError(_("Valeur invalide.")) from None
     if n not in choices:
@@ -157,7 +156,7 @@ def default_search(db: Session, viewer: CurrentUser | None) -> dict[str, Any]:
     for d in range(5):
         form[f"d{d}"] = "1"
     if viewer is not None:
-        insee = db.scalars(select(User.commune_insee).where(User.id == viewer.id)).first()
+        insee = db.scalars(select(col(User.commune_insee)).where(col(User.id) == viewer.id)).first()
         if insee:
             form["from_place"] = f"commune-{insee}"
     return form
@@ -266,7 +265,7 @@ def ad_form_defaults(db: Session, viewer: CurrentUser) -> dict[str, Any]:
     }
     # Monday's times only: the other days ticked take them (app/carpool/week.py).
     form.update(out0="07:30", ret0="17:30", d0="1", d1="1", d2="1", d3="1", d4="1")
-    insee = db.scalars(select(User.commune_insee).where(User.id == viewer.id)).first()
+    insee = db.scalars(select(col(User.commune_insee)).where(col(User.id) == viewer.id)).first()
     if insee:
         form["from_place"] = f"commune-{insee}"
     return form

@@ -7,8 +7,8 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app.auth import PUBLIC
 from app.carpool import matching, proofs
@@ -151,7 +151,7 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
                     coords[1],
                     coords[2],
                     coords[3],
-                    role=role,  # type: ignore[arg-type]
+                    role=role,
                     frequency=frequency,
                     when=when,
                     days_mask=127 if when is None else 0,
@@ -168,21 +168,21 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
                 loaded = {
                     a.id: a
                     for a in db.scalars(
-                        select(CarpoolAd).where(CarpoolAd.id.in_([m.ad_id for m in matches]))
+                        select(CarpoolAd).where(col(CarpoolAd.id).in_([m.ad_id for m in matches]))
                     )
-                }  # type: ignore[union-attr]
+                }
                 ads.extend(loaded[m.ad_id] for m in matches if m.ad_id in loaded)
     else:
         stmt = select(CarpoolAd).where(
-            CarpoolAd.status == "active",
-            CarpoolAd.role.in_(roles),  # type: ignore[attr-defined]
-            or_(CarpoolAd.departure_at.is_(None), CarpoolAd.departure_at > utcnow()),
-        )  # type: ignore[union-attr]
+            col(CarpoolAd.status) == "active",
+            col(CarpoolAd.role).in_(roles),
+            or_(col(CarpoolAd.departure_at).is_(None), col(CarpoolAd.departure_at) > utcnow()),
+        )
         if freq != "both":
-            stmt = stmt.where(CarpoolAd.frequency == freq)
-        ads = list(db.scalars(stmt.order_by(CarpoolAd.id).limit(500)))
+            stmt = stmt.where(col(CarpoolAd.frequency) == freq)
+        ads = list(db.scalars(stmt.order_by(col(CarpoolAd.id)).limit(500)))
     seen: set[int] = set()
-    unique = [a for a in ads if not (a.id in seen or seen.add(a.id))]  # type: ignore[func-returns-value]
+    unique = [a for a in ads if not (a.id in seen or seen.add(a.id))]
     names = matching.display_names(db, [a.user_id for a in unique])
     body = [rdex_journey(a, names.get(a.user_id, ""), base, secret) for a in unique]
     return Response(body, headers={"cache-control": "public, max-age=60"})

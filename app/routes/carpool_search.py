@@ -9,8 +9,8 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
 
 from app.auth import PUBLIC, SIGNED_IN, current_user
 from app.carpool import ads as cp
@@ -36,12 +36,12 @@ def index(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Temp
     latest = db.scalars(
         select(CarpoolAd)
         .where(
-            CarpoolAd.status == "active",
-            CarpoolAd.role == "driver",
-            or_(CarpoolAd.frequency == "regular", CarpoolAd.departure_at > utcnow()),
+            col(CarpoolAd.status) == "active",
+            col(CarpoolAd.role) == "driver",
+            or_(col(CarpoolAd.frequency) == "regular", col(CarpoolAd.departure_at) > utcnow()),
         )
-        .order_by(CarpoolAd.created_at.desc())
-        .limit(8)  # type: ignore[attribute-defined, union-attr]
+        .order_by(col(CarpoolAd.created_at).desc())
+        .limit(8)
     ).all()
     blocked = matching.blocked_with(db, viewer.id) if viewer else frozenset()
     latest = [a for a in latest if a.user_id not in blocked]
@@ -108,7 +108,7 @@ def save_search(
         db.scalar(
             select(func.count())
             .select_from(CarpoolSearch)
-            .where(CarpoolSearch.user_id == viewer.id)
+            .where(col(CarpoolSearch.user_id) == viewer.id)
         )
         >= 20
     ):
@@ -213,29 +213,34 @@ def mine(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Templ
     viewer = me(request)
     ads = db.scalars(
         select(CarpoolAd)
-        .where(CarpoolAd.user_id == viewer.id)
-        .order_by(CarpoolAd.status, CarpoolAd.created_at.desc())
-    ).all()  # type: ignore[union-attr]
+        .where(col(CarpoolAd.user_id) == viewer.id)
+        .order_by(col(CarpoolAd.status), col(CarpoolAd.created_at).desc())
+    ).all()
     rows = db.execute(
         select(CarpoolBooking, CarpoolAd)
-        .join(CarpoolAd, CarpoolAd.id == CarpoolBooking.ad_id)
-        .where(or_(CarpoolBooking.requester_id == viewer.id, CarpoolBooking.owner_id == viewer.id))
-        .order_by(CarpoolBooking.updated_at.desc())
+        .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
+        .where(
+            or_(
+                col(CarpoolBooking.requester_id) == viewer.id,
+                col(CarpoolBooking.owner_id) == viewer.id,
+            )
+        )
+        .order_by(col(CarpoolBooking.updated_at).desc())
         .limit(50)
-    ).all()  # type: ignore[union-attr]
+    ).all()
     pending = {}
     for ad_id, n in db.execute(
-        select(CarpoolBooking.ad_id, func.count())
-        .where(CarpoolBooking.owner_id == viewer.id, CarpoolBooking.status == "pending")
-        .group_by(CarpoolBooking.ad_id)
+        select(col(CarpoolBooking.ad_id), func.count())
+        .where(col(CarpoolBooking.owner_id) == viewer.id, col(CarpoolBooking.status) == "pending")
+        .group_by(col(CarpoolBooking.ad_id))
     ):
         pending[ad_id] = n
     searches = db.scalars(
         select(CarpoolSearch)
-        .where(CarpoolSearch.user_id == viewer.id)
-        .order_by(CarpoolSearch.created_at.desc())
-    ).all()  # type: ignore[union-attr]
-    blocks = db.scalars(select(CarpoolBlock).where(CarpoolBlock.blocker_id == viewer.id)).all()
+        .where(col(CarpoolSearch.user_id) == viewer.id)
+        .order_by(col(CarpoolSearch.created_at).desc())
+    ).all()
+    blocks = db.scalars(select(CarpoolBlock).where(col(CarpoolBlock.blocker_id) == viewer.id)).all()
     names = matching.display_names(
         db,
         [b.owner_id for b, _a in rows]

@@ -11,8 +11,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.auth import STAFF
 from app.carpool import ads as cp
@@ -35,16 +34,16 @@ from app.templating import page
 def staff_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     reports = db.execute(
         select(CarpoolReport, CarpoolAd)
-        .join(CarpoolAd, CarpoolAd.id == CarpoolReport.ad_id)
-        .where(CarpoolReport.status == "open")
-        .order_by(CarpoolReport.created_at)
+        .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolReport.ad_id))
+        .where(col(CarpoolReport.status) == "open")
+        .order_by(col(CarpoolReport.created_at))
     ).all()
     hidden = db.scalars(
         select(CarpoolAd)
-        .where(CarpoolAd.status == "hidden")
-        .order_by(CarpoolAd.updated_at.desc())
+        .where(col(CarpoolAd.status) == "hidden")
+        .order_by(col(CarpoolAd.updated_at).desc())
         .limit(50)
-    ).all()  # type: ignore[union-attr]
+    ).all()
     today = carpool_trips.local(utcnow()).date()
     return page(
         request,

@@ -11,9 +11,9 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 import anyio
 
@@ -39,7 +39,7 @@ def _home_data(engine: Any, ns: str, user: Any) -> tuple[list[Any], list[Commune
         communes = cache.get_or_compute(
             ("communes", ns),
             COMMUNES_TTL_S,
-            lambda: list(db.scalars(select(Commune).order_by(Commune.name)).all()),
+            lambda: list(db.scalars(select(Commune).order_by(col(Commune.name))).all()),
         )
         if user is None:
             panels = cache.get_or_compute(

@@ -17,8 +17,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.auth import STAFF
 from app.db import utcnow
@@ -34,7 +33,7 @@ BACK = "/staff/lighting/programs"
 
 def choices(db: Session) -> list[Choice]:
     """Every program (archived ones last), as the form's select lists offer them."""
-    rows = db.scalars(select(LightProgram).order_by(LightProgram.name)).all()
+    rows = db.scalars(select(LightProgram).order_by(col(LightProgram.name))).all()
     found = [Choice(row.id or 0, row.name, row.archived_at is not None) for row in rows]
     return sorted(found, key=lambda choice: choice.archived)
 
@@ -62,7 +61,7 @@ def _editor(
     form: CalendarForm,
     *,
     action: str,
-    used: set[str] = frozenset(),  # type: ignore[assignment]
+    used: set[str] = frozenset(),
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
@@ -96,9 +95,9 @@ def _save(
         return _editor(request, db, form, action=action, used=used)
     programs = {p.name: control.load_program(p) for p in db.scalars(select(LightProgram)).all()}
     definition, errors = calendar_form.read_form(form, choices(db), programs, used)
-    clash = select(LightCalendar.id).where(LightCalendar.name == form.name)
+    clash = select(col(LightCalendar.id)).where(col(LightCalendar.name) == form.name)
     if row is not None:
-        clash = clash.where(LightCalendar.id != row.id)
+        clash = clash.where(col(LightCalendar.id) != row.id)
     if form.name and db.scalars(clash).first() is not None:
         errors["name"] = _("Un calendrier porte déjà ce nom.")
         definition = None
@@ -113,7 +112,9 @@ def _save(
     row.name, row.definition, row.updated_at = form.name, text, utcnow()
     db.add(row)
     db.flush()
-    users = db.scalars(select(LightGroup.id).where(LightGroup.calendar_id == row.id)).all()
+    users = db.scalars(
+        select(col(LightGroup.id)).where(col(LightGroup.calendar_id) == row.id)
+    ).all()
     if users:
         control.reconcile(db, utcnow(), group_ids=list(users))
     db.commit()

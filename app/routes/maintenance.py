@@ -10,8 +10,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.auth import STAFF, current_user
 from app.forms import Form, parse_form
@@ -35,7 +34,7 @@ def _labels(db: Session) -> dict[str, Any]:
         "statuses": rules_logic.STATUSES,
         "teams": orders.TEAMS,
         "categories": source.categories() if source else [],
-        "communes": list(db.scalars(select(Commune).order_by(Commune.name))),
+        "communes": list(db.scalars(select(Commune).order_by(col(Commune.name)))),
     }
 
 
@@ -99,7 +98,7 @@ def _alarm_page(
     authors = {
         u.id: u
         for u in db.scalars(
-            select(User).where(User.id.in_({c.author_id for c in comments if c.author_id}))  # type: ignore[union-attr]
+            select(User).where(col(User.id).in_({c.author_id for c in comments if c.author_id}))
         )
     }
     return page(
@@ -266,7 +265,7 @@ def _rules_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    rows = list(db.scalars(select(MaintenanceRule).order_by(MaintenanceRule.id)))  # type: ignore[arg-type]
+    rows = list(db.scalars(select(MaintenanceRule).order_by(col(MaintenanceRule.id))))
     return page(
         request,
         "maintenance/rules.html",

@@ -14,8 +14,8 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter, QueryParameter
 from litestar.response import File, Redirect, Template
-from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app import images
 from app.auth import STAFF, current_user
@@ -321,7 +321,7 @@ def photo_file(
 ) -> File:
     row = db.scalars(
         select(WorkOrderPhoto).where(
-            or_(WorkOrderPhoto.display_name == name, WorkOrderPhoto.thumb_name == name)
+            or_(col(WorkOrderPhoto.display_name) == name, col(WorkOrderPhoto.thumb_name) == name)
         )
     ).first()
     if row is None:

@@ -10,11 +10,10 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import File, Redirect, Stream, Template
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import ratelimit
-from app.auth import PUBLIC, STAFF, current_user
+from app.auth import PUBLIC, STAFF, current_user, signed_in_user
 from app.db import write_session
 from app.forms import Form
 from app.i18n import gettext as _
@@ -106,10 +105,10 @@ def _dataset_page(
     header, rows = portal.preview(settings.var_dir, slug)
     answered = db.scalars(
         select(OpenDataIssue)
-        .where(OpenDataIssue.slug == slug, OpenDataIssue.status == "answered")
-        .order_by(OpenDataIssue.answered_at.desc())
+        .where(col(OpenDataIssue.slug) == slug, col(OpenDataIssue.status) == "answered")
+        .order_by(col(OpenDataIssue.answered_at).desc())
         .limit(20)
-    ).all()  # type: ignore[union-attr]
+    ).all()
     return page(
         request,
         "opendata/dataset.html",
@@ -224,11 +223,11 @@ def _staff_page(
     issues = db.scalars(
         select(OpenDataIssue)
         .order_by(
-            OpenDataIssue.status.desc(),  # type: ignore[attr-defined]
-            OpenDataIssue.created_at.desc(),
+            col(OpenDataIssue.status).desc(),
+            col(OpenDataIssue.created_at).desc(),
         )
         .limit(100)
-    ).all()  # type: ignore[attr-defined]
+    ).all()
     return page(
         request,
         "opendata/staff.html",
@@ -262,11 +261,11 @@ def staff_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) ->
 def publish(
     request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str], data: Form
 ) -> Any:
-    user = current_user(request)
+    user = signed_in_user(request)
     try:
         staff.set_published(
             db, _settings(request).var_dir, slug, data.get("published") == "1", user.id
-        )  # type: ignore[union-attr]
+        )
     except staff.OpenDataError as exc:
         db.rollback()
         return _staff_page(request, db, status_code=400, error=str(exc))
@@ -308,7 +307,7 @@ async def upload(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
                 form=fields,
             )
         )
-    user = current_user(request)
+    user = signed_in_user(request)
 
     def save() -> Any:
         try:
@@ -316,7 +315,7 @@ async def upload(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
                 db,
                 settings.var_dir,
                 user.id,
-                slug=fields.get("slug", ""),  # type: ignore[union-attr]
+                slug=fields.get("slug", ""),
                 title=fields.get("title", ""),
                 description=fields.get("description", ""),
                 theme=fields.get("theme", ""),
@@ -354,9 +353,9 @@ def answer(
     issue_id: FromPath[int],
     data: Form,
 ) -> Any:
-    user = current_user(request)
+    user = signed_in_user(request)
     try:
-        staff.answer_issue(db, issue_id, str(data.get("answer", "")), user.id)  # type: ignore[union-attr]
+        staff.answer_issue(db, issue_id, str(data.get("answer", "")), user.id)
     except staff.OpenDataError as exc:
         db.rollback()
         if str(exc) == _("Signalement inconnu."):

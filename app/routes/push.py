@@ -20,12 +20,11 @@ from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, RawBody
 from litestar.response import Redirect, Template
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.alerts import preferences, subscriptions
 from app.alerts import topics as alerts_topics
-from app.auth import SIGNED_IN, current_user
+from app.auth import SIGNED_IN, signed_in_user
 from app.forms import Form
 from app.i18n import gettext as _
 from app.interfaces import Contribution
@@ -70,14 +69,14 @@ def _allow_loopback(request: Request[Any, Any, Any]) -> bool:
 def subscribe(
     request: Request[Any, Any, Any], db: NamedDependency[Session], body: RawBody
 ) -> Response[Any]:
-    user = current_user(request)
+    user = signed_in_user(request)
     try:
         data = _read_json(body)
         row, created = subscriptions.save_subscription(
             db,
             user.id,
             data,
-            allow_insecure_loopback=_allow_loopback(request),  # type: ignore[union-attr]
+            allow_insecure_loopback=_allow_loopback(request),
             user_agent=request.headers.get("user-agent", ""),
         )
     except alerts_topics.EndpointTaken as exc:
@@ -127,7 +126,7 @@ async def unsubscribe(
         return _problem(400, str(exc))
     if endpoint is None:
         return _problem(400, _("« endpoint » manquant."))
-    user_id = current_user(request).id  # type: ignore[union-attr]
+    user_id = signed_in_user(request).id
     if not await anyio.to_thread.run_sync(_remove_and_commit, db, user_id, endpoint, None):
         return _problem(404, _("Cet abonnement n’existe pas ou n’est pas le vôtre."))
     return Response(None, status_code=204)
@@ -138,7 +137,7 @@ async def unsubscribe_post(
     request: Request[Any, Any, Any], db: NamedDependency[Session]
 ) -> Response[Any]:
     """The same as DELETE, for forms (no JavaScript: answers with a redirect) and for JSON clients."""
-    user_id = current_user(request).id  # type: ignore[union-attr]
+    user_id = signed_in_user(request).id
     is_form = request.headers.get("content-type", "").startswith(
         "application/x-www-form-urlencoded"
     )
@@ -163,7 +162,7 @@ async def unsubscribe_post(
     if not removed:
         return _problem(404, _("Cet abonnement n’existe pas ou n’est pas le vôtre."))
     if is_form:
-        return Redirect("/me/push?removed=1", status_code=303)  # type: ignore[return-value]
+        return Redirect("/me/push?removed=1", status_code=303)
     return Response(None, status_code=204)
 
 
@@ -179,14 +178,14 @@ def _settings_page(
     errors: dict[str, str] | None = None,
     form: dict[str, Any] | None = None,
 ) -> Template:
-    user = current_user(request)
+    user = signed_in_user(request)
     devices = db.scalars(
         select(PushSubscription)
-        .where(PushSubscription.user_id == user.id)  # type: ignore[union-attr]
-        .order_by(PushSubscription.updated_at.desc())
-    ).all()  # type: ignore[attr-defined]
+        .where(col(PushSubscription.user_id) == user.id)
+        .order_by(col(PushSubscription.updated_at).desc())
+    ).all()
     if form is None:
-        choices = preferences.load(db, user.id)  # type: ignore[union-attr]
+        choices = preferences.load(db, user.id)
         form = {
             "topics": choices.topics,
             "communes": choices.communes,
@@ -262,7 +261,7 @@ def push_settings_save(
     if errors:
         db.rollback()
         return _settings_page(request, db, status_code=400, errors=errors, form=form)
-    user_id = current_user(request).id  # type: ignore[union-attr]
+    user_id = signed_in_user(request).id
     preferences.save(
         db,
         user_id,

@@ -13,8 +13,7 @@ from litestar.params import Parameter
 from litestar.plugins.htmx import HTMXDetails
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow
@@ -124,12 +123,12 @@ def _waste_page(
     if user is not None and panel is not None:
         watch = db.scalars(
             select(WasteWaitWatch).where(
-                WasteWaitWatch.user_id == user.id,
-                WasteWaitWatch.sensor_id == panel.sensor.id,
-                WasteWaitWatch.until > now,
-                WasteWaitWatch.notified_at.is_(None),
+                col(WasteWaitWatch.user_id) == user.id,
+                col(WasteWaitWatch.sensor_id) == panel.sensor.id,
+                col(WasteWaitWatch.until) > now,
+                col(WasteWaitWatch.notified_at).is_(None),
             )
-        ).first()  # type: ignore[union-attr]
+        ).first()
     headers = {"vary": "HX-Request", "cache-control": "no-cache"}
     htmx = HTMXDetails(request)
     template = (
@@ -179,9 +178,9 @@ def waste_centre_watch(
     end_of_day = (local + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     for old in db.scalars(
         select(WasteWaitWatch).where(
-            WasteWaitWatch.user_id == user.id, WasteWaitWatch.notified_at.is_(None)
+            col(WasteWaitWatch.user_id) == user.id, col(WasteWaitWatch.notified_at).is_(None)
         )
-    ).all():  # type: ignore[union-attr]
+    ).all():
         db.delete(old)
     db.add(
         WasteWaitWatch(

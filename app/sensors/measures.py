@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import events, timeseries
+from app.db import table_of
 from app.i18n import gettext as _
 from app.models.sensors import (
     Sensor,
@@ -90,7 +90,9 @@ def ingest_sensor_telemetry(
     from app.lighting.control import clear_alarms, upsert
 
     ids = sorted({item.device_id for item in items})
-    sensors = {s.id: s for s in session.scalars(select(Sensor).where(Sensor.id.in_(ids))).all()}  # type: ignore[attr-defined]
+    sensors = {
+        s.id: s for s in session.scalars(select(Sensor).where(col(Sensor.id).in_(ids))).all()
+    }
     raw: list[dict[str, Any]] = []
     samples: list[timeseries.Sample] = []
     hours: dict[tuple[str, dt.datetime], list[Any]] = {}
@@ -128,13 +130,13 @@ def ingest_sensor_telemetry(
             touched_waste.add(sensor.id)
     if not raw:
         return 0
-    session.execute(SensorMeasure.__table__.insert(), raw)  # type: ignore[attr-defined]
+    session.execute(table_of(SensorMeasure).insert(), raw)
     timeseries.record(session, samples)
     # Hourly sums merge in Python (JSON column): read the hours touched, add, write back.
     for (sensor_id, hour), (count, sums) in hours.items():
         row = session.scalars(
             select(SensorHourly).where(
-                SensorHourly.sensor_id == sensor_id, SensorHourly.hour == hour
+                col(SensorHourly.sensor_id) == sensor_id, col(SensorHourly.hour) == hour
             )
         ).first()
         if row is None:
@@ -201,9 +203,9 @@ def gate_readings(
     session: Session, sensor_id: str, since: dt.datetime
 ) -> list[waste_centre.GateReading]:
     rows = session.execute(
-        select(SensorMeasure.ts, SensorMeasure.values_json)
-        .where(SensorMeasure.sensor_id == sensor_id, SensorMeasure.ts >= since)
-        .order_by(SensorMeasure.ts)
+        select(col(SensorMeasure.ts), col(SensorMeasure.values_json))
+        .where(col(SensorMeasure.sensor_id) == sensor_id, col(SensorMeasure.ts) >= since)
+        .order_by(col(SensorMeasure.ts))
     ).all()
     readings = []
     for ts, values_json in rows:
@@ -282,10 +284,10 @@ def notify_watchers(session: Session, sensor: Sensor, wait_min: float, now: dt.d
 
     watches = session.scalars(
         select(WasteWaitWatch).where(
-            WasteWaitWatch.sensor_id == sensor.id,
-            WasteWaitWatch.notified_at.is_(None),  # type: ignore[union-attr]
-            WasteWaitWatch.until > now,
-            WasteWaitWatch.threshold_min >= wait_min,
+            col(WasteWaitWatch.sensor_id) == sensor.id,
+            col(WasteWaitWatch.notified_at).is_(None),
+            col(WasteWaitWatch.until) > now,
+            col(WasteWaitWatch.threshold_min) >= wait_min,
         )
     ).all()
     for watch in watches:
@@ -314,8 +316,9 @@ def wait_history(
     return [
         (ts, wait)
         for ts, wait in session.execute(
-            select(WasteCentreEstimate.ts, WasteCentreEstimate.wait_min).where(
-                WasteCentreEstimate.sensor_id == sensor_id, WasteCentreEstimate.ts >= since
+            select(col(WasteCentreEstimate.ts), col(WasteCentreEstimate.wait_min)).where(
+                col(WasteCentreEstimate.sensor_id) == sensor_id,
+                col(WasteCentreEstimate.ts) >= since,
             )
         ).all()
     ]
@@ -349,7 +352,7 @@ class WasteCentreInfo:
 
     def open_hours(self, day: dt.date) -> list[int]:
         """The hours (0–23) during which the centre is open on ``day``, for the quiet-hour advice."""
-        hours = set()
+        hours: set[int] = set()
         for start, end in self.opening.get(DAYS[day.weekday()], []):
             hours.update(
                 h for h in range(24) if dt.time(h) < end and (h + 1 == 24 or dt.time(h + 1) > start)
@@ -395,10 +398,10 @@ def waste_panel(
     session: Session, now: dt.datetime, sensor_id: str | None = None
 ) -> WastePanel | None:
     """Live wait, the next hours' forecast and the quietest hours (today, else the next open day)."""
-    query = select(Sensor).where(Sensor.kind == "waste_centre")
+    query = select(Sensor).where(col(Sensor.kind) == "waste_centre")
     if sensor_id:
-        query = query.where(Sensor.id == sensor_id)
-    sensor = session.scalars(query.order_by(Sensor.id)).first()
+        query = query.where(col(Sensor.id) == sensor_id)
+    sensor = session.scalars(query.order_by(col(Sensor.id))).first()
     if sensor is None:
         return None
     estimate = live_estimate(session, sensor, now)
@@ -434,7 +437,7 @@ def waste_panel(
 def latest_by_kind(session: Session, kind: str) -> list[tuple[Sensor, dict[str, Any]]]:
     out = []
     for sensor in session.scalars(
-        select(Sensor).where(Sensor.kind == kind).order_by(Sensor.id)
+        select(Sensor).where(col(Sensor.kind) == kind).order_by(col(Sensor.id))
     ).all():
         try:
             values = json.loads(sensor.last_values or "{}")
@@ -454,7 +457,9 @@ def sensor_meta(sensor: Sensor) -> dict[str, Any]:
 def export_watches(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
     """The person's "tell me when the wait drops" requests."""
     rows = session.scalars(
-        select(WasteWaitWatch).where(WasteWaitWatch.user_id == user_id).order_by(WasteWaitWatch.id)
+        select(WasteWaitWatch)
+        .where(col(WasteWaitWatch.user_id) == user_id)
+        .order_by(col(WasteWaitWatch.id))
     ).all()
     return [
         {
@@ -470,7 +475,7 @@ def export_watches(session: Session, user_id: int, media_dir: Path) -> tuple[Any
 
 def erase_watches(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     for watch in session.scalars(
-        select(WasteWaitWatch).where(WasteWaitWatch.user_id == user_id)
+        select(WasteWaitWatch).where(col(WasteWaitWatch.user_id) == user_id)
     ).all():
         session.delete(watch)
     return []

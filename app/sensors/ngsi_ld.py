@@ -14,8 +14,9 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app import ngsi
 from app.models.lighting import LightCabinet, LightGroup, LightOverride, Streetlight
@@ -187,28 +188,28 @@ def _group_entities(session: Session, groups: list[LightGroup]) -> Iterator[dict
     lights: dict[str, list[Any]] = {gid: [] for gid in ids}
     for part in _chunks(ids):
         for row in session.execute(
-            select(
-                Streetlight.group_id,
-                Streetlight.id,
-                Streetlight.lat,
-                Streetlight.lon,
-                Streetlight.actual_level,
+            sa.select(
+                col(Streetlight.group_id),
+                col(Streetlight.id),
+                col(Streetlight.lat),
+                col(Streetlight.lon),
+                col(Streetlight.actual_level),
             )
-            .where(Streetlight.group_id.in_(part))  # type: ignore[union-attr]
-            .order_by(Streetlight.group_id, Streetlight.id)
+            .where(col(Streetlight.group_id).in_(part))
+            .order_by(col(Streetlight.group_id), col(Streetlight.id))
         ).all():
             lights[row.group_id].append(row)
     manual = set()
     for part in _chunks(ids):
         manual |= set(
             session.scalars(
-                select(LightOverride.target_id).where(
-                    LightOverride.state == "active",
-                    LightOverride.scope == "group",
-                    LightOverride.target_id.in_(part),
+                select(col(LightOverride.target_id)).where(
+                    col(LightOverride.state) == "active",
+                    col(LightOverride.scope) == "group",
+                    col(LightOverride.target_id).in_(part),
                 )
             ).all()
-        )  # type: ignore[attr-defined]
+        )
     for group in groups:
         yield _group_entity(group, lights[group.id], group.id in manual)
 
@@ -295,18 +296,18 @@ def _cabinet_entities(session: Session, cabinets: list[LightCabinet]) -> Iterato
     for part in _chunks(ids):
         for cabinet_id, energy, power in session.execute(
             select(
-                Streetlight.cabinet_id,
-                func.sum(Streetlight.energy_wh),
-                func.sum(Streetlight.power_w),
+                col(Streetlight.cabinet_id),
+                func.sum(col(Streetlight.energy_wh)),
+                func.sum(col(Streetlight.power_w)),
             )
-            .where(Streetlight.cabinet_id.in_(part))  # type: ignore[union-attr]
-            .group_by(Streetlight.cabinet_id)
+            .where(col(Streetlight.cabinet_id).in_(part))
+            .group_by(col(Streetlight.cabinet_id))
         ).all():
             sums[cabinet_id] = (energy or 0, power or 0)
         for cabinet_id, group_id in session.execute(
-            select(LightGroup.cabinet_id, LightGroup.id)
-            .where(LightGroup.cabinet_id.in_(part))  # type: ignore[union-attr]
-            .order_by(LightGroup.cabinet_id, LightGroup.id)
+            select(col(LightGroup.cabinet_id), col(LightGroup.id))
+            .where(col(LightGroup.cabinet_id).in_(part))
+            .order_by(col(LightGroup.cabinet_id), col(LightGroup.id))
         ).all():
             groups[cabinet_id].append(group_id)
     for cabinet in cabinets:
@@ -425,7 +426,7 @@ def _select(entity_type: str, ids: list[str] | None, what: Any = None) -> Any:
     model = _MODELS.get(entity_type, Sensor)
     query = select(what).select_from(model) if what is not None else select(model)
     if model is Sensor:
-        query = query.where(Sensor.kind == KIND_OF_TYPE[entity_type])
+        query = query.where(col(Sensor.kind) == KIND_OF_TYPE[entity_type])
     if ids is not None:
         query = query.where(model.id.in_(ids))
     return query

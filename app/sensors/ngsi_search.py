@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app import ngsi_query as nq
 from app.models.lighting import Streetlight
@@ -233,7 +233,7 @@ def _prefilter(entity_type: str, query: EntityQuery) -> list[Any]:
                 and term.op == "=="
                 and isinstance(term.value, str)
             ):
-                where.append(Streetlight.status == term.value)
+                where.append(col(Streetlight.status) == term.value)
     return where
 
 

@@ -11,8 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.models.sensors import Sensor, SensorHourly, WasteCentreEstimate
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service, utc_text
@@ -42,9 +41,9 @@ def _places(session: Session, kind: str) -> dict[str, tuple[Any, ...]]:
     return {
         s.id: _place(s)
         for s in session.execute(
-            select(Sensor.id, Sensor.commune_insee, Sensor.lat, Sensor.lon).where(
-                Sensor.kind == kind
-            )
+            select(
+                col(Sensor.id), col(Sensor.commune_insee), col(Sensor.lat), col(Sensor.lon)
+            ).where(col(Sensor.kind) == kind)
         )
     }
 
@@ -63,10 +62,13 @@ def _hourly(
     places = _places(session, kind)
     stmt = (
         select(
-            SensorHourly.sensor_id, SensorHourly.hour, SensorHourly.sums_json, SensorHourly.samples
+            col(SensorHourly.sensor_id),
+            col(SensorHourly.hour),
+            col(SensorHourly.sums_json),
+            col(SensorHourly.samples),
         )
-        .where(SensorHourly.sensor_id.in_(list(places)))  # type: ignore[attr-defined]
-        .order_by(SensorHourly.sensor_id, SensorHourly.hour)
+        .where(col(SensorHourly.sensor_id).in_(list(places)))
+        .order_by(col(SensorHourly.sensor_id), col(SensorHourly.hour))
     )
     result = session.connection().execution_options(yield_per=5000).execute(stmt)
     loads = json.loads
@@ -170,13 +172,13 @@ def _waits(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     places = _places(session, "waste_centre")
     stmt = (
         select(
-            WasteCentreEstimate.sensor_id,
-            WasteCentreEstimate.ts,
-            WasteCentreEstimate.wait_min,
-            WasteCentreEstimate.saturated,
+            col(WasteCentreEstimate.sensor_id),
+            col(WasteCentreEstimate.ts),
+            col(WasteCentreEstimate.wait_min),
+            col(WasteCentreEstimate.saturated),
         )
-        .where(WasteCentreEstimate.sensor_id.in_(list(places)))  # type: ignore[attr-defined]
-        .order_by(WasteCentreEstimate.sensor_id, WasteCentreEstimate.ts)
+        .where(col(WasteCentreEstimate.sensor_id).in_(list(places)))
+        .order_by(col(WasteCentreEstimate.sensor_id), col(WasteCentreEstimate.ts))
     )
     key: tuple[Any, str] | None = None
     place: tuple[Any, ...] = ()
@@ -221,7 +223,8 @@ def _reading(
     if sensor is None or sensor.kind != kind:
         return None
     payload = event.get("payload") or {}
-    values = payload.get("values") if isinstance(payload.get("values"), dict) else {}
+    given = payload.get("values")
+    values = given if isinstance(given, dict) else {}
     return sensor, {"ts": payload.get("ts"), **values}
 
 
@@ -250,10 +253,10 @@ def _live_wait(session: Session, event: dict[str, Any], base_url: str) -> dict[s
     sensor, values = found
     latest = session.scalars(
         select(WasteCentreEstimate)
-        .where(WasteCentreEstimate.sensor_id == sensor.id)
-        .order_by(WasteCentreEstimate.ts.desc())
+        .where(col(WasteCentreEstimate.sensor_id) == sensor.id)
+        .order_by(col(WasteCentreEstimate.ts).desc())
         .limit(1)
-    ).first()  # type: ignore[attr-defined]
+    ).first()
     wait = None if latest is None or latest.wait_min is None else round(latest.wait_min, 1)
     saturated = 1.0 if latest is not None and latest.saturated else 0.0
     row = _place(sensor) + (values["ts"], wait, wait, saturated, 1)

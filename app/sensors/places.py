@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from app.interfaces import Locator, Place
 from app.models.sensors import Sensor
 
 _COLUMNS = (
-    Sensor.id,
-    Sensor.name,
-    Sensor.kind,
-    Sensor.commune_insee,
-    Sensor.lat,
-    Sensor.lon,
-    Sensor.reporting_period_s,
-    Sensor.last_seen_at,
+    col(Sensor.id),
+    col(Sensor.name),
+    col(Sensor.kind),
+    col(Sensor.commune_insee),
+    col(Sensor.lat),
+    col(Sensor.lon),
+    col(Sensor.reporting_period_s),
+    col(Sensor.last_seen_at),
 )
 
 
@@ -39,14 +39,14 @@ def locate(session: Session, ids: Sequence[str]) -> dict[str, Place]:
     wanted = list(ids)
     for start in range(0, len(wanted), 500):
         rows = session.execute(
-            select(*_COLUMNS).where(Sensor.id.in_(wanted[start : start + 500]))  # type: ignore[attr-defined]
+            sa.select(*_COLUMNS).where(col(Sensor.id).in_(wanted[start : start + 500]))
         ).all()
         out.update({row.id: _place(row) for row in rows})
     return out
 
 
 def everything(session: Session) -> dict[str, Place]:
-    return {row.id: _place(row) for row in session.execute(select(*_COLUMNS)).all()}
+    return {row.id: _place(row) for row in session.execute(sa.select(*_COLUMNS)).all()}
 
 
 LOCATORS = (Locator("sensors", locate, everything),)

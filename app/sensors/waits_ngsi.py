@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.models.sensors import Sensor, WasteCentreEstimate
 from app.ngsi import SDM, EntityType, compact, datetime_prop, geo, prop, urn
@@ -22,9 +22,9 @@ TYPE = "WasteCentreObserved"
 
 
 def _select(ids: list[str] | None) -> Any:
-    query = select(Sensor).where(Sensor.kind == "waste_centre")
+    query = select(Sensor).where(col(Sensor.kind) == "waste_centre")
     if ids is not None:
-        query = query.where(Sensor.id.in_(ids))  # type: ignore[attr-defined]
+        query = query.where(col(Sensor.id).in_(ids))
     return query
 
 
@@ -52,12 +52,14 @@ def waits_entity(sensor: Sensor, latest: WasteCentreEstimate | None) -> dict[str
 def _page(
     session: Session, ids: list[str] | None, offset: int, limit: int
 ) -> Iterator[dict[str, Any]]:
-    sensors = session.scalars(_select(ids).order_by(Sensor.id).offset(offset).limit(limit)).all()
+    sensors = session.scalars(
+        _select(ids).order_by(col(Sensor.id)).offset(offset).limit(limit)
+    ).all()
     for sensor in sensors:  # a handful of waste centres: one indexed read of the latest each
         latest = session.scalars(
             select(WasteCentreEstimate)
-            .where(WasteCentreEstimate.sensor_id == sensor.id)
-            .order_by(WasteCentreEstimate.ts.desc())  # type: ignore[attr-defined]
+            .where(col(WasteCentreEstimate.sensor_id) == sensor.id)
+            .order_by(col(WasteCentreEstimate.ts).desc())
             .limit(1)
         ).first()
         yield waits_entity(sensor, latest)

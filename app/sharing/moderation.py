@@ -7,8 +7,8 @@ owner is told again). Used by the staff pages in ``app/routes/sharing.py``.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from app import moderation
 from app.db import utcnow
@@ -41,7 +41,7 @@ def hide(
     session.add(item)
     session.execute(
         update(ItemReport)
-        .where(ItemReport.item_id == item.id, ItemReport.status == "open")
+        .where(col(ItemReport.item_id) == item.id, col(ItemReport.status) == "open")
         .values(status="hidden")
     )
     session.flush()
@@ -72,8 +72,8 @@ def hidden_items(session: Session, limit: int = 50) -> list[SharedItem]:
     return list(
         session.scalars(
             select(SharedItem)
-            .where(SharedItem.status == "hidden")
-            .order_by(SharedItem.moderated_at.desc())
+            .where(col(SharedItem.status) == "hidden")
+            .order_by(col(SharedItem.moderated_at).desc())
             .limit(limit)
         )
-    )  # type: ignore[union-attr]
+    )

@@ -7,8 +7,8 @@ people with a loan on it. An ad its owner removed is seen by nobody.
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app.auth import CurrentUser
 from app.models.sharing import Loan, SharedItem, SharedPhoto
@@ -30,7 +30,7 @@ def can_see(db: Session, item: SharedItem, user: CurrentUser | None) -> bool:
     if user.id == item.owner_id or user.is_staff:
         return True
     involved = db.scalars(
-        select(Loan.id).where(Loan.item_id == item.id, Loan.borrower_id == user.id)
+        select(col(Loan.id)).where(col(Loan.item_id) == item.id, col(Loan.borrower_id) == user.id)
     ).first()
     return involved is not None
 
@@ -38,8 +38,8 @@ def can_see(db: Session, item: SharedItem, user: CurrentUser | None) -> bool:
 def item_of_photo(db: Session, name: str) -> SharedItem | None:
     """The ad a stored photo name belongs to (display variant or thumbnail), if any."""
     item_id = db.scalars(
-        select(SharedPhoto.item_id).where(
-            or_(SharedPhoto.display_name == name, SharedPhoto.thumb_name == name)
+        select(col(SharedPhoto.item_id)).where(
+            or_(col(SharedPhoto.display_name) == name, col(SharedPhoto.thumb_name) == name)
         )
     ).first()
     return db.get(SharedItem, item_id) if item_id is not None else None

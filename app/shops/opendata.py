@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from app.models.shops import Shop, ShopHours
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset
@@ -49,18 +49,18 @@ def _shops(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     hours: dict[int, list[tuple[int, Any, Any]]] = {}
     for h in session.scalars(select(ShopHours)):
         hours.setdefault(h.shop_id, []).append((h.weekday, h.opens, h.closes))
-    stmt = select(
-        Shop.id,
-        Shop.slug,
-        Shop.name,
-        Shop.category,
-        Shop.address,
-        Shop.commune_insee,
-        Shop.lat,
-        Shop.lon,
-        Shop.click_collect,
-        Shop.closed_on_holidays,
-    ).order_by(Shop.slug)
+    stmt = sa.select(
+        col(Shop.id),
+        col(Shop.slug),
+        col(Shop.name),
+        col(Shop.category),
+        col(Shop.address),
+        col(Shop.commune_insee),
+        col(Shop.lat),
+        col(Shop.lon),
+        col(Shop.click_collect),
+        col(Shop.closed_on_holidays),
+    ).order_by(col(Shop.slug))
     for row in session.execute(stmt):
         lat = None if row.lat is None else round(row.lat, 5)
         lon = None if row.lon is None else round(row.lon, 5)

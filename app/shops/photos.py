@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app.auth import CurrentUser
 from app.models.shops import Product, Shop, ShopPhoto
@@ -22,13 +22,15 @@ Visibility = Literal["public", "private", "none"]
 def photo_visibility(db: Session, name: str, user: CurrentUser | None) -> Visibility:
     """``public`` (anyone, cacheable), ``private`` (this viewer only) or ``none`` (404)."""
     if db.scalars(
-        select(ShopPhoto.id).where(
-            or_(ShopPhoto.display_name == name, ShopPhoto.thumb_name == name)
+        select(col(ShopPhoto.id)).where(
+            or_(col(ShopPhoto.display_name) == name, col(ShopPhoto.thumb_name) == name)
         )
     ).first():
         return "public"
     product = db.scalars(
-        select(Product).where(or_(Product.display_name == name, Product.thumb_name == name))
+        select(Product).where(
+            or_(col(Product.display_name) == name, col(Product.thumb_name) == name)
+        )
     ).first()
     if product is None:
         return "none"
@@ -38,5 +40,5 @@ def photo_visibility(db: Session, name: str, user: CurrentUser | None) -> Visibi
         return "none"
     if user.is_staff:
         return "private"
-    owner = db.scalar(select(Shop.owner_id).where(Shop.id == product.shop_id))
+    owner = db.scalar(select(col(Shop.owner_id)).where(col(Shop.id) == product.shop_id))
     return "private" if owner == user.id else "none"

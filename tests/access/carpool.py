@@ -44,7 +44,7 @@ def booking(ctx: AccessContext) -> dict[str, Any]:
     """A pending request of other_resident on resident's ad."""
     ad_id = _ad(ctx).id
     with write_session(ctx.engine) as s:
-        b = bookings.request_seats(s, ad_id, ctx.user_ids["other_resident"], 1)  # type: ignore[arg-type]
+        b = bookings.request_seats(s, ad_id, ctx.user_ids["other_resident"], 1)
     return {"booking_id": b.id, "ad_id": ad_id}
 
 

@@ -88,7 +88,7 @@ def a_hidden_item(ctx: AccessContext) -> dict[str, Any]:
 
     item_id = an_item(ctx)["item_id"]
     with write_session(ctx.engine) as session:
-        moderation.hide(session, session.get(SharedItem, item_id), ctx.user_ids["staff"], "fake")  # type: ignore[arg-type]
+        moderation.hide(session, session.get(SharedItem, item_id), ctx.user_ids["staff"], "fake")
     return {"item_id": item_id}
 
 
@@ -101,7 +101,7 @@ def a_report(ctx: AccessContext) -> dict[str, Any]:
     with write_session(ctx.engine) as session:
         sharing.report_item(
             session, session.get(SharedItem, item_id), ctx.user_ids["other_resident"], "Arnaque"
-        )  # type: ignore[arg-type]
+        )
         from sqlalchemy import select
 
         from app.models.sharing import ItemReport

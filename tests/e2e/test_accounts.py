@@ -13,7 +13,7 @@ SHOTS = Path("/tmp/shots")
 pytestmark = pytest.mark.e2e
 
 
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"accounts-{name}.png"), full_page=True)
 

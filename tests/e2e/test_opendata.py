@@ -20,7 +20,7 @@ DESK = {"width": 1440, "height": 900}
 @pytest.mark.parametrize("viewport", [PHONE, DESK], ids=["phone", "desk"])
 def test_a_reader_browses_the_catalogue_previews_a_dataset_and_downloads_its_csv(
     browser, live_server, engine, settings, viewport
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     seed(engine)
     snapshots.generate(engine, settings.var_dir, settings.base_url)
     context = browser.new_context(viewport=viewport, locale="fr-FR", accept_downloads=True)

@@ -25,7 +25,7 @@ def test_open_reports_nearby_show_as_soon_as_the_place_is_known(
             category="tyres", lat=LAT + 0.0002, lon=LON, description="Pneus", reporter_id=None
         ),
         media_dir=None,
-    )  # type: ignore[arg-type]
+    )
     context, page, _log = phone
     sign_in(context, live_server, resident)
     page.goto(live_server.url + "/reports/new")

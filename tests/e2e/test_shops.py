@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 SHOTS = Path("/tmp/shots")
 
 
-def _shop(engine, owner_id: int) -> str:  # type: ignore[no-untyped-def]
+def _shop(engine, owner_id: int) -> str:
     with write_session(engine) as s:
         shop = Shop(
             owner_id=owner_id,
@@ -55,7 +55,7 @@ def _photo(tmp_path: Path) -> Path:
     return path
 
 
-def _no_sideways_scroll(page) -> None:  # type: ignore[no-untyped-def]
+def _no_sideways_scroll(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 

@@ -122,7 +122,7 @@ def enqueue(
     return job
 
 
-def _due_ids(session: Session, now: datetime, limit: int, *, lock: bool) -> list[int]:
+def _due_ids(session: Session, now: datetime, limit: int, *, lock: bool) -> list[int | None]:
     """Ids of up to ``limit`` claimable jobs, read in index order: the cost follows the batch.
 
     Two queries, each a range read of its own index, instead of one ``OR`` that

@@ -62,7 +62,7 @@ class Eclor(Litestar):
         else:
             # An HTTP or WebSocket scope comes with its own receive and send, which mypy does not
             # narrow along with the scope (Litestar's own __call__ says the same).
-            await self.pipeline(scope, receive, send)
+            await self.pipeline(scope, receive, send)  # type: ignore[arg-type]
 
     async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Litestar's own entry point (lifespan, routing, exception handling)."""

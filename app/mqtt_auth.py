@@ -22,8 +22,8 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
 RELAY_USERNAME = "eclor-relay"
@@ -71,6 +71,11 @@ class TopicRules:
 
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
+    # Set by __post_init__ from the rules above: literal topics, then the filters with wildcards.
+    _publish_literal: frozenset[str] = field(init=False, repr=False, compare=False)
+    _publish_wild: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _subscribe_literal: frozenset[str] = field(init=False, repr=False, compare=False)
+    _subscribe_wild: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Literal rules are looked up in a set: a gateway has hundreds of them.
@@ -160,7 +165,7 @@ def mosquitto_password_line(username: str, password: str, *, salt: bytes | None 
     return f"{username}:$7${iterations}${encoded[0]}${encoded[1]}"
 
 
-def mosquitto_acl(prefix: str, gateways: dict[str, Iterable[str]]) -> str:
+def mosquitto_acl(prefix: str, gateways: Mapping[str, Iterable[str]]) -> str:
     """The ACL file: the relay, every device by pattern (``%u``), then each gateway's devices."""
     lines = [
         "# Written by `eclor mqtt files`: Eclor's MQTT rights (see app/mqtt_auth.py).",

@@ -12,18 +12,29 @@ from __future__ import annotations
 
 import secrets
 import zlib
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from app import auth, csrf
 from app.i18n import current_locale, pick_locale
+from app.scope import extras as scope_extras
 from app.settings import Settings
 
 
-def _cookies(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+def _cookies(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     """The request's cookies (RFC 6265 ``name=value; ...``), malformed pairs skipped."""
     jar: dict[str, str] = {}
     for name, value in headers:
@@ -35,7 +46,7 @@ def _cookies(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return jar
 
 
-def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> str | None:
+def _header(headers: Iterable[tuple[bytes, bytes]], wanted: bytes) -> str | None:
     for name, value in headers:
         if name == wanted:
             return value.decode("latin-1")
@@ -92,7 +103,7 @@ class EclorMiddleware:
                 (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
             )
 
-    def _host_allowed(self, headers: list[tuple[bytes, bytes]]) -> bool:
+    def _host_allowed(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
         if self.allow_any_host:
             return True
         host = (_header(headers, b"host") or "").lower()
@@ -118,10 +129,10 @@ class EclorMiddleware:
         return token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        headers = scope["headers"]
         nonce = secrets.token_urlsafe(16)
         csp = self.csp_template.format(nonce=nonce).encode()
         extra = (
@@ -141,26 +152,26 @@ class EclorMiddleware:
             await send(message)
 
         if not self._host_allowed(headers):
-            await send_with_headers(
-                {
-                    "type": "http.response.start",
-                    "status": 400,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8")],
-                }
-            )
-            await send_with_headers(
-                {
-                    "type": "http.response.body",
-                    "body": "Hôte non autorisé / host not allowed.".encode(),
-                }
-            )
+            start: HTTPResponseStartEvent = {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+            }
+            await send_with_headers(start)
+            body: HTTPResponseBodyEvent = {
+                "type": "http.response.body",
+                "body": "Hôte non autorisé / host not allowed.".encode(),
+                "more_body": False,
+            }
+            await send_with_headers(body)
             return
 
         cookies = _cookies(headers)
         locale = pick_locale(cookies.get("lang"), _header(headers, b"accept-language"))
         token = current_locale.set(locale)
-        scope["eclor_nonce"] = nonce
-        scope["eclor_locale"] = locale
+        extras = scope_extras(scope)
+        extras["eclor_nonce"] = nonce
+        extras["eclor_locale"] = locale
         user = None
         session_token = cookies.get(auth.SESSION_COOKIE)
         if session_token:
@@ -169,8 +180,8 @@ class EclorMiddleware:
                     self.engine, session_token, idle_minutes=self.settings.session_idle_minutes
                 )
             )
-        scope["eclor_user"] = user
-        scope["eclor_session_token"] = session_token if user else None
+        extras["eclor_user"] = user
+        extras["eclor_session_token"] = session_token if user else None
         bound = self._bind_csrf(scope, cookies, session_token if user else None)
 
         async def send_bound(message: Message) -> None:
@@ -227,7 +238,7 @@ class GzipMiddleware:
         self.level = level
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or "gzip" not in (
+        if scope["type"] != ScopeType.HTTP or "gzip" not in (
             _header(scope["headers"], b"accept-encoding") or ""
         ):
             await self.app(scope, receive, send)
@@ -235,7 +246,7 @@ class GzipMiddleware:
         # Pages are made per request: compress fast. Static files are compressed
         # once per visitor at most (they are cached for a year): compress well.
         level = self.level if scope["path"].startswith("/static/") else 1
-        held: Message | None = None
+        held: HTTPResponseStartEvent | None = None
         chunks: list[bytes] = []
         size = 0
         passthrough = False

@@ -342,7 +342,7 @@ class Fleet:
         client = self._client
         if client is not None:
             sock = client._client.socket()
-            if sock is not None:
+            if isinstance(sock, socket.socket):  # TCP or TLS (never a WebSocket here)
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
         self._stop_event().set()
@@ -438,8 +438,10 @@ class Fleet:
                 task.cancel()
             await asyncio.gather(*workers, stopper, return_exceptions=True)
         for task in done:
-            if task is not stopper and not task.cancelled() and task.exception() is not None:
-                raise task.exception()
+            if task is not stopper and not task.cancelled():
+                error = task.exception()
+                if error is not None:
+                    raise error
         if self._killed:
             return
         self.ready.clear()
@@ -509,8 +511,9 @@ class Fleet:
             logger.warning("fleet: %s got a command that is not JSON", device_id)
             return
         try:
-            command: Command | None = parse_command(data)
-            command_id = command.command_id
+            parsed = parse_command(data)
+            command: Command | None = parsed
+            command_id = parsed.command_id
         except CommandRefused as refused:
             if refused.command_id is None:
                 logger.warning("fleet: %s got a command without command_id", device_id)

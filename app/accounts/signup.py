@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from jinja2 import Environment
 from sqlmodel import Session, col, select
 
 from app import auth
 from app.accounts.lifecycle import _digest
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.mail import send_mail
 from app.models.accounts import PasswordReset, User
 
@@ -38,7 +39,7 @@ def sign_up(
     base = base_url.rstrip("/")
     user = session.scalars(select(User).where(col(User.email) == address)).first()
     if user is not None and (user.password_hash or not user.is_active):
-        context = {
+        context: dict[str, Any] = {
             "name": user.display_name or address.split("@")[0],
             "login": f"{base}/login",
             "forgot": f"{base}/password/forgot",
@@ -58,7 +59,7 @@ def sign_up(
     session.add(
         PasswordReset(
             id=_digest(token),
-            user_id=user.id,
+            user_id=saved_id(user),
             created_at=now,
             expires_at=now + timedelta(hours=LINK_HOURS),
         )

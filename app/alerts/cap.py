@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Literal, NamedTuple, get_args
+from typing import Literal, NamedTuple, TypeVar, get_args
 
 from app.i18n import gettext as _
 
@@ -70,14 +70,25 @@ Severity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
 Certainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
 PushUrgency = Literal["very-low", "low", "normal", "high"]
 
-STATUSES: tuple[str, ...] = get_args(Status)
-MSG_TYPES: tuple[str, ...] = get_args(MsgType)
-SCOPES: tuple[str, ...] = get_args(Scope)
-CATEGORIES: tuple[str, ...] = get_args(Category)
-RESPONSE_TYPES: tuple[str, ...] = get_args(ResponseType)
-URGENCIES: tuple[str, ...] = get_args(Urgency)
-SEVERITIES: tuple[str, ...] = get_args(Severity)
-CERTAINTIES: tuple[str, ...] = get_args(Certainty)
+STATUSES: tuple[Status, ...] = get_args(Status)
+MSG_TYPES: tuple[MsgType, ...] = get_args(MsgType)
+SCOPES: tuple[Scope, ...] = get_args(Scope)
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+RESPONSE_TYPES: tuple[ResponseType, ...] = get_args(ResponseType)
+URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+CERTAINTIES: tuple[Certainty, ...] = get_args(Certainty)
+PUSH_URGENCIES: tuple[PushUrgency, ...] = get_args(PushUrgency)
+
+_Code = TypeVar("_Code", bound=str)
+
+
+def one_of(value: str, allowed: tuple[_Code, ...], path: str) -> _Code:
+    """``value`` as one of the codes of a CAP list (a stored alert's fields), else CapError."""
+    for code in allowed:
+        if code == value:
+            return code
+    raise CapError(path, f"{value!r} ∉ {', '.join(allowed)}")
 
 
 # --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from app.alerts.topics import (
     pack,
     unpack,
 )
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.i18n import gettext as _
 from app.models.push import (
     Alert,
@@ -156,7 +156,7 @@ def import_cap(
         alert.thread_id = alert.id
         queue_fanout(session, alert)
         return alert
-    return attach_update(session, original, alert, original.thread_id or original.id)
+    return attach_update(session, original, alert, original.thread_id or saved_id(original))
 
 
 def _encoded_size(alert: Alert) -> int:
@@ -184,11 +184,11 @@ def to_cap(session: Session, alert: Alert, base_url: str) -> bytes:
     clean = xmltext.clean  # what people typed may hold characters XML cannot carry
     info = cap.CapInfo(
         language="fr-FR",
-        category=[alert.category],
+        category=[cap.one_of(alert.category, cap.CATEGORIES, "category")],
         event=clean(alert.event),
-        urgency=alert.cap_urgency,
-        severity=alert.severity,
-        certainty=alert.certainty,
+        urgency=cap.one_of(alert.cap_urgency, cap.URGENCIES, "urgency"),
+        severity=cap.one_of(alert.severity, cap.SEVERITIES, "severity"),
+        certainty=cap.one_of(alert.certainty, cap.CERTAINTIES, "certainty"),
         onset=alert.onset_at,
         expires=alert.expires_at.replace(microsecond=0) if alert.expires_at else None,
         senderName=clean(alert.sender_name) or None,
@@ -207,9 +207,9 @@ def to_cap(session: Session, alert: Alert, base_url: str) -> bytes:
         identifier=alert.identifier,
         sender=alert.sender,
         sent=alert.sent_at,
-        status=alert.status,
-        msgType=alert.msg_type,
-        scope=alert.scope,
+        status=cap.one_of(alert.status, cap.STATUSES, "status"),
+        msgType=cap.one_of(alert.msg_type, cap.MSG_TYPES, "msgType"),
+        scope=cap.one_of(alert.scope, cap.SCOPES, "scope"),
         note=clean(alert.note) if alert.note else alert.note,
         references=references,
         infos=[info],

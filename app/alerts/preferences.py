@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -188,7 +188,7 @@ def add_to_digest(
 
 def _alert_recipients(session: Session, alert: Any) -> list[tuple[int, str, str]]:
     """(user id, e-mail, mode) of the active accounts whose e-mail choice covers the alert."""
-    conditions = [
+    conditions: list[ColumnElement[bool]] = [
         col(NotificationPreferences.email_mode).in_(("immediate", "daily")),
         col(NotificationPreferences.topics).like(f"%,{alert.topic},%"),
     ]

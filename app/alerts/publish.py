@@ -37,7 +37,7 @@ from app.alerts.topics import (
     pack,
     topic_label,
 )
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.i18n import gettext as _
 from app.jobs import enqueue
 from app.models.accounts import User
@@ -259,7 +259,7 @@ def amend(
             _("Cette alerte a déjà été remplacée ou levée : modifiez la dernière version.")
         )
     now = (now or utcnow()).replace(microsecond=0)
-    thread = original.thread_id or original.id
+    thread = original.thread_id or saved_id(original)
     refs = f"{original.sender},{original.identifier},{cap.format_time(original.sent_at)}"
     if data is None:
         alert = Alert(

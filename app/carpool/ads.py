@@ -33,7 +33,7 @@ from app.carpool.trips import (
     schedule_text,
     trip_title,
 )
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.i18n import gettext as _
 from app.jobs import JobContext, enqueue
 from app.models.accounts import User
@@ -239,7 +239,7 @@ def alert_new_ad(session: Session, ad: CarpoolAd) -> int:
             )
         ).first():
             continue
-        session.add(CarpoolAlertSent(search_id=s.id, ad_id=ad.id))
+        session.add(CarpoolAlertSent(search_id=saved_id(s), ad_id=saved_id(ad)))
         what = (
             _("Nouvelle offre de covoiturage")
             if ad.role == "driver"
@@ -289,7 +289,7 @@ def report_ad(
     ).first():
         raise CarpoolError(_("Vous avez déjà signalé cette annonce ; l'équipe va l'examiner."))
     report = CarpoolReport(
-        ad_id=ad.id,
+        ad_id=saved_id(ad),
         reporter_id=reporter_id,
         reason=reason,
         details=details.strip()[:1000],

@@ -29,7 +29,7 @@ from app.carpool.trips import (
     trip_price_cents,
     trip_title,
 )
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.i18n import gettext as _
 from app.jobs import JobContext, enqueue
 from app.models.carpool import (
@@ -178,7 +178,7 @@ def decline(session: Session, booking: CarpoolBooking, actor_id: int) -> None:
     if not set_status(session, booking, ("pending",), "declined"):
         raise CarpoolError(_("Cette demande n'est plus en attente."))
     free_seats(session, booking)
-    ad = session.get(CarpoolAd, booking.ad_id)
+    ad = session.get_one(CarpoolAd, booking.ad_id)
     notify(
         session,
         [booking.requester_id],
@@ -197,7 +197,7 @@ def cancel(session: Session, booking: CarpoolBooking, actor_id: int) -> None:
     ):
         raise CarpoolError(_("Cette réservation est déjà close."))
     free_seats(session, booking)
-    ad = session.get(CarpoolAd, booking.ad_id)
+    ad = session.get_one(CarpoolAd, booking.ad_id)
     other = booking.owner_id if actor_id == booking.requester_id else booking.requester_id
     notify(
         session,
@@ -222,7 +222,7 @@ def post_message(
     other = booking.owner_id if sender_id == booking.requester_id else booking.requester_id
     if other in blocked_with(session, sender_id):
         raise CarpoolError(_("Vous ne pouvez pas contacter cette personne."))
-    msg = CarpoolMessage(booking_id=booking.id, sender_id=sender_id, body=body)
+    msg = CarpoolMessage(booking_id=saved_id(booking), sender_id=sender_id, body=body)
     session.add(msg)
     session.flush()
     name = display_names(session, [sender_id]).get(sender_id, "")

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from app.carpool.ads import AdInput, create_ad
 from app.carpool.bookings import accept, request_seats
 from app.carpool.trips import PARIS, list_places, local, minute_of
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.models.accounts import User
 from app.models.carpool import (
     CarpoolAd,
@@ -66,7 +66,7 @@ def load_demo(session: Session, rng: Any) -> str | None:
         o, r = minute_of(time.fromisoformat(out)), minute_of(time.fromisoformat(ret))
         made += create_ad(
             session,
-            user.id,
+            saved_id(user),
             AdInput(
                 role="driver",
                 frequency="regular",
@@ -99,14 +99,14 @@ def load_demo(session: Session, rng: Any) -> str | None:
         ("claire@eclor.test", "commune-54523", "kirchberg", 1, "08:00", 1, "passenger"),
         ("mehdi@eclor.test", "commune-54580", "esch-alzette", 5, "19:30", 2, "passenger"),
     ]
-    for email, frm, to, days_ahead, at, seats, role in one_offs:
+    for email, frm, dest, days_ahead, at, seats, role in one_offs:
         user = users.get(email) or demo_user(session, email)
         day = (now_local + timedelta(days=days_ahead)).date()
         dep = datetime.combine(day, time.fromisoformat(at), tzinfo=PARIS).astimezone(UTC)
-        a, b = places[frm], places[to]
+        a, b = places[frm], places[dest]
         made += create_ad(
             session,
-            user.id,
+            saved_id(user),
             AdInput(
                 role=role,
                 frequency="punctual",
@@ -123,16 +123,16 @@ def load_demo(session: Session, rng: Any) -> str | None:
             ),
         )
     # Regular passenger requests, so drivers see who needs a seat.
-    for email, frm, to, out, days in [
+    for email, frm, dest, out, days in [
         ("voisine@eclor.test", "commune-54580", "kirchberg", "07:30", (0, 1, 2, 3, 4)),
         ("ines@eclor.test", "commune-57529", "luxembourg-gare", "07:10", (1, 3)),
     ]:
         user = users.get(email) or demo_user(session, email)
-        a, b = places[frm], places[to]
+        a, b = places[frm], places[dest]
         o = minute_of(time.fromisoformat(out))
         made += create_ad(
             session,
-            user.id,
+            saved_id(user),
             AdInput(
                 role="passenger",
                 frequency="regular",
@@ -154,17 +154,25 @@ def load_demo(session: Session, rng: Any) -> str | None:
         users["voisine@eclor.test"],
         users["frontalier@eclor.test"],
     )
-    b1 = request_seats(session, by_owner[(julien.id, "outward", "regular")].id, camille.id, 1)
-    accept(session, b1, julien.id)
+    b1 = request_seats(
+        session,
+        saved_id(by_owner[(saved_id(julien), "outward", "regular")]),
+        saved_id(camille),
+        1,
+    )
+    accept(session, b1, saved_id(julien))
     session.add(
         CarpoolMessage(
-            booking_id=b1.id,
-            sender_id=camille.id,
+            booking_id=saved_id(b1),
+            sender_id=saved_id(camille),
             body="Bonjour Julien, je vous attends devant la mairie de Villerupt ?",
         )
     )
     b1.accepted_at = utcnow() - timedelta(days=21)
     request_seats(
-        session, by_owner[(luca.id, "outward", "regular")].id, users["mehdi@eclor.test"].id, 1
+        session,
+        saved_id(by_owner[(saved_id(luca), "outward", "regular")]),
+        saved_id(users["mehdi@eclor.test"]),
+        1,
     )
     return f"{len(made)} carpool ads, 2 bookings, {len(DEMO_CARPOOLERS)} more residents"

@@ -159,6 +159,8 @@ def resolve_point(
                 return p.name, p.lat, p.lon
         raise CarpoolError(_("Lieu inconnu : choisissez-le dans la liste."))
     try:
+        if lat is None or lon is None:
+            raise TypeError("no point")
         flat, flon = float(lat), float(lon)
     except (TypeError, ValueError):
         raise CarpoolError(_("Choisissez un lieu dans la liste ou sur la carte.")) from None

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,7 +148,7 @@ def read_form(
     form: CalendarForm,
     choices: Sequence[Choice],
     programs: Mapping[str, Program],
-    already_used: set[str] = frozenset(),
+    already_used: Set[str] = frozenset(),
 ) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """The stored definition of ``form``, or (None, field id → French message).
 

@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
 from app.db import make_engine
 from app.interfaces import Command
 from app.settings import Settings
@@ -152,7 +154,7 @@ def _run_fleet(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _write_credentials(settings: Settings, engine: object, path: Path) -> int:
+def _write_credentials(settings: Settings, engine: Engine, path: Path) -> int:
     """Every MQTT account (relay, devices, gateways) with its password, as CSV; returns the count."""
     import csv
 

@@ -132,5 +132,6 @@ def parse_command(data: Any) -> Command:
         issued_at = dt.datetime.now(UTC) if issued is None else parse_time(issued)
     except (ValueError, OverflowError) as exc:
         raise CommandRefused(f"bad time: {exc}", command_id) from exc
-    reason = data.get("reason") if isinstance(data.get("reason"), str) else "override"
+    given = data.get("reason")
+    reason = given if isinstance(given, str) else "override"
     return Command(command_id, round(level), float(ramp_s), issued_at, expires_at, reason)

@@ -14,8 +14,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, func
-from sqlmodel import col, select
+from sqlmodel import col
 
 from app import events, timeseries
 from app.db import table_of
@@ -73,7 +74,7 @@ def ingest_light_telemetry(
     known: dict[str, Any] = {}
     for part in control.chunks(devices):
         for row in session.execute(
-            select(
+            sa.select(
                 col(Streetlight.id),
                 col(Streetlight.device_id),
                 col(Streetlight.energy_wh),
@@ -127,7 +128,8 @@ def ingest_light_telemetry(
         ):
             stats.invalid += 1  # this reading alone: the rest of the batch goes on
             continue
-        status = data.get("status") if isinstance(data.get("status"), str) else "ok"
+        given = data.get("status")
+        status = given if isinstance(given, str) else "ok"
         status = status[:20] or "ok"
         if current is None:
             current = state[light.id] = {

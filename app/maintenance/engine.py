@@ -328,7 +328,7 @@ class Pass:
                 self.session.add(alarm)
                 return
         place = Place(item.number, item.commune_insee, item.lat, item.lon, "report")
-        alarm = alarms.raise_or_touch(
+        raised = alarms.raise_or_touch(
             self.session,
             rule,
             f"reports:{category}:{found[0].id}",
@@ -340,8 +340,8 @@ class Pass:
             title=_("%(rule)s · %(n)d signalements autour de %(ref)s")
             % {"rule": rule.name, "n": len(found), "ref": item.number},
         )
-        if alarm is not None:
-            alarm.count = len(found)
+        if raised is not None:
+            raised.count = len(found)
 
     def _ongoing_of(self, rule: Any) -> list[MaintenanceAlarm]:
         return list(

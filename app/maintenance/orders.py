@@ -343,11 +343,17 @@ def today_for(session: Session, user_id: int, today: date) -> list[WorkOrder]:
         )
         if o.assignee_id == user_id or (o.assignee_id is None and o.team in teams)
     ]
-    placed = sorted((o for o in rows if o.lat is not None), key=lambda o: (o.due_on or today, o.id))
+    placed = sorted(
+        ((o, o.lat, o.lon) for o in rows if o.lat is not None and o.lon is not None),
+        key=lambda p: (p[0].due_on or today, p[0].id),
+    )
     route: list[WorkOrder] = []
+    here: tuple[WorkOrder, float, float] | None = None
     while placed:
-        if route:
-            last = route[-1]
-            placed.sort(key=lambda o: math.hypot(o.lat - last.lat, o.lon - last.lon))
-        route.append(placed.pop(0))
-    return route + sorted((o for o in rows if o.lat is None), key=lambda o: o.id or 0)
+        if here is not None:
+            _last, lat, lon = here
+            placed.sort(key=lambda p: math.hypot(p[1] - lat, p[2] - lon))
+        here = placed.pop(0)
+        route.append(here[0])
+    unplaced = (o for o in rows if o.lat is None or o.lon is None)
+    return route + sorted(unplaced, key=lambda o: o.id or 0)

@@ -134,8 +134,10 @@ def write_copied(dataset: OpenDataset, session: Session, directory: Path) -> Wri
             cursor.execute(
                 f"SELECT min({_quoted(date_column)}), max({_quoted(date_column)}) FROM ({select}) r"
             )
-            low, high = cursor.fetchone()
-            first, last = low or "", high or ""
+            found = cursor.fetchone()
+            if found is not None:  # min() and max() always give one row
+                low, high = found
+                first, last = low or "", high or ""
         geo_bytes = 0
         if geo is not None:
             tmp_geo = directory / f".{dataset.slug}.geojson.tmp"

@@ -20,12 +20,13 @@ from app import auth, oidc, ratelimit
 from app.accounts import lifecycle as accounts
 from app.accounts import signup as signing_up
 from app.auth import PUBLIC, SIGNED_IN, current_user, signed_in_user
-from app.db import begin_write, utcnow
+from app.db import begin_write, saved_id, utcnow
 from app.forms import TextForm as Form
 from app.forms import parse_form
 from app.i18n import gettext as _
 from app.interfaces import Contribution
 from app.models.accounts import Identity, User, WebSession
+from app.scope import extras as scope_extras
 from app.sections import ACCOUNT_LINKS
 from app.templating import page
 
@@ -105,7 +106,7 @@ def sign_in_response(
         idle_minutes=settings.session_idle_minutes,
         absolute_days=settings.session_absolute_days,
         user_agent=request.headers.get("user-agent", ""),
-        replace=request.scope.get("eclor_session_token")
+        replace=scope_extras(request.scope).get("eclor_session_token")
         or request.cookies.get(auth.SESSION_COOKIE),
     )
     db.commit()
@@ -590,7 +591,7 @@ def me_delete(
             },
         )
     media = settings.resolved_media_dir
-    files = accounts.delete_account(db, user.id, media)
+    files = accounts.delete_account(db, saved_id(user), media)
     db.commit()
     accounts.remove_files(files, media)
     log.info("account deleted", extra={"user_id": me_.id})

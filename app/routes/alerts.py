@@ -14,14 +14,14 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from app import cache
 from app.alerts import cap, cap_alerts, cap_import, fanout, topics
 from app.alerts import publish as alerts
 from app.auth import PUBLIC, STAFF, signed_in_user
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.forms import Form
 from app.forms import Multipart as Upload
 from app.i18n import gettext as _
@@ -253,7 +253,7 @@ def _editor(
 
 
 def _reach(db: Session, data: alerts.AlertInput) -> int:
-    conditions = [col(PushSubscription.topics).like(f"%,{data.topic},%")]
+    conditions: list[ColumnElement[bool]] = [col(PushSubscription.topics).like(f"%,{data.topic},%")]
     if data.communes:
         conditions.append(
             or_(
@@ -284,7 +284,7 @@ def staff_alerts(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
     rows = db.scalars(
         select(Alert).order_by(col(Alert.sent_at).desc(), col(Alert.id).desc()).limit(100)
     ).all()
-    counts = {a.id: fanout.delivery_counts(db, a.id) for a in rows}
+    counts = {a.id: fanout.delivery_counts(db, saved_id(a)) for a in rows}
     subscribers = int(db.scalar(select(func.count()).select_from(PushSubscription)) or 0)
     return page(
         request,
@@ -366,7 +366,7 @@ def staff_alert(
 ) -> Template:
     alert = _staff_alert(db, alert_id)
     thread = alerts.thread_of(db, alert)
-    counts = {a.id: fanout.delivery_counts(db, a.id) for a in thread}
+    counts = {a.id: fanout.delivery_counts(db, saved_id(a)) for a in thread}
     reached, everywhere = cap_import.communes_reached(db, alert)
     return page(
         request,
@@ -493,7 +493,7 @@ def staff_alert_cancel(
     except topics.AlertError as exc:
         db.rollback()
         thread = alerts.thread_of(db, original)
-        counts = {a.id: fanout.delivery_counts(db, a.id) for a in thread}
+        counts = {a.id: fanout.delivery_counts(db, saved_id(a)) for a in thread}
         return page(
             request,
             "alerts/staff_detail.html",
@@ -533,7 +533,7 @@ def staff_alert_import_form(
 def _cap_document(data: dict[str, Any]) -> bytes:
     """The CAP message of the import form: the file, else the previewed bytes, else the pasted XML."""
     upload = data.get("file")
-    if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", ""):
+    if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", None):
         return upload.file.read(cap.MAX_BYTES + 1)
     carried = data.get("document_b64")
     if isinstance(carried, str) and carried:
@@ -541,7 +541,8 @@ def _cap_document(data: dict[str, Any]) -> bytes:
             return base64.b64decode(carried.encode("ascii"), validate=True)[: cap.MAX_BYTES + 1]
         except (ValueError, binascii.Error):
             return b""
-    xml_text = data.get("xml") if isinstance(data.get("xml"), str) else ""
+    pasted = data.get("xml")
+    xml_text = pasted if isinstance(pasted, str) else ""
     return (xml_text or "").strip().encode("utf-8")
 
 
@@ -550,8 +551,10 @@ def staff_alert_import(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Upload
 ) -> Template | Redirect:
     """Import → preview (nothing written, nothing sent) → send (``do=send``, the same bytes)."""
-    xml_text = data.get("xml") if isinstance(data.get("xml"), str) else ""
-    topic = data.get("topic") if isinstance(data.get("topic"), str) else "auto"
+    pasted = data.get("xml")
+    xml_text = pasted if isinstance(pasted, str) else ""
+    given = data.get("topic")
+    topic = given if isinstance(given, str) else "auto"
     document = _cap_document(data)
     chosen = None if topic in ("", "auto") else topic
     user_id = signed_in_user(request).id

@@ -18,7 +18,7 @@ from app.carpool import ads as cp
 from app.carpool import bookings as carpool_bookings
 from app.carpool import matching
 from app.carpool import trips as carpool_trips
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.forms import TextForm as Form
 from app.i18n import gettext as _
 from app.models.accounts import User
@@ -72,7 +72,7 @@ def create_ad(
             col(CarpoolAd.created_at) > utcnow() - timedelta(days=1),
         )
     )
-    if recent >= MAX_ADS_PER_DAY:
+    if (recent or 0) >= MAX_ADS_PER_DAY:
         errors["__all__"] = _(
             "Vous avez publié beaucoup d'annonces aujourd'hui : réessayez demain."
         )
@@ -200,11 +200,11 @@ def book(
         )
     )
     try:
-        if recent >= MAX_REQUESTS_PER_HOUR:
+        if (recent or 0) >= MAX_REQUESTS_PER_HOUR:
             raise carpool_trips.CarpoolError(
                 _("Trop de demandes en peu de temps : patientez un peu.")
             )
-        booking = carpool_bookings.request_seats(db, ad.id, viewer.id, seats)
+        booking = carpool_bookings.request_seats(db, saved_id(ad), saved_id(viewer), seats)
     except carpool_trips.CarpoolError as exc:
         db.rollback()
         return _ad_page(
@@ -260,7 +260,7 @@ def _booking_page(
     error: str = "",
 ) -> Template:
     viewer = me(request)
-    ad = db.get(CarpoolAd, booking.ad_id)
+    ad = db.get_one(CarpoolAd, booking.ad_id)
     other_id = booking.owner_id if viewer.id == booking.requester_id else booking.requester_id
     names = matching.display_names(db, [booking.owner_id, booking.requester_id])
     messages = db.scalars(

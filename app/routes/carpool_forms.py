@@ -66,7 +66,7 @@ def _int_choice(value: str | None, choices: tuple[int, ...], default: int) -> in
 
 def _points(db: Session, data: dict[str, Any], errors: dict[str, str]) -> tuple[Any, Any]:
     """Departure and arrival from the form (a listed place or a point from the map)."""
-    out = []
+    out: list[tuple[str, float, float] | None] = []
     for end in ("from", "to"):
         try:
             out.append(

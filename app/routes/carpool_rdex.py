@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from app.auth import PUBLIC
 from app.carpool import matching, proofs
 from app.carpool import trips as carpool_trips
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.models.carpool import (
     CarpoolAd,
 )
@@ -137,8 +137,9 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
     base = request.app.state.settings.base_url.rstrip("/")
     secret = request.app.state.settings.secret_key
     ads: list[CarpoolAd] = []
-    if any(c is not None for c in coords):
-        if any(c is None for c in coords):
+    given = [c for c in coords if c is not None]
+    if given:
+        if len(given) < len(coords):
             return _rdex_error(
                 "departureLat, departureLng, arrivalLat et arrivalLng vont ensemble."
             )
@@ -147,10 +148,10 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
                 if frequency == "punctual" and when is None:
                     continue
                 q = matching.Query(
-                    coords[0],
-                    coords[1],
-                    coords[2],
-                    coords[3],
+                    given[0],
+                    given[1],
+                    given[2],
+                    given[3],
                     role=role,
                     frequency=frequency,
                     when=when,
@@ -182,7 +183,11 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
             stmt = stmt.where(col(CarpoolAd.frequency) == freq)
         ads = list(db.scalars(stmt.order_by(col(CarpoolAd.id)).limit(500)))
     seen: set[int] = set()
-    unique = [a for a in ads if not (a.id in seen or seen.add(a.id))]
+    unique = []
+    for ad in ads:
+        if ad.id not in seen:
+            seen.add(saved_id(ad))
+            unique.append(ad)
     names = matching.display_names(db, [a.user_id for a in unique])
     body = [rdex_journey(a, names.get(a.user_id, ""), base, secret) for a in unique]
     return Response(body, headers={"cache-control": "public, max-age=60"})

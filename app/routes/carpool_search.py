@@ -104,14 +104,12 @@ def save_search(
             cp=carpool_trips,
             results=None,
         )
-    if (
-        db.scalar(
-            select(func.count())
-            .select_from(CarpoolSearch)
-            .where(col(CarpoolSearch.user_id) == viewer.id)
-        )
-        >= 20
-    ):
+    searches = db.scalar(
+        select(func.count())
+        .select_from(CarpoolSearch)
+        .where(col(CarpoolSearch.user_id) == viewer.id)
+    )
+    if (searches or 0) >= 20:
         errors["__all__"] = _("Vous avez déjà 20 alertes : supprimez-en une d'abord.")
         return page(
             request,

@@ -9,7 +9,7 @@ shown as needing a new choice.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import Any
 
 from litestar import Request, get, post
@@ -61,7 +61,7 @@ def _editor(
     form: CalendarForm,
     *,
     action: str,
-    used: set[str] = frozenset(),
+    used: Set[str] = frozenset(),
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:

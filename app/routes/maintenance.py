@@ -173,7 +173,8 @@ def alarm_comment(
     data: Form,
 ) -> Template | Redirect:
     actor = _actor(request)
-    text = data.get("text") if isinstance(data.get("text"), str) else ""
+    given = data.get("text")
+    text = given if isinstance(given, str) else ""
     return _change(
         request, db, alarm_id, lambda a: alarms.comment(db, a, actor_id=actor, text=text)
     )
@@ -188,7 +189,8 @@ def alarm_assign(
     alarm_id: FromPath[int],
     data: Form,
 ) -> Template | Redirect:
-    raw = data.get("assignee_id") if isinstance(data.get("assignee_id"), str) else ""
+    given = data.get("assignee_id")
+    raw = given if isinstance(given, str) else ""
 
     def change(alarm: MaintenanceAlarm) -> None:
         if raw and not (raw.isascii() and raw.isdigit()):

@@ -100,12 +100,14 @@ def create(
     fields = {k: v for k, v in data.items() if k not in ("_csrf_token", "alarm_id", "reports")}
     form, errors = parse_form(orders.OrderForm, fields)
     alarm = None
-    raw_alarm = data.get("alarm_id") if isinstance(data.get("alarm_id"), str) else ""
+    given = data.get("alarm_id")
+    raw_alarm = given if isinstance(given, str) else ""
     if raw_alarm:
         alarm = db.get(MaintenanceAlarm, int(raw_alarm)) if raw_alarm.isdigit() else None
         if alarm is None:
             errors["alarm_id"] = _("Alarme introuvable.")
-    ids = _numbers(data.get("reports") if isinstance(data.get("reports"), str) else "")
+    listed = data.get("reports")
+    ids = _numbers(listed if isinstance(listed, str) else "")
     if ids is None:
         errors["reports"] = _("Indiquez des numéros de signalement séparés par des virgules.")
     if form is not None and not errors:
@@ -188,7 +190,8 @@ def change_state(
     order_id: FromPath[int],
     data: Form,
 ) -> Template | Redirect:
-    to = data.get("state") if isinstance(data.get("state"), str) else ""
+    given = data.get("state")
+    to = given if isinstance(given, str) else ""
     return _change(request, db, order_id, lambda o: orders.move(db, o, to))
 
 
@@ -204,7 +207,8 @@ def check(
     order_id: FromPath[int],
     data: Form,
 ) -> Template | Redirect:
-    raw = data.get("item") if isinstance(data.get("item"), str) else ""
+    given = data.get("item")
+    raw = given if isinstance(given, str) else ""
     index = int(raw) if raw.isascii() and raw.isdigit() else -1
     return _change(
         request, db, order_id, lambda o: orders.tick(db, o, index, data.get("done") == "on")

@@ -233,7 +233,7 @@ def push_settings_save(
     topics = getlist(data, "topics")
     communes = getlist(data, "communes")
     email_mode = str(data.get("email_mode") or "off")
-    form = {
+    form: dict[str, Any] = {
         "topics": topics,
         "communes": communes,
         "quiet_start": str(data.get("quiet_start") or ""),

@@ -217,10 +217,10 @@ def _prefilter(entity_type: str, query: EntityQuery) -> list[Any]:
         if box is not None:
             margin = 1e-6
             where += [
-                model.lat >= box[0] - margin,
-                model.lat <= box[1] + margin,
-                model.lon >= box[2] - margin,
-                model.lon <= box[3] + margin,
+                col(model.lat) >= box[0] - margin,
+                col(model.lat) <= box[1] + margin,
+                col(model.lon) >= box[2] - margin,
+                col(model.lon) <= box[3] + margin,
             ]
     if model is Streetlight and query.q is not None:
         for term in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -22,7 +23,8 @@ _COLUMNS = (
 )
 
 
-def _place(row: Sensor) -> Place:
+def _place(row: Any) -> Place:
+    """The place of a sensor, from the sensor or from a row of ``_COLUMNS``."""
     return Place(
         row.name,
         row.commune_insee,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -115,11 +115,11 @@ class PublicOnlyResolver(AbstractResolver):
         await self._inner.close()
 
 
-def connector(*, allow_loopback: bool, **kwargs: object) -> aiohttp.TCPConnector:
+def connector(*, allow_loopback: bool, **kwargs: Any) -> aiohttp.TCPConnector:
     """An aiohttp connector that connects to public addresses only."""
     return aiohttp.TCPConnector(
         resolver=PublicOnlyResolver(allow_loopback=allow_loopback), **kwargs
-    )  # type: ignore[arg-type]
+    )
 
 
 async def read_capped(response: aiohttp.ClientResponse, limit: int = MAX_ANSWER_BYTES) -> bytes:

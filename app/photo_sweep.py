@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlmodel import select
 from sqlalchemy.engine import Engine
 
 from app import photo_store

@@ -43,12 +43,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, delete, exists, func, insert, literal, or_, select, update
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, Integer, delete, exists, func, insert, literal, or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import push as webpush
 from app.alerts import cap_areas, preferences
+from app.alerts.cap import PUSH_URGENCIES, PushUrgency
 from app.alerts.publish import alert_payload, ttl_for
 from app.alerts.subscriptions import vapid_private_key
 from app.alerts.topics import (
@@ -64,7 +66,7 @@ from app.alerts.topics import (
     quiet_until,
     unpack,
 )
-from app.db import utcnow, write_session
+from app.db import table_of, utcnow, write_session
 from app.jobs import JobContext, RetryLater
 from app.models.push import (
     Alert,
@@ -77,25 +79,29 @@ from app.models.push import (
 
 def _matching(alert: Alert) -> Any:
     """SELECT of the subscription ids an alert's topic and communes reach."""
-    conditions = [PushSubscription.topics.like(f"%,{alert.topic},%")]  # type: ignore[attr-defined]
+    conditions: list[ColumnElement[bool]] = [
+        col(PushSubscription.topics).like(f"%,{alert.topic},%")
+    ]
     communes = unpack(alert.communes)
     if communes:
         conditions.append(
             or_(
-                PushSubscription.communes == ",",
-                *[PushSubscription.communes.like(f"%,{c},%") for c in communes],
+                col(PushSubscription.communes) == ",",
+                *[col(PushSubscription.communes).like(f"%,{c},%") for c in communes],
             )
-        )  # type: ignore[attr-defined]
-    return select(PushSubscription.id).where(*conditions)
+        )
+    return select(col(PushSubscription.id)).where(*conditions)
 
 
 def _got_thread(alert: Alert) -> Any:
     """SELECT of the subscription ids that got (or may have got) an earlier message of the chain."""
-    earlier = select(Alert.id).where(Alert.thread_id == alert.thread_id, Alert.id != alert.id)
-    return select(PushDelivery.subscription_id).where(
-        PushDelivery.alert_id.in_(earlier.scalar_subquery()),  # type: ignore[union-attr]
-        PushDelivery.status.in_(("delivered", "unknown", "sending")),  # type: ignore[attr-defined]
-        PushDelivery.subscription_id.is_not(None),  # type: ignore[union-attr]
+    earlier = select(col(Alert.id)).where(
+        col(Alert.thread_id) == alert.thread_id, col(Alert.id) != alert.id
+    )
+    return select(col(PushDelivery.subscription_id)).where(
+        col(PushDelivery.alert_id).in_(earlier.scalar_subquery()),
+        col(PushDelivery.status).in_(("delivered", "unknown", "sending")),
+        col(PushDelivery.subscription_id).is_not(None),
     )
 
 
@@ -103,12 +109,12 @@ def _plan(session: Session, key: str, targets: Any, alert_id: int | None) -> int
     """Insert one pending delivery per target subscription not planned yet for ``key``."""
     ids = targets.subquery()
     already = exists().where(
-        PushDelivery.message_key == key, PushDelivery.subscription_id == ids.c[0]
+        col(PushDelivery.message_key) == key, col(PushDelivery.subscription_id) == ids.c[0]
     )
     now = utcnow()
-    when = PushDelivery.__table__.c.next_at.type  # type: ignore[attr-defined]
+    when = table_of(PushDelivery).c.next_at.type
     query = (
-        select(
+        sa.select(
             literal(key),
             literal(alert_id, type_=Integer()),
             ids.c[0],
@@ -121,7 +127,7 @@ def _plan(session: Session, key: str, targets: Any, alert_id: int | None) -> int
         .where(~already)
         .distinct()
     )
-    result = session.execute(
+    result = session.exec(
         insert(PushDelivery).from_select(
             [
                 "message_key",
@@ -136,10 +142,15 @@ def _plan(session: Session, key: str, targets: Any, alert_id: int | None) -> int
             query,
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 # --- delivery -----------------------------------------------------------------------------------
+
+
+def push_urgency(value: object) -> PushUrgency:
+    """The Web Push urgency ``value`` names ("normal" for anything else)."""
+    return next((u for u in PUSH_URGENCIES if u == value), "normal")
 
 
 @dataclass(frozen=True)
@@ -149,7 +160,7 @@ class Outgoing:
     key: str
     payload: dict[str, Any]
     ttl_s: int
-    urgency: str
+    urgency: PushUrgency
     topic: str | None
     expires_at: datetime | None
     alert_id: int | None = None
@@ -175,28 +186,28 @@ def _recover(engine: Engine, key: str) -> int:
     Topic while tries remain (the push service and the device replace a copy), else ``unknown``."""
     stopped = "worker stopped before the answer was recorded"
     left = (
-        PushDelivery.message_key == key,
-        PushDelivery.status.in_(("sending", "unknown")),  # type: ignore[attr-defined]
+        col(PushDelivery.message_key) == key,
+        col(PushDelivery.status).in_(("sending", "unknown")),
     )
     with write_session(engine) as session:
         now = utcnow()
-        n = session.execute(
+        n = session.exec(
             update(PushDelivery)
-            .where(*left, PushDelivery.attempts < MAX_TRIES)
+            .where(*left, col(PushDelivery.attempts) < MAX_TRIES)
             .values(status="retry", next_at=now, finished_at=None, detail=f"{stopped}: sent again")
         ).rowcount
         session.execute(
             update(PushDelivery)
-            .where(*left, PushDelivery.finished_at.is_(None))  # type: ignore[union-attr]
+            .where(*left, col(PushDelivery.finished_at).is_(None))
             .values(status="unknown", finished_at=now, detail=stopped)
         )
         session.execute(
             update(PushDelivery)
             .where(
-                PushDelivery.message_key == key,
-                PushDelivery.status.in_(DUE),  # type: ignore[attr-defined]
-                PushDelivery.subscription_id.is_(None),
-            )  # type: ignore[union-attr]
+                col(PushDelivery.message_key) == key,
+                col(PushDelivery.status).in_(DUE),
+                col(PushDelivery.subscription_id).is_(None),
+            )
             .values(status="gone", finished_at=now, detail="subscription deleted")
         )
     if n:
@@ -214,26 +225,26 @@ def _claim(engine: Engine, out: Outgoing, limit: int) -> list[_Due] | None:
         if out.expires_at is not None and now >= out.expires_at:
             session.execute(
                 update(PushDelivery)
-                .where(PushDelivery.message_key == out.key, PushDelivery.status.in_(DUE))  # type: ignore[attr-defined]
+                .where(col(PushDelivery.message_key) == out.key, col(PushDelivery.status).in_(DUE))
                 .values(status="expired", finished_at=now)
             )
             return None
         rows = session.execute(
-            select(
-                PushDelivery.id,
-                PushDelivery.subscription_id,
-                PushDelivery.attempts,
-                PushSubscription.endpoint,
-                PushSubscription.p256dh,
-                PushSubscription.auth,
-                PushSubscription.quiet_start,
-                PushSubscription.quiet_end,
+            sa.select(
+                col(PushDelivery.id),
+                col(PushDelivery.subscription_id),
+                col(PushDelivery.attempts),
+                col(PushSubscription.endpoint),
+                col(PushSubscription.p256dh),
+                col(PushSubscription.auth),
+                col(PushSubscription.quiet_start),
+                col(PushSubscription.quiet_end),
             )
-            .join(PushSubscription, PushSubscription.id == PushDelivery.subscription_id)
+            .join(PushSubscription, col(PushSubscription.id) == col(PushDelivery.subscription_id))
             .where(
-                PushDelivery.message_key == out.key,
-                PushDelivery.status.in_(DUE),  # type: ignore[attr-defined]
-                PushDelivery.next_at <= now,
+                col(PushDelivery.message_key) == out.key,
+                col(PushDelivery.status).in_(DUE),
+                col(PushDelivery.next_at) <= now,
             )
             .limit(limit)  # no ORDER BY: the index gives due rows without sorting every pending one
         ).all()
@@ -261,14 +272,14 @@ def _claim(engine: Engine, out: Outgoing, limit: int) -> list[_Due] | None:
         for until, ids in held.items():
             session.execute(
                 update(PushDelivery)
-                .where(PushDelivery.id.in_(ids))  # type: ignore[union-attr]
+                .where(col(PushDelivery.id).in_(ids))
                 .values(status="held", next_at=until)
             )
         if due:
             session.execute(
                 update(PushDelivery)
-                .where(PushDelivery.id.in_([d.delivery_id for d in due]))  # type: ignore[union-attr]
-                .values(status="sending", attempts=PushDelivery.attempts + 1, sent_at=now)
+                .where(col(PushDelivery.id).in_([d.delivery_id for d in due]))
+                .values(status="sending", attempts=col(PushDelivery.attempts) + 1, sent_at=now)
             )
         return due
 
@@ -318,21 +329,23 @@ def _record(engine: Engine, results: list[tuple[_Due, webpush.PushOutcome]]) -> 
             key,
             ids,
         ) in groups.items():  # one UPDATE per kind of answer (most of a batch: "delivered")
-            session.execute(update(PushDelivery).where(PushDelivery.id.in_(ids)).values(dict(key)))  # type: ignore[union-attr]
+            session.execute(
+                update(PushDelivery).where(col(PushDelivery.id).in_(ids)).values(dict(key))
+            )
         if ok:
             session.execute(
                 update(PushSubscription)
-                .where(PushSubscription.id.in_(ok))  # type: ignore[union-attr]
+                .where(col(PushSubscription.id).in_(ok))
                 .values(last_success_at=now)
             )
         if failing:
             session.execute(
                 update(PushSubscription)
-                .where(PushSubscription.id.in_(failing))  # type: ignore[union-attr]
+                .where(col(PushSubscription.id).in_(failing))
                 .values(last_failure_at=now)
             )
         if gone:
-            session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))  # type: ignore[union-attr]
+            session.execute(delete(PushSubscription).where(col(PushSubscription.id).in_(gone)))
     if gone:
         log.info("push subscriptions gone and deleted", extra={"count": len(gone)})
 
@@ -341,7 +354,7 @@ def _refuse_all(engine: Engine, key: str, status: str, detail: str) -> None:
     with write_session(engine) as session:
         session.execute(
             update(PushDelivery)
-            .where(PushDelivery.message_key == key, PushDelivery.status.in_(DUE))  # type: ignore[attr-defined]
+            .where(col(PushDelivery.message_key) == key, col(PushDelivery.status).in_(DUE))
             .values(status=status, detail=detail[:200], finished_at=utcnow())
         )
 
@@ -349,10 +362,10 @@ def _refuse_all(engine: Engine, key: str, status: str, detail: str) -> None:
 def _next_due(engine: Engine, key: str) -> datetime | None:
     with Session(engine) as session:
         return session.scalar(
-            select(func.min(PushDelivery.next_at)).where(
-                PushDelivery.message_key == key, PushDelivery.status.in_(DUE)
+            select(func.min(col(PushDelivery.next_at))).where(
+                col(PushDelivery.message_key) == key, col(PushDelivery.status).in_(DUE)
             )
-        )  # type: ignore[attr-defined]
+        )
 
 
 def _sender(settings: Any) -> webpush.PushSender:
@@ -425,7 +438,7 @@ async def _pipeline(ctx: JobContext, out: Outgoing, batch: int) -> None:
             ttl=out.ttl_s,
             urgency=out.urgency,
             topic=out.topic or message_topic(out.key),
-        ):  # type: ignore[arg-type]
+        ):
             answers.append((by_endpoint.pop(result.subscription.endpoint), result.outcome))
             if len(answers) >= batch:
                 chunk = answers[:]
@@ -455,7 +468,7 @@ def _alert_outgoing(engine: Engine, alert_id: int) -> tuple[Outgoing, bool] | No
             key=key,
             payload=alert_payload(alert),
             ttl_s=alert.ttl_s,
-            urgency=alert.push_urgency,
+            urgency=push_urgency(alert.push_urgency),
             topic=topic,
             expires_at=alert.expires_at,
             alert_id=alert.id,
@@ -467,7 +480,7 @@ def _finish_alert(engine: Engine, alert_id: int) -> None:
     with write_session(engine) as session:
         session.execute(
             update(Alert)
-            .where(Alert.id == alert_id, Alert.fanout_done_at.is_(None))  # type: ignore[union-attr]
+            .where(col(Alert.id) == alert_id, col(Alert.fanout_done_at).is_(None))
             .values(fanout_done_at=utcnow())
         )
 
@@ -503,9 +516,10 @@ async def deliver_personal(ctx: JobContext, payload: dict[str, Any]) -> None:
 
     def plan() -> None:
         with write_session(ctx.engine) as session:
-            targets = select(PushSubscription.id).where(
-                PushSubscription.user_id == user_id, PushSubscription.topics.like(f"%,{topic},%")
-            )  # type: ignore[attr-defined]
+            targets = select(col(PushSubscription.id)).where(
+                col(PushSubscription.user_id) == user_id,
+                col(PushSubscription.topics).like(f"%,{topic},%"),
+            )
             _plan(session, key, targets, None)
 
     await asyncio.to_thread(plan)
@@ -522,9 +536,7 @@ async def deliver_personal(ctx: JobContext, payload: dict[str, Any]) -> None:
         "urgency": payload.get("urgency", "normal"),
         "lang": "fr",
     }
-    urgency = payload.get("urgency", "normal")
-    if urgency not in ("very-low", "low", "normal", "high"):
-        urgency = "normal"
+    urgency = push_urgency(payload.get("urgency", "normal"))
     queued_at = datetime.fromisoformat(payload["queued_at"]) if payload.get("queued_at") else now
     expires_at = queued_at + timedelta(seconds=ttl)
     out = Outgoing(
@@ -540,8 +552,8 @@ async def deliver_personal(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 def delivery_counts(session: Session, alert_id: int) -> dict[str, int]:
     rows = session.execute(
-        select(PushDelivery.status, func.count())
-        .where(PushDelivery.alert_id == alert_id)
-        .group_by(PushDelivery.status)
+        select(col(PushDelivery.status), func.count())
+        .where(col(PushDelivery.alert_id) == alert_id)
+        .group_by(col(PushDelivery.status))
     ).all()
     return {status: n for status, n in rows}

@@ -1,6 +1,7 @@
 """What the carpool domain contributes: reminders and saved-search alerts, demo ads, privacy."""
 
 from app.carpool import ads, bookings, demo, opendata, ops, privacy
+from sqlmodel import col
 from app.interfaces import Contribution, DemoLoader, Privacy
 from app.models.carpool import CarpoolProfile
 from app.photo_sweep import named_by
@@ -11,7 +12,7 @@ CONTRIBUTES = Contribution(
     demo=(DemoLoader(60, "carpool", demo.load_demo),),
     jobs={"carpool.reminder": bookings.send_reminder, "carpool.alerts": ads.run_alerts},
     privacy=(Privacy("carpool", privacy.export_person, privacy.erase_person),),
-    photo_names=(named_by(CarpoolProfile.photo_name, CarpoolProfile.thumb_name),),
+    photo_names=(named_by(col(CarpoolProfile.photo_name), col(CarpoolProfile.thumb_name)),),
     open_data=opendata.DATASETS,
     data_services=opendata.SERVICES,
 )

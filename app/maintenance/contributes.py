@@ -2,6 +2,7 @@
 operations centre, and the demo rules."""
 
 from app.interfaces import Contribution, DemoLoader
+from sqlmodel import col
 from app.maintenance import demo, engine, ops
 from app.models.maintenance import WorkOrderPhoto
 from app.photo_sweep import named_by
@@ -11,5 +12,5 @@ CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
     kpis=ops.OPS_KPIS,
     demo=(DemoLoader(60, "maintenance", demo.load_rules),),
-    photo_names=(named_by(WorkOrderPhoto.display_name, WorkOrderPhoto.thumb_name),),
+    photo_names=(named_by(col(WorkOrderPhoto.display_name), col(WorkOrderPhoto.thumb_name)),),
 )

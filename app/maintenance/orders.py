@@ -210,9 +210,9 @@ def add_photo(
         raise OrderError(_("Ce bon de travail est clos."))
     same = session.scalars(
         select(WorkOrderPhoto).where(
-            WorkOrderPhoto.work_order_id == order.id,
-            WorkOrderPhoto.kind == kind,
-            WorkOrderPhoto.sha256 == photo.sha256,
+            col(WorkOrderPhoto.work_order_id) == order.id,
+            col(WorkOrderPhoto.kind) == kind,
+            col(WorkOrderPhoto.sha256) == photo.sha256,
         )
     ).first()
     if same is not None:  # the same photo sent again (a phone replaying what it kept): kept once

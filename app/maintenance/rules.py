@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
+import sqlalchemy as sa
 from sqlmodel import Session
 
-from app.db import utcnow
+from app.db import table_of, utcnow
 from app.i18n import gettext as _
 from app.models.maintenance import MaintenanceRule
 from app.models.territory import Commune
@@ -131,9 +131,9 @@ def save(
 def active(session: Session) -> list[Any]:
     """The active rules as plain rows (same attribute names as ``MaintenanceRule``): the worker reads
     them at every step, so no ORM object is built for them."""
-    table = MaintenanceRule.__table__  # type: ignore[attr-defined]
+    table = table_of(MaintenanceRule)
     return list(
-        session.execute(select(table).where(table.c.active.is_(True)).order_by(table.c.id)).all()
+        session.execute(sa.select(table).where(table.c.active.is_(True)).order_by(table.c.id)).all()
     )
 
 

@@ -1,6 +1,7 @@
 """What the reports domain contributes: demo reports in every state, privacy."""
 
 from app.interfaces import Contribution, DemoLoader, Privacy
+from sqlmodel import col
 from app.models.reports import ReportPhoto
 from app.photo_sweep import named_by
 from app.reports import demo, ngsi, opendata, ops, privacy, work
@@ -14,5 +15,5 @@ CONTRIBUTES = Contribution(
     ngsi_types=ngsi.NGSI_TYPES,
     data_services=opendata.SERVICES,
     work_sources=work.SOURCES,
-    photo_names=(named_by(ReportPhoto.display_name, ReportPhoto.thumb_name),),
+    photo_names=(named_by(col(ReportPhoto.display_name), col(ReportPhoto.thumb_name)),),
 )

@@ -1,6 +1,7 @@
 """What the shops domain contributes: demo shops, privacy."""
 
 from app.interfaces import Contribution, DemoLoader, Privacy
+from sqlmodel import col
 from app.models.shops import Product, ShopPhoto
 from app.photo_sweep import named_by
 from app.shops import demo, opendata, privacy
@@ -10,7 +11,10 @@ CONTRIBUTES = Contribution(
     privacy=(Privacy("shops", privacy.export_person, privacy.erase_person),),
     photo_names=(
         named_by(
-            ShopPhoto.display_name, ShopPhoto.thumb_name, Product.display_name, Product.thumb_name
+            col(ShopPhoto.display_name),
+            col(ShopPhoto.thumb_name),
+            col(Product.display_name),
+            col(Product.thumb_name),
         ),
     ),
     open_data=opendata.DATASETS,

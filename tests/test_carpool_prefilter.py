@@ -30,7 +30,7 @@ def _near(point: tuple[float, float], rng: random.Random, metres: float) -> tupl
     return point[0] + r * 0.000009 * math.cos(a), point[1] + r * 0.0000138 * math.sin(a)
 
 
-def _ads(rng: random.Random, users: list[int], n: int, now: datetime) -> list[dict]:  # type: ignore[type-arg]
+def _ads(rng: random.Random, users: list[int], n: int, now: datetime) -> list[dict]:
     rows = []
     for _ in range(n):
         a, b = _near(rng.choice(STARTS), rng, 6000), _near(rng.choice(ENDS), rng, 6000)
@@ -86,7 +86,7 @@ def _ads(rng: random.Random, users: list[int], n: int, now: datetime) -> list[di
     return rows
 
 
-def _exhaustive(session, q: matching.Query) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+def _exhaustive(session, q: matching.Query) -> list[tuple[int, float]]:
     """Every active ad scored in Python, with the same rules the SQL applies (status, role, seats,
     validity), nothing left to an index."""
     last_day = (q.local_when or trips.local(datetime.now(UTC))).date()

@@ -58,11 +58,11 @@ def database_locked(settings: Any) -> Iterator[None]:
             "LOCK TABLE jobs, push_deliveries, light_commands, streetlights IN EXCLUSIVE MODE"
         )
     else:
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
     try:
         yield
     finally:
-        conn.connection.driver_connection.rollback()  # type: ignore[union-attr]
+        conn.connection.driver_connection.rollback()
         conn.close()
         engine.dispose()
 
@@ -206,7 +206,7 @@ def _progress(engine: Any, receiver: Any) -> tuple[int, int]:  # noqa: F811
     """Pushes received and lighting commands answered so far."""
     with read_session(engine) as session:
         answered = session.scalars(
-            select(LightCommand.id).where(LightCommand.state.in_(("accepted", "applied")))  # type: ignore[attr-defined]
+            select(LightCommand.id).where(LightCommand.state.in_(("accepted", "applied")))
         ).all()
     return int(receiver.stats()["requests"]), len(answered)
 
@@ -242,6 +242,6 @@ def _lights_done(engine: Any) -> bool:
     with read_session(engine) as session:
         levels = session.scalars(select(Streetlight.effect_level)).all()
         open_commands = session.scalars(
-            select(LightCommand.id).where(LightCommand.state.in_(OPEN_COMMAND_STATES))  # type: ignore[attr-defined]
+            select(LightCommand.id).where(LightCommand.state.in_(OPEN_COMMAND_STATES))
         ).all()
     return set(levels) == {70} and not open_commands

@@ -35,7 +35,7 @@ def jpeg() -> bytes:
     return buf.getvalue()
 
 
-def serve_with_a_full_media_disk(settings, media: Path):  # type: ignore[no-untyped-def]
+def serve_with_a_full_media_disk(settings, media: Path):
     media.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = dict(
@@ -62,7 +62,7 @@ def serve_with_a_full_media_disk(settings, media: Path):  # type: ignore[no-unty
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180  # a loaded machine takes a while to import the whole app
     while True:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         try:
             if httpx.get(base + "/livez", timeout=2).status_code == 200:
                 return proc, base
@@ -72,7 +72,7 @@ def serve_with_a_full_media_disk(settings, media: Path):  # type: ignore[no-unty
         time.sleep(0.3)
 
 
-def signed_in(engine, settings, base: str) -> tuple[int, httpx.Client]:  # type: ignore[no-untyped-def]
+def signed_in(engine, settings, base: str) -> tuple[int, httpx.Client]:
     with write_session(engine) as s:
         user = auth.create_user(s, "julie@eclor.test", display_name="Julie")
         token = auth.start_session(
@@ -84,7 +84,7 @@ def signed_in(engine, settings, base: str) -> tuple[int, httpx.Client]:  # type:
         user_id = user.id
     client = httpx.Client(base_url=base, timeout=60, cookies={auth.SESSION_COOKIE: token})
     client.get("/about")
-    return user_id, client  # type: ignore[return-value]
+    return user_id, client
 
 
 @pytest.mark.timeout(400)  # starts a real server: slow on a loaded machine

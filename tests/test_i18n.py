@@ -147,7 +147,7 @@ class _Text(HTMLParser):
             self.texts.append(" ".join(data.split()))
 
 
-def _data_strings(engine, settings) -> list[str]:  # type: ignore[no-untyped-def]
+def _data_strings(engine, settings) -> list[str]:
     """Every text stored in the database (names, descriptions, messages: data, not interface), the
     names set in the settings (the authority's) and the open-data catalogue's own metadata (dataset
     titles and descriptions are published in French, like the data)."""
@@ -185,7 +185,7 @@ def _french(text: str, data: list[str]) -> bool:
     return any(w in FRENCH_WORDS or FRENCH_LETTERS.search(w) for w in words)
 
 
-def _crawl(client, starts: list[str], limit: int) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def _crawl(client, starts: list[str], limit: int) -> dict[str, list[str]]:
     """path → visible texts, following links from ``starts``, two pages per kind of address."""
     seen: set[str] = set()
     kinds: dict[str, int] = {}

@@ -27,23 +27,23 @@ def jpeg(colour: tuple[int, int, int] = (40, 140, 60)) -> bytes:
     return out.getvalue()
 
 
-def _report(engine, reporter_id: int, lat: float = 49.472, lon: float = 5.955) -> int:  # type: ignore[no-untyped-def]
+def _report(engine, reporter_id: int, lat: float = 49.472, lon: float = 5.955) -> int:
     created = intake.create_report(
         engine,
         intake.NewReport(
             category="bulky_items", lat=lat, lon=lon, reporter_id=reporter_id, description="Matelas"
         ),
         media_dir=None,
-    )  # type: ignore[arg-type]
-    return created.report.id  # type: ignore[return-value]
+    )
+    return created.report.id
 
 
-def _follow(engine, report_id: int, user_id: int) -> None:  # type: ignore[no-untyped-def]
+def _follow(engine, report_id: int, user_id: int) -> None:
     with write_session(engine) as session:
-        rp.follow(session, session.get(Report, report_id), user_id, True)  # type: ignore[arg-type]
+        rp.follow(session, session.get(Report, report_id), user_id, True)
 
 
-def _alarm(engine) -> int:  # type: ignore[no-untyped-def]
+def _alarm(engine) -> int:
     now = utcnow()
     with write_session(engine) as session:
         rule = MaintenanceRule(name="Dépôts répétés", kind="cluster", layer="reports")
@@ -63,10 +63,10 @@ def _alarm(engine) -> int:  # type: ignore[no-untyped-def]
         )
         session.add(alarm)
         session.flush()
-        return alarm.id  # type: ignore[return-value]
+        return alarm.id
 
 
-def _notes_for(engine, user_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def _notes_for(engine, user_id: int) -> list[dict]:
     with read_session(engine) as session:
         payloads = [
             json.loads(p)
@@ -181,7 +181,7 @@ def test_two_staff_closing_the_same_work_order_at_once_make_one_closure(
             with write_session(engine) as session:
                 orders.close(
                     session,
-                    order_id,  # type: ignore[arg-type]
+                    order_id,
                     actor_id=actor,
                     note="Fait.",
                     minutes=None,
@@ -200,7 +200,7 @@ def test_two_staff_closing_the_same_work_order_at_once_make_one_closure(
     assert sorted(outcomes) == ["closed", "refused"]
     assert len([n for n in _notes_for(engine, resident.id) if n["topic"] == "my_reports"]) == 1
     with read_session(engine) as session:
-        assert session.get(Report, report).status == "resolved"  # type: ignore[union-attr]
+        assert session.get(Report, report).status == "resolved"
 
 
 def test_residents_cannot_see_work_orders_internal_comments_or_assignees(engine, staff, resident):
@@ -232,7 +232,7 @@ def test_a_work_order_form_with_bad_input_says_what_is_wrong_and_creates_nothing
     with write_session(engine) as session:
         rp.change_status(
             session, session.get(Report, closed), "resolved", actor_id=None, notify_people=False
-        )  # type: ignore[arg-type]
+        )
     cases = [
         ({"title": "", "team": "dechets"}, "Ce champ"),
         ({"title": "Enlever", "team": "plomberie"}, "Format invalide"),
@@ -270,7 +270,7 @@ def test_a_bad_photo_or_time_is_refused_in_french_and_the_order_stays_open(engin
     )
     assert bad_time.status_code == 400 and "minutes" in bad_time.text
     with read_session(engine) as session:
-        assert session.get(WorkOrder, order.id).state == "new"  # type: ignore[union-attr]
+        assert session.get(WorkOrder, order.id).state == "new"
 
 
 def test_an_agents_list_for_today_is_in_route_order(engine, staff, admin):

@@ -31,7 +31,7 @@ T0 = (utcnow() - dt.timedelta(hours=2)).replace(second=0, microsecond=0)  # read
 AUDUN = "57038"
 
 
-def _sensor(engine, sensor_id: str = "AQ-AUD-01", kind: str = "air_quality") -> None:  # type: ignore[no-untyped-def]
+def _sensor(engine, sensor_id: str = "AQ-AUD-01", kind: str = "air_quality") -> None:
     with write_session(engine) as session:
         session.add(
             Sensor(
@@ -45,9 +45,9 @@ def _sensor(engine, sensor_id: str = "AQ-AUD-01", kind: str = "air_quality") -> 
         )
 
 
-def _rule(engine, **fields) -> int:  # type: ignore[no-untyped-def]
+def _rule(engine, **fields) -> int:
     with write_session(engine) as session:
-        return save(session, RuleForm(**fields), actor_id=None).id  # type: ignore[return-value]
+        return save(session, RuleForm(**fields), actor_id=None).id
 
 
 PM25 = dict(
@@ -73,13 +73,13 @@ def _reading(minute: float, pm25: float, sensor_id: str = "AQ-AUD-01") -> dict:
     }
 
 
-def _alarms(engine) -> list[MaintenanceAlarm]:  # type: ignore[no-untyped-def]
+def _alarms(engine) -> list[MaintenanceAlarm]:
     with read_session(engine) as session:
         return list(session.scalars(select(MaintenanceAlarm).order_by(MaintenanceAlarm.id)))
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings, engine) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+async def running_worker(settings, engine) -> AsyncIterator[None]:
     stop = asyncio.Event()
     task = asyncio.create_task(
         runner.run(
@@ -97,7 +97,7 @@ async def running_worker(settings, engine) -> AsyncIterator[None]:  # type: igno
         await asyncio.wait_for(task, 20)
 
 
-async def _until(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+async def _until(check, timeout: float = 15.0):
     deadline = time.monotonic() + timeout
     while True:
         value = await asyncio.to_thread(check)
@@ -118,7 +118,7 @@ def test_a_sustained_pm25_reading_sent_over_mqtt_raises_one_alarm_through_the_wo
     )
     topic = f"{topic_prefix}/tele/sensor/AQ-AUD-01"
 
-    def seen(minute: float):  # type: ignore[no-untyped-def]
+    def seen(minute: float):
         def check() -> bool:
             with read_session(engine) as session:
                 sensor = session.get(Sensor, "AQ-AUD-01")
@@ -164,7 +164,7 @@ def test_a_sustained_pm25_reading_sent_over_mqtt_raises_one_alarm_through_the_wo
     assert alarm.cleared_at == T0 + dt.timedelta(minutes=13)
 
 
-def _feed(engine, *readings: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
+def _feed(engine, *readings: tuple[float, float]) -> None:
     items = [
         Inbound("tele_sensor", "AQ-AUD-01", _reading(m, v), T0 + dt.timedelta(minutes=m))
         for m, v in readings
@@ -203,16 +203,16 @@ def test_a_rule_scoped_to_another_commune_ignores_the_sensor(engine):
     assert _alarms(engine) == []
 
 
-def _report(engine, reporter_id, lat: float, lon: float, category: str = "bulky_items") -> int:  # type: ignore[no-untyped-def]
+def _report(engine, reporter_id, lat: float, lon: float, category: str = "bulky_items") -> int:
     created = intake.create_report(
         engine,
         intake.NewReport(
             category=category, lat=lat, lon=lon, reporter_id=reporter_id, description="Dépôt"
         ),
         media_dir=None,
-    )  # type: ignore[arg-type]
+    )
     rules_engine.drain(engine)
-    return created.report.id  # type: ignore[return-value]
+    return created.report.id
 
 
 CLUSTER = dict(name="Dépôts répétés", kind="cluster", count=3, radius_m=200, days=7)

@@ -12,11 +12,11 @@ from app.reports import catalogue
 from tests.test_reports import make, neighbour  # noqa: F401  (the neighbour persona)
 
 
-def _place(engine, report_id: int, lat: float, lon: float) -> str:  # type: ignore[no-untyped-def]
+def _place(engine, report_id: int, lat: float, lon: float) -> str:
     with write_session(engine) as s:
         s.execute(update(Report).where(Report.id == report_id).values(lat=lat, lon=lon))
     with Session(engine) as s:
-        return catalogue.number(s.get(Report, report_id))  # type: ignore[arg-type]
+        return catalogue.number(s.get(Report, report_id))
 
 
 def test_an_anonymous_visitor_cannot_ask_what_is_near_a_place(client, engine):

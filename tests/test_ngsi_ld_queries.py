@@ -18,7 +18,7 @@ BROKEN = {"SL-Q-03", "SL-Q-07"}
 
 
 @pytest.fixture
-def lights(engine):  # type: ignore[no-untyped-def]
+def lights(engine):
     """Ten lights northwards from the centre, 200 m apart; two broken; levels 0, 10, ... 90."""
     with write_session(engine) as session:
         session.add(LightCabinet(id="CAB-Q", name="Armoire", lat=CENTRE[0], lon=CENTRE[1]))
@@ -44,13 +44,13 @@ def lights(engine):  # type: ignore[no-untyped-def]
     return [f"SL-Q-{k:02d}" for k in range(10)]
 
 
-def _ids(client, query: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _ids(client, query: str) -> list[str]:
     answer = client.get(f"/ngsi-ld/v1/entities?{query}")
     assert answer.status_code == 200, answer.text
     return [e["id"].rsplit(":", 1)[1] for e in answer.json()]
 
 
-def _problem(client, query: str, status: int = 400) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def _problem(client, query: str, status: int = 400) -> dict:
     answer = client.get(f"/ngsi-ld/v1/entities?{query}")
     assert answer.status_code == status, answer.text
     body = answer.json()
@@ -61,13 +61,13 @@ def _problem(client, query: str, status: int = 400) -> dict:  # type: ignore[no-
     return body
 
 
-def test_q_on_a_property_returns_only_the_lights_that_match(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_q_on_a_property_returns_only_the_lights_that_match(client, lights) -> None:
     assert set(_ids(client, 'type=Streetlight&q=status=="brokenLantern"')) == BROKEN
     assert set(_ids(client, "type=Streetlight&q=" + quote('status!="ok"'))) == BROKEN
     assert _ids(client, 'type=Streetlight&q=status=="columnIssue"') == []
 
 
-def test_q_compares_numbers_ranges_lists_and_joins_terms_with_and_or(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_q_compares_numbers_ranges_lists_and_joins_terms_with_and_or(client, lights) -> None:
     assert _ids(client, "type=Streetlight&q=" + quote("illuminanceLevel>=0.8")) == [
         "SL-Q-08",
         "SL-Q-09",
@@ -84,7 +84,7 @@ def test_q_compares_numbers_ranges_lists_and_joins_terms_with_and_or(client, lig
     assert _ids(client, "type=Streetlight&q=" + quote(either)) == ["SL-Q-03", "SL-Q-07", "SL-Q-09"]
 
 
-def test_q_follows_relationships_sub_attributes_and_existence(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_q_follows_relationships_sub_attributes_and_existence(client, lights) -> None:
     group_b = "refStreetlightGroup==urn:ngsi-ld:StreetlightGroup:GQ-B"
     assert _ids(client, "type=Streetlight&q=" + quote(group_b)) == lights[5:]
     assert _ids(client, "type=Streetlight&q=" + quote('status~="^broken"')) == sorted(BROKEN)
@@ -98,13 +98,13 @@ def test_q_follows_relationships_sub_attributes_and_existence(client, lights) ->
 
 def test_a_malformed_q_is_refused_with_problem_details_never_answered_with_every_light(
     client, lights
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     for bad in ('status=="brokenLantern', "(status==1", "status==", "status=>1", 'a=="x"..1'):
         body = _problem(client, "type=Streetlight&q=" + quote(bad))
         assert body["type"].endswith("/BadRequestData") or body["type"].endswith("/InvalidRequest")
 
 
-def test_near_with_max_or_min_distance_keeps_the_lights_at_that_distance(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_near_with_max_or_min_distance_keeps_the_lights_at_that_distance(client, lights) -> None:
     point = quote(json.dumps([CENTRE[1], CENTRE[0]]))
     near = f"type=Streetlight&georel=near;maxDistance==500&geometry=Point&coordinates={point}"
     expected = [
@@ -119,7 +119,7 @@ def test_near_with_max_or_min_distance_keeps_the_lights_at_that_distance(client,
     assert _ids(client, broken_near) == []
 
 
-def test_within_and_intersects_a_polygon_and_disjoint_from_it(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_within_and_intersects_a_polygon_and_disjoint_from_it(client, lights) -> None:
     south, north = CENTRE[0] + 1.5 * STEP, CENTRE[0] + 4.5 * STEP
     ring = [
         [5.95, south],
@@ -136,7 +136,7 @@ def test_within_and_intersects_a_polygon_and_disjoint_from_it(client, lights) ->
     assert len(_ids(client, outside)) == 7
 
 
-def test_geo_queries_eclor_does_not_implement_are_refused_not_ignored(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_geo_queries_eclor_does_not_implement_are_refused_not_ignored(client, lights) -> None:
     line = quote(json.dumps([[5.95, 49.47], [5.96, 49.48]]))
     point = quote(json.dumps([5.955, 49.472]))
     for query in (
@@ -150,7 +150,7 @@ def test_geo_queries_eclor_does_not_implement_are_refused_not_ignored(client, li
         _problem(client, query)
 
 
-def test_id_pattern_selects_entities_by_a_regular_expression_on_their_id(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_id_pattern_selects_entities_by_a_regular_expression_on_their_id(client, lights) -> None:
     assert _ids(client, "type=Streetlight&idPattern=" + quote("SL-Q-0[13]$")) == [
         "SL-Q-01",
         "SL-Q-03",
@@ -162,7 +162,7 @@ def test_id_pattern_selects_entities_by_a_regular_expression_on_their_id(client,
     _problem(client, "type=Streetlight&idPattern=" + quote("SL-("))
 
 
-def test_pick_and_omit_choose_the_members_returned(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_pick_and_omit_choose_the_members_returned(client, lights) -> None:
     picked = client.get("/ngsi-ld/v1/entities?type=Streetlight&limit=1&pick=id,status").json()
     assert picked == [{"id": "urn:ngsi-ld:Streetlight:SL-Q-00", "status": picked[0]["status"]}]
     omitted = client.get("/ngsi-ld/v1/entities?type=Streetlight&limit=1&omit=location,type").json()
@@ -172,7 +172,7 @@ def test_pick_and_omit_choose_the_members_returned(client, lights) -> None:  # t
     _problem(client, "type=Streetlight&pick=id&omit=status")
 
 
-def test_the_simplified_representation_by_format_or_options(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_the_simplified_representation_by_format_or_options(client, lights) -> None:
     for query in ("format=simplified", "options=simplified", "options=keyValues"):
         (entity,) = client.get(
             f"/ngsi-ld/v1/entities?type=Streetlight&idPattern=Q-03&{query}"
@@ -184,7 +184,7 @@ def test_the_simplified_representation_by_format_or_options(client, lights) -> N
     _problem(client, "type=Streetlight&options=sysAttrs")
 
 
-def test_geojson_is_served_when_asked_for_by_accept(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_geojson_is_served_when_asked_for_by_accept(client, lights) -> None:
     answer = client.get(
         "/ngsi-ld/v1/entities?type=Streetlight&limit=2", headers={"accept": "application/geo+json"}
     )
@@ -200,7 +200,7 @@ def test_geojson_is_served_when_asked_for_by_accept(client, lights) -> None:  # 
     assert "ngsi-ld/v1/context.jsonld" in answer.headers["link"]
 
 
-def test_an_unsupported_accept_is_406_with_problem_details(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_an_unsupported_accept_is_406_with_problem_details(client, lights) -> None:
     for accept in ("text/html", "application/xml", "application/json;q=0, text/plain"):
         answer = client.get("/ngsi-ld/v1/entities?type=Streetlight", headers={"accept": accept})
         assert answer.status_code == 406, accept
@@ -211,7 +211,7 @@ def test_an_unsupported_accept_is_406_with_problem_details(client, lights) -> No
     assert one.status_code == 406
 
 
-def test_pages_link_to_the_next_and_previous_ones(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_pages_link_to_the_next_and_previous_ones(client, lights) -> None:
     first = client.get("/ngsi-ld/v1/entities?type=Streetlight&limit=4&count=true")
     assert first.headers["ngsild-results-count"] == "10"
     links = first.headers["link"]
@@ -233,7 +233,7 @@ def test_pages_link_to_the_next_and_previous_ones(client, lights) -> None:  # ty
     )
 
 
-def test_parameters_eclor_does_not_implement_are_refused_never_ignored(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_parameters_eclor_does_not_implement_are_refused_never_ignored(client, lights) -> None:
     for query in (
         "type=Streetlight&csf=" + quote('endpoint=="x"'),
         "type=Streetlight&scopeQ=/Moselle",
@@ -245,7 +245,7 @@ def test_parameters_eclor_does_not_implement_are_refused_never_ignored(client, l
         _problem(client, query)
 
 
-def test_a_full_type_iri_matches_as_its_short_name_does(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_a_full_type_iri_matches_as_its_short_name_does(client, lights) -> None:
     iri = quote("https://smartdatamodels.org/dataModel.Streetlighting/Streetlight", safe="")
     assert len(_ids(client, f"type={iri}&limit=100")) == 10
     status = quote("https://uri.etsi.org/ngsi-ld/status", safe="")

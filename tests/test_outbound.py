@@ -46,7 +46,7 @@ INSIDE = [
 
 
 @pytest.fixture
-def production_app(db_url: str, tmp_path, engine):  # type: ignore[no-untyped-def]
+def production_app(db_url: str, tmp_path, engine):
     settings = Settings(
         env="production",
         var_dir=tmp_path / "var-prod",
@@ -105,7 +105,7 @@ def test_production_refuses_to_start_with_loopback_allowed(tmp_path):
 class Listener:
     """A real TCP server on 127.0.0.1 that records connections and answers with ``reply``."""
 
-    def __init__(self, reply) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, reply) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.connections = 0

@@ -27,11 +27,11 @@ def jpeg() -> bytes:
     return buf.getvalue()
 
 
-def files(media_dir) -> set[str]:  # type: ignore[no-untyped-def]
+def files(media_dir) -> set[str]:
     return {p.name for p in (media_dir / "photos").rglob("*") if p.is_file()}
 
 
-def age(media_dir, names: set[str], hours: float) -> None:  # type: ignore[no-untyped-def]
+def age(media_dir, names: set[str], hours: float) -> None:
     then = time.time() - hours * 3600
     for path in (media_dir / "photos").rglob("*"):
         if path.name in names:
@@ -89,7 +89,7 @@ def test_every_table_that_keeps_photos_is_declared_to_the_sweep():
     declared = {
         (column.table.name, column.name)
         for named in photo_sweep._OWNERS
-        for column in (c.property.columns[0] for c in named.columns)  # type: ignore[attr-defined]
+        for column in (c.property.columns[0] for c in named.columns)
     }
     photo_columns = {
         (table.name, column.name)

@@ -39,7 +39,7 @@ def jpeg(colour: tuple[int, int, int] = (120, 80, 40)) -> bytes:
 
 def submit(
     client, key: str = "key-0001-abcd", *, headers: dict[str, str] | None = None, **fields: str
-):  # type: ignore[no-untyped-def]
+):
     data = {
         "_csrf_token": client.csrf_token(),
         "category": "bulky_items",
@@ -64,7 +64,7 @@ def make(
     *,
     category: str = "bulky_items",
     lat: float = LAT,
-    lon: float = LON,  # type: ignore[no-untyped-def]
+    lon: float = LON,
     status: str = "new",
     key: str | None = None,
 ) -> int:
@@ -79,18 +79,18 @@ def make(
             idempotency_key=key,
         ),
         media_dir=None,
-    )  # type: ignore[arg-type]
+    )
     if status != "new":
         with write_session(engine) as s:
             report = s.get(Report, created.report.id)
             reason = rp.ensure_reject_reasons(s)[0].id
             rp.change_status(
                 s, report, status, actor_id=None, reject_reason_id=reason, notify_people=False
-            )  # type: ignore[arg-type]
-    return created.report.id  # type: ignore[return-value]
+            )
+    return created.report.id
 
 
-def jobs_for(engine, user_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def jobs_for(engine, user_id: int) -> list[dict]:
     with Session(engine) as s:
         payloads = [
             json.loads(j.payload) for j in s.scalars(select(Job).where(Job.kind == "notify.user"))
@@ -99,7 +99,7 @@ def jobs_for(engine, user_id: int) -> list[dict]:  # type: ignore[no-untyped-def
 
 
 @pytest.fixture
-def neighbour(personas):  # type: ignore[no-untyped-def]
+def neighbour(personas):
     """Another resident, signed in before the test makes any request."""
     return personas["other_resident"]
 
@@ -107,7 +107,7 @@ def neighbour(personas):  # type: ignore[no-untyped-def]
 # --- the form ---------------------------------------------------------------------------------------
 
 
-def test_the_form_opens_the_camera_and_carries_an_idempotency_key(resident):  # type: ignore[no-untyped-def]
+def test_the_form_opens_the_camera_and_carries_an_idempotency_key(resident):
     page = resident.client.get("/reports/new")
     assert page.status_code == 200
     assert 'type="file" accept="image/*" capture="environment" multiple' in page.text
@@ -117,14 +117,14 @@ def test_the_form_opens_the_camera_and_carries_an_idempotency_key(resident):  # 
         assert f'value="{code}"' in page.text
 
 
-def test_it_sends_an_anonymous_visitor_to_sign_in_first(client):  # type: ignore[no-untyped-def]
+def test_it_sends_an_anonymous_visitor_to_sign_in_first(client):
     response = client.get("/reports/new", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith(
         "/login?next=/reports/new"
     )
 
 
-def test_a_resident_makes_a_report_and_finds_it_in_my_reports(resident, engine, client):  # type: ignore[no-untyped-def]
+def test_a_resident_makes_a_report_and_finds_it_in_my_reports(resident, engine, client):
     response = submit(resident.client, witnessed="yes", volume="car")
     assert response.status_code == 303
     report_id = int(response.headers["location"].split("/")[2].split("?")[0])
@@ -141,7 +141,7 @@ def test_a_resident_makes_a_report_and_finds_it_in_my_reports(resident, engine, 
     assert f'data-lat="{round(LAT, 3)}"' in public.text and str(LAT) + "0" not in public.text
 
 
-def test_a_double_post_with_one_idempotency_key_makes_one_report(resident, engine):  # type: ignore[no-untyped-def]
+def test_a_double_post_with_one_idempotency_key_makes_one_report(resident, engine):
     first = submit(resident.client, "same-key-123456")
     second = submit(resident.client, "same-key-123456")
     assert first.status_code == second.status_code == 303
@@ -151,7 +151,7 @@ def test_a_double_post_with_one_idempotency_key_makes_one_report(resident, engin
         assert s.scalar(select(func.count()).select_from(ReportPhoto)) == 1
 
 
-def test_the_page_scripts_queue_gets_json_and_a_replay_answers_the_first_report(resident, engine):  # type: ignore[no-untyped-def]
+def test_the_page_scripts_queue_gets_json_and_a_replay_answers_the_first_report(resident, engine):
     headers = {"x-eclor-queue": "1", "accept": "application/json"}
     first = submit(resident.client, "queued-key-0001", headers=headers)
     again = submit(resident.client, "queued-key-0001", headers=headers)
@@ -162,7 +162,7 @@ def test_the_page_scripts_queue_gets_json_and_a_replay_answers_the_first_report(
     assert bad.status_code == 400 and "category" in bad.json()["errors"]
 
 
-def test_someone_elses_idempotency_key_does_not_reveal_their_report(resident, neighbour, engine):  # type: ignore[no-untyped-def]
+def test_someone_elses_idempotency_key_does_not_reveal_their_report(resident, neighbour, engine):
     assert submit(resident.client, "shared-key-0001").status_code == 303
     response = submit(neighbour.client, "shared-key-0001")
     assert response.status_code == 400
@@ -170,7 +170,7 @@ def test_someone_elses_idempotency_key_does_not_reveal_their_report(resident, ne
         assert s.scalar(select(func.count()).select_from(Report)) == 1
 
 
-def test_fifty_concurrent_submissions_on_sqlite_all_land(app, engine, settings):  # type: ignore[no-untyped-def]
+def test_fifty_concurrent_submissions_on_sqlite_all_land(app, engine, settings):
     from tests.e2e.conftest import LiveServer
 
     tokens = []
@@ -218,7 +218,7 @@ def test_fifty_concurrent_submissions_on_sqlite_all_land(app, engine, settings):
         assert s.scalar(select(func.count()).select_from(ReportPhoto)) == 50
 
 
-def test_it_refuses_a_place_outside_the_territory_and_a_report_without_a_place(resident, engine):  # type: ignore[no-untyped-def]
+def test_it_refuses_a_place_outside_the_territory_and_a_report_without_a_place(resident, engine):
     outside = submit(resident.client, "outside-key-01", lat="48.8566", lon="2.3522")
     assert outside.status_code == 400 and "en dehors du territoire" in outside.text
     nowhere = submit(resident.client, "nowhere-key-01", lat="", lon="")
@@ -229,7 +229,7 @@ def test_it_refuses_a_place_outside_the_territory_and_a_report_without_a_place(r
         assert s.scalar(select(func.count()).select_from(Report)) == 0
 
 
-def test_a_commune_alone_places_the_report_approximately(resident, engine):  # type: ignore[no-untyped-def]
+def test_a_commune_alone_places_the_report_approximately(resident, engine):
     response = submit(resident.client, "commune-key-01", lat="", lon="", commune="54580")
     assert response.status_code == 303
     with Session(engine) as s:
@@ -240,7 +240,7 @@ def test_a_commune_alone_places_the_report_approximately(resident, engine):  # t
 # --- nearby, follow, thanks ---------------------------------------------------------------------------
 
 
-def test_nearby_shows_open_reports_of_any_kind_within_100_m_the_same_kind_first(engine, resident):  # type: ignore[no-untyped-def]
+def test_nearby_shows_open_reports_of_any_kind_within_100_m_the_same_kind_first(engine, resident):
     other_kind = make(
         engine, resident.id, category="tyres", lat=LAT + 0.0004
     )  # closest, another kind
@@ -250,7 +250,7 @@ def test_nearby_shows_open_reports_of_any_kind_within_100_m_the_same_kind_first(
     client = resident.client  # the form is for signed-in residents
     html = client.get(f"/reports/nearby?lat={LAT + 0.0004}&lon={LON}&category=bulky_items").text
     with Session(engine) as s:
-        numbers = {i: catalogue.number(s.get(Report, i)) for i in (near, far, other_kind, closed)}  # type: ignore[arg-type]
+        numbers = {i: catalogue.number(s.get(Report, i)) for i in (near, far, other_kind, closed)}
     assert numbers[near] in html and numbers[other_kind] in html
     assert html.index(numbers[near]) < html.index(numbers[other_kind])  # the same kind first
     assert numbers[far] not in html and numbers[closed] not in html
@@ -266,7 +266,7 @@ def test_nearby_shows_open_reports_of_any_kind_within_100_m_the_same_kind_first(
 
 def test_a_neighbour_follows_and_thanks_a_report_and_hears_about_its_progress(
     engine, resident, neighbour, staff
-):  # type: ignore[no-untyped-def]
+):
     report_id = make(engine, resident.id)
     assert (
         neighbour.client.post_form(f"/reports/{report_id}/follow", {"on": "1"}).status_code == 303
@@ -293,7 +293,7 @@ def test_a_neighbour_follows_and_thanks_a_report_and_hears_about_its_progress(
 
 def test_staff_move_a_report_through_its_states_and_every_change_is_in_its_history(
     engine, resident, staff, client
-):  # type: ignore[no-untyped-def]
+):
     report_id = make(engine, resident.id)
     for status in ("confirmed", "scheduled", "in_progress", "resolved"):
         data = {"status": status, "note": f"étape {status}"}
@@ -323,7 +323,7 @@ def test_staff_move_a_report_through_its_states_and_every_change_is_in_its_histo
     assert "étape scheduled" in public and "Résolu" in public
 
 
-def test_staff_cannot_make_a_transition_the_workflow_does_not_allow(engine, resident, staff):  # type: ignore[no-untyped-def]
+def test_staff_cannot_make_a_transition_the_workflow_does_not_allow(engine, resident, staff):
     report_id = make(engine, resident.id, status="rejected")
     response = staff.client.post_form(f"/staff/reports/{report_id}/status", {"status": "resolved"})
     assert response.status_code == 400 and "pas possible" in response.text
@@ -331,7 +331,7 @@ def test_staff_cannot_make_a_transition_the_workflow_does_not_allow(engine, resi
         assert s.get(Report, report_id).status == "rejected"
 
 
-def test_rejecting_needs_a_reason_from_the_managed_list(engine, resident, staff):  # type: ignore[no-untyped-def]
+def test_rejecting_needs_a_reason_from_the_managed_list(engine, resident, staff):
     report_id = make(engine, resident.id)
     response = staff.client.post_form(f"/staff/reports/{report_id}/status", {"status": "rejected"})
     assert response.status_code == 400 and "motif" in response.text
@@ -351,11 +351,11 @@ def test_rejecting_needs_a_reason_from_the_managed_list(engine, resident, staff)
 
 def test_marking_a_duplicate_points_to_the_original_and_its_reporter_follows_it(
     engine, resident, neighbour, staff
-):  # type: ignore[no-untyped-def]
+):
     original = make(engine, resident.id)
     copy = make(engine, neighbour.id)
     with Session(engine) as s:
-        number = catalogue.number(s.get(Report, original))  # type: ignore[arg-type]
+        number = catalogue.number(s.get(Report, original))
     bad = staff.client.post_form(
         f"/staff/reports/{copy}/status", {"status": "duplicate", "duplicate_of": "PHVA-2026-999999"}
     )
@@ -371,7 +371,7 @@ def test_marking_a_duplicate_points_to_the_original_and_its_reporter_follows_it(
 
 def test_staff_recategorise_move_the_pin_and_keep_internal_notes_internal(
     engine, resident, staff, client
-):  # type: ignore[no-untyped-def]
+):
     report_id = make(engine, resident.id)
     assert (
         staff.client.post_form(
@@ -404,7 +404,7 @@ def test_staff_recategorise_move_the_pin_and_keep_internal_notes_internal(
     assert "Propriétaire du terrain" in staff.client.get(f"/staff/reports/{report_id}").text
 
 
-def test_bulk_actions_change_every_checked_report(engine, resident, staff):  # type: ignore[no-untyped-def]
+def test_bulk_actions_change_every_checked_report(engine, resident, staff):
     ids = [make(engine, resident.id, lat=LAT + i * 0.01) for i in range(3)]
     client = staff.client
     response = client.post(
@@ -423,7 +423,7 @@ def test_bulk_actions_change_every_checked_report(engine, resident, staff):  # t
     assert none.status_code == 400
 
 
-def test_the_board_lists_new_reports_first_and_filters(engine, resident, staff):  # type: ignore[no-untyped-def]
+def test_the_board_lists_new_reports_first_and_filters(engine, resident, staff):
     older_new = make(engine, resident.id)
     confirmed = make(engine, resident.id, status="confirmed", category="tyres")
     page = staff.client.get("/staff/reports").text
@@ -431,13 +431,13 @@ def test_the_board_lists_new_reports_first_and_filters(engine, resident, staff):
         n_new, n_conf = (
             catalogue.number(s.get(Report, older_new)),
             catalogue.number(s.get(Report, confirmed)),
-        )  # type: ignore[arg-type]
+        )
     assert page.index(n_new) < page.index(n_conf)
     filtered = staff.client.get("/staff/reports?category=tyres&commune=57038").text
     assert n_conf in filtered and n_new not in filtered
 
 
-def test_residents_and_visitors_cannot_reach_the_staff_pages(resident, client):  # type: ignore[no-untyped-def]
+def test_residents_and_visitors_cannot_reach_the_staff_pages(resident, client):
     for url in (
         "/staff/reports",
         "/staff/reports.csv",
@@ -453,7 +453,7 @@ def test_residents_and_visitors_cannot_reach_the_staff_pages(resident, client): 
 
 def test_the_reporter_reopens_a_resolved_report_within_the_allowed_days_only(
     engine, resident, neighbour, staff
-):  # type: ignore[no-untyped-def]
+):
     report_id = make(engine, resident.id, status="resolved")
     assert (
         neighbour.client.post_form(
@@ -481,7 +481,7 @@ def test_the_reporter_reopens_a_resolved_report_within_the_allowed_days_only(
 
 def test_a_hidden_report_is_not_found_by_the_public_but_stays_visible_to_its_reporter(
     engine, resident, client
-):  # type: ignore[no-untyped-def]
+):
     report_id = make(engine, resident.id, status="hidden")
     assert client.get(f"/reports/{report_id}").status_code == 404
     assert resident.client.get(f"/reports/{report_id}").status_code == 200
@@ -491,11 +491,11 @@ def test_a_hidden_report_is_not_found_by_the_public_but_stays_visible_to_its_rep
     )
 
 
-def test_the_public_list_filters_by_commune_category_and_status(engine, resident, client):  # type: ignore[no-untyped-def]
+def test_the_public_list_filters_by_commune_category_and_status(engine, resident, client):
     a = make(engine, resident.id, category="tyres")
     b = make(engine, resident.id, category="rubble", lat=49.467, lon=5.929, status="resolved")
     with Session(engine) as s:
-        na, nb = catalogue.number(s.get(Report, a)), catalogue.number(s.get(Report, b))  # type: ignore[arg-type]
+        na, nb = catalogue.number(s.get(Report, a)), catalogue.number(s.get(Report, b))
     assert (
         na in client.get("/reports?category=tyres").text
         and nb not in client.get("/reports?category=tyres").text
@@ -509,7 +509,7 @@ def test_the_public_list_filters_by_commune_category_and_status(engine, resident
     assert client.get("/reports?status=bogus&commune=../x").status_code == 200
 
 
-def test_the_home_page_shows_my_reports(engine, resident):  # type: ignore[no-untyped-def]
+def test_the_home_page_shows_my_reports(engine, resident):
     make(engine, resident.id)
     assert "Mes signalements" in resident.client.get("/").text
 
@@ -517,7 +517,7 @@ def test_the_home_page_shows_my_reports(engine, resident):  # type: ignore[no-un
 # --- exports, statistics, keys, privacy, demo -----------------------------------------------------------
 
 
-def test_the_csv_export_has_every_report_and_neutralises_formulas(engine, resident, staff):  # type: ignore[no-untyped-def]
+def test_the_csv_export_has_every_report_and_neutralises_formulas(engine, resident, staff):
     with write_session(engine) as s:
         s.add(
             Report(
@@ -538,7 +538,7 @@ def test_the_csv_export_has_every_report_and_neutralises_formulas(engine, reside
 
 def test_statistics_count_per_commune_category_month_and_give_the_median_time_to_resolve(
     engine, resident, staff
-):  # type: ignore[no-untyped-def]
+):
     now = utcnow()
     with write_session(engine) as s:
         for days in (2, 4, 10):
@@ -566,7 +566,7 @@ def test_statistics_count_per_commune_category_month_and_give_the_median_time_to
     )
 
 
-def test_staff_issue_an_open311_key_shown_once_and_stored_hashed_then_revoke_it(engine, staff):  # type: ignore[no-untyped-def]
+def test_staff_issue_an_open311_key_shown_once_and_stored_hashed_then_revoke_it(engine, staff):
     response = staff.client.post_form("/staff/reports/api-keys", {"name": "Appli commune"})
     assert response.status_code == 201
     key = response.text.split('<code class="api-key" id="new-key">')[1].split("</code>")[0]
@@ -581,7 +581,7 @@ def test_staff_issue_an_open311_key_shown_once_and_stored_hashed_then_revoke_it(
         assert rp.check_api_key(s, key) is None
 
 
-def test_staff_manage_reject_reasons_and_response_templates(engine, staff):  # type: ignore[no-untyped-def]
+def test_staff_manage_reject_reasons_and_response_templates(engine, staff):
     assert (
         staff.client.post_form(
             "/staff/reports/reasons", {"label": "Déjà enlevé par la commune"}
@@ -606,7 +606,7 @@ def test_staff_manage_reject_reasons_and_response_templates(engine, staff):  # t
 
 def test_the_privacy_export_has_the_persons_reports_and_photos_and_erasure_keeps_them_anonymised(
     engine, resident, settings
-):  # type: ignore[no-untyped-def]
+):
     assert submit(resident.client, "privacy-key-001").status_code == 303
     with Session(engine) as s:
         data, files = privacy.export_user(s, resident.id, settings.resolved_media_dir)
@@ -622,7 +622,7 @@ def test_the_privacy_export_has_the_persons_reports_and_photos_and_erasure_keeps
         assert s.scalars(select(ReportEvent.actor_id)).all() == [None]
 
 
-def test_the_demo_loader_makes_reports_in_every_state_with_photos_and_runs_once(engine, settings):  # type: ignore[no-untyped-def]
+def test_the_demo_loader_makes_reports_in_every_state_with_photos_and_runs_once(engine, settings):
     from app.demo import load_users
 
     with write_session(engine) as s:
@@ -643,13 +643,13 @@ def test_the_demo_loader_makes_reports_in_every_state_with_photos_and_runs_once(
     assert photos == len(demo.DEMO_REPORTS) + after and after >= 1
 
 
-def test_the_pages_read_in_english_when_the_person_chose_it(resident):  # type: ignore[no-untyped-def]
+def test_the_pages_read_in_english_when_the_person_chose_it(resident):
     resident.client.cookies.set("lang", "en")
     page = resident.client.get("/reports/new").text
     assert "Report an illegal dump" in page and "Bulky items" in page and "Use my position" in page
 
 
-def test_a_boosted_navigation_to_a_map_page_loads_it_in_full_so_its_scripts_run(client):  # type: ignore[no-untyped-def]
+def test_a_boosted_navigation_to_a_map_page_loads_it_in_full_so_its_scripts_run(client):
     response = client.get(
         "/reports?category=tyres", headers={"HX-Request": "true", "HX-Boosted": "true"}
     )
@@ -662,7 +662,7 @@ def test_a_boosted_navigation_to_a_map_page_loads_it_in_full_so_its_scripts_run(
     )
 
 
-def test_a_response_template_gives_the_message_when_staff_write_none(engine, resident, staff):  # type: ignore[no-untyped-def]
+def test_a_response_template_gives_the_message_when_staff_write_none(engine, resident, staff):
     from app.models.reports import ResponseTemplate
 
     report_id = make(engine, resident.id)

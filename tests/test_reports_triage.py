@@ -40,7 +40,7 @@ def make(
             category=category, lat=lat, lon=lon, reporter_id=reporter_id, description="Dépôt"
         ),
         media_dir=None,
-    )  # type: ignore[arg-type]
+    )
     if status != "new":
         with write_session(engine) as s:
             report = s.get(Report, created.report.id)
@@ -49,20 +49,20 @@ def make(
                 report,
                 status,
                 actor_id=None,
-                notify_people=False,  # type: ignore[arg-type]
+                notify_people=False,
                 reject_reason_id=rp.ensure_reject_reasons(s)[0].id,
             )
-    return int(created.report.id)  # type: ignore[arg-type]
+    return int(created.report.id)
 
 
 def number_of(engine: Any, report_id: int) -> str:
     with Session(engine) as s:
-        return catalogue.number(s.get(Report, report_id))  # type: ignore[arg-type]
+        return catalogue.number(s.get(Report, report_id))
 
 
 def get(engine: Any, report_id: int) -> Report:
     with Session(engine) as s:
-        return s.get(Report, report_id)  # type: ignore[return-value]
+        return s.get(Report, report_id)
 
 
 # --- duplicates -----------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def mail_texts(settings: Any) -> list[str]:
             str(message["subject"])
             + "\n"
             + message.get_body(preferencelist=("plain",)).get_content()
-        )  # type: ignore[union-attr]
+        )
     return out
 
 

@@ -35,13 +35,14 @@ Distances shown to people are road estimates: haversine × 1.3.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app import geo
 from app.carpool.trips import (
@@ -113,20 +114,20 @@ class Query:
 
 
 CANDIDATE_COLUMNS = (
-    CarpoolAd.id,
-    CarpoolAd.user_id,
-    CarpoolAd.role,
-    CarpoolAd.frequency,
-    CarpoolAd.from_lat,
-    CarpoolAd.from_lon,
-    CarpoolAd.to_lat,
-    CarpoolAd.to_lon,
-    CarpoolAd.departure_at,
-    CarpoolAd.margin_min,
-    CarpoolAd.schedule,
-    CarpoolAd.days_mask,
-    CarpoolAd.seats_left,
-    CarpoolAd.price_per_km_cents,
+    col(CarpoolAd.id),
+    col(CarpoolAd.user_id),
+    col(CarpoolAd.role),
+    col(CarpoolAd.frequency),
+    col(CarpoolAd.from_lat),
+    col(CarpoolAd.from_lon),
+    col(CarpoolAd.to_lat),
+    col(CarpoolAd.to_lon),
+    col(CarpoolAd.departure_at),
+    col(CarpoolAd.margin_min),
+    col(CarpoolAd.schedule),
+    col(CarpoolAd.days_mask),
+    col(CarpoolAd.seats_left),
+    col(CarpoolAd.price_per_km_cents),
 )
 
 
@@ -154,48 +155,55 @@ def candidates_statement(q: Query, *, limit: int | None = None, use_cells: bool 
     from_cells = geo.cells_covering(f_lat0, f_lat1, f_lon0, f_lon1, MAX_CELLS)
     cells: tuple[Any, ...] = ()
     if to_cells is not None and use_cells:
-        cells += (CarpoolAd.to_cell.in_(to_cells),)  # type: ignore[union-attr]
+        cells += (col(CarpoolAd.to_cell).in_(to_cells),)
         if from_cells is not None:
-            cells += (CarpoolAd.from_cell.in_(from_cells),)  # type: ignore[union-attr]
+            cells += (col(CarpoolAd.from_cell).in_(from_cells),)
     slack = q.margin_min + MAX_AD_MARGIN_MIN + 15  # margins plus the time to reach the pick-up
     minute = q.searched_minute()
     days = mask_of(q.searched_days())
     common = (
-        CarpoolAd.status == "active",
-        CarpoolAd.role == q.role,
-        CarpoolAd.to_lat.between(t_lat0, t_lat1),
-        CarpoolAd.to_lon.between(t_lon0, t_lon1),  # type: ignore[attr-defined]
-        CarpoolAd.from_lat.between(f_lat0, f_lat1),
-        CarpoolAd.from_lon.between(f_lon0, f_lon1),  # type: ignore[attr-defined]
-        CarpoolAd.seats_left >= q.seats,
+        col(CarpoolAd.status) == "active",
+        col(CarpoolAd.role) == q.role,
+        col(CarpoolAd.to_lat).between(t_lat0, t_lat1),
+        col(CarpoolAd.to_lon).between(t_lon0, t_lon1),
+        col(CarpoolAd.from_lat).between(f_lat0, f_lat1),
+        col(CarpoolAd.from_lon).between(f_lon0, f_lon1),
+        col(CarpoolAd.seats_left) >= q.seats,
         *cells,
         # Within the radii as ``score`` measures them (planar metres), a metre to spare for rounding:
         # checked on the index entries, so ads in a box's corners are never read.
         _within(
-            CarpoolAd.from_lat, CarpoolAd.from_lon, q.from_lat, q.from_lon, q.kx, q.from_radius_m
+            col(CarpoolAd.from_lat),
+            col(CarpoolAd.from_lon),
+            q.from_lat,
+            q.from_lon,
+            q.kx,
+            q.from_radius_m,
         ),
-        _within(CarpoolAd.to_lat, CarpoolAd.to_lon, q.to_lat, q.to_lon, q.kx, q.to_radius_m),
+        _within(
+            col(CarpoolAd.to_lat), col(CarpoolAd.to_lon), q.to_lat, q.to_lon, q.kx, q.to_radius_m
+        ),
     )
-    if q.frequency == "punctual" and q.when is not None:
-        last_day = q.local_when.date()  # type: ignore[union-attr]
+    if q.frequency == "punctual" and q.local_when is not None:
+        last_day = q.local_when.date()
     else:
         last_day = local(utcnow()).date()
-    regular = select(*CANDIDATE_COLUMNS).where(
+    regular = sa.select(*CANDIDATE_COLUMNS).where(
         *common,
-        CarpoolAd.frequency == "regular",
-        CarpoolAd.days_mask.op("&")(days) != 0,  # type: ignore[attr-defined]
-        CarpoolAd.window_start <= minute + q.margin_min + 15,
-        CarpoolAd.window_end >= minute - q.margin_min - 15,
-        or_(CarpoolAd.valid_until.is_(None), CarpoolAd.valid_until >= last_day),  # type: ignore[union-attr]
+        col(CarpoolAd.frequency) == "regular",
+        col(CarpoolAd.days_mask).op("&")(days) != 0,
+        col(CarpoolAd.window_start) <= minute + q.margin_min + 15,
+        col(CarpoolAd.window_end) >= minute - q.margin_min - 15,
+        or_(col(CarpoolAd.valid_until).is_(None), col(CarpoolAd.valid_until) >= last_day),
     )
     if q.frequency == "punctual" and q.when is not None:
-        punctual = select(*CANDIDATE_COLUMNS).where(
+        punctual = sa.select(*CANDIDATE_COLUMNS).where(
             *common,
-            CarpoolAd.departure_at.between(
-                q.when - timedelta(minutes=slack),  # type: ignore[union-attr]
+            col(CarpoolAd.departure_at).between(
+                q.when - timedelta(minutes=slack),
                 q.when + timedelta(minutes=slack),
             ),
-            CarpoolAd.frequency == "punctual",
+            col(CarpoolAd.frequency) == "punctual",
         )
         stmt: Any = punctual.union_all(regular)
     else:
@@ -257,9 +265,9 @@ def score(q: Query, row: Any) -> Match | None:
     if row.frequency == "punctual":
         if row.departure_at is None:
             return None
-        if q.frequency == "punctual" and q.when is not None:
+        if q.frequency == "punctual" and q.local_when is not None:
             diff = (row.departure_at - q.when).total_seconds() / 60 + sign * offset
-            diffs.append((q.local_when.weekday(), abs(diff), row.margin_min + q.margin_min))  # type: ignore[union-attr]
+            diffs.append((q.local_when.weekday(), abs(diff), row.margin_min + q.margin_min))
         else:
             return None  # a regular search looks for regular trips
     else:
@@ -276,10 +284,10 @@ def score(q: Query, row: Any) -> Match | None:
     if not diffs:
         return None
     time_diff = sum(x[1] for x in diffs) / len(diffs)
-    allowed = max(1.0, sum(x[2] for x in diffs) / len(diffs))
+    mean_allowed = max(1.0, sum(x[2] for x in diffs) / len(diffs))
     ends = (pickup / q.from_radius_m + dropoff / q.to_radius_m) / 2
     value = 100 * (
-        0.4 * (1 - detour / MAX_DETOUR) + 0.3 * (1 - ends) + 0.3 * (1 - time_diff / allowed)
+        0.4 * (1 - detour / MAX_DETOUR) + 0.3 * (1 - ends) + 0.3 * (1 - time_diff / mean_allowed)
     )
     if q.frequency == "regular" and searched_days:
         value *= 0.5 + 0.5 * len(diffs) / len(searched_days)
@@ -304,14 +312,14 @@ def blocked_with(session: Session, user_id: int | None) -> frozenset[int]:
     if user_id is None:
         return frozenset()
     rows = session.execute(
-        select(CarpoolBlock.blocker_id, CarpoolBlock.blocked_id).where(
-            or_(CarpoolBlock.blocker_id == user_id, CarpoolBlock.blocked_id == user_id)
+        select(col(CarpoolBlock.blocker_id), col(CarpoolBlock.blocked_id)).where(
+            or_(col(CarpoolBlock.blocker_id) == user_id, col(CarpoolBlock.blocked_id) == user_id)
         )
     ).all()
     return frozenset(b if a == user_id else a for a, b in rows)
 
 
-def fetch_candidates(session: Session, q: Query) -> list[Any]:
+def fetch_candidates(session: Session, q: Query) -> Sequence[Any]:
     """Run the prefilter on the session's connection (Core rows, no ORM layer)."""
     return session.connection().execute(candidates_statement(q)).all()
 
@@ -338,7 +346,7 @@ def attach_ads(session: Session, matches: list[Match]) -> list[Match]:
     if not matches:
         return matches
     ids = [m.ad_id for m in matches]
-    ads = {a.id: a for a in session.scalars(select(CarpoolAd).where(CarpoolAd.id.in_(ids)))}  # type: ignore[union-attr]
+    ads = {a.id: a for a in session.scalars(select(CarpoolAd).where(col(CarpoolAd.id).in_(ids)))}
     names = display_names(session, {m.user_id for m in matches})
     for m in matches:
         m.ad = ads.get(m.ad_id)
@@ -353,10 +361,10 @@ def display_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
         return {}
     out: dict[int, str] = {}
     for uid, name, email in session.execute(
-        select(User.id, User.display_name, User.email).where(User.id.in_(ids))  # type: ignore[union-attr]
+        select(col(User.id), col(User.display_name), col(User.email)).where(col(User.id).in_(ids))
     ):
         out[uid] = (name or "").split(" ")[0] or _("Un membre")
-    for p in session.scalars(select(CarpoolProfile).where(CarpoolProfile.user_id.in_(ids))):  # type: ignore[attr-defined]
+    for p in session.scalars(select(CarpoolProfile).where(col(CarpoolProfile.user_id).in_(ids))):
         if p.first_name:
             out[p.user_id] = p.first_name
     return out

@@ -34,10 +34,10 @@ class CarpoolPlace(SQLModel, table=True):
     lon: float
 
 
-def _cell_of(prefix: str):  # type: ignore[no-untyped-def]
+def _cell_of(prefix: str):
     """A column default: the grid cell of the ad's start or end, filled on every insert (ORM or bulk)."""
 
-    def default(context) -> int:  # type: ignore[no-untyped-def]
+    def default(context) -> int:
         values = context.get_current_parameters()
         return grid_cell(values[f"{prefix}_lat"], values[f"{prefix}_lon"])
 

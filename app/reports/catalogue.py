@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, func, or_
+from sqlmodel import Session, col, select
 
 from app import geo
 from app.db import utcnow
@@ -100,8 +100,9 @@ class ReportError(ValueError):
         self.field = field
 
 
-def number(report: Report) -> str:
-    """The report's public number, e.g. ``PHVA-2026-000123``."""
+def number(report: Any) -> str:
+    """The public number (e.g. ``PHVA-2026-000123``) of a report, or of a row with its ``id`` and
+    ``created_at``."""
     year = report.created_at.year if report.created_at else utcnow().year
     return f"{NUMBER_PREFIX}-{year}-{report.id:06d}"
 
@@ -159,26 +160,26 @@ class Filters:
 
     def apply(self, stmt: Any, *, staff: bool) -> Any:
         if not staff:
-            stmt = stmt.where(Report.status.in_(PUBLIC_STATUSES))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(Report.status).in_(PUBLIC_STATUSES))
         if self.commune:
-            stmt = stmt.where(Report.commune_insee == self.commune)
+            stmt = stmt.where(col(Report.commune_insee) == self.commune)
         if self.category:
-            stmt = stmt.where(Report.category == self.category)
+            stmt = stmt.where(col(Report.category) == self.category)
         if self.status == "open":
-            stmt = stmt.where(Report.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(Report.status).in_(OPEN_STATUSES))
         elif self.status == "closed":
-            stmt = stmt.where(Report.status.in_(CLOSED_STATUSES))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(Report.status).in_(CLOSED_STATUSES))
         elif self.status:
-            stmt = stmt.where(Report.status == self.status)
+            stmt = stmt.where(col(Report.status) == self.status)
         if self.q:
             ident = id_from_number(self.q)
             like = f"%{self.q.lower()}%"
-            conds = [
-                func.lower(Report.description).like(like),
-                func.lower(Report.address).like(like),
+            conds: list[ColumnElement[bool]] = [
+                func.lower(col(Report.description)).like(like),
+                func.lower(col(Report.address)).like(like),
             ]
             if ident:
-                conds.append(Report.id == ident)
+                conds.append(col(Report.id) == ident)
             stmt = stmt.where(or_(*conds))
         return stmt
 
@@ -207,4 +208,4 @@ def bounded_count(session: Session, ids: Any) -> tuple[int, bool]:
 
 
 def communes(session: Session) -> list[Commune]:
-    return list(session.scalars(select(Commune).order_by(Commune.name)))
+    return list(session.scalars(select(Commune).order_by(col(Commune.name))))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app import images
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.models.reports import (
     Report,
     ReportEvent,
@@ -187,19 +187,19 @@ def load_demo(session: Session, rng: Any, media_dir: Path) -> str | None:
         session.flush()
         session.add(
             ReportEvent(
-                report_id=report.id,
+                report_id=saved_id(report),
                 actor_id=reporter.id,
                 kind="created",
                 to_status="new",
                 at=created,
             )
         )
-        session.add(ReportFollow(report_id=report.id, user_id=reporter.id))  # type: ignore[arg-type]
+        session.add(ReportFollow(report_id=saved_id(report), user_id=saved_id(reporter)))
         processed = images.process(demo_photo(category, rng))
         stored = images.save(processed, media_dir)
         session.add(
             ReportPhoto(
-                report_id=report.id,
+                report_id=saved_id(report),
                 kind="overview",
                 display_name=stored.display_name,
                 thumb_name=stored.thumb_name,

@@ -14,13 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import events, geo, images
-from app.db import utcnow, write_session
+from app.db import saved_id, utcnow, write_session
 from app.i18n import gettext as _
 from app.models.accounts import User
 from app.models.reports import (
@@ -89,7 +88,7 @@ def check_photos(uploads: Sequence[bytes], max_bytes: int) -> list[images.Proces
 def find_by_key(session: Session, key: str | None) -> Report | None:
     if not key:
         return None
-    return session.scalars(select(Report).where(Report.idempotency_key == key)).first()
+    return session.scalars(select(Report).where(col(Report.idempotency_key) == key)).first()
 
 
 def _store_photos(
@@ -184,7 +183,7 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
             for photo, names in stored:
                 session.add(
                     ReportPhoto(
-                        report_id=report.id,
+                        report_id=saved_id(report),
                         kind="overview",
                         display_name=names.display_name,
                         thumb_name=names.thumb_name,
@@ -199,7 +198,7 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
                 text = _("Une photo n’a pas pu être enregistrée ; le signalement est bien reçu.")
             session.add(
                 ReportEvent(
-                    report_id=report.id,
+                    report_id=saved_id(report),
                     actor_id=new.reporter_id,
                     kind="created",
                     to_status="new",
@@ -208,7 +207,7 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
                 )
             )
             if new.reporter_id:
-                session.add(ReportFollow(report_id=report.id, user_id=new.reporter_id))
+                session.add(ReportFollow(report_id=saved_id(report), user_id=new.reporter_id))
             session.flush()
             events.publish(
                 session,
@@ -240,9 +239,13 @@ def photos_of(
     out: dict[int, list[ReportPhoto]] = {}
     if not report_ids:
         return out
-    stmt = select(ReportPhoto).where(ReportPhoto.report_id.in_(report_ids)).order_by(ReportPhoto.id)  # type: ignore[attr-defined]
+    stmt = (
+        select(ReportPhoto)
+        .where(col(ReportPhoto.report_id).in_(report_ids))
+        .order_by(col(ReportPhoto.id))
+    )
     if kind:
-        stmt = stmt.where(ReportPhoto.kind == kind)
+        stmt = stmt.where(col(ReportPhoto.kind) == kind)
     for photo in session.scalars(stmt):
         out.setdefault(photo.report_id, []).append(photo)
     return out
@@ -254,12 +257,12 @@ def history(
     """The report's history (oldest first) with the actor's shown name ("" for the public view)."""
     stmt = (
         select(ReportEvent, User)
-        .outerjoin(User, User.id == ReportEvent.actor_id)
-        .where(ReportEvent.report_id == report_id)
-        .order_by(ReportEvent.at, ReportEvent.id)
+        .outerjoin(User, col(User.id) == col(ReportEvent.actor_id))
+        .where(col(ReportEvent.report_id) == report_id)
+        .order_by(col(ReportEvent.at), col(ReportEvent.id))
     )
     if not include_internal:
-        stmt = stmt.where(ReportEvent.public.is_(True))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(ReportEvent.public).is_(True))
     out = []
     for event, user in session.execute(stmt):
         if user is None:
@@ -300,21 +303,21 @@ def nearby(
     dlat = metres / 111_000
     dlon = metres / (111_000 * max(0.1, math.cos(math.radians(lat))))
     stmt = select(Report).where(
-        Report.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
-        Report.lat.between(lat - dlat, lat + dlat),
-        Report.lon.between(lon - dlon, lon + dlon),  # type: ignore[attr-defined]
+        col(Report.status).in_(OPEN_STATUSES),
+        col(Report.lat).between(lat - dlat, lat + dlat),
+        col(Report.lon).between(lon - dlon, lon + dlon),
     )
     if category:
-        stmt = stmt.where(Report.category == category)
+        stmt = stmt.where(col(Report.category) == category)
     if exclude:
-        stmt = stmt.where(Report.id != exclude)
+        stmt = stmt.where(col(Report.id) != exclude)
     if public:  # the box is widened by the rounding so that no rounded neighbour is missed
         stmt = select(Report).where(
-            Report.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
-            Report.lat.between(lat - dlat - 0.001, lat + dlat + 0.001),  # type: ignore[attr-defined]
-            Report.lon.between(lon - dlon - 0.001, lon + dlon + 0.001),  # type: ignore[attr-defined]
-            *([Report.category == category] if category else []),
-            *([Report.id != exclude] if exclude else []),
+            col(Report.status).in_(OPEN_STATUSES),
+            col(Report.lat).between(lat - dlat - 0.001, lat + dlat + 0.001),
+            col(Report.lon).between(lon - dlon - 0.001, lon + dlon + 0.001),
+            *([col(Report.category) == category] if category else []),
+            *([col(Report.id) != exclude] if exclude else []),
         )
     found = [
         (

@@ -13,11 +13,11 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from app import events, geo, images
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.i18n import gettext as _
 from app.models.reports import (
     RejectReason,
@@ -61,11 +61,13 @@ def can_reopen(report: Report, user_id: int | None) -> bool:
 
 def _recipients(session: Session, report: Report, actor_id: int | None) -> list[int]:
     ids = set(
-        session.scalars(select(ReportFollow.user_id).where(ReportFollow.report_id == report.id))
+        session.scalars(
+            select(col(ReportFollow.user_id)).where(col(ReportFollow.report_id) == report.id)
+        )
     )
     if report.reporter_id:
         ids.add(report.reporter_id)
-    ids.discard(actor_id)  # type: ignore[arg-type]
+    ids.discard(actor_id)
     return sorted(ids)
 
 
@@ -152,7 +154,7 @@ def _mark_duplicate(
     # Reports that were duplicates of this one now point to the original too: no chain ever forms.
     session.execute(
         update(Report)
-        .where(Report.duplicate_of_id == report.id, Report.status == "duplicate")
+        .where(col(Report.duplicate_of_id) == report.id, col(Report.status) == "duplicate")
         .values(duplicate_of_id=original.id)
     )
     report.duplicate_of_id = original.id
@@ -162,7 +164,7 @@ def _mark_duplicate(
     if differences:
         text += " " + _("Confirmé malgré : %(d)s.") % {"d": " ; ".join(differences)}
     if report.reporter_id:
-        session.merge(ReportFollow(report_id=original.id, user_id=report.reporter_id))
+        session.merge(ReportFollow(report_id=saved_id(original), user_id=report.reporter_id))
     return original, text
 
 
@@ -235,7 +237,7 @@ def change_status(
         stored = images.save(after_photo, media_dir)
         session.add(
             ReportPhoto(
-                report_id=report.id,
+                report_id=saved_id(report),
                 kind="after",
                 display_name=stored.display_name,
                 thumb_name=stored.thumb_name,
@@ -246,7 +248,7 @@ def change_status(
             )
         )
     event = ReportEvent(
-        report_id=report.id,
+        report_id=saved_id(report),
         actor_id=actor_id,
         kind="status",
         from_status=previous,
@@ -262,7 +264,7 @@ def change_status(
     if notify_people and to != "hidden":
         title = _("Votre signalement %(n)s : %(s)s") % {"n": number(report), "s": _(STATUSES[to])}
         body = text or _("Le signalement est maintenant « %(s)s ».") % {"s": _(STATUSES[to])}
-        _tell(session, report, actor_id, title, body, event.id)  # type: ignore[arg-type]
+        _tell(session, report, actor_id, title, body, saved_id(event))
     return event
 
 
@@ -271,7 +273,7 @@ def add_note(session: Session, report: Report, *, actor_id: int, text: str) -> R
     if not text:
         raise ReportError(_("La note est vide."), "note")
     event = ReportEvent(
-        report_id=report.id, actor_id=actor_id, kind="note", text=text, public=False
+        report_id=saved_id(report), actor_id=actor_id, kind="note", text=text, public=False
     )
     session.add(event)
     session.flush()
@@ -289,7 +291,7 @@ def recategorise(session: Session, report: Report, category: str, *, actor_id: i
     }
     report.category = category
     report.updated_at = utcnow()
-    event = ReportEvent(report_id=report.id, actor_id=actor_id, kind="category", text=text)
+    event = ReportEvent(report_id=saved_id(report), actor_id=actor_id, kind="category", text=text)
     session.add_all([report, event])
     session.flush()
     _tell(
@@ -298,8 +300,8 @@ def recategorise(session: Session, report: Report, category: str, *, actor_id: i
         actor_id,
         _("Votre signalement %(n)s a changé de catégorie") % {"n": number(report)},
         text,
-        event.id,
-    )  # type: ignore[arg-type]
+        saved_id(event),
+    )
     return event
 
 
@@ -314,7 +316,7 @@ def move(session: Session, report: Report, lat: float, lon: float, *, actor_id: 
     report.commune_insee = commune.insee
     report.updated_at = utcnow()
     event = ReportEvent(
-        report_id=report.id,
+        report_id=saved_id(report),
         actor_id=actor_id,
         kind="moved",
         public=False,
@@ -336,7 +338,7 @@ def reopen(session: Session, report: Report, *, user_id: int, text: str) -> Repo
     report.updated_at = utcnow()
     report.status_notes = ""
     event = ReportEvent(
-        report_id=report.id,
+        report_id=saved_id(report),
         actor_id=user_id,
         kind="reopened",
         from_status="resolved",
@@ -351,15 +353,15 @@ def reopen(session: Session, report: Report, *, user_id: int, text: str) -> Repo
         user_id,
         _("Le signalement %(n)s est rouvert") % {"n": number(report)},
         text,
-        event.id,
-    )  # type: ignore[arg-type]
+        saved_id(event),
+    )
     return event
 
 
 def follow(session: Session, report: Report, user_id: int, on: bool) -> None:
     row = session.get(ReportFollow, (report.id, user_id))
     if on and row is None:
-        session.add(ReportFollow(report_id=report.id, user_id=user_id))  # type: ignore[arg-type]
+        session.add(ReportFollow(report_id=saved_id(report), user_id=user_id))
     elif not on and row is not None:
         session.delete(row)
     session.flush()
@@ -369,9 +371,11 @@ def thank(session: Session, report: Report, user_id: int) -> bool:
     """Thank the agents once per person; False if already thanked."""
     if session.get(ReportThanks, (report.id, user_id)) is not None:
         return False
-    session.add(ReportThanks(report_id=report.id, user_id=user_id))  # type: ignore[arg-type]
+    session.add(ReportThanks(report_id=saved_id(report), user_id=user_id))
     session.execute(
-        update(Report).where(Report.id == report.id).values(thanks_count=Report.thanks_count + 1)
+        update(Report)
+        .where(col(Report.id) == report.id)
+        .values(thanks_count=col(Report.thanks_count) + 1)
     )
     session.flush()
     session.refresh(report)
@@ -400,7 +404,7 @@ def check_api_key(session: Session, key: str) -> ReportApiKey | None:
     if not key or len(key) > 200:
         return None
     row = session.scalars(
-        select(ReportApiKey).where(ReportApiKey.key_hash == _key_hash(key))
+        select(ReportApiKey).where(col(ReportApiKey.key_hash) == _key_hash(key))
     ).first()
     if row is None or row.revoked_at is not None:
         return None
@@ -422,7 +426,9 @@ def ensure_reject_reasons(session: Session) -> list[RejectReason]:
     if not reasons:
         for label in DEFAULT_REJECT_REASONS:
             if (
-                session.scalars(select(RejectReason).where(RejectReason.label == label)).first()
+                session.scalars(
+                    select(RejectReason).where(col(RejectReason.label) == label)
+                ).first()
                 is None
             ):
                 session.add(RejectReason(label=label))
@@ -435,14 +441,14 @@ def response_templates(session: Session) -> list[ResponseTemplate]:
     return list(
         session.scalars(
             select(ResponseTemplate)
-            .where(ResponseTemplate.active.is_(True))  # type: ignore[attr-defined]
-            .order_by(ResponseTemplate.title)
+            .where(col(ResponseTemplate.active).is_(True))
+            .order_by(col(ResponseTemplate.title))
         )
     )
 
 
 def reject_reasons(session: Session, *, active_only: bool = True) -> list[RejectReason]:
-    stmt = select(RejectReason).order_by(RejectReason.label)
+    stmt = select(RejectReason).order_by(col(RejectReason.label))
     if active_only:
-        stmt = stmt.where(RejectReason.active.is_(True))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(RejectReason.active).is_(True))
     return list(session.scalars(stmt))

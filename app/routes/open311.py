@@ -18,12 +18,11 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromPath
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import ratelimit
 from app.auth import PUBLIC
-from app.db import read_session, utcnow, write_session
+from app.db import read_session, saved_id, utcnow, write_session
 from app.errors import ERROR_RENDERERS
 from app.interfaces import Contribution
 from app.models.reports import Report, ReportEvent
@@ -107,11 +106,14 @@ def _parse_date(value: str, name: str) -> datetime:
 
 def _rows(db: Session, reports: list[Report], base_url: str) -> list[dict[str, Any]]:
     communes = {c.insee: c for c in db.scalars(select(Commune))}
-    photos = intake.photos_of(db, [r.id for r in reports], "overview")  # type: ignore[misc]
+    photos = intake.photos_of(db, [saved_id(r) for r in reports], "overview")
     return [
         o3.request_row(
-            r, communes.get(r.commune_insee or ""), (photos.get(r.id) or [None])[0], base_url
-        )  # type: ignore[arg-type]
+            r,
+            communes.get(r.commune_insee or ""),
+            next(iter(photos.get(saved_id(r), [])), None),
+            base_url,
+        )
         for r in reports
     ]
 
@@ -161,7 +163,7 @@ def root(
 
 def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[str, Any]]:
     base = request.app.state.settings.base_url
-    stmt = select(Report).where(Report.status.in_(catalogue.PUBLIC_STATUSES))  # type: ignore[attr-defined]
+    stmt = select(Report).where(col(Report.status).in_(catalogue.PUBLIC_STATUSES))
     ids_param = _param(request, "service_request_id")
     if ids_param:
         ids = []
@@ -173,7 +175,7 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
                 ids.append(ident)
         if len(ids) > MAX_RESULTS:
             raise Open311Error(400, f"At most {MAX_RESULTS} service_request_id values")
-        rows = list(db.scalars(stmt.where(Report.id.in_(ids)).order_by(Report.id)))  # type: ignore[attr-defined]
+        rows = list(db.scalars(stmt.where(col(Report.id).in_(ids)).order_by(col(Report.id))))
         return _rows(db, rows, base)
     codes = _param(request, "service_code")
     if codes:
@@ -181,7 +183,7 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
         unknown = [c for c in wanted if c not in catalogue.CATEGORIES]
         if unknown:
             raise Open311Error(400, f"Unknown service_code: {unknown[0][:40]}")
-        stmt = stmt.where(Report.category.in_(wanted))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Report.category).in_(wanted))
     start_raw, end_raw = _param(request, "start_date"), _param(request, "end_date")
     end = _parse_date(end_raw, "end_date") if end_raw else utcnow()
     start = _parse_date(start_raw, "start_date") if start_raw else end - MAX_SPAN
@@ -189,7 +191,7 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
         raise Open311Error(400, "start_date must be before end_date")
     if end - start > MAX_SPAN:
         raise Open311Error(400, "start_date and end_date must be at most 90 days apart")
-    stmt = stmt.where(Report.created_at >= start, Report.created_at <= end)
+    stmt = stmt.where(col(Report.created_at) >= start, col(Report.created_at) <= end)
     status = _param(request, "status")
     if status:
         wanted_status = {s.strip() for s in status.split(",") if s.strip()}
@@ -200,8 +202,8 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
             for s in catalogue.PUBLIC_STATUSES
             if ("open" if catalogue.is_open(s) else "closed") in wanted_status
         ]
-        stmt = stmt.where(Report.status.in_(states))  # type: ignore[attr-defined]
-    rows = list(db.scalars(stmt.order_by(Report.created_at.desc()).limit(MAX_RESULTS)))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Report.status).in_(states))
+    rows = list(db.scalars(stmt.order_by(col(Report.created_at).desc()).limit(MAX_RESULTS)))
     return _rows(db, rows, base)
 
 
@@ -243,7 +245,7 @@ def token(db: NamedDependency[Session], name: FromPath[str]) -> Response[bytes]:
     fmt = _guess_fmt(name)
     try:
         tok, fmt = _split(name)
-        report = db.scalars(select(Report).where(Report.token == tok)).first() if tok else None
+        report = db.scalars(select(Report).where(col(Report.token) == tok)).first() if tok else None
         if report is None:
             raise Open311Error(404, "Unknown token")
         row = {
@@ -364,9 +366,9 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
             with write_session(engine) as db:
                 db.add(
                     ReportEvent(
-                        report_id=report.id,
+                        report_id=saved_id(report),
                         kind="note",
-                        public=False,  # type: ignore[arg-type]
+                        public=False,
                         text="Open311 : " + " · ".join(extra),
                     )
                 )

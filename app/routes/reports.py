@@ -20,12 +20,12 @@ from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXDetails
 from litestar.response import File, Redirect, Template
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app import images, ratelimit
-from app.auth import PUBLIC, SIGNED_IN, CurrentUser
-from app.db import read_session, write_session
+from app.auth import PUBLIC, SIGNED_IN, CurrentUser, signed_in_user
+from app.db import read_session, saved_id, write_session
 from app.forms import TextForm as Form
 from app.forms import parse_form
 from app.i18n import gettext as _
@@ -264,13 +264,13 @@ def nearby_fragment(
     if user and found:
         following = set(
             db.scalars(
-                select(ReportFollow.report_id).where(
-                    ReportFollow.user_id == user.id,
-                    ReportFollow.report_id.in_([r.id for r, _d in found]),
+                select(col(ReportFollow.report_id)).where(
+                    col(ReportFollow.user_id) == user.id,
+                    col(ReportFollow.report_id).in_([r.id for r, _d in found]),
                 )
             )
-        )  # type: ignore[attr-defined]
-    thumbs = intake.photos_of(db, [r.id for r, _d in found], "overview")  # type: ignore[misc]
+        )
+    thumbs = intake.photos_of(db, [saved_id(r) for r, _d in found], "overview")
     return page(
         request,
         "reports/_nearby.html",
@@ -317,22 +317,24 @@ def mine(
     assert user is not None
     rows = list(
         db.scalars(
-            select(Report).where(Report.reporter_id == user.id).order_by(Report.created_at.desc())
+            select(Report)
+            .where(col(Report.reporter_id) == user.id)
+            .order_by(col(Report.created_at).desc())
         )
-    )  # type: ignore[attr-defined]
+    )
     followed = list(
         db.scalars(
             select(Report)
-            .join(ReportFollow, ReportFollow.report_id == Report.id)
+            .join(ReportFollow, col(ReportFollow.report_id) == col(Report.id))
             .where(
-                ReportFollow.user_id == user.id,
-                or_(Report.reporter_id.is_(None), Report.reporter_id != user.id),  # type: ignore[union-attr]
-                Report.status != "hidden",
+                col(ReportFollow.user_id) == user.id,
+                or_(col(Report.reporter_id).is_(None), col(Report.reporter_id) != user.id),
+                col(Report.status) != "hidden",
             )
-            .order_by(Report.updated_at.desc())
+            .order_by(col(Report.updated_at).desc())
         )
-    )  # type: ignore[attr-defined]
-    ids = [r.id for r in rows + followed]
+    )
+    ids = [saved_id(r) for r in rows + followed]
     return page(
         request,
         "reports/mine.html",
@@ -340,7 +342,7 @@ def mine(
         reports=rows,
         followed=followed,
         thumbs=intake.photos_of(db, ids, "overview"),
-        statuses=catalogue.STATUSES,  # type: ignore[arg-type]
+        statuses=catalogue.STATUSES,
         categories=catalogue.CATEGORIES,
         number=catalogue.number,
         commune_names={c.insee: c.name for c in catalogue.communes(db)},
@@ -362,7 +364,7 @@ def detail(
     lat, lon = (
         (report.lat, report.lon) if exact else catalogue.public_position(report.lat, report.lon)
     )
-    photos = intake.photos_of(db, [report.id]).get(report.id, [])  # type: ignore[list-item]
+    photos = intake.photos_of(db, [saved_id(report)]).get(saved_id(report), [])
     following = bool(user and db.get(ReportFollow, (report.id, user.id)))
     thanked = bool(user and db.get(ReportThanks, (report.id, user.id)))
     commune = db.get(Commune, report.commune_insee) if report.commune_insee else None
@@ -379,7 +381,7 @@ def detail(
         following=following,
         thanked=thanked,
         commune=commune,
-        events=intake.history(db, report.id, include_internal=False),  # type: ignore[arg-type]
+        events=intake.history(db, saved_id(report), include_internal=False),
         can_reopen=rp.can_reopen(report, user.id if user else None),
         reopen_days=catalogue.REOPEN_DAYS,
         duplicate_of=duplicate_of,
@@ -400,11 +402,11 @@ def follow(
     report_id: FromPath[int],
     data: Form,
 ) -> Redirect:
-    user = signed_in(request)
+    user = signed_in_user(request)
     report = get_report(db, report_id)
     if not visible_to(report, user):
         raise NotFoundException("Ce signalement n’existe pas.")
-    rp.follow(db, report, user.id, data.get("on", "1") != "0")  # type: ignore[union-attr]
+    rp.follow(db, report, user.id, data.get("on", "1") != "0")
     db.commit()
     return Redirect(back_to(report_id, data), status_code=303)
 
@@ -416,11 +418,11 @@ def thank(
     report_id: FromPath[int],
     data: Form,
 ) -> Redirect:
-    user = signed_in(request)
+    user = signed_in_user(request)
     report = get_report(db, report_id)
     if not visible_to(report, user):
         raise NotFoundException("Ce signalement n’existe pas.")
-    rp.thank(db, report, user.id)  # type: ignore[union-attr]
+    rp.thank(db, report, user.id)
     db.commit()
     return Redirect(back_to(report_id, data), status_code=303)
 
@@ -432,12 +434,12 @@ def reopen(
     report_id: FromPath[int],
     data: Form,
 ) -> Redirect | Template:
-    user = signed_in(request)
+    user = signed_in_user(request)
     report = get_report(db, report_id)
-    if report.reporter_id != user.id:  # type: ignore[union-attr]
+    if report.reporter_id != user.id:
         raise NotFoundException("Ce signalement n’existe pas.")
     try:
-        rp.reopen(db, report, user_id=user.id, text=data.get("text", ""))  # type: ignore[union-attr]
+        rp.reopen(db, report, user_id=user.id, text=data.get("text", ""))
     except catalogue.ReportError as exc:
         db.rollback()
         return page(
@@ -459,7 +461,7 @@ def photo(
 ) -> File:
     row = db.scalars(
         select(ReportPhoto).where(
-            or_(ReportPhoto.display_name == name, ReportPhoto.thumb_name == name)
+            or_(col(ReportPhoto.display_name) == name, col(ReportPhoto.thumb_name) == name)
         )
     ).first()
     report = db.get(Report, row.report_id) if row else None
@@ -488,11 +490,11 @@ def my_reports_panel(session: Session, user: CurrentUser | None) -> dict[str, An
     rows = list(
         session.scalars(
             select(Report)
-            .where(Report.reporter_id == user.id)
-            .order_by(Report.updated_at.desc())
+            .where(col(Report.reporter_id) == user.id)
+            .order_by(col(Report.updated_at).desc())
             .limit(3)
         )
-    )  # type: ignore[attr-defined]
+    )
     if not rows:
         return None
     return {

@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response
 from litestar.exceptions import NotFoundException
 from litestar.plugins.htmx import HTMXDetails
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import ratelimit
 from app.auth import CurrentUser, current_user
@@ -34,7 +33,7 @@ def media_root(request: Request[Any, Any, Any]) -> Path:
     return request.app.state.settings.resolved_media_dir
 
 
-def map_tiles(request: Request[Any, Any, Any]) -> dict[str, str]:
+def map_tiles(request: Request[Any, Any, Any]) -> dict[str, Any]:
     settings = request.app.state.settings
     return {"tile_url": settings.tile_url, "tile_attribution": settings.tile_attribution}
 
@@ -67,35 +66,35 @@ def visible_to(report: Report, user: CurrentUser | None) -> bool:
 def list_context(
     db: Session, filters: catalogue.Filters, *, staff: bool, page_no: int
 ) -> dict[str, Any]:
-    total, capped = catalogue.bounded_count(db, filters.apply(select(Report.id), staff=staff))
+    total, capped = catalogue.bounded_count(db, filters.apply(select(col(Report.id)), staff=staff))
     offset = (page_no - 1) * PAGE_SIZE
     if staff:  # the new ones first, then the others, each newest first (two index-ordered reads)
-        new = filters.apply(select(Report), staff=True).where(Report.status == "new")
-        others = filters.apply(select(Report), staff=True).where(Report.status != "new")
+        new = filters.apply(select(Report), staff=True).where(col(Report.status) == "new")
+        others = filters.apply(select(Report), staff=True).where(col(Report.status) != "new")
         new_count, _new_capped = catalogue.bounded_count(
-            db, filters.apply(select(Report.id), staff=True).where(Report.status == "new")
+            db, filters.apply(select(col(Report.id)), staff=True).where(col(Report.status) == "new")
         )
         rows = list(
-            db.scalars(new.order_by(Report.created_at.desc()).offset(offset).limit(PAGE_SIZE))
-        )  # type: ignore[attr-defined]
+            db.scalars(new.order_by(col(Report.created_at).desc()).offset(offset).limit(PAGE_SIZE))
+        )
         if len(rows) < PAGE_SIZE:
             rows += db.scalars(
-                others.order_by(Report.created_at.desc())  # type: ignore[attr-defined]
+                others.order_by(col(Report.created_at).desc())
                 .offset(max(0, offset - new_count))
                 .limit(PAGE_SIZE - len(rows))
             )
     else:
         stmt = filters.apply(select(Report), staff=staff)
         rows = list(
-            db.scalars(stmt.order_by(Report.created_at.desc()).offset(offset).limit(PAGE_SIZE))
-        )  # type: ignore[attr-defined]
+            db.scalars(stmt.order_by(col(Report.created_at).desc()).offset(offset).limit(PAGE_SIZE))
+        )
     return {
         "reports": rows,
         "total": total,
         "total_capped": capped,
         "page_no": page_no,
         "pages": max(1, math.ceil(total / PAGE_SIZE)),
-        "thumbs": intake.photos_of(db, [r.id for r in rows], "overview"),  # type: ignore[misc]
+        "thumbs": intake.photos_of(db, [r.id for r in rows], "overview"),
         "communes": catalogue.communes(db),
         "commune_names": {c.insee: c.name for c in catalogue.communes(db)},
         "filters": filters,

@@ -9,10 +9,9 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from app.auth import STAFF
+from app.auth import STAFF, signed_in_user
 from app.db import utcnow
 from app.forms import TextForm as Form
 from app.i18n import gettext as _
@@ -22,7 +21,6 @@ from app.models.reports import (
     ResponseTemplate,
 )
 from app.reports import workflow as rp
-from app.routes.reports_context import signed_in
 from app.templating import page
 
 # --- staff lists: reject reasons, response templates, Open311 keys ------------------------------------
@@ -35,7 +33,7 @@ def staff_settings(request: Request[Any, Any, Any], db: NamedDependency[Session]
         "reports/staff_settings.html",
         section="staff",
         reasons=rp.reject_reasons(db, active_only=False),
-        templates=list(db.scalars(select(ResponseTemplate).order_by(ResponseTemplate.title))),
+        templates=list(db.scalars(select(ResponseTemplate).order_by(col(ResponseTemplate.title)))),
         errors={},
     )
 
@@ -50,7 +48,7 @@ def _settings_error(
         section="staff",
         status_code=400,
         reasons=rp.reject_reasons(db, active_only=False),
-        templates=list(db.scalars(select(ResponseTemplate).order_by(ResponseTemplate.title))),
+        templates=list(db.scalars(select(ResponseTemplate).order_by(col(ResponseTemplate.title)))),
         errors=errors,
     )
 
@@ -64,7 +62,7 @@ def reason_add(
         return _settings_error(
             request, db, {"label": _("Le motif doit faire entre 3 et 200 caractères.")}
         )
-    if db.scalars(select(RejectReason).where(RejectReason.label == label)).first():
+    if db.scalars(select(RejectReason).where(col(RejectReason.label) == label)).first():
         return _settings_error(request, db, {"label": _("Ce motif existe déjà.")})
     db.add(RejectReason(label=label))
     db.commit()
@@ -124,7 +122,7 @@ def template_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Red
 
 @get("/staff/reports/api-keys", opt=STAFF, sync_to_thread=True, name="staff_reports_keys")
 def api_keys(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    keys = list(db.scalars(select(ReportApiKey).order_by(ReportApiKey.created_at.desc())))  # type: ignore[attr-defined]
+    keys = list(db.scalars(select(ReportApiKey).order_by(col(ReportApiKey.created_at).desc())))
     return page(
         request, "reports/staff_keys.html", section="staff", keys=keys, new_key=None, errors={}
     )
@@ -140,9 +138,9 @@ def api_key_add(
     if not 2 <= len(name) <= 120:
         errors["name"] = _("Nommez la clé (l’application ou le partenaire qui l’utilisera).")
     else:
-        _row, new_key = rp.issue_api_key(db, name, signed_in(request).id)  # type: ignore[union-attr]
+        _row, new_key = rp.issue_api_key(db, name, signed_in_user(request).id)
         db.commit()
-    keys = list(db.scalars(select(ReportApiKey).order_by(ReportApiKey.created_at.desc())))  # type: ignore[attr-defined]
+    keys = list(db.scalars(select(ReportApiKey).order_by(col(ReportApiKey.created_at).desc())))
     # The key is shown once, in this answer only (never stored in clear, never in a URL).
     return page(
         request,

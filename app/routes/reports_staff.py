@@ -14,11 +14,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
-from app.auth import STAFF
-from app.db import read_session, utcnow, write_session
+from app.auth import STAFF, signed_in_user
+from app.db import read_session, saved_id, utcnow, write_session
 from app.forms import TextForm as Form
 from app.forms import parse_form
 from app.i18n import gettext as _
@@ -39,7 +39,6 @@ from app.routes.reports_context import (
     needs_full_load,
     page_number,
     pickup_at,
-    signed_in,
 )
 from app.templating import page
 
@@ -60,7 +59,9 @@ def _board(
     ctx = list_context(db, filters, staff=True, page_no=page_number(params.get("page")))
     counts: dict[str, int | str] = {}
     for code in catalogue.STATUSES:  # per status, index-read and bounded
-        n, capped = catalogue.bounded_count(db, select(Report.id).where(Report.status == code))
+        n, capped = catalogue.bounded_count(
+            db, select(col(Report.id)).where(col(Report.status) == code)
+        )
         counts[code] = f"{n}+" if capped else n
     done = params.get("done")
     return page(
@@ -97,7 +98,7 @@ def staff_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> 
     stamp = utcnow().astimezone(PARIS).strftime("%Y%m%d-%H%M")
     return Stream(
         exports.export_csv(db.get_bind(), filters),
-        media_type="text/csv; charset=utf-8",  # type: ignore[arg-type]
+        media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="signalements-{stamp}.csv"',
             "Cache-Control": "no-store",
@@ -137,7 +138,7 @@ async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
     shows the board again with the same selection and the message at its field.
     """
     form = await request.form()
-    user = signed_in(request)
+    user = signed_in_user(request)
     ids = (
         [n for v in form.getall("ids") if (n := parse_int(v)) is not None] if "ids" in form else []
     )
@@ -162,7 +163,7 @@ async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
                         db,
                         ids,
                         parsed.action,
-                        actor_id=user.id,  # type: ignore[union-attr]
+                        actor_id=user.id,
                         note=parsed.note,
                         reject_reason_id=parsed.reject_reason,
                         expected_at=pickup_at(parsed.expected_on),
@@ -185,8 +186,9 @@ async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
     result = await anyio.to_thread.run_sync(work)
     if isinstance(result, Template):
         return result
+    assert parsed is not None  # work() answers the page itself when the form does not parse
     params = dict(parse_qsl(query))
-    params.update(done=str(len(result.changed)), action=parsed.action)  # type: ignore[union-attr]
+    params.update(done=str(len(result.changed)), action=parsed.action)
     if result.skipped:
         params["skipped"] = triage.encode_skipped(result.skipped)
     return Redirect("/staff/reports?" + urlencode(params), status_code=303)
@@ -201,14 +203,16 @@ def _staff_page(
     status_code: int = 200,
     form: dict[str, str] | None = None,
 ) -> Template:
-    photos = intake.photos_of(db, [report.id]).get(report.id, [])  # type: ignore[list-item]
+    photos = intake.photos_of(db, [saved_id(report)]).get(saved_id(report), [])
     reporter = None
     if report.reporter_id:
         from app.models.accounts import User
 
         reporter = db.get(User, report.reporter_id)
     followers = db.scalar(
-        select(func.count()).select_from(ReportFollow).where(ReportFollow.report_id == report.id)
+        select(func.count())
+        .select_from(ReportFollow)
+        .where(col(ReportFollow.report_id) == report.id)
     )
     return page(
         request,
@@ -219,7 +223,7 @@ def _staff_page(
         photos=photos,
         reporter=reporter,
         followers=followers or 0,
-        events=intake.history(db, report.id, include_internal=True),  # type: ignore[arg-type]
+        events=intake.history(db, saved_id(report), include_internal=True),
         transitions=catalogue.TRANSITIONS[report.status],
         statuses=catalogue.STATUSES,
         categories=catalogue.CATEGORIES,
@@ -261,7 +265,7 @@ async def staff_status(
     request: Request[Any, Any, Any], report_id: FromPath[int]
 ) -> Redirect | Template:
     form = await request.form()
-    user = signed_in(request)
+    user = signed_in_user(request)
     settings = request.app.state.settings
     fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "_csrf_token"}
     after = form.get("after_photo")
@@ -289,7 +293,7 @@ async def staff_status(
                         report,
                         parsed.status,
                         actor_id=user.id,
-                        note=note,  # type: ignore[union-attr]
+                        note=note,
                         reject_reason_id=parsed.reject_reason,
                         duplicate_of=parsed.duplicate_of,
                         duplicate_confirm=parsed.duplicate_confirm,
@@ -344,7 +348,7 @@ def staff_note(
     report_id: FromPath[int],
     data: Form,
 ) -> Redirect | Template:
-    uid = signed_in(request).id  # type: ignore[union-attr]
+    uid = signed_in_user(request).id
     return _staff_change(
         request,
         db,
@@ -365,7 +369,7 @@ def staff_category(
     report_id: FromPath[int],
     data: Form,
 ) -> Redirect | Template:
-    uid = signed_in(request).id  # type: ignore[union-attr]
+    uid = signed_in_user(request).id
     return _staff_change(
         request,
         db,
@@ -383,7 +387,7 @@ def staff_move(
     report_id: FromPath[int],
     data: Form,
 ) -> Redirect | Template:
-    uid = signed_in(request).id  # type: ignore[union-attr]
+    uid = signed_in_user(request).id
 
     def run(report: Report) -> None:
         try:

@@ -43,10 +43,10 @@ def _report(ctx: AccessContext, status: str = "new", photo: bool = False) -> int
                 report,
                 status,
                 actor_id=None,
-                notify_people=False,  # type: ignore[arg-type]
+                notify_people=False,
                 reject_reason_id=rp.ensure_reject_reasons(s)[0].id,
             )
-    return created.report.id  # type: ignore[return-value]
+    return created.report.id
 
 
 def a_report(ctx: AccessContext) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def a_numbered_report(ctx: AccessContext) -> dict[str, Any]:
 
     report_id = _report(ctx)
     with read_session(ctx.engine) as s:
-        return {"name": catalogue.number(s.get(Report, report_id)) + ".json"}  # type: ignore[arg-type]
+        return {"name": catalogue.number(s.get(Report, report_id)) + ".json"}
 
 
 def a_reject_reason(ctx: AccessContext) -> dict[str, Any]:

@@ -107,7 +107,7 @@ def test_a_long_status_badge_leaves_the_report_text_readable(
             update(Report)
             .where(Report.status.in_(catalogue.OPEN_STATUSES))
             .values(status="scheduled")
-        )  # type: ignore[attr-defined]
+        )
     _context, page, _log = phone
     page.goto(live_server.url + "/reports")
     page.wait_for_selector(".report-item")

@@ -39,8 +39,8 @@ def _report(engine: Any, reporter_id: int, lat: float) -> int:
             description="Matelas",
         ),
         media_dir=None,
-    )  # type: ignore[arg-type]
-    return created.report.id  # type: ignore[return-value]
+    )
+    return created.report.id
 
 
 def _told(engine: Any, user_id: int) -> list[dict[str, Any]]:
@@ -105,7 +105,7 @@ def test_an_agent_adds_an_after_photo_and_closes_offline_and_the_closure_reaches
     expect(page.locator("#order-queue")).to_contain_text("Pas de réseau")
     page.screenshot(path=str(SHOTS / "maintenance-offline-phone.png"), full_page=True)
     with read_session(engine) as session:
-        assert session.get(WorkOrder, order_id).state == "planned"  # type: ignore[union-attr]
+        assert session.get(WorkOrder, order_id).state == "planned"
         assert session.scalars(select(WorkOrderPhoto)).all() == []
     assert _told(engine, resident.id) == []
 
@@ -117,9 +117,9 @@ def test_an_agent_adds_an_after_photo_and_closes_offline_and_the_closure_reaches
         report = session.get(Report, report_id)
         kept = session.scalars(select(WorkOrderPhoto)).all()
         after = session.scalars(select(ReportPhoto).where(ReportPhoto.kind == "after")).all()
-    assert closed.state == "done" and closed.minutes_spent == 35  # type: ignore[union-attr]
+    assert closed.state == "done" and closed.minutes_spent == 35
     assert [p.kind for p in kept] == ["after"]
-    assert report.status == "resolved" and [p.report_id for p in after] == [report_id]  # type: ignore[union-attr]
+    assert report.status == "resolved" and [p.report_id for p in after] == [report_id]
     (told,) = _told(engine, resident.id)
     assert "Matelas enlevé" in told["body"] and told["url"] == f"/reports/{report_id}"
     # the reporter's page shows the after photo

@@ -321,7 +321,7 @@ def test_the_figures_give_the_time_from_signal_to_fix_per_category_and_commune_a
         fixed.signal_at = now - dt.timedelta(hours=30)
         orders.close(
             session,
-            fixed.id,  # type: ignore[arg-type]
+            fixed.id,
             actor_id=staff.id,
             note="Fait.",
             minutes=40,

@@ -74,7 +74,7 @@ def _locate(session: Session, layer: str, ids: set[str]) -> dict[str, Place]:
     locator = registry.LOCATORS.get(layer)
     if locator is None:
         return {}
-    db = str(session.get_bind().url)
+    db = str(session.get_bind().engine.url)  # bound to an engine or to one of its connections
     now = time.monotonic()
     found: dict[str, Place] = {}
     missing = []

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.maintenance import registry
 from app.maintenance.orders import OPEN, TEAMS
@@ -37,15 +36,17 @@ class TeamLoad:
 def figures(session: Session, since: datetime, today: date) -> dict[str, Any]:
     done = list(
         session.scalars(
-            select(WorkOrder).where(WorkOrder.state == "done", WorkOrder.closed_at >= since)  # type: ignore[operator]
+            select(WorkOrder).where(
+                col(WorkOrder.state) == "done", col(WorkOrder.closed_at) >= since
+            )
         )
     )
     links: dict[int, list[int]] = defaultdict(list)
     ids = [o.id for o in done]
     for start in range(0, len(ids), 500):
         for order_id, report_id in session.execute(
-            select(WorkOrderReport.work_order_id, WorkOrderReport.report_id).where(
-                WorkOrderReport.work_order_id.in_(ids[start : start + 500])  # type: ignore[attr-defined]
+            select(col(WorkOrderReport.work_order_id), col(WorkOrderReport.report_id)).where(
+                col(WorkOrderReport.work_order_id).in_(ids[start : start + 500])
             )
         ):
             links[order_id].append(report_id)
@@ -71,7 +72,7 @@ def figures(session: Session, since: datetime, today: date) -> dict[str, Any]:
         key=lambda f: (f.category, f.commune),
     )
     teams = []
-    open_orders = list(session.scalars(select(WorkOrder).where(WorkOrder.state.in_(OPEN))))  # type: ignore[attr-defined]
+    open_orders = list(session.scalars(select(WorkOrder).where(col(WorkOrder.state).in_(OPEN))))
     for team in TEAMS:
         mine = [o for o in open_orders if o.team == team]
         finished = [o for o in done if o.team == team]

@@ -77,12 +77,12 @@ def an_order(ctx: AccessContext) -> dict[str, Any]:
     values = a_shop(ctx)
     with write_session(ctx.engine) as session:
         shop = session.get(Shop, values["shop_id"])
-        slot = hours.pickup_slots(hours.Schedule.load(session, shop), utcnow())[0]  # type: ignore[arg-type]
+        slot = hours.pickup_slots(hours.Schedule.load(session, shop), utcnow())[0]
         order = shops.place_order(
             session,
             shop,
             ctx.user_ids["resident"],
-            "Julie",  # type: ignore[arg-type]
+            "Julie",
             {values["product_id"]: 1},
             slot,
         )

@@ -36,7 +36,7 @@ REMOTE = {  # where the schemas' $ref point, and the copies in shared/standards
 }
 
 
-def _registry() -> Registry:  # type: ignore[type-arg]
+def _registry() -> Registry:
     return Registry().with_resources(
         (url, Resource.from_contents(json.loads(path.read_text()))) for url, path in REMOTE.items()
     )
@@ -46,7 +46,7 @@ def _schema(entity_type: str) -> dict[str, Any]:
     return json.loads((SDM / MODELS[entity_type] / entity_type / "schema.json").read_text())
 
 
-def _attributes(node: Any, registry: Registry) -> set[str]:  # type: ignore[type-arg]
+def _attributes(node: Any, registry: Registry) -> set[str]:
     """Every property name a schema allows, through allOf and $ref (GSMA-Commons, Location-Commons...)."""
     names: set[str] = set()
     if isinstance(node, dict):
@@ -75,7 +75,7 @@ def _plain(entity: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def inventory(engine):  # type: ignore[no-untyped-def]
+def inventory(engine):
     lights = seed_lights(engine, 3)
     now = dt.datetime.now(dt.UTC)
     with write_session(engine) as session:
@@ -136,7 +136,7 @@ def inventory(engine):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("entity_type", sorted(MODELS))
 def test_each_entity_validates_against_its_smart_data_models_schema(
     client, inventory, entity_type
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     registry = _registry()
     schema = _schema(entity_type)
     validator = Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
@@ -153,7 +153,7 @@ def test_each_entity_validates_against_its_smart_data_models_schema(
         assert set(plain) <= allowed, (entity["id"], set(plain) - allowed)
 
 
-def test_lights_point_to_their_model_and_a_silent_container_is_unknown(client, inventory) -> None:  # type: ignore[no-untyped-def]
+def test_lights_point_to_their_model_and_a_silent_container_is_unknown(client, inventory) -> None:
     light = client.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:Streetlight:{inventory[0]}").json()
     model = light["refStreetlightModel"]["object"]
     assert client.get(f"/ngsi-ld/v1/entities/{model}").json()["type"] == "StreetlightModel"
@@ -165,7 +165,7 @@ def test_lights_point_to_their_model_and_a_silent_container_is_unknown(client, i
 
 def test_every_served_term_expands_as_the_smart_data_models_context_expands_it(
     client, inventory
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     served = client.get("/ngsi-ld/v1/context.jsonld").json()["@context"][0]
     checked = 0
     for domain in sorted(set(MODELS.values())):

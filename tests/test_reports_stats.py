@@ -16,7 +16,7 @@ from app.reports import exports as report_stats
 from app.reports.catalogue import OPEN_STATUSES, STATUSES, communes
 
 
-def _by_reading_every_report(session: Session, since) -> report_stats.Stats:  # type: ignore[no-untyped-def]
+def _by_reading_every_report(session: Session, since) -> report_stats.Stats:
     rows = session.execute(
         select(
             Report.status,

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.models.lighting import Streetlight
 from app.ngsi import SDM, EntityType, compact, prop, urn
@@ -25,7 +24,9 @@ _MODEL = f"{SDM}dataModel.Streetlighting/"
 
 def _models(session: Session, ids: list[str] | None) -> list[Any]:
     rows = session.execute(
-        select(Streetlight.technology, Streetlight.nominal_w, Streetlight.model).distinct()
+        select(
+            col(Streetlight.technology), col(Streetlight.nominal_w), col(Streetlight.model)
+        ).distinct()
     ).all()
     by_id = {model_id(row): row for row in rows}
     return [by_id[i] for i in sorted(by_id) if ids is None or i in ids]

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, col, select
 
 from app.csvsafe import csv_cell
 from app.db import read_session
@@ -55,22 +56,24 @@ def _month_and_days(session: Session) -> tuple[Any, Any]:
     """The creation month (``YYYY-MM``, as stored: UTC) and the days from creation to resolution."""
     if session.get_bind().dialect.name == "sqlite":
         return (
-            func.substr(Report.created_at, 1, 7),
-            func.julianday(Report.resolved_at) - func.julianday(Report.created_at),
+            func.substr(col(Report.created_at), 1, 7),
+            func.julianday(col(Report.resolved_at)) - func.julianday(col(Report.created_at)),
         )
     return (
-        func.to_char(Report.created_at, "YYYY-MM"),
-        func.extract("epoch", Report.resolved_at - Report.created_at) / 86400.0,
+        func.to_char(col(Report.created_at), "YYYY-MM"),
+        func.extract("epoch", col(Report.resolved_at) - col(Report.created_at)) / 86400.0,
     )
 
 
 def stats(session: Session, since: datetime | None = None) -> Stats:
     month, days = _month_and_days(session)
-    window = (Report.created_at >= since,) if since is not None else ()
+    window = (col(Report.created_at) >= since,) if since is not None else ()
     grouped = session.execute(
-        select(Report.status, Report.category, Report.commune_insee, month, func.count())
+        sa.select(
+            col(Report.status), col(Report.category), col(Report.commune_insee), month, func.count()
+        )
         .where(*window)
-        .group_by(Report.status, Report.category, Report.commune_insee, month)
+        .group_by(col(Report.status), col(Report.category), col(Report.commune_insee), month)
     ).all()
     names = {c.insee: c.name for c in communes(session)}
     by_commune: Counter[str] = Counter()
@@ -82,7 +85,7 @@ def stats(session: Session, since: datetime | None = None) -> Stats:
         by_category[category] += count
         by_status[status] += count
         by_month[created_month] += count
-    resolved = (Report.status == "resolved", Report.resolved_at.is_not(None), *window)  # type: ignore[union-attr]
+    resolved = (col(Report.status) == "resolved", col(Report.resolved_at).is_not(None), *window)
     n = int(session.scalar(select(func.count()).select_from(Report).where(*resolved)) or 0)
     median = None
     if n:
@@ -150,26 +153,28 @@ def _csv_time(value: datetime | None, *, date_only: bool = False) -> str:
 
 
 _CSV_READ = (
-    Report.id,
-    Report.category,
-    Report.status,
-    Report.commune_insee,
-    Report.lat,
-    Report.lon,
-    Report.address,
-    Report.description,
-    Report.volume,
-    Report.witnessed,
-    Report.source,
-    Report.created_at,
-    Report.updated_at,
-    Report.expected_at,
-    Report.resolved_at,
-    Report.thanks_count,
+    col(Report.id),
+    col(Report.category),
+    col(Report.status),
+    col(Report.commune_insee),
+    col(Report.lat),
+    col(Report.lon),
+    col(Report.address),
+    col(Report.description),
+    col(Report.volume),
+    col(Report.witnessed),
+    col(Report.source),
+    col(Report.created_at),
+    col(Report.updated_at),
+    col(Report.expected_at),
+    col(Report.resolved_at),
+    col(Report.thanks_count),
 )
 
 
-def export_csv(engine: Engine, filters: Filters, *, chunk: int = 1000) -> Iterator[bytes]:
+def export_csv(
+    engine: Engine | Connection, filters: Filters, *, chunk: int = 1000
+) -> Iterator[bytes]:
     """The selected reports as CSV (UTF-8 with BOM so spreadsheets read the accents), streamed.
 
     Read by id in chunks of ``chunk`` rows (keyset paging, each chunk its own
@@ -190,7 +195,7 @@ def export_csv(engine: Engine, filters: Filters, *, chunk: int = 1000) -> Iterat
 
 
 def _csv_chunks(
-    engine: Engine,
+    engine: Engine | Connection,
     filters: Filters,
     chunk: int,
     headings: list[str],
@@ -208,17 +213,17 @@ def _csv_chunks(
     while True:
         with read_session(engine) as session:
             rows = session.execute(
-                filters.apply(select(*_CSV_READ), staff=True)
-                .where(Report.id > last)  # type: ignore[operator]
-                .order_by(Report.id)
+                filters.apply(sa.select(*_CSV_READ), staff=True)
+                .where(col(Report.id) > last)
+                .order_by(col(Report.id))
                 .limit(chunk)
             ).all()
             follows = (
                 dict(
                     session.execute(
-                        select(ReportFollow.report_id, func.count())
-                        .where(ReportFollow.report_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
-                        .group_by(ReportFollow.report_id)
+                        select(col(ReportFollow.report_id), func.count())
+                        .where(col(ReportFollow.report_id).in_([r.id for r in rows]))
+                        .group_by(col(ReportFollow.report_id))
                     ).all()
                 )
                 if rows
@@ -227,7 +232,7 @@ def _csv_chunks(
         for r in rows:
             row = {
                 "number": number(r),
-                "category_label": categories.get(r.category, r.category),  # type: ignore[arg-type]
+                "category_label": categories.get(r.category, r.category),
                 "category": r.category,
                 "status_label": statuses.get(r.status, r.status),
                 "status": r.status,

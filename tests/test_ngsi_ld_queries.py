@@ -256,7 +256,7 @@ def test_a_full_type_iri_matches_as_its_short_name_does(client, lights) -> None:
     assert _ids(client, "type=" + quote("https://example.org/Streetlight", safe="")) == []
 
 
-def test_types_and_attributes_list_what_the_twin_holds(client, lights) -> None:  # type: ignore[no-untyped-def]
+def test_types_and_attributes_list_what_the_twin_holds(client, lights) -> None:
     listing = client.get("/ngsi-ld/v1/types").json()
     assert listing["type"] == "EntityTypeList"
     assert {"Streetlight", "StreetlightGroup", "StreetlightControlCabinet"} <= set(

@@ -179,7 +179,7 @@ def test_the_fast_writers_of_big_layers_give_the_same_features_as_the_plain_ones
 def test_the_waste_centre_and_the_border_crossings_have_layers_of_their_own(engine, staff):
     seed_territory(engine, staff.id)
 
-    def layer(name: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    def layer(name: str) -> dict[str, dict]:
         body = json.loads(staff.client.get(f"/staff/ops/layers/{name}.geojson").content)
         return {f["id"]: f["properties"] for f in body["features"]}
 

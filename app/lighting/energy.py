@@ -258,19 +258,19 @@ def saving_by_commune(session: Session, now: dt.datetime) -> dict[str, float]:
     ((month, start, end),) = _months(now, position.tz, 1)
     measured = dict(
         session.execute(
-            select(LightGroup.commune_insee, func.sum(LightEnergyMonth.energy_wh))
-            .join(LightGroup, LightGroup.id == LightEnergyMonth.group_id)
-            .where(LightEnergyMonth.month == month)
-            .group_by(LightGroup.commune_insee)
+            select(col(LightGroup.commune_insee), func.sum(col(LightEnergyMonth.energy_wh)))
+            .join(LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id))
+            .where(col(LightEnergyMonth.month) == month)
+            .group_by(col(LightGroup.commune_insee))
         ).all()
     )
     if not any(measured.values()):
         return {}
     installed = dict(
         session.execute(
-            select(LightGroup.commune_insee, func.sum(Streetlight.nominal_w))
-            .join(LightGroup, LightGroup.id == Streetlight.group_id)
-            .group_by(LightGroup.commune_insee)
+            select(col(LightGroup.commune_insee), func.sum(col(Streetlight.nominal_w)))
+            .join(LightGroup, col(LightGroup.id) == col(Streetlight.group_id))
+            .group_by(col(LightGroup.commune_insee))
         ).all()
     )
     all_night = lighting.BASELINES["led_70_all_night"].program

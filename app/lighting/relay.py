@@ -43,13 +43,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select
+import sqlalchemy as sa
+from sqlalchemy import bindparam, case, func, or_
+from sqlmodel import col, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from app import events
 from app.lighting import control
-from app.db import utcnow, write_session
+from app.db import table_of, utcnow, write_session
 from app.lighting.backend import (
     BackendUnavailable,
     Inbound,
@@ -110,22 +112,22 @@ def claim_due(
         return []
     with write_session(engine) as session:
         query = (
-            select(
-                LightCommand.id,
-                LightCommand.command_id,
-                LightCommand.device_id,
-                LightCommand.level,
-                LightCommand.ramp_s,
-                LightCommand.reason,
-                LightCommand.issued_at,
-                LightCommand.expires_at,
+            sa.select(
+                col(LightCommand.id),
+                col(LightCommand.command_id),
+                col(LightCommand.device_id),
+                col(LightCommand.level),
+                col(LightCommand.ramp_s),
+                col(LightCommand.reason),
+                col(LightCommand.issued_at),
+                col(LightCommand.expires_at),
             )
             .where(
-                LightCommand.state.in_(OPEN_COMMAND_STATES),  # type: ignore[attr-defined]
-                LightCommand.next_attempt_at <= now,
-                LightCommand.expires_at > now + dt.timedelta(milliseconds=500),
+                col(LightCommand.state).in_(OPEN_COMMAND_STATES),
+                col(LightCommand.next_attempt_at) <= now,
+                col(LightCommand.expires_at) > now + dt.timedelta(milliseconds=500),
             )
-            .order_by(LightCommand.next_attempt_at, LightCommand.id)
+            .order_by(col(LightCommand.next_attempt_at), col(LightCommand.id))
             .limit(limit)
         )
         if session.get_bind().dialect.name == "postgresql":
@@ -134,7 +136,7 @@ def claim_due(
         if not rows:
             return []
         lease_until = now + dt.timedelta(seconds=lease_s)
-        table = LightCommand.__table__  # type: ignore[attr-defined]
+        table = table_of(LightCommand)
         for part in control.chunks([row.id for row in rows]):
             session.execute(
                 table.update()
@@ -163,15 +165,15 @@ def record_sent(
     config: RelayConfig,
 ) -> None:
     """After publishing: ``queued → sent``, one more attempt, next retry; release what failed."""
-    table = LightCommand.__table__  # type: ignore[attr-defined]
+    table = table_of(LightCommand)
     with write_session(engine) as session:
         if sent:
             attempts = (
                 dict(
                     session.execute(
-                        select(LightCommand.id, LightCommand.attempts).where(
-                            LightCommand.id.in_([c.id for c in sent])
-                        )  # type: ignore[attr-defined]
+                        select(col(LightCommand.id), col(LightCommand.attempts)).where(
+                            col(LightCommand.id).in_([c.id for c in sent])
+                        )
                     ).all()
                 )
                 if len(sent) <= 30_000
@@ -273,17 +275,17 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
     for part in control.chunks(list(best)):
         rows.extend(
             session.execute(
-                select(
-                    LightCommand.id,
-                    LightCommand.command_id,
-                    LightCommand.light_id,
-                    LightCommand.state,
-                    LightCommand.level,
-                    LightCommand.reason,
-                ).where(LightCommand.command_id.in_(part))  # type: ignore[attr-defined]
+                sa.select(
+                    col(LightCommand.id),
+                    col(LightCommand.command_id),
+                    col(LightCommand.light_id),
+                    col(LightCommand.state),
+                    col(LightCommand.level),
+                    col(LightCommand.reason),
+                ).where(col(LightCommand.command_id).in_(part))
             ).all()
         )
-    table = LightCommand.__table__  # type: ignore[attr-defined]
+    table = table_of(LightCommand)
     accepted, finished, effects = [], [], []
     for row in rows:
         status, level, ts = best[row.command_id]
@@ -359,7 +361,7 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
     ]
     events.publish_many(session, changes)
     if effects:
-        lights = Streetlight.__table__  # type: ignore[attr-defined]
+        lights = table_of(Streetlight)
         conn.execute(
             lights.update()
             .where(lights.c.id == bindparam("b_id"))

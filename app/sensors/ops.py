@@ -9,8 +9,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.lighting.control import territory_position
@@ -54,13 +54,15 @@ def _values(sensor: Any) -> dict[str, Any]:
 def _waits(session: Session) -> dict[str, float | None]:
     """The latest estimate of each waste centre: one index read per centre (never the whole history)."""
     waits: dict[str, float | None] = {}
-    for sensor_id in session.scalars(select(Sensor.id).where(Sensor.kind == "waste_centre")).all():
+    for sensor_id in session.scalars(
+        select(col(Sensor.id)).where(col(Sensor.kind) == "waste_centre")
+    ).all():
         row = session.execute(
-            select(WasteCentreEstimate.wait_min)
-            .where(WasteCentreEstimate.sensor_id == sensor_id)
-            .order_by(WasteCentreEstimate.ts.desc())
+            select(col(WasteCentreEstimate.wait_min))
+            .where(col(WasteCentreEstimate.sensor_id) == sensor_id)
+            .order_by(col(WasteCentreEstimate.ts).desc())
             .limit(1)
-        ).first()  # type: ignore[attr-defined]
+        ).first()
         if row is not None:
             waits[sensor_id] = row[0]
     return waits
@@ -101,11 +103,13 @@ def reading(
 
 def _queues(session: Session) -> dict[str, int | None]:
     queues: dict[str, int | None] = {}
-    for sensor_id in session.scalars(select(Sensor.id).where(Sensor.kind == "waste_centre")).all():
+    for sensor_id in session.scalars(
+        select(col(Sensor.id)).where(col(Sensor.kind) == "waste_centre")
+    ).all():
         row = session.execute(
-            select(WasteCentreEstimate.queue)
-            .where(WasteCentreEstimate.sensor_id == sensor_id)
-            .order_by(WasteCentreEstimate.ts.desc())
+            select(col(WasteCentreEstimate.queue))
+            .where(col(WasteCentreEstimate.sensor_id) == sensor_id)
+            .order_by(col(WasteCentreEstimate.ts).desc())
             .limit(1)
         ).first()
         if row is not None:
@@ -116,23 +120,23 @@ def _queues(session: Session) -> dict[str, int | None]:
 def _features(session: Session, now: dt.datetime, layer: str) -> list[dict[str, Any]]:
     waits = _waits(session)
     queues = _queues(session) if layer == "waste_centre" else {}
-    query = select(
-        Sensor.id,
-        Sensor.kind,
-        Sensor.name,
-        Sensor.lon,
-        Sensor.lat,
-        Sensor.offline,
-        Sensor.last_seen_at,
-        Sensor.reporting_period_s,
-        Sensor.last_values,
-        Sensor.commune_insee,
-    ).order_by(Sensor.id)
+    query = sa.select(
+        col(Sensor.id),
+        col(Sensor.kind),
+        col(Sensor.name),
+        col(Sensor.lon),
+        col(Sensor.lat),
+        col(Sensor.offline),
+        col(Sensor.last_seen_at),
+        col(Sensor.reporting_period_s),
+        col(Sensor.last_values),
+        col(Sensor.commune_insee),
+    ).order_by(col(Sensor.id))
     own = [kind for kind, name in OWN_LAYERS.items() if name == layer]
     query = (
-        query.where(Sensor.kind.in_(own))  # type: ignore[attr-defined]
+        query.where(col(Sensor.kind).in_(own))
         if own
-        else query.where(Sensor.kind.not_in(list(OWN_LAYERS)))  # type: ignore[attr-defined]
+        else query.where(col(Sensor.kind).not_in(list(OWN_LAYERS)))
     )
     out = []
     for s in session.execute(query).all():
@@ -212,7 +216,7 @@ def sensor_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel |
 def air_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     """The worst European air quality index band (1 good … 6) measured in each commune."""
     out: dict[str, Any] = {}
-    for sensor in session.scalars(select(Sensor).where(Sensor.kind == "air_quality")).all():
+    for sensor in session.scalars(select(Sensor).where(col(Sensor.kind) == "air_quality")).all():
         index = air_quality_index(_values(sensor))
         if sensor.commune_insee and index:
             out[sensor.commune_insee] = max(out.get(sensor.commune_insee, 0), index[0])
@@ -222,7 +226,7 @@ def air_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
 def wait_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     waits = _waits(session)
     out: dict[str, Any] = {}
-    for sensor in session.scalars(select(Sensor).where(Sensor.kind == "waste_centre")).all():
+    for sensor in session.scalars(select(Sensor).where(col(Sensor.kind) == "waste_centre")).all():
         if sensor.commune_insee and waits.get(sensor.id) is not None:
             out[sensor.commune_insee] = round(waits[sensor.id] or 0)
     return out

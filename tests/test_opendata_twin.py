@@ -193,7 +193,7 @@ def test_the_served_context_expands_the_twins_types_to_smart_data_models(publish
     assert "DailyReportCount" not in context  # Eclor's own: NGSI-LD's default vocabulary
 
 
-def test_a_dataset_page_links_to_its_twin(published) -> None:  # type: ignore[no-untyped-def]
+def test_a_dataset_page_links_to_its_twin(published) -> None:
     page = published.get("/data/alertes").text
     assert 'href="/ngsi-ld/v1/entities?type=Alert"' in page
     assert "/ngsi-ld/v1/entities?type=" not in published.get("/data/commerces").text  # no twin

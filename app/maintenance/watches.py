@@ -5,8 +5,7 @@ through ``app.notify`` (push where the person has a device, e-mail otherwise).""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.models.accounts import User
@@ -64,9 +63,9 @@ def wants(watch: MaintenanceWatch, alarm: MaintenanceAlarm) -> bool:
 def tell_staff(session: Session, alarm: MaintenanceAlarm) -> list[int]:
     """Queue a notification of a new alarm to every active staff member who follows it."""
     rows = session.execute(
-        select(MaintenanceWatch, User.is_active)
-        .join(User, User.id == MaintenanceWatch.user_id)
-        .where(User.role.in_(("staff", "admin")))  # type: ignore[attr-defined]
+        select(MaintenanceWatch, col(User.is_active))
+        .join(User, col(User.id) == col(MaintenanceWatch.user_id))
+        .where(col(User.role).in_(("staff", "admin")))
     ).all()
     told = sorted(w.user_id for w, active in rows if active and wants(w, alarm))
     if told:

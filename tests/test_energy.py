@@ -9,10 +9,10 @@ import json
 from astral import Observer
 from astral import sun as astral_sun
 
+from app.db import read_session, utcnow, write_session
+from app.lighting import consumption, control
 from app.lighting import energy as lighting_energy
 from app.lighting import programs as lighting
-from app.lighting import control
-from app.db import read_session, utcnow, write_session
 from app.lighting.relay import Inbound, ingest
 from app.models.lighting import LightGroup, LightHourly, LightProgram
 from tests.lighting_helpers import seed_lights
@@ -56,7 +56,7 @@ def test_a_year_of_a_dimmed_profile_matches_the_reference_formula(engine):
     program = lighting.Program.from_pairs(
         [("dusk", 100), ("22:00", 50), ("06:00", 100), ("dawn", 0)]
     )
-    computed = lighting.yearly_energy_kwh(
+    computed = consumption.yearly_energy_kwh(
         program, 70.0, position, YEAR, driver_floor=0.0, standby_w=0.0
     )
     assert abs(computed - expected_kwh) / expected_kwh < 0.002, (computed, expected_kwh)
@@ -72,7 +72,7 @@ def test_the_baselines_recompute_the_published_figures(engine):
         ("led_70_all_night", 288),
         ("led_70_dimmed_50", 187),
     ):
-        kwh = lighting.BASELINES[key].yearly_kwh(position, YEAR)
+        kwh = consumption.BASELINES[key].yearly_kwh(position, YEAR)
         assert abs(kwh - published) / published < 0.05, (key, kwh)
 
 
@@ -107,13 +107,13 @@ def test_the_energy_page_compares_measured_consumption_with_both_baselines(engin
         rows = lighting_energy.energy_report(session, now, months=2)
     current = rows[-1]
     start = dt.datetime(local.year, local.month, 1, tzinfo=position.tz)
-    hps = lighting.BASELINES["hps_150_all_night"]
+    hps = consumption.BASELINES["hps_150_all_night"]
     assert current.month == local.strftime("%Y-%m") and current.measured_kwh == 3.0
     assert (
         abs(
             current.baselines["hps_150_all_night"]
             - 10
-            * lighting.energy_between_kwh(
+            * consumption.energy_between_kwh(
                 hps.program, 170.0, position, start, now, driver_floor=0.0, standby_w=0.0
             )
         )
@@ -122,7 +122,7 @@ def test_the_energy_page_compares_measured_consumption_with_both_baselines(engin
     assert (
         abs(
             current.baselines["led_full"]
-            - lighting.energy_between_kwh(
+            - consumption.energy_between_kwh(
                 hps.program, 700.0, position, start, now, driver_floor=0.0, standby_w=0.0
             )
         )

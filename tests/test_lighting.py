@@ -9,30 +9,12 @@ import pytest
 from astral import Observer
 from astral import sun as astral_sun
 
-from app.lighting import programs as lighting
-from app.lighting.programs import (
-    BASELINES,
-    Boost,
-    Calendar,
-    CalendarError,
-    CalendarRule,
-    DateRange,
-    LightState,
-    Override,
-    Position,
-    Program,
-    ProgramError,
-    Reason,
-    effective_command,
-    energy_kwh,
-    level_at,
-    next_change,
-    power_w,
-    program_for,
-    savings,
-    schedule,
-    yearly_energy_kwh,
-)
+from app.lighting import nights as lighting_nights
+from app.lighting.calendars import Calendar, CalendarRule, DateRange, program_for
+from app.lighting.commands import Boost, LightState, Override, Reason, effective_command
+from app.lighting.consumption import BASELINES, energy_kwh, power_w, savings, yearly_energy_kwh
+from app.lighting.nights import level_at, next_change, schedule
+from app.lighting.programs import CalendarError, Position, Program, ProgramError
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = dt.UTC
@@ -441,15 +423,15 @@ def test_energy_kwh_integrates_samples_with_trapezoid_and_step_rules() -> None:
 def test_a_year_is_simulated_with_each_night_computed_once() -> None:
     """What keeps a year cheap: one night and a few sun events per day, then the caches.
     (Its speed is measured by the benchmarks, not here.)"""
-    lighting._night.cache_clear()
-    lighting._sun_utc.cache_clear()
+    lighting_nights._night.cache_clear()
+    lighting_nights._sun_utc.cache_clear()
     program = BASELINES["led_70_dimmed_50"].program
     first = yearly_energy_kwh(program, 70, AUDUN, 2031)
-    nights = lighting._night.cache_info().misses
-    sun_events = lighting._sun_utc.cache_info().misses
+    nights = lighting_nights._night.cache_info().misses
+    sun_events = lighting_nights._sun_utc.cache_info().misses
     assert 365 <= nights <= 367
     assert sun_events <= 4 * 367
     again = yearly_energy_kwh(program, 70, AUDUN, 2031)
     assert again == first
-    assert lighting._night.cache_info().misses == nights
-    assert lighting._sun_utc.cache_info().misses == sun_events
+    assert lighting_nights._night.cache_info().misses == nights
+    assert lighting_nights._sun_utc.cache_info().misses == sun_events

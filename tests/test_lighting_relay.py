@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from app.lighting import control
 from app.db import read_session, utcnow, write_session
+from app.lighting import control
 from app.models.lighting import LightCommand, LightOverride, Streetlight
 from tests import mqtt_fixtures
 from tests.lighting_helpers import (
@@ -217,7 +217,8 @@ def test_a_newer_override_supersedes_the_older_one(engine, mqtt_url, topic_prefi
 def test_back_to_program_ends_the_override_and_sends_the_program_level(
     engine, mqtt_url, topic_prefix
 ):
-    from app.lighting.programs import Program, level_at
+    from app.lighting.nights import level_at
+    from app.lighting.programs import Program
     from app.models.lighting import LightProgram
 
     with write_session(engine) as session:

@@ -214,7 +214,7 @@ def test_the_energy_saving_is_the_unprogrammed_baseline_minus_what_was_measured(
     import datetime as dt
 
     from app.db import utcnow, write_session
-    from app.lighting import programs as lighting
+    from app.lighting import consumption
     from app.lighting.control import territory_position
     from app.models.lighting import LightEnergyMonth
 
@@ -225,8 +225,8 @@ def test_the_energy_saving_is_the_unprogrammed_baseline_minus_what_was_measured(
         local = now.astimezone(position.tz)
         start = dt.datetime(local.year, local.month, 1, tzinfo=position.tz)
         session.add(LightEnergyMonth(month=f"{local:%Y-%m}", group_id="G1", energy_wh=1500.0))
-    all_night = lighting.BASELINES["led_70_all_night"].program
-    per_watt = lighting.energy_between_kwh(
+    all_night = consumption.BASELINES["led_70_all_night"].program
+    per_watt = consumption.energy_between_kwh(
         all_night, 1.0, position, start, local, driver_floor=0.0, standby_w=0.0
     )
     body = staff.client.get("/staff/ops/kpis.json").json()

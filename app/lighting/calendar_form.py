@@ -30,7 +30,8 @@ from babel.dates import format_date, get_day_names
 
 from app.i18n import current_locale
 from app.i18n import gettext as _
-from app.lighting.programs import Calendar, CalendarError, Program
+from app.lighting.calendars import Calendar
+from app.lighting.programs import CalendarError, Program
 
 EMPTY_ROWS = 1  # blank rule rows offered under the existing ones
 MAX_RULES = 50

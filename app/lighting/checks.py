@@ -21,7 +21,8 @@ from sqlmodel import Session, col, select
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.lighting.calendar_form import programs_used, renamed
-from app.lighting.programs import Position, Program, schedule
+from app.lighting.nights import schedule
+from app.lighting.programs import Position, Program
 from app.models.lighting import LightCalendar, LightGroup, LightProgram
 
 

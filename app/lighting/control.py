@@ -33,10 +33,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app import events
-from app.lighting import programs as lighting
 from app.db import insert_or_update, table_of, write_session
 from app.i18n import gettext as _
-from app.lighting.programs import Calendar, LightingError, Position, Program
+from app.lighting import calendars, nights
+from app.lighting import commands as lighting_commands
+from app.lighting.calendars import Calendar
+from app.lighting.programs import LightingError, Position, Program
 from app.models.lighting import (
     OPEN_COMMAND_STATES,
     LightAlarm,
@@ -95,7 +97,7 @@ def load_calendar(session: Session, row: LightCalendar) -> Calendar:
 
 def group_source(
     session: Session, group: LightGroup, cache: dict[tuple[str, int], Any] | None = None
-) -> lighting.ProgramSource | None:
+) -> calendars.ProgramSource | None:
     """The group's calendar (first) or program, or None when it has neither."""
     cache = cache if cache is not None else {}
     if group.calendar_id is not None:
@@ -340,12 +342,12 @@ def reconcile(
     issued = 0
     for group in session.scalars(groups_query).all():
         source = group_source(session, group, cache)
-        program_cmd: lighting.Command | None = None
+        program_cmd: lighting_commands.Command | None = None
         if source is not None:
-            level = lighting.level_at(source, now, position)
-            change = lighting.next_change(source, now, position)
+            level = nights.level_at(source, now, position)
+            change = nights.next_change(source, now, position)
             until = change[0].astimezone(UTC) if change else None
-            program_cmd = lighting.Command(level, lighting.Reason.PROGRAM, until)
+            program_cmd = lighting_commands.Command(level, lighting_commands.Reason.PROGRAM, until)
         query = sa.select(
             col(Streetlight.id),
             col(Streetlight.device_id),
@@ -363,8 +365,8 @@ def reconcile(
         for row in rows:
             override = light_override.get(row.id) or group_override.get(group.id)
             if override is not None:
-                desired = lighting.Command(
-                    override.level, lighting.Reason.OVERRIDE, override.expires_at
+                desired = lighting_commands.Command(
+                    override.level, lighting_commands.Reason.OVERRIDE, override.expires_at
                 )
                 override_id = override.id
             elif program_cmd is not None:
@@ -384,7 +386,7 @@ def reconcile(
             if desired.expires_at is not None:
                 deadline = (
                     min(deadline, desired.expires_at)
-                    if desired.reason == lighting.Reason.PROGRAM
+                    if desired.reason == lighting_commands.Reason.PROGRAM
                     else desired.expires_at
                 )
             if deadline <= now:

@@ -18,8 +18,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.lighting import programs as lighting
 from app.db import table_of, utcnow
+from app.lighting import consumption
+from app.lighting import programs as lighting
 from app.lighting.control import territory_position, upsert
 from app.models.lighting import (
     LightCabinet,
@@ -409,7 +410,7 @@ def _energy_history(
             key = (group_id if not hps else f"hps:{groups[group_id].program_id}", nominal, day)
             if key not in per_day:
                 start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
-                per_day[key] = lighting.energy_between_kwh(
+                per_day[key] = consumption.energy_between_kwh(
                     sources[group_id],
                     nominal,
                     position,

@@ -26,9 +26,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.lighting import programs as lighting
-from app.lighting import control
 from app.db import write_session
+from app.lighting import consumption, control
 from app.lighting.programs import Position
 from app.models.lighting import (
     LightCalendar,
@@ -198,7 +197,7 @@ def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[E
         lamps[(key, float(nominal))] = lamps.get((key, float(nominal)), 0) + int(n)
         count += int(n)
         installed_w += float(nominal) * int(n)
-    all_night = lighting.BASELINES["led_70_all_night"].program
+    all_night = consumption.BASELINES["led_70_all_night"].program
     models = _Models(session, periods, now)
     where = _digest(position.latitude, position.longitude, position.timezone)[:12]
     rows: list[EnergyRow] = []
@@ -212,17 +211,19 @@ def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[E
                 month,
                 start,
                 end,
-                lambda a, b, s=source, w=nominal: lighting.energy_between_kwh(s, w, position, a, b),
+                lambda a, b, s=source, w=nominal: consumption.energy_between_kwh(
+                    s, w, position, a, b
+                ),
             )
         baselines = {}
-        for name, b in lighting.BASELINES.items():
+        for name, b in consumption.BASELINES.items():
             one = models.kwh(
                 f"baseline:{name}:{where}",
                 b.nominal_w,
                 month,
                 start,
                 end,
-                lambda a, b_, b=b: lighting.energy_between_kwh(
+                lambda a, b_, b=b: consumption.energy_between_kwh(
                     b.program,
                     b.nominal_w,
                     position,
@@ -240,7 +241,7 @@ def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[E
             month,
             start,
             end,
-            lambda a, b: lighting.energy_between_kwh(
+            lambda a, b: consumption.energy_between_kwh(
                 all_night, 1.0, position, a, b, driver_floor=0.0, standby_w=0.0
             ),
         )
@@ -273,7 +274,7 @@ def saving_by_commune(session: Session, now: dt.datetime) -> dict[str, float]:
             .group_by(col(LightGroup.commune_insee))
         ).all()
     )
-    all_night = lighting.BASELINES["led_70_all_night"].program
+    all_night = consumption.BASELINES["led_70_all_night"].program
     where = _digest(position.latitude, position.longitude, position.timezone)[:12]
     models = _Models(session, [(month, start, end)], now)
     per_watt = models.kwh(  # the same cached figure as the energy page's "led_full" baseline
@@ -282,7 +283,7 @@ def saving_by_commune(session: Session, now: dt.datetime) -> dict[str, float]:
         month,
         start,
         end,
-        lambda a, b: lighting.energy_between_kwh(
+        lambda a, b: consumption.energy_between_kwh(
             all_night, 1.0, position, a, b, driver_floor=0.0, standby_w=0.0
         ),
     )

@@ -1,32 +1,32 @@
 """Public lighting, staff pages: map and state, groups and lights (override, back to program),
-programs and calendars, alarms, energy and savings, inventory import."""
+inventory import; the domain's routes.
+
+Programs live in ``lighting_programs``, calendars in ``lighting_calendars``,
+alarms in ``lighting_alarms``, energy and savings in ``lighting_energy``;
+``lighting_labels`` holds the words they show. ``ROUTES`` lists them all.
+"""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
-from litestar.response import Redirect, Template
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, Parameter
+from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.numbers import is_ascii_digits, parse_int
 from app.auth import STAFF, current_user
 from app.db import utcnow
 from app.forms import Form, parse_form
 from app.forms import Multipart as Upload
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
-from app.lighting import checks, control
-from app.lighting import energy as lighting_energy
-from app.lighting import ops as lighting_ops
+from app.lighting import control, nights
 from app.lighting import programs as lighting
 from app.lighting.inventory import InventoryError, import_inventory
 from app.lighting.programs import LightingError
@@ -42,42 +42,25 @@ from app.models.lighting import (
     Streetlight,
 )
 from app.models.territory import Commune
+from app.numbers import is_ascii_digits
 from app.routes import lighting_calendars
+from app.routes.lighting_alarms import alarm_ack, alarms
+from app.routes.lighting_energy import energy
+from app.routes.lighting_labels import page_labels
+from app.routes.lighting_programs import (
+    program_create,
+    program_delete,
+    program_edit,
+    program_new,
+    program_update,
+    programs,
+)
 from app.templating import page
-
-STATE_LABELS = {
-    "queued": "En attente",
-    "sent": "Envoyée",
-    "accepted": "Acceptée",
-    "applied": "Appliquée",
-    "failed": "Refusée",
-    "expired": "Expirée",
-    "cancelled": "Annulée",
-    "superseded": "Remplacée",
-}
-REASON_LABELS = {"override": "Forçage", "program": "Programme", "sensor": "Détection"}
-ALARM_LABELS = {
-    "offline": "Hors ligne",
-    "defectiveLamp": "Lampe défectueuse",
-    "columnIssue": "Problème de mât",
-    "brokenLantern": "Lanterne cassée",
-    "lampFailure": "Panne de lampe",
-    "supplyLoss": "Perte d'alimentation",
-}
 
 
 class OverrideForm(BaseModel):
     level: int = Field(ge=0, le=100)
     minutes: int | None = Field(default=None, ge=1, le=control.MAX_OVERRIDE_MINUTES)
-
-
-def _labels() -> dict[str, Any]:
-    return {
-        "state_labels": STATE_LABELS,
-        "reason_labels": REASON_LABELS,
-        "alarm_labels": ALARM_LABELS,
-        "status_words": lighting_ops.status_words,
-    }
 
 
 def light_state(light: Streetlight, now: Any) -> str:
@@ -157,7 +140,7 @@ def overview(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> T
         programs=programs,
         calendars=calendars,
         **_live_map(db),
-        **_labels(),
+        **page_labels(),
     )
 
 
@@ -200,9 +183,7 @@ def _group_page(
     ).first()
     source = control.group_source(db, group)
     position = control.territory_position(db)
-    schedule = (
-        lighting.schedule(source, lighting.night_of(now, position), position) if source else []
-    )
+    schedule = nights.schedule(source, lighting.night_of(now, position), position) if source else []
     return page(
         request,
         "lighting/group.html",
@@ -227,7 +208,7 @@ def _group_page(
         calendars=db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all(),
         cabinet=db.get(LightCabinet, group.cabinet_id) if group.cabinet_id else None,
         **_live_map(db, group.id),
-        **_labels(),
+        **page_labels(),
     )
 
 
@@ -411,7 +392,7 @@ def _light_page(
         form=form or {},
         done=done,
         now=now,
-        **_labels(),
+        **page_labels(),
     )
 
 
@@ -464,394 +445,6 @@ def light_resume(
     control.resume_program(db, "light", light.id, now=utcnow())
     db.commit()
     return Redirect(f"/staff/lighting/lights/{light.id}?done=resume", status_code=303)
-
-
-# --------------------------------------------------------------------------- programs and calendars
-
-
-def _steps_text(definition: dict[str, Any]) -> str:
-    return "\n".join(f"{s['at']} {s['level']}" for s in definition.get("steps", []))
-
-
-def _program_from_form(
-    data: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
-    form = {
-        k: (data.get(k) if isinstance(data.get(k), str) else "")
-        for k in ("name", "steps", "boost_level", "hold_s", "twilight_deg")
-    }
-    errors: dict[str, str] = {}
-    name = form["name"].strip()
-    if not name or len(name) > 120:
-        errors["name"] = _("Donnez un nom au programme (120 caractères au plus).")
-    steps = []
-    for number, line in enumerate(form["steps"].splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        at, _sep, level = line.rpartition(" ")
-        if not at or parse_int(level, max_digits=4) is None:
-            errors["steps"] = _(
-                "Ligne {n} : écrivez le début puis le niveau, par exemple « dusk 100 » ou "
-                "« 22:00 50 »."
-            ).format(n=number)
-            break
-        steps.append({"at": at.strip(), "level": parse_int(level, max_digits=4)})
-    definition: dict[str, Any] = {"name": name, "steps": steps}
-    for key, kind in (("boost_level", int), ("hold_s", int), ("twilight_deg", float)):
-        raw = form[key].strip().replace(",", ".")
-        if raw:
-            try:
-                definition[key] = kind(raw)
-            except ValueError:
-                errors[key] = _("Un nombre est attendu.")
-    if not errors:
-        try:
-            lighting.Program.from_dict(definition)
-        except LightingError as exc:
-            field = (exc.field or "steps").split(".")[0].split("[")[0]
-            errors[field if field in form else "steps"] = exc.message
-    return form, (None if errors else definition), errors
-
-
-@get("/staff/lighting/programs", opt=STAFF, sync_to_thread=True, name="staff_lighting_programs")
-def programs(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    return _programs_page(request, db)
-
-
-def _programs_page(
-    request: Request[Any, Any, Any], db: Session, *, error: str = "", status_code: int = 200
-) -> Template:
-    rows = db.scalars(select(LightProgram).order_by(LightProgram.name)).all()
-    calendars = db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all()
-    position = control.territory_position(db)
-    today = lighting.night_of(utcnow(), position)
-    previews = {}
-    for row in rows:
-        try:
-            previews[row.id] = checks.preview_nights(control.load_program(row), position, today)
-        except LightingError:
-            previews[row.id] = []
-    return page(
-        request,
-        "lighting/programs.html",
-        section="staff",
-        rows=[row for row in rows if row.archived_at is None],
-        calendars=calendars,
-        previews=previews,
-        **lighting_calendars.programs_context(db, rows, calendars),
-        error=error,
-        status_code=status_code,
-    )
-
-
-def _program_editor(
-    request: Request[Any, Any, Any],
-    *,
-    form: dict[str, Any],
-    action: str,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
-    warnings: list[str] | None = None,
-) -> Template:
-    return page(
-        request,
-        "lighting/program_form.html",
-        section="staff",
-        form=form,
-        action=action,
-        errors=errors or {},
-        status_code=status_code,
-        warnings=warnings or [],
-    )
-
-
-def _unconfirmed_warnings(
-    db: Session, definition: dict[str, Any], data: dict[str, Any]
-) -> list[str]:
-    """Warnings about the program (never off, lit at noon) that staff have not confirmed yet."""
-    position = control.territory_position(db)
-    found = checks.warnings(lighting.Program.from_dict(definition), position, utcnow().year)
-    return [] if data.get("confirm_warnings") == "true" else found
-
-
-@get(
-    "/staff/lighting/programs/new",
-    opt=STAFF,
-    sync_to_thread=True,
-    name="staff_lighting_program_new",
-)
-def program_new(request: Request[Any, Any, Any]) -> Template:
-    form = {
-        "name": "",
-        "steps": "dusk 100\n22:30 50\n05:30 100\ndawn 0",
-        "boost_level": "",
-        "hold_s": "",
-        "twilight_deg": "3",
-    }
-    return _program_editor(request, form=form, action="/staff/lighting/programs/new")
-
-
-@post(
-    "/staff/lighting/programs/new",
-    opt=STAFF,
-    sync_to_thread=True,
-    name="staff_lighting_program_create",
-)
-def program_create(
-    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
-) -> Template | Redirect:
-    form, definition, errors = _program_from_form(data)
-    if (
-        definition is not None
-        and db.scalars(select(LightProgram).where(LightProgram.name == definition["name"])).first()
-    ):
-        errors, definition = {"name": _("Un programme porte déjà ce nom.")}, None
-    if definition is None:
-        db.rollback()
-        return _program_editor(
-            request,
-            form=form,
-            action="/staff/lighting/programs/new",
-            errors=errors,
-            status_code=400,
-        )
-    if warned := _unconfirmed_warnings(db, definition, data):
-        db.rollback()
-        return _program_editor(
-            request,
-            form=form,
-            action="/staff/lighting/programs/new",
-            warnings=warned,
-            status_code=400,
-        )
-    program = lighting.Program.from_dict(definition)
-    db.add(LightProgram(name=program.name, definition=json.dumps(program.to_dict())))
-    db.commit()
-    return Redirect("/staff/lighting/programs", status_code=303)
-
-
-@get(
-    "/staff/lighting/programs/{program_id:int}",
-    opt=STAFF,
-    sync_to_thread=True,
-    name="staff_lighting_program",
-)
-def program_edit(
-    request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]
-) -> Template:
-    row = db.get(LightProgram, program_id)
-    if row is None:
-        raise NotFoundException()
-    definition = json.loads(row.definition)
-    form = {
-        "name": row.name,
-        "steps": _steps_text(definition),
-        "boost_level": ""
-        if definition.get("boost_level") is None
-        else str(definition["boost_level"]),
-        "hold_s": str(definition.get("hold_s") or ""),
-        "twilight_deg": str(definition.get("twilight_deg", 3)),
-    }
-    return _program_editor(request, form=form, action=f"/staff/lighting/programs/{row.id}")
-
-
-@post(
-    "/staff/lighting/programs/{program_id:int}",
-    opt=STAFF,
-    sync_to_thread=True,
-    name="staff_lighting_program_update",
-)
-def program_update(
-    request: Request[Any, Any, Any],
-    db: NamedDependency[Session],
-    program_id: FromPath[int],
-    data: Form,
-) -> Template | Redirect:
-    row = db.get(LightProgram, program_id)
-    if row is None:
-        raise NotFoundException()
-    form, definition, errors = _program_from_form(data)
-    if definition is not None:
-        clash = db.scalars(
-            select(LightProgram).where(
-                LightProgram.name == definition["name"], LightProgram.id != row.id
-            )
-        ).first()
-        if clash:
-            errors, definition = {"name": _("Un programme porte déjà ce nom.")}, None
-    if definition is None:
-        db.rollback()
-        return _program_editor(
-            request,
-            form=form,
-            action=f"/staff/lighting/programs/{row.id}",
-            errors=errors,
-            status_code=400,
-        )
-    if warned := _unconfirmed_warnings(db, definition, data):
-        db.rollback()
-        return _program_editor(
-            request,
-            form=form,
-            action=f"/staff/lighting/programs/{row.id}",
-            warnings=warned,
-            status_code=400,
-        )
-    program = lighting.Program.from_dict(definition)
-    calendars = checks.rename_in_calendars(db, row.name, program.name)
-    row.name, row.definition, row.updated_at = program.name, json.dumps(program.to_dict()), utcnow()
-    db.add(row)
-    db.flush()
-    users = db.scalars(
-        select(LightGroup.id).where(
-            (LightGroup.program_id == row.id) | LightGroup.calendar_id.in_(calendars)  # type: ignore[union-attr]
-        )
-    ).all()
-    if users:
-        control.reconcile(db, utcnow(), group_ids=list(users))
-    db.commit()
-    return Redirect("/staff/lighting/programs", status_code=303)
-
-
-@post(
-    "/staff/lighting/programs/{program_id:int}/delete",
-    opt=STAFF,
-    sync_to_thread=True,
-    name="staff_lighting_program_delete",
-)
-def program_delete(
-    request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]
-) -> Template | Redirect:
-    """Delete a program no group and no calendar uses; otherwise say which ones do, and keep it."""
-    row = db.get(LightProgram, program_id)
-    if row is None:
-        raise NotFoundException()
-    groups, calendars = checks.users_of(db, row)
-    if groups or calendars:
-        used = [
-            *(_("groupe « {n} »").format(n=g) for g in groups[:5]),
-            *(_("calendrier « {n} »").format(n=c) for c in calendars[:5]),
-        ]
-        return _programs_page(
-            request,
-            db,
-            status_code=409,
-            error=_(
-                "« {name} » est utilisé ({used}) : choisissez un autre programme pour ceux-ci avant de le supprimer."
-            ).format(name=row.name, used=", ".join(used)),
-        )
-    db.delete(row)
-    db.commit()
-    return Redirect("/staff/lighting/programs", status_code=303)
-
-
-# --------------------------------------------------------------------------- alarms
-
-
-@get("/staff/lighting/alarms", opt=STAFF, sync_to_thread=True, name="staff_lighting_alarms")
-def alarms(
-    request: Request[Any, Any, Any],
-    db: NamedDependency[Session],
-    show: str = Parameter(default="open", pattern="^(open|all)$"),
-) -> Template:
-    query = select(LightAlarm)
-    if show == "open":
-        query = query.where(LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
-    rows = db.scalars(query.order_by(LightAlarm.raised_at.desc()).limit(300)).all()  # type: ignore[attr-defined]
-    light_ids = {
-        light.device_id: light.id
-        for light in db.scalars(
-            select(Streetlight).where(
-                Streetlight.device_id.in_([r.device_id for r in rows if r.device_kind == "light"])
-            )
-        ).all()
-    }  # type: ignore[attr-defined]
-    return page(
-        request,
-        "lighting/alarms.html",
-        section="staff",
-        rows=rows,
-        show=show,
-        light_ids=light_ids,
-        **_labels(),
-    )
-
-
-@post(
-    "/staff/lighting/alarms/{alarm_id:int}/ack",
-    opt=STAFF,
-    sync_to_thread=True,
-    name="staff_lighting_alarm_ack",
-)
-def alarm_ack(
-    request: Request[Any, Any, Any], db: NamedDependency[Session], alarm_id: FromPath[int]
-) -> Redirect:
-    alarm = db.get(LightAlarm, alarm_id)
-    if alarm is None:
-        raise NotFoundException()
-    if alarm.acknowledged_at is None:
-        user = current_user(request)
-        alarm.acknowledged_at, alarm.acknowledged_by = utcnow(), user.id if user else None
-        db.add(alarm)
-        db.commit()
-    return Redirect("/staff/lighting/alarms", status_code=303)
-
-
-# --------------------------------------------------------------------------- energy
-
-
-@get("/staff/lighting/energy", opt=STAFF, sync_to_thread=True, name="staff_lighting_energy")
-def energy(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    now = utcnow()
-    rows = lighting_energy.energy_report(db, now, months=6)
-    position = control.territory_position(db)
-    year = now.astimezone(position.tz).year - 1
-    # Labels hold "%" ("50 %"): translated here, not by the template's formatting gettext.
-    per_lamp = {
-        key: (b, b.yearly_kwh(position, year), _(b.label), _(b.description))
-        for key, b in lighting.BASELINES.items()
-    }
-    lamps = int(db.scalar(select(func.count()).select_from(Streetlight)) or 0)
-    by_tech = dict(
-        db.execute(
-            select(Streetlight.technology, func.count()).group_by(Streetlight.technology)
-        ).all()
-    )
-    peak = (
-        max(
-            [max(r.measured_kwh, r.baselines["hps_150_all_night"], r.programmed_kwh) for r in rows]
-            or [1.0]
-        )
-        or 1.0
-    )
-    measured_rows = [r for r in rows if r.measured_kwh > 0]  # savings only where telemetry exists
-    totals = {
-        "measured": sum(r.measured_kwh for r in measured_rows),
-        "programmed": sum(r.programmed_kwh for r in measured_rows),
-        "hps": sum(r.baselines["hps_150_all_night"] for r in measured_rows),
-        "led_full": sum(r.baselines["led_full"] for r in measured_rows),
-        "months": len(measured_rows),
-    }
-    return page(
-        request,
-        "lighting/energy.html",
-        section="staff",
-        rows=rows,
-        per_lamp=per_lamp,
-        year=year,
-        lamps=lamps,
-        by_tech=by_tech,
-        peak=peak,
-        totals=totals,
-        savings=_savings,
-    )
-
-
-def _savings(actual: float, baseline: float) -> str:
-    if baseline <= 0 or actual <= 0:
-        return "—"
-    return f"{lighting.savings(actual, baseline) * 100:.0f} %"
 
 
 # --------------------------------------------------------------------------- inventory import

@@ -34,6 +34,12 @@ class NgsiError(Exception):
         return out
 
 
+def model_id(light: Any) -> str:
+    """The id of a light's model (``urn:ngsi-ld:StreetlightModel:...``): technology, wattage, model name."""
+    name = f"{light.technology}-{light.nominal_w:g}W" + (f"-{light.model}" if light.model else "")
+    return "".join(c if c.isalnum() or c in "-._" else "_" for c in name)
+
+
 def urn(entity_type: str, local_id: str) -> str:
     return f"urn:ngsi-ld:{entity_type}:{local_id}"
 

@@ -455,7 +455,7 @@ def _history_into_store(
 ) -> None:
     """The same daily energy in the one time-series store (lights, their groups and cabinets)."""
     from app import timeseries
-    from app.sensors.ngsi_ld import urn
+    from app.ngsi import urn
 
     by_id = {str(light["id"]): light for light in lights}
     samples = []

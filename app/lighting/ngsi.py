@@ -2,7 +2,7 @@
 
 One entity per kind of lamp in the inventory (technology, rated power, model
 name), the object of each ``Streetlight``'s ``refStreetlightModel``
-(``app.sensors.ngsi_ld.model_id``). Served by ``/ngsi-ld/v1/entities``
+(``app.ngsi.model_id``). Served by ``/ngsi-ld/v1/entities``
 through ``app.ngsi.EntityType``.
 """
 
@@ -14,8 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.models.lighting import Streetlight
-from app.ngsi import SDM, EntityType, compact, prop, urn
-from app.sensors.ngsi_ld import model_id
+from app.ngsi import SDM, EntityType, compact, model_id, prop, urn
 
 TYPE = "StreetlightModel"
 TECHNOLOGIES = ("LED", "LPS", "HPS")  # the model's lampTechnology enumeration

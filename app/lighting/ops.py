@@ -16,7 +16,7 @@ from app.lighting.control import MAX_OVERRIDE_MINUTES, light_state, territory_po
 from app.models.lighting import LightAlarm, LightCabinet, LightEnergyMonth, LightGroup, Streetlight
 from app.models.sensors import Sensor
 from app.models.territory import Commune
-from app.sensors.ngsi_ld import urn
+from app.ngsi import urn
 from app.ops.contracts import Action, Field_, Freshness, Kpi, Layer, Panel, point, points_json
 
 N_ = str

@@ -23,7 +23,7 @@ from app.db import table_of
 from app.lighting import control
 from app.lighting.messages import light_bounds, reading_time
 from app.models.lighting import LightEnergyMonth, LightHourly, LightReading, Streetlight
-from app.sensors.ngsi_ld import urn as ngsi_urn
+from app.ngsi import urn as ngsi_urn
 
 UTC = dt.UTC
 

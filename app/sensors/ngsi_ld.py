@@ -25,6 +25,7 @@ from app.ngsi import (
     SDM,
     datetime_prop,
     geo,
+    model_id,
     prop,
     rel,
     time_text,
@@ -212,12 +213,6 @@ def _group_entities(session: Session, groups: list[LightGroup]) -> Iterator[dict
         )
     for group in groups:
         yield _group_entity(group, lights[group.id], group.id in manual)
-
-
-def model_id(light: Any) -> str:
-    """The id of a light's model (``urn:ngsi-ld:StreetlightModel:...``): technology, wattage, model name."""
-    name = f"{light.technology}-{light.nominal_w:g}W" + (f"-{light.model}" if light.model else "")
-    return "".join(c if c.isalnum() or c in "-._" else "_" for c in name)
 
 
 def _switching_mode(mean: float | None, manual: bool) -> list[str]:

@@ -459,7 +459,10 @@ def step(engine: Engine, *, now: datetime | None = None, limit: int = BATCH) -> 
     batch = [e for e in events.read_since(engine, start, limit)]
     now = now or utcnow()
     with write_session(engine) as session:
-        cursor = session.get(MaintenanceCursor, CURSOR)
+        # the row lock makes a second worker wait here, then find the cursor moved (PostgreSQL)
+        cursor = session.get(
+            MaintenanceCursor, CURSOR, with_for_update=True, populate_existing=True
+        )
         if cursor is None or cursor.last_event_id != start:
             return 0
         due = cursor.checked_at is None or now - cursor.checked_at >= CHECK_EVERY

@@ -141,7 +141,7 @@ def create(
     session.add(order)
     session.flush()
     for item in items:
-        session.add(WorkOrderReport(work_order_id=order.id or 0, report_id=item.id))
+        session.add(WorkOrderReport(order_id=order.id or 0, report_id=item.id))
     if alarm is not None and alarm.state == "open":
         alarms.acknowledge(session, alarm, actor_id=actor_id or 0)
     session.flush()
@@ -153,7 +153,7 @@ def report_ids(session: Session, order_id: int) -> list[int]:
     return list(
         session.scalars(
             select(col(WorkOrderReport.report_id))
-            .where(col(WorkOrderReport.work_order_id) == order_id)
+            .where(col(WorkOrderReport.order_id) == order_id)
             .order_by(col(WorkOrderReport.report_id))
         )
     )
@@ -210,7 +210,7 @@ def add_photo(
         raise OrderError(_("Ce bon de travail est clos."))
     same = session.scalars(
         select(WorkOrderPhoto).where(
-            col(WorkOrderPhoto.work_order_id) == order.id,
+            col(WorkOrderPhoto.order_id) == order.id,
             col(WorkOrderPhoto.kind) == kind,
             col(WorkOrderPhoto.sha256) == photo.sha256,
         )
@@ -219,7 +219,7 @@ def add_photo(
         return same
     stored = images.save(photo, media_dir)
     row = WorkOrderPhoto(
-        work_order_id=order.id or 0,
+        order_id=order.id or 0,
         kind=kind,
         display_name=stored.display_name,
         thumb_name=stored.thumb_name,
@@ -237,7 +237,7 @@ def photos(session: Session, order_id: int) -> list[WorkOrderPhoto]:
     return list(
         session.scalars(
             select(WorkOrderPhoto)
-            .where(col(WorkOrderPhoto.work_order_id) == order_id)
+            .where(col(WorkOrderPhoto.order_id) == order_id)
             .order_by(col(WorkOrderPhoto.id))
         )
     )
@@ -247,7 +247,7 @@ def after_photo(session: Session, order_id: int, media_dir: Path) -> images.Proc
     """The order's last "after" photo, ready to go with the reports it resolves."""
     row = session.scalars(
         select(WorkOrderPhoto)
-        .where(col(WorkOrderPhoto.work_order_id) == order_id, col(WorkOrderPhoto.kind) == "after")
+        .where(col(WorkOrderPhoto.order_id) == order_id, col(WorkOrderPhoto.kind) == "after")
         .order_by(col(WorkOrderPhoto.id).desc())
         .limit(1)
     ).first()

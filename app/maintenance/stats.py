@@ -45,8 +45,8 @@ def figures(session: Session, since: datetime, today: date) -> dict[str, Any]:
     ids = [o.id for o in done]
     for start in range(0, len(ids), 500):
         for order_id, report_id in session.execute(
-            select(col(WorkOrderReport.work_order_id), col(WorkOrderReport.report_id)).where(
-                col(WorkOrderReport.work_order_id).in_(ids[start : start + 500])
+            select(col(WorkOrderReport.order_id), col(WorkOrderReport.report_id)).where(
+                col(WorkOrderReport.order_id).in_(ids[start : start + 500])
             )
         ):
             links[order_id].append(report_id)

@@ -156,21 +156,19 @@ class WorkOrder(SQLModel, table=True):
 
 
 class WorkOrderReport(SQLModel, table=True):
-    __tablename__ = "maintenance_work_order_reports"
+    __tablename__ = "maintenance_order_reports"  # short: constraint names fit in 63 characters
 
-    work_order_id: int = Field(
+    order_id: int = Field(
         foreign_key="maintenance_work_orders.id", primary_key=True, ondelete="CASCADE"
     )
     report_id: int = Field(foreign_key="reports.id", primary_key=True, ondelete="CASCADE")
 
 
 class WorkOrderPhoto(SQLModel, table=True):
-    __tablename__ = "maintenance_work_order_photos"
+    __tablename__ = "maintenance_order_photos"  # short: constraint names fit in 63 characters
 
     id: int | None = Field(default=None, primary_key=True)
-    work_order_id: int = Field(
-        foreign_key="maintenance_work_orders.id", index=True, ondelete="CASCADE"
-    )
+    order_id: int = Field(foreign_key="maintenance_work_orders.id", index=True, ondelete="CASCADE")
     kind: str = Field(max_length=8)  # before, after
     display_name: str = Field(max_length=64, unique=True)
     thumb_name: str = Field(max_length=64, unique=True)

@@ -244,9 +244,9 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "maintenance_work_order_photos",
+        "maintenance_order_photos",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("work_order_id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
         sa.Column("display_name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("thumb_name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -258,56 +258,52 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["uploaded_by"],
             ["users.id"],
-            name=op.f("fk_maintenance_work_order_photos_uploaded_by_users"),
+            name=op.f("fk_maintenance_order_photos_uploaded_by_users"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["work_order_id"],
+            ["order_id"],
             ["maintenance_work_orders.id"],
-            name=op.f("fk_maintenance_work_order_photos_work_order_id_maintenance_work_orders"),
+            name=op.f("fk_maintenance_order_photos_order_id_maintenance_work_orders"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_maintenance_work_order_photos")),
-        sa.UniqueConstraint(
-            "display_name", name=op.f("uq_maintenance_work_order_photos_display_name")
-        ),
-        sa.UniqueConstraint("thumb_name", name=op.f("uq_maintenance_work_order_photos_thumb_name")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_maintenance_order_photos")),
+        sa.UniqueConstraint("display_name", name=op.f("uq_maintenance_order_photos_display_name")),
+        sa.UniqueConstraint("thumb_name", name=op.f("uq_maintenance_order_photos_thumb_name")),
     )
-    with op.batch_alter_table("maintenance_work_order_photos", schema=None) as batch_op:
+    with op.batch_alter_table("maintenance_order_photos", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_maintenance_work_order_photos_work_order_id"),
-            ["work_order_id"],
+            batch_op.f("ix_maintenance_order_photos_order_id"),
+            ["order_id"],
             unique=False,
         )
 
     op.create_table(
-        "maintenance_work_order_reports",
-        sa.Column("work_order_id", sa.Integer(), nullable=False),
+        "maintenance_order_reports",
+        sa.Column("order_id", sa.Integer(), nullable=False),
         sa.Column("report_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["report_id"],
             ["reports.id"],
-            name=op.f("fk_maintenance_work_order_reports_report_id_reports"),
+            name=op.f("fk_maintenance_order_reports_report_id_reports"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["work_order_id"],
+            ["order_id"],
             ["maintenance_work_orders.id"],
-            name=op.f("fk_maintenance_work_order_reports_work_order_id_maintenance_work_orders"),
+            name=op.f("fk_maintenance_order_reports_order_id_maintenance_work_orders"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "work_order_id", "report_id", name=op.f("pk_maintenance_work_order_reports")
-        ),
+        sa.PrimaryKeyConstraint("order_id", "report_id", name=op.f("pk_maintenance_order_reports")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("maintenance_work_order_reports")
-    with op.batch_alter_table("maintenance_work_order_photos", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_maintenance_work_order_photos_work_order_id"))
+    op.drop_table("maintenance_order_reports")
+    with op.batch_alter_table("maintenance_order_photos", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_maintenance_order_photos_order_id"))
 
-    op.drop_table("maintenance_work_order_photos")
+    op.drop_table("maintenance_order_photos")
     with op.batch_alter_table("maintenance_work_orders", schema=None) as batch_op:
         batch_op.drop_index("ix_maintenance_work_orders_state_due")
         batch_op.drop_index("ix_maintenance_work_orders_assignee_due")

@@ -185,6 +185,7 @@ def test_staff_at_a_desk_go_from_an_alarm_to_a_work_order(
     page.select_option("#wo-team", "dechets")
     page.click("text=Créer un bon de travail")
     expect(page.locator("h1")).to_contain_text("File d'attente")
+    page.wait_for_load_state("networkidle")
     page.screenshot(path=str(SHOTS / "maintenance-order-desk.png"), full_page=True)
     page.goto(live_server.url + "/staff/rules")
     page.screenshot(path=str(SHOTS / "maintenance-rules-desk.png"), full_page=True)

@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import auth
+from app import csrf as app_csrf
 from app.db import make_engine, write_session
 from app.main import create_app
 from app.settings import Settings
@@ -232,12 +233,15 @@ def test_each_role_gets_the_expected_answer(entry: Entry, access_env: AccessEnv)
     url = _fill(row.path, values or {})
     wrong: list[str] = []
     with EclorClient(app=app) as client:
-        csrf = client.csrf_token()
+        signed_out_csrf = client.csrf_token()
         for role in ROLES:
             client.cookies.clear()
-            client.cookies.set("csrftoken", csrf, domain="testserver.local")
+            csrf = signed_out_csrf
             if role != "anonymous":
                 client.cookies.set(auth.SESSION_COOKIE, tokens[role], domain="testserver.local")
+                # A signed-in person's token is the one bound to their session (app.csrf).
+                csrf = app_csrf.session_token_for(settings.secret_key, tokens[role])
+            client.cookies.set("csrftoken", csrf, domain="testserver.local")
             kwargs: dict[str, Any] = {"follow_redirects": False}
             method = row.method.upper()
             if method not in ("GET", "HEAD", "OPTIONS"):

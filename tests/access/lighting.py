@@ -212,4 +212,20 @@ ROWS = [
         route="/ngsi-ld/v1/entities/{entity_id:str}",
     ),
     Row("GET", "/ngsi-ld/v1/context.jsonld", same_for_all(200)),
+    Row("GET", "/ngsi-ld/v1/types", same_for_all(200), setup=fleet),
+    Row(
+        "GET",
+        "/ngsi-ld/v1/types/Streetlight",
+        same_for_all(200),
+        setup=fleet,
+        route="/ngsi-ld/v1/types/{name:str}",
+    ),
+    Row("GET", "/ngsi-ld/v1/attributes", same_for_all(200), setup=fleet),
+    Row(
+        "GET",
+        "/ngsi-ld/v1/attributes/status",
+        same_for_all(200),
+        setup=fleet,
+        route="/ngsi-ld/v1/attributes/{name:str}",
+    ),
 ]

@@ -17,6 +17,7 @@ def _report(ctx: AccessContext, status: str = "new", photo: bool = False) -> int
     from app import images
     from app.db import write_session
     from app.models.reports import Report
+    from app.reports import intake
     from app.reports import workflow as rp
 
     photos = []
@@ -77,6 +78,7 @@ def a_photo(ctx: AccessContext) -> dict[str, Any]:
 def a_numbered_report(ctx: AccessContext) -> dict[str, Any]:
     from app.db import read_session
     from app.models.reports import Report
+    from app.reports import catalogue
 
     report_id = _report(ctx)
     with read_session(ctx.engine) as s:

@@ -9,6 +9,7 @@ from app.alerts import publish as alerts
 from app.db import utcnow, write_session
 from app.lighting.control import raise_alarm
 from app.models.carpool import CarpoolAd
+from app.models.maintenance import MaintenanceAlarm
 from app.models.reports import Report
 from app.models.sensors import Sensor, WasteCentreEstimate
 from tests.lighting_helpers import seed_lights
@@ -94,6 +95,21 @@ def seed_territory(engine: Any, user_id: int, lights: int = 5) -> dict[str, Any]
             )
         )
         raise_alarm(session, light_ids[0], "defectiveLamp", now)
+        session.add(  # an alarm raised by a maintenance rule on the air-quality station
+            MaintenanceAlarm(
+                subject="AQ-AUD-01",
+                source="sensors",
+                feature_id="AQ-AUD-01",
+                title="PM2,5 élevées à Audun",
+                severity="warning",
+                commune_insee="57038",
+                lat=49.471,
+                lon=5.951,
+                first_seen=now - dt.timedelta(minutes=20),
+                last_seen=now,
+                value="38",
+            )
+        )
         session.flush()
         alert = alerts.publish(
             session,

@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth import STAFF, current_user
 from app.db import utcnow
@@ -38,10 +38,12 @@ def alarms(
         light.device_id: light.id
         for light in db.scalars(
             select(Streetlight).where(
-                Streetlight.device_id.in_([r.device_id for r in rows if r.device_kind == "light"])
+                col(Streetlight.device_id).in_(
+                    [r.device_id for r in rows if r.device_kind == "light"]
+                )
             )
         ).all()
-    }  # type: ignore[attr-defined]
+    }
     return page(
         request,
         "lighting/alarms.html",

@@ -8,7 +8,7 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth import STAFF
 from app.db import utcnow
@@ -35,11 +35,12 @@ def energy(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Tem
         for key, b in consumption.BASELINES.items()
     }
     lamps = int(db.scalar(select(func.count()).select_from(Streetlight)) or 0)
-    by_tech = dict(
-        db.execute(
-            select(Streetlight.technology, func.count()).group_by(Streetlight.technology)
+    by_tech: dict[str, int] = {
+        str(technology): int(count)
+        for technology, count in db.execute(
+            select(col(Streetlight.technology), func.count()).group_by(col(Streetlight.technology))
         ).all()
-    )
+    }
     peak = (
         max(
             [max(r.measured_kwh, r.baselines["hps_150_all_night"], r.programmed_kwh) for r in rows]

@@ -11,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth import STAFF
 from app.db import utcnow
@@ -39,10 +39,10 @@ def _steps_text(definition: dict[str, Any]) -> str:
 def _program_from_form(
     data: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
-    form = {
-        k: (data.get(k) if isinstance(data.get(k), str) else "")
-        for k in ("name", "steps", "boost_level", "hold_s", "twilight_deg")
-    }
+    form: dict[str, str] = {}
+    for k in ("name", "steps", "boost_level", "hold_s", "twilight_deg"):
+        value = data.get(k)
+        form[k] = value if isinstance(value, str) else ""
     errors: dict[str, str] = {}
     name = form["name"].strip()
     if not name or len(name) > 120:
@@ -238,7 +238,7 @@ def program_update(
     if definition is not None:
         clash = db.scalars(
             select(LightProgram).where(
-                LightProgram.name == definition["name"], LightProgram.id != row.id
+                col(LightProgram.name) == definition["name"], col(LightProgram.id) != row.id
             )
         ).first()
         if clash:
@@ -267,8 +267,8 @@ def program_update(
     db.add(row)
     db.flush()
     users = db.scalars(
-        select(LightGroup.id).where(
-            (LightGroup.program_id == row.id) | LightGroup.calendar_id.in_(calendars)  # type: ignore[union-attr]
+        select(col(LightGroup.id)).where(
+            (col(LightGroup.program_id) == row.id) | col(LightGroup.calendar_id).in_(calendars)
         )
     ).all()
     if users:

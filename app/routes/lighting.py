@@ -12,13 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth import STAFF, current_user
 from app.db import utcnow
@@ -80,10 +81,10 @@ def _live_map(db: Session, group_id: str | None = None) -> dict[str, Any]:
     """The count of lights and where the live map opens (the operations centre, lights layer; a
     group's map opens on its first light)."""
     query = select(func.count()).select_from(Streetlight)
-    first = select(Streetlight.id).order_by(Streetlight.id).limit(1)
+    first = select(col(Streetlight.id)).order_by(col(Streetlight.id)).limit(1)
     if group_id:
-        query = query.where(Streetlight.group_id == group_id)
-        first = first.where(Streetlight.group_id == group_id)
+        query = query.where(col(Streetlight.group_id) == group_id)
+        first = first.where(col(Streetlight.group_id) == group_id)
     light_id = db.scalar(first)
     return {
         "total": int(db.scalar(query) or 0),
@@ -100,33 +101,35 @@ def overview(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> T
         select(LightGroup).order_by(LightGroup.commune_insee, LightGroup.name)
     ).all()
     per_group = dict(
-        db.execute(select(Streetlight.group_id, func.count()).group_by(Streetlight.group_id)).all()
+        db.execute(
+            select(col(Streetlight.group_id), func.count()).group_by(col(Streetlight.group_id))
+        ).all()
     )
     overrides = {
         o.target_id: o
         for o in db.scalars(
             select(LightOverride).where(
-                LightOverride.state == "active", LightOverride.scope == "group"
+                col(LightOverride.state) == "active", col(LightOverride.scope) == "group"
             )
         ).all()
     }
     open_alarms = int(
         db.scalar(
-            select(func.count()).select_from(LightAlarm).where(LightAlarm.cleared_at.is_(None))
+            select(func.count()).select_from(LightAlarm).where(col(LightAlarm.cleared_at).is_(None))
         )
         or 0
-    )  # type: ignore[union-attr]
+    )
     pending = int(
         db.scalar(
             select(func.count())
             .select_from(LightCommand)
-            .where(LightCommand.state.in_(("queued", "sent", "accepted")))
+            .where(col(LightCommand.state).in_(("queued", "sent", "accepted")))
         )
         or 0
-    )  # type: ignore[attr-defined]
+    )
     programs = {p.id: p.name for p in db.scalars(select(LightProgram)).all()}
     calendars = {c.id: c.name for c in db.scalars(select(LightCalendar)).all()}
-    commune_names = dict(db.execute(select(Commune.insee, Commune.name)).all())
+    commune_names = dict(db.execute(select(col(Commune.insee), col(Commune.name))).all())
     return page(
         request,
         "lighting/overview.html",
@@ -167,18 +170,18 @@ def _group_page(
     now = utcnow()
     lights = db.scalars(
         select(Streetlight)
-        .where(Streetlight.group_id == group.id)
+        .where(col(Streetlight.group_id) == group.id)
         .order_by(Streetlight.id)
         .limit(200)
     ).all()
-    ids = select(Streetlight.id).where(Streetlight.group_id == group.id)
+    ids = select(col(Streetlight.id)).where(col(Streetlight.group_id) == group.id)
     since = now - timedelta(days=1)
     counts = control.command_counts(db, ids, since)
     override = db.scalars(
         select(LightOverride).where(
-            LightOverride.state == "active",
-            LightOverride.scope == "group",
-            LightOverride.target_id == group.id,
+            col(LightOverride.state) == "active",
+            col(LightOverride.scope) == "group",
+            col(LightOverride.target_id) == group.id,
         )
     ).first()
     source = control.group_source(db, group)
@@ -306,7 +309,7 @@ def group_program(
             values[name] = None
         elif not is_ascii_digits(raw) or (chosen := db.get(model, int(raw))) is None:
             errors[name] = _("Choix invalide.")
-        elif getattr(chosen, "archived_at", None) and chosen.id != group.program_id:
+        elif getattr(chosen, "archived_at", None) and int(raw) != group.program_id:
             errors[name] = _("Ce programme est archivé : choisissez-en un autre.")
         else:
             values[name] = int(raw)
@@ -344,34 +347,34 @@ def _light_page(
     now = utcnow()
     history = db.scalars(
         select(LightCommand)
-        .where(LightCommand.light_id == light.id)
-        .order_by(LightCommand.id.desc())
+        .where(col(LightCommand.light_id) == light.id)
+        .order_by(col(LightCommand.id).desc())
         .limit(10)
-    ).all()  # type: ignore[union-attr]
+    ).all()
     readings = db.scalars(
         select(LightReading)
-        .where(LightReading.light_id == light.id)
-        .order_by(LightReading.ts.desc())
+        .where(col(LightReading.light_id) == light.id)
+        .order_by(col(LightReading.ts).desc())
         .limit(12)
-    ).all()  # type: ignore[attr-defined]
+    ).all()
     alarms = db.scalars(
         select(LightAlarm)
-        .where(LightAlarm.device_id == light.device_id)
-        .order_by(LightAlarm.id.desc())
+        .where(col(LightAlarm.device_id) == light.device_id)
+        .order_by(col(LightAlarm.id).desc())
         .limit(10)
-    ).all()  # type: ignore[union-attr]
+    ).all()
     target = (
         db.scalars(
-            select(LightCommand).where(LightCommand.command_id == light.target_command_id)
+            select(LightCommand).where(col(LightCommand.command_id) == light.target_command_id)
         ).first()
         if light.target_command_id
         else None
     )
     override = db.scalars(
         select(LightOverride).where(
-            LightOverride.state == "active",
-            LightOverride.scope == "light",
-            LightOverride.target_id == light.id,
+            col(LightOverride.state) == "active",
+            col(LightOverride.scope) == "light",
+            col(LightOverride.target_id) == light.id,
         )
     ).first()
     return page(
@@ -461,7 +464,7 @@ def import_upload(
 ) -> Template:
     upload = data.get("file")
     content, filename = b"", ""
-    if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", ""):
+    if isinstance(upload, UploadFile) and upload.filename:
         content = upload.file.read(10 * 1024 * 1024 + 1)
         filename = upload.filename
     if not content:

@@ -8,6 +8,7 @@ what the pages share. ``ROUTES`` lists them all.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from collections.abc import Sequence
 from typing import Any
 
 from litestar import Request, get, post
@@ -16,11 +17,11 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app import images
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
-from app.db import utcnow
+from app.db import utcnow, saved_id
 from app.deps import late_write, start_writing
 from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
@@ -90,7 +91,7 @@ def _thumbs(db: Session, items: list[SharedItem]) -> dict[int, str]:
         for ph in db.scalars(
             select(SharedPhoto)
             .where(SharedPhoto.item_id.in_([i.id for i in items]))  # type: ignore[attr-defined]
-            .order_by(SharedPhoto.position, SharedPhoto.id)
+            .order_by(col(SharedPhoto.position), col(SharedPhoto.id))
         ).all():
             thumbs.setdefault(ph.item_id, ph.thumb_name)
     return thumbs
@@ -109,12 +110,16 @@ def index(
     items = logic.search(db, q=q.strip(), category=category, commune=commune, kind=kind, now=now)
     wanted = db.scalars(
         select(WantedRequest)
-        .where(WantedRequest.status == "open", WantedRequest.expires_at > now)
-        .order_by(WantedRequest.created_at.desc())
+        .where(col(WantedRequest.status) == "open", col(WantedRequest.expires_at) > now)
+        .order_by(col(WantedRequest.created_at).desc())
         .limit(10)
-    ).all()  # type: ignore[attr-defined]
+    ).all()
     reserved = set(
-        db.scalars(select(Loan.item_id).where(Loan.kind == "gift", Loan.status == "reserved")).all()
+        db.scalars(
+            select(col(Loan.item_id)).where(
+                col(Loan.kind) == "gift", col(Loan.status) == "reserved"
+            )
+        ).all()
     )
     return page(
         request,
@@ -201,9 +206,9 @@ def create_item(
         for position, (ph, stored) in enumerate(zip(processed, pending.stored, strict=True)):
             db.add(
                 SharedPhoto(
-                    item_id=item.id,
+                    item_id=saved_id(item),
                     display_name=stored.display_name,
-                    thumb_name=stored.thumb_name,  # type: ignore[arg-type]
+                    thumb_name=stored.thumb_name,
                     width=ph.width,
                     height=ph.height,
                     position=position,
@@ -235,25 +240,32 @@ def _item_page(
     user = current_user(request)
     today = logic.local_today()
     photos = db.scalars(
-        select(SharedPhoto).where(SharedPhoto.item_id == item.id).order_by(SharedPhoto.position)
+        select(SharedPhoto)
+        .where(col(SharedPhoto.item_id) == item.id)
+        .order_by(col(SharedPhoto.position))
     ).all()
     owner_view = user is not None and user.id == item.owner_id
-    loans = []
+    loans: Sequence[Loan] = []
     if owner_view:
         loans = db.scalars(
-            select(Loan).where(Loan.item_id == item.id).order_by(Loan.created_at.desc()).limit(30)
-        ).all()  # type: ignore[attr-defined]
-    mine = []
+            select(Loan)
+            .where(col(Loan.item_id) == item.id)
+            .order_by(col(Loan.created_at).desc())
+            .limit(30)
+        ).all()
+    mine: Sequence[Loan] = []
     if user is not None and not owner_view:
         mine = db.scalars(
             select(Loan)
-            .where(Loan.item_id == item.id, Loan.borrower_id == user.id)
-            .order_by(Loan.created_at.desc())
-        ).all()  # type: ignore[attr-defined]
+            .where(col(Loan.item_id) == item.id, col(Loan.borrower_id) == user.id)
+            .order_by(col(Loan.created_at).desc())
+        ).all()
     gift_reserved = (
         db.scalars(
-            select(Loan.id).where(
-                Loan.item_id == item.id, Loan.kind == "gift", Loan.status == "reserved"
+            select(col(Loan.id)).where(
+                col(Loan.item_id) == item.id,
+                col(Loan.kind) == "gift",
+                col(Loan.status) == "reserved",
             )
         ).first()
         is not None
@@ -266,10 +278,10 @@ def _item_page(
         status_code=status_code,
         item=item,
         photos=photos,
-        booked=logic.booked_ranges(db, item.id, today),
+        booked=logic.booked_ranges(db, saved_id(item), today),
         owner_view=owner_view,
         loans=loans,
-        mine=mine,  # type: ignore[arg-type]
+        mine=mine,
         gift_reserved=gift_reserved,
         names=names,
         errors=errors,

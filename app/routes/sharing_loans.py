@@ -11,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth import SIGNED_IN, CurrentUser
 from app.db import utcnow
@@ -51,11 +51,15 @@ def _loan_page(
 ) -> Template:
     user = signed_in(request)
     messages = db.scalars(
-        select(LoanMessage).where(LoanMessage.loan_id == loan.id).order_by(LoanMessage.created_at)
+        select(LoanMessage)
+        .where(col(LoanMessage.loan_id) == loan.id)
+        .order_by(col(LoanMessage.created_at))
     ).all()
     names = logic.user_names(db, [loan.borrower_id, item.owner_id])
     photo_row = db.scalars(
-        select(SharedPhoto).where(SharedPhoto.item_id == item.id).order_by(SharedPhoto.position)
+        select(SharedPhoto)
+        .where(col(SharedPhoto.item_id) == item.id)
+        .order_by(col(SharedPhoto.position))
     ).first()
     can_extend = loan.kind == "loan" and loan.status in ("accepted", "picked_up")
     return page(
@@ -134,31 +138,33 @@ def mine(
     now = utcnow()
     items = db.scalars(
         select(SharedItem)
-        .where(SharedItem.owner_id == user.id, SharedItem.status != "removed")
-        .order_by(SharedItem.created_at.desc())
-    ).all()  # type: ignore[attr-defined]
+        .where(col(SharedItem.owner_id) == user.id, col(SharedItem.status) != "removed")
+        .order_by(col(SharedItem.created_at).desc())
+    ).all()
     lent = db.execute(
         select(Loan, SharedItem)
-        .join(SharedItem, SharedItem.id == Loan.item_id)
-        .where(SharedItem.owner_id == user.id)
-        .order_by(Loan.updated_at.desc())
+        .join(SharedItem, col(SharedItem.id) == col(Loan.item_id))
+        .where(col(SharedItem.owner_id) == user.id)
+        .order_by(col(Loan.updated_at).desc())
         .limit(50)
-    ).all()  # type: ignore[attr-defined]
+    ).all()
     borrowed = db.execute(
         select(Loan, SharedItem)
-        .join(SharedItem, SharedItem.id == Loan.item_id)
-        .where(Loan.borrower_id == user.id)
-        .order_by(Loan.updated_at.desc())
+        .join(SharedItem, col(SharedItem.id) == col(Loan.item_id))
+        .where(col(Loan.borrower_id) == user.id)
+        .order_by(col(Loan.updated_at).desc())
         .limit(50)
-    ).all()  # type: ignore[attr-defined]
+    ).all()
     watches = set(
-        db.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user.id)).all()
+        db.scalars(
+            select(col(CategoryWatch.category)).where(col(CategoryWatch.user_id) == user.id)
+        ).all()
     )
     wanted = db.scalars(
         select(WantedRequest)
-        .where(WantedRequest.user_id == user.id)
-        .order_by(WantedRequest.created_at.desc())
-    ).all()  # type: ignore[attr-defined]
+        .where(col(WantedRequest.user_id) == user.id)
+        .order_by(col(WantedRequest.created_at).desc())
+    ).all()
     names = logic.user_names(
         db, [ln.borrower_id for ln, _i in lent] + [i.owner_id for _l, i in borrowed]
     )

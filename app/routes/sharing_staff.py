@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app import moderation
 from app.auth import STAFF
@@ -40,9 +40,9 @@ def _reports_page(
 ) -> Template:
     rows = db.execute(
         select(ItemReport, SharedItem)
-        .join(SharedItem, SharedItem.id == ItemReport.item_id)
-        .where(ItemReport.status == "open")
-        .order_by(ItemReport.created_at)
+        .join(SharedItem, col(SharedItem.id) == col(ItemReport.item_id))
+        .where(col(ItemReport.status) == "open")
+        .order_by(col(ItemReport.created_at))
     ).all()
     return page(
         request,

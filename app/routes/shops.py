@@ -17,7 +17,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser
 from app.db import utcnow
@@ -72,7 +72,7 @@ def _shop_cards(db: Session, shops: list[Shop], now: datetime) -> list[dict[str,
     for ph in db.scalars(
         select(ShopPhoto)
         .where(ShopPhoto.shop_id.in_([s.id for s in shops]))  # type: ignore[attr-defined]
-        .order_by(ShopPhoto.position, ShopPhoto.id)
+        .order_by(col(ShopPhoto.position), col(ShopPhoto.id))
     ).all():
         photos.setdefault(ph.shop_id, ph.thumb_name)
     schedules = hours.Schedule.load_many(db, shops)
@@ -95,9 +95,9 @@ def index(
     now = utcnow()
     stmt = select(Shop).order_by(Shop.name)
     if commune:
-        stmt = stmt.where(Shop.commune_insee == commune)
+        stmt = stmt.where(col(Shop.commune_insee) == commune)
     if category in logic.CATEGORIES:
-        stmt = stmt.where(Shop.category == category)
+        stmt = stmt.where(col(Shop.category) == category)
     q = q.strip()[:80]
     products: list[tuple[Product, Shop]] = []
     if q:
@@ -106,15 +106,15 @@ def index(
             (p, s)
             for p, s in db.execute(
                 select(Product, Shop)
-                .join(Shop, Shop.id == Product.shop_id)
+                .join(Shop, col(Shop.id) == col(Product.shop_id))
                 .where(
-                    Product.is_active,
+                    col(Product.is_active),
                     or_(
                         func.lower(Product.name).like(like),
                         func.lower(Product.description).like(like),
                     ),
                 )
-                .where(*([Shop.commune_insee == commune] if commune else []))
+                .where(*([col(Shop.commune_insee) == commune] if commune else []))
                 .order_by(Product.name)
                 .limit(40)
             ).all()
@@ -123,9 +123,9 @@ def index(
             or_(
                 func.lower(Shop.name).like(like),
                 func.lower(Shop.description).like(like),
-                Shop.id.in_([s.id for _p, s in products]),
+                col(Shop.id).in_([s.id for _p, s in products]),
             )
-        )  # type: ignore[union-attr]
+        )
     cards = _shop_cards(db, list(db.scalars(stmt).all()), now)
     if open_now:
         cards = [c for c in cards if c["status"]["open"]]
@@ -149,11 +149,13 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
     schedule = hours.Schedule.load(db, shop)
     photos = db.scalars(
         select(ShopPhoto)
-        .where(ShopPhoto.shop_id == shop.id)
-        .order_by(ShopPhoto.position, ShopPhoto.id)
+        .where(col(ShopPhoto.shop_id) == shop.id)
+        .order_by(col(ShopPhoto.position), col(ShopPhoto.id))
     ).all()
     products = db.scalars(
-        select(Product).where(Product.shop_id == shop.id, Product.is_active).order_by(Product.name)
+        select(Product)
+        .where(col(Product.shop_id) == shop.id, col(Product.is_active))
+        .order_by(col(Product.name))
     ).all()
     today = now.astimezone(hours.PARIS).date()
     special = []
@@ -196,7 +198,7 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
 def shop_page(
     request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str]
 ) -> Template:
-    shop = db.scalars(select(Shop).where(Shop.slug == slug)).first()
+    shop = db.scalars(select(Shop).where(col(Shop.slug) == slug)).first()
     if shop is None:
         raise NotFoundException()
     return page(
@@ -214,7 +216,7 @@ def place_order(
     request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str], data: Form
 ) -> Template | Redirect:
     user = signed_in(request)
-    shop = db.scalars(select(Shop).where(Shop.slug == slug)).first()
+    shop = db.scalars(select(Shop).where(col(Shop.slug) == slug)).first()
     if shop is None:
         raise NotFoundException()
     errors: dict[str, str] = {}
@@ -262,11 +264,11 @@ def my_orders(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> 
     user = signed_in(request)
     rows = db.execute(
         select(ShopOrder, Shop)
-        .join(Shop, Shop.id == ShopOrder.shop_id)
-        .where(ShopOrder.customer_id == user.id)
-        .order_by(ShopOrder.created_at.desc())
+        .join(Shop, col(Shop.id) == col(ShopOrder.shop_id))
+        .where(col(ShopOrder.customer_id) == user.id)
+        .order_by(col(ShopOrder.created_at).desc())
         .limit(100)
-    ).all()  # type: ignore[attr-defined]
+    ).all()
     return page(
         request,
         "shops/orders.html",
@@ -355,13 +357,13 @@ def open_now_panel(session: Session, user: CurrentUser | None) -> dict[str, Any]
         ready = list(
             session.execute(
                 select(ShopOrder, Shop)
-                .join(Shop, Shop.id == ShopOrder.shop_id)
-                .where(ShopOrder.customer_id == user.id, ShopOrder.status == "ready")
+                .join(Shop, col(Shop.id) == col(ShopOrder.shop_id))
+                .where(col(ShopOrder.customer_id) == user.id, col(ShopOrder.status) == "ready")
             ).all()
         )
     # A shopkeeper's home page leads to their own shop.
     my_shop = (
-        session.scalars(select(Shop).where(Shop.owner_id == user.id)).first()
+        session.scalars(select(Shop).where(col(Shop.owner_id) == user.id)).first()
         if user is not None
         else None
     )

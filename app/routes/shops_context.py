@@ -13,7 +13,7 @@ from litestar.params import FromPath
 from litestar.response import File
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app import images
 from app.auth import PUBLIC, CurrentUser, current_user
@@ -45,7 +45,7 @@ def commune_choices(db: Session) -> dict[str, str]:
 
 
 def shop_of_user(db: Session, user: CurrentUser) -> Shop | None:
-    return db.scalars(select(Shop).where(Shop.owner_id == user.id)).first()
+    return db.scalars(select(Shop).where(col(Shop.owner_id) == user.id)).first()
 
 
 def require_shop(db: Session, user: CurrentUser) -> Shop:
@@ -180,6 +180,6 @@ def photo(
 def order_lines(db: Session, order: ShopOrder) -> list[OrderLine]:
     return list(
         db.scalars(
-            select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
+            select(OrderLine).where(col(OrderLine.order_id) == order.id).order_by(col(OrderLine.id))
         ).all()
     )

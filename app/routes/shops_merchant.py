@@ -11,11 +11,11 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app import images
 from app.auth import MERCHANT
-from app.db import utcnow
+from app.db import utcnow, saved_id
 from app.deps import late_write, start_writing
 from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
@@ -63,27 +63,27 @@ def manage(
     today = db.scalars(
         select(ShopOrder)
         .where(
-            ShopOrder.shop_id == shop.id,
+            col(ShopOrder.shop_id) == shop.id,
             or_(
                 ShopOrder.status.in_(("placed", "accepted")),  # type: ignore[attr-defined]
-                (ShopOrder.pickup_at >= start) & (ShopOrder.pickup_at < end),
-            ),  # type: ignore[operator]
+                (col(ShopOrder.pickup_at) >= start) & (col(ShopOrder.pickup_at) < end),
+            ),
         )
-        .order_by(ShopOrder.pickup_at)
+        .order_by(col(ShopOrder.pickup_at))
     ).all()
     products = db.scalars(
         select(Product)
-        .where(Product.shop_id == shop.id)
-        .order_by(Product.is_active.desc(), Product.name)
-    ).all()  # type: ignore[attr-defined]
+        .where(col(Product.shop_id) == shop.id)
+        .order_by(col(Product.is_active).desc(), col(Product.name))
+    ).all()
     counts = {
         oid: n
         for oid, n in db.execute(
-            select(OrderLine.order_id, func.sum(OrderLine.quantity))
-            .where(OrderLine.order_id.in_([o.id for o in today]))
-            .group_by(OrderLine.order_id)
+            select(col(OrderLine.order_id), func.sum(col(OrderLine.quantity)))
+            .where(col(OrderLine.order_id).in_([o.id for o in today]))
+            .group_by(col(OrderLine.order_id))
         ).all()
-    }  # type: ignore[attr-defined]
+    }
     return page(
         request,
         "shops/manage.html",
@@ -111,7 +111,9 @@ def _shop_form_page(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Template:
-    photos = db.scalars(select(ShopPhoto).where(ShopPhoto.shop_id == shop.id)).all() if shop else []
+    photos = (
+        db.scalars(select(ShopPhoto).where(col(ShopPhoto.shop_id) == shop.id)).all() if shop else []
+    )
     return page(
         request,
         "shops/shop_form.html",
@@ -160,7 +162,9 @@ def save_shop(
         if shop and processed is not None:
             count = (
                 db.scalar(
-                    select(func.count()).select_from(ShopPhoto).where(ShopPhoto.shop_id == shop.id)
+                    select(func.count())
+                    .select_from(ShopPhoto)
+                    .where(col(ShopPhoto.shop_id) == shop.id)
                 )
                 or 0
             )
@@ -185,9 +189,9 @@ def save_shop(
             stored = pending.stored[0]
             db.add(
                 ShopPhoto(
-                    shop_id=shop.id,
+                    shop_id=saved_id(shop),
                     display_name=stored.display_name,
-                    thumb_name=stored.thumb_name,  # type: ignore[arg-type]
+                    thumb_name=stored.thumb_name,
                     width=processed.width,
                     height=processed.height,
                 )
@@ -237,8 +241,8 @@ def _hours_page(
         per_day: dict[int, list[ShopHours]] = {}
         for h in db.scalars(
             select(ShopHours)
-            .where(ShopHours.shop_id == shop.id)
-            .order_by(ShopHours.weekday, ShopHours.opens)
+            .where(col(ShopHours.shop_id) == shop.id)
+            .order_by(col(ShopHours.weekday), col(ShopHours.opens))
         ).all():
             per_day.setdefault(h.weekday, []).append(h)
         for wd, rows in per_day.items():
@@ -248,8 +252,8 @@ def _hours_page(
     today = utcnow().astimezone(hours.PARIS).date()
     exceptions = db.scalars(
         select(ShopHoursException)
-        .where(ShopHoursException.shop_id == shop.id, ShopHoursException.on_date >= today)
-        .order_by(ShopHoursException.on_date)
+        .where(col(ShopHoursException.shop_id) == shop.id, col(ShopHoursException.on_date) >= today)
+        .order_by(col(ShopHoursException.on_date))
     ).all()
     holidays = [
         (d, n)
@@ -301,7 +305,7 @@ def save_hours(
                 rows.append(ShopHours(shop_id=shop.id, weekday=wd, opens=opens, closes=closes))  # type: ignore[arg-type]
     if errors:
         return _hours_page(request, db, shop, form_text(data), errors, {}, status_code=400)
-    for old in db.scalars(select(ShopHours).where(ShopHours.shop_id == shop.id)).all():
+    for old in db.scalars(select(ShopHours).where(col(ShopHours.shop_id) == shop.id)).all():
         db.delete(old)
     db.flush()
     db.add_all(rows)
@@ -339,19 +343,20 @@ def add_exception(
         not errors
         and on_date is not None
         and db.scalars(
-            select(ShopHoursException.id).where(
-                ShopHoursException.shop_id == shop.id, ShopHoursException.on_date == on_date
+            select(col(ShopHoursException.id)).where(
+                col(ShopHoursException.shop_id) == shop.id,
+                col(ShopHoursException.on_date) == on_date,
             )
         ).first()
     ):
         errors["on_date"] = _("Ce jour a déjà des horaires particuliers : supprimez-les d'abord.")
-    if errors:
+    if errors or on_date is None:
         return _hours_page(request, db, shop, None, errors, form_text(data), status_code=400)
     db.add(
         ShopHoursException(
-            shop_id=shop.id,
+            shop_id=saved_id(shop),
             on_date=on_date,
-            opens=None if closed else opens,  # type: ignore[arg-type]
+            opens=None if closed else opens,
             closes=None if closed else closes,
             label=label,
         )

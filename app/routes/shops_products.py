@@ -10,11 +10,11 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app import images
 from app.auth import MERCHANT, CurrentUser
-from app.db import utcnow
+from app.db import utcnow, saved_id
 from app.deps import late_write, start_writing
 from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
@@ -83,10 +83,10 @@ def add_product(
                 status_code=400,
             )
         product = Product(
-            shop_id=shop.id,
+            shop_id=saved_id(shop),
             name=form.name,
             description=form.description,
-            unit=form.unit,  # type: ignore[arg-type]
+            unit=form.unit,
             price_cents=logic.parse_price(form.price),
             stock=None if form.on_request else form.stock,
         )
@@ -229,7 +229,7 @@ def manage_orders(
     request: Request[Any, Any, Any], db: NamedDependency[Session], show: FromQuery[str] = "open"
 ) -> Template:
     shop = require_shop(db, signed_in(request))
-    stmt = select(ShopOrder).where(ShopOrder.shop_id == shop.id)
+    stmt = select(ShopOrder).where(col(ShopOrder.shop_id) == shop.id)
     if show == "open":
         stmt = stmt.where(ShopOrder.status.in_(OPEN_ORDER_STATES))  # type: ignore[attr-defined]
     orders = db.scalars(stmt.order_by(ShopOrder.pickup_at.desc()).limit(200)).all()  # type: ignore[attr-defined]

@@ -6,9 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from app.db import utcnow
+from app.db import utcnow, saved_id
 from app.models.accounts import User
 from app.models.sharing import (
     CategoryWatch,
@@ -114,22 +114,22 @@ def load_demo(session: Session, rng: Any) -> str | None:
         motif,
         colours,
     ) in DEMO_ITEMS:
-        owner = session.scalars(select(User).where(User.email == owner_email)).first()
+        owner = session.scalars(select(User).where(col(User.email) == owner_email)).first()
         if (
             owner is None
             or session.scalars(
-                select(SharedItem.id).where(
-                    SharedItem.owner_id == owner.id, SharedItem.title == title
+                select(col(SharedItem.id)).where(
+                    col(SharedItem.owner_id) == owner.id, col(SharedItem.title) == title
                 )
             ).first()
         ):
             continue
         item = SharedItem(
-            owner_id=owner.id,
+            owner_id=saved_id(owner),
             kind=kind,
             title=title,
             category=category,
-            condition=condition,  # type: ignore[arg-type]
+            condition=condition,
             commune_insee=commune,
             description=description,
             max_days=7,
@@ -142,41 +142,45 @@ def load_demo(session: Session, rng: Any) -> str | None:
         )
         session.add(
             SharedPhoto(
-                item_id=item.id,
+                item_id=saved_id(item),
                 display_name=display,
                 thumb_name=thumb,
-                width=width,  # type: ignore[arg-type]
+                width=width,
                 height=height,
             )
         )
         created[title] = item
     if not created:
         return None
-    julien = session.scalars(select(User).where(User.email == "habitant@eclor.test")).first()
-    camille = session.scalars(select(User).where(User.email == "voisine@eclor.test")).first()
+    julien = session.scalars(select(User).where(col(User.email) == "habitant@eclor.test")).first()
+    camille = session.scalars(select(User).where(col(User.email) == "voisine@eclor.test")).first()
     raclette = created.get("Appareil à raclette 8 personnes")
     if julien is not None and camille is not None and raclette is not None:
         start = local_today(now) + timedelta(days=3)
         loan = request_loan(
             session,
-            raclette.id,
-            julien.id,
+            saved_id(raclette),
+            saved_id(julien),
             start,
-            start + timedelta(days=1),  # type: ignore[arg-type]
+            start + timedelta(days=1),
             "Bonjour Camille, pour une soirée entre amis samedi. Merci !",
             now,
         )
         move_loan(session, loan.id, camille.id, "accept", now)  # type: ignore[arg-type]
         post_message(
-            session, loan.id, camille.id, "Avec plaisir ! Passez vendredi après 18 h.", now
-        )  # type: ignore[arg-type]
+            session,
+            saved_id(loan),
+            saved_id(camille),
+            "Avec plaisir ! Passez vendredi après 18 h.",
+            now,
+        )
         session.add(CategoryWatch(user_id=camille.id, category="garden"))  # type: ignore[arg-type]
         post_wanted(
             session,
             WantedRequest(
-                user_id=julien.id,
+                user_id=saved_id(julien),
                 title="Échelle 3 plans",
-                category="tools",  # type: ignore[arg-type]
+                category="tools",
                 commune_insee="57038",
                 description="Pour nettoyer les gouttières, un samedi.",
                 expires_at=now,

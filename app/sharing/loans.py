@@ -18,9 +18,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from app.db import utcnow
+from app.db import utcnow, saved_id
 from app.i18n import gettext as _
 from app.jobs import enqueue
 from app.models.accounts import User
@@ -104,8 +104,8 @@ def is_listed(item: SharedItem, now: datetime | None = None) -> bool:
     return item.status == "active" and item.expires_at > (now or utcnow())
 
 
-def listed_filter(now: datetime):  # type: ignore[no-untyped-def]
-    return and_(SharedItem.status == "active", SharedItem.expires_at > now)
+def listed_filter(now: datetime):
+    return and_(col(SharedItem.status) == "active", col(SharedItem.expires_at) > now)
 
 
 def search(
@@ -130,19 +130,19 @@ def search(
             )
         )
     if category in CATEGORIES:
-        stmt = stmt.where(SharedItem.category == category)
+        stmt = stmt.where(col(SharedItem.category) == category)
     if commune:
-        stmt = stmt.where(SharedItem.commune_insee == commune)
+        stmt = stmt.where(col(SharedItem.commune_insee) == commune)
     if kind in ("lend", "give"):
-        stmt = stmt.where(SharedItem.kind == kind)
+        stmt = stmt.where(col(SharedItem.kind) == kind)
     return list(session.scalars(stmt.order_by(SharedItem.renewed_at.desc()).limit(limit)).all())  # type: ignore[attr-defined]
 
 
 def report_item(session: Session, item: SharedItem, reporter_id: int, reason: str) -> bool:
     """Record a report of an abusive ad; False when this person already reported it."""
     if session.scalars(
-        select(ItemReport.id).where(
-            ItemReport.item_id == item.id, ItemReport.reporter_id == reporter_id
+        select(col(ItemReport.id)).where(
+            col(ItemReport.item_id) == item.id, col(ItemReport.reporter_id) == reporter_id
         )
     ).first():
         return False
@@ -157,7 +157,7 @@ def report_item(session: Session, item: SharedItem, reporter_id: int, reason: st
 def _lock_item(session: Session, item_id: int) -> SharedItem:
     item = session.scalars(
         select(SharedItem)
-        .where(SharedItem.id == item_id)
+        .where(col(SharedItem.id) == item_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
@@ -169,28 +169,28 @@ def _lock_item(session: Session, item_id: int) -> SharedItem:
 def overlapping(
     session: Session, item_id: int, start: date, end: date, *, exclude: int | None = None
 ) -> bool:
-    stmt = select(Loan.id).where(
-        Loan.item_id == item_id,
-        Loan.kind == "loan",
+    stmt = select(col(Loan.id)).where(
+        col(Loan.item_id) == item_id,
+        col(Loan.kind) == "loan",
         Loan.status.in_(HOLDING_STATES),  # type: ignore[attr-defined]
-        Loan.start_on <= end,
-        Loan.end_on >= start,  # type: ignore[operator]
+        col(Loan.start_on) <= end,
+        col(Loan.end_on) >= start,
     )
     if exclude is not None:
-        stmt = stmt.where(Loan.id != exclude)
+        stmt = stmt.where(col(Loan.id) != exclude)
     return session.scalars(stmt.limit(1)).first() is not None
 
 
 def booked_ranges(session: Session, item_id: int, today: date) -> list[tuple[date, date, str]]:
     rows = session.execute(
-        select(Loan.start_on, Loan.end_on, Loan.status)
+        select(col(Loan.start_on), col(Loan.end_on), col(Loan.status))
         .where(
-            Loan.item_id == item_id,
-            Loan.kind == "loan",
+            col(Loan.item_id) == item_id,
+            col(Loan.kind) == "loan",
             Loan.status.in_(HOLDING_STATES),  # type: ignore[attr-defined]
-            Loan.end_on >= today,  # type: ignore[operator]
+            col(Loan.end_on) >= today,
         )
-        .order_by(Loan.start_on)
+        .order_by(col(Loan.start_on))
     ).all()
     return [(r[0], r[1], r[2]) for r in rows]
 
@@ -239,9 +239,9 @@ def request_loan(
     if message.strip():
         session.add(
             LoanMessage(
-                loan_id=loan.id,
+                loan_id=saved_id(loan),
                 sender_id=borrower_id,
-                body=message.strip()[:2000],  # type: ignore[arg-type]
+                body=message.strip()[:2000],
                 created_at=now,
             )
         )
@@ -268,8 +268,8 @@ def reserve_gift(
     if item.owner_id == taker_id:
         raise SharingError(_("Vous ne pouvez pas réserver votre propre don."))
     taken = session.scalars(
-        select(Loan.id).where(
-            Loan.item_id == item_id, Loan.kind == "gift", Loan.status == "reserved"
+        select(col(Loan.id)).where(
+            col(Loan.item_id) == item_id, col(Loan.kind) == "gift", col(Loan.status) == "reserved"
         )
     ).first()
     if taken:
@@ -287,9 +287,9 @@ def reserve_gift(
     if message.strip():
         session.add(
             LoanMessage(
-                loan_id=loan.id,
+                loan_id=saved_id(loan),
                 sender_id=taker_id,
-                body=message.strip()[:2000],  # type: ignore[arg-type]
+                body=message.strip()[:2000],
                 created_at=now,
             )
         )
@@ -448,12 +448,12 @@ def post_wanted(session: Session, wanted: WantedRequest, now: datetime | None = 
     session.add(wanted)
     session.flush()
     watchers = session.scalars(
-        select(CategoryWatch.user_id)
-        .join(User, User.id == CategoryWatch.user_id)
+        select(col(CategoryWatch.user_id))
+        .join(User, col(User.id) == col(CategoryWatch.user_id))
         .where(
-            CategoryWatch.category == wanted.category,
-            CategoryWatch.user_id != wanted.user_id,
-            User.is_active,
+            col(CategoryWatch.category) == wanted.category,
+            col(CategoryWatch.user_id) != wanted.user_id,
+            col(User.is_active),
         )
     ).all()
     notify(
@@ -472,7 +472,7 @@ def set_watches(session: Session, user_id: int, categories: Sequence[str]) -> No
     chosen = {c for c in categories if c in CATEGORIES}
     current = set(
         session.scalars(
-            select(CategoryWatch.category).where(CategoryWatch.user_id == user_id)
+            select(col(CategoryWatch.category)).where(col(CategoryWatch.user_id) == user_id)
         ).all()
     )
     for category in current - chosen:
@@ -495,6 +495,8 @@ def ensure_sweep(session: Session, now: datetime | None = None) -> None:
 
 def user_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
     rows = session.execute(
-        select(User.id, User.display_name, User.email).where(User.id.in_(list(set(ids))))
-    ).all()  # type: ignore[union-attr]
+        select(col(User.id), col(User.display_name), col(User.email)).where(
+            col(User.id).in_(list(set(ids)))
+        )
+    ).all()
     return {r[0]: (r[1] or r[2].split("@")[0]) for r in rows}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.i18n import gettext as _
 from app.models.sharing import (
@@ -47,34 +47,42 @@ def _photo_paths(names: Sequence[str], media_dir: Path) -> list[Path]:
 
 
 def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
-    items = session.scalars(select(SharedItem).where(SharedItem.owner_id == user_id)).all()
+    items = session.scalars(select(SharedItem).where(col(SharedItem.owner_id) == user_id)).all()
     photos = (
         session.scalars(
-            select(SharedPhoto).where(SharedPhoto.item_id.in_([i.id for i in items]))
+            select(SharedPhoto).where(col(SharedPhoto.item_id).in_([i.id for i in items]))
         ).all()
         if items
         else []
-    )  # type: ignore[attr-defined]
+    )
     data = {
         "items": [_row(i) for i in items],
         "photos": [_row(p) for p in photos],
         "loans_as_borrower": [
-            _row(ln) for ln in session.scalars(select(Loan).where(Loan.borrower_id == user_id))
+            _row(ln) for ln in session.scalars(select(Loan).where(col(Loan.borrower_id) == user_id))
         ],
         "messages_sent": [
             _row(m)
-            for m in session.scalars(select(LoanMessage).where(LoanMessage.sender_id == user_id))
+            for m in session.scalars(
+                select(LoanMessage).where(col(LoanMessage.sender_id) == user_id)
+            )
         ],
         "wanted": [
             _row(w)
-            for w in session.scalars(select(WantedRequest).where(WantedRequest.user_id == user_id))
+            for w in session.scalars(
+                select(WantedRequest).where(col(WantedRequest.user_id) == user_id)
+            )
         ],
         "followed_categories": list(
-            session.scalars(select(CategoryWatch.category).where(CategoryWatch.user_id == user_id))
+            session.scalars(
+                select(col(CategoryWatch.category)).where(col(CategoryWatch.user_id) == user_id)
+            )
         ),
         "reports_made": [
             _row(r)
-            for r in session.scalars(select(ItemReport).where(ItemReport.reporter_id == user_id))
+            for r in session.scalars(
+                select(ItemReport).where(col(ItemReport.reporter_id) == user_id)
+            )
         ],
     }
     return data, _photo_paths([p.display_name for p in photos], media_dir)
@@ -82,13 +90,13 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
 
 def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Tell the other party of open loans, then delete the person's ads, loans, messages and requests."""
-    own_items = select(SharedItem.id).where(SharedItem.owner_id == user_id)
+    own_items = select(col(SharedItem.id)).where(col(SharedItem.owner_id) == user_id)
     open_loans = session.execute(
         select(Loan, SharedItem)
-        .join(SharedItem, SharedItem.id == Loan.item_id)
+        .join(SharedItem, col(SharedItem.id) == col(Loan.item_id))
         .where(
             Loan.status.in_(("requested", "accepted", "picked_up", "reserved")),  # type: ignore[attr-defined]
-            or_(Loan.borrower_id == user_id, SharedItem.owner_id == user_id),
+            or_(col(Loan.borrower_id) == user_id, col(SharedItem.owner_id) == user_id),
         )
     ).all()
     for loan, item in open_loans:
@@ -103,21 +111,23 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
         )
     photos = session.scalars(select(SharedPhoto).where(SharedPhoto.item_id.in_(own_items))).all()  # type: ignore[attr-defined]
     files = _photo_paths([n for p in photos for n in (p.display_name, p.thumb_name)], media_dir)
-    loans = select(Loan.id).where(or_(Loan.borrower_id == user_id, Loan.item_id.in_(own_items)))  # type: ignore[attr-defined]
+    loans = select(col(Loan.id)).where(
+        or_(col(Loan.borrower_id) == user_id, col(Loan.item_id).in_(own_items))
+    )
     session.execute(
         delete(LoanMessage).where(
-            or_(LoanMessage.loan_id.in_(loans), LoanMessage.sender_id == user_id)
+            or_(col(LoanMessage.loan_id).in_(loans), col(LoanMessage.sender_id) == user_id)
         )
-    )  # type: ignore[attr-defined]
+    )
     session.execute(delete(LoanReminder).where(LoanReminder.loan_id.in_(loans)))  # type: ignore[attr-defined]
     session.execute(delete(Loan).where(Loan.id.in_(loans)))  # type: ignore[union-attr]
     session.execute(
         delete(ItemReport).where(
-            or_(ItemReport.reporter_id == user_id, ItemReport.item_id.in_(own_items))
+            or_(col(ItemReport.reporter_id) == user_id, col(ItemReport.item_id).in_(own_items))
         )
-    )  # type: ignore[attr-defined]
+    )
     session.execute(delete(SharedPhoto).where(SharedPhoto.item_id.in_(own_items)))  # type: ignore[attr-defined]
-    session.execute(delete(SharedItem).where(SharedItem.owner_id == user_id))
-    session.execute(delete(WantedRequest).where(WantedRequest.user_id == user_id))
-    session.execute(delete(CategoryWatch).where(CategoryWatch.user_id == user_id))
+    session.execute(delete(SharedItem).where(col(SharedItem.owner_id) == user_id))
+    session.execute(delete(WantedRequest).where(col(WantedRequest.user_id) == user_id))
+    session.execute(delete(CategoryWatch).where(col(CategoryWatch.user_id) == user_id))
     return files

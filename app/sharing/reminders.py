@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.db import utcnow, write_session
 from app.i18n import gettext as _
@@ -30,10 +30,10 @@ from app.sharing.loans import TOPIC, ensure_sweep, local_today
 def _remind_once(session: Session, loan: Loan, kind: str, for_date: date, now: datetime) -> bool:
     """Record the reminder; False when it was already sent (so nothing is queued twice)."""
     if session.scalars(
-        select(LoanReminder.id).where(
-            LoanReminder.loan_id == loan.id,
-            LoanReminder.kind == kind,
-            LoanReminder.for_date == for_date,
+        select(col(LoanReminder.id)).where(
+            col(LoanReminder.loan_id) == loan.id,
+            col(LoanReminder.kind) == kind,
+            col(LoanReminder.for_date) == for_date,
         )
     ).first():
         return False
@@ -52,19 +52,21 @@ def send_reminders(session: Session, now: datetime | None = None) -> dict[str, i
     sent = {"pickup_eve": 0, "due": 0, "overdue": 0}
     rows = session.execute(
         select(Loan, SharedItem)
-        .join(SharedItem, SharedItem.id == Loan.item_id)
+        .join(SharedItem, col(SharedItem.id) == col(Loan.item_id))
         .where(
-            Loan.kind == "loan",
+            col(Loan.kind) == "loan",
             or_(
-                and_(Loan.status == "accepted", Loan.start_on == today + timedelta(days=1)),
-                and_(Loan.status == "picked_up", Loan.end_on <= today),  # type: ignore[operator]
+                and_(
+                    col(Loan.status) == "accepted", col(Loan.start_on) == today + timedelta(days=1)
+                ),
+                and_(col(Loan.status) == "picked_up", col(Loan.end_on) <= today),
             ),
         )
     ).all()
     for loan, item in rows:
         assert loan.end_on is not None
         if loan.status == "accepted":
-            if _remind_once(session, loan, "pickup_eve", loan.start_on, now):  # type: ignore[arg-type]
+            if _remind_once(session, loan, "pickup_eve", loan.start_on, now):
                 notify(
                     session,
                     [loan.borrower_id, item.owner_id],
@@ -110,9 +112,9 @@ def warn_lapsing(session: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
     items = session.scalars(
         select(SharedItem).where(
-            SharedItem.status == "active",
-            SharedItem.expires_at > now,
-            SharedItem.expires_at <= now + timedelta(days=3),
+            col(SharedItem.status) == "active",
+            col(SharedItem.expires_at) > now,
+            col(SharedItem.expires_at) <= now + timedelta(days=3),
         )
     ).all()
     for item in items:
@@ -134,10 +136,10 @@ def run_sweep(ctx: JobContext, payload: dict[str, object]) -> None:
         send_reminders(session, now)
         warn_lapsing(session, now)
         open_loans = session.scalars(
-            select(Loan.id).where(Loan.status.in_(("accepted", "picked_up"))).limit(1)
-        ).first()  # type: ignore[attr-defined]
+            select(col(Loan.id)).where(col(Loan.status).in_(("accepted", "picked_up"))).limit(1)
+        ).first()
         live_ads = session.scalars(
-            select(SharedItem.id).where(SharedItem.status == "active").limit(1)
+            select(col(SharedItem.id)).where(col(SharedItem.status) == "active").limit(1)
         ).first()
         if open_loans or live_ads:
             ensure_sweep(session, now)

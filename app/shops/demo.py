@@ -6,9 +6,9 @@ from datetime import time, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from app.db import utcnow
+from app.db import utcnow, saved_id
 from app.demo_pictures import demo_photo, demo_store
 from app.models.shops import (
     Product,
@@ -153,15 +153,15 @@ def load_demo(session: Session, rng: Any) -> str | None:
                     display_name=spec["owner_name"],
                 )
                 owner.commune_insee = spec["commune"]
-        if session.scalars(select(Shop.id).where(Shop.owner_id == owner.id)).first():
+        if session.scalars(select(col(Shop.id)).where(col(Shop.owner_id) == owner.id)).first():
             continue
         commune = session.get(Commune, spec["commune"])
         lat = (commune.lat if commune else 49.46) + rng.uniform(-0.002, 0.002)
         lon = (commune.lon if commune else 5.95) + rng.uniform(-0.002, 0.002)
         shop = Shop(
-            owner_id=owner.id,
+            owner_id=saved_id(owner),
             slug=unique_slug(session, spec["name"]),
-            name=spec["name"],  # type: ignore[arg-type]
+            name=spec["name"],
             category=spec["category"],
             description=spec["description"],
             address=spec["address"],
@@ -177,15 +177,17 @@ def load_demo(session: Session, rng: Any) -> str | None:
             demo_photo(spec["name"], background, accent, spec["motif"], rng)
         )
         session.add(
-            ShopPhoto(shop_id=shop.id, display_name=display, thumb_name=thumb, width=w, height=h)
-        )  # type: ignore[arg-type]
+            ShopPhoto(
+                shop_id=saved_id(shop), display_name=display, thumb_name=thumb, width=w, height=h
+            )
+        )
         for weekday, intervals in DEMO_HOURS[spec["hours"]].items():
             for opens, closes in intervals:
                 session.add(
                     ShopHours(
-                        shop_id=shop.id,
+                        shop_id=saved_id(shop),
                         weekday=weekday,
-                        opens=time.fromisoformat(opens),  # type: ignore[arg-type]
+                        opens=time.fromisoformat(opens),
                         closes=time.fromisoformat(closes),
                     )
                 )
@@ -195,44 +197,46 @@ def load_demo(session: Session, rng: Any) -> str | None:
             )
             session.add(
                 Product(
-                    shop_id=shop.id,
+                    shop_id=saved_id(shop),
                     name=name,
                     price_cents=price,
                     unit=unit,
-                    stock=stock,  # type: ignore[arg-type]
+                    stock=stock,
                     display_name=display,
                     thumb_name=thumb,
                 )
             )
         created += 1
     today = utcnow().astimezone(PARIS).date()
-    bakery = session.scalars(select(Shop).where(Shop.name == "Boulangerie du Val")).first()
+    bakery = session.scalars(select(Shop).where(col(Shop.name) == "Boulangerie du Val")).first()
     if bakery is not None and created:
         session.add(
             ShopHoursException(
-                shop_id=bakery.id,
-                on_date=today + timedelta(days=10),  # type: ignore[arg-type]
+                shop_id=saved_id(bakery),
+                on_date=today + timedelta(days=10),
                 label="Congés",
             )
         )
-        customer = session.scalars(select(User).where(User.email == "voisine@eclor.test")).first()
+        customer = session.scalars(
+            select(User).where(col(User.email) == "voisine@eclor.test")
+        ).first()
         product = session.scalars(
             select(Product).where(
-                Product.shop_id == bakery.id,
+                col(Product.shop_id) == bakery.id,
                 Product.stock.is_not(None),  # type: ignore[union-attr]
-                Product.stock > 5,
+                col(Product.stock) > 5,
             )
-        ).first()  # type: ignore[operator]
+        ).first()
         schedule = Schedule.load(session, bakery)
         slots = pickup_slots(schedule, utcnow())
         if customer is not None and product is not None and slots:
             place_order(
                 session,
                 bakery,
-                customer.id,
+                saved_id(customer),
                 customer.display_name,
-                {product.id: 4},
-                slots[0],  # type: ignore[arg-type,dict-item]
+                {saved_id(product): 4},
+                slots[0],
                 "Bien cuites, s'il vous plaît.",
             )
     return f"{created} shops with hours, products and photos" if created else None

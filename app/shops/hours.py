@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from app.db import utcnow
+from app.db import saved_id, utcnow
 from app.models.shops import (
     Shop,
     ShopHours,
@@ -79,11 +79,11 @@ class Schedule:
     def load(cls, session: Session, shop: Shop) -> Schedule:
         weekly = session.scalars(
             select(ShopHours)
-            .where(ShopHours.shop_id == shop.id)
-            .order_by(ShopHours.weekday, ShopHours.opens)
+            .where(col(ShopHours.shop_id) == shop.id)
+            .order_by(col(ShopHours.weekday), col(ShopHours.opens))
         ).all()
         exceptions = session.scalars(
-            select(ShopHoursException).where(ShopHoursException.shop_id == shop.id)
+            select(ShopHoursException).where(col(ShopHoursException.shop_id) == shop.id)
         ).all()
         return cls(
             commune_insee=shop.commune_insee,
@@ -95,31 +95,31 @@ class Schedule:
     @classmethod
     def load_many(cls, session: Session, shops: Sequence[Shop]) -> dict[int, Schedule]:
         """The schedules of many shops in two queries (lists, home panel)."""
-        ids = [s.id for s in shops]
-        weekly: dict[int, list[tuple[int, time, time]]] = {i: [] for i in ids}  # type: ignore[misc]
+        ids = [saved_id(s) for s in shops]
+        weekly: dict[int, list[tuple[int, time, time]]] = {i: [] for i in ids}
         exceptions: dict[int, dict[date, tuple[time | None, time | None, str]]] = {
             i: {} for i in ids
-        }  # type: ignore[misc]
+        }
         if ids:
             for h in session.scalars(
                 select(ShopHours)
-                .where(ShopHours.shop_id.in_(ids))  # type: ignore[attr-defined]
-                .order_by(ShopHours.weekday, ShopHours.opens)
+                .where(col(ShopHours.shop_id).in_(ids))
+                .order_by(col(ShopHours.weekday), col(ShopHours.opens))
             ).all():
                 weekly[h.shop_id].append((h.weekday, h.opens, h.closes))
             for e in session.scalars(
-                select(ShopHoursException).where(ShopHoursException.shop_id.in_(ids))
-            ).all():  # type: ignore[attr-defined]
+                select(ShopHoursException).where(col(ShopHoursException.shop_id).in_(ids))
+            ).all():
                 exceptions[e.shop_id][e.on_date] = (e.opens, e.closes, e.label)
         return {
-            s.id: cls(
+            saved_id(s): cls(
                 commune_insee=s.commune_insee,
-                closed_on_holidays=s.closed_on_holidays,  # type: ignore[misc]
-                weekly=tuple(weekly[s.id]),
-                exceptions=exceptions[s.id],
+                closed_on_holidays=s.closed_on_holidays,
+                weekly=tuple(weekly[saved_id(s)]),
+                exceptions=exceptions[saved_id(s)],
             )
             for s in shops
-        }  # type: ignore[index]
+        }
 
     def day_times(self, day: date) -> list[tuple[time, time]]:
         """The (opens, closes) pairs that start on ``day`` (wall-clock, Europe/Paris)."""

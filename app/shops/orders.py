@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from app.db import utcnow
+from app.db import utcnow, saved_id
 from app.i18n import gettext as _
 from app.models.shops import (
     OrderLine,
@@ -79,7 +79,7 @@ def unique_slug(session: Session, name: str, shop_id: int | None = None) -> str:
         base = f"{base}-commerce"
     slug, n = base, 1
     while True:
-        found = session.scalars(select(Shop.id).where(Shop.slug == slug)).first()
+        found = session.scalars(select(col(Shop.id)).where(col(Shop.slug) == slug)).first()
         if found is None or found == shop_id:
             return slug
         n += 1
@@ -139,15 +139,15 @@ def place_order(
     products = {
         p.id: p
         for p in session.scalars(
-            select(Product).where(Product.id.in_(list(wanted)), Product.shop_id == shop.id)  # type: ignore[union-attr]
+            select(Product).where(Product.id.in_(list(wanted)), col(Product.shop_id) == shop.id)  # type: ignore[union-attr]
         ).all()
     }
     if set(products) != set(wanted) or not all(p.is_active for p in products.values()):
         raise OrderError(_("Un des produits n'est plus proposé. Rechargez la page."))
     order = ShopOrder(
-        shop_id=shop.id,
+        shop_id=saved_id(shop),
         customer_id=customer_id,
-        customer_name=customer_name[:80],  # type: ignore[arg-type]
+        customer_name=customer_name[:80],
         pickup_at=pickup_at,
         note=note[:500],
         created_at=now,
@@ -162,8 +162,12 @@ def place_order(
         if kept:
             taken = session.execute(
                 update(Product)
-                .where(Product.id == pid, Product.stock.is_not(None), Product.stock >= qty)  # type: ignore[union-attr,operator]
-                .values(stock=Product.stock - qty, updated_at=now)
+                .where(
+                    col(Product.id) == pid,
+                    col(Product.stock).is_not(None),
+                    col(Product.stock) >= qty,
+                )
+                .values(stock=col(Product.stock) - qty, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
             if taken.rowcount != 1:  # type: ignore[attr-defined]
@@ -173,9 +177,9 @@ def place_order(
                 )
         session.add(
             OrderLine(
-                order_id=order.id,
+                order_id=saved_id(order),
                 product_id=pid,
-                name=product.name,  # type: ignore[arg-type]
+                name=product.name,
                 unit_price_cents=product.price_cents,
                 quantity=qty,
                 stock_kept=kept,
@@ -206,13 +210,13 @@ def _local(moment: datetime) -> str:
 
 
 def restock(session: Session, order: ShopOrder) -> None:
-    lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+    lines = session.scalars(select(OrderLine).where(col(OrderLine.order_id) == order.id)).all()
     for line in lines:
         if line.stock_kept:
             session.execute(
                 update(Product)
-                .where(Product.id == line.product_id, Product.stock.is_not(None))  # type: ignore[union-attr]
-                .values(stock=Product.stock + line.quantity)
+                .where(col(Product.id) == line.product_id, col(Product.stock).is_not(None))
+                .values(stock=col(Product.stock) + line.quantity)
                 .execution_options(synchronize_session=False)
             )
 
@@ -223,7 +227,7 @@ def move_order(
     """Conditional state change: a second click (or a race) finds the order moved and fails cleanly."""
     done = session.execute(
         update(ShopOrder)
-        .where(ShopOrder.id == order.id, ShopOrder.status.in_(list(allowed_from)))  # type: ignore[attr-defined]
+        .where(col(ShopOrder.id) == order.id, col(ShopOrder.status).in_(list(allowed_from)))
         .values(status=to, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -300,11 +304,11 @@ def low_stock(session: Session, shop: Shop) -> list[Product]:
         session.scalars(
             select(Product)
             .where(
-                Product.shop_id == shop.id,
-                Product.is_active,
+                col(Product.shop_id) == shop.id,
+                col(Product.is_active),
                 Product.stock.is_not(None),  # type: ignore[union-attr]
-                Product.stock <= shop.low_stock_threshold,
-            )  # type: ignore[operator]
-            .order_by(Product.stock, Product.name)
+                col(Product.stock) <= shop.low_stock_threshold,
+            )
+            .order_by(col(Product.stock), col(Product.name))
         ).all()
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.db import utcnow
 from app.i18n import gettext as _
@@ -49,34 +49,36 @@ def _row(obj: Any) -> dict[str, Any]:
 
 
 def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
-    orders = session.scalars(select(ShopOrder).where(ShopOrder.customer_id == user_id)).all()
+    orders = session.scalars(select(ShopOrder).where(col(ShopOrder.customer_id) == user_id)).all()
     data: dict[str, Any] = {
         "orders": [
             {
                 **_row(o),
                 "lines": [
                     _row(line)
-                    for line in session.scalars(select(OrderLine).where(OrderLine.order_id == o.id))
+                    for line in session.scalars(
+                        select(OrderLine).where(col(OrderLine.order_id) == o.id)
+                    )
                 ],
             }
             for o in orders
         ]
     }
     files: list[Path] = []
-    shop = session.scalars(select(Shop).where(Shop.owner_id == user_id)).first()
+    shop = session.scalars(select(Shop).where(col(Shop.owner_id) == user_id)).first()
     if shop is not None:
-        photos = session.scalars(select(ShopPhoto).where(ShopPhoto.shop_id == shop.id)).all()
-        products = session.scalars(select(Product).where(Product.shop_id == shop.id)).all()
+        photos = session.scalars(select(ShopPhoto).where(col(ShopPhoto.shop_id) == shop.id)).all()
+        products = session.scalars(select(Product).where(col(Product.shop_id) == shop.id)).all()
         data["shop"] = {
             **_row(shop),
             "hours": [
                 _row(h)
-                for h in session.scalars(select(ShopHours).where(ShopHours.shop_id == shop.id))
+                for h in session.scalars(select(ShopHours).where(col(ShopHours.shop_id) == shop.id))
             ],
             "exceptions": [
                 _row(e)
                 for e in session.scalars(
-                    select(ShopHoursException).where(ShopHoursException.shop_id == shop.id)
+                    select(ShopHoursException).where(col(ShopHoursException.shop_id) == shop.id)
                 )
             ],
             "products": [_row(p) for p in products],
@@ -92,12 +94,13 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
     """Cancel the person's open orders (stock goes back), anonymise the rest; delete their shop."""
     for order in session.scalars(
         select(ShopOrder).where(
-            ShopOrder.customer_id == user_id, ShopOrder.status.in_(("placed", "accepted", "ready"))
+            col(ShopOrder.customer_id) == user_id,
+            col(ShopOrder.status).in_(("placed", "accepted", "ready")),
         )
-    ).all():  # type: ignore[attr-defined]
+    ).all():
         move_order(session, order, ("placed", "accepted", "ready"), "cancelled", utcnow())
         restock(session, order)
-        owner = session.scalar(select(Shop.owner_id).where(Shop.id == order.shop_id))
+        owner = session.scalar(select(col(Shop.owner_id)).where(col(Shop.id) == order.shop_id))
         if owner is not None and owner != user_id:
             # The shop may be preparing it, or have it ready on the counter: tell it, as for any cancellation.
             notify(
@@ -115,20 +118,20 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
             )
     session.execute(
         update(ShopOrder)
-        .where(ShopOrder.customer_id == user_id)
+        .where(col(ShopOrder.customer_id) == user_id)
         .values(customer_id=None, customer_name="", note="")
         .execution_options(synchronize_session=False)
     )
     files: list[Path] = []
-    shop = session.scalars(select(Shop).where(Shop.owner_id == user_id)).first()
+    shop = session.scalars(select(Shop).where(col(Shop.owner_id) == user_id)).first()
     if shop is not None:
         open_customers = session.scalars(
-            select(ShopOrder.customer_id).where(
-                ShopOrder.shop_id == shop.id,
+            select(col(ShopOrder.customer_id)).where(
+                col(ShopOrder.shop_id) == shop.id,
                 ShopOrder.status.in_(("placed", "accepted", "ready")),  # type: ignore[attr-defined]
-                ShopOrder.customer_id.is_not(None),
+                col(ShopOrder.customer_id).is_not(None),
             )
-        ).all()  # type: ignore[union-attr]
+        ).all()
         notify(
             session,
             [c for c in open_customers if c is not None],
@@ -137,17 +140,17 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
             body=_("Ce commerce a quitté Eclor ; votre commande est annulée."),
             url="/shops/orders",
         )
-        photos = session.scalars(select(ShopPhoto).where(ShopPhoto.shop_id == shop.id)).all()
-        products = session.scalars(select(Product).where(Product.shop_id == shop.id)).all()
+        photos = session.scalars(select(ShopPhoto).where(col(ShopPhoto.shop_id) == shop.id)).all()
+        products = session.scalars(select(Product).where(col(Product.shop_id) == shop.id)).all()
         files = _stored_paths(
             [n for p in photos for n in (p.display_name, p.thumb_name)]
             + [n for p in products for n in (p.display_name, p.thumb_name)],
             media_dir,
         )
-        order_ids = select(ShopOrder.id).where(ShopOrder.shop_id == shop.id)
-        session.execute(delete(OrderLine).where(OrderLine.order_id.in_(order_ids)))  # type: ignore[attr-defined]
-        session.execute(delete(ShopOrder).where(ShopOrder.shop_id == shop.id))
+        order_ids = select(col(ShopOrder.id)).where(col(ShopOrder.shop_id) == shop.id)
+        session.execute(delete(OrderLine).where(col(OrderLine.order_id).in_(order_ids)))
+        session.execute(delete(ShopOrder).where(col(ShopOrder.shop_id) == shop.id))
         for table in (Product, ShopPhoto, ShopHours, ShopHoursException):
-            session.execute(delete(table).where(table.shop_id == shop.id))  # type: ignore[attr-defined]
-        session.execute(delete(Shop).where(Shop.id == shop.id))
+            session.execute(delete(table).where(col(table.shop_id) == shop.id))
+        session.execute(delete(Shop).where(col(Shop.id) == shop.id))
     return files

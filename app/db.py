@@ -9,7 +9,7 @@ PostgreSQL (production) uses its defaults.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -177,3 +177,34 @@ def write_session(engine: Engine | Connection) -> Iterator[Session]:
 def begin_write(session: Session) -> None:
     """Start the session's transaction as a writer (BEGIN IMMEDIATE on SQLite)."""
     session.connection(execution_options={"eclor_write": True})
+
+
+def chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    """``items`` in slices of ``size`` (SQL parameter lists stay under the databases' limits)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def upsert(
+    session: Session,
+    model: Any,
+    keys: list[str],
+    rows: list[dict[str, Any]],
+    *,
+    add: Sequence[str] = (),
+    replace: Sequence[str] = (),
+) -> None:
+    """Insert rows; on a key conflict add the ``add`` columns and overwrite the ``replace`` ones."""
+    if not rows:
+        return
+    table = table_of(model)
+    stmt = insert_or_update(session, table)
+    values = {name: table.c[name] + stmt.excluded[name] for name in add}
+    values.update({name: stmt.excluded[name] for name in replace})
+    stmt = (
+        stmt.on_conflict_do_update(index_elements=keys, set_=values)
+        if values
+        else stmt.on_conflict_do_nothing(index_elements=keys)
+    )
+    for part in chunks(rows, 1000):
+        session.execute(stmt, list(part))

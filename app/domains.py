@@ -32,6 +32,7 @@ from app import (
     privacy,
     retention,
     sections,
+    telemetry_sinks,
 )
 from app.accounts import contributes as accounts
 from app.alerts import contributes as alerts
@@ -160,6 +161,9 @@ def install() -> None:
         (source for domain in DOMAINS for source in domain.work_sources),
     )
     ngsi.install(entity_type for domain in DOMAINS for entity_type in domain.ngsi_types)
+    telemetry_sinks.install(
+        {kind: fn for domain in DOMAINS for kind, fn in domain.telemetry_sinks.items()}
+    )
     domains_ops.install(
         ops_layers(), kpis(), (action for domain in DOMAINS for action in domain.ops_actions)
     )

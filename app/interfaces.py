@@ -225,6 +225,9 @@ class Contribution:
     ngsi_types: Sequence[Any] = ()  # app.ngsi.EntityType: entity types served by the NGSI-LD API
     # app.photo_sweep.NamedBy: of a batch of stored photo names, those the domain's rows name
     photo_names: Sequence[Any] = ()
+    # The device messages a domain stores, by kind (app.telemetry_sinks.Sink): the relay reads every
+    # device's MQTT messages and hands each kind to the domain that owns those devices.
+    telemetry_sinks: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, Table
 from sqlmodel import col, select
 from sqlalchemy.engine import Engine
 
-from app.db import is_sqlite, table_of, utcnow, write_session
+from app.db import is_sqlite, table_of, upsert, utcnow, write_session
 from app.models.accounts import WebSession
 from app.models.events import Event
 from app.models.jobs import Job
@@ -194,7 +194,6 @@ def _fold(session: Any, source: str, rows: Sequence[Any]) -> None:
         counts[(month, key)] = counts.get((month, key), 0) + 1
     if not counts:
         return
-    from app.lighting.control import upsert
 
     upsert(
         session,

@@ -7,7 +7,7 @@ from typing import Any
 
 from app.alerts import publish as alerts
 from app.db import utcnow, write_session
-from app.lighting.control import raise_alarm
+from app.device_alarms import raise_alarm
 from app.models.carpool import CarpoolAd
 from app.models.maintenance import MaintenanceAlarm
 from app.models.reports import Report

@@ -23,7 +23,7 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app import events
-from app.db import insert_or_update, table_of, write_session
+from app.db import chunks, table_of, upsert, write_session
+from app.device_alarms import raise_alarm
 from app.i18n import gettext as _
 from app.lighting import calendars, nights
 from app.lighting import commands as lighting_commands
@@ -41,7 +42,6 @@ from app.lighting.calendars import Calendar
 from app.lighting.programs import LightingError, Position, Program
 from app.models.lighting import (
     OPEN_COMMAND_STATES,
-    LightAlarm,
     LightCalendar,
     LightCommand,
     LightDaily,
@@ -58,12 +58,6 @@ COMMAND_TTL = dt.timedelta(minutes=15)
 MAX_OVERRIDE_MINUTES = 7 * 24 * 60
 OFFLINE_PERIODS = 3
 FAULT_STATUSES = ("defectiveLamp", "columnIssue", "brokenLantern", "lampFailure", "supplyLoss")
-_CHUNK = 500
-
-
-def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def new_command_id() -> str:
@@ -460,71 +454,6 @@ def light_state(level: int | None, status: str, offline: bool) -> str:
     return "off" if level == 0 else ("on" if level >= 100 else "dimmed")
 
 
-def raise_alarm(
-    session: Session,
-    device_id: str,
-    kind: str,
-    now: dt.datetime,
-    device_kind: str = "light",
-    severity: str = "major",
-) -> bool:
-    """Open an alarm unless one of that kind is already open for the device."""
-    exists = session.scalars(
-        select(col(LightAlarm.id)).where(
-            col(LightAlarm.device_id) == device_id,
-            col(LightAlarm.kind) == kind,
-            col(LightAlarm.cleared_at).is_(None),
-        )
-    ).first()
-    if exists:
-        return False
-    alarm = LightAlarm(
-        device_id=device_id, device_kind=device_kind, kind=kind, severity=severity, raised_at=now
-    )
-    session.add(alarm)
-    session.flush()
-    events.publish(
-        session,
-        "alarms",
-        str(alarm.id),
-        "raised",
-        {"device_id": device_id, "device_kind": device_kind, "alarm": kind, "severity": severity},
-    )
-    return True
-
-
-def clear_alarms(
-    session: Session, device_ids: Sequence[str], kinds: Sequence[str], now: dt.datetime
-) -> None:
-    cleared: list[tuple[int, str, str]] = []
-    for part in chunks(list(device_ids)):
-        open_ = (
-            col(LightAlarm.device_id).in_(part),
-            col(LightAlarm.kind).in_(list(kinds)),
-            col(LightAlarm.cleared_at).is_(None),
-        )
-        cleared.extend(
-            session.execute(
-                select(col(LightAlarm.id), col(LightAlarm.device_id), col(LightAlarm.kind)).where(
-                    *open_
-                )
-            ).all()
-        )
-        session.execute(
-            update(LightAlarm)
-            .where(*open_)
-            .values(cleared_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    events.publish_many(
-        session,
-        [
-            ("alarms", str(alarm_id), "cleared", {"device_id": device_id, "alarm": kind})
-            for alarm_id, device_id, kind in cleared
-        ],
-    )
-
-
 def sweep_offline(session: Session, now: dt.datetime, periods: int = OFFLINE_PERIODS) -> list[str]:
     """Lights and sensors without data for ``periods`` reporting periods become offline (alarm).
 
@@ -695,28 +624,3 @@ def roll_up_all(
         if pause_s:
             time.sleep(pause_s)
     return total_dropped, total_folded
-
-
-def upsert(
-    session: Session,
-    model: Any,
-    keys: list[str],
-    rows: list[dict[str, Any]],
-    *,
-    add: Sequence[str] = (),
-    replace: Sequence[str] = (),
-) -> None:
-    """Insert rows; on a key conflict add the ``add`` columns and overwrite the ``replace`` ones."""
-    if not rows:
-        return
-    table = table_of(model)
-    stmt = insert_or_update(session, table)
-    values = {name: table.c[name] + stmt.excluded[name] for name in add}
-    values.update({name: stmt.excluded[name] for name in replace})
-    stmt = (
-        stmt.on_conflict_do_update(index_elements=keys, set_=values)
-        if values
-        else stmt.on_conflict_do_nothing(index_elements=keys)
-    )
-    for part in chunks(rows, 1000):
-        session.execute(stmt, list(part))

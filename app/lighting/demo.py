@@ -21,7 +21,8 @@ from sqlmodel import Session, col, select
 from app.db import table_of, utcnow
 from app.lighting import consumption
 from app.lighting import programs as lighting
-from app.lighting.control import territory_position, upsert
+from app.db import upsert
+from app.lighting.control import territory_position
 from app.models.lighting import (
     LightCabinet,
     LightCalendar,

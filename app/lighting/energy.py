@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.db import write_session
+from app.db import upsert, write_session
 from app.lighting import consumption, control
 from app.lighting.programs import Position
 from app.models.lighting import (
@@ -152,7 +152,7 @@ class _Models:
             return
         engine = self.session.get_bind()
         with write_session(engine) as writer:
-            control.upsert(
+            upsert(
                 writer,
                 LightEnergyModel,
                 ["source_key", "nominal_w", "month"],

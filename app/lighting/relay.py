@@ -49,9 +49,9 @@ from sqlmodel import col, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from app import events
+from app.db import chunks, table_of, utcnow, write_session
+from app import events, telemetry_sinks
 from app.lighting import control
-from app.db import table_of, utcnow, write_session
 from app.lighting.backend import (
     BackendUnavailable,
     Inbound,
@@ -137,7 +137,7 @@ def claim_due(
             return []
         lease_until = now + dt.timedelta(seconds=lease_s)
         table = table_of(LightCommand)
-        for part in control.chunks([row.id for row in rows]):
+        for part in chunks([row.id for row in rows]):
             session.execute(
                 table.update()
                 .where(table.c.id.in_(part))
@@ -229,8 +229,6 @@ _ACK_RANK = {"accepted": 1, "applied": 2, "rejected": 2, "expired": 2}
 
 def ingest(engine: Engine, items: Sequence[Inbound], now: dt.datetime | None = None) -> IngestStats:
     """Write one batch of device messages in one transaction."""
-    from app.sensors import measures as sensor_logic
-
     now = now or utcnow()
     stats = IngestStats()
     acks = [i for i in items if i.kind == "ack"]
@@ -242,9 +240,8 @@ def ingest(engine: Engine, items: Sequence[Inbound], now: dt.datetime | None = N
         if lights:
             ingest_light_telemetry(session, lights, now, stats)
         if sensor_items:
-            stats.sensor_readings += sensor_logic.ingest_sensor_telemetry(
-                session, sensor_items, now, stats
-            )
+            store = telemetry_sinks.sink("tele_sensor")  # the sensors domain's
+            stats.sensor_readings += store(session, sensor_items, now, stats)
     return stats
 
 
@@ -272,7 +269,7 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
     if not best:
         return
     rows = []
-    for part in control.chunks(list(best)):
+    for part in chunks(list(best)):
         rows.extend(
             session.execute(
                 sa.select(

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy import bindparam, func
 from sqlmodel import col
 
+from app.db import chunks, table_of, upsert
+from app.device_alarms import clear_alarms, raise_alarm
 from app import events, timeseries
-from app.db import table_of
 from app.lighting import control
 from app.lighting.messages import light_bounds, reading_time
 from app.models.lighting import LightEnergyMonth, LightHourly, LightReading, Streetlight
@@ -72,7 +73,7 @@ def ingest_light_telemetry(
     """Store light readings: raw, hourly, monthly energy, the lights' state, alarms and events."""
     devices = sorted({i.device_id for i in items})
     known: dict[str, Any] = {}
-    for part in control.chunks(devices):
+    for part in chunks(devices):
         for row in session.execute(
             sa.select(
                 col(Streetlight.id),
@@ -183,7 +184,7 @@ def ingest_light_telemetry(
     timeseries.record(session, samples)
     conn = session.connection()
     conn.execute(table_of(LightReading).insert(), raw)
-    control.upsert(
+    upsert(
         session,
         LightHourly,
         ["light_id", "hour"],
@@ -200,7 +201,7 @@ def ingest_light_telemetry(
         ],
         add=["samples", "level_sum", "power_sum_w", "energy_wh"],
     )
-    control.upsert(
+    upsert(
         session,
         LightEnergyMonth,
         ["month", "group_id"],
@@ -248,12 +249,12 @@ def ingest_light_telemetry(
     )
     back_online = [s["device_id"] for s in state.values() if s["was_offline"]]
     if back_online:
-        control.clear_alarms(session, back_online, ["offline"], now)
+        clear_alarms(session, back_online, ["offline"], now)
     repaired = [
         s["device_id"] for s in state.values() if s["b_status"] == "ok" and s["prev_status"] != "ok"
     ]
     if repaired:
-        control.clear_alarms(session, repaired, control.FAULT_STATUSES, now)
+        clear_alarms(session, repaired, control.FAULT_STATUSES, now)
     for s in state.values():
         if s["b_status"] != "ok" and s["b_status"] != s["prev_status"]:
-            control.raise_alarm(session, s["device_id"], s["b_status"], now)
+            raise_alarm(session, s["device_id"], s["b_status"], now)

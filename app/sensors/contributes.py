@@ -11,4 +11,5 @@ CONTRIBUTES = Contribution(
     data_services=opendata.SERVICES,
     locators=places.LOCATORS,
     ngsi_types=waits_ngsi.NGSI_TYPES,
+    telemetry_sinks={"tele_sensor": measures.ingest_sensor_telemetry},
 )

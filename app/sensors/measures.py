@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from app.db import table_of, upsert
+from app.device_alarms import clear_alarms
 from app import events, timeseries
-from app.db import table_of
 from app.i18n import gettext as _
 from app.models.sensors import (
     Sensor,
@@ -87,7 +88,6 @@ def ingest_sensor_telemetry(
     A reading whose time is outside the window around its arrival or whose measures are
     out of bounds is dropped alone and counted in ``stats.invalid``.
     """
-    from app.lighting.control import clear_alarms, upsert
 
     ids = sorted({item.device_id for item in items})
     sensors = {
@@ -250,7 +250,6 @@ def record_estimate(
     session: Session, sensor: Sensor, now: dt.datetime
 ) -> waste_centre.WaitEstimate | None:
     """Keep the estimate (one per minute) and tell the people who asked when it drops low enough."""
-    from app.lighting.control import upsert
 
     estimate = live_estimate(session, sensor, now)
     if estimate is None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
-from app.lighting.control import territory_position
 from app.models.sensors import Sensor, WasteCentreEstimate
-from app.models.territory import Commune
+from app.models.territory import Commune, Territory
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
 from app.ops.contracts import Kpi, Layer, Panel, point
 from app.sensors.air_quality import air_quality_index
@@ -189,7 +189,8 @@ def sensor_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel |
     values = _values(sensor)
     state, value, unit = reading(sensor, values, _waits(session).get(sensor.id), now)
     commune = session.get(Commune, sensor.commune_insee) if sensor.commune_insee else None
-    tz = territory_position(session).tz
+    territory = session.scalars(select(Territory).order_by(col(Territory.id))).first()
+    tz = ZoneInfo(territory.timezone if territory else "Europe/Paris")
     facts = [
         (_("Type"), _(KIND_LABELS.get(sensor.kind, sensor.kind))),
         (_("Commune"), commune.name if commune else "—"),

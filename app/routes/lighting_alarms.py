@@ -32,8 +32,8 @@ def alarms(
 ) -> Template:
     query = select(LightAlarm)
     if show == "open":
-        query = query.where(LightAlarm.cleared_at.is_(None))  # type: ignore[union-attr]
-    rows = db.scalars(query.order_by(LightAlarm.raised_at.desc()).limit(300)).all()  # type: ignore[attr-defined]
+        query = query.where(col(LightAlarm.cleared_at).is_(None))
+    rows = db.scalars(query.order_by(col(LightAlarm.raised_at).desc()).limit(300)).all()
     light_ids = {
         light.device_id: light.id
         for light in db.scalars(

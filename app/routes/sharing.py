@@ -90,7 +90,7 @@ def _thumbs(db: Session, items: list[SharedItem]) -> dict[int, str]:
     if items:
         for ph in db.scalars(
             select(SharedPhoto)
-            .where(SharedPhoto.item_id.in_([i.id for i in items]))  # type: ignore[attr-defined]
+            .where(col(SharedPhoto.item_id).in_([i.id for i in items]))
             .order_by(col(SharedPhoto.position), col(SharedPhoto.id))
         ).all():
             thumbs.setdefault(ph.item_id, ph.thumb_name)

@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser
-from app.db import utcnow
+from app.db import utcnow, saved_id
 from app.forms import Form
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link, Panel
@@ -71,15 +71,17 @@ def _shop_cards(db: Session, shops: list[Shop], now: datetime) -> list[dict[str,
     photos: dict[int, str] = {}
     for ph in db.scalars(
         select(ShopPhoto)
-        .where(ShopPhoto.shop_id.in_([s.id for s in shops]))  # type: ignore[attr-defined]
+        .where(col(ShopPhoto.shop_id).in_([s.id for s in shops]))
         .order_by(col(ShopPhoto.position), col(ShopPhoto.id))
     ).all():
         photos.setdefault(ph.shop_id, ph.thumb_name)
     schedules = hours.Schedule.load_many(db, shops)
     cards = []
     for shop in shops:
-        status = schedules[shop.id].status(now)  # type: ignore[index]
-        cards.append({"shop": shop, "status": status, "thumb": photo_url_of(photos.get(shop.id))})  # type: ignore[arg-type]
+        status = schedules[saved_id(shop)].status(now)
+        cards.append(
+            {"shop": shop, "status": status, "thumb": photo_url_of(photos.get(saved_id(shop)))}
+        )
     return cards
 
 
@@ -349,7 +351,7 @@ def open_now_panel(session: Session, user: CurrentUser | None) -> dict[str, Any]
     now = utcnow()
     shops = list(session.scalars(select(Shop).order_by(Shop.name).limit(200)).all())
     schedules = hours.Schedule.load_many(session, shops)
-    open_shops = [s for s in shops if schedules[s.id].is_open(now)]  # type: ignore[index]
+    open_shops = [s for s in shops if schedules[saved_id(s)].is_open(now)]
     if not shops:
         return None
     ready = []

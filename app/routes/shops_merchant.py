@@ -65,7 +65,7 @@ def manage(
         .where(
             col(ShopOrder.shop_id) == shop.id,
             or_(
-                ShopOrder.status.in_(("placed", "accepted")),  # type: ignore[attr-defined]
+                col(ShopOrder.status).in_(("placed", "accepted")),
                 (col(ShopOrder.pickup_at) >= start) & (col(ShopOrder.pickup_at) < end),
             ),
         )
@@ -302,7 +302,9 @@ def save_hours(
             if (opens is None) != (closes is None):
                 errors[f"h{wd}"] = _("Indiquez l'ouverture et la fermeture, ou aucune des deux.")
             elif opens is not None and closes is not None:
-                rows.append(ShopHours(shop_id=shop.id, weekday=wd, opens=opens, closes=closes))  # type: ignore[arg-type]
+                rows.append(
+                    ShopHours(shop_id=saved_id(shop), weekday=wd, opens=opens, closes=closes)
+                )
     if errors:
         return _hours_page(request, db, shop, form_text(data), errors, {}, status_code=400)
     for old in db.scalars(select(ShopHours).where(col(ShopHours.shop_id) == shop.id)).all():

@@ -231,8 +231,8 @@ def manage_orders(
     shop = require_shop(db, signed_in(request))
     stmt = select(ShopOrder).where(col(ShopOrder.shop_id) == shop.id)
     if show == "open":
-        stmt = stmt.where(ShopOrder.status.in_(OPEN_ORDER_STATES))  # type: ignore[attr-defined]
-    orders = db.scalars(stmt.order_by(ShopOrder.pickup_at.desc()).limit(200)).all()  # type: ignore[attr-defined]
+        stmt = stmt.where(col(ShopOrder.status).in_(OPEN_ORDER_STATES))
+    orders = db.scalars(stmt.order_by(col(ShopOrder.pickup_at).desc()).limit(200)).all()
     return page(
         request,
         "shops/manage_orders.html",

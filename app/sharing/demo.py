@@ -166,7 +166,7 @@ def load_demo(session: Session, rng: Any) -> str | None:
             "Bonjour Camille, pour une soirée entre amis samedi. Merci !",
             now,
         )
-        move_loan(session, loan.id, camille.id, "accept", now)  # type: ignore[arg-type]
+        move_loan(session, saved_id(loan), saved_id(camille), "accept", now)
         post_message(
             session,
             saved_id(loan),
@@ -174,7 +174,7 @@ def load_demo(session: Session, rng: Any) -> str | None:
             "Avec plaisir ! Passez vendredi après 18 h.",
             now,
         )
-        session.add(CategoryWatch(user_id=camille.id, category="garden"))  # type: ignore[arg-type]
+        session.add(CategoryWatch(user_id=saved_id(camille), category="garden"))
         post_wanted(
             session,
             WantedRequest(

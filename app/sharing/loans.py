@@ -135,7 +135,9 @@ def search(
         stmt = stmt.where(col(SharedItem.commune_insee) == commune)
     if kind in ("lend", "give"):
         stmt = stmt.where(col(SharedItem.kind) == kind)
-    return list(session.scalars(stmt.order_by(SharedItem.renewed_at.desc()).limit(limit)).all())  # type: ignore[attr-defined]
+    return list(
+        session.scalars(stmt.order_by(col(SharedItem.renewed_at).desc()).limit(limit)).all()
+    )
 
 
 def report_item(session: Session, item: SharedItem, reporter_id: int, reason: str) -> bool:
@@ -146,7 +148,7 @@ def report_item(session: Session, item: SharedItem, reporter_id: int, reason: st
         )
     ).first():
         return False
-    session.add(ItemReport(item_id=item.id, reporter_id=reporter_id, reason=reason[:500]))  # type: ignore[arg-type]
+    session.add(ItemReport(item_id=saved_id(item), reporter_id=reporter_id, reason=reason[:500]))
     session.flush()
     return True
 
@@ -172,7 +174,7 @@ def overlapping(
     stmt = select(col(Loan.id)).where(
         col(Loan.item_id) == item_id,
         col(Loan.kind) == "loan",
-        Loan.status.in_(HOLDING_STATES),  # type: ignore[attr-defined]
+        col(Loan.status).in_(HOLDING_STATES),
         col(Loan.start_on) <= end,
         col(Loan.end_on) >= start,
     )
@@ -187,7 +189,7 @@ def booked_ranges(session: Session, item_id: int, today: date) -> list[tuple[dat
         .where(
             col(Loan.item_id) == item_id,
             col(Loan.kind) == "loan",
-            Loan.status.in_(HOLDING_STATES),  # type: ignore[attr-defined]
+            col(Loan.status).in_(HOLDING_STATES),
             col(Loan.end_on) >= today,
         )
         .order_by(col(Loan.start_on))
@@ -390,7 +392,9 @@ def extend_loan(
         raise SharingError(
             _("Prolongation trop longue (%(n)s jours au plus en tout).") % {"n": item.max_days * 2}
         )
-    if overlapping(session, item.id, loan.end_on + timedelta(days=1), new_end, exclude=loan.id):  # type: ignore[arg-type]
+    if overlapping(
+        session, saved_id(item), loan.end_on + timedelta(days=1), new_end, exclude=saved_id(loan)
+    ):
         raise SharingError(_("Impossible de prolonger : un voisin a réservé l'objet juste après."))
     loan.end_on = new_end
     loan.updated_at = now

@@ -95,7 +95,7 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
         select(Loan, SharedItem)
         .join(SharedItem, col(SharedItem.id) == col(Loan.item_id))
         .where(
-            Loan.status.in_(("requested", "accepted", "picked_up", "reserved")),  # type: ignore[attr-defined]
+            col(Loan.status).in_(("requested", "accepted", "picked_up", "reserved")),
             or_(col(Loan.borrower_id) == user_id, col(SharedItem.owner_id) == user_id),
         )
     ).all()
@@ -109,7 +109,9 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
             body=_("L'autre personne a supprimé son compte."),
             url="/sharing/mine",
         )
-    photos = session.scalars(select(SharedPhoto).where(SharedPhoto.item_id.in_(own_items))).all()  # type: ignore[attr-defined]
+    photos = session.scalars(
+        select(SharedPhoto).where(col(SharedPhoto.item_id).in_(own_items))
+    ).all()
     files = _photo_paths([n for p in photos for n in (p.display_name, p.thumb_name)], media_dir)
     loans = select(col(Loan.id)).where(
         or_(col(Loan.borrower_id) == user_id, col(Loan.item_id).in_(own_items))
@@ -119,14 +121,14 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
             or_(col(LoanMessage.loan_id).in_(loans), col(LoanMessage.sender_id) == user_id)
         )
     )
-    session.execute(delete(LoanReminder).where(LoanReminder.loan_id.in_(loans)))  # type: ignore[attr-defined]
-    session.execute(delete(Loan).where(Loan.id.in_(loans)))  # type: ignore[union-attr]
+    session.execute(delete(LoanReminder).where(col(LoanReminder.loan_id).in_(loans)))
+    session.execute(delete(Loan).where(col(Loan.id).in_(loans)))
     session.execute(
         delete(ItemReport).where(
             or_(col(ItemReport.reporter_id) == user_id, col(ItemReport.item_id).in_(own_items))
         )
     )
-    session.execute(delete(SharedPhoto).where(SharedPhoto.item_id.in_(own_items)))  # type: ignore[attr-defined]
+    session.execute(delete(SharedPhoto).where(col(SharedPhoto.item_id).in_(own_items)))
     session.execute(delete(SharedItem).where(col(SharedItem.owner_id) == user_id))
     session.execute(delete(WantedRequest).where(col(WantedRequest.user_id) == user_id))
     session.execute(delete(CategoryWatch).where(col(CategoryWatch.user_id) == user_id))

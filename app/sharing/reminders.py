@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from app.db import utcnow, write_session
+from app.db import utcnow, write_session, saved_id
 from app.i18n import gettext as _
 from app.jobs import JobContext
 from app.models.sharing import (
@@ -39,7 +39,9 @@ def _remind_once(session: Session, loan: Loan, kind: str, for_date: date, now: d
         return False
     try:
         with session.begin_nested():
-            session.add(LoanReminder(loan_id=loan.id, kind=kind, for_date=for_date, sent_at=now))  # type: ignore[arg-type]
+            session.add(
+                LoanReminder(loan_id=saved_id(loan), kind=kind, for_date=for_date, sent_at=now)
+            )
     except IntegrityError:
         return False  # another sweep recorded it first
     return True

@@ -223,7 +223,7 @@ def load_demo(session: Session, rng: Any) -> str | None:
         product = session.scalars(
             select(Product).where(
                 col(Product.shop_id) == bakery.id,
-                Product.stock.is_not(None),  # type: ignore[union-attr]
+                col(Product.stock).is_not(None),
                 col(Product.stock) > 5,
             )
         ).first()

@@ -139,7 +139,9 @@ def place_order(
     products = {
         p.id: p
         for p in session.scalars(
-            select(Product).where(Product.id.in_(list(wanted)), col(Product.shop_id) == shop.id)  # type: ignore[union-attr]
+            select(Product).where(
+                col(Product.id).in_(list(wanted)), col(Product.shop_id) == shop.id
+            )
         ).all()
     }
     if set(products) != set(wanted) or not all(p.is_active for p in products.values()):
@@ -160,7 +162,7 @@ def place_order(
         product, qty = products[pid], wanted[pid]
         kept = product.stock is not None
         if kept:
-            taken = session.execute(
+            taken = session.exec(
                 update(Product)
                 .where(
                     col(Product.id) == pid,
@@ -170,7 +172,7 @@ def place_order(
                 .values(stock=col(Product.stock) - qty, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
+            if taken.rowcount != 1:
                 raise OrderError(
                     _("Plus assez de stock pour « %(name)s ». Réduisez la quantité.")
                     % {"name": product.name}
@@ -225,13 +227,13 @@ def move_order(
     session: Session, order: ShopOrder, allowed_from: Iterable[str], to: str, now: datetime
 ) -> None:
     """Conditional state change: a second click (or a race) finds the order moved and fails cleanly."""
-    done = session.execute(
+    done = session.exec(
         update(ShopOrder)
         .where(col(ShopOrder.id) == order.id, col(ShopOrder.status).in_(list(allowed_from)))
         .values(status=to, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if done.rowcount != 1:
         raise OrderError(_("Cette commande a déjà changé d'état. Rechargez la page."))
     session.refresh(order)
 
@@ -306,7 +308,7 @@ def low_stock(session: Session, shop: Shop) -> list[Product]:
             .where(
                 col(Product.shop_id) == shop.id,
                 col(Product.is_active),
-                Product.stock.is_not(None),  # type: ignore[union-attr]
+                col(Product.stock).is_not(None),
                 col(Product.stock) <= shop.low_stock_threshold,
             )
             .order_by(col(Product.stock), col(Product.name))

@@ -128,7 +128,7 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
         open_customers = session.scalars(
             select(col(ShopOrder.customer_id)).where(
                 col(ShopOrder.shop_id) == shop.id,
-                ShopOrder.status.in_(("placed", "accepted", "ready")),  # type: ignore[attr-defined]
+                col(ShopOrder.status).in_(("placed", "accepted", "ready")),
                 col(ShopOrder.customer_id).is_not(None),
             )
         ).all()

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from app.sensors.layers import layer_of
 from app.models.sensors import Sensor, SensorHourly, WasteCentreEstimate
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service, utc_text
 
@@ -290,7 +291,7 @@ WAITS = OpenDataset(
     rows=_waits,
     copy_sql=WAITS_SQL,
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
-    live_kinds=("sensors:reading",),
+    live_kinds=(f"{layer_of('waste_centre')}:reading",),  # the waste centre's own layer
     live_row=_live_wait,
     twin="WasteCentreObserved",
     cnil=Cnil(
@@ -324,7 +325,7 @@ TRAFFIC = OpenDataset(
     rows=_traffic,
     copy_sql=TRAFFIC_SQL,
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
-    live_kinds=("sensors:reading",),
+    live_kinds=(f"{layer_of('traffic')}:reading",),  # the crossings' own layer
     live_row=_live_traffic,
     twin="TrafficFlowObserved",
     conforms_to=(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.db import write_session
-from app.reports import demo
+from app.reports import demo as reports_demo
 from tests.e2e.conftest import PHONE, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +54,7 @@ def demo(engine: Any, settings: Any) -> None:
     with write_session(engine) as s:
         load_users(s, random.Random(1))
     with write_session(engine) as s:
-        demo.load_demo(s, random.Random(2), settings.resolved_media_dir)
+        reports_demo.load_demo(s, random.Random(2), settings.resolved_media_dir)
 
 
 def serious_violations(page: Any) -> list[str]:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import email
+import re
+import threading
+from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 
+from workers import runner
 from tests.cheap_hashing import cheap_argon2  # noqa: F401  (autouse)
 from tests.e2e.conftest import sign_in
 
@@ -18,16 +24,38 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"accounts-{name}.png"), full_page=True)
 
 
-def test_a_resident_signs_up_signs_out_and_signs_in_again_on_a_phone(live_server, phone):
+def test_a_resident_signs_up_signs_out_and_signs_in_again_on_a_phone(
+    live_server, phone, engine, settings
+):
     _context, page, log = phone
     page.goto(f"{live_server.url}/signup")
     page.fill("#email", "camille@eclor.test")
     page.fill("#display_name", "Camille")
-    page.fill("#password", "un-mot-de-passe-solide")
     page.check("input[name=consent]")
     shot(page, "signup")
     page.click("button[type=submit]:has-text('Créer mon compte')")
-    page.wait_for_url("**/me")
+    page.wait_for_url("**/signup?sent=1")
+    assert "nous avons écrit" in page.content()
+    shot(page, "signup-sent")
+    # The address's owner follows the link of the e-mail and chooses the password.
+    worker = threading.Thread(  # in its own thread: Playwright keeps an event loop in this one
+        target=lambda: asyncio.run(
+            runner.run(settings, engine, once=True, install_signals=False, services=False)
+        )
+    )
+    worker.start()
+    worker.join(60)
+    (mail,) = [
+        email.message_from_bytes(p.read_bytes(), policy=default_policy)
+        for p in sorted(settings.mail_dir.glob("*.eml"))
+    ]
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"/password/reset/\S+", text).group(0)
+    page.goto(f"{live_server.url}{link}")
+    page.fill("#password", "un-mot-de-passe-solide")
+    page.fill("#password_again", "un-mot-de-passe-solide")
+    page.click("form button[type=submit]")
+    page.wait_for_url("**/me**")
     assert page.locator("h1").inner_text() == "Mon compte"
     shot(page, "me")
     page.click("button:has-text('Se déconnecter')")

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from app.db import write_session
-from app.reports import catalogue, demo
+from app.reports import catalogue
+from app.reports import demo as reports_demo
 from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +41,7 @@ def demo(engine: Any, settings: Any) -> None:
     with write_session(engine) as s:
         load_users(s, random.Random(1))
     with write_session(engine) as s:
-        demo.load_demo(s, random.Random(2), settings.resolved_media_dir)
+        reports_demo.load_demo(s, random.Random(2), settings.resolved_media_dir)
 
 
 def bars_on_top(page: Any) -> bool:

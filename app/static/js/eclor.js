@@ -37,6 +37,17 @@
       window.location.assign(finalUrl || cfg.path);
     }
   });
+  // A boosted swap replaces the body's content, not its attributes: the CSRF token htmx sends
+  // (the body's hx-headers) is taken from the new page, since signing in or out changes it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var d = event.detail;
+    if (!d.boosted || !d.serverResponse) return;
+    var tag = /<body\b[^>]*>/i.exec(d.serverResponse);
+    if (!tag) return;
+    var body = new DOMParser().parseFromString(tag[0] + "</body>", "text/html").body;
+    var headers = body && body.getAttribute("hx-headers");
+    if (headers) document.body.setAttribute("hx-headers", headers);
+  });
   // Errors where the eye is: the server puts an error summary (links to the fields) at the top of a
   // form that came back with errors; here the first field in error gets the focus and scrolls into
   // view. EclorForm.show() does the same for errors found on the phone (the report form).

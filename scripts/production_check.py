@@ -251,7 +251,13 @@ def check(top: Topology) -> None:
     def healthy() -> bool:
         top.check_alive()
         r = httpx.get(base + "/healthz", timeout=5)
-        return r.status_code == 200 and r.json() == {"status": "ok", "database": "ok"}
+        body = r.json() if r.status_code == 200 else {}
+        # The database answers and the two workers beat (``worker.status`` is "ok").
+        return (
+            body.get("status") == "ok"
+            and body.get("database") == "ok"
+            and body.get("worker", {}).get("status") == "ok"
+        )
 
     wait_for("/healthz answering 200", healthy, timeout=60)
     web_processes = wait_for(

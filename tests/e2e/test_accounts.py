@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import email
 import re
 import threading
-from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 
 from workers import runner
+from tests.test_accounts import mails
 from tests.cheap_hashing import cheap_argon2  # noqa: F401  (autouse)
 from tests.e2e.conftest import sign_in
 
@@ -45,10 +44,7 @@ def test_a_resident_signs_up_signs_out_and_signs_in_again_on_a_phone(
     )
     worker.start()
     worker.join(60)
-    (mail,) = [
-        email.message_from_bytes(p.read_bytes(), policy=default_policy)
-        for p in sorted(settings.mail_dir.glob("*.eml"))
-    ]
+    (mail,) = mails(settings)
     text = mail.get_body(preferencelist=("plain",)).get_content()
     link = re.search(r"/password/reset/\S+", text).group(0)
     page.goto(f"{live_server.url}{link}")

@@ -302,3 +302,69 @@ def test_two_workers_evaluating_at_once_raise_one_alarm(engine):
     asyncio.run(both())
     (alarm,) = _alarms(engine)
     assert alarm.count == 1
+
+
+def _edit_form(**fields) -> dict:
+    form = {
+        "name": "Particules fines",
+        "kind": "measure",
+        "layer": "sensors",
+        "subject": "air_quality",
+        "measure": "pm25",
+        "op": ">=",
+        "threshold": "50",
+        "duration_min": "0",
+        "severity": "major",
+        "quiet_min": "60",
+    }
+    return {**form, **fields}
+
+
+def test_editing_a_rule_in_its_form_clears_the_alarms_of_the_old_condition_and_evaluates_the_new(
+    engine, staff
+):
+    _sensor(engine)
+    rule_id = _rule(engine, **{**PM25, "duration_min": 0, "quiet_min": 60})
+    _feed(engine, (0, 60), (1, 61))
+    (alarm,) = _alarms(engine)
+    assert alarm.state == "open"
+
+    # the same form, filled with the rule
+    page = staff.client.get(f"/staff/rules/{rule_id}")
+    assert page.status_code == 200
+    assert f'action="/staff/rules/{rule_id}"' in page.text and 'value="pm25"' in page.text
+    assert staff.client.get("/staff/rules/999999").status_code == 404
+
+    # bad input: said under the field, nothing changes
+    bad = staff.client.post_form(f"/staff/rules/{rule_id}", _edit_form(threshold="beaucoup"))
+    assert bad.status_code == 400 and "Un nombre est attendu" in bad.text
+    (alarm,) = _alarms(engine)
+    assert alarm.state == "open"
+
+    # a change that keeps the condition (name, severity) keeps the alarm open, with the new severity
+    same = staff.client.post_form(
+        f"/staff/rules/{rule_id}", _edit_form(name="Particules fines (PM2.5)", severity="critical")
+    )
+    assert same.status_code == 303
+    (alarm,) = _alarms(engine)
+    assert (alarm.state, alarm.severity) == ("open", "critical")
+
+    # a new threshold: the alarm raised under the old one is cleared, the timing forgotten
+    moved = staff.client.post_form(f"/staff/rules/{rule_id}", _edit_form(threshold="80"))
+    assert moved.status_code == 303 and "cleared=1" in moved.headers["location"]
+    (alarm,) = _alarms(engine)
+    assert (alarm.state, alarm.cleared_why) == ("cleared", "rule_edited")
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(MaintenanceCondition)) == 0
+    assert "1 alarme levée" in staff.client.get(moved.headers["location"]).text
+
+    # re-evaluated from the next reading: 65 no longer holds, 90 does (no quiet period after an edit)
+    _feed(engine, (2, 65))
+    assert [a.state for a in _alarms(engine)] == ["cleared"]
+    _feed(engine, (3, 90))
+    first, second = _alarms(engine)
+    assert (second.state, second.value, second.first_seen) == (
+        "open",
+        "pm25 = 90",
+        T0 + dt.timedelta(minutes=3),
+    )

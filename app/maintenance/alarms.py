@@ -14,6 +14,7 @@ from app import events
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.interfaces import Place
+from app.maintenance.terms import EDITED
 from app.maintenance.watches import tell_staff
 from app.models.accounts import User
 from app.models.maintenance import MaintenanceAlarm, MaintenanceAlarmComment
@@ -59,7 +60,12 @@ def in_quiet_period(session: Session, rule: Any, subject: str, at: datetime) -> 
         return False
     last = session.scalars(
         select(col(MaintenanceAlarm.cleared_at))
-        .where(col(MaintenanceAlarm.rule_id) == rule.id, col(MaintenanceAlarm.subject) == subject)
+        .where(
+            col(MaintenanceAlarm.rule_id) == rule.id,
+            col(MaintenanceAlarm.subject) == subject,
+            # an alarm cleared because its rule was edited ended nothing: no quiet period after it
+            col(MaintenanceAlarm.cleared_why) != EDITED,
+        )
         .order_by(col(MaintenanceAlarm.id).desc())
         .limit(1)
     ).first()

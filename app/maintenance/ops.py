@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.maintenance.alarms import LAYER, ONGOING, STATES
-from app.maintenance.rules import SEVERITIES
+from app.maintenance.terms import SEVERITIES
 from app.models.maintenance import MaintenanceAlarm, WorkOrder
 from app.ops.contracts import Action, Kpi, Layer, Panel, point
 

@@ -15,11 +15,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.db import table_of, utcnow
 from app.i18n import gettext as _
-from app.models.maintenance import MaintenanceRule
+from app.maintenance import alarms
+from app.maintenance.terms import EDITED, SEVERITIES, SEVERITY_RANK
+from app.models.maintenance import MaintenanceAlarm, MaintenanceCondition, MaintenanceRule
 from app.models.territory import Commune
 
 N_ = str
@@ -31,13 +33,7 @@ KINDS = {
     "cluster": N_("Signalements proches de la même catégorie"),
     "overdue": N_("Signalement non résolu après son délai"),
 }
-SEVERITIES = {
-    "info": N_("Information"),
-    "minor": N_("Mineure"),
-    "major": N_("Majeure"),
-    "critical": N_("Critique"),
-}
-SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
+__all__ = ["EDITED", "SEVERITIES", "SEVERITY_RANK"]
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     ">": operator.gt,
@@ -94,6 +90,90 @@ def check_commune(session: Session, insee: str) -> str | None:
     if session.get(Commune, insee) is None:
         raise ValueError(_("Commune inconnue."))
     return insee
+
+
+# What a rule's condition is made of: changing one of these makes it another condition.
+CONDITION_FIELDS = (
+    "kind",
+    "layer",
+    "subject",
+    "measure",
+    "op",
+    "threshold",
+    "category",
+    "count",
+    "radius_m",
+    "days",
+    "duration_s",
+    "commune_insee",
+)
+
+
+def condition_of(rule: MaintenanceRule) -> tuple[Any, ...]:
+    return tuple(getattr(rule, name) for name in CONDITION_FIELDS)
+
+
+def as_form(rule: MaintenanceRule) -> dict[str, Any]:
+    """The rule as the form shows it (for editing it in the same form)."""
+    return {
+        "name": rule.name,
+        "kind": rule.kind,
+        "layer": rule.layer if rule.layer in LAYERS else "",
+        "subject": rule.subject,
+        "measure": rule.measure,
+        "op": rule.op,
+        "threshold": f"{rule.threshold:g}",
+        "category": rule.category,
+        "count": rule.count,
+        "radius_m": rule.radius_m,
+        "days": rule.days,
+        "duration_min": rule.duration_s // 60,
+        "severity": rule.severity,
+        "commune_insee": rule.commune_insee or "",
+        "quiet_min": rule.quiet_s // 60,
+        "prepare_alert": rule.prepare_alert,
+        "alert_title": rule.alert_title,
+    }
+
+
+def edit(session: Session, rule: MaintenanceRule, form: RuleForm, *, actor_id: int | None) -> int:
+    """Save a rule changed in the form and keep its alarms coherent; return how many were cleared.
+
+    When the condition changes (what is watched, the threshold, the duration, the commune...), an
+    alarm raised under the old condition says nothing of the new one: its ongoing alarms are cleared
+    (``cleared_why="rule_edited"``) and the conditions it was timing are forgotten, so the worker
+    evaluates the new condition from the next reading or report and raises again only if it holds
+    for the new duration (the quiet period does not hold that back). A change that leaves the
+    condition as it was (name, severity, quiet period, prepared alert) keeps the ongoing alarms open;
+    they take the new severity.
+    """
+    before = condition_of(rule)
+    save(session, form, actor_id=actor_id, rule=rule)
+    ongoing = list(
+        session.scalars(
+            select(MaintenanceAlarm).where(
+                col(MaintenanceAlarm.rule_id) == rule.id,
+                col(MaintenanceAlarm.state).in_(alarms.ONGOING),
+            )
+        )
+    )
+    if condition_of(rule) == before:
+        for alarm in ongoing:
+            if alarm.severity != rule.severity:
+                alarm.severity = rule.severity
+                session.add(alarm)
+        session.flush()
+        return 0
+    session.execute(
+        sa.delete(table_of(MaintenanceCondition)).where(
+            table_of(MaintenanceCondition).c.rule_id == rule.id
+        )
+    )
+    cleared = 0
+    now = utcnow()
+    for alarm in ongoing:
+        cleared += alarms.clear(session, alarm, why=EDITED, at=now, actor_id=actor_id)
+    return cleared
 
 
 def save(

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
+from app.maintenance.terms import SEVERITIES
 from app.models.accounts import User
 from app.models.maintenance import MaintenanceAlarm, MaintenanceWatch
 from app.notify import notify
@@ -31,8 +32,6 @@ def watch_of(session: Session, user_id: int) -> MaintenanceWatch:
 
 
 def save(session: Session, user_id: int, form: WatchForm, known_communes: set[str]) -> None:
-    from app.maintenance.rules import SEVERITIES
-
     if not set(form.communes) <= known_communes:
         raise ValueError(_("Commune inconnue."))
     if not set(form.severities) <= set(SEVERITIES) or not set(form.sources) <= set(SOURCES):

@@ -266,6 +266,9 @@ def _rules_page(
     form: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    editing: MaintenanceRule | None = None,
+    saved: int | None = None,
+    cleared: int = 0,
 ) -> Template:
     rows = list(db.scalars(select(MaintenanceRule).order_by(col(MaintenanceRule.id))))
     return page(
@@ -277,22 +280,41 @@ def _rules_page(
         describe=rules_logic.describe,
         form=form or {"kind": "measure", "layer": "sensors", "op": ">=", "severity": "minor"},
         errors=errors or {},
+        editing=editing,
+        saved=saved,
+        cleared=cleared,
         **_labels(db),
     )
 
 
+def _rule_fields(data: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: v for k, v in data.items() if k != "_csrf_token"}
+    fields["prepare_alert"] = fields.get("prepare_alert") == "on"
+    return fields
+
+
+def _rule(db: Session, rule_id: int) -> MaintenanceRule:
+    rule = db.get(MaintenanceRule, rule_id)
+    if rule is None:
+        raise NotFoundException()
+    return rule
+
+
 @get("/staff/rules", opt=STAFF, sync_to_thread=True, name="staff_rules")
-def rule_list(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    return _rules_page(request, db)
+def rule_list(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    saved: Annotated[int | None, QueryParameter(ge=1, le=2**62)] = None,
+    cleared: Annotated[int, QueryParameter(ge=0, le=10**6)] = 0,
+) -> Template:
+    return _rules_page(request, db, saved=saved, cleared=cleared)
 
 
 @post("/staff/rules", opt=STAFF, sync_to_thread=True, name="staff_rule_create")
 def rule_create(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
-    fields = {k: v for k, v in data.items() if k != "_csrf_token"}
-    fields["prepare_alert"] = fields.get("prepare_alert") == "on"
-    form, errors = parse_form(rules_logic.RuleForm, fields)
+    form, errors = parse_form(rules_logic.RuleForm, _rule_fields(data))
     if form is not None:
         try:
             rules_logic.save(db, form, actor_id=_actor(request))
@@ -303,6 +325,38 @@ def rule_create(
         return _rules_page(request, db, form=data, errors=errors, status_code=400)
     db.commit()
     return Redirect("/staff/rules", status_code=303)
+
+
+@get("/staff/rules/{rule_id:int}", opt=STAFF, sync_to_thread=True, name="staff_rule")
+def rule_edit_form(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], rule_id: FromPath[int]
+) -> Template:
+    rule = _rule(db, rule_id)
+    return _rules_page(request, db, form=rules_logic.as_form(rule), editing=rule)
+
+
+@post("/staff/rules/{rule_id:int}", opt=STAFF, sync_to_thread=True, name="staff_rule_edit")
+def rule_edit(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    rule_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
+    rule = _rule(db, rule_id)
+    form, errors = parse_form(rules_logic.RuleForm, _rule_fields(data))
+    cleared = 0
+    if form is not None:
+        try:
+            cleared = rules_logic.edit(db, rule, form, actor_id=_actor(request))
+        except ValueError as exc:
+            errors = {"commune_insee": str(exc)}
+    if errors or form is None:
+        db.rollback()
+        return _rules_page(
+            request, db, form=data, errors=errors, status_code=400, editing=_rule(db, rule_id)
+        )
+    db.commit()
+    return Redirect(f"/staff/rules?saved={rule_id}&cleared={cleared}", status_code=303)
 
 
 @post("/staff/rules/{rule_id:int}/toggle", opt=STAFF, sync_to_thread=True, name="staff_rule_toggle")
@@ -328,6 +382,8 @@ ROUTES = [
     alarm_assign,
     rule_list,
     rule_create,
+    rule_edit_form,
+    rule_edit,
     rule_toggle,
     *ORDER_ROUTES,
 ]

@@ -88,6 +88,21 @@ ROWS = [
     Row("GET", "/staff/rules", staff_only()),
     Row("POST", "/staff/rules", staff_post(400), data={"name": ""}),
     Row(
+        "GET",
+        "/staff/rules/{rule_id}",
+        staff_only(),
+        setup=things,
+        route="/staff/rules/{rule_id:int}",
+    ),
+    Row(
+        "POST",
+        "/staff/rules/{rule_id}",
+        staff_post(400),
+        setup=things,
+        data={"name": ""},
+        route="/staff/rules/{rule_id:int}",
+    ),
+    Row(
         "POST",
         "/staff/rules/{rule_id}/toggle",
         staff_post(),

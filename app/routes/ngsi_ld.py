@@ -21,7 +21,9 @@ from sqlmodel import Session
 
 from app.auth import PUBLIC
 from app.interfaces import Contribution
+from app import ngsi_context as ldctx
 from app.ngsi import NgsiError
+from app.ngsi_context import LdContext
 from app.sensors import ngsi_ld, ngsi_search
 
 JSON, LD, GEO = "application/json", "application/ld+json", "application/geo+json"
@@ -53,6 +55,20 @@ def _context_url(request: Request[Any, Any, Any]) -> str:
     return request.app.state.settings.base_url.rstrip("/") + ngsi_ld.CONTEXT_PATH
 
 
+def ld_context(request: Request[Any, Any, Any]) -> LdContext:
+    """The request's ``@context`` (its ``Link`` header), then the core one."""
+    url = ldctx.link_url(request.headers.get("link"))
+    if url is None:
+        return ldctx.CORE
+    own = ngsi_ld.context()
+    known = {
+        _context_url(request): own,
+        str(request.base_url).rstrip("/") + ngsi_ld.CONTEXT_PATH: own,
+    }
+    load = ldctx.loader(known, request.app.state.settings.outbound_allows_loopback)
+    return ldctx.build(url, url, load)
+
+
 def _link(url: str) -> str:
     return f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
@@ -69,10 +85,11 @@ def _respond(
     body: Any,
     media: str,
     *,
+    ctx: LdContext = ldctx.CORE,
     simplified: bool = False,
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    context = _context_url(request)
+    context = ctx.url or _context_url(request)
     out = dict(headers or {})
     if media == GEO:
         geoproperty = request.query_params.get("geoproperty") or "location"
@@ -125,12 +142,16 @@ def _page_links(request: Request[Any, Any, Any], query: Any, total: int, shown: 
 def ngsi_entities(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     try:
         media = _media(request)
-        query = ngsi_search.parse(_params(request))
+        ctx = ld_context(request)
+        query = ngsi_search.parse(_params(request), ctx)
         entities, total = ngsi_search.search(db, query)
     except NgsiError as exc:
         return problem(exc)
     headers = {"ngsild-results-count": str(total)} if query.count else {}
-    response = _respond(request, entities, media, simplified=query.simplified, headers=headers)
+    entities = [ngsi_search.compact(e, ctx) for e in entities]
+    response = _respond(
+        request, entities, media, ctx=ctx, simplified=query.simplified, headers=headers
+    )
     links = _page_links(request, query, total, len(entities))
     if links:
         response.headers["link"] = ", ".join([response.headers.get("link", "")] + links).lstrip(
@@ -145,11 +166,12 @@ def ngsi_entity(
 ) -> Response[bytes]:
     try:
         media = _media(request)
+        ctx = ld_context(request)
         params = _params(request)
-        entity = ngsi_search.one(db, entity_id, params)
+        entity = ngsi_search.compact(ngsi_search.one(db, entity_id, params, ctx), ctx)
     except NgsiError as exc:
         return problem(exc)
-    return _respond(request, entity, media, simplified=ngsi_search.representation(params))
+    return _respond(request, entity, media, ctx=ctx, simplified=ngsi_search.representation(params))
 
 
 @get(ngsi_ld.CONTEXT_PATH, opt=PUBLIC, name="ngsi_context")
@@ -171,36 +193,37 @@ def _listing(request: Request[Any, Any, Any], build: Any) -> Response[bytes]:
         if unknown:
             raise NgsiError(400, "OperationNotSupported", "Not supported", unknown[0][:40])
         details = (params.get("details") or "false") == "true"
-        body = build(details)
+        ctx = ld_context(request)
+        body = build(details, ctx)
     except NgsiError as exc:
         return problem(exc)
-    return _respond(request, body, media)
+    return _respond(request, body, media, ctx=ctx)
 
 
 @get("/ngsi-ld/v1/types", opt=PUBLIC, sync_to_thread=True, name="ngsi_types")
 def ngsi_types(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
-    return _listing(request, lambda details: ngsi_search.types(db, details))
+    return _listing(request, lambda details, ctx: ngsi_search.types(db, details, ctx))
 
 
 @get("/ngsi-ld/v1/types/{name:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_type")
 def ngsi_type(
     request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
 ) -> Response[bytes]:
-    return _listing(request, lambda details: ngsi_search.type_info(db, name))
+    return _listing(request, lambda details, ctx: ngsi_search.type_info(db, name, ctx))
 
 
 @get("/ngsi-ld/v1/attributes", opt=PUBLIC, sync_to_thread=True, name="ngsi_attributes")
 def ngsi_attributes(
     request: Request[Any, Any, Any], db: NamedDependency[Session]
 ) -> Response[bytes]:
-    return _listing(request, lambda details: ngsi_search.attributes(db, details))
+    return _listing(request, lambda details, ctx: ngsi_search.attributes(db, details, ctx))
 
 
 @get("/ngsi-ld/v1/attributes/{name:str}", opt=PUBLIC, sync_to_thread=True, name="ngsi_attribute")
 def ngsi_attribute(
     request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
 ) -> Response[bytes]:
-    return _listing(request, lambda details: ngsi_search.attribute_info(db, name))
+    return _listing(request, lambda details, ctx: ngsi_search.attribute_info(db, name, ctx))
 
 
 ROUTES = [

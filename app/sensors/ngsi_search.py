@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlmodel import Session, col
@@ -25,6 +25,7 @@ from app import ngsi_query as nq
 from app.models.lighting import Streetlight
 from app.models.sensors import Sensor
 from app.ngsi import NgsiError, parse_urn
+from app.ngsi_context import CORE, LdContext
 from app.sensors import ngsi_ld
 
 KNOWN = {
@@ -74,9 +75,10 @@ def _unsupported(detail: str) -> NgsiError:
     return NgsiError(400, "OperationNotSupported", "Not supported", detail[:300])
 
 
-def _term(name: str) -> str:
-    """A requested type or attribute name as served: a full IRI of the served context becomes its term."""
-    return ngsi_ld.term_of(name)
+def _term(name: str, ctx: LdContext = CORE) -> str:
+    """A requested type or attribute name as served: expanded with the request's context, then the
+    served term of that IRI (an IRI Eclor does not serve stays an IRI and matches nothing)."""
+    return ngsi_ld.term_of(ctx.expand(name))
 
 
 def representation(params: Mapping[str, str]) -> bool:
@@ -100,18 +102,20 @@ def representation(params: Mapping[str, str]) -> bool:
     return simplified
 
 
-def pick_omit(params: Mapping[str, str]) -> tuple[list[str] | None, list[str] | None]:
+def pick_omit(
+    params: Mapping[str, str], ctx: LdContext = CORE
+) -> tuple[list[str] | None, list[str] | None]:
     pick = nq.split_names(params.get("pick"), "pick")
     omit = nq.split_names(params.get("omit"), "omit")
     if pick is not None and omit is not None:
         raise NgsiError(400, "BadRequestData", "pick and omit together", "use one of them")
     return (
-        None if pick is None else [_term(p) for p in pick],
-        None if omit is None else [_term(o) for o in omit],
+        None if pick is None else [_term(p, ctx) for p in pick],
+        None if omit is None else [_term(o, ctx) for o in omit],
     )
 
 
-def _types(text: str | None) -> list[str] | None:
+def _types(text: str | None, ctx: LdContext) -> list[str] | None:
     if text is None:
         return None
     if any(c in text for c in ";()"):
@@ -119,7 +123,7 @@ def _types(text: str | None) -> list[str] | None:
     names = [t.strip() for t in re.split(r"[,|]", text) if t.strip()]
     if not names:
         raise NgsiError(400, "BadRequestData", "Invalid type", "type is empty")
-    return [_term(t) for t in names]
+    return [_term(t, ctx) for t in names]
 
 
 def _int(params: Mapping[str, str], name: str, default: int) -> int:
@@ -131,7 +135,7 @@ def _int(params: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def parse(params: Mapping[str, str]) -> EntityQuery:
+def parse(params: Mapping[str, str], ctx: LdContext = CORE) -> EntityQuery:
     unknown = sorted(set(params) - KNOWN)
     if unknown:
         raise _unsupported(f"parameter {unknown[0][:40]} is not supported")
@@ -149,7 +153,7 @@ def parse(params: Mapping[str, str]) -> EntityQuery:
         params.get("geoproperty"),
     )
     attrs = nq.split_names(params.get("attrs"), "attrs")
-    types = _types(params.get("type"))
+    types = _types(params.get("type"), ctx)
     if (
         types is None
         and ids is None
@@ -168,16 +172,16 @@ def parse(params: Mapping[str, str]) -> EntityQuery:
     if limit > MAX_LIMIT:
         raise NgsiError(400, "BadRequestData", "Invalid limit", f"limit must be <= {MAX_LIMIT}")
     options = (params.get("options") or "").split(",")
-    pick, omit = pick_omit(params)
+    pick, omit = pick_omit(params, ctx)
     if q is not None:
-        q = _terms_of(q)
+        q = _terms_of(q, ctx)
     return EntityQuery(
         types=types,
         ids=ids,
         id_pattern=nq.parse_id_pattern(params.get("idPattern")),
-        attrs=None if attrs is None else [_term(a) for a in attrs],
+        attrs=None if attrs is None else [_term(a, ctx) for a in attrs],
         q=q,
-        geo=geo if geo is None else _geo_terms(geo),
+        geo=geo if geo is None else _geo_terms(geo, ctx),
         pick=pick,
         omit=omit,
         simplified=representation(params),
@@ -187,16 +191,16 @@ def parse(params: Mapping[str, str]) -> EntityQuery:
     )
 
 
-def _terms_of(node: Any) -> Any:
+def _terms_of(node: Any, ctx: LdContext) -> Any:
     if isinstance(node, nq.Term):
-        return nq.Term((_term(node.path[0]),) + node.path[1:], node.members, node.op, node.value)
-    return nq.Bool(node.op, tuple(_terms_of(p) for p in node.parts))
+        return nq.Term(
+            (_term(node.path[0], ctx),) + node.path[1:], node.members, node.op, node.value
+        )
+    return nq.Bool(node.op, tuple(_terms_of(p, ctx) for p in node.parts))
 
 
-def _geo_terms(geo: nq.GeoQuery) -> nq.GeoQuery:
-    from dataclasses import replace
-
-    return replace(geo, geoproperty=_term(geo.geoproperty))
+def _geo_terms(geo: nq.GeoQuery, ctx: LdContext) -> nq.GeoQuery:
+    return replace(geo, geoproperty=_term(geo.geoproperty, ctx))
 
 
 # --------------------------------------------------------------------------- SQL prefilter
@@ -307,18 +311,20 @@ def search(session: Session, query: EntityQuery) -> tuple[list[dict[str, Any]], 
     return page, count
 
 
-def one(session: Session, entity_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+def one(
+    session: Session, entity_id: str, params: Mapping[str, str], ctx: LdContext = CORE
+) -> dict[str, Any]:
     """``GET /ngsi-ld/v1/entities/{id}``: ``attrs``, ``pick``/``omit`` and the representation."""
     unknown = sorted(set(params) - {"attrs", "pick", "omit", "options", "format", "local"})
     if unknown:
         raise _unsupported(f"parameter {unknown[0][:40]} is not supported")
     attrs = nq.split_names(params.get("attrs"), "attrs")
-    pick, omit = pick_omit(params)
+    pick, omit = pick_omit(params, ctx)
     query = EntityQuery(
         types=None,
         ids=[entity_id],
         id_pattern=None,
-        attrs=None if attrs is None else [_term(a) for a in attrs],
+        attrs=None if attrs is None else [_term(a, ctx) for a in attrs],
         q=None,
         geo=None,
         pick=pick,
@@ -359,28 +365,48 @@ def iri(term: str) -> str:
     )
 
 
-def types(session: Session, details: bool) -> Any:
+def name_in(ctx: LdContext, term: str) -> str:
+    """A served term as the request's context names it (itself when the request gave none)."""
+    return term if ctx.url is None else ctx.compact(iri(term))
+
+
+def compact(entity: dict[str, Any], ctx: LdContext) -> dict[str, Any]:
+    """An entity with its attribute names and type compacted with the request's context."""
+    if ctx.url is None:
+        return entity
+    out: dict[str, Any] = {}
+    for key, value in entity.items():
+        if key in ("id", "@context"):
+            out[key] = value
+        elif key == "type":
+            out[key] = name_in(ctx, value) if isinstance(value, str) else value
+        else:
+            out[name_in(ctx, key)] = value
+    return out
+
+
+def types(session: Session, details: bool, ctx: LdContext = CORE) -> Any:
     """``GET /ngsi-ld/v1/types``: an EntityTypeList, or the EntityType of each (``details=true``)."""
     present = _present(session)
     if not details:
         return {
             "id": "urn:ngsi-ld:EntityTypeList:eclor",
             "type": "EntityTypeList",
-            "typeList": present,
+            "typeList": [name_in(ctx, t) for t in present],
         }
     return [
         {
             "id": iri(t),
             "type": "EntityType",
-            "typeName": t,
-            "attributeNames": _attribute_names(session, t),
+            "typeName": name_in(ctx, t),
+            "attributeNames": [name_in(ctx, a) for a in _attribute_names(session, t)],
         }
         for t in present
     ]
 
 
-def type_info(session: Session, name: str) -> dict[str, Any]:
-    entity_type = _term(name)
+def type_info(session: Session, name: str, ctx: LdContext = CORE) -> dict[str, Any]:
+    entity_type = _term(name, ctx)
     count = (
         ngsi_ld.count_of(session, entity_type, None) if entity_type in ngsi_ld.all_types() else 0
     )
@@ -389,16 +415,21 @@ def type_info(session: Session, name: str) -> dict[str, Any]:
     return {
         "id": iri(entity_type),
         "type": "EntityTypeInfo",
-        "typeName": entity_type,
+        "typeName": name_in(ctx, entity_type),
         "entityCount": count,
         "attributeDetails": [
-            {"id": iri(a), "type": "Attribute", "attributeName": a, "attributeTypes": []}
+            {
+                "id": iri(a),
+                "type": "Attribute",
+                "attributeName": name_in(ctx, a),
+                "attributeTypes": [],
+            }
             for a in _attribute_names(session, entity_type)
         ],
     }
 
 
-def attributes(session: Session, details: bool) -> Any:
+def attributes(session: Session, details: bool, ctx: LdContext = CORE) -> Any:
     """``GET /ngsi-ld/v1/attributes``: an AttributeList, or each Attribute (``details=true``)."""
     by_attribute: dict[str, list[str]] = {}
     for entity_type in _present(session):
@@ -408,22 +439,27 @@ def attributes(session: Session, details: bool) -> Any:
         return {
             "id": "urn:ngsi-ld:AttributeList:eclor",
             "type": "AttributeList",
-            "attributeList": sorted(by_attribute),
+            "attributeList": [name_in(ctx, a) for a in sorted(by_attribute)],
         }
     return [
-        {"id": iri(a), "type": "Attribute", "attributeName": a, "typeNames": by_attribute[a]}
+        {
+            "id": iri(a),
+            "type": "Attribute",
+            "attributeName": name_in(ctx, a),
+            "typeNames": [name_in(ctx, t) for t in by_attribute[a]],
+        }
         for a in sorted(by_attribute)
     ]
 
 
-def attribute_info(session: Session, name: str) -> dict[str, Any]:
-    attribute = _term(name)
+def attribute_info(session: Session, name: str, ctx: LdContext = CORE) -> dict[str, Any]:
+    attribute = _term(name, ctx)
     found = [t for t in _present(session) if attribute in _attribute_names(session, t)]
     if not found:
         raise NgsiError(404, "ResourceNotFound", "Attribute not found", name[:200])
     return {
         "id": iri(attribute),
         "type": "Attribute",
-        "attributeName": attribute,
-        "typeNames": found,
+        "attributeName": name_in(ctx, attribute),
+        "typeNames": [name_in(ctx, t) for t in found],
     }

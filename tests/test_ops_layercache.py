@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import random
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import delete, select, update
 
-from app import domains_ops
+from app import domains_ops, events
 from app.db import read_session, utcnow, write_session
 from app.lighting import control
 from app.lighting.inventory import import_inventory
@@ -177,3 +179,120 @@ def test_a_closed_report_leaves_the_layer_when_its_window_ends(engine, staff):
     assert closed_id in ids(now + dt.timedelta(minutes=1))
     assert cache.builds == builds, "still inside its window: kept"
     assert closed_id not in ids(now + dt.timedelta(minutes=6))
+
+
+def _random_lights_round(session, rng: random.Random, round_: int, evented: bool) -> None:
+    ids = list(session.scalars(select(Streetlight.id)).all())
+    template = session.get(Streetlight, ids[0])
+    data = {c.name: getattr(template, c.name) for c in Streetlight.__table__.columns}
+    touched = []
+    # telemetry (level, state) always publishes its event; lights added or removed may not
+    for light_id in rng.sample(ids, 12 if evented else 0):
+        session.execute(
+            update(Streetlight)
+            .where(Streetlight.id == light_id)
+            .values(
+                actual_level=rng.choice((0, 30, 100)),
+                status=rng.choice(("ok", "ok", "defectiveLamp")),
+                offline=rng.random() < 0.1,
+            )
+        )
+        touched.append(light_id)
+    gone = rng.sample(ids, 5)
+    session.execute(delete(Streetlight).where(Streetlight.id.in_(gone)))
+    touched += gone
+    added = [  # before, between and after the others; one round adds enough to split a run
+        f"SL-{rng.choice('AMTZ')}-{rng.randrange(100_000):05d}-{round_}-{n}"
+        for n in range(400 if round_ == 2 else 7)
+    ]
+    session.execute(
+        Streetlight.__table__.insert(),
+        [
+            {**data, "id": i, "device_id": i, "lat": 49.47 + rng.random() / 100, "lon": 5.95}
+            for i in added
+        ],
+    )
+    touched += added
+    if evented:
+        events.publish_many(session, [("lights", i, "state", {}) for i in touched])
+
+
+def _random_reports_round(session, rng: random.Random, round_: int, evented: bool) -> None:
+    now = utcnow()
+    ids = list(session.scalars(select(Report.id)).all())
+    touched = []
+    for report_id in rng.sample(ids, min(len(ids), 6)):
+        status = rng.choice(catalogue.OPEN_STATUSES + catalogue.CLOSED_STATUSES + ("hidden",))
+        session.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(
+                status=status,
+                category=rng.choice(list(catalogue.CATEGORIES)),
+                # a writer without an event still stamps its change (the layer's stamp sees it)
+                updated_at=now - dt.timedelta(days=rng.choice((0, 0, 45) if evented else (0,))),
+            )
+        )
+        touched.append(report_id)
+    if evented:  # Eclor never deletes a report; a deletion is seen through its event
+        gone = rng.choice(ids)
+        session.execute(delete(Report).where(Report.id == gone))
+        touched.append(gone)
+    for _ in range(5):
+        report = Report(
+            category=rng.choice(list(catalogue.CATEGORIES)),
+            lat=49.47 + rng.random() / 100,
+            lon=5.95,
+            commune_insee="57038",
+            status=rng.choice(catalogue.OPEN_STATUSES),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(report)
+        session.flush()
+        touched.append(report.id)
+    if evented:
+        events.publish_many(session, [("reports", str(i), "status", {}) for i in touched])
+
+
+@pytest.mark.parametrize("name", ["lights", "reports"])
+def test_a_layer_rebuilt_by_ids_equals_the_whole_layer_after_random_changes(engine, staff, name):
+    seed_territory(engine, staff.id, lights=300)
+    with write_session(engine) as session:  # enough reports for more than one run
+        for index in range(300):
+            session.add(
+                Report(
+                    category="rubble",
+                    lat=49.47 + index * 1e-5,
+                    lon=5.95,
+                    commune_insee="57038",
+                    status="new",
+                )
+            )
+    layer = centre.find(domains_ops.layers(), name)
+    cache = layercache.LayerCache()
+    rng = random.Random(23)
+
+    def served(kept: layercache.LayerCache) -> layercache.Built:
+        with read_session(engine) as session:
+            return kept.get(layer, session, utcnow(), "fr", centre.geojson)
+
+    first = served(cache)
+    assert cache.whole == 1
+    for round_ in range(6):
+        # the last round writes without events: what the layer's stamp shows is still followed
+        evented = round_ < 5
+        with write_session(engine) as session:
+            if name == "lights":
+                _random_lights_round(session, rng, round_, evented)
+            else:
+                _random_reports_round(session, rng, round_, evented)
+        kept = served(cache)
+        assert cache.whole == 1, f"round {round_}: rebuilt by ids, not whole"
+        whole = served(layercache.LayerCache())
+        assert kept.body == whole.body, f"round {round_}: the layer rebuilt by ids differs"
+        assert gzip.decompress(kept.gzipped) == kept.body
+        assert kept.etag == whole.etag and kept.etag != first.etag
+        with read_session(engine) as session:
+            assert kept.body == centre.geojson(layer, session, utcnow())
+    assert len(json.loads(kept.body)["features"]) > 0

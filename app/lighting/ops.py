@@ -4,12 +4,14 @@ panels (state, history, dim a light or its group) and the lighting KPIs per comm
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from app.db import chunks, table_of
 from app.i18n import gettext as _
 from app.lighting import energy as lighting_energy
 from app.lighting.control import MAX_OVERRIDE_MINUTES, light_state, territory_position
@@ -17,7 +19,18 @@ from app.models.lighting import LightAlarm, LightCabinet, LightEnergyMonth, Ligh
 from app.models.sensors import Sensor
 from app.models.territory import Commune
 from app.ngsi import urn
-from app.ops.contracts import Action, Field_, Freshness, Kpi, Layer, Panel, point, points_json
+from app.ops.contracts import (
+    Action,
+    FeatureText,
+    Field_,
+    Freshness,
+    Kpi,
+    Layer,
+    Panel,
+    point,
+    point_texts,
+    points_json,
+)
 
 N_ = str
 
@@ -77,35 +90,79 @@ def lights_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     ]
 
 
+_LIGHT_COLUMNS = (
+    "SELECT id, device_id, lon, lat, actual_level, status, offline, group_id FROM streetlights"
+)
+
+
+def _light_rows(rows: Iterable[Sequence[Any]]) -> Iterable[tuple[Any, ...]]:
+    for r in rows:
+        yield (
+            r[0],
+            r[2],
+            r[3],
+            "light",
+            light_state(r[4], r[5], bool(r[6])),
+            r[0],
+            f"/staff/lighting/lights/{r[0]}",
+            r[1],
+            r[4],
+            r[7],
+        )
+
+
+_LIGHT_KEYS = ("device_id", "level", "group")
+
+
 def lights_json(session: Session, now: dt.datetime) -> bytes:
     """The lights layer written straight to GeoJSON text (20,000 lights and more)."""
-    rows = session.connection().exec_driver_sql(
-        "SELECT id, device_id, lon, lat, actual_level, status, offline, group_id FROM streetlights ORDER BY id"
-    )
-    return points_json(
-        "lights",
-        (
-            (
-                r[0],
-                r[2],
-                r[3],
-                "light",
-                light_state(r[4], r[5], bool(r[6])),
-                r[0],
-                f"/staff/lighting/lights/{r[0]}",
-                r[1],
-                r[4],
-                r[7],
+    rows = sorted(
+        session.connection().exec_driver_sql(_LIGHT_COLUMNS).all(), key=lambda r: str(r[0])
+    )  # by id in code points, whatever the database's collation
+    return points_json("lights", _light_rows(rows), _LIGHT_KEYS)
+
+
+def lights_features(
+    session: Session, now: dt.datetime, ids: Sequence[str] | None
+) -> Iterable[FeatureText]:
+    """The lights of ``ids`` (all when None) as feature text, for the layer kept by ids."""
+    if ids is None:
+        parts: Iterable[Sequence[Any]] = [
+            session.connection().exec_driver_sql(_LIGHT_COLUMNS).all()
+        ]
+    else:
+        lights = table_of(Streetlight)
+        parts = [
+            session.connection()
+            .execute(
+                sa.select(
+                    lights.c.id,
+                    lights.c.device_id,
+                    lights.c.lon,
+                    lights.c.lat,
+                    lights.c.actual_level,
+                    lights.c.status,
+                    lights.c.offline,
+                    lights.c.group_id,
+                ).where(lights.c.id.in_(part))
             )
-            for r in rows
-        ),
-        ("device_id", "level", "group"),
-    )
+            .all()
+            for part in chunks(list(ids))
+        ]
+    for rows in parts:
+        for row, text in zip(rows, point_texts(_light_rows(rows), _LIGHT_KEYS), strict=True):
+            yield row[0], row[0], text
 
 
 def lights_count(session: Session) -> int:
     """Lights added or removed show even without an event (the demo's bulk insert)."""
     return int(session.scalar(select(func.count()).select_from(Streetlight)) or 0)
+
+
+def lights_changed(session: Session, old: Any, kept: Collection[str]) -> list[str]:
+    """The lights added or removed since the kept bytes (their count moved): the ids differ."""
+    now_ids = set(session.scalars(select(col(Streetlight.id))).all())
+    return list(now_ids.symmetric_difference(kept))
 
 
 def cabinets_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
@@ -372,7 +429,9 @@ OPS_LAYERS = [
         LIGHT_STATES,
         dump=lights_json,
         # Telemetry, commands, the offline sweep and imports publish "lights" events.
-        fresh=Freshness(("lights",), lights_count),
+        fresh=Freshness(
+            ("lights",), lights_count, features=lights_features, changed=lights_changed
+        ),
     ),
     Layer("cabinets", N_("Armoires"), 25, cabinets_layer, cabinet_panel, {}, CABINET_STATES),
     Layer("alarms", N_("Alarmes ouvertes"), 60, alarms_layer, alarm_panel, {}, ALARM_STATES),

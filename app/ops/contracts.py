@@ -18,13 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
 
 Feature = dict[str, Any]
+FeatureText = tuple[str, Any, str]  # (feature id, order key, the feature as JSON text)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,16 @@ class Freshness:
     events: tuple[str, ...]
     stamp: Callable[[Session], Any] | None = None
     expires: Callable[[Session, dt.datetime], dt.datetime | None] | None = None
+    # Rebuilt by ids rather than whole: ``features(session, now, ids)`` gives ``(id, order key,
+    # feature JSON text)`` for those of ``ids`` that are on the layer now (every feature when ids
+    # is None), ordered by the key; the events' ``feature_id`` name the features they change ("*":
+    # all of them).
+    features: (
+        Callable[[Session, dt.datetime, Sequence[str] | None], Iterable[FeatureText]] | None
+    ) = None
+    # When the stamp moved: ``changed(session, old stamp, kept ids)`` gives the ids it shows changed
+    # (rows written without an event), or None when it cannot tell (then the layer is built whole).
+    changed: Callable[[Session, Any, Collection[str]], Iterable[str] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,25 +148,27 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def points_json(name: str, rows: Iterable[Sequence[Any]], keys: Sequence[str]) -> bytes:
-    """A FeatureCollection of points straight from rows ``(id, lon, lat, kind, state, label, url, *extra)``;
+def point_texts(rows: Iterable[Sequence[Any]], keys: Sequence[str]) -> Iterable[str]:
+    """Point features as JSON text straight from rows ``(id, lon, lat, kind, state, label, url, *extra)``;
     the same text ``point()`` features give through ``json.dumps``, built without the dicts."""
     extra = [f',"{key}":' for key in keys]
-    parts = []
     for row in rows:
         props = "".join(k + _text(v) for k, v in zip(extra, row[7:], strict=True))
-        parts.append(
+        yield (
             f'{{"type":"Feature","id":{_text(row[0])},"geometry":{{"type":"Point","coordinates":'
             f'[{round(row[1], 5)},{round(row[2], 5)}]}},"properties":{{"kind":{_text(row[3])},'
             f'"state":{_text(row[4])},"label":{_text(row[5])},"url":{_text(row[6])}{props}}}}}'
         )
-    return (
-        '{"type":"FeatureCollection","name":'
-        + _text(name)
-        + ',"features":['
-        + ",".join(parts)
-        + "]}"
-    ).encode()
+
+
+def collection_head(name: str) -> str:
+    """The text of a FeatureCollection before its features (``collection_head(name) + ",".join(features) + "]}"``)."""
+    return '{"type":"FeatureCollection","name":' + _text(name) + ',"features":['
+
+
+def points_json(name: str, rows: Iterable[Sequence[Any]], keys: Sequence[str]) -> bytes:
+    """A FeatureCollection of points straight from rows ``(id, lon, lat, kind, state, label, url, *extra)``."""
+    return (collection_head(name) + ",".join(point_texts(rows, keys)) + "]}").encode()
 
 
 def line(

@@ -1,4 +1,4 @@
-"""Big layers served from bytes built once per change, not once per request.
+"""Big layers served from bytes built once per change, and rebuilt only where they changed.
 
 A layer that declares ``fresh`` (``app.ops.contracts.Freshness``) is serialised and gzipped once;
 later requests get the same bytes until its version changes. The version is read from the
@@ -12,29 +12,53 @@ database on every request, before the rows, in the same read:
 - the locale (labels are translated) and, with ``fresh.expires``, the moment time alone changes
   the layer (rows leaving a window).
 
+A layer that can encode its features by id (``fresh.features``) is kept as the text of each
+feature, in runs of ``RUN`` features each compressed on its own (raw deflate ended by a full
+flush, so the runs join into one gzip stream). When the version moves, the ids named by the new
+events (and by ``fresh.changed`` when the stamp moved) are read again, their runs re-encoded and
+re-compressed, and the body is joined from the kept runs: a change costs the changed rows, not
+the 20,000 others. Whatever the cache cannot account for (the locale, a window expiring, an
+event for every feature "*", the stamp moving without ``fresh.changed``, events pruned, too many
+ids) builds the layer whole.
+
 Reading the version first means the bytes kept under a version are at least that new: a change
-committed between the two reads only makes the next request build again. Every app in every process
-keeps its own copy (no shared state between web nodes); one build at a time per layer and locale, the others
-wait for it rather than build the same bytes.
+committed between the two reads only makes the next request read those ids again. Every app in
+every process keeps its own copy (no shared state between web nodes); one build at a time per
+layer and locale, the others wait for it rather than build the same bytes.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
+import struct
 import threading
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.models.events import Event
-from app.ops.contracts import Layer
+from app.ops.contracts import FeatureText, Layer, collection_head
 
 GZIP_LEVEL = 6  # once per change: compress well
+RUN = 256  # features per compressed run: a change re-compresses about 50 kB of lights
+MAX_IDS = 5000  # more changed ids than this: the layer is built whole
+_GZIP_HEAD = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no time, unknown OS
+
+
+def _deflate(text: bytes) -> bytes:
+    """Raw deflate of ``text`` ending on a byte boundary with no reference to what came before."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    return compressor.compress(text) + compressor.flush(zlib.Z_FULL_FLUSH)
+
+
+_COMMA = _deflate(b",")
+_FINISH = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
 
 
 @dataclass(frozen=True)
@@ -65,46 +89,231 @@ def _gzip(body: bytes) -> bytes:
     return compressor.compress(body) + compressor.flush()
 
 
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+@dataclass
+class _Run:
+    """Consecutive features (by order key) and their compressed text."""
+
+    keys: list[Any]
+    ids: list[str]
+    texts: list[str]
+    text: bytes = b""
+    deflated: bytes = b""
+    dirty: bool = True
+
+    def pack(self) -> None:
+        if self.dirty:
+            self.text = ",".join(self.texts).encode()
+            self.deflated = _deflate(self.text)
+            self.dirty = False
+
+
+@dataclass
+class Pieces:
+    """A layer kept as the text of each feature, in compressed runs (see the module's docstring)."""
+
+    head: bytes
+    runs: list[_Run] = field(default_factory=list)
+    where: dict[str, _Run] = field(default_factory=dict)  # feature id -> its run
+
+    @classmethod
+    def of(cls, name: str, features: Iterable[FeatureText]) -> Pieces:
+        pieces = cls(collection_head(name).encode())
+        for feature_id, key, text in sorted(features, key=lambda f: f[1]):
+            if not pieces.runs or len(pieces.runs[-1].ids) >= RUN:
+                pieces.runs.append(_Run([], [], []))
+            run = pieces.runs[-1]
+            run.keys.append(key)
+            run.ids.append(feature_id)
+            run.texts.append(text)
+            pieces.where[feature_id] = run
+        return pieces
+
+    def __len__(self) -> int:
+        return len(self.where)
+
+    def drop(self, feature_id: str) -> None:
+        run = self.where.pop(feature_id, None)
+        if run is None:
+            return
+        index = run.ids.index(feature_id)
+        del run.keys[index], run.ids[index], run.texts[index]
+        run.dirty = True
+        if not run.ids:
+            self.runs.remove(run)
+
+    def put(self, feature_id: str, key: Any, text: str) -> None:
+        run = self.where.get(feature_id)
+        if run is not None:
+            index = run.ids.index(feature_id)
+            if run.keys[index] == key:
+                if run.texts[index] != text:
+                    run.texts[index] = text
+                    run.dirty = True
+                return
+            self.drop(feature_id)  # its place in the order changed
+        if not self.runs:
+            self.runs.append(_Run([], [], []))
+        at = max(0, bisect.bisect_right([r.keys[0] for r in self.runs], key) - 1)
+        run = self.runs[at]
+        index = bisect.bisect_right(run.keys, key)
+        run.keys.insert(index, key)
+        run.ids.insert(index, feature_id)
+        run.texts.insert(index, text)
+        run.dirty = True
+        self.where[feature_id] = run
+        if len(run.ids) >= 2 * RUN:  # split a run grown by additions
+            half = _Run(run.keys[RUN:], run.ids[RUN:], run.texts[RUN:])
+            del run.keys[RUN:], run.ids[RUN:], run.texts[RUN:]
+            self.runs.insert(at + 1, half)
+            for moved in half.ids:
+                self.where[moved] = half
+
+    def assemble(self) -> tuple[bytes, bytes]:
+        """The layer's body and its gzip, re-compressing only the runs that changed."""
+        for run in self.runs:
+            run.pack()
+        body_parts = [self.head]
+        gzip_parts = [_GZIP_HEAD, _deflate(self.head)]
+        for index, run in enumerate(self.runs):
+            if index:
+                body_parts.append(b",")
+                gzip_parts.append(_COMMA)
+            body_parts.append(run.text)
+            gzip_parts.append(run.deflated)
+        body_parts.append(b"]}")
+        body = b"".join(body_parts)
+        gzip_parts += [_deflate(b"]}"), _FINISH]
+        gzip_parts.append(struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF))
+        return body, b"".join(gzip_parts)
+
+
+@dataclass
+class _Kept:
+    built: Built
+    pieces: Pieces | None  # for layers rebuilt by ids
+
+
 Build = Callable[[Layer, Session, dt.datetime], bytes]
+
+
+def _changed_ids(
+    layer: Layer, session: Session, kept: Built, pieces: Pieces, current: tuple[Any, ...]
+) -> set[str] | None:
+    """The ids changed between the kept version and the current one, or None: build it whole."""
+    fresh = layer.fresh
+    assert fresh is not None
+    if kept.version[0] != current[0]:
+        return None  # another language: every label
+    ids: set[str] = set()
+    if kept.version[2] != current[2]:
+        if fresh.changed is None:
+            return None
+        shown = fresh.changed(session, kept.version[2], pieces.where.keys())
+        if shown is None:
+            return None
+        ids.update(shown)
+    oldest = session.scalar(select(func.min(col(Event.id)))) or 0
+    for name, before, now_ in zip(fresh.events, kept.version[1], current[1], strict=True):
+        if now_ == before:
+            continue
+        if now_ < before or oldest > before + 1:
+            return None  # events forgotten since (pruned): cannot tell what changed
+        named = session.scalars(
+            select(col(Event.feature_id))
+            .where(col(Event.layer) == name, col(Event.id) > before, col(Event.id) <= now_)
+            .distinct()
+        ).all()
+        if "*" in named:
+            return None
+        ids.update(named)
+        if len(ids) > MAX_IDS:
+            return None
+    return ids
 
 
 class LayerCache:
     """The kept bytes of one app's layers (one per app and process: ``for_app``)."""
 
     def __init__(self) -> None:
-        self._built: dict[tuple[str, str], Built] = {}
+        self._kept: dict[tuple[str, str], _Kept] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
         self.builds = 0  # how many times bytes were built (tests and the benchmark read it)
+        self.whole = 0  # of those, how many read every row of the layer
+
+    @property
+    def _built(self) -> dict[tuple[str, str], Built]:
+        return {key: kept.built for key, kept in self._kept.items()}
 
     def get(
         self, layer: Layer, session: Session, now: dt.datetime, locale: str, build: Build
     ) -> Built:
-        """The layer's bytes for this version: kept ones, or ``build(layer, session, now)`` once."""
+        """The layer's bytes for this version: kept ones, or built once (by ids when it can)."""
         assert layer.fresh is not None
         current = version(layer, session, locale)
         key = (layer.name, locale)
-        kept = self._built.get(key)
-        if kept is not None and kept.valid(current, now):
-            return kept
+        kept = self._kept.get(key)
+        if kept is not None and kept.built.valid(current, now):
+            return kept.built
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            kept = self._built.get(key)
-            if kept is not None and kept.valid(current, now):
-                return kept  # built by the request this one waited for
-            body = build(layer, session, now)
-            expires = layer.fresh.expires(session, now) if layer.fresh.expires else None
-            made = Built(
-                current,
-                body,
-                _gzip(body),
-                '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"',
-                expires,
-            )
-            self._built[key] = made
+            kept = self._kept.get(key)
+            if kept is not None and kept.built.valid(current, now):
+                return kept.built  # built by the request this one waited for
+            made = self._build(layer, session, now, current, build)
             self.builds += 1
             return made
+
+    def _build(
+        self,
+        layer: Layer,
+        session: Session,
+        now: dt.datetime,
+        current: tuple[Any, ...],
+        build: Build,
+    ) -> Built:
+        fresh = layer.fresh
+        assert fresh is not None
+        key = (layer.name, current[0])
+        expires = fresh.expires(session, now) if fresh.expires else None
+        if fresh.features is None:
+            body = build(layer, session, now)
+            made = Built(current, body, _gzip(body), _etag(body), expires)
+            self._kept[key] = _Kept(made, None)
+            self.whole += 1
+            return made
+        kept = self._kept.get(key)
+        ids = None
+        if (
+            kept is not None
+            and kept.pieces is not None
+            and (kept.built.expires is None or now < kept.built.expires)
+        ):
+            ids = _changed_ids(layer, session, kept.built, kept.pieces, current)
+        if ids is None or kept is None or kept.pieces is None:
+            pieces = Pieces.of(layer.name, fresh.features(session, now, None))
+            self.whole += 1
+        else:
+            pieces = kept.pieces
+            self._kept.pop(key)  # changed in place below: not kept if this fails half-way
+            wanted = sorted(ids)
+            found = {
+                fid: (order, text) for fid, order, text in fresh.features(session, now, wanted)
+            }
+            for feature_id in wanted:
+                if feature_id in found:
+                    pieces.put(feature_id, *found[feature_id])
+                else:
+                    pieces.drop(feature_id)  # deleted, or no longer on this layer
+        body, gzipped = pieces.assemble()
+        made = Built(current, body, gzipped, _etag(body), expires)
+        self._kept[key] = _Kept(made, pieces)
+        return made
 
 
 def for_app(state: Any) -> LayerCache:

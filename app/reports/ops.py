@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +15,19 @@ from sqlmodel import Session, col, select
 from app.i18n import gettext as _
 from app.models.reports import Report
 from app.models.territory import Commune
-from app.ops.contracts import Action, Field_, Freshness, Kpi, Layer, Panel, point, points_json
+from app.db import chunks
+from app.ops.contracts import (
+    Action,
+    FeatureText,
+    Field_,
+    Freshness,
+    Kpi,
+    Layer,
+    Panel,
+    collection_head,
+    point,
+    point_texts,
+)
 from app.reports.catalogue import CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, STATUSES, number
 
 N_ = str
@@ -57,27 +70,30 @@ def reports_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     ]
 
 
-def reports_json(session: Session, now: dt.datetime) -> bytes:
-    """The reports layer written straight to GeoJSON text (10,000 reports and more)."""
-    labels = {key: _(label) for key, label in CATEGORIES.items()}
+def _report_rows(session: Session, now: dt.datetime, ids: Sequence[int] | None) -> list[Any]:
     since = now - RECENTLY_CLOSED
-    rows = session.execute(
-        sa.select(
-            col(Report.id),
-            col(Report.lon),
-            col(Report.lat),
-            col(Report.status),
-            col(Report.category),
-            col(Report.commune_insee),
-        )
-        .where(
-            col(Report.status).in_(OPEN_STATUSES)
-            | (col(Report.status).in_(CLOSED_STATUSES) & (col(Report.updated_at) >= since))
-        )
-        .order_by(col(Report.id))
+    query = sa.select(
+        col(Report.id),
+        col(Report.lon),
+        col(Report.lat),
+        col(Report.status),
+        col(Report.category),
+        col(Report.commune_insee),
+    ).where(
+        col(Report.status).in_(OPEN_STATUSES)
+        | (col(Report.status).in_(CLOSED_STATUSES) & (col(Report.updated_at) >= since))
     )
-    return points_json(
-        "reports",
+    if ids is None:
+        return list(session.execute(query.order_by(col(Report.id))).all())
+    out: list[Any] = []
+    for part in chunks(list(ids)):
+        out += session.execute(query.where(col(Report.id).in_(part))).all()
+    return out
+
+
+def _report_texts(rows: list[Any]) -> Iterable[str]:
+    labels = {key: _(label) for key, label in CATEGORIES.items()}
+    return point_texts(
         (
             (
                 str(r[0]),
@@ -95,11 +111,40 @@ def reports_json(session: Session, now: dt.datetime) -> bytes:
     )
 
 
+def reports_json(session: Session, now: dt.datetime) -> bytes:
+    """The reports layer written straight to GeoJSON text (10,000 reports and more)."""
+    rows = _report_rows(session, now, None)
+    return (collection_head("reports") + ",".join(_report_texts(rows)) + "]}").encode()
+
+
+def reports_features(
+    session: Session, now: dt.datetime, ids: Sequence[str] | None
+) -> Iterable[FeatureText]:
+    """The reports of ``ids`` (all when None) as feature text, for the layer kept by ids."""
+    numbers = None if ids is None else [int(i) for i in ids if i.isdigit()]
+    rows = _report_rows(session, now, numbers)
+    for row, text in zip(rows, _report_texts(rows), strict=True):
+        yield str(row[0]), row[0], text
+
+
 def reports_stamp(session: Session) -> tuple[Any, Any]:
     """The newest report and the newest change: what a writer without an event still shows."""
     return tuple(
         session.execute(select(func.max(col(Report.id)), func.max(col(Report.updated_at)))).one()
     )
+
+
+def reports_changed(session: Session, old: Any, kept: Collection[str]) -> list[str] | None:
+    """The reports added or changed since the stamp ``old`` (newest id, newest change)."""
+    newest_id, newest_change = old
+    if newest_id is None or newest_change is None:
+        return None
+    rows = session.scalars(
+        select(col(Report.id)).where(
+            (col(Report.id) > newest_id) | (col(Report.updated_at) > newest_change)
+        )
+    ).all()
+    return [str(i) for i in rows]
 
 
 def reports_expire(session: Session, now: dt.datetime) -> dt.datetime | None:
@@ -197,7 +242,13 @@ OPS_LAYERS = [
         {},
         {key: label for key, label in STATUSES.items() if key != "hidden"},
         dump=reports_json,
-        fresh=Freshness(("reports",), reports_stamp, reports_expire),
+        fresh=Freshness(
+            ("reports",),
+            reports_stamp,
+            reports_expire,
+            features=reports_features,
+            changed=reports_changed,
+        ),
     )
 ]
 OPS_KPIS = [

@@ -8,14 +8,16 @@ import math
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.models.carpool import CarpoolAd, CarpoolBooking
 from app.models.territory import Commune
-from app.ops.contracts import Kpi, Layer, Panel, line
+from app.ops.contracts import Freshness, Kpi, Layer, Panel, line
 
 N_ = str
+WEEK = dt.timedelta(days=7)  # trips counted this week
 STATES = {"light": N_("Quelques trajets"), "busy": N_("Flux important")}
 NEAR_M = 5000
 
@@ -96,13 +98,39 @@ def trips_week_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
         .join(CarpoolBooking, col(CarpoolBooking.ad_id) == col(CarpoolAd.id))
         .where(
             col(CarpoolBooking.status) == "accepted",
-            col(CarpoolBooking.accepted_at) >= now - dt.timedelta(days=7),
+            col(CarpoolBooking.accepted_at) >= now - WEEK,
         )
     ).all():
         insee = _nearest(communes, lon, lat)
         if insee:
             out[insee] = out.get(insee, 0) + 1
     return out
+
+
+def bookings_stamp(session: Session) -> tuple[Any, ...]:
+    """Bookings accepted, cancelled or changed (carpool publishes no events): count and newest change."""
+    return tuple(
+        session.execute(
+            select(
+                func.count(),
+                func.max(col(CarpoolBooking.id)),
+                func.max(col(CarpoolBooking.updated_at)),
+            ).where(col(CarpoolBooking.status) == "accepted")
+        ).one()
+    ) + (session.scalar(select(func.max(col(CarpoolAd.updated_at)))),)
+
+
+def bookings_expire(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """When the oldest booking counted leaves the 7-day window."""
+    oldest = session.scalar(
+        select(func.min(col(CarpoolBooking.accepted_at))).where(
+            col(CarpoolBooking.status) == "accepted",
+            col(CarpoolBooking.accepted_at) >= now - WEEK,
+        )
+    )
+    if oldest is None:
+        return None
+    return (oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)) + WEEK
 
 
 OPS_LAYERS = [
@@ -116,4 +144,13 @@ OPS_LAYERS = [
         STATES,
     )
 ]
-OPS_KPIS = [Kpi("carpool_week", N_("Covoiturages cette semaine"), "", 60, trips_week_kpi)]
+OPS_KPIS = [
+    Kpi(
+        "carpool_week",
+        N_("Covoiturages cette semaine"),
+        "",
+        60,
+        trips_week_kpi,
+        Freshness((), bookings_stamp, bookings_expire),
+    )
+]

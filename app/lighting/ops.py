@@ -437,7 +437,14 @@ OPS_LAYERS = [
     Layer("alarms", N_("Alarmes ouvertes"), 60, alarms_layer, alarm_panel, {}, ALARM_STATES),
 ]
 OPS_KPIS = [
-    Kpi("lights", N_("Points lumineux allumés / éteints / en panne"), "", 20, lights_kpi),
+    Kpi(
+        "lights",
+        N_("Points lumineux allumés / éteints / en panne"),
+        "",
+        20,
+        lights_kpi,
+        Freshness(("lights",), lights_count),  # level, state and offline changes publish events
+    ),
     Kpi("energy_month", N_("Énergie ce mois-ci"), "kWh", 25, energy_kpi),
     Kpi(
         "energy_saving",

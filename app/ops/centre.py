@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from app.i18n import gettext as _
 from app.models.territory import Commune
 from app.ops.contracts import Action, Kpi, Layer, Panel
+from app.ops.kpicache import KpiCache
 
 
 class UnknownLayer(LookupError):
@@ -40,14 +41,19 @@ def geojson(layer: Layer, session: Session, now: dt.datetime) -> bytes:
     ).encode()
 
 
-def kpis(kpi_list: Sequence[Kpi], session: Session, now: dt.datetime) -> dict[str, Any]:
-    """Every KPI per commune, keyed by INSEE code, with the list of KPIs (name, title, unit)."""
+def kpis(
+    kpi_list: Sequence[Kpi], session: Session, now: dt.datetime, cache: KpiCache | None = None
+) -> dict[str, Any]:
+    """Every KPI per commune, keyed by INSEE code, with the list of KPIs (name, title, unit).
+
+    With ``cache`` (``app.ops.kpicache``), KPIs that declare ``fresh`` are computed once per change.
+    """
     communes = session.execute(
         select(col(Commune.insee), col(Commune.name), col(Commune.lat), col(Commune.lon)).order_by(
             col(Commune.name)
         )
     ).all()
-    values = {kpi.name: kpi.load(session, now) for kpi in kpi_list}
+    values = (cache or KpiCache()).values(list(kpi_list), session, now)
     return {
         "generated_at": now.isoformat(),
         "kpis": [

@@ -110,6 +110,9 @@ class Kpi:
     unit: str
     order: int
     load: Callable[[Session, dt.datetime], dict[str, Any]]
+    # Values kept until the outbox events, the stamp or time change them (``app.ops.kpicache``);
+    # without it the KPI is computed on every request (cheap ones, or those nothing announces).
+    fresh: Freshness | None = None
 
 
 def _round(value: float) -> float:

@@ -32,6 +32,7 @@ from app.reports.catalogue import CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, ST
 
 N_ = str
 RECENTLY_CLOSED = dt.timedelta(days=30)
+RESOLVE_WINDOW = dt.timedelta(days=90)  # the median time to resolve counts these days
 
 
 def reports_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
@@ -220,7 +221,7 @@ def resolve_time_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     rows = session.execute(
         select(col(Report.commune_insee), days_taken).where(
             col(Report.status) == "resolved",
-            col(Report.resolved_at) >= now - dt.timedelta(days=90),
+            col(Report.resolved_at) >= now - RESOLVE_WINDOW,
             col(Report.commune_insee).is_not(None),
             col(Report.created_at).is_not(None),
         )
@@ -230,6 +231,17 @@ def resolve_time_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
         if insee and taken is not None:
             days.setdefault(insee, []).append(float(taken))
     return {insee: round(statistics.median(values), 1) for insee, values in days.items()}
+
+
+def resolve_time_expire(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """When the oldest resolution counted leaves the 90-day window (the median may change then)."""
+    oldest = session.scalar(
+        select(func.min(col(Report.resolved_at))).where(
+            col(Report.status) == "resolved",
+            col(Report.resolved_at) >= now - RESOLVE_WINDOW,
+        )
+    )
+    return None if oldest is None else _aware(oldest) + RESOLVE_WINDOW
 
 
 OPS_LAYERS = [
@@ -252,8 +264,20 @@ OPS_LAYERS = [
     )
 ]
 OPS_KPIS = [
-    Kpi("reports_open", N_("Signalements ouverts"), "", 10, open_reports_kpi),
     Kpi(
-        "reports_resolve_days", N_("Délai médian de résolution"), N_("jours"), 11, resolve_time_kpi
+        "reports_open",
+        N_("Signalements ouverts"),
+        "",
+        10,
+        open_reports_kpi,
+        Freshness(("reports",), reports_stamp),
+    ),
+    Kpi(
+        "reports_resolve_days",
+        N_("Délai médian de résolution"),
+        N_("jours"),
+        11,
+        resolve_time_kpi,
+        Freshness(("reports",), reports_stamp, resolve_time_expire),
     ),
 ]

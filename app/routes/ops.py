@@ -22,7 +22,7 @@ from app.interfaces import Contribution, Link
 from app.lighting.control import territory_position
 from app.ngsi import NgsiError
 from app.models.territory import Territory
-from app.ops import centre, history, layercache
+from app.ops import centre, history, kpicache, layercache
 from app.sensors import ngsi_ld
 from app.templating import page
 
@@ -214,9 +214,9 @@ def ops_layers() -> dict[str, Any]:
 
 
 @get("/staff/ops/kpis.json", opt=STAFF, sync_to_thread=True, name="ops_kpis")
-def ops_kpis(db: NamedDependency[Session]) -> dict[str, Any]:
-    """Every KPI per commune, keyed by INSEE code."""
-    return centre.kpis(domains_ops.kpis(), db, utcnow())
+def ops_kpis(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> dict[str, Any]:
+    """Every KPI per commune, keyed by INSEE code (kept until what they count changes)."""
+    return centre.kpis(domains_ops.kpis(), db, utcnow(), kpicache.for_app(request.app.state))
 
 
 @get(
@@ -235,7 +235,10 @@ def ops_panel(
     now = utcnow()
     if layer == "communes":
         found = centre.commune_panel(
-            db, feature_id, centre.kpis(domains_ops.kpis(), db, now), domains_ops.commune_actions()
+            db,
+            feature_id,
+            centre.kpis(domains_ops.kpis(), db, now, kpicache.for_app(request.app.state)),
+            domains_ops.commune_actions(),
         )
     else:
         try:

@@ -11,13 +11,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.models.sensors import Sensor, WasteCentreEstimate
 from app.models.territory import Commune, Territory
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
-from app.ops.contracts import Kpi, Layer, Panel, point
+from app.ops.contracts import Freshness, Kpi, Layer, Panel, point
 from app.sensors.air_quality import air_quality_index
 from app.sensors.layers import FEATURE_KINDS, OWN_LAYERS
 
@@ -224,6 +225,11 @@ def air_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return out
 
 
+def sensors_stamp(session: Session) -> tuple[Any, ...]:
+    """Sensors added or removed show even without an event."""
+    return tuple(session.execute(select(func.count(), func.max(col(Sensor.id)))).one())
+
+
 def wait_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     waits = _waits(session)
     out: dict[str, Any] = {}
@@ -256,6 +262,13 @@ OPS_LAYERS = [
     ),
 ]
 OPS_KPIS = [
-    Kpi("air_quality", N_("Qualité de l'air (indice européen)"), "", 40, air_kpi),
+    Kpi(
+        "air_quality",
+        N_("Qualité de l'air (indice européen)"),
+        "",
+        40,
+        air_kpi,
+        Freshness(("sensors",), sensors_stamp),  # readings publish "sensors" events
+    ),
     Kpi("waste_wait", N_("Attente à la déchèterie"), "min", 45, wait_kpi),
 ]

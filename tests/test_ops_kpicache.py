@@ -1,0 +1,85 @@
+"""KPI tiles are computed once per change: kept while nothing they count moves, new at once after.
+
+``app.ops.kpicache`` keeps each KPI that declares ``fresh`` until an outbox event of its layers, its
+stamp (rows written without an event) or its time window changes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from app import domains_ops
+from app.db import read_session, utcnow, write_session
+from app.lighting.relay import Inbound, ingest
+from app.models.reports import Report
+from app.ops import centre, kpicache
+from app.reports import workflow
+from tests.ops_seed import seed_territory
+
+
+def _kpis(staff) -> dict:
+    response = staff.client.get("/staff/ops/kpis.json")
+    assert response.status_code == 200, response.text
+    return {insee: c["kpis"] for insee, c in response.json()["communes"].items()}
+
+
+def _computed(staff) -> int:
+    return kpicache.for_app(staff.client.app.state).computed
+
+
+def test_kpis_are_kept_while_nothing_changes_and_follow_each_change(engine, staff):
+    seeded = seed_territory(engine, staff.id)
+    first = _kpis(staff)
+    computed = _computed(staff)
+    assert computed >= 4, "the reports, lights, air and carpool KPIs are kept"
+    assert _kpis(staff) == first and _computed(staff) == computed, "nothing changed: kept"
+    # A report's state changes (its event): the open reports of its commune at once.
+    with write_session(engine) as session:
+        report = session.get(Report, seeded["report_id"])
+        workflow.change_status(session, report, "resolved", actor_id=staff.id, notify_people=False)
+    after = _kpis(staff)
+    assert first["54580"]["reports_open"] == 1 and after["54580"]["reports_open"] is None
+    # Telemetry switches a light on (its event): the lights KPI at once.
+    at = utcnow()
+    light = seeded["lights"][1]
+    ingest(
+        engine,
+        [Inbound("tele_light", light, {"ts": at.isoformat(), "level": 80, "status": "ok"}, at)],
+    )
+    lights = _kpis(staff)["57038"]["lights"]
+    assert lights["on"] == first["57038"]["lights"]["on"] + 1
+    # A report written without an event (a bulk import) still shows through the stamp.
+    with write_session(engine) as session:
+        session.execute(
+            Report.__table__.insert(),
+            [
+                {
+                    "category": "rubble",
+                    "status": "new",
+                    "lat": 49.47,
+                    "lon": 5.95,
+                    "commune_insee": "57038",
+                    "description": "",
+                    "address": "",
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            ],
+        )
+    assert _kpis(staff)["57038"]["reports_open"] == (first["57038"]["reports_open"] or 0) + 1
+
+
+def test_the_median_time_to_resolve_changes_when_a_resolution_leaves_its_window(engine, staff):
+    seed_territory(engine, staff.id)  # Aumetz: one report resolved a day ago, in 4 days
+    kpi = next(k for k in domains_ops.kpis() if k.name == "reports_resolve_days")
+    cache = kpicache.KpiCache()
+
+    def aumetz(at: dt.datetime):
+        with read_session(engine) as session:
+            return centre.kpis([kpi], session, at, cache)["communes"]["57041"]["kpis"][kpi.name]
+
+    now = utcnow()
+    assert aumetz(now) == 4.0
+    assert aumetz(now + dt.timedelta(days=88)) == 4.0
+    assert cache.computed == 1, "inside the window: kept"
+    assert aumetz(now + dt.timedelta(days=90)) is None

@@ -515,6 +515,25 @@ def test_the_dashboard_shows_todays_orders_and_low_stock(engine, merchant, resid
     assert "Julie" in html and "Stock bas" in html and "Tarte" in html
 
 
+def test_an_order_ready_for_a_later_day_stays_on_the_dashboard_until_it_is_collected(
+    engine, merchant, resident
+):
+    shop = make_shop(engine, merchant.id)
+    later = utcnow() + timedelta(days=3)
+    with write_session(engine) as s:
+        order = shops.place_order(
+            s, s.get(Shop, shop["id"]), resident.id, "Julie", {shop["products"][0]: 1}, later
+        )
+        order_id = order.id
+    c = merchant.client
+    assert c.post_form(f"/shops/manage/orders/{order_id}/accept").status_code == 303
+    assert c.post_form(f"/shops/manage/orders/{order_id}/ready").status_code == 303
+    html = c.get("/shops/manage").text
+    assert f'id="order-{order_id}"' in html and f"/shops/manage/orders/{order_id}/collected" in html
+    assert c.post_form(f"/shops/manage/orders/{order_id}/collected").status_code == 303
+    assert f'id="order-{order_id}"' not in c.get("/shops/manage").text
+
+
 def test_the_shop_page_carries_local_business_json_ld_with_special_hours(engine, client, merchant):
     shop = make_shop(
         engine,

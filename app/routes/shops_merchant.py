@@ -65,7 +65,8 @@ def manage(
         .where(
             col(ShopOrder.shop_id) == shop.id,
             or_(
-                col(ShopOrder.status).in_(("placed", "accepted")),
+                # An open order stays until it is collected, whatever its pick-up day.
+                col(ShopOrder.status).in_(("placed", "accepted", "ready")),
                 (col(ShopOrder.pickup_at) >= start) & (col(ShopOrder.pickup_at) < end),
             ),
         )

@@ -317,11 +317,14 @@ def test_cap_messages_eclor_does_not_take_are_refused_with_a_reason(staff, engin
     cases = [
         (cap_document("FR-10", area=luxembourg), "aucune commune du territoire"),
         (cap_document("FR-11", status="Exercise"), "Actual"),
-        (
+        (  # an Update of an alert never seen is taken as new only where it covers the territory
             cap_document(
-                "FR-12", msg_type="Update", references=f"{SENDER},FR-0,2026-11-20T10:00:00+01:00"
+                "FR-12",
+                msg_type="Update",
+                references=f"{SENDER},FR-0,2026-11-20T10:00:00+01:00",
+                area=luxembourg,
             ),
-            "alerte inconnue",
+            "aucune commune du territoire",
         ),
     ]
     for document, message in cases:

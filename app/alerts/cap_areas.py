@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
@@ -32,8 +33,7 @@ attributes (the ``Commune`` table), a mapping with those keys, or an
 
 REGION_DEPARTEMENTS: Mapping[str, str] = MappingProxyType(
     {
-        # NUTS 3 codes (2021) of the départements of Grand Est: the values of NUTS3
-        # geocodes, and of EMMA_ID geocodes where the publisher writes NUTS 3 codes.
+        # NUTS 3 codes of the départements of Grand Est, NUTS 2016 and 2021 (the same codes).
         "FRF11": "67",  # Bas-Rhin
         "FRF12": "68",  # Haut-Rhin
         "FRF21": "08",  # Ardennes
@@ -44,19 +44,64 @@ REGION_DEPARTEMENTS: Mapping[str, str] = MappingProxyType(
         "FRF32": "55",  # Meuse
         "FRF33": "57",  # Moselle
         "FRF34": "88",  # Vosges
+        # The same départements in NUTS 2013 (and 2010), before the regions merged: Lorraine
+        # FR41, Alsace FR42, Champagne-Ardenne FR21. Services still send these codes.
+        "FR411": "54",
+        "FR412": "55",
+        "FR413": "57",
+        "FR414": "88",
+        "FR421": "67",
+        "FR422": "68",
+        "FR211": "08",
+        "FR212": "10",
+        "FR213": "51",
+        "FR214": "52",
     }
 )
-"""Region codes (``NUTS3``/``EMMA_ID`` geocode values) → French département code.
+"""NUTS 3 codes (2013, 2016, 2021) → French département code.
 
-Codes not listed here (other countries, such as Luxembourg's ``LU000``)
-match no commune through a geocode; pass a larger mapping to
-:func:`match_communes` for territories elsewhere."""
+A NUTS value names every département whose NUTS 3 code it begins with: a
+region at level 2 (``FRF3`` Lorraine since 2016, ``FR41`` in NUTS 2013) or 1
+(``FRF``, ``FR4``), and ``FR`` the whole country. Codes not listed here (other
+countries, such as Luxembourg's ``LU000``) match no commune through a geocode;
+pass a larger mapping to :func:`match_communes` for territories elsewhere."""
 
-_INSEE_NAMES = frozenset({"insee", "code_insee", "insee_code", "insee_com", "codgeo"})
-_DEPARTEMENT_NAMES = frozenset(
-    {"departement", "département", "dept", "dep", "code_departement", "insee_dep", "fr-dept"}
+_INSEE_NAMES = frozenset(
+    {
+        "insee",
+        "codeinsee",
+        "inseecode",
+        "inseecom",
+        "codgeo",
+        "cog",
+        "codecommune",
+        "codeinseecommune",
+        "lau",
+        "lau2",
+        "lauid",
+        "laucode",
+    }
 )
-_REGION_NAMES = frozenset({"emma_id", "nuts3", "nuts"})
+_DEPARTEMENT_NAMES = frozenset(
+    {
+        "departement",
+        "département",
+        "dept",
+        "dep",
+        "codedepartement",
+        "codedep",
+        "inseedep",
+        "frdept",
+        "numdep",
+    }
+)
+_EMMA_NAMES = frozenset({"emmaid", "emma"})
+_EMMA_FR_RE = re.compile(r"FR(0\d\d|0?2[AB])")  # FR057; NUTS codes never begin with FR0
+
+
+def _name_key(name: str) -> str:
+    """A geocode's valueName compared loosely: ``CODE_INSEE``, ``code-insee`` → ``codeinsee``."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
 def _as_commune(item: CommuneLike) -> Commune:
@@ -87,20 +132,32 @@ def _normalise_departement(code: str) -> str:
     return code
 
 
+def _nuts_matches(value: str, departement: str, region_codes: Mapping[str, str]) -> bool:
+    return any(code.startswith(value) and dep == departement for code, dep in region_codes.items())
+
+
 def _geocode_matches(geocode: CapValue, commune: Commune, region_codes: Mapping[str, str]) -> bool:
-    name = geocode[0].strip().casefold()
+    name = _name_key(geocode[0])
     value = geocode[1].strip().upper()
     if not value:
         return False
+    departement = _departement_of(commune.insee)
     if name in _INSEE_NAMES:
+        if value.startswith("FR") and len(value) == 7:  # LAU codes written with the country
+            value = value[2:]
         if len(value) == 5:
             return commune.insee.upper() == value
-        return _departement_of(commune.insee) == _normalise_departement(value)
+        return departement == _normalise_departement(value)
     if name in _DEPARTEMENT_NAMES:
-        return _departement_of(commune.insee) == _normalise_departement(value)
-    if name in _REGION_NAMES:
-        departement = region_codes.get(value)
-        return departement is not None and _departement_of(commune.insee) == departement
+        return departement == _normalise_departement(value)
+    if name.startswith("nuts"):
+        return _nuts_matches(value, departement, region_codes)
+    if name in _EMMA_NAMES:
+        # MeteoAlarm's EMMA_ID: a NUTS code, or "FR" and the département on three characters.
+        emma = _EMMA_FR_RE.fullmatch(value)
+        if emma is not None:
+            return departement == _normalise_departement(emma.group(1))
+        return _nuts_matches(value, departement, region_codes)
     return False
 
 
@@ -125,11 +182,14 @@ def match_communes(
     casting on latitude/longitude; a centre on an edge counts), within one of
     the circles (haversine distance ≤ radius), or when a geocode names it:
 
-    - ``INSEE`` (any case, also ``CODE_INSEE``…): a 5-character value is a
-      commune code, a 2- or 3-character one a département code;
-    - ``DEPARTEMENT`` / ``DEPT``: a département code (``57``, ``054``);
-    - ``NUTS3`` / ``EMMA_ID``: a region code looked up in ``region_codes``
-      (``FRF33`` → Moselle, ``FRF31`` → Meurthe-et-Moselle).
+    - ``INSEE`` (any case and spelling: ``CODE_INSEE``, ``COG``, ``LAU``…): a
+      5-character value is a commune code (``FR57038`` too), a 2- or
+      3-character one a département code;
+    - ``DEPARTEMENT`` / ``DEPT`` / ``CODE_DEP``: a département code (``57``, ``054``);
+    - ``NUTS3``, ``NUTS2``, ``NUTS`` (any NUTS version): a NUTS code of any level
+      looked up in ``region_codes`` (``FRF33`` and NUTS 2013's ``FR413`` →
+      Moselle, ``FRF3``/``FR41`` → Lorraine);
+    - ``EMMA_ID``: MeteoAlarm's code, ``FR057`` for a département or a NUTS code.
 
     Unknown geocode names and codes match nothing: an area given only as
     Luxembourg (``LU000``) covers no French commune unless its polygons or

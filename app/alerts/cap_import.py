@@ -15,7 +15,8 @@ from datetime import datetime
 from sqlmodel import Session
 
 from app.alerts import cap_alerts, topics
-from app.models.push import Alert
+from app.alerts.cap_read import parse
+from app.models.push import Alert, CapIgnored
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ImportPreview:
     communes: list[str]  # names of the communes reached
     everywhere: bool
     updates: int | None  # the alert an Update or Cancel amends
+    ignored: str | None = None  # why the message would be recorded and not published
 
 
 def communes_reached(session: Session, alert: Alert) -> tuple[list[str], bool]:
@@ -49,6 +51,23 @@ def preview(
     savepoint = session.begin_nested()
     try:
         alert = cap_alerts.import_cap(session, document, user_id=user_id, topic=topic)
+        if isinstance(alert, CapIgnored):
+            parsed = parse(document)
+            info = parsed.infos[0] if parsed.infos else None
+            return ImportPreview(
+                msg_type=alert.msg_type,
+                title=(info.headline or info.event) if info else alert.identifier,
+                body="",
+                instruction="",
+                topic="",
+                urgency="",
+                expires_at=None,
+                area_desc="",
+                communes=[],
+                everywhere=False,
+                updates=None,
+                ignored=alert.reason,
+            )
         names, everywhere = communes_reached(session, alert)
         return ImportPreview(
             msg_type=alert.msg_type,

@@ -18,6 +18,7 @@ of a second; UTC is written ``-00:00``). XML signature and encryption blocks
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -440,6 +441,39 @@ def _read_alert(root: Element) -> CapAlert:
             for index, child in enumerate(found.get("info", []))
         ],
     )
+
+
+_XML_DECL_RE = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+
+
+def declared_encoding(data: bytes) -> str:
+    """The encoding a CAP document declares (``ISO-8859-1``, ``UTF-8``…), as written in it.
+
+    A byte-order mark wins, then the XML declaration's ``encoding``; without
+    either, XML says UTF-8. The name is kept as the document spells it, so that
+    a re-export can declare the very same charset.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return "UTF-8"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16"
+    m = _XML_DECL_RE.match(data.lstrip(b" \t\r\n"))
+    if m is None:
+        return "UTF-8"
+    name = m.group(1).decode("ascii")
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return "UTF-8"
+    return name
+
+
+def document_text(data: bytes) -> str:
+    """The document as text, decoded with its declared encoding (for display)."""
+    encoding = declared_encoding(data)
+    if encoding == "UTF-8" and data.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    return data.decode(encoding, "replace")
 
 
 def parse(xml_bytes: bytes | bytearray | memoryview, *, max_bytes: int = MAX_BYTES) -> CapAlert:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
@@ -97,9 +97,31 @@ class Alert(SQLModel, table=True):
     references_id: int | None = Field(default=None, foreign_key="alerts.id")
     source: str = Field(default="staff", max_length=8)  # staff, cli, cap
     cap_xml: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The imported CAP message byte for byte, in its declared encoding (re-exported as it came).
+    cap_document: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
     fanout_done_at: datetime | None = None
+
+
+class CapIgnored(SQLModel, table=True):
+    """A CAP message recorded and not published (a Cancel of an alert Eclor never saw)."""
+
+    __tablename__ = "cap_ignored"
+    __table_args__ = (
+        UniqueConstraint("sender", "identifier", name="uq_cap_ignored_sender_identifier"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    identifier: str = Field(max_length=200)
+    sender: str = Field(max_length=200)
+    sent_at: datetime
+    msg_type: str = Field(max_length=10)
+    cap_references: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reason: str = Field(max_length=300)
+    cap_document: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    received_at: datetime = Field(default_factory=utcnow)
 
 
 class PushDelivery(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -25,3 +26,5 @@ class Commune(SQLModel, table=True):
     postcode: str = Field(max_length=5)
     lat: float
     lon: float
+    # CAP polygon text ("lat,lon" points, closed) of the commune's outline, for CAP export.
+    outline: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from app import cache
-from app.alerts import cap, cap_alerts, cap_import, fanout, topics
+from app.alerts import cap, cap_alerts, cap_import, cap_read, fanout, topics
 from app.alerts import publish as alerts
 from app.auth import PUBLIC, STAFF, signed_in_user
 from app.db import saved_id, utcnow
@@ -26,7 +26,7 @@ from app.forms import Form
 from app.forms import Multipart as Upload
 from app.i18n import gettext as _
 from app.interfaces import Contribution
-from app.models.push import Alert, PushSubscription
+from app.models.push import Alert, CapIgnored, PushSubscription
 from app.numbers import is_ascii_digits
 from app.routes.push import getlist
 from app.templating import page, rendered
@@ -155,7 +155,7 @@ async def alert_detail(
             raise NotFoundException()
         return Response(
             document,
-            media_type="application/cap+xml; charset=utf-8",
+            media_type=f"application/cap+xml; charset={cap_read.declared_encoding(document)}",
             headers={"content-disposition": f'inline; filename="eclor-alert-{alert_id}.cap"'},
         )
     data = await cache.shared(
@@ -525,6 +525,7 @@ def staff_alert_import_form(
         xml="",
         topic="auto",
         preview=None,
+        recorded=None,
         document_b64="",
         **_context(db),
     )
@@ -560,7 +561,7 @@ def staff_alert_import(
     user_id = signed_in_user(request).id
     error: str | None = None
     preview = None
-    alert = None
+    alert: Alert | CapIgnored | None = None
     if not document:
         error = _("Collez le message CAP ou choisissez un fichier.")
     else:
@@ -575,19 +576,25 @@ def staff_alert_import(
             )
         except topics.AlertError as exc:
             error = exc.message
-    if alert is not None:
+    recorded = None
+    if isinstance(alert, CapIgnored):
+        db.commit()
+        recorded, alert, xml_text = alert.reason, None, ""
+    elif alert is not None:
         db.commit()
         cache.drop("alert-page")  # this process shows the change at once; others within the TTL
         return Redirect(f"/staff/alerts/{alert.id}?sent=1", status_code=303)
-    db.rollback()
-    if not xml_text and document:
-        xml_text = document.decode("utf-8", "replace")
+    else:
+        db.rollback()
+    if not xml_text and document and not recorded:
+        xml_text = cap_read.document_text(document)
     return page(
         request,
         "alerts/staff_import.html",
         section="staff",
         status_code=400 if error else 200,
         error=error,
+        recorded=recorded,
         xml=xml_text[:20_000],
         topic=topic,
         preview=preview,

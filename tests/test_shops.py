@@ -558,7 +558,7 @@ def test_the_shop_page_carries_local_business_json_ld_with_special_hours(engine,
     )
     assert block and block.group(1) == nonce
     data = json.loads(block.group(2))
-    assert data["@type"] == "LocalBusiness" and data["name"] == "Boulangerie du Val"
+    assert data["@type"] == "Bakery" and data["name"] == "Boulangerie du Val"
     specs = data["openingHoursSpecification"]
     assert {
         "@type": "OpeningHoursSpecification",

@@ -24,6 +24,7 @@ from app.db import utcnow, saved_id
 from app.forms import Form
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link, Panel
+from app.models.territory import Commune
 from app.models.shops import (
     Product,
     Shop,
@@ -58,7 +59,7 @@ from app.routes.shops_products import (
     product_photo,
     quick_edit,
 )
-from app.shops import hours
+from app.shops import hours, schema_org
 from app.shops import orders as logic
 from app.templating import page
 
@@ -172,11 +173,16 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
     weekly: dict[int, list[tuple[time, time]]] = {wd: [] for wd in range(7)}
     for wd, opens, closes in schedule.weekly:
         weekly[wd].append((opens, closes))
-    ld = hours.json_ld(
+    commune = db.get(Commune, shop.commune_insee)
+    ld = schema_org.json_ld(
         shop,
         schedule,
         base_url=request.app.state.settings.base_url,
+        commune_name=commune.name if commune else "",
+        postcode=commune.postcode if commune else "",
+        products=products,
         photo_urls=[f"/shops/photos/{p.display_name}" for p in photos],
+        product_photo_url=photo_url_of,
         today=today,
     )
     return {

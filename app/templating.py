@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -119,6 +123,12 @@ def page(
     """Render a page with what every template needs (user, nonce, locale, active section).
 
     ``anonymous``: render as for a visitor, whoever asks (pages kept in a shared cache, like /offline).
+
+    Called in a worker thread (a sync handler, or work handed to a thread), the
+    page is rendered there and then, in the request's language
+    (:class:`RenderedPage`): the event loop, which answers every other request
+    and the health probes, never spends its time rendering it. Called on the
+    event loop, it is left for Litestar to render (or for :func:`rendered`).
     """
     scope = scope_extras(request.scope)
     context.setdefault("section", "")
@@ -129,9 +139,13 @@ def page(
         path=request.url.path,
         htmx=bool(HTMXDetails(request)),
     )
-    return Template(
+    made = Template(
         template_name=template, context=context, status_code=status_code, headers=headers
     )
+    if on_event_loop():  # an async handler: Litestar renders it (or it goes through rendered())
+        return made
+    # A sync handler, in its worker thread: rendered here, so the event loop never renders it.
+    return RenderedPage(made, render_body(request, made))
 
 
 RENDER_THREADS = 4
@@ -139,6 +153,7 @@ RENDER_THREADS = 4
 
 
 _RENDER_THREADS: list[anyio.CapacityLimiter] = []
+_RENDERING = threading.BoundedSemaphore(RENDER_THREADS)
 
 
 def _render_limiter() -> anyio.CapacityLimiter:
@@ -147,26 +162,82 @@ def _render_limiter() -> anyio.CapacityLimiter:
     return _RENDER_THREADS[0]
 
 
+def on_event_loop() -> bool:
+    """Whether this code runs on the serving event loop (not in a worker thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@contextmanager
+def bound_locale(locale: str) -> Iterator[None]:
+    """``gettext`` and the Babel filters speak ``locale`` within (a thread carries no request)."""
+    token = i18n.current_locale.set(locale)
+    try:
+        yield
+    finally:
+        i18n.current_locale.reset(token)
+
+
+def render_body(request: Request[Any, Any, Any], template: Template) -> bytes:
+    """``template`` rendered here and now, in the request's language whatever the thread.
+
+    The request's language is read from the request (``scope["eclor_locale"]``,
+    set by the middleware), not from the calling thread's context variables:
+    a worker thread may have been started without the request's context.
+    """
+    engine = request.app.template_engine
+    assert engine is not None and template.template_name is not None
+    context = template.create_template_context(request)
+    locale = scope_extras(request.scope).get("eclor_locale", i18n.SOURCE_LOCALE)
+    with _RENDERING, bound_locale(locale):
+        html = engine.get_template(template.template_name).render(**context)
+    return html.encode(template.encoding)
+
+
+class RenderedPage(Template):
+    """A page already rendered (in a worker thread): answering it costs the event loop nothing.
+
+    It stays a :class:`Template` for the code that handles pages, keeping its
+    status, headers and cookies; only its body is fixed.
+    """
+
+    def __init__(self, template: Template, body: bytes) -> None:
+        super().__init__(
+            template_name=template.template_name,
+            context=template.context,
+            status_code=template.status_code or 200,
+            headers=dict(template.headers),
+            cookies=list(template.cookies),
+            background=template.background,
+            encoding=template.encoding,
+            media_type=HTML_MEDIA_TYPE,
+        )
+        self.content = body
+
+    def to_asgi_response(self, app: Any, request: Request[Any, Any, Any], **kwargs: Any) -> Any:
+        # The plain response's path: the body as it is, no template rendered on the loop.
+        return Response.to_asgi_response(self, app, request, **kwargs)
+
+
+HTML_MEDIA_TYPE = "text/html; charset=utf-8"
+
+
 async def rendered(request: Request[Any, Any, Any], template: Template) -> Response[bytes]:
     """``template`` (from :func:`page`) rendered in a worker thread, not on the event loop.
 
     Litestar renders a returned ``Template`` on the event loop; under a burst
     of one page (the page an alert points to) the loop then spends its time
-    rendering and the health probes wait behind the renders. Pages that take
-    such bursts are returned through this instead.
+    rendering and the health probes wait behind the renders. Async handlers
+    whose pages take such bursts return them through this; pages made in a
+    worker thread (sync handlers) are rendered there by :func:`page` itself.
     """
-    engine = request.app.template_engine
-    assert engine is not None and template.template_name is not None
-    context = template.create_template_context(request)
-    name = template.template_name
-
-    def render() -> bytes:
-        return engine.get_template(name).render(**context).encode(template.encoding)
-
-    body = await anyio.to_thread.run_sync(render, limiter=_render_limiter())
+    body = await anyio.to_thread.run_sync(render_body, request, template, limiter=_render_limiter())
     return Response(
         body,
         status_code=template.status_code or 200,
-        media_type="text/html; charset=utf-8",
+        media_type=HTML_MEDIA_TYPE,
         headers=template.headers,
     )

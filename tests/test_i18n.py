@@ -150,7 +150,8 @@ class _Text(HTMLParser):
 def _data_strings(engine, settings) -> list[str]:
     """Every text stored in the database (names, descriptions, messages: data, not interface), the
     names set in the settings (the authority's) and the open-data catalogue's own metadata (dataset
-    titles and descriptions are published in French, like the data)."""
+    titles, descriptions, CNIL answers, suppression notes, the schemas followed and the columns'
+    names and units are published in French, like the data)."""
     from sqlalchemy import select
     from sqlmodel import SQLModel
 
@@ -159,7 +160,11 @@ def _data_strings(engine, settings) -> list[str]:
     found: set[str] = {v for v in vars(settings).values() if isinstance(v, str) and len(v) > 3}
     for dataset in domains.open_datasets():
         found.update((dataset.title, dataset.description, dataset.slug, *dataset.keywords))
-        found.update(column.title for column in dataset.columns)
+        cnil = dataset.cnil
+        found.update((dataset.suppression, cnil.singling_out, cnil.linkability, cnil.inference))
+        found.update(title for _url, title in dataset.conforms_to)
+        for column in dataset.columns:
+            found.update((column.title, column.name, column.unit))
     with engine.connect() as connection:
         for table in SQLModel.metadata.sorted_tables:
             for row in connection.execute(select(*table.columns)):

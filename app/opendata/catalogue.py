@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -103,8 +103,19 @@ def _now(moment: dt.datetime) -> Literal:
     )
 
 
-def describe(dataset: OpenDataset, fresh: Freshness | None) -> str:
-    """The dataset's description with its freshness, suppression and CNIL's three criteria answered."""
+def _as_written(text: str) -> str:
+    return text
+
+
+def describe(
+    dataset: OpenDataset, fresh: Freshness | None, *, translate: Callable[[str], str] = _as_written
+) -> str:
+    """The dataset's description with its freshness, suppression and CNIL's three criteria answered.
+
+    The catalogue publishes it in French (the default); the page passes the
+    reader's ``gettext`` for the labels (the dataset's own texts stay as published).
+    """
+    _ = translate
     parts = [dataset.description]
     promised = (
         f"{dataset.expected_minutes} min"
@@ -114,17 +125,25 @@ def describe(dataset: OpenDataset, fresh: Freshness | None) -> str:
     actual = (
         fresh.generated_at.strftime("%Y-%m-%d %H:%M UTC")
         if fresh and fresh.generated_at
-        else "pas encore"
+        else _("pas encore")
     )
-    parts.append(f"Fraîcheur attendue : au plus {promised}. Dernière génération : {actual}.")
-    if dataset.suppression:
-        parts.append("Secret statistique : " + dataset.suppression)
     parts.append(
-        "Anonymisation (critères de la CNIL) — individualisation : "
+        _("Fraîcheur attendue : au plus %(promised)s. Dernière génération : %(actual)s.")
+        % {"promised": promised, "actual": actual}
+    )
+    if dataset.suppression:
+        parts.append(_("Secret statistique :") + " " + dataset.suppression)
+    parts.append(
+        _("Anonymisation (critères de la CNIL) — individualisation :")
+        + " "
         + dataset.cnil.singling_out
-        + " Corrélation : "
+        + " "
+        + _("Corrélation :")
+        + " "
         + dataset.cnil.linkability
-        + " Inférence : "
+        + " "
+        + _("Inférence :")
+        + " "
         + dataset.cnil.inference
     )
     return "\n\n".join(parts)

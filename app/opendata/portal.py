@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.db import read_session, utcnow
+from app.i18n import gettext
 from app.models.opendata import OpenDataDownload, OpenDataSnapshot
 from app.models.territory import Commune
 from app.opendata import catalogue, registry, snapshots
@@ -135,6 +136,7 @@ def catalogue_document(session: Session, settings: Any, fmt: str) -> tuple[bytes
 
 
 def describe(dataset: OpenDataset, snapshot: OpenDataSnapshot | None) -> str:
+    """The description shown on the dataset's page, its labels in the reader's language."""
     fresh = (
         None
         if snapshot is None
@@ -147,7 +149,7 @@ def describe(dataset: OpenDataset, snapshot: OpenDataSnapshot | None) -> str:
             snapshot.geojson_bytes,
         )
     )
-    return catalogue.describe(dataset, fresh)
+    return catalogue.describe(dataset, fresh, translate=gettext)
 
 
 __all__ = [

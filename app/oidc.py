@@ -13,6 +13,11 @@ The one module that talks to authlib and to providers:
   verified before anything else is read from it.
 - ``account_for()`` finds the account bound to (issuer, subject), or creates
   one; it never links an account because an e-mail address matches.
+
+Every request to a provider (discovery, keys, token) goes through
+``app.outbound.fetch``: public addresses only, answers capped, no redirect
+followed; a provider configured with ``private_network`` may be reached on a
+private address at its own host, and only there.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from joserfc.jws import JWSRegistry
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from app import auth
+from app import auth, outbound
 from app.db import saved_id, utcnow
 from app.models.accounts import Identity, OIDCLogin, User
 from app.settings import OIDCProvider, Settings
@@ -105,18 +110,30 @@ _metadata: dict[str, tuple[float, dict[str, Any]]] = {}
 _jwks: dict[str, KeySetSerialization] = {}
 
 
-def metadata(prov: OIDCProvider) -> dict[str, Any]:
-    """The provider's discovery document (cached for an hour)."""
+def reach(settings: Settings, prov: OIDCProvider) -> outbound.Reach:
+    """Where requests for ``prov`` may go: public addresses (loopback outside production), and its
+    own host on a private address when the settings say it sits on the authority's network."""
+    return outbound.Reach(
+        allow_loopback=settings.outbound_allows_loopback,
+        private_host=prov.host if prov.private_network else "",
+    )
+
+
+FETCH_ERRORS = (httpx.HTTPError, ValueError)  # outbound.NotPublic and AnswerTooLarge included
+
+
+def metadata(prov: OIDCProvider, where: outbound.Reach) -> dict[str, Any]:
+    """The provider's discovery document (cached for an hour), fetched through the outbound guard."""
     url = prov.metadata_url
     with _cache_lock:
         cached = _metadata.get(url)
     if cached and time.monotonic() - cached[0] < METADATA_TTL_S:
         return cached[1]
     try:
-        resp = httpx.get(url, timeout=HTTP_TIMEOUT_S, follow_redirects=False)
+        resp = outbound.fetch("GET", url, reach=where, timeout=HTTP_TIMEOUT_S)
         resp.raise_for_status()
         doc = resp.json()
-    except (httpx.HTTPError, ValueError) as exc:
+    except FETCH_ERRORS as exc:
         raise OIDCError(f"discovery failed for {prov.name}: {exc}") from exc
     for key in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not isinstance(doc.get(key), str):
@@ -128,16 +145,16 @@ def metadata(prov: OIDCProvider) -> dict[str, Any]:
     return doc
 
 
-def _key_set(meta: dict[str, Any], *, refresh: bool = False) -> KeySet:
+def _key_set(meta: dict[str, Any], where: outbound.Reach, *, refresh: bool = False) -> KeySet:
     uri = meta["jwks_uri"]
     with _cache_lock:
         data = None if refresh else _jwks.get(uri)
     if data is None:
         try:
-            resp = httpx.get(uri, timeout=HTTP_TIMEOUT_S, follow_redirects=False)
+            resp = outbound.fetch("GET", uri, reach=where, timeout=HTTP_TIMEOUT_S)
             resp.raise_for_status()
             data = resp.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except FETCH_ERRORS as exc:
             raise OIDCError(f"JWKS fetch failed: {exc}") from exc
         with _cache_lock:
             _jwks[uri] = data
@@ -157,7 +174,7 @@ def begin(
     link_user_id: int | None = None,
 ) -> str:
     """Record a pending sign-in and return the provider's authorization URL."""
-    meta = metadata(prov)
+    meta = metadata(prov, reach(settings, prov))
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
@@ -217,7 +234,8 @@ def exchange_and_verify(
     """Trade the code for tokens (with the PKCE verifier) and verify the ID token."""
     if not code or len(code) > 2000:
         raise OIDCError("missing code")
-    meta = metadata(prov)
+    where = reach(settings, prov)
+    meta = metadata(prov, where)
     form = {
         "grant_type": "authorization_code",
         "code": code,
@@ -232,16 +250,17 @@ def exchange_and_verify(
         if prov.token_auth_method == "client_secret_post":
             form["client_secret"] = prov.client_secret
     try:
-        resp = httpx.post(
+        resp = outbound.fetch(
+            "POST",
             meta["token_endpoint"],
+            reach=where,
             data=form,
             auth=auth_,
             timeout=HTTP_TIMEOUT_S,
             headers={"accept": "application/json"},
-            follow_redirects=False,
         )
         token = resp.json()
-    except (httpx.HTTPError, ValueError) as exc:
+    except FETCH_ERRORS as exc:
         raise OIDCError(f"token request failed: {exc}") from exc
     if resp.status_code != 200 or not isinstance(token, dict):
         raise OIDCError(f"token request refused ({resp.status_code}): {str(token)[:200]}")
@@ -249,7 +268,7 @@ def exchange_and_verify(
     if not isinstance(id_token, str):
         raise OIDCError("no id_token in the token response")
     claims = verify_id_token(
-        meta, prov, id_token, nonce=login.nonce, access_token=token.get("access_token")
+        meta, prov, id_token, where, nonce=login.nonce, access_token=token.get("access_token")
     )
     return VerifiedLogin(
         prov, claims["iss"], str(claims["sub"]), claims, login.next_url, login.link_user_id
@@ -260,6 +279,7 @@ def verify_id_token(
     meta: dict[str, Any],
     prov: OIDCProvider,
     id_token: str,
+    where: outbound.Reach,
     *,
     nonce: str,
     access_token: str | None = None,
@@ -273,9 +293,9 @@ def verify_id_token(
     registry = JWSRegistry(algorithms=algs or ["RS256"])
     try:
         try:
-            decoded = jwt.decode(id_token, _key_set(meta), registry=registry)
+            decoded = jwt.decode(id_token, _key_set(meta, where), registry=registry)
         except InvalidKeyIdError:
-            decoded = jwt.decode(id_token, _key_set(meta, refresh=True), registry=registry)
+            decoded = jwt.decode(id_token, _key_set(meta, where, refresh=True), registry=registry)
     except (JoseError, ValueError) as exc:
         raise OIDCError(f"ID token signature refused: {exc}") from exc
     options: dict[str, Any] = {

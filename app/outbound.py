@@ -18,20 +18,34 @@ Answers are read up to :data:`MAX_ANSWER_BYTES`, never whole
 (:func:`read_capped`). Loopback is allowed only when
 ``Settings.outbound_allows_loopback`` (development and tests, never production), so the
 tests' local push service (``tests/pushreceiver.py``) keeps working.
+
+Synchronous requests (the OpenID Connect provider's discovery document, keys
+and token endpoint) go through :func:`fetch`: the name is resolved once, every
+address is checked, and the connection is made to a checked address (the name
+kept for ``Host`` and TLS), so what was checked is what is connected to. One
+exception, named in the settings and nothing else: :class:`Reach` may allow
+one host (an identity provider on the authority's own network) to be on a
+private address; link-local (the cloud metadata service) and multicast stay
+refused even for it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 from typing import Any, Final
 
 import aiohttp
+import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 MAX_ANSWER_BYTES: Final = 16 * 1024
 """How much of an answer Eclor reads at most (a push service answers in a few hundred bytes)."""
+
+MAX_DOCUMENT_BYTES: Final = 512 * 1024
+"""How much of a fetched document (a discovery document, a key set, a token answer) is read at most."""
 
 _LOCAL_SUFFIXES: Final = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".localdomain")
 
@@ -135,3 +149,133 @@ async def read_capped(response: aiohttp.ClientResponse, limit: int = MAX_ANSWER_
     if size >= limit and not response.content.at_eof():
         response.close()  # do not drain the rest into a pooled connection
     return b"".join(chunks)
+
+
+# --- synchronous requests (OpenID Connect) ------------------------------------------------------
+
+
+def on_private_network(ip: IPAddress) -> bool:
+    """A private, shared (CGNAT) or loopback address: an organisation's own network.
+
+    Link-local (169.254.0.0/16, fe80::/10: the cloud metadata service),
+    multicast, unspecified and reserved addresses are not a network one can
+    name a server on, and stay refused.
+    """
+    ip = _unmapped(ip)
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        return False
+    return ip.is_private or ip.is_loopback or ip in _SHARED
+
+
+_SHARED: Final = ipaddress.ip_network("100.64.0.0/10")
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where a request may go: public addresses; loopback when allowed (development, tests); and
+    ``private_host``, the one host the settings name as being on the authority's private network."""
+
+    allow_loopback: bool = False
+    private_host: str = ""
+
+    def _is_private_host(self, host: str) -> bool:
+        wanted = self.private_host.lower().rstrip(".").strip("[]")
+        return bool(wanted) and host.lower().rstrip(".").strip("[]") == wanted
+
+    def check(self, host: str) -> None:
+        """Raise :class:`NotPublic` unless ``host`` may be asked at all (before resolving it)."""
+        if self._is_private_host(host):
+            try:
+                ip = ipaddress.ip_address(host.strip("[]"))
+            except ValueError:
+                return  # a name: its addresses are checked when it is resolved
+            if not (on_private_network(ip) or is_public(ip)):
+                raise NotPublic(f"« {host} » n'est ni une adresse publique ni une adresse privée.")
+            return
+        check_host(host, allow_loopback=self.allow_loopback)
+
+    def allows(self, host: str, ip: IPAddress) -> bool:
+        """Whether ``host`` may be connected to at ``ip`` (one of its resolved addresses)."""
+        if address_allowed(ip, allow_loopback=self.allow_loopback):
+            return True
+        return self._is_private_host(host) and on_private_network(ip)
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses ``host`` resolves to that may be connected to; ``NotPublic`` if none."""
+        self.check(host)
+        try:
+            found = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise NotPublic(f"« {host} » ne se résout pas ({exc}).") from exc
+        kept: list[str] = []
+        for _family, _type, _proto, _name, sockaddr in found:
+            address = str(sockaddr[0]).split("%")[0]
+            if address not in kept and self.allows(host, ipaddress.ip_address(address)):
+                kept.append(address)
+        if not kept:
+            raise NotPublic(f"« {host} » ne mène à aucune adresse permise : rien n'est envoyé.")
+        return kept
+
+
+_DECODED_AWAY: Final = ("content-encoding", "content-length", "transfer-encoding")
+
+
+class AnswerTooLarge(ValueError):
+    """An answer longer than the cap: it is not read further."""
+
+
+def fetch(
+    method: str,
+    url: str,
+    *,
+    reach: Reach,
+    timeout: float,
+    limit: int = MAX_DOCUMENT_BYTES,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request to ``url`` through the guard, its answer read up to ``limit`` bytes.
+
+    ``url``'s host is resolved here, each address checked against ``reach``,
+    and the connection made to a checked address (``Host`` and the TLS server
+    name stay the URL's own, so certificates are verified against the name):
+    a name that resolves elsewhere at connect time (DNS rebinding) is never
+    connected to. Redirects are not followed. Raises :class:`NotPublic`,
+    :class:`AnswerTooLarge` or ``httpx.HTTPError``.
+    """
+    target = httpx.URL(url)
+    if target.scheme not in ("http", "https") or not target.host:
+        raise NotPublic(f"« {url[:100]} » n'est pas une adresse http(s).")
+    port = target.port or (443 if target.scheme == "https" else 80)
+    headers = {**kwargs.pop("headers", {}), "host": target.netloc.decode("ascii")}
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    last_error: httpx.HTTPError | None = None
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        for address in reach.addresses(target.host, port):
+            try:
+                with client.stream(
+                    method,
+                    target.copy_with(host=address),
+                    headers=headers,
+                    extensions=extensions,
+                    **kwargs,
+                ) as answer:
+                    body = bytearray()
+                    for chunk in answer.iter_bytes():
+                        body += chunk
+                        if len(body) > limit:
+                            raise AnswerTooLarge(f"answer of {target.host} over {limit} bytes")
+                    kept = [  # the body is already decoded and whole
+                        (k, v)
+                        for k, v in answer.headers.multi_items()
+                        if k.lower() not in _DECODED_AWAY
+                    ]
+                    return httpx.Response(
+                        answer.status_code,
+                        headers=kept,
+                        content=bytes(body),
+                        request=answer.request,
+                    )
+            except httpx.ConnectError as exc:  # the next address of the name, if any
+                last_error = exc
+    assert last_error is not None
+    raise last_error

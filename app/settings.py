@@ -13,6 +13,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,10 +45,20 @@ class OIDCProvider(BaseModel):
     token_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = (
         "client_secret_basic"
     )
+    # The provider sits on the authority's private network: its own host (the one of
+    # discovery_url, else of issuer), and no other, may be reached on a private address
+    # (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, loopback; never link-local). Off, every
+    # request to the provider goes to public Internet addresses only (app.outbound).
+    private_network: bool = False
 
     @property
     def metadata_url(self) -> str:
         return self.discovery_url or self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    @property
+    def host(self) -> str:
+        """The host the provider is configured at (of its discovery document's URL)."""
+        return (urlsplit(self.metadata_url).hostname or "").lower()
 
 
 class Settings(BaseSettings):

@@ -10,6 +10,7 @@ additions made through Flask hooks:
   token it issues, with its own key, after changing a claim (``aud``,
   ``exp``, ``nonce``, ``iss``), or signs it with a key it does not publish
   (``signature``). That is how a relying party proves it checks each claim.
+  ``keys_at`` names another host for the key set in the discovery document.
 """
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ class Provider:
                         flask.request.args.get("code_challenge", ""),
                         flask.request.args.get("code_challenge_method", "plain"),
                     )
+            if path.endswith("/openid-configuration") and "keys_at" in self.faults:
+                # The discovery document sends the keys to another host (``keys_at``).
+                doc = json.loads(response.get_data())
+                parts = urlsplit(doc["jwks_uri"])
+                doc["jwks_uri"] = parts._replace(
+                    netloc=f"{self.faults['keys_at']}:{parts.port}"
+                ).geturl()
+                response.set_data(json.dumps(doc))
             if path == "/oauth2/token" and response.status_code == 200 and self.faults:
                 body = json.loads(response.get_data())
                 if "id_token" in body:

@@ -9,6 +9,8 @@ PostgreSQL (production) uses its defaults.
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -128,6 +130,10 @@ def engine_for(settings: Any) -> Engine:
     )
 
 
+def _sqrt(value: float | None) -> float | None:
+    return None if value is None else math.sqrt(value)
+
+
 def _configure_sqlite(engine: Engine, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
@@ -140,6 +146,10 @@ def _configure_sqlite(engine: Engine, lock_timeout_ms: int = LOCK_TIMEOUT_MS) ->
         cur.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        try:  # SQLite's math functions (3.35+, when compiled in): the carpool ranking needs sqrt
+            cur.execute("SELECT sqrt(4.0)")
+        except sqlite3.OperationalError:
+            dbapi_conn.create_function("sqrt", 1, _sqrt, deterministic=True)
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -514,6 +514,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--claims-only", action="store_true", help="only the job-claim rates")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="folder keeping the generated databases: a size already there is migrated and reused",
+    )
+    parser.add_argument("--no-extras", action="store_true", help="pages only (no sizes, no claims)")
     args = parser.parse_args(argv)
     sizes = [float(s) for s in args.sizes.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="eclor-scale-"))
@@ -531,13 +537,23 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
     urls: dict[float, str] = {}
+    data = Path(args.data) if args.data else tmp
+    data.mkdir(parents=True, exist_ok=True)
     for size in sizes:
-        url = f"sqlite:///{tmp / f'scale-{size:g}.db'}"
+        path = data / f"scale-{size:g}.db"
+        url = f"sqlite:///{path}"
         started = time.perf_counter()
-        upgrade(url)
-        counts = generate(url, size)
-        made = time.perf_counter() - started
-        print(f"{size:g}×: {counts} generated in {made:.1f} s", flush=True)
+        if path.exists() and (data / f"scale-{size:g}.done").exists():
+            upgrade(url)  # the generated history is kept; new migrations (indexes) apply to it
+            analyze(url)
+            print(f"{size:g}×: reused {path}", flush=True)
+        else:
+            path.unlink(missing_ok=True)
+            upgrade(url)
+            counts = generate(url, size)
+            (data / f"scale-{size:g}.done").write_text(json.dumps(counts))
+            made = time.perf_counter() - started
+            print(f"{size:g}×: {counts} generated in {made:.1f} s", flush=True)
         urls[size] = url
     results = time_pages(urls, tmp, args.repeat)
     base = sizes[0]
@@ -553,7 +569,10 @@ def main(argv: list[str] | None = None) -> int:
         goal = "≤ 2×" if target and name not in EXEMPT else "—"
         lines.append(f"| {name} | " + " | ".join(row) + f" | {growth:.2f}× | {goal} |")
     table = "\n".join(lines)
-    print(table)
+    print(table, flush=True)
+    print(f"load average: {os.getloadavg()}", flush=True)
+    if args.no_extras:
+        return 0
     kept, everything = database_sizes(tmp)
     size_line = (
         f"Database after five simulated years at 1×: {kept / 1e6:.1f} MB with retention, "

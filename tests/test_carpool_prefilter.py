@@ -3,7 +3,8 @@
 On a generated sample of ads shaped like the territory's commutes, the search (cells, boxes and
 times in SQL, then scoring) returns exactly the matches of an exhaustive search that scores every
 active ad in Python — for both roles, regular and one-off searches, small, usual and wide radii
-(past the cells' limit the boxes alone are used).
+(past the cells' limit the boxes alone are used) — and, ranked in SQL and cut to a page, exactly the
+first matches of that exhaustive list.
 """
 
 from __future__ import annotations
@@ -136,13 +137,20 @@ def test_the_prefilter_returns_the_same_matches_as_an_exhaustive_search(engine):
             queries.append(
                 matching.Query(*a, *b, frequency="regular", days_mask=mask, minute=minute, **common)
             )
-    found = 0
+    found = cut = 0
     with read_session(engine) as session:
         for q in queries:
+            expected = _exhaustive(session, q)
             searched = [(m.ad_id, m.score) for m in matching.search(session, q, limit=10**6)]
-            assert searched == _exhaustive(session, q), q
+            assert searched == expected, q
+            # Ranked in SQL and read a batch at a time: the first ``limit`` are the exhaustive ones.
+            for limit in (1, 7, trips.SEARCH_LIMIT, 130):
+                top = [(m.ad_id, m.score) for m in matching.search(session, q, limit=limit)]
+                assert top == expected[:limit], (q, limit)
             found += len(searched)
+            cut += len(expected) > 7
     assert found > 200, "the sample has matches to compare"
+    assert cut > 10, "searches with more matches than the shorter pages are compared"
     assert any(
         geo.cells_covering(*geo.bbox(q.to_lat, q.to_lon, q.to_radius_m), matching.MAX_CELLS) is None
         for q in queries

@@ -79,6 +79,9 @@ class LightCalendar(SQLModel, table=True):
 
 class LightGroup(SQLModel, table=True):
     __tablename__ = "light_groups"
+    __table_args__ = (  # the overview lists the groups by commune and name, a page at a time
+        Index("ix_light_groups_commune_name", "commune_insee", "name", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)

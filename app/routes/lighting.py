@@ -9,13 +9,13 @@ alarms in ``lighting_alarms``, energy and savings in ``lighting_energy``;
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, Parameter, QueryParameter
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -95,14 +95,31 @@ def _live_map(db: Session, group_id: str | None = None) -> dict[str, Any]:
 # --------------------------------------------------------------------------- overview
 
 
+GROUPS_PAGE = 100  # groups listed per page of the overview (a territory 20× larger has 5,000+)
+
+
 @get("/staff/lighting", opt=STAFF, sync_to_thread=True, name="staff_lighting")
-def overview(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+def overview(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    page_no: Annotated[int, QueryParameter(name="page", ge=1, le=100_000)] = 1,
+) -> Template:
+    """The fleet's figures and its groups a page at a time (``ix_light_groups_commune_name``), the
+    lights counted for the groups shown only; the lights themselves are on the live map."""
+    group_total = int(db.scalar(select(func.count()).select_from(LightGroup)) or 0)
+    pages = max(1, -(-group_total // GROUPS_PAGE))
+    page_no = min(page_no, pages)
     groups = db.scalars(
-        select(LightGroup).order_by(LightGroup.commune_insee, LightGroup.name)
+        select(LightGroup)
+        .order_by(col(LightGroup.commune_insee), col(LightGroup.name), col(LightGroup.id))
+        .offset((page_no - 1) * GROUPS_PAGE)
+        .limit(GROUPS_PAGE)
     ).all()
     per_group = dict(
         db.execute(
-            select(col(Streetlight.group_id), func.count()).group_by(col(Streetlight.group_id))
+            select(col(Streetlight.group_id), func.count())
+            .where(col(Streetlight.group_id).in_([g.id for g in groups]))
+            .group_by(col(Streetlight.group_id))
         ).all()
     )
     overrides = {
@@ -135,6 +152,11 @@ def overview(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> T
         "lighting/overview.html",
         section="staff",
         groups=groups,
+        group_total=group_total,
+        page_no=page_no,
+        pages=pages,
+        prev_url=f"/staff/lighting?page={page_no - 1}" if page_no > 1 else None,
+        next_url=f"/staff/lighting?page={page_no + 1}" if page_no < pages else None,
         per_group=per_group,
         commune_names=commune_names,
         overrides=overrides,

@@ -42,7 +42,9 @@ def test_the_overview_lists_every_group_once_a_page_at_a_time_with_its_lights(en
     with write_session(engine) as session:
         for i in range(GROUPS_PAGE + 37):
             commune = ("57038", "57606", None)[i % 3]
-            session.add(LightGroup(id=f"GP{i:03d}", name=f"Groupe {(i * 7) % 50}", commune_insee=commune))
+            session.add(
+                LightGroup(id=f"GP{i:03d}", name=f"Groupe {(i * 7) % 50}", commune_insee=commune)
+            )
         session.flush()
         session.execute(
             Streetlight.__table__.insert(),
@@ -63,7 +65,12 @@ def test_the_overview_lists_every_group_once_a_page_at_a_time_with_its_lights(en
     nulls_first = engine.dialect.name == "sqlite"  # PostgreSQL sorts NULL last, SQLite first
     naive = sorted(
         groups,
-        key=lambda g: ((g.commune_insee is None) != nulls_first, g.commune_insee or "", g.name, g.id),
+        key=lambda g: (
+            (g.commune_insee is None) != nulls_first,
+            g.commune_insee or "",
+            g.name,
+            g.id,
+        ),
     )
     expected = [(g.id, sum(1 for light in lights if light.group_id == g.id)) for g in naive]
     pages = _pages(staff.client, "/staff/lighting")
@@ -74,7 +81,9 @@ def test_the_overview_lists_every_group_once_a_page_at_a_time_with_its_lights(en
     assert f"{len(expected)} groupes" in pages[0] and "Page 1 / 2" in pages[0]
     assert 'rel="prev"' in pages[1] and 'rel="next"' not in pages[1]
     # A page past the last shows the last; a page number that is not one is refused, not a 500.
-    assert GROUP_ROW.findall(staff.client.get("/staff/lighting?page=9").text) == GROUP_ROW.findall(pages[1])
+    assert GROUP_ROW.findall(staff.client.get("/staff/lighting?page=9").text) == GROUP_ROW.findall(
+        pages[1]
+    )
     assert staff.client.get("/staff/lighting?page=abc").status_code == 400
 
 

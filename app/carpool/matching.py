@@ -336,7 +336,9 @@ def fetch_candidates(session: Session, q: Query) -> Sequence[Any]:
     return session.connection().execute(candidates_statement(q)).all()
 
 
-BOUND_SLACK = 0.5  # points added to the SQL bound: the score's rounding (0.05) and float differences
+BOUND_SLACK = (
+    0.5  # points added to the SQL bound: the score's rounding (0.05) and float differences
+)
 
 
 def _dist(x: Any, y: Any) -> Any:

@@ -25,7 +25,9 @@ class Report(SQLModel, table=True):
         Index("ix_reports_status_commune", "status", "commune_insee"),  # open reports per commune
         Index("ix_reports_status_resolved", "status", "resolved_at", "commune_insee", "created_at"),
         # The statistics of a window, counted from the index alone (``app.reports.exports.stats``).
-        Index("ix_reports_stats", "status", "created_at", "category", "commune_insee", "resolved_at"),
+        Index(
+            "ix_reports_stats", "status", "created_at", "category", "commune_insee", "resolved_at"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -8,13 +8,14 @@ import json
 
 from astral import Observer
 from astral import sun as astral_sun
+from sqlmodel import select
 
 from app.db import read_session, utcnow, write_session
 from app.lighting import consumption, control
 from app.lighting import energy as lighting_energy
 from app.lighting import programs as lighting
 from app.lighting.relay import Inbound, ingest
-from app.models.lighting import LightGroup, LightHourly, LightProgram
+from app.models.lighting import LightGroup, LightHourly, LightProgram, Streetlight
 from tests.lighting_helpers import seed_lights
 
 UTC = dt.UTC
@@ -184,3 +185,51 @@ def test_energy_figures_are_kept_per_group_and_month_and_follow_a_program_change
     assert after.programmed_kwh < before.programmed_kwh  # off at 23:00 instead of all night
     assert after.measured_kwh == before.measured_kwh
     assert after.baselines == before.baselines
+
+
+def test_the_modelled_energy_counts_the_lamps_in_sql_as_a_light_by_light_sum_does(engine):
+    """The fleet's lamps are counted per (program, calendar, wattage) by the database; the modelled
+    energy equals the sum, light by light, of each lamp's own program at its own wattage."""
+    with write_session(engine) as session:
+        ids = []
+        for n, pairs in enumerate(
+            ([("dusk", 100), ("23:00", 0)], [("dusk", 80), ("01:00", 40), ("dawn", 0)])
+        ):
+            program = LightProgram(
+                name=f"Programme {n}",
+                definition=json.dumps(lighting.Program.from_pairs(pairs).to_dict()),
+            )
+            session.add(program)
+            session.flush()
+            ids.append(program.id)
+    for g in range(7):  # groups on each program, one on none (all night)
+        seed_lights(
+            engine, 2 + g, group=f"G{g}", prefix=f"SL-{g}-", program_id=(ids + [None])[g % 3]
+        )
+    with write_session(engine) as session:
+        for n, light in enumerate(session.scalars(select(Streetlight)).all()):
+            light.nominal_w = (40.0, 70.0, 100.0)[n % 3]
+            light.group_id = None if n % 11 == 0 else light.group_id  # some outside any group
+    now = utcnow()
+    with read_session(engine) as session:
+        position = control.territory_position(session)
+        rows = lighting_energy.energy_report(session, now, months=2)
+        lights = session.scalars(select(Streetlight)).all()
+        all_night = consumption.BASELINES["led_70_all_night"].program
+        counted: dict[tuple[int | None, float], int] = {}
+        expected = [0.0 for _ in rows]
+        for light in lights:
+            group = session.get(LightGroup, light.group_id) if light.group_id else None
+            program_id = group.program_id if group else None
+            counted[(program_id, light.nominal_w)] = (
+                counted.get((program_id, light.nominal_w), 0) + 1
+            )
+            source = (control.group_source(session, group) if group else None) or all_night
+            for i, row in enumerate(rows):
+                expected[i] += consumption.energy_between_kwh(
+                    source, light.nominal_w, position, row.start, row.end
+                )
+        assert {(p, w): n for p, _c, w, n in lighting_energy.lamps_by_source(session)} == counted
+    assert len(lights) == sum(2 + g for g in range(7))
+    for row, value in zip(rows, expected, strict=True):
+        assert abs(row.programmed_kwh - value) < 1e-6 * max(1.0, value), row.month

@@ -66,39 +66,62 @@ def _digest(*parts: Any) -> str:
 
 
 def _source_keys(
-    session: Session, position: Position
-) -> tuple[dict[str, Any], dict[str | None, str]]:
-    """Per group: the key of what its lamps follow; and the sources by key (loaded once each)."""
+    session: Session, position: Position, pairs: set[tuple[int | None, int | None]]
+) -> tuple[dict[str, Any], dict[tuple[int | None, int | None], str]]:
+    """Per (program, calendar) of the groups: the key of what their lamps follow; and the sources by
+    key (loaded once each). Worked out once per pair, not once per group: a territory has thousands
+    of groups and a handful of programs."""
     where = (position.latitude, position.longitude, position.timezone)
     programs = {p.id: p for p in session.scalars(select(LightProgram)).all()}
     calendars = {c.id: c for c in session.scalars(select(LightCalendar)).all()}
     every_program = sorted((p.name, p.definition) for p in programs.values())
     sources: dict[str, Any] = {}
     cache: dict[tuple[str, int], Any] = {}
-    by_group: dict[str | None, str] = {}
+    by_pair: dict[tuple[int | None, int | None], str] = {}
     default = "default:" + _digest("all-night", where)
-    for group in session.execute(
-        select(col(LightGroup.id), col(LightGroup.program_id), col(LightGroup.calendar_id))
-    ).all():
+    for program_id, calendar_id in pairs:
         key = default
-        if group.calendar_id in calendars:
-            key = "calendar:" + _digest(
-                calendars[group.calendar_id].definition, every_program, where
-            )
-        elif group.program_id in programs:
-            key = "program:" + _digest(programs[group.program_id].definition, where)
+        if calendar_id in calendars:
+            key = "calendar:" + _digest(calendars[calendar_id].definition, every_program, where)
+        elif program_id in programs:
+            key = "program:" + _digest(programs[program_id].definition, where)
         if key != default and key not in sources:
-            row = LightGroup(
-                id=group.id, name="", program_id=group.program_id, calendar_id=group.calendar_id
-            )
+            row = LightGroup(id="", name="", program_id=program_id, calendar_id=calendar_id)
             source = control.group_source(session, row, cache)
             if source is None:
                 key = default
             else:
                 sources[key] = source
-        by_group[group.id] = key
+        by_pair[(program_id, calendar_id)] = key
     sources[default] = None
-    return sources, by_group
+    return sources, by_pair
+
+
+def lamps_by_source(session: Session) -> list[tuple[int | None, int | None, float, int]]:
+    """(program, calendar, wattage, lamps) of the fleet, counted by the database: the lights per
+    group and wattage read from ``ix_streetlights_group_nominal`` alone, then joined to their
+    group (one row per group and wattage, not per light). Lights outside any group have neither."""
+    per_group = (
+        select(
+            col(Streetlight.group_id).label("group_id"),
+            col(Streetlight.nominal_w).label("nominal_w"),
+            func.count().label("lamps"),
+        )
+        .group_by(col(Streetlight.group_id), col(Streetlight.nominal_w))
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            col(LightGroup.program_id),
+            col(LightGroup.calendar_id),
+            per_group.c.nominal_w,
+            func.sum(per_group.c.lamps),
+        )
+        .select_from(per_group)
+        .outerjoin(LightGroup, col(LightGroup.id) == per_group.c.group_id)
+        .group_by(col(LightGroup.program_id), col(LightGroup.calendar_id), per_group.c.nominal_w)
+    ).all()
+    return [(p, c, float(w), int(n)) for p, c, w, n in rows]
 
 
 class _Models:
@@ -184,19 +207,15 @@ def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[E
     position = control.territory_position(session)
     periods = _months(now, position.tz, months)
     measured = monthly_energy_kwh(session, [m for m, _, _ in periods])
-    sources, by_group = _source_keys(session, position)
+    fleet = lamps_by_source(session)
+    sources, by_pair = _source_keys(session, position, {(p, c) for p, c, _w, _n in fleet})
     lamps: dict[tuple[str, float], int] = {}  # (source key, wattage) -> lamps
     count, installed_w = 0, 0.0
-    default = next(k for k in sources if k.startswith("default:"))
-    for group_id, nominal, n in session.execute(
-        select(col(Streetlight.group_id), col(Streetlight.nominal_w), func.count()).group_by(
-            col(Streetlight.group_id), col(Streetlight.nominal_w)
-        )
-    ).all():
-        key = by_group.get(group_id, default) if group_id else default
-        lamps[(key, float(nominal))] = lamps.get((key, float(nominal)), 0) + int(n)
-        count += int(n)
-        installed_w += float(nominal) * int(n)
+    for program_id, calendar_id, nominal, n in fleet:
+        key = by_pair[(program_id, calendar_id)]
+        lamps[(key, nominal)] = lamps.get((key, nominal), 0) + n
+        count += n
+        installed_w += nominal * n
     all_night = consumption.BASELINES["led_70_all_night"].program
     models = _Models(session, periods, now)
     where = _digest(position.latitude, position.longitude, position.timezone)[:12]

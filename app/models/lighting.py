@@ -99,6 +99,9 @@ class Streetlight(SQLModel, table=True):
         Index(
             "ix_streetlights_commune_state", "commune_insee", "status", "offline", "actual_level"
         ),
+        # The lamps per group and wattage (the energy page), counted from the index alone.
+        Index("ix_streetlights_group_nominal", "group_id", "nominal_w"),
+        Index("ix_streetlights_technology", "technology"),  # the lamps per technology
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -249,7 +252,11 @@ class LightAlarm(SQLModel, table=True):
 
 class LightEnergyMonth(SQLModel, table=True):
     __tablename__ = "light_energy_months"
-    __table_args__ = (UniqueConstraint("month", "group_id", name="uq_light_energy_months"),)
+    __table_args__ = (
+        UniqueConstraint("month", "group_id", name="uq_light_energy_months"),
+        # The fleet's measured energy of a month, summed from the index alone.
+        Index("ix_light_energy_months_month_wh", "month", "energy_wh"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     month: str = Field(max_length=7)  # YYYY-MM in the territory's time zone

@@ -33,6 +33,7 @@ from app import (
     retention,
     sections,
     telemetry_sinks,
+    work_orders,
 )
 from app.accounts import contributes as accounts
 from app.alerts import contributes as alerts
@@ -51,6 +52,7 @@ from app.maintenance import contributes as maintenance
 from app.maintenance import registry as maintenance_registry
 from app.opendata import contributes as opendata
 from app.opendata import registry as opendata_registry
+from app.participation import contributes as participation
 from app.reports import contributes as reports
 from app.routes import accounts as accounts_routes
 from app.routes import admin as admin_routes
@@ -62,6 +64,7 @@ from app.routes import maintenance as maintenance_routes
 from app.routes import ngsi_ld as ngsi_routes
 from app.routes import open311 as open311_routes
 from app.routes import opendata as opendata_routes
+from app.routes import participation as participation_routes
 from app.routes import ops as ops_routes
 from app.routes import push as push_routes
 from app.routes import reports as reports_routes
@@ -99,6 +102,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain.of("ops", ops_routes.CONTRIBUTES),
     Domain.of("opendata", opendata.CONTRIBUTES, opendata_routes.CONTRIBUTES),
     Domain.of("maintenance", maintenance.CONTRIBUTES, maintenance_routes.CONTRIBUTES),
+    Domain.of("participation", participation.CONTRIBUTES, participation_routes.CONTRIBUTES),
 )
 
 
@@ -164,6 +168,7 @@ def install() -> None:
     telemetry_sinks.install(
         {kind: fn for domain in DOMAINS for kind, fn in domain.telemetry_sinks.items()}
     )
+    work_orders.install(reader for domain in DOMAINS for reader in domain.work_orders)
     domains_ops.install(
         ops_layers(), kpis(), (action for domain in DOMAINS for action in domain.ops_actions)
     )

@@ -190,6 +190,30 @@ class WorkSource:
     categories: Callable[[], list[tuple[str, str]]]  # (code, French label)
 
 
+# --- work orders, as other domains may see them (a participatory budget's winning projects) -----
+
+
+@dataclass(frozen=True)
+class OrderProgress:
+    """A work order as others see it: no assignee, no notes."""
+
+    id: int
+    title: str
+    state: str  # new, planned, in_progress, done, cancelled
+    state_label: str  # French source string
+    due_on: Any  # date or None
+    closed_at: Any  # aware datetime or None
+    commune_insee: str | None
+
+
+@dataclass(frozen=True)
+class WorkOrders:
+    """Maintenance's work orders read by id (``progress``) or listed for staff to link (``recent``)."""
+
+    progress: Callable[[Session, Sequence[int]], dict[int, OrderProgress]]
+    recent: Callable[[Session, int], list[OrderProgress]]  # the latest orders, at most n
+
+
 # --- what a domain contributes -----------------------------------------------------------------
 
 
@@ -228,6 +252,8 @@ class Contribution:
     # The device messages a domain stores, by kind (app.telemetry_sinks.Sink): the relay reads every
     # device's MQTT messages and hands each kind to the domain that owns those devices.
     telemetry_sinks: Mapping[str, Any] = field(default_factory=dict)
+    # Maintenance's work orders offered to the other domains (read through app.work_orders).
+    work_orders: Sequence[WorkOrders] = ()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ operations centre, and the demo rules."""
 
 from app.interfaces import Contribution, DemoLoader
 from sqlmodel import col
-from app.maintenance import demo, engine, ops
+from app.maintenance import demo, engine, ops, progress
 from app.models.maintenance import WorkOrderPhoto
 from app.photo_sweep import named_by
 
@@ -13,4 +13,5 @@ CONTRIBUTES = Contribution(
     kpis=ops.OPS_KPIS,
     demo=(DemoLoader(60, "maintenance", demo.load_rules),),
     photo_names=(named_by(col(WorkOrderPhoto.display_name), col(WorkOrderPhoto.thumb_name)),),
+    work_orders=(progress.WORK_ORDERS,),
 )

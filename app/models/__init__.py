@@ -25,5 +25,6 @@ from app.models import events  # noqa: F401  (the event outbox of live views)
 from app.models import measures  # noqa: F401  (the one time-series store)
 from app.models import opendata  # noqa: F401  (open data)
 from app.models import maintenance  # noqa: F401  (rules, alarms, work orders)
+from app.models import participation  # noqa: F401  (participatory budgets)
 
 __all__ = ["Commune", "Job", "Territory", "User", "WebSession"]

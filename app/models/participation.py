@@ -1,0 +1,118 @@
+"""Citizen participation: participatory budgets (projects, ballots, one-time codes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import utcnow
+
+PHASES = ("ideas", "review", "vote", "results", "works")
+MODES = ("envelope", "pick")
+PROJECT_STATES = ("proposed", "feasible", "unfeasible")
+CHANNELS = ("online", "code", "helper", "paper")
+
+
+class Budget(SQLModel, table=True):
+    """A participatory budget of a commune (or of the whole territory when ``commune_insee`` is None)."""
+
+    __tablename__ = "participation_budgets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=160)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5)
+    envelope: int = Field(default=0)  # euros
+    mode: str = Field(default="envelope", max_length=10)  # envelope: spend it; pick: choose N
+    pick_n: int = Field(default=3)
+    phase: str = Field(default="ideas", max_length=10)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class BudgetProject(SQLModel, table=True):
+    """A project of a budget, with its cost; staff review it (feasible or not) before the vote."""
+
+    __tablename__ = "participation_projects"
+
+    id: int | None = Field(default=None, primary_key=True)
+    budget_id: int = Field(foreign_key="participation_budgets.id", index=True, ondelete="CASCADE")
+    title: str = Field(max_length=160)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    cost: int = Field(default=0)  # euros
+    commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5)
+    lat: float | None = None
+    lon: float | None = None
+    status: str = Field(default="proposed", max_length=12)  # proposed, feasible, unfeasible
+    review_note: str = Field(default="", max_length=500)
+    proposer_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    selected: bool = False  # won the vote (set when the results are published)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProjectOrder(SQLModel, table=True):
+    """A work order that builds a winning project (the order is maintenance's, read through
+    ``app.work_orders``)."""
+
+    __tablename__ = "participation_works"
+
+    project_id: int = Field(
+        foreign_key="participation_projects.id", primary_key=True, ondelete="CASCADE"
+    )
+    order_id: int = Field(
+        foreign_key="maintenance_work_orders.id", primary_key=True, ondelete="CASCADE"
+    )
+
+
+class Ballot(SQLModel, table=True):
+    """One resident's vote in one budget. ``voter`` names the resident (``user:12``,
+    ``person:<sha256>``, ``paper:<random>``); the unique constraint makes one vote per resident
+    hold whatever runs at once."""
+
+    __tablename__ = "participation_ballots"
+    __table_args__ = (
+        UniqueConstraint("budget_id", "voter", name="uq_participation_ballots_voter"),
+        Index("ix_participation_ballots_budget_channel", "budget_id", "channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    budget_id: int = Field(foreign_key="participation_budgets.id", ondelete="CASCADE")
+    voter: str = Field(max_length=80)
+    user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    channel: str = Field(default="online", max_length=8)  # online, code, helper, paper
+    helper_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    entered_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5)
+    total: int = Field(default=0)  # euros of the basket
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BallotChoice(SQLModel, table=True):
+    __tablename__ = "participation_choices"
+
+    ballot_id: int = Field(
+        foreign_key="participation_ballots.id", primary_key=True, ondelete="CASCADE"
+    )
+    project_id: int = Field(
+        foreign_key="participation_projects.id", primary_key=True, ondelete="CASCADE", index=True
+    )
+
+
+class VoteCode(SQLModel, table=True):
+    """A one-time code to vote without signing in: handed out at the town hall (for the person
+    whose identity staff checked) or e-mailed to the verified address of a resident's account.
+    Only its SHA-256 is kept; ``used_at`` is set by the vote that spends it."""
+
+    __tablename__ = "participation_codes"
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 hex of the code
+    budget_id: int = Field(foreign_key="participation_budgets.id", index=True, ondelete="CASCADE")
+    voter: str = Field(max_length=80)  # the same key as the ballot it will cast
+    commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5)
+    user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE")
+    issued_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""Citizen participation: participatory budgets (phases, projects, one vote per resident)."""

@@ -1,0 +1,57 @@
+"""A person's participation data (ballots, codes, projects proposed): export and erasure.
+
+Erasure keeps the ballot counted (results do not change after the vote) but unlinks it from the
+person; codes issued to the account are deleted."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlmodel import Session, col
+
+from app.models.participation import Ballot, BallotChoice, BudgetProject, VoteCode
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    return {
+        k: (v.isoformat() if isinstance(v, (date, datetime)) else v)
+        for k, v in obj.model_dump().items()
+    }
+
+
+def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any, list[Path]]:
+    ballots = session.scalars(select(Ballot).where(col(Ballot.user_id) == user_id)).all()
+    choices: dict[int, list[int]] = {}
+    if ballots:
+        for c in session.scalars(
+            select(BallotChoice).where(col(BallotChoice.ballot_id).in_([b.id for b in ballots]))
+        ):
+            choices.setdefault(c.ballot_id, []).append(c.project_id)
+    helped = session.scalars(select(Ballot).where(col(Ballot.helper_id) == user_id)).all()
+    data = {
+        "ballots": [{**_row(b), "projects": sorted(choices.get(b.id or 0, []))} for b in ballots],
+        "ballots_entered_as_helper": [
+            {"budget_id": b.budget_id, "created_at": b.created_at.isoformat()} for b in helped
+        ],
+        "projects_proposed": [
+            _row(p)
+            for p in session.scalars(
+                select(BudgetProject).where(col(BudgetProject.proposer_id) == user_id)
+            )
+        ],
+    }
+    return data, []
+
+
+def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
+    session.execute(delete(VoteCode).where(col(VoteCode.user_id) == user_id))
+    session.execute(update(Ballot).where(col(Ballot.user_id) == user_id).values(user_id=None))
+    session.execute(
+        update(BudgetProject)
+        .where(col(BudgetProject.proposer_id) == user_id)
+        .values(proposer_id=None)
+    )
+    return []

@@ -1,0 +1,50 @@
+"""What the participation pages share: the budget read for a page, choices read from forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.exceptions import NotFoundException
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.models.participation import Budget
+from app.models.territory import Commune
+
+
+def budget_or_404(db: Session, budget_id: int) -> Budget:
+    budget = db.get(Budget, budget_id)
+    if budget is None:
+        raise NotFoundException()
+    return budget
+
+
+def communes(db: Session) -> dict[str, str]:
+    return {c.insee: c.name for c in db.scalars(select(Commune).order_by(Commune.name)).all()}
+
+
+def many(data: dict[str, Any], name: str) -> list[str]:
+    value = data.get(name)
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str) and v]
+    return [value] if isinstance(value, str) and value else []
+
+
+def ints(values: list[str]) -> list[int] | None:
+    """The values as integers, or None when one is not a number."""
+    out: list[int] = []
+    for v in values:
+        v = v.strip()
+        if not v.isascii() or not v.isdigit() or len(v) > 9:
+            return None
+        out.append(int(v))
+    return out
+
+
+def text(data: dict[str, Any], name: str, limit: int = 500) -> str:
+    value = data.get(name, "")
+    return " ".join(value.split())[:limit] if isinstance(value, str) else ""
+
+
+def euros(value: int) -> str:
+    return f"{value:,}".replace(",", "\u202f") + "\u00a0€"

@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     # (a local push service for tests) is allowed outside production unless this says False;
     # production refuses to start with it True.
     outbound_allow_loopback: bool | None = None
+    # The carpool proof registry (API v3.1): where proofs of carpooling are sent (POST {url}/journeys)
+    # with the operator's token. Unset URL: proofs are kept, not sent.
+    carpool_registry_url: str = ""
+    carpool_registry_token: str = ""
 
     # E-mail: unset SMTP host means "write messages under var/mail/".
     smtp_host: str = ""

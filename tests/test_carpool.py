@@ -591,48 +591,6 @@ def test_the_profile_keeps_a_first_name_a_phone_and_a_photo_without_metadata(
 # --- interoperability and staff ---------------------------------------------------------
 
 
-def test_rdex_journeys_list_offers_with_rdex_fields_and_filter_by_search_parameters(engine, client):
-    driver = make_user(engine, "d@eclor.test")
-    when = next_weekday(1, "07:30")
-    near = publish(engine, driver, AUDUN, KIRCHBERG, when=when)
-    publish(engine, driver, AUDUN, BELVAL, when=when)
-    everything = client.get("/api/rdex/journeys").json()
-    assert len(everything) == 2
-    r = client.get(
-        "/api/rdex/journeys",
-        params={
-            "departureLat": AUDUN[0],
-            "departureLng": AUDUN[1],
-            "arrivalLat": KIRCHBERG[0],
-            "arrivalLng": KIRCHBERG[1],
-            "departureDate": trips.local(when).strftime("%Y-%m-%dT%H:%M"),
-            "timeDelta": 900,
-        },
-    )
-    assert r.status_code == 200
-    [journey] = r.json()
-    assert journey["id"] == f"eclor-{near}" and journey["carpoolerType"] == "driver"
-    for key in (
-        "webUrl",
-        "type",
-        "operator",
-        "user",
-        "availableSeats",
-        "from",
-        "to",
-        "duration",
-        "distance",
-        "journeyPolyline",
-        "price",
-    ):
-        assert key in journey
-    assert set(journey["user"]) == {"id", "alias", "grade", "picture", "gender"}
-    assert journey["price"]["amount"] > 0 and journey["from"]["latitude"] == AUDUN[0]
-    assert client.get("/api/rdex/journeys", params={"departureLat": "abc"}).status_code == 400
-    assert client.get("/api/rdex/journeys", params={"departureLat": "49.4"}).status_code == 400
-    assert client.get("/api/rdex/journeys", params={"carpoolerType": "pilot"}).status_code == 400
-
-
 def test_the_proof_export_lists_completed_trips_in_class_a_shape_for_staff_only(
     engine, personas, settings
 ):
@@ -727,8 +685,7 @@ def test_the_demo_loader_adds_believable_ads_once(engine):
 
 def test_the_pages_render_for_visitors_and_members(engine, client, personas):
     publish(engine, personas["resident"].id)
-    for path in ("/carpool", "/api/rdex/journeys"):
-        assert client.get(path).status_code == 200
+    assert client.get("/carpool").status_code == 200
     for path in ("/carpool", "/carpool/mine", "/carpool/ads/new", "/carpool/profile"):
         r = personas["resident"].client.get(path)
         assert r.status_code == 200, path

@@ -1,16 +1,21 @@
 """What the carpool domain contributes: reminders and saved-search alerts, demo ads, privacy."""
 
-from app.carpool import ads, bookings, demo, opendata, ops, privacy
+from app.carpool import ads, bookings, cli, demo, opendata, ops, privacy, registry
 from sqlmodel import col
 from app.interfaces import Contribution, DemoLoader, Privacy
 from app.models.carpool import CarpoolProfile
 from app.photo_sweep import named_by
 
 CONTRIBUTES = Contribution(
+    commands=cli.COMMANDS,
     ops_layers=ops.OPS_LAYERS,
     kpis=ops.OPS_KPIS,
     demo=(DemoLoader(60, "carpool", demo.load_demo),),
-    jobs={"carpool.reminder": bookings.send_reminder, "carpool.alerts": ads.run_alerts},
+    jobs={
+        "carpool.reminder": bookings.send_reminder,
+        "carpool.alerts": ads.run_alerts,
+        "carpool.proof": registry.send_proof,
+    },
     privacy=(Privacy("carpool", privacy.export_person, privacy.erase_person),),
     photo_names=(named_by(col(CarpoolProfile.photo_name), col(CarpoolProfile.thumb_name)),),
     open_data=opendata.DATASETS,

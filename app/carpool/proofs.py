@@ -135,8 +135,8 @@ def proofs(session: Session, start: datetime, end: datetime, secret: str) -> lis
             amount = b.price_cents * b.seats
             out.append(
                 {
-                    "operator_journey_id": f"eclor-{b.id}-{dep.strftime('%Y%m%dT%H%M')}",
-                    "operator_trip_id": f"eclor-ad{ad.id}-{dep.strftime('%Y%m%dT%H%M')}",
+                    "operator_journey_id": f"eclor{b.id}t{dep.strftime('%Y%m%d%H%M')}",
+                    "operator_trip_id": f"eclorad{ad.id}t{dep.strftime('%Y%m%d%H%M')}",
                     "operator_class": "A",
                     "start": {
                         "datetime": dep.isoformat().replace("+00:00", "Z"),

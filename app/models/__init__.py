@@ -17,7 +17,7 @@ from app.models.accounts import User, WebSession
 from app.models.jobs import Job
 from app.models import retention  # noqa: F401  (monthly counts of purged rows)
 from app.models import sharing, shops  # noqa: F401  (neighbour sharing, local shops)
-from app.models import carpool  # noqa: F401  (carpooling)
+from app.models import carpool, carpool_interop  # noqa: F401  (carpooling)
 from app.models import push  # noqa: F401  (Web Push subscriptions, alerts, deliveries)
 from app.models import reports  # noqa: F401  (dump-site reports)
 from app.models import lighting, sensors  # noqa: F401  (public lighting, sensors)

@@ -164,6 +164,16 @@ class CarpoolBooking(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     accepted_at: datetime | None = None
+    # A booking made through the standard-covoiturage API: its id there (a UUID) and the operator.
+    external_id: str | None = Field(default=None, max_length=64, unique=True)
+    operator_id: int | None = Field(
+        default=None, foreign_key="carpool_operators.id", ondelete="SET NULL"
+    )
+    pickup_at: datetime | None = None  # the passenger's pick-up time the operator asked for
+    pickup_lat: float | None = None
+    pickup_lon: float | None = None
+    drop_lat: float | None = None
+    drop_lon: float | None = None
 
 
 class CarpoolMessage(SQLModel, table=True):
@@ -219,6 +229,11 @@ class CarpoolProfile(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
     first_name: str = Field(default="", max_length=40)
     phone: str = Field(default="", max_length=20)  # shown only after a booking is accepted
+    # For proofs of carpooling only, given with consent: the registry's identity_key
+    # (SHA-256 of "phone-LASTNAME") and the phone without its last two digits; neither is shown.
+    proof_identity_key: str | None = Field(default=None, max_length=64)
+    proof_phone_trunc: str | None = Field(default=None, max_length=14)
+    proof_consent_at: datetime | None = None
     about: str = Field(default="", max_length=300)
     photo_name: str | None = Field(default=None, max_length=40)
     thumb_name: str | None = Field(default=None, max_length=40)

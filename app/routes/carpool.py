@@ -21,14 +21,17 @@ from sqlmodel import Session, col, select
 
 from app.auth import SIGNED_IN, CurrentUser
 from app.carpool import bookings as carpool_bookings
+from app.carpool import registry
+from app.carpool.trips import CarpoolError
 from app.db import utcnow
 from app.deps import late_write, start_writing
-from app.forms import Multipart
+from app.forms import Multipart, TextForm
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link, Panel
 from app.models.carpool import (
     CarpoolProfile,
 )
+from app.routes import carpool_api
 from app.routes.carpool_ads import (
     accept,
     ad_page,
@@ -36,6 +39,7 @@ from app.routes.carpool_ads import (
     booking_page,
     cancel,
     close_ad,
+    confirm_trip,
     create_ad,
     decline,
     message,
@@ -164,6 +168,49 @@ def photo(
     )
 
 
+@post(
+    "/carpool/profile/proof",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_save_proof_identity",
+)
+def save_proof_identity(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: TextForm
+) -> Template | Redirect:
+    """Phone and last name for proofs of carpooling, kept only as the registry's key, with consent."""
+    viewer = me(request)
+    try:
+        if data.get("withdraw"):
+            registry.withdraw_proof_identity(db, viewer.id)
+        else:
+            registry.set_proof_identity(
+                db,
+                viewer.id,
+                data.get("proof_phone", ""),
+                data.get("proof_last_name", ""),
+                consent=data.get("proof_consent") == "1",
+            )
+    except CarpoolError as exc:
+        db.rollback()
+        profile = db.get(CarpoolProfile, viewer.id) or CarpoolProfile(user_id=viewer.id)
+        return page(
+            request,
+            "carpool/profile.html",
+            section="carpool",
+            status_code=400,
+            profile=profile,
+            errors={},
+            form=None,
+            proof_error=str(exc),
+            proof_form={
+                "proof_phone": data.get("proof_phone", ""),
+                "proof_last_name": data.get("proof_last_name", ""),
+            },
+        )
+    db.commit()
+    return Redirect("/carpool/profile#proof", status_code=303)
+
+
 # --- home panel -------------------------------------------------------------------------
 
 
@@ -190,6 +237,8 @@ ROUTES = [
     decline,
     cancel,
     message,
+    confirm_trip,
+    save_proof_identity,
     block_user,
     unblock_user,
     mine,
@@ -202,6 +251,7 @@ ROUTES = [
     proofs_json,
     proofs_csv,
     rdex_journeys,
+    *carpool_api.ROUTES,
 ]
 
 CONTRIBUTES = Contribution(

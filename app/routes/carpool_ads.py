@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.carpool import ads as cp
 from app.carpool import bookings as carpool_bookings
-from app.carpool import matching
+from app.carpool import matching, registry
 from app.carpool import trips as carpool_trips
 from app.db import saved_id, utcnow
 from app.forms import TextForm as Form
@@ -292,7 +292,29 @@ def _booking_page(
         is_driver=viewer.id == driver_id,
         cp=carpool_trips,
         next_departure=carpool_trips.next_departure(ad, utcnow()) if ad else None,
+        trip=_trip_state(db, booking, ad, viewer.id),
     )
+
+
+def _trip_state(
+    db: Session, booking: CarpoolBooking, ad: CarpoolAd, viewer_id: int
+) -> dict[str, Any] | None:
+    """The trip under way that the viewer can confirm (proof of carpooling), with what is confirmed."""
+    if booking.status != "accepted":
+        return None
+    departure = registry.current_departure(ad, utcnow())
+    if departure is None:
+        return None
+    checks = registry.trip_checks(db, saved_id(booking), departure)
+    mine = next((c for c in checks if c.user_id == viewer_id), None)
+    profile = db.get(CarpoolProfile, viewer_id)
+    return {
+        "departure": departure,
+        "started": mine is not None and mine.started_at is not None,
+        "ended": mine is not None and mine.ended_at is not None,
+        "both_ended": len([c for c in checks if c.ended_at]) == 2,
+        "has_identity": bool(profile and profile.proof_identity_key),
+    }
 
 
 @get(
@@ -375,4 +397,32 @@ def message(
     body = data.get("body", "")
     return _booking_action(
         request, db, booking_id, lambda s, b, uid: carpool_bookings.post_message(s, b, uid, body)
+    )
+
+
+@post(
+    "/carpool/bookings/{booking_id:int}/trip",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="carpool_confirm_trip",
+)
+def confirm_trip(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    booking_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
+    """Confirm the start or the end of the trip under way (with the phone's position if it gave one)."""
+    step = data.get("step", "")
+    try:
+        lat = float(data["lat"]) if data.get("lat") else None
+        lon = float(data["lon"]) if data.get("lon") else None
+    except ValueError:
+        lat = lon = float("nan")  # refused by confirm_trip with a clear message
+    secret = request.app.state.settings.secret_key
+    return _booking_action(
+        request,
+        db,
+        booking_id,
+        lambda s, b, uid: registry.confirm_trip(s, b, uid, step, lat, lon, secret=secret),
     )

@@ -11,6 +11,7 @@ from app.models.carpool import CarpoolAd, CarpoolReport, CarpoolSearch
 from tests.access import AccessContext, Row, roles_only, same_for_all, signed_in_only
 
 STRANGERS = ("merchant", "other_merchant", "staff", "admin")
+WHERE = "departureLat=49.47&departureLng=5.95&arrivalLat=49.63&arrivalLng=6.16"
 
 
 def _ad(ctx: AccessContext, *, status: str = "active") -> CarpoolAd:
@@ -206,6 +207,15 @@ ROWS = [
     ),
     Row(
         "POST",
+        "/carpool/bookings/{booking_id}/trip",
+        parties(400, 400),
+        setup=booking,
+        data={"step": "start"},
+        route="/carpool/bookings/{booking_id:int}/trip",
+        notes="a pending booking has no trip to confirm yet",
+    ),
+    Row(
+        "POST",
         "/carpool/users/{user_id}/block",
         others(404, 303),
         setup=resident,
@@ -223,6 +233,12 @@ ROWS = [
     Row("GET", "/carpool/profile", signed_in_only(200)),
     Row(
         "POST", "/carpool/profile", signed_in_only(303, anonymous=401), data={"first_name": "Alex"}
+    ),
+    Row(
+        "POST",
+        "/carpool/profile/proof",
+        signed_in_only(303, anonymous=401),
+        data={"proof_phone": "06 01 02 03 04", "proof_last_name": "Martin", "proof_consent": "1"},
     ),
     Row(
         "GET",
@@ -249,5 +265,45 @@ ROWS = [
     ),
     Row("GET", "/carpool/staff/proofs.csv", roles_only(("staff", "admin"))),
     Row("GET", "/carpool/staff/proofs.json", roles_only(("staff", "admin"), anonymous=401)),
-    Row("GET", "/api/rdex/journeys", same_for_all(200)),
+    Row(
+        "GET",
+        "/api/rdex/journeys?departureLat=49.47&departureLng=5.95&arrivalLat=49.63&arrivalLng=6.16",
+        same_for_all(200),
+        route="/api/rdex/journeys",
+    ),
+    # The standard-covoiturage API: search and status public, bookings and messages for operators'
+    # keys only (a signed-in person's session is no key).
+    *(
+        Row(
+            "GET",
+            f"/api/carpool/{kind}_journeys?{WHERE}&departureDate=1900000000",
+            same_for_all(200),
+            route=f"/api/carpool/{kind}_journeys",
+        )
+        for kind in ("driver", "passenger")
+    ),
+    *(
+        Row(
+            "GET",
+            f"/api/carpool/{kind}_regular_trips?{WHERE}&departureTimeOfDay=06:30:00",
+            same_for_all(200),
+            route=f"/api/carpool/{kind}_regular_trips",
+        )
+        for kind in ("driver", "passenger")
+    ),
+    Row("GET", "/api/carpool/status", same_for_all(200)),
+    Row("POST", "/api/carpool/bookings", same_for_all(401), json={"id": "x"}),
+    Row("POST", "/api/carpool/messages", same_for_all(401), json={"message": "x"}),
+    Row(
+        "GET",
+        "/api/carpool/bookings/7d0b1f8e-3f4c-4a55-9a43-2f1d8c1e9b11",
+        same_for_all(401),
+        route="/api/carpool/bookings/{booking_id:str}",
+    ),
+    Row(
+        "PATCH",
+        "/api/carpool/bookings/7d0b1f8e-3f4c-4a55-9a43-2f1d8c1e9b11?status=CANCELLED",
+        same_for_all(401),
+        route="/api/carpool/bookings/{booking_id:str}",
+    ),
 ]

@@ -127,4 +127,18 @@
   });
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:load", function (ev) { init(ev.target); });
+
+  // Trip confirmations: the phone's position joins the form when it gives one (the form works without).
+  document.querySelectorAll("form[data-geolocate]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.located || !navigator.geolocation) { return; }
+      event.preventDefault();
+      var done = function () { form.dataset.located = "1"; form.submit(); };
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        form.querySelector("input[name=lat]").value = pos.coords.latitude.toFixed(6);
+        form.querySelector("input[name=lon]").value = pos.coords.longitude.toFixed(6);
+        done();
+      }, done, { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 });
+    });
+  });
 })();

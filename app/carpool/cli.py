@@ -1,0 +1,57 @@
+"""``eclor carpool operator add NAME`` (prints the operator's key once) and ``... revoke NAME``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from app.carpool.operators import add_operator, revoke_operator
+from app.carpool.trips import CarpoolError
+from app.db import make_engine, write_session
+from app.interfaces import Command
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Carpool operators: the platforms that book and message through /api/carpool "
+        "(the standard-covoiturage API)."
+    )
+    what = parser.add_subparsers(dest="carpool_what", required=True)
+    operator = what.add_parser("operator", help="operators' keys")
+    action = operator.add_subparsers(dest="carpool_action", required=True)
+    add = action.add_parser("add", help="add an operator and print its key (shown once)")
+    add.add_argument("name")
+    revoke = action.add_parser("revoke", help="revoke an operator's key")
+    revoke.add_argument("name")
+
+
+def run(args: argparse.Namespace, settings: Any) -> int:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with write_session(engine) as session:
+            if args.carpool_action == "add":
+                try:
+                    operator, key = add_operator(session, args.name)
+                except CarpoolError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 2
+                print(key)
+                print(
+                    f"operator {operator.name!r} added; send the key as "
+                    "'Authorization: Bearer KEY' to /api/carpool",
+                    file=sys.stderr,
+                )
+                return 0
+            if not revoke_operator(session, args.name):
+                print(f"error: no active operator named {args.name!r}", file=sys.stderr)
+                return 2
+            print(f"operator {args.name!r} revoked", file=sys.stderr)
+            return 0
+    finally:
+        engine.dispose()
+
+
+COMMANDS = (
+    Command("carpool", "carpool operators (standard-covoiturage API keys)", configure, run),
+)

@@ -52,7 +52,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_carpool_operator_users")),
         sa.UniqueConstraint(
-            "operator_id", "external_id", name=op.f("uq_carpool_operator_users_operator_id")
+            "operator_id",
+            "external_id",
+            name=op.f("uq_carpool_operator_users_operator_id_external_id"),
         ),
     )
     op.create_index(
@@ -109,7 +111,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_carpool_trip_checks")),
         sa.UniqueConstraint(
-            "booking_id", "departure", "user_id", name=op.f("uq_carpool_trip_checks_booking_id")
+            "booking_id",
+            "departure",
+            "user_id",
+            name=op.f("uq_carpool_trip_checks_booking_id_departure_user_id"),
         ),
     )
     op.create_index(

@@ -8,7 +8,9 @@ gets ``503 Service Unavailable`` with ``Retry-After``: the client is told to
 come back instead of hanging, and the process keeps answering.
 
 The probes (``/livez``, ``/readyz``, ``/healthz``) and static files never
-wait for a slot. The same 503 answers a database that is saturated (no pool
+wait for a slot. An event stream (``text/event-stream``: the operations centre's, open data's)
+holds its slot until its response starts, not for its life: a stream is fed from memory by the
+process's event hub, and fifty staff screens left open must not take every slot from the pages. The same 503 answers a database that is saturated (no pool
 connection within ``db_pool_timeout_s``, or SQLite's lock not obtained in
 time); see ``app.errors``.
 """
@@ -23,6 +25,7 @@ from litestar.types import (
     ASGIApp,
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
+    Message,
     Receive,
     Scope,
     Send,
@@ -105,11 +108,27 @@ class ConcurrencyLimit:
             await self._refuse(send, scope["path"])
             return
         self.running += 1
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self.running -= 1
+                slots.release()
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and any(
+                name == b"content-type" and value.startswith(b"text/event-stream")
+                for name, value in message.get("headers", ())
+            ):
+                release()  # a stream: its setup was bounded, its life is not
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, sending)
         finally:
-            self.running -= 1
-            slots.release()
+            release()
 
     async def _refuse(self, send: Send, path: str) -> None:
         self.refused += 1

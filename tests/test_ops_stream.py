@@ -7,11 +7,14 @@ import html
 import json
 import time
 
+import httpx
+
 from app import auth, events
 from app.db import write_session
 from app.models.sensors import Sensor
 from tests.e2e.conftest import LiveServer
 from tests.lighting_helpers import running_relay
+from tests.live_server import live
 from tests.mqtt_fixtures import mqtt_client, run_async
 from tests.ops_helpers import sse
 
@@ -124,3 +127,30 @@ def test_a_malformed_last_event_id_gets_a_clear_message(staff):
     response = staff.client.get("/staff/ops/stream", headers={"last-event-id": "hier"})
     assert response.status_code == 400
     assert "Identifiant d'évènement invalide" in html.unescape(response.text)
+
+
+def test_open_streams_do_not_take_the_request_slots_of_the_pages(settings, engine, staff):
+    """Three staff screens with the live map open on a server of two request slots: pages still answer."""
+    settings.http_max_concurrency = 2
+    settings.http_queue_seconds = 0.3
+    token = _token(staff)
+
+    async def scenario(base: str) -> list[int]:
+        async with (
+            sse(base, token) as first,
+            sse(base, token) as second,
+            sse(base, token) as third,
+        ):
+            for stream in (first, second, third):
+                assert await stream.first_comment() == "eclor"
+            async with httpx.AsyncClient(
+                base_url=base, cookies={auth.SESSION_COOKIE: token}, timeout=10
+            ) as http:
+                answers = [(await http.get("/staff/ops/layers.json")).status_code for _ in range(3)]
+            _publish(engine, 1)
+            event = await asyncio.wait_for(third.next_event(), 5.0)
+            assert event["layer"] == "reports"
+            return answers
+
+    with live(settings) as base:
+        assert run_async(scenario(base), timeout=30) == [200, 200, 200]

@@ -40,6 +40,7 @@ class Report(SQLModel, table=True):
     lon: float
     approximate: bool = Field(default=False)  # placed at the commune's centre, no precise position
     address: str = Field(default="", max_length=200)  # the reporter's words ("derrière le stade")
+    address_id: str | None = Field(default=None, max_length=40)  # BAN id, when placed by it
     commune_insee: str | None = Field(
         default=None, foreign_key="communes.insee", max_length=5, index=True
     )
@@ -152,3 +153,25 @@ class ReportApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class BanAddress(SQLModel, table=True):
+    """One address of the national address base (BAN), as the territory loads it.
+
+    Open311 partners place a report by ``address_id`` (the BAN id) or by an
+    ``address_string`` looked up here: no network at request time.
+    """
+
+    __tablename__ = "ban_addresses"
+
+    id: str = Field(primary_key=True, max_length=40)  # BAN id: 57038_0150_00012
+    commune_insee: str = Field(max_length=5, index=True)
+    commune_name: str = Field(max_length=120)
+    postcode: str = Field(max_length=5)
+    number: int | None = None
+    rep: str = Field(default="", max_length=10)  # bis, ter, a…
+    street: str = Field(max_length=200)
+    street_key: str = Field(max_length=200, index=True)  # lower case, no accents, one space
+    lat: float
+    lon: float
+    source: str = Field(default="", max_length=40)  # the BAN's source_position, "demo" here

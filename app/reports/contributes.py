@@ -4,12 +4,17 @@ from app.interfaces import Contribution, DemoLoader, Privacy
 from sqlmodel import col
 from app.models.reports import ReportPhoto
 from app.photo_sweep import named_by
-from app.reports import demo, ngsi, opendata, ops, privacy, work
+from app.reports import ban, cli, demo, media, ngsi, opendata, ops, privacy, work
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
     kpis=ops.OPS_KPIS,
-    demo=(DemoLoader(40, "reports", demo.load_demo_reports),),
+    demo=(
+        DemoLoader(39, "addresses", lambda session, rng: ban.load_demo(session)),
+        DemoLoader(40, "reports", demo.load_demo_reports),
+    ),
+    commands=cli.COMMANDS,
+    jobs={media.KIND: media.fetch},
     privacy=(Privacy("reports", privacy.export_reports, privacy.erase_reports),),
     open_data=opendata.DATASETS,
     ngsi_types=ngsi.NGSI_TYPES,

@@ -55,6 +55,7 @@ class NewReport:
     lon: float | None = None
     commune_insee: str | None = None
     address: str = ""
+    address_id: str | None = None  # the BAN id the place was read from
     idempotency_key: str | None = None
     reporter_id: int | None = None
     contact_email: str | None = None
@@ -167,6 +168,7 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
                 lon=lon,
                 approximate=approximate,
                 address=new.address,
+                address_id=new.address_id,
                 commune_insee=commune.insee,
                 reporter_id=new.reporter_id,
                 contact_email=new.contact_email,

@@ -14,12 +14,14 @@ from typing import Any
 from app import xmltext
 from app.models.reports import Report, ReportPhoto
 from app.models.territory import Commune
+from app.i18n import gettext as _
 from app.reports import catalogue
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-22T00:00:00+00:00"
 GROUP = "Dépôts sauvages"
-FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
+# Litestar adds "; charset=utf-8" to text/* itself: naming it here would send it twice.
+FORMATS = {"json": "application/json", "xml": "text/xml"}
 
 # Fields of one request, in the spec's order.
 REQUEST_FIELDS = (
@@ -61,6 +63,23 @@ ATTRIBUTE_FIELDS = (
 )
 
 WITNESSED = {"yes": "Oui", "no": "Non"}
+# What a dump holds: several may be given (attribute[contents][]=tyres&attribute[contents][]=rubble).
+CONTENTS = {
+    "household": "Ordures ménagères",
+    "bulky": "Encombrants",
+    "rubble": "Gravats",
+    "green": "Déchets verts",
+    "tyres": "Pneus",
+    "electrical": "Appareils électriques",
+    "hazardous": "Produits dangereux",
+}
+
+
+def commune_only_notice() -> str:
+    return _(
+        "Placé par commune seulement : l’adresse ne donne pas de position précise, "
+        "lat et long sont vides."
+    )
 
 
 def iso(value: datetime | None) -> str | None:
@@ -106,6 +125,16 @@ def service_definition(code: str) -> dict[str, Any]:
                 "description": "Témoin du dépôt",
                 "values": [{"key": k, "name": v} for k, v in WITNESSED.items()],
             },
+            {
+                "variable": True,
+                "code": "contents",
+                "datatype": "multivaluelist",
+                "required": False,
+                "datatype_description": "Ce que contient le dépôt (plusieurs réponses possibles)",
+                "order": 3,
+                "description": "Contenu du dépôt",
+                "values": [{"key": k, "name": v} for k, v in CONTENTS.items()],
+            },
         ],
     }
 
@@ -113,7 +142,11 @@ def service_definition(code: str) -> dict[str, Any]:
 def request_row(
     report: Report, commune: Commune | None, photo: ReportPhoto | None, base_url: str
 ) -> dict[str, Any]:
+    lat: float | None
+    lon: float | None
     lat, lon = catalogue.public_position(report.lat, report.lon)
+    if report.approximate:  # placed by commune only: no pin at the commune's centre
+        lat = lon = None
     return {
         "service_request_id": catalogue.number(report),
         "status": "open" if catalogue.is_open(report.status) else "closed",
@@ -122,12 +155,12 @@ def request_row(
         "service_code": report.category,
         "description": report.description or None,
         "agency_responsible": catalogue.AGENCY,
-        "service_notice": None,
+        "service_notice": commune_only_notice() if report.approximate else None,
         "requested_datetime": iso(report.created_at),
         "updated_datetime": iso(report.updated_at),
         "expected_datetime": iso(report.expected_at) if catalogue.is_open(report.status) else None,
-        "address": commune.name if commune else None,
-        "address_id": None,
+        "address": _public_address(report, commune),
+        "address_id": report.address_id,
         "zipcode": commune.postcode if commune else None,
         "lat": lat,
         "long": lon,
@@ -135,6 +168,16 @@ def request_row(
         if photo
         else None,
     }
+
+
+def _public_address(report: Report, commune: Commune | None) -> str | None:
+    """The street when the BAN placed the report (never the house number), else the commune."""
+    if report.address_id and report.address:
+        street = report.address.split(",")[0].lstrip("0123456789 ")
+        for rep in ("bis ", "ter ", "quater "):
+            street = street.removeprefix(rep)
+        return f"{street}, {commune.postcode} {commune.name}" if commune else street
+    return commune.name if commune else None
 
 
 def _status_notes(report: Report) -> str | None:

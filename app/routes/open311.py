@@ -17,6 +17,7 @@ import anyio
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import TooManyRequestsException
+from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from sqlmodel import Session, col, select
 
@@ -24,16 +25,18 @@ from app import ratelimit
 from app.auth import PUBLIC
 from app.db import read_session, saved_id, utcnow, write_session
 from app.errors import ERROR_RENDERERS
+from app.i18n import gettext as _
 from app.interfaces import Contribution
 from app.models.reports import Report, ReportEvent
 from app.models.territory import Commune
-from app.reports import catalogue, intake
+from app.reports import ban, catalogue, intake, media
 from app.reports import open311 as o3
 from app.reports import workflow as rp
 
 MAX_RESULTS = 1000
 MAX_SPAN = timedelta(days=90)
 POST_LIMIT = ratelimit.Limit("open311_post", 600, 60 * 60)
+MAX_UPLOAD_READ = 16 * 1024 * 1024
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
@@ -47,7 +50,7 @@ class Open311Error(Exception):
 def _split(name: str) -> tuple[str, str]:
     stem, dot, fmt = name.rpartition(".")
     if not dot or fmt not in o3.FORMATS:
-        raise Open311Error(404, "Unknown format: use .json or .xml")
+        raise Open311Error(404, _("Format inconnu : utilisez .json ou .xml."))
     return stem, fmt
 
 
@@ -78,8 +81,19 @@ def _error(fmt: str, exc: Open311Error) -> Response[bytes]:
 
 def _framework_error(request: Request[Any, Any, Any], status: int, message: str) -> Response[bytes]:
     """Errors raised outside the handlers (405, 413, 500...), in the spec's format."""
-    code = status if status in (400, 403, 404, 429) or status >= 500 else 400
-    return _error(_guess_fmt(request.url.path), Open311Error(code, message))
+    code = status if status in (400, 403, 404, 405, 413, 429) or status >= 500 else 400
+    if code == 405:
+        message = _("Méthode non admise par GeoReport v2 : {method}.").format(method=request.method)
+    response = _error(_guess_fmt(request.url.path), Open311Error(code, message))
+    if code == 405:
+        response.headers["Allow"] = _allowed(request.url.path)
+    return response
+
+
+def _allowed(path: str) -> str:
+    """The methods GeoReport v2 defines for a path: POST only for requests."""
+    stem = path.rstrip("/").rsplit("/", 1)[-1].rpartition(".")[0]
+    return "GET, POST" if path.count("/") == 3 and stem == "requests" else "GET"
 
 
 ERROR_RENDERERS["/open311/"] = _framework_error
@@ -98,9 +112,16 @@ def _parse_date(value: str, name: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)  # Python 3.11 reads "Z" too
     except ValueError:
-        raise Open311Error(400, f"{name} must be an ISO 8601 date-time with a zone") from None
+        raise Open311Error(
+            400, _("{name} doit être une date-heure ISO 8601 avec fuseau.").format(name=name)
+        ) from None
     if parsed.tzinfo is None:
-        raise Open311Error(400, f"{name} must carry a time zone (e.g. 2026-11-22T10:00:00+01:00)")
+        raise Open311Error(
+            400,
+            _("{name} doit porter un fuseau horaire (ex. 2026-11-22T10:00:00+01:00).").format(
+                name=name
+            ),
+        )
     return parsed
 
 
@@ -156,7 +177,7 @@ def root(
             return _answer(fmt, o3.services(), "services", "service")
         if stem == "requests":
             return _answer(fmt, _list_requests(request, db), "service_requests", "request")
-        raise Open311Error(404, "Not found")
+        raise Open311Error(404, _("Introuvable."))
     except Open311Error as exc:
         return _error(fmt, exc)
 
@@ -170,11 +191,16 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
         for part in ids_param.split(","):
             ident = catalogue.id_from_number(part)
             if part.strip() and ident is None:
-                raise Open311Error(400, f"Unknown service_request_id: {part.strip()[:40]}")
+                raise Open311Error(
+                    400,
+                    _("service_request_id inconnu : {id}").format(id=part.strip()[:40]),
+                )
             if ident is not None:
                 ids.append(ident)
         if len(ids) > MAX_RESULTS:
-            raise Open311Error(400, f"At most {MAX_RESULTS} service_request_id values")
+            raise Open311Error(
+                400, _("Au plus {n} valeurs de service_request_id.").format(n=MAX_RESULTS)
+            )
         rows = list(db.scalars(stmt.where(col(Report.id).in_(ids)).order_by(col(Report.id))))
         return _rows(db, rows, base)
     codes = _param(request, "service_code")
@@ -182,21 +208,23 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
         wanted = [c.strip() for c in codes.split(",") if c.strip()]
         unknown = [c for c in wanted if c not in catalogue.CATEGORIES]
         if unknown:
-            raise Open311Error(400, f"Unknown service_code: {unknown[0][:40]}")
+            raise Open311Error(400, _("service_code inconnu : {code}").format(code=unknown[0][:40]))
         stmt = stmt.where(col(Report.category).in_(wanted))
     start_raw, end_raw = _param(request, "start_date"), _param(request, "end_date")
     end = _parse_date(end_raw, "end_date") if end_raw else utcnow()
     start = _parse_date(start_raw, "start_date") if start_raw else end - MAX_SPAN
     if start > end:
-        raise Open311Error(400, "start_date must be before end_date")
+        raise Open311Error(400, _("start_date doit précéder end_date."))
     if end - start > MAX_SPAN:
-        raise Open311Error(400, "start_date and end_date must be at most 90 days apart")
+        raise Open311Error(
+            400, _("start_date et end_date doivent être à 90 jours au plus l’une de l’autre.")
+        )
     stmt = stmt.where(col(Report.created_at) >= start, col(Report.created_at) <= end)
     status = _param(request, "status")
     if status:
         wanted_status = {s.strip() for s in status.split(",") if s.strip()}
         if not wanted_status <= {"open", "closed"}:
-            raise Open311Error(400, "status must be open, closed or both (open,closed)")
+            raise Open311Error(400, _("status vaut open, closed ou les deux (open,closed)."))
         states = [
             s
             for s in catalogue.PUBLIC_STATUSES
@@ -213,7 +241,7 @@ async def service(name: FromPath[str]) -> Response[bytes]:
     try:
         code, fmt = _split(name)
         if code not in catalogue.CATEGORIES:
-            raise Open311Error(404, f"Unknown service_code: {code[:40]}")
+            raise Open311Error(404, _("service_code inconnu : {code}").format(code=code[:40]))
         return _answer(fmt, o3.service_definition(code), "service_definition")
     except Open311Error as exc:
         return _error(fmt, exc)
@@ -229,7 +257,7 @@ def one_request(
         report_id = catalogue.id_from_number(ident)
         report = db.get(Report, report_id) if report_id else None
         if report is None or report.status not in catalogue.PUBLIC_STATUSES:
-            raise Open311Error(404, f"Unknown service_request_id: {ident[:40]}")
+            raise Open311Error(404, _("service_request_id inconnu : {id}").format(id=ident[:40]))
         return _answer(
             fmt,
             _rows(db, [report], request.app.state.settings.base_url),
@@ -247,7 +275,7 @@ def token(db: NamedDependency[Session], name: FromPath[str]) -> Response[bytes]:
         tok, fmt = _split(name)
         report = db.scalars(select(Report).where(col(Report.token) == tok)).first() if tok else None
         if report is None:
-            raise Open311Error(404, "Unknown token")
+            raise Open311Error(404, _("token inconnu."))
         row = {
             "service_request_id": catalogue.number(report) if report.status != "hidden" else None,
             "token": tok,
@@ -262,6 +290,65 @@ def _attribute(form: Any, code: str) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _attribute_values(form: Any, code: str) -> list[str]:
+    """A multi-value attribute: ``attribute[code][]`` repeated (also ``attribute[code]``)."""
+    values: list[str] = []
+    for name in (f"attribute[{code}][]", f"attribute[{code}]"):
+        for value in form.getall(name, []) if hasattr(form, "getall") else [form.get(name)]:
+            if isinstance(value, str) and value.strip() and value.strip() not in values:
+                values.append(value.strip())
+    return values
+
+
+def _uploads(form: Any) -> list[bytes]:
+    files = []
+    for name in ("media", "media[]"):
+        values = form.getall(name, []) if hasattr(form, "getall") else [form.get(name)]
+        for value in values:
+            if isinstance(value, UploadFile):
+                files.append(value.file.read(MAX_UPLOAD_READ))
+    return files
+
+
+def _place(
+    engine: Any, fields: dict[str, str]
+) -> tuple[float | None, float | None, ban.Place | None]:
+    """lat/long, else the BAN address by id, else the address string looked up in the BAN table."""
+    if "lat" in fields or "long" in fields:
+        try:
+            lat, lon = float(fields["lat"]), float(fields["long"])
+        except (KeyError, ValueError):
+            raise Open311Error(
+                400, _("lat et long doivent être tous deux des degrés décimaux (WGS 84).")
+            ) from None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise Open311Error(400, _("lat et long sont hors limites."))
+        return lat, lon, None
+    if "address_id" in fields:
+        with read_session(engine) as db:
+            place = ban.by_id(db, fields["address_id"])
+        if place is None:
+            raise Open311Error(
+                400, _("address_id inconnu : ce n’est pas une adresse BAN du territoire.")
+            )
+        return place.lat, place.lon, place
+    if "address_string" in fields:
+        with read_session(engine) as db:
+            place = ban.find(db, fields["address_string"])
+        if place is None:
+            raise Open311Error(
+                400,
+                _(
+                    "address_string ne désigne aucune adresse ni commune du territoire : "
+                    "envoyez lat et long, ou address_id."
+                ),
+            )
+        return place.lat, place.lon, place
+    raise Open311Error(
+        400, _("Un lieu est obligatoire : lat et long, address_id ou address_string.")
+    )
+
+
 @post("/open311/v2/{name:str}", opt={**PUBLIC, "exclude_from_csrf": True}, name="open311_post")
 async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
     """``POST requests.{json,xml}``: a report from a partner application, authenticated by ``api_key``."""
@@ -270,10 +357,15 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
     engine = request.app.state.engine
     try:
         stem, fmt = _split(name)
+        if stem in ("discovery", "services"):
+            raise Open311Error(
+                405, _("Méthode non admise : {path} se lit par GET.").format(path=name)
+            )
         if stem != "requests":
-            raise Open311Error(404, "Not found")
+            raise Open311Error(404, _("Introuvable."))
         form = await request.form()
         fields = {k: v.strip() for k, v in form.items() if isinstance(v, str) and v.strip()}
+        uploads = _uploads(form)
     except Open311Error as exc:
         return _error(fmt, exc)
 
@@ -281,61 +373,53 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
         with write_session(engine) as db:
             key = rp.check_api_key(db, fields.get("api_key", ""))
             if key is None:
-                raise Open311Error(403, "api_key missing, unknown or revoked")
+                raise Open311Error(403, _("api_key absente, inconnue ou révoquée."))
             key.last_used_at = utcnow()
             key_id = key.id
             ratelimit.check(db, settings.secret_key, [(POST_LIMIT, str(key_id))])
         code = fields.get("service_code")
         if not code:
-            raise Open311Error(400, "service_code is required")
+            raise Open311Error(400, _("service_code est obligatoire."))
         if code not in catalogue.CATEGORIES:
-            raise Open311Error(404, f"Unknown service_code: {code[:40]}")
+            raise Open311Error(404, _("service_code inconnu : {code}").format(code=code[:40]))
         description = fields.get("description", "")
         if len(description) > 4000:
-            raise Open311Error(400, "description is longer than 4000 characters")
-        lat = lon = None
-        commune_insee = None
-        if "lat" in fields or "long" in fields:
-            try:
-                lat, lon = float(fields["lat"]), float(fields["long"])
-            except (KeyError, ValueError):
-                raise Open311Error(
-                    400, "lat and long must both be decimal degrees (WGS 84)"
-                ) from None
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                raise Open311Error(400, "lat and long are out of range")
-        elif "address_string" in fields:
-            with read_session(engine) as db:
-                text = fields["address_string"].lower()
-                match = next(
-                    (
-                        c
-                        for c in db.scalars(select(Commune))
-                        if c.name.lower() in text or c.postcode in text
-                    ),
-                    None,
-                )
-            if match is None:
-                raise Open311Error(
-                    400,
-                    "address_string does not name a commune of the territory: send lat and long",
-                )
-            commune_insee = match.insee
-        elif "address_id" in fields:
-            raise Open311Error(400, "address_id is not supported here: send lat and long")
-        else:
-            raise Open311Error(400, "A location is required: lat and long, or address_string")
+            raise Open311Error(400, _("description dépasse 4000 caractères."))
+        lat, lon, place = _place(engine, fields)
         volume = _attribute(form, "volume")
         if volume is not None and volume not in catalogue.VOLUMES:
             raise Open311Error(
-                400, "attribute[volume] must be one of " + ", ".join(catalogue.VOLUMES)
+                400,
+                _("attribute[volume] doit valoir l’une de ces clés : {keys}").format(
+                    keys=", ".join(catalogue.VOLUMES)
+                ),
             )
         witnessed = _attribute(form, "witnessed")
         if witnessed is not None and witnessed not in o3.WITNESSED:
-            raise Open311Error(400, "attribute[witnessed] must be yes or no")
+            raise Open311Error(400, _("attribute[witnessed] doit valoir yes ou no."))
+        contents = _attribute_values(form, "contents")
+        unknown = [c for c in contents if c not in o3.CONTENTS]
+        if unknown:
+            raise Open311Error(
+                400,
+                _("attribute[contents][] : valeur inconnue « {value} » (clés : {keys})").format(
+                    value=unknown[0][:40], keys=", ".join(o3.CONTENTS)
+                ),
+            )
+        if contents:
+            # stored in the territory's language, whatever the partner's request speaks
+            said = ", ".join(o3.CONTENTS[c] for c in contents)
+            description = (description + "\n" if description else "") + f"Contenu : {said}"
         email = fields.get("email")
         if email and not _EMAIL_RE.match(email):
-            raise Open311Error(400, "email is not a valid address")
+            raise Open311Error(400, _("email n’est pas une adresse valide."))
+        media_url = fields.get("media_url")
+        if media_url and not media.usable_url(media_url):
+            raise Open311Error(400, _("media_url doit être une adresse http(s) absolue."))
+        try:
+            photos = intake.check_photos(uploads, settings.max_upload_bytes)
+        except catalogue.ReportError as exc:
+            raise Open311Error(400, exc.message) from None
         name_parts = [fields.get("first_name", ""), fields.get("last_name", "")]
         contact_name = " ".join(p for p in name_parts if p)[:160] or None
         new = intake.NewReport(
@@ -345,12 +429,14 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
             witnessed=witnessed == "yes",
             lat=lat,
             lon=lon,
-            commune_insee=commune_insee,
-            address=fields.get("address_string", "")[:200],
+            commune_insee=place.commune_insee if place else None,
+            address=(place.label if place else fields.get("address_string", ""))[:200],
+            address_id=place.address_id if place else None,
             contact_email=email[:254] if email else None,
             contact_name=contact_name,
             source="open311",
             api_key_id=key_id,
+            photos=photos,
         )
         try:
             created = intake.create_report(engine, new, settings.resolved_media_dir)
@@ -358,12 +444,10 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
             raise Open311Error(400, exc.message) from None
         report = created.report
         extra = [
-            f"{k}: {fields[k][:500]}"
-            for k in ("media_url", "phone", "device_id", "account_id")
-            if k in fields
+            f"{k}: {fields[k][:500]}" for k in ("phone", "device_id", "account_id") if k in fields
         ]
-        if extra:
-            with write_session(engine) as db:
+        with write_session(engine) as db:
+            if extra:
                 db.add(
                     ReportEvent(
                         report_id=saved_id(report),
@@ -372,11 +456,18 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
                         text="Open311 : " + " · ".join(extra),
                     )
                 )
+            if media_url:
+                media.queue(db, saved_id(report), media_url)
+        notice = _(
+            "Signalement reçu ; il sera examiné par les agents de la communauté de communes."
+        )
+        if place is not None and place.precision == "commune":
+            notice += " " + o3.commune_only_notice()
+        # The report exists at once: its service_request_id, and no token (the spec's "either").
         return [
             {
                 "service_request_id": catalogue.number(report),
-                "token": report.token,
-                "service_notice": "Signalement reçu ; il sera examiné par les agents de la communauté de communes.",
+                "service_notice": notice,
                 "account_id": None,
             }
         ]
@@ -386,7 +477,10 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
     except Open311Error as exc:
         return _error(fmt, exc)
     except TooManyRequestsException:
-        return _error(fmt, Open311Error(429, "Too many requests with this api_key: retry later"))
+        return _error(
+            fmt,
+            Open311Error(429, _("Trop de requêtes avec cette api_key : réessayez plus tard.")),
+        )
     return _answer(fmt, rows, "service_requests", "request", status=201)
 
 

@@ -1,7 +1,7 @@
 """Reports: the national address base (BAN) as a local table, and the BAN id of a report placed by it
 
-Revision ID: 0032_reports_ban_addresses
-Revises: 0030_reports_updated
+Revision ID: 0034_reports_ban_addresses
+Revises: 0032_reports_stats_index
 """
 
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = "0032_reports_ban_addresses"
-down_revision = "0030_reports_updated"
+revision = "0034_reports_ban_addresses"
+down_revision = "0032_reports_stats_index"
 branch_labels = None
 depends_on = None
 

@@ -62,6 +62,7 @@ from app.routes import home as home_routes
 from app.routes import lighting as lighting_routes
 from app.routes import maintenance as maintenance_routes
 from app.routes import ngsi_ld as ngsi_routes
+from app.routes import ngsi_subscriptions as ngsi_subscription_routes
 from app.routes import open311 as open311_routes
 from app.routes import opendata as opendata_routes
 from app.routes import participation as participation_routes
@@ -98,7 +99,13 @@ DOMAINS: tuple[Domain, ...] = (
         "reports", reports.CONTRIBUTES, reports_routes.CONTRIBUTES, open311_routes.CONTRIBUTES
     ),
     Domain.of("lighting", lighting.CONTRIBUTES, lighting_routes.CONTRIBUTES),
-    Domain.of("sensors", sensors.CONTRIBUTES, sensors_routes.CONTRIBUTES, ngsi_routes.CONTRIBUTES),
+    Domain.of(
+        "sensors",
+        sensors.CONTRIBUTES,
+        sensors_routes.CONTRIBUTES,
+        ngsi_routes.CONTRIBUTES,
+        ngsi_subscription_routes.CONTRIBUTES,
+    ),
     Domain.of("ops", ops_routes.CONTRIBUTES),
     Domain.of("opendata", opendata.CONTRIBUTES, opendata_routes.CONTRIBUTES),
     Domain.of("maintenance", maintenance.CONTRIBUTES, maintenance_routes.CONTRIBUTES),

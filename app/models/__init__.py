@@ -26,5 +26,6 @@ from app.models import measures  # noqa: F401  (the one time-series store)
 from app.models import opendata  # noqa: F401  (open data)
 from app.models import maintenance  # noqa: F401  (rules, alarms, work orders)
 from app.models import participation  # noqa: F401  (participatory budgets)
+from app.models import ngsi  # noqa: F401  (NGSI-LD subscriptions and their notifications)
 
 __all__ = ["Commune", "Job", "Territory", "User", "WebSession"]

@@ -1,7 +1,7 @@
 """What the sensors domain contributes: the waste-centre watches in exports and erasure."""
 
 from app.interfaces import Contribution, Privacy
-from app.sensors import measures, opendata, ops, places, waits_ngsi
+from app.sensors import measures, ngsi_cli, ngsi_notifier, opendata, ops, places, waits_ngsi
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -12,4 +12,6 @@ CONTRIBUTES = Contribution(
     locators=places.LOCATORS,
     ngsi_types=waits_ngsi.NGSI_TYPES,
     telemetry_sinks={"tele_sensor": measures.ingest_sensor_telemetry},
+    services=(ngsi_notifier.notifier_service,),
+    commands=ngsi_cli.COMMANDS,
 )

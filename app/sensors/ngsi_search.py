@@ -81,6 +81,9 @@ def _term(name: str, ctx: LdContext = CORE) -> str:
     return ngsi_ld.term_of(ctx.expand(name))
 
 
+served_term = _term
+
+
 def representation(params: Mapping[str, str]) -> bool:
     """Whether the simplified (keyValues) form is asked for, from ``options`` and ``format``."""
     options = [o for o in (params.get("options") or "").split(",") if o]

@@ -1,7 +1,7 @@
 """NGSI-LD subscriptions, their notifications and the partners' API keys
 
-Revision ID: 0032_ngsi_subscriptions
-Revises: 0022_worker_heartbeats
+Revision ID: 0034_ngsi_subscriptions
+Revises: 0032_core_commune_outlines
 Create Date: 2026-12-06 21:06:03.937290
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = "0032_ngsi_subscriptions"
-down_revision = "0022_worker_heartbeats"
+revision = "0034_ngsi_subscriptions"
+down_revision = "0032_core_commune_outlines"
 branch_labels = None
 depends_on = None
 

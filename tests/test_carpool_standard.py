@@ -277,6 +277,7 @@ def test_bookings_and_messages_need_an_operator_key_and_follow_eclors_booking_ru
         {"passengerPickupLat": "north"},
         {"driverJourneyId": "eclor99999"},
         {"driver": "someone"},
+        {"passengerPickupDate": 1e300},
     ],
 )
 def test_a_bad_booking_is_refused_and_nothing_is_written(engine, client, settings, changes):

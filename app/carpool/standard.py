@@ -480,7 +480,7 @@ def create_booking(
         )
     }
     stamp = body["passengerPickupDate"]
-    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not abs(stamp) < 1e12:
         raise StandardError(400, "passengerPickupDate must be UNIX UTC seconds.")
     pickup_at = _moment(int(stamp), "passengerPickupDate")
     if body.get("driverJourneyId"):

@@ -235,7 +235,7 @@ def test_a_work_order_form_with_bad_input_says_what_is_wrong_and_creates_nothing
         )
     cases = [
         ({"title": "", "team": "dechets"}, "Ce champ"),
-        ({"title": "Enlever", "team": "plomberie"}, "Format invalide"),
+        ({"title": "Enlever", "team": "plomberie"}, "Équipe inconnue"),
         ({"title": "Enlever", "team": "dechets", "reports": "abc"}, "numéros de signalement"),
         ({"title": "Enlever", "team": "dechets", "reports": "999999"}, "introuvable"),
         ({"title": "Enlever", "team": "dechets", "reports": str(closed)}, "déjà clos"),

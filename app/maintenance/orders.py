@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from app import events, images
 from app.db import utcnow
 from app.i18n import gettext as _
-from app.maintenance import alarms, registry
+from app.maintenance import alarms, registry, teams
 from app.models.maintenance import (
     MaintenanceAlarm,
     MaintenanceTeamMember,
@@ -32,6 +32,7 @@ from app.models.maintenance import (
 )
 
 N_ = str
+# The four trades the migration seeds (names to translate); staff manage the teams (``teams``).
 TEAMS = {
     "voirie": N_("Voirie"),
     "eclairage": N_("Éclairage"),
@@ -56,7 +57,7 @@ class OrderError(ValueError):
 
 class OrderForm(BaseModel):
     title: str = Field(min_length=3, max_length=160)
-    team: str = Field(pattern="^(voirie|eclairage|dechets|espaces_verts)$")
+    team: str = Field(pattern=teams.CODE, max_length=20)
     assignee_id: int | None = None
     due_on: date | None = None
     place: str = Field(default="", max_length=200)
@@ -101,6 +102,10 @@ def create(
     alarm: MaintenanceAlarm | None = None,
     report_ids: Sequence[int] = (),
 ) -> WorkOrder:
+    try:
+        teams.check_active(session, form.team)
+    except teams.TeamError as exc:
+        raise OrderError(str(exc)) from exc
     if form.assignee_id is not None and form.assignee_id not in {
         u.id for u in alarms.staff_members(session)
     }:
@@ -312,7 +317,7 @@ def listing(
         query = query.where(col(WorkOrder.state).in_(OPEN))
     elif state in STATES:
         query = query.where(col(WorkOrder.state) == state)
-    if team in TEAMS:
+    if team:
         query = query.where(col(WorkOrder.team) == team)
     return list(
         session.scalars(query.order_by(col(WorkOrder.due_on), col(WorkOrder.id)).limit(limit))

@@ -12,7 +12,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.maintenance import registry
-from app.maintenance.orders import OPEN, TEAMS
+from app.maintenance import teams as team_list
+from app.maintenance.orders import OPEN
 from app.models.maintenance import WorkOrder, WorkOrderReport
 
 
@@ -73,7 +74,7 @@ def figures(session: Session, since: datetime, today: date) -> dict[str, Any]:
     )
     teams = []
     open_orders = list(session.scalars(select(WorkOrder).where(col(WorkOrder.state).in_(OPEN))))
-    for team in TEAMS:
+    for team in team_list.names(session):
         mine = [o for o in open_orders if o.team == team]
         finished = [o for o in done if o.team == team]
         teams.append(

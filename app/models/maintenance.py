@@ -45,6 +45,7 @@ class MaintenanceRule(SQLModel, table=True):
     quiet_s: int = 0  # after an alarm clears, none again for this long
     prepare_alert: bool = False  # prepare an alert to residents, for staff to review and send
     alert_title: str = Field(default="", max_length=120)
+    team: str = Field(default="", max_length=20)  # the team that handles its alarms, "" for none
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
@@ -98,6 +99,9 @@ class MaintenanceAlarm(SQLModel, table=True):
     cleared_why: str = Field(default="", max_length=16)  # ended, staff, work_order
     alert_title: str = Field(default="", max_length=120)  # a prepared alert, never sent by a rule
     alert_body: str = Field(default="", max_length=600)
+    # what staff filter on: the report category or the device kind (air_quality, light...), the team
+    category: str = Field(default="", max_length=40)
+    team: str = Field(default="", max_length=20)
 
 
 class MaintenanceAlarmComment(SQLModel, table=True):
@@ -116,6 +120,17 @@ class MaintenanceCursor(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=40)
     last_event_id: int = 0
     checked_at: datetime | None = None  # the last periodic check (silence, overdue reports)
+
+
+class MaintenanceTeam(SQLModel, table=True):
+    """A team of staff grouped by trade (voirie, éclairage, déchets, espaces verts...)."""
+
+    __tablename__ = "maintenance_teams"
+
+    code: str = Field(primary_key=True, max_length=20)
+    name: str = Field(max_length=60)
+    active: bool = True  # an archived team takes no new work order; its old ones keep it
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class MaintenanceTeamMember(SQLModel, table=True):
@@ -188,4 +203,9 @@ class MaintenanceWatch(SQLModel, table=True):
     communes: str = Field(default="", max_length=200)  # INSEE codes, comma-separated
     severities: str = Field(default="major,critical", max_length=60)
     sources: str = Field(default="", max_length=100)  # sensors, lights, reports
+    categories: str = Field(default="", max_length=400)  # report categories or device kinds
+    teams: str = Field(default="", max_length=200)  # team codes
+    push: bool = True  # on the person's devices (by e-mail when none is subscribed)
+    email: bool = True
+    digest: bool = False  # one e-mail a day instead of a message at each alarm
     on_call: bool = False  # gets critical alarms whatever the rest says, at any hour

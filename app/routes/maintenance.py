@@ -15,12 +15,13 @@ from sqlmodel import Session, col, select
 from app.auth import STAFF, current_user
 from app.forms import Form, parse_form
 from app.interfaces import Contribution, Link
-from app.maintenance import alarms, orders, registry, watches
+from app.maintenance import alarms, registry, teams, watches
 from app.maintenance import rules as rules_logic
 from app.models.accounts import User
 from app.models.maintenance import MaintenanceAlarm, MaintenanceRule
 from app.models.territory import Commune
 from app.routes.maintenance_orders import ORDER_ROUTES
+from app.routes.maintenance_teams import TEAM_ROUTES
 from app.templating import page
 
 
@@ -32,7 +33,8 @@ def _labels(db: Session) -> dict[str, Any]:
         "kinds": rules_logic.KINDS,
         "layers": rules_logic.LAYERS,
         "statuses": rules_logic.STATUSES,
-        "teams": orders.TEAMS,
+        "teams": teams.names(db),
+        "active_teams": teams.names(db, archived=False),
         "categories": source.categories() if source else [],
         "communes": list(db.scalars(select(Commune).order_by(col(Commune.name)))),
     }
@@ -386,6 +388,7 @@ ROUTES = [
     rule_edit,
     rule_toggle,
     *ORDER_ROUTES,
+    *TEAM_ROUTES,
 ]
 
 CONTRIBUTES = Contribution(
@@ -394,5 +397,12 @@ CONTRIBUTES = Contribution(
         Link(70, "/staff/alarms", "Alarmes", "Toutes les alarmes, de tous les domaines."),
         Link(71, "/staff/work-orders", "Bons de travail", "Les interventions des équipes."),
         Link(72, "/staff/rules", "Règles", "Ce qui lève une alarme."),
+        Link(
+            73,
+            "/staff/teams",
+            "Équipes",
+            "Les équipes par métier et leurs membres.",
+            roles=("admin",),
+        ),
     ),
 )

@@ -22,7 +22,7 @@ from app.auth import STAFF, current_user
 from app.db import read_session, utcnow, write_session
 from app.forms import Form, parse_form
 from app.i18n import gettext as _
-from app.maintenance import alarms, orders, registry, stats
+from app.maintenance import alarms, orders, registry, stats, teams
 from app.models.maintenance import MaintenanceAlarm, WorkOrder, WorkOrderPhoto
 from app.templating import page
 
@@ -35,7 +35,8 @@ def _actor(request: Request[Any, Any, Any]) -> int:
 
 def _context(db: Session) -> dict[str, Any]:
     return {
-        "teams": orders.TEAMS,
+        "teams": teams.names(db),
+        "active_teams": teams.names(db, archived=False),
         "order_states": orders.STATES,
         "staff_people": alarms.staff_members(db),
         "people": {u.id: u for u in alarms.staff_members(db)},
@@ -75,7 +76,7 @@ def desk(
         str,
         QueryParameter(name="state", pattern="^(open|new|planned|in_progress|done|cancelled|all)$"),
     ] = "open",
-    team: str = Parameter(default="", pattern="^(|voirie|eclairage|dechets|espaces_verts)$"),
+    team: str = Parameter(default="", pattern="^(|[a-z][a-z0-9_]{1,19})$"),
 ) -> Template:
     return _desk(request, db, state=show, team=team)
 
@@ -116,7 +117,13 @@ def create(
                 db, form, actor_id=_actor(request), alarm=alarm, report_ids=ids or ()
             )
         except orders.OrderError as exc:
-            errors = {"reports" if "ignalement" in str(exc) else "assignee_id": str(exc)}
+            text = str(exc)
+            field = "assignee_id"
+            if "ignalement" in text:
+                field = "reports"
+            elif "quipe" in text:
+                field = "team"
+            errors = {field: text}
         else:
             db.commit()
             return Redirect(f"/staff/work-orders/{order.id}", status_code=303)
@@ -353,7 +360,7 @@ def figures(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Te
         section="staff",
         since=stats.default_since(now),
         categories=dict(source.categories()) if source else {},
-        teams_by_code=orders.TEAMS,
+        teams_by_code=teams.names(db),
         **stats.figures(db, stats.default_since(now), now.date()),
         **_context(db),
     )

@@ -162,3 +162,21 @@ ROWS = [
 ROWS.append(Row("GET", "/staff/work-orders/stats", staff_only(), setup=things))
 ROWS.append(Row("GET", "/staff/alarms/watch", staff_only()))
 ROWS.append(Row("POST", "/staff/alarms/watch", staff_post(), data={"severities": "critical"}))
+ROWS.append(Row("GET", "/staff/teams", roles_only(("admin",), 200)))
+ROWS.append(
+    Row(
+        "POST",
+        "/staff/teams",
+        roles_only(("admin",), 400, anonymous=(303, 401, 403)),
+        data={"code": "", "name": ""},
+    )
+)
+ROWS.append(
+    Row(
+        "POST",
+        "/staff/teams/voirie",
+        roles_only(("admin",), 400, anonymous=(303, 401, 403)),
+        data={"name": ""},
+        route="/staff/teams/{code:str}",
+    )
+)

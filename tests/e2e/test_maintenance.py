@@ -194,3 +194,44 @@ def test_staff_at_a_desk_go_from_an_alarm_to_a_work_order(
     assert made.alarm_id is not None and made.team == "dechets"
     assert log.errors == []
     context.close()
+
+
+def test_an_administrator_makes_a_team_and_chooses_its_members_in_the_browser(
+    live_server: Any, browser: Any, phone: Any, admin: Any, staff: Any, engine: Any
+) -> None:
+    from app.models.maintenance import MaintenanceTeam, MaintenanceTeamMember
+
+    context = browser.new_context(viewport=DESK, locale="fr-FR")
+    page = context.new_page()
+    log = ConsoleLog()
+    log.attach(page)
+    sign_in(context, live_server, admin)
+    page.goto(live_server.url + "/staff/teams")
+    expect(page.locator("h1")).to_have_text("Équipes")
+    page.fill("#code", "voirie")
+    page.fill("#name", "Propreté urbaine")
+    page.click("text=Créer l’équipe")
+    expect(page.locator("#code-error")).to_contain_text("Une équipe porte déjà ce code")
+    page.fill("#code", "proprete")
+    page.click("text=Créer l’équipe")
+    team = page.locator("#team-proprete")
+    expect(team.locator("h2")).to_have_text("Propreté urbaine")
+    team.locator(f'input[name="members"][value="{staff.id}"]').check()
+    team.get_by_role("button", name="Enregistrer l’équipe").click()
+    expect(page.locator("p.notice")).to_have_text("Équipe enregistrée.")
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "maintenance-teams-desk.png"), full_page=True)
+    with read_session(engine) as session:
+        assert session.get(MaintenanceTeam, "proprete") is not None
+        members = session.scalars(
+            select(MaintenanceTeamMember.user_id).where(MaintenanceTeamMember.team == "proprete")
+        ).all()
+    assert list(members) == [staff.id]
+    assert [e for e in log.errors if "status of 400" not in e] == []
+    context.close()
+    phone_context, phone_page, phone_log = phone
+    sign_in(phone_context, live_server, admin)
+    phone_page.goto(live_server.url + "/staff/teams")
+    width = phone_page.evaluate("document.documentElement.scrollWidth")
+    phone_page.screenshot(path=str(SHOTS / "maintenance-teams-phone.png"), full_page=True)
+    assert width <= 390 and phone_log.errors == []

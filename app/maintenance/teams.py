@@ -1,0 +1,115 @@
+"""Teams of staff grouped by trade (voirie, éclairage, déchets, espaces verts...), managed by an
+administrator in a form: create a team, rename it, archive it, choose its members. Work orders go to
+a team; an agent's list for today holds their team's unassigned orders; staff may follow the alarms
+of some teams only. The four trades are seeded by the migration that made the table."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from app.i18n import gettext as _
+from app.models.accounts import User
+from app.models.maintenance import MaintenanceTeam, MaintenanceTeamMember
+
+CODE = r"^[a-z][a-z0-9_]{1,19}$"
+
+
+class TeamError(ValueError):
+    """A change refused: the field it concerns and a French message."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class NewTeam(BaseModel):
+    code: str = Field(pattern=CODE, max_length=20)
+    name: str = Field(min_length=2, max_length=60)
+
+
+def listing(session: Session, *, archived: bool = True) -> list[MaintenanceTeam]:
+    query = select(MaintenanceTeam)
+    if not archived:
+        query = query.where(col(MaintenanceTeam.active).is_(True))
+    return sorted(session.scalars(query), key=lambda t: _folded(t.name))
+
+
+def _folded(name: str) -> str:
+    """The name without accents, for the alphabetical order (Éclairage before Voirie)."""
+    return "".join(
+        c for c in unicodedata.normalize("NFKD", name.casefold()) if not unicodedata.combining(c)
+    )
+
+
+def names(session: Session, *, archived: bool = True) -> dict[str, str]:
+    """Team code -> name (the archived teams too by default: old orders still name them)."""
+    return {t.code: t.name for t in listing(session, archived=archived)}
+
+
+def check_active(session: Session, code: str) -> None:
+    team = session.get(MaintenanceTeam, code)
+    if team is None or not team.active:
+        raise TeamError("team", _("Équipe inconnue."))
+
+
+def members(session: Session) -> dict[str, list[int]]:
+    """Team code -> the user ids of its members."""
+    found: dict[str, list[int]] = {}
+    for row in session.scalars(
+        select(MaintenanceTeamMember).order_by(col(MaintenanceTeamMember.user_id))
+    ):
+        found.setdefault(row.team, []).append(row.user_id)
+    return found
+
+
+def _staff_ids(session: Session) -> set[int]:
+    return {
+        uid
+        for uid in session.scalars(
+            select(col(User.id)).where(
+                col(User.role).in_(("staff", "admin")), col(User.is_active).is_(True)
+            )
+        )
+        if uid is not None
+    }
+
+
+def create(session: Session, form: NewTeam) -> MaintenanceTeam:
+    if session.get(MaintenanceTeam, form.code) is not None:
+        raise TeamError("code", _("Une équipe porte déjà ce code."))
+    if form.name.strip().casefold() in {n.casefold() for n in names(session).values()}:
+        raise TeamError("name", _("Une équipe porte déjà ce nom."))
+    team = MaintenanceTeam(code=form.code, name=form.name.strip())
+    session.add(team)
+    session.flush()
+    return team
+
+
+def update(
+    session: Session, code: str, *, name: str, active: bool, member_ids: Iterable[int]
+) -> MaintenanceTeam:
+    """Rename, archive or bring back a team and set its members (staff only)."""
+    team = session.get(MaintenanceTeam, code)
+    if team is None:
+        raise TeamError("team", _("Équipe inconnue."))
+    name = name.strip()
+    if not 2 <= len(name) <= 60:
+        raise TeamError("name", _("Le nom doit compter de 2 à 60 caractères."))
+    others = {n.casefold() for c, n in names(session).items() if c != code}
+    if name.casefold() in others:
+        raise TeamError("name", _("Une équipe porte déjà ce nom."))
+    wanted = set(member_ids)
+    if not wanted <= _staff_ids(session):
+        raise TeamError("members", _("Cette personne ne fait pas partie du personnel."))
+    team.name, team.active = name, active
+    session.add(team)
+    session.execute(delete(MaintenanceTeamMember).where(col(MaintenanceTeamMember.team) == code))
+    for user_id in sorted(wanted):
+        session.add(MaintenanceTeamMember(team=code, user_id=user_id))
+    session.flush()
+    return team

@@ -82,6 +82,7 @@ CORE = Contribution(
     jobs={
         "mail.send": mail.deliver,
         "notify.user": notify.deliver,
+        "notify.digest": notify.deliver_digest,
     },
     services=(retention.retention_service, photo_sweep.sweep_service),
 )

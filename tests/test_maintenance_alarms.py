@@ -198,17 +198,19 @@ def test_staff_hear_about_the_alarms_they_follow_and_the_on_call_person_gets_eve
             "_csrf_token": staff.client.csrf_token(),
             "communes": ["57038"],
             "severities": ["major", "critical"],
+            "push": "on",
+            "email": "on",
         },
         follow_redirects=False,
     )
     assert answer.status_code == 303
     assert (
         admin.client.post_form(
-            "/staff/alarms/watch", {"on_call": "on", "communes": "57041"}
+            "/staff/alarms/watch", {"on_call": "on", "communes": "57041", "email": "on"}
         ).status_code
         == 303
     )
-    bad = staff.client.post_form("/staff/alarms/watch", {"communes": "99999"})
+    bad = staff.client.post_form("/staff/alarms/watch", {"communes": "99999", "push": "on"})
     assert bad.status_code == 400 and "Commune inconnue" in bad.text
     from app.maintenance.rules import RuleForm, save
 

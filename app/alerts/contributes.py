@@ -1,4 +1,4 @@
-"""What the alerts domain contributes: fan-out and digest jobs, the push channel, its panel, links, commands, demo, privacy."""
+"""What the alerts domain contributes: fan-out jobs, the push channel, its panel, links, commands, demo, privacy."""
 
 from app.alerts import (
     cli,
@@ -7,7 +7,6 @@ from app.alerts import (
     ngsi,
     opendata,
     ops,
-    preferences,
     privacy,
     publish,
     subscriptions,
@@ -37,7 +36,6 @@ CONTRIBUTES = Contribution(
     jobs={
         "push.alert": fanout.deliver,
         "push.user": fanout.deliver_personal,
-        "notify.digest": preferences.deliver_digest,
     },
     channels={"push": subscriptions.push_channel},
     privacy=(Privacy("push", privacy.export_push, privacy.erase_push),),

@@ -509,16 +509,21 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 
 async def deliver_personal(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Send a personal notification to the person's devices that chose its topic (``push.user``)."""
+    """Send a personal notification to the person's devices that chose its topic (``push.user``), or
+    to all of them when the choice was made elsewhere (``any_device``: a staff member's alarms)."""
     key = f"user:{ctx.job.id}"
     user_id = int(payload["user_id"])
     topic = str(payload["topic"])
 
     def plan() -> None:
         with write_session(ctx.engine) as session:
+            chose = (
+                []
+                if payload.get("any_device")
+                else [col(PushSubscription.topics).like(f"%,{topic},%")]
+            )
             targets = select(col(PushSubscription.id)).where(
-                col(PushSubscription.user_id) == user_id,
-                col(PushSubscription.topics).like(f"%,{topic},%"),
+                col(PushSubscription.user_id) == user_id, *chose
             )
             _plan(session, key, targets, None)
 

@@ -9,35 +9,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.alerts import publish as alerts
 from app.alerts import topics as alerts_topics
 from app.alerts.topics import pack
-from app.db import utcnow, write_session
+from app.db import utcnow
 from app.i18n import gettext as _
-from app.jobs import JobContext, enqueue
 from app.mail import send_mail
+from app.notify import SIGNATURE, add_to_digest, deliver_digest, send_digest
 from app.models.accounts import User
 from app.models.push import (
     EMAIL_MODES,
-    NotificationDigestItem,
     NotificationPreferences,
     PushSubscription,
 )
+
+__all__ = ["add_to_digest", "deliver_digest", "send_digest"]  # the digest lives in app.notify
 
 EMAIL_MODE_LABELS = {
     "off": "Pas d’e-mail",
     "immediate": "Un e-mail à chaque alerte",
     "daily": "Un résumé par jour (vers 18 h)",
 }
-DIGEST_HOUR = 18  # local time (Europe/Paris) of the daily digest
-SIGNATURE = "\n\n-- \nEclor, Pays-Haut Val d'Alzette\n"
 
 
 @dataclass
@@ -145,47 +142,6 @@ def update_preferences(
 # --- the e-mail channel ---------------------------------------------------------------------------
 
 
-def _next_digest_at(now: datetime) -> datetime:
-    local = now.astimezone(alerts_topics.TZ)
-    at = local.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
-    if at <= local:
-        at = (local + timedelta(days=1)).replace(
-            hour=DIGEST_HOUR, minute=0, second=0, microsecond=0
-        )
-    return at.astimezone(UTC)
-
-
-def add_to_digest(
-    session: Session, user_id: int, *, key: str, title: str, body: str, url: str
-) -> bool:
-    """Put a line in the person's next digest (once per key) and make sure the digest is planned."""
-    exists = session.scalar(
-        select(col(NotificationDigestItem.id)).where(
-            col(NotificationDigestItem.user_id) == user_id, col(NotificationDigestItem.key) == key
-        )
-    )
-    if exists is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(
-                NotificationDigestItem(
-                    user_id=user_id, key=key, title=title[:200], body=body, url=url
-                )
-            )
-    except IntegrityError:
-        return False
-    at = _next_digest_at(utcnow())
-    enqueue(
-        session,
-        "notify.digest",
-        {"user_id": user_id},
-        run_at=at,
-        dedupe_key=f"notify.digest:{user_id}:{at:%Y%m%d}",
-    )
-    return True
-
-
 def _alert_recipients(session: Session, alert: Any) -> list[tuple[int, str, str]]:
     """(user id, e-mail, mode) of the active accounts whose e-mail choice covers the alert."""
     conditions: list[ColumnElement[bool]] = [
@@ -238,42 +194,3 @@ def email_alert(session: Session, alert: Any, base_url: str) -> int:
         ):
             count += 1
     return count
-
-
-def send_digest(session: Session, user_id: int, base_url: str, now: datetime | None = None) -> int:
-    """Send the person's pending digest lines as one e-mail; return how many lines it had."""
-    now = now or utcnow()
-    user = session.get(User, user_id)
-    items = list(
-        session.scalars(
-            select(NotificationDigestItem)
-            .where(
-                col(NotificationDigestItem.user_id) == user_id,
-                col(NotificationDigestItem.sent_at).is_(None),
-            )
-            .order_by(col(NotificationDigestItem.id))
-        ).all()
-    )
-    if not items or user is None or not user.is_active:
-        return 0
-    base = base_url.rstrip("/")
-    parts = [f"• {item.title}\n{item.body}\n{base}{item.url}" for item in items]
-    intro = _("Ce qui s’est passé depuis votre dernier résumé :")
-    send_mail(
-        session,
-        user.email,
-        _("Eclor : votre résumé du jour"),
-        intro + "\n\n" + "\n\n".join(parts) + SIGNATURE,
-        dedupe_key=f"mail:digest:{user_id}:{items[-1].id}",
-    )
-    session.execute(
-        update(NotificationDigestItem)
-        .where(col(NotificationDigestItem.id).in_([i.id for i in items]))
-        .values(sent_at=now)
-    )
-    return len(items)
-
-
-def deliver_digest(ctx: JobContext, payload: dict[str, Any]) -> None:
-    with write_session(ctx.engine) as session:
-        send_digest(session, int(payload["user_id"]), ctx.settings.base_url)

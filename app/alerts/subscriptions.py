@@ -263,18 +263,19 @@ def remove_subscription(
 def push_channel(ctx: JobContext, message: Message) -> bool:
     """Hand a personal notification to the ``push.user`` job (once per notification job).
 
-    Returns whether the person has a device for the topic (else ``app.notify`` falls back to e-mail).
+    Returns whether the person has a device for the topic (else ``app.notify`` falls back to e-mail);
+    a message for ``any_device`` goes to every device of the person.
     """
-    if message.topic not in TOPICS:
+    if message.topic not in TOPICS and not message.any_device:
         return False
+    chose = (
+        [] if message.any_device else [col(PushSubscription.topics).like(f"%,{message.topic},%")]
+    )
     with write_session(ctx.engine) as session:
         has_device = session.scalar(
             select(func.count())
             .select_from(PushSubscription)
-            .where(
-                col(PushSubscription.user_id) == message.user_id,
-                col(PushSubscription.topics).like(f"%,{message.topic},%"),
-            )
+            .where(col(PushSubscription.user_id) == message.user_id, *chose)
         )
         if not has_device:
             return False
@@ -289,6 +290,7 @@ def push_channel(ctx: JobContext, message: Message) -> bool:
                 "url": message.url,
                 "urgency": message.urgency,
                 "ttl_s": message.ttl_s,
+                "any_device": message.any_device,
                 "queued_at": utcnow().isoformat(),
             },
             dedupe_key=f"push.user:{ctx.job.id}",

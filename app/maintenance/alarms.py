@@ -84,6 +84,7 @@ def raise_or_touch(
     value: str,
     title: str,
     alert_body: str = "",
+    category: str = "",
 ) -> MaintenanceAlarm | None:
     """The ongoing alarm of (rule, subject) seen again, or a new one (unless in the quiet period)."""
     alarm = ongoing(session, rule.id or 0, subject)
@@ -108,6 +109,9 @@ def raise_or_touch(
         first_seen=at,
         last_seen=at,
         value=value[:80],
+        # what staff filter on: the report category, or else the kind of device
+        category=(category or (place.kind if place and place.kind != "report" else ""))[:40],
+        team=getattr(rule, "team", "") or "",
     )
     if rule.prepare_alert:  # prepared for staff to review and send; a rule never sends it
         alarm.alert_title = (rule.alert_title or rule.name)[:120]
@@ -219,3 +223,29 @@ def comments(session: Session, alarm_id: int) -> list[MaintenanceAlarmComment]:
             .order_by(col(MaintenanceAlarmComment.id))
         )
     )
+
+
+# What an alarm's prepared alert is about, for its topic (the alert form's topics).
+ALERT_TOPIC = {"waste_centre": "waste_centre", "traffic": "traffic"}
+ALERT_URGENCY = {"critical": "high", "major": "high", "minor": "normal", "info": "low"}
+
+
+def prepared_alert(alarm: MaintenanceAlarm) -> dict[str, Any]:
+    """The alert a rule prepared, as the staff alert form's fields: title, text, communes (the
+    alert's area is made of communes), urgency from the severity, topic from what raised it.
+    Staff open the form filled with it, review it and send it themselves."""
+    note = _("Préparée par l’alarme n° %(n)d : %(t)s") % {"n": alarm.id, "t": alarm.title}
+    return {
+        "title": alarm.alert_title,
+        "body": alarm.alert_body,
+        "communes": [alarm.commune_insee] if alarm.commune_insee else [],
+        "urgency": ALERT_URGENCY.get(alarm.severity, "normal"),
+        "topic": ALERT_TOPIC.get(alarm.category, "general"),
+        "note": note[:500],
+    }
+
+
+def prepared_alert_url(alarm: MaintenanceAlarm) -> str:
+    from urllib.parse import urlencode
+
+    return "/staff/alerts/new?" + urlencode(prepared_alert(alarm), doseq=True)

@@ -162,6 +162,7 @@ class Pass:
         place: Place | None,
         value: str,
         title: str,
+        category: str = "",
     ) -> None:
         key = (rule.id or 0, subject)
         cond = self.conditions.get(key)
@@ -183,6 +184,7 @@ class Pass:
             at=at,
             value=value,
             title=title,
+            category=category,
         )
         if alarm is not None:
             self.ongoing.add(key)
@@ -337,6 +339,7 @@ class Pass:
             place=place,
             at=at,
             value=category,
+            category=category,
             title=_("%(rule)s · %(n)d signalements autour de %(ref)s")
             % {"rule": rule.name, "n": len(found), "ref": item.number},
         )
@@ -431,6 +434,7 @@ class Pass:
                 place=Place(item.number, item.commune_insee, item.lat, item.lon, "report"),
                 value=item.number,
                 title=f"{rule.name} · {item.number}",
+                category=item.category,
             )
         for rule_id, subject in list(self.ongoing):
             if rule_id == rule.id and subject not in late:

@@ -21,7 +21,12 @@ from app.db import table_of, utcnow
 from app.i18n import gettext as _
 from app.maintenance import alarms
 from app.maintenance.terms import EDITED, SEVERITIES, SEVERITY_RANK
-from app.models.maintenance import MaintenanceAlarm, MaintenanceCondition, MaintenanceRule
+from app.models.maintenance import (
+    MaintenanceAlarm,
+    MaintenanceCondition,
+    MaintenanceRule,
+    MaintenanceTeam,
+)
 from app.models.territory import Commune
 
 N_ = str
@@ -71,6 +76,7 @@ class RuleForm(BaseModel):
     quiet_min: int = Field(default=0, ge=0, le=43_200)
     prepare_alert: bool = False
     alert_title: str = Field(default="", max_length=120)
+    team: str = Field(default="", max_length=20)
 
     @model_validator(mode="after")
     def _complete(self) -> RuleForm:
@@ -81,6 +87,15 @@ class RuleForm(BaseModel):
         if self.kind == "status" and self.measure not in STATUSES:
             raise ValueError(_("Choisissez l'état surveillé."))
         return self
+
+
+def check_team(session: Session, code: str) -> None:
+    """ValueError unless ``code`` is "" (no team) or a team that takes work."""
+    if not code:
+        return
+    team = session.get(MaintenanceTeam, code)
+    if team is None or not team.active:
+        raise ValueError(_("Équipe inconnue."))
 
 
 def check_commune(session: Session, insee: str) -> str | None:
@@ -133,6 +148,7 @@ def as_form(rule: MaintenanceRule) -> dict[str, Any]:
         "quiet_min": rule.quiet_s // 60,
         "prepare_alert": rule.prepare_alert,
         "alert_title": rule.alert_title,
+        "team": rule.team,
     }
 
 
@@ -180,6 +196,8 @@ def save(
     session: Session, form: RuleForm, *, actor_id: int | None, rule: MaintenanceRule | None = None
 ) -> MaintenanceRule:
     commune = check_commune(session, form.commune_insee)
+    if rule is None or form.team != rule.team:  # a rule keeps the archived team it had
+        check_team(session, form.team)
     rule = rule or MaintenanceRule(name=form.name, kind=form.kind, created_by=actor_id)
     rule.name = form.name
     rule.kind = form.kind
@@ -202,6 +220,7 @@ def save(
     rule.quiet_s = form.quiet_min * 60
     rule.prepare_alert = form.prepare_alert
     rule.alert_title = form.alert_title
+    rule.team = form.team
     rule.created_at = rule.created_at or utcnow()
     session.add(rule)
     session.flush()

@@ -1,26 +1,52 @@
-"""Staff hear about new alarms: each one chooses the communes, severities and sources they follow
-(``maintenance_watches``); the on-call person gets every critical alarm at any hour. The message goes
-through ``app.notify`` (push where the person has a device, e-mail otherwise)."""
+"""Staff hear about new alarms as they choose (``maintenance_watches``): the communes, severities,
+sources, categories (a report category or a kind of device) and teams they follow, on their devices
+(push) and/or by e-mail, at each alarm or in one e-mail a day (the digest). The on-call person gets
+every critical alarm at once, whatever the rest says, with the ``high`` urgency that goes through
+their quiet hours. Everything goes through ``app.notify`` (the quiet hours and devices are those the
+person set in their notification preferences, ``/me/push``)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import re
+
+from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.maintenance.terms import SEVERITIES
 from app.models.accounts import User
-from app.models.maintenance import MaintenanceAlarm, MaintenanceWatch
+from app.models.maintenance import MaintenanceAlarm, MaintenanceTeam, MaintenanceWatch
 from app.notify import notify
 
+N_ = str
 SOURCES = ("sensors", "lights", "reports")
+# The kinds of device an alarm's category names (report categories come from the reports domain).
+DEVICE_KINDS = {
+    "air_quality": N_("Qualité de l’air"),
+    "waste_centre": N_("Déchèterie"),
+    "traffic": N_("Passage frontière"),
+    "fill_level": N_("Niveau de remplissage"),
+    "light": N_("Point lumineux"),
+}
+CATEGORY = re.compile(r"^[a-z0-9_]{1,40}$")
 
 
 class WatchForm(BaseModel):
     communes: list[str] = Field(default_factory=list, max_length=20)
     severities: list[str] = Field(default_factory=list, max_length=4)
     sources: list[str] = Field(default_factory=list, max_length=3)
+    categories: list[str] = Field(default_factory=list, max_length=40)
+    teams: list[str] = Field(default_factory=list, max_length=20)
+    push: bool = False
+    email: bool = False
+    digest: bool = False
     on_call: bool = False
+
+    @model_validator(mode="after")
+    def _a_channel(self) -> WatchForm:
+        if not (self.push or self.email):
+            raise ValueError(_("Choisissez au moins un moyen : notification ou e-mail."))
+        return self
 
 
 def _split(text: str) -> set[str]:
@@ -31,51 +57,79 @@ def watch_of(session: Session, user_id: int) -> MaintenanceWatch:
     return session.get(MaintenanceWatch, user_id) or MaintenanceWatch(user_id=user_id)
 
 
-def save(session: Session, user_id: int, form: WatchForm, known_communes: set[str]) -> None:
+def save(
+    session: Session,
+    user_id: int,
+    form: WatchForm,
+    known_communes: set[str],
+    known_categories: set[str] | None = None,
+) -> None:
     if not set(form.communes) <= known_communes:
         raise ValueError(_("Commune inconnue."))
     if not set(form.severities) <= set(SEVERITIES) or not set(form.sources) <= set(SOURCES):
         raise ValueError(_("Choix invalide."))
+    allowed = set(DEVICE_KINDS) | (known_categories or set())
+    if not all(CATEGORY.match(c) for c in form.categories) or not set(form.categories) <= allowed:
+        raise ValueError(_("Catégorie inconnue."))
+    teams = set(session.scalars(select(col(MaintenanceTeam.code))))
+    if not set(form.teams) <= teams:
+        raise ValueError(_("Équipe inconnue."))
     watch = watch_of(session, user_id)
     watch.communes = ",".join(sorted(set(form.communes)))
     watch.severities = ",".join(sorted(set(form.severities)))
     watch.sources = ",".join(sorted(set(form.sources)))
+    watch.categories = ",".join(sorted(set(form.categories)))
+    watch.teams = ",".join(sorted(set(form.teams)))
+    watch.push, watch.email, watch.digest = form.push, form.email, form.digest
     watch.on_call = form.on_call
     session.add(watch)
 
 
+def on_call_for(watch: MaintenanceWatch, alarm: MaintenanceAlarm) -> bool:
+    return watch.on_call and alarm.severity == "critical"
+
+
 def wants(watch: MaintenanceWatch, alarm: MaintenanceAlarm) -> bool:
-    if watch.on_call and alarm.severity == "critical":
+    """Whether the alarm passes the person's filters (an empty filter lets everything through)."""
+    if on_call_for(watch, alarm):
         return True
-    communes, severities, sources = (
-        _split(watch.communes),
-        _split(watch.severities),
-        _split(watch.sources),
+    chosen = (
+        (watch.communes, alarm.commune_insee),
+        (watch.severities, alarm.severity),
+        (watch.sources, alarm.source),
+        (watch.categories, alarm.category),
+        (watch.teams, alarm.team),
     )
-    return (
-        (not communes or alarm.commune_insee in communes)
-        and (not severities or alarm.severity in severities)
-        and (not sources or alarm.source in sources)
-    )
+    return all(not _split(allowed) or value in _split(allowed) for allowed, value in chosen)
 
 
 def tell_staff(session: Session, alarm: MaintenanceAlarm) -> list[int]:
-    """Queue a notification of a new alarm to every active staff member who follows it."""
+    """Tell every active staff member who follows the new alarm, as each one chose."""
     rows = session.execute(
         select(MaintenanceWatch, col(User.is_active))
         .join(User, col(User.id) == col(MaintenanceWatch.user_id))
         .where(col(User.role).in_(("staff", "admin")))
     ).all()
-    told = sorted(w.user_id for w, active in rows if active and wants(w, alarm))
-    if told:
+    title = _("Alarme : %(t)s") % {"t": alarm.title[:120]}
+    told = []
+    for watch, active in sorted(rows, key=lambda r: r[0].user_id):
+        if not active or not wants(watch, alarm):
+            continue
+        told.append(watch.user_id)
+        urgent = on_call_for(watch, alarm)
         notify(
             session,
-            told,
+            [watch.user_id],
             topic="alarms",
-            title=_("Alarme : %(t)s") % {"t": alarm.title[:120]},
+            title=title,
             body=alarm.value or alarm.title,
             url=f"/staff/alarms/{alarm.id}",
-            urgency="high" if alarm.severity == "critical" else "normal",
+            # the on-call person: at once, through quiet hours, on both channels they chose
+            urgency="high" if urgent else "normal",
             dedupe=f"alarm-{alarm.id}",
+            push=watch.push,
+            email=watch.email,
+            any_device=True,
+            digest=watch.digest and not urgent,
         )
     return told

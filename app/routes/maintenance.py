@@ -114,6 +114,7 @@ def _alarm_page(
         comments=comments,
         authors=authors,
         staff_people=alarms.staff_members(db),
+        prepared_alert_url=alarms.prepared_alert_url,
         error=error,
         **_labels(db),
     )
@@ -213,21 +214,38 @@ def _many(data: dict[str, Any], name: str) -> list[str]:
 
 
 def _watch_page(
-    request: Request[Any, Any, Any], db: Session, *, error: str = "", status_code: int = 200
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    error: str = "",
+    status_code: int = 200,
+    posted: watches.WatchForm | None = None,
 ) -> Template:
     watch = watches.watch_of(db, _actor(request))
+    chosen = {
+        "communes": set(watch.communes.split(",")),
+        "severities": set(watch.severities.split(",")),
+        "sources": set(watch.sources.split(",")),
+        "categories": set(watch.categories.split(",")),
+        "teams": set(watch.teams.split(",")),
+    }
+    channels = {"push": watch.push, "email": watch.email, "digest": watch.digest}
+    on_call = watch.on_call
+    if posted is not None:  # a refused form comes back as it was sent
+        chosen = {name: set(getattr(posted, name)) for name in chosen}
+        channels = {"push": posted.push, "email": posted.email, "digest": posted.digest}
+        on_call = posted.on_call
     return page(
         request,
         "maintenance/watch.html",
         section="staff",
         status_code=status_code,
         watch=watch,
-        chosen={
-            "communes": set(watch.communes.split(",")),
-            "severities": set(watch.severities.split(",")),
-            "sources": set(watch.sources.split(",")),
-        },
+        chosen=chosen,
+        channels=channels,
+        on_call=on_call,
         sources=watches.SOURCES,
+        device_kinds=watches.DEVICE_KINDS,
         error=error,
         **_labels(db),
     )
@@ -242,18 +260,34 @@ def watch_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) ->
 def watch_save(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
-    form = watches.WatchForm(
-        communes=_many(data, "communes")[:20],
-        severities=_many(data, "severities")[:4],
-        sources=_many(data, "sources")[:3],
-        on_call=data.get("on_call") == "on",
-    )
+    fields: dict[str, Any] = {
+        "communes": _many(data, "communes")[:20],
+        "severities": _many(data, "severities")[:4],
+        "sources": _many(data, "sources")[:3],
+        "categories": _many(data, "categories")[:40],
+        "teams": _many(data, "teams")[:20],
+        "push": data.get("push") == "on",
+        "email": data.get("email") == "on",
+        "digest": data.get("delivery") == "digest",
+        "on_call": data.get("on_call") == "on",
+    }
+    form, errors = parse_form(watches.WatchForm, fields)
+    if form is None:
+        return _watch_page(
+            request,
+            db,
+            error=next(iter(errors.values())),
+            status_code=400,
+            posted=watches.WatchForm.model_construct(None, **fields),
+        )
     known = {c.insee for c in db.scalars(select(Commune))}
+    source = registry.reports()
+    categories = {code for code, _label in source.categories()} if source else set()
     try:
-        watches.save(db, _actor(request), form, known)
+        watches.save(db, _actor(request), form, known, categories)
     except ValueError as exc:
         db.rollback()
-        return _watch_page(request, db, error=str(exc), status_code=400)
+        return _watch_page(request, db, error=str(exc), status_code=400, posted=form)
     db.commit()
     return Redirect("/staff/alarms/watch?saved=1", status_code=303)
 
@@ -321,7 +355,7 @@ def rule_create(
         try:
             rules_logic.save(db, form, actor_id=_actor(request))
         except ValueError as exc:
-            errors = {"commune_insee": str(exc)}
+            errors = {"team" if "quipe" in str(exc) else "commune_insee": str(exc)}
     if errors or form is None:
         db.rollback()
         return _rules_page(request, db, form=data, errors=errors, status_code=400)
@@ -351,7 +385,7 @@ def rule_edit(
         try:
             cleared = rules_logic.edit(db, rule, form, actor_id=_actor(request))
         except ValueError as exc:
-            errors = {"commune_insee": str(exc)}
+            errors = {"team" if "quipe" in str(exc) else "commune_insee": str(exc)}
     if errors or form is None:
         db.rollback()
         return _rules_page(

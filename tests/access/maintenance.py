@@ -161,7 +161,9 @@ ROWS = [
 
 ROWS.append(Row("GET", "/staff/work-orders/stats", staff_only(), setup=things))
 ROWS.append(Row("GET", "/staff/alarms/watch", staff_only()))
-ROWS.append(Row("POST", "/staff/alarms/watch", staff_post(), data={"severities": "critical"}))
+ROWS.append(
+    Row("POST", "/staff/alarms/watch", staff_post(), data={"severities": "critical", "push": "on"})
+)
 ROWS.append(Row("GET", "/staff/teams", roles_only(("admin",), 200)))
 ROWS.append(
     Row(

@@ -335,3 +335,62 @@ def test_the_cli_refuses_a_second_operator_of_the_same_name(settings):
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = cli.run(argparse.Namespace(carpool_action="add", name="Covoit Lorraine"), settings)
     assert code == 2 and "existe déjà" in err.getvalue()
+
+
+ODD_SEARCHES = [
+    ("/api/rdex/journeys", {**WHERE, "frequency": "regular", "regularSchedule": "[1]"}),
+    (
+        "/api/rdex/journeys",
+        {**WHERE, "frequency": "regular", "regularSchedule": '{"mondayTime": 5}'},
+    ),
+    (
+        "/api/rdex/journeys",
+        {**WHERE, "regularSchedule": '{"mondayTime": "07:00", "mondayTimeDelta": "x"}'},
+    ),
+    ("/api/rdex/journeys", {**WHERE, "count": -1}),
+    ("/api/rdex/journeys", {**WHERE, "departureLat": "nan"}),
+    ("/api/rdex/journeys", {**WHERE, "p[outward][mindate]": "2026-02-30"}),
+    ("/api/rdex/journeys", {**WHERE, "p[driver][state]": "yes"}),
+    ("/api/carpool/driver_journeys", {**WHERE, "departureDate": -(10**15)}),
+    ("/api/carpool/driver_journeys", {**WHERE, "departureDate": 1, "departureLng": "inf"}),
+    ("/api/carpool/driver_regular_trips", {**WHERE, "departureTimeOfDay": "07:00:00+02:00"}),
+    (
+        "/api/carpool/driver_regular_trips",
+        {**WHERE, "departureTimeOfDay": "07:00", "departureWeekdays": ","},
+    ),
+    (
+        "/api/carpool/passenger_regular_trips",
+        {**WHERE, "departureTimeOfDay": "07:00", "minDepartureDate": 10**15},
+    ),
+]
+
+
+def test_odd_inputs_are_answered_without_a_server_error(engine, client, settings):
+    for path, params in ODD_SEARCHES:
+        r = client.get(path, params=params)
+        assert r.status_code in (200, 400), (path, params, r.status_code, r.text)
+    auth = {"authorization": f"Bearer {add_operator(settings)}"}
+    for body in (b"[]", b"null", b"5", b"{", b'{"id": {}}', b"x" * 70_000):
+        for path in ("/api/carpool/bookings", "/api/carpool/messages"):
+            r = client.post(
+                path, content=body, headers={**auth, "content-type": "application/json"}
+            )
+            assert r.status_code == 400, (path, body[:20], r.status_code, r.text)
+    weird = booking_body("eclor1", utcnow(), driver={"id": 5, "alias": None, "operator": []})
+    assert client.post("/api/carpool/bookings", json=weird, headers=auth).status_code == 400
+    message = {
+        "from": {"id": "a", "alias": "b", "operator": "c"},
+        "to": {"id": "a", "alias": "b", "operator": "c"},
+    }
+    for extra in (
+        {"message": 5},
+        {"message": "hi", "recipientCarpoolerType": "PILOT"},
+        {
+            "message": "hi",
+            "recipientCarpoolerType": "DRIVER",
+            "driverJourneyId": "eclor" + "9" * 30,
+        },
+    ):
+        r = client.post("/api/carpool/messages", json={**message, **extra}, headers=auth)
+        assert r.status_code in (400, 404), (extra, r.status_code, r.text)
+    assert client.patch("/api/carpool/bookings/%ZZ", headers=auth).status_code in (400, 404)

@@ -90,7 +90,13 @@ async def run(args: argparse.Namespace, url: str, receiver: Receiver) -> tuple[l
     stored: list[float] = []
     try:
         await asyncio.wait_for(fleet.ready.wait(), 60)
-        await asyncio.sleep(3.0)  # the first look of the notifier, and readings flowing
+        while True:  # the notifier's first look (its baseline) is made before any lamp breaks
+            with read_session(engine) as session:
+                sub = session.get(NgsiSubscription, "urn:ngsi-ld:Subscription:bench")
+                if sub is not None and sub.event_cursor is not None:
+                    break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # readings flowing
         for k in range(args.changes):
             light = lights[k]
             before = len(receiver.received())
@@ -126,7 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--mqtt-url", default=None)
-    parser.add_argument("--lights", type=int, default=500)
+    parser.add_argument("--lights", type=int, default=100)
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()

@@ -35,6 +35,7 @@ class KpiCache:
     def values(self, kpis: list[Kpi], session: Session, now: dt.datetime) -> dict[str, Any]:
         """Every KPI's values keyed by INSEE code, by KPI name."""
         newest: dict[str, int] = {}  # each layer's newest event, read once per request
+        stamps: dict[Any, Any] = {}  # each stamp function's value, read once per request
 
         def latest(layer: str) -> int:
             if layer not in newest:
@@ -50,9 +51,11 @@ class KpiCache:
             if fresh is None:
                 out[kpi.name] = kpi.load(session, now)
                 continue
+            if fresh.stamp is not None and fresh.stamp not in stamps:
+                stamps[fresh.stamp] = fresh.stamp(session)
             version = (
                 tuple(latest(layer) for layer in fresh.events),
-                fresh.stamp(session) if fresh.stamp is not None else None,
+                stamps[fresh.stamp] if fresh.stamp is not None else None,
             )
             kept = self._kept.get(kpi.name)
             if (

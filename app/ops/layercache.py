@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import hashlib
 import struct
 import threading
 import zlib
@@ -89,8 +88,11 @@ def _gzip(body: bytes) -> bytes:
     return compressor.compress(body) + compressor.flush()
 
 
-def _etag(body: bytes) -> str:
-    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+def _etag(body: bytes, crc: int | None = None) -> str:
+    """The body's CRC-32 (the gzip trailer's, already computed) and length: a change of any run of
+    up to 32 bits is certain to change it, at a fraction of a cryptographic hash's cost."""
+    crc = zlib.crc32(body) if crc is None else crc
+    return f'"{crc:08x}-{len(body):x}"'
 
 
 @dataclass
@@ -172,7 +174,7 @@ class Pieces:
             for moved in half.ids:
                 self.where[moved] = half
 
-    def assemble(self) -> tuple[bytes, bytes]:
+    def assemble(self) -> tuple[bytes, bytes, int]:
         """The layer's body and its gzip, re-compressing only the runs that changed."""
         for run in self.runs:
             run.pack()
@@ -187,8 +189,9 @@ class Pieces:
         body_parts.append(b"]}")
         body = b"".join(body_parts)
         gzip_parts += [_deflate(b"]}"), _FINISH]
-        gzip_parts.append(struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF))
-        return body, b"".join(gzip_parts)
+        crc = zlib.crc32(body)
+        gzip_parts.append(struct.pack("<II", crc, len(body) & 0xFFFFFFFF))
+        return body, b"".join(gzip_parts), crc
 
 
 @dataclass
@@ -310,8 +313,8 @@ class LayerCache:
                     pieces.put(feature_id, *found[feature_id])
                 else:
                     pieces.drop(feature_id)  # deleted, or no longer on this layer
-        body, gzipped = pieces.assemble()
-        made = Built(current, body, gzipped, _etag(body), expires)
+        body, gzipped, crc = pieces.assemble()
+        made = Built(current, body, gzipped, _etag(body, crc), expires)
         self._kept[key] = _Kept(made, pieces)
         return made
 

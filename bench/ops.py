@@ -451,7 +451,7 @@ async def stream_figures(
                     await device.publish(f"{prefix}/tele/sensor/S-0000", payload, qos=1)
                     while True:
                         arrived, event = await asyncio.wait_for(sink.get(), 60)
-                        if event["payload"]["values"].get("no2") == float(n):
+                        if event["payload"].get("values", {}).get("no2") == float(n):
                             lat_sse.append((arrived - sent) * 1000)
                             # the event's moment is taken in the ingesting transaction
                             written = _wall(event["at"])

@@ -13,7 +13,8 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+
+from app.openapi_public import PublicJsonRenderPlugin, PublicYamlRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import (
@@ -120,7 +121,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC),
             # The documents only (JSON, also at /schema, and YAML): the rendered viewers load their
             # scripts from outside CDNs.
-            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+            # The public APIs described fully (app.openapi_public): documents, codes, media types.
+            render_plugins=[PublicJsonRenderPlugin(), PublicYamlRenderPlugin()],
         ),
         request_max_body_size=settings.max_upload_bytes * 4,
         debug=False,

@@ -141,24 +141,28 @@ def _candidates(
 
 
 def _touched(session: Session, after: int) -> tuple[dict[str, set[str]], int]:
+    # The newest id first: events are read up to it only, so one committed while reading is
+    # left for the next look, never skipped (ids grow in commit order, app.events).
+    top = int(session.scalar(sa.select(sa.func.max(col(Event.id)))) or 0)
     rows = session.execute(
         sa.select(col(Event.id), col(Event.layer), col(Event.feature_id))
-        .where(col(Event.id) > after, col(Event.layer).in_(("lights", "sensors")))
+        .where(
+            col(Event.id) > after,
+            col(Event.id) <= top,
+            col(Event.layer).in_(("lights", "sensors")),
+        )
         .order_by(col(Event.id))
         .limit(EVENTS_PER_LOOK)
     ).all()
     touched: dict[str, set[str]] = {}
     sensors: set[str] = set()
-    last = after
     for row in rows:
-        last = row.id
         if row.layer == "lights":
             touched.setdefault("Streetlight", set()).add(row.feature_id)
         else:
             sensors.add(row.feature_id)
-    if len(rows) < EVENTS_PER_LOOK:
-        # Past events of other layers too: the cursor moves to the newest event.
-        last = max(last, int(session.scalar(sa.select(sa.func.max(col(Event.id)))) or 0))
+    # Every event up to ``top`` was looked at, unless the page was full.
+    last = rows[-1].id if len(rows) == EVENTS_PER_LOOK else max(top, after)
     if sensors:
         for sensor_id, kind in session.execute(
             sa.select(col(Sensor.id), col(Sensor.kind)).where(col(Sensor.id).in_(sensors))

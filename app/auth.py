@@ -34,8 +34,18 @@ from app.scope import extras as scope_extras
 
 SESSION_COOKIE = "eclor_session"
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so timing does not tell who has an account.
-_DUMMY_HASH = _hasher.hash("eclor-dummy-password")
+# Verified against when the e-mail is unknown, so timing does not tell who has an account. Made on
+# first use, not at import: an argon2 hash costs about a second of CPU to every process that imports
+# this module (each worker, each CLI command), most of which never check a password.
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("eclor-dummy-password")
+    return _DUMMY_HASH
+
 
 STAFF_ROLES = ("staff", "admin")
 
@@ -46,7 +56,9 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -151,7 +151,23 @@ def _within(lat: Any, lon: Any, at_lat: float, at_lon: float, kx: float, radius_
 MAX_CELLS = 64  # grid cells looked up per end (a 5 km radius touches 25 to 36)
 
 
-def candidates_statement(q: Query, *, limit: int | None = None, use_cells: bool = True) -> Any:
+# What the ranking reads of every candidate: all in ``ix_carpool_ads_cells`` (the id is the row's).
+RANK_COLUMNS = (
+    col(CarpoolAd.id),
+    col(CarpoolAd.from_lat),
+    col(CarpoolAd.from_lon),
+    col(CarpoolAd.to_lat),
+    col(CarpoolAd.to_lon),
+)
+
+
+def candidates_statement(
+    q: Query,
+    *,
+    limit: int | None = None,
+    use_cells: bool = True,
+    columns: tuple[Any, ...] = CANDIDATE_COLUMNS,
+) -> Any:
     """The SQL prefilter: every ad that may match ``q`` (a superset of the matches, never cut).
 
     One-off searches read one-off ads departing within the margins and regular
@@ -173,13 +189,20 @@ def candidates_statement(q: Query, *, limit: int | None = None, use_cells: bool 
     slack = q.margin_min + MAX_AD_MARGIN_MIN + 15  # margins plus the time to reach the pick-up
     minute = q.searched_minute()
     days = mask_of(q.searched_days())
+
+    # With cells, the boxes are checked on the entries of ``ix_carpool_ads_cells`` as expressions
+    # (``+ 0.0``), so the planner looks the cells up by equality rather than range over one latitude
+    # in ``ix_carpool_ads_search`` (which reads a row per entry): the ranking then reads no table row.
+    def box(column: Any) -> Any:
+        return column + 0.0 if cells else column
+
     common = (
         col(CarpoolAd.status) == "active",
         col(CarpoolAd.role) == q.role,
-        col(CarpoolAd.to_lat).between(t_lat0, t_lat1),
-        col(CarpoolAd.to_lon).between(t_lon0, t_lon1),
-        col(CarpoolAd.from_lat).between(f_lat0, f_lat1),
-        col(CarpoolAd.from_lon).between(f_lon0, f_lon1),
+        box(col(CarpoolAd.to_lat)).between(t_lat0, t_lat1),
+        box(col(CarpoolAd.to_lon)).between(t_lon0, t_lon1),
+        box(col(CarpoolAd.from_lat)).between(f_lat0, f_lat1),
+        box(col(CarpoolAd.from_lon)).between(f_lon0, f_lon1),
         col(CarpoolAd.seats_left) >= q.seats,
         *cells,
         # Within the radii as ``score`` measures them (planar metres), a metre to spare for rounding:
@@ -200,7 +223,7 @@ def candidates_statement(q: Query, *, limit: int | None = None, use_cells: bool 
         last_day = q.local_when.date()
     else:
         last_day = local(utcnow()).date()
-    regular = sa.select(*CANDIDATE_COLUMNS).where(
+    regular = sa.select(*columns).where(
         *common,
         col(CarpoolAd.frequency) == "regular",
         col(CarpoolAd.days_mask).op("&")(days) != 0,
@@ -209,7 +232,7 @@ def candidates_statement(q: Query, *, limit: int | None = None, use_cells: bool 
         or_(col(CarpoolAd.valid_until).is_(None), col(CarpoolAd.valid_until) >= last_day),
     )
     if q.frequency == "punctual" and q.when is not None:
-        punctual = sa.select(*CANDIDATE_COLUMNS).where(
+        punctual = sa.select(*columns).where(
             *common,
             col(CarpoolAd.departure_at).between(
                 q.when - timedelta(minutes=slack),
@@ -345,15 +368,17 @@ def _dist(x: Any, y: Any) -> Any:
     return sa.func.sqrt(x * x + y * y)
 
 
-def ranked_statement(q: Query) -> Any:
-    """The candidates of ``q`` that can fit, best possible score first (column ``bound``), or None when the searched trip itself is too short to share (under 500 m).
+def ranked_statement(q: Query, *, limit: int, offset: int = 0) -> Any:
+    """The ``limit`` candidates of ``q`` after ``offset`` that can fit, best possible score first
+    (column ``bound``), or None when the searched trip itself is too short to share (under 500 m).
 
-    Distances are planar metres around the search's start, as ``score`` measures them; the
-    filters keep a metre to spare, so SQL never drops an ad ``score`` would keep.
+    The candidates are ranked on what the index holds (ids and coordinates: no table row read),
+    then only the ranked batch is read in full. Distances are planar metres around the search's
+    start, as ``score`` measures them; the filters keep a metre to spare, so SQL never drops an ad
+    ``score`` would keep.
     """
     kx = q.kx
-    sub = candidates_statement(q).subquery("candidates")
-    c = sub.c
+    c = candidates_statement(q, columns=RANK_COLUMNS).subquery("candidates").c
     pickup = _dist((c.from_lon - q.from_lon) * kx, (c.from_lat - q.from_lat) * KY)
     dropoff = _dist((c.to_lon - q.to_lon) * kx, (c.to_lat - q.to_lat) * KY)
     ad_length = _dist((c.to_lon - c.from_lon) * kx, (c.to_lat - c.from_lat) * KY)
@@ -373,23 +398,36 @@ def ranked_statement(q: Query) -> Any:
     bound = (
         100.0 * (0.4 * (1.0 - detour / MAX_DETOUR) + 0.3 * (1.0 - ends)) + 30.0 + BOUND_SLACK
     ).label("bound")
-    return sa.select(*sub.c, bound).where(*fits).order_by(bound.desc(), c.id)
+    ranked = (
+        sa.select(c.id, bound)
+        .where(*fits)
+        .order_by(bound.desc(), c.id)
+        .limit(limit)
+        .offset(offset)
+        .subquery("ranked")
+    )
+    return (
+        sa.select(*CANDIDATE_COLUMNS, ranked.c.bound)
+        .join_from(ranked, CarpoolAd, col(CarpoolAd.id) == ranked.c.id)
+        .order_by(ranked.c.bound.desc(), ranked.c.id)
+    )
 
 
 def search(session: Session, q: Query, *, limit: int = SEARCH_LIMIT) -> list[Match]:
     """Matches for ``q``, best first: the first ``limit`` of scoring every candidate, reading the
     candidates from the database best bound first and stopping when none left can enter the list."""
-    stmt = ranked_statement(q)
-    if stmt is None or limit <= 0:
+    first = ranked_statement(q, limit=max(20 * limit, 1000))
+    if limit <= 0 or first is None:
         return []
     skip = set(q.exclude_users)
     if q.viewer_id is not None:
         skip.add(q.viewer_id)
     connection = session.connection()
     kept: list[tuple[float, int, Match]] = []  # a heap of (score, -ad id): the worst kept on top
-    batch, offset = max(2 * limit, 100), 0
+    batch, offset = max(20 * limit, 1000), 0
     while True:
-        rows = connection.execute(stmt.limit(batch).offset(offset)).all()
+        stmt = first if offset == 0 else ranked_statement(q, limit=batch, offset=offset)
+        rows = connection.execute(stmt).all()
         for row in rows:
             if len(kept) == limit and row.bound < kept[0][0]:
                 return _best_first(kept)

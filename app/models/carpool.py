@@ -68,7 +68,8 @@ class CarpoolAd(SQLModel, table=True):
         ),
         Index("ix_carpool_ads_departure", "status", "role", "departure_at"),
         # The spatial prefilter on both ends: equality on the grid cells of the end then the start
-        # (a few cells each), then the time, the exact boxes and the rest read from the index entries.
+        # (a few cells each), then the time, the exact boxes and the rest read from the index entries:
+        # the search ranks its candidates from this index alone (``matching.ranked_statement``).
         Index(
             "ix_carpool_ads_cells",
             "status",
@@ -85,6 +86,7 @@ class CarpoolAd(SQLModel, table=True):
             "window_start",
             "window_end",
             "seats_left",
+            "valid_until",
         ),
     )
 

@@ -160,7 +160,10 @@ class Filters:
 
     def apply(self, stmt: Any, *, staff: bool) -> Any:
         if not staff:
-            stmt = stmt.where(col(Report.status).in_(PUBLIC_STATUSES))
+            # Every state but "hidden" (PUBLIC_STATUSES), said as one inequality: the newest-first
+            # lists then walk ``ix_reports_created`` and stop at their page, where an IN list of the
+            # states sent SQLite through the state index, sorting every public report of the history.
+            stmt = stmt.where(col(Report.status) != "hidden")
         if self.commune:
             stmt = stmt.where(col(Report.commune_insee) == self.commune)
         if self.category:

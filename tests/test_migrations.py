@@ -43,6 +43,13 @@ def test_every_migration_branch_starts_from_the_foundation():
         assert rev.doc, f"migration {rev.revision} has no description"
 
 
+def test_every_revision_id_fits_postgresqls_version_column():
+    """alembic_version.version_num is VARCHAR(32) on PostgreSQL: a longer id fails the upgrade there."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    long = [r.revision for r in script.walk_revisions() if len(r.revision) > 32]
+    assert not long, long
+
+
 def test_every_migration_branch_has_a_single_head():
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     labels = sorted({label for rev in script.walk_revisions() for label in rev.branch_labels})

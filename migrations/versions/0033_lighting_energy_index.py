@@ -1,13 +1,13 @@
 """Lighting: the energy page's figures read from indexes alone: the lights per group and wattage
 (modelled energy), per technology, and the measured energy of a month.
 
-Revision ID: 0033_lighting_group_wattage_index
+Revision ID: 0033_lighting_energy_index
 Revises: 0032_lighting_groups_order
 """
 
 from alembic import op
 
-revision = "0033_lighting_group_wattage_index"
+revision = "0033_lighting_energy_index"
 down_revision = "0032_lighting_groups_order"
 branch_labels = None
 depends_on = None

@@ -2,13 +2,13 @@
 filtered and ranked from the index alone (only the ranked batch reads its rows).
 
 Revision ID: 0033_carpool_rank_index
-Revises: 0030_carpool_cells
+Revises: 0032_carpool_interop
 """
 
 from alembic import op
 
 revision = "0033_carpool_rank_index"
-down_revision = "0030_carpool_cells"
+down_revision = "0032_carpool_interop"
 branch_labels = None
 depends_on = None
 

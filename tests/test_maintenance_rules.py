@@ -368,3 +368,55 @@ def test_editing_a_rule_in_its_form_clears_the_alarms_of_the_old_condition_and_e
         "pm25 = 90",
         T0 + dt.timedelta(minutes=3),
     )
+
+
+def test_staff_open_a_prepared_alert_in_the_alert_form_filled_for_review_and_the_rule_never_sends_it(
+    engine, staff
+):
+    import html
+    import re
+
+    _sensor(engine)
+    _rule(
+        engine,
+        **{**PM25, "duration_min": 0, "severity": "critical"},
+        prepare_alert=True,
+        alert_title="Pic de particules fines",
+    )
+    _feed(engine, (0, 95))
+    (alarm,) = _alarms(engine)
+    page = staff.client.get(f"/staff/alarms/{alarm.id}")
+    link = html.unescape(re.search(r'id="prepared-alert-link" href="([^"]+)"', page.text).group(1))
+    assert link.startswith("/staff/alerts/new?")
+    form = staff.client.get(link)
+    assert form.status_code == 200
+    text = html.unescape(form.text)
+    assert (
+        'id="title" name="title" type="text" maxlength="120" required value="Pic de particules fines"'
+        in text
+    )
+    assert re.search(r'<textarea id="body"[^>]*>Particules fines · Station Audun</textarea>', text)
+    checked = re.findall(r'name="communes" value="(\d+)" checked', text)
+    assert checked == [AUDUN]  # the alert's area: the alarm's commune
+    assert '<option value="high" selected>' in text  # critical → urgent
+    assert 'id="prepared-notice"' in text
+    # opening it sent nothing: staff review and send it themselves
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 0
+        assert not set(session.scalars(select(Job.kind))) & {"push.alert"}
+    fields = dict(re.findall(r'name="(title|topic|urgency)"[^>]*value="([^"]*)"', text))
+    sent = staff.client.post_form(
+        "/staff/alerts/new",
+        {
+            "title": "Pic de particules fines",
+            "body": "Évitez les efforts en plein air à Audun-le-Tiche.",
+            "topic": "general",
+            "urgency": "high",
+            "communes": AUDUN,
+            "do": "send",
+        },
+    )
+    assert sent.status_code == 303, fields
+    with read_session(engine) as session:
+        (published,) = session.scalars(select(Alert)).all()
+    assert published.title == "Pic de particules fines"

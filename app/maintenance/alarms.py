@@ -234,14 +234,13 @@ def prepared_alert(alarm: MaintenanceAlarm) -> dict[str, Any]:
     """The alert a rule prepared, as the staff alert form's fields: title, text, communes (the
     alert's area is made of communes), urgency from the severity, topic from what raised it.
     Staff open the form filled with it, review it and send it themselves."""
-    note = _("Préparée par l’alarme n° %(n)d : %(t)s") % {"n": alarm.id, "t": alarm.title}
     return {
         "title": alarm.alert_title,
         "body": alarm.alert_body,
         "communes": [alarm.commune_insee] if alarm.commune_insee else [],
         "urgency": ALERT_URGENCY.get(alarm.severity, "normal"),
         "topic": ALERT_TOPIC.get(alarm.category, "general"),
-        "note": note[:500],
+        "prepared": "1",
     }
 
 

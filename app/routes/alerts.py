@@ -297,9 +297,28 @@ def staff_alerts(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
     )
 
 
+def _prefilled(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The form, pre-filled by a link (an alarm's prepared alert): for the person to review and send.
+
+    Only fills the form; nothing is checked or written until staff send it."""
+    form = _blank_form()
+    query = request.query_params
+    for name, limit in (("title", 200), ("body", 1200), ("note", 500), ("link", 300)):
+        value = query.get(name)
+        if isinstance(value, str):
+            form[name] = value[:limit]
+    if query.get("topic") in topics.ALERT_TOPICS:
+        form["topic"] = query.get("topic")
+    if query.get("urgency") in topics.URGENCIES:
+        form["urgency"] = query.get("urgency")
+    form["communes"] = [c for c in query.getall("communes", []) if c.isascii() and c.isdigit()][:40]
+    form["prepared"] = query.get("prepared") == "1"
+    return form
+
+
 @get("/staff/alerts/new", opt=STAFF, sync_to_thread=True, name="staff_alert_new")
 def staff_alert_new(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    return _editor(request, db, form=_blank_form(), action="/staff/alerts/new")
+    return _editor(request, db, form=_prefilled(request), action="/staff/alerts/new")
 
 
 @post("/staff/alerts/new", opt=STAFF, sync_to_thread=True, name="staff_alert_create")

@@ -317,6 +317,8 @@ def today(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Temp
         section="staff",
         rows=rows,
         today=now.date(),
+        tile_url=request.app.state.settings.tile_url,
+        tile_attribution=request.app.state.settings.tile_attribution,
         **_context(db),
     )
 

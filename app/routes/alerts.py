@@ -136,6 +136,9 @@ def _alert_cap(engine: Any, alert_id: int, base_url: str) -> bytes | None:
         return None if alert is None else cap_alerts.to_cap(db, alert, base_url)
 
 
+MAX_ALERT_ID = 2**31 - 1
+
+
 @get("/alerts/{ref:str}", opt=PUBLIC, name="alert")
 async def alert_detail(
     request: Request[Any, Any, Any], ref: FromPath[str]
@@ -146,6 +149,8 @@ async def alert_detail(
     if not is_ascii_digits(number, max_digits=12):
         raise NotFoundException()
     alert_id = int(number)
+    if alert_id > MAX_ALERT_ID:  # past PostgreSQL's integer: no such alert (never a 500)
+        raise NotFoundException()
     engine = request.app.state.engine
     if as_cap:
         document = await anyio.to_thread.run_sync(

@@ -14,12 +14,13 @@ from litestar.template.config import TemplateConfig
 from sqlalchemy import select
 from sqlmodel import Session
 
-import app.routes  # noqa: F401  (registers the home panels, as the real app does)
+from app import domains
 from app.db import make_engine
 from app.home import load_panels
 from app.models.territory import Commune
 from app.templating import make_environment
 
+domains.install()  # the domains' home panels, as create_app() installs them
 _engine = make_engine(os.environ["ECLOR_DATABASE_URL"])
 with Session(_engine) as _s:
     COMMUNES = list(_s.scalars(select(Commune).order_by(Commune.name)).all())

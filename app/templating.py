@@ -48,7 +48,6 @@ def make_environment(source_url: str = "/source") -> Environment:
         auto_reload=False,
     )
     # The i18n extension adds this method to the environment when it is loaded.
-    # The i18n extension adds this method to the environment when it is loaded.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         static=static_url,

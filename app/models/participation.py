@@ -116,3 +116,67 @@ class VoteCode(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None
+
+
+PROPOSAL_STATES = ("open", "under_study", "accepted", "rejected", "done")
+
+
+class Proposal(SQLModel, table=True):
+    """A resident's idea for their commune; others support it and comment; staff answer with a status."""
+
+    __tablename__ = "participation_proposals"
+    __table_args__ = (Index("ix_participation_proposals_listing", "hidden", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    title: str = Field(max_length=160)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    commune_insee: str = Field(foreign_key="communes.insee", max_length=5)
+    place: str = Field(default="", max_length=200)
+    lat: float | None = None
+    lon: float | None = None
+    status: str = Field(default="open", max_length=12)
+    status_reason: str = Field(default="", max_length=500)
+    status_at: datetime | None = None
+    hidden: bool = False  # hidden by moderation
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProposalSupport(SQLModel, table=True):
+    __tablename__ = "participation_supports"
+
+    proposal_id: int = Field(
+        foreign_key="participation_proposals.id", primary_key=True, ondelete="CASCADE"
+    )
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProposalComment(SQLModel, table=True):
+    """A comment on a proposal; moderation hides it (kept, restorable) with a reason."""
+
+    __tablename__ = "participation_comments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(
+        foreign_key="participation_proposals.id", index=True, ondelete="CASCADE"
+    )
+    author_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="visible", max_length=8)  # visible, hidden
+    moderation_reason: str = Field(default="", max_length=400)
+    moderated_at: datetime | None = None
+    moderated_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CommentReport(SQLModel, table=True):
+    __tablename__ = "participation_reports"
+
+    comment_id: int = Field(
+        foreign_key="participation_comments.id", primary_key=True, ondelete="CASCADE"
+    )
+    reporter_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    reason: str = Field(default="", max_length=500)
+    status: str = Field(default="open", max_length=10)  # open, dismissed, hidden
+    created_at: datetime = Field(default_factory=utcnow)

@@ -24,6 +24,7 @@ from app.models.accounts import User
 from app.models.participation import Budget
 from app.participation import budgets as logic
 from app.routes.participation_context import budget_or_404, communes, euros, ints, many, text
+from app.routes import participation_proposals as proposals
 from app.routes import participation_staff as staff
 from app.templating import page
 
@@ -346,6 +347,7 @@ ROUTES = [
     results,
     results_api,
     *staff.ROUTES,
+    *proposals.ROUTES,
 ]
 
 CONTRIBUTES = Contribution(
@@ -357,6 +359,12 @@ CONTRIBUTES = Contribution(
             "/participation/staff",
             "Participation citoyenne",
             "Budgets participatifs : phases, projets, codes, votes papier.",
+        ),
+        Link(
+            71,
+            "/participation/staff/comments",
+            "Commentaires signalés",
+            "Modération des commentaires des propositions citoyennes.",
         ),
     ),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.access import AccessContext, Row, roles_only, same_for_all
+from tests.access import AccessContext, Row, roles_only, same_for_all, signed_in_only
 
 STAFF_ROLES = ("staff", "admin")
 STAFF_POST = roles_only(STAFF_ROLES, 303, anonymous=401)
@@ -42,6 +42,27 @@ def a_closed_budget(ctx: AccessContext) -> dict[str, Any]:
         )
         logic.move_phase(session, session.get(Budget, ids["budget_id"]), "works")
     return ids
+
+
+def a_proposal(ctx: AccessContext) -> dict[str, Any]:
+    from app.db import write_session
+    from app.models.participation import Proposal, ProposalComment
+
+    with write_session(ctx.engine) as session:
+        proposal = Proposal(
+            author_id=ctx.user_ids["resident"],
+            title="Composteur rue Foch",
+            body="Pour les immeubles.",
+            commune_insee="57038",
+        )
+        session.add(proposal)
+        session.flush()
+        comment = ProposalComment(
+            proposal_id=proposal.id, author_id=ctx.user_ids["other_resident"], body="Bonne idée"
+        )
+        session.add(comment)
+        session.flush()
+        return {"proposal_id": proposal.id, "comment_id": comment.id}
 
 
 PERSON = {"name": "Jeanne Martin", "birth_date": "1950-03-02", "commune_insee": "57038"}
@@ -182,5 +203,74 @@ ROWS = [
         data={"order_id": "999999"},
         route="/participation/staff/projects/{project_id:int}/orders",
         notes="no such work order: refused with a message",
+    ),
+    Row("GET", "/participation/proposals", same_for_all(200)),
+    Row("GET", "/participation/proposals/new", signed_in_only(200)),
+    Row(
+        "POST",
+        "/participation/proposals",
+        signed_in_only(303, anonymous=401),
+        data={"title": "Des bancs au parc", "body": "Pour se reposer.", "commune_insee": "57038"},
+    ),
+    Row(
+        "GET",
+        "/participation/proposals/{proposal_id}",
+        same_for_all(200),
+        setup=a_proposal,
+        route="/participation/proposals/{proposal_id:int}",
+    ),
+    Row(
+        "GET",
+        "/api/participation/proposals/{proposal_id}",
+        same_for_all(200),
+        setup=a_proposal,
+        route="/api/participation/proposals/{proposal_id:int}",
+    ),
+    Row(
+        "POST",
+        "/participation/proposals/{proposal_id}/support",
+        {**signed_in_only(303, anonymous=401), "resident": 400},  # not one's own proposal
+        setup=a_proposal,
+        route="/participation/proposals/{proposal_id:int}/support",
+    ),
+    Row(
+        "POST",
+        "/participation/proposals/{proposal_id}/comments",
+        signed_in_only(303, anonymous=401),
+        setup=a_proposal,
+        data={"body": "Je suis pour."},
+        route="/participation/proposals/{proposal_id:int}/comments",
+    ),
+    Row(
+        "POST",
+        "/participation/comments/{comment_id}/report",
+        signed_in_only(303, anonymous=401),
+        setup=a_proposal,
+        data={"reason": "hors sujet"},
+        route="/participation/comments/{comment_id:int}/report",
+    ),
+    Row("GET", "/participation/staff/comments", roles_only(STAFF_ROLES)),
+    Row(
+        "POST",
+        "/participation/staff/comments/{comment_id}/hide",
+        STAFF_POST,
+        setup=a_proposal,
+        data={"reason": "offensive"},
+        route="/participation/staff/comments/{comment_id:int}/hide",
+    ),
+    Row(
+        "POST",
+        "/participation/staff/comments/{comment_id}/restore",
+        STAFF_POST,
+        setup=a_proposal,
+        route="/participation/staff/comments/{comment_id:int}/restore",
+    ),
+    Row(
+        "POST",
+        "/participation/staff/proposals/{proposal_id}/status",
+        STAFF_POST,
+        setup=a_proposal,
+        data={"status": "under_study", "reason": "Étude en cours."},
+        route="/participation/staff/proposals/{proposal_id:int}/status",
     ),
 ]

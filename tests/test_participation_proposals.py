@@ -66,8 +66,8 @@ def test_support_counts_once_and_not_ones_own(engine, resident, personas):
 
 
 def test_moderation_hides_a_comment_everywhere_apis_included(
-    engine, resident, personas, staff, client
-):
+    engine, client, resident, personas, staff
+):  # the anonymous client first: test clients of one app close in the reverse order
     pid = propose(resident)
     other = personas["other_resident"]
     comment(other, pid, "Commentaire injurieux à masquer")

@@ -8,7 +8,7 @@ from litestar.exceptions import NotFoundException
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.models.participation import Budget
+from app.models.participation import Budget, BudgetProject
 from app.models.territory import Commune
 
 
@@ -17,6 +17,14 @@ def budget_or_404(db: Session, budget_id: int) -> Budget:
     if budget is None:
         raise NotFoundException()
     return budget
+
+
+def project_or_404(db: Session, project_id: int) -> tuple[BudgetProject, Budget]:
+    """A budget's project and its budget, or 404."""
+    project = db.get(BudgetProject, project_id)
+    if project is None:
+        raise NotFoundException()
+    return project, budget_or_404(db, project.budget_id)
 
 
 def communes(db: Session) -> dict[str, str]:

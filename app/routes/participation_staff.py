@@ -9,7 +9,6 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field, field_validator
@@ -23,7 +22,15 @@ from app.forms import Form, parse_form
 from app.i18n import gettext as _
 from app.models.participation import MODES, PHASES, Budget, BudgetProject, ProjectOrder
 from app.participation import budgets as logic
-from app.routes.participation_context import budget_or_404, communes, euros, ints, many, text
+from app.routes.participation_context import (
+    budget_or_404,
+    communes,
+    euros,
+    ints,
+    many,
+    project_or_404,
+    text,
+)
 from app.templating import page
 
 
@@ -217,10 +224,7 @@ def review(
     data: Form,
 ) -> Template | Redirect:
     """The technical review: feasible (on the ballot) or not, with a note shown to everyone."""
-    project = db.get(BudgetProject, project_id)
-    if project is None:
-        raise NotFoundException()
-    budget = budget_or_404(db, project.budget_id)
+    project, budget = project_or_404(db, project_id)
     status = text(data, "status", 12)
     note = text(data, "note", 500)
     if status not in ("feasible", "unfeasible") or (status == "unfeasible" and not note):
@@ -393,10 +397,7 @@ def link_order(
     data: Form,
 ) -> Template | Redirect:
     """Link a work order that builds this winning project; everyone then sees its progress."""
-    project = db.get(BudgetProject, project_id)
-    if project is None:
-        raise NotFoundException()
-    budget = budget_or_404(db, project.budget_id)
+    project, budget = project_or_404(db, project_id)
     ids = ints([text(data, "order_id", 10)])
     found = work_orders.progress(db, ids) if ids else {}
     if not ids or not found or not project.selected:

@@ -27,14 +27,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+
 ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
+sys.path.insert(0, str(ROOT))
+
+from bench.served import PY, percentile_ms, server_env, serving  # noqa: E402
+
 PROJECTS = [
     ("Jardin partagé", 18_000),
     ("Bancs et ombrières", 24_000),
@@ -103,25 +106,6 @@ with read_session(engine) as s:
     ).all())
 print(json.dumps({"ballots": ballots, "voters": voters, "per_project": {str(k): v for k, v in per_project.items()}}))
 """
-
-
-def wait_up(url: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    data = sorted(values)
-    return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))] * 1000
 
 
 def basket(rng: random.Random, projects: list[list[int]]) -> list[int]:
@@ -258,14 +242,7 @@ def run_one(
     label: str, db_url: str | None, args: argparse.Namespace, port: int
 ) -> tuple[list[str], bool]:
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(
-            os.environ,
-            ECLOR_VAR_DIR=tmp,
-            ECLOR_MQTT_EMBEDDED_PORT=str(port + 50),
-            LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD="0",
-            ECLOR_BASE_URL=f"http://127.0.0.1:{port}",
-        )
-        env["ECLOR_DATABASE_URL"] = db_url or f"sqlite:///{tmp}/eclor.db"
+        env = server_env(tmp, db_url, port, mqtt_port=port + 50)
         if db_url:  # revision ids longer than Alembic's default 32 characters exist on main
             import sqlalchemy as sa
 
@@ -291,28 +268,11 @@ def run_one(
             text=True,
         )
         info = json.loads(made.stdout.strip().splitlines()[-1])
-        proc = subprocess.Popen(
-            [PY, "-m", "app.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_up(base + "/healthz")
+        with serving(ROOT, env, port) as served:
             load_before = os.getloadavg()
-            base_lat = asyncio.run(baseline(base, info["budget"]))
-            result = asyncio.run(run_votes(base, info, args.seconds, args.duplicates))
+            base_lat = asyncio.run(baseline(served.base, info["budget"]))
+            result = asyncio.run(run_votes(served.base, info, args.seconds, args.duplicates))
             load_after = os.getloadavg()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         counted = json.loads(
             subprocess.run(
                 [PY, "-c", CHECK, str(ROOT), str(info["budget"])],
@@ -342,13 +302,13 @@ def run_one(
         f"{dict(sorted(result['dup_statuses'].items()))}; both of a pair accepted: {result['both']}",
         f"ballots in the database: {counted['ballots']} (distinct voters {counted['voters']}); "
         f"votes answered 303: {result['accepted']}; votes per project equal to what was sent: {match}",
-        f"vote latency (each request, tries again included): p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, p99 {pct(lat, 99):.0f} ms, "
-        f"max {pct(lat, 100):.0f} ms",
-        f"baseline (budget page, one client at a time): p50 {pct(base_lat, 50):.0f} ms; "
-        f"ratio vote p99 / baseline p50: {pct(lat, 99) / max(pct(base_lat, 50), 1e-9):.1f}",
+        f"vote latency (each request, tries again included): p50 {percentile_ms(lat, 50):.0f} ms, p95 {percentile_ms(lat, 95):.0f} ms, p99 {percentile_ms(lat, 99):.0f} ms, "
+        f"max {percentile_ms(lat, 100):.0f} ms",
+        f"baseline (budget page, one client at a time): p50 {percentile_ms(base_lat, 50):.0f} ms; "
+        f"ratio vote p99 / baseline p50: {percentile_ms(lat, 99) / max(percentile_ms(base_lat, 50), 1e-9):.1f}",
         f"machine load (1-min average) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} "
         f"on {os.cpu_count()} CPUs",
-        f"server tracebacks in its log: {sum(1 for line in stderr.splitlines() if 'Traceback' in line)}",
+        f"server tracebacks in its log: {served.tracebacks}",
         f"none lost: {no_loss}; none doubled: {no_double}; every voter's vote recorded: {all_voted}; "
         f"within the minute: {in_time}",
         f"verdict: {'PASS' if ok else 'FAIL'}",

@@ -28,23 +28,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 
+
 ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
+sys.path.insert(0, str(ROOT))
+
+from bench.served import PY, free_port, server_env, serving  # noqa: E402
+
 DEADLINE_S = 10.0
 HEALTH_BOUND_S = 1.0
 
@@ -90,24 +90,6 @@ with write_session(engine) as s:
         out["tokens"].append(auth.start_session(s, user, idle_minutes=600, absolute_days=1))
 print(json.dumps(out))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(url: str, timeout: float = 300) -> None:  # a loaded machine starts slowly
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
 
 
 @dataclass
@@ -345,16 +327,9 @@ def run_one(
     db_label: str, db_url: str | None, server_root: Path, args: argparse.Namespace
 ) -> tuple[list[str], bool]:
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(
-            os.environ,
-            ECLOR_VAR_DIR=tmp,
-            LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD="0",
-            ECLOR_MQTT_EMBEDDED_PORT=str(free_port()),
-            PYTHONPATH=str(server_root),
-        )
-        env["ECLOR_DATABASE_URL"] = db_url or f"sqlite:///{tmp}/eclor.db"
         port = args.port or free_port()
-        env["ECLOR_BASE_URL"] = f"http://127.0.0.1:{port}"
+        env = server_env(tmp, db_url, port, mqtt_port=free_port())
+        env["PYTHONPATH"] = str(server_root)
         subprocess.run(
             [PY, "-m", "app.cli", "demo"], cwd=server_root, env=env, check=True, capture_output=True
         )
@@ -374,28 +349,12 @@ def run_one(
             text=True,
         )
         info = json.loads(made.stdout.strip().splitlines()[-1])
-        proc = subprocess.Popen(
-            [PY, "-m", "app.cli", "serve", "--port", str(port)],
-            cwd=server_root,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_up(base + "/healthz")
-            result = asyncio.run(scenario(base, info, args.clients, args.bookings, args.spread))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        with serving(server_root, env, port) as served:
+            result = asyncio.run(
+                scenario(served.base, info, args.clients, args.bookings, args.spread)
+            )
         lines, ok = report(f"{args.label}: eclor serve (defaults), {db_label}", result)
-        errors = sum(1 for line in stderr.splitlines() if "Traceback" in line)
-        lines.insert(-2, f"server tracebacks in its log: {errors}")
+        lines.insert(-2, f"server tracebacks in its log: {served.tracebacks}")
         return lines, ok
 
 

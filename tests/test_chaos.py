@@ -12,19 +12,18 @@ import random
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from app.db import engine_for, read_session, utcnow, write_session
+from app.db import read_session, utcnow, write_session
 from app.alerts import topics as alerts_topics
 from app.lighting import control
 from app.models.lighting import OPEN_COMMAND_STATES, LightCommand, Streetlight
 from app.models.push import PushDelivery
 from tests import mqtt_fixtures
-from tests.conftest import using_postgres
+from tests import db_locks
 from tests.lighting_helpers import eventually, running_fleet, seed_lights
 from tests.mqtt_fixtures import run_async
 from tests.test_fanout import (  # noqa: F401  (fixtures)
@@ -47,24 +46,11 @@ ROUNDS = 3  # workers killed, each after meeting a locked database
 SETTLE_S = 40.0  # then one worker in peace: everything must be done within this
 
 
-@contextlib.contextmanager
-def database_locked(settings: Any) -> Iterator[None]:
+def database_locked(settings: Any) -> contextlib.AbstractContextManager[None]:
     """Another process holds the locks the worker needs (SQLite's write lock; PostgreSQL's tables)."""
-    engine = engine_for(settings)
-    conn = engine.connect()
-    if using_postgres():
-        conn.exec_driver_sql("BEGIN")
-        conn.exec_driver_sql(
-            "LOCK TABLE jobs, push_deliveries, light_commands, streetlights IN EXCLUSIVE MODE"
-        )
-    else:
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.connection.driver_connection.rollback()
-        conn.close()
-        engine.dispose()
+    return db_locks.database_locked(
+        settings, "jobs, push_deliveries, light_commands, streetlights", "EXCLUSIVE"
+    )
 
 
 @pytest.mark.timeout(150)  # about 60 s on a quiet machine; bounded on a loaded one

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import httpx
 import pytest
@@ -15,26 +14,13 @@ from sqlalchemy import text
 from app.db import engine_for
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import using_postgres
+from tests import db_locks
 from tests.live_server import live
 
 
-@contextmanager
-def database_locked(settings: Settings) -> Iterator[None]:
+def database_locked(settings: Settings) -> AbstractContextManager[None]:
     """Another process holds the lock that sign-in attempts need (SQLite: the write lock)."""
-    engine = engine_for(settings)
-    conn = engine.connect()
-    if using_postgres():
-        conn.exec_driver_sql("BEGIN")
-        conn.exec_driver_sql("LOCK TABLE rate_limits IN ACCESS EXCLUSIVE MODE")
-    else:
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.connection.driver_connection.rollback()
-        conn.close()
-        engine.dispose()
+    return db_locks.database_locked(settings, "rate_limits")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from app import domains, jobs
 from app.db import engine_for, utcnow, write_session
 from app.models.jobs import Job, WorkerHeartbeat
 from app.settings import Settings
-from tests.conftest import using_postgres
+from tests import db_locks
 from workers import runner
 
 
@@ -32,22 +32,9 @@ def wait_for(predicate, timeout: float = 30.0) -> bool:
     return False
 
 
-@contextmanager
-def jobs_table_locked(settings: Settings) -> Iterator[None]:
+def jobs_table_locked(settings: Settings) -> AbstractContextManager[None]:
     """Another process holds the lock the worker needs to claim (SQLite: the write lock)."""
-    engine = engine_for(settings)
-    conn = engine.connect()
-    if using_postgres():
-        conn.exec_driver_sql("BEGIN")
-        conn.exec_driver_sql("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
-    else:
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.connection.driver_connection.rollback()
-        conn.close()
-        engine.dispose()
+    return db_locks.database_locked(settings, "jobs")
 
 
 @contextmanager

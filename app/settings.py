@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     # with the operator's token. Unset URL: proofs are kept, not sent.
     carpool_registry_url: str = ""
     carpool_registry_token: str = ""
+    # How often the worker looks for proofs made while no registry URL was set, to send them.
+    carpool_proof_sweep_minutes: float = 15.0
 
     # E-mail: unset SMTP host means "write messages under var/mail/".
     smtp_host: str = ""

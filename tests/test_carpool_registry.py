@@ -282,3 +282,49 @@ def test_a_proof_the_registry_refuses_is_not_sent_again(engine, settings, local_
         proof = s.get(CarpoolProof, proof_id)
     assert proof.status == "refused" and "422" in proof.last_error
     assert len(server.received) == 1
+
+
+def test_proofs_made_while_no_registry_was_set_are_swept_and_sent_once_it_is(
+    engine, settings, local_registry
+):
+    import asyncio
+
+    from app import domains
+    from workers.runner import WorkerRuntime
+
+    url, server = local_registry
+    settings.carpool_registry_url = ""
+    proof_id = _make_proof(engine, settings)
+    run_worker(settings, engine)  # no registry: the proof is kept, its job ends
+    with read_session(engine) as s:
+        proof = s.get(CarpoolProof, proof_id)
+        first = s.scalars(select(Job).where(Job.kind == "carpool.proof")).one()
+    assert proof.status == "pending" and proof.attempts == 0 and first.status == "done"
+    assert "no registry" in proof.last_error and server.received == []
+    assert registry.sweep(engine, settings) == []  # still no URL: nothing to do
+
+    settings.carpool_registry_url = url
+    settings.carpool_proof_sweep_minutes = 60
+    assert registry.proof_sweep_service in domains.services()  # the worker runs it
+
+    async def one_pass() -> None:
+        rt = WorkerRuntime(settings, engine, "sweeper")
+        task = asyncio.create_task(registry.proof_sweep_service(rt))
+        for _ in range(200):
+            with read_session(engine) as s:
+                if len(s.scalars(select(Job).where(Job.kind == "carpool.proof")).all()) == 2:
+                    break
+            await asyncio.sleep(0.05)
+        rt.stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(one_pass())
+    assert registry.sweep(engine, settings) == []  # its job is queued: not queued twice
+    server.answers = [201]
+    run_worker(settings, engine)
+    with read_session(engine) as s:
+        proof = s.get(CarpoolProof, proof_id)
+    assert proof.status == "sent" and proof.attempts == 1
+    assert [r[0] for r in server.received] == ["/v3.1/journeys"]
+    assert list(journey_validator().iter_errors(json.loads(server.received[0][2]))) == []
+    assert registry.sweep(engine, settings) == []  # sent: never swept again

@@ -48,7 +48,37 @@ def test_the_three_catalogue_serialisations_describe_the_same_graph(published) -
     datasets = set(turtle.subjects(ns.RDF.type, ns.DCAT.Dataset))
     assert len(datasets) == len(registry.contributed())
     services = {str(s) for s in turtle.subjects(ns.RDF.type, ns.DCAT.DataService)}
-    assert {s.rsplit("#api-", 1)[1] for s in services} == {"live", "open311", "ngsi-ld", "rdex"}
+    assert {s.rsplit("#api-", 1)[1] for s in services} == {
+        "live",
+        "open311",
+        "ngsi-ld",
+        "rdex",
+        "carpool",
+    }
+
+
+def test_the_carpool_api_is_a_data_service_with_its_endpoint_and_description(published) -> None:
+    graph = _catalogue(published, "ttl")
+    api = next(
+        s
+        for s in graph.subjects(ns.RDF.type, ns.DCAT.DataService)
+        if str(s).endswith("#api-carpool")
+    )
+    endpoint = graph.value(api, ns.DCAT.endpointURL)
+    description = graph.value(api, ns.DCAT.endpointDescription)
+    assert str(endpoint).endswith("/api/carpool")
+    assert str(description).endswith("/schema/openapi.json")
+    assert (description, ns.RDF.type, ns.RDFS.Resource) in graph
+    assert str(graph.value(api, ns.DCTERMS.conformsTo)) == (
+        "https://github.com/fabmob/standard-covoiturage"
+    )
+    assert graph.value(api, ns.DCTERMS.publisher) is not None
+    assert graph.value(api, ns.DCAT.contactPoint) is not None
+    # Both addresses answer: the public search of the API, and the document that describes it.
+    status = published.get("/api/carpool/status")
+    assert status.status_code == 200 and status.json()["status"] == "ok"
+    document = published.get("/schema/openapi.json").json()
+    assert "/api/carpool/driver_journeys" in document["paths"]
 
 
 def test_the_catalogue_passes_the_dcat_ap_3_shapes_without_a_violation(published) -> None:

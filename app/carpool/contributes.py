@@ -18,6 +18,7 @@ CONTRIBUTES = Contribution(
     },
     privacy=(Privacy("carpool", privacy.export_person, privacy.erase_person),),
     photo_names=(named_by(col(CarpoolProfile.photo_name), col(CarpoolProfile.thumb_name)),),
+    services=(registry.proof_sweep_service,),
     open_data=opendata.DATASETS,
     data_services=opendata.SERVICES,
 )

@@ -205,4 +205,15 @@ SERVICES = (
         "https://github.com/fabmob/rdexplus",
         ("covoiturage-lieux",),
     ),
+    Service(
+        "carpool",
+        "API standard-covoiturage (recherche, réservation, messages)",
+        "Les trajets ponctuels et réguliers des conducteurs et des passagers, ouverts à tous en "
+        "recherche ; réservation, messages et suivi des réservations pour les opérateurs munis "
+        "d'une clé (Authorization: Bearer), selon le standard d'interopérabilité du covoiturage.",
+        "/api/carpool",
+        "/schema/openapi.json",
+        "https://github.com/fabmob/standard-covoiturage",
+        ("covoiturage-lieux",),
+    ),
 )

@@ -26,29 +26,41 @@ end. 201 marks it sent, 409 (already recorded) too; 400/422 mark it refused
 (the payload will not change: not retried); anything else is retried. The
 request goes through ``app.outbound`` (public addresses only; loopback only
 outside production, for the tests' local registry).
+
+A proof made while ``ECLOR_CARPOOL_REGISTRY_URL`` is unset is kept pending
+(its job ends at once, no try counted). The worker's proof sweep
+(:func:`proof_sweep_service`, every ``carpool_proof_sweep_minutes``) queues a
+new ``carpool.proof`` job, once a URL is set, for each pending proof never
+tried whose job is no longer queued or running.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import re
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app import geo
 from app.carpool.proofs import pseudonym
 from app.carpool.trips import CarpoolError, driver_and_passenger, occurrences
-from app.db import saved_id, utcnow
+from app.db import saved_id, utcnow, write_session
 from app.i18n import gettext as _
 from app.jobs import JobContext, enqueue
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolProfile
 from app.models.carpool_interop import CarpoolProof, CarpoolTripCheck
+from app.models.jobs import Job
+
+log = logging.getLogger("eclor.carpool.registry")
 
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 SEND_ATTEMPTS = 30
@@ -288,6 +300,80 @@ def make_proof(
         dedupe_key=f"carpool-proof:{proof.id}",
     )
     return proof
+
+
+# --- the sweep of proofs made while no registry was set -----------------------------------
+
+
+def sweep_unsent(session: Session, now: datetime, every_minutes: float) -> list[int]:
+    """Queue a ``carpool.proof`` job for each pending, never-tried proof without a live job.
+
+    Called only when a registry URL is set. Two workers sweeping in the same
+    period queue one job per proof (the dedupe key names the period).
+    """
+    unsent: list[int] = list(
+        session.scalars(
+            select(col(CarpoolProof.id))
+            .where(
+                col(CarpoolProof.status) == "pending",
+                col(CarpoolProof.attempts) == 0,
+            )
+            .order_by(col(CarpoolProof.id))
+        )
+    )
+    if not unsent:
+        return []
+    live = set(
+        session.scalars(
+            select(col(Job.dedupe_key)).where(
+                col(Job.kind) == "carpool.proof", col(Job.status).in_(("queued", "running"))
+            )
+        )
+    )
+    period = int(now.timestamp() // max(60.0, every_minutes * 60))
+    queued: list[int] = []
+    for proof_id in unsent:
+        if any(
+            key == f"carpool-proof:{proof_id}"
+            or (key or "").startswith(f"carpool-proof:{proof_id}:")
+            for key in live
+        ):
+            continue
+        enqueue(
+            session,
+            "carpool.proof",
+            {"proof_id": proof_id},
+            max_attempts=SEND_ATTEMPTS,
+            dedupe_key=f"carpool-proof:{proof_id}:sweep{period}",
+        )
+        queued.append(proof_id)
+    return queued
+
+
+def sweep(engine: Engine, settings: Any, now: datetime | None = None) -> list[int]:
+    """One pass of the sweep (nothing while no registry URL is set); the ids of the proofs queued."""
+    if not settings.carpool_registry_url.strip():
+        return []
+    with write_session(engine) as session:
+        return sweep_unsent(session, now or utcnow(), settings.carpool_proof_sweep_minutes)
+
+
+async def proof_sweep_service(rt: Any) -> None:
+    """The worker service: a sweep at start, then every ``carpool_proof_sweep_minutes``."""
+    settings = rt.settings
+    while not rt.stop.is_set():
+        try:
+            queued = await asyncio.to_thread(sweep, rt.engine, settings)
+            if queued:
+                log.info("unsent carpool proofs queued", extra={"proofs": len(queued)})
+        except Exception:  # never fatal to the worker: the next pass tries again
+            log.exception("carpool proof sweep failed")
+        try:
+            await asyncio.wait_for(
+                rt.stop.wait(), timeout=max(1.0, settings.carpool_proof_sweep_minutes * 60)
+            )
+        except TimeoutError:
+            pass
 
 
 # --- sending ----------------------------------------------------------------------------

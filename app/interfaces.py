@@ -142,9 +142,15 @@ class Place:
     commune_insee: str | None
     lat: float | None
     lon: float | None
-    kind: str = ""  # the sensor kind (waste_centre, air_quality...), "light"
+    kind: str = ""  # the sensor kind (waste_centre, air_quality...), "light", "group", "cabinet"
     period_s: int = 0  # expected reporting period, 0 when none
     last_seen: Any = None  # aware datetime of the last reading, or None
+    # A device: the collections it belongs to, as (layer, id), e.g. (("groups", "G1"), ("cabinets",
+    # "C1")); a rule on one of those layers is evaluated again when the device changes.
+    within: tuple[tuple[str, str], ...] = ()
+    # A collection (a lighting group, a cabinet): figures over its members by name ("members": how
+    # many, a state such as "offline" or "fault": how many are in it, "power_w", "level"...).
+    figures: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -204,7 +204,13 @@ class Pass:
 
     def run(self, batch: Iterable[events.EventRecord]) -> None:
         wanted: dict[str, set[str]] = defaultdict(set)
-        todo = [e for e in batch if e.layer in self.by_layer or e.layer == "reports"]
+        # a device's event also concerns the collections it belongs to (its group, its cabinet)
+        devices = {"lights", "alarms"} if self.collective_layers() else set()
+        todo = [
+            e
+            for e in batch
+            if e.layer in self.by_layer or e.layer in devices or e.layer == "reports"
+        ]
         for event in todo:
             if event.layer in ("sensors", "lights"):
                 wanted[event.layer].add(event.feature_id)
@@ -213,14 +219,78 @@ class Pass:
         places: dict[str, dict[str, Place]] = {}
         for layer, ids in wanted.items():
             places[layer] = _locate(self.session, layer, ids)
+        touched: dict[tuple[str, str], datetime] = {}
         for event in todo:
+            place: Place | None = None
             if event.layer in ("sensors", "lights"):
-                self._measure(event, places[event.layer].get(event.feature_id))
+                place = places.get(event.layer, {}).get(event.feature_id)
+                if event.layer in self.by_layer:
+                    self._measure(event, place)
             elif event.layer == "alarms":
                 device = str(event.payload.get("device_id", ""))
-                self._status(event, device, places["alarms"].get(device))
+                place = places.get("alarms", {}).get(device)
+                if event.layer in self.by_layer:
+                    self._status(event, device, place)
             elif event.layer == "reports":
                 self._report(event)
+            for member_of in place.within if place else ():
+                if member_of[0] in self.by_layer:
+                    touched[member_of] = max(touched.get(member_of, event.at), event.at)
+        self.collections(touched)
+
+    # -- collections of devices (a lighting group, a cabinet): figures over their members ---------
+
+    def collective_layers(self) -> list[str]:
+        """The layers of the active rules whose locator is of collections (rules on a group...)."""
+        return [
+            layer
+            for layer, rules in self.by_layer.items()
+            if any(r.kind in ("measure", "status") for r in rules)
+            and layer not in ("sensors", "lights", "alarms", "reports")
+            and layer in registry.LOCATORS
+        ]
+
+    def collections(self, touched: dict[tuple[str, str], datetime]) -> None:
+        """Evaluate the rules on the collections ``touched`` (layer, id) → when, read fresh."""
+        by_layer: dict[str, list[str]] = defaultdict(list)
+        for layer, feature_id in touched:
+            by_layer[layer].append(feature_id)
+        for layer, ids in by_layer.items():
+            # never from the cache: the figures are what changed
+            found = registry.LOCATORS[layer].locate(self.session, sorted(ids))
+            for feature_id, place in found.items():
+                self._collective(layer, feature_id, place, touched[(layer, feature_id)])
+
+    def _collective(self, layer: str, feature_id: str, place: Place, at: datetime) -> None:
+        figures = place.figures
+        subject = f"{layer}:{feature_id}"
+        for rule in self.by_layer.get(layer, ()):
+            if rule.kind not in ("measure", "status") or not self._applies(rule, feature_id, place):
+                continue
+            members = figures.get("members", 0.0)
+            if rule.kind == "status":  # the share of the members in that state, in %
+                count = figures.get(rule.measure, 0.0)
+                value = 100.0 * count / members if members else None
+                said = f"{rule.measure} {count:g}/{members:g} ({value or 0:.0f} %)"
+            else:
+                value = figures.get(rule.measure)
+                said = f"{rule.measure} = {value or 0:g}"
+            if value is not None and OPS[rule.op](value, rule.threshold):
+                self.holds(
+                    rule,
+                    subject,
+                    at,
+                    source=layer,
+                    feature_id=feature_id,
+                    place=place,
+                    value=said,
+                    title=f"{rule.name} · {place.label}",
+                )
+            elif (rule.id or 0, subject) in self.conditions or (
+                rule.id or 0,
+                subject,
+            ) in self.ongoing:
+                self.ends(rule, subject, at)
 
     def _applies(self, rule: Any, feature_id: str, place: Place | None) -> bool:
         if rule.subject and rule.subject not in (feature_id, place.kind if place else None):
@@ -378,6 +448,11 @@ class Pass:
     # -- what no event says: silence, deadlines --------------------------------------------------
 
     def periodic(self, now: datetime) -> None:
+        # the collections again, all of them: a condition held without a change still lasts (its
+        # duration runs out), and a light moved or removed changes its group's figures
+        for layer in self.collective_layers():
+            for feature_id, place in registry.LOCATORS[layer].all(self.session).items():
+                self._collective(layer, feature_id, place, now)
         for rule in self.rules:
             if rule.kind == "silence":
                 self._silence(rule, now)

@@ -5,6 +5,11 @@ A rule is one of five kinds: ``measure`` (a number of a sensor or a light agains
 twice the expected period), ``cluster`` (N reports of a category within R metres in D days) and
 ``overdue`` (a report unresolved past its deadline). Its action is always an alarm; it may also
 prepare an alert to residents, which staff review and send themselves: a rule never sends one.
+
+A measure, status or silence rule may also watch a lighting group or a cabinet (layers ``groups``
+and ``cabinets``, the subject its id or "" for each of them): a measure of the whole (``power_w``
+summed, ``level`` averaged over the lights online), the share of its lights in a state in % (a
+status rule's threshold: "30 % of the group's lights offline"), or all its lights silent.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from app.db import table_of, utcnow
 from app.i18n import gettext as _
-from app.maintenance import alarms
+from app.maintenance import alarms, registry
 from app.maintenance.terms import EDITED, SEVERITIES, SEVERITY_RANK
 from app.models.maintenance import (
     MaintenanceAlarm,
@@ -46,7 +51,20 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "=": operator.eq,
 }
-LAYERS = {"sensors": N_("Capteurs"), "lights": N_("Points lumineux")}
+LAYERS = {
+    "sensors": N_("Capteurs"),
+    "lights": N_("Points lumineux"),
+    "groups": N_("Groupes d'éclairage"),
+    "cabinets": N_("Armoires d'éclairage"),
+}
+# A group or a cabinet is watched through figures over its lights: a measure of the whole, the share
+# of its lights in a state (status rules: the threshold is a percentage), or all of them silent.
+COLLECTIONS = ("groups", "cabinets")
+COLLECTION_MEASURES = ("power_w", "level")  # the lights' measured power summed, their mean level
+UNKNOWN_SUBJECT = {
+    "groups": N_("Groupe d'éclairage inconnu : « %(id)s »."),
+    "cabinets": N_("Armoire d'éclairage inconnue : « %(id)s »."),
+}
 STATUSES = {
     "offline": N_("Hors ligne"),
     "fault": N_("Panne signalée (toute panne)"),
@@ -56,12 +74,20 @@ STATUSES = {
 }
 
 
+class RuleError(ValueError):
+    """A rule refused by what the database holds, with the form field it is about."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class RuleForm(BaseModel):
     """The rule form, checked before any row is written."""
 
     name: str = Field(min_length=3, max_length=120)
     kind: Literal["measure", "status", "silence", "cluster", "overdue"]
-    layer: Literal["sensors", "lights", ""] = ""
+    layer: Literal["sensors", "lights", "groups", "cabinets", ""] = ""
     subject: str = Field(default="", max_length=64)
     measure: str = Field(default="", max_length=40, pattern=r"^[A-Za-z0-9_.]*$")
     op: Literal[">=", ">", "<=", "<", "="] = ">="
@@ -86,6 +112,26 @@ class RuleForm(BaseModel):
             raise ValueError(_("Choisissez ce qui est surveillé : capteurs ou points lumineux."))
         if self.kind == "status" and self.measure not in STATUSES:
             raise ValueError(_("Choisissez l'état surveillé."))
+        if self.layer in COLLECTIONS and self.kind in ("cluster", "overdue"):
+            raise ValueError(
+                _("Une règle sur les signalements ne porte ni sur un groupe ni sur une armoire.")
+            )
+        if (
+            self.layer in COLLECTIONS
+            and self.kind == "measure"
+            and self.measure not in COLLECTION_MEASURES
+        ):
+            raise ValueError(
+                _(
+                    "Pour un groupe ou une armoire, la mesure est power_w (puissance totale, W) ou level (niveau moyen, %)."
+                )
+            )
+        if self.layer in COLLECTIONS and self.kind == "status" and not 0 <= self.threshold <= 100:
+            raise ValueError(
+                _(
+                    "Pour un groupe ou une armoire, le seuil est une part des points lumineux, entre 0 et 100 %."
+                )
+            )
         return self
 
 
@@ -192,21 +238,41 @@ def edit(session: Session, rule: MaintenanceRule, form: RuleForm, *, actor_id: i
     return cleared
 
 
+def check_subject(session: Session, layer: str, subject: str) -> None:
+    """RuleError unless a group or cabinet named as a rule's subject exists ("" means all of them)."""
+    if layer not in COLLECTIONS or not subject:
+        return
+    locator = registry.LOCATORS.get(layer)
+    if locator is None or subject not in locator.locate(session, [subject]):
+        raise RuleError("subject", _(UNKNOWN_SUBJECT[layer]) % {"id": subject})
+
+
+def _layer(form: RuleForm) -> str:
+    if form.kind in ("cluster", "overdue"):
+        return "reports"
+    if form.kind == "status":  # a device's lighting alarm, or a share of a collection's lights
+        return form.layer if form.layer in COLLECTIONS else "alarms"
+    return form.layer
+
+
 def save(
     session: Session, form: RuleForm, *, actor_id: int | None, rule: MaintenanceRule | None = None
 ) -> MaintenanceRule:
-    commune = check_commune(session, form.commune_insee)
+    try:
+        commune = check_commune(session, form.commune_insee)
+    except ValueError as exc:
+        raise RuleError("commune_insee", str(exc)) from exc
+    check_subject(session, _layer(form), form.subject.strip())
     if rule is None or form.team != rule.team:  # a rule keeps the archived team it had
-        check_team(session, form.team)
+        try:
+            check_team(session, form.team)
+        except ValueError as exc:
+            raise RuleError("team", str(exc)) from exc
     rule = rule or MaintenanceRule(name=form.name, kind=form.kind, created_by=actor_id)
     rule.name = form.name
     rule.kind = form.kind
-    rule.layer = form.layer if form.kind in ("measure", "silence") else ""
-    if form.kind == "status":
-        rule.layer = "alarms"
-    if form.kind in ("cluster", "overdue"):
-        rule.layer = "reports"
-    rule.subject = form.subject
+    rule.layer = _layer(form)
+    rule.subject = form.subject.strip()
     rule.measure = form.measure
     rule.op = form.op
     rule.threshold = form.threshold
@@ -241,8 +307,25 @@ def describe(rule: MaintenanceRule) -> str:
     scope = rule.subject or _("tous")
     if rule.kind == "measure":
         text = f"{rule.measure} {rule.op} {rule.threshold:g} ({_(LAYERS.get(rule.layer, rule.layer))} : {scope})"
+    elif rule.kind == "status" and rule.layer in COLLECTIONS:
+        text = _(
+            "part des points lumineux « %(state)s » %(op)s %(pct)s %% (%(layer)s : %(scope)s)"
+        ) % {
+            "state": _(STATUSES.get(rule.measure, rule.measure)),
+            "op": rule.op,
+            "pct": f"{rule.threshold:g}",
+            "layer": _(LAYERS[rule.layer]),
+            "scope": scope,
+        }
     elif rule.kind == "status":
         text = _(STATUSES.get(rule.measure, rule.measure))
+    elif rule.kind == "silence" and rule.layer in COLLECTIONS:
+        text = _(
+            "aucun point lumineux n'a donné de données pendant deux périodes (%(layer)s : %(s)s)"
+        ) % {
+            "layer": _(LAYERS[rule.layer]),
+            "s": scope,
+        }
     elif rule.kind == "silence":
         text = _("aucune donnée pendant deux périodes (%(s)s)") % {"s": scope}
     elif rule.kind == "cluster":

@@ -354,8 +354,8 @@ def rule_create(
     if form is not None:
         try:
             rules_logic.save(db, form, actor_id=_actor(request))
-        except ValueError as exc:
-            errors = {"team" if "quipe" in str(exc) else "commune_insee": str(exc)}
+        except rules_logic.RuleError as exc:
+            errors = {exc.field: str(exc)}
     if errors or form is None:
         db.rollback()
         return _rules_page(request, db, form=data, errors=errors, status_code=400)
@@ -384,8 +384,8 @@ def rule_edit(
     if form is not None:
         try:
             cleared = rules_logic.edit(db, rule, form, actor_id=_actor(request))
-        except ValueError as exc:
-            errors = {"team" if "quipe" in str(exc) else "commune_insee": str(exc)}
+        except rules_logic.RuleError as exc:
+            errors = {exc.field: str(exc)}
     if errors or form is None:
         db.rollback()
         return _rules_page(

@@ -151,6 +151,39 @@ async def read_capped(response: aiohttp.ClientResponse, limit: int = MAX_ANSWER_
     return b"".join(chunks)
 
 
+async def send(
+    method: str,
+    url: str,
+    *,
+    allow_loopback: bool,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout_s: float = 30.0,
+) -> tuple[int, bytes]:
+    """One request to ``url`` through the guard; (status, the answer's first bytes).
+
+    The host is checked before anything is sent and its addresses at connect
+    time (:class:`PublicOnlyResolver`); redirects are not followed; the answer
+    is read up to :data:`MAX_ANSWER_BYTES`. Network failures raise
+    (``aiohttp.ClientError``, ``OSError``, ``TimeoutError``) for the caller's
+    retries; a refused address raises :class:`NotPublic`.
+    """
+    from urllib.parse import urlsplit
+
+    target = urlsplit(url)
+    if target.scheme not in ("http", "https") or not target.hostname:
+        raise NotPublic(f"« {url[:100]} » n'est pas une adresse http(s).")
+    check_host(target.hostname, allow_loopback=allow_loopback)
+    timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=10)
+    async with aiohttp.ClientSession(
+        connector=connector(allow_loopback=allow_loopback), timeout=timeout
+    ) as client:
+        async with client.request(
+            method, url, data=body, headers=headers or {}, allow_redirects=False
+        ) as response:
+            return response.status, await read_capped(response)
+
+
 # --- synchronous requests (OpenID Connect) ------------------------------------------------------
 
 

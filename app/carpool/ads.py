@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from app import geo, moderation
 from app.carpool.bookings import free_seats, set_status
+from app.carpool.callbacks import tell_operator
 from app.carpool.matching import blocked_with, query_of_search, score
 from app.carpool.trips import (
     DEFAULT_PRICE_PER_KM_CENTS,
@@ -175,6 +176,7 @@ def close_ad(session: Session, ad: CarpoolAd, actor_id: int) -> None:
     for b in bookings:
         b.status, b.cancelled_by, b.updated_at = "cancelled", actor_id, utcnow()
         session.add(b)
+        tell_operator(session, b)
     if bookings:
         notify(
             session,

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.carpool.callbacks import tell_operator
 from app.carpool.matching import blocked_with, display_names
 from app.carpool.trips import (
     MAX_SEATS,
@@ -134,6 +135,8 @@ def set_status(
     if done.rowcount != 1:
         return False
     session.refresh(booking)
+    if values.get("cancelled_by") != booking.requester_id:  # not the operator's own cancellation
+        tell_operator(session, booking)
     return True
 
 

@@ -1,4 +1,6 @@
-"""``eclor carpool operator add NAME`` (prints the operator's key once) and ``... revoke NAME``."""
+"""``eclor carpool operator add NAME`` (prints the operator's key once), ``... revoke NAME`` and
+``... callback NAME URL [--token-stdin]`` / ``... callback NAME --off`` (where the operator hears of
+booking changes)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import argparse
 import sys
 from typing import Any
 
-from app.carpool.operators import add_operator, revoke_operator
+from app.carpool.operators import add_operator, revoke_operator, set_callback
 from app.carpool.trips import CarpoolError
 from app.db import make_engine, write_session
 from app.interfaces import Command
@@ -24,6 +26,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add.add_argument("name")
     revoke = action.add_parser("revoke", help="revoke an operator's key")
     revoke.add_argument("name")
+    callback = action.add_parser(
+        "callback",
+        help="where the operator receives booking changes: PATCH URL/bookings/{id}?status=...",
+    )
+    callback.add_argument("name")
+    callback.add_argument("url", nargs="?", default="", help="the operator's API base URL")
+    callback.add_argument(
+        "--token-stdin",
+        action="store_true",
+        help="read the operator's token for Eclor (sent as 'Authorization: Bearer') from stdin",
+    )
+    callback.add_argument("--off", action="store_true", help="stop sending booking changes")
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
@@ -43,6 +57,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
                     file=sys.stderr,
                 )
                 return 0
+            if args.carpool_action == "callback":
+                return _callback(session, args, settings)
             if not revoke_operator(session, args.name):
                 print(f"error: no active operator named {args.name!r}", file=sys.stderr)
                 return 2
@@ -50,6 +66,33 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             return 0
     finally:
         engine.dispose()
+
+
+def _callback(session: Any, args: argparse.Namespace, settings: Any) -> int:
+    if bool(args.url) == bool(args.off):
+        print("error: give the URL, or --off", file=sys.stderr)
+        return 2
+    token = sys.stdin.readline().strip() if args.token_stdin and not args.off else ""
+    try:
+        set_callback(
+            session,
+            args.name,
+            "" if args.off else args.url,
+            token,
+            allow_loopback=settings.outbound_allows_loopback,
+        )
+    except CarpoolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.off:
+        print(f"operator {args.name!r}: booking changes no longer sent", file=sys.stderr)
+    else:
+        print(
+            f"operator {args.name!r}: booking changes sent as PATCH {args.url.rstrip('/')}"
+            "/bookings/{bookingId}?status=...",
+            file=sys.stderr,
+        )
+    return 0
 
 
 COMMANDS = (

@@ -1,6 +1,6 @@
 """What the carpool domain contributes: reminders and saved-search alerts, demo ads, privacy."""
 
-from app.carpool import ads, bookings, cli, demo, opendata, ops, privacy, registry
+from app.carpool import ads, bookings, callbacks, cli, demo, opendata, ops, privacy, registry
 from sqlmodel import col
 from app.interfaces import Contribution, DemoLoader, Privacy
 from app.models.carpool import CarpoolProfile
@@ -15,6 +15,7 @@ CONTRIBUTES = Contribution(
         "carpool.reminder": bookings.send_reminder,
         "carpool.alerts": ads.run_alerts,
         "carpool.proof": registry.send_proof,
+        "carpool.operator_callback": callbacks.send_callback,
     },
     privacy=(Privacy("carpool", privacy.export_person, privacy.erase_person),),
     photo_names=(named_by(col(CarpoolProfile.photo_name), col(CarpoolProfile.thumb_name)),),

@@ -52,6 +52,40 @@ def revoke_operator(session: Session, name: str) -> bool:
     return True
 
 
+def set_callback(
+    session: Session, name: str, url: str, token: str, *, allow_loopback: bool
+) -> CarpoolOperator:
+    """Where the operator receives booking changes (``PATCH {url}/bookings/{id}``); empty url: none."""
+    from urllib.parse import urlsplit
+
+    from app import outbound
+
+    operator = session.scalars(
+        select(CarpoolOperator).where(col(CarpoolOperator.name) == name)
+    ).first()
+    if operator is None or operator.revoked_at is not None:
+        raise CarpoolError(f"Aucun opérateur actif nommé « {name} ».")
+    url, token = url.strip(), token.strip()
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+            raise CarpoolError(
+                "L'adresse de rappel doit être une adresse http(s) de 500 caractères au plus."
+            )
+        if parts.query or parts.fragment:
+            raise CarpoolError("L'adresse de rappel est une base, sans « ? » ni « # ».")
+        try:
+            outbound.check_host(parts.hostname, allow_loopback=allow_loopback)
+        except outbound.NotPublic as exc:
+            raise CarpoolError(str(exc)) from None
+        if len(token) > 500:
+            raise CarpoolError("Le jeton de l'opérateur compte 500 caractères au plus.")
+    operator.callback_url = url or None
+    operator.callback_token = (token or None) if url else None
+    session.add(operator)
+    return operator
+
+
 def operator_for_key(session: Session, key: str) -> CarpoolOperator | None:
     """The operator whose key this is (not revoked), or None."""
     if not key:

@@ -44,7 +44,6 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -385,22 +384,13 @@ class RegistryRefused(Exception):
 
 async def post_proof(url: str, token: str, body: str, *, allow_loopback: bool) -> tuple[int, str]:
     """POST one proof to the registry; returns (status, the start of the answer)."""
-    import aiohttp
-
     from app import outbound
 
-    host = urlsplit(url).hostname or ""
-    outbound.check_host(host, allow_loopback=allow_loopback)
-    timeout = aiohttp.ClientTimeout(total=30, sock_connect=10)
     headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(
-        connector=outbound.connector(allow_loopback=allow_loopback), timeout=timeout
-    ) as client:
-        async with client.post(
-            url, data=body.encode(), headers=headers, allow_redirects=False
-        ) as response:
-            answer = await outbound.read_capped(response)
-            return response.status, answer[:300].decode("utf-8", "replace")
+    status, answer = await outbound.send(
+        "POST", url, body=body.encode(), headers=headers, allow_loopback=allow_loopback
+    )
+    return status, answer[:300].decode("utf-8", "replace")
 
 
 async def send_proof(ctx: JobContext, payload: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from app.carpool import bookings as carpool_bookings
 from app.carpool import matching
+from app.carpool.callbacks import STATUS
 from app.carpool.operators import account_of, external_identity
 from app.carpool.proofs import pseudonym
 from app.carpool.rdex import local_minute_of_utc, next_weekday_on_or_after
@@ -50,12 +51,6 @@ from app.models.carpool import CarpoolAd, CarpoolBooking
 from app.models.carpool_interop import CarpoolOperator
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
-STATUS = {
-    "pending": "WAITING_CONFIRMATION",
-    "accepted": "CONFIRMED",
-    "declined": "CANCELLED",
-    "cancelled": "CANCELLED",
-}
 JOURNEY_ID = re.compile(r"^eclor(\d{1,18})(?:t(\d{12}))?$")
 MAX_RADIUS_KM = 50.0
 REGULAR_WEEKS = 4  # journeySchedules listed for a regular trip

@@ -27,6 +27,10 @@ class CarpoolOperator(SQLModel, table=True):
     key_prefix: str = Field(max_length=12)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    # Where the operator receives ``PATCH {callback_url}/bookings/{id}?status=...`` when an Eclor
+    # member changes one of its bookings, and the token Eclor sends then (its own API key there).
+    callback_url: str | None = Field(default=None, max_length=500)
+    callback_token: str | None = Field(default=None, max_length=500)
 
 
 class CarpoolOperatorUser(SQLModel, table=True):

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app import events
-from app.db import chunks, table_of, upsert, write_session
+from app.db import chunks, read_session, table_of, upsert, write_session
 from app.device_alarms import raise_alarm
 from app.i18n import gettext as _
 from app.lighting import calendars, nights
@@ -398,6 +398,47 @@ def reconcile(
                 now=now,
                 override_id=override_id,
             )
+    return issued
+
+
+RECONCILE_BATCH_LIGHTS = 2_000  # lights per write transaction of the periodic reconcile
+
+
+def reconcile_in_batches(
+    engine: Engine,
+    now: dt.datetime,
+    *,
+    batch_lights: int = RECONCILE_BATCH_LIGHTS,
+    pause_s: float = 0.0,
+) -> int:
+    """``reconcile`` over every group, in short write transactions of whole groups of about
+    ``batch_lights`` lights each, so that other writers (the ingestion of readings) wait for one
+    batch at most, never for the whole fleet (0.7 s at 100,000 lights in one transaction on SQLite).
+
+    Each group is reconciled from the state of the moment its batch runs: the commands issued are
+    those one transaction would issue, group by group. Returns how many were issued.
+    """
+    with read_session(engine) as session:
+        sizes = session.execute(
+            select(col(LightGroup.id), func.count(col(Streetlight.id)))
+            .outerjoin(Streetlight, col(Streetlight.group_id) == col(LightGroup.id))
+            .group_by(col(LightGroup.id))
+            .order_by(col(LightGroup.id))
+        ).all()
+    batches: list[list[str]] = [[]]
+    counted = 0
+    for group_id, size in sizes:
+        if batches[-1] and counted + size > batch_lights:
+            batches.append([])
+            counted = 0
+        batches[-1].append(group_id)
+        counted += size
+    issued = 0
+    for index, group_ids in enumerate(batches):
+        if index and pause_s:
+            time.sleep(pause_s)  # let a waiting writer in between two batches
+        with write_session(engine) as session:
+            issued += reconcile(session, now, group_ids=group_ids)
     return issued
 
 

@@ -551,9 +551,8 @@ class Relay:
             self.stats.offline += len(
                 control.sweep_offline(session, now, self.config.offline_periods)
             )
-        if reconcile:
-            with write_session(self.engine) as session:
-                self.stats.reconciled += control.reconcile(session, now)
+        if reconcile:  # in short transactions: readings are ingested in between
+            self.stats.reconciled += control.reconcile_in_batches(self.engine, now, pause_s=0.005)
         if rollup:
             control.roll_up_all(self.engine, now, pause_s=0.02)
 

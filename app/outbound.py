@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -264,6 +265,7 @@ def fetch(
     reach: Reach,
     timeout: float,
     limit: int = MAX_DOCUMENT_BYTES,
+    verify: ssl.SSLContext | bool = True,
     **kwargs: Any,
 ) -> httpx.Response:
     """One request to ``url`` through the guard, its answer read up to ``limit`` bytes.
@@ -272,7 +274,8 @@ def fetch(
     and the connection made to a checked address (``Host`` and the TLS server
     name stay the URL's own, so certificates are verified against the name):
     a name that resolves elsewhere at connect time (DNS rebinding) is never
-    connected to. Redirects are not followed. Raises :class:`NotPublic`,
+    connected to. Redirects are not followed. ``verify`` is the TLS context (a CA of the
+    authority's own, a client certificate) when the system's is not the one. Raises :class:`NotPublic`,
     :class:`AnswerTooLarge` or ``httpx.HTTPError``.
     """
     target = httpx.URL(url)
@@ -282,7 +285,9 @@ def fetch(
     headers = {**kwargs.pop("headers", {}), "host": target.netloc.decode("ascii")}
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     last_error: httpx.HTTPError | None = None
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    with httpx.Client(
+        timeout=timeout, follow_redirects=False, trust_env=False, verify=verify
+    ) as client:
         for address in reach.addresses(target.host, port):
             try:
                 with client.stream(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -121,6 +122,20 @@ class Settings(BaseSettings):
     carpool_registry_token: str = ""
     # How often the worker looks for proofs made while no registry URL was set, to send them.
     carpool_proof_sweep_minutes: float = 15.0
+    # The lighting relay's backend: "mqtt" (DESIGN.md's topics) or "talq" (a TALQ gateway's HTTPS
+    # API at talq_gateway_url; see docs/design.md, TALQ). talq_cms_address is Eclor's TALQ address (a UUID;
+    # unset: derived from base_url). talq_ca_file verifies the gateway's certificate (PEM), and
+    # talq_client_cert/talq_client_key are sent when the gateway asks for a client certificate.
+    # talq_gateway_private_network lets the gateway's host (and no other) be on a private address.
+    lighting_backend: Literal["mqtt", "talq"] = "mqtt"
+    talq_gateway_url: str = ""
+    talq_gateway_token: str = ""
+    talq_cms_address: str = ""
+    talq_ca_file: Path | None = None
+    talq_client_cert: Path | None = None
+    talq_client_key: Path | None = None
+    talq_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    talq_gateway_private_network: bool = False
 
     # E-mail: unset SMTP host means "write messages under var/mail/".
     smtp_host: str = ""
@@ -208,6 +223,13 @@ class Settings(BaseSettings):
         return self.outbound_allow_loopback
 
     @property
+    def talq_cms_address_resolved(self) -> str:
+        """Eclor's address as a TALQ CMS: the setting, else a UUID derived from ``base_url``."""
+        if self.talq_cms_address:
+            return str(uuid.UUID(self.talq_cms_address))
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, self.base_url.rstrip("/") + "/api/talq"))
+
+    @property
     def max_concurrency(self) -> int:
         return self.http_max_concurrency or (self.db_pool_size + self.db_max_overflow)
 
@@ -239,11 +261,23 @@ class Settings(BaseSettings):
                 )
             if not self.database_url:
                 raise SettingsError("ECLOR_DATABASE_URL must be set when ECLOR_ENV=production.")
+            if self.lighting_backend == "talq" and not self.talq_gateway_url.startswith("https://"):
+                raise SettingsError(
+                    "ECLOR_TALQ_GATEWAY_URL must be an https:// address when ECLOR_ENV=production "
+                    "and ECLOR_LIGHTING_BACKEND=talq."
+                )
             if self.outbound_allow_loopback:
                 raise SettingsError(
                     "ECLOR_OUTBOUND_ALLOW_LOOPBACK cannot be true when ECLOR_ENV=production: "
                     "push endpoints must be public Internet addresses."
                 )
+        if self.lighting_backend == "talq" and not self.talq_gateway_url:
+            raise SettingsError("ECLOR_LIGHTING_BACKEND=talq needs ECLOR_TALQ_GATEWAY_URL.")
+        if self.talq_cms_address:
+            try:
+                uuid.UUID(self.talq_cms_address)
+            except ValueError:
+                raise SettingsError("ECLOR_TALQ_CMS_ADDRESS must be a UUID.") from None
         self.vapid_subject = resolve_vapid_subject(self)
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.resolved_media_dir.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ class OutgoingCommand:
     reason: str
     issued_at: dt.datetime
     expires_at: dt.datetime
+    override_id: int | None = None  # the staff override it carries out (a group's, a light's)
 
     def payload(self) -> dict[str, Any]:
         return command_payload(

@@ -2,12 +2,12 @@
 the demo fleet (lights and sensors)."""
 
 from app.interfaces import Contribution, DemoLoader
-from app.lighting import cli, demo, ngsi, opendata, ops, places, relay
+from app.lighting import cli, demo, ngsi, opendata, ops, places, relay, talq_cli
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
     kpis=ops.OPS_KPIS,
-    commands=cli.COMMANDS,
+    commands=(*cli.COMMANDS, *talq_cli.COMMANDS),
     demo=(DemoLoader(30, "lighting", demo.load_lighting),),
     services=(relay.relay_service,),
     open_data=opendata.DATASETS,

@@ -121,6 +121,7 @@ def claim_due(
                 col(LightCommand.reason),
                 col(LightCommand.issued_at),
                 col(LightCommand.expires_at),
+                col(LightCommand.override_id),
             )
             .where(
                 col(LightCommand.state).in_(OPEN_COMMAND_STATES),
@@ -586,12 +587,35 @@ def mqtt_relay(
     return relay
 
 
+def talq_relay(
+    engine: Engine, link: Any, *, worker_id: str, config: RelayConfig | None = None
+) -> Relay:
+    """A relay whose devices sit behind a TALQ gateway (``app.lighting.talq_backend``)."""
+    from app.lighting.talq_backend import TalqBackend
+
+    relay = Relay(engine, worker_id=worker_id, config=config)
+    relay.backend = TalqBackend(link, engine, relay.sink)
+    return relay
+
+
 async def relay_service(rt: Any) -> None:
-    """The worker service (a service of the lighting domain in ``app.domains``): the MQTT relay for this worker."""
+    """The worker service (a service of the lighting domain in ``app.domains``): the relay for this
+    worker, over MQTT or, with ``lighting_backend = "talq"``, through a TALQ gateway."""
     settings = rt.settings
-    url = settings.mqtt_client_url(RELAY_USERNAME)
-    relay = mqtt_relay(
-        rt.engine, url, settings.mqtt_prefix, worker_id=rt.worker_id, config=RelayConfig.from_env()
-    )
+    if settings.lighting_backend == "talq":
+        from app.lighting.talq_backend import talq_link
+
+        relay = talq_relay(
+            rt.engine, talq_link(settings), worker_id=rt.worker_id, config=RelayConfig.from_env()
+        )
+    else:
+        url = settings.mqtt_client_url(RELAY_USERNAME)
+        relay = mqtt_relay(
+            rt.engine,
+            url,
+            settings.mqtt_prefix,
+            worker_id=rt.worker_id,
+            config=RelayConfig.from_env(),
+        )
     rt.state["lighting_relay"] = relay
     await relay.run(rt.stop)

@@ -44,7 +44,7 @@ from app.models.lighting import (
 )
 from app.models.territory import Commune
 from app.numbers import is_ascii_digits
-from app.routes import lighting_calendars
+from app.routes import lighting_calendars, lighting_talq
 from app.routes.lighting_alarms import alarm_ack, alarms
 from app.routes.lighting_energy import energy
 from app.routes.lighting_labels import page_labels
@@ -530,6 +530,7 @@ ROUTES = [
     program_update,
     program_delete,
     *lighting_calendars.ROUTES,
+    *lighting_talq.ROUTES,
     alarms,
     alarm_ack,
     energy,

@@ -229,3 +229,32 @@ ROWS = [
         route="/ngsi-ld/v1/attributes/{name:str}",
     ),
 ]
+
+# The TALQ CMS API: a gateway's key (eclor talq gateway add) and address only; a signed-in person's
+# session is no key.
+_TALQ = "?clientAddress=7d0b1f8e-3f4c-4a55-9a43-2f1d8c1e9b11&talqRequestId=8d0b1f8e-3f4c-4a55-9a43-2f1d8c1e9b11"
+ROWS += [
+    Row(
+        "POST", "/api/talq/services" + _TALQ, same_for_all(401), json=[], route="/api/talq/services"
+    ),
+    Row("POST", "/api/talq/devices" + _TALQ, same_for_all(401), json=[], route="/api/talq/devices"),
+    Row("PUT", "/api/talq/devices" + _TALQ, same_for_all(401), json=[], route="/api/talq/devices"),
+    Row(
+        "PATCH", "/api/talq/devices" + _TALQ, same_for_all(401), json=[], route="/api/talq/devices"
+    ),
+    Row(
+        "PATCH",
+        "/api/talq/devices/7d0b1f8e-3f4c-4a55-9a43-2f1d8c1e9b11" + _TALQ,
+        same_for_all(401),
+        json={},
+        route="/api/talq/devices/{device_address:str}",
+    ),
+    Row(
+        "POST",
+        "/api/talq/log-reports" + _TALQ,
+        same_for_all(401),
+        json={},
+        route="/api/talq/log-reports",
+    ),
+    Row("GET", "/api/talq/groups" + _TALQ, same_for_all(401), route="/api/talq/groups"),
+]

@@ -211,6 +211,7 @@ class Gateway:
     cms_key: str = ""
     mode: str = "answer"  # answer | silent
     feedback_delay_s: float = 0.05
+    override_status: int = 202  # 201 (processed), 202 (feedback follows), or 422 (refused)
     power_w: float = 21.5
     received: list[Received] = field(default_factory=list)
     unanswered: int = 0  # requests read and never answered (mode "silent")
@@ -336,10 +337,15 @@ class Gateway:
         if method == "GET" and path == "/services":
             return 200, [{"name": "ControlService"}, {"name": "DataCollectService"}]
         if method == "POST" and path == "/override-commands":
-            timer = threading.Timer(self.feedback_delay_s, self.feedback, args=(data,))
-            timer.daemon = True
-            timer.start()
-            return 202, None
+            if self.override_status >= 400:
+                return self.override_status, [
+                    {"key": "overrideCommandNotValid", "description": "refused by the test gateway"}
+                ]
+            if self.cms_url:
+                timer = threading.Timer(self.feedback_delay_s, self.feedback, args=(data,))
+                timer.daemon = True
+                timer.start()
+            return self.override_status, None
         if method == "POST" and path == "/groups":
             with self.lock:
                 for group in data:
@@ -367,12 +373,22 @@ class Gateway:
             def _any(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
                 if gateway.mode == "silent":
                     with gateway.lock:
                         gateway.unanswered += 1
+                        gateway.received.append(
+                            Received(
+                                self.command,
+                                urlsplit(self.path).path.removeprefix("/talq"),
+                                parse_qsl(urlsplit(self.path).query),
+                                headers,
+                                json.loads(body) if body else None,
+                                [],
+                            )
+                        )
                     gateway._stop.wait(30)  # read, never answered
                     return
-                headers = {k.lower(): v for k, v in self.headers.items()}
                 status, answer = gateway.handle(self.command, self.path, headers, body)
                 content = b"" if answer is None else json.dumps(answer).encode()
                 self.send_response(status)

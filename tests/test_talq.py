@@ -240,7 +240,13 @@ def test_a_gateway_that_never_answers_leaves_the_commands_expired(engine, settin
         run_async(scenario(), timeout=20)
     finally:
         gateway.close()
-    assert gateway.unanswered >= 2  # sent, and sent again, never answered
+    # Sent once; the gateway then counts as unavailable and is asked (GET /services) until the end.
+    sent = [r.body for r in gateway.received if r.path == "/override-commands"]
+    probes = [r for r in gateway.received if (r.method, r.path) == ("GET", "/services")]
+    assert len(sent) == 1 and len(probes) >= 1 and gateway.unanswered == len(sent) + len(probes)
+    assert sent[0]["targetCommand"]["rampToLevelTime"] == 5.0
+    assert sent[0]["targetCommand"]["expiration"].endswith("Z")
+    assert len(sent[0]["addresses"]) == 3
     with read_session(engine) as session:
         assert {(r.effect_level, r.target_level) for r in session.scalars(select(Streetlight))} == {
             (None, 60)
@@ -544,3 +550,148 @@ def test_log_reports_events_and_bad_requests_through_the_cms_api(engine, setting
     )
     with read_session(engine) as session:  # nothing half-written by the refused requests
         assert session.get(Streetlight, lights[0]).energy_wh == 1250.0
+
+
+def _mapped(engine: Any, lights: list[str], address: str) -> dict[str, str]:
+    """The lights as TALQ devices of a gateway at ``address`` (as its POST /devices would make)."""
+    devices = {light: str(uuid.uuid4()) for light in lights}
+    with write_session(engine) as session:
+        row = TalqGateway(name="GW", address=address, key_hash="z" * 64, key_prefix="z")
+        session.add(row)
+        session.flush()
+        for light, device in devices.items():
+            session.add(
+                TalqDevice(
+                    light_id=light,
+                    gateway_id=row.id,
+                    device_address=device,
+                    actuator_function="lampActuator",
+                )
+            )
+    return devices
+
+
+def _run_override(
+    engine: Any, link: TalqLink, scope: str, target: str, level: int, until: Any = None
+) -> Any:
+    """An override under a TALQ relay, until ``until(relay)`` (default: no command left queued)."""
+
+    async def scenario() -> Any:
+        async with running_talq_relay(engine, link) as relay:
+            with write_session(engine) as session:
+                control.set_override(session, scope, target, level, 10, now=utcnow())
+            relay.wake()
+            if until is None:
+                await eventually(lambda: "queued" not in states(engine), timeout=10)
+            else:
+                await eventually(lambda: until(relay), timeout=10)
+            return relay
+
+    return run_async(scenario(), timeout=20)
+
+
+def test_a_command_to_one_light_goes_to_its_lamp_actuator_and_the_gateways_answer_decides(
+    engine, settings
+):
+    lights = seed_lights(engine, 3)
+    processed = Gateway(override_status=201).serve(free_port())
+    try:
+        devices = _mapped(engine, lights, processed.address)
+        link = TalqLink(
+            url=processed.url,
+            cms_address=settings.talq_cms_address_resolved,
+            allow_loopback=True,
+            timeout_s=5.0,
+        )
+        _run_override(engine, link, "light", lights[1], 80)
+    finally:
+        processed.close()
+    [sent] = [r for r in processed.received if r.path == "/override-commands"]
+    assert sent.errors == []
+    assert sent.body["addresses"] == [
+        {"resource": "devices", "address": f"{devices[lights[1]]}/lampActuator"}
+    ]
+    assert sent.body["targetCommand"]["state"] == {"name": "LevelState", "value": 80}
+    assert states(engine) == {"accepted": 1}  # 201: processed; applied once the feedback says so
+
+    refusing = Gateway(override_status=422).serve(free_port())
+    try:
+        link = dataclasses.replace(link, url=refusing.url)
+        _run_override(engine, link, "group", "G1", 10)
+    finally:
+        refusing.close()
+    [refused] = [r for r in refusing.received if r.path == "/override-commands"]
+    # G1 is not a TALQ group here: the three lamp actuators are addressed, in one request.
+    assert sorted(a["address"] for a in refused.body["addresses"]) == sorted(
+        f"{d}/lampActuator" for d in devices.values()
+    )
+    with read_session(engine) as session:
+        from app.models.lighting import LightCommand
+
+        rows = session.scalars(select(LightCommand).where(LightCommand.level == 10)).all()
+        assert {(r.state, r.last_error) for r in rows} == {("failed", "device answered rejected")}
+
+
+def test_tls_and_the_outbound_guard_are_not_bypassed(engine, settings, tmp_path, caplog):
+    lights = seed_lights(engine, 1)
+    cert, key = self_signed(tmp_path, "127.0.0.1")
+    gateway = Gateway().serve(free_port(), tls=(cert, key))
+    try:
+        _mapped(engine, lights, gateway.address)
+        # A certificate no CA of ours signed: never talked to.
+        untrusted = TalqLink(
+            url=gateway.url,
+            cms_address=settings.talq_cms_address_resolved,
+            allow_loopback=True,
+            timeout_s=2.0,
+            probe_s=0.2,
+        )
+        relay = _run_override(
+            engine,
+            untrusted,
+            "light",
+            lights[0],
+            50,
+            until=lambda r: r.stats.publish_failures >= 1,
+        )
+        assert relay.backend.requests == 0 and not relay.backend.connected.is_set()
+        assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
+        # Loopback is not a public address: refused by the guard unless allowed (tests, development).
+        guarded = dataclasses.replace(untrusted, ca_file=str(cert), allow_loopback=False)
+        relay = _run_override(
+            engine,
+            guarded,
+            "light",
+            lights[0],
+            60,
+            until=lambda r: r.stats.publish_failures >= 1,
+        )
+        assert relay.backend.requests == 0 and not relay.backend.connected.is_set()
+        assert "n'est pas une adresse publique" in caplog.text
+    finally:
+        gateway.close()
+    assert gateway.received == []
+    assert set(states(engine)) <= {"queued", "superseded"}
+
+
+def test_production_wants_an_https_gateway(tmp_path):
+    import pytest
+
+    from app.settings import Settings, SettingsError
+
+    base = {
+        "env": "production",
+        "var_dir": tmp_path,
+        "database_url": "postgresql://x/y",
+        "secret_key": "s" * 40,
+        "vapid_subject": "mailto:ops@ccphva.example.org",
+        "lighting_backend": "talq",
+    }
+    with pytest.raises(SettingsError, match="https"):
+        Settings(**base, talq_gateway_url="http://gw.example.org/talq").prepare()
+    with pytest.raises(SettingsError, match="UUID"):
+        Settings(
+            **{**base, "env": "development"},
+            talq_gateway_url="https://gw.example.org",
+            talq_cms_address="nope",
+        ).prepare()

@@ -218,7 +218,16 @@ class TalqBackend:
             if c.override_id is None:
                 key = (c.command_id, *key)  # a program or sensor command goes on its own
             batches.setdefault(key, []).append(p)
-        await asyncio.gather(*(self._send_batch(part, where, groups) for part in batches.values()))
+        results = await asyncio.gather(
+            *(self._send_batch(part, where, groups) for part in batches.values()),
+            return_exceptions=True,
+        )
+        for part, result in zip(batches.values(), results, strict=True):
+            if isinstance(result, BaseException):  # never leave the relay waiting
+                log.error("sending TALQ override commands failed", exc_info=result)
+                for p in part:
+                    if not p.done.done():
+                        p.done.set_exception(BackendUnavailable(str(result)))
 
     async def _send_batch(
         self, part: list[_Pending], where: dict[str, _Where], groups: dict[str, Any]

@@ -11,11 +11,13 @@ from sqlalchemy.engine import Engine
 from app import auth
 from app.db import utcnow, write_session
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolMessage, CarpoolProfile
+from app.models.participation import Consultation
 from app.models.lighting import LightEnergyMonth, LightGroup, Streetlight
 from app.models.push import Alert
 from app.models.reports import Report, ReportEvent
 from app.models.sensors import Sensor, SensorHourly, WasteCentreEstimate
 from app.models.shops import Shop, ShopHours, ShopOrder
+from app.participation import consultations
 
 NAME = "Bérénice Quintal-Ferrand"
 EMAIL = "berenice.quintal@exemple-perso.fr"
@@ -257,5 +259,38 @@ def seed(engine: Engine) -> dict[str, Any]:
                     communes=",57529,",
                     created_by=person.id,
                 )
+            )
+        # Consultations: a closed one with 14 responses (a choice taken 12 times is published, one
+        # taken twice is not) and the resident's free text, which is never published.
+        consultation = Consultation(
+            title="Horaires de la déchèterie",
+            opens_at=now - dt.timedelta(days=30),
+            closes_at=now - dt.timedelta(days=1),
+        )
+        s.add(consultation)
+        s.flush()
+        hours = consultations.add_question(
+            s,
+            consultation,
+            kind="single",
+            label="Quel horaire ?",
+            options="Matin\nSoir",
+            required=True,
+        )
+        remark = consultations.add_question(
+            s, consultation, kind="text", label="Une remarque ?", options="", required=False
+        )
+        consultation.published = True
+        for n in range(14):
+            answers = [consultations.Answer(hours.id, choices=[0 if n < 12 else 1])]
+            if n == 0:
+                answers.append(consultations.Answer(remark.id, text=FREE_TEXT))
+            consultations.insert_response(
+                s,
+                consultation,
+                answers,
+                f"user:{person.id}" if n == 0 else f"od:{n}",
+                None,
+                "57038",
             )
     return {"person_id": person.id}

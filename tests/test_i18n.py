@@ -172,6 +172,8 @@ def _data_strings(engine, settings) -> list[str]:
                     if not isinstance(value, str) or len(value) < 3:
                         continue
                     found.add(" ".join(value.split()))
+                    if "\n" in value:  # one item a line (a question's options)
+                        found.update(line.strip() for line in value.splitlines() if line.strip())
                     if value[:1] in "[{":
                         found.update(re.findall(r'"((?:[^"\\]|\\.){3,})"', value))
     return sorted(found, key=len, reverse=True)

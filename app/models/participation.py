@@ -1,10 +1,12 @@
-"""Citizen participation: participatory budgets (projects, ballots, one-time codes)."""
+"""Citizen participation: participatory budgets (projects, ballots, one-time codes), proposals,
+consultations (question sets, one response per resident, moderated free text)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
@@ -180,3 +182,95 @@ class CommentReport(SQLModel, table=True):
     reason: str = Field(default="", max_length=500)
     status: str = Field(default="open", max_length=10)  # open, dismissed, hidden
     created_at: datetime = Field(default_factory=utcnow)
+
+
+QUESTION_KINDS = ("single", "multiple", "ranking", "text", "place")
+TEXT_STATES = ("pending", "published", "hidden")
+
+
+class Consultation(SQLModel, table=True):
+    """A question set staff publish for the territory or some communes, open between two dates.
+
+    ``communes`` is a comma-separated list of INSEE codes; empty means the whole territory."""
+
+    __tablename__ = "participation_consultations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=160)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    communes: str = Field(default="", max_length=200)
+    opens_at: datetime
+    closes_at: datetime
+    published: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def _consultation_fk(table: str, *, index: bool = False) -> Any:
+    """The reference to a consultation, its constraint named within PostgreSQL's 63 characters
+    (the naming convention would give ``fk_participation_<table>_consultation_id_participation_
+    consultations``, longer than that)."""
+    return Column(
+        Integer,
+        ForeignKey(
+            "participation_consultations.id",
+            ondelete="CASCADE",
+            name=f"fk_participation_{table}_consultation_id",
+        ),
+        nullable=False,
+        index=index,
+    )
+
+
+class ConsultationQuestion(SQLModel, table=True):
+    """One question: single or multiple choice, ranking of the options, free text, or a place.
+
+    ``options`` holds one option a line (choice and ranking questions)."""
+
+    __tablename__ = "participation_questions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    consultation_id: int = Field(sa_column=_consultation_fk("questions", index=True))
+    position: int = Field(default=0)
+    kind: str = Field(max_length=8)
+    label: str = Field(max_length=300)
+    options: str = Field(default="", sa_column=Column(Text, nullable=False))
+    required: bool = True
+
+
+class ConsultationResponse(SQLModel, table=True):
+    """One resident's answers to one consultation; the unique constraint keeps it to one."""
+
+    __tablename__ = "participation_responses"
+    __table_args__ = (
+        UniqueConstraint(
+            "consultation_id", "respondent", name="uq_participation_responses_respondent"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    consultation_id: int = Field(sa_column=_consultation_fk("responses"))
+    respondent: str = Field(max_length=80)  # user:12 (erased: a random key)
+    user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ConsultationAnswer(SQLModel, table=True):
+    """An answer to one question: a chosen option (one row per option; ``rank`` for a ranking),
+    a free text (published only once staff moderated it), or a place."""
+
+    __tablename__ = "participation_answers"
+    __table_args__ = (Index("ix_participation_answers_question", "question_id", "choice"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(
+        foreign_key="participation_responses.id", index=True, ondelete="CASCADE"
+    )
+    question_id: int = Field(foreign_key="participation_questions.id", ondelete="CASCADE")
+    choice: int | None = None  # index of the option, from 0
+    rank: int | None = None  # 1 = first, for a ranking
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    text_status: str = Field(default="", max_length=9)  # pending, published, hidden (text only)
+    lat: float | None = None
+    lon: float | None = None
+    commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5)

@@ -1,9 +1,14 @@
-"""What participation contributes: demo budgets and the privacy of ballots and codes."""
+"""What participation contributes: demo budgets and consultations, the privacy of ballots, codes
+and responses, and the results of closed consultations as open data."""
 
 from app.interfaces import Contribution, DemoLoader, Privacy
-from app.participation import demo, privacy
+from app.participation import demo, demo_consultations, opendata, privacy
 
 CONTRIBUTES = Contribution(
-    demo=(DemoLoader(80, "participation", demo.load_demo),),
+    demo=(
+        DemoLoader(80, "participation", demo.load_demo),
+        DemoLoader(81, "consultations", demo_consultations.load_demo),
+    ),
+    open_data=opendata.DATASETS,
     privacy=(Privacy("participation", privacy.export_person, privacy.erase_person),),
 )

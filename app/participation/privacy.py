@@ -1,7 +1,9 @@
-"""A person's participation data (ballots, codes, projects proposed): export and erasure.
+"""A person's participation data (ballots, codes, projects proposed, consultation responses):
+export and erasure.
 
 Erasure keeps the ballot counted (results do not change after the vote) but unlinks it from the
-person; codes issued to the account are deleted."""
+person; codes issued to the account are deleted. A consultation response stays counted too, under
+a random respondent key; its free texts are deleted (they may name the person)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,15 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
-from app.models.participation import Ballot, BallotChoice, BudgetProject, VoteCode
+from app.models.participation import (
+    Ballot,
+    BallotChoice,
+    BudgetProject,
+    ConsultationAnswer,
+    ConsultationResponse,
+    VoteCode,
+)
+from app.participation.consultations import erased_respondent
 
 
 def _row(obj: Any) -> dict[str, Any]:
@@ -36,6 +46,7 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
         "ballots_entered_as_helper": [
             {"budget_id": b.budget_id, "created_at": b.created_at.isoformat()} for b in helped
         ],
+        "consultation_responses": _responses(session, user_id),
         "projects_proposed": [
             _row(p)
             for p in session.scalars(
@@ -46,7 +57,40 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
     return data, []
 
 
+def _responses(session: Session, user_id: int) -> list[dict[str, Any]]:
+    responses = session.scalars(
+        select(ConsultationResponse).where(col(ConsultationResponse.user_id) == user_id)
+    ).all()
+    if not responses:
+        return []
+    answers: dict[int, list[dict[str, Any]]] = {}
+    for a in session.scalars(
+        select(ConsultationAnswer).where(
+            col(ConsultationAnswer.response_id).in_([r.id for r in responses])
+        )
+    ):
+        answers.setdefault(a.response_id, []).append(_row(a))
+    return [{**_row(r), "answers": answers.get(r.id or 0, [])} for r in responses]
+
+
 def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
+    ids = list(
+        session.scalars(
+            select(col(ConsultationResponse.id)).where(col(ConsultationResponse.user_id) == user_id)
+        )
+    )
+    if ids:
+        session.execute(
+            delete(ConsultationAnswer).where(
+                col(ConsultationAnswer.response_id).in_(ids), col(ConsultationAnswer.text) != ""
+            )
+        )
+        for rid in ids:
+            session.execute(
+                update(ConsultationResponse)
+                .where(col(ConsultationResponse.id) == rid)
+                .values(user_id=None, respondent=erased_respondent())
+            )
     session.execute(delete(VoteCode).where(col(VoteCode.user_id) == user_id))
     session.execute(update(Ballot).where(col(Ballot.user_id) == user_id).values(user_id=None))
     session.execute(

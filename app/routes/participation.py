@@ -23,7 +23,10 @@ from app.mail import send_mail
 from app.models.accounts import User
 from app.models.participation import Budget
 from app.participation import budgets as logic
+from app.participation import consultations as consultation_logic
 from app.routes.participation_context import budget_or_404, communes, euros, ints, many, text
+from app.routes import participation_consultations as consultations
+from app.routes import participation_consultations_staff as consultations_staff
 from app.routes import participation_proposals as proposals
 from app.routes import participation_staff as staff
 from app.templating import page
@@ -50,6 +53,9 @@ def index(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Temp
         "participation/index.html",
         section="participation",
         budgets=_open_budgets(db),
+        consultations=consultation_logic.listed(db),
+        consultation_state=consultation_logic.state,
+        consultation_states=consultation_logic.STATE_LABELS,
         communes=communes(db),
         phases=logic.PHASE_LABELS,
     )
@@ -348,6 +354,8 @@ ROUTES = [
     results_api,
     *staff.ROUTES,
     *proposals.ROUTES,
+    *consultations.ROUTES,
+    *consultations_staff.ROUTES,
 ]
 
 CONTRIBUTES = Contribution(
@@ -359,6 +367,12 @@ CONTRIBUTES = Contribution(
             "/participation/staff",
             "Participation citoyenne",
             "Budgets participatifs : phases, projets, codes, votes papier.",
+        ),
+        Link(
+            72,
+            "/participation/staff/consultations",
+            "Consultations",
+            "Questionnaires aux habitants : questions, publication, textes à relire, export.",
         ),
         Link(
             71,

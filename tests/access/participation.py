@@ -65,6 +65,69 @@ def a_proposal(ctx: AccessContext) -> dict[str, Any]:
         return {"proposal_id": proposal.id, "comment_id": comment.id}
 
 
+def a_consultation(
+    ctx: AccessContext, *, published: bool = True, closed: bool = False
+) -> dict[str, Any]:
+    """A consultation of Audun-le-Tiche (where both residents live) with one response."""
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from app.db import utcnow, write_session
+    from app.models.accounts import User
+    from app.models.participation import Consultation, ConsultationAnswer, ConsultationQuestion
+    from app.participation import consultations as logic
+
+    now = utcnow()
+    with write_session(ctx.engine) as session:
+        row = Consultation(
+            title="Parc de la mairie",
+            communes="57038",
+            opens_at=now - timedelta(days=20 if closed else 1),
+            closes_at=now - timedelta(days=1) if closed else now + timedelta(days=10),
+        )
+        session.add(row)
+        session.flush()
+        question = ConsultationQuestion(
+            consultation_id=row.id,
+            position=1,
+            kind="single",
+            label="Des bancs ?",
+            options="Oui\nNon",
+        )
+        remark = ConsultationQuestion(
+            consultation_id=row.id, position=2, kind="text", label="Remarque", required=False
+        )
+        session.add_all([question, remark])
+        session.flush()
+        response = logic.insert_response(
+            session,
+            row,
+            [logic.Answer(question.id, choices=[0]), logic.Answer(remark.id, text="Oui, ombragés")],
+            "demo:1",
+            None,
+            "57038",
+        )
+        answer = session.scalars(
+            select(ConsultationAnswer).where(
+                ConsultationAnswer.response_id == response.id, ConsultationAnswer.text != ""
+            )
+        ).one()
+        row.published = published
+        for role in ("resident", "other_resident"):
+            session.get(User, ctx.user_ids[role]).commune_insee = "57038"
+        session.flush()
+        return {"consultation_id": row.id, "question_id": question.id, "answer_id": answer.id}
+
+
+def a_draft(ctx: AccessContext) -> dict[str, Any]:
+    return a_consultation(ctx, published=False)
+
+
+def a_closed_consultation(ctx: AccessContext) -> dict[str, Any]:
+    return a_consultation(ctx, closed=True)
+
+
 PERSON = {"name": "Jeanne Martin", "birth_date": "1950-03-02", "commune_insee": "57038"}
 
 ROWS = [
@@ -272,5 +335,121 @@ ROWS = [
         setup=a_proposal,
         data={"status": "under_study", "reason": "Étude en cours."},
         route="/participation/staff/proposals/{proposal_id:int}/status",
+    ),
+    Row(
+        "GET",
+        "/participation/consultations/{consultation_id}",
+        same_for_all(200),
+        setup=a_consultation,
+        route="/participation/consultations/{consultation_id:int}",
+    ),
+    Row(
+        "GET",
+        "/participation/consultations/{consultation_id}",
+        {**roles_only(STAFF_ROLES, 200, denied=404), "anonymous": 404},
+        setup=a_draft,
+        route="/participation/consultations/{consultation_id:int}",
+        notes="a draft is staff's only",
+    ),
+    Row(
+        "POST",
+        "/participation/consultations/{consultation_id}/answer",
+        # Both residents live in the commune consulted and answer once; the others have no
+        # commune: refused with a message.
+        {
+            "anonymous": 401,
+            "resident": 303,
+            "other_resident": 303,
+            "merchant": 400,
+            "other_merchant": 400,
+            "staff": 400,
+            "admin": 400,
+        },
+        setup=a_consultation,
+        data={"q1": "1"},  # fresh database: the first question
+        route="/participation/consultations/{consultation_id:int}/answer",
+    ),
+    Row(
+        "POST",
+        "/participation/consultations/{consultation_id}/commune",
+        {
+            "anonymous": 401,
+            "resident": 400,  # already declared
+            "other_resident": 400,
+            "merchant": 303,
+            "other_merchant": 303,
+            "staff": 303,
+            "admin": 303,
+        },
+        setup=a_consultation,
+        data={"commune_insee": "57041"},
+        route="/participation/consultations/{consultation_id:int}/commune",
+    ),
+    Row(
+        "GET",
+        "/participation/consultations/{consultation_id}/results",
+        same_for_all(200),
+        setup=a_closed_consultation,
+        route="/participation/consultations/{consultation_id:int}/results",
+    ),
+    Row(
+        "GET",
+        "/api/participation/consultations/{consultation_id}/results",
+        same_for_all(200),
+        setup=a_closed_consultation,
+        route="/api/participation/consultations/{consultation_id:int}/results",
+    ),
+    Row("GET", "/participation/staff/consultations", roles_only(STAFF_ROLES)),
+    Row(
+        "POST",
+        "/participation/staff/consultations",
+        STAFF_POST,
+        data={"title": "Marché de Noël", "first_day": "2027-01-04", "last_day": "2027-01-31"},
+    ),
+    Row(
+        "GET",
+        "/participation/staff/consultations/{consultation_id}",
+        roles_only(STAFF_ROLES),
+        setup=a_draft,
+        route="/participation/staff/consultations/{consultation_id:int}",
+    ),
+    Row(
+        "POST",
+        "/participation/staff/consultations/{consultation_id}/questions",
+        STAFF_POST,
+        setup=a_draft,
+        data={"kind": "text", "label": "Une idée ?"},
+        route="/participation/staff/consultations/{consultation_id:int}/questions",
+    ),
+    Row(
+        "POST",
+        "/participation/staff/questions/{question_id}/delete",
+        {**STAFF_POST, "admin": 404},
+        setup=a_draft,
+        route="/participation/staff/questions/{question_id:int}/delete",
+        notes="staff removed the question first: gone for admin",
+    ),
+    Row(
+        "POST",
+        "/participation/staff/consultations/{consultation_id}/state",
+        STAFF_POST,
+        setup=a_draft,
+        data={"action": "publish"},
+        route="/participation/staff/consultations/{consultation_id:int}/state",
+    ),
+    Row(
+        "POST",
+        "/participation/staff/answers/{answer_id}/moderate",
+        STAFF_POST,
+        setup=a_consultation,
+        data={"decision": "published"},
+        route="/participation/staff/answers/{answer_id:int}/moderate",
+    ),
+    Row(
+        "GET",
+        "/participation/staff/consultations/{consultation_id}/responses.csv",
+        roles_only(STAFF_ROLES),
+        setup=a_consultation,
+        route="/participation/staff/consultations/{consultation_id:int}/responses.csv",
     ),
 ]

@@ -1,0 +1,111 @@
+"""The results of closed consultations as open data: per question and choice, how many residents
+chose it (a ranking: its points too). Counts under 11 are suppressed; no free text, no place,
+no commune, no person.
+
+The participation domain's contribution to the open data catalogue (``app.opendata.contrib``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.db import utcnow
+from app.models.participation import Consultation
+from app.opendata.contrib import (
+    Cnil,
+    Column,
+    OpenDataset,
+    suppress,
+    suppression_text,
+)
+from app.participation import consultations as logic
+
+KINDS = ("single", "multiple", "ranking")
+
+
+def _results(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+    now = utcnow()
+    for consultation in session.scalars(
+        select(Consultation)
+        .where(col(Consultation.published).is_(True), col(Consultation.closes_at) <= now)
+        .order_by(col(Consultation.id))
+    ):
+        closed_on = logic.days(consultation)[1].isoformat()
+        for result in logic.results(session, consultation):
+            q = result.question
+            if q.kind not in KINDS:
+                continue
+            enough = suppress(result.respondents) is not None
+            for option in result.options:
+                shown = suppress(option.count) if enough else None
+                yield (
+                    consultation.id,
+                    consultation.title,
+                    closed_on,
+                    q.position,
+                    q.label,
+                    q.kind,
+                    option.label,
+                    shown,
+                    option.points if q.kind == "ranking" and enough else None,
+                    shown is None,
+                    f"{base_url}/participation/consultations/{consultation.id}/results",
+                )
+
+
+RESULTS = OpenDataset(
+    slug="consultations-resultats",
+    domain="participation",
+    title="Résultats des consultations citoyennes",
+    description=(
+        "Pour chaque consultation close, chaque question à choix et chaque choix : le nombre "
+        "d'habitants qui l'ont retenu, et pour un classement ses points (le nombre de choix pour "
+        "une première place, 1 pour la dernière). Les textes libres et les lieux n'y sont pas. "
+        + suppression_text("nombres de réponses")
+    ),
+    theme="GOVE",
+    keywords=("participation citoyenne", "consultation", "démocratie participative"),
+    frequency="IRREG",
+    expected_minutes=24 * 60,
+    columns=(
+        Column("consultation_id", "integer", "Identifiant de la consultation", required=True),
+        Column("consultation", "string", "Titre de la consultation", required=True),
+        Column("cloture", "date", "Dernier jour de la consultation", required=True),
+        Column("question_numero", "integer", "Numéro de la question", required=True, minimum=1),
+        Column("question", "string", "Question", required=True),
+        Column(
+            "type",
+            "string",
+            "Type de question",
+            required=True,
+            enum=KINDS,
+        ),
+        Column("choix", "string", "Choix", required=True),
+        Column(
+            "reponses",
+            "integer",
+            "Habitants ayant retenu ce choix (vide si moins de 11)",
+            minimum=11,
+        ),
+        Column("points", "integer", "Points du classement (classement seulement)", minimum=0),
+        Column("masque", "boolean", "Nombre masqué car inférieur à 11", required=True),
+        Column("page", "string", "Page des résultats", required=True),
+    ),
+    rows=_results,
+    suppression=suppression_text("nombres de réponses"),
+    cnil=Cnil(
+        singling_out=(
+            "Des totaux par choix ; un choix retenu par moins de 11 habitants, ou une question à "
+            "laquelle moins de 11 ont répondu, est publié vide."
+        ),
+        linkability=(
+            "Ni répondant, ni commune, ni date de réponse : rien ne relie un total à une personne."
+        ),
+        inference="Aucune : les textes libres et les lieux indiqués ne sont pas publiés ici.",
+    ),
+)
+
+DATASETS = (RESULTS,)

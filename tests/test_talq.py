@@ -695,3 +695,89 @@ def test_production_wants_an_https_gateway(tmp_path):
             talq_gateway_url="https://gw.example.org",
             talq_cms_address="nope",
         ).prepare()
+
+
+def test_a_state_change_in_a_log_report_applies_the_command_it_names(engine, settings, client):
+    lights = seed_lights(engine, 2)
+    gateway = Gateway()
+    add_gateway(settings, engine, gateway)
+    devices = [
+        {
+            "address": str(uuid.UUID(int=i + 7)),
+            "name": light,
+            "class": "Luminaire",
+            "functions": [{"id": "act", "type": "LampActuatorFunction"}],
+        }
+        for i, light in enumerate(lights)
+    ]
+    assert (
+        _talq(client, "POST", "/devices", gateway.cms_key, gateway.address, devices).status_code
+        == 201
+    )
+    with write_session(engine) as session:
+        control.set_override(session, "group", "G1", 45, 30, now=utcnow())
+        override_id = session.scalars(select(LightOverride.id)).one()
+    now = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry = {
+        "type": "StateChangeEventLogData",
+        "srcAddress": f"{uuid.UUID(int=7)}/act",
+        "timestamp": now,
+        "eventType": "lightStateChange",
+        "command": {
+            "state": {"name": "LevelState", "value": 45},
+            "reason": "override",
+            "cmsRefId": f"eclor-override-{override_id}",
+        },
+        "state": {"name": "LevelState", "value": 44},
+    }
+    # Another command's feedback (another cmsRefId) does not apply this one.
+    stranger = {
+        **entry,
+        "srcAddress": f"{uuid.UUID(int=8)}/act",
+        "command": {**entry["command"], "cmsRefId": "eclor-override-999"},
+    }
+    sent = _talq(
+        client,
+        "POST",
+        "/log-reports",
+        gateway.cms_key,
+        gateway.address,
+        {"address": "logger", "entries": [{"data": entry}, {"data": stranger}]},
+    )
+    assert sent.status_code == 201, sent.text
+    _validate(sent)
+    with read_session(engine) as session:
+        from app.models.lighting import LightCommand
+
+        found = {
+            c.light_id: (c.state, c.actual_level) for c in session.scalars(select(LightCommand))
+        }
+        assert found == {lights[0]: ("applied", 44), lights[1]: ("queued", None)}
+        assert session.get(Streetlight, lights[0]).effect_level == 44
+
+
+def test_the_worker_runs_the_talq_relay_when_the_settings_say_so(engine, settings):
+    import asyncio
+    from types import SimpleNamespace
+
+    from app.lighting.relay import relay_service
+    from app.lighting.talq_backend import TalqBackend
+
+    talq_settings = settings.model_copy(
+        update={"lighting_backend": "talq", "talq_gateway_url": "https://gw.example.org/talq"}
+    )
+
+    async def scenario() -> None:
+        rt = SimpleNamespace(
+            settings=talq_settings, engine=engine, worker_id="w-1", state={}, stop=asyncio.Event()
+        )
+        task = asyncio.create_task(relay_service(rt))
+        await eventually(lambda: "lighting_relay" in rt.state, timeout=5)
+        backend = rt.state["lighting_relay"].backend
+        assert isinstance(backend, TalqBackend)
+        assert backend.link.url == "https://gw.example.org/talq"
+        assert backend.link.cms_address == settings.talq_cms_address_resolved
+        rt.stop.set()
+        await asyncio.wait_for(task, 10)
+
+    run_async(scenario(), timeout=15)

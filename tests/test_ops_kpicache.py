@@ -11,6 +11,7 @@ import datetime as dt
 from app import domains_ops
 from app.db import read_session, utcnow, write_session
 from app.lighting.relay import Inbound, ingest
+from app.models.lighting import Streetlight
 from app.models.reports import Report
 from app.ops import centre, kpicache
 from app.reports import workflow
@@ -83,3 +84,83 @@ def test_the_median_time_to_resolve_changes_when_a_resolution_leaves_its_window(
     assert aumetz(now + dt.timedelta(days=88)) == 4.0
     assert cache.computed == 1, "inside the window: kept"
     assert aumetz(now + dt.timedelta(days=90)) is None
+
+
+def _through(engine, cache: kpicache.KpiCache, kpis: list, now: dt.datetime) -> dict:
+    with read_session(engine) as session:
+        return cache.values(kpis, session, now)
+
+
+def _whole(engine, kpis: list, now: dt.datetime) -> dict:
+    with read_session(engine) as session:
+        return {kpi.name: kpi.load(session, now) for kpi in kpis}
+
+
+def test_after_changes_the_kpis_computed_for_the_touched_communes_only_equal_the_kpis_computed_whole(
+    engine, staff
+):
+    seeded = seed_territory(engine, staff.id, lights=6)
+    kpis = [k for k in domains_ops.kpis() if k.some is not None]
+    assert {k.name for k in kpis} >= {"lights", "reports_open", "reports_resolve_days"}
+    cache = kpicache.KpiCache()
+    now = utcnow()
+    first = _through(engine, cache, kpis, now)
+    assert first == _whole(engine, kpis, now)
+    whole = cache.computed
+    # A report of Villerupt resolved (its event), a light of Audun switched on (its event), a report
+    # of Aumetz written without an event (the stamp), a report of Audun created (its event).
+    with write_session(engine) as session:
+        report = session.get(Report, seeded["report_id"])
+        workflow.change_status(session, report, "resolved", actor_id=staff.id, notify_people=False)
+    at = utcnow()
+    ingest(
+        engine,
+        [
+            Inbound(
+                "tele_light",
+                seeded["lights"][2],
+                {"ts": at.isoformat(), "level": 60, "status": "ok"},
+                at,
+            )
+        ],
+    )
+    with write_session(engine) as session:
+        session.execute(
+            Report.__table__.insert(),
+            [
+                {
+                    "category": "rubble",
+                    "status": "new",
+                    "lat": 49.40,
+                    "lon": 6.0,
+                    "commune_insee": "57041",
+                    "description": "",
+                    "address": "",
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            ],
+        )
+    later = utcnow()
+    after = _through(engine, cache, kpis, later)
+    assert cache.computed == whole, "computed again for the touched communes only"
+    assert cache.partial == 3
+    assert after == _whole(engine, kpis, later)
+    assert after != first
+    assert after["reports_open"].get("54580") is None and after["reports_open"]["57041"] >= 1
+
+
+def test_an_event_for_every_feature_makes_the_kpi_computed_whole(engine, staff):
+    from app import events
+
+    seed_territory(engine, staff.id)
+    kpi = next(k for k in domains_ops.kpis() if k.name == "lights")
+    cache = kpicache.KpiCache()
+    now = utcnow()
+    _through(engine, cache, [kpi], now)
+    with write_session(engine) as session:
+        session.execute(Streetlight.__table__.update().values(actual_level=0, status="ok"))
+        events.publish(session, "lights", "*", "imported", {})
+    values = _through(engine, cache, [kpi], now)
+    assert (cache.computed, cache.partial) == (2, 0)
+    assert values == _whole(engine, [kpi], now)

@@ -383,15 +383,21 @@ def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
     )
 
 
-def lights_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    """Lights on, off and faulty (out of order or offline) per commune, counted from an index."""
+def lights_kpi(
+    session: Session, now: dt.datetime, communes: Collection[str] | None = None
+) -> dict[str, Any]:
+    """Lights on, off and faulty (out of order or offline) per commune, counted from an index (of
+    ``communes`` only when given)."""
     columns = (
         col(Streetlight.commune_insee),
         col(Streetlight.status),
         col(Streetlight.offline),
         col(Streetlight.actual_level),
     )  # the index's order: grouped as it is read
-    rows = session.execute(sa.select(*columns, func.count()).group_by(*columns)).all()
+    query = sa.select(*columns, func.count())
+    if communes is not None:
+        query = query.where(col(Streetlight.commune_insee).in_(sorted(communes)))
+    rows = session.execute(query.group_by(*columns)).all()
     out: dict[str, dict[str, int]] = {}
     for insee, status, offline, level, count in rows:
         if not insee:
@@ -403,6 +409,20 @@ def lights_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
             counts["on"] += count
         elif level == 0:
             counts["off"] += count
+    return out
+
+
+def lights_communes(session: Session, ids: Sequence[str]) -> set[str | None]:
+    """The communes of the lights ``ids``."""
+    out: set[str | None] = set()
+    for part in chunks(list(ids)):
+        out.update(
+            session.scalars(
+                select(col(Streetlight.commune_insee))
+                .where(col(Streetlight.id).in_(part))
+                .distinct()
+            ).all()
+        )
     return out
 
 
@@ -444,6 +464,8 @@ OPS_KPIS = [
         20,
         lights_kpi,
         Freshness(("lights",), lights_count),  # level, state and offline changes publish events
+        some=lights_kpi,
+        communes=lights_communes,
     ),
     Kpi("energy_month", N_("Énergie ce mois-ci"), "kWh", 25, energy_kpi),
     Kpi(

@@ -113,6 +113,11 @@ class Kpi:
     # Values kept until the outbox events, the stamp or time change them (``app.ops.kpicache``);
     # without it the KPI is computed on every request (cheap ones, or those nothing announces).
     fresh: Freshness | None = None
+    # After a change, computed again for the communes it touched only: ``some(session, now,
+    # communes)`` gives ``load``'s values of those communes alone; ``communes(session, ids)`` the
+    # communes of the features that the events of ``fresh.events`` (and ``fresh.changed``) name.
+    some: Callable[[Session, dt.datetime, Collection[str]], dict[str, Any]] | None = None
+    communes: Callable[[Session, Sequence[str]], Iterable[str | None]] | None = None
 
 
 def _round(value: float) -> float:

@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import func
+from sqlalchemy import func, true
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
@@ -205,17 +205,26 @@ def report_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel |
     )
 
 
-def open_reports_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
+def _in(communes: Collection[str] | None) -> Any:
+    return true() if communes is None else col(Report.commune_insee).in_(sorted(communes))
+
+
+def open_reports_kpi(
+    session: Session, now: dt.datetime, communes: Collection[str] | None = None
+) -> dict[str, Any]:
     rows = session.execute(
         select(col(Report.commune_insee), func.count())
-        .where(col(Report.status).in_(OPEN_STATUSES))
+        .where(col(Report.status).in_(OPEN_STATUSES), _in(communes))
         .group_by(col(Report.commune_insee))
     ).all()
     return {insee: count for insee, count in rows if insee}
 
 
-def resolve_time_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    """Median days from a report to its resolution, over the reports resolved in the last 90 days."""
+def resolve_time_kpi(
+    session: Session, now: dt.datetime, communes: Collection[str] | None = None
+) -> dict[str, Any]:
+    """Median days from a report to its resolution, over the reports resolved in the last 90 days
+    (of ``communes`` only when given)."""
     if session.get_bind().dialect.name == "sqlite":  # days as numbers, computed by the database
         days_taken: Any = func.julianday(col(Report.resolved_at)) - func.julianday(
             col(Report.created_at)
@@ -230,6 +239,7 @@ def resolve_time_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
             col(Report.resolved_at) >= now - RESOLVE_WINDOW,
             col(Report.commune_insee).is_not(None),
             col(Report.created_at).is_not(None),
+            _in(communes),
         )
     ).all()
     days: dict[str, list[float]] = {}
@@ -237,6 +247,18 @@ def resolve_time_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
         if insee and taken is not None:
             days.setdefault(insee, []).append(float(taken))
     return {insee: round(statistics.median(values), 1) for insee, values in days.items()}
+
+
+def reports_communes(session: Session, ids: Sequence[str]) -> set[str | None]:
+    """The communes of the reports ``ids``."""
+    out: set[str | None] = set()
+    for part in chunks([int(i) for i in ids if i.isdigit()]):
+        out.update(
+            session.scalars(
+                select(col(Report.commune_insee)).where(col(Report.id).in_(part)).distinct()
+            ).all()
+        )
+    return out
 
 
 def resolve_time_expire(session: Session, now: dt.datetime) -> dt.datetime | None:
@@ -276,7 +298,9 @@ OPS_KPIS = [
         "",
         10,
         open_reports_kpi,
-        Freshness(("reports",), reports_stamp),
+        Freshness(("reports",), reports_stamp, changed=reports_changed),
+        some=open_reports_kpi,
+        communes=reports_communes,
     ),
     Kpi(
         "reports_resolve_days",
@@ -284,6 +308,8 @@ OPS_KPIS = [
         N_("jours"),
         11,
         resolve_time_kpi,
-        Freshness(("reports",), reports_stamp, resolve_time_expire),
+        Freshness(("reports",), reports_stamp, resolve_time_expire, changed=reports_changed),
+        some=resolve_time_kpi,
+        communes=reports_communes,
     ),
 ]

@@ -149,8 +149,11 @@ def test_a_group_override_reaches_the_gateway_as_one_talq_command_and_its_feedba
                 timeout_s=5.0,
             )
 
+            # Claimed 10 at a time (500 in production): four rounds, still one group command.
+            config = dataclasses.replace(FAST, batch=10)
+
             async def scenario() -> None:
-                async with running_talq_relay(engine, link) as relay:
+                async with running_talq_relay(engine, link, config) as relay:
                     with write_session(engine) as session:
                         made = control.set_override(session, "group", "G1", 35, 10, now=utcnow())
                     assert made.commands == 40

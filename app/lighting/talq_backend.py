@@ -4,8 +4,10 @@
 (``connected``, ``run``, ``send``). The commands the relay hands over in one
 round are sent together: those of one staff override (same level, ramp, expiry)
 make one ``POST /override-commands``, addressed to the TALQ group when the
-override covers a whole group the gateway holds (``talq_groups``), else to each
-light's ``LampActuatorFunction`` (``talq_devices``). The gateway's answer:
+override is one of a group the gateway holds (``talq_groups``; the next rounds
+of the same override, claimed right after, are covered by that one command),
+else to each light's ``LampActuatorFunction`` (``talq_devices``). The
+gateway's answer:
 
 - 201 (processed): the commands are ``accepted``;
 - 202 (accepted for processing): they stay ``sent`` until the gateway reports
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,10 +44,14 @@ from app import outbound
 from app.db import read_session, utcnow
 from app.lighting import talq
 from app.lighting.backend import BackendUnavailable, Inbound, OutgoingCommand
-from app.models.lighting import Streetlight
+from app.models.lighting import LightOverride, Streetlight
 from app.models.lighting_talq import TalqDevice, TalqGroup
 
 log = logging.getLogger("eclor.lighting.talq")
+GROUP_ROUND_S = 2.0
+"""The commands of one group override claimed within this many seconds of its group command are
+covered by it (the relay claims a large group in rounds of 500, milliseconds apart); later ones are
+retries, and send it again."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +116,25 @@ class _Where:
     target: talq.Target | None
 
 
-def _where(engine: Engine, device_ids: Sequence[str]) -> tuple[dict[str, _Where], dict[str, Any]]:
-    """Each device's TALQ target, and the TALQ groups (address, light count) of their groups."""
+def _where(
+    engine: Engine, device_ids: Sequence[str], override_ids: Sequence[int] = ()
+) -> tuple[dict[str, _Where], dict[str, Any], dict[int, str]]:
+    """Each device's TALQ target, the TALQ groups (address, light count) of their groups, and the
+    group each group override of ``override_ids`` is for."""
     found: dict[str, _Where] = {}
     groups: dict[str, Any] = {}
+    group_overrides: dict[int, str] = {}
     with read_session(engine) as session:
+        if override_ids:
+            group_overrides = {
+                int(override_id): target
+                for override_id, target in session.execute(
+                    sa.select(col(LightOverride.id), col(LightOverride.target_id)).where(
+                        col(LightOverride.id).in_(list(override_ids)),
+                        col(LightOverride.scope) == "group",
+                    )
+                ).all()
+            }
         for part in range(0, len(device_ids), 500):
             for device_id, light_id, group_id, address, actuator in session.execute(
                 sa.select(
@@ -128,7 +149,9 @@ def _where(engine: Engine, device_ids: Sequence[str]) -> tuple[dict[str, _Where]
             ).all():
                 target = talq.device_target(address, actuator) if address else None
                 found[device_id] = _Where(light_id, group_id, target)
-        group_ids = sorted({w.group_id for w in found.values() if w.group_id})
+        group_ids = sorted(
+            {w.group_id for w in found.values() if w.group_id} | set(group_overrides.values())
+        )
         if group_ids:
             sizes = dict(
                 session.execute(
@@ -143,7 +166,7 @@ def _where(engine: Engine, device_ids: Sequence[str]) -> tuple[dict[str, _Where]
                 )
             ).all():
                 groups[group_id] = (address, sizes.get(group_id, 0))
-    return found, groups
+    return found, groups, group_overrides
 
 
 @dataclass
@@ -163,6 +186,7 @@ class TalqBackend:
         self.requests = 0  # override commands sent (for tests and the ops page)
         self._pending: list[_Pending] = []
         self._flushes: set[asyncio.Task[None]] = set()
+        self._group_sent: dict[tuple[Any, ...], float] = {}  # group commands just sent
 
     async def run(self, stop: asyncio.Event) -> None:
         """HTTP has no link to keep: the gateway is taken as reachable until a request fails,
@@ -198,8 +222,11 @@ class TalqBackend:
     async def _flush(self) -> None:
         batch, self._pending = self._pending, []
         try:
-            where, groups = await asyncio.to_thread(
-                _where, self.engine, sorted({p.command.device_id for p in batch})
+            where, groups, group_overrides = await asyncio.to_thread(
+                _where,
+                self.engine,
+                sorted({p.command.device_id for p in batch}),
+                sorted({p.command.override_id for p in batch if p.command.override_id}),
             )
         except Exception as exc:  # the database is away: the commands wait
             for p in batch:
@@ -219,7 +246,7 @@ class TalqBackend:
                 key = (c.command_id, *key)  # a program or sensor command goes on its own
             batches.setdefault(key, []).append(p)
         results = await asyncio.gather(
-            *(self._send_batch(part, where, groups) for part in batches.values()),
+            *(self._send_batch(part, where, groups, group_overrides) for part in batches.values()),
             return_exceptions=True,
         )
         for part, result in zip(batches.values(), results, strict=True):
@@ -230,7 +257,11 @@ class TalqBackend:
                         p.done.set_exception(BackendUnavailable(str(result)))
 
     async def _send_batch(
-        self, part: list[_Pending], where: dict[str, _Where], groups: dict[str, Any]
+        self,
+        part: list[_Pending],
+        where: dict[str, _Where],
+        groups: dict[str, Any],
+        group_overrides: dict[int, str],
     ) -> None:
         first = part[0].command
         per_group: dict[str, int] = {}
@@ -239,6 +270,21 @@ class TalqBackend:
             if group_id:
                 per_group[group_id] = per_group.get(group_id, 0) + 1
         whole = {g for g, n in per_group.items() if g in groups and groups[g][1] == n}
+        overridden = group_overrides.get(first.override_id or 0)
+        sent_key = (first.override_id, overridden, first.level)
+        if overridden in groups:
+            # An override of a group the gateway holds: one group command covers every light of it,
+            # whichever relay round (500 commands at most) each light's command comes in.
+            whole.add(overridden)
+            stamp = self._group_sent.get(sent_key)
+            if stamp is not None and time.monotonic() - stamp < GROUP_ROUND_S:
+                covered = [p for p in part if where[p.command.device_id].group_id == overridden]
+                for p in covered:
+                    p.done.set_result(None)
+                part = [p for p in part if p not in covered]
+                whole.discard(overridden)
+                if not part:
+                    return
         targets = [talq.Target("groups", groups[g][0]) for g in sorted(whole)]
         for p in part:
             w = where[p.command.device_id]
@@ -268,6 +314,8 @@ class TalqBackend:
             return
         self.requests += 1
         status = answer.status_code
+        if overridden in whole and status in (200, 201, 202):
+            self._group_sent[sent_key] = time.monotonic()
         if status in (200, 201, 202):
             for p in part:
                 if status != 202:

@@ -10,7 +10,7 @@ points, the Luxembourg border) and CAP alerts (polygons and circles).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 Point = tuple[float, float]
 
@@ -87,3 +87,48 @@ def cells_covering(
     if len(rows) * len(cols) > limit:
         return None
     return [r * 20_000 + c for r in rows for c in cols]
+
+
+def parse_ring(text: str) -> list[Point]:
+    """A CAP polygon (``"lat,lon lat,lon ..."``) as points; an unreadable pair is skipped."""
+    ring: list[Point] = []
+    for pair in text.split():
+        lat_text, _, lon_text = pair.partition(",")
+        try:
+            ring.append((float(lat_text), float(lon_text)))
+        except ValueError:
+            continue
+    return ring
+
+
+def svg_paths(
+    shapes: Mapping[str, Sequence[Point]], width: float = 400.0, pad: float = 4.0
+) -> tuple[float, dict[str, str], dict[str, tuple[float, float]]]:
+    """Rings drawn in an SVG of ``width``: its height, each ring's path (``M x,y L ... Z``) and
+    where its label goes (the mean of its points). An equirectangular projection scaled by the
+    cosine of the mean latitude: true to shape at a territory's scale."""
+    points = [p for ring in shapes.values() for p in ring]
+    if not points:
+        return 0.0, {}, {}
+    lat_min, lat_max = min(p[0] for p in points), max(p[0] for p in points)
+    lon_min, lon_max = min(p[1] for p in points), max(p[1] for p in points)
+    k = math.cos(math.radians((lat_min + lat_max) / 2))
+    span = max((lon_max - lon_min) * k, (lat_max - lat_min), 1e-9)
+    scale = (width - 2 * pad) / span
+
+    def xy(p: Point) -> tuple[float, float]:
+        return (p[1] - lon_min) * k * scale + pad, (lat_max - p[0]) * scale + pad
+
+    paths: dict[str, str] = {}
+    labels: dict[str, tuple[float, float]] = {}
+    for key, ring in shapes.items():
+        if len(ring) < 3:
+            continue
+        coords = [xy(p) for p in ring]
+        paths[key] = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in coords) + " Z"
+        inner = coords[:-1] if coords[0] == coords[-1] else coords
+        labels[key] = (
+            round(sum(x for x, _ in inner) / len(inner), 1),
+            round(sum(y for _, y in inner) / len(inner), 1),
+        )
+    return round((lat_max - lat_min) * scale + 2 * pad, 1), paths, labels

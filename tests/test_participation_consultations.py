@@ -502,3 +502,35 @@ def test_erasing_a_person_keeps_their_response_counted_but_unlinked_and_drops_th
     [kept] = responses_of(engine, cid)
     assert kept.user_id is None and kept.respondent.startswith("erased:")
     assert [(a.choice, a.text) for a in answers_of(engine, cid)] == [(2, "")]
+
+
+def test_the_results_map_shades_each_commune_by_its_count(engine, client):
+    from app.geo import svg_paths
+    from app.participation import maps
+
+    # The projection keeps a square a square at this latitude, and puts north at the top.
+    height, paths, labels = svg_paths(
+        {
+            "sq": [
+                (49.5, 6.0),
+                (49.5, 6.0 + 0.1 / 0.6494),
+                (49.4, 6.0 + 0.1 / 0.6494),
+                (49.4, 6.0),
+                (49.5, 6.0),
+            ]
+        },
+        width=108,
+    )
+    assert abs(height - 108) < 1 and paths["sq"].startswith("M4.0,4.0 ")
+    assert abs(labels["sq"][0] - 54) < 0.5 and abs(labels["sq"][1] - 54) < 0.5
+    with read_session(engine) as s:
+        m = maps.commune_map(s, {AUDUN: 8, AUMETZ: 2})
+    steps = {a.insee: (a.count, a.step) for a in m.areas}
+    assert len(m.areas) == 8 and m.top == 8
+    assert steps[AUDUN] == (8, 4) and steps[AUMETZ] == (2, 1) and steps["57097"] == (0, 0)
+    cid, q = make_consultation(engine)
+    seed_responses(engine, cid, q)
+    close(engine, cid)
+    page = client.get(f"/participation/consultations/{cid}/results").text
+    assert page.count('<path class="area step-') == 8
+    assert "Audun-le-Tiche : 6 réponses" in page and "Aumetz : 6 réponses" in page

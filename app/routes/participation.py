@@ -24,6 +24,7 @@ from app.models.accounts import User
 from app.models.participation import Budget
 from app.participation import budgets as logic
 from app.participation import consultations as consultation_logic
+from app.participation import maps
 from app.routes.participation_context import budget_or_404, communes, euros, ints, many, text
 from app.routes import participation_consultations as consultations
 from app.routes import participation_consultations_staff as consultations_staff
@@ -293,6 +294,7 @@ def results(
         channels=logic.ballots_by_channel(db, budget_id) if closed else {},
         channel_labels=logic.CHANNEL_LABELS,
         by_commune=by_commune,
+        area_map=maps.commune_map(db, by_commune),
         communes=communes(db),
         euros=euros,
         phases=logic.PHASE_LABELS,

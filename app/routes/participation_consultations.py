@@ -19,6 +19,7 @@ from app.i18n import gettext as _
 from app.models.accounts import User
 from app.models.participation import Consultation
 from app.participation import consultations as logic
+from app.participation import maps
 from app.routes.participation_context import communes, text
 from app.templating import page
 
@@ -167,6 +168,7 @@ def results(
 ) -> Template:
     row = consultation_or_404(db, consultation_id)
     closed = _closed(row)
+    by_commune = logic.responses_by_commune(db, consultation_id) if closed else {}
     return page(
         request,
         "participation/consultation_results.html",
@@ -176,7 +178,8 @@ def results(
         closed=closed,
         results=logic.results(db, row) if closed else [],
         responses=logic.response_count(db, consultation_id) if closed else 0,
-        by_commune=logic.responses_by_commune(db, consultation_id) if closed else {},
+        by_commune=by_commune,
+        area_map=maps.commune_map(db, by_commune),
         communes=communes(db),
         kinds=logic.KIND_LABELS,
         tile_url=request.app.state.settings.tile_url,

@@ -142,3 +142,90 @@ def test_postgresql_snapshots_are_copied_by_the_database_with_the_same_rows_and_
     late = [r for r in rows if r["categorie"] == "tyres"]
     assert [r["date_signalement"] for r in late] == ["2026-03-14", "2026-03-15", "2026-03-15"]
     assert {r["latitude"] for r in late} == {49.466} and late[0]["commune_insee"] == ""
+
+
+def _places(engine) -> None:
+    """Crossings sharing one published position, one with a single hour, one with no position."""
+    from app.models.sensors import Sensor
+
+    hour = utcnow().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=30)
+    with write_session(engine) as session:
+        for sensor_id, lat, lon in (
+            ("TR-OD-02", 49.4812341, 5.9712344),  # published at 49.48123, 5.97123
+            ("TR-OD-03", 49.4812338, 5.9712341),  # ... the same position as TR-OD-02
+            ("TR-OD-04", None, None),
+            ("TR-OD-05", 49.5, 6.0),
+        ):
+            session.add(
+                Sensor(id=sensor_id, kind="traffic", name=sensor_id, lat=lat, lon=lon, meta="{}")
+            )
+        for sensor_id, hours in (
+            ("TR-OD-02", 3),
+            ("TR-OD-03", 2),
+            ("TR-OD-04", 2),
+            ("TR-OD-05", 1),
+        ):
+            for h in range(hours):
+                session.add(
+                    SensorHourly(
+                        sensor_id=sensor_id,
+                        hour=hour + dt.timedelta(hours=h),
+                        samples=3,  # no exact tie: PostgreSQL and Python round those apart
+                        sums_json=json.dumps({"intensity": 400 + h, "occupancy": 0.5}),
+                    )
+                )
+
+
+def test_the_database_writes_each_place_s_feature_byte_for_byte_as_the_python_writer(
+    engine, settings, tmp_path
+) -> None:
+    seed(engine)
+    _more(engine)
+    _places(engine)
+    per_place = [
+        d for d in registry.contributed() if d.copy_sql and d.geometry and d.geometry.per_place
+    ]
+    assert {d.slug for d in per_place} == {
+        "trafic-frontalier",
+        "qualite-air",
+        "dechetterie-temps-attente",
+    }
+    if not using_postgres():
+        return
+    with read_session(engine) as session:
+        raw = session.connection().connection.dbapi_connection
+        for dataset in per_place:
+            if dataset.ends_sql:  # each place's first and last row of the CSV, in its order
+                with raw.cursor() as cursor:
+                    cursor.execute(dataset.copy_sql)
+                    every = cursor.fetchall()
+                    cursor.execute(dataset.ends_sql)
+                    ends = cursor.fetchall()
+                by_sensor: dict[str, list] = {}
+                for row in every:
+                    by_sensor.setdefault(row[0], []).append(row)
+                expected = [r for rows in by_sensor.values() for r in (rows[0], rows[-1])]
+                assert ends == expected, dataset.slug
+            by_python = snapshots.write_dataset(
+                dataset, dataset.rows(session, settings.base_url), tmp_path / "python"
+            )
+            by_copy = copy.write_copied(dataset, session, tmp_path / "copy")
+            assert (by_copy.first_day, by_copy.last_day) == (
+                by_python.first_day,
+                by_python.last_day,
+            )
+            python, copied = (
+                (tmp_path / d / f"{dataset.slug}.geojson").read_bytes() for d in ("python", "copy")
+            )
+            assert copied == python, dataset.slug
+    traffic = json.loads((tmp_path / "copy" / "trafic-frontalier.geojson").read_text())
+    shown = [(f["properties"]["capteur"], f["properties"]["heure"]) for f in traffic["features"]]
+    base = utcnow().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=30)
+
+    def stamp(hours: int) -> str:
+        return (base + dt.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:00:00Z")
+
+    # In the order places first come in the CSV; the shared position shows the last of its rows
+    # (TR-OD-03's last hour); TR-OD-04 has no position: in the CSV, not on the map.
+    assert [s for s, _ in shown] == ["TR-OD-01", "TR-OD-03", "TR-OD-05"]
+    assert shown[1:] == [("TR-OD-03", stamp(1)), ("TR-OD-05", stamp(0))]

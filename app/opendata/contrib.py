@@ -84,6 +84,10 @@ class OpenDataset:
     )
     # PostgreSQL: a SELECT of the same public rows, cell for cell, that COPY streams (app.opendata.copy)
     copy_sql: str = ""
+    # PostgreSQL, for ``geometry.per_place``: the rows of ``copy_sql`` at both ends of each place's
+    # time (its first and last), in the same order; the GeoJSON and the covered period are read from
+    # them instead of from every row. Unset: from ``copy_sql``.
+    ends_sql: str = ""
     # the NGSI-LD entity type that is this dataset's live twin (/ngsi-ld/v1/entities?type=...)
     twin: str = ""
     conforms_to: tuple[tuple[str, str], ...] = ()  # (URL, title) of outside schemas it follows

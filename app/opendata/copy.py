@@ -6,17 +6,18 @@ dataset's, same order, same anonymisation: rounding, no person, no text).
 On PostgreSQL the snapshot then writes ``COPY (copy_sql) TO STDOUT`` straight
 into the CSV (no Python per row), the GeoJSON from a second ``COPY`` of one
 feature per row built by ``json_build_object`` (or, for datasets that repeat a
-few places, the latest row of each place, read from the CSV as it is copied), and
-the covered period from one ``min``/``max`` (or from that same reading). Other databases use :func:`app.opendata.snapshots.write_dataset`.
+few places, the latest row of each place, written by one query in the very bytes
+the Python writer gives, over the rows at both ends of each place's time that the
+dataset's ``ends_sql`` selects), and the covered period from one ``min``/``max``
+(over those same end rows when there are). Other databases use
+:func:`app.opendata.snapshots.write_dataset`.
 Numbers are rounded by the database (half away from zero on the decimal value),
 so a last digit can differ from Python's ``round`` on an exact tie.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.opendata.contrib import OpenDataset
-from app.opendata.files import DATE_TYPES, Written, day_of, feature
+from app.opendata.files import DATE_TYPES, Written, day_of
 
 # A delimiter and a quote that JSON text never holds raw: each feature leaves COPY as it is.
 _RAW_LINES = "FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e'"
@@ -45,71 +46,80 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class _PlaceTee:
-    """Reads the CSV as COPY writes it, for datasets that repeat a few places: the latest row of each
-    place (rows come in time order per place) and the covered period, without a second query."""
-
-    def __init__(self, dataset: OpenDataset, date_column: str | None) -> None:
-        geo = dataset.geometry
-        assert geo is not None
-        self.names = dataset.column_names
-        self.kinds = [c.type for c in dataset.columns]
-        self.lat, self.lon = self.names.index(geo.lat), self.names.index(geo.lon)
-        self.date = self.names.index(date_column) if date_column else None
-        self.places: dict[tuple[str, str], list[str]] = {}
-        self.first = self.last = ""
-        self.header = True
-        self.tail = b""
-        self.decoder = codecs.getincrementaldecoder("utf-8")()
-
-    def feed(self, block: bytes) -> None:
-        data = self.tail + block
-        cut = data.rfind(b"\n") + 1
-        self.tail = data[cut:]
-        rows = csv.reader(io.StringIO(self.decoder.decode(data[:cut])))
-        if self.header:
-            next(rows, None)
-            self.header = False
-        lat, lon, date, places = self.lat, self.lon, self.date, self.places
-        first, last = self.first, self.last
-        for row in rows:
-            if row[lat] and row[lon]:
-                places[(row[lat], row[lon])] = row
-            if date is not None and (when := row[date]):
-                if not first or when < first:
-                    first = when
-                if when > last:
-                    last = when
-        self.first, self.last = first, last
-
-    def features(self) -> list[str]:
-        out = []
-        for row in self.places.values():
-            typed = [_typed(kind, cell) for kind, cell in zip(self.kinds, row, strict=True)]
-            out.append(feature(self.names, typed, typed[self.lat], typed[self.lon]))
-        return out
+def _json_number(value: str) -> str:
+    """SQL text of a number as Python's ``repr(float(...))`` writes it: shortest round trip
+    (PostgreSQL's ``float8`` output), ``.0`` on a whole number, ``null`` for NULL."""
+    f = f"({value})::float8"
+    return (
+        f"CASE WHEN {value} IS NULL THEN 'null' "
+        f"WHEN {f} = trunc({f}) AND abs({f}) < 1e16 THEN trunc({f})::numeric::text || '.0' "
+        f"ELSE {f}::text END"
+    )
 
 
-def _typed(kind: str, cell: str) -> Any:
-    if cell == "":
-        return None
-    if kind == "integer":
-        return int(cell)
+def _json_value(kind: str, value: str) -> str:
     if kind == "number":
-        return float(cell)
+        return _json_number(value)
+    if kind == "integer":
+        return f"coalesce(({value})::bigint::text, 'null')"
     if kind == "boolean":
-        return cell == "true"
-    return cell
+        return f"CASE ({value})::text WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE 'null' END"
+    return f"coalesce(to_json(({value})::text)::text, 'null')"
 
 
-class _Tee:
-    def __init__(self, out: Any, tee: _PlaceTee) -> None:
-        self.out, self.tee = out, tee
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
-    def write(self, block: Any) -> None:
-        data = bytes(block)
-        self.out.write(data)
-        self.tee.feed(data)
+
+def feature_sql(dataset: OpenDataset, row: str) -> str:
+    """SQL text of one row's GeoJSON feature, byte for byte what :func:`app.opendata.files.feature`
+    writes for the same typed row (keys in column order, no spaces, non-ASCII kept)."""
+    geo = dataset.geometry
+    assert geo is not None
+    parts = [
+        _literal('{"type":"Feature","geometry":{"type":"Point","coordinates":['),
+        _json_number(f"{row}.{_quoted(geo.lon)}"),
+        "','",
+        _json_number(f"{row}.{_quoted(geo.lat)}"),
+    ]
+    for i, column in enumerate(dataset.columns):
+        key = json.dumps(column.name, ensure_ascii=False)
+        lead = ']},"properties":{' if i == 0 else ","
+        parts += [
+            _literal(f"{lead}{key}:"),
+            _json_value(column.type, f"{row}.{_quoted(column.name)}"),
+        ]
+    parts.append("'}}'")
+    return " || ".join(f"({p})" for p in parts)
+
+
+def _places_sql(dataset: OpenDataset, date_column: str | None) -> tuple[str, str]:
+    """The SQL of the per-place GeoJSON and of the covered period, over the rows at both ends of each
+    place's time (``ends_sql``; ``copy_sql`` itself when the dataset gives none).
+
+    The features are those :func:`app.opendata.snapshots.write_dataset` writes: one per position
+    (latitude, longitude), holding the last row at that position in the CSV's order, in the order
+    the positions first appear there. ``row_number() OVER ()`` numbers the rows in their query's
+    order; ``DISTINCT ON`` keeps each position's last, ordered by where it first came.
+    """
+    geo = dataset.geometry
+    assert geo is not None
+    source = dataset.ends_sql or dataset.copy_sql
+    lat, lon = _quoted(geo.lat), _quoted(geo.lon)
+    features = (
+        f"SELECT string_agg({feature_sql(dataset, 'q')}, E'\\n,' ORDER BY q.eclor_first) FROM ("
+        f"SELECT DISTINCT ON (r.{lat}, r.{lon}) r.*, "
+        f"min(r.eclor_n) OVER (PARTITION BY r.{lat}, r.{lon}) AS eclor_first "
+        f"FROM (SELECT s.*, row_number() OVER () AS eclor_n FROM ({source}) s) r "
+        f"WHERE r.{lat} IS NOT NULL AND r.{lon} IS NOT NULL "
+        f"ORDER BY r.{lat}, r.{lon}, r.eclor_n DESC) q"
+    )
+    period = (
+        f"SELECT min(r.{_quoted(date_column)}), max(r.{_quoted(date_column)}) FROM ({source}) r"
+        if date_column
+        else "SELECT NULL, NULL"
+    )
+    return features, period
 
 
 def write_copied(dataset: OpenDataset, session: Session, directory: Path) -> Written:
@@ -122,18 +132,28 @@ def write_copied(dataset: OpenDataset, session: Session, directory: Path) -> Wri
     try:
         date_column = next((c.name for c in dataset.columns if c.type in DATE_TYPES), None)
         geo = dataset.geometry
-        places = _PlaceTee(dataset, date_column) if geo is not None and geo.per_place else None
+        per_place = geo is not None and geo.per_place
         tmp_csv = directory / f".{dataset.slug}.csv.tmp"
         with tmp_csv.open("wb") as out:
-            sink = out if places is None else _Tee(out, places)
-            rows = _copy(cursor, f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER)", sink)
+            rows = _copy(cursor, f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER)", out)
         first = last = ""
-        if places is not None:
-            first, last = places.first, places.last
-        elif date_column is not None and rows:
-            cursor.execute(
+        places = ""
+        if (
+            per_place
+        ):  # a few places over time: each once, with its latest row, built by the database
+            features_sql, period_sql = _places_sql(dataset, date_column)
+            cursor.execute(features_sql)
+            found_features = cursor.fetchone()
+            places = (found_features[0] if found_features else None) or ""
+            select_period = period_sql if rows else ""
+        else:
+            select_period = (
                 f"SELECT min({_quoted(date_column)}), max({_quoted(date_column)}) FROM ({select}) r"
+                if date_column is not None and rows
+                else ""
             )
+        if select_period:
+            cursor.execute(select_period)
             found = cursor.fetchone()
             if found is not None:  # min() and max() always give one row
                 low, high = found
@@ -144,9 +164,8 @@ def write_copied(dataset: OpenDataset, session: Session, directory: Path) -> Wri
             lat, lon = _quoted(geo.lat), _quoted(geo.lon)
             with tmp_geo.open("wb") as out:
                 out.write(b'{"type":"FeatureCollection","features":[\n')
-                if places is not None:  # a few places over time: each once, with its latest row
-                    features = places.features()
-                    out.write(",\n".join(features).encode() + (b"\n" if features else b""))
+                if per_place:
+                    out.write(places.encode() + (b"\n" if places else b""))
                 else:
                     built = (
                         "(CASE WHEN row_number() OVER () > 1 THEN ',' ELSE '' END) || "

@@ -123,34 +123,44 @@ def _place_sql() -> str:
     )
 
 
-def _hourly_sql(kind: str, measures: str, names: tuple[str, ...]) -> str:
-    """The rows of ``_traffic``/``_air`` computed by PostgreSQL (for COPY).
+def _hourly_sql(kind: str, measures: str, names: tuple[str, ...], *, ends: bool = False) -> str:
+    """The rows of ``_traffic``/``_air`` computed by PostgreSQL (for COPY); with ``ends``, only each
+    sensor's first and last hour (two index reads per sensor), for the GeoJSON and the period.
 
     Each hour's sums are parsed once, as ``json`` (text checked, not converted to ``jsonb``), by
     ``json_to_record`` into one column per measure read (``names``); parsing into ``jsonb`` and
     extracting each measure from it cost the snapshot twice the time."""
     record = ", ".join(f'"{name}" json' for name in names)
+    hours = (
+        "sensors s CROSS JOIN LATERAL ("
+        "(SELECT * FROM sensor_hourly x WHERE x.sensor_id = s.id ORDER BY x.hour LIMIT 1) UNION ALL "
+        "(SELECT * FROM sensor_hourly x WHERE x.sensor_id = s.id ORDER BY x.hour DESC LIMIT 1)) h"
+        if ends
+        else "sensor_hourly h JOIN sensors s ON s.id = h.sensor_id"
+    )
     return (
         f"SELECT {_place_sql()}, {_utc_sql('h.hour')} AS heure, {measures}, "
-        "h.samples AS echantillons FROM sensor_hourly h JOIN sensors s ON s.id = h.sensor_id "
+        f"h.samples AS echantillons FROM {hours} "
         f"CROSS JOIN LATERAL json_to_record(h.sums_json::json) AS m({record}) "
         f"WHERE s.kind = '{kind}' ORDER BY s.id, h.hour"
     )
 
 
-TRAFFIC_SQL = _hourly_sql(
+_TRAFFIC = (
     "traffic",
     f"{_mean_sql('intensity', 1)} AS debit_vehicules_h, {_mean_sql('occupancy', 3)} AS taux_occupation, "
     f"{_mean_sql('averageVehicleSpeed', 1)} AS vitesse_moyenne_kmh, "
     f"{_mean_sql('congested', 3)} AS part_congestion",
     ("intensity", "occupancy", "averageVehicleSpeed", "congested"),
 )
-AIR_SQL = _hourly_sql(
+_AIR = (
     "air_quality",
     f"{_mean_sql('no2', 1)} AS no2_ugm3, {_mean_sql('pm10', 1)} AS pm10_ugm3, "
     f"{_mean_sql('pm25', 1)} AS pm25_ugm3, {_mean_sql('o3', 1)} AS o3_ugm3",
     ("no2", "pm10", "pm25", "o3"),
 )
+TRAFFIC_SQL, TRAFFIC_ENDS_SQL = _hourly_sql(*_TRAFFIC), _hourly_sql(*_TRAFFIC, ends=True)
+AIR_SQL, AIR_ENDS_SQL = _hourly_sql(*_AIR), _hourly_sql(*_AIR, ends=True)
 _HOUR = "date_trunc('hour', e.ts AT TIME ZONE 'UTC')"
 WAITS_SQL = (
     f"SELECT {_place_sql()}, "
@@ -330,6 +340,7 @@ TRAFFIC = OpenDataset(
     ),
     rows=_traffic,
     copy_sql=TRAFFIC_SQL,
+    ends_sql=TRAFFIC_ENDS_SQL,
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=(f"{layer_of('traffic')}:reading",),  # the crossings' own layer
     live_row=_live_traffic,
@@ -365,6 +376,7 @@ AIR = OpenDataset(
     ),
     rows=_air,
     copy_sql=AIR_SQL,
+    ends_sql=AIR_ENDS_SQL,
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=("sensors:reading",),
     live_row=_live_air,

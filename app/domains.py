@@ -53,6 +53,7 @@ from app.maintenance import registry as maintenance_registry
 from app.opendata import contributes as opendata
 from app.opendata import registry as opendata_registry
 from app.participation import contributes as participation
+from app.renovation import contributes as renovation
 from app.reports import contributes as reports
 from app.routes import accounts as accounts_routes
 from app.routes import admin as admin_routes
@@ -68,6 +69,7 @@ from app.routes import opendata as opendata_routes
 from app.routes import participation as participation_routes
 from app.routes import ops as ops_routes
 from app.routes import push as push_routes
+from app.routes import renovation as renovation_routes
 from app.routes import reports as reports_routes
 from app.routes import sensors as sensors_routes
 from app.routes import sharing as sharing_routes
@@ -111,6 +113,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain.of("opendata", opendata.CONTRIBUTES, opendata_routes.CONTRIBUTES),
     Domain.of("maintenance", maintenance.CONTRIBUTES, maintenance_routes.CONTRIBUTES),
     Domain.of("participation", participation.CONTRIBUTES, participation_routes.CONTRIBUTES),
+    Domain.of("renovation", renovation.CONTRIBUTES, renovation_routes.CONTRIBUTES),
 )
 
 

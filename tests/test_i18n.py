@@ -101,8 +101,15 @@ FRENCH_WORDS = frozenset(
     alertes déchèterie publier réserver commande commandes boutique objets carte aide""".split()
 )
 FRENCH_LETTERS = re.compile(r"[àâçéèêëîïôûùœ]")
-# The language switcher names each language in itself; the authority's name is a proper noun.
-ALLOWED = ("Français", "Communauté de communes du Pays-Haut Val d’Alzette")
+# The language switcher names each language in itself; the authority's name is a proper noun, and so
+# are the names of the national renovation aids and of the region their income scale leaves out.
+ALLOWED = (
+    "Français",
+    "Communauté de communes du Pays-Haut Val d’Alzette",
+    "MaPrimeRénov’",
+    "France Rénov’",
+    "Île-de-France",
+)
 SKIPPED = ("/logout", "/source", "/static/", "/media/", "/open311", "/ngsi-ld", "/staff/ops/stream")
 FILES = (
     ".csv",
@@ -176,6 +183,10 @@ def _data_strings(engine, settings) -> list[str]:
                         found.update(line.strip() for line in value.splitlines() if line.strip())
                     if value[:1] in "[{":
                         found.update(re.findall(r'"((?:[^"\\]|\\.){3,})"', value))
+    for value in list(found):  # the data as it reads once the proper nouns are taken out
+        for allowed in ALLOWED:
+            value = value.replace(allowed, " ")
+        found.add(value)
     return sorted(found, key=len, reverse=True)
 
 

@@ -1,0 +1,29 @@
+"""What the renovation pages share: the communes and the labels every template reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.models.territory import Commune
+from app.renovation import appointments, engine, rules
+
+
+def communes(db: Session) -> dict[str, str]:
+    return {c.insee: c.name for c in db.scalars(select(Commune).order_by(Commune.name)).all()}
+
+
+def labels() -> dict[str, Any]:
+    """What every renovation template reads to name things."""
+    return {
+        "brackets": engine.BRACKETS,
+        "home_types": engine.HOME_TYPES,
+        "heatings": engine.HEATINGS,
+        "occupants": engine.OCCUPANTS,
+        "works": engine.WORKS,
+        "programs": rules.PROGRAM_LABELS,
+        "slots": appointments.SLOTS,
+        "euros": engine.euros,
+    }

@@ -464,6 +464,8 @@ class Relay:
             horizon = time.monotonic() - config.retry_initial_s
             self.outstanding = {k: v for k, v in self.outstanding.items() if v > horizon}
             free = min(config.batch, config.window - len(self.outstanding))
+            if not getattr(backend, "windowed", True):  # an answered request per round (HTTP)
+                free = config.batch
             try:
                 commands = (
                     await asyncio.to_thread(

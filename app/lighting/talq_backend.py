@@ -184,6 +184,9 @@ class TalqBackend:
         self.sink = sink
         self.connected = asyncio.Event()
         self.requests = 0  # override commands sent (for tests and the ops page)
+        # Each round is answered by the gateway (no broker queue to keep under a window of
+        # unanswered commands), and its feedback reaches the CMS API, not this process.
+        self.windowed = False
         self._pending: list[_Pending] = []
         self._flushes: set[asyncio.Task[None]] = set()
         self._group_sent: dict[tuple[Any, ...], float] = {}  # group commands just sent

@@ -10,6 +10,7 @@ from app.db import utcnow, write_session
 from app.device_alarms import raise_alarm
 from app.models.carpool import CarpoolAd
 from app.models.maintenance import MaintenanceAlarm
+from app.models.participation import Proposal
 from app.models.reports import Report
 from app.models.sensors import Sensor, WasteCentreEstimate
 from tests.lighting_helpers import seed_lights
@@ -110,6 +111,15 @@ def seed_territory(engine: Any, user_id: int, lights: int = 5) -> dict[str, Any]
                 value="38",
             )
         )
+        proposal = Proposal(  # a resident's idea, placed on the map
+            author_id=user_id,
+            title="Un composteur rue Foch",
+            body="Pour les immeubles.",
+            commune_insee="57038",
+            lat=49.4725,
+            lon=5.9560,
+        )
+        session.add(proposal)
         session.flush()
         alert = alerts.publish(
             session,
@@ -119,4 +129,9 @@ def seed_territory(engine: Any, user_id: int, lights: int = 5) -> dict[str, Any]
             source="staff",
             sender="test@eclor",
         )
-        return {"lights": light_ids, "report_id": report.id, "alert_id": alert.id}
+        return {
+            "lights": light_ids,
+            "report_id": report.id,
+            "alert_id": alert.id,
+            "proposal_id": proposal.id,
+        }

@@ -2,7 +2,7 @@
 and responses, and the results of closed consultations as open data."""
 
 from app.interfaces import Contribution, DemoLoader, Privacy
-from app.participation import demo, demo_consultations, opendata, privacy
+from app.participation import demo, demo_consultations, opendata, ops, privacy
 
 CONTRIBUTES = Contribution(
     demo=(
@@ -10,5 +10,7 @@ CONTRIBUTES = Contribution(
         DemoLoader(81, "consultations", demo_consultations.load_demo),
     ),
     open_data=opendata.DATASETS,
+    ops_layers=ops.OPS_LAYERS,
+    kpis=ops.OPS_KPIS,
     privacy=(Privacy("participation", privacy.export_person, privacy.erase_person),),
 )

@@ -17,11 +17,14 @@ keep the plain double submit (there is no session to bind to).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures.cookie import Cookie
-from litestar.middleware.csrf import generate_csrf_hash
+from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_hash
+from litestar.types import ASGIApp, Message, Send
 
 COOKIE_NAME = "csrftoken"  # Litestar's CSRFConfig default, used by app.main
 
@@ -34,12 +37,74 @@ def session_token_for(secret: str, session_token: str) -> str:
     return random_part + generate_csrf_hash(token=random_part, secret=secret)
 
 
-def cookie_header(token: str, *, secure: bool) -> tuple[bytes, bytes]:
-    """The ``Set-Cookie`` header carrying ``token``, with the attributes of app.main's CSRFConfig."""
-    cookie = Cookie(
-        key=COOKIE_NAME, value=token, path="/", secure=secure, httponly=True, samesite="lax"
+def _cookie_parts(config: CSRFConfig) -> tuple[bytes, bytes]:
+    """What comes before and after the token in the ``Set-Cookie`` header, as Litestar writes it.
+
+    Written once by Litestar's ``Cookie`` (attributes, order, quoting) around a token of hex digits,
+    as every token is: a header is then two concatenations instead of a dataclass, a deep copy
+    and a ``SimpleCookie`` per response.
+    """
+    marker = "0123456789abcdef"
+    header = Cookie(
+        key=config.cookie_name,
+        value=marker,
+        path=config.cookie_path,
+        secure=config.cookie_secure,
+        httponly=config.cookie_httponly,
+        samesite=config.cookie_samesite,
+        domain=config.cookie_domain,
+    ).to_header(header="")
+    before, found, after = header.partition(marker)
+    assert found, header
+    return before.encode("latin-1"), after.encode("latin-1")
+
+
+def config(secret: str, *, secure: bool) -> CSRFConfig:
+    """Eclor's CSRF settings (Litestar's double submit, an HttpOnly SameSite=Lax cookie)."""
+    return CSRFConfig(
+        secret=secret,
+        cookie_name=COOKIE_NAME,
+        cookie_secure=secure,
+        cookie_httponly=True,
+        cookie_samesite="lax",
     )
-    return b"set-cookie", cookie.to_header(header="").encode("latin-1")
+
+
+@functools.lru_cache(maxsize=2)
+def _parts_for(secure: bool) -> tuple[bytes, bytes]:
+    return _cookie_parts(config("", secure=secure))
+
+
+def cookie_header(token: str, *, secure: bool) -> tuple[bytes, bytes]:
+    """The ``Set-Cookie`` header carrying ``token``, with the attributes of :func:`config`."""
+    before, after = _parts_for(secure)
+    return b"set-cookie", before + token.encode("latin-1") + after
+
+
+class CsrfMiddleware(CSRFMiddleware):
+    """Litestar's CSRF middleware (same checks, same cookie), its cookie header written directly.
+
+    app.main installs it with :func:`config`. A response to a visitor without the cookie gets it
+    (:func:`_cookie_parts`); a visitor who has it gets the response untouched, without a send
+    wrapper.
+    """
+
+    def __init__(self, app: ASGIApp, config: CSRFConfig) -> None:
+        super().__init__(app, config)
+        self.cookie_parts = _cookie_parts(config)
+
+    def create_send_wrapper(self, send: Send, token: str, csrf_cookie: str | None) -> Send:
+        if csrf_cookie is not None:
+            return send
+        before, after = self.cookie_parts
+        header = (b"set-cookie", before + token.encode("latin-1") + after)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        return send_with_cookie
 
 
 def with_cookie(headers: list[tuple[bytes, bytes]], token: str) -> list[tuple[bytes, bytes]]:

@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Router
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.handlers import BaseRouteHandler
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from app.openapi_public import PublicJsonRenderPlugin, PublicYamlRenderPlugin
@@ -29,7 +31,7 @@ from litestar.types import (
 from litestar.plugins.jinja import JinjaTemplateEngine
 from sqlalchemy.engine import Engine
 
-from app import __version__, domains, events, logs
+from app import __version__, csrf, domains, events, logs
 from app.auth import PUBLIC, access_guard
 from app.db import engine_for
 from app.deps import provide_db
@@ -70,6 +72,15 @@ class Eclor(Litestar):
         await super().__call__(scope, receive, send)
 
 
+async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Every route's checks in one guard: who may use it, then ids no row can have (404).
+
+    One guard, not two: Litestar copies the route handler for every guard it runs on a request.
+    """
+    await access_guard(connection, handler)
+    await ids_in_range(connection, handler)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Eclor:
     settings = settings or get_settings()
     settings.prepare()
@@ -104,13 +115,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # a sync handler on a path shared with other methods was wrapped for threads once per method).
         route_handlers=[Router(path="/", route_handlers=handlers)],
         dependencies={"db": Provide(provide_db)},
-        guards=[access_guard, ids_in_range],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_secure=settings.https,
-            cookie_httponly=True,
-            cookie_samesite="lax",
-        ),
+        guards=[guard],
+        # Litestar's CSRF check (double submit), with the cookie header written once (app.csrf).
+        middleware=[
+            DefineMiddleware(
+                csrf.CsrfMiddleware, config=csrf.config(settings.secret_key, secure=settings.https)
+            )
+        ],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
         exception_handlers={Exception: handle_exception},
         openapi_config=OpenAPIConfig(

@@ -99,14 +99,18 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
             return
         slots = self.slots
-        if slots.locked() and self.queue_seconds <= 0:
+        if not slots.locked():
+            # A free slot (the usual case): taken at once, without the task and timer of wait_for.
+            await slots.acquire()
+        elif self.queue_seconds <= 0:
             await self._refuse(send, scope["path"])
             return
-        try:
-            await asyncio.wait_for(slots.acquire(), timeout=self.queue_seconds)
-        except TimeoutError:
-            await self._refuse(send, scope["path"])
-            return
+        else:
+            try:
+                await asyncio.wait_for(slots.acquire(), timeout=self.queue_seconds)
+            except TimeoutError:
+                await self._refuse(send, scope["path"])
+                return
         self.running += 1
         held = True
 

@@ -135,7 +135,8 @@ def page(
         user=None if anonymous else current_user(request),
         csp_nonce=scope.get("eclor_nonce", ""),
         locale=scope.get("eclor_locale", i18n.SOURCE_LOCALE),
-        path=request.url.path,
+        path=request.scope.get("root_path", "")
+        + request.scope["path"],  # request.url's path, unparsed
         htmx=bool(HTMXDetails(request)),
     )
     made = Template(

@@ -62,7 +62,7 @@ CORS_HEADERS = [
 
 
 def cors_open(path: str) -> bool:
-    return any(
+    return path.startswith(CORS_PREFIXES) and any(
         path == p or path.startswith(p if p.endswith("/") else p + "/") or path.startswith(p + ".")
         for p in CORS_PREFIXES
     )
@@ -91,6 +91,9 @@ class EclorMiddleware:
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
             "manifest-src 'self'; worker-src 'self'"
         )
+        # The policy around its nonce, encoded once: a response only joins three byte strings.
+        before, _, after = self.csp_template.partition("{nonce}")
+        self.csp_parts = (before.encode(), after.encode())
         self.static_headers: list[tuple[bytes, bytes]] = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -128,42 +131,41 @@ class EclorMiddleware:
         scope["headers"] = csrf.with_cookie(list(scope["headers"]), token)
         return token
 
+    def _security_headers(
+        self, headers: list[tuple[bytes, bytes]], csp: bytes, path: str
+    ) -> list[tuple[bytes, bytes]]:
+        """``headers`` with the CSP and the static security headers it does not set itself."""
+        extra = self.static_headers + CORS_HEADERS if cors_open(path) else self.static_headers
+        present = {name.lower() for name, _ in headers}
+        if b"content-security-policy" not in present:
+            headers.append((b"content-security-policy", csp))
+        headers.extend(h for h in extra if h[0] not in present)
+        return headers
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         headers = scope["headers"]
+        path = scope.get("path", "")
         nonce = secrets.token_urlsafe(16)
-        csp = self.csp_template.format(nonce=nonce).encode()
-        extra = (
-            self.static_headers + CORS_HEADERS
-            if cors_open(scope.get("path", ""))
-            else self.static_headers
-        )
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                out = list(message.get("headers", []))
-                present = {name.lower() for name, _ in out}
-                if b"content-security-policy" not in present:
-                    out.append((b"content-security-policy", csp))
-                out.extend(h for h in extra if h[0] not in present)
-                message["headers"] = out
-            await send(message)
+        csp = nonce.encode().join(self.csp_parts)
 
         if not self._host_allowed(headers):
             start: HTTPResponseStartEvent = {
                 "type": "http.response.start",
                 "status": 400,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                "headers": self._security_headers(
+                    [(b"content-type", b"text/plain; charset=utf-8")], csp, path
+                ),
             }
-            await send_with_headers(start)
+            await send(start)
             body: HTTPResponseBodyEvent = {
                 "type": "http.response.body",
                 "body": "Hôte non autorisé / host not allowed.".encode(),
                 "more_body": False,
             }
-            await send_with_headers(body)
+            await send(body)
             return
 
         cookies = _cookies(headers)
@@ -185,18 +187,20 @@ class EclorMiddleware:
         bound = self._bind_csrf(scope, cookies, session_token if user else None)
 
         async def send_bound(message: Message) -> None:
+            """One pass over the response's headers: the CSRF cookie bound to the session when it
+            changes (sign-in included), then the security headers."""
             if message["type"] == "http.response.start":
-                out = list(message.get("headers", []))
+                out = list(message.get("headers", ()))
                 signed_in = csrf.new_session_token(out, auth.SESSION_COOKIE)
-                token = (
+                csrf_token = (
                     csrf.session_token_for(self.settings.secret_key, signed_in)
                     if signed_in
                     else bound
                 )
-                if token:
-                    out.append(csrf.cookie_header(token, secure=self.settings.https))
-                    message["headers"] = out
-            await send_with_headers(message)
+                if csrf_token:
+                    out.append(csrf.cookie_header(csrf_token, secure=self.settings.https))
+                message["headers"] = self._security_headers(out, csp, path)
+            await send(message)
 
         try:
             await self.app(scope, receive, send_bound)

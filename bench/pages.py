@@ -1,41 +1,55 @@
 """Home page throughput and latency: Eclor's real page against a bare handler.
 
 Both run under uvicorn with 2 worker processes on this machine and are loaded
-with wrk (keep-alive, 32 connections) in the same run:
+with wrk (keep-alive, 32 connections) in the same run, in turns over several rounds
+(the ratio is the median of the rounds' ratios):
 - baseline: bench/bare_home.py, the same template with the same data, no
   middleware, no per-request database work;
 - real: app.asgi:app (security headers, locale, sessions, CSRF cookie, gzip,
   database queries for the panels and communes).
 Also measures the home page weight (HTML + CSS + JS, gzip) against the 50 KB
-budget. Run: .venv/bin/python bench/pages.py [--seconds 10]
+budget, and the CPU time per request of each case in one process (no sockets), which the
+load of a shared machine moves far less. Run: .venv/bin/python bench/pages.py [--seconds 10]
+[--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 PY = sys.executable
 
 
+_next_port = int(os.environ.get("ECLOR_BENCH_PORT", "0"))  # else ports the system picks
+
+
 def free_port() -> int:
+    global _next_port
+    if _next_port:
+        _next_port += 1
+        return _next_port - 1
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def wait_up(url: str, timeout: float = 30) -> None:
+def wait_up(url: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -117,13 +131,83 @@ def page_weight(url: str) -> dict[str, int]:
     return sizes
 
 
+def in_process(rounds: int, requests: int) -> dict[str, float]:
+    """CPU time per request of each case, in this process, without server or client.
+
+    Run in a child with the demo database in its environment: the bare app and Eclor's are
+    called as ASGI apps in turns, ``requests`` requests per case and round; the figure is the
+    thread CPU time per request (median of the rounds), which the machine's load moves far less
+    than the throughput over sockets.
+    """
+    import asyncio
+
+    from app.asgi import app as real
+    from bench.bare_home import app as bare
+
+    async def one(app: Any, headers: list[tuple[bytes, bytes]]) -> list[Any]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/",
+            "raw_path": b"/",
+            "query_string": b"",
+            "root_path": "",
+            "headers": list(headers),
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 8000),
+        }
+        out: list[Any] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            out.append(message)
+
+        await app(scope, receive, send)
+        return out
+
+    async def run() -> dict[str, float]:
+        first = [(b"host", b"127.0.0.1"), (b"accept-encoding", b"gzip"), (b"user-agent", b"wrk")]
+        start = (await one(real, first))[0]
+        cookie = next(v for k, v in start["headers"] if k == b"set-cookie").split(b";")[0]
+        cases = {
+            "bare": (bare, first),
+            "real": (real, first),
+            "real-returning": (real, [*first, (b"cookie", cookie)]),
+        }
+        for app, headers in cases.values():
+            for _ in range(200):
+                answer = await one(app, headers)
+            assert answer[0]["status"] == 200, answer[0]
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for _round in range(rounds):
+            for name, (app, headers) in cases.items():
+                began = time.thread_time()
+                for _ in range(requests):
+                    await one(app, headers)
+                times[name].append((time.thread_time() - began) / requests * 1000)
+        return {name: statistics.median(values) for name, values in times.items()}
+
+    return asyncio.run(run())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=10, help="length of one wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three runs, in turns")
+    parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.in_process:
+        print(json.dumps(in_process(rounds=15, requests=300)))
+        return 0
     if not shutil.which("wrk"):
         print("bench/pages.py needs wrk (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(
             os.environ,
@@ -135,29 +219,61 @@ def main() -> int:
             [PY, "-m", "app.cli", "demo"], cwd=ROOT, env=env, check=True, capture_output=True
         )
 
-        results = {}
-        for name, target in (("bare", "bench.bare_home:app"), ("real", "app.asgi:app")):
-            proc, url = serve(target, env)
-            try:
-                wrk(url, 2, [])  # warm-up
-                results[name] = wrk(url, args.seconds, ["Accept-Encoding: gzip"])
-                if name == "real":
-                    weight = page_weight(url)
-                    # A returning visitor sends back the CSRF cookie it was given.
-                    with urllib.request.urlopen(url) as r:
-                        cookie = r.headers["set-cookie"].split(";")[0]
-                    results["real-returning"] = wrk(
-                        url, args.seconds, ["Accept-Encoding: gzip", f"Cookie: {cookie}"]
-                    )
-            finally:
+        cpu = json.loads(
+            subprocess.run(
+                [PY, str(Path(__file__).resolve()), "--in-process"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+
+        # Both servers are up together and measured in turns (bare, first visit, returning
+        # visitor) over several rounds: on a shared machine the load moves from one minute to the
+        # next, and each round's ratio compares runs made under the same load.
+        procs: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+        runs: dict[str, list[dict[str, float]]] = {"bare": [], "real": [], "real-returning": []}
+        try:
+            for name, target in (("bare", "bench.bare_home:app"), ("real", "app.asgi:app")):
+                procs[name] = serve(target, env)
+            bare_url, url = procs["bare"][1], procs["real"][1]
+            weight = page_weight(url)
+            # A returning visitor sends back the CSRF cookie it was given.
+            with urllib.request.urlopen(url) as r:
+                cookie = r.headers["set-cookie"].split(";")[0]
+            cases = {
+                "bare": (bare_url, ["Accept-Encoding: gzip"]),
+                "real": (url, ["Accept-Encoding: gzip"]),
+                "real-returning": (url, ["Accept-Encoding: gzip", f"Cookie: {cookie}"]),
+            }
+            for case_url, _headers in cases.values():
+                wrk(case_url, 2, [])  # warm-up
+            for _round in range(args.rounds):
+                for name, (case_url, headers) in cases.items():
+                    runs[name].append(wrk(case_url, args.seconds, headers))
+        finally:
+            for proc, _url in procs.values():
                 proc.terminate()
                 proc.wait(timeout=20)
 
-    bare, real = results["bare"], results["real"]
-    ratio = real["rps"] / bare["rps"]
-    ratio_returning = results["real-returning"]["rps"] / bare["rps"]
+    def median_run(name: str) -> dict[str, float]:
+        return {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]}
+
+    results = {name: median_run(name) for name in runs}
+    ratios = [r["rps"] / b["rps"] for r, b in zip(runs["real"], runs["bare"], strict=True)]
+    ratios_returning = [
+        r["rps"] / b["rps"] for r, b in zip(runs["real-returning"], runs["bare"], strict=True)
+    ]
+    real = results["real"]
+    ratio = statistics.median(ratios)
+    ratio_returning = statistics.median(ratios_returning)
     total_kb = sum(weight.values()) / 1024
-    print("Home page, uvicorn 2 workers, wrk -t2 -c32, %d s" % args.seconds)
+    print(
+        f"Home page, uvicorn 2 workers, wrk -t2 -c32, {args.seconds} s per run, {args.rounds} rounds "
+        f"(medians); load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
     labels = {
         "bare": "bare",
         "real": "real, first visit (no cookie)",
@@ -170,7 +286,19 @@ def main() -> int:
             f"{labels[name]:32} {r['rps']:>10.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['errors']:>8.0f}"
         )
     print(
-        f"ratio real/bare throughput: first visit {ratio:.2f}, returning visitor {ratio_returning:.2f} (target >= 0.60)"
+        f"ratio real/bare throughput (median of the rounds): first visit {ratio:.2f}, returning "
+        f"visitor {ratio_returning:.2f} (target >= 0.60)"
+    )
+    print(
+        "  each round: first visit "
+        + ", ".join(f"{x:.2f}" for x in ratios)
+        + "; returning "
+        + ", ".join(f"{x:.2f}" for x in ratios_returning)
+    )
+    print(
+        f"in process, CPU per request (median of 15 rounds of 300): bare {cpu['bare']:.3f} ms, "
+        f"first visit {cpu['real']:.3f} ms, returning {cpu['real-returning']:.3f} ms; ratio "
+        f"{cpu['bare'] / cpu['real']:.2f} / {cpu['bare'] / cpu['real-returning']:.2f}"
     )
     print(
         "page weight (gzip): "

@@ -386,3 +386,64 @@ def test_residents_pages_answer(engine, client, resident):
     assert 'name="code"' in page.text  # a visitor votes with a code
     assert "Budget participatif 2027" in resident.client.get("/").text  # home panel
     assert client.get("/participation/budgets/999999").status_code == 404
+
+
+# --- ideas ---------------------------------------------------------------------------------------
+
+
+def test_residents_of_the_commune_propose_ideas_while_the_budget_collects_them(
+    engine, resident, personas, staff
+):
+    from app.models.participation import BudgetProject
+    from sqlalchemy import select
+
+    budget_id, _projects = make_budget(engine, phase="ideas", projects=[])
+    neighbour = personas["other_resident"]
+    live_in(engine, resident.id, AUDUN)
+    live_in(engine, neighbour.id, AUMETZ)
+    url = f"/participation/budgets/{budget_id}/ideas"
+    page = resident.client.get(f"/participation/budgets/{budget_id}")
+    assert "Proposez une idée de projet" in page.text
+    idea = {
+        "title": "Un jardin partagé derrière l’école",
+        "description": "Des bacs pour les familles et la classe de CE2.",
+        "cost": "12000",
+    }
+    r = resident.client.post_form(url, idea)
+    assert r.status_code == 303 and r.headers["location"].endswith("?proposed=1#ideas")
+    refused = neighbour.client.post_form(url, idea)
+    assert refused.status_code == 400 and "habitants de la commune" in refused.text
+    for bad, message in (
+        ({**idea, "title": "Eh"}, "trop court"),
+        ({**idea, "description": ""}, "obligatoire"),
+        ({**idea, "cost": "-5"}, "trop petite"),
+        ({**idea, "cost": "beaucoup"}, "nombre entier"),
+    ):
+        answer = resident.client.post_form(url, bad)
+        assert answer.status_code == 400 and message in answer.text, bad
+    with read_session(engine) as s:
+        ideas = s.scalars(select(BudgetProject).where(BudgetProject.budget_id == budget_id)).all()
+    assert [(p.title, p.cost, p.status, p.proposer_id, p.commune_insee) for p in ideas] == [
+        ("Un jardin partagé derrière l’école", 12_000, "proposed", resident.id, AUDUN)
+    ]
+    # Staff see it for review; once the budget moves on, no more ideas.
+    assert (
+        "Un jardin partagé derrière l’école"
+        in staff.client.get(f"/participation/staff/budgets/{budget_id}").text
+    )
+    set_phase(engine, budget_id, "review")
+    late = resident.client.post_form(url, {**idea, "title": "Une autre idée encore"})
+    assert late.status_code == 400 and "ne recueille plus d’idées" in late.text
+
+
+def test_a_resident_proposes_five_ideas_at_most_in_one_budget(engine, resident):
+    budget_id, _projects = make_budget(engine, phase="ideas", projects=[])
+    live_in(engine, resident.id, AUDUN)
+    statuses = [
+        resident.client.post_form(
+            f"/participation/budgets/{budget_id}/ideas",
+            {"title": f"Idée numéro {n}", "description": "Une description suffisante."},
+        ).status_code
+        for n in range(6)
+    ]
+    assert statuses == [303] * 5 + [400]

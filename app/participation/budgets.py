@@ -108,6 +108,47 @@ def projects(session: Session, budget_id: int, *, votable: bool = False) -> list
     return list(session.scalars(query.order_by(col(BudgetProject.id))).all())
 
 
+MAX_IDEAS_PER_RESIDENT = 5
+
+
+def propose_idea(
+    session: Session,
+    budget: Budget,
+    *,
+    proposer_id: int,
+    commune_insee: str | None,
+    title: str,
+    description: str,
+    cost: int | None,
+) -> BudgetProject:
+    """A resident's project idea, while the budget collects ideas; staff review it next (its cost
+    is the resident's estimate until then)."""
+    if budget.phase != "ideas":
+        raise VoteError(_("Ce budget ne recueille plus d’idées."))
+    if not may_vote_in(budget, commune_insee, session):
+        raise VoteError(_("Les idées de ce budget viennent des habitants de la commune."))
+    already = session.scalar(
+        select(func.count()).where(
+            col(BudgetProject.budget_id) == budget.id,
+            col(BudgetProject.proposer_id) == proposer_id,
+        )
+    )
+    if (already or 0) >= MAX_IDEAS_PER_RESIDENT:
+        raise VoteError(_("Cinq idées au plus par habitant pour ce budget."))
+    project = BudgetProject(
+        budget_id=saved_id(budget),
+        title=title,
+        description=description,
+        cost=cost or 0,
+        commune_insee=budget.commune_insee or commune_insee,
+        proposer_id=proposer_id,
+        status="proposed",
+    )
+    session.add(project)
+    session.flush()
+    return project
+
+
 # --- casting a vote ------------------------------------------------------------------------------
 
 

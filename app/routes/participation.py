@@ -10,13 +10,14 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app import work_orders
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import saved_id, utcnow
-from app.forms import Form
+from app.forms import Form, parse_form
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link, Panel
 from app.mail import send_mail
@@ -70,6 +71,7 @@ def _budget_page(
     errors: dict[str, str] | None = None,
     chosen: list[int] | None = None,
     notice: str = "",
+    idea: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Template:
     user = current_user(request)
@@ -86,6 +88,7 @@ def _budget_page(
         errors=errors or {},
         chosen=set(chosen or []),
         notice=notice,
+        idea=idea or {},
         me=me,
         voted=voted,
         may_vote=me is not None and logic.may_vote_in(budget, me.commune_insee, db),
@@ -103,9 +106,12 @@ def budget_page(
     budget_id: FromPath[int],
     voted: FromQuery[str] = "",
     sent: FromQuery[str] = "",
+    proposed: FromQuery[str] = "",
 ) -> Template:
     notice = ""
-    if voted:
+    if proposed:
+        notice = _("Merci, votre idée est enregistrée : les services l’étudieront.")
+    elif voted:
         notice = _("Merci, votre vote est enregistré.")
     elif sent:
         notice = _(
@@ -181,6 +187,48 @@ def vote(
         )
     db.commit()
     return Redirect(f"/participation/budgets/{budget_id}?voted=1", status_code=303)
+
+
+class IdeaForm(BaseModel):
+    title: str = Field(min_length=5, max_length=160)
+    description: str = Field(min_length=10, max_length=4000)
+    cost: int | None = Field(default=None, ge=1, le=100_000_000)
+
+
+@post(
+    "/participation/budgets/{budget_id:int}/ideas",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="pb_idea",
+)
+def propose_idea(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    budget_id: FromPath[int],
+    data: Form,
+) -> Template | Redirect:
+    """A resident of the commune proposes a project while the budget collects ideas."""
+    budget = budget_or_404(db, budget_id)
+    me = _me(db, current_user(request))
+    form, errors = parse_form(IdeaForm, data)
+    if form is not None and me is not None:
+        try:
+            logic.propose_idea(
+                db,
+                budget,
+                proposer_id=saved_id(me),
+                commune_insee=me.commune_insee,
+                title=" ".join(form.title.split()),
+                description=form.description.strip(),
+                cost=form.cost,
+            )
+        except logic.VoteError as exc:
+            errors = {"idea": str(exc)}
+    if form is None or errors or me is None:
+        db.rollback()
+        return _budget_page(request, db, budget, errors=errors, idea=dict(data), status_code=400)
+    db.commit()
+    return Redirect(f"/participation/budgets/{budget_id}?proposed=1#ideas", status_code=303)
 
 
 @post(
@@ -350,6 +398,7 @@ ROUTES = [
     index,
     budget_page,
     vote,
+    propose_idea,
     declare_commune,
     email_code,
     results,

@@ -159,6 +159,23 @@ ROWS = [
     ),
     Row(
         "POST",
+        "/participation/budgets/{budget_id}/ideas",
+        # Both residents live in the commune; the others have no commune: refused with a message.
+        {
+            "anonymous": 401,
+            "resident": 303,
+            "other_resident": 303,
+            "merchant": 400,
+            "other_merchant": 400,
+            "staff": 400,
+            "admin": 400,
+        },
+        setup=lambda ctx: a_budget(ctx, "ideas"),
+        data={"title": "Des bancs au parc", "description": "Pour se reposer à l’ombre."},
+        route="/participation/budgets/{budget_id:int}/ideas",
+    ),
+    Row(
+        "POST",
         "/participation/budgets/{budget_id}/commune",
         {
             "anonymous": 401,

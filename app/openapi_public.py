@@ -5,7 +5,9 @@ about routes such as ``/open311/v2/{name}`` (one handler, several documents
 and two formats chosen by the name's suffix). :func:`describe` replaces
 those generic entries with one operation per document: its parameters, its
 form body, every status code it answers and each media type (JSON, XML,
-``application/ld+json``, CAP). Served by the ``/schema`` render plugins.
+``application/ld+json``, CAP); the NGSI-LD API (``app.openapi_ngsi``), open
+data, participation results and RDEX+ (``app.openapi_data``) likewise.
+Served by the ``/schema`` render plugins.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 from litestar.connection import Request
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+
+from app import openapi_data, openapi_ngsi
 
 Json = dict[str, Any]
 
@@ -288,87 +292,6 @@ def _alerts_paths() -> dict[str, Json]:
     }
 
 
-def _ngsi_paths(paths: dict[str, Json]) -> dict[str, Json]:
-    problem = {
-        "type": "object",
-        "required": ["type", "title"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "detail": {"type": "string"},
-        },
-    }
-    errors = {
-        "400": {
-            "description": "Bad request (ProblemDetails)",
-            "content": {"application/json": {"schema": problem}},
-        },
-        "406": {
-            "description": "None of the accepted media types",
-            "content": {"application/json": {"schema": problem}},
-        },
-    }
-    entities = {"type": "array", "items": {"type": "object"}}
-    out: dict[str, Json] = {}
-    if "/ngsi-ld/v1/entities" in paths:
-        params = [
-            ("type", "entity types, comma-separated"),
-            ("id", "entity ids, comma-separated"),
-            ("idPattern", "a regular expression on ids"),
-            ("q", "NGSI-LD query language"),
-            ("attrs", "attributes to return"),
-            ("pick", "attributes to return"),
-            ("omit", "attributes to leave out"),
-            ("georel", "near;maxDistance==…, within, intersects, disjoint"),
-            ("geometry", "Point, Polygon…"),
-            ("coordinates", "GeoJSON coordinates"),
-            ("options", "keyValues, simplified, count…"),
-        ]
-        out["/ngsi-ld/v1/entities"] = {
-            "get": {
-                "tags": ["NGSI-LD"],
-                "summary": "Query entities",
-                "operationId": "ngsiEntities",
-                "parameters": [
-                    *(
-                        {
-                            "name": n,
-                            "in": "query",
-                            "required": False,
-                            "description": d,
-                            "schema": {"type": "string"},
-                        }
-                        for n, d in params
-                    ),
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "integer", "minimum": 0, "maximum": 1000},
-                    },
-                    {
-                        "name": "offset",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "integer", "minimum": 0},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The entities",
-                        "content": {
-                            "application/json": {"schema": entities},
-                            "application/ld+json": {"schema": entities},
-                            "application/geo+json": {"schema": {"type": "object"}},
-                        },
-                    },
-                    **errors,
-                },
-            }
-        }
-    return out
-
-
 def describe(schema: Json) -> Json:
     """The OpenAPI document with the public APIs described fully (a copy; the input is kept)."""
     out = copy.deepcopy(schema)
@@ -382,7 +305,9 @@ def describe(schema: Json) -> Json:
         paths.pop(generic, None)
     paths.update(_open311_paths())
     paths.update(_alerts_paths())
-    paths.update(_ngsi_paths(paths))
+    for described in (openapi_ngsi.paths(), openapi_data.paths()):
+        # only the routes this app has (a domain left out of the registry has none)
+        paths.update({path: item for path, item in described.items() if path in paths})
     return out
 
 

@@ -248,6 +248,23 @@ class Gateway:
             self.cms_exchanges.append(exchange)
         return exchange
 
+    def get_cms(self, path: str) -> Exchange:
+        """A TALQ GET to the CMS (kept with the answer)."""
+        query = [("clientAddress", self.address)]
+        headers = {"talq-api-version": "2.7.1", "authorization": f"Bearer {self.cms_key}"}
+        request = urllib.request.Request(
+            f"{self.cms_url}{path}?clientAddress={self.address}", headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status, content = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            status, content = error.code, error.read()
+        exchange = Exchange("GET", path, query, headers, b"", status, content)
+        with self.lock:
+            self.cms_exchanges.append(exchange)
+        return exchange
+
     def read_groups(self) -> None:
         """``GET /groups`` at the CMS: the groups this gateway holds, with their members."""
         url = f"{self.cms_url}/groups?clientAddress={self.address}"

@@ -141,6 +141,11 @@ def test_a_group_override_reaches_the_gateway_as_one_talq_command_and_its_feedba
             assert code == 0, err
             gateway.read_groups()
             assert gateway.groups == {group_address.strip(): sorted(addresses.values())}
+            one = gateway.get_cms(f"/groups/{group_address.strip()}")
+            assert one.status == 200 and json.loads(one.answer)["members"] == [
+                {"resource": "devices", "address": a} for a in sorted(addresses.values())
+            ]
+            assert gateway.get_cms(f"/groups/{uuid.uuid4()}").status == 404
             link = TalqLink(
                 url=gateway.url,
                 cms_address=settings.talq_cms_address_resolved,

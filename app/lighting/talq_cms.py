@@ -157,9 +157,21 @@ def log_report(engine: Engine, gateway_id: int, body: Any) -> Answer:
     return Answer(201)
 
 
-def groups(engine: Engine, gateway_id: int, cms_address: str) -> Answer:
+def groups(
+    engine: Engine, gateway_id: int, cms_address: str, group_address: str | None = None
+) -> Answer:
+    """``GET /groups`` (all the gateway's groups) and ``GET /groups/{groupAddress}`` (one)."""
     with read_session(engine) as session:
         gateway = session.get(TalqGateway, gateway_id)
         assert gateway is not None
-        found = talq_gateways.groups_of(session, gateway)
-    return Answer(200, [{**g, "ownerCMS": cms_address} for g in found])
+        found = [{**g, "ownerCMS": cms_address} for g in talq_gateways.groups_of(session, gateway)]
+    if group_address is None:
+        return Answer(200, found)
+    for group in found:
+        if group["address"] == group_address.lower():
+            return Answer(200, group)
+    return refused(
+        404,
+        "resourceNotFound",
+        _("Groupe TALQ inconnu : « {address} ».").format(address=group_address[:40]),
+    )

@@ -98,6 +98,17 @@ async def groups(request: Request[Any, Any, Any]) -> Response[Any]:
     )
 
 
+@get("/api/talq/groups/{group_address:str}", opt=API, name="talq_group")
+async def group(request: Request[Any, Any, Any], group_address: FromPath[str]) -> Response[Any]:
+    """One group a gateway holds for Eclor, with its members (TALQ getGroup)."""
+    cms = request.app.state.settings.talq_cms_address_resolved
+    return await _serve(
+        request,
+        lambda e, g, _b: talq_cms.groups(e, g, cms, group_address[:64]),
+        needs_request_id=False,
+    )
+
+
 ROUTES = [
     announce_services,
     add_devices,
@@ -106,4 +117,5 @@ ROUTES = [
     patch_device,
     log_reports,
     groups,
+    group,
 ]

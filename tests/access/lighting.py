@@ -257,4 +257,10 @@ ROWS += [
         route="/api/talq/log-reports",
     ),
     Row("GET", "/api/talq/groups" + _TALQ, same_for_all(401), route="/api/talq/groups"),
+    Row(
+        "GET",
+        "/api/talq/groups/7d0b1f8e-3f4c-4a55-9a43-2f1d8c1e9b11" + _TALQ,
+        same_for_all(401),
+        route="/api/talq/groups/{group_address:str}",
+    ),
 ]

@@ -46,6 +46,13 @@ def _sun_utc(
     return moment.astimezone(UTC)
 
 
+def sun_utc(
+    position: Position, day: dt.date, event: SunEvent, twilight_deg: float
+) -> dt.datetime | None:
+    """A sun event on the local date ``day`` in UTC, or None when it does not happen that day."""
+    return _sun_utc(position, day, event, twilight_deg)
+
+
 def _sun_is_up(position: Position, moment: dt.datetime) -> bool:
     return astral_sun.elevation(position.observer, moment) > -0.833
 

@@ -1,6 +1,6 @@
 """TALQ 2.7.1 as Eclor speaks it: override commands out, device attributes and log reports in.
 
-Pure functions, no database, no network (``app.lighting.talq_ingest`` stores what
+Pure functions, no database, no network (``app.lighting.talq_gateways`` stores what
 they read, ``app.lighting.talq_backend`` sends what they build). Written from
 the TALQ OpenAPI files (``talq-api-gateway``, ``talq-api-cms``, ``talq-data-model``):
 
@@ -149,7 +149,7 @@ def _time(value: Any) -> dt.datetime | None:
         ) from None
 
 
-def _objects(value: Any, what: str, limit: int) -> list[dict[str, Any]]:
+def objects(value: Any, what: str, limit: int) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise TalqPayloadError(_("{what} : attendu une liste d'objets JSON.").format(what=what))
     if len(value) > limit:
@@ -169,10 +169,10 @@ def device_address_of(device: Any) -> str:
 def from_devices(devices: Any) -> list[Observation]:
     """The attributes of ``Device`` objects (``PATCH /devices``): one observation per attribute."""
     found: list[Observation] = []
-    for device in _objects(devices, _("Appareils"), MAX_DEVICES):
+    for device in objects(devices, _("Appareils"), MAX_DEVICES):
         address = device_address_of(device)
         functions = device.get("functions", [])
-        for function in _objects(functions, _("Fonctions"), 64):
+        for function in objects(functions, _("Fonctions"), 64):
             function_id = function.get("id")
             if not isinstance(function_id, str) or not isinstance(function.get("type"), str):
                 raise TalqPayloadError(_("Chaque fonction TALQ a un « id » et un « type »."))
@@ -198,7 +198,7 @@ def from_log_report(report: Any) -> list[Observation]:
     if not isinstance(report, dict):
         raise TalqPayloadError(_("Un rapport de journal TALQ est un objet JSON."))
     found: list[Observation] = []
-    for entry in _objects(report.get("entries", []), _("Entrées"), MAX_ENTRIES):
+    for entry in objects(report.get("entries", []), _("Entrées"), MAX_ENTRIES):
         data = entry.get("data")
         if not isinstance(data, dict):
             raise TalqPayloadError(_("Chaque entrée du rapport a des données (« data »)."))

@@ -58,8 +58,8 @@ def _offset(step: Step, position: Position, day: dt.date, twilight_deg: float) -
     offset = step.offset_min
     base = _BASE[step.event]
     if base is not step.event:
-        ours = nights._sun_utc(position, day, step.event, twilight_deg)
-        theirs = nights._sun_utc(position, day, base, twilight_deg)
+        ours = nights.sun_utc(position, day, step.event, twilight_deg)
+        theirs = nights.sun_utc(position, day, base, twilight_deg)
         if ours is not None and theirs is not None:
             offset += round((ours - theirs).total_seconds() / 60)
     return offset

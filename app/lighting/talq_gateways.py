@@ -145,7 +145,7 @@ def _function_ids(device: dict[str, Any]) -> tuple[str, str]:
 
 def announce_devices(session: Session, gateway: TalqGateway, devices: Any) -> Announced:
     """Map announced ``Device`` objects to Eclor lights (by name: a light's id or device id)."""
-    listed = talq._objects(devices, _("Appareils"), talq.MAX_DEVICES)
+    listed = talq.objects(devices, _("Appareils"), talq.MAX_DEVICES)
     wanted: dict[str, tuple[str, str, str]] = {}
     for device in listed:
         address = talq.device_address_of(device)

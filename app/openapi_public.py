@@ -6,7 +6,8 @@ and two formats chosen by the name's suffix). :func:`describe` replaces
 those generic entries with one operation per document: its parameters, its
 form body, every status code it answers and each media type (JSON, XML,
 ``application/ld+json``, CAP); the NGSI-LD API (``app.openapi_ngsi``), open
-data, participation results and RDEX+ (``app.openapi_data``) likewise.
+data, participation results and RDEX+ (``app.openapi_data``) and the
+standard-covoiturage API (``app.openapi_carpool``) likewise.
 Served by the ``/schema`` render plugins.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from litestar.connection import Request
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
-from app import openapi_data, openapi_ngsi
+from app import openapi_carpool, openapi_data, openapi_ngsi
 
 Json = dict[str, Any]
 
@@ -305,7 +306,7 @@ def describe(schema: Json) -> Json:
         paths.pop(generic, None)
     paths.update(_open311_paths())
     paths.update(_alerts_paths())
-    for described in (openapi_ngsi.paths(), openapi_data.paths()):
+    for described in (openapi_ngsi.paths(), openapi_data.paths(), openapi_carpool.paths()):
         # only the routes this app has (a domain left out of the registry has none)
         paths.update({path: item for path, item in described.items() if path in paths})
     return out

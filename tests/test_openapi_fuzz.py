@@ -27,12 +27,13 @@ PUBLIC_PREFIXES = (
     "/data",
     "/api/participation/",
     "/api/rdex/",
+    "/api/carpool/",
     "/schema/openapi",
 )
 # A live stream answers for as long as the client stays: not fuzzed (its 404 is tested in test_opendata).
 NOT_FUZZED = ("/data/{slug}/live",)
 # Described fully here: every JSON answer must also match its declared schema and status code.
-CONFORMING = ("/ngsi-ld/", "/api/participation/", "/api/rdex/", "/data/catalog")
+CONFORMING = ("/ngsi-ld/", "/api/participation/", "/api/rdex/", "/api/carpool/", "/data/catalog")
 EXAMPLES = 12
 
 
@@ -104,6 +105,10 @@ def test_ngsi_ld_open_data_participation_and_rdex_are_described_with_their_error
         "arrivalLat",
         "arrivalLng",
     }
+    booking = paths["/api/carpool/bookings/{booking_id}"]
+    assert booking["patch"]["operationId"] == "patchBookings"
+    assert {"400", "401", "404", "409"} <= set(booking["patch"]["responses"])
+    assert "requestBody" in paths["/api/carpool/bookings"]["post"]
     assert rdex["responses"]["400"]["content"]["application/json"]["schema"]["required"] == [
         "errorCode",
         "errorMessage",
@@ -122,7 +127,7 @@ def test_schemathesis_finds_no_server_error_in_the_public_apis(app, document) ->
     schema = schemathesis.openapi.from_dict(document)
     schema.app = app
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 30
+    assert len(operations) >= 38
     started = time.monotonic()
     failures: list[str] = []
     conforming = (not_a_server_error, response_schema_conformance, status_code_conformance)

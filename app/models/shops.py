@@ -96,8 +96,29 @@ class Product(SQLModel, table=True):
     is_active: bool = Field(default=True)
     display_name: str | None = Field(default=None, max_length=40)
     thumb_name: str | None = Field(default=None, max_length=40)
+    basket: bool = Field(default=False)  # a producer's weekly basket
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ShopPickupPoint(SQLModel, table=True):
+    """Where and when a producer (farm, AMAP, market stall) hands over orders: a place away from the
+    shop, one weekly window (weekday 0 = Monday, Europe/Paris times)."""
+
+    __tablename__ = "shop_pickup_points"
+    __table_args__ = (
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="ck_shop_pickup_points_weekday"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: int = Field(foreign_key="shops.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    address: str = Field(default="", max_length=200)
+    commune_insee: str = Field(foreign_key="communes.insee", max_length=5)
+    weekday: int
+    opens: time
+    closes: time
+    is_active: bool = Field(default=True)
 
 
 class ShopOrder(SQLModel, table=True):
@@ -114,6 +135,9 @@ class ShopOrder(SQLModel, table=True):
     customer_name: str = Field(default="", max_length=80)
     status: str = Field(default="placed", max_length=12)
     pickup_at: datetime
+    pickup_point_id: int | None = Field(
+        default=None, foreign_key="shop_pickup_points.id", ondelete="SET NULL"
+    )
     note: str = Field(default="", max_length=500)
     total_cents: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow)

@@ -30,6 +30,7 @@ from app.models.shops import (
     Shop,
     ShopOrder,
     ShopPhoto,
+    ShopPickupPoint,
 )
 from app.routes.shops_context import (
     commune_choices,
@@ -59,7 +60,7 @@ from app.routes.shops_products import (
     product_photo,
     quick_edit,
 )
-from app.shops import hours, schema_org
+from app.shops import hours, pickup_points, schema_org
 from app.shops import orders as logic
 from app.templating import page
 
@@ -193,6 +194,13 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
         "weekly": weekly,
         "special": special,
         "slots": hours.pickup_slots(schedule, now) if shop.click_collect else [],
+        "point_slots": [
+            (point, times)
+            for point in pickup_points.active_points(db, saved_id(shop))
+            if (times := pickup_points.slots(point, now))
+        ]
+        if shop.click_collect
+        else [],
         "json_ld": json.dumps(ld, ensure_ascii=False).replace("<", "\\u003c"),
         "commune_name": commune_choices(db).get(shop.commune_insee, ""),
         "weekdays": hours.WEEKDAYS,
@@ -236,8 +244,15 @@ def place_order(
             except ValueError:
                 errors["__all__"] = _("Quantité invalide (entre 1 et 99).")
     pickup: datetime | None = None
+    point: ShopPickupPoint | None = None
+    chosen = str(data.get("pickup_at", ""))
     try:
-        pickup = datetime.fromisoformat(str(data.get("pickup_at", "")))
+        if chosen.startswith("P") and "@" in chosen:  # a producer's pick-up point: P<id>@<time>
+            point_id, _at, chosen = chosen[1:].partition("@")
+            point = db.get(ShopPickupPoint, int(point_id)) if point_id.isdigit() else None
+            if point is None or point.shop_id != shop.id:
+                raise ValueError
+        pickup = datetime.fromisoformat(chosen)
         if pickup.tzinfo is None:
             raise ValueError
     except ValueError:
@@ -247,7 +262,14 @@ def place_order(
     if not errors and pickup is not None:
         try:
             order = logic.place_order(
-                db, shop, user.id, user.name, quantities, pickup, str(data.get("note", ""))[:500]
+                db,
+                shop,
+                user.id,
+                user.name,
+                quantities,
+                pickup,
+                str(data.get("note", ""))[:500],
+                pickup_point=point,
             )
         except logic.OrderError as exc:
             db.rollback()

@@ -16,6 +16,7 @@ from app.models.shops import (
     ShopHours,
     ShopHoursException,
     ShopPhoto,
+    ShopPickupPoint,
 )
 from app.shops.hours import PARIS, Schedule, pickup_slots
 from app.shops.orders import place_order, unique_slug
@@ -117,6 +118,30 @@ DEMO_SHOPS: list[dict[str, Any]] = [
             ("Fromage de Lorraine", 520, "250 g", 0),
         ],
     },
+    {
+        "owner": "ferme@eclor.test",
+        "owner_name": "Thomas Gérard",
+        "name": "Ferme du Bois d'Ottange",
+        "category": "farm",
+        "commune": "57529",
+        "address": "Chemin du Bois, 57840 Ottange",
+        "phone": "03 82 50 41 17",
+        "hours": "farm",
+        "motif": "veg",
+        "colours": ((236, 242, 222), (96, 140, 48)),
+        "description": "Légumes bio et œufs de la ferme. Panier de la semaine à retirer au marché "
+        "de Villerupt le samedi matin ou à la mairie d'Audun-le-Tiche le jeudi soir.",
+        "products": [
+            ("Panier de la semaine (5 à 6 légumes)", 1500, "le panier", 30),
+            ("Grand panier familial", 2400, "le panier", 15),
+            ("Œufs de plein air", 290, "les 6", None),
+        ],
+        "baskets": ("Panier de la semaine (5 à 6 légumes)", "Grand panier familial"),
+        "points": [
+            ("Marché de Villerupt", "Place Jean-Jaurès", "54580", 5, "08:00", "12:30"),
+            ("Mairie d'Audun-le-Tiche", "Rue de la Libération", "57038", 3, "17:00", "19:00"),
+        ],
+    },
 ]
 # weekday -> intervals, by kind of shop (0 = Monday).
 DEMO_HOURS: dict[str, dict[int, list[tuple[str, str]]]] = {
@@ -129,6 +154,7 @@ DEMO_HOURS: dict[str, dict[int, list[tuple[str, str]]]] = {
     "bike": {d: [("10:00", "12:00"), ("14:00", "18:30")] for d in (1, 2, 3, 4, 5)},
     "grocery": {d: [("08:30", "19:30")] for d in (0, 1, 2, 3, 5)}
     | {4: [("08:30", "12:00"), ("15:00", "01:00")]},
+    "farm": {},  # a producer sells at its pick-up points only
 }
 
 
@@ -202,8 +228,21 @@ def load_demo(session: Session, rng: Any) -> str | None:
                     price_cents=price,
                     unit=unit,
                     stock=stock,
+                    basket=name in spec.get("baskets", ()),
                     display_name=display,
                     thumb_name=thumb,
+                )
+            )
+        for name, address, insee, weekday, opens, closes in spec.get("points", ()):
+            session.add(
+                ShopPickupPoint(
+                    shop_id=saved_id(shop),
+                    name=name,
+                    address=address,
+                    commune_insee=insee,
+                    weekday=weekday,
+                    opens=time.fromisoformat(opens),
+                    closes=time.fromisoformat(closes),
                 )
             )
         created += 1

@@ -23,8 +23,10 @@ from app.models.shops import (
     Product,
     Shop,
     ShopOrder,
+    ShopPickupPoint,
 )
 from app.notify import notify
+from app.shops import pickup_points
 from app.shops.hours import PARIS, Schedule, slot_is_valid
 
 MAX_QUANTITY = 99
@@ -39,6 +41,9 @@ CATEGORIES: dict[str, str] = {
     "clothes": "Vêtements, chaussures",
     "health": "Santé, beauté",
     "home": "Maison, bricolage",
+    "farm": "Ferme, producteur",
+    "amap": "AMAP",
+    "market": "Stand de marché",
     "other": "Autre commerce",
 }
 RESERVED_SLUGS = frozenset({"manage", "orders", "photos", "new"})
@@ -113,6 +118,7 @@ def place_order(
     pickup_at: datetime,
     note: str = "",
     now: datetime | None = None,
+    pickup_point: ShopPickupPoint | None = None,
 ) -> ShopOrder:
     """Place a click & collect order in the caller's write transaction.
 
@@ -128,8 +134,17 @@ def place_order(
         raise OrderError(_("Quantité invalide (entre 1 et 99)."))
     if not shop.click_collect:
         raise OrderError(_("Ce commerce ne prend pas de commandes en ligne."))
-    schedule = Schedule.load(session, shop)
-    if not slot_is_valid(schedule, pickup_at, now):
+    if pickup_point is not None:
+        if pickup_point.shop_id != shop.id or not pickup_points.slot_is_valid(
+            pickup_point, pickup_at, now
+        ):
+            raise OrderError(
+                _(
+                    "Choisissez un créneau de retrait pendant les horaires du point de retrait, "
+                    "deux heures après la commande au plus tôt."
+                )
+            )
+    elif not slot_is_valid(Schedule.load(session, shop), pickup_at, now):
         raise OrderError(
             _(
                 "Choisissez un créneau de retrait pendant les heures d'ouverture, "
@@ -151,6 +166,7 @@ def place_order(
         customer_id=customer_id,
         customer_name=customer_name[:80],
         pickup_at=pickup_at,
+        pickup_point_id=pickup_point.id if pickup_point is not None else None,
         note=note[:500],
         created_at=now,
         updated_at=now,
@@ -197,7 +213,8 @@ def place_order(
         body=_("%(name)s, retrait le %(when)s, %(total)s (paiement au comptoir).")
         % {
             "name": customer_name or _("Un client"),
-            "when": _local(pickup_at),
+            "when": _local(pickup_at)
+            + (f" ({pickup_point.name})" if pickup_point is not None else ""),
             "total": euros(total),
         },
         url=f"/shops/manage/orders/{order.id}",

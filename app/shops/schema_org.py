@@ -26,6 +26,10 @@ BUSINESS_TYPES: dict[str, str] = {
     "clothes": "ClothingStore",
     "health": "HealthAndBeautyBusiness",
     "home": "HomeAndConstructionBusiness",
+    # Producers sell food: schema.org has no farm-shop type under LocalBusiness.
+    "farm": "GroceryStore",
+    "amap": "GroceryStore",
+    "market": "GroceryStore",
     "other": "Store",
 }
 

@@ -1,0 +1,59 @@
+"""Short supply chains: a producer (farm, AMAP, market stall) hands over its orders and weekly
+baskets at pick-up points away from the shop, each with a weekly window (a market square on
+Saturday morning, a town hall on Thursday evening). Click & collect orders choose a point and a
+time inside its window, two hours from now at the earliest, within the week to come."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from app.models.shops import ShopPickupPoint
+from app.shops.hours import PARIS, PREPARATION, SLOT, SLOT_DAYS
+
+PRODUCER_CATEGORIES = ("farm", "amap", "market")
+
+
+def active_points(session: Session, shop_id: int) -> list[ShopPickupPoint]:
+    return list(
+        session.scalars(
+            select(ShopPickupPoint)
+            .where(col(ShopPickupPoint.shop_id) == shop_id, col(ShopPickupPoint.is_active))
+            .order_by(col(ShopPickupPoint.weekday), col(ShopPickupPoint.opens))
+        ).all()
+    )
+
+
+def _windows(point: ShopPickupPoint, now: datetime) -> list[tuple[datetime, datetime]]:
+    today = now.astimezone(PARIS).date()
+    out = []
+    for offset in range(SLOT_DAYS + 1):
+        day = today + timedelta(days=offset)
+        if day.weekday() == point.weekday:
+            start = datetime.combine(day, point.opens, PARIS)
+            end = datetime.combine(day, point.closes, PARIS)
+            out.append((start, end))
+    return out
+
+
+def slots(point: ShopPickupPoint, now: datetime) -> list[datetime]:
+    """The pick-up times of a point (every 30 minutes of its window), in UTC."""
+    earliest = now + PREPARATION
+    found: list[datetime] = []
+    for start, end in _windows(point, now):
+        moment = start
+        while moment < end:
+            if moment >= earliest:
+                found.append(moment.astimezone(UTC))
+            moment += SLOT
+    return found
+
+
+def slot_is_valid(point: ShopPickupPoint, pickup_at: datetime, now: datetime) -> bool:
+    if not point.is_active:
+        return False
+    if pickup_at < now + PREPARATION or pickup_at > now + timedelta(days=SLOT_DAYS + 1):
+        return False
+    return any(start <= pickup_at < end for start, end in _windows(point, now))

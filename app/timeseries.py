@@ -183,19 +183,32 @@ def _fold(
 ) -> tuple[dict[tuple[str, str, dt.datetime], _Cell], dict[tuple[str, str, dt.date], _Cell]]:
     hours: dict[tuple[str, str, dt.datetime], _Cell] = {}
     days: dict[tuple[str, str, dt.date], _Cell] = {}
+    # A batch's readings share a few times (a telemetry round): each time's hour and day are
+    # worked out once.
+    slots: dict[dt.datetime, tuple[dt.datetime, dt.date]] = {}
+    isfinite = math.isfinite
     for s in samples:
-        if not math.isfinite(s.value):
+        value = s.value
+        if not isfinite(value):
             continue
-        moment = s.ts.astimezone(UTC)
-        hour = moment.replace(minute=0, second=0, microsecond=0)
-        for cell in (
-            _cell(hours, (s.entity, s.measure, hour)),
-            _cell(days, (s.entity, s.measure, moment.date())),
-        ):
+        slot = slots.get(s.ts)
+        if slot is None:
+            moment = s.ts.astimezone(UTC)
+            slot = slots[s.ts] = (moment.replace(minute=0, second=0, microsecond=0), moment.date())
+        pairs: tuple[tuple[dict[Any, _Cell], tuple[str, str, Any]], ...] = (
+            (hours, (s.entity, s.measure, slot[0])),
+            (days, (s.entity, s.measure, slot[1])),
+        )
+        for cells, key in pairs:
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = _Cell()
             cell.count += 1
-            cell.total += s.value
-            cell.low = min(cell.low, s.value)
-            cell.high = max(cell.high, s.value)
+            cell.total += value
+            if value < cell.low:
+                cell.low = value
+            if value > cell.high:
+                cell.high = value
     return hours, days
 
 

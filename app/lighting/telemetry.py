@@ -45,15 +45,27 @@ def _hours(since: dt.datetime, until: dt.datetime) -> float:
     return (until - since).total_seconds() / 3600.0
 
 
-def light_samples(
-    light: Any, ts: dt.datetime, level: float | None, power: float | None, energy_wh: float | None
-) -> list[timeseries.Sample]:
-    """A light reading as measures of the light, its group and its cabinet (NGSI-LD names and units)."""
+def light_entities(light: Any) -> list[str]:
+    """The NGSI-LD entities a light's readings count for: the light, its group, its cabinet."""
     entities = [ngsi_urn("Streetlight", light.id)]
     if light.group_id:
         entities.append(ngsi_urn("StreetlightGroup", light.group_id))
     if light.cabinet_id:
         entities.append(ngsi_urn("StreetlightControlCabinet", light.cabinet_id))
+    return entities
+
+
+def light_samples(
+    light: Any,
+    ts: dt.datetime,
+    level: float | None,
+    power: float | None,
+    energy_wh: float | None,
+    entities: list[str] | None = None,
+) -> list[timeseries.Sample]:
+    """A light reading as measures of the light, its group and its cabinet (NGSI-LD names and units)."""
+    if entities is None:
+        entities = light_entities(light)
     values = {
         "illuminanceLevel": None if level is None else level / 100,
         "powerConsumption": power,
@@ -95,6 +107,7 @@ def ingest_light_telemetry(
     hours: dict[tuple[str, dt.datetime], list[float]] = {}
     months: dict[tuple[str, str], float] = {}  # (local month, group) -> Wh, for the energy page
     zone = control.territory_position(session).tz
+    entities_of: dict[str, list[str]] = {}  # a light's NGSI-LD entities, made once per batch
     ordered = sorted(items, key=lambda i: i.received_at)
     for item in ordered:
         light = known.get(item.device_id)
@@ -176,8 +189,13 @@ def ingest_light_telemetry(
             month = (ts.astimezone(zone).strftime("%Y-%m"), light.group_id or "")
             months[month] = months.get(month, 0.0) + delta
         stats.light_readings += 1
+        entities = entities_of.get(light.id)
+        if entities is None:
+            entities = entities_of[light.id] = light_entities(light)
         samples.extend(
-            light_samples(light, ts, level, power, max(0.0, delta) if energy is not None else None)
+            light_samples(
+                light, ts, level, power, max(0.0, delta) if energy is not None else None, entities
+            )
         )
     if not raw:
         return

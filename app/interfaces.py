@@ -151,6 +151,7 @@ class Place:
     # A collection (a lighting group, a cabinet): figures over its members by name ("members": how
     # many, a state such as "offline" or "fault": how many are in it, "power_w", "level"...).
     figures: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
+    entity: str = ""  # the NGSI-LD URN its measures are kept under in app.timeseries, "" when none
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # TLS for the embedded broker's listener (PEM files): clients then use mqtts://.
     mqtt_tls_cert: Path | None = None
     mqtt_tls_key: Path | None = None
+    # LoRaWAN: the broker a ChirpStack v4 MQTT integration publishes to (Eclor's or ChirpStack's,
+    # with its credentials in the URL) and the topic filter of its uplink events. Unset URL: off.
+    lorawan_mqtt_url: str = ""
+    lorawan_topic: str = Field(default="application/+/device/+/event/up", min_length=1)
 
     @property
     def mqtt_key(self) -> str:

@@ -6,7 +6,7 @@ same events twice: the second one's update finds the cursor moved and rolls back
 hold for the rule's duration before its alarm is raised (``maintenance_conditions`` remembers since
 when); a reading where it no longer holds forgets it and clears the alarm, so a flapping value
 inside the duration raises nothing. Once a minute the step also checks what no event says:
-devices gone silent and reports past their deadline. ``rules_service`` runs it in every worker.
+devices gone silent, reports past their deadline and meters whose night flow never stopped. ``rules_service`` runs it in every worker.
 """
 
 from __future__ import annotations
@@ -17,13 +17,17 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time as clock, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+
+import sqlalchemy as sa
+from sqlalchemy import func
 
 from app import events, geo
 from app.db import read_session, utcnow, write_session
@@ -36,6 +40,8 @@ from app.models.maintenance import (
     MaintenanceCondition,
     MaintenanceCursor,
 )
+from app.models.measures import MeasureHourly
+from app.models.territory import Territory
 
 log = logging.getLogger(__name__)
 CURSOR = "rules"
@@ -120,10 +126,13 @@ class Pass:
     )
     conditions: dict[tuple[int, str], MaintenanceCondition] = field(default_factory=dict)
     ongoing: set[tuple[int, str]] = field(default_factory=set)
+    yields: list[Any] = field(default_factory=list)  # "production under expected yield" rules
 
     def __post_init__(self) -> None:
         for rule in self.rules:
             self.by_layer[rule.layer].append(rule)
+            if rule.kind == "yield":
+                self.yields.append(rule)
             if rule.kind == "measure":
                 self.by_measure[(rule.layer, rule.measure)].append(
                     Measured(
@@ -334,6 +343,34 @@ class Pass:
                     )
                 elif key in self.conditions or key in self.ongoing:
                     self.ends(c.rule, subject, at)
+        if self.yields and event.layer == "sensors" and "expected_w" in values:
+            self._yield(event, values, place, subject)
+
+    def _yield(
+        self, event: events.EventRecord, values: dict[str, Any], place: Place | None, subject: str
+    ) -> None:
+        """A solar site's power against its clear-sky expectation (stated only while the sun is up)."""
+        power, expected = _number(values.get("power_w")), _number(values.get("expected_w"))
+        if power is None or expected is None or expected <= 0:
+            return
+        at = _aware(event.payload.get("ts"), event.at)
+        for rule in self.yields:
+            if not self._applies(rule, event.feature_id, place):
+                continue
+            key = (rule.id or 0, subject)
+            if power < expected * (1 - rule.threshold / 100):
+                self.holds(
+                    rule,
+                    subject,
+                    at,
+                    source=event.layer,
+                    feature_id=event.feature_id,
+                    place=place,
+                    value=f"power_w = {power:g} / expected_w = {expected:g}",
+                    title=f"{rule.name} · {place.label if place else event.feature_id}",
+                )
+            elif key in self.conditions or key in self.ongoing:
+                self.ends(rule, subject, at)
 
     def _status(self, event: events.EventRecord, device: str, place: Place | None) -> None:
         kind = str(event.payload.get("alarm", ""))
@@ -458,6 +495,8 @@ class Pass:
                 self._silence(rule, now)
             elif rule.kind == "overdue":
                 self._overdue(rule, now)
+            elif rule.kind == "night_flow":
+                self._night_flow(rule, now)
         self.recheck_clusters([r for r in self.rules if r.kind == "cluster"], now)
 
     def _silence(self, rule: Any, now: datetime) -> None:
@@ -486,6 +525,59 @@ class Pass:
                 value=last.isoformat() if last else "",
                 title=f"{rule.name} · {place.label}",
             )
+
+    def _night_lows(self, measure: str, nights: list[datetime]) -> list[dict[str, float]]:
+        """For each night (its 02:00 local), the lowest ``measure`` of every entity from 02:00 to 04:00."""
+        out = []
+        for start in nights:
+            rows = self.session.execute(
+                sa.select(col(MeasureHourly.entity), func.min(col(MeasureHourly.low)))
+                .where(
+                    col(MeasureHourly.measure) == measure,
+                    col(MeasureHourly.hour) >= start.astimezone(UTC),
+                    col(MeasureHourly.hour) < (start + timedelta(hours=2)).astimezone(UTC),
+                )
+                .group_by(col(MeasureHourly.entity))
+            ).all()
+            out.append({entity: low for entity, low in rows if low is not None})
+        return out
+
+    def _night_flow(self, rule: Any, now: datetime) -> None:
+        """A leak: the meter's lowest flow between 02:00 and 04:00 stayed above the threshold on each
+        of the last ``count`` nights (a night counts once its 04:00 has passed)."""
+        locator = registry.LOCATORS.get(rule.layer)
+        if locator is None:
+            return
+        territory = self.session.scalars(select(Territory).order_by(col(Territory.id))).first()
+        tz = ZoneInfo(territory.timezone if territory else "Europe/Paris")
+        local = now.astimezone(tz)
+        last = local.date() if local.time() >= clock(4) else local.date() - timedelta(days=1)
+        nights = [
+            datetime.combine(last - timedelta(days=back), clock(2), tzinfo=tz)
+            for back in range(rule.count)
+        ]
+        lows = self._night_lows(rule.measure or "flow", nights)
+        for feature_id, place in locator.all(self.session).items():
+            if not place.entity or not self._applies(rule, feature_id, place):
+                continue
+            subject = f"{rule.layer}:{feature_id}"
+            found = [night.get(place.entity) for night in lows]
+            if all(low is not None and low > rule.threshold for low in found):
+                self.holds(
+                    rule,
+                    subject,
+                    now,
+                    source=rule.layer,
+                    feature_id=feature_id,
+                    place=place,
+                    value=f"{rule.measure} ≥ {min(v for v in found if v is not None):g}",
+                    title=f"{rule.name} · {place.label}",
+                )
+            elif (rule.id or 0, subject) in self.conditions or (
+                rule.id or 0,
+                subject,
+            ) in self.ongoing:
+                self.ends(rule, subject, now)
 
     def _overdue(self, rule: Any, now: datetime) -> None:
         source = registry.reports()

@@ -1,9 +1,12 @@
 """Rules that staff write in a form: what they watch, when they hold, what they do.
 
-A rule is one of five kinds: ``measure`` (a number of a sensor or a light against a threshold),
+A rule is one of seven kinds: ``measure`` (a number of a sensor or a light against a threshold),
 ``status`` (a lighting alarm of a light or sensor: offline, a fault), ``silence`` (no reading for
-twice the expected period), ``cluster`` (N reports of a category within R metres in D days) and
-``overdue`` (a report unresolved past its deadline). Its action is always an alarm; it may also
+twice the expected period), ``cluster`` (N reports of a category within R metres in D days),
+``overdue`` (a report unresolved past its deadline), ``yield`` (a solar site producing more than
+``threshold`` % under its clear-sky expectation, ``expected_w`` of its readings) and ``night_flow``
+(the minimum of a measure, a meter's flow, between 02:00 and 04:00 above ``threshold`` for ``count``
+nights running: a leak). Its action is always an alarm; it may also
 prepare an alert to residents, which staff review and send themselves: a rule never sends one.
 
 A measure, status or silence rule may also watch a lighting group or a cabinet (layers ``groups``
@@ -42,7 +45,10 @@ KINDS = {
     "silence": N_("Aucune donnée pendant deux fois la période prévue"),
     "cluster": N_("Signalements proches de la même catégorie"),
     "overdue": N_("Signalement non résolu après son délai"),
+    "yield": N_("Production solaire sous le rendement attendu"),
+    "night_flow": N_("Débit de nuit (02:00–04:00) au-dessus du seuil plusieurs nuits de suite"),
 }
+SENSOR_KINDS = ("yield", "night_flow")  # rules on the sensors' readings that are not one measure
 __all__ = ["EDITED", "SEVERITIES", "SEVERITY_RANK"]
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -86,7 +92,7 @@ class RuleForm(BaseModel):
     """The rule form, checked before any row is written."""
 
     name: str = Field(min_length=3, max_length=120)
-    kind: Literal["measure", "status", "silence", "cluster", "overdue"]
+    kind: Literal["measure", "status", "silence", "cluster", "overdue", "yield", "night_flow"]
     layer: Literal["sensors", "lights", "groups", "cabinets", ""] = ""
     subject: str = Field(default="", max_length=64)
     measure: str = Field(default="", max_length=40, pattern=r"^[A-Za-z0-9_.]*$")
@@ -132,6 +138,12 @@ class RuleForm(BaseModel):
                     "Pour un groupe ou une armoire, le seuil est une part des points lumineux, entre 0 et 100 %."
                 )
             )
+        if self.kind == "yield" and not 0 < self.threshold < 100:
+            raise ValueError(
+                _("Indiquez l'écart toléré sous la production attendue, entre 0 et 100 %.")
+            )
+        if self.kind == "night_flow" and not self.measure:
+            self.measure = "flow"
         return self
 
 
@@ -250,6 +262,8 @@ def check_subject(session: Session, layer: str, subject: str) -> None:
 def _layer(form: RuleForm) -> str:
     if form.kind in ("cluster", "overdue"):
         return "reports"
+    if form.kind in SENSOR_KINDS:
+        return "sensors"
     if form.kind == "status":  # a device's lighting alarm, or a share of a collection's lights
         return form.layer if form.layer in COLLECTIONS else "alarms"
     return form.layer
@@ -328,6 +342,20 @@ def describe(rule: MaintenanceRule) -> str:
         }
     elif rule.kind == "silence":
         text = _("aucune donnée pendant deux périodes (%(s)s)") % {"s": scope}
+    elif rule.kind == "yield":
+        text = _("production plus de %(p)g %% sous l'attendu par ciel clair (%(s)s)") % {
+            "p": rule.threshold,
+            "s": scope,
+        }
+    elif rule.kind == "night_flow":
+        text = _(
+            "%(m)s minimal au-dessus de %(t)g entre 02:00 et 04:00, %(n)d nuits de suite (%(s)s)"
+        ) % {
+            "m": rule.measure,
+            "t": rule.threshold,
+            "n": rule.count,
+            "s": scope,
+        }
     elif rule.kind == "cluster":
         text = _("%(n)d signalements à moins de %(m)d m en %(d)d jours") % {
             "n": rule.count,

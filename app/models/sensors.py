@@ -1,9 +1,13 @@
 """Sensors of the territory: inventory, measures, hourly history, waste-centre estimates.
 
 - ``sensors``: one device (``WC-AUD-01``, ``TR-RUS-01``...), its kind
-  (``waste_centre``, ``traffic``, ``air_quality``, ``fill_level``), place and
-  latest values (JSON) with ``last_seen_at``; ``meta`` holds kind-specific
-  facts (a crossing's name and direction, a waste centre's bays).
+  (``waste_centre``, ``traffic``, ``air_quality``, ``fill_level``, ``solar``,
+  ``water_meter``, ``energy_meter``, ``counter``), place and latest values
+  (JSON) with ``last_seen_at``; ``meta`` holds kind-specific facts (a
+  crossing's name and direction, a waste centre's bays, a solar site's peak
+  power, orientation and tilt, a meter's building and floor area, a counting
+  device's operator and privacy statement); ``dev_eui`` is the LoRaWAN
+  device EUI of a device whose uplinks arrive through a network server.
 - ``sensor_measures``: raw readings (JSON), kept a few days;
   ``sensor_hourly``: hourly means (JSON), kept.
 - ``waste_centre_estimates``: the waiting time computed from the gates, one row
@@ -21,7 +25,16 @@ from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
 
-SENSOR_KINDS = ("waste_centre", "traffic", "air_quality", "fill_level")
+SENSOR_KINDS = (
+    "waste_centre",
+    "traffic",
+    "air_quality",
+    "fill_level",
+    "solar",
+    "water_meter",
+    "energy_meter",
+    "counter",
+)
 
 
 class Sensor(SQLModel, table=True):
@@ -38,6 +51,7 @@ class Sensor(SQLModel, table=True):
     last_values: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     last_seen_at: datetime | None = None
     offline: bool = False
+    dev_eui: str | None = Field(default=None, max_length=16, unique=True)  # LoRaWAN, lower-case hex
 
 
 class SensorMeasure(SQLModel, table=True):

@@ -1,7 +1,17 @@
 """What the sensors domain contributes: the waste-centre watches in exports and erasure."""
 
 from app.interfaces import Contribution, Privacy
-from app.sensors import measures, ngsi_cli, ngsi_notifier, opendata, ops, places, waits_ngsi
+from app.sensors import (
+    cli,
+    lorawan,
+    measures,
+    ngsi_cli,
+    ngsi_notifier,
+    opendata,
+    ops,
+    places,
+    waits_ngsi,
+)
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -12,6 +22,6 @@ CONTRIBUTES = Contribution(
     locators=places.LOCATORS,
     ngsi_types=waits_ngsi.NGSI_TYPES,
     telemetry_sinks={"tele_sensor": measures.ingest_sensor_telemetry},
-    services=(ngsi_notifier.notifier_service,),
-    commands=ngsi_cli.COMMANDS,
+    services=(ngsi_notifier.notifier_service, lorawan.lorawan_service),
+    commands=(*ngsi_cli.COMMANDS, *cli.COMMANDS),
 )

@@ -41,9 +41,20 @@ TZ = ZoneInfo("Europe/Paris")
 MEASURES = {
     "waste_centre": ("arrivals", "admissions", "exits", "bays"),
     "traffic": ("intensity", "occupancy", "averageVehicleSpeed", "congested"),
-    "air_quality": ("no2", "pm10", "pm25", "o3"),
+    "air_quality": ("no2", "pm10", "pm25", "o3", "temperature"),
     "fill_level": ("fillingLevel",),
+    # a solar site: power now (W), its production counter (Wh), the modules' temperature (°C)
+    "solar": ("power_w", "energy_wh", "temperature"),
+    # a building's water meter: its index (litres) and the flow now (litres an hour)
+    "water_meter": ("volume_l", "flow"),
+    # a building's electricity, gas or heat meter: its index (kWh) and the power now (W)
+    "energy_meter": ("energy_kwh", "power_w"),
+    # a counting device: what passed in the last period, per class and direction (only counts)
+    "counter": tuple(
+        f"{c}_{d}" for c in ("pedestrian", "bike", "car", "truck") for d in ("in", "out")
+    ),
 }
+COUNT_CLASSES = ("pedestrian", "bike", "car", "truck")
 
 
 # What each kind of sensor can physically report (cumulative counters, vehicles an hour,
@@ -61,12 +72,36 @@ BOUNDS = {
     "pm25": (0, 5000),
     "o3": (0, 5000),
     "fillingLevel": (0, 1),
+    "power_w": (0, 1e9),
+    "energy_wh": (0, 1e13),
+    "temperature": (-60, 150),
+    "volume_l": (0, 1e12),
+    "flow": (0, 1e7),
+    "energy_kwh": (0, 1e11),
+    **{f"{c}_{d}": (0, 100_000) for c in COUNT_CLASSES for d in ("in", "out")},
 }
 INVALID: dict[str, Any] = {}  # a reading refused as a whole (see _clean)
 
 
+def _flat_counts(data: dict[str, Any]) -> dict[str, Any]:
+    """A counting device's ``{"counts": {"car": {"in": 3, "out": 5}, ...}}`` as ``car_in``, ``car_out``..."""
+    counts = data.get("counts")
+    if not isinstance(counts, dict):
+        return data
+    flat = dict(data)
+    for name, ways in counts.items():
+        if isinstance(ways, dict):
+            for way, value in ways.items():
+                flat[f"{name}_{way}"] = value
+    return flat
+
+
 def _clean(kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The measures of the kind; ``INVALID`` when one of them is out of its physical bounds."""
+    """The measures of the kind; ``INVALID`` when one of them is out of its physical bounds.
+
+    Anything else the device sent (a picture, a licence plate, a free text) is not kept."""
+    if kind == "counter":
+        data = _flat_counts(data)
     out: dict[str, Any] = {}
     for name in MEASURES.get(kind, ()):
         value = data.get(name)
@@ -111,6 +146,10 @@ def ingest_sensor_telemetry(
             continue
         if not values:
             continue
+        if sensor.kind == "solar" and "power_w" in values:
+            expected = _expected_w(sensor, ts)
+            if expected is not None:
+                values["expected_w"] = expected
         raw.append({"sensor_id": sensor.id, "ts": ts, "values_json": json.dumps(values)})
         entity = ngsi_urn(SENSOR_TYPES.get(sensor.kind, "Device"), sensor.id)
         samples.extend(
@@ -186,6 +225,17 @@ def ingest_sensor_telemetry(
         ],
     )
     return len(raw)
+
+
+def _expected_w(sensor: Sensor, ts: dt.datetime) -> float | None:
+    """The clear-sky power of a solar site at ``ts`` (pvlib), or None when the site is not described."""
+    from app.sensors import solar  # pvlib and pandas load with the first solar reading only
+
+    try:
+        site = solar.Site.of_text(sensor.lat, sensor.lon, sensor.meta)
+    except solar.SiteError:
+        return None
+    return round(solar.expected_power(site, ts), 1)
 
 
 # --------------------------------------------------------------------------- waste centre

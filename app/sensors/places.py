@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from app.interfaces import Locator, Place
 from app.models.sensors import Sensor
+from app.sensors.ngsi_ld import SENSOR_TYPES, urn
 
 _COLUMNS = (
     col(Sensor.id),
@@ -33,6 +34,7 @@ def _place(row: Any) -> Place:
         row.kind,
         row.reporting_period_s,
         row.last_seen_at,
+        urn(SENSOR_TYPES.get(row.kind, "Device"), row.id),
     )
 
 

@@ -27,6 +27,9 @@ MODELS = {
     "TrafficFlowObserved": "Transportation",
     "AirQualityObserved": "Environment",
     "WasteContainer": "WasteManagement",
+    "PhotovoltaicMeasurement": "GreenEnergy",
+    "WaterConsumptionObserved": "WaterConsumption",
+    "ItemFlowObserved": "Transportation",
 }
 REMOTE = {  # where the schemas' $ref point, and the copies in shared/standards
     "https://smart-data-models.github.io/data-models/common-schema.json": SDM
@@ -94,6 +97,35 @@ def inventory(engine):
             )
         )
         session.add(Sensor(id="FL-M-02", kind="fill_level", name="Papier", lat=49.471, lon=5.951))
+        session.add(
+            Sensor(
+                id="PV-M-01",
+                kind="solar",
+                name="Toiture de la mairie",
+                lat=49.472,
+                lon=5.955,
+                meta=json.dumps(
+                    {
+                        "peak_kw": 9,
+                        "azimuth": 180,
+                        "tilt": 30,
+                        "metering_started": "2024-04-01T00:00:00Z",
+                    }
+                ),
+            )
+        )
+        session.add(Sensor(id="EAU-M-01", kind="water_meter", name="Gymnase", lat=49.47, lon=5.95))
+        session.add(
+            Sensor(
+                id="CPT-M-01",
+                kind="counter",
+                name="Rue du Centre",
+                lat=49.473,
+                lon=5.956,
+                reporting_period_s=900,
+                meta=json.dumps({"classes": ["pedestrian", "bike", "car", "truck"]}),
+            )
+        )
     ingest(
         engine,
         [
@@ -127,6 +159,28 @@ def inventory(engine):
                 now,
             ),
             Inbound("tele_sensor", "FL-M-01", {"kind": "fill_level", "fillingLevel": 0.72}, now),
+            Inbound(
+                "tele_sensor",
+                "PV-M-01",
+                {"kind": "solar", "power_w": 5230.0, "energy_wh": 1.2e7, "temperature": 38.5},
+                now,
+            ),
+            Inbound(
+                "tele_sensor",
+                "EAU-M-01",
+                {"kind": "water_meter", "volume_l": 125420, "flow": 18},
+                now,
+            ),
+            Inbound(
+                "tele_sensor",
+                "CPT-M-01",
+                {
+                    "kind": "counter",
+                    "counts": {"pedestrian": {"in": 12, "out": 9}, "car": {"in": 40, "out": 35}},
+                    "image": "data:image/jpeg;base64,/9j/4AAQ",
+                },
+                now,
+            ),
         ],
         now=now,
     )

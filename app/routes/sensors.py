@@ -15,11 +15,12 @@ from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
+from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow
 from app.forms import Form, parse_form
-from app.interfaces import Contribution, Panel
+from app.interfaces import Contribution, Link, Panel
 from app.models.sensors import WasteWaitWatch
+from app.sensors import buildings, counting
 from app.sensors import measures as sensors
 from app.templating import page
 
@@ -209,9 +210,50 @@ def traffic(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Te
     )
 
 
-ROUTES = [waste_centre, waste_centre_watch, traffic]
+@get("/counting", opt=PUBLIC, sync_to_thread=True, name="counting")
+def counting_register(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    """The public register of counting devices: where, what, who, and that no image leaves them."""
+    return page(
+        request,
+        "sensors/counting.html",
+        section="home",
+        entries=counting.register(db, utcnow()),
+        classes=counting.CLASSES,
+    )
+
+
+@get("/staff/buildings", opt=STAFF, sync_to_thread=True, name="staff_buildings")
+def staff_buildings(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    days: int = Parameter(default=30, ge=1, le=366),
+) -> Template:
+    """Public buildings' consumption over the last days: per m² and, for heating, per degree-day."""
+    end = utcnow().date()
+    start = end - dt.timedelta(days=days)
+    return page(
+        request,
+        "sensors/buildings.html",
+        section="staff",
+        rows=buildings.consumption(db, start, end),
+        media=buildings.MEDIA,
+        start=start,
+        end=end,
+        days=days,
+    )
+
+
+ROUTES = [waste_centre, waste_centre_watch, traffic, counting_register, staff_buildings]
 
 CONTRIBUTES = Contribution(
     routes=ROUTES,
+    staff_links=(
+        Link(
+            62,
+            "/staff/buildings",
+            "Énergie et eau des bâtiments",
+            "Consommation des bâtiments publics par m² et par degré-jour.",
+        ),
+    ),
     home_panels=(Panel("waste_centre", 40, "sensors/_home_panel.html", waste_home_panel),),
 )

@@ -35,7 +35,13 @@ from app.sensors.ngsi_ld import SENSOR_TYPES, urn
 METER_KINDS = ("water_meter", "energy_meter")
 INDEX = {"water_meter": "volume_l", "energy_meter": "energy_kwh"}
 UNITS = {"water_meter": "L", "energy_meter": "kWh"}
-MEDIA = ("electricity", "gas", "heat", "water")
+N_ = str
+MEDIA = {
+    "electricity": N_("Électricité"),
+    "gas": N_("Gaz"),
+    "heat": N_("Chaleur"),
+    "water": N_("Eau"),
+}
 HEATING_BASE_C = 18.0
 MAX_ROWS = 200_000
 

@@ -10,6 +10,7 @@ own document (:data:`CONTEXT`), served from ``/ngsi-ld/v1/context.jsonld``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -41,11 +42,17 @@ TYPES = (
     "TrafficFlowObserved",
     "AirQualityObserved",
     "WasteContainer",
+    "PhotovoltaicMeasurement",
+    "WaterConsumptionObserved",
+    "ItemFlowObserved",
 )
 SENSOR_TYPES = {
     "traffic": "TrafficFlowObserved",
     "air_quality": "AirQualityObserved",
     "fill_level": "WasteContainer",
+    "solar": "PhotovoltaicMeasurement",
+    "water_meter": "WaterConsumptionObserved",
+    "counter": "ItemFlowObserved",
 }
 KIND_OF_TYPE = {v: k for k, v in SENSOR_TYPES.items()}
 _MODEL = {
@@ -55,6 +62,9 @@ _MODEL = {
     "TrafficFlowObserved": "dataModel.Transportation",
     "AirQualityObserved": "dataModel.Environment",
     "WasteContainer": "dataModel.WasteManagement",
+    "PhotovoltaicMeasurement": "dataModel.GreenEnergy",
+    "WaterConsumptionObserved": "dataModel.WaterConsumption",
+    "ItemFlowObserved": "dataModel.Transportation",
 }
 _ATTRS = {
     "Streetlight": (
@@ -102,6 +112,22 @@ _ATTRS = {
         "airQualityLevel",
     ),
     "WasteContainer": ("fillingLevel", "status", "storedWasteKind"),
+    "PhotovoltaicMeasurement": (
+        "refPhotovoltaicDevice",
+        "dateEnergyMeteringStarted",
+        "temperature",
+        "nominalPeakPowerGeneration",
+        "activePower",
+    ),
+    "WaterConsumptionObserved": ("waterConsumption",),
+    "ItemFlowObserved": (
+        "dateObservedFrom",
+        "dateObservedTo",
+        "itemType",
+        "laneId",
+        "laneDirection",
+        "intensity",
+    ),
 }
 COMMON_TERMS = {
     "name": f"{SDM}name",
@@ -368,6 +394,8 @@ def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
         if index:
             entity["airQualityIndex"] = _prop(index[0], seen)
             entity["airQualityLevel"] = _prop(index[1], seen)
+    elif entity_type in _OBSERVED:
+        entity.update(_OBSERVED[entity_type](sensor, values, meta))
     else:
         entity.update(
             {
@@ -381,6 +409,61 @@ def _sensor_entity(sensor: Sensor) -> dict[str, Any]:
             }
         )
     return {k: v for k, v in entity.items() if v is not None}
+
+
+def _photovoltaic(sensor: Sensor, values: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """A solar site's latest reading as ``PhotovoltaicMeasurement`` (its device: the site itself)."""
+    seen = sensor.last_seen_at
+    started = meta.get("metering_started")
+    return {
+        "dateObserved": _datetime_prop(seen),
+        "refPhotovoltaicDevice": _rel(urn("PhotovoltaicDevice", sensor.id)),
+        "dateEnergyMeteringStarted": _prop(started) if isinstance(started, str) else None,
+        "temperature": _prop(values["temperature"], seen, "CEL")
+        if isinstance(values.get("temperature"), int | float)
+        else None,
+        "nominalPeakPowerGeneration": _prop(float(meta["peak_kw"]), unit="KWT")
+        if isinstance(meta.get("peak_kw"), int | float)
+        else None,
+        "activePower": _prop(round(values["power_w"] / 1000, 3), seen, "KWT")
+        if isinstance(values.get("power_w"), int | float)
+        else None,
+    }
+
+
+def _water(sensor: Sensor, values: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """A building's water meter as ``WaterConsumptionObserved``: its index (litres)."""
+    seen = sensor.last_seen_at
+    return {
+        "waterConsumption": _prop(int(values["volume_l"]), seen, "LTR")
+        if isinstance(values.get("volume_l"), int | float)
+        else None,
+    }
+
+
+def _item_flow(sensor: Sensor, values: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """A counting device's last period as ``ItemFlowObserved``: every class and direction counted."""
+    seen = sensor.last_seen_at
+    classes = meta.get("classes") or ["pedestrian", "bike", "car", "truck"]
+    counted = [v for k, v in values.items() if k != "ts" and isinstance(v, int | float)]
+    return {
+        "dateObserved": _datetime_prop(seen),
+        "dateObservedFrom": _prop(time_text(seen - dt.timedelta(seconds=sensor.reporting_period_s)))
+        if seen
+        else None,
+        "dateObservedTo": _prop(time_text(seen)) if seen else None,
+        "itemType": _prop("people" if classes == ["pedestrian"] else "vehicle"),
+        "laneId": _prop(int(meta.get("laneId", 1))),
+        "laneDirection": _prop(meta.get("laneDirection", "forward")),
+        "intensity": _prop(sum(counted), seen) if counted else None,
+    }
+
+
+_OBSERVED = {
+    "PhotovoltaicMeasurement": _photovoltaic,
+    "WaterConsumptionObserved": _water,
+    "ItemFlowObserved": _item_flow,
+}
 
 
 def simplified(entity: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def _place(row: Any) -> Place:
         row.kind,
         row.reporting_period_s,
         row.last_seen_at,
-        urn(SENSOR_TYPES.get(row.kind, "Device"), row.id),
+        entity=urn(SENSOR_TYPES.get(row.kind, "Device"), row.id),
     )
 
 

@@ -49,6 +49,22 @@ def waste_centre(ctx: AccessContext) -> dict[str, Any]:
     return {}
 
 
+def counters(ctx: AccessContext) -> dict[str, Any]:
+    with write_session(ctx.engine) as session:
+        session.add(
+            Sensor(id="CPT-AUD-01", kind="counter", name="Rue du Centre", lat=49.47, lon=5.95)
+        )
+        session.add(
+            Sensor(
+                id="GAZ-AUD-01",
+                kind="energy_meter",
+                name="Mairie - gaz",
+                meta=json.dumps({"building": "Mairie", "medium": "gas", "area_m2": 800}),
+            )
+        )
+    return {}
+
+
 def staff_only(status: int | tuple[int, ...] = 200) -> dict[str, int | tuple[int, ...]]:
     return roles_only(STAFF, status)
 
@@ -197,6 +213,8 @@ ROWS = [
         data={"threshold": "10"},
     ),
     Row("GET", "/traffic", same_for_all(200)),
+    Row("GET", "/counting", same_for_all(200), setup=counters),
+    Row("GET", "/staff/buildings", staff_only(200), setup=counters),
     Row(
         "GET",
         "/ngsi-ld/v1/entities?type=Streetlight",

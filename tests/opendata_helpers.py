@@ -179,7 +179,49 @@ def seed(engine: Engine) -> dict[str, Any]:
                 last_values="{}",
             )
         )
+        s.add(
+            Sensor(
+                id="CPT-OD-01",
+                kind="counter",
+                name="Rue du Centre",
+                commune_insee="57038",
+                lat=49.472,
+                lon=5.955,
+                reporting_period_s=900,
+                meta=json.dumps({"classes": ["pedestrian", "bike"], "operator": EMAIL}),
+                last_values="{}",
+                last_seen_at=now,
+            )
+        )
+        s.add(
+            Sensor(
+                id="PV-OD-01",
+                kind="solar",
+                name="Toiture de la mairie",
+                commune_insee="57038",
+                lat=49.472,
+                lon=5.955,
+                meta=json.dumps({"peak_kw": 9, "azimuth": 180, "tilt": 30}),
+                last_values="{}",
+            )
+        )
         s.flush()
+        s.add(
+            SensorHourly(
+                sensor_id="CPT-OD-01",
+                hour=hour,
+                samples=4,
+                sums_json=json.dumps({"pedestrian_in": 52, "pedestrian_out": 40, "bike_in": 7}),
+            )
+        )
+        s.add(
+            SensorHourly(
+                sensor_id="PV-OD-01",
+                hour=hour,
+                samples=4,
+                sums_json=json.dumps({"power_w": 20000.0, "expected_w": 24000.0}),
+            )
+        )
         s.add(
             SensorHourly(
                 sensor_id="TR-OD-01",

@@ -235,3 +235,38 @@ def test_a_csv_with_an_unknown_meter_is_refused_in_french_and_nothing_is_kept(en
             buildings.import_csv(session, text, dt.datetime.now(dt.UTC))
     with read_session(engine) as session:
         assert session.scalars(select(SensorMeasure)).first() is None
+
+
+def test_the_operations_centre_shows_a_site_under_its_expectation_and_the_days_production_and_counts(
+    engine, staff
+):
+    _sensor(engine, "PV-MAIRIE", "solar", SITE, "Mairie d'Audun")
+    _sensor(engine, "CPT-CENTRE", "counter", {"classes": ["pedestrian", "car"]}, "Rue du Centre")
+    with write_session(engine) as session:
+        session.get(Sensor, "PV-MAIRIE").reporting_period_s = 86_400  # a daily summary is enough
+    site = solar.Site.of(49.472, 5.955, SITE)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    noon = now.replace(hour=11, minute=30, second=0)
+    noon = noon if noon <= now else noon - dt.timedelta(days=1)  # the last noon, sun up
+    for moment, energy in ((now - dt.timedelta(seconds=1), 50_000), (now, 53_000)):
+        _feed(engine, "PV-MAIRIE", [moment], lambda m, e=energy: {"power_w": 0, "energy_wh": e})
+    _feed(  # the last reading: 60 % of a clear sky at noon
+        engine,
+        "PV-MAIRIE",
+        [noon],
+        lambda m: {"power_w": round(0.6 * solar.expected_power(site, m)), "energy_wh": 53_000},
+    )
+    _feed(
+        engine,
+        "CPT-CENTRE",
+        [now],
+        lambda m: {"counts": {"pedestrian": {"in": 12, "out": 8}, "car": {"in": 30}}},
+    )
+    features = {
+        f["id"]: f["properties"]
+        for f in staff.client.get("/staff/ops/layers/sensors.geojson").json()["features"]
+    }
+    assert (features["PV-MAIRIE"]["state"], features["PV-MAIRIE"]["unit"]) == ("low", "kW")
+    assert (features["CPT-CENTRE"]["value"], features["CPT-CENTRE"]["unit"]) == (50, "passages")
+    kpis = staff.client.get("/staff/ops/kpis.json").json()["communes"][AUDUN]["kpis"]
+    assert (kpis["solar_today"], kpis["counts_today"]) == (3.0, 50)

@@ -19,8 +19,26 @@ from app.lighting import messages
 STANDBY_W = messages.STANDBY_W
 DRIVER_FLOOR = 0.10
 REMEMBERED_COMMANDS = 512
-SENSOR_KINDS = ("waste_centre", "traffic", "air_quality", "fill_level")
-_SENSOR_ID_PREFIX = {"waste_centre": "WC", "traffic": "TR", "air_quality": "AQ", "fill_level": "FL"}
+SENSOR_KINDS = (
+    "waste_centre",
+    "traffic",
+    "air_quality",
+    "fill_level",
+    "solar",
+    "water_meter",
+    "energy_meter",
+    "counter",
+)
+_SENSOR_ID_PREFIX = {
+    "waste_centre": "WC",
+    "traffic": "TR",
+    "air_quality": "AQ",
+    "fill_level": "FL",
+    "solar": "PV",
+    "water_meter": "EAU",
+    "energy_meter": "NRJ",
+    "counter": "CPT",
+}
 
 try:
     _LOCAL_TZ: Any = ZoneInfo("Europe/Paris")
@@ -263,6 +281,101 @@ class FillLevelSensor(Sensor):
         return {"fillingLevel": round(self.level, 3)}
 
 
+def _sun(moment: datetime) -> float:
+    """0 at night, 1 at a June noon: a clear sky's share of the peak, roughly (the server's pvlib
+    model is the reference; this only has to look like a day)."""
+    hour, _ = _local_hour(moment)
+    day = moment.timetuple().tm_yday
+    length = 12.0 + 4.2 * math.sin(2 * math.pi * (day - 80) / 365.0)  # hours of daylight
+    noon = 13.5 if 90 <= day <= 300 else 12.5  # solar noon in local time, summer or winter
+    x = (hour - noon) / (length / 2)
+    if abs(x) >= 1:
+        return 0.0
+    height = 0.55 + 0.45 * math.sin(2 * math.pi * (day - 80) / 365.0)
+    return max(0.0, math.cos(x * math.pi / 2) ** 1.5 * height)
+
+
+class SolarSite(Sensor):
+    """Solar panels on a public building: power with passing clouds, a production counter."""
+
+    kind = "solar"
+
+    def __init__(self, device_id: str, rng: random.Random, *, peak_w: float = 9000.0) -> None:
+        super().__init__(device_id, rng)
+        self.peak_w = peak_w
+        self.energy_wh = rng.uniform(1e6, 3e7)
+        self.cloud = 1.0
+
+    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
+        rng = self.rng
+        self.cloud = min(1.0, max(0.2, self.cloud + rng.gauss(0, 0.08)))
+        power = 0.8 * self.peak_w * _sun(moment) * self.cloud
+        self.energy_wh += power * elapsed_s / 3600.0
+        return {
+            "power_w": round(power, 1),
+            "energy_wh": round(self.energy_wh),
+            "temperature": round(12.0 + 30.0 * power / self.peak_w + rng.gauss(0, 0.5), 1),
+        }
+
+
+class WaterMeter(Sensor):
+    """A building's water meter: use by day, none at night, unless the building leaks."""
+
+    kind = "water_meter"
+
+    def __init__(self, device_id: str, rng: random.Random, *, leak_l_h: float = 0.0) -> None:
+        super().__init__(device_id, rng)
+        self.volume_l = rng.uniform(1e5, 5e6)
+        self.leak_l_h = leak_l_h
+
+    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
+        hour, weekday = _local_hour(moment)
+        busy = 7 <= hour <= 19 and weekday < 5
+        flow = (self.rng.uniform(50, 400) if busy else 0.0) + self.leak_l_h
+        self.volume_l += flow * elapsed_s / 3600.0
+        return {"volume_l": round(self.volume_l), "flow": round(flow, 1)}
+
+
+class EnergyMeter(Sensor):
+    """A building's electricity, gas or heat meter: power by occupancy, an index in kWh."""
+
+    kind = "energy_meter"
+
+    def __init__(self, device_id: str, rng: random.Random) -> None:
+        super().__init__(device_id, rng)
+        self.energy_kwh = rng.uniform(1e4, 5e5)
+        self.base_w = rng.uniform(800, 3000)
+
+    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
+        hour, weekday = _local_hour(moment)
+        busy = 7 <= hour <= 19 and weekday < 5
+        power = self.base_w * (3.0 if busy else 1.0) * self.rng.uniform(0.9, 1.1)
+        self.energy_kwh += power * elapsed_s / 3.6e6
+        return {"energy_kwh": round(self.energy_kwh, 2), "power_w": round(power, 1)}
+
+
+class CountingDevice(Sensor):
+    """A Telraam-style counter: passages per class and direction since the last reading (no image)."""
+
+    kind = "counter"
+    PEAKS = {"pedestrian": 120.0, "bike": 40.0, "car": 400.0, "truck": 25.0}  # an hour, each way
+
+    def measures(self, moment: datetime, elapsed_s: float) -> dict[str, Any]:
+        rng = self.rng
+        hour, weekday = _local_hour(moment)
+        factor = _commute_factor(hour, weekday)
+        counts = {
+            name: {
+                way: _poisson(
+                    rng, peak * factor * elapsed_s / 3600.0 * (1.0 if way == "in" else 0.8)
+                )
+                for way in ("in", "out")
+            }
+            for name, peak in self.PEAKS.items()
+        }
+        return {"counts": counts}
+
+
 def _make_sensor(device_id: str, kind: str, rng: random.Random, always_open: bool) -> Sensor:
     if kind == "waste_centre":
         return WasteCentreGate(device_id, rng, always_open=always_open)
@@ -272,6 +385,14 @@ def _make_sensor(device_id: str, kind: str, rng: random.Random, always_open: boo
         return AirQualityStation(device_id, rng)
     if kind == "fill_level":
         return FillLevelSensor(device_id, rng)
+    if kind == "solar":
+        return SolarSite(device_id, rng)
+    if kind == "water_meter":
+        return WaterMeter(device_id, rng)
+    if kind == "energy_meter":
+        return EnergyMeter(device_id, rng)
+    if kind == "counter":
+        return CountingDevice(device_id, rng)
     raise ValueError(f"unknown sensor kind {kind!r} (one of {', '.join(SENSOR_KINDS)})")
 
 
@@ -286,6 +407,13 @@ def demo_sensors() -> dict[str, str]:
         "FL-AUD-0001": "fill_level",
         "FL-VIL-0001": "fill_level",
         "FL-THI-0001": "fill_level",
+        "PV-AUD-MAIRIE": "solar",
+        "PV-VIL-GYMNASE": "solar",
+        "EAU-AUD-GYMNASE": "water_meter",
+        "EAU-VIL-ECOLE": "water_meter",
+        "NRJ-AUD-MAIRIE": "energy_meter",
+        "CPT-AUD-CENTRE": "counter",
+        "CPT-RUS-BELVAL": "counter",
     }
 
 

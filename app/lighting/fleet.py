@@ -24,7 +24,16 @@ from sqlalchemy.engine import Engine
 from app.db import read_session
 
 log = logging.getLogger("eclor.lighting.fleet")
-SIMULATED_KINDS = ("waste_centre", "traffic", "air_quality", "fill_level")
+SIMULATED_KINDS = (
+    "waste_centre",
+    "traffic",
+    "air_quality",
+    "fill_level",
+    "solar",
+    "water_meter",
+    "energy_meter",
+    "counter",
+)
 
 
 SENSORS_GATEWAY = "sensors"

@@ -1,8 +1,10 @@
-"""What the sensors domain contributes: the waste-centre watches in exports and erasure."""
+"""What the sensors domain contributes: layers, KPIs, open data, the NGSI-LD notifier and LoRaWAN
+services, the meters import, demo devices, the waste-centre watches in exports and erasure."""
 
-from app.interfaces import Contribution, Privacy
+from app.interfaces import Contribution, DemoLoader, Privacy
 from app.sensors import (
     cli,
+    demo,
     lorawan,
     measures,
     ngsi_cli,
@@ -24,4 +26,5 @@ CONTRIBUTES = Contribution(
     telemetry_sinks={"tele_sensor": measures.ingest_sensor_telemetry},
     services=(ngsi_notifier.notifier_service, lorawan.lorawan_service),
     commands=(*ngsi_cli.COMMANDS, *cli.COMMANDS),
+    demo=(DemoLoader(31, "sensors", demo.load_devices),),
 )

@@ -228,14 +228,16 @@ def ingest_sensor_telemetry(
 
 
 def _expected_w(sensor: Sensor, ts: dt.datetime) -> float | None:
-    """The clear-sky power of a solar site at ``ts`` (pvlib), or None when the site is not described."""
+    """The clear-sky power of a solar site at ``ts`` (pvlib); None when the site is not described or
+    the sun is too low to expect anything worth judging."""
     from app.sensors import solar  # pvlib and pandas load with the first solar reading only
 
     try:
         site = solar.Site.of_text(sensor.lat, sensor.lon, sensor.meta)
     except solar.SiteError:
         return None
-    return round(solar.expected_power(site, ts), 1)
+    expected = solar.expected_when_sunlit(site, ts)
+    return None if expected is None else round(expected, 1)
 
 
 # --------------------------------------------------------------------------- waste centre

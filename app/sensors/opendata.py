@@ -1,4 +1,5 @@
-"""Sensors as open data: waste-centre waiting times, border traffic counts and air quality, hourly.
+"""Sensors as open data: waste-centre waiting times, border traffic, air quality, the counting
+devices' passages and the solar sites' production, hourly.
 
 The sensors domain's contribution to the open data catalogue (``app.opendata.contrib``).
 Hourly rows come from the kept hourly history; the live form is each reading as
@@ -390,7 +391,121 @@ AIR = OpenDataset(
     cnil=NO_PERSON,
 )
 
-DATASETS = (WAITS, TRAFFIC, AIR)
+_CLASSES = (("pedestrian", "pietons"), ("bike", "velos"), ("car", "voitures"), ("truck", "camions"))
+_WAYS = (("in", "entrants"), ("out", "sortants"))
+
+
+def _count_values(values: dict[str, Any], samples: int) -> tuple[Any, ...]:
+    """An hour's passages per class and direction (sums of the periods), then the periods counted."""
+    out: list[Any] = []
+    for name, _label in _CLASSES:
+        for way, _fr in _WAYS:
+            value = values.get(f"{name}_{way}")
+            out.append(int(value) if isinstance(value, int | float) else None)
+    return (*out, samples)
+
+
+def _counts(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+    for place, sums, samples, hour in _hourly(session, "counter"):
+        yield place + (utc_text(hour),) + _count_values(sums, samples)
+
+
+def _live_counts(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
+    found = _reading(session, event, "counter")
+    if found is None:
+        return None
+    sensor, values = found
+    row = _place(sensor) + (values["ts"],) + _count_values(values, 1)
+    return dict(zip(COUNTS.column_names, row, strict=True))
+
+
+COUNTS = OpenDataset(
+    slug="comptages",
+    domain="sensors",
+    title="Comptages de piétons, vélos, voitures et camions, par heure",
+    description=(
+        "Les passages comptés par les appareils de comptage (registre public : /counting), par "
+        "catégorie et par sens, additionnés par heure. Le comptage se fait dans l'appareil : "
+        "aucune image n'en sort ni n'est enregistrée. En direct : chaque période comptée."
+    ),
+    theme="TRAN",
+    keywords=("comptage", "piétons", "vélos", "mobilité", "temps réel"),
+    frequency="HOURLY",
+    expected_minutes=30,
+    columns=PLACE
+    + tuple(
+        Column(f"{fr}_{way_fr}", "integer", f"Passages : {fr}, {way_fr}", minimum=0)
+        for _name, fr in _CLASSES
+        for _way, way_fr in _WAYS
+    )
+    + (Column("periodes", "integer", "Nombre de périodes comptées", required=True, minimum=0),),
+    rows=_counts,
+    geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
+    live_kinds=("sensors:reading",),
+    live_row=_live_counts,
+    twin="ItemFlowObserved",
+    conforms_to=(
+        (
+            SMART_DATA_MODELS.format("Transportation", "ItemFlowObserved"),
+            "Smart Data Models ItemFlowObserved",
+        ),
+    ),
+    cnil=Cnil(
+        singling_out="Des nombres de passages par heure à un point fixe : aucune personne.",
+        linkability="Aucune image, plaque ou identifiant n'est enregistré ni publié.",
+        inference="Des totaux horaires : on ne peut pas en déduire le trajet d'une personne.",
+    ),
+)
+
+
+def _solar_values(values: dict[str, Any], samples: int) -> tuple[Any, ...]:
+    power = _mean(values, "power_w", samples, 1)
+    expected = _mean(values, "expected_w", samples, 1)
+    return (power, expected, samples)
+
+
+def _solar(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+    for place, sums, samples, hour in _hourly(session, "solar"):
+        yield place + (utc_text(hour),) + _solar_values(sums, samples)
+
+
+SOLAR = OpenDataset(
+    slug="production-solaire",
+    domain="sensors",
+    title="Production des installations solaires publiques, par heure",
+    description=(
+        "La puissance moyenne produite par les panneaux solaires des bâtiments publics, et celle "
+        "qu'ils produiraient par ciel clair (modèle pvlib : irradiance sur le plan des panneaux, "
+        "orientation, inclinaison et puissance crête du site), par heure."
+    ),
+    theme="ENER",
+    keywords=("énergie solaire", "photovoltaïque", "bâtiments publics", "énergie"),
+    frequency="HOURLY",
+    expected_minutes=60,
+    columns=PLACE
+    + (
+        Column("puissance_moyenne_w", "number", "Puissance moyenne produite", unit="W", minimum=0),
+        Column(
+            "puissance_ciel_clair_w",
+            "number",
+            "Puissance attendue par ciel clair (moyenne)",
+            unit="W",
+            minimum=0,
+        ),
+        Column("echantillons", "integer", "Nombre de mesures", required=True, minimum=0),
+    ),
+    rows=_solar,
+    geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
+    conforms_to=(
+        (
+            SMART_DATA_MODELS.format("GreenEnergy", "PhotovoltaicMeasurement"),
+            "Smart Data Models PhotovoltaicMeasurement",
+        ),
+    ),
+    cnil=NO_PERSON,
+)
+
+DATASETS = (WAITS, TRAFFIC, AIR, COUNTS, SOLAR)
 SERVICES = (
     Service(
         "ngsi-ld",
@@ -405,6 +520,8 @@ SERVICES = (
             "dechetterie-temps-attente",
             "trafic-frontalier",
             "qualite-air",
+            "comptages",
+            "production-solaire",
         ),
     ),
 )

@@ -1,7 +1,7 @@
 """Sensors in the operations centre: three layers — the waste centre and its queue, the border crossings
-and their traffic, the other sensors with their current value (air quality, fill levels) —, a side
-panel with history for each, and the KPIs per commune (air quality index, waiting time at the waste
-centre)."""
+and their traffic, the other sensors with their current value (air quality, fill levels, solar sites,
+buildings' meters, counting devices) —, a side panel with history for each, and the KPIs per commune
+(air quality index, waiting time at the waste centre, solar production and passages counted today)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
+from app.models.measures import MeasureDaily
 from app.models.sensors import Sensor, WasteCentreEstimate
 from app.models.territory import Commune, Territory
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
@@ -28,6 +29,10 @@ KIND_LABELS = {
     "traffic": N_("Passage frontalier"),
     "air_quality": N_("Qualité de l'air"),
     "fill_level": N_("Remplissage"),
+    "solar": N_("Production solaire"),
+    "water_meter": N_("Compteur d'eau"),
+    "energy_meter": N_("Compteur d'énergie"),
+    "counter": N_("Comptage"),
 }
 STATES = {
     "good": N_("Bon"),
@@ -40,6 +45,7 @@ STATES = {
     "long": N_("Attente longue"),
     "full": N_("Plein"),
     "ok": N_("Normal"),
+    "low": N_("Sous l'attendu"),
     "offline": N_("Hors ligne"),
 }
 
@@ -96,10 +102,84 @@ def reading(
             None if wait is None else round(wait),
             "min",
         )
+    if sensor.kind in _READINGS:
+        return _READINGS[sensor.kind](values)
     level = values.get("fillingLevel")
     if isinstance(level, int | float):
         return ("full" if level >= 0.8 else "ok"), round(level * 100), "%"
     return "ok", None, ""
+
+
+def _number(values: dict[str, Any], name: str) -> float | None:
+    value = values.get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _solar(values: dict[str, Any]) -> tuple[str, Any, str]:
+    power, expected = _number(values, "power_w"), _number(values, "expected_w")
+    low = power is not None and expected is not None and expected > 0 and power < 0.8 * expected
+    return ("low" if low else "ok"), None if power is None else round(power / 1000, 1), "kW"
+
+
+def _water(values: dict[str, Any]) -> tuple[str, Any, str]:
+    flow = _number(values, "flow")
+    return "ok", None if flow is None else round(flow), "L/h"
+
+
+def _energy(values: dict[str, Any]) -> tuple[str, Any, str]:
+    power = _number(values, "power_w")
+    return "ok", None if power is None else round(power / 1000, 1), "kW"
+
+
+def _counts(values: dict[str, Any]) -> tuple[str, Any, str]:
+    total = sum(v for k, v in values.items() if k != "ts" and isinstance(v, int | float))
+    return "ok", int(total), _("passages")
+
+
+_READINGS = {"solar": _solar, "water_meter": _water, "energy_meter": _energy, "counter": _counts}
+
+
+def _today_rows(session: Session, kind: str, now: dt.datetime) -> list[tuple[str, Any, Any]]:
+    """(commune, measure row's measure, row) of today's daily rows of every sensor of ``kind``."""
+    communes = {
+        urn(SENSOR_TYPES.get(kind, "Device"), sensor_id): insee
+        for sensor_id, insee in session.execute(
+            select(col(Sensor.id), col(Sensor.commune_insee)).where(col(Sensor.kind) == kind)
+        ).all()
+        if insee
+    }
+    if not communes:
+        return []
+    rows = session.execute(
+        sa.select(
+            col(MeasureDaily.entity),
+            col(MeasureDaily.measure),
+            col(MeasureDaily.total),
+            col(MeasureDaily.low),
+            col(MeasureDaily.high),
+        ).where(
+            col(MeasureDaily.entity).in_(list(communes)),
+            col(MeasureDaily.day) == now.astimezone(dt.UTC).date(),
+        )
+    ).all()
+    return [(communes[r.entity], r.measure, r) for r in rows]
+
+
+def solar_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
+    """Energy the solar sites of each commune produced today (kWh), from their counters."""
+    out: dict[str, Any] = {}
+    for insee, measure, row in _today_rows(session, "solar", now):
+        if measure == "energy_wh" and row.low is not None and row.high is not None:
+            out[insee] = round(out.get(insee, 0) + (row.high - row.low) / 1000, 1)
+    return out
+
+
+def counts_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
+    """Passages the counting devices of each commune counted today (every class and direction)."""
+    out: dict[str, Any] = {}
+    for insee, _measure, row in _today_rows(session, "counter", now):
+        out[insee] = int(out.get(insee, 0) + (row.total or 0))
+    return out
 
 
 def _queues(session: Session) -> dict[str, int | None]:
@@ -239,7 +319,7 @@ def wait_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return out
 
 
-_SENSOR_STATES = {k: STATES[k] for k in ("good", "fair", "poor", "full", "ok", "offline")}
+_SENSOR_STATES = {k: STATES[k] for k in ("good", "fair", "poor", "full", "low", "ok", "offline")}
 OPS_LAYERS = [
     Layer("sensors", N_("Capteurs"), 30, sensors_layer, sensor_panel, {}, _SENSOR_STATES),
     Layer(
@@ -271,4 +351,20 @@ OPS_KPIS = [
         Freshness(("sensors",), sensors_stamp),  # readings publish "sensors" events
     ),
     Kpi("waste_wait", N_("Attente à la déchèterie"), "min", 45, wait_kpi),
+    Kpi(
+        "solar_today",
+        N_("Production solaire du jour"),
+        "kWh",
+        46,
+        solar_kpi,
+        Freshness(("sensors",), sensors_stamp),
+    ),
+    Kpi(
+        "counts_today",
+        N_("Passages comptés aujourd'hui"),
+        "",
+        47,
+        counts_kpi,
+        Freshness(("sensors",), sensors_stamp),
+    ),
 ]

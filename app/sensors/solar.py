@@ -8,9 +8,11 @@ turbidity of the month at the site) transposed onto the panels' plane (Hay-Davie
 temperature (Faiman, 20 °C air, 1 m/s wind) and PVWatts' DC model, less the losses.
 
 The ingestion of ``tele/sensor`` readings (``app.sensors.measures``) adds ``expected_w`` to every
-reading of a site, so the history charts both and the "production under expected yield" rule
+reading of a site taken while a clear sky would give at least a tenth of its peak power (not at
+night, dawn or dusk, when nothing is worth judging), so the history charts both and the "production under expected yield" rule
 (``app.maintenance``) compares them. A whole day is computed at once (5-minute steps, about a
-tenth of a second) and kept, so ingestion costs one interpolation per reading.
+tenth of a second) for a 1 kWc site at the site's place and angles, kept, and scaled by each
+site's peak power and losses, so ingestion costs one interpolation per reading.
 """
 
 from __future__ import annotations
@@ -83,6 +85,39 @@ class Site:
 
 def clear_sky_day(site: Site, day: dt.date) -> list[float]:
     """Expected power (W) every 5 minutes of ``day`` (UTC), from 00:00 to 24:00 included."""
+    scale = site.peak_kw * (1.0 - site.losses / 100.0)
+    return [w * scale for w in _unit_day(_cell(site), day)]
+
+
+def _cell(site: Site) -> Site:
+    """The site as its profile is computed: 1 kWc without losses (the power scales with both), its
+    position to 0.01° (about a kilometre), its angles to the degree and its altitude to 100 m:
+    neighbouring sites share one computation, and the expectation moves by well under 1 %."""
+    return Site(
+        round(site.lat, 2),
+        round(site.lon, 2),
+        1.0,
+        float(round(site.azimuth)),
+        float(round(site.tilt)),
+        0.0,
+        float(round(site.altitude, -2)),
+    )
+
+
+_units: dict[tuple[Site, dt.date], list[float]] = {}
+
+
+def _unit_day(site: Site, day: dt.date) -> list[float]:
+    profile = _units.get((site, day))
+    if profile is None:
+        if len(_units) >= _CACHE_MAX:
+            _units.clear()
+        profile = _units[(site, day)] = _compute_day(site, day)
+    return profile
+
+
+def _compute_day(site: Site, day: dt.date) -> list[float]:
+    """pvlib's clear-sky power of ``site`` (its peak and losses as given) every 5 minutes of ``day``."""
     times = pd.date_range(
         dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC),
         periods=86400 // STEP_S + 1,
@@ -108,23 +143,24 @@ def clear_sky_day(site: Site, day: dt.date) -> list[float]:
     return [max(0.0, float(w) * factor) if math.isfinite(w) else 0.0 for w in dc.to_numpy()]
 
 
-_days: dict[tuple[Site, dt.date], list[float]] = {}
-
-
 def expected_power(site: Site, at: dt.datetime) -> float:
     """Clear-sky power (W) of the site at ``at`` (aware), interpolated in its day's profile."""
     moment = at.astimezone(dt.UTC)
     day = moment.date()
-    profile = _days.get((site, day))
-    if profile is None:
-        if len(_days) >= _CACHE_MAX:
-            _days.clear()
-        profile = _days[(site, day)] = clear_sky_day(site, day)
+    profile = _unit_day(_cell(site), day)
+    scale = site.peak_kw * (1.0 - site.losses / 100.0)
     seconds = (moment - dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)).total_seconds()
     index, rest = divmod(seconds, STEP_S)
     i = min(int(index), len(profile) - 2)
     share = rest / STEP_S
-    return profile[i] * (1 - share) + profile[i + 1] * share
+    return (profile[i] * (1 - share) + profile[i + 1] * share) * scale
+
+
+def expected_when_sunlit(site: Site, at: dt.datetime, share: float = 0.1) -> float | None:
+    """The clear-sky power at ``at``, or None while it is under ``share`` of the peak (night, dawn,
+    dusk): no yield is judged when so little is expected."""
+    expected = expected_power(site, at)
+    return expected if expected >= site.peak_kw * 1000.0 * share else None
 
 
 def expected_energy_kwh(site: Site, day: dt.date) -> float:
@@ -147,5 +183,6 @@ __all__ = [
     "clear_sky_day",
     "expected_energy_kwh",
     "expected_power",
+    "expected_when_sunlit",
     "sunlit_hours",
 ]

@@ -109,4 +109,4 @@ def test_a_counting_device_sends_counts_only_and_a_picture_it_sends_is_never_sto
     assert measures == {"pedestrian_in", "pedestrian_out", "bike_in", "bike_out"}
     assert "base64" not in last_values and "AB-123-CD" not in last_values
     page = client.get("/counting")
-    assert "Piétons : 23 · Vélos : 3" in page.text
+    assert "Piétons 23 · Vélos 3" in page.text

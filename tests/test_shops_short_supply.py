@@ -150,6 +150,10 @@ def test_a_resident_orders_a_basket_on_the_farms_page_for_the_market_on_saturday
         assert order.pickup_point_id == farm["market"]
         local = order.pickup_at.astimezone(PARIS)
         assert local.weekday() == 5 and time(8) <= local.time() < time(12, 30)
+    detail = resident.client.get(answer.headers["location"])
+    assert '<strong id="pickup-point">Marché de Villerupt</strong>' in detail.text
+    merchant_view = merchant.client.get(f"/shops/manage/orders/{order.id}")
+    assert '<strong id="pickup-point">Marché de Villerupt</strong>' in merchant_view.text
 
 
 def test_another_producers_point_or_a_made_up_one_is_refused_on_the_page(

@@ -33,6 +33,7 @@ from app.models.shops import (
     ShopPickupPoint,
 )
 from app.routes.shops_context import (
+    pickup_point_of,
     commune_choices,
     form_text,
     order_lines,
@@ -194,6 +195,7 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
         "weekly": weekly,
         "special": special,
         "slots": hours.pickup_slots(schedule, now) if shop.click_collect else [],
+        "points": pickup_points.active_points(db, saved_id(shop)),
         "point_slots": [
             (point, times)
             for point in pickup_points.active_points(db, saved_id(shop))
@@ -328,6 +330,7 @@ def my_order(
         order=order,
         shop=shop,
         lines=order_lines(db, order),
+        point=pickup_point_of(db, order),
         labels=logic.ORDER_LABELS,
         euros=logic.euros,
         merchant_view=False,
@@ -362,6 +365,7 @@ def cancel_order(
             order=order,
             shop=shop,
             lines=order_lines(db, order),
+            point=pickup_point_of(db, order),
             labels=logic.ORDER_LABELS,
             euros=logic.euros,
             merchant_view=False,

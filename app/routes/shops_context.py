@@ -22,6 +22,7 @@ from app.models.shops import (
     OrderLine,
     Shop,
     ShopOrder,
+    ShopPickupPoint,
 )
 from app.models.territory import Commune
 from app.shops import orders as logic
@@ -183,3 +184,8 @@ def order_lines(db: Session, order: ShopOrder) -> list[OrderLine]:
             select(OrderLine).where(col(OrderLine.order_id) == order.id).order_by(col(OrderLine.id))
         ).all()
     )
+
+
+def pickup_point_of(db: Session, order: ShopOrder) -> ShopPickupPoint | None:
+    """The producer's pick-up point an order is collected at (None: at the shop)."""
+    return db.get(ShopPickupPoint, order.pickup_point_id) if order.pickup_point_id else None

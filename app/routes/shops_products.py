@@ -27,6 +27,7 @@ from app.models.shops import (
 )
 from app.photo_store import PendingPhotos
 from app.routes.shops_context import (
+    pickup_point_of,
     ProductForm,
     QuickEditForm,
     form_text,
@@ -264,6 +265,7 @@ def manage_order(
         shop=shop,
         customer=customer,
         lines=order_lines(db, order),
+        point=pickup_point_of(db, order),
         labels=logic.ORDER_LABELS,
         euros=logic.euros,
         merchant_view=True,
@@ -301,6 +303,7 @@ def move_order(
             shop=shop,
             customer=None,
             lines=order_lines(db, order),
+            point=pickup_point_of(db, order),
             labels=logic.ORDER_LABELS,
             euros=logic.euros,
             merchant_view=True,

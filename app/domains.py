@@ -77,6 +77,7 @@ from app.routes import shops as shops_routes
 from app.sensors import contributes as sensors
 from app.sharing import contributes as sharing
 from app.shops import contributes as shops
+from app.solidarity import contributes as solidarity
 
 # The core's own jobs and services (e-mail outbox, notifications, retention) and the home page.
 CORE = Contribution(
@@ -114,6 +115,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain.of("maintenance", maintenance.CONTRIBUTES, maintenance_routes.CONTRIBUTES),
     Domain.of("participation", participation.CONTRIBUTES, participation_routes.CONTRIBUTES),
     Domain.of("renovation", renovation.CONTRIBUTES, renovation_routes.CONTRIBUTES),
+    Domain.of("solidarity", solidarity.CONTRIBUTES),
 )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 Point = tuple[float, float]
 
 EARTH_RADIUS_M = 6_371_000.0
+ROAD_FACTOR = 1.3  # a road distance is estimated as the straight line × 1.3
 _EDGE_EPSILON = 1e-12
 
 
@@ -28,6 +29,12 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def road_m(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
+    """The estimated road distance in metres: the great-circle distance × :data:`ROAD_FACTOR`
+    (what carpooling and the solidarity transport show and count)."""
+    return round(distance_m(lat1, lon1, lat2, lon2) * ROAD_FACTOR)
 
 
 def _on_segment(lat: float, lon: float, a: Point, b: Point) -> bool:

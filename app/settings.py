@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     talq_client_key: Path | None = None
     talq_timeout_s: float = Field(default=10.0, gt=0, le=120)
     talq_gateway_private_network: bool = False
+    # Solidarity transport: what the beneficiary contributes and what the volunteer driver is paid
+    # back per kilometre (cents), and the SMS gateway for reminders (POST JSON {to, text} with the
+    # token as a bearer; unset: the social worker's phone-call list only).
+    solidarity_contribution_cents_per_km: int = Field(default=25, ge=10, le=50)
+    solidarity_allowance_cents_per_km: int = Field(default=33, ge=0, le=100)
+    solidarity_sms_url: str = ""
+    solidarity_sms_token: str = ""
 
     # E-mail: unset SMTP host means "write messages under var/mail/".
     smtp_host: str = ""

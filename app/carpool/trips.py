@@ -22,7 +22,7 @@ from app.models.carpool import (
 from app.models.territory import Commune
 
 PARIS = ZoneInfo("Europe/Paris")
-ROAD_FACTOR = 1.3  # road distance ≈ straight line × 1.3
+ROAD_FACTOR = geo.ROAD_FACTOR  # road distance ≈ straight line × 1.3
 SPEED_KMH = 50.0  # to estimate when the driver reaches a pick-up point
 MAX_DETOUR = 0.33  # at most 33% extra for the driver (Mobicoop)
 MIN_SHARED = 0.30  # the passenger's part is at least 30% of the driver's route (Mobicoop)
@@ -92,8 +92,7 @@ class CarpoolError(ValueError):
 KY = geo.EARTH_RADIUS_M * math.pi / 180  # metres per degree of latitude
 
 
-def road_m(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
-    return round(geo.distance_m(lat1, lon1, lat2, lon2) * ROAD_FACTOR)
+road_m = geo.road_m
 
 
 def country_of(lat: float, lon: float) -> str:

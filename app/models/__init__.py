@@ -29,5 +29,6 @@ from app.models import maintenance  # noqa: F401  (rules, alarms, work orders)
 from app.models import participation  # noqa: F401  (participatory budgets)
 from app.models import ngsi  # noqa: F401  (NGSI-LD subscriptions and their notifications)
 from app.models import renovation  # noqa: F401  (renovation aids, adviser appointments)
+from app.models import solidarity  # noqa: F401  (solidarity transport)
 
 __all__ = ["Commune", "Job", "Territory", "User", "WebSession"]

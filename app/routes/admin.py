@@ -31,6 +31,7 @@ ROLE_NAMES = {
     "merchant": "Commerçant",
     "staff": "Agent",
     "admin": "Administrateur",
+    "social_worker": "Travailleur social (CCAS)",
 }
 
 

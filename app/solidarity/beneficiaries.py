@@ -1,0 +1,86 @@
+"""Beneficiaries, registered by the social worker of their commune (CCAS).
+
+A beneficiary has no account: their name, address, phone and needs are read by the social
+workers of their commune and, for one trip, by the volunteer who accepted it
+(:func:`app.solidarity.bookings.visible_to_driver`); nobody else."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from app.i18n import gettext as _
+from app.models.solidarity import Beneficiary, Place
+from app.models.territory import Commune
+from app.solidarity.schedule import SolidarityError
+
+_PHONE = re.compile(r"^\+?[0-9]{9,15}$")
+
+
+def normalise_phone(text: str) -> str:
+    """ "06 12 34 56 78" -> "0612345678"; refused in French when it is not a phone number."""
+    phone = re.sub(r"[\s.\-()]", "", text)
+    if not _PHONE.match(phone):
+        raise SolidarityError(_("Indiquez un numéro de téléphone (10 chiffres, ou +33…)."))
+    return phone
+
+
+def commune(session: Session, insee: str) -> Commune:
+    found = session.get(Commune, insee)
+    if found is None:
+        raise SolidarityError(_("Choisissez une commune du territoire."))
+    return found
+
+
+def register(
+    session: Session,
+    *,
+    commune_insee: str,
+    full_name: str,
+    address: str,
+    phone: str,
+    mobility: str,
+    consent: bool,
+    by_user: int,
+    now: datetime,
+    lat: float | None = None,
+    lon: float | None = None,
+) -> Beneficiary:
+    """A new beneficiary of the social worker's commune, with the consent recorded (when, by whom).
+
+    Without a point on the map, the address is placed at the centre of the commune."""
+    if not consent:
+        raise SolidarityError(
+            _("La personne doit avoir donné son accord pour être inscrite : cochez la case.")
+        )
+    where = commune(session, commune_insee)
+    person = Beneficiary(
+        commune_insee=commune_insee,
+        full_name=" ".join(full_name.split()),
+        address=" ".join(address.split()),
+        lat=where.lat if lat is None else lat,
+        lon=where.lon if lon is None else lon,
+        phone=normalise_phone(phone),
+        mobility=" ".join(mobility.split()),
+        consent_at=now,
+        consent_by=by_user,
+    )
+    session.add(person)
+    session.flush()
+    return person
+
+
+def of_commune(session: Session, insee: str) -> list[Beneficiary]:
+    return list(
+        session.scalars(
+            select(Beneficiary)
+            .where(col(Beneficiary.commune_insee) == insee)
+            .order_by(col(Beneficiary.full_name))
+        ).all()
+    )
+
+
+def places(session: Session) -> list[Place]:
+    return list(session.scalars(select(Place).order_by(col(Place.label))).all())

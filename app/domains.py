@@ -74,6 +74,7 @@ from app.routes import reports as reports_routes
 from app.routes import sensors as sensors_routes
 from app.routes import sharing as sharing_routes
 from app.routes import shops as shops_routes
+from app.routes import solidarity as solidarity_routes
 from app.sensors import contributes as sensors
 from app.sharing import contributes as sharing
 from app.shops import contributes as shops
@@ -115,7 +116,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain.of("maintenance", maintenance.CONTRIBUTES, maintenance_routes.CONTRIBUTES),
     Domain.of("participation", participation.CONTRIBUTES, participation_routes.CONTRIBUTES),
     Domain.of("renovation", renovation.CONTRIBUTES, renovation_routes.CONTRIBUTES),
-    Domain.of("solidarity", solidarity.CONTRIBUTES),
+    Domain.of("solidarity", solidarity.CONTRIBUTES, solidarity_routes.CONTRIBUTES),
 )
 
 

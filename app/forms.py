@@ -31,6 +31,7 @@ _MESSAGES = {
     "string_pattern_mismatch": "Format invalide.",
     "datetime_parsing": "Date et heure invalides.",
     "date_parsing": "Date invalide.",
+    "date_from_datetime_parsing": "Date invalide.",
     "time_parsing": "Heure invalide.",
 }
 

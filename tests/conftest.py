@@ -190,6 +190,7 @@ PERSONAS = {
     "other_merchant": ("fleuriste@eclor.test", "merchant", "Sophie"),
     "staff": ("agent@eclor.test", "staff", "Nadia"),
     "admin": ("admin@eclor.test", "admin", "Admin"),
+    "social_worker": ("ccas@eclor.test", "social_worker", "Hélène"),
 }
 
 

@@ -247,6 +247,7 @@ def test_pages_read_in_english_show_no_french_but_the_data(app, engine, settings
         ("commercant@eclor.test", ["/", "/me", "/shops/manage"]),
         ("agent@eclor.test", ["/staff", "/staff/ops", "/staff/reports", "/staff/lighting"]),
         ("admin@eclor.test", ["/staff", "/admin/users"]),
+        ("ccas@eclor.test", ["/me", "/solidarity/ccas", "/solidarity/calls"]),
     ):
         with EclorClient(app=app) as client:
             client.cookies.set("lang", "en", domain="testserver.local")

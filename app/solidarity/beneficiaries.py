@@ -7,12 +7,14 @@ workers of their commune and, for one trip, by the volunteer who accepted it
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
-from app.models.solidarity import Beneficiary, Place
+from app.models.solidarity import Beneficiary, Booking, Place, Trip
 from app.models.territory import Commune
 from app.solidarity.schedule import SolidarityError
 
@@ -84,3 +86,36 @@ def of_commune(session: Session, insee: str) -> list[Beneficiary]:
 
 def places(session: Session) -> list[Place]:
     return list(session.scalars(select(Place).order_by(col(Place.label))).all())
+
+
+def erase(session: Session, person: Beneficiary, bookings_of: Sequence[Booking]) -> None:
+    """The person withdraws their consent: their bookings to come are cancelled, and their name,
+    address, phone and needs are erased; the trips already made stay in the accounts, nameless."""
+    for booking in bookings_of:
+        if booking.status != "cancelled":
+            booking.status = "cancelled"
+            session.add(booking)
+        session.execute(
+            update(Trip)
+            .where(col(Trip.booking_id) == booking.id, col(Trip.status) == "planned")
+            .values(status="cancelled")
+            .execution_options(synchronize_session=False)
+        )
+        booking.pickup_address = ""
+        booking.notes = ""
+    person.full_name = _("Personne effacée")
+    person.address, person.phone, person.mobility = "", "", ""
+    centre = session.get(Commune, person.commune_insee)
+    if centre is not None:
+        person.lat, person.lon = centre.lat, centre.lon
+    session.add(person)
+
+
+def bookings_of(session: Session, person_id: int) -> list[Booking]:
+    return list(
+        session.scalars(
+            select(Booking)
+            .where(col(Booking.beneficiary_id) == person_id)
+            .order_by(col(Booking.first_day).desc())
+        ).all()
+    )

@@ -23,6 +23,7 @@ from app.models.solidarity import Beneficiary, Booking, Place, Trip, Volunteer
 from app.notify import notify
 from app.solidarity.schedule import (
     SolidarityError,
+    describe,
     format_weekdays,
     local_at,
     local_today,
@@ -31,7 +32,23 @@ from app.solidarity.schedule import (
 )
 from app.solidarity.volunteers import fits, slots_of
 
+
+def N_(message: str) -> str:
+    return message
+
+
 TOPIC = "solidarity"
+BOOKING_LABELS = {
+    "open": N_("En attente d’un bénévole"),
+    "accepted": N_("Acceptée"),
+    "cancelled": N_("Annulée"),
+}
+TRIP_LABELS = {
+    "planned": N_("Prévu"),
+    "done": N_("Fait, à confirmer"),
+    "confirmed": N_("Confirmé"),
+    "cancelled": N_("Annulé"),
+}
 BUSY = ("planned", "done")  # trips that hold a volunteer's time
 
 
@@ -123,6 +140,11 @@ def _tell_volunteers(session: Session, booking: Booking, now: datetime) -> None:
             url="/solidarity/volunteer",
             dedupe=f"solidarity-booking-{booking.id}",
         )
+
+
+def when(booking: Booking) -> str:
+    """The booking's days and time in words."""
+    return describe(booking.first_day, booking.weekdays, booking.until, booking.pickup_min)
 
 
 def trips_of(session: Session, booking_id: int) -> list[Trip]:

@@ -89,3 +89,19 @@ def parse_hhmm(text: str) -> int | None:
     if h > 23 or m > 59:
         return None
     return h * 60 + m
+
+
+def describe(first_day: date, weekdays_text: str, until: date | None, pickup_min: int) -> str:
+    """A booking's days and time in words: "le 08/12/2026 à 09:30", or "chaque lundi et jeudi,
+    du 07/12/2026 au 01/02/2027, à 09:30"."""
+    days = parse_weekdays(weekdays_text)
+    at = hhmm(pickup_min)
+    if not days:
+        return _("le %(day)s à %(at)s") % {"day": f"{first_day:%d/%m/%Y}", "at": at}
+    names = ", ".join(_(WEEKDAYS[d]) for d in days)
+    return _("chaque %(days)s, du %(first)s au %(until)s, à %(at)s") % {
+        "days": names,
+        "first": f"{first_day:%d/%m/%Y}",
+        "until": f"{until:%d/%m/%Y}" if until else "…",
+        "at": at,
+    }

@@ -5,9 +5,11 @@ one ``Row`` per route, giving for every role the status it must answer.
 ``tests/test_access.py`` checks every row, and fails for any route of the
 app that no row covers, so a new route without a rule fails the suite.
 
-Roles: anonymous, resident, other_resident, merchant, other_merchant, staff, admin.
-Owned objects made by ``setup`` belong to ``resident`` (or ``merchant`` for
-shops), so ``other_resident`` / ``other_merchant`` show what a stranger gets.
+Roles: anonymous, resident, other_resident, merchant, other_merchant, staff, admin,
+social_worker. Owned objects made by ``setup`` belong to ``resident`` (or ``merchant`` for
+shops), so ``other_resident`` / ``other_merchant`` show what a stranger gets. A social worker
+(CCAS) is a signed-in person who owns nothing outside the solidarity transport: a row that gives
+no status for ``social_worker`` expects the one of ``other_resident`` (:func:`expected`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-ROLES = ("anonymous", "resident", "other_resident", "merchant", "other_merchant", "staff", "admin")
+# The helpers below give a status to these; the social worker's is explicit or a stranger's.
+BASE_ROLES = (
+    "anonymous",
+    "resident",
+    "other_resident",
+    "merchant",
+    "other_merchant",
+    "staff",
+    "admin",
+)
+ROLES = (*BASE_ROLES, "social_worker")
 
 
 @dataclass
@@ -43,14 +55,22 @@ class Row:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def expected(row: Row) -> dict[str, int | tuple[int, ...]]:
+    """The row's expected status per role, the social worker's defaulting to a stranger's."""
+    expect = dict(row.expect)
+    if "social_worker" not in expect and "other_resident" in expect:
+        expect["social_worker"] = expect["other_resident"]
+    return expect
+
+
 def same_for_all(status: int | tuple[int, ...]) -> dict[str, int | tuple[int, ...]]:
-    return {role: status for role in ROLES}
+    return {role: status for role in BASE_ROLES}
 
 
 def signed_in_only(
     status: int | tuple[int, ...] = 200, *, anonymous: int | tuple[int, ...] = 303
 ) -> dict[str, int | tuple[int, ...]]:
-    return {role: (anonymous if role == "anonymous" else status) for role in ROLES}
+    return {role: (anonymous if role == "anonymous" else status) for role in BASE_ROLES}
 
 
 def roles_only(
@@ -61,7 +81,7 @@ def roles_only(
     anonymous: int | tuple[int, ...] = 303,
 ) -> dict[str, int | tuple[int, ...]]:
     out: dict[str, int | tuple[int, ...]] = {}
-    for role in ROLES:
+    for role in BASE_ROLES:
         if role == "anonymous":
             out[role] = anonymous
         elif role in allowed:

@@ -10,7 +10,7 @@ from app.db import utcnow, write_session
 from app.models.carpool import CarpoolAd, CarpoolReport, CarpoolSearch
 from tests.access import AccessContext, Row, roles_only, same_for_all, signed_in_only
 
-STRANGERS = ("merchant", "other_merchant", "staff", "admin")
+STRANGERS = ("merchant", "other_merchant", "staff", "admin", "social_worker")
 WHERE = "departureLat=49.47&departureLng=5.95&arrivalLat=49.63&arrivalLng=6.16"
 
 

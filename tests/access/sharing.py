@@ -27,6 +27,7 @@ def _owner_only(
         "other_merchant": others,
         "staff": others,
         "admin": others,
+        "social_worker": others,
     }
     if party:
         out[party] = party_status

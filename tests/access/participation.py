@@ -383,6 +383,7 @@ ROWS = [
             "other_merchant": 400,
             "staff": 400,
             "admin": 400,
+            "social_worker": 400,
         },
         setup=a_consultation,
         data={"q1": "1"},  # fresh database: the first question
@@ -399,6 +400,7 @@ ROWS = [
             "other_merchant": 303,
             "staff": 303,
             "admin": 303,
+            "social_worker": 303,
         },
         setup=a_consultation,
         data={"commune_insee": "57041"},

@@ -257,6 +257,6 @@ def test_each_role_gets_the_expected_answer(entry: Entry, access_env: AccessEnv)
             if response.status_code not in allowed:
                 hint = ""
                 if role == "social_worker" and "social_worker" not in row.expect:
-                    hint = " (by default other_resident's: give social_worker its own status)"
+                    hint = " (by default other_merchant's: give social_worker its own status)"
                 wrong.append(f"{role}: got {response.status_code}, expected {expected}{hint}")
     assert not wrong, f"{entry.id} ({url}):\n" + "\n".join(wrong)

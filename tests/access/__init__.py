@@ -9,7 +9,7 @@ Roles: anonymous, resident, other_resident, merchant, other_merchant, staff, adm
 social_worker. Owned objects made by ``setup`` belong to ``resident`` (or ``merchant`` for
 shops), so ``other_resident`` / ``other_merchant`` show what a stranger gets. A social worker
 (CCAS) is a signed-in person who owns nothing outside the solidarity transport: a row that gives
-no status for ``social_worker`` expects the one of ``other_resident`` (:func:`expected`).
+no status for ``social_worker`` expects the one of ``other_merchant`` (:func:`expected`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# The helpers below give a status to these; the social worker's is explicit or a stranger's.
+# same_for_all and roles_only give every role its status; signed_in_only gives these, and the
+# social worker's is then a stranger's (:func:`expected`) unless the row says otherwise.
 BASE_ROLES = (
     "anonymous",
     "resident",
@@ -56,15 +57,16 @@ class Row:
 
 
 def expected(row: Row) -> dict[str, int | tuple[int, ...]]:
-    """The row's expected status per role, the social worker's defaulting to a stranger's."""
+    """The row's expected status per role, the social worker's defaulting to a stranger's
+    (``other_merchant``: signed in, no commune, owns nothing the rows' setups make)."""
     expect = dict(row.expect)
-    if "social_worker" not in expect and "other_resident" in expect:
-        expect["social_worker"] = expect["other_resident"]
+    if "social_worker" not in expect and "other_merchant" in expect:
+        expect["social_worker"] = expect["other_merchant"]
     return expect
 
 
 def same_for_all(status: int | tuple[int, ...]) -> dict[str, int | tuple[int, ...]]:
-    return {role: status for role in BASE_ROLES}
+    return {role: status for role in ROLES}
 
 
 def signed_in_only(
@@ -81,7 +83,7 @@ def roles_only(
     anonymous: int | tuple[int, ...] = 303,
 ) -> dict[str, int | tuple[int, ...]]:
     out: dict[str, int | tuple[int, ...]] = {}
-    for role in BASE_ROLES:
+    for role in ROLES:
         if role == "anonymous":
             out[role] = anonymous
         elif role in allowed:

@@ -23,6 +23,7 @@ def _shop_owner(
         "other_merchant": others,
         "staff": residents,
         "admin": others,
+        "social_worker": residents,
     }
 
 

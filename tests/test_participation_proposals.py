@@ -136,3 +136,99 @@ def test_staffs_answer_is_told_to_the_proposer_and_supporters(engine, resident, 
         ).status_code
         == 403
     )
+
+
+# --- a photo ------------------------------------------------------------------------------------
+
+
+def proposal_form(**extra) -> dict:
+    return {
+        "_csrf_token": "",
+        "title": "Un composteur partagé rue Foch",
+        "body": "Pour les habitants des immeubles sans jardin.",
+        "commune_insee": "57038",
+        **extra,
+    }
+
+
+def post_with_photo(persona, files, **extra):
+    data = proposal_form(**extra)
+    data["_csrf_token"] = persona.client.csrf_token()
+    return persona.client.post(
+        "/participation/proposals", data=data, files=files, follow_redirects=False
+    )
+
+
+def test_a_proposal_keeps_its_photo_re_encoded_without_its_position(
+    engine, resident, client, settings
+):
+    from PIL import Image
+
+    from app import images
+    from app.models.participation import ProposalPhoto
+    from tests.test_report_photos import gps_jpeg
+
+    r = post_with_photo(resident, {"photo": ("compost.jpg", gps_jpeg(), "image/jpeg")})
+    assert r.status_code == 303, r.text
+    pid = int(r.headers["location"].rsplit("/", 1)[1])
+    with read_session(engine) as s:
+        photo = s.get(ProposalPhoto, pid)
+    assert photo is not None and (photo.width, photo.height) == (640, 480)
+    page = client.get(f"/participation/proposals/{pid}")
+    assert f'src="/participation/photos/{photo.display_name}"' in page.text
+    served = client.get(f"/participation/photos/{photo.display_name}")
+    assert served.status_code == 200 and served.headers["content-type"] == images.OUTPUT_MIME
+    import io
+
+    image = Image.open(io.BytesIO(served.content))
+    assert not image.getexif().get_ifd(0x8825)  # no GPS left in what is served
+    assert "Jean Dupont" not in served.content.decode("latin-1")
+    assert client.get(f"/participation/photos/{photo.thumb_name}").status_code == 200
+
+
+def test_a_bad_photo_is_refused_with_a_message_and_nothing_is_written(engine, resident, settings):
+    from tests.test_report_photos import png_bomb
+
+    before = sorted(p.name for p in settings.resolved_media_dir.rglob("*") if p.is_file())
+    for files, message in (
+        ({"photo": ("bomb.png", png_bomb(), "image/png")}, "trop grande"),
+        (
+            {"photo": ("page.jpg", b"<html><script>alert(1)</script>", "image/jpeg")},
+            "pas une photo",
+        ),
+    ):
+        r = post_with_photo(resident, files)
+        assert r.status_code == 400, files
+        assert message in r.text.lower() or message in r.text, (message, r.text[-2000:])
+    with read_session(engine) as s:
+        assert s.scalars(select(Proposal)).all() == []
+    after = sorted(p.name for p in settings.resolved_media_dir.rglob("*") if p.is_file())
+    assert after == before
+
+
+def test_the_photo_of_a_hidden_proposal_is_staffs_only_and_erasure_removes_it(
+    engine, resident, staff, client, settings
+):
+    from app.db import write_session
+    from app.models.participation import ProposalPhoto
+    from app.participation import privacy
+    from tests.test_report_photos import jpeg
+
+    r = post_with_photo(resident, {"photo": ("parc.jpg", jpeg(), "image/jpeg")})
+    pid = int(r.headers["location"].rsplit("/", 1)[1])
+    with read_session(engine) as s:
+        name = s.get(ProposalPhoto, pid).display_name
+    with write_session(engine) as s:
+        s.get(Proposal, pid).hidden = True
+    assert client.get(f"/participation/photos/{name}").status_code == 404
+    assert resident.client.get(f"/participation/photos/{name}").status_code == 404
+    assert staff.client.get(f"/participation/photos/{name}").status_code == 200
+    media = settings.resolved_media_dir
+    with read_session(engine) as s:
+        exported, files = privacy.export_person(s, resident.id, media)
+    assert [p["id"] for p in exported["proposals"]] == [pid] and len(files) == 1
+    with write_session(engine) as s:
+        doomed = privacy.erase_person(s, resident.id, media)
+    assert len(doomed) == 2  # the display size and the thumbnail, deleted after commit
+    with read_session(engine) as s:
+        assert s.get(ProposalPhoto, pid) is None and s.get(Proposal, pid) is not None

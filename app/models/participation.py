@@ -17,6 +17,18 @@ PROJECT_STATES = ("proposed", "feasible", "unfeasible")
 CHANNELS = ("online", "code", "helper", "paper")
 
 
+def _short_fk(name: str, target: str, *, index: bool = False, primary_key: bool = False) -> Any:
+    """A reference whose constraint is named ``name``: the naming convention's name
+    (``fk_<table>_<column>_<referred table>``) would pass PostgreSQL's 63 characters."""
+    return Column(
+        Integer,
+        ForeignKey(target, ondelete="CASCADE", name=name),
+        nullable=False,
+        index=index,
+        primary_key=primary_key,
+    )
+
+
 class Budget(SQLModel, table=True):
     """A participatory budget of a commune (or of the whole territory when ``commune_insee`` is None)."""
 
@@ -144,6 +156,24 @@ class Proposal(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ProposalPhoto(SQLModel, table=True):
+    """The photo of a proposal (re-encoded without metadata; a display size and a thumbnail)."""
+
+    __tablename__ = "participation_proposal_photos"
+
+    proposal_id: int = Field(
+        sa_column=_short_fk(
+            "fk_participation_proposal_photos_proposal_id",
+            "participation_proposals.id",
+            primary_key=True,
+        )
+    )
+    display_name: str = Field(max_length=40)
+    thumb_name: str = Field(max_length=40)
+    width: int
+    height: int
+
+
 class ProposalSupport(SQLModel, table=True):
     __tablename__ = "participation_supports"
 
@@ -206,18 +236,8 @@ class Consultation(SQLModel, table=True):
 
 
 def _consultation_fk(table: str, *, index: bool = False) -> Any:
-    """The reference to a consultation, its constraint named within PostgreSQL's 63 characters
-    (the naming convention would give ``fk_participation_<table>_consultation_id_participation_
-    consultations``, longer than that)."""
-    return Column(
-        Integer,
-        ForeignKey(
-            "participation_consultations.id",
-            ondelete="CASCADE",
-            name=f"fk_participation_{table}_consultation_id",
-        ),
-        nullable=False,
-        index=index,
+    return _short_fk(
+        f"fk_participation_{table}_consultation_id", "participation_consultations.id", index=index
     )
 
 

@@ -20,6 +20,10 @@ from app.models.participation import (
     BudgetProject,
     ConsultationAnswer,
     ConsultationResponse,
+    Proposal,
+    ProposalComment,
+    ProposalPhoto,
+    ProposalSupport,
     VoteCode,
 )
 from app.participation.consultations import erased_respondent
@@ -47,6 +51,23 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
             {"budget_id": b.budget_id, "created_at": b.created_at.isoformat()} for b in helped
         ],
         "consultation_responses": _responses(session, user_id),
+        "proposals": [
+            _row(p)
+            for p in session.scalars(select(Proposal).where(col(Proposal.author_id) == user_id))
+        ],
+        "proposals_supported": list(
+            session.scalars(
+                select(col(ProposalSupport.proposal_id)).where(
+                    col(ProposalSupport.user_id) == user_id
+                )
+            )
+        ),
+        "proposal_comments": [
+            _row(c)
+            for c in session.scalars(
+                select(ProposalComment).where(col(ProposalComment.author_id) == user_id)
+            )
+        ],
         "projects_proposed": [
             _row(p)
             for p in session.scalars(
@@ -54,7 +75,25 @@ def export_person(session: Session, user_id: int, media_dir: Path) -> tuple[Any,
             )
         ],
     }
-    return data, []
+    return data, _photo_paths(session, user_id, media_dir, thumbs=False)
+
+
+def _photo_paths(session: Session, user_id: int, media_dir: Path, *, thumbs: bool) -> list[Path]:
+    """The files of the photos of the person's proposals."""
+    from app import images
+
+    paths = []
+    for photo in session.scalars(
+        select(ProposalPhoto)
+        .join(Proposal, col(Proposal.id) == ProposalPhoto.proposal_id)
+        .where(col(Proposal.author_id) == user_id)
+    ):
+        for name in (photo.display_name, photo.thumb_name) if thumbs else (photo.display_name,):
+            try:
+                paths.append(images.open_path(name, media_dir))
+            except (images.InvalidPhotoName, FileNotFoundError):
+                continue
+    return paths
 
 
 def _responses(session: Session, user_id: int) -> list[dict[str, Any]]:
@@ -74,6 +113,15 @@ def _responses(session: Session, user_id: int) -> list[dict[str, Any]]:
 
 
 def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
+    # The person's proposals stay (others supported them), without their photo: it may show home.
+    files = _photo_paths(session, user_id, media_dir, thumbs=True)
+    session.execute(
+        delete(ProposalPhoto).where(
+            col(ProposalPhoto.proposal_id).in_(
+                select(col(Proposal.id)).where(col(Proposal.author_id) == user_id)
+            )
+        )
+    )
     ids = list(
         session.scalars(
             select(col(ConsultationResponse.id)).where(col(ConsultationResponse.user_id) == user_id)
@@ -98,4 +146,4 @@ def erase_person(session: Session, user_id: int, media_dir: Path) -> list[Path]:
         .where(col(BudgetProject.proposer_id) == user_id)
         .values(proposer_id=None)
     )
-    return []
+    return files

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -19,6 +19,7 @@ from app.models.participation import (
     CommentReport,
     Proposal,
     ProposalComment,
+    ProposalPhoto,
     ProposalSupport,
 )
 from app.notify import notify
@@ -40,6 +41,15 @@ STATUS_LABELS = {
 
 class ProposalError(ValueError):
     """A refused step; the message is in French (translated when raised)."""
+
+
+def proposal_of_photo(session: Session, name: str) -> Proposal | None:
+    """The proposal whose photo (display or thumbnail) has this file name."""
+    return session.scalars(
+        select(Proposal)
+        .join(ProposalPhoto, col(ProposalPhoto.proposal_id) == col(Proposal.id))
+        .where(or_(col(ProposalPhoto.display_name) == name, col(ProposalPhoto.thumb_name) == name))
+    ).first()
 
 
 def listed(session: Session, commune: str = "") -> list[Proposal]:

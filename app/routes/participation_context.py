@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from sqlalchemy import select
 from sqlmodel import Session
@@ -56,3 +57,23 @@ def text(data: dict[str, Any], name: str, limit: int = 500) -> str:
 
 def euros(value: int) -> str:
     return f"{value:,}".replace(",", "\u202f") + "\u00a0€"
+
+
+def uploaded_files(value: Any) -> list[bytes]:
+    """The non-empty files of a multipart field (one or several)."""
+    out = []
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, UploadFile):
+            v.file.seek(0)
+            data = v.file.read()
+            if data:
+                out.append(data)
+    return out
+
+
+# A proposal's photo may be hidden with it by moderation: caches keep it an hour, not a year.
+PHOTO_CACHE = "public, max-age=3600"
+
+
+def photo_url(name: str | None) -> str | None:
+    return f"/participation/photos/{name}" if name else None

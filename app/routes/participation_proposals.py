@@ -10,19 +10,27 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import File, Redirect, Template
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from app import moderation
+from app import images, moderation
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user, signed_in_user
 from app.db import saved_id
-from app.forms import Form, parse_form
+from app.deps import late_write, start_writing
+from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
-from app.models.participation import CommentReport, Proposal, ProposalComment
+from app.models.participation import CommentReport, Proposal, ProposalComment, ProposalPhoto
+from app.photo_store import PendingPhotos
 from app.participation import proposals as logic
-from app.routes.participation_context import communes, text
+from app.routes.participation_context import (
+    PHOTO_CACHE,
+    communes,
+    photo_url,
+    text,
+    uploaded_files,
+)
 from app.templating import page
 
 
@@ -82,20 +90,76 @@ def new_proposal(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
     return _form_page(request, db, {}, {})
 
 
-@post("/participation/proposals", opt=SIGNED_IN, sync_to_thread=True, name="pp_create")
+@post("/participation/proposals", opt=late_write(SIGNED_IN), sync_to_thread=True, name="pp_create")
 def create_proposal(
-    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
 ) -> Template | Redirect:
-    form, errors = parse_form(ProposalForm, data)
-    if form is not None and form.commune_insee not in communes(db):
-        errors["commune_insee"] = _("Choisissez une commune du territoire.")
-    if form is None or errors:
-        db.rollback()
-        return _form_page(request, db, dict(data), errors, 400)
-    proposal = Proposal(author_id=signed_in_user(request).id, **form.model_dump())
-    db.add(proposal)
-    db.commit()
+    """A proposal, with a photo if the resident adds one (checked and re-encoded before the write
+    transaction opens)."""
+    fields = {k: v for k, v in data.items() if isinstance(v, str)}
+    form, errors = parse_form(ProposalForm, fields)
+    uploads = uploaded_files(data.get("photo"))
+    processed: list[images.ProcessedPhoto] = []
+    if len(uploads) > 1:
+        errors["photo"] = _("Une seule photo.")
+    elif uploads:
+        try:
+            processed.append(
+                images.process(uploads[0], max_bytes=request.app.state.settings.max_upload_bytes)
+            )
+        except images.ImageRejected as exc:
+            errors["photo"] = exc.message
+    media = request.app.state.settings.resolved_media_dir
+    with PendingPhotos(processed if form is not None and not errors else [], media) as pending:
+        start_writing(db)
+        if form is not None and form.commune_insee not in communes(db):
+            errors["commune_insee"] = _("Choisissez une commune du territoire.")
+        if form is None or errors:
+            db.rollback()
+            return _form_page(request, db, fields, errors, 400)
+        proposal = Proposal(author_id=signed_in_user(request).id, **form.model_dump())
+        db.add(proposal)
+        db.flush()
+        for ph, stored in zip(processed, pending.stored, strict=True):
+            db.add(
+                ProposalPhoto(
+                    proposal_id=saved_id(proposal),
+                    display_name=stored.display_name,
+                    thumb_name=stored.thumb_name,
+                    width=ph.width,
+                    height=ph.height,
+                )
+            )
+        db.commit()
+        pending.keep()
     return Redirect(f"/participation/proposals/{proposal.id}", status_code=303)
+
+
+@get(
+    "/participation/photos/{name:str}",
+    opt=PUBLIC,
+    sync_to_thread=True,
+    name="pp_photo",
+    include_in_schema=False,
+)
+def photo(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> File:
+    """A proposal's photo, to whoever may see the proposal (a hidden one: staff only)."""
+    proposal = logic.proposal_of_photo(db, name)
+    user = current_user(request)
+    if proposal is None or (proposal.hidden and not (user and user.is_staff)):
+        raise NotFoundException()
+    try:
+        path = images.open_path(name, request.app.state.settings.resolved_media_dir)
+    except (images.InvalidPhotoName, FileNotFoundError):
+        raise NotFoundException() from None
+    return File(
+        path=path,
+        media_type=images.OUTPUT_MIME,
+        content_disposition_type="inline",
+        headers={"cache-control": "private, no-store" if proposal.hidden else PHOTO_CACHE},
+    )
 
 
 def _proposal_page(
@@ -116,6 +180,8 @@ def _proposal_page(
         proposal=proposal,
         comments=logic.visible_comments(db, pid),
         supports=logic.supports(db, [pid]).get(pid, 0),
+        photo=db.get(ProposalPhoto, pid),
+        photo_url=photo_url,
         communes=communes(db),
         labels=logic.STATUS_LABELS,
         errors=errors or {},
@@ -342,6 +408,7 @@ ROUTES = [
     proposals,
     new_proposal,
     create_proposal,
+    photo,
     proposal_page,
     support,
     add_comment,

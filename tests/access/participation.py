@@ -287,6 +287,13 @@ ROWS = [
         notes="no such work order: refused with a message",
     ),
     Row("GET", "/participation/proposals", same_for_all(200)),
+    Row(
+        "GET",
+        "/participation/photos/" + "A" * 32 + ".jpg",
+        same_for_all(404),
+        route="/participation/photos/{name:str}",
+        notes="a photo of a visible proposal is everyone's; tests/test_participation_proposals.py",
+    ),
     Row("GET", "/participation/proposals/new", signed_in_only(200)),
     Row(
         "POST",

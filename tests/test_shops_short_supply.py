@@ -178,3 +178,43 @@ def test_producers_are_kinds_of_shops():
     assert shops.CATEGORIES["amap"] == "AMAP"
     assert all(c in shops.CATEGORIES for c in pickup_points.PRODUCER_CATEGORIES)
     assert timedelta(hours=2) == pickup_points.PREPARATION
+
+
+def test_a_producer_adds_and_removes_pick_up_points_and_bad_times_are_refused_in_french(
+    engine, merchant, resident
+):
+    farm = a_farm(engine, merchant.id)
+    form = {
+        "name": "Cour de la ferme",
+        "address": "Chemin du Bois",
+        "commune_insee": "57529",
+        "weekday": "2",
+        "opens": "17:00",
+        "closes": "16:00",
+    }
+    refused = merchant.client.post_form("/shops/manage/pickup-points", form)
+    assert refused.status_code == 400
+    assert "L’heure de fin doit suivre l’heure de début." in refused.text
+    refused = merchant.client.post_form(
+        "/shops/manage/pickup-points", {**form, "closes": "19:00", "commune_insee": "75056"}
+    )
+    assert refused.status_code == 400 and "Choisissez une commune du territoire." in refused.text
+    added = merchant.client.post_form("/shops/manage/pickup-points", {**form, "closes": "19:00"})
+    assert added.status_code == 303
+    page = resident.client.get(f"/shops/{farm['slug']}")
+    assert "Cour de la ferme" in page.text and "Chaque mercredi, de 17:00 à 19:00" in page.text
+    # A resident cannot remove it; the producer can, and it is no longer offered.
+    assert (
+        resident.client.post_form(
+            f"/shops/manage/pickup-points/{farm['market']}/delete"
+        ).status_code
+        == 403
+    )
+    assert (
+        merchant.client.post_form(
+            f"/shops/manage/pickup-points/{farm['market']}/delete"
+        ).status_code
+        == 303
+    )
+    page = resident.client.get(f"/shops/{farm['slug']}")
+    assert "Marché de Villerupt" not in page.text and "Mairie d’Audun-le-Tiche" in page.text

@@ -32,6 +32,7 @@ from app.models.shops import (
     ShopPhoto,
     ShopPickupPoint,
 )
+from app.routes import shops_points
 from app.routes.shops_context import (
     pickup_point_of,
     commune_choices,
@@ -431,6 +432,7 @@ ROUTES = [
     manage_orders,
     manage_order,
     move_order,
+    *shops_points.ROUTES,
     shop_page,
     place_order,
 ]

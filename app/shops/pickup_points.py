@@ -5,11 +5,12 @@ time inside its window, two hours from now at the earliest, within the week to c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from app.i18n import gettext as _
 from app.models.shops import ShopPickupPoint
 from app.shops.hours import PARIS, PREPARATION, SLOT, SLOT_DAYS
 
@@ -57,3 +58,33 @@ def slot_is_valid(point: ShopPickupPoint, pickup_at: datetime, now: datetime) ->
     if pickup_at < now + PREPARATION or pickup_at > now + timedelta(days=SLOT_DAYS + 1):
         return False
     return any(start <= pickup_at < end for start, end in _windows(point, now))
+
+
+class PickupPointError(ValueError):
+    """A pick-up point refused; the message is French, for the producer."""
+
+
+def make(
+    shop_id: int, name: str, address: str, commune_insee: str, weekday: str, opens: str, closes: str
+) -> ShopPickupPoint:
+    """A new pick-up point from the producer's form (raises :class:`PickupPointError`)."""
+    name, address = " ".join(name.split())[:120], " ".join(address.split())[:200]
+    if len(name) < 3:
+        raise PickupPointError(_("Donnez le nom du point de retrait (le marché, la mairie…)."))
+    if not weekday.isascii() or not weekday.isdigit() or not 0 <= int(weekday) <= 6:
+        raise PickupPointError(_("Choisissez le jour de la semaine."))
+    try:
+        start, end = time.fromisoformat(opens), time.fromisoformat(closes)
+    except ValueError as exc:
+        raise PickupPointError(_("Heures invalides : écrivez par exemple 08:00 et 12:30.")) from exc
+    if end <= start:
+        raise PickupPointError(_("L’heure de fin doit suivre l’heure de début."))
+    return ShopPickupPoint(
+        shop_id=shop_id,
+        name=name,
+        address=address,
+        commune_insee=commune_insee,
+        weekday=int(weekday),
+        opens=start,
+        closes=end,
+    )

@@ -58,9 +58,20 @@ def a_shop(ctx: AccessContext) -> dict[str, Any]:
         exception = ShopHoursException(
             shop_id=shop.id, on_date=local_today_bounds()[1].date(), label="Congés"
         )
-        session.add_all([product, photo, exception])
+        from app.models.shops import ShopPickupPoint
+
+        point = ShopPickupPoint(
+            shop_id=shop.id,
+            name="Mairie",
+            commune_insee="54580",
+            weekday=3,
+            opens=time(17),
+            closes=time(19),
+        )
+        session.add_all([product, photo, exception, point])
         session.flush()
         return {
+            "point_id": point.id,
             "slug": shop.slug,
             "shop_id": shop.id,
             "product_id": product.id,
@@ -176,6 +187,27 @@ ROWS = [
         _shop_owner(303),
         setup=a_shop,
         route="/shops/manage/exceptions/{exception_id:int}/delete",
+    ),
+    Row("GET", "/shops/manage/pickup-points", _shop_owner(200, anonymous=303), setup=a_shop),
+    Row(
+        "POST",
+        "/shops/manage/pickup-points",
+        _shop_owner(303),
+        setup=a_shop,
+        data={
+            "name": "Marché de Villerupt",
+            "commune_insee": "54580",
+            "weekday": "5",
+            "opens": "08:00",
+            "closes": "12:30",
+        },
+    ),
+    Row(
+        "POST",
+        "/shops/manage/pickup-points/{point_id}/delete",
+        _shop_owner(303),
+        setup=a_shop,
+        route="/shops/manage/pickup-points/{point_id:int}/delete",
     ),
     Row("GET", "/shops/manage/products/new", _shop_owner(200, anonymous=303), setup=a_shop),
     Row("POST", "/shops/manage/products", _shop_owner(400), setup=a_shop, data={"name": ""}),

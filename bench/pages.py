@@ -85,7 +85,12 @@ def serve(target: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], st
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}/"
-    wait_up(url)
+    try:
+        wait_up(url)
+    except RuntimeError:
+        proc.terminate()  # a server that did not come up is not left running
+        proc.wait(timeout=20)
+        raise
     return proc, url
 
 

@@ -11,13 +11,13 @@ from sqlalchemy.engine import Engine
 from app import auth
 from app.db import utcnow, write_session
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolMessage, CarpoolProfile
-from app.models.participation import Consultation
+from app.models.participation import Budget, BudgetProject, Consultation
 from app.models.lighting import LightEnergyMonth, LightGroup, Streetlight
 from app.models.push import Alert
 from app.models.reports import Report, ReportEvent
 from app.models.sensors import Sensor, SensorHourly, WasteCentreEstimate
 from app.models.shops import Shop, ShopHours, ShopOrder
-from app.participation import consultations
+from app.participation import budgets, consultations
 
 NAME = "Bérénice Quintal-Ferrand"
 EMAIL = "berenice.quintal@exemple-perso.fr"
@@ -335,4 +335,18 @@ def seed(engine: Engine) -> dict[str, Any]:
                 None,
                 "57038",
             )
+        # A participatory budget whose vote is closed: its results are public.
+        budget = Budget(title="Budget 2026", commune_insee="57038", envelope=30_000, phase="vote")
+        s.add(budget)
+        s.flush()
+        garden = BudgetProject(budget_id=budget.id, title="Jardin", cost=18_000, status="feasible")
+        benches = BudgetProject(budget_id=budget.id, title="Bancs", cost=20_000, status="feasible")
+        s.add_all([garden, benches])
+        s.flush()
+        for n in range(5):
+            budgets.cast(
+                s,
+                budgets.Vote(budget.id, [garden.id if n < 3 else benches.id], f"od:{n}", "57038"),
+            )
+        budgets.move_phase(s, budget, "results")
     return {"person_id": person.id}

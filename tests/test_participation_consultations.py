@@ -534,3 +534,28 @@ def test_the_results_map_shades_each_commune_by_its_count(engine, client):
     page = client.get(f"/participation/consultations/{cid}/results").text
     assert page.count('<path class="area step-') == 8
     assert "Audun-le-Tiche : 6 réponses" in page and "Aumetz : 6 réponses" in page
+
+
+def test_the_results_of_a_closed_budget_are_open_data_as_proclaimed(engine):
+    from app.models.participation import Budget
+    from app.participation import budgets
+    from tests.participation_helpers import make_budget, set_phase
+
+    budget_id, (garden, benches, cycle, books) = make_budget(engine, envelope=60_000)
+    with write_session(engine) as s:
+        for n, pick in enumerate([[garden, books], [garden], [cycle], [benches, books]]):
+            budgets.cast(s, budgets.Vote(budget_id, pick, f"t:{n}", AUDUN))
+    with read_session(engine) as s:
+        assert list(opendata.BUDGETS.rows(s, "https://eclor.example")) == []  # vote not closed
+    set_phase(engine, budget_id, "results")
+    with read_session(engine) as s:
+        rows = list(opendata.BUDGETS.rows(s, "https://eclor.example"))
+        assert s.get(Budget, budget_id).phase == "results"
+    # Garden 2 votes, books 2 (cheaper: ranked above), cycle 1, benches 1 (cheaper than cycle):
+    # funded in that order while the 60,000 € last: books 3,500 + garden 18,000 + benches 24,000.
+    assert [(r[5], r[6], r[10], r[11]) for r in rows] == [
+        (1, "Boîte à livres", 2, True),
+        (2, "Jardin partagé", 2, True),
+        (3, "Bancs place du Marché", 1, True),
+        (4, "Piste cyclable", 1, False),
+    ]

@@ -1,6 +1,7 @@
-"""The results of closed consultations as open data: per question and choice, how many residents
-chose it (a ranking: its points too). Counts under 11 are suppressed; no free text, no place,
-no commune, no person.
+"""Participation as open data. The results of closed consultations: per question and choice, how
+many residents chose it (a ranking: its points too), counts under 11 suppressed, no free text, no
+place, no commune, no person. The results of participatory budgets once the vote is closed: the
+totals per project as proclaimed on their results page.
 
 The participation domain's contribution to the open data catalogue (``app.opendata.contrib``).
 """
@@ -12,8 +13,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.db import utcnow
-from app.models.participation import Consultation
+from app.db import saved_id, utcnow
+from app.models.participation import Budget, Consultation
 from app.opendata.contrib import (
     Cnil,
     Column,
@@ -21,6 +22,7 @@ from app.opendata.contrib import (
     suppress,
     suppression_text,
 )
+from app.participation import budgets
 from app.participation import consultations as logic
 
 KINDS = ("single", "multiple", "ranking")
@@ -108,4 +110,70 @@ RESULTS = OpenDataset(
     ),
 )
 
-DATASETS = (RESULTS,)
+
+def _budgets(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+    for budget in session.scalars(
+        select(Budget).where(col(Budget.phase).in_(("results", "works"))).order_by(col(Budget.id))
+    ):
+        ranked = budgets.results(session, saved_id(budget))
+        won = {saved_id(r.project) for r in budgets.winners(budget, ranked)}
+        for rank, r in enumerate(ranked, start=1):
+            yield (
+                budget.id,
+                budget.title,
+                budget.commune_insee or "",
+                budget.envelope,
+                budget.mode,
+                rank,
+                r.project.title,
+                r.project.cost,
+                r.online,
+                r.paper,
+                r.votes,
+                saved_id(r.project) in won,
+                f"{base_url}/participation/budgets/{budget.id}/results",
+            )
+
+
+BUDGETS = OpenDataset(
+    slug="budgets-participatifs",
+    domain="participation",
+    title="Résultats des budgets participatifs",
+    description=(
+        "Pour chaque budget participatif dont le vote est clos : chaque projet soumis au vote, "
+        "son coût, ses voix (en ligne et sur papier) et s'il est financé. Ce sont les résultats "
+        "proclamés, tels qu'ils sont publiés sur la page de résultats du budget."
+    ),
+    theme="GOVE",
+    keywords=("participation citoyenne", "budget participatif", "démocratie participative"),
+    frequency="IRREG",
+    expected_minutes=24 * 60,
+    columns=(
+        Column("budget_id", "integer", "Identifiant du budget", required=True),
+        Column("budget", "string", "Titre du budget", required=True),
+        Column("commune_insee", "string", "Commune (code INSEE ; vide : tout le territoire)"),
+        Column("enveloppe", "integer", "Enveloppe", required=True, minimum=0, unit="EUR"),
+        Column("mode", "string", "Mode de vote", required=True, enum=("envelope", "pick")),
+        Column("rang", "integer", "Rang du projet", required=True, minimum=1),
+        Column("projet", "string", "Projet", required=True),
+        Column("cout", "integer", "Coût du projet", required=True, minimum=0, unit="EUR"),
+        Column(
+            "voix_en_ligne", "integer", "Voix en ligne, par code ou par un médiateur", minimum=0
+        ),
+        Column("voix_papier", "integer", "Voix sur bulletin papier", minimum=0),
+        Column("voix", "integer", "Voix en tout", required=True, minimum=0),
+        Column("finance", "boolean", "Projet financé", required=True),
+        Column("page", "string", "Page des résultats", required=True),
+    ),
+    rows=_budgets,
+    cnil=Cnil(
+        singling_out=(
+            "Des totaux de voix par projet, proclamés publiquement comme tout résultat d'élection ; "
+            "ni votant, ni commune de votant, ni heure de vote."
+        ),
+        linkability="Aucun bulletin n'est publié : rien ne relie une voix à une personne.",
+        inference="Aucune : un total par projet ne dit rien du choix d'un habitant.",
+    ),
+)
+
+DATASETS = (RESULTS, BUDGETS)

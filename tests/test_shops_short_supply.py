@@ -218,3 +218,43 @@ def test_a_producer_adds_and_removes_pick_up_points_and_bad_times_are_refused_in
     )
     page = resident.client.get(f"/shops/{farm['slug']}")
     assert "Marché de Villerupt" not in page.text and "Mairie d’Audun-le-Tiche" in page.text
+
+
+def test_a_producer_marks_the_weekly_basket_in_its_product_forms_and_a_shop_cannot(
+    engine, merchant, personas
+):
+    from tests.test_shops import make_shop
+
+    farm = a_farm(engine, merchant.id)
+    page = merchant.client.get("/shops/manage/products/new")
+    assert 'name="basket"' in page.text and "Panier de la semaine" in page.text
+    r = merchant.client.post_form(
+        "/shops/manage/products",
+        {"name": "Panier fruits", "price": "12,00", "stock": "10", "basket": "true"},
+    )
+    assert r.status_code == 303, r.text
+    with read_session(engine) as s:
+        fruits = s.scalars(select(Product).where(Product.name == "Panier fruits")).one()
+        assert fruits.basket is True
+    # The quick edit on the dashboard keeps it, or takes it off when unticked.
+    manage = merchant.client.get("/shops/manage")
+    assert manage.text.count('name="basket"') == 3  # the demo basket, the eggs, the fruits
+    r = merchant.client.post_form(
+        f"/shops/manage/products/{farm['basket']}/save",
+        {"price": "15,00", "stock": "20", "is_active": "true"},
+    )
+    assert r.status_code == 303
+    with read_session(engine) as s:
+        assert s.get(Product, farm["basket"]).basket is False
+    # A bakery has no weekly basket: the field is not offered and a forged one is ignored.
+    baker = personas["other_merchant"]
+    make_shop(engine, baker.id)
+    assert 'name="basket"' not in baker.client.get("/shops/manage/products/new").text
+    r = baker.client.post_form(
+        "/shops/manage/products",
+        {"name": "Pain de campagne", "price": "3,20", "stock": "30", "basket": "true"},
+    )
+    assert r.status_code == 303
+    with read_session(engine) as s:
+        bread = s.scalars(select(Product).where(Product.name == "Pain de campagne")).one()
+        assert bread.basket is False

@@ -128,6 +128,7 @@ class ProductForm(BaseModel):
     description: str = Field(default="", max_length=500)
     stock: int | None = Field(default=None, ge=0, le=100_000)
     on_request: bool = False
+    basket: bool = False  # a producer's weekly basket (other shops: ignored)
 
     @field_validator("price")
     @classmethod
@@ -141,6 +142,7 @@ class QuickEditForm(BaseModel):
     stock: int | None = Field(default=None, ge=0, le=100_000)
     on_request: bool = False
     is_active: bool = False
+    basket: bool = False  # a producer's weekly basket (other shops: ignored)
 
     @field_validator("price")
     @classmethod

@@ -30,6 +30,7 @@ from app.models.shops import (
 )
 from app.models.territory import Commune
 from app.photo_store import PendingPhotos
+from app.shops.pickup_points import PRODUCER_CATEGORIES
 from app.routes.shops_context import (
     MAX_SHOP_PHOTOS,
     ShopForm,
@@ -88,6 +89,7 @@ def manage(
     return page(
         request,
         "shops/manage.html",
+        producer_categories=PRODUCER_CATEGORIES,
         section="shops",
         shop=shop,
         orders=today,

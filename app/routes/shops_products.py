@@ -26,6 +26,7 @@ from app.models.shops import (
     ShopOrder,
 )
 from app.photo_store import PendingPhotos
+from app.shops.pickup_points import PRODUCER_CATEGORIES
 from app.routes.shops_context import (
     pickup_point_of,
     ProductForm,
@@ -44,7 +45,15 @@ from app.templating import page
 @get("/shops/manage/products/new", opt=MERCHANT, sync_to_thread=True, name="shops_product_form")
 def product_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     shop = require_shop(db, signed_in(request))
-    return page(request, "shops/product_form.html", section="shops", shop=shop, form={}, errors={})
+    return page(
+        request,
+        "shops/product_form.html",
+        section="shops",
+        shop=shop,
+        form={},
+        errors={},
+        producer_categories=PRODUCER_CATEGORIES,
+    )
 
 
 @post(
@@ -77,6 +86,7 @@ def add_product(
             return page(
                 request,
                 "shops/product_form.html",
+                producer_categories=PRODUCER_CATEGORIES,
                 section="shops",
                 shop=shop,
                 form=text,
@@ -90,6 +100,7 @@ def add_product(
             unit=form.unit,
             price_cents=logic.parse_price(form.price),
             stock=None if form.on_request else form.stock,
+            basket=form.basket and shop.category in PRODUCER_CATEGORIES,
         )
         if pending.stored:
             stored = pending.stored[0]
@@ -129,6 +140,7 @@ def quick_edit(
         return page(
             request,
             "shops/product_edit.html",
+            producer_categories=PRODUCER_CATEGORIES,
             section="shops",
             shop=shop,
             product=product,
@@ -140,6 +152,7 @@ def quick_edit(
     product.price_cents = logic.parse_price(form.price)
     product.stock = None if form.on_request else form.stock
     product.is_active = form.is_active
+    product.basket = form.basket and shop.category in PRODUCER_CATEGORIES
     product.updated_at = utcnow()
     db.add(product)
     db.commit()
@@ -176,6 +189,7 @@ def product_photo(
             return page(
                 request,
                 "shops/product_edit.html",
+                producer_categories=PRODUCER_CATEGORIES,
                 section="shops",
                 shop=shop,
                 product=product,
@@ -208,6 +222,7 @@ def product_page(
     return page(
         request,
         "shops/product_edit.html",
+        producer_categories=PRODUCER_CATEGORIES,
         section="shops",
         shop=shop,
         product=product,

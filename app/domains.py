@@ -38,6 +38,8 @@ from app import (
 from app.accounts import contributes as accounts
 from app.alerts import contributes as alerts
 from app.carpool import contributes as carpool
+from app.insights import contributes as insights
+from app.insights import registry as insights_registry
 from app.interfaces import (
     Command,
     Contribution,
@@ -60,6 +62,7 @@ from app.routes import admin as admin_routes
 from app.routes import alerts as alerts_routes
 from app.routes import carpool as carpool_routes
 from app.routes import home as home_routes
+from app.routes import insights as insights_routes
 from app.routes import lighting as lighting_routes
 from app.routes import maintenance as maintenance_routes
 from app.routes import ngsi_ld as ngsi_routes
@@ -117,6 +120,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain.of("participation", participation.CONTRIBUTES, participation_routes.CONTRIBUTES),
     Domain.of("renovation", renovation.CONTRIBUTES, renovation_routes.CONTRIBUTES),
     Domain.of("solidarity", solidarity.CONTRIBUTES, solidarity_routes.CONTRIBUTES),
+    Domain.of("insights", insights.CONTRIBUTES, insights_routes.CONTRIBUTES),
 )
 
 
@@ -183,6 +187,10 @@ def install() -> None:
         {kind: fn for domain in DOMAINS for kind, fn in domain.telemetry_sinks.items()}
     )
     work_orders.install(reader for domain in DOMAINS for reader in domain.work_orders)
+    insights_registry.install(
+        (figure for domain in DOMAINS for figure in domain.figures),
+        (source for domain in DOMAINS for source in domain.trips),
+    )
     domains_ops.install(
         ops_layers(), kpis(), (action for domain in DOMAINS for action in domain.ops_actions)
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,76 @@ class WorkOrders:
     recent: Callable[[Session, int], list[OrderProgress]]  # the latest orders, at most n
 
 
+# --- decision support: the monthly figures and trips a domain contributes (read by app.insights) --
+# A domain says what it counts per month and commune (``MonthlyFigure``) and, for mobility, the trips
+# between two points (``TripSource``); the decision-support pages (``app.insights``) join them with
+# the communes' populations, compare months and hide small counts as open data does.
+
+MonthRange = tuple[str, str]  # first and last month, ``YYYY-MM`` (Europe/Paris), both included
+# (session, first month, last month) -> {(month, commune INSEE or ""): value}
+MonthlyLoad = Callable[[Session, str, str], Mapping[tuple[str, str], float]]
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A conversion stated on the page: so many euros or kilograms of CO₂e per unit, with its source."""
+
+    per_unit: float
+    unit: str  # "€" or "kg CO₂e"
+    source: str  # French source string
+
+
+@dataclass(frozen=True)
+class MonthlyFigure:
+    """A figure a domain counts per month and commune.
+
+    ``kind`` ``count``: summed over communes and months, hidden under the open-data threshold, also
+    given per 1,000 residents; ``amount``: summed but never hidden (energy, distances); ``mean``: an
+    average (a wait, a concentration), neither summed nor hidden nor per resident.
+    """
+
+    name: str
+    theme: str  # reports, energy, mobility, waste, air, shops, sharing
+    title: str  # French source string
+    unit: str
+    order: int
+    load: MonthlyLoad
+    kind: str = "count"
+    euros: Factor | None = None
+    co2: Factor | None = None
+    better: str = "up"  # which way is good news: up, down
+    per_resident: bool = True  # also per 1,000 residents (not for vehicles counted at a crossing)
+
+
+@dataclass(frozen=True)
+class Trip:
+    """Trips of a month between two points (no person): what the origin–destination matrix counts.
+
+    ``kind``: ``booked`` (a seat on a travelled day of an accepted booking), ``proof`` (a proof of
+    carpooling sent), ``offered`` / ``requested`` (ads published), ``unmatched`` (a request that
+    no booking answered), ``crossing`` (vehicles counted at a border crossing).
+    """
+
+    month: str
+    kind: str
+    from_lat: float
+    from_lon: float
+    from_country: str
+    to_lat: float
+    to_lon: float
+    to_country: str
+    trips: int
+    distance_m: int = 0
+    hour: int | None = None  # local hour of departure, when known (peak hours)
+    label: str = ""  # the crossing's name, for crossings
+
+
+@dataclass(frozen=True)
+class TripSource:
+    name: str
+    load: Callable[[Session, str, str], Iterable[Trip]]
+
+
 # --- what a domain contributes -----------------------------------------------------------------
 
 
@@ -261,6 +331,9 @@ class Contribution:
     telemetry_sinks: Mapping[str, Any] = field(default_factory=dict)
     # Maintenance's work orders offered to the other domains (read through app.work_orders).
     work_orders: Sequence[WorkOrders] = ()
+    # Decision support (app.insights): figures per month and commune, trips between places.
+    figures: Sequence[MonthlyFigure] = ()
+    trips: Sequence[TripSource] = ()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,15 @@ from app.settings import Settings  # noqa: E402
 from tests.mqtt_fixtures import embedded_broker, mqtt_url, topic_prefix  # noqa: E402,F401  (shared MQTT fixtures)
 
 PG_URL = os.environ.get("ECLOR_TEST_DATABASE_URL", "")
-SEED_TABLES = {"territories", "communes", "carpool_places", "maintenance_teams", "alembic_version"}
+SEED_TABLES = {
+    "territories",
+    "communes",
+    "carpool_places",
+    "maintenance_teams",
+    "insights_populations",
+    "insights_localities",
+    "alembic_version",
+}
 PERSONA_PASSWORD = "persona-password-2026"
 
 

@@ -1,6 +1,17 @@
 """What the carpool domain contributes: reminders and saved-search alerts, demo ads, privacy."""
 
-from app.carpool import ads, bookings, callbacks, cli, demo, opendata, ops, privacy, registry
+from app.carpool import (
+    ads,
+    bookings,
+    callbacks,
+    cli,
+    demo,
+    insights,
+    opendata,
+    ops,
+    privacy,
+    registry,
+)
 from sqlmodel import col
 from app.interfaces import Contribution, DemoLoader, Privacy
 from app.models.carpool import CarpoolProfile
@@ -22,4 +33,6 @@ CONTRIBUTES = Contribution(
     services=(registry.proof_sweep_service,),
     open_data=opendata.DATASETS,
     data_services=opendata.SERVICES,
+    figures=insights.FIGURES,
+    trips=insights.TRIP_SOURCES,
 )

@@ -2,7 +2,7 @@
 the demo fleet (lights and sensors)."""
 
 from app.interfaces import Contribution, DemoLoader
-from app.lighting import cli, demo, ngsi, opendata, ops, places, relay, talq_cli
+from app.lighting import cli, demo, insights, ngsi, opendata, ops, places, relay, talq_cli
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -13,4 +13,5 @@ CONTRIBUTES = Contribution(
     open_data=opendata.DATASETS,
     locators=places.LOCATORS,
     ngsi_types=ngsi.NGSI_TYPES,
+    figures=insights.FIGURES,
 )

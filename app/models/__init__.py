@@ -30,5 +30,6 @@ from app.models import participation  # noqa: F401  (participatory budgets)
 from app.models import ngsi  # noqa: F401  (NGSI-LD subscriptions and their notifications)
 from app.models import renovation  # noqa: F401  (renovation aids, adviser appointments)
 from app.models import solidarity  # noqa: F401  (solidarity transport)
+from app.models import insights  # noqa: F401  (decision support)
 
 __all__ = ["Commune", "Job", "Territory", "User", "WebSession"]

@@ -4,7 +4,7 @@ from app.interfaces import Contribution, DemoLoader, Privacy
 from sqlmodel import col
 from app.models.reports import ReportPhoto
 from app.photo_sweep import named_by
-from app.reports import ban, cli, demo, media, ngsi, opendata, ops, privacy, work
+from app.reports import ban, cli, demo, insights, media, ngsi, opendata, ops, privacy, work
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -21,4 +21,5 @@ CONTRIBUTES = Contribution(
     data_services=opendata.SERVICES,
     work_sources=work.SOURCES,
     photo_names=(named_by(col(ReportPhoto.display_name), col(ReportPhoto.thumb_name)),),
+    figures=insights.FIGURES,
 )

@@ -5,6 +5,7 @@ from app.interfaces import Contribution, DemoLoader, Privacy
 from app.sensors import (
     cli,
     demo,
+    insights,
     lorawan,
     measures,
     ngsi_cli,
@@ -27,4 +28,6 @@ CONTRIBUTES = Contribution(
     services=(ngsi_notifier.notifier_service, lorawan.lorawan_service),
     commands=(*ngsi_cli.COMMANDS, *cli.COMMANDS),
     demo=(DemoLoader(31, "sensors", demo.load_devices),),
+    figures=insights.FIGURES,
+    trips=insights.TRIP_SOURCES,
 )

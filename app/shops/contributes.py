@@ -4,7 +4,7 @@ from app.interfaces import Contribution, DemoLoader, Privacy
 from sqlmodel import col
 from app.models.shops import Product, ShopPhoto
 from app.photo_sweep import named_by
-from app.shops import demo, opendata, privacy
+from app.shops import demo, insights, opendata, privacy
 
 CONTRIBUTES = Contribution(
     demo=(DemoLoader(70, "shops", demo.load_demo),),
@@ -18,4 +18,5 @@ CONTRIBUTES = Contribution(
         ),
     ),
     open_data=opendata.DATASETS,
+    figures=insights.FIGURES,
 )

@@ -1,0 +1,221 @@
+"""What carpooling contributes to the decision-support pages: trips between places, month by month.
+
+A trip is one passenger seat on one travelled day of an accepted booking (a
+regular trip booked for weeks counts once per day it runs, from the day it was
+accepted to its last day, its cancellation or today), at the ad's ends; also the
+ads published (offers, requests), the requests that no booking answered and the
+proofs of carpooling sent to the registry. No person, no address: the pages
+place each end in a commune and hide small counts (``app.insights``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
+
+from app import months
+from app.carpool.trips import country_of, local, occurrences
+from app.db import utcnow
+from app.interfaces import Factor, MonthlyFigure, Trip, TripSource
+from app.models.carpool import CarpoolAd, CarpoolBooking
+from app.models.carpool_interop import CarpoolProof
+from app.models.territory import Commune
+
+N_ = str  # marks a string for extraction; translated where it is shown
+
+# ADEME Base Empreinte: an average private car, all engines, per vehicle-km (combustion and upstream).
+CAR_KG_CO2E_PER_KM = 0.218
+CO2 = Factor(
+    CAR_KG_CO2E_PER_KM,
+    "kg CO₂e",
+    N_(
+        "0,218 kg CO₂e par km de voiture évité (ADEME Base Empreinte, voiture particulière, motorisation moyenne)"
+    ),
+)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+Key = tuple[str, str, float, float, str, float, float, str, int | None]
+
+
+def _ends(ad: CarpoolAd) -> tuple[float, float, str, float, float, str]:
+    return (
+        ad.from_lat,
+        ad.from_lon,
+        country_of(ad.from_lat, ad.from_lon),
+        ad.to_lat,
+        ad.to_lon,
+        country_of(ad.to_lat, ad.to_lon),
+    )
+
+
+def _booked(session: Session, first: str, last: str) -> Iterator[Trip]:
+    """Seats on travelled days of accepted bookings (and of cancelled ones, until they were cancelled)."""
+    low, high = months.bounds(first, last)
+    high = min(high, utcnow())
+    counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    stmt = (
+        select(CarpoolBooking, CarpoolAd)
+        .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
+        .where(
+            col(CarpoolBooking.accepted_at).is_not(None),
+            col(CarpoolBooking.accepted_at) < high,
+            # accepted, or cancelled within the months (travelled until then)
+            or_(
+                col(CarpoolBooking.status) == "accepted",
+                and_(
+                    col(CarpoolBooking.status) == "cancelled",
+                    col(CarpoolBooking.updated_at) >= low,
+                ),
+            ),
+            # a regular trip still running then, or a one-off trip within the months
+            or_(
+                and_(
+                    col(CarpoolAd.frequency) == "regular",
+                    or_(
+                        col(CarpoolAd.valid_until).is_(None),
+                        col(CarpoolAd.valid_until) >= low.date(),
+                    ),
+                ),
+                and_(col(CarpoolAd.departure_at) >= low, col(CarpoolAd.departure_at) < high),
+            ),
+        )
+        .execution_options(yield_per=1000)
+    )
+    for booking, ad in session.execute(stmt):
+        start = max(_aware(booking.accepted_at or booking.created_at), low)
+        end = high if booking.status == "accepted" else min(high, _aware(booking.updated_at))
+        if end <= start:
+            continue
+        ends = _ends(ad)
+        distance = booking.distance_m or ad.distance_m
+        for departure in occurrences(ad, start, end):
+            key = (months.of(departure), "booked", *ends, local(departure).hour)
+            cell = counts[key]
+            cell[0] += booking.seats
+            cell[1] += booking.seats * distance
+    for (month, kind, fl, fo, fc, tl, to, tc, hour), (trips, metres) in counts.items():
+        yield Trip(month, kind, fl, fo, fc, tl, to, tc, trips, round(metres / max(trips, 1)), hour)
+
+
+def _ads(session: Session, first: str, last: str) -> Iterator[Trip]:
+    """Offers and requests by the month they were published; requests no booking accepted: unmatched."""
+    month = months.bucket(col(CarpoolAd.created_at), first, last)
+    answered = (
+        select(col(CarpoolBooking.ad_id))
+        .where(col(CarpoolBooking.accepted_at).is_not(None))
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            month,
+            col(CarpoolAd.role),
+            col(CarpoolAd.id).in_(answered),
+            CarpoolAd,
+        ).where(
+            col(CarpoolAd.status) != "hidden",
+            *months.within(col(CarpoolAd.created_at), first, last),
+        )
+    ).all()
+    counts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for created_month, role, matched, ad in rows:
+        ends = _ends(ad)
+        kinds = (
+            ["offered"] if role == "driver" else ["requested"] + ([] if matched else ["unmatched"])
+        )
+        for kind in kinds:
+            cell = counts[(created_month, kind, *ends)]
+            cell[0] += 1
+            cell[1] += ad.distance_m
+    for (m, kind, fl, fo, fc, tl, to, tc), (n, metres) in counts.items():
+        yield Trip(m, kind, fl, fo, fc, tl, to, tc, n, round(metres / n))
+
+
+def _proofs(session: Session, first: str, last: str) -> Iterator[Trip]:
+    """Proofs of carpooling accepted by the registry (sent or already known), by the trip's month."""
+    month = months.bucket(col(CarpoolProof.departure), first, last)
+    rows = session.execute(
+        select(month, col(CarpoolBooking.ad_id), func.count())
+        .select_from(CarpoolProof)
+        .join(CarpoolBooking, col(CarpoolBooking.id) == col(CarpoolProof.booking_id))
+        .where(
+            col(CarpoolProof.status).in_(("sent", "duplicate")),
+            *months.within(col(CarpoolProof.departure), first, last),
+        )
+        .group_by(month, col(CarpoolBooking.ad_id))
+    ).all()
+    ads = {
+        ad.id: ad
+        for ad in session.scalars(
+            select(CarpoolAd).where(col(CarpoolAd.id).in_({r[1] for r in rows}))
+        )
+    }
+    for m, ad_id, n in rows:
+        ad = ads[ad_id]
+        yield Trip(m, "proof", *_ends(ad), n, ad.distance_m)
+
+
+def trips(session: Session, first: str, last: str) -> Iterator[Trip]:
+    yield from _booked(session, first, last)
+    yield from _ads(session, first, last)
+    yield from _proofs(session, first, last)
+
+
+def _nearest_commune(session: Session) -> Any:
+    communes = [(c.insee, c.lat, c.lon) for c in session.scalars(select(Commune))]
+
+    def nearest(lat: float, lon: float) -> str:
+        return min(communes, key=lambda c: (c[1] - lat) ** 2 + ((c[2] - lon) * 0.65) ** 2)[0]
+
+    return nearest
+
+
+def _by_home_commune(
+    session: Session, first: str, last: str, what: str
+) -> dict[tuple[str, str], float]:
+    """Booked trips (or their km) per month and the commune of the French end (the residents' side)."""
+    nearest = _nearest_commune(session)
+    out: dict[tuple[str, str], float] = defaultdict(float)
+    for trip in _booked(session, first, last):
+        if trip.from_country == "FR":
+            insee = nearest(trip.from_lat, trip.from_lon)
+        elif trip.to_country == "FR":
+            insee = nearest(trip.to_lat, trip.to_lon)
+        else:
+            insee = ""
+        out[(trip.month, insee)] += (
+            trip.trips if what == "trips" else trip.trips * trip.distance_m / 1000
+        )
+    return out
+
+
+def trips_figure(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
+    return _by_home_commune(session, first, last, "trips")
+
+
+def km_figure(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
+    return _by_home_commune(session, first, last, "km")
+
+
+FIGURES = (
+    MonthlyFigure("carpool_trips", "mobility", N_("Trajets covoiturés"), "", 30, trips_figure),
+    MonthlyFigure(
+        "carpool_km_avoided",
+        "mobility",
+        N_("Kilomètres de voiture évités"),
+        "km",
+        31,
+        km_figure,
+        kind="amount",
+        co2=CO2,
+    ),
+)
+TRIP_SOURCES = (TripSource("carpool", trips),)

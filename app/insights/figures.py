@@ -1,0 +1,343 @@
+"""Headline figures by theme: this month against the same month last year and the last 12 months
+against the 12 before, for the territory and per commune, per 1,000 residents, in euros and CO₂.
+
+Figures come from the domains (``app.interfaces.MonthlyFigure``, through ``registry``). Complete
+months are kept in ``insights_monthly`` once computed (recomputed after ``REFRESH``, so a late
+change reaches the pages within hours); the current month is always computed afresh. Counts
+(``kind`` ``count``) under the open-data threshold are hidden, for the territory, each commune
+and each month alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from app import months
+from app.db import upsert, write_session
+from app.insights import registry
+from app.insights.opendata import hidden
+from app.interfaces import MonthlyFigure
+from app.models.insights import InsightsMonthly, InsightsPopulation
+from app.models.territory import Commune
+
+N_ = str  # marks a string for extraction; translated where it is shown
+
+REFRESH = dt.timedelta(hours=6)
+EMPTY = "*"  # the commune of the row that marks a month computed with nothing in it
+THEMES: tuple[tuple[str, str, str], ...] = (
+    (
+        "reports",
+        N_("Signalements"),
+        N_("Les dépôts sauvages signalés par les habitants et leur traitement."),
+    ),
+    (
+        "energy",
+        N_("Éclairage et énergie"),
+        N_("L'énergie de l'éclairage public, son coût et ses émissions."),
+    ),
+    (
+        "mobility",
+        N_("Mobilité"),
+        N_("Le covoiturage des deux côtés de la frontière et les passages frontaliers."),
+    ),
+    ("waste", N_("Déchèterie"), N_("La fréquentation des déchèteries, comptée aux barrières.")),
+    (
+        "air",
+        N_("Qualité de l'air"),
+        N_("Les concentrations moyennes mesurées par les capteurs du territoire."),
+    ),
+    ("shops", N_("Commerces"), N_("Le retrait de commandes chez les commerçants du territoire.")),
+    ("sharing", N_("Partage"), N_("Les prêts et les dons d'objets entre voisins.")),
+)
+THEME_NAMES = {slug: title for slug, title, _intro in THEMES}
+MAX_HEADLINES = 5
+
+Values = dict[tuple[str, str], float]
+
+
+def values(
+    session: Session, figure: MonthlyFigure, first: str, last: str, now: dt.datetime
+) -> Values:
+    """The figure per (month, commune) from ``first`` to ``last``: kept months read, others computed."""
+    current = months.of(now)
+    out: Values = {}
+    complete_last = min(last, months.shift(current, -1))
+    if first <= complete_last:
+        kept = session.execute(
+            select(
+                col(InsightsMonthly.month), col(InsightsMonthly.commune), col(InsightsMonthly.value)
+            ).where(
+                col(InsightsMonthly.figure) == figure.name,
+                col(InsightsMonthly.month) >= first,
+                col(InsightsMonthly.month) <= complete_last,
+                col(InsightsMonthly.computed_at) >= now - REFRESH,
+            )
+        ).all()
+        have = set()
+        for month, commune, value in kept:
+            have.add(month)
+            if commune != EMPTY:
+                out[(month, commune)] = value
+        missing = [m for m in months.between(first, complete_last) if m not in have]
+        if missing:
+            fresh = figure.load(session, missing[0], missing[-1])
+            _keep(session, figure, missing, fresh, now)
+            for (month, commune), value in fresh.items():
+                if month in missing:
+                    out[(month, commune)] = float(value)
+    if last >= current >= first:
+        for (month, commune), value in figure.load(session, current, current).items():
+            if month == current:
+                out[(month, commune)] = float(value)
+    return out
+
+
+def _keep(
+    session: Session,
+    figure: MonthlyFigure,
+    missing: Sequence[str],
+    fresh: Mapping[tuple[str, str], float],
+    now: dt.datetime,
+) -> None:
+    wanted = set(missing)
+    rows = [
+        {"figure": figure.name, "month": m, "commune": c, "value": float(v), "computed_at": now}
+        for (m, c), v in fresh.items()
+        if m in wanted
+    ]
+    seen = {r["month"] for r in rows}
+    rows += [
+        {"figure": figure.name, "month": m, "commune": EMPTY, "value": 0.0, "computed_at": now}
+        for m in missing
+        if m not in seen
+    ]
+    with write_session(session.get_bind()) as writer:
+        writer.execute(
+            delete(InsightsMonthly).where(
+                col(InsightsMonthly.figure) == figure.name,
+                col(InsightsMonthly.month).in_(list(wanted)),
+            )
+        )
+        upsert(
+            writer,
+            InsightsMonthly,
+            ["figure", "month", "commune"],
+            rows,
+            replace=("value", "computed_at"),
+        )
+
+
+@dataclass(frozen=True)
+class CommuneInfo:
+    insee: str
+    name: str
+    population: int | None
+    source: str
+
+
+def communes(session: Session) -> list[CommuneInfo]:
+    pops = {p.insee: p for p in session.scalars(select(InsightsPopulation))}
+    out = []
+    for c in session.scalars(select(Commune).order_by(col(Commune.name))):
+        p = pops.get(c.insee)
+        out.append(
+            CommuneInfo(
+                c.insee, c.name, p.population if p else None, f"{p.source} ({p.year})" if p else ""
+            )
+        )
+    return out
+
+
+@dataclass
+class CommuneRow:
+    insee: str
+    name: str
+    value: float | None
+    last_year: float | None
+    per_1000: float | None
+
+
+@dataclass
+class Headline:
+    figure: MonthlyFigure
+    month: str
+    value: float | None  # None: hidden (a count under the threshold) or nothing measured
+    last_year: float | None
+    change: float | None  # percent, this month against the same month last year
+    last12: float | None
+    prev12: float | None
+    change12: float | None
+    per_1000: float | None
+    euros: float | None
+    co2_t: float | None
+    series: list[tuple[str, float | None]] = field(default_factory=list)  # the last 12 months
+    communes: list[CommuneRow] = field(default_factory=list)
+
+    @property
+    def hidden(self) -> bool:
+        return self.value is None
+
+
+def _total(
+    figure: MonthlyFigure, data: Values, month_list: Sequence[str], commune: str | None = None
+) -> float | None:
+    """The territory's (or a commune's) figure over some months: summed, or averaged for means."""
+    if figure.kind == "mean":
+        monthly = []
+        for m in month_list:
+            if commune is None and (m, "") in data:
+                monthly.append(data[(m, "")])
+                continue
+            cells = [
+                v
+                for (mm, c), v in data.items()
+                if mm == m and c and (commune is None or c == commune)
+            ]
+            if cells:
+                monthly.append(sum(cells) / len(cells))
+        return sum(monthly) / len(monthly) if monthly else None
+    wanted = set(month_list)
+    total = sum(
+        v for (m, c), v in data.items() if m in wanted and (commune is None or c == commune)
+    )
+    has = any(m in wanted and (commune is None or c == commune) for (m, c) in data)
+    if not has:
+        return 0.0 if figure.kind != "mean" else None
+    return total
+
+
+def _shown(figure: MonthlyFigure, value: float | None) -> float | None:
+    return hidden(value) if figure.kind == "count" else value
+
+
+def _pct(now: float | None, before: float | None) -> float | None:
+    if now is None or before is None or before == 0:
+        return None
+    return (now - before) / before * 100
+
+
+def _per_1000(figure: MonthlyFigure, value: float | None, population: int | None) -> float | None:
+    if figure.kind == "mean" or not figure.per_resident or value is None or not population:
+        return None
+    return value / population * 1000
+
+
+def headline(
+    session: Session,
+    figure: MonthlyFigure,
+    month: str,
+    now: dt.datetime,
+    places: Sequence[CommuneInfo],
+) -> Headline:
+    first = months.shift(month, -23)
+    data = values(session, figure, first, month, now)
+    last_year_month = months.shift(month, -12)
+    last12 = months.between(months.shift(month, -11), month)
+    prev12 = months.between(first, months.shift(month, -12))
+    value = _shown(figure, _total(figure, data, [month]))
+    before = _shown(figure, _total(figure, data, [last_year_month]))
+    t12 = _shown(figure, _total(figure, data, last12))
+    p12 = _shown(figure, _total(figure, data, prev12))
+    population = sum(c.population or 0 for c in places) or None
+    rows = []
+    for c in places:
+        v = _shown(figure, _total(figure, data, [month], c.insee))
+        rows.append(
+            CommuneRow(
+                c.insee,
+                c.name,
+                v,
+                _shown(figure, _total(figure, data, [last_year_month], c.insee)),
+                _per_1000(figure, v, c.population),
+            )
+        )
+    return Headline(
+        figure=figure,
+        month=month,
+        value=value,
+        last_year=before,
+        change=_pct(value, before),
+        last12=t12,
+        prev12=p12,
+        change12=_pct(t12, p12),
+        per_1000=_per_1000(figure, value, population),
+        euros=value * figure.euros.per_unit if figure.euros and value is not None else None,
+        co2_t=value * figure.co2.per_unit / 1000 if figure.co2 and value is not None else None,
+        series=[(m, _shown(figure, _total(figure, data, [m]))) for m in last12],
+        communes=rows,
+    )
+
+
+def theme(session: Session, slug: str, month: str, now: dt.datetime) -> list[Headline]:
+    places = communes(session)
+    return [
+        headline(session, f, month, now, places) for f in registry.figures(slug)[:MAX_HEADLINES]
+    ]
+
+
+def summary(session: Session, month: str, now: dt.datetime) -> dict[str, list[Headline]]:
+    places = communes(session)
+    out: dict[str, list[Headline]] = defaultdict(list)
+    for slug, _title, _intro in THEMES:
+        out[slug] = [
+            headline(session, f, month, now, places) for f in registry.figures(slug)[:MAX_HEADLINES]
+        ]
+    return out
+
+
+def rows_for_export(headlines: Sequence[Headline]) -> list[dict[str, object]]:
+    """One row per figure and commune (and the territory, commune ""), the same values the page shows."""
+    out: list[dict[str, object]] = []
+    for h in headlines:
+        out.append(
+            {
+                "figure": h.figure.name,
+                "month": h.month,
+                "commune_insee": "",
+                "commune": "",
+                "value": h.value,
+                "unit": h.figure.unit,
+                "same_month_last_year": h.last_year,
+                "change_pct": None if h.change is None else round(h.change, 1),
+                "last_12_months": h.last12,
+                "previous_12_months": h.prev12,
+                "change_12_pct": None if h.change12 is None else round(h.change12, 1),
+                "per_1000_residents": None if h.per_1000 is None else round(h.per_1000, 2),
+                "euros": None if h.euros is None else round(h.euros, 2),
+                "t_co2e": None if h.co2_t is None else round(h.co2_t, 3),
+                "hidden": h.hidden,
+            }
+        )
+        for c in h.communes:
+            out.append(
+                {
+                    "figure": h.figure.name,
+                    "month": h.month,
+                    "commune_insee": c.insee,
+                    "commune": c.name,
+                    "value": c.value,
+                    "unit": h.figure.unit,
+                    "same_month_last_year": c.last_year,
+                    "change_pct": None
+                    if _pct(c.value, c.last_year) is None
+                    else round(_pct(c.value, c.last_year) or 0, 1),
+                    "last_12_months": None,
+                    "previous_12_months": None,
+                    "change_12_pct": None,
+                    "per_1000_residents": None if c.per_1000 is None else round(c.per_1000, 2),
+                    "euros": None
+                    if h.figure.euros is None or c.value is None
+                    else round(c.value * h.figure.euros.per_unit, 2),
+                    "t_co2e": None
+                    if h.figure.co2 is None or c.value is None
+                    else round(c.value * h.figure.co2.per_unit / 1000, 3),
+                    "hidden": c.value is None and h.figure.kind == "count",
+                }
+            )
+    return out

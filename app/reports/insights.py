@@ -1,0 +1,48 @@
+"""What the reports domain counts per month and commune for the decision-support pages.
+
+Reports received (hidden ones aside) by the month they were made, and reports
+resolved by the month they were resolved (``app.interfaces.MonthlyFigure``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app import months
+from app.interfaces import MonthlyFigure
+from app.models.reports import Report
+from app.reports.catalogue import PUBLIC_STATUSES
+
+N_ = str  # marks a string for extraction; translated where it is shown
+
+
+def _grouped(
+    session: Session, column: Any, statuses: Sequence[str], first: str, last: str
+) -> dict[tuple[str, str], float]:
+    month = months.bucket(column, first, last)
+    rows = session.execute(
+        select(month, col(Report.commune_insee), func.count())
+        .where(col(Report.status).in_(list(statuses)), *months.within(column, first, last))
+        .group_by(month, col(Report.commune_insee))
+    ).all()
+    return {(m, insee or ""): float(n) for m, insee, n in rows}
+
+
+def received(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
+    return _grouped(session, col(Report.created_at), PUBLIC_STATUSES, first, last)
+
+
+def resolved(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
+    return _grouped(session, col(Report.resolved_at), ("resolved",), first, last)
+
+
+FIGURES = (
+    MonthlyFigure(
+        "reports_received", "reports", N_("Signalements reçus"), "", 10, received, better="down"
+    ),
+    MonthlyFigure("reports_resolved", "reports", N_("Signalements résolus"), "", 11, resolved),
+)

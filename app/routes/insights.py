@@ -1,0 +1,233 @@
+"""Decision support for elected officials and managers (staff only): figures by theme with their
+trend, the printable monthly summary (HTML and PDF), the origin–destination matrix of trips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+from sqlmodel import Session
+
+from app import months
+from app.auth import STAFF
+from app.db import utcnow
+from app.i18n import gettext as _
+from app.insights import exports, figures, od, pdf, registry
+from app.interfaces import Contribution, Link
+from app.templating import page
+
+CSV = "text/csv; charset=utf-8"
+
+
+def _month(value: str | None) -> str:
+    """The month asked for (``YYYY-MM``), by default the last complete one; never a future month."""
+    now = utcnow()
+    if value is None or value == "":
+        return months.shift(months.of(now), -1)
+    if not months.valid(value):
+        raise ValidationException(_("Mois invalide : écrivez-le AAAA-MM (par exemple 2026-11)."))
+    if value > months.of(now):
+        raise ValidationException(_("Ce mois n'a pas encore commencé."))
+    return value
+
+
+def _theme(slug: str) -> tuple[str, str, str]:
+    for theme in figures.THEMES:
+        if theme[0] == slug:
+            return theme
+    raise NotFoundException(_("Thème inconnu."))
+
+
+def _context(month: str) -> dict[str, Any]:
+    current = months.of(utcnow())
+    return {
+        "month": month,
+        "previous_month": months.shift(month, -1),
+        "next_month": months.shift(month, 1) if months.shift(month, 1) <= current else None,
+        "last_year_month": months.shift(month, -12),
+        "themes": figures.THEMES,
+        "threshold": od.K_ANONYMITY,
+    }
+
+
+@get("/staff/insights", opt=STAFF, sync_to_thread=True, name="insights_index")
+def insights_index(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    month: FromQuery[str | None] = None,
+) -> Template:
+    chosen = _month(month)
+    summary = figures.summary(db, chosen, utcnow())
+    return page(
+        request, "insights/index.html", section="staff", summary=summary, **_context(chosen)
+    )
+
+
+@get("/staff/insights/summary", opt=STAFF, sync_to_thread=True, name="insights_summary")
+def insights_summary(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    month: FromQuery[str | None] = None,
+) -> Template:
+    chosen = _month(month)
+    summary = figures.summary(db, chosen, utcnow())
+    matrix = od.build(db, chosen)
+    return page(
+        request,
+        "insights/summary.html",
+        section="staff",
+        summary=summary,
+        matrix=matrix,
+        places=figures.communes(db),
+        **_context(chosen),
+    )
+
+
+@get("/staff/insights/summary.pdf", opt=STAFF, sync_to_thread=True, name="insights_summary_pdf")
+def insights_summary_pdf(
+    db: NamedDependency[Session], month: FromQuery[str | None] = None
+) -> Response[bytes]:
+    chosen = _month(month)
+    summary = figures.summary(db, chosen, utcnow())
+    matrix = od.build(db, chosen)
+    body = pdf.monthly_summary(chosen, summary, matrix, figures.communes(db))
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"content-disposition": f'inline; filename="eclor-synthese-{chosen}.pdf"'},
+    )
+
+
+@get("/staff/insights/od.json", opt=STAFF, sync_to_thread=True, name="insights_od_json")
+def insights_od_json(
+    db: NamedDependency[Session], month: FromQuery[str | None] = None
+) -> dict[str, Any]:
+    """The origin–destination matrix of a month: ``rows`` of ``{from_code, from_name, from_country,
+    to_code, to_name, to_country, trips}`` (and the other counts), ``trips`` null under 11."""
+    chosen = _month(month)
+    return od.document(od.build(db, chosen), utcnow())
+
+
+@get("/staff/insights/od.csv", opt=STAFF, sync_to_thread=True, name="insights_od_csv")
+def insights_od_csv(
+    db: NamedDependency[Session], month: FromQuery[str | None] = None
+) -> Response[str]:
+    chosen = _month(month)
+    rows = od.build(db, chosen).rows()
+    return Response(
+        exports.as_csv(rows, exports.OD_COLUMNS),
+        media_type=CSV,
+        headers={
+            "content-disposition": f'attachment; filename="eclor-origine-destination-{chosen}.csv"'
+        },
+    )
+
+
+@get("/staff/insights/{theme:str}", opt=STAFF, sync_to_thread=True, name="insights_theme")
+def insights_theme(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    theme: FromPath[str],
+    month: FromQuery[str | None] = None,
+) -> Template:
+    slug, title, intro = _theme(theme)
+    chosen = _month(month)
+    headlines = figures.theme(db, slug, chosen, utcnow())
+    matrix = od.build(db, chosen) if slug == "mobility" else None
+    return page(
+        request,
+        "insights/theme.html",
+        section="staff",
+        slug=slug,
+        title=title,
+        intro=intro,
+        headlines=headlines,
+        matrix=matrix,
+        places=figures.communes(db),
+        tile_url=request.app.state.settings.tile_url,
+        tile_attribution=request.app.state.settings.tile_attribution,
+        **_context(chosen),
+    )
+
+
+def _theme_rows(
+    db: Session, theme: str, month: str | None
+) -> tuple[str, str, list[dict[str, object]]]:
+    slug = _theme(theme)[0]
+    chosen = _month(month)
+    return slug, chosen, figures.rows_for_export(figures.theme(db, slug, chosen, utcnow()))
+
+
+@get(
+    "/staff/insights/{theme:str}/figures.csv",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="insights_theme_csv",
+)
+def insights_theme_csv(
+    db: NamedDependency[Session], theme: FromPath[str], month: FromQuery[str | None] = None
+) -> Response[str]:
+    slug, chosen, rows = _theme_rows(db, theme, month)
+    return Response(
+        exports.as_csv(rows, exports.FIGURE_COLUMNS),
+        media_type=CSV,
+        headers={"content-disposition": f'attachment; filename="eclor-{slug}-{chosen}.csv"'},
+    )
+
+
+@get(
+    "/staff/insights/{theme:str}/figures.json",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="insights_theme_json",
+)
+def insights_theme_json(
+    db: NamedDependency[Session], theme: FromPath[str], month: FromQuery[str | None] = None
+) -> dict[str, Any]:
+    slug, chosen, rows = _theme_rows(db, theme, month)
+    factors = [
+        {
+            "figure": f.name,
+            "unit": factor.unit,
+            "per_unit": factor.per_unit,
+            "source": factor.source,
+        }
+        for f in registry.figures(slug)
+        for factor in (f.euros, f.co2)
+        if factor is not None
+    ]
+    return {
+        "theme": slug,
+        "month": chosen,
+        "suppressed_under": od.K_ANONYMITY,
+        "factors": factors,
+        "rows": rows,
+    }
+
+
+ROUTES = [
+    insights_index,
+    insights_summary,
+    insights_summary_pdf,
+    insights_od_json,
+    insights_od_csv,
+    insights_theme,
+    insights_theme_csv,
+    insights_theme_json,
+]
+
+CONTRIBUTES = Contribution(
+    routes=ROUTES,
+    staff_links=(
+        Link(
+            7,
+            "/staff/insights",
+            "Aide à la décision",
+            "Les chiffres du mois par thème, leur évolution, par commune et pour 1 000 habitants ; la synthèse pour le conseil.",
+        ),
+    ),
+)

@@ -1,0 +1,46 @@
+"""What sharing contributes to the decision-support pages: loans and gifts between neighbours, per month."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app import months
+from app.interfaces import MonthlyFigure
+from app.models.sharing import Loan, SharedItem
+
+N_ = str  # marks a string for extraction; translated where it is shown
+
+
+def _done(
+    session: Session, first: str, last: str, kind: str, status: str
+) -> Mapping[tuple[str, str], float]:
+    """Loans given back, or gifts handed over, by the month they were asked for, per the item's commune."""
+    month = months.bucket(col(Loan.created_at), first, last)
+    rows = session.execute(
+        select(month, col(SharedItem.commune_insee), func.count())
+        .join(SharedItem, col(SharedItem.id) == col(Loan.item_id))
+        .where(
+            col(Loan.kind) == kind,
+            col(Loan.status) == status,
+            *months.within(col(Loan.created_at), first, last),
+        )
+        .group_by(month, col(SharedItem.commune_insee))
+    ).all()
+    return {(m, insee or ""): float(n) for m, insee, n in rows}
+
+
+def loans(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
+    return _done(session, first, last, "loan", "returned")
+
+
+def gifts(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
+    return _done(session, first, last, "gift", "handed_over")
+
+
+FIGURES = (
+    MonthlyFigure("sharing_loans", "sharing", N_("Prêts entre voisins rendus"), "", 70, loans),
+    MonthlyFigure("sharing_gifts", "sharing", N_("Dons remis"), "", 71, gifts),
+)

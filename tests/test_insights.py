@@ -1,0 +1,240 @@
+"""Decision support: figures by theme with their trend, the origin–destination matrix, the summary."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app import auth, months
+from app.db import utcnow, write_session
+from app.models.carpool import CarpoolAd, CarpoolBooking
+from app.models.reports import Report
+
+VILLERUPT = (49.467, 5.929)
+AUMETZ = (49.418, 5.944)
+KIRCHBERG = (49.6296, 6.1619)
+BELVAL = (49.5006, 5.9430)
+
+
+def past_month(n: int = 2) -> str:
+    return months.shift(months.of(utcnow()), -n)
+
+
+def weekdays(month: str, from_day: int = 1) -> int:
+    """Monday-to-Friday days of the month from ``from_day``, counted on the calendar by hand."""
+    year, mon = int(month[:4]), int(month[5:])
+    last = calendar.monthrange(year, mon)[1]
+    return sum(1 for d in range(from_day, last + 1) if calendar.weekday(year, mon, d) < 5)
+
+
+def user(engine, email: str) -> int:
+    with write_session(engine) as session:
+        return auth.create_user(session, email, role="resident").id
+
+
+def ad(engine, owner: int, start, end, **over) -> int:
+    values = dict(
+        user_id=owner,
+        role="driver",
+        frequency="regular",
+        from_label="A",
+        from_lat=start[0],
+        from_lon=start[1],
+        to_label="B",
+        to_lat=end[0],
+        to_lon=end[1],
+        distance_m=25_000,
+        cross_border=True,
+        schedule='{"0":[450,10],"1":[450,10],"2":[450,10],"3":[450,10],"4":[450,10]}',
+        days_mask=0b11111,
+        seats=4,
+        seats_left=4,
+        created_at=datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    values.update(over)
+    with write_session(engine) as session:
+        row = CarpoolAd(**values)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def booking(
+    engine, ad_id: int, passenger: int, owner: int, accepted_at: datetime, seats: int = 1, **over
+) -> None:
+    with write_session(engine) as session:
+        session.add(
+            CarpoolBooking(
+                ad_id=ad_id,
+                requester_id=passenger,
+                owner_id=owner,
+                seats=seats,
+                status="accepted",
+                distance_m=25_000,
+                created_at=accepted_at,
+                accepted_at=accepted_at,
+                updated_at=accepted_at,
+                **over,
+            )
+        )
+
+
+def test_the_od_matrix_counts_a_booked_regular_trip_once_per_travelled_day(engine, staff):
+    month = past_month()
+    driver, p1, p2, p3 = (user(engine, f"c{i}@eclor.test") for i in range(4))
+    regular = ad(engine, driver, VILLERUPT, KIRCHBERG)
+    start = months.start(month)
+    # one seat booked before the month: every weekday of the month; another accepted on the 10th
+    # at midnight: the weekdays from the 10th; a third cancelled before the month: nothing.
+    booking(engine, regular, p1, driver, start - timedelta(days=20))
+    booking(engine, regular, p2, driver, start + timedelta(days=9))
+    with write_session(engine) as session:
+        session.add(
+            CarpoolBooking(
+                ad_id=regular,
+                requester_id=p3,
+                owner_id=driver,
+                seats=2,
+                status="cancelled",
+                created_at=start - timedelta(days=40),
+                accepted_at=start - timedelta(days=40),
+                updated_at=start - timedelta(days=30),
+            )
+        )
+    expected = weekdays(month) + weekdays(month, from_day=10)
+    got = staff.client.get(f"/staff/insights/od.json?month={month}")
+    assert got.status_code == 200
+    body = got.json()
+    rows = {(r["from_code"], r["to_code"]): r for r in body["rows"]}
+    row = rows[("54580", "LU0304")]
+    assert row["trips"] == expected
+    assert (row["from_name"], row["from_country"]) == ("Villerupt", "FR")
+    assert (row["to_name"], row["to_country"]) == ("Luxembourg", "LU")
+    assert body["cross_border_share"] == 1.0
+    assert body["car_km_avoided"] == pytest.approx(expected * 25.0)
+
+
+def test_small_cells_are_suppressed_and_luxembourg_communes_are_named_in_full(engine, staff):
+    month = past_month()
+    driver, passenger = user(engine, "d@eclor.test"), user(engine, "p@eclor.test")
+    departure = months.start(month) + timedelta(days=3, hours=6)
+    once = ad(
+        engine,
+        driver,
+        AUMETZ,
+        BELVAL,
+        frequency="punctual",
+        departure_at=departure,
+        schedule="{}",
+        days_mask=0,
+    )
+    booking(engine, once, passenger, driver, departure - timedelta(days=2), seats=3)
+    body = staff.client.get(f"/staff/insights/od.json?month={month}").json()
+    (row,) = [r for r in body["rows"] if r["from_code"] == "57041"]
+    assert row["to_code"] == "LU0204" and row["to_name"] == "Esch-sur-Alzette"
+    assert row["trips"] is None  # 3 trips: under 11, hidden
+    assert body["suppressed_under"] == 11
+    assert body["cross_border_share"] is None  # 3 trips in all: the share would tell them
+    page = staff.client.get(f"/staff/insights/mobility?month={month}")
+    assert page.status_code == 200
+    assert "Esch-sur-Alzette" in page.text and "LU0204" in page.text
+
+
+def add_reports(engine, when: datetime, n: int, insee: str = "54580") -> None:
+    with write_session(engine) as session:
+        for i in range(n):
+            session.add(
+                Report(
+                    category="tyres",
+                    lat=49.47,
+                    lon=5.93,
+                    commune_insee=insee,
+                    status="new",
+                    created_at=when + timedelta(hours=i),
+                )
+            )
+
+
+def test_a_theme_compares_the_month_with_last_year_per_commune_and_per_1000_residents(
+    engine, staff
+):
+    month = past_month()
+    add_reports(engine, months.start(month) + timedelta(days=2), 22, "54580")
+    add_reports(engine, months.start(month) + timedelta(days=2), 4, "57038")
+    add_reports(engine, months.start(months.shift(month, -12)) + timedelta(days=5), 13, "54580")
+    body = staff.client.get(f"/staff/insights/reports/figures.json?month={month}").json()
+    rows = {(r["figure"], r["commune_insee"]): r for r in body["rows"]}
+    territory = rows[("reports_received", "")]
+    assert territory["value"] == 26
+    assert territory["same_month_last_year"] == 13
+    assert territory["change_pct"] == pytest.approx(100.0)
+    assert territory["last_12_months"] == 26 and territory["previous_12_months"] == 13
+    # 26 reports for the territory's residents (the populations of insights_populations)
+    assert territory["per_1000_residents"] == pytest.approx(26 / 29424 * 1000, abs=0.01)
+    villerupt = rows[("reports_received", "54580")]
+    assert villerupt["value"] == 22 and villerupt["per_1000_residents"] == pytest.approx(
+        22 / 10086 * 1000, abs=0.01
+    )
+    audun = rows[("reports_received", "57038")]
+    assert audun["value"] is None and audun["hidden"] is True  # 4 reports: hidden
+    csv = staff.client.get(f"/staff/insights/reports/figures.csv?month={month}")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert "reports_received" in csv.text.splitlines()[1]
+    page = staff.client.get(f"/staff/insights/reports?month={month}")
+    assert page.status_code == 200 and "moins de 11" in page.text
+
+
+def test_complete_months_are_kept_and_the_current_month_is_counted_afresh(engine, staff):
+    month = past_month()
+    add_reports(engine, months.start(month) + timedelta(days=1), 12)
+    first = staff.client.get(f"/staff/insights/reports/figures.json?month={month}").json()
+    add_reports(engine, months.start(month) + timedelta(days=2), 5)  # a late write to a kept month
+    again = staff.client.get(f"/staff/insights/reports/figures.json?month={month}").json()
+    assert first["rows"][0]["value"] == again["rows"][0]["value"] == 12  # kept until REFRESH
+    current = months.of(utcnow())
+    add_reports(engine, utcnow() - timedelta(minutes=5), 11)
+    now_rows = staff.client.get(f"/staff/insights/reports/figures.json?month={current}").json()[
+        "rows"
+    ]
+    assert now_rows[0]["value"] >= 11
+
+
+def test_the_monthly_summary_prints_and_downloads_as_pdf(engine, staff):
+    month = past_month()
+    add_reports(engine, months.start(month) + timedelta(days=2), 15)
+    page = staff.client.get(f"/staff/insights/summary?month={month}")
+    assert page.status_code == 200
+    assert "Synthèse mensuelle" in page.text and "0,052 kg CO₂e" in page.text
+    pdf = staff.client.get(f"/staff/insights/summary.pdf?month={month}")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-") and len(pdf.content) > 1500
+
+
+@pytest.mark.parametrize("month", ["2026-13", "nov", "2999-01", "２０２６-01"])
+def test_a_bad_month_is_refused_in_french(staff, month):
+    got = staff.client.get(f"/staff/insights/reports?month={month}")
+    assert got.status_code == 400
+    assert "Mois invalide" in got.text or "pas encore commencé" in got.text
+
+
+def test_an_unknown_theme_is_not_found(staff):
+    assert staff.client.get("/staff/insights/weather").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/staff/insights",
+        "/staff/insights/mobility",
+        "/staff/insights/summary",
+        "/staff/insights/summary.pdf",
+        "/staff/insights/od.json",
+        "/staff/insights/od.csv",
+        "/staff/insights/reports/figures.csv",
+        "/staff/insights/reports/figures.json",
+    ],
+)
+def test_residents_cannot_reach_any_of_it(resident, url):
+    assert resident.client.get(url, follow_redirects=False).status_code == 403

@@ -48,12 +48,12 @@ def seed(engine, *, years: int = 5, scale: int = 1, seed_value: int = 7) -> dict
     with write_session(engine) as session:
         communes = list(session.scalars(select(Commune)))
         territory_id = communes[0].territory_id
+        extra = []
         for i in range(len(communes) * (scale - 1)):  # a territory `scale` times larger
-            insee = f"9{i:04d}"
             base = communes[i % len(communes)]
-            session.add(
+            extra.append(
                 Commune(
-                    insee=insee,
+                    insee=f"9{i:04d}",
                     territory_id=territory_id,
                     name=f"Commune {i + 1}",
                     postcode="99000",
@@ -61,14 +61,17 @@ def seed(engine, *, years: int = 5, scale: int = 1, seed_value: int = 7) -> dict
                     lon=base.lon + rng.uniform(-0.05, 0.05),
                 )
             )
-            session.add(
-                InsightsPopulation(
-                    insee=insee,
-                    population=rng.randrange(800, 9000),
-                    year=2022,
-                    source="Population simulée (banc d'essai)",
-                )
+        session.add_all(extra)
+        session.flush()
+        session.add_all(
+            InsightsPopulation(
+                insee=c.insee,
+                population=rng.randrange(800, 9000),
+                year=2022,
+                source="Population simulée (banc d'essai)",
             )
+            for c in extra
+        )
         session.flush()
         communes = list(session.scalars(select(Commune)))
         codes = [c.insee for c in communes]

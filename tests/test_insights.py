@@ -238,3 +238,37 @@ def test_an_unknown_theme_is_not_found(staff):
 )
 def test_residents_cannot_reach_any_of_it(resident, url):
     assert resident.client.get(url, follow_redirects=False).status_code == 403
+
+
+def test_departures_counted_week_by_week_are_those_listed_day_by_day():
+    import random
+    from collections import Counter
+    from datetime import date
+
+    from app.carpool.insights import departures
+    from app.carpool.trips import local, occurrences
+
+    rng = random.Random(3)
+    for _ in range(200):
+        days = rng.sample(range(7), rng.randrange(1, 6))
+        schedule = "{" + ",".join(f'"{d}":[{rng.randrange(0, 1440)},10]' for d in days) + "}"
+        ad = CarpoolAd(
+            user_id=1,
+            role="driver",
+            frequency="regular",
+            from_label="A",
+            from_lat=0,
+            from_lon=0,
+            to_label="B",
+            to_lat=0,
+            to_lon=0,
+            distance_m=1,
+            schedule=schedule,
+            valid_until=date(2026, rng.randrange(1, 13), rng.randrange(1, 28))
+            if rng.random() < 0.5
+            else None,
+        )
+        start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(600 * 1440))
+        end = start + timedelta(minutes=rng.randrange(1, 200 * 1440))
+        listed = Counter((months.of(d), local(d).hour) for d in occurrences(ad, start, end))
+        assert departures(ad, start, end) == dict(listed), (schedule, start, end)

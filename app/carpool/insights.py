@@ -10,16 +10,16 @@ place each end in a commune and hide small counts (``app.insights``).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from app import months
-from app.carpool.trips import country_of, local, occurrences
+from app.carpool.trips import PARIS, country_of, local, occurrences, parse_schedule
 from app.db import utcnow
 from app.interfaces import Factor, MonthlyFigure, Trip, TripSource
 from app.models.carpool import CarpoolAd, CarpoolBooking
@@ -55,6 +55,43 @@ def _ends(ad: CarpoolAd) -> tuple[float, float, str, float, float, str]:
         ad.to_lon,
         country_of(ad.to_lat, ad.to_lon),
     )
+
+
+def _weekdays(first: date, last: date, weekday: int) -> int:
+    """How many days of ``weekday`` (0 = Monday) from ``first`` to ``last``, both included."""
+    if last < first:
+        return 0
+    day = first + timedelta(days=(weekday - first.weekday()) % 7)
+    return 0 if day > last else (last - day).days // 7 + 1
+
+
+def departures(ad: CarpoolAd, start: datetime, end: datetime) -> dict[tuple[str, int], int]:
+    """The departures of ``ad`` in [start, end), counted per local month and hour: the same
+    departures as ``trips.occurrences``, counted week by week instead of listed day by day."""
+    schedule = parse_schedule(ad.schedule) if ad.frequency == "regular" else {}
+    if ad.frequency != "regular" or any(minute // 60 == 2 for minute, _m in schedule.values()):
+        # one-off trips, and departures in the hour summer time skips or repeats: listed one by one
+        return dict(Counter((months.of(d), local(d).hour) for d in occurrences(ad, start, end)))
+    out: dict[tuple[str, int], int] = defaultdict(int)
+    first_day, end_day = local(start).date(), local(end).date()
+    for weekday, (minute, _margin) in schedule.items():
+        at = time(minute // 60, minute % 60)
+        first = first_day
+        if datetime.combine(first, at, tzinfo=PARIS) < start:
+            first += timedelta(days=1)
+        last = end_day
+        if datetime.combine(last, at, tzinfo=PARIS) >= end:
+            last -= timedelta(days=1)
+        if ad.valid_until is not None:
+            last = min(last, ad.valid_until)
+        month = first.replace(day=1)
+        while month <= last:
+            following = (month + timedelta(days=32)).replace(day=1)
+            n = _weekdays(max(first, month), min(last, following - timedelta(days=1)), weekday)
+            if n:
+                out[(month.strftime("%Y-%m"), at.hour)] += n
+            month = following
+    return out
 
 
 def _booked(session: Session, first: str, last: str) -> Iterator[Trip]:
@@ -96,12 +133,11 @@ def _booked(session: Session, first: str, last: str) -> Iterator[Trip]:
         if end <= start:
             continue
         ends = _ends(ad)
-        distance = booking.distance_m or ad.distance_m
-        for departure in occurrences(ad, start, end):
-            key = (months.of(departure), "booked", *ends, local(departure).hour)
-            cell = counts[key]
-            cell[0] += booking.seats
-            cell[1] += booking.seats * distance
+        distance = booking.distance_m or ad.distance_m or 0
+        for (travelled, at_hour), n in departures(ad, start, end).items():
+            cell = counts[(travelled, "booked", *ends, at_hour)]
+            cell[0] += booking.seats * n
+            cell[1] += booking.seats * n * distance
     for (month, kind, fl, fo, fc, tl, to, tc, hour), (trips, metres) in counts.items():
         yield Trip(month, kind, fl, fo, fc, tl, to, tc, trips, round(metres / max(trips, 1)), hour)
 

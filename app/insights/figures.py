@@ -184,31 +184,42 @@ class Headline:
         return self.value is None
 
 
+ByMonth = dict[str, dict[str, float]]  # month -> commune -> value
+
+
+def _index(data: Values) -> ByMonth:
+    out: ByMonth = defaultdict(dict)
+    for (month, commune), value in data.items():
+        out[month][commune] = value
+    return out
+
+
 def _total(
-    figure: MonthlyFigure, data: Values, month_list: Sequence[str], commune: str | None = None
+    figure: MonthlyFigure, data: ByMonth, month_list: Sequence[str], commune: str | None = None
 ) -> float | None:
     """The territory's (or a commune's) figure over some months: summed, or averaged for means."""
     if figure.kind == "mean":
         monthly = []
         for m in month_list:
-            if commune is None and (m, "") in data:
-                monthly.append(data[(m, "")])
-                continue
-            cells = [
-                v
-                for (mm, c), v in data.items()
-                if mm == m and c and (commune is None or c == commune)
-            ]
-            if cells:
-                monthly.append(sum(cells) / len(cells))
+            cells = data.get(m) or {}
+            if commune is None and "" in cells:
+                monthly.append(cells[""])
+            elif commune is None:
+                values = [v for c, v in cells.items() if c]
+                if values:
+                    monthly.append(sum(values) / len(values))
+            elif commune in cells:
+                monthly.append(cells[commune])
         return sum(monthly) / len(monthly) if monthly else None
-    wanted = set(month_list)
-    total = sum(
-        v for (m, c), v in data.items() if m in wanted and (commune is None or c == commune)
-    )
-    has = any(m in wanted and (commune is None or c == commune) for (m, c) in data)
-    if not has:
-        return 0.0 if figure.kind != "mean" else None
+    total = 0.0
+    for m in month_list:
+        found = data.get(m)
+        if not found:
+            continue
+        if commune is None:
+            total += sum(found.values())
+        else:
+            total += found.get(commune, 0.0)
     return total
 
 
@@ -236,7 +247,7 @@ def headline(
     places: Sequence[CommuneInfo],
 ) -> Headline:
     first = months.shift(month, -23)
-    data = values(session, figure, first, month, now)
+    data = _index(values(session, figure, first, month, now))
     last_year_month = months.shift(month, -12)
     last12 = months.between(months.shift(month, -11), month)
     prev12 = months.between(first, months.shift(month, -12))

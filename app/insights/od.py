@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from app import months
 from app.insights import registry
+from app.insights.figures import REFRESH
 from app.insights.opendata import K_ANONYMITY, hidden
 from app.interfaces import Trip
 from app.models.insights import InsightsLocality
@@ -181,6 +183,31 @@ def build(session: Session, month: str, trips: Iterable[Trip] | None = None) -> 
         for label, by in sorted(hours.items())
     ]
     return Matrix(month, list(cells.values()), booked, cross, metres / 1000, crossings)
+
+
+@dataclass
+class Kept:
+    """Matrices of complete months, kept per app for ``figures.REFRESH`` (the current month is always
+    built afresh): a booked regular trip is counted day by day, which is the costly part."""
+
+    matrices: dict[str, tuple[dt.datetime, Matrix]] = field(default_factory=dict)
+
+    def matrix(self, session: Session, month: str, now: dt.datetime) -> Matrix:
+        if month >= months.of(now):
+            return build(session, month)
+        hit = self.matrices.get(month)
+        if hit is not None and now - hit[0] < REFRESH:
+            return hit[1]
+        matrix = build(session, month)
+        self.matrices[month] = (now, matrix)
+        return matrix
+
+
+def for_app(state: Any) -> Kept:
+    kept = getattr(state, "insights_od", None)
+    if kept is None:
+        kept = state.insights_od = Kept()
+    return kept
 
 
 def document(matrix: Matrix, now: dt.datetime) -> dict[str, Any]:

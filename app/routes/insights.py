@@ -75,7 +75,7 @@ def insights_summary(
 ) -> Template:
     chosen = _month(month)
     summary = figures.summary(db, chosen, utcnow())
-    matrix = od.build(db, chosen)
+    matrix = od.for_app(request.app.state).matrix(db, chosen, utcnow())
     return page(
         request,
         "insights/summary.html",
@@ -89,11 +89,13 @@ def insights_summary(
 
 @get("/staff/insights/summary.pdf", opt=STAFF, sync_to_thread=True, name="insights_summary_pdf")
 def insights_summary_pdf(
-    db: NamedDependency[Session], month: FromQuery[str | None] = None
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    month: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     chosen = _month(month)
     summary = figures.summary(db, chosen, utcnow())
-    matrix = od.build(db, chosen)
+    matrix = od.for_app(request.app.state).matrix(db, chosen, utcnow())
     body = pdf.monthly_summary(chosen, summary, matrix, figures.communes(db))
     return Response(
         body,
@@ -104,20 +106,24 @@ def insights_summary_pdf(
 
 @get("/staff/insights/od.json", opt=STAFF, sync_to_thread=True, name="insights_od_json")
 def insights_od_json(
-    db: NamedDependency[Session], month: FromQuery[str | None] = None
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    month: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
     """The origin–destination matrix of a month: ``rows`` of ``{from_code, from_name, from_country,
     to_code, to_name, to_country, trips}`` (and the other counts), ``trips`` null under 11."""
     chosen = _month(month)
-    return od.document(od.build(db, chosen), utcnow())
+    return od.document(od.for_app(request.app.state).matrix(db, chosen, utcnow()), utcnow())
 
 
 @get("/staff/insights/od.csv", opt=STAFF, sync_to_thread=True, name="insights_od_csv")
 def insights_od_csv(
-    db: NamedDependency[Session], month: FromQuery[str | None] = None
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    month: FromQuery[str | None] = None,
 ) -> Response[str]:
     chosen = _month(month)
-    rows = od.build(db, chosen).rows()
+    rows = od.for_app(request.app.state).matrix(db, chosen, utcnow()).rows()
     return Response(
         exports.as_csv(rows, exports.OD_COLUMNS),
         media_type=CSV,
@@ -137,7 +143,9 @@ def insights_theme(
     slug, title, intro = _theme(theme)
     chosen = _month(month)
     headlines = figures.theme(db, slug, chosen, utcnow())
-    matrix = od.build(db, chosen) if slug == "mobility" else None
+    matrix = (
+        od.for_app(request.app.state).matrix(db, chosen, utcnow()) if slug == "mobility" else None
+    )
     return page(
         request,
         "insights/theme.html",

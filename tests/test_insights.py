@@ -272,3 +272,59 @@ def test_departures_counted_week_by_week_are_those_listed_day_by_day():
         end = start + timedelta(minutes=rng.randrange(1, 200 * 1440))
         listed = Counter((months.of(d), local(d).hour) for d in occurrences(ad, start, end))
         assert departures(ad, start, end) == dict(listed), (schedule, start, end)
+
+
+def test_a_scenario_with_known_inputs_gives_the_hand_computed_peak_trips(staff):
+    from urllib.parse import urlencode
+
+    year = utcnow().year
+    # Audun-le-Tiche: 100 homes next year, 50 more the year after; Villerupt: 40 homes in 2 years.
+    # 2 people a home, 30 % work in Luxembourg, half leave in the morning peak, 80 % drive, 1 per car:
+    # in year+2, Audun-le-Tiche 150 × 2 × 0.3 × 0.5 × 0.8 = 36 cars, Villerupt 40 × 2 × … = 9.6.
+    params = {
+        "a_programmes": f"57038;{year + 1};100\n57038;{year + 2};50\nVillerupt;{year + 2};40",
+        "a_people_per_home": "2",
+        "a_cross_border_share": "0,3",
+        "a_peak_share": "0.5",
+        "a_car_share": "0.8",
+        "a_people_per_car": "1",
+        "a_carpool_share": "0.25",
+        "a_waste_visits_per_home": "4",
+        "b_programmes": "",
+    }
+    got = staff.client.get("/staff/insights/foresight.csv?" + urlencode(params))
+    assert got.status_code == 200
+    rows = [line.split(",") for line in got.text.splitlines()]
+    head = rows[0]
+    total = {r[1]: dict(zip(head, r, strict=True)) for r in rows[1:] if r[0] == "A" and r[2] == ""}
+    second = total[str(year + 2)]
+    assert second["homes"] == "190"
+    assert float(second["morning_peak_car_trips"]) == pytest.approx(45.6)
+    assert float(second["carpool_potential"]) == pytest.approx(45.6 * 0.25)
+    assert float(second["waste_centre_visits_per_year"]) == pytest.approx(760)
+    assert float(total[str(year + 1)]["morning_peak_car_trips"]) == pytest.approx(24.0)
+    assert float(total[str(year)]["morning_peak_car_trips"]) == 0
+    b = [r for r in rows[1:] if r[0] == "B" and r[2] == ""]
+    assert len(b) == 20 and all(float(r[7]) == 0 for r in b)  # no programme: nothing added
+    page = staff.client.get("/staff/insights/foresight?" + urlencode(params))
+    assert page.status_code == 200 and "Scénario B" in page.text
+
+
+@pytest.mark.parametrize(
+    "programmes, message",
+    [
+        ("57038;1990;10", "doit aller de"),
+        ("Metz;2030;10", "commune inconnue"),
+        ("57038;2030;-5", "nombre de logements"),
+        ("57038 2030 10", "commune;année;logements"),
+    ],
+)
+def test_a_bad_programme_line_is_refused_in_french(staff, programmes, message):
+    got = staff.client.get("/staff/insights/foresight", params={"a_programmes": programmes})
+    assert got.status_code == 400
+    assert message in got.text
+
+
+def test_an_assumption_out_of_bounds_is_refused_in_french(staff):
+    got = staff.client.get("/staff/insights/foresight", params={"b_cross_border_share": "3"})
+    assert got.status_code == 400 and "doit être un nombre entre" in got.text

@@ -78,6 +78,8 @@ class Crossing:
     vehicles: int
     peak_hour: int | None
     by_hour: list[int]
+    lat: float = 0.0
+    lon: float = 0.0
 
 
 @dataclass
@@ -146,6 +148,7 @@ def build(session: Session, month: str, trips: Iterable[Trip] | None = None) -> 
     place = placer(session)
     cells: dict[tuple[str, str, str, str], Cell] = {}
     hours: dict[str, list[float]] = defaultdict(lambda: [0.0] * 24)
+    where: dict[str, tuple[float, float]] = {}
     booked = cross = 0
     metres = 0
     if trips is None:
@@ -157,6 +160,7 @@ def build(session: Session, month: str, trips: Iterable[Trip] | None = None) -> 
             continue
         if trip.kind == "crossing":
             hours[trip.label][trip.hour or 0] += trip.trips
+            where[trip.label] = (trip.from_lat, trip.from_lon)
             continue
         if trip.kind not in KINDS:
             continue
@@ -179,6 +183,7 @@ def build(session: Session, month: str, trips: Iterable[Trip] | None = None) -> 
             round(sum(by)),
             max(range(24), key=lambda h: by[h]) if any(by) else None,
             [round(v) for v in by],
+            *where[label],
         )
         for label, by in sorted(hours.items())
     ]

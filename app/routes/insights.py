@@ -10,14 +10,15 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app import months
 from app.auth import STAFF
 from app.db import utcnow
 from app.i18n import gettext as _
-from app.insights import exports, figures, od, pdf, registry
+from app.insights import exports, figures, foresight, od, pdf, registry
 from app.interfaces import Contribution, Link
+from app.models.territory import Commune
 from app.templating import page
 
 CSV = "text/csv; charset=utf-8"
@@ -162,6 +163,78 @@ def insights_theme(
     )
 
 
+def _example(first_year: int, communes: dict[str, str]) -> str:
+    """An example programme to replace: homes a year for ten years in the first four communes."""
+    return "\n".join(
+        f"{insee};{year};{homes}"
+        for insee, homes in zip(sorted(communes), (180, 150, 60, 40), strict=False)
+        for year in range(first_year + 1, first_year + 11)
+    )
+
+
+def _scenarios(
+    request: Request[Any, Any, Any], db: Session
+) -> tuple[list[Any], dict[str, Any], str | None]:
+    """Scenarios A and B from the query (the example programme and the defaults when empty)."""
+    query = request.query_params
+    first_year = int(months.of(utcnow())[:4])
+    communes = {c.insee: c.name for c in figures.communes(db)}
+    places = {c.insee: (c.lat, c.lon) for c in db.scalars(select(Commune))}
+    kept = od.for_app(request.app.state).matrix(db, months.shift(months.of(utcnow()), -1), utcnow())
+    corridors = foresight.corridors_of(places, [(c.label, c.lat, c.lon) for c in kept.crossings])
+    form: dict[str, Any] = {}
+    out = []
+    error = None
+    for key in ("a", "b"):
+        text = query.get(f"{key}_programmes")
+        text = _example(first_year, communes) if text is None else text[:20_000]
+        values = {a.name: query.get(f"{key}_{a.name}") for a in foresight.ASSUMPTIONS}
+        form[key] = {
+            "programmes": text,
+            **{k: v if v is not None else "" for k, v in values.items()},
+        }
+        try:
+            programmes = foresight.parse_programmes(text, communes, first_year)
+            assumptions = foresight.parse_assumptions(values)
+        except foresight.ForesightError as exc:
+            error = _("Scénario %(s)s : %(m)s") % {"s": key.upper(), "m": str(exc)}
+            continue
+        out.append(foresight.project(key.upper(), programmes, assumptions, corridors, first_year))
+    return out, form, error
+
+
+@get("/staff/insights/foresight", opt=STAFF, sync_to_thread=True, name="insights_foresight")
+def insights_foresight(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    scenarios, form, error = _scenarios(request, db)
+    return page(
+        request,
+        "insights/foresight.html",
+        section="staff",
+        status_code=400 if error else 200,
+        scenarios=[] if error else scenarios,
+        form=form,
+        error=error,
+        assumptions=foresight.ASSUMPTIONS,
+        communes=figures.communes(db),
+        query=request.url.query,
+        horizon=foresight.HORIZON,
+    )
+
+
+@get("/staff/insights/foresight.csv", opt=STAFF, sync_to_thread=True, name="insights_foresight_csv")
+def insights_foresight_csv(
+    request: Request[Any, Any, Any], db: NamedDependency[Session]
+) -> Response[str]:
+    scenarios, _form, error = _scenarios(request, db)
+    if error:
+        raise ValidationException(error)
+    return Response(
+        foresight.as_csv(scenarios),
+        media_type=CSV,
+        headers={"content-disposition": 'attachment; filename="eclor-prospective.csv"'},
+    )
+
+
 def _theme_rows(
     db: Session, theme: str, month: str | None
 ) -> tuple[str, str, list[dict[str, object]]]:
@@ -223,6 +296,8 @@ ROUTES = [
     insights_summary_pdf,
     insights_od_json,
     insights_od_csv,
+    insights_foresight,
+    insights_foresight_csv,
     insights_theme,
     insights_theme_csv,
     insights_theme_json,

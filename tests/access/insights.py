@@ -28,3 +28,7 @@ ROWS = [
         route="/staff/insights/{theme:str}/figures.json",
     ),
 ]
+ROWS += [
+    Row("GET", "/staff/insights/foresight", PAGE),
+    Row("GET", "/staff/insights/foresight.csv", DATA),
+]

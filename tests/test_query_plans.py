@@ -82,9 +82,12 @@ EXTRA = [
 
 
 def _seed(engine: Any) -> int:
+    from app.renovation import rules
+
     lights = seed_lights(engine, 5)
     now = utcnow()
     with write_session(engine) as session:
+        rules.load_file(session, rules.NATIONAL_FILE)  # as `eclor renovation rules load` does
         session.execute(
             LightCommand.__table__.insert(),
             [

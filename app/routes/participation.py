@@ -27,15 +27,13 @@ from app.participation import budgets as logic
 from app.participation import consultations as consultation_logic
 from app.participation import maps
 from app.routes.participation_context import budget_or_404, communes, euros, ints, many, text
+from app.routes.participation_context import declare_commune as declare
+from app.routes.participation_context import me_of
 from app.routes import participation_consultations as consultations
 from app.routes import participation_consultations_staff as consultations_staff
 from app.routes import participation_proposals as proposals
 from app.routes import participation_staff as staff
 from app.templating import page
-
-
-def _me(db: Session, user: CurrentUser | None) -> User | None:
-    return db.get(User, user.id) if user is not None else None
 
 
 def _open_budgets(db: Session) -> list[Budget]:
@@ -75,7 +73,7 @@ def _budget_page(
     status_code: int = 200,
 ) -> Template:
     user = current_user(request)
-    me = _me(db, user)
+    me = me_of(db, user)
     budget_id = saved_id(budget)
     voted = me is not None and logic.has_voted(db, budget_id, logic.user_voter(saved_id(me)))
     return page(
@@ -135,7 +133,7 @@ def vote(
     ids = ints(many(data, "project"))
     code = text(data, "code", 40)
     user = current_user(request)
-    me = _me(db, user)
+    me = me_of(db, user)
     if ids is None:
         db.rollback()
         return _budget_page(
@@ -209,7 +207,7 @@ def propose_idea(
 ) -> Template | Redirect:
     """A resident of the commune proposes a project while the budget collects ideas."""
     budget = budget_or_404(db, budget_id)
-    me = _me(db, current_user(request))
+    me = me_of(db, current_user(request))
     form, errors = parse_form(IdeaForm, data)
     if form is not None and me is not None:
         try:
@@ -245,9 +243,7 @@ def declare_commune(
 ) -> Template | Redirect:
     """A resident declares their commune once (changing it afterwards is the town hall's job)."""
     budget = budget_or_404(db, budget_id)
-    me = _me(db, current_user(request))
-    insee = text(data, "commune_insee", 5)
-    if me is None or me.commune_insee or insee not in communes(db):
+    if not declare(db, current_user(request), data):
         db.rollback()
         return _budget_page(
             request,
@@ -256,8 +252,6 @@ def declare_commune(
             errors={"commune_insee": _("Choisissez une commune du territoire.")},
             status_code=400,
         )
-    me.commune_insee = insee
-    db.add(me)
     db.commit()
     return Redirect(f"/participation/budgets/{budget_id}", status_code=303)
 

@@ -16,11 +16,12 @@ from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import saved_id
 from app.forms import Form
 from app.i18n import gettext as _
-from app.models.accounts import User
 from app.models.participation import Consultation
 from app.participation import consultations as logic
 from app.participation import maps
-from app.routes.participation_context import communes, text
+from app.routes.participation_context import communes
+from app.routes.participation_context import declare_commune as declare
+from app.routes.participation_context import me_of
 from app.templating import page
 
 
@@ -47,7 +48,7 @@ def _page(
     status_code: int = 200,
 ) -> Template:
     user = current_user(request)
-    me = db.get(User, user.id) if user is not None else None
+    me = me_of(db, user)
     cid = saved_id(consultation)
     return page(
         request,
@@ -104,7 +105,7 @@ def answer(
 ) -> Template | Redirect:
     row = consultation_or_404(db, consultation_id)
     user = current_user(request)
-    me = db.get(User, user.id) if user is not None else None
+    me = me_of(db, user)
     if me is None:
         raise NotFoundException()
     qs = logic.questions(db, consultation_id)
@@ -135,10 +136,7 @@ def declare_commune(
 ) -> Template | Redirect:
     """A resident declares their commune once (changing it afterwards is the town hall's job)."""
     row = consultation_or_404(db, consultation_id)
-    user = current_user(request)
-    me = db.get(User, user.id) if user is not None else None
-    insee = text(data, "commune_insee", 5)
-    if me is None or me.commune_insee or insee not in communes(db):
+    if not declare(db, current_user(request), data):
         db.rollback()
         return _page(
             request,
@@ -147,8 +145,6 @@ def declare_commune(
             errors={"commune_insee": _("Choisissez une commune du territoire.")},
             status_code=400,
         )
-    me.commune_insee = insee
-    db.add(me)
     db.commit()
     return Redirect(f"/participation/consultations/{consultation_id}", status_code=303)
 

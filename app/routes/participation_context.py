@@ -1,4 +1,5 @@
-"""What the participation pages share: the budget read for a page, choices read from forms."""
+"""What the participation pages share: the budget read for a page, choices read from forms, a
+resident's commune declared once, uploaded files."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from litestar.exceptions import NotFoundException
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app.auth import CurrentUser
+from app.models.accounts import User
 from app.models.participation import Budget, BudgetProject
 from app.models.territory import Commune
 
@@ -30,6 +33,23 @@ def project_or_404(db: Session, project_id: int) -> tuple[BudgetProject, Budget]
 
 def communes(db: Session) -> dict[str, str]:
     return {c.insee: c.name for c in db.scalars(select(Commune).order_by(Commune.name)).all()}
+
+
+def me_of(db: Session, user: CurrentUser | None) -> User | None:
+    """The signed-in person's account row (their commune), or None."""
+    return db.get(User, user.id) if user is not None else None
+
+
+def declare_commune(db: Session, user: CurrentUser | None, data: dict[str, Any]) -> bool:
+    """A resident declares their commune once (changing it afterwards is the town hall's job);
+    False, with nothing written, when there is no resident, a commune already, or no such commune."""
+    me = me_of(db, user)
+    insee = text(data, "commune_insee", 5)
+    if me is None or me.commune_insee or insee not in communes(db):
+        return False
+    me.commune_insee = insee
+    db.add(me)
+    return True
 
 
 def many(data: dict[str, Any], name: str) -> list[str]:

@@ -45,6 +45,17 @@ def installed_domains() -> None:
     domains.install()
 
 
+@pytest.fixture(autouse=True)
+def fresh_cli_settings() -> Iterator[None]:
+    """`eclor` (app.cli.main) reads its settings once per process; each test sets its own
+    environment, so a command run by one test never sees the database of another."""
+    from app import cli
+
+    cli.get_settings.cache_clear()
+    yield
+    cli.get_settings.cache_clear()
+
+
 def using_postgres() -> bool:
     return PG_URL.startswith("postgresql")
 

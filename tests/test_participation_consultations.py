@@ -559,3 +559,15 @@ def test_the_results_of_a_closed_budget_are_open_data_as_proclaimed(engine):
         (3, "Bancs place du Marché", 1, True),
         (4, "Piste cyclable", 1, False),
     ]
+
+
+def test_an_id_past_postgresqls_integer_is_a_404_not_a_500(client):
+    for path in (
+        "/api/participation/budgets/425559276111/results",
+        "/api/participation/consultations/425559276111/results",
+        "/api/participation/proposals/425559276111",
+        "/participation/budgets/425559276111",
+        "/participation/consultations/425559276111",
+        "/participation/proposals/425559276111",
+    ):
+        assert client.get(path).status_code == 404, path

@@ -16,8 +16,18 @@ from app.models.participation import Budget, BudgetProject
 from app.models.territory import Commune
 
 
+MAX_ID = 2**31 - 1  # PostgreSQL's integer: an id past it names no row (never a 500)
+
+
+def get_or_none(db: Session, model: Any, row_id: int) -> Any:
+    """``db.get`` for an id from a path: None when it cannot be an id of the table."""
+    if not 0 < row_id <= MAX_ID:
+        return None
+    return db.get(model, row_id)
+
+
 def budget_or_404(db: Session, budget_id: int) -> Budget:
-    budget = db.get(Budget, budget_id)
+    budget = get_or_none(db, Budget, budget_id)
     if budget is None:
         raise NotFoundException()
     return budget
@@ -25,7 +35,7 @@ def budget_or_404(db: Session, budget_id: int) -> Budget:
 
 def project_or_404(db: Session, project_id: int) -> tuple[BudgetProject, Budget]:
     """A budget's project and its budget, or 404."""
-    project = db.get(BudgetProject, project_id)
+    project = get_or_none(db, BudgetProject, project_id)
     if project is None:
         raise NotFoundException()
     return project, budget_or_404(db, project.budget_id)

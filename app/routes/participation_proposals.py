@@ -25,6 +25,7 @@ from app.models.participation import CommentReport, Proposal, ProposalComment, P
 from app.photo_store import PendingPhotos
 from app.participation import proposals as logic
 from app.routes.participation_context import (
+    get_or_none,
     PHOTO_CACHE,
     communes,
     photo_url,
@@ -44,7 +45,7 @@ class ProposalForm(BaseModel):
 
 
 def _proposal_or_404(db: Session, proposal_id: int, user: CurrentUser | None) -> Proposal:
-    proposal = db.get(Proposal, proposal_id)
+    proposal = get_or_none(db, Proposal, proposal_id)
     if proposal is None or (proposal.hidden and not (user and user.is_staff)):
         raise NotFoundException()
     return proposal
@@ -254,7 +255,7 @@ def report(
     comment_id: FromPath[int],
     data: Form,
 ) -> Redirect:
-    row = db.get(ProposalComment, comment_id)
+    row = get_or_none(db, ProposalComment, comment_id)
     if row is None or row.status != "visible":
         raise NotFoundException()
     logic.report_comment(db, comment_id, signed_in_user(request).id, text(data, "reason", 500))
@@ -271,7 +272,7 @@ def report(
 def proposal_api(
     request: Request[Any, Any, Any], db: NamedDependency[Session], proposal_id: FromPath[int]
 ) -> dict[str, Any]:
-    proposal = db.get(Proposal, proposal_id)
+    proposal = get_or_none(db, Proposal, proposal_id)
     if proposal is None or proposal.hidden:
         raise NotFoundException()
     pid = saved_id(proposal)
@@ -345,7 +346,7 @@ def hide(
     comment_id: FromPath[int],
     data: Form,
 ) -> Template | Redirect:
-    row = db.get(ProposalComment, comment_id)
+    row = get_or_none(db, ProposalComment, comment_id)
     if row is None:
         raise NotFoundException()
     try:
@@ -368,7 +369,7 @@ def hide(
 def restore(
     request: Request[Any, Any, Any], db: NamedDependency[Session], comment_id: FromPath[int]
 ) -> Redirect:
-    row = db.get(ProposalComment, comment_id)
+    row = get_or_none(db, ProposalComment, comment_id)
     if row is None:
         raise NotFoundException()
     logic.restore_comment(db, row)

@@ -186,7 +186,7 @@
     return value + (unit ? " " + unit : "");
   }
   function loadKpis() {
-    fetch("/staff/ops/kpis.json", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
+    return fetch("/staff/ops/kpis.json", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
       var box = document.getElementById("ops-kpis");
       box.innerHTML = "";
       Object.keys(data.communes).forEach(function (insee) {
@@ -206,7 +206,7 @@
         });
         box.appendChild(tile);
       });
-    });
+    }).catch(function () { /* the tiles keep their last figures; the next event reloads them */ });
   }
 
   /* --- live events ------------------------------------------------------------------------ */
@@ -260,11 +260,11 @@
     };
   }
 
-  Promise.all(layersMeta.map(load)).then(function () {
+  // The page is ready once every layer and the commune tiles are drawn.
+  Promise.all(layersMeta.map(load).concat([loadKpis()])).then(function () {
     connect();
     var open = root.getAttribute("data-open");
     if (open && open.indexOf("/") > 0) { openPanel(open.split("/")[0], open.split("/").slice(1).join("/")); }
     root.setAttribute("data-ready", "true");
   });
-  loadKpis();
 }());

@@ -61,9 +61,23 @@ def server_env(tmp: str, db_url: str | None, port: int, mqtt_port: int) -> dict[
 class Served:
     """A running server: its address, and once stopped, the tracebacks its log holds."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, pid: int = 0) -> None:
         self.base = base
+        self.pid = pid
         self.stderr = ""
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server and its web processes have used so far."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid = int(stat.parent.name)
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, ValueError):
+                continue  # a process that ended meanwhile
+            if pid == self.pid or int(fields[1]) == self.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     @property
     def tracebacks(self) -> int:
@@ -71,16 +85,17 @@ class Served:
 
 
 @contextmanager
-def serving(root: Path, env: dict[str, str], port: int) -> Iterator[Served]:
-    """``eclor serve`` on ``port`` from the checkout ``root``, up (``/healthz``) until the block ends."""
+def serving(root: Path, env: dict[str, str], port: int, workers: int = 1) -> Iterator[Served]:
+    """``eclor serve`` on ``port`` from the checkout ``root`` (``workers`` web processes), up
+    (``/healthz``) until the block ends."""
     proc = subprocess.Popen(
-        [PY, "-m", "app.cli", "serve", "--port", str(port)],
+        [PY, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    served = Served(f"http://127.0.0.1:{port}")
+    served = Served(f"http://127.0.0.1:{port}", proc.pid)
     try:
         wait_up(served.base + "/healthz")
         yield served

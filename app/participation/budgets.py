@@ -180,11 +180,12 @@ class Vote:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def cast(session: Session, vote: Vote) -> Ballot:
+def cast(session: Session, vote: Vote, votable: list[BudgetProject] | None = None) -> Ballot:
     """Record a ballot (in the caller's write transaction), or raise :class:`VoteError`.
 
-    The insert runs in a savepoint: when another submission of the same voter committed first,
-    the unique constraint refuses it and the resident is told they have voted already.
+    ``votable``: the budget's votable projects when the caller has read them in this transaction.
+    The insert runs in a savepoint: when the same voter has voted already (or another submission
+    of theirs committed first), the unique constraint refuses it and the resident is told so.
     """
     budget = session.get(Budget, vote.budget_id)
     if budget is None:
@@ -194,12 +195,12 @@ def cast(session: Session, vote: Vote) -> Ballot:
     if vote.channel != "paper" and not may_vote_in(budget, vote.commune_insee, session):
         raise VoteError(_("Ce vote est réservé aux habitants de la commune."))
     ids = sorted(set(vote.project_ids))
-    chosen = [p for p in projects(session, saved_id(budget), votable=True) if p.id in ids]
+    if votable is None:
+        votable = projects(session, saved_id(budget), votable=True)
+    chosen = [p for p in votable if p.id in ids]
     if len(chosen) != len(ids):
         raise VoteError(_("Un des projets choisis ne fait pas partie du vote."))
     total = check_basket(budget, chosen)
-    if vote.channel != "paper" and has_voted(session, saved_id(budget), vote.voter):
-        raise VoteError(_("Vous avez déjà voté pour ce budget : un seul vote par habitant."))
     ballot = Ballot(
         budget_id=saved_id(budget),
         voter=vote.voter,

@@ -139,7 +139,8 @@ def vote(
         return _budget_page(
             request, db, budget, errors={"project": _("Choix invalide.")}, status_code=400
         )
-    chosen = [p for p in logic.projects(db, budget_id, votable=True) if p.id in set(ids)]
+    votable = logic.projects(db, budget_id, votable=True)
+    chosen = [p for p in votable if p.id in set(ids)]
     try:
         if len(chosen) != len(set(ids)):
             raise logic.VoteError(_("Un des projets choisis ne fait pas partie du vote."))
@@ -176,7 +177,7 @@ def vote(
                 me.commune_insee,
                 user_id=me.id,
             )
-        logic.cast(db, ballot)
+        logic.cast(db, ballot, votable)
     except logic.VoteError as exc:
         db.rollback()
         field = "code" if code and "code" in str(exc).lower() else "project"

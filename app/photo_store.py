@@ -25,6 +25,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Protocol
 
+from litestar.exceptions import NotFoundException
+from litestar.response import File
+
 __all__ = [
     "InvalidPhotoName",
     "PendingPhotos",
@@ -33,6 +36,7 @@ __all__ = [
     "open_path",
     "orphans",
     "save",
+    "served",
 ]
 
 
@@ -162,6 +166,27 @@ def delete(names: Iterable[str], media_dir: str | os.PathLike[str]) -> int:
             continue
         removed += 1
     return removed
+
+
+def served(
+    name: str, media_dir: str | os.PathLike[str], *, cache_control: str, missing: str = ""
+) -> File:
+    """A stored photo as the answer to a request: inline JPEG, ``nosniff``, ``cache_control``.
+
+    A name this module cannot have made, or a photo that is gone, is a 404 (``missing``: its
+    message). The caller has checked that the person may see the photo's object.
+    """
+    try:
+        path = open_path(name, media_dir)
+    except (InvalidPhotoName, FileNotFoundError):
+        raise (NotFoundException(missing) if missing else NotFoundException()) from None
+    return File(
+        path=path,
+        media_type="image/jpeg",
+        content_disposition_type="inline",
+        filename=name,
+        headers={"cache-control": cache_control, "x-content-type-options": "nosniff"},
+    )
 
 
 def open_path(name: str, media_dir: str | os.PathLike[str]) -> Path:

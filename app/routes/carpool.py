@@ -19,6 +19,7 @@ from litestar.response import File, Redirect, Template
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from app import photo_store
 from app.auth import SIGNED_IN, CurrentUser
 from app.carpool import bookings as carpool_bookings
 from app.carpool import registry
@@ -147,8 +148,6 @@ def save_profile(
 def photo(
     request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
 ) -> File:
-    from app import images
-
     known = db.scalars(
         select(col(CarpoolProfile.user_id)).where(
             or_(col(CarpoolProfile.thumb_name) == name, col(CarpoolProfile.photo_name) == name)
@@ -156,15 +155,8 @@ def photo(
     ).first()
     if known is None:
         raise NotFoundException()
-    try:
-        path = images.open_path(name, request.app.state.settings.resolved_media_dir)
-    except (images.InvalidPhotoName, FileNotFoundError):
-        raise NotFoundException() from None
-    return File(
-        path,
-        media_type="image/jpeg",
-        content_disposition_type="inline",
-        headers={"cache-control": "private, max-age=86400", "x-content-type-options": "nosniff"},
+    return photo_store.served(
+        name, request.app.state.settings.resolved_media_dir, cache_control="private, max-age=86400"
     )
 
 

@@ -17,7 +17,7 @@ from litestar.response import File, Redirect, Template
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from app import images
+from app import photo_store
 from app.auth import STAFF, current_user
 from app.db import read_session, utcnow, write_session
 from app.forms import Form, parse_form
@@ -339,16 +339,11 @@ def photo_file(
     ).first()
     if row is None:
         raise NotFoundException("Cette photo n’existe pas.")
-    try:
-        path = images.open_path(name, request.app.state.settings.resolved_media_dir)
-    except (images.InvalidPhotoName, FileNotFoundError):
-        raise NotFoundException("Cette photo n’existe pas.") from None
-    return File(
-        path=path,
-        media_type=images.OUTPUT_MIME,
-        content_disposition_type="inline",
-        filename=name,
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    return photo_store.served(
+        name,
+        request.app.state.settings.resolved_media_dir,
+        cache_control="private, no-store",
+        missing="Cette photo n’existe pas.",
     )
 
 

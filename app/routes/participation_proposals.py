@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app import images, moderation
+from app import photo_store
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user, signed_in_user
 from app.db import saved_id
 from app.deps import late_write, start_writing
@@ -151,15 +152,10 @@ def photo(
     user = current_user(request)
     if proposal is None or (proposal.hidden and not (user and user.is_staff)):
         raise NotFoundException()
-    try:
-        path = images.open_path(name, request.app.state.settings.resolved_media_dir)
-    except (images.InvalidPhotoName, FileNotFoundError):
-        raise NotFoundException() from None
-    return File(
-        path=path,
-        media_type=images.OUTPUT_MIME,
-        content_disposition_type="inline",
-        headers={"cache-control": "private, no-store" if proposal.hidden else PHOTO_CACHE},
+    return photo_store.served(
+        name,
+        request.app.state.settings.resolved_media_dir,
+        cache_control="private, no-store" if proposal.hidden else PHOTO_CACHE,
     )
 
 

@@ -23,7 +23,8 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from app import images, ratelimit
+from app import ratelimit
+from app import photo_store
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, signed_in_user
 from app.db import read_session, saved_id, write_session
 from app.forms import TextForm as Form
@@ -467,17 +468,11 @@ def photo(
     report = db.get(Report, row.report_id) if row else None
     if row is None or report is None or not visible_to(report, signed_in(request)):
         raise NotFoundException("Cette photo n’existe pas.")
-    try:
-        path = images.open_path(name, media_root(request))
-    except (images.InvalidPhotoName, FileNotFoundError):
-        raise NotFoundException("Cette photo n’existe pas.") from None
-    cache = "public, max-age=86400" if report.status != "hidden" else "private, no-store"
-    return File(
-        path=path,
-        media_type=images.OUTPUT_MIME,
-        content_disposition_type="inline",
-        filename=name,
-        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
+    return photo_store.served(
+        name,
+        media_root(request),
+        cache_control="public, max-age=86400" if report.status != "hidden" else "private, no-store",
+        missing="Cette photo n’existe pas.",
     )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app import images
+from app import photo_store
 from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
 from app.db import utcnow, saved_id
 from app.deps import late_write, start_writing
@@ -68,17 +69,10 @@ def photo(
     item = visibility.item_of_photo(db, name)
     if item is None or not visibility.can_see(db, item, current_user(request)):
         raise NotFoundException()
-    try:
-        path = images.open_path(name, request.app.state.settings.resolved_media_dir)
-    except (images.InvalidPhotoName, FileNotFoundError):
-        raise NotFoundException() from None
-    return File(
-        path=path,
-        media_type=images.OUTPUT_MIME,
-        content_disposition_type="inline",
-        headers={
-            "cache-control": PHOTO_CACHE if visibility.is_public(item) else "private, no-store"
-        },
+    return photo_store.served(
+        name,
+        request.app.state.settings.resolved_media_dir,
+        cache_control=PHOTO_CACHE if visibility.is_public(item) else "private, no-store",
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app import images
+from app import photo_store
 from app.auth import PUBLIC, CurrentUser, current_user
 from app.i18n import gettext as _
 from app.models.shops import (
@@ -168,15 +169,10 @@ def photo(
     seen = shop_photos.photo_visibility(db, name, current_user(request))
     if seen == "none":
         raise NotFoundException()
-    try:
-        path = images.open_path(name, request.app.state.settings.resolved_media_dir)
-    except (images.InvalidPhotoName, FileNotFoundError):
-        raise NotFoundException() from None
-    return File(
-        path=path,
-        media_type=images.OUTPUT_MIME,
-        content_disposition_type="inline",
-        headers={"cache-control": PHOTO_CACHE if seen == "public" else "private, no-store"},
+    return photo_store.served(
+        name,
+        request.app.state.settings.resolved_media_dir,
+        cache_control=PHOTO_CACHE if seen == "public" else "private, no-store",
     )
 
 

@@ -175,3 +175,32 @@ class BanAddress(SQLModel, table=True):
     lat: float
     lon: float
     source: str = Field(default="", max_length=40)  # the BAN's source_position, "demo" here
+
+
+class ReportMonthCount(SQLModel, table=True):
+    """Reports per creation month (UTC, ``YYYY-MM``), state, category and commune (``""``: none).
+
+    Kept by the database itself: triggers on ``reports`` (migration 0037) add and take away one on
+    every insert, change and delete, whatever writes it; the statistics page reads these rows, not
+    the reports of its window.
+    """
+
+    __tablename__ = "report_month_counts"
+
+    month: str = Field(primary_key=True, max_length=7)
+    status: str = Field(primary_key=True, max_length=16)
+    category: str = Field(primary_key=True, max_length=32)
+    commune_insee: str = Field(primary_key=True, max_length=5)
+    reports: int = 0
+
+
+class ReportResolveCount(SQLModel, table=True):
+    """Resolved reports per creation month and time to resolve, in tenths of a day (rounded down,
+    2.4 h steps; a negative time counts as 0): the median time to resolve read from these counts.
+    Kept by the same triggers as ``report_month_counts``."""
+
+    __tablename__ = "report_resolve_counts"
+
+    month: str = Field(primary_key=True, max_length=7)
+    tenths: int = Field(primary_key=True)
+    reports: int = 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
@@ -111,13 +110,15 @@ def staff_stats(
     request: Request[Any, Any, Any], db: NamedDependency[Session], months: FromQuery[int] = 12
 ) -> Template:
     months = max(1, min(120, months))
-    stats = exports.stats(db, since=utcnow() - timedelta(days=31 * months))
+    since_month = exports.first_month(utcnow(), months)
+    stats = exports.stats(db, since_month=since_month)
     return page(
         request,
         "reports/staff_stats.html",
         section="staff",
         stats=stats,
         months=months,
+        since_month=since_month,
         categories=catalogue.CATEGORIES,
         statuses=catalogue.STATUSES,
     )

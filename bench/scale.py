@@ -224,6 +224,12 @@ def generate(
                 "thanks_count": 0,
                 "created_at": created,
                 "updated_at": created,
+                # Resolved within 40 days: the statistics' median time to resolve has them to count.
+                "resolved_at": min(
+                    now, created + dt.timedelta(minutes=rng.randrange(30, 40 * 24 * 60))
+                )
+                if status == "resolved"
+                else None,
             }
         )
     _insert(engine, "reports", reports)

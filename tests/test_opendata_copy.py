@@ -4,9 +4,14 @@ as the streamed Python rows (numbers to their published rounding), still valid a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
 
 from app.db import read_session, utcnow, write_session
 from app.models.reports import Report
@@ -229,3 +234,134 @@ def test_the_database_writes_each_place_s_feature_byte_for_byte_as_the_python_wr
     # (TR-OD-03's last hour); TR-OD-04 has no position: in the CSV, not on the map.
     assert [s for s, _ in shown] == ["TR-OD-01", "TR-OD-03", "TR-OD-05"]
     assert shown[1:] == [("TR-OD-03", stamp(1)), ("TR-OD-05", stamp(0))]
+
+
+# The SQL the traffic and air snapshots ran before each hour's means were kept in its row: the hour's
+# JSON sums parsed and divided for every row of every snapshot. Kept here as the reference the kept
+# means must publish byte for byte.
+def _mean_from_json(name: str, digits: int) -> str:
+    value = f'm."{name}"'
+    return (
+        f"CASE WHEN json_typeof({value}) = 'number' AND h.samples > 0 "
+        f"THEN round(({value}::text::float8 / h.samples)::numeric, {digits}) END"
+    )
+
+
+def _hours_from_json(kind: str, means: tuple[tuple[str, int, str], ...], *, ends: bool) -> str:
+    record = ", ".join(f'"{name}" json' for name, _, _ in means)
+    values = ", ".join(f"{_mean_from_json(name, digits)} AS {out}" for name, digits, out in means)
+    hours = (
+        "sensors s CROSS JOIN LATERAL ("
+        "(SELECT * FROM sensor_hourly x WHERE x.sensor_id = s.id ORDER BY x.hour LIMIT 1) UNION ALL "
+        "(SELECT * FROM sensor_hourly x WHERE x.sensor_id = s.id ORDER BY x.hour DESC LIMIT 1)) h"
+        if ends
+        else "sensor_hourly h JOIN sensors s ON s.id = h.sensor_id"
+    )
+    return (
+        "SELECT s.id AS capteur, NULLIF(s.commune_insee, '') AS commune_insee, "
+        "round((s.lat)::numeric, 5) AS latitude, round((s.lon)::numeric, 5) AS longitude, "
+        """to_char(h.hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS heure, """
+        f"{values}, h.samples AS echantillons FROM {hours} "
+        f"CROSS JOIN LATERAL json_to_record(h.sums_json::json) AS m({record}) "
+        f"WHERE s.kind = '{kind}' ORDER BY s.id, h.hour"
+    )
+
+
+_FROM_JSON = {
+    "trafic-frontalier": (
+        "traffic",
+        (
+            ("intensity", 1, "debit_vehicules_h"),
+            ("occupancy", 3, "taux_occupation"),
+            ("averageVehicleSpeed", 1, "vitesse_moyenne_kmh"),
+            ("congested", 3, "part_congestion"),
+        ),
+    ),
+    "qualite-air": (
+        "air_quality",
+        (
+            ("no2", 1, "no2_ugm3"),
+            ("pm10", 1, "pm10_ugm3"),
+            ("pm25", 1, "pm25_ugm3"),
+            ("o3", 1, "o3_ugm3"),
+        ),
+    ),
+}
+
+
+def _odd_hours(engine) -> None:
+    """Hours whose means round on a tie, have no samples, miss a measure or hold one that is no number."""
+    hour = utcnow().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=60)
+    sums = (
+        (
+            8,
+            {
+                "intensity": 2.0,
+                "occupancy": 0.0045 * 8,
+                "averageVehicleSpeed": 0.25 * 8,
+                "congested": 5,
+            },
+        ),
+        (3, {"intensity": 1000, "occupancy": 1, "averageVehicleSpeed": 100.05 * 3}),
+        (0, {"intensity": 12, "congested": 0}),
+        (7, {"intensity": "12", "occupancy": None, "congested": True, "averageVehicleSpeed": 1e-7}),
+        (1, {"no2": 0.05, "pm10": 12.25, "pm25": -0.05, "o3": 7}),
+        (6, {"no2": 1 / 3, "pm10": 2**52 + 0.5, "o3": 0}),
+    )
+    with write_session(engine) as session:
+        for n, (samples, values) in enumerate(sums):
+            for sensor_id in ("TR-OD-01", "AQ-OD-01"):
+                session.add(
+                    SensorHourly(
+                        sensor_id=sensor_id,
+                        hour=hour + dt.timedelta(hours=n),
+                        samples=samples,
+                        sums_json=json.dumps(values),
+                    )
+                )
+
+
+def test_the_kept_hourly_means_publish_the_very_files_the_hours_json_gave(
+    engine, settings, tmp_path
+) -> None:
+    """Traffic and air quality read each hour's means kept in its row (``sensor_hourly_means``): their
+    CSV and GeoJSON are byte for byte those computed from the hours' JSON, also once an hour is
+    written again (a reading arriving in an hour already kept)."""
+    if not using_postgres():
+        pytest.skip("the means are kept by PostgreSQL; SQLite computes them in Python")
+    seed(engine)
+    _more(engine)
+    _places(engine)
+    _odd_hours(engine)
+    datasets = {d.slug: d for d in registry.contributed() if d.slug in _FROM_JSON}
+    assert set(datasets) == set(_FROM_JSON)
+
+    def compare(folder: str) -> None:
+        with read_session(engine) as session:
+            for slug, dataset in datasets.items():
+                kind, means = _FROM_JSON[slug]
+                before = dataclasses.replace(
+                    dataset,
+                    copy_sql=_hours_from_json(kind, means, ends=False),
+                    ends_sql=_hours_from_json(kind, means, ends=True),
+                )
+                assert before.copy_sql != dataset.copy_sql
+                old = copy.write_copied(before, session, tmp_path / folder / "json")
+                new = copy.write_copied(dataset, session, tmp_path / folder / "kept")
+                assert new == old, slug
+                assert old.rows > 5, slug
+                for ext in ("csv", "geojson"):
+                    assert (tmp_path / folder / "kept" / f"{slug}.{ext}").read_bytes() == (
+                        tmp_path / folder / "json" / f"{slug}.{ext}"
+                    ).read_bytes(), (slug, ext)
+
+    compare("first")
+    with write_session(engine) as session:  # as the ingestion folds a new reading into its hour
+        for row in session.scalars(
+            sa.select(SensorHourly).where(col(SensorHourly.sensor_id).in_(["TR-OD-01", "AQ-OD-01"]))
+        ):
+            sums = json.loads(row.sums_json)
+            sums.update({k: v + 7.7 for k, v in sums.items() if isinstance(v, int | float)})
+            row.samples += 1
+            row.sums_json = json.dumps(sums)
+    compare("again")

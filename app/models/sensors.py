@@ -9,7 +9,7 @@
   device's operator and privacy statement); ``dev_eui`` is the LoRaWAN
   device EUI of a device whose uplinks arrive through a network server.
 - ``sensor_measures``: raw readings (JSON), kept a few days;
-  ``sensor_hourly``: hourly means (JSON), kept.
+  ``sensor_hourly``: hourly sums (JSON) and the published means, kept.
 - ``waste_centre_estimates``: the waiting time computed from the gates, one row
   per minute at most: the history behind the forecast by hour of week.
 - ``waste_wait_watches``: a person asked to be told when the wait drops under
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
@@ -67,6 +67,24 @@ class SensorMeasure(SQLModel, table=True):
     values_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
+# column of ``sensor_hourly`` -> (measure in ``sums_json``, decimals published)
+HOURLY_MEANS = {
+    "mean_intensity": ("intensity", 1),
+    "mean_occupancy": ("occupancy", 3),
+    "mean_speed": ("averageVehicleSpeed", 1),
+    "mean_congested": ("congested", 3),
+    "mean_no2": ("no2", 1),
+    "mean_pm10": ("pm10", 1),
+    "mean_pm25": ("pm25", 1),
+    "mean_o3": ("o3", 1),
+}
+
+
+def _mean_column() -> Column[float]:
+    # numeric keeps the published scale (0.100 stays 0.100); read as float where Python reads it
+    return Column(Numeric(asdecimal=False), nullable=True)
+
+
 class SensorHourly(SQLModel, table=True):
     __tablename__ = "sensor_hourly"
     __table_args__ = (UniqueConstraint("sensor_id", "hour", name="uq_sensor_hourly"),)
@@ -76,6 +94,18 @@ class SensorHourly(SQLModel, table=True):
     hour: datetime = Field(index=True)
     samples: int = 0
     sums_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # measure -> sum
+    # The hour's means as open data publishes them (sum / samples, rounded: see HOURLY_MEANS), kept by
+    # PostgreSQL's trigger ``sensor_hourly_means`` whenever the row is written, so a snapshot reads
+    # them instead of parsing every hour's JSON (``app.sensors.opendata``). Left empty on SQLite,
+    # where the snapshot computes them from ``sums_json`` in Python.
+    mean_intensity: float | None = Field(default=None, sa_column=_mean_column())
+    mean_occupancy: float | None = Field(default=None, sa_column=_mean_column())
+    mean_speed: float | None = Field(default=None, sa_column=_mean_column())
+    mean_congested: float | None = Field(default=None, sa_column=_mean_column())
+    mean_no2: float | None = Field(default=None, sa_column=_mean_column())
+    mean_pm10: float | None = Field(default=None, sa_column=_mean_column())
+    mean_pm25: float | None = Field(default=None, sa_column=_mean_column())
+    mean_o3: float | None = Field(default=None, sa_column=_mean_column())
 
 
 class WasteCentreEstimate(SQLModel, table=True):

@@ -106,17 +106,6 @@ def _round_sql(expression: str, digits: int) -> str:
     return f"round(({expression})::numeric, {digits})"
 
 
-def _mean_sql(name: str, digits: int) -> str:
-    """``_mean`` in SQL: the hour's sum of a measure over its samples, rounded (empty when not a number).
-
-    ``m`` is the hour's sums read by ``json_to_record`` into one ``json`` column per measure."""
-    value = f'm."{name}"'
-    return (
-        f"CASE WHEN json_typeof({value}) = 'number' AND h.samples > 0 "
-        f"THEN {_round_sql(f'{value}::text::float8 / h.samples', digits)} END"
-    )
-
-
 def _place_sql() -> str:
     return (
         "s.id AS capteur, NULLIF(s.commune_insee, '') AS commune_insee, "
@@ -124,41 +113,50 @@ def _place_sql() -> str:
     )
 
 
-def _hourly_sql(kind: str, measures: str, names: tuple[str, ...], *, ends: bool = False) -> str:
+def _hourly_sql(kind: str, means: tuple[tuple[str, str], ...], *, ends: bool = False) -> str:
     """The rows of ``_traffic``/``_air`` computed by PostgreSQL (for COPY); with ``ends``, only each
     sensor's first and last hour (two index reads per sensor), for the GeoJSON and the period.
 
-    Each hour's sums are parsed once, as ``json`` (text checked, not converted to ``jsonb``), by
-    ``json_to_record`` into one column per measure read (``names``); parsing into ``jsonb`` and
-    extracting each measure from it cost the snapshot twice the time."""
-    record = ", ".join(f'"{name}" json' for name in names)
+    Each hour's published means (``means``: column of ``sensor_hourly``, column published) are kept
+    in its row by the database when the row is written (``HOURLY_MEANS``, trigger
+    ``sensor_hourly_means``): the same ``round((sum / samples)::numeric, digits)`` this query used to
+    compute from the hour's JSON, which cost the snapshot three times the plain read of the rows. Each
+    sensor's place is computed once (``OFFSET 0`` keeps the subquery from being merged into the join,
+    which would round every hour's copy of it)."""
+    place = f"(SELECT {_place_sql()} FROM sensors s WHERE s.kind = '{kind}' OFFSET 0) p"
     hours = (
-        "sensors s CROSS JOIN LATERAL ("
-        "(SELECT * FROM sensor_hourly x WHERE x.sensor_id = s.id ORDER BY x.hour LIMIT 1) UNION ALL "
-        "(SELECT * FROM sensor_hourly x WHERE x.sensor_id = s.id ORDER BY x.hour DESC LIMIT 1)) h"
+        f"{place} CROSS JOIN LATERAL ("
+        "(SELECT * FROM sensor_hourly x WHERE x.sensor_id = p.capteur ORDER BY x.hour LIMIT 1) "
+        "UNION ALL (SELECT * FROM sensor_hourly x WHERE x.sensor_id = p.capteur "
+        "ORDER BY x.hour DESC LIMIT 1)) h"
         if ends
-        else "sensor_hourly h JOIN sensors s ON s.id = h.sensor_id"
+        else f"sensor_hourly h JOIN {place} ON p.capteur = h.sensor_id"
     )
+    values = ", ".join(f"h.{column} AS {name}" for column, name in means)
     return (
-        f"SELECT {_place_sql()}, {_utc_sql('h.hour')} AS heure, {measures}, "
-        f"h.samples AS echantillons FROM {hours} "
-        f"CROSS JOIN LATERAL json_to_record(h.sums_json::json) AS m({record}) "
-        f"WHERE s.kind = '{kind}' ORDER BY s.id, h.hour"
+        f"SELECT p.capteur, p.commune_insee, p.latitude, p.longitude, "
+        f"{_utc_sql('h.hour')} AS heure, {values}, h.samples AS echantillons FROM {hours} "
+        "ORDER BY p.capteur, h.hour"
     )
 
 
 _TRAFFIC = (
     "traffic",
-    f"{_mean_sql('intensity', 1)} AS debit_vehicules_h, {_mean_sql('occupancy', 3)} AS taux_occupation, "
-    f"{_mean_sql('averageVehicleSpeed', 1)} AS vitesse_moyenne_kmh, "
-    f"{_mean_sql('congested', 3)} AS part_congestion",
-    ("intensity", "occupancy", "averageVehicleSpeed", "congested"),
+    (
+        ("mean_intensity", "debit_vehicules_h"),
+        ("mean_occupancy", "taux_occupation"),
+        ("mean_speed", "vitesse_moyenne_kmh"),
+        ("mean_congested", "part_congestion"),
+    ),
 )
 _AIR = (
     "air_quality",
-    f"{_mean_sql('no2', 1)} AS no2_ugm3, {_mean_sql('pm10', 1)} AS pm10_ugm3, "
-    f"{_mean_sql('pm25', 1)} AS pm25_ugm3, {_mean_sql('o3', 1)} AS o3_ugm3",
-    ("no2", "pm10", "pm25", "o3"),
+    (
+        ("mean_no2", "no2_ugm3"),
+        ("mean_pm10", "pm10_ugm3"),
+        ("mean_pm25", "pm25_ugm3"),
+        ("mean_o3", "o3_ugm3"),
+    ),
 )
 TRAFFIC_SQL, TRAFFIC_ENDS_SQL = _hourly_sql(*_TRAFFIC), _hourly_sql(*_TRAFFIC, ends=True)
 AIR_SQL, AIR_ENDS_SQL = _hourly_sql(*_AIR), _hourly_sql(*_AIR, ends=True)

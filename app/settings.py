@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     # Map tiles for Leaflet (the authority may host its own tile server).
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tile_attribution: str = "© OpenStreetMap"
+    # The operations centre draws a layer of more features than this from its own tiles (server-side
+    # clusters, ``app.ops.tiles``) rather than whole; a tile gives its features up to
+    # ``ops_tile_features`` and clusters beyond.
+    ops_tiles_above: int = 5000
+    ops_tile_features: int = 256
 
     # Sessions.
     session_idle_minutes: int = 60 * 24 * 7

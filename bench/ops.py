@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app import auth, events
 from app.db import make_engine, utcnow, write_session
@@ -298,6 +298,15 @@ def layers_and_kpis(engine: Any, settings: Settings, token: str, runs: int) -> l
                 else len(first.json()["communes"])
             )
             served = _median_ms(lambda: client.get(url, headers=headers), runs)
+            statements: list[str] = []
+
+            def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+                statements.append(statement)
+
+            event.listen(engine, "before_cursor_execute", count)
+            client.get(url, headers=headers)
+            event.remove(engine, "before_cursor_execute", count)
+            unchanged_statements = len(statements)
             if name == "kpis":
                 bare_sql = [
                     "SELECT commune_insee, status, actual_level, offline FROM streetlights",
@@ -312,12 +321,12 @@ def layers_and_kpis(engine: Any, settings: Settings, token: str, runs: int) -> l
                         conn.execute(text(sql)).fetchall()
 
             baseline = _median_ms(bare, runs)
-            rebuilt = None
+            rebuilt = changed_statements = None
             if name in ("lights", "reports", "kpis"):
                 # one row changes (with its event), then one request: median of ``runs`` changes
                 lights = client.get("/staff/ops/layers/lights.geojson").json()["features"]
                 reports = client.get("/staff/ops/layers/reports.geojson").json()["features"]
-                times = []
+                times, counted = [], []
                 for n in range(runs):
                     with write_session(engine) as session:
                         if name in ("lights", "kpis"):
@@ -340,10 +349,15 @@ def layers_and_kpis(engine: Any, settings: Settings, token: str, runs: int) -> l
                                 {"id": int(report), "now": utcnow()},
                             )
                             events.publish(session, "reports", report, "bench", {})
+                    statements.clear()
+                    event.listen(engine, "before_cursor_execute", count)
                     started = time.perf_counter()
                     assert client.get(url, headers=headers).status_code == 200
                     times.append((time.perf_counter() - started) * 1000)
+                    event.remove(engine, "before_cursor_execute", count)
+                    counted.append(len(statements))
                 rebuilt = statistics.median(times)
+                changed_statements = statistics.median(counted)
             out.append(
                 {
                     "name": name,
@@ -353,14 +367,131 @@ def layers_and_kpis(engine: Any, settings: Settings, token: str, runs: int) -> l
                     "rebuilt_ms": rebuilt,
                     "gzip_kb": size / 1024,
                     "raw_kb": len(first.content) / 1024,
+                    "statements": (unchanged_statements, changed_statements),
                 }
             )
             print(
                 f"{name:9s} {features:6d} features  served {served:7.1f} ms  bare query {baseline:6.1f} ms  "
                 f"ratio {served / max(baseline, 0.01):5.1f}  "
-                + (f"after a change {rebuilt:6.0f} ms  " if rebuilt is not None else "")
+                + (
+                    f"after a change {rebuilt:6.0f} ms (ratio {rebuilt / max(baseline, 0.01):4.2f})  "
+                    if rebuilt is not None
+                    else ""
+                )
+                + f"statements {unchanged_statements}"
+                + (f"/{changed_statements:.0f}  " if changed_statements is not None else "  ")
                 + f"gzip {size / 1024:7.1f} KiB (raw {len(first.content) / 1024:.0f} KiB)"
             )
+    return out
+
+
+VIEWS = ((12, 1440, 900), (14, 1440, 900), (16, 1440, 900), (14, 390, 844))
+CENTRE = (49.472, 5.955)  # Audun-le-Tiche: its lights fill the closer views
+
+
+def view_tiles(zoom: int, width: int, height: int) -> list[tuple[int, int, int]]:
+    """The 256 px tiles a map of ``width`` × ``height`` at ``zoom`` centred on ``CENTRE`` shows."""
+    from app.ops.tiles import tile_xy
+
+    cx, cy = tile_xy(CENTRE[1], CENTRE[0], zoom)
+    half_w, half_h = width / 512, height / 512
+    return [
+        (zoom, x, y)
+        for x in range(int(cx - half_w), int(cx + half_w) + 1)
+        for y in range(int(cy - half_h), int(cy + half_h) + 1)
+    ]
+
+
+def tiles_figures(engine: Any, settings: Settings, token: str, runs: int) -> list[dict[str, Any]]:
+    """Big layers drawn from their tiles: for each view (zoom, screen), the time to serve all its
+    tiles one after the other, their gzipped size, what they hold, against the bare query of the
+    layer's rows; then the same right after one feature changed with its event."""
+    from litestar.testing import TestClient
+
+    settings.ops_tiles_above = 0  # every layer kept by ids offers tiles, whatever its size
+    app = create_app(settings, engine)
+    out = []
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        client.cookies.set(auth.SESSION_COOKIE, token)
+        headers = {"accept-encoding": "gzip"}
+        meta = client.get("/staff/ops/layers.json").json()["layers"]
+        for layer in [m for m in meta if "tiles" in m]:
+            name = layer["name"]
+
+            def bare() -> None:
+                with engine.connect() as conn:
+                    conn.execute(text(BARE[name])).fetchall()
+
+            baseline = _median_ms(bare, runs)
+            ids = [
+                f["id"] for f in client.get(f"/staff/ops/layers/{name}.geojson").json()["features"]
+            ]
+            for zoom, width, height in VIEWS:
+                tiles = view_tiles(zoom, width, height)
+
+                def serve() -> list[httpx.Response]:
+                    return [
+                        client.get(f"/staff/ops/layers/{name}/{z}/{x}/{y}.geojson", headers=headers)
+                        for z, x, y in tiles
+                    ]
+
+                started = time.perf_counter()
+                answers = serve()  # the first view also makes the tile index
+                first = (time.perf_counter() - started) * 1000
+                assert all(a.status_code == 200 for a in answers)
+                size = sum(len(gzip.compress(a.content, 1)) for a in answers)
+                features = [f for a in answers for f in a.json()["features"]]
+                clusters = [f for f in features if f["properties"]["kind"] == "cluster"]
+                shown = (
+                    len(features) - len(clusters) + sum(c["properties"]["count"] for c in clusters)
+                )
+                served = _median_ms(serve, runs)
+                times = []
+                for n in range(runs):
+                    with write_session(engine) as session:
+                        feature = ids[(n * 7919) % len(ids)]
+                        if name == "lights":
+                            session.execute(
+                                text(
+                                    "UPDATE streetlights SET actual_level = 100 - actual_level "
+                                    "WHERE id = :id"
+                                ),
+                                {"id": feature},
+                            )
+                        else:
+                            session.execute(
+                                text(
+                                    "UPDATE reports SET status = CASE status WHEN 'new' THEN "
+                                    "'confirmed' ELSE 'new' END, updated_at = :now WHERE id = :id"
+                                ),
+                                {"id": int(feature), "now": utcnow()},
+                            )
+                        events.publish(session, name, feature, "bench", {})
+                    started = time.perf_counter()
+                    serve()
+                    times.append((time.perf_counter() - started) * 1000)
+                row = {
+                    "name": name,
+                    "view": f"z{zoom} {width}×{height}",
+                    "tiles": len(tiles),
+                    "first_ms": first,
+                    "served_ms": served,
+                    "changed_ms": statistics.median(times),
+                    "bare_ms": baseline,
+                    "gzip_kb": size / 1024,
+                    "features": len(features) - len(clusters),
+                    "clusters": len(clusters),
+                    "shown": shown,
+                    "total": len(ids),
+                }
+                out.append(row)
+                print(
+                    f"{name:8s} tiles {row['view']:15s} {len(tiles):3d} tiles  first {first:7.0f} ms  "
+                    f"served {served:6.0f} ms  after a change {row['changed_ms']:6.0f} ms  "
+                    f"bare query {baseline:6.1f} ms  ratio {served / max(baseline, 0.01):5.2f}  "
+                    f"gzip {size / 1024:6.1f} KiB  {row['features']} features + {len(clusters)} clusters "
+                    f"({shown} of {len(ids)} in view)"
+                )
     return out
 
 
@@ -536,6 +667,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stream-only", action="store_true", help="only the MQTT -> SSE figures (no layers)"
     )
+    parser.add_argument(
+        "--layers-only", action="store_true", help="only the layers and KPIs (no stream figures)"
+    )
+    parser.add_argument(
+        "--tiles-only", action="store_true", help="only the tiles of the big layers"
+    )
     parser.add_argument("--port", type=int, default=8141)
     parser.add_argument(
         "--write", action="store_true", help="write the figures into docs/benchmarks.md"
@@ -559,13 +696,21 @@ def main(argv: list[str] | None = None) -> int:
         f"seeded {lights} lights, {reports} reports, {sensors} sensors in {time.perf_counter() - started:.0f} s "
         f"({engine.dialect.name})"
     )
+    layers: list[dict[str, Any]] = []
     if args.stream_only:
         create_app(settings, engine)  # installs the domains (the relay's sensor telemetry store)
-        layers: list[dict[str, Any]] = []
-    else:
+    elif not args.tiles_only:
         layers = layers_and_kpis(engine, settings, token, args.runs)
-    stream = asyncio.run(
-        stream_figures(engine, url, token, args.port, 50 if args.quick else 200, 50)
+    if not args.stream_only:
+        tiles_figures(engine, settings, token, args.runs)
+    if args.tiles_only:
+        args.layers_only = True
+    stream = (
+        {}
+        if args.layers_only
+        else asyncio.run(
+            stream_figures(engine, url, token, args.port, 50 if args.quick else 200, 50)
+        )
     )
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} cores at the end")

@@ -3,17 +3,72 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 
 from app.alerts import publish as alerts
 from app.db import utcnow, write_session
 from app.device_alarms import raise_alarm
 from app.models.carpool import CarpoolAd
+from app.models.lighting import LightGroup, Streetlight
 from app.models.maintenance import MaintenanceAlarm
 from app.models.participation import Proposal
 from app.models.reports import Report
 from app.models.sensors import Sensor, WasteCentreEstimate
 from tests.lighting_helpers import seed_lights
+
+
+FLEET_COMMUNES = (  # INSEE, lat, lon of the communes' centres
+    ("57038", 49.472, 5.955),
+    ("57041", 49.418, 5.944),
+    ("57097", 49.382, 5.951),
+    ("57529", 49.440, 6.017),
+    ("57565", 49.493, 5.918),
+    ("57602", 49.483, 5.953),
+    ("54523", 49.473, 5.905),
+    ("54580", 49.467, 5.929),
+)
+
+
+def seed_fleet(engine: Any, count: int, seed: int = 7) -> list[str]:
+    """``count`` lights spread around the eight communes' centres (groups ``F-{insee}``, a light
+    in 20 at fault), for the tiles of a big lights layer."""
+    rng = random.Random(seed)
+    ids = []
+    with write_session(engine) as session:
+        session.execute(
+            LightGroup.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {"id": f"F-{insee}", "name": f"Flotte {insee}", "commune_insee": insee}
+                for insee, _a, _o in FLEET_COMMUNES
+            ],
+        )
+        rows = []
+        for i in range(count):
+            insee, lat, lon = FLEET_COMMUNES[i % len(FLEET_COMMUNES)]
+            ids.append(f"SL-F-{i:05d}")
+            rows.append(
+                {
+                    "id": ids[-1],
+                    "device_id": ids[-1],
+                    "group_id": f"F-{insee}",
+                    "commune_insee": insee,
+                    "street": "Rue de la flotte",
+                    "lat": lat + rng.uniform(-0.01, 0.01),
+                    "lon": lon + rng.uniform(-0.015, 0.015),
+                    "model": "LED",
+                    "technology": "LED",
+                    "nominal_w": 70.0,
+                    "circuit": "C1",
+                    "reporting_period_s": 900,
+                    "status": "defectiveLamp" if i % 20 == 7 else "ok",
+                    "offline": False,
+                    "actual_level": rng.choice((0, 50, 100)),
+                    "last_seen_at": utcnow(),
+                }
+            )
+        session.execute(Streetlight.__table__.insert(), rows)  # type: ignore[attr-defined]
+    return ids
 
 
 def seed_territory(engine: Any, user_id: int, lights: int = 5) -> dict[str, Any]:

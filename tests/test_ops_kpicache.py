@@ -164,3 +164,54 @@ def test_an_event_for_every_feature_makes_the_kpi_computed_whole(engine, staff):
     values = _through(engine, cache, [kpi], now)
     assert (cache.computed, cache.partial) == (2, 0)
     assert values == _whole(engine, [kpi], now)
+
+
+def test_unchanged_kpis_cost_a_few_statements_and_follow_rows_written_without_events(engine, staff):
+    """Every KPI's version is read in one statement (newest events, stamps side by side): the
+    tiles cost a handful of statements while nothing changed (21 before, each a round trip on
+    PostgreSQL), and the KPIs kept this way still follow rows written without an event."""
+    from sqlalchemy import event
+
+    from app.lighting.control import territory_position
+    from app.models.lighting import LightEnergyMonth
+    from app.models.maintenance import MaintenanceAlarm
+
+    seed_territory(engine, staff.id)
+    first = _kpis(staff)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with read_session(engine) as session:
+            centre.kpis(
+                domains_ops.kpis(), session, utcnow(), kpicache.for_app(staff.client.app.state)
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    kept = [k.name for k in domains_ops.kpis() if k.fresh is not None]
+    assert {"alarms_ongoing", "work_orders_overdue", "alerts_active", "energy_month"} <= set(kept)
+    reading = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # the communes, the one version read, the waste centre's wait (computed per request)
+    assert len(reading) <= 5, "\n".join(reading)
+    # Rows written without an event: an alarm, this month's energy of a group.
+    now = utcnow()
+    with write_session(engine) as session:
+        session.add(
+            MaintenanceAlarm(
+                subject="X",
+                source="sensors",
+                title="Sans évènement",
+                severity="minor",
+                commune_insee="57038",
+                first_seen=now,
+                last_seen=now,
+            )
+        )
+        month = now.astimezone(territory_position(session).tz).strftime("%Y-%m")
+        session.add(LightEnergyMonth(month=month, group_id="G1", energy_wh=5000.0))
+    after = _kpis(staff)
+    assert after["57038"]["alarms_ongoing"] == (first["57038"]["alarms_ongoing"] or 0) + 1
+    assert after["57038"]["energy_month"] == (first["57038"]["energy_month"] or 0) + 5.0

@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from app.alerts.topics import ALERT_TOPICS, TOPICS, unpack
 from app.i18n import gettext as _
 from app.models.push import Alert
 from app.models.territory import Commune
-from app.ops.contracts import Action, Field_, Kpi, Layer, Panel, area, circle
+from app.ops.contracts import Action, Field_, Freshness, Kpi, Layer, Panel, Stamp, area, circle
 
 N_ = str
 COMMUNE_RADIUS_M = 2500
@@ -106,8 +106,33 @@ def active_alerts_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return out
 
 
+# Publishing an alert publishes an "alerts" event; a cancellation changes the count.
+alerts_stamp = Stamp(
+    (select(func.count(), func.max(col(Alert.id))).where(col(Alert.state) == "active"),)
+)
+
+
+def alerts_expire(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """When the next active alert runs out."""
+    moment = session.scalar(
+        select(func.min(col(Alert.expires_at))).where(
+            col(Alert.state) == "active", col(Alert.expires_at) > now
+        )
+    )
+    return moment.replace(tzinfo=dt.UTC) if moment and moment.tzinfo is None else moment
+
+
 OPS_LAYERS = [
     Layer("alerts", N_("Alertes en cours"), 40, alerts_layer, alert_panel, {"areas": True}, STATES)
 ]
-OPS_KPIS = [Kpi("alerts_active", N_("Alertes en cours"), "", 50, active_alerts_kpi)]
+OPS_KPIS = [
+    Kpi(
+        "alerts_active",
+        N_("Alertes en cours"),
+        "",
+        50,
+        active_alerts_kpi,
+        Freshness(("alerts",), alerts_stamp, alerts_expire),
+    )
+]
 OPS_COMMUNE_ACTIONS = [alert_for_commune]

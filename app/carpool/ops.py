@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from app.i18n import gettext as _
 from app.models.carpool import CarpoolAd, CarpoolBooking
 from app.models.territory import Commune
-from app.ops.contracts import Freshness, Kpi, Layer, Panel, line
+from app.ops.contracts import Freshness, Kpi, Layer, Panel, Stamp, line
 
 N_ = str
 WEEK = dt.timedelta(days=7)  # trips counted this week
@@ -107,17 +107,17 @@ def trips_week_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return out
 
 
-def bookings_stamp(session: Session) -> tuple[Any, ...]:
-    """Bookings accepted, cancelled or changed (carpool publishes no events): count and newest change."""
-    return tuple(
-        session.execute(
-            select(
-                func.count(),
-                func.max(col(CarpoolBooking.id)),
-                func.max(col(CarpoolBooking.updated_at)),
-            ).where(col(CarpoolBooking.status) == "accepted")
-        ).one()
-    ) + (session.scalar(select(func.max(col(CarpoolAd.updated_at)))),)
+# Bookings accepted, cancelled or changed (carpool publishes no events): count and newest change.
+bookings_stamp = Stamp(
+    (
+        select(
+            func.count(),
+            func.max(col(CarpoolBooking.id)),
+            func.max(col(CarpoolBooking.updated_at)),
+        ).where(col(CarpoolBooking.status) == "accepted"),
+        select(func.max(col(CarpoolAd.updated_at))),
+    )
+)
 
 
 def bookings_expire(session: Session, now: dt.datetime) -> dt.datetime | None:

@@ -27,6 +27,7 @@ from app.ops.contracts import (
     Kpi,
     Layer,
     Panel,
+    Stamp,
     point,
     point_texts,
     points_json,
@@ -154,9 +155,8 @@ def lights_features(
             yield row[0], row[0], text
 
 
-def lights_count(session: Session) -> int:
-    """Lights added or removed show even without an event (the demo's bulk insert)."""
-    return int(session.scalar(select(func.count()).select_from(Streetlight)) or 0)
+# Lights added or removed show even without an event (the demo's bulk insert).
+lights_count = Stamp((select(func.count()).select_from(Streetlight),))
 
 
 def lights_changed(session: Session, old: Any, kept: Collection[str]) -> list[str]:
@@ -438,6 +438,28 @@ def energy_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return {insee: round((wh or 0) / 1000, 1) for insee, wh in rows if insee}
 
 
+# The energy kept per group and month (written by ingestion, which publishes no event for it) and
+# the lights counted (the saving is against the installed lamps).
+energy_stamp = Stamp(
+    (
+        select(func.count(), func.sum(col(LightEnergyMonth.energy_wh))),
+        select(func.count()).select_from(Streetlight),
+    )
+)
+
+
+def energy_expire(session: Session, now: dt.datetime) -> dt.datetime:
+    """The month changes at midnight on the 1st in the territory's time zone."""
+    local = now.astimezone(territory_position(session).tz)
+    first = (local.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return first.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+
+
+def saving_expire(session: Session, now: dt.datetime) -> dt.datetime:
+    """The month's end, or five minutes: a lamp's nominal power may change with no count moving."""
+    return min(energy_expire(session, now), now + dt.timedelta(minutes=5))
+
+
 OPS_LAYERS = [
     Layer(
         "lights",
@@ -467,12 +489,20 @@ OPS_KPIS = [
         some=lights_kpi,
         communes=lights_communes,
     ),
-    Kpi("energy_month", N_("Énergie ce mois-ci"), "kWh", 25, energy_kpi),
+    Kpi(
+        "energy_month",
+        N_("Énergie ce mois-ci"),
+        "kWh",
+        25,
+        energy_kpi,
+        Freshness((), energy_stamp, energy_expire),
+    ),
     Kpi(
         "energy_saving",
         N_("Énergie économisée ce mois-ci"),  # against the lamps all night at full power
         "kWh",
         26,
         lighting_energy.saving_by_commune,
+        Freshness((), energy_stamp, saving_expire),
     ),
 ]

@@ -10,10 +10,11 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
+from app.maintenance import orders
 from app.maintenance.alarms import LAYER, ONGOING, STATES
 from app.maintenance.terms import SEVERITIES
 from app.models.maintenance import MaintenanceAlarm, WorkOrder
-from app.ops.contracts import Action, Kpi, Layer, Panel, point
+from app.ops.contracts import Action, Freshness, Kpi, Layer, Panel, Stamp, point
 
 N_ = str
 OPEN_ORDERS = ("new", "planned", "in_progress")
@@ -93,6 +94,29 @@ def overdue_orders_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return {insee: count for insee, count in rows if insee}
 
 
+# Alarms and work orders publish an event for every change of state; the counts also catch a
+# writer without one.
+alarms_stamp = Stamp(
+    (
+        select(func.count(), func.max(col(MaintenanceAlarm.id))).where(
+            col(MaintenanceAlarm.state).in_(ONGOING)
+        ),
+    )
+)
+orders_stamp = Stamp(
+    (
+        select(func.count(), func.max(col(WorkOrder.id))).where(
+            col(WorkOrder.state).in_(OPEN_ORDERS)
+        ),
+    )
+)
+
+
+def orders_expire(session: Session, now: dt.datetime) -> dt.datetime:
+    """Open orders become overdue at midnight (UTC, as ``overdue_orders_kpi`` counts days)."""
+    return dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+
+
 OPS_LAYERS = [
     Layer(
         LAYER,
@@ -105,6 +129,20 @@ OPS_LAYERS = [
     )
 ]
 OPS_KPIS = [
-    Kpi("alarms_ongoing", N_("Alarmes en cours"), "", 40, alarms_kpi),
-    Kpi("work_orders_overdue", N_("Bons de travail en retard"), "", 41, overdue_orders_kpi),
+    Kpi(
+        "alarms_ongoing",
+        N_("Alarmes en cours"),
+        "",
+        40,
+        alarms_kpi,
+        Freshness((LAYER,), alarms_stamp),
+    ),
+    Kpi(
+        "work_orders_overdue",
+        N_("Bons de travail en retard"),
+        "",
+        41,
+        overdue_orders_kpi,
+        Freshness((orders.LAYER,), orders_stamp, orders_expire),
+    ),
 ]

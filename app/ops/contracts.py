@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select, true
 from sqlmodel import Session
 
 Feature = dict[str, Any]
@@ -59,6 +60,46 @@ class Panel:
     actions: list[Action] = field(default_factory=list)
     link: str | None = None  # the domain's full page
     commune: str | None = None  # INSEE code
+
+
+@dataclass(frozen=True, eq=False)
+class Stamp:
+    """A cheap look at rows (counts, newest id or change) made of aggregate queries of one row each.
+
+    Called alone (``stamp(session)``) it reads them in one statement; the KPI tiles
+    (``app.ops.kpicache``) read every KPI's stamp and the layers' newest events together in one
+    statement, so a stamp costs no round trip of its own. Its value is the tuple of the columns.
+    """
+
+    queries: tuple[Any, ...]  # sqlalchemy or sqlmodel selects
+
+    def __call__(self, session: Session) -> tuple[Any, ...]:
+        return read_together(session, [self.queries])[0]
+
+
+def read_together(session: Session, parts: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Aggregate queries of one row each, read in one statement (their rows side by side), the
+    values given back per part."""
+    subqueries = [
+        [query.subquery(f"p{i}_{j}") for j, query in enumerate(part)]
+        for i, part in enumerate(parts)
+    ]
+    flat = [sub for part in subqueries for sub in part]
+    if not flat:
+        return [() for _ in parts]
+    joined: Any = flat[0]
+    for sub in flat[1:]:
+        joined = joined.join(sub, true())  # one row each: the product is one row
+    columns = [
+        column.label(f"c{i}_{n}") for i, sub in enumerate(flat) for n, column in enumerate(sub.c)
+    ]
+    row = session.execute(select(*columns).select_from(joined)).one()
+    out, at = [], 0
+    for part in subqueries:
+        width = sum(len(sub.c) for sub in part)
+        out.append(tuple(row[at : at + width]))
+        at += width
+    return out
 
 
 @dataclass(frozen=True)

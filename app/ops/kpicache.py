@@ -12,6 +12,11 @@ for the communes the change touched, not for the whole territory: the features t
 the values of the other communes are kept. When that cannot be told (events pruned, an event for
 every feature, too many features, the stamp moved without ``fresh.changed``, the window expired),
 the KPI is computed whole.
+
+On PostgreSQL every statement is a round trip, so the version of every KPI is read in one
+statement: the newest event of each layer, the oldest event kept, and every stamp declared as a
+``Stamp`` (``app.ops.contracts``) side by side. After a change, the features named by the new
+events of all layers are read in one more statement.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Select, func, or_
 from sqlmodel import Session, col, select
 
 from app.models.events import Event
-from app.ops.contracts import Kpi
+from app.ops.contracts import Kpi, Stamp, read_together
 
 MAX_IDS = 2000  # more changed features than this: the KPI is computed whole
 # Computed whole at least this often while changes come: a feature that moved to another commune
@@ -40,8 +45,42 @@ class _Kept:
     whole_at: dt.datetime  # when it was last computed whole
 
 
+class _Named:
+    """The feature ids named by the events of some layers between two ids, read once per request
+    for every layer a KPI needs (one statement)."""
+
+    def __init__(self, oldest: int) -> None:
+        self.oldest = oldest
+        self._read: dict[tuple[str, int, int], list[str]] = {}
+
+    def ids(
+        self, session: Session, wanted: list[tuple[str, int, int]]
+    ) -> dict[tuple[str, int, int], list[str]]:
+        missing = [w for w in wanted if w not in self._read]
+        if missing:
+            rows = session.execute(
+                select(col(Event.layer), col(Event.id), col(Event.feature_id)).where(
+                    or_(
+                        *(
+                            (col(Event.layer) == name)
+                            & (col(Event.id) > before)
+                            & (col(Event.id) <= now_)
+                            for name, before, now_ in missing
+                        )
+                    )
+                )
+            ).all()
+            for key in missing:
+                self._read[key] = []
+            for layer, event_id, feature_id in rows:
+                for key in missing:
+                    if key[0] == layer and key[1] < event_id <= key[2]:
+                        self._read[key].append(feature_id)
+        return {w: self._read[w] for w in wanted}
+
+
 def _changed_communes(
-    kpi: Kpi, session: Session, kept: _Kept, version: tuple[Any, ...]
+    kpi: Kpi, session: Session, kept: _Kept, version: tuple[Any, ...], named: _Named
 ) -> set[str] | None:
     """The communes whose values may have changed since ``kept``, or None: compute it whole."""
     fresh = kpi.fresh
@@ -56,23 +95,19 @@ def _changed_communes(
         if shown is None:
             return None
         ids.update(shown)
-    oldest: int | None = None
+    spans = []
     for name, before, now_ in zip(fresh.events, kept.version[0], version[0], strict=True):
         if now_ == before:
             continue
-        if oldest is None:
-            oldest = int(session.scalar(select(func.min(col(Event.id)))) or 0)
-        if now_ < before or oldest > before + 1:
+        if now_ < before or named.oldest > before + 1:
             return None  # events forgotten since (pruned): cannot tell what changed
-        named = session.scalars(
-            select(col(Event.feature_id))
-            .where(col(Event.layer) == name, col(Event.id) > before, col(Event.id) <= now_)
-            .distinct()
-            .limit(MAX_IDS + 1)
-        ).all()
-        if "*" in named:
+        if now_ - before > 4 * MAX_IDS:
+            return None  # more events than is worth reading
+        spans.append((name, before, now_))
+    for feature_ids in named.ids(session, spans).values():
+        if "*" in feature_ids:
             return None
-        ids.update(named)
+        ids.update(feature_ids)
         if len(ids) > MAX_IDS:
             return None
     communes = kpi.communes(session, sorted(ids))
@@ -87,22 +122,34 @@ class KpiCache:
 
     def values(self, kpis: list[Kpi], session: Session, now: dt.datetime) -> dict[str, Any]:
         """Every KPI's values keyed by INSEE code, by KPI name."""
-        stamps: dict[Any, Any] = {}  # each stamp function's value, read once per request
-        # each layer's newest event, all in one statement (one step down the index each)
+        stamps: dict[Any, Any] = {}  # each stamp's value, read once per request
+        # Each layer's newest event (one step down the index each), the oldest event kept and
+        # every ``Stamp``: all in one statement.
         layers = sorted({layer for kpi in kpis if kpi.fresh for layer in kpi.fresh.events})
-        newest: dict[str, int] = {}
-        if layers:
-            row = session.execute(
-                select(
-                    *(
-                        select(func.max(col(Event.id)))
-                        .where(col(Event.layer) == layer)
-                        .scalar_subquery()
-                        for layer in layers
-                    )
-                )
-            ).one()
-            newest = {layer: int(value or 0) for layer, value in zip(layers, row, strict=True)}
+        batched: list[Stamp] = []
+        for kpi in kpis:
+            stamp = kpi.fresh.stamp if kpi.fresh else None
+            if isinstance(stamp, Stamp) and stamp not in batched:
+                batched.append(stamp)
+        events: list[Select[Any]] = [
+            select(func.max(col(Event.id))).where(col(Event.layer) == layer) for layer in layers
+        ]
+        events.append(select(func.min(col(Event.id))))
+        read = read_together(session, [events, *(stamp.queries for stamp in batched)])
+        newest = {layer: int(value or 0) for layer, value in zip(layers, read[0], strict=False)}
+        named = _Named(int(read[0][-1] or 0))
+        stamps.update(zip(batched, read[1:], strict=True))
+        # the events every KPI kept for some communes may read, in one statement
+        spans = set()
+        for kpi in kpis:
+            kept_ = self._kept.get(kpi.name)
+            if kpi.fresh is None or kpi.some is None or kept_ is None:
+                continue
+            for name, before in zip(kpi.fresh.events, kept_.version[0], strict=True):
+                if before < newest[name] <= before + 4 * MAX_IDS and named.oldest <= before + 1:
+                    spans.add((name, before, newest[name]))
+        if spans:
+            named.ids(session, sorted(spans))
 
         def latest(layer: str) -> int:
             return newest[layer]
@@ -136,7 +183,7 @@ class KpiCache:
             ):
                 key = (kpi.communes, fresh.events, fresh.changed, kept.version, version)
                 if key not in touched:
-                    touched[key] = _changed_communes(kpi, session, kept, version)
+                    touched[key] = _changed_communes(kpi, session, kept, version, named)
                 communes = touched[key]
             if kept is not None and communes is not None and kpi.some is not None:
                 values = {k: v for k, v in kept.values.items() if k not in communes}

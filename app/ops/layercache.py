@@ -43,6 +43,7 @@ from sqlmodel import Session, col, select
 
 from app.models.events import Event
 from app.ops.contracts import FeatureText, Layer, collection_head
+from app.ops.tiles import TileIndex
 
 GZIP_LEVEL = 6  # once per change: compress well
 RUN = 256  # features per compressed run: a change re-compresses about 50 kB of lights
@@ -137,6 +138,15 @@ class Pieces:
     def __len__(self) -> int:
         return len(self.where)
 
+    def text(self, feature_id: str) -> str | None:
+        run = self.where.get(feature_id)
+        return None if run is None else run.texts[run.ids.index(feature_id)]
+
+    def items(self) -> Iterable[tuple[str, str]]:
+        """(feature id, text) of every feature."""
+        for run in self.runs:
+            yield from zip(run.ids, run.texts, strict=True)
+
     def drop(self, feature_id: str) -> None:
         run = self.where.pop(feature_id, None)
         if run is None:
@@ -198,6 +208,7 @@ class Pieces:
 class _Kept:
     built: Built
     pieces: Pieces | None  # for layers rebuilt by ids
+    tiles: TileIndex | None = None  # made on the first tile asked, then follows the pieces
 
 
 Build = Callable[[Layer, Session, dt.datetime], bytes]
@@ -298,10 +309,12 @@ class LayerCache:
             and (kept.built.expires is None or now < kept.built.expires)
         ):
             ids = _changed_ids(layer, session, kept.built, kept.pieces, current)
+        tiles = None
         if ids is None or kept is None or kept.pieces is None:
             pieces = Pieces.of(layer.name, fresh.features(session, now, None))
             self.whole += 1
         else:
+            tiles = kept.tiles
             pieces = kept.pieces
             self._kept.pop(key)  # changed in place below: not kept if this fails half-way
             wanted = sorted(ids)
@@ -311,12 +324,48 @@ class LayerCache:
             for feature_id in wanted:
                 if feature_id in found:
                     pieces.put(feature_id, *found[feature_id])
+                    if tiles is not None:
+                        tiles.put(feature_id, found[feature_id][1])
                 else:
                     pieces.drop(feature_id)  # deleted, or no longer on this layer
+                    if tiles is not None:
+                        tiles.drop(feature_id)
         body, gzipped, crc = pieces.assemble()
         made = Built(current, body, gzipped, _etag(body, crc), expires)
-        self._kept[key] = _Kept(made, pieces)
+        self._kept[key] = _Kept(made, pieces, tiles)
         return made
+
+    def size(
+        self, layer: Layer, session: Session, now: dt.datetime, locale: str, build: Build
+    ) -> int | None:
+        """How many features the layer has now (layers kept by ids), or None."""
+        self.get(layer, session, now, locale, build)
+        kept = self._kept.get((layer.name, locale))
+        return None if kept is None or kept.pieces is None else len(kept.pieces)
+
+    def tile(
+        self,
+        layer: Layer,
+        session: Session,
+        now: dt.datetime,
+        locale: str,
+        build: Build,
+        read: Callable[[TileIndex, Pieces, Built], bytes],
+    ) -> bytes | None:
+        """``read(index, pieces, built)`` on the layer's tile index for this version (made on first
+        use), under the layer's lock so that no change moves it meanwhile; None for a layer not
+        kept by ids."""
+        self.get(layer, session, now, locale, build)
+        key = (layer.name, locale)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            kept = self._kept.get(key)
+            if kept is None or kept.pieces is None:
+                return None
+            if kept.tiles is None:
+                kept.tiles = TileIndex.of(kept.pieces.items())
+            return read(kept.tiles, kept.pieces, kept.built)
 
 
 def for_app(state: Any) -> LayerCache:

@@ -19,7 +19,7 @@ from app.models.participation import (
     Proposal,
     ProposalSupport,
 )
-from app.ops.contracts import Freshness, Kpi, Layer, Panel, point
+from app.ops.contracts import Freshness, Kpi, Layer, Panel, Stamp, point
 from app.participation.proposals import STATUS_LABELS
 
 N_ = str
@@ -135,12 +135,10 @@ def participants_week_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return out
 
 
-def participation_stamp(session: Session) -> tuple[Any, ...]:
-    """Participation publishes no events: the count and newest id of each table counted."""
-    stamp: tuple[Any, ...] = ()
-    for table, _created, _commune in COUNTED:
-        stamp += tuple(session.execute(select(func.count(), func.max(table.id))).one())
-    return stamp
+# Participation publishes no events: the count and newest id of each table counted.
+participation_stamp = Stamp(
+    tuple(select(func.count(), func.max(table.id)) for table, _created, _commune in COUNTED)
+)
 
 
 def participation_expires(session: Session, now: dt.datetime) -> dt.datetime | None:

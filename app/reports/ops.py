@@ -24,6 +24,7 @@ from app.ops.contracts import (
     Kpi,
     Layer,
     Panel,
+    Stamp,
     collection_head,
     point,
     point_texts,
@@ -128,17 +129,9 @@ def reports_features(
         yield str(row[0]), row[0], text
 
 
-def reports_stamp(session: Session) -> tuple[Any, Any]:
-    """The newest report and the newest change: what a writer without an event still shows."""
-    # Two subqueries: each max() is one step down its own index (together they would scan one).
-    return tuple(
-        session.execute(
-            select(
-                select(func.max(col(Report.id))).scalar_subquery(),
-                select(func.max(col(Report.updated_at))).scalar_subquery(),
-            )
-        ).one()
-    )
+# The newest report and the newest change: what a writer without an event still shows. Two
+# queries: each max() is one step down its own index (together they would scan one).
+reports_stamp = Stamp((select(func.max(col(Report.id))), select(func.max(col(Report.updated_at)))))
 
 
 def reports_changed(session: Session, old: Any, kept: Collection[str]) -> list[str] | None:

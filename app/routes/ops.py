@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,7 +23,7 @@ from app.interfaces import Contribution, Link
 from app.lighting.control import territory_position
 from app.ngsi import NgsiError
 from app.models.territory import Territory
-from app.ops import centre, history, kpicache, layercache
+from app.ops import centre, history, kpicache, layercache, tiles
 from app.sensors import ngsi_ld
 from app.templating import page
 
@@ -140,16 +141,28 @@ def ngsi_temporal_entity(
     )
 
 
-def _layers_meta() -> list[dict[str, Any]]:
-    return [
-        {
+def _layers_meta(request: Request[Any, Any, Any], db: Session) -> list[dict[str, Any]]:
+    """Name, title, style and states of each layer; a layer of more features than
+    ``ops_tiles_above`` (kept by ids) is drawn from its tiles: ``tiles`` (the URL template) and
+    ``count``."""
+    above = request.app.state.settings.ops_tiles_above
+    out = []
+    for layer in domains_ops.layers():
+        meta: dict[str, Any] = {
             "name": layer.name,
             "title": _(layer.title),
             "style": layer.style,
             "states": {k: _(v) for k, v in layer.states.items()},
         }
-        for layer in domains_ops.layers()
-    ]
+        if layer.fresh is not None and layer.fresh.features is not None:
+            count = layercache.for_app(request.app.state).size(
+                layer, db, utcnow(), current_locale.get(), centre.geojson
+            )
+            if count is not None and count > above:
+                meta["tiles"] = f"/staff/ops/layers/{layer.name}/{{z}}/{{x}}/{{y}}.geojson"
+                meta["count"] = count
+        out.append(meta)
+    return out
 
 
 @get("/staff/ops", opt=STAFF, sync_to_thread=True, name="ops_centre")
@@ -165,7 +178,7 @@ def ops_centre(
         request,
         "ops/centre.html",
         section="staff",
-        layers=_layers_meta(),
+        layers=_layers_meta(request, db),
         tile_url=settings.tile_url,
         tile_attribution=settings.tile_attribution,
         centre=[territory.lat, territory.lon] if territory else [49.455, 5.95],
@@ -207,10 +220,63 @@ def ops_layer(
     return Response(built.body, media_type="application/geo+json", headers=headers)
 
 
+@get(
+    "/staff/ops/layers/{name:str}/{z:int}/{x:int}/{file:str}",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="ops_layer_tile",
+)
+def ops_layer_tile(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    name: FromPath[str],
+    z: FromPath[int],
+    x: FromPath[int],
+    file: FromPath[str],
+) -> Response[bytes]:
+    """One Web Mercator tile of a big layer (``/staff/ops/layers/lights/14/8462/5613.geojson``): its
+    features where it holds few, server-side clusters (``properties.kind`` ``cluster``, with
+    ``count``, ``states`` and ``bbox``) where many (``app.ops.tiles``)."""
+    try:
+        layer = centre.find(domains_ops.layers(), name)
+    except centre.UnknownLayer:
+        raise NotFoundException(_("Couche inconnue.")) from None
+    y_text = file.removesuffix(".geojson")
+    if not file.endswith(".geojson") or not y_text.isdigit() or layer.fresh is None:
+        raise NotFoundException(_("Tuile inconnue."))
+    y = int(y_text)
+    if not (0 <= z <= tiles.MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
+        raise NotFoundException(_("Tuile hors de la carte."))
+    max_features = request.app.state.settings.ops_tile_features
+    title = _(layer.title)
+
+    def read(index: tiles.TileIndex, pieces: layercache.Pieces, built: layercache.Built) -> bytes:
+        ids, clusters = index.tile(z, x, y, max_features)
+        return tiles.tile_json(
+            layer.name,
+            ids,
+            clusters,
+            pieces.text,
+            lambda count: f"{title} · {count}",
+        )
+
+    body = layercache.for_app(request.app.state).tile(
+        layer, db, utcnow(), current_locale.get(), centre.geojson, read
+    )
+    if body is None:
+        raise NotFoundException(_("Tuile inconnue."))
+    headers = {"cache-control": "private, no-cache", "vary": "Accept-Encoding"}
+    if len(body) > 1024 and "gzip" in (request.headers.get("accept-encoding") or ""):
+        headers["content-encoding"] = "gzip"
+        body = gzip.compress(body, 1, mtime=0)
+    return Response(body, media_type="application/geo+json", headers=headers)
+
+
 @get("/staff/ops/layers.json", opt=STAFF, sync_to_thread=True, name="ops_layers")
-def ops_layers() -> dict[str, Any]:
-    """The layers the centre offers: name, title, style, states and their labels."""
-    return {"layers": _layers_meta()}
+def ops_layers(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> dict[str, Any]:
+    """The layers the centre offers: name, title, style, states and their labels; big layers
+    also their tiles' URL template and their count."""
+    return {"layers": _layers_meta(request, db)}
 
 
 @get("/staff/ops/kpis.json", opt=STAFF, sync_to_thread=True, name="ops_kpis")
@@ -267,6 +333,7 @@ def ops_panel(
 ROUTES = [
     ops_centre,
     ops_layer,
+    ops_layer_tile,
     ops_layers,
     ops_kpis,
     ops_panel,

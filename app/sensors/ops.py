@@ -19,7 +19,7 @@ from app.models.measures import MeasureDaily
 from app.models.sensors import Sensor, WasteCentreEstimate
 from app.models.territory import Commune, Territory
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
-from app.ops.contracts import Freshness, Kpi, Layer, Panel, point
+from app.ops.contracts import Freshness, Kpi, Layer, Panel, Stamp, point
 from app.sensors.air_quality import air_quality_index
 from app.sensors.layers import FEATURE_KINDS, OWN_LAYERS
 
@@ -305,9 +305,8 @@ def air_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return out
 
 
-def sensors_stamp(session: Session) -> tuple[Any, ...]:
-    """Sensors added or removed show even without an event."""
-    return tuple(session.execute(select(func.count(), func.max(col(Sensor.id)))).one())
+# Sensors added or removed show even without an event.
+sensors_stamp = Stamp((select(func.count(), func.max(col(Sensor.id))),))
 
 
 def wait_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:

@@ -40,6 +40,13 @@ ROWS = [
         setup=fleet,
         route="/staff/ops/layers/{file:str}",
     ),
+    Row(
+        "GET",
+        "/staff/ops/layers/lights/12/2115/1398.geojson",
+        roles_only(STAFF, 200, anonymous=API),
+        setup=fleet,
+        route="/staff/ops/layers/{name:str}/{z:int}/{x:int}/{file:str}",
+    ),
     Row("GET", "/staff/ops/layers.json", roles_only(STAFF, 200, anonymous=API)),
     Row("GET", "/staff/ops/kpis.json", roles_only(STAFF, 200, anonymous=API), setup=fleet),
     Row(

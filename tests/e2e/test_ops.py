@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import PHONE, sign_in
 from tests.lighting_helpers import running_fleet, running_relay
-from tests.ops_seed import seed_territory
+from tests.ops_seed import seed_fleet, seed_territory
 
 SHOTS = Path("/tmp/shots")
 DESK = {"width": 1440, "height": 900}
@@ -121,3 +121,67 @@ def test_the_operations_centre_is_usable_on_a_phone(live_server, phone, engine, 
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=str(SHOTS / "ops-phone-panel.png"))
     assert not [e for e in log.errors if "Failed to load resource" not in e], log.errors
+
+
+def _cluster_point(page: Any) -> list[float] | None:
+    """The screen position of the biggest cluster drawn, or None."""
+    return page.evaluate(
+        """() => {
+        const ops = window.eclorOps, box = document.getElementById('ops-map').getBoundingClientRect();
+        let best = null;
+        ops.groups.lights.eachLayer(tile => tile.eachLayer && tile.eachLayer(m => {
+            const p = m.feature && m.feature.properties;
+            if (p && p.kind === 'cluster' && (!best || p.count > best[0])) {
+                best = [p.count, ops.map.latLngToContainerPoint(m.getLatLng())];
+            }
+        }));
+        return best && [box.left + best[1].x, box.top + best[1].y];
+    }"""
+    )
+
+
+def test_a_big_fleet_is_drawn_from_tiles_with_clusters_that_open_down_to_each_light(
+    live_server, browser, engine, staff, settings
+):
+    settings.ops_tiles_above = 100  # a fleet of 2,030 lights is drawn from its tiles
+    settings.ops_tile_features = 40
+    seed_territory(engine, staff.id, lights=30)
+    seed_fleet(engine, 2000)
+    for viewport, name in ((DESK, "desk"), (PHONE, "phone")):
+        context = browser.new_context(viewport=viewport, locale="fr-FR")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        sign_in(context, live_server, staff)
+        _open_map(page, live_server.url)
+        assert page.evaluate("window.eclorOps.counts.lights") == 2030
+        clusters = page.evaluate(
+            "Object.values(window.eclorOps.tiled.lights.clusters).reduce((a, b) => a + b, 0)"
+        )
+        assert clusters > 0
+        assert page.evaluate("Object.keys(window.eclorOps.layers.lights).length") < 2030
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"ops-tiles-{name}.png"))
+        zoom = page.evaluate("window.eclorOps.map.getZoom()")
+        point = _cluster_point(page)
+        assert point is not None
+        page.mouse.click(point[0], point[1])
+        page.wait_for_function(f"window.eclorOps.map.getZoom() > {zoom}", timeout=10_000)
+        page.wait_for_timeout(1000)  # the zoom's animation ends
+        page.screenshot(path=str(SHOTS / f"ops-tiles-{name}-zoomed.png"))
+        # down to a light: its tile gives it, a click opens its panel
+        page.evaluate(
+            """() => window.eclorOps.map.setView([49.4739, 5.955], 18, {animate: false})"""
+        )
+        page.wait_for_function(
+            """() => { const m = window.eclorOps.layers.lights['SL-T-0020'];
+                       return m && window.eclorOps.map.hasLayer(m); }""",
+            timeout=15_000,
+        )
+        page.wait_for_timeout(300)
+        _click_feature(page, "lights", "SL-T-0020")
+        page.wait_for_selector(".ops-card h2:has-text('SL-T-0020')")
+        page.screenshot(path=str(SHOTS / f"ops-tiles-{name}-panel.png"))
+        assert not errors, errors
+        context.close()

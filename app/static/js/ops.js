@@ -68,31 +68,146 @@
     return parts.join(" · ");
   }
 
-  function draw(meta, data) {
-    var name = meta.name;
-    var group = state.groups[name];
+  function groupOf(meta) {
+    var group = state.groups[meta.name];
     if (!group) {
-      group = state.groups[name] = L.featureGroup();
+      group = state.groups[meta.name] = L.featureGroup();
       group.addTo(map);
       control.addOverlay(group, meta.title);
     }
-    group.clearLayers();
-    state.layers[name] = {};
-    state.features[name] = {};
+    return group;
+  }
+
+  /* A server-side cluster of a tiled layer: a disc sized by its count, coloured by its commonest state;
+     a click zooms into its cell. */
+  function shortCount(n) {
+    if (n < 1000) { return String(n); }
+    return (n < 10000 ? (n / 1000).toFixed(1).replace(".", ",") : Math.round(n / 1000)) + " k";
+  }
+  function clusterMarker(meta, feature, latlng) {
+    var p = feature.properties;
+    var size = Math.round(Math.min(48, 22 + 7 * Math.log(p.count) / Math.LN10));
+    var faulty = (p.states.fault || 0) + (p.states.offline || 0);
+    var badge = document.createElement("span");
+    badge.textContent = shortCount(p.count);
+    badge.style.background = colour(p.state);  /* through the CSSOM: the page's CSP has no inline styles */
+    var marker = L.marker(latlng, {
+      icon: L.divIcon({ className: "ops-cluster" + (faulty ? " has-fault" : ""), html: badge, iconSize: [size, size] }),
+      keyboard: false
+    });
+    marker.bindTooltip(function () {
+      var parts = Object.keys(p.states).map(function (s) { return ((meta.states && meta.states[s]) || s) + " " + p.states[s]; });
+      return "<strong>" + escapeHtml(p.label) + "</strong><br>" + escapeHtml(parts.join(" · "));
+    }, { sticky: true });
+    marker.on("click", function () {
+      var b = p.bbox;
+      map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { maxZoom: map.getZoom() + 3 });
+    });
+    return marker;
+  }
+
+  /* Features (and clusters) into ``group``, remembered by id for the live events and the panel. */
+  function addFeatures(meta, data, group) {
+    var name = meta.name;
+    var clusters = 0;
     L.geoJSON(data, {
-      pointToLayer: function (feature, latlng) { return L.circleMarker(latlng, styleFor(name, feature)); },
+      pointToLayer: function (feature, latlng) {
+        if (feature.properties.kind === "cluster") { clusters += 1; return clusterMarker(meta, feature, latlng); }
+        return L.circleMarker(latlng, styleFor(name, feature));
+      },
       style: function (feature) { return styleFor(name, feature); },
       onEachFeature: function (feature, layer) {
+        group.addLayer(layer);
+        if (feature.properties.kind === "cluster") { return; }
         state.layers[name][feature.id] = layer;
         state.features[name][feature.id] = feature;
         layer.bindTooltip(function () { return escapeHtml(tooltip(meta, feature)); }, { sticky: true });
         layer.on("click", function () { openPanel(name, feature.id); });
-        group.addLayer(layer);
         if (feature.geometry.type !== "Point" && layer.bringToBack) { layer.bringToBack(); }  /* areas and lines under the points */
       }
     });
+    return clusters;
+  }
+
+  function draw(meta, data) {
+    var name = meta.name;
+    var group = groupOf(meta);
+    group.clearLayers();
+    state.layers[name] = {};
+    state.features[name] = {};
+    addFeatures(meta, data, group);
     state.counts[name] = data.features.length;
     showCounts();
+  }
+
+  /* A layer too big to send whole (meta.tiles): drawn from its tiles, features where few, clusters where
+     many. Each map tile's features live in their own group, dropped when Leaflet unloads the tile. */
+  var tiled = {};
+  state.tiled = tiled;
+  function forget(name, tileGroup) {
+    tileGroup.eachLayer(function (layer) {
+      var id = layer.feature && layer.feature.id;
+      if (id !== undefined && state.layers[name][id] === layer) {
+        delete state.layers[name][id];
+        delete state.features[name][id];
+      }
+    });
+  }
+  function fetchTile(meta, coords) {
+    var url = meta.tiles.replace("{z}", coords.z).replace("{x}", coords.x).replace("{y}", coords.y);
+    return fetch(url, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); });
+  }
+  function loadTiled(meta) {
+    var name = meta.name;
+    var group = groupOf(meta);
+    state.layers[name] = {};
+    state.features[name] = {};
+    state.counts[name] = meta.count;
+    showCounts();
+    var entry = tiled[name] = { tiles: {}, clusters: {} };
+    var grid = L.gridLayer({ tileSize: 256, maxZoom: 19, keepBuffer: 1, updateWhenZooming: false });
+    grid.createTile = function (coords, done) {
+      var key = coords.z + "/" + coords.x + "/" + coords.y;
+      var tile = document.createElement("div");
+      fetchTile(meta, coords).then(function (data) {
+        var tileGroup = L.featureGroup();
+        entry.clusters[key] = addFeatures(meta, data, tileGroup);
+        if (entry.tiles[key]) { forget(name, entry.tiles[key]); group.removeLayer(entry.tiles[key]); }
+        entry.tiles[key] = tileGroup;
+        group.addLayer(tileGroup);
+        done(null, tile);
+      }).catch(function (error) { done(error, tile); });
+      return tile;
+    };
+    grid.on("tileunload", function (event) {
+      var c = event.coords, key = c.z + "/" + c.x + "/" + c.y;
+      if (entry.tiles[key]) { forget(name, entry.tiles[key]); group.removeLayer(entry.tiles[key]); }
+      delete entry.tiles[key];
+      delete entry.clusters[key];
+    });
+    entry.grid = grid;
+    group.addLayer(grid);
+    return new Promise(function (resolve) { grid.once("load", resolve); });
+  }
+  /* The counts of the clusters in view follow the changes: their tiles are fetched again. */
+  function refreshTiles(name) {
+    var entry = tiled[name];
+    var meta = layersMeta.filter(function (m) { return m.name === name; })[0];
+    Object.keys(entry.tiles).forEach(function (key) {
+      if (!entry.clusters[key]) { return; }
+      var parts = key.split("/");
+      fetchTile(meta, { z: parts[0], x: parts[1], y: parts[2] }).then(function (data) {
+        var old = entry.tiles[key];
+        if (!old) { return; }  /* unloaded meanwhile */
+        var tileGroup = L.featureGroup();
+        forget(name, old);
+        state.groups[name].removeLayer(old);
+        entry.clusters[key] = addFeatures(meta, data, tileGroup);
+        entry.tiles[key] = tileGroup;
+        state.groups[name].addLayer(tileGroup);
+      }).catch(function () { /* kept as it was; the next change tries again */ });
+    });
   }
 
   function escapeHtml(s) {
@@ -110,6 +225,7 @@
   var control = L.control.layers(null, null, { collapsed: window.innerWidth < 760 }).addTo(map);
 
   function load(meta) {
+    if (meta.tiles) { return loadTiled(meta); }
     return fetch("/staff/ops/layers/" + meta.name + ".geojson", { credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (data) { draw(meta, data); })
@@ -121,9 +237,10 @@
     if (reloads[name]) { return; }
     reloads[name] = setTimeout(function () {
       delete reloads[name];
+      if (tiled[name]) { refreshTiles(name); return; }
       var meta = layersMeta.filter(function (m) { return m.name === name; })[0];
       if (meta) { load(meta); }
-    }, 1500);
+    }, tiled[name] ? 3000 : 1500);
   }
 
   /* --- side panel ------------------------------------------------------------------------- */
@@ -228,6 +345,7 @@
       if (payload.level !== undefined && payload.level !== null) { feature.properties.level = payload.level; }
       var layer = state.layers[event.layer][event.feature_id];
       layer.setStyle(styleFor(event.layer, feature));
+      if (tiled[event.layer]) { reloadSoon(event.layer); }  /* the clusters in view count it too */
     } else if (state.groups[event.layer]) {
       reloadSoon(event.layer);
     }

@@ -14,6 +14,9 @@
   per minute at most: the history behind the forecast by hour of week.
 - ``waste_wait_watches``: a person asked to be told when the wait drops under
   a threshold today.
+- ``solar_targets``: the territory's solar production target for a year (MWh, and installed
+  peak power in kWc if the plan sets one) and the prices that turn its production into euros
+  (the kWh bought from the grid that self-consumption avoids, the kWh sold).
 """
 
 from __future__ import annotations
@@ -132,3 +135,15 @@ class WasteWaitWatch(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     until: datetime
     notified_at: datetime | None = None
+
+
+class SolarTarget(SQLModel, table=True):
+    __tablename__ = "solar_targets"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    production_mwh: float
+    capacity_kw: float | None = None
+    purchase_eur_kwh: float
+    sale_eur_kwh: float
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")

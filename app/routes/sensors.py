@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
@@ -17,14 +18,16 @@ from sqlmodel import Session, col, select
 
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow
-from app.forms import Form, parse_form
+from app.forms import Form, Multipart, parse_form
+from app.i18n import gettext as _
 from app.interfaces import Contribution, Link, Panel
 from app.models.sensors import WasteWaitWatch
-from app.sensors import buildings, counting
+from app.sensors import buildings, counting, solar_report
 from app.sensors import measures as sensors
 from app.templating import page
 
 BUSY_MIN = 10.0
+MAX_METER_FILE = 20 * 1024 * 1024
 
 
 def traffic_state(values: dict[str, Any]) -> str:
@@ -222,37 +225,164 @@ def counting_register(request: Request[Any, Any, Any], db: NamedDependency[Sessi
     )
 
 
-@get("/staff/buildings", opt=STAFF, sync_to_thread=True, name="staff_buildings")
-def staff_buildings(
+def _buildings_page(
     request: Request[Any, Any, Any],
-    db: NamedDependency[Session],
-    days: int = Parameter(default=30, ge=1, le=366),
+    db: Session,
+    days: int = 30,
+    *,
+    status_code: int = 200,
+    errors: list[str] | None = None,
+    more: int = 0,
+    imported: int | None = None,
 ) -> Template:
-    """Public buildings' consumption over the last days: per m² and, for heating, per degree-day."""
     end = utcnow().date()
     start = end - dt.timedelta(days=days)
     return page(
         request,
         "sensors/buildings.html",
         section="staff",
+        status_code=status_code,
         rows=buildings.consumption(db, start, end),
         media=buildings.MEDIA,
         start=start,
         end=end,
         days=days,
+        errors=errors or [],
+        more=more,
+        imported=imported,
     )
 
 
-ROUTES = [waste_centre, waste_centre_watch, traffic, counting_register, staff_buildings]
+@get("/staff/buildings", opt=STAFF, sync_to_thread=True, name="staff_buildings")
+def staff_buildings(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    days: int = Parameter(default=30, ge=1, le=366),
+    imported: int | None = Parameter(default=None, ge=0),
+) -> Template:
+    """Public buildings' consumption over the last days: per m² and, for heating, per degree-day."""
+    return _buildings_page(request, db, days, imported=imported)
+
+
+@post("/staff/buildings/import", opt=STAFF, sync_to_thread=True, name="staff_buildings_import")
+def staff_buildings_import(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
+) -> Template | Redirect:
+    """Meter readings as a CSV file: every line checked first; one bad line and nothing is kept."""
+    upload = data.get("file")
+    content = b""
+    if isinstance(upload, UploadFile) and upload.filename:
+        content = upload.file.read(MAX_METER_FILE + 1)
+    if not content:
+        return _buildings_page(
+            request, db, status_code=400, errors=[_("Choisissez un fichier CSV de relevés.")]
+        )
+    if len(content) > MAX_METER_FILE:
+        return _buildings_page(
+            request, db, status_code=400, errors=[_("Le fichier dépasse 20 Mo.")]
+        )
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = content.decode("cp1252")  # a spreadsheet's "CSV (séparateur : point-virgule)"
+        except UnicodeDecodeError:
+            return _buildings_page(
+                request,
+                db,
+                status_code=400,
+                errors=[_("Le fichier n'est pas un texte CSV (UTF-8 ou Windows).")],
+            )
+    try:
+        kept = buildings.import_csv(db, text, utcnow())
+    except buildings.MeterImportError as exc:
+        db.rollback()
+        return _buildings_page(request, db, status_code=400, errors=exc.messages, more=exc.more)
+    db.commit()
+    return Redirect(f"/staff/buildings?imported={kept}", status_code=303)
+
+
+def _solar_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+    saved: bool = False,
+) -> Template:
+    report = solar_report.report(db, utcnow())
+    target = report.target
+    values = form or {
+        "year": report.year,
+        "production_mwh": target.production_mwh if target else "",
+        "capacity_kw": (target.capacity_kw or "") if target else "",
+        "purchase_eur_kwh": report.prices.purchase,
+        "sale_eur_kwh": report.prices.sale,
+    }
+    return page(
+        request,
+        "sensors/solar.html",
+        section="staff",
+        status_code=status_code,
+        report=report,
+        co2=solar_report.CO2,
+        modes=solar_report.INJECTION_MODES,
+        errors=errors or {},
+        form=values,
+        saved=saved,
+    )
+
+
+@get("/staff/solar", opt=STAFF, sync_to_thread=True, name="staff_solar")
+def staff_solar(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    saved: str | None = Parameter(default=None, max_length=1),
+) -> Template:
+    """The public buildings' solar production: per site and month, its worth and the year's target."""
+    return _solar_page(request, db, saved=bool(saved))
+
+
+@post("/staff/solar/target", opt=STAFF, sync_to_thread=True, name="staff_solar_target")
+def staff_solar_target(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Template | Redirect:
+    form, errors = parse_form(solar_report.TargetForm, data)
+    if form is None:
+        db.rollback()
+        return _solar_page(request, db, status_code=400, errors=errors, form=data)
+    user = current_user(request)
+    solar_report.save_target(db, form, user.id if user else None, utcnow())
+    db.commit()
+    return Redirect("/staff/solar?saved=1", status_code=303)
+
+
+ROUTES = [
+    waste_centre,
+    waste_centre_watch,
+    traffic,
+    counting_register,
+    staff_buildings,
+    staff_buildings_import,
+    staff_solar,
+    staff_solar_target,
+]
 
 CONTRIBUTES = Contribution(
     routes=ROUTES,
     staff_links=(
         Link(
+            61,
+            "/staff/solar",
+            "Production solaire",
+            "Production des toitures publiques, économies, CO₂ évité et objectif du territoire.",
+        ),
+        Link(
             62,
             "/staff/buildings",
             "Énergie et eau des bâtiments",
-            "Consommation des bâtiments publics par m² et par degré-jour.",
+            "Consommation des bâtiments publics par m² et par degré-jour, import des relevés.",
         ),
     ),
     home_panels=(Panel("waste_centre", 40, "sensors/_home_panel.html", waste_home_panel),),

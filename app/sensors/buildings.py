@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -43,11 +44,20 @@ MEDIA = {
     "water": N_("Eau"),
 }
 HEATING_BASE_C = 18.0
+TZ = ZoneInfo("Europe/Paris")
 MAX_ROWS = 200_000
 
 
+MAX_ERRORS = 20
+
+
 class MeterImportError(ValueError):
-    """A CSV that cannot be imported as a whole (French message naming the line)."""
+    """A CSV that cannot be imported as a whole: its French messages, one a bad line."""
+
+    def __init__(self, messages: str | list[str], more: int = 0) -> None:
+        self.messages = [messages] if isinstance(messages, str) else list(messages)
+        self.more = more  # bad lines past the ones listed
+        super().__init__(" ".join(self.messages))
 
 
 @dataclass(frozen=True)
@@ -60,16 +70,48 @@ class Reading:
     received_at: dt.datetime
 
 
+def _rows(text: str) -> list[list[str]]:
+    """The file's rows, separated by commas or, as a spreadsheet saves them in French, semicolons."""
+    first = text.lstrip().split("\n", 1)[0]
+    return list(csv.reader(io.StringIO(text), delimiter=";" if ";" in first else ","))
+
+
+def _number(cell: str) -> float:
+    """A number as typed (spaces between thousands, a decimal comma); NaN when it is not one."""
+    try:
+        return float(cell.strip().replace("\u202f", "").replace(" ", "").replace(",", "."))
+    except ValueError:
+        return math.nan
+
+
+def _moment(cell: str) -> dt.datetime | None:
+    """ISO 8601 (naive: UTC), or ``31/01/2026 08:00`` as a spreadsheet writes it (local time)."""
+    text = cell.strip()
+    for pattern in ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S"):
+        try:
+            return dt.datetime.strptime(text, pattern).replace(tzinfo=TZ).astimezone(dt.UTC)
+        except ValueError:
+            continue
+    try:
+        return timeseries.parse_time(text)
+    except ValueError:
+        return None
+
+
 def parse_csv(session: Session, text: str, now: dt.datetime) -> list[Reading]:
     """Rows ``meter,ts,index[,flow_or_power]`` as readings; every line checked before any is kept.
 
-    ``ts`` is ISO 8601 (naive: UTC); ``index`` the meter's counter (litres or kWh).
+    ``ts`` is ISO 8601 (naive: UTC) or ``31/01/2026 08:00`` (Paris time); ``index`` the meter's counter (litres or kWh), which may not go
+    back between two readings of the file. Commas or semicolons separate the cells, and numbers may
+    have a decimal comma. MeterImportError lists the bad lines (the first ``MAX_ERRORS``).
     """
-    rows = list(csv.reader(io.StringIO(text)))
+    from app.sensors.measures import BOUNDS
+
+    rows = _rows(text)
     header = bool(rows and rows[0] and rows[0][0].strip().lower() in ("meter", "compteur"))
     if header:
         rows = rows[1:]
-    if not rows:
+    if not any(any(cell.strip() for cell in row) for row in rows):
         raise MeterImportError(_("Le fichier ne contient aucun relevé."))
     if len(rows) > MAX_ROWS:
         raise MeterImportError(_("Au plus 200 000 relevés par fichier."))
@@ -81,40 +123,103 @@ def parse_csv(session: Session, text: str, now: dt.datetime) -> list[Reading]:
             )
         ).all()
     )
-    out = []
+    errors: list[tuple[int, str]] = []
+    out: list[Reading] = []
+    seen: dict[tuple[str, dt.datetime], int] = {}
     for number, row in enumerate(rows, start=2 if header else 1):
         if not row or not any(cell.strip() for cell in row):
             continue
+        message = None
         if len(row) < 3:
-            raise MeterImportError(
-                _("Ligne %(n)d : il faut le compteur, la date et l'index.") % {"n": number}
+            message = _("Ligne %(n)d : il faut le compteur, la date et l'index.") % {"n": number}
+        elif kinds.get(row[0].strip()) is None:
+            message = _("Ligne %(n)d : compteur inconnu « %(m)s ».") % {
+                "n": number,
+                "m": row[0].strip()[:64],
+            }
+        if message is None:
+            meter, kind = row[0].strip(), kinds[row[0].strip()]
+            second_name = "flow" if kind == "water_meter" else "power_w"
+            ts = _moment(row[1])
+            value = _number(row[2])
+            second = _number(row[3]) if len(row) > 3 and row[3].strip() else None
+            if ts is None:
+                message = _(
+                    "Ligne %(n)d : date illisible « %(d)s » (attendu : 2026-01-31T08:00:00Z ou 31/01/2026 08:00)."
+                ) % {
+                    "n": number,
+                    "d": row[1].strip()[:40],
+                }
+            elif not (
+                dt.datetime(2000, 1, 1, tzinfo=dt.UTC) <= ts <= now + dt.timedelta(minutes=5)
+            ):
+                message = _("Ligne %(n)d : la date doit être passée (après 2000).") % {"n": number}
+            elif not math.isfinite(value) or not (
+                BOUNDS[INDEX[kind]][0] <= value <= BOUNDS[INDEX[kind]][1]
+            ):
+                message = _("Ligne %(n)d : l'index « %(v)s » n'est pas un nombre positif.") % {
+                    "n": number,
+                    "v": row[2].strip()[:40],
+                }
+            elif second is not None and not (
+                math.isfinite(second) and BOUNDS[second_name][0] <= second <= BOUNDS[second_name][1]
+            ):
+                message = _(
+                    "Ligne %(n)d : le débit ou la puissance « %(v)s » n'est pas un nombre positif plausible."
+                ) % {
+                    "n": number,
+                    "v": row[3].strip()[:40],
+                }
+            elif (meter, ts) in seen:
+                message = _(
+                    "Ligne %(n)d : relevé en double du compteur %(m)s (déjà ligne %(k)d)."
+                ) % {
+                    "n": number,
+                    "m": meter,
+                    "k": seen[(meter, ts)],
+                }
+            else:
+                seen[(meter, ts)] = number
+                payload: dict[str, Any] = {"ts": ts.isoformat(), "kind": kind, INDEX[kind]: value}
+                if second is not None:
+                    payload[second_name] = second
+                out.append(Reading("tele_sensor", meter, payload, ts))
+        if message is not None:
+            errors.append((number, message))
+    errors.extend(_backwards(out, seen))
+    if errors:
+        errors.sort(key=lambda e: e[0])
+        raise MeterImportError(
+            [m for _n, m in errors[:MAX_ERRORS]], more=max(0, len(errors) - MAX_ERRORS)
+        )
+    return out
+
+
+def _backwards(
+    readings: list[Reading], lines: dict[tuple[str, dt.datetime], int]
+) -> list[tuple[int, str]]:
+    """A meter's index that goes back in time order within the file (a typing slip or a swapped meter)."""
+    out = []
+    last: dict[str, Reading] = {}
+    for reading in sorted(readings, key=lambda r: (r.device_id, r.received_at)):
+        before = last.get(reading.device_id)
+        name = INDEX[reading.payload["kind"]]
+        if before is not None and reading.payload[name] < before.payload[name]:
+            number = lines[(reading.device_id, reading.received_at)]
+            out.append(
+                (
+                    number,
+                    _("Ligne %(n)d : l'index de %(m)s baisse (%(v)s après %(b)s le %(d)s).")
+                    % {
+                        "n": number,
+                        "m": reading.device_id,
+                        "v": f"{reading.payload[name]:g}",
+                        "b": f"{before.payload[name]:g}",
+                        "d": before.received_at.strftime("%d/%m/%Y %H:%M"),
+                    },
+                )
             )
-        meter, when, index = row[0].strip(), row[1].strip(), row[2].strip()
-        kind = kinds.get(meter)
-        if kind is None:
-            raise MeterImportError(
-                _("Ligne %(n)d : compteur inconnu « %(m)s ».") % {"n": number, "m": meter[:64]}
-            )
-        try:
-            ts = timeseries.parse_time(when)
-            value = float(index.replace(",", "."))
-            second = float(row[3].replace(",", ".")) if len(row) > 3 and row[3].strip() else None
-        except ValueError:
-            raise MeterImportError(
-                _("Ligne %(n)d : date ou nombre illisible.") % {"n": number}
-            ) from None
-        if not (dt.datetime(2000, 1, 1, tzinfo=dt.UTC) <= ts <= now + dt.timedelta(minutes=5)):
-            raise MeterImportError(
-                _("Ligne %(n)d : la date doit être passée (après 2000).") % {"n": number}
-            )
-        if not math.isfinite(value) or value < 0 or (second is not None and not 0 <= second < 1e9):
-            raise MeterImportError(
-                _("Ligne %(n)d : l'index et le débit sont des nombres positifs.") % {"n": number}
-            )
-        payload: dict[str, Any] = {"ts": ts.isoformat(), "kind": kind, INDEX[kind]: value}
-        if second is not None:
-            payload["flow" if kind == "water_meter" else "power_w"] = second
-        out.append(Reading("tele_sensor", meter, payload, ts))
+        last[reading.device_id] = reading
     return out
 
 

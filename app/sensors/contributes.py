@@ -13,6 +13,7 @@ from app.sensors import (
     opendata,
     ops,
     places,
+    solar_report,
     waits_ngsi,
 )
 
@@ -28,6 +29,6 @@ CONTRIBUTES = Contribution(
     services=(ngsi_notifier.notifier_service, lorawan.lorawan_service),
     commands=(*ngsi_cli.COMMANDS, *cli.COMMANDS),
     demo=(DemoLoader(31, "sensors", demo.load_devices),),
-    figures=insights.FIGURES,
+    figures=(*insights.FIGURES, *solar_report.FIGURES),
     trips=insights.TRIP_SOURCES,
 )

@@ -20,7 +20,13 @@ DEVICES = [
         AUDUN,
         49.4722,
         5.9553,
-        {"peak_kw": 9.0, "azimuth": 180, "tilt": 30, "metering_started": "2024-04-01T00:00:00Z"},
+        {
+            "peak_kw": 9.0,
+            "azimuth": 180,
+            "tilt": 30,
+            "metering_started": "2024-04-01T00:00:00Z",
+            "injection": "none",
+        },
     ),
     (
         "PV-VIL-GYMNASE",
@@ -29,7 +35,13 @@ DEVICES = [
         VILLERUPT,
         49.4668,
         5.9312,
-        {"peak_kw": 36.0, "azimuth": 165, "tilt": 12, "metering_started": "2025-06-01T00:00:00Z"},
+        {
+            "peak_kw": 36.0,
+            "azimuth": 165,
+            "tilt": 12,
+            "metering_started": "2025-06-01T00:00:00Z",
+            "injection": "total",
+        },
     ),
     (
         "EAU-AUD-GYMNASE",

@@ -43,8 +43,9 @@ MEASURES = {
     "traffic": ("intensity", "occupancy", "averageVehicleSpeed", "congested"),
     "air_quality": ("no2", "pm10", "pm25", "o3", "temperature"),
     "fill_level": ("fillingLevel",),
-    # a solar site: power now (W), its production counter (Wh), the modules' temperature (°C)
-    "solar": ("power_w", "energy_wh", "temperature"),
+    # a solar site: power now (W), its production counter (Wh), the modules' temperature (°C) and,
+    # where the site sells its surplus, its grid-export counter (Wh)
+    "solar": ("power_w", "energy_wh", "temperature", "injected_wh"),
     # a building's water meter: its index (litres) and the flow now (litres an hour)
     "water_meter": ("volume_l", "flow"),
     # a building's electricity, gas or heat meter: its index (kWh) and the power now (W)
@@ -74,6 +75,7 @@ BOUNDS = {
     "fillingLevel": (0, 1),
     "power_w": (0, 1e9),
     "energy_wh": (0, 1e13),
+    "injected_wh": (0, 1e13),
     "temperature": (-60, 150),
     "volume_l": (0, 1e12),
     "flow": (0, 1e7),

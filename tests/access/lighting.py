@@ -56,6 +56,16 @@ def counters(ctx: AccessContext) -> dict[str, Any]:
         )
         session.add(
             Sensor(
+                id="PV-AUD-01",
+                kind="solar",
+                name="Toiture de la mairie",
+                lat=49.47,
+                lon=5.95,
+                meta=json.dumps({"peak_kw": 9, "injection": "none"}),
+            )
+        )
+        session.add(
+            Sensor(
                 id="GAZ-AUD-01",
                 kind="energy_meter",
                 name="Mairie - gaz",
@@ -215,6 +225,26 @@ ROWS = [
     Row("GET", "/traffic", same_for_all(200)),
     Row("GET", "/counting", same_for_all(200), setup=counters),
     Row("GET", "/staff/buildings", staff_only(200), setup=counters),
+    Row(
+        "POST",
+        "/staff/buildings/import",
+        staff_post(400),
+        setup=counters,
+        data={},
+        notes="without a file: a French message, nothing imported",
+    ),
+    Row("GET", "/staff/solar", staff_only(200), setup=counters),
+    Row(
+        "POST",
+        "/staff/solar/target",
+        staff_post(),
+        data={
+            "year": "2026",
+            "production_mwh": "120",
+            "purchase_eur_kwh": "0,2",
+            "sale_eur_kwh": "0,04",
+        },
+    ),
     Row(
         "GET",
         "/ngsi-ld/v1/entities?type=Streetlight",

@@ -289,7 +289,7 @@ def test_a_file_with_bad_lines_names_each_in_french_and_keeps_nothing(engine, st
     )
     assert any(
         m.replace("&#39;", "'").startswith(
-            "Ligne 11 : l'index de EAU-GYMNASE baisse (900 après 1000 le 05/01/2026 08:00)"
+            "Ligne 11 : l'index de EAU-GYMNASE baisse (900 après 1000 le 05/01/2026 09:00)"
         )
         for m in listed
     )

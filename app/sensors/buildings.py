@@ -215,7 +215,7 @@ def _backwards(
                         "m": reading.device_id,
                         "v": f"{reading.payload[name]:g}",
                         "b": f"{before.payload[name]:g}",
-                        "d": before.received_at.strftime("%d/%m/%Y %H:%M"),
+                        "d": before.received_at.astimezone(TZ).strftime("%d/%m/%Y %H:%M"),
                     },
                 )
             )

@@ -161,15 +161,34 @@ _AIR = (
 TRAFFIC_SQL, TRAFFIC_ENDS_SQL = _hourly_sql(*_TRAFFIC), _hourly_sql(*_TRAFFIC, ends=True)
 AIR_SQL, AIR_ENDS_SQL = _hourly_sql(*_AIR), _hourly_sql(*_AIR, ends=True)
 _HOUR = "date_trunc('hour', e.ts AT TIME ZONE 'UTC')"
-WAITS_SQL = (
-    f"SELECT {_place_sql()}, "
-    f"""to_char({_HOUR}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS heure, """
+_WAIT_CELLS = (
     f"{_round_sql('avg(e.wait_min)', 1)} AS attente_moyenne_min, "
     f"{_round_sql('max(e.wait_min)', 1)} AS attente_max_min, "
     f"{_round_sql('count(*) FILTER (WHERE e.saturated)::float8 / count(*)', 3)} AS part_saturee, "
-    "count(*) AS estimations FROM waste_centre_estimates e JOIN sensors s ON s.id = e.sensor_id "
+    "count(*) AS estimations"
+)
+WAITS_SQL = (
+    f"SELECT {_place_sql()}, "
+    f"""to_char({_HOUR}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS heure, {_WAIT_CELLS} """
+    "FROM waste_centre_estimates e JOIN sensors s ON s.id = e.sensor_id "
     f"WHERE s.kind = 'waste_centre' GROUP BY s.id, s.commune_insee, s.lat, s.lon, {_HOUR} "
     f"ORDER BY s.id, {_HOUR}"
+)
+# Each waiting-time sensor's first and last hour (``b.n`` 1 and 2, the same hour twice when it has
+# one): the hour of its first and last estimate found by the (sensor, time) index, then only the
+# estimates of those two hours aggregated, for the GeoJSON and the covered period.
+_END = (
+    "(SELECT {n} AS n, date_trunc('hour', x.ts AT TIME ZONE 'UTC') AS h "
+    "FROM waste_centre_estimates x WHERE x.sensor_id = s.id ORDER BY x.ts {way} LIMIT 1)"
+)
+WAITS_ENDS_SQL = (
+    f"SELECT {_place_sql()}, "
+    f"""to_char(b.h, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS heure, {_WAIT_CELLS} FROM sensors s """
+    f"CROSS JOIN LATERAL ({_END.format(n=1, way='')} UNION ALL {_END.format(n=2, way='DESC')}) b "
+    "JOIN waste_centre_estimates e ON e.sensor_id = s.id AND e.ts >= b.h AT TIME ZONE 'UTC' "
+    "AND e.ts < (b.h + interval '1 hour') AT TIME ZONE 'UTC' "
+    "WHERE s.kind = 'waste_centre' GROUP BY s.id, s.commune_insee, s.lat, s.lon, b.n, b.h "
+    "ORDER BY s.id, b.n"
 )
 
 
@@ -305,6 +324,7 @@ WAITS = OpenDataset(
     ),
     rows=_waits,
     copy_sql=WAITS_SQL,
+    ends_sql=WAITS_ENDS_SQL,
     geometry=Geometry("latitude", "longitude", decimals=5, per_place=True),
     live_kinds=(f"{layer_of('waste_centre')}:reading",),  # the waste centre's own layer
     live_row=_live_wait,

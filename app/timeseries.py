@@ -20,8 +20,8 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import func
@@ -82,8 +82,9 @@ _DURATION = re.compile(
 MAX_BUCKETS = 20_000
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
+    """One measure of one entity at one time (a tuple: ingestion makes up to nine per reading)."""
+
     entity: str  # an NGSI-LD URN
     measure: str  # an attribute name
     ts: dt.datetime
@@ -159,23 +160,9 @@ class Bucket:
         }.get(method)
 
 
-@dataclass
-class _Cell:
-    count: int = 0
-    total: float = 0.0
-    low: float = math.inf
-    high: float = -math.inf
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-_Key = TypeVar("_Key")
-
-
-def _cell(cells: dict[_Key, _Cell], key: _Key) -> _Cell:
-    cell = cells.get(key)
-    if cell is None:
-        cell = cells[key] = _Cell()
-    return cell
+# A bucket being folded: [count, total, low, high] (a list, not an object: ingestion folds
+# thousands of them per batch).
+_Cell = list[Any]
 
 
 def _fold(
@@ -187,28 +174,28 @@ def _fold(
     # worked out once.
     slots: dict[dt.datetime, tuple[dt.datetime, dt.date]] = {}
     isfinite = math.isfinite
-    for s in samples:
-        value = s.value
+    for entity, measure, ts, value in samples:
         if not isfinite(value):
             continue
-        slot = slots.get(s.ts)
+        slot = slots.get(ts)
         if slot is None:
-            moment = s.ts.astimezone(UTC)
-            slot = slots[s.ts] = (moment.replace(minute=0, second=0, microsecond=0), moment.date())
+            moment = ts.astimezone(UTC)
+            slot = slots[ts] = (moment.replace(minute=0, second=0, microsecond=0), moment.date())
         pairs: tuple[tuple[dict[Any, _Cell], tuple[str, str, Any]], ...] = (
-            (hours, (s.entity, s.measure, slot[0])),
-            (days, (s.entity, s.measure, slot[1])),
+            (hours, (entity, measure, slot[0])),
+            (days, (entity, measure, slot[1])),
         )
         for cells, key in pairs:
             cell = cells.get(key)
             if cell is None:
-                cell = cells[key] = _Cell()
-            cell.count += 1
-            cell.total += value
-            if value < cell.low:
-                cell.low = value
-            if value > cell.high:
-                cell.high = value
+                cells[key] = [1, 0.0 + value, value, value]
+                continue
+            cell[0] += 1
+            cell[1] += value
+            if value < cell[2]:
+                cell[2] = value
+            if value > cell[3]:
+                cell[3] = value
     return hours, days
 
 
@@ -254,10 +241,10 @@ def record(session: Session, samples: Iterable[Sample], *, daily_only: bool = Fa
                 "entity": e,
                 "measure": m,
                 "hour": h,
-                "count": c.count,
-                "total": c.total,
-                "low": c.low,
-                "high": c.high,
+                "count": c[0],
+                "total": c[1],
+                "low": c[2],
+                "high": c[3],
             }
             for (e, m, h), c in hours.items()
         ],
@@ -271,15 +258,15 @@ def record(session: Session, samples: Iterable[Sample], *, daily_only: bool = Fa
                 "entity": e,
                 "measure": m,
                 "day": d,
-                "count": c.count,
-                "total": c.total,
-                "low": c.low,
-                "high": c.high,
+                "count": c[0],
+                "total": c[1],
+                "low": c[2],
+                "high": c[3],
             }
             for (e, m, d), c in days.items()
         ],
     )
-    return sum(c.count for c in days.values())
+    return sum(c[0] for c in days.values())
 
 
 def measures_of(session: Session, entity: str) -> list[str]:

@@ -223,3 +223,33 @@ def test_sensor_measures_are_stored_with_their_latest_values(engine):
         assert len(session.scalars(select(SensorMeasure)).all()) == 2
     assert json.loads(sensor.last_values)["no2"] == 21.0 and "extra" not in sensor.last_values
     assert hourly.samples == 2 and json.loads(hourly.sums_json)["no2"] == 41.0
+
+
+def test_sensor_hours_add_up_across_batches_and_sensors(engine):
+    """Each batch adds its counts and sums to the hours already kept, sensor by sensor, hour by hour."""
+    with write_session(engine) as session:
+        for sensor_id in ("AQ-1", "AQ-2"):
+            session.add(
+                Sensor(id=sensor_id, kind="air_quality", name=sensor_id, lat=49.46, lon=5.93)
+            )
+
+    def item(sensor_id: str, minutes: int, no2: float) -> Inbound:
+        at = T0 + dt.timedelta(minutes=minutes)
+        return Inbound("tele_sensor", sensor_id, {"ts": at.isoformat(), "no2": no2}, at)
+
+    # T0 is 18:10: minutes 0-49 fall in the 18:00 hour, 50 and later in 19:00.
+    ingest(engine, [item("AQ-1", 0, 10.0), item("AQ-2", 1, 1.0)], now=T0)
+    ingest(engine, [item("AQ-1", 5, 20.0), item("AQ-1", 55, 7.0)], now=T0)
+    ingest(engine, [item("AQ-1", 10, 30.0), item("AQ-2", 56, 2.0), item("AQ-2", 2, 3.0)], now=T0)
+    with read_session(engine) as session:
+        rows = session.scalars(select(SensorHourly)).all()
+    got = {
+        (r.sensor_id, r.hour.replace(tzinfo=dt.UTC).hour): (r.samples, json.loads(r.sums_json))
+        for r in rows
+    }
+    assert got == {
+        ("AQ-1", 18): (3, {"no2": 60.0}),
+        ("AQ-1", 19): (1, {"no2": 7.0}),
+        ("AQ-2", 18): (2, {"no2": 4.0}),
+        ("AQ-2", 19): (1, {"no2": 2.0}),
+    }

@@ -199,14 +199,32 @@ def _fold(
     return hours, days
 
 
-def _upsert(session: Session, model: Any, slot: str, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
+_COLUMNS = ("entity", "measure", "{slot}", "count", "total", "low", "high")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    sql: str
+    columns: tuple[str, ...]  # the row's columns, named for this table's slot
+    order: tuple[int, ...] | None  # positional drivers: the row's values in the SQL's order
+    convert: Callable[[Any], Any] | None  # the slot column's conversion by its type (hour, day)
+
+
+# Each measure table's upsert compiled once per dialect (see _upsert).
+_PREPARED: dict[tuple[str, str, str, str], _Prepared] = {}
+
+
+def _prepared(session: Session, model: Any, slot: str) -> _Prepared:
+    dialect = session.connection().dialect
+    key = (dialect.name, dialect.driver, dialect.paramstyle, model.__name__)
+    prepared = _PREPARED.get(key)
+    if prepared is not None:
+        return prepared
     table = table_of(model)
     stmt = insert_or_update(session, table)
     least: Callable[..., Any]
     greatest: Callable[..., Any]
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect.name == "postgresql":
         least, greatest = func.least, func.greatest
     else:
         least, greatest = func.min, func.max  # SQLite's scalar min()/max() of two values
@@ -219,9 +237,44 @@ def _upsert(session: Session, model: Any, slot: str, rows: list[dict[str, Any]])
             "high": greatest(func.coalesce(table.c.high, stmt.excluded.high), stmt.excluded.high),
         },
     )
-    rows.sort(key=lambda r: (r["entity"], r["measure"], r[slot]))  # same lock order in every writer
-    for start in range(0, len(rows), 1000):
-        session.execute(stmt, rows[start : start + 1000])
+    columns = tuple(c.format(slot=slot) for c in _COLUMNS)
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+    names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
+    if sorted(names) != sorted(columns):
+        raise RuntimeError(f"unexpected parameters in the {model.__name__} upsert: {names}")
+    order = tuple(columns.index(name) for name in names) if compiled.positional else None
+    prepared = _Prepared(
+        str(compiled), columns, order, compiled.binds[slot].type.bind_processor(dialect)
+    )
+    _PREPARED[key] = prepared
+    return prepared
+
+
+def _upsert(session: Session, model: Any, slot: str, rows: list[tuple[Any, ...]]) -> None:
+    """Add ``rows`` (entity, measure, hour or day, count, total, low, high) to the table's buckets.
+
+    A batch brings thousands of rows: the statement is compiled once per dialect and the rows go
+    to the driver as they are, the slot converted by its column type once per distinct value (a
+    batch holds a few hours), instead of SQLAlchemy processing each parameter of each row."""
+    if not rows:
+        return
+    prepared = _prepared(session, model, slot)
+    convert, order = prepared.convert, prepared.order
+    rows.sort(key=lambda r: r[:3])  # same lock order in every writer
+    converted: dict[Any, Any] = {}
+    params: list[Any] = []
+    for entity, measure, when, count, total, low, high in rows:
+        value = converted.get(when)
+        if value is None:
+            value = converted[when] = when if convert is None else convert(when)
+        row = (entity, measure, value, int(count), float(total), float(low), float(high))
+        if order is None:
+            params.append(dict(zip(prepared.columns, row, strict=True)))
+        else:
+            params.append(row if order == (0, 1, 2, 3, 4, 5, 6) else tuple(row[i] for i in order))
+    conn = session.connection()
+    for start in range(0, len(params), 1000):
+        conn.exec_driver_sql(prepared.sql, params[start : start + 1000])
 
 
 def record(session: Session, samples: Iterable[Sample], *, daily_only: bool = False) -> int:
@@ -232,40 +285,8 @@ def record(session: Session, samples: Iterable[Sample], *, daily_only: bool = Fa
     hours, days = _fold(samples)
     if daily_only:
         hours = {}
-    _upsert(
-        session,
-        MeasureHourly,
-        "hour",
-        [
-            {
-                "entity": e,
-                "measure": m,
-                "hour": h,
-                "count": c[0],
-                "total": c[1],
-                "low": c[2],
-                "high": c[3],
-            }
-            for (e, m, h), c in hours.items()
-        ],
-    )
-    _upsert(
-        session,
-        MeasureDaily,
-        "day",
-        [
-            {
-                "entity": e,
-                "measure": m,
-                "day": d,
-                "count": c[0],
-                "total": c[1],
-                "low": c[2],
-                "high": c[3],
-            }
-            for (e, m, d), c in days.items()
-        ],
-    )
+    _upsert(session, MeasureHourly, "hour", [(*key, *c) for key, c in hours.items()])
+    _upsert(session, MeasureDaily, "day", [(*key, *c) for key, c in days.items()])
     return sum(c[0] for c in days.values())
 
 

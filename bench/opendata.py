@@ -366,6 +366,12 @@ def measure(url: str, years: int, lights: int, work: Path, scale: int = 1) -> di
     baseline = lambda: dump_baseline(engine, work / f"dump-{years}")
     gen_s, base_s = timed(generate), timed(baseline)
     written = generate()
+    slowest = ", ".join(  # per dataset, in that last untraced run
+        f"{slug} {row.duration_ms}"
+        for slug, row in sorted(
+            snapshots.freshness(engine).items(), key=lambda kv: -kv[1].duration_ms
+        )[:3]
+    )
     if len(written) < 5 or sum(w.rows for w in written) == 0:
         raise SystemExit(f"the snapshots wrote {len(written)} datasets: nothing to measure")
     out = {
@@ -380,12 +386,7 @@ def measure(url: str, years: int, lights: int, work: Path, scale: int = 1) -> di
         "rows_out": sum(w.rows for w in written),
         "bytes_out": sum(w.csv_bytes + w.geojson_bytes for w in written),
         "datasets": len(written),
-        "slowest": ", ".join(
-            f"{slug} {row.duration_ms}"
-            for slug, row in sorted(
-                snapshots.freshness(engine).items(), key=lambda kv: -kv[1].duration_ms
-            )[:3]
-        ),
+        "slowest": slowest,
     }
     engine.dispose()
     return out

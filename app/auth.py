@@ -249,5 +249,8 @@ async def access_guard(
 PUBLIC: dict[str, Any] = {"access": "public"}
 SIGNED_IN: dict[str, Any] = {"access": "signed_in"}
 STAFF: dict[str, Any] = {"access": STAFF_ROLES}
+# Elected officials read decision support (``/staff/insights``) and nothing else of the staff's.
+INSIGHTS_ROLES = (*STAFF_ROLES, "elected")
+INSIGHTS: dict[str, Any] = {"access": INSIGHTS_ROLES}
 ADMIN: dict[str, Any] = {"access": ("admin",)}
 MERCHANT: dict[str, Any] = {"access": ("merchant", "admin")}

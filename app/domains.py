@@ -190,6 +190,7 @@ def install() -> None:
     insights_registry.install(
         (figure for domain in DOMAINS for figure in domain.figures),
         (source for domain in DOMAINS for source in domain.trips),
+        (meters for domain in DOMAINS for meters in domain.energy_meters),
     )
     domains_ops.install(
         ops_layers(), kpis(), (action for domain in DOMAINS for action in domain.ops_actions)

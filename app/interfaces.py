@@ -291,6 +291,34 @@ class TripSource:
     load: Callable[[Session, str, str], Iterable[Trip]]
 
 
+@dataclass(frozen=True)
+class MeteredPlace:
+    """A place whose energy a domain meters (lighting: a cabinet), named with what it feeds."""
+
+    code: str
+    name: str
+    commune: str  # INSEE code, "" when unknown
+    feeds: tuple[str, ...] = ()  # the groups (or circuits) behind it, by name
+
+
+@dataclass(frozen=True)
+class EnergyMeters:
+    """What a domain measures per metered place and month, to compare with readings or invoices of
+    the years before a renovation (``app.insights.baseline``): ``places`` the metered places,
+    ``measured`` (session, first, last) -> {(month, place code): kWh}; ``modelled`` (session, month)
+    -> (kWh measured, kWh of the modelled old installation) for the whole fleet, or None."""
+
+    name: str
+    title: str  # French source string
+    places: Callable[[Session], Sequence[MeteredPlace]]
+    measured: Callable[[Session, str, str], Mapping[tuple[str, str], float]]
+    modelled: Callable[[Session, str], tuple[float, float] | None]
+    target: float  # the promised saving, as a fraction (0.70)
+    target_source: str  # French source string
+    euros: Factor  # per kWh, when an invoice gives no price
+    co2: Factor  # per kWh
+
+
 # --- what a domain contributes -----------------------------------------------------------------
 
 
@@ -334,6 +362,7 @@ class Contribution:
     # Decision support (app.insights): figures per month and commune, trips between places.
     figures: Sequence[MonthlyFigure] = ()
     trips: Sequence[TripSource] = ()
+    energy_meters: Sequence[EnergyMeters] = ()
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,7 @@ PERSONAS = {
     "staff": ("agent@eclor.test", "staff", "Nadia"),
     "admin": ("admin@eclor.test", "admin", "Admin"),
     "social_worker": ("ccas@eclor.test", "social_worker", "Hélène"),
+    "elected": ("elue@eclor.test", "elected", "Claire"),
 }
 
 

@@ -258,5 +258,7 @@ def test_each_role_gets_the_expected_answer(entry: Entry, access_env: AccessEnv)
                 hint = ""
                 if role == "social_worker" and "social_worker" not in row.expect:
                     hint = " (by default other_merchant's: give social_worker its own status)"
+                if role == "elected" and "elected" not in row.expect:
+                    hint = " (by default social_worker's: give elected its own status)"
                 wrong.append(f"{role}: got {response.status_code}, expected {expected}{hint}")
     assert not wrong, f"{entry.id} ({url}):\n" + "\n".join(wrong)

@@ -201,6 +201,59 @@ def test_complete_months_are_kept_and_the_current_month_is_counted_afresh(engine
     assert now_rows[0]["value"] >= 11
 
 
+def test_each_kept_month_has_the_territory_s_row_and_the_index_reads_it(engine, staff):
+    from sqlmodel import select
+
+    from app.db import read_session
+    from app.insights import figures
+    from app.models.insights import InsightsMonthly
+
+    month = past_month()
+    add_reports(engine, months.start(month) + timedelta(days=2), 14, "54580")
+    add_reports(engine, months.start(month) + timedelta(days=3), 12, "57038")
+    add_reports(engine, months.start(months.shift(month, -3)) + timedelta(days=1), 11, "57038")
+    body = staff.client.get(f"/staff/insights/reports/figures.json?month={month}").json()
+    rows = {(r["figure"], r["commune_insee"]): r for r in body["rows"]}
+    assert rows[("reports_received", "")]["value"] == 26
+    assert rows[("reports_received", "")]["last_12_months"] == 37
+    assert rows[("reports_received", "54580")]["value"] == 14
+    assert rows[("reports_received", "57038")]["value"] == 12
+    with read_session(engine) as session:
+        kept = {
+            (k.month, k.commune): k.value
+            for k in session.scalars(
+                select(InsightsMonthly).where(InsightsMonthly.figure == "reports_received")
+            )
+        }
+        assert kept[(month, figures.TOTAL)] == 26
+        assert kept[(months.shift(month, -3), figures.TOTAL)] == 11
+        assert kept[(months.shift(month, -1), figures.TOTAL)] == 0
+        assert kept[(month, "54580")] == 14 and kept[(month, "57038")] == 12
+        index = figures.summary(session, month, utcnow())["reports"]
+    received = next(h for h in index if h.figure.name == "reports_received")
+    assert (received.value, received.last12, received.communes) == (26, 37, [])
+    assert received.series[-1] == (month, 26) and received.series[-4] == (
+        months.shift(month, -3),
+        11,
+    )
+
+
+def test_every_figure_counts_the_current_month_alone(engine, staff):
+    """A single month (the current one, computed afresh) for every theme: the figures whose month
+    is a literal then (shops, sharing) still join their tables."""
+    from app.demo import load_all
+    from app import domains
+
+    load_all(engine, domains.demo_loaders())
+    current = months.of(utcnow())
+    assert staff.client.get(f"/staff/insights?month={current}").status_code == 200
+    for slug in ("shops", "sharing"):
+        rows = staff.client.get(f"/staff/insights/{slug}/figures.json?month={current}").json()[
+            "rows"
+        ]
+        assert rows and all(r["month"] == current for r in rows)
+
+
 def test_the_monthly_summary_prints_and_downloads_as_pdf(engine, staff):
     month = past_month()
     add_reports(engine, months.start(month) + timedelta(days=2), 15)

@@ -3,7 +3,9 @@ against the 12 before, for the territory and per commune, per 1,000 residents, i
 
 Figures come from the domains (``app.interfaces.MonthlyFigure``, through ``registry``). Complete
 months are kept in ``insights_monthly`` once computed (recomputed after ``REFRESH``, so a late
-change reaches the pages within hours); the current month is always computed afresh. Counts
+change reaches the pages within hours), with the territory's figure of each month in a row of its
+own (commune ``TOTAL``), so a page comparing 24 months reads 24 rows per figure, not 24 × every
+commune; the current month is always computed afresh. Counts
 (``kind`` ``count``) under the open-data threshold are hidden, for the territory, each commune
 and each month alike.
 """
@@ -15,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlmodel import Session, col, select
 
 from app import months
@@ -30,6 +32,7 @@ N_ = str  # marks a string for extraction; translated where it is shown
 
 REFRESH = dt.timedelta(hours=6)
 EMPTY = "*"  # the commune of the row that marks a month computed with nothing in it
+TOTAL = "="  # the commune of the row that holds the territory's figure for the month
 THEMES: tuple[tuple[str, str, str], ...] = (
     (
         "reports",
@@ -59,16 +62,46 @@ THEME_NAMES = {slug: title for slug, title, _intro in THEMES}
 MAX_HEADLINES = 5
 
 Values = dict[tuple[str, str], float]
+ByMonth = dict[str, dict[str, float]]  # month -> commune -> value
+
+
+@dataclass
+class Kept:
+    """A figure over some months: the territory's figure per month (``totals``; a month missing has
+    nothing measured) and the communes' figures (``cells``) for the months asked in detail."""
+
+    totals: dict[str, float] = field(default_factory=dict)
+    cells: ByMonth = field(default_factory=lambda: defaultdict(dict))
+
+
+def month_total(figure: MonthlyFigure, cells: Mapping[str, float]) -> float | None:
+    """The territory's figure for one month from its communes' (commune ``""``: the territory's own
+    mean when the figure gives one): summed, or averaged for means (None when nothing measured)."""
+    if figure.kind == "mean":
+        if "" in cells:
+            return cells[""]
+        found = [v for c, v in cells.items() if c]
+        return sum(found) / len(found) if found else None
+    return float(sum(cells.values()))
 
 
 def values(
-    session: Session, figure: MonthlyFigure, first: str, last: str, now: dt.datetime
-) -> Values:
-    """The figure per (month, commune) from ``first`` to ``last``: kept months read, others computed."""
+    session: Session,
+    figure: MonthlyFigure,
+    first: str,
+    last: str,
+    now: dt.datetime,
+    detail: Sequence[str] = (),
+) -> Kept:
+    """The figure from ``first`` to ``last``: the territory's per month, the communes' for the months
+    in ``detail``. Complete months are read from their kept rows (the territory's row ``TOTAL``,
+    written once when the month is computed, so a page never sums every commune of 24 months);
+    months not kept (or kept too long ago) and the current month are computed."""
     current = months.of(now)
-    out: Values = {}
+    out = Kept()
     complete_last = min(last, months.shift(current, -1))
     if first <= complete_last:
+        wanted = [m for m in detail if first <= m <= complete_last]
         kept = session.execute(
             select(
                 col(InsightsMonthly.month), col(InsightsMonthly.commune), col(InsightsMonthly.value)
@@ -77,51 +110,79 @@ def values(
                 col(InsightsMonthly.month) >= first,
                 col(InsightsMonthly.month) <= complete_last,
                 col(InsightsMonthly.computed_at) >= now - REFRESH,
+                or_(
+                    col(InsightsMonthly.commune).in_((TOTAL, EMPTY)),
+                    col(InsightsMonthly.month).in_(wanted),
+                ),
             )
         ).all()
         have = set()
         for month, commune, value in kept:
-            have.add(month)
-            if commune != EMPTY:
-                out[(month, commune)] = value
+            if commune == TOTAL:
+                have.add(month)
+                out.totals[month] = value
+            elif commune == EMPTY:
+                have.add(month)
+            else:
+                out.cells[month][commune] = value
         missing = [m for m in months.between(first, complete_last) if m not in have]
         if missing:
-            fresh = figure.load(session, missing[0], missing[-1])
+            fresh = _index(figure.load(session, missing[0], missing[-1]), missing)
             _keep(session, figure, missing, fresh, now)
-            for (month, commune), value in fresh.items():
-                if month in missing:
-                    out[(month, commune)] = float(value)
+            _add(figure, out, fresh, detail)
     if last >= current >= first:
-        for (month, commune), value in figure.load(session, current, current).items():
-            if month == current:
-                out[(month, commune)] = float(value)
+        _add(figure, out, _index(figure.load(session, current, current), [current]), detail)
     return out
+
+
+def _index(data: Mapping[tuple[str, str], float], wanted: Sequence[str]) -> ByMonth:
+    out: ByMonth = {m: {} for m in wanted}
+    for (month, commune), value in data.items():
+        if month in out:
+            out[month][commune] = float(value)
+    return out
+
+
+def _add(figure: MonthlyFigure, out: Kept, fresh: ByMonth, detail: Sequence[str]) -> None:
+    for month, cells in fresh.items():
+        total = month_total(figure, cells)
+        if total is not None:
+            out.totals[month] = total
+        if month in detail:
+            out.cells[month] = dict(cells)
 
 
 def _keep(
     session: Session,
     figure: MonthlyFigure,
     missing: Sequence[str],
-    fresh: Mapping[tuple[str, str], float],
+    fresh: ByMonth,
     now: dt.datetime,
 ) -> None:
-    wanted = set(missing)
-    rows = [
-        {"figure": figure.name, "month": m, "commune": c, "value": float(v), "computed_at": now}
-        for (m, c), v in fresh.items()
-        if m in wanted
-    ]
-    seen = {r["month"] for r in rows}
-    rows += [
-        {"figure": figure.name, "month": m, "commune": EMPTY, "value": 0.0, "computed_at": now}
-        for m in missing
-        if m not in seen
-    ]
+    """Keep the computed months: each commune's row and the territory's (``TOTAL``, or ``EMPTY``
+    when nothing was measured)."""
+    rows = []
+    for m in missing:
+        cells = fresh.get(m, {})
+        rows += [
+            {"figure": figure.name, "month": m, "commune": c, "value": v, "computed_at": now}
+            for c, v in cells.items()
+        ]
+        total = month_total(figure, cells)
+        rows.append(
+            {
+                "figure": figure.name,
+                "month": m,
+                "commune": EMPTY if total is None else TOTAL,
+                "value": 0.0 if total is None else total,
+                "computed_at": now,
+            }
+        )
     with write_session(session.get_bind()) as writer:
         writer.execute(
             delete(InsightsMonthly).where(
                 col(InsightsMonthly.figure) == figure.name,
-                col(InsightsMonthly.month).in_(list(wanted)),
+                col(InsightsMonthly.month).in_(list(missing)),
             )
         )
         upsert(
@@ -184,43 +245,21 @@ class Headline:
         return self.value is None
 
 
-ByMonth = dict[str, dict[str, float]]  # month -> commune -> value
-
-
-def _index(data: Values) -> ByMonth:
-    out: ByMonth = defaultdict(dict)
-    for (month, commune), value in data.items():
-        out[month][commune] = value
-    return out
-
-
-def _total(
-    figure: MonthlyFigure, data: ByMonth, month_list: Sequence[str], commune: str | None = None
+def _over(
+    figure: MonthlyFigure, totals: Mapping[str, float], month_list: Sequence[str]
 ) -> float | None:
-    """The territory's (or a commune's) figure over some months: summed, or averaged for means."""
+    """The territory's figure over some months: summed, or the mean of the months' means."""
     if figure.kind == "mean":
-        monthly = []
-        for m in month_list:
-            cells = data.get(m) or {}
-            if commune is None and "" in cells:
-                monthly.append(cells[""])
-            elif commune is None:
-                values = [v for c, v in cells.items() if c]
-                if values:
-                    monthly.append(sum(values) / len(values))
-            elif commune in cells:
-                monthly.append(cells[commune])
-        return sum(monthly) / len(monthly) if monthly else None
-    total = 0.0
-    for m in month_list:
-        found = data.get(m)
-        if not found:
-            continue
-        if commune is None:
-            total += sum(found.values())
-        else:
-            total += found.get(commune, 0.0)
-    return total
+        found = [totals[m] for m in month_list if m in totals]
+        return sum(found) / len(found) if found else None
+    return float(sum(totals.get(m, 0.0) for m in month_list))
+
+
+def _cell(figure: MonthlyFigure, kept: Kept, month: str, commune: str) -> float | None:
+    cells = kept.cells.get(month) or {}
+    if figure.kind == "mean":
+        return cells.get(commune)
+    return cells.get(commune, 0.0)
 
 
 def _shown(figure: MonthlyFigure, value: float | None) -> float | None:
@@ -245,26 +284,30 @@ def headline(
     month: str,
     now: dt.datetime,
     places: Sequence[CommuneInfo],
+    with_communes: bool = True,
 ) -> Headline:
+    """The figure's headline for ``month``; each commune's row only ``with_communes`` (the theme
+    pages and their exports; the index and the summary show the territory alone)."""
     first = months.shift(month, -23)
-    data = _index(values(session, figure, first, month, now))
     last_year_month = months.shift(month, -12)
+    detail = (month, last_year_month) if with_communes else ()
+    kept = values(session, figure, first, month, now, detail)
     last12 = months.between(months.shift(month, -11), month)
     prev12 = months.between(first, months.shift(month, -12))
-    value = _shown(figure, _total(figure, data, [month]))
-    before = _shown(figure, _total(figure, data, [last_year_month]))
-    t12 = _shown(figure, _total(figure, data, last12))
-    p12 = _shown(figure, _total(figure, data, prev12))
+    value = _shown(figure, _over(figure, kept.totals, [month]))
+    before = _shown(figure, _over(figure, kept.totals, [last_year_month]))
+    t12 = _shown(figure, _over(figure, kept.totals, last12))
+    p12 = _shown(figure, _over(figure, kept.totals, prev12))
     population = sum(c.population or 0 for c in places) or None
     rows = []
-    for c in places:
-        v = _shown(figure, _total(figure, data, [month], c.insee))
+    for c in places if with_communes else ():
+        v = _shown(figure, _cell(figure, kept, month, c.insee))
         rows.append(
             CommuneRow(
                 c.insee,
                 c.name,
                 v,
-                _shown(figure, _total(figure, data, [last_year_month], c.insee)),
+                _shown(figure, _cell(figure, kept, last_year_month, c.insee)),
                 _per_1000(figure, v, c.population),
             )
         )
@@ -280,7 +323,7 @@ def headline(
         per_1000=_per_1000(figure, value, population),
         euros=value * figure.euros.per_unit if figure.euros and value is not None else None,
         co2_t=value * figure.co2.per_unit / 1000 if figure.co2 and value is not None else None,
-        series=[(m, _shown(figure, _total(figure, data, [m]))) for m in last12],
+        series=[(m, _shown(figure, _over(figure, kept.totals, [m]))) for m in last12],
         communes=rows,
     )
 
@@ -293,11 +336,13 @@ def theme(session: Session, slug: str, month: str, now: dt.datetime) -> list[Hea
 
 
 def summary(session: Session, month: str, now: dt.datetime) -> dict[str, list[Headline]]:
+    """Every theme's headlines for the territory (no commune rows: the index and summary show none)."""
     places = communes(session)
     out: dict[str, list[Headline]] = defaultdict(list)
     for slug, _title, _intro in THEMES:
         out[slug] = [
-            headline(session, f, month, now, places) for f in registry.figures(slug)[:MAX_HEADLINES]
+            headline(session, f, month, now, places, with_communes=False)
+            for f in registry.figures(slug)[:MAX_HEADLINES]
         ]
     return out
 

@@ -1,18 +1,24 @@
-"""The figures and trip sources of every domain, handed over by ``app.domains.install``."""
+"""The figures, trip sources and energy meters of every domain, handed over by ``app.domains.install``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from app.interfaces import MonthlyFigure, TripSource
+from app.interfaces import EnergyMeters, MonthlyFigure, TripSource
 
 _FIGURES: list[MonthlyFigure] = []
 _TRIPS: list[TripSource] = []
+_METERS: list[EnergyMeters] = []
 
 
-def install(figures: Iterable[MonthlyFigure], trips: Iterable[TripSource]) -> None:
+def install(
+    figures: Iterable[MonthlyFigure],
+    trips: Iterable[TripSource],
+    meters: Iterable[EnergyMeters] = (),
+) -> None:
     _FIGURES[:] = sorted(figures, key=lambda f: f.order)
     _TRIPS[:] = list(trips)
+    _METERS[:] = list(meters)
 
 
 def figures(theme: str | None = None) -> list[MonthlyFigure]:
@@ -25,3 +31,7 @@ def figure(name: str) -> MonthlyFigure | None:
 
 def trip_sources() -> list[TripSource]:
     return list(_TRIPS)
+
+
+def energy_meters() -> list[EnergyMeters]:
+    return list(_METERS)

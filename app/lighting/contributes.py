@@ -14,4 +14,5 @@ CONTRIBUTES = Contribution(
     locators=places.LOCATORS,
     ngsi_types=ngsi.NGSI_TYPES,
     figures=insights.FIGURES,
+    energy_meters=(insights.METERS,),
 )

@@ -1,4 +1,6 @@
-"""What public lighting contributes to the decision-support pages: the energy measured, per month and commune."""
+"""What public lighting contributes to the decision-support pages: the energy measured, per month and
+commune; per cabinet and month (``METERS``), to compare with the readings or invoices of the years
+before the renovation, with the modelled old lamp alongside."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ from collections.abc import Mapping
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.interfaces import Factor, MonthlyFigure
-from app.models.lighting import LightEnergyMonth, LightGroup
+from app import months
+from app.db import utcnow
+from app.interfaces import EnergyMeters, Factor, MeteredPlace, MonthlyFigure
+from app.lighting import energy as lighting_energy
+from app.models.lighting import LightCabinet, LightEnergyMonth, LightGroup
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -54,4 +59,72 @@ FIGURES = (
         co2=CO2,
         better="down",
     ),
+)
+
+
+def cabinets(session: Session) -> list[MeteredPlace]:
+    """The cabinets, each with the groups it feeds."""
+    feeds: dict[str, list[str]] = {}
+    for cabinet_id, name in session.execute(
+        select(col(LightGroup.cabinet_id), col(LightGroup.name))
+        .where(col(LightGroup.cabinet_id).is_not(None))
+        .order_by(col(LightGroup.name))
+    ).all():
+        feeds.setdefault(cabinet_id, []).append(name)
+    return [
+        MeteredPlace(c.id, c.name, c.commune_insee or "", tuple(feeds.get(c.id, ())))
+        for c in session.scalars(select(LightCabinet).order_by(col(LightCabinet.id)))
+    ]
+
+
+def by_cabinet(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
+    """kWh measured per local month and cabinet: the energy of the groups each cabinet feeds."""
+    rows = session.execute(
+        select(
+            col(LightEnergyMonth.month),
+            col(LightGroup.cabinet_id),
+            func.sum(col(LightEnergyMonth.energy_wh)),
+        )
+        .join(LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id))
+        .where(
+            col(LightEnergyMonth.month) >= first,
+            col(LightEnergyMonth.month) <= last,
+            col(LightGroup.cabinet_id).is_not(None),
+        )
+        .group_by(col(LightEnergyMonth.month), col(LightGroup.cabinet_id))
+    ).all()
+    return {(month, cabinet): float(wh or 0) / 1000.0 for month, cabinet, wh in rows}
+
+
+MODELLED_MONTHS = 24  # the energy page models the old lamps month by month: at most two years back
+
+
+def modelled(session: Session, month: str) -> tuple[float, float] | None:
+    """The fleet's kWh measured in ``month`` and what the modelled old lamp (sodium 150 W all night,
+    ``consumption.BASELINES``) would have used, as on the energy page; None when nothing measured."""
+    now = utcnow()
+    back = len(months.between(month, months.of(now)))
+    if not 1 <= back <= MODELLED_MONTHS:
+        return None
+    row = next(
+        (r for r in lighting_energy.energy_report(session, now, months=back) if r.month == month),
+        None,
+    )
+    if row is None or row.measured_kwh <= 0:
+        return None
+    return row.measured_kwh, row.baselines["hps_150_all_night"]
+
+
+METERS = EnergyMeters(
+    "lighting",
+    N_("Éclairage public, par armoire"),
+    cabinets,
+    by_cabinet,
+    modelled,
+    target=0.70,
+    target_source=N_(
+        "jusqu'à 70 % d'économies d'énergie promis par la collectivité sur l'éclairage"
+    ),
+    euros=EUROS,
+    co2=CO2,
 )

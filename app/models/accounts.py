@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
 
-ROLES = ("resident", "merchant", "staff", "admin", "social_worker")
+ROLES = ("resident", "merchant", "staff", "admin", "social_worker", "elected")
 
 
 class User(SQLModel, table=True):

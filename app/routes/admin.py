@@ -32,6 +32,7 @@ ROLE_NAMES = {
     "staff": "Agent",
     "admin": "Administrateur",
     "social_worker": "Travailleur social (CCAS)",
+    "elected": "Élu (aide à la décision, lecture seule)",
 }
 
 

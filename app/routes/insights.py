@@ -1,22 +1,26 @@
-"""Decision support for elected officials and managers (staff only): figures by theme with their
-trend, the printable monthly summary (HTML and PDF), the origin–destination matrix of trips."""
+"""Decision support for elected officials and managers: figures by theme with their trend, the
+printable monthly summary (HTML and PDF), the origin–destination matrix of trips, foresight, the
+lighting's energy against a measured baseline. Staff and elected officials read it all (``INSIGHTS``);
+only staff import a baseline."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from sqlmodel import Session, select
 
 from app import months
-from app.auth import STAFF
+from app.auth import INSIGHTS, STAFF, current_user
 from app.db import utcnow
 from app.i18n import gettext as _
-from app.insights import exports, figures, foresight, od, pdf, registry
+from app.forms import Multipart
+from app.insights import baseline, exports, figures, foresight, od, pdf, registry
 from app.interfaces import Contribution, Link
 from app.models.territory import Commune
 from app.templating import page
@@ -55,7 +59,7 @@ def _context(month: str) -> dict[str, Any]:
     }
 
 
-@get("/staff/insights", opt=STAFF, sync_to_thread=True, name="insights_index")
+@get("/staff/insights", opt=INSIGHTS, sync_to_thread=True, name="insights_index")
 def insights_index(
     request: Request[Any, Any, Any],
     db: NamedDependency[Session],
@@ -68,7 +72,7 @@ def insights_index(
     )
 
 
-@get("/staff/insights/summary", opt=STAFF, sync_to_thread=True, name="insights_summary")
+@get("/staff/insights/summary", opt=INSIGHTS, sync_to_thread=True, name="insights_summary")
 def insights_summary(
     request: Request[Any, Any, Any],
     db: NamedDependency[Session],
@@ -88,7 +92,7 @@ def insights_summary(
     )
 
 
-@get("/staff/insights/summary.pdf", opt=STAFF, sync_to_thread=True, name="insights_summary_pdf")
+@get("/staff/insights/summary.pdf", opt=INSIGHTS, sync_to_thread=True, name="insights_summary_pdf")
 def insights_summary_pdf(
     request: Request[Any, Any, Any],
     db: NamedDependency[Session],
@@ -105,7 +109,7 @@ def insights_summary_pdf(
     )
 
 
-@get("/staff/insights/od.json", opt=STAFF, sync_to_thread=True, name="insights_od_json")
+@get("/staff/insights/od.json", opt=INSIGHTS, sync_to_thread=True, name="insights_od_json")
 def insights_od_json(
     request: Request[Any, Any, Any],
     db: NamedDependency[Session],
@@ -117,7 +121,7 @@ def insights_od_json(
     return od.document(od.for_app(request.app.state).matrix(db, chosen, utcnow()), utcnow())
 
 
-@get("/staff/insights/od.csv", opt=STAFF, sync_to_thread=True, name="insights_od_csv")
+@get("/staff/insights/od.csv", opt=INSIGHTS, sync_to_thread=True, name="insights_od_csv")
 def insights_od_csv(
     request: Request[Any, Any, Any],
     db: NamedDependency[Session],
@@ -134,7 +138,7 @@ def insights_od_csv(
     )
 
 
-@get("/staff/insights/{theme:str}", opt=STAFF, sync_to_thread=True, name="insights_theme")
+@get("/staff/insights/{theme:str}", opt=INSIGHTS, sync_to_thread=True, name="insights_theme")
 def insights_theme(
     request: Request[Any, Any, Any],
     db: NamedDependency[Session],
@@ -147,6 +151,7 @@ def insights_theme(
     matrix = (
         od.for_app(request.app.state).matrix(db, chosen, utcnow()) if slug == "mobility" else None
     )
+    comparison = baseline.compare(db, chosen) if slug == "energy" else None
     return page(
         request,
         "insights/theme.html",
@@ -156,10 +161,106 @@ def insights_theme(
         intro=intro,
         headlines=headlines,
         matrix=matrix,
+        comparison=comparison,
         places=figures.communes(db),
         tile_url=request.app.state.settings.tile_url,
         tile_attribution=request.app.state.settings.tile_attribution,
         **_context(chosen),
+    )
+
+
+def _baseline_page(
+    request: Request[Any, Any, Any],
+    db: Session,
+    month: str,
+    *,
+    error: str | None = None,
+    imported: int | None = None,
+) -> Template:
+    """The comparison of ``month``; a refused import shows its message and the form alone (the
+    import's write transaction is still open: nothing else is computed in it)."""
+    return page(
+        request,
+        "insights/baseline.html",
+        section="staff",
+        status_code=400 if error else 200,
+        comparison=None if error else baseline.compare(db, month),
+        error=error,
+        imported=imported,
+        can_import=(user := current_user(request)) is not None and user.is_staff,
+        **_context(month),
+    )
+
+
+@get(
+    "/staff/insights/energy/baseline",
+    opt=INSIGHTS,
+    sync_to_thread=True,
+    name="insights_energy_baseline",
+)
+def insights_energy_baseline(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    month: FromQuery[str | None] = None,
+    imported: FromQuery[int | None] = None,
+) -> Template:
+    return _baseline_page(request, db, _month(month), imported=imported)
+
+
+@post(
+    "/staff/insights/energy/baseline",
+    opt=STAFF,
+    sync_to_thread=True,
+    name="insights_energy_baseline_import",
+)
+def insights_energy_baseline_import(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
+) -> Template | Redirect:
+    """Meter readings or invoices of the years before the renovation, as CSV
+    (``armoire;mois;kwh;euros``): all lines or none."""
+    chosen = months.shift(months.of(utcnow()), -1)
+    upload = data.get("file")
+    content = b""
+    if isinstance(upload, UploadFile) and upload.filename:
+        content = upload.file.read(5 * 1024 * 1024 + 1)
+    if not content:
+        return _baseline_page(request, db, chosen, error=_("Choisissez un fichier CSV."))
+    if len(content) > 5 * 1024 * 1024:
+        return _baseline_page(
+            request, db, chosen, error=_("Fichier trop volumineux (5 Mo au plus).")
+        )
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _baseline_page(request, db, chosen, error=_("Le fichier doit être encodé en UTF-8."))
+    meters = registry.energy_meters()
+    try:
+        readings = baseline.parse(text, meters[0].places(db) if meters else [], months.of(utcnow()))
+    except baseline.BaselineError as exc:
+        return _baseline_page(request, db, chosen, error=str(exc))
+    count = baseline.save(db, readings, utcnow())
+    db.commit()
+    return Redirect(f"/staff/insights/energy/baseline?imported={count}", status_code=303)
+
+
+@get(
+    "/staff/insights/energy/baseline.csv",
+    opt=INSIGHTS,
+    sync_to_thread=True,
+    name="insights_energy_baseline_csv",
+)
+def insights_energy_baseline_csv(
+    db: NamedDependency[Session], month: FromQuery[str | None] = None
+) -> Response[str]:
+    chosen = _month(month)
+    comparison = baseline.compare(db, chosen)
+    rows = baseline.rows_for_export(comparison) if comparison else []
+    return Response(
+        exports.as_csv(rows, baseline.COLUMNS),
+        media_type=CSV,
+        headers={
+            "content-disposition": f'attachment; filename="eclor-energie-reference-{chosen}.csv"'
+        },
     )
 
 
@@ -203,7 +304,7 @@ def _scenarios(
     return out, form, error
 
 
-@get("/staff/insights/foresight", opt=STAFF, sync_to_thread=True, name="insights_foresight")
+@get("/staff/insights/foresight", opt=INSIGHTS, sync_to_thread=True, name="insights_foresight")
 def insights_foresight(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     scenarios, form, error = _scenarios(request, db)
     return page(
@@ -221,7 +322,12 @@ def insights_foresight(request: Request[Any, Any, Any], db: NamedDependency[Sess
     )
 
 
-@get("/staff/insights/foresight.csv", opt=STAFF, sync_to_thread=True, name="insights_foresight_csv")
+@get(
+    "/staff/insights/foresight.csv",
+    opt=INSIGHTS,
+    sync_to_thread=True,
+    name="insights_foresight_csv",
+)
 def insights_foresight_csv(
     request: Request[Any, Any, Any], db: NamedDependency[Session]
 ) -> Response[str]:
@@ -245,7 +351,7 @@ def _theme_rows(
 
 @get(
     "/staff/insights/{theme:str}/figures.csv",
-    opt=STAFF,
+    opt=INSIGHTS,
     sync_to_thread=True,
     name="insights_theme_csv",
 )
@@ -262,7 +368,7 @@ def insights_theme_csv(
 
 @get(
     "/staff/insights/{theme:str}/figures.json",
-    opt=STAFF,
+    opt=INSIGHTS,
     sync_to_thread=True,
     name="insights_theme_json",
 )
@@ -298,6 +404,9 @@ ROUTES = [
     insights_od_csv,
     insights_foresight,
     insights_foresight_csv,
+    insights_energy_baseline,
+    insights_energy_baseline_import,
+    insights_energy_baseline_csv,
     insights_theme,
     insights_theme_csv,
     insights_theme_json,

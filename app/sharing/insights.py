@@ -21,6 +21,7 @@ def _done(
     month = months.bucket(col(Loan.created_at), first, last)
     rows = session.execute(
         select(month, col(SharedItem.commune_insee), func.count())
+        .select_from(Loan)  # a single month's bucket is a literal: the join needs its left side
         .join(SharedItem, col(SharedItem.id) == col(Loan.item_id))
         .where(
             col(Loan.kind) == kind,

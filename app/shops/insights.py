@@ -19,6 +19,9 @@ def _orders(session: Session, first: str, last: str, value: Any) -> dict[tuple[s
     month = months.bucket(col(ShopOrder.created_at), first, last)
     rows = session.execute(
         select(month, col(Shop.commune_insee), value)
+        .select_from(
+            ShopOrder
+        )  # a single month's bucket is a literal: the join needs its left side
         .join(Shop, col(Shop.id) == col(ShopOrder.shop_id))
         .where(
             col(ShopOrder.status) == "collected",

@@ -6,10 +6,12 @@ one ``Row`` per route, giving for every role the status it must answer.
 app that no row covers, so a new route without a rule fails the suite.
 
 Roles: anonymous, resident, other_resident, merchant, other_merchant, staff, admin,
-social_worker. Owned objects made by ``setup`` belong to ``resident`` (or ``merchant`` for
+social_worker, elected. Owned objects made by ``setup`` belong to ``resident`` (or ``merchant`` for
 shops), so ``other_resident`` / ``other_merchant`` show what a stranger gets. A social worker
 (CCAS) is a signed-in person who owns nothing outside the solidarity transport: a row that gives
-no status for ``social_worker`` expects the one of ``other_merchant`` (:func:`expected`).
+no status for ``social_worker`` expects the one of ``other_merchant`` (:func:`expected`). An elected
+official reads decision support (``/staff/insights``) and is otherwise a signed-in person who owns
+nothing: a row that gives no status for ``elected`` expects the social worker's.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ BASE_ROLES = (
     "staff",
     "admin",
 )
-ROLES = (*BASE_ROLES, "social_worker")
+ROLES = (*BASE_ROLES, "social_worker", "elected")
 
 
 @dataclass
@@ -58,10 +60,13 @@ class Row:
 
 def expected(row: Row) -> dict[str, int | tuple[int, ...]]:
     """The row's expected status per role, the social worker's defaulting to a stranger's
-    (``other_merchant``: signed in, no commune, owns nothing the rows' setups make)."""
+    (``other_merchant``: signed in, no commune, owns nothing the rows' setups make), the elected
+    official's to the social worker's."""
     expect = dict(row.expect)
     if "social_worker" not in expect and "other_merchant" in expect:
         expect["social_worker"] = expect["other_merchant"]
+    if "elected" not in expect and "social_worker" in expect:
+        expect["elected"] = expect["social_worker"]
     return expect
 
 

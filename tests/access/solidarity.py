@@ -152,7 +152,7 @@ ROWS = [
     Row(
         "GET",
         "/solidarity/bookings/{accepted_id}",
-        {**signed_in_only(404), "resident": 200, "social_worker": 200},
+        {**signed_in_only(404), "resident": 200, "social_worker": 200, "elected": 404},
         setup=world,
         route="/solidarity/bookings/{booking_id:int}",
         notes="the person's phone and address: the social worker and the accepted driver only",

@@ -240,18 +240,16 @@ def test_each_kept_month_has_the_territory_s_row_and_the_index_reads_it(engine, 
 
 def test_every_figure_counts_the_current_month_alone(engine, staff):
     """A single month (the current one, computed afresh) for every theme: the figures whose month
-    is a literal then (shops, sharing) still join their tables."""
-    from app.demo import load_all
-    from app import domains
-
-    load_all(engine, domains.demo_loaders())
+    is then a literal (shops, sharing) still join their tables."""
     current = months.of(utcnow())
+    add_reports(engine, utcnow() - timedelta(minutes=5), 12)
     assert staff.client.get(f"/staff/insights?month={current}").status_code == 200
-    for slug in ("shops", "sharing"):
-        rows = staff.client.get(f"/staff/insights/{slug}/figures.json?month={current}").json()[
-            "rows"
-        ]
-        assert rows and all(r["month"] == current for r in rows)
+    for slug in ("shops", "sharing", "reports"):
+        answer = staff.client.get(f"/staff/insights/{slug}/figures.json?month={current}")
+        assert answer.status_code == 200, (slug, answer.status_code)
+        assert all(r["month"] == current for r in answer.json()["rows"])
+    body = staff.client.get(f"/staff/insights/reports/figures.json?month={current}").json()
+    assert body["rows"][0]["value"] == 12
 
 
 def test_the_monthly_summary_prints_and_downloads_as_pdf(engine, staff):

@@ -104,7 +104,7 @@ def test_the_saving_against_an_imported_baseline_matches_a_hand_computation(engi
     page = staff.client.get(f"/staff/insights/energy/baseline?month={month}")
     assert page.status_code == 200
     assert "65,6 %" in page.text and "ARM-C" in page.text
-    assert "Armoire B (Rue de Micheville) : 40,0 %" in page.text  # the cabinet holding it back
+    assert "Armoire B (ARM-B, groupes : 1) : 40,0 %" in page.text  # the cabinet holding it back
     theme = staff.client.get(f"/staff/insights/energy?month={month}")
     assert "65,6 %" in theme.text and "modélisée" not in theme.text  # nothing modelled: no lamps
     # the month before has no baseline of its own calendar month for B, and A's is 9999

@@ -207,7 +207,9 @@ class _Prepared:
     sql: str
     columns: tuple[str, ...]  # the row's columns, named for this table's slot
     order: tuple[int, ...] | None  # positional drivers: the row's values in the SQL's order
-    convert: Callable[[Any], Any] | None  # the slot column's conversion by its type (hour, day)
+    # the slot column's conversion by its type as this dialect stores it (hour, day): SQLite's
+    # text, exactly as every other write and every query's bound parameters write it
+    convert: Callable[[Any], Any] | None
 
 
 # Each measure table's upsert compiled once per dialect (see _upsert).
@@ -244,7 +246,10 @@ def _prepared(session: Session, model: Any, slot: str) -> _Prepared:
         raise RuntimeError(f"unexpected parameters in the {model.__name__} upsert: {names}")
     order = tuple(columns.index(name) for name in names) if compiled.positional else None
     prepared = _Prepared(
-        str(compiled), columns, order, compiled.binds[slot].type.bind_processor(dialect)
+        str(compiled),
+        columns,
+        order,
+        compiled.binds[slot].type.dialect_impl(dialect).bind_processor(dialect),
     )
     _PREPARED[key] = prepared
     return prepared

@@ -7,8 +7,11 @@ import csv
 import datetime as dt
 import io
 
+from sqlalchemy import select
+
 from app.db import read_session, write_session
 from app.lighting.relay import Inbound, ingest
+from app.models.measures import MeasureHourly
 from app.models.sensors import Sensor
 from app import timeseries
 from tests.lighting_helpers import seed_lights
@@ -273,3 +276,26 @@ def test_retention_keeps_a_week_of_events_and_90_days_of_hours_while_days_stay(e
         assert session.scalars(select(Event.feature_id)).all() == ["new"]
         assert session.scalar(select(func.count()).select_from(MeasureHourly)) == 1
         assert session.scalar(select(func.count()).select_from(MeasureDaily)) == 2
+
+
+def test_hours_recorded_in_a_batch_are_stored_as_every_query_writes_them(engine):
+    """The hourly rows' time is written exactly as queries bind it: a history read from the first
+    hour on counts that hour, and a later write through the ORM path meets the same row."""
+    entity = "urn:ngsi-ld:Device:HOURS-1"
+    end = dt.datetime(2026, 12, 4, 8, tzinfo=dt.UTC)
+    start = end - dt.timedelta(hours=6)
+    samples = [
+        timeseries.Sample(entity, "intensity", start + dt.timedelta(minutes=15 * i), 2.0)
+        for i in range(24)
+    ]
+    with write_session(engine) as session:
+        timeseries.record(session, samples)
+    with read_session(engine) as session:
+        buckets = timeseries.aggregate(
+            session, entity, ["intensity"], start, end, timeseries.Period.parse("PT1H")
+        )
+        rows = session.scalars(
+            select(MeasureHourly).where(MeasureHourly.entity == entity, MeasureHourly.hour == start)
+        ).all()
+    assert [b.count for b in buckets["intensity"]] == [4] * 6
+    assert len(rows) == 1 and rows[0].count == 4

@@ -13,6 +13,7 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import insert, select
 
 from app import geo
@@ -190,3 +191,38 @@ def test_a_box_touches_the_cells_of_every_point_inside_it():
             assert geo.grid_cell(*p) in cells
         corners = [(box[0], box[2]), (box[1], box[3])]
         assert all(geo.grid_cell(*c) in cells for c in corners)
+
+
+def _index_lookups(engine, stmt) -> list[str]:  # type: ignore[no-untyped-def]
+    """What SQLite's plan for ``stmt`` looks up in indexes (its SEARCH lines)."""
+    with engine.connect() as conn:
+        compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+        return [row[-1] for row in rows if row[-1].startswith("SEARCH")]
+
+
+def test_regular_ads_are_read_by_cells_then_the_start_of_their_window(engine):
+    """The regular ads of a search are looked up by cells and a range of window starts (an index
+    whose entries after the cells are ordered by it), not read for every time of day around both
+    ends; one-off ads by cells and a range of departures."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip(
+            "PostgreSQL picks by cost: on a sample this small, any index of the table will do"
+        )
+    rng = random.Random(31)
+    now = datetime.now(UTC).replace(hour=7, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    with write_session(engine) as session:
+        user = User(email="plans@eclor.test", role="resident", display_name="P")
+        session.add(user)
+        session.flush()
+        session.execute(insert(CarpoolAd), _ads(rng, [user.id], 400, now))
+    a, b = STARTS[0], ENDS[0]
+    regular = matching.Query(*a, *b, frequency="regular", days_mask=0b11111, minute=450)
+    punctual = matching.Query(*a, *b, when=now + timedelta(days=1))
+    looked_up = _index_lookups(engine, matching.candidates_statement(regular))
+    assert any("ix_carpool_ads_cells_regular" in c and "window_start" in c for c in looked_up), (
+        looked_up
+    )
+    looked_up = _index_lookups(engine, matching.candidates_statement(punctual))
+    assert any("window_start" in c for c in looked_up), looked_up  # its regular ads
+    assert any("departure_at" in c for c in looked_up), looked_up  # its one-off ads

@@ -176,6 +176,8 @@ def candidates_statement(
     the few cells each radius's box touches, by equality), then the exact boxes;
     a radius too wide for cells (RDEX allows 50 km) keeps the box alone
     (``ix_carpool_ads_search``), as does ``use_cells=False`` (the benchmark's comparison).
+    Regular ads are looked up by cells then a range of window starts (``ix_carpool_ads_cells_regular``),
+    one-off ads by cells then a range of departures.
     """
     f_lat0, f_lat1, f_lon0, f_lon1 = geo.bbox(q.from_lat, q.from_lon, q.from_radius_m)
     t_lat0, t_lat1, t_lon0, t_lon1 = geo.bbox(q.to_lat, q.to_lon, q.to_radius_m)

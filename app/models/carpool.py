@@ -88,6 +88,26 @@ class CarpoolAd(SQLModel, table=True):
             "seats_left",
             "valid_until",
         ),
+        # The same for regular ads (whose ``departure_at`` is empty), keyed by the start of their time
+        # window after the cells: a search reads only the ads whose window opens before its own ends,
+        # not every regular ad around both ends (the evening commutes of a morning search).
+        Index(
+            "ix_carpool_ads_cells_regular",
+            "status",
+            "role",
+            "frequency",
+            "to_cell",
+            "from_cell",
+            "window_start",
+            "to_lat",
+            "to_lon",
+            "from_lat",
+            "from_lon",
+            "days_mask",
+            "window_end",
+            "seats_left",
+            "valid_until",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

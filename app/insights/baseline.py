@@ -278,7 +278,8 @@ def compare(session: Session, month: str, meter: EnergyMeters | None = None) -> 
     )
     if out.cabinets:
         out.total = _sum("", _("Territoire"), out.cabinets, meter.target)
-    out.modelled = meter.modelled(session, month)
+    # the modelled old lamp, shown beside a measured comparison only (it models every month back)
+    out.modelled = meter.modelled(session, month) if out.cabinets else None
     return out
 
 

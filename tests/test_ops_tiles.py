@@ -104,8 +104,9 @@ def test_a_tile_with_few_lights_or_from_the_detail_zoom_gives_the_lights_themsel
 
 
 def test_a_light_that_changes_moves_the_counts_of_its_cluster_without_rebuilding_the_layer(
-    engine, staff, settings
+    engine, staff, settings, monkeypatch
 ):
+    monkeypatch.setattr(layercache, "TILE_RECHECK", 0.0)  # every tile reads the version
     seed_territory(engine, staff.id)
     ids = seed_fleet(engine, 600)
     settings.ops_tile_features = 40
@@ -166,3 +167,26 @@ def test_big_layers_offer_their_tiles_above_the_setting_and_a_bad_tile_is_refuse
         response = staff.client.get(url)
         assert response.status_code == 404, url
         assert message in response.text, (url, response.text)
+
+
+def test_the_tiles_of_one_view_read_the_layer_version_once(engine, staff, settings):
+    """A view's tiles come as a burst: within ``TILE_RECHECK`` of the first, the others read no
+    version again (no statement on the events or the lights, only the request's own session)."""
+    from sqlalchemy import event
+
+    seed_territory(engine, staff.id)
+    seed_fleet(engine, 200)
+    settings.ops_tile_features = 40
+    _tile(staff, 12, 2115, 1398)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        _tile(staff, 12, 2116, 1398)
+        _tile(staff, 12, 2115, 1399)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert not [s for s in statements if "events" in s or "streetlights" in s], statements

@@ -438,14 +438,8 @@ def energy_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     return {insee: round((wh or 0) / 1000, 1) for insee, wh in rows if insee}
 
 
-# The energy kept per group and month (written by ingestion, which publishes no event for it) and
-# the lights counted (the saving is against the installed lamps).
-energy_stamp = Stamp(
-    (
-        select(func.count(), func.sum(col(LightEnergyMonth.energy_wh))),
-        select(func.count()).select_from(Streetlight),
-    )
-)
+# The energy kept per group and month (written by ingestion, which publishes no event for it).
+energy_stamp = Stamp((select(func.count(), func.sum(col(LightEnergyMonth.energy_wh))),))
 
 
 def energy_expire(session: Session, now: dt.datetime) -> dt.datetime:
@@ -456,7 +450,9 @@ def energy_expire(session: Session, now: dt.datetime) -> dt.datetime:
 
 
 def saving_expire(session: Session, now: dt.datetime) -> dt.datetime:
-    """The month's end, or five minutes: a lamp's nominal power may change with no count moving."""
+    """The month's end, or five minutes: the saving is against the installed lamps, which may be
+    added, removed or changed with no energy measured (counting them at every request would cost a
+    scan of the fleet)."""
     return min(energy_expire(session, now), now + dt.timedelta(minutes=5))
 
 

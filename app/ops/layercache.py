@@ -33,6 +33,7 @@ import bisect
 import datetime as dt
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ from app.ops.tiles import TileIndex
 GZIP_LEVEL = 6  # once per change: compress well
 RUN = 256  # features per compressed run: a change re-compresses about 50 kB of lights
 MAX_IDS = 5000  # more changed ids than this: the layer is built whole
+# The tiles of one map view come as a burst of 20-40 requests: the layer's version (its newest event,
+# its stamp, a count of the fleet) is read again for them once this many seconds have passed.
+TILE_RECHECK = 0.5
 _GZIP_HEAD = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no time, unknown OS
 
 
@@ -209,6 +213,7 @@ class _Kept:
     built: Built
     pieces: Pieces | None  # for layers rebuilt by ids
     tiles: TileIndex | None = None  # made on the first tile asked, then follows the pieces
+    checked: float = 0.0  # when its version was last read (time.monotonic)
 
 
 Build = Callable[[Layer, Session, dt.datetime], bytes]
@@ -272,6 +277,7 @@ class LayerCache:
         key = (layer.name, locale)
         kept = self._kept.get(key)
         if kept is not None and kept.built.valid(current, now):
+            kept.checked = time.monotonic()
             return kept.built
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
@@ -280,6 +286,7 @@ class LayerCache:
             if kept is not None and kept.built.valid(current, now):
                 return kept.built  # built by the request this one waited for
             made = self._build(layer, session, now, current, build)
+            self._kept[key].checked = time.monotonic()
             self.builds += 1
             return made
 
@@ -354,9 +361,15 @@ class LayerCache:
     ) -> bytes | None:
         """``read(index, pieces, built)`` on the layer's tile index for this version (made on first
         use), under the layer's lock so that no change moves it meanwhile; None for a layer not
-        kept by ids."""
-        self.get(layer, session, now, locale, build)
+        kept by ids. The version is read again once ``TILE_RECHECK`` seconds have passed."""
         key = (layer.name, locale)
+        kept = self._kept.get(key)
+        if (
+            kept is None
+            or time.monotonic() - kept.checked >= TILE_RECHECK
+            or (kept.built.expires is not None and now >= kept.built.expires)
+        ):
+            self.get(layer, session, now, locale, build)
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:

@@ -114,6 +114,9 @@ def test_staff_import_a_measured_baseline_and_an_elected_official_reads_the_savi
         page.goto(live_server.url + "/")
         page.get_by_role("link", name="Aide à la décision").first.click()
         page.wait_for_url("**/staff/insights")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], f"{name}: the index is {width}px wide"
+        page.screenshot(path=str(SHOTS / f"insights-index-elected-{name}.png"), full_page=True)
         page.get_by_role("link", name="Éclairage et énergie").first.click()
         page.wait_for_url("**/staff/insights/energy?month=*")
         page.get_by_role("link", name="Économies mesurées par armoire et commune").click()

@@ -312,6 +312,7 @@ def main() -> None:
         queries = make_queries(args.searches, rng)
         bare: list[float] = []
         boxes: list[float] = []
+        windows: list[float] = []
         full: list[float] = []
         fetched: list[int] = []
         kept: list[int] = []
@@ -320,7 +321,7 @@ def main() -> None:
                 s.connection().execute(matching.candidates_statement(q)).all()
                 matching.search(s, q)
             for i, q in enumerate(queries):
-                order = (0, 1, 2) if i % 2 == 0 else (2, 1, 0)
+                order = (0, 1, 2, 3) if i % 2 == 0 else (3, 2, 1, 0)
                 for which in order:
                     start = time.perf_counter()
                     if which == 2:  # the same query with the boxes alone (before the grid cells)
@@ -328,6 +329,11 @@ def main() -> None:
                             matching.candidates_statement(q, use_cells=False)
                         ).all()
                         boxes.append((time.perf_counter() - start) * 1000)
+                    elif which == 3:  # regular ads read for every window (before their index)
+                        s.connection().execute(
+                            matching.candidates_statement(q, window_range=False)
+                        ).all()
+                        windows.append((time.perf_counter() - start) * 1000)
                     elif which == 0:
                         rows = s.connection().execute(matching.candidates_statement(q)).all()
                         bare.append((time.perf_counter() - start) * 1000)
@@ -354,10 +360,15 @@ def main() -> None:
     b_med, b_p99 = statistics.median(bare), pct(bare, 99)
     x_med, x_p99 = statistics.median(boxes), pct(boxes, 99)
     f_med, f_p99 = statistics.median(full), pct(full, 99)
+    w_med, w_p99 = statistics.median(windows), pct(windows, 99)
     target = "met" if f_p99 <= 50 else "NOT met"
     print(f"{args.ads} active ads, {len(queries)} searches, {db}; filled in {fill_s:.1f} s")
     print(f"baseline (bare candidate query): median {b_med:.2f} ms, p99 {b_p99:.2f} ms")
     print(f"same query, boxes alone (before): median {x_med:.2f} ms, p99 {x_p99:.2f} ms")
+    print(
+        f"same query, regular ads for every window (before): median {w_med:.2f} ms, p99 {w_p99:.2f} ms; "
+        f"ratio with / without the window range: median {b_med / w_med:.2f}x, p99 {b_p99 / w_p99:.2f}x"
+    )
     print(f"same matches as an exhaustive search: {same} of {compared} searches")
     print(f"search (query + scoring):        median {f_med:.2f} ms, p99 {f_p99:.2f} ms")
     print(
@@ -391,6 +402,7 @@ def main() -> None:
         f"| `app.carpool.matching.search`, a page of {trips.SEARCH_LIMIT} (ranked in SQL, then scored) | {f_med:.2f} ms | {f_p99:.2f} ms |",
         f"| ratio search / baseline | {f_med / b_med:.2f}× | {f_p99 / b_p99:.2f}× |",
         f"| comparison: the candidate query with the boxes alone (no grid cells, as before) | {x_med:.2f} ms | {x_p99:.2f} ms |",
+        f"| comparison: the candidate query reading regular ads for every window (before `ix_carpool_ads_cells_regular`) | {w_med:.2f} ms | {w_p99:.2f} ms |",
         f"| candidates fetched per search | {statistics.median(fetched):.0f} | {pct(fetched, 99):.0f} |",
         f"| matches returned per search (a page at most) | {statistics.median(kept):.0f} | {pct(kept, 99):.0f} |",
         "",

@@ -166,6 +166,7 @@ def candidates_statement(
     *,
     limit: int | None = None,
     use_cells: bool = True,
+    window_range: bool = True,
     columns: tuple[Any, ...] = CANDIDATE_COLUMNS,
 ) -> Any:
     """The SQL prefilter: every ad that may match ``q`` (a superset of the matches, never cut).
@@ -176,8 +177,9 @@ def candidates_statement(
     the few cells each radius's box touches, by equality), then the exact boxes;
     a radius too wide for cells (RDEX allows 50 km) keeps the box alone
     (``ix_carpool_ads_search``), as does ``use_cells=False`` (the benchmark's comparison).
-    Regular ads are looked up by cells then a range of window starts (``ix_carpool_ads_cells_regular``),
-    one-off ads by cells then a range of departures.
+    Regular ads are looked up by cells then a range of window starts (``ix_carpool_ads_cells_regular``;
+    ``window_range=False`` checks the window on every entry of the cells instead, the benchmark's
+    comparison), one-off ads by cells then a range of departures.
     """
     f_lat0, f_lat1, f_lon0, f_lon1 = geo.bbox(q.from_lat, q.from_lon, q.from_radius_m)
     t_lat0, t_lat1, t_lon0, t_lon1 = geo.bbox(q.to_lat, q.to_lon, q.to_radius_m)
@@ -225,11 +227,14 @@ def candidates_statement(
         last_day = q.local_when.date()
     else:
         last_day = local(utcnow()).date()
+    window_start: Any = col(CarpoolAd.window_start)
+    if not window_range:  # an expression: no index range on it
+        window_start = window_start + 0
     regular = sa.select(*columns).where(
         *common,
         col(CarpoolAd.frequency) == "regular",
         col(CarpoolAd.days_mask).op("&")(days) != 0,
-        col(CarpoolAd.window_start) <= minute + q.margin_min + 15,
+        window_start <= minute + q.margin_min + 15,
         col(CarpoolAd.window_end) >= minute - q.margin_min - 15,
         or_(col(CarpoolAd.valid_until).is_(None), col(CarpoolAd.valid_until) >= last_day),
     )

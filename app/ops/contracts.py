@@ -79,24 +79,36 @@ class Stamp:
 
 def read_together(session: Session, parts: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     """Aggregate queries of one row each, read in one statement (their rows side by side), the
-    values given back per part."""
-    subqueries = [
-        [query.subquery(f"p{i}_{j}") for j, query in enumerate(part)]
-        for i, part in enumerate(parts)
-    ]
-    flat = [sub for part in subqueries for sub in part]
-    if not flat:
+    values given back per part.
+
+    A query of one column is read as a scalar subquery in the select list, where SQLite answers
+    ``max(id)`` from its index in one step (its min/max optimisation; as a joined subquery it walks
+    the whole index); a query of several columns is joined as a one-row subquery.
+    """
+    columns: list[Any] = []
+    joined: Any = None
+    widths: list[int] = []
+    for i, part in enumerate(parts):
+        width = 0
+        for j, query in enumerate(part):
+            selected = list(query.selected_columns)
+            if len(selected) == 1:
+                columns.append(query.scalar_subquery().label(f"c{i}_{j}"))
+                width += 1
+                continue
+            sub = query.subquery(f"p{i}_{j}")
+            joined = sub if joined is None else joined.join(sub, true())  # one row each
+            columns += [column.label(f"c{i}_{j}_{n}") for n, column in enumerate(sub.c)]
+            width += len(sub.c)
+        widths.append(width)
+    if not columns:
         return [() for _ in parts]
-    joined: Any = flat[0]
-    for sub in flat[1:]:
-        joined = joined.join(sub, true())  # one row each: the product is one row
-    columns = [
-        column.label(f"c{i}_{n}") for i, sub in enumerate(flat) for n, column in enumerate(sub.c)
-    ]
-    row = session.execute(select(*columns).select_from(joined)).one()
+    statement = select(*columns)
+    if joined is not None:
+        statement = statement.select_from(joined)
+    row = session.execute(statement).one()
     out, at = [], 0
-    for part in subqueries:
-        width = sum(len(sub.c) for sub in part)
+    for width in widths:
         out.append(tuple(row[at : at + width]))
         at += width
     return out

@@ -167,7 +167,9 @@ def test_a_big_fleet_is_drawn_from_tiles_with_clusters_that_open_down_to_each_li
         point = _cluster_point(page)
         assert point is not None
         page.mouse.click(point[0], point[1])
-        page.wait_for_function(f"window.eclorOps.map.getZoom() > {zoom}", timeout=10_000)
+        page.wait_for_function(
+            "(zoom) => window.eclorOps.map.getZoom() > zoom", arg=zoom, timeout=10_000
+        )
         page.wait_for_timeout(1000)  # the zoom's animation ends
         page.screenshot(path=str(SHOTS / f"ops-tiles-{name}-zoomed.png"))
         # down to a light: its tile gives it, a click opens its panel

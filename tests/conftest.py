@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")
@@ -121,6 +121,23 @@ def db_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
                         + ", ".join(f'"{t}"' for t in tables)
                         + " RESTART IDENTITY CASCADE"
                     )
+                )
+            # The teams are kept (the migration seeds them) but a test may add, rename or archive
+            # one: back to the migration's four, so a team made by one test never refuses another's.
+            seeded = {"voirie": "Voirie", "eclairage": "Éclairage", "dechets": "Déchets"}
+            seeded["espaces_verts"] = "Espaces verts"
+            conn.execute(
+                text("DELETE FROM maintenance_teams WHERE code NOT IN :codes").bindparams(
+                    bindparam("codes", expanding=True)
+                ),
+                {"codes": list(seeded)},
+            )
+            for code, name in seeded.items():
+                conn.execute(
+                    text(
+                        "UPDATE maintenance_teams SET name = :name, active = true WHERE code = :code"
+                    ),
+                    {"code": code, "name": name},
                 )
         engine.dispose()
         yield migrated_template

@@ -124,8 +124,8 @@ def db_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
                 )
             # The teams are kept (the migration seeds them) but a test may add, rename or archive
             # one: back to the migration's four, so a team made by one test never refuses another's.
-            seeded = {"voirie": "Voirie", "eclairage": "Éclairage", "dechets": "Déchets"}
-            seeded["espaces_verts"] = "Espaces verts"
+            from app.maintenance.orders import TEAMS as seeded
+
             conn.execute(
                 text("DELETE FROM maintenance_teams WHERE code NOT IN :codes").bindparams(
                     bindparam("codes", expanding=True)

@@ -45,11 +45,15 @@ class ProposalForm(BaseModel):
     lon: float | None = Field(default=None, ge=5.5, le=6.5)
 
 
-def _proposal_or_404(db: Session, proposal_id: int, user: CurrentUser | None) -> Proposal:
-    proposal = get_or_none(db, Proposal, proposal_id)
+def _visible_or_404(proposal: Proposal | None, user: CurrentUser | None) -> Proposal:
+    """The proposal to whoever may see it (a hidden one: staff only), else 404."""
     if proposal is None or (proposal.hidden and not (user and user.is_staff)):
         raise NotFoundException()
     return proposal
+
+
+def _proposal_or_404(db: Session, proposal_id: int, user: CurrentUser | None) -> Proposal:
+    return _visible_or_404(get_or_none(db, Proposal, proposal_id), user)
 
 
 @get("/participation/proposals", opt=PUBLIC, sync_to_thread=True, name="pp_list")
@@ -148,10 +152,7 @@ def photo(
     request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
 ) -> File:
     """A proposal's photo, to whoever may see the proposal (a hidden one: staff only)."""
-    proposal = logic.proposal_of_photo(db, name)
-    user = current_user(request)
-    if proposal is None or (proposal.hidden and not (user and user.is_staff)):
-        raise NotFoundException()
+    proposal = _visible_or_404(logic.proposal_of_photo(db, name), current_user(request))
     return photo_store.served(
         name,
         request.app.state.settings.resolved_media_dir,

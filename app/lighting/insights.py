@@ -5,6 +5,7 @@ before the renovation, with the modelled old lamp alongside."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -31,19 +32,29 @@ EUROS = Factor(
 )
 
 
-def energy(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
-    """kWh measured per local month and commune (``light_energy_months``, a few rows per group)."""
-    rows = session.execute(
-        select(
-            col(LightEnergyMonth.month),
-            col(LightGroup.commune_insee),
-            func.sum(col(LightEnergyMonth.energy_wh)),
+def _kwh_by_month(
+    session: Session, key: Any, first: str, last: str, *, keyed_only: bool
+) -> dict[tuple[str, str], float]:
+    """kWh measured per local month and ``key`` (a column of the group), from ``light_energy_months``
+    (a few rows per group); ``keyed_only`` leaves out the groups without one."""
+    query = (
+        select(col(LightEnergyMonth.month), key, func.sum(col(LightEnergyMonth.energy_wh)))
+        .join(
+            LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id), isouter=not keyed_only
         )
-        .outerjoin(LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id))
         .where(col(LightEnergyMonth.month) >= first, col(LightEnergyMonth.month) <= last)
-        .group_by(col(LightEnergyMonth.month), col(LightGroup.commune_insee))
-    ).all()
-    return {(month, insee or ""): float(wh or 0) / 1000.0 for month, insee, wh in rows}
+        .group_by(col(LightEnergyMonth.month), key)
+    )
+    if keyed_only:
+        query = query.where(key.is_not(None))
+    return {
+        (month, k or ""): float(wh or 0) / 1000.0 for month, k, wh in session.execute(query).all()
+    }
+
+
+def energy(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
+    """kWh measured per local month and commune."""
+    return _kwh_by_month(session, col(LightGroup.commune_insee), first, last, keyed_only=False)
 
 
 FIGURES = (
@@ -79,21 +90,7 @@ def cabinets(session: Session) -> list[MeteredPlace]:
 
 def by_cabinet(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
     """kWh measured per local month and cabinet: the energy of the groups each cabinet feeds."""
-    rows = session.execute(
-        select(
-            col(LightEnergyMonth.month),
-            col(LightGroup.cabinet_id),
-            func.sum(col(LightEnergyMonth.energy_wh)),
-        )
-        .join(LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id))
-        .where(
-            col(LightEnergyMonth.month) >= first,
-            col(LightEnergyMonth.month) <= last,
-            col(LightGroup.cabinet_id).is_not(None),
-        )
-        .group_by(col(LightEnergyMonth.month), col(LightGroup.cabinet_id))
-    ).all()
-    return {(month, cabinet): float(wh or 0) / 1000.0 for month, cabinet, wh in rows}
+    return _kwh_by_month(session, col(LightGroup.cabinet_id), first, last, keyed_only=True)
 
 
 MODELLED_MONTHS = 24  # the energy page models the old lamps month by month: at most two years back

@@ -30,10 +30,12 @@ requests) between two points.
    served). Results are sorted by score, best first.
 
 3. **Rank in SQL** (``ranked_statement``): the database works out the
-   distances of every candidate (``sqrt``), drops those whose detour or
+   distances of every candidate once (``sqrt``), drops those whose detour or
    shared part cannot fit (a metre to spare), and sorts them by an upper
-   bound of their score (the geometric part exactly, the time part at its
-   best, plus half a point for rounding), reading them a batch at a time
+   bound of their score (the geometric part exactly, the time part at the
+   best the ad's time window or departure allows once the time to reach the
+   pick-up is known, times the share of the searched weekdays the ad runs
+   on, plus half a point for rounding), reading them a batch at a time
    with ``LIMIT``. ``search`` scores the batches in Python and stops as soon
    as the next candidate's bound is below the last kept score: the result is
    exactly the first ``limit`` of the exhaustive search, but only the best
@@ -54,6 +56,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import or_
+from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, col, select
 
 from app import geo
@@ -158,6 +161,26 @@ RANK_COLUMNS = (
     col(CarpoolAd.from_lon),
     col(CarpoolAd.to_lat),
     col(CarpoolAd.to_lon),
+    col(CarpoolAd.frequency),
+    col(CarpoolAd.window_start),
+    col(CarpoolAd.window_end),
+    col(CarpoolAd.days_mask),
+    col(CarpoolAd.departure_at),
+)
+
+# The same for regular ads, read from ``ix_carpool_ads_cells_regular``, which does not hold the
+# departure (always empty for them): an empty column instead, so no table row is read.
+RANK_REGULAR_COLUMNS = (
+    col(CarpoolAd.id),
+    col(CarpoolAd.from_lat),
+    col(CarpoolAd.from_lon),
+    col(CarpoolAd.to_lat),
+    col(CarpoolAd.to_lon),
+    col(CarpoolAd.frequency),
+    col(CarpoolAd.window_start),
+    col(CarpoolAd.window_end),
+    col(CarpoolAd.days_mask),
+    sa.cast(sa.null(), sa.DateTime(timezone=True)).label("departure_at"),
 )
 
 
@@ -168,6 +191,7 @@ def candidates_statement(
     use_cells: bool = True,
     window_range: bool = True,
     columns: tuple[Any, ...] = CANDIDATE_COLUMNS,
+    regular_columns: tuple[Any, ...] | None = None,
 ) -> Any:
     """The SQL prefilter: every ad that may match ``q`` (a superset of the matches, never cut).
 
@@ -179,7 +203,8 @@ def candidates_statement(
     (``ix_carpool_ads_search``), as does ``use_cells=False`` (the benchmark's comparison).
     Regular ads are looked up by cells then a range of window starts (``ix_carpool_ads_cells_regular``;
     ``window_range=False`` checks the window on every entry of the cells instead, the benchmark's
-    comparison), one-off ads by cells then a range of departures.
+    comparison), one-off ads by cells then a range of departures. ``regular_columns`` (default
+    ``columns``) is what the regular ads' part selects.
     """
     f_lat0, f_lat1, f_lon0, f_lon1 = geo.bbox(q.from_lat, q.from_lon, q.from_radius_m)
     t_lat0, t_lat1, t_lon0, t_lon1 = geo.bbox(q.to_lat, q.to_lon, q.to_radius_m)
@@ -230,7 +255,7 @@ def candidates_statement(
     window_start: Any = col(CarpoolAd.window_start)
     if not window_range:  # an expression: no index range on it
         window_start = window_start + 0
-    regular = sa.select(*columns).where(
+    regular = sa.select(*(regular_columns or columns)).where(
         *common,
         col(CarpoolAd.frequency) == "regular",
         col(CarpoolAd.days_mask).op("&")(days) != 0,
@@ -375,20 +400,73 @@ def _dist(x: Any, y: Any) -> Any:
     return sa.func.sqrt(x * x + y * y)
 
 
-def ranked_statement(q: Query, *, limit: int, offset: int = 0) -> Any:
+class _MinutesAfter(sa.sql.expression.FunctionElement[float]):
+    """Minutes from a fixed instant to a timestamp column (negative before it), on either database."""
+
+    type = sa.Float()
+    inherit_cache = True
+
+
+@compiles(_MinutesAfter, "sqlite")
+def _minutes_after_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    column, instant = element.clauses
+    return f"((julianday({compiler.process(column, **kw)}) - {compiler.process(instant, **kw)}) * 1440.0)"
+
+
+@compiles(_MinutesAfter, "postgresql")
+def _minutes_after_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    column, instant = element.clauses
+    return f"((EXTRACT(EPOCH FROM {compiler.process(column, **kw)}) - {compiler.process(instant, **kw)}) / 60.0)"
+
+
+def _minutes_after(column: Any, when: datetime, dialect: str) -> Any:
+    """``column - when`` in minutes: the instant is given as the number each database counts in."""
+    when = when.astimezone(UTC)
+    seconds = (when - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()
+    instant = seconds / 86400.0 + 2440587.5 if dialect == "sqlite" else seconds
+    return _MinutesAfter(column, sa.literal(instant, sa.Float()))
+
+
+def ranked_statement(q: Query, *, limit: int, offset: int = 0, dialect: str = "sqlite") -> Any:
     """The ``limit`` candidates of ``q`` after ``offset`` that can fit, best possible score first
     (column ``bound``), or None when the searched trip itself is too short to share (under 500 m).
 
-    The candidates are ranked on what the index holds (ids and coordinates: no table row read),
-    then only the ranked batch is read in full. Distances are planar metres around the search's
-    start, as ``score`` measures them; the filters keep a metre to spare, so SQL never drops an ad
-    ``score`` would keep.
+    The candidates are ranked on what the index holds (ids, coordinates, time windows, weekdays: no
+    table row read), then only the ranked batch is read in full. Distances are planar metres around
+    the search's start, as ``score`` measures them; the filters keep a metre to spare, so SQL never
+    drops an ad ``score`` would keep.
+
+    The bound is ``score`` with its geometric part exact and its time part at the best the ad's window
+    allows: the time the driver reaches the pick-up (known from the pick-up distance) against the
+    window ``[window_start, window_end]``, which holds every scheduled minute of a regular ad and
+    whose half-width is at least its widest margin, or against the departure of a one-off ad; for a
+    regular search, times the share of the searched weekdays the ad runs on. ``dialect`` names the
+    database (the one-off departures are compared in its own time arithmetic).
     """
     kx = q.kx
-    c = candidates_statement(q, columns=RANK_COLUMNS).subquery("candidates").c
-    pickup = _dist((c.from_lon - q.from_lon) * kx, (c.from_lat - q.from_lat) * KY)
-    dropoff = _dist((c.to_lon - q.to_lon) * kx, (c.to_lat - q.to_lat) * KY)
-    ad_length = _dist((c.to_lon - c.from_lon) * kx, (c.to_lat - c.from_lat) * KY)
+    c = candidates_statement(q, columns=RANK_COLUMNS, regular_columns=RANK_REGULAR_COLUMNS)
+    c = c.subquery("candidates").c
+    # The three distances worked out once per candidate: ``OFFSET 0`` keeps the databases from
+    # pasting their expressions into every use below (SQLite would take a square root nine times).
+    measured = (
+        sa.select(
+            c.id,
+            c.frequency,
+            c.window_start,
+            c.window_end,
+            c.days_mask,
+            c.departure_at,
+            _dist((c.from_lon - q.from_lon) * kx, (c.from_lat - q.from_lat) * KY).label("pickup"),
+            _dist((c.to_lon - q.to_lon) * kx, (c.to_lat - q.to_lat) * KY).label("dropoff"),
+            _dist((c.to_lon - c.from_lon) * kx, (c.to_lat - c.from_lat) * KY).label("ad_length"),
+        )
+        .offset(0)
+        .subquery("measured")
+    )
+    c = measured.c
+    pickup, dropoff, ad_length = c.pickup, c.dropoff, c.ad_length
+    direct: Any
+    shared: Any
     own = math.hypot((q.to_lon - q.from_lon) * kx, (q.to_lat - q.from_lat) * KY)
     if q.role == "driver":  # the ad drives A→B, the search rides P→Q
         direct, shared = ad_length, sa.literal(own)
@@ -400,11 +478,34 @@ def ranked_statement(q: Query, *, limit: int, offset: int = 0) -> Any:
         fits = (ad_length >= own * MIN_SHARED - 1.0,)
     extra = pickup + shared + dropoff - direct
     fits += (extra <= direct * MAX_DETOUR + 1.0,)
-    detour = sa.case((extra > 0.0, extra / direct), else_=0.0)
+    # ``score`` clamps the detour at 0; unclamped (only a rounding under it) the bound is only higher.
+    detour = extra / direct
     ends = (pickup / float(q.from_radius_m) + dropoff / float(q.to_radius_m)) / 2.0
-    bound = (
-        100.0 * (0.4 * (1.0 - detour / MAX_DETOUR) + 0.3 * (1.0 - ends)) + 30.0 + BOUND_SLACK
-    ).label("bound")
+    geometric = 100.0 * (0.4 * (1.0 - detour / MAX_DETOUR) + 0.3 * (1.0 - ends))
+    # The time part: the ad's |difference| is at least ``gap`` (0 inside the window), its allowed
+    # difference at most half the window plus the search's margin (+ 1: ``score`` divides by 1 at least).
+    sign = 1 if q.role == "driver" else -1
+    reach = pickup * (ROAD_FACTOR / 1000 / SPEED_KMH * 60)  # minutes from A to P, as ``score``
+    allowed = (c.window_end - c.window_start) / 2.0 + float(q.margin_min + 1)
+    at = float(q.searched_minute()) - sign * reach  # the ad's minute that would fit exactly
+    gap: Any = sa.case(
+        (c.window_start - at > 0.0, c.window_start - at),
+        (at - c.window_end > 0.0, at - c.window_end),
+        else_=0.0,
+    )
+    if q.frequency == "punctual" and q.when is not None:
+        one_off = sa.func.abs(_minutes_after(c.departure_at, q.when, dialect) + sign * reach)
+        gap = sa.case((c.frequency == "punctual", one_off), else_=gap)
+    timely = 30.0 * (1.0 - gap / allowed)
+    value: Any = geometric + timely
+    searched = q.searched_days()
+    if q.frequency == "regular" and searched:  # only regular ads: at most the weekdays they run on
+        runs = sum(
+            (sa.case((c.days_mask.op("&")(1 << d) != 0, 1.0), else_=0.0) for d in searched),
+            sa.literal(0.0),
+        )
+        value = value * (0.5 + runs * (0.5 / len(searched)))
+    bound = (value + BOUND_SLACK).label("bound")
     ranked = (
         sa.select(c.id, bound)
         .where(*fits)
@@ -423,17 +524,22 @@ def ranked_statement(q: Query, *, limit: int, offset: int = 0) -> Any:
 def search(session: Session, q: Query, *, limit: int = SEARCH_LIMIT) -> list[Match]:
     """Matches for ``q``, best first: the first ``limit`` of scoring every candidate, reading the
     candidates from the database best bound first and stopping when none left can enter the list."""
-    first = ranked_statement(q, limit=max(20 * limit, 1000))
+    connection = session.connection()
+    dialect = connection.dialect.name
+    first = ranked_statement(q, limit=max(20 * limit, 1000), dialect=dialect)
     if limit <= 0 or first is None:
         return []
     skip = set(q.exclude_users)
     if q.viewer_id is not None:
         skip.add(q.viewer_id)
-    connection = session.connection()
     kept: list[tuple[float, int, Match]] = []  # a heap of (score, -ad id): the worst kept on top
     batch, offset = max(20 * limit, 1000), 0
     while True:
-        stmt = first if offset == 0 else ranked_statement(q, limit=batch, offset=offset)
+        stmt = (
+            first
+            if offset == 0
+            else ranked_statement(q, limit=batch, offset=offset, dialect=dialect)
+        )
         rows = connection.execute(stmt).all()
         for row in rows:
             if len(kept) == limit and row.bound < kept[0][0]:

@@ -184,7 +184,8 @@ def install() -> None:
     )
     ngsi.install(entity_type for domain in DOMAINS for entity_type in domain.ngsi_types)
     telemetry_sinks.install(
-        {kind: fn for domain in DOMAINS for kind, fn in domain.telemetry_sinks.items()}
+        {kind: fn for domain in DOMAINS for kind, fn in domain.telemetry_sinks.items()},
+        [warm for domain in DOMAINS for warm in domain.telemetry_warm_ups],
     )
     work_orders.install(reader for domain in DOMAINS for reader in domain.work_orders)
     insights_registry.install(

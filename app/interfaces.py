@@ -357,6 +357,9 @@ class Contribution:
     # The device messages a domain stores, by kind (app.telemetry_sinks.Sink): the relay reads every
     # device's MQTT messages and hands each kind to the domain that owns those devices.
     telemetry_sinks: Mapping[str, Any] = field(default_factory=dict)
+    # What those sinks load lazily (pvlib for the solar sites...), loaded by the relay before a
+    # batch's write transaction instead of inside it: callables without arguments.
+    telemetry_warm_ups: Sequence[Any] = ()
     # Maintenance's work orders offered to the other domains (read through app.work_orders).
     work_orders: Sequence[WorkOrders] = ()
     # Decision support (app.insights): figures per month and commune, trips between places.

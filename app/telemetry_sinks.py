@@ -17,11 +17,21 @@ from sqlmodel import Session
 Sink = Callable[[Session, Sequence[Any], dt.datetime, Any], int]
 
 _SINKS: dict[str, Sink] = {}
+_WARM_UPS: list[Callable[[], None]] = []
 
 
-def install(sinks: Mapping[str, Sink]) -> None:
+def install(sinks: Mapping[str, Sink], warm_ups: Sequence[Callable[[], None]] = ()) -> None:
     _SINKS.clear()
     _SINKS.update(sinks)
+    _WARM_UPS[:] = warm_ups
+
+
+def warm_up() -> None:
+    """Load what the sinks would load with their first message (pvlib...): the relay calls this
+    before a batch's transaction, so no batch holds the write lock while a library loads (seconds
+    on a busy machine). Once loaded, a call costs next to nothing."""
+    for warm in _WARM_UPS:
+        warm()
 
 
 def sink(kind: str) -> Sink:

@@ -49,7 +49,7 @@ from sqlmodel import col, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from app.db import chunks, table_of, utcnow, write_session
+from app.db import chunks, read_session, table_of, utcnow, write_session
 from app import events, telemetry_sinks
 from app.lighting import control
 from app.lighting.backend import (
@@ -110,6 +110,16 @@ def claim_due(
     """Take up to ``limit`` due commands (not expired) for this worker, for ``lease_s`` seconds."""
     if limit <= 0:
         return []
+    due = (
+        col(LightCommand.state).in_(OPEN_COMMAND_STATES),
+        col(LightCommand.next_attempt_at) <= now,
+        col(LightCommand.expires_at) > now + dt.timedelta(milliseconds=500),
+    )
+    # Nothing due (most rounds): a read answers without taking SQLite's write lock, which would
+    # wait behind an ingestion batch and hold the next one back every ``poll_s``.
+    with read_session(engine) as session:
+        if session.execute(sa.select(col(LightCommand.id)).where(*due).limit(1)).first() is None:
+            return []
     with write_session(engine) as session:
         query = (
             sa.select(
@@ -123,11 +133,7 @@ def claim_due(
                 col(LightCommand.expires_at),
                 col(LightCommand.override_id),
             )
-            .where(
-                col(LightCommand.state).in_(OPEN_COMMAND_STATES),
-                col(LightCommand.next_attempt_at) <= now,
-                col(LightCommand.expires_at) > now + dt.timedelta(milliseconds=500),
-            )
+            .where(*due)
             .order_by(col(LightCommand.next_attempt_at), col(LightCommand.id))
             .limit(limit)
         )
@@ -235,6 +241,8 @@ def ingest(engine: Engine, items: Sequence[Inbound], now: dt.datetime | None = N
     acks = [i for i in items if i.kind == "ack"]
     lights = [i for i in items if i.kind == "tele_light"]
     sensor_items = [i for i in items if i.kind == "tele_sensor"]
+    if sensor_items:  # what the sensors' store loads with its first message, before the write lock
+        telemetry_sinks.warm_up()
     with write_session(engine) as session:
         if acks:
             _ingest_acks(session, acks, stats)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import bindparam, func
 from sqlmodel import col
 
-from app.db import chunks, table_of, upsert
+from app.db import chunks, execute_rows, insert_or_update, table_of, upsert
 from app.device_alarms import clear_alarms, raise_alarm
 from app import events, timeseries
 from app.lighting import control
@@ -79,6 +79,40 @@ def light_samples(
     ]
 
 
+RAW_COLUMNS = ("light_id", "ts", "level", "power_w", "energy_wh", "status")
+HOURLY_COLUMNS = ("light_id", "hour", "samples", "level_sum", "power_sum_w", "energy_wh")
+STATE_COLUMNS = ("b_id", "b_level", "b_power", "b_energy", "b_status", "b_seen", "b_on", "b_off")
+
+
+def _hourly_upsert(session: Any) -> Any:
+    """``light_hourly``: a batch's counts and sums added to the hour's row."""
+    table = table_of(LightHourly)
+    stmt = insert_or_update(session, table)
+    return stmt.on_conflict_do_update(
+        index_elements=["light_id", "hour"],
+        set_={name: table.c[name] + stmt.excluded[name] for name in HOURLY_COLUMNS[2:]},
+    )
+
+
+def _state_update() -> Any:
+    """A light's state after a batch's readings."""
+    lights = table_of(Streetlight)
+    return (
+        lights.update()
+        .where(lights.c.id == bindparam("b_id"))
+        .values(
+            actual_level=bindparam("b_level"),
+            power_w=bindparam("b_power"),
+            energy_wh=bindparam("b_energy"),
+            status=bindparam("b_status"),
+            last_seen_at=bindparam("b_seen"),
+            offline=False,
+            last_switch_on_at=func.coalesce(bindparam("b_on"), lights.c.last_switch_on_at),
+            last_switch_off_at=func.coalesce(bindparam("b_off"), lights.c.last_switch_off_at),
+        )
+    )
+
+
 def ingest_light_telemetry(
     session: Any, items: Sequence[Any], now: dt.datetime, stats: Any
 ) -> None:
@@ -103,7 +137,7 @@ def ingest_light_telemetry(
             known[row.device_id] = row
     state: dict[str, dict[str, Any]] = {}
     samples: list[timeseries.Sample] = []
-    raw: list[dict[str, Any]] = []
+    raw: list[tuple[Any, ...]] = []
     hours: dict[tuple[str, dt.datetime], list[float]] = {}
     months: dict[tuple[str, str], float] = {}  # (local month, group) -> Wh, for the energy page
     zone = control.territory_position(session).tz
@@ -169,16 +203,7 @@ def ingest_light_telemetry(
         current["b_power"] = power
         current["b_status"] = status
         current["b_seen"] = item.received_at
-        raw.append(
-            {
-                "light_id": light.id,
-                "ts": ts,
-                "level": None if level is None else round(level),
-                "power_w": power,
-                "energy_wh": energy,
-                "status": status,
-            }
-        )
+        raw.append((light.id, ts, None if level is None else round(level), power, energy, status))
         hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         cell = hours.setdefault((light.id, hour), [0, 0.0, 0.0, 0.0])
         cell[0] += 1
@@ -200,24 +225,16 @@ def ingest_light_telemetry(
     if not raw:
         return
     timeseries.record(session, samples)
-    conn = session.connection()
-    conn.execute(table_of(LightReading).insert(), raw)
-    upsert(
+    # Thousands of rows per batch: compiled once, handed to the driver as tuples (app.db.execute_rows).
+    execute_rows(session, "light_readings.insert", table_of(LightReading).insert, RAW_COLUMNS, raw)
+    execute_rows(
         session,
-        LightHourly,
-        ["light_id", "hour"],
-        [
-            {
-                "light_id": light_id,
-                "hour": hour,
-                "samples": int(c[0]),
-                "level_sum": c[1],
-                "power_sum_w": c[2],
-                "energy_wh": c[3],
-            }
-            for (light_id, hour), c in hours.items()
-        ],
-        add=["samples", "level_sum", "power_sum_w", "energy_wh"],
+        "light_hourly.upsert",
+        lambda: _hourly_upsert(session),
+        HOURLY_COLUMNS,
+        sorted(
+            (light_id, hour, int(c[0]), c[1], c[2], c[3]) for (light_id, hour), c in hours.items()
+        ),  # same lock order in every writer
     )
     upsert(
         session,
@@ -229,21 +246,12 @@ def ingest_light_telemetry(
         ],
         add=["energy_wh"],
     )
-    lights = table_of(Streetlight)
-    conn.execute(
-        lights.update()
-        .where(lights.c.id == bindparam("b_id"))
-        .values(
-            actual_level=bindparam("b_level"),
-            power_w=bindparam("b_power"),
-            energy_wh=bindparam("b_energy"),
-            status=bindparam("b_status"),
-            last_seen_at=bindparam("b_seen"),
-            offline=False,
-            last_switch_on_at=func.coalesce(bindparam("b_on"), lights.c.last_switch_on_at),
-            last_switch_off_at=func.coalesce(bindparam("b_off"), lights.c.last_switch_off_at),
-        ),
-        [{k: v for k, v in s.items() if k.startswith("b_")} for s in state.values()],
+    execute_rows(
+        session,
+        "streetlights.telemetry_state",
+        _state_update,
+        STATE_COLUMNS,
+        [tuple(s[name] for name in STATE_COLUMNS) for s in state.values()],
     )
     events.publish_many(
         session,

@@ -26,6 +26,7 @@ CONTRIBUTES = Contribution(
     locators=places.LOCATORS,
     ngsi_types=waits_ngsi.NGSI_TYPES,
     telemetry_sinks={"tele_sensor": measures.ingest_sensor_telemetry},
+    telemetry_warm_ups=(measures.warm_up,),
     services=(ngsi_notifier.notifier_service, lorawan.lorawan_service),
     commands=(*ngsi_cli.COMMANDS, *cli.COMMANDS),
     demo=(DemoLoader(31, "sensors", demo.load_devices),),

@@ -255,6 +255,11 @@ def _merge_hours(session: Session, hours: dict[tuple[str, dt.datetime], list[Any
     upsert(session, SensorHourly, ["sensor_id", "hour"], inserts)
 
 
+def warm_up() -> None:
+    """Load pvlib and pandas (seconds on a busy machine) before the relay's first batch."""
+    from app.sensors import solar  # noqa: F401
+
+
 def _expected_w(sensor: Sensor, ts: dt.datetime) -> float | None:
     """The clear-sky power of a solar site at ``ts`` (pvlib); None when the site is not described or
     the sun is too low to expect anything worth judging."""

@@ -68,6 +68,20 @@ class EventRecord:
         }
 
 
+def hold(session: Session) -> None:
+    """Take the outbox's lock now rather than at the first ``publish`` (PostgreSQL; kept to the end
+    of the transaction, as ``publish`` keeps it).
+
+    A transaction that will change many rows and publish each change takes it before its first
+    change: it then never waits for the lock while holding rows (or the counts their triggers
+    keep) that the lock's holder needs next, the deadlock two such transactions would otherwise
+    run into.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
+
 def publish(
     session: Session,
     layer: str,

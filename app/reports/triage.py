@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from app import events
 from app.i18n import gettext as _
 from app.models.reports import RejectReason, Report
 from app.reports import catalogue, intake
@@ -66,7 +67,21 @@ def bulk_change(
     """Apply ``action`` to the reports ``ids``; each one changes or is skipped with a reason code."""
     check_bulk(session, action, reject_reason_id=reject_reason_id, expected_at=expected_at)
     wanted = list(dict.fromkeys(ids))[:BULK_LIMIT]
-    found = {r.id: r for r in session.scalars(select(Report).where(col(Report.id).in_(wanted)))}
+    # On PostgreSQL two bulk changes at once would each lock reports (and the counts the triggers on
+    # ``reports`` keep) in their own order, then wait for the outbox's lock ``publish`` takes after
+    # the first change: a deadlock. The outbox's lock is taken first, then the reports in id order
+    # (their states read under the lock, not as they were before another bulk change).
+    events.hold(session)
+    found = {
+        r.id: r
+        for r in session.scalars(
+            select(Report)
+            .where(col(Report.id).in_(wanted))
+            .order_by(col(Report.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
     result = BulkResult()
     for report_id in wanted:
         report = found.get(report_id)

@@ -20,8 +20,9 @@ a commune. In one run, taking turns, it times:
   fetched, nothing else);
 - the **search**: ``app.carpool.matching.search`` for a page of results (50, as the
   search page asks): the same candidates ranked in SQL by the best score they can
-  reach, read a batch at a time and scored in Python until none left can enter
-  the page.
+  reach (the geometry exactly, the time at the best the ad's window or departure
+  allows, the share of searched weekdays it runs on), read a batch at a time and
+  scored in Python until none left can enter the page.
 
 It prints the median and p99 of both, their ratio, the candidates fetched
 and the matches kept, and rewrites the "Carpool search" section of
@@ -288,6 +289,27 @@ def exhaustive_check(session, queries: list[matching.Query]) -> tuple[int, int]:
     return same, len(queries)
 
 
+def scored_per_page(session, queries: list[matching.Query]) -> list[int]:  # type: ignore[no-untyped-def]
+    """How many candidates each search scores in Python before its page is settled (untimed)."""
+    counts = [0]
+    score = matching.score
+
+    def counting(q: matching.Query, row):  # type: ignore[no-untyped-def]
+        counts[0] += 1
+        return score(q, row)
+
+    out = []
+    matching.score = counting  # type: ignore[assignment]
+    try:
+        for q in queries:
+            counts[0] = 0
+            matching.search(session, q)
+            out.append(counts[0])
+    finally:
+        matching.score = score  # type: ignore[assignment]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ads", type=int, default=20_000)
@@ -343,6 +365,7 @@ def main() -> None:
                         full.append((time.perf_counter() - start) * 1000)
                         kept.append(len(matches))
             same, compared = exhaustive_check(s, queries[: args.check])
+            scored = scored_per_page(s, queries)
         engine.dispose()
     finally:
         if schema:
@@ -381,6 +404,10 @@ def main() -> None:
         f"candidates fetched: median {statistics.median(fetched):.0f}, max {max(fetched)}; "
         f"matches kept: median {statistics.median(kept):.0f}, max {max(kept)}"
     )
+    print(
+        f"candidates scored in Python per page: median {statistics.median(scored):.0f}, "
+        f"p99 {pct(scored, 99):.0f}, max {max(scored)}"
+    )
     if args.no_write:
         return
     cmd = "`.venv/bin/python bench/carpool.py`"
@@ -404,6 +431,7 @@ def main() -> None:
         f"| comparison: the candidate query with the boxes alone (no grid cells, as before) | {x_med:.2f} ms | {x_p99:.2f} ms |",
         f"| comparison: the candidate query reading regular ads for every window (before `ix_carpool_ads_cells_regular`) | {w_med:.2f} ms | {w_p99:.2f} ms |",
         f"| candidates fetched per search | {statistics.median(fetched):.0f} | {pct(fetched, 99):.0f} |",
+        f"| candidates scored in Python per page (the rest never leave the ranking) | {statistics.median(scored):.0f} | {pct(scored, 99):.0f} |",
         f"| matches returned per search (a page at most) | {statistics.median(kept):.0f} | {pct(kept, 99):.0f} |",
         "",
         f"Same matches as an exhaustive search (every active ad scored in Python): {same} of {compared} searches"

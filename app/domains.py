@@ -33,6 +33,8 @@ from app import (
     retention,
     sections,
     telemetry_sinks,
+    territory_cli,
+    territory_demo,
     work_orders,
 )
 from app.accounts import contributes as accounts
@@ -92,6 +94,9 @@ CORE = Contribution(
         "notify.digest": notify.deliver_digest,
     },
     services=(retention.retention_service, photo_sweep.sweep_service),
+    commands=(territory_cli.COMMAND,),
+    # The second territory comes last: the other domains' demo data stays in the first one.
+    demo=(DemoLoader(95, "territories", territory_demo.load_demo),),
 )
 
 DOMAINS: tuple[Domain, ...] = (

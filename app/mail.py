@@ -30,12 +30,17 @@ def send_mail(
     html: str | None = None,
     *,
     dedupe_key: str | None = None,
+    sender: str = "",
 ) -> None:
-    """Queue one message in the caller's transaction."""
+    """Queue one message in the caller's transaction; ``sender``: the territory's, when it has one
+    (else ``ECLOR_MAIL_FROM``)."""
+    payload: dict[str, Any] = {"to": to, "subject": subject, "text": text, "html": html}
+    if sender:
+        payload["from"] = sender
     enqueue(
         session,
         "mail.send",
-        {"to": to, "subject": subject, "text": text, "html": html},
+        payload,
         max_attempts=10,
         dedupe_key=dedupe_key,
     )
@@ -76,7 +81,7 @@ def write_to_dir(msg: EmailMessage, mail_dir: Path) -> Path:
 
 def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     settings = ctx.settings
-    msg = build_message(settings.mail_from, payload)
+    msg = build_message(payload.get("from") or settings.mail_from, payload)
     if not settings.smtp_host:
         write_to_dir(msg, settings.mail_dir)
         return

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from app.templating import STATIC, static_url
+from app.territories import Branding
 
 THEME = "#0b5d3b"
 BACKGROUND = "#f6f7f4"
@@ -24,19 +25,20 @@ SHELL_STATIC = [
 ]
 
 
-def manifest() -> dict[str, Any]:
+def manifest(territory: Branding) -> dict[str, Any]:
+    """The web app manifest of the territory the host names: its name and colours."""
     return {
         "id": "/",
-        "name": "Eclor — Pays-Haut Val d'Alzette",
-        "short_name": "Eclor",
+        "name": f"Eclor — {territory.name}",
+        "short_name": f"Eclor {territory.short_name}"[:24],
         "description": "Signalements, covoiturage, partage, commerces et alertes du territoire.",
-        "lang": "fr",
+        "lang": territory.languages[0] if territory.languages else "fr",
         "dir": "ltr",
         "start_url": "/?source=pwa",
         "scope": "/",
         "display": "standalone",
         "orientation": "portrait",
-        "theme_color": THEME,
+        "theme_color": territory.colour_primary,
         "background_color": BACKGROUND,
         "categories": ["government", "utilities", "navigation"],
         "icons": [

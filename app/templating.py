@@ -17,7 +17,7 @@ from litestar import Request, Response
 from litestar.response import Template
 from litestar.plugins.htmx import HTMXDetails
 
-from app import __version__, i18n
+from app import __version__, i18n, territories
 from app.auth import current_user
 from app.sections import STAFF_LINKS
 from app.scope import extras as scope_extras
@@ -55,6 +55,7 @@ def make_environment(source_url: str = "/source") -> Environment:
         version=VERSION,
         staff_links=STAFF_LINKS,
         source_url=source_url,
+        territory=territories.FALLBACK,  # outside a request (e-mails): given in the context
     )
     env.filters["dt"] = format_datetime
     env.filters["d"] = format_date
@@ -138,6 +139,7 @@ def page(
         path=request.scope.get("root_path", "")
         + request.scope["path"],  # request.url's path, unparsed
         htmx=bool(HTMXDetails(request)),
+        territory=scope.get("eclor_territory", territories.FALLBACK),
     )
     made = Template(
         template_name=template, context=context, status_code=status_code, headers=headers

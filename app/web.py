@@ -28,7 +28,7 @@ from litestar.types import (
     Send,
 )
 
-from app import auth, csrf
+from app import auth, csrf, territories
 from app.i18n import current_locale, pick_locale
 from app.scope import extras as scope_extras
 from app.settings import Settings
@@ -78,6 +78,7 @@ class EclorMiddleware:
         if base.hostname:
             hosts.add(base.hostname.lower())
         self.allowed_hosts = hosts
+        self.territories = territories.HostMap(engine)
         self.allow_any_host = "*" in hosts
         tile_origin = "{0.scheme}://{0.netloc}".format(
             urlsplit(settings.tile_url.replace("{s}", "a"))
@@ -106,15 +107,9 @@ class EclorMiddleware:
                 (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
             )
 
-    def _host_allowed(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
-        if self.allow_any_host:
-            return True
-        host = (_header(headers, b"host") or "").lower()
-        if host.startswith("["):
-            name = host.split("]")[0] + "]"
-        else:
-            name = host.rsplit(":", 1)[0] if ":" in host else host
-        return name in self.allowed_hosts
+    def _host_allowed(self, name: str, directory: territories.Directory) -> bool:
+        """A host of the settings (``ECLOR_ALLOWED_HOSTS``, ``base_url``'s) or of a territory."""
+        return self.allow_any_host or name in self.allowed_hosts or name in directory.by_host
 
     def _bind_csrf(
         self, scope: Scope, cookies: dict[str, str], session_token: str | None
@@ -151,7 +146,11 @@ class EclorMiddleware:
         nonce = secrets.token_urlsafe(16)
         csp = nonce.encode().join(self.csp_parts)
 
-        if not self._host_allowed(headers):
+        directory = self.territories.directory
+        if directory is None or self.territories.stale():
+            directory = await anyio.to_thread.run_sync(self.territories.reload)
+        host = territories.host_name(_header(headers, b"host") or "")
+        if not self._host_allowed(host, directory):
             start: HTTPResponseStartEvent = {
                 "type": "http.response.start",
                 "status": 400,
@@ -174,6 +173,7 @@ class EclorMiddleware:
         extras = scope_extras(scope)
         extras["eclor_nonce"] = nonce
         extras["eclor_locale"] = locale
+        extras["eclor_territory"] = directory.for_host(host)
         user = None
         session_token = cookies.get(auth.SESSION_COOKIE)
         if session_token:

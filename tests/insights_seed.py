@@ -54,6 +54,7 @@ def seed(engine, *, years: int = 5, scale: int = 1, seed_value: int = 7) -> dict
             extra.append(
                 Commune(
                     insee=f"9{i:04d}",
+                    code=f"9{i:04d}",
                     territory_id=territory_id,
                     name=f"Commune {i + 1}",
                     postcode="99000",

@@ -20,6 +20,7 @@ from app.accounts.lifecycle import _digest
 from app.db import saved_id, utcnow
 from app.i18n import gettext as _
 from app.mail import send_mail
+from app.territories import FALLBACK, Branding
 from app.models.accounts import PasswordReset, User
 
 INVITATION_DAYS = 7
@@ -43,6 +44,7 @@ def invite(
     invited_by: str,
     base_url: str,
     jinja: Environment,
+    territory: Branding = FALLBACK,
 ) -> User:
     """Create a staff (or admin) account with no password and e-mail it a single-use link to set one."""
     address = auth.normalise_email(email)
@@ -72,6 +74,7 @@ def invite(
         "name": display_name or address.split("@")[0],
         "invited_by": invited_by,
         "role": "agent" if role == "staff" else "administrateur",
+        "territory": territory,
     }
     # In French, like the password reset e-mail: the person's language is not known yet.
     send_mail(
@@ -80,6 +83,7 @@ def invite(
         "Votre accès à l’espace agents d’Eclor",
         jinja.get_template("accounts/email/invite.txt").render(context),
         jinja.get_template("accounts/email/invite.html").render(context),
+        sender=territory.mail_sender,
     )
     session.flush()
     return user

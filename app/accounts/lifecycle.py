@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from app import auth, privacy
 from app.db import saved_id, utcnow
 from app.mail import send_mail
+from app.territories import FALLBACK, Branding
 from app.models.accounts import ROLES, Identity, OIDCLogin, PasswordReset, User, WebSession
 from app.models.jobs import Job
 
@@ -42,7 +43,13 @@ def _digest(token: str) -> str:
 
 
 def request_password_reset(
-    session: Session, email: str, *, base_url: str, minutes: int, jinja: Environment
+    session: Session,
+    email: str,
+    *,
+    base_url: str,
+    minutes: int,
+    jinja: Environment,
+    territory: Branding = FALLBACK,
 ) -> bool:
     """Send a reset link if an active account has this address; say nothing either way."""
     user = session.scalars(
@@ -66,10 +73,18 @@ def request_password_reset(
         "link": link,
         "minutes": minutes,
         "name": user.display_name or user.email.split("@")[0],
+        "territory": territory,
     }
     text = jinja.get_template("accounts/email/reset.txt").render(context)
     html = jinja.get_template("accounts/email/reset.html").render(context)
-    send_mail(session, user.email, "Réinitialiser votre mot de passe Eclor", text, html)
+    send_mail(
+        session,
+        user.email,
+        "Réinitialiser votre mot de passe Eclor",
+        text,
+        html,
+        sender=territory.mail_sender,
+    )
     return True
 
 

@@ -26,13 +26,20 @@ from app import auth
 from app.accounts.lifecycle import _digest
 from app.db import saved_id, utcnow
 from app.mail import send_mail
+from app.territories import FALLBACK, Branding
 from app.models.accounts import PasswordReset, User
 
 LINK_HOURS = 24
 
 
 def sign_up(
-    session: Session, email: str, *, display_name: str, base_url: str, jinja: Environment
+    session: Session,
+    email: str,
+    *,
+    display_name: str,
+    base_url: str,
+    jinja: Environment,
+    territory: Branding = FALLBACK,
 ) -> None:
     """Create the account or tell the address's owner it exists; the e-mail says which."""
     address = auth.normalise_email(email)
@@ -43,6 +50,7 @@ def sign_up(
             "name": user.display_name or address.split("@")[0],
             "login": f"{base}/login",
             "forgot": f"{base}/password/forgot",
+            "territory": territory,
         }
         send_mail(
             session,
@@ -50,6 +58,7 @@ def sign_up(
             "Vous avez déjà un compte Eclor",
             jinja.get_template("accounts/email/signup_exists.txt").render(context),
             jinja.get_template("accounts/email/signup_exists.html").render(context),
+            sender=territory.mail_sender,
         )
         return
     if user is None:
@@ -68,6 +77,7 @@ def sign_up(
         "name": user.display_name or address.split("@")[0],
         "link": f"{base}/password/reset/{token}",
         "hours": LINK_HOURS,
+        "territory": territory,
     }
     send_mail(
         session,
@@ -75,4 +85,5 @@ def sign_up(
         "Finissez de créer votre compte Eclor",
         jinja.get_template("accounts/email/signup.txt").render(context),
         jinja.get_template("accounts/email/signup.html").render(context),
+        sender=territory.mail_sender,
     )

@@ -51,7 +51,7 @@ from app.models.lighting import (
     LightProgram,
     Streetlight,
 )
-from app.models.territory import Territory
+from app.territories import default_territory
 
 UTC = dt.UTC
 COMMAND_TTL = dt.timedelta(minutes=15)
@@ -71,7 +71,7 @@ def territory_position_default() -> Position:
 
 def territory_position(session: Session) -> Position:
     """Where sun events are computed: the (first) territory's centre and time zone."""
-    territory = session.scalars(select(Territory).order_by(col(Territory.id))).first()
+    territory = default_territory(session)
     if territory is None:
         return territory_position_default()
     return Position(territory.lat, territory.lon, territory.timezone)

@@ -41,7 +41,7 @@ from app.models.maintenance import (
     MaintenanceCursor,
 )
 from app.models.measures import MeasureHourly
-from app.models.territory import Territory
+from app.territories import default_territory
 
 log = logging.getLogger(__name__)
 CURSOR = "rules"
@@ -548,7 +548,7 @@ class Pass:
         locator = registry.LOCATORS.get(rule.layer)
         if locator is None:
             return
-        territory = self.session.scalars(select(Territory).order_by(col(Territory.id))).first()
+        territory = default_territory(self.session)
         tz = ZoneInfo(territory.timezone if territory else "Europe/Paris")
         local = now.astimezone(tz)
         last = local.date() if local.time() >= clock(4) else local.date() - timedelta(days=1)

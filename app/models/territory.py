@@ -1,8 +1,19 @@
-"""The territory and its communes: data, not constants, so one install can serve several."""
+"""The territory and its communes: data, not constants, so one install can serve several.
+
+A territory carries what makes an install its own: the host names it answers on, the
+languages it offers, its names (full, short, the publishing body), colours, contact and
+legal text, the mail sender and the open-data licence. An empty value falls back on the
+install's settings (``ECLOR_MAIL_FROM``, ``ECLOR_OPENDATA_*``).
+
+A commune's key (``insee``, 5 characters, referenced from every domain) is its INSEE code
+in France; a commune of another country keeps its official code in ``code`` (Luxembourg:
+the LAU code ``LU0204``) and takes as key the country's initial followed by the code's
+four digits (``L0204``), a key no INSEE code can take (app.territories.commune_key).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Text
+from sqlalchemy import JSON, Column, Text, text
 from sqlmodel import Field, SQLModel
 
 
@@ -15,6 +26,40 @@ class Territory(SQLModel, table=True):
     timezone: str = Field(default="Europe/Paris", max_length=64)
     lat: float
     lon: float
+    short_name: str = Field(default="", max_length=60, sa_column_kwargs={"server_default": ""})
+    # The host names it answers on (lower case, no port); an unknown host gets the first territory.
+    hosts: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
+    # The languages offered, first the territory's own ("fr", "en", "de", "lb").
+    languages: list[str] = Field(
+        default_factory=lambda: ["fr", "en"],
+        sa_column=Column(JSON, nullable=False, server_default=text('\'["fr", "en"]\'')),
+    )
+    # The body that publishes the platform (legal notice, e-mails, open data, Open311 contact).
+    publisher: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    colour_primary: str = Field(
+        default="#0b5d3b", max_length=7, sa_column_kwargs={"server_default": "#0b5d3b"}
+    )
+    colour_accent: str = Field(
+        default="#f4be3c", max_length=7, sa_column_kwargs={"server_default": "#f4be3c"}
+    )
+    contact_email: str = Field(default="", max_length=254, sa_column_kwargs={"server_default": ""})
+    # The legal notice's text (publication director, host), shown on the about page.
+    legal_text: str = Field(
+        default="", sa_column=Column(Text, nullable=False, server_default=text("''"))
+    )
+    mail_sender: str = Field(default="", max_length=254, sa_column_kwargs={"server_default": ""})
+    opendata_licence: str = Field(
+        default="", max_length=300, sa_column_kwargs={"server_default": ""}
+    )
+    opendata_licence_name: str = Field(
+        default="", max_length=200, sa_column_kwargs={"server_default": ""}
+    )
+    opendata_publisher: str = Field(
+        default="", max_length=200, sa_column_kwargs={"server_default": ""}
+    )
 
 
 class Commune(SQLModel, table=True):
@@ -28,3 +73,10 @@ class Commune(SQLModel, table=True):
     lon: float
     # CAP polygon text ("lat,lon" points, closed) of the commune's outline, for CAP export.
     outline: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    country: str = Field(default="FR", max_length=2, sa_column_kwargs={"server_default": "FR"})
+    # The official code in its country (INSEE in France, LAU in Luxembourg), unique.
+    code: str = Field(max_length=12, unique=True)
+    # The outline is drawn around the commune's centre, not surveyed: say so where it is shown.
+    outline_approximate: bool = Field(
+        default=False, sa_column_kwargs={"server_default": text("false")}
+    )

@@ -29,6 +29,7 @@ from app.models.accounts import Identity, User, WebSession
 from app.scope import extras as scope_extras
 from app.sections import ACCOUNT_LINKS
 from app.templating import page
+from app.territories import request_territory, site_url
 
 log = logging.getLogger("eclor.accounts")
 
@@ -211,8 +212,9 @@ def signup(
         db,
         form.email,
         display_name=form.display_name,
-        base_url=request.app.state.settings.base_url,
+        base_url=site_url(request, request.app.state.settings.base_url),
         jinja=request.app.state.jinja,
+        territory=request_territory(request),
     )
     db.commit()
     return Redirect("/signup?sent=1", status_code=303)
@@ -259,9 +261,10 @@ def password_forgot(
     accounts.request_password_reset(
         db,
         email,
-        base_url=settings.base_url,
+        base_url=site_url(request, settings.base_url),
         minutes=settings.password_reset_minutes,
         jinja=request.app.state.jinja,
+        territory=request_territory(request),
     )
     db.commit()
     # The same answer whether or not an account exists, so the page does not tell who has one.

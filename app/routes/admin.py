@@ -23,6 +23,7 @@ from app.i18n import gettext as _
 from app.models.accounts import ROLES, User
 from app.sections import STAFF_LINKS
 from app.templating import page
+from app.territories import request_territory, site_url
 from app.interfaces import Contribution, Link
 
 PAGE_SIZE = 25
@@ -164,8 +165,9 @@ def admin_user_invite(
             role=form["role"],
             display_name=form["display_name"],
             invited_by=me.display_name or me.email,
-            base_url=request.app.state.settings.base_url,
+            base_url=site_url(request, request.app.state.settings.base_url),
             jinja=request.app.state.jinja,
+            territory=request_territory(request),
         )
     except invitations.InvitationError as exc:
         db.rollback()

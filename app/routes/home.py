@@ -24,6 +24,7 @@ from app.home import load_panels
 from app.i18n import LOCALES
 from app.models.territory import Commune
 from app.templating import page
+from app.territories import request_territory
 from app.interfaces import Contribution
 
 
@@ -85,11 +86,21 @@ async def offline(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/manifest.webmanifest", opt=PUBLIC, name="manifest")
-async def manifest() -> Response[bytes]:
+async def manifest(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(
-        json.dumps(pwa.manifest(), ensure_ascii=False).encode(),
+        json.dumps(pwa.manifest(request_territory(request)), ensure_ascii=False).encode(),
         media_type="application/manifest+json",
         headers={"cache-control": "public, max-age=3600"},
+    )
+
+
+@get("/territory.css", opt=PUBLIC, name="territory_css")
+async def territory_css(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The colours of the host's territory (linked with ``?v=`` their version: kept a year)."""
+    return Response(
+        request_territory(request).css().encode(),
+        media_type="text/css",
+        headers={"cache-control": "public, max-age=31536000"},
     )
 
 
@@ -210,6 +221,7 @@ ROUTES = [
     source_archive,
     offline,
     manifest,
+    territory_css,
     service_worker,
     healthz,
     livez,

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app import domains_ops, events, ngsi_temporal
 from app.auth import PUBLIC, STAFF
@@ -22,7 +22,7 @@ from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
 from app.lighting.control import territory_position
 from app.ngsi import NgsiError
-from app.models.territory import Territory
+from app.territories import default_territory
 from app.ops import centre, history, kpicache, layercache, tiles
 from app.sensors import ngsi_ld
 from app.templating import page
@@ -173,7 +173,7 @@ def ops_centre(
 ) -> Template:  # noqa: A002
     """The operations centre: the full-screen live map, KPI tiles, the event feed and the side panel."""
     settings = request.app.state.settings
-    territory = db.exec(select(Territory)).first()
+    territory = default_territory(db)
     return page(
         request,
         "ops/centre.html",

@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 from app.i18n import gettext as _
 from app.models.measures import MeasureDaily
 from app.models.sensors import Sensor, WasteCentreEstimate
-from app.models.territory import Commune, Territory
+from app.models.territory import Commune
+from app.territories import default_territory
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
 from app.ops.contracts import Freshness, Kpi, Layer, Panel, Stamp, point
 from app.sensors.air_quality import air_quality_index
@@ -270,7 +271,7 @@ def sensor_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel |
     values = _values(sensor)
     state, value, unit = reading(sensor, values, _waits(session).get(sensor.id), now)
     commune = session.get(Commune, sensor.commune_insee) if sensor.commune_insee else None
-    territory = session.scalars(select(Territory).order_by(col(Territory.id))).first()
+    territory = default_territory(session)
     tz = ZoneInfo(territory.timezone if territory else "Europe/Paris")
     facts = [
         (_("Type"), _(KIND_LABELS.get(sensor.kind, sensor.kind))),

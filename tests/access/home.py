@@ -14,6 +14,7 @@ ROWS = [
     Row("GET", "/source", same_for_all(200)),
     Row("GET", "/offline", same_for_all(200)),
     Row("GET", "/manifest.webmanifest", same_for_all(200)),
+    Row("GET", "/territory.css", same_for_all(200)),
     Row("GET", "/sw.js", same_for_all(200)),
     Row("GET", "/healthz", same_for_all(200)),
     Row("GET", "/livez", same_for_all(200)),

@@ -1,0 +1,220 @@
+"""The territories one install serves: which one a request is for, and what it looks like.
+
+The web app keeps an in-process map from host name to :class:`Branding` (a frozen snapshot
+of a ``territories`` row), so choosing a request's territory is a dictionary lookup, never a
+query. The map is built on the first request and built again when a territory changes in
+this process (:func:`changed`, called by ``eclor territory`` and the demo), or after
+:data:`RELOAD_SECONDS` when another process may have changed one. A host no territory
+claims gets the default territory: the first row.
+
+Everything that used to take "the first ``Territory`` row" goes through
+:func:`default_territory`, the one place that says which one that is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from app.models.territory import Territory
+from app.scope import extras as scope_extras
+
+log = logging.getLogger("eclor.territories")
+
+RELOAD_SECONDS = 60.0
+"""How old the host map may get before it is read again (a change made by another process)."""
+
+_generation = 0
+_generation_lock = threading.Lock()
+
+
+def changed() -> None:
+    """Say a territory was added or changed in this process: every map is read again."""
+    global _generation
+    with _generation_lock:
+        _generation += 1
+
+
+def default_territory(session: Session) -> Territory | None:
+    """The install's default territory (the first one): for what is not yet per territory."""
+    return session.scalars(select(Territory).order_by(col(Territory.id))).first()
+
+
+_HEX = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def _mix(colour: str, other: str, share: float) -> str:
+    """``colour`` moved ``share`` of the way towards ``other`` (both ``#rrggbb``)."""
+    a = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(other[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * share):02x}" for x, y in zip(a, b, strict=True))
+
+
+@dataclass(frozen=True)
+class Branding:
+    """What a page, the manifest and an e-mail say of their territory."""
+
+    id: int
+    slug: str
+    name: str
+    short_name: str
+    publisher: str
+    timezone: str
+    lat: float
+    lon: float
+    colour_primary: str = "#0b5d3b"
+    colour_accent: str = "#f4be3c"
+    contact_email: str = ""
+    legal_text: str = ""
+    mail_sender: str = ""
+    opendata_licence: str = ""
+    opendata_licence_name: str = ""
+    opendata_publisher: str = ""
+    languages: tuple[str, ...] = ("fr", "en")
+    hosts: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, row: Territory) -> Branding:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            slug=row.slug,
+            name=row.name,
+            short_name=row.short_name or row.name,
+            publisher=row.publisher or row.name,
+            timezone=row.timezone,
+            lat=row.lat,
+            lon=row.lon,
+            colour_primary=row.colour_primary if _HEX.fullmatch(row.colour_primary) else "#0b5d3b",
+            colour_accent=row.colour_accent if _HEX.fullmatch(row.colour_accent) else "#f4be3c",
+            contact_email=row.contact_email,
+            legal_text=row.legal_text,
+            mail_sender=row.mail_sender,
+            opendata_licence=row.opendata_licence,
+            opendata_licence_name=row.opendata_licence_name,
+            opendata_publisher=row.opendata_publisher or row.publisher or row.name,
+            languages=tuple(row.languages or ("fr",)),
+            hosts=tuple(row.hosts or ()),
+        )
+
+    def css(self) -> str:
+        """The territory's colours as the custom properties of eclor.css (served from a route:
+        the CSP allows no inline style)."""
+        primary = self.colour_primary
+        return (
+            ":root{"
+            f"--green:{primary};--green-dark:{_mix(primary, '#000000', 0.3)};"
+            f"--green-soft:{_mix(primary, '#ffffff', 0.88)};--accent:{self.colour_accent}"
+            "}\n"
+        )
+
+    @property
+    def css_version(self) -> str:
+        return hashlib.sha256(self.css().encode()).hexdigest()[:10]
+
+
+# The first territory as the foundation migration made it: the answer when no row exists yet.
+FALLBACK = Branding(
+    id=0,
+    slug="phva",
+    name="Communauté de communes du Pays-Haut Val d'Alzette",
+    short_name="Pays-Haut",
+    publisher="Communauté de communes du Pays-Haut Val d’Alzette",
+    timezone="Europe/Paris",
+    lat=49.455,
+    lon=5.95,
+)
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The install's territories by host name, and the default one."""
+
+    default: Branding
+    by_host: dict[str, Branding]
+    by_slug: dict[str, Branding]
+
+    def for_host(self, host: str) -> Branding:
+        return self.by_host.get(host, self.default)
+
+
+def read(session: Session) -> Directory:
+    rows = [Branding.of(t) for t in session.scalars(select(Territory).order_by(col(Territory.id)))]
+    if not rows:
+        return Directory(FALLBACK, {}, {FALLBACK.slug: FALLBACK})
+    by_host: dict[str, Branding] = {}
+    for branding in rows:
+        for host in branding.hosts:
+            by_host.setdefault(host.lower(), branding)
+    return Directory(rows[0], by_host, {b.slug: b for b in rows})
+
+
+class HostMap:
+    """One app's map from host to territory, read again when it changed or got old."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.directory: Directory | None = None
+        self.generation = -1
+        self.read_at = 0.0
+
+    def stale(self) -> bool:
+        return (
+            self.directory is None
+            or self.generation != _generation
+            or time.monotonic() - self.read_at > RELOAD_SECONDS
+        )
+
+    def reload(self) -> Directory:
+        """Read the territories (in a worker thread: it queries the database)."""
+        generation = _generation
+        try:
+            with Session(self.engine) as session:
+                directory = read(session)
+        except SQLAlchemyError:
+            # The database is away: keep serving the last map (or the first territory's defaults),
+            # and try again on the next request.
+            log.warning("territories not read", exc_info=True)
+            return self.directory or Directory(FALLBACK, {}, {FALLBACK.slug: FALLBACK})
+        self.directory, self.generation, self.read_at = directory, generation, time.monotonic()
+        return directory
+
+
+def host_name(raw: str) -> str:
+    """The Host header's name, lower case, without its port."""
+    host = raw.lower()
+    if host.startswith("["):
+        return host.split("]")[0] + "]"
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def commune_key(country: str, code: str) -> str:
+    """The commune's key (``communes.insee``, 5 characters) for its official code: the INSEE code
+    in France; elsewhere the country's initial and the code's digits (Luxembourg ``LU0204`` ->
+    ``L0204``), which no INSEE code (digits, or 2A/2B and digits) can be."""
+    if country == "FR":
+        return code
+    return country[0] + code[len(country) :]
+
+
+def request_territory(request: Any) -> Branding:
+    """The territory the request's host names (set by the web middleware, app.web)."""
+    return scope_extras(request.scope).get("eclor_territory", FALLBACK)
+
+
+def site_url(request: Any, default: str) -> str:
+    """The address links in e-mails point to: the host the request came on when it is one of its
+    territory's, else the install's ``base_url`` (``default``)."""
+    territory = request_territory(request)
+    url = request.base_url
+    if url.hostname and url.hostname.lower() in territory.hosts:
+        return f"{url.scheme}://{url.netloc}"
+    return default

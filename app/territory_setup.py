@@ -1,0 +1,348 @@
+"""A territory's set-up as files: made from settings and a commune map, exported, imported.
+
+- :func:`create` builds a territory from ``SETTINGS.json`` (``slug``, ``name``, ``hosts``,
+  ``timezone``, ``languages``, ``colours``, and optionally the other columns of
+  ``territories``) and ``COMMUNES.geojson`` (a FeatureCollection of polygons with the
+  properties ``code``, ``name``, ``country``, optionally ``postcode`` and ``approximate``);
+- :func:`export_bundle` writes its set-up as a zip: ``territory.json`` (the territory's
+  row), ``communes.json`` (its communes with their outlines) and one file per set-up table
+  that belongs to a territory (:data:`SETUP_TABLES`); no resident's data;
+- :func:`import_bundle` loads such a zip into another install.
+
+Everything is checked before anything is written: a bad file is refused with a French
+message (:class:`SetupError`) and the database is left as it was.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from typing import Any
+from zoneinfo import available_timezones
+
+from sqlmodel import Session, SQLModel, col, select
+
+from app.models.carpool import CarpoolPlace
+from app.models.territory import Commune, Territory
+from app.territories import changed, commune_key
+
+BUNDLE_VERSION = 1
+LANGUAGES = ("fr", "en", "de", "lb")
+COUNTRIES = {"FR": re.compile(r"(\d{5}|2[AB]\d{3})"), "LU": re.compile(r"LU\d{4}")}
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
+HOST = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+# The tables of set-up rows that belong to a territory (``territory_id``), carried by a bundle.
+SETUP_TABLES: tuple[type[SQLModel], ...] = (CarpoolPlace,)
+# The territory's text columns a settings file may give, with their longest length.
+OPTIONAL_TEXT = {
+    "short_name": 60,
+    "publisher": 200,
+    "contact_email": 254,
+    "legal_text": 5000,
+    "mail_sender": 254,
+    "opendata_licence": 300,
+    "opendata_licence_name": 200,
+    "opendata_publisher": 200,
+}
+
+
+class SetupError(ValueError):
+    """A settings file, commune map or bundle that cannot be used; the message says why, in French."""
+
+
+def _text(data: dict[str, Any], key: str, limit: int, *, required: bool = False) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise SetupError(f"« {key} » doit être un texte.")
+    value = value.strip()
+    if required and not value:
+        raise SetupError(f"« {key} » est obligatoire.")
+    if len(value) > limit:
+        raise SetupError(f"« {key} » dépasse {limit} caractères.")
+    return value
+
+
+def check_settings(data: Any) -> dict[str, Any]:
+    """The ``territories`` columns of a settings file (without the centre), checked."""
+    if not isinstance(data, dict):
+        raise SetupError("Le fichier de réglages doit être un objet JSON.")
+    out: dict[str, Any] = {}
+    out["slug"] = _text(data, "slug", 64, required=True)
+    if not SLUG.fullmatch(out["slug"]):
+        raise SetupError(
+            "« slug » : lettres minuscules, chiffres et tirets (2 à 64), par exemple « esch »."
+        )
+    out["name"] = _text(data, "name", 200, required=True)
+    hosts = data.get("hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise SetupError("« hosts » doit être une liste de noms d’hôte.")
+    out["hosts"] = [h.strip().lower() for h in hosts]
+    for host in out["hosts"]:
+        if not HOST.fullmatch(host):
+            raise SetupError(f"« {host} » n’est pas un nom d’hôte (sans port ni chemin).")
+    if len(set(out["hosts"])) != len(out["hosts"]):
+        raise SetupError("« hosts » donne deux fois le même nom d’hôte.")
+    out["timezone"] = _text(data, "timezone", 64) or "Europe/Paris"
+    if out["timezone"] not in available_timezones():
+        raise SetupError(
+            f"Fuseau horaire inconnu : « {out['timezone']} » (par exemple Europe/Paris)."
+        )
+    languages = data.get("languages", ["fr", "en"])
+    if (
+        not isinstance(languages, list)
+        or not languages
+        or any(lang not in LANGUAGES for lang in languages)
+    ):
+        raise SetupError("« languages » : une liste non vide parmi " + ", ".join(LANGUAGES) + ".")
+    out["languages"] = list(dict.fromkeys(languages))
+    colours = data.get("colours", {})
+    if not isinstance(colours, dict):
+        raise SetupError('« colours » doit être un objet { "primary": "#rrggbb", "accent": … }.')
+    for key in ("primary", "accent"):
+        if key in colours:
+            if not isinstance(colours[key], str) or not COLOUR.fullmatch(colours[key]):
+                raise SetupError(f"« colours.{key} » doit être une couleur #rrggbb.")
+            out[f"colour_{key}"] = colours[key].lower()
+    for key, limit in OPTIONAL_TEXT.items():
+        if key in data:
+            out[key] = _text(data, key, limit)
+    if out.get("contact_email") and not EMAIL.fullmatch(out["contact_email"]):
+        raise SetupError("« contact_email » n’est pas une adresse e-mail.")
+    return out
+
+
+def _ring(geometry: Any, where: str) -> list[tuple[float, float]]:
+    """The outer ring of a polygon (a multipolygon of one polygon), as (lon, lat) points."""
+    if not isinstance(geometry, dict):
+        raise SetupError(f"{where} : pas de géométrie.")
+    kind, coordinates = geometry.get("type"), geometry.get("coordinates")
+    if kind == "MultiPolygon" and isinstance(coordinates, list) and len(coordinates) == 1:
+        kind, coordinates = "Polygon", coordinates[0]
+    if kind != "Polygon" or not isinstance(coordinates, list) or not coordinates:
+        raise SetupError(f"{where} : la géométrie doit être un polygone (Polygon).")
+    ring = coordinates[0]
+    try:
+        points = [(float(p[0]), float(p[1])) for p in ring]
+    except (TypeError, ValueError, IndexError):
+        raise SetupError(f"{where} : des coordonnées ne sont pas des nombres [lon, lat].") from None
+    if len(points) < 4 or points[0] != points[-1]:
+        raise SetupError(f"{where} : le contour doit être fermé et avoir au moins trois sommets.")
+    if any(not (-180 <= lon <= 180 and -90 <= lat <= 90) for lon, lat in points):
+        raise SetupError(f"{where} : des coordonnées sont hors du globe (l’ordre est [lon, lat]).")
+    return points
+
+
+def check_communes(data: Any) -> list[dict[str, Any]]:
+    """The ``communes`` rows of a FeatureCollection (without ``territory_id``), checked."""
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        raise SetupError("Le fichier des communes doit être une FeatureCollection GeoJSON.")
+    features = data.get("features")
+    if not isinstance(features, list) or not features:
+        raise SetupError("Le fichier des communes ne contient aucune commune.")
+    rows: list[dict[str, Any]] = []
+    for number, feature in enumerate(features, start=1):
+        where = f"Commune n° {number}"
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(props, dict):
+            raise SetupError(f"{where} : pas de propriétés (code, name, country).")
+        country = props.get("country")
+        if country not in COUNTRIES:
+            raise SetupError(f"{where} : « country » doit être FR ou LU.")
+        code = str(props.get("code", "")).strip().upper()
+        if not COUNTRIES[country].fullmatch(code):
+            expected = "cinq caractères INSEE" if country == "FR" else "LU suivi de quatre chiffres"
+            raise SetupError(f"{where} : code « {code} » invalide ({expected}).")
+        name = props.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 120:
+            raise SetupError(f"{where} ({code}) : « name » manque ou dépasse 120 caractères.")
+        postcode = str(props.get("postcode", "")).strip().removeprefix("L-")
+        if len(postcode) > 5:
+            raise SetupError(f"{where} ({code}) : code postal trop long.")
+        points = _ring(feature.get("geometry"), f"{where} ({code})")
+        corners = points[:-1]
+        rows.append(
+            {
+                "insee": commune_key(country, code),
+                "code": code,
+                "country": country,
+                "name": name.strip(),
+                "postcode": postcode,
+                "lat": round(sum(p[1] for p in corners) / len(corners), 5),
+                "lon": round(sum(p[0] for p in corners) / len(corners), 5),
+                "outline": " ".join(f"{lat:.4f},{lon:.4f}" for lon, lat in points),
+                "outline_approximate": bool(props.get("approximate", False)),
+            }
+        )
+    codes = [r["code"] for r in rows]
+    if len(set(codes)) != len(codes):
+        raise SetupError("Le fichier des communes donne deux fois le même code.")
+    return rows
+
+
+def _conflicts(session: Session, territory: dict[str, Any], communes: list[dict[str, Any]]) -> None:
+    """Refuse what this install already has: the slug, a host, a commune."""
+    if session.scalars(select(Territory).where(col(Territory.slug) == territory["slug"])).first():
+        raise SetupError(
+            f"Le territoire « {territory['slug']} » existe déjà sur cette installation."
+        )
+    taken = {host for row in session.scalars(select(Territory)) for host in row.hosts or ()}
+    for host in territory.get("hosts", ()):
+        if host in taken:
+            raise SetupError(f"Le nom d’hôte « {host} » sert déjà un autre territoire.")
+    keys = [c["insee"] for c in communes]
+    codes = [c["code"] for c in communes]
+    existing = session.scalars(
+        select(Commune).where(col(Commune.insee).in_(keys) | col(Commune.code).in_(codes))
+    ).first()
+    if existing is not None:
+        raise SetupError(
+            f"La commune {existing.code} ({existing.name}) appartient déjà à un territoire de "
+            "cette installation."
+        )
+
+
+def _write(
+    session: Session,
+    territory: dict[str, Any],
+    communes: list[dict[str, Any]],
+    setup: dict[str, list[dict[str, Any]]] | None = None,
+) -> Territory:
+    row = Territory(**territory)
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    session.add_all(Commune(territory_id=row.id, **c) for c in communes)
+    for model in SETUP_TABLES:
+        session.add_all(
+            model(**{**r, "territory_id": row.id})
+            for r in (setup or {}).get(str(model.__tablename__), [])
+        )
+    session.flush()
+    changed()
+    return row
+
+
+def create(session: Session, settings: Any, communes: Any) -> Territory:
+    """A new territory from a settings object and a commune FeatureCollection (in the caller's
+    transaction); its centre is the mean of its communes' centres."""
+    territory = check_settings(settings)
+    rows = check_communes(communes)
+    territory.setdefault("lat", round(sum(r["lat"] for r in rows) / len(rows), 5))
+    territory.setdefault("lon", round(sum(r["lon"] for r in rows) / len(rows), 5))
+    _conflicts(session, territory, rows)
+    return _write(session, territory, rows)
+
+
+def _plain(row: SQLModel, *skip: str) -> dict[str, Any]:
+    return {k: v for k, v in row.model_dump().items() if k not in skip}
+
+
+def export_bundle(session: Session, slug: str) -> bytes:
+    """The territory's set-up as a zip (see the module's docstring)."""
+    territory = session.scalars(select(Territory).where(col(Territory.slug) == slug)).first()
+    if territory is None:
+        raise SetupError(f"Aucun territoire « {slug} » sur cette installation.")
+    communes = session.scalars(
+        select(Commune)
+        .where(col(Commune.territory_id) == territory.id)
+        .order_by(col(Commune.insee))
+    ).all()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+
+        def put(name: str, value: Any) -> None:
+            bundle.writestr(name, json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True))
+
+        put("eclor-territory.json", {"version": BUNDLE_VERSION, "slug": slug})
+        put("territory.json", _plain(territory, "id"))
+        put("communes.json", [_plain(c, "territory_id") for c in communes])
+        for model in SETUP_TABLES:
+            table: Any = model
+            rows = session.scalars(
+                select(model).where(col(table.territory_id) == territory.id).order_by(col(table.id))
+            ).all()
+            put(f"{model.__tablename__}.json", [_plain(r, "id", "territory_id") for r in rows])
+    return buffer.getvalue()
+
+
+def _read_bundle(data: bytes) -> dict[str, Any]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+            names = set(bundle.namelist())
+            wanted = {"eclor-territory.json", "territory.json", "communes.json"}
+            if not wanted <= names:
+                raise SetupError(
+                    "Ce fichier n’est pas un export de territoire d’Eclor (eclor territory export)."
+                )
+            return {
+                name.removesuffix(".json"): json.loads(bundle.read(name))
+                for name in names
+                if name.endswith(".json")
+            }
+    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, KeyError):
+        raise SetupError(
+            "Ce fichier n’est pas un export de territoire lisible (zip de JSON)."
+        ) from None
+
+
+def import_bundle(session: Session, data: bytes) -> Territory:
+    """Load a territory exported by :func:`export_bundle` (in the caller's transaction)."""
+    files = _read_bundle(data)
+    head = files["eclor-territory"]
+    if not isinstance(head, dict) or head.get("version") != BUNDLE_VERSION:
+        raise SetupError("Export de territoire d’une version qu’Eclor ne sait pas lire.")
+    raw = files["territory"]
+    if not isinstance(raw, dict):
+        raise SetupError("territory.json doit être un objet JSON.")
+    settings = {
+        **raw,
+        "colours": {"primary": raw.get("colour_primary"), "accent": raw.get("colour_accent")},
+    }
+    territory = check_settings(settings)
+    for key in ("lat", "lon"):
+        if not isinstance(raw.get(key), int | float):
+            raise SetupError(f"territory.json : « {key} » doit être un nombre.")
+        territory[key] = float(raw[key])
+    communes = files["communes"]
+    columns = set(Commune.model_fields) - {"territory_id"}
+    if not isinstance(communes, list) or not communes:
+        raise SetupError("communes.json ne contient aucune commune.")
+    for commune in communes:
+        if not isinstance(commune, dict) or set(commune) != columns:
+            raise SetupError(
+                "communes.json : chaque commune doit avoir les colonnes "
+                + ", ".join(sorted(columns))
+                + "."
+            )
+        country = commune["country"]
+        if country not in COUNTRIES or not COUNTRIES[country].fullmatch(str(commune["code"])):
+            raise SetupError(f"communes.json : code « {commune['code']} » invalide pour {country}.")
+        if commune["insee"] != commune_key(country, commune["code"]):
+            raise SetupError(
+                f"communes.json : clé « {commune['insee']} » incohérente avec son code."
+            )
+    setup: dict[str, list[dict[str, Any]]] = {}
+    for model in SETUP_TABLES:
+        name = str(model.__tablename__)
+        rows = files.get(name, [])
+        allowed = set(model.model_fields) - {"id", "territory_id"}
+        if not isinstance(rows, list) or any(
+            not isinstance(r, dict) or not set(r) <= allowed for r in rows
+        ):
+            raise SetupError(f"{name}.json : des lignes ont des colonnes inconnues.")
+        setup[name] = rows
+    _conflicts(session, territory, communes)
+    for row in setup.get(str(CarpoolPlace.__tablename__), []):
+        if session.scalars(
+            select(CarpoolPlace).where(col(CarpoolPlace.slug) == row.get("slug"))
+        ).first():
+            raise SetupError(
+                f"Le lieu de covoiturage « {row.get('slug')} » existe déjà sur cette installation."
+            )
+    return _write(session, territory, communes, setup)

@@ -71,6 +71,12 @@ def upgrade() -> None:
         sa.column("publisher", sa.String),
     )
     op.execute(territories.update().where(territories.c.slug == "phva").values(**FIRST))
+    if op.get_bind().dialect.name == "postgresql":
+        # The foundation inserted the first territory with its id: the next one takes the next id.
+        op.execute(
+            "SELECT setval(pg_get_serial_sequence('territories', 'id'), "
+            "(SELECT COALESCE(MAX(id), 1) FROM territories))"
+        )
 
     with op.batch_alter_table("communes", schema=None) as batch_op:
         batch_op.add_column(

@@ -25,24 +25,28 @@ def test_each_demo_territory_shows_its_own_name_colours_and_manifest_on_a_phone(
     context, page, log = phone
     SHOTS.mkdir(exist_ok=True)
     seen = {}
-    for name, base in (
+    hosts = (
         ("pays-haut", live_server.url),
         ("minett", f"http://esch.localhost:{live_server.port}"),
-    ):
+    )
+    for name, base in hosts:
         page.goto(base + "/")
         page.wait_for_load_state("networkidle")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{name}: the page scrolls sideways on a phone"
         page.screenshot(path=str(SHOTS / f"territory-{name}.png"))
-        manifest = context.request.get(base + "/manifest.webmanifest").json()
         seen[name] = (
             page.title(),
             page.locator(".brand-territory").inner_text(),
             page.locator(".hero p").first.inner_text(),
             _topbar_colour(page),
-            manifest["name"],
-            manifest["theme_color"],
         )
+    assert log.errors == []
+    # The manifest the browser reads from each host (Chromium resolves *.localhost itself; a JSON
+    # document makes it ask for /favicon.ico, which Eclor does not have: not checked after this).
+    for name, base in hosts:
+        manifest = page.goto(base + "/manifest.webmanifest").json()
+        seen[name] = (*seen[name], manifest["name"], manifest["theme_color"])
     assert seen["pays-haut"] == (
         "Accueil · Eclor Pays-Haut",
         "Pays-Haut",
@@ -59,4 +63,3 @@ def test_each_demo_territory_shows_its_own_name_colours_and_manifest_on_a_phone(
         "Eclor — Minett : Esch-sur-Alzette, Kayl et Rumelange",
         "#1d4f91",
     )
-    assert log.errors == []

@@ -58,6 +58,10 @@ def _mix(colour: str, other: str, share: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * share):02x}" for x, y in zip(a, b, strict=True))
 
 
+# The shades eclor.css gives its own green (a territory's other colours have theirs worked out).
+SHADES = {"#0b5d3b": ("#07432a", "#e3f1ea")}
+
+
 @dataclass(frozen=True)
 class Branding:
     """What a page, the manifest and an e-mail say of their territory."""
@@ -109,10 +113,13 @@ class Branding:
         """The territory's colours as the custom properties of eclor.css (served from a route:
         the CSP allows no inline style)."""
         primary = self.colour_primary
+        dark, soft = SHADES.get(
+            primary, (_mix(primary, "#000000", 0.3), _mix(primary, "#ffffff", 0.88))
+        )
         return (
             ":root{"
-            f"--green:{primary};--green-dark:{_mix(primary, '#000000', 0.3)};"
-            f"--green-soft:{_mix(primary, '#ffffff', 0.88)};--accent:{self.colour_accent}"
+            f"--green:{primary};--green-dark:{dark};--green-soft:{soft};"
+            f"--accent:{self.colour_accent}"
             "}\n"
         )
 

@@ -115,7 +115,11 @@ def test_each_host_gets_its_own_territory_name_colours_and_manifest(engine, clie
     assert "<title>Accueil · Eclor Pays-Haut</title>" in home.text
     assert "Pays-Haut au quotidien" in home.text and "Minett" not in home.text
     assert "<span>Villerupt</span>" in home.text and "<span>Kayl</span>" not in home.text
-    assert "--green:#0b5d3b" in client.get("/territory.css").text
+    # The first territory keeps exactly the shades of eclor.css.
+    assert (
+        "--green:#0b5d3b;--green-dark:#07432a;--green-soft:#e3f1ea"
+        in client.get("/territory.css").text
+    )
     assert client.get("/manifest.webmanifest").json()["theme_color"] == "#0b5d3b"
     about = client.get("/about", headers=ESCH).text
     assert "Communes d’Esch-sur-Alzette, de Kayl et de Rumelange" in about

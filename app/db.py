@@ -103,11 +103,35 @@ def make_engine(
             **pool,
         )
         _configure_sqlite(engine, lock_timeout_ms)
-        return engine
-    engine = create_engine(url, echo=echo, pool_pre_ping=pooled, **pool)
-    if lock_timeout_ms:
-        _configure_postgresql(engine, lock_timeout_ms)
+    else:
+        engine = create_engine(url, echo=echo, pool_pre_ping=pooled, **pool)
+        if lock_timeout_ms:
+            _configure_postgresql(engine, lock_timeout_ms)
+    _track_writes(engine)
     return engine
+
+
+_WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _track_writes(engine: Engine) -> None:
+    """Each connection knows whether its transaction has written yet (see :func:`wrote_nothing`)."""
+
+    @event.listens_for(engine, "begin")
+    def _began(conn) -> None:
+        conn.info["eclor_wrote"] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(conn, _cursor, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:7].upper().startswith(_WRITE_STATEMENTS):
+            conn.info["eclor_wrote"] = True
+
+
+def wrote_nothing(session: Session) -> bool:
+    """Whether the session's open transaction has written nothing and has no change to flush."""
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return False
+    return session.connection().info.get("eclor_wrote") is False
 
 
 def _configure_postgresql(engine: Engine, lock_timeout_ms: int) -> None:

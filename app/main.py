@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from app import __version__, csrf, domains, events, logs
 from app.auth import PUBLIC, access_guard
 from app.db import engine_for
-from app.deps import provide_db
+from app.deps import REQUEST_SESSIONS, end_idle_write, provide_db
 from app.errors import handle_exception, ids_in_range
 from app.overload import ConcurrencyLimit
 from app.settings import Settings, get_settings
@@ -65,7 +65,11 @@ class Eclor(Litestar):
         else:
             # An HTTP or WebSocket scope comes with its own receive and send, which mypy does not
             # narrow along with the scope (Litestar's own __call__ says the same).
-            await self.pipeline(scope, receive, send)  # type: ignore[arg-type]
+            sessions = REQUEST_SESSIONS.set([])
+            try:
+                await self.pipeline(scope, receive, send)  # type: ignore[arg-type]
+            finally:
+                REQUEST_SESSIONS.reset(sessions)
 
     async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Litestar's own entry point (lifespan, routing, exception handling)."""
@@ -116,6 +120,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         route_handlers=[Router(path="/", route_handlers=handlers)],
         dependencies={"db": Provide(provide_db)},
         guards=[guard],
+        # A write transaction that wrote nothing ends before the page is rendered (app.deps).
+        after_request=end_idle_write,
         # Litestar's CSRF check (double submit), with the cookie header written once (app.csrf).
         middleware=[
             DefineMiddleware(

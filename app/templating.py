@@ -17,6 +17,7 @@ from litestar import Request, Response
 from litestar.response import Template
 from litestar.plugins.htmx import HTMXDetails
 
+from app.deps import end_idle_writes
 from app import __version__, i18n, territories
 from app.auth import current_user
 from app.sections import STAFF_LINKS
@@ -146,7 +147,9 @@ def page(
     )
     if on_event_loop():  # an async handler: Litestar renders it (or it goes through rendered())
         return made
-    # A sync handler, in its worker thread: rendered here, so the event loop never renders it.
+    # A sync handler, in its worker thread: rendered here, so the event loop never renders it, and
+    # outside the request's write transaction if that wrote nothing (a form sent back, a refusal).
+    end_idle_writes()
     return RenderedPage(made, render_body(request, made))
 
 

@@ -221,6 +221,31 @@ def access_env(
     engine.dispose()
 
 
+def requests_by_role(
+    client: EclorClient, row: Row, url: str, tokens: dict[str, str], settings: Settings
+) -> Iterator[tuple[str, Any]]:
+    """The row's request made once per role, in the order of ROLES, each with that role's session
+    (anonymous has none) and CSRF token, like a page would."""
+    signed_out_csrf = client.csrf_token()
+    for role in ROLES:
+        client.cookies.clear()
+        csrf = signed_out_csrf
+        if role != "anonymous":
+            client.cookies.set(auth.SESSION_COOKIE, tokens[role], domain="testserver.local")
+            # A signed-in person's token is the one bound to their session (app.csrf).
+            csrf = app_csrf.session_token_for(settings.secret_key, tokens[role])
+        client.cookies.set("csrftoken", csrf, domain="testserver.local")
+        kwargs: dict[str, Any] = {"follow_redirects": False}
+        method = row.method.upper()
+        if method not in ("GET", "HEAD", "OPTIONS"):
+            if row.json is not None:
+                kwargs["json"] = row.json
+                kwargs["headers"] = {"x-csrftoken": csrf}
+            else:
+                kwargs["data"] = {**(row.data or {}), "_csrf_token": csrf}
+        yield role, client.request(method, url, **kwargs)
+
+
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.id for e in ENTRIES])
 def test_each_role_gets_the_expected_answer(entry: Entry, access_env: AccessEnv):
     row = entry.row
@@ -234,24 +259,7 @@ def test_each_role_gets_the_expected_answer(entry: Entry, access_env: AccessEnv)
     url = _fill(row.path, values or {})
     wrong: list[str] = []
     with EclorClient(app=app) as client:
-        signed_out_csrf = client.csrf_token()
-        for role in ROLES:
-            client.cookies.clear()
-            csrf = signed_out_csrf
-            if role != "anonymous":
-                client.cookies.set(auth.SESSION_COOKIE, tokens[role], domain="testserver.local")
-                # A signed-in person's token is the one bound to their session (app.csrf).
-                csrf = app_csrf.session_token_for(settings.secret_key, tokens[role])
-            client.cookies.set("csrftoken", csrf, domain="testserver.local")
-            kwargs: dict[str, Any] = {"follow_redirects": False}
-            method = row.method.upper()
-            if method not in ("GET", "HEAD", "OPTIONS"):
-                if row.json is not None:
-                    kwargs["json"] = row.json
-                    kwargs["headers"] = {"x-csrftoken": csrf}
-                else:
-                    kwargs["data"] = {**(row.data or {}), "_csrf_token": csrf}
-            response = client.request(method, url, **kwargs)
+        for role, response in requests_by_role(client, row, url, tokens, settings):
             expected = expect[role]
             allowed = expected if isinstance(expected, tuple) else (expected,)
             if response.status_code not in allowed:

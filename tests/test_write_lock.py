@@ -2,8 +2,8 @@
 before the write lock is taken, so an upload of large photos holds the lock for its writes only.
 
 Each write transaction (``BEGIN IMMEDIATE`` on SQLite, a writing transaction on PostgreSQL) is
-timed with SQLAlchemy events on the app's engine, from the moment the lock is obtained to its
-COMMIT or ROLLBACK, while real, large PNGs made with Pillow are uploaded through the real routes.
+timed with SQLAlchemy events on the app's engine (tests.write_locks), from the moment the lock is
+obtained to its COMMIT or ROLLBACK, while real, large PNGs made with Pillow are uploaded through the real routes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from PIL import Image
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from app import images
@@ -22,6 +22,7 @@ from app.db import read_session
 from app.models.carpool import CarpoolProfile
 from app.models.sharing import SharedPhoto
 from app.models.shops import Product, Shop, ShopPhoto
+from tests.write_locks import WriteLocks
 
 # The lock is held for a few inserts and a commit: well under this even on a loaded machine,
 # while re-encoding the photos below takes several times longer (checked by each test).
@@ -39,35 +40,6 @@ def large_png(seed: int, size: tuple[int, int] = (4000, 3000)) -> bytes:
         buf, "PNG", compress_level=1
     )
     return buf.getvalue()
-
-
-class WriteLocks:
-    """How long each write transaction held the lock (seconds), recorded from engine events."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.held: list[float] = []
-
-    def _begin(self, conn) -> None:
-        # Runs after app.db's own "begin" listener has issued BEGIN IMMEDIATE (lock obtained).
-        if conn.get_execution_options().get("eclor_write"):
-            conn.info["eclor_write_began"] = time.perf_counter()
-
-    def _end(self, conn) -> None:
-        began = conn.info.pop("eclor_write_began", None)
-        if began is not None:
-            self.held.append(time.perf_counter() - began)
-
-    def __enter__(self) -> WriteLocks:
-        event.listen(self.engine, "begin", self._begin)
-        event.listen(self.engine, "commit", self._end)
-        event.listen(self.engine, "rollback", self._end)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "begin", self._begin)
-        event.remove(self.engine, "commit", self._end)
-        event.remove(self.engine, "rollback", self._end)
 
 
 @pytest.fixture
@@ -104,7 +76,7 @@ def test_four_large_photos_on_a_sharing_ad_hold_the_write_lock_only_for_the_writ
     slow = processing_time(photos)
     c = resident.client
     token = c.csrf_token()
-    locks.held.clear()
+    locks.clear()
     response = c.post(
         "/sharing/items",
         data={
@@ -129,7 +101,7 @@ def test_shop_and_product_photos_hold_the_write_lock_only_for_the_writes(engine,
     token = c.csrf_token()
     shop_photos = [large_png(10), large_png(11)]
     slow = processing_time(shop_photos) / 2  # one photo a request
-    locks.held.clear()
+    locks.clear()
     response = c.post(
         "/shops/manage/shop/save",
         data={
@@ -155,7 +127,7 @@ def test_shop_and_product_photos_hold_the_write_lock_only_for_the_writes(engine,
         product = s.scalars(select(Product)).one()
         assert s.scalar(select(func.count()).select_from(ShopPhoto)) == 1 and product.thumb_name
     assert_short(locks, slow)
-    locks.held.clear()
+    locks.clear()
     response = c.post(
         f"/shops/manage/products/{product.id}/photo",
         data={"_csrf_token": token},
@@ -174,7 +146,7 @@ def test_a_carpool_profile_photo_holds_the_write_lock_only_for_the_writes(engine
     slow = processing_time([photo], display_size=512, thumb_size=160)
     c = resident.client
     token = c.csrf_token()
-    locks.held.clear()
+    locks.clear()
     response = c.post(
         "/carpool/profile",
         data={"_csrf_token": token, "first_name": "Julie", "phone": "", "about": ""},
@@ -193,7 +165,7 @@ def test_a_form_refused_under_the_lock_removes_the_photo_files_written_before_it
     c = merchant.client
     photo = large_png(30)
     slow = processing_time([photo])
-    locks.held.clear()
+    locks.clear()
     # The commune passes the form's checks but not the database's: the photo was already written.
     response = c.post(
         "/shops/manage/shop/save",

@@ -97,15 +97,16 @@ def valid_reset(session: Session, token: str) -> PasswordReset | None:
     return row
 
 
-def use_reset(session: Session, token: str, password: str) -> User | None:
-    """Set the new password, spend every reset link of the account and end all its sessions."""
+def use_reset(session: Session, token: str, password_hash: str) -> User | None:
+    """Set the new password (hashed by the caller before its write transaction: hashing is slow on
+    purpose), spend every reset link of the account and end all its sessions."""
     row = valid_reset(session, token)
     if row is None:
         return None
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    user.password_hash = auth.hash_password(password)
+    user.password_hash = password_hash
     session.add(user)
     session.execute(delete(PasswordReset).where(col(PasswordReset.user_id) == user.id))
     auth.end_all_sessions(session, saved_id(user))

@@ -21,6 +21,7 @@ from app.accounts import lifecycle as accounts
 from app.accounts import signup as signing_up
 from app.auth import PUBLIC, SIGNED_IN, current_user, signed_in_user
 from app.db import begin_write, saved_id, utcnow
+from app.deps import start_writing
 from app.forms import TextForm as Form
 from app.forms import parse_form
 from app.i18n import gettext as _
@@ -169,6 +170,8 @@ def login(
             (ratelimit.LOGIN_ACCOUNT, auth.normalise_email(email)),
         ],
     )
+    # The hits are counted; the password is checked (slow on purpose) outside the write lock.
+    db.commit()
     user = auth.authenticate(db, email, data.get("password", ""))
     if user is None:
         return _login_page(
@@ -178,6 +181,7 @@ def login(
             email=email,
             errors={"__all__": _("E-mail ou mot de passe incorrect.")},
         )
+    start_writing(db)
     return sign_in_response(request, db, user, target)
 
 
@@ -305,7 +309,11 @@ def password_reset(
             errors=errors,
             headers={"referrer-policy": "no-referrer", "cache-control": "no-store"},
         )
-    user = accounts.use_reset(db, token, form.password)
+    # The new password is hashed (slow on purpose) outside the write lock.
+    db.commit()
+    password_hash = auth.hash_password(form.password)
+    start_writing(db)
+    user = accounts.use_reset(db, token, password_hash)
     if user is None:
         return page(request, "accounts/reset_invalid.html", status_code=400)
     return sign_in_response(request, db, user, "/me?password=changed")
@@ -578,10 +586,13 @@ def me_delete(
         )
     if user.password_hash is not None:
         ratelimit.check(db, _secret(request), [(ratelimit.LOGIN_ACCOUNT, user.email)])
+        # The hit is counted; the password is checked (slow on purpose) outside the write lock.
+        db.commit()
         if not auth.verify_password(user.password_hash, data.get("password", "")):
             return _delete_page(
                 request, db, status_code=400, errors={"password": _("Mot de passe incorrect.")}
             )
+        start_writing(db)
     elif not _recently_signed_in(db, request):
         return _delete_page(
             request,

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from app.auth import STAFF
 from app.db import utcnow
+from app.deps import end_idle_writes
 from app.forms import Form
 from app.i18n import gettext as _
 from app.lighting import checks, control
@@ -85,6 +86,7 @@ def programs(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> T
 def _programs_page(
     request: Request[Any, Any, Any], db: Session, *, error: str = "", status_code: int = 200
 ) -> Template:
+    end_idle_writes()  # a refusal wrote nothing: the page's reading and drawing holds no write lock
     rows = db.scalars(select(LightProgram).order_by(LightProgram.name)).all()
     calendars = db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all()
     position = control.territory_position(db)

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from app.auth import PUBLIC, SIGNED_IN, STAFF, CurrentUser, current_user
 from app.db import utcnow
+from app.deps import late_write, start_writing
 from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link, Panel
@@ -164,7 +165,9 @@ def waste_centre(
     return _waste_page(request, db, watched=bool(watched))
 
 
-@post("/waste-centre/watch", opt=SIGNED_IN, sync_to_thread=True, name="waste_centre_watch")
+@post(
+    "/waste-centre/watch", opt=late_write(SIGNED_IN), sync_to_thread=True, name="waste_centre_watch"
+)
 def waste_centre_watch(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
@@ -177,6 +180,9 @@ def waste_centre_watch(
         return _waste_page(request, db, status_code=400, errors=errors)
     user = current_user(request)
     assert user is not None
+    sensor_id = panel.sensor.id
+    # The panel (its forecast) is read before the write transaction, which holds only the writes.
+    start_writing(db)
     now = utcnow()
     local = now.astimezone(sensors.TZ)
     end_of_day = (local + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -189,7 +195,7 @@ def waste_centre_watch(
     db.add(
         WasteWaitWatch(
             user_id=user.id,
-            sensor_id=panel.sensor.id,
+            sensor_id=sensor_id,
             threshold_min=form.threshold,
             created_at=now,
             until=end_of_day.astimezone(dt.UTC),

@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 from app import images
 from app.auth import MERCHANT
 from app.db import utcnow, saved_id
-from app.deps import late_write, start_writing
+from app.deps import end_idle_writes, late_write, start_writing
 from app.forms import Form, Multipart, parse_form
 from app.i18n import gettext as _
 from app.models.shops import (
@@ -239,6 +239,7 @@ def _hours_page(
     exc_form: dict[str, Any],
     status_code: int = 200,
 ) -> Template:
+    end_idle_writes()  # a form sent back wrote nothing: the page is read and drawn without the lock
     if form is None:
         form = {}
         per_day: dict[int, list[ShopHours]] = {}

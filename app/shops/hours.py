@@ -53,10 +53,16 @@ def public_holidays(year: int, alsace_moselle: bool = False) -> dict[date, str]:
     From the ``holidays`` package; ``alsace_moselle`` adds Good Friday and 26 December
     through its Moselle subdivision (Alsace's has the same two days).
     """
+    return dict(_public_holidays(year, alsace_moselle))
+
+
+@lru_cache(maxsize=64)
+def _public_holidays(year: int, alsace_moselle: bool) -> tuple[tuple[date, str], ...]:
+    # Building a calendar loads the package's translations: once per year and region, not per page.
     calendar = holidays.country_holidays(
         "FR", subdiv="57" if alsace_moselle else None, years=year, language="fr"
     )
-    return dict(sorted(calendar.items()))
+    return tuple(sorted(calendar.items()))
 
 
 def holiday_name(day: date, commune_insee: str) -> str | None:

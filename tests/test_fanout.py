@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from app import push
 from app.alerts import publish as alerts
@@ -30,6 +30,7 @@ from app.db import utcnow, write_session
 from app.models.jobs import Job
 from app.models.push import Alert, PushDelivery, PushSubscription
 from app.notify import notify
+from app.pwa import NOTIFICATION_ICON, service_worker_js
 from workers import runner
 
 try:
@@ -164,6 +165,8 @@ def test_the_decrypted_message_is_what_was_sent_with_ttl_urgency_and_topic(
         "url": f"/alerts/{alert_id}",
         "tag": f"alert-{alert_id}",
         "urgency": "high",
+        "severity": "Severe",
+        "icon": NOTIFICATION_ICON,
         "lang": "fr",
     }
     assert message["headers"]["Urgency"] == "high"
@@ -175,6 +178,62 @@ def test_the_decrypted_message_is_what_was_sent_with_ttl_urgency_and_topic(
     with write_session(engine) as session:
         assert session.get(PushSubscription, sub_id).last_success_at is not None
         assert session.get(Alert, alert_id).fanout_done_at is not None
+
+
+def test_the_push_carries_what_the_phone_shows_without_a_network_request(
+    push_settings, app, engine, receiver
+):
+    """The decrypted message holds everything the service worker shows (app/static/js/sw.js reads
+    these fields), the icon is one the worker precached, the Topic lets the push service replace
+    an undelivered message of the thread, and the page it opens is served from memory."""
+    user = make_user(engine, "alerte@eclor.test")
+    ((name, _sub_id),) = subscribe(engine, receiver, user, topics=("weather",), communes=("57038",))
+    alert_id = publish(
+        engine,
+        title="Orages violents cet après-midi",
+        body="Restez à l'abri, évitez les bords de l'Alzette.",
+        topic="weather",
+        communes=("57038",),
+        urgency="high",
+    )
+    drain(push_settings, engine)
+
+    (message,) = receiver.received(name)
+    payload = message["payload"]
+    assert payload == {
+        "title": "Orages violents cet après-midi",
+        "body": "Restez à l'abri, évitez les bords de l'Alzette.",
+        "url": f"/alerts/{alert_id}",
+        "tag": f"alert-{alert_id}",
+        "urgency": "high",
+        "severity": "Severe",
+        "icon": NOTIFICATION_ICON,
+        "lang": "fr",
+    }
+    # The push service keeps one message per Topic: the thread's, the same as the notification's tag.
+    assert message["headers"]["Topic"] == payload["tag"]
+    assert message["headers"]["Urgency"] == "high"
+    worker = service_worker_js().decode()
+    precache = json.loads(worker.split("const PRECACHE = ", 1)[1].split(";\n", 1)[0])
+    assert payload["icon"] in precache and f"const ICON = {json.dumps(payload['icon'])};" in worker
+    for field in ("title", "body", "tag", "icon", "lang", "url", "urgency", "severity"):
+        assert f"data.{field}" in worker, f"the service worker does not read {field}"
+
+    # The page the notification opens: the first visitor reads the alert, the crowd reads memory.
+    from tests.conftest import EclorClient
+
+    statements: list[str] = []
+    with EclorClient(app=app) as client:
+        first = client.get(payload["url"])
+        assert first.status_code == 200 and "Orages violents" in first.text
+        listen = lambda *a: statements.append(a[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            again = client.get(payload["url"])
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+    assert again.status_code == 200 and "Orages violents" in again.text
+    assert statements == [], statements
 
 
 def test_only_subscriptions_that_chose_the_topic_and_commune_get_the_alert(

@@ -52,6 +52,7 @@ from app import push as webpush
 from app.alerts import cap_areas, preferences
 from app.alerts.cap import PUSH_URGENCIES, PushUrgency
 from app.alerts.publish import alert_payload, ttl_for
+from app.pwa import NOTIFICATION_ICON
 from app.alerts.subscriptions import vapid_private_key
 from app.alerts.topics import (
     BODY_MAX,
@@ -539,6 +540,7 @@ async def deliver_personal(ctx: JobContext, payload: dict[str, Any]) -> None:
         "url": str(payload.get("url", "/")),
         "tag": f"{topic}-{ctx.job.id}",
         "urgency": payload.get("urgency", "normal"),
+        "icon": NOTIFICATION_ICON,
         "lang": "fr",
     }
     urgency = push_urgency(payload.get("urgency", "normal"))

@@ -46,6 +46,7 @@ from app.models.push import (
     PushDelivery,
 )
 from app.models.territory import Commune
+from app.pwa import NOTIFICATION_ICON
 
 # --- publishing ---------------------------------------------------------------------------------
 
@@ -144,14 +145,20 @@ def clean_input(
     return data
 
 
-def _payload_dict(title: str, body: str, url: str, thread_id: int, urgency: str) -> dict[str, Any]:
-    """The push payload, in the shape the service worker reads (title, body, url, tag, urgency)."""
+def _payload_dict(
+    title: str, body: str, url: str, thread_id: int, urgency: str, severity: str
+) -> dict[str, Any]:
+    """The push payload: everything the service worker needs to show the notification without a
+    network request (title, body, the page it opens, the tag that replaces an earlier one of the
+    thread, urgency and CAP severity, the icon's precached URL, the language)."""
     return {
         "title": title,
         "body": body,
         "url": url,
         "tag": f"alert-{thread_id}",
         "urgency": urgency,
+        "severity": severity,
+        "icon": NOTIFICATION_ICON,
         "lang": "fr",
     }
 
@@ -160,7 +167,12 @@ def _payload_size(data: AlertInput) -> int:
     import json
 
     payload = _payload_dict(
-        _("Mise à jour : ") + data.title, data.body, "/alerts/0000000", 9_999_999, data.urgency
+        _("Mise à jour : ") + data.title,
+        data.body,
+        "/alerts/0000000",
+        9_999_999,
+        data.urgency,
+        max((severity for _u, severity in URGENCY_CAP.values()), key=len),
     )
     return len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
 
@@ -177,6 +189,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
         f"/alerts/{alert.id}",
         alert.thread_id or alert.id or 0,
         alert.push_urgency,
+        alert.severity,
     )
 
 

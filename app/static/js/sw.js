@@ -4,6 +4,9 @@ const CACHE = "eclor-shell-__CACHE_VERSION__";
 importScripts(__OUTBOX__);  // self.EclorOutbox: reports kept offline (IndexedDB)
 const PRECACHE = __PRECACHE__;
 const OFFLINE_URL = "/offline";
+const ICON = __ICON__;  // precached above: a notification is shown without a network request
+// CAP severities for which the notification stays until the person acts on it.
+const GRAVE = ["Extreme", "Severe"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -56,11 +59,11 @@ self.addEventListener("push", (event) => {
     body: data.body || "",
     tag: data.tag || undefined,
     renotify: Boolean(data.tag),
-    icon: "/static/icons/icon-192.png",
-    badge: "/static/icons/icon-192.png",
+    icon: data.icon || ICON,
+    badge: ICON,
     lang: data.lang || "fr",
     data: { url: data.url || "/" },
-    requireInteraction: data.urgency === "high",
+    requireInteraction: data.urgency === "high" || GRAVE.includes(data.severity),
   };
   // Every push shows a notification (required on iOS and by the browsers' push contract).
   event.waitUntil(self.registration.showNotification(title, options));

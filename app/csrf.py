@@ -20,11 +20,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+from typing import Any
 
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures.cookie import Cookie
-from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_hash
-from litestar.types import ASGIApp, Message, Send
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_hash, generate_csrf_token
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 COOKIE_NAME = "csrftoken"  # Litestar's CSRFConfig default, used by app.main
 
@@ -92,6 +96,28 @@ class CsrfMiddleware(CSRFMiddleware):
     def __init__(self, app: ASGIApp, config: CSRFConfig) -> None:
         super().__init__(app, config)
         self.cookie_parts = _cookie_parts(config)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Litestar's check; a safe method (GET, HEAD, OPTIONS) goes straight to its token.
+
+        Litestar parses the request's content type and looks for a token in its headers (and a
+        form's body) before it looks at the method, and a safe method uses none of it: its token
+        is the cookie's, or a new one that the response sets, as Litestar decides it.
+        """
+        handler = scope.get("route_handler")
+        if (
+            scope["type"] != ScopeType.HTTP
+            or scope["method"] not in self.config.safe_methods
+            or self.exclude is not None
+            or (handler is not None and handler.opt.get(self.config.exclude_from_csrf_key))
+        ):  # Litestar's own path, its exclusions included
+            await super().__call__(scope, receive, send)
+            return
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        csrf_cookie = connection.cookies.get(self.config.cookie_name)
+        token = csrf_cookie or generate_csrf_token(secret=self.config.secret)
+        ScopeState.from_scope(scope).csrf_token = token
+        await self.app(scope, receive, self.create_send_wrapper(send, token, csrf_cookie))
 
     def create_send_wrapper(self, send: Send, token: str, csrf_cookie: str | None) -> Send:
         if csrf_cookie is not None:

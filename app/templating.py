@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 from litestar.response import Template
 from litestar.plugins.htmx import HTMXDetails
 
@@ -143,7 +143,12 @@ def page(
         territory=scope.get("eclor_territory", territories.FALLBACK),
     )
     made = Template(
-        template_name=template, context=context, status_code=status_code, headers=headers
+        template_name=template,
+        context=context,
+        status_code=status_code,
+        headers=headers,
+        # Litestar would guess it from the name's suffixes (pathlib and mimetypes) on every page.
+        media_type=MediaType.HTML if template.endswith(".html") else None,
     )
     if on_event_loop():  # an async handler: Litestar renders it (or it goes through rendered())
         return made

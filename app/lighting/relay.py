@@ -82,7 +82,11 @@ class RelayConfig:
     retry_initial_s: float = 5.0  # first retry of an unanswered command
     retry_max_s: float = 120.0
     lease_s: float = 30.0  # a claim not followed by "sent" is released after this
-    ingest_max: int = 10_000  # messages per ingestion transaction
+    ingest_max: int = 10_000  # messages per ingestion transaction, at most
+    # How long an ingestion transaction may hold the write lock: the relay sizes its batches from the
+    # time per message its last batch took (more, shorter transactions on a slow or loaded machine),
+    # so pages and staff actions never wait long behind a burst of telemetry.
+    ingest_hold_s: float = 0.1
     ingest_interval_s: float = 0.2
     housekeeping_s: float = 5.0  # expiry, offline sweep
     reconcile_s: float = 30.0  # programs and overrides → commands
@@ -229,6 +233,7 @@ class IngestStats:
     sensor_readings: int = 0
     unknown: int = 0
     invalid: int = 0
+    held_s: float = 0.0  # from the transaction's first statement to its commit
 
 
 _ACK_RANK = {"accepted": 1, "applied": 2, "rejected": 2, "expired": 2}
@@ -243,7 +248,9 @@ def ingest(engine: Engine, items: Sequence[Inbound], now: dt.datetime | None = N
     sensor_items = [i for i in items if i.kind == "tele_sensor"]
     if sensor_items:  # what the sensors' store loads with its first message, before the write lock
         telemetry_sinks.warm_up()
+    began = 0.0
     with write_session(engine) as session:
+        began = time.perf_counter()  # the lock is held from here (BEGIN IMMEDIATE on SQLite)
         if acks:
             _ingest_acks(session, acks, stats)
         if lights:
@@ -251,7 +258,21 @@ def ingest(engine: Engine, items: Sequence[Inbound], now: dt.datetime | None = N
         if sensor_items:
             store = telemetry_sinks.sink("tele_sensor")  # the sensors domain's
             stats.sensor_readings += store(session, sensor_items, now, stats)
+    stats.held_s = time.perf_counter() - began
     return stats
+
+
+INGEST_FIRST = 200  # messages in the first batch, before the relay knows this machine's pace
+INGEST_LEAST = 20
+
+
+def next_batch_size(size: int, messages: int, held_s: float, config: RelayConfig) -> int:
+    """The batch size that holds the write lock about ``config.ingest_hold_s``, from the last batch
+    (``messages`` in ``held_s``): shrinks at once, grows at most twofold a batch."""
+    if messages <= 0 or held_s <= 0:
+        return size
+    fitting = int(config.ingest_hold_s * messages / held_s)
+    return max(INGEST_LEAST, min(config.ingest_max, fitting, size * 2))
 
 
 def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> None:
@@ -418,6 +439,7 @@ class Relay:
         self.stats = RelayStats()
         self._wake = asyncio.Event()
         self._ingest_wake = asyncio.Event()
+        self.ingest_size = min(INGEST_FIRST, self.config.ingest_max)  # see next_batch_size
 
     def sink(self, item: Inbound) -> None:
         """Called by the backend for every message from a device."""
@@ -426,7 +448,7 @@ class Relay:
         if item.kind == "status":
             return  # presence is decided from data, not from retained status
         self.inbox.append(item)
-        if len(self.inbox) >= self.config.ingest_max:
+        if len(self.inbox) >= self.ingest_size:
             self._ingest_wake.set()
 
     def wake(self) -> None:
@@ -509,10 +531,7 @@ class Relay:
                 await self._sleep(stop, asyncio.Event(), len(sent) / config.max_rate)
 
     async def _ingest_once(self) -> None:
-        batch, self.inbox = (
-            self.inbox[: self.config.ingest_max],
-            self.inbox[self.config.ingest_max :],
-        )
+        batch, self.inbox = self.inbox[: self.ingest_size], self.inbox[self.ingest_size :]
         if not batch:
             return
         started = time.perf_counter()
@@ -548,12 +567,13 @@ class Relay:
             return
         self.stats.ingested += len(batch) - stats.invalid
         self.stats.invalid += stats.invalid
+        self.ingest_size = next_batch_size(self.ingest_size, len(batch), stats.held_s, self.config)
 
     async def _ingest_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if self.inbox:
                 await self._ingest_once()
-            if len(self.inbox) < self.config.ingest_max:
+            if len(self.inbox) < self.ingest_size:
                 await self._sleep(stop, self._ingest_wake, self.config.ingest_interval_s)
 
     def housekeeping(self, now: dt.datetime, *, reconcile: bool, rollup: bool) -> None:

@@ -35,16 +35,22 @@ def get_or_compute(key: Any, ttl_s: float, compute: Callable[[], T]) -> T:
 _flights: dict[Any, asyncio.Lock] = {}
 
 
-async def shared(key: Any, ttl_s: float, compute: Callable[[], T]) -> T:
+async def shared(key: Any, ttl_s: float, compute: Callable[[], T], *, stale_s: float = 0.0) -> T:
     """The value of ``key``, computed in a worker thread by one request at a time when missing.
 
     A crowd arriving together (everyone opening the page an alert points to)
-    waits for the one computation instead of each querying the database.
+    waits for the one computation instead of each querying the database. With ``stale_s``, while
+    that one request recomputes an expired value, the others are answered at once with the value
+    it replaces (expired less than ``stale_s`` ago) instead of waiting; a value dropped
+    (:func:`drop`) is never served stale.
     """
     hit = _values.get(key)
-    if hit is not None and hit[0] > time.monotonic():
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
         return hit[1]
     lock = _flights.setdefault(key, asyncio.Lock())
+    if lock.locked() and hit is not None and now < hit[0] + stale_s:
+        return hit[1]
     async with lock:
         hit = _values.get(key)
         if hit is not None and hit[0] > time.monotonic():

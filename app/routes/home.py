@@ -34,32 +34,39 @@ ANONYMOUS_PANELS_TTL_S = 5.0
 COMMUNES_TTL_S = 300.0
 
 
-def _home_data(engine: Any, ns: str, user: Any) -> tuple[list[Any], list[Commune]]:
-    """The home page's panels and communes; a session is opened only if something must be read."""
+def _communes(engine: Any) -> list[Commune]:
+    with Session(engine) as db:
+        return list(db.scalars(select(Commune).order_by(col(Commune.name))).all())
+
+
+def _panels(engine: Any, user: Any) -> list[Any]:
     with Session(engine) as db:  # no connection is taken until a query runs
-        communes = cache.get_or_compute(
-            ("communes", ns),
-            COMMUNES_TTL_S,
-            lambda: list(db.scalars(select(Commune).order_by(col(Commune.name))).all()),
-        )
-        if user is None:
-            panels = cache.get_or_compute(
-                ("home-panels", ns), ANONYMOUS_PANELS_TTL_S, lambda: load_panels(db, None)
-            )
-        else:
-            panels = load_panels(db, user)
-    return panels, communes
+        return load_panels(db, user)
 
 
 @get("/", opt=PUBLIC, name="home")
 async def home(request: Request[Any, Any, Any]) -> Template:
     user = current_user(request)
     engine, ns = request.app.state.engine, request.app.state.cache_ns
-    # Anonymous visitors are served from memory while it is fresh: no thread, no database.
-    panels = cache.peek(("home-panels", ns)) if user is None else None
+    # Served from memory while fresh: no thread, no database. When the value expires one request
+    # recomputes it and the others meanwhile get the one it replaces (a crowd never computes it
+    # once each: the panels take tens of milliseconds of CPU that the event loop would wait for).
     communes = cache.peek(("communes", ns))
-    if panels is None or communes is None:
-        panels, communes = await anyio.to_thread.run_sync(_home_data, engine, ns, user)
+    if communes is None:
+        communes = await cache.shared(
+            ("communes", ns), COMMUNES_TTL_S, functools.partial(_communes, engine), stale_s=60.0
+        )
+    if user is not None:
+        panels = await anyio.to_thread.run_sync(_panels, engine, user)
+    else:
+        panels = cache.peek(("home-panels", ns))
+        if panels is None:
+            panels = await cache.shared(
+                ("home-panels", ns),
+                ANONYMOUS_PANELS_TTL_S,
+                functools.partial(_panels, engine, None),
+                stale_s=ANONYMOUS_PANELS_TTL_S,
+            )
     return page(request, "home/index.html", section="home", panels=panels, communes=communes)
 
 

@@ -56,6 +56,7 @@ async def home(request: Request[Any, Any, Any]) -> Template:
         communes = await cache.shared(
             ("communes", ns), COMMUNES_TTL_S, functools.partial(_communes, engine), stale_s=60.0
         )
+    panels: list[Any] | None = None
     if user is not None:
         panels = await anyio.to_thread.run_sync(_panels, engine, user)
     else:

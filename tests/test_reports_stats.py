@@ -246,6 +246,67 @@ def test_two_bulk_changes_at_once_over_the_same_reports_never_deadlock(engine, s
         }
 
 
+def test_a_single_change_during_a_bulk_change_never_deadlocks(engine, staff):
+    """A staff member changes one report while another applies a bulk action that includes it:
+    the single change must not hold the report (and its counts) while it waits for the events
+    outbox's lock that the bulk change holds as it waits for that report. PostgreSQL only (see
+    above)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no deadlock to provoke")
+    now = utcnow()
+    with write_session(engine) as session:
+        reports = [
+            Report(
+                category="tyres",
+                lat=49.47,
+                lon=5.95,
+                commune_insee="57038",
+                status="new",
+                created_at=now - timedelta(minutes=i),
+            )
+            for i in range(40)
+        ]
+        session.add_all(reports)
+        session.flush()
+        ids = sorted(r.id for r in reports if r.id is not None)
+    errors: list[BaseException] = []
+
+    def bulk(start: threading.Barrier, action: str) -> None:
+        try:
+            with write_session(engine) as session:
+                start.wait(timeout=30)
+                triage.bulk_change(session, ids, action, actor_id=staff.id)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    def single(start: threading.Barrier, report_id: int) -> None:
+        try:
+            with write_session(engine) as session:
+                report = session.get(Report, report_id)
+                assert report is not None
+                start.wait(timeout=30)
+                to = "in_progress" if report.status == "confirmed" else "confirmed"
+                workflow.change_status(session, report, to, actor_id=staff.id)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    for round_ in range(16):
+        start = threading.Barrier(3)
+        action = "confirmed" if round_ % 2 == 0 else "in_progress"
+        threads = [
+            threading.Thread(target=bulk, args=(start, action)),
+            threading.Thread(target=single, args=(start, ids[-1 - round_ % 5])),
+            threading.Thread(target=single, args=(start, ids[round_ % 7])),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors, (round_, errors)
+    with Session(engine) as session:
+        assert _kept(session) == _recount(session)
+
+
 def test_the_migration_counts_the_reports_already_there(tmp_path):
     url = fresh_database_url(tmp_path)
     upgrade(url)

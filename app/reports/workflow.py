@@ -201,6 +201,10 @@ def change_status(
             % {"a": _(STATUSES[report.status]), "b": _(STATUSES[to])},
             "status",
         )
+    # The events outbox's lock before this report's row (and the counts its trigger keeps) is
+    # changed: a bulk change holds that lock while it locks its reports in id order, so taking it
+    # after the update would wait for the bulk while holding a report it waits for (PostgreSQL).
+    events.hold(session)
     note = note.strip()[:2000]
     text = note
     if to == "rejected":

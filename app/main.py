@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from litestar import Litestar, Router
 from litestar.datastructures import CacheControlHeader
 from litestar.connection import ASGIConnection
@@ -108,7 +109,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def database(_app: Litestar) -> AsyncIterator[None]:
-        """The engine's connections are closed when the app shuts down."""
+        """The territories' host map is read before the first request (no request pays for it);
+        the engine's connections are closed when the app shuts down."""
+        await anyio.to_thread.run_sync(_app.state.territories.reload)
         try:
             yield
         finally:
@@ -148,8 +151,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         on_shutdown=[events.stop_hub],
     )
     # Around everything: a bounded number of requests at once, the others told to come back (503).
+    web = EclorMiddleware(GzipMiddleware(app.dispatch), settings=settings, engine=engine)
     limiter = ConcurrencyLimit(
-        EclorMiddleware(GzipMiddleware(app.dispatch), settings=settings, engine=engine),
+        web,
         limit=settings.max_concurrency,
         queue_seconds=settings.http_queue_seconds,
         retry_after_s=settings.http_retry_after_s,
@@ -159,5 +163,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.cache_ns = uuid.uuid4().hex  # per-app key space of app.cache
     app.state.engine = engine
+    app.state.territories = web.territories
     app.state.jinja = env
     return app

@@ -84,12 +84,17 @@ OnMessage = Callable[[str, bytes], None]
 
 
 class MqttLink:
-    """One MQTT 5 connection kept alive, with its subscriptions.
+    """One MQTT connection kept alive, with its subscriptions: MQTT 5 by default.
 
     ``on_message(topic, payload)`` is called on the event loop for every message;
     it must be quick (put the message on a queue). ``session_expiry_s`` > 0
     asks the broker to keep the subscriptions and queue QoS 1 messages while
     the link reconnects.
+
+    ``v5=False`` speaks MQTT 3.1.1, for a link that only receives: paho decodes the
+    properties of every MQTT 5 PUBLISH into a new ``Properties`` object, which was
+    about 40% of a telemetry subscriber's event loop; a 3.1.1 PUBLISH has none. Such a
+    link cannot publish with a message expiry, so one that sends commands stays on 5.
     """
 
     def __init__(
@@ -106,8 +111,10 @@ class MqttLink:
         will: aiomqtt.Will | None = None,
         max_inflight: int = 1000,
         on_connect: Callable[[], None] | None = None,
+        v5: bool = True,
     ) -> None:
         self.url = url
+        self.v5 = v5
         self.options = parse_url(url)
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
@@ -124,17 +131,27 @@ class MqttLink:
         self._client: aiomqtt.Client | None = None
 
     def _make_client(self) -> aiomqtt.Client:
-        properties = None
-        if self.session_expiry_s > 0:
-            properties = Properties(PacketTypes.CONNECT)
-            properties.SessionExpiryInterval = self.session_expiry_s
+        session: dict[str, Any]
+        if self.v5:
+            properties = None
+            if self.session_expiry_s > 0:
+                properties = Properties(PacketTypes.CONNECT)
+                properties.SessionExpiryInterval = self.session_expiry_s
+            session = {
+                "protocol": aiomqtt.ProtocolVersion.V5,
+                "clean_start": self.session_expiry_s <= 0,
+                "properties": properties,
+            }
+        else:  # 3.1.1: a kept session has no expiry of its own (the broker's setting applies)
+            session = {
+                "protocol": aiomqtt.ProtocolVersion.V311,
+                "clean_session": self.session_expiry_s <= 0,
+            }
         client = aiomqtt.Client(
             **self.options,
             identifier=self.client_id,
             logger=_client_log,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=self.session_expiry_s <= 0,
-            properties=properties,
+            **session,
             keepalive=self.keepalive,
             will=self.will,
             timeout=10,
@@ -218,6 +235,8 @@ class MqttLink:
         Raises :class:`MqttUnavailable` when not connected or when the
         connection drops before the broker acknowledged.
         """
+        if expiry_s is not None and not self.v5:
+            raise ValueError("a message expiry needs MQTT 5")
         client = self._client
         if client is None or not self.connected.is_set():
             raise MqttUnavailable("not connected to the MQTT broker")
@@ -227,7 +246,7 @@ class MqttLink:
                 payload,
                 qos=qos,
                 retain=retain,
-                properties=publish_properties(expiry_s),
+                properties=publish_properties(expiry_s) if self.v5 else None,
                 timeout=timeout,
             )
         except (aiomqtt.MqttError, TimeoutError) as exc:

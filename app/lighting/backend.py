@@ -6,6 +6,7 @@ would implement the same interface."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import math
@@ -108,13 +109,32 @@ class MqttBackend:
         self._kinds = {"ack/light": "ack", "tele/light": "tele_light", "tele/sensor": "tele_sensor"}
         subs = [Subscription(f"{base}/{topic}/+", 1) for topic in self._kinds]
         subs.append(Subscription(f"{base}/status/+", 1))
-        self.link = MqttLink(
-            url, client_id=client_id, subscriptions=subs, on_message=self._on_message
+        # Two connections: the devices' messages come in over MQTT 3.1.1, whose PUBLISH carries no
+        # properties for paho to decode (that decoding was about 40% of the relay's event loop at
+        # full telemetry speed); commands go out over MQTT 5, which carries their message expiry.
+        self.inbox = MqttLink(
+            url,
+            client_id=f"{client_id}-in",
+            subscriptions=subs,
+            on_message=self._on_message,
+            v5=False,
         )
-        self.connected = self.link.connected
+        self.link = MqttLink(url, client_id=client_id)
+        self.connected = asyncio.Event()  # both up: a command can go out and its answers come back
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.link.run(stop)
+        await asyncio.gather(self.inbox.run(stop), self.link.run(stop), self._follow(stop))
+
+    async def _follow(self, stop: asyncio.Event) -> None:
+        links = (self.inbox.connected, self.link.connected)
+        while not stop.is_set():
+            if all(up.is_set() for up in links):
+                self.connected.set()
+            else:
+                self.connected.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.05)
+        self.connected.clear()
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         if not topic.startswith(self.prefix + "/"):

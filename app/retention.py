@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table
 from sqlmodel import col, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from app.db import is_sqlite, table_of, upsert, utcnow, write_session
 from app.models.accounts import WebSession
@@ -227,10 +228,17 @@ def optimize(engine: Engine) -> None:
     """Refresh SQLite's planner statistics where they drifted (cheap; PostgreSQL's autovacuum does it there)."""
     if not is_sqlite(engine):
         return
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-        conn.exec_driver_sql("PRAGMA optimize")
-        conn.commit()
+    try:
+        with engine.connect() as conn:
+            # A writer from its BEGIN (IMMEDIATE): ANALYZE writes the statistics, and a deferred
+            # transaction that read first could not take the lock once another writer had
+            # committed (SQLite answers "database is locked" at once, without waiting).
+            conn.execution_options(eclor_write=True)
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("PRAGMA optimize")
+            conn.commit()
+    except OperationalError as exc:  # the lock stayed taken past the timeout: next pass
+        log.warning("planner statistics not refreshed", extra={"error": str(exc.orig)})
 
 
 def run(

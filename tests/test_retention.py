@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import sqlite3
 import uuid
+
+import pytest
 
 from sqlalchemy import func, select
 
 from app import auth, retention
 from app.lighting import control
-from app.db import read_session, utcnow, write_session
+from app.db import is_sqlite, make_engine, read_session, utcnow, write_session
 from app.lighting.relay import Inbound, ingest
 from app.models.accounts import WebSession
 from app.models.jobs import Job
@@ -19,6 +23,7 @@ from app.models.push import PushDelivery
 from app.models.retention import HistoryMonth
 from app.models.sensors import WasteCentreEstimate
 from tests.lighting_helpers import seed_lights
+from tests.write_locks import WriteLocks
 
 NOW = utcnow()
 
@@ -327,3 +332,31 @@ def test_the_worker_runs_retention_beside_its_claim_loop():
     from app import domains
 
     assert retention.retention_service in domains.services()
+
+
+def test_the_planner_statistics_are_refreshed_by_a_writer_from_its_begin(engine):
+    """``PRAGMA optimize`` may write (ANALYZE): its transaction takes SQLite's lock at BEGIN, so it
+    waits for another writer instead of failing at once ("database is locked": a deferred
+    transaction that read first cannot take the lock after another writer committed, which a
+    fresh install's demo load and first telemetry made it do at the worker's first pass)."""
+    if not is_sqlite(engine):
+        pytest.skip("planner statistics are PostgreSQL's autovacuum's job there")
+    with WriteLocks(engine) as locks:
+        retention.optimize(engine)
+    assert [held.first_statement for held in locks.transactions] == ["BEGIN (writer)"]
+
+
+def test_the_planner_statistics_wait_for_the_next_pass_when_the_lock_stays_taken(settings, caplog):
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    engine = make_engine(settings.resolved_database_url, lock_timeout_ms=200)
+    holder = sqlite3.connect(engine.url.database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with caplog.at_level(logging.WARNING, logger="eclor.retention"):
+            retention.optimize(engine)  # no exception: a warning, and the next pass tries again
+        assert "planner statistics not refreshed" in caplog.text
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        engine.dispose()

@@ -190,17 +190,12 @@ def test_the_counts_follow_every_write_of_a_report(engine, staff):
     assert got == expected
 
 
-def test_two_bulk_changes_at_once_over_the_same_reports_never_deadlock(engine, staff):
-    """Two staff members apply bulk actions at the same moment to overlapping reports listed in
-    opposite orders (their own connections, in threads, many rounds): both go through, none is
-    aborted by a deadlock on the reports or on the kept counts, and the counts still equal a recount.
-    On SQLite a writer's transaction takes the database's write lock up front (BEGIN IMMEDIATE), so
-    the two bulk changes run one after the other and cannot deadlock: PostgreSQL only."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no deadlock to provoke")
+def _same_counts_reports(engine, count: int) -> list[int]:
+    """``count`` new reports of one month, category and commune (every change to them moves the
+    same two kept counts, where concurrent changes meet): their ids in order."""
     now = utcnow()
     with write_session(engine) as session:
-        reports = [  # one month, category and commune: every change moves the same two counts
+        reports = [
             Report(
                 category="tyres",
                 lat=49.47,
@@ -209,11 +204,22 @@ def test_two_bulk_changes_at_once_over_the_same_reports_never_deadlock(engine, s
                 status="new",
                 created_at=now - timedelta(minutes=i),
             )
-            for i in range(60)
+            for i in range(count)
         ]
         session.add_all(reports)
         session.flush()
-        ids = sorted(r.id for r in reports if r.id is not None)
+        return sorted(r.id for r in reports if r.id is not None)
+
+
+def test_two_bulk_changes_at_once_over_the_same_reports_never_deadlock(engine, staff):
+    """Two staff members apply bulk actions at the same moment to overlapping reports listed in
+    opposite orders (their own connections, in threads, many rounds): both go through, none is
+    aborted by a deadlock on the reports or on the kept counts, and the counts still equal a recount.
+    On SQLite a writer's transaction takes the database's write lock up front (BEGIN IMMEDIATE), so
+    the two bulk changes run one after the other and cannot deadlock: PostgreSQL only."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no deadlock to provoke")
+    ids = _same_counts_reports(engine, 60)
     # Overlapping lists, each one starting inside the other's.
     first, second = ids[10:], ids[:50][::-1]
     errors: list[BaseException] = []
@@ -253,22 +259,7 @@ def test_a_single_change_during_a_bulk_change_never_deadlocks(engine, staff):
     above)."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no deadlock to provoke")
-    now = utcnow()
-    with write_session(engine) as session:
-        reports = [
-            Report(
-                category="tyres",
-                lat=49.47,
-                lon=5.95,
-                commune_insee="57038",
-                status="new",
-                created_at=now - timedelta(minutes=i),
-            )
-            for i in range(40)
-        ]
-        session.add_all(reports)
-        session.flush()
-        ids = sorted(r.id for r in reports if r.id is not None)
+    ids = _same_counts_reports(engine, 40)
     errors: list[BaseException] = []
 
     def bulk(start: threading.Barrier, action: str) -> None:

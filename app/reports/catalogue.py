@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -128,13 +130,73 @@ def is_open(status: str) -> bool:
     return status in OPEN_STATUSES
 
 
+def outline_rings(text: str | None) -> list[list[geo.Point]]:
+    """A commune's outline as outer rings of (lat, lon) points: CAP polygon text (``"lat,lon ..."``,
+    what ``communes.outline`` holds) or GeoJSON text of a Polygon or MultiPolygon (``[lon, lat]``
+    points; holes are not kept). Empty when there is none or it cannot be read."""
+    return [list(ring) for ring in _outline_rings(text or "")]
+
+
+@lru_cache(maxsize=256)
+def _outline_rings(text: str) -> tuple[tuple[geo.Point, ...], ...]:
+    text = text.strip()
+    if not text:
+        return ()
+    if not text.startswith("{"):
+        points = geo.parse_ring(text)
+        return (tuple(points),) if len(points) >= 3 else ()
+    try:
+        shape = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(shape, dict):
+        return ()
+    if shape.get("type") == "Feature":
+        shape = shape.get("geometry") or {}
+    kind, coordinates = shape.get("type"), shape.get("coordinates")
+    polygons = (
+        [coordinates]
+        if kind == "Polygon"
+        else coordinates
+        if kind == "MultiPolygon" and isinstance(coordinates, list)
+        else []
+    )
+    rings: list[tuple[geo.Point, ...]] = []
+    for polygon in polygons:
+        try:
+            ring = tuple((float(p[1]), float(p[0])) for p in polygon[0])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if len(ring) >= 3:
+            rings.append(ring)
+    return tuple(rings)
+
+
 def commune_at(session: Session, lat: float, lon: float) -> Commune | None:
-    """The commune whose centre is nearest, or None when the place is outside the territory."""
+    """The commune responsible for a place: the one whose outline holds it (of two outlines that
+    overlap, the one whose centre is nearer); when no outline holds it, the commune whose centre
+    is nearest within :data:`TERRITORY_RADIUS_M`; None when the place is outside every territory.
+
+    Whatever territory the commune belongs to: a place across a border reaches the commune (and
+    territory) of that place, not the nearest centre's."""
     communes = session.scalars(select(Commune)).all()
     if not communes:
         return None
-    best = min(communes, key=lambda c: geo.distance_m(lat, lon, c.lat, c.lon))
+    inside = [
+        c
+        for c in communes
+        if any(geo.point_in_polygon(lat, lon, ring) for ring in outline_rings(c.outline))
+    ]
+    candidates = inside or communes
+    best = min(candidates, key=lambda c: (geo.distance_m(lat, lon, c.lat, c.lon), c.insee))
+    if inside:
+        return best
     return best if geo.distance_m(lat, lon, best.lat, best.lon) <= TERRITORY_RADIUS_M else None
+
+
+# A commune's key: an INSEE code (5 digits, or 2A/2B and 3 digits in Corsica), or another country's
+# initial and its code's four digits (Luxembourg: ``L0204``; app.territories.commune_key).
+COMMUNE_KEY = r"(?:\d[0-9AB]\d{3}|[A-Z]\d{4})"
 
 
 @dataclass
@@ -152,7 +214,7 @@ class Filters:
         q = (params.get("q") or "").strip()[:100] or None
         allowed = {*(STATUSES if staff else PUBLIC_STATUSES), "open", "closed"}
         return cls(
-            commune=commune if commune and re.fullmatch(r"\d[0-9AB]\d{3}", commune) else None,
+            commune=commune if commune and re.fullmatch(COMMUNE_KEY, commune) else None,
             category=category if category in CATEGORIES else None,
             status=status if status in allowed else None,
             q=q,

@@ -87,7 +87,7 @@ class ReportForm(BaseModel):
     witnessed: bool = False
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    commune: str | None = Field(default=None, pattern=r"^\d[0-9AB]\d{3}$")
+    commune: str | None = Field(default=None, pattern=rf"^{catalogue.COMMUNE_KEY}$")
     address: str = Field(default="", max_length=200)
     idempotency_key: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
 

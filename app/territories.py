@@ -212,6 +212,21 @@ def commune_key(country: str, code: str) -> str:
     return country[0] + code[len(country) :]
 
 
+_SESSION_KEY = "eclor_territory"
+
+
+def bind(session: Session, territory: Branding) -> Session:
+    """Say which territory a session works for (a home panel's loader reads it: :func:`of_session`)."""
+    session.info[_SESSION_KEY] = territory
+    return session
+
+
+def of_session(session: Session) -> Branding:
+    """The territory :func:`bind` gave the session, else the fallback (outside a request)."""
+    territory = session.info.get(_SESSION_KEY)
+    return territory if isinstance(territory, Branding) else FALLBACK
+
+
 def request_territory(request: Any) -> Branding:
     """The territory the request's host names (set by the web middleware, app.web)."""
     return scope_extras(request.scope).get("eclor_territory", FALLBACK)

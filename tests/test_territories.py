@@ -384,3 +384,25 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
         with pytest.raises(SetupError, match=message), write_session(engine) as session:
             import_bundle(session, data)
     assert _counts(engine) == before
+
+
+def test_each_territory_gets_its_own_anonymous_home_panels(engine, client, monkeypatch):
+    """The anonymous panels are kept per territory: a panel computed for one host is never served
+    on another's (a loader that is per territory reads the territory bound to its session)."""
+    from app import home
+    from app.interfaces import Panel
+    from app.territories import of_session
+
+    add_minett(engine)
+    asked: list[str] = []
+
+    def probe(session, user):
+        asked.append(of_session(session).slug)
+        return None  # shows nothing
+
+    monkeypatch.setattr(home, "PANELS", [Panel("probe", 1, "", probe)])
+    client.get("/")
+    client.get("/", headers=ESCH)
+    client.get("/")  # within the panels' lifetime: both are kept, neither is computed again
+    client.get("/", headers=ESCH)
+    assert sorted(asked) == ["minett", "phva"]

@@ -34,38 +34,45 @@ ANONYMOUS_PANELS_TTL_S = 5.0
 COMMUNES_TTL_S = 300.0
 
 
-def _communes(engine: Any) -> list[Commune]:
+def _communes(engine: Any, territory_id: int) -> list[Commune]:
     with Session(engine) as db:
-        return list(db.scalars(select(Commune).order_by(col(Commune.name))).all())
+        query = select(Commune).order_by(col(Commune.name))
+        if territory_id:  # 0: the fallback of an install without territories
+            query = query.where(col(Commune.territory_id) == territory_id)
+        return list(db.scalars(query).all())
 
 
-def _panels(engine: Any, user: Any) -> list[Any]:
+def _panels(engine: Any, user: Any, territory: Any) -> list[Any]:
     with Session(engine) as db:  # no connection is taken until a query runs
-        return load_panels(db, user)
+        return load_panels(db, user, territory)
 
 
 @get("/", opt=PUBLIC, name="home")
 async def home(request: Request[Any, Any, Any]) -> Template:
     user = current_user(request)
     engine, ns = request.app.state.engine, request.app.state.cache_ns
+    territory = request_territory(request)  # each territory's own communes and panels
     # Served from memory while fresh: no thread, no database. When the value expires one request
     # recomputes it and the others meanwhile get the one it replaces (a crowd never computes it
     # once each: the panels take tens of milliseconds of CPU that the event loop would wait for).
-    communes = cache.peek(("communes", ns))
+    communes = cache.peek(("communes", ns, territory.id))
     if communes is None:
         communes = await cache.shared(
-            ("communes", ns), COMMUNES_TTL_S, functools.partial(_communes, engine), stale_s=60.0
+            ("communes", ns, territory.id),
+            COMMUNES_TTL_S,
+            functools.partial(_communes, engine, territory.id),
+            stale_s=60.0,
         )
     panels: list[Any] | None = None
     if user is not None:
-        panels = await anyio.to_thread.run_sync(_panels, engine, user)
+        panels = await anyio.to_thread.run_sync(_panels, engine, user, territory)
     else:
-        panels = cache.peek(("home-panels", ns))
+        panels = cache.peek(("home-panels", ns, territory.id))
         if panels is None:
             panels = await cache.shared(
-                ("home-panels", ns),
+                ("home-panels", ns, territory.id),
                 ANONYMOUS_PANELS_TTL_S,
-                functools.partial(_panels, engine, None),
+                functools.partial(_panels, engine, None, territory),
                 stale_s=ANONYMOUS_PANELS_TTL_S,
             )
     return page(request, "home/index.html", section="home", panels=panels, communes=communes)

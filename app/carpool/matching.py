@@ -171,15 +171,7 @@ RANK_COLUMNS = (
 # The same for regular ads, read from ``ix_carpool_ads_cells_regular``, which does not hold the
 # departure (always empty for them): an empty column instead, so no table row is read.
 RANK_REGULAR_COLUMNS = (
-    col(CarpoolAd.id),
-    col(CarpoolAd.from_lat),
-    col(CarpoolAd.from_lon),
-    col(CarpoolAd.to_lat),
-    col(CarpoolAd.to_lon),
-    col(CarpoolAd.frequency),
-    col(CarpoolAd.window_start),
-    col(CarpoolAd.window_end),
-    col(CarpoolAd.days_mask),
+    *RANK_COLUMNS[:-1],
     sa.cast(sa.null(), sa.DateTime(timezone=True)).label("departure_at"),
 )
 

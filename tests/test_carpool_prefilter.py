@@ -106,7 +106,7 @@ def _exhaustive(ads: list[CarpoolAd], q: matching.Query) -> list[tuple[int, floa
     return sorted(out, key=lambda m: (-m[1], m[0]))
 
 
-def test_the_prefilter_returns_the_same_matches_as_an_exhaustive_search(engine):
+def test_the_prefilter_returns_the_same_matches_as_an_exhaustive_search(engine, monkeypatch):
     rng = random.Random(23)
     now = datetime.now(UTC).replace(hour=7, minute=0, second=0, microsecond=0) + timedelta(days=1)
     with write_session(engine) as session:
@@ -141,14 +141,20 @@ def test_the_prefilter_returns_the_same_matches_as_an_exhaustive_search(engine):
     found = cut = 0
     with read_session(engine) as session:
         ads = list(session.scalars(select(CarpoolAd)).all())  # every ad, read once
-        for q in queries:
+        for i, q in enumerate(queries):
             expected = _exhaustive(ads, q)
+            # The ads' rows read a few at a time as well (every third search), so a page is settled
+            # across many chunks of the ranking, not within the first.
+            chunks = (3, 7) if i % 3 == 0 else (matching.FIRST_CHUNK, matching.MAX_CHUNK)
+            monkeypatch.setattr(matching, "FIRST_CHUNK", chunks[0])
+            monkeypatch.setattr(matching, "MAX_CHUNK", chunks[1])
             searched = [(m.ad_id, m.score) for m in matching.search(session, q, limit=10**6)]
             assert searched == expected, q
             # Ranked in SQL and read a batch at a time: the first ``limit`` are the exhaustive ones.
             for limit in (1, 7, trips.SEARCH_LIMIT, 130):
                 top = [(m.ad_id, m.score) for m in matching.search(session, q, limit=limit)]
                 assert top == expected[:limit], (q, limit)
+            monkeypatch.undo()
             found += len(searched)
             cut += len(expected) > 7
     assert found > 200, "the sample has matches to compare"
@@ -157,6 +163,79 @@ def test_the_prefilter_returns_the_same_matches_as_an_exhaustive_search(engine):
         geo.cells_covering(*geo.bbox(q.to_lat, q.to_lon, q.to_radius_m), matching.MAX_CELLS) is None
         for q in queries
     ), "a radius past the cells' limit is compared too"
+
+
+def test_a_page_cut_among_equal_scores_keeps_the_first_ads(engine, monkeypatch):
+    """Ads of equal score (and bound) across the end of a page: the page keeps the smallest ids, as
+    the exhaustive ranking does, however the ranking's rows are read (the twins spread over chunks of
+    one, three or seven rows)."""
+    now = datetime.now(UTC).replace(hour=7, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    rng = random.Random(41)
+    with write_session(engine) as session:
+        users = []
+        for i in range(3):
+            user = User(email=f"ties{i}@eclor.test", role="resident", display_name=f"T{i}")
+            session.add(user)
+            session.flush()
+            users.append(user.id)
+        rows = _ads(rng, users, 200, now)
+        twin = dict(rows[0])  # one regular driver's ad, copied 80 times: 80 equal scores
+        minute, margin = 450, 15
+        twin.update(
+            role="driver",
+            status="active",
+            seats_left=2,
+            frequency="regular",
+            departure_at=None,
+            from_lat=STARTS[0][0] + 0.004,
+            from_lon=STARTS[0][1],
+            to_lat=ENDS[0][0],
+            to_lon=ENDS[0][1] + 0.006,
+            schedule=trips.dump_schedule({d: (minute, margin) for d in range(5)}),
+            days_mask=trips.mask_of(range(5)),
+            window_start=minute - margin,
+            window_end=minute + margin,
+        )
+        session.execute(insert(CarpoolAd), rows[:100] + [twin] * 80 + rows[100:])
+    q = matching.Query(
+        *STARTS[0], *ENDS[0], frequency="regular", days_mask=0b11111, minute=455, margin_min=30
+    )
+    with read_session(engine) as session:
+        ads = list(session.scalars(select(CarpoolAd)).all())
+        expected = _exhaustive(ads, q)
+        twins = [m for m in expected if m[1] == expected[0][1]]
+        assert len(twins) >= 80, "the twins rank first, all with the same score"
+        for chunks in ((matching.FIRST_CHUNK, matching.MAX_CHUNK), (3, 7), (1, 1)):
+            monkeypatch.setattr(matching, "FIRST_CHUNK", chunks[0])
+            monkeypatch.setattr(matching, "MAX_CHUNK", chunks[1])
+            for limit in (1, 49, trips.SEARCH_LIMIT, 79, 80, 81, 130):
+                top = [(m.ad_id, m.score) for m in matching.search(session, q, limit=limit)]
+                assert top == expected[:limit], (chunks, limit)
+
+
+def test_the_cells_looked_up_hold_every_point_within_the_radius():
+    """The cells of a search's box that its circle misses are left out of the lookup (none of their
+    ads can be within the radius), and no cell holding a point within the radius is."""
+    rng = random.Random(17)
+    pruned = 0
+    for _ in range(200):
+        lat, lon = 49.3 + rng.random() * 0.4, 5.8 + rng.random() * 0.4
+        radius = rng.choice((500, 1000, 2000, 5000, 8000))
+        kx = trips.KY * math.cos(math.radians(lat + rng.uniform(-0.2, 0.2)))  # another end's scale
+        box = geo.cells_covering(*geo.bbox(lat, lon, radius), matching.MAX_CELLS)
+        if box is None:
+            continue
+        kept = set(matching._cells_reaching(box, lat, lon, kx, radius))
+        pruned += len(box) - len(kept)
+        for _ in range(300):  # points within the radius in the planar metres ``score`` uses,
+            r = radius * (
+                1 - rng.random() ** 4 * 1e-6 if rng.random() < 0.5 else rng.random() ** 0.5
+            )
+            a = rng.random() * 2 * math.pi  # half of them on its edge
+            p = (lat + r * math.sin(a) / trips.KY, lon + r * math.cos(a) / kx)
+            if geo.grid_cell(*p) in box:  # (the box, for another end's scale, may miss a few)
+                assert geo.grid_cell(*p) in kept, (lat, lon, radius, p)
+    assert pruned > 200, "corner cells are left out"
 
 
 def test_every_ad_carries_the_cells_of_its_ends(engine):
@@ -279,7 +358,8 @@ def test_the_ranking_bound_holds_every_score_and_counts_time_and_weekdays(engine
         connection = session.connection()
         for i in range(60):
             a, b = _near(rng.choice(STARTS), rng, 3000), _near(rng.choice(ENDS), rng, 3000)
-            common = {"role": "driver" if i % 4 else "passenger", "margin_min": 15 + 15 * (i % 3)}
+            margin = (15, 30, 45, 0, 120)[i % 5]  # also none (the score divides by 1) and wide
+            common = {"role": "driver" if i % 4 else "passenger", "margin_min": margin}
             if i % 2:
                 hour = 23 if i % 3 == 0 else 7
                 when = now.replace(hour=hour) + timedelta(minutes=rng.randint(-60, 60))
@@ -300,5 +380,5 @@ def test_the_ranking_bound_holds_every_score_and_counts_time_and_weekdays(engine
                     gaps.append(row.bound - m.score)
     assert len(gaps) > 300, "the sample has matches to compare"
     # The geometry alone leaves the time part (up to 30 points) out of the bound: 23 points above
-    # the score on average on this sample; the windows and weekdays bring it to 15.
-    assert sum(gaps) / len(gaps) < 19, sum(gaps) / len(gaps)
+    # the score on average on this sample; the windows and weekdays bring it to 13 or 14.
+    assert sum(gaps) / len(gaps) < 15, sum(gaps) / len(gaps)

@@ -35,8 +35,9 @@ requests) between two points.
    bound of their score (the geometric part exactly, the time part at the
    best the ad's time window or departure allows once the time to reach the
    pick-up is known, times the share of the searched weekdays the ad runs
-   on, plus half a point for rounding), reading them a batch at a time
-   with ``LIMIT``. ``search`` scores the batches in Python and stops as soon
+   on, plus half a point for rounding), reading the ranking (ids and
+   bounds) a batch at a time with ``LIMIT`` and the ranked ads' rows a chunk
+   at a time in its order. ``search`` scores them in Python and stops as soon
    as the next candidate's bound is below the last kept score: the result is
    exactly the first ``limit`` of the exhaustive search, but only the best
    few hundred candidates leave the database, not the thousands around a
@@ -154,6 +155,22 @@ def _within(lat: Any, lon: Any, at_lat: float, at_lon: float, kx: float, radius_
 MAX_CELLS = 64  # grid cells looked up per end (a 5 km radius touches 25 to 36)
 
 
+def _cells_reaching(
+    cells: list[int], lat: float, lon: float, kx: float, radius_m: float
+) -> list[int]:
+    """The cells of ``cells`` with some point within ``radius_m`` of (``lat``, ``lon``), in the planar
+    metres ``score`` measures (10 m to spare): a box's corner cells the circle misses hold no match."""
+    out = []
+    for cell in cells:
+        row, column = divmod(cell, 20_000)
+        lat0, lon0 = row * geo.CELL_LAT - 90.0, column * geo.CELL_LON - 180.0
+        dy = max(lat0 - lat, 0.0, lat - (lat0 + geo.CELL_LAT)) * KY
+        dx = max(lon0 - lon, 0.0, lon - (lon0 + geo.CELL_LON)) * kx
+        if dx * dx + dy * dy <= (radius_m + 10.0) ** 2:
+            out.append(cell)
+    return out
+
+
 # What the ranking reads of every candidate: all in ``ix_carpool_ads_cells`` (the id is the row's).
 RANK_COLUMNS = (
     col(CarpoolAd.id),
@@ -190,13 +207,17 @@ def candidates_statement(
     One-off searches read one-off ads departing within the margins and regular
     ads running that weekday (``UNION ALL`` of the two); regular searches read
     only regular ads. Both ends are looked up by grid cell (``ix_carpool_ads_cells``:
-    the few cells each radius's box touches, by equality), then the exact boxes;
+    the few cells each radius's box touches and its circle reaches, by equality), then the exact boxes;
     a radius too wide for cells (RDEX allows 50 km) keeps the box alone
     (``ix_carpool_ads_search``), as does ``use_cells=False`` (the benchmark's comparison).
     Regular ads are looked up by cells then a range of window starts (``ix_carpool_ads_cells_regular``;
     ``window_range=False`` checks the window on every entry of the cells instead, the benchmark's
     comparison), one-off ads by cells then a range of departures. ``regular_columns`` (default
     ``columns``) is what the regular ads' part selects.
+
+    The conditions on the index entries come cheapest and most selective first (the time, the
+    weekdays, the seats, then the distances, the boxes last), as SQLite checks them in the order
+    written.
     """
     f_lat0, f_lat1, f_lon0, f_lon1 = geo.bbox(q.from_lat, q.from_lon, q.from_radius_m)
     t_lat0, t_lat1, t_lon0, t_lon1 = geo.bbox(q.to_lat, q.to_lon, q.to_radius_m)
@@ -204,8 +225,10 @@ def candidates_statement(
     from_cells = geo.cells_covering(f_lat0, f_lat1, f_lon0, f_lon1, MAX_CELLS)
     cells: tuple[Any, ...] = ()
     if to_cells is not None and use_cells:
+        to_cells = _cells_reaching(to_cells, q.to_lat, q.to_lon, q.kx, q.to_radius_m)
         cells += (col(CarpoolAd.to_cell).in_(to_cells),)
         if from_cells is not None:
+            from_cells = _cells_reaching(from_cells, q.from_lat, q.from_lon, q.kx, q.from_radius_m)
             cells += (col(CarpoolAd.from_cell).in_(from_cells),)
     slack = q.margin_min + MAX_AD_MARGIN_MIN + 15  # margins plus the time to reach the pick-up
     minute = q.searched_minute()
@@ -217,15 +240,9 @@ def candidates_statement(
     def box(column: Any) -> Any:
         return column + 0.0 if cells else column
 
-    common = (
-        col(CarpoolAd.status) == "active",
-        col(CarpoolAd.role) == q.role,
-        box(col(CarpoolAd.to_lat)).between(t_lat0, t_lat1),
-        box(col(CarpoolAd.to_lon)).between(t_lon0, t_lon1),
-        box(col(CarpoolAd.from_lat)).between(f_lat0, f_lat1),
-        box(col(CarpoolAd.from_lon)).between(f_lon0, f_lon1),
+    keys = (col(CarpoolAd.status) == "active", col(CarpoolAd.role) == q.role)
+    places = (
         col(CarpoolAd.seats_left) >= q.seats,
-        *cells,
         # Within the radii as ``score`` measures them (planar metres), a metre to spare for rounding:
         # checked on the index entries, so ads in a box's corners are never read.
         _within(
@@ -239,6 +256,10 @@ def candidates_statement(
         _within(
             col(CarpoolAd.to_lat), col(CarpoolAd.to_lon), q.to_lat, q.to_lon, q.kx, q.to_radius_m
         ),
+        box(col(CarpoolAd.to_lat)).between(t_lat0, t_lat1),
+        box(col(CarpoolAd.to_lon)).between(t_lon0, t_lon1),
+        box(col(CarpoolAd.from_lat)).between(f_lat0, f_lat1),
+        box(col(CarpoolAd.from_lon)).between(f_lon0, f_lon1),
     )
     if q.frequency == "punctual" and q.local_when is not None:
         last_day = q.local_when.date()
@@ -248,21 +269,25 @@ def candidates_statement(
     if not window_range:  # an expression: no index range on it
         window_start = window_start + 0
     regular = sa.select(*(regular_columns or columns)).where(
-        *common,
+        *keys,
         col(CarpoolAd.frequency) == "regular",
-        col(CarpoolAd.days_mask).op("&")(days) != 0,
+        *cells,
         window_start <= minute + q.margin_min + 15,
         col(CarpoolAd.window_end) >= minute - q.margin_min - 15,
+        col(CarpoolAd.days_mask).op("&")(days) != 0,
+        *places,
         or_(col(CarpoolAd.valid_until).is_(None), col(CarpoolAd.valid_until) >= last_day),
     )
     if q.frequency == "punctual" and q.when is not None:
         punctual = sa.select(*columns).where(
-            *common,
+            *keys,
+            col(CarpoolAd.frequency) == "punctual",
+            *cells,
             col(CarpoolAd.departure_at).between(
                 q.when - timedelta(minutes=slack),
                 q.when + timedelta(minutes=slack),
             ),
-            col(CarpoolAd.frequency) == "punctual",
+            *places,
         )
         stmt: Any = punctual.union_all(regular)
     else:
@@ -419,7 +444,14 @@ def _minutes_after(column: Any, when: datetime, dialect: str) -> Any:
     return _MinutesAfter(column, sa.literal(instant, sa.Float()))
 
 
-def ranked_statement(q: Query, *, limit: int, offset: int = 0, dialect: str = "sqlite") -> Any:
+def ranked_statement(
+    q: Query,
+    *,
+    limit: int,
+    offset: int = 0,
+    dialect: str = "sqlite",
+    ids_only: bool = False,
+) -> Any:
     """The ``limit`` candidates of ``q`` after ``offset`` that can fit, best possible score first
     (column ``bound``), or None when the searched trip itself is too short to share (under 500 m).
 
@@ -430,10 +462,12 @@ def ranked_statement(q: Query, *, limit: int, offset: int = 0, dialect: str = "s
 
     The bound is ``score`` with its geometric part exact and its time part at the best the ad's window
     allows: the time the driver reaches the pick-up (known from the pick-up distance) against the
-    window ``[window_start, window_end]``, which holds every scheduled minute of a regular ad and
-    whose half-width is at least its widest margin, or against the departure of a one-off ad; for a
-    regular search, times the share of the searched weekdays the ad runs on. ``dialect`` names the
+    window ``[window_start, window_end]``, which holds every scheduled minute of a regular ad with
+    its margin on both sides, or against the departure of a one-off ad; for a regular search, times
+    the share of the searched weekdays the ad runs on. ``dialect`` names the
     database (the one-off departures are compared in its own time arithmetic).
+
+    ``ids_only`` returns the ranking alone (``id``, ``bound``), without reading the ranked ads' rows.
     """
     kx = q.kx
     c = candidates_statement(q, columns=RANK_COLUMNS, regular_columns=RANK_REGULAR_COLUMNS)
@@ -474,21 +508,29 @@ def ranked_statement(q: Query, *, limit: int, offset: int = 0, dialect: str = "s
     detour = extra / direct
     ends = (pickup / float(q.from_radius_m) + dropoff / float(q.to_radius_m)) / 2.0
     geometric = 100.0 * (0.4 * (1.0 - detour / MAX_DETOUR) + 0.3 * (1.0 - ends))
-    # The time part: the ad's |difference| is at least ``gap`` (0 inside the window), its allowed
-    # difference at most half the window plus the search's margin (+ 1: ``score`` divides by 1 at least).
+    # The time part of a regular ad: the minute that would fit exactly, ``at``, lies ``gap`` outside
+    # the window (0 inside). Each scheduled minute m with margin g has [m − g, m + g] inside the window,
+    # so its |difference| is at least gap + g while its allowed difference is g + the search's margin
+    # M: the ratio (gap + g) / (g + M) is at least gap / M (past M nothing fits). ``score`` takes
+    # the ratio of the means over the weekdays kept, which is at least gap / M likewise, and divides
+    # by 1 at least: so at least gap / max(M, 1).
     sign = 1 if q.role == "driver" else -1
     reach = pickup * (ROAD_FACTOR / 1000 / SPEED_KMH * 60)  # minutes from A to P, as ``score``
-    allowed = (c.window_end - c.window_start) / 2.0 + float(q.margin_min + 1)
     at = float(q.searched_minute()) - sign * reach  # the ad's minute that would fit exactly
     gap: Any = sa.case(
         (c.window_start - at > 0.0, c.window_start - at),
         (at - c.window_end > 0.0, at - c.window_end),
         else_=0.0,
     )
+    timely: Any = 30.0 * (1.0 - gap / float(max(q.margin_min, 1)))
     if q.frequency == "punctual" and q.when is not None:
+        # A one-off ad: its |difference| exactly, its allowed difference its margin (half its
+        # window) + M (+ 1: ``score`` divides by 1 at least).
         one_off = sa.func.abs(_minutes_after(c.departure_at, q.when, dialect) + sign * reach)
-        gap = sa.case((c.frequency == "punctual", one_off), else_=gap)
-    timely = 30.0 * (1.0 - gap / allowed)
+        allowed = (c.window_end - c.window_start) / 2.0 + float(q.margin_min + 1)
+        timely = sa.case(
+            (c.frequency == "punctual", 30.0 * (1.0 - one_off / allowed)), else_=timely
+        )
     value: Any = geometric + timely
     searched = q.searched_days()
     if q.frequency == "regular" and searched:  # only regular ads: at most the weekdays they run on
@@ -499,27 +541,28 @@ def ranked_statement(q: Query, *, limit: int, offset: int = 0, dialect: str = "s
         value = value * (0.5 + runs * (0.5 / len(searched)))
     bound = (value + BOUND_SLACK).label("bound")
     ranked = (
-        sa.select(c.id, bound)
-        .where(*fits)
-        .order_by(bound.desc(), c.id)
-        .limit(limit)
-        .offset(offset)
-        .subquery("ranked")
+        sa.select(c.id, bound).where(*fits).order_by(bound.desc(), c.id).limit(limit).offset(offset)
     )
+    if ids_only:
+        return ranked
+    best = ranked.subquery("ranked")
     return (
-        sa.select(*CANDIDATE_COLUMNS, ranked.c.bound)
-        .join_from(ranked, CarpoolAd, col(CarpoolAd.id) == ranked.c.id)
-        .order_by(ranked.c.bound.desc(), ranked.c.id)
+        sa.select(*CANDIDATE_COLUMNS, best.c.bound)
+        .join_from(best, CarpoolAd, col(CarpoolAd.id) == best.c.id)
+        .order_by(best.c.bound.desc(), best.c.id)
     )
 
 
 def search(session: Session, q: Query, *, limit: int = SEARCH_LIMIT) -> list[Match]:
     """Matches for ``q``, best first: the first ``limit`` of scoring every candidate, reading the
-    candidates from the database best bound first and stopping when none left can enter the list."""
+    candidates from the database best bound first and stopping when none left can enter the list.
+
+    The ranking is read a batch at a time (ids and bounds only), and the ads' rows a chunk at a time
+    in its order: most pages are settled within the first few hundred, so the rest of a batch is
+    never read from the table nor converted."""
     connection = session.connection()
     dialect = connection.dialect.name
-    first = ranked_statement(q, limit=max(20 * limit, 1000), dialect=dialect)
-    if limit <= 0 or first is None:
+    if limit <= 0:
         return []
     skip = set(q.exclude_users)
     if q.viewer_id is not None:
@@ -527,29 +570,44 @@ def search(session: Session, q: Query, *, limit: int = SEARCH_LIMIT) -> list[Mat
     kept: list[tuple[float, int, Match]] = []  # a heap of (score, -ad id): the worst kept on top
     batch, offset = max(20 * limit, 1000), 0
     while True:
-        stmt = (
-            first
-            if offset == 0
-            else ranked_statement(q, limit=batch, offset=offset, dialect=dialect)
-        )
-        rows = connection.execute(stmt).all()
-        for row in rows:
-            if len(kept) == limit and row.bound < kept[0][0]:
-                return _best_first(kept)
-            if row.user_id in skip:
-                continue
-            m = score(q, row)
-            if m is None:
-                continue
-            entry = (m.score, -m.ad_id, m)
-            if len(kept) < limit:
-                heapq.heappush(kept, entry)
-            elif entry[:2] > kept[0][:2]:
-                heapq.heapreplace(kept, entry)
-        if len(rows) < batch:
+        stmt = ranked_statement(q, limit=batch, offset=offset, dialect=dialect, ids_only=True)
+        if stmt is None:
+            return []  # the searched trip is too short to share
+        ranking = connection.execute(stmt).all()
+        chunk, start = FIRST_CHUNK, 0
+        while start < len(ranking):
+            part = ranking[start : start + chunk]
+            start += chunk
+            chunk = min(4 * chunk, MAX_CHUNK)
+            ids = [r.id for r in part]
+            rows = {
+                row.id: row
+                for row in connection.execute(
+                    sa.select(*CANDIDATE_COLUMNS).where(col(CarpoolAd.id).in_(ids))
+                ).all()
+            }
+            for ranked in part:
+                if len(kept) == limit and ranked.bound < kept[0][0]:
+                    return _best_first(kept)
+                row = rows.get(ranked.id)
+                if row is None or row.user_id in skip:
+                    continue
+                m = score(q, row)
+                if m is None:
+                    continue
+                entry = (m.score, -m.ad_id, m)
+                if len(kept) < limit:
+                    heapq.heappush(kept, entry)
+                elif entry[:2] > kept[0][:2]:
+                    heapq.heapreplace(kept, entry)
+        if len(ranking) < batch:
             return _best_first(kept)
         offset += batch
         batch *= 4
+
+
+FIRST_CHUNK = 400  # the ads' rows read first: a busy page is settled within 100 to 600 candidates
+MAX_CHUNK = 2000  # ids per lookup (well under either database's limit of bound parameters)
 
 
 def _best_first(kept: list[tuple[float, int, Match]]) -> list[Match]:

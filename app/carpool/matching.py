@@ -580,12 +580,7 @@ def search(session: Session, q: Query, *, limit: int = SEARCH_LIMIT) -> list[Mat
             start += chunk
             chunk = min(4 * chunk, MAX_CHUNK)
             ids = [r.id for r in part]
-            rows = {
-                row.id: row
-                for row in connection.execute(
-                    sa.select(*CANDIDATE_COLUMNS).where(col(CarpoolAd.id).in_(ids))
-                ).all()
-            }
+            rows = {row.id: row for row in connection.execute(ROWS_BY_ID, {"ids": ids}).all()}
             for ranked in part:
                 if len(kept) == limit and ranked.bound < kept[0][0]:
                     return _best_first(kept)
@@ -606,6 +601,10 @@ def search(session: Session, q: Query, *, limit: int = SEARCH_LIMIT) -> list[Mat
         batch *= 4
 
 
+# The rows ``score`` reads, for a chunk of ranked ids (built once: only the ids change).
+ROWS_BY_ID = sa.select(*CANDIDATE_COLUMNS).where(
+    col(CarpoolAd.id).in_(sa.bindparam("ids", expanding=True))
+)
 FIRST_CHUNK = 400  # the ads' rows read first: a busy page is settled within 100 to 600 candidates
 MAX_CHUNK = 2000  # ids per lookup (well under either database's limit of bound parameters)
 

@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 from app.db import saved_id, utcnow, write_session
 from app.models.accounts import ROLES, User, WebSession
 from app.scope import extras as scope_extras
+from app.territories import Branding, request_territory
 
 SESSION_COOKIE = "eclor_session"
 _hasher = PasswordHasher()
@@ -85,10 +86,17 @@ class CurrentUser:
     role: str
     display_name: str
     session_id: str
+    territory_id: int | None = None  # the territory staff work for; None: the default one
 
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    def works_for(self, territory: Branding) -> bool:
+        """Whether this staff member or admin belongs to that territory."""
+        if self.territory_id is None:
+            return territory.is_default
+        return self.territory_id == territory.id
 
     @property
     def is_admin(self) -> bool:
@@ -162,7 +170,9 @@ def load_user(engine: Engine, token: str, *, idle_minutes: int) -> CurrentUser |
             session.close()
             end_session(engine, token)
             return None
-        current = CurrentUser(user.id, user.email, user.role, user.display_name, sid)
+        current = CurrentUser(
+            user.id, user.email, user.role, user.display_name, sid, user.territory_id
+        )
         touch = now - ws.last_seen_at > timedelta(minutes=5)
     if touch:
         # Sliding idle timeout, written at most every 5 minutes per session.
@@ -242,6 +252,9 @@ async def access_guard(
     if rule == "signed_in":
         return
     if isinstance(rule, (tuple, list)) and user.role in rule:
+        if user.is_staff and not user.works_for(request_territory(connection)):
+            # Staff and admins belong to a territory: another territory's host is not theirs.
+            raise PermissionDeniedException("Vous n'avez pas accès aux pages de ce territoire.")
         return
     raise PermissionDeniedException("Vous n'avez pas accès à cette page.")
 

@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -84,6 +84,7 @@ class Branding:
     opendata_publisher: str = ""
     languages: tuple[str, ...] = ("fr", "en")
     hosts: tuple[str, ...] = field(default_factory=tuple)
+    is_default: bool = False  # the install's default territory (the first): unknown hosts get it
 
     @classmethod
     def of(cls, row: Territory) -> Branding:
@@ -138,6 +139,7 @@ FALLBACK = Branding(
     timezone="Europe/Paris",
     lat=49.455,
     lon=5.95,
+    is_default=True,
 )
 
 
@@ -157,6 +159,7 @@ def read(session: Session) -> Directory:
     rows = [Branding.of(t) for t in session.scalars(select(Territory).order_by(col(Territory.id)))]
     if not rows:
         return Directory(FALLBACK, {}, {FALLBACK.slug: FALLBACK})
+    rows[0] = replace(rows[0], is_default=True)
     by_host: dict[str, Branding] = {}
     for branding in rows:
         for host in branding.hosts:

@@ -305,42 +305,45 @@ def test_the_migration_counts_the_reports_already_there(tmp_path):
     engine = make_engine(url)
     try:
         now = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)
+        rows = [
+            {
+                "category": "tyres",
+                "status": status,
+                "description": "",
+                "lat": 49.47,
+                "lon": 5.95,
+                "approximate": False,
+                "address": "",
+                "commune_insee": insee,
+                "source": "web",
+                "witnessed": False,
+                "status_notes": "",
+                "thanks_count": 0,
+                "created_at": now - timedelta(days=d),
+                "updated_at": now,
+                "resolved_at": now - timedelta(days=d) + timedelta(hours=5 * d)
+                if status == "resolved"
+                else None,
+            }
+            for d, status, insee in [
+                (0, "new", "57038"),
+                (1, "resolved", None),
+                (40, "resolved", "57038"),
+                (40, "resolved", "57038"),
+                (70, "rejected", "54580"),
+            ]
+        ]
+        # The table as it was then (the model's later columns, and their defaults, not there yet).
+        then = sa.table("reports", *(sa.column(name) for name in rows[0]))
         with engine.begin() as conn:
-            conn.execute(
-                sa.insert(Report.__table__),  # type: ignore[attr-defined]
-                [
-                    {
-                        "category": "tyres",
-                        "status": status,
-                        "description": "",
-                        "lat": 49.47,
-                        "lon": 5.95,
-                        "approximate": False,
-                        "address": "",
-                        "commune_insee": insee,
-                        "source": "web",
-                        "witnessed": False,
-                        "status_notes": "",
-                        "thanks_count": 0,
-                        "created_at": now - timedelta(days=d),
-                        "updated_at": now,
-                        "resolved_at": now - timedelta(days=d) + timedelta(hours=5 * d)
-                        if status == "resolved"
-                        else None,
-                    }
-                    for d, status, insee in [
-                        (0, "new", "57038"),
-                        (1, "resolved", None),
-                        (40, "resolved", "57038"),
-                        (40, "resolved", "57038"),
-                        (70, "rejected", "54580"),
-                    ]
-                ],
-            )
+            conn.execute(then.insert(), rows)
         upgrade(url)
         with Session(engine) as session:
             kept, expected = _kept(session), _recount(session)
+            # Each report got its commune's territory (the first, the default one without commune).
+            territories = set(session.scalars(sa.select(Report.territory_id)))
         assert kept == expected
         assert sum(kept[0].values()) == 5 and sum(kept[1].values()) == 3
+        assert territories == {1}
     finally:
         engine.dispose()

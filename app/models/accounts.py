@@ -25,6 +25,8 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime | None = None
+    # The territory a staff member or admin works for; none: the install's default territory.
+    territory_id: int | None = Field(default=None, foreign_key="territories.id", index=True)
 
 
 class WebSession(SQLModel, table=True):

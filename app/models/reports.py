@@ -9,10 +9,32 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    column,
+    event,
+    func,
+    select,
+    table,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
+
+
+# The install's default territory (the first): ``reports.territory_id`` of a row written without
+# one and without a commune (one SQL expression in the INSERT itself: a bulk insert stays one batch).
+DEFAULT_TERRITORY = (
+    select(func.min(column("id"))).select_from(table("territories")).scalar_subquery()
+)
 
 
 class Report(SQLModel, table=True):
@@ -28,6 +50,8 @@ class Report(SQLModel, table=True):
         Index(
             "ix_reports_stats", "status", "created_at", "category", "commune_insee", "resolved_at"
         ),
+        # Every list of a territory's reports, newest first (app.reports.catalogue.scoped).
+        Index("ix_reports_territory_created", "territory_id", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -43,6 +67,16 @@ class Report(SQLModel, table=True):
     address_id: str | None = Field(default=None, max_length=40)  # BAN id, when placed by it
     commune_insee: str | None = Field(
         default=None, foreign_key="communes.insee", max_length=5, index=True
+    )
+    # The territory responsible: its commune's (a report placed across a border is handed over).
+    territory_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("territories.id"),
+            nullable=False,
+            default=DEFAULT_TERRITORY,
+        ),
     )
     reporter_id: int | None = Field(
         default=None, foreign_key="users.id", index=True, ondelete="SET NULL"
@@ -67,6 +101,19 @@ class Report(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
     expected_at: datetime | None = None  # when the collection is scheduled
+
+
+@event.listens_for(Report, "before_insert")
+def _territory_of_commune(_mapper: Any, connection: Any, report: Report) -> None:
+    """A report written without its territory takes its commune's (intake sets it itself; this
+    covers the other writers of the ORM: the demo, tests)."""
+    if report.territory_id is None and report.commune_insee:
+        found = connection.execute(
+            text("SELECT territory_id FROM communes WHERE insee = :insee"),
+            {"insee": report.commune_insee},
+        ).scalar()
+        if found is not None:
+            report.territory_id = int(found)
 
 
 class ReportPhoto(SQLModel, table=True):

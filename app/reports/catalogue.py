@@ -261,6 +261,21 @@ class Filters:
         }
 
 
+def scoped(stmt: Any, territory_id: int | None) -> Any:
+    """``stmt`` (a select over ``reports``) kept to one territory's reports: every reports query a
+    request makes goes through here with the request's territory (app.territories). None is the
+    whole install, for what no request makes (the command line, jobs)."""
+    if territory_id is None:
+        return stmt
+    return stmt.where(col(Report.territory_id) == territory_id)
+
+
+def report_in(session: Session, report_id: int | None, territory_id: int) -> Report | None:
+    """The report of that id if it belongs to the territory, else None (as if it did not exist)."""
+    report = session.get(Report, report_id) if report_id else None
+    return report if report is not None and report.territory_id == territory_id else None
+
+
 COUNT_CAP = 10_000  # lists count this far, then say "≥ 10000": the cost follows what is shown
 
 
@@ -272,5 +287,9 @@ def bounded_count(session: Session, ids: Any) -> tuple[int, bool]:
     return min(n, COUNT_CAP), n > COUNT_CAP
 
 
-def communes(session: Session) -> list[Commune]:
-    return list(session.scalars(select(Commune).order_by(col(Commune.name))))
+def communes(session: Session, territory_id: int | None = None) -> list[Commune]:
+    """The communes (of one territory when given), by name."""
+    stmt = select(Commune).order_by(col(Commune.name))
+    if territory_id is not None:
+        stmt = stmt.where(col(Commune.territory_id) == territory_id)
+    return list(session.scalars(stmt))

@@ -33,7 +33,9 @@ from app.reports.catalogue import (
     Filters,
     communes,
     number,
+    scoped,
 )
+from app.models.territory import Territory
 
 # --- statistics and export -------------------------------------------------------------------------
 # Statistics are read from the counts the database keeps per creation month (``report_month_counts``
@@ -59,12 +61,20 @@ def first_month(now: datetime, months: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def stats(session: Session, since_month: str | None = None) -> Stats:
-    """Counts of the reports made since the month ``since_month`` (UTC, ``YYYY-MM``; all when None).
+def stats(
+    session: Session, since_month: str | None = None, *, territory_id: int | None = None
+) -> Stats:
+    """Counts of the reports made since the month ``since_month`` (UTC, ``YYYY-MM``; all when None),
+    of one territory's communes when ``territory_id`` is given.
 
-    The median time to resolve is counted in tenths of a day (each time rounded down to 2.4 h).
+    The median time to resolve is counted in tenths of a day (each time rounded down to 2.4 h):
+    from the counts kept per month when the install has one territory, else from the territory's
+    resolved reports of the window (the counts of resolving times are not kept per commune).
     """
     window = (col(ReportMonthCount.month) >= since_month,) if since_month is not None else ()
+    shown = communes(session, territory_id)
+    if territory_id is not None:
+        window = (*window, col(ReportMonthCount.commune_insee).in_([c.insee for c in shown]))
     grouped = session.execute(
         sa.select(
             col(ReportMonthCount.status),
@@ -74,7 +84,7 @@ def stats(session: Session, since_month: str | None = None) -> Stats:
             col(ReportMonthCount.reports),
         ).where(col(ReportMonthCount.reports) > 0, *window)
     ).all()
-    names = {c.insee: c.name for c in communes(session)}
+    names = {c.insee: c.name for c in shown}
     by_commune: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
@@ -88,12 +98,31 @@ def stats(session: Session, since_month: str | None = None) -> Stats:
         (col(ReportResolveCount.month) >= since_month,) if since_month is not None else ()
     )
     durations: Counter[int] = Counter()
-    for tenths, count in session.execute(
-        sa.select(col(ReportResolveCount.tenths), func.sum(col(ReportResolveCount.reports)))
-        .where(col(ReportResolveCount.reports) > 0, *resolve_window)
-        .group_by(col(ReportResolveCount.tenths))
-    ):
-        durations[int(tenths)] += int(count)
+    several = (session.scalar(sa.select(func.count()).select_from(Territory)) or 0) > 1
+    if territory_id is not None and several:
+        since = (
+            datetime.fromisoformat(since_month + "-01").replace(tzinfo=UTC)
+            if since_month is not None
+            else None
+        )
+        resolved = scoped(
+            select(col(Report.created_at), col(Report.resolved_at)).where(
+                col(Report.status) == "resolved",
+                col(Report.resolved_at).is_not(None),
+                *([col(Report.created_at) >= since] if since is not None else []),
+            ),
+            territory_id,
+        )
+        for created, done in session.execute(resolved):
+            seconds = (_utc(done) - _utc(created)).total_seconds()
+            durations[max(0, round(seconds)) // 8640] += 1
+    else:
+        for tenths, count in session.execute(
+            sa.select(col(ReportResolveCount.tenths), func.sum(col(ReportResolveCount.reports)))
+            .where(col(ReportResolveCount.reports) > 0, *resolve_window)
+            .group_by(col(ReportResolveCount.tenths))
+        ):
+            durations[int(tenths)] += int(count)
     n = sum(durations.values())
     return Stats(
         total=sum(by_status.values()),
@@ -105,6 +134,10 @@ def stats(session: Session, since_month: str | None = None) -> Stats:
         median_days_to_resolve=_median_tenths(durations, n),
         resolved=n,
     )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _median_tenths(durations: Counter[int], n: int) -> float | None:
@@ -183,30 +216,44 @@ _CSV_READ = (
 
 
 def export_csv(
-    engine: Engine | Connection, filters: Filters, *, chunk: int = 1000
+    engine: Engine | Connection,
+    filters: Filters,
+    *,
+    territory_id: int | None = None,
+    chunk: int = 1000,
 ) -> Iterator[bytes]:
     """The selected reports as CSV (UTF-8 with BOM so spreadsheets read the accents), streamed.
 
     Read by id in chunks of ``chunk`` rows (keyset paging, each chunk its own
     short read), encoded and handed out chunk by chunk: memory stays flat
     however many reports there are. Headings and labels are translated here,
-    in the caller's language, before the first row is read.
+    in the caller's language, before the first row is read. Only the territory's reports.
     """
     with read_session(engine) as session:
-        names = {c.insee: c.name for c in communes(session)}
+        names = {c.insee: c.name for c in communes(session, territory_id)}
     headings = csv_headings()
     categories = {k: _(v) for k, v in CATEGORIES.items()}
     statuses = {k: _(v) for k, v in STATUSES.items()}
     volumes = {k: _(v) for k, v in VOLUMES.items()}
     yes, no = _("oui"), _("non")
     return _csv_chunks(
-        engine, filters, chunk, headings, names, categories, statuses, volumes, (yes, no)
+        engine,
+        filters,
+        territory_id,
+        chunk,
+        headings,
+        names,
+        categories,
+        statuses,
+        volumes,
+        (yes, no),
     )
 
 
 def _csv_chunks(
     engine: Engine | Connection,
     filters: Filters,
+    territory_id: int | None,
     chunk: int,
     headings: list[str],
     names: dict[str, str],
@@ -223,7 +270,7 @@ def _csv_chunks(
     while True:
         with read_session(engine) as session:
             rows = session.execute(
-                filters.apply(sa.select(*_CSV_READ), staff=True)
+                scoped(filters.apply(sa.select(*_CSV_READ), staff=True), territory_id)
                 .where(col(Report.id) > last)
                 .order_by(col(Report.id))
                 .limit(chunk)

@@ -38,6 +38,7 @@ from app.reports.catalogue import (
     commune_at,
     log,
     public_position,
+    scoped,
 )
 
 # --- creation ---------------------------------------------------------------------------------
@@ -170,6 +171,7 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
                 address=new.address,
                 address_id=new.address_id,
                 commune_insee=commune.insee,
+                territory_id=commune.territory_id,
                 reporter_id=new.reporter_id,
                 contact_email=new.contact_email,
                 contact_name=new.contact_name,
@@ -292,11 +294,13 @@ def nearby(
     exclude: int | None = None,
     first: str | None = None,
     public: bool = False,
+    territory_id: int | None = None,
 ) -> list[tuple[Report, float]]:
     """Open public reports (of ``category`` if given) within ``metres``, nearest first.
 
     ``first``: reports of that category come before the others (the report form: any category, since
     a dump is often filed under another kind, the person's own kind first).
+    ``territory_id``: that territory's reports only (a request's).
     ``public``: the place asked about and the reports are both taken at their
     rounded public positions, so the answer depends on nothing finer.
     """
@@ -321,6 +325,7 @@ def nearby(
             *([col(Report.category) == category] if category else []),
             *([col(Report.id) != exclude] if exclude else []),
         )
+    stmt = scoped(stmt, territory_id)
     found = [
         (
             r,

@@ -60,11 +60,13 @@ def bulk_change(
     action: str,
     *,
     actor_id: int,
+    territory_id: int | None = None,
     note: str = "",
     reject_reason_id: int | None = None,
     expected_at: datetime | None = None,
 ) -> BulkResult:
-    """Apply ``action`` to the reports ``ids``; each one changes or is skipped with a reason code."""
+    """Apply ``action`` to the reports ``ids`` of the territory; each one changes or is skipped with a
+    reason code (another territory's report is "missing": it is not there for this one)."""
     check_bulk(session, action, reject_reason_id=reject_reason_id, expected_at=expected_at)
     wanted = list(dict.fromkeys(ids))[:BULK_LIMIT]
     # On PostgreSQL two bulk changes at once would each lock reports (and the counts the triggers on
@@ -75,7 +77,7 @@ def bulk_change(
     found = {
         r.id: r
         for r in session.scalars(
-            select(Report)
+            catalogue.scoped(select(Report), territory_id)
             .where(col(Report.id).in_(wanted))
             .order_by(col(Report.id))
             .with_for_update()
@@ -113,7 +115,9 @@ def encode_skipped(skipped: list[tuple[int, str]]) -> str:
     return ",".join(f"{report_id}.{code}" for report_id, code in skipped)
 
 
-def skipped_lines(session: Session, value: str) -> list[tuple[str, str]]:
+def skipped_lines(
+    session: Session, value: str, territory_id: int | None = None
+) -> list[tuple[str, str]]:
     """(number, why) for the ``skipped`` parameter of the board after a bulk action."""
     pairs = []
     for token in value.split(",")[:BULK_LIMIT]:
@@ -122,7 +126,11 @@ def skipped_lines(session: Session, value: str) -> list[tuple[str, str]]:
             pairs.append((int(number), code))
     reports = {
         r.id: r
-        for r in session.scalars(select(Report).where(col(Report.id).in_([i for i, _c in pairs])))
+        for r in session.scalars(
+            catalogue.scoped(select(Report), territory_id).where(
+                col(Report.id).in_([i for i, _c in pairs])
+            )
+        )
     }
     out = []
     for ident, code in pairs:
@@ -136,7 +144,14 @@ def skipped_lines(session: Session, value: str) -> list[tuple[str, str]]:
 def duplicate_candidates(session: Session, report: Report) -> list[tuple[Report, float, list[str]]]:
     """Open reports within 250 m: same category first, then nearest; with what differs from ``report``."""
     found = intake.nearby(
-        session, report.lat, report.lon, None, metres=CANDIDATE_METRES, limit=50, exclude=report.id
+        session,
+        report.lat,
+        report.lon,
+        None,
+        metres=CANDIDATE_METRES,
+        limit=50,
+        exclude=report.id,
+        territory_id=report.territory_id,
     )
     found.sort(key=lambda rd: (rd[0].category != report.category, rd[1]))
     return [

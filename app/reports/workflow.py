@@ -29,6 +29,7 @@ from app.models.reports import (
     ReportThanks,
     ResponseTemplate,
 )
+from app.models.territory import Territory
 from app.notify import notify
 from app.reports.catalogue import (
     CATEGORIES,
@@ -42,6 +43,7 @@ from app.reports.catalogue import (
     communes,
     id_from_number,
     number,
+    report_in,
 )
 
 
@@ -134,7 +136,8 @@ def _mark_duplicate(
     session: Session, report: Report, duplicate_of: str | None, confirm: bool
 ) -> tuple[Report, str]:
     other_id = id_from_number(duplicate_of or "")
-    other = session.get(Report, other_id) if other_id else None
+    # Only a report of the same territory: another territory's is not there for its staff.
+    other = report_in(session, other_id, report.territory_id) if report.territory_id else None
     if other is None or other.id == report.id or other.status == "hidden":
         raise ReportError(_("Indiquez le numéro du signalement d’origine."), "duplicate_of")
     original = original_of(session, other)
@@ -316,15 +319,23 @@ def move(session: Session, report: Report, lat: float, lon: float, *, actor_id: 
             _("Ce lieu est en dehors du territoire de la communauté de communes."), "place"
         )
     moved = geo.distance_m(report.lat, report.lon, lat, lon)
+    text = _("Point déplacé de %(m)d m (%(c)s).") % {"m": round(moved), "c": commune.name}
+    if commune.territory_id != report.territory_id:
+        # The place is another territory's: the report is handed to it, as at intake.
+        territory = session.get(Territory, commune.territory_id)
+        text += " " + _("Transmis au territoire « %(t)s », responsable de ce lieu.") % {
+            "t": territory.name if territory else ""
+        }
     report.lat, report.lon, report.approximate = lat, lon, False
     report.commune_insee = commune.insee
+    report.territory_id = commune.territory_id
     report.updated_at = utcnow()
     event = ReportEvent(
         report_id=saved_id(report),
         actor_id=actor_id,
         kind="moved",
         public=False,
-        text=_("Point déplacé de %(m)d m (%(c)s).") % {"m": round(moved), "c": commune.name},
+        text=text,
     )
     session.add_all([report, event])
     session.flush()

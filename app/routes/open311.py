@@ -28,10 +28,11 @@ from app.errors import ERROR_RENDERERS
 from app.i18n import gettext as _
 from app.interfaces import Contribution
 from app.models.reports import Report, ReportEvent
-from app.models.territory import Commune
+from app.models.territory import Commune, Territory
 from app.reports import ban, catalogue, intake, media
 from app.reports import open311 as o3
 from app.reports import workflow as rp
+from app.territories import request_territory
 
 MAX_RESULTS = 1000
 MAX_SPAN = timedelta(days=90)
@@ -125,6 +126,11 @@ def _parse_date(value: str, name: str) -> datetime:
     return parsed
 
 
+def _here(request: Request[Any, Any, Any]) -> int:
+    """The request's territory (its host's): Open311 answers with that territory's reports only."""
+    return request_territory(request).id
+
+
 def _rows(db: Session, reports: list[Report], base_url: str) -> list[dict[str, Any]]:
     communes = {c.insee: c for c in db.scalars(select(Commune))}
     photos = intake.photos_of(db, [saved_id(r) for r in reports], "overview")
@@ -184,7 +190,9 @@ def root(
 
 def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[str, Any]]:
     base = request.app.state.settings.base_url
-    stmt = select(Report).where(col(Report.status).in_(catalogue.PUBLIC_STATUSES))
+    stmt = catalogue.scoped(
+        select(Report).where(col(Report.status).in_(catalogue.PUBLIC_STATUSES)), _here(request)
+    )
     ids_param = _param(request, "service_request_id")
     if ids_param:
         ids = []
@@ -255,7 +263,7 @@ def one_request(
     try:
         ident, fmt = _split(name)
         report_id = catalogue.id_from_number(ident)
-        report = db.get(Report, report_id) if report_id else None
+        report = catalogue.report_in(db, report_id, _here(request))
         if report is None or report.status not in catalogue.PUBLIC_STATUSES:
             raise Open311Error(404, _("service_request_id inconnu : {id}").format(id=ident[:40]))
         return _answer(
@@ -269,11 +277,19 @@ def one_request(
 
 
 @get("/open311/v2/tokens/{name:str}", opt=PUBLIC, sync_to_thread=True, name="open311_token")
-def token(db: NamedDependency[Session], name: FromPath[str]) -> Response[bytes]:
+def token(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> Response[bytes]:
     fmt = _guess_fmt(name)
     try:
         tok, fmt = _split(name)
-        report = db.scalars(select(Report).where(col(Report.token) == tok)).first() if tok else None
+        report = (
+            db.scalars(
+                catalogue.scoped(select(Report), _here(request)).where(col(Report.token) == tok)
+            ).first()
+            if tok
+            else None
+        )
         if report is None:
             raise Open311Error(404, _("token inconnu."))
         row = {
@@ -355,6 +371,7 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
     fmt = _guess_fmt(name)
     settings = request.app.state.settings
     engine = request.app.state.engine
+    here_id = _here(request)
     try:
         stem, fmt = _split(name)
         if stem in ("discovery", "services"):
@@ -463,6 +480,14 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
         )
         if place is not None and place.precision == "commune":
             notice += " " + o3.commune_only_notice()
+        if report.territory_id != here_id:
+            # Placed in a commune of another territory of this install: handed to it (the spec's
+            # service_notice is where the client is told what happens to its request).
+            with read_session(engine) as db:
+                territory = db.get(Territory, report.territory_id)
+            notice += " " + _(
+                "Ce lieu relève du territoire « %(t)s » : le signalement lui a été transmis."
+            ) % {"t": territory.name if territory else ""}
         # The report exists at once: its service_request_id, and no token (the spec's "either").
         return [
             {

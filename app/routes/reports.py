@@ -37,13 +37,14 @@ from app.models.reports import (
     ReportPhoto,
     ReportThanks,
 )
-from app.models.territory import Commune
+from app.models.territory import Commune, Territory
 from app.reports import catalogue, intake
 from app.reports import workflow as rp
 from app.routes.reports_context import (
     REPORT_LIMIT,
     back_to,
     get_report,
+    here,
     list_context,
     map_tiles,
     media_root,
@@ -122,7 +123,7 @@ def _form_page(
         categories=catalogue.CATEGORIES,
         hints=catalogue.CATEGORY_HINTS,
         volumes=catalogue.VOLUMES,
-        communes=catalogue.communes(db),
+        communes=catalogue.communes(db, here(request)),
         max_photos=catalogue.MAX_PHOTOS,
         max_mb=request.app.state.settings.max_upload_bytes // (1024 * 1024),
         **map_tiles(request),
@@ -206,6 +207,9 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
         else:
             report = created.report
             url = f"/reports/{report.id}"
+            handed = report.territory_id != here(request)
+            if handed:  # placed in a commune of another territory: handed to it, and said so
+                url = f"/reports/{report.id}/handed"
             if _wants_json(request):
                 return Response(
                     {
@@ -213,10 +217,13 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
                         "number": catalogue.number(report),
                         "url": url,
                         "existing": created.existing,
+                        "handed_to": _handed_to(engine, report) if handed else None,
                     },
                     status_code=200 if created.existing else 201,
                 )
-            return Redirect(url + ("" if created.existing else "?sent=1"), status_code=303)
+            return Redirect(
+                url + ("" if created.existing or handed else "?sent=1"), status_code=303
+            )
     if _wants_json(request):
         return Response({"errors": errors}, status_code=400)
     shown = dict(fields)
@@ -227,6 +234,45 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
             return _form_page(request, db, form=shown, errors=errors, status_code=400)
 
     return await anyio.to_thread.run_sync(render)
+
+
+def _handed_to(engine: Any, report: Report) -> str:
+    """The name of the territory a report was handed to."""
+    with read_session(engine) as db:
+        territory = db.get(Territory, report.territory_id)
+        return territory.name if territory else ""
+
+
+@get(
+    "/reports/{report_id:int}/handed",
+    opt=SIGNED_IN,
+    sync_to_thread=True,
+    name="reports_handed",
+)
+def handed(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], report_id: FromPath[int]
+) -> Template:
+    """The confirmation of a report made here but placed in another territory's commune: it was
+    handed to that territory. Only its reporter sees it (any other person: not found)."""
+    user = signed_in_user(request)
+    report = db.get(Report, report_id)
+    if report is None or report.reporter_id != user.id or report.territory_id == here(request):
+        raise NotFoundException("Ce signalement n’existe pas.")
+    territory = db.get(Territory, report.territory_id)
+    commune = db.get(Commune, report.commune_insee) if report.commune_insee else None
+    hosts = territory.hosts if territory else []
+    link = f"{request.url.scheme}://{hosts[0]}/reports/{report.id}" if hosts else ""
+    return page(
+        request,
+        "reports/handed.html",
+        section="reports",
+        status_code=200,
+        report=report,
+        number=catalogue.number(report),
+        handed_to=territory.name if territory else "",
+        commune=commune.name if commune else "",
+        link=link,
+    )
 
 
 @get("/reports/nearby", opt=SIGNED_IN, sync_to_thread=True, name="reports_nearby")
@@ -259,6 +305,7 @@ def nearby_fragment(
             None,
             first=category if category in catalogue.CATEGORIES else None,
             public=True,
+            territory_id=here(request),
         )
     user = signed_in(request)
     following = set()
@@ -293,7 +340,11 @@ def list_reports(
         return full
     filters = catalogue.Filters.parse(request.query_params, staff=False)
     ctx = list_context(
-        db, filters, staff=False, page_no=page_number(request.query_params.get("page"))
+        db,
+        filters,
+        staff=False,
+        page_no=page_number(request.query_params.get("page")),
+        territory_id=here(request),
     )
     template = (
         "reports/_results.html" if HTMXDetails(request).target == "results" else "reports/list.html"
@@ -318,14 +369,14 @@ def mine(
     assert user is not None
     rows = list(
         db.scalars(
-            select(Report)
+            catalogue.scoped(select(Report), here(request))
             .where(col(Report.reporter_id) == user.id)
             .order_by(col(Report.created_at).desc())
         )
     )
     followed = list(
         db.scalars(
-            select(Report)
+            catalogue.scoped(select(Report), here(request))
             .join(ReportFollow, col(ReportFollow.report_id) == col(Report.id))
             .where(
                 col(ReportFollow.user_id) == user.id,
@@ -346,7 +397,7 @@ def mine(
         statuses=catalogue.STATUSES,
         categories=catalogue.CATEGORIES,
         number=catalogue.number,
-        commune_names={c.insee: c.name for c in catalogue.communes(db)},
+        commune_names={c.insee: c.name for c in catalogue.communes(db, here(request))},
     )
 
 
@@ -357,7 +408,7 @@ def detail(
     if (full := needs_full_load(request)) is not None:
         return full
     user = signed_in(request)
-    report = get_report(db, report_id)
+    report = get_report(db, report_id, here(request))
     if not visible_to(report, user):
         raise NotFoundException("Ce signalement n’existe pas.")
     owner = user is not None and report.reporter_id == user.id
@@ -369,7 +420,7 @@ def detail(
     following = bool(user and db.get(ReportFollow, (report.id, user.id)))
     thanked = bool(user and db.get(ReportThanks, (report.id, user.id)))
     commune = db.get(Commune, report.commune_insee) if report.commune_insee else None
-    duplicate_of = db.get(Report, report.duplicate_of_id) if report.duplicate_of_id else None
+    duplicate_of = catalogue.report_in(db, report.duplicate_of_id, here(request))
     return page(
         request,
         "reports/detail.html",
@@ -404,7 +455,7 @@ def follow(
     data: Form,
 ) -> Redirect:
     user = signed_in_user(request)
-    report = get_report(db, report_id)
+    report = get_report(db, report_id, here(request))
     if not visible_to(report, user):
         raise NotFoundException("Ce signalement n’existe pas.")
     rp.follow(db, report, user.id, data.get("on", "1") != "0")
@@ -420,7 +471,7 @@ def thank(
     data: Form,
 ) -> Redirect:
     user = signed_in_user(request)
-    report = get_report(db, report_id)
+    report = get_report(db, report_id, here(request))
     if not visible_to(report, user):
         raise NotFoundException("Ce signalement n’existe pas.")
     rp.thank(db, report, user.id)
@@ -436,7 +487,7 @@ def reopen(
     data: Form,
 ) -> Redirect | Template:
     user = signed_in_user(request)
-    report = get_report(db, report_id)
+    report = get_report(db, report_id, here(request))
     if report.reporter_id != user.id:
         raise NotFoundException("Ce signalement n’existe pas.")
     try:
@@ -465,7 +516,7 @@ def photo(
             or_(col(ReportPhoto.display_name) == name, col(ReportPhoto.thumb_name) == name)
         )
     ).first()
-    report = db.get(Report, row.report_id) if row else None
+    report = catalogue.report_in(db, row.report_id, here(request)) if row else None
     if row is None or report is None or not visible_to(report, signed_in(request)):
         raise NotFoundException("Cette photo n’existe pas.")
     return photo_store.served(
@@ -511,6 +562,7 @@ ROUTES = [
     thank,
     reopen,
     photo,
+    handed,
     staff_board,
     staff_csv,
     staff_stats,

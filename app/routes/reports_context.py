@@ -19,6 +19,7 @@ from app.models.reports import (
     Report,
 )
 from app.reports import catalogue, intake
+from app.territories import request_territory
 
 PARIS = ZoneInfo("Europe/Paris")
 PAGE_SIZE = 50
@@ -47,8 +48,14 @@ def needs_full_load(request: Request[Any, Any, Any]) -> Response[bytes] | None:
     return None
 
 
-def get_report(db: Session, report_id: int) -> Report:
-    report = db.get(Report, report_id)
+def here(request: Request[Any, Any, Any]) -> int:
+    """The id of the request's territory (its host's): every reports query is kept to it."""
+    return request_territory(request).id
+
+
+def get_report(db: Session, report_id: int, territory_id: int) -> Report:
+    """The report of that id in the territory; 404 when there is none (or it is another's)."""
+    report = catalogue.report_in(db, report_id, territory_id)
     if report is None:
         raise NotFoundException("Ce signalement n’existe pas.")
     return report
@@ -64,15 +71,18 @@ def visible_to(report: Report, user: CurrentUser | None) -> bool:
 
 
 def list_context(
-    db: Session, filters: catalogue.Filters, *, staff: bool, page_no: int
+    db: Session, filters: catalogue.Filters, *, staff: bool, page_no: int, territory_id: int
 ) -> dict[str, Any]:
-    total, capped = catalogue.bounded_count(db, filters.apply(select(col(Report.id)), staff=staff))
+    def query(what: Any) -> Any:
+        return catalogue.scoped(filters.apply(select(what), staff=staff), territory_id)
+
+    total, capped = catalogue.bounded_count(db, query(col(Report.id)))
     offset = (page_no - 1) * PAGE_SIZE
     if staff:  # the new ones first, then the others, each newest first (two index-ordered reads)
-        new = filters.apply(select(Report), staff=True).where(col(Report.status) == "new")
-        others = filters.apply(select(Report), staff=True).where(col(Report.status) != "new")
+        new = query(Report).where(col(Report.status) == "new")
+        others = query(Report).where(col(Report.status) != "new")
         new_count, _new_capped = catalogue.bounded_count(
-            db, filters.apply(select(col(Report.id)), staff=True).where(col(Report.status) == "new")
+            db, query(col(Report.id)).where(col(Report.status) == "new")
         )
         rows = list(
             db.scalars(new.order_by(col(Report.created_at).desc()).offset(offset).limit(PAGE_SIZE))
@@ -84,7 +94,7 @@ def list_context(
                 .limit(PAGE_SIZE - len(rows))
             )
     else:
-        stmt = filters.apply(select(Report), staff=staff)
+        stmt = query(Report)
         rows = list(
             db.scalars(stmt.order_by(col(Report.created_at).desc()).offset(offset).limit(PAGE_SIZE))
         )
@@ -95,8 +105,8 @@ def list_context(
         "page_no": page_no,
         "pages": max(1, math.ceil(total / PAGE_SIZE)),
         "thumbs": intake.photos_of(db, [r.id for r in rows], "overview"),
-        "communes": catalogue.communes(db),
-        "commune_names": {c.insee: c.name for c in catalogue.communes(db)},
+        "communes": catalogue.communes(db, territory_id),
+        "commune_names": {c.insee: c.name for c in catalogue.communes(db, territory_id)},
         "filters": filters,
         "categories": catalogue.CATEGORIES,
         "statuses": catalogue.STATUSES,

@@ -33,6 +33,7 @@ from app.reports import workflow as rp
 from app.routes.reports_context import (
     PARIS,
     get_report,
+    here,
     list_context,
     map_tiles,
     needs_full_load,
@@ -55,11 +56,20 @@ def _board(
     status_code: int = 200,
 ) -> Template:
     filters = catalogue.Filters.parse(params, staff=True)
-    ctx = list_context(db, filters, staff=True, page_no=page_number(params.get("page")))
+    ctx = list_context(
+        db,
+        filters,
+        staff=True,
+        page_no=page_number(params.get("page")),
+        territory_id=here(request),
+    )
     counts: dict[str, int | str] = {}
     for code in catalogue.STATUSES:  # per status, index-read and bounded
         n, capped = catalogue.bounded_count(
-            db, select(col(Report.id)).where(col(Report.status) == code)
+            db,
+            catalogue.scoped(select(col(Report.id)), here(request)).where(
+                col(Report.status) == code
+            ),
         )
         counts[code] = f"{n}+" if capped else n
     done = params.get("done")
@@ -73,7 +83,7 @@ def _board(
         reasons=rp.reject_reasons(db),
         flash=done if done and done.isdigit() else None,
         done_action=catalogue.STATUSES.get(params.get("action") or ""),
-        skipped=triage.skipped_lines(db, params.get("skipped") or ""),
+        skipped=triage.skipped_lines(db, params.get("skipped") or "", here(request)),
         selected=set(selected or []),
         shown_ids={r.id for r in ctx["reports"]},
         errors=errors or {},
@@ -96,7 +106,7 @@ def staff_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> 
     filters = catalogue.Filters.parse(request.query_params, staff=True)
     stamp = utcnow().astimezone(PARIS).strftime("%Y%m%d-%H%M")
     return Stream(
-        exports.export_csv(db.get_bind(), filters),
+        exports.export_csv(db.get_bind(), filters, territory_id=here(request)),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="signalements-{stamp}.csv"',
@@ -111,7 +121,7 @@ def staff_stats(
 ) -> Template:
     months = max(1, min(120, months))
     since_month = exports.first_month(utcnow(), months)
-    stats = exports.stats(db, since_month=since_month)
+    stats = exports.stats(db, since_month=since_month, territory_id=here(request))
     return page(
         request,
         "reports/staff_stats.html",
@@ -165,6 +175,7 @@ async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
                         ids,
                         parsed.action,
                         actor_id=user.id,
+                        territory_id=here(request),
                         note=parsed.note,
                         reject_reason_id=parsed.reject_reason,
                         expected_at=pickup_at(parsed.expected_on),
@@ -233,7 +244,7 @@ def _staff_page(
         templates=rp.response_templates(db),
         commune=db.get(Commune, report.commune_insee) if report.commune_insee else None,
         candidates=triage.duplicate_candidates(db, report) if report.status != "duplicate" else [],
-        duplicate_of=db.get(Report, report.duplicate_of_id) if report.duplicate_of_id else None,
+        duplicate_of=catalogue.report_in(db, report.duplicate_of_id, here(request)),
         number=catalogue.number,
         errors=errors or {},
         form=form or {},
@@ -248,7 +259,7 @@ def staff_detail(
 ) -> Template | Response[bytes]:
     if (full := needs_full_load(request)) is not None:
         return full
-    return _staff_page(request, db, get_report(db, report_id))
+    return _staff_page(request, db, get_report(db, report_id, here(request)))
 
 
 class StatusForm(BaseModel):
@@ -284,7 +295,7 @@ async def staff_status(
                     else []
                 )
                 with write_session(engine) as db:
-                    report = get_report(db, report_id)
+                    report = get_report(db, report_id, here(request))
                     note = parsed.note
                     chosen = db.get(ResponseTemplate, parsed.template) if parsed.template else None
                     if not note.strip() and chosen is not None and chosen.active:
@@ -311,7 +322,7 @@ async def staff_status(
             return _staff_page(
                 request,
                 db,
-                get_report(db, report_id),
+                get_report(db, report_id, here(request)),
                 errors=problems,
                 status_code=400,
                 form=fields,
@@ -324,7 +335,7 @@ async def staff_status(
 def _staff_change(
     request: Request[Any, Any, Any], db: Session, report_id: int, fn: Any
 ) -> Redirect | Template:
-    report = get_report(db, report_id)
+    report = get_report(db, report_id, here(request))
     try:
         fn(report)
     except catalogue.ReportError as exc:
@@ -332,11 +343,13 @@ def _staff_change(
         return _staff_page(
             request,
             db,
-            get_report(db, report_id),
+            get_report(db, report_id, here(request)),
             errors={exc.field: exc.message},
             status_code=400,
         )
     db.commit()
+    if report.territory_id != here(request):  # moved into another territory: handed to it
+        return Redirect("/staff/reports", status_code=303)
     return Redirect(f"/staff/reports/{report_id}", status_code=303)
 
 

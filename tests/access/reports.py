@@ -174,6 +174,14 @@ ROWS = [
         data={"text": "Toujours là"},
         notes="only the reporter may re-open",
     ),
+    Row(
+        "GET",
+        "/reports/{report_id}/handed",
+        signed_in_only(404),
+        setup=a_report,
+        notes="only for its reporter, of a report handed to another territory "
+        "(tests/test_territory_reports.py); this one stayed here",
+    ),
     Row("GET", "/reports/photos/{name}", same_for_all(200), setup=a_photo),
     # staff triage
     Row("GET", "/staff/reports", roles_only(STAFF_ONLY)),

@@ -440,3 +440,13 @@ def test_staff_moving_a_report_into_another_territory_hand_it_over(engine, two, 
         report = session.get(Report, two["a_ids"][1])
         assert report is not None and report.territory_id == two["minett"]
     assert staff.client.get(f"/staff/reports/{two['a_ids'][1]}").status_code == 404
+
+
+def test_the_home_pages_panel_of_my_reports_shows_the_hosts_territorys_only(engine, two, personas):
+    resident = personas["resident"]  # made reports in both territories
+    here = resident.client.get("/").text
+    there = resident.client.get("/", headers=ESCH).text
+    with Session(engine) as session:
+        a_number = catalogue.number(session.get(Report, two["a_ids"][0]))
+    assert a_number in here and not _leaks(here, two)
+    assert two["b_numbers"][0] in there and a_number not in there

@@ -75,6 +75,7 @@ from app.routes.reports_staff import (
     staff_status,
 )
 from app.templating import page
+from app.territories import FALLBACK, of_session
 
 # --- the report form -----------------------------------------------------------------------------
 
@@ -533,9 +534,11 @@ def photo(
 def my_reports_panel(session: Session, user: CurrentUser | None) -> dict[str, Any] | None:
     if user is None:
         return None
+    # The reports of the territory the page is for (bound to the session: app.home.load_panels).
+    territory = of_session(session)
     rows = list(
         session.scalars(
-            select(Report)
+            catalogue.scoped(select(Report), None if territory is FALLBACK else territory.id)
             .where(col(Report.reporter_id) == user.id)
             .order_by(col(Report.updated_at).desc())
             .limit(3)

@@ -370,6 +370,13 @@ def test_open311_on_each_host_lists_only_its_own_territorys_requests(client, two
     assert ids and esch
     assert esch == set(two["b_ids"]) and not ids & esch
     assert set(two["a_ids"]) <= ids
+    # Each answers as its own body: the agency responsible and the contact of discovery.
+    minett = territory_demo.SETTINGS["publisher"]
+    assert {r["agency_responsible"] for r in theirs} == {minett}
+    assert minett not in {r["agency_responsible"] for r in mine}
+    assert (
+        client.get("/open311/v2/discovery.json", headers=ESCH).json()["contact"].startswith(minett)
+    )
     one = client.get(f"/open311/v2/requests/{two['b_ids'][0]}.json", headers=ESCH)
     assert one.status_code == 200
     token = client.get(f"/open311/v2/tokens/{two['b_tokens'][0]}.json", headers=ESCH)

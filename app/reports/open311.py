@@ -140,7 +140,11 @@ def service_definition(code: str) -> dict[str, Any]:
 
 
 def request_row(
-    report: Report, commune: Commune | None, photo: ReportPhoto | None, base_url: str
+    report: Report,
+    commune: Commune | None,
+    photo: ReportPhoto | None,
+    base_url: str,
+    agency: str = catalogue.AGENCY,
 ) -> dict[str, Any]:
     lat: float | None
     lon: float | None
@@ -154,7 +158,7 @@ def request_row(
         "service_name": catalogue.CATEGORIES[report.category],
         "service_code": report.category,
         "description": report.description or None,
-        "agency_responsible": catalogue.AGENCY,
+        "agency_responsible": agency,
         "service_notice": commune_only_notice() if report.approximate else None,
         "requested_datetime": iso(report.created_at),
         "updated_datetime": iso(report.updated_at),

@@ -131,15 +131,20 @@ def _here(request: Request[Any, Any, Any]) -> int:
     return request_territory(request).id
 
 
-def _rows(db: Session, reports: list[Report], base_url: str) -> list[dict[str, Any]]:
+def _rows(
+    request: Request[Any, Any, Any], db: Session, reports: list[Report], base_url: str
+) -> list[dict[str, Any]]:
     communes = {c.insee: c for c in db.scalars(select(Commune))}
     photos = intake.photos_of(db, [saved_id(r) for r in reports], "overview")
+    # The body responsible: the request's territory's (its reports are the only ones listed).
+    agency = request_territory(request).publisher
     return [
         o3.request_row(
             r,
             communes.get(r.commune_insee or ""),
             next(iter(photos.get(saved_id(r), [])), None),
             base_url,
+            agency,
         )
         for r in reports
     ]
@@ -149,7 +154,7 @@ def _discovery(request: Request[Any, Any, Any]) -> dict[str, Any]:
     base = request.app.state.settings.base_url.rstrip("/")
     return {
         "changeset": o3.CHANGESET,
-        "contact": "Communauté de communes Pays-Haut Val d'Alzette, " + base,
+        "contact": request_territory(request).publisher + ", " + base,
         "key_service": base + "/staff/reports/api-keys",
         "endpoints": [
             {
@@ -210,7 +215,7 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
                 400, _("Au plus {n} valeurs de service_request_id.").format(n=MAX_RESULTS)
             )
         rows = list(db.scalars(stmt.where(col(Report.id).in_(ids)).order_by(col(Report.id))))
-        return _rows(db, rows, base)
+        return _rows(request, db, rows, base)
     codes = _param(request, "service_code")
     if codes:
         wanted = [c.strip() for c in codes.split(",") if c.strip()]
@@ -240,7 +245,7 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
         ]
         stmt = stmt.where(col(Report.status).in_(states))
     rows = list(db.scalars(stmt.order_by(col(Report.created_at).desc()).limit(MAX_RESULTS)))
-    return _rows(db, rows, base)
+    return _rows(request, db, rows, base)
 
 
 @get("/open311/v2/services/{name:str}", opt=PUBLIC, name="open311_service")
@@ -268,7 +273,7 @@ def one_request(
             raise Open311Error(404, _("service_request_id inconnu : {id}").format(id=ident[:40]))
         return _answer(
             fmt,
-            _rows(db, [report], request.app.state.settings.base_url),
+            _rows(request, db, [report], request.app.state.settings.base_url),
             "service_requests",
             "request",
         )

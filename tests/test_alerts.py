@@ -14,6 +14,7 @@ from app.alerts import publish as alerts
 from app.db import utcnow, write_session
 from app.models.jobs import Job
 from app.models.push import Alert
+from app.models.territory import Commune
 
 SENDER = "vigilance.meteofrance.fr"
 # Northern Moselle: covers Audun-le-Tiche, Aumetz, Boulange, Ottange, Russange (not Villerupt nor Thil,
@@ -212,9 +213,7 @@ def test_an_alert_reads_back_as_cap_1_2(staff, client, engine):
     assert cap_areas.push_urgency(info) == "high"
     assert info.web == "http://testserver.local/carpool" or info.web.endswith("/carpool")
     with write_session(engine) as session:
-        assert cap_areas.match_communes(
-            info.areas, session.scalars(select(alerts.Commune)).all()
-        ) == {
+        assert cap_areas.match_communes(info.areas, session.scalars(select(Commune)).all()) == {
             "57038",
             "57602",
         }

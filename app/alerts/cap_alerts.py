@@ -91,6 +91,7 @@ def import_cap(
     user_id: int | None = None,
     topic: str | None = None,
     now: datetime | None = None,
+    territory_id: int | None = None,
 ) -> Alert | CapIgnored:
     """Read a CAP 1.2 document and publish it (Alert) or amend the alert it references (Update, Cancel).
 
@@ -104,7 +105,8 @@ def import_cap(
     Raises :class:`app.alerts.cap.CapError` for invalid CAP (field path and French
     message) and :class:`AlertError` for valid CAP that Eclor does not take
     (not Actual, not Public, no commune of the territory, already received).
-    Nothing is written when it raises.
+    Nothing is written when it raises. ``territory_id``: the territory importing it, whose
+    communes its areas must cover (an Update or Cancel stays in its original's territory).
     """
     now = now or utcnow()
     parsed = cap_read.parse(document)
@@ -146,7 +148,11 @@ def import_cap(
             alert = _cancel_without_info(parsed, original, document, user_id)
             return attach_update(session, original, alert, original.thread_id or saved_id(original))
         raise AlertError(_("Le message ne contient aucun bloc « info » à diffuser."))
-    communes = session.scalars(select(Commune)).all()
+    # The communes of the territory importing it (None: every commune of the install).
+    query = select(Commune)
+    if territory_id:
+        query = query.where(col(Commune.territory_id) == territory_id)
+    communes = session.scalars(query).all()
     areas = [area for i in parsed.infos for area in i.areas] if not info.areas else info.areas
     matched = cap_areas.match_communes(areas, communes)
     if parsed.msgType != "Cancel" and not matched:
@@ -199,6 +205,8 @@ def import_cap(
     if _encoded_size(alert) > webpush.MAX_PLAINTEXT_BYTES:
         raise AlertError(_("Le titre de l’alerte est trop long pour une notification."))
     if original is None:  # an Alert, or an Update of an alert Eclor never saw
+        if territory_id:
+            alert.territory_id = territory_id
         session.add(alert)
         session.flush()
         alert.thread_id = alert.id

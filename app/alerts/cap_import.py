@@ -37,7 +37,7 @@ class ImportPreview:
 
 def communes_reached(session: Session, alert: Alert) -> tuple[list[str], bool]:
     """Names of the communes an alert was sent to, and whether that is the whole territory."""
-    names = topics.commune_names(session)
+    names = topics.commune_names(session, territory_id=alert.territory_id)
     codes = topics.unpack(alert.communes)
     if not codes:
         return sorted(names.values()), True
@@ -45,12 +45,19 @@ def communes_reached(session: Session, alert: Alert) -> tuple[list[str], bool]:
 
 
 def preview(
-    session: Session, document: bytes, *, topic: str | None, user_id: int | None
+    session: Session,
+    document: bytes,
+    *,
+    topic: str | None,
+    user_id: int | None,
+    territory_id: int | None = None,
 ) -> ImportPreview:
     """What importing ``document`` would publish; raises what ``import_cap`` raises; writes nothing."""
     savepoint = session.begin_nested()
     try:
-        alert = cap_alerts.import_cap(session, document, user_id=user_id, topic=topic)
+        alert = cap_alerts.import_cap(
+            session, document, user_id=user_id, topic=topic, territory_id=territory_id
+        )
         if isinstance(alert, CapIgnored):
             parsed = parse(document)
             info = parsed.infos[0] if parsed.infos else None

@@ -79,9 +79,10 @@ from app.models.push import (
 
 
 def _matching(alert: Alert) -> Any:
-    """SELECT of the subscription ids an alert's topic and communes reach."""
+    """SELECT of the subscription ids an alert's territory, topic and communes reach."""
     conditions: list[ColumnElement[bool]] = [
-        col(PushSubscription.topics).like(f"%,{alert.topic},%")
+        col(PushSubscription.territory_id) == alert.territory_id,
+        col(PushSubscription.topics).like(f"%,{alert.topic},%"),
     ]
     communes = unpack(alert.communes)
     if communes:

@@ -45,8 +45,8 @@ from app.models.push import (
     Alert,
     PushDelivery,
 )
-from app.models.territory import Commune
 from app.pwa import NOTIFICATION_ICON
+from app.territories import of_session
 
 # --- publishing ---------------------------------------------------------------------------------
 
@@ -78,8 +78,10 @@ def clean_input(
     expires_at: datetime | None = None,
     ttl_s: int | None = None,
     now: datetime | None = None,
+    territory_id: int | None = None,
 ) -> AlertInput:
-    """Check what a person typed; raise :class:`AlertError` naming the field."""
+    """Check what a person typed; raise :class:`AlertError` naming the field. The communes must be
+    the territory's (``territory_id``; None: any commune of the install)."""
     now = now or utcnow()
     title, body, link = title.strip(), body.strip(), link.strip()
     if not title:
@@ -96,7 +98,7 @@ def clean_input(
         raise AlertError(_("Sujet inconnu."), "topic")
     if urgency not in URGENCIES:
         raise AlertError(_("Urgence inconnue (high, normal ou low)."), "urgency")
-    known = set(session.scalars(select(col(Commune.insee))).all())
+    known = set(commune_names(session, territory_id=territory_id))
     unknown = sorted(set(communes) - known)
     if unknown:
         raise AlertError(
@@ -214,8 +216,11 @@ def publish(
     sender: str,
     user_id: int | None = None,
     now: datetime | None = None,
+    territory_id: int | None = None,
 ) -> Alert:
-    """Write a new alert and queue its fan-out, in the caller's transaction."""
+    """Write a new alert and queue its fan-out, in the caller's transaction.
+
+    ``territory_id``: the territory that publishes it (the request's); None: the first one."""
     now = (now or utcnow()).replace(microsecond=0)
     cap_urgency, severity = URGENCY_CAP[data.urgency]
     alert = Alert(
@@ -242,6 +247,8 @@ def publish(
         created_by=user_id,
         area_desc=_area_desc(session, data.communes),
     )
+    if territory_id:
+        alert.territory_id = territory_id
     session.add(alert)
     session.flush()
     alert.thread_id = alert.id
@@ -334,6 +341,7 @@ def amend(
 def attach_update(session: Session, original: Alert, alert: Alert, thread: int) -> Alert:
     alert.thread_id = thread
     alert.references_id = original.id
+    alert.territory_id = original.territory_id  # an update or a cancel stays in its territory
     session.add(alert)
     session.flush()
     chain = select(col(Alert.id)).where(col(Alert.thread_id) == thread, col(Alert.id) != alert.id)
@@ -358,7 +366,7 @@ def attach_update(session: Session, original: Alert, alert: Alert, thread: int) 
 def _area_desc(session: Session, communes: Sequence[str]) -> str:
     if not communes:
         return _("Tout le territoire")
-    names = commune_names(session)
+    names = commune_names(session, communes=communes)
     return ", ".join(names.get(c, c) for c in communes)[:500]
 
 
@@ -379,16 +387,28 @@ def queue_fanout(session: Session, alert: Alert) -> None:
     )
 
 
+def of_territory(query: Any, territory_id: int | None) -> Any:
+    """``query`` of alerts kept to one territory's (None or 0: an install without territories)."""
+    return query.where(col(Alert.territory_id) == territory_id) if territory_id else query
+
+
 def active_alerts(
-    session: Session, *, commune: str | None = None, now: datetime | None = None, limit: int = 20
+    session: Session,
+    *,
+    commune: str | None = None,
+    now: datetime | None = None,
+    limit: int = 20,
+    territory_id: int | None = None,
 ) -> list[Alert]:
-    """Alerts in force now (newest first), for one commune (those for the whole territory included)."""
+    """Alerts in force now (newest first) in a territory, for one commune (those for the whole
+    territory included)."""
     now = now or utcnow()
     query = select(Alert).where(
         col(Alert.state) == "active",
         col(Alert.msg_type) != "Cancel",
         or_(col(Alert.expires_at).is_(None), col(Alert.expires_at) > now),
     )
+    query = of_territory(query, territory_id)
     if commune:
         query = query.where(
             or_(col(Alert.communes) == ",", col(Alert.communes).like(f"%,{commune},%"))
@@ -418,5 +438,5 @@ def home_panel(session: Session, user: Any) -> dict[str, Any] | None:
     commune = None
     if user is not None:
         commune = session.scalar(select(col(User.commune_insee)).where(col(User.id) == user.id))
-    alerts = active_alerts(session, commune=commune, limit=3)
+    alerts = active_alerts(session, commune=commune, limit=3, territory_id=of_session(session).id)
     return {"alerts": alerts, "commune": commune, "topics": TOPICS}

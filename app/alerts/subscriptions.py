@@ -167,11 +167,13 @@ def save_subscription(
     *,
     allow_insecure_loopback: bool,
     user_agent: str = "",
+    territory_id: int | None = None,
 ) -> tuple[PushSubscription, bool]:
     """Validate a browser subscription and store it for ``user_id``; return (row, created).
 
     ``data`` is the ``PushSubscription`` JSON plus ``topics``, ``communes`` and
-    optionally ``quiet_start`` / ``quiet_end`` (``"22:00"``). An endpoint seen
+    optionally ``quiet_start`` / ``quiet_end`` (``"22:00"``). It receives the alerts of
+    ``territory_id`` (the request's; None: the first territory). An endpoint seen
     before is updated when it is this person's; another account's endpoint never moves
     (:class:`EndpointTaken`: the browser makes a fresh subscription instead).
     """
@@ -212,6 +214,8 @@ def save_subscription(
             user_id=user_id, endpoint=info.endpoint, p256dh=info.p256dh, auth=info.auth
         )
     row.user_id = user_id
+    if territory_id:  # the host it subscribed on: an endpoint belongs to one origin
+        row.territory_id = territory_id
     row.p256dh, row.auth = info.p256dh, info.auth
     row.topics, row.communes = pack(topics), pack(communes)
     if "quiet_start" in data or "quiet_end" in data:

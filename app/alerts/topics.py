@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -115,12 +115,19 @@ def topic_label(code: str) -> str:
     return _(TOPICS.get(code, code))
 
 
-def commune_names(session: Session) -> dict[str, str]:
-    return dict(
-        session.execute(
-            select(col(Commune.insee), col(Commune.name)).order_by(col(Commune.name))
-        ).all()
-    )
+def commune_names(
+    session: Session,
+    *,
+    territory_id: int | None = None,
+    communes: Sequence[str] | None = None,
+) -> dict[str, str]:
+    """Code -> name of a territory's communes (None or 0: every commune), or of ``communes``."""
+    query = select(col(Commune.insee), col(Commune.name)).order_by(col(Commune.name))
+    if territory_id:
+        query = query.where(col(Commune.territory_id) == territory_id)
+    if communes is not None:
+        query = query.where(col(Commune.insee).in_(list(communes)))
+    return dict(session.execute(query).all())
 
 
 def format_minutes(value: int | None) -> str:

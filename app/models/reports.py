@@ -18,23 +18,13 @@ from sqlalchemy import (
     Integer,
     Text,
     UniqueConstraint,
-    column,
     event,
-    func,
-    select,
-    table,
     text,
 )
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
-
-
-# The install's default territory (the first): ``reports.territory_id`` of a row written without
-# one and without a commune (one SQL expression in the INSERT itself: a bulk insert stays one batch).
-DEFAULT_TERRITORY = (
-    select(func.min(column("id"))).select_from(table("territories")).scalar_subquery()
-)
+from app.models.territory import DEFAULT_TERRITORY  # a report without commune: the default one
 
 
 class Report(SQLModel, table=True):

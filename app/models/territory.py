@@ -13,8 +13,14 @@ four digits (``L0204``), a key no INSEE code can take (app.territories.commune_k
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Text, text
+from sqlalchemy import JSON, Column, Text, column, func, select, table, text
 from sqlmodel import Field, SQLModel
+
+# The install's default territory (the first one, app.territories.default_territory), as one SQL
+# expression in an INSERT: the territory of a row written without one (a bulk insert stays one batch).
+DEFAULT_TERRITORY = (
+    select(func.min(column("id"))).select_from(table("territories")).scalar_subquery()
+)
 
 
 class Territory(SQLModel, table=True):

@@ -30,6 +30,7 @@ from app.models.push import Alert, CapIgnored, PushSubscription
 from app.numbers import is_ascii_digits
 from app.routes.push import getlist
 from app.templating import page, rendered
+from app.territories import request_territory
 
 PAGE_SIZE = 20
 STATE_LABELS = {"active": "En cours", "updated": "Remplacée", "cancelled": "Levée"}
@@ -42,10 +43,15 @@ SOURCE_LABELS = {
 }
 
 
-def _context(db: Session) -> dict[str, Any]:
+def _territory(request: Request[Any, Any, Any]) -> int:
+    """The request's territory id (0: an install without territories, nothing to keep apart)."""
+    return request_territory(request).id
+
+
+def _context(db: Session, territory_id: int) -> dict[str, Any]:
     return {
         "topics": topics.TOPICS,
-        "communes": topics.commune_names(db),
+        "communes": topics.commune_names(db, territory_id=territory_id),
         "urgencies": topics.URGENCIES,
         "state_labels": STATE_LABELS,
         "msg_labels": MSG_LABELS,
@@ -73,10 +79,11 @@ def alert_list(
     commune: FromQuery[str | None] = None,
     page_: Annotated[int, QueryParameter(name="page", ge=1, le=1000)] = 1,
 ) -> Template:
-    names = topics.commune_names(db)
+    territory_id = _territory(request)
+    names = topics.commune_names(db, territory_id=territory_id)
     if commune not in names:
         commune = None
-    current = alerts.active_alerts(db, commune=commune, limit=50)
+    current = alerts.active_alerts(db, commune=commune, limit=50, territory_id=territory_id)
     now = utcnow()
     page_number = max(1, min(page_, 1000))
     history_query = select(Alert).where(
@@ -86,6 +93,7 @@ def alert_list(
             col(Alert.expires_at) <= now,
         )
     )
+    history_query = alerts.of_territory(history_query, territory_id)
     if commune:
         history_query = history_query.where(
             or_(col(Alert.communes) == ",", col(Alert.communes).like(f"%,{commune},%"))
@@ -104,7 +112,7 @@ def alert_list(
         more=len(history) > PAGE_SIZE,
         page_number=page_number,
         commune=commune,
-        **_context(db),
+        **_context(db, territory_id),
     )
 
 
@@ -126,14 +134,16 @@ def _alert_page_data(engine: Any, alert_id: int) -> dict[str, Any] | None:
             "latest": thread[-1] if thread else alert,
             "reached": reached,
             "everywhere": everywhere,
-            **_context(db),
+            **_context(db, alert.territory_id or 0),
         }
 
 
-def _alert_cap(engine: Any, alert_id: int, base_url: str) -> bytes | None:
+def _alert_cap(engine: Any, alert_id: int, base_url: str, territory_id: int) -> bytes | None:
     with Session(engine, expire_on_commit=False) as db:
         alert = db.get(Alert, alert_id)
-        return None if alert is None else cap_alerts.to_cap(db, alert, base_url)
+        if alert is None or (territory_id and alert.territory_id != territory_id):
+            return None
+        return cap_alerts.to_cap(db, alert, base_url)
 
 
 MAX_ALERT_ID = 2**31 - 1
@@ -154,7 +164,11 @@ async def alert_detail(
     engine = request.app.state.engine
     if as_cap:
         document = await anyio.to_thread.run_sync(
-            _alert_cap, engine, alert_id, request.app.state.settings.base_url
+            _alert_cap,
+            engine,
+            alert_id,
+            request.app.state.settings.base_url,
+            _territory(request),
         )
         if document is None:
             raise NotFoundException()
@@ -168,8 +182,9 @@ async def alert_detail(
         ALERT_PAGE_TTL_S,
         lambda: _alert_page_data(engine, alert_id),
     )
-    if data is None:
-        raise NotFoundException()
+    territory_id = _territory(request)
+    if data is None or (territory_id and data["alert"].territory_id != territory_id):
+        raise NotFoundException()  # another territory's alert is not on this host
     # Rendered off the event loop: this is the page a burst follows an alert to.
     return await rendered(
         request,
@@ -216,10 +231,11 @@ def _form_values(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _clean(db: Session, form: dict[str, Any]) -> alerts.AlertInput:
+def _clean(db: Session, form: dict[str, Any], territory_id: int) -> alerts.AlertInput:
     expires = _parse_local(form["expires"])
     return alerts.clean_input(
         db,
+        territory_id=territory_id,
         title=form["title"],
         body=form["body"],
         topic=form["topic"],
@@ -253,12 +269,14 @@ def _editor(
         errors=errors or {},
         preview=preview,
         reach=reach,
-        **_context(db),
+        **_context(db, _territory(request)),
     )
 
 
-def _reach(db: Session, data: alerts.AlertInput) -> int:
+def _reach(db: Session, data: alerts.AlertInput, territory_id: int) -> int:
     conditions: list[ColumnElement[bool]] = [col(PushSubscription.topics).like(f"%,{data.topic},%")]
+    if territory_id:
+        conditions.append(col(PushSubscription.territory_id) == territory_id)
     if data.communes:
         conditions.append(
             or_(
@@ -286,11 +304,17 @@ def _blank_form() -> dict[str, Any]:
 
 @get("/staff/alerts", opt=STAFF, sync_to_thread=True, name="staff_alerts")
 def staff_alerts(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    territory_id = _territory(request)
     rows = db.scalars(
-        select(Alert).order_by(col(Alert.sent_at).desc(), col(Alert.id).desc()).limit(100)
+        alerts.of_territory(select(Alert), territory_id)
+        .order_by(col(Alert.sent_at).desc(), col(Alert.id).desc())
+        .limit(100)
     ).all()
     counts = {a.id: fanout.delivery_counts(db, saved_id(a)) for a in rows}
-    subscribers = int(db.scalar(select(func.count()).select_from(PushSubscription)) or 0)
+    subscriptions = select(func.count()).select_from(PushSubscription)
+    if territory_id:
+        subscriptions = subscriptions.where(col(PushSubscription.territory_id) == territory_id)
+    subscribers = int(db.scalar(subscriptions) or 0)
     return page(
         request,
         "alerts/staff_list.html",
@@ -298,7 +322,7 @@ def staff_alerts(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
         rows=rows,
         counts=counts,
         subscribers=subscribers,
-        **_context(db),
+        **_context(db, territory_id),
     )
 
 
@@ -316,7 +340,7 @@ def _prefilled(request: Request[Any, Any, Any]) -> dict[str, Any]:
         form["topic"] = query.get("topic")
     if query.get("urgency") in topics.URGENCIES:
         form["urgency"] = query.get("urgency")
-    form["communes"] = [c for c in query.getall("communes", []) if c.isascii() and c.isdigit()][:40]
+    form["communes"] = [c for c in query.getall("communes", []) if c.isascii() and c.isalnum()][:40]
     form["prepared"] = query.get("prepared") == "1"
     return form
 
@@ -332,7 +356,7 @@ def staff_alert_create(
 ) -> Template | Redirect:
     form = _form_values(data)
     try:
-        clean = _clean(db, form)
+        clean = _clean(db, form, _territory(request))
     except topics.AlertError as exc:
         db.rollback()
         return _editor(
@@ -351,7 +375,7 @@ def staff_alert_create(
             form=form,
             action="/staff/alerts/new",
             preview=_preview(clean),
-            reach=_reach(db, clean),
+            reach=_reach(db, clean, _territory(request)),
         )
     alert = alerts.publish(
         db,
@@ -359,6 +383,7 @@ def staff_alert_create(
         source="staff",
         sender=alerts.cap_sender(request.app.state.settings),
         user_id=signed_in_user(request).id,
+        territory_id=_territory(request),
     )
     db.commit()
     cache.drop("alert-page")  # this process shows the change at once; others within the TTL
@@ -374,9 +399,10 @@ def _preview(data: alerts.AlertInput, prefix: str = "") -> dict[str, Any]:
     }
 
 
-def _staff_alert(db: Session, alert_id: int) -> Alert:
+def _staff_alert(db: Session, alert_id: int, territory_id: int) -> Alert:
+    """The alert, when it is the territory's (another territory's is not found on this host)."""
     alert = db.get(Alert, alert_id)
-    if alert is None:
+    if alert is None or (territory_id and alert.territory_id != territory_id):
         raise NotFoundException()
     return alert
 
@@ -388,7 +414,7 @@ def staff_alert(
     alert_id: FromPath[int],
     sent: FromQuery[str | None] = None,
 ) -> Template:
-    alert = _staff_alert(db, alert_id)
+    alert = _staff_alert(db, alert_id, _territory(request))
     thread = alerts.thread_of(db, alert)
     counts = {a.id: fanout.delivery_counts(db, saved_id(a)) for a in thread}
     reached, everywhere = cap_import.communes_reached(db, alert)
@@ -404,7 +430,7 @@ def staff_alert(
         current=_is_current(thread[-1], utcnow()),
         reached=reached,
         everywhere=everywhere,
-        **_context(db),
+        **_context(db, _territory(request)),
     )
 
 
@@ -430,7 +456,7 @@ def _form_from(alert: Alert) -> dict[str, Any]:
 def staff_alert_edit(
     request: Request[Any, Any, Any], db: NamedDependency[Session], alert_id: FromPath[int]
 ) -> Template | Redirect:
-    alert = _staff_alert(db, alert_id)
+    alert = _staff_alert(db, alert_id, _territory(request))
     latest = alerts.latest_of_thread(db, alert)
     if latest.id != alert.id:
         return Redirect(f"/staff/alerts/{latest.id}/update", status_code=303)
@@ -452,11 +478,11 @@ def staff_alert_update(
     alert_id: FromPath[int],
     data: Form,
 ) -> Template | Redirect:
-    original = _staff_alert(db, alert_id)
+    original = _staff_alert(db, alert_id, _territory(request))
     form = _form_values(data)
     action = f"/staff/alerts/{alert_id}/update"
     try:
-        clean = _clean(db, form)
+        clean = _clean(db, form, _territory(request))
         if data.get("do") != "send":
             db.rollback()
             return _editor(
@@ -466,7 +492,7 @@ def staff_alert_update(
                 action=action,
                 original=original,
                 preview=_preview(clean, _("Mise à jour : ")),
-                reach=_reach(db, clean),
+                reach=_reach(db, clean, _territory(request)),
             )
         alert = alerts.amend(
             db,
@@ -502,7 +528,7 @@ def staff_alert_cancel(
     alert_id: FromPath[int],
     data: Form,
 ) -> Template | Redirect:
-    original = _staff_alert(db, alert_id)
+    original = _staff_alert(db, alert_id, _territory(request))
     note = data.get("note", "") if isinstance(data.get("note"), str) else ""
     try:
         alert = alerts.amend(
@@ -530,7 +556,7 @@ def staff_alert_cancel(
             sent=False,
             error=exc.message,
             current=_is_current(thread[-1], utcnow()),
-            **_context(db),
+            **_context(db, _territory(request)),
         )
     db.commit()
     cache.drop("alert-page")  # this process shows the change at once; others within the TTL
@@ -551,7 +577,7 @@ def staff_alert_import_form(
         preview=None,
         recorded=None,
         document_b64="",
-        **_context(db),
+        **_context(db, _territory(request)),
     )
 
 
@@ -591,9 +617,13 @@ def staff_alert_import(
     else:
         try:
             if data.get("do") == "send":
-                alert = cap_alerts.import_cap(db, document, user_id=user_id, topic=chosen)
+                alert = cap_alerts.import_cap(
+                    db, document, user_id=user_id, topic=chosen, territory_id=_territory(request)
+                )
             else:
-                preview = cap_import.preview(db, document, topic=chosen, user_id=user_id)
+                preview = cap_import.preview(
+                    db, document, topic=chosen, user_id=user_id, territory_id=_territory(request)
+                )
         except cap.CapError as exc:
             error = _("Message CAP invalide — {path} : {message}").format(
                 path=exc.path, message=exc.message
@@ -623,7 +653,7 @@ def staff_alert_import(
         topic=topic,
         preview=preview,
         document_b64=base64.b64encode(document).decode("ascii") if preview else "",
-        **_context(db),
+        **_context(db, _territory(request)),
     )
 
 

@@ -31,6 +31,7 @@ from app.interfaces import Contribution
 from app.models.push import PushSubscription
 from app.numbers import parse_int
 from app.templating import page
+from app.territories import request_territory
 
 MAX_JSON_BYTES = 16 * 1024
 
@@ -78,6 +79,7 @@ def subscribe(
             data,
             allow_insecure_loopback=_allow_loopback(request),
             user_agent=request.headers.get("user-agent", ""),
+            territory_id=request_territory(request).id,
         )
     except alerts_topics.EndpointTaken as exc:
         db.rollback()

@@ -318,7 +318,9 @@ class _Connection(asyncio.Protocol):
             if v5:
                 props = message.properties
                 if expires_at is not None:
-                    remaining = math.ceil(expires_at - now)
+                    # Rounded to the microsecond first: ``(t + 120) - t`` in floating point can be
+                    # 120.00000000000045, which ceil made 121 (longer than the publisher asked).
+                    remaining = math.ceil(round(expires_at - now, 6))
                     if remaining <= 0:
                         return False
                     props += b"\x02" + remaining.to_bytes(4, "big")

@@ -179,6 +179,11 @@ async def play(
     return fleets
 
 
+DEMO_DROP_RATE = 0.01
+"""Share of the demo fleet's acks and telemetry lost on the way, as a real network loses some (a lost
+report comes again at the light's next round, two minutes later)."""
+
+
 def start_demo_fleet(settings: Any, engine: Engine) -> Callable[[], None]:
     """Play the inventory against the embedded broker in a thread (``eclor serve --with-worker``).
 
@@ -211,7 +216,7 @@ def start_demo_fleet(settings: Any, engine: Engine) -> Callable[[], None]:
             light_period=120.0,
             sensor_period=30.0,
             fault_rate=0.004,
-            drop_rate=0.01,
+            drop_rate=DEMO_DROP_RATE,
             always_open=True,
         )
 

@@ -24,7 +24,7 @@ from app.db import utcnow
 # A row written without its territory belongs to the install's first territory (the default one):
 # a subscription or an alert made through a host is given that host's territory by the code that
 # makes it.
-from app.models.territory import DEFAULT_TERRITORY
+from app.models.territory import territory_field
 
 DELIVERY_STATES = (
     "pending",  # planned, not tried yet
@@ -49,13 +49,7 @@ class PushSubscription(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
     # The territory whose alerts it receives: the host the browser subscribed on (an endpoint belongs
     # to one origin). A commuter subscribed on two territories' hosts has one row on each.
-    territory_id: int | None = Field(
-        default=None,
-        foreign_key="territories.id",
-        index=True,
-        nullable=False,
-        sa_column_kwargs={"default": DEFAULT_TERRITORY},
-    )
+    territory_id: int | None = territory_field()
     endpoint: str = Field(max_length=2048, unique=True)
     p256dh: str = Field(max_length=100)
     auth: str = Field(max_length=40)
@@ -79,13 +73,7 @@ class Alert(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     # The territory that published it (its staff, its CAP import, its host's pages and subscribers).
-    territory_id: int | None = Field(
-        default=None,
-        foreign_key="territories.id",
-        index=True,
-        nullable=False,
-        sa_column_kwargs={"default": DEFAULT_TERRITORY},
-    )
+    territory_id: int | None = territory_field()
     # CAP alert block
     identifier: str = Field(max_length=200)
     sender: str = Field(max_length=200)

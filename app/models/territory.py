@@ -13,6 +13,8 @@ four digits (``L0204``), a key no INSEE code can take (app.territories.commune_k
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import JSON, Column, Text, column, func, select, table, text
 from sqlmodel import Field, SQLModel
 
@@ -21,6 +23,18 @@ from sqlmodel import Field, SQLModel
 DEFAULT_TERRITORY = (
     select(func.min(column("id"))).select_from(table("territories")).scalar_subquery()
 )
+
+
+def territory_field() -> Any:
+    """The ``territory_id`` of a row that belongs to a territory: required in the database, given
+    the default territory when the code writing it names none."""
+    return Field(
+        default=None,
+        foreign_key="territories.id",
+        index=True,
+        nullable=False,
+        sa_column_kwargs={"default": DEFAULT_TERRITORY},
+    )
 
 
 class Territory(SQLModel, table=True):

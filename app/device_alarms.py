@@ -14,7 +14,22 @@ from sqlmodel import Session, col, select
 
 from app import events
 from app.db import chunks
-from app.models.lighting import LightAlarm
+from app.models.lighting import LightAlarm, Streetlight
+from app.models.sensors import Sensor
+from app.models.territory import Commune
+
+
+def device_territory(session: Session, device_id: str, device_kind: str) -> int | None:
+    """The territory of a light's device (its own) or a sensor's (its commune's); None when not
+    known (the alarm then goes to the default territory)."""
+    if device_kind == "light":
+        return session.scalar(
+            select(col(Streetlight.territory_id)).where(col(Streetlight.device_id) == device_id)
+        )
+    commune = session.scalar(select(col(Sensor.commune_insee)).where(col(Sensor.id) == device_id))
+    if commune is None:
+        return None
+    return session.scalar(select(col(Commune.territory_id)).where(col(Commune.insee) == commune))
 
 
 def raise_alarm(
@@ -38,6 +53,9 @@ def raise_alarm(
     alarm = LightAlarm(
         device_id=device_id, device_kind=device_kind, kind=kind, severity=severity, raised_at=now
     )
+    territory_id = device_territory(session, device_id, device_kind)
+    if territory_id is not None:
+        alarm.territory_id = territory_id
     session.add(alarm)
     session.flush()
     events.publish(

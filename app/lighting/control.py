@@ -51,6 +51,7 @@ from app.models.lighting import (
     LightProgram,
     Streetlight,
 )
+from app.models.territory import Territory
 from app.territories import default_territory
 
 UTC = dt.UTC
@@ -69,9 +70,14 @@ def territory_position_default() -> Position:
     return Position(49.47, 5.94, "Europe/Paris")
 
 
-def territory_position(session: Session) -> Position:
-    """Where sun events are computed: the (first) territory's centre and time zone."""
-    territory = default_territory(session)
+def territory_position(session: Session, territory_id: int | None = None) -> Position:
+    """Where sun events are computed: the territory's centre and time zone (the default
+    territory's, the first, when none is named)."""
+    territory = (
+        session.get(Territory, territory_id)
+        if territory_id is not None
+        else default_territory(session)
+    )
     if territory is None:
         return territory_position_default()
     return Position(territory.lat, territory.lon, territory.timezone)
@@ -85,7 +91,11 @@ def load_program(row: LightProgram) -> Program:
 
 
 def load_calendar(session: Session, row: LightCalendar) -> Calendar:
-    programs = {p.name: load_program(p) for p in session.scalars(select(LightProgram)).all()}
+    # A calendar names the programs of its own territory.
+    query = select(LightProgram)
+    if row.territory_id is not None:
+        query = query.where(col(LightProgram.territory_id) == row.territory_id)
+    programs = {p.name: load_program(p) for p in session.scalars(query).all()}
     return Calendar.from_dict(json.loads(row.definition), programs)
 
 
@@ -186,10 +196,17 @@ def issue_commands(
 
 
 def lights_of(session: Session, scope: str, target_id: str) -> list[tuple[str, str]]:
-    """(light id, device id) of a group's lights or of one light."""
+    """(light id, device id) of a group's lights or of one light; a group's lights of its own
+    territory only (a command issued for a group never reaches another territory's light)."""
     if scope == "group":
+        group_territory = (
+            select(col(LightGroup.territory_id))
+            .where(col(LightGroup.id) == target_id)
+            .scalar_subquery()
+        )
         query = select(col(Streetlight.id), col(Streetlight.device_id)).where(
-            col(Streetlight.group_id) == target_id
+            col(Streetlight.group_id) == target_id,
+            col(Streetlight.territory_id) == group_territory,
         )
     else:
         query = select(col(Streetlight.id), col(Streetlight.device_id)).where(
@@ -328,13 +345,16 @@ def reconcile(
     ).all()
     group_override = {o.target_id: o for o in active if o.scope == "group"}
     light_override = {o.target_id: o for o in active if o.scope == "light"}
-    position = territory_position(session)
+    positions: dict[int | None, Position] = {}
     groups_query = select(LightGroup)
     if group_ids is not None:
         groups_query = groups_query.where(col(LightGroup.id).in_(list(group_ids)))
     cache: dict[tuple[str, int], Any] = {}
     issued = 0
     for group in session.scalars(groups_query).all():
+        if group.territory_id not in positions:
+            positions[group.territory_id] = territory_position(session, group.territory_id)
+        position = positions[group.territory_id]
         source = group_source(session, group, cache)
         program_cmd: lighting_commands.Command | None = None
         if source is not None:
@@ -350,7 +370,10 @@ def reconcile(
             col(Streetlight.target_command_id),
             col(Streetlight.offline),
             col(Streetlight.last_seen_at),
-        ).where(col(Streetlight.group_id) == group.id)
+        ).where(
+            col(Streetlight.group_id) == group.id,
+            col(Streetlight.territory_id) == group.territory_id,
+        )
         if light_ids is not None:
             query = query.where(col(Streetlight.id).in_(list(light_ids)))
         rows = session.execute(query).all()

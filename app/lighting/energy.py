@@ -51,11 +51,20 @@ class EnergyRow:
     baselines: dict[str, float]
 
 
-def monthly_energy_kwh(session: Session, months: Sequence[str] | None = None) -> dict[str, float]:
-    """Measured energy per local month (``YYYY-MM`` → kWh) of the whole fleet."""
+def monthly_energy_kwh(
+    session: Session, months: Sequence[str] | None = None, territory_id: int | None = None
+) -> dict[str, float]:
+    """Measured energy per local month (``YYYY-MM`` → kWh) of the whole fleet, or of one
+    territory's groups."""
     query = select(col(LightEnergyMonth.month), func.sum(col(LightEnergyMonth.energy_wh))).group_by(
         col(LightEnergyMonth.month)
     )
+    if territory_id is not None:
+        query = query.where(
+            col(LightEnergyMonth.group_id).in_(
+                select(col(LightGroup.id)).where(col(LightGroup.territory_id) == territory_id)
+            )
+        )
     if months is not None:
         query = query.where(col(LightEnergyMonth.month).in_(list(months)))
     return {month: float(wh or 0) / 1000.0 for month, wh in session.execute(query).all()}
@@ -97,19 +106,21 @@ def _source_keys(
     return sources, by_pair
 
 
-def lamps_by_source(session: Session) -> list[tuple[int | None, int | None, float, int]]:
-    """(program, calendar, wattage, lamps) of the fleet, counted by the database: the lights per
-    group and wattage read from ``ix_streetlights_group_nominal`` alone, then joined to their
-    group (one row per group and wattage, not per light). Lights outside any group have neither."""
-    per_group = (
-        select(
-            col(Streetlight.group_id).label("group_id"),
-            col(Streetlight.nominal_w).label("nominal_w"),
-            func.count().label("lamps"),
-        )
-        .group_by(col(Streetlight.group_id), col(Streetlight.nominal_w))
-        .subquery()
+def lamps_by_source(
+    session: Session, territory_id: int | None = None
+) -> list[tuple[int | None, int | None, float, int]]:
+    """(program, calendar, wattage, lamps) of the fleet (or of one territory's lamps), counted by
+    the database: the lights per group and wattage read from ``ix_streetlights_group_nominal``
+    alone, then joined to their group (one row per group and wattage, not per light). Lights
+    outside any group have neither."""
+    counted: Any = select(
+        col(Streetlight.group_id).label("group_id"),
+        col(Streetlight.nominal_w).label("nominal_w"),
+        func.count().label("lamps"),
     )
+    if territory_id is not None:
+        counted = counted.where(col(Streetlight.territory_id) == territory_id)
+    per_group = counted.group_by(col(Streetlight.group_id), col(Streetlight.nominal_w)).subquery()
     rows = session.execute(
         select(
             col(LightGroup.program_id),
@@ -198,16 +209,19 @@ def _months(now: dt.datetime, zone: Any, count: int) -> list[tuple[str, dt.datet
     return out
 
 
-def energy_report(session: Session, now: dt.datetime, months: int = 6) -> list[EnergyRow]:
-    """Per month: measured kWh, kWh the programs predict, and each baseline's kWh, for the fleet.
+def energy_report(
+    session: Session, now: dt.datetime, months: int = 6, territory_id: int | None = None
+) -> list[EnergyRow]:
+    """Per month: measured kWh, kWh the programs predict, and each baseline's kWh, for the fleet
+    (or one territory's lamps, at its position).
 
     Baselines (``app.lighting.BASELINES``) use the same lamp count and period;
     ``led_full`` is the installed lamps at their nominal power all night.
     """
-    position = control.territory_position(session)
+    position = control.territory_position(session, territory_id)
     periods = _months(now, position.tz, months)
-    measured = monthly_energy_kwh(session, [m for m, _, _ in periods])
-    fleet = lamps_by_source(session)
+    measured = monthly_energy_kwh(session, [m for m, _, _ in periods], territory_id)
+    fleet = lamps_by_source(session, territory_id)
     sources, by_pair = _source_keys(session, position, {(p, c) for p, c, _w, _n in fleet})
     lamps: dict[tuple[str, float], int] = {}  # (source key, wattage) -> lamps
     count, installed_w = 0, 0.0

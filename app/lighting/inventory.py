@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from app import events
 from app.i18n import gettext as _
+from app.lighting import scope as territory
 from app.models.lighting import LightCabinet, LightGroup, Streetlight
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -109,7 +110,7 @@ def clean_row(row: dict[str, Any]) -> dict[str, Any]:
     group = _text(row, "group", 64)
     cabinet = _text(row, "cabinet", 64)
     commune = _text(row, "commune", 5)
-    if commune and not re.fullmatch(r"\d[\dAB]\d{3}", commune):
+    if commune and not re.fullmatch(r"\d[\dAB]\d{3}|[A-Z]\d{4}", commune):
         raise ValueError(_("Code INSEE de commune invalide : « {value} ».").format(value=commune))
     return {
         "id": light_id,
@@ -198,8 +199,47 @@ def _csv_rows(text: str) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
-def import_inventory(session: Session, data: bytes, filename: str = "") -> ImportResult:
-    """Check every row, then create or update the lights, groups and cabinets (in the caller's transaction)."""
+def _territories(
+    session: Session, rows: list[dict[str, Any]], territory_id: int | None
+) -> dict[str, int]:
+    """The territory of each row's commune; with ``territory_id`` (an import by that territory's
+    staff) a commune of another territory, or a light, group or cabinet id another territory
+    already has, is refused."""
+    found = territory.commune_territories(
+        session, {r["commune_insee"] for r in rows if r["commune_insee"]}
+    )
+    if territory_id is None:
+        return found
+    for number, row in enumerate(rows, start=1):
+        commune = row["commune_insee"]
+        if commune and found.get(commune, territory_id) != territory_id:
+            raise InventoryError(
+                _(
+                    "Point lumineux {n} : la commune « {commune} » n'est pas de ce territoire."
+                ).format(n=number, commune=commune)
+            )
+        owned: tuple[tuple[Any, str | None], ...] = (
+            (Streetlight, row["id"]),
+            (LightGroup, row["group_id"]),
+            (LightCabinet, row["cabinet_id"]),
+        )
+        for model, key in owned:
+            existing = session.get(model, key) if key else None
+            if existing is not None and existing.territory_id != territory_id:
+                raise InventoryError(
+                    _("Point lumineux {n} : l'identifiant « {id} » est déjà pris.").format(
+                        n=number, id=key
+                    )
+                )
+    return found
+
+
+def import_inventory(
+    session: Session, data: bytes, filename: str = "", territory_id: int | None = None
+) -> ImportResult:
+    """Check every row, then create or update the lights, groups and cabinets (in the caller's
+    transaction). Each new row belongs to its commune's territory, else to ``territory_id`` (the
+    importing staff's; None: the default territory), which the import must stay inside."""
     raw_rows = read_rows(data, filename)
     if not raw_rows:
         raise InventoryError(_("Aucun point lumineux dans le fichier."))
@@ -230,6 +270,11 @@ def import_inventory(session: Session, data: bytes, filename: str = "") -> Impor
         seen[row["id"]] = where
         devices[row["device_id"]] = where
         rows.append(row)
+    communes = _territories(session, rows, territory_id)
+
+    def owner(commune: str | None) -> int | None:
+        return communes.get(commune or "", territory_id)
+
     groups_created = cabinets_created = created = updated = 0
     for cabinet_id in sorted({r["cabinet_id"] for r in rows if r["cabinet_id"]}):
         if session.get(LightCabinet, cabinet_id) is None:
@@ -239,6 +284,7 @@ def import_inventory(session: Session, data: bytes, filename: str = "") -> Impor
                     id=cabinet_id,
                     name=_("Armoire {id}").format(id=cabinet_id),
                     commune_insee=first["commune_insee"],
+                    territory_id=owner(first["commune_insee"]),
                     lat=first["lat"],
                     lon=first["lon"],
                 )
@@ -253,6 +299,7 @@ def import_inventory(session: Session, data: bytes, filename: str = "") -> Impor
                     id=group_id,
                     name=first["group_name"] or group_id,
                     commune_insee=first["commune_insee"],
+                    territory_id=owner(first["commune_insee"]),
                     cabinet_id=first["cabinet_id"],
                 )
             )
@@ -262,7 +309,7 @@ def import_inventory(session: Session, data: bytes, filename: str = "") -> Impor
         row.pop("group_name")
         light = session.get(Streetlight, row["id"])
         if light is None:
-            session.add(Streetlight(**row))
+            session.add(Streetlight(**row, territory_id=owner(row["commune_insee"])))
             created += 1
         else:
             for name, value in row.items():

@@ -32,6 +32,7 @@ from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
+from app.models.territory import DEFAULT_TERRITORY, territory_field
 
 COMMAND_STATES = (
     "queued",  # decided, not published yet
@@ -52,6 +53,7 @@ class LightCabinet(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     commune_insee: str | None = Field(default=None, max_length=5)
+    territory_id: int | None = territory_field()  # its commune's (app.lighting.scope)
     lat: float | None = None
     lon: float | None = None
     working_mode: str = Field(default="automatic", max_length=20)
@@ -63,6 +65,7 @@ class LightProgram(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120, unique=True)
     definition: str = Field(sa_column=Column(Text, nullable=False))  # Program.to_dict() as JSON
+    territory_id: int | None = territory_field()  # the territory whose staff wrote it
     updated_at: datetime = Field(default_factory=utcnow)
     # No longer offered to groups and calendars; those that use it keep working until changed.
     archived_at: datetime | None = Field(default=None)
@@ -74,6 +77,7 @@ class LightCalendar(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120, unique=True)
     definition: str = Field(sa_column=Column(Text, nullable=False))  # Calendar.to_dict() as JSON
+    territory_id: int | None = territory_field()  # the territory whose staff wrote it
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -81,11 +85,14 @@ class LightGroup(SQLModel, table=True):
     __tablename__ = "light_groups"
     __table_args__ = (  # the overview lists the groups by commune and name, a page at a time
         Index("ix_light_groups_commune_name", "commune_insee", "name", "id"),
+        # A territory's groups, in the overview's order.
+        Index("ix_light_groups_territory_name", "territory_id", "commune_insee", "name", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     commune_insee: str | None = Field(default=None, max_length=5, index=True)
+    territory_id: int | None = territory_field()  # its commune's (app.lighting.scope)
     cabinet_id: str | None = Field(
         default=None, foreign_key="light_cabinets.id", max_length=64, index=True
     )
@@ -102,6 +109,8 @@ class Streetlight(SQLModel, table=True):
         # The lamps per group and wattage (the energy page), counted from the index alone.
         Index("ix_streetlights_group_nominal", "group_id", "nominal_w"),
         Index("ix_streetlights_technology", "technology"),  # the lamps per technology
+        # A territory's lamps per technology (the energy page), from the index alone.
+        Index("ix_streetlights_territory_technology", "territory_id", "technology"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -113,6 +122,13 @@ class Streetlight(SQLModel, table=True):
         default=None, foreign_key="light_cabinets.id", max_length=64, index=True
     )
     commune_insee: str | None = Field(default=None, max_length=5)
+    # Its commune's territory (app.lighting.scope); commands and pages stay inside it.
+    territory_id: int | None = Field(
+        default=None,
+        foreign_key="territories.id",
+        nullable=False,
+        sa_column_kwargs={"default": DEFAULT_TERRITORY},
+    )
     street: str = Field(default="", max_length=200)
     lat: float
     lon: float
@@ -237,11 +253,21 @@ class LightAlarm(SQLModel, table=True):
             "ix_light_alarms_cleared_raised", "cleared_at", "raised_at"
         ),  # open alarms, newest first; retention
         Index("ix_light_alarms_raised", "raised_at"),  # every alarm, newest first
+        # A territory's open alarms and all its alarms, newest first.
+        Index("ix_light_alarms_territory_open", "territory_id", "cleared_at", "raised_at"),
+        Index("ix_light_alarms_territory_raised", "territory_id", "raised_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     device_id: str = Field(max_length=64)
     device_kind: str = Field(default="light", max_length=12)  # light | sensor
+    # The device's territory (app.device_alarms): each territory's staff see their own.
+    territory_id: int | None = Field(
+        default=None,
+        foreign_key="territories.id",
+        nullable=False,
+        sa_column_kwargs={"default": DEFAULT_TERRITORY},
+    )
     kind: str = Field(max_length=30)  # offline, defectiveLamp, columnIssue, brokenLantern, ...
     severity: str = Field(default="major", max_length=10)
     raised_at: datetime = Field(default_factory=utcnow)

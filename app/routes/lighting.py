@@ -28,6 +28,7 @@ from app.forms import Multipart as Upload
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
 from app.lighting import control, nights
+from app.lighting import scope as territory
 from app.lighting import programs as lighting
 from app.lighting.inventory import InventoryError, import_inventory
 from app.lighting.programs import LightingError
@@ -57,6 +58,7 @@ from app.routes.lighting_programs import (
     programs,
 )
 from app.templating import page
+from app.territories import request_territory
 
 
 class OverrideForm(BaseModel):
@@ -77,10 +79,16 @@ def light_state(light: Streetlight, now: Any) -> str:
     return "dimmed" if light.actual_level < 100 else "on"
 
 
-def _live_map(db: Session, group_id: str | None = None) -> dict[str, Any]:
-    """The count of lights and where the live map opens (the operations centre, lights layer; a
-    group's map opens on its first light)."""
+def _territory(request: Request[Any, Any, Any]) -> int:
+    """The request's territory id: every lighting query of a page keeps to it."""
+    return request_territory(request).id
+
+
+def _live_map(db: Session, territory_id: int, group_id: str | None = None) -> dict[str, Any]:
+    """The count of the territory's lights and where the live map opens (the operations centre,
+    lights layer; a group's map opens on its first light)."""
     query = select(func.count()).select_from(Streetlight)
+    query = query.where(col(Streetlight.territory_id) == territory_id)
     first = select(col(Streetlight.id)).order_by(col(Streetlight.id)).limit(1)
     if group_id:
         query = query.where(col(Streetlight.group_id) == group_id)
@@ -106,11 +114,17 @@ def overview(
 ) -> Template:
     """The fleet's figures and its groups a page at a time (``ix_light_groups_commune_name``), the
     lights counted for the groups shown only; the lights themselves are on the live map."""
-    group_total = int(db.scalar(select(func.count()).select_from(LightGroup)) or 0)
+    territory_id = _territory(request)
+    group_total = int(
+        db.scalar(
+            territory.scoped(select(func.count()).select_from(LightGroup), LightGroup, territory_id)
+        )
+        or 0
+    )
     pages = max(1, -(-group_total // GROUPS_PAGE))
     page_no = min(page_no, pages)
     groups = db.scalars(
-        select(LightGroup)
+        territory.scoped(select(LightGroup), LightGroup, territory_id)
         .order_by(col(LightGroup.commune_insee), col(LightGroup.name), col(LightGroup.id))
         .offset((page_no - 1) * GROUPS_PAGE)
         .limit(GROUPS_PAGE)
@@ -132,7 +146,11 @@ def overview(
     }
     open_alarms = int(
         db.scalar(
-            select(func.count()).select_from(LightAlarm).where(col(LightAlarm.cleared_at).is_(None))
+            select(func.count())
+            .select_from(LightAlarm)
+            .where(
+                col(LightAlarm.territory_id) == territory_id, col(LightAlarm.cleared_at).is_(None)
+            )
         )
         or 0
     )
@@ -140,13 +158,28 @@ def overview(
         db.scalar(
             select(func.count())
             .select_from(LightCommand)
-            .where(col(LightCommand.state).in_(("queued", "sent", "accepted")))
+            .where(
+                col(LightCommand.state).in_(("queued", "sent", "accepted")),
+                col(LightCommand.light_id).in_(territory.light_ids(territory_id)),
+            )
         )
         or 0
     )
-    programs = {p.id: p.name for p in db.scalars(select(LightProgram)).all()}
-    calendars = {c.id: c.name for c in db.scalars(select(LightCalendar)).all()}
-    commune_names = dict(db.execute(select(col(Commune.insee), col(Commune.name))).all())
+    programs = {
+        p.id: p.name
+        for p in db.scalars(territory.scoped(select(LightProgram), LightProgram, territory_id))
+    }
+    calendars = {
+        c.id: c.name
+        for c in db.scalars(territory.scoped(select(LightCalendar), LightCalendar, territory_id))
+    }
+    commune_names = dict(
+        db.execute(
+            select(col(Commune.insee), col(Commune.name)).where(
+                col(Commune.territory_id) == territory_id
+            )
+        ).all()
+    )
     return page(
         request,
         "lighting/overview.html",
@@ -164,7 +197,7 @@ def overview(
         pending=pending,
         programs=programs,
         calendars=calendars,
-        **_live_map(db),
+        **_live_map(db, territory_id),
         **page_labels(),
     )
 
@@ -172,8 +205,9 @@ def overview(
 # --------------------------------------------------------------------------- groups
 
 
-def _group(db: Session, group_id: str) -> LightGroup:
-    group = db.get(LightGroup, group_id)
+def _group(request: Request[Any, Any, Any], db: Session, group_id: str) -> LightGroup:
+    """The group, when it is the request's territory's (another's is not found on this host)."""
+    group = territory.row_in(db, LightGroup, group_id, _territory(request))
     if group is None:
         raise NotFoundException()
     return group
@@ -227,12 +261,20 @@ def _group_page(
         state_of=lambda light: light_state(light, now),
         programs=[
             p
-            for p in db.scalars(select(LightProgram).order_by(LightProgram.name))
+            for p in db.scalars(
+                territory.scoped(select(LightProgram), LightProgram, group.territory_id).order_by(
+                    col(LightProgram.name)
+                )
+            )
             if p.archived_at is None or p.id == group.program_id
         ],
-        calendars=db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all(),
-        cabinet=db.get(LightCabinet, group.cabinet_id) if group.cabinet_id else None,
-        **_live_map(db, group.id),
+        calendars=db.scalars(
+            territory.scoped(select(LightCalendar), LightCalendar, group.territory_id).order_by(
+                col(LightCalendar.name)
+            )
+        ).all(),
+        cabinet=territory.row_in(db, LightCabinet, group.cabinet_id, group.territory_id or 0),
+        **_live_map(db, _territory(request), group.id),
         **page_labels(),
     )
 
@@ -249,7 +291,7 @@ def group_detail(
     group_id: FromPath[str],
     done: str | None = Parameter(default=None, max_length=40),
 ) -> Template:
-    return _group_page(request, db, _group(db, group_id), done=done)
+    return _group_page(request, db, _group(request, db, group_id), done=done)
 
 
 def _override(
@@ -286,7 +328,7 @@ def group_override(
     group_id: FromPath[str],
     data: Form,
 ) -> Template | Redirect:
-    group = _group(db, group_id)
+    group = _group(request, db, group_id)
     count, errors = _override(request, db, "group", group.id, data)
     if errors:
         db.rollback()
@@ -304,7 +346,7 @@ def group_override(
 def group_resume(
     request: Request[Any, Any, Any], db: NamedDependency[Session], group_id: FromPath[str]
 ) -> Redirect:
-    group = _group(db, group_id)
+    group = _group(request, db, group_id)
     count = control.resume_program(db, "group", group.id, now=utcnow())
     db.commit()
     return Redirect(f"/staff/lighting/groups/{group.id}?done=resume-{count}", status_code=303)
@@ -322,14 +364,21 @@ def group_program(
     group_id: FromPath[str],
     data: Form,
 ) -> Template | Redirect:
-    group = _group(db, group_id)
+    group = _group(request, db, group_id)
     errors: dict[str, str] = {}
     values: dict[str, int | None] = {}
-    for name, model in (("program_id", LightProgram), ("calendar_id", LightCalendar)):
+    choosable: tuple[tuple[str, Any], ...] = (
+        ("program_id", LightProgram),
+        ("calendar_id", LightCalendar),
+    )
+    for name, model in choosable:
         raw = data.get(name) if isinstance(data.get(name), str) else ""
         if not raw:
             values[name] = None
-        elif not is_ascii_digits(raw) or (chosen := db.get(model, int(raw))) is None:
+        elif (
+            not is_ascii_digits(raw)
+            or (chosen := territory.row_in(db, model, int(raw), group.territory_id or 0)) is None
+        ):
             errors[name] = _("Choix invalide.")
         elif getattr(chosen, "archived_at", None) and int(raw) != group.program_id:
             errors[name] = _("Ce programme est archivé : choisissez-en un autre.")
@@ -349,8 +398,9 @@ def group_program(
 # --------------------------------------------------------------------------- lights
 
 
-def _light(db: Session, light_id: str) -> Streetlight:
-    light = db.get(Streetlight, light_id)
+def _light(request: Request[Any, Any, Any], db: Session, light_id: str) -> Streetlight:
+    """The light, when it is the request's territory's (another's is not found on this host)."""
+    light = territory.row_in(db, Streetlight, light_id, _territory(request))
     if light is None:
         raise NotFoundException()
     return light
@@ -412,7 +462,7 @@ def _light_page(
         alarms=alarms,
         target=target,
         override=override,
-        group=db.get(LightGroup, light.group_id) if light.group_id else None,
+        group=territory.row_in(db, LightGroup, light.group_id, light.territory_id or 0),
         errors=errors or {},
         form=form or {},
         done=done,
@@ -433,7 +483,7 @@ def light_detail(
     light_id: FromPath[str],
     done: str | None = Parameter(default=None, max_length=40),
 ) -> Template:
-    return _light_page(request, db, _light(db, light_id), done=done)
+    return _light_page(request, db, _light(request, db, light_id), done=done)
 
 
 @post(
@@ -448,7 +498,7 @@ def light_override(
     light_id: FromPath[str],
     data: Form,
 ) -> Template | Redirect:
-    light = _light(db, light_id)
+    light = _light(request, db, light_id)
     _count, errors = _override(request, db, "light", light.id, data)
     if errors:
         db.rollback()
@@ -466,7 +516,7 @@ def light_override(
 def light_resume(
     request: Request[Any, Any, Any], db: NamedDependency[Session], light_id: FromPath[str]
 ) -> Redirect:
-    light = _light(db, light_id)
+    light = _light(request, db, light_id)
     control.resume_program(db, "light", light.id, now=utcnow())
     db.commit()
     return Redirect(f"/staff/lighting/lights/{light.id}?done=resume", status_code=303)
@@ -499,7 +549,7 @@ def import_upload(
             error=_("Choisissez un fichier CSV ou GeoJSON."),
         )
     try:
-        result = import_inventory(db, content, filename)
+        result = import_inventory(db, content, filename, territory_id=_territory(request))
     except InventoryError as exc:
         db.rollback()
         return page(

@@ -20,6 +20,7 @@ from app.models.lighting import (
 )
 from app.routes.lighting_labels import page_labels
 from app.templating import page
+from app.territories import request_territory
 
 # --------------------------------------------------------------------------- alarms
 
@@ -36,7 +37,7 @@ def alarms(
 ) -> Template:
     """Alarms newest first, a page at a time (read in the order of ``ix_light_alarms_cleared_raised``
     or ``ix_light_alarms_raised``, one row more than the page to know whether another follows)."""
-    query = select(LightAlarm)
+    query = select(LightAlarm).where(col(LightAlarm.territory_id) == request_territory(request).id)
     if show == "open":
         query = query.where(col(LightAlarm.cleared_at).is_(None))
     rows = list(
@@ -82,7 +83,7 @@ def alarm_ack(
     request: Request[Any, Any, Any], db: NamedDependency[Session], alarm_id: FromPath[int]
 ) -> Redirect:
     alarm = db.get(LightAlarm, alarm_id)
-    if alarm is None:
+    if alarm is None or alarm.territory_id != request_territory(request).id:
         raise NotFoundException()
     if alarm.acknowledged_at is None:
         user = current_user(request)

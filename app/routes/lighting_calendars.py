@@ -24,16 +24,19 @@ from app.db import utcnow
 from app.forms import Form
 from app.i18n import gettext as _
 from app.lighting import calendar_form, checks, control
+from app.lighting import scope as territory
 from app.lighting.calendar_form import CalendarForm, Choice
 from app.models.lighting import LightCalendar, LightGroup, LightProgram
 from app.templating import page
+from app.territories import request_territory
 
 BACK = "/staff/lighting/programs"
 
 
-def choices(db: Session) -> list[Choice]:
-    """Every program (archived ones last), as the form's select lists offer them."""
-    rows = db.scalars(select(LightProgram).order_by(col(LightProgram.name))).all()
+def choices(db: Session, territory_id: int) -> list[Choice]:
+    """Every program of the territory (archived ones last), as the form's select lists offer them."""
+    query = territory.scoped(select(LightProgram), LightProgram, territory_id)
+    rows = db.scalars(query.order_by(col(LightProgram.name))).all()
     found = [Choice(row.id or 0, row.name, row.archived_at is not None) for row in rows]
     return sorted(found, key=lambda choice: choice.archived)
 
@@ -65,7 +68,9 @@ def _editor(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    offered = [c for c in choices(db) if not c.archived or c.name in used]
+    offered = [
+        c for c in choices(db, request_territory(request).id) if not c.archived or c.name in used
+    ]
     return page(
         request,
         "lighting/calendar_form.html",
@@ -93,8 +98,10 @@ def _save(
     if data.get("add_rule"):
         form.rules.append(calendar_form.RuleRow())
         return _editor(request, db, form, action=action, used=used)
-    programs = {p.name: control.load_program(p) for p in db.scalars(select(LightProgram)).all()}
-    definition, errors = calendar_form.read_form(form, choices(db), programs, used)
+    territory_id = request_territory(request).id
+    mine = territory.scoped(select(LightProgram), LightProgram, territory_id)
+    programs = {p.name: control.load_program(p) for p in db.scalars(mine).all()}
+    definition, errors = calendar_form.read_form(form, choices(db, territory_id), programs, used)
     clash = select(col(LightCalendar.id)).where(col(LightCalendar.name) == form.name)
     if row is not None:
         clash = clash.where(col(LightCalendar.id) != row.id)
@@ -106,7 +113,7 @@ def _save(
         return _editor(request, db, form, action=action, used=used, errors=errors, status_code=400)
     text = json.dumps(definition, ensure_ascii=False)
     if row is None:
-        db.add(LightCalendar(name=form.name, definition=text))
+        db.add(LightCalendar(name=form.name, definition=text, territory_id=territory_id))
         db.commit()
         return Redirect(BACK, status_code=303)
     row.name, row.definition, row.updated_at = form.name, text, utcnow()
@@ -128,7 +135,7 @@ def _save(
     name="staff_lighting_calendar_new",
 )
 def calendar_new(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    offered = [c for c in choices(db) if not c.archived]
+    offered = [c for c in choices(db, request_territory(request).id) if not c.archived]
     form = CalendarForm(default=str(offered[0].id) if offered else "")
     return _editor(request, db, form, action="/staff/lighting/calendars/new")
 
@@ -145,8 +152,9 @@ def calendar_create(
     return _save(request, db, data, None)
 
 
-def _calendar(db: Session, calendar_id: int) -> LightCalendar:
-    row = db.get(LightCalendar, calendar_id)
+def _calendar(request: Request[Any, Any, Any], db: Session, calendar_id: int) -> LightCalendar:
+    """The calendar, when it is the request's territory's (another's is not found on this host)."""
+    row = territory.row_in(db, LightCalendar, calendar_id, request_territory(request).id)
     if row is None:
         raise NotFoundException()
     return row
@@ -161,8 +169,10 @@ def _calendar(db: Session, calendar_id: int) -> LightCalendar:
 def calendar_edit(
     request: Request[Any, Any, Any], db: NamedDependency[Session], calendar_id: FromPath[int]
 ) -> Template:
-    row = _calendar(db, calendar_id)
-    form = calendar_form.form_of(row.name, json.loads(row.definition), choices(db))
+    row = _calendar(request, db, calendar_id)
+    form = calendar_form.form_of(
+        row.name, json.loads(row.definition), choices(db, request_territory(request).id)
+    )
     return _editor(
         request,
         db,
@@ -184,11 +194,12 @@ def calendar_update(
     calendar_id: FromPath[int],
     data: Form,
 ) -> Template | Redirect:
-    return _save(request, db, data, _calendar(db, calendar_id))
+    return _save(request, db, data, _calendar(request, db, calendar_id))
 
 
-def _program(db: Session, program_id: int) -> LightProgram:
-    row = db.get(LightProgram, program_id)
+def _program(request: Request[Any, Any, Any], db: Session, program_id: int) -> LightProgram:
+    """The program, when it is the request's territory's (another's is not found on this host)."""
+    row = territory.row_in(db, LightProgram, program_id, request_territory(request).id)
     if row is None:
         raise NotFoundException()
     return row
@@ -200,9 +211,11 @@ def _program(db: Session, program_id: int) -> LightProgram:
     sync_to_thread=True,
     name="staff_lighting_program_archive",
 )
-def program_archive(db: NamedDependency[Session], program_id: FromPath[int]) -> Redirect:
+def program_archive(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]
+) -> Redirect:
     """No longer offer the program; the groups and calendars using it keep it until changed."""
-    row = _program(db, program_id)
+    row = _program(request, db, program_id)
     if row.archived_at is None:
         row.archived_at = utcnow()
         db.add(row)
@@ -216,8 +229,10 @@ def program_archive(db: NamedDependency[Session], program_id: FromPath[int]) -> 
     sync_to_thread=True,
     name="staff_lighting_program_restore",
 )
-def program_restore(db: NamedDependency[Session], program_id: FromPath[int]) -> Redirect:
-    row = _program(db, program_id)
+def program_restore(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]
+) -> Redirect:
+    row = _program(request, db, program_id)
     row.archived_at = None
     db.add(row)
     db.commit()

@@ -19,6 +19,7 @@ from app.models.lighting import (
     Streetlight,
 )
 from app.templating import page
+from app.territories import request_territory
 
 # --------------------------------------------------------------------------- energy
 
@@ -26,19 +27,23 @@ from app.templating import page
 @get("/staff/lighting/energy", opt=STAFF, sync_to_thread=True, name="staff_lighting_energy")
 def energy(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     now = utcnow()
-    rows = lighting_energy.energy_report(db, now, months=6)
-    position = control.territory_position(db)
+    territory_id = request_territory(request).id
+    rows = lighting_energy.energy_report(db, now, months=6, territory_id=territory_id)
+    position = control.territory_position(db, territory_id)
     year = now.astimezone(position.tz).year - 1
     # Labels hold "%" ("50 %"): translated here, not by the template's formatting gettext.
     per_lamp = {
         key: (b, b.yearly_kwh(position, year), _(b.label), _(b.description))
         for key, b in consumption.BASELINES.items()
     }
-    lamps = int(db.scalar(select(func.count()).select_from(Streetlight)) or 0)
+    mine = col(Streetlight.territory_id) == territory_id
+    lamps = int(db.scalar(select(func.count()).select_from(Streetlight).where(mine)) or 0)
     by_tech: dict[str, int] = {
         str(technology): int(count)
         for technology, count in db.execute(
-            select(col(Streetlight.technology), func.count()).group_by(col(Streetlight.technology))
+            select(col(Streetlight.technology), func.count())
+            .where(mine)
+            .group_by(col(Streetlight.technology))
         ).all()
     }
     peak = (

@@ -27,8 +27,10 @@ from app.models.lighting import (
     LightProgram,
 )
 from app.numbers import parse_int
+from app.lighting import scope as territory
 from app.routes import lighting_calendars
 from app.templating import page
+from app.territories import request_territory
 
 # --------------------------------------------------------------------------- programs and calendars
 
@@ -87,9 +89,18 @@ def _programs_page(
     request: Request[Any, Any, Any], db: Session, *, error: str = "", status_code: int = 200
 ) -> Template:
     end_idle_writes()  # a refusal wrote nothing: the page's reading and drawing holds no write lock
-    rows = db.scalars(select(LightProgram).order_by(LightProgram.name)).all()
-    calendars = db.scalars(select(LightCalendar).order_by(LightCalendar.name)).all()
-    position = control.territory_position(db)
+    territory_id = request_territory(request).id
+    rows = db.scalars(
+        territory.scoped(select(LightProgram), LightProgram, territory_id).order_by(
+            col(LightProgram.name)
+        )
+    ).all()
+    calendars = db.scalars(
+        territory.scoped(select(LightCalendar), LightCalendar, territory_id).order_by(
+            col(LightCalendar.name)
+        )
+    ).all()
+    position = control.territory_position(db, territory_id)
     today = lighting.night_of(utcnow(), position)
     previews = {}
     for row in rows:
@@ -191,7 +202,13 @@ def program_create(
             status_code=400,
         )
     program = lighting.Program.from_dict(definition)
-    db.add(LightProgram(name=program.name, definition=json.dumps(program.to_dict())))
+    db.add(
+        LightProgram(
+            name=program.name,
+            definition=json.dumps(program.to_dict()),
+            territory_id=request_territory(request).id,
+        )
+    )
     db.commit()
     return Redirect("/staff/lighting/programs", status_code=303)
 
@@ -205,9 +222,9 @@ def program_create(
 def program_edit(
     request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]
 ) -> Template:
-    row = db.get(LightProgram, program_id)
+    row = territory.row_in(db, LightProgram, program_id, request_territory(request).id)
     if row is None:
-        raise NotFoundException()
+        raise NotFoundException()  # another territory's program is not found on this host
     definition = json.loads(row.definition)
     form = {
         "name": row.name,
@@ -233,9 +250,9 @@ def program_update(
     program_id: FromPath[int],
     data: Form,
 ) -> Template | Redirect:
-    row = db.get(LightProgram, program_id)
+    row = territory.row_in(db, LightProgram, program_id, request_territory(request).id)
     if row is None:
-        raise NotFoundException()
+        raise NotFoundException()  # another territory's program is not found on this host
     form, definition, errors = _program_from_form(data)
     if definition is not None:
         clash = db.scalars(
@@ -289,9 +306,9 @@ def program_delete(
     request: Request[Any, Any, Any], db: NamedDependency[Session], program_id: FromPath[int]
 ) -> Template | Redirect:
     """Delete a program no group and no calendar uses; otherwise say which ones do, and keep it."""
-    row = db.get(LightProgram, program_id)
+    row = territory.row_in(db, LightProgram, program_id, request_territory(request).id)
     if row is None:
-        raise NotFoundException()
+        raise NotFoundException()  # another territory's program is not found on this host
     groups, calendars = checks.users_of(db, row)
     if groups or calendars:
         used = [

@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app import territories
+
 SDM = "https://smartdatamodels.org/"
 
 
@@ -103,6 +105,13 @@ def geo(lat: float | None, lon: float | None, decimals: int = 6) -> dict[str, An
         "type": "GeoProperty",
         "value": {"type": "Point", "coordinates": [round(lon, decimals), round(lat, decimals)]},
     }
+
+
+def territory_of(session: Session) -> int | None:
+    """The territory whose entities the API answers with on this session (its request's host,
+    bound by the NGSI-LD routes); None outside a request: every territory's."""
+    territory = territories.bound(session)
+    return territory.id if territory is not None else None
 
 
 def compact(entity: dict[str, Any]) -> dict[str, Any]:

@@ -230,6 +230,12 @@ def of_session(session: Session) -> Branding:
     return territory if isinstance(territory, Branding) else FALLBACK
 
 
+def bound(session: Session) -> Branding | None:
+    """The territory :func:`bind` gave the session, or None (outside a request: the whole install)."""
+    territory = session.info.get(_SESSION_KEY)
+    return territory if isinstance(territory, Branding) else None
+
+
 def request_territory(request: Any) -> Branding:
     """The territory the request's host names (set by the web middleware, app.web)."""
     return scope_extras(request.scope).get("eclor_territory", FALLBACK)

@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 
 from app.alerts.opendata import public_alerts
 from app.models.push import Alert
+from app import ngsi
 from app.ngsi import SDM, EntityType, compact, datetime_prop, prop, urn
 
 TYPE = "Alert"
@@ -44,15 +45,21 @@ SEVERITY = {
 }
 
 
-def _select(ids: list[str] | None) -> Any:
+def _select(ids: list[str] | None, territory_id: int | None = None) -> Any:
+    """The public alerts (of one territory when given: the NGSI-LD request's host's)."""
     query = public_alerts()
+    if territory_id is not None:
+        query = query.where(col(Alert.territory_id) == territory_id)
     if ids is not None:
         query = query.where(col(Alert.id).in_([int(i) for i in ids if i.isdigit()]))
     return query
 
 
 def _count(session: Session, ids: list[str] | None) -> int:
-    return int(session.scalar(_select(ids).with_only_columns(func.count())) or 0)
+    return int(
+        session.scalar(_select(ids, ngsi.territory_of(session)).with_only_columns(func.count()))
+        or 0
+    )
 
 
 def alert_entity(alert: Alert) -> dict[str, Any]:
@@ -92,7 +99,10 @@ def _page(
     while remaining > 0:
         size = min(1000, remaining)
         batch = session.scalars(
-            _select(ids).order_by(col(Alert.id)).offset(position).limit(size)
+            _select(ids, ngsi.territory_of(session))
+            .order_by(col(Alert.id))
+            .offset(position)
+            .limit(size)
         ).all()
         yield from (alert_entity(alert) for alert in batch)
         if len(batch) < size:

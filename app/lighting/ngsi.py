@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.models.lighting import Streetlight
+from app import ngsi
 from app.ngsi import SDM, EntityType, compact, model_id, prop, urn
 
 TYPE = "StreetlightModel"
@@ -22,11 +23,13 @@ _MODEL = f"{SDM}dataModel.Streetlighting/"
 
 
 def _models(session: Session, ids: list[str] | None) -> list[Any]:
-    rows = session.execute(
-        select(
-            col(Streetlight.technology), col(Streetlight.nominal_w), col(Streetlight.model)
-        ).distinct()
-    ).all()
+    query = select(
+        col(Streetlight.technology), col(Streetlight.nominal_w), col(Streetlight.model)
+    ).distinct()
+    territory_id = ngsi.territory_of(session)
+    if territory_id is not None:  # the models of the request's territory's lamps
+        query = query.where(col(Streetlight.territory_id) == territory_id)
+    rows = session.execute(query).all()
     by_id = {model_id(row): row for row in rows}
     return [by_id[i] for i in sorted(by_id) if ids is None or i in ids]
 

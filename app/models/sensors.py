@@ -27,6 +27,7 @@ from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
+from app.models.territory import territory_field
 
 SENSOR_KINDS = (
     "waste_centre",
@@ -47,6 +48,7 @@ class Sensor(SQLModel, table=True):
     kind: str = Field(max_length=20, index=True)
     name: str = Field(max_length=200)
     commune_insee: str | None = Field(default=None, max_length=5)
+    territory_id: int | None = territory_field()  # its commune's, else the default territory
     lat: float | None = None
     lon: float | None = None
     reporting_period_s: int = 60

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.models.reports import Report
+from app import ngsi
 from app.ngsi import SDM, EntityType, compact, geo, prop, urn
 from app.reports.catalogue import CATEGORIES, OPEN_STATUSES, PUBLIC_STATUSES
 from app.reports.opendata import day_counts, local_day, public_row
@@ -36,8 +37,11 @@ def _report_ids(ids: list[str] | None) -> list[int] | None:
     return None if ids is None else [int(i) for i in ids if i.isdigit()]
 
 
-def _public(ids: list[str] | None) -> Any:
+def _public(ids: list[str] | None, territory_id: int | None = None) -> Any:
+    """The public reports (of one territory when given: the NGSI-LD request's host's)."""
     query = select(Report).where(col(Report.status).in_(PUBLIC_STATUSES))
+    if territory_id is not None:
+        query = query.where(col(Report.territory_id) == territory_id)
     wanted = _report_ids(ids)
     if wanted is not None:
         query = query.where(col(Report.id).in_(wanted))
@@ -45,7 +49,7 @@ def _public(ids: list[str] | None) -> Any:
 
 
 def _count_requests(session: Session, ids: list[str] | None) -> int:
-    query = _public(ids).with_only_columns(func.count())
+    query = _public(ids, ngsi.territory_of(session)).with_only_columns(func.count())
     return int(session.scalar(query) or 0)
 
 
@@ -74,7 +78,10 @@ def _requests(
     while remaining > 0:
         size = min(1000, remaining)
         batch = session.scalars(
-            _public(ids).order_by(col(Report.id)).offset(position).limit(size)
+            _public(ids, ngsi.territory_of(session))
+            .order_by(col(Report.id))
+            .offset(position)
+            .limit(size)
         ).all()
         yield from (request_entity(report) for report in batch)
         if len(batch) < size:

@@ -25,8 +25,14 @@ from app import ngsi_context as ldctx
 from app.ngsi import NgsiError
 from app.ngsi_context import LdContext
 from app.sensors import ngsi_ld, ngsi_search
+from app.territories import bind, request_territory
 
 JSON, LD, GEO = "application/json", "application/ld+json", "application/geo+json"
+
+
+def _territory(request: Request[Any, Any, Any], db: Session) -> None:
+    """Keep the session's entities to the request's territory (the host's): app.ngsi.territory_of."""
+    bind(db, request_territory(request))
 
 
 def _media(request: Request[Any, Any, Any]) -> str:
@@ -140,6 +146,7 @@ def _page_links(request: Request[Any, Any, Any], query: Any, total: int, shown: 
 
 @get("/ngsi-ld/v1/entities", opt=PUBLIC, sync_to_thread=True, name="ngsi_entities")
 def ngsi_entities(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
+    _territory(request, db)
     try:
         media = _media(request)
         ctx = ld_context(request)
@@ -164,6 +171,7 @@ def ngsi_entities(request: Request[Any, Any, Any], db: NamedDependency[Session])
 def ngsi_entity(
     request: Request[Any, Any, Any], db: NamedDependency[Session], entity_id: FromPath[str]
 ) -> Response[bytes]:
+    _territory(request, db)
     try:
         media = _media(request)
         ctx = ld_context(request)
@@ -202,6 +210,7 @@ def _listing(request: Request[Any, Any, Any], build: Any) -> Response[bytes]:
 
 @get("/ngsi-ld/v1/types", opt=PUBLIC, sync_to_thread=True, name="ngsi_types")
 def ngsi_types(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
+    _territory(request, db)
     return _listing(request, lambda details, ctx: ngsi_search.types(db, details, ctx))
 
 
@@ -209,6 +218,7 @@ def ngsi_types(request: Request[Any, Any, Any], db: NamedDependency[Session]) ->
 def ngsi_type(
     request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
 ) -> Response[bytes]:
+    _territory(request, db)
     return _listing(request, lambda details, ctx: ngsi_search.type_info(db, name, ctx))
 
 
@@ -216,6 +226,7 @@ def ngsi_type(
 def ngsi_attributes(
     request: Request[Any, Any, Any], db: NamedDependency[Session]
 ) -> Response[bytes]:
+    _territory(request, db)
     return _listing(request, lambda details, ctx: ngsi_search.attributes(db, details, ctx))
 
 
@@ -223,6 +234,7 @@ def ngsi_attributes(
 def ngsi_attribute(
     request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
 ) -> Response[bytes]:
+    _territory(request, db)
     return _listing(request, lambda details, ctx: ngsi_search.attribute_info(db, name, ctx))
 
 

@@ -21,8 +21,8 @@ from app.i18n import current_locale
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
 from app.lighting.control import territory_position
-from app.ngsi import NgsiError
-from app.territories import default_territory
+from app.ngsi import NgsiError, parse_urn
+from app.territories import bind, default_territory, request_territory
 from app.ops import centre, history, kpicache, layercache, tiles
 from app.sensors import ngsi_ld
 from app.templating import page
@@ -124,8 +124,13 @@ def ops_history_svg(
 def ngsi_temporal_entity(
     request: Request[Any, Any, Any], db: NamedDependency[Session], entity_id: FromPath[str]
 ) -> Response[bytes]:
-    """NGSI-LD temporal representation of an entity, from the one time-series store."""
+    """NGSI-LD temporal representation of an entity, from the one time-series store: of an entity
+    of the request's territory only (another's has no history on this host)."""
+    bind(db, request_territory(request))
     try:
+        entity_type, local = parse_urn(entity_id)
+        if entity_type in ngsi_ld.all_types() and not ngsi_ld.count_of(db, entity_type, [local]):
+            raise NgsiError(404, "ResourceNotFound", "No history for that entity", entity_id[:200])
         body = ngsi_temporal.temporal_entity(db, entity_id, request.query_params, utcnow())
     except NgsiError as exc:
         return Response(

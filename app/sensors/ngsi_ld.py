@@ -500,9 +500,13 @@ _MODELS: dict[str, Any] = {
 }
 
 
-def _select(entity_type: str, ids: list[str] | None, what: Any = None) -> Any:
+def _select(session: Session, entity_type: str, ids: list[str] | None, what: Any = None) -> Any:
+    """The entities of a type: of the session's territory only (``app.ngsi.territory_of``)."""
     model = _MODELS.get(entity_type, Sensor)
     query = select(what).select_from(model) if what is not None else select(model)
+    territory_id = ngsi.territory_of(session)
+    if territory_id is not None:
+        query = query.where(model.territory_id == territory_id)
     if model is Sensor:
         query = query.where(col(Sensor.kind) == KIND_OF_TYPE[entity_type])
     if ids is not None:
@@ -515,7 +519,7 @@ def count_of(session: Session, entity_type: str, ids: list[str] | None) -> int:
     other = ngsi.contributed().get(entity_type) if entity_type not in TYPES else None
     if other is not None:
         return other.count(session, ids)
-    return int(session.scalar(_select(entity_type, ids, func.count())) or 0)
+    return int(session.scalar(_select(session, entity_type, ids, func.count())) or 0)
 
 
 def entities_of(
@@ -542,7 +546,7 @@ def entities_of(
         size = min(1000, remaining)
         batch = list(
             session.scalars(
-                _select(entity_type, ids)
+                _select(session, entity_type, ids)
                 .where(*where)
                 .order_by(model.id)
                 .offset(position)

@@ -16,20 +16,27 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.models.sensors import Sensor, WasteCentreEstimate
+from app import ngsi
 from app.ngsi import SDM, EntityType, compact, datetime_prop, geo, prop, urn
 
 TYPE = "WasteCentreObserved"
 
 
-def _select(ids: list[str] | None) -> Any:
+def _select(ids: list[str] | None, territory_id: int | None = None) -> Any:
+    """The waste centres (of one territory when given: the NGSI-LD request's host's)."""
     query = select(Sensor).where(col(Sensor.kind) == "waste_centre")
+    if territory_id is not None:
+        query = query.where(col(Sensor.territory_id) == territory_id)
     if ids is not None:
         query = query.where(col(Sensor.id).in_(ids))
     return query
 
 
 def _count(session: Session, ids: list[str] | None) -> int:
-    return int(session.scalar(_select(ids).with_only_columns(func.count())) or 0)
+    return int(
+        session.scalar(_select(ids, ngsi.territory_of(session)).with_only_columns(func.count()))
+        or 0
+    )
 
 
 def waits_entity(sensor: Sensor, latest: WasteCentreEstimate | None) -> dict[str, Any]:
@@ -53,7 +60,10 @@ def _page(
     session: Session, ids: list[str] | None, offset: int, limit: int
 ) -> Iterator[dict[str, Any]]:
     sensors = session.scalars(
-        _select(ids).order_by(col(Sensor.id)).offset(offset).limit(limit)
+        _select(ids, ngsi.territory_of(session))
+        .order_by(col(Sensor.id))
+        .offset(offset)
+        .limit(limit)
     ).all()
     for sensor in sensors:  # a handful of waste centres: one indexed read of the latest each
         latest = session.scalars(

@@ -29,6 +29,19 @@ SETTINGS: dict[str, Any] = {
     "contact_email": "contact@minett.example",
     "mail_sender": "Eclor Minett <no-reply@minett.example>",
     "opendata_publisher": "Communes d’Esch-sur-Alzette, de Kayl et de Rumelange",
+    # Each commune handles the reports made on it; Esch's cleanliness service, inside the town,
+    # the household waste and bulky items there (app.bodies).
+    "bodies": [
+        {"name": "Ville d’Esch-sur-Alzette", "communes": ["LU0204"]},
+        {
+            "name": "Service Hygiène de la Ville d’Esch-sur-Alzette",
+            "parent": "Ville d’Esch-sur-Alzette",
+            "categories": ["household_waste", "bulky_items"],
+            "contact_email": "hygiene@minett.example",
+        },
+        {"name": "Commune de Kayl", "communes": ["LU0206"]},
+        {"name": "Commune de Rumelange", "communes": ["LU0212"]},
+    ],
 }
 
 

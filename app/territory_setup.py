@@ -4,9 +4,11 @@
   ``timezone``, ``languages``, ``colours``, and optionally the other columns of
   ``territories``) and ``COMMUNES.geojson`` (a FeatureCollection of polygons with the
   properties ``code``, ``name``, ``country``, optionally ``postcode`` and ``approximate``);
+  the settings' optional ``bodies`` list declares the bodies nested in it (app.bodies.check);
 - :func:`export_bundle` writes its set-up as a zip: ``territory.json`` (the territory's
   row), ``communes.json`` (its communes with their outlines) and one file per set-up table
-  that belongs to a territory (:data:`SETUP_TABLES`); no resident's data;
+  that belongs to a territory (:data:`SETUP_TABLES`), and ``bodies.json`` (its nested bodies,
+  by name); no resident's data;
 - :func:`import_bundle` loads such a zip into another install.
 
 Everything is checked before anything is written: a bad file is refused with a French
@@ -24,7 +26,9 @@ from zoneinfo import available_timezones
 
 from sqlmodel import Session, SQLModel, col, select
 
+from app import bodies
 from app.models.carpool import CarpoolPlace
+from app.models.reports import REPORT_CATEGORIES
 from app.models.territory import Commune, Territory
 from app.territories import changed, commune_key
 
@@ -212,6 +216,7 @@ def _write(
     territory: dict[str, Any],
     communes: list[dict[str, Any]],
     setup: dict[str, list[dict[str, Any]]] | None = None,
+    declared_bodies: list[dict[str, Any]] | None = None,
 ) -> Territory:
     row = Territory(**territory)
     session.add(row)
@@ -224,6 +229,7 @@ def _write(
             for r in (setup or {}).get(str(model.__tablename__), [])
         )
     session.flush()
+    bodies.write(session, row.id, declared_bodies or [])
     changed()
     return row
 
@@ -235,8 +241,25 @@ def create(session: Session, settings: Any, communes: Any) -> Territory:
     rows = check_communes(communes)
     territory.setdefault("lat", round(sum(r["lat"] for r in rows) / len(rows), 5))
     territory.setdefault("lon", round(sum(r["lon"] for r in rows) / len(rows), 5))
+    declared = _bodies(settings.get("bodies") if isinstance(settings, dict) else None, rows)
     _conflicts(session, territory, rows)
-    return _write(session, territory, rows)
+    return _write(session, territory, rows, declared_bodies=declared)
+
+
+def _bodies(declared: Any, communes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The settings' ``bodies`` checked against the territory's communes (named by their official
+    code or by their key) and the report categories."""
+    keys = {c["insee"] for c in communes}
+    by_code = {str(c["code"]): c["insee"] for c in communes}
+    try:
+        return bodies.check(
+            declared,
+            keys,
+            set(REPORT_CATEGORIES),
+            key=lambda code: code if code in keys else by_code.get(code, code),
+        )
+    except bodies.BodyError as exc:
+        raise SetupError(str(exc)) from None
 
 
 def _plain(row: SQLModel, *skip: str) -> dict[str, Any]:
@@ -268,6 +291,8 @@ def export_bundle(session: Session, slug: str) -> bytes:
                 select(model).where(col(table.territory_id) == territory.id).order_by(col(table.id))
             ).all()
             put(f"{model.__tablename__}.json", [_plain(r, "id", "territory_id") for r in rows])
+        assert territory.id is not None
+        put("bodies.json", bodies.declared(session, territory.id))
     return buffer.getvalue()
 
 
@@ -337,6 +362,7 @@ def import_bundle(session: Session, data: bytes) -> Territory:
         ):
             raise SetupError(f"{name}.json : des lignes ont des colonnes inconnues.")
         setup[name] = rows
+    declared = _bodies(files.get("bodies", []), communes)
     _conflicts(session, territory, communes)
     for row in setup.get(str(CarpoolPlace.__tablename__), []):
         if session.scalars(
@@ -345,4 +371,4 @@ def import_bundle(session: Session, data: bytes) -> Territory:
             raise SetupError(
                 f"Le lieu de covoiturage « {row.get('slug')} » existe déjà sur cette installation."
             )
-    return _write(session, territory, communes, setup)
+    return _write(session, territory, communes, setup, declared_bodies=declared)

@@ -11,13 +11,13 @@ from io import BytesIO
 import pytest
 from sqlmodel import Session, col, select
 
-from app import cli, territory_demo
+from app import bodies, cli, territory_demo
 from app.cli import main as cli_main
 from app.db import make_engine, read_session, write_session
 from app.migrate import upgrade
 from app.models.carpool import CarpoolPlace
 from app.models.jobs import Job
-from app.models.territory import Commune, Territory
+from app.models.territory import Body, Commune, Territory
 from app.territory_setup import SetupError, create, export_bundle, import_bundle
 from tests.conftest import fresh_database_url
 
@@ -29,7 +29,7 @@ def add_minett(engine) -> Territory:
         return create(session, territory_demo.SETTINGS, territory_demo.COMMUNES)
 
 
-def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict]]:
+def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict], list[dict]]:
     """The territory's set-up as plain rows, without the install's own ids."""
     with Session(engine) as session:
         territory = session.scalars(select(Territory).where(col(Territory.slug) == slug)).one()
@@ -47,6 +47,7 @@ def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict]]:
             territory.model_dump(exclude={"id"}),
             [c.model_dump(exclude={"territory_id"}) for c in communes],
             [p.model_dump(exclude={"id", "territory_id"}) for p in places],
+            bodies.declared(session, territory.id),  # nested bodies, parents by name
         )
 
 
@@ -186,7 +187,7 @@ def test_eclor_territory_create_builds_one_from_two_luxembourg_communes(
     code = cli_main(["territory", "create", settings_file, _write(tmp_path, "c.geojson", two)])
     assert code == 0, capsys.readouterr().err
     assert "« esch » créé avec 2 commune(s)" in capsys.readouterr().out
-    territory, communes, _places = _rows(engine, "esch")
+    territory, communes, _places, _bodies = _rows(engine, "esch")
     assert territory["hosts"] == ["esch.localhost"] and territory["languages"] == ["fr", "de"]
     assert territory["colour_primary"] == "#1d4f91" and territory["timezone"] == "Europe/Luxembourg"
     assert [(c["insee"], c["code"], c["country"]) for c in communes] == [
@@ -330,6 +331,7 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
     bundle = capsysbinary.readouterr().out
     with zipfile.ZipFile(BytesIO(bundle)) as z:
         assert sorted(z.namelist()) == [
+            "bodies.json",
             "carpool_places.json",
             "communes.json",
             "eclor-territory.json",
@@ -348,6 +350,11 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
     try:
         assert _rows(fresh, "minett") == _rows(engine, "minett")
         assert _rows(fresh, "minett")[2][0]["slug"] == "esch-gare"
+        # The demo's nested bodies came too: Esch's cleanliness service inside the town.
+        nested = [b for b in _rows(fresh, "minett")[3] if b["parent"]]
+        assert [(b["name"], b["parent"]) for b in nested] == [
+            ("Service Hygiène de la Ville d’Esch-sur-Alzette", "Ville d’Esch-sur-Alzette")
+        ]
         # Importing it twice is refused, and nothing is written.
         before = _counts(fresh)
         assert cli_main(["territory", "import", str(path)]) == 2
@@ -362,6 +369,7 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
         good = export_bundle(session, "minett")
     with write_session(engine) as session:
         session.execute(Commune.__table__.delete().where(Commune.__table__.c.country == "LU"))
+        session.execute(Body.__table__.delete())
         session.execute(Territory.__table__.delete().where(Territory.__table__.c.slug == "minett"))
     before = _counts(engine)
 
@@ -379,6 +387,10 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
         (rezip(**{"eclor-territory.json": '{"version": 99}'}), "version"),
         (rezip(**{"communes.json": json.dumps(communes)}), "incohérente"),
         (rezip(**{"territory.json": '{"slug": "minett"}'}), "« name » est obligatoire"),
+        (
+            rezip(**{"bodies.json": '[{"name": "Voirie", "categories": ["potholes"]}]'}),
+            "catégorie inconnue : potholes",
+        ),
     ]
     for data, message in cases:
         with pytest.raises(SetupError, match=message), write_session(engine) as session:

@@ -184,7 +184,7 @@ def _state(engine, ids: list[int]) -> list[tuple]:
             select(ReportEvent).where(col(ReportEvent.report_id).in_(ids))
         ).all()
         return [
-            (r.id, r.status, r.category, r.lat, r.lon, r.territory_id, r.updated_at)
+            (r.id, r.status, r.category, r.lat, r.lon, r.territory_id, r.body_id, r.updated_at)
             for r in reports
         ] + [("events", len(events))]
 
@@ -370,10 +370,17 @@ def test_open311_on_each_host_lists_only_its_own_territorys_requests(client, two
     assert ids and esch
     assert esch == set(two["b_ids"]) and not ids & esch
     assert set(two["a_ids"]) <= ids
-    # Each answers as its own body: the agency responsible and the contact of discovery.
+    # Each answers as its own body: the agency responsible (the Minett's body nested in it that
+    # handles the request: Esch's cleanliness service the bulky items, the town the tyres) and
+    # the contact of discovery.
     minett = territory_demo.SETTINGS["publisher"]
-    assert {r["agency_responsible"] for r in theirs} == {minett}
-    assert minett not in {r["agency_responsible"] for r in mine}
+    agencies = {r["service_code"]: r["agency_responsible"] for r in theirs}
+    assert agencies == {
+        "bulky_items": "Service Hygiène de la Ville d’Esch-sur-Alzette",
+        "tyres": "Ville d’Esch-sur-Alzette",
+    }
+    names = {minett, *(b["name"] for b in territory_demo.SETTINGS["bodies"])}
+    assert not names & {r["agency_responsible"] for r in mine}
     assert (
         client.get("/open311/v2/discovery.json", headers=ESCH).json()["contact"].startswith(minett)
     )

@@ -26,6 +26,18 @@ from sqlmodel import Field, SQLModel
 from app.db import utcnow
 from app.models.territory import DEFAULT_TERRITORY  # a report without commune: the default one
 
+# The categories of a report (their labels: app.reports.catalogue.CATEGORIES), here so that what
+# declares a territory's bodies (app.bodies) can check the categories a body handles.
+REPORT_CATEGORIES = (
+    "household_waste",
+    "bulky_items",
+    "rubble",
+    "green_waste",
+    "tyres",
+    "hazardous",
+    "other",
+)
+
 
 class Report(SQLModel, table=True):
     __tablename__ = "reports"
@@ -67,6 +79,10 @@ class Report(SQLModel, table=True):
             nullable=False,
             default=DEFAULT_TERRITORY,
         ),
+    )
+    # The body inside the territory that handles it (app.bodies.responsible); None: the territory.
+    body_id: int | None = Field(
+        default=None, foreign_key="bodies.id", index=True, ondelete="SET NULL"
     )
     reporter_id: int | None = Field(
         default=None, foreign_key="users.id", index=True, ondelete="SET NULL"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, column, func, select, table, text
+from sqlalchemy import JSON, Column, Text, UniqueConstraint, column, func, select, table, text
 from sqlmodel import Field, SQLModel
 
 # The install's default territory (the first one, app.territories.default_territory), as one SQL
@@ -100,3 +100,29 @@ class Commune(SQLModel, table=True):
     outline_approximate: bool = Field(
         default=False, sa_column_kwargs={"server_default": text("false")}
     )
+
+
+class Body(SQLModel, table=True):
+    """A body responsible for part of a territory: the intercommunality at the root, a commune's
+    services inside it (FixMyStreet's bodies). A report goes to the most deeply nested body whose
+    communes hold its commune and whose categories hold its category (app.bodies.responsible).
+
+    ``communes`` (commune keys) empty: the parent's communes (the whole territory at the root);
+    ``categories`` (report categories) empty: every category."""
+
+    __tablename__ = "bodies"
+    __table_args__ = (UniqueConstraint("territory_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    territory_id: int = Field(foreign_key="territories.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="bodies.id", index=True)
+    name: str = Field(max_length=200)
+    communes: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
+    categories: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
+    contact_email: str = Field(default="", max_length=254, sa_column_kwargs={"server_default": ""})

@@ -7,17 +7,16 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
-from app import geo
+from app import bodies, geo
 from app.db import utcnow
-from app.models.reports import (
-    Report,
-)
+from app.models.reports import REPORT_CATEGORIES, Report
 from app.models.territory import Commune
 from app.numbers import is_ascii_digits, parse_int
 
@@ -44,6 +43,7 @@ CATEGORIES: dict[str, str] = {
     "hazardous": N_("Produits dangereux"),
     "other": N_("Autre"),
 }
+assert tuple(CATEGORIES) == REPORT_CATEGORIES, "app.models.reports.REPORT_CATEGORIES"
 CATEGORY_HINTS: dict[str, str] = {
     "household_waste": N_("Sacs poubelle, déchets du quotidien"),
     "bulky_items": N_("Meubles, matelas, électroménager"),
@@ -205,9 +205,15 @@ class Filters:
     category: str | None = None
     status: str | None = None
     q: str | None = None
+    body: int | None = None  # staff: the reports of this body and of the bodies nested in it
+    body_ids: tuple[int, ...] = ()
 
     @classmethod
-    def parse(cls, params: Any, *, staff: bool) -> Filters:
+    def parse(cls, params: Any, *, staff: bool, tree: Sequence[bodies.Node] = ()) -> Filters:
+        """The filters of a list's query string; ``tree``: the territory's bodies (staff lists)."""
+        body = parse_int(params.get("body") or "", max_digits=9) if staff else None
+        if body is not None and not any(n.id == body for n in tree):
+            body = None
         commune = (params.get("commune") or "").strip() or None
         category = (params.get("category") or "").strip() or None
         status = (params.get("status") or "").strip() or None
@@ -218,6 +224,8 @@ class Filters:
             category=category if category in CATEGORIES else None,
             status=status if status in allowed else None,
             q=q,
+            body=body,
+            body_ids=tuple(sorted(bodies.subtree(tree, body))) if body is not None else (),
         )
 
     def apply(self, stmt: Any, *, staff: bool) -> Any:
@@ -230,6 +238,8 @@ class Filters:
             stmt = stmt.where(col(Report.commune_insee) == self.commune)
         if self.category:
             stmt = stmt.where(col(Report.category) == self.category)
+        if self.body_ids:
+            stmt = stmt.where(col(Report.body_id).in_(self.body_ids))
         if self.status == "open":
             stmt = stmt.where(col(Report.status).in_(OPEN_STATUSES))
         elif self.status == "closed":
@@ -256,6 +266,7 @@ class Filters:
                 ("category", self.category),
                 ("status", self.status),
                 ("q", self.q),
+                ("body", str(self.body) if self.body is not None else None),
             )
             if v
         }

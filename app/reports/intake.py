@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app import events, geo, images
+from app import bodies, events, geo, images
 from app.db import saved_id, utcnow, write_session
 from app.i18n import gettext as _
 from app.models.accounts import User
@@ -160,6 +160,7 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
                     )
                 lat, lon, approximate = commune.lat, commune.lon, True
             now = utcnow()
+            body = bodies.responsible(session, commune.territory_id, commune.insee, new.category)
             report = Report(
                 category=new.category,
                 description=new.description,
@@ -172,6 +173,7 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
                 address_id=new.address_id,
                 commune_insee=commune.insee,
                 territory_id=commune.territory_id,
+                body_id=body.id if body else None,
                 reporter_id=new.reporter_id,
                 contact_email=new.contact_email,
                 contact_name=new.contact_name,

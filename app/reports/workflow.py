@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from app import events, geo, images
+from app import bodies, events, geo, images
 from app.db import saved_id, utcnow
 from app.i18n import gettext as _
 from app.models.reports import (
@@ -297,6 +297,7 @@ def recategorise(session: Session, report: Report, category: str, *, actor_id: i
         "b": _(CATEGORIES[category]),
     }
     report.category = category
+    text += _reroute(session, report)
     report.updated_at = utcnow()
     event = ReportEvent(report_id=saved_id(report), actor_id=actor_id, kind="category", text=text)
     session.add_all([report, event])
@@ -329,6 +330,7 @@ def move(session: Session, report: Report, lat: float, lon: float, *, actor_id: 
     report.lat, report.lon, report.approximate = lat, lon, False
     report.commune_insee = commune.insee
     report.territory_id = commune.territory_id
+    text += _reroute(session, report)
     report.updated_at = utcnow()
     event = ReportEvent(
         report_id=saved_id(report),
@@ -339,6 +341,54 @@ def move(session: Session, report: Report, lat: float, lon: float, *, actor_id: 
     )
     session.add_all([report, event])
     session.flush()
+    return event
+
+
+def _reroute(session: Session, report: Report) -> str:
+    """Send the report to the body now responsible for its commune and category; what to add to
+    the event's text when that changes the body."""
+    body = bodies.responsible(session, report.territory_id, report.commune_insee, report.category)
+    body_id = body.id if body else None
+    if body_id == report.body_id:
+        return ""
+    report.body_id = body_id
+    return " " + _("Transmis à : %(b)s.") % {
+        "b": body.name if body else _territory_name(session, report)
+    }
+
+
+def _territory_name(session: Session, report: Report) -> str:
+    territory = session.get(Territory, report.territory_id) if report.territory_id else None
+    return (territory.publisher or territory.name) if territory else ""
+
+
+def hand_to_body(
+    session: Session, report: Report, body_id: int | None, *, actor_id: int
+) -> ReportEvent:
+    """Staff hand the report to another body of its territory (None: the territory itself); the
+    reporter and followers are told who handles it now."""
+    tree = bodies.of_territory(session, report.territory_id)
+    name = (
+        bodies.name_of(tree, body_id) if body_id is not None else _territory_name(session, report)
+    )
+    if name is None:
+        raise ReportError(_("Organisme inconnu sur ce territoire."), "body")
+    if body_id == report.body_id:
+        raise ReportError(_("Le signalement est déjà traité par cet organisme."), "body")
+    report.body_id = body_id
+    report.updated_at = utcnow()
+    text = _("Transmis à : %(b)s.") % {"b": name}
+    event = ReportEvent(report_id=saved_id(report), actor_id=actor_id, kind="body", text=text)
+    session.add_all([report, event])
+    session.flush()
+    _tell(
+        session,
+        report,
+        actor_id,
+        _("Votre signalement %(n)s est transmis à %(b)s") % {"n": number(report), "b": name},
+        text,
+        saved_id(event),
+    )
     return event
 
 

@@ -21,7 +21,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from sqlmodel import Session, col, select
 
-from app import ratelimit
+from app import bodies, ratelimit
 from app.auth import PUBLIC
 from app.db import read_session, saved_id, utcnow, write_session
 from app.errors import ERROR_RENDERERS
@@ -136,15 +136,17 @@ def _rows(
 ) -> list[dict[str, Any]]:
     communes = {c.insee: c for c in db.scalars(select(Commune))}
     photos = intake.photos_of(db, [saved_id(r) for r in reports], "overview")
-    # The body responsible: the request's territory's (its reports are the only ones listed).
+    # The body responsible: the one nested in the territory that handles the report, else the
+    # request's territory (its reports are the only ones listed).
     agency = request_territory(request).publisher
+    names = {n.id: n.name for n in bodies.of_territory(db, _here(request))}
     return [
         o3.request_row(
             r,
             communes.get(r.commune_insee or ""),
             next(iter(photos.get(saved_id(r), [])), None),
             base_url,
-            agency,
+            names.get(r.body_id, agency) if r.body_id else agency,
         )
         for r in reports
     ]

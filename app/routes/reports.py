@@ -37,7 +37,7 @@ from app.models.reports import (
     ReportPhoto,
     ReportThanks,
 )
-from app.models.territory import Commune, Territory
+from app.models.territory import Body, Commune, Territory
 from app.reports import catalogue, intake
 from app.reports import workflow as rp
 from app.routes.reports_context import (
@@ -66,6 +66,7 @@ from app.routes.reports_settings import (
 from app.routes.reports_staff import (
     staff_board,
     staff_bulk,
+    staff_body,
     staff_category,
     staff_csv,
     staff_detail,
@@ -422,11 +423,13 @@ def detail(
     thanked = bool(user and db.get(ReportThanks, (report.id, user.id)))
     commune = db.get(Commune, report.commune_insee) if report.commune_insee else None
     duplicate_of = catalogue.report_in(db, report.duplicate_of_id, here(request))
+    body = db.get(Body, report.body_id) if report.body_id else None
     return page(
         request,
         "reports/detail.html",
         section="reports",
         report=report,
+        body=body,
         owner=owner,
         lat=lat,
         lon=lon,
@@ -573,6 +576,7 @@ ROUTES = [
     staff_detail,
     staff_status,
     staff_note,
+    staff_body,
     staff_category,
     staff_move,
     staff_settings,

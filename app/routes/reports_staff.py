@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app import bodies
 from app.auth import STAFF, signed_in_user
 from app.db import read_session, saved_id, utcnow, write_session
 from app.forms import TextForm as Form
@@ -55,7 +56,8 @@ def _board(
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    filters = catalogue.Filters.parse(params, staff=True)
+    tree = bodies.of_territory(db, here(request))
+    filters = catalogue.Filters.parse(params, staff=True, tree=tree)
     ctx = list_context(
         db,
         filters,
@@ -80,6 +82,7 @@ def _board(
         status_code=status_code,
         **ctx,
         counts=counts,
+        bodies=tree,
         reasons=rp.reject_reasons(db),
         flash=done if done and done.isdigit() else None,
         done_action=catalogue.STATUSES.get(params.get("action") or ""),
@@ -103,7 +106,9 @@ def staff_board(
 
 @get("/staff/reports.csv", opt=STAFF, sync_to_thread=True, name="staff_reports_csv")
 def staff_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Stream:
-    filters = catalogue.Filters.parse(request.query_params, staff=True)
+    filters = catalogue.Filters.parse(
+        request.query_params, staff=True, tree=bodies.of_territory(db, here(request))
+    )
     stamp = utcnow().astimezone(PARIS).strftime("%Y%m%d-%H%M")
     return Stream(
         exports.export_csv(db.get_bind(), filters, territory_id=here(request)),
@@ -244,6 +249,7 @@ def _staff_page(
         templates=rp.response_templates(db),
         commune=db.get(Commune, report.commune_insee) if report.commune_insee else None,
         candidates=triage.duplicate_candidates(db, report) if report.status != "duplicate" else [],
+        bodies=bodies.of_territory(db, report.territory_id),
         duplicate_of=catalogue.report_in(db, report.duplicate_of_id, here(request)),
         number=catalogue.number,
         errors=errors or {},
@@ -390,6 +396,28 @@ def staff_category(
         report_id,
         lambda r: rp.recategorise(db, r, data.get("category", ""), actor_id=uid),
     )
+
+
+@post(
+    "/staff/reports/{report_id:int}/body", opt=STAFF, sync_to_thread=True, name="staff_report_body"
+)
+def staff_body(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    report_id: FromPath[int],
+    data: Form,
+) -> Redirect | Template:
+    """Hand the report to another body of its territory (empty: the territory itself)."""
+    uid = signed_in_user(request).id
+    raw = data.get("body", "")
+
+    def run(report: Report) -> None:
+        body_id = parse_int(raw) if raw else None
+        if raw and body_id is None:
+            raise catalogue.ReportError(_("Organisme inconnu sur ce territoire."), "body")
+        rp.hand_to_body(db, report, body_id, actor_id=uid)
+
+    return _staff_change(request, db, report_id, run)
 
 
 @post(

@@ -6,7 +6,10 @@ written."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import email
+import email.policy
 import json
 
 import pytest
@@ -19,6 +22,7 @@ from app.models.jobs import Job
 from app.models.reports import Report, ReportEvent
 from app.models.territory import Body, Territory
 from app.territory_setup import SetupError, create
+from workers import runner
 from tests.test_territory_reports import (  # noqa: F401  (two: a fixture)
     AUDUN,
     ESCH,
@@ -245,3 +249,65 @@ def test_communes_are_named_by_their_official_code_or_their_key(engine):
             "Esch": ["L0204"],
             "Kayl": ["L0206"],
         }
+
+
+# --------------------------------------------------------------------------- the body's e-mail
+
+
+def _run_worker(settings, engine) -> None:
+    asyncio.run(runner.run(settings, engine, once=True, install_signals=False, services=False))
+
+
+def _mails(settings) -> list[email.message.EmailMessage]:
+    folder = settings.mail_dir
+    return (
+        [
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted(folder.glob("*.eml"))
+        ]
+        if folder.exists()
+        else []
+    )
+
+
+def test_a_body_with_an_address_gets_the_report_by_e_mail_with_its_staff_page(
+    engine, settings, two, minett_staff
+):
+    _run_worker(settings, engine)
+    mails = [m for m in _mails(settings) if m["To"] == "hygiene@minett.example"]
+    # The two web reports at Esch reached its cleanliness service; the town (no address) got none.
+    assert len(mails) == 2, [m["To"] for m in _mails(settings)]
+    numbers = {n for n in two["b_numbers"] if any(n in m["Subject"] for m in mails)}
+    assert numbers == set(two["b_numbers"][:2])
+    first = next(m for m in mails if two["b_numbers"][0] in m["Subject"])
+    assert HYGIENE in first["Subject"] and "Encombrants à Esch-sur-Alzette" in first["Subject"]
+    assert first["From"] == territory_demo.SETTINGS["mail_sender"]
+    text = first.get_content()
+    assert f"http://esch.localhost/staff/reports/{two['b_ids'][0]}" in text
+    assert "Dépôt-du-Minett-seulement" in text
+
+    # Handed to Kayl (no address) and back to the service: one more message, not three.
+    for target in (KAYL, HYGIENE):
+        answer = minett_staff.client.post_form(
+            f"/staff/reports/{two['b_ids'][0]}/body",
+            {"body": str(_body_ids(engine)[target])},
+            headers=ESCH,
+        )
+        assert answer.status_code == 303
+    _run_worker(settings, engine)
+    assert len([m for m in _mails(settings) if m["To"] == "hygiene@minett.example"]) == 3
+
+
+def test_a_report_handed_elsewhere_before_the_worker_runs_is_not_sent_to_its_former_body(
+    engine, settings, two, minett_staff
+):
+    # Before any worker pass, the second report leaves the service for Kayl.
+    answer = minett_staff.client.post_form(
+        f"/staff/reports/{two['b_ids'][1]}/body",
+        {"body": str(_body_ids(engine)[KAYL])},
+        headers=ESCH,
+    )
+    assert answer.status_code == 303
+    _run_worker(settings, engine)
+    subjects = [m["Subject"] for m in _mails(settings) if m["To"] == "hygiene@minett.example"]
+    assert len(subjects) == 1 and two["b_numbers"][0] in subjects[0]

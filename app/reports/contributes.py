@@ -4,7 +4,19 @@ from app.interfaces import Contribution, DemoLoader, Privacy
 from sqlmodel import col
 from app.models.reports import ReportPhoto
 from app.photo_sweep import named_by
-from app.reports import ban, cli, demo, insights, media, ngsi, opendata, ops, privacy, work
+from app.reports import (
+    ban,
+    body_mail,
+    cli,
+    demo,
+    insights,
+    media,
+    ngsi,
+    opendata,
+    ops,
+    privacy,
+    work,
+)
 
 CONTRIBUTES = Contribution(
     ops_layers=ops.OPS_LAYERS,
@@ -14,7 +26,7 @@ CONTRIBUTES = Contribution(
         DemoLoader(40, "reports", demo.load_demo_reports),
     ),
     commands=cli.COMMANDS,
-    jobs={media.KIND: media.fetch},
+    jobs={media.KIND: media.fetch, body_mail.KIND: body_mail.send},
     privacy=(Privacy("reports", privacy.export_reports, privacy.erase_reports),),
     open_data=opendata.DATASETS,
     ngsi_types=ngsi.NGSI_TYPES,

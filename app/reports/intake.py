@@ -29,6 +29,7 @@ from app.models.reports import (
     ReportPhoto,
 )
 from app.models.territory import Commune
+from app.reports import body_mail
 from app.reports.catalogue import (
     MAX_PHOTOS,
     NEARBY_LIMIT,
@@ -186,6 +187,8 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
             )
             session.add(report)
             session.flush()
+            if body is not None:
+                body_mail.queue(session, report, body.id, body.contact_email)
             for photo, names in stored:
                 session.add(
                     ReportPhoto(

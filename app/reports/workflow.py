@@ -31,6 +31,7 @@ from app.models.reports import (
 )
 from app.models.territory import Territory
 from app.notify import notify
+from app.reports import body_mail
 from app.reports.catalogue import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -297,8 +298,8 @@ def recategorise(session: Session, report: Report, category: str, *, actor_id: i
         "b": _(CATEGORIES[category]),
     }
     report.category = category
-    text += _reroute(session, report)
     report.updated_at = utcnow()
+    text += _reroute(session, report)
     event = ReportEvent(report_id=saved_id(report), actor_id=actor_id, kind="category", text=text)
     session.add_all([report, event])
     session.flush()
@@ -330,8 +331,8 @@ def move(session: Session, report: Report, lat: float, lon: float, *, actor_id: 
     report.lat, report.lon, report.approximate = lat, lon, False
     report.commune_insee = commune.insee
     report.territory_id = commune.territory_id
-    text += _reroute(session, report)
     report.updated_at = utcnow()
+    text += _reroute(session, report)
     event = ReportEvent(
         report_id=saved_id(report),
         actor_id=actor_id,
@@ -352,6 +353,8 @@ def _reroute(session: Session, report: Report) -> str:
     if body_id == report.body_id:
         return ""
     report.body_id = body_id
+    if body is not None:
+        body_mail.queue(session, report, body.id, body.contact_email)
     return " " + _("Transmis à : %(b)s.") % {
         "b": body.name if body else _territory_name(session, report)
     }
@@ -377,6 +380,8 @@ def hand_to_body(
         raise ReportError(_("Le signalement est déjà traité par cet organisme."), "body")
     report.body_id = body_id
     report.updated_at = utcnow()
+    contact = next((n.contact_email for n in tree if n.id == body_id), "")
+    body_mail.queue(session, report, body_id, contact)
     text = _("Transmis à : %(b)s.") % {"b": name}
     event = ReportEvent(report_id=saved_id(report), actor_id=actor_id, kind="body", text=text)
     session.add_all([report, event])

@@ -26,6 +26,7 @@ from app.models.sensors import WasteWaitWatch
 from app.sensors import buildings, counting, solar_report
 from app.sensors import measures as sensors
 from app.templating import page
+from app.territories import bind, request_territory
 
 BUSY_MIN = 10.0
 MAX_METER_FILE = 20 * 1024 * 1024
@@ -162,6 +163,7 @@ def waste_centre(
     db: NamedDependency[Session],
     watched: str | None = Parameter(default=None, max_length=1),
 ) -> Template:
+    bind(db, request_territory(request))  # its territory's sensors only (sensors.scope)
     return _waste_page(request, db, watched=bool(watched))
 
 
@@ -171,6 +173,7 @@ def waste_centre(
 def waste_centre_watch(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
+    bind(db, request_territory(request))  # its territory's sensors only (sensors.scope)
     form, errors = parse_form(WatchForm, data)
     panel = sensors.waste_panel(db, utcnow())
     if panel is None:
@@ -207,6 +210,7 @@ def waste_centre_watch(
 
 @get("/traffic", opt=PUBLIC, sync_to_thread=True, name="traffic")
 def traffic(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    bind(db, request_territory(request))  # its territory's sensors only (sensors.scope)
     return page(
         request,
         "sensors/traffic.html",
@@ -221,6 +225,7 @@ def traffic(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Te
 
 @get("/counting", opt=PUBLIC, sync_to_thread=True, name="counting")
 def counting_register(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    bind(db, request_territory(request))  # its territory's sensors only (sensors.scope)
     """The public register of counting devices: where, what, who, and that no image leaves them."""
     return page(
         request,
@@ -266,6 +271,7 @@ def staff_buildings(
     days: int = Parameter(default=30, ge=1, le=366),
     imported: int | None = Parameter(default=None, ge=0),
 ) -> Template:
+    bind(db, request_territory(request))  # its territory's sensors only (sensors.scope)
     """Public buildings' consumption over the last days: per m² and, for heating, per degree-day."""
     return _buildings_page(request, db, days, imported=imported)
 
@@ -274,6 +280,7 @@ def staff_buildings(
 def staff_buildings_import(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Multipart
 ) -> Template | Redirect:
+    bind(db, request_territory(request))  # its territory's sensors only (sensors.scope)
     """Meter readings as a CSV file: every line checked first; one bad line and nothing is kept."""
     upload = data.get("file")
     content = b""
@@ -346,6 +353,7 @@ def staff_solar(
     db: NamedDependency[Session],
     saved: str | None = Parameter(default=None, max_length=1),
 ) -> Template:
+    bind(db, request_territory(request))  # its territory's sensors only (sensors.scope)
     """The public buildings' solar production: per site and month, its worth and the year's target."""
     return _solar_page(request, db, saved=bool(saved))
 
@@ -354,6 +362,7 @@ def staff_solar(
 def staff_solar_target(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
+    bind(db, request_territory(request))  # its territory's sensors only (sensors.scope)
     form, errors = parse_form(solar_report.TargetForm, data)
     if form is None:
         db.rollback()

@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 from app import timeseries
 from app.i18n import gettext as _
 from app.models.measures import MeasureDaily
+from app.sensors import scope
 from app.models.sensors import Sensor
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
 
@@ -118,8 +119,11 @@ def parse_csv(session: Session, text: str, now: dt.datetime) -> list[Reading]:
     ids = sorted({row[0].strip() for row in rows if row})
     kinds = dict(
         session.execute(
-            select(col(Sensor.id), col(Sensor.kind)).where(
-                col(Sensor.id).in_(ids), col(Sensor.kind).in_(METER_KINDS)
+            scope.mine(
+                session,
+                select(col(Sensor.id), col(Sensor.kind)).where(
+                    col(Sensor.id).in_(ids), col(Sensor.kind).in_(METER_KINDS)
+                ),
             )
         ).all()
     )
@@ -310,7 +314,9 @@ def consumption(session: Session, start: dt.date, end: dt.date) -> list[Consumpt
     """Every meter's consumption from ``start`` to ``end``, per m² and, for heating, per degree-day."""
     out = []
     for sensor in session.scalars(
-        select(Sensor).where(col(Sensor.kind).in_(METER_KINDS)).order_by(col(Sensor.id))
+        scope.mine(session, select(Sensor).where(col(Sensor.kind).in_(METER_KINDS))).order_by(
+            col(Sensor.id)
+        )
     ).all():
         meta = _meta(sensor)
         entity = urn(SENSOR_TYPES.get(sensor.kind, "Device"), sensor.id)

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.models.measures import MeasureDaily
+from app.sensors import scope
 from app.models.sensors import Sensor
 from app.models.territory import Commune
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
@@ -89,7 +90,9 @@ def register(session: Session, now: dt.datetime) -> list[Entry]:
     """Every counting device, in id order, with what the public should know of it."""
     sensors = list(
         session.scalars(
-            select(Sensor).where(col(Sensor.kind) == "counter").order_by(col(Sensor.id))
+            scope.mine(session, select(Sensor).where(col(Sensor.kind) == "counter")).order_by(
+                col(Sensor.id)
+            )
         ).all()
     )
     communes = {c.insee: c.name for c in session.scalars(select(Commune)).all()}

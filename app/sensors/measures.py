@@ -31,7 +31,7 @@ from app.models.sensors import (
     WasteCentreEstimate,
     WasteWaitWatch,
 )
-from app.sensors import waste_centre
+from app.sensors import scope, waste_centre
 from app.sensors.air_quality import air_quality_index  # noqa: F401  (the live views read it here)
 from app.sensors.layers import layer_of
 from app.sensors.ngsi_ld import SENSOR_TYPES
@@ -482,7 +482,7 @@ def waste_panel(
     session: Session, now: dt.datetime, sensor_id: str | None = None
 ) -> WastePanel | None:
     """Live wait, the next hours' forecast and the quietest hours (today, else the next open day)."""
-    query = select(Sensor).where(col(Sensor.kind) == "waste_centre")
+    query = scope.mine(session, select(Sensor).where(col(Sensor.kind) == "waste_centre"))
     if sensor_id:
         query = query.where(col(Sensor.id) == sensor_id)
     sensor = session.scalars(query.order_by(col(Sensor.id))).first()
@@ -521,7 +521,7 @@ def waste_panel(
 def latest_by_kind(session: Session, kind: str) -> list[tuple[Sensor, dict[str, Any]]]:
     out = []
     for sensor in session.scalars(
-        select(Sensor).where(col(Sensor.kind) == kind).order_by(col(Sensor.id))
+        scope.mine(session, select(Sensor).where(col(Sensor.kind) == kind)).order_by(col(Sensor.id))
     ).all():
         try:
             values = json.loads(sensor.last_values or "{}")

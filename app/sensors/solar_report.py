@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 from app import months
 from app.interfaces import Factor, MonthlyFigure
 from app.models.measures import MeasureDaily
+from app.sensors import scope
 from app.models.sensors import Sensor, SolarTarget
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
 
@@ -309,7 +310,11 @@ def report(session: Session, now: dt.datetime) -> Report:
     history_start = dt.date.fromisoformat(f"{first_month}-01")
     start = min(year_start, history_start)
     sensors = list(
-        session.scalars(select(Sensor).where(col(Sensor.kind) == "solar").order_by(col(Sensor.id)))
+        session.scalars(
+            scope.mine(session, select(Sensor).where(col(Sensor.kind) == "solar")).order_by(
+                col(Sensor.id)
+            )
+        )
     )
     days = site_days(session, sensors, start, today)
     by_month: dict[str, Energy] = defaultdict(Energy)

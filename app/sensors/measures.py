@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.db import chunks, table_of, upsert
+from app.db import chunks, execute_rows, table_of, upsert
 from app.device_alarms import clear_alarms
 from app import events, timeseries
 from app.i18n import gettext as _
@@ -128,12 +128,24 @@ def ingest_sensor_telemetry(
     """
 
     ids = sorted({item.device_id for item in items})
-    sensors = {
-        s.id: s for s in session.scalars(select(Sensor).where(col(Sensor.id).in_(ids))).all()
-    }
-    raw: list[dict[str, Any]] = []
+    sensors: dict[str, Any] = {}  # id -> row (what ingestion reads of the sensor, no ORM object)
+    for part in chunks(ids):
+        for row in session.execute(
+            sa.select(
+                col(Sensor.id),
+                col(Sensor.kind),
+                col(Sensor.lat),
+                col(Sensor.lon),
+                col(Sensor.meta),
+                col(Sensor.offline),
+            ).where(col(Sensor.id).in_(part))
+        ).all():
+            sensors[row.id] = row
+    raw: list[tuple[str, dt.datetime, str]] = []
+    readings: list[tuple[str, dt.datetime, dict[str, Any]]] = []  # for the events
     samples: list[timeseries.Sample] = []
     hours: dict[tuple[str, dt.datetime], list[Any]] = {}
+    latest: dict[str, tuple[str, dt.datetime]] = {}  # id -> (last values, seen), the batch's last
     touched_waste: set[str] = set()
     back: list[str] = []
     for item in sorted(items, key=lambda i: i.received_at):
@@ -153,7 +165,8 @@ def ingest_sensor_telemetry(
             expected = _expected_w(sensor, ts)
             if expected is not None:
                 values["expected_w"] = expected
-        raw.append({"sensor_id": sensor.id, "ts": ts, "values_json": json.dumps(values)})
+        raw.append((sensor.id, ts, json.dumps(values)))
+        readings.append((sensor.id, ts, values))
         entity = ngsi_urn(SENSOR_TYPES.get(sensor.kind, "Device"), sensor.id)
         samples.extend(
             timeseries.Sample(entity, name, ts, float(value)) for name, value in values.items()
@@ -163,45 +176,63 @@ def ingest_sensor_telemetry(
         cell[0] += 1
         for name, value in values.items():
             cell[1][name] = cell[1].get(name, 0.0) + float(value)
-        if sensor.offline:
+        if sensor.offline and sensor.id not in latest:
             back.append(sensor.id)
-        sensor.offline = False
-        sensor.last_values = json.dumps({**values, "ts": ts.isoformat()})
-        sensor.last_seen_at = item.received_at
+        latest[sensor.id] = (json.dumps({**values, "ts": ts.isoformat()}), item.received_at)
         if sensor.kind == "waste_centre":
             touched_waste.add(sensor.id)
     if not raw:
         return 0
-    session.execute(table_of(SensorMeasure).insert(), raw)
+    # Thousands of rows per batch: compiled once, handed to the driver as tuples (app.db.execute_rows).
+    execute_rows(
+        session, "sensor_measures.insert", table_of(SensorMeasure).insert, RAW_COLUMNS, raw
+    )
     timeseries.record(session, samples)
     _merge_hours(session, hours)
+    execute_rows(
+        session,
+        "sensors.telemetry_state",
+        _state_update,
+        STATE_COLUMNS,
+        sorted((sensor_id, *state) for sensor_id, state in latest.items()),  # same lock order
+    )
     if back:
         clear_alarms(session, back, ["offline"], now)
     derived: dict[str, dict[str, Any]] = {}  # the waste centre's queue and wait, for rules
-    for sensor_id in touched_waste:
-        estimate = record_estimate(session, sensors[sensor_id], now)
+    for sensor_id in sorted(touched_waste):
+        waste = session.get(Sensor, sensor_id)
+        estimate = None if waste is None else record_estimate(session, waste, now)
         if estimate is not None:
             derived[sensor_id] = {"queue": estimate.queue, "wait_min": estimate.wait_min}
-    session.flush()
     events.publish_many(
         session,
         [
             (
-                layer_of(sensors[row["sensor_id"]].kind),
-                row["sensor_id"],
+                layer_of(sensors[sensor_id].kind),
+                sensor_id,
                 "reading",
-                {
-                    "ts": row["ts"].isoformat(),
-                    "values": {
-                        **json.loads(row["values_json"]),
-                        **derived.get(row["sensor_id"], {}),
-                    },
-                },
+                {"ts": ts.isoformat(), "values": {**values, **derived.get(sensor_id, {})}},
             )
-            for row in raw
+            for sensor_id, ts, values in readings
         ],
     )
     return len(raw)
+
+
+RAW_COLUMNS = ("sensor_id", "ts", "values_json")
+STATE_COLUMNS = ("b_id", "b_values", "b_seen")
+
+
+def _state_update() -> Any:
+    """A sensor's latest values after a batch's readings (it reported: it is online)."""
+    table = table_of(Sensor)
+    return (
+        table.update()
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values(
+            last_values=sa.bindparam("b_values"), last_seen_at=sa.bindparam("b_seen"), offline=False
+        )
+    )
 
 
 def _merge_hours(session: Session, hours: dict[tuple[str, dt.datetime], list[Any]]) -> None:
@@ -260,7 +291,7 @@ def warm_up() -> None:
     from app.sensors import solar  # noqa: F401
 
 
-def _expected_w(sensor: Sensor, ts: dt.datetime) -> float | None:
+def _expected_w(sensor: Any, ts: dt.datetime) -> float | None:
     """The clear-sky power of a solar site at ``ts`` (pvlib); None when the site is not described or
     the sun is too low to expect anything worth judging."""
     from app.sensors import solar  # pvlib and pandas load with the first solar reading only

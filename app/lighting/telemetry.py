@@ -113,6 +113,36 @@ def _state_update() -> Any:
     )
 
 
+SEEN_COLUMNS = ("b_id", "b_power", "b_energy", "b_seen")
+
+
+def _seen_update(session: Any) -> Any:
+    """A light's state after a batch whose readings kept its level, status and presence."""
+    lights = table_of(Streetlight)
+    values: dict[str, Any] = {
+        "power_w": bindparam("b_power"),
+        "energy_wh": bindparam("b_energy"),
+        "last_seen_at": bindparam("b_seen"),
+    }
+    if session.get_bind().dialect.name != "sqlite":
+        # The offline sweep may have marked the light offline since the batch read it (on SQLite
+        # the batch holds the write lock from its first read): it reported, so it is online.
+        values["offline"] = False
+    return lights.update().where(lights.c.id == bindparam("b_id")).values(**values)
+
+
+def _changes_indexed(s: dict[str, Any]) -> bool:
+    """Whether a batch's readings changed a light's level or status, brought it back online or
+    switched it (the columns :func:`_state_update` writes beyond :func:`_seen_update`'s)."""
+    return (
+        s["was_offline"]
+        or s["b_level"] != s["prev_level"]
+        or s["b_status"] != s["prev_status"]
+        or s["b_on"] is not None
+        or s["b_off"] is not None
+    )
+
+
 def ingest_light_telemetry(
     session: Any, items: Sequence[Any], now: dt.datetime, stats: Any
 ) -> None:
@@ -246,12 +276,24 @@ def ingest_light_telemetry(
         ],
         add=["energy_wh"],
     )
+    # Most readings leave a light's level, status and presence as they were: those rows are written
+    # without touching the columns of ix_streetlights_commune_state, whose entries SQLite would
+    # otherwise delete and insert again (a page of the index written per batch for each few lights).
+    changed = [s for s in state.values() if _changes_indexed(s)]
+    quiet = [s for s in state.values() if not _changes_indexed(s)]
     execute_rows(
         session,
         "streetlights.telemetry_state",
         _state_update,
         STATE_COLUMNS,
-        [tuple(s[name] for name in STATE_COLUMNS) for s in state.values()],
+        [tuple(s[name] for name in STATE_COLUMNS) for s in changed],
+    )
+    execute_rows(
+        session,
+        "streetlights.telemetry_seen",
+        lambda: _seen_update(session),
+        SEEN_COLUMNS,
+        [tuple(s[name] for name in SEEN_COLUMNS) for s in quiet],
     )
     events.publish_many(
         session,

@@ -19,6 +19,7 @@ from app import geo, moderation
 from app.carpool.bookings import free_seats, set_status
 from app.carpool.callbacks import tell_operator
 from app.carpool.matching import blocked_with, query_of_search, score
+from app.carpool.shares import searched_territories
 from app.carpool.trips import (
     DEFAULT_PRICE_PER_KM_CENTS,
     MAX_PRICE_PER_KM_CENTS,
@@ -78,8 +79,11 @@ def _window(schedule: dict[int, tuple[int, int]]) -> tuple[int, int]:
     return (min(m - g for m, g in schedule.values()), max(m + g for m, g in schedule.values()))
 
 
-def create_ad(session: Session, user_id: int, data: AdInput) -> list[CarpoolAd]:
-    """Store an ad (and its return leg), queue the saved-search alerts; returns the rows."""
+def create_ad(
+    session: Session, user_id: int, data: AdInput, *, territory_id: int | None = None
+) -> list[CarpoolAd]:
+    """Store an ad (and its return leg) in ``territory_id`` (the host's it is published on; None:
+    the default territory), queue the saved-search alerts; returns the rows."""
     if data.role not in ("driver", "passenger") or data.frequency not in ("punctual", "regular"):
         raise CarpoolError(_("Type d'annonce invalide."))
     if not 1 <= data.seats <= MAX_SEATS:
@@ -133,6 +137,8 @@ def create_ad(session: Session, user_id: int, data: AdInput) -> list[CarpoolAd]:
             created_at=now,
             updated_at=now,
         )
+        if territory_id:
+            ad.territory_id = territory_id
         if data.frequency == "punctual":
             dep: datetime = spec["departure_at"]
             ad.departure_at = dep
@@ -188,16 +194,25 @@ def close_ad(session: Session, ad: CarpoolAd, actor_id: int) -> None:
         )
 
 
-def visible_ad(session: Session, ad_id: int, viewer: Any) -> CarpoolAd | None:
-    """The ad if the viewer may see it: active ones for everyone, others for the owner and staff."""
+def visible_ad(
+    session: Session, ad_id: int, viewer: Any, territories: tuple[int, ...] | None = None
+) -> CarpoolAd | None:
+    """The ad if the viewer may see it on a host whose search finds ``territories``' ads (the
+    host's own first; None: every territory): active ones of those territories for everyone,
+    others for staff of the ad's territory; its owner and the people who asked to share it see it
+    on every host (one account, several territories)."""
     ad = session.get(CarpoolAd, ad_id)
     if ad is None:
         return None
-    if ad.status == "active":
+    if viewer is not None and viewer.id == ad.user_id:
+        return ad
+    found_here = territories is None or ad.territory_id in territories
+    if ad.status == "active" and found_here:
         if viewer is not None and ad.user_id in blocked_with(session, viewer.id):
             return None
         return ad
-    if viewer is not None and (viewer.id == ad.user_id or viewer.is_staff):
+    home = territories is None or ad.territory_id == territories[0]
+    if viewer is not None and viewer.is_staff and home:
         return ad
     if (
         viewer is not None
@@ -219,6 +234,9 @@ def alert_new_ad(session: Session, ad: CarpoolAd) -> int:
     tlat0, tlat1, tlon0, tlon1 = geo.bbox(ad.to_lat, ad.to_lon, 10_000)
     searches = session.scalars(
         select(CarpoolSearch).where(
+            # The searches saved on the hosts that find this ad (sharing is mutual: those whose
+            # offers its territory's search finds).
+            col(CarpoolSearch.territory_id).in_(searched_territories(session, ad.territory_id)),
             col(CarpoolSearch.role) == ad.role,
             col(CarpoolSearch.user_id) != ad.user_id,
             col(CarpoolSearch.from_lat).between(lat0, lat1),

@@ -110,6 +110,8 @@ class Query:
     seats: int = 1
     viewer_id: int | None = None
     exclude_users: frozenset[int] = frozenset()
+    # The territories whose ads are sought (app.carpool.shares.searched_territories); None: all.
+    territories: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         # Worked out once per search, not once per candidate.
@@ -241,7 +243,7 @@ def candidates_statement(
         return column + 0.0 if cells else column
 
     keys = (col(CarpoolAd.status) == "active", col(CarpoolAd.role) == q.role)
-    places = (
+    places: tuple[Any, ...] = (
         col(CarpoolAd.seats_left) >= q.seats,
         # Within the radii as ``score`` measures them (planar metres), a metre to spare for rounding:
         # checked on the index entries, so ads in a box's corners are never read.
@@ -261,6 +263,9 @@ def candidates_statement(
         box(col(CarpoolAd.from_lat)).between(f_lat0, f_lat1),
         box(col(CarpoolAd.from_lon)).between(f_lon0, f_lon1),
     )
+    if q.territories is not None:
+        # Checked on the index entries too (the cell indexes end with the territory).
+        places += (col(CarpoolAd.territory_id).in_(q.territories),)
     if q.frequency == "punctual" and q.local_when is not None:
         last_day = q.local_when.date()
     else:

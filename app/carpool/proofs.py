@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.carpool.matching import Query, search
+from app.carpool.shares import searched_territories
 from app.carpool.trips import SPEED_KMH, driver_and_passenger, occurrences, parse_schedule
 from app.csvsafe import csv_cell
 from app.db import utcnow
@@ -22,13 +23,25 @@ from app.models.carpool import (
 )
 
 
-def statistics(session: Session, *, match_sample: int = 200) -> dict[str, Any]:
-    """Figures for staff: ads, matches, bookings, cross-border share, estimated car-km saved."""
+def _of(territory_id: int | None) -> tuple[Any, ...]:
+    """The condition keeping ads to one territory (none: every territory)."""
+    return (col(CarpoolAd.territory_id) == territory_id,) if territory_id else ()
+
+
+def statistics(
+    session: Session, *, match_sample: int = 200, territory_id: int | None = None
+) -> dict[str, Any]:
+    """Figures for staff: ads, matches, bookings, cross-border share, estimated car-km saved; of
+    the ads of ``territory_id`` and their bookings (None: every territory). A request is matched
+    against the offers its territory's search finds."""
     now = utcnow()
+    mine = _of(territory_id)
     ads = session.execute(
         select(
             col(CarpoolAd.role), col(CarpoolAd.status), col(CarpoolAd.cross_border), func.count()
-        ).group_by(col(CarpoolAd.role), col(CarpoolAd.status), col(CarpoolAd.cross_border))
+        )
+        .where(*mine)
+        .group_by(col(CarpoolAd.role), col(CarpoolAd.status), col(CarpoolAd.cross_border))
     ).all()
     active = {"driver": 0, "passenger": 0}
     total = {"driver": 0, "passenger": 0}
@@ -41,15 +54,19 @@ def statistics(session: Session, *, match_sample: int = 200) -> dict[str, Any]:
     n_active = sum(active.values())
     bookings = dict(
         session.execute(
-            select(col(CarpoolBooking.status), func.count()).group_by(col(CarpoolBooking.status))
+            select(col(CarpoolBooking.status), func.count())
+            .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
+            .where(*mine)
+            .group_by(col(CarpoolBooking.status))
         ).all()
     )
     # Matches: active passenger requests that find at least one offer, and the pairs found.
     requests = session.scalars(
         select(CarpoolAd)
-        .where(col(CarpoolAd.status) == "active", col(CarpoolAd.role) == "passenger")
+        .where(*mine, col(CarpoolAd.status) == "active", col(CarpoolAd.role) == "passenger")
         .limit(match_sample)
     ).all()
+    searched = searched_territories(session, territory_id) if territory_id else None
     pairs = matched = 0
     for r in requests:
         q = Query(
@@ -64,6 +81,7 @@ def statistics(session: Session, *, match_sample: int = 200) -> dict[str, Any]:
             minute=next(iter(parse_schedule(r.schedule).values()), (450, 0))[0],
             margin_min=r.margin_min,
             viewer_id=r.user_id,
+            territories=searched,
         )
         found = len(search(session, q, limit=1000))
         pairs += found
@@ -72,7 +90,7 @@ def statistics(session: Session, *, match_sample: int = 200) -> dict[str, Any]:
     accepted = session.execute(
         select(CarpoolBooking, CarpoolAd)
         .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
-        .where(col(CarpoolBooking.status) == "accepted")
+        .where(*mine, col(CarpoolBooking.status) == "accepted")
     ).all()
     km_done = 0.0
     km_week = 0.0
@@ -111,8 +129,16 @@ def pseudonym(secret: str, user_id: int) -> str:
     ).hexdigest()[:32]
 
 
-def proofs(session: Session, start: datetime, end: datetime, secret: str) -> list[dict[str, Any]]:
-    """Completed trips in [start, end) in the French carpool proof registry's class A shape.
+def proofs(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    secret: str,
+    *,
+    territory_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Completed trips in [start, end) in the French carpool proof registry's class A shape, of the
+    ads of ``territory_id`` (None: every territory).
 
     Class A: the operator put the two people in touch (no positions or times
     recorded by phones): start and end are the ad's points and scheduled time.
@@ -124,7 +150,7 @@ def proofs(session: Session, start: datetime, end: datetime, secret: str) -> lis
     rows = session.execute(
         select(CarpoolBooking, CarpoolAd)
         .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
-        .where(col(CarpoolBooking.status) == "accepted")
+        .where(*_of(territory_id), col(CarpoolBooking.status) == "accepted")
         .order_by(col(CarpoolBooking.id))
     ).all()
     for b, ad in rows:

@@ -266,8 +266,11 @@ def parse_search(raw: Mapping[str, str]) -> RdexSearch:
     return search
 
 
-def find(session: Session, search: RdexSearch) -> list[CarpoolAd]:
-    """The active ads that fit the search, best first, each once."""
+def find(
+    session: Session, search: RdexSearch, territories: tuple[int, ...] | None = None
+) -> list[CarpoolAd]:
+    """The active ads that fit the search, best first, each once: of ``territories`` (the host's
+    and those sharing with it both ways; None: every territory)."""
     found: list[tuple[float, int]] = []
     for role in search.roles:
         for frequency in search.frequencies:
@@ -282,6 +285,7 @@ def find(session: Session, search: RdexSearch) -> list[CarpoolAd]:
                     margin_min=margin,
                     from_radius_m=search.departure_radius_m,
                     to_radius_m=search.arrival_radius_m,
+                    territories=territories,
                 )
             elif search.schedule:
                 minutes = sorted(m for m, _g in search.schedule.values())
@@ -296,6 +300,7 @@ def find(session: Session, search: RdexSearch) -> list[CarpoolAd]:
                     + (minutes[-1] - minutes[0]) // 2,
                     from_radius_m=search.departure_radius_m,
                     to_radius_m=search.arrival_radius_m,
+                    territories=territories,
                 )
             else:  # every regular trip between the points, whatever its days and times
                 q = matching.Query(
@@ -308,6 +313,7 @@ def find(session: Session, search: RdexSearch) -> list[CarpoolAd]:
                     margin_min=720,
                     from_radius_m=search.departure_radius_m,
                     to_radius_m=search.arrival_radius_m,
+                    territories=territories,
                 )
             found.extend((m.score, m.ad_id) for m in matching.search(session, q, limit=500))
     if not found:

@@ -70,6 +70,9 @@ class Context:
 
     base: str
     secret: str
+    # The territories whose ads the host's API finds (its own first, then those sharing with it
+    # both ways); None: every territory.
+    territories: tuple[int, ...] | None = None
 
     @property
     def operator(self) -> str:
@@ -261,6 +264,7 @@ def search_journeys(
         margin_min=min(MAX_SEARCH_MARGIN_MIN * 6, where.delta_s // 60),
         from_radius_m=where.dep_radius_m,
         to_radius_m=where.arr_radius_m,
+        territories=ctx.territories,
     )
     matches = matching.attach_ads(session, matching.search(session, q, limit=500))
     out: list[dict[str, Any]] = []
@@ -328,6 +332,7 @@ def search_regular(
         + (max(minutes.values()) - min(minutes.values())) // 2,
         from_radius_m=where.dep_radius_m,
         to_radius_m=where.arr_radius_m,
+        territories=ctx.territories,
     )
     matches = matching.attach_ads(session, matching.search(session, q, limit=500))
     out: list[dict[str, Any]] = []
@@ -367,13 +372,14 @@ def regular_schedules(
 
 
 def ad_of_journey(
-    session: Session, journey: str | None
+    session: Session, journey: str | None, territories: tuple[int, ...] | None = None
 ) -> tuple[CarpoolAd, datetime | None] | None:
+    """The ad (and departure) a journey id names, if the host's API finds it (``territories``)."""
     match = JOURNEY_ID.match(journey or "")
     if not match:
         return None
     ad = session.get(CarpoolAd, int(match.group(1)))
-    if ad is None:
+    if ad is None or (territories is not None and ad.territory_id not in territories):
         return None
     departure = None
     if match.group(2):
@@ -479,9 +485,17 @@ def create_booking(
         raise StandardError(400, "passengerPickupDate must be UNIX UTC seconds.")
     pickup_at = _moment(int(stamp), "passengerPickupDate")
     if body.get("driverJourneyId"):
-        found, guest, role = ad_of_journey(session, body["driverJourneyId"]), passenger, "driver"
+        found, guest, role = (
+            ad_of_journey(session, body["driverJourneyId"], ctx.territories),
+            passenger,
+            "driver",
+        )
     elif body.get("passengerJourneyId"):
-        found, guest, role = ad_of_journey(session, body["passengerJourneyId"]), driver, "passenger"
+        found, guest, role = (
+            ad_of_journey(session, body["passengerJourneyId"], ctx.territories),
+            driver,
+            "passenger",
+        )
     else:
         raise StandardError(
             400, "driverJourneyId or passengerJourneyId names the Eclor journey booked."
@@ -610,9 +624,10 @@ def post_message(session: Session, operator: CarpoolOperator, body: Any) -> None
         raise StandardError(400, str(exc)) from None
 
 
-def status_of(session: Session) -> dict[str, Any]:
+def status_of(session: Session, territories: tuple[int, ...] | None = None) -> dict[str, Any]:
+    here = (col(CarpoolAd.territory_id).in_(territories),) if territories is not None else ()
     active = session.scalars(
-        select(col(CarpoolAd.id)).where(col(CarpoolAd.status) == "active").limit(1)
+        select(col(CarpoolAd.id)).where(col(CarpoolAd.status) == "active", *here).limit(1)
     ).first()
     return {"status": "ok", "activeJourneys": active is not None, "date": _stamp(utcnow())}
 

@@ -17,6 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
 from app.geo import grid_cell
+from app.models.territory import territory_field
 
 
 class CarpoolPlace(SQLModel, table=True):
@@ -87,6 +88,7 @@ class CarpoolAd(SQLModel, table=True):
             "window_end",
             "seats_left",
             "valid_until",
+            "territory_id",
         ),
         # The same for regular ads (whose ``departure_at`` is empty), keyed by the start of their time
         # window after the cells: a search reads only the ads whose window opens before its own ends,
@@ -107,10 +109,14 @@ class CarpoolAd(SQLModel, table=True):
             "window_end",
             "seats_left",
             "valid_until",
+            "territory_id",
         ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # The territory whose host the ad was published on: found there, and from the territories that
+    # share their offers with it (``carpool_shares``); its owner finds it on every host.
+    territory_id: int = territory_field()
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
     role: str = Field(max_length=10)  # driver, passenger
     frequency: str = Field(max_length=10)  # punctual, regular
@@ -214,6 +220,8 @@ class CarpoolSearch(SQLModel, table=True):
     __tablename__ = "carpool_searches"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The territory whose host it was saved on: it hears of the ads found there.
+    territory_id: int = territory_field()
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
     role: str = Field(default="driver", max_length=10)  # the role of the ads sought
     frequency: str = Field(default="regular", max_length=10)
@@ -285,4 +293,17 @@ class CarpoolBlock(SQLModel, table=True):
 
     blocker_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
     blocked_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CarpoolShare(SQLModel, table=True):
+    """A territory's word that it shares its carpool offers with another territory of the install.
+
+    The search on one territory's host finds the other's ads only when both have said so (a row
+    each way); by default a territory shares with none."""
+
+    __tablename__ = "carpool_shares"
+
+    territory_id: int = Field(foreign_key="territories.id", primary_key=True, ondelete="CASCADE")
+    partner_id: int = Field(foreign_key="territories.id", primary_key=True, ondelete="CASCADE")
     created_at: datetime = Field(default_factory=utcnow)

@@ -58,7 +58,14 @@ from app.routes.carpool_search import (
     search_page,
     unblock_user,
 )
-from app.routes.carpool_staff import moderate, proofs_csv, proofs_json, restore_ad, staff_page
+from app.routes.carpool_staff import (
+    moderate,
+    proofs_csv,
+    proofs_json,
+    restore_ad,
+    staff_page,
+    save_shares,
+)
 from app.photo_store import PendingPhotos
 from app.templating import page
 
@@ -238,6 +245,7 @@ ROUTES = [
     save_profile,
     photo,
     staff_page,
+    save_shares,
     moderate,
     restore_ad,
     proofs_json,

@@ -38,6 +38,8 @@ from app.routes.carpool_forms import (
     me,
     parse_ad,
     place_choices,
+    searched,
+    territory,
 )
 from app.templating import page
 
@@ -78,7 +80,7 @@ def create_ad(
         )
     if ad_input is not None and not errors:
         try:
-            rows = cp.create_ad(db, viewer.id, ad_input)
+            rows = cp.create_ad(db, viewer.id, ad_input, territory_id=territory(request))
         except carpool_trips.CarpoolError as exc:
             errors["__all__"] = str(exc)
         else:
@@ -154,8 +156,10 @@ def _ad_page(
     )
 
 
-def _ad_or_404(db: Session, ad_id: int, viewer: CurrentUser | None) -> CarpoolAd:
-    ad = cp.visible_ad(db, ad_id, viewer)
+def _ad_or_404(request: Request[Any, Any, Any], db: Session, ad_id: int) -> CarpoolAd:
+    """The ad if the host's search finds it (its territory's, or one sharing with it both ways),
+    or if it is the viewer's own or one they asked to share (on every host)."""
+    ad = cp.visible_ad(db, ad_id, current_user(request), searched(db, request))
     if ad is None:
         raise NotFoundException(_("Cette annonce n'existe pas ou n'est plus visible."))
     return ad
@@ -165,7 +169,7 @@ def _ad_or_404(db: Session, ad_id: int, viewer: CurrentUser | None) -> CarpoolAd
 def ad_page(
     request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]
 ) -> Template:
-    return _ad_page(request, db, _ad_or_404(db, ad_id, current_user(request)))
+    return _ad_page(request, db, _ad_or_404(request, db, ad_id))
 
 
 @post("/carpool/ads/{ad_id:int}/close", opt=SIGNED_IN, sync_to_thread=True, name="carpool_close_ad")
@@ -173,7 +177,7 @@ def close_ad(
     request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]
 ) -> Redirect:
     viewer = me(request)
-    ad = _ad_or_404(db, ad_id, viewer)
+    ad = _ad_or_404(request, db, ad_id)
     if ad.user_id != viewer.id:
         raise PermissionDeniedException(_("Seul l'auteur de l'annonce peut la retirer."))
     cp.close_ad(db, ad, viewer.id)
@@ -186,7 +190,7 @@ def book(
     request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int], data: Form
 ) -> Template | Redirect:
     viewer = me(request)
-    ad = _ad_or_404(db, ad_id, viewer)
+    ad = _ad_or_404(request, db, ad_id)
     try:
         seats = int(data.get("seats") or 1)
     except ValueError:
@@ -224,7 +228,7 @@ def report_ad(
     request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int], data: Form
 ) -> Template:
     viewer = me(request)
-    ad = _ad_or_404(db, ad_id, viewer)
+    ad = _ad_or_404(request, db, ad_id)
     try:
         cp.report_ad(db, ad, viewer.id, data.get("reason", ""), data.get("details", ""))
     except carpool_trips.CarpoolError as exc:

@@ -20,14 +20,21 @@ from app.auth import PUBLIC
 from app.carpool import standard
 from app.carpool.operators import operator_for_key
 from app.models.carpool_interop import CarpoolOperator
+from app.routes.carpool_forms import searched
 
 API = {**PUBLIC, "exclude_from_csrf": True}
 MAX_BODY = 64 * 1024
 
 
-def _ctx(request: Request[Any, Any, Any]) -> standard.Context:
+def _ctx(request: Request[Any, Any, Any], db: Session) -> standard.Context:
+    """The answers' settings, and the territories whose journeys the host's API finds (its own and
+    those sharing their offers with it both ways)."""
     settings = request.app.state.settings
-    return standard.Context(base=settings.base_url.rstrip("/"), secret=settings.secret_key)
+    return standard.Context(
+        base=settings.base_url.rstrip("/"),
+        secret=settings.secret_key,
+        territories=searched(db, request),
+    )
 
 
 def _error(status: int, message: str) -> Response[Any]:
@@ -53,7 +60,7 @@ async def _body(request: Request[Any, Any, Any]) -> Any:
 
 def _search(kind: str, request: Request[Any, Any, Any], db: Session) -> Response[Any]:
     params = dict(request.query_params)
-    ctx = _ctx(request)
+    ctx = _ctx(request, db)
     try:
         if kind.endswith("journeys"):
             found = standard.search_journeys(db, ctx, kind.split("_")[0], params)
@@ -115,9 +122,11 @@ def passenger_regular_trips(
 
 
 @get("/api/carpool/status", opt=PUBLIC, sync_to_thread=True, name="carpool_api_status")
-def status(db: NamedDependency[Session]) -> Response[Any]:
-    """Health of the carpool API."""
-    return Response(standard.status_of(db), headers={"cache-control": "no-store"})
+def status(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[Any]:
+    """Health of the carpool API (``activeJourneys``: whether the host's API finds any)."""
+    return Response(
+        standard.status_of(db, searched(db, request)), headers={"cache-control": "no-store"}
+    )
 
 
 @post("/api/carpool/bookings", opt=API, name="carpool_api_book")
@@ -136,8 +145,8 @@ def _book(request: Request[Any, Any, Any], db: Session, body: Any) -> Response[A
         db.rollback()
         return _error(401, "An operator key is required (Authorization: Bearer KEY).")
     try:
-        booking = standard.create_booking(db, _ctx(request), operator, body)
-        answer = standard.booking_json(db, _ctx(request), booking)
+        booking = standard.create_booking(db, _ctx(request, db), operator, body)
+        answer = standard.booking_json(db, _ctx(request, db), booking)
     except standard.StandardError as exc:
         db.rollback()
         return _error(exc.status, str(exc))
@@ -163,7 +172,7 @@ def read_booking(
     except standard.StandardError as exc:
         return _error(exc.status, str(exc))
     return Response(
-        standard.booking_json(db, _ctx(request), booking), headers={"cache-control": "no-store"}
+        standard.booking_json(db, _ctx(request, db), booking), headers={"cache-control": "no-store"}
     )
 
 

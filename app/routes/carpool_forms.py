@@ -11,12 +11,13 @@ from sqlmodel import Session, col, select
 from app import geo
 from app.auth import CurrentUser, current_user
 from app.carpool import ads as cp
-from app.carpool import matching
+from app.carpool import matching, shares
 from app.carpool import trips as carpool_trips
 from app.carpool.week import regular_days
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.models.accounts import User
+from app.territories import request_territory
 
 MARGINS = (0, 10, 15, 30, 45, 60)
 RADII = (2000, 5000, 10000)
@@ -24,6 +25,18 @@ PRICES = tuple(range(carpool_trips.MAX_PRICE_PER_KM_CENTS + 1))
 MAX_ADS_PER_DAY = 20
 MAX_REQUESTS_PER_HOUR = 30
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
+
+
+def territory(request: Request[Any, Any, Any]) -> int:
+    """The request's territory id (0: an install without territories, nothing to keep apart)."""
+    return request_territory(request).id
+
+
+def searched(db: Session, request: Request[Any, Any, Any]) -> tuple[int, ...] | None:
+    """The territories whose ads the request's host finds: its own, then those sharing with it
+    both ways (app.carpool.shares); None on an install without territories."""
+    here = territory(request)
+    return shares.searched_territories(db, here) if here else None
 
 
 def me(request: Request[Any, Any, Any]) -> CurrentUser:
@@ -90,7 +103,10 @@ def _points(db: Session, data: dict[str, Any], errors: dict[str, str]) -> tuple[
 
 
 def parse_query(
-    db: Session, data: dict[str, Any], viewer: CurrentUser | None
+    db: Session,
+    data: dict[str, Any],
+    viewer: CurrentUser | None,
+    territories: tuple[int, ...] | None = None,
 ) -> tuple[matching.Query | None, dict[str, str]]:
     errors: dict[str, str] = {}
     start, end = _points(db, data, errors)
@@ -138,6 +154,7 @@ def parse_query(
         to_radius_m=radius,
         viewer_id=viewer.id if viewer else None,
         exclude_users=matching.blocked_with(db, viewer.id) if viewer else frozenset(),
+        territories=territories,
     )
     return q, {}
 

@@ -12,6 +12,7 @@ from app.auth import PUBLIC
 from app.carpool import matching, rdex
 from app.carpool import trips as carpool_trips
 from app.db import utcnow
+from app.routes.carpool_forms import searched
 
 # --- RDEX+ ------------------------------------------------------------------------------
 
@@ -28,7 +29,8 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
     ``arrivalLat``, ``arrivalLng`` required; ``carpoolerType``, ``frequency``,
     ``departureDate`` and ``maxDate`` in UNIX seconds, ``regularSchedule`` as
     JSON, ``timeDelta``, ``departureRadius``, ``arrivalRadius``, ``count``),
-    or their RDEX v1 ``p[...]`` forms (see ``app.carpool.rdex``).
+    or their RDEX v1 ``p[...]`` forms (see ``app.carpool.rdex``). The journeys of the host's
+    territory and of those sharing their offers with it both ways.
     """
     try:
         search = rdex.parse_search(dict(request.query_params))
@@ -36,7 +38,7 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
         return _rdex_error(exc)
     base = request.app.state.settings.base_url.rstrip("/")
     secret = request.app.state.settings.secret_key
-    ads = rdex.find(db, search)
+    ads = rdex.find(db, search, searched(db, request))
     names = matching.display_names(db, [a.user_id for a in ads])
     start = carpool_trips.local(max(search.when, utcnow())).date()
     body = [rdex.journey(a, names.get(a.user_id, ""), base, secret, start=start) for a in ads]

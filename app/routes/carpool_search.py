@@ -26,16 +26,28 @@ from app.models.carpool import (
     CarpoolBooking,
     CarpoolSearch,
 )
-from app.routes.carpool_forms import default_search, me, parse_query, place_choices
+from app.routes.carpool_forms import (
+    default_search,
+    me,
+    parse_query,
+    place_choices,
+    searched,
+    territory,
+)
 from app.templating import page
 
 
 @get("/carpool", opt=PUBLIC, sync_to_thread=True, name="carpool_index")
 def index(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    """The search form and the latest offers the host's search finds (its territory's, and those
+    of the territories sharing with it both ways)."""
     viewer = current_user(request)
+    territories = searched(db, request)
+    here = (col(CarpoolAd.territory_id).in_(territories),) if territories else ()
     latest = db.scalars(
         select(CarpoolAd)
         .where(
+            *here,
             col(CarpoolAd.status) == "active",
             col(CarpoolAd.role) == "driver",
             or_(col(CarpoolAd.frequency) == "regular", col(CarpoolAd.departure_at) > utcnow()),
@@ -62,9 +74,10 @@ def index(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Temp
 
 @get("/carpool/search", opt=PUBLIC, sync_to_thread=True, name="carpool_search")
 def search_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    """The ads of the host's territory and of those sharing their offers with it both ways."""
     viewer = current_user(request)
     data = dict(request.query_params)
-    q, errors = parse_query(db, data, viewer)
+    q, errors = parse_query(db, data, viewer, searched(db, request))
     results = matching.attach_ads(db, matching.search(db, q)) if q else []
     return page(
         request,
@@ -132,24 +145,25 @@ def save_search(
         db, data.get("to_place"), data.get("to_lat"), data.get("to_lon")
     )
     local_when = q.local_when
-    db.add(
-        CarpoolSearch(
-            user_id=viewer.id,
-            role=q.role,
-            frequency=q.frequency,
-            from_label=start[0],
-            from_lat=q.from_lat,
-            from_lon=q.from_lon,
-            to_label=end[0],
-            to_lat=q.to_lat,
-            to_lon=q.to_lon,
-            on_date=local_when.date() if local_when else None,
-            days_mask=q.days_mask,
-            minute=q.searched_minute(),
-            margin_min=q.margin_min,
-            radius_m=q.from_radius_m,
-        )
+    saved = CarpoolSearch(
+        user_id=viewer.id,
+        role=q.role,
+        frequency=q.frequency,
+        from_label=start[0],
+        from_lat=q.from_lat,
+        from_lon=q.from_lon,
+        to_label=end[0],
+        to_lat=q.to_lat,
+        to_lon=q.to_lon,
+        on_date=local_when.date() if local_when else None,
+        days_mask=q.days_mask,
+        minute=q.searched_minute(),
+        margin_min=q.margin_min,
+        radius_m=q.from_radius_m,
     )
+    if territory(request):  # saved on this host: told of the ads its search finds
+        saved.territory_id = territory(request)
+    db.add(saved)
     db.commit()
     return Redirect("/carpool/mine#alerts", status_code=303)
 
@@ -208,6 +222,9 @@ def unblock_user(
 
 @get("/carpool/mine", opt=SIGNED_IN, sync_to_thread=True, name="carpool_mine")
 def mine(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    """The resident's own ads, bookings, alerts and blocks, on every host and of every territory:
+    one account carpools across several territories (an ad published in one, a seat booked in a
+    neighbouring one), and this page is where they find all of it."""
     viewer = me(request)
     ads = db.scalars(
         select(CarpoolAd)

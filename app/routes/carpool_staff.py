@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from app.auth import STAFF
 from app.carpool import ads as cp
-from app.carpool import matching, proofs
+from app.carpool import matching, proofs, shares
 from app.carpool import trips as carpool_trips
 from app.db import utcnow
 from app.forms import TextForm as Form
@@ -24,32 +24,48 @@ from app.models.carpool import (
     CarpoolAd,
     CarpoolReport,
 )
-from app.routes.carpool_forms import me
+from app.models.territory import Territory
+from app.routes.carpool_forms import me, territory
 from app.templating import page
 
 # --- staff ------------------------------------------------------------------------------
 
 
+def _here(request: Request[Any, Any, Any]) -> tuple[Any, ...]:
+    """The condition keeping ads to the host's territory (staff moderate their own territory's)."""
+    here = territory(request)
+    return (col(CarpoolAd.territory_id) == here,) if here else ()
+
+
 @get("/carpool/staff", opt=STAFF, sync_to_thread=True, name="carpool_staff")
 def staff_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    """Reports, hidden ads and figures of the host's territory's ads only (not of the territories
+    sharing offers with it: each territory moderates its own)."""
     reports = db.execute(
         select(CarpoolReport, CarpoolAd)
         .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolReport.ad_id))
-        .where(col(CarpoolReport.status) == "open")
+        .where(*_here(request), col(CarpoolReport.status) == "open")
         .order_by(col(CarpoolReport.created_at))
     ).all()
     hidden = db.scalars(
         select(CarpoolAd)
-        .where(col(CarpoolAd.status) == "hidden")
+        .where(*_here(request), col(CarpoolAd.status) == "hidden")
         .order_by(col(CarpoolAd.updated_at).desc())
         .limit(50)
     ).all()
     today = carpool_trips.local(utcnow()).date()
+    here = territory(request)
+    neighbours = db.scalars(
+        select(Territory).where(col(Territory.id) != here).order_by(col(Territory.name))
+    ).all()
     return page(
         request,
         "carpool/staff.html",
+        neighbours=neighbours if here else [],
+        shared=shares.shared_with(db, here) if here else set(),
+        asking=shares.asking(db, here) if here else set(),
         section="staff",
-        stats=proofs.statistics(db),
+        stats=proofs.statistics(db, territory_id=territory(request) or None),
         reports=reports,
         hidden=hidden,
         reasons=carpool_trips.REPORT_REASONS,
@@ -60,6 +76,22 @@ def staff_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) ->
         default_from=(today.replace(day=1) - timedelta(days=1)).replace(day=1).isoformat(),
         default_to=today.isoformat(),
     )
+
+
+@post("/carpool/staff/shares", opt=STAFF, sync_to_thread=True, name="carpool_staff_shares")
+def save_shares(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
+) -> Redirect:
+    """Say which territories the host's territory shares its offers with (the checked ones; their
+    ads are found here once they say the same)."""
+    here = territory(request)
+    if not here:
+        raise NotFoundException()
+    chosen: Any = data.get("partner") or []  # one value, or a list when several are checked
+    ids = {int(v) for v in ([chosen] if isinstance(chosen, str) else chosen) if str(v).isdigit()}
+    shares.set_shared(db, here, ids)
+    db.commit()
+    return Redirect("/carpool/staff#shares-title", status_code=303)
 
 
 @post(
@@ -74,7 +106,11 @@ def moderate(
     report_id: FromPath[int],
     data: Form,
 ) -> Redirect:
-    report = db.get(CarpoolReport, report_id)
+    report = db.scalars(
+        select(CarpoolReport)
+        .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolReport.ad_id))
+        .where(col(CarpoolReport.id) == report_id, *_here(request))
+    ).first()
     if report is None:
         raise NotFoundException()
     try:
@@ -97,7 +133,8 @@ def restore_ad(
     request: Request[Any, Any, Any], db: NamedDependency[Session], ad_id: FromPath[int]
 ) -> Redirect:
     ad = db.get(CarpoolAd, ad_id)
-    if ad is None or ad.status != "hidden":
+    here = territory(request)
+    if ad is None or ad.status != "hidden" or (here and ad.territory_id != here):
         raise NotFoundException()
     cp.restore(db, ad)
     db.commit()
@@ -126,7 +163,13 @@ def _period(request: Request[Any, Any, Any]) -> tuple[datetime, datetime]:
 @get("/carpool/staff/proofs.json", opt=STAFF, sync_to_thread=True, name="carpool_proofs_json")
 def proofs_json(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     start, end = _period(request)
-    items = proofs.proofs(db, start, end, request.app.state.settings.secret_key)
+    items = proofs.proofs(
+        db,
+        start,
+        end,
+        request.app.state.settings.secret_key,
+        territory_id=territory(request) or None,
+    )
     return Response(
         json.dumps(items, ensure_ascii=False, indent=1).encode(),
         media_type="application/json",
@@ -140,7 +183,13 @@ def proofs_json(request: Request[Any, Any, Any], db: NamedDependency[Session]) -
 @get("/carpool/staff/proofs.csv", opt=STAFF, sync_to_thread=True, name="carpool_proofs_csv")
 def proofs_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Response[bytes]:
     start, end = _period(request)
-    items = proofs.proofs(db, start, end, request.app.state.settings.secret_key)
+    items = proofs.proofs(
+        db,
+        start,
+        end,
+        request.app.state.settings.secret_key,
+        territory_id=territory(request) or None,
+    )
     return Response(
         proofs.proofs_csv(items).encode(),
         media_type="text/csv; charset=utf-8",

@@ -263,6 +263,12 @@ ROWS = [
         setup=hidden_ad,
         route="/carpool/staff/ads/{ad_id:int}/restore",
     ),
+    Row(
+        "POST",
+        "/carpool/staff/shares",
+        roles_only(("staff", "admin"), 303, anonymous=401),
+        data={"partner": "1"},
+    ),
     Row("GET", "/carpool/staff/proofs.csv", roles_only(("staff", "admin"))),
     Row("GET", "/carpool/staff/proofs.json", roles_only(("staff", "admin"), anonymous=401)),
     Row(

@@ -41,6 +41,8 @@ from app.routes.shops_context import (
     photo,
     photo_url_of,
     signed_in,
+    territory,
+    shop_in,
 )
 from app.routes.shops_merchant import (
     add_exception,
@@ -63,6 +65,8 @@ from app.routes.shops_products import (
     quick_edit,
 )
 from app.shops import hours, pickup_points, schema_org
+from app.shops.scope import in_territory
+from app.territories import of_session
 from app.shops import orders as logic
 from app.templating import page
 
@@ -99,7 +103,8 @@ def index(
     open_now: FromQuery[str] = "",
 ) -> Template:
     now = utcnow()
-    stmt = select(Shop).order_by(Shop.name)
+    here = in_territory(territory(request))
+    stmt = select(Shop).where(*here).order_by(Shop.name)
     if commune:
         stmt = stmt.where(col(Shop.commune_insee) == commune)
     if category in logic.CATEGORIES:
@@ -120,7 +125,7 @@ def index(
                         func.lower(Product.description).like(like),
                     ),
                 )
-                .where(*([col(Shop.commune_insee) == commune] if commune else []))
+                .where(*here, *([col(Shop.commune_insee) == commune] if commune else []))
                 .order_by(Product.name)
                 .limit(40)
             ).all()
@@ -142,7 +147,7 @@ def index(
         section="shops",
         cards=cards,
         products=products,
-        communes=commune_choices(db),
+        communes=commune_choices(db, territory(request)),
         categories=logic.CATEGORIES,
         filters={"q": q, "commune": commune, "category": category, "open_now": bool(open_now)},
         euros=logic.euros,
@@ -205,7 +210,7 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
         if shop.click_collect
         else [],
         "json_ld": json.dumps(ld, ensure_ascii=False).replace("<", "\\u003c"),
-        "commune_name": commune_choices(db).get(shop.commune_insee, ""),
+        "commune_name": commune_choices(db, territory(request)).get(shop.commune_insee, ""),
         "weekdays": hours.WEEKDAYS,
         "category_label": logic.CATEGORIES.get(shop.category, ""),
         "euros": logic.euros,
@@ -217,7 +222,7 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
 def shop_page(
     request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str]
 ) -> Template:
-    shop = db.scalars(select(Shop).where(col(Shop.slug) == slug)).first()
+    shop = shop_in(db, request, col(Shop.slug) == slug)  # another territory's is not found
     if shop is None:
         raise NotFoundException()
     return page(
@@ -235,7 +240,7 @@ def place_order(
     request: Request[Any, Any, Any], db: NamedDependency[Session], slug: FromPath[str], data: Form
 ) -> Template | Redirect:
     user = signed_in(request)
-    shop = db.scalars(select(Shop).where(col(Shop.slug) == slug)).first()
+    shop = shop_in(db, request, col(Shop.slug) == slug)
     if shop is None:
         raise NotFoundException()
     errors: dict[str, str] = {}
@@ -294,6 +299,9 @@ def place_order(
 
 @get("/shops/orders", opt=SIGNED_IN, sync_to_thread=True, name="shops_my_orders")
 def my_orders(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
+    """The resident's own orders, in the shops of every territory: one account orders on several
+    territories' sites, and this is where they follow all of their orders (and the order pages
+    below are theirs on every host)."""
     user = signed_in(request)
     rows = db.execute(
         select(ShopOrder, Shop)
@@ -381,8 +389,10 @@ def cancel_order(
 
 
 def open_now_panel(session: Session, user: CurrentUser | None) -> dict[str, Any] | None:
+    """The open shops of the page's territory; one's own orders ready to collect, in any."""
     now = utcnow()
-    shops = list(session.scalars(select(Shop).order_by(Shop.name).limit(200)).all())
+    here = in_territory(of_session(session).id)
+    shops = list(session.scalars(select(Shop).where(*here).order_by(Shop.name).limit(200)).all())
     schedules = hours.Schedule.load_many(session, shops)
     open_shops = [s for s in shops if schedules[saved_id(s)].is_open(now)]
     if not shops:

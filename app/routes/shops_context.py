@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import File
 from pydantic import BaseModel, Field, field_validator
@@ -28,6 +28,8 @@ from app.models.shops import (
 from app.models.territory import Commune
 from app.shops import orders as logic
 from app.shops import photos as shop_photos
+from app.shops.scope import in_territory
+from app.territories import request_territory
 
 PHOTO_CACHE = "public, max-age=31536000, immutable"
 MAX_SHOP_PHOTOS = 6
@@ -42,16 +44,38 @@ def signed_in(request: Request[Any, Any, Any]) -> CurrentUser:
     return user
 
 
-def commune_choices(db: Session) -> dict[str, str]:
-    return {c.insee: c.name for c in db.scalars(select(Commune).order_by(Commune.name)).all()}
+def territory(request: Request[Any, Any, Any]) -> int:
+    """The request's territory id (0: an install without territories, nothing to keep apart)."""
+    return request_territory(request).id
 
 
-def shop_of_user(db: Session, user: CurrentUser) -> Shop | None:
-    return db.scalars(select(Shop).where(col(Shop.owner_id) == user.id)).first()
+def commune_choices(db: Session, territory_id: int) -> dict[str, str]:
+    """The communes of the territory (a shop, and a pick-up point, is in one of its communes)."""
+    stmt = select(Commune).order_by(Commune.name)
+    if territory_id:
+        stmt = stmt.where(col(Commune.territory_id) == territory_id)
+    return {c.insee: c.name for c in db.scalars(stmt).all()}
 
 
-def require_shop(db: Session, user: CurrentUser) -> Shop:
-    shop = shop_of_user(db, user)
+def shop_in(db: Session, request: Request[Any, Any, Any], *where: Any) -> Shop | None:
+    """The shop matching ``where`` if it is in the host's territory."""
+    return db.scalars(select(Shop).where(*where, *in_territory(territory(request)))).first()
+
+
+def shop_of_user(db: Session, request: Request[Any, Any, Any]) -> Shop | None:
+    """The signed-in merchant's shop. Its pages are on its territory's host: on another's, the
+    merchant is told so (403) rather than offered a second shop (a merchant keeps one)."""
+    user = signed_in(request)
+    shop = db.scalars(select(Shop).where(col(Shop.owner_id) == user.id)).first()
+    if shop is not None and shop_in(db, request, col(Shop.id) == shop.id) is None:
+        raise PermissionDeniedException(
+            _("Votre commerce est géré sur le site de son territoire, pas sur celui-ci.")
+        )
+    return shop
+
+
+def require_shop(db: Session, request: Request[Any, Any, Any]) -> Shop:
+    shop = shop_of_user(db, request)
     if shop is None:
         raise NotFoundException(_("Créez d'abord la page de votre commerce."))
     return shop
@@ -165,8 +189,9 @@ class QuickEditForm(BaseModel):
 def photo(
     request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
 ) -> File:
-    """A shop's or product's photo, only to those who may see it (never another domain's photo)."""
-    seen = shop_photos.photo_visibility(db, name, current_user(request))
+    """A shop's or product's photo, only to those who may see it (never another domain's photo,
+    nor another territory's shop's)."""
+    seen = shop_photos.photo_visibility(db, name, current_user(request), territory(request))
     if seen == "none":
         raise NotFoundException()
     return photo_store.served(

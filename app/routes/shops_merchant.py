@@ -43,6 +43,7 @@ from app.routes.shops_context import (
     signed_in,
     time_or_none,
     upload_bytes,
+    territory,
 )
 from app.shops import hours
 from app.shops import orders as logic
@@ -55,8 +56,7 @@ from app.templating import page
 def manage(
     request: Request[Any, Any, Any], db: NamedDependency[Session], saved: FromQuery[str] = ""
 ) -> Template | Redirect:
-    user = signed_in(request)
-    shop = shop_of_user(db, user)
+    shop = shop_of_user(db, request)
     if shop is None:
         return Redirect("/shops/manage/shop", status_code=303)
     now = utcnow()
@@ -124,7 +124,7 @@ def _shop_form_page(
         shop=shop,
         form=form,
         errors=errors,
-        communes=commune_choices(db),
+        communes=commune_choices(db, territory(request)),
         categories=logic.CATEGORIES,
         photos=photos,
         photo_url=photo_url_of,
@@ -134,7 +134,7 @@ def _shop_form_page(
 
 @get("/shops/manage/shop", opt=MERCHANT, sync_to_thread=True, name="shops_edit_form")
 def edit_shop_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    shop = shop_of_user(db, signed_in(request))
+    shop = shop_of_user(db, request)
     form: dict[str, Any] = (
         shop.model_dump() if shop else {"click_collect": True, "closed_on_holidays": True}
     )
@@ -159,8 +159,8 @@ def save_shop(
     to_store = [processed] if processed is not None and form is not None and not errors else []
     with PendingPhotos(to_store, media) as pending:
         start_writing(db)
-        shop = shop_of_user(db, user)
-        if form is not None and db.get(Commune, form.commune_insee) is None:
+        shop = shop_of_user(db, request)
+        if form is not None and form.commune_insee not in commune_choices(db, territory(request)):
             errors["commune_insee"] = _("Choisissez une commune du territoire.")
         if shop and processed is not None:
             count = (
@@ -213,7 +213,7 @@ def save_shop(
 def delete_shop_photo(
     request: Request[Any, Any, Any], db: NamedDependency[Session], photo_id: FromPath[int]
 ) -> Redirect:
-    shop = require_shop(db, signed_in(request))
+    shop = require_shop(db, request)
     photo_row = db.get(ShopPhoto, photo_id)
     if photo_row is None or photo_row.shop_id != shop.id:
         raise NotFoundException()
@@ -226,7 +226,7 @@ def delete_shop_photo(
 
 @get("/shops/manage/hours", opt=MERCHANT, sync_to_thread=True, name="shops_hours_form")
 def hours_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    shop = require_shop(db, signed_in(request))
+    shop = require_shop(db, request)
     return _hours_page(request, db, shop, None, {}, {})
 
 
@@ -292,7 +292,7 @@ def _hours_page(
 def save_hours(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
-    shop = require_shop(db, signed_in(request))
+    shop = require_shop(db, request)
     errors: dict[str, str] = {}
     rows: list[ShopHours] = []
     for wd in range(7):
@@ -325,7 +325,7 @@ def save_hours(
 def add_exception(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
-    shop = require_shop(db, signed_in(request))
+    shop = require_shop(db, request)
     errors: dict[str, str] = {}
     on_date: date | None = None
     opens = closes = None
@@ -380,7 +380,7 @@ def add_exception(
 def delete_exception(
     request: Request[Any, Any, Any], db: NamedDependency[Session], exception_id: FromPath[int]
 ) -> Redirect:
-    shop = require_shop(db, signed_in(request))
+    shop = require_shop(db, request)
     row = db.get(ShopHoursException, exception_id)
     if row is None or row.shop_id != shop.id:
         raise NotFoundException()

@@ -17,7 +17,12 @@ from app.db import saved_id
 from app.forms import Form
 from app.i18n import gettext as _
 from app.models.shops import Shop, ShopPickupPoint
-from app.routes.shops_context import commune_choices, form_text, require_shop, signed_in
+from app.routes.shops_context import (
+    commune_choices,
+    form_text,
+    require_shop,
+    territory,
+)
 from app.shops import pickup_points
 from app.shops.hours import WEEKDAYS
 from app.templating import page
@@ -39,7 +44,7 @@ def _points_page(
         shop=shop,
         points=pickup_points.active_points(db, saved_id(shop)),
         weekdays=WEEKDAYS,
-        communes=commune_choices(db),
+        communes=commune_choices(db, territory(request)),
         error=error,
         form=form or {"commune_insee": shop.commune_insee},
     )
@@ -47,17 +52,17 @@ def _points_page(
 
 @get("/shops/manage/pickup-points", opt=MERCHANT, sync_to_thread=True, name="shops_points")
 def points_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    return _points_page(request, db, require_shop(db, signed_in(request)))
+    return _points_page(request, db, require_shop(db, request))
 
 
 @post("/shops/manage/pickup-points", opt=MERCHANT, sync_to_thread=True, name="shops_point_add")
 def add_point(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
-    shop = require_shop(db, signed_in(request))
+    shop = require_shop(db, request)
     form = form_text(data)
     try:
-        if form.get("commune_insee") not in commune_choices(db):
+        if form.get("commune_insee") not in commune_choices(db, territory(request)):
             raise pickup_points.PickupPointError(_("Choisissez une commune du territoire."))
         point = pickup_points.make(
             saved_id(shop),
@@ -85,7 +90,7 @@ def add_point(
 def delete_point(
     request: Request[Any, Any, Any], db: NamedDependency[Session], point_id: FromPath[int]
 ) -> Redirect:
-    shop = require_shop(db, signed_in(request))
+    shop = require_shop(db, request)
     point = db.get(ShopPickupPoint, point_id)
     if point is None or point.shop_id != shop.id:
         raise NotFoundException()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app import images
-from app.auth import MERCHANT, CurrentUser
+from app.auth import MERCHANT
 from app.db import utcnow, saved_id
 from app.deps import late_write, start_writing
 from app.forms import Form, Multipart, parse_form
@@ -35,7 +35,6 @@ from app.routes.shops_context import (
     order_lines,
     process_photo,
     require_shop,
-    signed_in,
     upload_bytes,
 )
 from app.shops import orders as logic
@@ -44,7 +43,7 @@ from app.templating import page
 
 @get("/shops/manage/products/new", opt=MERCHANT, sync_to_thread=True, name="shops_product_form")
 def product_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    shop = require_shop(db, signed_in(request))
+    shop = require_shop(db, request)
     return page(
         request,
         "shops/product_form.html",
@@ -80,7 +79,7 @@ def add_product(
     to_store = [processed] if processed is not None and form is not None and not errors else []
     with PendingPhotos(to_store, media) as pending:
         start_writing(db)
-        shop = require_shop(db, signed_in(request))
+        shop = require_shop(db, request)
         if form is None or errors:
             db.rollback()  # the error page is rendered without the write lock
             return page(
@@ -111,8 +110,10 @@ def add_product(
     return Redirect(f"/shops/manage?saved=product#product-{product.id}", status_code=303)
 
 
-def _own_product(db: Session, user: CurrentUser, product_id: int) -> tuple[Shop, Product]:
-    shop = require_shop(db, user)
+def _own_product(
+    db: Session, request: Request[Any, Any, Any], product_id: int
+) -> tuple[Shop, Product]:
+    shop = require_shop(db, request)
     product = db.get(Product, product_id)
     if product is None or product.shop_id != shop.id:
         raise NotFoundException()
@@ -131,7 +132,7 @@ def quick_edit(
     product_id: FromPath[int],
     data: Form,
 ) -> Template | Redirect:
-    shop, product = _own_product(db, signed_in(request), product_id)
+    shop, product = _own_product(db, request, product_id)
     form, errors = parse_form(QuickEditForm, data)
     if form is not None and not form.on_request and form.stock is None:
         errors["stock"] = _("Indiquez le stock, ou cochez « sur commande ».")
@@ -183,7 +184,7 @@ def product_photo(
     media = request.app.state.settings.resolved_media_dir
     with PendingPhotos([processed] if processed is not None else [], media) as pending:
         start_writing(db)
-        shop, product = _own_product(db, signed_in(request), product_id)
+        shop, product = _own_product(db, request, product_id)
         if error:
             db.rollback()  # the error page is rendered without the write lock
             return page(
@@ -218,7 +219,7 @@ def product_photo(
 def product_page(
     request: Request[Any, Any, Any], db: NamedDependency[Session], product_id: FromPath[int]
 ) -> Template:
-    shop, product = _own_product(db, signed_in(request), product_id)
+    shop, product = _own_product(db, request, product_id)
     return page(
         request,
         "shops/product_edit.html",
@@ -232,8 +233,10 @@ def product_page(
     )
 
 
-def _own_order(db: Session, user: CurrentUser, order_id: int) -> tuple[Shop, ShopOrder]:
-    shop = require_shop(db, user)
+def _own_order(
+    db: Session, request: Request[Any, Any, Any], order_id: int
+) -> tuple[Shop, ShopOrder]:
+    shop = require_shop(db, request)
     order = db.get(ShopOrder, order_id)
     if order is None or order.shop_id != shop.id:
         raise NotFoundException()
@@ -244,7 +247,7 @@ def _own_order(db: Session, user: CurrentUser, order_id: int) -> tuple[Shop, Sho
 def manage_orders(
     request: Request[Any, Any, Any], db: NamedDependency[Session], show: FromQuery[str] = "open"
 ) -> Template:
-    shop = require_shop(db, signed_in(request))
+    shop = require_shop(db, request)
     stmt = select(ShopOrder).where(col(ShopOrder.shop_id) == shop.id)
     if show == "open":
         stmt = stmt.where(col(ShopOrder.status).in_(OPEN_ORDER_STATES))
@@ -270,7 +273,7 @@ def manage_orders(
 def manage_order(
     request: Request[Any, Any, Any], db: NamedDependency[Session], order_id: FromPath[int]
 ) -> Template:
-    shop, order = _own_order(db, signed_in(request), order_id)
+    shop, order = _own_order(db, request, order_id)
     customer = db.get(User, order.customer_id) if order.customer_id else None
     return page(
         request,
@@ -302,7 +305,7 @@ def move_order(
     action: FromPath[str],
     data: Form,
 ) -> Template | Redirect:
-    shop, order = _own_order(db, signed_in(request), order_id)
+    shop, order = _own_order(db, request, order_id)
     if action not in logic.MERCHANT_MOVES:
         raise NotFoundException()
     try:

@@ -15,22 +15,27 @@ from sqlmodel import Session, col, select
 
 from app.auth import CurrentUser
 from app.models.shops import Product, Shop, ShopPhoto
+from app.shops.scope import in_territory
 
 Visibility = Literal["public", "private", "none"]
 
 
-def photo_visibility(db: Session, name: str, user: CurrentUser | None) -> Visibility:
-    """``public`` (anyone, cacheable), ``private`` (this viewer only) or ``none`` (404)."""
+def photo_visibility(
+    db: Session, name: str, user: CurrentUser | None, territory_id: int = 0
+) -> Visibility:
+    """``public`` (anyone, cacheable), ``private`` (this viewer only) or ``none`` (404); a photo of
+    a shop outside ``territory_id`` (0: any) is ``none``."""
+    here = in_territory(territory_id)
     if db.scalars(
-        select(col(ShopPhoto.id)).where(
-            or_(col(ShopPhoto.display_name) == name, col(ShopPhoto.thumb_name) == name)
-        )
+        select(col(ShopPhoto.id))
+        .join(Shop, col(Shop.id) == col(ShopPhoto.shop_id))
+        .where(or_(col(ShopPhoto.display_name) == name, col(ShopPhoto.thumb_name) == name), *here)
     ).first():
         return "public"
     product = db.scalars(
-        select(Product).where(
-            or_(col(Product.display_name) == name, col(Product.thumb_name) == name)
-        )
+        select(Product)
+        .join(Shop, col(Shop.id) == col(Product.shop_id))
+        .where(or_(col(Product.display_name) == name, col(Product.thumb_name) == name), *here)
     ).first()
     if product is None:
         return "none"

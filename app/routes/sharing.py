@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from app import images
 from app import photo_store
-from app.auth import PUBLIC, SIGNED_IN, CurrentUser, current_user
+from app.auth import PUBLIC, SIGNED_IN, current_user
 from app.db import utcnow, saved_id
 from app.deps import late_write, start_writing
 from app.forms import Form, Multipart, parse_form
@@ -33,7 +33,6 @@ from app.models.sharing import (
     SharedPhoto,
     WantedRequest,
 )
-from app.models.territory import Commune
 from app.photo_store import PendingPhotos
 from app.routes.sharing_context import (
     MAX_PHOTOS,
@@ -44,12 +43,13 @@ from app.routes.sharing_context import (
     photo_url_of,
     signed_in,
     uploaded_files,
+    territory,
 )
 from app.routes.sharing_loans import loan_action, loan_page, mine, save_watches
 from app.routes.sharing_staff import moderate, reports, restore
 from app.routes.sharing_wanted import close_wanted, create_wanted, wanted_form, wanted_page
 from app.sharing import loans as logic
-from app.sharing import visibility
+from app.sharing import scope, visibility
 from app.templating import page
 
 # --- photos ----------------------------------------------------------------------------------
@@ -67,7 +67,8 @@ def photo(
 ) -> File:
     """An ad's photo, only to those who may see the ad (never another domain's photo)."""
     item = visibility.item_of_photo(db, name)
-    if item is None or not visibility.can_see(db, item, current_user(request)):
+    user = current_user(request)
+    if item is None or not visibility.can_see(db, item, user, territory(request)):
         raise NotFoundException()
     return photo_store.served(
         name,
@@ -101,10 +102,17 @@ def index(
     kind: FromQuery[str] = "",
 ) -> Template:
     now = utcnow()
-    items = logic.search(db, q=q.strip(), category=category, commune=commune, kind=kind, now=now)
+    here = territory(request)
+    items = logic.search(
+        db, q=q.strip(), category=category, commune=commune, kind=kind, now=now, territory_id=here
+    )
     wanted = db.scalars(
         select(WantedRequest)
-        .where(col(WantedRequest.status) == "open", col(WantedRequest.expires_at) > now)
+        .where(
+            *scope.wanted_in(here),
+            col(WantedRequest.status) == "open",
+            col(WantedRequest.expires_at) > now,
+        )
         .order_by(col(WantedRequest.created_at).desc())
         .limit(10)
     ).all()
@@ -123,7 +131,7 @@ def index(
         thumbs=_thumbs(db, items),
         wanted=wanted,
         reserved=reserved,
-        communes=commune_choices(db),
+        communes=commune_choices(db, territory(request)),
         categories=logic.CATEGORIES,
         filters={"q": q.strip(), "category": category, "commune": commune, "kind": kind},
         photo_url=photo_url_of,
@@ -143,7 +151,7 @@ def new_item(
         section="sharing",
         form={"kind": kind, "max_days": 7},
         errors={},
-        communes=commune_choices(db),
+        communes=commune_choices(db, territory(request)),
         categories=logic.CATEGORIES,
         conditions=logic.CONDITIONS,
     )
@@ -180,7 +188,7 @@ def create_item(
     media = request.app.state.settings.resolved_media_dir
     with PendingPhotos(processed if form and not errors else [], media) as pending:
         start_writing(db)
-        if form is not None and db.get(Commune, form.commune_insee) is None:
+        if form is not None and form.commune_insee not in commune_choices(db, territory(request)):
             errors["commune_insee"] = _("Choisissez une commune du territoire.")
         if form is None or errors:
             db.rollback()  # the error page is rendered without the write lock
@@ -191,7 +199,7 @@ def create_item(
                 status_code=400,
                 form=text,
                 errors=errors,
-                communes=commune_choices(db),
+                communes=commune_choices(db, territory(request)),
                 categories=logic.CATEGORIES,
                 conditions=logic.CONDITIONS,
             )
@@ -213,10 +221,12 @@ def create_item(
     return Redirect(f"/sharing/items/{item.id}?published=1", status_code=303)
 
 
-def _item_or_404(db: Session, item_id: int, user: CurrentUser | None) -> SharedItem:
+def _item_or_404(request: Request[Any, Any, Any], db: Session, item_id: int) -> SharedItem:
+    """The ad if the viewer may see it on this host: another territory's is not found here, but
+    one's own and those one has a loan on are (one account, several territories)."""
     item = db.get(SharedItem, item_id)
     # A paused or lapsed ad is visible to its owner, to staff and to people with a loan on it.
-    if item is None or not visibility.can_see(db, item, user):
+    if item is None or not visibility.can_see(db, item, current_user(request), territory(request)):
         raise NotFoundException()
     return item
 
@@ -282,7 +292,7 @@ def _item_page(
         form=form,
         today=today,
         listed=logic.is_listed(item),
-        communes=commune_choices(db),
+        communes=commune_choices(db, territory(request)),
         categories=logic.CATEGORIES,
         conditions=logic.CONDITIONS,
         labels=logic.LOAN_LABELS,
@@ -300,7 +310,7 @@ def item_page(
     published: FromQuery[str] = "",
     reported: FromQuery[str] = "",
 ) -> Template:
-    item = _item_or_404(db, item_id, current_user(request))
+    item = _item_or_404(request, db, item_id)
     notice = (
         _("Annonce publiée pour 30 jours.")
         if published
@@ -313,7 +323,7 @@ def item_page(
 def edit_item(
     request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]
 ) -> Template:
-    item = _item_or_404(db, item_id, signed_in(request))
+    item = _item_or_404(request, db, item_id)
     if item.owner_id != signed_in(request).id:
         raise NotFoundException()
     return page(
@@ -323,7 +333,7 @@ def edit_item(
         item=item,
         form=item.model_dump(),
         errors={},
-        communes=commune_choices(db),
+        communes=commune_choices(db, territory(request)),
         categories=logic.CATEGORIES,
         conditions=logic.CONDITIONS,
     )
@@ -333,7 +343,7 @@ def _save_edit(
     request: Request[Any, Any, Any], db: Session, item: SharedItem, data: dict[str, Any]
 ) -> Template | Redirect:
     form, errors = parse_form(ItemForm, {**form_text(data), "kind": item.kind})
-    if form is not None and db.get(Commune, form.commune_insee) is None:
+    if form is not None and form.commune_insee not in commune_choices(db, territory(request)):
         errors["commune_insee"] = _("Choisissez une commune du territoire.")
     if form is None or errors:
         return page(
@@ -344,7 +354,7 @@ def _save_edit(
             item=item,
             form={**form_text(data), "kind": item.kind},
             errors=errors,
-            communes=commune_choices(db),
+            communes=commune_choices(db, territory(request)),
             categories=logic.CATEGORIES,
             conditions=logic.CONDITIONS,
         )
@@ -370,7 +380,7 @@ def item_action(
 ) -> Template | Redirect:
     """Owner actions (pause, resume, renew, remove), and others' actions (request, reserve, report)."""
     user = signed_in(request)
-    item = _item_or_404(db, item_id, user)
+    item = _item_or_404(request, db, item_id)
     owner_actions = ("pause", "resume", "renew", "remove", "save")
     if action in owner_actions:
         if item.owner_id != user.id:

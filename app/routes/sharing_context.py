@@ -7,12 +7,12 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import UploadFile
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
 from sqlmodel import Session
 
 from app.auth import CurrentUser, current_user
-from app.models.territory import Commune
 from app.sharing import loans as logic
+from app.sharing import scope
+from app.territories import request_territory
 
 PHOTO_CACHE = "public, max-age=31536000, immutable"
 MAX_PHOTOS = 4
@@ -24,8 +24,14 @@ def signed_in(request: Request[Any, Any, Any]) -> CurrentUser:
     return user
 
 
-def commune_choices(db: Session) -> dict[str, str]:
-    return {c.insee: c.name for c in db.scalars(select(Commune).order_by(Commune.name)).all()}
+def territory(request: Request[Any, Any, Any]) -> int:
+    """The request's territory id (0: an install without territories, nothing to keep apart)."""
+    return request_territory(request).id
+
+
+def commune_choices(db: Session, territory_id: int) -> dict[str, str]:
+    """The territory's communes: an ad or a request is placed in one of them."""
+    return scope.commune_names(db, territory_id)
 
 
 def photo_url_of(name: str | None) -> str | None:

@@ -134,6 +134,9 @@ def loan_action(
 def mine(
     request: Request[Any, Any, Any], db: NamedDependency[Session], saved: FromQuery[str] = ""
 ) -> Template:
+    """The resident's own ads, requests and loans, in every territory: one account shares on
+    several territories' sites, and this page (like the loan pages, for their two parties) is
+    theirs on every host."""
     user = signed_in(request)
     now = utcnow()
     items = db.scalars(

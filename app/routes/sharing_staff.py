@@ -19,7 +19,8 @@ from app.models.sharing import (
     ItemReport,
     SharedItem,
 )
-from app.routes.sharing_context import signed_in
+from app.routes.sharing_context import signed_in, territory
+from app.sharing import scope
 from app.sharing import moderation as moderating
 from app.templating import page
 
@@ -41,7 +42,7 @@ def _reports_page(
     rows = db.execute(
         select(ItemReport, SharedItem)
         .join(SharedItem, col(SharedItem.id) == col(ItemReport.item_id))
-        .where(col(ItemReport.status) == "open")
+        .where(*scope.items_in(territory(request)), col(ItemReport.status) == "open")
         .order_by(col(ItemReport.created_at))
     ).all()
     return page(
@@ -50,7 +51,7 @@ def _reports_page(
         section="sharing",
         rows=rows,
         reasons=moderation.REASONS,
-        hidden=moderating.hidden_items(db),
+        hidden=moderating.hidden_items(db, territory(request)),
         errors=errors or {},
         status_code=status_code,
     )
@@ -74,6 +75,8 @@ def moderate(
     if report is None or decision not in ("dismiss", "hide"):
         raise NotFoundException()
     item = db.get(SharedItem, report.item_id)
+    if item is None or not scope.is_here(db, item.commune_insee, territory(request)):
+        raise NotFoundException()  # staff moderate their own territory's ads
     try:
         if decision == "hide" and item is not None:
             moderating.hide(
@@ -99,7 +102,7 @@ def restore(
     request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]
 ) -> Redirect:
     item = db.get(SharedItem, item_id)
-    if item is None:
+    if item is None or not scope.is_here(db, item.commune_insee, territory(request)):
         raise NotFoundException()
     if item.status == "hidden":  # restoring twice (two agents, a double click) changes nothing more
         moderating.restore(db, item, signed_in(request).id)

@@ -18,8 +18,14 @@ from app.i18n import gettext as _
 from app.models.sharing import (
     WantedRequest,
 )
-from app.models.territory import Commune
-from app.routes.sharing_context import WantedForm, commune_choices, form_text, signed_in
+from app.routes.sharing_context import (
+    WantedForm,
+    commune_choices,
+    form_text,
+    signed_in,
+    territory,
+)
+from app.sharing import scope
 from app.sharing import loans as logic
 from app.templating import page
 
@@ -32,7 +38,7 @@ def wanted_form(request: Request[Any, Any, Any], db: NamedDependency[Session]) -
         section="sharing",
         form={},
         errors={},
-        communes=commune_choices(db),
+        communes=commune_choices(db, territory(request)),
         categories=logic.CATEGORIES,
     )
 
@@ -43,7 +49,7 @@ def create_wanted(
 ) -> Template | Redirect:
     user = signed_in(request)
     form, errors = parse_form(WantedForm, data)
-    if form is not None and db.get(Commune, form.commune_insee) is None:
+    if form is not None and form.commune_insee not in commune_choices(db, territory(request)):
         errors["commune_insee"] = _("Choisissez une commune du territoire.")
     if form is None or errors:
         return page(
@@ -53,7 +59,7 @@ def create_wanted(
             status_code=400,
             form=form_text(data),
             errors=errors,
-            communes=commune_choices(db),
+            communes=commune_choices(db, territory(request)),
             categories=logic.CATEGORIES,
         )
     wanted = WantedRequest(user_id=user.id, expires_at=utcnow(), **form.model_dump())
@@ -66,12 +72,17 @@ def create_wanted(
 def wanted_page(
     request: Request[Any, Any, Any], db: NamedDependency[Session], wanted_id: FromPath[int]
 ) -> Template:
-    wanted = db.get(WantedRequest, wanted_id)
-    if wanted is None:
-        raise NotFoundException()
+    """A wanted request of the host's territory (its author's own on every host), with the ads
+    of the territory that may answer it."""
     user = current_user(request)
+    wanted = db.get(WantedRequest, wanted_id)
+    if wanted is None or not (
+        (user is not None and user.id == wanted.user_id)
+        or scope.is_here(db, wanted.commune_insee, territory(request))
+    ):
+        raise NotFoundException()
     names = logic.user_names(db, [wanted.user_id])
-    matches = logic.search(db, category=wanted.category, limit=6)
+    matches = logic.search(db, category=wanted.category, limit=6, territory_id=territory(request))
     return page(
         request,
         "sharing/wanted.html",
@@ -80,7 +91,7 @@ def wanted_page(
         name=names.get(wanted.user_id, ""),
         mine=user is not None and user.id == wanted.user_id,
         categories=logic.CATEGORIES,
-        communes=commune_choices(db),
+        communes=commune_choices(db, territory(request)),
         matches=matches,
         open=wanted.status == "open" and wanted.expires_at > utcnow(),
     )

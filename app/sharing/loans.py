@@ -34,6 +34,7 @@ from app.models.sharing import (
     WantedRequest,
 )
 from app.notify import notify
+from app.sharing.scope import items_in
 
 PARIS = ZoneInfo("Europe/Paris")
 LAPSE = timedelta(days=30)
@@ -117,10 +118,12 @@ def search(
     kind: str = "",
     now: datetime | None = None,
     limit: int = 60,
+    territory_id: int = 0,
 ) -> list[SharedItem]:
-    """Listed ads (active, not lapsed) matching the filters, newest first."""
+    """Listed ads (active, not lapsed) of the territory (0: every one) matching the filters,
+    newest first."""
     now = now or utcnow()
-    stmt = select(SharedItem).where(listed_filter(now))
+    stmt = select(SharedItem).where(listed_filter(now), *items_in(territory_id))
     if q:
         like = f"%{q.lower()[:80]}%"
         stmt = stmt.where(

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app import moderation
+from app.sharing.scope import items_in
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.models.sharing import ItemReport, SharedItem
@@ -68,11 +69,12 @@ def restore(session: Session, item: SharedItem, staff_id: int) -> None:
     )
 
 
-def hidden_items(session: Session, limit: int = 50) -> list[SharedItem]:
+def hidden_items(session: Session, territory_id: int = 0, limit: int = 50) -> list[SharedItem]:
+    """The hidden ads of the territory (0: every one), last hidden first."""
     return list(
         session.scalars(
             select(SharedItem)
-            .where(col(SharedItem.status) == "hidden")
+            .where(*items_in(territory_id), col(SharedItem.status) == "hidden")
             .order_by(col(SharedItem.moderated_at).desc())
             .limit(limit)
         )

@@ -13,21 +13,27 @@ from sqlmodel import Session, col, select
 from app.auth import CurrentUser
 from app.models.sharing import Loan, SharedItem, SharedPhoto
 from app.sharing.loans import is_listed
+from app.sharing.scope import is_here
 
 
 def is_public(item: SharedItem) -> bool:
     return is_listed(item) or item.status == "given"
 
 
-def can_see(db: Session, item: SharedItem, user: CurrentUser | None) -> bool:
-    """Whether ``user`` (None: an anonymous visitor) may see ``item``."""
+def can_see(db: Session, item: SharedItem, user: CurrentUser | None, territory_id: int = 0) -> bool:
+    """Whether ``user`` (None: an anonymous visitor) may see ``item`` on a host of ``territory_id``
+    (0: any): others' ads of another territory are not seen there, one's own and those one has a
+    loan on are seen on every host."""
     if item.status == "removed":
         return False
-    if is_public(item):
+    if user is not None and user.id == item.owner_id:
+        return True
+    here = is_here(db, item.commune_insee, territory_id)
+    if here and is_public(item):
         return True
     if user is None:
         return False
-    if user.id == item.owner_id or user.is_staff:
+    if here and user.is_staff:
         return True
     involved = db.scalars(
         select(col(Loan.id)).where(col(Loan.item_id) == item.id, col(Loan.borrower_id) == user.id)

@@ -19,6 +19,7 @@ from app.models.lighting import LightAlarm, LightCabinet, LightEnergyMonth, Ligh
 from app.models.sensors import Sensor
 from app.models.territory import Commune
 from app.ngsi import urn
+from app.territories import bound
 from app.ops.contracts import (
     Action,
     FeatureText,
@@ -265,9 +266,16 @@ def _dim_fields(level: int | None) -> list[Field_]:
     ]
 
 
+def _elsewhere(session: Session, territory_id: int | None) -> bool:
+    """Whether a row of that territory is another's than the one bound to the session (a panel
+    asked on another territory's host is not found)."""
+    territory = bound(session)
+    return territory is not None and territory_id != territory.id
+
+
 def light_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
     light = session.get(Streetlight, feature_id)
-    if light is None:
+    if light is None or _elsewhere(session, light.territory_id):
         return None
     group = session.get(LightGroup, light.group_id) if light.group_id else None
     communes = _commune_names(session)
@@ -322,7 +330,7 @@ def light_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
 
 def cabinet_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
     cabinet = session.get(LightCabinet, feature_id)
-    if cabinet is None:
+    if cabinet is None or _elsewhere(session, cabinet.territory_id):
         return None
     total, faulty = session.execute(
         select(func.count(), func.sum(case((col(Streetlight.status) != "ok", 1), else_=0))).where(
@@ -359,7 +367,7 @@ def cabinet_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel 
 
 def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
     alarm = session.get(LightAlarm, int(feature_id)) if feature_id.isdigit() else None
-    if alarm is None:
+    if alarm is None or _elsewhere(session, alarm.territory_id):
         return None
     tz = territory_position(session).tz
     light = session.scalars(

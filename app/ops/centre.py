@@ -42,17 +42,22 @@ def geojson(layer: Layer, session: Session, now: dt.datetime) -> bytes:
 
 
 def kpis(
-    kpi_list: Sequence[Kpi], session: Session, now: dt.datetime, cache: KpiCache | None = None
+    kpi_list: Sequence[Kpi],
+    session: Session,
+    now: dt.datetime,
+    cache: KpiCache | None = None,
+    territory_id: int | None = None,
 ) -> dict[str, Any]:
-    """Every KPI per commune, keyed by INSEE code, with the list of KPIs (name, title, unit).
+    """Every KPI per commune (of one territory when given: the request's), keyed by INSEE code,
+    with the list of KPIs (name, title, unit).
 
-    With ``cache`` (``app.ops.kpicache``), KPIs that declare ``fresh`` are computed once per change.
+    With ``cache`` (``app.ops.kpicache``), KPIs that declare ``fresh`` are computed once per change
+    (per commune: the cache is the install's, each territory is shown its own communes).
     """
-    communes = session.execute(
-        select(col(Commune.insee), col(Commune.name), col(Commune.lat), col(Commune.lon)).order_by(
-            col(Commune.name)
-        )
-    ).all()
+    query = select(col(Commune.insee), col(Commune.name), col(Commune.lat), col(Commune.lon))
+    if territory_id is not None:
+        query = query.where(col(Commune.territory_id) == territory_id)
+    communes = session.execute(query.order_by(col(Commune.name))).all()
     values = (cache or KpiCache()).values(list(kpi_list), session, now)
     return {
         "generated_at": now.isoformat(),
@@ -94,7 +99,7 @@ def commune_panel(
     commune_actions: Sequence[Callable[[str], Action]],
 ) -> Panel | None:
     commune = session.get(Commune, insee)
-    if commune is None:
+    if commune is None or insee not in kpi_values["communes"]:  # (another territory's)
         return None
     entry = kpi_values["communes"].get(insee, {})
     facts = []

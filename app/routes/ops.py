@@ -22,7 +22,7 @@ from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
 from app.lighting.control import territory_position
 from app.ngsi import NgsiError, parse_urn
-from app.territories import bind, default_territory, request_territory
+from app.territories import bind, request_territory
 from app.ops import centre, history, kpicache, layercache, tiles
 from app.sensors import ngsi_ld
 from app.templating import page
@@ -78,7 +78,20 @@ async def ops_stream(
     )
 
 
-def _history(db: Session, id: str, range: str) -> list[history.Series]:  # noqa: A002
+def _history(
+    request: Request[Any, Any, Any],
+    db: Session,
+    id: str,  # noqa: A002
+    range: str,  # noqa: A002
+) -> list[history.Series]:
+    """The entity's history, when the entity is one of the request's territory's (NGSI-LD types)."""
+    bind(db, request_territory(request))
+    try:
+        entity_type, local = parse_urn(id)
+    except NgsiError:
+        entity_type, local = "", ""
+    if entity_type in ngsi_ld.all_types() and not ngsi_ld.count_of(db, entity_type, [local]):
+        raise NotFoundException()
     try:
         return history.load(db, id, range, utcnow())
     except history.HistoryError as exc:
@@ -87,19 +100,25 @@ def _history(db: Session, id: str, range: str) -> list[history.Series]:  # noqa:
 
 @get("/staff/ops/history.json", opt=STAFF, sync_to_thread=True, name="ops_history_json")
 def ops_history_json(
-    db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week"
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    id: FromQuery[str],  # noqa: A002
+    range: FromQuery[str] = "week",  # noqa: A002
 ) -> dict[str, Any]:  # noqa: A002
     """The measures of one entity (NGSI-LD URN) over a day, week, month or year, for charts."""
-    return history.as_json(id, range, _history(db, id, range))
+    return history.as_json(id, range, _history(request, db, id, range))
 
 
 @get("/staff/ops/history.csv", opt=STAFF, sync_to_thread=True, name="ops_history_csv")
 def ops_history_csv(
-    db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week"
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    id: FromQuery[str],  # noqa: A002
+    range: FromQuery[str] = "week",  # noqa: A002
 ) -> Response[str]:  # noqa: A002
     name = id.rsplit(":", 1)[-1].replace('"', "")
     return Response(
-        history.as_csv(_history(db, id, range)),
+        history.as_csv(_history(request, db, id, range)),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{name}-{range}.csv"'},
     )
@@ -107,10 +126,16 @@ def ops_history_csv(
 
 @get("/staff/ops/history.svg", opt=STAFF, sync_to_thread=True, name="ops_history_svg")
 def ops_history_svg(
-    db: NamedDependency[Session], id: FromQuery[str], range: FromQuery[str] = "week"
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Session],
+    id: FromQuery[str],  # noqa: A002
+    range: FromQuery[str] = "week",  # noqa: A002
 ) -> Response[str]:  # noqa: A002
     return Response(
-        history.as_svg(_history(db, id, range), territory_position(db).tz),
+        history.as_svg(
+            _history(request, db, id, range),
+            territory_position(db, request_territory(request).id).tz,
+        ),
         media_type="image/svg+xml",
     )
 
@@ -178,7 +203,7 @@ def ops_centre(
 ) -> Template:  # noqa: A002
     """The operations centre: the full-screen live map, KPI tiles, the event feed and the side panel."""
     settings = request.app.state.settings
-    territory = default_territory(db)
+    territory = request_territory(request)
     return page(
         request,
         "ops/centre.html",
@@ -186,7 +211,7 @@ def ops_centre(
         layers=_layers_meta(request, db),
         tile_url=settings.tile_url,
         tile_attribution=settings.tile_attribution,
-        centre=[territory.lat, territory.lon] if territory else [49.455, 5.95],
+        centre=[territory.lat, territory.lon],
         open_feature=open or "",
     )
 
@@ -287,7 +312,13 @@ def ops_layers(request: Request[Any, Any, Any], db: NamedDependency[Session]) ->
 @get("/staff/ops/kpis.json", opt=STAFF, sync_to_thread=True, name="ops_kpis")
 def ops_kpis(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> dict[str, Any]:
     """Every KPI per commune, keyed by INSEE code (kept until what they count changes)."""
-    return centre.kpis(domains_ops.kpis(), db, utcnow(), kpicache.for_app(request.app.state))
+    return centre.kpis(
+        domains_ops.kpis(),
+        db,
+        utcnow(),
+        kpicache.for_app(request.app.state),
+        request_territory(request).id,
+    )
 
 
 @get(
@@ -302,13 +333,19 @@ def ops_panel(
     layer: FromPath[str],
     feature_id: FromPath[str],
 ) -> Template:
-    """The side panel of one object: state, facts, history chart, actions (an HTML fragment)."""
+    """The side panel of one object: state, facts, history chart, actions (an HTML fragment); of
+    an object of the request's territory only (the session is bound to it: a domain's panel reads
+    it with app.territories.bound)."""
     now = utcnow()
+    territory = request_territory(request)
+    bind(db, territory)
     if layer == "communes":
         found = centre.commune_panel(
             db,
             feature_id,
-            centre.kpis(domains_ops.kpis(), db, now, kpicache.for_app(request.app.state)),
+            centre.kpis(
+                domains_ops.kpis(), db, now, kpicache.for_app(request.app.state), territory.id
+            ),
             domains_ops.commune_actions(),
         )
     else:

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
+from app.sensors import scope
 from app.models.measures import MeasureDaily
 from app.models.sensors import Sensor, WasteCentreEstimate
 from app.models.territory import Commune
@@ -266,8 +267,8 @@ def crossings_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
 
 def sensor_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
     sensor = session.get(Sensor, feature_id)
-    if sensor is None:
-        return None
+    if sensor is None or scope.territory_id(session) not in (None, sensor.territory_id):
+        return None  # (another territory's sensor is not found on this host)
     values = _values(sensor)
     state, value, unit = reading(sensor, values, _waits(session).get(sensor.id), now)
     commune = session.get(Commune, sensor.commune_insee) if sensor.commune_insee else None

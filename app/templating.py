@@ -142,6 +142,9 @@ def page(
         htmx=bool(HTMXDetails(request)),
         territory=scope.get("eclor_territory", territories.FALLBACK),
     )
+    if context["territory"].tile_url:  # the territory's own map tiles, on every map of its pages
+        context["tile_url"] = context["territory"].tile_url
+        context["tile_attribution"] = context["territory"].tile_attribution
     made = Template(
         template_name=template,
         context=context,

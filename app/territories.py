@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -84,6 +85,8 @@ class Branding:
     opendata_publisher: str = ""
     languages: tuple[str, ...] = ("fr", "en")
     hosts: tuple[str, ...] = field(default_factory=tuple)
+    tile_url: str = ""  # its own map tiles, else the install's
+    tile_attribution: str = ""
     is_default: bool = False  # the install's default territory (the first): unknown hosts get it
 
     @classmethod
@@ -108,6 +111,8 @@ class Branding:
             opendata_publisher=row.opendata_publisher or row.publisher or row.name,
             languages=tuple(row.languages or ("fr",)),
             hosts=tuple(row.hosts or ()),
+            tile_url=row.tile_url,
+            tile_attribution=row.tile_attribution,
         )
 
     def css(self) -> str:
@@ -196,6 +201,13 @@ class HostMap:
             return self.directory or Directory(FALLBACK, {}, {FALLBACK.slug: FALLBACK})
         self.directory, self.generation, self.read_at = directory, generation, time.monotonic()
         return directory
+
+
+def tile_origin(url: str) -> str:
+    """The origin a tile URL loads from, as a CSP source (``{s}`` subdomains as ``*.``)."""
+    parts = urlsplit(url.replace("{s}", "a"))
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin.replace("://a.", "://*.") if "{s}" in url else origin
 
 
 def host_name(raw: str) -> str:

@@ -53,7 +53,11 @@ OPTIONAL_TEXT = {
     "opendata_licence": 300,
     "opendata_licence_name": 200,
     "opendata_publisher": 200,
+    "tile_url": 300,
+    "tile_attribution": 200,
 }
+# Map tiles: an https XYZ template (Leaflet's), with its three coordinates.
+TILE_URL = re.compile(r"https://[a-z0-9{}.-]+(:\d+)?/[^\s\"'<>]*")
 
 
 class SetupError(ValueError):
@@ -116,6 +120,18 @@ def check_settings(data: Any) -> dict[str, Any]:
     for key, limit in OPTIONAL_TEXT.items():
         if key in data:
             out[key] = _text(data, key, limit)
+    tiles = out.get("tile_url", "")
+    if tiles and (
+        not TILE_URL.fullmatch(tiles) or not all(k in tiles for k in ("{z}", "{x}", "{y}"))
+    ):
+        raise SetupError(
+            "« tile_url » : une adresse https de tuiles avec {z}, {x} et {y}, par exemple "
+            "https://tiles.example.lu/{z}/{x}/{y}.png."
+        )
+    if tiles and not out.get("tile_attribution"):
+        raise SetupError(
+            "« tile_attribution » est obligatoire avec « tile_url » (licence des tuiles)."
+        )
     if out.get("contact_email") and not EMAIL.fullmatch(out["contact_email"]):
         raise SetupError("« contact_email » n’est pas une adresse e-mail.")
     return out

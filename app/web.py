@@ -81,21 +81,11 @@ class EclorMiddleware:
         self.allowed_hosts = hosts
         self.territories = territories.HostMap(engine)
         self.allow_any_host = "*" in hosts
-        tile_origin = "{0.scheme}://{0.netloc}".format(
-            urlsplit(settings.tile_url.replace("{s}", "a"))
-        )
-        tile_host = (
-            tile_origin.replace("://a.", "://*.") if "{s}" in settings.tile_url else tile_origin
-        )
-        self.csp_template = (
-            "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
-            f"img-src 'self' data: blob: {tile_host}; connect-src 'self'; font-src 'self'; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
-            "manifest-src 'self'; worker-src 'self'"
-        )
-        # The policy around its nonce, encoded once: a response only joins three byte strings.
-        before, _, after = self.csp_template.partition("{nonce}")
-        self.csp_parts = (before.encode(), after.encode())
+        self.csp_template = self._policy(territories.tile_origin(settings.tile_url))
+        # The policy around its nonce, encoded once (per tile origin, for a territory with its own
+        # tiles): a response only joins three byte strings.
+        self.csp_parts = self._parts(self.csp_template)
+        self.csp_by_tiles: dict[str, tuple[bytes, bytes]] = {}
         self.static_headers: list[tuple[bytes, bytes]] = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -107,6 +97,30 @@ class EclorMiddleware:
             self.static_headers.append(
                 (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
             )
+
+    @staticmethod
+    def _policy(tile_host: str) -> str:
+        return (
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
+            f"img-src 'self' data: blob: {tile_host}; connect-src 'self'; font-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "manifest-src 'self'; worker-src 'self'"
+        )
+
+    @staticmethod
+    def _parts(template: str) -> tuple[bytes, bytes]:
+        before, _, after = template.partition("{nonce}")
+        return before.encode(), after.encode()
+
+    def _csp_parts(self, territory: territories.Branding) -> tuple[bytes, bytes]:
+        """The policy's parts for the territory: its own tiles' origin allowed for images."""
+        if not territory.tile_url:
+            return self.csp_parts
+        parts = self.csp_by_tiles.get(territory.tile_url)
+        if parts is None:
+            parts = self._parts(self._policy(territories.tile_origin(territory.tile_url)))
+            self.csp_by_tiles[territory.tile_url] = parts
+        return parts
 
     def _host_allowed(self, name: str, directory: territories.Directory) -> bool:
         """A host of the settings (``ECLOR_ALLOWED_HOSTS``, ``base_url``'s) or of a territory."""
@@ -145,12 +159,13 @@ class EclorMiddleware:
         headers = scope["headers"]
         path = scope.get("path", "")
         nonce = secrets.token_urlsafe(16)
-        csp = nonce.encode().join(self.csp_parts)
 
         directory = self.territories.directory
         if directory is None or self.territories.stale():
             directory = await anyio.to_thread.run_sync(self.territories.reload)
         host = territories.host_name(_header(headers, b"host") or "")
+        territory = directory.for_host(host)
+        csp = nonce.encode().join(self._csp_parts(territory))
         if not self._host_allowed(host, directory):
             start: HTTPResponseStartEvent = {
                 "type": "http.response.start",
@@ -174,7 +189,7 @@ class EclorMiddleware:
         extras = scope_extras(scope)
         extras["eclor_nonce"] = nonce
         extras["eclor_locale"] = locale
-        extras["eclor_territory"] = directory.for_host(host)
+        extras["eclor_territory"] = territory
         user = None
         session_token = cookies.get(auth.SESSION_COOKIE)
         if session_token:

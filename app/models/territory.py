@@ -80,6 +80,12 @@ class Territory(SQLModel, table=True):
     opendata_publisher: str = Field(
         default="", max_length=200, sa_column_kwargs={"server_default": ""}
     )
+    # The territory's own map tiles (an XYZ URL with {z}, {x}, {y}, https) and their attribution;
+    # empty: the install's (``ECLOR_TILE_URL``, ``ECLOR_TILE_ATTRIBUTION``).
+    tile_url: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
+    tile_attribution: str = Field(
+        default="", max_length=200, sa_column_kwargs={"server_default": ""}
+    )
 
 
 class Commune(SQLModel, table=True):

@@ -33,7 +33,15 @@ from litestar.types import (
 
 from app.i18n import gettext as _
 
-BYPASS_PREFIXES = ("/static/", "/livez", "/readyz", "/healthz", "/sw.js", "/manifest.webmanifest")
+BYPASS_PREFIXES = (
+    "/static/",
+    "/territory-icons/",
+    "/livez",
+    "/readyz",
+    "/healthz",
+    "/sw.js",
+    "/manifest.webmanifest",
+)
 
 
 def busy_body(path: str) -> tuple[bytes, bytes]:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from app.templating import STATIC, static_url
-from app.territories import Branding
+from app.territories import FALLBACK, ICON_PATH, Branding
 
 THEME = "#0b5d3b"
 BACKGROUND = "#f6f7f4"
@@ -19,13 +19,14 @@ SHELL_STATIC = [
     "vendor/htmx-2.0.11.min.js",
     "js/eclor.js",
     "js/outbox.js",
-    "icons/icon-192.png",
-    "icons/icon-512.png",
-    "icons/maskable-512.png",
 ]
+# The territory's icons the service worker keeps too (app.territory_icons, at their version).
+SHELL_ICONS = ("icon-192.png", "icon-512.png", "maskable-512.png")
 
-# The notifications' icon, at the URL the service worker precaches: a push is shown without fetching it.
-NOTIFICATION_ICON = static_url("icons/icon-192.png")
+# The notifications' icon, at the URL the service worker precaches: a push is shown without fetching
+# it. The same address on every host, each host's worker keeping its own territory's icon (a push
+# payload need not know the territory); the worker's cache version follows the icons' version.
+NOTIFICATION_ICON = ICON_PATH + "notification.png"
 
 
 def manifest(territory: Branding) -> dict[str, Any]:
@@ -46,19 +47,19 @@ def manifest(territory: Branding) -> dict[str, Any]:
         "categories": ["government", "utilities", "navigation"],
         "icons": [
             {
-                "src": "/static/icons/icon-192.png",
+                "src": territory.icon_url("icon-192.png"),
                 "sizes": "192x192",
                 "type": "image/png",
                 "purpose": "any",
             },
             {
-                "src": "/static/icons/icon-512.png",
+                "src": territory.icon_url("icon-512.png"),
                 "sizes": "512x512",
                 "type": "image/png",
                 "purpose": "any",
             },
             {
-                "src": "/static/icons/maskable-512.png",
+                "src": territory.icon_url("maskable-512.png"),
                 "sizes": "512x512",
                 "type": "image/png",
                 "purpose": "maskable",
@@ -71,10 +72,18 @@ def manifest(territory: Branding) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=1)
-def service_worker_js() -> bytes:
-    precache = ["/offline"] + [static_url(p) for p in SHELL_STATIC]
+@lru_cache(maxsize=64)
+def service_worker_js(territory: Branding = FALLBACK) -> bytes:
+    """The service worker of a territory's host: it keeps the shell and the territory's icons."""
+    precache = (
+        ["/offline"]
+        + [static_url(p) for p in SHELL_STATIC]
+        + [territory.icon_url(name) for name in SHELL_ICONS]
+        + [NOTIFICATION_ICON]
+    )
     source = (STATIC / "js" / "sw.js").read_text()
+    # The precache names the icons' version, except the notification icon's: a new version makes a
+    # new cache, so the unversioned icon is fetched again too.
     version = hashlib.sha256((json.dumps(precache) + source).encode()).hexdigest()[:12]
     return (
         source.replace("__CACHE_VERSION__", version)

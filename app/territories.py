@@ -59,6 +59,11 @@ def _mix(colour: str, other: str, share: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * share):02x}" for x, y in zip(a, b, strict=True))
 
 
+# Where a host serves its territory's icons (app.territory_icons), and the drawing's version:
+# changing how the icons are drawn changes every territory's icon addresses.
+ICON_PATH = "/territory-icons/"
+ICON_STYLE = "1"
+
 # The shades eclor.css gives its own green (a territory's other colours have theirs worked out).
 SHADES = {"#0b5d3b": ("#07432a", "#e3f1ea")}
 
@@ -132,6 +137,16 @@ class Branding:
     @property
     def css_version(self) -> str:
         return hashlib.sha256(self.css().encode()).hexdigest()[:10]
+
+    @property
+    def icon_version(self) -> str:
+        """The version of the territory's icons (app.territory_icons): what they are drawn from."""
+        drawn_from = f"{ICON_STYLE}|{self.short_name}|{self.colour_primary}|{self.colour_accent}"
+        return hashlib.sha256(drawn_from.encode()).hexdigest()[:10]
+
+    def icon_url(self, name: str) -> str:
+        """The address of one of the territory's icons, with its version (kept a year)."""
+        return f"{ICON_PATH}{name}?v={self.icon_version}"
 
 
 # The first territory as the foundation migration made it: the answer when no row exists yet.

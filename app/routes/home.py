@@ -8,8 +8,9 @@ import json
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -17,7 +18,7 @@ from sqlmodel import Session, col, select
 
 import anyio
 
-from app import cache, jobs, pwa, source
+from app import cache, jobs, pwa, source, territory_icons
 from app.auth import PUBLIC, current_user
 from app.db import make_engine
 from app.home import load_panels
@@ -119,10 +120,29 @@ async def territory_css(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
+@get("/territory-icons/{name:str}", opt=PUBLIC, name="territory_icon")
+async def territory_icon(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
+    """One of the host's territory's icons: kept a year at its version (``?v=``), else revalidated
+    by its ETag (the notification icon's address has no version)."""
+    territory = request_territory(request)
+    data = await anyio.to_thread.run_sync(territory_icons.icon, territory, name)
+    if data is None:
+        raise NotFoundException()
+    etag = f'"{territory.icon_version}"'
+    versioned = request.query_params.get("v") == territory.icon_version
+    headers = {
+        "etag": etag,
+        "cache-control": "public, max-age=31536000, immutable" if versioned else "no-cache",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(b"", status_code=304, headers=headers)
+    return Response(data, media_type="image/png", headers=headers)
+
+
 @get("/sw.js", opt=PUBLIC, name="service_worker")
-async def service_worker() -> Response[bytes]:
+async def service_worker(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(
-        pwa.service_worker_js(),
+        pwa.service_worker_js(request_territory(request)),
         media_type="text/javascript",
         headers={"cache-control": "no-cache", "service-worker-allowed": "/"},
     )
@@ -237,6 +257,7 @@ ROUTES = [
     offline,
     manifest,
     territory_css,
+    territory_icon,
     service_worker,
     healthz,
     livez,

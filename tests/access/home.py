@@ -15,6 +15,12 @@ ROWS = [
     Row("GET", "/offline", same_for_all(200)),
     Row("GET", "/manifest.webmanifest", same_for_all(200)),
     Row("GET", "/territory.css", same_for_all(200)),
+    Row(
+        "GET",
+        "/territory-icons/icon-192.png",
+        same_for_all(200),
+        route="/territory-icons/{name:str}",
+    ),
     Row("GET", "/sw.js", same_for_all(200)),
     Row("GET", "/healthz", same_for_all(200)),
     Row("GET", "/livez", same_for_all(200)),

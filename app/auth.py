@@ -103,6 +103,11 @@ class CurrentUser:
         return self.role == "admin"
 
     @property
+    def is_superadmin(self) -> bool:
+        """Manages the territories; belongs to none (not staff: no territory's staff pages)."""
+        return self.role == "superadmin"
+
+    @property
     def name(self) -> str:
         return self.display_name or self.email.split("@")[0]
 
@@ -266,4 +271,6 @@ STAFF: dict[str, Any] = {"access": STAFF_ROLES}
 INSIGHTS_ROLES = (*STAFF_ROLES, "elected")
 INSIGHTS: dict[str, Any] = {"access": INSIGHTS_ROLES}
 ADMIN: dict[str, Any] = {"access": ("admin",)}
+# The super-administrator manages the install's territories; bound to none, on any host.
+SUPERADMIN: dict[str, Any] = {"access": ("superadmin",)}
 MERCHANT: dict[str, Any] = {"access": ("merchant", "admin")}

@@ -273,7 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     users = p.add_subparsers(dest="action", required=True)
     pc = users.add_parser("create", help="create a user")
     pc.add_argument("email")
-    pc.add_argument("--role", required=True, choices=["resident", "merchant", "staff", "admin"])
+    pc.add_argument(
+        "--role",
+        required=True,
+        choices=["resident", "merchant", "staff", "admin", "superadmin"],
+        help="superadmin: manages the territories (/admin/territories), on any host",
+    )
     pc.add_argument("--password", default=None)
     pc.set_defaults(run=cmd_users)
 

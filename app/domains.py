@@ -61,6 +61,7 @@ from app.renovation import contributes as renovation
 from app.reports import contributes as reports
 from app.routes import accounts as accounts_routes
 from app.routes import admin as admin_routes
+from app.routes import territories_admin as territories_admin_routes
 from app.routes import alerts as alerts_routes
 from app.routes import carpool as carpool_routes
 from app.routes import home as home_routes
@@ -102,7 +103,11 @@ CORE = Contribution(
 DOMAINS: tuple[Domain, ...] = (
     Domain.of("core", CORE),
     Domain.of(
-        "accounts", accounts.CONTRIBUTES, accounts_routes.CONTRIBUTES, admin_routes.CONTRIBUTES
+        "accounts",
+        accounts.CONTRIBUTES,
+        accounts_routes.CONTRIBUTES,
+        admin_routes.CONTRIBUTES,
+        territories_admin_routes.CONTRIBUTES,
     ),
     Domain.of("carpool", carpool.CONTRIBUTES, carpool_routes.CONTRIBUTES),
     Domain.of("sharing", sharing.CONTRIBUTES, sharing_routes.CONTRIBUTES),

@@ -388,3 +388,90 @@ def import_bundle(session: Session, data: bytes) -> Territory:
                 f"Le lieu de covoiturage « {row.get('slug')} » existe déjà sur cette installation."
             )
     return _write(session, territory, communes, setup, declared_bodies=declared)
+
+
+# --------------------------------------------------------------------------- branding, on the web
+
+BRANDING_FIELDS = (
+    "name",
+    "short_name",
+    "colour_primary",
+    "colour_accent",
+    "contact_email",
+    "hosts",
+)
+
+
+class BrandingError(ValueError):
+    """A branding form that cannot be saved: the field and a French message (through gettext)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def check_branding(session: Session, territory: Territory, form: dict[str, str]) -> dict[str, Any]:
+    """The branding columns a super-administrator's form gives for ``territory``, checked; nothing
+    is written (:class:`BrandingError` on the first problem)."""
+    from app.i18n import gettext as _
+
+    out: dict[str, Any] = {}
+    out["name"] = form.get("name", "").strip()
+    if not out["name"]:
+        raise BrandingError("name", _("Le nom du territoire est obligatoire."))
+    if len(out["name"]) > 200:
+        raise BrandingError("name", _("Le nom du territoire dépasse 200 caractères."))
+    out["short_name"] = form.get("short_name", "").strip()
+    if len(out["short_name"]) > 60:
+        raise BrandingError("short_name", _("Le nom court dépasse 60 caractères."))
+    for key in ("colour_primary", "colour_accent"):
+        value = form.get(key, "").strip()
+        if not COLOUR.fullmatch(value):
+            raise BrandingError(key, _("Une couleur s’écrit #rrggbb, par exemple #0b5d3b."))
+        out[key] = value.lower()
+    out["contact_email"] = form.get("contact_email", "").strip()
+    if out["contact_email"] and (
+        len(out["contact_email"]) > 254 or not EMAIL.fullmatch(out["contact_email"])
+    ):
+        raise BrandingError(
+            "contact_email", _("L’adresse de contact n’est pas une adresse e-mail.")
+        )
+    hosts = [h.strip().lower() for h in re.split(r"[\s,]+", form.get("hosts", "")) if h.strip()]
+    for host in hosts:
+        if not HOST.fullmatch(host):
+            raise BrandingError(
+                "hosts",
+                _("« %(host)s » n’est pas un nom d’hôte (sans port ni chemin).") % {"host": host},
+            )
+    if len(set(hosts)) != len(hosts):
+        raise BrandingError("hosts", _("Un nom d’hôte est donné deux fois."))
+    first = session.scalars(select(col(Territory.id)).order_by(col(Territory.id))).first()
+    if not hosts and territory.id != first:
+        # Only the default territory answers on the hosts no territory names.
+        raise BrandingError(
+            "hosts",
+            _("Donnez au moins un nom d’hôte : sans lui, le territoire ne serait plus servi."),
+        )
+    others = session.scalars(select(Territory).where(col(Territory.id) != territory.id)).all()
+    for other in others:
+        for host in hosts:
+            if host in (other.hosts or ()):
+                raise BrandingError(
+                    "hosts",
+                    _("Le nom d’hôte « %(host)s » sert déjà le territoire « %(name)s ».")
+                    % {"host": host, "name": other.name},
+                )
+    out["hosts"] = hosts
+    return out
+
+
+def update_branding(session: Session, territory: Territory, form: dict[str, str]) -> Territory:
+    """Save the branding of ``territory`` from a form (in the caller's transaction), once checked."""
+    values = check_branding(session, territory, form)
+    for key, value in values.items():
+        setattr(territory, key, value)
+    session.add(territory)
+    session.flush()
+    changed()
+    return territory

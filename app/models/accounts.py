@@ -9,7 +9,9 @@ from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
 
-ROLES = ("resident", "merchant", "staff", "admin", "social_worker", "elected")
+ROLES = ("resident", "merchant", "staff", "admin", "social_worker", "elected", "superadmin")
+# Given by ``eclor users create --role superadmin`` only, never from an administrator's page.
+SUPERADMIN_ROLE = "superadmin"
 
 
 class User(SQLModel, table=True):

@@ -20,7 +20,7 @@ from app.numbers import parse_int
 from app.forms import TextForm as Form
 from app.auth import ADMIN, STAFF, signed_in_user
 from app.i18n import gettext as _
-from app.models.accounts import ROLES, User
+from app.models.accounts import ROLES, SUPERADMIN_ROLE, User
 from app.sections import STAFF_LINKS
 from app.templating import page
 from app.territories import request_territory, site_url
@@ -34,7 +34,10 @@ ROLE_NAMES = {
     "admin": "Administrateur",
     "social_worker": "Travailleur social (CCAS)",
     "elected": "Élu (aide à la décision, lecture seule)",
+    "superadmin": "Super-administrateur (territoires)",
 }
+# What an administrator may give: every role but the super-administrator's (the command line's).
+ASSIGNABLE_ROLES = tuple(r for r in ROLES if r != SUPERADMIN_ROLE)
 
 
 @get("/staff", opt=STAFF, name="staff_hub")
@@ -87,7 +90,7 @@ def _users_page(
         page_no=page_no,
         pages=pages,
         total=total,
-        roles=ROLES,
+        roles=ASSIGNABLE_ROLES,
         role_names=ROLE_NAMES,
         prev_url=url(page_no - 1) if page_no > 1 else "",
         next_url=url(page_no + 1) if page_no < pages else "",
@@ -132,8 +135,17 @@ def admin_user_role(
     if not back.startswith("/admin/users"):
         back = "/admin/users"
     role = data.get("role", "")
-    if role not in ROLES:
+    if role not in ASSIGNABLE_ROLES:
         return _users_page(request, db, "", 1, status_code=400, error=_("Rôle inconnu."))
+    if target.role == SUPERADMIN_ROLE:
+        return _users_page(
+            request,
+            db,
+            "",
+            1,
+            status_code=400,
+            error=_("Le rôle d’un super-administrateur ne se change qu’en ligne de commande."),
+        )
     if target.id == signed_in_user(request).id:
         return _users_page(
             request,

@@ -56,6 +56,20 @@ def another_account(ctx: AccessContext) -> dict[str, Any]:
         return {"user_id": auth.create_user(session, "cible@eclor.test").id}
 
 
+def the_first_territory(ctx: AccessContext) -> dict[str, Any]:
+    from sqlmodel import Session
+
+    from app.territories import default_territory
+
+    with Session(ctx.engine) as session:
+        territory = default_territory(session)
+        assert territory is not None
+        return {"territory_id": territory.id}
+
+
+# Only the super-administrator (no persona of the table) manages the territories.
+NOBODY: tuple[str, ...] = ()
+
 ROWS = [
     # Password reset: public; the link's token is the credential.
     Row("GET", "/password/forgot", same_for_all(200)),
@@ -138,5 +152,22 @@ ROWS = [
         "/admin/users/invite",
         roles_only(("admin",), 400, anonymous=ANONYMOUS_POST),
         data={"email": "pas-une-adresse", "role": "staff"},
+    ),
+    # The install's territories: the super-administrator's (tests/test_territory_admin.py).
+    Row("GET", "/admin/territories", roles_only(NOBODY)),
+    Row(
+        "GET",
+        "/admin/territories/{territory_id}",
+        roles_only(NOBODY),
+        setup=the_first_territory,
+        route="/admin/territories/{territory_id:int}",
+    ),
+    Row(
+        "POST",
+        "/admin/territories/{territory_id}",
+        roles_only(NOBODY, anonymous=ANONYMOUS_POST),
+        setup=the_first_territory,
+        data={"name": "Pris", "colour_primary": "#000000", "colour_accent": "#ffffff"},
+        route="/admin/territories/{territory_id:int}",
     ),
 ]

@@ -144,9 +144,11 @@ class Branding:
         drawn_from = f"{ICON_STYLE}|{self.short_name}|{self.colour_primary}|{self.colour_accent}"
         return hashlib.sha256(drawn_from.encode()).hexdigest()[:10]
 
-    def icon_url(self, name: str) -> str:
-        """The address of one of the territory's icons, with its version (kept a year)."""
-        return f"{ICON_PATH}{name}?v={self.icon_version}"
+    def icon_url(self, name: str, *, by_slug: bool = False) -> str:
+        """The address of one of the territory's icons, with its version (kept a year); on its
+        own hosts, or ``by_slug`` on any host (a page that shows several territories)."""
+        url = f"{ICON_PATH}{name}?v={self.icon_version}"
+        return f"{url}&territory={self.slug}" if by_slug else url
 
 
 # The first territory as the foundation migration made it: the answer when no row exists yet.

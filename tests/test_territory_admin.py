@@ -3,6 +3,9 @@ territory, it signs in on any host; a territory's administrators do not see the 
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from sqlmodel import Session, col, select
 
@@ -78,6 +81,16 @@ def test_the_super_administrator_signs_in_on_any_host_and_lists_the_territories(
         assert "Communauté de communes du Pays-Haut" in text and "Minett : Esch-sur-Alzette" in text
         assert "Hôtes : esch.localhost" in text and "3 communes" in text
         assert 'href="/admin/territories"' in text  # the top bar leads there
+    # Each territory is shown with its own icon, whichever host the page is on.
+    listing = superadmin.get("/admin/territories", headers=ESCH).text
+    icons = re.findall(r'<img src="(/territory-icons/icon-192\.png[^"]+)"', listing)
+    assert len(icons) == 2
+    shown = [superadmin.get(html.unescape(src), headers=ESCH).content for src in icons]
+    own = []
+    for headers in ({}, ESCH):  # what each territory's own host serves as its icon
+        src = superadmin.get("/manifest.webmanifest", headers=headers).json()["icons"][0]["src"]
+        own.append(superadmin.get(src, headers=headers).content)
+    assert shown[0] != shown[1] and shown == own
     # Not a territory's staff: the staff pages stay closed to it.
     assert superadmin.get("/staff", headers=ESCH).status_code == 403
 

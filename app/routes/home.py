@@ -23,9 +23,9 @@ from app.auth import PUBLIC, current_user
 from app.db import make_engine
 from app.home import load_panels
 from app.i18n import LOCALES
-from app.models.territory import Commune
+from app.models.territory import Commune, Territory
 from app.templating import page
-from app.territories import request_territory
+from app.territories import Branding, request_territory
 from app.interfaces import Contribution
 
 
@@ -120,11 +120,22 @@ async def territory_css(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
+def _territory_by_slug(engine: Engine, slug: str) -> Territory | None:
+    with Session(engine) as session:
+        return session.scalars(select(Territory).where(col(Territory.slug) == slug[:64])).first()
+
+
 @get("/territory-icons/{name:str}", opt=PUBLIC, name="territory_icon")
 async def territory_icon(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
     """One of the host's territory's icons: kept a year at its version (``?v=``), else revalidated
     by its ETag (the notification icon's address has no version)."""
     territory = request_territory(request)
+    slug = request.query_params.get("territory")
+    if slug and slug != territory.slug:  # another territory's, shown on a page of several
+        row = await anyio.to_thread.run_sync(_territory_by_slug, request.app.state.engine, slug)
+        if row is None:
+            raise NotFoundException()
+        territory = Branding.of(row)
     data = await anyio.to_thread.run_sync(territory_icons.icon, territory, name)
     if data is None:
         raise NotFoundException()

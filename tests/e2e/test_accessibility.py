@@ -116,3 +116,24 @@ def test_the_axe_check_does_catch_a_violation(browser: Any) -> None:
     found = serious_violations(page)
     context.close()
     assert any("image-alt" in v for v in found), found
+
+
+def test_the_territories_pages_of_the_super_administrator_have_no_serious_violation(
+    live_server: Any, browser: Any, engine: Any, settings: Any
+) -> None:
+    from types import SimpleNamespace
+
+    from app import auth
+
+    with write_session(engine) as s:
+        user = auth.create_user(s, "territoires@eclor.test", role="superadmin")
+        token = auth.start_session(
+            s,
+            user,
+            idle_minutes=settings.session_idle_minutes,
+            absolute_days=settings.session_absolute_days,
+        )
+    persona = SimpleNamespace(client=SimpleNamespace(cookies={auth.SESSION_COOKIE: token}))
+    assert (
+        check(browser, live_server, ["/admin/territories", "/admin/territories/1"], persona) == {}
+    )

@@ -136,14 +136,31 @@ def settings_of(number: int) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def drop_second_territories(path: Path) -> None:
-    """Take every territory but the first out of a demo database (the demo's Minett has only its
-    row and communes): the baseline serves one territory."""
+    """Take every territory but the first out of a demo database (the demo's Minett has its
+    communes and bodies, no resident's data): the baseline serves one territory."""
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA foreign_keys = ON")
+        first = conn.execute("SELECT min(id) FROM territories").fetchone()[0]
+        tables = [
+            name
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if "territory_id" in _columns(conn, name)
+        ]
+        # Their rows of every table that has a territory (bodies, communes ...), in whichever
+        # order the foreign keys allow, then the territories themselves.
+        for _pass in range(len(tables) + 1):
+            left = []
+            for name in tables:
+                try:
+                    with conn:
+                        conn.execute(f"DELETE FROM {name} WHERE territory_id != ?", (first,))
+                except sqlite3.IntegrityError:
+                    left.append(name)
+            tables = left
+            if not tables:
+                break
         with conn:
-            first = conn.execute("SELECT min(id) FROM territories").fetchone()[0]
-            conn.execute("DELETE FROM communes WHERE territory_id != ?", (first,))
             conn.execute("DELETE FROM territories WHERE id != ?", (first,))
     finally:
         conn.close()

@@ -120,6 +120,7 @@ def check_settings(data: Any) -> dict[str, Any]:
     for key, limit in OPTIONAL_TEXT.items():
         if key in data:
             out[key] = _text(data, key, limit)
+    out.update(_smtp(data.get("smtp", {})))
     tiles = out.get("tile_url", "")
     if tiles and (
         not TILE_URL.fullmatch(tiles) or not all(k in tiles for k in ("{z}", "{x}", "{y}"))
@@ -135,6 +136,45 @@ def check_settings(data: Any) -> dict[str, Any]:
     if out.get("contact_email") and not EMAIL.fullmatch(out["contact_email"]):
         raise SetupError("« contact_email » n’est pas une adresse e-mail.")
     return out
+
+
+SMTP_KEYS = {"host", "port", "user", "password_env", "starttls"}
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+
+
+def _smtp(data: Any) -> dict[str, Any]:
+    """The settings' ``smtp`` object (the territory's own mail server) as its columns."""
+    if not isinstance(data, dict) or not set(data) <= SMTP_KEYS:
+        raise SetupError(
+            "« smtp » doit être un objet avec host, port, user, password_env et starttls."
+        )
+    if not data:
+        return {}
+    host = data.get("host", "")
+    if not isinstance(host, str) or not HOST.fullmatch(host.strip().lower()):
+        raise SetupError("« smtp.host » doit être un nom d’hôte (sans port ni chemin).")
+    port = data.get("port", 587)
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise SetupError("« smtp.port » doit être un numéro de port (1 à 65535).")
+    user = data.get("user", "")
+    if not isinstance(user, str) or len(user) > 254:
+        raise SetupError("« smtp.user » doit être un texte (254 caractères au plus).")
+    env = data.get("password_env", "")
+    if not isinstance(env, str) or (env and not ENV_NAME.fullmatch(env)):
+        raise SetupError(
+            "« smtp.password_env » : le nom de la variable d’environnement qui tient le mot de "
+            "passe (majuscules, chiffres, _), jamais le mot de passe lui-même."
+        )
+    starttls = data.get("starttls", True)
+    if not isinstance(starttls, bool):
+        raise SetupError("« smtp.starttls » doit valoir true ou false.")
+    return {
+        "smtp_host": host.strip().lower(),
+        "smtp_port": port,
+        "smtp_user": user.strip(),
+        "smtp_password_env": env,
+        "smtp_starttls": starttls,
+    }
 
 
 def _ring(geometry: Any, where: str) -> list[tuple[float, float]]:
@@ -345,6 +385,14 @@ def import_bundle(session: Session, data: bytes) -> Territory:
         **raw,
         "colours": {"primary": raw.get("colour_primary"), "accent": raw.get("colour_accent")},
     }
+    if raw.get("smtp_host"):
+        settings["smtp"] = {
+            "host": raw.get("smtp_host"),
+            "port": raw.get("smtp_port", 587),
+            "user": raw.get("smtp_user", ""),
+            "password_env": raw.get("smtp_password_env", ""),
+            "starttls": raw.get("smtp_starttls", True),
+        }
     territory = check_settings(settings)
     for key in ("lat", "lon"):
         if not isinstance(raw.get(key), int | float):

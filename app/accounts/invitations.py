@@ -84,6 +84,7 @@ def invite(
         jinja.get_template("accounts/email/invite.txt").render(context),
         jinja.get_template("accounts/email/invite.html").render(context),
         sender=territory.mail_sender,
+        territory_id=territory.id or None,
     )
     session.flush()
     return user

@@ -84,6 +84,7 @@ def request_password_reset(
         text,
         html,
         sender=territory.mail_sender,
+        territory_id=territory.id or None,
     )
     return True
 

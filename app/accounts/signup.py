@@ -59,6 +59,7 @@ def sign_up(
             jinja.get_template("accounts/email/signup_exists.txt").render(context),
             jinja.get_template("accounts/email/signup_exists.html").render(context),
             sender=territory.mail_sender,
+            territory_id=territory.id or None,
         )
         return
     if user is None:
@@ -86,4 +87,5 @@ def sign_up(
         jinja.get_template("accounts/email/signup.txt").render(context),
         jinja.get_template("accounts/email/signup.html").render(context),
         sender=territory.mail_sender,
+        territory_id=territory.id or None,
     )

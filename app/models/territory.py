@@ -80,6 +80,15 @@ class Territory(SQLModel, table=True):
     opendata_publisher: str = Field(
         default="", max_length=200, sa_column_kwargs={"server_default": ""}
     )
+    # The territory's own mail server (empty host: the install's, ``ECLOR_SMTP_*``); its password
+    # is read from the environment variable ``smtp_password_env`` names, never stored here.
+    smtp_host: str = Field(default="", max_length=253, sa_column_kwargs={"server_default": ""})
+    smtp_port: int = Field(default=587, sa_column_kwargs={"server_default": "587"})
+    smtp_user: str = Field(default="", max_length=254, sa_column_kwargs={"server_default": ""})
+    smtp_password_env: str = Field(
+        default="", max_length=64, sa_column_kwargs={"server_default": ""}
+    )
+    smtp_starttls: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     # The territory's own map tiles (an XYZ URL with {z}, {x}, {y}, https) and their attribution;
     # empty: the install's (``ECLOR_TILE_URL``, ``ECLOR_TILE_ATTRIBUTION``).
     tile_url: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})

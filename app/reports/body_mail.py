@@ -76,7 +76,15 @@ def send(ctx: JobContext, payload: dict[str, Any]) -> None:
             "c": category,
             "p": place,
         }
-        to, sender = body.contact_email, territory.mail_sender
+        to, sender, territory_id = body.contact_email, territory.mail_sender, territory.id
         key = f"mail:{KIND}:{report.id}:{body.id}:{payload.get('at', '')}"
     with write_session(ctx.engine) as session:
-        send_mail(session, to, subject, "\n".join(lines), sender=sender, dedupe_key=key)
+        send_mail(
+            session,
+            to,
+            subject,
+            "\n".join(lines),
+            sender=sender,
+            dedupe_key=key,
+            territory_id=territory_id,
+        )

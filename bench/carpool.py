@@ -16,7 +16,7 @@ Each search is a passenger (or a driver looking for passengers) starting near
 a commune. In one run, taking turns, it times:
 
 - the **baseline**: the bare SQL query that fetches the same candidates
-  (``app.carpool.matching.candidates_statement`` executed on the same connection and
+  (``app.carpool.ranking.candidates_statement`` executed on the same connection and
   fetched, nothing else);
 - the **search**: ``app.carpool.matching.search`` for a page of results (50, as the
   search page asks): the same candidates ranked in SQL by the best score they can
@@ -51,7 +51,7 @@ from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
 from app import geo
-from app.carpool import matching, trips
+from app.carpool import matching, ranking, trips
 from app.db import make_engine, read_session, write_session
 from app.migrate import upgrade
 from app.models.accounts import User
@@ -265,7 +265,7 @@ def exhaustive_check(session, queries: list[matching.Query]) -> tuple[int, int]:
     ad in Python (the SQL's other rules applied by hand: status, role, seats, validity)."""
     ads = (
         session.connection()
-        .execute(select(*matching.CANDIDATE_COLUMNS, CarpoolAd.status, CarpoolAd.valid_until))
+        .execute(select(*ranking.CANDIDATE_COLUMNS, CarpoolAd.status, CarpoolAd.valid_until))
         .all()
     )
     same = 0
@@ -340,7 +340,7 @@ def main() -> None:
         kept: list[int] = []
         with read_session(engine) as s:
             for q in queries[:20]:  # warm-up: caches, statement compilation
-                s.connection().execute(matching.candidates_statement(q)).all()
+                s.connection().execute(ranking.candidates_statement(q)).all()
                 matching.search(s, q)
             for i, q in enumerate(queries):
                 order = (0, 1, 2, 3) if i % 2 == 0 else (3, 2, 1, 0)
@@ -348,16 +348,16 @@ def main() -> None:
                     start = time.perf_counter()
                     if which == 2:  # the same query with the boxes alone (before the grid cells)
                         s.connection().execute(
-                            matching.candidates_statement(q, use_cells=False)
+                            ranking.candidates_statement(q, use_cells=False)
                         ).all()
                         boxes.append((time.perf_counter() - start) * 1000)
                     elif which == 3:  # regular ads read for every window (before their index)
                         s.connection().execute(
-                            matching.candidates_statement(q, window_range=False)
+                            ranking.candidates_statement(q, window_range=False)
                         ).all()
                         windows.append((time.perf_counter() - start) * 1000)
                     elif which == 0:
-                        rows = s.connection().execute(matching.candidates_statement(q)).all()
+                        rows = s.connection().execute(ranking.candidates_statement(q)).all()
                         bare.append((time.perf_counter() - start) * 1000)
                         fetched.append(len(rows))
                     else:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from app import geo
-from app.carpool import matching, trips
+from app.carpool import matching, ranking, trips
 from app.db import read_session, write_session
 from app.models.accounts import User
 from app.models.carpool import CarpoolAd
@@ -160,7 +160,7 @@ def test_the_prefilter_returns_the_same_matches_as_an_exhaustive_search(engine, 
     assert found > 200, "the sample has matches to compare"
     assert cut > 10, "searches with more matches than the shorter pages are compared"
     assert any(
-        geo.cells_covering(*geo.bbox(q.to_lat, q.to_lon, q.to_radius_m), matching.MAX_CELLS) is None
+        geo.cells_covering(*geo.bbox(q.to_lat, q.to_lon, q.to_radius_m), ranking.MAX_CELLS) is None
         for q in queries
     ), "a radius past the cells' limit is compared too"
 
@@ -222,10 +222,10 @@ def test_the_cells_looked_up_hold_every_point_within_the_radius():
         lat, lon = 49.3 + rng.random() * 0.4, 5.8 + rng.random() * 0.4
         radius = rng.choice((500, 1000, 2000, 5000, 8000))
         kx = trips.KY * math.cos(math.radians(lat + rng.uniform(-0.2, 0.2)))  # another end's scale
-        box = geo.cells_covering(*geo.bbox(lat, lon, radius), matching.MAX_CELLS)
+        box = geo.cells_covering(*geo.bbox(lat, lon, radius), ranking.MAX_CELLS)
         if box is None:
             continue
-        kept = set(matching._cells_reaching(box, lat, lon, kx, radius))
+        kept = set(ranking._cells_reaching(box, lat, lon, kx, radius))
         pruned += len(box) - len(kept)
         for _ in range(300):  # points within the radius in the planar metres ``score`` uses,
             r = radius * (
@@ -298,20 +298,20 @@ def test_regular_ads_are_read_by_cells_then_the_start_of_their_window(engine):
     a, b = STARTS[0], ENDS[0]
     regular = matching.Query(*a, *b, frequency="regular", days_mask=0b11111, minute=450)
     punctual = matching.Query(*a, *b, when=now + timedelta(days=1))
-    looked_up = _index_lookups(engine, matching.candidates_statement(regular))
+    looked_up = _index_lookups(engine, ranking.candidates_statement(regular))
     assert any("ix_carpool_ads_cells_regular" in c and "window_start" in c for c in looked_up), (
         looked_up
     )
     # The benchmark's comparison (as before the index): the same ads, every window read.
-    looked_up = _index_lookups(engine, matching.candidates_statement(regular, window_range=False))
+    looked_up = _index_lookups(engine, ranking.candidates_statement(regular, window_range=False))
     assert looked_up and not any("window_start" in c for c in looked_up), looked_up
     with read_session(engine) as session:
         for q in (regular, punctual):
-            rows = session.connection().execute(matching.candidates_statement(q)).all()
-            compared = matching.candidates_statement(q, window_range=False)
+            rows = session.connection().execute(ranking.candidates_statement(q)).all()
+            compared = ranking.candidates_statement(q, window_range=False)
             assert sorted(rows) == sorted(session.connection().execute(compared).all())
             assert rows, "the sample has candidates to compare"
-    looked_up = _index_lookups(engine, matching.candidates_statement(punctual))
+    looked_up = _index_lookups(engine, ranking.candidates_statement(punctual))
     assert any("window_start" in c for c in looked_up), looked_up  # its regular ads
     assert any("departure_at" in c for c in looked_up), looked_up  # its one-off ads
 
@@ -370,7 +370,7 @@ def test_the_ranking_bound_holds_every_score_and_counts_time_and_weekdays(engine
                 q = matching.Query(
                     *a, *b, frequency="regular", days_mask=mask, minute=minute, **common
                 )
-            stmt = matching.ranked_statement(q, limit=10**6, dialect=connection.dialect.name)
+            stmt = ranking.ranked_statement(q, limit=10**6, dialect=connection.dialect.name)
             if stmt is None:
                 continue
             for row in connection.execute(stmt).all():
@@ -382,3 +382,80 @@ def test_the_ranking_bound_holds_every_score_and_counts_time_and_weekdays(engine
     # The geometry alone leaves the time part (up to 30 points) out of the bound: 23 points above
     # the score on average on this sample; the windows and weekdays bring it to 13 or 14.
     assert sum(gaps) / len(gaps) < 15, sum(gaps) / len(gaps)
+
+
+def test_a_wide_radius_search_keeps_drivers_who_need_more_than_a_quarter_of_an_hour_to_the_pick_up(
+    engine,
+):
+    """RDEX allows radii of up to 50 km: a driver 35 km from the pick-up needs 55 minutes to reach
+    it at the speed the score assumes, and leaves that much earlier (a passenger 35 km away is picked
+    up that much later). The prefilter's time bounds allow for it, so a wide search finds those ads,
+    for both roles and both kinds of trip, as the exhaustive search does."""
+    now = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    north = (49.70, 6.00)  # the far end, beyond Luxembourg City
+    far, near = (49.10, 6.00), (49.41, 6.00)  # 34.5 km apart along the way north
+    reach = geo.distance_m(*far, *near) * trips.ROAD_FACTOR / 1000 / trips.SPEED_KMH * 60
+    assert reach > 50  # minutes from the far start to the near one
+    with write_session(engine) as session:
+        user = User(email="wide@eclor.test", role="resident", display_name="W")
+        session.add(user)
+        session.flush()
+        rows = []
+        for role, start, shift in (("driver", far, -reach), ("passenger", near, reach)):
+            for frequency in ("regular", "punctual"):
+                # The ad's time at its start: the driver's when the passenger is at the near start at
+                # 07:30 UTC, or the passenger's when the driver who left the far start then gets there.
+                departure = now.replace(hour=7, minute=30) + timedelta(minutes=shift)
+                local = trips.local(departure)
+                m = local.hour * 60 + local.minute
+                rows.append(
+                    {
+                        "user_id": user.id,
+                        "role": role,
+                        "frequency": frequency,
+                        "leg": "outward",
+                        "from_label": "A",
+                        "from_lat": start[0],
+                        "from_lon": start[1],
+                        "to_label": "B",
+                        "to_lat": north[0],
+                        "to_lon": north[1],
+                        "distance_m": trips.road_m(*start, *north),
+                        "cross_border": True,
+                        "margin_min": 10,
+                        "seats": 3,
+                        "seats_left": 3,
+                        "price_per_km_cents": 8,
+                        "comment": "",
+                        "status": "active",
+                        "created_at": now,
+                        "updated_at": now,
+                        "departure_at": departure if frequency == "punctual" else None,
+                        "valid_until": None,
+                        "schedule": trips.dump_schedule({local.weekday(): (m, 10)}),
+                        "days_mask": trips.mask_of([local.weekday()]),
+                        "window_start": m - 10,
+                        "window_end": m + 10,
+                    }
+                )
+        session.execute(insert(CarpoolAd), rows)
+    at = trips.local(now.replace(hour=7, minute=30))
+    with read_session(engine) as session:
+        ads = list(session.scalars(select(CarpoolAd)).all())
+        for role, start in (("driver", near), ("passenger", far)):
+            wide = {"role": role, "margin_min": 15, "from_radius_m": 40_000, "to_radius_m": 40_000}
+            for q in (
+                matching.Query(*start, *north, when=at, **wide),
+                matching.Query(
+                    *start,
+                    *north,
+                    frequency="regular",
+                    days_mask=trips.mask_of([at.weekday()]),
+                    minute=at.hour * 60 + at.minute,
+                    **wide,
+                ),
+            ):
+                expected = _exhaustive(ads, q)
+                assert len(expected) == (2 if q.frequency == "punctual" else 1), (q, expected)
+                found = [(m.ad_id, m.score) for m in matching.search(session, q)]
+                assert found == expected, q

@@ -459,3 +459,22 @@ def test_a_wide_radius_search_keeps_drivers_who_need_more_than_a_quarter_of_an_h
                 assert len(expected) == (2 if q.frequency == "punctual" else 1), (q, expected)
                 found = [(m.ad_id, m.score) for m in matching.search(session, q)]
                 assert found == expected, q
+
+
+def test_searches_of_one_shape_share_one_ranking_statement_with_their_own_values():
+    """The ranking's SQL is built once per shape of search (kind, cells, role, database); two
+    searches from other places at other times bind their own values to the same statement."""
+    when = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    first = matching.Query(*STARTS[0], *ENDS[0], when=when, margin_min=15)
+    other = matching.Query(*STARTS[3], *ENDS[2], when=when + timedelta(days=1), margin_min=45)
+    regular = matching.Query(*STARTS[0], *ENDS[0], frequency="regular", days_mask=0b101)
+    built = [
+        ranking.ranking_query(q, limit=50, offset=0, dialect="sqlite", ids_only=True)
+        for q in (first, other, regular)
+    ]
+    assert all(b is not None for b in built)
+    (a, a_values), (b, b_values), (c, _c) = built  # type: ignore[misc]
+    assert a is b and a is not c
+    assert a_values["from_lat"] != b_values["from_lat"]
+    assert a_values["leaves_from"] != b_values["leaves_from"]
+    assert a_values["to_cells"] != b_values["to_cells"]

@@ -11,6 +11,7 @@ from litestar import Request
 from sqlmodel import Session
 
 from app.db import begin_write, wrote_nothing
+from app.territories import bind, request_territory
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -70,6 +71,8 @@ async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[Session,
     Handlers marked :func:`late_write` take it themselves, after their slow work.
     """
     session = Session(request.app.state.engine, expire_on_commit=False)
+    # The request's territory goes with its session (a domain's queries read it: of_session).
+    bind(session, request_territory(request))
     unsafe = request.method not in SAFE_METHODS
     writing = unsafe and not request.route_handler.opt.get(LATE_WRITE)
     if unsafe and (sessions := REQUEST_SESSIONS.get()) is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.models.territory import territory_field
 from app.db import utcnow
 
 PHASES = ("ideas", "review", "vote", "results", "works")
@@ -35,6 +36,8 @@ class Budget(SQLModel, table=True):
     __tablename__ = "participation_budgets"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The territory whose staff made it (its commune's, for a commune's budget).
+    territory_id: int = territory_field()
     title: str = Field(max_length=160)
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
     commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5)
@@ -226,6 +229,8 @@ class Consultation(SQLModel, table=True):
     __tablename__ = "participation_consultations"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The territory whose staff made it: its "whole territory" is that one.
+    territory_id: int = territory_field()
     title: str = Field(max_length=160)
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
     communes: str = Field(default="", max_length=200)

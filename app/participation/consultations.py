@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from app.participation.scope import consultations_here, here
 from app.csvsafe import csv_cell
 from app.db import saved_id, utcnow
 from app.i18n import gettext as _
@@ -127,7 +128,8 @@ def questions(session: Session, consultation_id: int) -> list[ConsultationQuesti
 
 
 def listed(session: Session, *, staff: bool = False) -> list[Consultation]:
-    query = select(Consultation).order_by(col(Consultation.closes_at).desc())
+    query = select(Consultation).where(*consultations_here(session))
+    query = query.order_by(col(Consultation.closes_at).desc())
     if not staff:
         query = query.where(col(Consultation.published).is_(True))
     return list(session.scalars(query.limit(200)).all())
@@ -159,6 +161,8 @@ def create(
         opens_at=opens_at,
         closes_at=closes_at,
     )
+    if here(session):  # the territory of the staff who make it
+        row.territory_id = here(session)
     session.add(row)
     session.flush()
     return row

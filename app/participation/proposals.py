@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from app import moderation
+from app.participation.scope import proposals_here
 from app.db import saved_id, utcnow
 from app.i18n import gettext as _
 from app.models.participation import (
@@ -53,7 +54,8 @@ def proposal_of_photo(session: Session, name: str) -> Proposal | None:
 
 
 def listed(session: Session, commune: str = "") -> list[Proposal]:
-    query = select(Proposal).where(col(Proposal.hidden).is_(False))
+    """The visible proposals of the session's territory (of one commune, if given)."""
+    query = select(Proposal).where(*proposals_here(session), col(Proposal.hidden).is_(False))
     if commune:
         query = query.where(col(Proposal.commune_insee) == commune)
     return list(session.scalars(query.order_by(col(Proposal.created_at).desc()).limit(200)).all())

@@ -26,6 +26,7 @@ from app.models.participation import Budget
 from app.participation import budgets as logic
 from app.participation import consultations as consultation_logic
 from app.participation import maps
+from app.participation import scope
 from app.routes.participation_context import budget_or_404, communes, euros, ints, many, text
 from app.routes.participation_context import declare_commune as declare
 from app.routes.participation_context import me_of
@@ -40,10 +41,14 @@ def _open_budgets(db: Session) -> list[Budget]:
     return list(
         db.scalars(
             select(Budget)
-            .where(col(Budget.phase) != "ideas")
+            .where(*scope.budgets_here(db), col(Budget.phase) != "ideas")
             .order_by(col(Budget.updated_at).desc())
         ).all()
-    ) + list(db.scalars(select(Budget).where(col(Budget.phase) == "ideas")).all())
+    ) + list(
+        db.scalars(
+            select(Budget).where(*scope.budgets_here(db), col(Budget.phase) == "ideas")
+        ).all()
+    )
 
 
 @get("/participation", opt=PUBLIC, sync_to_thread=True, name="participation_index")
@@ -384,7 +389,9 @@ def results_api(db: NamedDependency[Session], budget_id: FromPath[int]) -> dict[
 
 def home_panel(db: Session, user: CurrentUser | None) -> dict[str, Any] | None:
     voting = db.scalars(
-        select(Budget).where(col(Budget.phase) == "vote").order_by(col(Budget.id))
+        select(Budget)
+        .where(*scope.budgets_here(db), col(Budget.phase) == "vote")
+        .order_by(col(Budget.id))
     ).all()
     return {"voting": voting} if voting else None
 

@@ -21,14 +21,15 @@ from app.participation import consultations as logic
 from app.participation import maps
 from app.routes.participation_context import communes
 from app.routes.participation_context import declare_commune as declare
+from app.participation import scope
 from app.routes.participation_context import get_or_none, me_of
 from app.templating import page
 
 
 def consultation_or_404(db: Session, consultation_id: int, *, staff: bool = False) -> Consultation:
-    """A consultation; a draft only for staff."""
+    """A consultation of the request's territory; a draft only for staff."""
     row = get_or_none(db, Consultation, consultation_id)
-    if row is None or (not row.published and not staff):
+    if row is None or not scope.is_here(db, row) or (not row.published and not staff):
         raise NotFoundException()
     return row
 

@@ -238,6 +238,7 @@ def moderate(
     question = db.get(ConsultationQuestion, row.question_id) if row is not None else None
     if row is None or question is None:
         raise NotFoundException()
+    consultation_or_404(db, question.consultation_id, staff=True)  # of the request's territory
     try:
         logic.moderate_text(db, row, text(data, "decision", 10))
     except logic.ConsultationError as exc:

@@ -7,13 +7,12 @@ from typing import Any
 
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
-from sqlalchemy import select
 from sqlmodel import Session
 
 from app.auth import CurrentUser
 from app.models.accounts import User
 from app.models.participation import Budget, BudgetProject
-from app.models.territory import Commune
+from app.participation import scope
 
 
 MAX_ID = 2**31 - 1  # PostgreSQL's integer: an id past it names no row (never a 500)
@@ -27,8 +26,9 @@ def get_or_none(db: Session, model: Any, row_id: int) -> Any:
 
 
 def budget_or_404(db: Session, budget_id: int) -> Budget:
+    """A budget of the request's territory (another territory's is not found)."""
     budget = get_or_none(db, Budget, budget_id)
-    if budget is None:
+    if budget is None or not scope.is_here(db, budget):
         raise NotFoundException()
     return budget
 
@@ -42,7 +42,8 @@ def project_or_404(db: Session, project_id: int) -> tuple[BudgetProject, Budget]
 
 
 def communes(db: Session) -> dict[str, str]:
-    return {c.insee: c.name for c in db.scalars(select(Commune).order_by(Commune.name)).all()}
+    """The communes of the request's territory."""
+    return scope.communes_here(db)
 
 
 def me_of(db: Session, user: CurrentUser | None) -> User | None:

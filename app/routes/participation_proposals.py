@@ -25,6 +25,7 @@ from app.i18n import gettext as _
 from app.models.participation import CommentReport, Proposal, ProposalComment, ProposalPhoto
 from app.photo_store import PendingPhotos
 from app.participation import proposals as logic
+from app.participation import scope
 from app.routes.participation_context import (
     get_or_none,
     PHOTO_CACHE,
@@ -53,7 +54,13 @@ def _visible_or_404(proposal: Proposal | None, user: CurrentUser | None) -> Prop
 
 
 def _proposal_or_404(db: Session, proposal_id: int, user: CurrentUser | None) -> Proposal:
-    return _visible_or_404(get_or_none(db, Proposal, proposal_id), user)
+    """A proposal of the request's territory (another territory's is not found)."""
+    proposal = get_or_none(db, Proposal, proposal_id)
+    if proposal is not None and not scope.is_here(db, proposal):
+        proposal = None
+    if proposal is not None and not scope.is_here(db, proposal):
+        proposal = None
+    return _visible_or_404(proposal, user)
 
 
 @get("/participation/proposals", opt=PUBLIC, sync_to_thread=True, name="pp_list")
@@ -152,7 +159,10 @@ def photo(
     request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
 ) -> File:
     """A proposal's photo, to whoever may see the proposal (a hidden one: staff only)."""
-    proposal = _visible_or_404(logic.proposal_of_photo(db, name), current_user(request))
+    proposal = logic.proposal_of_photo(db, name)
+    if proposal is not None and not scope.is_here(db, proposal):
+        proposal = None
+    proposal = _visible_or_404(proposal, current_user(request))
     return photo_store.served(
         name,
         request.app.state.settings.resolved_media_dir,
@@ -252,7 +262,7 @@ def report(
     comment_id: FromPath[int],
     data: Form,
 ) -> Redirect:
-    row = get_or_none(db, ProposalComment, comment_id)
+    row = _comment_here(db, comment_id)
     if row is None or row.status != "visible":
         raise NotFoundException()
     logic.report_comment(db, comment_id, signed_in_user(request).id, text(data, "reason", 500))
@@ -270,6 +280,8 @@ def proposal_api(
     request: Request[Any, Any, Any], db: NamedDependency[Session], proposal_id: FromPath[int]
 ) -> dict[str, Any]:
     proposal = get_or_none(db, Proposal, proposal_id)
+    if proposal is not None and not scope.is_here(db, proposal):
+        proposal = None
     if proposal is None or proposal.hidden:
         raise NotFoundException()
     pid = saved_id(proposal)
@@ -295,6 +307,19 @@ def proposal_api(
 # --- staff -------------------------------------------------------------------------------------
 
 
+def _comment_here(db: Session, comment_id: int) -> ProposalComment | None:
+    """A comment on a proposal of the request's territory."""
+    row = get_or_none(db, ProposalComment, comment_id)
+    proposal = get_or_none(db, Proposal, row.proposal_id) if row is not None else None
+    return row if proposal is not None and scope.is_here(db, proposal) else None
+
+
+def _on_proposals_here(db: Session) -> tuple[Any, ...]:
+    """Comments on the proposals of the request's territory."""
+    ids = select(col(Proposal.id)).where(*scope.proposals_here(db))
+    return (col(ProposalComment.proposal_id).in_(ids),)
+
+
 def _moderation_page(
     request: Request[Any, Any, Any],
     db: Session,
@@ -305,12 +330,16 @@ def _moderation_page(
     rows = db.execute(
         select(CommentReport, ProposalComment)
         .join(ProposalComment, col(ProposalComment.id) == col(CommentReport.comment_id))
-        .where(col(CommentReport.status) == "open", col(ProposalComment.status) == "visible")
+        .where(
+            *_on_proposals_here(db),
+            col(CommentReport.status) == "open",
+            col(ProposalComment.status) == "visible",
+        )
         .order_by(col(CommentReport.created_at))
     ).all()
     hidden = db.scalars(
         select(ProposalComment)
-        .where(col(ProposalComment.status) == "hidden")
+        .where(*_on_proposals_here(db), col(ProposalComment.status) == "hidden")
         .order_by(col(ProposalComment.moderated_at).desc())
         .limit(100)
     ).all()
@@ -343,7 +372,7 @@ def hide(
     comment_id: FromPath[int],
     data: Form,
 ) -> Template | Redirect:
-    row = get_or_none(db, ProposalComment, comment_id)
+    row = _comment_here(db, comment_id)
     if row is None:
         raise NotFoundException()
     try:
@@ -366,7 +395,7 @@ def hide(
 def restore(
     request: Request[Any, Any, Any], db: NamedDependency[Session], comment_id: FromPath[int]
 ) -> Redirect:
-    row = get_or_none(db, ProposalComment, comment_id)
+    row = _comment_here(db, comment_id)
     if row is None:
         raise NotFoundException()
     logic.restore_comment(db, row)

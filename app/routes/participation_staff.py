@@ -22,6 +22,7 @@ from app.forms import Form, parse_form
 from app.i18n import gettext as _
 from app.models.participation import MODES, PHASES, Budget, BudgetProject, ProjectOrder
 from app.participation import budgets as logic
+from app.participation import scope
 from app.routes.participation_context import (
     budget_or_404,
     communes,
@@ -78,7 +79,9 @@ def _list_page(
         request,
         "participation/staff_index.html",
         section="staff",
-        budgets=db.scalars(select(Budget).order_by(col(Budget.id).desc())).all(),
+        budgets=db.scalars(
+            select(Budget).where(*scope.budgets_here(db)).order_by(col(Budget.id).desc())
+        ).all(),
         communes=communes(db),
         phases=logic.PHASE_LABELS,
         modes=logic.MODE_LABELS,
@@ -104,6 +107,8 @@ def create_budget(
         db.rollback()
         return _list_page(request, db, form=dict(data), errors=errors, status_code=400)
     budget = Budget(**{**form.model_dump(), "commune_insee": form.commune_insee or None})
+    if scope.here(db):  # the territory of the staff who make it
+        budget.territory_id = scope.here(db)
     db.add(budget)
     db.commit()
     return Redirect(f"/participation/staff/budgets/{budget.id}", status_code=303)

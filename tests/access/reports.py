@@ -55,6 +55,23 @@ def a_report(ctx: AccessContext) -> dict[str, Any]:
     return {"report_id": _report(ctx)}
 
 
+def a_report_with_a_body(ctx: AccessContext) -> dict[str, Any]:
+    """An open report handled by a body nested in the first territory (handed back to it below)."""
+    from app.db import write_session
+    from app.models.reports import Report
+    from app.models.territory import Body
+
+    report_id = _report(ctx)
+    with write_session(ctx.engine) as session:
+        report = session.get(Report, report_id)
+        assert report is not None
+        body = Body(territory_id=report.territory_id, name=f"Services techniques {report_id}")
+        session.add(body)
+        session.flush()
+        report.body_id = body.id
+    return {"report_id": report_id}
+
+
 def a_hidden_report(ctx: AccessContext) -> dict[str, Any]:
     return {"report_id": _report(ctx, "hidden")}
 
@@ -218,6 +235,14 @@ ROWS = [
         staff_post(303, admin=400),
         setup=a_report,
         data={"category": "rubble"},
+    ),
+    Row(
+        "POST",
+        "/staff/reports/{report_id}/body",
+        staff_post(303, admin=400),
+        setup=a_report_with_a_body,
+        data={"body": ""},
+        notes="admin comes second: already handed back to the territory",
     ),
     Row(
         "POST",

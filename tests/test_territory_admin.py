@@ -14,7 +14,7 @@ from app.cli import main as cli_main
 from app.db import write_session
 from app.models.accounts import User
 from app.models.territory import Territory
-from tests.conftest import EclorClient, PERSONA_PASSWORD
+from tests.conftest import PERSONA_PASSWORD, EclorClient
 from tests.test_territories import ESCH, add_minett
 
 SUPER = "territoires@eclor.test"

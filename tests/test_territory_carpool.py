@@ -18,6 +18,7 @@ from app.carpool import shares
 from app.db import read_session, utcnow, write_session
 from app.models.accounts import User
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolReport, CarpoolSearch
+from tests.territory_sweep import domain_routes
 from tests.test_carpool import AUDUN, KIRCHBERG, ad_form
 from tests.test_carpool_standard import add_operator, booking_body
 from tests.test_territories import ESCH
@@ -129,15 +130,7 @@ def two(app, engine, settings, personas) -> dict[str, Any]:
 
 def _domain_routes(app: Any) -> list[tuple[str, str]]:
     """(method, path) of every route of the carpool domain in the app's route table."""
-    out = []
-    for route in app.routes:
-        if not route.path.startswith(CARPOOL_DOMAIN):
-            continue
-        for handler in getattr(route, "route_handlers", []):
-            for method in handler.http_methods or ():
-                if method in ("GET", "POST", "PATCH"):
-                    out.append((method, route.path))
-    return sorted(set(out))
+    return domain_routes(app, CARPOOL_DOMAIN, ("GET", "POST", "PATCH"))
 
 
 WHERE = (

@@ -28,6 +28,7 @@ from app.models.lighting import (
 )
 from tests.lighting_helpers import eventually, running_fleet, running_relay, seed_lights
 from tests.mqtt_fixtures import run_async
+from tests.territory_sweep import domain_routes
 from tests.test_territories import ESCH, add_minett
 
 SECRET = "Groupe-secret-du-Minett"
@@ -165,15 +166,7 @@ def _b_state(engine: Any) -> list[Any]:
 
 def _domain_routes(app: Any) -> list[tuple[str, str]]:
     """(method, path) of every route of the lighting staff pages in the app's route table."""
-    out = []
-    for route in app.routes:
-        if not route.path.startswith(LIGHTING_DOMAIN):
-            continue
-        for handler in getattr(route, "route_handlers", []):
-            for method in handler.http_methods or ():
-                if method in ("GET", "POST"):
-                    out.append((method, route.path))
-    return sorted(set(out))
+    return domain_routes(app, LIGHTING_DOMAIN)
 
 
 def _fill(path: str, lit: dict[str, Any], side: str) -> str:

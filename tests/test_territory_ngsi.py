@@ -13,6 +13,7 @@ from app.db import utcnow, write_session
 from app.models.reports import Report
 from app.models.sensors import Sensor
 from tests.lighting_helpers import seed_lights
+from tests.territory_sweep import get_paths
 from tests.test_territories import ESCH, add_minett
 from tests.test_territory_lighting import B_LIGHTS, seed_minett
 
@@ -84,14 +85,7 @@ def _leaks(text: str, twin: dict[str, Any], url: str = "") -> list[str]:
 
 def _domain_routes(app: Any) -> list[str]:
     """The GET paths of the NGSI-LD API in the app's route table."""
-    out = set()
-    for route in app.routes:
-        if not route.path.startswith(NGSI_DOMAIN):
-            continue
-        for handler in getattr(route, "route_handlers", []):
-            if "GET" in (handler.http_methods or ()):
-                out.add(route.path)
-    return sorted(out)
+    return get_paths(app, NGSI_DOMAIN)
 
 
 TYPES = (

@@ -14,6 +14,7 @@ import pytest
 
 from app.db import read_session
 from app.models.lighting import LightAlarm
+from tests.territory_sweep import get_paths
 from tests.test_territories import ESCH
 from tests.test_territory_lighting import B_LIGHTS, lit  # noqa: F401 (fixture)
 
@@ -25,14 +26,7 @@ UNSCOPED = {
 
 
 def _domain_routes(app: Any) -> list[str]:
-    out = set()
-    for route in app.routes:
-        if not route.path.startswith("/staff/ops"):
-            continue
-        for handler in getattr(route, "route_handlers", []):
-            if "GET" in (handler.http_methods or ()):
-                out.add(route.path)
-    return sorted(out)
+    return get_paths(app, "/staff/ops")
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from app.models.participation import (
     ProposalComment,
 )
 from tests.participation_helpers import make_budget
+from tests.territory_sweep import domain_routes
 from tests.test_territories import ESCH
 from tests.test_territory_reports import add_minett
 
@@ -76,15 +77,7 @@ def two(app, engine, personas) -> dict[str, Any]:
 
 
 def _domain_routes(app: Any) -> list[tuple[str, str]]:
-    out = []
-    for route in app.routes:
-        if not route.path.startswith(DOMAIN):
-            continue
-        for handler in getattr(route, "route_handlers", []):
-            for method in handler.http_methods or ():
-                if method in ("GET", "POST"):
-                    out.append((method, route.path))
-    return sorted(set(out))
+    return domain_routes(app, DOMAIN)
 
 
 # Rows named by no path parameter: the poster's own (a proposal, a declared commune) or a new one

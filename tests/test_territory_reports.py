@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -21,6 +22,7 @@ from app.reports import catalogue
 from app.reports import workflow as rp
 from app.territory_setup import create
 from tests.conftest import make_persona
+from tests.territory_sweep import domain_routes
 
 # Inside Esch-sur-Alzette's outline (territory "Minett"), yet nearer the centre of Rédange (France).
 BORDER = (49.5105, 5.946)
@@ -189,17 +191,9 @@ def _state(engine, ids: list[int]) -> list[tuple]:
         ] + [("events", len(events))]
 
 
-def _domain_routes(app) -> list[tuple[str, str]]:
+def _domain_routes(app: Any) -> list[tuple[str, str]]:
     """(method, path) of every route of the reports domain in the app's route table."""
-    out = []
-    for route in app.routes:
-        if not route.path.startswith(REPORTS_DOMAIN):
-            continue
-        for handler in getattr(route, "route_handlers", []):
-            for method in handler.http_methods or ():
-                if method in ("GET", "POST"):
-                    out.append((method, route.path))
-    return sorted(set(out))
+    return domain_routes(app, REPORTS_DOMAIN)
 
 
 def _samples(path: str, two: dict) -> tuple[list[str], list[str]]:

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from app.db import read_session, utcnow, write_session
 from app.models.sharing import ItemReport, Loan, SharedItem, SharedPhoto, WantedRequest
 from app.sharing import loans as sharing
+from tests.territory_sweep import domain_routes
 from tests.test_sharing import make_item
 from tests.test_territories import ESCH
 from tests.test_territory_reports import add_minett
@@ -77,15 +78,7 @@ def two(app, engine, personas) -> dict[str, Any]:
 
 
 def _domain_routes(app: Any) -> list[tuple[str, str]]:
-    out = []
-    for route in app.routes:
-        if not route.path.startswith(SHARING_DOMAIN):
-            continue
-        for handler in getattr(route, "route_handlers", []):
-            for method in handler.http_methods or ():
-                if method in ("GET", "POST"):
-                    out.append((method, route.path))
-    return sorted(set(out))
+    return domain_routes(app, SHARING_DOMAIN)
 
 
 def _gets(path: str, two: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -14,13 +14,14 @@ from sqlmodel import Session, col, select
 from app.db import read_session, write_session
 from app.models.shops import (
     Product,
+    Shop,
     ShopHoursException,
     ShopOrder,
     ShopPhoto,
     ShopPickupPoint,
 )
 from app.shops import orders as shops
-from app.models.shops import Shop
+from tests.territory_sweep import domain_routes
 from tests.test_shops import first_slot, make_shop
 from tests.test_territories import ESCH
 from tests.test_territory_reports import add_minett
@@ -97,15 +98,7 @@ def two(app, engine, personas) -> dict[str, Any]:
 
 
 def _domain_routes(app: Any) -> list[tuple[str, str]]:
-    out = []
-    for route in app.routes:
-        if not route.path.startswith(SHOPS_DOMAIN):
-            continue
-        for handler in getattr(route, "route_handlers", []):
-            for method in handler.http_methods or ():
-                if method in ("GET", "POST"):
-                    out.append((method, route.path))
-    return sorted(set(out))
+    return domain_routes(app, SHOPS_DOMAIN)
 
 
 def _gets(path: str, two: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -7,8 +7,9 @@
   the settings' optional ``bodies`` list declares the bodies nested in it (app.bodies.check);
 - :func:`export_bundle` writes its set-up as a zip: ``territory.json`` (the territory's
   row), ``communes.json`` (its communes with their outlines) and one file per set-up table
-  that belongs to a territory (:data:`SETUP_TABLES`), and ``bodies.json`` (its nested bodies,
-  by name); no resident's data;
+  that belongs to a territory (:data:`SETUP_TABLES`: carpool meeting points, the lighting
+  programs in use and calendars), and ``bodies.json`` (its nested bodies, by name); no resident's
+  data;
 - :func:`import_bundle` loads such a zip into another install.
 
 Everything is checked before anything is written: a bad file is refused with a French
@@ -21,6 +22,7 @@ import io
 import json
 import re
 import zipfile
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -28,6 +30,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from app import bodies
 from app.models.carpool import CarpoolPlace
+from app.models.lighting import LightCalendar, LightProgram
 from app.models.reports import REPORT_CATEGORIES
 from app.models.territory import Commune, Territory
 from app.territories import changed, commune_key
@@ -41,8 +44,29 @@ HOST = re.compile(
 )
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+
+
 # The tables of set-up rows that belong to a territory (``territory_id``), carried by a bundle.
-SETUP_TABLES: tuple[type[SQLModel], ...] = (CarpoolPlace,)
+@dataclass(frozen=True)
+class SetupTable:
+    """A table of set-up rows that belong to a territory, as a bundle carries them."""
+
+    model: type[SQLModel]
+    columns: tuple[str, ...] | None  # the columns carried; None: all but the ids
+    key: str  # the column that names a row uniquely on an install
+    label: str  # how a conflict names it (French)
+    archived: str | None = None  # a column set on rows no longer in use: those stay behind
+
+
+SETUP_TABLES: tuple[SetupTable, ...] = (
+    SetupTable(CarpoolPlace, None, "slug", "Le lieu de covoiturage"),
+    # The lighting programs and calendars the territory's staff wrote (not the groups using them:
+    # those are its inventory, not its set-up).
+    SetupTable(LightCalendar, ("name", "definition"), "name", "Le calendrier d’éclairage"),
+    SetupTable(
+        LightProgram, ("name", "definition"), "name", "Le programme d’éclairage", "archived_at"
+    ),
+)
 # The territory's text columns a settings file may give, with their longest length.
 OPTIONAL_TEXT = {
     "short_name": 60,
@@ -279,10 +303,10 @@ def _write(
     session.flush()
     assert row.id is not None
     session.add_all(Commune(territory_id=row.id, **c) for c in communes)
-    for model in SETUP_TABLES:
+    for table in SETUP_TABLES:
         session.add_all(
-            model(**{**r, "territory_id": row.id})
-            for r in (setup or {}).get(str(model.__tablename__), [])
+            table.model(**{**r, "territory_id": row.id})
+            for r in (setup or {}).get(str(table.model.__tablename__), [])
         )
     session.flush()
     bodies.write(session, row.id, declared_bodies or [])
@@ -322,6 +346,19 @@ def _plain(row: SQLModel, *skip: str) -> dict[str, Any]:
     return {k: v for k, v in row.model_dump().items() if k not in skip}
 
 
+def _carried(table: SetupTable, row: SQLModel) -> dict[str, Any]:
+    if table.columns is None:
+        return _plain(row, "id", "territory_id")
+    return {column: getattr(row, column) for column in table.columns}
+
+
+def _json_object(text: Any) -> bool:
+    try:
+        return isinstance(text, str) and isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
+
+
 def export_bundle(session: Session, slug: str) -> bytes:
     """The territory's set-up as a zip (see the module's docstring)."""
     territory = session.scalars(select(Territory).where(col(Territory.slug) == slug)).first()
@@ -341,12 +378,13 @@ def export_bundle(session: Session, slug: str) -> bytes:
         put("eclor-territory.json", {"version": BUNDLE_VERSION, "slug": slug})
         put("territory.json", _plain(territory, "id"))
         put("communes.json", [_plain(c, "territory_id") for c in communes])
-        for model in SETUP_TABLES:
-            table: Any = model
-            rows = session.scalars(
-                select(model).where(col(table.territory_id) == territory.id).order_by(col(table.id))
-            ).all()
-            put(f"{model.__tablename__}.json", [_plain(r, "id", "territory_id") for r in rows])
+        for table in SETUP_TABLES:
+            model: Any = table.model
+            stmt = select(model).where(col(model.territory_id) == territory.id)
+            if table.archived:
+                stmt = stmt.where(col(getattr(model, table.archived)).is_(None))
+            rows = session.scalars(stmt.order_by(col(model.id))).all()
+            put(f"{model.__tablename__}.json", [_carried(table, r) for r in rows])
         assert territory.id is not None
         put("bodies.json", bodies.declared(session, territory.id))
     return buffer.getvalue()
@@ -417,24 +455,32 @@ def import_bundle(session: Session, data: bytes) -> Territory:
                 f"communes.json : clé « {commune['insee']} » incohérente avec son code."
             )
     setup: dict[str, list[dict[str, Any]]] = {}
-    for model in SETUP_TABLES:
-        name = str(model.__tablename__)
+    for table in SETUP_TABLES:
+        name = str(table.model.__tablename__)
         rows = files.get(name, [])
-        allowed = set(model.model_fields) - {"id", "territory_id"}
+        allowed = set(table.columns or set(table.model.model_fields) - {"id", "territory_id"})
         if not isinstance(rows, list) or any(
             not isinstance(r, dict) or not set(r) <= allowed for r in rows
         ):
             raise SetupError(f"{name}.json : des lignes ont des colonnes inconnues.")
+        if table.columns and any(set(r) != allowed for r in rows):
+            raise SetupError(f"{name}.json : chaque ligne doit avoir " + ", ".join(sorted(allowed)))
+        for r in rows:
+            if "definition" in r and not _json_object(r["definition"]):
+                raise SetupError(
+                    f"{name}.json : « {r.get('name')} » n’a pas de définition lisible."
+                )
         setup[name] = rows
     declared = _bodies(files.get("bodies", []), communes)
     _conflicts(session, territory, communes)
-    for row in setup.get(str(CarpoolPlace.__tablename__), []):
-        if session.scalars(
-            select(CarpoolPlace).where(col(CarpoolPlace.slug) == row.get("slug"))
-        ).first():
-            raise SetupError(
-                f"Le lieu de covoiturage « {row.get('slug')} » existe déjà sur cette installation."
-            )
+    for table in SETUP_TABLES:
+        model: Any = table.model
+        for row in setup.get(str(model.__tablename__), []):
+            taken = row.get(table.key)
+            if session.scalars(
+                select(model).where(col(getattr(model, table.key)) == taken)
+            ).first():
+                raise SetupError(f"{table.label} « {taken} » existe déjà sur cette installation.")
     return _write(session, territory, communes, setup, declared_bodies=declared)
 
 

@@ -13,10 +13,11 @@ from sqlmodel import Session, col, select
 
 from app import bodies, cli, territory_demo
 from app.cli import main as cli_main
-from app.db import make_engine, read_session, write_session
+from app.db import make_engine, read_session, utcnow, write_session
 from app.migrate import upgrade
 from app.models.carpool import CarpoolPlace
 from app.models.jobs import Job
+from app.models.lighting import LightCalendar, LightProgram
 from app.models.territory import Body, Commune, Territory
 from app.territory_setup import SetupError, create, export_bundle, import_bundle
 from tests.conftest import fresh_database_url
@@ -29,7 +30,7 @@ def add_minett(engine) -> Territory:
         return create(session, territory_demo.SETTINGS, territory_demo.COMMUNES)
 
 
-def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict], list[dict]]:
+def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict], list[dict], list, list]:
     """The territory's set-up as plain rows, without the install's own ids."""
     with Session(engine) as session:
         territory = session.scalars(select(Territory).where(col(Territory.slug) == slug)).one()
@@ -48,6 +49,22 @@ def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict], list[dict]]:
             [c.model_dump(exclude={"territory_id"}) for c in communes],
             [p.model_dump(exclude={"id", "territory_id"}) for p in places],
             bodies.declared(session, territory.id),  # nested bodies, parents by name
+            [
+                (p.name, p.definition, p.archived_at is None)
+                for p in session.scalars(
+                    select(LightProgram)
+                    .where(col(LightProgram.territory_id) == territory.id)
+                    .order_by(col(LightProgram.name))
+                )
+            ],
+            [
+                (c.name, c.definition)
+                for c in session.scalars(
+                    select(LightCalendar)
+                    .where(col(LightCalendar.territory_id) == territory.id)
+                    .order_by(col(LightCalendar.name))
+                )
+            ],
         )
 
 
@@ -187,7 +204,7 @@ def test_eclor_territory_create_builds_one_from_two_luxembourg_communes(
     code = cli_main(["territory", "create", settings_file, _write(tmp_path, "c.geojson", two)])
     assert code == 0, capsys.readouterr().err
     assert "« esch » créé avec 2 commune(s)" in capsys.readouterr().out
-    territory, communes, _places, _bodies = _rows(engine, "esch")
+    territory, communes, *_setup = _rows(engine, "esch")
     assert territory["hosts"] == ["esch.localhost"] and territory["languages"] == ["fr", "de"]
     assert territory["colour_primary"] == "#1d4f91" and territory["timezone"] == "Europe/Luxembourg"
     assert [(c["insee"], c["code"], c["country"]) for c in communes] == [
@@ -326,6 +343,25 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
                 lon=5.9862,
             )
         )
+        # The lighting programs and calendars its staff wrote; an archived program stays behind.
+        for name, pairs in (("Minett nuit", [("dusk", 100), ("23:00", 30)]), ("Ancien", [])):
+            session.add(
+                LightProgram(
+                    name=name,
+                    territory_id=territory_id,
+                    definition=json.dumps({"steps": pairs}),
+                    archived_at=utcnow() if name == "Ancien" else None,
+                )
+            )
+        session.add(
+            LightCalendar(
+                name="Jours fériés luxembourgeois",
+                territory_id=territory_id,
+                definition=json.dumps({"default": "Minett nuit", "rules": []}),
+            )
+        )
+        # Another territory's program does not travel with it.
+        session.add(LightProgram(name="Pays-Haut", territory_id=1, definition="{}"))
     _cli_env(monkeypatch, settings)
     assert cli_main(["territory", "export", "minett"]) == 0
     bundle = capsysbinary.readouterr().out
@@ -335,6 +371,8 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
             "carpool_places.json",
             "communes.json",
             "eclor-territory.json",
+            "light_calendars.json",
+            "light_programs.json",
             "territory.json",
         ]
         assert "user" not in " ".join(z.namelist())
@@ -348,7 +386,11 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
     assert cli_main(["territory", "import", str(path)]) == 0, capsysbinary.readouterr().err.decode()
     fresh = make_engine(other)
     try:
-        assert _rows(fresh, "minett") == _rows(engine, "minett")
+        assert _rows(fresh, "minett")[:4] == _rows(engine, "minett")[:4]
+        assert _rows(fresh, "minett")[5] == _rows(engine, "minett")[5]
+        programs = _rows(engine, "minett")[4]
+        assert [p for p in programs if p[2]] == _rows(fresh, "minett")[4]  # the archived stays
+        assert [p[0] for p in _rows(fresh, "minett")[4]] == ["Minett nuit"]
         assert _rows(fresh, "minett")[2][0]["slug"] == "esch-gare"
         # The demo's nested bodies came too: Esch's cleanliness service inside the town.
         nested = [b for b in _rows(fresh, "minett")[3] if b["parent"]]
@@ -371,6 +413,8 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
         session.execute(Commune.__table__.delete().where(Commune.__table__.c.country == "LU"))
         session.execute(Body.__table__.delete())
         session.execute(Territory.__table__.delete().where(Territory.__table__.c.slug == "minett"))
+    with write_session(engine) as session:  # a program of this install's first territory
+        session.add(LightProgram(name="Pays-Haut", territory_id=1, definition="{}"))
     before = _counts(engine)
 
     def rezip(**replace) -> bytes:
@@ -390,6 +434,18 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
         (
             rezip(**{"bodies.json": '[{"name": "Voirie", "categories": ["potholes"]}]'}),
             "catégorie inconnue : potholes",
+        ),
+        (
+            rezip(**{"light_programs.json": '[{"name": "Nuit", "definition": "[1, 2"}]'}),
+            "« Nuit » n’a pas de définition lisible",
+        ),
+        (
+            rezip(**{"light_programs.json": '[{"name": "Nuit"}]'}),
+            "chaque ligne doit avoir definition, name",
+        ),
+        (
+            rezip(**{"light_programs.json": '[{"name": "Pays-Haut", "definition": "{}"}]'}),
+            "Le programme d’éclairage « Pays-Haut » existe déjà sur cette installation",
         ),
     ]
     for data, message in cases:

@@ -127,15 +127,17 @@ def seed(engine: Any, lights: int, reports: int, sensors: int, rng: random.Rando
                 )
         conn.execute(
             text(
-                "INSERT INTO light_cabinets (id, name, commune_insee, lat, lon, working_mode) "
-                "VALUES (:id, :name, :commune_insee, :lat, :lon, :working_mode)"
+                "INSERT INTO light_cabinets "
+                "(id, name, commune_insee, lat, lon, working_mode, territory_id) "
+                "VALUES (:id, :name, :commune_insee, :lat, :lon, :working_mode, "
+                "(SELECT min(id) FROM territories))"
             ),
             cabinets,
         )
         conn.execute(
             text(
-                "INSERT INTO light_groups (id, name, commune_insee, cabinet_id) "
-                "VALUES (:id, :name, :commune_insee, :cabinet_id)"
+                "INSERT INTO light_groups (id, name, commune_insee, cabinet_id, territory_id) "
+                "VALUES (:id, :name, :commune_insee, :cabinet_id, (SELECT min(id) FROM territories))"
             ),
             groups,
         )

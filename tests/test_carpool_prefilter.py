@@ -478,3 +478,20 @@ def test_searches_of_one_shape_share_one_ranking_statement_with_their_own_values
     assert a_values["from_lat"] != b_values["from_lat"]
     assert a_values["leaves_from"] != b_values["leaves_from"]
     assert a_values["to_cells"] != b_values["to_cells"]
+
+
+@pytest.mark.parametrize("frequency", ["punctual", "regular"])
+def test_the_ranking_divides_by_the_ads_length_in_floats_never_in_numeric_on_postgresql(frequency):
+    """Searching drivers, the ranking's detour is divided by each ad's length: a float division on
+    PostgreSQL, as a cast to NUMERIC would have every candidate computed in arbitrary precision."""
+    from sqlalchemy.dialects import postgresql
+
+    when = datetime(2026, 3, 2, 7, 0, tzinfo=UTC) if frequency == "punctual" else None
+    q = matching.Query(
+        *STARTS[0], *ENDS[0], role="driver", frequency=frequency, when=when, days_mask=0b101
+    )
+    built = ranking.ranking_query(q, limit=50, offset=0, dialect="postgresql", ids_only=True)
+    assert built is not None
+    sql = str(built[0].compile(dialect=postgresql.dialect()))
+    assert "sqrt(" in sql
+    assert "NUMERIC" not in sql.upper()

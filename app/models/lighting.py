@@ -111,6 +111,10 @@ class Streetlight(SQLModel, table=True):
         Index("ix_streetlights_technology", "technology"),  # the lamps per technology
         # A territory's lamps per technology (the energy page), from the index alone.
         Index("ix_streetlights_territory_technology", "territory_id", "technology"),
+        # A territory's lights a page at a time in id order (NGSI-LD), with no sort of the fleet.
+        Index("ix_streetlights_territory_id_id", "territory_id", "id"),
+        # A territory's lamps per group and wattage (the energy page), read from the index alone.
+        Index("ix_streetlights_territory_group_nominal", "territory_id", "group_id", "nominal_w"),
     )
 
     id: str = Field(primary_key=True, max_length=64)

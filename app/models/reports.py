@@ -54,6 +54,9 @@ class Report(SQLModel, table=True):
         ),
         # Every list of a territory's reports, newest first (app.reports.catalogue.scoped).
         Index("ix_reports_territory_created", "territory_id", "created_at"),
+        # A territory's reports in one state: the board's count per state and its state filter
+        # read one index range (with the territory alone, a rare state walked every report).
+        Index("ix_reports_territory_status", "territory_id", "status", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -160,7 +160,14 @@ def overview(
             .select_from(LightCommand)
             .where(
                 col(LightCommand.state).in_(("queued", "sent", "accepted")),
-                col(LightCommand.light_id).in_(territory.light_ids(territory_id)),
+                # A correlated EXISTS, not IN (the territory's light ids): the count walks the few
+                # open commands by state and looks each light up, whatever the fleet's size.
+                select(col(Streetlight.id))
+                .where(
+                    col(Streetlight.id) == col(LightCommand.light_id),
+                    col(Streetlight.territory_id) == territory_id,
+                )
+                .exists(),
             )
         )
         or 0

@@ -4,7 +4,8 @@ SQLite (the embedded default) runs in WAL mode with a busy timeout and
 foreign keys on. Transactions that write take the database lock up front
 (``BEGIN IMMEDIATE``), so two writers never deadlock on a lock upgrade and no
 row is lost; read-only transactions stay deferred so readers never wait.
-PostgreSQL (production) uses its defaults.
+PostgreSQL (production) uses its defaults, but for a lock timeout and no parallel workers
+(``_configure_postgresql``).
 """
 
 from __future__ import annotations
@@ -108,8 +109,7 @@ def make_engine(
         _configure_sqlite(engine, lock_timeout_ms)
     else:
         engine = create_engine(url, echo=echo, pool_pre_ping=pooled, **pool)
-        if lock_timeout_ms:
-            _configure_postgresql(engine, lock_timeout_ms)
+        _configure_postgresql(engine, lock_timeout_ms)
     _track_writes(engine)
     return engine
 
@@ -211,9 +211,14 @@ def wrote_nothing(session: Session) -> bool:
 def _configure_postgresql(engine: Engine, lock_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
-        # A statement waiting longer than this for a lock fails (answered 503) instead of hanging.
         cur = dbapi_conn.cursor()
-        cur.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        if lock_timeout_ms:
+            # A statement waiting longer than this for a lock fails (answered 503) instead of hanging.
+            cur.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        # No parallel workers: Eclor's statements are short and run side by side from its pools;
+        # starting and gathering workers cost a busy carpool search (bitmap scan of its grid
+        # cells, 200,000 ads) more than they saved: p99 53 ms with them, 39 ms without.
+        cur.execute("SET max_parallel_workers_per_gather = 0")
         cur.close()
         dbapi_conn.commit()
 

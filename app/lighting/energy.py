@@ -34,6 +34,7 @@ from app.models.lighting import (
     LightEnergyModel,
     LightEnergyMonth,
     LightGroup,
+    LightLampCount,
     LightProgram,
     Streetlight,
 )
@@ -109,18 +110,20 @@ def _source_keys(
 def lamps_by_source(
     session: Session, territory_id: int | None = None
 ) -> list[tuple[int | None, int | None, float, int]]:
-    """(program, calendar, wattage, lamps) of the fleet (or of one territory's lamps), counted by
-    the database: the lights per group and wattage read from ``ix_streetlights_group_nominal``
-    alone, then joined to their group (one row per group and wattage, not per light). Lights
-    outside any group have neither."""
+    """(program, calendar, wattage, lamps) of the fleet (or of one territory's lamps), from the
+    lights counted per territory, group and wattage (``light_lamp_counts``, kept by triggers on
+    ``streetlights``: a few rows per group, whatever the fleet's size), joined to their group.
+    Lights outside any group have neither."""
     counted: Any = select(
-        col(Streetlight.group_id).label("group_id"),
-        col(Streetlight.nominal_w).label("nominal_w"),
-        func.count().label("lamps"),
-    )
+        col(LightLampCount.group_id).label("group_id"),
+        col(LightLampCount.nominal_w).label("nominal_w"),
+        func.sum(col(LightLampCount.lamps)).label("lamps"),
+    ).where(col(LightLampCount.lamps) > 0)
     if territory_id is not None:
-        counted = counted.where(col(Streetlight.territory_id) == territory_id)
-    per_group = counted.group_by(col(Streetlight.group_id), col(Streetlight.nominal_w)).subquery()
+        counted = counted.where(col(LightLampCount.territory_id) == territory_id)
+    per_group = counted.group_by(
+        col(LightLampCount.group_id), col(LightLampCount.nominal_w)
+    ).subquery()
     rows = session.execute(
         select(
             col(LightGroup.program_id),

@@ -280,6 +280,20 @@ class LightAlarm(SQLModel, table=True):
     acknowledged_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
 
+class LightLampCount(SQLModel, table=True):
+    """How many lights each territory has per group and wattage, kept by triggers on
+    ``streetlights`` (every insert, delete and change of territory, group or wattage, whatever
+    writes it; migration 0042_lighting_lamp_counts): the energy page reads these few rows instead of
+    counting the fleet. ``group_id`` is "" for lights outside any group."""
+
+    __tablename__ = "light_lamp_counts"
+
+    territory_id: int = Field(primary_key=True)
+    group_id: str = Field(primary_key=True, max_length=64)
+    nominal_w: float = Field(primary_key=True)
+    lamps: int = 0
+
+
 class LightEnergyMonth(SQLModel, table=True):
     __tablename__ = "light_energy_months"
     __table_args__ = (

@@ -24,3 +24,10 @@ def domain_routes(
 def get_paths(app: Any, prefixes: str | tuple[str, ...]) -> list[str]:
     """The paths of every GET route whose path starts with one of ``prefixes``."""
     return [path for _method, path in domain_routes(app, prefixes, ("GET",))]
+
+
+def refused(answer: Any) -> bool:
+    """Not found, forbidden, or (anonymous) sent to sign in: what another territory's row gets."""
+    if answer.status_code == 303:
+        return answer.headers["location"].startswith("/login")
+    return answer.status_code in (401, 403, 404)

@@ -19,6 +19,7 @@ from app.db import read_session, utcnow, write_session
 from app.models.accounts import User
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolReport, CarpoolSearch
 from tests.territory_sweep import domain_routes
+from tests.territory_sweep import refused as is_refused
 from tests.test_carpool import AUDUN, KIRCHBERG, ad_form
 from tests.test_carpool_standard import add_operator, booking_body
 from tests.test_territories import ESCH
@@ -264,13 +265,6 @@ def _state(engine: Any, two: dict[str, Any]) -> list[tuple[Any, ...]]:
         ]
 
 
-def _refused(answer: Any) -> bool:
-    """Not found, forbidden, or (anonymous) sent to sign in."""
-    if answer.status_code == 303:
-        return answer.headers["location"].startswith("/login")
-    return answer.status_code in (401, 403, 404)
-
-
 def _sweep(persona_client: Any, app: Any, engine: Any, two: dict[str, Any]) -> int:
     routes = _domain_routes(app)
     gets = [p for m, p in routes if m == "GET"]
@@ -287,12 +281,12 @@ def _sweep(persona_client: Any, app: Any, engine: Any, two: dict[str, Any]) -> i
             read += 1
         for url in refused:
             answer = persona_client.get(url, follow_redirects=False)
-            assert _refused(answer), (url, answer.status_code)
+            assert is_refused(answer), (url, answer.status_code)
             assert not _leaks(answer.text.replace(url, ""), two), url
     for path in writes:
         for url, form in _posts(path, two):
             answer = persona_client.post_form(url, form)
-            assert _refused(answer), (url, answer.status_code)
+            assert is_refused(answer), (url, answer.status_code)
             assert SECRET not in answer.text, url
     assert _state(engine, two) == before
     return read

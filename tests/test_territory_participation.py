@@ -22,6 +22,7 @@ from app.models.participation import (
 )
 from tests.participation_helpers import make_budget
 from tests.territory_sweep import domain_routes
+from tests.territory_sweep import refused as is_refused
 from tests.test_territories import ESCH
 from tests.test_territory_reports import add_minett
 
@@ -130,12 +131,6 @@ def _state(engine: Any, two: dict[str, Any]) -> list[Any]:
         ]
 
 
-def _refused(answer: Any) -> bool:
-    if answer.status_code == 303:
-        return answer.headers["location"].startswith("/login")
-    return answer.status_code in (401, 403, 404)
-
-
 @pytest.mark.parametrize("who", ["staff", "resident", None])
 def test_sweeping_every_participation_route_on_one_territorys_host_finds_nothing_of_the_other(
     app, engine, client, two, personas, who
@@ -162,7 +157,7 @@ def test_sweeping_every_participation_route_on_one_territorys_host_finds_nothing
                 answer = c.get(url, follow_redirects=False)
             else:
                 answer = c.post_form(url, {"phase": "results", "status": "done", "body": "x"})
-            assert _refused(answer), (method, url, answer.status_code)
+            assert is_refused(answer), (method, url, answer.status_code)
             assert not _leaks(answer.text), (url, _leaks(answer.text))
             refused += 1
     assert read >= 8 and refused >= 20

@@ -15,6 +15,7 @@ from app.db import read_session, utcnow, write_session
 from app.models.sharing import ItemReport, Loan, SharedItem, SharedPhoto, WantedRequest
 from app.sharing import loans as sharing
 from tests.territory_sweep import domain_routes
+from tests.territory_sweep import refused as is_refused
 from tests.test_sharing import make_item
 from tests.test_territories import ESCH
 from tests.test_territory_reports import add_minett
@@ -155,12 +156,6 @@ def _state(engine: Any, two: dict[str, Any]) -> list[Any]:
         ]
 
 
-def _refused(answer: Any) -> bool:
-    if answer.status_code == 303:
-        return answer.headers["location"].startswith("/login")
-    return answer.status_code in (401, 403, 404)
-
-
 def _sweep(c: Any, app: Any, engine: Any, two: dict[str, Any]) -> int:
     routes = _domain_routes(app)
     gets = [p for m, p in routes if m == "GET"]
@@ -177,12 +172,12 @@ def _sweep(c: Any, app: Any, engine: Any, two: dict[str, Any]) -> int:
             read += 1
         for url in refused:
             answer = c.get(url, follow_redirects=False)
-            assert _refused(answer), (url, answer.status_code)
+            assert is_refused(answer), (url, answer.status_code)
             assert not _leaks(answer.text.replace(url, ""), two), url
     for path in posts:
         for url, form in _posts(path, two):
             answer = c.post_form(url, form)
-            assert _refused(answer), (url, answer.status_code)
+            assert is_refused(answer), (url, answer.status_code)
             assert not _leaks(answer.text.replace(url, ""), two), url
     assert _state(engine, two) == before
     return read

@@ -228,11 +228,11 @@ def write(session: Session, territory_id: int, checked: list[dict[str, Any]]) ->
 
 def declared(session: Session, territory_id: int) -> list[dict[str, Any]]:
     """The territory's bodies as the settings declare them (parents first): what an export carries."""
-    tree = of_territory(session, territory_id)
     rows = {
         row.id: row
         for row in session.scalars(select(Body).where(col(Body.territory_id) == territory_id))
     }
+    tree = nodes(rows.values())  # the same rows, read once
     names = {n.id: n.name for n in tree}
     return [
         {

@@ -738,6 +738,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
+            # Signal handlers: not on Windows' loop, nor outside the main thread.
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, lambda: asyncio.ensure_future(fleet.stop()))
         if args.duration is not None:

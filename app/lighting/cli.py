@@ -131,6 +131,7 @@ def _run_fleet(args: argparse.Namespace, settings: Settings) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
+            # Signal handlers: not on Windows' loop, nor outside the main thread.
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
         if args.duration is not None:

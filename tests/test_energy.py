@@ -233,3 +233,32 @@ def test_the_modelled_energy_counts_the_lamps_in_sql_as_a_light_by_light_sum_doe
     assert len(lights) == sum(2 + g for g in range(7))
     for row, value in zip(rows, expected, strict=True):
         assert abs(row.programmed_kwh - value) < 1e-6 * max(1.0, value), row.month
+
+
+def test_the_baselines_yearly_figures_are_computed_once_per_year_then_read(engine):
+    now = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
+    with read_session(engine) as session:
+        position = control.territory_position(session)
+        first = lighting_energy.yearly_baselines_kwh(session, now, 2025)
+    expected = {k: b.yearly_kwh(position, 2025) for k, b in consumption.BASELINES.items()}
+    assert first == expected
+    with read_session(engine) as session:
+        stored = {
+            row.source_key.split(":")[1]: row.kwh
+            for row in session.scalars(
+                select(lighting_energy.LightEnergyModel).where(
+                    lighting_energy.LightEnergyModel.month == "2025"
+                )
+            )
+        }
+    assert stored == expected
+    with write_session(engine) as session:  # a figure changed in the cache is the one read back
+        for row in session.scalars(
+            select(lighting_energy.LightEnergyModel).where(
+                lighting_energy.LightEnergyModel.month == "2025"
+            )
+        ):
+            row.kwh = 1.0
+    with read_session(engine) as session:
+        again = lighting_energy.yearly_baselines_kwh(session, now, 2025)
+    assert set(again.values()) == {1.0}

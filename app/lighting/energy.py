@@ -1,15 +1,18 @@
 """Energy per month for the staff energy page, at a cost that does not grow with the fleet or its history.
 
 - Measured: ``light_energy_months`` (per group and local month), added to by
-  telemetry ingestion (``app.lighting.relay``); the page sums a few rows per
-  group instead of the hourly and daily history.
+  telemetry ingestion (``app.lighting.relay``), and summed per territory and
+  month by triggers (``light_territory_energy``): the page reads one row per
+  month instead of the groups' rows or the hourly and daily history.
 - Modelled (what the programs predict, and each baseline): the energy of one
   lamp for a month under a program and calendar is cached in
   ``light_energy_models``, keyed by a digest of what it depends on (the
   program or calendar definitions, the position) and the lamp's wattage. A
   past month is computed once; the current month again once its figure is an
-  hour old. The page multiplies by the lamp counts per group and wattage (one
-  grouped query).
+  hour old. The page multiplies by the lamps counted per program, calendar
+  and wattage (``light_lamp_counts``, kept by triggers: a few rows per program,
+  whatever the number of lights or groups). The baselines' yearly figures per
+  lamp are cached the same way, per year.
 
 Called by the staff energy page (``app.routes.lighting``) and the benchmarks.
 """
@@ -36,6 +39,7 @@ from app.models.lighting import (
     LightGroup,
     LightLampCount,
     LightProgram,
+    LightTerritoryEnergy,
     Streetlight,
 )
 
@@ -56,18 +60,19 @@ def monthly_energy_kwh(
     session: Session, months: Sequence[str] | None = None, territory_id: int | None = None
 ) -> dict[str, float]:
     """Measured energy per local month (``YYYY-MM`` → kWh) of the whole fleet, or of one
-    territory's groups."""
-    query = select(col(LightEnergyMonth.month), func.sum(col(LightEnergyMonth.energy_wh))).group_by(
-        col(LightEnergyMonth.month)
-    )
+    territory's groups (one row per month of ``light_territory_energy``, whatever its fleet)."""
     if territory_id is not None:
-        query = query.where(
-            col(LightEnergyMonth.group_id).in_(
-                select(col(LightGroup.id)).where(col(LightGroup.territory_id) == territory_id)
-            )
+        query = select(col(LightTerritoryEnergy.month), col(LightTerritoryEnergy.energy_wh)).where(
+            col(LightTerritoryEnergy.territory_id) == territory_id
         )
-    if months is not None:
-        query = query.where(col(LightEnergyMonth.month).in_(list(months)))
+        if months is not None:
+            query = query.where(col(LightTerritoryEnergy.month).in_(list(months)))
+    else:
+        query = select(
+            col(LightEnergyMonth.month), func.sum(col(LightEnergyMonth.energy_wh))
+        ).group_by(col(LightEnergyMonth.month))
+        if months is not None:
+            query = query.where(col(LightEnergyMonth.month).in_(list(months)))
     return {month: float(wh or 0) / 1000.0 for month, wh in session.execute(query).all()}
 
 
@@ -111,31 +116,42 @@ def lamps_by_source(
     session: Session, territory_id: int | None = None
 ) -> list[tuple[int | None, int | None, float, int]]:
     """(program, calendar, wattage, lamps) of the fleet (or of one territory's lamps), from the
-    lights counted per territory, group and wattage (``light_lamp_counts``, kept by triggers on
-    ``streetlights``: a few rows per group, whatever the fleet's size), joined to their group.
-    Lights outside any group have neither."""
-    counted: Any = select(
-        col(LightLampCount.group_id).label("group_id"),
-        col(LightLampCount.nominal_w).label("nominal_w"),
-        func.sum(col(LightLampCount.lamps)).label("lamps"),
+    lights counted per territory, program, calendar, wattage and technology (``light_lamp_counts``,
+    kept by triggers on ``streetlights`` and ``light_groups``: a few rows per program, whatever the
+    fleet's size). Lights outside any group, or in a group without a program, have neither."""
+    query: Any = select(
+        col(LightLampCount.program_id),
+        col(LightLampCount.calendar_id),
+        col(LightLampCount.nominal_w),
+        func.sum(col(LightLampCount.lamps)),
     ).where(col(LightLampCount.lamps) > 0)
     if territory_id is not None:
-        counted = counted.where(col(LightLampCount.territory_id) == territory_id)
-    per_group = counted.group_by(
-        col(LightLampCount.group_id), col(LightLampCount.nominal_w)
-    ).subquery()
+        query = query.where(col(LightLampCount.territory_id) == territory_id)
     rows = session.execute(
-        select(
-            col(LightGroup.program_id),
-            col(LightGroup.calendar_id),
-            per_group.c.nominal_w,
-            func.sum(per_group.c.lamps),
+        query.group_by(
+            col(LightLampCount.program_id),
+            col(LightLampCount.calendar_id),
+            col(LightLampCount.nominal_w),
+        ).order_by(
+            col(LightLampCount.program_id),
+            col(LightLampCount.calendar_id),
+            col(LightLampCount.nominal_w),
         )
-        .select_from(per_group)
-        .outerjoin(LightGroup, col(LightGroup.id) == per_group.c.group_id)
-        .group_by(col(LightGroup.program_id), col(LightGroup.calendar_id), per_group.c.nominal_w)
     ).all()
-    return [(p, c, float(w), int(n)) for p, c, w, n in rows]
+    return [(p or None, c or None, float(w), int(n)) for p, c, w, n in rows]
+
+
+def lamps_by_technology(session: Session, territory_id: int) -> dict[str, int]:
+    """A territory's lamps per technology (``LED``, ``HPS``…), from the same counted rows."""
+    return {
+        str(technology): int(lamps)
+        for technology, lamps in session.execute(
+            select(col(LightLampCount.technology), func.sum(col(LightLampCount.lamps)))
+            .where(col(LightLampCount.territory_id) == territory_id, col(LightLampCount.lamps) > 0)
+            .group_by(col(LightLampCount.technology))
+            .order_by(col(LightLampCount.technology))
+        ).all()
+    }
 
 
 class _Models:
@@ -285,6 +301,33 @@ def energy_report(
         rows.append(EnergyRow(month, start, end, measured.get(month, 0.0), programmed, baselines))
     models.save()
     return rows
+
+
+def yearly_baselines_kwh(
+    session: Session, now: dt.datetime, year: int, territory_id: int | None = None
+) -> dict[str, float]:
+    """Each baseline's energy for one lamp over the local calendar ``year`` at the territory's
+    position, computed once per year and position and then read from ``light_energy_models``
+    (keyed by the year, ``YYYY``)."""
+    position = control.territory_position(session, territory_id)
+    where = _digest(position.latitude, position.longitude, position.timezone)[:12]
+    start = dt.datetime(year, 1, 1, tzinfo=position.tz)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=position.tz)
+    label = f"{year:04d}"
+    models = _Models(session, [(label, start, end)], now)
+    out = {
+        name: models.kwh(
+            f"baseline-year:{name}:{where}",
+            b.nominal_w,
+            label,
+            start,
+            end,
+            lambda _a, _b, b=b: b.yearly_kwh(position, year),
+        )
+        for name, b in consumption.BASELINES.items()
+    }
+    models.save()
+    return out
 
 
 def saving_by_commune(session: Session, now: dt.datetime) -> dict[str, float]:

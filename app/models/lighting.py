@@ -281,17 +281,32 @@ class LightAlarm(SQLModel, table=True):
 
 
 class LightLampCount(SQLModel, table=True):
-    """How many lights each territory has per group and wattage, kept by triggers on
-    ``streetlights`` (every insert, delete and change of territory, group or wattage, whatever
-    writes it; migration 0042_lighting_lamp_counts): the energy page reads these few rows instead of
-    counting the fleet. ``group_id`` is "" for lights outside any group."""
+    """How many lights each territory has per program, calendar (their group's; 0 for none),
+    wattage and technology, kept by triggers on ``streetlights`` (every insert, delete and change of
+    territory, group, wattage or technology, whatever writes it) and on ``light_groups`` (a change of
+    program or calendar moves its lights; migration 0043_lighting_energy_sources): the energy page
+    reads these few rows instead of counting the fleet or its groups."""
 
     __tablename__ = "light_lamp_counts"
 
     territory_id: int = Field(primary_key=True)
-    group_id: str = Field(primary_key=True, max_length=64)
+    program_id: int = Field(primary_key=True)
+    calendar_id: int = Field(primary_key=True)
     nominal_w: float = Field(primary_key=True)
+    technology: str = Field(primary_key=True, max_length=20)
     lamps: int = 0
+
+
+class LightTerritoryEnergy(SQLModel, table=True):
+    """The measured energy per territory and local month: the sum of its groups' rows of
+    ``light_energy_months``, kept by triggers on that table and on ``light_groups`` (migration
+    0043_lighting_energy_sources). Lights outside any group have no territory there."""
+
+    __tablename__ = "light_territory_energy"
+
+    territory_id: int = Field(primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
+    energy_wh: float = 0.0
 
 
 class LightEnergyMonth(SQLModel, table=True):

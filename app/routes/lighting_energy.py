@@ -7,17 +7,13 @@ from typing import Any
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
-from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.auth import STAFF
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.lighting import consumption, control
 from app.lighting import energy as lighting_energy
-from app.models.lighting import (
-    Streetlight,
-)
 from app.templating import page
 from app.territories import request_territory
 
@@ -32,20 +28,13 @@ def energy(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Tem
     position = control.territory_position(db, territory_id)
     year = now.astimezone(position.tz).year - 1
     # Labels hold "%" ("50 %"): translated here, not by the template's formatting gettext.
+    yearly = lighting_energy.yearly_baselines_kwh(db, now, year, territory_id)
     per_lamp = {
-        key: (b, b.yearly_kwh(position, year), _(b.label), _(b.description))
+        key: (b, yearly[key], _(b.label), _(b.description))
         for key, b in consumption.BASELINES.items()
     }
-    mine = col(Streetlight.territory_id) == territory_id
-    lamps = int(db.scalar(select(func.count()).select_from(Streetlight).where(mine)) or 0)
-    by_tech: dict[str, int] = {
-        str(technology): int(count)
-        for technology, count in db.execute(
-            select(col(Streetlight.technology), func.count())
-            .where(mine)
-            .group_by(col(Streetlight.technology))
-        ).all()
-    }
+    by_tech = lighting_energy.lamps_by_technology(db, territory_id)
+    lamps = sum(by_tech.values())
     peak = (
         max(
             [max(r.measured_kwh, r.baselines["hps_150_all_night"], r.programmed_kwh) for r in rows]

@@ -152,6 +152,7 @@ class Place:
     # many, a state such as "offline" or "fault": how many are in it, "power_w", "level"...).
     figures: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
     entity: str = ""  # the NGSI-LD URN its measures are kept under in app.timeseries, "" when none
+    territory_id: int | None = None  # the territory it belongs to (a rule of another never sees it)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ class WorkItem:
     created_at: Any  # aware datetime
     is_open: bool
     url: str
+    territory_id: int | None = None  # the territory it belongs to
 
 
 @dataclass(frozen=True)

@@ -122,14 +122,9 @@ def db_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
                         + " RESTART IDENTITY CASCADE"
                     )
                 )
-            # The territories are kept (the migration seeds the first one) but a test or the demo may
-            # add another: only the first one and its communes and places stay.
-            others = "SELECT id FROM territories WHERE slug <> 'phva'"
-            for table in ("carpool_places", "communes"):
-                conn.execute(text(f"DELETE FROM {table} WHERE territory_id IN ({others})"))
-            conn.execute(text("DELETE FROM territories WHERE slug <> 'phva'"))
             # The teams are kept (the migration seeds them) but a test may add, rename or archive
-            # one: back to the migration's four, so a team made by one test never refuses another's.
+            # one: back to the migration's four, so a team made by one test never refuses another's
+            # (first: a team of another territory holds on to it).
             from app.maintenance.orders import TEAMS as seeded
 
             conn.execute(
@@ -138,6 +133,12 @@ def db_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
                 ),
                 {"codes": list(seeded)},
             )
+            # The territories are kept (the migration seeds the first one) but a test or the demo may
+            # add another: only the first one and its communes and places stay.
+            others = "SELECT id FROM territories WHERE slug <> 'phva'"
+            for table in ("carpool_places", "communes"):
+                conn.execute(text(f"DELETE FROM {table} WHERE territory_id IN ({others})"))
+            conn.execute(text("DELETE FROM territories WHERE slug <> 'phva'"))
             for code, name in seeded.items():
                 conn.execute(
                     text(

@@ -31,6 +31,7 @@ def _lights(session: Session, column: str, ids: Sequence[str] | None) -> dict[st
         col(Streetlight.last_seen_at),
         col(Streetlight.group_id),
         col(Streetlight.cabinet_id),
+        col(Streetlight.territory_id),
     )
     out: dict[str, Place] = {}
     chunks = [None] if ids is None else [list(ids)[i : i + 500] for i in range(0, len(ids), 500)]
@@ -47,6 +48,7 @@ def _lights(session: Session, column: str, ids: Sequence[str] | None) -> dict[st
                     0,
                     r.last_seen_at,
                     _within(r.group_id, r.cabinet_id),
+                    territory_id=r.territory_id,
                 )
                 for r in rows
             }
@@ -81,9 +83,12 @@ def devices(session: Session, ids: Sequence[str]) -> dict[str, Place]:
                 col(Sensor.commune_insee),
                 col(Sensor.lat),
                 col(Sensor.lon),
+                col(Sensor.territory_id),
             ).where(col(Sensor.id).in_(rest[start : start + 500]))
         ).all():
-            out[r.id] = Place(r.name, r.commune_insee, r.lat, r.lon, r.kind)
+            out[r.id] = Place(
+                r.name, r.commune_insee, r.lat, r.lon, r.kind, territory_id=r.territory_id
+            )
     return out
 
 
@@ -183,6 +188,7 @@ def _collections(
                 got["period_s"] if got else 0,
                 got["last_seen"] if got else None,
                 figures=figures,
+                territory_id=row.territory_id,
             )
     return out
 

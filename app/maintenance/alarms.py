@@ -14,6 +14,7 @@ from app import events
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.interfaces import Place
+from app.maintenance import scope
 from app.maintenance.terms import EDITED
 from app.maintenance.watches import tell_staff
 from app.models.accounts import User
@@ -112,6 +113,7 @@ def raise_or_touch(
         # what staff filter on: the report category, or else the kind of device
         category=(category or (place.kind if place and place.kind != "report" else ""))[:40],
         team=getattr(rule, "team", "") or "",
+        territory_id=rule.territory_id,
     )
     if rule.prepare_alert:  # prepared for staff to review and send; a rule never sends it
         alarm.alert_title = (rule.alert_title or rule.name)[:120]
@@ -174,7 +176,11 @@ def staff_members(session: Session) -> list[User]:
     return list(
         session.scalars(
             select(User)
-            .where(col(User.role).in_(("staff", "admin")), col(User.is_active).is_(True))
+            .where(
+                col(User.role).in_(("staff", "admin")),
+                col(User.is_active).is_(True),
+                *scope.staff_here(session),
+            )
             .order_by(col(User.email))
         )
     )
@@ -190,7 +196,7 @@ def assign(session: Session, alarm: MaintenanceAlarm, assignee_id: int | None) -
 
 
 def listing(session: Session, *, state: str = "", limit: int = 300) -> list[MaintenanceAlarm]:
-    query = select(MaintenanceAlarm)
+    query = select(MaintenanceAlarm).where(*scope.where(session, MaintenanceAlarm))
     if state == "ongoing":
         query = query.where(col(MaintenanceAlarm.state).in_(ONGOING))
     elif state in STATES:
@@ -213,6 +219,12 @@ def as_json(alarm: MaintenanceAlarm) -> dict[str, Any]:
         "count": alarm.count,
         "subject": alarm.subject,
     }
+
+
+def get(session: Session, alarm_id: int) -> MaintenanceAlarm | None:
+    """The alarm of that id if it belongs to the session's territory, else None."""
+    alarm = session.get(MaintenanceAlarm, alarm_id)
+    return alarm if alarm is not None and scope.is_here(session, alarm) else None
 
 
 def comments(session: Session, alarm_id: int) -> list[MaintenanceAlarmComment]:

@@ -32,7 +32,7 @@ from sqlalchemy import func
 from app import events, geo
 from app.db import read_session, utcnow, write_session
 from app.i18n import gettext as _
-from app.interfaces import Place
+from app.interfaces import Place, WorkItem
 from app.maintenance import alarms, registry
 from app.maintenance.rules import OPS, active
 from app.models.maintenance import (
@@ -41,6 +41,7 @@ from app.models.maintenance import (
     MaintenanceCursor,
 )
 from app.models.measures import MeasureHourly
+from app.models.territory import Territory
 from app.territories import default_territory
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class Measured:
     commune: str | None
     test: Callable[[float, float], bool]
     threshold: float
+    territory_id: int
 
 
 @dataclass
@@ -127,8 +129,13 @@ class Pass:
     conditions: dict[tuple[int, str], MaintenanceCondition] = field(default_factory=dict)
     ongoing: set[tuple[int, str]] = field(default_factory=set)
     yields: list[Any] = field(default_factory=list)  # "production under expected yield" rules
+    # the install's default territory: that of a device or report no territory claims
+    default_territory: int = 0
 
     def __post_init__(self) -> None:
+        if self.rules:
+            first = default_territory(self.session)
+            self.default_territory = first.id or 0 if first is not None else 0
         for rule in self.rules:
             self.by_layer[rule.layer].append(rule)
             if rule.kind == "yield":
@@ -142,6 +149,7 @@ class Pass:
                         rule.commune_insee,
                         OPS[rule.op],
                         rule.threshold,
+                        rule.territory_id,
                     )
                 )
         if self.rules:
@@ -301,7 +309,15 @@ class Pass:
             ) in self.ongoing:
                 self.ends(rule, subject, at)
 
+    def territory_of(self, place: Place | WorkItem | None) -> int:
+        """The territory of a device or report (a rule only ever sees its own territory's)."""
+        if place is None or place.territory_id is None:
+            return self.default_territory
+        return place.territory_id
+
     def _applies(self, rule: Any, feature_id: str, place: Place | None) -> bool:
+        if rule.territory_id != self.territory_of(place):
+            return False
         if rule.subject and rule.subject not in (feature_id, place.kind if place else None):
             return False
         return not rule.commune_insee or (
@@ -315,6 +331,7 @@ class Pass:
         at: datetime | None = None
         kind = place.kind if place else None
         commune = place.commune_insee if place else None
+        territory = self.territory_of(place)
         subject = f"{event.layer}:{event.feature_id}"
         for name, raw in values.items():
             candidates = self.by_measure.get((event.layer, name))
@@ -324,6 +341,8 @@ class Pass:
             if value is None:
                 continue  # this reading says nothing of the measure
             for c in candidates:
+                if c.territory_id != territory:
+                    continue
                 if c.subject and c.subject != event.feature_id and c.subject != kind:
                     continue
                 if c.commune and c.commune != commune:
@@ -412,16 +431,21 @@ class Pass:
         source = registry.reports()
         if source is None or (rule.category and rule.category != item.category):
             return
+        if rule.territory_id != self.territory_of(item):
+            return
         if rule.commune_insee and item.commune_insee != rule.commune_insee:
             return
         category = rule.category or item.category
-        found = source.around(
-            self.session,
-            item.lat,
-            item.lon,
-            rule.radius_m,
-            at - timedelta(days=rule.days),
-            category,
+        found = self._own(
+            rule,
+            source.around(
+                self.session,
+                item.lat,
+                item.lon,
+                rule.radius_m,
+                at - timedelta(days=rule.days),
+                category,
+            ),
         )
         if len(found) < rule.count:
             return
@@ -436,7 +460,14 @@ class Pass:
                 alarm.count = len(found)
                 self.session.add(alarm)
                 return
-        place = Place(item.number, item.commune_insee, item.lat, item.lon, "report")
+        place = Place(
+            item.number,
+            item.commune_insee,
+            item.lat,
+            item.lon,
+            "report",
+            territory_id=item.territory_id,
+        )
         raised = alarms.raise_or_touch(
             self.session,
             rule,
@@ -452,6 +483,11 @@ class Pass:
         )
         if raised is not None:
             raised.count = len(found)
+
+    def _own(self, rule: Any, items: Iterable[WorkItem]) -> list[WorkItem]:
+        """The reports of the rule's territory among ``items`` (a cluster near a border counts the
+        reports of its own side only)."""
+        return [item for item in items if self.territory_of(item) == rule.territory_id]
 
     def _ongoing_of(self, rule: Any) -> list[MaintenanceAlarm]:
         return list(
@@ -471,13 +507,16 @@ class Pass:
             for alarm in self._ongoing_of(rule):
                 if alarm.lat is None or alarm.lon is None:
                     continue
-                found = source.around(
-                    self.session,
-                    alarm.lat,
-                    alarm.lon,
-                    rule.radius_m,
-                    at - timedelta(days=rule.days),
-                    alarm.value,
+                found = self._own(
+                    rule,
+                    source.around(
+                        self.session,
+                        alarm.lat,
+                        alarm.lon,
+                        rule.radius_m,
+                        at - timedelta(days=rule.days),
+                        alarm.value,
+                    ),
                 )
                 if len(found) < rule.count:
                     self.ends(rule, alarm.subject, at)
@@ -548,7 +587,7 @@ class Pass:
         locator = registry.LOCATORS.get(rule.layer)
         if locator is None:
             return
-        territory = default_territory(self.session)
+        territory = self.session.get(Territory, rule.territory_id)
         tz = ZoneInfo(territory.timezone if territory else "Europe/Paris")
         local = now.astimezone(tz)
         last = local.date() if local.time() >= clock(4) else local.date() - timedelta(days=1)
@@ -588,6 +627,7 @@ class Pass:
             for item in source.overdue(self.session, now - timedelta(days=rule.days))
             if (not rule.category or item.category == rule.category)
             and (not rule.commune_insee or item.commune_insee == rule.commune_insee)
+            and self.territory_of(item) == rule.territory_id
         }
         for subject, item in late.items():
             if (rule.id or 0, subject) in self.ongoing:
@@ -598,7 +638,14 @@ class Pass:
                 now,
                 source="reports",
                 feature_id=str(item.id),
-                place=Place(item.number, item.commune_insee, item.lat, item.lon, "report"),
+                place=Place(
+                    item.number,
+                    item.commune_insee,
+                    item.lat,
+                    item.lon,
+                    "report",
+                    territory_id=item.territory_id,
+                ),
                 value=item.number,
                 title=f"{rule.name} · {item.number}",
                 category=item.category,

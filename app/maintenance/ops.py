@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
-from app.maintenance import orders
+from app.maintenance import orders, scope
 from app.maintenance.alarms import LAYER, ONGOING, STATES
 from app.maintenance.terms import SEVERITIES
 from app.models.maintenance import MaintenanceAlarm, WorkOrder
@@ -23,7 +23,7 @@ OPEN_ORDERS = ("new", "planned", "in_progress")
 def alarms_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(MaintenanceAlarm)
-        .where(col(MaintenanceAlarm.state).in_(ONGOING))
+        .where(col(MaintenanceAlarm.state).in_(ONGOING), *scope.where(session, MaintenanceAlarm))
         .order_by(col(MaintenanceAlarm.id))
     ).all()
     return [
@@ -45,7 +45,7 @@ def alarms_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
 
 def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
     alarm = session.get(MaintenanceAlarm, int(feature_id)) if feature_id.isdigit() else None
-    if alarm is None:
+    if alarm is None or not scope.is_here(session, alarm):
         return None
     facts = [
         (_("Gravité"), _(SEVERITIES.get(alarm.severity, alarm.severity))),

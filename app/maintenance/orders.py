@@ -22,9 +22,10 @@ from sqlmodel import Session, col, select
 from app import events, images
 from app.db import utcnow
 from app.i18n import gettext as _
-from app.maintenance import alarms, registry, teams
+from app.maintenance import alarms, registry, scope, teams
 from app.models.maintenance import (
     MaintenanceAlarm,
+    MaintenanceTeam,
     MaintenanceTeamMember,
     WorkOrder,
     WorkOrderPhoto,
@@ -125,6 +126,7 @@ def create(
             ][:50]
         ),
         state="planned" if form.assignee_id and form.due_on else "new",
+        territory_id=alarm.territory_id if alarm is not None else scope.new_row_territory(session),
     )
     if alarm is not None:
         order.alarm_id = alarm.id
@@ -134,6 +136,9 @@ def create(
     if report_ids:
         source = registry.reports()
         items = source.load(session, sorted(set(report_ids))) if source else []
+        # another territory's report is not found here (nor is it given this territory's work)
+        territory = order.territory_id or scope.default_id(session)
+        items = [item for item in items if item.territory_id == territory]
         if len(items) != len(set(report_ids)):
             raise OrderError(_("Signalement introuvable."))
         if not any(item.is_open for item in items):
@@ -312,7 +317,7 @@ def close(
 def listing(
     session: Session, *, state: str = "open", team: str = "", limit: int = 300
 ) -> list[WorkOrder]:
-    query = select(WorkOrder)
+    query = select(WorkOrder).where(*scope.where(session, WorkOrder))
     if state == "open":
         query = query.where(col(WorkOrder.state).in_(OPEN))
     elif state in STATES:
@@ -324,11 +329,20 @@ def listing(
     )
 
 
+def get(session: Session, order_id: int) -> WorkOrder | None:
+    """The order of that id if it belongs to the session's territory, else None."""
+    order = session.get(WorkOrder, order_id)
+    return order if order is not None and scope.is_here(session, order) else None
+
+
 def teams_of(session: Session, user_id: int) -> list[str]:
     return list(
         session.scalars(
             select(col(MaintenanceTeamMember.team)).where(
-                col(MaintenanceTeamMember.user_id) == user_id
+                col(MaintenanceTeamMember.user_id) == user_id,
+                col(MaintenanceTeamMember.team).in_(
+                    select(col(MaintenanceTeam.code)).where(*scope.where(session, MaintenanceTeam))
+                ),
             )
         )
     )
@@ -344,6 +358,7 @@ def today_for(session: Session, user_id: int, today: date) -> list[WorkOrder]:
             select(WorkOrder).where(
                 col(WorkOrder.state).in_(OPEN),
                 (col(WorkOrder.due_on) <= today) | col(WorkOrder.due_on).is_(None),
+                *scope.where(session, WorkOrder),
             )
         )
         if o.assignee_id == user_id or (o.assignee_id is None and o.team in teams)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.interfaces import OrderProgress, WorkOrders
+from app.maintenance import scope
 from app.maintenance.orders import STATES
 from app.models.maintenance import WorkOrder
 
@@ -28,13 +29,18 @@ def _of(order: WorkOrder) -> OrderProgress:
 def progress(session: Session, ids: Sequence[int]) -> dict[int, OrderProgress]:
     if not ids:
         return {}
-    orders = session.scalars(select(WorkOrder).where(col(WorkOrder.id).in_(list(ids)))).all()
+    orders = session.scalars(
+        select(WorkOrder).where(col(WorkOrder.id).in_(list(ids)), *scope.where(session, WorkOrder))
+    ).all()
     return {o.id: _of(o) for o in orders if o.id is not None}
 
 
 def recent(session: Session, n: int) -> list[OrderProgress]:
     orders = session.scalars(
-        select(WorkOrder).order_by(col(WorkOrder.created_at).desc()).limit(n)
+        select(WorkOrder)
+        .where(*scope.where(session, WorkOrder))
+        .order_by(col(WorkOrder.created_at).desc())
+        .limit(n)
     ).all()
     return [_of(o) for o in orders]
 

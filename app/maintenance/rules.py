@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from app.db import table_of, utcnow
 from app.i18n import gettext as _
-from app.maintenance import alarms, registry
+from app.maintenance import alarms, registry, scope
 from app.maintenance.terms import EDITED, SEVERITIES, SEVERITY_RANK
 from app.models.maintenance import (
     MaintenanceAlarm,
@@ -152,7 +152,7 @@ def check_team(session: Session, code: str) -> None:
     if not code:
         return
     team = session.get(MaintenanceTeam, code)
-    if team is None or not team.active:
+    if team is None or not team.active or not scope.is_here(session, team):
         raise ValueError(_("Équipe inconnue."))
 
 
@@ -160,7 +160,8 @@ def check_commune(session: Session, insee: str) -> str | None:
     """The commune's INSEE code, or None for the whole territory; ValueError when unknown."""
     if not insee:
         return None
-    if session.get(Commune, insee) is None:
+    commune = session.get(Commune, insee)
+    if commune is None or not scope.is_here(session, commune):
         raise ValueError(_("Commune inconnue."))
     return insee
 
@@ -255,7 +256,8 @@ def check_subject(session: Session, layer: str, subject: str) -> None:
     if layer not in COLLECTIONS or not subject:
         return
     locator = registry.LOCATORS.get(layer)
-    if locator is None or subject not in locator.locate(session, [subject]):
+    found = locator.locate(session, [subject]).get(subject) if locator is not None else None
+    if found is None or (scope.here(session) and found.territory_id != scope.here(session)):
         raise RuleError("subject", _(UNKNOWN_SUBJECT[layer]) % {"id": subject})
 
 
@@ -282,7 +284,12 @@ def save(
             check_team(session, form.team)
         except ValueError as exc:
             raise RuleError("team", str(exc)) from exc
-    rule = rule or MaintenanceRule(name=form.name, kind=form.kind, created_by=actor_id)
+    rule = rule or MaintenanceRule(
+        name=form.name,
+        kind=form.kind,
+        created_by=actor_id,
+        territory_id=scope.new_row_territory(session),
+    )
     rule.name = form.name
     rule.kind = form.kind
     rule.layer = _layer(form)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.maintenance import registry
+from app.maintenance import registry, scope
 from app.maintenance import teams as team_list
 from app.maintenance.orders import OPEN
 from app.models.maintenance import WorkOrder, WorkOrderReport
@@ -38,7 +38,9 @@ def figures(session: Session, since: datetime, today: date) -> dict[str, Any]:
     done = list(
         session.scalars(
             select(WorkOrder).where(
-                col(WorkOrder.state) == "done", col(WorkOrder.closed_at) >= since
+                col(WorkOrder.state) == "done",
+                col(WorkOrder.closed_at) >= since,
+                *scope.where(session, WorkOrder),
             )
         )
     )
@@ -73,7 +75,13 @@ def figures(session: Session, since: datetime, today: date) -> dict[str, Any]:
         key=lambda f: (f.category, f.commune),
     )
     teams = []
-    open_orders = list(session.scalars(select(WorkOrder).where(col(WorkOrder.state).in_(OPEN))))
+    open_orders = list(
+        session.scalars(
+            select(WorkOrder).where(
+                col(WorkOrder.state).in_(OPEN), *scope.where(session, WorkOrder)
+            )
+        )
+    )
     for team in team_list.names(session):
         mine = [o for o in open_orders if o.team == team]
         finished = [o for o in done if o.team == team]

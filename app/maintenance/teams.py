@@ -13,6 +13,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
+from app.maintenance import scope
 from app.models.accounts import User
 from app.models.maintenance import MaintenanceTeam, MaintenanceTeamMember
 
@@ -33,7 +34,7 @@ class NewTeam(BaseModel):
 
 
 def listing(session: Session, *, archived: bool = True) -> list[MaintenanceTeam]:
-    query = select(MaintenanceTeam)
+    query = select(MaintenanceTeam).where(*scope.where(session, MaintenanceTeam))
     if not archived:
         query = query.where(col(MaintenanceTeam.active).is_(True))
     return sorted(session.scalars(query), key=lambda t: _folded(t.name))
@@ -51,17 +52,26 @@ def names(session: Session, *, archived: bool = True) -> dict[str, str]:
     return {t.code: t.name for t in listing(session, archived=archived)}
 
 
-def check_active(session: Session, code: str) -> None:
+def get(session: Session, code: str) -> MaintenanceTeam | None:
+    """The team of that code if it belongs to the session's territory, else None."""
     team = session.get(MaintenanceTeam, code)
+    return team if team is not None and scope.is_here(session, team) else None
+
+
+def check_active(session: Session, code: str) -> None:
+    team = get(session, code)
     if team is None or not team.active:
         raise TeamError("team", _("Équipe inconnue."))
 
 
 def members(session: Session) -> dict[str, list[int]]:
-    """Team code -> the user ids of its members."""
+    """Team code -> the user ids of its members (the teams of the session's territory)."""
     found: dict[str, list[int]] = {}
+    mine = select(col(MaintenanceTeam.code)).where(*scope.where(session, MaintenanceTeam))
     for row in session.scalars(
-        select(MaintenanceTeamMember).order_by(col(MaintenanceTeamMember.user_id))
+        select(MaintenanceTeamMember)
+        .where(col(MaintenanceTeamMember.team).in_(mine))
+        .order_by(col(MaintenanceTeamMember.user_id))
     ):
         found.setdefault(row.team, []).append(row.user_id)
     return found
@@ -72,7 +82,9 @@ def _staff_ids(session: Session) -> set[int]:
         uid
         for uid in session.scalars(
             select(col(User.id)).where(
-                col(User.role).in_(("staff", "admin")), col(User.is_active).is_(True)
+                col(User.role).in_(("staff", "admin")),
+                col(User.is_active).is_(True),
+                *scope.staff_here(session),
             )
         )
         if uid is not None
@@ -84,7 +96,9 @@ def create(session: Session, form: NewTeam) -> MaintenanceTeam:
         raise TeamError("code", _("Une équipe porte déjà ce code."))
     if form.name.strip().casefold() in {n.casefold() for n in names(session).values()}:
         raise TeamError("name", _("Une équipe porte déjà ce nom."))
-    team = MaintenanceTeam(code=form.code, name=form.name.strip())
+    team = MaintenanceTeam(
+        code=form.code, name=form.name.strip(), territory_id=scope.new_row_territory(session)
+    )
     session.add(team)
     session.flush()
     return team
@@ -94,7 +108,7 @@ def update(
     session: Session, code: str, *, name: str, active: bool, member_ids: Iterable[int]
 ) -> MaintenanceTeam:
     """Rename, archive or bring back a team and set its members (staff only)."""
-    team = session.get(MaintenanceTeam, code)
+    team = get(session, code)
     if team is None:
         raise TeamError("team", _("Équipe inconnue."))
     name = name.strip()

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 
 from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
+from app.maintenance import scope
 from app.maintenance.terms import SEVERITIES
 from app.models.accounts import User
 from app.models.maintenance import MaintenanceAlarm, MaintenanceTeam, MaintenanceWatch
@@ -54,7 +56,12 @@ def _split(text: str) -> set[str]:
 
 
 def watch_of(session: Session, user_id: int) -> MaintenanceWatch:
-    return session.get(MaintenanceWatch, user_id) or MaintenanceWatch(user_id=user_id)
+    """The person's watch (one of the session's territory: a watch kept for another territory,
+    where the person worked before, is replaced when they save this one)."""
+    found = session.get(MaintenanceWatch, user_id)
+    if found is not None and scope.is_here(session, found):
+        return found
+    return MaintenanceWatch(user_id=user_id, territory_id=scope.new_row_territory(session))
 
 
 def save(
@@ -71,10 +78,18 @@ def save(
     allowed = set(DEVICE_KINDS) | (known_categories or set())
     if not all(CATEGORY.match(c) for c in form.categories) or not set(form.categories) <= allowed:
         raise ValueError(_("Catégorie inconnue."))
-    teams = set(session.scalars(select(col(MaintenanceTeam.code))))
+    teams = set(
+        session.scalars(
+            select(col(MaintenanceTeam.code)).where(*scope.where(session, MaintenanceTeam))
+        )
+    )
     if not set(form.teams) <= teams:
         raise ValueError(_("Équipe inconnue."))
     watch = watch_of(session, user_id)
+    existing = session.get(MaintenanceWatch, user_id)
+    if existing is not None and existing is not watch:  # another territory's: now this one's
+        existing.territory_id = watch.territory_id
+        watch = existing
     watch.communes = ",".join(sorted(set(form.communes)))
     watch.severities = ",".join(sorted(set(form.severities)))
     watch.sources = ",".join(sorted(set(form.sources)))
@@ -104,11 +119,18 @@ def wants(watch: MaintenanceWatch, alarm: MaintenanceAlarm) -> bool:
 
 
 def tell_staff(session: Session, alarm: MaintenanceAlarm) -> list[int]:
-    """Tell every active staff member who follows the new alarm, as each one chose."""
+    """Tell every active staff member of the alarm's territory who follows it, as each one chose."""
+    works_here = col(User.territory_id) == alarm.territory_id
+    if alarm.territory_id == scope.default_id(session):  # staff with no territory work for it
+        works_here = or_(works_here, col(User.territory_id).is_(None))
     rows = session.execute(
         select(MaintenanceWatch, col(User.is_active))
         .join(User, col(User.id) == col(MaintenanceWatch.user_id))
-        .where(col(User.role).in_(("staff", "admin")))
+        .where(
+            col(User.role).in_(("staff", "admin")),
+            col(MaintenanceWatch.territory_id) == alarm.territory_id,
+            works_here,
+        )
     ).all()
     title = _("Alarme : %(t)s") % {"t": alarm.title[:120]}
     told = []

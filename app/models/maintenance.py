@@ -8,6 +8,9 @@
   open → acknowledged → cleared; ``maintenance_alarm_comments`` is its internal thread.
 - ``maintenance_cursors``: how far the worker has read the event outbox.
 - ``maintenance_work_orders`` with their reports, photos and the teams' members.
+
+Rules, alarms, work orders, teams and watches belong to a territory (``territory_id``): an alarm to
+its rule's, a work order to its alarm's or to the territory whose staff made it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy import Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
+from app.models.territory import territory_field
 
 NOT_CLEARED = text("state IN ('open', 'acknowledged')")
 
@@ -49,6 +53,7 @@ class MaintenanceRule(SQLModel, table=True):
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    territory_id: int | None = territory_field()  # the default territory when none is given
 
 
 class MaintenanceCondition(SQLModel, table=True):
@@ -102,6 +107,7 @@ class MaintenanceAlarm(SQLModel, table=True):
     # what staff filter on: the report category or the device kind (air_quality, light...), the team
     category: str = Field(default="", max_length=40)
     team: str = Field(default="", max_length=20)
+    territory_id: int | None = territory_field()  # the default territory when none is given
 
 
 class MaintenanceAlarmComment(SQLModel, table=True):
@@ -131,6 +137,7 @@ class MaintenanceTeam(SQLModel, table=True):
     name: str = Field(max_length=60)
     active: bool = True  # an archived team takes no new work order; its old ones keep it
     created_at: datetime = Field(default_factory=utcnow)
+    territory_id: int | None = territory_field()  # the default territory when none is given
 
 
 class MaintenanceTeamMember(SQLModel, table=True):
@@ -168,6 +175,7 @@ class WorkOrder(SQLModel, table=True):
     signal_at: datetime | None = None  # when the first signal (alarm, report) came
     closed_at: datetime | None = None
     closed_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    territory_id: int | None = territory_field()  # the default territory when none is given
 
 
 class WorkOrderReport(SQLModel, table=True):
@@ -209,3 +217,4 @@ class MaintenanceWatch(SQLModel, table=True):
     email: bool = True
     digest: bool = False  # one e-mail a day instead of a message at each alarm
     on_call: bool = False  # gets critical alarms whatever the rest says, at any hour
+    territory_id: int | None = territory_field()  # the default territory when none is given

@@ -29,6 +29,7 @@ def _item(report: Report) -> WorkItem:
         created_at=report.created_at,
         is_open=report.status in OPEN_STATUSES,
         url=f"/staff/reports/{report.id}",
+        territory_id=report.territory_id,
     )
 
 

@@ -15,11 +15,10 @@ from sqlmodel import Session, col, select
 from app.auth import STAFF, current_user
 from app.forms import Form, parse_form
 from app.interfaces import Contribution, Link
-from app.maintenance import alarms, registry, teams, watches
+from app.maintenance import alarms, registry, scope, teams, watches
 from app.maintenance import rules as rules_logic
 from app.models.accounts import User
 from app.models.maintenance import MaintenanceAlarm, MaintenanceRule
-from app.models.territory import Commune
 from app.routes.maintenance_orders import ORDER_ROUTES
 from app.routes.maintenance_teams import TEAM_ROUTES
 from app.templating import page
@@ -36,7 +35,7 @@ def _labels(db: Session) -> dict[str, Any]:
         "teams": teams.names(db),
         "active_teams": teams.names(db, archived=False),
         "categories": source.categories() if source else [],
-        "communes": list(db.scalars(select(Commune).order_by(col(Commune.name)))),
+        "communes": scope.communes_here(db),
     }
 
 
@@ -81,7 +80,7 @@ def alarm_json(
 
 
 def _alarm(db: Session, alarm_id: int) -> MaintenanceAlarm:
-    alarm = db.get(MaintenanceAlarm, alarm_id)
+    alarm = alarms.get(db, alarm_id)
     if alarm is None:
         raise NotFoundException()
     return alarm
@@ -280,7 +279,7 @@ def watch_save(
             status_code=400,
             posted=watches.WatchForm.model_construct(None, **fields),
         )
-    known = {c.insee for c in db.scalars(select(Commune))}
+    known = {c.insee for c in scope.communes_here(db)}
     source = registry.reports()
     categories = {code for code, _label in source.categories()} if source else set()
     try:
@@ -306,7 +305,13 @@ def _rules_page(
     saved: int | None = None,
     cleared: int = 0,
 ) -> Template:
-    rows = list(db.scalars(select(MaintenanceRule).order_by(col(MaintenanceRule.id))))
+    rows = list(
+        db.scalars(
+            select(MaintenanceRule)
+            .where(*scope.where(db, MaintenanceRule))
+            .order_by(col(MaintenanceRule.id))
+        )
+    )
     return page(
         request,
         "maintenance/rules.html",
@@ -331,7 +336,7 @@ def _rule_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 def _rule(db: Session, rule_id: int) -> MaintenanceRule:
     rule = db.get(MaintenanceRule, rule_id)
-    if rule is None:
+    if rule is None or not scope.is_here(db, rule):
         raise NotFoundException()
     return rule
 
@@ -397,9 +402,7 @@ def rule_edit(
 
 @post("/staff/rules/{rule_id:int}/toggle", opt=STAFF, sync_to_thread=True, name="staff_rule_toggle")
 def rule_toggle(db: NamedDependency[Session], rule_id: FromPath[int]) -> Redirect:
-    rule = db.get(MaintenanceRule, rule_id)
-    if rule is None:
-        raise NotFoundException()
+    rule = _rule(db, rule_id)
     rule.active = not rule.active
     db.add(rule)
     db.commit()

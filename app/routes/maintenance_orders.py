@@ -22,9 +22,10 @@ from app.auth import STAFF, current_user
 from app.db import read_session, utcnow, write_session
 from app.forms import Form, parse_form
 from app.i18n import gettext as _
-from app.maintenance import alarms, orders, registry, stats, teams
+from app.maintenance import alarms, orders, registry, scope, stats, teams
 from app.models.maintenance import MaintenanceAlarm, WorkOrder, WorkOrderPhoto
 from app.templating import page
+from app.territories import bind, request_territory
 
 
 def _actor(request: Request[Any, Any, Any]) -> int:
@@ -104,7 +105,9 @@ def create(
     given = data.get("alarm_id")
     raw_alarm = given if isinstance(given, str) else ""
     if raw_alarm:
-        alarm = db.get(MaintenanceAlarm, int(raw_alarm)) if raw_alarm.isdigit() else None
+        alarm = (
+            alarms.get(db, int(raw_alarm)) if raw_alarm.isascii() and raw_alarm.isdigit() else None
+        )
         if alarm is None:
             errors["alarm_id"] = _("Alarme introuvable.")
     listed = data.get("reports")
@@ -132,7 +135,7 @@ def create(
 
 
 def _order(db: Session, order_id: int) -> WorkOrder:
-    order = db.get(WorkOrder, order_id)
+    order = orders.get(db, order_id)
     if order is None:
         raise NotFoundException()
     return order
@@ -237,6 +240,7 @@ async def add_photo(
     fields, data = await _upload(request)
     settings = request.app.state.settings
     actor = _actor(request)
+    territory = request_territory(request)
 
     def work() -> Template | None:
         engine = request.app.state.engine
@@ -245,6 +249,7 @@ async def add_photo(
                 raise orders.OrderError(_("Choisissez une photo."))
             photo = orders.process_photo(data, settings.max_upload_bytes)
             with write_session(engine) as db:
+                bind(db, territory)
                 orders.add_photo(
                     db,
                     _order(db, order_id),
@@ -256,6 +261,7 @@ async def add_photo(
             return None
         except orders.OrderError as exc:
             with read_session(engine) as db:
+                bind(db, territory)
                 return _order_page(
                     request, db, _order(db, order_id), error=str(exc), status_code=400
                 )
@@ -269,6 +275,7 @@ async def close(request: Request[Any, Any, Any], order_id: FromPath[int]) -> Tem
     fields, data = await _upload(request)
     settings = request.app.state.settings
     actor = _actor(request)
+    territory = request_territory(request)
     raw_minutes = fields.get("minutes", "").strip()
 
     def work() -> Template | None:
@@ -282,6 +289,7 @@ async def close(request: Request[Any, Any, Any], order_id: FromPath[int]) -> Tem
                 raise orders.OrderError(_("Indiquez le temps passé en minutes."))
             photo = orders.process_photo(data, settings.max_upload_bytes) if data else None
             with write_session(engine) as db:
+                bind(db, territory)
                 order = _order(db, order_id)
                 if photo is not None and order.state in orders.OPEN:
                     orders.add_photo(db, order, "after", photo, media, actor_id=actor)
@@ -299,6 +307,7 @@ async def close(request: Request[Any, Any, Any], order_id: FromPath[int]) -> Tem
             return None
         except orders.OrderError as exc:
             with read_session(engine) as db:
+                bind(db, territory)
                 return _order_page(
                     request, db, _order(db, order_id), error=str(exc), status_code=400
                 )
@@ -333,8 +342,11 @@ def photo_file(
     request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
 ) -> File:
     row = db.scalars(
-        select(WorkOrderPhoto).where(
-            or_(col(WorkOrderPhoto.display_name) == name, col(WorkOrderPhoto.thumb_name) == name)
+        select(WorkOrderPhoto)
+        .join(WorkOrder, col(WorkOrder.id) == col(WorkOrderPhoto.order_id))
+        .where(
+            or_(col(WorkOrderPhoto.display_name) == name, col(WorkOrderPhoto.thumb_name) == name),
+            *scope.where(db, WorkOrder),
         )
     ).first()
     if row is None:

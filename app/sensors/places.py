@@ -21,6 +21,7 @@ _COLUMNS = (
     col(Sensor.lon),
     col(Sensor.reporting_period_s),
     col(Sensor.last_seen_at),
+    col(Sensor.territory_id),
 )
 
 
@@ -35,6 +36,7 @@ def _place(row: Any) -> Place:
         row.reporting_period_s,
         row.last_seen_at,
         entity=urn(SENSOR_TYPES.get(row.kind, "Device"), row.id),
+        territory_id=row.territory_id,
     )
 
 

@@ -53,18 +53,28 @@ class SetupTable:
 
     model: type[SQLModel]
     columns: tuple[str, ...] | None  # the columns carried; None: all but the ids
-    key: str  # the column that names a row uniquely on an install
+    key: str  # the column that names a row uniquely (on the install, or within its territory)
     label: str  # how a conflict names it (French)
     archived: str | None = None  # a column set on rows no longer in use: those stay behind
+    # The key is unique on the whole install (a conflict with another territory's row refuses the
+    # bundle); False: only within a territory, so a bundle's rows never clash with another's.
+    install_wide: bool = True
 
 
 SETUP_TABLES: tuple[SetupTable, ...] = (
     SetupTable(CarpoolPlace, None, "slug", "Le lieu de covoiturage"),
     # The lighting programs and calendars the territory's staff wrote (not the groups using them:
     # those are its inventory, not its set-up).
-    SetupTable(LightCalendar, ("name", "definition"), "name", "Le calendrier d’éclairage"),
     SetupTable(
-        LightProgram, ("name", "definition"), "name", "Le programme d’éclairage", "archived_at"
+        LightCalendar, ("name", "definition"), "name", "Le calendrier d’éclairage", None, False
+    ),
+    SetupTable(
+        LightProgram,
+        ("name", "definition"),
+        "name",
+        "Le programme d’éclairage",
+        "archived_at",
+        False,
     ),
 )
 # The territory's text columns a settings file may give, with their longest length.
@@ -475,6 +485,12 @@ def import_bundle(session: Session, data: bytes) -> Territory:
     _conflicts(session, territory, communes)
     for table in SETUP_TABLES:
         model: Any = table.model
+        rows = setup.get(str(model.__tablename__), [])
+        keys = [row.get(table.key) for row in rows]
+        if twice := sorted({str(k) for k in keys if keys.count(k) > 1}):
+            raise SetupError(f"{table.label} « {twice[0]} » figure deux fois dans le paquet.")
+        if not table.install_wide:
+            continue  # unique within the new territory only: nothing of another can clash
         for row in setup.get(str(model.__tablename__), []):
             taken = row.get(table.key)
             if session.scalars(

@@ -444,14 +444,28 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
             "chaque ligne doit avoir definition, name",
         ),
         (
-            rezip(**{"light_programs.json": '[{"name": "Pays-Haut", "definition": "{}"}]'}),
-            "Le programme d’éclairage « Pays-Haut » existe déjà sur cette installation",
+            rezip(
+                **{
+                    "light_programs.json": '[{"name": "Nuit", "definition": "{}"}, '
+                    '{"name": "Nuit", "definition": "{}"}]'
+                }
+            ),
+            "Le programme d’éclairage « Nuit » figure deux fois dans le paquet",
         ),
     ]
     for data, message in cases:
         with pytest.raises(SetupError, match=message), write_session(engine) as session:
             import_bundle(session, data)
     assert _counts(engine) == before
+    # A program named as another territory's is no conflict: names are unique per territory.
+    with write_session(engine) as session:
+        import_bundle(
+            session,
+            rezip(**{"light_programs.json": '[{"name": "Pays-Haut", "definition": "{}"}]'}),
+        )
+    with read_session(engine) as session:
+        named = session.scalars(select(LightProgram).where(col(LightProgram.name) == "Pays-Haut"))
+        assert sorted(p.territory_id != 1 for p in named) == [False, True]
 
 
 def test_each_territory_gets_its_own_anonymous_home_panels(engine, client, monkeypatch):

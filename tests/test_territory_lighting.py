@@ -387,3 +387,54 @@ def test_a_group_command_reaches_only_the_lights_of_the_groups_territory(engine,
             select(LightCommand).where(LightCommand.light_id == B_LIGHTS[2])
         ).all()
     assert stray_commands == []
+
+
+def test_program_and_calendar_names_are_unique_per_territory_only(engine, lit, personas):
+    """The Minett's staff may name a program or calendar as the first territory's (they never see
+    those, and are not told they exist); a name already used in their own territory is refused."""
+    from app.models.accounts import User
+
+    persona = personas["elected"]
+    with write_session(engine) as session:
+        user = session.get(User, persona.id)
+        assert user is not None
+        user.role, user.territory_id = "staff", lit["minett"]
+    client = persona.client
+    program = {"steps": "dusk 100\ndawn 0", "twilight_deg": "3", "confirm_warnings": "true"}
+    named_as_a = client.post_form(
+        "/staff/lighting/programs/new", {**program, "name": "Programme-de-Pays-Haut"}, headers=ESCH
+    )
+    assert named_as_a.status_code == 303, named_as_a.text
+    twice = client.post_form(
+        "/staff/lighting/programs/new", {**program, "name": B_PROGRAM}, headers=ESCH
+    )
+    assert twice.status_code == 400 and "porte déjà ce nom" in twice.text
+    with read_session(engine) as session:
+        rows = session.scalars(
+            select(LightProgram).where(LightProgram.name == "Programme-de-Pays-Haut")
+        ).all()
+        assert sorted(r.territory_id for r in rows) == sorted([1, lit["minett"]])
+        minett_program = session.scalars(
+            select(LightProgram.id).where(LightProgram.name == B_PROGRAM)
+        ).one()
+    # A calendar named as one of the first territory's (written there by its staff).
+    first = personas["staff"].client.post_form(
+        "/staff/lighting/calendars/new",
+        {"name": "Année", "default": str(lit["a_program"]), "rule_count": "0"},
+    )
+    assert first.status_code == 303, first.text
+    same = client.post_form(
+        "/staff/lighting/calendars/new",
+        {"name": "Année", "default": str(minett_program), "rule_count": "0"},
+        headers=ESCH,
+    )
+    assert same.status_code == 303, same.text
+    again = client.post_form(
+        "/staff/lighting/calendars/new",
+        {"name": "Année", "default": str(minett_program), "rule_count": "0"},
+        headers=ESCH,
+    )
+    assert again.status_code == 400 and "porte déjà ce nom" in again.text
+    with read_session(engine) as session:
+        calendars = session.scalars(select(LightCalendar).where(LightCalendar.name == "Année"))
+        assert sorted(c.territory_id for c in calendars) == sorted([1, lit["minett"]])

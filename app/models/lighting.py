@@ -61,9 +61,11 @@ class LightCabinet(SQLModel, table=True):
 
 class LightProgram(SQLModel, table=True):
     __tablename__ = "light_programs"
+    # Named once per territory: two territories may each have their own "Nuit".
+    __table_args__ = (UniqueConstraint("territory_id", "name"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=120, unique=True)
+    name: str = Field(max_length=120)
     definition: str = Field(sa_column=Column(Text, nullable=False))  # Program.to_dict() as JSON
     territory_id: int | None = territory_field()  # the territory whose staff wrote it
     updated_at: datetime = Field(default_factory=utcnow)
@@ -73,9 +75,11 @@ class LightProgram(SQLModel, table=True):
 
 class LightCalendar(SQLModel, table=True):
     __tablename__ = "light_calendars"
+    # Named once per territory: two territories may each have their own "Nuit".
+    __table_args__ = (UniqueConstraint("territory_id", "name"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=120, unique=True)
+    name: str = Field(max_length=120)
     definition: str = Field(sa_column=Column(Text, nullable=False))  # Calendar.to_dict() as JSON
     territory_id: int | None = territory_field()  # the territory whose staff wrote it
     updated_at: datetime = Field(default_factory=utcnow)

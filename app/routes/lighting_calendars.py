@@ -102,7 +102,11 @@ def _save(
     mine = territory.scoped(select(LightProgram), LightProgram, territory_id)
     programs = {p.name: control.load_program(p) for p in db.scalars(mine).all()}
     definition, errors = calendar_form.read_form(form, choices(db, territory_id), programs, used)
-    clash = select(col(LightCalendar.id)).where(col(LightCalendar.name) == form.name)
+    # Names are unique per territory: another territory's calendars neither block nor show.
+    clash = select(col(LightCalendar.id)).where(
+        col(LightCalendar.territory_id) == (row.territory_id if row else territory_id),
+        col(LightCalendar.name) == form.name,
+    )
     if row is not None:
         clash = clash.where(col(LightCalendar.id) != row.id)
     if form.name and db.scalars(clash).first() is not None:

@@ -168,6 +168,19 @@ def program_new(request: Request[Any, Any, Any]) -> Template:
     return _program_editor(request, form=form, action="/staff/lighting/programs/new")
 
 
+def _name_taken(
+    db: Session, territory_id: int | None, name: str, other_than: int | None = None
+) -> bool:
+    """Whether another program of the territory has this name (names are unique per territory:
+    another territory's programs neither block nor reveal theirs)."""
+    query = select(col(LightProgram.id)).where(
+        col(LightProgram.territory_id) == territory_id, col(LightProgram.name) == name
+    )
+    if other_than is not None:
+        query = query.where(col(LightProgram.id) != other_than)
+    return db.scalars(query).first() is not None
+
+
 @post(
     "/staff/lighting/programs/new",
     opt=STAFF,
@@ -178,9 +191,8 @@ def program_create(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
 ) -> Template | Redirect:
     form, definition, errors = _program_from_form(data)
-    if (
-        definition is not None
-        and db.scalars(select(LightProgram).where(LightProgram.name == definition["name"])).first()
+    if definition is not None and _name_taken(
+        db, request_territory(request).id, definition["name"]
     ):
         errors, definition = {"name": _("Un programme porte déjà ce nom.")}, None
     if definition is None:
@@ -254,14 +266,8 @@ def program_update(
     if row is None:
         raise NotFoundException()  # another territory's program is not found on this host
     form, definition, errors = _program_from_form(data)
-    if definition is not None:
-        clash = db.scalars(
-            select(LightProgram).where(
-                col(LightProgram.name) == definition["name"], col(LightProgram.id) != row.id
-            )
-        ).first()
-        if clash:
-            errors, definition = {"name": _("Un programme porte déjà ce nom.")}, None
+    if definition is not None and _name_taken(db, row.territory_id, definition["name"], row.id):
+        errors, definition = {"name": _("Un programme porte déjà ce nom.")}, None
     if definition is None:
         db.rollback()
         return _program_editor(

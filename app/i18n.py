@@ -1,9 +1,15 @@
-"""Translations: French first (the source language of every string), English second.
+"""Translations: French first (the source language of every string), then English and German.
 
 Strings in code and templates are written in French and go through
-``gettext``; English catalogues live in ``app/locale/en/*.po`` (one file per
-domain, merged at load). The locale of the current request is held in a
-context variable, so the same Jinja environment serves every language.
+``gettext``; the catalogues live in ``app/locale/<locale>/*.po`` (one file per
+domain, merged at load). English covers every string; German covers the
+residents' side, and a string it lacks is shown in French. The locale of the
+current request is held in a context variable, so the same Jinja environment
+serves every language.
+
+Each territory offers its own languages (``territories.languages``, in its
+order of preference): a request is answered in one of those Eclor has, chosen
+by the person (cookie ``lang``), then their browser, then the territory's first.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from babel.messages.pofile import read_po
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 SOURCE_LOCALE = "fr"
-LOCALES = ("fr", "en")
-LOCALE_NAMES = {"fr": "Français", "en": "English"}
+LOCALES = ("fr", "en", "de")
+LOCALE_NAMES = {"fr": "Français", "en": "English", "de": "Deutsch"}
 
 current_locale: ContextVar[str] = ContextVar("eclor_locale", default=SOURCE_LOCALE)
 
@@ -61,12 +67,22 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
-def pick_locale(cookie: str | None, accept_language: str | None) -> str:
-    """The person's choice (cookie ``lang``) first, then the browser's, then French."""
-    if cookie in LOCALES:
+def offered(languages: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The languages of a territory Eclor can show, in the territory's order (French when it
+    names none Eclor has: every string exists in French)."""
+    out = tuple(dict.fromkeys(lang for lang in languages if lang in LOCALES))
+    return out or (SOURCE_LOCALE,)
+
+
+def pick_locale(
+    cookie: str | None, accept_language: str | None, languages: tuple[str, ...] = LOCALES
+) -> str:
+    """Among the ``languages`` offered (the territory's, first preferred): the person's choice
+    (cookie ``lang``) first, then the browser's, then the first offered."""
+    if cookie in languages:
         return cookie
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()[:2]
-        if tag in LOCALES:
+        if tag in languages:
             return tag
-    return SOURCE_LOCALE
+    return languages[0] if languages else SOURCE_LOCALE

@@ -36,7 +36,7 @@ def manifest(territory: Branding) -> dict[str, Any]:
         "name": f"Eclor — {territory.name}",
         "short_name": f"Eclor {territory.short_name}"[:24],
         "description": "Signalements, covoiturage, partage, commerces et alertes du territoire.",
-        "lang": territory.languages[0] if territory.languages else "fr",
+        "lang": territory.locales[0],
         "dir": "ltr",
         "start_url": "/?source=pwa",
         "scope": "/",

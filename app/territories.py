@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from app import i18n
 from app.models.territory import Territory
 from app.scope import extras as scope_extras
 
@@ -119,6 +120,11 @@ class Branding:
             tile_url=row.tile_url,
             tile_attribution=row.tile_attribution,
         )
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        """The territory's languages Eclor can show, first preferred (``app.i18n.offered``)."""
+        return i18n.offered(self.languages)
 
     def css(self) -> str:
         """The territory's colours as the custom properties of eclor.css (served from a route:

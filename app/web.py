@@ -184,7 +184,9 @@ class EclorMiddleware:
             return
 
         cookies = _cookies(headers)
-        locale = pick_locale(cookies.get("lang"), _header(headers, b"accept-language"))
+        locale = pick_locale(
+            cookies.get("lang"), _header(headers, b"accept-language"), territory.locales
+        )
         token = current_locale.set(locale)
         extras = scope_extras(scope)
         extras["eclor_nonce"] = nonce

@@ -21,6 +21,7 @@ OPTIONS = {
         "lstrip_blocks": "True",
     }
 }
+TRANSLATED = sorted(p.name for p in LOCALE_DIR.iterdir() if p.is_dir() and any(p.glob("*.po")))
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|\{[a-z_]+\}")
 
 
@@ -50,25 +51,53 @@ def test_every_french_string_has_an_english_translation():
     )
 
 
-def test_translations_keep_the_placeholders_of_their_source():
-    english = translations("en")
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_translations_keep_the_placeholders_of_their_source(locale):
+    translated = translations(locale)
     wrong = []
     for msgid in source_messages():
-        out = english.gettext(msgid)
+        out = translated.gettext(msgid)
         if sorted(PLACEHOLDER.findall(msgid)) != sorted(PLACEHOLDER.findall(out)):
             wrong.append((msgid, out))
     assert not wrong, wrong[:20]
 
 
-def test_every_catalogue_file_parses():
-    files = sorted((LOCALE_DIR / "en").glob("*.po"))
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_every_catalogue_file_parses(locale):
+    files = sorted((LOCALE_DIR / locale).glob("*.po"))
     assert files
     from babel.messages.pofile import read_po
 
     for po in files:
         with po.open("rb") as fh:
-            catalog = read_po(fh, locale="en")
+            catalog = read_po(fh, locale=locale)
         assert len(catalog) > 0, po.name
+
+
+def _ids(po: Path, locale: str) -> set[str]:
+    from babel.messages.pofile import read_po
+
+    with po.open("rb") as fh:
+        return {
+            str(m.id if isinstance(m.id, str) else m.id[0])
+            for m in read_po(fh, locale=locale)
+            if m.id
+        }
+
+
+def test_each_german_catalogue_file_translates_its_whole_domain():
+    """German covers domains whole (a string of a domain it lacks would show in French amid German):
+    each German file has every message of the English file of the same domain, each translated."""
+    from babel.messages.pofile import read_po
+
+    files = sorted((LOCALE_DIR / "de").glob("*.po"))
+    for po in files:
+        english = LOCALE_DIR / "en" / po.name
+        assert english.exists(), f"{po.name}: no such domain"
+        with po.open("rb") as fh:
+            untranslated = [m.id for m in read_po(fh, locale="de") if m.id and not m.string]
+        assert not untranslated, (po.name, untranslated[:5])
+        assert _ids(po, "de") == _ids(english, "en"), po.name
 
 
 def test_the_links_of_every_domain_have_an_english_translation():

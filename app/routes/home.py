@@ -22,7 +22,6 @@ from app import cache, jobs, pwa, source, territory_icons
 from app.auth import PUBLIC, current_user
 from app.db import make_engine
 from app.home import load_panels
-from app.i18n import LOCALES
 from app.models.territory import Commune, Territory
 from app.templating import page
 from app.territories import Branding, request_territory
@@ -249,7 +248,7 @@ async def set_language(
     if not back.startswith("/") or back.startswith("//"):
         back = "/"
     response = Redirect(back, status_code=303)
-    if lang in LOCALES:
+    if lang in request_territory(request).locales:
         response.set_cookie(
             "lang",
             lang,

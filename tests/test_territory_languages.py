@@ -1,0 +1,89 @@
+"""Each territory offers its own languages: a host answers in one of its territory's languages that
+Eclor has (the person's choice, then the browser's, then the territory's first), and offers only those
+in its language menu and manifest. The demo's Minett offers German; the first territory does not."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import select
+
+from app import i18n
+from app.db import write_session
+from app.models.territory import Territory
+from tests.test_territories import ESCH, add_minett
+
+DE = {"accept-language": "de-LU,de;q=0.9,fr;q=0.5"}
+
+
+def _menu(html: str) -> list[str]:
+    select = html.split('<select id="lang-select"')[1].split("</select>")[0]
+    return re.findall(r'<option value="([a-z]+)"', select)
+
+
+def _lang(html: str) -> str:
+    found = re.search(r'<html lang="([a-z]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def test_the_languages_offered_are_the_territorys_that_eclor_has_in_its_order():
+    assert i18n.offered(["fr", "de", "lb", "en"]) == ("fr", "de", "en")  # no Luxembourgish yet
+    assert i18n.offered(["de", "fr"]) == ("de", "fr")
+    assert i18n.offered(["lb"]) == ("fr",)  # every string exists in French
+    assert i18n.offered([]) == ("fr",)
+    offered = ("de", "fr")
+    assert i18n.pick_locale(None, None, offered) == "de"  # the territory's first
+    assert i18n.pick_locale(None, "en-GB,en;q=0.8,fr;q=0.5", offered) == "fr"
+    assert i18n.pick_locale("en", "de", offered) == "de"  # a choice it does not offer is not kept
+    assert i18n.pick_locale("fr", "de", offered) == "fr"
+
+
+def test_a_host_answers_in_its_territorys_languages_only(engine, client):
+    add_minett(engine)
+    esch = client.get("/", headers={**ESCH, **DE})
+    assert esch.status_code == 200
+    assert _lang(esch.text) == "de"
+    assert _menu(esch.text) == ["fr", "de", "en"]
+    # The first territory offers French and English: a German browser reads French there.
+    first = client.get("/", headers=DE)
+    assert _lang(first.text) == "fr"
+    assert _menu(first.text) == ["fr", "en"]
+    english = client.get("/", headers={"accept-language": "en"})
+    assert _lang(english.text) == "en"
+
+
+def test_choosing_a_language_keeps_to_what_the_host_offers(engine, client):
+    add_minett(engine)
+    token = client.get("/", headers=ESCH).text.split('name="_csrf_token" value="')[1].split('"')[0]
+    refused = client.post(
+        "/lang",
+        data={"lang": "de", "next": "/", "_csrf_token": token},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 303 and "lang=" not in refused.headers.get("set-cookie", "")
+    chosen = client.post(
+        "/lang",
+        data={"lang": "de", "next": "/", "_csrf_token": token},
+        headers=ESCH,
+        follow_redirects=False,
+    )
+    assert chosen.status_code == 303 and "lang=de" in chosen.headers["set-cookie"]
+    client.cookies.set("lang", "de")
+    assert _lang(client.get("/", headers=ESCH).text) == "de"
+    # The same cookie on the first territory's host, which does not offer German: its first.
+    assert _lang(client.get("/").text) == "fr"
+
+
+def test_a_territory_preferring_german_gets_it_by_default_and_in_its_manifest(engine, client):
+    add_minett(engine)
+    with write_session(engine) as session:
+        minett = session.scalars(select(Territory).where(Territory.slug == "minett")).one()
+        minett.languages = ["de", "fr"]
+    from app import territories
+
+    territories.changed()
+    page = client.get("/", headers=ESCH)
+    assert _lang(page.text) == "de" and _menu(page.text) == ["de", "fr"]
+    assert client.get("/manifest.webmanifest", headers=ESCH).json()["lang"] == "de"
+    assert client.get("/manifest.webmanifest").json()["lang"] == "fr"

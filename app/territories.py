@@ -114,7 +114,7 @@ class Branding:
             mail_sender=row.mail_sender,
             opendata_licence=row.opendata_licence,
             opendata_licence_name=row.opendata_licence_name,
-            opendata_publisher=row.opendata_publisher or row.publisher or row.name,
+            opendata_publisher=row.opendata_publisher,  # empty: the install's (app.opendata.scope)
             languages=tuple(row.languages or ("fr",)),
             hosts=tuple(row.hosts or ()),
             tile_url=row.tile_url,

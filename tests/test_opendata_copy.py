@@ -202,9 +202,9 @@ def test_the_database_writes_each_place_s_feature_byte_for_byte_as_the_python_wr
         for dataset in per_place:
             if dataset.ends_sql:  # each place's first and last row of the CSV, in its order
                 with raw.cursor() as cursor:
-                    cursor.execute(dataset.copy_sql)
+                    cursor.execute(copy.for_territory(dataset.copy_sql, None))
                     every = cursor.fetchall()
-                    cursor.execute(dataset.ends_sql)
+                    cursor.execute(copy.for_territory(dataset.ends_sql, None))
                     ends = cursor.fetchall()
                 by_sensor: dict[str, list] = {}
                 for row in every:

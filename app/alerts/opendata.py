@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.models.push import Alert
-from app.opendata.contrib import Cnil, Column, OpenDataset, utc_text
+from app.opendata.contrib import Cnil, Column, OpenDataset, here, utc_text
 
 CAP = (
     "http://docs.oasis-open.org/emergency/cap/v1.2/CAP-v1.2-os.html",
@@ -50,7 +50,10 @@ _public = public_alerts
 
 def _alerts(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     for alert in session.scalars(
-        _public().order_by(col(Alert.id)).execution_options(yield_per=1000)
+        _public()
+        .where(*here(session, col(Alert.territory_id)))
+        .order_by(col(Alert.id))
+        .execution_options(yield_per=1000)
     ):
         yield _tuple(alert, base_url)
 
@@ -58,7 +61,9 @@ def _alerts(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
 def _live_alert(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
     feature = str(event.get("feature_id", ""))
     alert = (
-        session.scalars(_public().where(col(Alert.id) == int(feature))).first()
+        session.scalars(
+            _public().where(col(Alert.id) == int(feature), *here(session, col(Alert.territory_id)))
+        ).first()
         if feature.isdigit()
         else None
     )

@@ -24,8 +24,10 @@ from app.opendata.contrib import (
     Geometry,
     OpenDataset,
     Service,
+    here,
     suppress,
     suppression_text,
+    territory_id,
 )
 
 RPC = (
@@ -62,7 +64,9 @@ def _flows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
             CarpoolAd,
         )
         .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
-        .where(col(CarpoolBooking.status) == "accepted")
+        .where(
+            col(CarpoolBooking.status) == "accepted", *here(session, col(CarpoolAd.territory_id))
+        )
         .execution_options(yield_per=1000)
     )
     for seats, accepted_at, created_at, ad in session.execute(stmt):
@@ -91,7 +95,13 @@ def _flows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
 
 
 def _points(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+    # A territory's places, and those of the whole install (no territory).
     stmt = select(CarpoolPlace).order_by(col(CarpoolPlace.country), col(CarpoolPlace.slug))
+    territory = territory_id(session)
+    if territory is not None:
+        stmt = stmt.where(
+            (col(CarpoolPlace.territory_id) == territory) | col(CarpoolPlace.territory_id).is_(None)
+        )
     for place in session.scalars(stmt):
         yield (
             place.slug,

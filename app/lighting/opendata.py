@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.models.lighting import LightEnergyMonth, LightGroup, Streetlight
-from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, utc_text
+from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, here, owns, utc_text
 
 STATUS_ENUM = ("ok", "defectiveLamp", "columnIssue", "brokenLantern")
 CNIG = (
@@ -53,6 +53,7 @@ def _lights(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
             col(Streetlight.offline),
             col(Streetlight.last_seen_at),
         )
+        .where(*here(session, col(Streetlight.territory_id)))
         .order_by(col(Streetlight.id))
         .execution_options(yield_per=2000)
     )
@@ -64,17 +65,22 @@ def _live_light(session: Session, event: dict[str, Any], base_url: str) -> dict[
     light = session.get(Streetlight, str(event.get("feature_id", "")))
     return (
         None
-        if light is None
+        if light is None or not owns(session, light.territory_id)
         else dict(zip(STREETLIGHTS.column_names, _light_tuple(light), strict=True))
     )
 
 
 def _energy(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
-    """Measured energy per month (kept for good by the lighting domain per group) summed per commune."""
+    """Measured energy per month (kept for good by the lighting domain per group) summed per commune.
+
+    For one territory: its groups' months (a month of lights outside any group has no territory, and
+    is published by the whole install's file only)."""
+    groups = here(session, col(LightGroup.territory_id))
     lights = dict(
         session.execute(
             select(col(LightGroup.commune_insee), func.count(col(Streetlight.id)))
             .join(Streetlight, col(Streetlight.group_id) == col(LightGroup.id))
+            .where(*groups)
             .group_by(col(LightGroup.commune_insee))
         ).all()
     )
@@ -85,6 +91,7 @@ def _energy(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
             func.sum(col(LightEnergyMonth.energy_wh)),
         )
         .outerjoin(LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id))
+        .where(*groups)
         .group_by(col(LightEnergyMonth.month), col(LightGroup.commune_insee))
         .order_by(col(LightEnergyMonth.month), col(LightGroup.commune_insee))
     )

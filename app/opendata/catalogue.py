@@ -66,8 +66,10 @@ FORMATS = {
 
 @dataclass(frozen=True)
 class Commune:
-    insee: str
+    insee: str  # the commune's key (app.territories.commune_key)
     name: str
+    country: str = "FR"
+    code: str = ""  # its official code (INSEE in France, LAU in Luxembourg); empty: the key
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,14 @@ class _Builder:
         self.publisher = URIRef(f"{self.base}/data#publisher")
         self.contact = URIRef(f"{self.base}/data#contact")
         self.licence = URIRef(ctx.licence)
-        self.spatial = [URIRef(f"https://geo.api.gouv.fr/communes/{c.insee}") for c in ctx.communes]
+        # A French commune is named by its INSEE code's address at geo.api.gouv.fr; another's by
+        # its official code, on the catalogue's own address.
+        self.spatial = [
+            URIRef(f"https://geo.api.gouv.fr/communes/{c.insee}")
+            if c.country == "FR"
+            else URIRef(f"{self.base}/data#commune-{c.code or c.insee}")
+            for c in ctx.communes
+        ]
 
     def url(self, path: str) -> URIRef:
         return URIRef(self.base + path)
@@ -216,7 +225,7 @@ class _Builder:
         for uri, commune in zip(self.spatial, ctx.communes, strict=True):
             self.add(uri, RDF.type, DCTERMS.Location)
             self.add(uri, SKOS.prefLabel, _lit(commune.name))
-            self.add(uri, DCTERMS.identifier, Literal(commune.insee))
+            self.add(uri, DCTERMS.identifier, Literal(commune.code or commune.insee))
 
     def distribution(
         self,

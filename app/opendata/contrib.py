@@ -5,6 +5,11 @@ its geometry, the live event kinds that change it, the answers to CNIL's three
 criteria) and lists them in its registry entry; the open data package never
 reads another domain's tables. ``rows`` must already be anonymised: rounded
 positions, no person, no free text, small counts suppressed (``suppress``).
+
+Each territory publishes its own rows: the snapshot writer and the live stream
+bind their session to the territory (``app.territories.bind``), and ``rows``,
+``live_row`` and ``copy_sql`` keep to it (:func:`here`, :func:`owns`,
+:func:`territory_sql`); an unbound session is the whole install.
 """
 
 from __future__ import annotations
@@ -17,11 +22,41 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from app.territories import bound
+
 K_ANONYMITY = 11  # counts under this are suppressed (CNIL / statistical secrecy practice)
 PARIS = ZoneInfo("Europe/Paris")
 POSITION_DECIMALS = (
     3  # published rounding of positions of people's actions: 0.001° ≈ 110 m × 75 m here
 )
+
+
+# Where ``copy_sql`` names the territory whose rows it selects (app.opendata.copy puts its id,
+# or NULL for the whole install).
+TERRITORY_SQL = ":eclor_territory"
+
+
+def territory_id(session: Session) -> int | None:
+    """The territory the session is bound to, or None (the whole install)."""
+    territory = bound(session)
+    return territory.id if territory is not None else None
+
+
+def here(session: Session, column: Any) -> tuple[Any, ...]:
+    """The condition keeping ``column`` (a ``territory_id``) to the session's territory."""
+    territory = territory_id(session)
+    return () if territory is None else (column == territory,)
+
+
+def owns(session: Session, row_territory: int | None) -> bool:
+    """Whether a row of ``row_territory`` is the session's territory's (always, when unbound)."""
+    territory = territory_id(session)
+    return territory is None or row_territory == territory
+
+
+def territory_sql(column: str) -> str:
+    """SQL keeping ``column`` (a ``territory_id``) to the territory ``copy_sql`` is run for."""
+    return f"({TERRITORY_SQL} IS NULL OR {column} = {TERRITORY_SQL})"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ the Python writer gives, over the rows at both ends of each place's time that th
 dataset's ``ends_sql`` selects), and the covered period from one ``min``/``max``
 (over those same end rows when there are). Other databases use
 :func:`app.opendata.snapshots.write_dataset`.
+The SQL keeps to the territory the session is bound to (``TERRITORY_SQL`` becomes its id; NULL,
+the whole install, when unbound).
 Numbers are rounded by the database (half away from zero on the decimal value),
 so a last digit can differ from Python's ``round`` on an exact tie.
 """
@@ -24,7 +26,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.opendata.contrib import OpenDataset
+from app.opendata.contrib import TERRITORY_SQL, OpenDataset, territory_id
 from app.opendata.files import DATE_TYPES, Written, day_of
 
 # A delimiter and a quote that JSON text never holds raw: each feature leaves COPY as it is.
@@ -40,6 +42,11 @@ def _copy(cursor: Any, sql: str, out: Any) -> int:
         for block in copy:
             out.write(block)
     return int(cursor.rowcount)
+
+
+def for_territory(sql: str, territory: int | None) -> str:
+    """``sql`` (a dataset's ``copy_sql`` or ``ends_sql``) selecting the rows of ``territory``."""
+    return sql.replace(TERRITORY_SQL, "NULL" if territory is None else str(int(territory)))
 
 
 def _quoted(name: str) -> str:
@@ -93,7 +100,9 @@ def feature_sql(dataset: OpenDataset, row: str) -> str:
     return " || ".join(f"({p})" for p in parts)
 
 
-def _places_sql(dataset: OpenDataset, date_column: str | None) -> tuple[str, str]:
+def _places_sql(
+    dataset: OpenDataset, date_column: str | None, territory: int | None = None
+) -> tuple[str, str]:
     """The SQL of the per-place GeoJSON and of the covered period, over the rows at both ends of each
     place's time (``ends_sql``; ``copy_sql`` itself when the dataset gives none).
 
@@ -104,7 +113,7 @@ def _places_sql(dataset: OpenDataset, date_column: str | None) -> tuple[str, str
     """
     geo = dataset.geometry
     assert geo is not None
-    source = dataset.ends_sql or dataset.copy_sql
+    source = for_territory(dataset.ends_sql or dataset.copy_sql, territory)
     lat, lon = _quoted(geo.lat), _quoted(geo.lon)
     features = (
         f"SELECT string_agg({feature_sql(dataset, 'q')}, E'\\n,' ORDER BY q.eclor_first) FROM ("
@@ -125,7 +134,8 @@ def _places_sql(dataset: OpenDataset, date_column: str | None) -> tuple[str, str
 def write_copied(dataset: OpenDataset, session: Session, directory: Path) -> Written:
     """Write ``{slug}.csv`` (and ``.geojson``) from ``copy_sql`` with COPY; returns the counts written."""
     directory.mkdir(parents=True, exist_ok=True)
-    select = dataset.copy_sql
+    territory = territory_id(session)
+    select = for_territory(dataset.copy_sql, territory)
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()
@@ -141,7 +151,7 @@ def write_copied(dataset: OpenDataset, session: Session, directory: Path) -> Wri
         if (
             per_place
         ):  # a few places over time: each once, with its latest row, built by the database
-            features_sql, period_sql = _places_sql(dataset, date_column)
+            features_sql, period_sql = _places_sql(dataset, date_column, territory)
             cursor.execute(features_sql)
             found_features = cursor.fetchone()
             places = (found_features[0] if found_features else None) or ""

@@ -4,6 +4,8 @@ Each event the domains record (``app.events``) whose ``layer:kind`` the
 dataset declared is turned by the dataset's own ``live_row`` into the public
 row (anonymised like the files); the stream sends it with the event's id, so a
 reader that reconnects with ``Last-Event-ID`` misses nothing still in the outbox.
+A stream is its territory's: the rows are read in a session bound to it, and a change of another
+territory's row gives none.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from app.db import read_session
 from app.opendata.contrib import OpenDataset
+from app.territories import Branding, bind
 
 RETRY_MS = 5000
 
@@ -30,9 +33,14 @@ def matches(patterns: Sequence[str], layer: str, kind: str) -> bool:
 
 
 def public_rows(
-    engine: Engine, dataset: OpenDataset, batch: Sequence[Any], base_url: str
+    engine: Engine,
+    dataset: OpenDataset,
+    batch: Sequence[Any],
+    base_url: str,
+    publisher: Branding | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
-    """The (event id, public row) pairs of ``batch`` for ``dataset``, read in one session."""
+    """The (event id, public row) pairs of ``batch`` for ``dataset``, read in one session (bound to
+    ``publisher``: its rows only; None: the whole install)."""
     if dataset.live_row is None:
         return []
     wanted = [e for e in batch if matches(dataset.live_kinds, e.layer, e.kind)]
@@ -40,6 +48,8 @@ def public_rows(
         return []
     out = []
     with read_session(engine) as session:
+        if publisher is not None:
+            bind(session, publisher)
         for event in wanted:
             row = dataset.live_row(
                 session,
@@ -67,7 +77,12 @@ def message(event_id: int | None, name: str, data: Any) -> bytes:
 
 
 async def stream(
-    state: Any, engine: Engine, dataset: OpenDataset, base_url: str, last_event_id: str | None
+    state: Any,
+    engine: Engine,
+    dataset: OpenDataset,
+    base_url: str,
+    last_event_id: str | None,
+    publisher: Branding | None = None,
 ) -> AsyncIterator[bytes]:
     from app import events  # the operations centre's outbox (app.events)
 
@@ -82,7 +97,7 @@ async def stream(
         if not batch:
             yield b": keep-alive\n\n"
             continue
-        rows = await asyncio.to_thread(public_rows, engine, dataset, batch, base_url)
+        rows = await asyncio.to_thread(public_rows, engine, dataset, batch, base_url, publisher)
         for event_id, row in rows:
             yield message(event_id, dataset.slug, row)
         if not rows:

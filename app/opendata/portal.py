@@ -1,6 +1,8 @@
 """What the open data pages and the machine catalogue show: datasets, freshness, previews, the graph.
 
-Shared by the routes (``/data``, ``/data/catalog.*``, ``/data/{slug}``) and the tests.
+Shared by the routes (``/data``, ``/data/catalog.*``, ``/data/{slug}``) and the tests. Each is
+the session's territory's (``app.opendata.scope``): its datasets, snapshots, downloads, communes,
+publisher and licence.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from app.db import read_session, utcnow
 from app.i18n import gettext
 from app.models.opendata import OpenDataDownload, OpenDataSnapshot
 from app.models.territory import Commune
-from app.opendata import catalogue, registry, snapshots
+from app.opendata import catalogue, registry, scope, snapshots
 from app.opendata.contrib import OpenDataset
 
 
@@ -37,14 +39,24 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def _snapshots(session: Session, territory_id: int) -> dict[str, OpenDataSnapshot]:
+    return {
+        s.slug: s
+        for s in session.scalars(
+            select(OpenDataSnapshot).where(col(OpenDataSnapshot.territory_id) == territory_id)
+        )
+    }
+
+
 def entries(session: Session, var_dir: Path, *, only_published: bool = True) -> list[Entry]:
     datasets = (registry.published if only_published else registry.all_datasets)(session, var_dir)
-    snaps = {s.slug: s for s in session.scalars(select(OpenDataSnapshot))}
+    territory_id = scope.territory(session).id
+    snaps = _snapshots(session, territory_id)
     downloads = dict(
         session.execute(
-            select(col(OpenDataDownload.slug), func.sum(col(OpenDataDownload.count))).group_by(
-                col(OpenDataDownload.slug)
-            )
+            select(col(OpenDataDownload.slug), func.sum(col(OpenDataDownload.count)))
+            .where(col(OpenDataDownload.territory_id) == territory_id)
+            .group_by(col(OpenDataDownload.slug))
         ).all()
     )
     now = utcnow()
@@ -58,20 +70,23 @@ def entries(session: Session, var_dir: Path, *, only_published: bool = True) -> 
     return out
 
 
-def ensure_snapshots(engine: Engine, var_dir: Path, base_url: str) -> None:
-    """Generate the files of published datasets that have none yet (a fresh install before the worker ran)."""
+def ensure_snapshots(engine: Engine, var_dir: Path, base_url: str, publisher: Any) -> None:
+    """Generate the territory's files of published datasets that have none yet (a fresh install,
+    or a new territory, before the worker ran)."""
     with read_session(engine) as session:
         missing = {
             d.slug
-            for d in registry.published(session, var_dir)
-            if not snapshots.file_path(var_dir, d.slug, "csv").exists()
+            for d in registry.published(scope.bound_to(session, publisher), var_dir)
+            if not snapshots.file_path(var_dir, d.slug, "csv", publisher).exists()
         }
     if missing:
-        snapshots.generate(engine, var_dir, base_url, missing)
+        snapshots.generate(engine, var_dir, base_url, missing, publisher)
 
 
-def preview(var_dir: Path, slug: str, limit: int = 10) -> tuple[list[str], list[list[str]]]:
-    path = snapshots.file_path(var_dir, slug, "csv")
+def preview(
+    var_dir: Path, slug: str, publisher: Any, limit: int = 10
+) -> tuple[list[str], list[list[str]]]:
+    path = snapshots.file_path(var_dir, slug, "csv", publisher)
     if not path.exists():
         return [], []
     with path.open(newline="", encoding="utf-8") as f:
@@ -80,11 +95,13 @@ def preview(var_dir: Path, slug: str, limit: int = 10) -> tuple[list[str], list[
         return header, [list(r) for r in islice(reader, limit)]
 
 
-def map_points(var_dir: Path, dataset: OpenDataset, limit: int = 300) -> list[tuple[float, float]]:
+def map_points(
+    var_dir: Path, dataset: OpenDataset, publisher: Any, limit: int = 300
+) -> list[tuple[float, float]]:
     """Up to ``limit`` points of a placed dataset, read from its snapshot, for the small map."""
     if dataset.geometry is None:
         return []
-    path = snapshots.file_path(var_dir, dataset.slug, "csv")
+    path = snapshots.file_path(var_dir, dataset.slug, "csv", publisher)
     if not path.exists():
         return []
     points: list[tuple[float, float]] = []
@@ -105,8 +122,9 @@ def map_points(var_dir: Path, dataset: OpenDataset, limit: int = 300) -> list[tu
 
 def graph(session: Session, settings: Any) -> Any:
     var_dir = settings.var_dir
+    publisher = scope.territory(session)
     datasets = registry.published(session, var_dir)
-    snaps = {s.slug: s for s in session.scalars(select(OpenDataSnapshot))}
+    snaps = _snapshots(session, publisher.id)
     fresh = {
         slug: catalogue.Freshness(
             s.generated_at, s.first_day, s.last_day, s.rows, s.csv_bytes, s.geojson_bytes
@@ -114,17 +132,22 @@ def graph(session: Session, settings: Any) -> Any:
         for slug, s in snaps.items()
     }
     communes = [
-        catalogue.Commune(c.insee, c.name)
-        for c in session.scalars(select(Commune).order_by(col(Commune.insee)))
+        catalogue.Commune(c.insee, c.name, c.country, c.code)
+        for c in session.scalars(
+            select(Commune)
+            .where(col(Commune.territory_id) == publisher.id)
+            .order_by(col(Commune.insee))
+        )
     ]
     # First published: the oldest snapshot still on record (today on a fresh install).
     issued = min((_aware(s.generated_at).date() for s in snaps.values()), default=utcnow().date())
+    published = scope.publishing(publisher, settings)
     ctx = catalogue.Context(
-        base_url=settings.base_url,
-        publisher=settings.opendata_publisher,
-        contact_email=settings.opendata_contact_email,
-        licence=settings.opendata_licence,
-        licence_name=settings.opendata_licence_name,
+        base_url=published.base_url,
+        publisher=published.publisher,
+        contact_email=published.contact_email,
+        licence=published.licence,
+        licence_name=published.licence_name,
         communes=communes,
         issued=issued,
     )
@@ -177,7 +200,11 @@ class SmallMap:
 def small_map(
     session: Session, points: list[tuple[float, float]], width: int = 320, height: int = 220
 ) -> SmallMap | None:
-    communes = list(session.scalars(select(Commune)))
+    communes = list(
+        session.scalars(
+            select(Commune).where(col(Commune.territory_id) == scope.territory(session).id)
+        )
+    )
     lats = [p[0] for p in points] + [c.lat for c in communes]
     lons = [p[1] for p in points] + [c.lon for c in communes]
     if not points or not lats:

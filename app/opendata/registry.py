@@ -1,4 +1,5 @@
-"""Which datasets exist (contributed by domains, or uploaded by staff) and which are published."""
+"""Which datasets exist (contributed by domains, or uploaded by a territory's staff) and which the
+territory publishes: the session's territory (``app.opendata.scope.territory``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from sqlmodel import Session, col, select
 from app.models.opendata import OpenDataSetting, OpenDataUpload
 from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service
 from app.opendata.schemas import columns_of
+from app.opendata.scope import folder, territory
+from app.territories import Branding
 
 # The datasets and data services the domains declare, handed over by ``app.domains.install``.
 _CONTRIBUTED: list[OpenDataset] = []
@@ -34,8 +37,9 @@ def services() -> list[Service]:
     return list(_SERVICES)
 
 
-def uploads_dir(var_dir: Path) -> Path:
-    return var_dir / "opendata" / "uploads"
+def uploads_dir(var_dir: Path, publisher: Branding | None = None) -> Path:
+    """Where the files of a territory's uploaded datasets are (the default territory's: None)."""
+    return folder(var_dir / "opendata" / "uploads", publisher)
 
 
 UPLOAD_CNIL = Cnil(
@@ -72,8 +76,14 @@ def _upload_rows(path: Path, columns: tuple[Column, ...]) -> Any:
 
 
 def uploaded(session: Session, var_dir: Path) -> list[OpenDataset]:
+    """The datasets the session's territory's staff uploaded."""
+    publisher = territory(session)
     out = []
-    for up in session.scalars(select(OpenDataUpload).order_by(col(OpenDataUpload.slug))):
+    for up in session.scalars(
+        select(OpenDataUpload)
+        .where(col(OpenDataUpload.territory_id) == publisher.id)
+        .order_by(col(OpenDataUpload.slug))
+    ):
         schema = json.loads(up.table_schema)
         columns = columns_of(schema)
         names = {c.name for c in columns}
@@ -91,7 +101,7 @@ def uploaded(session: Session, var_dir: Path) -> list[OpenDataset]:
                 frequency=up.frequency,
                 expected_minutes=24 * 60 * 365,
                 columns=columns,
-                rows=_upload_rows(uploads_dir(var_dir) / f"{up.slug}.csv", columns),
+                rows=_upload_rows(uploads_dir(var_dir, publisher) / f"{up.slug}.csv", columns),
                 geometry=geometry,
                 cnil=UPLOAD_CNIL,
                 published_by_default=False,
@@ -106,7 +116,14 @@ def all_datasets(session: Session, var_dir: Path) -> list[OpenDataset]:
 
 
 def publication(session: Session) -> dict[str, bool]:
-    return {s.slug: s.published for s in session.scalars(select(OpenDataSetting))}
+    """The session's territory's choices: published or not, per dataset it changed."""
+    publisher = territory(session)
+    return {
+        s.slug: s.published
+        for s in session.scalars(
+            select(OpenDataSetting).where(col(OpenDataSetting.territory_id) == publisher.id)
+        )
+    }
 
 
 def published(session: Session, var_dir: Path) -> list[OpenDataset]:

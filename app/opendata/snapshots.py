@@ -5,6 +5,9 @@ stays flat whatever the size), written beside the old files and renamed over
 them, so a reader never sees half a file. The worker regenerates every
 snapshot at least every ``opendata_snapshot_minutes`` (15 at most); the
 catalogue compares ``generated_at`` with each dataset's promised freshness.
+
+Each territory has its own snapshots, written from its own rows (a session bound to it) into its
+own folder (``app.opendata.scope.folder``), at its own address (``scope.base_url``).
 """
 
 from __future__ import annotations
@@ -20,20 +23,22 @@ from sqlalchemy.engine import Engine
 
 from app.db import read_session, utcnow, write_session
 from app.models.opendata import OpenDataSnapshot
-from app.opendata import copy, registry
+from app.opendata import copy, registry, scope
 from app.opendata.contrib import OpenDataset
 from app.opendata.files import DATE_TYPES, Written, day_of, feature, write_schema
+from app.territories import Branding
 
 log = logging.getLogger("eclor.opendata")
 FORMATS = ("csv", "geojson", "schema.json")
 
 
-def snapshot_dir(var_dir: Path) -> Path:
-    return var_dir / "opendata" / "files"
+def snapshot_dir(var_dir: Path, publisher: Branding | None = None) -> Path:
+    """The folder of a territory's snapshots (the default territory's: None)."""
+    return scope.folder(var_dir / "opendata" / "files", publisher)
 
 
-def file_path(var_dir: Path, slug: str, fmt: str) -> Path:
-    return snapshot_dir(var_dir) / f"{slug}.{fmt}"
+def file_path(var_dir: Path, slug: str, fmt: str, publisher: Branding | None = None) -> Path:
+    return snapshot_dir(var_dir, publisher) / f"{slug}.{fmt}"
 
 
 def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
@@ -118,11 +123,31 @@ def write_dataset(dataset: OpenDataset, rows: Any, directory: Path) -> Written:
 
 
 def generate(
-    engine: Engine, var_dir: Path, base_url: str, slugs: set[str] | None = None
+    engine: Engine,
+    var_dir: Path,
+    base_url: str,
+    slugs: set[str] | None = None,
+    publisher: Branding | None = None,
 ) -> list[Written]:
-    """Regenerate the snapshots of every published dataset (or of ``slugs``); returns what was written."""
+    """Regenerate the snapshots of every published dataset of every territory (or of ``publisher``;
+    only ``slugs`` when given); returns what was written. ``base_url``: the install's."""
+    if publisher is None:
+        with read_session(engine) as session:
+            publishers = scope.all_territories(session)
+    else:
+        publishers = [publisher]
+    done: list[Written] = []
+    for one in publishers:
+        done += _generate(engine, var_dir, scope.base_url(one, base_url), slugs, one)
+    return done
+
+
+def _generate(
+    engine: Engine, var_dir: Path, base_url: str, slugs: set[str] | None, publisher: Branding
+) -> list[Written]:
+    directory = snapshot_dir(var_dir, publisher)
     with read_session(engine) as session:
-        datasets = registry.published(session, var_dir)
+        datasets = registry.published(scope.bound_to(session, publisher), var_dir)
     done: list[Written] = []
     for dataset in datasets:
         if slugs is not None and dataset.slug not in slugs:
@@ -131,20 +156,22 @@ def generate(
         generated_at = utcnow()
         try:
             with read_session(engine) as session:
+                scope.bound_to(session, publisher)
                 if copy.available(session, dataset):
-                    write_schema(dataset, snapshot_dir(var_dir))
-                    written = copy.write_copied(dataset, session, snapshot_dir(var_dir))
+                    write_schema(dataset, directory)
+                    written = copy.write_copied(dataset, session, directory)
                 else:
-                    written = write_dataset(
-                        dataset, dataset.rows(session, base_url), snapshot_dir(var_dir)
-                    )
+                    written = write_dataset(dataset, dataset.rows(session, base_url), directory)
         except Exception:  # one broken dataset must not stop the others; its old files stay
-            log.exception("open data snapshot failed", extra={"slug": dataset.slug})
+            log.exception(
+                "open data snapshot failed",
+                extra={"slug": dataset.slug, "territory": publisher.slug},
+            )
             continue
         took = int((time.perf_counter() - started) * 1000)
         with write_session(engine) as session:
-            row = session.get(OpenDataSnapshot, dataset.slug) or OpenDataSnapshot(
-                slug=dataset.slug, generated_at=generated_at
+            row = session.get(OpenDataSnapshot, (publisher.id, dataset.slug)) or OpenDataSnapshot(
+                territory_id=publisher.id, slug=dataset.slug, generated_at=generated_at
             )
             row.generated_at, row.rows, row.csv_bytes = (
                 generated_at,
@@ -158,11 +185,17 @@ def generate(
     return done
 
 
-def freshness(engine: Engine) -> dict[str, OpenDataSnapshot]:
-    from sqlalchemy import select
+def freshness(engine: Engine, publisher: Branding | None = None) -> dict[str, OpenDataSnapshot]:
+    """The snapshots of a territory (the default one: None) by dataset."""
+    from sqlmodel import col, select
 
     with read_session(engine) as session:
-        rows = list(session.scalars(select(OpenDataSnapshot)))
+        territory_id = (publisher or scope.territory(session)).id
+        rows = list(
+            session.scalars(
+                select(OpenDataSnapshot).where(col(OpenDataSnapshot.territory_id) == territory_id)
+            )
+        )
         for row in rows:
             session.expunge(row)
     return {r.slug: r for r in rows}

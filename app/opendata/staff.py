@@ -1,7 +1,9 @@
 """Staff control of open data: what is published, datasets added from a file, downloads, readers' errors.
 
 Every function runs in the caller's write transaction and changes nothing
-when it raises ``OpenDataError`` (a French message for the form).
+when it raises ``OpenDataError`` (a French message for the form). Each works for the session's
+territory (``app.opendata.scope.territory``): its choices, uploads, downloads and readers' reports;
+another territory's are unknown.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db import table_of, utcnow
 from app.i18n import gettext as _
 from app.models.opendata import OpenDataDownload, OpenDataIssue, OpenDataSetting, OpenDataUpload
-from app.opendata import registry
+from app.opendata import registry, scope
 from app.opendata.catalogue import FREQUENCIES, THEMES
 from app.opendata.schemas import check_row, columns_of
 
@@ -37,29 +39,67 @@ def set_published(
 ) -> None:
     if registry.find(session, var_dir, slug, only_published=False) is None:
         raise OpenDataError(_("Jeu de données inconnu."))
-    row = session.get(OpenDataSetting, slug) or OpenDataSetting(slug=slug)
+    territory_id = scope.territory(session).id
+    row = session.get(OpenDataSetting, (territory_id, slug)) or OpenDataSetting(
+        territory_id=territory_id, slug=slug
+    )
     row.published, row.updated_at, row.updated_by = published, utcnow(), user_id
     session.add(row)
 
 
 def count_download(session: Session, slug: str, fmt: str) -> None:
-    """One more download of ``slug`` in ``fmt`` today (an atomic upsert: two web nodes never lose one)."""
+    """One more download of the territory's ``slug`` in ``fmt`` today (an atomic upsert: two web
+    nodes never lose one)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = table_of(OpenDataDownload)
-    stmt = insert(table).values(slug=slug, fmt=fmt, day=utcnow().date(), count=1)
+    stmt = insert(table).values(
+        territory_id=scope.territory(session).id, slug=slug, fmt=fmt, day=utcnow().date(), count=1
+    )
     stmt = stmt.on_conflict_do_update(
-        index_elements=["slug", "fmt", "day"], set_={"count": table.c["count"] + 1}
+        index_elements=["territory_id", "slug", "fmt", "day"],
+        set_={"count": table.c["count"] + 1},
     )
     session.execute(stmt)
 
 
 def downloads_by_format(session: Session) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    for row in session.scalars(select(OpenDataDownload)):
+    territory_id = scope.territory(session).id
+    for row in session.scalars(
+        select(OpenDataDownload).where(col(OpenDataDownload.territory_id) == territory_id)
+    ):
         per = out.setdefault(row.slug, {})
         per[row.fmt] = per.get(row.fmt, 0) + row.count
     return out
+
+
+def issues(session: Session, limit: int = 100) -> list[OpenDataIssue]:
+    """The territory's readers' reports, open ones first, newest first."""
+    return list(
+        session.scalars(
+            select(OpenDataIssue)
+            .where(col(OpenDataIssue.territory_id) == scope.territory(session).id)
+            .order_by(col(OpenDataIssue.status).desc(), col(OpenDataIssue.created_at).desc())
+            .limit(limit)
+        )
+    )
+
+
+def answered_issues(session: Session, slug: str, limit: int = 20) -> list[OpenDataIssue]:
+    """The territory's answered reports on ``slug``, the latest answer first (public)."""
+    return list(
+        session.scalars(
+            select(OpenDataIssue)
+            .where(
+                col(OpenDataIssue.territory_id) == scope.territory(session).id,
+                col(OpenDataIssue.slug) == slug,
+                col(OpenDataIssue.status) == "answered",
+            )
+            .order_by(col(OpenDataIssue.answered_at).desc())
+            .limit(limit)
+        )
+    )
 
 
 def report_issue(
@@ -72,7 +112,9 @@ def report_issue(
         raise OpenDataError(_("Décrivez l'erreur en quelques mots (10 caractères au moins)."))
     if len(text) > 2000:
         raise OpenDataError(_("Le message est trop long (2000 caractères au plus)."))
-    issue = OpenDataIssue(slug=slug, body=text, reporter_id=reporter_id)
+    issue = OpenDataIssue(
+        territory_id=scope.territory(session).id, slug=slug, body=text, reporter_id=reporter_id
+    )
     session.add(issue)
     session.flush()
     return issue
@@ -80,7 +122,7 @@ def report_issue(
 
 def answer_issue(session: Session, issue_id: int, answer: str, user_id: int) -> OpenDataIssue:
     issue = session.get(OpenDataIssue, issue_id)
-    if issue is None:
+    if issue is None or issue.territory_id != scope.territory(session).id:
         raise OpenDataError(_("Signalement inconnu."))
     text = answer.strip()
     if not 2 <= len(text) <= 2000:
@@ -201,7 +243,9 @@ def add_upload(
             checked.append(check_row(columns, row, line))
         except ValueError as exc:
             raise OpenDataError(str(exc)) from None
+    publisher = scope.territory(session)
     upload = OpenDataUpload(
+        territory_id=publisher.id,
         slug=slug,
         title=title.strip(),
         description=description.strip()[:4000],
@@ -213,9 +257,11 @@ def add_upload(
         uploaded_by=user_id,
     )
     session.add(upload)
-    session.add(OpenDataSetting(slug=slug, published=publish, updated_by=user_id))
+    session.add(
+        OpenDataSetting(territory_id=publisher.id, slug=slug, published=publish, updated_by=user_id)
+    )
     session.flush()
-    target = registry.uploads_dir(var_dir)
+    target = registry.uploads_dir(var_dir, publisher)
     target.mkdir(parents=True, exist_ok=True)
     tmp = target / f".{slug}.csv.tmp"
     with tmp.open("w", newline="", encoding="utf-8") as f:

@@ -19,6 +19,7 @@ from app.opendata.contrib import (
     Cnil,
     Column,
     OpenDataset,
+    here,
     suppress,
     suppression_text,
 )
@@ -32,7 +33,11 @@ def _results(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     now = utcnow()
     for consultation in session.scalars(
         select(Consultation)
-        .where(col(Consultation.published).is_(True), col(Consultation.closes_at) <= now)
+        .where(
+            col(Consultation.published).is_(True),
+            col(Consultation.closes_at) <= now,
+            *here(session, col(Consultation.territory_id)),
+        )
         .order_by(col(Consultation.id))
     ):
         closed_on = logic.days(consultation)[1].isoformat()
@@ -113,7 +118,11 @@ RESULTS = OpenDataset(
 
 def _budgets(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     for budget in session.scalars(
-        select(Budget).where(col(Budget.phase).in_(("results", "works"))).order_by(col(Budget.id))
+        select(Budget)
+        .where(
+            col(Budget.phase).in_(("results", "works")), *here(session, col(Budget.territory_id))
+        )
+        .order_by(col(Budget.id))
     ):
         ranked = budgets.results(session, saved_id(budget))
         won = {saved_id(r.project) for r in budgets.winners(budget, ranked)}

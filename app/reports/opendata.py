@@ -20,8 +20,11 @@ from app.opendata.contrib import (
     Geometry,
     OpenDataset,
     Service,
+    here,
     local_day,
+    owns,
     rounded,
+    territory_sql,
 )
 from app.reports.catalogue import CATEGORIES, PUBLIC_STATUSES
 
@@ -40,7 +43,7 @@ def _report_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
             col(Report.lat),
             col(Report.lon),
         )
-        .where(col(Report.status).in_(PUBLIC_STATUSES))
+        .where(col(Report.status).in_(PUBLIC_STATUSES), *here(session, col(Report.territory_id)))
         .order_by(col(Report.id))
     )
     for category, status, commune, created, resolved, lat, lon in (
@@ -64,11 +67,12 @@ REPORTS_SQL = (  # _report_rows computed by PostgreSQL (app.opendata.copy)
     f"{_PARIS_DAY.format('created_at')} AS date_signalement, "
     f"{_PARIS_DAY.format('resolved_at')} AS date_resolution, "
     "round(lat::numeric, 3) AS latitude, round(lon::numeric, 3) AS longitude "
-    f"FROM reports WHERE status IN ({_PUBLIC_SQL}) ORDER BY id"
+    f"FROM reports WHERE status IN ({_PUBLIC_SQL}) AND {territory_sql('territory_id')} ORDER BY id"
 )
 DAILY_SQL = (  # _daily_rows computed by PostgreSQL
     f"SELECT {_PARIS_DAY.format('created_at')} AS date, category AS categorie, count(*) AS nombre "
-    f"FROM reports WHERE status IN ({_PUBLIC_SQL}) GROUP BY 1, 2 ORDER BY 1, 2"
+    f"FROM reports WHERE status IN ({_PUBLIC_SQL}) AND {territory_sql('territory_id')} "
+    "GROUP BY 1, 2 ORDER BY 1, 2"
 )
 
 
@@ -76,7 +80,7 @@ def _daily_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
     # Grouped by UTC day in SQL would split Paris evenings: count per local day while streaming.
     stmt = (
         select(col(Report.created_at), col(Report.category))
-        .where(col(Report.status).in_(PUBLIC_STATUSES))
+        .where(col(Report.status).in_(PUBLIC_STATUSES), *here(session, col(Report.territory_id)))
         .order_by(col(Report.created_at))
     )
     day: str | None = None
@@ -108,13 +112,18 @@ def public_row(report: Any) -> tuple[Any, ...]:
 def _live_report(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
     feature = str(event.get("feature_id", ""))
     report = session.get(Report, int(feature)) if feature.isdigit() else None
-    if report is None or report.status not in PUBLIC_STATUSES:
+    if (
+        report is None
+        or report.status not in PUBLIC_STATUSES
+        or not owns(session, report.territory_id)
+    ):
         return None
     return dict(zip(REPORTS.column_names, public_row(report), strict=True))
 
 
 def day_counts(session: Session, day: str) -> dict[str, int]:
-    """The number of public reports created on a Paris day (``YYYY-MM-DD``), per category."""
+    """The number of public reports created on a Paris day (``YYYY-MM-DD``), per category (of the
+    session's territory)."""
     start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), PARIS).astimezone(dt.UTC)
     counts: dict[str, int] = {}
     # Read from the UTC start of the Paris day with a margin: the day is decided per row in Python.
@@ -123,6 +132,7 @@ def day_counts(session: Session, day: str) -> dict[str, int]:
             col(Report.created_at) >= start - dt.timedelta(hours=1),
             col(Report.created_at) < start + dt.timedelta(hours=26),
             col(Report.status).in_(PUBLIC_STATUSES),
+            *here(session, col(Report.territory_id)),
         )
     ):
         if local_day(created) == day:
@@ -136,7 +146,11 @@ def _live_daily(session: Session, event: dict[str, Any], base_url: str) -> dict[
     if event.get("kind") != "created" or not feature.isdigit():
         return None
     report = session.get(Report, int(feature))
-    if report is None or report.status not in PUBLIC_STATUSES:
+    if (
+        report is None
+        or report.status not in PUBLIC_STATUSES
+        or not owns(session, report.territory_id)
+    ):
         return None
     day = local_day(report.created_at)
     assert day is not None

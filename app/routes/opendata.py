@@ -1,4 +1,8 @@
-"""Open data: the catalogue page (/data), DCAT-AP 3 catalogues, dataset files and live streams, staff control."""
+"""Open data: the catalogue page (/data), DCAT-AP 3 catalogues, dataset files and live streams, staff control.
+
+Each answers for the host's territory (``request_territory``): its datasets, rows, files, streams,
+publisher and licence; the request's session is bound to it (``app.deps.provide_db``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import File, Redirect, Stream, Template
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app import ratelimit
 from app.auth import PUBLIC, STAFF, current_user, signed_in_user
@@ -18,10 +22,10 @@ from app.db import write_session
 from app.forms import Form
 from app.i18n import gettext as _
 from app.interfaces import Contribution, Link
-from app.models.opendata import OpenDataIssue
-from app.opendata import live, portal, registry, snapshots, staff
+from app.opendata import live, portal, registry, scope, snapshots, staff
 from app.opendata.catalogue import FORMATS, FREQUENCIES, THEMES
 from app.templating import page
+from app.territories import Branding, bind, request_territory
 
 FILE_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -48,18 +52,30 @@ def _limit(request: Request[Any, Any, Any]) -> None:
 
 def _count(request: Request[Any, Any, Any], slug: str, fmt: str) -> None:
     with write_session(request.app.state.engine) as session:
-        staff.count_download(session, slug, fmt)
+        staff.count_download(bind(session, request_territory(request)), slug, fmt)
+
+
+def _publishing(request: Request[Any, Any, Any]) -> scope.Publishing:
+    return scope.publishing(request_territory(request), _settings(request))
+
+
+def _ensure(request: Request[Any, Any, Any], publisher: Branding) -> None:
+    settings = _settings(request)
+    portal.ensure_snapshots(
+        request.app.state.engine, settings.var_dir, settings.base_url, publisher
+    )
 
 
 @get("/data", opt=PUBLIC, sync_to_thread=True, name="opendata")
 def catalogue_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
     settings = _settings(request)
-    portal.ensure_snapshots(request.app.state.engine, settings.var_dir, settings.base_url)
+    _ensure(request, request_territory(request))
     return page(
         request,
         "opendata/index.html",
         section="data",
         entries=portal.entries(db, settings.var_dir),
+        publishing=_publishing(request),
         settings=settings,
         themes=THEMES,
         frequencies=FREQUENCIES,
@@ -99,16 +115,11 @@ def _dataset_page(
     notice: str = "",
 ) -> Template:
     settings = _settings(request)
+    publisher = request_territory(request)
     entry = next((e for e in portal.entries(db, settings.var_dir) if e.dataset.slug == slug), None)
     if entry is None:
         raise NotFoundException(_("Ce jeu de données n'existe pas ou n'est pas publié."))
-    header, rows = portal.preview(settings.var_dir, slug)
-    answered = db.scalars(
-        select(OpenDataIssue)
-        .where(col(OpenDataIssue.slug) == slug, col(OpenDataIssue.status) == "answered")
-        .order_by(col(OpenDataIssue.answered_at).desc())
-        .limit(20)
-    ).all()
+    header, rows = portal.preview(settings.var_dir, slug, publisher)
     return page(
         request,
         "opendata/dataset.html",
@@ -118,8 +129,9 @@ def _dataset_page(
         header=header,
         rows=rows,
         description=portal.describe(entry.dataset, entry.snapshot),
-        map=portal.small_map(db, portal.map_points(settings.var_dir, entry.dataset)),
-        answered=answered,
+        map=portal.small_map(db, portal.map_points(settings.var_dir, entry.dataset, publisher)),
+        answered=staff.answered_issues(db, slug),
+        publishing=_publishing(request),
         settings=settings,
         themes=THEMES,
         frequencies=FREQUENCIES,
@@ -149,9 +161,12 @@ def dataset(
     if found is None or (fmt == "geojson" and found.geometry is None):
         raise NotFoundException(_("Ce fichier n'existe pas."))
     _limit(request)
-    path = snapshots.file_path(settings.var_dir, slug, fmt)
+    publisher = request_territory(request)
+    path = snapshots.file_path(settings.var_dir, slug, fmt, publisher)
     if not path.exists():
-        snapshots.generate(request.app.state.engine, settings.var_dir, settings.base_url, {slug})
+        snapshots.generate(
+            request.app.state.engine, settings.var_dir, settings.base_url, {slug}, publisher
+        )
     _count(request, slug, fmt.split(".")[0])
     return File(
         path=path,
@@ -167,12 +182,13 @@ async def live_stream(request: Request[Any, Any, Any], slug: FromPath[str]) -> S
 
     settings = _settings(request)
     engine = request.app.state.engine
+    publisher = request_territory(request)
 
     def find() -> Any:
         from app.db import read_session
 
         with read_session(engine) as session:
-            return registry.find(session, settings.var_dir, slug)
+            return registry.find(bind(session, publisher), settings.var_dir, slug)
 
     found = await anyio.to_thread.run_sync(find)
     if found is None or not found.live_kinds:
@@ -180,7 +196,12 @@ async def live_stream(request: Request[Any, Any, Any], slug: FromPath[str]) -> S
     await anyio.to_thread.run_sync(_limit, request)
     await anyio.to_thread.run_sync(_count, request, slug, "live")
     body = live.stream(
-        request.app.state, engine, found, settings.base_url, request.headers.get("last-event-id")
+        request.app.state,
+        engine,
+        found,
+        scope.base_url(publisher, settings.base_url),
+        request.headers.get("last-event-id"),
+        publisher,
     )
     return Stream(
         body,
@@ -220,14 +241,6 @@ def _staff_page(
     form: dict[str, Any] | None = None,
 ) -> Template:
     settings = _settings(request)
-    issues = db.scalars(
-        select(OpenDataIssue)
-        .order_by(
-            col(OpenDataIssue.status).desc(),
-            col(OpenDataIssue.created_at).desc(),
-        )
-        .limit(100)
-    ).all()
     return page(
         request,
         "opendata/staff.html",
@@ -236,7 +249,7 @@ def _staff_page(
         entries=portal.entries(db, settings.var_dir, only_published=False),
         published={e.dataset.slug for e in portal.entries(db, settings.var_dir)},
         downloads=staff.downloads_by_format(db),
-        issues=issues,
+        issues=staff.issues(db),
         themes=THEMES,
         frequencies=FREQUENCIES,
         error=error,
@@ -335,6 +348,7 @@ async def upload(request: Request[Any, Any, Any], db: NamedDependency[Session]) 
             settings.var_dir,
             settings.base_url,
             {fields["slug"].strip().lower()},
+            request_territory(request),
         )
         return Redirect("/staff/data?done=uploaded", status_code=303)
 

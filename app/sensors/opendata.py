@@ -16,7 +16,17 @@ from sqlmodel import Session, col, select
 
 from app.sensors.layers import layer_of
 from app.models.sensors import Sensor, SensorHourly, WasteCentreEstimate
-from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, Service, utc_text
+from app.opendata.contrib import (
+    Cnil,
+    Column,
+    Geometry,
+    OpenDataset,
+    Service,
+    here,
+    owns,
+    territory_sql,
+    utc_text,
+)
 
 SMART_DATA_MODELS = "https://github.com/smart-data-models/dataModel.{0}/blob/master/{1}/schema.json"
 PLACE = (
@@ -45,7 +55,7 @@ def _places(session: Session, kind: str) -> dict[str, tuple[Any, ...]]:
         for s in session.execute(
             select(
                 col(Sensor.id), col(Sensor.commune_insee), col(Sensor.lat), col(Sensor.lon)
-            ).where(col(Sensor.kind) == kind)
+            ).where(col(Sensor.kind) == kind, *here(session, col(Sensor.territory_id)))
         )
     }
 
@@ -123,7 +133,10 @@ def _hourly_sql(kind: str, means: tuple[tuple[str, str], ...], *, ends: bool = F
     compute from the hour's JSON, which cost the snapshot three times the plain read of the rows. Each
     sensor's place is computed once (``OFFSET 0`` keeps the subquery from being merged into the join,
     which would round every hour's copy of it)."""
-    place = f"(SELECT {_place_sql()} FROM sensors s WHERE s.kind = '{kind}' OFFSET 0) p"
+    place = (
+        f"(SELECT {_place_sql()} FROM sensors s WHERE s.kind = '{kind}' "
+        f"AND {territory_sql('s.territory_id')} OFFSET 0) p"
+    )
     hours = (
         f"{place} CROSS JOIN LATERAL ("
         "(SELECT * FROM sensor_hourly x WHERE x.sensor_id = p.capteur ORDER BY x.hour LIMIT 1) "
@@ -171,7 +184,8 @@ WAITS_SQL = (
     f"SELECT {_place_sql()}, "
     f"""to_char({_HOUR}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS heure, {_WAIT_CELLS} """
     "FROM waste_centre_estimates e JOIN sensors s ON s.id = e.sensor_id "
-    f"WHERE s.kind = 'waste_centre' GROUP BY s.id, s.commune_insee, s.lat, s.lon, {_HOUR} "
+    f"WHERE s.kind = 'waste_centre' AND {territory_sql('s.territory_id')} "
+    f"GROUP BY s.id, s.commune_insee, s.lat, s.lon, {_HOUR} "
     f"ORDER BY s.id, {_HOUR}"
 )
 # Each waiting-time sensor's first and last hour (``b.n`` 1 and 2, the same hour twice when it has
@@ -187,7 +201,8 @@ WAITS_ENDS_SQL = (
     f"CROSS JOIN LATERAL ({_END.format(n=1, way='')} UNION ALL {_END.format(n=2, way='DESC')}) b "
     "JOIN waste_centre_estimates e ON e.sensor_id = s.id AND e.ts >= b.h AT TIME ZONE 'UTC' "
     "AND e.ts < (b.h + interval '1 hour') AT TIME ZONE 'UTC' "
-    "WHERE s.kind = 'waste_centre' GROUP BY s.id, s.commune_insee, s.lat, s.lon, b.n, b.h "
+    f"WHERE s.kind = 'waste_centre' AND {territory_sql('s.territory_id')} "
+    "GROUP BY s.id, s.commune_insee, s.lat, s.lon, b.n, b.h "
     "ORDER BY s.id, b.n"
 )
 
@@ -255,7 +270,7 @@ def _reading(
     if event.get("kind") != "reading":
         return None
     sensor = session.get(Sensor, str(event.get("feature_id", "")))
-    if sensor is None or sensor.kind != kind:
+    if sensor is None or sensor.kind != kind or not owns(session, sensor.territory_id):
         return None
     payload = event.get("payload") or {}
     given = payload.get("values")

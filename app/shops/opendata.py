@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.models.shops import Shop, ShopHours
-from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset
+from app.opendata.contrib import Cnil, Column, Geometry, OpenDataset, territory_id
 from app.shops.orders import CATEGORIES
+from app.shops.scope import in_territory
 
 OSM_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 
@@ -46,21 +47,28 @@ def opening_hours(weekly: list[tuple[int, Any, Any]]) -> str:
 
 
 def _shops(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+    shops = in_territory(territory_id(session) or 0)
     hours: dict[int, list[tuple[int, Any, Any]]] = {}
-    for h in session.scalars(select(ShopHours)):
+    for h in session.scalars(
+        select(ShopHours).join(Shop, col(Shop.id) == col(ShopHours.shop_id)).where(*shops)
+    ):
         hours.setdefault(h.shop_id, []).append((h.weekday, h.opens, h.closes))
-    stmt = sa.select(
-        col(Shop.id),
-        col(Shop.slug),
-        col(Shop.name),
-        col(Shop.category),
-        col(Shop.address),
-        col(Shop.commune_insee),
-        col(Shop.lat),
-        col(Shop.lon),
-        col(Shop.click_collect),
-        col(Shop.closed_on_holidays),
-    ).order_by(col(Shop.slug))
+    stmt = (
+        sa.select(
+            col(Shop.id),
+            col(Shop.slug),
+            col(Shop.name),
+            col(Shop.category),
+            col(Shop.address),
+            col(Shop.commune_insee),
+            col(Shop.lat),
+            col(Shop.lon),
+            col(Shop.click_collect),
+            col(Shop.closed_on_holidays),
+        )
+        .where(*shops)
+        .order_by(col(Shop.slug))
+    )
     for row in session.execute(stmt):
         lat = None if row.lat is None else round(row.lat, 5)
         lon = None if row.lon is None else round(row.lon, 5)

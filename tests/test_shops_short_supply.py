@@ -203,6 +203,9 @@ def test_a_producer_adds_and_removes_pick_up_points_and_bad_times_are_refused_in
     assert added.status_code == 303
     page = resident.client.get(f"/shops/{farm['slug']}")
     assert "Cour de la ferme" in page.text and "Chaque mercredi, de 17:00 à 19:00" in page.text
+    # A weekday keeps its capital where its language writes one.
+    english = resident.client.get(f"/shops/{farm['slug']}", headers={"accept-language": "en"})
+    assert "Wednesday" in english.text and "wednesday" not in english.text
     # A resident cannot remove it; the producer can, and it is no longer offered.
     assert (
         resident.client.post_form(

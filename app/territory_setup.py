@@ -8,7 +8,7 @@
 - :func:`export_bundle` writes its set-up as a zip: ``territory.json`` (the territory's
   row), ``communes.json`` (its communes with their outlines) and one file per set-up table
   that belongs to a territory (:data:`SETUP_TABLES`: carpool meeting points, the lighting
-  programs in use and calendars), and ``bodies.json`` (its nested bodies, by name); no resident's
+  programs in use and calendars, the maintenance rules), and ``bodies.json`` (its nested bodies, by name); no resident's
   data;
 - :func:`import_bundle` loads such a zip into another install.
 
@@ -22,6 +22,7 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import available_timezones
@@ -31,6 +32,13 @@ from sqlmodel import Session, SQLModel, col, select
 from app import bodies
 from app.models.carpool import CarpoolPlace
 from app.models.lighting import LightCalendar, LightProgram
+from app.models.maintenance import (
+    RULE_KINDS,
+    RULE_LAYERS,
+    RULE_OPS,
+    SEVERITY_NAMES,
+    MaintenanceRule,
+)
 from app.models.reports import REPORT_CATEGORIES
 from app.models.territory import Commune, Territory
 from app.territories import changed, commune_key
@@ -53,12 +61,45 @@ class SetupTable:
 
     model: type[SQLModel]
     columns: tuple[str, ...] | None  # the columns carried; None: all but the ids
-    key: str  # the column that names a row uniquely (on the install, or within its territory)
+    key: str | None  # the column that names a row uniquely (on the install, or within its
+    # territory); None: none does (the rows are the territory's own, several may share a name)
     label: str  # how a conflict names it (French)
     archived: str | None = None  # a column set on rows no longer in use: those stay behind
     # The key is unique on the whole install (a conflict with another territory's row refuses the
     # bundle); False: only within a territory, so a bundle's rows never clash with another's.
     install_wide: bool = True
+    # what is wrong with a row (French), given the bundle's commune keys; None: nothing
+    check: Callable[[dict[str, Any], set[str]], str | None] | None = None
+
+
+def _rule_problem(row: dict[str, Any], communes: set[str]) -> str | None:
+    """What makes a maintenance rule of a bundle unusable, or None."""
+    texts = {"name": 120, "subject": 64, "measure": 40, "category": 32, "alert_title": 120}
+    for column, limit in texts.items():
+        if not isinstance(row[column], str) or len(row[column]) > limit:
+            return f"« {column} » doit être un texte de {limit} caractères au plus"
+    if not row["name"].strip():
+        return "une règle n’a pas de nom"
+    choices = {
+        "kind": RULE_KINDS,
+        "layer": RULE_LAYERS,
+        "op": RULE_OPS,
+        "severity": SEVERITY_NAMES,
+    }
+    for column, allowed in choices.items():
+        if row[column] not in allowed:
+            return f"« {row['name']} » : {column} « {row[column]} » inconnu"
+    for column in ("count", "radius_m", "days", "duration_s", "quiet_s"):
+        value = row[column]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**7:
+            return f"« {row['name']} » : {column} doit être un nombre entier positif"
+    if isinstance(row["threshold"], bool) or not isinstance(row["threshold"], int | float):
+        return f"« {row['name']} » : threshold doit être un nombre"
+    if not isinstance(row["prepare_alert"], bool) or not isinstance(row["active"], bool):
+        return f"« {row['name']} » : prepare_alert et active valent true ou false"
+    if row["commune_insee"] is not None and row["commune_insee"] not in communes:
+        return f"« {row['name']} » : la commune « {row['commune_insee']} » n’est pas du territoire"
+    return None
 
 
 SETUP_TABLES: tuple[SetupTable, ...] = (
@@ -75,6 +116,34 @@ SETUP_TABLES: tuple[SetupTable, ...] = (
         "Le programme d’éclairage",
         "archived_at",
         False,
+    ),
+    # The maintenance rules its staff wrote: what they watch and what they raise (not the team that
+    # handles their alarms, nor who wrote them: those are the territory's staff, not its set-up).
+    SetupTable(
+        MaintenanceRule,
+        (
+            "name",
+            "kind",
+            "layer",
+            "subject",
+            "measure",
+            "op",
+            "threshold",
+            "category",
+            "count",
+            "radius_m",
+            "days",
+            "duration_s",
+            "severity",
+            "commune_insee",
+            "quiet_s",
+            "prepare_alert",
+            "alert_title",
+            "active",
+        ),
+        None,
+        "La règle de maintenance",
+        check=_rule_problem,
     ),
 )
 # The territory's text columns a settings file may give, with their longest length.
@@ -313,6 +382,7 @@ def _write(
     session.flush()
     assert row.id is not None
     session.add_all(Commune(territory_id=row.id, **c) for c in communes)
+    session.flush()  # before the set-up rows that name them (a rule's commune)
     for table in SETUP_TABLES:
         session.add_all(
             table.model(**{**r, "territory_id": row.id})
@@ -475,16 +545,22 @@ def import_bundle(session: Session, data: bytes) -> Territory:
             raise SetupError(f"{name}.json : des lignes ont des colonnes inconnues.")
         if table.columns and any(set(r) != allowed for r in rows):
             raise SetupError(f"{name}.json : chaque ligne doit avoir " + ", ".join(sorted(allowed)))
+        commune_keys = {c["insee"] for c in communes}
         for r in rows:
             if "definition" in r and not _json_object(r["definition"]):
                 raise SetupError(
                     f"{name}.json : « {r.get('name')} » n’a pas de définition lisible."
                 )
+            problem = table.check(r, commune_keys) if table.check else None
+            if problem:
+                raise SetupError(f"{name}.json : {problem}.")
         setup[name] = rows
     declared = _bodies(files.get("bodies", []), communes)
     _conflicts(session, territory, communes)
     for table in SETUP_TABLES:
         model: Any = table.model
+        if table.key is None:  # the rows are the new territory's own: nothing to collide with
+            continue
         rows = setup.get(str(model.__tablename__), [])
         keys = [row.get(table.key) for row in rows]
         if twice := sorted({str(k) for k in keys if keys.count(k) > 1}):

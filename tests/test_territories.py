@@ -18,6 +18,7 @@ from app.migrate import upgrade
 from app.models.carpool import CarpoolPlace
 from app.models.jobs import Job
 from app.models.lighting import LightCalendar, LightProgram
+from app.models.maintenance import MaintenanceRule
 from app.models.territory import Body, Commune, Territory
 from app.territory_setup import SetupError, create, export_bundle, import_bundle
 from tests.conftest import fresh_database_url
@@ -30,7 +31,7 @@ def add_minett(engine) -> Territory:
         return create(session, territory_demo.SETTINGS, territory_demo.COMMUNES)
 
 
-def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict], list[dict], list, list]:
+def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict], list[dict], list, list, list]:
     """The territory's set-up as plain rows, without the install's own ids."""
     with Session(engine) as session:
         territory = session.scalars(select(Territory).where(col(Territory.slug) == slug)).one()
@@ -63,6 +64,14 @@ def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict], list[dict], 
                     select(LightCalendar)
                     .where(col(LightCalendar.territory_id) == territory.id)
                     .order_by(col(LightCalendar.name))
+                )
+            ],
+            [  # maintenance rules: what they watch and raise, without the install's ids or staff
+                r.model_dump(exclude={"id", "territory_id", "created_at", "created_by", "team"})
+                for r in session.scalars(
+                    select(MaintenanceRule)
+                    .where(col(MaintenanceRule.territory_id) == territory.id)
+                    .order_by(col(MaintenanceRule.id))
                 )
             ],
         )
@@ -362,6 +371,37 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
         )
         # Another territory's program does not travel with it.
         session.add(LightProgram(name="Pays-Haut", territory_id=1, definition="{}"))
+        # The maintenance rules its staff wrote (one of them paused), not the first territory's.
+        for rule in (
+            MaintenanceRule(
+                name="Particules fines à Esch",
+                kind="measure",
+                layer="sensors",
+                subject="air_quality",
+                measure="pm25",
+                threshold=45.5,
+                duration_s=600,
+                severity="major",
+                commune_insee="L0204",
+                quiet_s=3600,
+                prepare_alert=True,
+                alert_title="Pic de pollution",
+                team="voirie",
+                created_by=None,
+            ),
+            MaintenanceRule(
+                name="Dépôts répétés",
+                kind="cluster",
+                layer="reports",
+                count=4,
+                radius_m=150,
+                days=5,
+                active=False,
+            ),
+        ):
+            rule.territory_id = territory_id
+            session.add(rule)
+        session.add(MaintenanceRule(name="Règle de Pays-Haut", kind="status", territory_id=1))
     _cli_env(monkeypatch, settings)
     assert cli_main(["territory", "export", "minett"]) == 0
     bundle = capsysbinary.readouterr().out
@@ -373,6 +413,7 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
             "eclor-territory.json",
             "light_calendars.json",
             "light_programs.json",
+            "maintenance_rules.json",
             "territory.json",
         ]
         assert "user" not in " ".join(z.namelist())
@@ -388,6 +429,13 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
     try:
         assert _rows(fresh, "minett")[:4] == _rows(engine, "minett")[:4]
         assert _rows(fresh, "minett")[5] == _rows(engine, "minett")[5]
+        rules = _rows(fresh, "minett")[6]
+        assert rules == _rows(engine, "minett")[6]
+        assert [r["name"] for r in rules] == ["Particules fines à Esch", "Dépôts répétés"]
+        with Session(fresh) as session:  # no team of the other install, no one who wrote them
+            assert {(r.team, r.created_by) for r in session.scalars(select(MaintenanceRule))} == {
+                ("", None)
+            }
         programs = _rows(engine, "minett")[4]
         assert [p for p in programs if p[2]] == _rows(fresh, "minett")[4]  # the archived stays
         assert [p[0] for p in _rows(fresh, "minett")[4]] == ["Minett nuit"]
@@ -425,6 +473,26 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
         return out.getvalue()
 
     communes = json.loads(zipfile.ZipFile(BytesIO(good)).read("communes.json"))
+    rule = {
+        "name": "Panne",
+        "kind": "status",
+        "layer": "alarms",
+        "subject": "",
+        "measure": "fault",
+        "op": ">=",
+        "threshold": 0,
+        "category": "",
+        "count": 3,
+        "radius_m": 200,
+        "days": 7,
+        "duration_s": 0,
+        "severity": "major",
+        "commune_insee": "L0204",
+        "quiet_s": 0,
+        "prepare_alert": False,
+        "alert_title": "",
+        "active": True,
+    }
     communes[1]["insee"] = "57038"  # a key that is not its code's (and a French commune's)
     cases = [
         (b"not a zip", "pas un export de territoire lisible"),
@@ -451,6 +519,22 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
                 }
             ),
             "Le programme d’éclairage « Nuit » figure deux fois dans le paquet",
+        ),
+        (
+            rezip(**{"maintenance_rules.json": json.dumps([{**rule, "kind": "weather"}])}),
+            "« Panne » : kind « weather » inconnu",
+        ),
+        (
+            rezip(**{"maintenance_rules.json": json.dumps([{**rule, "commune_insee": "57038"}])}),
+            "la commune « 57038 » n’est pas du territoire",
+        ),
+        (
+            rezip(**{"maintenance_rules.json": json.dumps([{**rule, "count": "3"}])}),
+            "count doit être un nombre entier positif",
+        ),
+        (
+            rezip(**{"maintenance_rules.json": json.dumps([{"name": "Panne"}])}),
+            "chaque ligne doit avoir",
         ),
     ]
     for data, message in cases:

@@ -431,3 +431,12 @@ def test_a_rule_of_one_territory_raises_nothing_on_the_other_territorys_devices_
             select(MaintenanceAlarm).where(MaintenanceAlarm.rule_id == a_cluster)
         ).all()
         assert session.get(User, b_staff_id) is not None
+
+
+def test_a_bundle_checks_its_rules_against_the_kinds_layers_operators_and_severities_rules_take():
+    from app.maintenance import rules
+    from app.models.maintenance import RULE_KINDS, RULE_LAYERS, RULE_OPS, SEVERITY_NAMES
+
+    assert set(RULE_KINDS) == set(rules.KINDS) and set(RULE_OPS) == set(rules.OPS)
+    assert set(SEVERITY_NAMES) == set(rules.SEVERITIES)
+    assert set(rules.LAYERS) | {"", "alarms", "reports"} == set(RULE_LAYERS)

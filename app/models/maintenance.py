@@ -24,6 +24,12 @@ from app.db import utcnow
 from app.models.territory import territory_field
 
 NOT_CLEARED = text("state IN ('open', 'acknowledged')")
+# The values a rule's columns take (app.maintenance.rules says what each means; a territory's bundle,
+# app.territory_setup, is checked against them).
+RULE_KINDS = ("measure", "status", "silence", "cluster", "overdue", "yield", "night_flow")
+RULE_LAYERS = ("", "sensors", "lights", "groups", "cabinets", "alarms", "reports")
+RULE_OPS = (">=", ">", "<=", "<", "=")
+SEVERITY_NAMES = ("info", "minor", "major", "critical")
 
 
 class MaintenanceRule(SQLModel, table=True):

@@ -30,6 +30,8 @@ LOCALES = ("fr", "en", "de")
 LOCALE_NAMES = {"fr": "Français", "en": "English", "de": "Deutsch"}
 
 current_locale: ContextVar[str] = ContextVar("eclor_locale", default=SOURCE_LOCALE)
+# The reader's time zone: the territory's whose host they asked (times are shown in it).
+current_timezone: ContextVar[str] = ContextVar("eclor_timezone", default="Europe/Paris")
 
 
 @lru_cache(maxsize=None)

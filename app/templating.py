@@ -100,7 +100,10 @@ def format_datetime(value: Any, fmt: str = "short") -> str:
     if value is None:
         return ""
     return babel_dt(
-        value, format=fmt, tzinfo=get_timezone("Europe/Paris"), locale=i18n.current_locale.get()
+        value,
+        format=fmt,
+        tzinfo=get_timezone(i18n.current_timezone.get()),  # the territory's of the host asked
+        locale=i18n.current_locale.get(),
     )
 
 
@@ -185,27 +188,33 @@ def on_event_loop() -> bool:
 
 
 @contextmanager
-def bound_locale(locale: str) -> Iterator[None]:
-    """``gettext`` and the Babel filters speak ``locale`` within (a thread carries no request)."""
+def bound_locale(locale: str, timezone: str | None = None) -> Iterator[None]:
+    """``gettext`` and the Babel filters speak ``locale`` (and show times in ``timezone``, when
+    given) within (a thread carries no request)."""
     token = i18n.current_locale.set(locale)
+    zone = i18n.current_timezone.set(timezone) if timezone else None
     try:
         yield
     finally:
+        if zone is not None:
+            i18n.current_timezone.reset(zone)
         i18n.current_locale.reset(token)
 
 
 def render_body(request: Request[Any, Any, Any], template: Template) -> bytes:
     """``template`` rendered here and now, in the request's language whatever the thread.
 
-    The request's language is read from the request (``scope["eclor_locale"]``,
-    set by the middleware), not from the calling thread's context variables:
+    The request's language and time zone are read from the request
+    (``scope["eclor_locale"]``, ``scope["eclor_territory"]``, set by the middleware), not from the calling thread's context variables:
     a worker thread may have been started without the request's context.
     """
     engine = request.app.template_engine
     assert engine is not None and template.template_name is not None
     context = template.create_template_context(request)
-    locale = scope_extras(request.scope).get("eclor_locale", i18n.SOURCE_LOCALE)
-    with _RENDERING, bound_locale(locale):
+    extras = scope_extras(request.scope)
+    locale = extras.get("eclor_locale", i18n.SOURCE_LOCALE)
+    territory = extras.get("eclor_territory", territories.FALLBACK)
+    with _RENDERING, bound_locale(locale, territory.timezone):
         html = engine.get_template(template.template_name).render(**context)
     return html.encode(template.encoding)
 

@@ -30,7 +30,7 @@ from litestar.types import (
 )
 
 from app import auth, csrf, territories
-from app.i18n import current_locale, pick_locale
+from app.i18n import current_locale, current_timezone, pick_locale
 from app.scope import extras as scope_extras
 from app.settings import Settings
 
@@ -188,6 +188,7 @@ class EclorMiddleware:
             cookies.get("lang"), _header(headers, b"accept-language"), territory.locales
         )
         token = current_locale.set(locale)
+        zone = current_timezone.set(territory.timezone)
         extras = scope_extras(scope)
         extras["eclor_nonce"] = nonce
         extras["eclor_locale"] = locale
@@ -223,6 +224,7 @@ class EclorMiddleware:
         try:
             await self.app(scope, receive, send_bound)
         finally:
+            current_timezone.reset(zone)
             current_locale.reset(token)
 
 

@@ -4,12 +4,14 @@ real fan-out, encrypted push and all), and is shown, exported as CAP and managed
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from app import territories
 from app.db import read_session, write_session
 from app.models.accounts import User
 from app.models.push import Alert, PushSubscription
@@ -165,3 +167,27 @@ def test_an_alert_names_only_its_own_territorys_communes(personas, engine, minet
         (alert,) = session.scalars(select(Alert)).all()
         assert alert.sender == SENDER and alert.territory_id == phva
         assert alert.communes == ",57041,57097,"
+
+
+def test_times_are_shown_in_the_timezone_of_the_territory_whose_host_is_asked(
+    client, engine, minett_staff
+):
+    """An alert's time on its page is the territory's local time (its ``timezone``), whatever the
+    install's: a territory across an ocean reads its own clock."""
+    r = minett_staff.client.post_form("/staff/alerts/new", MINETT_ALERT, headers=ESCH)
+    assert r.status_code == 303, r.text
+    sent = dt.datetime(2026, 7, 14, 10, 30, tzinfo=dt.UTC)
+    with write_session(engine) as session:
+        alert = session.scalars(select(Alert)).one()
+        alert.sent_at = sent
+        alert_id = alert.id
+        minett = session.get(Territory, alert.territory_id)
+        minett.timezone = "America/Cayenne"  # UTC−3, no summer time
+    territories.changed()
+    page = client.get(f"/alerts/{alert_id}", headers=ESCH)
+    assert page.status_code == 200
+    assert "07:30" in page.text and "12:30" not in page.text
+    with write_session(engine) as session:
+        session.get(Territory, _territory_ids(engine)["minett"]).timezone = "Europe/Luxembourg"
+    territories.changed()
+    assert "12:30" in client.get(f"/alerts/{alert_id}", headers=ESCH).text  # summer time, UTC+2

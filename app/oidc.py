@@ -91,16 +91,20 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def providers(settings: Settings) -> list[OIDCProvider]:
-    return list(settings.oidc_providers)
+def providers(settings: Settings, territory: str | None = None) -> list[OIDCProvider]:
+    """The configured providers; with ``territory`` (a slug), those its hosts offer."""
+    return [p for p in settings.oidc_providers if territory is None or p.offered_on(territory)]
 
 
-def provider(settings: Settings, name: str) -> OIDCProvider | None:
-    return next((p for p in settings.oidc_providers if p.name == name), None)
+def provider(settings: Settings, name: str, territory: str | None = None) -> OIDCProvider | None:
+    """The provider ``name``, if configured (and offered on the ``territory``'s hosts, when given)."""
+    return next((p for p in providers(settings, territory) if p.name == name), None)
 
 
-def redirect_uri(settings: Settings, prov: OIDCProvider) -> str:
-    return f"{settings.base_url.rstrip('/')}/login/oidc/{prov.name}/callback"
+def redirect_uri(base_url: str, prov: OIDCProvider) -> str:
+    """Where the provider sends the person back: on the host the sign-in started on (``base_url``,
+    that host's address), so the browser's binding cookie is there."""
+    return f"{base_url.rstrip('/')}/login/oidc/{prov.name}/callback"
 
 
 # --- provider metadata and keys (cached per process) ------------------------------------
@@ -172,8 +176,10 @@ def begin(
     browser_token: str,
     next_url: str = "/",
     link_user_id: int | None = None,
+    base_url: str | None = None,
 ) -> str:
-    """Record a pending sign-in and return the provider's authorization URL."""
+    """Record a pending sign-in and return the provider's authorization URL (coming back to
+    ``base_url``, by default the install's)."""
     meta = metadata(prov, reach(settings, prov))
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
@@ -198,7 +204,7 @@ def begin(
         [
             ("response_type", "code"),
             ("client_id", prov.client_id),
-            ("redirect_uri", redirect_uri(settings, prov)),
+            ("redirect_uri", redirect_uri(base_url or settings.base_url, prov)),
             ("scope", " ".join(prov.scopes)),
             ("state", state),
             ("nonce", nonce),
@@ -229,7 +235,11 @@ def take_login(
 
 
 def exchange_and_verify(
-    settings: Settings, prov: OIDCProvider, login: OIDCLogin, code: str
+    settings: Settings,
+    prov: OIDCProvider,
+    login: OIDCLogin,
+    code: str,
+    base_url: str | None = None,
 ) -> VerifiedLogin:
     """Trade the code for tokens (with the PKCE verifier) and verify the ID token."""
     if not code or len(code) > 2000:
@@ -239,7 +249,7 @@ def exchange_and_verify(
     form = {
         "grant_type": "authorization_code",
         "code": code,
-        "redirect_uri": redirect_uri(settings, prov),
+        "redirect_uri": redirect_uri(base_url or settings.base_url, prov),
         "code_verifier": login.code_verifier,
     }
     auth_: tuple[str, str] | None = None
@@ -323,8 +333,9 @@ def verify_id_token(
     return dict(id_claims)
 
 
-def account_for(session: Session, login: VerifiedLogin) -> User:
-    """The account bound to (issuer, subject); a new one if none (never matched by e-mail)."""
+def account_for(session: Session, login: VerifiedLogin, territory_id: int | None = None) -> User:
+    """The account bound to (issuer, subject); a new one if none (never matched by e-mail). A new
+    account of a role other than resident works for ``territory_id`` (the host's territory)."""
     now = utcnow()
     identity = session.scalars(
         select(Identity).where(
@@ -359,6 +370,9 @@ def account_for(session: Session, login: VerifiedLogin) -> User:
     email = _new_account_email(session, login)
     name = str(login.claims.get("given_name") or login.claims.get("name") or "")[:80]
     user = auth.create_user(session, email, role=login.provider.role, display_name=name)
+    if user.role != "resident" and territory_id is not None:
+        user.territory_id = territory_id
+        session.add(user)
     session.add(
         Identity(
             user_id=saved_id(user),

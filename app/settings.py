@@ -51,6 +51,13 @@ class OIDCProvider(BaseModel):
     # (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, loopback; never link-local). Off, every
     # request to the provider goes to public Internet addresses only (app.outbound).
     private_network: bool = False
+    # The territories (slugs) whose hosts offer it, e.g. a commune's own staff directory; empty:
+    # every territory's. An account it creates with a role other than resident works for the
+    # territory of the host it signed in on.
+    territories: list[str] = Field(default_factory=list)
+
+    def offered_on(self, territory: str) -> bool:
+        return not self.territories or territory in self.territories
 
     @property
     def metadata_url(self) -> str:

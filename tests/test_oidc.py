@@ -232,3 +232,46 @@ def test_the_only_way_in_cannot_be_unlinked(client, engine):
     r = client.post_form(f"/me/identities/{identity_id}/delete")
     assert r.status_code == 400 and "seul moyen de connexion" in r.text
     assert count(engine, Identity) == 1
+
+
+def test_a_provider_of_one_territory_is_offered_and_used_on_its_hosts_only(
+    client, engine, settings, provider
+):
+    """A territory's own identity provider (its staff directory) is offered on its hosts only; the
+    person comes back to the host they started on, and an account it creates for staff works for
+    that territory."""
+    from tests.test_territories import ESCH, add_minett
+
+    minett = add_minett(engine).id
+    settings.oidc_providers.append(
+        OIDCProvider(
+            name="minett",
+            label="Annuaire du Minett",
+            issuer=provider.issuer,
+            client_id="eclor-minett",
+            client_secret="secret",
+            role="staff",
+            territories=["minett"],
+        )
+    )
+    first = client.get("/login").text
+    assert "Continuer avec FranceConnect" in first and "Annuaire du Minett" not in first
+    esch = client.get("/login", headers=ESCH).text
+    assert "Continuer avec FranceConnect" in esch and "Annuaire du Minett" in esch
+    # Not offered on the first territory's host: not found there, nothing recorded.
+    assert client.post_form("/login/oidc/minett", {"next": "/staff"}).status_code == 404
+    assert client.get("/login/oidc/minett/callback?state=x&code=y").status_code == 404
+    assert count(engine, OIDCLogin) == 0
+
+    r = client.post_form("/login/oidc/minett", {"next": "/me"}, headers=ESCH)
+    assert r.status_code == 303, r.text
+    query = parse_qs(urlsplit(r.headers["location"]).query)
+    assert query["redirect_uri"] == ["http://esch.localhost/login/oidc/minett/callback"]
+    callback = authorize(r.headers["location"])
+    assert callback.startswith("/login/oidc/minett/callback?")
+    done = client.get(callback, headers=ESCH, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    with write_session(engine) as s:
+        user = s.scalars(select(User).where(User.email == "alice@example.fr")).one()
+        assert (user.role, user.territory_id) == ("staff", minett)
+    assert client.get("/staff/reports", headers=ESCH).status_code == 200

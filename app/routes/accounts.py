@@ -135,7 +135,7 @@ def _login_page(
         email=email,
         errors=errors or {},
         notice=notice,
-        providers=oidc.providers(settings),
+        providers=oidc.providers(settings, request_territory(request).slug),
     )
 
 
@@ -323,7 +323,8 @@ def password_reset(
 
 
 def _provider_or_404(request: Request[Any, Any, Any], name: str) -> Any:
-    prov = oidc.provider(request.app.state.settings, name)
+    # Only the providers the host's territory offers: another's is not found here.
+    prov = oidc.provider(request.app.state.settings, name, request_territory(request).slug)
     if prov is None:
         raise NotFoundException()
     return prov
@@ -351,7 +352,13 @@ def _start_oidc(
     browser = secrets.token_urlsafe(32)
     try:
         url = oidc.begin(
-            db, settings, prov, browser_token=browser, next_url=next_url, link_user_id=link_user_id
+            db,
+            settings,
+            prov,
+            browser_token=browser,
+            next_url=next_url,
+            link_user_id=link_user_id,
+            base_url=site_url(request, settings.base_url),
         )
     except oidc.OIDCError as exc:
         log.warning("oidc begin failed", extra={"provider": name, "reason": exc.reason})
@@ -410,12 +417,14 @@ def oidc_callback(
         log.info("oidc sign-in cancelled", extra={"provider": name, "error": error[:100]})
         return _oidc_failed(request, prov.label, _("La connexion a été annulée."))
     try:
-        verified = oidc.exchange_and_verify(settings, prov, login, code)
+        verified = oidc.exchange_and_verify(
+            settings, prov, login, code, base_url=site_url(request, settings.base_url)
+        )
         if verified.link_user_id is not None:
             user_now = current_user(request)
             if user_now is None or user_now.id != verified.link_user_id:
                 raise oidc.OIDCError("link finished by another session")
-        user = oidc.account_for(db, verified)
+        user = oidc.account_for(db, verified, request_territory(request).id)
     except oidc.EmailTaken:
         db.rollback()
         return _oidc_failed(
@@ -498,7 +507,11 @@ def _me_page(
         account=user,
         identities=identities,
         providers={p.name: p.label for p in oidc.providers(settings)},
-        linkable=[p for p in oidc.providers(settings) if p.name not in linked],
+        linkable=[
+            p
+            for p in oidc.providers(settings, request_territory(request).slug)
+            if p.name not in linked
+        ],
         account_links=links,
         error=error,
         notice=notice,

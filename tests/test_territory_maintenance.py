@@ -440,3 +440,46 @@ def test_a_bundle_checks_its_rules_against_the_kinds_layers_operators_and_severi
     assert set(RULE_KINDS) == set(rules.KINDS) and set(RULE_OPS) == set(rules.OPS)
     assert set(SEVERITY_NAMES) == set(rules.SEVERITIES)
     assert set(rules.LAYERS) | {"", "alarms", "reports"} == set(RULE_LAYERS)
+
+
+# --------------------------------------------------------------------------- the operations centre
+
+
+def test_the_centres_alarm_layer_panel_and_stream_show_one_territory_none_of_the_others_alarms(
+    app, engine, two, personas
+):
+    import asyncio
+
+    from app import auth
+    from app.maintenance import alarms
+    from tests.e2e.conftest import LiveServer
+    from tests.mqtt_fixtures import run_async
+    from tests.ops_helpers import sse
+
+    staff = personas["staff"]
+    layer = staff.client.get("/staff/ops/layers/maintenance.geojson").json()
+    assert [f["id"] for f in layer["features"]] == [str(two["a"]["alarm_id"])]
+    panel = f"/staff/ops/panel/maintenance/{two['b']['alarm_id']}"
+    assert staff.client.get(panel).status_code == 404
+    assert (
+        staff.client.get(f"/staff/ops/panel/maintenance/{two['a']['alarm_id']}").status_code == 200
+    )
+
+    def assign(alarm_id: int) -> None:
+        with write_session(engine) as session:
+            alarm = session.get(MaintenanceAlarm, alarm_id)
+            assert alarm is not None
+            alarms.assign(session, alarm, None)
+
+    async def scenario() -> dict[str, Any]:
+        token = staff.client.cookies.get(auth.SESSION_COOKIE)
+        async with sse(server.url, token, path="/staff/ops/stream?layers=maintenance") as stream:
+            assert await stream.first_comment() == "eclor"
+            await asyncio.to_thread(assign, two["b"]["alarm_id"])  # the Minett's, first
+            await asyncio.to_thread(assign, two["a"]["alarm_id"])
+            return await asyncio.wait_for(stream.next_event(), 5.0)
+
+    with LiveServer(app) as server:
+        event = run_async(scenario(), timeout=30)
+    assert (event["feature_id"], event["kind"]) == (str(two["a"]["alarm_id"]), "assigned")
+    assert event["payload"]["territory"] == 1

@@ -91,7 +91,12 @@ def _publish(session: Session, order: WorkOrder, kind: str) -> None:
         LAYER,
         str(order.id),
         kind,
-        {"state": order.state, "team": order.team, "commune": order.commune_insee},
+        {
+            "state": order.state,
+            "team": order.team,
+            "commune": order.commune_insee,
+            "territory": order.territory_id,  # the stream sends it to that territory's staff only
+        },
     )
 
 

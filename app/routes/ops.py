@@ -52,7 +52,10 @@ async def ops_stream(
     """Server-Sent Events: one event per change (id = the outbox id, data = layer, feature id, kind, payload).
 
     ``Last-Event-ID`` (or ``?since=``) resumes after that id without loss; ``?layers=a,b`` filters.
+    An event whose payload names its ``territory`` (maintenance's alarms and work orders) goes to
+    that territory's host only.
     """
+    territory = request_territory(request).id
     after = _after(request)
     wanted = {name for name in (layers or "").split(",") if name} or None
     hub = events.hub(request.app.state, request.app.state.engine)
@@ -68,6 +71,8 @@ async def ops_stream(
                 continue
             for event in batch:
                 if wanted is not None and event.layer not in wanted:
+                    continue
+                if event.payload.get("territory", territory) != territory:
                     continue
                 yield ServerSentEventMessage(
                     id=str(event.id), data=json.dumps(event.to_dict(), separators=(",", ":"))
@@ -232,7 +237,8 @@ def ops_layer(
         layer = centre.find(domains_ops.layers(), name)
     except centre.UnknownLayer:
         raise NotFoundException(_("Couche inconnue.")) from None
-    if layer.fresh is None:
+    if layer.fresh is None:  # read for this request: the layer may keep to its territory
+        bind(db, request_territory(request))
         return Response(
             centre.geojson(layer, db, utcnow()),
             media_type="application/geo+json",

@@ -8,7 +8,8 @@
 - :func:`export_bundle` writes its set-up as a zip: ``territory.json`` (the territory's
   row), ``communes.json`` (its communes with their outlines) and one file per set-up table
   that belongs to a territory (:data:`SETUP_TABLES`: carpool meeting points, the lighting
-  programs in use and calendars, the maintenance rules), and ``bodies.json`` (its nested bodies, by name); no resident's
+  programs in use and calendars, the maintenance rules, the descriptions of the datasets its staff
+  added and its publication choices), and ``bodies.json`` (its nested bodies, by name); no resident's
   data;
 - :func:`import_bundle` loads such a zip into another install.
 
@@ -39,6 +40,7 @@ from app.models.maintenance import (
     SEVERITY_NAMES,
     MaintenanceRule,
 )
+from app.models.opendata import OpenDataSetting, OpenDataUpload
 from app.models.reports import REPORT_CATEGORIES
 from app.models.territory import Commune, Territory
 from app.territories import changed, commune_key
@@ -70,6 +72,41 @@ class SetupTable:
     install_wide: bool = True
     # what is wrong with a row (French), given the bundle's commune keys; None: nothing
     check: Callable[[dict[str, Any], set[str]], str | None] | None = None
+
+
+# A dataset's slug (app.opendata.staff.SLUG) and the longest theme and frequency codes.
+DATASET_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,60}")
+DATASET_CODES = {"theme": 8, "frequency": 10}
+
+
+def _choice_problem(row: dict[str, Any], communes: set[str]) -> str | None:
+    """What makes a publication choice of a bundle unusable, or None."""
+    slug = row["slug"]
+    if not isinstance(slug, str) or not DATASET_SLUG.fullmatch(slug):
+        return f"identifiant de jeu de données « {slug} » invalide"
+    if not isinstance(row["published"], bool):
+        return f"« {slug} » : « published » doit être vrai ou faux"
+    return None
+
+
+def _dataset_problem(row: dict[str, Any], communes: set[str]) -> str | None:
+    """What makes a dataset description of a bundle unusable (as staff's form checks it), or None."""
+    slug = row["slug"]
+    if not isinstance(slug, str) or not DATASET_SLUG.fullmatch(slug):
+        return f"identifiant de jeu de données « {slug} » invalide"
+    texts = ("title", "description", "keywords", "table_schema", *DATASET_CODES)
+    if any(not isinstance(row[key], str) for key in texts):
+        return f"« {slug} » : chaque colonne doit être un texte"
+    if not 3 <= len(row["title"].strip()) <= 200:
+        return f"« {slug} » : le titre doit faire de 3 à 200 caractères"
+    if any(len(row[key]) > longest for key, longest in DATASET_CODES.items()):
+        return f"« {slug} » : thème ou fréquence inconnus"
+    if len(row["description"]) > 4000 or len(row["keywords"]) > 300:
+        return f"« {slug} » : description ou mots-clés trop longs"
+    schema = json.loads(row["table_schema"]) if _json_object(row["table_schema"]) else None
+    if not (isinstance(schema, dict) and isinstance(schema.get("fields"), list)):
+        return f"« {slug} » n’a pas de Table Schema lisible"
+    return None
 
 
 def _rule_problem(row: dict[str, Any], communes: set[str]) -> str | None:
@@ -144,6 +181,25 @@ SETUP_TABLES: tuple[SetupTable, ...] = (
         None,
         "La règle de maintenance",
         check=_rule_problem,
+    ),
+    # Its open data: the descriptions of the datasets its staff added (title, description, theme,
+    # keywords, frequency, Table Schema; not their rows, which stay on the install they were
+    # uploaded to) and what it chose to publish.
+    SetupTable(
+        OpenDataUpload,
+        ("slug", "title", "description", "theme", "keywords", "frequency", "table_schema"),
+        "slug",
+        "Le jeu de données",
+        install_wide=False,
+        check=_dataset_problem,
+    ),
+    SetupTable(
+        OpenDataSetting,
+        ("slug", "published"),
+        "slug",
+        "Le choix de publication",
+        install_wide=False,
+        check=_choice_problem,
     ),
 )
 # The territory's text columns a settings file may give, with their longest length.
@@ -463,7 +519,8 @@ def export_bundle(session: Session, slug: str) -> bytes:
             stmt = select(model).where(col(model.territory_id) == territory.id)
             if table.archived:
                 stmt = stmt.where(col(getattr(model, table.archived)).is_(None))
-            rows = session.scalars(stmt.order_by(col(model.id))).all()
+            order = getattr(model, "id", None) or getattr(model, str(table.key))
+            rows = session.scalars(stmt.order_by(col(order))).all()
             put(f"{model.__tablename__}.json", [_carried(table, r) for r in rows])
         assert territory.id is not None
         put("bodies.json", bodies.declared(session, territory.id))

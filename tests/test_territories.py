@@ -414,6 +414,8 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
             "light_calendars.json",
             "light_programs.json",
             "maintenance_rules.json",
+            "opendata_settings.json",
+            "opendata_uploads.json",
             "territory.json",
         ]
         assert "user" not in " ".join(z.namelist())

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
+import zipfile
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,7 +22,8 @@ from rdflib import namespace as ns
 from sqlmodel import Session, col, select, update
 
 from app import territories
-from app.db import utcnow, write_session
+from app.db import make_engine, utcnow, write_session
+from app.migrate import upgrade
 from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolPlace
 from app.models.lighting import LightEnergyMonth, LightGroup, Streetlight
 from app.models.opendata import OpenDataIssue, OpenDataSetting, OpenDataUpload
@@ -34,6 +36,8 @@ from app.models.territory import Commune, Territory
 from app.opendata import catalogue, live, registry, snapshots, staff
 from app.participation import budgets
 from app.reports.opendata import REPORTS
+from app.territory_setup import SetupError, export_bundle, import_bundle
+from tests.conftest import fresh_database_url
 from tests.territory_sweep import domain_routes, refused
 from tests.test_opendata import SHAPES
 from tests.test_territories import ESCH
@@ -554,3 +558,71 @@ def test_the_staff_page_of_each_host_shows_its_territorys_datasets_and_reports(p
     assert "Banc du Val" in c.get(f"/data/{B_UPLOAD}.csv").text
     theirs = c.get(f"/data/{B_UPLOAD}.csv", headers=ESCH).text
     assert "Banc du Minett" in theirs and "Banc du Val" not in theirs
+
+
+def _described(engine: Any, territory_id: int) -> list[Any]:
+    with Session(engine) as s:
+        uploads = s.scalars(
+            select(OpenDataUpload)
+            .where(col(OpenDataUpload.territory_id) == territory_id)
+            .order_by(col(OpenDataUpload.slug))
+        )
+        choices = s.scalars(
+            select(OpenDataSetting)
+            .where(col(OpenDataSetting.territory_id) == territory_id)
+            .order_by(col(OpenDataSetting.slug))
+        )
+        return [
+            [
+                (u.slug, u.title, u.description, u.theme, u.keywords, u.frequency, u.table_schema)
+                for u in uploads
+            ],
+            [(c.slug, c.published) for c in choices],
+        ]
+
+
+def test_a_territorys_dataset_descriptions_and_choices_travel_in_its_export(
+    engine, settings, tmp_path, two
+):
+    with Session(engine) as s:
+        bundle = export_bundle(s, "minett")
+    with zipfile.ZipFile(io.BytesIO(bundle)) as z:
+        uploads = json.loads(z.read("opendata_uploads.json"))
+        choices = json.loads(z.read("opendata_settings.json"))
+        names = z.namelist()
+    assert [u["slug"] for u in uploads] == [B_UPLOAD] and "uploaded_by" not in uploads[0]
+    assert {(c["slug"], c["published"]) for c in choices} == {(B_UPLOAD, True), ("alertes", False)}
+    assert not any("Erreur signalée" in z for z in names)  # readers' reports stay
+    other = fresh_database_url(tmp_path / "other")
+    (tmp_path / "other").mkdir(exist_ok=True)
+    upgrade(other)
+    fresh = make_engine(other)
+    try:
+        with write_session(fresh) as s:
+            imported = import_bundle(s, bundle).id
+        assert _described(fresh, imported) == _described(engine, two["b"])
+        # On the new install the dataset is described and published, its rows not uploaded yet.
+        with Session(fresh) as s:
+            minett = territories.read(s).by_slug["minett"]
+        written = snapshots.generate(
+            fresh, tmp_path / "other" / "var", settings.base_url, None, minett
+        )
+        assert {w.slug: w.rows for w in written}[B_UPLOAD] == 0
+        assert "alertes" not in {w.slug for w in written}
+        # A bundle whose dataset description cannot be read is refused, and nothing is written.
+        for bad, message in (
+            ({**uploads[0], "table_schema": "[1]"}, "Table Schema"),
+            ({**uploads[0], "slug": "Bad slug"}, "invalide"),
+            ({**uploads[0], "theme": "X" * 30}, "thème"),
+        ):
+            out = io.BytesIO()
+            with zipfile.ZipFile(io.BytesIO(bundle)) as src, zipfile.ZipFile(out, "w") as dst:
+                for name in src.namelist():
+                    data = src.read(name)
+                    if name == "opendata_uploads.json":
+                        data = json.dumps([bad]).encode()
+                    dst.writestr(name, data)
+            with pytest.raises(SetupError, match=message), write_session(fresh) as s:
+                import_bundle(s, out.getvalue())
+    finally:
+        fresh.dispose()

@@ -66,6 +66,8 @@ def _upload_rows(path: Path, columns: tuple[Column, ...]) -> Any:
     kinds = [c.type for c in columns]
 
     def rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+        if not path.exists():  # described by a territory's bundle, its rows not uploaded here
+            return
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             next(reader, None)

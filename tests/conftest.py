@@ -136,6 +136,12 @@ def db_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
             # The territories are kept (the migration seeds the first one) but a test or the demo may
             # add another: only the first one and its communes and places stay.
             others = "SELECT id FROM territories WHERE slug <> 'phva'"
+            conn.execute(
+                text(
+                    "DELETE FROM insights_populations WHERE insee IN "
+                    f"(SELECT insee FROM communes WHERE territory_id IN ({others}))"
+                )
+            )
             for table in ("carpool_places", "communes"):
                 conn.execute(text(f"DELETE FROM {table} WHERE territory_id IN ({others})"))
             conn.execute(text("DELETE FROM territories WHERE slug <> 'phva'"))

@@ -5,7 +5,8 @@ regular trip booked for weeks counts once per day it runs, from the day it was
 accepted to its last day, its cancellation or today), at the ad's ends; also the
 ads published (offers, requests), the requests that no booking answered and the
 proofs of carpooling sent to the registry. No person, no address: the pages
-place each end in a commune and hide small counts (``app.insights``).
+place each end in a commune and hide small counts (``app.insights``). All of it from the ads of the
+session's territory (``app.territories.bound``; an unbound session counts the whole install).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from app.interfaces import Factor, MonthlyFigure, Trip, TripSource
 from app.models.carpool import CarpoolAd, CarpoolBooking
 from app.models.carpool_interop import CarpoolProof
 from app.models.territory import Commune
+from app.territories import bound
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -37,6 +39,12 @@ CO2 = Factor(
         "0,218 kg CO₂e par km de voiture évité (ADEME Base Empreinte, voiture particulière, motorisation moyenne)"
     ),
 )
+
+
+def _mine(session: Session) -> tuple[Any, ...]:
+    """The condition keeping ads to the session's territory (none when unbound)."""
+    territory = bound(session)
+    return () if territory is None else (col(CarpoolAd.territory_id) == territory.id,)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -103,6 +111,7 @@ def _booked(session: Session, first: str, last: str) -> Iterator[Trip]:
         select(CarpoolBooking, CarpoolAd)
         .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
         .where(
+            *_mine(session),
             col(CarpoolBooking.accepted_at).is_not(None),
             col(CarpoolBooking.accepted_at) < high,
             # accepted, or cancelled within the months (travelled until then)
@@ -157,6 +166,7 @@ def _ads(session: Session, first: str, last: str) -> Iterator[Trip]:
             col(CarpoolAd.id).in_(answered),
             CarpoolAd,
         ).where(
+            *_mine(session),
             col(CarpoolAd.status) != "hidden",
             *months.within(col(CarpoolAd.created_at), first, last),
         )
@@ -182,7 +192,9 @@ def _proofs(session: Session, first: str, last: str) -> Iterator[Trip]:
         select(month, col(CarpoolBooking.ad_id), func.count())
         .select_from(CarpoolProof)
         .join(CarpoolBooking, col(CarpoolBooking.id) == col(CarpoolProof.booking_id))
+        .join(CarpoolAd, col(CarpoolAd.id) == col(CarpoolBooking.ad_id))
         .where(
+            *_mine(session),
             col(CarpoolProof.status).in_(("sent", "duplicate")),
             *months.within(col(CarpoolProof.departure), first, last),
         )
@@ -206,7 +218,13 @@ def trips(session: Session, first: str, last: str) -> Iterator[Trip]:
 
 
 def _nearest_commune(session: Session) -> Any:
-    communes = [(c.insee, c.lat, c.lon) for c in session.scalars(select(Commune))]
+    territory = bound(session)
+    query = select(Commune)
+    if territory is not None:
+        query = query.where(col(Commune.territory_id) == territory.id)
+    communes = [(c.insee, c.lat, c.lon) for c in session.scalars(query)]
+    if not communes:
+        return lambda _lat, _lon: ""
 
     def nearest(lat: float, lon: float) -> str:
         return min(communes, key=lambda c: (c[1] - lat) ** 2 + ((c[2] - lon) * 0.65) ** 2)[0]

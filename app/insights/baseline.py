@@ -7,7 +7,9 @@ A month's baseline for a cabinet is the mean of its imported readings for the sa
 only where a cabinet has both; in kWh, in euros (the invoices' own price per kWh when they give
 one, else the stated factor) and tonnes of CO₂; per cabinet (with the groups it feeds), per commune
 and for the territory, against the promised target, with the remaining gap and the cabinets that
-hold it back. The modelled old lamp is shown alongside, labelled as modelled.
+hold it back. The modelled old lamp is shown alongside, labelled as modelled. A baseline belongs to
+the territory it was imported on (its cabinets'); everything here is the session's territory's
+(``scope``).
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from app import months
 from app.db import upsert
 from app.i18n import gettext as _
 from app.insights import registry
+from app.insights import scope as insights_scope
 from app.interfaces import EnergyMeters, MeteredPlace
 from app.models.insights import InsightsEnergyBaseline
-from app.models.territory import Commune
 
 MAX_LINES = 50_000
 HEADER = ("armoire", "mois", "kwh", "euros")
@@ -115,7 +117,9 @@ def parse(text: str, places: Sequence[MeteredPlace], current: str) -> list[Readi
 
 def save(session: Session, readings: Sequence[Reading], now: dt.datetime) -> int:
     """Write the readings in the request's write session (a cabinet's month imported again replaces
-    the earlier one); the caller commits."""
+    the earlier one); the caller commits. They belong to the session's territory (the readings'
+    cabinets are its own: ``parse`` knows no other), else to the default territory."""
+    territory = insights_scope.territory_id(session)
     rows = [
         {
             "cabinet_id": r.cabinet,
@@ -123,6 +127,7 @@ def save(session: Session, readings: Sequence[Reading], now: dt.datetime) -> int
             "kwh": r.kwh,
             "euros": r.euros,
             "imported_at": now,
+            **({"territory_id": territory} if territory else {}),
         }
         for r in readings
     ]
@@ -223,9 +228,11 @@ def compare(session: Session, month: str, meter: EnergyMeters | None = None) -> 
     out = Comparison(meter, month)
     places = {p.code: p for p in meter.places(session)}
     readings: dict[str, list[InsightsEnergyBaseline]] = defaultdict(list)
-    for r in session.scalars(
-        select(InsightsEnergyBaseline).where(col(InsightsEnergyBaseline.month) < month)
-    ):
+    query = select(InsightsEnergyBaseline).where(col(InsightsEnergyBaseline.month) < month)
+    territory = insights_scope.territory_id(session)
+    if territory is not None:
+        query = query.where(col(InsightsEnergyBaseline.territory_id) == territory)
+    for r in session.scalars(query):
         out.imported += 1
         if r.month[5:] == month[5:]:
             readings[r.cabinet_id].append(r)
@@ -265,7 +272,7 @@ def compare(session: Session, month: str, meter: EnergyMeters | None = None) -> 
                 tuple(sorted(r.month[:4] for r in rows)),
             )
         )
-    names = {c.insee: c.name for c in session.scalars(select(Commune))}
+    names = {c.insee: c.name for c in session.scalars(insights_scope.communes(session))}
     by_commune: dict[str, list[Saving]] = defaultdict(list)
     for c in out.cabinets:
         by_commune[c.commune].append(c)

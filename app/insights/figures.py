@@ -5,7 +5,8 @@ Figures come from the domains (``app.interfaces.MonthlyFigure``, through ``regis
 months are kept in ``insights_monthly`` once computed (recomputed after ``REFRESH``, so a late
 change reaches the pages within hours), with the territory's figure of each month in a row of its
 own (commune ``TOTAL``), so a page comparing 24 months reads 24 rows per figure, not 24 × every
-commune; the current month is always computed afresh. Counts
+commune; the current month is always computed afresh. Every figure is the session's territory's
+(``scope``): its domains' rows, its communes, its own kept months. Counts
 (``kind`` ``count``) under the open-data threshold are hidden, for the territory, each commune
 and each month alike.
 """
@@ -23,6 +24,7 @@ from sqlmodel import Session, col, select
 from app import months
 from app.db import upsert, write_session
 from app.insights import registry
+from app.insights import scope as insights_scope
 from app.insights.opendata import hidden
 from app.interfaces import MonthlyFigure
 from app.models.insights import InsightsMonthly, InsightsPopulation
@@ -99,6 +101,7 @@ def values(
     months not kept (or kept too long ago) and the current month are computed."""
     current = months.of(now)
     out = Kept()
+    territory = insights_scope.key(session)
     complete_last = min(last, months.shift(current, -1))
     if first <= complete_last:
         wanted = [m for m in detail if first <= m <= complete_last]
@@ -106,6 +109,7 @@ def values(
             select(
                 col(InsightsMonthly.month), col(InsightsMonthly.commune), col(InsightsMonthly.value)
             ).where(
+                col(InsightsMonthly.territory_id) == territory,
                 col(InsightsMonthly.figure) == figure.name,
                 col(InsightsMonthly.month) >= first,
                 col(InsightsMonthly.month) <= complete_last,
@@ -161,16 +165,25 @@ def _keep(
 ) -> None:
     """Keep the computed months: each commune's row and the territory's (``TOTAL``, or ``EMPTY``
     when nothing was measured)."""
+    territory = insights_scope.key(session)
     rows = []
     for m in missing:
         cells = fresh.get(m, {})
         rows += [
-            {"figure": figure.name, "month": m, "commune": c, "value": v, "computed_at": now}
+            {
+                "territory_id": territory,
+                "figure": figure.name,
+                "month": m,
+                "commune": c,
+                "value": v,
+                "computed_at": now,
+            }
             for c, v in cells.items()
         ]
         total = month_total(figure, cells)
         rows.append(
             {
+                "territory_id": territory,
                 "figure": figure.name,
                 "month": m,
                 "commune": EMPTY if total is None else TOTAL,
@@ -181,6 +194,7 @@ def _keep(
     with write_session(session.get_bind()) as writer:
         writer.execute(
             delete(InsightsMonthly).where(
+                col(InsightsMonthly.territory_id) == territory,
                 col(InsightsMonthly.figure) == figure.name,
                 col(InsightsMonthly.month).in_(list(missing)),
             )
@@ -188,7 +202,7 @@ def _keep(
         upsert(
             writer,
             InsightsMonthly,
-            ["figure", "month", "commune"],
+            ["territory_id", "figure", "month", "commune"],
             rows,
             replace=("value", "computed_at"),
         )
@@ -203,9 +217,18 @@ class CommuneInfo:
 
 
 def communes(session: Session) -> list[CommuneInfo]:
-    pops = {p.insee: p for p in session.scalars(select(InsightsPopulation))}
+    """The session's territory's communes, with their populations."""
+    places = list(session.scalars(insights_scope.communes(session).order_by(col(Commune.name))))
+    pops = {
+        p.insee: p
+        for p in session.scalars(
+            select(InsightsPopulation).where(
+                col(InsightsPopulation.insee).in_([c.insee for c in places])
+            )
+        )
+    }
     out = []
-    for c in session.scalars(select(Commune).order_by(col(Commune.name))):
+    for c in places:
         p = pops.get(c.insee)
         out.append(
             CommuneInfo(

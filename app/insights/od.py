@@ -1,8 +1,9 @@
 """The monthly origin–destination matrix, commune to commune on both sides of the border.
 
-Each end of a trip (``app.interfaces.Trip``, from the domains' trip sources) is placed in a
-commune: in France the nearest commune of the territory (INSEE code), in Luxembourg the commune of
-the nearest listed locality (``insights_localities``: LAU code, name in full). Per pair of
+Each end of a trip (``app.interfaces.Trip``, from the domains' trip sources: the session's
+territory's trips, ``scope``) is placed in a commune: in the territory's country the nearest commune
+of the territory (INSEE code), across the border the commune of the nearest listed locality
+(``insights_localities``: LAU code, name in full). Matrices are kept per territory and month. Per pair of
 communes: trips travelled (booked seats per travelled day), proofs, offers, requests and requests
 no booking answered; every count under the open-data threshold is hidden (``trips`` null). Also
 the cross-border share, the car-km and CO₂ avoided, the unmet demand by corridor and the border
@@ -21,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from app import months
 from app.insights import registry
+from app.insights import scope as insights_scope
 from app.insights.figures import REFRESH
 from app.insights.opendata import K_ANONYMITY, hidden
 from app.interfaces import Trip
@@ -42,8 +44,11 @@ class Place:
 
 
 def placer(session: Session) -> Callable[[float, float, str], Place]:
-    """Where an end falls: a territory commune (France) or a listed commune across the border."""
-    french = [Place(c.insee, c.name, "FR", c.lat, c.lon) for c in session.scalars(select(Commune))]
+    """Where an end falls: a commune of the session's territory (in its country) or a listed
+    commune across the border."""
+    own: dict[str, list[Place]] = defaultdict(list)
+    for c in session.scalars(insights_scope.communes(session).order_by(col(Commune.insee))):
+        own[c.country].append(Place(c.insee, c.name, c.country, c.lat, c.lon))
     abroad: dict[str, list[tuple[Place, float, float]]] = defaultdict(list)
     centres: dict[str, Place] = {}
     for loc in session.scalars(select(InsightsLocality).order_by(col(InsightsLocality.id))):
@@ -54,8 +59,8 @@ def placer(session: Session) -> Callable[[float, float, str], Place]:
         abroad[loc.country].append((place, loc.lat, loc.lon))
 
     def nearest(lat: float, lon: float, country: str) -> Place:
-        if country == "FR" and french:
-            return min(french, key=lambda p: (p.lat - lat) ** 2 + ((p.lon - lon) * 0.65) ** 2)
+        if own.get(country):
+            return min(own[country], key=lambda p: (p.lat - lat) ** 2 + ((p.lon - lon) * 0.65) ** 2)
         candidates = abroad.get(country)
         if candidates:
             return min(candidates, key=lambda c: (c[1] - lat) ** 2 + ((c[2] - lon) * 0.65) ** 2)[0]
@@ -192,19 +197,21 @@ def build(session: Session, month: str, trips: Iterable[Trip] | None = None) -> 
 
 @dataclass
 class Kept:
-    """Matrices of complete months, kept per app for ``figures.REFRESH`` (the current month is always
-    built afresh): a booked regular trip is counted day by day, which is the costly part."""
+    """Matrices of complete months, kept per app, territory and month for ``figures.REFRESH`` (the
+    current month is always built afresh): a booked regular trip is counted day by day, which is
+    the costly part."""
 
-    matrices: dict[str, tuple[dt.datetime, Matrix]] = field(default_factory=dict)
+    matrices: dict[tuple[int, str], tuple[dt.datetime, Matrix]] = field(default_factory=dict)
 
     def matrix(self, session: Session, month: str, now: dt.datetime) -> Matrix:
         if month >= months.of(now):
             return build(session, month)
-        hit = self.matrices.get(month)
+        key = (insights_scope.key(session), month)
+        hit = self.matrices.get(key)
         if hit is not None and now - hit[0] < REFRESH:
             return hit[1]
         matrix = build(session, month)
-        self.matrices[month] = (now, matrix)
+        self.matrices[key] = (now, matrix)
         return matrix
 
 

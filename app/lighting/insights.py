@@ -1,6 +1,7 @@
 """What public lighting contributes to the decision-support pages: the energy measured, per month and
 commune; per cabinet and month (``METERS``), to compare with the readings or invoices of the years
-before the renovation, with the modelled old lamp alongside."""
+before the renovation, with the modelled old lamp alongside. All of it the session's territory's
+(``app.territories.bound``: its groups, cabinets and lamps; unbound, the whole install)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from app import months
 from app.db import utcnow
 from app.interfaces import EnergyMeters, Factor, MeteredPlace, MonthlyFigure
 from app.lighting import energy as lighting_energy
+from app.lighting.scope import scoped
 from app.models.lighting import LightCabinet, LightEnergyMonth, LightGroup
+from app.territories import bound
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -32,21 +35,31 @@ EUROS = Factor(
 )
 
 
+def _territory(session: Session) -> int | None:
+    territory = bound(session)
+    return territory.id if territory is not None else None
+
+
 def _kwh_by_month(
     session: Session, key: Any, first: str, last: str, *, keyed_only: bool
 ) -> dict[tuple[str, str], float]:
     """kWh measured per local month and ``key`` (a column of the group), from ``light_energy_months``
-    (a few rows per group); ``keyed_only`` leaves out the groups without one."""
+    (a few rows per group); ``keyed_only`` leaves out the groups without one. A bound session's
+    energy is its territory's groups' alone."""
+    territory = _territory(session)
     query = (
         select(col(LightEnergyMonth.month), key, func.sum(col(LightEnergyMonth.energy_wh)))
         .join(
-            LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id), isouter=not keyed_only
+            LightGroup,
+            col(LightGroup.id) == col(LightEnergyMonth.group_id),
+            isouter=not keyed_only and territory is None,
         )
         .where(col(LightEnergyMonth.month) >= first, col(LightEnergyMonth.month) <= last)
         .group_by(col(LightEnergyMonth.month), key)
     )
     if keyed_only:
         query = query.where(key.is_not(None))
+    query = scoped(query, LightGroup, territory)
     return {
         (month, k or ""): float(wh or 0) / 1000.0 for month, k, wh in session.execute(query).all()
     }
@@ -76,15 +89,21 @@ FIGURES = (
 def cabinets(session: Session) -> list[MeteredPlace]:
     """The cabinets, each with the groups it feeds."""
     feeds: dict[str, list[str]] = {}
+    territory = _territory(session)
     for cabinet_id, name in session.execute(
-        select(col(LightGroup.cabinet_id), col(LightGroup.name))
-        .where(col(LightGroup.cabinet_id).is_not(None))
-        .order_by(col(LightGroup.name))
+        scoped(
+            select(col(LightGroup.cabinet_id), col(LightGroup.name))
+            .where(col(LightGroup.cabinet_id).is_not(None))
+            .order_by(col(LightGroup.name)),
+            LightGroup,
+            territory,
+        )
     ).all():
         feeds.setdefault(cabinet_id, []).append(name)
+    cabinets = scoped(select(LightCabinet).order_by(col(LightCabinet.id)), LightCabinet, territory)
     return [
         MeteredPlace(c.id, c.name, c.commune_insee or "", tuple(feeds.get(c.id, ())))
-        for c in session.scalars(select(LightCabinet).order_by(col(LightCabinet.id)))
+        for c in session.scalars(cabinets)
     ]
 
 
@@ -104,7 +123,13 @@ def modelled(session: Session, month: str) -> tuple[float, float] | None:
     if not 1 <= back <= MODELLED_MONTHS:
         return None
     row = next(
-        (r for r in lighting_energy.energy_report(session, now, months=back) if r.month == month),
+        (
+            r
+            for r in lighting_energy.energy_report(
+                session, now, months=back, territory_id=_territory(session)
+            )
+            if r.month == month
+        ),
         None,
     )
     if row is None or row.measured_kwh <= 0:

@@ -7,9 +7,10 @@ and the measured energy before the lighting's renovation.
   with the commune's official code and full name: a trip's end is placed in the commune of the
   nearest locality of its country.
 - ``insights_monthly``: the figures of complete months, as computed (commune ``*`` marks a month
-  computed with nothing in it), so a page reads a few rows instead of years of history.
+  computed with nothing in it), so a page reads a few rows instead of years of history; per
+  territory (``territory_id``, 0 for the whole install as the command line computes it).
 - ``insights_energy_baselines``: kWh and euros per lighting cabinet and month, imported from meter
-  readings or invoices of the years before the renovation.
+  readings or invoices of the years before the renovation; they belong to the cabinet's territory.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
+from app.models.territory import territory_field
 
 
 class InsightsPopulation(SQLModel, table=True):
@@ -45,6 +47,8 @@ class InsightsLocality(SQLModel, table=True):
 class InsightsMonthly(SQLModel, table=True):
     __tablename__ = "insights_monthly"
 
+    # The territory the figure was computed for (0: the whole install, outside a request).
+    territory_id: int = Field(primary_key=True)
     figure: str = Field(primary_key=True, max_length=40)
     month: str = Field(primary_key=True, max_length=7)
     commune: str = Field(primary_key=True, max_length=5)
@@ -57,6 +61,7 @@ class InsightsEnergyBaseline(SQLModel, table=True):
 
     cabinet_id: str = Field(primary_key=True, max_length=64)
     month: str = Field(primary_key=True, max_length=7)
+    territory_id: int | None = territory_field()  # the cabinet's, as imported on its host
     kwh: float
     euros: float | None = None
     imported_at: datetime = Field(default_factory=utcnow)

@@ -1,7 +1,8 @@
 """What the reports domain counts per month and commune for the decision-support pages.
 
 Reports received (hidden ones aside) by the month they were made, and reports
-resolved by the month they were resolved (``app.interfaces.MonthlyFigure``).
+resolved by the month they were resolved (``app.interfaces.MonthlyFigure``): the reports of the
+session's territory (``app.territories.bound``; an unbound session counts the whole install).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app import months
 from app.interfaces import MonthlyFigure
 from app.models.reports import Report
 from app.reports.catalogue import PUBLIC_STATUSES
+from app.territories import bound
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -24,9 +26,11 @@ def _grouped(
     session: Session, column: Any, statuses: Sequence[str], first: str, last: str
 ) -> dict[tuple[str, str], float]:
     month = months.bucket(column, first, last)
+    territory = bound(session)
+    mine = () if territory is None else (col(Report.territory_id) == territory.id,)
     rows = session.execute(
         select(month, col(Report.commune_insee), func.count())
-        .where(col(Report.status).in_(list(statuses)), *months.within(column, first, last))
+        .where(*mine, col(Report.status).in_(list(statuses)), *months.within(column, first, last))
         .group_by(month, col(Report.commune_insee))
     ).all()
     return {(m, insee or ""): float(n) for m, insee, n in rows}

@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app import months
 from app.auth import INSIGHTS, STAFF, current_user
@@ -21,8 +21,8 @@ from app.db import utcnow
 from app.i18n import gettext as _
 from app.forms import Multipart
 from app.insights import baseline, exports, figures, foresight, od, pdf, registry
+from app.insights import scope as insights_scope
 from app.interfaces import Contribution, Link
-from app.models.territory import Commune
 from app.templating import page
 
 CSV = "text/csv; charset=utf-8"
@@ -280,7 +280,7 @@ def _scenarios(
     query = request.query_params
     first_year = int(months.of(utcnow())[:4])
     communes = {c.insee: c.name for c in figures.communes(db)}
-    places = {c.insee: (c.lat, c.lon) for c in db.scalars(select(Commune))}
+    places = {c.insee: (c.lat, c.lon) for c in db.scalars(insights_scope.communes(db))}
     kept = od.for_app(request.app.state).matrix(db, months.shift(months.of(utcnow()), -1), utcnow())
     corridors = foresight.corridors_of(places, [(c.label, c.lat, c.lon) for c in kept.crossings])
     form: dict[str, Any] = {}

@@ -4,7 +4,8 @@ From the daily rows of the one time-series store (``measure_daily``): visits to
 the waste centres (the admissions counted at the gates each day), vehicles at
 the border crossings (the day's mean hourly flow × 24) and the mean NO₂ and
 PM10 concentrations; and, for the mobility page, each crossing's vehicles by
-hour of the day (``sensor_hourly``), for its peak hours.
+hour of the day (``sensor_hourly``), for its peak hours. The sensors are the session's territory's
+(``app.sensors.scope.mine``; an unbound session's, the whole install's).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.interfaces import MonthlyFigure, Trip, TripSource
 from app.models.measures import MeasureDaily
 from app.models.sensors import Sensor, SensorHourly
 from app.ngsi import urn
+from app.sensors import scope
 from app.sensors.ngsi_ld import SENSOR_TYPES
 
 N_ = str  # marks a string for extraction; translated where it is shown
@@ -33,7 +35,10 @@ def _entities(session: Session, kind: str) -> dict[str, str]:
     return {
         urn(SENSOR_TYPES.get(kind, "Device"), sensor_id): insee or ""
         for sensor_id, insee in session.execute(
-            select(col(Sensor.id), col(Sensor.commune_insee)).where(col(Sensor.kind) == kind)
+            scope.mine(
+                session,
+                select(col(Sensor.id), col(Sensor.commune_insee)).where(col(Sensor.kind) == kind),
+            )
         ).all()
     }
 
@@ -103,7 +108,9 @@ def crossings(session: Session, first: str, last: str) -> Iterator[Trip]:
     """Vehicles per crossing, month and local hour of the day (from the hourly rows)."""
     sensors = {
         s.id: s
-        for s in session.scalars(select(Sensor).where(col(Sensor.kind) == "traffic"))
+        for s in session.scalars(
+            scope.mine(session, select(Sensor).where(col(Sensor.kind) == "traffic"))
+        )
         if s.lat is not None and s.lon is not None
     }
     if not sensors:

@@ -410,8 +410,11 @@ def save_target(session: Session, form: TargetForm, actor_id: int | None, now: d
 
 
 def monthly_production(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
-    """kWh the solar sites produced per month (UTC days) and commune: the decision-support figure."""
-    sensors = list(session.scalars(select(Sensor).where(col(Sensor.kind) == "solar")))
+    """kWh the solar sites of the session's territory produced per month (UTC days) and commune:
+    the decision-support figure."""
+    sensors = list(
+        session.scalars(scope.mine(session, select(Sensor).where(col(Sensor.kind) == "solar")))
+    )
     if not sensors:
         return {}
     start = dt.date.fromisoformat(f"{first}-01")

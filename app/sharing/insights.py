@@ -1,4 +1,5 @@
-"""What sharing contributes to the decision-support pages: loans and gifts between neighbours, per month."""
+"""What sharing contributes to the decision-support pages: loans and gifts between neighbours, per month,
+of the ads of the session's territory (``app.sharing.scope``; unbound, every ad)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from sqlmodel import Session, col, select
 from app import months
 from app.interfaces import MonthlyFigure
 from app.models.sharing import Loan, SharedItem
+from app.sharing.scope import items_in
+from app.territories import bound
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -19,11 +22,13 @@ def _done(
 ) -> Mapping[tuple[str, str], float]:
     """Loans given back, or gifts handed over, by the month they were asked for, per the item's commune."""
     month = months.bucket(col(Loan.created_at), first, last)
+    territory = bound(session)
     rows = session.execute(
         select(month, col(SharedItem.commune_insee), func.count())
         .select_from(Loan)  # a single month's bucket is a literal: the join needs its left side
         .join(SharedItem, col(SharedItem.id) == col(Loan.item_id))
         .where(
+            *items_in(territory.id if territory is not None else 0),
             col(Loan.kind) == kind,
             col(Loan.status) == status,
             *months.within(col(Loan.created_at), first, last),

@@ -1,4 +1,5 @@
-"""What the local shops contribute to the decision-support pages: click & collect orders and their amount."""
+"""What the local shops contribute to the decision-support pages: click & collect orders and their amount,
+at the shops of the session's territory (``app.shops.scope``; unbound, every shop)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from sqlmodel import Session, col, select
 from app import months
 from app.interfaces import MonthlyFigure
 from app.models.shops import Shop, ShopOrder
+from app.shops.scope import in_territory
+from app.territories import bound
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
 
 def _orders(session: Session, first: str, last: str, value: Any) -> dict[tuple[str, str], float]:
     month = months.bucket(col(ShopOrder.created_at), first, last)
+    territory = bound(session)
     rows = session.execute(
         select(month, col(Shop.commune_insee), value)
         .select_from(
@@ -24,6 +28,7 @@ def _orders(session: Session, first: str, last: str, value: Any) -> dict[tuple[s
         )  # a single month's bucket is a literal: the join needs its left side
         .join(Shop, col(Shop.id) == col(ShopOrder.shop_id))
         .where(
+            *in_territory(territory.id if territory is not None else 0),
             col(ShopOrder.status) == "collected",
             *months.within(col(ShopOrder.created_at), first, last),
         )

@@ -1,14 +1,19 @@
 """Renovation guide: the aid rules (national ones loaded from a versioned file, local ones written by
-staff), the income ceilings of the rules' year, and the residents' requests for an appointment."""
+staff), the income ceilings of the rules' year, and the residents' requests for an appointment.
+
+A local aid belongs to the territory whose staff wrote it, a request to the territory whose host it
+was made on (``territory_id``); national rules and ceilings belong to none (app.renovation.scope)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
+from app.models.territory import territory_field
 
 SCOPES = ("national", "local")
 KINDS = ("grant", "loan")
@@ -55,8 +60,20 @@ class AidRule(SQLModel, table=True):
     note: str = Field(default="", max_length=400)
     verified: bool = True
     active: bool = True
+    # A local aid's territory (its staff's); None for a national rule.
+    territory_id: int | None = Field(default=None, foreign_key="territories.id", index=True)
     created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+@event.listens_for(AidRule, "before_insert")
+def _local_aid_territory(_mapper: Any, connection: Any, rule: AidRule) -> None:
+    """A local aid written without its territory takes the default territory's (the staff's form
+    sets it itself; this covers the other writers of the ORM: the demo, tests)."""
+    if rule.scope == "local" and rule.territory_id is None:
+        found = connection.execute(text("SELECT min(id) FROM territories")).scalar()
+        if found is not None:
+            rule.territory_id = int(found)
 
 
 class IncomeCeiling(SQLModel, table=True):
@@ -81,7 +98,11 @@ class Appointment(SQLModel, table=True):
     the aids shown; staff call back and follow it (new, called, done)."""
 
     __tablename__ = "renovation_appointments"
-    __table_args__ = (Index("ix_renovation_appointments_status", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_renovation_appointments_status", "status", "created_at"),
+        # A territory's requests, newest first (the staff's list).
+        Index("ix_renovation_appointments_territory", "territory_id", "status", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120)
@@ -89,6 +110,7 @@ class Appointment(SQLModel, table=True):
     email: str = Field(default="", max_length=254)
     preferred: str = Field(default="", max_length=200)  # preferred times, in the resident's words
     commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5)
+    territory_id: int | None = territory_field()  # the territory whose host it was made on
     summary: str = Field(default="", sa_column=Column(Text, nullable=False))  # answers and aids
     consent_at: datetime
     status: str = Field(default="new", max_length=8)

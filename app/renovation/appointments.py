@@ -1,6 +1,7 @@
 """Requests for an appointment with a France Rénov' adviser: written from the result page (contact,
 preferred times, consent, with a summary of the answers and the aids shown), followed up by staff
-(new, called, done)."""
+(new, called, done). A request belongs to the territory whose host it was made on, and its staff
+follow it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlmodel import Session, col
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.models.renovation import APPOINTMENT_STATES, Appointment
+from app.renovation import scope
 from app.renovation.engine import (
     BRACKETS,
     HEATINGS,
@@ -119,6 +121,7 @@ def request(
         summary=summary(household, aids, year),
         consent_at=now,
         user_id=user_id,
+        territory_id=scope.territory_id(session),
         created_at=now,
         updated_at=now,
     )
@@ -128,7 +131,13 @@ def request(
 
 
 def listed(session: Session, status: str = "") -> list[Appointment]:
-    query = select(Appointment).order_by(col(Appointment.created_at).desc()).limit(500)
+    """The session's territory's requests (of one state), newest first."""
+    query = (
+        select(Appointment)
+        .where(*scope.appointments_here(session))
+        .order_by(col(Appointment.created_at).desc())
+        .limit(500)
+    )
     if status in APPOINTMENT_STATES:
         query = query.where(col(Appointment.status) == status)
     return list(session.scalars(query).all())

@@ -1,5 +1,6 @@
 """The territory's own aids, written by staff in a form: an amount or a rate of the works (with
-ceilings) and conditions on commune, income bracket, home age, occupant and works."""
+ceilings) and conditions on commune, income bracket, home age, occupant and works; an aid belongs
+to the territory whose staff wrote it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlmodel import Session
 from app.i18n import gettext as _
 from app.models.renovation import AidRule
 from app.numbers import parse_int
+from app.renovation import scope
 from app.renovation.engine import BRACKETS, OCCUPANTS, WORKS
 
 
@@ -111,6 +113,7 @@ def from_form(
 
 def add(session: Session, rule: AidRule, staff_id: int) -> AidRule:
     rule.created_by = staff_id
+    rule.territory_id = scope.territory_id(session)
     session.add(rule)
     session.flush()
     rule.key = f"local-{rule.id}"

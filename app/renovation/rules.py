@@ -12,6 +12,7 @@ from sqlmodel import Session, col
 
 from app.i18n import gettext as _
 from app.models.renovation import AidRule, IncomeCeiling
+from app.renovation import scope
 from app.renovation.engine import BRACKETS, OCCUPANTS, WORKS, N_
 
 FORMAT = "eclor-renovation-rules/1"
@@ -174,11 +175,12 @@ def current_year(session: Session) -> int | None:
 
 
 def rules_of(session: Session, year: int) -> list[AidRule]:
-    """The national rules of the year and every active local aid."""
+    """The national rules of the year and every active local aid of the session's territory."""
     return list(
         session.scalars(
             select(AidRule)
             .where(
+                *scope.rules_here(session),
                 col(AidRule.active).is_(True),
                 (col(AidRule.year) == year) | (col(AidRule.scope) == "local"),
             )
@@ -192,8 +194,11 @@ def ceilings_of(session: Session, year: int) -> list[IncomeCeiling]:
 
 
 def local_aids(session: Session) -> list[AidRule]:
+    """The local aids of the session's territory, newest first."""
     return list(
         session.scalars(
-            select(AidRule).where(col(AidRule.scope) == "local").order_by(col(AidRule.id).desc())
+            select(AidRule)
+            .where(col(AidRule.scope) == "local", *scope.rules_here(session))
+            .order_by(col(AidRule.id).desc())
         ).all()
     )

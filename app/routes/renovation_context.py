@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models.territory import Commune
-from app.renovation import appointments, engine, rules
+from app.renovation import appointments, engine, rules, scope
 
 
 def communes(db: Session) -> dict[str, str]:
-    return {c.insee: c.name for c in db.scalars(select(Commune).order_by(Commune.name)).all()}
+    """The communes of the request's territory, by name."""
+    query = scope.communes(db).order_by(col(Commune.name))
+    return {c.insee: c.name for c in db.scalars(query).all()}
 
 
 def labels() -> dict[str, Any]:

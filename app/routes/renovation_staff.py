@@ -15,7 +15,7 @@ from sqlmodel import Session
 from app.auth import STAFF, signed_in_user
 from app.forms import Form
 from app.models.renovation import AidRule, Appointment
-from app.renovation import appointments, local_aids, rules
+from app.renovation import appointments, local_aids, rules, scope
 from app.routes.renovation_context import communes, labels
 from app.templating import page
 
@@ -73,7 +73,7 @@ def add_aid(
 )
 def set_active(db: NamedDependency[Session], rule_id: FromPath[int], data: Form) -> Redirect:
     rule = db.get(AidRule, rule_id)
-    if rule is None or rule.scope != "local":
+    if rule is None or rule.scope != "local" or not scope.is_here(db, rule):
         raise NotFoundException()
     local_aids.set_active(db, rule, data.get("active") == "yes")
     db.commit()
@@ -126,7 +126,7 @@ def appointment_status(
     data: Form,
 ) -> Template | Redirect:
     row = db.get(Appointment, appointment_id)
-    if row is None:
+    if row is None or not scope.is_here(db, row):
         raise NotFoundException()
     status = data.get("status")
     note = data.get("note")

@@ -217,6 +217,8 @@ OPTIONAL_TEXT = {
 }
 # Map tiles: an https XYZ template (Leaflet's), with its three coordinates.
 TILE_URL = re.compile(r"https://[a-z0-9{}.-]+(:\d+)?/[^\s\"'<>]*")
+# An open-data licence: the address of its text (the catalogue's dct:license).
+LICENCE_URL = re.compile(r"https?://[a-zA-Z0-9.-]+(:\d+)?(/[^\s\"'<>{}|\\^`]*)?")
 
 
 class SetupError(ValueError):
@@ -294,6 +296,12 @@ def check_settings(data: Any) -> dict[str, Any]:
         )
     if out.get("contact_email") and not EMAIL.fullmatch(out["contact_email"]):
         raise SetupError("« contact_email » n’est pas une adresse e-mail.")
+    licence = out.get("opendata_licence", "")
+    if licence and not LICENCE_URL.fullmatch(licence):
+        raise SetupError(
+            "« opendata_licence » : l’adresse (http ou https) du texte de la licence, par exemple "
+            "https://creativecommons.org/licenses/by/4.0/."
+        )
     return out
 
 

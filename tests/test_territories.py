@@ -233,6 +233,7 @@ BAD_SETTINGS = [
     ({"slug": "esch", "name": "x", "timezone": "Europe/Esch"}, "Fuseau horaire inconnu"),
     ({"slug": "esch", "name": "x", "languages": ["fr", "it"]}, "« languages »"),
     ({"slug": "esch", "name": "x", "colours": {"primary": "bleu"}}, "« colours.primary »"),
+    ({"slug": "esch", "name": "x", "opendata_licence": "CC BY 4.0"}, "« opendata_licence »"),
     ({"slug": "phva", "name": "x"}, "Le territoire « phva » existe déjà"),
 ]
 

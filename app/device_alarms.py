@@ -64,6 +64,7 @@ def raise_alarm(
         str(alarm.id),
         "raised",
         {"device_id": device_id, "device_kind": device_kind, "alarm": kind, "severity": severity},
+        territory_id=alarm.territory_id,
     )
     return True
 
@@ -71,7 +72,7 @@ def raise_alarm(
 def clear_alarms(
     session: Session, device_ids: Sequence[str], kinds: Sequence[str], now: dt.datetime
 ) -> None:
-    cleared: list[tuple[int, str, str]] = []
+    cleared: list[tuple[int, str, str, int | None]] = []
     for part in chunks(list(device_ids)):
         open_ = (
             col(LightAlarm.device_id).in_(part),
@@ -80,9 +81,12 @@ def clear_alarms(
         )
         cleared.extend(
             session.execute(
-                select(col(LightAlarm.id), col(LightAlarm.device_id), col(LightAlarm.kind)).where(
-                    *open_
-                )
+                select(
+                    col(LightAlarm.id),
+                    col(LightAlarm.device_id),
+                    col(LightAlarm.kind),
+                    col(LightAlarm.territory_id),
+                ).where(*open_)
             ).all()
         )
         session.execute(
@@ -94,7 +98,13 @@ def clear_alarms(
     events.publish_many(
         session,
         [
-            ("alarms", str(alarm_id), "cleared", {"device_id": device_id, "alarm": kind})
-            for alarm_id, device_id, kind in cleared
+            (
+                "alarms",
+                str(alarm_id),
+                "cleared",
+                {"device_id": device_id, "alarm": kind},
+                territory_id,
+            )
+            for alarm_id, device_id, kind, territory_id in cleared
         ],
     )

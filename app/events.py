@@ -2,13 +2,17 @@
 
 Interface (domains and live views use only this):
 
-- ``publish(session, layer, feature_id, kind, payload)``: write one event in
-  the caller's write transaction, as late as possible in it. It exists if and
+- ``publish(session, layer, feature_id, kind, payload, territory_id=...)``: write
+  one event in the caller's write transaction, as late as possible in it. The
+  event carries the territory of what changed (given, else the territory bound
+  to the session, else none: an install-wide event, which only the default
+  territory's live views are shown). It exists if and
   only if the change commits. On PostgreSQL it takes a transaction advisory
   lock so that ids grow in commit order (a reader that saw id N never misses a
   later commit with a smaller id), and sends ``NOTIFY eclor_events`` (delivered
   at commit). On SQLite writers are serialised anyway.
 - ``read_since(engine, after_id, limit)``: the events after an id, in order.
+- ``EventRecord.seen_by(territory)``: whether a territory's live views are shown the event.
 - ``latest_id(engine)``: the newest id (0 when there is none).
 - ``hub(app_state, engine)`` and ``EventHub.follow(after_id)``: one waker per
   process (PostgreSQL ``LISTEN``, a short poll on SQLite) that feeds every
@@ -25,7 +29,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +41,7 @@ from sqlmodel import Session, col, select
 
 from app.db import read_session, table_of, utcnow
 from app.models.events import Event
+from app.territories import Branding, bound
 
 CHANNEL = "eclor_events"
 _LOCK_KEY = 0x45434C4F  # "ECLO": one advisory lock for the outbox
@@ -56,16 +61,25 @@ class EventRecord:
     feature_id: str
     kind: str
     payload: dict[str, Any]
+    territory_id: int | None = None  # None: an install-wide event
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "at": self.at.isoformat(),
+            "territory_id": self.territory_id,
             "layer": self.layer,
             "feature_id": self.feature_id,
             "kind": self.kind,
             "payload": self.payload,
         }
+
+    def seen_by(self, territory: Branding) -> bool:
+        """Whether that territory's live views are shown the event: its own, and the install-wide
+        ones on the default territory only."""
+        if self.territory_id is None:
+            return territory.is_default
+        return self.territory_id == territory.id
 
 
 def hold(session: Session) -> None:
@@ -90,20 +104,34 @@ def publish(
     payload: dict[str, Any] | None = None,
     *,
     at: datetime | None = None,
+    territory_id: int | None = None,
 ) -> None:
-    """Record one change in the caller's (write) transaction."""
-    publish_many(session, [(layer, feature_id, kind, payload or {})], at=at)
+    """Record one change in the caller's (write) transaction, as a change of ``territory_id``
+    (by default the territory bound to the session, if any)."""
+    publish_many(
+        session, [(layer, feature_id, kind, payload or {})], at=at, territory_id=territory_id
+    )
+
+
+Item = tuple[str, str, str, dict[str, Any]] | tuple[str, str, str, dict[str, Any], int | None]
+"""(layer, feature id, kind, payload) or (layer, feature id, kind, payload, territory id)."""
 
 
 def publish_many(
     session: Session,
-    items: list[tuple[str, str, str, dict[str, Any]]],
+    items: Sequence[Item],
     *,
     at: datetime | None = None,
+    territory_id: int | None = None,
 ) -> None:
-    """Record several changes at once (a telemetry batch): one insert, one notification."""
+    """Record several changes at once (a telemetry batch): one insert, one notification. An item
+    of five carries its own territory; the others are ``territory_id``'s (by default the territory
+    bound to the session, if any)."""
     if not items:
         return
+    if territory_id is None:
+        territory = bound(session)
+        territory_id = territory.id if territory is not None and territory.id else None
     conn = session.connection()
     postgres = conn.dialect.name == "postgresql"
     if postgres:
@@ -114,12 +142,13 @@ def publish_many(
         [
             {
                 "at": moment,
-                "layer": layer[:40],
-                "feature_id": str(feature_id)[:120],
-                "kind": kind[:40],
-                "payload": json.dumps(payload, separators=(",", ":"), default=str),
+                "territory_id": (item[4] if len(item) > 4 else None) or territory_id,
+                "layer": item[0][:40],
+                "feature_id": str(item[1])[:120],
+                "kind": item[2][:40],
+                "payload": json.dumps(item[3], separators=(",", ":"), default=str),
             }
-            for layer, feature_id, kind, payload in items
+            for item in items
         ],
     )
     if postgres:
@@ -131,7 +160,9 @@ def _record(row: Any) -> EventRecord:
         payload = json.loads(row.payload)
     except ValueError:
         payload = {}
-    return EventRecord(row.id, row.at, row.layer, row.feature_id, row.kind, payload)
+    return EventRecord(
+        row.id, row.at, row.layer, row.feature_id, row.kind, payload, row.territory_id
+    )
 
 
 def read_since(engine: Engine, after_id: int, limit: int = 500) -> list[EventRecord]:
@@ -144,6 +175,7 @@ def read_since(engine: Engine, after_id: int, limit: int = 500) -> list[EventRec
                 col(Event.feature_id),
                 col(Event.kind),
                 col(Event.payload),
+                col(Event.territory_id),
             )
             .where(col(Event.id) > after_id)
             .order_by(col(Event.id))

@@ -172,8 +172,10 @@ def test_unchanged_kpis_cost_a_few_statements_and_follow_rows_written_without_ev
     PostgreSQL), and the KPIs kept this way still follow rows written without an event."""
     from sqlalchemy import event
 
+    from app import territories
     from app.lighting.control import territory_position
     from app.models.lighting import LightEnergyMonth
+    from app.territories import bind
     from app.models.maintenance import MaintenanceAlarm
 
     seed_territory(engine, staff.id)
@@ -183,9 +185,12 @@ def test_unchanged_kpis_cost_a_few_statements_and_follow_rows_written_without_ev
     def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001
         statements.append(statement)
 
+    with read_session(engine) as session:
+        default = territories.read(session).default
     event.listen(engine, "before_cursor_execute", count)
     try:
         with read_session(engine) as session:
+            bind(session, default)  # as the request's session is
             centre.kpis(
                 domains_ops.kpis(), session, utcnow(), kpicache.for_app(staff.client.app.state)
             )

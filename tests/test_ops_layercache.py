@@ -16,7 +16,7 @@ import random
 import pytest
 from sqlalchemy import delete, select, update
 
-from app import domains_ops, events
+from app import domains_ops, events, territories
 from app.db import read_session, utcnow, write_session
 from app.lighting import control
 from app.lighting.inventory import import_inventory
@@ -24,6 +24,7 @@ from app.lighting.relay import Inbound, ingest
 from app.models.lighting import Streetlight
 from app.models.reports import Report
 from app.ops import centre, layercache
+from app.territories import bind
 from app.reports import catalogue, workflow
 from tests.ops_seed import seed_territory
 
@@ -67,12 +68,12 @@ def test_an_unchanged_layer_is_built_once_and_revalidates_with_its_etag(engine, 
     )
     assert "content-encoding" not in plain.headers
     with read_session(engine) as session:  # the kept bytes are the layer as built right now
+        territory = territories.read(session).default
+        bind(session, territory)  # as the request's session is
         layer = centre.find(domains_ops.layers(), "lights")
         assert plain.content == centre.geojson(layer, session, utcnow())
-    assert (
-        gzip.decompress(layercache.for_app(staff.client.app.state)._built[("lights", "fr")].gzipped)
-        == plain.content
-    )
+    kept = layercache.for_app(staff.client.app.state)._built[(territory.id, "lights", "fr")]
+    assert gzip.decompress(kept.gzipped) == plain.content
     unchanged = staff.client.get(
         "/staff/ops/layers/lights.geojson", headers={"if-none-match": first.headers["etag"]}
     )

@@ -2,9 +2,9 @@
 territory, its KPIs list the territory's communes only, and the side panels and histories of
 another territory's communes, lights, cabinets, alarms and sensors are not found on this host.
 
-The layers themselves (``/staff/ops/layers/...``, their tiles) and the event stream are not kept
-per territory yet: ``UNSCOPED`` names them, and the sweep fails for any other route it has no
-sample for."""
+The layers themselves (``/staff/ops/layers/...``, their tiles) and the event stream are swept in
+tests/test_territory_ops_layers.py (``SWEPT_THERE``); this sweep fails for any other route it has
+no sample for."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.territory_sweep import get_paths
 from tests.test_territories import ESCH
 from tests.test_territory_lighting import B_LIGHTS, lit  # noqa: F401 (fixture)
 
-UNSCOPED = {
+SWEPT_THERE = {
     "/staff/ops/layers/{file:str}",
     "/staff/ops/layers/{name:str}/{z:int}/{x:int}/{file:str}",
     "/staff/ops/stream",
@@ -40,7 +40,7 @@ def b_alarm(engine, lit) -> int:  # noqa: F811
 def _samples(path: str, lit: dict[str, Any], b_alarm: int) -> tuple[list[str], list[str]]:  # noqa: F811
     """(URLs that answer with A's objects, URLs naming B's that must not be found)."""
     a_light, b_light = lit["a_lights"][0], B_LIGHTS[0]
-    if path in UNSCOPED:
+    if path in SWEPT_THERE:
         return [], []
     if "{" not in path:
         if path.startswith("/staff/ops/history"):

@@ -13,7 +13,19 @@ from app.alerts.topics import ALERT_TOPICS, TOPICS, unpack
 from app.i18n import gettext as _
 from app.models.push import Alert
 from app.models.territory import Commune
-from app.ops.contracts import Action, Field_, Freshness, Kpi, Layer, Panel, Stamp, area, circle
+from app.ops.contracts import (
+    Action,
+    Field_,
+    Freshness,
+    Kpi,
+    Layer,
+    Panel,
+    Stamp,
+    area,
+    circle,
+    mine,
+)
+from app.territories import bound
 
 N_ = str
 COMMUNE_RADIUS_M = 2500
@@ -28,6 +40,7 @@ def _active(session: Session, now: dt.datetime) -> list[Alert]:
                 col(Alert.state) == "active",
                 col(Alert.msg_type) != "Cancel",
                 or_(col(Alert.expires_at).is_(None), col(Alert.expires_at) > now),
+                mine(session, col(Alert.territory_id)),
             )
             .order_by(col(Alert.id))
         ).all()
@@ -35,7 +48,12 @@ def _active(session: Session, now: dt.datetime) -> list[Alert]:
 
 
 def alerts_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
-    communes = {c.insee: c for c in session.scalars(select(Commune)).all()}
+    communes = {
+        c.insee: c
+        for c in session.scalars(
+            select(Commune).where(mine(session, col(Commune.territory_id)))
+        ).all()
+    }
     out = []
     for alert in _active(session, now):
         codes = unpack(alert.communes) or list(communes)
@@ -62,8 +80,9 @@ def alerts_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
 
 def alert_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
     alert = session.get(Alert, int(feature_id)) if feature_id.isdigit() else None
-    if alert is None:
-        return None
+    territory = bound(session)
+    if alert is None or (territory is not None and alert.territory_id != territory.id):
+        return None  # (another territory's alert is not found on this host)
     facts = [
         (_("Sujet"), _(TOPICS.get(alert.topic, alert.topic))),
         (_("Zone"), alert.area_desc or "—"),

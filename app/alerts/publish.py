@@ -384,6 +384,7 @@ def queue_fanout(session: Session, alert: Alert) -> None:
         str(alert.id),
         "published",
         {"msg_type": alert.msg_type, "topic": alert.topic},
+        territory_id=alert.territory_id,
     )
 
 

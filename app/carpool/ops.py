@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from app.i18n import gettext as _
 from app.models.carpool import CarpoolAd, CarpoolBooking
 from app.models.territory import Commune
-from app.ops.contracts import Freshness, Kpi, Layer, Panel, Stamp, line
+from app.ops.contracts import Freshness, Kpi, Layer, Panel, Stamp, line, mine
 
 N_ = str
 WEEK = dt.timedelta(days=7)  # trips counted this week
@@ -36,7 +36,7 @@ def _flows(session: Session) -> dict[tuple[float, float, float, float], dict[str
             col(CarpoolAd.to_lat),
             col(CarpoolAd.from_label),
             col(CarpoolAd.to_label),
-        ).where(col(CarpoolAd.status) == "active")
+        ).where(col(CarpoolAd.status) == "active", mine(session, col(CarpoolAd.territory_id)))
     ).all():
         flow = flows.setdefault(_key(ad), {"from": ad.from_label, "to": ad.to_label, "trips": 0})
         flow["trips"] += 1

@@ -540,14 +540,20 @@ def sweep_offline(session: Session, now: dt.datetime, periods: int = OFFLINE_PER
         if shortest is None:
             continue
         rows = session.execute(
-            select(key, device, last_seen_at, col(model.reporting_period_s)).where(
+            sa.select(
+                key,
+                device,
+                last_seen_at,
+                col(model.reporting_period_s),
+                col(model.territory_id),
+            ).where(
                 col(model.offline).is_(False),
                 last_seen_at.is_not(None),
                 last_seen_at < now - dt.timedelta(seconds=max(0, shortest) * periods),
             )
         ).all()
         late = [
-            (row[0], row[1])
+            (row[0], row[1], row[4])
             for row in rows
             if row[2] + dt.timedelta(seconds=row[3] * periods) < now
         ]
@@ -566,11 +572,12 @@ def sweep_offline(session: Session, now: dt.datetime, periods: int = OFFLINE_PER
                     row_id,
                     "offline",
                     {"state": "offline"},
+                    territory_id,
                 )
-                for row_id, _device_id in late
+                for row_id, _device_id, territory_id in late
             ],
         )
-        for _id, device_id in late:
+        for _id, device_id, _territory_id in late:
             raise_alarm(session, device_id, "offline", now, device_kind=kind)
             went.append(device_id)
     return went

@@ -316,8 +316,13 @@ def import_inventory(
                 setattr(light, name, value)
             updated += 1
     session.flush()
-    if rows:  # the live map and the layer's kept bytes follow the new inventory
-        events.publish(
-            session, "lights", "*", "inventory", {"created": created, "updated": updated}
+    if rows:  # the live map and the layer's kept bytes of each territory touched follow it
+        touched = sorted({owner(row["commune_insee"]) or 0 for row in rows})
+        events.publish_many(
+            session,
+            [
+                ("lights", "*", "inventory", {"created": created, "updated": updated}, t or None)
+                for t in touched
+            ],
         )
     return ImportResult(created, updated, groups_created, cabinets_created)

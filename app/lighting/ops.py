@@ -29,9 +29,11 @@ from app.ops.contracts import (
     Layer,
     Panel,
     Stamp,
+    mine,
     point,
     point_texts,
     points_json,
+    territory_key,
 )
 
 N_ = str
@@ -73,7 +75,9 @@ def lights_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
             col(Streetlight.status),
             col(Streetlight.offline),
             col(Streetlight.group_id),
-        ).order_by(col(Streetlight.id))
+        )
+        .where(mine(session, col(Streetlight.territory_id)))
+        .order_by(col(Streetlight.id))
     ).all()
     return [
         point(
@@ -97,6 +101,16 @@ _LIGHT_COLUMNS = (
 )
 
 
+def _every_light(session: Session) -> list[Any]:
+    """Every light's row of the layer: of the territory bound to the session (the index on
+    (territory_id, id)), of the whole install when none is."""
+    territory = territory_key(session)
+    sql = _LIGHT_COLUMNS if not territory else _LIGHT_COLUMNS + " WHERE territory_id = :territory"
+    return list(
+        session.connection().execute(sa.text(sql), {"territory": territory} if territory else {})
+    )
+
+
 def _light_rows(rows: Iterable[Sequence[Any]]) -> Iterable[tuple[Any, ...]]:
     for r in rows:
         yield (
@@ -118,9 +132,8 @@ _LIGHT_KEYS = ("device_id", "level", "group")
 
 def lights_json(session: Session, now: dt.datetime) -> bytes:
     """The lights layer written straight to GeoJSON text (20,000 lights and more)."""
-    rows = sorted(
-        session.connection().exec_driver_sql(_LIGHT_COLUMNS).all(), key=lambda r: str(r[0])
-    )  # by id in code points, whatever the database's collation
+    # by id in code points, whatever the database's collation
+    rows = sorted(_every_light(session), key=lambda r: str(r[0]))
     return points_json("lights", _light_rows(rows), _LIGHT_KEYS)
 
 
@@ -129,9 +142,7 @@ def lights_features(
 ) -> Iterable[FeatureText]:
     """The lights of ``ids`` (all when None) as feature text, for the layer kept by ids."""
     if ids is None:
-        parts: Iterable[Sequence[Any]] = [
-            session.connection().exec_driver_sql(_LIGHT_COLUMNS).all()
-        ]
+        parts: Iterable[Sequence[Any]] = [_every_light(session)]
     else:
         lights = table_of(Streetlight)
         parts = [
@@ -146,7 +157,7 @@ def lights_features(
                     lights.c.status,
                     lights.c.offline,
                     lights.c.group_id,
-                ).where(lights.c.id.in_(part))
+                ).where(lights.c.id.in_(part), mine(session, lights.c.territory_id))
             )
             .all()
             for part in chunks(list(ids))
@@ -162,7 +173,11 @@ lights_count = Stamp((select(func.count()).select_from(Streetlight),))
 
 def lights_changed(session: Session, old: Any, kept: Collection[str]) -> list[str]:
     """The lights added or removed since the kept bytes (their count moved): the ids differ."""
-    now_ids = set(session.scalars(select(col(Streetlight.id))).all())
+    now_ids = set(
+        session.scalars(
+            select(col(Streetlight.id)).where(mine(session, col(Streetlight.territory_id)))
+        ).all()
+    )
     return list(now_ids.symmetric_difference(kept))
 
 
@@ -172,11 +187,17 @@ def cabinets_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
             select(
                 col(Streetlight.cabinet_id),
                 func.sum(case((col(Streetlight.status) != "ok", 1), else_=0)),
-            ).group_by(col(Streetlight.cabinet_id))
+            )
+            .where(mine(session, col(Streetlight.territory_id)))
+            .group_by(col(Streetlight.cabinet_id))
         ).all()
     )
     out = []
-    for c in session.scalars(select(LightCabinet).order_by(col(LightCabinet.id))).all():
+    for c in session.scalars(
+        select(LightCabinet)
+        .where(mine(session, col(LightCabinet.territory_id)))
+        .order_by(col(LightCabinet.id))
+    ).all():
         if c.lat is None or c.lon is None:
             continue
         out.append(
@@ -196,7 +217,9 @@ def cabinets_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
 
 def alarms_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     alarms = session.scalars(
-        select(LightAlarm).where(col(LightAlarm.cleared_at).is_(None)).order_by(col(LightAlarm.id))
+        select(LightAlarm)
+        .where(col(LightAlarm.cleared_at).is_(None), mine(session, col(LightAlarm.territory_id)))
+        .order_by(col(LightAlarm.id))
     ).all()
     light_ids = [a.device_id for a in alarms if a.device_kind == "light"]
     sensor_ids = [a.device_id for a in alarms if a.device_kind != "light"]

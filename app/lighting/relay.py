@@ -311,7 +311,10 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
                     col(LightCommand.state),
                     col(LightCommand.level),
                     col(LightCommand.reason),
-                ).where(col(LightCommand.command_id).in_(part))
+                    col(Streetlight.territory_id),
+                )
+                .outerjoin(Streetlight, col(Streetlight.id) == col(LightCommand.light_id))
+                .where(col(LightCommand.command_id).in_(part))
             ).all()
         )
     table = table_of(LightCommand)
@@ -364,7 +367,10 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
             ),
             finished,
         )
-    changes = [
+    owner = {
+        row.light_id: row.territory_id for row in rows
+    }  # each event is its light's territory's
+    changes: list[events.Item] = [
         (
             "lights",
             e["b_id"],
@@ -374,6 +380,7 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
                 "reason": e["b_reason"],
                 "state": control.light_state(e["b_level"], "ok", False),
             },
+            owner.get(e["b_id"]),
         )
         for e in effects
     ]
@@ -384,6 +391,7 @@ def _ingest_acks(session: Any, acks: Sequence[Inbound], stats: IngestStats) -> N
             failed_lights[f["b_id"]],
             "command_failed",
             {"state": f["b_state"], "error": f["b_error"]},
+            owner.get(failed_lights[f["b_id"]]),
         )
         for f in finished
         if f["b_state"] != "applied"

@@ -162,6 +162,7 @@ def ingest_light_telemetry(
                 col(Streetlight.cabinet_id),
                 col(Streetlight.nominal_w),
                 col(Streetlight.last_seen_at),
+                col(Streetlight.territory_id),
             ).where(col(Streetlight.device_id).in_(part))
         ).all():
             known[row.device_id] = row
@@ -213,6 +214,7 @@ def ingest_light_telemetry(
             current = state[light.id] = {
                 "b_id": light.id,
                 "device_id": light.device_id,
+                "territory_id": light.territory_id,
                 "prev_status": light.status,
                 "was_offline": light.offline,
                 "b_energy": light.energy_wh,
@@ -308,6 +310,7 @@ def ingest_light_telemetry(
                     "power_w": s["b_power"],
                     "state": control.light_state(s["b_level"], s["b_status"], False),
                 },
+                s["territory_id"],
             )
             for s in state.values()
             if s["b_level"] != s["prev_level"]

@@ -42,8 +42,9 @@ def _publish(session: Session, alarm: MaintenanceAlarm, kind: str) -> None:
             "title": alarm.title,
             "source": alarm.source,
             "commune": alarm.commune_insee,
-            "territory": alarm.territory_id,  # the stream sends it to that territory's staff only
+            "territory": alarm.territory_id,
         },
+        territory_id=alarm.territory_id,  # the stream sends it to that territory's staff only
     )
 
 

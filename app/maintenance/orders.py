@@ -95,8 +95,9 @@ def _publish(session: Session, order: WorkOrder, kind: str) -> None:
             "state": order.state,
             "team": order.team,
             "commune": order.commune_insee,
-            "territory": order.territory_id,  # the stream sends it to that territory's staff only
+            "territory": order.territory_id,
         },
+        territory_id=order.territory_id,  # the stream sends it to that territory's staff only
     )
 
 

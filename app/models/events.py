@@ -25,3 +25,5 @@ class Event(SQLModel, table=True):
     feature_id: str = Field(max_length=120)  # the id of the feature on that layer
     kind: str = Field(max_length=40)  # "reading", "state", "raised", "cleared", "published"...
     payload: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON object
+    # The territory of what changed (its live views only are shown it); None: install-wide.
+    territory_id: int | None = None

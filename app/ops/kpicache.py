@@ -4,7 +4,9 @@ A KPI that declares ``fresh`` (``app.ops.contracts.Freshness``) is computed once
 newest outbox event of each layer it follows, its stamp (cheap aggregates that also catch writers
 without an event), and, with ``fresh.expires``, the moment time alone changes it (rows leaving a
 window). The version is read before the values, so values kept under a version are at least that
-new. One cache per app and process, like the layers' (``app.ops.layercache``).
+new. One cache per app and process, like the layers' (``app.ops.layercache``), with one copy per
+territory: the values are those the KPI's functions compute on a session bound to the request's
+territory (its time zone, its rows), never another territory's.
 
 After a change, a KPI that can be computed for some communes only (``Kpi.some``) is computed again
 for the communes the change touched, not for the whole territory: the features the new events name
@@ -29,7 +31,7 @@ from sqlalchemy import Select, func, or_
 from sqlmodel import Session, col, select
 
 from app.models.events import Event
-from app.ops.contracts import Kpi, Stamp, read_together
+from app.ops.contracts import Kpi, Stamp, read_together, territory_key
 
 MAX_IDS = 2000  # more changed features than this: the KPI is computed whole
 # Computed whole at least this often while changes come: a feature that moved to another commune
@@ -116,12 +118,13 @@ def _changed_communes(
 
 class KpiCache:
     def __init__(self) -> None:
-        self._kept: dict[str, _Kept] = {}
+        self._kept: dict[tuple[int, str], _Kept] = {}  # by (territory id, 0: none; KPI name)
         self.computed = 0  # how many times a kept KPI was computed whole (tests read it)
         self.partial = 0  # how many times for the communes a change touched only
 
     def values(self, kpis: list[Kpi], session: Session, now: dt.datetime) -> dict[str, Any]:
         """Every KPI's values keyed by INSEE code, by KPI name."""
+        territory = territory_key(session)
         stamps: dict[Any, Any] = {}  # each stamp's value, read once per request
         # Each layer's newest event (one step down the index each), the oldest event kept and
         # every ``Stamp``: all in one statement.
@@ -142,7 +145,7 @@ class KpiCache:
         # the events every KPI kept for some communes may read, in one statement
         spans = set()
         for kpi in kpis:
-            kept_ = self._kept.get(kpi.name)
+            kept_ = self._kept.get((territory, kpi.name))
             if kpi.fresh is None or kpi.some is None or kept_ is None:
                 continue
             for name, before in zip(kpi.fresh.events, kept_.version[0], strict=True):
@@ -169,7 +172,7 @@ class KpiCache:
                 tuple(latest(layer) for layer in fresh.events),
                 stamps[fresh.stamp] if fresh.stamp is not None else None,
             )
-            kept = self._kept.get(kpi.name)
+            kept = self._kept.get((territory, kpi.name))
             expired = kept is not None and kept.expires is not None and now >= kept.expires
             if kept is not None and kept.version == version and not expired:
                 out[kpi.name] = kept.values
@@ -195,7 +198,7 @@ class KpiCache:
                 whole_at = now
                 self.computed += 1
             expires = fresh.expires(session, now) if fresh.expires is not None else None
-            self._kept[kpi.name] = _Kept(version, expires, values, whole_at)
+            self._kept[(territory, kpi.name)] = _Kept(version, expires, values, whole_at)
             out[kpi.name] = values
         return out
 

@@ -25,6 +25,10 @@ Reading the version first means the bytes kept under a version are at least that
 committed between the two reads only makes the next request read those ids again. Every app in
 every process keeps its own copy (no shared state between web nodes); one build at a time per
 layer and locale, the others wait for it rather than build the same bytes.
+
+On an install of several territories the layer's functions keep to the territory bound to the
+session (``app.ops.contracts.mine``), and the cache keeps one copy per territory, layer and
+locale: one territory's bytes, and the tiles cut from them, are never another's.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.models.events import Event
-from app.ops.contracts import FeatureText, Layer, collection_head
+from app.ops.contracts import FeatureText, Layer, collection_head, territory_key
 from app.ops.tiles import TileIndex
 
 GZIP_LEVEL = 6  # once per change: compress well
@@ -258,14 +262,15 @@ class LayerCache:
     """The kept bytes of one app's layers (one per app and process: ``for_app``)."""
 
     def __init__(self) -> None:
-        self._kept: dict[tuple[str, str], _Kept] = {}
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        # by (territory id, 0 for the whole install; layer; locale)
+        self._kept: dict[tuple[int, str, str], _Kept] = {}
+        self._locks: dict[tuple[int, str, str], threading.Lock] = {}
         self._guard = threading.Lock()
         self.builds = 0  # how many times bytes were built (tests and the benchmark read it)
         self.whole = 0  # of those, how many read every row of the layer
 
     @property
-    def _built(self) -> dict[tuple[str, str], Built]:
+    def _built(self) -> dict[tuple[int, str, str], Built]:
         return {key: kept.built for key, kept in self._kept.items()}
 
     def get(
@@ -274,7 +279,7 @@ class LayerCache:
         """The layer's bytes for this version: kept ones, or built once (by ids when it can)."""
         assert layer.fresh is not None
         current = version(layer, session, locale)
-        key = (layer.name, locale)
+        key = (territory_key(session), layer.name, locale)
         kept = self._kept.get(key)
         if kept is not None and kept.built.valid(current, now):
             kept.checked = time.monotonic()
@@ -300,7 +305,7 @@ class LayerCache:
     ) -> Built:
         fresh = layer.fresh
         assert fresh is not None
-        key = (layer.name, current[0])
+        key = (territory_key(session), layer.name, current[0])
         expires = fresh.expires(session, now) if fresh.expires else None
         if fresh.features is None:
             body = build(layer, session, now)
@@ -347,7 +352,7 @@ class LayerCache:
     ) -> int | None:
         """How many features the layer has now (layers kept by ids), or None."""
         self.get(layer, session, now, locale, build)
-        kept = self._kept.get((layer.name, locale))
+        kept = self._kept.get((territory_key(session), layer.name, locale))
         return None if kept is None or kept.pieces is None else len(kept.pieces)
 
     def tile(
@@ -362,7 +367,7 @@ class LayerCache:
         """``read(index, pieces, built)`` on the layer's tile index for this version (made on first
         use), under the layer's lock so that no change moves it meanwhile; None for a layer not
         kept by ids. The version is read again once ``TILE_RECHECK`` seconds have passed."""
-        key = (layer.name, locale)
+        key = (territory_key(session), layer.name, locale)
         kept = self._kept.get(key)
         if (
             kept is None

@@ -21,6 +21,7 @@ from app.models.participation import (
 )
 from app.ops.contracts import Freshness, Kpi, Layer, Panel, Stamp, point
 from app.participation.proposals import STATUS_LABELS
+from app.participation.scope import budgets_here, is_here, proposals_here
 
 N_ = str
 WEEK = dt.timedelta(days=7)
@@ -43,6 +44,7 @@ def participation_layer(session: Session, now: dt.datetime) -> list[dict[str, An
             col(Proposal.hidden).is_(False),
             col(Proposal.lat).is_not(None),
             col(Proposal.lon).is_not(None),
+            *proposals_here(session),
         )
         .order_by(col(Proposal.id))
     ):
@@ -66,6 +68,7 @@ def participation_layer(session: Session, now: dt.datetime) -> list[dict[str, An
             col(BudgetProject.selected).is_(True),
             col(BudgetProject.lat).is_not(None),
             col(BudgetProject.lon).is_not(None),
+            *budgets_here(session),
         )
         .order_by(col(BudgetProject.id))
     ).all():
@@ -90,8 +93,8 @@ def participation_panel(session: Session, feature_id: str, now: dt.datetime) -> 
         return None
     if kind == "proposal":
         p = session.get(Proposal, int(raw))
-        if p is None or p.hidden:
-            return None
+        if p is None or p.hidden or not is_here(session, p):
+            return None  # (another territory's proposal is not found on this host)
         supports = session.scalar(
             select(func.count()).where(col(ProposalSupport.proposal_id) == p.id)
         )
@@ -109,8 +112,14 @@ def participation_panel(session: Session, feature_id: str, now: dt.datetime) -> 
         )
     if kind == "project":
         project = session.get(BudgetProject, int(raw))
-        if project is None or not project.selected:
-            return None
+        budget = session.get(Budget, project.budget_id) if project is not None else None
+        if (
+            project is None
+            or not project.selected
+            or budget is None
+            or not is_here(session, budget)
+        ):
+            return None  # (another territory's project is not found on this host)
         return Panel(
             title=project.title,
             state="won",

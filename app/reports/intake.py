@@ -224,6 +224,7 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
                 str(report.id),
                 "created",
                 {"status": "new", "category": report.category, "commune": report.commune_insee},
+                territory_id=report.territory_id,
             )
     except IntegrityError:
         # Another request with the same key won the race: answer its report.

@@ -26,9 +26,11 @@ from app.ops.contracts import (
     Panel,
     Stamp,
     collection_head,
+    mine,
     point,
     point_texts,
 )
+from app.territories import bound
 from app.reports.catalogue import CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, STATUSES, number
 
 N_ = str
@@ -52,7 +54,8 @@ def reports_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
             | (
                 col(Report.status).in_(CLOSED_STATUSES)
                 & (col(Report.updated_at) >= now - RECENTLY_CLOSED)
-            )
+            ),
+            mine(session, col(Report.territory_id)),
         )
         .order_by(col(Report.id))
     ).all()
@@ -83,7 +86,8 @@ def _report_rows(session: Session, now: dt.datetime, ids: Sequence[int] | None) 
         col(Report.commune_insee),
     ).where(
         col(Report.status).in_(OPEN_STATUSES)
-        | (col(Report.status).in_(CLOSED_STATUSES) & (col(Report.updated_at) >= since))
+        | (col(Report.status).in_(CLOSED_STATUSES) & (col(Report.updated_at) >= since)),
+        mine(session, col(Report.territory_id)),
     )
     if ids is None:
         return list(session.execute(query.order_by(col(Report.id))).all())
@@ -164,8 +168,9 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 def report_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | None:
     report = session.get(Report, int(feature_id)) if feature_id.isdigit() else None
-    if report is None:
-        return None
+    territory = bound(session)
+    if report is None or (territory is not None and report.territory_id != territory.id):
+        return None  # (another territory's report is not found on this host)
     commune = session.get(Commune, report.commune_insee) if report.commune_insee else None
     facts = [
         (_("Numéro"), number(report)),

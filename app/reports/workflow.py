@@ -268,7 +268,14 @@ def change_status(
     session.add(report)
     session.add(event)
     session.flush()
-    events.publish(session, "reports", str(report.id), "status", {"from": previous, "to": to})
+    events.publish(
+        session,
+        "reports",
+        str(report.id),
+        "status",
+        {"from": previous, "to": to},
+        territory_id=report.territory_id,
+    )
     if notify_people and to != "hidden":
         title = _("Votre signalement %(n)s : %(s)s") % {"n": number(report), "s": _(STATUSES[to])}
         body = text or _("Le signalement est maintenant « %(s)s ».") % {"s": _(STATUSES[to])}

@@ -52,11 +52,10 @@ async def ops_stream(
     """Server-Sent Events: one event per change (id = the outbox id, data = layer, feature id, kind, payload).
 
     ``Last-Event-ID`` (or ``?since=``) resumes after that id without loss; ``?layers=a,b`` filters.
-    An event whose payload names its ``territory`` (maintenance's alarms and work orders) goes to
-    that territory's host only.
+    Only the events of the host's territory are sent (``EventRecord.seen_by``).
     """
-    territory = request_territory(request).id
     after = _after(request)
+    territory = request_territory(request)
     wanted = {name for name in (layers or "").split(",") if name} or None
     hub = events.hub(request.app.state, request.app.state.engine)
     if after is None:
@@ -70,9 +69,9 @@ async def ops_stream(
                 yield ServerSentEventMessage(data=None, comment="keep-alive")
                 continue
             for event in batch:
-                if wanted is not None and event.layer not in wanted:
-                    continue
-                if event.payload.get("territory", territory) != territory:
+                if not event.seen_by(territory) or (
+                    wanted is not None and event.layer not in wanted
+                ):
                     continue
                 yield ServerSentEventMessage(
                     id=str(event.id), data=json.dumps(event.to_dict(), separators=(",", ":"))

@@ -138,6 +138,7 @@ def ingest_sensor_telemetry(
                 col(Sensor.lon),
                 col(Sensor.meta),
                 col(Sensor.offline),
+                col(Sensor.territory_id),
             ).where(col(Sensor.id).in_(part))
         ).all():
             sensors[row.id] = row
@@ -212,6 +213,7 @@ def ingest_sensor_telemetry(
                 sensor_id,
                 "reading",
                 {"ts": ts.isoformat(), "values": {**values, **derived.get(sensor_id, {})}},
+                sensors[sensor_id].territory_id,
             )
             for sensor_id, ts, values in readings
         ],

@@ -64,7 +64,7 @@ def _waits(session: Session) -> dict[str, float | None]:
     """The latest estimate of each waste centre: one index read per centre (never the whole history)."""
     waits: dict[str, float | None] = {}
     for sensor_id in session.scalars(
-        select(col(Sensor.id)).where(col(Sensor.kind) == "waste_centre")
+        scope.mine(session, select(col(Sensor.id)).where(col(Sensor.kind) == "waste_centre"))
     ).all():
         row = session.execute(
             select(col(WasteCentreEstimate.wait_min))
@@ -187,7 +187,7 @@ def counts_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
 def _queues(session: Session) -> dict[str, int | None]:
     queues: dict[str, int | None] = {}
     for sensor_id in session.scalars(
-        select(col(Sensor.id)).where(col(Sensor.kind) == "waste_centre")
+        scope.mine(session, select(col(Sensor.id)).where(col(Sensor.kind) == "waste_centre"))
     ).all():
         row = session.execute(
             select(col(WasteCentreEstimate.queue))
@@ -222,7 +222,7 @@ def _features(session: Session, now: dt.datetime, layer: str) -> list[dict[str, 
         else query.where(col(Sensor.kind).not_in(list(OWN_LAYERS)))
     )
     out = []
-    for s in session.execute(query).all():
+    for s in session.execute(scope.mine(session, query)).all():
         if s.lat is None or s.lon is None:
             continue
         values = _values(s)

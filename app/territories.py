@@ -284,4 +284,3 @@ def site_url(request: Any, default: str) -> str:
     if url.hostname and url.hostname.lower() in territory.hosts:
         return f"{url.scheme}://{url.netloc}"
     return default
-

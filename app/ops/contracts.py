@@ -14,8 +14,8 @@ with the layer's name, as changes of the territory of what changed (``territory_
 
 One install serves several territories: the centre binds the request's territory to the session
 (``app.territories.bind``), and every ``load``, ``dump``, ``features``, ``changed`` and ``panel``
-keeps to the rows of that territory (``mine`` on a ``territory_id`` column, ``mine_by_commune`` on a
-commune's key); an unbound session (the worker, the command line) sees the whole install. The
+keeps to the rows of that territory (``mine`` on a ``territory_id`` column, or the domain's own
+scope); an unbound session (the worker, the command line) sees the whole install. The
 layer and KPI caches keep one copy per territory. The centre (``app.ops.centre``) knows no domain
 by name.
 """
@@ -29,10 +29,9 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select, true
-from sqlmodel import Session, col
+from sqlalchemy import select, true
+from sqlmodel import Session
 
-from app.models.territory import Commune
 from app.territories import bound
 
 Feature = dict[str, Any]
@@ -50,18 +49,6 @@ def mine(session: Session, territory_column: Any) -> Any:
     none is bound: the whole install)."""
     territory = bound(session)
     return true() if territory is None else territory_column == territory.id
-
-
-def mine_by_commune(session: Session, commune_column: Any) -> Any:
-    """The condition keeping a query to the rows whose commune is one of the bound territory's;
-    rows of no commune belong to the default territory (true when none is bound)."""
-    territory = bound(session)
-    if territory is None:
-        return true()
-    inside = commune_column.in_(
-        select(col(Commune.insee)).where(col(Commune.territory_id) == territory.id)
-    )
-    return or_(inside, commune_column.is_(None)) if territory.is_default else inside
 
 
 FeatureText = tuple[str, Any, str]  # (feature id, order key, the feature as JSON text)

@@ -18,7 +18,11 @@ from app.insights.figures import THEMES
 from app.models.carpool import CarpoolAd, CarpoolBooking
 from app.models.insights import InsightsEnergyBaseline, InsightsMonthly, InsightsPopulation
 from app.models.lighting import LightCabinet, LightEnergyMonth, LightGroup
+from app.models.measures import MeasureDaily
 from app.models.reports import Report
+from app.models.sensors import Sensor, SensorHourly
+from app.ngsi import urn
+from app.sensors.ngsi_ld import SENSOR_TYPES
 from tests.territory_sweep import domain_routes
 from tests.test_insights import ad, booking, user
 from tests.test_insights_baseline import fleet, upload
@@ -29,7 +33,8 @@ ESCH_CENTRE = (49.4958, 5.9806)
 KAYL = (49.4894, 6.0397)
 B_CABINET, B_CABINET_NAME, B_GROUP_NAME = "ARM-MINETT", "Armoire de la Lallange", "Rue du Minett"
 B_COMMUNES = ("Esch-sur-Alzette", "Rumelange", "L0204", "L0212")
-MARKERS = (B_CABINET, B_CABINET_NAME, B_GROUP_NAME, *B_COMMUNES)
+B_CROSSING = "Passage de Lallange"
+MARKERS = (B_CABINET, B_CABINET_NAME, B_GROUP_NAME, B_CROSSING, *B_COMMUNES)
 DOMAIN = "/staff/insights"
 
 
@@ -84,6 +89,52 @@ def seed_minett(engine, minett: int, month: str) -> None:
             )
         )
         s.add(InsightsPopulation(insee="L0204", population=36_000, year=2023, source="STATEC"))
+        # a waste centre's admissions and a border crossing's vehicles, in Esch
+        for sensor_id, kind, name in (
+            ("WC-MINETT", "waste_centre", "Recyclingzenter Esch"),
+            ("TR-MINETT", "traffic", B_CROSSING),
+        ):
+            s.add(
+                Sensor(
+                    id=sensor_id,
+                    kind=kind,
+                    name=name,
+                    commune_insee="L0204",
+                    lat=ESCH_CENTRE[0],
+                    lon=ESCH_CENTRE[1],
+                    territory_id=minett,
+                )
+            )
+        s.flush()
+        day = (start + timedelta(days=4)).date()
+        s.add_all(
+            [
+                MeasureDaily(
+                    entity=urn(SENSOR_TYPES.get("waste_centre", "Device"), "WC-MINETT"),
+                    measure="admissions",
+                    day=day,
+                    count=600,
+                    total=0.0,
+                    low=0.0,
+                    high=250.0,
+                ),
+                MeasureDaily(
+                    entity=urn(SENSOR_TYPES["traffic"], "TR-MINETT"),
+                    measure="intensity",
+                    day=day,
+                    count=1440,
+                    total=1440 * 300.0,
+                    low=0.0,
+                    high=900.0,
+                ),
+                SensorHourly(
+                    sensor_id="TR-MINETT",
+                    hour=start + timedelta(days=4, hours=7),
+                    samples=60,
+                    sums_json='{"intensity": 18000}',
+                ),
+            ]
+        )
     driver = user(engine, "navetteur@minett.test")
     regular = ad(engine, driver, ESCH_CENTRE, KAYL, territory_id=minett)
     for i in range(3):
@@ -185,6 +236,9 @@ def test_the_first_territorys_figures_are_the_same_with_or_without_the_other_ter
         s.execute(delete(LightGroup).where(col(LightGroup.id) == "G-MINETT"))
         s.execute(delete(LightCabinet).where(col(LightCabinet.id) == B_CABINET))
         s.execute(delete(InsightsPopulation).where(col(InsightsPopulation.insee) == "L0204"))
+        s.execute(delete(SensorHourly).where(col(SensorHourly.sensor_id) == "TR-MINETT"))
+        s.execute(delete(MeasureDaily).where(col(MeasureDaily.entity).like("%-MINETT")))
+        s.execute(delete(Sensor).where(col(Sensor.id).in_(("WC-MINETT", "TR-MINETT"))))
         s.execute(delete(InsightsMonthly))  # the months kept: computed again
     app.state.insights_od = None  # the matrices kept: built again
     assert _figures(staff.client, two["month"]) == with_minett

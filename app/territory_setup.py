@@ -41,7 +41,12 @@ from app.models.maintenance import (
     MaintenanceRule,
 )
 from app.models.opendata import OpenDataSetting, OpenDataUpload
-from app.models.reports import REPORT_CATEGORIES
+from app.models.reports import (
+    DEFAULT_REJECT_REASONS,
+    REPORT_CATEGORIES,
+    RejectReason,
+    ResponseTemplate,
+)
 from app.models.territory import Commune, Territory
 from app.territories import changed, commune_key
 
@@ -70,6 +75,7 @@ class SetupTable:
     # The key is unique on the whole install (a conflict with another territory's row refuses the
     # bundle); False: only within a territory, so a bundle's rows never clash with another's.
     install_wide: bool = True
+    unique: bool = True  # False: rows may share the key (nothing is refused for it)
     # what is wrong with a row (French), given the bundle's commune keys; None: nothing
     check: Callable[[dict[str, Any], set[str]], str | None] | None = None
 
@@ -141,6 +147,18 @@ def _rule_problem(row: dict[str, Any], communes: set[str]) -> str | None:
 
 SETUP_TABLES: tuple[SetupTable, ...] = (
     SetupTable(CarpoolPlace, None, "slug", "Le lieu de covoiturage"),
+    # The reports' reject reasons and response templates its staff keep (a new territory without
+    # reasons gets the default list: its staff must be able to reject a report from the start).
+    SetupTable(RejectReason, ("label", "active"), "label", "Le motif de rejet", None, False),
+    SetupTable(
+        ResponseTemplate,
+        ("title", "body", "active"),
+        "title",
+        "La réponse type",
+        None,
+        False,
+        False,
+    ),
     # The lighting programs and calendars the territory's staff wrote (not the groups using them:
     # those are its inventory, not its set-up).
     SetupTable(
@@ -447,10 +465,13 @@ def _write(
     assert row.id is not None
     session.add_all(Commune(territory_id=row.id, **c) for c in communes)
     session.flush()  # before the set-up rows that name them (a rule's commune)
+    setup = {"report_reject_reasons": [{"label": r} for r in DEFAULT_REJECT_REASONS]} | (
+        {k: v for k, v in (setup or {}).items() if v}
+    )
     for table in SETUP_TABLES:
         session.add_all(
             table.model(**{**r, "territory_id": row.id})
-            for r in (setup or {}).get(str(table.model.__tablename__), [])
+            for r in setup.get(str(table.model.__tablename__), [])
         )
     session.flush()
     bodies.write(session, row.id, declared_bodies or [])
@@ -628,7 +649,7 @@ def import_bundle(session: Session, data: bytes) -> Territory:
             continue
         rows = setup.get(str(model.__tablename__), [])
         keys = [row.get(table.key) for row in rows]
-        if twice := sorted({str(k) for k in keys if keys.count(k) > 1}):
+        if table.unique and (twice := sorted({str(k) for k in keys if keys.count(k) > 1})):
             raise SetupError(f"{table.label} « {twice[0]} » figure deux fois dans le paquet.")
         if not table.install_wide:
             continue  # unique within the new territory only: nothing of another can clash

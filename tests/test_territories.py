@@ -19,6 +19,7 @@ from app.models.carpool import CarpoolPlace
 from app.models.jobs import Job
 from app.models.lighting import LightCalendar, LightProgram
 from app.models.maintenance import MaintenanceRule
+from app.models.reports import RejectReason, ResponseTemplate
 from app.models.territory import Body, Commune, Territory
 from app.territory_setup import SetupError, create, export_bundle, import_bundle
 from tests.conftest import fresh_database_url
@@ -31,7 +32,9 @@ def add_minett(engine) -> Territory:
         return create(session, territory_demo.SETTINGS, territory_demo.COMMUNES)
 
 
-def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict], list[dict], list, list, list]:
+def _rows(
+    engine, slug: str
+) -> tuple[dict, list[dict], list[dict], list[dict], list, list, list, list]:
     """The territory's set-up as plain rows, without the install's own ids."""
     with Session(engine) as session:
         territory = session.scalars(select(Territory).where(col(Territory.slug) == slug)).one()
@@ -72,6 +75,22 @@ def _rows(engine, slug: str) -> tuple[dict, list[dict], list[dict], list[dict], 
                     select(MaintenanceRule)
                     .where(col(MaintenanceRule.territory_id) == territory.id)
                     .order_by(col(MaintenanceRule.id))
+                )
+            ],
+            [  # the reports' reject reasons and response templates
+                (r.label, r.active)
+                for r in session.scalars(
+                    select(RejectReason)
+                    .where(col(RejectReason.territory_id) == territory.id)
+                    .order_by(col(RejectReason.label))
+                )
+            ]
+            + [
+                (t.title, t.body, t.active)
+                for t in session.scalars(
+                    select(ResponseTemplate)
+                    .where(col(ResponseTemplate.territory_id) == territory.id)
+                    .order_by(col(ResponseTemplate.title))
                 )
             ],
         )
@@ -403,6 +422,16 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
             rule.territory_id = territory_id
             session.add(rule)
         session.add(MaintenanceRule(name="Règle de Pays-Haut", kind="status", territory_id=1))
+        # The reports' settings its staff keep (a new territory starts with the default reasons).
+        session.add(RejectReason(label="Motif du Minett", active=False, territory_id=territory_id))
+        session.add(
+            ResponseTemplate(
+                title="Nettoyage prévu",
+                body="Une équipe passe cette semaine.",
+                territory_id=territory_id,
+            )
+        )
+        session.add(ResponseTemplate(title="Réponse de Pays-Haut", body="…", territory_id=1))
     _cli_env(monkeypatch, settings)
     assert cli_main(["territory", "export", "minett"]) == 0
     bundle = capsysbinary.readouterr().out
@@ -417,6 +446,8 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
             "maintenance_rules.json",
             "opendata_settings.json",
             "opendata_uploads.json",
+            "report_reject_reasons.json",
+            "report_response_templates.json",
             "territory.json",
         ]
         assert "user" not in " ".join(z.namelist())
@@ -432,6 +463,10 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
     try:
         assert _rows(fresh, "minett")[:4] == _rows(engine, "minett")[:4]
         assert _rows(fresh, "minett")[5] == _rows(engine, "minett")[5]
+        reports_setup = _rows(fresh, "minett")[7]
+        assert reports_setup == _rows(engine, "minett")[7]
+        assert ("Nettoyage prévu", "Une équipe passe cette semaine.", True) in reports_setup
+        assert ("Motif du Minett", False) in reports_setup
         rules = _rows(fresh, "minett")[6]
         assert rules == _rows(engine, "minett")[6]
         assert [r["name"] for r in rules] == ["Particules fines à Esch", "Dépôts répétés"]
@@ -463,6 +498,9 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
     with write_session(engine) as session:
         session.execute(Commune.__table__.delete().where(Commune.__table__.c.country == "LU"))
         session.execute(Body.__table__.delete())
+        session.execute(
+            RejectReason.__table__.delete().where(RejectReason.__table__.c.territory_id != 1)
+        )
         session.execute(Territory.__table__.delete().where(Territory.__table__.c.slug == "minett"))
     with write_session(engine) as session:  # a program of this install's first territory
         session.add(LightProgram(name="Pays-Haut", territory_id=1, definition="{}"))

@@ -135,6 +135,7 @@ def two(app, engine, settings, personas):
     minett = add_minett(engine)
     with write_session(engine) as session:
         _row, api_key = rp.issue_api_key(session, "Partenaire", None)
+        _row, b_key = rp.issue_api_key(session, "Partenaire du Minett", None, minett)
     resident = personas["resident"]
     a_ids, b_ids = [], []
     for n in range(2):
@@ -149,7 +150,10 @@ def two(app, engine, settings, personas):
         b_ids.append(int(answer.headers["location"].split("/")[2].split("?")[0]))
     posted = open311_post(resident.client, api_key, *AUDUN, description="Pneus chez nous")
     assert posted.status_code == 201, posted.text
-    posted = open311_post(resident.client, api_key, *ESCH_CENTRE, headers=ESCH, description=SECRET)
+    # A key is its territory's: the first territory's is refused on the Minett's host.
+    refused = open311_post(resident.client, api_key, *ESCH_CENTRE, headers=ESCH, description=SECRET)
+    assert refused.status_code == 403, refused.text
+    posted = open311_post(resident.client, b_key, *ESCH_CENTRE, headers=ESCH, description=SECRET)
     assert posted.status_code == 201, posted.text
     assert "transmis" not in posted.json()[0]["service_notice"]
     with Session(engine) as session:
@@ -458,3 +462,89 @@ def test_the_home_pages_panel_of_my_reports_shows_the_hosts_territorys_only(engi
         a_number = catalogue.number(session.get(Report, two["a_ids"][0]))
     assert a_number in here and not _leaks(here, two)
     assert two["b_numbers"][0] in there and a_number not in there
+
+
+def test_reject_reasons_response_templates_and_api_keys_are_each_territorys_own(
+    app, engine, two, personas
+):
+    """The reports' settings belong to a territory: staff of the first see, change and use theirs
+    only (another's reason, template or key is not found and stays as it was)."""
+    from app.models.reports import RejectReason, ReportApiKey, ResponseTemplate
+
+    minett = two["minett"]
+    with write_session(engine) as session:
+        reason = RejectReason(label="Motif-secret-du-Minett", territory_id=minett)
+        template = ResponseTemplate(
+            title="Réponse-secrète-du-Minett", body="…", territory_id=minett
+        )
+        session.add_all([reason, template])
+        session.flush()
+        key, _secret = rp.issue_api_key(session, "Clé-secrète-du-Minett", None, minett)
+        ids = {"reason": reason.id, "template": template.id, "key": key.id}
+    marks = ("Motif-secret-du-Minett", "Réponse-secrète-du-Minett", "Clé-secrète-du-Minett")
+
+    def state() -> tuple:
+        with Session(engine) as session:
+            return (
+                session.get(RejectReason, ids["reason"]).active,
+                session.get(ResponseTemplate, ids["template"]).active,
+                session.get(ReportApiKey, ids["key"]).revoked_at,
+            )
+
+    before = state()
+    staff = personas["staff"]
+    a_report = two["a_ids"][0]
+    for url in (
+        "/staff/reports/settings",
+        "/staff/reports/api-keys",
+        "/staff/reports",
+        f"/staff/reports/{a_report}",
+    ):
+        answer = staff.client.get(url)
+        assert answer.status_code == 200, url
+        assert not [m for m in marks if m in answer.text], url
+    for url in (
+        f"/staff/reports/reasons/{ids['reason']}/toggle",
+        f"/staff/reports/templates/{ids['template']}/toggle",
+        f"/staff/reports/api-keys/{ids['key']}/revoke",
+    ):
+        assert staff.client.post_form(url, {}).status_code == 404, url
+    # Rejecting with another territory's reason: refused, one report or many.
+    answer = staff.client.post_form(
+        f"/staff/reports/{a_report}/status",
+        {"status": "rejected", "reject_reason": str(ids["reason"])},
+    )
+    assert answer.status_code == 400 and "Choisissez le motif du rejet" in answer.text
+    answer = staff.client.post(
+        "/staff/reports/bulk",
+        data={
+            "_csrf_token": staff.client.csrf_token(),
+            "ids": [str(a_report)],
+            "action": "rejected",
+            "reject_reason": str(ids["reason"]),
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code in (303, 400)
+    with Session(engine) as session:
+        assert session.get(Report, a_report).status != "rejected"
+    assert state() == before
+    # The same label in the first territory is no clash; the Minett's staff see theirs only.
+    added = staff.client.post_form("/staff/reports/reasons", {"label": "Motif-secret-du-Minett"})
+    assert added.status_code == 303
+    staff_b = personas["elected"]
+    with write_session(engine) as session:
+        from app.models.accounts import User
+
+        user = session.get(User, staff_b.id)
+        user.role, user.territory_id = "staff", minett
+    page_b = staff_b.client.get("/staff/reports/settings", headers=ESCH).text
+    assert "Motif-secret-du-Minett" in page_b and "Réponse-secrète-du-Minett" in page_b
+    assert "Motif introuvable" not in page_b
+    with Session(engine) as session:
+        first = session.scalars(
+            select(RejectReason).where(col(RejectReason.territory_id) == 1)
+        ).all()
+        assert "Motif-secret-du-Minett" in {r.label for r in first}
+    keys_b = staff_b.client.get("/staff/reports/api-keys", headers=ESCH).text
+    assert "Clé-secrète-du-Minett" in keys_b

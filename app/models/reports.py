@@ -24,7 +24,10 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
-from app.models.territory import DEFAULT_TERRITORY  # a report without commune: the default one
+from app.models.territory import (  # a report without commune: the default one
+    DEFAULT_TERRITORY,
+    territory_field,
+)
 
 # The categories of a report (their labels: app.reports.catalogue.CATEGORIES), here so that what
 # declares a territory's bodies (app.bodies) can check the categories a body handles.
@@ -172,24 +175,38 @@ class ReportThanks(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# The reasons a new territory starts with (its staff change them in the reports' settings).
+DEFAULT_REJECT_REASONS = (
+    "Hors du territoire de la communauté de communes",
+    "Terrain privé : le propriétaire a été informé",
+    "Dépôt introuvable à l'adresse indiquée",
+    "Ne relève pas des dépôts sauvages (voirie, éclairage...)",
+    "Signalement abusif ou sans rapport",
+)
+
+
 class RejectReason(SQLModel, table=True):
-    """A reason staff pick when rejecting a report (a managed list)."""
+    """A reason staff pick when rejecting a report (a managed list, each territory its own)."""
 
     __tablename__ = "report_reject_reasons"
-    __table_args__ = (UniqueConstraint("label", name="uq_report_reject_reasons_label"),)
+    __table_args__ = (
+        UniqueConstraint("territory_id", "label", name="uq_report_reject_reasons_territory_label"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    territory_id: int | None = territory_field()
     label: str = Field(max_length=200)
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class ResponseTemplate(SQLModel, table=True):
-    """A prepared answer staff can insert when they change a report's status."""
+    """A prepared answer staff can insert when they change a report's status (per territory)."""
 
     __tablename__ = "report_response_templates"
 
     id: int | None = Field(default=None, primary_key=True)
+    territory_id: int | None = territory_field()
     title: str = Field(max_length=120)
     body: str = Field(max_length=2000)
     active: bool = Field(default=True)
@@ -202,6 +219,8 @@ class ReportApiKey(SQLModel, table=True):
     __tablename__ = "report_api_keys"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The territory whose staff issued it: it is accepted on that territory's hosts only.
+    territory_id: int | None = territory_field()
     name: str = Field(max_length=120)
     key_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=12)

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from app import events
 from app.i18n import gettext as _
-from app.models.reports import RejectReason, Report
+from app.models.reports import Report
 from app.reports import catalogue, intake
 from app.reports import workflow as rp
 
@@ -43,12 +43,17 @@ class BulkResult:
 
 
 def check_bulk(
-    session: Session, action: str, *, reject_reason_id: int | None, expected_at: datetime | None
+    session: Session,
+    action: str,
+    *,
+    reject_reason_id: int | None,
+    expected_at: datetime | None,
+    territory_id: int | None = None,
 ) -> None:
     """Refuse, before touching anything, an action that would fail for every report."""
     if action == "rejected":
-        reason = session.get(RejectReason, reject_reason_id) if reject_reason_id else None
-        if reason is None or not reason.active:
+        reason = rp.reject_reason(session, reject_reason_id, territory_id)
+        if reason is None:
             raise catalogue.ReportError(_("Choisissez le motif du rejet."), "reject_reason")
     if action == "scheduled" and expected_at is None:
         raise catalogue.ReportError(_("Indiquez la date d’enlèvement prévue."), "expected_on")
@@ -67,7 +72,13 @@ def bulk_change(
 ) -> BulkResult:
     """Apply ``action`` to the reports ``ids`` of the territory; each one changes or is skipped with a
     reason code (another territory's report is "missing": it is not there for this one)."""
-    check_bulk(session, action, reject_reason_id=reject_reason_id, expected_at=expected_at)
+    check_bulk(
+        session,
+        action,
+        reject_reason_id=reject_reason_id,
+        expected_at=expected_at,
+        territory_id=territory_id,
+    )
     wanted = list(dict.fromkeys(ids))[:BULK_LIMIT]
     # On PostgreSQL two bulk changes at once would each lock reports (and the counts the triggers on
     # ``reports`` keep) in their own order, then wait for the outbox's lock ``publish`` takes after

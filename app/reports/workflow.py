@@ -13,13 +13,14 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from app import bodies, events, geo, images
 from app.db import saved_id, utcnow
 from app.i18n import gettext as _
 from app.models.reports import (
+    DEFAULT_REJECT_REASONS,
     RejectReason,
     Report,
     ReportApiKey,
@@ -212,8 +213,8 @@ def change_status(
     note = note.strip()[:2000]
     text = note
     if to == "rejected":
-        reason = session.get(RejectReason, reject_reason_id) if reject_reason_id else None
-        if reason is None or not reason.active:
+        reason = reject_reason(session, reject_reason_id, report.territory_id)
+        if reason is None:
             raise ReportError(_("Choisissez le motif du rejet."), "reject_reason")
         report.reject_reason_id = reason.id
         text = reason.label + (f"\n{note}" if note else "")
@@ -466,18 +467,29 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def issue_api_key(session: Session, name: str, created_by: int | None) -> tuple[ReportApiKey, str]:
-    """A new API key: the row (hash only) and the key itself, shown once."""
+def issue_api_key(
+    session: Session, name: str, created_by: int | None, territory_id: int | None = None
+) -> tuple[ReportApiKey, str]:
+    """A new API key of the territory (the default one when none is named): the row (hash only)
+    and the key itself, shown once."""
     key = "e311_" + secrets.token_urlsafe(30)
     row = ReportApiKey(
-        name=name.strip()[:120], key_hash=_key_hash(key), prefix=key[:10], created_by=created_by
+        name=name.strip()[:120],
+        key_hash=_key_hash(key),
+        prefix=key[:10],
+        created_by=created_by,
+        territory_id=territory_id,
     )
     session.add(row)
     session.flush()
     return row, key
 
 
-def check_api_key(session: Session, key: str) -> ReportApiKey | None:
+def check_api_key(
+    session: Session, key: str, territory_id: int | None = None
+) -> ReportApiKey | None:
+    """The key's row if it is valid (and, given ``territory_id``, that territory's: a key is
+    accepted on its own territory's hosts only)."""
     if not key or len(key) > 200:
         return None
     row = session.scalars(
@@ -485,47 +497,63 @@ def check_api_key(session: Session, key: str) -> ReportApiKey | None:
     ).first()
     if row is None or row.revoked_at is not None:
         return None
+    if territory_id is not None and row.territory_id != territory_id:
+        return None
     return row
 
 
-DEFAULT_REJECT_REASONS = (
-    "Hors du territoire de la communauté de communes",
-    "Terrain privé : le propriétaire a été informé",
-    "Dépôt introuvable à l'adresse indiquée",
-    "Ne relève pas des dépôts sauvages (voirie, éclairage...)",
-    "Signalement abusif ou sans rapport",
-)
-
-
-def ensure_reject_reasons(session: Session) -> list[RejectReason]:
-    """The active reasons; the default list is added when there are none (new install, demo)."""
-    reasons = reject_reasons(session)
+def ensure_reject_reasons(session: Session, territory_id: int | None = None) -> list[RejectReason]:
+    """The territory's (by default the first's) active reasons; the default list is added when it
+    has none (demo)."""
+    if territory_id is None:
+        territory_id = session.scalar(select(func.min(col(Territory.id))))
+    reasons = reject_reasons(session, territory_id)
     if not reasons:
-        for label in DEFAULT_REJECT_REASONS:
-            if (
-                session.scalars(
-                    select(RejectReason).where(col(RejectReason.label) == label)
-                ).first()
-                is None
-            ):
-                session.add(RejectReason(label=label))
+        taken = set(
+            session.scalars(
+                select(col(RejectReason.label)).where(
+                    col(RejectReason.territory_id) == territory_id
+                )
+            )
+        )
+        session.add_all(
+            RejectReason(label=label, territory_id=territory_id)
+            for label in DEFAULT_REJECT_REASONS
+            if label not in taken
+        )
         session.flush()
-        reasons = reject_reasons(session)
+        reasons = reject_reasons(session, territory_id)
     return reasons
 
 
-def response_templates(session: Session) -> list[ResponseTemplate]:
-    return list(
-        session.scalars(
-            select(ResponseTemplate)
-            .where(col(ResponseTemplate.active).is_(True))
-            .order_by(col(ResponseTemplate.title))
-        )
-    )
+def response_templates(session: Session, territory_id: int | None = None) -> list[ResponseTemplate]:
+    """The territory's active response templates (every territory's when none is named)."""
+    stmt = select(ResponseTemplate).where(col(ResponseTemplate.active).is_(True))
+    if territory_id is not None:
+        stmt = stmt.where(col(ResponseTemplate.territory_id) == territory_id)
+    return list(session.scalars(stmt.order_by(col(ResponseTemplate.title))))
 
 
-def reject_reasons(session: Session, *, active_only: bool = True) -> list[RejectReason]:
+def reject_reasons(
+    session: Session, territory_id: int | None = None, *, active_only: bool = True
+) -> list[RejectReason]:
+    """The territory's reject reasons (every territory's when none is named), by label."""
     stmt = select(RejectReason).order_by(col(RejectReason.label))
+    if territory_id is not None:
+        stmt = stmt.where(col(RejectReason.territory_id) == territory_id)
     if active_only:
         stmt = stmt.where(col(RejectReason.active).is_(True))
     return list(session.scalars(stmt))
+
+
+def reject_reason(
+    session: Session, reason_id: int | None, territory_id: int | None
+) -> RejectReason | None:
+    """An active reason of the territory (another territory's is none; any territory's when none is
+    named)."""
+    reason = session.get(RejectReason, reason_id) if reason_id else None
+    if reason is None or not reason.active:
+        return None
+    if territory_id is not None and reason.territory_id != territory_id:
+        return None
+    return reason

@@ -395,7 +395,7 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
 
     def work() -> list[dict[str, Any]]:
         with write_session(engine) as db:
-            key = rp.check_api_key(db, fields.get("api_key", ""))
+            key = rp.check_api_key(db, fields.get("api_key", ""), here_id)
             if key is None:
                 raise Open311Error(403, _("api_key absente, inconnue ou révoquée."))
             key.last_used_at = utcnow()

@@ -1,4 +1,5 @@
-"""Dump-site report settings for staff: reject reasons, response templates and Open311 API keys."""
+"""Dump-site report settings for staff: reject reasons, response templates and Open311 API keys,
+each territory's own (a host's staff see and change its territory's only)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,38 @@ from app.models.reports import (
 )
 from app.reports import workflow as rp
 from app.templating import page
+from app.territories import request_territory
+
+
+def _here(request: Request[Any, Any, Any]) -> int:
+    return request_territory(request).id
+
+
+def _templates(db: Session, territory_id: int) -> list[ResponseTemplate]:
+    return list(
+        db.scalars(
+            select(ResponseTemplate)
+            .where(col(ResponseTemplate.territory_id) == territory_id)
+            .order_by(col(ResponseTemplate.title))
+        )
+    )
+
+
+def _keys(db: Session, territory_id: int) -> list[ReportApiKey]:
+    return list(
+        db.scalars(
+            select(ReportApiKey)
+            .where(col(ReportApiKey.territory_id) == territory_id)
+            .order_by(col(ReportApiKey.created_at).desc())
+        )
+    )
+
+
+def _mine(db: Session, model: Any, item_id: int, territory_id: int) -> Any:
+    """The row if it is the territory's; another territory's is not found."""
+    row = db.get(model, item_id)
+    return row if row is not None and row.territory_id == territory_id else None
+
 
 # --- staff lists: reject reasons, response templates, Open311 keys ------------------------------------
 
@@ -32,8 +65,8 @@ def staff_settings(request: Request[Any, Any, Any], db: NamedDependency[Session]
         request,
         "reports/staff_settings.html",
         section="staff",
-        reasons=rp.reject_reasons(db, active_only=False),
-        templates=list(db.scalars(select(ResponseTemplate).order_by(col(ResponseTemplate.title)))),
+        reasons=rp.reject_reasons(db, _here(request), active_only=False),
+        templates=_templates(db, _here(request)),
         errors={},
     )
 
@@ -47,8 +80,8 @@ def _settings_error(
         "reports/staff_settings.html",
         section="staff",
         status_code=400,
-        reasons=rp.reject_reasons(db, active_only=False),
-        templates=list(db.scalars(select(ResponseTemplate).order_by(col(ResponseTemplate.title)))),
+        reasons=rp.reject_reasons(db, _here(request), active_only=False),
+        templates=_templates(db, _here(request)),
         errors=errors,
     )
 
@@ -62,9 +95,14 @@ def reason_add(
         return _settings_error(
             request, db, {"label": _("Le motif doit faire entre 3 et 200 caractères.")}
         )
-    if db.scalars(select(RejectReason).where(col(RejectReason.label) == label)).first():
+    here = _here(request)
+    if db.scalars(
+        select(RejectReason).where(
+            col(RejectReason.territory_id) == here, col(RejectReason.label) == label
+        )
+    ).first():
         return _settings_error(request, db, {"label": _("Ce motif existe déjà.")})
-    db.add(RejectReason(label=label))
+    db.add(RejectReason(label=label, territory_id=here))
     db.commit()
     return Redirect("/staff/reports/settings", status_code=303)
 
@@ -75,8 +113,10 @@ def reason_add(
     sync_to_thread=True,
     name="staff_reports_reason_toggle",
 )
-def reason_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Redirect:
-    row = db.get(RejectReason, item_id)
+def reason_toggle(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]
+) -> Redirect:
+    row = _mine(db, RejectReason, item_id, _here(request))
     if row is None:
         raise NotFoundException("Ce motif n’existe pas.")
     row.active = not row.active
@@ -100,7 +140,7 @@ def template_add(
                 )
             },
         )
-    db.add(ResponseTemplate(title=title, body=body))
+    db.add(ResponseTemplate(title=title, body=body, territory_id=_here(request)))
     db.commit()
     return Redirect("/staff/reports/settings", status_code=303)
 
@@ -111,8 +151,10 @@ def template_add(
     sync_to_thread=True,
     name="staff_reports_template_toggle",
 )
-def template_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Redirect:
-    row = db.get(ResponseTemplate, item_id)
+def template_toggle(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]
+) -> Redirect:
+    row = _mine(db, ResponseTemplate, item_id, _here(request))
     if row is None:
         raise NotFoundException("Cette réponse type n’existe pas.")
     row.active = not row.active
@@ -122,7 +164,7 @@ def template_toggle(db: NamedDependency[Session], item_id: FromPath[int]) -> Red
 
 @get("/staff/reports/api-keys", opt=STAFF, sync_to_thread=True, name="staff_reports_keys")
 def api_keys(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    keys = list(db.scalars(select(ReportApiKey).order_by(col(ReportApiKey.created_at).desc())))
+    keys = _keys(db, _here(request))
     return page(
         request, "reports/staff_keys.html", section="staff", keys=keys, new_key=None, errors={}
     )
@@ -138,9 +180,9 @@ def api_key_add(
     if not 2 <= len(name) <= 120:
         errors["name"] = _("Nommez la clé (l’application ou le partenaire qui l’utilisera).")
     else:
-        _row, new_key = rp.issue_api_key(db, name, signed_in_user(request).id)
+        _row, new_key = rp.issue_api_key(db, name, signed_in_user(request).id, _here(request))
         db.commit()
-    keys = list(db.scalars(select(ReportApiKey).order_by(col(ReportApiKey.created_at).desc())))
+    keys = _keys(db, _here(request))
     # The key is shown once, in this answer only (never stored in clear, never in a URL).
     return page(
         request,
@@ -160,8 +202,10 @@ def api_key_add(
     sync_to_thread=True,
     name="staff_reports_key_revoke",
 )
-def api_key_revoke(db: NamedDependency[Session], key_id: FromPath[int]) -> Redirect:
-    row = db.get(ReportApiKey, key_id)
+def api_key_revoke(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], key_id: FromPath[int]
+) -> Redirect:
+    row = _mine(db, ReportApiKey, key_id, _here(request))
     if row is None:
         raise NotFoundException("Cette clé n’existe pas.")
     if row.revoked_at is None:

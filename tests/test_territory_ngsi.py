@@ -179,3 +179,45 @@ def test_each_host_serves_its_own_territorys_entities(client, twin):
     # The history of another territory's light is not on this host.
     temporal = f"/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Streetlight:{B_LIGHTS[0]}"
     assert client.get(temporal).status_code == 404
+
+
+def test_a_subscription_is_its_territorys_and_notifies_of_its_entities_only(
+    client, engine, settings, twin
+):
+    """A subscription made on a territory's host is listed, read and deleted there only, and is
+    told of that territory's lights only, whatever changes in the other."""
+    from app.sensors import ngsi_notifier
+    from app.sensors import ngsi_subscriptions as subs
+    from tests.ngsi_receiver import Receiver
+    from tests.test_ngsi_ld_subscriptions import PATH, _reading, _send
+
+    with write_session(engine) as session:
+        key = subs.issue_key(session, "Partenaire transfrontalier")[1]
+    a_lights = [f"SL-T-{n:04d}" for n in range(1, 4)]
+    for light in (*a_lights, *B_LIGHTS):
+        _reading(engine, light, 0)
+    with Receiver() as receiver:
+        body = {
+            "type": "Subscription",
+            "entities": [{"type": "Streetlight"}],
+            "watchedAttributes": ["status"],
+            "notification": {"format": "keyValues", "endpoint": {"uri": f"{receiver.base}/n"}},
+        }
+        made = client.post(PATH, json=body, headers={"x-api-key": key, **ESCH})
+        assert made.status_code == 201, made.text
+        sub_id = made.headers["location"].rsplit("/", 1)[1]
+        # The first territory's host does not know it.
+        assert client.get(PATH, headers={"x-api-key": key}).json() == []
+        assert client.get(f"{PATH}/{sub_id}", headers={"x-api-key": key}).status_code == 404
+        assert client.delete(f"{PATH}/{sub_id}", headers={"x-api-key": key}).status_code == 404
+        listed = client.get(PATH, headers={"x-api-key": key, **ESCH}).json()
+        assert [s["id"] for s in listed] == [sub_id]
+
+        assert ngsi_notifier.detect(engine, "w") == 0  # the baseline
+        _reading(engine, a_lights[0], 1, status="defectiveLamp")  # the first territory's
+        assert ngsi_notifier.detect(engine, "w") == 0
+        _reading(engine, B_LIGHTS[0], 1, status="defectiveLamp")  # the Minett's
+        assert ngsi_notifier.detect(engine, "w") == 1
+        assert _send(engine, settings) == 1
+        [got] = receiver.received("/n")
+        assert [e["id"] for e in got.body["data"]] == [f"urn:ngsi-ld:Streetlight:{B_LIGHTS[0]}"]

@@ -16,6 +16,7 @@ from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
+from app.models.territory import territory_field
 
 
 class NgsiApiKey(SQLModel, table=True):
@@ -42,6 +43,8 @@ class NgsiSubscription(SQLModel, table=True):
         default=None, foreign_key="ngsi_api_keys.id", ondelete="CASCADE", index=True
     )
     user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE")
+    # The territory whose host it was made on: listed and changed there, notified of its entities.
+    territory_id: int | None = territory_field()
     spec: str = Field(sa_column=Column(Text, nullable=False))
     context_url: str | None = Field(default=None, max_length=500)
     is_active: bool = True

@@ -34,6 +34,7 @@ from app.ngsi_context import LdContext
 from app.routes.ngsi_ld import JSON, LD, _media, _page_links, _respond, ld_context, problem
 from app.sensors import ngsi_ld
 from app.sensors import ngsi_subscriptions as subs
+from app.territories import request_territory
 
 PATH = "/ngsi-ld/v1/subscriptions"
 OPEN = {**PUBLIC, "exclude_from_csrf": True}  # checked here: API key, or staff with the CSRF header
@@ -103,9 +104,16 @@ def _body_context(request: Request[Any, Any, Any], body: Any, media: str) -> LdC
     return ldctx.build(others[0], others[0], load)
 
 
-def _find(db: Session, sub_id: str, key: NgsiApiKey | None, staff: bool) -> NgsiSubscription:
+def _find(
+    db: Session, sub_id: str, key: NgsiApiKey | None, staff: bool, territory_id: int
+) -> NgsiSubscription:
+    """The caller's subscription made on this territory's host; anything else is not found."""
     row = db.get(NgsiSubscription, sub_id)
-    if row is None or (not staff and (key is None or row.api_key_id != key.id)):
+    if (
+        row is None
+        or row.territory_id != territory_id
+        or (not staff and (key is None or row.api_key_id != key.id))
+    ):
         raise NgsiError(404, "ResourceNotFound", "Subscription not found", sub_id[:200])
     return row
 
@@ -135,6 +143,7 @@ async def create_subscription(
                 id=sub_id,
                 api_key_id=key.id if key else None,
                 user_id=user.id if staff and user else None,
+                territory_id=request_territory(request).id,
                 spec="{}",
             )
             subs.apply(row, spec)
@@ -167,7 +176,7 @@ def list_subscriptions(
             _number(params, "limit", 20, 1000),
             _number(params, "offset", 0, 10**9),
         )
-        rows = list(subs.owned(db, key, staff))
+        rows = list(subs.owned(db, key, staff, request_territory(request).id))
     except NgsiError as exc:
         return problem(exc)
     now = utcnow()
@@ -200,7 +209,7 @@ def read_subscription(
         key, staff = _caller(request, db)
         media = _media(request)
         ctx = ld_context(request)
-        row = _find(db, sub_id, key, staff)
+        row = _find(db, sub_id, key, staff, request_territory(request).id)
     except NgsiError as exc:
         return problem(exc)
     return _respond(request, subs.as_json(row, ctx, utcnow()), JSON if media != LD else LD, ctx=ctx)
@@ -226,7 +235,7 @@ async def update_subscription(
 
         def store() -> None:
             start_writing(db)
-            row = _find(db, sub_id, key, staff)
+            row = _find(db, sub_id, key, staff, request_territory(request).id)
             previous = json.loads(row.spec)
             if ctx.url is None and previous.get("context"):
                 previous.pop("context")
@@ -258,7 +267,7 @@ def delete_subscription(
 ) -> Response[bytes]:
     try:
         key, staff = _caller(request, db)
-        row = _find(db, sub_id, key, staff)
+        row = _find(db, sub_id, key, staff, request_territory(request).id)
     except NgsiError as exc:
         return problem(exc)
     db.delete(row)

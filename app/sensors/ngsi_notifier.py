@@ -39,7 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app import ngsi_query as nq
-from app import outbound
+from app import outbound, territories
 from app.db import read_session, table_of, utcnow, write_session
 from app.models.events import Event
 from app.models.ngsi import NgsiNotification, NgsiSubscription, NgsiSubscriptionSeen
@@ -309,6 +309,7 @@ def detect(engine: Engine, worker: str, now: dt.datetime | None = None) -> int:
     """One look at every active subscription; how many notifications were queued."""
     now = now or utcnow()
     with read_session(engine) as session:
+        directory = territories.read(session)
         ids = list(
             session.scalars(
                 select(NgsiSubscription.id).where(
@@ -328,6 +329,9 @@ def detect(engine: Engine, worker: str, now: dt.datetime | None = None) -> int:
             row = session.get(NgsiSubscription, sub_id)
             if row is None:
                 continue
+            # It sees the entities of the territory it was made on only (app.ngsi.territory_of).
+            by_id = {t.id: t for t in directory.by_slug.values()}
+            territories.bind(session, by_id.get(row.territory_id or 0, directory.default))
             try:
                 queued += _look(session, row, now)
             except Exception:  # one broken subscription never stops the others

@@ -343,8 +343,13 @@ def apply(row: NgsiSubscription, spec: dict[str, Any]) -> None:
     row.modified_at = utcnow()
 
 
-def owned(session: Session, key: NgsiApiKey | None, staff: bool) -> Iterator[NgsiSubscription]:
+def owned(
+    session: Session, key: NgsiApiKey | None, staff: bool, territory_id: int | None = None
+) -> Iterator[NgsiSubscription]:
+    """The subscriptions the caller may see: the key's (staff: all), of the territory when given."""
     query = select(NgsiSubscription).order_by(col(NgsiSubscription.created_at), NgsiSubscription.id)
+    if territory_id is not None:
+        query = query.where(col(NgsiSubscription.territory_id) == territory_id)
     if not staff:
         query = query.where(col(NgsiSubscription.api_key_id) == (key.id if key else -1))
     yield from session.scalars(query)

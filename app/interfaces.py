@@ -194,7 +194,8 @@ class WorkSource:
     around: Callable[
         [Session, float, float, int, Any, str], list[WorkItem]
     ]  # lat, lon, m, since, category
-    overdue: Callable[[Session, Any], list[WorkItem]]  # open and created before the given moment
+    # open, created before the given moment, of the given territory (every one's for None)
+    overdue: Callable[[Session, Any, int | None], list[WorkItem]]
     resolve: Callable[[Session, Sequence[int], int | None, str, Any, Path | None], list[int]]
     categories: Callable[[], list[tuple[str, str]]]  # (code, French label)
 

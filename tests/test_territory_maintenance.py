@@ -483,3 +483,55 @@ def test_the_centres_alarm_layer_panel_and_stream_show_one_territory_none_of_the
         event = run_async(scenario(), timeout=30)
     assert (event["feature_id"], event["kind"]) == (str(two["a"]["alarm_id"]), "assigned")
     assert event["payload"]["territory"] == 1
+
+
+def test_an_overdue_rule_sees_its_territorys_late_reports_however_many_the_other_has(engine):
+    """The deadline rule reads the late reports of its own territory: a thousand older ones of
+    another territory do not crowd out its own (it read the install's oldest thousand, then kept its
+    territory's)."""
+    from app.models.reports import Report
+
+    minett = int(add_minett(engine).id or 0)
+    long_ago = utcnow() - dt.timedelta(days=10)
+    with write_session(engine) as session:
+        session.execute(
+            Report.__table__.insert(),
+            [
+                {
+                    "category": "bulky_items",
+                    "status": "new",
+                    "description": "Ancien dépôt.",
+                    "lat": 49.472,
+                    "lon": 5.955,
+                    "commune_insee": "57038",
+                    "territory_id": 1,
+                    "created_at": long_ago,
+                    "updated_at": long_ago,
+                }
+                for _ in range(1_001)
+            ],
+        )
+        late = Report(
+            category="bulky_items",
+            status="new",
+            description="Dépôt oublié à Esch.",
+            lat=49.495,
+            lon=5.98,
+            commune_insee="L0204",
+            territory_id=minett,
+            created_at=long_ago,
+            updated_at=long_ago,
+        )
+        session.add(late)
+        session.flush()
+        late_id = late.id
+        bind(session, read(session).by_slug["minett"])
+        rule = save(
+            session, RuleForm(name="Délai du Minett", kind="overdue", days=3), actor_id=None
+        ).id
+    rules_engine.drain(engine, now=utcnow())
+    with read_session(engine) as session:
+        raised = session.scalars(
+            select(MaintenanceAlarm).where(MaintenanceAlarm.rule_id == rule)
+        ).all()
+        assert [(a.subject, a.territory_id) for a in raised] == [(f"report:{late_id}", minett)]

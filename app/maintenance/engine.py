@@ -624,7 +624,9 @@ class Pass:
             return
         late = {
             f"report:{item.id}": item
-            for item in source.overdue(self.session, now - timedelta(days=rule.days))
+            for item in source.overdue(
+                self.session, now - timedelta(days=rule.days), rule.territory_id
+            )
             if (not rule.category or item.category == rule.category)
             and (not rule.commune_insee or item.commune_insee == rule.commune_insee)
             and self.territory_of(item) == rule.territory_id

@@ -50,13 +50,15 @@ def around(
     return sorted((_item(r) for r, _d in found if r.created_at >= since), key=lambda item: item.id)
 
 
-def overdue(session: Session, before: datetime) -> list[WorkItem]:
-    rows = session.scalars(
-        select(Report)
-        .where(col(Report.status).in_(OPEN_STATUSES), col(Report.created_at) < before)
-        .order_by(col(Report.id))
-        .limit(1000)
+def overdue(session: Session, before: datetime, territory_id: int | None = None) -> list[WorkItem]:
+    """The open reports created before ``before`` (the oldest thousand), of the territory when
+    given: another territory's never crowd them out."""
+    query = select(Report).where(
+        col(Report.status).in_(OPEN_STATUSES), col(Report.created_at) < before
     )
+    if territory_id is not None:
+        query = query.where(col(Report.territory_id) == territory_id)
+    rows = session.scalars(query.order_by(col(Report.id)).limit(1000))
     return [_item(r) for r in rows]
 
 

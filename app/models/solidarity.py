@@ -1,5 +1,9 @@
 """Solidarity transport: beneficiaries registered by a commune's social worker (CCAS), volunteer
-drivers with their availability and area, bookings (one-off or weekly) and their trips."""
+drivers with their availability and area, bookings (one-off or weekly) and their trips.
+
+Every row but a volunteer's slots (which follow their volunteer) belongs to a territory
+(``territory_id``): a beneficiary, a volunteer and a booking to their commune's, a trip to its
+booking's, a usual destination to the territory of the social worker who added it."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
+from app.models.territory import territory_field
 
 BOOKING_STATES = ("open", "accepted", "cancelled")
 TRIP_STATES = ("planned", "done", "confirmed", "cancelled")
@@ -24,6 +29,7 @@ class Beneficiary(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     commune_insee: str = Field(foreign_key="communes.insee", max_length=5, index=True)
+    territory_id: int | None = territory_field()  # its commune's (app.solidarity.scope)
     full_name: str = Field(max_length=120)
     address: str = Field(max_length=200)
     lat: float
@@ -42,6 +48,7 @@ class Place(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     commune_insee: str | None = Field(default=None, foreign_key="communes.insee", max_length=5)
+    territory_id: int | None = territory_field()  # the territory of the social worker who added it
     label: str = Field(max_length=120)
     address: str = Field(default="", max_length=200)
     lat: float
@@ -58,6 +65,7 @@ class Volunteer(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", unique=True, ondelete="CASCADE")
     phone: str = Field(max_length=20)
     commune_insee: str = Field(foreign_key="communes.insee", max_length=5)
+    territory_id: int | None = territory_field()  # its home commune's: where it drives
     area_communes: str = Field(default="", max_length=200)
     radius_km: int = Field(default=0)
     lat: float
@@ -92,6 +100,7 @@ class Booking(SQLModel, table=True):
         foreign_key="solidarity_beneficiaries.id", index=True, ondelete="CASCADE"
     )
     commune_insee: str = Field(foreign_key="communes.insee", max_length=5)  # of the pick-up
+    territory_id: int | None = territory_field()  # its beneficiary's (their commune's)
     booked_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     pickup_address: str = Field(max_length=200)
     pickup_lat: float
@@ -128,6 +137,7 @@ class Trip(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     booking_id: int = Field(foreign_key="solidarity_bookings.id", index=True, ondelete="CASCADE")
+    territory_id: int | None = territory_field()  # its booking's
     pickup_at: datetime
     ends_at: datetime
     status: str = Field(default="planned", max_length=10)

@@ -30,6 +30,7 @@ from app.routes.solidarity_context import (
     readable_booking,
 )
 from app.solidarity import bookings, proofs, volunteers
+from app.solidarity.scope import is_here
 from app.solidarity.schedule import WEEKDAYS, SolidarityError, hhmm, parse_hhmm, parse_weekdays
 from app.templating import page
 
@@ -175,6 +176,8 @@ def accept(
     request: Request[Any, Any, Any], db: NamedDependency[Session], booking_id: FromPath[int]
 ) -> Template | Redirect:
     volunteer = own_volunteer(request, db)
+    if not is_here(db, db.get(Booking, booking_id)):
+        raise NotFoundException()
     try:
         if volunteer is None:
             raise SolidarityError(_("Inscrivez-vous d’abord comme conducteur bénévole."))
@@ -197,7 +200,11 @@ def withdraw(
 ) -> Redirect:
     booking = db.get(Booking, booking_id)
     volunteer = own_volunteer(request, db)
-    if booking is None or not bookings.driver_may_see(booking, volunteer):
+    if (
+        booking is None
+        or not is_here(db, booking)
+        or not bookings.driver_may_see(booking, volunteer)
+    ):
         raise NotFoundException()
     assert volunteer is not None
     bookings.withdraw(db, booking, volunteer)
@@ -219,7 +226,7 @@ def trip_done(
 ) -> Template | Redirect:
     trip = db.get(Trip, trip_id)
     volunteer = own_volunteer(request, db)
-    if trip is None or volunteer is None or trip.driver_id != volunteer.id:
+    if not is_here(db, trip) or trip is None or volunteer is None or trip.driver_id != volunteer.id:
         raise NotFoundException()
     try:
         proofs.mark_done(db, trip, volunteer, proofs.parse_km(one(data, "km")), utcnow())

@@ -34,6 +34,7 @@ from app.routes.solidarity_context import (
 )
 from app.settings import Settings
 from app.solidarity import beneficiaries, bookings, mileage, proofs, reminders, stats
+from app.solidarity.scope import commune_here, is_here, territory_of
 from app.solidarity.schedule import (
     WEEKDAYS,
     SolidarityError,
@@ -323,7 +324,11 @@ def create_booking(
 
 def _own_booking(request: Request[Any, Any, Any], db: Session, booking_id: int) -> Booking:
     booking = db.get(Booking, booking_id)
-    if booking is None or booking.commune_insee != worker_commune(request, db):
+    if (
+        booking is None
+        or not is_here(db, booking)
+        or booking.commune_insee != worker_commune(request, db)
+    ):
         raise NotFoundException()
     return booking
 
@@ -354,7 +359,7 @@ def confirm_trip(
     trip_id: FromPath[int],
 ) -> Redirect:
     trip = db.get(Trip, trip_id)
-    if trip is None:
+    if trip is None or not is_here(db, trip):
         raise NotFoundException()
     booking = _own_booking(request, db, trip.booking_id)
     try:
@@ -456,10 +461,18 @@ def add_place(
             for k, v in data.items()
         },
     )
+    commune = worker_commune(request, db)
+    if commune is None:
+        errors["__all__"] = _(
+            "Votre compte n’est rattaché à aucune commune : demandez-le à un agent."
+        )
     if form is None or errors:
         db.rollback()
         return _home(request, db, place_form=dict(data), errors=errors, status_code=400)
-    db.add(Place(commune_insee=worker_commune(request, db), **form.model_dump()))
+    # The territory of the worker's commune (one of the host's: app.solidarity.scope).
+    db.add(
+        Place(commune_insee=commune, territory_id=territory_of(db, commune), **form.model_dump())
+    )
     db.commit()
     return Redirect("/solidarity/ccas?done=place", status_code=303)
 
@@ -478,9 +491,13 @@ def _stats_page(
     notice: str = "",
     status_code: int = 200,
 ) -> Template:
-    workers = db.scalars(
-        select(User).where(col(User.role) == "social_worker").order_by(col(User.email))
-    ).all()
+    workers = [
+        w
+        for w in db.scalars(
+            select(User).where(col(User.role) == "social_worker").order_by(col(User.email))
+        ).all()
+        if _worker_here(db, w)
+    ]
     return page(
         request,
         "solidarity/staff.html",
@@ -498,6 +515,12 @@ def _stats_page(
     )
 
 
+def _worker_here(db: Session, worker: User) -> bool:
+    """A social worker the host's staff may see and attach: of a commune of the territory, or of
+    none yet."""
+    return worker.commune_insee is None or commune_here(db, worker.commune_insee)
+
+
 @post("/staff/solidarity/workers", opt=STAFF, sync_to_thread=True, name="solidarity_staff_worker")
 def attach_worker(
     request: Request[Any, Any, Any], db: NamedDependency[Session], data: Form
@@ -505,7 +528,7 @@ def attach_worker(
     email, insee = one(data, "email").lower(), one(data, "commune_insee")
     worker = db.scalars(select(User).where(col(User.email) == email)).first()
     errors: dict[str, str] = {}
-    if worker is None or worker.role != "social_worker":
+    if worker is None or worker.role != "social_worker" or not _worker_here(db, worker):
         errors["email"] = _(
             "Aucun compte de travailleur social à cette adresse (le rôle se donne dans Comptes)."
         )

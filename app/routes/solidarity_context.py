@@ -8,26 +8,29 @@ from typing import Any
 
 from litestar import Request
 from litestar.exceptions import NotFoundException
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.auth import signed_in_user
 from app.models.accounts import User
 from app.models.solidarity import Beneficiary, Booking, Volunteer
-from app.models.territory import Commune
 from app.solidarity import bookings, volunteers
+from app.solidarity.scope import commune_here, communes_here, is_here
 
 SOCIAL_WORKER: dict[str, Any] = {"access": ("social_worker",)}
 
 
 def communes(db: Session) -> dict[str, str]:
-    return {c.insee: c.name for c in db.scalars(select(Commune).order_by(col(Commune.name))).all()}
+    """The communes of the request's territory, by name."""
+    return communes_here(db)
 
 
 def worker_commune(request: Request[Any, Any, Any], db: Session) -> str | None:
-    """The commune of the signed-in social worker (their CCAS), or None when none is set yet."""
+    """The commune of the signed-in social worker (their CCAS), or None when none is set yet or
+    when it is not one of the host's territory (another territory's host shows them nothing)."""
     row = db.get(User, signed_in_user(request).id)
-    return row.commune_insee if row else None
+    if row is None or not commune_here(db, row.commune_insee):
+        return None
+    return row.commune_insee
 
 
 def own_volunteer(request: Request[Any, Any, Any], db: Session) -> Volunteer | None:
@@ -37,7 +40,9 @@ def own_volunteer(request: Request[Any, Any, Any], db: Session) -> Volunteer | N
 def beneficiary_or_404(db: Session, beneficiary_id: int, commune: str | None) -> Beneficiary:
     """A beneficiary of the social worker's commune; any other is not found."""
     person = db.get(Beneficiary, beneficiary_id)
-    if person is None or commune is None or person.commune_insee != commune:
+    if not is_here(db, person) or commune is None or person is None:
+        raise NotFoundException()
+    if person.commune_insee != commune:
         raise NotFoundException()
     return person
 
@@ -46,9 +51,9 @@ def readable_booking(
     request: Request[Any, Any, Any], db: Session, booking_id: int
 ) -> tuple[Booking, Beneficiary, str]:
     """The booking and its beneficiary for the social worker of its commune ("worker") or its
-    accepted driver ("driver"); anyone else is told it is not found."""
+    accepted driver ("driver"), on a host of its territory; anyone else is told it is not found."""
     booking = db.get(Booking, booking_id)
-    if booking is None:
+    if booking is None or not is_here(db, booking):
         raise NotFoundException()
     user = signed_in_user(request)
     if user.role == "social_worker" and worker_commune(request, db) == booking.commune_insee:

@@ -17,6 +17,7 @@ from app.i18n import gettext as _
 from app.models.solidarity import Beneficiary, Booking, Place, Trip
 from app.models.territory import Commune
 from app.solidarity.schedule import SolidarityError
+from app.solidarity.scope import commune_here, where_here
 
 _PHONE = re.compile(r"^\+?[0-9]{9,15}$")
 
@@ -30,8 +31,9 @@ def normalise_phone(text: str) -> str:
 
 
 def commune(session: Session, insee: str) -> Commune:
+    """A commune of the session's territory; any other is refused in French."""
     found = session.get(Commune, insee)
-    if found is None:
+    if found is None or not commune_here(session, insee):
         raise SolidarityError(_("Choisissez une commune du territoire."))
     return found
 
@@ -60,6 +62,7 @@ def register(
     where = commune(session, commune_insee)
     person = Beneficiary(
         commune_insee=commune_insee,
+        territory_id=where.territory_id,
         full_name=" ".join(full_name.split()),
         address=" ".join(address.split()),
         lat=where.lat if lat is None else lat,
@@ -78,14 +81,18 @@ def of_commune(session: Session, insee: str) -> list[Beneficiary]:
     return list(
         session.scalars(
             select(Beneficiary)
-            .where(col(Beneficiary.commune_insee) == insee)
+            .where(col(Beneficiary.commune_insee) == insee, *where_here(Beneficiary, session))
             .order_by(col(Beneficiary.full_name))
         ).all()
     )
 
 
 def places(session: Session) -> list[Place]:
-    return list(session.scalars(select(Place).order_by(col(Place.label))).all())
+    return list(
+        session.scalars(
+            select(Place).where(*where_here(Place, session)).order_by(col(Place.label))
+        ).all()
+    )
 
 
 def erase(session: Session, person: Beneficiary, bookings_of: Sequence[Booking]) -> None:
@@ -115,7 +122,7 @@ def bookings_of(session: Session, person_id: int) -> list[Booking]:
     return list(
         session.scalars(
             select(Booking)
-            .where(col(Booking.beneficiary_id) == person_id)
+            .where(col(Booking.beneficiary_id) == person_id, *where_here(Booking, session))
             .order_by(col(Booking.first_day).desc())
         ).all()
     )

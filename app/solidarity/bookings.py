@@ -30,6 +30,7 @@ from app.solidarity.schedule import (
     occurrences,
     overlaps,
 )
+from app.solidarity.scope import is_here
 from app.solidarity.volunteers import fits, slots_of
 
 
@@ -72,12 +73,10 @@ def book(
 ) -> Booking:
     """Book a trip (or a weekly series of trips) for a beneficiary of the social worker's commune."""
     person = session.get(Beneficiary, data.beneficiary_id)
-    if person is None or person.commune_insee != commune_insee:
+    if person is None or person.commune_insee != commune_insee or not is_here(session, person):
         raise SolidarityError(_("Choisissez une personne inscrite dans votre commune."))
     place = session.get(Place, data.place_id) if data.place_id else None
-    if data.place_id and place is None:
-        raise SolidarityError(_("Choisissez une destination de la liste."))
-    if place is None:
+    if place is None or place.territory_id != person.territory_id:
         raise SolidarityError(_("Choisissez une destination de la liste."))
     if not 15 <= data.duration_min <= 12 * 60:
         raise SolidarityError(_("La durée va de 15 minutes à 12 heures."))
@@ -91,6 +90,7 @@ def book(
     booking = Booking(
         beneficiary_id=saved_id(person),
         commune_insee=person.commune_insee,
+        territory_id=person.territory_id,
         booked_by=by_user,
         pickup_address=person.address,
         pickup_lat=person.lat,
@@ -115,6 +115,7 @@ def book(
         session.add(
             Trip(
                 booking_id=saved_id(booking),
+                territory_id=booking.territory_id,
                 pickup_at=start,
                 ends_at=start + timedelta(minutes=data.duration_min),
                 km_tenths=km_tenths,
@@ -126,9 +127,13 @@ def book(
 
 
 def _tell_volunteers(session: Session, booking: Booking, now: datetime) -> None:
-    """The volunteers the new booking fits hear of it (never the person's name)."""
+    """The volunteers of the booking's territory it fits hear of it (never the person's name)."""
     fitting = [
-        v.user_id for v in session.scalars(select(Volunteer)) if _offerable(session, v, booking)
+        v.user_id
+        for v in session.scalars(
+            select(Volunteer).where(col(Volunteer.territory_id) == booking.territory_id)
+        )
+        if _offerable(session, v, booking)
     ]
     if fitting:
         notify(
@@ -190,11 +195,11 @@ def _offerable(session: Session, volunteer: Volunteer, booking: Booking) -> bool
 
 
 def offered(session: Session, volunteer: Volunteer, now: datetime) -> list[Booking]:
-    """The open bookings that fit the volunteer: in their area, inside their slots, with a trip to
-    come, none of them overlapping a trip they already drive."""
+    """The open bookings of the volunteer's territory that fit them: in their area, inside their
+    slots, with a trip to come, none of them overlapping a trip they already drive."""
     rows = session.scalars(
         select(Booking)
-        .where(col(Booking.status) == "open")
+        .where(col(Booking.status) == "open", col(Booking.territory_id) == volunteer.territory_id)
         .order_by(col(Booking.first_day), col(Booking.pickup_min))
         .limit(500)
     ).all()
@@ -213,7 +218,9 @@ def accept(session: Session, booking_id: int, volunteer: Volunteer, now: datetim
     if locked is None or not locked.active:
         raise SolidarityError(_("Inscrivez-vous d’abord comme conducteur bénévole."))
     booking = session.get(Booking, booking_id)
-    if booking is None or booking.status != "open":
+    if booking is None or booking.territory_id != locked.territory_id:
+        raise SolidarityError(_("Ce trajet n’existe pas."))
+    if booking.status != "open":
         raise SolidarityError(_("Ce trajet a déjà été accepté par un autre bénévole."))
     if not fits(locked, slots_of(session, vid), booking):
         raise SolidarityError(
@@ -300,7 +307,11 @@ def driven_by(session: Session, volunteer: Volunteer) -> list[Booking]:
     return list(
         session.scalars(
             select(Booking)
-            .where(col(Booking.driver_id) == volunteer.id, col(Booking.status) == "accepted")
+            .where(
+                col(Booking.driver_id) == volunteer.id,
+                col(Booking.status) == "accepted",
+                col(Booking.territory_id) == volunteer.territory_id,
+            )
             .order_by(col(Booking.first_day))
         ).all()
     )
@@ -311,6 +322,7 @@ def driver_may_see(booking: Booking, volunteer: Volunteer | None) -> bool:
     name, address and phone)."""
     return (
         volunteer is not None
+        and booking.territory_id == volunteer.territory_id
         and booking.status == "accepted"
         and booking.driver_id is not None
         and booking.driver_id == volunteer.id

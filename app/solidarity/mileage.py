@@ -16,6 +16,7 @@ from app.csvsafe import csv_cell
 from app.models.accounts import User
 from app.models.solidarity import Beneficiary, Booking, Trip, Volunteer
 from app.solidarity.schedule import PARIS, local_at
+from app.solidarity.scope import where_here
 
 HEADER = (
     "date",
@@ -65,6 +66,7 @@ def lines(session: Session, commune_insee: str, month: date) -> list[Line]:
         .outerjoin(User, col(User.id) == col(Volunteer.user_id))
         .where(
             col(Booking.commune_insee) == commune_insee,
+            *where_here(Booking, session),
             col(Trip.status) == "confirmed",
             col(Trip.pickup_at) >= local_at(first, 0),
             col(Trip.pickup_at) < local_at(following, 0),

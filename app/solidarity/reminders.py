@@ -19,6 +19,7 @@ from app.jobs import JobContext, RetryLater, enqueue
 from app.models.accounts import User
 from app.models.solidarity import Beneficiary, Booking, Trip, Volunteer
 from app.solidarity.schedule import PARIS, local_at
+from app.solidarity.scope import where_here
 
 JOB = "solidarity.sms"
 SMS_TIMEOUT_S = 10.0
@@ -34,7 +35,8 @@ class Call:
 
 
 def calls(session: Session, commune_insee: str, day: date) -> list[Call]:
-    """The trips of ``day`` for the commune's beneficiaries, by time (cancelled ones aside)."""
+    """The trips of ``day`` for the commune's beneficiaries, by time (cancelled ones aside), of
+    the session's territory only."""
     rows = session.execute(
         select(Trip, Booking, Beneficiary, User)
         .join(Booking, col(Booking.id) == col(Trip.booking_id))
@@ -43,6 +45,7 @@ def calls(session: Session, commune_insee: str, day: date) -> list[Call]:
         .outerjoin(User, col(User.id) == col(Volunteer.user_id))
         .where(
             col(Booking.commune_insee) == commune_insee,
+            *where_here(Booking, session),
             col(Trip.status) != "cancelled",
             col(Trip.pickup_at) >= local_at(day, 0),
             col(Trip.pickup_at) < local_at(day + timedelta(days=1), 0),

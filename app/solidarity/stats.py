@@ -1,4 +1,5 @@
-"""Statistics per commune for staff: counts and sums only, never a person."""
+"""Statistics per commune for staff: counts and sums only, never a person; the communes of the
+session's territory only (app.solidarity.scope)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlmodel import Session, col
 
 from app.models.solidarity import Beneficiary, Booking, Trip, Volunteer
 from app.models.territory import Commune
+from app.solidarity.scope import here, where_here
 
 
 @dataclass
@@ -25,28 +27,31 @@ class CommuneStats:
 
 
 def per_commune(session: Session) -> list[CommuneStats]:
-    out = {
-        c.insee: CommuneStats(c.insee, c.name)
-        for c in session.scalars(select(Commune).order_by(col(Commune.name)))
-    }
+    communes = select(Commune).order_by(col(Commune.name))
+    if here(session):
+        communes = communes.where(col(Commune.territory_id) == here(session))
+    out = {c.insee: CommuneStats(c.insee, c.name) for c in session.scalars(communes)}
     for insee, n in session.execute(
-        select(col(Beneficiary.commune_insee), func.count()).group_by(
-            col(Beneficiary.commune_insee)
-        )
+        select(col(Beneficiary.commune_insee), func.count())
+        .where(*where_here(Beneficiary, session))
+        .group_by(col(Beneficiary.commune_insee))
     ):
-        out[insee].beneficiaries = n
+        if insee in out:
+            out[insee].beneficiaries = n
     for insee, n in session.execute(
         select(col(Volunteer.commune_insee), func.count())
-        .where(col(Volunteer.active).is_(True))
+        .where(col(Volunteer.active).is_(True), *where_here(Volunteer, session))
         .group_by(col(Volunteer.commune_insee))
     ):
-        out[insee].volunteers = n
+        if insee in out:
+            out[insee].volunteers = n
     for insee, n in session.execute(
         select(col(Booking.commune_insee), func.count())
-        .where(col(Booking.status) == "open")
+        .where(col(Booking.status) == "open", *where_here(Booking, session))
         .group_by(col(Booking.commune_insee))
     ):
-        out[insee].bookings_open = n
+        if insee in out:
+            out[insee].bookings_open = n
     for insee, status, n, km, contribution, allowance in session.execute(
         select(
             col(Booking.commune_insee),
@@ -57,8 +62,11 @@ def per_commune(session: Session) -> list[CommuneStats]:
             func.coalesce(func.sum(col(Trip.allowance_cents)), 0),
         )
         .join(Booking, col(Booking.id) == col(Trip.booking_id))
+        .where(*where_here(Booking, session))
         .group_by(col(Booking.commune_insee), col(Trip.status))
     ):
+        if insee not in out:
+            continue
         stats = out[insee]
         stats.trips[status] = n
         if status == "confirmed":

@@ -15,6 +15,7 @@ from app.i18n import gettext as _
 from app.models.solidarity import Booking, Slot, Volunteer
 from app.solidarity.beneficiaries import commune, normalise_phone
 from app.solidarity.schedule import SolidarityError, parse_weekdays
+from app.solidarity.scope import where_here
 
 MAX_RADIUS_KM = 60
 
@@ -27,7 +28,10 @@ class SlotInput:
 
 
 def of_user(session: Session, user_id: int) -> Volunteer | None:
-    return session.scalars(select(Volunteer).where(col(Volunteer.user_id) == user_id)).first()
+    """The person's volunteer row, when it belongs to the session's territory."""
+    return session.scalars(
+        select(Volunteer).where(col(Volunteer.user_id) == user_id, *where_here(Volunteer, session))
+    ).first()
 
 
 def slots_of(session: Session, volunteer_id: int) -> list[Slot]:
@@ -64,9 +68,21 @@ def sign_up(
     for s in slots:
         if not 0 <= s.weekday <= 6 or not 0 <= s.start_min < s.end_min <= 24 * 60:
             raise SolidarityError(_("Un créneau doit finir après son début, le même jour."))
-    volunteer = of_user(session, user_id)
+    volunteer = session.scalars(select(Volunteer).where(col(Volunteer.user_id) == user_id)).first()
+    if volunteer is not None and volunteer.territory_id != home.territory_id:
+        # One volunteer row a person: it drives in one territory, with its bookings and trips.
+        raise SolidarityError(
+            _("Vous êtes déjà conducteur bénévole sur un autre territoire : écrivez à son CCAS.")
+        )
     if volunteer is None:
-        volunteer = Volunteer(user_id=user_id, phone="", commune_insee=commune_insee, lat=0, lon=0)
+        volunteer = Volunteer(
+            user_id=user_id,
+            phone="",
+            commune_insee=commune_insee,
+            territory_id=home.territory_id,
+            lat=0,
+            lon=0,
+        )
     volunteer.phone = normalise_phone(phone)
     volunteer.commune_insee = commune_insee
     volunteer.lat, volunteer.lon = home.lat, home.lon
@@ -113,4 +129,10 @@ def available(slots: Sequence[Slot], booking: Booking) -> bool:
 
 
 def fits(volunteer: Volunteer, slots: Sequence[Slot], booking: Booking) -> bool:
-    return volunteer.active and in_area(volunteer, booking) and available(slots, booking)
+    """Whether the volunteer may drive the booking: of their territory, area and slots."""
+    return (
+        volunteer.active
+        and booking.territory_id == volunteer.territory_id
+        and in_area(volunteer, booking)
+        and available(slots, booking)
+    )

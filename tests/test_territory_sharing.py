@@ -12,11 +12,18 @@ import pytest
 from sqlmodel import Session, select
 
 from app.db import read_session, utcnow, write_session
-from app.models.sharing import ItemReport, Loan, SharedItem, SharedPhoto, WantedRequest
+from app.models.sharing import (
+    CategoryWatch,
+    ItemReport,
+    Loan,
+    SharedItem,
+    SharedPhoto,
+    WantedRequest,
+)
 from app.sharing import loans as sharing
 from tests.territory_sweep import domain_routes
 from tests.territory_sweep import refused as is_refused
-from tests.test_sharing import make_item
+from tests.test_sharing import make_item, notices
 from tests.test_territories import ESCH
 from tests.test_territory_reports import add_minett
 
@@ -249,3 +256,38 @@ def test_an_ad_or_a_request_is_placed_in_a_commune_of_the_hosts_territory(engine
     assert answer.status_code == 303
     with read_session(engine) as s:
         assert len(s.scalars(select(WantedRequest)).all()) == before + 1
+
+
+def test_a_looking_for_request_tells_the_watchers_of_its_own_territory_only(engine, personas):
+    """A category is watched on a host, for its territory: a request posted in Esch reaches who
+    watches it on the Minett's host, one posted in Audun-le-Tiche who watches it on the first
+    territory's; a commuter may watch on both hosts."""
+    add_minett(engine)
+    here, there = personas["resident"], personas["other_resident"]
+    commuter, seeker = personas["merchant"], personas["other_merchant"]
+    assert here.client.post_form("/sharing/watches", {"category": "tools"}).status_code == 303
+    there.client.post_form("/sharing/watches", {"category": "tools"}, headers=ESCH)
+    commuter.client.post_form("/sharing/watches", {"category": "tools"})
+    commuter.client.post_form("/sharing/watches", {"category": "tools"}, headers=ESCH)
+    told = {}
+    for host, commune in (({}, "57038"), (ESCH, "L0204")):
+        answer = seeker.client.post_form(
+            "/sharing/wanted",
+            {"title": B_WANTED, "category": "tools", "commune_insee": commune},
+            headers=host,
+        )
+        assert answer.status_code == 303, answer.text
+        wanted_id = int(answer.headers["location"].rsplit("/", 1)[1])
+        told[commune] = {
+            p.id for p in (here, there, commuter) if notices(engine, p.id, f"wanted:{wanted_id}:")
+        }
+    assert told == {"57038": {here.id, commuter.id}, "L0204": {there.id, commuter.id}}
+    # Each host shows and changes its own territory's watches only.
+    mine = commuter.client.post_form("/sharing/watches", {"category": "garden"}, headers=ESCH)
+    assert mine.status_code == 303
+    with read_session(engine) as s:
+        rows = s.scalars(select(CategoryWatch).where(CategoryWatch.user_id == commuter.id)).all()
+        assert sorted((r.territory_id == 1, r.category) for r in rows) == [
+            (False, "garden"),
+            (True, "tools"),
+        ]

@@ -120,12 +120,14 @@ class WantedRequest(SQLModel, table=True):
 
 
 class CategoryWatch(SQLModel, table=True):
-    """A resident who wants to hear about "looking for" requests in a category."""
+    """A resident who wants to hear about "looking for" requests in a category, in the territory
+    of the host where they chose it (one account may watch in several territories)."""
 
     __tablename__ = "sharing_watches"
 
     user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
     category: str = Field(max_length=32, primary_key=True)
+    territory_id: int = Field(foreign_key="territories.id", primary_key=True)
 
 
 class ItemReport(SQLModel, table=True):

@@ -18,14 +18,13 @@ from app.db import utcnow
 from app.forms import Form
 from app.i18n import gettext as _
 from app.models.sharing import (
-    CategoryWatch,
     Loan,
     LoanMessage,
     SharedItem,
     SharedPhoto,
     WantedRequest,
 )
-from app.routes.sharing_context import photo_url_of, signed_in
+from app.routes.sharing_context import photo_url_of, signed_in, territory
 from app.sharing import loans as logic
 from app.templating import page
 
@@ -158,11 +157,7 @@ def mine(
         .order_by(col(Loan.updated_at).desc())
         .limit(50)
     ).all()
-    watches = set(
-        db.scalars(
-            select(col(CategoryWatch.category)).where(col(CategoryWatch.user_id) == user.id)
-        ).all()
-    )
+    watches = logic.watches(db, user.id, territory(request))  # the host's territory's
     wanted = db.scalars(
         select(WantedRequest)
         .where(col(WantedRequest.user_id) == user.id)
@@ -194,6 +189,6 @@ def save_watches(
 ) -> Redirect:
     chosen = data.get("category", [])
     chosen = chosen if isinstance(chosen, list) else [chosen]
-    logic.set_watches(db, signed_in(request).id, [str(c) for c in chosen])
+    logic.set_watches(db, signed_in(request).id, [str(c) for c in chosen], territory(request))
     db.commit()
     return Redirect("/sharing/mine?saved=watches#watches", status_code=303)

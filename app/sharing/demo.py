@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from app.db import utcnow, saved_id
 from app.models.accounts import User
+from app.models.territory import Commune
 from app.models.sharing import (
     CategoryWatch,
     SharedItem,
@@ -174,7 +175,13 @@ def load_demo(session: Session, rng: Any) -> str | None:
             "Avec plaisir ! Passez vendredi après 18 h.",
             now,
         )
-        session.add(CategoryWatch(user_id=saved_id(camille), category="garden"))
+        audun = session.scalar(
+            select(col(Commune.territory_id)).where(col(Commune.insee) == "57038")
+        )
+        if audun is not None:  # a watch is kept in the territory of the demo's requests
+            session.add(
+                CategoryWatch(user_id=saved_id(camille), category="garden", territory_id=audun)
+            )
         post_wanted(
             session,
             WantedRequest(

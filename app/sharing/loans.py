@@ -24,6 +24,7 @@ from app.db import utcnow, saved_id
 from app.i18n import gettext as _
 from app.jobs import enqueue
 from app.models.accounts import User
+from app.models.territory import Commune
 from app.models.sharing import (
     HOLDING_STATES,
     CategoryWatch,
@@ -448,7 +449,8 @@ def post_message(
 
 
 def post_wanted(session: Session, wanted: WantedRequest, now: datetime | None = None) -> int:
-    """Publish a request and tell the neighbours who follow its category; returns how many were told."""
+    """Publish a request and tell the neighbours who follow its category in the territory of its
+    commune; returns how many were told."""
     now = now or utcnow()
     wanted.created_at = now
     wanted.expires_at = now + LAPSE
@@ -459,6 +461,10 @@ def post_wanted(session: Session, wanted: WantedRequest, now: datetime | None = 
         .join(User, col(User.id) == col(CategoryWatch.user_id))
         .where(
             col(CategoryWatch.category) == wanted.category,
+            col(CategoryWatch.territory_id)
+            == select(col(Commune.territory_id))
+            .where(col(Commune.insee) == wanted.commune_insee)
+            .scalar_subquery(),
             col(CategoryWatch.user_id) != wanted.user_id,
             col(User.is_active),
         )
@@ -475,19 +481,30 @@ def post_wanted(session: Session, wanted: WantedRequest, now: datetime | None = 
     return len(watchers)
 
 
-def set_watches(session: Session, user_id: int, categories: Sequence[str]) -> None:
-    chosen = {c for c in categories if c in CATEGORIES}
-    current = set(
+def watches(session: Session, user_id: int, territory_id: int) -> set[str]:
+    """The categories the person watches in the territory."""
+    return set(
         session.scalars(
-            select(col(CategoryWatch.category)).where(col(CategoryWatch.user_id) == user_id)
+            select(col(CategoryWatch.category)).where(
+                col(CategoryWatch.user_id) == user_id,
+                col(CategoryWatch.territory_id) == territory_id,
+            )
         ).all()
     )
+
+
+def set_watches(
+    session: Session, user_id: int, categories: Sequence[str], territory_id: int
+) -> None:
+    """The categories the person watches in the territory (their watches elsewhere stay)."""
+    chosen = {c for c in categories if c in CATEGORIES}
+    current = watches(session, user_id, territory_id)
     for category in current - chosen:
-        row = session.get(CategoryWatch, (user_id, category))
+        row = session.get(CategoryWatch, (user_id, category, territory_id))
         if row is not None:
             session.delete(row)
     for category in chosen - current:
-        session.add(CategoryWatch(user_id=user_id, category=category))
+        session.add(CategoryWatch(user_id=user_id, category=category, territory_id=territory_id))
 
 
 SWEEP_KIND = "sharing.sweep"

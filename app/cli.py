@@ -144,7 +144,12 @@ def start_background_services(settings: Settings) -> Callable[[], None]:
     ):  # embedded defaults: the demo fleet plays the inventory so the app shows it living
         from app.lighting.fleet import start_demo_fleet
 
-        stops.append(start_demo_fleet(settings, engine))
+        telemetry = f"{settings.mqtt_prefix}/tele/light/demo"
+        stops.append(
+            start_demo_fleet(
+                settings, engine, ready=lambda: broker.broker.has_subscriber(telemetry)
+            )
+        )
 
     def stop() -> None:
         loop.call_soon_threadsafe(stop_event.set)

@@ -197,6 +197,20 @@ class EmbeddedBroker:
     def retained_count(self) -> int:
         return len(self._retained)
 
+    def has_subscriber(self, topic: str) -> bool:
+        """Whether a session (online or kept) subscribes to a filter ``topic`` matches. Safe to
+        call from another thread: it reads copies, and a subscription made meanwhile is seen on
+        the next call."""
+        for session in list(self._sessions.values()):
+            for topic_filter in list(session.subscriptions):
+                if topic_filter.startswith("$share/"):
+                    topic_filter = (
+                        topic_filter.split("/", 2)[2] if topic_filter.count("/") >= 2 else ""
+                    )
+                if topic_filter and topic_matches(topic_filter, topic):
+                    return True
+        return False
+
     async def start(self) -> None:
         """Bind the listening socket and start accepting clients."""
         if self._server is not None:

@@ -232,6 +232,21 @@ def test_wildcards_at_the_first_level_do_not_match_dollar_topics() -> None:
     run_async(scenario())
 
 
+def test_the_broker_says_whether_a_topic_has_a_subscriber() -> None:
+    """What the demo fleet waits for before its first reports (QoS 0: sent to no subscriber, lost)."""
+
+    async def scenario() -> None:
+        async with EmbeddedBroker() as broker, mqtt_client(broker.url) as client:
+            assert not broker.has_subscriber("eclor/tele/light/SL-1")
+            await client.subscribe("$share/relay/eclor/tele/+/#")
+            assert broker.has_subscriber("eclor/tele/light/SL-1")
+            assert not broker.has_subscriber("eclor/cmd/light/SL-1")
+            await client.unsubscribe("$share/relay/eclor/tele/+/#")
+            assert not broker.has_subscriber("eclor/tele/light/SL-1")
+
+    run_async(scenario())
+
+
 def test_unsubscribing_stops_the_delivery() -> None:
     async def scenario() -> None:
         async with EmbeddedBroker() as broker, mqtt_client(broker.url) as client:

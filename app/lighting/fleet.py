@@ -179,16 +179,22 @@ async def play(
     return fleets
 
 
+READY_WAIT_S = 30.0  # the longest the demo fleet waits for the relay's subscription
+
 DEMO_DROP_RATE = 0.01
 """Share of the demo fleet's acks and telemetry lost on the way, as a real network loses some (a lost
 report comes again at the light's next round, two minutes later)."""
 
 
-def start_demo_fleet(settings: Any, engine: Engine) -> Callable[[], None]:
+def start_demo_fleet(
+    settings: Any, engine: Engine, ready: Callable[[], bool] | None = None
+) -> Callable[[], None]:
     """Play the inventory against the embedded broker in a thread (``eclor serve --with-worker``).
 
-    Waits for an inventory (``eclor demo`` may run after the server started) and
-    returns a function that stops the simulation.
+    Waits for an inventory (``eclor demo`` may run after the server started), and for ``ready``
+    (the relay subscribed: telemetry is QoS 0, so a first report sent before would be lost and the
+    light shown unseen until its next round, two minutes later; 30 s at most), and returns a
+    function that stops the simulation.
     """
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
@@ -203,6 +209,10 @@ def start_demo_fleet(settings: Any, engine: Engine) -> Callable[[], None]:
                 await asyncio.wait_for(stop.wait(), 15)
         if stop.is_set():
             return
+        deadline = asyncio.get_running_loop().time() + READY_WAIT_S
+        while ready is not None and not ready() and asyncio.get_running_loop().time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
         log.info(
             "demo fleet started",
             extra={"lights": inventory.light_count, "sensors": len(inventory.sensors)},

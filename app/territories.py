@@ -45,6 +45,13 @@ def changed() -> None:
         _generation += 1
 
 
+def row_in(session: Session, model: Any, key: Any, territory_id: int) -> Any:
+    """The row of ``model`` (a table with ``territory_id``) of that key if it belongs to the
+    territory, else None (as if it did not exist): another territory's row is not found."""
+    row = session.get(model, key) if key not in (None, "") else None
+    return row if row is not None and row.territory_id == territory_id else None
+
+
 def default_territory(session: Session) -> Territory | None:
     """The install's default territory (the first one): for what is not yet per territory."""
     return session.scalars(select(Territory).order_by(col(Territory.id))).first()

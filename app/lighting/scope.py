@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from app import territories
 from app.models.lighting import LightCabinet, LightCalendar, LightGroup, LightProgram, Streetlight
 from app.models.territory import Commune
 
@@ -31,8 +32,8 @@ def scoped(stmt: Any, model: Any, territory_id: int | None) -> Any:
 
 def row_in(session: Session, model: type[Row], key: Any, territory_id: int) -> Row | None:
     """The row of that key if it belongs to the territory, else None (as if it did not exist)."""
-    row = session.get(model, key) if key not in (None, "") else None
-    return row if row is not None and row.territory_id == territory_id else None
+    row: Row | None = territories.row_in(session, model, key, territory_id)
+    return row
 
 
 def light_ids(territory_id: int) -> Any:

@@ -13,7 +13,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app import bodies, events, geo, images
@@ -33,6 +33,7 @@ from app.models.reports import (
 from app.models.territory import Territory
 from app.notify import notify
 from app.reports import body_mail
+from app.territories import default_territory
 from app.reports.catalogue import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -506,7 +507,8 @@ def ensure_reject_reasons(session: Session, territory_id: int | None = None) -> 
     """The territory's (by default the first's) active reasons; the default list is added when it
     has none (demo)."""
     if territory_id is None:
-        territory_id = session.scalar(select(func.min(col(Territory.id))))
+        default = default_territory(session)
+        territory_id = default.id if default else None
     reasons = reject_reasons(session, territory_id)
     if not reasons:
         taken = set(
@@ -526,12 +528,16 @@ def ensure_reject_reasons(session: Session, territory_id: int | None = None) -> 
     return reasons
 
 
-def response_templates(session: Session, territory_id: int | None = None) -> list[ResponseTemplate]:
-    """The territory's active response templates (every territory's when none is named)."""
-    stmt = select(ResponseTemplate).where(col(ResponseTemplate.active).is_(True))
+def response_templates(
+    session: Session, territory_id: int | None = None, *, active_only: bool = True
+) -> list[ResponseTemplate]:
+    """The territory's response templates (every territory's when none is named), by title."""
+    stmt = select(ResponseTemplate).order_by(col(ResponseTemplate.title))
     if territory_id is not None:
         stmt = stmt.where(col(ResponseTemplate.territory_id) == territory_id)
-    return list(session.scalars(stmt.order_by(col(ResponseTemplate.title))))
+    if active_only:
+        stmt = stmt.where(col(ResponseTemplate.active).is_(True))
+    return list(session.scalars(stmt))
 
 
 def reject_reasons(

@@ -23,21 +23,8 @@ from app.models.reports import (
 )
 from app.reports import workflow as rp
 from app.templating import page
-from app.territories import request_territory
-
-
-def _here(request: Request[Any, Any, Any]) -> int:
-    return request_territory(request).id
-
-
-def _templates(db: Session, territory_id: int) -> list[ResponseTemplate]:
-    return list(
-        db.scalars(
-            select(ResponseTemplate)
-            .where(col(ResponseTemplate.territory_id) == territory_id)
-            .order_by(col(ResponseTemplate.title))
-        )
-    )
+from app.routes.reports_context import here
+from app.territories import row_in
 
 
 def _keys(db: Session, territory_id: int) -> list[ReportApiKey]:
@@ -50,12 +37,6 @@ def _keys(db: Session, territory_id: int) -> list[ReportApiKey]:
     )
 
 
-def _mine(db: Session, model: Any, item_id: int, territory_id: int) -> Any:
-    """The row if it is the territory's; another territory's is not found."""
-    row = db.get(model, item_id)
-    return row if row is not None and row.territory_id == territory_id else None
-
-
 # --- staff lists: reject reasons, response templates, Open311 keys ------------------------------------
 
 
@@ -65,8 +46,8 @@ def staff_settings(request: Request[Any, Any, Any], db: NamedDependency[Session]
         request,
         "reports/staff_settings.html",
         section="staff",
-        reasons=rp.reject_reasons(db, _here(request), active_only=False),
-        templates=_templates(db, _here(request)),
+        reasons=rp.reject_reasons(db, here(request), active_only=False),
+        templates=rp.response_templates(db, here(request), active_only=False),
         errors={},
     )
 
@@ -80,8 +61,8 @@ def _settings_error(
         "reports/staff_settings.html",
         section="staff",
         status_code=400,
-        reasons=rp.reject_reasons(db, _here(request), active_only=False),
-        templates=_templates(db, _here(request)),
+        reasons=rp.reject_reasons(db, here(request), active_only=False),
+        templates=rp.response_templates(db, here(request), active_only=False),
         errors=errors,
     )
 
@@ -95,14 +76,14 @@ def reason_add(
         return _settings_error(
             request, db, {"label": _("Le motif doit faire entre 3 et 200 caractères.")}
         )
-    here = _here(request)
+    territory_id = here(request)
     if db.scalars(
         select(RejectReason).where(
-            col(RejectReason.territory_id) == here, col(RejectReason.label) == label
+            col(RejectReason.territory_id) == territory_id, col(RejectReason.label) == label
         )
     ).first():
         return _settings_error(request, db, {"label": _("Ce motif existe déjà.")})
-    db.add(RejectReason(label=label, territory_id=here))
+    db.add(RejectReason(label=label, territory_id=territory_id))
     db.commit()
     return Redirect("/staff/reports/settings", status_code=303)
 
@@ -116,7 +97,7 @@ def reason_add(
 def reason_toggle(
     request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]
 ) -> Redirect:
-    row = _mine(db, RejectReason, item_id, _here(request))
+    row = row_in(db, RejectReason, item_id, here(request))
     if row is None:
         raise NotFoundException("Ce motif n’existe pas.")
     row.active = not row.active
@@ -140,7 +121,7 @@ def template_add(
                 )
             },
         )
-    db.add(ResponseTemplate(title=title, body=body, territory_id=_here(request)))
+    db.add(ResponseTemplate(title=title, body=body, territory_id=here(request)))
     db.commit()
     return Redirect("/staff/reports/settings", status_code=303)
 
@@ -154,7 +135,7 @@ def template_add(
 def template_toggle(
     request: Request[Any, Any, Any], db: NamedDependency[Session], item_id: FromPath[int]
 ) -> Redirect:
-    row = _mine(db, ResponseTemplate, item_id, _here(request))
+    row = row_in(db, ResponseTemplate, item_id, here(request))
     if row is None:
         raise NotFoundException("Cette réponse type n’existe pas.")
     row.active = not row.active
@@ -164,7 +145,7 @@ def template_toggle(
 
 @get("/staff/reports/api-keys", opt=STAFF, sync_to_thread=True, name="staff_reports_keys")
 def api_keys(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Template:
-    keys = _keys(db, _here(request))
+    keys = _keys(db, here(request))
     return page(
         request, "reports/staff_keys.html", section="staff", keys=keys, new_key=None, errors={}
     )
@@ -180,9 +161,9 @@ def api_key_add(
     if not 2 <= len(name) <= 120:
         errors["name"] = _("Nommez la clé (l’application ou le partenaire qui l’utilisera).")
     else:
-        _row, new_key = rp.issue_api_key(db, name, signed_in_user(request).id, _here(request))
+        _row, new_key = rp.issue_api_key(db, name, signed_in_user(request).id, here(request))
         db.commit()
-    keys = _keys(db, _here(request))
+    keys = _keys(db, here(request))
     # The key is shown once, in this answer only (never stored in clear, never in a URL).
     return page(
         request,
@@ -205,7 +186,7 @@ def api_key_add(
 def api_key_revoke(
     request: Request[Any, Any, Any], db: NamedDependency[Session], key_id: FromPath[int]
 ) -> Redirect:
-    row = _mine(db, ReportApiKey, key_id, _here(request))
+    row = row_in(db, ReportApiKey, key_id, here(request))
     if row is None:
         raise NotFoundException("Cette clé n’existe pas.")
     if row.revoked_at is None:

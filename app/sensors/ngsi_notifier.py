@@ -310,6 +310,7 @@ def detect(engine: Engine, worker: str, now: dt.datetime | None = None) -> int:
     now = now or utcnow()
     with read_session(engine) as session:
         directory = territories.read(session)
+        by_id = {t.id: t for t in directory.by_slug.values()}
         ids = list(
             session.scalars(
                 select(NgsiSubscription.id).where(
@@ -330,7 +331,6 @@ def detect(engine: Engine, worker: str, now: dt.datetime | None = None) -> int:
             if row is None:
                 continue
             # It sees the entities of the territory it was made on only (app.ngsi.territory_of).
-            by_id = {t.id: t for t in directory.by_slug.values()}
             territories.bind(session, by_id.get(row.territory_id or 0, directory.default))
             try:
                 queued += _look(session, row, now)

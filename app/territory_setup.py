@@ -23,6 +23,7 @@ import io
 import json
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -648,8 +649,8 @@ def import_bundle(session: Session, data: bytes) -> Territory:
         if table.key is None:  # the rows are the new territory's own: nothing to collide with
             continue
         rows = setup.get(str(model.__tablename__), [])
-        keys = [row.get(table.key) for row in rows]
-        if table.unique and (twice := sorted({str(k) for k in keys if keys.count(k) > 1})):
+        counted = Counter(row.get(table.key) for row in rows)
+        if table.unique and (twice := sorted(str(k) for k, n in counted.items() if n > 1)):
             raise SetupError(f"{table.label} « {twice[0]} » figure deux fois dans le paquet.")
         if not table.install_wide:
             continue  # unique within the new territory only: nothing of another can clash

@@ -239,7 +239,7 @@ def test_the_baselines_yearly_figures_are_computed_once_per_year_then_read(engin
     now = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
     with read_session(engine) as session:
         position = control.territory_position(session)
-        first = lighting_energy.yearly_baselines_kwh(session, now, 2025)
+        first = lighting_energy.yearly_baselines_kwh(session, now, 2025, position)
     expected = {k: b.yearly_kwh(position, 2025) for k, b in consumption.BASELINES.items()}
     assert first == expected
     with read_session(engine) as session:
@@ -260,5 +260,6 @@ def test_the_baselines_yearly_figures_are_computed_once_per_year_then_read(engin
         ):
             row.kwh = 1.0
     with read_session(engine) as session:
-        again = lighting_energy.yearly_baselines_kwh(session, now, 2025)
+        position = control.territory_position(session)
+        again = lighting_energy.yearly_baselines_kwh(session, now, 2025, position)
     assert set(again.values()) == {1.0}

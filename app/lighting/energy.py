@@ -304,12 +304,11 @@ def energy_report(
 
 
 def yearly_baselines_kwh(
-    session: Session, now: dt.datetime, year: int, territory_id: int | None = None
+    session: Session, now: dt.datetime, year: int, position: Position
 ) -> dict[str, float]:
-    """Each baseline's energy for one lamp over the local calendar ``year`` at the territory's
-    position, computed once per year and position and then read from ``light_energy_models``
+    """Each baseline's energy for one lamp over the local calendar ``year`` at ``position`` (the
+    territory's), computed once per year and position and then read from ``light_energy_models``
     (keyed by the year, ``YYYY``)."""
-    position = control.territory_position(session, territory_id)
     where = _digest(position.latitude, position.longitude, position.timezone)[:12]
     start = dt.datetime(year, 1, 1, tzinfo=position.tz)
     end = dt.datetime(year + 1, 1, 1, tzinfo=position.tz)

@@ -28,7 +28,7 @@ def energy(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Tem
     position = control.territory_position(db, territory_id)
     year = now.astimezone(position.tz).year - 1
     # Labels hold "%" ("50 %"): translated here, not by the template's formatting gettext.
-    yearly = lighting_energy.yearly_baselines_kwh(db, now, year, territory_id)
+    yearly = lighting_energy.yearly_baselines_kwh(db, now, year, position)
     per_lamp = {
         key: (b, yearly[key], _(b.label), _(b.description))
         for key, b in consumption.BASELINES.items()

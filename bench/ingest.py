@@ -59,6 +59,7 @@ HEADING = "## Ingestion of mixed telemetry"
 SENSOR_KINDS = ("solar", "water_meter", "energy_meter", "counter")
 PREFIXES = {"solar": "PV", "water_meter": "EAU", "energy_meter": "NRJ", "counter": "CPT"}
 CLASSES = ("pedestrian", "bike", "car", "truck")
+CPU_US: dict[str, float] = {}  # CPU time of this process per message received or ingested
 
 
 def inventory(engine: Any, devices: int) -> tuple[list[str], dict[str, str]]:
@@ -192,9 +193,12 @@ async def bare(url: str, plan: list[tuple[str, str]], seconds: float, *, v5: boo
         async with publisher(url, prefix, plan):
             await _first(lambda: received > 0)
             await asyncio.sleep(2.0)  # warm-up
-            start, started = received, time.perf_counter()
+            start, started, cpu = received, time.perf_counter(), time.process_time()
             await asyncio.sleep(seconds)
             rate = (received - start) / (time.perf_counter() - started)
+            CPU_US[f"bare{'5' if v5 else ''}"] = (
+                (time.process_time() - cpu) / max(received - start, 1) * 1e6
+            )
         task.cancel()
         return rate
 
@@ -231,6 +235,7 @@ async def eclor(
         # window runs from one commit to the first commit after ``seconds`` (a loaded machine may
         # take longer than the window to write one batch).
         start, started = relay.stats.ingested, time.perf_counter()
+        cpu = time.process_time()
         db_start = relay.stats.ingest_seconds
         await asyncio.sleep(seconds)
         mark = relay.stats.ingested
@@ -239,6 +244,7 @@ async def eclor(
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
         ingested = relay.stats.ingested - start
+        CPU_US["eclor"] = (time.process_time() - cpu) / max(ingested, 1) * 1e6
         db_seconds = relay.stats.ingest_seconds - db_start
     stop.set()
     await task
@@ -369,6 +375,8 @@ def main() -> int:
         f"  first round (every device's first reading, before the window): "
         f"{ours['cold_per_s']:.0f} messages/s ingested ({ours['cold_per_s'] / base:.2f} of bare)",
         f"  invalid messages: {ours['invalid']:.0f}",
+        "  CPU of the receiving process per message: "
+        + ", ".join(f"{name} {value:.0f} µs" for name, value in CPU_US.items()),
         f"  sensor readings stored by kind: {kinds}",
         f"  load average: {load_before[0]:.1f} before, {load_after[0]:.1f} after",
         f"History of a year of 15-minute counts (8 measures, {history['recorded_s']:.1f} s to record):",

@@ -58,12 +58,42 @@ def translations(locale: str) -> _gettext.NullTranslations:
     return _gettext.GNUTranslations(buf)
 
 
+class Contextual(str):
+    """A French message and the context that gives its meaning (``msgctxt``): shown through
+    ``gettext`` like any label, it is translated as ``pgettext(context, message)``."""
+
+    context: str
+
+    def __new__(cls, context: str, message: str) -> Contextual:
+        out = super().__new__(cls, message)
+        out.context = context
+        return out
+
+
+def NC_(context: str, message: str) -> str:  # noqa: N802  (the marker's usual name, like N_)
+    """Marks ``message`` for extraction with its ``context`` (keyword ``NC_:1c,2``) and keeps the
+    context for the ``gettext`` that shows it later."""
+    return Contextual(context, message)
+
+
 def gettext(message: str) -> str:
+    context = getattr(message, "context", None)
+    if context is not None:
+        return pgettext(context, message)
     return translations(current_locale.get()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_locale.get()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the meaning ``context`` gives it (its own catalogue entry, ``msgctxt``)."""
+    return translations(current_locale.get()).pgettext(context, str(message))
+
+
+def npgettext(context: str, singular: str, plural: str, n: int) -> str:
+    return translations(current_locale.get()).npgettext(context, singular, plural, n)
 
 
 _ = gettext

@@ -49,7 +49,9 @@ def make_environment(source_url: str = "/source") -> Environment:
         auto_reload=False,
     )
     # The i18n extension adds this method to the environment when it is loaded.
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext
+    )
     env.globals.update(
         static=static_url,
         locales=i18n.LOCALE_NAMES,

@@ -25,26 +25,39 @@ TRANSLATED = sorted(p.name for p in LOCALE_DIR.iterdir() if p.is_dir() and any(p
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|\{[a-z_]+\}")
 
 
-def source_messages() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-        str(APP),
-        METHOD_MAP,
-        OPTIONS,
-        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None},
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "N_": None,
+    "pgettext": ((1, "c"), 2),
+    "npgettext": ((1, "c"), 2, 3),
+    "NC_": ((1, "c"), 2),
+}
+
+
+def source_messages() -> dict[tuple[str, str | None], str]:
+    """(msgid, context) → where it is first written (context None: the message's only meaning)."""
+    found: dict[tuple[str, str | None], str] = {}
+    for filename, lineno, message, _comments, context in extract_from_dir(
+        str(APP), METHOD_MAP, OPTIONS, keywords=KEYWORDS
     ):
         msgid = message[0] if isinstance(message, tuple) else message
         if msgid:
-            found.setdefault(msgid, f"{filename}:{lineno}")
+            found.setdefault((msgid, context), f"{filename}:{lineno}")
     return found
+
+
+def _translate(translated, msgid: str, context: str | None) -> str:
+    return translated.pgettext(context, msgid) if context else translated.gettext(msgid)
 
 
 def test_every_french_string_has_an_english_translation():
     english = catalogue("en")
     missing = [
-        f"{where}: {msgid!r}"
-        for msgid, where in sorted(source_messages().items(), key=lambda kv: kv[1])
-        if english.get(msgid) is None
+        f"{where}: {msgid!r}" + (f" ({context})" if context else "")
+        for (msgid, context), where in sorted(source_messages().items(), key=lambda kv: kv[1])
+        if english.get(msgid, context) is None
     ]
     assert not missing, f"{len(missing)} strings lack an English translation:\n" + "\n".join(
         missing[:60]
@@ -55,8 +68,8 @@ def test_every_french_string_has_an_english_translation():
 def test_translations_keep_the_placeholders_of_their_source(locale):
     translated = translations(locale)
     wrong = []
-    for msgid in source_messages():
-        out = translated.gettext(msgid)
+    for msgid, context in source_messages():
+        out = _translate(translated, msgid, context)
         if sorted(PLACEHOLDER.findall(msgid)) != sorted(PLACEHOLDER.findall(out)):
             wrong.append((msgid, out))
     assert not wrong, wrong[:20]
@@ -74,12 +87,12 @@ def test_every_catalogue_file_parses(locale):
         assert len(catalog) > 0, po.name
 
 
-def _ids(po: Path, locale: str) -> set[str]:
+def _ids(po: Path, locale: str) -> set[tuple[str, str | None]]:
     from babel.messages.pofile import read_po
 
     with po.open("rb") as fh:
         return {
-            str(m.id if isinstance(m.id, str) else m.id[0])
+            (str(m.id if isinstance(m.id, str) else m.id[0]), m.context)
             for m in read_po(fh, locale=locale)
             if m.id
         }
@@ -98,6 +111,83 @@ def test_each_german_catalogue_file_translates_its_whole_domain():
             untranslated = [m.id for m in read_po(fh, locale="de") if m.id and not m.string]
         assert not untranslated, (po.name, untranslated[:5])
         assert _ids(po, "de") == _ids(english, "en"), po.name
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_a_message_has_one_translation_in_each_language(locale):
+    """The files of a language are merged into one catalogue: a message translated two ways in two
+    files would show one of them everywhere (a report "In force", the return leg of a trip "Back").
+    A French string with two meanings has a context per meaning (``pgettext``, ``NC_``)."""
+    from babel.messages.pofile import read_po
+
+    seen: dict[tuple[str, str | None], dict[str, str]] = {}
+    for po in sorted((LOCALE_DIR / locale).glob("*.po")):
+        with po.open("rb") as fh:
+            for m in read_po(fh, locale=locale):
+                if m.id and m.string:
+                    msgid = str(m.id if isinstance(m.id, str) else m.id[0])
+                    seen.setdefault((msgid, m.context), {})[po.stem] = str(m.string)
+    twice = {key: files for key, files in seen.items() if len(set(files.values())) > 1}
+    assert not twice, twice
+
+
+# French strings of two meanings: (context, msgid, English, German) of the meaning the context gives,
+# against the same string without context (English, German); German None: a staff domain without
+# a German file (French is shown).
+MEANINGS = (
+    ("alert state", "En cours", "In force", "Aktuell gültig", "In progress", "In Bearbeitung"),
+    ("loan state", "En cours", "Under way", "Ausgeliehen", "In progress", "In Bearbeitung"),
+    ("shop orders", "En cours", "Open", "Offen", "In progress", "In Bearbeitung"),
+    ("alarm filter", "En cours", "Ongoing", None, "In progress", "In Bearbeitung"),
+    ("return trip", "Retour", "Return", "Rückfahrt", "Back", "Zurück"),
+    ("time range end", "à", "to", "bis", "at", "um"),
+    ("lighting commands", "Commandes", "Commands", None, "Orders", "Bestellungen"),
+    ("shop order", "Retirée", "Collected", "Abgeholt", "Withdrawn", "Zurückgezogen"),
+    ("item condition", "État", "Condition", "Zustand", "Status", "Status"),
+    ("wanted item", "Recherche", "Wanted", "Gesucht", "Search", "Suche"),
+    ("followed report", "Suivi", "Following", "Abonniert", "Follow-up", "Verlauf"),
+    ("turnout", "Participation", "Turnout", "Beteiligung", "Contribution", "Kostenbeteiligung"),
+    ("appointment", "Terminée", "Done", None, "Over", "Beendet"),
+    ("proposal", "Refusée", "Rejected", "Abgelehnt", "Declined", "Abgelehnt"),
+)
+
+
+@pytest.mark.parametrize("context, msgid, en, de, en_plain, de_plain", MEANINGS)
+def test_a_french_string_of_two_meanings_is_translated_by_its_context(
+    context, msgid, en, de, en_plain, de_plain
+):
+    for locale, meant, plain in (("en", en, en_plain), ("de", de, de_plain)):
+        translated = translations(locale)
+        if meant is None:
+            continue
+        assert translated.pgettext(context, msgid) == meant, (locale, context)
+        assert translated.gettext(msgid) == plain, (locale, msgid)
+    assert en != en_plain
+
+
+def test_a_label_kept_with_its_context_is_shown_in_that_meaning():
+    """Tables of labels shown later through ``_()`` keep their context (``NC_``): a report in progress
+    and an alert in force both read "En cours" in French, and differ in English and German."""
+    from app.alerts.ops import STATES as ALERT_STATES
+    from app.i18n import gettext
+    from app.reports.catalogue import STATUSES
+    from app.shops.orders import ORDER_LABELS
+    from app.templating import bound_locale
+
+    assert ALERT_STATES["active"] == STATUSES["in_progress"] == "En cours"
+    shown = {}
+    for locale in ("fr", "en", "de"):
+        with bound_locale(locale):
+            shown[locale] = (
+                gettext(STATUSES["in_progress"]),
+                gettext(ALERT_STATES["active"]),
+                gettext(ORDER_LABELS["collected"]),
+            )
+    assert shown == {
+        "fr": ("En cours", "En cours", "Retirée"),
+        "en": ("In progress", "In force", "Collected"),
+        "de": ("In Bearbeitung", "Aktuell gültig", "Abgeholt"),
+    }
 
 
 def test_the_links_of_every_domain_have_an_english_translation():

@@ -25,11 +25,12 @@ from app.ops.contracts import (
     circle,
     mine,
 )
+from app.i18n import NC_
 from app.territories import bound
 
 N_ = str
 COMMUNE_RADIUS_M = 2500
-STATES = {"active": N_("En cours")}
+STATES = {"active": NC_("alert state", "En cours")}
 
 
 def _active(session: Session, now: dt.datetime) -> list[Alert]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.i18n import gettext as _
+from app.i18n import pgettext
 from app.lighting.messages import iso, parse_time
 
 API_VERSION = "2.7.1"
@@ -198,7 +199,9 @@ def from_log_report(report: Any) -> list[Observation]:
     if not isinstance(report, dict):
         raise TalqPayloadError(_("Un rapport de journal TALQ est un objet JSON."))
     found: list[Observation] = []
-    for entry in objects(report.get("entries", []), _("Entrées"), MAX_ENTRIES):
+    for entry in objects(
+        report.get("entries", []), pgettext("talq entries", "Entrées"), MAX_ENTRIES
+    ):
         data = entry.get("data")
         if not isinstance(data, dict):
             raise TalqPayloadError(_("Chaque entrée du rapport a des données (« data »)."))

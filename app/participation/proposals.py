@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 from app import moderation
 from app.participation.scope import proposals_here
 from app.db import saved_id, utcnow
+from app.i18n import NC_
 from app.i18n import gettext as _
 from app.models.participation import (
     CommentReport,
@@ -35,7 +36,7 @@ STATUS_LABELS = {
     "open": N_("Ouverte"),
     "under_study": N_("À l’étude"),
     "accepted": N_("Acceptée"),
-    "rejected": N_("Refusée"),
+    "rejected": NC_("proposal", "Refusée"),
     "done": N_("Réalisée"),
 }
 

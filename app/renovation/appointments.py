@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.db import utcnow
+from app.i18n import NC_
 from app.i18n import gettext as _
 from app.models.renovation import APPOINTMENT_STATES, Appointment
 from app.renovation import scope
@@ -38,7 +39,11 @@ SLOTS = {
     "evening": N_("En semaine, après 17 h"),
     "saturday": N_("Le samedi matin"),
 }
-STATUS_LABELS = {"new": N_("Nouvelle"), "called": N_("Rappelée"), "done": N_("Terminée")}
+STATUS_LABELS = {
+    "new": N_("Nouvelle"),
+    "called": N_("Rappelée"),
+    "done": NC_("appointment", "Terminée"),
+}
 PHONE = re.compile(r"^\+?[0-9 .\-]{10,20}$")
 
 

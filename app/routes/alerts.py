@@ -23,6 +23,7 @@ from app.alerts import publish as alerts
 from app.auth import PUBLIC, STAFF, signed_in_user
 from app.db import saved_id, utcnow
 from app.forms import Form
+from app.i18n import NC_
 from app.forms import Multipart as Upload
 from app.i18n import gettext as _
 from app.interfaces import Contribution
@@ -33,7 +34,11 @@ from app.templating import page, rendered
 from app.territories import request_territory
 
 PAGE_SIZE = 20
-STATE_LABELS = {"active": "En cours", "updated": "Remplacée", "cancelled": "Levée"}
+STATE_LABELS = {
+    "active": NC_("alert state", "En cours"),
+    "updated": "Remplacée",
+    "cancelled": "Levée",
+}
 MSG_LABELS = {"Alert": "Alerte", "Update": "Mise à jour", "Cancel": "Fin d’alerte"}
 SOURCE_LABELS = {
     "staff": "Formulaire des agents",

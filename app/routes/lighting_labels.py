@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.i18n import NC_
 from app.lighting import ops as lighting_ops
 
 STATE_LABELS = {
-    "queued": "En attente",
+    "queued": NC_("lighting command", "En attente"),
     "sent": "Envoyée",
     "accepted": "Acceptée",
     "applied": "Appliquée",
     "failed": "Refusée",
     "expired": "Expirée",
     "cancelled": "Annulée",
-    "superseded": "Remplacée",
+    "superseded": NC_("lighting command", "Remplacée"),
 }
 REASON_LABELS = {"override": "Forçage", "program": "Programme", "sensor": "Détection"}
 ALARM_LABELS = {

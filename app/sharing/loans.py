@@ -21,6 +21,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
 from app.db import utcnow, saved_id
+from app.i18n import NC_
 from app.i18n import gettext as _
 from app.jobs import enqueue
 from app.models.accounts import User
@@ -63,7 +64,7 @@ CONDITIONS: dict[str, str] = {
 LOAN_LABELS = {
     "requested": "Demandé",
     "accepted": "Accepté",
-    "picked_up": "En cours",
+    "picked_up": NC_("loan state", "En cours"),
     "returned": "Rendu",
     "declined": "Refusé",
     "cancelled": "Annulé",

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from app.db import utcnow, saved_id
+from app.i18n import NC_
 from app.i18n import gettext as _
 from app.models.shops import (
     OrderLine,
@@ -59,7 +60,7 @@ ORDER_LABELS = {
     "placed": "Reçue",
     "accepted": "Acceptée",
     "ready": "Prête",
-    "collected": "Retirée",
+    "collected": NC_("shop order", "Retirée"),
     "cancelled": "Annulée",
     "refused": "Refusée",
 }

@@ -2,8 +2,7 @@
 
 Strings in code and templates are written in French and go through
 ``gettext``; the catalogues live in ``app/locale/<locale>/*.po`` (one file per
-domain, merged at load). English covers every string; German covers the
-residents' side, and a string it lacks is shown in French. The locale of the
+domain, merged at load). English and German cover every string. The locale of the
 current request is held in a context variable, so the same Jinja environment
 serves every language.
 

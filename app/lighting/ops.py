@@ -400,7 +400,7 @@ def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
         (_("Alarme"), status_words(alarm.kind)),
         (_("Appareil"), alarm.device_id),
         (_("Gravité"), alarm.severity),
-        (_("Levée le"), alarm.raised_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")),
+        (_("Déclenchée le"), alarm.raised_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")),
     ]
     state = "acknowledged" if alarm.acknowledged_at else "open"
     return Panel(

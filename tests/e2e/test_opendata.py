@@ -51,3 +51,36 @@ def test_a_reader_browses_the_catalogue_previews_a_dataset_and_downloads_its_csv
     assert len(rows) == 4 and {r["categorie"] for r in rows} == {"bulky_items"}
     assert errors == []
     context.close()
+
+
+def test_the_staff_list_of_datasets_read_in_german_keeps_its_publish_buttons_in_view(
+    browser, live_server, engine, settings, staff
+) -> None:
+    """German titles and freshness notes are longer than French: they wrap, and the column that
+    publishes or withdraws a dataset stays inside its table at desk size, not scrolled out of it."""
+    from sqlmodel import select
+
+    from app import territories
+    from app.db import write_session
+    from app.models.territory import Territory
+    from tests.e2e.conftest import sign_in
+
+    seed(engine)
+    snapshots.generate(engine, settings.var_dir, settings.base_url)
+    with write_session(engine) as session:
+        first = session.scalars(select(Territory).order_by(Territory.id)).first()
+        first.languages = ["fr", "de"]
+    territories.changed()
+    context = browser.new_context(viewport=DESK, locale="de-DE")
+    sign_in(context, live_server, staff)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/staff/data")
+    assert page.get_by_role("heading", name="Offene Daten: Steuerung").is_visible()
+    wrap = page.locator(".od-table-wrap").first
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), wrap.evaluate(
+        "w => [w.scrollWidth, w.clientWidth]"
+    )
+    button = page.locator("table.od-table tbody tr").first.locator("button")
+    box, frame = button.bounding_box(), wrap.bounding_box()
+    assert box["x"] + box["width"] <= frame["x"] + frame["width"]
+    context.close()

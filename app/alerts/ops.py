@@ -118,7 +118,12 @@ def alert_for_commune(insee: str) -> Action:
 
 
 def active_alerts_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    everyone = list(session.scalars(select(col(Commune.insee))).all())
+    """Alerts in force per commune of the session's territory (one for every commune: each of them)."""
+    everyone = list(
+        session.scalars(
+            select(col(Commune.insee)).where(mine(session, col(Commune.territory_id)))
+        ).all()
+    )
     out: dict[str, Any] = {}
     for alert in _active(session, now):
         for insee in unpack(alert.communes) or everyone:

@@ -90,8 +90,11 @@ def _nearest(communes: list[Commune], lon: float, lat: float) -> str | None:
 
 
 def trips_week_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    """Bookings accepted in the last 7 days, by the commune the trip leaves from."""
-    communes = list(session.scalars(select(Commune)).all())
+    """Bookings accepted in the last 7 days of the session's territory's ads, by its commune the
+    trip leaves from (the nearest of its own communes: never another territory's across a border)."""
+    communes = list(
+        session.scalars(select(Commune).where(mine(session, col(Commune.territory_id)))).all()
+    )
     out: dict[str, Any] = {}
     for lon, lat in session.execute(
         select(col(CarpoolAd.from_lon), col(CarpoolAd.from_lat))
@@ -99,6 +102,7 @@ def trips_week_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
         .where(
             col(CarpoolBooking.status) == "accepted",
             col(CarpoolBooking.accepted_at) >= now - WEEK,
+            mine(session, col(CarpoolAd.territory_id)),
         )
     ).all():
         insee = _nearest(communes, lon, lat)

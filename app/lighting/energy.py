@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, true
 from sqlmodel import Session, col, select
 
 from app.db import upsert, write_session
@@ -42,6 +42,7 @@ from app.models.lighting import (
     LightTerritoryEnergy,
     Streetlight,
 )
+from app.territories import bound
 
 REFRESH = dt.timedelta(hours=1)  # the current month's modelled figures are at most this old
 
@@ -333,13 +334,15 @@ def saving_by_commune(session: Session, now: dt.datetime) -> dict[str, float]:
     """kWh saved this month per commune (INSEE): the commune's installed lamps all night at their
     nominal power (the unprogrammed baseline, ``led_full`` on the energy page) minus the energy
     measured. Communes whose lamps have measured nothing this month have no figure."""
-    position = control.territory_position(session)
+    territory = bound(session)
+    mine: Any = true() if territory is None else col(LightGroup.territory_id) == territory.id
+    position = control.territory_position(session, territory.id if territory else None)
     ((month, start, end),) = _months(now, position.tz, 1)
     measured = dict(
         session.execute(
             select(col(LightGroup.commune_insee), func.sum(col(LightEnergyMonth.energy_wh)))
             .join(LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id))
-            .where(col(LightEnergyMonth.month) == month)
+            .where(col(LightEnergyMonth.month) == month, mine)
             .group_by(col(LightGroup.commune_insee))
         ).all()
     )
@@ -349,6 +352,7 @@ def saving_by_commune(session: Session, now: dt.datetime) -> dict[str, float]:
         session.execute(
             select(col(LightGroup.commune_insee), func.sum(col(Streetlight.nominal_w)))
             .join(LightGroup, col(LightGroup.id) == col(Streetlight.group_id))
+            .where(mine)
             .group_by(col(LightGroup.commune_insee))
         ).all()
     )

@@ -29,6 +29,7 @@ from app.ops.contracts import (
     Layer,
     Panel,
     Stamp,
+    in_communes,
     mine,
     point,
     point_texts,
@@ -414,18 +415,27 @@ def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
     )
 
 
+def _position(session: Session) -> Any:
+    """The centre and time zone of the territory bound to the session (the default territory's
+    when none is)."""
+    territory = bound(session)
+    return territory_position(session, territory.id if territory is not None else None)
+
+
 def lights_kpi(
     session: Session, now: dt.datetime, communes: Collection[str] | None = None
 ) -> dict[str, Any]:
     """Lights on, off and faulty (out of order or offline) per commune, counted from an index (of
-    ``communes`` only when given)."""
+    ``communes`` only when given), in the communes of the session's territory."""
     columns = (
         col(Streetlight.commune_insee),
         col(Streetlight.status),
         col(Streetlight.offline),
         col(Streetlight.actual_level),
     )  # the index's order: grouped as it is read
-    query = sa.select(*columns, func.count())
+    query = sa.select(*columns, func.count()).where(
+        in_communes(session, col(Streetlight.commune_insee))
+    )
     if communes is not None:
         query = query.where(col(Streetlight.commune_insee).in_(sorted(communes)))
     rows = session.execute(query.group_by(*columns)).all()
@@ -458,12 +468,13 @@ def lights_communes(session: Session, ids: Sequence[str]) -> set[str | None]:
 
 
 def energy_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    """Energy measured this month (kWh), from the figures lighting keeps per group and month."""
-    month = now.astimezone(territory_position(session).tz).strftime("%Y-%m")
+    """Energy measured this month (kWh) by the session's territory's groups, from the figures
+    lighting keeps per group and month (the month of the territory's time zone)."""
+    month = now.astimezone(_position(session).tz).strftime("%Y-%m")
     rows = session.execute(
         select(col(LightGroup.commune_insee), func.sum(col(LightEnergyMonth.energy_wh)))
         .join(LightGroup, col(LightGroup.id) == col(LightEnergyMonth.group_id))
-        .where(col(LightEnergyMonth.month) == month)
+        .where(col(LightEnergyMonth.month) == month, mine(session, col(LightGroup.territory_id)))
         .group_by(col(LightGroup.commune_insee))
     ).all()
     return {insee: round((wh or 0) / 1000, 1) for insee, wh in rows if insee}
@@ -475,7 +486,7 @@ energy_stamp = Stamp((select(func.count(), func.sum(col(LightEnergyMonth.energy_
 
 def energy_expire(session: Session, now: dt.datetime) -> dt.datetime:
     """The month changes at midnight on the 1st in the territory's time zone."""
-    local = now.astimezone(territory_position(session).tz)
+    local = now.astimezone(_position(session).tz)
     first = (local.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
     return first.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
 

@@ -79,7 +79,7 @@ def alarm_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel | 
 def alarms_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     rows = session.execute(
         select(col(MaintenanceAlarm.commune_insee), func.count())
-        .where(col(MaintenanceAlarm.state).in_(ONGOING))
+        .where(col(MaintenanceAlarm.state).in_(ONGOING), *scope.where(session, MaintenanceAlarm))
         .group_by(col(MaintenanceAlarm.commune_insee))
     ).all()
     return {insee: count for insee, count in rows if insee}
@@ -88,7 +88,11 @@ def alarms_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
 def overdue_orders_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
     rows = session.execute(
         select(col(WorkOrder.commune_insee), func.count())
-        .where(col(WorkOrder.state).in_(OPEN_ORDERS), col(WorkOrder.due_on) < now.date())
+        .where(
+            col(WorkOrder.state).in_(OPEN_ORDERS),
+            col(WorkOrder.due_on) < now.date(),
+            *scope.where(session, WorkOrder),
+        )
         .group_by(col(WorkOrder.commune_insee))
     ).all()
     return {insee: count for insee, count in rows if insee}

@@ -14,9 +14,11 @@ with the layer's name, as changes of the territory of what changed (``territory_
 
 One install serves several territories: the centre binds the request's territory to the session
 (``app.territories.bind``), and every ``load``, ``dump``, ``features``, ``changed`` and ``panel``
-keeps to the rows of that territory (``mine`` on a ``territory_id`` column, or the domain's own
-scope); an unbound session (the worker, the command line) sees the whole install. The
-layer and KPI caches keep one copy per territory. The centre (``app.ops.centre``) knows no domain
+keeps to the rows of that territory (``mine`` on a ``territory_id`` column, ``in_communes`` on a
+commune column, or the domain's own scope); an unbound session (the worker, the command line) sees
+the whole install. A KPI's ``load`` and ``some`` count the bound territory's rows only, with its
+own time zone, position and targets: the values of one territory never change with another's rows.
+The layer and KPI caches keep one copy per territory. The centre (``app.ops.centre``) knows no domain
 by name.
 """
 
@@ -30,8 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, true
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from app.models.territory import Commune
 from app.territories import bound
 
 Feature = dict[str, Any]
@@ -49,6 +52,18 @@ def mine(session: Session, territory_column: Any) -> Any:
     none is bound: the whole install)."""
     territory = bound(session)
     return true() if territory is None else territory_column == territory.id
+
+
+def in_communes(session: Session, commune_column: Any) -> Any:
+    """The condition keeping a query to the rows in the communes of the territory bound to the
+    session (true when none is bound): for tables known by their commune only, and for KPIs read
+    from an index led by the commune."""
+    territory = bound(session)
+    if territory is None:
+        return true()
+    return commune_column.in_(
+        select(col(Commune.insee)).where(col(Commune.territory_id) == territory.id)
+    )
 
 
 FeatureText = tuple[str, Any, str]  # (feature id, order key, the feature as JSON text)

@@ -19,7 +19,7 @@ from app.models.participation import (
     Proposal,
     ProposalSupport,
 )
-from app.ops.contracts import Freshness, Kpi, Layer, Panel, Stamp, point
+from app.ops.contracts import Freshness, Kpi, Layer, Panel, Stamp, in_communes, point
 from app.participation.proposals import STATUS_LABELS
 from app.participation.scope import budgets_here, is_here, proposals_here
 
@@ -132,12 +132,17 @@ def participation_panel(session: Session, feature_id: str, now: dt.datetime) -> 
 
 
 def participants_week_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    """Votes, consultation responses and proposals of the last 7 days, by commune."""
+    """Votes, consultation responses and proposals of the last 7 days, by commune of the session's
+    territory."""
     out: dict[str, Any] = {}
     for _table, created, commune in COUNTED:
         for insee, n in session.execute(
             select(col(commune), func.count())
-            .where(col(created) >= now - WEEK, col(commune).is_not(None))
+            .where(
+                col(created) >= now - WEEK,
+                col(commune).is_not(None),
+                in_communes(session, col(commune)),
+            )
             .group_by(col(commune))
         ).all():
             out[insee] = out.get(insee, 0) + n

@@ -212,7 +212,11 @@ def open_reports_kpi(
 ) -> dict[str, Any]:
     rows = session.execute(
         select(col(Report.commune_insee), func.count())
-        .where(col(Report.status).in_(OPEN_STATUSES), _in(communes))
+        .where(
+            col(Report.status).in_(OPEN_STATUSES),
+            mine(session, col(Report.territory_id)),
+            _in(communes),
+        )
         .group_by(col(Report.commune_insee))
     ).all()
     return {insee: count for insee, count in rows if insee}
@@ -237,6 +241,7 @@ def resolve_time_kpi(
             col(Report.resolved_at) >= now - RESOLVE_WINDOW,
             col(Report.commune_insee).is_not(None),
             col(Report.created_at).is_not(None),
+            mine(session, col(Report.territory_id)),
             _in(communes),
         )
     ).all()
@@ -265,6 +270,7 @@ def resolve_time_expire(session: Session, now: dt.datetime) -> dt.datetime | Non
         select(func.min(col(Report.resolved_at))).where(
             col(Report.status) == "resolved",
             col(Report.resolved_at) >= now - RESOLVE_WINDOW,
+            mine(session, col(Report.territory_id)),
         )
     )
     return None if oldest is None else _aware(oldest) + RESOLVE_WINDOW

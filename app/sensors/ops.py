@@ -146,7 +146,10 @@ def _today_rows(session: Session, kind: str, now: dt.datetime) -> list[tuple[str
     communes = {
         urn(SENSOR_TYPES.get(kind, "Device"), sensor_id): insee
         for sensor_id, insee in session.execute(
-            select(col(Sensor.id), col(Sensor.commune_insee)).where(col(Sensor.kind) == kind)
+            scope.mine(
+                session,
+                select(col(Sensor.id), col(Sensor.commune_insee)).where(col(Sensor.kind) == kind),
+            )
         ).all()
         if insee
     }
@@ -298,9 +301,12 @@ def sensor_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel |
 
 
 def air_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
-    """The worst European air quality index band (1 good … 6) measured in each commune."""
+    """The worst European air quality index band (1 good … 6) measured in each commune of the
+    session's territory."""
     out: dict[str, Any] = {}
-    for sensor in session.scalars(select(Sensor).where(col(Sensor.kind) == "air_quality")).all():
+    for sensor in session.scalars(
+        scope.mine(session, select(Sensor).where(col(Sensor.kind) == "air_quality"))
+    ).all():
         index = air_quality_index(_values(sensor))
         if sensor.commune_insee and index:
             out[sensor.commune_insee] = max(out.get(sensor.commune_insee, 0), index[0])
@@ -312,9 +318,12 @@ sensors_stamp = Stamp((select(func.count(), func.max(col(Sensor.id))),))
 
 
 def wait_kpi(session: Session, now: dt.datetime) -> dict[str, Any]:
+    """The latest estimated wait at each waste centre of the session's territory, by commune."""
     waits = _waits(session)
     out: dict[str, Any] = {}
-    for sensor in session.scalars(select(Sensor).where(col(Sensor.kind) == "waste_centre")).all():
+    for sensor in session.scalars(
+        scope.mine(session, select(Sensor).where(col(Sensor.kind) == "waste_centre"))
+    ).all():
         if sensor.commune_insee and waits.get(sensor.id) is not None:
             out[sensor.commune_insee] = round(waits[sensor.id] or 0)
     return out

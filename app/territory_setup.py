@@ -9,7 +9,8 @@
   row), ``communes.json`` (its communes with their outlines) and one file per set-up table
   that belongs to a territory (:data:`SETUP_TABLES`: carpool meeting points, the lighting
   programs in use and calendars, the maintenance rules, the descriptions of the datasets its staff
-  added and its publication choices), and ``bodies.json`` (its nested bodies, by name); no resident's
+  added and its publication choices, its solar production targets and prices per year), and
+  ``bodies.json`` (its nested bodies, by name); no resident's
   data;
 - :func:`import_bundle` loads such a zip into another install.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import zipfile
 from collections import Counter
@@ -42,6 +44,7 @@ from app.models.maintenance import (
     MaintenanceRule,
 )
 from app.models.opendata import OpenDataSetting, OpenDataUpload
+from app.models.sensors import SolarTarget
 from app.models.reports import (
     DEFAULT_REJECT_REASONS,
     REPORT_CATEGORIES,
@@ -113,6 +116,28 @@ def _dataset_problem(row: dict[str, Any], communes: set[str]) -> str | None:
     schema = json.loads(row["table_schema"]) if _json_object(row["table_schema"]) else None
     if not (isinstance(schema, dict) and isinstance(schema.get("fields"), list)):
         return f"« {slug} » n’a pas de Table Schema lisible"
+    return None
+
+
+def _solar_problem(row: dict[str, Any], communes: set[str]) -> str | None:
+    """What makes a solar target of a bundle unusable (as staff's form checks it), or None."""
+    year = row["year"]
+    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
+        return f"année « {year} » invalide (de 2000 à 2100)"
+
+    def number(value: Any) -> bool:
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
+
+    if not number(row["production_mwh"]) or not 0 < row["production_mwh"] <= 10_000_000:
+        return f"{year} : la production visée est un nombre de MWh positif"
+    capacity = row["capacity_kw"]
+    if capacity is not None and (not number(capacity) or not 0 < capacity <= 100_000_000):
+        return f"{year} : la puissance visée est un nombre de kWc positif"
+    for column in ("purchase_eur_kwh", "sale_eur_kwh"):
+        if not number(row[column]) or not 0 <= row[column] <= 10:
+            return f"{year} : un prix par kWh est compris entre 0 et 10 €"
     return None
 
 
@@ -219,6 +244,15 @@ SETUP_TABLES: tuple[SetupTable, ...] = (
         "Le choix de publication",
         install_wide=False,
         check=_choice_problem,
+    ),
+    # Its solar production target and the prices of its kWh, per year (not who set them).
+    SetupTable(
+        SolarTarget,
+        ("year", "production_mwh", "capacity_kw", "purchase_eur_kwh", "sale_eur_kwh"),
+        "year",
+        "L’objectif solaire de l’année",
+        install_wide=False,
+        check=_solar_problem,
     ),
 )
 # The territory's text columns a settings file may give, with their longest length.

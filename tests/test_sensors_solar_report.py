@@ -75,6 +75,7 @@ def test_each_sites_production_self_consumption_euros_and_co2_are_what_its_count
     with write_session(engine) as session:
         session.add(
             SolarTarget(
+                territory_id=1,
                 year=2026,
                 production_mwh=0.5,
                 capacity_kw=100,
@@ -151,7 +152,7 @@ def test_without_the_years_prices_the_page_says_which_it_assumes_and_asks_for_a_
     assert f"40 kWh produits sur 80 kWh visés en {year}" in page
     assert re.search(r"50 %</strong>", page)  # 0.04 MWh of 0.08
     with read_session(engine) as session:
-        target = session.get(SolarTarget, year)
+        target = session.get(SolarTarget, (1, year))
         assert (target.production_mwh, target.capacity_kw, target.purchase_eur_kwh) == (
             0.08,
             None,

@@ -14,9 +14,10 @@
   per minute at most: the history behind the forecast by hour of week.
 - ``waste_wait_watches``: a person asked to be told when the wait drops under
   a threshold today.
-- ``solar_targets``: the territory's solar production target for a year (MWh, and installed
+- ``solar_targets``: a territory's solar production target for a year (MWh, and installed
   peak power in kWc if the plan sets one) and the prices that turn its production into euros
-  (the kWh bought from the grid that self-consumption avoids, the kWh sold).
+  (the kWh bought from the grid that self-consumption avoids, the kWh sold); one row per
+  territory and year, each territory's staff set their own.
 """
 
 from __future__ import annotations
@@ -142,6 +143,9 @@ class WasteWaitWatch(SQLModel, table=True):
 class SolarTarget(SQLModel, table=True):
     __tablename__ = "solar_targets"
 
+    territory_id: int = Field(
+        foreign_key="territories.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     production_mwh: float
     capacity_kw: float | None = None

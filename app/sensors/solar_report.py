@@ -13,8 +13,9 @@ otherwise its ``meta.injection`` says how it is connected: ``none`` (all self-co
 
 Euros: the kWh self-consumed are kWh not bought (purchase price), the kWh injected are sold (sale
 price); CO₂ avoided: every kWh produced spares the grid's average emissions (ADEME factor). The
-prices and the target of a year are set by staff (``solar_targets``); until then the page says
-which assumed prices it uses.
+prices and the target of a year are set by each territory's staff for their territory
+(``solar_targets``, per territory and year); until then the page says which assumed prices it
+uses.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from app.models.measures import MeasureDaily
 from app.sensors import scope
 from app.models.sensors import Sensor, SolarTarget
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
+from app.territories import default_territory
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -294,6 +296,20 @@ def site_days(
     return out
 
 
+def territory_of(session: Session) -> int:
+    """The territory whose target a session reads and sets: its bound one, else the default."""
+    bound = scope.territory_id(session)
+    if bound is not None:
+        return bound
+    first = default_territory(session)
+    return first.id if first is not None and first.id is not None else 1
+
+
+def target_of(session: Session, year: int) -> SolarTarget | None:
+    """The year's target and prices of the session's territory (never another territory's)."""
+    return session.get(SolarTarget, (territory_of(session), year))
+
+
 def prices_of(target: SolarTarget | None) -> Prices:
     if target is None:
         return Prices(PURCHASE_EUR_KWH, SALE_EUR_KWH, assumed=True)
@@ -302,7 +318,7 @@ def prices_of(target: SolarTarget | None) -> Prices:
 
 def report(session: Session, now: dt.datetime) -> Report:
     """The solar sites' figures today, this month and this year (UTC days), the last 12 months of
-    the territory and the year's target."""
+    the territory and its own target of the year."""
     today = now.astimezone(dt.UTC).date()
     year_start = today.replace(month=1, day=1)
     month_start = today.replace(day=1)
@@ -345,7 +361,7 @@ def report(session: Session, now: dt.datetime) -> Report:
     for _ in range(12):
         history.append(MonthFigures(month, by_month.get(month, Energy())))
         month = months.shift(month, 1)
-    target = session.get(SolarTarget, today.year)
+    target = target_of(session, today.year)
     return Report(today, today.year, prices_of(target), target, sites, history, total)
 
 
@@ -392,9 +408,11 @@ class TargetForm(BaseModel):
 
 
 def save_target(session: Session, form: TargetForm, actor_id: int | None, now: dt.datetime) -> None:
-    target = session.get(SolarTarget, form.year)
+    """The year's target and prices of the session's territory (another's are left alone)."""
+    target = target_of(session, form.year)
     if target is None:
         target = SolarTarget(
+            territory_id=territory_of(session),
             year=form.year,
             production_mwh=form.production_mwh,
             purchase_eur_kwh=form.purchase_eur_kwh,

@@ -448,6 +448,7 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
             "opendata_uploads.json",
             "report_reject_reasons.json",
             "report_response_templates.json",
+            "solar_targets.json",
             "territory.json",
         ]
         assert "user" not in " ".join(z.namelist())

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -30,7 +31,24 @@ LOCALE_NAMES = {"fr": "Français", "en": "English", "de": "Deutsch"}
 
 current_locale: ContextVar[str] = ContextVar("eclor_locale", default=SOURCE_LOCALE)
 # The reader's time zone: the territory's whose host they asked (times are shown in it).
-current_timezone: ContextVar[str] = ContextVar("eclor_timezone", default="Europe/Paris")
+DEFAULT_TIMEZONE = "Europe/Paris"  # the first territory's, as the foundation migration made it
+current_timezone: ContextVar[str] = ContextVar("eclor_timezone", default=DEFAULT_TIMEZONE)
+
+
+def zone(name: str | None = None) -> ZoneInfo:
+    """The ``ZoneInfo`` of a time-zone name (a territory's ``timezone``); without one, the
+    reader's (:data:`current_timezone`, the territory of the host asked)."""
+    return _zone(name or current_timezone.get())
+
+
+@lru_cache(maxsize=None)
+def _zone(name: str) -> ZoneInfo:
+    # A name the tz database does not know (a row written by hand) gives the first territory's
+    # zone rather than an error in the middle of a job.
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 @lru_cache(maxsize=None)

@@ -229,7 +229,7 @@ class WorkOrders:
 # between two points (``TripSource``); the decision-support pages (``app.insights``) join them with
 # the communes' populations, compare months and hide small counts as open data does.
 
-MonthRange = tuple[str, str]  # first and last month, ``YYYY-MM`` (Europe/Paris), both included
+MonthRange = tuple[str, str]  # first and last month, ``YYYY-MM`` (the territory's), both included
 # (session, first month, last month) -> {(month, commune INSEE or ""): value}
 MonthlyLoad = Callable[[Session, str, str], Mapping[tuple[str, str], float]]
 

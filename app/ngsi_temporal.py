@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app import timeseries
+from app import territories, timeseries
 from app.ngsi import NgsiError, parse_urn
 from app.ngsi import time_text as ngsi_time
 
@@ -103,7 +103,9 @@ def temporal_entity(
                 if duration and duration != "PT0S"
                 else timeseries.Period(0, max(3600, int((end - start).total_seconds())))
             )
-            series = timeseries.aggregate(session, entity_id, attrs, start, end, period)
+            series = timeseries.aggregate(
+                session, entity_id, attrs, start, end, period, territories.zone(session)
+            )
             for name, buckets in series.items():
                 attr: dict[str, Any] = {"type": "Property"}
                 for method in methods:
@@ -119,7 +121,9 @@ def temporal_entity(
             if end - start <= HOURLY_LIMIT
             else timeseries.Period(0, 86400)
         )
-        series = timeseries.aggregate(session, entity_id, attrs, start, end, period)
+        series = timeseries.aggregate(
+            session, entity_id, attrs, start, end, period, territories.zone(session)
+        )
     except ValueError as exc:
         raise NgsiError(
             400, "BadRequestData", "Invalid aggrPeriodDuration or range", str(exc)[:200]

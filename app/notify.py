@@ -7,7 +7,8 @@ channel reached the person (no device subscribed), so every domain tells
 people through one path. A message may skip the device channels (``push=False``: e-mail
 only), reach every device of the person whatever topics the device chose (``any_device``: the
 choice was made elsewhere, e.g. a staff member's alarm preferences), or go into the person's
-daily digest instead (``digest=True``: one e-mail a day, sent by the ``notify.digest`` job).
+daily digest instead (``digest=True``: one e-mail a day, sent by the ``notify.digest`` job) at
+:data:`DIGEST_HOUR` on the clock of the person's territory (:func:`person_zone`).
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app import territories
 from app.db import utcnow, write_session
 from app.i18n import gettext as _
 from app.jobs import JobContext, enqueue
 from app.mail import send_mail
 from app.models.accounts import User
-from app.models.push import NotificationDigestItem
+from app.models.push import NotificationDigestItem, PushSubscription
 
-TZ = ZoneInfo("Europe/Paris")  # the territory's time, for the digest hour
-DIGEST_HOUR = 18  # local time of the daily digest
+DIGEST_HOUR = 18  # local time of the daily digest, in the person's territory
 SIGNATURE = "\n\n-- \nEclor, Pays-Haut Val d'Alzette\n"
 
 
@@ -129,8 +130,24 @@ def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
 # --- the daily digest ---------------------------------------------------------------------------
 
 
-def _next_digest_at(now: datetime) -> datetime:
-    local = now.astimezone(TZ)
+def person_zone(session: Session, user_id: int) -> ZoneInfo:
+    """The time zone a person lives by: their territory's. The territory of the device they last
+    subscribed (a push subscription belongs to the host it was made on), else the one they work for
+    (staff), else the one the session acts for (the host of the request), else the default one."""
+    subscribed = session.scalars(
+        select(col(PushSubscription.territory_id))
+        .where(col(PushSubscription.user_id) == user_id)
+        .order_by(col(PushSubscription.updated_at).desc(), col(PushSubscription.id).desc())
+        .limit(1)
+    ).first()
+    if subscribed is None:
+        user = session.get(User, user_id)
+        subscribed = user.territory_id if user is not None else None
+    return territories.zone(session, subscribed)
+
+
+def _next_digest_at(now: datetime, zone: ZoneInfo) -> datetime:
+    local = now.astimezone(zone)
     at = local.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
     if at <= local:
         at = (local + timedelta(days=1)).replace(
@@ -159,7 +176,7 @@ def add_to_digest(
             )
     except IntegrityError:
         return False
-    at = _next_digest_at(utcnow())
+    at = _next_digest_at(utcnow(), person_zone(session, user_id))
     enqueue(
         session,
         "notify.digest",

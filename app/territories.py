@@ -9,6 +9,11 @@ claims gets the default territory: the first row.
 
 Everything that used to take "the first ``Territory`` row" goes through
 :func:`default_territory`, the one place that says which one that is.
+
+Days, months and wall-clock hours are cut in the time zone of the territory the data belongs to:
+:func:`zone` (by territory id, or the session's territory), :func:`commune_zone` (by commune) and
+:meth:`Branding.zone` (a request's), all from one map per database read once and kept like the
+host map, so a job or the telemetry relay asks a dictionary, never the database, per row.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from app import i18n
-from app.models.territory import Territory
+from app.models.territory import Commune, Territory
 from app.scope import extras as scope_extras
 
 log = logging.getLogger("eclor.territories")
@@ -127,6 +133,11 @@ class Branding:
             tile_url=row.tile_url,
             tile_attribution=row.tile_attribution,
         )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The territory's time zone: where its days, months and opening hours are cut."""
+        return i18n.zone(self.timezone)
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -291,3 +302,68 @@ def site_url(request: Any, default: str) -> str:
     if url.hostname and url.hostname.lower() in territory.hosts:
         return f"{url.scheme}://{url.netloc}"
     return default
+
+
+# --- time zones ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Zones:
+    """Every territory's time zone and every commune's territory, read in two queries and kept."""
+
+    by_territory: dict[int, ZoneInfo]
+    territory_of_commune: dict[str, int]
+    default: ZoneInfo  # the default territory's (the first)
+    generation: int
+    read_at: float
+
+    def of(self, territory_id: int | None) -> ZoneInfo:
+        """The zone of a territory (None or unknown: the default territory's)."""
+        if territory_id is None:
+            return self.default
+        return self.by_territory.get(territory_id, self.default)
+
+    def of_commune(self, insee: str | None) -> ZoneInfo:
+        return self.of(self.territory_of_commune.get(insee or ""))
+
+
+_zones: dict[str, Zones] = {}
+
+
+def zones(session: Session) -> Zones:
+    """The time-zone map of the session's database: read on first use, again when a territory
+    changed in this process or after :data:`RELOAD_SECONDS` (another process may have changed one)."""
+    key = str(session.get_bind().engine.url)
+    kept = _zones.get(key)
+    if (
+        kept is not None
+        and kept.generation == _generation
+        and time.monotonic() - kept.read_at <= RELOAD_SECONDS
+    ):
+        return kept
+    generation = _generation
+    rows = session.execute(
+        select(col(Territory.id), col(Territory.timezone)).order_by(col(Territory.id))
+    ).all()
+    by_territory = {int(tid): i18n.zone(name) for tid, name in rows}
+    communes = dict(session.execute(select(col(Commune.insee), col(Commune.territory_id))).all())
+    default = by_territory[int(rows[0][0])] if rows else i18n.zone(FALLBACK.timezone)
+    kept = Zones(by_territory, communes, default, generation, time.monotonic())
+    _zones[key] = kept
+    return kept
+
+
+def zone(session: Session, territory_id: int | None = None) -> ZoneInfo:
+    """The time zone of the territory ``territory_id`` (a row's); without one, of the territory the
+    session works for (:func:`bind`), else of the default territory (a figure of the whole install
+    is cut at the default territory's midnight)."""
+    if territory_id is None:
+        territory = bound(session)
+        if territory is not None:
+            return territory.zone
+    return zones(session).of(territory_id)
+
+
+def commune_zone(session: Session, insee: str | None) -> ZoneInfo:
+    """The time zone of the territory a commune belongs to (a shop's, a building's ...)."""
+    return zones(session).of_commune(insee)

@@ -1,13 +1,15 @@
 """The one time-series store: record measures from any domain, read them back aggregated over any period.
 
 - ``record(session, samples)``: in the caller's transaction, fold samples into
-  the hourly and daily rows (count, sum, min, max) of ``app.models.measures``.
+  the hourly and daily rows (count, sum, min, max) of ``app.models.measures``. A day is the local
+  day of the entity's territory (each sample carries its territory's time zone: a sensor in
+  Cayenne counts its day from Cayenne's midnight); an hour is a UTC hour.
   Lights (with their group and cabinet) and sensors feed it at ingestion; the
   next domains feed it the same way and appear in history and NGSI-LD.
 - ``aggregate(session, entity, measures, start, end, period)``: buckets of
   ``period`` (an ISO 8601 duration: ``PT1H``, ``P1D``, ``P1W``, ``P1M``...)
   from ``start``, each with count, sum, min, max and mean, from the hourly
-  rows (periods under a day) or the daily rows.
+  rows (periods under a day) or the daily rows (read as days of ``zone``, the entity's territory's).
 - ``prune(session, before)``: drop hourly rows older than ``before`` (days stay).
 
 Used by the history pages and CSV (operations centre), the NGSI-LD temporal API and the benchmarks.
@@ -89,6 +91,9 @@ class Sample(NamedTuple):
     measure: str  # an attribute name
     ts: dt.datetime
     value: float
+    # The time zone of the entity's territory (``app.territories.zone``): the daily row is its local
+    # day. None: the UTC day.
+    zone: dt.tzinfo | None = None
 
 
 @dataclass(frozen=True)
@@ -170,17 +175,23 @@ def _fold(
 ) -> tuple[dict[tuple[str, str, dt.datetime], _Cell], dict[tuple[str, str, dt.date], _Cell]]:
     hours: dict[tuple[str, str, dt.datetime], _Cell] = {}
     days: dict[tuple[str, str, dt.date], _Cell] = {}
-    # A batch's readings share a few times (a telemetry round): each time's hour and day are
-    # worked out once.
-    slots: dict[dt.datetime, tuple[dt.datetime, dt.date]] = {}
+    # A batch's readings share a few times (a telemetry round) and a territory or two: each time's
+    # hour and day are worked out once per time zone.
+    by_zone: dict[dt.tzinfo | None, dict[dt.datetime, tuple[dt.datetime, dt.date]]] = {}
+    zone_now: dt.tzinfo | None = None
+    slots = by_zone.setdefault(None, {})
     isfinite = math.isfinite
-    for entity, measure, ts, value in samples:
+    for entity, measure, ts, value, zone in samples:
         if not isfinite(value):
             continue
+        if zone is not zone_now:
+            zone_now = zone
+            slots = by_zone.setdefault(zone, {})
         slot = slots.get(ts)
         if slot is None:
             moment = ts.astimezone(UTC)
-            slot = slots[ts] = (moment.replace(minute=0, second=0, microsecond=0), moment.date())
+            day = moment.date() if zone is None else moment.astimezone(zone).date()
+            slot = slots[ts] = (moment.replace(minute=0, second=0, microsecond=0), day)
         pairs: tuple[tuple[dict[Any, _Cell], tuple[str, str, Any]], ...] = (
             (hours, (entity, measure, slot[0])),
             (days, (entity, measure, slot[1])),
@@ -314,9 +325,12 @@ def aggregate(
     start: dt.datetime,
     end: dt.datetime,
     period: Period,
+    zone: dt.tzinfo = UTC,
 ) -> dict[str, list[Bucket]]:
-    """Per measure, the buckets of ``period`` from ``start`` to ``end`` (the last one may be shorter)."""
+    """Per measure, the buckets of ``period`` from ``start`` to ``end`` (the last one may be shorter);
+    the daily rows are the days of ``zone`` (the time zone of the entity's territory)."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
+    first_day = start.astimezone(zone).date()
     edges = [start]
     while edges[-1] < end:
         if len(edges) > MAX_BUCKETS:
@@ -337,8 +351,8 @@ def aggregate(
         ).where(
             col(MeasureDaily.entity) == entity,
             col(MeasureDaily.measure).in_(list(measures)),
-            col(MeasureDaily.day) >= start.date(),
-            col(MeasureDaily.day) < (end + dt.timedelta(days=1)).date(),
+            col(MeasureDaily.day) >= first_day,
+            col(MeasureDaily.day) < (end.astimezone(zone) + dt.timedelta(days=1)).date(),
         )
     else:
         slot = col(MeasureHourly.hour)
@@ -356,14 +370,12 @@ def aggregate(
             col(MeasureHourly.hour) < end,
         )
     for measure, when, count, total, low, high in session.execute(query.order_by(slot)).all():
-        moment = (
-            when
-            if isinstance(when, dt.datetime)
-            else dt.datetime.combine(when, dt.time(0), tzinfo=UTC)
-        )
-        moment = moment.astimezone(UTC)
-        if moment < start.replace(hour=0, minute=0, second=0, microsecond=0) and period.daily:
-            continue
+        if isinstance(when, dt.datetime):
+            moment = when.astimezone(UTC)
+        else:  # a local day: its midnight in the entity's time zone
+            if when < first_day:
+                continue
+            moment = dt.datetime.combine(when, dt.time(0), tzinfo=zone).astimezone(UTC)
         index = max(0, bisect.bisect_right(edges, moment) - 1)
         if index < len(edges) - 1 and moment < end:
             out[measure][index].add(count, total, low, high)

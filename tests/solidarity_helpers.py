@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
@@ -14,6 +15,8 @@ from app.models.accounts import User
 from app.models.solidarity import Place
 from app.solidarity import beneficiaries, bookings, volunteers
 from app.solidarity.schedule import local_today
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 VILLERUPT = "54580"
 THIL = "54523"
@@ -79,7 +82,7 @@ def volunteer(
 
 
 def next_weekday(weekday: int, weeks_ahead: int = 1) -> date:
-    today = local_today(utcnow())
+    today = local_today(utcnow(), PARIS)
     return today + timedelta(days=(weekday - today.weekday()) % 7 + 7 * weeks_ahead)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -15,6 +16,8 @@ from app.db import utcnow, write_session
 from app.models.jobs import Job
 from app.models.push import Alert
 from app.models.territory import Commune
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 SENDER = "vigilance.meteofrance.fr"
 # Northern Moselle: covers Audun-le-Tiche, Aumetz, Boulange, Ottange, Russange (not Villerupt nor Thil,
@@ -123,7 +126,7 @@ def test_staff_send_publishes_the_alert_and_queues_its_fan_out(staff, engine):
 
 
 def test_the_form_refuses_bad_input_with_french_messages_and_writes_nothing(staff, engine):
-    past = (utcnow() - timedelta(hours=1)).astimezone(topics.TZ).strftime("%Y-%m-%dT%H:%M")
+    past = (utcnow() - timedelta(hours=1)).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
     cases = [
         ({"title": ""}, "Donnez un titre"),
         ({"topic": "horoscope"}, "Sujet inconnu"),

@@ -7,6 +7,7 @@ import io
 import json
 import threading
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -30,6 +31,8 @@ from app.models.carpool import (
 from app.models.jobs import Job
 from workers import runner
 
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
+
 # Points of the territory and of Luxembourg (see the places seeded by the migration).
 AUDUN = (49.472, 5.955)
 RUSSANGE = (49.483, 5.953)
@@ -43,10 +46,10 @@ DIFFERDANGE = (49.5242, 5.8914)
 
 def next_weekday(weekday: int, at: str = "07:30") -> datetime:
     """The next given weekday (0 = Monday) at a local time, at least two days ahead, in UTC."""
-    day = trips.local(utcnow()).date() + timedelta(days=2)
+    day = trips.local(utcnow(), PARIS).date() + timedelta(days=2)
     while day.weekday() != weekday:
         day += timedelta(days=1)
-    return datetime.combine(day, time.fromisoformat(at), tzinfo=trips.PARIS).astimezone(UTC)
+    return datetime.combine(day, time.fromisoformat(at), tzinfo=PARIS).astimezone(UTC)
 
 
 def make_user(engine, email: str) -> int:
@@ -327,7 +330,9 @@ def test_a_regular_booking_reminder_schedules_the_next_departure(engine, setting
     payloads = jobs_of(engine, "carpool.reminder")
     assert len(payloads) == 2
     nxt = datetime.fromisoformat(payloads[1]["departure"])
-    assert nxt > datetime.fromisoformat(first["departure"]) and trips.local(nxt).weekday() in (0, 2)
+    assert nxt > datetime.fromisoformat(first["departure"]) and trips.local(
+        nxt, PARIS
+    ).weekday() in (0, 2)
 
 
 # --- saved searches ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert, select
@@ -21,6 +22,8 @@ from app.carpool import matching, ranking, trips
 from app.db import read_session, write_session
 from app.models.accounts import User
 from app.models.carpool import CarpoolAd
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 STARTS = [(49.472, 5.955), (49.418, 5.944), (49.382, 5.951), (49.440, 6.017), (49.493, 5.918)]
 ENDS = [(49.6296, 6.1619), (49.5999, 6.1335), (49.5006, 5.9430), (49.4985, 5.9806)]
@@ -74,7 +77,7 @@ def _ads(rng: random.Random, users: list[int], n: int, now: datetime) -> list[di
             )
         else:
             departure = now + timedelta(days=rng.randint(1, 3), minutes=rng.randint(-90, 90))
-            local = trips.local(departure)
+            local = trips.local(departure, PARIS)
             m = local.hour * 60 + local.minute
             row.update(
                 frequency="punctual",
@@ -91,7 +94,7 @@ def _ads(rng: random.Random, users: list[int], n: int, now: datetime) -> list[di
 def _exhaustive(ads: list[CarpoolAd], q: matching.Query) -> list[tuple[int, float]]:
     """Every active ad scored in Python, with the same rules the SQL applies (status, role, seats,
     validity), nothing left to an index."""
-    last_day = (q.local_when or trips.local(datetime.now(UTC))).date()
+    last_day = (q.local_when or trips.local(datetime.now(UTC), PARIS)).date()
     out = []
     for ad in ads:
         if ad.status != "active" or ad.role != q.role or ad.seats_left < q.seats:
@@ -343,7 +346,7 @@ def test_the_ranking_bound_holds_every_score_and_counts_time_and_weekdays(engine
                 )
             elif rng.random() < 0.3:  # just before or after midnight, Paris time
                 departure = now.replace(hour=23) + timedelta(minutes=rng.randint(-60, 60))
-                local = trips.local(departure)
+                local = trips.local(departure, PARIS)
                 m = local.hour * 60 + local.minute
                 row.update(
                     departure_at=departure,
@@ -406,7 +409,7 @@ def test_a_wide_radius_search_keeps_drivers_who_need_more_than_a_quarter_of_an_h
                 # The ad's time at its start: the driver's when the passenger is at the near start at
                 # 07:30 UTC, or the passenger's when the driver who left the far start then gets there.
                 departure = now.replace(hour=7, minute=30) + timedelta(minutes=shift)
-                local = trips.local(departure)
+                local = trips.local(departure, PARIS)
                 m = local.hour * 60 + local.minute
                 rows.append(
                     {
@@ -439,7 +442,7 @@ def test_a_wide_radius_search_keeps_drivers_who_need_more_than_a_quarter_of_an_h
                     }
                 )
         session.execute(insert(CarpoolAd), rows)
-    at = trips.local(now.replace(hour=7, minute=30))
+    at = trips.local(now.replace(hour=7, minute=30), PARIS)
     with read_session(engine) as session:
         ads = list(session.scalars(select(CarpoolAd)).all())
         for role, start in (("driver", near), ("passenger", far)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +13,8 @@ from app.carpool import rdex, trips
 from app.db import utcnow
 from tests.carpool_standards import RDEX_FILE, openapi, spec_dict, validate_exchange
 from tests.test_carpool import AUDUN, BELVAL, KIRCHBERG, make_user, next_weekday, publish
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 API = openapi(RDEX_FILE, "/api/rdex")
 
@@ -67,7 +70,7 @@ def test_a_punctual_search_answers_journeys_and_their_count_valid_against_the_rd
 def test_regular_trips_give_utc_times_with_the_offset_of_their_own_date_across_dst(engine, client):
     driver = make_user(engine, "d@eclor.test")
     ad = publish(engine, driver, AUDUN, KIRCHBERG, days=(0, 2), at="07:30", margin=10)
-    year = trips.local(utcnow()).year + 1
+    year = trips.local(utcnow(), PARIS).year + 1
     winter = datetime(year, 1, 12, 0, 0, tzinfo=UTC)  # CET, UTC+1
     summer = datetime(year, 7, 13, 0, 0, tzinfo=UTC)  # CEST, UTC+2
     seen = {}
@@ -87,10 +90,12 @@ def test_regular_trips_give_utc_times_with_the_offset_of_their_own_date_across_d
 def test_a_regular_schedule_in_utc_is_read_with_the_offset_of_its_date():
     start = date(2027, 7, 5)  # a Monday in summer
     schedule = rdex.parse_week_schedule(
-        json.dumps([{"mondayTime": "05:30:00", "mondayTimeDelta": 600}]), start, 900
+        json.dumps([{"mondayTime": "05:30:00", "mondayTimeDelta": 600}]), start, 900, PARIS
     )
     assert schedule == {0: (450, 10)}  # 07:30 local
-    winter = rdex.parse_week_schedule(json.dumps({"mondayTime": "06:30:00"}), date(2027, 1, 4), 900)
+    winter = rdex.parse_week_schedule(
+        json.dumps({"mondayTime": "06:30:00"}), date(2027, 1, 4), 900, PARIS
+    )
     assert winter == {0: (450, 15)}
 
 
@@ -98,17 +103,15 @@ def test_a_regular_schedule_search_finds_the_trip_at_its_local_time(engine, clie
     driver = make_user(engine, "d@eclor.test")
     ad = publish(engine, driver, AUDUN, KIRCHBERG, days=(0, 1, 2, 3, 4), at="07:30")
     publish(engine, driver, AUDUN, KIRCHBERG, days=(0, 1, 2, 3, 4), at="17:30")
-    start = trips.local(utcnow()).date() + timedelta(days=1)
+    start = trips.local(utcnow(), PARIS).date() + timedelta(days=1)
     monday = rdex.next_weekday_on_or_after(start, 0)
     utc_0730 = (
-        datetime.combine(monday, time(7, 30), tzinfo=trips.PARIS)
-        .astimezone(UTC)
-        .strftime("%H:%M:%S")
+        datetime.combine(monday, time(7, 30), tzinfo=PARIS).astimezone(UTC).strftime("%H:%M:%S")
     )
     r = search(
         client,
         frequency="regular",
-        departureDate=int(datetime.combine(start, time(0, 0), tzinfo=trips.PARIS).timestamp()),
+        departureDate=int(datetime.combine(start, time(0, 0), tzinfo=PARIS).timestamp()),
         regularSchedule=json.dumps([{"mondayTime": utc_0730}]),
     )
     assert r.status_code == 200, r.text

@@ -9,6 +9,7 @@ import io
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from app.models.carpool import CarpoolAd, CarpoolBooking, CarpoolMessage
 from tests.carpool_standards import HOST, STANDARD_FILE, openapi, validate_exchange
 from tests.standard_carpool_client import StandardCarpoolClient
 from tests.test_carpool import AUDUN, BELVAL, KIRCHBERG, RUSSANGE, make_user, next_weekday, publish
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 API = openapi(STANDARD_FILE, "/api/carpool")
 WHERE = {
@@ -49,9 +52,7 @@ def test_driver_and_passenger_journeys_around_a_date_validate_against_the_file(e
     driver, rider = make_user(engine, "d@eclor.test"), make_user(engine, "r@eclor.test")
     when = next_weekday(2, "07:30")
     offer = publish(engine, driver, AUDUN, KIRCHBERG, when=when)
-    regular = publish(
-        engine, driver, RUSSANGE, KIRCHBERG, days=(when.astimezone(trips.PARIS).weekday(),)
-    )
+    regular = publish(engine, driver, RUSSANGE, KIRCHBERG, days=(when.astimezone(PARIS).weekday(),))
     publish(engine, driver, AUDUN, BELVAL, when=when)
     wanted = publish(engine, rider, AUDUN, KIRCHBERG, role="passenger", when=when, seats=1)
     r = get(
@@ -95,12 +96,12 @@ def test_regular_trips_give_weekly_schedules_in_utc_with_the_offset_of_their_dat
     driver = make_user(engine, "d@eclor.test")
     ad = publish(engine, driver, AUDUN, KIRCHBERG, days=(0, 1, 2, 3, 4), at="07:30", margin=10)
     publish(engine, driver, AUDUN, KIRCHBERG, days=(0, 1, 2, 3, 4), at="17:30")
-    year = trips.local(utcnow()).year + 1
+    year = trips.local(utcnow(), PARIS).year + 1
     times = {}
     for season, month in (("winter", 1), ("summer", 7)):
         start = datetime(year, month, 4, 0, 0, tzinfo=UTC)
         utc_time = (
-            datetime.combine(start.date(), time(7, 30), tzinfo=trips.PARIS)
+            datetime.combine(start.date(), time(7, 30), tzinfo=PARIS)
             .astimezone(UTC)
             .strftime("%H:%M:%S")
         )
@@ -123,7 +124,7 @@ def test_regular_trips_give_weekly_schedules_in_utc_with_the_offset_of_their_dat
         mondays = days["MON"]["journeySchedules"]
         assert len(mondays) == 2 and all(j["id"].startswith(f"eclor{ad}t") for j in mondays)
         local_times = {
-            datetime.fromtimestamp(j["passengerPickupDate"], trips.PARIS).strftime("%H:%M")
+            datetime.fromtimestamp(j["passengerPickupDate"], PARIS).strftime("%H:%M")
             for j in mondays
         }
         assert local_times == {"07:30"}

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, func, select, update
@@ -32,6 +33,8 @@ from app.models.push import Alert, PushDelivery, PushSubscription
 from app.notify import notify
 from app.pwa import NOTIFICATION_ICON, service_worker_js
 from workers import runner
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 try:
     from tests.pushreceiver import PushReceiver
@@ -329,7 +332,7 @@ def test_a_plaintext_over_3993_bytes_is_refused_before_anything_is_sent(
 def test_quiet_hours_hold_a_normal_alert_and_let_a_high_one_through(
     push_settings, engine, receiver
 ):
-    now = utcnow().astimezone(alerts_topics.TZ)
+    now = utcnow().astimezone(PARIS)
     minute = now.hour * 60 + now.minute
     quiet = ((minute - 60) % 1440, (minute + 60) % 1440)
     user = make_user(engine, "r@eclor.test")
@@ -366,17 +369,18 @@ def test_quiet_hours_hold_a_normal_alert_and_let_a_high_one_through(
 def test_quiet_hours_end_in_the_morning_across_midnight_and_daylight_saving():
     from datetime import datetime
 
-    tz = alerts_topics.TZ
+    tz = PARIS
     night = datetime(2026, 3, 29, 1, 30, tzinfo=tz)  # the night clocks go forward in France
-    until = alerts_topics.quiet_until(night, 22 * 60, 7 * 60)
+    until = alerts_topics.quiet_until(night, 22 * 60, 7 * 60, tz)
     assert until is not None and until.astimezone(tz).hour == 7 and until.astimezone(tz).day == 29
     evening = datetime(2026, 11, 22, 23, 0, tzinfo=tz)
-    assert alerts_topics.quiet_until(evening, 22 * 60, 7 * 60).astimezone(tz).day == 23
+    assert alerts_topics.quiet_until(evening, 22 * 60, 7 * 60, tz).astimezone(tz).day == 23
     assert (
-        alerts_topics.quiet_until(datetime(2026, 11, 22, 12, 0, tzinfo=tz), 22 * 60, 7 * 60) is None
+        alerts_topics.quiet_until(datetime(2026, 11, 22, 12, 0, tzinfo=tz), 22 * 60, 7 * 60, tz)
+        is None
     )
     assert (
-        alerts_topics.quiet_until(datetime(2026, 11, 22, 13, 0, tzinfo=tz), 12 * 60, 14 * 60)
+        alerts_topics.quiet_until(datetime(2026, 11, 22, 13, 0, tzinfo=tz), 12 * 60, 14 * 60, tz)
         is not None
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +13,8 @@ from app.db import utcnow, write_session
 from app.models.carpool import CarpoolAd, CarpoolBooking
 from app.models.reports import Report
 
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
+
 VILLERUPT = (49.467, 5.929)
 AUMETZ = (49.418, 5.944)
 KIRCHBERG = (49.6296, 6.1619)
@@ -19,7 +22,7 @@ BELVAL = (49.5006, 5.9430)
 
 
 def past_month(n: int = 2) -> str:
-    return months.shift(months.of(utcnow()), -n)
+    return months.shift(months.of(utcnow(), PARIS), -n)
 
 
 def weekdays(month: str, from_day: int = 1) -> int:
@@ -85,7 +88,7 @@ def test_the_od_matrix_counts_a_booked_regular_trip_once_per_travelled_day(engin
     month = past_month()
     driver, p1, p2, p3 = (user(engine, f"c{i}@eclor.test") for i in range(4))
     regular = ad(engine, driver, VILLERUPT, KIRCHBERG)
-    start = months.start(month)
+    start = months.start(month, PARIS)
     # one seat booked before the month: every weekday of the month; another accepted on the 10th
     # at midnight: the weekdays from the 10th; a third cancelled before the month: nothing.
     booking(engine, regular, p1, driver, start - timedelta(days=20))
@@ -119,7 +122,7 @@ def test_the_od_matrix_counts_a_booked_regular_trip_once_per_travelled_day(engin
 def test_small_cells_are_suppressed_and_luxembourg_communes_are_named_in_full(engine, staff):
     month = past_month()
     driver, passenger = user(engine, "d@eclor.test"), user(engine, "p@eclor.test")
-    departure = months.start(month) + timedelta(days=3, hours=6)
+    departure = months.start(month, PARIS) + timedelta(days=3, hours=6)
     once = ad(
         engine,
         driver,
@@ -161,9 +164,11 @@ def test_a_theme_compares_the_month_with_last_year_per_commune_and_per_1000_resi
     engine, staff
 ):
     month = past_month()
-    add_reports(engine, months.start(month) + timedelta(days=2), 22, "54580")
-    add_reports(engine, months.start(month) + timedelta(days=2), 4, "57038")
-    add_reports(engine, months.start(months.shift(month, -12)) + timedelta(days=5), 13, "54580")
+    add_reports(engine, months.start(month, PARIS) + timedelta(days=2), 22, "54580")
+    add_reports(engine, months.start(month, PARIS) + timedelta(days=2), 4, "57038")
+    add_reports(
+        engine, months.start(months.shift(month, -12), PARIS) + timedelta(days=5), 13, "54580"
+    )
     body = staff.client.get(f"/staff/insights/reports/figures.json?month={month}").json()
     rows = {(r["figure"], r["commune_insee"]): r for r in body["rows"]}
     territory = rows[("reports_received", "")]
@@ -188,12 +193,14 @@ def test_a_theme_compares_the_month_with_last_year_per_commune_and_per_1000_resi
 
 def test_complete_months_are_kept_and_the_current_month_is_counted_afresh(engine, staff):
     month = past_month()
-    add_reports(engine, months.start(month) + timedelta(days=1), 12)
+    add_reports(engine, months.start(month, PARIS) + timedelta(days=1), 12)
     first = staff.client.get(f"/staff/insights/reports/figures.json?month={month}").json()
-    add_reports(engine, months.start(month) + timedelta(days=2), 5)  # a late write to a kept month
+    add_reports(
+        engine, months.start(month, PARIS) + timedelta(days=2), 5
+    )  # a late write to a kept month
     again = staff.client.get(f"/staff/insights/reports/figures.json?month={month}").json()
     assert first["rows"][0]["value"] == again["rows"][0]["value"] == 12  # kept until REFRESH
-    current = months.of(utcnow())
+    current = months.of(utcnow(), PARIS)
     add_reports(engine, utcnow() - timedelta(minutes=5), 11)
     now_rows = staff.client.get(f"/staff/insights/reports/figures.json?month={current}").json()[
         "rows"
@@ -209,9 +216,11 @@ def test_each_kept_month_has_the_territory_s_row_and_the_index_reads_it(engine, 
     from app.models.insights import InsightsMonthly
 
     month = past_month()
-    add_reports(engine, months.start(month) + timedelta(days=2), 14, "54580")
-    add_reports(engine, months.start(month) + timedelta(days=3), 12, "57038")
-    add_reports(engine, months.start(months.shift(month, -3)) + timedelta(days=1), 11, "57038")
+    add_reports(engine, months.start(month, PARIS) + timedelta(days=2), 14, "54580")
+    add_reports(engine, months.start(month, PARIS) + timedelta(days=3), 12, "57038")
+    add_reports(
+        engine, months.start(months.shift(month, -3), PARIS) + timedelta(days=1), 11, "57038"
+    )
     body = staff.client.get(f"/staff/insights/reports/figures.json?month={month}").json()
     rows = {(r["figure"], r["commune_insee"]): r for r in body["rows"]}
     assert rows[("reports_received", "")]["value"] == 26
@@ -241,7 +250,7 @@ def test_each_kept_month_has_the_territory_s_row_and_the_index_reads_it(engine, 
 def test_every_figure_counts_the_current_month_alone(engine, staff):
     """A single month (the current one, computed afresh) for every theme: the figures whose month
     is then a literal (shops, sharing) still join their tables."""
-    current = months.of(utcnow())
+    current = months.of(utcnow(), PARIS)
     add_reports(engine, utcnow() - timedelta(minutes=5), 12)
     assert staff.client.get(f"/staff/insights?month={current}").status_code == 200
     for slug in ("shops", "sharing", "reports"):
@@ -254,7 +263,7 @@ def test_every_figure_counts_the_current_month_alone(engine, staff):
 
 def test_the_monthly_summary_prints_and_downloads_as_pdf(engine, staff):
     month = past_month()
-    add_reports(engine, months.start(month) + timedelta(days=2), 15)
+    add_reports(engine, months.start(month, PARIS) + timedelta(days=2), 15)
     page = staff.client.get(f"/staff/insights/summary?month={month}")
     assert page.status_code == 200
     assert "Synthèse mensuelle" in page.text and "0,052 kg CO₂e" in page.text
@@ -321,7 +330,9 @@ def test_departures_counted_week_by_week_are_those_listed_day_by_day():
         )
         start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(600 * 1440))
         end = start + timedelta(minutes=rng.randrange(1, 200 * 1440))
-        listed = Counter((months.of(d), local(d).hour) for d in occurrences(ad, start, end))
+        listed = Counter(
+            (months.of(d, PARIS), local(d, PARIS).hour) for d in occurrences(ad, start, end)
+        )
         assert departures(ad, start, end) == dict(listed), (schedule, start, end)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -14,11 +15,13 @@ from app.db import read_session, utcnow, write_session
 from app.models.insights import InsightsEnergyBaseline
 from app.models.lighting import LightCabinet, LightEnergyMonth, LightGroup
 
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
+
 VILLERUPT, AUDUN = "54580", "57038"
 
 
 def month_shown() -> str:
-    return months.shift(months.of(utcnow()), -2)
+    return months.shift(months.of(utcnow(), PARIS), -2)
 
 
 def fleet(engine, month: str) -> None:
@@ -133,7 +136,7 @@ def test_a_bad_baseline_line_is_refused_in_french_and_nothing_is_written(
 ):
     fleet(engine, month_shown())
     text = "armoire;mois;kwh;euros\nARM-A;2024-02;90;18\n" + line.format(
-        current=months.of(utcnow())
+        current=months.of(utcnow(), PARIS)
     )
     answer = upload(staff, text)
     assert answer.status_code == 400

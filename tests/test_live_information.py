@@ -85,7 +85,7 @@ def test_the_waste_centre_page_gives_opening_hours_open_now_address_and_accepted
     assert "09:00–12:00, 13:30–17:00" in page and "Encombrants" in page and "Gravats" in page
     assert ("Ouverte en ce moment" in page) != ("Fermée en ce moment" in page)
     with write_session(engine) as session:
-        info = measures.waste_centre_info(session.get(Sensor, "WC-AUD-01"))
+        info = measures.waste_centre_info(session, session.get(Sensor, "WC-AUD-01"))
     monday_10 = dt.datetime(2026, 12, 7, 10, 0, tzinfo=TZ)
     monday_1230 = dt.datetime(2026, 12, 7, 12, 30, tzinfo=TZ)
     sunday = dt.datetime(2026, 12, 6, 11, 0, tzinfo=TZ)

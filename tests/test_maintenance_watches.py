@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from app.alerts import topics as alerts_topics
 from app.db import read_session, utcnow, write_session
 from app.interfaces import Place
 from app.jobs import enqueue
@@ -20,14 +20,16 @@ from app.maintenance.rules import RuleForm, save
 from app.models.jobs import Job
 from app.models.maintenance import MaintenanceAlarm
 from app.models.push import NotificationDigestItem, PushDelivery
-from app.notify import DIGEST_HOUR, TZ
+from app.notify import DIGEST_HOUR
 from tests.test_accounts import mails
 from tests.test_fanout import (  # noqa: F401  (fixtures)
     push_settings,
-    run_worker,
     receiver,
+    run_worker,
     subscribe,
 )
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 AUDUN, VILLERUPT = "57038", "57041"
 
@@ -176,7 +178,7 @@ def test_the_digest_collects_the_days_alarms_and_sends_them_once_a_day(settings,
         ).all()
         (job,) = session.scalars(select(Job).where(Job.kind == "notify.digest")).all()
     assert sorted(lines) == sorted([f"/staff/alarms/{first}", f"/staff/alarms/{second}"])
-    at = job.run_at.astimezone(TZ)
+    at = job.run_at.astimezone(PARIS)
     assert (at.hour, at.minute) == (DIGEST_HOUR, 0) and job.run_at > utcnow()
     assert job.run_at - utcnow() <= dt.timedelta(days=1)
 
@@ -211,7 +213,7 @@ def test_the_digest_collects_the_days_alarms_and_sends_them_once_a_day(settings,
 def test_the_on_call_person_gets_a_critical_alarm_in_their_quiet_hours_and_the_others_wait(
     push_settings, engine, receiver, staff, admin
 ):
-    now = utcnow().astimezone(alerts_topics.TZ)
+    now = utcnow().astimezone(PARIS)
     minute = now.hour * 60 + now.minute
     night = ((minute - 60) % 1440, (minute + 60) % 1440)  # "now" is inside both people's night
     ((on_call_device, _a),) = subscribe(engine, receiver, admin.id, topics=(), quiet=night)

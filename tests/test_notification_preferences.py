@@ -9,13 +9,13 @@ import email
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text, update
 
 from app import push
 from app.alerts import publish as alerts
-from app.alerts import topics as alerts_topics
 from app.db import make_engine, utcnow, write_session
 from app.migrate import upgrade
 from app.models.jobs import Job
@@ -25,6 +25,8 @@ from app.sensors import measures as sensors
 from tests.conftest import fresh_database_url
 from tests.test_push_subscriptions import browser_subscription
 from workers import runner
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 VAPID_PRIVATE, _VAPID_PUBLIC = push.generate_vapid_keys()
 
@@ -181,7 +183,7 @@ def test_the_daily_digest_collects_the_days_alerts_in_one_email(push_settings, e
         assert len(session.scalars(select(NotificationDigestItem)).all()) == 2
         digest_jobs = session.scalars(select(Job).where(Job.kind == "notify.digest")).all()
         assert len(digest_jobs) == 1
-        assert digest_jobs[0].run_at.astimezone(alerts_topics.TZ).hour == 18
+        assert digest_jobs[0].run_at.astimezone(PARIS).hour == 18
         session.execute(update(Job).where(Job.kind == "notify.digest").values(run_at=utcnow()))
     drain(push_settings, engine)
     (digest,) = mails(push_settings)

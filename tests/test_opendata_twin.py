@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from rdflib import URIRef
@@ -19,6 +20,8 @@ from app.models.sensors import WasteCentreEstimate
 from app.opendata import catalogue, registry, snapshots
 from app.opendata.contrib import local_day
 from tests.opendata_helpers import EMAIL, FREE_TEXT, NAME, PHONE, seed
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 LD = {"accept": "application/ld+json"}
 SDM_ALERT_CATEGORIES = {
@@ -153,7 +156,7 @@ def test_the_daily_count_twin_counts_todays_public_reports_per_category(publishe
     assert tyres() == before + 2
     counts = _entities(published, "DailyReportCount")
     assert {e["category"]["value"] for e in counts} >= {"tyres", "bulky_items"}
-    assert {e["dateObserved"]["value"]["@value"] for e in counts} == {local_day(now)}
+    assert {e["dateObserved"]["value"]["@value"] for e in counts} == {local_day(now, PARIS)}
 
 
 def test_the_alerts_twin_is_a_smart_data_models_alert_without_exercises(published) -> None:

@@ -9,6 +9,7 @@ import csv
 import io
 import threading
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import func, select
@@ -20,6 +21,8 @@ from app.participation import consultations as logic
 from app.participation import opendata
 from tests.live_server import live
 from tests.participation_helpers import AUDUN, AUMETZ, live_in
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 OPTIONS = "Voiture\nBus\nVélo"
 
@@ -440,7 +443,7 @@ def test_staff_create_a_consultation_add_questions_publish_it_and_it_then_stays_
     with read_session(engine) as s:
         row = s.get(Consultation, cid)
         assert row.communes == f"{AUDUN},{AUMETZ}" and not row.published
-        assert logic.days(row) == (first, last)
+        assert logic.days(row, PARIS) == (first, last)
     assert client.get(f"/participation/consultations/{cid}").status_code == 404  # a draft
     refused = staff.client.post_form(
         f"/participation/staff/consultations/{cid}/state", {"action": "publish"}

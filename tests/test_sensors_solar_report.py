@@ -93,8 +93,9 @@ def test_each_sites_production_self_consumption_euros_and_co2_are_what_its_count
     assert mairie.year.saved_eur(report.prices) == pytest.approx(59 * 0.25)
     assert mairie.year.sold_eur(report.prices) == pytest.approx(11 * 0.10)
     assert mairie.year.co2_kg == pytest.approx(70 * 0.052)
-    # from Jan 1st to June 3rd noon: 153.5 days at 9 kWc
-    assert mairie.load_factor == pytest.approx(70 / (9 * 153.5 * 24))
+    # from Jan 1st (midnight in Paris, 23:00 UTC the day before) to June 3rd noon UTC: 153.5 days
+    # and an hour at 9 kWc
+    assert mairie.load_factor == pytest.approx(70 / (9 * (153.5 * 24 + 1)))
     # all of the counter's move since New Year's Eve is this year's, and all of it self-consumed
     assert (ecole.year.produced, ecole.year.self_share, ecole.today.produced) == (40, 1.0, 0)
     assert ecole.load_factor == pytest.approx(40 / (36 * 60))  # metered since June 1st

@@ -6,6 +6,7 @@ import io
 import json
 import threading
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -17,6 +18,8 @@ from app.models.jobs import Job
 from app.models.sharing import CategoryWatch, ItemReport, Loan, LoanMessage, SharedItem
 from app.sharing import loans as sharing
 from app.sharing import reminders
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 
 def make_item(
@@ -43,7 +46,7 @@ def make_item(
 
 
 def today() -> date:
-    return sharing.local_today()
+    return sharing.local_today(PARIS)
 
 
 def request(engine, item_id: int, borrower_id: int, start: date, end: date) -> int:

@@ -7,6 +7,7 @@ import json
 import re
 import threading
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -17,7 +18,9 @@ from app.models.jobs import Job
 from app.models.shops import OrderLine, Product, Shop, ShopHours, ShopHoursException, ShopOrder
 from app.shops import hours as shops_hours
 from app.shops import orders as shops
-from app.shops.hours import PARIS, Schedule
+from app.shops.hours import Schedule
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 ALWAYS = [
     (wd, time(0), time(0)) for wd in range(7)
@@ -36,6 +39,7 @@ def schedule(
         closed_on_holidays=holidays_closed,
         weekly=tuple(weekly),
         exceptions=exceptions or {},
+        zone=PARIS,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +16,8 @@ from app.db import read_session, write_session
 from app.models.shops import Product, Shop, ShopOrder, ShopPickupPoint
 from app.shops import orders as shops
 from app.shops import pickup_points
-from app.shops.hours import PARIS
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Villerupt
 
@@ -71,13 +73,13 @@ def test_a_point_offers_every_half_hour_of_its_weekly_window_from_two_hours_on(e
     with read_session(engine) as s:
         market = s.get(ShopPickupPoint, farm["market"])
         town_hall = s.get(ShopPickupPoint, farm["town_hall"])
-    saturday = [t.astimezone(PARIS) for t in pickup_points.slots(market, NOW)]
+    saturday = [t.astimezone(PARIS) for t in pickup_points.slots(market, NOW, PARIS)]
     assert saturday[0] == datetime(2026, 12, 12, 8, 0, tzinfo=PARIS)
     assert saturday[-1] == datetime(2026, 12, 12, 12, 0, tzinfo=PARIS)
     assert len(saturday) == 9
     # Thursday 17:00 local is offered; on Thursday at 16:00, 17:30 is the first time left.
     thursday_at_4 = datetime(2026, 12, 10, 15, 0, tzinfo=UTC)
-    first = pickup_points.slots(town_hall, thursday_at_4)[0].astimezone(PARIS)
+    first = pickup_points.slots(town_hall, thursday_at_4, PARIS)[0].astimezone(PARIS)
     assert first == datetime(2026, 12, 10, 18, 0, tzinfo=PARIS)
 
 

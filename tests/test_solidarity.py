@@ -7,6 +7,7 @@ import csv
 import io
 import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -27,6 +28,8 @@ from tests.solidarity_helpers import (
     user,
     volunteer,
 )
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 
 @pytest.fixture
@@ -72,7 +75,7 @@ def test_a_weekly_booking_makes_one_trip_per_chosen_day_until_the_date(engine, w
         booking = s.get(Booking, bid)
     # Mondays and Thursdays over three weeks plus the last Monday: 4 Mondays, 3 Thursdays.
     assert len(trips) == 7
-    assert trips[0].pickup_at == local_at(monday, 9 * 60)
+    assert trips[0].pickup_at == local_at(monday, 9 * 60, PARIS)
     assert all(t.ends_at - t.pickup_at == timedelta(minutes=120) for t in trips)
     assert booking.weekdays == "0,3" and booking.status == "open"
     # Villerupt → Esch-sur-Alzette and back: about 2 × 5.3 km × 1.3.
@@ -348,7 +351,7 @@ def test_the_mileage_export_adds_up(engine, world):
     # By hand, at 0.25 €/km and 0.33 €/km (halves rounded up):
     #   12.4 km → 3.10 € and 4.092 → 4.09 €;  7.0 km → 1.75 € and 2.31 €;
     #   25.5 km → 6.375 → 6.38 € and 8.415 → 8.42 €.  Totals: 44.9 km, 11.23 €, 14.82 €.
-    months = {t.pickup_at.astimezone(mileage.PARIS).date().replace(day=1) for t in trips}
+    months = {t.pickup_at.astimezone(PARIS).date().replace(day=1) for t in trips}
     text = ""
     rows = []
     with read_session(engine) as s:

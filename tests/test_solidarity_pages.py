@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -15,9 +16,11 @@ from app.db import read_session, utcnow, write_session
 from app.models.accounts import User
 from app.models.solidarity import Beneficiary, Booking, Place, Trip, Volunteer
 from app.solidarity.schedule import local_today
+from tests.conftest import PERSONA_PASSWORD
 from tests.solidarity_helpers import THIL, VILLERUPT
 from tests.test_privacy import rows_naming
-from tests.conftest import PERSONA_PASSWORD
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 PHONE = "0612345678"
 ADDRESS = "12 rue de la Paix"
@@ -72,7 +75,7 @@ def _register(worker, **change) -> object:
 
 
 def _book(worker, person_id: int, **change):
-    day = local_today(utcnow()) + timedelta(days=4)
+    day = local_today(utcnow(), PARIS) + timedelta(days=4)
     data = {
         "beneficiary_id": str(person_id),
         "place_id": "1",
@@ -99,7 +102,7 @@ def test_a_social_worker_books_by_phone_and_a_volunteer_accepts(ccas, personas, 
         person_id,
         repeat="on",
         weekdays=["1", "3"],
-        until=(local_today(utcnow()) + timedelta(days=30)).isoformat(),
+        until=(local_today(utcnow(), PARIS) + timedelta(days=30)).isoformat(),
     )
     assert r.status_code == 303
     booking_id = int(r.headers["location"].rsplit("/", 1)[1])
@@ -172,7 +175,7 @@ def test_bad_input_gets_french_messages_and_writes_nothing(ccas, personas, engin
     assert r.status_code == 400 and "Ce champ est obligatoire" in r.text
     assert _count(engine, Beneficiary) == 0
     person_id = int(_register(ccas).headers["location"].rsplit("/", 1)[1])
-    past = (local_today(utcnow()) - timedelta(days=1)).isoformat()
+    past = (local_today(utcnow(), PARIS) - timedelta(days=1)).isoformat()
     cases = [
         (dict(first_day=past), "date et une heure à venir"),
         (dict(first_day="demain"), "Date invalide"),

@@ -7,6 +7,7 @@ import json
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,6 +16,8 @@ from app.db import read_session, utcnow, write_session
 from app.models.solidarity import Trip, Volunteer
 from app.solidarity import bookings, reminders
 from tests.solidarity_helpers import VILLERUPT, book, person, place, social_worker, user, volunteer
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 
 class Gateway:
@@ -72,7 +75,7 @@ def _run_jobs(engine, settings) -> list[str]:
 def _tomorrows_trip(engine):
     worker = social_worker(engine)
     who = person(engine, worker)
-    tomorrow = reminders.tomorrow(utcnow())
+    tomorrow = reminders.tomorrow(utcnow(), PARIS)
     bid = book(engine, worker, who, place(engine), first_day=tomorrow, at=9 * 60)
     book(
         engine,

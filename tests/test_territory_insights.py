@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete
@@ -29,6 +30,8 @@ from tests.test_insights_baseline import fleet, upload
 from tests.test_territories import ESCH
 from tests.test_territory_reports import add_minett
 
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
+
 ESCH_CENTRE = (49.4958, 5.9806)
 KAYL = (49.4894, 6.0397)
 B_CABINET, B_CABINET_NAME, B_GROUP_NAME = "ARM-MINETT", "Armoire de la Lallange", "Rue du Minett"
@@ -39,13 +42,13 @@ DOMAIN = "/staff/insights"
 
 
 def month_shown() -> str:
-    return months.shift(months.of(utcnow()), -2)
+    return months.shift(months.of(utcnow(), PARIS), -2)
 
 
 def seed_minett(engine, minett: int, month: str) -> None:
     """The Minett's own activity in ``month`` and the current month: 15 reports in Esch, a lighting
     cabinet with its energy and baseline, commuters driving from Esch to Kayl, populations."""
-    start = months.start(month)
+    start = months.start(month, PARIS)
     with write_session(engine) as s:
         for when in (start + timedelta(days=3), utcnow() - timedelta(minutes=5)):
             s.add_all(
@@ -77,7 +80,7 @@ def seed_minett(engine, minett: int, month: str) -> None:
             )
         )
         s.flush()
-        for m in (month, months.of(utcnow())):
+        for m in (month, months.of(utcnow(), PARIS)):
             s.add(LightEnergyMonth(month=m, group_id="G-MINETT", energy_wh=9_000_000.0))
         s.add(
             InsightsEnergyBaseline(
@@ -207,7 +210,7 @@ def _figures(client, month: str) -> dict[str, Any]:
     """Every figure and export the first territory's staff download, as data."""
     out: dict[str, Any] = {}
     for slug, _t, _i in THEMES:
-        for when in (month, months.of(utcnow())):
+        for when in (month, months.of(utcnow(), PARIS)):
             out[f"{slug}/{when}"] = client.get(f"{DOMAIN}/{slug}/figures.json?month={when}").json()
             out[f"{slug}/{when}.csv"] = client.get(f"{DOMAIN}/{slug}/figures.csv?month={when}").text
     od = client.get(f"{DOMAIN}/od.json?month={month}").json()

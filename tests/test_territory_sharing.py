@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -26,6 +27,8 @@ from tests.territory_sweep import refused as is_refused
 from tests.test_sharing import make_item, notices
 from tests.test_territories import ESCH
 from tests.test_territory_reports import add_minett
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 B_TITLE = "Remorque à vélo du Minett"
 B_WANTED = "Escabeau pour Esch"
@@ -54,7 +57,7 @@ def two(app, engine, personas) -> dict[str, Any]:
     b_hidden = make_item(engine, owner.id, title=B_TITLE + " (masquée)")
     _in_esch(engine, b_item)
     _in_esch(engine, b_hidden, status="hidden")
-    start = sharing.local_today() + timedelta(days=3)
+    start = sharing.local_today(PARIS) + timedelta(days=3)
     with write_session(engine) as s:
         loan = sharing.request_loan(s, b_item, commuter.id, start, start + timedelta(days=2)).id
         photo = SharedPhoto(
@@ -115,7 +118,7 @@ def _gets(path: str, two: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 def _posts(path: str, two: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     b_item, b_hidden = two["b_items"]
-    start = (sharing.local_today() + timedelta(days=10)).isoformat()
+    start = (sharing.local_today(PARIS) + timedelta(days=10)).isoformat()
     fill: dict[str, list[tuple[str, dict[str, Any]]]] = {
         "/sharing/items/{item_id:int}/{action:str}": [
             (f"/sharing/items/{b}/{action}", {"start": start, "end": start, "reason": "x"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func
@@ -30,6 +31,8 @@ from tests.territory_sweep import refused as is_refused
 from tests.test_solidarity_reminders import Gateway, _run_jobs
 from tests.test_territories import ESCH
 from tests.test_territory_reports import add_minett
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 ESCH_INSEE = "L0204"
 B_NAME = "Jeanne Schmit-Minett"
@@ -373,7 +376,7 @@ def test_the_sms_reminders_of_one_territory_never_reach_the_other_territorys_peo
     gateway = Gateway()
     try:
         settings.solidarity_sms_url = gateway.url
-        tomorrow = reminders.tomorrow(utcnow())
+        tomorrow = reminders.tomorrow(utcnow(), PARIS)
         a, b = two["a"], two["b"]
         book(engine, a["worker"], a["person"], a["place"], first_day=tomorrow, at=11 * 60)
         book(

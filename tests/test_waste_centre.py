@@ -206,29 +206,31 @@ def _weekly_history(weeks: int) -> list[tuple[dt.datetime, float]]:
 def test_the_forecast_uses_the_same_hour_of_the_week() -> None:
     history = _weekly_history(6)
     saturday_10 = dt.datetime(2026, 11, 21, 10, 30, tzinfo=PARIS)
-    detail = forecast_detail(history, saturday_10)
+    detail = forecast_detail(history, saturday_10, tz=PARIS)
     assert (detail.wait_min, detail.basis, detail.days) == (20.0, "hour_of_week", 6)
-    assert forecast(history, dt.datetime(2026, 11, 24, 10, 0, tzinfo=PARIS)) == 2.0  # Tuesday
+    assert (
+        forecast(history, dt.datetime(2026, 11, 24, 10, 0, tzinfo=PARIS), tz=PARIS) == 2.0
+    )  # Tuesday
     # Wednesday 10:00 was never seen: same hour on another weekday.
-    wednesday = forecast_detail(history, dt.datetime(2026, 11, 25, 10, 0, tzinfo=PARIS))
+    wednesday = forecast_detail(history, dt.datetime(2026, 11, 25, 10, 0, tzinfo=PARIS), tz=PARIS)
     assert (wednesday.wait_min, wednesday.basis) == (2.0, "day_type")
     # Sunday 10:00: no Sunday at all, same hour on any day (median of the days seen).
-    sunday = forecast_detail(history, dt.datetime(2026, 11, 22, 10, 0, tzinfo=PARIS))
+    sunday = forecast_detail(history, dt.datetime(2026, 11, 22, 10, 0, tzinfo=PARIS), tz=PARIS)
     assert sunday.basis == "hour"
     assert sunday.wait_min == pytest.approx(11.0)  # median of 6 × 2.0 and 6 Saturdays
-    assert forecast(history, dt.datetime(2026, 11, 21, 3, 0, tzinfo=PARIS)) is None
+    assert forecast(history, dt.datetime(2026, 11, 21, 3, 0, tzinfo=PARIS), tz=PARIS) is None
     # Only the past counts: nothing is known before the first week of history.
-    assert forecast(history, dt.datetime(2026, 10, 3, 10, 0, tzinfo=PARIS)) is None
+    assert forecast(history, dt.datetime(2026, 10, 3, 10, 0, tzinfo=PARIS), tz=PARIS) is None
 
 
 def test_best_hours_suggests_the_quietest_upcoming_hours() -> None:
     history = _weekly_history(6)
     saturday = dt.date(2026, 11, 21)
-    quietest = best_hours(history, saturday, count=2)
+    quietest = best_hours(history, saturday, count=2, tz=PARIS)
     assert [(moment.hour, wait) for moment, wait in quietest] == [(16, 4.0), (9, 8.0)]
     later = best_hours(
-        history, saturday, count=2, now=dt.datetime(2026, 11, 21, 10, 5, tzinfo=PARIS)
+        history, saturday, count=2, now=dt.datetime(2026, 11, 21, 10, 5, tzinfo=PARIS), tz=PARIS
     )
     assert [(moment.hour, wait) for moment, wait in later] == [(16, 4.0), (11, 12.0)]
     # A Sunday was never open: nothing to suggest.
-    assert best_hours(history, dt.date(2026, 11, 22)) == []
+    assert best_hours(history, dt.date(2026, 11, 22), tz=PARIS) == []

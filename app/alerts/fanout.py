@@ -74,6 +74,7 @@ from app.models.push import (
     PushDelivery,
     PushSubscription,
 )
+from app.territories import zones
 
 # --- who gets a message -------------------------------------------------------------------------
 
@@ -241,6 +242,7 @@ def _claim(engine: Engine, out: Outgoing, limit: int) -> list[_Due] | None:
                 col(PushSubscription.auth),
                 col(PushSubscription.quiet_start),
                 col(PushSubscription.quiet_end),
+                col(PushSubscription.territory_id),
             )
             .join(PushSubscription, col(PushSubscription.id) == col(PushDelivery.subscription_id))
             .where(
@@ -254,9 +256,12 @@ def _claim(engine: Engine, out: Outgoing, limit: int) -> list[_Due] | None:
             return None
         due: list[_Due] = []
         held: dict[datetime, list[int]] = {}
+        zone_of = zones(session).of  # quiet hours on the clock of each subscription's territory
         for row in rows:
             until = (
-                None if out.urgency == "high" else quiet_until(now, row.quiet_start, row.quiet_end)
+                None
+                if out.urgency == "high"
+                else quiet_until(now, row.quiet_start, row.quiet_end, zone_of(row.territory_id))
             )
             if until is not None:
                 held.setdefault(until, []).append(row.id)

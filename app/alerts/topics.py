@@ -15,8 +15,6 @@ from app.models.territory import Commune
 
 log = logging.getLogger("eclor.alerts")
 
-TZ = ZoneInfo("Europe/Paris")
-
 # Topic code -> French label (translated at render time through _()).
 TOPICS: dict[str, str] = {
     "weather": "Météo",
@@ -145,11 +143,14 @@ def parse_minutes(value: str | None, field: str) -> int | None:
     return int(m.group(1)) * 60 + int(m.group(2))
 
 
-def quiet_until(now: datetime, start: int | None, end: int | None) -> datetime | None:
-    """When the quiet hours around ``now`` end (UTC), or None when ``now`` is not in them."""
+def quiet_until(
+    now: datetime, start: int | None, end: int | None, zone: ZoneInfo
+) -> datetime | None:
+    """When the quiet hours around ``now`` end (UTC), or None when ``now`` is not in them; the hours
+    are on the clock of ``zone`` (the subscription's territory's)."""
     if start is None or end is None or start == end:
         return None
-    local = now.astimezone(TZ)
+    local = now.astimezone(zone)
     minute = local.hour * 60 + local.minute
     inside = start <= minute < end if start < end else (minute >= start or minute < end)
     if not inside:

@@ -48,6 +48,7 @@ from app.models.carpool import (
     CarpoolSearch,
 )
 from app.notify import notify
+from app.territories import zone as territory_zone
 
 # --- ads --------------------------------------------------------------------------------
 
@@ -142,7 +143,7 @@ def create_ad(
         if data.frequency == "punctual":
             dep: datetime = spec["departure_at"]
             ad.departure_at = dep
-            loc = local(dep)
+            loc = local(dep, territory_zone(session, territory_id))
             ad.days_mask = mask_of([loc.weekday()])
             m = minute_of(loc.time())
             ad.schedule = dump_schedule({loc.weekday(): (m, data.margin_min)})
@@ -250,7 +251,7 @@ def alert_new_ad(session: Session, ad: CarpoolAd) -> int:
     for s in searches:
         if s.user_id in blocked:
             continue
-        m = score(query_of_search(s), ad)
+        m = score(query_of_search(session, s), ad)
         if m is None:
             continue
         if session.scalars(

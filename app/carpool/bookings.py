@@ -26,6 +26,7 @@ from app.carpool.trips import (
     CarpoolError,
     driver_and_passenger,
     local,
+    zone_of,
     next_departure,
     trip_price_cents,
     trip_title,
@@ -267,7 +268,7 @@ def send_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
         if ad is None or ad.status != "active":
             return
         dep = datetime.fromisoformat(payload["departure"])
-        when = local(dep).strftime("%H:%M")
+        when = local(dep, zone_of(ad)).strftime("%H:%M")
         notify(
             session,
             [booking.owner_id, booking.requester_id],

@@ -9,13 +9,14 @@ from sqlmodel import Session, col, select
 
 from app.carpool.ads import AdInput, create_ad
 from app.carpool.bookings import accept, request_seats
-from app.carpool.trips import PARIS, list_places, local, minute_of
+from app.carpool.trips import list_places, local, minute_of
 from app.db import saved_id, utcnow
 from app.models.accounts import User
 from app.models.carpool import (
     CarpoolAd,
     CarpoolMessage,
 )
+from app.territories import zone as territory_zone
 
 # --- demo -------------------------------------------------------------------------------
 
@@ -91,7 +92,8 @@ def load_demo(session: Session, rng: Any) -> str | None:
                 ),
             ),
         )
-    now_local = local(utcnow())
+    zone = territory_zone(session)  # the demo's ads are the default territory's
+    now_local = local(utcnow(), zone)
     one_offs = [
         ("habitant@eclor.test", "commune-57038", "luxembourg-gare", 2, "09:00", 3, "driver"),
         ("amelie@eclor.test", "commune-57041", "belval", 3, "10:30", 2, "driver"),
@@ -102,7 +104,7 @@ def load_demo(session: Session, rng: Any) -> str | None:
     for email, frm, dest, days_ahead, at, seats, role in one_offs:
         user = users.get(email) or demo_user(session, email)
         day = (now_local + timedelta(days=days_ahead)).date()
-        dep = datetime.combine(day, time.fromisoformat(at), tzinfo=PARIS).astimezone(UTC)
+        dep = datetime.combine(day, time.fromisoformat(at), tzinfo=zone).astimezone(UTC)
         a, b = places[frm], places[dest]
         made += create_ad(
             session,

@@ -20,13 +20,14 @@ from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from app import months
-from app.carpool.trips import PARIS, country_of, local, occurrences, parse_schedule
+from app.carpool.trips import country_of, local, occurrences, parse_schedule, zone_of
 from app.db import utcnow
 from app.interfaces import Factor, MonthlyFigure, Trip, TripSource
 from app.models.carpool import CarpoolAd, CarpoolBooking
 from app.models.carpool_interop import CarpoolProof
 from app.models.territory import Commune
 from app.territories import bound
+from app.territories import zone as territory_zone
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -77,18 +78,21 @@ def departures(ad: CarpoolAd, start: datetime, end: datetime) -> dict[tuple[str,
     """The departures of ``ad`` in [start, end), counted per local month and hour: the same
     departures as ``trips.occurrences``, counted week by week instead of listed day by day."""
     schedule = parse_schedule(ad.schedule) if ad.frequency == "regular" else {}
+    zone = zone_of(ad)  # the ad's territory's months and hours
     if ad.frequency != "regular" or any(minute // 60 == 2 for minute, _m in schedule.values()):
         # one-off trips, and departures in the hour summer time skips or repeats: listed one by one
-        return dict(Counter((months.of(d), local(d).hour) for d in occurrences(ad, start, end)))
+        return dict(
+            Counter((months.of(d, zone), local(d, zone).hour) for d in occurrences(ad, start, end))
+        )
     out: dict[tuple[str, int], int] = defaultdict(int)
-    first_day, end_day = local(start).date(), local(end).date()
+    first_day, end_day = local(start, zone).date(), local(end, zone).date()
     for weekday, (minute, _margin) in schedule.items():
         at = time(minute // 60, minute % 60)
         first = first_day
-        if datetime.combine(first, at, tzinfo=PARIS) < start:
+        if datetime.combine(first, at, tzinfo=zone) < start:
             first += timedelta(days=1)
         last = end_day
-        if datetime.combine(last, at, tzinfo=PARIS) >= end:
+        if datetime.combine(last, at, tzinfo=zone) >= end:
             last -= timedelta(days=1)
         if ad.valid_until is not None:
             last = min(last, ad.valid_until)
@@ -104,7 +108,7 @@ def departures(ad: CarpoolAd, start: datetime, end: datetime) -> dict[tuple[str,
 
 def _booked(session: Session, first: str, last: str) -> Iterator[Trip]:
     """Seats on travelled days of accepted bookings (and of cancelled ones, until they were cancelled)."""
-    low, high = months.bounds(first, last)
+    low, high = months.bounds(first, last, territory_zone(session))
     high = min(high, utcnow())
     counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     stmt = (
@@ -153,7 +157,7 @@ def _booked(session: Session, first: str, last: str) -> Iterator[Trip]:
 
 def _ads(session: Session, first: str, last: str) -> Iterator[Trip]:
     """Offers and requests by the month they were published; requests no booking accepted: unmatched."""
-    month = months.bucket(col(CarpoolAd.created_at), first, last)
+    month = months.bucket(col(CarpoolAd.created_at), first, last, territory_zone(session))
     answered = (
         select(col(CarpoolBooking.ad_id))
         .where(col(CarpoolBooking.accepted_at).is_not(None))
@@ -168,7 +172,7 @@ def _ads(session: Session, first: str, last: str) -> Iterator[Trip]:
         ).where(
             *_mine(session),
             col(CarpoolAd.status) != "hidden",
-            *months.within(col(CarpoolAd.created_at), first, last),
+            *months.within(col(CarpoolAd.created_at), first, last, territory_zone(session)),
         )
     ).all()
     counts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
@@ -187,7 +191,7 @@ def _ads(session: Session, first: str, last: str) -> Iterator[Trip]:
 
 def _proofs(session: Session, first: str, last: str) -> Iterator[Trip]:
     """Proofs of carpooling accepted by the registry (sent or already known), by the trip's month."""
-    month = months.bucket(col(CarpoolProof.departure), first, last)
+    month = months.bucket(col(CarpoolProof.departure), first, last, territory_zone(session))
     rows = session.execute(
         select(month, col(CarpoolBooking.ad_id), func.count())
         .select_from(CarpoolProof)
@@ -196,7 +200,7 @@ def _proofs(session: Session, first: str, last: str) -> Iterator[Trip]:
         .where(
             *_mine(session),
             col(CarpoolProof.status).in_(("sent", "duplicate")),
-            *months.within(col(CarpoolProof.departure), first, last),
+            *months.within(col(CarpoolProof.departure), first, last, territory_zone(session)),
         )
         .group_by(month, col(CarpoolBooking.ad_id))
     ).all()

@@ -54,7 +54,6 @@ import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,10 +65,10 @@ from app.carpool.trips import (
     KY,
     MAX_DETOUR,
     MIN_SHARED,
-    PARIS,
     ROAD_FACTOR,
     SEARCH_LIMIT,
     SPEED_KMH,
+    departure_on,
     parse_schedule,
     trip_price_cents,
 )
@@ -81,6 +80,7 @@ from app.models.carpool import (
     CarpoolProfile,
     CarpoolSearch,
 )
+from app.territories import zone as territory_zone
 
 # --- matching ---------------------------------------------------------------------------
 
@@ -289,12 +289,12 @@ def display_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
 # --- saved searches and alerts ----------------------------------------------------------
 
 
-def query_of_search(s: CarpoolSearch) -> Query:
+def query_of_search(session: Session, s: CarpoolSearch) -> Query:
+    """A saved search as a query, in the time zone of the territory it was saved on."""
+    zone = territory_zone(session, s.territory_id)
     when = None
     if s.frequency == "punctual" and s.on_date is not None:
-        when = datetime.combine(
-            s.on_date, time(s.minute // 60, s.minute % 60), tzinfo=PARIS
-        ).astimezone(UTC)
+        when = departure_on(s.on_date, s.minute, zone)
     return Query(
         s.from_lat,
         s.from_lon,
@@ -309,4 +309,5 @@ def query_of_search(s: CarpoolSearch) -> Query:
         from_radius_m=s.radius_m,
         to_radius_m=s.radius_m,
         viewer_id=s.user_id,
+        zone=zone,
     )

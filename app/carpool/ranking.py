@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import or_
 from sqlalchemy.ext.compiler import compiles
 from sqlmodel import col
 
-from app import geo
+from app import geo, i18n
 from app.carpool.trips import (
     DEFAULT_RADIUS_M,
     KY,
@@ -58,11 +59,13 @@ class Query:
     exclude_users: frozenset[int] = frozenset()
     # The territories whose ads are sought (app.carpool.shares.searched_territories); None: all.
     territories: tuple[int, ...] | None = None
+    # The searcher's territory's time zone: ``when``, ``minute`` and the days are its wall clock.
+    zone: ZoneInfo = field(default_factory=i18n.zone)
 
     def __post_init__(self) -> None:
         # Worked out once per search, not once per candidate.
         self.kx = KY * math.cos(math.radians(self.from_lat))  # metres per degree of longitude here
-        self.local_when = local(self.when) if self.when else None
+        self.local_when = local(self.when, self.zone) if self.when else None
         if self.frequency == "punctual" and self.local_when is not None:
             self._days = [self.local_when.weekday()]
             self._minute = minute_of(self.local_when.time())
@@ -184,7 +187,7 @@ def _prefilter(q: Query, *, use_cells: bool = True) -> tuple[_Shape, dict[str, A
     before, after = time_bounds(q)
     minute = q.searched_minute()
     punctual = q.frequency == "punctual" and q.when is not None
-    last_day = (q.local_when if punctual and q.local_when else local(utcnow())).date()
+    last_day = (q.local_when if punctual and q.local_when else local(utcnow(), q.zone)).date()
     params: dict[str, Any] = {
         "role": q.role,
         "seats": q.seats,

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -28,17 +29,19 @@ from app.carpool import matching
 from app.carpool.proofs import pseudonym
 from app.carpool.trips import (
     MAX_SEARCH_MARGIN_MIN,
-    PARIS,
     RDEX_TIME_DELTA_S,
     SPEED_KMH,
     country_of,
     encode_polyline,
+    departure_on,
     local,
     mask_of,
     minute_of,
     parse_schedule,
     trip_price_cents,
+    zone_of,
 )
+from app import i18n
 from app.db import utcnow
 from app.models.carpool import CarpoolAd
 
@@ -97,6 +100,7 @@ class RdexSearch:
     departure_radius_m: int = 1000
     arrival_radius_m: int = 1000
     count: int | None = None
+    zone: ZoneInfo = field(default_factory=i18n.zone)  # the territory asked: its local times
 
 
 def _number(params: Mapping[str, str], name: str) -> float | None:
@@ -122,17 +126,18 @@ def _integer(params: Mapping[str, str], name: str) -> int | None:
         raise RdexError(f"{name} must be an integer.") from None
 
 
-def _v1_date(value: str, name: str) -> str:
-    """RDEX v1 dates are ``YYYY-MM-DD`` (local): the UNIX seconds of that day's midnight."""
+def _v1_date(value: str, name: str, zone: ZoneInfo) -> str:
+    """RDEX v1 dates are ``YYYY-MM-DD`` (local, in ``zone``): the UNIX seconds of that day's midnight."""
     try:
         day = date.fromisoformat(value)
     except ValueError:
         raise RdexError(f"{name} must be a date (YYYY-MM-DD).") from None
-    return str(int(datetime.combine(day, time(0, 0), tzinfo=PARIS).timestamp()))
+    return str(int(datetime.combine(day, time(0, 0), tzinfo=zone).timestamp()))
 
 
-def normalised(raw: Mapping[str, str]) -> dict[str, str]:
-    """RDEX+ parameters from a query string that may use RDEX v1 names; unknown ones refused."""
+def normalised(raw: Mapping[str, str], zone: ZoneInfo) -> dict[str, str]:
+    """RDEX+ parameters from a query string that may use RDEX v1 names; unknown ones refused (the
+    local dates of RDEX v1 are read in ``zone``, the territory's asked)."""
     params: dict[str, str] = {}
     roles: list[str] = []
     unknown: list[str] = []
@@ -149,7 +154,7 @@ def normalised(raw: Mapping[str, str]) -> dict[str, str]:
         elif name in V1_PARAMS:
             target = V1_PARAMS[name]
             if target in ("departureDate", "maxDate"):
-                value = _v1_date(value, name)
+                value = _v1_date(value, name, zone)
             params.setdefault(target, value)
         else:
             unknown.append(name)
@@ -168,9 +173,9 @@ def _utc_time(value: str, name: str) -> time:
     return parsed.replace(tzinfo=None)
 
 
-def local_minute_of_utc(day: date, utc_time: time) -> int:
-    """The local (Europe/Paris) minute of day of a UTC time of day, on ``day``."""
-    at = datetime.combine(day, utc_time, tzinfo=UTC).astimezone(PARIS)
+def local_minute_of_utc(day: date, utc_time: time, zone: ZoneInfo) -> int:
+    """The local minute of day (in ``zone``) of a UTC time of day, on ``day``."""
+    at = datetime.combine(day, utc_time, tzinfo=UTC).astimezone(zone)
     return minute_of(at.time())
 
 
@@ -178,7 +183,9 @@ def next_weekday_on_or_after(start: date, weekday: int) -> date:
     return start + timedelta(days=(weekday - start.weekday()) % 7)
 
 
-def parse_week_schedule(text: str, start: date, default_delta_s: int) -> dict[int, tuple[int, int]]:
+def parse_week_schedule(
+    text: str, start: date, default_delta_s: int, zone: ZoneInfo
+) -> dict[int, tuple[int, int]]:
     """``regularSchedule`` (JSON: one WeekSchedule or an array of them) as weekday -> (local minute, margin)."""
     try:
         value = json.loads(text)
@@ -196,16 +203,17 @@ def parse_week_schedule(text: str, start: date, default_delta_s: int) -> dict[in
             delta = item.get(f"{day}TimeDelta", default_delta_s)
             if not isinstance(delta, int) or not 0 <= delta <= 86_400:
                 raise RdexError(f"{day}TimeDelta must be an integer of seconds (0-86400).")
-            minute = local_minute_of_utc(next_weekday_on_or_after(start, d), at)
+            minute = local_minute_of_utc(next_weekday_on_or_after(start, d), at, zone)
             out[d] = (minute, delta // 60)
     if not out:
         raise RdexError("regularSchedule gives no day.")
     return out
 
 
-def parse_search(raw: Mapping[str, str]) -> RdexSearch:
-    """The search an RDEX+ (or RDEX v1) query string asks for; raises RdexError."""
-    params = normalised(raw)
+def parse_search(raw: Mapping[str, str], zone: ZoneInfo) -> RdexSearch:
+    """The search an RDEX+ (or RDEX v1) query string asks for, local times in ``zone`` (the
+    territory's asked); raises RdexError."""
+    params = normalised(raw, zone)
     coords = [
         _number(params, n) for n in ("departureLat", "departureLng", "arrivalLat", "arrivalLng")
     ]
@@ -255,13 +263,14 @@ def parse_search(raw: Mapping[str, str]) -> RdexSearch:
         when=when,
         max_date=max_date,
         delta_s=delta,
+        zone=zone,
         departure_radius_m=int((dep_radius or 1.0) * 1000),
         arrival_radius_m=int((arr_radius or 1.0) * 1000),
         count=count,
     )
     if params.get("regularSchedule"):
         search.schedule = parse_week_schedule(
-            params["regularSchedule"], local(max(when, now)).date(), delta
+            params["regularSchedule"], local(max(when, now), zone).date(), delta, zone
         )
     return search
 
@@ -286,6 +295,7 @@ def find(
                     from_radius_m=search.departure_radius_m,
                     to_radius_m=search.arrival_radius_m,
                     territories=territories,
+                    zone=search.zone,
                 )
             elif search.schedule:
                 minutes = sorted(m for m, _g in search.schedule.values())
@@ -301,6 +311,7 @@ def find(
                     from_radius_m=search.departure_radius_m,
                     to_radius_m=search.arrival_radius_m,
                     territories=territories,
+                    zone=search.zone,
                 )
             else:  # every regular trip between the points, whatever its days and times
                 q = matching.Query(
@@ -314,6 +325,7 @@ def find(
                     from_radius_m=search.departure_radius_m,
                     to_radius_m=search.arrival_radius_m,
                     territories=territories,
+                    zone=search.zone,
                 )
             found.extend((m.score, m.ad_id) for m in matching.search(session, q, limit=500))
     if not found:
@@ -343,11 +355,12 @@ def _stamp(dt: datetime) -> int:
 
 
 def week_schedule(ad: CarpoolAd, start: date) -> dict[str, Any]:
-    """The ad's weekly times as one RDEX+ WeekSchedule, in UTC with the offset of each weekday's next date."""
+    """The ad's weekly times as one RDEX+ WeekSchedule, in UTC with the offset of each weekday's next
+    date (in the ad's territory)."""
     out: dict[str, Any] = {}
+    zone = zone_of(ad)
     for d, (m, g) in sorted(parse_schedule(ad.schedule).items()):
-        day = next_weekday_on_or_after(start, d)
-        at = datetime.combine(day, time(m // 60, m % 60), tzinfo=PARIS).astimezone(UTC)
+        at = departure_on(next_weekday_on_or_after(start, d), m, zone)
         out[f"{DAYS[d]}Time"] = at.strftime("%H:%M:%S")
         out[f"{DAYS[d]}TimeDelta"] = g * 60
     return out
@@ -405,16 +418,17 @@ def journey(
     if ad.frequency == "punctual" and ad.departure_at:
         out["outward"] = {"departureDate": _stamp(ad.departure_at), "timeDelta": ad.margin_min * 60}
     else:
-        first = local(ad.created_at).date()
-        begin = max(first, start or local(utcnow()).date())
+        zone = zone_of(ad)
+        first = local(ad.created_at, zone).date()
+        begin = max(first, start or local(utcnow(), zone).date())
         outward: dict[str, Any] = {
-            "departureDate": _stamp(datetime.combine(first, time(0, 0), tzinfo=PARIS)),
+            "departureDate": _stamp(datetime.combine(first, time(0, 0), tzinfo=zone)),
             "regularSchedule": [week_schedule(ad, begin)],
             "timeDelta": ad.margin_min * 60,
         }
         if ad.valid_until:
             outward["maxDate"] = _stamp(
-                datetime.combine(ad.valid_until, time(23, 59, 59), tzinfo=PARIS)
+                datetime.combine(ad.valid_until, time(23, 59, 59), tzinfo=zone)
             )
         out["outward"] = outward
     return out

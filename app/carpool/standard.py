@@ -20,10 +20,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -35,17 +36,19 @@ from app.carpool.proofs import pseudonym
 from app.carpool.rdex import local_minute_of_utc, next_weekday_on_or_after
 from app.carpool.trips import (
     MAX_SEARCH_MARGIN_MIN,
-    PARIS,
     ROAD_FACTOR,
     SPEED_KMH,
     CarpoolError,
     encode_polyline,
+    departure_on,
     local,
+    zone_of,
     mask_of,
     occurrences,
     parse_schedule,
     trip_price_cents,
 )
+from app import i18n
 from app.db import utcnow
 from app.models.carpool import CarpoolAd, CarpoolBooking
 from app.models.carpool_interop import CarpoolOperator
@@ -73,6 +76,8 @@ class Context:
     # The territories whose ads the host's API finds (its own first, then those sharing with it
     # both ways); None: every territory.
     territories: tuple[int, ...] | None = None
+    # The host's territory's time zone: the local days and times a search names are its own.
+    zone: ZoneInfo = field(default_factory=i18n.zone)
 
     @property
     def operator(self) -> str:
@@ -236,12 +241,12 @@ def _departure_on(ad: CarpoolAd, when: datetime) -> datetime | None:
     """The ad's departure on the local day of ``when`` (one-off: its own departure)."""
     if ad.frequency == "punctual":
         return ad.departure_at
-    day = local(when).date()
+    zone = zone_of(ad)
+    day = local(when, zone).date()
     sched = parse_schedule(ad.schedule)
     if day.weekday() not in sched or (ad.valid_until and day > ad.valid_until):
         return None
-    m = sched[day.weekday()][0]
-    return datetime.combine(day, time(m // 60, m % 60), tzinfo=PARIS).astimezone(UTC)
+    return departure_on(day, sched[day.weekday()][0], zone)
 
 
 # --- search -----------------------------------------------------------------------------
@@ -265,6 +270,7 @@ def search_journeys(
         from_radius_m=where.dep_radius_m,
         to_radius_m=where.arr_radius_m,
         territories=ctx.territories,
+        zone=ctx.zone,
     )
     matches = matching.attach_ads(session, matching.search(session, q, limit=500))
     out: list[dict[str, Any]] = []
@@ -319,8 +325,10 @@ def search_regular(
     end_at = end_at or start_at + timedelta(weeks=REGULAR_WEEKS)
     if end_at <= start_at:
         raise StandardError(400, "maxDepartureDate must come after minDepartureDate.")
-    start_day = local(start_at).date()
-    minutes = {d: local_minute_of_utc(next_weekday_on_or_after(start_day, d), at) for d in days}
+    start_day = local(start_at, ctx.zone).date()
+    minutes = {
+        d: local_minute_of_utc(next_weekday_on_or_after(start_day, d), at, ctx.zone) for d in days
+    }
     q = matching.Query(
         *where.dep,
         *where.arr,
@@ -333,6 +341,7 @@ def search_regular(
         from_radius_m=where.dep_radius_m,
         to_radius_m=where.arr_radius_m,
         territories=ctx.territories,
+        zone=ctx.zone,
     )
     matches = matching.attach_ads(session, matching.search(session, q, limit=500))
     out: list[dict[str, Any]] = []
@@ -352,12 +361,12 @@ def regular_schedules(
     """One ``Schedule`` per matching weekday: its UTC time (offset of its next date) and its departures."""
     found = occurrences(ad, start, min(end, start + timedelta(weeks=REGULAR_WEEKS)))
     out = []
+    zone = zone_of(ad)
     for d, (m, _g) in sorted(parse_schedule(ad.schedule).items()):
         if d not in days:
             continue
-        mine = [dep for dep in found if local(dep).weekday() == d]
-        first = next_weekday_on_or_after(local(start).date(), d)
-        at = datetime.combine(first, time(m // 60, m % 60), tzinfo=PARIS).astimezone(UTC)
+        mine = [dep for dep in found if local(dep, zone).weekday() == d]
+        at = departure_on(next_weekday_on_or_after(local(start, zone).date(), d), m, zone)
         out.append(
             {
                 "passengerPickupDay": WEEKDAYS[d],
@@ -632,5 +641,5 @@ def status_of(session: Session, territories: tuple[int, ...] | None = None) -> d
     return {"status": "ok", "activeJourneys": active is not None, "date": _stamp(utcnow())}
 
 
-def today() -> date:
-    return local(utcnow()).date()
+def today(zone: ZoneInfo) -> date:
+    return local(utcnow(), zone).date()

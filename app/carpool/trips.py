@@ -6,13 +6,15 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from app import geo
+from app import i18n
 from app.i18n import gettext as _
 from app.models.carpool import (
     CarpoolAd,
@@ -20,8 +22,8 @@ from app.models.carpool import (
     CarpoolPlace,
 )
 from app.models.territory import Commune
+from app.territories import zone as territory_zone
 
-PARIS = ZoneInfo("Europe/Paris")
 ROAD_FACTOR = geo.ROAD_FACTOR  # road distance ≈ straight line × 1.3
 SPEED_KMH = 50.0  # to estimate when the driver reaches a pick-up point
 MAX_DETOUR = 0.33  # at most 33% extra for the driver (Mobicoop)
@@ -211,8 +213,24 @@ def dump_schedule(schedule: dict[int, tuple[int, int]]) -> str:
     )
 
 
-def local(dt: datetime) -> datetime:
-    return dt.astimezone(PARIS)
+def local(dt: datetime, zone: ZoneInfo) -> datetime:
+    """``dt`` on the wall clock of ``zone`` (an ad's: :func:`zone_of`; a page's: its territory's)."""
+    return dt.astimezone(zone)
+
+
+def zone_of(ad: CarpoolAd) -> ZoneInfo:
+    """The time zone of the ad's territory: its weekly times are that territory's wall-clock times.
+    An ad not yet in a session (a form being checked) takes the reader's zone."""
+    session = object_session(ad)
+    if session is None or ad.territory_id is None:
+        return i18n.zone()
+    # object_session() types the ad's session as SQLAlchemy's; it is the SQLModel session it was read in.
+    return territory_zone(session, ad.territory_id)  # type: ignore[arg-type]
+
+
+def departure_on(day: date, minute: int, zone: ZoneInfo) -> datetime:
+    """The UTC moment of ``minute`` (after local midnight) on ``day`` in ``zone``."""
+    return datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone).astimezone(UTC)
 
 
 def trip_price_cents(distance_m: int, per_km_cents: int) -> int:
@@ -258,14 +276,14 @@ def next_departure(ad: CarpoolAd, after: datetime) -> datetime | None:
     if ad.frequency == "punctual":
         return ad.departure_at if ad.departure_at and ad.departure_at > after else None
     sched = parse_schedule(ad.schedule)
-    start = local(after).date()
+    zone = zone_of(ad)
+    start = local(after, zone).date()
     for i in range(15):
         day = start + timedelta(days=i)
         if ad.valid_until and day > ad.valid_until:
             return None
         if day.weekday() in sched:
-            m, _g = sched[day.weekday()]
-            dep = datetime.combine(day, time(m // 60, m % 60), tzinfo=PARIS).astimezone(UTC)
+            dep = departure_on(day, sched[day.weekday()][0], zone)
             if dep > after:
                 return dep
     return None
@@ -280,12 +298,12 @@ def occurrences(ad: CarpoolAd, start: datetime, end: datetime) -> list[datetime]
         return [ad.departure_at] if ad.departure_at and start <= ad.departure_at < end else []
     out: list[datetime] = []
     sched = parse_schedule(ad.schedule)
-    day = local(start).date()
-    last = local(end).date()
+    zone = zone_of(ad)
+    day = local(start, zone).date()
+    last = local(end, zone).date()
     while day <= last:
         if day.weekday() in sched and not (ad.valid_until and day > ad.valid_until):
-            m, _g = sched[day.weekday()]
-            dep = datetime.combine(day, time(m // 60, m % 60), tzinfo=PARIS).astimezone(UTC)
+            dep = departure_on(day, sched[day.weekday()][0], zone)
             if start <= dep < end:
                 out.append(dep)
         day += timedelta(days=1)

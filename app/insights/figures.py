@@ -29,6 +29,7 @@ from app.insights.opendata import hidden
 from app.interfaces import MonthlyFigure
 from app.models.insights import InsightsMonthly, InsightsPopulation
 from app.models.territory import Commune
+from app.territories import zone
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -99,7 +100,7 @@ def values(
     in ``detail``. Complete months are read from their kept rows (the territory's row ``TOTAL``,
     written once when the month is computed, so a page never sums every commune of 24 months);
     months not kept (or kept too long ago) and the current month are computed."""
-    current = months.of(now)
+    current = months.of(now, zone(session))
     out = Kept()
     territory = insights_scope.key(session)
     complete_last = min(last, months.shift(current, -1))

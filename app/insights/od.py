@@ -28,6 +28,7 @@ from app.insights.opendata import K_ANONYMITY, hidden
 from app.interfaces import Trip
 from app.models.insights import InsightsLocality
 from app.models.territory import Commune
+from app.territories import zone
 
 # The same factor as the carpool domain states for its "car-km avoided" figure.
 CO2_KG_PER_CAR_KM = 0.218
@@ -204,7 +205,7 @@ class Kept:
     matrices: dict[tuple[int, str], tuple[dt.datetime, Matrix]] = field(default_factory=dict)
 
     def matrix(self, session: Session, month: str, now: dt.datetime) -> Matrix:
-        if month >= months.of(now):
+        if month >= months.of(now, zone(session)):
             return build(session, month)
         key = (insights_scope.key(session), month)
         hit = self.matrices.get(key)

@@ -52,7 +52,7 @@ from app.models.lighting import (
     Streetlight,
 )
 from app.models.territory import Territory
-from app.territories import default_territory
+from app.territories import FALLBACK, bound, default_territory, zones
 
 UTC = dt.UTC
 COMMAND_TTL = dt.timedelta(minutes=15)
@@ -67,12 +67,14 @@ def new_command_id() -> str:
 
 def territory_position_default() -> Position:
     """The Pays-Haut Val d'Alzette, when no territory row says otherwise."""
-    return Position(49.47, 5.94, "Europe/Paris")
+    return Position(49.47, 5.94, FALLBACK.timezone)
 
 
 def territory_position(session: Session, territory_id: int | None = None) -> Position:
-    """Where sun events are computed: the territory's centre and time zone (the default
-    territory's, the first, when none is named)."""
+    """Where sun events are computed: the territory's centre and time zone (when none is named,
+    the session's territory, else the default one, the first)."""
+    if territory_id is None and (here := bound(session)) is not None and here.id:
+        territory_id = here.id
     territory = (
         session.get(Territory, territory_id)
         if territory_id is not None
@@ -649,14 +651,18 @@ def roll_up(
             col(LightHourly.level_sum),
             col(LightHourly.power_sum_w),
             col(LightHourly.energy_wh),
+            col(Streetlight.territory_id),
         )
+        .outerjoin(Streetlight, col(Streetlight.id) == col(LightHourly.light_id))
         .where(col(LightHourly.hour) < hour_cut)
         .order_by(col(LightHourly.hour))
         .limit(limit)
     ).all()
     days: dict[tuple[str, dt.date], list[float]] = {}
+    zone_of = zones(session).of  # a light's days are its territory's
     for row in hours:
-        cell = days.setdefault((row.light_id, row.hour.astimezone(UTC).date()), [0, 0.0, 0.0, 0.0])
+        day = row.hour.astimezone(zone_of(row.territory_id)).date()
+        cell = days.setdefault((row.light_id, day), [0, 0.0, 0.0, 0.0])
         cell[0] += row.samples
         cell[1] += row.level_sum
         cell[2] += row.power_sum_w

@@ -34,6 +34,7 @@ from app.models.lighting import (
 )
 from app.models.sensors import Sensor, WasteCentreEstimate
 from app.models.territory import Commune
+from app.territories import zone as territory_zone
 
 STREETS = [
     "Rue de la Gare",
@@ -459,10 +460,11 @@ def _history_into_store(
     from app.ngsi import urn
 
     by_id = {str(light["id"]): light for light in lights}
+    zone = territory_zone(session)  # the demo's lights are the default territory's
     samples = []
     for row in rows:
         light = by_id[str(row["light_id"])]
-        moment = dt.datetime.combine(row["day"], dt.time(12), tzinfo=dt.UTC)
+        moment = dt.datetime.combine(row["day"], dt.time(12), tzinfo=zone)
         kwh = float(row["energy_wh"]) / 1000
         for entity_type, key in (
             ("Streetlight", "id"),
@@ -472,7 +474,7 @@ def _history_into_store(
             if light.get(key):
                 samples.append(
                     timeseries.Sample(
-                        urn(entity_type, str(light[key])), "energyConsumed", moment, kwh
+                        urn(entity_type, str(light[key])), "energyConsumed", moment, kwh, zone
                     )
                 )
     timeseries.record(session, samples, daily_only=True)
@@ -480,9 +482,7 @@ def _history_into_store(
 
 def _wait_history(session: Session, rng: random.Random, now: dt.datetime) -> int:
     """Eight weeks of waiting times every 15 minutes during opening hours (Monday–Saturday 9:00–18:00)."""
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo("Europe/Paris")
+    tz = territory_zone(session)  # the demo's waste centre is the default territory's
     local_today = now.astimezone(tz).date()
     rows = []
     for back in range(56, 0, -1):

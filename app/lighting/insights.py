@@ -17,7 +17,7 @@ from app.interfaces import EnergyMeters, Factor, MeteredPlace, MonthlyFigure
 from app.lighting import energy as lighting_energy
 from app.lighting.scope import scoped
 from app.models.lighting import LightCabinet, LightEnergyMonth, LightGroup
-from app.territories import bound
+from app.territories import bound, zone
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -119,7 +119,7 @@ def modelled(session: Session, month: str) -> tuple[float, float] | None:
     """The fleet's kWh measured in ``month`` and what the modelled old lamp (sodium 150 W all night,
     ``consumption.BASELINES``) would have used, as on the energy page; None when nothing measured."""
     now = utcnow()
-    back = len(months.between(month, months.of(now)))
+    back = len(months.between(month, months.of(now, zone(session))))
     if not 1 <= back <= MODELLED_MONTHS:
         return None
     row = next(

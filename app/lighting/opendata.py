@@ -154,7 +154,7 @@ ENERGY = OpenDataset(
     title="Consommation d'énergie de l'éclairage public par mois et par commune",
     description=(
         "L'énergie consommée par l'éclairage public, mesurée par les luminaires communicants, "
-        "additionnée par mois (heure de Paris) et par commune, avec le nombre de points lumineux de "
+        "additionnée par mois (heure locale du territoire) et par commune, avec le nombre de points lumineux de "
         "la commune à l'inventaire (vide pour les luminaires hors groupe, sans commune)."
     ),
     theme="ENER",

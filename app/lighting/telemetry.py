@@ -25,6 +25,7 @@ from app.lighting import control
 from app.lighting.messages import light_bounds, reading_time
 from app.models.lighting import LightEnergyMonth, LightHourly, LightReading, Streetlight
 from app.ngsi import urn as ngsi_urn
+from app.territories import zones
 
 UTC = dt.UTC
 
@@ -62,8 +63,10 @@ def light_samples(
     power: float | None,
     energy_wh: float | None,
     entities: list[str] | None = None,
+    zone: dt.tzinfo | None = None,
 ) -> list[timeseries.Sample]:
-    """A light reading as measures of the light, its group and its cabinet (NGSI-LD names and units)."""
+    """A light reading as measures of the light, its group and its cabinet (NGSI-LD names and units),
+    counted in the days of ``zone`` (the light's territory's)."""
     if entities is None:
         entities = light_entities(light)
     values = {
@@ -72,7 +75,7 @@ def light_samples(
         "energyConsumed": None if energy_wh is None else energy_wh / 1000,
     }
     return [
-        timeseries.Sample(entity, name, ts, value)
+        timeseries.Sample(entity, name, ts, value, zone)
         for entity in entities
         for name, value in values.items()
         if value is not None
@@ -171,7 +174,9 @@ def ingest_light_telemetry(
     raw: list[tuple[Any, ...]] = []
     hours: dict[tuple[str, dt.datetime], list[float]] = {}
     months: dict[tuple[str, str], float] = {}  # (local month, group) -> Wh, for the energy page
-    zone = control.territory_position(session).tz
+    zone_of = zones(
+        session
+    ).of  # each light's months and days are its territory's (a dict, no query)
     entities_of: dict[str, list[str]] = {}  # a light's NGSI-LD entities, made once per batch
     ordered = sorted(items, key=lambda i: i.received_at)
     for item in ordered:
@@ -243,7 +248,10 @@ def ingest_light_telemetry(
         cell[2] += power or 0.0
         cell[3] += max(0.0, delta)
         if delta > 0:
-            month = (ts.astimezone(zone).strftime("%Y-%m"), light.group_id or "")
+            month = (
+                ts.astimezone(zone_of(light.territory_id)).strftime("%Y-%m"),
+                light.group_id or "",
+            )
             months[month] = months.get(month, 0.0) + delta
         stats.light_readings += 1
         entities = entities_of.get(light.id)
@@ -251,7 +259,13 @@ def ingest_light_telemetry(
             entities = entities_of[light.id] = light_entities(light)
         samples.extend(
             light_samples(
-                light, ts, level, power, max(0.0, delta) if energy is not None else None, entities
+                light,
+                ts,
+                level,
+                power,
+                max(0.0, delta) if energy is not None else None,
+                entities,
+                zone_of(light.territory_id),
             )
         )
     if not raw:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time as clock, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -41,8 +40,8 @@ from app.models.maintenance import (
     MaintenanceCursor,
 )
 from app.models.measures import MeasureHourly
-from app.models.territory import Territory
 from app.territories import default_territory
+from app.territories import zone as territory_zone
 
 log = logging.getLogger(__name__)
 CURSOR = "rules"
@@ -587,8 +586,7 @@ class Pass:
         locator = registry.LOCATORS.get(rule.layer)
         if locator is None:
             return
-        territory = self.session.get(Territory, rule.territory_id)
-        tz = ZoneInfo(territory.timezone if territory else "Europe/Paris")
+        tz = territory_zone(self.session, rule.territory_id)
         local = now.astimezone(tz)
         last = local.date() if local.time() >= clock(4) else local.date() - timedelta(days=1)
         nights = [

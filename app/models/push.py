@@ -55,7 +55,7 @@ class PushSubscription(SQLModel, table=True):
     auth: str = Field(max_length=40)
     topics: str = Field(default=",", max_length=300)  # ",weather,traffic,"
     communes: str = Field(default=",", max_length=300)  # ",57038,54580," (",": whole territory)
-    quiet_start: int | None = None  # minutes after local midnight (Europe/Paris)
+    quiet_start: int | None = None  # minutes after midnight on its territory's clock
     quiet_end: int | None = None
     device: str = Field(default="", max_length=120)  # "Chrome · Android", shown to the owner
     created_at: datetime = Field(default_factory=utcnow)

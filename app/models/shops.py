@@ -103,7 +103,7 @@ class Product(SQLModel, table=True):
 
 class ShopPickupPoint(SQLModel, table=True):
     """Where and when a producer (farm, AMAP, market stall) hands over orders: a place away from the
-    shop, one weekly window (weekday 0 = Monday, Europe/Paris times)."""
+    shop, one weekly window (weekday 0 = Monday, times of its territory)."""
 
     __tablename__ = "shop_pickup_points"
     __table_args__ = (

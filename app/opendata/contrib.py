@@ -25,7 +25,6 @@ from sqlmodel import Session
 from app.territories import bound
 
 K_ANONYMITY = 11  # counts under this are suppressed (CNIL / statistical secrecy practice)
-PARIS = ZoneInfo("Europe/Paris")
 POSITION_DECIMALS = (
     3  # published rounding of positions of people's actions: 0.001° ≈ 110 m × 75 m here
 )
@@ -183,10 +182,11 @@ def utc_text(moment: Any) -> str | None:
     return moment.isoformat(timespec="seconds") + "Z"
 
 
-def local_day(moment: Any) -> str | None:
-    """The day (Europe/Paris) of a stored time, as ``YYYY-MM-DD``."""
+def local_day(moment: Any, zone: ZoneInfo) -> str | None:
+    """The day of a stored time in ``zone`` (the time zone of the row's territory:
+    ``app.territories.zone``), as ``YYYY-MM-DD``."""
     if moment is None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(PARIS).date().isoformat()
+    return moment.astimezone(zone).date().isoformat()

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from app import timeseries
 from app.i18n import gettext as _
+from app.territories import zone as territory_zone
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -66,13 +67,14 @@ def load(session: Session, entity: str, range_: str, now: dt.datetime) -> list[S
     if not entity.startswith("urn:ngsi-ld:") or len(entity) > 120:
         raise HistoryError(_("Identifiant d'objet invalide."))
     span, duration = RANGES[range_]
+    zone = territory_zone(session)  # the days of the territory the entity belongs to
     end = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
     start = end - span
     if duration.startswith("P1D"):
-        start = start.replace(hour=0)
+        start = dt.datetime.combine(start.astimezone(zone).date(), dt.time(0), tzinfo=zone)
     measures = timeseries.measures_of(session, entity)
     series = timeseries.aggregate(
-        session, entity, measures, start, end, timeseries.Period.parse(duration)
+        session, entity, measures, start, end, timeseries.Period.parse(duration), zone
     )
     out = []
     for name in measures:

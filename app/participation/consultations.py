@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from sqlalchemy import func, select
@@ -32,7 +33,7 @@ from app.models.participation import (
     ConsultationQuestion,
     ConsultationResponse,
 )
-from app.notify import TZ
+from app.territories import zone as territory_zone
 
 
 def N_(message: str) -> str:
@@ -98,18 +99,18 @@ def respondent_key(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-def day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
-    """From the start of ``first`` to the end of ``last``, in the territory's time, as UTC."""
-    opens = datetime.combine(first, time(0, 0), tzinfo=TZ)
-    closes = datetime.combine(last + timedelta(days=1), time(0, 0), tzinfo=TZ)
+def day_bounds(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """From the start of ``first`` to the end of ``last``, in the territory's time (``zone``), as UTC."""
+    opens = datetime.combine(first, time(0, 0), tzinfo=zone)
+    closes = datetime.combine(last + timedelta(days=1), time(0, 0), tzinfo=zone)
     utc = utcnow().tzinfo
     return opens.astimezone(utc), closes.astimezone(utc)
 
 
-def days(consultation: Consultation) -> tuple[date, date]:
-    """The first and the last day it is open, in the territory's time."""
-    first = _aware(consultation.opens_at).astimezone(TZ).date()
-    last = (_aware(consultation.closes_at) - timedelta(seconds=1)).astimezone(TZ).date()
+def days(consultation: Consultation, zone: ZoneInfo) -> tuple[date, date]:
+    """The first and the last day it is open, in its territory's time (``zone``)."""
+    first = _aware(consultation.opens_at).astimezone(zone).date()
+    last = (_aware(consultation.closes_at) - timedelta(seconds=1)).astimezone(zone).date()
     return first, last
 
 
@@ -153,7 +154,7 @@ def create(
     unknown = [c for c in communes if c not in known_communes]
     if unknown:
         raise ConsultationError(_("Choisissez des communes du territoire."))
-    opens_at, closes_at = day_bounds(first_day, last_day)
+    opens_at, closes_at = day_bounds(first_day, last_day, territory_zone(session))
     row = Consultation(
         title=title,
         description=description,
@@ -628,6 +629,7 @@ def export_rows(session: Session, consultation: Consultation) -> tuple[list[str]
     free texts with their moderation state, places as « lat, lon » rounded to 0.001° or the commune.
     """
     qs = questions(session, saved_id(consultation))
+    zone = territory_zone(session, consultation.territory_id)
     header = [_("réponse"), _("date"), _("commune")] + [f"Q{q.position} {q.label}" for q in qs]
     responses = session.execute(
         select(
@@ -652,7 +654,7 @@ def export_rows(session: Session, consultation: Consultation) -> tuple[list[str]
     for number, (rid, created, commune) in enumerate(responses, start=1):
         row: list[Any] = [
             number,
-            _aware(created).astimezone(TZ).strftime("%Y-%m-%d %H:%M"),
+            _aware(created).astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             commune or "",
         ]
         for q in qs:

@@ -25,6 +25,7 @@ from app.opendata.contrib import (
 )
 from app.participation import budgets
 from app.participation import consultations as logic
+from app.territories import zone as territory_zone
 
 KINDS = ("single", "multiple", "ranking")
 
@@ -40,7 +41,9 @@ def _results(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
         )
         .order_by(col(Consultation.id))
     ):
-        closed_on = logic.days(consultation)[1].isoformat()
+        closed_on = logic.days(consultation, territory_zone(session, consultation.territory_id))[
+            1
+        ].isoformat()
         for result in logic.results(session, consultation):
             q = result.question
             if q.kind not in KINDS:

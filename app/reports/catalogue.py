@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
@@ -21,7 +20,6 @@ from app.models.territory import Commune
 from app.numbers import is_ascii_digits, parse_int
 
 log = logging.getLogger("eclor.reports")
-PARIS = ZoneInfo("Europe/Paris")
 
 
 def N_(message: str) -> str:

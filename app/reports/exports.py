@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import func
@@ -27,7 +28,6 @@ from app.reports.catalogue import (
     CATEGORIES,
     N_,
     OPEN_STATUSES,
-    PARIS,
     STATUSES,
     VOLUMES,
     Filters,
@@ -36,6 +36,7 @@ from app.reports.catalogue import (
     scoped,
 )
 from app.models.territory import Territory
+from app.territories import zone as territory_zone
 
 # --- statistics and export -------------------------------------------------------------------------
 # Statistics are read from the counts the database keeps per creation month (``report_month_counts``
@@ -185,13 +186,13 @@ def csv_headings() -> list[str]:
     return [_(heading) for heading, _key in CSV_COLUMNS]
 
 
-def _csv_time(value: datetime | None, *, date_only: bool = False) -> str:
-    """A time as a spreadsheet reads it, in the territory's time: « 06/12/2026 14:30 »."""
+def _csv_time(value: datetime | None, zone: ZoneInfo, *, date_only: bool = False) -> str:
+    """A time as a spreadsheet reads it, in the territory's time (``zone``): « 06/12/2026 14:30 »."""
     if value is None:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    local = value.astimezone(PARIS)
+    local = value.astimezone(zone)
     return local.strftime("%d/%m/%Y") if date_only else local.strftime("%d/%m/%Y %H:%M")
 
 
@@ -231,6 +232,7 @@ def export_csv(
     """
     with read_session(engine) as session:
         names = {c.insee: c.name for c in communes(session, territory_id)}
+        zone = territory_zone(session, territory_id)
     headings = csv_headings()
     categories = {k: _(v) for k, v in CATEGORIES.items()}
     statuses = {k: _(v) for k, v in STATUSES.items()}
@@ -247,6 +249,7 @@ def export_csv(
         statuses,
         volumes,
         (yes, no),
+        zone,
     )
 
 
@@ -261,6 +264,7 @@ def _csv_chunks(
     statuses: dict[str, str],
     volumes: dict[str, str],
     yes_no: tuple[str, str],
+    zone: ZoneInfo,
 ) -> Iterator[bytes]:
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=";")
@@ -303,10 +307,10 @@ def _csv_chunks(
                 "volume": r.volume or "",
                 "witnessed": yes_no[0] if r.witnessed else yes_no[1],
                 "source": r.source,
-                "created": _csv_time(r.created_at),
-                "updated": _csv_time(r.updated_at),
-                "expected": _csv_time(r.expected_at, date_only=True),
-                "resolved": _csv_time(r.resolved_at),
+                "created": _csv_time(r.created_at, zone),
+                "updated": _csv_time(r.updated_at, zone),
+                "expected": _csv_time(r.expected_at, zone, date_only=True),
+                "resolved": _csv_time(r.resolved_at, zone),
                 "followers": follows.get(r.id, 0),
                 "thanks": r.thanks_count,
             }

@@ -17,7 +17,7 @@ from app import months
 from app.interfaces import MonthlyFigure
 from app.models.reports import Report
 from app.reports.catalogue import PUBLIC_STATUSES
-from app.territories import bound
+from app.territories import bound, zone
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -25,12 +25,17 @@ N_ = str  # marks a string for extraction; translated where it is shown
 def _grouped(
     session: Session, column: Any, statuses: Sequence[str], first: str, last: str
 ) -> dict[tuple[str, str], float]:
-    month = months.bucket(column, first, last)
+    local = zone(session)  # the territory's months (the default territory's, unbound)
+    month = months.bucket(column, first, last, local)
     territory = bound(session)
     mine = () if territory is None else (col(Report.territory_id) == territory.id,)
     rows = session.execute(
         select(month, col(Report.commune_insee), func.count())
-        .where(*mine, col(Report.status).in_(list(statuses)), *months.within(column, first, last))
+        .where(
+            *mine,
+            col(Report.status).in_(list(statuses)),
+            *months.within(column, first, last, local),
+        )
         .group_by(month, col(Report.commune_insee))
     ).all()
     return {(m, insee or ""): float(n) for m, insee, n in rows}

@@ -7,8 +7,8 @@
   description, address, photo, author or exact time.
 - ``DailyReportCount`` (no Smart Data Models type counts reports: Eclor's own
   terms, expanded by NGSI-LD's default vocabulary, except ``dateObserved``):
-  one entity per category with the number of reports received today (Paris
-  day), the live form of the "signalements-quotidiens" dataset.
+  one entity per category with the number of reports received today (the
+  day of the request's territory), the live form of the "signalements-quotidiens" dataset.
 
 Served by ``/ngsi-ld/v1/entities`` through ``app.ngsi.EntityType``.
 """
@@ -27,6 +27,7 @@ from app import ngsi
 from app.ngsi import SDM, EntityType, compact, geo, prop, urn
 from app.reports.catalogue import CATEGORIES, OPEN_STATUSES, PUBLIC_STATUSES
 from app.reports.opendata import day_counts, local_day, public_row
+from app.territories import zone as territory_zone
 
 REQUEST = "Open311ServiceRequest"
 COUNT = "DailyReportCount"
@@ -53,8 +54,8 @@ def _count_requests(session: Session, ids: list[str] | None) -> int:
     return int(session.scalar(query) or 0)
 
 
-def request_entity(report: Report) -> dict[str, Any]:
-    category, status, commune, day, resolved, lat, lon = public_row(report)
+def request_entity(session: Session, report: Report) -> dict[str, Any]:
+    category, status, commune, day, resolved, lat, lon = public_row(session, report)
     return compact(
         {
             "id": urn(REQUEST, str(report.id)),
@@ -83,7 +84,7 @@ def _requests(
             .offset(position)
             .limit(size)
         ).all()
-        yield from (request_entity(report) for report in batch)
+        yield from (request_entity(session, report) for report in batch)
         if len(batch) < size:
             return
         position += size
@@ -102,7 +103,7 @@ def _counts(
     session: Session, ids: list[str] | None, offset: int, limit: int
 ) -> Iterator[dict[str, Any]]:
     now = utcnow()
-    day = local_day(now)
+    day = local_day(now, territory_zone(session))  # the day of the request's territory
     assert day is not None
     counts = day_counts(session, day)
     for category in _categories(ids)[offset : offset + limit]:

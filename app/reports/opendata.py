@@ -14,7 +14,6 @@ from sqlmodel import Session, col, select
 
 from app.models.reports import Report
 from app.opendata.contrib import (
-    PARIS,
     Cnil,
     Column,
     Geometry,
@@ -27,14 +26,19 @@ from app.opendata.contrib import (
     territory_sql,
 )
 from app.reports.catalogue import CATEGORIES, PUBLIC_STATUSES
+from app.territories import zone as territory_zone
+from app.territories import zones
 
 CATEGORY_ENUM = tuple(CATEGORIES)
 STATUS_ENUM = tuple(PUBLIC_STATUSES)
 
 
 def _report_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
+    # Each report's days in its own territory's time zone (the whole install mixes territories).
+    zone_of = zones(session).of
     stmt = (
         sa.select(
+            col(Report.territory_id),
             col(Report.category),
             col(Report.status),
             col(Report.commune_insee),
@@ -46,47 +50,54 @@ def _report_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
         .where(col(Report.status).in_(PUBLIC_STATUSES), *here(session, col(Report.territory_id)))
         .order_by(col(Report.id))
     )
-    for category, status, commune, created, resolved, lat, lon in (
+    for territory, category, status, commune, created, resolved, lat, lon in (
         session.connection().execution_options(yield_per=5000).execute(stmt)
     ):
+        zone = zone_of(territory)
         yield (
             category,
             status,
             commune,
-            local_day(created),
-            local_day(resolved),
+            local_day(created, zone),
+            local_day(resolved, zone),
             rounded(lat),
             rounded(lon),
         )
 
 
 _PUBLIC_SQL = ", ".join(f"'{status}'" for status in PUBLIC_STATUSES)
-_PARIS_DAY = "to_char({0} AT TIME ZONE 'Europe/Paris', 'YYYY-MM-DD')"
+# A report's day in the time zone of its territory (``t``, joined on the report's territory_id).
+_LOCAL_DAY = "to_char(r.{0} AT TIME ZONE t.timezone, 'YYYY-MM-DD')"
+_FROM = "FROM reports r JOIN territories t ON t.id = r.territory_id"
 REPORTS_SQL = (  # _report_rows computed by PostgreSQL (app.opendata.copy)
-    "SELECT category AS categorie, status AS etat, NULLIF(commune_insee, '') AS commune_insee, "
-    f"{_PARIS_DAY.format('created_at')} AS date_signalement, "
-    f"{_PARIS_DAY.format('resolved_at')} AS date_resolution, "
-    "round(lat::numeric, 3) AS latitude, round(lon::numeric, 3) AS longitude "
-    f"FROM reports WHERE status IN ({_PUBLIC_SQL}) AND {territory_sql('territory_id')} ORDER BY id"
+    "SELECT r.category AS categorie, r.status AS etat, "
+    "NULLIF(r.commune_insee, '') AS commune_insee, "
+    f"{_LOCAL_DAY.format('created_at')} AS date_signalement, "
+    f"{_LOCAL_DAY.format('resolved_at')} AS date_resolution, "
+    "round(r.lat::numeric, 3) AS latitude, round(r.lon::numeric, 3) AS longitude "
+    f"{_FROM} WHERE r.status IN ({_PUBLIC_SQL}) AND {territory_sql('r.territory_id')} ORDER BY r.id"
 )
 DAILY_SQL = (  # _daily_rows computed by PostgreSQL
-    f"SELECT {_PARIS_DAY.format('created_at')} AS date, category AS categorie, count(*) AS nombre "
-    f"FROM reports WHERE status IN ({_PUBLIC_SQL}) AND {territory_sql('territory_id')} "
+    f"SELECT {_LOCAL_DAY.format('created_at')} AS date, r.category AS categorie, count(*) AS nombre "
+    f"{_FROM} WHERE r.status IN ({_PUBLIC_SQL}) AND {territory_sql('r.territory_id')} "
     "GROUP BY 1, 2 ORDER BY 1, 2"
 )
 
 
 def _daily_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
-    # Grouped by UTC day in SQL would split Paris evenings: count per local day while streaming.
+    # Grouped by UTC day in SQL would split local evenings: count per local day (of each report's
+    # territory) while streaming.
+    zone_of = zones(session).of
     stmt = (
-        select(col(Report.created_at), col(Report.category))
+        select(col(Report.created_at), col(Report.category), col(Report.territory_id))
         .where(col(Report.status).in_(PUBLIC_STATUSES), *here(session, col(Report.territory_id)))
         .order_by(col(Report.created_at))
     )
     day: str | None = None
     counts: dict[str, int] = {}
-    for created, category in session.connection().execution_options(yield_per=5000).execute(stmt):
-        this = local_day(created)
+    rows = session.connection().execution_options(yield_per=5000).execute(stmt)
+    for created, category, territory in rows:
+        this = local_day(created, zone_of(territory))
         if this != day and day is not None:
             yield from ((day, c, n) for c, n in sorted(counts.items()))
             counts = {}
@@ -96,14 +107,16 @@ def _daily_rows(session: Session, base_url: str) -> Iterator[tuple[Any, ...]]:
         yield from ((day, c, n) for c, n in sorted(counts.items()))
 
 
-def public_row(report: Any) -> tuple[Any, ...]:
-    """A report as the open data publishes it (the file, the live stream and the NGSI-LD twin)."""
+def public_row(session: Session, report: Any) -> tuple[Any, ...]:
+    """A report as the open data publishes it (the file, the live stream and the NGSI-LD twin):
+    its days in its territory's time zone."""
+    zone = territory_zone(session, report.territory_id)
     return (
         report.category,
         report.status,
         report.commune_insee,
-        local_day(report.created_at),
-        local_day(report.resolved_at),
+        local_day(report.created_at, zone),
+        local_day(report.resolved_at, zone),
         rounded(report.lat),
         rounded(report.lon),
     )
@@ -118,15 +131,16 @@ def _live_report(session: Session, event: dict[str, Any], base_url: str) -> dict
         or not owns(session, report.territory_id)
     ):
         return None
-    return dict(zip(REPORTS.column_names, public_row(report), strict=True))
+    return dict(zip(REPORTS.column_names, public_row(session, report), strict=True))
 
 
 def day_counts(session: Session, day: str) -> dict[str, int]:
-    """The number of public reports created on a Paris day (``YYYY-MM-DD``), per category (of the
-    session's territory)."""
-    start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), PARIS).astimezone(dt.UTC)
+    """The number of public reports created on a local day (``YYYY-MM-DD``, in the time zone of the
+    session's territory), per category (of the session's territory)."""
+    zone = territory_zone(session)
+    start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), zone).astimezone(dt.UTC)
     counts: dict[str, int] = {}
-    # Read from the UTC start of the Paris day with a margin: the day is decided per row in Python.
+    # Read from the UTC start of the local day with a margin: the day is decided per row in Python.
     for created, category in session.execute(
         select(col(Report.created_at), col(Report.category)).where(
             col(Report.created_at) >= start - dt.timedelta(hours=1),
@@ -135,13 +149,13 @@ def day_counts(session: Session, day: str) -> dict[str, int]:
             *here(session, col(Report.territory_id)),
         )
     ):
-        if local_day(created) == day:
+        if local_day(created, zone) == day:
             counts[category] = counts.get(category, 0) + 1
     return counts
 
 
 def _live_daily(session: Session, event: dict[str, Any], base_url: str) -> dict[str, Any] | None:
-    """A new report: the day's count of its category so far (Paris day)."""
+    """A new report: the day's count of its category so far (the day of its territory)."""
     feature = str(event.get("feature_id", ""))
     if event.get("kind") != "created" or not feature.isdigit():
         return None
@@ -152,7 +166,7 @@ def _live_daily(session: Session, event: dict[str, Any], base_url: str) -> dict[
         or not owns(session, report.territory_id)
     ):
         return None
-    day = local_day(report.created_at)
+    day = local_day(report.created_at, territory_zone(session, report.territory_id))
     assert day is not None
     count = day_counts(session, day).get(report.category, 0)
     return dict(zip(DAILY.column_names, (day, report.category, count), strict=True))
@@ -212,7 +226,7 @@ DAILY = OpenDataset(
     domain="reports",
     title="Nombre de signalements par jour et par catégorie",
     description=(
-        "Le nombre de signalements de dépôts sauvages reçus chaque jour (heure de Paris), par "
+        "Le nombre de signalements de dépôts sauvages reçus chaque jour (heure locale du territoire), par "
         "catégorie. Les jours sans signalement d'une catégorie n'ont pas de ligne."
     ),
     theme="ENVI",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from sqlalchemy import update
@@ -37,7 +38,6 @@ from app.territories import default_territory
 from app.reports.catalogue import (
     CATEGORIES,
     OPEN_STATUSES,
-    PARIS,
     REOPEN_DAYS,
     STATUSES,
     TRANSITIONS,
@@ -48,6 +48,7 @@ from app.reports.catalogue import (
     number,
     report_in,
 )
+from app.territories import zone as territory_zone
 
 
 def can_reopen(report: Report, user_id: int | None) -> bool:
@@ -92,13 +93,14 @@ def _tell(
         )
 
 
-def pickup_date_text(expected_at: datetime) -> str:
-    """The planned pick-up day in words for the reader's locale: « samedi 12 décembre 2026 »."""
+def pickup_date_text(expected_at: datetime, zone: ZoneInfo) -> str:
+    """The planned pick-up day (in ``zone``, the report's territory's) in words for the reader's
+    locale: « samedi 12 décembre 2026 »."""
     from app.templating import format_date
 
     if expected_at.tzinfo is None:
         expected_at = expected_at.replace(tzinfo=UTC)
-    return format_date(expected_at.astimezone(PARIS).date(), "full")
+    return format_date(expected_at.astimezone(zone).date(), "full")
 
 
 def original_of(session: Session, other: Report) -> Report:
@@ -226,9 +228,9 @@ def change_status(
         if expected_at is None:
             raise ReportError(_("Indiquez la date d’enlèvement prévue."), "expected_on")
         report.expected_at = expected_at
-        text = _("Enlèvement prévu le %(d)s.") % {"d": pickup_date_text(expected_at)} + (
-            f"\n{note}" if note else ""
-        )
+        text = _("Enlèvement prévu le %(d)s.") % {
+            "d": pickup_date_text(expected_at, territory_zone(session, report.territory_id))
+        } + (f"\n{note}" if note else "")
     now = utcnow()
     previous = report.status
     report.status = to

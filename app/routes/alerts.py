@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
+from zoneinfo import ZoneInfo
 from typing import Annotated, Any
 
 import anyio
@@ -32,6 +33,7 @@ from app.numbers import is_ascii_digits
 from app.routes.push import getlist
 from app.templating import page, rendered
 from app.territories import request_territory
+from app.territories import zone as territory_zone
 
 PAGE_SIZE = 20
 STATE_LABELS = {
@@ -206,7 +208,8 @@ async def alert_detail(
 # --- staff --------------------------------------------------------------------------------------
 
 
-def _parse_local(value: str) -> datetime | None:
+def _parse_local(value: str, zone: ZoneInfo) -> datetime | None:
+    """A date and time typed by staff, on the clock of their territory (``zone``)."""
     value = (value or "").strip()
     if not value:
         return None
@@ -215,7 +218,7 @@ def _parse_local(value: str) -> datetime | None:
     except ValueError:
         raise topics.AlertError(_("Date et heure invalides."), "expires") from None
     if naive.tzinfo is None:
-        naive = naive.replace(tzinfo=topics.TZ)
+        naive = naive.replace(tzinfo=zone)
     return naive
 
 
@@ -237,7 +240,7 @@ def _form_values(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _clean(db: Session, form: dict[str, Any], territory_id: int) -> alerts.AlertInput:
-    expires = _parse_local(form["expires"])
+    expires = _parse_local(form["expires"], territory_zone(db, territory_id))
     return alerts.clean_input(
         db,
         territory_id=territory_id,
@@ -439,9 +442,11 @@ def staff_alert(
     )
 
 
-def _form_from(alert: Alert) -> dict[str, Any]:
+def _form_from(db: Session, alert: Alert) -> dict[str, Any]:
     expires = (
-        alert.expires_at.astimezone(topics.TZ).strftime("%Y-%m-%dT%H:%M")
+        alert.expires_at.astimezone(territory_zone(db, alert.territory_id)).strftime(
+            "%Y-%m-%dT%H:%M"
+        )
         if alert.expires_at
         else ""
     )
@@ -468,7 +473,7 @@ def staff_alert_edit(
     return _editor(
         request,
         db,
-        form=_form_from(alert),
+        form=_form_from(db, alert),
         action=f"/staff/alerts/{alert.id}/update",
         original=alert,
     )

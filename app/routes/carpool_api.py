@@ -21,6 +21,7 @@ from app.carpool import standard
 from app.carpool.operators import operator_for_key
 from app.models.carpool_interop import CarpoolOperator
 from app.routes.carpool_forms import searched
+from app.territories import request_territory
 
 API = {**PUBLIC, "exclude_from_csrf": True}
 MAX_BODY = 64 * 1024
@@ -34,6 +35,7 @@ def _ctx(request: Request[Any, Any, Any], db: Session) -> standard.Context:
         base=settings.base_url.rstrip("/"),
         secret=settings.secret_key,
         territories=searched(db, request),
+        zone=request_territory(request).zone,
     )
 
 

@@ -18,6 +18,7 @@ from app.db import utcnow
 from app.i18n import gettext as _
 from app.models.accounts import User
 from app.territories import request_territory
+from app.territories import zone as territory_zone
 
 MARGINS = (0, 10, 15, 30, 45, 60)
 RADII = (2000, 5000, 10000)
@@ -49,14 +50,15 @@ def place_choices(db: Session) -> list[carpool_trips.Place]:
     return carpool_trips.list_places(db)
 
 
-def _local_dt(day: str | None, at: str | None) -> datetime:
+def _local_dt(db: Session, day: str | None, at: str | None) -> datetime:
+    """A date and time typed in a form: on the wall clock of the request's territory."""
     try:
         d = date.fromisoformat(day or "")
         t = time.fromisoformat(at or "")
     except ValueError:
         raise carpool_trips.CarpoolError(_("Date ou heure invalide.")) from None
     return datetime.combine(
-        d, t.replace(second=0, microsecond=0), tzinfo=carpool_trips.PARIS
+        d, t.replace(second=0, microsecond=0), tzinfo=territory_zone(db)
     ).astimezone(UTC)
 
 
@@ -132,7 +134,7 @@ def parse_query(
                 errors["days"] = _("Choisissez au moins un jour.")
             minute = _minute(data.get("time"), _("Heure invalide."))
         else:
-            when = _local_dt(data.get("date"), data.get("time"))
+            when = _local_dt(db, data.get("date"), data.get("time"))
             if when < utcnow() - timedelta(hours=1):
                 errors["date"] = _("Cette date est passée.")
     except carpool_trips.CarpoolError as exc:
@@ -160,7 +162,7 @@ def parse_query(
 
 
 def default_search(db: Session, viewer: CurrentUser | None) -> dict[str, Any]:
-    tomorrow = (carpool_trips.local(utcnow()) + timedelta(days=1)).date()
+    tomorrow = (carpool_trips.local(utcnow(), territory_zone(db)) + timedelta(days=1)).date()
     form: dict[str, Any] = {
         "role": "driver",
         "frequency": "punctual",
@@ -217,7 +219,7 @@ def parse_ad(db: Session, data: dict[str, Any]) -> tuple[cp.AdInput | None, dict
     valid_until = None
     if frequency == "punctual":
         try:
-            departure = _local_dt(data.get("date"), data.get("time"))
+            departure = _local_dt(db, data.get("date"), data.get("time"))
             if departure <= utcnow():
                 errors["date"] = _("La date de départ doit être dans le futur.")
         except carpool_trips.CarpoolError as exc:
@@ -225,7 +227,7 @@ def parse_ad(db: Session, data: dict[str, Any]) -> tuple[cp.AdInput | None, dict
         if data.get("return_time"):
             try:
                 return_at = _local_dt(
-                    data.get("return_date") or data.get("date"), data.get("return_time")
+                    db, data.get("return_date") or data.get("date"), data.get("return_time")
                 )
                 if departure and return_at <= departure:
                     errors["return"] = _("Le retour doit partir après l'aller.")
@@ -241,7 +243,7 @@ def parse_ad(db: Session, data: dict[str, Any]) -> tuple[cp.AdInput | None, dict
         if data.get("valid_until"):
             try:
                 valid_until = date.fromisoformat(data["valid_until"])
-                if valid_until < carpool_trips.local(utcnow()).date():
+                if valid_until < carpool_trips.local(utcnow(), territory_zone(db)).date():
                     errors["valid_until"] = _("Cette date est passée.")
             except ValueError:
                 errors["valid_until"] = _("Date invalide.")
@@ -269,7 +271,7 @@ def parse_ad(db: Session, data: dict[str, Any]) -> tuple[cp.AdInput | None, dict
 
 
 def ad_form_defaults(db: Session, viewer: CurrentUser) -> dict[str, Any]:
-    tomorrow = (carpool_trips.local(utcnow()) + timedelta(days=1)).date()
+    tomorrow = (carpool_trips.local(utcnow(), territory_zone(db)) + timedelta(days=1)).date()
     form: dict[str, Any] = {
         "role": "driver",
         "frequency": "regular",

@@ -13,6 +13,7 @@ from app.carpool import matching, rdex
 from app.carpool import trips as carpool_trips
 from app.db import utcnow
 from app.routes.carpool_forms import searched
+from app.territories import request_territory
 
 # --- RDEX+ ------------------------------------------------------------------------------
 
@@ -33,14 +34,14 @@ def rdex_journeys(request: Request[Any, Any, Any], db: NamedDependency[Session])
     territory and of those sharing their offers with it both ways.
     """
     try:
-        search = rdex.parse_search(dict(request.query_params))
+        search = rdex.parse_search(dict(request.query_params), request_territory(request).zone)
     except rdex.RdexError as exc:
         return _rdex_error(exc)
     base = request.app.state.settings.base_url.rstrip("/")
     secret = request.app.state.settings.secret_key
     ads = rdex.find(db, search, searched(db, request))
     names = matching.display_names(db, [a.user_id for a in ads])
-    start = carpool_trips.local(max(search.when, utcnow())).date()
+    start = carpool_trips.local(max(search.when, utcnow()), request_territory(request).zone).date()
     body = [rdex.journey(a, names.get(a.user_id, ""), base, secret, start=start) for a in ads]
     return Response(
         {"journeys": body, "nbJourneys": len(body)}, headers={"cache-control": "public, max-age=60"}

@@ -27,6 +27,7 @@ from app.models.carpool import (
 from app.models.territory import Territory
 from app.routes.carpool_forms import me, territory
 from app.templating import page
+from app.territories import request_territory
 
 # --- staff ------------------------------------------------------------------------------
 
@@ -53,7 +54,7 @@ def staff_page(request: Request[Any, Any, Any], db: NamedDependency[Session]) ->
         .order_by(col(CarpoolAd.updated_at).desc())
         .limit(50)
     ).all()
-    today = carpool_trips.local(utcnow()).date()
+    today = carpool_trips.local(utcnow(), request_territory(request).zone).date()
     here = territory(request)
     neighbours = db.scalars(
         select(Territory).where(col(Territory.id) != here).order_by(col(Territory.name))
@@ -145,7 +146,7 @@ def _period(request: Request[Any, Any, Any]) -> tuple[datetime, datetime]:
     from litestar.exceptions import ClientException
 
     params = request.query_params
-    today = carpool_trips.local(utcnow()).date()
+    today = carpool_trips.local(utcnow(), request_territory(request).zone).date()
     try:
         start = date.fromisoformat(params.get("from") or (today - timedelta(days=30)).isoformat())
         end = date.fromisoformat(params.get("to") or today.isoformat())
@@ -155,7 +156,7 @@ def _period(request: Request[Any, Any, Any]) -> tuple[datetime, datetime]:
         raise ClientException(_("La période doit aller d'une date à une autre, un an au plus."))
 
     def to_utc(d: date) -> datetime:
-        return datetime.combine(d, time(0), tzinfo=carpool_trips.PARIS).astimezone(UTC)
+        return datetime.combine(d, time(0), tzinfo=request_territory(request).zone).astimezone(UTC)
 
     return to_utc(start), to_utc(end + timedelta(days=1))
 

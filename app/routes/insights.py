@@ -24,18 +24,20 @@ from app.insights import baseline, exports, figures, foresight, od, pdf, registr
 from app.insights import scope as insights_scope
 from app.interfaces import Contribution, Link
 from app.templating import page
+from app.territories import zone
 
 CSV = "text/csv; charset=utf-8"
 
 
-def _month(value: str | None) -> str:
-    """The month asked for (``YYYY-MM``), by default the last complete one; never a future month."""
-    now = utcnow()
+def _month(value: str | None, db: Session) -> str:
+    """The month asked for (``YYYY-MM``), by default the last complete one in the territory's time
+    zone; never a future month."""
+    now = months.of(utcnow(), zone(db))
     if value is None or value == "":
-        return months.shift(months.of(now), -1)
+        return months.shift(now, -1)
     if not months.valid(value):
         raise ValidationException(_("Mois invalide : écrivez-le AAAA-MM (par exemple 2026-11)."))
-    if value > months.of(now):
+    if value > now:
         raise ValidationException(_("Ce mois n'a pas encore commencé."))
     return value
 
@@ -47,8 +49,8 @@ def _theme(slug: str) -> tuple[str, str, str]:
     raise NotFoundException(_("Thème inconnu."))
 
 
-def _context(month: str) -> dict[str, Any]:
-    current = months.of(utcnow())
+def _context(month: str, db: Session) -> dict[str, Any]:
+    current = months.of(utcnow(), zone(db))
     return {
         "month": month,
         "previous_month": months.shift(month, -1),
@@ -65,10 +67,10 @@ def insights_index(
     db: NamedDependency[Session],
     month: FromQuery[str | None] = None,
 ) -> Template:
-    chosen = _month(month)
+    chosen = _month(month, db)
     summary = figures.summary(db, chosen, utcnow())
     return page(
-        request, "insights/index.html", section="staff", summary=summary, **_context(chosen)
+        request, "insights/index.html", section="staff", summary=summary, **_context(chosen, db)
     )
 
 
@@ -78,7 +80,7 @@ def insights_summary(
     db: NamedDependency[Session],
     month: FromQuery[str | None] = None,
 ) -> Template:
-    chosen = _month(month)
+    chosen = _month(month, db)
     summary = figures.summary(db, chosen, utcnow())
     matrix = od.for_app(request.app.state).matrix(db, chosen, utcnow())
     return page(
@@ -88,7 +90,7 @@ def insights_summary(
         summary=summary,
         matrix=matrix,
         places=figures.communes(db),
-        **_context(chosen),
+        **_context(chosen, db),
     )
 
 
@@ -98,7 +100,7 @@ def insights_summary_pdf(
     db: NamedDependency[Session],
     month: FromQuery[str | None] = None,
 ) -> Response[bytes]:
-    chosen = _month(month)
+    chosen = _month(month, db)
     summary = figures.summary(db, chosen, utcnow())
     matrix = od.for_app(request.app.state).matrix(db, chosen, utcnow())
     body = pdf.monthly_summary(chosen, summary, matrix, figures.communes(db))
@@ -117,7 +119,7 @@ def insights_od_json(
 ) -> dict[str, Any]:
     """The origin–destination matrix of a month: ``rows`` of ``{from_code, from_name, from_country,
     to_code, to_name, to_country, trips}`` (and the other counts), ``trips`` null under 11."""
-    chosen = _month(month)
+    chosen = _month(month, db)
     return od.document(od.for_app(request.app.state).matrix(db, chosen, utcnow()), utcnow())
 
 
@@ -127,7 +129,7 @@ def insights_od_csv(
     db: NamedDependency[Session],
     month: FromQuery[str | None] = None,
 ) -> Response[str]:
-    chosen = _month(month)
+    chosen = _month(month, db)
     rows = od.for_app(request.app.state).matrix(db, chosen, utcnow()).rows()
     return Response(
         exports.as_csv(rows, exports.OD_COLUMNS),
@@ -146,7 +148,7 @@ def insights_theme(
     month: FromQuery[str | None] = None,
 ) -> Template:
     slug, title, intro = _theme(theme)
-    chosen = _month(month)
+    chosen = _month(month, db)
     headlines = figures.theme(db, slug, chosen, utcnow())
     matrix = (
         od.for_app(request.app.state).matrix(db, chosen, utcnow()) if slug == "mobility" else None
@@ -165,7 +167,7 @@ def insights_theme(
         places=figures.communes(db),
         tile_url=request.app.state.settings.tile_url,
         tile_attribution=request.app.state.settings.tile_attribution,
-        **_context(chosen),
+        **_context(chosen, db),
     )
 
 
@@ -188,7 +190,7 @@ def _baseline_page(
         error=error,
         imported=imported,
         can_import=(user := current_user(request)) is not None and user.is_staff,
-        **_context(month),
+        **_context(month, db),
     )
 
 
@@ -204,7 +206,7 @@ def insights_energy_baseline(
     month: FromQuery[str | None] = None,
     imported: FromQuery[int | None] = None,
 ) -> Template:
-    return _baseline_page(request, db, _month(month), imported=imported)
+    return _baseline_page(request, db, _month(month, db), imported=imported)
 
 
 @post(
@@ -218,7 +220,7 @@ def insights_energy_baseline_import(
 ) -> Template | Redirect:
     """Meter readings or invoices of the years before the renovation, as CSV
     (``armoire;mois;kwh;euros``): all lines or none."""
-    chosen = months.shift(months.of(utcnow()), -1)
+    chosen = months.shift(months.of(utcnow(), zone(db)), -1)
     upload = data.get("file")
     content = b""
     if isinstance(upload, UploadFile) and upload.filename:
@@ -235,7 +237,9 @@ def insights_energy_baseline_import(
         return _baseline_page(request, db, chosen, error=_("Le fichier doit être encodé en UTF-8."))
     meters = registry.energy_meters()
     try:
-        readings = baseline.parse(text, meters[0].places(db) if meters else [], months.of(utcnow()))
+        readings = baseline.parse(
+            text, meters[0].places(db) if meters else [], months.of(utcnow(), zone(db))
+        )
     except baseline.BaselineError as exc:
         return _baseline_page(request, db, chosen, error=str(exc))
     count = baseline.save(db, readings, utcnow())
@@ -252,7 +256,7 @@ def insights_energy_baseline_import(
 def insights_energy_baseline_csv(
     db: NamedDependency[Session], month: FromQuery[str | None] = None
 ) -> Response[str]:
-    chosen = _month(month)
+    chosen = _month(month, db)
     comparison = baseline.compare(db, chosen)
     rows = baseline.rows_for_export(comparison) if comparison else []
     return Response(
@@ -278,10 +282,12 @@ def _scenarios(
 ) -> tuple[list[Any], dict[str, Any], str | None]:
     """Scenarios A and B from the query (the example programme and the defaults when empty)."""
     query = request.query_params
-    first_year = int(months.of(utcnow())[:4])
+    first_year = int(months.of(utcnow(), zone(db))[:4])
     communes = {c.insee: c.name for c in figures.communes(db)}
     places = {c.insee: (c.lat, c.lon) for c in db.scalars(insights_scope.communes(db))}
-    kept = od.for_app(request.app.state).matrix(db, months.shift(months.of(utcnow()), -1), utcnow())
+    kept = od.for_app(request.app.state).matrix(
+        db, months.shift(months.of(utcnow(), zone(db)), -1), utcnow()
+    )
     corridors = foresight.corridors_of(places, [(c.label, c.lat, c.lon) for c in kept.crossings])
     form: dict[str, Any] = {}
     out = []
@@ -345,7 +351,7 @@ def _theme_rows(
     db: Session, theme: str, month: str | None
 ) -> tuple[str, str, list[dict[str, object]]]:
     slug = _theme(theme)[0]
-    chosen = _month(month)
+    chosen = _month(month, db)
     return slug, chosen, figures.rows_for_export(figures.theme(db, slug, chosen, utcnow()))
 
 

@@ -3,6 +3,7 @@ resident of the communes consulted), and the results once it closes, as a page a
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from litestar import Request, get, post
@@ -24,6 +25,7 @@ from app.routes.participation_context import declare_commune as declare
 from app.participation import scope
 from app.routes.participation_context import get_or_none, me_of
 from app.templating import page
+from app.territories import zone as territory_zone
 
 
 def consultation_or_404(db: Session, consultation_id: int, *, staff: bool = False) -> Consultation:
@@ -59,7 +61,7 @@ def _page(
         consultation=consultation,
         questions=logic.questions(db, cid),
         options_of=logic.options_of,
-        days=logic.days,
+        days=partial(logic.days, zone=territory_zone(db, consultation.territory_id)),
         tile_url=request.app.state.settings.tile_url,
         tile_attribution=request.app.state.settings.tile_attribution,
         state=logic.state(consultation),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,6 @@ from app.models.reports import (
 from app.reports import catalogue, intake
 from app.territories import request_territory
 
-PARIS = ZoneInfo("Europe/Paris")
 PAGE_SIZE = 50
 REPORT_LIMIT = ratelimit.Limit("report_create", 30, 60 * 60)
 
@@ -130,9 +129,10 @@ def back_to(report_id: int, data: dict[str, str]) -> str:
     return f"/reports/{report_id}"
 
 
-def pickup_at(expected_on: str | None) -> datetime | None:
-    """A pick-up day from a date field, as 9:00 in the territory's time (ValueError if not a date)."""
+def pickup_at(expected_on: str | None, zone: ZoneInfo) -> datetime | None:
+    """A pick-up day from a date field, as 9:00 in the territory's time (``zone``; ValueError if
+    not a date)."""
     if not expected_on:
         return None
     day = datetime.fromisoformat(expected_on).date()
-    return datetime.combine(day, time(9, 0), PARIS).astimezone(ZoneInfo("UTC"))
+    return datetime.combine(day, time(9, 0), zone).astimezone(UTC)

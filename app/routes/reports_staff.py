@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
@@ -32,7 +33,6 @@ from app.numbers import parse_int
 from app.reports import catalogue, exports, intake, triage
 from app.reports import workflow as rp
 from app.routes.reports_context import (
-    PARIS,
     get_report,
     here,
     list_context,
@@ -42,6 +42,8 @@ from app.routes.reports_context import (
     pickup_at,
 )
 from app.templating import page
+from app.territories import request_territory
+from app.territories import zone as territory_zone
 
 # --- staff --------------------------------------------------------------------------------------------
 
@@ -109,7 +111,7 @@ def staff_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> 
     filters = catalogue.Filters.parse(
         request.query_params, staff=True, tree=bodies.of_territory(db, here(request))
     )
-    stamp = utcnow().astimezone(PARIS).strftime("%Y%m%d-%H%M")
+    stamp = utcnow().astimezone(request_territory(request).zone).strftime("%Y%m%d-%H%M")
     return Stream(
         exports.export_csv(db.get_bind(), filters, territory_id=here(request)),
         media_type="text/csv; charset=utf-8",
@@ -183,7 +185,7 @@ async def staff_bulk(request: Request[Any, Any, Any]) -> Redirect | Template:
                         territory_id=here(request),
                         note=parsed.note,
                         reject_reason_id=parsed.reject_reason,
-                        expected_at=pickup_at(parsed.expected_on),
+                        expected_at=pickup_at(parsed.expected_on, request_territory(request).zone),
                     )
             except catalogue.ReportError as exc:
                 problems[exc.field] = exc.message
@@ -254,7 +256,7 @@ def _staff_page(
         number=catalogue.number,
         errors=errors or {},
         form=form or {},
-        pickup_date=rp.pickup_date_text,
+        pickup_date=partial(rp.pickup_date_text, zone=territory_zone(db, report.territory_id)),
         **map_tiles(request),
     )
 
@@ -315,7 +317,7 @@ async def staff_status(
                         reject_reason_id=parsed.reject_reason,
                         duplicate_of=parsed.duplicate_of,
                         duplicate_confirm=parsed.duplicate_confirm,
-                        expected_at=pickup_at(parsed.expected_on),
+                        expected_at=pickup_at(parsed.expected_on, request_territory(request).zone),
                         after_photo=photo_ok[0] if photo_ok else None,
                         media_dir=settings.resolved_media_dir,
                     )

@@ -187,7 +187,7 @@ def waste_centre_watch(
     # The panel (its forecast) is read before the write transaction, which holds only the writes.
     start_writing(db)
     now = utcnow()
-    local = now.astimezone(sensors.TZ)
+    local = now.astimezone(request_territory(request).zone)
     end_of_day = (local + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     for old in db.scalars(
         select(WasteWaitWatch).where(
@@ -246,7 +246,7 @@ def _buildings_page(
     more: int = 0,
     imported: int | None = None,
 ) -> Template:
-    end = utcnow().date()
+    end = utcnow().astimezone(request_territory(request).zone).date()
     start = end - dt.timedelta(days=days)
     return page(
         request,

@@ -51,6 +51,7 @@ from app.routes.sharing_wanted import close_wanted, create_wanted, wanted_form, 
 from app.sharing import loans as logic
 from app.sharing import scope, visibility
 from app.templating import page
+from app.territories import request_territory
 
 # --- photos ----------------------------------------------------------------------------------
 
@@ -242,7 +243,7 @@ def _item_page(
     notice: str = "",
 ) -> Template:
     user = current_user(request)
-    today = logic.local_today()
+    today = logic.local_today(request_territory(request).zone)
     photos = db.scalars(
         select(SharedPhoto)
         .where(col(SharedPhoto.item_id) == item.id)

@@ -27,6 +27,7 @@ from app.models.sharing import (
 from app.routes.sharing_context import photo_url_of, signed_in, territory
 from app.sharing import loans as logic
 from app.templating import page
+from app.territories import request_territory
 
 # --- loans -------------------------------------------------------------------------------------
 
@@ -75,7 +76,7 @@ def _loan_page(
         labels=logic.LOAN_LABELS,
         thumb=photo_url_of(photo_row.thumb_name) if photo_row else None,
         can_extend=can_extend,
-        today=logic.local_today(),
+        today=logic.local_today(request_territory(request).zone),
     )
 
 

@@ -168,7 +168,7 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
         .where(col(Product.shop_id) == shop.id, col(Product.is_active))
         .order_by(col(Product.name))
     ).all()
-    today = now.astimezone(hours.PARIS).date()
+    today = now.astimezone(schedule.zone).date()
     special = []
     for offset in range(30):
         day = today + timedelta(days=offset)
@@ -205,7 +205,7 @@ def _shop_page_context(db: Session, request: Request[Any, Any, Any], shop: Shop)
         "point_slots": [
             (point, times)
             for point in pickup_points.active_points(db, saved_id(shop))
-            if (times := pickup_points.slots(point, now))
+            if (times := pickup_points.slots(point, now, schedule.zone))
         ]
         if shop.click_collect
         else [],

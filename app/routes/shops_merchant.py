@@ -48,6 +48,7 @@ from app.routes.shops_context import (
 from app.shops import hours
 from app.shops import orders as logic
 from app.templating import page
+from app.territories import commune_zone
 
 # --- merchants ----------------------------------------------------------------------------------
 
@@ -60,7 +61,7 @@ def manage(
     if shop is None:
         return Redirect("/shops/manage/shop", status_code=303)
     now = utcnow()
-    start, end = hours.local_today_bounds(now)
+    start, end = hours.local_today_bounds(commune_zone(db, shop.commune_insee), now)
     today = db.scalars(
         select(ShopOrder)
         .where(
@@ -253,7 +254,7 @@ def _hours_page(
             for i, h in enumerate(rows[:2], start=1):
                 form[f"h{wd}_o{i}"] = h.opens.strftime("%H:%M")
                 form[f"h{wd}_c{i}"] = h.closes.strftime("%H:%M")
-    today = utcnow().astimezone(hours.PARIS).date()
+    today = utcnow().astimezone(commune_zone(db, shop.commune_insee)).date()
     exceptions = db.scalars(
         select(ShopHoursException)
         .where(col(ShopHoursException.shop_id) == shop.id, col(ShopHoursException.on_date) >= today)
@@ -331,7 +332,7 @@ def add_exception(
     opens = closes = None
     try:
         on_date = date.fromisoformat(str(data.get("on_date", "")))
-        if on_date < utcnow().astimezone(hours.PARIS).date():
+        if on_date < utcnow().astimezone(commune_zone(db, shop.commune_insee)).date():
             errors["on_date"] = _("Cette date est passée.")
     except ValueError:
         errors["on_date"] = _("Date invalide.")

@@ -44,6 +44,7 @@ from app.solidarity.schedule import (
     parse_weekdays,
 )
 from app.templating import page
+from app.territories import request_territory
 
 
 class BeneficiaryForm(BaseModel):
@@ -102,7 +103,7 @@ def _home(
     commune = worker_commune(request, db)
     rows = []
     if commune:
-        today = local_today(utcnow())
+        today = local_today(utcnow(), request_territory(request).zone)
         for b in db.scalars(
             select(Booking)
             .where(col(Booking.commune_insee) == commune, col(Booking.status) != "cancelled")
@@ -380,9 +381,14 @@ def confirm_trip(
     return Redirect(f"/solidarity/bookings/{booking.id}", status_code=303)
 
 
-def _day(text: str) -> date | None:
+def _day(request: Request[Any, Any, Any], text: str) -> date | None:
+    """The day asked for, by default tomorrow in the request's territory."""
     try:
-        return date.fromisoformat(text) if text else reminders.tomorrow(utcnow())
+        return (
+            date.fromisoformat(text)
+            if text
+            else reminders.tomorrow(utcnow(), request_territory(request).zone)
+        )
     except ValueError:
         return None
 
@@ -394,7 +400,7 @@ def calls(
     day: FromQuery[str] = "",
     sent: FromQuery[str] = "",
 ) -> Template:
-    when = _day(day)
+    when = _day(request, day)
     commune = worker_commune(request, db)
     return page(
         request,
@@ -402,7 +408,7 @@ def calls(
         section="solidarity",
         **shared(),
         status_code=200 if when else 400,
-        day=when or reminders.tomorrow(utcnow()),
+        day=when or reminders.tomorrow(utcnow(), request_territory(request).zone),
         calls=reminders.calls(db, commune, when) if commune and when else [],
         sms=bool(_settings(request).solidarity_sms_url),
         sent=int(sent) if sent.isdigit() else None,
@@ -416,7 +422,7 @@ def send_sms(
     db: NamedDependency[Session],
     data: Form,
 ) -> Redirect:
-    when = _day(one(data, "day"))
+    when = _day(request, one(data, "day"))
     commune = worker_commune(request, db)
     count = 0
     if when and commune and _settings(request).solidarity_sms_url:
@@ -429,7 +435,7 @@ def send_sms(
 def export(
     request: Request[Any, Any, Any], db: NamedDependency[Session], month: FromQuery[str] = ""
 ) -> Response[str]:
-    first = parse_month(month, local_today(utcnow()))
+    first = parse_month(month, local_today(utcnow(), request_territory(request).zone))
     commune = worker_commune(request, db)
     if first is None or commune is None:
         return Response(

@@ -33,6 +33,7 @@ from app.models.measures import MeasureDaily
 from app.sensors import scope
 from app.models.sensors import Sensor
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
+from app.territories import zone as territory_zone
 
 METER_KINDS = ("water_meter", "energy_meter")
 INDEX = {"water_meter": "volume_l", "energy_meter": "energy_kwh"}
@@ -45,7 +46,6 @@ MEDIA = {
     "water": N_("Eau"),
 }
 HEATING_BASE_C = 18.0
-TZ = ZoneInfo("Europe/Paris")
 MAX_ROWS = 200_000
 
 
@@ -85,12 +85,13 @@ def _number(cell: str) -> float:
         return math.nan
 
 
-def _moment(cell: str) -> dt.datetime | None:
-    """ISO 8601 (naive: UTC), or ``31/01/2026 08:00`` as a spreadsheet writes it (local time)."""
+def _moment(cell: str, zone: ZoneInfo) -> dt.datetime | None:
+    """ISO 8601 (naive: UTC), or ``31/01/2026 08:00`` as a spreadsheet writes it (local time: of
+    ``zone``, the territory's)."""
     text = cell.strip()
     for pattern in ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S"):
         try:
-            return dt.datetime.strptime(text, pattern).replace(tzinfo=TZ).astimezone(dt.UTC)
+            return dt.datetime.strptime(text, pattern).replace(tzinfo=zone).astimezone(dt.UTC)
         except ValueError:
             continue
     try:
@@ -102,7 +103,7 @@ def _moment(cell: str) -> dt.datetime | None:
 def parse_csv(session: Session, text: str, now: dt.datetime) -> list[Reading]:
     """Rows ``meter,ts,index[,flow_or_power]`` as readings; every line checked before any is kept.
 
-    ``ts`` is ISO 8601 (naive: UTC) or ``31/01/2026 08:00`` (Paris time); ``index`` the meter's counter (litres or kWh), which may not go
+    ``ts`` is ISO 8601 (naive: UTC) or ``31/01/2026 08:00`` (the territory's time); ``index`` the meter's counter (litres or kWh), which may not go
     back between two readings of the file. Commas or semicolons separate the cells, and numbers may
     have a decimal comma. MeterImportError lists the bad lines (the first ``MAX_ERRORS``).
     """
@@ -127,6 +128,7 @@ def parse_csv(session: Session, text: str, now: dt.datetime) -> list[Reading]:
             )
         ).all()
     )
+    zone = territory_zone(session)  # the territory whose meters they are (scope.mine)
     errors: list[tuple[int, str]] = []
     out: list[Reading] = []
     seen: dict[tuple[str, dt.datetime], int] = {}
@@ -144,7 +146,7 @@ def parse_csv(session: Session, text: str, now: dt.datetime) -> list[Reading]:
         if message is None:
             meter, kind = row[0].strip(), kinds[row[0].strip()]
             second_name = "flow" if kind == "water_meter" else "power_w"
-            ts = _moment(row[1])
+            ts = _moment(row[1], zone)
             value = _number(row[2])
             second = _number(row[3]) if len(row) > 3 and row[3].strip() else None
             if ts is None:
@@ -190,7 +192,7 @@ def parse_csv(session: Session, text: str, now: dt.datetime) -> list[Reading]:
                 out.append(Reading("tele_sensor", meter, payload, ts))
         if message is not None:
             errors.append((number, message))
-    errors.extend(_backwards(out, seen))
+    errors.extend(_backwards(out, seen, zone))
     if errors:
         errors.sort(key=lambda e: e[0])
         raise MeterImportError(
@@ -200,7 +202,7 @@ def parse_csv(session: Session, text: str, now: dt.datetime) -> list[Reading]:
 
 
 def _backwards(
-    readings: list[Reading], lines: dict[tuple[str, dt.datetime], int]
+    readings: list[Reading], lines: dict[tuple[str, dt.datetime], int], zone: ZoneInfo
 ) -> list[tuple[int, str]]:
     """A meter's index that goes back in time order within the file (a typing slip or a swapped meter)."""
     out = []
@@ -219,7 +221,7 @@ def _backwards(
                         "m": reading.device_id,
                         "v": f"{reading.payload[name]:g}",
                         "b": f"{before.payload[name]:g}",
-                        "d": before.received_at.astimezone(TZ).strftime("%d/%m/%Y %H:%M"),
+                        "d": before.received_at.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
                     },
                 )
             )
@@ -295,16 +297,18 @@ def _temperature_entity(session: Session, sensor: Sensor, meta: dict[str, Any]) 
 
 
 def heating_degree_days(
-    session: Session, entity: str, start: dt.date, end: dt.date
+    session: Session, entity: str, start: dt.date, end: dt.date, zone: ZoneInfo
 ) -> float | None:
-    """Degree-days from ``start`` to ``end`` (end excluded) from the daily means of ``temperature``."""
+    """Degree-days from ``start`` to ``end`` (end excluded) from the daily means of ``temperature``
+    (days of ``zone``, the territory's)."""
     buckets = timeseries.aggregate(
         session,
         entity,
         ["temperature"],
-        dt.datetime.combine(start, dt.time(0), tzinfo=dt.UTC),
-        dt.datetime.combine(end, dt.time(0), tzinfo=dt.UTC),
+        dt.datetime.combine(start, dt.time(0), tzinfo=zone),
+        dt.datetime.combine(end, dt.time(0), tzinfo=zone),
         timeseries.Period.parse("P1D"),
+        zone,
     )["temperature"]
     means = [b.mean for b in buckets]
     return degree_days(means) if any(m is not None for m in means) else None
@@ -331,7 +335,13 @@ def consumption(session: Session, start: dt.date, end: dt.date) -> list[Consumpt
                 area_m2=float(area) if isinstance(area, int | float) and area > 0 else None,
                 used=_used(session, entity, INDEX[sensor.kind], start, end),
                 unit=UNITS[sensor.kind],
-                degree_days=heating_degree_days(session, weather, start, end) if weather else None,
+                degree_days=(
+                    heating_degree_days(
+                        session, weather, start, end, territory_zone(session, sensor.territory_id)
+                    )
+                    if weather
+                    else None
+                ),
             )
         )
     return out

@@ -26,6 +26,7 @@ from app.sensors import scope
 from app.models.sensors import Sensor
 from app.models.territory import Commune
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
+from app.territories import zone as territory_zone
 
 N_ = str
 CLASSES = {
@@ -96,7 +97,7 @@ def register(session: Session, now: dt.datetime) -> list[Entry]:
         ).all()
     )
     communes = {c.insee: c.name for c in session.scalars(select(Commune)).all()}
-    today = _today(session, [s.id for s in sensors], now.astimezone(dt.UTC).date())
+    today = _today(session, [s.id for s in sensors], now.astimezone(territory_zone(session)).date())
     out = []
     for sensor in sensors:
         meta = _meta(sensor)

@@ -10,6 +10,7 @@ hour of the day (``sensor_hourly``), for its peak hours. The sensors are the ses
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -26,6 +27,7 @@ from app.models.sensors import Sensor, SensorHourly
 from app.ngsi import urn
 from app.sensors import scope
 from app.sensors.ngsi_ld import SENSOR_TYPES
+from app.territories import zone
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -49,7 +51,9 @@ def _daily(
     entities = _entities(session, kind)
     if not entities:
         return []
-    low, high = months.bounds(first, last)
+    # The daily rows are already the sensors' local days (app.sensors.measures): months by date.
+    low = dt.date.fromisoformat(first + "-01")
+    high = dt.date.fromisoformat(months.shift(last, 1) + "-01")
     rows = session.execute(
         sa.select(
             col(MeasureDaily.entity),
@@ -61,8 +65,8 @@ def _daily(
         ).where(
             col(MeasureDaily.measure) == measure,
             col(MeasureDaily.entity).in_(list(entities)),
-            col(MeasureDaily.day) >= low.date(),
-            col(MeasureDaily.day) < high.date(),
+            col(MeasureDaily.day) >= low,
+            col(MeasureDaily.day) < high,
         )
     ).all()
     return [
@@ -115,7 +119,8 @@ def crossings(session: Session, first: str, last: str) -> Iterator[Trip]:
     }
     if not sensors:
         return
-    low, high = months.bounds(first, last)
+    local_zone = zone(session)
+    low, high = months.bounds(first, last, local_zone)
     rows = session.execute(
         select(
             col(SensorHourly.sensor_id),
@@ -136,7 +141,7 @@ def crossings(session: Session, first: str, last: str) -> Iterator[Trip]:
         if intensity is None:
             continue
         moment = hour if hour.tzinfo else hour.replace(tzinfo=UTC)
-        local = moment.astimezone(months.PARIS)
+        local = moment.astimezone(local_zone)
         counts[(sensor_id, local.strftime("%Y-%m"), local.hour)] += float(intensity) / samples
     for (sensor_id, month, hour), vehicles in counts.items():
         s = sensors[sensor_id]

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -36,9 +35,10 @@ from app.sensors.air_quality import air_quality_index  # noqa: F401  (the live v
 from app.sensors.layers import layer_of
 from app.sensors.ngsi_ld import SENSOR_TYPES
 from app.sensors.ngsi_ld import urn as ngsi_urn
+from app.territories import zones
+from app.territories import zone as territory_zone
 
 UTC = dt.UTC
-TZ = ZoneInfo("Europe/Paris")
 MEASURES = {
     "waste_centre": ("arrivals", "admissions", "exits", "bays"),
     "traffic": ("intensity", "occupancy", "averageVehicleSpeed", "congested"),
@@ -149,6 +149,7 @@ def ingest_sensor_telemetry(
     latest: dict[str, tuple[str, dt.datetime]] = {}  # id -> (last values, seen), the batch's last
     touched_waste: set[str] = set()
     back: list[str] = []
+    zone_of = zones(session).of  # each sensor's days are its territory's (a dict, no query)
     for item in sorted(items, key=lambda i: i.received_at):
         sensor = sensors.get(item.device_id)
         data = item.payload
@@ -169,8 +170,10 @@ def ingest_sensor_telemetry(
         raw.append((sensor.id, ts, json.dumps(values)))
         readings.append((sensor.id, ts, values))
         entity = ngsi_urn(SENSOR_TYPES.get(sensor.kind, "Device"), sensor.id)
+        zone = zone_of(sensor.territory_id)
         samples.extend(
-            timeseries.Sample(entity, name, ts, float(value)) for name, value in values.items()
+            timeseries.Sample(entity, name, ts, float(value), zone)
+            for name, value in values.items()
         )
         hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         cell = hours.setdefault((sensor.id, hour), [0, {}])
@@ -451,18 +454,19 @@ class WasteCentreInfo:
     address: str
     opening: dict[str, list[tuple[dt.time, dt.time]]]  # "mon" -> [(09:00, 12:00), (13:30, 17:00)]
     accepted: list[str]
+    zone: dt.tzinfo  # the centre's territory's: its opening hours are that wall clock
 
     def open_at(self, at: dt.datetime) -> bool:
-        local = at.astimezone(TZ)
+        local = at.astimezone(self.zone)
         now = local.time()
         return any(start <= now < end for start, end in self.opening.get(DAYS[local.weekday()], []))
 
     def next_opening(self, at: dt.datetime) -> dt.datetime | None:
-        local = at.astimezone(TZ)
+        local = at.astimezone(self.zone)
         for offset in range(8):
             day = local.date() + dt.timedelta(days=offset)
             for start, _end in self.opening.get(DAYS[day.weekday()], []):
-                moment = dt.datetime.combine(day, start, tzinfo=TZ)
+                moment = dt.datetime.combine(day, start, tzinfo=self.zone)
                 if moment > local:
                     return moment
         return None
@@ -482,7 +486,7 @@ def _clock(text: str) -> dt.time:
     return dt.time(int(hours), int(minutes))
 
 
-def waste_centre_info(sensor: Sensor) -> WasteCentreInfo | None:
+def waste_centre_info(session: Session, sensor: Sensor) -> WasteCentreInfo | None:
     meta = _meta(sensor)
     opening: dict[str, list[tuple[dt.time, dt.time]]] = {}
     try:
@@ -495,7 +499,7 @@ def waste_centre_info(sensor: Sensor) -> WasteCentreInfo | None:
     accepted = [str(a) for a in meta.get("accepted") or [] if isinstance(a, str)]
     if not (address or opening or accepted):
         return None
-    return WasteCentreInfo(address, opening, accepted)
+    return WasteCentreInfo(address, opening, accepted, territory_zone(session, sensor.territory_id))
 
 
 @dataclass(frozen=True)
@@ -523,19 +527,20 @@ def waste_panel(
         return None
     estimate = live_estimate(session, sensor, now)
     history = wait_history(session, sensor.id, now)
-    local = now.astimezone(TZ)
+    zone = territory_zone(session, sensor.territory_id)  # the centre's hours are its territory's
+    local = now.astimezone(zone)
     forecast_next = []
     for step in range(1, 5):
         at = (local + dt.timedelta(hours=step)).replace(minute=0, second=0, microsecond=0)
-        forecast_next.append((at, waste_centre.forecast(history, at)))
-    info = waste_centre_info(sensor)
+        forecast_next.append((at, waste_centre.forecast(history, at, tz=zone)))
+    info = waste_centre_info(session, sensor)
     quiet: list[tuple[dt.datetime, float]] = []
     day = local.date()
     for offset in range(7):
         day = local.date() + dt.timedelta(days=offset)
         hours = info.open_hours(day) if info and info.opening else None
         quiet = waste_centre.best_hours(
-            history, day, count=3, now=now if offset == 0 else None, hours=hours
+            history, day, count=3, now=now if offset == 0 else None, hours=hours, tz=zone
         )
         if quiet:
             break

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import func
@@ -19,7 +18,7 @@ from app.sensors import scope
 from app.models.measures import MeasureDaily
 from app.models.sensors import Sensor, WasteCentreEstimate
 from app.models.territory import Commune
-from app.territories import default_territory
+from app.territories import zone as territory_zone
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
 from app.ops.contracts import Freshness, Kpi, Layer, Panel, Stamp, point
 from app.sensors.air_quality import air_quality_index
@@ -164,7 +163,7 @@ def _today_rows(session: Session, kind: str, now: dt.datetime) -> list[tuple[str
             col(MeasureDaily.high),
         ).where(
             col(MeasureDaily.entity).in_(list(communes)),
-            col(MeasureDaily.day) == now.astimezone(dt.UTC).date(),
+            col(MeasureDaily.day) == now.astimezone(territory_zone(session)).date(),
         )
     ).all()
     return [(communes[r.entity], r.measure, r) for r in rows]
@@ -275,8 +274,7 @@ def sensor_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel |
     values = _values(sensor)
     state, value, unit = reading(sensor, values, _waits(session).get(sensor.id), now)
     commune = session.get(Commune, sensor.commune_insee) if sensor.commune_insee else None
-    territory = default_territory(session)
-    tz = ZoneInfo(territory.timezone if territory else "Europe/Paris")
+    tz = territory_zone(session, sensor.territory_id)
     facts = [
         (_("Type"), _(KIND_LABELS.get(sensor.kind, sensor.kind))),
         (_("Commune"), commune.name if commune else "—"),

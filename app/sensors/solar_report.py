@@ -39,6 +39,7 @@ from app.sensors import scope
 from app.models.sensors import Sensor, SolarTarget
 from app.sensors.ngsi_ld import SENSOR_TYPES, urn
 from app.territories import default_territory
+from app.territories import zone as territory_zone
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -317,9 +318,10 @@ def prices_of(target: SolarTarget | None) -> Prices:
 
 
 def report(session: Session, now: dt.datetime) -> Report:
-    """The solar sites' figures today, this month and this year (UTC days), the last 12 months of
-    the territory and its own target of the year."""
-    today = now.astimezone(dt.UTC).date()
+    """The solar sites' figures today, this month and this year (days of the territory's time zone),
+    the last 12 months of the territory and its own target of the year."""
+    zone = territory_zone(session)
+    today = now.astimezone(zone).date()
     year_start = today.replace(month=1, day=1)
     month_start = today.replace(day=1)
     first_month = months.shift(today.strftime("%Y-%m"), -11)
@@ -336,7 +338,7 @@ def report(session: Session, now: dt.datetime) -> Report:
     by_month: dict[str, Energy] = defaultdict(Energy)
     sites = []
     total = Energy()
-    year_from = dt.datetime.combine(year_start, dt.time(0), tzinfo=dt.UTC)
+    year_from = dt.datetime.combine(year_start, dt.time(0), tzinfo=zone)
     for sensor in sensors:
         meta = _meta(sensor)
         figures = SiteFigures(sensor, _peak(meta), str(meta.get("injection", "")))
@@ -428,7 +430,7 @@ def save_target(session: Session, form: TargetForm, actor_id: int | None, now: d
 
 
 def monthly_production(session: Session, first: str, last: str) -> Mapping[tuple[str, str], float]:
-    """kWh the solar sites of the session's territory produced per month (UTC days) and commune:
+    """kWh the solar sites of the session's territory produced per month (its local days) and commune:
     the decision-support figure."""
     sensors = list(
         session.scalars(scope.mine(session, select(Sensor).where(col(Sensor.kind) == "solar")))

@@ -43,7 +43,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Final, Literal, TypeAlias
-from zoneinfo import ZoneInfo
 
 UTC: Final = dt.UTC
 DEFAULT_BAYS: Final = 12
@@ -461,7 +460,7 @@ def _day_type(day: dt.date) -> int:
 class _HourlyHistory:
     """Past waits indexed by local (date, hour): each day's mean wait in that hour."""
 
-    def __init__(self, history: Iterable[tuple[dt.datetime, float | None]], tz: ZoneInfo) -> None:
+    def __init__(self, history: Iterable[tuple[dt.datetime, float | None]], tz: dt.tzinfo) -> None:
         sums: dict[tuple[dt.date, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
         for moment, wait in history:
             _require_aware(moment, "history timestamp")
@@ -496,18 +495,18 @@ def forecast_detail(
     at: dt.datetime,
     *,
     weeks: int = 8,
-    tz: str = "Europe/Paris",
+    tz: dt.tzinfo,
 ) -> Forecast:
     """Expected wait at ``at`` from the ``weeks`` weeks of history before ``at``'s day.
 
-    Hours are local (``tz``), so a DST change does not shift the pattern.
+    Hours are local (``tz``, the centre's territory's), so a DST change does not shift the pattern.
     Each past day's mean wait in the hour counts once; the median of those
     days resists one exceptional Saturday. Non-finite or negative waits are
     ignored.
     """
     if weeks < 1:
         raise ValueError("weeks must be >= 1")
-    return _HourlyHistory(history, ZoneInfo(tz)).forecast(at, weeks)
+    return _HourlyHistory(history, tz).forecast(at, weeks)
 
 
 def forecast(
@@ -515,7 +514,7 @@ def forecast(
     at: dt.datetime,
     *,
     weeks: int = 8,
-    tz: str = "Europe/Paris",
+    tz: dt.tzinfo,
 ) -> float | None:
     """Expected wait (minutes) at ``at``, or None without history (see :func:`forecast_detail`)."""
     return forecast_detail(history, at, weeks=weeks, tz=tz).wait_min
@@ -529,7 +528,7 @@ def best_hours(
     now: dt.datetime | None = None,
     hours: Iterable[int] | None = None,
     weeks: int = 8,
-    tz: str = "Europe/Paris",
+    tz: dt.tzinfo,
 ) -> list[tuple[dt.datetime, float]]:
     """The quietest hours of ``day``: up to ``count`` (hour start, expected wait), quietest first.
 
@@ -540,7 +539,7 @@ def best_hours(
     """
     if count < 1:
         return []
-    zone = ZoneInfo(tz)
+    zone = tz
     index = _HourlyHistory(history, zone)
     if now is not None:
         _require_aware(now, "now")

@@ -25,6 +25,7 @@ from app.sharing.loans import (
     publish,
     request_loan,
 )
+from app.territories import commune_zone
 
 # --- demo -------------------------------------------------------------------------------------
 
@@ -157,7 +158,7 @@ def load_demo(session: Session, rng: Any) -> str | None:
     camille = session.scalars(select(User).where(col(User.email) == "voisine@eclor.test")).first()
     raclette = created.get("Appareil à raclette 8 personnes")
     if julien is not None and camille is not None and raclette is not None:
-        start = local_today(now) + timedelta(days=3)
+        start = local_today(commune_zone(session, raclette.commune_insee), now) + timedelta(days=3)
         loan = request_loan(
             session,
             saved_id(raclette),

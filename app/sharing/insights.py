@@ -12,7 +12,7 @@ from app import months
 from app.interfaces import MonthlyFigure
 from app.models.sharing import Loan, SharedItem
 from app.sharing.scope import items_in
-from app.territories import bound
+from app.territories import bound, zone
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
@@ -21,7 +21,7 @@ def _done(
     session: Session, first: str, last: str, kind: str, status: str
 ) -> Mapping[tuple[str, str], float]:
     """Loans given back, or gifts handed over, by the month they were asked for, per the item's commune."""
-    month = months.bucket(col(Loan.created_at), first, last)
+    month = months.bucket(col(Loan.created_at), first, last, zone(session))
     territory = bound(session)
     rows = session.execute(
         select(month, col(SharedItem.commune_insee), func.count())
@@ -31,7 +31,7 @@ def _done(
             *items_in(territory.id if territory is not None else 0),
             col(Loan.kind) == kind,
             col(Loan.status) == status,
-            *months.within(col(Loan.created_at), first, last),
+            *months.within(col(Loan.created_at), first, last, zone(session)),
         )
         .group_by(month, col(SharedItem.commune_insee))
     ).all()

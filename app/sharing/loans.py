@@ -37,8 +37,8 @@ from app.models.sharing import (
 )
 from app.notify import notify
 from app.sharing.scope import items_in
+from app.territories import commune_zone
 
-PARIS = ZoneInfo("Europe/Paris")
 LAPSE = timedelta(days=30)
 BOOKING_HORIZON_DAYS = 120
 TOPIC = "sharing"
@@ -77,8 +77,9 @@ class SharingError(ValueError):
     """A request that cannot be honoured; the message is French, for the person."""
 
 
-def local_today(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(PARIS).date()
+def local_today(zone: ZoneInfo, now: datetime | None = None) -> date:
+    """Today in ``zone`` (the territory of the object's commune, or of the page)."""
+    return (now or utcnow()).astimezone(zone).date()
 
 
 # --- ads --------------------------------------------------------------------------------------
@@ -213,8 +214,8 @@ def request_loan(
 ) -> Loan:
     """Ask to borrow an object for [start, end] (both inclusive), in the caller's write transaction."""
     now = now or utcnow()
-    today = local_today(now)
     item = _lock_item(session, item_id)
+    today = local_today(commune_zone(session, item.commune_insee), now)
     if item.kind != "lend" or not is_listed(item, now):
         raise SharingError(_("Cet objet n'est pas disponible au prêt."))
     if item.owner_id == borrower_id:

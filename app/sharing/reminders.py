@@ -23,6 +23,7 @@ from app.models.sharing import (
 )
 from app.notify import notify
 from app.sharing.loans import TOPIC, ensure_sweep, local_today
+from app.territories import zones
 
 # --- reminders --------------------------------------------------------------------------------
 
@@ -48,9 +49,12 @@ def _remind_once(session: Session, loan: Loan, kind: str, for_date: date, now: d
 
 
 def send_reminders(session: Session, now: datetime | None = None) -> dict[str, int]:
-    """Reminders due now (day before pick-up, due date, overdue), each sent once; returns counts."""
+    """Reminders due now (day before pick-up, due date, overdue), each sent once; returns counts.
+
+    Every territory's loans in one sweep, each on the day of its object's commune's territory."""
     now = now or utcnow()
-    today = local_today(now)
+    places = zones(session)
+    todays = {local_today(zone, now) for zone in {*places.by_territory.values(), places.default}}
     sent = {"pickup_eve": 0, "due": 0, "overdue": 0}
     rows = session.execute(
         select(Loan, SharedItem)
@@ -59,15 +63,19 @@ def send_reminders(session: Session, now: datetime | None = None) -> dict[str, i
             col(Loan.kind) == "loan",
             or_(
                 and_(
-                    col(Loan.status) == "accepted", col(Loan.start_on) == today + timedelta(days=1)
+                    col(Loan.status) == "accepted",
+                    col(Loan.start_on).in_([t + timedelta(days=1) for t in todays]),
                 ),
-                and_(col(Loan.status) == "picked_up", col(Loan.end_on) <= today),
+                and_(col(Loan.status) == "picked_up", col(Loan.end_on) <= max(todays)),
             ),
         )
     ).all()
     for loan, item in rows:
         assert loan.end_on is not None
+        today = local_today(places.of_commune(item.commune_insee), now)
         if loan.status == "accepted":
+            if loan.start_on != today + timedelta(days=1):
+                continue  # tomorrow already elsewhere, not yet in the object's territory
             if _remind_once(session, loan, "pickup_eve", loan.start_on, now):
                 notify(
                     session,
@@ -79,6 +87,8 @@ def send_reminders(session: Session, now: datetime | None = None) -> dict[str, i
                     dedupe=f"loan-eve:{loan.id}:{loan.start_on}",
                 )
                 sent["pickup_eve"] += 1
+        elif loan.end_on > today:
+            continue  # today already elsewhere, not yet in the object's territory
         elif loan.end_on == today:
             if _remind_once(session, loan, "due", loan.end_on, now):
                 notify(

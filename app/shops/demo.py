@@ -18,8 +18,9 @@ from app.models.shops import (
     ShopPhoto,
     ShopPickupPoint,
 )
-from app.shops.hours import PARIS, Schedule, pickup_slots
+from app.shops.hours import Schedule, pickup_slots
 from app.shops.orders import place_order, unique_slug
+from app.territories import zone as territory_zone
 
 # (owner e-mail, display name, shop name, category, commune, address, phone, hours key, motif, colours, products)
 DEMO_SHOPS: list[dict[str, Any]] = [
@@ -246,7 +247,7 @@ def load_demo(session: Session, rng: Any) -> str | None:
                 )
             )
         created += 1
-    today = utcnow().astimezone(PARIS).date()
+    today = utcnow().astimezone(territory_zone(session)).date()  # the default territory's
     bakery = session.scalars(select(Shop).where(col(Shop.name) == "Boulangerie du Val")).first()
     if bakery is not None and created:
         session.add(

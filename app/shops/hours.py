@@ -1,6 +1,7 @@
 """Local shops' opening hours (holidays, past midnight) and pick-up slots.
 
-Opening hours are kept as weekly intervals in Europe/Paris wall-clock time;
+Opening hours are kept as weekly intervals in the wall-clock time of the shop's territory (the
+territory of its commune: ``app.territories.commune_zone``);
 an interval whose closing time is not after its opening time runs past
 midnight into the next day. A day's hours are, in order of precedence: the
 shop's exception for that date (closed, or other hours), nothing on a public
@@ -29,8 +30,8 @@ from app.models.shops import (
     ShopHours,
     ShopHoursException,
 )
+from app.territories import commune_zone
 
-PARIS = ZoneInfo("Europe/Paris")
 PREPARATION = timedelta(hours=2)  # an order is ready two hours after it is placed, at the earliest
 SLOT = timedelta(minutes=30)
 SLOT_DAYS = 7
@@ -80,6 +81,7 @@ class Schedule:
     closed_on_holidays: bool
     weekly: tuple[tuple[int, time, time], ...]
     exceptions: dict[date, tuple[time | None, time | None, str]]
+    zone: ZoneInfo  # the shop's territory's: its hours are that wall clock
 
     @classmethod
     def load(cls, session: Session, shop: Shop) -> Schedule:
@@ -96,6 +98,7 @@ class Schedule:
             closed_on_holidays=shop.closed_on_holidays,
             weekly=tuple((h.weekday, h.opens, h.closes) for h in weekly),
             exceptions={e.on_date: (e.opens, e.closes, e.label) for e in exceptions},
+            zone=commune_zone(session, shop.commune_insee),
         )
 
     @classmethod
@@ -123,12 +126,13 @@ class Schedule:
                 closed_on_holidays=s.closed_on_holidays,
                 weekly=tuple(weekly[saved_id(s)]),
                 exceptions=exceptions[saved_id(s)],
+                zone=commune_zone(session, s.commune_insee),
             )
             for s in shops
         }
 
     def day_times(self, day: date) -> list[tuple[time, time]]:
-        """The (opens, closes) pairs that start on ``day`` (wall-clock, Europe/Paris)."""
+        """The (opens, closes) pairs that start on ``day`` (wall-clock, the shop's territory's)."""
         if day in self.exceptions:
             opens, closes, _label = self.exceptions[day]
             return [] if opens is None or closes is None else [(opens, closes)]
@@ -137,18 +141,18 @@ class Schedule:
         return [(o, c) for wd, o, c in self.weekly if wd == day.weekday()]
 
     def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
-        """The opening intervals that start on ``day``, as aware Europe/Paris datetimes."""
+        """The opening intervals that start on ``day``, as aware local datetimes."""
         out = []
         for opens, closes in self.day_times(day):
-            start = datetime.combine(day, opens, tzinfo=PARIS)
+            start = datetime.combine(day, opens, tzinfo=self.zone)
             end_day = day if closes > opens else day + timedelta(days=1)
-            end = datetime.combine(end_day, closes, tzinfo=PARIS)
+            end = datetime.combine(end_day, closes, tzinfo=self.zone)
             out.append((start, end))
         return out
 
     def interval_at(self, at: datetime) -> tuple[datetime, datetime] | None:
         """The interval ``at`` falls in, or None when closed (an interval may begin the day before)."""
-        local = at.astimezone(PARIS)
+        local = at.astimezone(self.zone)
         for day in (local.date() - timedelta(days=1), local.date()):
             for start, end in self.intervals(day):
                 if start <= local < end:
@@ -159,7 +163,7 @@ class Schedule:
         return self.interval_at(at) is not None
 
     def next_opening(self, at: datetime, days: int = 8) -> datetime | None:
-        local = at.astimezone(PARIS)
+        local = at.astimezone(self.zone)
         for offset in range(days):
             for start, _end in self.intervals(local.date() + timedelta(days=offset)):
                 if start > local:
@@ -189,7 +193,7 @@ def pickup_slots(
 ) -> list[datetime]:
     """Pick-up times (every 30 min, inside opening hours, two hours from now at the earliest), in UTC."""
     earliest = now + PREPARATION
-    local_day = now.astimezone(PARIS).date()
+    local_day = now.astimezone(schedule.zone).date()
     slots: list[datetime] = []
     for offset in range(-1, days + 1):
         for start, end in schedule.intervals(local_day + timedelta(days=offset)):
@@ -230,7 +234,7 @@ def json_ld(
         }
         for wd, opens, closes in schedule.weekly
     ]
-    today = today or utcnow().astimezone(PARIS).date()
+    today = today or utcnow().astimezone(schedule.zone).date()
     horizon = today + timedelta(days=120)
     special: dict[date, tuple[time | None, time | None]] = {}
     if schedule.closed_on_holidays:
@@ -275,8 +279,8 @@ def json_ld(
     return data
 
 
-def local_today_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
-    """Midnight to midnight of today in Europe/Paris, as aware datetimes."""
-    day = (now or utcnow()).astimezone(PARIS).date()
-    start = datetime.combine(day, time(0), tzinfo=PARIS)
-    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
+def local_today_bounds(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Midnight to midnight of today in ``zone`` (a shop's territory's), as aware datetimes."""
+    day = (now or utcnow()).astimezone(zone).date()
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)

@@ -13,13 +13,13 @@ from app import months
 from app.interfaces import MonthlyFigure
 from app.models.shops import Shop, ShopOrder
 from app.shops.scope import in_territory
-from app.territories import bound
+from app.territories import bound, zone
 
 N_ = str  # marks a string for extraction; translated where it is shown
 
 
 def _orders(session: Session, first: str, last: str, value: Any) -> dict[tuple[str, str], float]:
-    month = months.bucket(col(ShopOrder.created_at), first, last)
+    month = months.bucket(col(ShopOrder.created_at), first, last, zone(session))
     territory = bound(session)
     rows = session.execute(
         select(month, col(Shop.commune_insee), value)
@@ -30,7 +30,7 @@ def _orders(session: Session, first: str, last: str, value: Any) -> dict[tuple[s
         .where(
             *in_territory(territory.id if territory is not None else 0),
             col(ShopOrder.status) == "collected",
-            *months.within(col(ShopOrder.created_at), first, last),
+            *months.within(col(ShopOrder.created_at), first, last, zone(session)),
         )
         .group_by(month, col(Shop.commune_insee))
     ).all()

@@ -28,7 +28,8 @@ from app.models.shops import (
 )
 from app.notify import notify
 from app.shops import pickup_points
-from app.shops.hours import PARIS, Schedule, slot_is_valid
+from app.shops.hours import Schedule, slot_is_valid
+from app.territories import commune_zone
 
 MAX_QUANTITY = 99
 
@@ -137,7 +138,7 @@ def place_order(
         raise OrderError(_("Ce commerce ne prend pas de commandes en ligne."))
     if pickup_point is not None:
         if pickup_point.shop_id != shop.id or not pickup_points.slot_is_valid(
-            pickup_point, pickup_at, now
+            pickup_point, pickup_at, now, commune_zone(session, shop.commune_insee)
         ):
             raise OrderError(
                 _(
@@ -214,7 +215,7 @@ def place_order(
         body=_("%(name)s, retrait le %(when)s, %(total)s (paiement au comptoir).")
         % {
             "name": customer_name or _("Un client"),
-            "when": _local(pickup_at)
+            "when": _local(session, shop, pickup_at)
             + (f" ({pickup_point.name})" if pickup_point is not None else ""),
             "total": euros(total),
         },
@@ -225,8 +226,9 @@ def place_order(
     return order
 
 
-def _local(moment: datetime) -> str:
-    return moment.astimezone(PARIS).strftime("%d/%m %H:%M")
+def _local(session: Session, shop: Shop, moment: datetime) -> str:
+    """A pick-up time as the shop's clock shows it (its territory's)."""
+    return moment.astimezone(commune_zone(session, shop.commune_insee)).strftime("%d/%m %H:%M")
 
 
 def restock(session: Session, order: ShopOrder) -> None:
@@ -285,7 +287,7 @@ def merchant_move(
             "ready": _("Vous pouvez passer la retirer (%(when)s prévu). Paiement au comptoir."),
             "refused": _("Votre commande n° %(id)s est refusée. Contactez le commerce si besoin."),
         }
-        values = {"shop": shop.name, "when": _local(order.pickup_at), "id": order.id}
+        values = {"shop": shop.name, "when": _local(session, shop, order.pickup_at), "id": order.id}
         notify(
             session,
             [order.customer_id],

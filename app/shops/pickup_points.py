@@ -6,13 +6,14 @@ time inside its window, two hours from now at the earliest, within the week to c
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.i18n import gettext as _
 from app.models.shops import ShopPickupPoint
-from app.shops.hours import PARIS, PREPARATION, SLOT, SLOT_DAYS
+from app.shops.hours import PREPARATION, SLOT, SLOT_DAYS
 
 PRODUCER_CATEGORIES = ("farm", "amap", "market")
 
@@ -27,23 +28,26 @@ def active_points(session: Session, shop_id: int) -> list[ShopPickupPoint]:
     )
 
 
-def _windows(point: ShopPickupPoint, now: datetime) -> list[tuple[datetime, datetime]]:
-    today = now.astimezone(PARIS).date()
+def _windows(
+    point: ShopPickupPoint, now: datetime, zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """The point's windows of the coming days, on the clock of ``zone`` (its shop's territory's)."""
+    today = now.astimezone(zone).date()
     out = []
     for offset in range(SLOT_DAYS + 1):
         day = today + timedelta(days=offset)
         if day.weekday() == point.weekday:
-            start = datetime.combine(day, point.opens, PARIS)
-            end = datetime.combine(day, point.closes, PARIS)
+            start = datetime.combine(day, point.opens, zone)
+            end = datetime.combine(day, point.closes, zone)
             out.append((start, end))
     return out
 
 
-def slots(point: ShopPickupPoint, now: datetime) -> list[datetime]:
+def slots(point: ShopPickupPoint, now: datetime, zone: ZoneInfo) -> list[datetime]:
     """The pick-up times of a point (every 30 minutes of its window), in UTC."""
     earliest = now + PREPARATION
     found: list[datetime] = []
-    for start, end in _windows(point, now):
+    for start, end in _windows(point, now, zone):
         moment = start
         while moment < end:
             if moment >= earliest:
@@ -52,12 +56,14 @@ def slots(point: ShopPickupPoint, now: datetime) -> list[datetime]:
     return found
 
 
-def slot_is_valid(point: ShopPickupPoint, pickup_at: datetime, now: datetime) -> bool:
+def slot_is_valid(
+    point: ShopPickupPoint, pickup_at: datetime, now: datetime, zone: ZoneInfo
+) -> bool:
     if not point.is_active:
         return False
     if pickup_at < now + PREPARATION or pickup_at > now + timedelta(days=SLOT_DAYS + 1):
         return False
-    return any(start <= pickup_at < end for start, end in _windows(point, now))
+    return any(start <= pickup_at < end for start, end in _windows(point, now, zone))
 
 
 class PickupPointError(ValueError):

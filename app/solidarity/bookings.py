@@ -32,6 +32,7 @@ from app.solidarity.schedule import (
 )
 from app.solidarity.scope import is_here
 from app.solidarity.volunteers import fits, slots_of
+from app.territories import zone as territory_zone
 
 
 def N_(message: str) -> str:
@@ -83,7 +84,8 @@ def book(
     if data.pickup_min + data.duration_min > 24 * 60:
         raise SolidarityError(_("Le trajet doit finir le jour même."))
     days = occurrences(data.first_day, data.weekdays, data.until)
-    if local_at(days[0], data.pickup_min) <= now:
+    zone = territory_zone(session, person.territory_id)  # the person's territory's clock
+    if local_at(days[0], data.pickup_min, zone) <= now:
         raise SolidarityError(_("Choisissez une date et une heure à venir."))
     one_way = geo.road_m(person.lat, person.lon, place.lat, place.lon)
     km_tenths = round(one_way * (2 if data.round_trip else 1) / 100)
@@ -111,7 +113,7 @@ def book(
     session.add(booking)
     session.flush()
     for day in days:
-        start = local_at(day, data.pickup_min)
+        start = local_at(day, data.pickup_min, zone)
         session.add(
             Trip(
                 booking_id=saved_id(booking),
@@ -203,7 +205,7 @@ def offered(session: Session, volunteer: Volunteer, now: datetime) -> list[Booki
         .order_by(col(Booking.first_day), col(Booking.pickup_min))
         .limit(500)
     ).all()
-    today = local_today(now)
+    today = local_today(now, territory_zone(session, volunteer.territory_id))
     return [
         b for b in rows if (b.until or b.first_day) >= today and _offerable(session, volunteer, b)
     ]

@@ -15,6 +15,7 @@ from app.models.accounts import User
 from app.models.solidarity import Beneficiary, Booking, Place, Trip
 from app.solidarity import beneficiaries, bookings, proofs, volunteers
 from app.solidarity.schedule import local_at, local_today
+from app.territories import zone as territory_zone
 
 SOCIAL_WORKER = ("ccas@eclor.test", "Hélène (CCAS de Villerupt)", "54580")
 PASSWORD = "eclor-demo-2026"
@@ -95,7 +96,8 @@ def load_demo(session: Session, rng: random.Random) -> str | None:
             )
         )
     session.flush()
-    today = local_today(now)
+    zone = territory_zone(session)  # the demo is the default territory's
+    today = local_today(now, zone)
     next_thursday = today + timedelta(days=(3 - today.weekday()) % 7 or 7)
     market = bookings.book(
         session,
@@ -138,7 +140,7 @@ def load_demo(session: Session, rng: random.Random) -> str | None:
     )
     if drivers:  # last week's trip to the town hall, driven and confirmed
         last_week = today - timedelta(days=7)
-        start = local_at(last_week, 10 * 60)
+        start = local_at(last_week, 10 * 60, zone)
         past = Booking(
             beneficiary_id=saved_id(people[1]),
             commune_insee=insee,

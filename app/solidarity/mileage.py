@@ -15,8 +15,9 @@ from sqlmodel import Session, col
 from app.csvsafe import csv_cell
 from app.models.accounts import User
 from app.models.solidarity import Beneficiary, Booking, Trip, Volunteer
-from app.solidarity.schedule import PARIS, local_at
+from app.solidarity.schedule import local_at
 from app.solidarity.scope import where_here
+from app.territories import commune_zone
 
 HEADER = (
     "date",
@@ -58,6 +59,7 @@ def month_bounds(month: date) -> tuple[date, date]:
 
 def lines(session: Session, commune_insee: str, month: date) -> list[Line]:
     first, following = month_bounds(month)
+    zone = commune_zone(session, commune_insee)
     rows = session.execute(
         select(Trip, Booking, Beneficiary, User)
         .join(Booking, col(Booking.id) == col(Trip.booking_id))
@@ -68,14 +70,14 @@ def lines(session: Session, commune_insee: str, month: date) -> list[Line]:
             col(Booking.commune_insee) == commune_insee,
             *where_here(Booking, session),
             col(Trip.status) == "confirmed",
-            col(Trip.pickup_at) >= local_at(first, 0),
-            col(Trip.pickup_at) < local_at(following, 0),
+            col(Trip.pickup_at) >= local_at(first, 0, zone),
+            col(Trip.pickup_at) < local_at(following, 0, zone),
         )
         .order_by(col(Trip.pickup_at))
     ).all()
     return [
         Line(
-            day=trip.pickup_at.astimezone(PARIS).date(),
+            day=trip.pickup_at.astimezone(zone).date(),
             commune_insee=booking.commune_insee,
             beneficiary=person.full_name,
             driver=(user.display_name or user.email.split("@")[0]) if user else "—",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from sqlalchemy import select
@@ -18,8 +19,9 @@ from app.i18n import gettext as _
 from app.jobs import JobContext, RetryLater, enqueue
 from app.models.accounts import User
 from app.models.solidarity import Beneficiary, Booking, Trip, Volunteer
-from app.solidarity.schedule import PARIS, local_at
+from app.solidarity.schedule import local_at
 from app.solidarity.scope import where_here
+from app.territories import commune_zone
 
 JOB = "solidarity.sms"
 SMS_TIMEOUT_S = 10.0
@@ -36,7 +38,8 @@ class Call:
 
 def calls(session: Session, commune_insee: str, day: date) -> list[Call]:
     """The trips of ``day`` for the commune's beneficiaries, by time (cancelled ones aside), of
-    the session's territory only."""
+    the session's territory only. ``day`` and the times are the commune's territory's."""
+    zone = commune_zone(session, commune_insee)
     rows = session.execute(
         select(Trip, Booking, Beneficiary, User)
         .join(Booking, col(Booking.id) == col(Trip.booking_id))
@@ -47,8 +50,8 @@ def calls(session: Session, commune_insee: str, day: date) -> list[Call]:
             col(Booking.commune_insee) == commune_insee,
             *where_here(Booking, session),
             col(Trip.status) != "cancelled",
-            col(Trip.pickup_at) >= local_at(day, 0),
-            col(Trip.pickup_at) < local_at(day + timedelta(days=1), 0),
+            col(Trip.pickup_at) >= local_at(day, 0, zone),
+            col(Trip.pickup_at) < local_at(day + timedelta(days=1), 0, zone),
         )
         .order_by(col(Trip.pickup_at))
     ).all()
@@ -58,7 +61,7 @@ def calls(session: Session, commune_insee: str, day: date) -> list[Call]:
             booking=booking,
             person=person,
             driver=(user.display_name or user.email.split("@")[0]) if user else "",
-            at=trip.pickup_at.astimezone(PARIS).strftime("%H:%M"),
+            at=trip.pickup_at.astimezone(zone).strftime("%H:%M"),
         )
         for trip, booking, person, user in rows
     ]
@@ -101,7 +104,7 @@ def send_sms(ctx: JobContext, payload: dict[str, Any]) -> None:
         person = session.get(Beneficiary, booking.beneficiary_id) if booking else None
         if booking is None or person is None:
             return
-        day = trip.pickup_at.astimezone(PARIS).date()
+        day = trip.pickup_at.astimezone(commune_zone(session, booking.commune_insee)).date()
         found = [c for c in calls(session, booking.commune_insee, day) if c.trip.id == trip_id]
         if not found:
             return
@@ -128,5 +131,5 @@ def send_sms(ctx: JobContext, payload: dict[str, Any]) -> None:
             session.add(row)
 
 
-def tomorrow(now: datetime) -> date:
-    return now.astimezone(PARIS).date() + timedelta(days=1)
+def tomorrow(now: datetime, zone: ZoneInfo) -> date:
+    return now.astimezone(zone).date() + timedelta(days=1)

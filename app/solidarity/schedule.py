@@ -1,4 +1,7 @@
-"""Days and times of the solidarity transport: a booking's trips, local times, overlaps."""
+"""Days and times of the solidarity transport: a booking's trips, local times, overlaps.
+
+Local days and times are those of the booking's territory (``app.territories.zone`` of its
+``territory_id``, or ``commune_zone`` of its commune)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from app.i18n import gettext as _
 
-PARIS = ZoneInfo("Europe/Paris")
 MAX_DAYS = 366  # a weekly booking runs a year at most
 MAX_TRIPS = 160
 
@@ -41,14 +43,14 @@ def format_weekdays(days: Sequence[int]) -> str:
     return ",".join(str(d) for d in sorted(set(days)))
 
 
-def local_at(day: date, minute: int) -> datetime:
-    """The aware UTC moment of ``minute`` (after local midnight) on ``day`` in Europe/Paris."""
-    at = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=PARIS)
+def local_at(day: date, minute: int, zone: ZoneInfo) -> datetime:
+    """The aware UTC moment of ``minute`` (after local midnight) on ``day`` in ``zone``."""
+    at = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
     return at.astimezone(UTC)
 
 
-def local_today(now: datetime) -> date:
-    return now.astimezone(PARIS).date()
+def local_today(now: datetime, zone: ZoneInfo) -> date:
+    return now.astimezone(zone).date()
 
 
 def occurrences(first_day: date, weekdays: Sequence[int], until: date | None) -> list[date]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.access import AccessContext, Row, roles_only, same_for_all, signed_in_only
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 STAFF_ROLES = ("staff", "admin")
 NO_SUCH_PHOTO = "A" * 32 + ".jpg"
@@ -35,9 +38,9 @@ def _owner_only(
 
 
 def an_item(ctx: AccessContext) -> dict[str, Any]:
-    from app.sharing import loans as sharing
     from app.db import utcnow, write_session
     from app.models.sharing import SharedItem
+    from app.sharing import loans as sharing
 
     with write_session(ctx.engine) as session:
         item = SharedItem(
@@ -53,11 +56,11 @@ def an_item(ctx: AccessContext) -> dict[str, Any]:
 
 
 def a_loan(ctx: AccessContext) -> dict[str, Any]:
-    from app.sharing import loans as sharing
     from app.db import write_session
+    from app.sharing import loans as sharing
 
     item_id = an_item(ctx)["item_id"]
-    start = sharing.local_today() + timedelta(days=2)
+    start = sharing.local_today(PARIS) + timedelta(days=2)
     with write_session(ctx.engine) as session:
         loan = sharing.request_loan(
             session, item_id, ctx.user_ids["other_resident"], start, start + timedelta(days=1)
@@ -66,9 +69,9 @@ def a_loan(ctx: AccessContext) -> dict[str, Any]:
 
 
 def a_wanted(ctx: AccessContext) -> dict[str, Any]:
-    from app.sharing import loans as sharing
     from app.db import utcnow, write_session
     from app.models.sharing import WantedRequest
+    from app.sharing import loans as sharing
 
     with write_session(ctx.engine) as session:
         wanted = WantedRequest(
@@ -94,9 +97,9 @@ def a_hidden_item(ctx: AccessContext) -> dict[str, Any]:
 
 
 def a_report(ctx: AccessContext) -> dict[str, Any]:
-    from app.sharing import loans as sharing
     from app.db import write_session
     from app.models.sharing import SharedItem
+    from app.sharing import loans as sharing
 
     item_id = an_item(ctx)["item_id"]
     with write_session(ctx.engine) as session:

@@ -53,10 +53,14 @@ def a_shop(ctx: AccessContext) -> dict[str, Any]:
             width=800,
             height=600,
         )
+        from zoneinfo import ZoneInfo
+
         from app.shops.hours import local_today_bounds
 
         exception = ShopHoursException(
-            shop_id=shop.id, on_date=local_today_bounds()[1].date(), label="Congés"
+            shop_id=shop.id,
+            on_date=local_today_bounds(ZoneInfo("Europe/Paris"))[1].date(),
+            label="Congés",
         )
         from app.models.shops import ShopPickupPoint
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.access import AccessContext, Row, roles_only, same_for_all, signed_in_only
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 VILLERUPT = "54580"
 
@@ -50,7 +53,7 @@ def world(ctx: AccessContext) -> dict[str, Any]:
             radius_km=0,
             slots=[volunteers.SlotInput(d, 6 * 60, 22 * 60) for d in range(7)],
         )
-        day = local_today(utcnow()) + timedelta(days=3)
+        day = local_today(utcnow(), PARIS) + timedelta(days=3)
 
         def booking(at: int) -> Booking:
             return bookings.book(
@@ -106,7 +109,7 @@ def _future_day() -> str:
     from app.db import utcnow
     from app.solidarity.schedule import local_today
 
-    return (local_today(utcnow()) + timedelta(days=5)).isoformat()
+    return (local_today(utcnow(), PARIS) + timedelta(days=5)).isoformat()
 
 
 SLOTS = {"day_0": "on", "from_0": "09:00", "to_0": "12:00"}

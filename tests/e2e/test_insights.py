@@ -4,6 +4,7 @@ screenshots in /tmp/shots/insights-*.png."""
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -11,6 +12,8 @@ from app import months
 from app.db import utcnow
 from tests.e2e.conftest import sign_in
 from tests.insights_seed import seed
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 SHOTS = Path("/tmp/shots")
 DESK = {"width": 1440, "height": 900}
@@ -22,7 +25,7 @@ def test_staff_read_the_themes_the_flow_map_and_print_the_monthly_summary(
     live_server, browser, engine, staff
 ):
     seed(engine, years=2)
-    month = months.shift(months.of(utcnow()), -1)
+    month = months.shift(months.of(utcnow(), PARIS), -1)
     context = browser.new_context(viewport=DESK, locale="fr-FR")
     page = context.new_page()
     errors: list[str] = []
@@ -71,7 +74,7 @@ def test_staff_import_a_measured_baseline_and_an_elected_official_reads_the_savi
     from app.models.lighting import LightCabinet, LightGroup
 
     seed(engine, years=2)
-    month = months.shift(months.of(utcnow()), -1)
+    month = months.shift(months.of(utcnow(), PARIS), -1)
     baselines = {"ARM-1": 40_000, "ARM-2": 30_000, "ARM-3": 70_000, "ARM-4": 25_000}
     with write_session(engine) as s:
         for n, code in enumerate(baselines):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +17,8 @@ from app.models.accounts import User
 from app.models.solidarity import Place
 from app.solidarity.schedule import local_today
 from tests.e2e.conftest import PHONE, ConsoleLog, sign_in
+
+PARIS = ZoneInfo("Europe/Paris")  # the first territory's time zone
 
 SHOTS = Path("/tmp/shots")
 pytestmark = pytest.mark.e2e
@@ -65,7 +68,7 @@ def test_a_social_worker_books_a_trip_and_a_volunteer_accepts_it_at_phone_size(
     # ... and books her Tuesday appointment in Esch-sur-Alzette.
     page.click("text=Réserver un trajet")
     page.wait_for_url(re.compile(r".*/solidarity/bookings/new\?beneficiary=\d+$"))
-    day = local_today(utcnow()) + timedelta(days=3)
+    day = local_today(utcnow(), PARIS) + timedelta(days=3)
     page.select_option("#place_id", label="Cabinet médical, Esch-sur-Alzette")
     page.fill("#purpose", "Cardiologue")
     page.fill("#first_day", day.isoformat())

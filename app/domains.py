@@ -35,6 +35,7 @@ from app import (
     telemetry_sinks,
     territory_cli,
     territory_demo,
+    territory_files,
     work_orders,
 )
 from app.accounts import contributes as accounts
@@ -203,6 +204,7 @@ def install() -> None:
         (source for domain in DOMAINS for source in domain.trips),
         (meters for domain in DOMAINS for meters in domain.energy_meters),
     )
+    territory_files.install(part for domain in DOMAINS for part in domain.bundle_files)
     domains_ops.install(
         ops_layers(), kpis(), (action for domain in DOMAINS for action in domain.ops_actions)
     )

@@ -98,6 +98,31 @@ class Privacy:
     erase: Eraser
 
 
+# --- a territory's bundle (eclor territory export / import) -------------------------------------
+
+
+@dataclass(frozen=True)
+class BundleFiles:
+    """Files a domain carries in a territory's bundle beside its set-up rows, under ``folder/``.
+
+    ``export(session, territory_id, var_dir)`` gives ``(file name, path)`` of the files to carry
+    (read from disk as the zip is written); it raises ``ValueError`` (a French message) for a file
+    that must not leave, such as one holding what looks like personal data.
+    ``load(session, territory_id, var_dir, setup, files)`` checks the bundle's files (``files``: file
+    name -> a function opening it as a binary stream; ``setup``: the bundle's set-up rows by table),
+    once the territory's rows are written in the caller's transaction; it writes them beside their
+    place and returns the function that puts them in place, or raises ``ValueError`` (French) having
+    written nothing.
+    """
+
+    folder: str
+    export: Callable[[Session, int, Path], list[tuple[str, Path]]]
+    load: Callable[
+        [Session, int, Path, Mapping[str, list[dict[str, Any]]], Mapping[str, Callable[[], Any]]],
+        Callable[[], None],
+    ]
+
+
 # --- the worker --------------------------------------------------------------------------------
 
 # A long-running task started with every worker (it gets the worker's runtime: settings, engine, stop).
@@ -369,6 +394,8 @@ class Contribution:
     figures: Sequence[MonthlyFigure] = ()
     trips: Sequence[TripSource] = ()
     energy_meters: Sequence[EnergyMeters] = ()
+    # Files a territory's bundle carries (app.territory_files): the rows of uploaded datasets.
+    bundle_files: Sequence[BundleFiles] = ()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@
     eclor territory export SLUG > bundle.zip
     eclor territory import bundle.zip
 
+A bundle carries the territory's set-up rows and the rows of the datasets its staff uploaded
+(written to and read from the zip as a stream; an absurdly large one is refused).
+
 A file that cannot be used is refused with a French message and exit code 2; nothing is written.
 """
 
@@ -18,7 +21,7 @@ from typing import Any
 from app.db import engine_for, read_session, write_session
 from app.interfaces import Command
 from app.settings import Settings
-from app.territory_setup import SetupError, create, export_bundle, import_bundle
+from app.territory_setup import SetupError, create, import_bundle, write_bundle
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -53,16 +56,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"territoire « {row.slug} » créé avec {len(communes['features'])} commune(s)")
         elif args.action == "export":
             with read_session(engine) as session:
-                data = export_bundle(session, args.slug)
-            sys.stdout.buffer.write(data)
+                write_bundle(session, args.slug, sys.stdout.buffer, settings.var_dir)
             sys.stdout.flush()
         else:
-            try:
-                data = args.bundle.read_bytes()
-            except OSError as exc:
-                raise SetupError(f"Impossible de lire {args.bundle} : {exc.strerror}.") from None
             with write_session(engine) as session:
-                row = import_bundle(session, data)
+                row = import_bundle(session, args.bundle, settings.var_dir)
                 print(f"territoire « {row.slug} » importé")
     except SetupError as exc:
         print(f"erreur : {exc}", file=sys.stderr)

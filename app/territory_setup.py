@@ -22,27 +22,21 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from zoneinfo import available_timezones
 
 from sqlmodel import Session, SQLModel, col, select
 
-from app import bodies
+from app import bodies, territory_files
 from app.models.carpool import CarpoolPlace
 from app.models.lighting import LightCalendar, LightProgram
-from app.models.maintenance import (
-    RULE_KINDS,
-    RULE_LAYERS,
-    RULE_OPS,
-    SEVERITY_NAMES,
-    MaintenanceRule,
-)
+from app.models.maintenance import MaintenanceRule
 from app.models.opendata import OpenDataSetting, OpenDataUpload
 from app.models.sensors import SolarTarget
 from app.models.reports import (
@@ -53,6 +47,13 @@ from app.models.reports import (
 )
 from app.models.territory import Commune, Territory
 from app.territories import changed, commune_key
+from app.territory_checks import (
+    choice_problem,
+    dataset_problem,
+    json_object,
+    rule_problem,
+    solar_problem,
+)
 
 BUNDLE_VERSION = 1
 LANGUAGES = ("fr", "en", "de", "lb")
@@ -82,93 +83,6 @@ class SetupTable:
     unique: bool = True  # False: rows may share the key (nothing is refused for it)
     # what is wrong with a row (French), given the bundle's commune keys; None: nothing
     check: Callable[[dict[str, Any], set[str]], str | None] | None = None
-
-
-# A dataset's slug (app.opendata.staff.SLUG) and the longest theme and frequency codes.
-DATASET_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,60}")
-DATASET_CODES = {"theme": 8, "frequency": 10}
-
-
-def _choice_problem(row: dict[str, Any], communes: set[str]) -> str | None:
-    """What makes a publication choice of a bundle unusable, or None."""
-    slug = row["slug"]
-    if not isinstance(slug, str) or not DATASET_SLUG.fullmatch(slug):
-        return f"identifiant de jeu de données « {slug} » invalide"
-    if not isinstance(row["published"], bool):
-        return f"« {slug} » : « published » doit être vrai ou faux"
-    return None
-
-
-def _dataset_problem(row: dict[str, Any], communes: set[str]) -> str | None:
-    """What makes a dataset description of a bundle unusable (as staff's form checks it), or None."""
-    slug = row["slug"]
-    if not isinstance(slug, str) or not DATASET_SLUG.fullmatch(slug):
-        return f"identifiant de jeu de données « {slug} » invalide"
-    texts = ("title", "description", "keywords", "table_schema", *DATASET_CODES)
-    if any(not isinstance(row[key], str) for key in texts):
-        return f"« {slug} » : chaque colonne doit être un texte"
-    if not 3 <= len(row["title"].strip()) <= 200:
-        return f"« {slug} » : le titre doit faire de 3 à 200 caractères"
-    if any(len(row[key]) > longest for key, longest in DATASET_CODES.items()):
-        return f"« {slug} » : thème ou fréquence inconnus"
-    if len(row["description"]) > 4000 or len(row["keywords"]) > 300:
-        return f"« {slug} » : description ou mots-clés trop longs"
-    schema = json.loads(row["table_schema"]) if _json_object(row["table_schema"]) else None
-    if not (isinstance(schema, dict) and isinstance(schema.get("fields"), list)):
-        return f"« {slug} » n’a pas de Table Schema lisible"
-    return None
-
-
-def _solar_problem(row: dict[str, Any], communes: set[str]) -> str | None:
-    """What makes a solar target of a bundle unusable (as staff's form checks it), or None."""
-    year = row["year"]
-    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
-        return f"année « {year} » invalide (de 2000 à 2100)"
-
-    def number(value: Any) -> bool:
-        return (
-            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        )
-
-    if not number(row["production_mwh"]) or not 0 < row["production_mwh"] <= 10_000_000:
-        return f"{year} : la production visée est un nombre de MWh positif"
-    capacity = row["capacity_kw"]
-    if capacity is not None and (not number(capacity) or not 0 < capacity <= 100_000_000):
-        return f"{year} : la puissance visée est un nombre de kWc positif"
-    for column in ("purchase_eur_kwh", "sale_eur_kwh"):
-        if not number(row[column]) or not 0 <= row[column] <= 10:
-            return f"{year} : un prix par kWh est compris entre 0 et 10 €"
-    return None
-
-
-def _rule_problem(row: dict[str, Any], communes: set[str]) -> str | None:
-    """What makes a maintenance rule of a bundle unusable, or None."""
-    texts = {"name": 120, "subject": 64, "measure": 40, "category": 32, "alert_title": 120}
-    for column, limit in texts.items():
-        if not isinstance(row[column], str) or len(row[column]) > limit:
-            return f"« {column} » doit être un texte de {limit} caractères au plus"
-    if not row["name"].strip():
-        return "une règle n’a pas de nom"
-    choices = {
-        "kind": RULE_KINDS,
-        "layer": RULE_LAYERS,
-        "op": RULE_OPS,
-        "severity": SEVERITY_NAMES,
-    }
-    for column, allowed in choices.items():
-        if row[column] not in allowed:
-            return f"« {row['name']} » : {column} « {row[column]} » inconnu"
-    for column in ("count", "radius_m", "days", "duration_s", "quiet_s"):
-        value = row[column]
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**7:
-            return f"« {row['name']} » : {column} doit être un nombre entier positif"
-    if isinstance(row["threshold"], bool) or not isinstance(row["threshold"], int | float):
-        return f"« {row['name']} » : threshold doit être un nombre"
-    if not isinstance(row["prepare_alert"], bool) or not isinstance(row["active"], bool):
-        return f"« {row['name']} » : prepare_alert et active valent true ou false"
-    if row["commune_insee"] is not None and row["commune_insee"] not in communes:
-        return f"« {row['name']} » : la commune « {row['commune_insee']} » n’est pas du territoire"
-    return None
 
 
 SETUP_TABLES: tuple[SetupTable, ...] = (
@@ -224,7 +138,7 @@ SETUP_TABLES: tuple[SetupTable, ...] = (
         ),
         None,
         "La règle de maintenance",
-        check=_rule_problem,
+        check=rule_problem,
     ),
     # Its open data: the descriptions of the datasets its staff added (title, description, theme,
     # keywords, frequency, Table Schema; not their rows, which stay on the install they were
@@ -235,7 +149,7 @@ SETUP_TABLES: tuple[SetupTable, ...] = (
         "slug",
         "Le jeu de données",
         install_wide=False,
-        check=_dataset_problem,
+        check=dataset_problem,
     ),
     SetupTable(
         OpenDataSetting,
@@ -243,7 +157,7 @@ SETUP_TABLES: tuple[SetupTable, ...] = (
         "slug",
         "Le choix de publication",
         install_wide=False,
-        check=_choice_problem,
+        check=choice_problem,
     ),
     # Its solar production target and the prices of its kWh, per year (not who set them).
     SetupTable(
@@ -252,7 +166,7 @@ SETUP_TABLES: tuple[SetupTable, ...] = (
         "year",
         "L’objectif solaire de l’année",
         install_wide=False,
-        check=_solar_problem,
+        check=solar_problem,
     ),
 )
 # The territory's text columns a settings file may give, with their longest length.
@@ -552,15 +466,17 @@ def _carried(table: SetupTable, row: SQLModel) -> dict[str, Any]:
     return {column: getattr(row, column) for column in table.columns}
 
 
-def _json_object(text: Any) -> bool:
-    try:
-        return isinstance(text, str) and isinstance(json.loads(text), dict)
-    except json.JSONDecodeError:
-        return False
+def export_bundle(session: Session, slug: str, var_dir: Path | None = None) -> bytes:
+    """The territory's set-up as a zip (see the module's docstring), in memory."""
+    buffer = io.BytesIO()
+    write_bundle(session, slug, buffer, var_dir)
+    return buffer.getvalue()
 
 
-def export_bundle(session: Session, slug: str) -> bytes:
-    """The territory's set-up as a zip (see the module's docstring)."""
+def write_bundle(session: Session, slug: str, out: IO[bytes], var_dir: Path | None = None) -> None:
+    """The territory's set-up as a zip written to ``out`` as it is made; with ``var_dir``, the
+    files the domains carry (``app.territory_files``: the rows of the datasets its staff uploaded),
+    streamed from disk."""
     territory = session.scalars(select(Territory).where(col(Territory.slug) == slug)).first()
     if territory is None:
         raise SetupError(f"Aucun territoire « {slug} » sur cette installation.")
@@ -569,8 +485,14 @@ def export_bundle(session: Session, slug: str) -> bytes:
         .where(col(Commune.territory_id) == territory.id)
         .order_by(col(Commune.insee))
     ).all()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+    assert territory.id is not None
+    files: list[tuple[str, Path]] = []
+    if var_dir is not None:  # checked before a byte is written: a refused export writes nothing
+        try:
+            files = territory_files.carried(session, territory.id, var_dir)
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
 
         def put(name: str, value: Any) -> None:
             bundle.writestr(name, json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True))
@@ -588,32 +510,48 @@ def export_bundle(session: Session, slug: str) -> bytes:
             put(f"{model.__tablename__}.json", [_carried(table, r) for r in rows])
         assert territory.id is not None
         put("bodies.json", bodies.declared(session, territory.id))
-    return buffer.getvalue()
+        territory_files.put(bundle, files)
 
 
-def _read_bundle(data: bytes) -> dict[str, Any]:
+def _read_bundle(bundle: zipfile.ZipFile) -> dict[str, Any]:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as bundle:
-            names = set(bundle.namelist())
-            wanted = {"eclor-territory.json", "territory.json", "communes.json"}
-            if not wanted <= names:
-                raise SetupError(
-                    "Ce fichier n’est pas un export de territoire d’Eclor (eclor territory export)."
-                )
-            return {
-                name.removesuffix(".json"): json.loads(bundle.read(name))
-                for name in names
-                if name.endswith(".json")
-            }
+        territory_files.sizes(bundle)
+        names = set(bundle.namelist())
+        wanted = {"eclor-territory.json", "territory.json", "communes.json"}
+        if not wanted <= names:
+            raise SetupError(
+                "Ce fichier n’est pas un export de territoire d’Eclor (eclor territory export)."
+            )
+        return {
+            name.removesuffix(".json"): json.loads(bundle.read(name))
+            for name in names
+            if name.endswith(".json") and "/" not in name
+        }
+    except territory_files.BundleTooLarge as exc:
+        raise SetupError(str(exc)) from None
     except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, KeyError):
         raise SetupError(
             "Ce fichier n’est pas un export de territoire lisible (zip de JSON)."
         ) from None
 
 
-def import_bundle(session: Session, data: bytes) -> Territory:
-    """Load a territory exported by :func:`export_bundle` (in the caller's transaction)."""
-    files = _read_bundle(data)
+def import_bundle(session: Session, data: bytes | Path, var_dir: Path | None = None) -> Territory:
+    """Load a territory exported by :func:`export_bundle` (in the caller's transaction), from its
+    bytes or its file (read as needed); with ``var_dir``, the files it carries too."""
+    try:
+        bundle = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data)
+    except OSError as exc:
+        raise SetupError(f"Impossible de lire {exc.filename} : {exc.strerror}.") from None
+    except zipfile.BadZipFile:
+        raise SetupError(
+            "Ce fichier n’est pas un export de territoire lisible (zip de JSON)."
+        ) from None
+    with bundle:
+        return _import(session, bundle, var_dir)
+
+
+def _import(session: Session, bundle: zipfile.ZipFile, var_dir: Path | None) -> Territory:
+    files = _read_bundle(bundle)
     head = files["eclor-territory"]
     if not isinstance(head, dict) or head.get("version") != BUNDLE_VERSION:
         raise SetupError("Export de territoire d’une version qu’Eclor ne sait pas lire.")
@@ -668,7 +606,7 @@ def import_bundle(session: Session, data: bytes) -> Territory:
             raise SetupError(f"{name}.json : chaque ligne doit avoir " + ", ".join(sorted(allowed)))
         commune_keys = {c["insee"] for c in communes}
         for r in rows:
-            if "definition" in r and not _json_object(r["definition"]):
+            if "definition" in r and not json_object(r["definition"]):
                 raise SetupError(
                     f"{name}.json : « {r.get('name')} » n’a pas de définition lisible."
                 )
@@ -694,7 +632,16 @@ def import_bundle(session: Session, data: bytes) -> Territory:
                 select(model).where(col(getattr(model, table.key)) == taken)
             ).first():
                 raise SetupError(f"{table.label} « {taken} » existe déjà sur cette installation.")
-    return _write(session, territory, communes, setup, declared_bodies=declared)
+    made = _write(session, territory, communes, setup, declared_bodies=declared)
+    if var_dir is not None:
+        assert made.id is not None
+        try:
+            finish = territory_files.load(bundle, session, made.id, var_dir, setup)
+        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+            raise SetupError(str(exc)) from None
+        for put_in_place in finish:
+            put_in_place()
+    return made
 
 
 # --------------------------------------------------------------------------- branding, on the web

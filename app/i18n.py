@@ -1,8 +1,10 @@
-"""Translations: French first (the source language of every string), then English and German.
+"""Translations: French first (the source language of every string), then English, German and
+Luxembourgish.
 
 Strings in code and templates are written in French and go through
 ``gettext``; the catalogues live in ``app/locale/<locale>/*.po`` (one file per
-domain, merged at load). English and German cover every string. The locale of the
+domain, merged at load). English and German cover every string; Luxembourgish covers the
+residents' side, and a string it lacks is read in German (then French). The locale of the
 current request is held in a context variable, so the same Jinja environment
 serves every language.
 
@@ -26,8 +28,10 @@ from babel.messages.pofile import read_po
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 SOURCE_LOCALE = "fr"
-LOCALES = ("fr", "en", "de")
-LOCALE_NAMES = {"fr": "Français", "en": "English", "de": "Deutsch"}
+LOCALES = ("fr", "en", "de", "lb")
+LOCALE_NAMES = {"fr": "Français", "en": "English", "de": "Deutsch", "lb": "Lëtzebuergesch"}
+# A language whose catalogues cover part of Eclor: what it lacks is read in this one (then French).
+FALLBACK = {"lb": "de"}
 
 current_locale: ContextVar[str] = ContextVar("eclor_locale", default=SOURCE_LOCALE)
 # The reader's time zone: the territory's whose host they asked (times are shown in it).
@@ -72,7 +76,10 @@ def translations(locale: str) -> _gettext.NullTranslations:
     buf = BytesIO()
     write_mo(buf, merged)
     buf.seek(0)
-    return _gettext.GNUTranslations(buf)
+    out = _gettext.GNUTranslations(buf)
+    if locale in FALLBACK:
+        out.add_fallback(translations(FALLBACK[locale]))
+    return out
 
 
 class Contextual(str):

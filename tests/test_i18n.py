@@ -98,19 +98,22 @@ def _ids(po: Path, locale: str) -> set[tuple[str, str | None]]:
         }
 
 
-def test_each_german_catalogue_file_translates_its_whole_domain():
-    """German covers domains whole (a string of a domain it lacks would show in French amid German):
-    each German file has every message of the English file of the same domain, each translated."""
+@pytest.mark.parametrize("locale", ["de", "lb"])
+def test_each_german_or_luxembourgish_catalogue_file_translates_its_whole_domain(locale):
+    """German and Luxembourgish cover domains whole (a string of a domain they lack would show in
+    another language amid theirs): each file has every message of the English file of the same
+    domain, each translated."""
     from babel.messages.pofile import read_po
 
-    files = sorted((LOCALE_DIR / "de").glob("*.po"))
+    files = sorted((LOCALE_DIR / locale).glob("*.po"))
+    assert files
     for po in files:
         english = LOCALE_DIR / "en" / po.name
         assert english.exists(), f"{po.name}: no such domain"
         with po.open("rb") as fh:
-            untranslated = [m.id for m in read_po(fh, locale="de") if m.id and not m.string]
+            untranslated = [m.id for m in read_po(fh, locale=locale) if m.id and not m.string]
         assert not untranslated, (po.name, untranslated[:5])
-        assert _ids(po, "de") == _ids(english, "en"), po.name
+        assert _ids(po, locale) == _ids(english, "en"), po.name
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)

@@ -222,7 +222,8 @@ class WorkSource:
     # open, created before the given moment, of the given territory (every one's for None)
     overdue: Callable[[Session, Any, int | None], list[WorkItem]]
     resolve: Callable[[Session, Sequence[int], int | None, str, Any, Path | None], list[int]]
-    categories: Callable[[], list[tuple[str, str]]]  # (code, French label)
+    # the categories of the session's territory: (code, French label or the staff's own)
+    categories: Callable[[Session], list[tuple[str, str]]]
 
 
 # --- work orders, as other domains may see them (a participatory budget's winning projects) -----

@@ -103,3 +103,23 @@ def rule_problem(row: dict[str, Any], communes: set[str]) -> str | None:
     if row["commune_insee"] is not None and row["commune_insee"] not in communes:
         return f"« {row['name']} » : la commune « {row['commune_insee']} » n’est pas du territoire"
     return None
+
+
+CATEGORY_CODE = re.compile(r"[a-z][a-z0-9_]{1,31}")
+
+
+def category_problem(row: dict[str, Any], communes: set[str]) -> str | None:
+    """What makes a report category of a bundle unusable (as the settings page checks it), or None."""
+    code = row["code"]
+    if not isinstance(code, str) or not CATEGORY_CODE.fullmatch(code):
+        return f"code de catégorie « {str(code)[:40]} » invalide"
+    if not isinstance(row["label"], str) or not 2 <= len(row["label"].strip()) <= 80:
+        return f"« {code} » : le nom doit faire de 2 à 80 caractères"
+    if not isinstance(row["hint"], str) or len(row["hint"]) > 200:
+        return f"« {code} » : l’exemple doit être un texte de 200 caractères au plus"
+    position = row["position"]
+    if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= 10**6:
+        return f"« {code} » : position doit être un nombre entier positif"
+    if not isinstance(row["active"], bool):
+        return f"« {code} » : active vaut true ou false"
+    return None

@@ -7,7 +7,8 @@
   the settings' optional ``bodies`` list declares the bodies nested in it (app.bodies.check);
 - :func:`export_bundle` writes its set-up as a zip: ``territory.json`` (the territory's
   row), ``communes.json`` (its communes with their outlines) and one file per set-up table
-  that belongs to a territory (:data:`SETUP_TABLES`: carpool meeting points, the lighting
+  that belongs to a territory (:data:`SETUP_TABLES`: carpool meeting points, its categories of
+  report (archived ones too), the lighting
   programs in use and calendars, the maintenance rules, the descriptions of the datasets its staff
   added and its publication choices, its solar production targets and prices per year), and
   ``bodies.json`` (its nested bodies, by name); no resident's
@@ -41,13 +42,16 @@ from app.models.opendata import OpenDataSetting, OpenDataUpload
 from app.models.sensors import SolarTarget
 from app.models.reports import (
     DEFAULT_REJECT_REASONS,
+    DEFAULT_REPORT_CATEGORIES,
     REPORT_CATEGORIES,
     RejectReason,
+    ReportCategory,
     ResponseTemplate,
 )
 from app.models.territory import Commune, Territory
 from app.territories import changed, commune_key
 from app.territory_checks import (
+    category_problem,
     choice_problem,
     dataset_problem,
     json_object,
@@ -87,6 +91,16 @@ class SetupTable:
 
 SETUP_TABLES: tuple[SetupTable, ...] = (
     SetupTable(CarpoolPlace, None, "slug", "Le lieu de covoiturage"),
+    # Its categories of report, archived ones included (its reports and bodies name them); a new
+    # territory starts with the built-in ones.
+    SetupTable(
+        ReportCategory,
+        ("code", "label", "hint", "position", "active"),
+        "code",
+        "La catégorie de signalement",
+        install_wide=False,
+        check=category_problem,
+    ),
     # The reports' reject reasons and response templates its staff keep (a new territory without
     # reasons gets the default list: its staff must be able to reject a report from the start).
     SetupTable(RejectReason, ("label", "active"), "label", "Le motif de rejet", None, False),
@@ -414,9 +428,14 @@ def _write(
     assert row.id is not None
     session.add_all(Commune(territory_id=row.id, **c) for c in communes)
     session.flush()  # before the set-up rows that name them (a rule's commune)
-    setup = {"report_reject_reasons": [{"label": r} for r in DEFAULT_REJECT_REASONS]} | (
-        {k: v for k, v in (setup or {}).items() if v}
-    )
+    defaults: dict[str, list[dict[str, Any]]] = {
+        "report_reject_reasons": [{"label": r} for r in DEFAULT_REJECT_REASONS],
+        "report_categories": [
+            {"code": code, "label": label, "hint": hint, "position": position}
+            for position, (code, label, hint) in enumerate(DEFAULT_REPORT_CATEGORIES)
+        ],
+    }
+    setup = defaults | {k: v for k, v in (setup or {}).items() if v}
     for table in SETUP_TABLES:
         session.add_all(
             table.model(**{**r, "territory_id": row.id})
@@ -440,16 +459,18 @@ def create(session: Session, settings: Any, communes: Any) -> Territory:
     return _write(session, territory, rows, declared_bodies=declared)
 
 
-def _bodies(declared: Any, communes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _bodies(
+    declared: Any, communes: list[dict[str, Any]], categories: Any = REPORT_CATEGORIES
+) -> list[dict[str, Any]]:
     """The settings' ``bodies`` checked against the territory's communes (named by their official
-    code or by their key) and the report categories."""
+    code or by their key) and its report categories (a new territory's: the built-in ones)."""
     keys = {c["insee"] for c in communes}
     by_code = {str(c["code"]): c["insee"] for c in communes}
     try:
         return bodies.check(
             declared,
             keys,
-            set(REPORT_CATEGORIES),
+            set(categories),
             key=lambda code: code if code in keys else by_code.get(code, code),
         )
     except bodies.BodyError as exc:
@@ -614,7 +635,8 @@ def _import(session: Session, bundle: zipfile.ZipFile, var_dir: Path | None) -> 
             if problem:
                 raise SetupError(f"{name}.json : {problem}.")
         setup[name] = rows
-    declared = _bodies(files.get("bodies", []), communes)
+    codes = [r["code"] for r in setup.get("report_categories", [])] or REPORT_CATEGORIES
+    declared = _bodies(files.get("bodies", []), communes, codes)
     _conflicts(session, territory, communes)
     for table in SETUP_TABLES:
         model: Any = table.model

@@ -145,6 +145,18 @@ def db_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
             for table in ("carpool_places", "communes"):
                 conn.execute(text(f"DELETE FROM {table} WHERE territory_id IN ({others})"))
             conn.execute(text("DELETE FROM territories WHERE slug <> 'phva'"))
+            # The first territory's categories of report, as the migration gives them.
+            from app.models.reports import DEFAULT_REPORT_CATEGORIES
+
+            for position, (code, label, hint) in enumerate(DEFAULT_REPORT_CATEGORIES):
+                conn.execute(
+                    text(
+                        "INSERT INTO report_categories (territory_id, code, label, hint, position, "
+                        "active, created_at) SELECT id, :code, :label, :hint, :position, true, "
+                        "now() FROM territories WHERE slug = 'phva'"
+                    ),
+                    {"code": code, "label": label, "hint": hint, "position": position},
+                )
             for code, name in seeded.items():
                 conn.execute(
                     text(

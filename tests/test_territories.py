@@ -19,7 +19,8 @@ from app.models.carpool import CarpoolPlace
 from app.models.jobs import Job
 from app.models.lighting import LightCalendar, LightProgram
 from app.models.maintenance import MaintenanceRule
-from app.models.reports import RejectReason, ResponseTemplate
+from app.models.reports import RejectReason, ReportCategory, ResponseTemplate
+from app.reports import categories as report_categories
 from app.models.territory import Body, Commune, Territory
 from app.territory_setup import SetupError, create, export_bundle, import_bundle
 from tests.conftest import fresh_database_url
@@ -94,6 +95,20 @@ def _rows(
                 )
             ],
         )
+
+
+def _categories(engine, slug: str) -> list[tuple]:
+    """The territory's categories of report: (code, label, hint, position, active), in order."""
+    with Session(engine) as session:
+        territory = session.scalars(select(Territory).where(col(Territory.slug) == slug)).one()
+        return [
+            (c.code, c.label, c.hint, c.position, c.active)
+            for c in session.scalars(
+                select(ReportCategory)
+                .where(col(ReportCategory.territory_id) == territory.id)
+                .order_by(col(ReportCategory.position), col(ReportCategory.code))
+            )
+        ]
 
 
 def _counts(engine) -> tuple[int, int, int]:
@@ -432,6 +447,20 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
             )
         )
         session.add(ResponseTemplate(title="Réponse de Pays-Haut", body="…", territory_id=1))
+        # Its categories of report: one of its own, placed second, and a built-in one archived.
+        bikes = report_categories.add(
+            session, territory_id, code="abandoned_bikes", label="Vélos abandonnés", hint="Vélos"
+        )
+        for _step in range(6):
+            report_categories.move(session, territory_id, bikes.id, -1)
+        tyres = session.scalars(
+            select(ReportCategory).where(
+                col(ReportCategory.territory_id) == territory_id,
+                col(ReportCategory.code) == "tyres",
+            )
+        ).one()
+        report_categories.set_active(session, territory_id, tyres.id, False)
+        report_categories.add(session, 1, code="first_only", label="Du Pays-Haut seulement")
     _cli_env(monkeypatch, settings)
     assert cli_main(["territory", "export", "minett"]) == 0
     bundle = capsysbinary.readouterr().out
@@ -446,6 +475,7 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
             "maintenance_rules.json",
             "opendata_settings.json",
             "opendata_uploads.json",
+            "report_categories.json",
             "report_reject_reasons.json",
             "report_response_templates.json",
             "solar_targets.json",
@@ -468,6 +498,21 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
         assert reports_setup == _rows(engine, "minett")[7]
         assert ("Nettoyage prévu", "Une équipe passe cette semaine.", True) in reports_setup
         assert ("Motif du Minett", False) in reports_setup
+        # Its categories, exactly: order, names, the archived one (not the first territory's).
+        categories = _categories(fresh, "minett")
+        assert categories == _categories(engine, "minett")
+        assert categories[:2] == [
+            (
+                "household_waste",
+                "Ordures ménagères",
+                "Sacs poubelle, déchets du quotidien",
+                0,
+                True,
+            ),
+            ("abandoned_bikes", "Vélos abandonnés", "Vélos", 1, True),
+        ]
+        assert ("tyres", "Pneus", "Pneus, jantes", 5, False) in categories
+        assert "first_only" not in {c[0] for c in categories} and len(categories) == 8
         rules = _rows(fresh, "minett")[6]
         assert rules == _rows(engine, "minett")[6]
         assert [r["name"] for r in rules] == ["Particules fines à Esch", "Dépôts répétés"]
@@ -501,6 +546,9 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
         session.execute(Body.__table__.delete())
         session.execute(
             RejectReason.__table__.delete().where(RejectReason.__table__.c.territory_id != 1)
+        )
+        session.execute(
+            ReportCategory.__table__.delete().where(ReportCategory.__table__.c.territory_id != 1)
         )
         session.execute(Territory.__table__.delete().where(Territory.__table__.c.slug == "minett"))
     with write_session(engine) as session:  # a program of this install's first territory

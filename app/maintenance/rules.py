@@ -261,6 +261,16 @@ def check_subject(session: Session, layer: str, subject: str) -> None:
         raise RuleError("subject", _(UNKNOWN_SUBJECT[layer]) % {"id": subject})
 
 
+def check_category(session: Session, category: str, kept: str = "") -> None:
+    """RuleError unless the report category is one of the territory's ("" means every one; a rule
+    keeps the category it had, archived since)."""
+    source = registry.reports()
+    if not category or category == kept or source is None:
+        return
+    if category not in {code for code, _label in source.categories(session)}:
+        raise RuleError("category", _("Cette catégorie n’existe pas sur ce territoire."))
+
+
 def _layer(form: RuleForm) -> str:
     if form.kind in ("cluster", "overdue"):
         return "reports"
@@ -279,6 +289,7 @@ def save(
     except ValueError as exc:
         raise RuleError("commune_insee", str(exc)) from exc
     check_subject(session, _layer(form), form.subject.strip())
+    check_category(session, form.category, rule.category if rule is not None else "")
     if rule is None or form.team != rule.team:  # a rule keeps the archived team it had
         try:
             check_team(session, form.team)

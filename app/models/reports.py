@@ -29,17 +29,41 @@ from app.models.territory import (  # a report without commune: the default one
     territory_field,
 )
 
-# The categories of a report (their labels: app.reports.catalogue.CATEGORIES), here so that what
-# declares a territory's bodies (app.bodies) can check the categories a body handles.
-REPORT_CATEGORIES = (
-    "household_waste",
-    "bulky_items",
-    "rubble",
-    "green_waste",
-    "tyres",
-    "hazardous",
-    "other",
+# The categories every territory starts with: (code, French label, French hint). The labels and
+# hints are gettext's source strings (app.reports.catalogue marks them for translation), so a built-in
+# category is shown in the reader's language; a territory's staff may add their own
+# (``report_categories``), rename, reorder and archive them.
+DEFAULT_REPORT_CATEGORIES = (
+    ("household_waste", "Ordures ménagères", "Sacs poubelle, déchets du quotidien"),
+    ("bulky_items", "Encombrants", "Meubles, matelas, électroménager"),
+    ("rubble", "Gravats", "Gravats, plâtre, déchets de chantier"),
+    ("green_waste", "Déchets verts", "Tontes, branches, souches"),
+    ("tyres", "Pneus", "Pneus, jantes"),
+    ("hazardous", "Produits dangereux", "Bidons, peintures, amiante, batteries : n’y touchez pas"),
+    ("other", "Autre", "Tout le reste"),
 )
+# Their codes: what a territory declared without its own list (a settings file's bodies) checks.
+REPORT_CATEGORIES = tuple(code for code, _label, _hint in DEFAULT_REPORT_CATEGORIES)
+
+
+class ReportCategory(SQLModel, table=True):
+    """A category of dump-site report a territory offers (app.reports.categories). Its code is what
+    reports, Open311 (``service_code``), bodies and maintenance rules name; unique within the
+    territory, never changed. An archived category is no longer offered; its reports keep it."""
+
+    __tablename__ = "report_categories"
+    __table_args__ = (
+        UniqueConstraint("territory_id", "code", name="uq_report_categories_territory_code"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    territory_id: int | None = territory_field()
+    code: str = Field(max_length=32)
+    label: str = Field(max_length=80)
+    hint: str = Field(default="", max_length=200)
+    position: int = Field(default=0)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Report(SQLModel, table=True):

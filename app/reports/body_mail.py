@@ -19,7 +19,8 @@ from app.jobs import JobContext, enqueue
 from app.mail import send_mail
 from app.models.reports import Report
 from app.models.territory import Body, Commune, Territory
-from app.reports.catalogue import CATEGORIES, VOLUMES, number
+from app.reports import categories as cats
+from app.reports.catalogue import VOLUMES, number
 
 KIND = "reports.body_mail"
 
@@ -56,7 +57,7 @@ def send(ctx: JobContext, payload: dict[str, Any]) -> None:
         if territory is None:
             return
         site = _site(territory, ctx.settings.base_url)
-        category = _(CATEGORIES.get(report.category, report.category))
+        category = cats.of_territory(session, report.territory_id).name(report.category)
         place = commune.name if commune else ""
         lines = [
             _("Un signalement vous est transmis : %(n)s, %(c)s à %(p)s.")

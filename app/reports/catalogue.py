@@ -7,7 +7,7 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_
@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from app import bodies, geo
 from app.db import utcnow
-from app.models.reports import REPORT_CATEGORIES, Report
+from app.models.reports import DEFAULT_REPORT_CATEGORIES, REPORT_CATEGORIES, Report
 from app.models.territory import Commune
 from app.numbers import is_ascii_digits, parse_int
 
@@ -27,7 +27,9 @@ def N_(message: str) -> str:
     return message
 
 
-# --- vocabulary -------------------------------------------------------------------------------
+# --- vocabulary
+# The built-in categories' labels and hints, marked for translation (a territory's own list is in
+# ``report_categories``: app.reports.categories; these are the labels its built-in rows carry). -------------------------------------------------------------------------------
 
 NUMBER_PREFIX = "PHVA"
 AGENCY = "Communauté de communes Pays-Haut Val d'Alzette"
@@ -41,7 +43,6 @@ CATEGORIES: dict[str, str] = {
     "hazardous": N_("Produits dangereux"),
     "other": N_("Autre"),
 }
-assert tuple(CATEGORIES) == REPORT_CATEGORIES, "app.models.reports.REPORT_CATEGORIES"
 CATEGORY_HINTS: dict[str, str] = {
     "household_waste": N_("Sacs poubelle, déchets du quotidien"),
     "bulky_items": N_("Meubles, matelas, électroménager"),
@@ -51,6 +52,9 @@ CATEGORY_HINTS: dict[str, str] = {
     "hazardous": N_("Bidons, peintures, amiante, batteries : n’y touchez pas"),
     "other": N_("Tout le reste"),
 }
+assert [(c, CATEGORIES[c], CATEGORY_HINTS[c]) for c in REPORT_CATEGORIES] == list(
+    DEFAULT_REPORT_CATEGORIES
+), "app.models.reports.DEFAULT_REPORT_CATEGORIES"
 VOLUMES: dict[str, str] = {
     "bag": N_("Quelques sacs (moins d’1 m³)"),
     "car": N_("Un coffre de voiture (1 à 3 m³)"),
@@ -207,8 +211,16 @@ class Filters:
     body_ids: tuple[int, ...] = ()
 
     @classmethod
-    def parse(cls, params: Any, *, staff: bool, tree: Sequence[bodies.Node] = ()) -> Filters:
-        """The filters of a list's query string; ``tree``: the territory's bodies (staff lists)."""
+    def parse(
+        cls,
+        params: Any,
+        *,
+        staff: bool,
+        tree: Sequence[bodies.Node] = (),
+        categories: Collection[str] = REPORT_CATEGORIES,
+    ) -> Filters:
+        """The filters of a list's query string; ``tree``: the territory's bodies (staff lists);
+        ``categories``: the territory's category codes (app.reports.categories)."""
         body = parse_int(params.get("body") or "", max_digits=9) if staff else None
         if body is not None and not any(n.id == body for n in tree):
             body = None
@@ -219,7 +231,7 @@ class Filters:
         allowed = {*(STATUSES if staff else PUBLIC_STATUSES), "open", "closed"}
         return cls(
             commune=commune if commune and re.fullmatch(COMMUNE_KEY, commune) else None,
-            category=category if category in CATEGORIES else None,
+            category=category if category in categories else None,
             status=status if status in allowed else None,
             q=q,
             body=body,

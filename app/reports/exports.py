@@ -24,8 +24,9 @@ from app.models.reports import (
     ReportMonthCount,
     ReportResolveCount,
 )
+from app.reports import categories as cats
+from app.reports.categories import Labels
 from app.reports.catalogue import (
-    CATEGORIES,
     N_,
     OPEN_STATUSES,
     STATUSES,
@@ -233,8 +234,9 @@ def export_csv(
     with read_session(engine) as session:
         names = {c.insee: c.name for c in communes(session, territory_id)}
         zone = territory_zone(session, territory_id)
+        known = cats.of_territory(session, territory_id).labels
     headings = csv_headings()
-    categories = {k: _(v) for k, v in CATEGORIES.items()}
+    categories = Labels((k, _(v)) for k, v in known.items())
     statuses = {k: _(v) for k, v in STATUSES.items()}
     volumes = {k: _(v) for k, v in VOLUMES.items()}
     yes, no = _("oui"), _("non")

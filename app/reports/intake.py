@@ -30,6 +30,7 @@ from app.models.reports import (
 )
 from app.models.territory import Commune
 from app.reports import body_mail
+from app.reports import categories as cats
 from app.reports.catalogue import (
     MAX_PHOTOS,
     NEARBY_LIMIT,
@@ -161,9 +162,11 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
                     )
                 lat, lon, approximate = commune.lat, commune.lon, True
             now = utcnow()
-            body = bodies.responsible(session, commune.territory_id, commune.insee, new.category)
+            # A report handed to another territory takes that territory's nearest category.
+            category = cats.carried_over(session, commune.territory_id, new.category)
+            body = bodies.responsible(session, commune.territory_id, commune.insee, category)
             report = Report(
-                category=new.category,
+                category=category,
                 description=new.description,
                 volume=new.volume,
                 witnessed=new.witnessed,
@@ -205,6 +208,18 @@ def create_report(engine: Engine, new: NewReport, media_dir: Path) -> Created:
             text = ""
             if len(stored) < len(new.photos):
                 text = _("Une photo n’a pas pu être enregistrée ; le signalement est bien reçu.")
+            if category != new.category:
+                text = " ".join(
+                    filter(
+                        None,
+                        (
+                            text,
+                            cats.carried_text(
+                                session, new.category, category, commune.territory_id
+                            ),
+                        ),
+                    )
+                )
             session.add(
                 ReportEvent(
                     report_id=saved_id(report),

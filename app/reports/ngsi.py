@@ -25,7 +25,8 @@ from app.db import utcnow
 from app.models.reports import Report
 from app import ngsi
 from app.ngsi import SDM, EntityType, compact, geo, prop, urn
-from app.reports.catalogue import CATEGORIES, OPEN_STATUSES, PUBLIC_STATUSES
+from app.reports import categories as cats
+from app.reports.catalogue import OPEN_STATUSES, PUBLIC_STATUSES
 from app.reports.opendata import day_counts, local_day, public_row
 from app.territories import zone as territory_zone
 
@@ -54,14 +55,17 @@ def _count_requests(session: Session, ids: list[str] | None) -> int:
     return int(session.scalar(query) or 0)
 
 
-def request_entity(session: Session, report: Report) -> dict[str, Any]:
+def request_entity(
+    session: Session, report: Report, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A public report as an NGSI-LD entity; ``labels``: its territory's category names."""
     category, status, commune, day, resolved, lat, lon = public_row(session, report)
     return compact(
         {
             "id": urn(REQUEST, str(report.id)),
             "type": REQUEST,
             "service_code": prop(category),
-            "service_name": prop(str(CATEGORIES.get(category, category))),
+            "service_name": prop(str((labels or {}).get(category, category))),
             "status": prop("open" if status in OPEN_STATUSES else "closed"),
             "workflowState": prop(status),
             "jurisdiction_id": prop(commune) if commune else None,
@@ -84,19 +88,22 @@ def _requests(
             .offset(position)
             .limit(size)
         ).all()
-        yield from (request_entity(session, report) for report in batch)
+        labels = cats.of_territory(session, ngsi.territory_of(session)).labels
+        yield from (request_entity(session, report, labels) for report in batch)
         if len(batch) < size:
             return
         position += size
         remaining -= size
 
 
-def _categories(ids: list[str] | None) -> list[str]:
-    return sorted(c for c in CATEGORIES if ids is None or c in ids)
+def _categories(session: Session, ids: list[str] | None) -> list[str]:
+    """The territory's category codes (the install's outside a request)."""
+    known = cats.of_territory(session, ngsi.territory_of(session)).codes
+    return sorted(c for c in known if ids is None or c in ids)
 
 
 def _count_counts(session: Session, ids: list[str] | None) -> int:
-    return len(_categories(ids))
+    return len(_categories(session, ids))
 
 
 def _counts(
@@ -106,7 +113,7 @@ def _counts(
     day = local_day(now, territory_zone(session))  # the day of the request's territory
     assert day is not None
     counts = day_counts(session, day)
-    for category in _categories(ids)[offset : offset + limit]:
+    for category in _categories(session, ids)[offset : offset + limit]:
         yield {
             "id": urn(COUNT, category),
             "type": COUNT,

@@ -16,6 +16,7 @@ from app.models.reports import Report, ReportPhoto
 from app.models.territory import Commune
 from app.i18n import gettext as _
 from app.reports import catalogue
+from app.reports.categories import Categories
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-22T00:00:00+00:00"
@@ -86,18 +87,19 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def services() -> list[dict[str, Any]]:
+def services(offered: Categories) -> list[dict[str, Any]]:
+    """The territory's services: the categories it offers, in its order (French names)."""
     return [
         {
             "service_code": code,
             "service_name": label,
-            "description": catalogue.CATEGORY_HINTS[code],
+            "description": offered.hints.get(code) or None,
             "metadata": True,
             "type": "realtime",
             "keywords": "dépôt sauvage, déchets, " + label.lower(),
             "group": GROUP,
         }
-        for code, label in catalogue.CATEGORIES.items()
+        for code, label in offered.offered.items()
     ]
 
 
@@ -145,7 +147,9 @@ def request_row(
     photo: ReportPhoto | None,
     base_url: str,
     agency: str = catalogue.AGENCY,
+    service_name: str | None = None,
 ) -> dict[str, Any]:
+    """One report as a service request; ``service_name``: its category's name on its territory."""
     lat: float | None
     lon: float | None
     lat, lon = catalogue.public_position(report.lat, report.lon)
@@ -155,7 +159,7 @@ def request_row(
         "service_request_id": catalogue.number(report),
         "status": "open" if catalogue.is_open(report.status) else "closed",
         "status_notes": _status_notes(report),
-        "service_name": catalogue.CATEGORIES[report.category],
+        "service_name": service_name or catalogue.CATEGORIES.get(report.category, report.category),
         "service_code": report.category,
         "description": report.description or None,
         "agency_responsible": agency,

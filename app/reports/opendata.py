@@ -25,11 +25,16 @@ from app.opendata.contrib import (
     rounded,
     territory_sql,
 )
-from app.reports.catalogue import CATEGORIES, PUBLIC_STATUSES
+from app.reports.catalogue import PUBLIC_STATUSES
 from app.territories import zone as territory_zone
 from app.territories import zones
 
-CATEGORY_ENUM = tuple(CATEGORIES)
+# A category is a code of the territory's own list (its staff may add some): no fixed list of
+# values, the territory's are its Open311 services (/open311/v2/services.json).
+CATEGORY_TEXT = (
+    "Code de la catégorie de déchets, l’une de celles du territoire (leur liste et leurs noms : "
+    "services de l’API Open311, /open311/v2/services.json)"
+)
 STATUS_ENUM = tuple(PUBLIC_STATUSES)
 
 
@@ -186,9 +191,7 @@ REPORTS = OpenDataset(
     frequency="CONT",
     expected_minutes=15,
     columns=(
-        Column(
-            "categorie", "string", "Catégorie", "Type de déchets", required=True, enum=CATEGORY_ENUM
-        ),
+        Column("categorie", "string", "Catégorie", CATEGORY_TEXT, required=True),
         Column("etat", "string", "État", "État du signalement", required=True, enum=STATUS_ENUM),
         Column("commune_insee", "string", "Commune (code INSEE)"),
         Column("date_signalement", "date", "Jour du signalement", required=True),
@@ -235,7 +238,7 @@ DAILY = OpenDataset(
     expected_minutes=15,
     columns=(
         Column("date", "date", "Jour", required=True),
-        Column("categorie", "string", "Catégorie", required=True, enum=CATEGORY_ENUM),
+        Column("categorie", "string", "Catégorie", CATEGORY_TEXT, required=True),
         Column("nombre", "integer", "Nombre de signalements", required=True, minimum=1),
     ),
     rows=_daily_rows,

@@ -31,7 +31,8 @@ from app.ops.contracts import (
     point_texts,
 )
 from app.territories import bound
-from app.reports.catalogue import CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, STATUSES, number
+from app.reports import categories as cats
+from app.reports.catalogue import CLOSED_STATUSES, OPEN_STATUSES, STATUSES, number
 
 N_ = str
 RECENTLY_CLOSED = dt.timedelta(days=30)
@@ -59,7 +60,7 @@ def reports_layer(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
         )
         .order_by(col(Report.id))
     ).all()
-    labels = {key: _(label) for key, label in CATEGORIES.items()}
+    labels = _labels(session)
     return [
         point(
             str(r.id),
@@ -97,8 +98,12 @@ def _report_rows(session: Session, now: dt.datetime, ids: Sequence[int] | None) 
     return out
 
 
-def _report_texts(rows: list[Any]) -> Iterable[str]:
-    labels = {key: _(label) for key, label in CATEGORIES.items()}
+def _labels(session: Session) -> dict[str, str]:
+    """The categories' names (of the session's territory) in the reader's language."""
+    return {key: _(label) for key, label in cats.of_session(session).labels.items()}
+
+
+def _report_texts(rows: list[Any], labels: dict[str, str]) -> Iterable[str]:
     return point_texts(
         (
             (
@@ -120,7 +125,9 @@ def _report_texts(rows: list[Any]) -> Iterable[str]:
 def reports_json(session: Session, now: dt.datetime) -> bytes:
     """The reports layer written straight to GeoJSON text (10,000 reports and more)."""
     rows = _report_rows(session, now, None)
-    return (collection_head("reports") + ",".join(_report_texts(rows)) + "]}").encode()
+    return (
+        collection_head("reports") + ",".join(_report_texts(rows, _labels(session))) + "]}"
+    ).encode()
 
 
 def reports_features(
@@ -129,7 +136,7 @@ def reports_features(
     """The reports of ``ids`` (all when None) as feature text, for the layer kept by ids."""
     numbers = None if ids is None else [int(i) for i in ids if i.isdigit()]
     rows = _report_rows(session, now, numbers)
-    for row, text in zip(rows, _report_texts(rows), strict=True):
+    for row, text in zip(rows, _report_texts(rows, _labels(session)), strict=True):
         yield str(row[0]), row[0], text
 
 
@@ -174,7 +181,7 @@ def report_panel(session: Session, feature_id: str, now: dt.datetime) -> Panel |
     commune = session.get(Commune, report.commune_insee) if report.commune_insee else None
     facts = [
         (_("Numéro"), number(report)),
-        (_("Catégorie"), _(CATEGORIES.get(report.category, report.category))),
+        (_("Catégorie"), cats.of_territory(session, report.territory_id).name(report.category)),
         (_("Commune"), commune.name if commune else "—"),
         (_("Lieu"), report.address or "—"),
         (_("Description"), report.description[:300] or "—"),

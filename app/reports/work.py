@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 
 from app.interfaces import WorkItem, WorkSource
 from app.models.reports import Report
-from app.reports.catalogue import CATEGORIES, OPEN_STATUSES, number
+from app.reports import categories as cats
+from app.reports.catalogue import OPEN_STATUSES, number
 from app.reports.intake import nearby
 from app.reports.workflow import change_status
 
@@ -92,8 +93,10 @@ def resolve(
     return done
 
 
-def categories() -> list[tuple[str, str]]:
-    return list(CATEGORIES.items())
+def categories(session: Session) -> list[tuple[str, str]]:
+    """The categories of the session's territory (the install's outside a request), archived ones
+    after the others: (code, label)."""
+    return list(cats.of_session(session).labels.items())
 
 
 SOURCES = (WorkSource("reports", load, around, overdue, resolve, categories),)

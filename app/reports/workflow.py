@@ -34,9 +34,9 @@ from app.models.reports import (
 from app.models.territory import Territory
 from app.notify import notify
 from app.reports import body_mail
+from app.reports import categories as cats
 from app.territories import default_territory
 from app.reports.catalogue import (
-    CATEGORIES,
     OPEN_STATUSES,
     REOPEN_DAYS,
     STATUSES,
@@ -130,9 +130,10 @@ def duplicate_differences(session: Session, report: Report, original: Report) ->
             }
         )
     if report.category != original.category:
+        known = cats.of_territory(session, report.territory_id)
         out.append(
             _("catégorie différente (%(a)s, l’original : %(b)s)")
-            % {"a": _(CATEGORIES[report.category]), "b": _(CATEGORIES[original.category])}
+            % {"a": known.name(report.category), "b": known.name(original.category)}
         )
     return out
 
@@ -300,13 +301,14 @@ def add_note(session: Session, report: Report, *, actor_id: int, text: str) -> R
 
 
 def recategorise(session: Session, report: Report, category: str, *, actor_id: int) -> ReportEvent:
-    if category not in CATEGORIES:
-        raise ReportError(_("Catégorie inconnue."), "category")
+    known = cats.of_territory(session, report.territory_id)
     if category == report.category:
         raise ReportError(_("Le signalement est déjà dans cette catégorie."), "category")
+    if not known.is_offered(category):
+        raise ReportError(_("Catégorie inconnue."), "category")
     text = _("Catégorie : %(a)s → %(b)s") % {
-        "a": _(CATEGORIES[report.category]),
-        "b": _(CATEGORIES[category]),
+        "a": known.name(report.category),
+        "b": known.name(category),
     }
     report.category = category
     report.updated_at = utcnow()
@@ -339,6 +341,12 @@ def move(session: Session, report: Report, lat: float, lon: float, *, actor_id: 
         text += " " + _("Transmis au territoire « %(t)s », responsable de ce lieu.") % {
             "t": territory.name if territory else ""
         }
+        category = cats.carried_over(session, commune.territory_id, report.category)
+        if category != report.category:
+            text += " " + cats.carried_text(
+                session, report.category, category, commune.territory_id
+            )
+            report.category = category
     report.lat, report.lon, report.approximate = lat, lon, False
     report.commune_insee = commune.insee
     report.territory_id = commune.territory_id

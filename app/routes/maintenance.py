@@ -34,7 +34,7 @@ def _labels(db: Session) -> dict[str, Any]:
         "statuses": rules_logic.STATUSES,
         "teams": teams.names(db),
         "active_teams": teams.names(db, archived=False),
-        "categories": source.categories() if source else [],
+        "categories": source.categories(db) if source else [],
         "communes": scope.communes_here(db),
     }
 
@@ -281,7 +281,7 @@ def watch_save(
         )
     known = {c.insee for c in scope.communes_here(db)}
     source = registry.reports()
-    categories = {code for code, _label in source.categories()} if source else set()
+    categories = {code for code, _label in source.categories(db)} if source else set()
     try:
         watches.save(db, _actor(request), form, known, categories)
     except ValueError as exc:

@@ -368,7 +368,7 @@ def figures(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Te
         "maintenance/stats.html",
         section="staff",
         since=stats.default_since(now),
-        categories=dict(source.categories()) if source else {},
+        categories=dict(source.categories(db)) if source else {},
         teams_by_code=teams.names(db),
         **stats.figures(db, stats.default_since(now), now.date()),
         **_context(db),

@@ -29,6 +29,7 @@ from app.i18n import gettext as _
 from app.interfaces import Contribution
 from app.models.reports import Report, ReportEvent
 from app.models.territory import Commune, Territory
+from app.reports import categories as cats
 from app.reports import ban, catalogue, intake, media
 from app.reports import open311 as o3
 from app.reports import workflow as rp
@@ -140,6 +141,7 @@ def _rows(
     # request's territory (its reports are the only ones listed).
     agency = request_territory(request).publisher
     names = {n.id: n.name for n in bodies.of_territory(db, _here(request))}
+    labels = cats.of_territory(db, _here(request)).labels
     return [
         o3.request_row(
             r,
@@ -147,6 +149,7 @@ def _rows(
             next(iter(photos.get(saved_id(r), [])), None),
             base_url,
             names.get(r.body_id, agency) if r.body_id else agency,
+            labels[r.category],
         )
         for r in reports
     ]
@@ -187,7 +190,8 @@ def root(
         if stem == "discovery":
             return _answer(fmt, _discovery(request), "discovery")
         if stem == "services":
-            return _answer(fmt, o3.services(), "services", "service")
+            offered = cats.of_territory(db, _here(request))
+            return _answer(fmt, o3.services(offered), "services", "service")
         if stem == "requests":
             return _answer(fmt, _list_requests(request, db), "service_requests", "request")
         raise Open311Error(404, _("Introuvable."))
@@ -221,7 +225,8 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
     codes = _param(request, "service_code")
     if codes:
         wanted = [c.strip() for c in codes.split(",") if c.strip()]
-        unknown = [c for c in wanted if c not in catalogue.CATEGORIES]
+        known = cats.of_territory(db, _here(request)).codes
+        unknown = [c for c in wanted if c not in known]
         if unknown:
             raise Open311Error(400, _("service_code inconnu : {code}").format(code=unknown[0][:40]))
         stmt = stmt.where(col(Report.category).in_(wanted))
@@ -250,12 +255,14 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
     return _rows(request, db, rows, base)
 
 
-@get("/open311/v2/services/{name:str}", opt=PUBLIC, name="open311_service")
-async def service(name: FromPath[str]) -> Response[bytes]:
+@get("/open311/v2/services/{name:str}", opt=PUBLIC, sync_to_thread=True, name="open311_service")
+def service(
+    request: Request[Any, Any, Any], db: NamedDependency[Session], name: FromPath[str]
+) -> Response[bytes]:
     fmt = _guess_fmt(name)
     try:
         code, fmt = _split(name)
-        if code not in catalogue.CATEGORIES:
+        if not cats.of_territory(db, _here(request)).is_offered(code):
             raise Open311Error(404, _("service_code inconnu : {code}").format(code=code[:40]))
         return _answer(fmt, o3.service_definition(code), "service_definition")
     except Open311Error as exc:
@@ -404,7 +411,9 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
         code = fields.get("service_code")
         if not code:
             raise Open311Error(400, _("service_code est obligatoire."))
-        if code not in catalogue.CATEGORIES:
+        with read_session(engine) as db:
+            offered = cats.of_territory(db, here_id).is_offered(code)
+        if not offered:
             raise Open311Error(404, _("service_code inconnu : {code}").format(code=code[:40]))
         description = fields.get("description", "")
         if len(description) > 4000:

@@ -39,6 +39,7 @@ from app.models.reports import (
 )
 from app.models.territory import Body, Commune, Territory
 from app.reports import catalogue, intake
+from app.reports import categories as cats
 from app.reports import workflow as rp
 from app.routes.reports_context import (
     REPORT_LIMIT,
@@ -54,6 +55,7 @@ from app.routes.reports_context import (
     visible_to,
 )
 from app.routes.reports_settings import (
+    CATEGORY_ROUTES,
     api_key_add,
     api_key_revoke,
     api_keys,
@@ -82,9 +84,7 @@ from app.territories import FALLBACK, of_session
 
 
 class ReportForm(BaseModel):
-    category: Literal[
-        "household_waste", "bulky_items", "rubble", "green_waste", "tyres", "hazardous", "other"
-    ]
+    category: str = Field(max_length=32)  # one the territory offers (checked by the handler)
     description: str = Field(default="", max_length=2000)
     volume: Literal["bag", "car", "van", "truck"] | None = None
     witnessed: bool = False
@@ -122,8 +122,8 @@ def _form_page(
         status_code=status_code,
         form=form,
         errors=errors,
-        categories=catalogue.CATEGORIES,
-        hints=catalogue.CATEGORY_HINTS,
+        categories=cats.of_territory(db, here(request)).offered,
+        hints=cats.of_territory(db, here(request)).hints,
         volumes=catalogue.VOLUMES,
         communes=catalogue.communes(db, here(request)),
         max_photos=catalogue.MAX_PHOTOS,
@@ -141,7 +141,7 @@ def new_form(
     if (full := needs_full_load(request)) is not None:
         return full
     form: dict[str, Any] = {"idempotency_key": str(uuid.uuid4())}
-    if category in catalogue.CATEGORIES:
+    if cats.of_territory(db, here(request)).is_offered(category):
         form["category"] = category
     return _form_page(request, db, form=form, errors={})
 
@@ -173,6 +173,8 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
     if parsed is not None and (parsed.lat is None) != (parsed.lon is None):
         errors.setdefault("place", _("La position est incomplète : placez le point sur la carte."))
 
+    territory_id = here(request)
+
     def work() -> intake.Created:
         assert parsed is not None
         with write_session(engine) as session:
@@ -181,6 +183,11 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
                 if existing.reporter_id != user.id:
                     raise catalogue.ReportError(_("Ce formulaire a déjà servi. Rechargez la page."))
                 return intake.Created(existing, True)
+            if not cats.of_territory(session, territory_id).is_offered(parsed.category):
+                # the form offers the host's territory's categories only
+                raise catalogue.ReportError(
+                    _("Choisissez l’une des catégories proposées."), "category"
+                )
             ratelimit.check(session, settings.secret_key, [(REPORT_LIMIT, str(user.id))])
         photos = intake.check_photos(uploads, settings.max_upload_bytes)
         new = intake.NewReport(
@@ -305,7 +312,7 @@ def nearby_fragment(
             lat,
             lon,
             None,
-            first=category if category in catalogue.CATEGORIES else None,
+            first=category if cats.of_territory(db, here(request)).is_offered(category) else None,
             public=True,
             territory_id=here(request),
         )
@@ -327,7 +334,7 @@ def nearby_fragment(
         found=found,
         following=following,
         thumbs=thumbs,
-        categories=catalogue.CATEGORIES,
+        categories=cats.of_territory(db, here(request)).labels,
         statuses=catalogue.STATUSES,
         number=catalogue.number,
         headers={"Vary": "HX-Request", "Cache-Control": "no-store"},
@@ -340,7 +347,9 @@ def list_reports(
 ) -> Template | Response[bytes]:
     if (full := needs_full_load(request)) is not None:
         return full
-    filters = catalogue.Filters.parse(request.query_params, staff=False)
+    filters = catalogue.Filters.parse(
+        request.query_params, staff=False, categories=cats.of_territory(db, here(request)).codes
+    )
     ctx = list_context(
         db,
         filters,
@@ -397,7 +406,7 @@ def mine(
         followed=followed,
         thumbs=intake.photos_of(db, ids, "overview"),
         statuses=catalogue.STATUSES,
-        categories=catalogue.CATEGORIES,
+        categories=cats.of_territory(db, here(request)).labels,
         number=catalogue.number,
         commune_names={c.insee: c.name for c in catalogue.communes(db, here(request))},
     )
@@ -442,7 +451,7 @@ def detail(
         reopen_days=catalogue.REOPEN_DAYS,
         duplicate_of=duplicate_of,
         number=catalogue.number,
-        categories=catalogue.CATEGORIES,
+        categories=cats.of_territory(db, here(request)).labels,
         statuses=catalogue.STATUSES,
         volumes=catalogue.VOLUMES,
         is_open=catalogue.is_open(report.status),
@@ -552,7 +561,7 @@ def my_reports_panel(session: Session, user: CurrentUser | None) -> dict[str, An
     return {
         "reports": rows,
         "statuses": catalogue.STATUSES,
-        "categories": catalogue.CATEGORIES,
+        "categories": cats.of_session(session).labels,
         "number": catalogue.number,
     }
 
@@ -580,6 +589,7 @@ ROUTES = [
     staff_category,
     staff_move,
     staff_settings,
+    *CATEGORY_ROUTES,
     reason_add,
     reason_toggle,
     template_add,

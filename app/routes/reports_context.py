@@ -19,6 +19,7 @@ from app.models.reports import (
     Report,
 )
 from app.reports import catalogue, intake
+from app.reports import categories as cats
 from app.territories import request_territory
 
 PAGE_SIZE = 50
@@ -107,7 +108,7 @@ def list_context(
         "communes": catalogue.communes(db, territory_id),
         "commune_names": {c.insee: c.name for c in catalogue.communes(db, territory_id)},
         "filters": filters,
-        "categories": catalogue.CATEGORIES,
+        "categories": cats.of_territory(db, territory_id).labels,
         "statuses": catalogue.STATUSES,
         "public_statuses": catalogue.PUBLIC_STATUSES,
         "number": catalogue.number,

@@ -31,6 +31,7 @@ from app.models.reports import (
 from app.models.territory import Commune
 from app.numbers import parse_int
 from app.reports import catalogue, exports, intake, triage
+from app.reports import categories as cats
 from app.reports import workflow as rp
 from app.routes.reports_context import (
     get_report,
@@ -59,7 +60,9 @@ def _board(
     status_code: int = 200,
 ) -> Template:
     tree = bodies.of_territory(db, here(request))
-    filters = catalogue.Filters.parse(params, staff=True, tree=tree)
+    filters = catalogue.Filters.parse(
+        params, staff=True, tree=tree, categories=cats.of_territory(db, here(request)).codes
+    )
     ctx = list_context(
         db,
         filters,
@@ -109,7 +112,10 @@ def staff_board(
 @get("/staff/reports.csv", opt=STAFF, sync_to_thread=True, name="staff_reports_csv")
 def staff_csv(request: Request[Any, Any, Any], db: NamedDependency[Session]) -> Stream:
     filters = catalogue.Filters.parse(
-        request.query_params, staff=True, tree=bodies.of_territory(db, here(request))
+        request.query_params,
+        staff=True,
+        tree=bodies.of_territory(db, here(request)),
+        categories=cats.of_territory(db, here(request)).codes,
     )
     stamp = utcnow().astimezone(request_territory(request).zone).strftime("%Y%m%d-%H%M")
     return Stream(
@@ -136,7 +142,7 @@ def staff_stats(
         stats=stats,
         months=months,
         since_month=since_month,
-        categories=catalogue.CATEGORIES,
+        categories=cats.of_territory(db, here(request)).labels,
         statuses=catalogue.STATUSES,
     )
 
@@ -233,6 +239,7 @@ def _staff_page(
         .select_from(ReportFollow)
         .where(col(ReportFollow.report_id) == report.id)
     )
+    known = cats.of_territory(db, report.territory_id)
     return page(
         request,
         "reports/staff_detail.html",
@@ -245,7 +252,13 @@ def _staff_page(
         events=intake.history(db, saved_id(report), include_internal=True),
         transitions=catalogue.TRANSITIONS[report.status],
         statuses=catalogue.STATUSES,
-        categories=catalogue.CATEGORIES,
+        categories=known.labels,
+        # the categories offered, and the report's own when it is archived
+        category_choices={
+            code: label
+            for code, label in known.labels.items()
+            if known.is_offered(code) or code == report.category
+        },
         volumes=catalogue.VOLUMES,
         reasons=rp.reject_reasons(db, report.territory_id),
         templates=rp.response_templates(db, report.territory_id),

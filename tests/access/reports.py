@@ -110,6 +110,21 @@ def a_reject_reason(ctx: AccessContext) -> dict[str, Any]:
         return {"item_id": rp.ensure_reject_reasons(s)[0].id}
 
 
+def a_report_category(ctx: AccessContext) -> dict[str, Any]:
+    from sqlmodel import col, select
+
+    from app.db import write_session
+    from app.models.reports import ReportCategory
+
+    with write_session(ctx.engine) as s:
+        row = s.scalars(
+            select(ReportCategory).where(
+                col(ReportCategory.territory_id) == 1, col(ReportCategory.code) == "rubble"
+            )
+        ).one()
+        return {"item_id": row.id}
+
+
 def a_response_template(ctx: AccessContext) -> dict[str, Any]:
     from app.db import write_session
     from app.models.reports import ResponseTemplate
@@ -250,6 +265,34 @@ ROWS = [
         staff_post(303),
         setup=a_report,
         data={"lat": "49.4675", "lon": "5.929"},
+    ),
+    # the territory's categories: its admins change them
+    Row(
+        "POST",
+        "/staff/reports/categories",
+        roles_only(("admin",), 303, anonymous=ANONYMOUS_POST),
+        data={"label": "Catégorie ajoutée"},
+    ),
+    Row(
+        "POST",
+        "/staff/reports/categories/{item_id}/rename",
+        roles_only(("admin",), 303, anonymous=ANONYMOUS_POST),
+        setup=a_report_category,
+        data={"label": "Gravats et plâtre", "hint": ""},
+    ),
+    Row(
+        "POST",
+        "/staff/reports/categories/{item_id}/move",
+        roles_only(("admin",), 303, anonymous=ANONYMOUS_POST),
+        setup=a_report_category,
+        data={"direction": "up"},
+    ),
+    Row(
+        "POST",
+        "/staff/reports/categories/{item_id}/toggle",
+        roles_only(("admin",), 303, anonymous=ANONYMOUS_POST),
+        setup=a_report_category,
+        data={"active": "0"},
     ),
     Row(
         "POST", "/staff/reports/reasons", staff_post(303, admin=400), data={"label": "Motif ajouté"}

@@ -100,6 +100,8 @@ def rule_problem(row: dict[str, Any], communes: set[str]) -> str | None:
         return f"« {row['name']} » : threshold doit être un nombre"
     if not isinstance(row["prepare_alert"], bool) or not isinstance(row["active"], bool):
         return f"« {row['name']} » : prepare_alert et active valent true ou false"
+    if not isinstance(row.get("team", ""), str):
+        return f"« {row['name']} » : « team » doit être le code d’une équipe"
     if row["commune_insee"] is not None and row["commune_insee"] not in communes:
         return f"« {row['name']} » : la commune « {row['commune_insee']} » n’est pas du territoire"
     return None
@@ -122,4 +124,19 @@ def category_problem(row: dict[str, Any], communes: set[str]) -> str | None:
         return f"« {code} » : position doit être un nombre entier positif"
     if not isinstance(row["active"], bool):
         return f"« {code} » : active vaut true ou false"
+    return None
+
+
+TEAM_CODE = re.compile(r"[a-z][a-z0-9_]{1,19}")  # app.maintenance.teams.CODE
+
+
+def team_problem(row: dict[str, Any], communes: set[str]) -> str | None:
+    """What makes a maintenance team of a bundle unusable (as the teams' form checks it), or None."""
+    code, name = row["code"], row["name"]
+    if not isinstance(code, str) or not TEAM_CODE.fullmatch(code):
+        return f"code d’équipe « {code} » invalide (minuscules, chiffres et _, 2 à 20)"
+    if not isinstance(name, str) or not 2 <= len(name.strip()) <= 60:
+        return f"« {code} » : le nom doit compter de 2 à 60 caractères"
+    if not isinstance(row["active"], bool):
+        return f"« {code} » : « active » doit être vrai ou faux"
     return None

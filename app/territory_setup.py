@@ -9,7 +9,7 @@
   row), ``communes.json`` (its communes with their outlines) and one file per set-up table
   that belongs to a territory (:data:`SETUP_TABLES`: carpool meeting points, its categories of
   report (archived ones too), the lighting
-  programs in use and calendars, the maintenance rules, the descriptions of the datasets its staff
+  programs in use and calendars, the maintenance teams (not their members) and rules, the descriptions of the datasets its staff
   added and its publication choices, its solar production targets and prices per year), and
   ``bodies.json`` (its nested bodies, by name); no resident's
   data;
@@ -37,7 +37,7 @@ from sqlmodel import Session, SQLModel, col, select
 from app import bodies, territory_files
 from app.models.carpool import CarpoolPlace
 from app.models.lighting import LightCalendar, LightProgram
-from app.models.maintenance import MaintenanceRule
+from app.models.maintenance import DEFAULT_TEAMS, MaintenanceRule, MaintenanceTeam
 from app.models.opendata import OpenDataSetting, OpenDataUpload
 from app.models.sensors import SolarTarget
 from app.models.reports import (
@@ -57,6 +57,7 @@ from app.territory_checks import (
     json_object,
     rule_problem,
     solar_problem,
+    team_problem,
 )
 
 BUNDLE_VERSION = 1
@@ -87,6 +88,7 @@ class SetupTable:
     unique: bool = True  # False: rows may share the key (nothing is refused for it)
     # what is wrong with a row (French), given the bundle's commune keys; None: nothing
     check: Callable[[dict[str, Any], set[str]], str | None] | None = None
+    optional: tuple[str, ...] = ()  # carried columns a bundle of an earlier Eclor may lack
 
 
 SETUP_TABLES: tuple[SetupTable, ...] = (
@@ -126,8 +128,17 @@ SETUP_TABLES: tuple[SetupTable, ...] = (
         "archived_at",
         False,
     ),
-    # The maintenance rules its staff wrote: what they watch and what they raise (not the team that
-    # handles their alarms, nor who wrote them: those are the territory's staff, not its set-up).
+    # Its maintenance teams (a code is unique within the territory; not their members, who are the
+    # territory's staff), and the rules its staff wrote: what they watch, what they raise and the team
+    # that handles their alarms (not who wrote them).
+    SetupTable(
+        MaintenanceTeam,
+        ("code", "name", "active"),
+        "code",
+        "L’équipe de maintenance",
+        install_wide=False,
+        check=team_problem,
+    ),
     SetupTable(
         MaintenanceRule,
         (
@@ -149,10 +160,12 @@ SETUP_TABLES: tuple[SetupTable, ...] = (
             "prepare_alert",
             "alert_title",
             "active",
+            "team",
         ),
         None,
         "La règle de maintenance",
         check=rule_problem,
+        optional=("team",),
     ),
     # Its open data: the descriptions of the datasets its staff added (title, description, theme,
     # keywords, frequency, Table Schema; not their rows, which stay on the install they were
@@ -434,6 +447,7 @@ def _write(
             {"code": code, "label": label, "hint": hint, "position": position}
             for position, (code, label, hint) in enumerate(DEFAULT_REPORT_CATEGORIES)
         ],
+        "maintenance_teams": [{"code": c, "name": n} for c, n in DEFAULT_TEAMS],
     }
     setup = defaults | {k: v for k, v in (setup or {}).items() if v}
     for table in SETUP_TABLES:
@@ -623,8 +637,11 @@ def _import(session: Session, bundle: zipfile.ZipFile, var_dir: Path | None) -> 
             not isinstance(r, dict) or not set(r) <= allowed for r in rows
         ):
             raise SetupError(f"{name}.json : des lignes ont des colonnes inconnues.")
-        if table.columns and any(set(r) != allowed for r in rows):
-            raise SetupError(f"{name}.json : chaque ligne doit avoir " + ", ".join(sorted(allowed)))
+        required = allowed - set(table.optional)
+        if table.columns and any(not required <= set(r) for r in rows):
+            raise SetupError(
+                f"{name}.json : chaque ligne doit avoir " + ", ".join(sorted(required))
+            )
         commune_keys = {c["insee"] for c in communes}
         for r in rows:
             if "definition" in r and not json_object(r["definition"]):
@@ -635,6 +652,7 @@ def _import(session: Session, bundle: zipfile.ZipFile, var_dir: Path | None) -> 
             if problem:
                 raise SetupError(f"{name}.json : {problem}.")
         setup[name] = rows
+    _check_rule_teams(setup)
     codes = [r["code"] for r in setup.get("report_categories", [])] or REPORT_CATEGORIES
     declared = _bodies(files.get("bodies", []), communes, codes)
     _conflicts(session, territory, communes)
@@ -664,6 +682,20 @@ def _import(session: Session, bundle: zipfile.ZipFile, var_dir: Path | None) -> 
         for put_in_place in finish:
             put_in_place()
     return made
+
+
+def _check_rule_teams(setup: dict[str, list[dict[str, Any]]]) -> None:
+    """A rule of a bundle names one of the bundle's teams (the four trades when it brings none)."""
+    codes = {t.get("code") for t in setup.get("maintenance_teams", [])} or {
+        code for code, _name in DEFAULT_TEAMS
+    }
+    for rule in setup.get("maintenance_rules", []):
+        team = rule.get("team", "")
+        if team != "" and team not in codes:
+            raise SetupError(
+                f"maintenance_rules.json : « {rule.get('name')} » confie ses alarmes à l’équipe "
+                f"« {team} », absente du paquet."
+            )
 
 
 # --------------------------------------------------------------------------- branding, on the web

@@ -127,15 +127,16 @@ def db_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
             # (first: a team of another territory holds on to it).
             from app.maintenance.orders import TEAMS as seeded
 
+            # The territories are kept (the migration seeds the first one) but a test or the demo may
+            # add another: only the first one and its communes, places and teams stay.
+            others = "SELECT id FROM territories WHERE slug <> 'phva'"
             conn.execute(
-                text("DELETE FROM maintenance_teams WHERE code NOT IN :codes").bindparams(
-                    bindparam("codes", expanding=True)
-                ),
+                text(
+                    "DELETE FROM maintenance_teams WHERE code NOT IN :codes "
+                    f"OR territory_id IN ({others})"
+                ).bindparams(bindparam("codes", expanding=True)),
                 {"codes": list(seeded)},
             )
-            # The territories are kept (the migration seeds the first one) but a test or the demo may
-            # add another: only the first one and its communes and places stay.
-            others = "SELECT id FROM territories WHERE slug <> 'phva'"
             conn.execute(
                 text(
                     "DELETE FROM insights_populations WHERE insee IN "

@@ -18,7 +18,7 @@ from app.migrate import upgrade
 from app.models.carpool import CarpoolPlace
 from app.models.jobs import Job
 from app.models.lighting import LightCalendar, LightProgram
-from app.models.maintenance import MaintenanceRule
+from app.models.maintenance import MaintenanceRule, MaintenanceTeam
 from app.models.reports import RejectReason, ReportCategory, ResponseTemplate
 from app.reports import categories as report_categories
 from app.models.territory import Body, Commune, Territory
@@ -473,6 +473,7 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
             "light_calendars.json",
             "light_programs.json",
             "maintenance_rules.json",
+            "maintenance_teams.json",
             "opendata_settings.json",
             "opendata_uploads.json",
             "report_categories.json",
@@ -516,9 +517,10 @@ def test_export_then_import_into_a_fresh_database_reproduces_the_set_up_exactly(
         rules = _rows(fresh, "minett")[6]
         assert rules == _rows(engine, "minett")[6]
         assert [r["name"] for r in rules] == ["Particules fines à Esch", "Dépôts répétés"]
-        with Session(fresh) as session:  # no team of the other install, no one who wrote them
+        with Session(fresh) as session:  # their team came with them, not who wrote them
             assert {(r.team, r.created_by) for r in session.scalars(select(MaintenanceRule))} == {
-                ("", None)
+                ("voirie", None),
+                ("", None),
             }
         programs = _rows(engine, "minett")[4]
         assert [p for p in programs if p[2]] == _rows(fresh, "minett")[4]  # the archived stays
@@ -549,6 +551,9 @@ def test_a_bundle_that_is_not_one_is_refused_and_nothing_is_written(engine, tmp_
         )
         session.execute(
             ReportCategory.__table__.delete().where(ReportCategory.__table__.c.territory_id != 1)
+        )
+        session.execute(
+            MaintenanceTeam.__table__.delete().where(MaintenanceTeam.__table__.c.territory_id != 1)
         )
         session.execute(Territory.__table__.delete().where(Territory.__table__.c.slug == "minett"))
     with write_session(engine) as session:  # a program of this install's first territory

@@ -97,7 +97,9 @@ def two(app, engine, personas, settings) -> dict[str, Any]:
         session.add_all([a_rule, b_rule])
         session.add(MaintenanceTeam(code="minett_voirie", name=B_TEAM, territory_id=minett))
         session.flush()
-        session.add(MaintenanceTeamMember(team="minett_voirie", user_id=b_staff.id))
+        session.add(
+            MaintenanceTeamMember(territory_id=minett, team="minett_voirie", user_id=b_staff.id)
+        )
         a_alarm = _alarm(session, a_rule, "Alarme-de-Pays-Haut", "57038", 49.472)
         b_alarm = _alarm(session, b_rule, B_ALARM, "L0204", 49.495)
         session.add(MaintenanceAlarmComment(alarm_id=b_alarm, author_id=b_staff.id, text=B_COMMENT))

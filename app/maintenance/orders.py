@@ -25,7 +25,6 @@ from app.i18n import gettext as _
 from app.maintenance import alarms, registry, scope, teams
 from app.models.maintenance import (
     MaintenanceAlarm,
-    MaintenanceTeam,
     MaintenanceTeamMember,
     WorkOrder,
     WorkOrderPhoto,
@@ -109,8 +108,9 @@ def create(
     alarm: MaintenanceAlarm | None = None,
     report_ids: Sequence[int] = (),
 ) -> WorkOrder:
-    try:
-        teams.check_active(session, form.team)
+    territory_id = alarm.territory_id if alarm is not None else scope.new_row_territory(session)
+    try:  # a team of the order's own territory (another's of the same code is not it)
+        teams.check_active(session, form.team, territory_id)
     except teams.TeamError as exc:
         raise OrderError(str(exc)) from exc
     if form.assignee_id is not None and form.assignee_id not in {
@@ -132,7 +132,7 @@ def create(
             ][:50]
         ),
         state="planned" if form.assignee_id and form.due_on else "new",
-        territory_id=alarm.territory_id if alarm is not None else scope.new_row_territory(session),
+        territory_id=territory_id,
     )
     if alarm is not None:
         order.alarm_id = alarm.id
@@ -341,17 +341,15 @@ def get(session: Session, order_id: int) -> WorkOrder | None:
     return order if order is not None and scope.is_here(session, order) else None
 
 
-def teams_of(session: Session, user_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(col(MaintenanceTeamMember.team)).where(
-                col(MaintenanceTeamMember.user_id) == user_id,
-                col(MaintenanceTeamMember.team).in_(
-                    select(col(MaintenanceTeam.code)).where(*scope.where(session, MaintenanceTeam))
-                ),
-            )
-        )
+def teams_of(session: Session, user_id: int) -> set[tuple[int, str]]:
+    """The teams a person belongs to, as (territory, code): the session's territory's only when one
+    is bound (a code names a team in its own territory only)."""
+    query = select(col(MaintenanceTeamMember.territory_id), col(MaintenanceTeamMember.team)).where(
+        col(MaintenanceTeamMember.user_id) == user_id
     )
+    if t := scope.here(session):
+        query = query.where(col(MaintenanceTeamMember.territory_id) == t)
+    return {(territory, code) for territory, code in session.execute(query)}
 
 
 def today_for(session: Session, user_id: int, today: date) -> list[WorkOrder]:
@@ -367,7 +365,7 @@ def today_for(session: Session, user_id: int, today: date) -> list[WorkOrder]:
                 *scope.where(session, WorkOrder),
             )
         )
-        if o.assignee_id == user_id or (o.assignee_id is None and o.team in teams)
+        if o.assignee_id == user_id or (o.assignee_id is None and (o.territory_id, o.team) in teams)
     ]
     placed = sorted(
         ((o, o.lat, o.lon) for o in rows if o.lat is not None and o.lon is not None),

@@ -27,13 +27,12 @@ from sqlmodel import Session, col, select
 
 from app.db import table_of, utcnow
 from app.i18n import gettext as _
-from app.maintenance import alarms, registry, scope
+from app.maintenance import alarms, registry, scope, teams
 from app.maintenance.terms import EDITED, SEVERITIES, SEVERITY_RANK
 from app.models.maintenance import (
     MaintenanceAlarm,
     MaintenanceCondition,
     MaintenanceRule,
-    MaintenanceTeam,
 )
 from app.models.territory import Commune
 
@@ -147,12 +146,13 @@ class RuleForm(BaseModel):
         return self
 
 
-def check_team(session: Session, code: str) -> None:
-    """ValueError unless ``code`` is "" (no team) or a team that takes work."""
+def check_team(session: Session, code: str, territory_id: int | None = None) -> None:
+    """ValueError unless ``code`` is "" (no team) or a team of the rule's territory (by default the
+    session's) that takes work."""
     if not code:
         return
-    team = session.get(MaintenanceTeam, code)
-    if team is None or not team.active or not scope.is_here(session, team):
+    team = teams.get(session, code, territory_id)
+    if team is None or not team.active:
         raise ValueError(_("Équipe inconnue."))
 
 
@@ -292,7 +292,7 @@ def save(
     check_category(session, form.category, rule.category if rule is not None else "")
     if rule is None or form.team != rule.team:  # a rule keeps the archived team it had
         try:
-            check_team(session, form.team)
+            check_team(session, form.team, rule.territory_id if rule is not None else None)
         except ValueError as exc:
             raise RuleError("team", str(exc)) from exc
     rule = rule or MaintenanceRule(

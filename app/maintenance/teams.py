@@ -1,7 +1,9 @@
 """Teams of staff grouped by trade (voirie, éclairage, déchets, espaces verts...), managed by an
 administrator in a form: create a team, rename it, archive it, choose its members. Work orders go to
 a team; an agent's list for today holds their team's unassigned orders; staff may follow the alarms
-of some teams only. The four trades are seeded by the migration that made the table."""
+of some teams only. A team's code is unique within its territory (two territories may each have
+their ``voirie``): a work order, an alarm, a rule or a watch names a team by its code in its own
+territory. Every territory starts with the four trades (``DEFAULT_TEAMS``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from app.i18n import gettext as _
 from app.maintenance import scope
 from app.models.accounts import User
 from app.models.maintenance import MaintenanceTeam, MaintenanceTeamMember
+from app.territories import row_in
 
 CODE = r"^[a-z][a-z0-9_]{1,19}$"
 
@@ -52,14 +55,21 @@ def names(session: Session, *, archived: bool = True) -> dict[str, str]:
     return {t.code: t.name for t in listing(session, archived=archived)}
 
 
-def get(session: Session, code: str) -> MaintenanceTeam | None:
-    """The team of that code if it belongs to the session's territory, else None."""
-    team = session.get(MaintenanceTeam, code)
-    return team if team is not None and scope.is_here(session, team) else None
+def territory_of(session: Session) -> int:
+    """The territory whose teams the session works with: its own (the default one when none is
+    bound, as for the rows it makes)."""
+    return scope.here(session) or scope.default_id(session)
 
 
-def check_active(session: Session, code: str) -> None:
-    team = get(session, code)
+def get(session: Session, code: str, territory_id: int | None = None) -> MaintenanceTeam | None:
+    """The team of that code in ``territory_id`` (by default the session's territory), else None:
+    another territory's team of the same code is not this one."""
+    t = territory_id or territory_of(session)
+    return row_in(session, MaintenanceTeam, {"territory_id": t, "code": code}, t)
+
+
+def check_active(session: Session, code: str, territory_id: int | None = None) -> None:
+    team = get(session, code, territory_id)
     if team is None or not team.active:
         raise TeamError("team", _("Équipe inconnue."))
 
@@ -67,10 +77,9 @@ def check_active(session: Session, code: str) -> None:
 def members(session: Session) -> dict[str, list[int]]:
     """Team code -> the user ids of its members (the teams of the session's territory)."""
     found: dict[str, list[int]] = {}
-    mine = select(col(MaintenanceTeam.code)).where(*scope.where(session, MaintenanceTeam))
     for row in session.scalars(
         select(MaintenanceTeamMember)
-        .where(col(MaintenanceTeamMember.team).in_(mine))
+        .where(col(MaintenanceTeamMember.territory_id) == territory_of(session))
         .order_by(col(MaintenanceTeamMember.user_id))
     ):
         found.setdefault(row.team, []).append(row.user_id)
@@ -92,12 +101,12 @@ def _staff_ids(session: Session) -> set[int]:
 
 
 def create(session: Session, form: NewTeam) -> MaintenanceTeam:
-    if session.get(MaintenanceTeam, form.code) is not None:
+    if get(session, form.code) is not None:  # another territory's team may have it
         raise TeamError("code", _("Une équipe porte déjà ce code."))
     if form.name.strip().casefold() in {n.casefold() for n in names(session).values()}:
         raise TeamError("name", _("Une équipe porte déjà ce nom."))
     team = MaintenanceTeam(
-        code=form.code, name=form.name.strip(), territory_id=scope.new_row_territory(session)
+        code=form.code, name=form.name.strip(), territory_id=territory_of(session)
     )
     session.add(team)
     session.flush()
@@ -122,8 +131,16 @@ def update(
         raise TeamError("members", _("Cette personne ne fait pas partie du personnel."))
     team.name, team.active = name, active
     session.add(team)
-    session.execute(delete(MaintenanceTeamMember).where(col(MaintenanceTeamMember.team) == code))
+    session.execute(
+        delete(MaintenanceTeamMember).where(
+            col(MaintenanceTeamMember.territory_id) == team.territory_id,
+            col(MaintenanceTeamMember.team) == code,
+        )
+    )
+    assert team.territory_id is not None
     for user_id in sorted(wanted):
-        session.add(MaintenanceTeamMember(team=code, user_id=user_id))
+        session.add(
+            MaintenanceTeamMember(territory_id=team.territory_id, team=code, user_id=user_id)
+        )
     session.flush()
     return team

@@ -78,14 +78,17 @@ def save(
     allowed = set(DEVICE_KINDS) | (known_categories or set())
     if not all(CATEGORY.match(c) for c in form.categories) or not set(form.categories) <= allowed:
         raise ValueError(_("Catégorie inconnue."))
-    teams = set(
+    watch = watch_of(session, user_id)
+    teams = set(  # the codes of the watch's territory's teams
         session.scalars(
-            select(col(MaintenanceTeam.code)).where(*scope.where(session, MaintenanceTeam))
+            select(col(MaintenanceTeam.code)).where(
+                col(MaintenanceTeam.territory_id)
+                == (watch.territory_id or scope.here(session) or scope.default_id(session))
+            )
         )
     )
     if not set(form.teams) <= teams:
         raise ValueError(_("Équipe inconnue."))
-    watch = watch_of(session, user_id)
     existing = session.get(MaintenanceWatch, user_id)
     if existing is not None and existing is not watch:  # another territory's: now this one's
         existing.territory_id = watch.territory_id

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, text
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.db import utcnow
-from app.models.territory import territory_field
+from app.models.territory import DEFAULT_TERRITORY, territory_field
 
 NOT_CLEARED = text("state IN ('open', 'acknowledged')")
 # The values a rule's columns take (app.maintenance.rules says what each means; a territory's bundle,
@@ -30,6 +30,14 @@ RULE_KINDS = ("measure", "status", "silence", "cluster", "overdue", "yield", "ni
 RULE_LAYERS = ("", "sensors", "lights", "groups", "cabinets", "alarms", "reports")
 RULE_OPS = (">=", ">", "<=", "<", "=")
 SEVERITY_NAMES = ("info", "minor", "major", "critical")
+# The four trades every territory starts with (the migration that made the table seeded them for the
+# first territory; a new territory gets them unless its bundle brings its own teams).
+DEFAULT_TEAMS = (
+    ("voirie", "Voirie"),
+    ("eclairage", "Éclairage"),
+    ("dechets", "Déchets"),
+    ("espaces_verts", "Espaces verts"),
+)
 
 
 class MaintenanceRule(SQLModel, table=True):
@@ -135,20 +143,35 @@ class MaintenanceCursor(SQLModel, table=True):
 
 
 class MaintenanceTeam(SQLModel, table=True):
-    """A team of staff grouped by trade (voirie, éclairage, déchets, espaces verts...)."""
+    """A team of staff grouped by trade (voirie, éclairage, déchets, espaces verts...). Its code is
+    unique within its territory: two territories may each have their ``voirie``. A work order, an
+    alarm, a rule and a watch name a team by its code, in their own territory."""
 
     __tablename__ = "maintenance_teams"
 
+    territory_id: int | None = Field(
+        default=None,
+        foreign_key="territories.id",
+        primary_key=True,
+        sa_column_kwargs={"default": DEFAULT_TERRITORY},
+    )
     code: str = Field(primary_key=True, max_length=20)
     name: str = Field(max_length=60)
     active: bool = True  # an archived team takes no new work order; its old ones keep it
     created_at: datetime = Field(default_factory=utcnow)
-    territory_id: int | None = territory_field()  # the default territory when none is given
 
 
 class MaintenanceTeamMember(SQLModel, table=True):
     __tablename__ = "maintenance_team_members"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["territory_id", "team"],
+            ["maintenance_teams.territory_id", "maintenance_teams.code"],
+            ondelete="CASCADE",
+        ),
+    )
 
+    territory_id: int = Field(primary_key=True)  # the team's territory
     team: str = Field(primary_key=True, max_length=20)  # voirie, eclairage, dechets, espaces_verts
     user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
 

@@ -43,13 +43,14 @@ def _rows(
     now = utcnow()
     lat, lon = at
     with write_session(engine) as session:
+        local = now.astimezone(territories.zone(session, territory_id))  # its day and month
         group = "G1" if territory_id == 1 else "ESCH-G"
         session.execute(  # its lights on at half power
             update(Streetlight)
             .where(col(Streetlight.commune_insee) == commune)
             .values(actual_level=50)
         )
-        session.add(LightEnergyMonth(month=now.strftime("%Y-%m"), group_id=group, energy_wh=9000))
+        session.add(LightEnergyMonth(month=local.strftime("%Y-%m"), group_id=group, energy_wh=9000))
         for kind, name in (("solar", "PV"), ("counter", "CT")):
             sensor_id = f"{name}-{tag.upper()}"
             session.add(
@@ -68,7 +69,7 @@ def _rows(
                 MeasureDaily(
                     entity=urn(SENSOR_TYPES[kind], sensor_id),
                     measure="energy_wh" if kind == "solar" else "bikes_in",
-                    day=now.date(),
+                    day=local.date(),
                     count=2,
                     total=40.0,
                     low=1000.0,

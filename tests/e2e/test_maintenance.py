@@ -224,9 +224,11 @@ def test_an_administrator_makes_a_team_and_chooses_its_members_in_the_browser(
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "maintenance-teams-desk.png"), full_page=True)
     with read_session(engine) as session:
-        assert session.get(MaintenanceTeam, "proprete") is not None
+        assert session.get(MaintenanceTeam, {"territory_id": 1, "code": "proprete"}) is not None
         members = session.scalars(
-            select(MaintenanceTeamMember.user_id).where(MaintenanceTeamMember.team == "proprete")
+            select(MaintenanceTeamMember.user_id).where(
+                MaintenanceTeamMember.territory_id == 1, MaintenanceTeamMember.team == "proprete"
+            )
         ).all()
     assert list(members) == [staff.id]
     assert [e for e in log.errors if "status of 400" not in e] == []

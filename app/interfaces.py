@@ -222,8 +222,11 @@ class WorkSource:
     # open, created before the given moment, of the given territory (every one's for None)
     overdue: Callable[[Session, Any, int | None], list[WorkItem]]
     resolve: Callable[[Session, Sequence[int], int | None, str, Any, Path | None], list[int]]
-    # the categories of the session's territory: (code, French label or the staff's own)
+    # the categories of the session's territory: (code, French label or the staff's own), archived
+    # ones too (a rule, a watch or an old order may still name one)
     categories: Callable[[Session], list[tuple[str, str]]]
+    # the ones a new rule or watch may name: the territory's categories that are not archived
+    offered: Callable[[Session], list[tuple[str, str]]]
 
 
 # --- work orders, as other domains may see them (a participatory budget's winning projects) -----

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from app import territory_demo
 from app.db import read_session, write_session
+from app.models.maintenance import MaintenanceRule
 from app.models.accounts import User
 from app.models.reports import Report, ReportCategory, ReportEvent
 from app.models.territory import Territory
@@ -224,6 +225,23 @@ def test_archiving_a_category_stops_offering_it_and_its_reports_keep_it(engine, 
     assert [r["service_code"] for r in listed] == ["abandoned_bikes"]
     settings_page = admin.client.get("/staff/reports/settings", headers=ESCH).text
     assert "Archivée" in settings_page and "Proposer à nouveau" in settings_page
+    # A new maintenance rule or alarm watch may no longer name it.
+    staff = minett["staff"].client
+    assert 'value="abandoned_bikes"' not in staff.get("/staff/rules", headers=ESCH).text
+    assert 'value="abandoned_bikes"' not in staff.get("/staff/alarms/watch", headers=ESCH).text
+    rule = {"name": "Vélos", "kind": "cluster", "count": "3", "radius_m": "200", "days": "7"}
+    refused = staff.post_form(
+        "/staff/rules", {**rule, "category": "abandoned_bikes", "severity": "minor"}, headers=ESCH
+    )
+    assert refused.status_code == 400
+    assert "Cette catégorie n’existe pas sur ce territoire." in refused.text
+    with Session(engine) as session:
+        assert (
+            session.scalars(
+                select(MaintenanceRule).where(col(MaintenanceRule.category) == "abandoned_bikes")
+            ).all()
+            == []
+        )
     # Offered again, it is back in the form.
     admin.client.post_form(
         f"/staff/reports/categories/{bikes.id}/toggle", {"active": "1"}, headers=ESCH
@@ -323,6 +341,18 @@ def test_renaming_and_reordering_show_in_the_form_and_in_open311(engine, minett,
         bikes = session.scalars(
             select(ReportCategory).where(col(ReportCategory.code) == "abandoned_bikes")
         ).one()
+    made = submit(client, "bikes-0005", "abandoned_bikes", *ESCH_CENTRE, ESCH)
+    staff = minett["staff"].client
+
+    def on_the_map() -> set[str]:
+        layer = staff.get("/staff/ops/layers/reports.geojson", headers=ESCH).json()
+        return {
+            f["properties"]["label"]
+            for f in layer["features"]
+            if f["properties"]["url"] == f"/staff/reports/{report_id(made)}"
+        }
+
+    assert on_the_map() == {"Vélos abandonnés"}  # the operations centre's layer, kept in cache
     for _step in range(7):  # to the top
         moved = admin.client.post_form(
             f"/staff/reports/categories/{bikes.id}/move", {"direction": "up"}, headers=ESCH
@@ -340,6 +370,7 @@ def test_renaming_and_reordering_show_in_the_form_and_in_open311(engine, minett,
     assert services[0]["description"] == "Abandonnés sur la voie publique"
     form = personas["resident"].client.get("/reports/new", headers=ESCH).text
     assert form.index("Vélos et trottinettes") < form.index("Ordures ménagères")
+    assert on_the_map() == {"Vélos et trottinettes"}  # the cached layer is built again
     # A bad name is refused in French, nothing changed.
     before = rows(engine, minett["id"])
     bad = admin.client.post_form(

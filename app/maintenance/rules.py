@@ -262,12 +262,12 @@ def check_subject(session: Session, layer: str, subject: str) -> None:
 
 
 def check_category(session: Session, category: str, kept: str = "") -> None:
-    """RuleError unless the report category is one of the territory's ("" means every one; a rule
-    keeps the category it had, archived since)."""
+    """RuleError unless the report category is one the territory offers ("" means every one; an
+    archived category is refused, but a rule keeps the category it had, archived since)."""
     source = registry.reports()
     if not category or category == kept or source is None:
         return
-    if category not in {code for code, _label in source.categories(session)}:
+    if category not in {code for code, _label in source.offered(session)}:
         raise RuleError("category", _("Cette catégorie n’existe pas sur ce territoire."))
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app import events
 from app.i18n import gettext as _
 from app.models.reports import DEFAULT_REPORT_CATEGORIES, ReportCategory
 from app.reports.catalogue import ReportError
@@ -241,6 +242,11 @@ def rename(
     session.add(row)
     session.flush()
     forget(session)
+    # Its reports show the new name: the operations centre's reports layer, kept as text per
+    # report, is built again (an event for every feature of the layer).
+    events.publish(
+        session, "reports", "*", "category_renamed", {"code": row.code}, territory_id=territory_id
+    )
     return row
 
 

@@ -99,4 +99,9 @@ def categories(session: Session) -> list[tuple[str, str]]:
     return list(cats.of_session(session).labels.items())
 
 
-SOURCES = (WorkSource("reports", load, around, overdue, resolve, categories),)
+def offered(session: Session) -> list[tuple[str, str]]:
+    """The categories of the session's territory a new rule or watch may name: the active ones."""
+    return list(cats.of_session(session).offered.items())
+
+
+SOURCES = (WorkSource("reports", load, around, overdue, resolve, categories, offered),)

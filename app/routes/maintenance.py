@@ -35,6 +35,7 @@ def _labels(db: Session) -> dict[str, Any]:
         "teams": teams.names(db),
         "active_teams": teams.names(db, archived=False),
         "categories": source.categories(db) if source else [],
+        "offered_categories": dict(source.offered(db)) if source else {},
         "communes": scope.communes_here(db),
     }
 
@@ -281,7 +282,9 @@ def watch_save(
         )
     known = {c.insee for c in scope.communes_here(db)}
     source = registry.reports()
-    categories = {code for code, _label in source.categories(db)} if source else set()
+    # the offered categories, and the archived ones the watch already follows
+    categories = {code for code, _label in source.offered(db)} if source else set()
+    categories |= set(watches.watch_of(db, _actor(request)).categories.split(","))
     try:
         watches.save(db, _actor(request), form, known, categories)
     except ValueError as exc:

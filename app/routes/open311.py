@@ -33,6 +33,7 @@ from app.reports import categories as cats
 from app.reports import ban, catalogue, intake, media
 from app.reports import open311 as o3
 from app.reports import workflow as rp
+from app.routes.reports_context import here
 from app.territories import request_territory
 
 MAX_RESULTS = 1000
@@ -127,11 +128,6 @@ def _parse_date(value: str, name: str) -> datetime:
     return parsed
 
 
-def _here(request: Request[Any, Any, Any]) -> int:
-    """The request's territory (its host's): Open311 answers with that territory's reports only."""
-    return request_territory(request).id
-
-
 def _rows(
     request: Request[Any, Any, Any], db: Session, reports: list[Report], base_url: str
 ) -> list[dict[str, Any]]:
@@ -140,8 +136,8 @@ def _rows(
     # The body responsible: the one nested in the territory that handles the report, else the
     # request's territory (its reports are the only ones listed).
     agency = request_territory(request).publisher
-    names = {n.id: n.name for n in bodies.of_territory(db, _here(request))}
-    labels = cats.of_territory(db, _here(request)).labels
+    names = {n.id: n.name for n in bodies.of_territory(db, here(request))}
+    labels = cats.of_territory(db, here(request)).labels
     return [
         o3.request_row(
             r,
@@ -190,7 +186,7 @@ def root(
         if stem == "discovery":
             return _answer(fmt, _discovery(request), "discovery")
         if stem == "services":
-            offered = cats.of_territory(db, _here(request))
+            offered = cats.of_territory(db, here(request))
             return _answer(fmt, o3.services(offered), "services", "service")
         if stem == "requests":
             return _answer(fmt, _list_requests(request, db), "service_requests", "request")
@@ -202,7 +198,7 @@ def root(
 def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[str, Any]]:
     base = request.app.state.settings.base_url
     stmt = catalogue.scoped(
-        select(Report).where(col(Report.status).in_(catalogue.PUBLIC_STATUSES)), _here(request)
+        select(Report).where(col(Report.status).in_(catalogue.PUBLIC_STATUSES)), here(request)
     )
     ids_param = _param(request, "service_request_id")
     if ids_param:
@@ -225,7 +221,7 @@ def _list_requests(request: Request[Any, Any, Any], db: Session) -> list[dict[st
     codes = _param(request, "service_code")
     if codes:
         wanted = [c.strip() for c in codes.split(",") if c.strip()]
-        known = cats.of_territory(db, _here(request)).codes
+        known = cats.of_territory(db, here(request)).codes
         unknown = [c for c in wanted if c not in known]
         if unknown:
             raise Open311Error(400, _("service_code inconnu : {code}").format(code=unknown[0][:40]))
@@ -262,7 +258,7 @@ def service(
     fmt = _guess_fmt(name)
     try:
         code, fmt = _split(name)
-        if not cats.of_territory(db, _here(request)).is_offered(code):
+        if not cats.of_territory(db, here(request)).is_offered(code):
             raise Open311Error(404, _("service_code inconnu : {code}").format(code=code[:40]))
         return _answer(fmt, o3.service_definition(code), "service_definition")
     except Open311Error as exc:
@@ -277,7 +273,7 @@ def one_request(
     try:
         ident, fmt = _split(name)
         report_id = catalogue.id_from_number(ident)
-        report = catalogue.report_in(db, report_id, _here(request))
+        report = catalogue.report_in(db, report_id, here(request))
         if report is None or report.status not in catalogue.PUBLIC_STATUSES:
             raise Open311Error(404, _("service_request_id inconnu : {id}").format(id=ident[:40]))
         return _answer(
@@ -299,7 +295,7 @@ def token(
         tok, fmt = _split(name)
         report = (
             db.scalars(
-                catalogue.scoped(select(Report), _here(request)).where(col(Report.token) == tok)
+                catalogue.scoped(select(Report), here(request)).where(col(Report.token) == tok)
             ).first()
             if tok
             else None
@@ -385,7 +381,7 @@ async def create_request(request: Request[Any, Any, Any], name: FromPath[str]) -
     fmt = _guess_fmt(name)
     settings = request.app.state.settings
     engine = request.app.state.engine
-    here_id = _here(request)
+    here_id = here(request)
     try:
         stem, fmt = _split(name)
         if stem in ("discovery", "services"):

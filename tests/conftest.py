@@ -102,70 +102,72 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+def reset_postgres(url: str) -> None:
+    """Bring a PostgreSQL schema back to the freshly migrated state: every table emptied but the
+    seeded ones, which get back the rows the migrations gave them."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            )
+            if r[0] not in SEED_TABLES
+        ]
+        if tables:
+            conn.execute(
+                text(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                )
+            )
+        # The teams are kept (the migration seeds them) but a test may add, rename or archive
+        # one: back to the migration's four, so a team made by one test never refuses another's
+        # (first: a team of another territory holds on to it).
+        from app.maintenance.orders import TEAMS as seeded
+
+        # The territories are kept (the migration seeds the first one) but a test or the demo may
+        # add another: only the first one and its communes, places and teams stay.
+        others = "SELECT id FROM territories WHERE slug <> 'phva'"
+        conn.execute(
+            text(
+                "DELETE FROM maintenance_teams WHERE code NOT IN :codes "
+                f"OR territory_id IN ({others})"
+            ).bindparams(bindparam("codes", expanding=True)),
+            {"codes": list(seeded)},
+        )
+        conn.execute(
+            text(
+                "DELETE FROM insights_populations WHERE insee IN "
+                f"(SELECT insee FROM communes WHERE territory_id IN ({others}))"
+            )
+        )
+        for table in ("carpool_places", "communes"):
+            conn.execute(text(f"DELETE FROM {table} WHERE territory_id IN ({others})"))
+        conn.execute(text("DELETE FROM territories WHERE slug <> 'phva'"))
+        # The first territory's categories of report, as the migration gives them.
+        from app.models.reports import DEFAULT_REPORT_CATEGORIES
+
+        for position, (code, label, hint) in enumerate(DEFAULT_REPORT_CATEGORIES):
+            conn.execute(
+                text(
+                    "INSERT INTO report_categories (territory_id, code, label, hint, position, "
+                    "active, created_at) SELECT id, :code, :label, :hint, :position, true, "
+                    "now() FROM territories WHERE slug = 'phva'"
+                ),
+                {"code": code, "label": label, "hint": hint, "position": position},
+            )
+        for code, name in seeded.items():
+            conn.execute(
+                text("UPDATE maintenance_teams SET name = :name, active = true WHERE code = :code"),
+                {"code": code, "name": name},
+            )
+    engine.dispose()
+
+
 @pytest.fixture
 def db_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
     if using_postgres():
-        engine = create_engine(migrated_template)
-        with engine.begin() as conn:
-            tables = [
-                r[0]
-                for r in conn.execute(
-                    text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-                )
-                if r[0] not in SEED_TABLES
-            ]
-            if tables:
-                conn.execute(
-                    text(
-                        "TRUNCATE "
-                        + ", ".join(f'"{t}"' for t in tables)
-                        + " RESTART IDENTITY CASCADE"
-                    )
-                )
-            # The teams are kept (the migration seeds them) but a test may add, rename or archive
-            # one: back to the migration's four, so a team made by one test never refuses another's
-            # (first: a team of another territory holds on to it).
-            from app.maintenance.orders import TEAMS as seeded
-
-            # The territories are kept (the migration seeds the first one) but a test or the demo may
-            # add another: only the first one and its communes, places and teams stay.
-            others = "SELECT id FROM territories WHERE slug <> 'phva'"
-            conn.execute(
-                text(
-                    "DELETE FROM maintenance_teams WHERE code NOT IN :codes "
-                    f"OR territory_id IN ({others})"
-                ).bindparams(bindparam("codes", expanding=True)),
-                {"codes": list(seeded)},
-            )
-            conn.execute(
-                text(
-                    "DELETE FROM insights_populations WHERE insee IN "
-                    f"(SELECT insee FROM communes WHERE territory_id IN ({others}))"
-                )
-            )
-            for table in ("carpool_places", "communes"):
-                conn.execute(text(f"DELETE FROM {table} WHERE territory_id IN ({others})"))
-            conn.execute(text("DELETE FROM territories WHERE slug <> 'phva'"))
-            # The first territory's categories of report, as the migration gives them.
-            from app.models.reports import DEFAULT_REPORT_CATEGORIES
-
-            for position, (code, label, hint) in enumerate(DEFAULT_REPORT_CATEGORIES):
-                conn.execute(
-                    text(
-                        "INSERT INTO report_categories (territory_id, code, label, hint, position, "
-                        "active, created_at) SELECT id, :code, :label, :hint, :position, true, "
-                        "now() FROM territories WHERE slug = 'phva'"
-                    ),
-                    {"code": code, "label": label, "hint": hint, "position": position},
-                )
-            for code, name in seeded.items():
-                conn.execute(
-                    text(
-                        "UPDATE maintenance_teams SET name = :name, active = true WHERE code = :code"
-                    ),
-                    {"code": code, "name": name},
-                )
-        engine.dispose()
+        reset_postgres(migrated_template)
         yield migrated_template
     else:
         src = Path(make_url(migrated_template).database or "")

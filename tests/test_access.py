@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 from litestar.routes import HTTPRoute
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import auth
@@ -34,7 +33,7 @@ from app.settings import Settings
 from tests import access
 from tests.access import ROLES, AccessContext, Row
 from tests.cheap_hashing import cheap_argon2  # noqa: F401  (autouse)
-from tests.conftest import PERSONAS, SEED_TABLES, EclorClient, using_postgres
+from tests.conftest import PERSONAS, EclorClient, reset_postgres, using_postgres
 
 ACCESS_DIR = Path(access.__file__).parent
 EXCLUDED_PREFIXES = ("/static",)
@@ -173,24 +172,7 @@ class AccessEnv:
         """Bring the database back to the freshly migrated state (one app serves every row)."""
         self.engine.dispose()
         if using_postgres():
-            admin = create_engine(self.url)
-            with admin.begin() as conn:
-                tables = [
-                    r[0]
-                    for r in conn.execute(
-                        text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-                    )
-                    if r[0] not in SEED_TABLES
-                ]
-                if tables:
-                    conn.execute(
-                        text(
-                            "TRUNCATE "
-                            + ", ".join(f'"{t}"' for t in tables)
-                            + " RESTART IDENTITY CASCADE"
-                        )
-                    )
-            admin.dispose()
+            reset_postgres(self.url)
             return
         dst = make_url(self.url).database or ""
         for suffix in ("-wal", "-shm"):

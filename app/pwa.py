@@ -7,6 +7,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from app.i18n import current_locale
+from app.i18n import gettext as _
 from app.templating import STATIC, static_url
 from app.territories import FALLBACK, ICON_PATH, Branding
 
@@ -30,13 +32,14 @@ NOTIFICATION_ICON = ICON_PATH + "notification.png"
 
 
 def manifest(territory: Branding) -> dict[str, Any]:
-    """The web app manifest of the territory the host names: its name and colours."""
+    """The web app manifest of the territory the host names: its name and colours, its texts in
+    the request's language (``app.i18n.current_locale``, one the territory offers)."""
     return {
         "id": "/",
         "name": f"Eclor — {territory.name}",
         "short_name": f"Eclor {territory.short_name}"[:24],
-        "description": "Signalements, covoiturage, partage, commerces et alertes du territoire.",
-        "lang": territory.locales[0],
+        "description": _("Signalements, covoiturage, partage, commerces et alertes du territoire."),
+        "lang": current_locale.get(),
         "dir": "ltr",
         "start_url": "/?source=pwa",
         "scope": "/",
@@ -66,8 +69,8 @@ def manifest(territory: Branding) -> dict[str, Any]:
             },
         ],
         "shortcuts": [
-            {"name": "Signaler un dépôt sauvage", "url": "/reports/new"},
-            {"name": "Covoiturage", "url": "/carpool"},
+            {"name": _("Signaler un dépôt sauvage"), "url": "/reports/new"},
+            {"name": _("Covoiturage"), "url": "/carpool"},
         ],
     }
 

@@ -170,6 +170,17 @@ def test_each_host_gets_its_own_territory_name_colours_and_manifest(engine, clie
     manifest = client.get("/manifest.webmanifest", headers=ESCH).json()
     assert manifest["name"] == "Eclor — Minett : Esch-sur-Alzette, Kayl et Rumelange"
     assert manifest["short_name"] == "Eclor Minett" and manifest["theme_color"] == "#1d4f91"
+    # In the language of the page that links it: the Minett's pages in Luxembourgish link it so.
+    lb_home = client.get("/", headers={**ESCH, "cookie": "lang=lb"}).text
+    assert '<link rel="manifest" href="/manifest.webmanifest?lang=lb">' in lb_home
+    in_lb = client.get("/manifest.webmanifest?lang=lb", headers=ESCH).json()
+    assert in_lb["lang"] == "lb" and in_lb["description"].startswith("Meldungen, Covoiturage")
+    assert [s["name"] for s in in_lb["shortcuts"]][1] == "Covoiturage"
+    in_de = client.get("/manifest.webmanifest?lang=de", headers=ESCH).json()
+    assert in_de["lang"] == "de" and in_de["shortcuts"][1]["name"] == "Fahrgemeinschaften"
+    assert manifest["lang"] == "fr" and manifest["description"].startswith("Signalements")
+    # A language the territory does not offer (or none Eclor has) is the request's.
+    assert client.get("/manifest.webmanifest?lang=xx", headers=ESCH).json()["lang"] == "fr"
 
     # Any other allowed host is the first territory's.
     home = client.get("/")

@@ -21,6 +21,7 @@ import anyio
 from app import cache, jobs, pwa, source, territory_icons
 from app.auth import PUBLIC, current_user
 from app.db import make_engine
+from app.i18n import current_locale
 from app.home import load_panels
 from app.models.territory import Commune, Territory
 from app.templating import page
@@ -102,10 +103,20 @@ async def offline(request: Request[Any, Any, Any]) -> Template:
 
 @get("/manifest.webmanifest", opt=PUBLIC, name="manifest")
 async def manifest(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The host's territory's manifest in the language of the page that links it (``?lang=``, one
+    the territory offers; else the request's): a browser fetches it without the language cookie."""
+    territory = request_territory(request)
+    asked = request.query_params.get("lang")
+    token = current_locale.set(asked) if asked in territory.locales else None
+    try:
+        body = json.dumps(pwa.manifest(territory), ensure_ascii=False).encode()
+    finally:
+        if token is not None:
+            current_locale.reset(token)
     return Response(
-        json.dumps(pwa.manifest(request_territory(request)), ensure_ascii=False).encode(),
+        body,
         media_type="application/manifest+json",
-        headers={"cache-control": "public, max-age=3600"},
+        headers={"cache-control": "public, max-age=3600", "vary": "Accept-Language"},
     )
 
 

@@ -75,10 +75,11 @@ def save(
         raise ValueError(_("Commune inconnue."))
     if not set(form.severities) <= set(SEVERITIES) or not set(form.sources) <= set(SOURCES):
         raise ValueError(_("Choix invalide."))
-    allowed = set(DEVICE_KINDS) | (known_categories or set())
+    watch = watch_of(session, user_id)
+    # the categories offered, and the archived ones the watch already follows (it keeps them)
+    allowed = set(DEVICE_KINDS) | (known_categories or set()) | _split(watch.categories)
     if not all(CATEGORY.match(c) for c in form.categories) or not set(form.categories) <= allowed:
         raise ValueError(_("Catégorie inconnue."))
-    watch = watch_of(session, user_id)
     teams = set(  # the codes of the watch's territory's teams
         session.scalars(
             select(col(MaintenanceTeam.code)).where(

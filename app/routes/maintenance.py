@@ -282,9 +282,7 @@ def watch_save(
         )
     known = {c.insee for c in scope.communes_here(db)}
     source = registry.reports()
-    # the offered categories, and the archived ones the watch already follows
     categories = {code for code, _label in source.offered(db)} if source else set()
-    categories |= set(watches.watch_of(db, _actor(request)).categories.split(","))
     try:
         watches.save(db, _actor(request), form, known, categories)
     except ValueError as exc:

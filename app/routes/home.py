@@ -24,7 +24,7 @@ from app.db import make_engine
 from app.i18n import current_locale
 from app.home import load_panels
 from app.models.territory import Commune, Territory
-from app.templating import page
+from app.templating import bound_locale, page
 from app.territories import Branding, request_territory
 from app.interfaces import Contribution
 
@@ -107,12 +107,8 @@ async def manifest(request: Request[Any, Any, Any]) -> Response[bytes]:
     the territory offers; else the request's): a browser fetches it without the language cookie."""
     territory = request_territory(request)
     asked = request.query_params.get("lang")
-    token = current_locale.set(asked) if asked in territory.locales else None
-    try:
+    with bound_locale(asked if asked in territory.locales else current_locale.get()):
         body = json.dumps(pwa.manifest(territory), ensure_ascii=False).encode()
-    finally:
-        if token is not None:
-            current_locale.reset(token)
     return Response(
         body,
         media_type="application/manifest+json",
